@@ -112,7 +112,9 @@ class EvalContext:
         if name == "silent_for":
             last = m.last_active_at or m.joined_at
             return self.now - last if last is not None else timedelta(0)
-        if name in ("id", "name", "level", "level_name", "opted_out", "joined_at",
+        if name == "name":
+            return m.name or m.id
+        if name in ("id", "level", "level_name", "opted_out", "joined_at",
                     "last_active_at", "attrs"):
             return getattr(m, name)
         raise AttributeError(name)

@@ -1,0 +1,204 @@
+"""Core engine benchmark (issue: engine core, item 9).
+
+Builds a deterministic workload — by default 200,000 events from 10,000 members against a
+playbook of 100 rules, about 20 per frequent event type, with conditions on event data and
+member attributes, 40 of the rules awarding points — and measures events/second for:
+
+  (a) baseline: hand-written Python doing the same matching (rules indexed by event type,
+      conditions as lambdas, the same awards and tags) — its results are checked against
+      the engine's, so both do the same work;
+  (b) memory: the engine with the in-memory store (Runner + MemoryStore);
+  (c) sqlite: a replay of the JSONL file into SQLite with durable group commits
+      (parsing included, synchronous=FULL).
+
+The last line printed is one JSON object with the figures.
+
+    python bench/engine.py [--events N] [--members N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from engage_rules import Event, compile_playbook, parse_event  # noqa: E402
+from engage_rules.loader import load_playbook_text  # noqa: E402
+from engage_rules.runner import Runner  # noqa: E402
+from engage_rules.store import open_store  # noqa: E402
+
+TYPES = ["message.posted", "reaction.added", "checkin", "content.shared", "purchase"]
+WEIGHTS = [50, 20, 12, 10, 8]
+CHANNELS = ["general", "photos", "help", "offtopic"]
+LANGS = ["zh", "en", "ja"]
+
+Cond = Callable[[Any, dict[str, Any]], bool]
+
+
+def make_rules() -> tuple[str, list[tuple[str, str, Cond, tuple[str, Any]]]]:
+    """The playbook YAML and the same rules as hand-written (type, id, lambda, action)."""
+    rng = random.Random(7)
+    yaml_rules: list[str] = []
+    hand: list[tuple[str, str, Cond, tuple[str, Any]]] = []
+    n = 0
+    for type_ in TYPES:
+        for k in range(20):
+            n += 1
+            rid = f"r{n:03d}"
+            kind = k % 5
+            size = rng.randint(5, 120)
+            chan = rng.choice(CHANNELS)
+            lang = rng.choice(LANGS)
+            pts = rng.randint(50, 400)
+            if kind == 0:
+                expr = f"event.data.size >= {size} and event.channel == '{chan}'"
+                fn: Cond = (lambda e, m, size=size, chan=chan:
+                            e.data.get("size", 0) >= size and e.channel == chan)
+            elif kind == 1:
+                expr = f"event.data.lang == '{lang}' and member.points >= {pts}"
+                fn = (lambda e, m, lang=lang, pts=pts:
+                      e.data.get("lang") == lang and m["points"] >= pts)
+            elif kind == 2:
+                expr = f"'regular' in member.tags and event.data.size > {size}"
+                fn = (lambda e, m, size=size:
+                      "regular" in m["tags"] and e.data.get("size", 0) > size)
+            elif kind == 3:
+                expr = f"event.channel != '{chan}' and event.data.size < {size // 4}"
+                fn = (lambda e, m, chan=chan, s=size // 4:
+                      e.channel != chan and e.data.get("size", 0) < s)
+            else:
+                expr = f"member.points < {pts} and event.data.lang != '{lang}'"
+                fn = (lambda e, m, pts=pts, lang=lang:
+                      m["points"] < pts and e.data.get("lang") != lang)
+            if n % 5 in (0, 2):  # 40 rules award points
+                amount = n % 4 + 1
+                action_yaml = f"[{{award: {{points: {amount}, reason: bench}}}}]"
+                action: tuple[str, Any] = ("award", amount)
+            else:
+                tag = "regular" if n % 5 == 1 else f"t{n % 7}"
+                action_yaml = f"[{{tag: {tag}}}]"
+                action = ("tag", tag)
+            yaml_rules.append(f"  - id: {rid}\n    on: {type_}\n    if: \"{expr}\"\n"
+                              f"    do: {action_yaml}\n")
+            hand.append((type_, rid, fn, action))
+    text = "engage_rules: 1\nname: bench\ncommunity: {name: bench, timezone: UTC}\nrules:\n"
+    return text + "".join(yaml_rules), hand
+
+
+def make_events(n: int, members: int) -> list[str]:
+    rng = random.Random(42)
+    start = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    out = []
+    for i in range(n):
+        at = start + timedelta(seconds=i * 2)
+        type_ = rng.choices(TYPES, WEIGHTS)[0]
+        mid = f"u{rng.randrange(members)}"
+        data = {"size": rng.randint(0, 200), "lang": rng.choice(LANGS)}
+        out.append(json.dumps({
+            "id": f"e{i}", "type": type_, "at": at.isoformat(), "community": "bench",
+            "channel": rng.choice(CHANNELS), "member": {"id": mid}, "data": data,
+        }))
+    return out
+
+
+def run_baseline(events: list[Event], hand: list[tuple[str, str, Cond, tuple[str, Any]]]
+                 ) -> dict[str, dict[str, Any]]:
+    by_type: dict[str, list[tuple[str, Cond, tuple[str, Any]]]] = {}
+    for type_, rid, fn, action in hand:
+        by_type.setdefault(type_, []).append((rid, fn, action))
+    members: dict[str, dict[str, Any]] = {}
+    for e in events:
+        mid = e.member.id  # type: ignore[union-attr]
+        m = members.get(mid)
+        if m is None:
+            m = members[mid] = {"points": 0, "tags": set(), "ledger": []}
+        for rid, fn, (kind, arg) in by_type.get(e.type, ()):
+            if fn(e, m):
+                if kind == "award":
+                    m["points"] += arg
+                    m["ledger"].append((rid, e.id, arg))
+                else:
+                    m["tags"].add(arg)
+    return members
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--members", type=int, default=10_000)
+    args = ap.parse_args()
+
+    text, hand = make_rules()
+    playbook = compile_playbook(load_playbook_text(text, "bench.yaml"))
+    lines = make_events(args.events, args.members)
+    events = [parse_event(line) for line in lines]
+    n = len(events)
+
+    t0 = time.perf_counter()
+    base = run_baseline(events, hand)
+    baseline_s = time.perf_counter() - t0
+
+    store = open_store("memory:")
+    runner = Runner(playbook, store, batch_size=5000)
+    t0 = time.perf_counter()
+    for e in events:
+        runner.feed(e)
+    runner.flush()
+    memory_s = time.perf_counter() - t0
+
+    community = runner.state.communities["bench"]
+    mismatches = 0
+    for mid, m in base.items():
+        mem = community.members[mid]
+        if (mem.balances.get("points", 0) != m["points"]
+                or set(mem.tags) != m["tags"] or len(mem.ledger) != len(m["ledger"])):
+            mismatches += 1
+    if mismatches:
+        raise SystemExit(f"baseline and engine disagree for {mismatches} members")
+    awards = sum(len(m["ledger"]) for m in base.values())
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        path.write_text("\n".join(lines) + "\n")
+        db = Path(tmp) / "state.db"
+        from engage_rules.reader import Quarantined, read_events
+
+        t0 = time.perf_counter()
+        sq = Runner(playbook, open_store(f"sqlite:///{db}"), batch_size=2000)
+        for _, item in read_events(path):
+            if not isinstance(item, Quarantined):
+                sq.feed(item)
+        sq.close()
+        sqlite_s = time.perf_counter() - t0
+        size = os.path.getsize(db)
+
+    figures = {
+        "events": n,
+        "members": args.members,
+        "rules": len(hand),
+        "awards": awards,
+        "baseline_eps": round(n / baseline_s),
+        "memory_eps": round(n / memory_s),
+        "sqlite_eps": round(n / sqlite_s),
+        "memory_ratio": round(baseline_s / memory_s, 3),
+    }
+    print(f"workload: {n} events, {args.members} members, {len(hand)} rules, "
+          f"{awards} awards (engine and baseline agree)", file=sys.stderr)
+    print(f"baseline {figures['baseline_eps']:,} ev/s | memory {figures['memory_eps']:,} ev/s | "
+          f"sqlite {figures['sqlite_eps']:,} ev/s (db {size / 1e6:.1f} MB)", file=sys.stderr)
+    print(json.dumps({k: figures[k] for k in
+                      ("baseline_eps", "memory_eps", "sqlite_eps", "memory_ratio")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""The ``engage-rules`` command line (DESIGN.md §7)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from .decision import ActionRecord, RuleError
+from .errors import PlaybookError, StoreError
+
+MAX_ERRORS_SHOWN = 20
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset (Z or ±HH:MM)")
+    return value
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .compiler import load
+
+    failed = False
+    for path in args.paths:
+        try:
+            load(path)
+        except PlaybookError as err:
+            failed = True
+            for problem in err.problems:
+                print(problem, file=sys.stderr)
+        except OSError as err:
+            failed = True
+            print(f"{path}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
+    if not failed and not args.quiet:
+        print(f"ok: {len(args.paths)} playbook(s) valid", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schema import playbook_json_schema
+
+    sys.stdout.write(orjson.dumps(playbook_json_schema(), option=orjson.OPT_INDENT_2).decode())
+    sys.stdout.write("\n")
+    return 0
+
+
+class _Progress:
+    """A one-line progress display on a terminal; silent otherwise."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def update(self, count: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        rate = count / max(now - self.started, 1e-9)
+        self.stream.write(f"\r  {count:,} events  {rate:,.0f}/s ")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 40 + "\r")
+            self.stream.flush()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .compiler import load
+    from .reader import Quarantined, read_events
+    from .runner import Runner
+    from .store import open_store
+
+    try:
+        playbook = load(args.playbook)
+    except PlaybookError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"{args.playbook}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
+        return 1
+    try:
+        store = open_store(args.store)
+    except StoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+    out: IO[bytes] = open(args.actions_out, "wb") if args.actions_out else sys.stdout.buffer
+    errors: list[RuleError] = []
+
+    def write_actions(actions: Sequence[ActionRecord]) -> None:
+        out.write(b"".join(orjson.dumps(a.to_json()) + b"\n" for a in actions))
+        out.flush()
+
+    runner = Runner(playbook, store, on_commit=write_actions, on_error=errors.append)
+    quarantined: list[Quarantined] = []
+    progress = _Progress(sys.stderr)
+    try:
+        for _, item in read_events(args.events):
+            if isinstance(item, Quarantined):
+                runner.stats.quarantined[item.reason] += 1
+                quarantined.append(item)
+                continue
+            runner.feed(item)
+            progress.update(runner.stats.read)
+        if args.until is not None:
+            runner.advance_to(args.until)
+        runner.flush()
+    except OSError as err:
+        print(f"error: cannot read events: {err}", file=sys.stderr)
+        return 2
+    finally:
+        progress.done()
+        if args.actions_out:
+            out.close()
+    if args.state_out:
+        snapshot = runner.state.snapshot()
+        Path(args.state_out).write_bytes(
+            orjson.dumps(snapshot, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        )
+    runner.close()
+    _summary(runner, quarantined, errors)
+    return 0
+
+
+def _summary(runner: object, quarantined: list[object], errors: list[RuleError]) -> None:
+    from .reader import Quarantined
+    from .runner import Runner
+
+    assert isinstance(runner, Runner)
+    s = runner.stats
+    err = sys.stderr
+    total_q = sum(s.quarantined.values())
+    print(
+        f"events: {s.read + total_q} read, {s.processed} processed, "
+        f"{s.duplicates} duplicate, {total_q} quarantined",
+        file=err,
+    )
+    for reason, n in sorted(s.quarantined.items()):
+        lines = [str(q.line) for q in quarantined
+                 if isinstance(q, Quarantined) and q.reason == reason][:10]
+        print(f"  quarantined {reason}: {n} (lines {', '.join(lines)})", file=err)
+    for q in quarantined[:MAX_ERRORS_SHOWN]:
+        if isinstance(q, Quarantined):
+            print(f"  line {q.line}: {q.reason}: {q.message}", file=err)
+    if s.late:
+        print(f"late events (older than the clock): {s.late}", file=err)
+    print(f"timers fired: {s.timers_fired}", file=err)
+    total_a = sum(s.actions.values())
+    by_type = ", ".join(f"{t}: {n}" for t, n in sorted(s.actions.items()))
+    print(f"actions: {total_a}" + (f" ({by_type})" if by_type else ""), file=err)
+    print(f"rule errors: {s.rule_errors}", file=err)
+    for e in errors[:MAX_ERRORS_SHOWN]:
+        print(f"  rule {e.rule} on {e.cause}: {e.message}", file=err)
+    if len(errors) > MAX_ERRORS_SHOWN:
+        print(f"  ... and {len(errors) - MAX_ERRORS_SHOWN} more", file=err)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="engage-rules",
+        description="Run a community's engagement and moderation playbook.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check playbooks; print file:line:col problems")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing when valid")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("replay", help="process a JSONL event file with a virtual clock")
+    p.add_argument("playbook", metavar="PLAYBOOK")
+    p.add_argument("events", metavar="EVENTS", help="JSON Lines file, or - for stdin")
+    p.add_argument("--until", type=_parse_time, metavar="ISO",
+                   help="advance the clock to this time at the end, firing due timers")
+    p.add_argument("--actions-out", metavar="F", help="write actions here instead of stdout")
+    p.add_argument("--state-out", metavar="F", help="write the final state snapshot (JSON)")
+    p.add_argument("--store", default="memory:", metavar="URL",
+                   help="memory: (default) or sqlite:///path/state.db")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the playbook language")
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

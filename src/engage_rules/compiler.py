@@ -1,0 +1,315 @@
+"""Compile a loaded playbook into fast, ready-to-run rules (load → validate → COMPILE).
+
+Everything that can be decided at load time is decided here, once: conditions become
+Python functions, templates are compiled, durations become seconds, rules are indexed by
+event type and sorted by priority, and every action's templated parameters become value
+functions.  Nothing is re-parsed per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+from .action_specs import MODERATION_ACTIONS, ActionSpec
+from .durations import parse_duration
+from .errors import Path, Problems
+from .expressions import ConditionErrors, ExprCompileError, Uses, compile_condition
+from .loader import ActionCall, LoadedPlaybook
+from .spec import ExemptSpec
+from .templates import TemplateCompileError, TemplateSet, ValueFn, compile_value
+
+Condition = Callable[[Any], Any]
+
+#: Event types that count as activity (DESIGN.md §5.6) when `activity_events` is not set.
+DEFAULT_ACTIVITY_EVENTS = ("message.posted", "reaction.added", "content.shared", "checkin")
+
+
+@dataclass(slots=True)
+class Exempt:
+    roles: frozenset[str] = frozenset()
+    members: frozenset[str] = frozenset()
+    channels: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, *specs: ExemptSpec | None) -> Exempt | None:
+        roles: set[str] = set()
+        members: set[str] = set()
+        channels: set[str] = set()
+        for s in specs:
+            if s is not None:
+                roles.update(s.roles)
+                members.update(s.members)
+                channels.update(s.channels)
+        if not (roles or members or channels):
+            return None
+        return cls(frozenset(roles), frozenset(members), frozenset(channels))
+
+    def applies(self, member_id: str | None, roles: tuple[str, ...], channel: str | None) -> bool:
+        if member_id is not None and member_id in self.members:
+            return True
+        if channel is not None and channel in self.channels:
+            return True
+        return any(r in self.roles for r in roles)
+
+
+@dataclass(slots=True)
+class CompiledAction:
+    """One action with its parameters compiled to value functions."""
+
+    name: str
+    path: str  # e.g. "do.0", "else.1", "ladder.2.0": part of the action key
+    spec: ActionSpec
+    params: BaseModel
+    values: dict[str, ValueFn]  # templated parameters, by field name
+    source: Path
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    id: str
+    index: int  # file order
+    priority: int
+    types: tuple[str, ...]
+    cond: Condition | None
+    cond_source: Any
+    cooldown: float | None
+    once: bool
+    threshold: tuple[int, float] | None
+    stop: bool
+    exempt: Exempt | None
+    do: list[CompiledAction]
+    else_: list[CompiledAction]
+    source: Path
+    line: int = 0
+
+
+@dataclass(slots=True)
+class LadderStep:
+    at: int
+    do: list[CompiledAction]
+
+
+@dataclass(slots=True)
+class CompiledPlaybook:
+    name: str
+    community_name: str
+    timezone: ZoneInfo
+    vars: dict[str, Any]
+    currencies: tuple[str, ...]
+    templates: TemplateSet
+    rules: list[CompiledRule]
+    by_type: dict[str, tuple[CompiledRule, ...]]
+    activity_events: frozenset[str]
+    count_windows: dict[str, float | None]  # event type -> longest window kept (s)
+    duplicates_window: float | None
+    strike_expiry: float | None
+    strike_ladder: list[LadderStep]
+    moderation_exempt: Exempt | None
+    loaded: LoadedPlaybook | None = None
+    rule_by_id: dict[str, CompiledRule] = field(default_factory=dict)
+
+    @property
+    def default_currency(self) -> str:
+        return self.currencies[0]
+
+
+def _merge_uses(total: dict[str, float | None], dup: list[float | None], uses: Uses) -> None:
+    for type_, window in uses.counts.items():
+        have = total.get(type_)
+        if window is None:
+            total.setdefault(type_, None)
+        elif have is None or window > have:
+            total[type_] = window
+    if uses.duplicates_window is not None:
+        cur = dup[0]
+        dup[0] = uses.duplicates_window if cur is None else max(cur, uses.duplicates_window)
+
+
+class _Compiler:
+    def __init__(self, loaded: LoadedPlaybook) -> None:
+        self.loaded = loaded
+        self.spec = loaded.spec
+        self.problems = Problems(loaded.source)
+        self.vars = dict(self.spec.vars)
+        self.counts: dict[str, float | None] = {}
+        self.dup: list[float | None] = [None]
+
+    def value(self, raw: Any, path: Path, *, allow_match: bool = True) -> ValueFn | None:
+        try:
+            fn, uses = compile_value(raw, vars=self.vars, allow_match=allow_match)
+        except (ExprCompileError, TemplateCompileError) as err:
+            self.problems.add(path, str(err))
+            return None
+        _merge_uses(self.counts, self.dup, uses)
+        return fn
+
+    def action(self, call: ActionCall, label: str) -> CompiledAction | None:
+        from .action_specs import ACTION_SPECS
+
+        spec = ACTION_SPECS[call.name]
+        values: dict[str, ValueFn] = {}
+        ok = True
+        for fname, raw in call.params:
+            if raw is None or isinstance(raw, BaseModel) or fname in ("for_", "expires"):
+                continue
+            if call.name == "emit" and fname == "type":
+                continue
+            if call.name in ("send", "reply", "broadcast", "warn") and fname == "template":
+                if raw not in self.spec.templates:
+                    from difflib import get_close_matches
+
+                    hint = get_close_matches(raw, list(self.spec.templates), n=1)
+                    suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+                    self.problems.add(
+                        (*call.path, call.name, "template"),
+                        f"unknown template {raw!r}{suggestion}",
+                    )
+                    ok = False
+                continue
+            alias = "for" if fname == "for_" else fname
+            fn = self.value(raw, (*call.path, call.name, alias))
+            if fn is None:
+                ok = False
+            else:
+                values[fname] = fn
+        if call.name == "set":
+            extra = call.params.model_extra or {}
+            for k, raw in extra.items():
+                fn = self.value(raw, (*call.path, call.name, k))
+                if fn is None:
+                    ok = False
+                else:
+                    values[k] = fn
+        currency = getattr(call.params, "currency", None)
+        if currency is not None and currency not in self.spec.currencies:
+            self.problems.add(
+                (*call.path, call.name, "currency"),
+                f"unknown currency {currency!r}; the playbook's currencies are "
+                f"{', '.join(self.spec.currencies)}",
+            )
+            ok = False
+        if not ok:
+            return None
+        return CompiledAction(call.name, label, spec, call.params, values, call.path)
+
+    def actions(self, calls: list[Any], prefix: str) -> list[CompiledAction]:
+        out = []
+        for i, call in enumerate(calls):
+            compiled = self.action(call, f"{prefix}.{i}")
+            if compiled is not None:
+                out.append(compiled)
+        return out
+
+    def rule(self, index: int) -> CompiledRule:
+        r = self.spec.rules[index]
+        path: Path = ("rules", index)
+        cond = None
+        if r.if_ is not None:
+            try:
+                compiled = compile_condition(r.if_, vars=self.vars)
+            except ConditionErrors as errs:
+                for rel, message in errs.errors:
+                    self.problems.add((*path, "if", *rel), message)
+            else:
+                cond = compiled.fn
+                _merge_uses(self.counts, self.dup, compiled.uses)
+        types = (r.on,) if isinstance(r.on, str) else tuple(r.on)
+        do = self.actions(r.do, "do")
+        else_ = self.actions(r.else_ or [], "else")
+        moderation = any(a.name in MODERATION_ACTIONS for a in (*do, *else_))
+        mod_exempt = self.spec.moderation.exempt if (moderation and self.spec.moderation) else None
+        threshold = None
+        if r.threshold is not None:
+            threshold = (r.threshold.count, parse_duration(r.threshold.within).total_seconds())
+        _, line, _ = self.loaded.source.pos(path)
+        return CompiledRule(
+            id=r.id,
+            index=index,
+            priority=r.priority,
+            types=types,
+            cond=cond,
+            cond_source=r.if_,
+            cooldown=parse_duration(r.cooldown).total_seconds() if r.cooldown else None,
+            once=r.once,
+            threshold=threshold,
+            stop=r.stop,
+            exempt=Exempt.of(r.exempt, mod_exempt),
+            do=do,
+            else_=else_,
+            source=path,
+            line=line,
+        )
+
+    def run(self) -> CompiledPlaybook:
+        spec = self.spec
+        try:
+            templates = TemplateSet(spec.templates, vars=self.vars)
+        except TemplateCompileError as err:
+            for name, message in getattr(err, "errors", [(None, str(err))]):
+                self.problems.add(("templates", name) if name else ("templates",), message)
+            templates = TemplateSet({}, vars=self.vars)
+        else:
+            _merge_uses(self.counts, self.dup, templates.uses)
+        rules = [self.rule(i) for i in range(len(spec.rules))]
+        ladder: list[LadderStep] = []
+        expiry = None
+        mod_exempt = None
+        if spec.moderation is not None:
+            mod_exempt = Exempt.of(spec.moderation.exempt)
+            strikes = spec.moderation.strikes
+            if strikes is not None:
+                if strikes.expire_after:
+                    expiry = parse_duration(strikes.expire_after).total_seconds()
+                seen: set[int] = set()
+                for i, step in enumerate(strikes.ladder):
+                    if step.at in seen:
+                        self.problems.add(
+                            ("moderation", "strikes", "ladder", i, "at"),
+                            f"the strike ladder has two steps at {step.at}",
+                        )
+                    seen.add(step.at)
+                    ladder.append(LadderStep(step.at, self.actions(step.do, f"ladder.{i}")))
+                ladder.sort(key=lambda s: s.at)
+        self.problems.raise_if_any()
+        by_type: dict[str, list[CompiledRule]] = {}
+        for rule in rules:
+            for t in rule.types:
+                by_type.setdefault(t, []).append(rule)
+        ordered = {
+            t: tuple(sorted(rs, key=lambda r: (-r.priority, r.index))) for t, rs in by_type.items()
+        }
+        return CompiledPlaybook(
+            name=self.loaded.name,
+            community_name=spec.community.name,
+            timezone=ZoneInfo(spec.community.timezone),
+            vars=self.vars,
+            currencies=tuple(spec.currencies),
+            templates=templates,
+            rules=rules,
+            by_type=ordered,
+            activity_events=frozenset(DEFAULT_ACTIVITY_EVENTS),
+            count_windows=self.counts,
+            duplicates_window=self.dup[0],
+            strike_expiry=expiry,
+            strike_ladder=ladder,
+            moderation_exempt=mod_exempt,
+            loaded=self.loaded,
+            rule_by_id={r.id: r for r in rules},
+        )
+
+
+def compile_playbook(loaded: LoadedPlaybook) -> CompiledPlaybook:
+    """Compile a loaded playbook, raising PlaybookError with every problem found."""
+    return _Compiler(loaded).run()
+
+
+def load(path: Any) -> CompiledPlaybook:
+    """Load and compile a playbook file or folder."""
+    from .loader import load_playbook
+
+    return compile_playbook(load_playbook(path))

@@ -1,0 +1,539 @@
+"""What each built-in action does to state, and what it emits (DESIGN.md §5.3, §6)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .context import EvalContext
+from .decision import ActionRecord, Decision
+from .durations import parse_duration
+from .errors import ActionError
+from .events import Event
+from .state import LedgerEntry, MemberState, Strike, Timer, ts
+
+if TYPE_CHECKING:
+    from .compiler import CompiledAction
+    from .engine import Engine
+
+
+class ActionRefused(Exception):
+    """An action had no effect and its rule's `else:` should run (a short `spend`)."""
+
+
+def action_key(playbook: str, rule: str, cause: str, path: str) -> str:
+    """The deterministic key of an action: playbook name, rule, cause, action position."""
+    raw = f"{playbook}\x1f{rule}\x1f{cause}\x1f{path}".encode()
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+class Run:
+    """One rule's actions being carried out for one event."""
+
+    __slots__ = ("c", "d", "engine", "event", "member", "queue", "rule")
+
+    def __init__(
+        self,
+        engine: Engine,
+        d: Decision,
+        event: Event,
+        member: MemberState | None,
+        c: EvalContext,
+        rule: str,
+        queue: deque[Event],
+    ) -> None:
+        self.engine = engine
+        self.d = d
+        self.event = event
+        self.member = member
+        self.c = c
+        self.rule = rule
+        self.queue = queue
+
+    @property
+    def at(self) -> datetime:
+        return self.event.at
+
+    def value(self, action: CompiledAction, name: str, default: Any = None) -> Any:
+        fn = action.values.get(name)
+        return default if fn is None else fn(self.c)
+
+    def text(self, action: CompiledAction, name: str, default: str = "") -> str:
+        value = self.value(action, name)
+        return default if value is None else str(value)
+
+    def target(self, action: CompiledAction) -> MemberState | None:
+        """The member an action applies to: its `to:`, else the event's member."""
+        to = self.value(action, "to")
+        if to is None or to == "":
+            return self.member
+        if not isinstance(to, str | int):
+            raise ActionError(f"`to:` must be a member id, got {type(to).__name__}")
+        m = self.engine.state.community(self.event.community).member(str(to))
+        self.d.touched.add((m.community, m.id))
+        return m
+
+    def require_target(self, action: CompiledAction) -> MemberState:
+        m = self.target(action)
+        if m is None:
+            raise ActionError(f"`{action.name}` needs a member: the event has none; give `to:`")
+        return m
+
+    def emit(self, action: CompiledAction, member: str | None, params: dict[str, Any],
+             at: datetime | None = None) -> ActionRecord:
+        engine = self.engine
+        record = ActionRecord(
+            key=action_key(engine.playbook.name, self.rule, self.event.id, action.path),
+            type=action.name,
+            member=member,
+            rule=self.rule,
+            cause=self.event.id,
+            at=at or self.at,
+            params=params,
+            community=self.event.community,
+        )
+        self.d.actions.append(record)
+        return record
+
+    def audit(self, action: str, member: str | None, reason: str) -> None:
+        self.d.audit.append({
+            "at": self.at.isoformat(),
+            "rule": self.rule,
+            "event": self.event.id,
+            "member": member,
+            "community": self.event.community,
+            "action": action,
+            "reason": reason,
+            "actor": "engine",
+        })
+
+    def add_timer(self, kind: str, due: datetime, member: str | None,
+                  payload: dict[str, Any]) -> None:
+        community = self.event.community
+        timer = Timer(
+            due=ts(due), seq=0,
+            id=f"{kind}:{community}:{member}:{payload.get('name', '')}:{due.isoformat()}",
+            kind=kind, community=community, member=member, rule=self.rule, payload=payload,
+        )
+        if self.engine.state.add_timer(timer):
+            self.d.timers_added.append(timer)
+
+
+# -- points -------------------------------------------------------------------------------
+def _amount(run: Run, action: CompiledAction) -> tuple[str, int]:
+    pb = run.engine.playbook
+    raw = run.value(action, "points")
+    currency = pb.default_currency
+    if raw is None:
+        raw = run.value(action, "amount")
+        currency = getattr(action.params, "currency", None) or currency
+    if isinstance(raw, str):
+        try:
+            raw = float(raw) if "." in raw else int(raw)
+        except ValueError:
+            raise ActionError(f"amount {raw!r} is not a number") from None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ActionError(f"amount must be a number, got {type(raw).__name__}")
+    if raw != int(raw):
+        raise ActionError(f"amount must be a whole number, got {raw}")
+    amount = int(raw)
+    if amount < 0:
+        raise ActionError(f"amount must not be negative, got {amount}")
+    return currency, amount
+
+
+def _ledger(run: Run, m: MemberState, currency: str, amount: int, kind: str, reason: str,
+            key: str, reverses: int | None = None) -> LedgerEntry:
+    ref = run.event.data.get("message_id")
+    entry = LedgerEntry(
+        seq=len(m.ledger) + 1, currency=currency, amount=amount, kind=kind, reason=reason,
+        rule=run.rule, cause=run.event.id, key=key, at=run.at,
+        ref=ref if isinstance(ref, str) else None, reverses=reverses,
+    )
+    m.ledger.append(entry)
+    m.balances[currency] = m.balances.get(currency, 0) + amount
+    if amount > 0 and kind == "award":
+        m.earned[currency] = m.earned.get(currency, 0) + amount
+    run.d.ledger.append((m.community, m.id, entry))
+    run.d.touched.add((m.community, m.id))
+    return entry
+
+
+def _period(at: datetime, per: str, run: Run) -> str:
+    local = at.astimezone(run.engine.playbook.timezone)
+    if per == "day":
+        return local.date().isoformat()
+    if per == "week":
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{local.year}-{local.month:02d}"
+
+
+def do_award(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    currency, amount = _amount(run, action)
+    reason = run.text(action, "reason", run.rule)
+    cap = getattr(action.params, "cap", None)
+    if cap is not None:
+        key = f"{run.rule}:{currency}:{cap.per}"
+        period = _period(run.at, cap.per, run)
+        slot = m.caps.get(key)
+        used = slot[1] if slot is not None and slot[0] == period else 0
+        amount = min(amount, max(cap.max - used, 0))
+        if amount > 0:
+            m.caps[key] = [period, used + amount]
+    if amount <= 0:
+        return
+    record = run.emit(action, m.id, {"currency": currency, "amount": amount, "reason": reason})
+    _ledger(run, m, currency, amount, "award", reason, record.key)
+
+
+def do_spend(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    currency, amount = _amount(run, action)
+    if amount == 0:
+        return
+    if m.balances.get(currency, 0) < amount:
+        raise ActionRefused()
+    reason = run.text(action, "reason", run.rule)
+    record = run.emit(action, m.id, {"currency": currency, "amount": amount, "reason": reason})
+    _ledger(run, m, currency, -amount, "spend", reason, record.key)
+
+
+def do_revoke(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    target = run.text(action, "event")
+    only_rule = getattr(action.params, "rule", None)
+    reason = run.text(action, "reason", f"revoked: {target}")
+    originals = [
+        e for e in m.ledger
+        if (e.cause == target or e.ref == target) and e.reverses is None
+        and e.reversed_by is None and e.amount > 0 and e.kind == "award"
+        and (only_rule is None or e.rule == only_rule)
+    ]
+    if not target or not originals:
+        return
+    record = run.emit(action, m.id, {})
+    reversed_: list[dict[str, Any]] = []
+    for orig in originals:
+        # Balances never go below zero: reverse what is left of the credit.
+        amount = min(orig.amount, m.balances.get(orig.currency, 0))
+        if amount <= 0:
+            continue
+        entry = _ledger(run, m, orig.currency, -amount, "revoke", reason, record.key,
+                        reverses=orig.seq)
+        orig.reversed_by = entry.seq
+        reversed_.append({"entry": orig.seq, "currency": orig.currency, "amount": amount,
+                          "rule": orig.rule})
+    if not reversed_:
+        run.d.actions.remove(record)
+        return
+    record.params.update({"event": target, "reason": reason, "reversed": reversed_})
+
+
+# -- badges, tags, attributes ------------------------------------------------------------
+def do_grant_badge(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    badge = str(action.params.badge)  # type: ignore[attr-defined]
+    held = m.badges.get(badge)
+    if held is not None:
+        return
+    m.badges[badge] = {"granted_at": run.at.isoformat(), "count": 1}
+    run.d.touched.add((m.community, m.id))
+    run.emit(action, m.id, {"badge": badge})
+    run.engine.raise_event(run, "badge.granted", m, {"badge": badge}, f"badge.granted:{badge}")
+
+
+def do_revoke_badge(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    badge = str(action.params.badge)  # type: ignore[attr-defined]
+    if m.badges.pop(badge, None) is None:
+        return
+    if badge in m.titles:
+        m.titles.remove(badge)
+    run.d.touched.add((m.community, m.id))
+    run.emit(action, m.id, {"badge": badge})
+    run.engine.raise_event(run, "badge.revoked", m, {"badge": badge}, f"badge.revoked:{badge}")
+
+
+def do_tag(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    name = run.text(action, "name")
+    if not name:
+        raise ActionError("tag name is empty")
+    expires_raw = getattr(action.params, "expires", None)
+    expires = run.at + parse_duration(expires_raw) if expires_raw else None
+    had = name in m.tags and (m.tags[name] is None or m.tags[name] > run.at)  # type: ignore[operator]
+    if had and m.tags[name] == expires:
+        return
+    m.tags[name] = expires
+    run.d.touched.add((m.community, m.id))
+    params: dict[str, Any] = {"name": name}
+    if expires is not None:
+        params["expires"] = expires.isoformat()
+        run.add_timer("untag", expires, m.id, {"name": name})
+    run.emit(action, m.id, params)
+
+
+def do_untag(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    name = run.text(action, "name")
+    if m.tags.pop(name, "absent") == "absent":
+        return
+    run.d.touched.add((m.community, m.id))
+    run.emit(action, m.id, {"name": name})
+
+
+def _json_value(value: Any, depth: int = 0) -> Any:
+    if depth > 8:
+        raise ActionError("attribute value is nested too deeply")
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, list | tuple):
+        return [_json_value(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v, depth + 1) for k, v in value.items()}
+    raise ActionError(f"cannot store a {type(value).__name__} as an attribute")
+
+
+def do_set(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    changed = {}
+    for name, fn in action.values.items():
+        if name == "to":
+            continue
+        value = _json_value(fn(run.c))
+        if m.attrs.get(name, object()) != value:
+            m.attrs[name] = value
+            changed[name] = value
+    if changed:
+        run.d.touched.add((m.community, m.id))
+        run.emit(action, m.id, changed)
+
+
+# -- messages -----------------------------------------------------------------------------
+def _message(run: Run, action: CompiledAction) -> dict[str, Any]:
+    template = getattr(action.params, "template", None)
+    if template is not None:
+        text = run.engine.playbook.templates.render(template, run.c)
+        return {"template": template, "text": text}
+    return {"text": run.text(action, "text")}
+
+
+def do_send(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    if m.opted_out:  # opt-out is honoured at the moment of sending
+        return
+    run.emit(action, m.id, _message(run, action))
+
+
+def do_reply(run: Run, action: CompiledAction) -> None:
+    params = _message(run, action)
+    params["channel"] = run.text(action, "channel") or run.event.channel
+    message_id = run.event.data.get("message_id")
+    if isinstance(message_id, str):
+        params["reply_to"] = message_id
+    m = run.target(action)
+    run.emit(action, m.id if m else None, params)
+
+
+def do_broadcast(run: Run, action: CompiledAction) -> None:
+    params = _message(run, action)
+    channel = run.value(action, "channel")
+    if channel:
+        params["channel"] = str(channel)
+    run.emit(action, None, params)
+
+
+def do_warn(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    params = _message(run, action)
+    reason = run.text(action, "reason")
+    if reason:
+        params["reason"] = reason
+    run.emit(action, m.id, params)
+    run.audit("warn", m.id, reason or params["text"])
+
+
+def do_emit(run: Run, action: CompiledAction) -> None:
+    type_ = action.params.type  # type: ignore[attr-defined]
+    data = run.value(action, "data", {}) or {}
+    if not isinstance(data, dict):
+        raise ActionError("emit data must be a mapping")
+    run.emit(action, run.member.id if run.member else None, {"type": type_, "data": data})
+    run.engine.raise_event(run, type_, run.member, dict(data), f"{run.rule}:{action.path}")
+
+
+def do_opt(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    out = action.name == "opt_out"
+    if m.opted_out == out:
+        return
+    m.opted_out = out
+    run.d.touched.add((m.community, m.id))
+    run.emit(action, m.id, {})
+
+
+# -- moderation ---------------------------------------------------------------------------
+def do_delete_message(run: Run, action: CompiledAction) -> None:
+    message_id = run.event.data.get("message_id")
+    reason = run.text(action, "reason")
+    params: dict[str, Any] = {"message_id": message_id, "channel": run.event.channel}
+    if reason:
+        params["reason"] = reason
+    member = run.member.id if run.member else None
+    run.emit(action, member, params)
+    run.audit("delete_message", member, reason)
+
+
+def do_mute(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    duration = parse_duration(action.params.for_)  # type: ignore[attr-defined]
+    until = run.at + duration
+    reason = run.text(action, "reason")
+    if m.status == "banned" or (m.muted_until is not None and m.muted_until >= until
+                                and m.status == "muted"):
+        return
+    m.status = "muted"
+    m.muted_until = until
+    run.d.touched.add((m.community, m.id))
+    run.add_timer("unmute", until, m.id, {})
+    run.emit(action, m.id, {"for": action.params.for_, "until": until.isoformat(),  # type: ignore[attr-defined]
+                            "reason": reason})
+    run.audit("mute", m.id, reason)
+
+
+def do_unmute(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    if m.status != "muted":
+        return
+    m.status = "active"
+    m.muted_until = None
+    run.d.touched.add((m.community, m.id))
+    reason = run.text(action, "reason")
+    run.emit(action, m.id, {"reason": reason})
+    run.audit("unmute", m.id, reason)
+
+
+def do_kick(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    reason = run.text(action, "reason")
+    if m.status in ("left", "banned"):
+        return
+    m.status = "left"
+    run.d.touched.add((m.community, m.id))
+    run.emit(action, m.id, {"reason": reason})
+    run.audit("kick", m.id, reason)
+
+
+def do_ban(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    reason = run.text(action, "reason")
+    raw = action.params.for_  # type: ignore[attr-defined]
+    until = run.at + parse_duration(raw) if raw else None
+    if m.status == "banned" and (m.banned_until is None or (until and m.banned_until >= until)):
+        return
+    m.status = "banned"
+    m.banned_until = until
+    m.muted_until = None
+    run.d.touched.add((m.community, m.id))
+    params: dict[str, Any] = {"reason": reason}
+    if until is not None:
+        params.update({"for": raw, "until": until.isoformat()})
+        run.add_timer("unban", until, m.id, {})
+    run.emit(action, m.id, params)
+    run.audit("ban", m.id, reason)
+
+
+def do_unban(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    if m.status != "banned":
+        return
+    m.status = "active"
+    m.banned_until = None
+    run.d.touched.add((m.community, m.id))
+    reason = run.text(action, "reason")
+    run.emit(action, m.id, {"reason": reason})
+    run.audit("unban", m.id, reason)
+
+
+def do_strike(run: Run, action: CompiledAction) -> None:
+    m = run.require_target(action)
+    pb = run.engine.playbook
+    if pb.moderation_exempt is not None and pb.moderation_exempt.applies(
+        m.id, m.roles, run.event.channel
+    ):
+        return  # exempt members never receive strikes
+    reason = run.text(action, "reason")
+    expires = run.at + timedelta(seconds=pb.strike_expiry) if pb.strike_expiry else None
+    m.strikes.append(Strike(run.at, reason, run.rule, expires))
+    total = m.active_strikes(run.at)
+    run.d.touched.add((m.community, m.id))
+    record = run.emit(action, m.id, {"reason": reason, "total": total})
+    run.audit("strike", m.id, reason)
+    tag = f"strike:{record.key[:12]}"
+    run.engine.raise_event(run, "strike.added", m, {"total": total, "reason": reason}, tag)
+    step = None
+    for s in pb.strike_ladder:
+        if s.at == total or (s.at < total and s is pb.strike_ladder[-1]):
+            step = s
+    if step is not None:
+        ladder_run = Run(run.engine, run.d, run.event, m, run.c, "moderation.strikes", run.queue)
+        for ladder_action in step.do:
+            try:
+                ACTION_EXECUTORS[ladder_action.name](ladder_run, ladder_action)
+            except ActionRefused:
+                break
+
+
+def do_flag_for_review(run: Run, action: CompiledAction) -> None:
+    reason = run.text(action, "reason")
+    member = run.member.id if run.member else None
+    record = run.emit(action, member, {"reason": reason})
+    run.d.review.append({
+        "id": record.key,
+        "at": run.at.isoformat(),
+        "rule": run.rule,
+        "event": run.event.id,
+        "member": member,
+        "community": run.event.community,
+        "reason": reason,
+        "status": "open",
+    })
+    run.audit("flag_for_review", member, reason)
+
+
+Executor = Callable[[Run, "CompiledAction"], None]
+
+ACTION_EXECUTORS: dict[str, Executor] = {
+    "award": do_award,
+    "spend": do_spend,
+    "revoke": do_revoke,
+    "grant_badge": do_grant_badge,
+    "revoke_badge": do_revoke_badge,
+    "tag": do_tag,
+    "untag": do_untag,
+    "set": do_set,
+    "send": do_send,
+    "reply": do_reply,
+    "broadcast": do_broadcast,
+    "warn": do_warn,
+    "emit": do_emit,
+    "opt_out": do_opt,
+    "opt_in": do_opt,
+    "delete_message": do_delete_message,
+    "mute": do_mute,
+    "unmute": do_unmute,
+    "kick": do_kick,
+    "ban": do_ban,
+    "unban": do_unban,
+    "strike": do_strike,
+    "flag_for_review": do_flag_for_review,
+}

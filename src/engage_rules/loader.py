@@ -1,0 +1,469 @@
+"""Load a playbook — one YAML file or a folder of them — into a validated spec (DESIGN.md §5).
+
+Loading reads every file with the safe YAML 1.2 reader (:mod:`engage_rules.yaml_loader`),
+merges a folder's files into one playbook, validates the result against
+:class:`~engage_rules.spec.PlaybookSpec` and every action against its registered
+parameter model, and reports *all* problems at once as ``file:line:col: message`` in one
+:class:`~engage_rules.errors.PlaybookError`.  It checks structure only: expressions and
+templates are compiled later, by :mod:`engage_rules.compiler`.
+
+In the returned spec each action of a rule's ``do:``/``else:`` and of the strike ladder is
+an :class:`ActionCall`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .action_specs import ACTION_SPECS
+from .errors import Path, PlaybookError, Problem, SourceMap
+from .loader_messages import FIELD_EXPECTS, Located, model_keys, show, validation_problems
+from .spec import NOT_YET_SUPPORTED, PlaybookSpec, RuleSpec
+from .yaml_loader import YamlDocument, parse_yaml_text, read_yaml_file
+
+#: Keys a rule may have, and keys of the playbook's top level.
+RULE_FIELDS: tuple[str, ...] = tuple(model_keys(RuleSpec))
+TOP_LEVEL_FIELDS: tuple[str, ...] = tuple(model_keys(PlaybookSpec))
+#: Sections that a folder's files add to (the others may appear in one file only).
+MERGED_SECTIONS = ("rules", "vars", "templates")
+PLAYBOOK_SUFFIXES = (".yaml", ".yml")
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
+#: Triggers of DESIGN.md §5.6 that this version does not run yet.
+UNSUPPORTED_TRIGGERS = ("silent_for", "cron", "after")
+#: Actions of DESIGN.md §5.3 that belong to sections this version does not run yet.
+UNSUPPORTED_ACTIONS: dict[str, str] = {
+    "start_flow": "flows",
+    "exit_flow": "flows",
+    "set_level": "level ladders",
+    "lock_level": "level ladders",
+    "lottery": "lotteries",
+}
+_STRICT: dict[str, Any] = {"strict": True, "by_alias": True, "by_name": False}
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    """One validated action: its name, its parameters and its path in the playbook."""
+
+    name: str
+    params: BaseModel
+    path: Path
+
+
+class PlaybookSourceMap(SourceMap):
+    """A :class:`SourceMap` that also knows where each mapping *key* is written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: dict[Path, tuple[str, int, int]] = {}
+
+    def set_key(self, path: Path, file: str, line: int, col: int) -> None:
+        self.keys[path] = (file, line, col)
+
+    def key_pos(self, path: Path) -> tuple[str, int, int]:
+        """Where the key naming ``path`` is written (else where its value is)."""
+        return self.keys.get(tuple(path)) or self.pos(path)
+
+    def where(self, path: Path, *, key: bool = False) -> str:
+        """``file:line:col`` of the value at ``path`` (of its key, with ``key=True``)."""
+        file, line, col = self.key_pos(path) if key else self.pos(path)
+        return f"{file}:{line}:{col}"
+
+
+@dataclass
+class LoadedPlaybook:
+    """A playbook that passed structural validation, with its source positions."""
+
+    spec: PlaybookSpec
+    source: SourceMap
+    name: str
+    files: list[FsPath] = field(default_factory=list)
+    base_dir: FsPath = field(default_factory=FsPath.cwd)
+
+
+PathArg = str | os.PathLike[str]
+
+
+def playbook_files(folder: PathArg) -> list[FsPath]:
+    """The playbook files of a folder: ``*.yaml``/``*.yml`` found recursively, without
+    test files (``*.test.yaml``) and hidden entries, sorted by relative path."""
+    root = FsPath(folder)
+    found = []
+    for p in root.rglob("*"):
+        rel = p.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if p.suffix in PLAYBOOK_SUFFIXES and not p.name.endswith(TEST_SUFFIXES) and p.is_file():
+            found.append(p)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def load_playbook(path: PathArg | Sequence[PathArg]) -> LoadedPlaybook:
+    """Load a playbook file, a folder of them, or a list of files and folders."""
+    items = [path] if isinstance(path, str | os.PathLike) else list(path)
+    if not items:
+        raise PlaybookError([Problem("<playbook>", 0, 0, "no playbook path given")])
+    docs: list[YamlDocument] = []
+    files: list[FsPath] = []
+    seen: set[FsPath] = set()
+    problems: list[Problem] = []
+    for item in map(FsPath, items):
+        if item.is_dir():
+            found = playbook_files(item)
+            if not found:
+                problems.append(
+                    Problem(str(item), 0, 0, "no playbook files (*.yaml, *.yml) in this folder")
+                )
+        elif item.exists():
+            found = [item]
+        else:
+            problems.append(Problem(str(item), 0, 0, "no such file or folder"))
+            continue
+        for f in found:
+            if f.resolve() not in seen:
+                seen.add(f.resolve())
+                files.append(f)
+                docs.append(read_yaml_file(f))
+    first = FsPath(items[0])
+    fallback = first.resolve().name if first.is_dir() else first.stem
+    base_dir = first if first.is_dir() else first.parent
+    return _load(docs, problems, fallback, files, base_dir)
+
+
+def load_playbook_text(text: str, filename: str = "<string>") -> LoadedPlaybook:
+    """Load a playbook from YAML text; ``filename`` is used in problems."""
+    pseudo = filename.startswith("<")
+    fallback = "playbook" if pseudo else FsPath(filename).stem
+    base_dir = FsPath.cwd() if pseudo else FsPath(filename).parent
+    files = [] if pseudo else [FsPath(filename)]
+    return _load([parse_yaml_text(text, filename)], [], fallback, files, base_dir)
+
+
+def _load(
+    docs: list[YamlDocument],
+    problems: list[Problem],
+    fallback: str,
+    files: list[FsPath],
+    base_dir: FsPath,
+) -> LoadedPlaybook:
+    loader = _Loader(docs[0].file if docs else "<playbook>")
+    loader.problems.extend(problems)
+    for doc in docs:
+        loader.problems.extend(doc.problems)
+        loader.merge(doc)
+    loader.incomplete |= bool(problems)
+    spec = loader.validate()
+    if loader.problems or spec is None:
+        raise PlaybookError(sorted(set(loader.problems)))
+    community = loader.merged.get("community")
+    name = spec.name
+    if name is None and isinstance(community, dict) and "name" in community:
+        name = spec.community.name
+    return LoadedPlaybook(spec, loader.source, name or fallback, files, base_dir)
+
+
+class _Loader:
+    def __init__(self, first_file: str) -> None:
+        self.merged: dict[str, Any] = {}
+        self.source = PlaybookSourceMap()
+        self.source.default_file = first_file
+        self.source.set((), first_file, 1, 1)
+        self.problems: list[Problem] = []
+        self.suppressed: list[Path] = []  # no more problems are reported under these paths
+        self.incomplete = False  # some file's content could not be merged
+
+    def add(self, path: Path, message: str, *, at_key: bool = False) -> None:
+        if any(path[: len(s)] == s for s in self.suppressed):
+            return  # a problem was already reported here
+        file, line, col = self.source.key_pos(path) if at_key else self.source.pos(path)
+        self.problems.append(Problem(file, line, col, message))
+
+    # -- merging -----------------------------------------------------------------------
+
+    def merge(self, doc: YamlDocument) -> None:
+        data = {} if doc.data is None else doc.data
+        self.incomplete |= doc.fatal or not isinstance(data, dict)
+        if not isinstance(data, dict):
+            line, col = doc.positions.get((), (1, 1))
+            self.problems.append(
+                Problem(
+                    doc.file,
+                    line,
+                    col,
+                    "a playbook file is a mapping of "
+                    f"sections such as `engage_rules:` and `rules:`, "
+                    f"got {show(data)}",
+                )
+            )
+            return
+        moves: dict[Path, Path] = {}  # file path prefix -> merged path prefix
+        for key, value in data.items():
+            here = doc.key_positions[(key,)]
+            if key in NOT_YET_SUPPORTED:
+                self._at(
+                    doc,
+                    here,
+                    f"`{key}:` ({NOT_YET_SUPPORTED[key]}) is not supported by "
+                    "this version of engage_rules",
+                )
+            elif key not in TOP_LEVEL_FIELDS:
+                match = get_close_matches(str(key), TOP_LEVEL_FIELDS, n=1)
+                hint = (
+                    f"; did you mean {match[0]!r}?"
+                    if match
+                    else f" (expected one of: {', '.join(TOP_LEVEL_FIELDS)})"
+                )
+                self._at(doc, here, f"unknown top-level key {key!r}{hint}")
+            elif key in MERGED_SECTIONS and not isinstance(value, list if key == "rules" else dict):
+                line, col = doc.positions[(key,)]
+                self._at(
+                    doc, (line, col), f"{key!r}: expected {FIELD_EXPECTS[key]}, got {show(value)}"
+                )
+            elif key == "rules":
+                rules = self.merged.setdefault("rules", [])
+                moves.update({("rules", i): ("rules", len(rules) + i) for i in range(len(value))})
+                moves.setdefault(("rules",), ("rules",))
+                rules.extend(value)
+            elif key in ("vars", "templates"):
+                section = self.merged.setdefault(key, {})
+                moves.setdefault((key,), (key,))
+                for name, item in value.items():
+                    if name in section:
+                        first = self.source.where((key, name), key=True)
+                        self._at(
+                            doc,
+                            doc.key_positions[(key, name)],
+                            f"duplicate key {name!r} in `{key}:` (first defined at {first})",
+                        )
+                        continue
+                    section[name] = item
+                    moves[(key, name)] = (key, name)
+            elif key in self.merged:
+                if key == "engage_rules" and value == self.merged[key]:
+                    continue
+                first = self.source.where((key,), key=True)
+                self._at(
+                    doc,
+                    here,
+                    f"`{key}:` is already defined at {first}; "
+                    "a section may appear in only one file",
+                )
+            else:
+                self.merged[key] = value
+                moves[(key,)] = (key,)
+        self._record(doc, moves)
+
+    def _at(self, doc: YamlDocument, pos: tuple[int, int], message: str) -> None:
+        self.problems.append(Problem(doc.file, pos[0], pos[1], message))
+
+    def _record(self, doc: YamlDocument, moves: dict[Path, Path]) -> None:
+        """Copy the positions of what was merged, moved to their paths in the merged data.
+
+        ``moves`` maps ``("rules", i)`` and ``("vars"|"templates", name)`` to their merged
+        paths, and the header of each section taken from this file to itself."""
+
+        def move(path: Path) -> Path | None:
+            if len(path) >= 2 and path[:2] in moves:
+                return (*moves[path[:2]], *path[2:])
+            if path[:1] in moves and (len(path) == 1 or path[0] not in MERGED_SECTIONS):
+                return (*moves[path[:1]], *path[1:])
+            return None
+
+        for table, out in (
+            (doc.positions, self.source.positions),
+            (doc.key_positions, self.source.keys),
+        ):
+            for path, (line, col) in table.items():
+                new = move(path)
+                if new is not None:
+                    out.setdefault(new, (doc.file, line, col))
+        self.suppressed.extend(new for new in map(move, doc.invalid) if new is not None)
+
+    # -- validation --------------------------------------------------------------------
+
+    def validate(self) -> PlaybookSpec | None:
+        merged = self.merged
+        self._precheck()
+        calls = self._actions()
+        try:
+            spec = PlaybookSpec.model_validate(merged, **_STRICT)
+        except ValidationError as exc:
+            for p in validation_problems(exc, merged, PlaybookSpec, (), self._label, self._where):
+                if self.incomplete and not p.path and p.message.startswith("missing"):
+                    continue  # the section may be in a file that could not be read
+                self._add_located(p)
+            return None
+        if self.problems:
+            return None
+        for i, rule in enumerate(spec.rules):
+            rule.do = calls.get(("rules", i, "do"), [])
+            if rule.else_ is not None:
+                rule.else_ = calls.get(("rules", i, "else"), [])
+        if spec.moderation is not None and spec.moderation.strikes is not None:
+            for j, step in enumerate(spec.moderation.strikes.ladder):
+                step.do = calls.get(("moderation", "strikes", "ladder", j, "do"), [])
+        return spec
+
+    def _add_located(self, p: Located) -> None:
+        if p.path == () and p.message.startswith("missing required key 'engage_rules'"):
+            self.add(
+                (), "missing `engage_rules: 1` (the language version) at the top of the playbook"
+            )
+            return
+        self.add(p.path, p.message, at_key=p.at_key)
+
+    def _precheck(self) -> None:
+        rules = self.merged.get("rules", [])
+        seen: dict[str, Path] = {}
+        for i, rule in enumerate(rules):
+            if not isinstance(rule, dict):
+                continue
+            on = rule.get("on")
+            if isinstance(on, dict):
+                names = [k for k in on if k in UNSUPPORTED_TRIGGERS]
+                message = (
+                    f"trigger `{names[0]}` is not supported by this version of engage_rules"
+                    if names
+                    else "`on:` takes an event type or a list "
+                    f"of event types, got a mapping with {', '.join(map(repr, on))}"
+                )
+                self.add(("rules", i, "on"), message)
+                self.suppressed.append(("rules", i, "on"))
+            rid = rule.get("id")
+            if isinstance(rid, str):
+                if rid in seen:
+                    self.add(
+                        ("rules", i, "id"),
+                        f"duplicate rule id {rid!r} "
+                        f"(first defined at {self.source.where(seen[rid])})",
+                    )
+                else:
+                    seen[rid] = ("rules", i, "id")
+        currencies = self.merged.get("currencies")
+        for i, cur in enumerate(currencies if isinstance(currencies, list) else []):
+            if isinstance(cur, dict):
+                self.add(
+                    ("currencies", i),
+                    "currency options such as `expires_after` are not "
+                    "supported by this version of engage_rules; list currency names",
+                )
+                self.suppressed.append(("currencies", i))
+
+    def _actions(self) -> dict[Path, list[ActionCall]]:
+        lists: list[tuple[Path, Any]] = []
+        rules = self.merged.get("rules", [])
+        for i, rule in enumerate(rules):
+            if isinstance(rule, dict):
+                lists += [(("rules", i, k), rule.get(k)) for k in ("do", "else")]
+        mod = self.merged.get("moderation")
+        strikes = mod.get("strikes") if isinstance(mod, dict) else None
+        ladder = strikes.get("ladder") if isinstance(strikes, dict) else None
+        for j, step in enumerate(ladder if isinstance(ladder, list) else []):
+            if isinstance(step, dict):
+                lists.append((("moderation", "strikes", "ladder", j, "do"), step.get("do")))
+        calls: dict[Path, list[ActionCall]] = {}
+        for path, items in lists:
+            if isinstance(items, list):
+                checked = [self._action(item, (*path, k)) for k, item in enumerate(items)]
+                calls[path] = [c for c in checked if c is not None]
+        return calls
+
+    def _action(self, item: Any, path: Path) -> ActionCall | None:
+        if not isinstance(item, dict):
+            if isinstance(item, str) and item in ACTION_SPECS:
+                self.add(path, f"write the action as a mapping: `{item}: {{}}`")
+            else:
+                self.add(
+                    path,
+                    "expected an action (a one-key mapping such as "
+                    f"`award: {{points: 5}}`), got {show(item)}",
+                )
+            return None
+        if len(item) != 1:
+            known = [k for k in item if k in ACTION_SPECS]
+            hint = f"; indent the parameters under `{known[0]}:`" if len(known) == 1 else ""
+            self.add(
+                path,
+                "an action is a mapping with exactly one key, the action name, "
+                f"got {len(item)} keys ({', '.join(map(repr, item)) or 'none'}){hint}",
+            )
+            return None
+        ((name, value),) = item.items()
+        here = (*path, name)
+        spec = ACTION_SPECS.get(name) if isinstance(name, str) else None
+        if spec is None:
+            if name in UNSUPPORTED_ACTIONS:
+                message = (
+                    f"action `{name}` ({UNSUPPORTED_ACTIONS[name]}) is not supported by "
+                    "this version of engage_rules"
+                )
+            else:
+                match = get_close_matches(str(name), list(ACTION_SPECS), n=1)
+                message = f"unknown action {name!r}"
+                if "." in str(name):
+                    message += " (no installed plugin registers it)"
+                elif match:
+                    message += f"; did you mean {match[0]!r}?"
+            self.add(here, message, at_key=True)
+            return None
+        if value is None:
+            params: Any = {}
+        elif isinstance(value, dict):
+            params = value
+        elif isinstance(value, list) or spec.shorthand is None:
+            self.add(
+                here,
+                f"action {name!r} takes a mapping of parameters, such as "
+                f"`{name}: {{...}}`, got {show(value)}",
+            )
+            return None
+        else:
+            params = {spec.shorthand: value}
+        try:
+            model = spec.params.model_validate(params, **_STRICT)
+        except ValidationError as exc:
+            for p in validation_problems(exc, params, spec.params, here, self._label, self._where):
+                self._add_located(p)
+            return None
+        return ActionCall(name, model, path)
+
+    # -- naming places in messages -------------------------------------------------------
+
+    @staticmethod
+    def _scope(path: Path) -> int:
+        """How many leading segments name the enclosing action or rule (0: none)."""
+        for n in range(len(path) - 1, 1, -1):
+            if path[n - 2] in ("do", "else") and isinstance(path[n - 1], int):
+                return n + 1
+        return 2 if len(path) >= 2 and path[0] == "rules" else 0
+
+    def _label(self, path: Path) -> str:
+        rel = path[self._scope(path) :] or path
+        text = ""
+        for seg in rel:
+            if isinstance(seg, int) and not isinstance(seg, bool):
+                text += f"[{seg}]"
+            else:
+                text += f".{seg}" if text else str(seg)
+        return text
+
+    def _where(self, path: Path) -> str:
+        scope = self._scope(path)
+        if not path:
+            return "the playbook"
+        if scope > 2:  # inside an action
+            action = f"action {path[scope - 1]!r}"
+            return action if len(path) == scope else f"{self._label(path)!r} of {action}"
+        if path[0] == "rules" and len(path) >= 2 and isinstance(path[1], int):
+            rule = self.merged["rules"][path[1]]
+            rid = rule.get("id") if isinstance(rule, dict) else None
+            name = f"rule {rid!r}" if isinstance(rid, str) else f"rule #{path[1] + 1}"
+            return name if len(path) == 2 else f"{self._label(path)!r} in {name}"
+        return repr(self._label(path))

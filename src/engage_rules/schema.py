@@ -1,0 +1,113 @@
+"""The JSON Schema of the playbook language, for editors (``engage-rules schema``).
+
+Derived from the pydantic models of :mod:`engage_rules.spec`, with every list of actions
+(a rule's ``do:``/``else:``, a strike ladder step's ``do:``) described as one of the
+actions registered in :data:`engage_rules.action_specs.ACTION_SPECS` — plugin actions
+included, when their plugins are loaded before the schema is made.  Point an editor at
+it with a first line such as::
+
+    # yaml-language-server: $schema=./playbook.schema.json
+
+The schema checks structure only; the loader still checks what JSON Schema cannot say
+(duplicate rule ids, expressions, templates, time zones).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from .action_specs import ACTION_SPECS
+from .spec import PlaybookSpec
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_ID = "urn:engage-rules:schema:playbook:1"
+#: Durations as :func:`engage_rules.durations.parse_duration` reads them.
+DURATION_PATTERN = r"^\s*\d+\s*[smhdw]\s*$"
+#: Fields holding a duration, by property name (in any model that has one).
+DURATION_FIELDS = frozenset({"cooldown", "within", "expire_after", "expires", "for"})
+#: Where lists of actions live: (definition, property).
+ACTION_LISTS = (("RuleSpec", "do"), ("RuleSpec", "else"), ("LadderStep", "do"))
+
+
+def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schema itself, or its alternatives when it is an ``anyOf``."""
+    return list(schema.get("anyOf", [schema]))
+
+
+def _action_def_name(name: str, taken: set[str]) -> str:
+    base = "Action_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def playbook_json_schema() -> dict[str, Any]:
+    """A JSON Schema (draft 2020-12) of a playbook file, with every registered action."""
+    param_models: list[type[BaseModel]] = []
+    for spec in ACTION_SPECS.values():
+        if spec.params not in param_models:
+            param_models.append(spec.params)
+    models: list[type[BaseModel]] = [PlaybookSpec, *param_models]
+    refs, generated = models_json_schema([(m, "validation") for m in models], by_alias=True)
+    defs: dict[str, Any] = generated.get("$defs", {})
+    root_ref = refs[(PlaybookSpec, "validation")]["$ref"]
+    root = defs.pop(root_ref.rsplit("/", 1)[-1])
+
+    alternatives = []
+    taken = set(defs)
+    for name, spec in sorted(ACTION_SPECS.items()):
+        params_ref = refs[(spec.params, "validation")]
+        params_def = defs[params_ref["$ref"].rsplit("/", 1)[-1]]
+        value: list[dict[str, Any]] = [dict(params_ref)]
+        if spec.shorthand is not None:
+            short = params_def["properties"][spec.shorthand]
+            value.append({k: v for k, v in short.items() if k not in ("title", "default")})
+        if not params_def.get("required"):
+            value.append({"type": "null"})
+        def_name = _action_def_name(name, taken)
+        defs[def_name] = {
+            "title": name,
+            "description": spec.description,
+            "type": "object",
+            "properties": {name: value[0] if len(value) == 1 else {"anyOf": value}},
+            "required": [name],
+            "additionalProperties": False,
+        }
+        alternatives.append({"$ref": f"#/$defs/{def_name}"})
+    defs["Action"] = {
+        "description": "An action: a mapping with one key, the action's name, whose value "
+        "holds its parameters (or, for some actions, a short form such as `tag: newcomer`)",
+        "oneOf": alternatives,
+    }
+
+    for def_name, prop in ACTION_LISTS:
+        for branch in _branches(defs[def_name]["properties"][prop]):
+            if branch.get("type") == "array":
+                branch["items"] = {"$ref": "#/$defs/Action"}
+    for definition in (root, *defs.values()):
+        for prop, schema in definition.get("properties", {}).items():
+            if prop in DURATION_FIELDS:
+                for branch in _branches(schema):
+                    if branch.get("type") == "string":
+                        branch["pattern"] = DURATION_PATTERN
+                schema.setdefault("description", "A duration, written like 30s, 10m, 2h, 14d or 2w")
+
+    root.pop("title", None)
+    # Files of a folder playbook need not repeat `engage_rules:`; the loader checks that
+    # the playbook as a whole has it.
+    root.pop("required", None)
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": SCHEMA_ID,
+        "title": "engage_rules playbook",
+        "description": "A community engagement and moderation playbook (engage_rules "
+        "language version 1). One file, or one of a folder of files that are merged.",
+        **root,
+        "$defs": dict(sorted(defs.items())),
+    }

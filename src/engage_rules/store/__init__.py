@@ -1,0 +1,32 @@
+"""Stores: where engine state, the ledger, the outbox and timers live (DESIGN.md §10).
+
+Open one with :func:`open_store` and a URL (``memory:``, ``sqlite:///path/state.db``), or
+construct :class:`MemoryStore` / :class:`SQLiteStore` directly.  Every backend implements
+the :class:`Store` protocol and passes the same contract suite.
+"""
+
+from __future__ import annotations
+
+from .base import (
+    OUTBOX_STATUSES,
+    OutboxItem,
+    Store,
+    StoreFactory,
+    open_store,
+    register_store_scheme,
+    unregister_store_scheme,
+)
+from .memory import MemoryStore
+from .sqlite import SQLiteStore
+
+__all__ = [
+    "OUTBOX_STATUSES",
+    "MemoryStore",
+    "OutboxItem",
+    "SQLiteStore",
+    "Store",
+    "StoreFactory",
+    "open_store",
+    "register_store_scheme",
+    "unregister_store_scheme",
+]

@@ -1,0 +1,306 @@
+"""The store contract (DESIGN.md §2, §10): what every state backend provides.
+
+The engine is pure: it mutates an in-memory :class:`~engage_rules.state.State` and returns
+one :class:`~engage_rules.decision.Decision` per event or fired timer.  A :class:`Store`
+persists batches of decisions atomically and rebuilds the state when it is opened again.
+
+:func:`collect` reduces a batch of decisions to its net effect once, so that every backend
+applies the same contract; :func:`open_store` turns a ``--store`` URL into a store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from ..decision import ActionRecord, Decision, RuleError
+from ..errors import StoreError
+from ..state import LedgerEntry, MemberState, State, Timer
+
+#: The statuses of an outbox item.  ``pending`` items are waiting for (another) delivery
+#: attempt, ``delivered`` and ``failed`` (permanently) are final.
+OUTBOX_STATUSES = ("pending", "delivered", "failed")
+
+
+@dataclass(slots=True)
+class OutboxItem:
+    """One action waiting for, or done with, delivery by the dispatcher."""
+
+    seq: int  # commit order, strictly increasing
+    action: ActionRecord
+    status: str = "pending"  # pending | delivered | failed
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A durable home for engine state, the ledger, the outbox and timers.
+
+    Semantics every backend must honour (the contract suite checks them):
+
+    - :meth:`open` returns the full state as of the last commit: every community with its
+      data and members (ledgers included), the clock, and the timer heap with
+      ``timer_ids`` and ``timer_seq``.
+    - :meth:`commit` applies a batch of decisions as ONE transaction: after a crash either
+      the whole batch is visible or none of it; when it returns the batch is durable.
+    - :meth:`is_processed` is true for every cause (event or timer id) of a committed
+      decision.  It does not know about decisions that are not committed yet.
+    - The outbox keeps actions in commit order; an action whose key is already in the
+      outbox is ignored.
+    """
+
+    def open(self) -> State:
+        """Load and return the whole persisted state."""
+        ...
+
+    def is_processed(self, cause_id: str) -> bool:
+        """True if a decision for this event or timer id has been committed."""
+        ...
+
+    def commit(self, decisions: Sequence[Decision], state: State) -> None:
+        """Persist ``decisions`` (in order) and the current state of what they touched."""
+        ...
+
+    def outbox(self, *, status: str | None = None, limit: int | None = None) -> list[OutboxItem]:
+        """Outbox items in commit order, optionally only those with ``status``."""
+        ...
+
+    def mark_delivered(self, keys: Sequence[str]) -> None:
+        """Mark these actions delivered (one more attempt each).  Unknown keys are ignored."""
+        ...
+
+    def mark_failed(self, key: str, error: str, permanent: bool) -> None:
+        """Record a failed delivery attempt.
+
+        The item stays ``pending`` (to be retried) unless ``permanent``, which makes it
+        ``failed``.  Delivered items and unknown keys are left alone.
+        """
+        ...
+
+    def rule_errors(self) -> list[RuleError]:
+        """Every recorded rule error, in commit order."""
+        ...
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        """The moderation audit log, in commit order."""
+        ...
+
+    def review_queue(self) -> list[dict[str, Any]]:
+        """Items flagged for human review, in commit order."""
+        ...
+
+    def ledger(self, community: str, member: str) -> list[LedgerEntry]:
+        """The persisted ledger of one member, by ``seq``."""
+        ...
+
+    def close(self) -> None:
+        """Release the backend's resources.  Committed data stays."""
+        ...
+
+
+@dataclass(slots=True)
+class Batch:
+    """The net effect of a batch of decisions, in the order a store must apply it."""
+
+    causes: list[str] = field(default_factory=list)
+    #: (community, member, seq) -> the entry's current value (new entries, and entries
+    #: whose ``reversed_by`` was set by a reversal in this batch).
+    ledger: dict[tuple[str, str, int], LedgerEntry] = field(default_factory=dict)
+    actions: list[ActionRecord] = field(default_factory=list)
+    #: timer id -> the timer to keep, or None to delete it (the last operation wins).
+    timers: dict[str, Timer | None] = field(default_factory=dict)
+    errors: list[RuleError] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    review: list[dict[str, Any]] = field(default_factory=list)
+    members: set[tuple[str, str]] = field(default_factory=set)
+    communities: set[str] = field(default_factory=set)
+
+
+def find_member(state: State, community: str, member: str) -> MemberState | None:
+    c = state.communities.get(community)
+    return c.members.get(member) if c is not None else None
+
+
+def find_entry(m: MemberState | None, seq: int) -> LedgerEntry | None:
+    """The entry with ``seq`` in a member's ledger (O(1) for the usual dense ledger)."""
+    if m is None:
+        return None
+    led = m.ledger
+    if 0 < seq <= len(led) and led[seq - 1].seq == seq:
+        return led[seq - 1]
+    for e in led:
+        if e.seq == seq:
+            return e
+    return None
+
+
+def collect(decisions: Sequence[Decision], state: State) -> Batch:
+    """Reduce ``decisions`` to what a store writes.
+
+    A reversal entry (``reverses=N``) also re-writes entry ``N`` of the same member, taken
+    from ``state``: that is how a ``reversed_by`` set on an older entry gets persisted.
+    Entries are keyed by (community, member, seq), so the latest write of one wins.
+    """
+    b = Batch(causes=[d.cause for d in decisions])
+    ledger = b.ledger
+    timers = b.timers
+    members = b.members
+    for d in decisions:
+        if d.ledger:
+            for community, member, entry in d.ledger:
+                ledger[(community, member, entry.seq)] = entry
+                members.add((community, member))
+                if entry.reverses is not None:
+                    original = find_entry(find_member(state, community, member), entry.reverses)
+                    if original is not None:
+                        ledger[(community, member, original.seq)] = original
+        if d.actions:
+            b.actions.extend(d.actions)
+        if d.timers_added:
+            for t in d.timers_added:
+                timers[t.id] = t
+        if d.timers_fired:
+            for tid in d.timers_fired:
+                timers[tid] = None
+        if d.errors:
+            b.errors.extend(d.errors)
+        if d.audit:
+            b.audit.extend(d.audit)
+        if d.review:
+            b.review.extend(d.review)
+        if d.touched:
+            members |= d.touched
+        if d.communities:
+            b.communities |= d.communities
+    return b
+
+
+def member_json(m: MemberState) -> dict[str, Any]:
+    """``m.to_json()`` without its ledger, in time independent of the ledger's length."""
+    led = m.ledger
+    m.ledger = []
+    try:
+        out = m.to_json()
+    finally:
+        m.ledger = led
+    del out["ledger"]
+    return out
+
+
+def rule_error_from_json(d: dict[str, Any]) -> RuleError:
+    return RuleError(d["rule"], d["cause"], d["message"], datetime.fromisoformat(d["at"]))
+
+
+def check_outbox_query(status: str | None, limit: int | None) -> None:
+    if status is not None and status not in OUTBOX_STATUSES:
+        raise ValueError(
+            f"unknown outbox status {status!r}; expected one of {', '.join(OUTBOX_STATUSES)}"
+        )
+    if limit is not None and limit < 0:
+        raise ValueError(f"outbox limit must be >= 0, not {limit}")
+
+
+# -- URLs -------------------------------------------------------------------------------
+
+StoreFactory = Callable[[str], Store]
+
+_SUPPORTED = "memory:, sqlite:///relative/path.db, sqlite:////absolute/path.db"
+_UNAVAILABLE = {
+    "postgresql": "PostgreSQL stores",
+    "postgres": "PostgreSQL stores",
+}
+_schemes: dict[str, StoreFactory] = {}
+
+
+def register_store_scheme(scheme: str, factory: StoreFactory) -> None:
+    """Make ``open_store`` accept ``scheme:...`` URLs (for store plugins).
+
+    ``factory`` receives the whole URL.  Registering a scheme again replaces it.
+    """
+    if not scheme or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
+        raise ValueError(f"invalid URL scheme {scheme!r}")
+    if scheme.lower() in _BUILTIN:
+        raise ValueError(f"the {scheme!r} store scheme is built in and cannot be replaced")
+    _schemes[scheme.lower()] = factory
+
+
+def unregister_store_scheme(scheme: str) -> None:
+    """Forget a scheme added with :func:`register_store_scheme` (no error if unknown)."""
+    _schemes.pop(scheme.lower(), None)
+
+
+def _open_memory(url: str) -> Store:
+    if url not in ("memory:", "memory://"):
+        raise StoreError(f"invalid store URL {url!r}: a memory store is written 'memory:'")
+    from .memory import MemoryStore
+
+    return MemoryStore()
+
+
+def sqlite_path(url: str) -> str:
+    """The file path of a ``sqlite:///...`` URL (SQLAlchemy style), or ``:memory:``."""
+    rest = url[len("sqlite:"):]
+    if not rest.startswith("//"):
+        raise StoreError(
+            f"invalid store URL {url!r}: write sqlite:///relative/path.db "
+            "or sqlite:////absolute/path.db"
+        )
+    rest = rest[2:]
+    if not rest.startswith("/"):
+        raise StoreError(
+            f"invalid store URL {url!r}: a SQLite URL has no host; write "
+            "sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        )
+    path = rest[1:]
+    if not path:
+        raise StoreError(f"invalid store URL {url!r}: the database path is missing")
+    return path
+
+
+def _open_sqlite(url: str) -> Store:
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore(sqlite_path(url))
+
+
+_BUILTIN: dict[str, StoreFactory] = {"memory": _open_memory, "sqlite": _open_sqlite}
+
+
+def open_store(url: str) -> Store:
+    """Open the store a URL names.
+
+    ``memory:`` is an in-process store (nothing survives the process);
+    ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` name a SQLite
+    database file, created with its parent directories when missing.  Plugins add
+    schemes with :func:`register_store_scheme`.  Anything else raises
+    :class:`~engage_rules.errors.StoreError` naming the supported schemes.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise StoreError(f"missing store URL; supported: {_supported()}")
+    url = url.strip()
+    scheme, sep, _ = url.partition(":")
+    scheme = scheme.lower()
+    if not sep or not scheme:
+        hint = ""
+        if sep == "" and url.endswith((".db", ".sqlite", ".sqlite3")):
+            hint = f" (did you mean sqlite:///{url}?)"
+        raise StoreError(f"invalid store URL {url!r}{hint}; supported: {_supported()}")
+    factory = _BUILTIN.get(scheme) or _schemes.get(scheme)
+    if factory is not None:
+        return factory(url)
+    base = scheme.split("+", 1)[0]
+    if base in _UNAVAILABLE:
+        raise StoreError(
+            f"store URL {url!r}: {_UNAVAILABLE[base]} are not available in this version; "
+            f"supported: {_supported()}"
+        )
+    raise StoreError(f"unsupported store URL scheme {scheme!r} in {url!r}; "
+                     f"supported: {_supported()}")
+
+
+def _supported() -> str:
+    extra = sorted(_schemes)
+    return ", ".join([_SUPPORTED, *(f"{s}:..." for s in extra)])

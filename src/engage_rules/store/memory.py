@@ -1,0 +1,141 @@
+"""An in-process store: the state lives in memory and nothing survives the process.
+
+It is the default for ``replay`` and for playbook tests.  It follows the same contract as
+the durable stores (processed ids, outbox order and key de-duplication, timers, logs), so
+code that runs against it behaves the same against SQLite.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from ..decision import Decision, RuleError
+from ..state import LedgerEntry, MemberState, State
+from .base import OutboxItem, check_outbox_query, collect, find_member
+
+
+class MemoryStore:
+    """A :class:`~engage_rules.store.base.Store` kept in memory.
+
+    :meth:`open` returns a fresh :class:`State` the first time and the same live object
+    afterwards: that object *is* the store's memory.  Committing with that object only
+    records the batch's side data; committing with another ``State`` copies the touched
+    members, community data, clock and timers into the store's own state.
+    """
+
+    def __init__(self) -> None:
+        self._state: State | None = None
+        self._processed: set[str] = set()
+        self._outbox: list[OutboxItem] = []
+        self._by_key: dict[str, OutboxItem] = {}
+        self._errors: list[RuleError] = []
+        self._audit: list[dict[str, Any]] = []
+        self._review: list[dict[str, Any]] = []
+
+    def open(self) -> State:
+        if self._state is None:
+            self._state = State()
+        return self._state
+
+    def is_processed(self, cause_id: str) -> bool:
+        return cause_id in self._processed
+
+    def commit(self, decisions: Sequence[Decision], state: State) -> None:
+        if not decisions:
+            return
+        batch = collect(decisions, state)
+        if self._state is None:
+            self._state = State()
+        if state is not self._state:
+            self._copy_from(state, batch.members, batch.communities, batch.timers)
+        self._processed.update(batch.causes)
+        for action in batch.actions:
+            if action.key not in self._by_key:
+                item = OutboxItem(seq=len(self._outbox) + 1, action=action)
+                self._outbox.append(item)
+                self._by_key[action.key] = item
+        self._errors.extend(batch.errors)
+        self._audit.extend(batch.audit)
+        self._review.extend(batch.review)
+
+    def _copy_from(
+        self,
+        state: State,
+        members: set[tuple[str, str]],
+        communities: set[str],
+        timers: dict[str, Any],
+    ) -> None:
+        own = self._state
+        assert own is not None
+        for community, member in members:
+            m = find_member(state, community, member)
+            if m is None:
+                c = own.communities.get(community)
+                if c is not None:
+                    c.members.pop(member, None)
+            else:
+                copy = MemberState.from_json(orjson.loads(orjson.dumps(m.to_json())))
+                own.community(community).members[member] = copy
+        for name in communities:
+            c = state.communities.get(name)
+            if c is None:
+                own.communities.pop(name, None)
+            else:
+                own.community(name).data = orjson.loads(orjson.dumps(c.data))
+        own.clock = state.clock
+        own.timer_seq = state.timer_seq
+        if timers:
+            kept = [t for t in own.timers if t.id not in timers]
+            kept.extend(replace(t) for t in timers.values() if t is not None)
+            heapq.heapify(kept)
+            own.timers = kept
+            own.timer_ids = {t.id for t in kept}
+
+    def outbox(self, *, status: str | None = None, limit: int | None = None) -> list[OutboxItem]:
+        check_outbox_query(status, limit)
+        out: list[OutboxItem] = []
+        for item in self._outbox:
+            if status is None or item.status == status:
+                if limit is not None and len(out) >= limit:
+                    break
+                out.append(replace(item))
+        return out
+
+    def mark_delivered(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            item = self._by_key.get(key)
+            if item is not None and item.status != "delivered":
+                item.status = "delivered"
+                item.attempts += 1
+
+    def mark_failed(self, key: str, error: str, permanent: bool) -> None:
+        item = self._by_key.get(key)
+        if item is None or item.status == "delivered":
+            return
+        item.attempts += 1
+        item.last_error = error
+        item.status = "failed" if permanent else "pending"
+
+    def rule_errors(self) -> list[RuleError]:
+        return list(self._errors)
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        return list(self._audit)
+
+    def review_queue(self) -> list[dict[str, Any]]:
+        return list(self._review)
+
+    def ledger(self, community: str, member: str) -> list[LedgerEntry]:
+        if self._state is None:
+            return []
+        m = find_member(self._state, community, member)
+        return sorted(m.ledger, key=lambda e: e.seq) if m is not None else []
+
+    def close(self) -> None:
+        """Nothing to release: the state stays available to :meth:`open`."""
+

@@ -1,0 +1,152 @@
+"""Engine invariants (DESIGN.md §11) as hypothesis properties.
+
+1. determinism, 2. duplicate delivery adds nothing, 3. balance == sum of ledger,
+5. malformed events never stop the stream.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engage_rules import Engine, Event, parse_event
+from engage_rules.reader import Quarantined, read_lines
+from engage_rules.runner import Runner
+from engage_rules.store import open_store
+from helpers import T0, playbook
+
+PLAYBOOK = playbook("""
+vars: {banned: [刷单, spam], prices: {a: 15, b: 40}}
+moderation:
+  strikes:
+    expire_after: 1d
+    ladder:
+      - {at: 2, do: [{mute: {for: 1h}}]}
+      - {at: 3, do: [{ban: {for: 2h}}]}
+rules:
+  - id: words
+    on: message.posted
+    priority: 10
+    if: "contains_any(event.data.text, vars.banned)"
+    stop: true
+    do: [{delete_message: {}}, {strike: {reason: "{{ match }}"}}]
+  - id: post
+    on: message.posted
+    if: "event.data.text | length >= 3"
+    do: [{award: {points: 7, reason: post, cap: {per: day, max: 20}}}]
+  - id: checkin
+    on: checkin
+    cooldown: 1h
+    do: [{award: {points: 5, reason: checkin}}, {tag: {name: active, expires: 2h}}]
+  - id: referral
+    on: referral.completed
+    do: [{award: {points: 11, reason: ref, to: "{{ event.data.referrer }}"}}]
+  - id: buy
+    on: redeem.requested
+    do: [{spend: {points: "{{ vars.prices[event.data.item] }}", reason: buy}}]
+    else: [{send: {text: "short"}}]
+  - id: removed
+    on: message.deleted
+    do: [{revoke: {rule: post, event: "{{ event.data.message_id }}"}}]
+""")
+
+MEMBERS = ["u1", "u2", "u3"]
+
+
+@st.composite
+def event_dicts(draw: Any) -> list[dict[str, Any]]:
+    n = draw(st.integers(min_value=1, max_value=40))
+    out: list[dict[str, Any]] = []
+    t = 0
+    for i in range(n):
+        t += draw(st.integers(min_value=0, max_value=4 * 3600))
+        kind = draw(st.sampled_from(["post", "checkin", "ref", "buy", "del", "spam"]))
+        member = draw(st.sampled_from(MEMBERS))
+        e: dict[str, Any] = {"id": f"e{i}", "at": (T0 + timedelta(seconds=t)).isoformat(),
+                             "member": {"id": member}}
+        if kind in ("post", "spam"):
+            text = "刷单 spam" if kind == "spam" else draw(st.text(max_size=8))
+            e.update(type="message.posted", data={"text": text, "message_id": f"m{i}"})
+        elif kind == "checkin":
+            e["type"] = "checkin"
+        elif kind == "ref":
+            e.update(type="referral.completed",
+                     data={"referrer": draw(st.sampled_from(MEMBERS))})
+        elif kind == "buy":
+            e.update(type="redeem.requested", data={"item": draw(st.sampled_from(["a", "b"]))})
+        else:
+            target = draw(st.integers(min_value=0, max_value=max(i - 1, 0)))
+            e.update(type="message.deleted", data={"message_id": f"m{target}"})
+        out.append(e)
+    return out
+
+
+def _events(dicts: list[dict[str, Any]]) -> list[Event]:
+    return [parse_event(orjson.dumps(d)) for d in dicts]
+
+
+def _run(events: list[Event]) -> tuple[list[dict[str, Any]], dict[str, Any], Runner]:
+    actions: list[dict[str, Any]] = []
+    runner = Runner(PLAYBOOK, open_store("memory:"), batch_size=7,
+                    on_commit=lambda acts: actions.extend(a.to_json() for a in acts))
+    for e in events:
+        runner.feed(e)
+    runner.advance_to(T0 + timedelta(days=30))
+    runner.flush()
+    return actions, runner.state.snapshot(), runner
+
+
+@given(event_dicts())
+def test_determinism(dicts: list[dict[str, Any]]) -> None:
+    a1, s1, _ = _run(_events(dicts))
+    a2, s2, _ = _run(_events(dicts))
+    assert a1 == a2
+    assert s1 == s2
+
+
+@given(event_dicts(), st.data())
+def test_duplicate_delivery_adds_nothing(dicts: list[dict[str, Any]], data: Any) -> None:
+    events = _events(dicts)
+    with_dups = list(events)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=10))):
+        original = data.draw(st.sampled_from(events))
+        pos = data.draw(st.integers(min_value=with_dups.index(original), max_value=len(with_dups)))
+        with_dups.insert(pos, original)
+    a1, s1, _ = _run(events)
+    a2, s2, r2 = _run(with_dups)
+    assert a1 == a2
+    assert s1 == s2
+    assert r2.stats.duplicates == len(with_dups) - len(events)
+
+
+@given(event_dicts())
+def test_balance_equals_sum_of_ledger_and_never_negative(dicts: list[dict[str, Any]]) -> None:
+    engine = Engine(PLAYBOOK)
+    for e in _events(dicts):
+        engine.process(e)
+        for community in engine.state.communities.values():
+            for m in community.members.values():
+                for currency, balance in m.balances.items():
+                    assert balance == sum(x.amount for x in m.ledger if x.currency == currency)
+                    assert balance >= 0
+                seqs = [x.seq for x in m.ledger]
+                assert seqs == list(range(1, len(seqs) + 1))
+
+
+@given(event_dicts(), st.lists(st.binary(max_size=40), max_size=10), st.data())
+def test_malformed_lines_never_stop_the_stream(
+    dicts: list[dict[str, Any]], garbage: list[bytes], data: Any
+) -> None:
+    lines = [orjson.dumps(d) for d in dicts]
+    mixed = list(lines)
+    for g in garbage:
+        mixed.insert(data.draw(st.integers(min_value=0, max_value=len(mixed))), g + b"{")
+    good = [item for _, item in read_lines(mixed) if not isinstance(item, Quarantined)]
+    bad = [item for _, item in read_lines(mixed) if isinstance(item, Quarantined)]
+    assert [e.id for e in good] == [d["id"] for d in dicts]
+    assert all(q.reason and q.line >= 1 for q in bad)
+    assert _run(good)[0] == _run(_events(dicts))[0]

@@ -1,0 +1,121 @@
+"""The JSON Schema for editors: valid JSON Schema, accepts good playbooks, rejects bad ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engage_rules.action_specs import ACTION_SPECS
+from engage_rules.schema import DURATION_PATTERN, playbook_json_schema
+from engage_rules.yaml_loader import safe_load, safe_load_file
+
+jsonschema = pytest.importorskip("jsonschema")
+
+DATA = Path(__file__).parent / "data" / "playbooks"
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    return playbook_json_schema()
+
+
+@pytest.fixture(scope="module")
+def validator(schema: dict[str, Any]) -> Any:
+    return jsonschema.Draft202012Validator(schema)
+
+
+def errors(validator: Any, data: Any) -> list[str]:
+    return [e.message for e in validator.iter_errors(data)]
+
+
+def test_is_valid_json_schema(schema: dict[str, Any]) -> None:
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] and schema["title"]
+    assert json.loads(json.dumps(schema)) == schema  # plain JSON
+    assert schema["additionalProperties"] is False
+
+
+def test_every_action_is_described(schema: dict[str, Any]) -> None:
+    alternatives = schema["$defs"]["Action"]["oneOf"]
+    names = set()
+    for alt in alternatives:
+        definition = schema["$defs"][alt["$ref"].rsplit("/", 1)[-1]]
+        assert definition["additionalProperties"] is False
+        (name,) = definition["properties"]
+        assert definition["required"] == [name]
+        names.add(name)
+    assert names == set(ACTION_SPECS)
+
+
+def test_descriptions_are_kept(schema: dict[str, Any]) -> None:
+    rule = schema["$defs"]["RuleSpec"]
+    assert rule["properties"]["on"]["description"]
+    assert schema["properties"]["engage_rules"]["description"] == "Language version"
+    assert schema["$defs"]["Action_award"]["description"] == "credit a currency"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "valid.yaml",
+        "folder/00-base.yaml",
+        "folder/rules/10-welcome.yaml",
+        "folder/rules/20-posts.yml",
+    ],
+)
+def test_valid_playbooks_pass(validator: Any, path: str) -> None:
+    assert errors(validator, safe_load_file(DATA / path)) == []
+
+
+def test_unknown_rule_key_fails(validator: Any) -> None:
+    data = safe_load_file(DATA / "valid.yaml")
+    data["rules"][0]["priorty"] = 3
+    assert any("priorty" in m for m in errors(validator, data))
+
+
+def test_unknown_top_level_and_unsupported_sections_fail(validator: Any) -> None:
+    assert errors(validator, {"engage_rules": 1, "levels": {}})
+    assert errors(validator, {"engage_rules": 1, "rulez": []})
+
+
+def test_unknown_action_fails(validator: Any) -> None:
+    data = safe_load("engage_rules: 1\nrules: [{id: a, on: x, do: [{awrd: {points: 5}}]}]\n")
+    assert errors(validator, data)
+
+
+def test_action_parameters_are_checked(validator: Any) -> None:
+    def rule(action: str) -> Any:
+        return safe_load(f"engage_rules: 1\nrules: [{{id: a, on: x, do: [{action}]}}]\n")
+
+    assert errors(validator, rule("{award: {points: 5, bogus: 1}}"))
+    assert errors(validator, rule("{award: {points: 5, cap: {per: year, max: 5}}}"))
+    assert errors(validator, rule("{mute: {}}"))  # `for` is required
+    assert errors(validator, rule("{award: 5}"))  # no short form
+    assert errors(validator, rule("{tag: x, untag: y}"))  # one key per action
+    assert errors(validator, rule("{mute: {for: 1 hour}}"))  # not a duration
+    assert errors(validator, rule("{tag: newcomer}")) == []
+    assert errors(validator, rule("{grant_badge: first-post}")) == []
+    assert errors(validator, rule("{delete_message: }")) == []
+    assert errors(validator, rule("{mute: {for: 1h, reason: spam}}")) == []
+    assert errors(validator, rule("{set: {vip: true, note: x}}")) == []
+
+
+def test_else_and_ladder_actions_are_checked(validator: Any) -> None:
+    base = "engage_rules: 1\n"
+    assert errors(validator, safe_load(base + "rules: [{id: a, on: x, else: [{bogus: {}}]}]"))
+    ladder = "moderation: {strikes: {ladder: [{at: 1, do: [%s]}]}}"
+    assert errors(validator, safe_load(base + ladder % "{kick: {}}")) == []
+    assert errors(validator, safe_load(base + ladder % "{kik: {}}"))
+
+
+def test_durations_have_a_pattern(schema: dict[str, Any]) -> None:
+    cooldown = schema["$defs"]["RuleSpec"]["properties"]["cooldown"]
+    assert {"type": "string", "pattern": DURATION_PATTERN} in cooldown["anyOf"]
+
+
+def test_folder_part_files_need_no_version(validator: Any) -> None:
+    assert errors(validator, {"rules": []}) == []
