@@ -30,6 +30,8 @@ def main() -> None:
     ap.add_argument("--dist", choices=["uniform", "zipf"], default="uniform",
                     help="which members act: uniformly at random (every decision of a "
                          "batch touches a different member) or Zipf(1.1) like real chat")
+    ap.add_argument("--pipelined", action="store_true",
+                    help="use commit_async: the fsync of a batch overlaps the next batch")
     ap.add_argument("--path", default=None, help="database file (default: a temp dir)")
     args = ap.parse_args()
     rng = random.Random(7)
@@ -75,7 +77,14 @@ def main() -> None:
                 batch.append(d)
             state.clock = batch[-1].at
             t = time.perf_counter()
-            store.commit(batch, state)
+            if args.pipelined:
+                pending = store.commit_async(batch, state)
+            else:
+                store.commit(batch, state)
+            spent += time.perf_counter() - t
+        if args.pipelined:
+            t = time.perf_counter()
+            pending.result()
             spent += time.perf_counter() - t
         t = time.perf_counter()
         for i in range(0, 100_000):
@@ -90,7 +99,9 @@ def main() -> None:
         assert sum(len(m.ledger) for m in loaded.community("default").members.values()) == sum(
             len(m.ledger) for m in state.community("default").members.values())
         _ = State
-        print(f"{n} decisions in batches of {args.batch}: {spent:.2f} s in commit, "
+        mode = "commit_async" if args.pipelined else "commit"
+        print(f"{args.dist} over {args.members} members, {mode}: "
+              f"{n} decisions in batches of {args.batch}: {spent:.2f} s in commit, "
               f"{n / spent:,.0f} decisions/s; is_processed {probe * 1e6:.2f} us; "
               f"open() of {len(loaded.community('default').members)} members {load:.2f} s; "
               f"db {path.stat().st_size / 1e6:.0f} MB")

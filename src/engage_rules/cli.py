@@ -84,7 +84,7 @@ class _Progress:
 def cmd_replay(args: argparse.Namespace) -> int:
     from .compiler import load
     from .reader import Quarantined, read_events
-    from .runner import Runner
+    from .runner import Runner, tune_gc
     from .store import open_store
 
     try:
@@ -109,6 +109,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out.write(b"".join(orjson.dumps(a.to_json()) + b"\n" for a in actions))
         out.flush()
 
+    tune_gc()
     runner = Runner(playbook, store, on_commit=write_actions, on_error=errors.append)
     quarantined: list[Quarantined] = []
     progress = _Progress(sys.stderr)

@@ -18,7 +18,14 @@ from pydantic import BaseModel
 from .action_specs import MODERATION_ACTIONS, ActionSpec
 from .durations import parse_duration
 from .errors import Path, Problems
-from .expressions import ConditionErrors, ExprCompileError, Uses, compile_condition
+from .expr_codegen import Namespace
+from .expressions import (
+    ConditionErrors,
+    ExprCompileError,
+    Uses,
+    compile_condition,
+    compile_expression,
+)
 from .loader import ActionCall, LoadedPlaybook
 from .spec import ExemptSpec
 from .templates import TemplateCompileError, TemplateSet, ValueFn, compile_value
@@ -67,6 +74,10 @@ class CompiledAction:
     params: BaseModel
     values: dict[str, ValueFn]  # templated parameters, by field name
     source: Path
+    #: The function that carries the action out (engine_actions.ACTION_EXECUTORS).
+    execute: Callable[[Any, CompiledAction], None]
+    #: Parameters whose value is known at load time (no template), by field name.
+    consts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -86,6 +97,10 @@ class CompiledRule:
     else_: list[CompiledAction]
     source: Path
     line: int = 0
+    #: The condition as one Python expression to inline in dispatch code, if it has one.
+    cond_inline: str | None = None
+    #: The condition calls a detector function that sets `match`.
+    sets_match: bool = False
 
 
 @dataclass(slots=True)
@@ -112,6 +127,11 @@ class CompiledPlaybook:
     moderation_exempt: Exempt | None
     loaded: LoadedPlaybook | None = None
     rule_by_id: dict[str, CompiledRule] = field(default_factory=dict)
+    #: Generated per-event-type dispatch functions (built by the engine on first use).
+    dispatch: dict[str, Callable[..., None]] | None = None
+    dispatch_source: str = ""
+    #: Globals shared by the inlined conditions and the dispatch code.
+    namespace: dict[str, Any] = field(default_factory=dict)
 
     @property
     def default_currency(self) -> str:
@@ -138,6 +158,7 @@ class _Compiler:
         self.vars = dict(self.spec.vars)
         self.counts: dict[str, float | None] = {}
         self.dup: list[float | None] = [None]
+        self.namespace = Namespace()
 
     def value(self, raw: Any, path: Path, *, allow_match: bool = True) -> ValueFn | None:
         try:
@@ -195,7 +216,12 @@ class _Compiler:
             ok = False
         if not ok:
             return None
-        return CompiledAction(call.name, label, spec, call.params, values, call.path)
+        from .engine_actions import ACTION_EXECUTORS
+
+        consts = {k: fn(None) for k, fn in values.items() if fn.constant}  # type: ignore[arg-type]
+        dynamic = {k: fn for k, fn in values.items() if not fn.constant}
+        return CompiledAction(call.name, label, spec, call.params, dynamic, call.path,
+                              ACTION_EXECUTORS[call.name], consts)
 
     def actions(self, calls: list[Any], prefix: str) -> list[CompiledAction]:
         out = []
@@ -209,6 +235,8 @@ class _Compiler:
         r = self.spec.rules[index]
         path: Path = ("rules", index)
         cond = None
+        inline: str | None = None
+        sets_match = False
         if r.if_ is not None:
             try:
                 compiled = compile_condition(r.if_, vars=self.vars)
@@ -217,7 +245,9 @@ class _Compiler:
                     self.problems.add((*path, "if", *rel), message)
             else:
                 cond = compiled.fn
+                sets_match = compiled.uses.sets_match
                 _merge_uses(self.counts, self.dup, compiled.uses)
+                inline = self.inline_condition(r.if_)
         types = (r.on,) if isinstance(r.on, str) else tuple(r.on)
         do = self.actions(r.do, "do")
         else_ = self.actions(r.else_ or [], "else")
@@ -243,7 +273,21 @@ class _Compiler:
             else_=else_,
             source=path,
             line=line,
+            cond_inline=inline,
+            sets_match=sets_match,
         )
+
+    def inline_condition(self, cond: Any) -> str | None:
+        """One Python expression for a condition that is an expression or a list of
+        them (all must hold), compiled into the shared namespace; else None."""
+        leaves = [cond] if isinstance(cond, str) else cond
+        if not isinstance(leaves, list) or not all(isinstance(x, str) for x in leaves):
+            return None
+        parts = []
+        for text in leaves:
+            compiled = compile_expression(text, vars=self.vars, namespace=self.namespace)
+            parts.append(f"({compiled.inline})")
+        return " and ".join(parts) if parts else None
 
     def run(self) -> CompiledPlaybook:
         spec = self.spec
@@ -300,6 +344,7 @@ class _Compiler:
             moderation_exempt=mod_exempt,
             loaded=self.loaded,
             rule_by_id={r.id: r for r in rules},
+            namespace=self.namespace.values,
         )
 
 

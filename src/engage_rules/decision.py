@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,18 +11,64 @@ from .events import Event
 from .state import LedgerEntry, Timer
 
 
-@dataclass(slots=True)
-class ActionRecord:
-    """One emitted action, in the DESIGN.md §6 output shape."""
+def action_key(playbook: str, rule: str, cause: str, path: str) -> str:
+    """The deterministic key of an action (DESIGN.md §5.3): playbook name, rule, cause
+    (event or timer id) and the action's position — never the playbook's file path."""
+    raw = f"{playbook}\x1f{rule}\x1f{cause}\x1f{path}".encode()
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
-    key: str
-    type: str
-    member: str | None
-    rule: str
-    cause: str
-    at: datetime
-    params: dict[str, Any]
-    community: str = "default"
+
+class ActionRecord:
+    """One emitted action, in the DESIGN.md §6 output shape.
+
+    The key is computed on first use from ``(playbook, path)`` when not given, so the
+    hash is only paid for actions that are stored or printed.
+    """
+
+    __slots__ = ("_key", "_key_source", "at", "cause", "community", "member", "params",
+                 "rule", "type")
+
+    def __init__(
+        self,
+        key: str | None,
+        type: str,
+        member: str | None,
+        rule: str,
+        cause: str,
+        at: datetime,
+        params: dict[str, Any],
+        community: str = "default",
+        key_source: tuple[str, str] | None = None,
+    ) -> None:
+        self._key = key
+        self._key_source = key_source
+        self.type = type
+        self.member = member
+        self.rule = rule
+        self.cause = cause
+        self.at = at
+        self.params = params
+        self.community = community
+
+    @property
+    def key(self) -> str:
+        key = self._key
+        if key is None:
+            assert self._key_source is not None
+            playbook, path = self._key_source
+            key = self._key = action_key(playbook, self.rule, self.cause, path)
+        return key
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ActionRecord):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"ActionRecord(type={self.type!r}, member={self.member!r}, rule={self.rule!r}, "
+                f"cause={self.cause!r}, params={self.params!r})")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,7 +110,6 @@ class RuleError:
                 "at": self.at.isoformat()}
 
 
-@dataclass(slots=True)
 class Decision:
     """Everything one event (or fired timer) changed.
 
@@ -73,16 +119,64 @@ class Decision:
     actions (the outbox), timers added and fired, and the cause id as processed.
     """
 
-    cause: str  # the event id or timer id; the idempotency key
-    at: datetime  # the instant the decision was taken (the engine clock)
-    event: Event | None = None
-    is_timer: bool = False
-    actions: list[ActionRecord] = field(default_factory=list)
-    ledger: list[tuple[str, str, LedgerEntry]] = field(default_factory=list)
-    touched: set[tuple[str, str]] = field(default_factory=set)  # (community, member)
-    communities: set[str] = field(default_factory=set)  # community-level data changed
-    timers_added: list[Timer] = field(default_factory=list)
-    timers_fired: list[str] = field(default_factory=list)
-    errors: list[RuleError] = field(default_factory=list)
-    audit: list[dict[str, Any]] = field(default_factory=list)  # moderation audit log
-    review: list[dict[str, Any]] = field(default_factory=list)  # flag_for_review items
+    __slots__ = (
+        "actions", "at", "audit", "cause", "communities", "errors", "event", "is_timer",
+        "ledger", "review", "timers_added", "timers_fired", "touched",
+    )
+
+    def __init__(
+        self,
+        cause: str,
+        at: datetime,
+        event: Event | None = None,
+        is_timer: bool = False,
+    ) -> None:
+        self.cause = cause  # the event id or timer id; the idempotency key
+        self.at = at  # the instant the decision was taken (the engine clock)
+        self.event = event
+        self.is_timer = is_timer
+        self.actions: list[ActionRecord] = []
+        self.ledger: list[tuple[str, str, LedgerEntry]] = []
+        self.touched: set[tuple[str, str]] = set()  # (community, member)
+        # Rarely used parts start as empty tuples (cheap to read, nothing to allocate)
+        # and become lists or sets on first write, through the add_* methods.
+        self.communities: set[str] | tuple[()] = ()  # community-level data changed
+        self.timers_added: list[Timer] | tuple[()] = ()
+        self.timers_fired: list[str] | tuple[()] = ()
+        self.errors: list[RuleError] | tuple[()] = ()
+        self.audit: list[dict[str, Any]] | tuple[()] = ()  # moderation audit log
+        self.review: list[dict[str, Any]] | tuple[()] = ()  # flag_for_review items
+
+    def add_error(self, error: RuleError) -> None:
+        if not self.errors:
+            self.errors = []
+        self.errors.append(error)  # type: ignore[union-attr]
+
+    def add_audit(self, entry: dict[str, Any]) -> None:
+        if not self.audit:
+            self.audit = []
+        self.audit.append(entry)  # type: ignore[union-attr]
+
+    def add_review(self, item: dict[str, Any]) -> None:
+        if not self.review:
+            self.review = []
+        self.review.append(item)  # type: ignore[union-attr]
+
+    def add_timer(self, timer: Timer) -> None:
+        if not self.timers_added:
+            self.timers_added = []
+        self.timers_added.append(timer)  # type: ignore[union-attr]
+
+    def add_fired(self, timer_id: str) -> None:
+        if not self.timers_fired:
+            self.timers_fired = []
+        self.timers_fired.append(timer_id)  # type: ignore[union-attr]
+
+    def touch_community(self, name: str) -> None:
+        if not self.communities:
+            self.communities = set()
+        self.communities.add(name)  # type: ignore[union-attr]
+
+    def __repr__(self) -> str:
+        return (f"Decision(cause={self.cause!r}, actions={len(self.actions)}, "
+                f"ledger={len(self.ledger)}, errors={len(self.errors)})")

@@ -16,10 +16,11 @@ from typing import Any
 from .compiler import CompiledAction, CompiledPlaybook, CompiledRule
 from .context import EvalContext
 from .decision import Decision, RuleError
-from .engine_actions import ACTION_EXECUTORS, ActionRefused, Run
+from .dispatch import build_dispatch
+from .engine_actions import ActionRefused, Run
 from .errors import InternalLoopError
 from .events import Event, MemberRef, internal_event
-from .state import MemberState, State, Timer, from_ts, ts
+from .state import MemberState, State, Timer, from_ts
 from .textnorm import fingerprint
 from .timers import fire_timer
 
@@ -35,13 +36,18 @@ class Engine:
         self.playbook = playbook
         self.state = state if state is not None else State()
         self._community_vars: dict[str, dict[str, Any]] = {}
+        if playbook.dispatch is None:
+            playbook.dispatch, playbook.dispatch_source = build_dispatch(
+                playbook.by_type, _HELPERS, playbook.namespace
+            )
+        self._dispatch = playbook.dispatch
 
     # -- time ---------------------------------------------------------------------------
     def advance_to(self, at: datetime) -> list[Decision]:
         """Move the clock forward to ``at``, firing every timer due by then, in order."""
         out: list[Decision] = []
         state = self.state
-        until = ts(at)
+        until = at.timestamp()
         while True:
             timer = state.pop_due(until)
             if timer is None:
@@ -57,22 +63,32 @@ class Engine:
     def _fire(self, timer: Timer) -> Decision:
         at = from_ts(timer.due)
         d = Decision(cause=timer.id, at=at, is_timer=True)
-        d.timers_fired.append(timer.id)
+        d.add_fired(timer.id)
         fire_timer(self, d, timer, at)
         return d
 
     # -- events -------------------------------------------------------------------------
     def process(self, event: Event) -> list[Decision]:
         """Decide one event.  Returns the decisions of timers that fired first, then its own."""
-        out = self.advance_to(event.at) if (
-            self.state.clock is None or event.at > self.state.clock
-        ) else []
-        d = Decision(cause=event.id, at=event.at, event=event)
-        queue: deque[Event] = deque([event])
-        while queue:
+        state = self.state
+        clock = state.clock
+        out: list[Decision]
+        if clock is None or event.at > clock:
+            timers = state.timers
+            if timers and timers[0].due <= event.ts:
+                out = self.advance_to(event.at)
+            else:
+                out = []
+                state.clock = event.at
+        else:
+            out = []
+        d = Decision(event.id, event.at, event)
+        queue: deque[Event] = deque()
+        self._decide(event, d, queue)
+        while queue:  # internal events the rules raised, in order
             ev = queue.popleft()
             if ev.depth > MAX_INTERNAL_DEPTH:
-                d.errors.append(RuleError(
+                d.add_error(RuleError(
                     "engine", ev.id,
                     str(InternalLoopError(
                         f"internal event {ev.type!r} nested deeper than {MAX_INTERNAL_DEPTH} "
@@ -94,130 +110,70 @@ class Engine:
             }
         return cv
 
-    def context(self, ev: Event, member: MemberState | None) -> EvalContext:
+    def context(self, ev: Event, member: MemberState | None, at_ts: float) -> EvalContext:
         pb = self.playbook
         return EvalContext(
-            ev, member, ev.at, ts(ev.at), self.community_vars(ev.community), pb.vars,
+            ev, member, ev.at, at_ts, self.community_vars(ev.community), pb.vars,
             pb.default_currency, pb.timezone,
         )
 
-    def _apply_member_event(self, ev: Event, m: MemberState, at_ts: float) -> None:
-        ref = ev.member
-        if ref is not None and not ev.internal:
-            if ref.name is not None:
-                m.name = ref.name
-            if ref.roles:
-                m.roles = ref.roles
-            if ref.created_at is not None:
-                m.created_at = ref.created_at
+    def _observe(self, ev: Event, ref: MemberRef, m: MemberState, at_ts: float) -> None:
+        """Apply what an external event says about its member (DESIGN.md §3): profile
+        fields, canonical member events, activity time and the counters expressions use."""
+        if ref.name is not None:
+            m.name = ref.name
+        if ref.roles:
+            m.roles = ref.roles
+        if ref.created_at is not None:
+            m.created_at = ref.created_at
         t = ev.type
-        if t == "member.joined":
-            if m.status == "left":
-                m.status = "active"
-            if m.joined_at is None:
-                m.joined_at = ev.at
-        elif t == "member.left":
-            m.status = "left"
-        elif t == "member.opted_out":
-            m.opted_out = True
-        elif t == "member.opted_in":
-            m.opted_out = False
-        if ev.internal:
-            return
+        if t in _LIFECYCLE:
+            _apply_lifecycle(t, ev, m)
         pb = self.playbook
-        if t in pb.activity_events and (m.last_active_at is None or ev.at > m.last_active_at):
-            m.last_active_at = ev.at
+        if t in pb.activity_events:
+            last = m.last_active_at
+            if last is None or ev.at > last:
+                m.last_active_at = ev.at
+        counts = m.counts
+        counts[t] = counts.get(t, 0) + 1
         window = pb.count_windows.get(t)
-        m.record(t, at_ts, window)
-        if pb.duplicates_window is not None and t == "message.posted":
+        if window is not None:
+            m.remember(t, at_ts, window)
+        if t == "message.posted" and pb.duplicates_window is not None:
             text = ev.data.get("text")
             if isinstance(text, str):
-                m.texts.append((at_ts, fingerprint(text)))
+                texts = m.texts
+                texts.append((at_ts, fingerprint(text)))
                 horizon = at_ts - pb.duplicates_window
-                if m.texts[0][0] < horizon:
-                    m.texts = [x for x in m.texts if x[0] >= horizon]
+                if texts[0][0] < horizon:
+                    m.texts = [x for x in texts if x[0] >= horizon]
 
     def _decide(self, ev: Event, d: Decision, queue: deque[Event]) -> None:
-        community = self.state.community(ev.community)
-        mid = ev.member.id if ev.member is not None else None
-        m = community.member(mid) if mid is not None else None
-        at_ts = ts(ev.at)
-        if m is not None:
-            self._apply_member_event(ev, m, at_ts)
-            d.touched.add((ev.community, m.id))
-        rules = self.playbook.by_type.get(ev.type)
-        if not rules:
-            return
-        c = self.context(ev, m)
-        roles = m.roles if m is not None else ()
-        for rule in rules:
-            exempt = rule.exempt
-            if exempt is not None and exempt.applies(mid, roles, ev.channel):
-                continue
-            if m is not None:
-                if rule.once and rule.id in m.spent:
-                    continue
-                if rule.cooldown is not None:
-                    last = m.cooldowns.get(rule.id)
-                    if last is not None and at_ts - last < rule.cooldown:
-                        continue
-            c.match = ""
-            if rule.cond is not None:
-                try:
-                    ok = rule.cond(c)
-                except Exception as err:  # a failing rule never stops the stream
-                    d.errors.append(RuleError(rule.id, ev.id, _describe(err), ev.at))
-                    continue
+        community = self.state.communities.get(ev.community)
+        if community is None:
+            community = self.state.community(ev.community)
+        ref = ev.member
+        m = None
+        mid = None
+        if ref is not None:
+            mid = ref.id
+            m = community.members.get(mid)
+            if m is None:
+                m = community.member(mid)
+            if ev.internal:
+                if ev.type in _LIFECYCLE:
+                    _apply_lifecycle(ev.type, ev, m)
             else:
-                ok = True
-            if not ok:
-                if rule.else_:
-                    self._run_actions(rule, rule.else_, ev, m, c, d, queue)
-                continue
-            if rule.threshold is not None and m is not None:
-                count, within = rule.threshold
-                window = m.windows.setdefault(rule.id, [])
-                window.append(at_ts)
-                horizon = at_ts - within
-                if window[0] <= horizon:
-                    window[:] = [t for t in window if t > horizon]
-                if len(window) < count:
-                    continue
-                window.clear()
-            if m is not None:
-                if rule.once:
-                    m.spent.add(rule.id)
-                if rule.cooldown is not None:
-                    m.cooldowns[rule.id] = at_ts
-            completed = self._run_actions(rule, rule.do, ev, m, c, d, queue)
-            if not completed and rule.else_:
-                self._run_actions(rule, rule.else_, ev, m, c, d, queue)
-            if rule.stop:
-                break
-
-    def _run_actions(
-        self,
-        rule: CompiledRule | str,
-        actions: list[CompiledAction],
-        ev: Event,
-        m: MemberState | None,
-        c: EvalContext,
-        d: Decision,
-        queue: deque[Event],
-    ) -> bool:
-        """Run actions in order.  False if one was refused (e.g. a short `spend`)."""
-        rule_id = rule if isinstance(rule, str) else rule.id
-        run = Run(self, d, ev, m, c, rule_id, queue)
-        for action in actions:
-            try:
-                ACTION_EXECUTORS[action.name](run, action)
-            except ActionRefused:
-                return False
-            except Exception as err:
-                d.errors.append(RuleError(rule_id, ev.id, f"{action.name}: {_describe(err)}",
-                                          ev.at))
-                return True
-        return True
+                self._observe(ev, ref, m, ev.ts)
+            d.touched.add((ev.community, mid))
+        dispatch = self._dispatch.get(ev.type)
+        if dispatch is None:
+            return
+        c = EvalContext(ev, m, ev.at, ev.ts, self.community_vars(ev.community),
+                        self.playbook.vars, self.playbook.default_currency,
+                        self.playbook.timezone)
+        dispatch(self, ev, m, c, d, queue, ev.ts, mid, m.roles if m is not None else (),
+                 ev.channel)
 
     def raise_event(
         self, run: Run, type_: str, member: MemberState | None, data: dict[str, Any], tag: str
@@ -236,6 +192,90 @@ class Engine:
             channel=parent.channel,
             platform=parent.platform,
         ))
+
+
+_LIFECYCLE = frozenset({"member.joined", "member.left", "member.opted_out", "member.opted_in"})
+
+
+def _apply_lifecycle(t: str, ev: Event, m: MemberState) -> None:
+    """The canonical member events the engine applies to state before rules run."""
+    if t == "member.joined":
+        if m.status == "left":
+            m.status = "active"
+        if m.joined_at is None:
+            m.joined_at = ev.at  # a member who rejoins keeps their first join time
+    elif t == "member.left":
+        m.status = "left"
+    elif t == "member.opted_out":
+        m.opted_out = True
+    else:
+        m.opted_out = False
+
+
+def run_actions(
+    engine: Engine,
+    rule: CompiledRule,
+    actions: list[CompiledAction],
+    ev: Event,
+    m: MemberState | None,
+    c: EvalContext,
+    d: Decision,
+    queue: deque[Event],
+) -> bool:
+    """Run a rule's actions in order.  False if one was refused (e.g. a short `spend`).
+
+    An action that fails records an error and ends the rule's actions for this event;
+    the effects of the actions before it stand.
+    """
+    run = Run(engine, d, ev, m, c, rule.id, queue)
+    for action in actions:
+        try:
+            action.execute(run, action)
+        except ActionRefused:
+            return False
+        except Exception as err:
+            d.add_error(RuleError(rule.id, ev.id, f"{action.name}: {_describe(err)}", ev.at))
+            return True
+    return True
+
+
+def rule_error(d: Decision, rule: CompiledRule, ev: Event, err: BaseException) -> None:
+    """Record that a rule's condition failed for this event (the stream goes on)."""
+    d.add_error(RuleError(rule.id, ev.id, _describe(err), ev.at))
+
+
+def condition_error(d: Decision, rule: CompiledRule, ev: Event, c: EvalContext) -> None:
+    """An inlined condition raised: evaluate it through its compiled function, which
+    names the failing expression, and record that error."""
+    assert rule.cond is not None
+    try:
+        rule.cond(c)
+    except Exception as err:
+        rule_error(d, rule, ev, err)
+    else:  # pragma: no cover - conditions are pure, so this cannot happen
+        rule_error(d, rule, ev, RuntimeError("the condition failed"))
+
+
+def threshold(rule: CompiledRule, m: MemberState, at_ts: float) -> bool:
+    """Count a matching event in the rule's window; True when the count is reached
+    (the window then starts afresh, so a burst fires the rule once)."""
+    assert rule.threshold is not None
+    count, within = rule.threshold
+    window = m.windows.get(rule.id)
+    if window is None:
+        window = m.windows[rule.id] = []
+    window.append(at_ts)
+    horizon = at_ts - within
+    if window[0] <= horizon:
+        window[:] = [t for t in window if t > horizon]
+    if len(window) < count:
+        return False
+    window.clear()
+    return True
+
+
+_HELPERS = {"run_actions": run_actions, "rule_error": rule_error,
+            "condition_error": condition_error, "threshold": threshold}
 
 
 def _describe(err: BaseException) -> str:

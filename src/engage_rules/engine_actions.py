@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -22,12 +21,6 @@ if TYPE_CHECKING:
 
 class ActionRefused(Exception):
     """An action had no effect and its rule's `else:` should run (a short `spend`)."""
-
-
-def action_key(playbook: str, rule: str, cause: str, path: str) -> str:
-    """The deterministic key of an action: playbook name, rule, cause, action position."""
-    raw = f"{playbook}\x1f{rule}\x1f{cause}\x1f{path}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
 class Run:
@@ -59,7 +52,10 @@ class Run:
 
     def value(self, action: CompiledAction, name: str, default: Any = None) -> Any:
         fn = action.values.get(name)
-        return default if fn is None else fn(self.c)
+        if fn is not None:
+            return fn(self.c)
+        value = action.consts.get(name, default)
+        return default if value is None else value
 
     def text(self, action: CompiledAction, name: str, default: str = "") -> str:
         value = self.value(action, name)
@@ -84,22 +80,16 @@ class Run:
 
     def emit(self, action: CompiledAction, member: str | None, params: dict[str, Any],
              at: datetime | None = None) -> ActionRecord:
-        engine = self.engine
+        event = self.event
         record = ActionRecord(
-            key=action_key(engine.playbook.name, self.rule, self.event.id, action.path),
-            type=action.name,
-            member=member,
-            rule=self.rule,
-            cause=self.event.id,
-            at=at or self.at,
-            params=params,
-            community=self.event.community,
+            None, action.name, member, self.rule, event.id, at or event.at, params,
+            event.community, (self.engine.playbook.name, action.path),
         )
         self.d.actions.append(record)
         return record
 
     def audit(self, action: str, member: str | None, reason: str) -> None:
-        self.d.audit.append({
+        self.d.add_audit({
             "at": self.at.isoformat(),
             "rule": self.rule,
             "event": self.event.id,
@@ -119,7 +109,7 @@ class Run:
             kind=kind, community=community, member=member, rule=self.rule, payload=payload,
         )
         if self.engine.state.add_timer(timer):
-            self.d.timers_added.append(timer)
+            self.d.add_timer(timer)
 
 
 # -- points -------------------------------------------------------------------------------
@@ -306,10 +296,10 @@ def _json_value(value: Any, depth: int = 0) -> Any:
 def do_set(run: Run, action: CompiledAction) -> None:
     m = run.require_target(action)
     changed = {}
-    for name, fn in action.values.items():
+    for name in (*action.consts, *action.values):
         if name == "to":
             continue
-        value = _json_value(fn(run.c))
+        value = _json_value(run.value(action, name))
         if m.attrs.get(name, object()) != value:
             m.attrs[name] = value
             changed[name] = value
@@ -488,7 +478,7 @@ def do_strike(run: Run, action: CompiledAction) -> None:
         ladder_run = Run(run.engine, run.d, run.event, m, run.c, "moderation.strikes", run.queue)
         for ladder_action in step.do:
             try:
-                ACTION_EXECUTORS[ladder_action.name](ladder_run, ladder_action)
+                ladder_action.execute(ladder_run, ladder_action)
             except ActionRefused:
                 break
 
@@ -497,7 +487,7 @@ def do_flag_for_review(run: Run, action: CompiledAction) -> None:
     reason = run.text(action, "reason")
     member = run.member.id if run.member else None
     record = run.emit(action, member, {"reason": reason})
-    run.d.review.append({
+    run.d.add_review({
         "id": record.key,
         "at": run.at.isoformat(),
         "rule": run.rule,

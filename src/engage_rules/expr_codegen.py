@@ -44,21 +44,28 @@ _BINARY = {"Sub": "-", "Div": "/", "FloorDiv": "//"}
 _DICT_METHODS = ("get", "keys", "values", "items")
 _BOUNDED = {"Add": "_add", "Mul": "_mul", "Pow": "_pow", "Mod": "_mod"}
 
-#: Member fields read inline (the hot ones); the rest go through c.member_attr().
+#: Member fields read inline (the hot ones); the rest go through c.member_attr(), which
+#: must agree with these.
+#: Generated code reads the context through these locals, bound once per function (or
+#: once per event in generated dispatch code, where conditions are inlined):
+#: ``_ev`` the event, ``_d`` its data, ``_m`` the member state (or None), ``_now`` the
+#: evaluation time and ``_cur`` the default currency.  See :data:`PROLOGUE`.
 _MEMBER_INLINE = {
-    "points": "c.m.balances.get(c.default_currency, 0)",
-    "level": "c.m.level",
-    "level_name": "c.m.level_name",
-    "id": "c.m.id",
-    "name": "c.m.name",
-    "opted_out": "c.m.opted_out",
-    "joined_at": "c.m.joined_at",
-    "last_active_at": "c.m.last_active_at",
-    "attrs": "c.m.attrs",
-    "tags": "c.m.tag_names(c.now)",
-    "roles": "list(c.m.roles)",
-    "status": "c.m.status_at(c.now)",
+    "points": "_m.balances.get(_cur, 0)",
+    "level": "_m.level",
+    "level_name": "_m.level_name",
+    "id": "_m.id",
+    "opted_out": "_m.opted_out",
+    "joined_at": "_m.joined_at",
+    "last_active_at": "_m.last_active_at",
+    "attrs": "_m.attrs",
+    "tags": "_m.tag_names(_now)",
+    "roles": "list(_m.roles)",
+    "status": "_m.status_at(_now)",
 }
+
+#: Binds the locals generated code reads (see _MEMBER_INLINE).
+PROLOGUE = "_ev = c.event; _d = _ev.data; _m = c.m; _now = c.now; _cur = c.default_currency"
 
 
 def _event_member(event: Any) -> Any:
@@ -133,6 +140,8 @@ class Code:
     #: The value is known at load time (literals, ``vars`` entries).
     static: bool = False
     value: Any = None
+    #: The value is written literally in the expression.
+    literal: bool = False
 
 
 def suggest(name: str, options: Any) -> str:
@@ -199,19 +208,22 @@ class Translator:
 
     # -- literals --------------------------------------------------------------------------
     def v_Const(self, node: nodes.Const) -> Code:
-        return self.const(node.value)
+        code = self.const(node.value)
+        return Code(code.src, static=True, value=code.value, literal=True)
 
     def v_List(self, node: nodes.List) -> Code:
         items = [self.visit(n) for n in node.items]
         static = all(i.static for i in items)
         return Code("[" + ", ".join(i.src for i in items) + "]", static=static,
-                    value=[i.value for i in items] if static else None)
+                    value=[i.value for i in items] if static else None,
+                    literal=all(i.literal for i in items))
 
     def v_Tuple(self, node: nodes.Tuple) -> Code:
         items = [self.visit(n) for n in node.items]
         static = all(i.static for i in items)
         return Code("(" + "".join(i.src + ", " for i in items) + ")", static=static,
-                    value=tuple(i.value for i in items) if static else None)
+                    value=tuple(i.value for i in items) if static else None,
+                    literal=all(i.literal for i in items))
 
     def v_Dict(self, node: nodes.Dict) -> Code:
         pairs = [(self.visit(p.key), self.visit(p.value)) for p in node.items]
@@ -224,7 +236,7 @@ class Translator:
     def v_Name(self, node: nodes.Name) -> Code:
         name = node.name
         if name == "event":
-            return Code("_EV(c.event)", kind="event")
+            return Code("_EV(_ev)", kind="event")
         if name == "member":
             return Code("_MV(c)", kind="member")
         if name == "community":
@@ -232,7 +244,7 @@ class Translator:
         if name == "vars":
             return Code("c.vars", kind="vars")
         if name == "now":
-            return Code("c.now")
+            return Code("_now")
         if name == "match":
             if not self.allow_match:
                 raise self.error(
@@ -250,22 +262,22 @@ class Translator:
         kind = base.kind
         if kind == "data":
             hint = self.ns.const(Undefined(hint=f"`event.data.{name}` is undefined"), "_u")
-            return Code(f"c.event.data.get({name!r}, {hint})")
+            return Code(f"_d.get({name!r}, {hint})")
         if kind == "event":
             self.check_field(name, EVENT_FIELDS, "event")
             if name == "data":
-                return Code("c.event.data", kind="data")
+                return Code("_d", kind="data")
             if name == "member":
-                return Code("_evm(c.event)", kind="event.member")
-            return Code(f"c.event.{name}")
+                return Code("_evm(_ev)", kind="event.member")
+            return Code(f"_ev.{name}")
         if kind == "event.member":
             self.check_field(name, EVENT_MEMBER_FIELDS, "event.member")
-            return Code(f"_evmf(c.event, {name!r})")
+            return Code(f"_evmf(_ev, {name!r})")
         if kind == "member":
             self.check_field(name, MEMBER_FIELDS, "member")
             inline = _MEMBER_INLINE.get(name)
             if inline is not None:
-                return Code(f"(c.m and {inline})")
+                return Code(f"(_m and {inline})")
             return Code(f"c.member_attr({name!r})")
         if kind == "community":
             self.check_field(name, COMMUNITY_FIELDS, "community")
@@ -339,7 +351,14 @@ class Translator:
         return Code("_cat(" + ", ".join(self.visit(n).src for n in node.nodes) + ")")
 
     def v_Compare(self, node: nodes.Compare) -> Code:
-        parts = [self.visit(node.expr).src]
+        left = self.visit(node.expr)
+        if len(node.ops) == 1 and node.ops[0].op in ("in", "notin"):
+            right = self.visit(node.ops[0].expr)
+            if right.src == f"(_m and {_MEMBER_INLINE['tags']})":
+                # `'vip' in member.tags`: a set lookup, not a list built per evaluation.
+                test = f"(_m is not None and _m.has_tag({left.src}, _now))"
+                return Code(test if node.ops[0].op == "in" else f"(not {test})")
+        parts = [left.src]
         for op in node.ops:
             parts.append(_COMPARE[op.op])
             parts.append(self.visit(op.expr).src)
@@ -412,8 +431,8 @@ class Translator:
 
     def function(self, spec: FunctionSpec, node: nodes.Call) -> Code:
         args, kwargs = self.arguments(node, "function calls")
-        site = CallSite(spec.name, [ArgInfo(a.static, a.value) for a in args],
-                        {k: ArgInfo(v.static, v.value) for k, v in kwargs.items()},
+        site = CallSite(spec.name, [ArgInfo(a.static, a.value, a.literal) for a in args],
+                        {k: ArgInfo(v.static, v.value, v.literal) for k, v in kwargs.items()},
                         self.uses, self.vars)
         try:
             spec.bind(site)

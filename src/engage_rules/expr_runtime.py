@@ -372,6 +372,9 @@ _STR_METHODS: dict[str, Callable[..., Any]] = {
         "isdigit", "isalpha", "isalnum", "isspace", "islower", "isupper",
     )
 }
+# Case mappings can lengthen text ("ß".upper() == "SS").
+for _name in ("lower", "upper", "title", "capitalize"):
+    _STR_METHODS[_name] = (lambda f: lambda s: check_str(f(s)))(getattr(str, _name))
 _STR_METHODS["replace"] = bounded_replace
 _STR_METHODS["join"] = lambda sep, items: _bounded_join(sep, items)
 _DICT_METHODS: dict[str, Callable[..., Any]] = {
@@ -569,11 +572,11 @@ _WORD = re.compile(r"\w+")
 FILTERS: dict[str, Callable[..., Any]] = {
     "length": len,
     "count": len,
-    "lower": lambda s: to_str(s).lower(),
-    "upper": lambda s: to_str(s).upper(),
+    "lower": lambda s: check_str(to_str(s).lower()),
+    "upper": lambda s: check_str(to_str(s).upper()),
     "trim": lambda s, chars=None: to_str(s).strip(chars),
-    "capitalize": lambda s: to_str(s).capitalize(),
-    "title": lambda s: do_title(to_str(s)),
+    "capitalize": lambda s: check_str(to_str(s).capitalize()),
+    "title": lambda s: check_str(do_title(to_str(s))),
     "default": f_default,
     "d": f_default,
     "int": f_int,

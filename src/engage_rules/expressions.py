@@ -23,6 +23,7 @@ Python: ``-(a ** b)``) must be written with parentheses.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
@@ -34,7 +35,7 @@ from jinja2.lexer import describe_token
 from jinja2.parser import Parser
 
 from .context import EvalContext
-from .expr_codegen import Code, Namespace, Translator
+from .expr_codegen import PROLOGUE, Code, Namespace, Translator
 from .expr_runtime import CompileErrors, ExprCompileError, RelPath, Uses
 from .functions import FunctionSpec, function_registry
 
@@ -71,6 +72,11 @@ class CompiledExpr:
     uses: Uses
     #: For a composite condition: each expression in it, with its relative path.
     parts: tuple[tuple[RelPath, CompiledExpr], ...] = ()
+    #: For a single expression: the bare Python expression, valid where the locals of
+    #: ``expr_codegen.PROLOGUE`` and ``c`` are bound, in ``namespace`` (used to inline
+    #: conditions into generated dispatch code).
+    inline: str | None = None
+    namespace: Namespace | None = None
 
 
 class StrictParser(Parser):
@@ -109,8 +115,12 @@ def parse_expression(text: Any) -> nodes.Expr:
     if not text.strip():
         raise ExprCompileError("the expression is empty")
     try:
-        parser = StrictParser(_PARSE_ENV, text, state="variable")
-        node = parser.parse_expression()
+        with warnings.catch_warnings():
+            # Jinja2 decodes string escapes with "unicode-escape", which warns about
+            # the backslashes of regular expressions (`\d`); they are kept as written.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            parser = StrictParser(_PARSE_ENV, text, state="variable")
+            node = parser.parse_expression()
         token = parser.stream.current
         if token.type != "eof":
             raise ExprCompileError(
@@ -154,7 +164,11 @@ def _guarded(test: str, source_name: str, indent: str) -> list[str]:
 
 
 def _define(name: str, expr_src: str, source_name: str) -> str:
-    return "\n".join([f"def {name}(c):", *_guarded(f"return {expr_src}", source_name, "    ")])
+    return "\n".join([
+        f"def {name}(c):",
+        f"    {PROLOGUE}",
+        *_guarded(f"return {expr_src}", source_name, "    "),
+    ])
 
 
 def _build(python: str, namespace: Namespace, name: str) -> Callable[[EvalContext], Any]:
@@ -169,20 +183,24 @@ def compile_expression(
     vars: Mapping[str, Any],
     allow_match: bool = False,
     functions: Mapping[str, FunctionSpec] | None = None,
+    namespace: Namespace | None = None,
 ) -> CompiledExpr:
     """Compile one expression.  ``functions`` are added to the built-in functions.
 
     ``allow_match`` permits the name ``match`` (true in action parameters, false in
-    conditions).  Raises :class:`ExprCompileError`.
+    conditions).  Passing a shared ``namespace`` lets several expressions be inlined
+    into one generated function.  Raises :class:`ExprCompileError`.
     """
-    namespace = Namespace()
+    namespace = namespace if namespace is not None else Namespace()
     uses = Uses()
     code = _translate(
         text, vars=vars, allow_match=allow_match, functions=function_registry(functions),
         namespace=namespace, uses=uses,
     )
-    python = _define("_expr", code.src, namespace.const(text, "_s"))
-    return CompiledExpr(text, python, _build(python, namespace, "_expr"), uses)
+    entry = f"_expr{len(namespace.values)}"
+    python = _define(entry, code.src, namespace.const(text, "_s"))
+    return CompiledExpr(text, python, _build(python, namespace, entry), uses,
+                        inline=code.src, namespace=namespace)
 
 
 # -- conditions ----------------------------------------------------------------------------
@@ -274,7 +292,7 @@ class _ConditionCompiler:
         if any(c is None for c in compiled):
             return None
         name = f"_c{len(self.defs)}"
-        lines = [f"def {name}(c):"]
+        lines = [f"def {name}(c):", f"    {PROLOGUE}"]
         for item in compiled:
             assert item is not None
             src, source_name = item
@@ -322,7 +340,7 @@ def compile_condition(
         entry = src[:-3]
     else:  # a bare boolean
         entry = "_cond"
-        compiler.defs.append(f"def _cond(c):\n    return {src}")
+        compiler.defs.append(f"def _cond(c):\n    {PROLOGUE}\n    return {src}")
     python = "\n\n".join(compiler.defs)
     namespace = compiler.namespace
     exec(compile(python, "<engage_rules condition>", "exec"), namespace.values)

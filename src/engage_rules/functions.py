@@ -27,9 +27,9 @@ import re2
 from jinja2 import Undefined
 
 from . import textnorm
-from .context import EvalContext
+from .context import ROOT_NAMES, EvalContext
 from .durations import parse_duration
-from .errors import ExpressionError
+from .errors import ExpressionError, ResourceLimitError
 from .expr_runtime import Uses, bounded_range, to_str
 
 __all__ = [
@@ -44,6 +44,8 @@ __all__ = [
 
 #: Longest pattern ``matches()`` accepts.
 MAX_PATTERN_LENGTH = 1000
+#: Most words a word list built at run time (from event data) may hold.
+MAX_RUNTIME_WORDS = 1000
 #: Memory RE2 may use for one compiled pattern.
 _PATTERN_MAX_MEM = 8 << 20
 
@@ -56,6 +58,8 @@ class ArgInfo:
     static: bool
     #: The value, when ``static``.
     value: Any = None
+    #: True when written as a literal in the expression (not taken from ``vars``).
+    literal: bool = False
 
 
 @dataclass
@@ -143,7 +147,7 @@ def window_seconds(window: Any) -> float:
 
 
 def _literal_window(site: CallSite, arg: ArgInfo) -> float:
-    if not arg.static or not isinstance(arg.value, str):
+    if not arg.literal or not isinstance(arg.value, str):
         raise ValueError(
             f"{site.name}(): the window must be a quoted duration such as '7d' or '10m', "
             "written in the expression (the engine keeps only the history that "
@@ -165,6 +169,11 @@ def _text(value: Any) -> str:
 
 def compile_pattern(pattern: str) -> Any:
     """Compile ``pattern`` with RE2, or raise ValueError with a clear message."""
+    if "\b" in pattern:
+        raise ValueError(
+            "the pattern contains a backspace character: inside a quoted string `\\b` "
+            "means backspace, so write a word boundary as `\\\\b`"
+        )
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise ValueError(
             f"the pattern is {len(pattern)} characters long; the limit is {MAX_PATTERN_LENGTH}"
@@ -207,9 +216,15 @@ def _words(value: Any) -> tuple[str, ...]:
 
 def _runtime_matcher(value: Any) -> textnorm.WordMatcher:
     try:
-        return textnorm.word_matcher(_words(value))
+        words = _words(value)
     except ValueError as err:
         raise ExpressionError(str(err)) from None
+    if len(words) > MAX_RUNTIME_WORDS:
+        raise ResourceLimitError(
+            f"contains_any(): {len(words)} words given at run time; the limit is "
+            f"{MAX_RUNTIME_WORDS} (word lists written in the playbook have no limit)"
+        )
+    return textnorm.word_matcher(words)
 
 
 # -- the built-in functions -------------------------------------------------------------------
@@ -293,7 +308,7 @@ def fn_matches(c: EvalContext, text: Any, pattern: Any) -> Any:
 
 def check_matches(site: CallSite) -> Mapping[int | str, Any] | None:
     pattern = site.arg(1, "pattern")
-    if pattern is None or not pattern[1].static or not isinstance(pattern[1].value, str):
+    if pattern is None or not pattern[1].literal or not isinstance(pattern[1].value, str):
         raise ValueError(
             "matches(): the pattern must be a quoted regular expression written in the "
             "expression, e.g. matches(event.data.text, '(?i)free\\s+money')"
@@ -372,4 +387,9 @@ def function_registry(extra: Mapping[str, FunctionSpec] | None = None) -> dict[s
     """The built-in functions, plus (and overridden by) ``extra``."""
     if not extra:
         return BUILTIN_FUNCTIONS
+    for name, spec in extra.items():
+        if name != spec.name or not name.isidentifier() or name.startswith("_"):
+            raise ValueError(f"invalid function name {name!r}")
+        if name in ROOT_NAMES:
+            raise ValueError(f"a function cannot be named {name!r}: that name is taken")
     return {**BUILTIN_FUNCTIONS, **extra}

@@ -152,8 +152,17 @@ class MemberState:
     def active_strikes(self, now: datetime) -> int:
         return sum(1 for s in self.strikes if s.expires is None or s.expires > now)
 
+    def has_tag(self, name: object, now: datetime) -> bool:
+        if not isinstance(name, str) or name not in self.tags:
+            return False
+        expires = self.tags[name]
+        return expires is None or expires > now
+
     def tag_names(self, now: datetime) -> list[str]:
-        return [t for t, exp in self.tags.items() if exp is None or exp > now]
+        tags = self.tags
+        if not tags:
+            return []
+        return [t for t, exp in tags.items() if exp is None or exp > now]
 
     def status_at(self, now: datetime) -> str:
         if self.status == "muted" and self.muted_until is not None and self.muted_until <= now:
@@ -165,8 +174,11 @@ class MemberState:
     def record(self, type_: str, at: float, window: float | None) -> None:
         """Count an event of ``type_`` at time ``at``; keep timestamps for ``window`` s."""
         self.counts[type_] = self.counts.get(type_, 0) + 1
-        if window is None:
-            return
+        if window is not None:
+            self.remember(type_, at, window)
+
+    def remember(self, type_: str, at: float, window: float) -> None:
+        """Keep the time of an event of ``type_`` for windowed counts up to ``window`` s."""
         hist = self.history.get(type_)
         if hist is None:
             hist = self.history[type_] = []

@@ -19,6 +19,7 @@ is, never compiled.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -213,12 +214,13 @@ _ENV.tests = dict(rt.TESTS)
 
 def _static(node: nodes.Node, vars: Mapping[str, Any], roots: set[str]) -> ArgInfo:
     if isinstance(node, nodes.Const):
-        return ArgInfo(True, node.value)
+        return ArgInfo(True, node.value, literal=True)
     if isinstance(node, nodes.List | nodes.Tuple):
         items = [_static(n, vars, roots) for n in node.items]
         if all(i.static for i in items):
             values = [i.value for i in items]
-            return ArgInfo(True, values if isinstance(node, nodes.List) else tuple(values))
+            return ArgInfo(True, values if isinstance(node, nodes.List) else tuple(values),
+                           literal=all(i.literal for i in items))
     if (isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name)
             and node.node.name == "vars" and "vars" in roots and node.attr in vars):
         return ArgInfo(True, vars[node.attr])
@@ -299,7 +301,9 @@ class _Checker:
             return
         base = node.node
         if isinstance(base, nodes.Name) and base.name in self.roots:
-            if base.name == "vars":
+            if base.name in self.functions:
+                self.add(f"`{base.name}` is a function: call it, e.g. {base.name}(...)", node)
+            elif base.name == "vars":
                 if attr not in self.vars:
                     self.add(f"`vars.{attr}` is not defined in the playbook's vars"
                              f"{suggest(attr, self.vars)}", node)
@@ -358,6 +362,8 @@ class CompiledTemplate:
     template: Template
     uses: Uses
     functions: Mapping[str, FunctionSpec]
+    #: How run-time errors name it ("template 'welcome'").
+    label: str = "template"
 
     def render(self, c: EvalContext) -> str:
         scope = c.template_vars()
@@ -380,7 +386,7 @@ class CompiledTemplate:
         except ExpressionError:
             raise
         except Exception as err:
-            raise rt.fail(err, "template") from err
+            raise rt.fail(err, self.label) from err
         finally:
             gen.close()
             _BUDGET.reset(token)
@@ -388,7 +394,9 @@ class CompiledTemplate:
 
 def _parse(text: str) -> nodes.Template:
     try:
-        return StrictParser(_ENV, text).parse()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # see parse_expression()
+            return StrictParser(_ENV, text).parse()
     except TemplateSyntaxError as err:
         raise TemplateCompileError(f"syntax error: {err.message}", line=err.lineno) from None
     except RecursionError:
@@ -412,7 +420,10 @@ def compile_template(
         )
     funcs = function_registry(functions)
     if ast is None:
-        ast = _parse(text)
+        try:
+            ast = _parse(text)
+        except TemplateCompileError as err:
+            raise TemplateCompileError(_with_line(err, text), line=err.line) from None
     uses = Uses()
     problems = _Checker(ast, vars, allow_match, funcs, uses).run()
     if problems:
@@ -448,6 +459,7 @@ class TemplateSet:
             except TemplateCompileError as err:
                 errors.extend((name, message) for _, message in err.errors)
                 continue
+            compiled.label = f"template {name!r}"
             self._templates[name] = compiled
             self.uses.merge(compiled.uses)
         if errors:
@@ -500,12 +512,15 @@ def _constant(value: Any) -> ValueFn:
 
 
 def _single_expression(text: str, ast: nodes.Template) -> str | None:
-    """The expression of a value that is exactly ``{{ expr }}``, else None."""
+    """The expression of a value that is exactly ``{{ expr }}`` (blanks around it
+    allowed), else None."""
+    inner = text.strip()
+    if inner != text:
+        ast = _parse(inner)
     body = ast.body
     if not (len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1
             and not isinstance(body[0].nodes[0], nodes.TemplateData)):
         return None
-    inner = text.strip()
     if not (inner.startswith("{{") and inner.endswith("}}")):
         return None
     inner = inner[2:-2]

@@ -1,18 +1,24 @@
-"""Text normalisation, banned-word matching and message fingerprints (DESIGN.md §5.9).
+r"""Text normalisation, banned-word matching and message fingerprints (DESIGN.md §5.9).
 
 Members evade word filters with full-width letters (``ＳＰＡＭ``), invisible characters
-(``代\u200b刷``) and separators inserted between characters (``加 微 信``, ``代-刷``).
-:func:`normalise` undoes the first two; :class:`WordMatcher` handles the third:
+(``代\u200b刷``), stray combining marks (``s̶p̶a̶m̶``) and separators inserted between
+characters (``加 微 信``, ``代-刷``).  :func:`normalise` undoes the first three (NFKC,
+invisible characters and leftover diacritics removed, case folding); :class:`WordMatcher`
+handles the last:
 
-* words in scripts written without spaces (Han, kana, Hangul, Thai...) match as
-  substrings of the text with every separator (space, punctuation, symbol, emoji)
-  removed, so ``加微信`` is found in ``加 微 信`` and ``加-微-信``;
-* other words (Latin, Cyrillic...) match as whole words of the normalised text:
-  ``spam`` matches ``buy spam now`` but not ``spamming``; a multi-word entry allows any
-  separators (or none) between its words, and a word of three or more letters also
-  matches when spelled out with a separator between every letter (``s p a m``).
+* words containing characters of scripts written without spaces (Han, kana, Hangul,
+  Thai...) match as substrings of the text with every separator (space, punctuation,
+  symbol, emoji) removed, so ``加微信`` is found in ``加 微 信`` and ``加-微-信``;
+* other words (Latin, Cyrillic...) match as whole words: the normalised text is split
+  into tokens of letters and digits and the word must be one of them (``spam`` matches
+  ``buy spam now`` but not ``spamming``); a multi-word entry matches its tokens in a row
+  or run together (``free money``, ``free-money``, ``freemoney``), and a word of three
+  or more letters also matches when spelled out with a separator between every letter
+  (``s p a m``, ``s.p.a.m``);
+* words containing symbols (``c++``, ``🔞``) match literally.
 
-All matching runs on RE2, so it is linear in the length of the text whatever the words.
+Every step is linear in the length of the text: RE2 literal alternations, simple
+character-class scans and set look-ups.
 """
 
 from __future__ import annotations
@@ -179,6 +185,17 @@ _SPELLED_RUN = re.compile("(?:^|\x00)((?:[^\x00]\x00){2,}[^\x00])(?=\x00|$)")
 _EDGE = r"(?:^|$|[^\p{L}\p{N}]|[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}])"
 
 
+# Several rules usually search the same message: keep its derived forms for a while.
+@lru_cache(maxsize=64)
+def _shadow(norm: str) -> str:
+    return strip_separators(norm)
+
+
+@lru_cache(maxsize=64)
+def _tokens(norm: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(norm))
+
+
 def _re2_options() -> Any:
     options = re2.Options()
     options.log_errors = False
@@ -272,7 +289,7 @@ class WordMatcher:
             return ""
         norm = normalise(text)
         if self._unspaced is not None:
-            m = self._unspaced.search(strip_separators(norm))
+            m = self._unspaced.search(_shadow(norm))
             if m is not None:
                 return self._unspaced_keys[m.group(0)]
         if self._symbolic is not None:
@@ -282,10 +299,9 @@ class WordMatcher:
                 return self._symbolic_keys[found]
         if not (self._tokens or self._spelled_keys):
             return ""
-        toks = _TOKEN.findall(norm)
-        return self._search_tokens(toks)
+        return self._search_tokens(_tokens(norm))
 
-    def _search_tokens(self, toks: list[str]) -> str:
+    def _search_tokens(self, toks: tuple[str, ...]) -> str:
         words = self._tokens
         if not words.keys().isdisjoint(toks):
             return next(words[t] for t in toks if t in words)

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .decision import ActionRecord, Decision
-from .engine_actions import action_key
+from .decision import ActionRecord, Decision, action_key
 from .state import MemberState, Timer
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ def _emit(engine: Engine, d: Decision, timer: Timer, type_: str, at: datetime,
 
 
 def _audit(d: Decision, timer: Timer, action: str, at: datetime) -> None:
-    d.audit.append({
+    d.add_audit({
         "at": at.isoformat(), "rule": timer.rule, "event": timer.id, "member": timer.member,
         "community": timer.community, "action": action, "reason": "expired", "actor": "engine",
     })

@@ -11,6 +11,7 @@ applies the same contract; :func:`open_store` turns a ``--store`` URL into a sto
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -64,6 +65,16 @@ class Store(Protocol):
         """Persist ``decisions`` (in order) and the current state of what they touched."""
         ...
 
+    def commit_async(self, decisions: Sequence[Decision], state: State) -> Future[None]:
+        """Like :meth:`commit`, returning once ``state`` has been read.
+
+        The future completes when the batch is durable.  Batches become durable in call
+        order, other calls wait for a batch in flight, and :meth:`is_processed` is true
+        for the batch's causes as soon as this returns.  A store without a pipeline
+        commits synchronously and returns a completed future (:func:`completed`).
+        """
+        ...
+
     def outbox(self, *, status: str | None = None, limit: int | None = None) -> list[OutboxItem]:
         """Outbox items in commit order, optionally only those with ``status``."""
         ...
@@ -99,6 +110,13 @@ class Store(Protocol):
     def close(self) -> None:
         """Release the backend's resources.  Committed data stays."""
         ...
+
+
+def completed() -> Future[None]:
+    """A future that has already succeeded (for stores that commit synchronously)."""
+    done: Future[None] = Future()
+    done.set_result(None)
+    return done
 
 
 @dataclass(slots=True)
@@ -233,7 +251,7 @@ def unregister_store_scheme(scheme: str) -> None:
 
 
 def _open_memory(url: str) -> Store:
-    if url not in ("memory:", "memory://"):
+    if url.lower() not in ("memory:", "memory://"):
         raise StoreError(f"invalid store URL {url!r}: a memory store is written 'memory:'")
     from .memory import MemoryStore
 

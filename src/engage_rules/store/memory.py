@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
@@ -16,7 +17,7 @@ import orjson
 
 from ..decision import Decision, RuleError
 from ..state import LedgerEntry, MemberState, State
-from .base import OutboxItem, check_outbox_query, collect, find_member
+from .base import OutboxItem, check_outbox_query, collect, completed, find_member
 
 
 class MemoryStore:
@@ -62,6 +63,11 @@ class MemoryStore:
         self._errors.extend(batch.errors)
         self._audit.extend(batch.audit)
         self._review.extend(batch.review)
+
+    def commit_async(self, decisions: Sequence[Decision], state: State) -> Future[None]:
+        """Commit at once (memory has nothing to wait for) and return a done future."""
+        self.commit(decisions, state)
+        return completed()
 
     def _copy_from(
         self,

@@ -6,7 +6,7 @@ Layout (schema version 1)::
     processed(id)                          every committed event or timer id (append-only)
     communities(name, json)                community-level data
     members(community, id, json)           MemberState JSON; its "ledger" is always []
-    ledger(rid, community, member, seq, json)  LedgerEntry JSON; unique (community, member, seq)
+    ledger(rid, community, member, seq, json)  LedgerEntry JSON, versions in commit order
     outbox(seq, key, json, status, attempts, last_error)   in commit order
     timers(id, due, json)                  pending timers, indexed by due time
     errors(seq, json), audit(seq, json), review(seq, json)
@@ -15,12 +15,14 @@ Every :meth:`SQLiteStore.commit` is one ``BEGIN IMMEDIATE ... COMMIT`` transacti
 ``synchronous=FULL`` in WAL mode: when it returns, the batch survives a killed process
 and a power loss; a crash before that leaves none of it.
 
-Write amplification is what limits a durable commit, so the layout avoids random B-tree
-inserts where it can: processed ids, outbox rows and ledger rows are appended in commit
-order.  Uniqueness of processed ids and outbox keys is enforced through in-memory indexes
-loaded on first use (about 100 bytes per committed event and per action), and the
-ledger's (community, member, seq) index is the only per-entry random write.  The store
-assumes it is the only writer of its file.
+Pages written per commit are what limits a durable commit (each dirty page is a WAL
+frame), so the layout avoids random B-tree inserts into tables that grow with the event
+count: processed ids, outbox rows and ledger rows are appended in commit order, with no
+secondary index.  Uniqueness of processed ids and outbox keys is enforced through
+in-memory indexes loaded on first use (about 100 bytes per committed event and per
+action).  A ledger entry changed later (``reversed_by``) is appended again; the latest
+version wins when reading.  Only members (bounded by the population) are updated in
+place.  The store assumes it is the only writer of its file.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ import heapq
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,7 @@ from .base import (
     OutboxItem,
     check_outbox_query,
     collect,
+    completed,
     find_member,
     member_json,
     rule_error_from_json,
@@ -68,7 +73,6 @@ CREATE TABLE ledger (
     seq INTEGER NOT NULL,
     json TEXT NOT NULL
 );
-CREATE UNIQUE INDEX ledger_entry ON ledger (community, member, seq);
 CREATE TABLE outbox (
     seq INTEGER PRIMARY KEY,
     key TEXT NOT NULL,
@@ -139,12 +143,15 @@ _NATIVE_ACTION = _native_equals_to_json(_ACTION_SAMPLE)
 def encode_member(m: MemberState) -> str:
     """The JSON text stored for a member: its state with an empty ledger."""
     if _NATIVE_MEMBER:
-        led = m.ledger
+        # Swap out the ledger (stored in its own table) and the `spent` set (which orjson
+        # would hand to the slow `default` hook) for the duration of the dump.
+        led, spent = m.ledger, m.spent
         m.ledger = []
+        m.spent = sorted(spent) if spent else []  # type: ignore[assignment]
         try:
             return orjson.dumps(m, default=_encode_default).decode()
         finally:
-            m.ledger = led
+            m.ledger, m.spent = led, spent
     return orjson.dumps(member_json(m)).decode()
 
 
@@ -160,6 +167,32 @@ def encode_action(a: ActionRecord) -> str:
     return orjson.dumps(a.to_json()).decode()
 
 
+@dataclass(slots=True)
+class _Rows:
+    """One serialised batch, ready for ``executemany``."""
+
+    causes: list[str]
+    ledger: list[tuple[str, str, int, str]]
+    actions: list[tuple[str, str]]
+    timers_add: list[tuple[str, float, str]]
+    timers_del: list[tuple[str]]
+    errors: list[tuple[str]]
+    audit: list[tuple[str]]
+    review: list[tuple[str]]
+    meta: list[tuple[str, str]]
+    members: list[tuple[str, str, str]] = field(default_factory=list)
+    members_gone: list[tuple[str, str]] = field(default_factory=list)
+    communities: list[tuple[str, str]] = field(default_factory=list)
+    communities_gone: list[tuple[str]] = field(default_factory=list)
+    communities_seen: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _latest_versions(versions: list[LedgerEntry]) -> list[LedgerEntry]:
+    """One entry per ``seq`` (the last version written wins), ordered by ``seq``."""
+    latest = {e.seq: e for e in versions}
+    return [latest[seq] for seq in sorted(latest)]
+
+
 class SQLiteStore:
     """A :class:`~engage_rules.store.base.Store` in one SQLite database file.
 
@@ -171,12 +204,16 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._closed = False
+        self._broken: str | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._inflight: Future[None] | None = None
         # In-memory indexes, loaded on first use (see the module docstring).
         self._processed: set[str] | None = None
         self._outbox_seqs: dict[str, int] = {}
         self._outbox_next = 1
+        self._member_keys: set[tuple[str, str]] = set()  # rows in `members`
         if self.path != ":memory:":
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -257,13 +294,24 @@ class SQLiteStore:
 
     @contextmanager
     def _use(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for one call: locked, with no commit in flight."""
         with self._lock:
             if self._closed:
                 raise StoreError(f"SQLite store {self.path} is closed")
+            self._settle()
             try:
                 yield self._db
             except sqlite3.Error as err:
                 raise StoreError(f"SQLite store {self.path}: {err}") from err
+
+    def _settle(self) -> None:
+        """Wait for the pipelined commit in flight, if any (call with the lock held)."""
+        future, self._inflight = self._inflight, None
+        if future is not None:
+            with suppress(BaseException):  # its caller gets the error from the future
+                future.result()
+        if self._broken is not None:
+            raise StoreError(self._broken)
 
     def _indexes(self, db: sqlite3.Connection) -> set[str]:
         """Load the processed ids and outbox keys once (call with the lock held)."""
@@ -274,6 +322,7 @@ class SQLiteStore:
             top = max(int(row[0]) if row else 0, max(seqs.values(), default=0))
             self._outbox_seqs = seqs
             self._outbox_next = top + 1
+            self._member_keys = set(db.execute("SELECT community, id FROM members"))
             self._processed = processed
         return self._processed
 
@@ -296,18 +345,20 @@ class SQLiteStore:
         for name, js in db.execute("SELECT name, json FROM communities"):
             state.community(name).data = loads(js)
         ledgers: dict[tuple[str, str], list[LedgerEntry]] = {}
+        rewritten: set[tuple[str, str]] = set()
         entry = LedgerEntry.from_json
-        for community, member, js in db.execute(
-            "SELECT community, member, json FROM ledger ORDER BY rid"
+        for community, member, seq, js in db.execute(
+            "SELECT community, member, seq, json FROM ledger ORDER BY rid"
         ):
             key = (community, member)
             led = ledgers.get(key)
             if led is None:
                 led = ledgers[key] = []
+            elif led[-1].seq >= seq:
+                rewritten.add(key)
             led.append(entry(loads(js)))
-        for led in ledgers.values():
-            if any(led[i].seq > led[i + 1].seq for i in range(len(led) - 1)):
-                led.sort(key=lambda e: e.seq)
+        for key in rewritten:
+            ledgers[key] = _latest_versions(ledgers[key])
         member = MemberState.from_json
         for community, mid, js in db.execute("SELECT community, id, json FROM members"):
             m = member(loads(js))
@@ -326,113 +377,176 @@ class SQLiteStore:
 
     def is_processed(self, cause_id: str) -> bool:
         processed = self._processed
-        if processed is None or self._closed:
+        if processed is None or self._closed or self._broken is not None:
             with self._use() as db:
                 processed = self._indexes(db)
         return cause_id in processed
 
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
+        """Persist the batch in one transaction; durable (fsync'd) when this returns."""
+        if decisions:
+            self._write(self._serialise(decisions, state), pipelined=False)
+
+    def commit_async(self, decisions: Sequence[Decision], state: State) -> Future[None]:
+        """Like :meth:`commit`, but the final fsync runs on the store's writer thread.
+
+        The batch is serialised (``state`` is read) and written into the open transaction
+        before this returns, so the caller may go on mutating ``state`` at once; the future
+        completes when the batch is durable, or fails with :class:`StoreError`.  The
+        fsync of one batch thus overlaps the work on the next.  Batches become durable in
+        call order; every other call waits for the batch in flight, so nothing reads
+        uncommitted data.  :meth:`is_processed` is true for the batch's causes at once.
+        If the final commit fails the store refuses all further work: reopen it.
+        """
         if not decisions:
-            return
+            return completed()
+        future = self._write(self._serialise(decisions, state), pipelined=True)
+        assert future is not None
+        return future
+
+    def _serialise(self, decisions: Sequence[Decision], state: State) -> _Rows:
+        """Everything the batch writes, as rows (CPU only: no lock, no I/O)."""
         b = collect(decisions, state)
         dumps = orjson.dumps
-        # Serialise before touching the database: a bad value fails with nothing written.
         try:
-            ledger_rows = [(c, m, seq, encode_entry(e)) for (c, m, seq), e in b.ledger.items()]
-            member_rows: list[tuple[str, str, str]] = []
-            member_gone: list[tuple[str, str]] = []
+            rows = _Rows(
+                causes=b.causes,
+                ledger=[(c, m, seq, encode_entry(e)) for (c, m, seq), e in b.ledger.items()],
+                actions=[(a.key, encode_action(a)) for a in b.actions],
+                timers_add=[
+                    (t.id, t.due, dumps(t.to_json()).decode())
+                    for t in b.timers.values() if t is not None
+                ],
+                timers_del=[(tid,) for tid, t in b.timers.items() if t is None],
+                errors=[(dumps(e.to_json()).decode(),) for e in b.errors],
+                audit=[(dumps(a).decode(),) for a in b.audit],
+                review=[(dumps(r).decode(),) for r in b.review],
+                meta=[
+                    ("clock", state.clock.isoformat() if state.clock is not None else ""),
+                    ("timer_seq", str(state.timer_seq)),
+                ],
+            )
             for key in b.members:
                 m = find_member(state, key[0], key[1])
                 if m is None:
-                    member_gone.append(key)
+                    rows.members_gone.append(key)
                 else:
-                    member_rows.append((key[0], key[1], encode_member(m)))
-            community_rows: list[tuple[str, str]] = []
-            community_gone: list[tuple[str]] = []
+                    rows.members.append((key[0], key[1], encode_member(m)))
             for name in b.communities:
                 cs = state.communities.get(name)
                 if cs is None:
-                    community_gone.append((name,))
+                    rows.communities_gone.append((name,))
                 else:
-                    community_rows.append((name, dumps(cs.data).decode()))
-            community_seen = [
-                (name, "{}") for name in {k[0] for k in member_rows} - b.communities
+                    rows.communities.append((name, dumps(cs.data).decode()))
+            rows.communities_seen = [
+                (name, "{}") for name in {k[0] for k in rows.members} - b.communities
             ]
-            timers_add = [
-                (t.id, t.due, dumps(t.to_json()).decode())
-                for t in b.timers.values() if t is not None
-            ]
-            timers_del = [(tid,) for tid, t in b.timers.items() if t is None]
-            errors = [(dumps(e.to_json()).decode(),) for e in b.errors]
-            audit = [(dumps(a).decode(),) for a in b.audit]
-            review = [(dumps(r).decode(),) for r in b.review]
-            actions = [(a.key, encode_action(a)) for a in b.actions]
         except TypeError as err:  # orjson.JSONEncodeError
             raise StoreError(f"cannot serialise the batch for {self.path}: {err}") from err
+        return rows
+
+    def _write(self, rows: _Rows, *, pipelined: bool) -> Future[None] | None:
         with self._use() as db:
             processed = self._indexes(db)
             seqs = self._outbox_seqs
-            new_causes = list(dict.fromkeys(c for c in b.causes if c not in processed))
+            new_causes = list(dict.fromkeys(c for c in rows.causes if c not in processed))
             outbox_rows: list[tuple[int, str, str]] = []
             new_keys: dict[str, int] = {}
             seq = self._outbox_next
-            for action_key, js in actions:
+            for action_key, js in rows.actions:
                 if action_key not in seqs and action_key not in new_keys:
                     new_keys[action_key] = seq
                     outbox_rows.append((seq, action_key, js))
                     seq += 1
-            meta = [
-                ("clock", state.clock.isoformat() if state.clock is not None else ""),
-                ("timer_seq", str(state.timer_seq)),
-                ("outbox_seq", str(seq - 1)),
-            ]
             run = db.executemany
             db.execute("BEGIN IMMEDIATE")
             try:
                 if new_causes:
                     run("INSERT INTO processed (id) VALUES (?)", [(c,) for c in new_causes])
-                if ledger_rows:
-                    run("INSERT INTO ledger (community, member, seq, json) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (community, member, seq) DO UPDATE SET json = excluded.json",
-                        ledger_rows)
+                if rows.ledger:
+                    run("INSERT INTO ledger (community, member, seq, json) VALUES (?, ?, ?, ?)",
+                        rows.ledger)
                 if outbox_rows:
                     run("INSERT INTO outbox (seq, key, json) VALUES (?, ?, ?)", outbox_rows)
-                if timers_add:
+                if rows.timers_add:
                     run("INSERT OR REPLACE INTO timers (id, due, json) VALUES (?, ?, ?)",
-                        timers_add)
-                if timers_del:
-                    run("DELETE FROM timers WHERE id = ?", timers_del)
-                if errors:
-                    run("INSERT INTO errors (json) VALUES (?)", errors)
-                if audit:
-                    run("INSERT INTO audit (json) VALUES (?)", audit)
-                if review:
-                    run("INSERT INTO review (json) VALUES (?)", review)
-                if member_rows:
-                    run("INSERT INTO members (community, id, json) VALUES (?, ?, ?) "
-                        "ON CONFLICT (community, id) DO UPDATE SET json = excluded.json",
-                        member_rows)
-                if member_gone:
-                    run("DELETE FROM members WHERE community = ? AND id = ?", member_gone)
-                    run("DELETE FROM ledger WHERE community = ? AND member = ?", member_gone)
-                if community_rows:
+                        rows.timers_add)
+                if rows.timers_del:
+                    run("DELETE FROM timers WHERE id = ?", rows.timers_del)
+                if rows.errors:
+                    run("INSERT INTO errors (json) VALUES (?)", rows.errors)
+                if rows.audit:
+                    run("INSERT INTO audit (json) VALUES (?)", rows.audit)
+                if rows.review:
+                    run("INSERT INTO review (json) VALUES (?)", rows.review)
+                if rows.members:
+                    self._write_members(db, rows.members)
+                if rows.members_gone:
+                    run("DELETE FROM members WHERE community = ? AND id = ?", rows.members_gone)
+                    db.execute(
+                        "DELETE FROM ledger WHERE (community, member) IN "
+                        "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+                        "FROM json_each(?))",
+                        (orjson.dumps(rows.members_gone).decode(),),
+                    )
+                if rows.communities:
                     run("INSERT OR REPLACE INTO communities (name, json) VALUES (?, ?)",
-                        community_rows)
-                if community_seen:
+                        rows.communities)
+                if rows.communities_seen:
                     run("INSERT OR IGNORE INTO communities (name, json) VALUES (?, ?)",
-                        community_seen)
-                if community_gone:
-                    run("DELETE FROM communities WHERE name = ?", community_gone)
-                run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta)
-                db.execute("COMMIT")
+                        rows.communities_seen)
+                if rows.communities_gone:
+                    run("DELETE FROM communities WHERE name = ?", rows.communities_gone)
+                run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    [*rows.meta, ("outbox_seq", str(seq - 1))])
+                if not pipelined:
+                    db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-            # Durable: now the in-memory indexes may learn about the batch.
+            # The batch is accepted: the in-memory indexes learn about it.  (A failed
+            # pipelined COMMIT breaks the store, so they never need undoing.)
             processed.update(new_causes)
             seqs.update(new_keys)
             self._outbox_next = seq
+            self._member_keys.update((c, m) for c, m, _ in rows.members)
+            self._member_keys.difference_update(rows.members_gone)
+            if not pipelined:
+                return None
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="engage-rules-sqlite")
+            future = self._executor.submit(self._finish)
+            self._inflight = future
+            return future
+
+    def _write_members(self, db: sqlite3.Connection, members: list[tuple[str, str, str]]) -> None:
+        """Upsert member rows: a plain UPDATE for known members (one B-tree search)."""
+        known = self._member_keys
+        updates = [(js, c, m) for c, m, js in members if (c, m) in known]
+        inserts = [row for row in members if (row[0], row[1]) not in known]
+        upsert = ("INSERT INTO members (community, id, json) VALUES (?, ?, ?) "
+                  "ON CONFLICT (community, id) DO UPDATE SET json = excluded.json")
+        if updates:
+            changed = db.executemany(
+                "UPDATE members SET json = ? WHERE community = ? AND id = ?", updates
+            ).rowcount
+            if changed != len(updates):  # the key index is stale: never lose a member
+                db.executemany(upsert, [(c, m, js) for js, c, m in updates])
+        if inserts:
+            db.executemany(upsert, inserts)
+
+    def _finish(self) -> None:
+        """COMMIT the open transaction (on the writer thread; the GIL is released)."""
+        db = self._db
+        try:
+            db.execute("COMMIT")
+        except BaseException as err:
+            with suppress(sqlite3.Error):
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            self._broken = f"SQLite store {self.path}: a commit failed ({err}); reopen the store"
+            raise StoreError(self._broken) from err
 
     # -- outbox -------------------------------------------------------------------------
     def outbox(self, *, status: str | None = None, limit: int | None = None) -> list[OutboxItem]:
@@ -500,20 +614,32 @@ class SQLiteStore:
         return self._log("review")
 
     def ledger(self, community: str, member: str) -> list[LedgerEntry]:
+        """The persisted ledger of one member, by ``seq``.
+
+        The ledger table has no per-member index (see the module docstring), so this
+        scans it: meant for audits, tools and tests, not for the hot path.
+        """
         with self._use() as db:
             rows = db.execute(
-                "SELECT json FROM ledger WHERE community = ? AND member = ? ORDER BY seq",
+                "SELECT json FROM ledger WHERE community = ? AND member = ? ORDER BY rid",
                 (community, member),
             ).fetchall()
-        return [LedgerEntry.from_json(orjson.loads(js)) for (js,) in rows]
+        return _latest_versions([LedgerEntry.from_json(orjson.loads(js)) for (js,) in rows])
 
     def close(self) -> None:
+        """Wait for a commit in flight, then release the database.  Idempotent."""
         with self._lock:
             if self._closed:
                 return
+            with suppress(StoreError):
+                self._settle()
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
             self._closed = True
             self._processed = None
             self._outbox_seqs = {}
+            self._member_keys = set()
             with suppress(sqlite3.Error):
                 self._db.execute("PRAGMA optimize")
             self._db.close()

@@ -1,0 +1,438 @@
+"""SQLite-specific behaviour: durability under kill -9, schema checks, round trips."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import engage_rules
+from engage_rules.decision import ActionRecord, Decision
+from engage_rules.errors import StoreError
+from engage_rules.state import LedgerEntry, MemberState, State, Strike
+from engage_rules.store import SQLiteStore
+from engage_rules.store.sqlite import encode_member
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _decision(n: int) -> Decision:
+    return Decision(cause=f"evt-{n}", at=T0 + timedelta(seconds=n))
+
+
+def _award(state: State, d: Decision, member: str, amount: int = 1) -> None:
+    m = state.community("default").member(member)
+    e = LedgerEntry(len(m.ledger) + 1, "points", amount, "award", "r", "r", d.cause,
+                    f"{d.cause}:{member}", d.at)
+    m.ledger.append(e)
+    m.balances["points"] = m.balances.get("points", 0) + amount
+    d.ledger.append(("default", member, e))
+    d.touched.add(("default", member))
+
+
+# -- configuration and schema ----------------------------------------------------------
+
+def test_wal_and_full_synchronous(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        store.close()
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _set_meta(path: Path, key: str, value: str) -> None:
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+    db.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    SQLiteStore(path).close()
+    _set_meta(path, "schema_version", "2")
+    with pytest.raises(StoreError, match=r"newer engage_rules .*schema 2.*upgrade"):
+        SQLiteStore(path)
+    _set_meta(path, "schema_version", "banana")
+    with pytest.raises(StoreError, match="unknown store schema version 'banana'"):
+        SQLiteStore(path)
+
+
+def test_other_databases_and_files_are_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE users (id INTEGER)")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="not an engage_rules store"):
+        SQLiteStore(other)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database, just some text\n" * 200)
+    with pytest.raises(StoreError, match="cannot open SQLite store"):
+        SQLiteStore(junk)
+
+
+def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.open()
+    with pytest.raises(StoreError, match="closed"):
+        store.is_processed("evt-1")
+    with pytest.raises(StoreError, match="closed"):
+        store.commit([_decision(1)], State())
+
+
+def test_is_processed_works_before_open(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with SQLiteStore(path) as store:
+        state = store.open()
+        store.commit([_decision(1)], state)
+    with SQLiteStore(path) as store:
+        assert store.is_processed("evt-1") and not store.is_processed("evt-2")
+
+
+def test_an_unserialisable_value_fails_cleanly(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.db") as store:
+        state = store.open()
+        d = _decision(1)
+        _award(state, d, "u1")
+        state.community("default").member("u1").attrs["bad"] = object()
+        with pytest.raises(StoreError, match="cannot serialise"):
+            store.commit([d], state)
+        assert not store.is_processed("evt-1")
+        del state.community("default").member("u1").attrs["bad"]
+        store.commit([d], state)
+        assert store.is_processed("evt-1")
+
+
+class _FailingCommit:
+    """A connection proxy whose COMMIT fails, as on a full disk."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db, name)
+
+
+def test_a_failed_pipelined_commit_stops_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    state = store.open()
+    d1 = _decision(1)
+    _award(state, d1, "u1")
+    store.commit([d1], state)
+    real = store._db
+    store._db = _FailingCommit(real)  # type: ignore[assignment]
+    d2 = _decision(2)
+    _award(state, d2, "u1")
+    future = store.commit_async([d2], state)
+    with pytest.raises(StoreError, match="disk is full"):
+        future.result(timeout=30)
+    with pytest.raises(StoreError, match="reopen the store"):
+        store.outbox()
+    with pytest.raises(StoreError, match="reopen the store"):
+        store.is_processed("evt-1")
+    store._db = real
+    store.close()
+    with SQLiteStore(path) as again:
+        restored = again.open()
+        assert again.is_processed("evt-1") and not again.is_processed("evt-2")
+        assert len(restored.community("default").member("u1").ledger) == 1
+
+
+def test_a_dispatcher_thread_can_share_the_store(tmp_path: Path) -> None:
+    """The engine commits while another thread delivers the outbox."""
+    store = SQLiteStore(tmp_path / "s.db")
+    state = store.open()
+    stop = threading.Event()
+    delivered: list[str] = []
+    errors: list[BaseException] = []
+
+    def dispatcher() -> None:
+        try:
+            while True:
+                pending = store.outbox(status="pending", limit=50)
+                if pending:
+                    keys = [i.action.key for i in pending]
+                    store.mark_delivered(keys)
+                    delivered.extend(keys)
+                elif stop.is_set():
+                    return
+                else:
+                    time.sleep(0.001)
+        except BaseException as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    thread = threading.Thread(target=dispatcher)
+    thread.start()
+    futures = []
+    for n in range(60):
+        d = _decision(n)
+        _award(state, d, f"u{n % 5}")
+        d.actions.append(ActionRecord(f"k{n}", "send", "u1", "r", d.cause, d.at, {}))
+        if n % 2:
+            futures.append(store.commit_async([d], state))
+        else:
+            store.commit([d], state)
+    for f in futures:
+        f.result(timeout=30)
+    stop.set()
+    thread.join(timeout=30)
+    assert not errors
+    assert sorted(delivered) == sorted(f"k{n}" for n in range(60))
+    assert all(i.status == "delivered" and i.attempts == 1 for i in store.outbox())
+    store.close()
+
+
+# -- random members round-trip ---------------------------------------------------------
+
+_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
+_zones = st.sampled_from([UTC, timezone(timedelta(hours=8)),
+                          timezone(timedelta(hours=-5, minutes=-30))])
+_when = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1),
+                     timezones=_zones)
+_float = st.floats(allow_nan=False, allow_infinity=False)
+_int = st.integers(-(2**62), 2**62)
+_json = st.recursive(
+    st.none() | st.booleans() | _int | _float | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@st.composite
+def members(draw: st.DrawFn) -> MemberState:
+    mid = draw(_text.filter(bool))
+    community = draw(_text.filter(bool))
+    ledger = []
+    for seq in range(1, draw(st.integers(0, 6)) + 1):
+        ledger.append(LedgerEntry(
+            seq=seq, currency=draw(_text), amount=draw(_int), kind=draw(_text),
+            reason=draw(_text), rule=draw(_text), cause=draw(_text), key=draw(_text),
+            at=draw(_when), ref=draw(st.none() | _text),
+            reverses=draw(st.none() | st.integers(1, 6)),
+            reversed_by=draw(st.none() | st.integers(1, 6)),
+        ))
+    return MemberState(
+        id=mid, community=community, name=draw(st.none() | _text),
+        roles=tuple(draw(st.lists(_text, max_size=3))),
+        created_at=draw(st.none() | _when),
+        balances=draw(st.dictionaries(_text, _int, max_size=3)),
+        earned=draw(st.dictionaries(_text, _int, max_size=3)),
+        ledger=ledger,
+        level=draw(st.none() | _int), level_name=draw(st.none() | _text),
+        level_locked=draw(st.booleans()),
+        badges=draw(st.dictionaries(_text, st.dictionaries(_text, _json, max_size=2),
+                                    max_size=2)),
+        titles=draw(st.lists(_text, max_size=3)),
+        tags=draw(st.dictionaries(_text, st.none() | _when, max_size=3)),
+        strikes=draw(st.lists(st.builds(Strike, _when, _text, _text, st.none() | _when),
+                              max_size=2)),
+        status=draw(st.sampled_from(["active", "muted", "banned", "left"])),
+        muted_until=draw(st.none() | _when), banned_until=draw(st.none() | _when),
+        opted_out=draw(st.booleans()),
+        joined_at=draw(st.none() | _when), last_active_at=draw(st.none() | _when),
+        counts=draw(st.dictionaries(_text, _int, max_size=3)),
+        history=draw(st.dictionaries(_text, st.lists(_float, max_size=4), max_size=2)),
+        texts=draw(st.lists(st.tuples(_float, _text), max_size=3)),
+        cooldowns=draw(st.dictionaries(_text, _float, max_size=2)),
+        spent=draw(st.sets(_text, max_size=3)),
+        windows=draw(st.dictionaries(_text, st.lists(_float, max_size=3), max_size=2)),
+        caps=draw(st.dictionaries(_text, st.lists(_json, max_size=2), max_size=2)),
+        attrs=draw(st.dictionaries(_text, _json, max_size=3)),
+        flows=draw(st.dictionaries(_text, _json, max_size=2)),
+    )
+
+
+_examples = count()
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(member=members())
+def test_random_members_round_trip(tmp_path: Path, member: MemberState) -> None:
+    # The stored form is the same JSON as MemberState.to_json() (with an empty ledger).
+    assert orjson.loads(encode_member(member)) == orjson.loads(
+        orjson.dumps({**member.to_json(), "ledger": []}))
+    path = tmp_path / f"m{next(_examples)}.db"
+    state = State()
+    state.community(member.community).members[member.id] = member
+    d = _decision(1)
+    d.touched.add((member.community, member.id))
+    d.ledger.extend((member.community, member.id, e) for e in member.ledger)
+    with SQLiteStore(path) as store:
+        store.commit([d], state)
+    with SQLiteStore(path) as store:
+        restored = store.open().communities[member.community].members[member.id]
+        assert restored.to_json() == member.to_json()
+        assert store.ledger(member.community, member.id) == member.ledger
+
+
+# -- kill -9 ---------------------------------------------------------------------------
+
+CHILD = r"""
+import sys
+from datetime import datetime, timedelta, timezone
+from heapq import heapify
+from engage_rules.decision import ActionRecord, Decision
+from engage_rules.state import LedgerEntry, Timer
+from engage_rules.store import SQLiteStore
+
+path, start, per_batch, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+store = SQLiteStore(path)
+state = store.open()
+c = state.community("default")
+
+
+def credit(m, d, amount):
+    e = LedgerEntry(len(m.ledger) + 1, "points", amount, "award", "crash", "crash", d.cause,
+                    d.cause + ":" + m.id, d.at)
+    m.ledger.append(e)
+    m.balances["points"] = m.balances.get("points", 0) + amount
+    d.ledger.append(("default", m.id, e))
+    d.touched.add(("default", m.id))
+
+
+inflight = []
+b = start
+while True:
+    at = T0 + timedelta(minutes=b)
+    marker, total = c.member("batch-%d" % b), c.member("total")
+    due = ["t%d-%d" % (b - 1, i) for i in range(per_batch)]
+    state.timers = [t for t in state.timers if t.id not in due]
+    heapify(state.timers)
+    state.timer_ids.difference_update(due)
+    batch = []
+    for i in range(per_batch):
+        d = Decision(cause="b%d-e%d" % (b, i), at=at)
+        credit(marker, d, 1)
+        credit(total, d, 1)
+        d.actions.append(ActionRecord("b%d-a%d" % (b, i), "send", marker.id, "crash",
+                                      d.cause, at, {"i": i}))
+        timer = Timer(at.timestamp() + 3600, 0, "t%d-%d" % (b, i), "untag", "default",
+                      marker.id, "crash")
+        state.add_timer(timer)
+        d.add_timer(timer)
+        if b > 0:
+            d.add_fired(due[i])
+        batch.append(d)
+    state.clock = at
+    if mode == "sync":
+        store.commit(batch, state)
+        print(b, flush=True)
+    else:
+        inflight.append((b, store.commit_async(batch, state)))
+        while len(inflight) > 1 or (inflight and inflight[0][1].done()):
+            done_b, future = inflight.pop(0)
+            future.result()
+            print(done_b, flush=True)
+    b += 1
+"""
+
+PER_BATCH = 25
+
+
+def _check(path: Path, reported: list[int], mode: str) -> int:
+    """Every reported batch is there, whole; nothing of any later batch is."""
+    with SQLiteStore(path) as store:
+        state = store.open()
+        members = state.community("default").members
+        committed = sorted(int(k.split("-")[1]) for k in members if k.startswith("batch-"))
+        n = len(committed)
+        assert committed == list(range(n)), "batches are committed in order, none missing"
+        assert set(reported) <= set(committed), "a reported batch was lost"
+        slack = 1 if mode == "sync" else 2  # batches committed but not yet reported
+        assert n <= max(reported, default=-1) + 1 + slack
+        for b in range(n + 1):
+            whole = b < n
+            marker = members.get(f"batch-{b}")
+            assert (marker is not None) == whole
+            if marker is not None:
+                assert [e.seq for e in marker.ledger] == list(range(1, PER_BATCH + 1))
+                assert marker.balance("points") == PER_BATCH
+            assert all(store.is_processed(f"b{b}-e{i}") == whole for i in range(PER_BATCH))
+        total = members.get("total")
+        entries = total.ledger if total is not None else []
+        assert [e.seq for e in entries] == list(range(1, n * PER_BATCH + 1))
+        assert total is None or total.balance("points") == n * PER_BATCH
+        assert [i.action.key for i in store.outbox()] == [
+            f"b{b}-a{i}" for b in range(n) for i in range(PER_BATCH)]
+        assert state.timer_ids == ({f"t{n - 1}-{i}" for i in range(PER_BATCH)} if n else set())
+        assert state.timer_seq == n * PER_BATCH
+        assert state.clock == (T0 + timedelta(minutes=n - 1) if n else None)
+        return n
+
+
+def _run_child_until_killed(path: Path, start: int, mode: str, rng: random.Random,
+                            log: Path) -> list[int]:
+    src = str(Path(engage_rules.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (src, os.environ.get("PYTHONPATH")) if p)}
+    with log.open("ab") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(path), str(start), str(PER_BATCH), mode],
+            stdout=subprocess.PIPE, stderr=err, env=env,
+        )
+    reported: list[int] = []
+    first = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            reported.append(int(line))
+            first.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        assert first.wait(60), f"the child committed nothing: {log.read_text()[-2000:]}"
+        time.sleep(rng.uniform(0.0, 0.3))
+        assert proc.poll() is None, f"the child died: {log.read_text()[-2000:]}"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        reader.join(timeout=60)
+    return reported
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_kill_9_loses_no_committed_batch_and_leaves_no_partial_one(
+    tmp_path: Path, mode: str
+) -> None:
+    seed = random.randrange(2**32)
+    rng = random.Random(seed)
+    path = tmp_path / "crash.db"
+    log = tmp_path / "child.log"
+    committed = 0
+    for kill in range(4):
+        reported = _run_child_until_killed(path, committed, mode, rng, log)
+        assert reported, f"seed {seed}, kill {kill}: nothing reported"
+        assert reported == list(range(committed, reported[-1] + 1))
+        n = _check(path, reported, mode)
+        assert n > committed, f"seed {seed}, kill {kill}: no progress"
+        committed = n
