@@ -325,3 +325,43 @@ def test_replay_quarantined_only_stream_exits_0(tmp_path: Path) -> None:
     assert re.search(r"\b3 read, 0 processed, 0 duplicate, 3 quarantined", proc.stderr), \
         proc.stderr
     assert re.search(r"line 4: not_object", proc.stderr)
+
+
+def test_action_keys_do_not_depend_on_the_playbook_path(
+        tmp_path: Path, sample_replay: subprocess.CompletedProcess[str]) -> None:
+    elsewhere = tmp_path / "deep" / "renamed.yaml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(STARTER.read_bytes())
+    proc = cli("replay", str(elsewhere), str(SAMPLE), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == sample_replay.stdout
+
+
+def test_state_out_with_several_communities(tmp_path: Path) -> None:
+    events = write_events(tmp_path / "two.jsonl", [
+        {"id": "a", "type": "member.joined", "at": "2026-03-02T10:00:00Z", "community": "c1",
+         "member": {"id": "u1"}},
+        {"id": "b", "type": "checkin", "at": "2026-03-02T10:00:01Z", "community": "c2",
+         "member": {"id": "u1"}},
+    ])
+    state_out = tmp_path / "s.json"
+    proc = cli("replay", str(STARTER), str(events), "--state-out", str(state_out))
+    assert proc.returncode == 0, proc.stderr
+    assert [(a["community"], a["type"]) for a in jsonl(proc.stdout)] == [
+        ("c1", "send"), ("c1", "tag"), ("c2", "award")]
+    state = json.loads(state_out.read_text())
+    assert set(state) == {"communities"}
+    c1, c2 = state["communities"]["c1"], state["communities"]["c2"]
+    assert set(c1) == set(c2) == {"members", "community"}
+    assert c1["members"]["u1"]["tags"] == ["newcomer"] and c1["members"]["u1"]["balances"] == {}
+    assert c2["members"]["u1"]["tags"] == [] and c2["members"]["u1"]["balances"] == {"points": 2}
+
+
+def test_empty_stream(tmp_path: Path) -> None:
+    events = tmp_path / "empty.jsonl"
+    events.write_text("\n\n", encoding="utf-8")
+    state_out = tmp_path / "s.json"
+    proc = cli("replay", str(STARTER), str(events), "--state-out", str(state_out))
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert re.search(r"\b0 read, 0 processed, 0 duplicate, 0 quarantined", proc.stderr)
+    assert json.loads(state_out.read_text()) == {"members": {}, "community": {}}

@@ -151,14 +151,28 @@ def test_quality_post_cap_50_per_shanghai_calendar_day(eng: Engine) -> None:
     assert member(eng).balances == {"points": 10 + 50 + 5}
 
 
+def test_quality_post_cap_uses_shanghai_days_for_utc_timestamps(eng: Engine) -> None:
+    start = datetime.fromisoformat("2026-03-02T23:00:00Z")  # 07:00 on 03-03 in Shanghai
+    amounts = [a.params["amount"]
+               for k in range(11)
+               for a in run(eng, ev("message.posted", "u1", start + timedelta(seconds=61 * k),
+                                    text=LONG, message_id=f"m{k}"))
+               if a.rule == "quality-post"]
+    assert amounts == [5] * 10
+    assert run(eng, ev("message.posted", "u1", datetime.fromisoformat("2026-03-03T01:00:00Z"),
+                       text=LONG)) == []  # 09:00 local, same Shanghai day
+    acts = run(eng, ev("message.posted", "u1", datetime.fromisoformat("2026-03-03T16:00:30Z"),
+                       text=LONG))  # 00:00:30 on 03-04 in Shanghai
+    assert [(a.rule, a.params["amount"]) for a in acts] == [("quality-post", 5)]
+
+
 # -- check-in -------------------------------------------------------------------------
 
 
 def test_daily_checkin(eng: Engine) -> None:
     acts = run(eng, ev("checkin", "u1", 0))
-    assert types(acts) == ["award", "set"]
+    assert types(acts) == ["award"]
     assert acts[0].params == {"currency": "points", "amount": 2, "reason": "每日签到"}
-    assert acts[1].params == {"last_checkin": T0.isoformat()}
     assert run(eng, ev("checkin", "u1", 2 * HOUR)) == []
     assert member(eng).balances == {"points": 2}
 
@@ -166,20 +180,15 @@ def test_daily_checkin(eng: Engine) -> None:
 def test_daily_checkin_next_day(eng: Engine) -> None:
     run(eng, ev("checkin", "u1", 0))
     acts = run(eng, ev("checkin", "u1", DAY + HOUR))
-    assert types(acts) == ["award", "set"]
+    assert types(acts) == ["award"]
     assert member(eng).balances == {"points": 4}
-    assert member(eng).attrs["last_checkin"] == (T0 + timedelta(seconds=DAY + HOUR)).isoformat()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (rules/starter/community.yaml daily-checkin): `count('checkin', within='1d') == 1` "
-    "also counts check-ins that earned nothing, so a second check-in on day 1 blocks the "
-    "reward on day 2 although more than 24h have passed since the last reward"))
 def test_daily_checkin_repeat_on_day_one_does_not_cost_day_two(eng: Engine) -> None:
     run(eng, ev("checkin", "u1", 0))  # 10:00, rewarded
     run(eng, ev("checkin", "u1", 10 * HOUR))  # 20:00, same day: nothing
     acts = run(eng, ev("checkin", "u1", DAY + 2 * HOUR))  # next day 12:00, 26h later
-    assert types(acts) == ["award", "set"]
+    assert types(acts) == ["award"]
 
 
 # -- referral -------------------------------------------------------------------------
@@ -330,6 +339,15 @@ def test_strike_ladder_warn_mute_mute_ban(eng: Engine) -> None:
     assert types(acts) == ["delete_message", "strike", "ban"]
     assert acts[1].params["total"] == 4
     assert member(eng).status_at(T0 + timedelta(days=3)) == "banned"
+
+
+def test_strikes_expire_after_30_days_and_the_ladder_restarts(eng: Engine) -> None:
+    run(eng, ev("message.posted", "u1", 0, text="代刷", message_id="a"))
+    advance(eng, T0 + timedelta(days=31))
+    assert eng.state.snapshot()["members"]["u1"]["strikes"] == 0
+    acts = run(eng, ev("message.posted", "u1", 31 * DAY + 5, text="代刷", message_id="b"))
+    assert types(acts) == ["delete_message", "strike", "warn"]
+    assert acts[1].params["total"] == 1
 
 
 @pytest.mark.parametrize("role", ["admin", "moderator"])

@@ -191,7 +191,13 @@ def event_from_obj(obj: Any) -> Event:
 
 def parse_event(line: bytes | str) -> Event:
     """Parse one JSON Lines record into an :class:`Event`."""
-    raw = line.encode() if isinstance(line, str) else line
+    if isinstance(line, str):
+        try:
+            raw = line.encode()
+        except UnicodeEncodeError as err:
+            raise EventError("bad_json", f"invalid text: {err.reason}") from None
+    else:
+        raw = line
     if len(raw) > MAX_EVENT_BYTES:
         raise EventError("oversized", f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
     try:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from ..decision import Decision, RuleError
-from ..state import LedgerEntry, MemberState, State
+from ..state import LedgerEntry, MemberState, State, Timer
 from .base import OutboxItem, check_outbox_query, collect, completed, find_member
 
 
@@ -49,20 +49,26 @@ class MemoryStore:
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
         if not decisions:
             return
-        batch = collect(decisions, state)
-        if self._state is None:
-            self._state = State()
         if state is not self._state:
+            if self._state is None:
+                self._state = State()
+            batch = collect(decisions, state)
             self._copy_from(state, batch.members, batch.communities, batch.timers)
-        self._processed.update(batch.causes)
-        for action in batch.actions:
-            if action.key not in self._by_key:
-                item = OutboxItem(seq=len(self._outbox) + 1, action=action)
-                self._outbox.append(item)
-                self._by_key[action.key] = item
-        self._errors.extend(batch.errors)
-        self._audit.extend(batch.audit)
-        self._review.extend(batch.review)
+        # The live state already holds members, community data, clock and timers.
+        self._processed.update(d.cause for d in decisions)
+        outbox, by_key = self._outbox, self._by_key
+        for d in decisions:
+            for action in d.actions:
+                if action.key not in by_key:
+                    item = OutboxItem(seq=len(outbox) + 1, action=action)
+                    outbox.append(item)
+                    by_key[action.key] = item
+            if d.errors:
+                self._errors.extend(d.errors)
+            if d.audit:
+                self._audit.extend(d.audit)
+            if d.review:
+                self._review.extend(d.review)
 
     def commit_async(self, decisions: Sequence[Decision], state: State) -> Future[None]:
         """Commit at once (memory has nothing to wait for) and return a done future."""
@@ -74,7 +80,7 @@ class MemoryStore:
         state: State,
         members: set[tuple[str, str]],
         communities: set[str],
-        timers: dict[str, Any],
+        timers: dict[str, Timer | None],
     ) -> None:
         own = self._state
         assert own is not None

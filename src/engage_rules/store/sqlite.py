@@ -31,7 +31,7 @@ import heapq
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -106,7 +106,7 @@ def _native_equals_to_json(sample: Any) -> bool:
     orjson encodes a slotted dataclass field by field, 2-3 times faster than building the
     ``to_json()`` dict and dumping it.  That is only valid while every field maps to the
     key of the same name with the same JSON value (datetimes included); if ``state.py``
-    or ``decision.py`` ever diverge, the store falls back to ``to_json()``.
+    ever diverges, the store falls back to ``to_json()``.
     """
     try:
         native = orjson.loads(orjson.dumps(sample, default=_encode_default))
@@ -115,7 +115,7 @@ def _native_equals_to_json(sample: Any) -> bool:
     return bool(native == orjson.loads(orjson.dumps(sample.to_json())))
 
 
-def _samples() -> tuple[MemberState, LedgerEntry, ActionRecord]:
+def _samples() -> tuple[MemberState, LedgerEntry]:
     at = datetime(2026, 3, 2, 20, 15, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
     utc = datetime(2026, 1, 1, tzinfo=UTC)
     member = MemberState(
@@ -130,14 +130,12 @@ def _samples() -> tuple[MemberState, LedgerEntry, ActionRecord]:
     )
     entry = LedgerEntry(2, "p", -1, "revoke", "r", "r", "e", "k", at, ref="m", reverses=1,
                         reversed_by=3)
-    action = ActionRecord("k", "award", "u", "r", "e", at, {"a": 1}, "c")
-    return member, entry, action
+    return member, entry
 
 
-_MEMBER_SAMPLE, _ENTRY_SAMPLE, _ACTION_SAMPLE = _samples()
+_MEMBER_SAMPLE, _ENTRY_SAMPLE = _samples()
 _NATIVE_MEMBER = _native_equals_to_json(_MEMBER_SAMPLE)
 _NATIVE_ENTRY = _native_equals_to_json(_ENTRY_SAMPLE)
-_NATIVE_ACTION = _native_equals_to_json(_ACTION_SAMPLE)
 
 
 def encode_member(m: MemberState) -> str:
@@ -159,12 +157,6 @@ def encode_entry(e: LedgerEntry) -> str:
     if _NATIVE_ENTRY:
         return orjson.dumps(e).decode()
     return orjson.dumps(e.to_json()).decode()
-
-
-def encode_action(a: ActionRecord) -> str:
-    if _NATIVE_ACTION:
-        return orjson.dumps(a).decode()
-    return orjson.dumps(a.to_json()).decode()
 
 
 @dataclass(slots=True)
@@ -305,11 +297,14 @@ class SQLiteStore:
                 raise StoreError(f"SQLite store {self.path}: {err}") from err
 
     def _settle(self) -> None:
-        """Wait for the pipelined commit in flight, if any (call with the lock held)."""
-        future, self._inflight = self._inflight, None
+        """Wait for the pipelined commit in flight, if any (call with the lock held).
+
+        Its error, if any, reaches its caller through its future and breaks the store.
+        """
+        future = self._inflight
         if future is not None:
-            with suppress(BaseException):  # its caller gets the error from the future
-                future.result()
+            wait([future])  # an interrupt here leaves the commit in flight, as it is
+            self._inflight = None
         if self._broken is not None:
             raise StoreError(self._broken)
 
@@ -333,6 +328,8 @@ class SQLiteStore:
             try:
                 self._indexes(db)
                 return self._load(db)
+            except (ValueError, KeyError, TypeError) as err:  # orjson, fromisoformat...
+                raise StoreError(f"{self.path}: corrupt store data: {err!r}") from err
             finally:
                 db.execute("COMMIT")
 
@@ -412,7 +409,7 @@ class SQLiteStore:
             rows = _Rows(
                 causes=b.causes,
                 ledger=[(c, m, seq, encode_entry(e)) for (c, m, seq), e in b.ledger.items()],
-                actions=[(a.key, encode_action(a)) for a in b.actions],
+                actions=[(a.key, dumps(a.to_json()).decode()) for a in b.actions],
                 timers_add=[
                     (t.id, t.due, dumps(t.to_json()).decode())
                     for t in b.timers.values() if t is not None
