@@ -1,5 +1,7 @@
 """Measure SQLiteStore.commit throughput (decisions/second) with synchronous=FULL.
 
+Only the time spent inside commit() / commit_async() (and the final wait) is counted.
+
 Each decision: one processed id, one touched member (drawn from a population), 0-2 new
 ledger entries, 0-2 actions.  Batches of --batch decisions are committed as one
 transaction.  Run:  PYTHONPATH=src python bench/bench_store_commit.py [--decisions N]
@@ -12,11 +14,12 @@ import itertools
 import random
 import tempfile
 import time
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from engage_rules.decision import ActionRecord, Decision
-from engage_rules.state import LedgerEntry, State
+from engage_rules.state import LedgerEntry
 from engage_rules.store import SQLiteStore
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -51,6 +54,7 @@ def main() -> None:
 
         n = 0
         spent = 0.0
+        pending: Future[None] | None = None
         while n < args.decisions:
             batch: list[Decision] = []
             for _ in range(args.batch):
@@ -82,7 +86,7 @@ def main() -> None:
             else:
                 store.commit(batch, state)
             spent += time.perf_counter() - t
-        if args.pipelined:
+        if pending is not None:
             t = time.perf_counter()
             pending.result()
             spent += time.perf_counter() - t
@@ -98,7 +102,6 @@ def main() -> None:
         reopened.close()
         assert sum(len(m.ledger) for m in loaded.community("default").members.values()) == sum(
             len(m.ledger) for m in state.community("default").members.values())
-        _ = State
         mode = "commit_async" if args.pipelined else "commit"
         print(f"{args.dist} over {args.members} members, {mode}: "
               f"{n} decisions in batches of {args.batch}: {spent:.2f} s in commit, "

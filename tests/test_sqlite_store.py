@@ -88,6 +88,21 @@ def test_other_databases_and_files_are_refused(tmp_path: Path) -> None:
         SQLiteStore(junk)
 
 
+def test_corrupt_rows_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with SQLiteStore(path) as store:
+        state = store.open()
+        d = _decision(1)
+        _award(state, d, "u1")
+        store.commit([d], state)
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE members SET json = '{\"id\": \"u1\"'")
+    db.close()
+    with SQLiteStore(path) as store, pytest.raises(StoreError, match="corrupt store data"):
+        store.open()
+
+
 def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     store.close()

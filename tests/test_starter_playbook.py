@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from engage_rules import Engine, load
@@ -84,7 +85,7 @@ def test_welcome_is_once_even_after_rejoining(eng: Engine) -> None:
 
 def test_welcome_uses_the_member_name(eng: Engine) -> None:
     e = ev("member.joined", "u1", 0)
-    e = e.model_copy(update={"member": e.member.model_copy(update={"name": "阿明"})})  # type: ignore[union-attr]
+    e = msgspec.structs.replace(e, member=msgspec.structs.replace(e.member, name="阿明"))
     acts = run(eng, e)
     assert "欢迎 阿明 加入" in acts[0].params["text"]
 

@@ -119,10 +119,14 @@ class Decision:
     actions (the outbox), timers added and fired, and the cause id as processed.
     """
 
-    __slots__ = (
-        "actions", "at", "audit", "cause", "communities", "errors", "event", "is_timer",
-        "ledger", "review", "timers_added", "timers_fired", "touched",
-    )
+    # Rarely used parts are class-level empty tuples (nothing to allocate per event);
+    # the add_* methods give an instance its own list or set on first write.
+    communities: set[str] | tuple[()] = ()  # community-level data changed
+    timers_added: list[Timer] | tuple[()] = ()
+    timers_fired: list[str] | tuple[()] = ()
+    errors: list[RuleError] | tuple[()] = ()
+    audit: list[dict[str, Any]] | tuple[()] = ()  # moderation audit log
+    review: list[dict[str, Any]] | tuple[()] = ()  # flag_for_review items
 
     def __init__(
         self,
@@ -138,19 +142,124 @@ class Decision:
         self.actions: list[ActionRecord] = []
         self.ledger: list[tuple[str, str, LedgerEntry]] = []
         self.touched: set[tuple[str, str]] = set()  # (community, member)
-        # Rarely used parts start as empty tuples (cheap to read, nothing to allocate)
-        # and become lists or sets on first write, through the add_* methods.
-        self.communities: set[str] | tuple[()] = ()  # community-level data changed
-        self.timers_added: list[Timer] | tuple[()] = ()
-        self.timers_fired: list[str] | tuple[()] = ()
-        self.errors: list[RuleError] | tuple[()] = ()
-        self.audit: list[dict[str, Any]] | tuple[()] = ()  # moderation audit log
-        self.review: list[dict[str, Any]] | tuple[()] = ()  # flag_for_review items
+
+    def add_error(self, error: RuleError) -> None:
+        errors = self.errors
+        if not isinstance(errors, list):
+            errors = self.errors = []
+        errors.append(error)
+
+    def add_audit(self, entry: dict[str, Any]) -> None:
+        audit = self.audit
+        if not isinstance(audit, list):
+            audit = self.audit = []
+        audit.append(entry)
+
+    def add_review(self, item: dict[str, Any]) -> None:
+        review = self.review
+        if not isinstance(review, list):
+            review = self.review = []
+        review.append(item)
+
+    def add_timer(self, timer: Timer) -> None:
+        added = self.timers_added
+        if not isinstance(added, list):
+            added = self.timers_added = []
+        added.append(timer)
+
+    def add_fired(self, timer_id: str) -> None:
+        fired = self.timers_fired
+        if not isinstance(fired, list):
+            fired = self.timers_fired = []
+        fired.append(timer_id)
+
+    def touch_community(self, name: str) -> None:
+        communities = self.communities
+        if not isinstance(communities, set):
+            communities = self.communities = set()
+        communities.add(name)
+
+    def __repr__(self) -> str:
+        return (f"ActionRecord(type={self.type!r}, member={self.member!r}, rule={self.rule!r}, "
+                f"cause={self.cause!r}, params={self.params!r})")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "type": self.type,
+            "member": self.member,
+            "rule": self.rule,
+            "cause": self.cause,
+            "at": self.at.isoformat(),
+            "params": self.params,
+            "community": self.community,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ActionRecord:
+        return cls(
+            key=d["key"],
+            type=d["type"],
+            member=d["member"],
+            rule=d["rule"],
+            cause=d["cause"],
+            at=datetime.fromisoformat(d["at"]),
+            params=d["params"],
+            community=d.get("community", "default"),
+        )
+
+
+@dataclass(slots=True)
+class RuleError:
+    """A rule that failed for one event (the stream goes on)."""
+
+    rule: str
+    cause: str
+    message: str
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "cause": self.cause, "message": self.message,
+                "at": self.at.isoformat()}
+
+
+class Decision:
+    """Everything one event (or fired timer) changed.
+
+    The engine mutates :class:`~engage_rules.state.State` in place while deciding and
+    lists here what it touched, so a store can persist exactly that, atomically:
+    the members in ``touched`` (their current state), the new ledger entries, the
+    actions (the outbox), timers added and fired, and the cause id as processed.
+    """
+
+    # Rarely used parts are class-level empty tuples (nothing to allocate per event);
+    # the add_* methods give an instance its own list or set on first write.
+    communities: set[str] | tuple[()] = ()  # community-level data changed
+    timers_added: list[Timer] | tuple[()] = ()
+    timers_fired: list[str] | tuple[()] = ()
+    errors: list[RuleError] | tuple[()] = ()
+    audit: list[dict[str, Any]] | tuple[()] = ()  # moderation audit log
+    review: list[dict[str, Any]] | tuple[()] = ()  # flag_for_review items
+
+    def __init__(
+        self,
+        cause: str,
+        at: datetime,
+        event: Event | None = None,
+        is_timer: bool = False,
+    ) -> None:
+        self.cause = cause  # the event id or timer id; the idempotency key
+        self.at = at  # the instant the decision was taken (the engine clock)
+        self.event = event
+        self.is_timer = is_timer
+        self.actions: list[ActionRecord] = []
+        self.ledger: list[tuple[str, str, LedgerEntry]] = []
+        self.touched: set[tuple[str, str]] = set()  # (community, member)
 
     def add_error(self, error: RuleError) -> None:
         if not self.errors:
             self.errors = []
-        self.errors.append(error)  # type: ignore[union-attr]
+        self.errors.append(error)
 
     def add_audit(self, entry: dict[str, Any]) -> None:
         if not self.audit:

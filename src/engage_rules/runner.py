@@ -80,29 +80,36 @@ class Runner:
 
     def feed(self, event: Event) -> None:
         """Process one event unless it was already processed."""
-        self.stats.read += 1
-        if event.id in self._pending_ids or self.store.is_processed(event.id):
-            self.stats.duplicates += 1
+        stats = self.stats
+        stats.read += 1
+        eid = event.id
+        if eid in self._pending_ids or self.store.is_processed(eid):
+            stats.duplicates += 1
             return
         clock = self.engine.state.clock
         if clock is not None and event.at < clock:
-            self.stats.late += 1
+            stats.late += 1
         self._add(self.engine.process(event))
-        self.stats.processed += 1
+        stats.processed += 1
 
     def advance_to(self, at: datetime) -> None:
         """Fire every timer due by ``at`` and move the clock there."""
         self._add(self.engine.advance_to(at))
 
     def _add(self, decisions: list[Decision]) -> None:
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             self._batch_started = time.monotonic()
-        for d in decisions:
-            self._pending.append(d)
-            self._pending_ids.add(d.cause)
-            if d.is_timer:
-                self.stats.timers_fired += 1
-        n = len(self._pending)
+        pending.extend(decisions)
+        ids = self._pending_ids
+        if len(decisions) == 1:
+            ids.add(decisions[0].cause)
+        else:
+            for d in decisions:
+                ids.add(d.cause)
+                if d.is_timer:
+                    self.stats.timers_fired += 1
+        n = len(pending)
         if n >= self.batch_size or (
             n % 64 == 0 and time.monotonic() - self._batch_started >= self.max_batch_seconds
         ):

@@ -47,8 +47,14 @@ class Store(Protocol):
       ``timer_ids`` and ``timer_seq``.
     - :meth:`commit` applies a batch of decisions as ONE transaction: after a crash either
       the whole batch is visible or none of it; when it returns the batch is durable.
+    - :meth:`commit` saves the state *as of the commit* of every member a decision
+      touched (or that got ledger entries), and of every community whose data a decision
+      changed; a touched member or community no longer in ``state`` is deleted.  Timers
+      are added and removed in decision order (a timer may be added and fired in one
+      batch).
     - :meth:`is_processed` is true for every cause (event or timer id) of a committed
-      decision.  It does not know about decisions that are not committed yet.
+      decision (and of a batch accepted by :meth:`commit_async`).  It does not know
+      about decisions not handed to the store yet: the caller dedupes its own batch.
     - The outbox keeps actions in commit order; an action whose key is already in the
       outbox is ignored.
     """

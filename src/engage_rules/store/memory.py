@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from ..decision import Decision, RuleError
+from ..decision import ActionRecord, Decision, RuleError
 from ..state import LedgerEntry, MemberState, State, Timer
 from .base import OutboxItem, check_outbox_query, collect, completed, find_member
 
@@ -32,6 +32,10 @@ class MemoryStore:
     def __init__(self) -> None:
         self._state: State | None = None
         self._processed: set[str] = set()
+        # Committed actions, in order.  Outbox items (and the de-duplication by key) are
+        # built from them on first query, so a commit only appends.
+        self._records: list[ActionRecord] = []
+        self._indexed = 0
         self._outbox: list[OutboxItem] = []
         self._by_key: dict[str, OutboxItem] = {}
         self._errors: list[RuleError] = []
@@ -55,14 +59,11 @@ class MemoryStore:
             batch = collect(decisions, state)
             self._copy_from(state, batch.members, batch.communities, batch.timers)
         # The live state already holds members, community data, clock and timers.
-        self._processed.update(d.cause for d in decisions)
-        outbox, by_key = self._outbox, self._by_key
+        processed, records = self._processed, self._records
         for d in decisions:
-            for action in d.actions:
-                if action.key not in by_key:
-                    item = OutboxItem(seq=len(outbox) + 1, action=action)
-                    outbox.append(item)
-                    by_key[action.key] = item
+            processed.add(d.cause)
+            if d.actions:
+                records.extend(d.actions)
             if d.errors:
                 self._errors.extend(d.errors)
             if d.audit:
@@ -108,8 +109,21 @@ class MemoryStore:
             own.timers = kept
             own.timer_ids = {t.id for t in kept}
 
+    def _index(self) -> None:
+        """Turn actions committed since the last query into outbox items (first key wins)."""
+        records, outbox, by_key = self._records, self._outbox, self._by_key
+        for i in range(self._indexed, len(records)):
+            action = records[i]
+            key = action.key
+            if key not in by_key:
+                item = OutboxItem(seq=len(outbox) + 1, action=action)
+                outbox.append(item)
+                by_key[key] = item
+        self._indexed = len(records)
+
     def outbox(self, *, status: str | None = None, limit: int | None = None) -> list[OutboxItem]:
         check_outbox_query(status, limit)
+        self._index()
         out: list[OutboxItem] = []
         for item in self._outbox:
             if status is None or item.status == status:
@@ -119,6 +133,7 @@ class MemoryStore:
         return out
 
     def mark_delivered(self, keys: Sequence[str]) -> None:
+        self._index()
         for key in keys:
             item = self._by_key.get(key)
             if item is not None and item.status != "delivered":
@@ -126,6 +141,7 @@ class MemoryStore:
                 item.attempts += 1
 
     def mark_failed(self, key: str, error: str, permanent: bool) -> None:
+        self._index()
         item = self._by_key.get(key)
         if item is None or item.status == "delivered":
             return
