@@ -165,20 +165,16 @@ def main() -> None:
     base, base_actions = run_baseline(events, hand)
     baseline_s = time.perf_counter() - t0
 
-    engine_actions: list[tuple[Any, ...]] = []
-
-    def collect(actions: Any) -> None:
-        engine_actions.extend((a.type, a.member, a.rule, a.cause, a.at, a.params)
-                              for a in actions)
-
     store = open_store("memory:")
-    runner = Runner(playbook, store, batch_size=5000, on_commit=collect)
+    runner = Runner(playbook, store)
     t0 = time.perf_counter()
     for e in events:
         runner.feed(e)
     runner.flush()
     memory_s = time.perf_counter() - t0
 
+    engine_actions = [(i.action.type, i.action.member, i.action.rule, i.action.cause,
+                       i.action.at, i.action.params) for i in store.outbox()]
     community = runner.state.communities["bench"]
     mismatches = 0
     for mid, m in base.items():

@@ -132,6 +132,8 @@ class CompiledPlaybook:
     dispatch_source: str = ""
     #: Globals shared by the inlined conditions and the dispatch code.
     namespace: dict[str, Any] = field(default_factory=dict)
+    #: ``event.data`` keys that inlined conditions read: key -> (local name, undefined).
+    data_vars: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def default_currency(self) -> str:
@@ -220,6 +222,14 @@ class _Compiler:
 
         consts = {k: fn(None) for k, fn in values.items() if fn.constant}  # type: ignore[arg-type]
         dynamic = {k: fn for k, fn in values.items() if not fn.constant}
+        # Durations are parsed once, here, not per event.
+        for field_name in ("for_", "expires"):
+            raw_duration = getattr(call.params, field_name, None)
+            if raw_duration:
+                consts[f"{field_name}_delta"] = parse_duration(raw_duration)
+        if call.name in ("award", "spend") and "points" in consts:
+            consts["currency"] = self.spec.currencies[0]
+            consts["amount"] = consts.pop("points")
         return CompiledAction(call.name, label, spec, call.params, dynamic, call.path,
                               ACTION_EXECUTORS[call.name], consts)
 
@@ -285,7 +295,8 @@ class _Compiler:
             return None
         parts = []
         for text in leaves:
-            compiled = compile_expression(text, vars=self.vars, namespace=self.namespace)
+            compiled = compile_expression(text, vars=self.vars, namespace=self.namespace,
+                                          hoist_data=True)
             parts.append(f"({compiled.inline})")
         return " and ".join(parts) if parts else None
 
@@ -345,6 +356,7 @@ class _Compiler:
             loaded=self.loaded,
             rule_by_id={r.id: r for r in rules},
             namespace=self.namespace.values,
+            data_vars=dict(self.namespace.data_vars),
         )
 
 

@@ -14,6 +14,7 @@ condition fails that rule for that event only; `stop` ends the event's evaluatio
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 Dispatch = Callable[..., None]
 
-_SIGNATURE = "eng, _ev, _m, c, d, queue, at_ts, mid, roles, channel"
+_SIGNATURE = "eng, _ev, _m, c, d, run, at_ts, mid, roles, channel"
 #: The locals inlined conditions read (see expr_codegen.PROLOGUE), bound once per event.
 _PROLOGUE = "    _d = _ev.data; _now = c.now; _cur = c.default_currency"
 
@@ -79,10 +80,10 @@ def _rule_block(i: int, rule: CompiledRule, ns: dict[str, Any]) -> list[str]:
     if rule.cooldown is not None:
         add(f"if _m is not None: _m.cooldowns[ID{i}] = at_ts")
     if rule.else_:
-        add(f"if not run_actions(eng, R{i}, DO{i}, _ev, _m, c, d, queue):")
-        add(f"    run_actions(eng, R{i}, ELSE{i}, _ev, _m, c, d, queue)")
+        add(f"if not run_actions(R{i}, DO{i}, run):")
+        add(f"    run_actions(R{i}, ELSE{i}, run)")
     else:
-        add(f"run_actions(eng, R{i}, DO{i}, _ev, _m, c, d, queue)")
+        add(f"run_actions(R{i}, DO{i}, run)")
     if rule.stop:
         add("return")
     if rule.else_ and rule.cond is not None:
@@ -90,14 +91,33 @@ def _rule_block(i: int, rule: CompiledRule, ns: dict[str, Any]) -> list[str]:
         depth = 1 + (1 if rule.threshold is not None else 0)
         indent = indent[: len(indent) - 4 * depth]
         add("elif ok is not None:")
-        add(f"    run_actions(eng, R{i}, ELSE{i}, _ev, _m, c, d, queue)")
+        add(f"    run_actions(R{i}, ELSE{i}, run)")
     return lines
+
+
+def _data_prologue(rules: tuple[CompiledRule, ...], data_vars: dict[str, tuple[str, str]]
+                   ) -> str:
+    """Bind the ``event.data`` values this type's inlined conditions read, once.
+
+    Event data does not change while an event is evaluated, so reading each key once per
+    event is equivalent to reading it at each use (member state, which actions change,
+    is always read where it is used).
+    """
+    used = [
+        (local, key, undefined) for key, (local, undefined) in data_vars.items()
+        if any(r.cond_inline is not None and re.search(rf"\b{local}\b", r.cond_inline)
+               for r in rules)
+    ]
+    return "".join(
+        f"\n    {local} = _d.get({key!r}, {undefined})" for local, key, undefined in used
+    )
 
 
 def build_dispatch(
     rules_by_type: dict[str, tuple[CompiledRule, ...]],
     helpers: dict[str, Any],
     namespace: dict[str, Any],
+    data_vars: dict[str, tuple[str, str]] | None = None,
 ) -> tuple[dict[str, Dispatch], str]:
     """Generate one dispatch function per event type.  Returns (functions, source).
 
@@ -116,8 +136,9 @@ def build_dispatch(
         for rule in rules:
             key = rule.index
             body.extend("    " + line for line in _rule_block(key, rule, ns))
+        prologue = _PROLOGUE + _data_prologue(rules, data_vars or {})
         sources.append(
-            f"def {fname}({_SIGNATURE}):  # {type_}\n{_PROLOGUE}\n" + "\n".join(body) + "\n"
+            f"def {fname}({_SIGNATURE}):  # {type_}\n{prologue}\n" + "\n".join(body) + "\n"
         )
     source = "\n\n".join(sources)
     exec(compile(source, "<engage_rules dispatch>", "exec"), ns)

@@ -38,7 +38,7 @@ class Engine:
         self._community_vars: dict[str, dict[str, Any]] = {}
         if playbook.dispatch is None:
             playbook.dispatch, playbook.dispatch_source = build_dispatch(
-                playbook.by_type, _HELPERS, playbook.namespace
+                playbook.by_type, _HELPERS, playbook.namespace, playbook.data_vars
             )
         self._dispatch = playbook.dispatch
 
@@ -134,11 +134,14 @@ class Engine:
             last = m.last_active_at
             if last is None or ev.at > last:
                 m.last_active_at = ev.at
-        counts = m.counts
-        counts[t] = counts.get(t, 0) + 1
-        window = pb.count_windows.get(t)
-        if window is not None:
-            m.remember(t, at_ts, window)
+        # Only the histories the playbook's expressions count are kept (DESIGN.md §5.2).
+        counted = pb.count_windows
+        if t in counted:
+            counts = m.counts
+            counts[t] = counts.get(t, 0) + 1
+            window = counted[t]
+            if window is not None:
+                m.remember(t, at_ts, window)
         if t == "message.posted" and pb.duplicates_window is not None:
             text = ev.data.get("text")
             if isinstance(text, str):
@@ -172,7 +175,8 @@ class Engine:
         c = EvalContext(ev, m, ev.at, ev.ts, self.community_vars(ev.community),
                         self.playbook.vars, self.playbook.default_currency,
                         self.playbook.timezone)
-        dispatch(self, ev, m, c, d, queue, ev.ts, mid, m.roles if m is not None else (),
+        run = Run(self, d, ev, m, c, "", queue)
+        dispatch(self, ev, m, c, d, run, ev.ts, mid, m.roles if m is not None else (),
                  ev.channel)
 
     def raise_event(
@@ -212,29 +216,21 @@ def _apply_lifecycle(t: str, ev: Event, m: MemberState) -> None:
         m.opted_out = False
 
 
-def run_actions(
-    engine: Engine,
-    rule: CompiledRule,
-    actions: list[CompiledAction],
-    ev: Event,
-    m: MemberState | None,
-    c: EvalContext,
-    d: Decision,
-    queue: deque[Event],
-) -> bool:
+def run_actions(rule: CompiledRule, actions: list[CompiledAction], run: Run) -> bool:
     """Run a rule's actions in order.  False if one was refused (e.g. a short `spend`).
 
     An action that fails records an error and ends the rule's actions for this event;
     the effects of the actions before it stand.
     """
-    run = Run(engine, d, ev, m, c, rule.id, queue)
+    run.rule = rule.id
     for action in actions:
         try:
             action.execute(run, action)
         except ActionRefused:
             return False
         except Exception as err:
-            d.add_error(RuleError(rule.id, ev.id, f"{action.name}: {_describe(err)}", ev.at))
+            ev = run.event
+            run.d.add_error(RuleError(rule.id, ev.id, f"{action.name}: {_describe(err)}", ev.at))
             return True
     return True
 

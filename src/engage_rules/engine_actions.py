@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from .context import EvalContext
 from .decision import ActionRecord, Decision
-from .durations import parse_duration
 from .errors import ActionError
 from .events import Event
 from .state import LedgerEntry, MemberState, Strike, Timer, ts
@@ -114,6 +113,10 @@ class Run:
 
 # -- points -------------------------------------------------------------------------------
 def _amount(run: Run, action: CompiledAction) -> tuple[str, int]:
+    consts = action.consts
+    raw = consts.get("amount")
+    if raw is not None and type(raw) is int and raw >= 0 and "currency" in consts:
+        return consts["currency"], raw  # known at load time: nothing to check per event
     pb = run.engine.playbook
     raw = run.value(action, "points")
     currency = pb.default_currency
@@ -254,11 +257,13 @@ def do_tag(run: Run, action: CompiledAction) -> None:
     name = run.text(action, "name")
     if not name:
         raise ActionError("tag name is empty")
-    expires_raw = getattr(action.params, "expires", None)
-    expires = run.at + parse_duration(expires_raw) if expires_raw else None
-    had = name in m.tags and (m.tags[name] is None or m.tags[name] > run.at)  # type: ignore[operator]
-    if had and m.tags[name] == expires:
-        return
+    delta = action.consts.get("expires_delta")
+    expires = run.at + delta if delta is not None else None
+    tags = m.tags
+    if name in tags:
+        current = tags[name]
+        if current == expires and (current is None or current > run.at):
+            return
     m.tags[name] = expires
     run.d.touched.add((m.community, m.id))
     params: dict[str, Any] = {"name": name}
@@ -385,8 +390,7 @@ def do_delete_message(run: Run, action: CompiledAction) -> None:
 
 def do_mute(run: Run, action: CompiledAction) -> None:
     m = run.require_target(action)
-    duration = parse_duration(action.params.for_)  # type: ignore[attr-defined]
-    until = run.at + duration
+    until = run.at + action.consts["for__delta"]
     reason = run.text(action, "reason")
     if m.status == "banned" or (m.muted_until is not None and m.muted_until >= until
                                 and m.status == "muted"):
@@ -427,7 +431,8 @@ def do_ban(run: Run, action: CompiledAction) -> None:
     m = run.require_target(action)
     reason = run.text(action, "reason")
     raw = action.params.for_  # type: ignore[attr-defined]
-    until = run.at + parse_duration(raw) if raw else None
+    delta = action.consts.get("for__delta")
+    until = run.at + delta if delta is not None else None
     if m.status == "banned" and (m.banned_until is None or (until and m.banned_until >= until)):
         return
     m.status = "banned"

@@ -119,6 +119,25 @@ class Namespace:
     def __init__(self) -> None:
         self.values: dict[str, Any] = dict(BASE_NAMESPACE)
         self._by_id: dict[int, str] = {}
+        self._undefined: dict[str, str] = {}
+        #: Locals holding ``event.data`` values in inlined code: key -> (local, undefined).
+        self.data_vars: dict[str, tuple[str, str]] = {}
+
+    def undefined_for(self, key: str) -> str:
+        """The (shared) undefined value standing for a missing ``event.data.<key>``."""
+        name = self._undefined.get(key)
+        if name is None:
+            name = self._undefined[key] = self.const(
+                Undefined(hint=f"`event.data.{key}` is undefined"), "_u"
+            )
+        return name
+
+    def data_var(self, key: str) -> str:
+        """The local that holds ``event.data.<key>`` in generated dispatch code."""
+        entry = self.data_vars.get(key)
+        if entry is None:
+            entry = self.data_vars[key] = (f"_dk{len(self.data_vars)}", self.undefined_for(key))
+        return entry[0]
 
     def const(self, value: Any, prefix: str = "_k") -> str:
         name = self._by_id.get(id(value))
@@ -161,7 +180,11 @@ class Translator:
         functions: Mapping[str, FunctionSpec],
         namespace: Namespace,
         uses: Uses,
+        hoist_data: bool = False,
     ) -> None:
+        #: Read ``event.data.<key>`` from locals bound once per event (see Namespace.data_var)
+        #: instead of looking it up at each use: for code inlined into dispatch functions.
+        self.hoist_data = hoist_data
         self.source = source
         self.vars = vars
         self.allow_match = allow_match
@@ -261,8 +284,9 @@ class Translator:
         """``base.name`` where ``base`` may be statically known."""
         kind = base.kind
         if kind == "data":
-            hint = self.ns.const(Undefined(hint=f"`event.data.{name}` is undefined"), "_u")
-            return Code(f"_d.get({name!r}, {hint})")
+            if self.hoist_data:
+                return Code(self.ns.data_var(name))
+            return Code(f"_d.get({name!r}, {self.ns.undefined_for(name)})")
         if kind == "event":
             self.check_field(name, EVENT_FIELDS, "event")
             if name == "data":

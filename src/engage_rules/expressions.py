@@ -142,11 +142,12 @@ def _translate(
     functions: Mapping[str, FunctionSpec],
     namespace: Namespace,
     uses: Uses,
+    hoist_data: bool = False,
 ) -> Code:
     node = parse_expression(text)
     translator = Translator(
         text, vars=vars, allow_match=allow_match, functions=functions,
-        namespace=namespace, uses=uses,
+        namespace=namespace, uses=uses, hoist_data=hoist_data,
     )
     return translator.visit(node)
 
@@ -184,6 +185,7 @@ def compile_expression(
     allow_match: bool = False,
     functions: Mapping[str, FunctionSpec] | None = None,
     namespace: Namespace | None = None,
+    hoist_data: bool = False,
 ) -> CompiledExpr:
     """Compile one expression.  ``functions`` are added to the built-in functions.
 
@@ -193,14 +195,21 @@ def compile_expression(
     """
     namespace = namespace if namespace is not None else Namespace()
     uses = Uses()
+    registry = function_registry(functions)
     code = _translate(
-        text, vars=vars, allow_match=allow_match, functions=function_registry(functions),
+        text, vars=vars, allow_match=allow_match, functions=registry,
         namespace=namespace, uses=uses,
     )
     entry = f"_expr{len(namespace.values)}"
     python = _define(entry, code.src, namespace.const(text, "_s"))
+    inline = code.src
+    if hoist_data:
+        inline = _translate(
+            text, vars=vars, allow_match=allow_match, functions=registry,
+            namespace=namespace, uses=Uses(), hoist_data=True,
+        ).src
     return CompiledExpr(text, python, _build(python, namespace, entry), uses,
-                        inline=code.src, namespace=namespace)
+                        inline=inline, namespace=namespace)
 
 
 # -- conditions ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -73,6 +74,7 @@ class Runner:
         self._pending: list[Decision] = []
         self._pending_ids: set[str] = set()
         self._batch_started = 0.0
+        self._inflight: tuple[Future[None] | None, list[Decision]] | None = None
 
     @property
     def state(self):  # type: ignore[no-untyped-def]
@@ -113,28 +115,54 @@ class Runner:
         if n >= self.batch_size or (
             n % 64 == 0 and time.monotonic() - self._batch_started >= self.max_batch_seconds
         ):
-            self.flush()
+            self.flush(wait=False)
 
-    def flush(self) -> None:
-        """Commit what is pending in one durable transaction, then report it."""
-        if not self._pending:
+    def flush(self, *, wait: bool = True) -> None:
+        """Commit what is pending in one transaction, then report it once durable.
+
+        With a store that pipelines commits (``commit_async``), the fsync of one batch
+        overlaps the processing of the next: a batch is reported (``on_commit``) when
+        its commit has completed, at the latest by the next flush.  ``wait=False`` lets
+        the runner itself flush without waiting for the batch it just wrote.
+        """
+        if self._pending:
+            batch = self._pending
+            commit_async = getattr(self.store, "commit_async", None)
+            if commit_async is not None:
+                future = commit_async(batch, self.engine.state)
+            else:
+                self.store.commit(batch, self.engine.state)
+                future = None
+            self._pending = []
+            self._pending_ids = set()
+            self._report_inflight()
+            self._inflight = (future, batch)
+        if wait:
+            self._report_inflight()
+
+    def _report_inflight(self) -> None:
+        """Wait for the batch in flight to be durable, then report it."""
+        if self._inflight is None:
             return
-        batch = self._pending
-        self.store.commit(batch, self.engine.state)
-        self._pending = []
-        self._pending_ids = set()
+        future, batch = self._inflight
+        self._inflight = None
+        if future is not None:
+            future.result()  # raises StoreError if the commit failed: nothing is reported
         actions: list[ActionRecord] = []
+        stats = self.stats
         for d in batch:
-            actions.extend(d.actions)
-            for a in d.actions:
-                self.stats.actions[a.type] += 1
+            if d.actions:
+                actions.extend(d.actions)
+                for a in d.actions:
+                    stats.actions[a.type] += 1
             for err in d.errors:
-                self.stats.rule_errors += 1
+                stats.rule_errors += 1
                 if self.on_error is not None:
                     self.on_error(err)
         if self.on_commit is not None and actions:
             self.on_commit(actions)
 
     def close(self) -> None:
+        """Commit and report everything, then close the store."""
         self.flush()
         self.store.close()
