@@ -26,16 +26,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from engage_rules import Event, compile_playbook, parse_event  # noqa: E402
-from engage_rules.loader import load_playbook_text  # noqa: E402
-from engage_rules.runner import Runner, tune_gc  # noqa: E402
-from engage_rules.store import open_store  # noqa: E402
+from engage_rules import Event, compile_playbook, parse_event
+from engage_rules.loader import load_playbook_text
+from engage_rules.runner import Runner, tune_gc
+from engage_rules.store import open_store
 
 TYPES = ["message.posted", "reaction.added", "checkin", "content.shared", "purchase"]
 WEIGHTS = [50, 20, 12, 10, 8]
@@ -103,7 +103,7 @@ def make_rules() -> tuple[str, list[tuple[str, str, Cond, tuple[str, Any]]]]:
 
 def make_events(n: int, members: int) -> list[str]:
     rng = random.Random(42)
-    start = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
     out = []
     for i in range(n):
         at = start + timedelta(seconds=i * 2)

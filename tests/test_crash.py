@@ -73,7 +73,7 @@ def _ledgers(db: Path) -> dict[str, list[dict[str, object]]]:
 @pytest.mark.slow
 def test_kill_9_and_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
-    _events(events, 6000)
+    _events(events, 60000)
 
     clean_db = tmp_path / "clean.db"
     clean_state = tmp_path / "clean.json"
@@ -85,7 +85,7 @@ def test_kill_9_and_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     kills = 0
     for _ in range(6):
         proc = _replay(crash_db, events)
-        time.sleep(rng.uniform(0.6, 2.0))
+        time.sleep(rng.uniform(0.5, 1.5))
         if proc.poll() is not None:
             break
         proc.send_signal(signal.SIGKILL)

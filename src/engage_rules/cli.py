@@ -8,12 +8,16 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import orjson
 
 from .decision import ActionRecord, RuleError
 from .errors import PlaybookError, StoreError
+
+if TYPE_CHECKING:
+    from .reader import Quarantined
+    from .runner import Runner
 
 MAX_ERRORS_SHOWN = 20
 
@@ -102,7 +106,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
-    out: IO[bytes] = open(args.actions_out, "wb") if args.actions_out else sys.stdout.buffer
+    out: IO[bytes] = (
+        open(args.actions_out, "wb")  # noqa: SIM115 - closed in the finally below
+        if args.actions_out else sys.stdout.buffer
+    )
     errors: list[RuleError] = []
 
     def write_actions(actions: Sequence[ActionRecord]) -> None:
@@ -141,11 +148,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(runner: object, quarantined: list[object], errors: list[RuleError]) -> None:
-    from .reader import Quarantined
-    from .runner import Runner
-
-    assert isinstance(runner, Runner)
+def _summary(runner: Runner, quarantined: list[Quarantined], errors: list[RuleError]) -> None:
     s = runner.stats
     err = sys.stderr
     total_q = sum(s.quarantined.values())
@@ -155,12 +158,10 @@ def _summary(runner: object, quarantined: list[object], errors: list[RuleError])
         file=err,
     )
     for reason, n in sorted(s.quarantined.items()):
-        lines = [str(q.line) for q in quarantined
-                 if isinstance(q, Quarantined) and q.reason == reason][:10]
+        lines = [str(q.line) for q in quarantined if q.reason == reason][:10]
         print(f"  quarantined {reason}: {n} (lines {', '.join(lines)})", file=err)
     for q in quarantined[:MAX_ERRORS_SHOWN]:
-        if isinstance(q, Quarantined):
-            print(f"  line {q.line}: {q.reason}: {q.message}", file=err)
+        print(f"  line {q.line}: {q.reason}: {q.message}", file=err)
     if s.late:
         print(f"late events (older than the clock): {s.late}", file=err)
     print(f"timers fired: {s.timers_fired}", file=err)

@@ -89,7 +89,9 @@ class Problems:
         self.source = source or SourceMap()
         self.items: list[Problem] = []
 
-    def add(self, path: Path, message: str, *, line_offset: int = 0, col: int | None = None) -> None:
+    def add(
+        self, path: Path, message: str, *, line_offset: int = 0, col: int | None = None
+    ) -> None:
         file, line, c = self.source.pos(path)
         self.items.append(Problem(file, line + line_offset, c if col is None else col, message))
 

@@ -51,7 +51,9 @@ class CommunitySpec(Strict):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)")
+            raise ValueError(
+                f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)"
+            ) from None
         return v
 
 
