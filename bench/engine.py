@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from engage_rules import Event, compile_playbook, parse_event
 from engage_rules.loader import load_playbook_text
-from engage_rules.runner import Runner, tune_gc
+from engage_rules.runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_gc
 from engage_rules.store import open_store
 
 TYPES = ["message.posted", "reaction.added", "checkin", "content.shared", "purchase"]
@@ -195,7 +195,8 @@ def main() -> None:
         from engage_rules.reader import Quarantined, read_events
 
         t0 = time.perf_counter()
-        sq = Runner(playbook, open_store(f"sqlite:///{db}"), batch_size=2000)
+        sq = Runner(playbook, open_store(f"sqlite:///{db}"), batch_size=REPLAY_BATCH_SIZE,
+                    max_batch_seconds=REPLAY_BATCH_SECONDS)
         for _, item in read_events(path):
             if not isinstance(item, Quarantined):
                 sq.feed(item)

@@ -88,7 +88,7 @@ class _Progress:
 def cmd_replay(args: argparse.Namespace) -> int:
     from .compiler import load
     from .reader import Quarantined, read_events
-    from .runner import Runner, tune_gc
+    from .runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_gc
     from .store import open_store
 
     try:
@@ -117,7 +117,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out.flush()
 
     tune_gc()
-    runner = Runner(playbook, store, on_commit=write_actions, on_error=errors.append)
+    runner = Runner(playbook, store, on_commit=write_actions, on_error=errors.append,
+                    batch_size=REPLAY_BATCH_SIZE, max_batch_seconds=REPLAY_BATCH_SECONDS)
     quarantined: list[Quarantined] = []
     progress = _Progress(sys.stderr)
     try:

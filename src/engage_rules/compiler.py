@@ -218,7 +218,7 @@ class _Compiler:
             ok = False
         if not ok:
             return None
-        from .engine_actions import ACTION_EXECUTORS
+        from .engine_actions import ACTION_EXECUTORS, specialised_executor
 
         consts = {k: fn(None) for k, fn in values.items() if fn.constant}  # type: ignore[arg-type]
         dynamic = {k: fn for k, fn in values.items() if not fn.constant}
@@ -230,8 +230,12 @@ class _Compiler:
         if call.name in ("award", "spend") and "points" in consts:
             consts["currency"] = self.spec.currencies[0]
             consts["amount"] = consts.pop("points")
-        return CompiledAction(call.name, label, spec, call.params, dynamic, call.path,
-                              ACTION_EXECUTORS[call.name], consts)
+        compiled = CompiledAction(call.name, label, spec, call.params, dynamic, call.path,
+                                  ACTION_EXECUTORS[call.name], consts)
+        fast = specialised_executor(compiled)
+        if fast is not None:
+            compiled.execute = fast
+        return compiled
 
     def actions(self, calls: list[Any], prefix: str) -> list[CompiledAction]:
         out = []

@@ -23,6 +23,11 @@ from .engine import Engine
 from .events import Event
 from .store import Store
 
+#: Batch bounds for offline replays: a replay has no one waiting on a single event, so it
+#: commits larger groups (fewer fsyncs and fewer rewrites of busy members per event).
+REPLAY_BATCH_SIZE = 5000
+REPLAY_BATCH_SECONDS = 0.5
+
 
 def tune_gc() -> None:
     """Tune Python's cyclic garbage collector for long replays and live runs.
