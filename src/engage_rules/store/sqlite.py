@@ -33,7 +33,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -138,19 +138,23 @@ _NATIVE_MEMBER = _native_equals_to_json(_MEMBER_SAMPLE)
 _NATIVE_ENTRY = _native_equals_to_json(_ENTRY_SAMPLE)
 
 
+_MEMBER_FIELDS = tuple(f.name for f in fields(MemberState) if f.name != "ledger")
+_EMPTYABLE = (dict, list, tuple, set)
+
+
 def encode_member(m: MemberState) -> str:
-    """The JSON text stored for a member: its state with an empty ledger."""
+    """The JSON text stored for a member: its state without the ledger (which has its own
+    table) and without empty or unset fields, which ``MemberState.from_json`` restores
+    as defaults.  Compact rows mean fewer pages written per commit."""
+    out: dict[str, Any] = {}
+    for name in _MEMBER_FIELDS:
+        value = getattr(m, name)
+        if value is None or value is False or (not value and isinstance(value, _EMPTYABLE)):
+            continue
+        out[name] = value
     if _NATIVE_MEMBER:
-        # Swap out the ledger (stored in its own table) and the `spent` set (which orjson
-        # would hand to the slow `default` hook) for the duration of the dump.
-        led, spent = m.ledger, m.spent
-        m.ledger = []
-        m.spent = sorted(spent) if spent else []  # type: ignore[assignment]
-        try:
-            return orjson.dumps(m, default=_encode_default).decode()
-        finally:
-            m.ledger, m.spent = led, spent
-    return orjson.dumps(member_json(m)).decode()
+        return orjson.dumps(out, default=_encode_default).decode()
+    return orjson.dumps({k: v for k, v in member_json(m).items() if k in out}).decode()
 
 
 def encode_entry(e: LedgerEntry) -> str:
