@@ -54,12 +54,16 @@ class EvalContext:
 
     __slots__ = (
         "community",
+        "d",
         "default_currency",
+        "engine",
         "event",
         "m",
         "match",
         "now",
         "now_ts",
+        "queue",
+        "rule",
         "tz",
         "vars",
     )
@@ -74,6 +78,10 @@ class EvalContext:
         vars: dict[str, Any],
         default_currency: str,
         tz: ZoneInfo,
+        engine: Any = None,
+        d: Any = None,
+        queue: Any = None,
+        rule: str = "",
     ) -> None:
         self.event = event
         self.m = member
@@ -85,6 +93,12 @@ class EvalContext:
         self.tz = tz
         #: What the last detector function that found something matched (for `{{ match }}`).
         self.match: Any = ""
+        # While actions run (engine_actions.Run): the engine, the decision being built,
+        # the queue of internal events and the rule whose actions these are.
+        self.engine = engine
+        self.d = d
+        self.queue = queue
+        self.rule = rule
 
     # -- member attribute accessors (used by compiled code and by MemberView) -------------
     def member_attr(self, name: str) -> Any:

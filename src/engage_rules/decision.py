@@ -119,14 +119,10 @@ class Decision:
     actions (the outbox), timers added and fired, and the cause id as processed.
     """
 
-    # Rarely used parts are class-level empty tuples (nothing to allocate per event);
-    # the add_* methods give an instance its own list or set on first write.
-    communities: set[str] | tuple[()] = ()  # community-level data changed
-    timers_added: list[Timer] | tuple[()] = ()
-    timers_fired: list[str] | tuple[()] = ()
-    errors: list[RuleError] | tuple[()] = ()
-    audit: list[dict[str, Any]] | tuple[()] = ()  # moderation audit log
-    review: list[dict[str, Any]] | tuple[()] = ()  # flag_for_review items
+    __slots__ = (
+        "actions", "at", "audit", "cause", "communities", "errors", "event", "is_timer",
+        "ledger", "review", "timers_added", "timers_fired", "touched",
+    )
 
     def __init__(
         self,
@@ -142,6 +138,14 @@ class Decision:
         self.actions: list[ActionRecord] = []
         self.ledger: list[tuple[str, str, LedgerEntry]] = []
         self.touched: set[tuple[str, str]] = set()  # (community, member)
+        # Rarely used parts start as the shared empty tuple (nothing allocated per event);
+        # the add_* methods give the decision its own list or set on first write.
+        self.communities: set[str] | tuple[()] = ()  # community-level data changed
+        self.timers_added: list[Timer] | tuple[()] = ()
+        self.timers_fired: list[str] | tuple[()] = ()
+        self.errors: list[RuleError] | tuple[()] = ()
+        self.audit: list[dict[str, Any]] | tuple[()] = ()  # moderation audit log
+        self.review: list[dict[str, Any]] | tuple[()] = ()  # flag_for_review items
 
     def add_error(self, error: RuleError) -> None:
         errors = self.errors

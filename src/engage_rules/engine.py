@@ -172,11 +172,10 @@ class Engine:
         dispatch = self._dispatch.get(ev.type)
         if dispatch is None:
             return
-        c = EvalContext(ev, m, ev.at, ev.ts, self.community_vars(ev.community),
-                        self.playbook.vars, self.playbook.default_currency,
-                        self.playbook.timezone)
-        run = Run(self, d, ev, m, c, "", queue)
-        dispatch(self, ev, m, c, d, run, ev.ts, mid, m.roles if m is not None else (),
+        pb = self.playbook
+        run = Run(ev, m, ev.at, ev.ts, self.community_vars(ev.community), pb.vars,
+                  pb.default_currency, pb.timezone, self, d, queue)
+        dispatch(self, ev, m, run, d, run, ev.ts, mid, m.roles if m is not None else (),
                  ev.channel)
 
     def raise_event(

@@ -2,48 +2,48 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .context import EvalContext
-from .decision import ActionRecord, Decision
+from .decision import ActionRecord
 from .errors import ActionError
-from .events import Event
 from .state import LedgerEntry, MemberState, Strike, Timer, ts
 
 if TYPE_CHECKING:
     from .compiler import CompiledAction
-    from .engine import Engine
 
 
 class ActionRefused(Exception):
     """An action had no effect and its rule's `else:` should run (a short `spend`)."""
 
 
-class Run:
-    """One rule's actions being carried out for one event."""
+class Run(EvalContext):
+    """The scope in which one event's rules evaluate and act.
 
-    __slots__ = ("c", "d", "engine", "event", "member", "queue", "rule")
+    It is the :class:`EvalContext` conditions and templates read, plus what actions need
+    (the engine, the decision being built, the internal-event queue, the current rule),
+    so one object per event serves both.
+    """
 
-    def __init__(
-        self,
-        engine: Engine,
-        d: Decision,
-        event: Event,
-        member: MemberState | None,
-        c: EvalContext,
-        rule: str,
-        queue: deque[Event],
-    ) -> None:
-        self.engine = engine
-        self.d = d
-        self.event = event
-        self.member = member
-        self.c = c
-        self.rule = rule
-        self.queue = queue
+    __slots__ = ()
+
+    @property
+    def member(self) -> MemberState | None:
+        m: MemberState | None = self.m
+        return m
+
+    @property
+    def c(self) -> EvalContext:
+        return self
+
+    def for_member(self, member: MemberState, rule: str) -> Run:
+        """The same event's scope, acting for ``member`` under ``rule`` (strike ladders)."""
+        run = Run(self.event, member, self.now, self.now_ts, self.community, self.vars,
+                  self.default_currency, self.tz, self.engine, self.d, self.queue, rule)
+        run.match = self.match  # what the rule's detectors found, for `{{ match }}`
+        return run
 
     @property
     def at(self) -> datetime:
@@ -52,7 +52,7 @@ class Run:
     def value(self, action: CompiledAction, name: str, default: Any = None) -> Any:
         fn = action.values.get(name)
         if fn is not None:
-            return fn(self.c)
+            return fn(self)
         value = action.consts.get(name, default)
         return default if value is None else value
 
@@ -67,7 +67,7 @@ class Run:
             return self.member
         if not isinstance(to, str | int):
             raise ActionError(f"`to:` must be a member id, got {type(to).__name__}")
-        m = self.engine.state.community(self.event.community).member(str(to))
+        m: MemberState = self.engine.state.community(self.event.community).member(str(to))
         self.d.touched.add((m.community, m.id))
         return m
 
@@ -480,7 +480,7 @@ def do_strike(run: Run, action: CompiledAction) -> None:
         if s.at == total or (s.at < total and s is pb.strike_ladder[-1]):
             step = s
     if step is not None:
-        ladder_run = Run(run.engine, run.d, run.event, m, run.c, "moderation.strikes", run.queue)
+        ladder_run = run.for_member(m, "moderation.strikes")
         for ladder_action in step.do:
             try:
                 ladder_action.execute(ladder_run, ladder_action)

@@ -25,8 +25,8 @@ from .store import Store
 
 #: Batch bounds for offline replays: a replay has no one waiting on a single event, so it
 #: commits larger groups (fewer fsyncs and fewer rewrites of busy members per event).
-REPLAY_BATCH_SIZE = 5000
-REPLAY_BATCH_SECONDS = 0.5
+REPLAY_BATCH_SIZE = 10000
+REPLAY_BATCH_SECONDS = 1.0
 
 
 def tune_gc() -> None:
