@@ -70,18 +70,21 @@ class Engine:
     # -- events -------------------------------------------------------------------------
     def process(self, event: Event) -> list[Decision]:
         """Decide one event.  Returns the decisions of timers that fired first, then its own."""
+        out: list[Decision] = []
+        self.process_into(event, out)
+        return out
+
+    def process_into(self, event: Event, out: list[Decision]) -> None:
+        """Like :meth:`process`, appending the decisions to ``out`` (saves a list per
+        event on the hot path of runners)."""
         state = self.state
         clock = state.clock
-        out: list[Decision]
         if clock is None or event.at > clock:
             timers = state.timers
             if timers and timers[0].due <= event.ts:
-                out = self.advance_to(event.at)
+                out.extend(self.advance_to(event.at))
             else:
-                out = []
                 state.clock = event.at
-        else:
-            out = []
         d = Decision(event.id, event.at, event)
         queue: deque[Event] = deque()
         self._decide(event, d, queue)
@@ -99,7 +102,6 @@ class Engine:
                 continue
             self._decide(ev, d, queue)
         out.append(d)
-        return out
 
     def community_vars(self, name: str) -> dict[str, Any]:
         cv = self._community_vars.get(name)

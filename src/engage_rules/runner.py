@@ -96,8 +96,24 @@ class Runner:
         clock = self.engine.state.clock
         if clock is not None and event.at < clock:
             stats.late += 1
-        self._add(self.engine.process(event))
+        pending = self._pending
+        before = len(pending)
+        if not before:
+            self._batch_started = time.monotonic()
+        self.engine.process_into(event, pending)
         stats.processed += 1
+        n = len(pending)
+        if n == before + 1:
+            self._pending_ids.add(eid)
+        else:  # timers fired before the event
+            for d in pending[before:]:
+                self._pending_ids.add(d.cause)
+                if d.is_timer:
+                    stats.timers_fired += 1
+        if n >= self.batch_size or (
+            n % 64 == 0 and time.monotonic() - self._batch_started >= self.max_batch_seconds
+        ):
+            self.flush(wait=False)
 
     def advance_to(self, at: datetime) -> None:
         """Fire every timer due by ``at`` and move the clock there."""
