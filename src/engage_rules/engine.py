@@ -104,6 +104,7 @@ class Engine:
         out.append(d)
 
     def community_vars(self, name: str) -> dict[str, Any]:
+        """What expressions see as ``community`` for a community of the stream."""
         cv = self._community_vars.get(name)
         if cv is None:
             pb = self.playbook

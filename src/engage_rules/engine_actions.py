@@ -140,18 +140,23 @@ def _amount(run: Run, action: CompiledAction) -> tuple[str, int]:
 
 def _ledger(run: Run, m: MemberState, currency: str, amount: int, kind: str, reason: str,
             key: str, reverses: int | None = None) -> LedgerEntry:
-    ref = run.event.data.get("message_id")
+    ev = run.event
+    ref = ev.data.get("message_id")
+    ledger = m.ledger
     entry = LedgerEntry(
-        seq=len(m.ledger) + 1, currency=currency, amount=amount, kind=kind, reason=reason,
-        rule=run.rule, cause=run.event.id, key=key, at=run.at,
-        ref=ref if isinstance(ref, str) else None, reverses=reverses,
+        len(ledger) + 1, currency, amount, kind, reason, run.rule, ev.id, key, ev.at,
+        ref if isinstance(ref, str) else None, reverses,
     )
-    m.ledger.append(entry)
-    m.balances[currency] = m.balances.get(currency, 0) + amount
+    ledger.append(entry)
+    balances = m.balances
+    balances[currency] = balances.get(currency, 0) + amount
     if amount > 0 and kind == "award":
-        m.earned[currency] = m.earned.get(currency, 0) + amount
-    run.d.ledger.append((m.community, m.id, entry))
-    run.d.touched.add((m.community, m.id))
+        earned = m.earned
+        earned[currency] = earned.get(currency, 0) + amount
+    d = run.d
+    who = (m.community, m.id)
+    d.ledger.append((who[0], who[1], entry))
+    d.touched.add(who)
     return entry
 
 
