@@ -409,16 +409,21 @@ def do_mute(run: Run, action: CompiledAction) -> None:
     run.audit("mute", m.id, reason)
 
 
-def do_unmute(run: Run, action: CompiledAction) -> None:
+def _lift(run: Run, action: CompiledAction, status: str, until_attr: str) -> None:
+    """`unmute` / `unban`: back to active, if the member is muted / banned."""
     m = run.require_target(action)
-    if m.status != "muted":
+    if m.status != status:
         return
     m.status = "active"
-    m.muted_until = None
+    setattr(m, until_attr, None)
     run.d.touched.add((m.community, m.id))
     reason = run.text(action, "reason")
     run.emit(action, m.id, {"reason": reason})
-    run.audit("unmute", m.id, reason)
+    run.audit(action.name, m.id, reason)
+
+
+def do_unmute(run: Run, action: CompiledAction) -> None:
+    _lift(run, action, "muted", "muted_until")
 
 
 def do_kick(run: Run, action: CompiledAction) -> None:
@@ -453,15 +458,7 @@ def do_ban(run: Run, action: CompiledAction) -> None:
 
 
 def do_unban(run: Run, action: CompiledAction) -> None:
-    m = run.require_target(action)
-    if m.status != "banned":
-        return
-    m.status = "active"
-    m.banned_until = None
-    run.d.touched.add((m.community, m.id))
-    reason = run.text(action, "reason")
-    run.emit(action, m.id, {"reason": reason})
-    run.audit("unban", m.id, reason)
+    _lift(run, action, "banned", "banned_until")
 
 
 def do_strike(run: Run, action: CompiledAction) -> None:

@@ -40,28 +40,26 @@ def _audit(d: Decision, timer: Timer, action: str, at: datetime) -> None:
     })
 
 
+TimerHandler = Callable[["Engine", Decision, Timer, MemberState, datetime], None]
+
+
 def _same(a: datetime | None, b: datetime) -> bool:
     return a is not None and abs((a - b).total_seconds()) < 0.001
 
 
-def _unmute(engine: Engine, d: Decision, timer: Timer, m: MemberState, at: datetime) -> None:
-    if m.status != "muted" or not _same(m.muted_until, at):
-        return
-    m.status = "active"
-    m.muted_until = None
-    d.touched.add((m.community, m.id))
-    _emit(engine, d, timer, "unmute", at, {"reason": "mute expired"})
-    _audit(d, timer, "unmute", at)
+def _expire(status: str, until_attr: str, action: str, reason: str) -> TimerHandler:
+    """A handler lifting a mute or ban when it ends (if it is still the one that ends now)."""
 
+    def handler(engine: Engine, d: Decision, timer: Timer, m: MemberState, at: datetime) -> None:
+        if m.status != status or not _same(getattr(m, until_attr), at):
+            return
+        m.status = "active"
+        setattr(m, until_attr, None)
+        d.touched.add((m.community, m.id))
+        _emit(engine, d, timer, action, at, {"reason": reason})
+        _audit(d, timer, action, at)
 
-def _unban(engine: Engine, d: Decision, timer: Timer, m: MemberState, at: datetime) -> None:
-    if m.status != "banned" or not _same(m.banned_until, at):
-        return
-    m.status = "active"
-    m.banned_until = None
-    d.touched.add((m.community, m.id))
-    _emit(engine, d, timer, "unban", at, {"reason": "ban expired"})
-    _audit(d, timer, "unban", at)
+    return handler
 
 
 def _untag(engine: Engine, d: Decision, timer: Timer, m: MemberState, at: datetime) -> None:
@@ -73,9 +71,9 @@ def _untag(engine: Engine, d: Decision, timer: Timer, m: MemberState, at: dateti
     _emit(engine, d, timer, "untag", at, {"name": name, "reason": "tag expired"})
 
 
-TIMER_KINDS: dict[str, Callable[[Engine, Decision, Timer, MemberState, datetime], None]] = {
-    "unmute": _unmute,
-    "unban": _unban,
+TIMER_KINDS: dict[str, TimerHandler] = {
+    "unmute": _expire("muted", "muted_until", "unmute", "mute expired"),
+    "unban": _expire("banned", "banned_until", "unban", "ban expired"),
     "untag": _untag,
 }
 
