@@ -118,7 +118,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     tune_gc()
     runner = Runner(playbook, store, on_commit=write_actions, on_error=errors.append,
-                    batch_size=REPLAY_BATCH_SIZE, max_batch_seconds=REPLAY_BATCH_SECONDS)
+                    batch_size=getattr(store, "preferred_batch_size", None) or REPLAY_BATCH_SIZE,
+                    max_batch_seconds=REPLAY_BATCH_SECONDS)
     quarantined: list[Quarantined] = []
     progress = _Progress(sys.stderr)
     try:

@@ -64,14 +64,16 @@ class Runner:
         playbook: CompiledPlaybook,
         store: Store,
         *,
-        batch_size: int = 1000,
+        batch_size: int | None = None,
         max_batch_seconds: float = 0.2,
         on_commit: Callable[[Sequence[ActionRecord]], None] | None = None,
         on_error: Callable[[RuleError], None] | None = None,
     ) -> None:
         self.store = store
         self.engine = Engine(playbook, store.open())
-        self.batch_size = batch_size
+        #: Decisions per commit: as given, else what the store prefers (a memory store has
+        #: no fsync to share, and small batches keep memory warm), else 1,000.
+        self.batch_size = batch_size or getattr(store, "preferred_batch_size", None) or 1000
         self.max_batch_seconds = max_batch_seconds
         self.on_commit = on_commit
         self.on_error = on_error
@@ -125,13 +127,10 @@ class Runner:
             self._batch_started = time.monotonic()
         pending.extend(decisions)
         ids = self._pending_ids
-        if len(decisions) == 1:
-            ids.add(decisions[0].cause)
-        else:
-            for d in decisions:
-                ids.add(d.cause)
-                if d.is_timer:
-                    self.stats.timers_fired += 1
+        for d in decisions:
+            ids.add(d.cause)
+            if d.is_timer:
+                self.stats.timers_fired += 1
         n = len(pending)
         if n >= self.batch_size or (
             n % 64 == 0 and time.monotonic() - self._batch_started >= self.max_batch_seconds

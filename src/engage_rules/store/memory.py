@@ -29,6 +29,10 @@ class MemoryStore:
     members, community data, clock and timers into the store's own state.
     """
 
+    #: Batches buy nothing here (there is no fsync to share), and small ones let the
+    #: runner release decided events sooner.
+    preferred_batch_size = 100
+
     def __init__(self) -> None:
         self._state: State | None = None
         self._processed: set[str] = set()
