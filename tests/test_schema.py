@@ -119,3 +119,11 @@ def test_durations_have_a_pattern(schema: dict[str, Any]) -> None:
 
 def test_folder_part_files_need_no_version(validator: Any) -> None:
     assert errors(validator, {"rules": []}) == []
+
+
+def test_shipped_schema_file_is_current() -> None:
+    """docs/playbook.schema.json (referenced by the example playbooks for editors) must be
+    what `engage-rules schema` prints; regenerate it with
+    `engage-rules schema > docs/playbook.schema.json`."""
+    shipped = Path(__file__).resolve().parents[1] / "docs" / "playbook.schema.json"
+    assert json.loads(shipped.read_text(encoding="utf-8")) == playbook_json_schema()
