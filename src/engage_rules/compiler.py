@@ -78,6 +78,8 @@ class CompiledAction:
     execute: Callable[[Any, CompiledAction], None]
     #: Parameters whose value is known at load time (no template), by field name.
     consts: dict[str, Any] = field(default_factory=dict)
+    #: (playbook name, path): with the rule and the cause, what the action key hashes.
+    key_source: tuple[str, str] = ("", "")
 
 
 @dataclass(slots=True)
@@ -231,7 +233,7 @@ class _Compiler:
             consts["currency"] = self.spec.currencies[0]
             consts["amount"] = consts.pop("points")
         compiled = CompiledAction(call.name, label, spec, call.params, dynamic, call.path,
-                                  ACTION_EXECUTORS[call.name], consts)
+                                  ACTION_EXECUTORS[call.name], consts, (self.loaded.name, label))
         fast = specialised_executor(compiled)
         if fast is not None:
             compiled.execute = fast

@@ -20,7 +20,7 @@ from .dispatch import build_dispatch
 from .engine_actions import ActionRefused, Run
 from .errors import InternalLoopError
 from .events import Event, MemberRef, internal_event
-from .state import MemberState, State, Timer, from_ts
+from .state import EPOCH, MemberState, State, Timer, from_ts
 from .textnorm import fingerprint
 from .timers import fire_timer
 
@@ -41,6 +41,12 @@ class Engine:
                 playbook.by_type, _HELPERS, playbook.namespace, playbook.data_vars
             )
         self._dispatch = playbook.dispatch
+        self._run = Run(
+            internal_event(id="", type="engine.idle", at=EPOCH, community="default",
+                           member=None, data={}, depth=0),
+            None, EPOCH, 0.0, self.community_vars("default"), playbook.vars,
+            playbook.default_currency, playbook.timezone, self,
+        )
 
     # -- time ---------------------------------------------------------------------------
     def advance_to(self, at: datetime) -> list[Decision]:
@@ -175,9 +181,18 @@ class Engine:
         dispatch = self._dispatch.get(ev.type)
         if dispatch is None:
             return
-        pb = self.playbook
-        run = Run(ev, m, ev.at, ev.ts, self.community_vars(ev.community), pb.vars,
-                  pb.default_currency, pb.timezone, self, d, queue)
+        # One scope object serves every event in turn: events are decided one after
+        # another, and nothing keeps the scope once an event is decided.
+        run = self._run
+        run.event = ev
+        run.m = m
+        run.now = ev.at
+        run.now_ts = ev.ts
+        if run.community["id"] != ev.community:
+            run.community = self.community_vars(ev.community)
+        run.d = d
+        run.queue = queue
+        run.match = ""
         dispatch(self, ev, m, run, d, run, ev.ts, mid, m.roles if m is not None else (),
                  ev.channel)
 

@@ -82,7 +82,7 @@ class Run(EvalContext):
         event = self.event
         record = ActionRecord(
             None, action.name, member, self.rule, event.id, at or event.at, params,
-            event.community, (self.engine.playbook.name, action.path),
+            event.community, action.key_source,
         )
         self.d.actions.append(record)
         return record
@@ -139,13 +139,13 @@ def _amount(run: Run, action: CompiledAction) -> tuple[str, int]:
 
 
 def _ledger(run: Run, m: MemberState, currency: str, amount: int, kind: str, reason: str,
-            key: str, reverses: int | None = None) -> LedgerEntry:
+            action: ActionRecord, reverses: int | None = None) -> LedgerEntry:
     ev = run.event
     ref = ev.data.get("message_id")
     ledger = m.ledger
     entry = LedgerEntry(
-        len(ledger) + 1, currency, amount, kind, reason, run.rule, ev.id, key, ev.at,
-        ref if isinstance(ref, str) else None, reverses,
+        len(ledger) + 1, currency, amount, kind, reason, run.rule, ev.id, "", ev.at,
+        ref if isinstance(ref, str) else None, reverses, None, action,
     )
     ledger.append(entry)
     balances = m.balances
@@ -186,7 +186,7 @@ def do_award(run: Run, action: CompiledAction) -> None:
     if amount <= 0:
         return
     record = run.emit(action, m.id, {"currency": currency, "amount": amount, "reason": reason})
-    _ledger(run, m, currency, amount, "award", reason, record.key)
+    _ledger(run, m, currency, amount, "award", reason, record)
 
 
 def do_spend(run: Run, action: CompiledAction) -> None:
@@ -198,7 +198,7 @@ def do_spend(run: Run, action: CompiledAction) -> None:
         raise ActionRefused()
     reason = run.text(action, "reason", run.rule)
     record = run.emit(action, m.id, {"currency": currency, "amount": amount, "reason": reason})
-    _ledger(run, m, currency, -amount, "spend", reason, record.key)
+    _ledger(run, m, currency, -amount, "spend", reason, record)
 
 
 def do_revoke(run: Run, action: CompiledAction) -> None:
@@ -221,7 +221,7 @@ def do_revoke(run: Run, action: CompiledAction) -> None:
         amount = min(orig.amount, m.balances.get(orig.currency, 0))
         if amount <= 0:
             continue
-        entry = _ledger(run, m, orig.currency, -amount, "revoke", reason, record.key,
+        entry = _ledger(run, m, orig.currency, -amount, "revoke", reason, record,
                         reverses=orig.seq)
         orig.reversed_by = entry.seq
         reversed_.append({"entry": orig.seq, "currency": orig.currency, "amount": amount,
@@ -553,10 +553,10 @@ def _fast_award(currency: str, amount: int, reason: str | None) -> Executor:
         record = ActionRecord(
             None, "award", m.id, run.rule, ev.id, ev.at,
             {"currency": currency, "amount": amount, "reason": text}, ev.community,
-            (run.engine.playbook.name, action.path),
+            action.key_source,
         )
         run.d.actions.append(record)
-        _ledger(run, m, currency, amount, "award", text, record.key)
+        _ledger(run, m, currency, amount, "award", text, record)
 
     return award
 
@@ -564,11 +564,18 @@ def _fast_award(currency: str, amount: int, reason: str | None) -> Executor:
 def _fast_tag(name: str) -> Executor:
     def tag(run: Run, action: CompiledAction) -> None:
         m = run.member
-        if m is not None:
-            tags = m.tags
-            if name in tags and tags[name] is None:
-                return  # already tagged, without expiry: nothing changes
-        do_tag(run, action)
+        if m is None:
+            raise ActionError("`tag` needs a member: the event has none; give `to:`")
+        tags = m.tags
+        if name in tags and tags[name] is None:
+            return  # already tagged, without expiry: nothing changes
+        tags[name] = None
+        run.d.touched.add((m.community, m.id))
+        ev = run.event
+        run.d.actions.append(ActionRecord(
+            None, "tag", m.id, run.rule, ev.id, ev.at, {"name": name}, ev.community,
+            action.key_source,
+        ))
 
     return tag
 

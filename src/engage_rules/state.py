@@ -51,6 +51,15 @@ class LedgerEntry:
     ref: str | None = None  # the cause event's data.message_id, for `revoke: {event: ...}`
     reverses: int | None = None  # for a reversal: the seq of the entry it reverses
     reversed_by: int | None = None  # set on an entry once it has been reversed
+    #: The action that wrote the entry, while it is in memory: its key (a hash) is only
+    #: computed when the entry is stored (``key`` is "" until then).
+    action: Any = field(default=None, compare=False, repr=False)
+
+    def action_key(self) -> str:
+        """The key of the action that wrote this entry."""
+        if not self.key and self.action is not None:
+            self.key = self.action.key
+        return self.key
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -61,7 +70,7 @@ class LedgerEntry:
             "reason": self.reason,
             "rule": self.rule,
             "cause": self.cause,
-            "key": self.key,
+            "key": self.action_key(),
             "at": self.at.isoformat(),
         }
         if self.ref is not None:

@@ -135,7 +135,6 @@ def _samples() -> tuple[MemberState, LedgerEntry]:
 
 _MEMBER_SAMPLE, _ENTRY_SAMPLE = _samples()
 _NATIVE_MEMBER = _native_equals_to_json(_MEMBER_SAMPLE)
-_NATIVE_ENTRY = _native_equals_to_json(_ENTRY_SAMPLE)
 
 
 _MEMBER_FIELDS = tuple(f.name for f in fields(MemberState) if f.name != "ledger")
@@ -158,8 +157,6 @@ def encode_member(m: MemberState) -> str:
 
 
 def encode_entry(e: LedgerEntry) -> str:
-    if _NATIVE_ENTRY:
-        return orjson.dumps(e).decode()
     return orjson.dumps(e.to_json()).decode()
 
 
