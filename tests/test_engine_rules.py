@@ -208,3 +208,30 @@ rules:
     acts = run(Engine(pb), ev("custom.announcement", None, title="周末外拍"))
     assert acts[0].member is None
     assert acts[0].params == {"text": "周末外拍", "channel": "news"}
+
+
+def test_member_values_read_by_later_rules_follow_do_and_else_branches() -> None:
+    # Dispatch code reads member.points once per event and again after any rule's
+    # actions ran, whichever branch ran: this checks both branches.
+    pb = playbook("""
+rules:
+  - id: buy
+    on: redeem.requested
+    priority: 2
+    do: [{spend: {points: 5, reason: buy}}]
+    else: [{award: {points: 3, reason: consolation}}]
+  - id: rich
+    on: redeem.requested
+    priority: 1
+    if: "member.points >= 3"
+    do: [{tag: rich}]
+    else: [{untag: rich}]
+""")
+    eng = Engine(pb)
+    acts = run(eng, ev("redeem.requested"))  # 0 points: refused, consolation 3 -> rich
+    assert types(acts) == ["award", "tag"]
+    run(eng, ev("checkin", at=1))
+    acts = run(eng, ev("redeem.requested", at=2))  # 3 points: refused again -> 6
+    assert types(acts) == ["award"]
+    acts = run(eng, ev("redeem.requested", at=3))  # 6 points: spend 5 -> 1 -> not rich
+    assert types(acts) == ["spend", "untag"]

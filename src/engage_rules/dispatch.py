@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .expr_codegen import BIND_POINTS, HOISTED_POINTS
+
 if TYPE_CHECKING:
     from .compiler import CompiledRule
 
@@ -80,7 +82,8 @@ def _rule_block(i: int, rule: CompiledRule, ns: dict[str, Any]) -> list[str]:
     if rule.cooldown is not None:
         add(f"if _m is not None: _m.cooldowns[ID{i}] = at_ts")
     if rule.else_:
-        add(f"if not run_actions(R{i}, DO{i}, run):")
+        add(f"done = run_actions(R{i}, DO{i}, run)")
+        add("if not done:")
         add(f"    run_actions(R{i}, ELSE{i}, run)")
     else:
         add(f"run_actions(R{i}, DO{i}, run)")
@@ -137,6 +140,15 @@ def build_dispatch(
             key = rule.index
             body.extend("    " + line for line in _rule_block(key, rule, ns))
         prologue = _PROLOGUE + _data_prologue(rules, data_vars or {})
+        if any(r.cond_inline and re.search(rf"\b{HOISTED_POINTS}\b", r.cond_inline)
+               for r in rules):
+            prologue += f"\n    {BIND_POINTS}"
+            body = [
+                line + (f"\n{line[: len(line) - len(line.lstrip())]}{BIND_POINTS}"
+                        if line.lstrip().startswith(("run_actions(", "done = run_actions("))
+                        else "")
+                for line in body
+            ]
         sources.append(
             f"def {fname}({_SIGNATURE}):  # {type_}\n{prologue}\n" + "\n".join(body) + "\n"
         )

@@ -64,6 +64,12 @@ _MEMBER_INLINE = {
     "status": "_m.status_at(_now)",
 }
 
+#: In dispatch code, `member.points` is read from this local, which the dispatch function
+#: binds once and binds again after every rule whose actions ran (only actions change a
+#: member's balances).
+HOISTED_POINTS = "_mpts"
+BIND_POINTS = f"{HOISTED_POINTS} = _m and {_MEMBER_INLINE['points']}"
+
 #: Binds the locals generated code reads (see _MEMBER_INLINE).
 PROLOGUE = "_ev = c.event; _d = _ev.data; _m = c.m; _now = c.now; _cur = c.default_currency"
 
@@ -299,6 +305,8 @@ class Translator:
             return Code(f"_evmf(_ev, {name!r})")
         if kind == "member":
             self.check_field(name, MEMBER_FIELDS, "member")
+            if name == "points" and self.hoist_data:
+                return Code(HOISTED_POINTS)
             inline = _MEMBER_INLINE.get(name)
             if inline is not None:
                 return Code(f"(_m and {inline})")
