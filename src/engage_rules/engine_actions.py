@@ -404,8 +404,8 @@ def do_mute(run: Run, action: CompiledAction) -> None:
     m.muted_until = until
     run.d.touched.add((m.community, m.id))
     run.add_timer("unmute", until, m.id, {})
-    run.emit(action, m.id, {"for": action.params.for_, "until": until.isoformat(),  # type: ignore[attr-defined]
-                            "reason": reason})
+    duration = action.params.for_  # type: ignore[attr-defined]
+    run.emit(action, m.id, {"for": duration, "until": until.isoformat(), "reason": reason})
     run.audit("mute", m.id, reason)
 
 

@@ -21,6 +21,7 @@ from .compiler import CompiledPlaybook
 from .decision import ActionRecord, Decision, RuleError
 from .engine import Engine
 from .events import Event
+from .state import State
 from .store import Store
 
 #: Batch bounds for offline replays: a replay has no one waiting on a single event, so it
@@ -84,7 +85,8 @@ class Runner:
         self._inflight: tuple[Future[None] | None, list[Decision]] | None = None
 
     @property
-    def state(self):  # type: ignore[no-untyped-def]
+    def state(self) -> State:
+        """The live engine state (what the store will hold once pending batches commit)."""
         return self.engine.state
 
     def feed(self, event: Event) -> None:
