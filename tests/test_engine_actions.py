@@ -236,3 +236,19 @@ rules:
     assert acts[1].params == {"level_hint": 8, "note": "fixed"}
     run(eng, ev("custom.kick", at=1))
     assert member(eng).status == "left"
+
+
+def test_amounts_beyond_the_limit_fail_the_rule_not_the_stream() -> None:
+    pb = playbook("""
+rules:
+  - id: huge
+    on: checkin
+    do: [{award: {points: "{{ 10 ** 15 }}", reason: x}}]
+  - id: fine
+    on: checkin
+    do: [{tag: ok}]
+""")
+    eng = Engine(pb)
+    d = eng.process(ev("checkin"))[-1]
+    assert types(d.actions) == ["tag"]
+    assert d.errors[0].rule == "huge" and "limit" in d.errors[0].message

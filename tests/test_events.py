@@ -6,7 +6,7 @@ import io
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -449,3 +449,14 @@ def test_event_to_json_round_trips() -> None:
     out = event_to_json(e)
     assert out["at"] == "2026-03-02T20:15:00+08:00"
     assert parse_event(orjson.dumps(out)) == e
+
+
+@given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=8)),
+                                                timezone(timedelta(hours=-3, minutes=-30))])),
+       st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3))
+@settings(max_examples=50)
+def test_action_json_bytes_equal_to_json(at: datetime, params: dict[str, Any]) -> None:
+    from engage_rules.decision import ActionRecord
+
+    a = ActionRecord(None, "award", "u1", "r", "e1", at, params, "c", ("pb", "do.0"))
+    assert json.loads(a.to_json_bytes()) == a.to_json()  # stdlib: exact big integers

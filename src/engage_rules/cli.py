@@ -113,7 +113,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     errors: list[RuleError] = []
 
     def write_actions(actions: Sequence[ActionRecord]) -> None:
-        out.write(b"".join(orjson.dumps(a.to_json()) + b"\n" for a in actions))
+        out.write(b"".join(a.to_json_bytes() + b"\n" for a in actions))
         out.flush()
 
     tune_gc()

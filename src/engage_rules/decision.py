@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from .events import Event
 from .state import LedgerEntry, Timer
@@ -81,6 +84,27 @@ class ActionRecord:
             "params": self.params,
             "community": self.community,
         }
+
+    def to_json_bytes(self) -> bytes:
+        """``to_json()`` encoded as JSON, without building the intermediate strings
+        (orjson writes the aware datetime in the same ISO 8601 form as ``isoformat``)."""
+        try:
+            return self._dumps()
+        except TypeError:  # e.g. an integer beyond 64 bits in params: slower, exact
+            return json.dumps(self.to_json(), ensure_ascii=False,
+                              separators=(",", ":")).encode()
+
+    def _dumps(self) -> bytes:
+        return orjson.dumps({
+            "key": self.key,
+            "type": self.type,
+            "member": self.member,
+            "rule": self.rule,
+            "cause": self.cause,
+            "at": self.at,
+            "params": self.params,
+            "community": self.community,
+        })
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ActionRecord:

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from .compiler import CompiledAction
 
 
+#: The largest amount one action may move (balances stay well inside 64-bit integers).
+MAX_AMOUNT = 10**12
+
+
 class ActionRefused(Exception):
     """An action had no effect and its rule's `else:` should run (a short `spend`)."""
 
@@ -115,7 +119,7 @@ class Run(EvalContext):
 def _amount(run: Run, action: CompiledAction) -> tuple[str, int]:
     consts = action.consts
     raw = consts.get("amount")
-    if raw is not None and type(raw) is int and raw >= 0 and "currency" in consts:
+    if type(raw) is int and 0 <= raw <= MAX_AMOUNT and "currency" in consts:
         return consts["currency"], raw  # known at load time: nothing to check per event
     pb = run.engine.playbook
     raw = run.value(action, "points")
@@ -135,6 +139,8 @@ def _amount(run: Run, action: CompiledAction) -> tuple[str, int]:
     amount = int(raw)
     if amount < 0:
         raise ActionError(f"amount must not be negative, got {amount}")
+    if amount > MAX_AMOUNT:
+        raise ActionError(f"amount {amount} is larger than the limit of {MAX_AMOUNT}")
     return currency, amount
 
 
@@ -587,7 +593,7 @@ def specialised_executor(action: CompiledAction) -> Executor | None:
         return None
     if action.name == "award" and getattr(action.params, "cap", None) is None:
         amount = consts.get("amount")
-        if type(amount) is int and amount >= 0 and "currency" in consts:
+        if type(amount) is int and 0 <= amount <= MAX_AMOUNT and "currency" in consts:
             reason = consts.get("reason")
             return _fast_award(consts["currency"], amount,
                                None if reason is None else str(reason))

@@ -410,7 +410,7 @@ class SQLiteStore:
             rows = _Rows(
                 causes=b.causes,
                 ledger=[(c, m, seq, encode_entry(e)) for (c, m, seq), e in b.ledger.items()],
-                actions=[(a.key, dumps(a.to_json()).decode()) for a in b.actions],
+                actions=[(a.key, a.to_json_bytes().decode()) for a in b.actions],
                 timers_add=[
                     (t.id, t.due, dumps(t.to_json()).decode())
                     for t in b.timers.values() if t is not None
