@@ -365,3 +365,13 @@ def test_empty_stream(tmp_path: Path) -> None:
     assert proc.returncode == 0 and proc.stdout == ""
     assert re.search(r"\b0 read, 0 processed, 0 duplicate, 0 quarantined", proc.stderr)
     assert json.loads(state_out.read_text()) == {"members": {}, "community": {}}
+
+
+def test_replay_batch_size_option(tmp_path: Path) -> None:
+    bad = cli("replay", str(STARTER), str(SAMPLE), "--batch-size", "0")
+    assert bad.returncode == 2 and "--batch-size" in bad.stderr
+    db = tmp_path / "b.db"
+    small = cli("replay", str(STARTER), str(SAMPLE), "--store", f"sqlite:///{db}",
+                "--batch-size", "7")
+    default = cli("replay", str(STARTER), str(SAMPLE))
+    assert small.returncode == 0 and small.stdout == default.stdout

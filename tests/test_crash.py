@@ -50,7 +50,7 @@ def _events(path: Path, n: int) -> None:
 
 def _replay(db: Path, events: Path, state_out: Path | None = None) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "engage_rules", "replay", str(PLAYBOOK), str(events),
-           "--store", f"sqlite:///{db}", "--until", UNTIL]
+           "--store", f"sqlite:///{db}", "--until", UNTIL, "--batch-size", "2000"]
     if state_out is not None:
         cmd += ["--state-out", str(state_out)]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
