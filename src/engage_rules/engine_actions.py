@@ -160,9 +160,9 @@ def _ledger(run: Run, m: MemberState, currency: str, amount: int, kind: str, rea
         earned = m.earned
         earned[currency] = earned.get(currency, 0) + amount
     d = run.d
-    who = (m.community, m.id)
-    d.ledger.append((who[0], who[1], entry))
-    d.touched.add(who)
+    d.ledger.append((m.community, m.id, entry))
+    if m is not run.m:  # the event's own member is in `touched` already
+        d.touched.add((m.community, m.id))
     return entry
 
 
@@ -575,8 +575,7 @@ def _fast_tag(name: str) -> Executor:
         tags = m.tags
         if name in tags and tags[name] is None:
             return  # already tagged, without expiry: nothing changes
-        tags[name] = None
-        run.d.touched.add((m.community, m.id))
+        tags[name] = None  # the event's own member: in `touched` already
         ev = run.event
         run.d.actions.append(ActionRecord(
             None, "tag", m.id, run.rule, ev.id, ev.at, {"name": name}, ev.community,
