@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 Dispatch = Callable[..., None]
 
-_SIGNATURE = "eng, _ev, _m, c, d, run, at_ts, mid, roles, channel"
+#: ``c`` is the event's scope (an engine_actions.Run): conditions read it, actions run in it.
+_SIGNATURE = "eng, _ev, _m, c, d, at_ts, mid, roles, channel"
 #: The locals inlined conditions read (see expr_codegen.PROLOGUE), bound once per event.
 _PROLOGUE = "    _d = _ev.data; _now = c.now; _cur = c.default_currency"
 
@@ -82,11 +83,11 @@ def _rule_block(i: int, rule: CompiledRule, ns: dict[str, Any]) -> list[str]:
     if rule.cooldown is not None:
         add(f"if _m is not None: _m.cooldowns[ID{i}] = at_ts")
     if rule.else_:
-        add(f"done = run_actions(R{i}, DO{i}, run)")
+        add(f"done = run_actions(R{i}, DO{i}, c)")
         add("if not done:")
-        add(f"    run_actions(R{i}, ELSE{i}, run)")
+        add(f"    run_actions(R{i}, ELSE{i}, c)")
     else:
-        add(f"run_actions(R{i}, DO{i}, run)")
+        add(f"run_actions(R{i}, DO{i}, c)")
     if rule.stop:
         add("return")
     if rule.else_ and rule.cond is not None:
@@ -94,7 +95,7 @@ def _rule_block(i: int, rule: CompiledRule, ns: dict[str, Any]) -> list[str]:
         depth = 1 + (1 if rule.threshold is not None else 0)
         indent = indent[: len(indent) - 4 * depth]
         add("elif ok is not None:")
-        add(f"    run_actions(R{i}, ELSE{i}, run)")
+        add(f"    run_actions(R{i}, ELSE{i}, c)")
     return lines
 
 

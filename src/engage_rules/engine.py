@@ -119,13 +119,6 @@ class Engine:
             }
         return cv
 
-    def context(self, ev: Event, member: MemberState | None, at_ts: float) -> EvalContext:
-        pb = self.playbook
-        return EvalContext(
-            ev, member, ev.at, at_ts, self.community_vars(ev.community), pb.vars,
-            pb.default_currency, pb.timezone,
-        )
-
     def _observe(self, ev: Event, ref: MemberRef, m: MemberState, at_ts: float) -> None:
         """Apply what an external event says about its member (DESIGN.md §3): profile
         fields, canonical member events, activity time and the counters expressions use."""
@@ -193,8 +186,7 @@ class Engine:
         run.d = d
         run.queue = queue
         run.match = ""
-        dispatch(self, ev, m, run, d, run, ev.ts, mid, m.roles if m is not None else (),
-                 ev.channel)
+        dispatch(self, ev, m, run, d, ev.ts, mid, m.roles if m is not None else (), ev.channel)
 
     def raise_event(
         self, run: Run, type_: str, member: MemberState | None, data: dict[str, Any], tag: str

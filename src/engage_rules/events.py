@@ -19,7 +19,7 @@ Two models describe the same envelope:
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -292,7 +292,6 @@ __all__ = [
     "INTERNAL_TYPES",
     "MAX_EVENT_BYTES",
     "REASONS",
-    "UTC",
     "Event",
     "EventEnvelope",
     "EventError",
@@ -302,5 +301,4 @@ __all__ = [
     "event_to_json",
     "internal_event",
     "parse_event",
-    "timezone",
 ]
