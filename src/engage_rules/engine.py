@@ -41,6 +41,7 @@ class Engine:
                 playbook.by_type, _HELPERS, playbook.namespace, playbook.data_vars
             )
         self._dispatch = playbook.dispatch
+        self._timer_queue: deque[Event] | None = None
         self._run = Run(
             internal_event(id="", type="engine.idle", at=EPOCH, community="default",
                            member=None, data={}, depth=0),
@@ -70,8 +71,31 @@ class Engine:
         at = from_ts(timer.due)
         d = Decision(cause=timer.id, at=at, is_timer=True)
         d.add_fired(timer.id)
-        fire_timer(self, d, timer, at)
+        queue: deque[Event] = deque()
+        self._timer_queue = queue
+        try:
+            fire_timer(self, d, timer, at)
+        finally:
+            self._timer_queue = None
+        self._drain(d, queue, at)
         return d
+
+    def timer_event(self, d: Decision, timer: Timer, type_: str, member: MemberState | None,
+                    data: dict[str, Any], tag: str = "") -> Event:
+        """Raise an internal event from a firing timer (a silence deadline, a demotion, a
+        leaderboard close...).  Rules see it once the timer's handler returns, as they
+        see events a rule raises; its id is the timer id (plus ``tag``)."""
+        queue = self._timer_queue
+        if queue is None:
+            raise RuntimeError("timer_event() is only for timer handlers")
+        at = from_ts(timer.due)
+        ref = MemberRef(id=member.id, name=member.name, roles=member.roles) if member else None
+        ev = internal_event(
+            id=f"{timer.id}/{tag}" if tag else timer.id, type=type_, at=at,
+            community=timer.community, member=ref, data=data, depth=1,
+        )
+        queue.append(ev)
+        return ev
 
     # -- events -------------------------------------------------------------------------
     def process(self, event: Event) -> list[Decision]:
@@ -94,7 +118,13 @@ class Engine:
         d = Decision(event.id, event.at, event)
         queue: deque[Event] = deque()
         self._decide(event, d, queue)
-        while queue:  # internal events the rules raised, in order
+        if queue:
+            self._drain(d, queue, event.at)
+        out.append(d)
+
+    def _drain(self, d: Decision, queue: deque[Event], at: datetime) -> None:
+        """Decide the internal events rules (or a timer) raised, in order."""
+        while queue:
             ev = queue.popleft()
             if ev.depth > MAX_INTERNAL_DEPTH:
                 d.add_error(RuleError(
@@ -103,11 +133,10 @@ class Engine:
                         f"internal event {ev.type!r} nested deeper than {MAX_INTERNAL_DEPTH} "
                         "hops; rules that emit events are triggering each other in a loop"
                     )),
-                    event.at,
+                    at,
                 ))
                 continue
             self._decide(ev, d, queue)
-        out.append(d)
 
     def community_vars(self, name: str) -> dict[str, Any]:
         """What expressions see as ``community`` for a community of the stream."""

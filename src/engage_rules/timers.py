@@ -40,7 +40,11 @@ def _audit(d: Decision, timer: Timer, action: str, at: datetime) -> None:
     })
 
 
-TimerHandler = Callable[["Engine", Decision, Timer, MemberState, datetime], None]
+#: A timer handler: ``(engine, decision, timer, member, at)``.  ``member`` is the timer's
+#: member (None for community-level timers such as leaderboard closes and schedules);
+#: ``at`` is the due time in the community time zone.  A handler may raise internal
+#: events with :meth:`Engine.timer_event`; rules see them after the handler returns.
+TimerHandler = Callable[["Engine", Decision, Timer, "MemberState | None", datetime], None]
 
 
 def _same(a: datetime | None, b: datetime) -> bool:
@@ -50,8 +54,9 @@ def _same(a: datetime | None, b: datetime) -> bool:
 def _expire(status: str, until_attr: str, action: str, reason: str) -> TimerHandler:
     """A handler lifting a mute or ban when it ends (if it is still the one that ends now)."""
 
-    def handler(engine: Engine, d: Decision, timer: Timer, m: MemberState, at: datetime) -> None:
-        if m.status != status or not _same(getattr(m, until_attr), at):
+    def handler(engine: Engine, d: Decision, timer: Timer, m: MemberState | None,
+                at: datetime) -> None:
+        if m is None or m.status != status or not _same(getattr(m, until_attr), at):
             return
         m.status = "active"
         setattr(m, until_attr, None)
@@ -62,27 +67,42 @@ def _expire(status: str, until_attr: str, action: str, reason: str) -> TimerHand
     return handler
 
 
-def _untag(engine: Engine, d: Decision, timer: Timer, m: MemberState, at: datetime) -> None:
+def _untag(engine: Engine, d: Decision, timer: Timer, m: MemberState | None,
+           at: datetime) -> None:
     name = timer.payload.get("name", "")
-    if name not in m.tags or not _same(m.tags[name], at):
+    if m is None or name not in m.tags or not _same(m.tags[name], at):
         return
     del m.tags[name]
     d.touched.add((m.community, m.id))
     _emit(engine, d, timer, "untag", at, {"name": name, "reason": "tag expired"})
 
 
-TIMER_KINDS: dict[str, TimerHandler] = {
-    "unmute": _expire("muted", "muted_until", "unmute", "mute expired"),
-    "unban": _expire("banned", "banned_until", "unban", "ban expired"),
-    "untag": _untag,
-}
+#: What each kind of timer does, by ``Timer.kind``.  Features add their kinds with
+#: :func:`register_timer_kind` from their own modules.
+TIMER_KINDS: dict[str, TimerHandler] = {}
+
+
+def register_timer_kind(kind: str, handler: TimerHandler) -> None:
+    if kind in TIMER_KINDS:
+        raise ValueError(f"timer kind {kind!r} is registered twice")
+    TIMER_KINDS[kind] = handler
+
+
+register_timer_kind("unmute", _expire("muted", "muted_until", "unmute", "mute expired"))
+register_timer_kind("unban", _expire("banned", "banned_until", "unban", "ban expired"))
+register_timer_kind("untag", _untag)
 
 
 def fire_timer(engine: Engine, d: Decision, timer: Timer, at: datetime) -> None:
+    """Run a due timer's handler.  A member timer whose member is unknown does nothing;
+    a timer of an unknown kind (from a newer version's store) is skipped."""
     handler = TIMER_KINDS.get(timer.kind)
-    if handler is None or timer.member is None:
+    if handler is None:
         return
     community = engine.state.community(timer.community)
-    m = community.members.get(timer.member)
-    if m is not None:
-        handler(engine, d, timer, m, at.astimezone(engine.playbook.timezone))
+    m = None
+    if timer.member is not None:
+        m = community.members.get(timer.member)
+        if m is None:
+            return
+    handler(engine, d, timer, m, at.astimezone(engine.playbook.timezone))
