@@ -77,3 +77,32 @@ def test_timer_event_outside_a_timer_handler_is_an_error() -> None:
     engine = Engine(playbook(PB))
     with pytest.raises(RuntimeError):
         engine.timer_event(Decision("x", T0), _timer(None, T0, 1), "test.ping", None, {})
+
+
+def test_member_checks_run_on_touched_members_and_their_events_reach_rules() -> None:
+    pb = playbook("""
+rules:
+  - id: post
+    on: message.posted
+    do: [{award: {points: 10, reason: post}}]
+  - id: congratulate
+    on: test.milestone
+    do: [{send: {text: "milestone {{ event.data.points }}"}}]
+""")
+
+    def milestone(engine: Engine, d: Decision, m: MemberState, at: datetime) -> None:
+        if m.balance("points") >= 20 and "milestone" not in m.attrs:
+            m.attrs["milestone"] = True
+            engine.engine_action(d, "milestone", m.community, m.id, "test", {}, "m")
+            engine.engine_event(d, "test.milestone", m, {"points": m.balance("points")}, "ms")
+
+    pb.member_checks.append(milestone)
+    engine = Engine(pb)
+    first = run(engine, ev("message.posted", "u1", 0, id="p1"))
+    assert [a.type for a in first] == ["award"]
+    second = run(engine, ev("message.posted", "u1", 1, id="p2"))
+    assert [(a.type, a.rule, a.cause) for a in second] == [
+        ("award", "post", "p2"), ("milestone", "test", "p2"), ("send", "congratulate", "p2")
+    ]
+    assert second[2].params["text"] == "milestone 20"
+    assert run(engine, ev("message.posted", "u1", 2)) [1:] == []

@@ -31,6 +31,8 @@ from .spec import ExemptSpec
 from .templates import TemplateCompileError, TemplateSet, ValueFn, compile_value
 
 Condition = Callable[[Any], Any]
+#: A member check (see ``CompiledPlaybook.member_checks``).
+MemberCheck = Callable[[Any, Any, Any, Any], None]
 
 #: Event types that count as activity (DESIGN.md §5.6) when `activity_events` is not set.
 DEFAULT_ACTIVITY_EVENTS = ("message.posted", "reaction.added", "content.shared", "checkin")
@@ -136,6 +138,10 @@ class CompiledPlaybook:
     namespace: dict[str, Any] = field(default_factory=dict)
     #: ``event.data`` keys that inlined conditions read: key -> (local name, undefined).
     data_vars: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Checks run on every member a decision touched, after its rules (level ladder,
+    #: tiered badges...): ``check(engine, decision, member, at)``.  Empty unless the
+    #: playbook uses such a feature, so plain playbooks pay nothing per event.
+    member_checks: list[MemberCheck] = field(default_factory=list)
 
     @property
     def default_currency(self) -> str:

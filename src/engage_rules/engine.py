@@ -15,7 +15,7 @@ from typing import Any
 
 from .compiler import CompiledAction, CompiledPlaybook, CompiledRule
 from .context import EvalContext
-from .decision import Decision, RuleError
+from .decision import ActionRecord, Decision, RuleError, action_key
 from .dispatch import build_dispatch
 from .engine_actions import ActionRefused, Run
 from .errors import InternalLoopError
@@ -41,7 +41,8 @@ class Engine:
                 playbook.by_type, _HELPERS, playbook.namespace, playbook.data_vars
             )
         self._dispatch = playbook.dispatch
-        self._timer_queue: deque[Event] | None = None
+        #: The internal-event queue of the decision being made (for engine_event).
+        self._queue: deque[Event] | None = None
         self._run = Run(
             internal_event(id="", type="engine.idle", at=EPOCH, community="default",
                            member=None, data={}, depth=0),
@@ -72,30 +73,57 @@ class Engine:
         d = Decision(cause=timer.id, at=at, is_timer=True)
         d.add_fired(timer.id)
         queue: deque[Event] = deque()
-        self._timer_queue = queue
+        self._queue = queue
         try:
             fire_timer(self, d, timer, at)
+            self._drain(d, queue, at)
+            if self.playbook.member_checks:
+                self._settle(d, queue, at)
         finally:
-            self._timer_queue = None
-        self._drain(d, queue, at)
+            self._queue = None
         return d
 
     def timer_event(self, d: Decision, timer: Timer, type_: str, member: MemberState | None,
                     data: dict[str, Any], tag: str = "") -> Event:
         """Raise an internal event from a firing timer (a silence deadline, a demotion, a
         leaderboard close...).  Rules see it once the timer's handler returns, as they
-        see events a rule raises; its id is the timer id (plus ``tag``)."""
-        queue = self._timer_queue
-        if queue is None:
+        see events a rule raises; its id is the timer id (plus ``/tag``)."""
+        if self._queue is None:
             raise RuntimeError("timer_event() is only for timer handlers")
-        at = from_ts(timer.due)
+        return self.engine_event(d, type_, member, data, tag, community=timer.community)
+
+    def engine_event(self, d: Decision, type_: str, member: MemberState | None,
+                     data: dict[str, Any], tag: str = "", *, community: str | None = None
+                     ) -> Event:
+        """Raise an internal event on behalf of the engine itself (a timer handler or a
+        member check) while ``d`` is being decided; rules see it after the current
+        event.  Its id is the decision's cause (plus ``/tag``)."""
+        queue = self._queue
+        if queue is None:
+            raise RuntimeError("engine_event() is only for timer handlers and member checks")
         ref = MemberRef(id=member.id, name=member.name, roles=member.roles) if member else None
         ev = internal_event(
-            id=f"{timer.id}/{tag}" if tag else timer.id, type=type_, at=at,
-            community=timer.community, member=ref, data=data, depth=1,
+            id=f"{d.cause}/{tag}" if tag else d.cause, type=type_, at=d.at,
+            community=community or (member.community if member else "default"),
+            member=ref, data=data, depth=1,
         )
         queue.append(ev)
         return ev
+
+    def engine_action(self, d: Decision, type_: str, community: str, member: str | None,
+                      rule: str, params: dict[str, Any], path: str,
+                      at: datetime | None = None) -> ActionRecord:
+        """Record an action the engine takes on its own (an automatic level change, a
+        badge upgrade, an expiry).  ``rule`` names the rule or playbook section
+        responsible (``levels``, ``badges.helper``); ``path`` makes the key unique
+        among the engine's actions for this cause."""
+        record = ActionRecord(
+            key=action_key(self.playbook.name, rule, d.cause, path), type=type_,
+            member=member, rule=rule, cause=d.cause, at=at or d.at, params=params,
+            community=community,
+        )
+        d.actions.append(record)
+        return record
 
     # -- events -------------------------------------------------------------------------
     def process(self, event: Event) -> list[Decision]:
@@ -120,7 +148,37 @@ class Engine:
         self._decide(event, d, queue)
         if queue:
             self._drain(d, queue, event.at)
+        if self.playbook.member_checks:
+            self._queue = queue
+            try:
+                self._settle(d, queue, event.at)
+            finally:
+                self._queue = None
         out.append(d)
+
+    def _settle(self, d: Decision, queue: deque[Event], at: datetime) -> None:
+        """Run the playbook's member checks (level ladder, tiered badges...) on every
+        member the decision touched, then decide the events they raised; repeat until
+        nothing more is raised (bounded, like chains of internal events)."""
+        checks = self.playbook.member_checks
+        communities = self.state.communities
+        for _ in range(MAX_INTERNAL_DEPTH):
+            for community, mid in sorted(d.touched):
+                m = communities[community].members.get(mid)
+                if m is not None:
+                    for check in checks:
+                        check(self, d, m, at)
+            if not queue:
+                return
+            self._drain(d, queue, at)
+        d.add_error(RuleError(
+            "engine", d.cause,
+            str(InternalLoopError(
+                "member checks kept raising events; level or badge rules are "
+                "triggering each other in a loop"
+            )),
+            at,
+        ))
 
     def _drain(self, d: Decision, queue: deque[Event], at: datetime) -> None:
         """Decide the internal events rules (or a timer) raised, in order."""
