@@ -102,7 +102,7 @@ rules:
     assert [a.type for a in first] == ["award"]
     second = run(engine, ev("message.posted", "u1", 1, id="p2"))
     assert [(a.type, a.rule, a.cause) for a in second] == [
-        ("award", "post", "p2"), ("milestone", "test", "p2"), ("send", "congratulate", "p2")
+        ("award", "post", "p2"), ("milestone", "test", "p2"), ("send", "congratulate", "p2/ms")
     ]
     assert second[2].params["text"] == "milestone 20"
     assert run(engine, ev("message.posted", "u1", 2)) [1:] == []
