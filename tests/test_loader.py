@@ -264,17 +264,11 @@ def test_unsupported_trigger() -> None:
     assert msg == "pb.yaml:5:9: trigger `cron` is not supported by this version of engage_rules"
 
 
-@pytest.mark.parametrize("section", ["levels", "badges", "leaderboards", "flows", "segments"])
+@pytest.mark.parametrize("section", ["flows", "segments"])
 def test_not_yet_supported_sections(section: str) -> None:
     msg = one_problem(f"{section}: {{}}\n")
     assert msg.startswith(f"pb.yaml:3:1: `{section}:` (")
     assert msg.endswith("is not supported by this version of engage_rules")
-
-
-def test_levels_message() -> None:
-    assert one_problem("levels: {by: points}\n").endswith(
-        "`levels:` (level ladders) is not supported by this version of engage_rules"
-    )
 
 
 def test_unknown_top_level_key() -> None:

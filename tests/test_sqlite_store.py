@@ -260,6 +260,12 @@ def members(draw: st.DrawFn) -> MemberState:
         ledger=ledger,
         level=draw(st.none() | _int), level_name=draw(st.none() | _text),
         level_locked=draw(st.booleans()),
+        promoted_at=draw(st.none() | _when),
+        level_due=draw(st.none() | _float),
+        lots=draw(st.dictionaries(_text, st.lists(
+            st.tuples(_int, _float, st.integers(1, 99), _int).map(list), max_size=3),
+            max_size=2)),
+        forfeited=draw(st.dictionaries(_text, _int, max_size=2)),
         badges=draw(st.dictionaries(_text, st.dictionaries(_text, _json, max_size=2),
                                     max_size=2)),
         titles=draw(st.lists(_text, max_size=3)),

@@ -131,7 +131,12 @@ def test_run_time_errors_are_expression_errors() -> None:
             render(text)
 
 
-def test_nested_loops_stop_on_the_step_budget() -> None:
+def test_nested_loops_stop_on_the_step_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The step budget, not the wall-clock deadline, must stop these: lift the deadline so
+    # a slow or busy machine cannot trip it first.
+    import engage_rules.templates as templates_module
+
+    monkeypatch.setattr(templates_module, "DEADLINE", 60.0)
     with pytest.raises(ResourceLimitError, match="steps"):
         render("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}")
     with pytest.raises(ResourceLimitError):

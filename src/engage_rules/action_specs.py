@@ -126,12 +126,37 @@ class BanParams(ReasonParams):
         return v
 
 
+class SetLevelParams(Targeted):
+    level: int | Templated = Field(description="A level of the `levels:` ladder")
+
+
+class LockLevelParams(Targeted):
+    locked: bool = Field(
+        default=True, description="true: freeze the member's level; false: unfreeze it"
+    )
+
+
 class FlagParams(Params):
     reason: Templated | None = None
 
 
 class EmptyTargeted(Targeted):
     pass
+
+
+class PrizeSpec(Params):
+    name: str | None = Field(default=None, description="What the prize is called")
+    weight: int | float = Field(gt=0, description="Relative chance of drawing it")
+    stock: int | None = Field(
+        default=None, ge=0,
+        description="How many exist, community-wide (no limit when omitted)",
+    )
+    do: list[Any] = Field(default_factory=list, description="Actions for the winner")
+
+
+class LotteryParams(Targeted):
+    prizes: list[PrizeSpec] = Field(min_length=1, max_length=100)
+    reason: Templated | None = None
 
 
 class SetParams(BaseModel):
@@ -187,7 +212,12 @@ for _spec in (
     ActionSpec("unban", ReasonParams, description="lift a ban"),
     ActionSpec("strike", ReasonParams, description="add a strike and apply the ladder"),
     ActionSpec("flag_for_review", FlagParams, description="queue the event for human review"),
+    ActionSpec("lottery", LotteryParams,
+               description="a seeded, reproducible weighted draw; stock is never oversold"),
     ActionSpec("opt_out", EmptyTargeted, description="stop direct messages to the member"),
     ActionSpec("opt_in", EmptyTargeted, description="allow direct messages again"),
+    ActionSpec("set_level", SetLevelParams, "level", "set the member's level by hand"),
+    ActionSpec("lock_level", LockLevelParams, "locked",
+               "freeze (or unfreeze) the member's level against automatic changes"),
 ):
     register_action_spec(_spec)

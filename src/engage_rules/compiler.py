@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -29,6 +29,11 @@ from .expressions import (
 from .loader import ActionCall, LoadedPlaybook
 from .spec import ExemptSpec
 from .templates import TemplateCompileError, TemplateSet, ValueFn, compile_value
+
+if TYPE_CHECKING:
+    from .badges import BadgeDef
+    from .leaderboards import Board
+    from .levels import CompiledLevels
 
 Condition = Callable[[Any], Any]
 #: A member check (see ``CompiledPlaybook.member_checks``).
@@ -82,6 +87,16 @@ class CompiledAction:
     consts: dict[str, Any] = field(default_factory=dict)
     #: (playbook name, path): with the rule and the cause, what the action key hashes.
     key_source: tuple[str, str] = ("", "")
+
+
+@dataclass(slots=True)
+class Prize:
+    """One prize of a `lottery` action, with its actions compiled."""
+
+    name: str | None
+    weight: float
+    stock: int | None
+    do: list[CompiledAction]
 
 
 @dataclass(slots=True)
@@ -142,6 +157,16 @@ class CompiledPlaybook:
     #: tiered badges...): ``check(engine, decision, member, at)``.  Empty unless the
     #: playbook uses such a feature, so plain playbooks pay nothing per event.
     member_checks: list[MemberCheck] = field(default_factory=list)
+    #: Seconds after which credits expire, for currencies with `expires_after`.
+    currency_expiry: dict[str, float] = field(default_factory=dict)
+    #: The level ladder (:class:`engage_rules.levels.CompiledLevels`), if any.
+    levels: CompiledLevels | None = None
+    #: Event types whose calendar days the engine keeps, for ``streak()``.
+    streak_types: frozenset[str] = frozenset()
+    #: Badge definitions by id (:class:`engage_rules.badges.BadgeDef`).
+    badges: dict[str, BadgeDef] = field(default_factory=dict)
+    #: Leaderboards by id (:class:`engage_rules.leaderboards.Board`).
+    leaderboards: dict[str, Board] = field(default_factory=dict)
 
     @property
     def default_currency(self) -> str:
@@ -168,7 +193,15 @@ class _Compiler:
         self.vars = dict(self.spec.vars)
         self.counts: dict[str, float | None] = {}
         self.dup: list[float | None] = [None]
+        self.streaks: set[str] = set()
         self.namespace = Namespace()
+
+    def merge_uses(self, uses: Uses) -> None:
+        """Record what a compiled expression or template needs the engine to keep
+        (windowed counts, duplicate texts, streak days).  Every compiled expression's
+        ``uses`` must pass through here."""
+        _merge_uses(self.counts, self.dup, uses)
+        self.streaks |= uses.streaks
 
     def value(self, raw: Any, path: Path, *, allow_match: bool = True) -> ValueFn | None:
         try:
@@ -176,7 +209,7 @@ class _Compiler:
         except (ExprCompileError, TemplateCompileError) as err:
             self.problems.add(path, str(err))
             return None
-        _merge_uses(self.counts, self.dup, uses)
+        self.merge_uses(uses)
         return fn
 
     def action(self, call: ActionCall, label: str) -> CompiledAction | None:
@@ -188,7 +221,7 @@ class _Compiler:
         for fname, raw in call.params:
             if raw is None or isinstance(raw, BaseModel) or fname in ("for_", "expires"):
                 continue
-            if call.name == "emit" and fname == "type":
+            if (call.name, fname) in (("emit", "type"), ("lottery", "prizes")):
                 continue
             if call.name in ("send", "reply", "broadcast", "warn") and fname == "template":
                 if raw not in self.spec.templates:
@@ -217,13 +250,32 @@ class _Compiler:
                 else:
                     values[k] = fn
         currency = getattr(call.params, "currency", None)
-        if currency is not None and currency not in self.spec.currencies:
+        names = self.spec.currency_names
+        if currency is not None and currency not in names:
             self.problems.add(
                 (*call.path, call.name, "currency"),
                 f"unknown currency {currency!r}; the playbook's currencies are "
-                f"{', '.join(self.spec.currencies)}",
+                f"{', '.join(names)}",
             )
             ok = False
+        if call.name == "set_level":
+            from .levels import check_set_level
+
+            problem = check_set_level(self.spec, call)
+            if problem is not None:
+                self.problems.add((*call.path, call.name), problem)
+                ok = False
+        elif call.name == "lock_level" and self.spec.levels is None:
+            self.problems.add((*call.path, call.name),
+                              "`lock_level` needs a `levels:` section (a level ladder)")
+            ok = False
+        if call.name in ("grant_badge", "revoke_badge"):
+            from .badges import check_badge_action
+
+            problem = check_badge_action(self, call)
+            if problem is not None:
+                self.problems.add((*call.path, call.name, "badge"), problem)
+                ok = False
         if not ok:
             return None
         from .engine_actions import ACTION_EXECUTORS, specialised_executor
@@ -235,9 +287,17 @@ class _Compiler:
             raw_duration = getattr(call.params, field_name, None)
             if raw_duration:
                 consts[f"{field_name}_delta"] = parse_duration(raw_duration)
+        if call.name == "lottery":
+            consts["prizes"] = [
+                Prize(p.name, float(p.weight), p.stock,
+                      self.actions(p.do, f"{label}.prizes.{i}"))
+                for i, p in enumerate(call.params.prizes)  # type: ignore[attr-defined]
+            ]
         if call.name in ("award", "spend") and "points" in consts:
-            consts["currency"] = self.spec.currencies[0]
+            consts["currency"] = names[0]
             consts["amount"] = consts.pop("points")
+        if call.name == "award" and (currency or names[0]) in self.spec.currency_expiry():
+            consts["lots"] = True  # credits become lots: no specialised executor
         compiled = CompiledAction(call.name, label, spec, call.params, dynamic, call.path,
                                   ACTION_EXECUTORS[call.name], consts, (self.loaded.name, label))
         fast = specialised_executor(compiled)
@@ -268,7 +328,7 @@ class _Compiler:
             else:
                 cond = compiled.fn
                 sets_match = compiled.uses.sets_match
-                _merge_uses(self.counts, self.dup, compiled.uses)
+                self.merge_uses(compiled.uses)
                 inline = self.inline_condition(r.if_)
         types = (r.on,) if isinstance(r.on, str) else tuple(r.on)
         do = self.actions(r.do, "do")
@@ -299,6 +359,17 @@ class _Compiler:
             sets_match=sets_match,
         )
 
+    def rewards(self) -> tuple[dict[str, BadgeDef], dict[str, Board], list[MemberCheck]]:
+        """Badges and leaderboards, and the member checks they need (tiered badges,
+        leaderboard scores), only when the playbook uses them."""
+        from .badges import compile_badges, tier_check
+        from .leaderboards import compile_leaderboards, score_check
+
+        badges = compile_badges(self)
+        boards = compile_leaderboards(self, tuple(self.spec.currency_names))
+        checks = [c for c in (tier_check(badges), score_check(boards)) if c is not None]
+        return badges, boards, checks
+
     def inline_condition(self, cond: Any) -> str | None:
         """One Python expression for a condition that is an expression or a list of
         them (all must hold), compiled into the shared namespace; else None."""
@@ -321,7 +392,7 @@ class _Compiler:
                 self.problems.add(("templates", name) if name else ("templates",), message)
             templates = TemplateSet({}, vars=self.vars)
         else:
-            _merge_uses(self.counts, self.dup, templates.uses)
+            self.merge_uses(templates.uses)
         rules = [self.rule(i) for i in range(len(spec.rules))]
         ladder: list[LadderStep] = []
         expiry = None
@@ -342,6 +413,10 @@ class _Compiler:
                     seen.add(step.at)
                     ladder.append(LadderStep(step.at, self.actions(step.do, f"ladder.{i}")))
                 ladder.sort(key=lambda s: s.at)
+        badges, boards, reward_checks = self.rewards()
+        from .levels import compile_levels
+
+        levels = compile_levels(self)
         self.problems.raise_if_any()
         by_type: dict[str, list[CompiledRule]] = {}
         for rule in rules:
@@ -355,13 +430,16 @@ class _Compiler:
             community_name=spec.community.name,
             timezone=ZoneInfo(spec.community.timezone),
             vars=self.vars,
-            currencies=tuple(spec.currencies),
+            currencies=tuple(spec.currency_names),
+            currency_expiry=spec.currency_expiry(),
+            levels=levels,
             templates=templates,
             rules=rules,
             by_type=ordered,
             activity_events=frozenset(DEFAULT_ACTIVITY_EVENTS),
             count_windows=self.counts,
             duplicates_window=self.dup[0],
+            streak_types=frozenset(self.streaks),
             strike_expiry=expiry,
             strike_ladder=ladder,
             moderation_exempt=mod_exempt,
@@ -369,6 +447,9 @@ class _Compiler:
             rule_by_id={r.id: r for r in rules},
             namespace=self.namespace.values,
             data_vars=dict(self.namespace.data_vars),
+            badges=badges,
+            leaderboards=boards,
+            member_checks=[*([levels.check] if levels is not None else []), *reward_checks],
         )
 
 

@@ -128,6 +128,14 @@ class EvalContext:
             return self.now - last if last is not None else timedelta(0)
         if name == "name":
             return m.name or m.id
+        if name in ("level", "level_name") and m.level is None:
+            # Not placed on the ladder yet (that happens once its first event is
+            # decided): the rules of that event see the lowest step.
+            ladder = getattr(getattr(self.engine, "playbook", None), "levels", None)
+            if ladder is not None:
+                first = ladder.steps[0]
+                return first.level if name == "level" else first.name
+            return None
         if name in ("id", "level", "level_name", "opted_out", "joined_at",
                     "last_active_at", "attrs"):
             return getattr(m, name)

@@ -110,6 +110,17 @@ class Engine:
         queue.append(ev)
         return ev
 
+    def scope(self, d: Decision, event: Event, member: MemberState | None, rule: str) -> Run:
+        """A scope in which compiled actions run on the engine's behalf while ``d`` is
+        decided (a leaderboard's ``on_close`` prizes), as if ``event`` had caused them;
+        internal events they raise join the current queue."""
+        queue = self._queue
+        if queue is None:
+            raise RuntimeError("scope() is only for timer handlers and member checks")
+        pb = self.playbook
+        return Run(event, member, event.at, event.ts, self.community_vars(event.community),
+                   pb.vars, pb.default_currency, pb.timezone, self, d, queue, rule)
+
     def engine_action(self, d: Decision, type_: str, community: str, member: str | None,
                       rule: str, params: dict[str, Any], path: str,
                       at: datetime | None = None) -> ActionRecord:
@@ -231,6 +242,8 @@ class Engine:
             window = counted[t]
             if window is not None:
                 m.remember(t, at_ts, window)
+        if t in pb.streak_types:
+            m.note_day(t, ev.at.astimezone(pb.timezone).toordinal())
         if t == "message.posted" and pb.duplicates_window is not None:
             text = ev.data.get("text")
             if isinstance(text, str):

@@ -6,9 +6,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from .badges import do_grant_badge, do_revoke_badge
 from .context import EvalContext
+from .currencies import add_lot, debit_lots, expired_of, forfeit_revoked
 from .decision import ActionRecord
 from .errors import ActionError
+from .levels import do_lock_level, do_set_level
 from .state import LedgerEntry, MemberState, Strike, Timer, ts
 
 if TYPE_CHECKING:
@@ -166,6 +169,33 @@ def _ledger(run: Run, m: MemberState, currency: str, amount: int, kind: str, rea
     return entry
 
 
+#: How many calendar periods a cap remembers per member (for late events: an award
+#: dated in an older period than these is treated as capped).
+CAP_PERIODS = 4
+
+
+def _cap_used(slot: list[Any] | None, period: str) -> int | None:
+    """What ``slot`` (``[period, used, period, used...]``, newest first) records as
+    used in ``period``; None when the period is older than every period it keeps."""
+    if not slot:
+        return 0
+    for i in range(0, len(slot) - 1, 2):
+        if slot[i] == period:
+            return int(slot[i + 1])
+    if len(slot) >= 2 * CAP_PERIODS and period < slot[-2]:
+        return None  # forgotten: never risk going over the cap
+    return 0
+
+
+def _cap_record(slot: list[Any] | None, period: str, used: int) -> list[Any]:
+    pairs = {slot[i]: slot[i + 1] for i in range(0, len(slot) - 1, 2)} if slot else {}
+    pairs[period] = used
+    out: list[Any] = []
+    for p in sorted(pairs, reverse=True)[:CAP_PERIODS]:
+        out += [p, pairs[p]]
+    return out
+
+
 def _period(at: datetime, per: str, run: Run) -> str:
     local = at.astimezone(run.engine.playbook.timezone)
     if per == "day":
@@ -185,14 +215,17 @@ def do_award(run: Run, action: CompiledAction) -> None:
         key = f"{run.rule}:{currency}:{cap.per}"
         period = _period(run.at, cap.per, run)
         slot = m.caps.get(key)
-        used = slot[1] if slot is not None and slot[0] == period else 0
-        amount = min(amount, max(cap.max - used, 0))
+        used = _cap_used(slot, period)
+        amount = 0 if used is None else min(amount, max(cap.max - used, 0))
         if amount > 0:
-            m.caps[key] = [period, used + amount]
+            m.caps[key] = _cap_record(slot, period, (used or 0) + amount)
     if amount <= 0:
         return
     record = run.emit(action, m.id, {"currency": currency, "amount": amount, "reason": reason})
-    _ledger(run, m, currency, amount, "award", reason, record)
+    entry = _ledger(run, m, currency, amount, "award", reason, record)
+    ttl = run.engine.playbook.currency_expiry.get(currency)
+    if ttl is not None:
+        add_lot(run.engine, run.d, m, currency, entry, ttl)
 
 
 def do_spend(run: Run, action: CompiledAction) -> None:
@@ -205,6 +238,8 @@ def do_spend(run: Run, action: CompiledAction) -> None:
     reason = run.text(action, "reason", run.rule)
     record = run.emit(action, m.id, {"currency": currency, "amount": amount, "reason": reason})
     _ledger(run, m, currency, -amount, "spend", reason, record)
+    if currency in run.engine.playbook.currency_expiry:
+        debit_lots(m, currency, amount)
 
 
 def do_revoke(run: Run, action: CompiledAction) -> None:
@@ -222,14 +257,21 @@ def do_revoke(run: Run, action: CompiledAction) -> None:
         return
     record = run.emit(action, m.id, {})
     reversed_: list[dict[str, Any]] = []
+    expiring = run.engine.playbook.currency_expiry
+    expired = expired_of(m.ledger) if expiring else {}
     for orig in originals:
-        # Balances never go below zero: reverse what is left of the credit.
-        amount = min(orig.amount, m.balances.get(orig.currency, 0))
+        # Balances never go below zero: reverse what is left of the credit (less what
+        # of it has expired already).
+        amount = min(orig.amount - expired.get(orig.seq, 0), m.balances.get(orig.currency, 0))
         if amount <= 0:
             continue
         entry = _ledger(run, m, orig.currency, -amount, "revoke", reason, record,
                         reverses=orig.seq)
         orig.reversed_by = entry.seq
+        lots = orig.currency in expiring
+        if lots:
+            debit_lots(m, orig.currency, amount, orig.seq)
+        forfeit_revoked(m, orig.currency, orig.seq, amount, lots)
         reversed_.append({"entry": orig.seq, "currency": orig.currency, "amount": amount,
                           "rule": orig.rule})
     if not reversed_:
@@ -238,31 +280,7 @@ def do_revoke(run: Run, action: CompiledAction) -> None:
     record.params.update({"event": target, "reason": reason, "reversed": reversed_})
 
 
-# -- badges, tags, attributes ------------------------------------------------------------
-def do_grant_badge(run: Run, action: CompiledAction) -> None:
-    m = run.require_target(action)
-    badge = str(action.params.badge)  # type: ignore[attr-defined]
-    held = m.badges.get(badge)
-    if held is not None:
-        return
-    m.badges[badge] = {"granted_at": run.at.isoformat(), "count": 1}
-    run.d.touched.add((m.community, m.id))
-    run.emit(action, m.id, {"badge": badge})
-    run.engine.raise_event(run, "badge.granted", m, {"badge": badge}, f"badge.granted:{badge}")
-
-
-def do_revoke_badge(run: Run, action: CompiledAction) -> None:
-    m = run.require_target(action)
-    badge = str(action.params.badge)  # type: ignore[attr-defined]
-    if m.badges.pop(badge, None) is None:
-        return
-    if badge in m.titles:
-        m.titles.remove(badge)
-    run.d.touched.add((m.community, m.id))
-    run.emit(action, m.id, {"badge": badge})
-    run.engine.raise_event(run, "badge.revoked", m, {"badge": badge}, f"badge.revoked:{badge}")
-
-
+# -- badges (badges.py), tags, attributes -------------------------------------------------
 def do_tag(run: Run, action: CompiledAction) -> None:
     m = run.require_target(action)
     name = run.text(action, "name")
@@ -515,6 +533,8 @@ def do_flag_for_review(run: Run, action: CompiledAction) -> None:
 
 Executor = Callable[[Run, "CompiledAction"], None]
 
+from .lottery import do_lottery  # noqa: E402  (it needs Run, defined above)
+
 ACTION_EXECUTORS: dict[str, Executor] = {
     "award": do_award,
     "spend": do_spend,
@@ -539,6 +559,9 @@ ACTION_EXECUTORS: dict[str, Executor] = {
     "unban": do_unban,
     "strike": do_strike,
     "flag_for_review": do_flag_for_review,
+    "lottery": do_lottery,
+    "set_level": do_set_level,
+    "lock_level": do_lock_level,
 }
 
 
@@ -590,7 +613,8 @@ def specialised_executor(action: CompiledAction) -> Executor | None:
     consts = action.consts
     if action.values or consts.get("to") is not None:
         return None
-    if action.name == "award" and getattr(action.params, "cap", None) is None:
+    if (action.name == "award" and getattr(action.params, "cap", None) is None
+            and "lots" not in consts):
         amount = consts.get("amount")
         if type(amount) is int and 0 <= amount <= MAX_AMOUNT and "currency" in consts:
             reason = consts.get("reason")

@@ -52,8 +52,8 @@ _BOUNDED = {"Add": "_add", "Mul": "_mul", "Pow": "_pow", "Mod": "_mod"}
 #: evaluation time and ``_cur`` the default currency.  See :data:`PROLOGUE`.
 _MEMBER_INLINE = {
     "points": "_m.balances.get(_cur, 0)",
-    "level": "_m.level",
-    "level_name": "_m.level_name",
+    "level": "(_m.level if _m.level is not None else c.member_attr('level'))",
+    "level_name": "(_m.level_name if _m.level is not None else c.member_attr('level_name'))",
     "id": "_m.id",
     "opted_out": "_m.opted_out",
     "joined_at": "_m.joined_at",

@@ -258,6 +258,23 @@ def check_count(site: CallSite) -> Mapping[int | str, Any] | None:
 _DEFAULT_DUPLICATES_WINDOW = 600.0
 
 
+def fn_streak(c: EvalContext, type_: Any) -> int:
+    m = c.m
+    if m is None:
+        return 0
+    return m.streak(type_, c.now.astimezone(c.tz).toordinal())
+
+
+def check_streak(site: CallSite) -> Mapping[int | str, Any] | None:
+    type_arg = site.arg(0, "type")
+    if type_arg is None or not type_arg[1].static or not isinstance(type_arg[1].value, str):
+        raise ValueError(
+            "streak(): the event type must be a quoted name, e.g. streak('checkin')"
+        )
+    site.uses.streaks.add(type_arg[1].value)
+    return None
+
+
 def fn_duplicates(c: EvalContext, within: Any = _DEFAULT_DUPLICATES_WINDOW) -> int:
     m = c.m
     if m is None:
@@ -358,6 +375,9 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
     for s in (
         _spec("count", fn_count, ("type", "within"), 1, check=check_count,
               doc="this member's events of a type, in a window or ever"),
+        _spec("streak", fn_streak, ("type",), 1, check=check_streak,
+              doc="consecutive calendar days (community time zone) with an event of a "
+                  "type, ending today or yesterday"),
         _spec("duplicates", fn_duplicates, ("within",), 0, check=check_duplicates,
               doc="how often this member posted the current text in the window"),
         _spec("contains_any", fn_contains_any, ("text", "words"), 2,

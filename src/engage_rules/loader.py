@@ -41,9 +41,6 @@ UNSUPPORTED_TRIGGERS = ("silent_for", "cron", "after")
 UNSUPPORTED_ACTIONS: dict[str, str] = {
     "start_flow": "flows",
     "exit_flow": "flows",
-    "set_level": "level ladders",
-    "lock_level": "level ladders",
-    "lottery": "lotteries",
 }
 _STRICT: dict[str, Any] = {"strict": True, "by_alias": True, "by_name": False}
 
@@ -309,6 +306,9 @@ class _Loader:
         if spec.moderation is not None and spec.moderation.strikes is not None:
             for j, step in enumerate(spec.moderation.strikes.ladder):
                 step.do = calls.get(("moderation", "strikes", "ladder", j, "do"), [])
+        for bid, board in spec.leaderboards.items():
+            for j, close_step in enumerate(board.on_close):
+                close_step.do = calls.get(("leaderboards", bid, "on_close", j, "do"), [])
         return spec
 
     def _add_located(self, p: Located) -> None:
@@ -346,15 +346,6 @@ class _Loader:
                     )
                 else:
                     seen[rid] = ("rules", i, "id")
-        currencies = self.merged.get("currencies")
-        for i, cur in enumerate(currencies if isinstance(currencies, list) else []):
-            if isinstance(cur, dict):
-                self.add(
-                    ("currencies", i),
-                    "currency options such as `expires_after` are not "
-                    "supported by this version of engage_rules; list currency names",
-                )
-                self.suppressed.append(("currencies", i))
 
     def _actions(self) -> dict[Path, list[ActionCall]]:
         lists: list[tuple[Path, Any]] = []
@@ -368,6 +359,12 @@ class _Loader:
         for j, step in enumerate(ladder if isinstance(ladder, list) else []):
             if isinstance(step, dict):
                 lists.append((("moderation", "strikes", "ladder", j, "do"), step.get("do")))
+        boards = self.merged.get("leaderboards")
+        for bid, board in (boards.items() if isinstance(boards, dict) else ()):
+            steps = board.get("on_close") if isinstance(board, dict) else None
+            for j, step in enumerate(steps if isinstance(steps, list) else []):
+                if isinstance(step, dict):
+                    lists.append((("leaderboards", bid, "on_close", j, "do"), step.get("do")))
         calls: dict[Path, list[ActionCall]] = {}
         for path, items in lists:
             if isinstance(items, list):
@@ -432,6 +429,15 @@ class _Loader:
             for p in validation_problems(exc, params, spec.params, here, self._label, self._where):
                 self._add_located(p)
             return None
+        if name == "lottery":  # each prize's `do:` is a list of actions
+            ok = True
+            for i, prize in enumerate(model.prizes):  # type: ignore[attr-defined]
+                inner = [self._action(item, (*here, "prizes", i, "do", k))
+                         for k, item in enumerate(prize.do)]
+                ok = ok and all(c is not None for c in inner)
+                prize.do = inner
+            if not ok:
+                return None
         return ActionCall(name, model, path)
 
     # -- naming places in messages -------------------------------------------------------

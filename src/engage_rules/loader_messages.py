@@ -28,7 +28,7 @@ FIELD_EXPECTS: dict[str, str] = {
     "do": "a list of actions",
     "else": "a list of actions",
     "rules": "a list of rules",
-    "currencies": "a list of currency names",
+    "currencies": "a list of currencies (names, or {name: ..., expires_after: ...})",
     "roles": "a list of role names",
     "members": "a list of member ids",
     "channels": "a list of channel names",
@@ -40,7 +40,7 @@ FIELD_EXPECTS: dict[str, str] = {
 ITEM_EXPECTS: dict[str, str] = {
     "rules": "a rule (a mapping with `id:`, `on:` and `do:`)",
     "ladder": "a ladder step ({at: N, do: [...]})",
-    "currencies": "a currency name",
+    "currencies": "a currency name or {name: ..., expires_after: ...}",
     "on": "an event type",
 }
 _TYPE_WORDS: dict[str, str] = {
@@ -76,6 +76,8 @@ def model_at(model: type[BaseModel], rel: Path) -> type[BaseModel] | None:
         for tp in (t for c in current for t in _flat(c)):
             if isinstance(seg, int) and get_origin(tp) is list:
                 nxt.extend(get_args(tp)[:1])
+            elif isinstance(seg, str) and get_origin(tp) is dict:  # e.g. badges: {id: ...}
+                nxt.extend(get_args(tp)[1:2])
             elif isinstance(seg, str) and isinstance(tp, type) and issubclass(tp, BaseModel):
                 for name, f in tp.model_fields.items():
                     if seg in (name, f.alias):

@@ -28,9 +28,11 @@ SCHEMA_ID = "urn:engage-rules:schema:playbook:1"
 #: Durations as :func:`engage_rules.durations.parse_duration` reads them.
 DURATION_PATTERN = r"^\s*\d+\s*[smhdw]\s*$"
 #: Fields holding a duration, by property name (in any model that has one).
-DURATION_FIELDS = frozenset({"cooldown", "within", "expire_after", "expires", "for"})
+DURATION_FIELDS = frozenset({"cooldown", "within", "expire_after", "expires", "for",
+                             "revoke_after"})
 #: Where lists of actions live: (definition, property).
-ACTION_LISTS = (("RuleSpec", "do"), ("RuleSpec", "else"), ("LadderStep", "do"))
+ACTION_LISTS = (("RuleSpec", "do"), ("RuleSpec", "else"), ("LadderStep", "do"),
+                ("OnCloseStep", "do"))
 
 
 def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,6 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How many distinct days per event type ``streak()`` remembers: the longest streak
+#: it can report.
+STREAK_DAYS = 1000
 
 
 def ts(value: datetime) -> float:
@@ -134,6 +137,17 @@ class MemberState:
     level: int | None = None
     level_name: str | None = None
     level_locked: bool = False
+    #: When the member last went up a level (demotion `grace` counts from it).
+    promoted_at: datetime | None = None
+    #: The due time (epoch s) of the member's pending level-check timer, if any.
+    level_due: float | None = None
+    #: Credits of expiring currencies not yet expired, per currency, in expiry order:
+    #: ``[left, expires (epoch s), seq of the crediting entry, counted]`` where ``left``
+    #: is what spending has not used yet and ``counted`` what still counts towards
+    #: `levels: {by: currency}` (the credit less what was revoked).
+    lots: dict[str, list[list[Any]]] = field(default_factory=dict)
+    #: Credits taken back per currency (revoked, or expired), for level measures.
+    forfeited: dict[str, int] = field(default_factory=dict)
     badges: dict[str, dict[str, Any]] = field(default_factory=dict)
     titles: list[str] = field(default_factory=list)
     tags: dict[str, datetime | None] = field(default_factory=dict)  # name -> expiry
@@ -147,10 +161,14 @@ class MemberState:
     counts: dict[str, int] = field(default_factory=dict)  # lifetime events per type
     history: dict[str, list[float]] = field(default_factory=dict)  # sorted timestamps per type
     texts: list[tuple[float, str]] = field(default_factory=list)  # (time, text fingerprint)
+    #: Per event type counted by ``streak()``: the distinct local calendar days (date
+    #: ordinals, ascending) with at least one such event, the most recent STREAK_DAYS.
+    streak_days: dict[str, list[int]] = field(default_factory=dict)
     cooldowns: dict[str, float] = field(default_factory=dict)  # rule -> last fire time
     spent: set[str] = field(default_factory=set)  # `once` rules that have fired
     windows: dict[str, list[float]] = field(default_factory=dict)  # threshold windows per rule
-    caps: dict[str, list[Any]] = field(default_factory=dict)  # cap key -> [period, amount]
+    #: cap key -> [period, amount, period, amount...], the latest periods first
+    caps: dict[str, list[Any]] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
     flows: dict[str, Any] = field(default_factory=dict)
 
@@ -200,6 +218,40 @@ class MemberState:
         if hist[0] < horizon and len(hist) > 64:
             del hist[: bisect.bisect_left(hist, horizon)]
 
+    def note_day(self, type_: str, day: int) -> None:
+        """Record that an event of ``type_`` happened on local calendar day ``day``."""
+        days = self.streak_days.get(type_)
+        if days is None:
+            self.streak_days[type_] = [day]
+            return
+        if days[-1] == day:
+            return
+        if days[-1] < day:
+            days.append(day)
+        else:  # a late event: keep the list sorted and distinct
+            i = bisect.bisect_left(days, day)
+            if i < len(days) and days[i] == day:
+                return
+            days.insert(i, day)
+        if len(days) > STREAK_DAYS:
+            del days[: len(days) - STREAK_DAYS]
+
+    def streak(self, type_: str, today: int) -> int:
+        """Consecutive calendar days with an event of ``type_``, ending today — or
+        yesterday, when today has none yet (a streak is not broken before the day is
+        over)."""
+        days = self.streak_days.get(type_)
+        if not days:
+            return 0
+        i = bisect.bisect_right(days, today) - 1  # the latest day not after today
+        if i < 0 or days[i] < today - 1:
+            return 0
+        n = 1
+        while i > 0 and days[i - 1] == days[i] - 1:
+            n += 1
+            i -= 1
+        return n
+
     def count_within(self, type_: str, now: float, window: float) -> int:
         hist = self.history.get(type_)
         if not hist:
@@ -222,6 +274,10 @@ class MemberState:
             "level": self.level,
             "level_name": self.level_name,
             "level_locked": self.level_locked,
+            "promoted_at": _iso(self.promoted_at),
+            "level_due": self.level_due,
+            "lots": self.lots,
+            "forfeited": self.forfeited,
             "badges": self.badges,
             "titles": self.titles,
             "tags": {k: _iso(v) for k, v in self.tags.items()},
@@ -235,6 +291,7 @@ class MemberState:
             "counts": self.counts,
             "history": self.history,
             "texts": [list(t) for t in self.texts],
+            "streak_days": self.streak_days,
             "cooldowns": self.cooldowns,
             "spent": sorted(self.spent),
             "windows": self.windows,
@@ -257,6 +314,10 @@ class MemberState:
             level=d.get("level"),
             level_name=d.get("level_name"),
             level_locked=d.get("level_locked", False),
+            promoted_at=_dt(d.get("promoted_at")),
+            level_due=d.get("level_due"),
+            lots={k: [list(lot) for lot in v] for k, v in d.get("lots", {}).items()},
+            forfeited=dict(d.get("forfeited", {})),
             badges=dict(d.get("badges", {})),
             titles=list(d.get("titles", [])),
             tags={k: _dt(v) for k, v in d.get("tags", {}).items()},
@@ -270,6 +331,7 @@ class MemberState:
             counts=dict(d.get("counts", {})),
             history={k: list(v) for k, v in d.get("history", {}).items()},
             texts=[(t[0], t[1]) for t in d.get("texts", [])],
+            streak_days={k: list(v) for k, v in d.get("streak_days", {}).items()},
             cooldowns=dict(d.get("cooldowns", {})),
             spent=set(d.get("spent", [])),
             windows={k: list(v) for k, v in d.get("windows", {}).items()},

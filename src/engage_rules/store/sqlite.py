@@ -121,6 +121,7 @@ def _member_sample() -> MemberState:
     member = MemberState(
         id="u", community="c", name="n", roles=("r",), created_at=utc,
         balances={"p": 1}, earned={"p": 1}, level=1, level_name="l", level_locked=True,
+        promoted_at=at, level_due=3.5, lots={"p": [[1, 2.5, 1, 1]]}, forfeited={"p": 1},
         badges={"b": {"n": 1}}, titles=["t"], tags={"a": at, "b": None},
         strikes=[Strike(at, "r", "r", None), Strike(utc, "r", "r", at)], status="muted",
         muted_until=at, banned_until=utc, opted_out=True, joined_at=at, last_active_at=at,
