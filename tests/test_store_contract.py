@@ -20,6 +20,7 @@ import pytest
 
 from engage_rules.decision import ActionRecord, Decision, RuleError
 from engage_rules.errors import StoreError
+from engage_rules.events import event_from_obj
 from engage_rules.state import LedgerEntry, MemberState, State, Strike, Timer
 from engage_rules.store import (
     MemoryStore,
@@ -388,6 +389,54 @@ class StoreContract:
         again.mark_delivered(["a", "b"])  # a retry may still succeed
         assert view(again)["a"] == ("delivered", 3, "HTTP 429: retry after 5 s")
         assert view(again)["b"][0] == "delivered"
+
+    def test_sending_is_durable_and_resolves_to_delivered_or_failed(
+        self, backend: Backend, store: Store
+    ) -> None:
+        state = store.open()
+        d = decision(1)
+        for k in ("a", "b", "c", "d"):
+            action(d, k)
+        store.commit([d], state)
+        store.mark_delivered(["d"])
+        store.mark_sending(["a", "b", "c", "d", "unknown-key"])  # d is final: unchanged
+        assert [i.action.key for i in store.outbox(status="sending")] == ["a", "b", "c"]
+        assert [i.action.key for i in store.outbox(status="pending")] == []
+        again = backend.again(store)  # a restart sees what was in flight
+        assert [i.action.key for i in again.outbox(status="sending")] == ["a", "b", "c"]
+        again.mark_delivered(["a"])
+        again.mark_failed("b", "HTTP 503", permanent=False)
+        again.mark_failed("c", "HTTP 403", permanent=True)
+        view = {i.action.key: (i.status, i.attempts) for i in again.outbox()}
+        assert view == {"a": ("delivered", 1), "b": ("pending", 1), "c": ("failed", 1),
+                        "d": ("delivered", 1)}
+
+    def test_outbox_after_seq_and_the_platform_of_the_causing_event(
+        self, backend: Backend, store: Store
+    ) -> None:
+        state = store.open()
+        d1 = Decision("evt-1", T0, event_from_obj({
+            "id": "evt-1", "type": "message.posted", "at": T0.isoformat(),
+            "platform": "discord", "member": {"id": "u1"}}))
+        action(d1, "k1")
+        action(d1, "k2")
+        d2 = decision(2, cause="timer-1", timer=True)
+        action(d2, "k3")
+        store.commit([d1, d2], state)
+        items = store.outbox()
+        assert [(i.action.key, i.platform) for i in items] == [
+            ("k1", "discord"), ("k2", "discord"), ("k3", None)]
+        first = items[0].seq
+        assert [i.action.key for i in store.outbox(after=first)] == ["k2", "k3"]
+        assert [i.action.key for i in store.outbox(status="pending", after=first, limit=1)] \
+            == ["k2"]
+        assert store.outbox(after=items[-1].seq) == []
+        again = backend.again(store)
+        assert [(i.action.key, i.platform) for i in again.outbox(after=first)] == [
+            ("k2", "discord"), ("k3", None)]
+        assert again.outbox(status="pending")[0].action == items[0].action
+        with pytest.raises(ValueError, match="after"):
+            store.outbox(after=-1)
 
     # timers --------------------------------------------------------------------------------
     def test_timers_added_and_fired_in_one_batch(self, backend: Backend, store: Store) -> None:
