@@ -10,12 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import pluggy
-
+from ..hookspecs import RegisterAdapter, hookimpl
 from .base import Adapter
-
-# The same marker engage_rules.hookspecs exports (a marker is only its project name).
-hookimpl = pluggy.HookimplMarker("engage_rules")
 
 AdapterFactory = Callable[[Mapping[str, Any]], Adapter]
 
@@ -39,7 +35,7 @@ def _webhook(settings: Mapping[str, Any]) -> Adapter:
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register ``console``, ``jsonl`` and ``webhook``."""
     register("console", _console, "prints every action as one JSON line on stdout")
     register("jsonl", _jsonl,
