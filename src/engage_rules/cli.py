@@ -216,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of the playbook language")
     p.set_defaults(func=cmd_schema)
+
+    from .runtime.cli import cmd_run
+    from .runtime.cli import configure as configure_run
+
+    p = sub.add_parser("run", help="the live runtime: sources → engine → store → adapters")
+    configure_run(p)
+    p.set_defaults(func=cmd_run)
     return parser
 
 
