@@ -181,6 +181,21 @@ class Dispatcher:
         if self._error is not None:
             raise self._error
 
+    def pump(self) -> float | None:
+        """One turn of the loop, synchronously (for tests and embedding without the
+        dispatcher's own thread): read new outbox items, hand every ready one to its
+        adapter, wait for those calls and record them.  Returns when the next held item
+        is due (on :attr:`clock`), or None if nothing waits."""
+        with self._cv:
+            self._wake = False
+        self._load()
+        next_due = self._start_ready()
+        with self._cv:
+            while self._busy and len(self._results) < len(self._busy):
+                self._cv.wait(1.0)
+        self._handle_results()
+        return next_due
+
     @property
     def idle(self) -> bool:
         """Nothing held, in flight or waiting to be read (for tests and shutdown)."""
