@@ -57,6 +57,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             "%s received", signal.Signals(signum).name)
         service.request_stop()
 
+    from ..runner import tune_gc
+
+    tune_gc()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:

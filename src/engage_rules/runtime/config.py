@@ -184,13 +184,16 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> R
         raise ConfigError(doc.problems)
     name = str(path)
 
-    def at(loc: tuple[str | int, ...]) -> tuple[int, int]:
+    def at(loc: tuple[str | int, ...], *, key: bool = False) -> tuple[int, int]:
         p = tuple(loc)
+        if key and p in doc.key_positions:
+            return doc.key_positions[p]
         while p and p not in doc.positions:
             p = p[:-1]
         return doc.positions.get(p, (1, 1))
 
     problems: list[Problem] = []
+    unresolved: set[tuple[str | int, ...]] = set()  # settings whose variable is missing
     if not isinstance(doc.data, dict):
         raise ConfigError([Problem(name, 1, 1, "a runtime config must be a mapping")])
 
@@ -200,6 +203,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> R
             for key, item in value.items():
                 here = (*loc, key)
                 if isinstance(key, str) and key.endswith("_env") and len(key) > 4:
+                    unresolved.add((*loc, key[:-4]))
                     if not isinstance(item, str) or not _ENV_NAME.match(item):
                         line, col = at(here)
                         problems.append(Problem(name, line, col,
@@ -211,6 +215,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> R
                             name, line, col,
                             f"environment variable {item} is not set (needed by {key})"))
                         continue
+                    unresolved.discard((*loc, key[:-4]))
                     out[key[:-4]] = env[item]
                 else:
                     out[key] = resolve(item, here)
@@ -238,7 +243,9 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> R
         for e in err.errors():
             loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x in
                                                      ("webhook", "jsonl")))
-            line, col = at(loc)
+            if loc in unresolved:
+                continue  # already reported as a missing variable
+            line, col = at(loc, key=e["type"] == "extra_forbidden")
             where = ".".join(str(x) for x in loc)
             message = e["msg"].removeprefix("Value error, ")
             if e["type"] == "extra_forbidden":

@@ -30,7 +30,6 @@ from ..compiler import CompiledPlaybook, load
 from ..decision import Decision
 from ..engine import Engine
 from ..errors import EngageRulesError, Problem
-from ..runner import tune_gc
 from ..store import Store, open_store
 from .config import JsonlSource, RuntimeConfig, WebhookSource
 from .dispatcher import AdapterLimits, Dispatcher
@@ -209,7 +208,6 @@ class Service:
 
     def run(self) -> None:
         """Start, loop until :meth:`request_stop`, then shut down gracefully."""
-        tune_gc()
         self.start()
         try:
             while not self._stop.is_set():
