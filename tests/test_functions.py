@@ -14,6 +14,7 @@ from engage_rules.errors import ExpressionError
 from engage_rules.expressions import ExprCompileError, compile_expression
 from engage_rules.functions import (
     BUILTIN_FUNCTIONS,
+    FUNCTIONS,
     CallSite,
     FunctionSpec,
     compile_pattern,
@@ -240,7 +241,8 @@ def test_registry_and_plugin_functions() -> None:
         return "!".join([word] * times)
 
     spec = FunctionSpec("shout", shout, ("word", "times"), 1, check=check)
-    assert function_registry() is BUILTIN_FUNCTIONS
+    assert function_registry() is FUNCTIONS
+    assert BUILTIN_FUNCTIONS.items() <= FUNCTIONS.items()
     registry = function_registry({"shout": spec})
     assert "count" in registry and "shout" in registry
     compiled = compile_expression("shout('hey', times=2)", vars={}, functions={"shout": spec})

@@ -3,8 +3,12 @@
 An action is written as a one-key mapping, ``{award: {points: 5, reason: ...}}``, or, for
 actions with a natural single argument, in short form: ``{tag: newcomer}``.  String
 parameters marked *templated* may contain Jinja2 (``"{{ event.data.referrer }}"``); they
-are compiled once at load time.  Plugins register more actions with their own models
-through the same :func:`register_action_spec`.
+are compiled once at load time.
+
+:data:`BUILTIN_ACTION_SPECS` are the core's actions; the built-in plugin
+(:mod:`engage_rules.builtin_plugin`) registers them through the ``register_actions`` hook,
+like a plugin registers its own, and the plugin manager fills :data:`ACTION_SPECS`, the
+table the loader, compiler and schema look actions up in.
 """
 
 from __future__ import annotations
@@ -156,16 +160,19 @@ class ActionSpec:
     description: str = ""
 
 
+#: Every registered action, by name: filled by the plugin manager through the
+#: ``register_actions`` hook (:func:`engage_rules.plugins.registry`).
 ACTION_SPECS: dict[str, ActionSpec] = {}
 
 
 def register_action_spec(spec: ActionSpec) -> None:
-    if spec.name in ACTION_SPECS:
+    if spec.name in ACTION_SPECS and ACTION_SPECS[spec.name] is not spec:
         raise ValueError(f"action {spec.name!r} is registered twice")
     ACTION_SPECS[spec.name] = spec
 
 
-for _spec in (
+#: The core's actions (registered by :mod:`engage_rules.builtin_plugin`).
+BUILTIN_ACTION_SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("award", AwardParams, description="credit a currency"),
     ActionSpec("spend", SpendParams, description="debit a currency; never below zero"),
     ActionSpec("revoke", RevokeParams, description="reverse earlier ledger entries"),
@@ -189,5 +196,4 @@ for _spec in (
     ActionSpec("flag_for_review", FlagParams, description="queue the event for human review"),
     ActionSpec("opt_out", EmptyTargeted, description="stop direct messages to the member"),
     ActionSpec("opt_in", EmptyTargeted, description="allow direct messages again"),
-):
-    register_action_spec(_spec)
+)

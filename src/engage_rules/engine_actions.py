@@ -515,7 +515,12 @@ def do_flag_for_review(run: Run, action: CompiledAction) -> None:
 
 Executor = Callable[[Run, "CompiledAction"], None]
 
-ACTION_EXECUTORS: dict[str, Executor] = {
+#: Every registered action's executor, by action name: filled by the plugin manager
+#: through the ``register_actions`` hook (:func:`engage_rules.plugins.registry`).
+ACTION_EXECUTORS: dict[str, Executor] = {}
+
+#: The core's executors (registered with their specs by :mod:`engage_rules.builtin_plugin`).
+BUILTIN_EXECUTORS: dict[str, Executor] = {
     "award": do_award,
     "spend": do_spend,
     "revoke": do_revoke,

@@ -10,8 +10,11 @@ for arguments (a parsed window, a compiled RE2 pattern, a word matcher) that the
 compiled expression passes instead of the original value.  Every function also accepts
 the raw form of its arguments, because templates call them without that preparation.
 
-Plugins add functions by building a FunctionSpec and passing it to the compilers'
-``functions=`` argument.
+:data:`BUILTIN_FUNCTIONS` are the core's functions; the built-in plugin registers them
+through the ``register_functions`` hook, plugins register theirs the same way, and the
+plugin manager fills :data:`FUNCTIONS`, the table every compiler looks calls up in
+(:func:`function_registry`).  A compiler's ``functions=`` argument adds more for one
+compilation.
 """
 
 from __future__ import annotations
@@ -34,12 +37,14 @@ from .expr_runtime import Uses, bounded_range, to_str
 
 __all__ = [
     "BUILTIN_FUNCTIONS",
+    "FUNCTIONS",
     "MAX_PATTERN_LENGTH",
     "ArgInfo",
     "CallSite",
     "FunctionSpec",
     "compile_pattern",
     "function_registry",
+    "register_function",
 ]
 
 #: Longest pattern ``matches()`` accepts.
@@ -383,13 +388,33 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
 }
 
 
+#: Every registered function, by name: filled by the plugin manager through the
+#: ``register_functions`` hook (:func:`engage_rules.plugins.registry`).
+FUNCTIONS: dict[str, FunctionSpec] = {}
+
+
+def _check_name(name: str, spec: FunctionSpec) -> None:
+    if name != spec.name or not name.isidentifier() or name.startswith("_"):
+        raise ValueError(f"invalid function name {name!r}")
+    if name in ROOT_NAMES:
+        raise ValueError(f"a function cannot be named {name!r}: that name is taken")
+
+
+def register_function(spec: FunctionSpec) -> None:
+    """Add ``spec`` to :data:`FUNCTIONS` (the ``register_functions`` hook calls this)."""
+    _check_name(spec.name, spec)
+    if FUNCTIONS.get(spec.name, spec) is not spec:
+        raise ValueError(f"function {spec.name!r} is registered twice")
+    FUNCTIONS[spec.name] = spec
+
+
 def function_registry(extra: Mapping[str, FunctionSpec] | None = None) -> dict[str, FunctionSpec]:
-    """The built-in functions, plus (and overridden by) ``extra``."""
+    """The registered functions (built-in and plugins'), plus (and overridden by) ``extra``."""
+    from .plugins import registry
+
+    registry()  # the plugins' functions are registered on first use
     if not extra:
-        return BUILTIN_FUNCTIONS
+        return FUNCTIONS
     for name, spec in extra.items():
-        if name != spec.name or not name.isidentifier() or name.startswith("_"):
-            raise ValueError(f"invalid function name {name!r}")
-        if name in ROOT_NAMES:
-            raise ValueError(f"a function cannot be named {name!r}: that name is taken")
-    return {**BUILTIN_FUNCTIONS, **extra}
+        _check_name(name, spec)
+    return {**FUNCTIONS, **extra}

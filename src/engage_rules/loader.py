@@ -153,6 +153,9 @@ def _load(
     files: list[FsPath],
     base_dir: FsPath,
 ) -> LoadedPlaybook:
+    from .plugins import registry
+
+    registry()  # plugins' actions and functions are known before validating
     loader = _Loader(docs[0].file if docs else "<playbook>")
     loader.problems.extend(problems)
     for doc in docs:

@@ -49,6 +49,9 @@ def _action_def_name(name: str, taken: set[str]) -> str:
 
 def playbook_json_schema() -> dict[str, Any]:
     """A JSON Schema (draft 2020-12) of a playbook file, with every registered action."""
+    from .plugins import registry
+
+    registry()  # the actions are registered through the plugin hooks
     param_models: list[type[BaseModel]] = []
     for spec in ACTION_SPECS.values():
         if spec.params not in param_models:

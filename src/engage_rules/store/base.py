@@ -264,11 +264,14 @@ _schemes: dict[str, StoreFactory] = {}
 def register_store_scheme(scheme: str, factory: StoreFactory) -> None:
     """Make ``open_store`` accept ``scheme:...`` URLs (for store plugins).
 
-    ``factory`` receives the whole URL.  Registering a scheme again replaces it.
+    ``factory`` receives the whole URL.  Registering a scheme again replaces it.  The
+    plugin manager calls this for every scheme the ``register_stores`` hook registers,
+    the built-in ``memory`` and ``sqlite`` included.
     """
     if not scheme or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
         raise ValueError(f"invalid URL scheme {scheme!r}")
-    if scheme.lower() in _BUILTIN:
+    builtin = _BUILTIN.get(scheme.lower())
+    if builtin is not None and factory is not builtin:
         raise ValueError(f"the {scheme!r} store scheme is built in and cannot be replaced")
     _schemes[scheme.lower()] = factory
 
@@ -313,6 +316,8 @@ def _open_sqlite(url: str) -> Store:
 
 
 _BUILTIN: dict[str, StoreFactory] = {"memory": _open_memory, "sqlite": _open_sqlite}
+#: The core's store schemes (registered by :mod:`engage_rules.builtin_plugin`).
+BUILTIN_STORE_SCHEMES = _BUILTIN
 
 
 def open_store(url: str) -> Store:
@@ -334,7 +339,10 @@ def open_store(url: str) -> Store:
         if sep == "" and url.endswith((".db", ".sqlite", ".sqlite3")):
             hint = f" (did you mean sqlite:///{url}?)"
         raise StoreError(f"invalid store URL {url!r}{hint}; supported: {_supported()}")
-    factory = _BUILTIN.get(scheme) or _schemes.get(scheme)
+    from ..plugins import registry
+
+    registry()  # the store schemes are registered through the register_stores hook
+    factory = _schemes.get(scheme)
     if factory is not None:
         return factory(url)
     base = scheme.split("+", 1)[0]
@@ -348,5 +356,5 @@ def open_store(url: str) -> Store:
 
 
 def _supported() -> str:
-    extra = sorted(_schemes)
+    extra = sorted(s for s in _schemes if s not in _BUILTIN)
     return ", ".join([_SUPPORTED, *(f"{s}:..." for s in extra)])
