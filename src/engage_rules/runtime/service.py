@@ -92,26 +92,20 @@ def build_adapters(config: RuntimeConfig) -> dict[str, Adapter]:
     return adapters
 
 
-def playbook_action_types(playbook: CompiledPlaybook) -> dict[str, tuple[str, int]]:
+def playbook_action_types(playbook: CompiledPlaybook) -> dict[str, tuple[str, int, int]]:
     """Every action type the playbook can emit → where it is first written
-    (file, line), including the engine's own expiries (a mute needs ``unmute``)."""
-    used: dict[str, tuple[str, int]] = {}
-    for rule in playbook.rules:
-        where = (str(rule.source), rule.line)
-        for action in (*rule.do, *rule.else_):
-            used.setdefault(action.name, where)
-            if action.name == "mute":
-                used.setdefault("unmute", where)
-            if action.name == "ban" and getattr(action.params, "for_", None) is not None:
-                used.setdefault("unban", where)
-    for step in playbook.strike_ladder:
-        for action in step.do:
-            where = (str(action.source), 0)
-            used.setdefault(action.name, where)
-            if action.name == "mute":
-                used.setdefault("unmute", where)
-            if action.name == "ban" and getattr(action.params, "for_", None) is not None:
-                used.setdefault("unban", where)
+    (file, line, col), including the engine's own expiries (a mute needs ``unmute``)."""
+    source = playbook.loaded.source if playbook.loaded is not None else None
+    used: dict[str, tuple[str, int, int]] = {}
+    actions = [a for rule in playbook.rules for a in (*rule.do, *rule.else_)]
+    actions += [a for step in playbook.strike_ladder for a in step.do]
+    for action in actions:
+        where = source.pos(action.source) if source is not None else ("<playbook>", 0, 0)
+        used.setdefault(action.name, where)
+        if action.name == "mute":
+            used.setdefault("unmute", where)
+        if action.name == "ban" and getattr(action.params, "for_", None) is not None:
+            used.setdefault("unban", where)
     return used
 
 
@@ -121,12 +115,12 @@ def check_capabilities(playbook: CompiledPlaybook, adapters: dict[str, Adapter])
     problems: list[str] = []
     configured = ", ".join(f"{n} ({', '.join(sorted(a.capabilities & _interesting(a)))})"
                            for n, a in adapters.items())
-    for kind, (file, line) in sorted(playbook_action_types(playbook).items()):
+    for kind, (file, line, col) in sorted(playbook_action_types(playbook).items()):
         if not is_platform_action(kind):
             continue
         if any(kind in a.capabilities for a in adapters.values()):
             continue
-        problems.append(str(Problem(file, line, 1 if line else 0,
+        problems.append(str(Problem(file, line, col,
                                     f"action `{kind}` is not supported by any configured "
                                     f"adapter; configured: {configured}")))
     if problems:
