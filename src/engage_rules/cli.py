@@ -48,7 +48,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for path in args.paths:
         try:
-            load(path)
+            compiled = load(path)
         except PlaybookError as err:
             failed = True
             for problem in err.problems:
@@ -56,6 +56,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except OSError as err:
             failed = True
             print(f"{path}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
+        else:
+            if compiled.loaded is not None:  # warnings do not fail validation
+                for warning in compiled.loaded.warnings:
+                    print(warning, file=sys.stderr)
     if not failed and not args.quiet:
         print(f"ok: {len(args.paths)} playbook(s) valid", file=sys.stderr)
     return 1 if failed else 0
@@ -217,17 +221,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of the playbook language")
     p.set_defaults(func=cmd_schema)
 
+    from .cli_plugins import add_plugins_command
+
+    add_plugins_command(sub)
+
     from .runtime.cli import cmd_run
     from .runtime.cli import configure as configure_run
 
     p = sub.add_parser("run", help="the live runtime: sources → engine → store → adapters")
     configure_run(p)
     p.set_defaults(func=cmd_run)
+
+    from .cli_plugins import add_plugin_commands
+
+    add_plugin_commands(sub)  # after every built-in command: a plugin cannot shadow one
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    from .plugins import PluginError
+
+    try:
+        parser = build_parser()
+    except PluginError as err:
+        print(f"engage-rules: {err}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code

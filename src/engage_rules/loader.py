@@ -86,6 +86,9 @@ class LoadedPlaybook:
     name: str
     files: list[FsPath] = field(default_factory=list)
     base_dir: FsPath = field(default_factory=FsPath.cwd)
+    #: Problems that do not stop the playbook loading (``file:line:col: warning: ...``):
+    #: a rule's ``on:`` that looks like a misspelt event type (see event_types.py).
+    warnings: list[Problem] = field(default_factory=list)
 
 
 PathArg = str | os.PathLike[str]
@@ -153,6 +156,7 @@ def _load(
     files: list[FsPath],
     base_dir: FsPath,
 ) -> LoadedPlaybook:
+    from .event_types import event_type_warnings
     from .plugins import registry
 
     registry()  # plugins' actions and functions are known before validating
@@ -169,7 +173,8 @@ def _load(
     name = spec.name
     if name is None and isinstance(community, dict) and "name" in community:
         name = spec.community.name
-    return LoadedPlaybook(spec, loader.source, name or fallback, files, base_dir)
+    warnings = event_type_warnings(loader.merged, loader.source)
+    return LoadedPlaybook(spec, loader.source, name or fallback, files, base_dir, warnings)
 
 
 class _Loader:
@@ -412,7 +417,7 @@ class _Loader:
                 message = f"unknown action {name!r}"
                 if "." in str(name):
                     message += " (no installed plugin registers it)"
-                elif match:
+                if match:
                     message += f"; did you mean {match[0]!r}?"
             self.add(here, message, at_key=True)
             return None
