@@ -20,6 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -160,6 +161,7 @@ class Service:
                 self.sources.append(JsonlReader(sc, self.intake, str(config.base_dir)))
         self._stop = threading.Event()
         self.failure: BaseException | None = None
+        self._last_commit: Future[None] | None = None
 
     @classmethod
     def from_config(cls, config: RuntimeConfig, *,
@@ -204,7 +206,7 @@ class Service:
         """Start, loop until :meth:`request_stop`, then shut down gracefully."""
         self.start()
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and self.failure is None:
                 subs = self.intake.take(self.config.max_batch, self._timer_wait())
                 self.step(subs)
         finally:
@@ -224,6 +226,8 @@ class Service:
                         break
                     self.step(subs)
         finally:
+            if self._last_commit is not None:
+                wait([self._last_commit])
             try:
                 self.dispatcher.stop()
             finally:
@@ -247,7 +251,8 @@ class Service:
 
     # -- one turn ----------------------------------------------------------------------------
     def step(self, subs: list[Submission]) -> None:
-        """Decide ``subs`` and the timers due now, commit once, then answer."""
+        """Decide ``subs`` and the timers due now and commit them as one transaction;
+        each submission is answered when that transaction is durable."""
         try:
             self._step(subs)
         except BaseException as err:
@@ -294,17 +299,36 @@ class Service:
         self.stats.timers_fired += len(fired)
         decisions.extend(fired)
         actions = 0
-        if decisions:
-            store.commit(decisions, engine.state)
-            self.stats.commits += 1
-            for d in decisions:
-                for a in d.actions:
-                    self.stats.actions[a.type] += 1
-                actions += len(d.actions)
-                for e in d.errors:
-                    self.stats.rule_errors += 1
-                    log.warning("rule %s failed on %s: %s", e.rule, e.cause, e.message)
-        for sub, outcome in outcomes:
-            sub.future.set_result(outcome)
-        if actions:
-            self.dispatcher.notify()
+        if not decisions:
+            for sub, outcome in outcomes:
+                sub.future.set_result(outcome)
+            return
+        # The fsync runs on the store's writer thread while this loop decides the next
+        # group: whatever arrives meanwhile is committed together (group commit).
+        # Requests are answered, and the dispatcher woken, once the group is durable.
+        commit = store.commit_async(decisions, engine.state)
+        self.stats.commits += 1
+        for d in decisions:
+            for a in d.actions:
+                self.stats.actions[a.type] += 1
+            actions += len(d.actions)
+            for e in d.errors:
+                self.stats.rule_errors += 1
+                log.warning("rule %s failed on %s: %s", e.rule, e.cause, e.message)
+
+        def durable(done: Future[None]) -> None:
+            err = done.exception()
+            if err is not None:
+                log.error("commit failed: %s", err)
+                self.failure = err
+                for sub, _ in outcomes:
+                    sub.future.set_exception(err)
+                self.request_stop()
+                return
+            for sub, outcome in outcomes:
+                sub.future.set_result(outcome)
+            if actions:
+                self.dispatcher.notify()
+
+        self._last_commit = commit
+        commit.add_done_callback(durable)

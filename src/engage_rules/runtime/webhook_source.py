@@ -30,6 +30,7 @@ transaction (group commit), and wakes each request when its transaction is durab
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -162,6 +163,12 @@ def _handler_class(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "engage-rules"
+
+        def setup(self) -> None:
+            super().setup()
+            # Answers are written as headers then body: without NODELAY, Nagle's
+            # algorithm holds the body until the client's delayed ACK (~40 ms).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def do_POST(self) -> None:
             try:
