@@ -197,6 +197,11 @@ class Dispatcher:
         return next_due
 
     @property
+    def error(self) -> BaseException | None:
+        """What stopped the dispatcher's thread (a store failure), if anything did."""
+        return self._error
+
+    @property
     def idle(self) -> bool:
         """Nothing held, in flight or waiting to be read (for tests and shutdown)."""
         with self._cv:
@@ -209,7 +214,7 @@ class Dispatcher:
                 self._handle_results()
                 with self._cv:
                     wake, self._wake = self._wake, False
-                if wake or (self._held == 0 and not self._stopping):
+                if wake or self._held == 0:
                     self._load()
                 next_due = self._start_ready()
                 with self._cv:

@@ -209,6 +209,9 @@ class Service:
             while not self._stop.is_set() and self.failure is None:
                 subs = self.intake.take(self.config.max_batch, self._timer_wait())
                 self.step(subs)
+                if self.dispatcher.error is not None:  # nothing would be delivered
+                    self.failure = self.dispatcher.error
+                    log.error("stopping: the dispatcher failed: %s", self.failure)
         finally:
             self.shutdown()
 
@@ -219,12 +222,15 @@ class Service:
             source.stop()
         self.intake.close()
         try:
-            if self.failure is None:
-                while True:
-                    subs = self.intake.take(self.config.max_batch, 0)
-                    if not subs:
-                        break
+            while True:
+                subs = self.intake.take(self.config.max_batch, 0)
+                if not subs:
+                    break
+                if self.failure is None:
                     self.step(subs)
+                else:  # nothing more can be committed: the senders will retry
+                    for sub in subs:
+                        sub.future.set_exception(self.failure)
         finally:
             if self._last_commit is not None:
                 wait([self._last_commit])
