@@ -36,6 +36,8 @@ def test_entry_point_registers_the_adapter() -> None:
 
 @pytest.mark.parametrize(("settings", "message"), [
     ({}, "token\n  Field required"),
+    ({"token": "t", "base_url": "api.example.org"},
+     "'api.example.org' is not an http:// or https:// URL"),
     ({"token": "t", "guilds": {"fans": "fans"}}, "guild id 'fans' is not a Discord id"),
     ({"token": "t", "channels": {"#general": "general"}},
      "channel id '#general' is not a Discord id"),

@@ -34,6 +34,8 @@ def test_entry_point_registers_the_adapter() -> None:
 
 @pytest.mark.parametrize(("settings", "message"), [
     ({}, "token\n  Field required"),
+    ({"token": "t", "base_url": "api.example.org"},
+     "'api.example.org' is not an http:// or https:// URL"),
     ({"token": ""}, "String should have at least 1 character"),
     ({"token": "t", "chats": {"fans": "fans"}}, "chat id 'fans' is not an integer"),
     ({"token": "t", "chats": {"-1001": "fans", "-1002": "fans"}},

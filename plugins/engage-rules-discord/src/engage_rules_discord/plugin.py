@@ -54,6 +54,13 @@ class DiscordSettings(BaseModel):
         description="community → channel (id or name) for broadcasts without a channel")
     timeout: float = Field(default=10.0, gt=0, description="seconds per API call")
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
     @field_validator("guilds", mode="before")
     @classmethod
     def _guild_ids(cls, value: Any) -> Any:

@@ -36,6 +36,13 @@ class TelegramSettings(BaseModel):
         default=100_000, ge=0,
         description="message authors remembered for reaction.added's to_member")
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
     @field_validator("chats", mode="before")
     @classmethod
     def _chat_ids(cls, value: Any) -> Any:
