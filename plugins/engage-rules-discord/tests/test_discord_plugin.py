@@ -56,6 +56,12 @@ def test_bad_settings_are_rejected_clearly(settings: dict[str, Any], message: st
     assert message in str(info.value)
 
 
+def test_the_config_key_names_the_adapter_and_its_events() -> None:
+    adapter = DiscordAdapter({"token": "t", "platform": "dc"})
+    assert adapter.name == "dc"
+    assert [e.platform for e in adapter.parse(load("message_create"))] == ["dc"]
+
+
 def test_yaml_integer_ids_are_accepted() -> None:
     adapter = DiscordAdapter({"token": "t", "guilds": {int(GUILD): "fans"},
                               "channels": {int(GENERAL): "general"},

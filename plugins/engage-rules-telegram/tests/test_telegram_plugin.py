@@ -49,6 +49,12 @@ def test_bad_settings_are_rejected_clearly(settings: dict[str, Any], message: st
     assert message in str(info.value)
 
 
+def test_the_config_key_names_the_adapter_and_its_events() -> None:
+    adapter = TelegramAdapter({"token": "t", "platform": "tg-fans"})
+    assert adapter.name == "tg-fans"
+    assert [e.platform for e in adapter.parse(load("message_text"))] == ["tg-fans"]
+
+
 def test_yaml_integer_chat_ids_are_accepted() -> None:
     adapter = TelegramAdapter({"token": "t", "chats": {CHAT: "fans"}})
     assert adapter.chat_of("fans") == CHAT

@@ -42,6 +42,9 @@ class DiscordSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    platform: str = Field(
+        default=PLATFORM, min_length=1,
+        description="the adapter's name in the runtime config (events carry it)")
     token: str = Field(min_length=1, description="Bot token (a secret)")
     base_url: str = Field(default=DEFAULT_BASE_URL, description="REST API base URL")
     guilds: dict[str, str] = Field(
@@ -98,7 +101,6 @@ class DiscordSettings(BaseModel):
 class DiscordAdapter:
     """Discord adapter: gateway dispatch payloads in, REST calls out."""
 
-    name = PLATFORM
     capabilities = CAPABILITIES
 
     def __init__(self, settings: Mapping[str, Any] | DiscordSettings, *,
@@ -107,8 +109,9 @@ class DiscordAdapter:
             DiscordSettings.model_validate(dict(settings))
         self.settings = s
         self._clock = clock
+        self.name = s.platform
         self._config = MappingConfig(guilds=dict(s.guilds), channels=dict(s.channels),
-                                     roles=dict(s.roles))
+                                     roles=dict(s.roles), platform=s.platform)
         self._guild_ids = {name: gid for gid, name in s.guilds.items()}
         self._channel_ids = {name: cid for cid, name in s.channels.items()}
         self._targets = Targets(self.guild_of, self.channel_id, self.broadcast_channel)

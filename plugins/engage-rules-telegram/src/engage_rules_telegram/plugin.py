@@ -24,6 +24,9 @@ class TelegramSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    platform: str = Field(
+        default=PLATFORM, min_length=1,
+        description="the adapter's name in the runtime config (events carry it)")
     token: str = Field(min_length=1, description="Bot token from @BotFather (a secret)")
     base_url: str = Field(default=DEFAULT_BASE_URL, description="Bot API server")
     chats: dict[str, str] = Field(
@@ -91,7 +94,6 @@ class _Authors:
 class TelegramAdapter:
     """Telegram Bot API adapter: ``Update`` objects in, Bot API calls out."""
 
-    name = PLATFORM
     capabilities = CAPABILITIES
 
     def __init__(self, settings: Mapping[str, Any] | TelegramSettings, *,
@@ -99,7 +101,9 @@ class TelegramAdapter:
         s = settings if isinstance(settings, TelegramSettings) else \
             TelegramSettings.model_validate(dict(settings))
         self.settings = s
-        self._config = MappingConfig(chats=dict(s.chats), member_updates=s.member_updates)
+        self.name = s.platform
+        self._config = MappingConfig(chats=dict(s.chats), member_updates=s.member_updates,
+                                     platform=s.platform)
         self._chat_ids = {name: int(chat) for chat, name in s.chats.items()}
         self._authors = _Authors(s.author_cache)
         self._client = TelegramClient(s.token, base_url=s.base_url, timeout=s.timeout,
