@@ -514,3 +514,24 @@ def test_a_broken_plugin_fails_the_cli_clearly(
     finally:
         plugins.discover_entry_points = real  # type: ignore[assignment]
         plugins.reset()
+
+
+def test_a_hook_with_wrong_arguments_is_named(
+        isolated: Callable[..., plugins.Registry]) -> None:
+    class Typo:
+        @hookimpl
+        def register_actions(self, registr: Any) -> None:
+            raise AssertionError("never called")
+
+    with pytest.raises(plugins.PluginError, match=r"(?s)plugin 'typo': .*'registr'"):
+        isolated(("typo", Typo()))
+
+
+def test_an_optional_unknown_hook_is_allowed(
+        isolated: Callable[..., plugins.Registry]) -> None:
+    class Future:
+        @hookimpl(optionalhook=True)
+        def register_widgets(self, register: Any) -> None:
+            raise AssertionError("never called")
+
+    assert "future" in isolated(("future", Future())).by_plugin

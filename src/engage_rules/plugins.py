@@ -179,11 +179,19 @@ def _check_hooks(pm: pluggy.PluginManager) -> None:
         caller = getattr(pm.hook, name)
         if isinstance(caller, pluggy.HookCaller) and not caller.has_spec():
             plugins = [pm.get_name(impl.plugin) or repr(impl.plugin)
-                       for impl in caller.get_hookimpls()]
+                       for impl in caller.get_hookimpls() if not impl.optionalhook]
             unknown.extend(f"plugin {p!r} implements unknown hook {name!r}" for p in plugins)
     if unknown:
         hooks = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith("register_")))
         raise PluginError("; ".join(sorted(unknown)) + f" (the hooks are: {hooks})")
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    try:
+        pm.register(plugin, name=name)
+    except (pluggy.PluginValidationError, ValueError) as err:  # wrong hook arguments,
+        # or a plugin registered twice
+        raise PluginError(f"plugin {name!r}: {err}") from err
 
 
 def _new_manager(extra: Iterable[tuple[str, object]] = ()) -> tuple[pluggy.PluginManager,
@@ -192,7 +200,7 @@ def _new_manager(extra: Iterable[tuple[str, object]] = ()) -> tuple[pluggy.Plugi
     pm.add_hookspecs(hookspecs)
     sources: dict[str, str] = {}
     for name, module in BUILTIN_PLUGINS:
-        pm.register(importlib.import_module(module), name=name)
+        _register(pm, importlib.import_module(module), name)
         sources[name] = module
     for ep in _selected(discover_entry_points()):
         if pm.has_plugin(ep.name):
@@ -202,10 +210,10 @@ def _new_manager(extra: Iterable[tuple[str, object]] = ()) -> tuple[pluggy.Plugi
         except Exception as err:
             raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to import: "
                               f"{type(err).__name__}: {err}") from err
-        pm.register(plugin, name=ep.name)
+        _register(pm, plugin, ep.name)
         sources[ep.name] = _source(ep)
     for name, plugin in extra:
-        pm.register(plugin, name=name)
+        _register(pm, plugin, name)
         sources[name] = getattr(plugin, "__name__", type(plugin).__name__)
     _check_hooks(pm)
     return pm, sources
