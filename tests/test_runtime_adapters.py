@@ -122,3 +122,12 @@ def test_jsonl_appends_actions_and_parses_events(tmp_path: Path) -> None:
     with pytest.raises(DeliveryError) as info:
         JsonlAdapter(None).deliver(action("send"))
     assert info.value.permanent
+
+
+def test_unknown_adapter_settings_are_rejected_with_a_hint() -> None:
+    with pytest.raises(ValueError, match=r"webhook: unknown setting 'timout' \(did you mean "
+                                         r"'timeout'\?\)"):
+        WebhookAdapter.from_settings({"base_url": "http://x", "timout": 3})
+    with pytest.raises(ValueError, match="jsonl: unknown setting 'out'"):
+        JsonlAdapter.from_settings({"out": "x"})
+    ConsoleAdapter.from_settings({"stream": "stderr", "platform": "console"}).close()

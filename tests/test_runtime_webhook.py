@@ -3,6 +3,7 @@ id dedup (across restarts), malformed events, and what reaches the platform."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -120,8 +121,8 @@ def test_a_playbook_action_no_adapter_supports_fails_start_up(
     text = config.read_text().replace(
         "    secret_env: PLATFORM_SECRET\n",
         "    secret_env: PLATFORM_SECRET\n    capabilities: [send, reply]\n")
-    text = text.replace("    type: jsonl\n", "    type: webhook\n    base_url: http://x\n"
-                        "    capabilities: [send]\n")
+    text = re.sub(r"    type: jsonl\n    actions_out: .*\n",
+                  "    type: webhook\n    base_url: http://x\n    capabilities: [send]\n", text)
     config.write_text(text)
     with pytest.raises(SetupError) as info:
         Service.from_config(load_config(config, ENV))

@@ -18,6 +18,7 @@ from ..events import Event
 from .base import Delivery, DeliveryError
 from .capabilities import known_action_types
 from .events_payload import parse_engage_event
+from .settings import reject_unknown
 
 
 class ConsoleAdapter:
@@ -29,6 +30,7 @@ class ConsoleAdapter:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> ConsoleAdapter:
+        reject_unknown(settings, ("stream",), "console")
         which = settings.get("stream", "stdout")
         if which not in ("stdout", "stderr"):
             raise ValueError(f"console: stream must be stdout or stderr, not {which!r}")

@@ -21,6 +21,7 @@ from ..events import Event
 from .base import Delivery, DeliveryError
 from .capabilities import known_action_types
 from .events_payload import parse_engage_event
+from .settings import reject_unknown
 
 
 class JsonlAdapter:
@@ -35,6 +36,7 @@ class JsonlAdapter:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> JsonlAdapter:
+        reject_unknown(settings, ("actions_out", "fsync"), "jsonl")
         out = settings.get("actions_out")
         if out is not None and not isinstance(out, str):
             raise ValueError("jsonl: actions_out must be a file path")

@@ -27,7 +27,10 @@ from .base import Delivery
 from .capabilities import PLATFORM_ACTIONS, check_capabilities
 from .events_payload import parse_engage_event
 from .http import HttpClient, raise_for_status
+from .settings import reject_unknown
 from .signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+
+SETTINGS = ("base_url", "url", "path", "secret", "capabilities", "timeout")
 
 
 class WebhookAdapter:
@@ -43,6 +46,7 @@ class WebhookAdapter:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> WebhookAdapter:
+        reject_unknown(settings, SETTINGS, "webhook")
         url = settings.get("base_url") or settings.get("url")
         if not isinstance(url, str) or not url:
             raise ValueError("webhook: base_url (the URL actions are POSTed to) is required")
