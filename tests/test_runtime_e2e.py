@@ -173,12 +173,19 @@ def test_sigterm_commits_what_was_accepted_flushes_deliveries_and_exits_0(
         assert port is not None
         statuses = [try_post(port, n) for n in range(30)]
         assert statuses == [202] * 30
+        # forged, stale and replayed requests change nothing
+        assert post(port, event(100), secret="forged-secret-000000")[0] == 401
+        assert post(port, event(101), timestamp=time.time() - 3600)[0] == 401
+        assert post(port, event(102), delivery="once")[0] == 202
+        assert post(port, event(102), delivery="once")[0] == 409
+        assert post(port, event(103), delivery="once")[0] == 409
         assert runtime.terminate() == 0
         assert sorted(c["cause"] for c in platform.calls) == sorted(
-            f"evt-{n}" for n in range(30))
+            f"evt-{n}" for n in [*range(30), 102])
     log = runtime.stderr()
-    assert "SIGTERM received" in log and "stopped: 30 events accepted" in log
-    assert outbox_statuses(tmp_path) == Counter({"delivered": 60})
+    assert "SIGTERM received" in log and "stopped: 31 events accepted" in log
+    assert "2 replayed" in log
+    assert outbox_statuses(tmp_path) == Counter({"delivered": 62})
     assert try_post(port, 99) is None  # no longer listening
 
 
