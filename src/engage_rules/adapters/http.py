@@ -14,7 +14,6 @@ import threading
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 from .base import DeliveryError
@@ -84,29 +83,34 @@ class HttpClient:
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> Response:
         """POST ``body`` to ``base_url + path``; raises a retryable DeliveryError when the
         server cannot be reached.  One retry on a stale keep-alive connection."""
-        url_path = self.base_path + path
+        url_path = self.base_path + path or "/"
         all_headers = {"Content-Type": "application/json", **headers}
-        for attempt in (1, 2):
-            conn = self._connection()
-            try:
-                conn.request("POST", url_path or "/", body=body, headers=all_headers)
-                raw = conn.getresponse()
-                data = raw.read()
-                resp = Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, data)
-                if raw.will_close:
-                    self._drop()
-                return resp
-            except (http.client.RemoteDisconnected, ConnectionResetError,
-                    BrokenPipeError) as err:
-                self._drop()
-                if attempt == 2:
-                    raise DeliveryError(f"connection to {self.host}:{self.port} lost: {err}",
-                                        permanent=False) from err
-            except (TimeoutError, OSError, http.client.HTTPException) as err:
-                self._drop()
-                raise DeliveryError(f"cannot reach {self.host}:{self.port}: {err}",
-                                    permanent=False) from err
-        raise AssertionError("unreachable")
+        try:
+            return self._post_once(url_path, body, all_headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            pass  # the server closed an idle keep-alive connection: one more try
+        try:
+            return self._post_once(url_path, body, all_headers)
+        except (OSError, http.client.HTTPException) as err:
+            raise DeliveryError(f"cannot reach {self.host}:{self.port}: {err}",
+                                permanent=False) from err
+
+    def _post_once(self, url_path: str, body: bytes, headers: dict[str, str]) -> Response:
+        conn = self._connection()
+        try:
+            conn.request("POST", url_path, body=body, headers=headers)
+            raw = conn.getresponse()
+            data = raw.read()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self._drop()
+            raise
+        except (OSError, http.client.HTTPException) as err:
+            self._drop()
+            raise DeliveryError(f"cannot reach {self.host}:{self.port}: {err}",
+                                permanent=False) from err
+        if raw.will_close:
+            self._drop()
+        return Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, data)
 
     def close(self) -> None:
         with self._lock:
@@ -115,33 +119,14 @@ class HttpClient:
             self._all.clear()
 
 
-def raise_for_status(resp: Response, *, what: str, route: str | None = None,
-                     body_retry_after: float | None = None) -> None:
+def raise_for_status(resp: Response, *, what: str, route: str | None = None) -> None:
     """Turn an error answer into a DeliveryError (nothing for 2xx)."""
     status = resp.status
     if 200 <= status < 300:
         return
     text = resp.body[:300].decode("utf-8", "replace")
     retry_after = retry_after_seconds(resp.headers.get("retry-after"))
-    if retry_after is None:
-        retry_after = body_retry_after
     permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
     raise DeliveryError(f"{what}: HTTP {status}: {text}", permanent=permanent,
                         retry_after=retry_after if status == 429 or not permanent else None,
                         status=status, route=route)
-
-
-def json_body_number(body: bytes, *keys: str) -> float | None:
-    """A number at a path of a JSON body (for rate-limit hints in bodies), else None."""
-    import orjson
-
-    try:
-        value: Any = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        else None

@@ -80,10 +80,6 @@ class Intake:
             self._closed = True
             self._cv.notify_all()
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def __len__(self) -> int:
         with self._cv:
             return len(self._items)

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import IO
 
 from ..events import EventError, parse_event
@@ -46,8 +47,6 @@ class JsonlReader:
     def _open(self) -> IO[bytes]:
         if self.config.path == "-":
             return sys.stdin.buffer
-        from pathlib import Path
-
         path = Path(self.config.path)
         if not path.is_absolute():
             path = Path(self.base_dir) / path
