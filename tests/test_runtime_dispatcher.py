@@ -8,8 +8,10 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from engage_rules.adapters.base import DeliveryError
+from engage_rules.adapters.base import Delivery, DeliveryError
 from engage_rules.decision import ActionRecord, Decision
 from engage_rules.events import event_from_obj
 from engage_rules.runtime.config import DispatchConfig, RateLimit, RetryPolicy
@@ -276,3 +278,68 @@ def test_stop_leaves_what_is_not_due_in_the_store() -> None:
     d.stop(timeout=0.3)
     [item] = store.outbox()
     assert (item.status, item.attempts) == ("pending", 1)
+
+
+class ScriptedAdapter:
+    """Fails each action's first attempts as scripted, then delivers it."""
+
+    name = "p"
+    capabilities = frozenset({"send"})
+
+    def __init__(self, script: dict[str, list[DeliveryError]]) -> None:
+        self.script = {k: list(v) for k, v in script.items()}
+        self.calls: list[str] = []
+        self.delivered: list[str] = []
+
+    def parse(self, payload: Any) -> list[Any]:
+        return []
+
+    def deliver(self, action: Any) -> Delivery:
+        key = action["key"]
+        self.calls.append(key)
+        if self.script.get(key):
+            raise self.script[key].pop(0)
+        self.delivered.append(key)
+        return Delivery()
+
+    def close(self) -> None:
+        pass
+
+
+_failures = st.sampled_from([
+    DeliveryError("HTTP 503"),
+    DeliveryError("HTTP 429", retry_after=2.0, status=429),
+    DeliveryError("HTTP 403", permanent=True, status=403),
+])
+
+
+@given(plan=st.lists(st.tuples(st.integers(0, 2), st.lists(_failures, max_size=4)),
+                     min_size=1, max_size=12),
+       workers=st.integers(1, 4))
+def test_every_action_ends_delivered_or_failed_in_route_order(
+        plan: list[tuple[int, list[DeliveryError]]], workers: int) -> None:
+    store = MemoryStore()
+    script: dict[str, list[DeliveryError]] = {}
+    for n, (channel, failures) in enumerate(plan):
+        key = f"k{n:02d}"
+        commit(store, (key, "send", {"text": str(n), "channel": f"c{channel}"}))
+        script[key] = failures
+    adapter = ScriptedAdapter(script)
+    clock = Clock()
+    d = Dispatcher(store, {"p": adapter}, config(default="p", workers=workers), clock=clock)
+    drain(d, clock, turns=500)
+    items = {i.action.key: i for i in store.outbox()}
+    for key, failures in script.items():
+        item = items[key]
+        permanent = next((i for i, f in enumerate(failures) if f.permanent), None)
+        gives_up = permanent is None and len(failures) >= 4  # max_attempts
+        if permanent is not None or gives_up:
+            assert item.status == "failed"
+            assert item.attempts == (permanent + 1 if permanent is not None else 4)
+            assert key not in adapter.delivered
+        else:
+            assert item.status == "delivered" and item.attempts == len(failures) + 1
+            assert adapter.delivered.count(key) == 1
+    for channel in range(3):  # a route's calls never overtake each other
+        keys = [k for k in adapter.calls if plan[int(k[1:])][0] == channel]
+        assert keys == sorted(keys)
