@@ -115,3 +115,27 @@ def test_yaml_syntax_errors_are_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path, ENV)
     assert str(info.value.problems[0]).startswith(f"{path}:")
+
+
+def test_run_reports_config_and_setup_problems_and_exits_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from engage_rules.cli import main
+
+    path = write(tmp_path, GOOD)
+    monkeypatch.delenv("HOOK_SECRET", raising=False)
+    monkeypatch.setenv("API_TOKEN", "t")
+    assert main(["run", "--config", str(path)]) == 1
+    assert f"{path}:6:17: environment variable HOOK_SECRET is not set" in capsys.readouterr().err
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "community.yaml").write_text(
+        "engage_rules: 1\nname: t\ncommunity: {name: x, timezone: UTC}\nrules:\n"
+        "  - id: r\n    on: message.posted\n    do:\n      - kick: {}\n", encoding="utf-8")
+    monkeypatch.setenv("HOOK_SECRET", ENV["HOOK_SECRET"])
+    path.write_text(GOOD.replace("  console: {}\n", "").replace(
+        "  communities: {fans: console}\n", "").replace(
+        "    secret_env: API_TOKEN\n", "    secret_env: API_TOKEN\n    capabilities: [send]\n"))
+    assert main(["run", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'rules' / 'community.yaml'}:8:9: action `kick` is not supported" in err
