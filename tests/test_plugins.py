@@ -535,3 +535,25 @@ def test_an_optional_unknown_hook_is_allowed(
             raise AssertionError("never called")
 
     assert "future" in isolated(("future", Future())).by_plugin
+
+
+def test_a_misspelt_plugin_action_gets_a_did_you_mean(
+        isolated: Callable[..., plugins.Registry]) -> None:
+    isolated(("kudos", Kudos()))
+    with pytest.raises(PlaybookError, match=r"unknown action 'kudos\.high_fiv' \(no installed "
+                       r"plugin registers it\); did you mean 'kudos\.high_five'\?"):
+        compile_text("""
+rules:
+  - id: thanks
+    on: reaction.added
+    do:
+      - kudos.high_fiv: {}
+""")
+
+
+def test_plugin_actions_are_in_the_json_schema(
+        isolated: Callable[..., plugins.Registry], capsys: pytest.CaptureFixture[str]) -> None:
+    isolated(("kudos", Kudos()))
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert "kudos.high_five" in json.dumps(schema)

@@ -68,7 +68,8 @@ class FakeAdapter:
         """A payload is one event object, or ``{"events": [event objects]}``."""
         if not isinstance(payload, Mapping):
             raise PayloadError("a payload must be a JSON object")
-        items = payload.get("events", [payload]) if "events" in payload else [payload]
+        batch = "events" in payload
+        items = payload["events"] if batch else [payload]
         if not isinstance(items, list):
             raise PayloadError("must be a list of events", path="events")
         events = []
@@ -76,8 +77,7 @@ class FakeAdapter:
             try:
                 event = event_from_obj(dict(item) if isinstance(item, Mapping) else item)
             except EventError as err:
-                raise PayloadError(str(err), path=f"events[{i}]" if "events" in payload
-                                   else None) from None
+                raise PayloadError(str(err), path=f"events[{i}]" if batch else None) from None
             if event.platform is None:
                 event.platform = self.name
             events.append(event)
