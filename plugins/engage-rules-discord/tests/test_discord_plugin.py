@@ -38,6 +38,7 @@ def test_entry_point_registers_the_adapter() -> None:
     ({}, "token\n  Field required"),
     ({"token": "t", "base_url": "api.example.org"},
      "'api.example.org' is not an http:// or https:// URL"),
+    ({"token": "t", "base_url": "http://127.0.0.1:port"}, "Port could not be cast"),
     ({"token": "t", "guilds": {"fans": "fans"}}, "guild id 'fans' is not a Discord id"),
     ({"token": "t", "channels": {"#general": "general"}},
      "channel id '#general' is not a Discord id"),

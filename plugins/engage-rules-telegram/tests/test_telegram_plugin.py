@@ -36,6 +36,7 @@ def test_entry_point_registers_the_adapter() -> None:
     ({}, "token\n  Field required"),
     ({"token": "t", "base_url": "api.example.org"},
      "'api.example.org' is not an http:// or https:// URL"),
+    ({"token": "t", "base_url": "http://127.0.0.1:port"}, "Port could not be cast"),
     ({"token": ""}, "String should have at least 1 character"),
     ({"token": "t", "chats": {"fans": "fans"}}, "chat id 'fans' is not an integer"),
     ({"token": "t", "chats": {"-1001": "fans", "-1002": "fans"}},

@@ -49,7 +49,11 @@ MAX_CONTENT = 2000  # characters in one message
 MAX_TIMEOUT = timedelta(days=28)  # the longest timeout Discord accepts
 MAX_REASON = 512  # characters of X-Audit-Log-Reason
 #: Mentions a message may ping: members, never @everyone or roles.
-ALLOWED_MENTIONS = {"parse": ["users"]}
+ALLOWED_MENTIONS: Mapping[str, Any] = {"parse": ["users"]}
+
+
+def _allowed_mentions(**extra: Any) -> dict[str, Any]:
+    return {"parse": list(ALLOWED_MENTIONS["parse"]), **extra}
 
 CAPABILITIES = frozenset({"send", "warn", "reply", "broadcast", "delete_message", "mute",
                           "unmute", "kick", "ban", "unban"})
@@ -141,14 +145,14 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[Reques
     if kind in ("send", "warn"):
         uid = user()  # the client opens (or reuses) the member's DM channel
         return [Request("POST", "/channels/{dm}/messages", "POST /channels/{dm}/messages",
-                        {"content": _content(params), "allowed_mentions": ALLOWED_MENTIONS},
+                        {"content": _content(params), "allowed_mentions": _allowed_mentions()},
                         dm_user=uid)]
     if kind == "reply":
         channel = params.get("channel") or action.get("channel")
         if not channel:
             raise _permanent("`reply` has no channel (the event carried none)")
         body: dict[str, Any] = {"content": _content(params),
-                                "allowed_mentions": {**ALLOWED_MENTIONS, "replied_user": True}}
+                                "allowed_mentions": _allowed_mentions(replied_user=True)}
         if params.get("reply_to"):
             body["message_reference"] = {"message_id": _id(params["reply_to"], "reply_to"),
                                          "fail_if_not_exists": False}
@@ -157,7 +161,8 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[Reques
         channel = params.get("channel")
         cid = targets.channel_id(str(channel)) if channel else targets.broadcast_channel(
             community)
-        return [message(cid, {"content": _content(params), "allowed_mentions": ALLOWED_MENTIONS})]
+        return [message(cid, {"content": _content(params),
+                              "allowed_mentions": _allowed_mentions()})]
     if kind == "delete_message":
         channel = params.get("channel") or action.get("channel")
         if not channel:
