@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from engage_rules_discord.client import USER_AGENT
+from engage_rules_discord.client import USER_AGENT, Targets, plan
+from engage_rules_discord.client import Request as PlannedRequest
 from engage_rules_discord.plugin import DiscordAdapter
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -257,3 +260,29 @@ def test_unreachable_server_is_retryable() -> None:
         a.deliver(act("kick", {"reason": "x"}))
     assert not info.value.permanent and info.value.status is None
     assert TOKEN not in str(info.value)
+
+
+_scalars = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
+            | st.sampled_from(["1478002685239230471", "general", GENERAL,
+                               "2026-03-02T13:00:00+00:00", "2026-03-02T12:00:00"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(["send", "warn", "reply", "broadcast", "delete_message", "mute",
+                             "unmute", "kick", "ban", "unban", "award", "level_changed"]),
+       params=st.dictionaries(st.sampled_from(["text", "channel", "reply_to", "message_id",
+                                               "until", "for", "reason"]), _scalars,
+                              max_size=7) | _scalars,
+       member=_scalars, community=st.sampled_from(["fans", "elsewhere", GUILD]))
+def test_any_action_is_planned_or_refused_permanently(kind: str, params: Any, member: Any,
+                                                       community: str) -> None:
+    a = DiscordAdapter({"token": TOKEN, "guilds": {GUILD: "fans"},
+                        "channels": {GENERAL: "general"},
+                        "broadcast_channels": {"fans": "general"}})
+    action = {"type": kind, "params": params, "member": member, "community": community}
+    try:
+        requests = plan(action, Targets(a.guild_of, a.channel_id, a.broadcast_channel), NOW)
+    except DeliveryError as err:
+        assert err.permanent and str(err)
+    else:
+        assert all(isinstance(r, PlannedRequest) for r in requests)

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from engage_rules_telegram.client import ApiCall, plan
 from engage_rules_telegram.plugin import TelegramAdapter
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from engage_rules.adapters import Delivery, DeliveryError
@@ -250,3 +252,32 @@ def test_closed_adapter_refuses(httpserver: HTTPServer) -> None:
 
 def test_api_call_is_a_value() -> None:
     assert ApiCall("sendMessage", {"chat_id": 1}, 1) == ApiCall("sendMessage", {"chat_id": 1}, 1)
+
+
+_scalars = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
+            | st.sampled_from(["4521", "-1001234567890", "2026-03-02T13:00:00+00:00",
+                               "2026-03-02T12:00:00", "fans"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(["send", "warn", "reply", "broadcast", "delete_message", "mute",
+                             "unmute", "kick", "ban", "unban", "award", "level_changed"]),
+       params=st.dictionaries(st.sampled_from(["text", "channel", "reply_to", "message_id",
+                                               "until", "for", "reason"]), _scalars,
+                              max_size=7) | _scalars,
+       member=_scalars, community=st.sampled_from(["fans", "elsewhere", "-100777"]))
+def test_any_action_is_planned_or_refused_permanently(kind: str, params: Any, member: Any,
+                                                       community: str) -> None:
+    action = {"type": kind, "params": params, "member": member, "community": community}
+
+    def chat_or_refuse(name: str) -> int:
+        if name == "elsewhere":
+            raise DeliveryError("no chat", permanent=True)
+        return CHAT if name == "fans" else int(name)
+
+    try:
+        calls = plan(action, chat_or_refuse, NOW)
+    except DeliveryError as err:
+        assert err.permanent and str(err)
+    else:
+        assert all(isinstance(c, ApiCall) for c in calls)
