@@ -18,7 +18,8 @@ PLATFORM_ACTIONS = frozenset({
 })
 
 #: Action types the engine emits on its own (DESIGN.md §6), beyond registered actions.
-ENGINE_ACTIONS = frozenset({"level_changed", "expire"})
+ENGINE_ACTIONS = frozenset({"level_changed", "expire", "untag", "grant_badge",
+                            "revoke_badge"})
 
 
 def is_platform_action(action_type: str) -> bool:
@@ -29,7 +30,9 @@ def is_platform_action(action_type: str) -> bool:
 def known_action_types() -> frozenset[str]:
     """Every action type: registered (built-in and plugin) actions and engine actions."""
     from ..action_specs import ACTION_SPECS
+    from ..plugins import registry
 
+    registry()  # fills ACTION_SPECS through the plugin hooks, once per process
     return frozenset(ACTION_SPECS) | ENGINE_ACTIONS
 
 
