@@ -259,12 +259,7 @@ def test_wrong_types() -> None:
     assert msg.endswith("'on': expected an event type or a list of event types, got the number 5")
 
 
-def test_unsupported_trigger() -> None:
-    msg = one_problem("rules:\n  - id: a\n    on: {cron: '0 20 * * FRI'}\n    do: [{tag: x}]\n")
-    assert msg == "pb.yaml:5:9: trigger `cron` is not supported by this version of engage_rules"
-
-
-@pytest.mark.parametrize("section", ["levels", "badges", "leaderboards", "flows", "segments"])
+@pytest.mark.parametrize("section", ["levels", "badges", "leaderboards", "flows"])
 def test_not_yet_supported_sections(section: str) -> None:
     msg = one_problem(f"{section}: {{}}\n")
     assert msg.startswith(f"pb.yaml:3:1: `{section}:` (")

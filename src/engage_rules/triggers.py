@@ -44,6 +44,8 @@ def compile_triggers(pb: CompiledPlaybook) -> None:
     for rule in pb.rules:
         if rule.trigger is not None:
             pb.routes[route(rule.id)] = (rule,)
-            TRIGGER_COMPILERS[type(rule.trigger)](pb, rule, rule.trigger)
+            setup = TRIGGER_COMPILERS.get(type(rule.trigger))
+            if setup is not None:  # e.g. schedules are set up by the compiler itself
+                setup(pb, rule, rule.trigger)
     for finish in TRIGGER_FINISHERS:
         finish(pb)
