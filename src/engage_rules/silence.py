@@ -94,11 +94,21 @@ def _base(m: MemberState) -> datetime | None:
     return m.last_active_at or m.joined_at
 
 
-def _arm(engine: Engine, d: Decision, m: MemberState, s: SilenceRule, rule: str) -> None:
+def _arm(engine: Engine, d: Decision, m: MemberState, s: SilenceRule, rule: str,
+         since: datetime | None = None) -> None:
+    """Set the member's next deadline for ``s``: from the last activity (or ``since``,
+    when later: a rejoin starts a new silence period).  ``m.silence[rule]`` holds the
+    pending deadline, or minus the deadline that fired last, so that a silence period
+    fires once: no deadline is set that is not later than the one that fired."""
     base = _base(m)
+    if since is not None and (base is None or since > base):
+        base = since
     if base is None or m.status in _GONE:
         return
     due = base.timestamp() + s.threshold(m)
+    last = m.silence.get(s.rule)
+    if last is not None and last < 0 and due <= -last:
+        return  # still the silence period that fired
     m.silence[s.rule] = due
     d.touched.add((m.community, m.id))
     engine.add_member_timer(d, Timer(
@@ -116,10 +126,11 @@ def make_silence_observer(rules: list[SilenceRule]) -> Any:
         if m is None or ev.internal:
             return
         pending = m.silence
+        since = ev.at if ev.type == "member.joined" else None
         for s in rules:
             due = pending.get(s.rule)
-            if due is None:
-                _arm(engine, d, m, s, s.rule)
+            if due is None or due < 0:
+                _arm(engine, d, m, s, s.rule, since)
             elif s.seconds is None:
                 # A per-member threshold may shrink as the typical gap is learnt: bring
                 # the deadline forward (the later one becomes stale).
@@ -136,15 +147,16 @@ def _silence_due(engine: Engine, d: Decision, timer: Timer, m: MemberState | Non
     silence = engine.playbook.silence.get(rid)
     if m is None or silence is None or m.silence.get(rid) != timer.due:
         return  # a stale deadline (the rule changed, or a newer deadline is pending)
-    del m.silence[rid]
     d.touched.add((m.community, m.id))
     if m.status in _GONE:
-        return  # not tracked while gone; the next join or activity arms a deadline
+        del m.silence[rid]  # not tracked while gone; a rejoin or activity arms a deadline
+        return
     base = _base(m)
     threshold = silence.threshold(m)
     if base is not None and base.timestamp() + threshold > timer.due + 0.0005:
         _arm(engine, d, m, silence, timer.rule)  # active meanwhile: the silence restarts
         return
+    m.silence[rid] = -timer.due  # fired: the next activity arms a new deadline
     data = {
         "rule": rid,
         "silent_for": (at - base).total_seconds() if base is not None else 0.0,
