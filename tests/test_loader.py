@@ -247,7 +247,8 @@ def test_wrong_types() -> None:
         "rules:\n  - id: a\n    on: {type: x}\n    once: yes\n    do: {tag: x}\n  - 5\n"
     )
     assert lines == [
-        "pb.yaml:5:9: `on:` takes an event type, a list of event types, or a trigger map (silent_for, after, cron), got a mapping with "
+        "pb.yaml:5:9: `on:` takes an event type, a list of event types, or a trigger map "
+        "(silent_for, after, cron), got a mapping with "
         "'type'",
         "pb.yaml:6:11: 'once': expected true or false, got the string 'yes' (only true and "
         "false are booleans)",

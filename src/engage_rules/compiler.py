@@ -19,7 +19,6 @@ from .action_specs import MODERATION_ACTIONS, ActionSpec
 from .durations import parse_duration
 from .errors import Path, Problems
 from .expr_codegen import Namespace
-from .flows import compile_flow, install
 from .expressions import (
     ConditionErrors,
     ExprCompileError,
@@ -27,8 +26,9 @@ from .expressions import (
     compile_condition,
     compile_expression,
 )
-from .loader import ActionCall, LoadedPlaybook
+from .flows import compile_flow, install
 from .functions import SEGMENT_SCOPE
+from .loader import ActionCall, LoadedPlaybook
 from .messaging import MessagingPolicy
 from .segments import compile_segments, segment_scope
 from .spec import CronTrigger, ExemptSpec

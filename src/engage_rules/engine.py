@@ -20,12 +20,12 @@ from .dispatch import build_dispatch
 from .engine_actions import ActionRefused, Run
 from .errors import InternalLoopError
 from .events import Event, MemberRef, internal_event
-from .state import EPOCH, MemberState, State, Timer, from_ts
-from .textnorm import fingerprint
 from .schedules import arm_community
 from .schedules import resume as resume_schedules
 from .schedules import start as start_schedules
 from .silence import note_activity
+from .state import EPOCH, MemberState, State, Timer, from_ts
+from .textnorm import fingerprint
 from .timers import fire_timer
 
 #: How many hops of internal events (a rule's `emit` causing another rule's `emit`...)

@@ -25,8 +25,8 @@ from pydantic import BaseModel, ValidationError
 
 from .action_specs import ACTION_SPECS
 from .errors import Path, PlaybookError, Problem, SourceMap
-from .loader_messages import FIELD_EXPECTS, Located, model_keys, show, validation_problems
 from .flow_steps import StepErrors, parse_steps
+from .loader_messages import FIELD_EXPECTS, Located, model_keys, show, validation_problems
 from .spec import (
     NOT_YET_SUPPORTED,
     TRIGGER_MODELS,

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .silence import compile_after, compile_silence, finish_silence
 from .schedules import compile_cron
+from .silence import compile_after, compile_silence, finish_silence
 from .spec import AfterTrigger, CronTrigger, SilentForTrigger
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ TRIGGER_COMPILERS: dict[type, TriggerCompiler] = {
 }
 
 #: Run once every trigger rule is compiled (e.g. one observer for all silence rules).
-TRIGGER_FINISHERS: list[Callable[["CompiledPlaybook"], None]] = [finish_silence]
+TRIGGER_FINISHERS: list[Callable[[CompiledPlaybook], None]] = [finish_silence]
 
 
 def route(rule_id: str) -> str:
