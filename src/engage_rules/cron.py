@@ -53,11 +53,12 @@ def check_cron(expr: object) -> None:
 
 def to_instant(wall: datetime, tz: ZoneInfo) -> datetime:
     """The instant of a naive local wall time: its first occurrence when it occurs twice,
-    the first instant after the gap when a DST gap skips it.  Returned in ``tz``."""
+    the first instant after the gap when a DST gap skips it.  Returned in UTC (aware
+    times of an ambiguous wall time never compare equal across zones, PEP 495)."""
     first = wall.replace(tzinfo=tz, fold=0)
     utc = first.astimezone(UTC)
     if utc.astimezone(tz).replace(tzinfo=None) == wall:
-        return utc.astimezone(tz)
+        return utc
     # Skipped by a gap.  fold=1 reads the wall time with the offset after the gap, giving
     # an instant before the transition; fold=0 (above) one at or after it.  The first
     # instant after the gap is the transition itself: find it to the second.
@@ -71,7 +72,7 @@ def to_instant(wall: datetime, tz: ZoneInfo) -> datetime:
             hi = mid
         else:
             lo = mid
-    return hi.astimezone(tz)
+    return hi
 
 
 @lru_cache(maxsize=4096)
@@ -96,7 +97,7 @@ class CronSchedule:
     def next_slot(self, slot: datetime) -> datetime:
         """The wall-clock slot after ``slot`` (naive)."""
         nxt: datetime = self._iter(slot).get_next(datetime)
-        return nxt.replace(tzinfo=None)
+        return nxt.replace(tzinfo=None, fold=0)
 
     def instant(self, slot: datetime) -> datetime:
         """When ``slot`` (a naive wall time) fires."""
@@ -114,7 +115,7 @@ class CronSchedule:
         """The last slot whose instant is at or before ``at``."""
         it = self._iter(at.astimezone(self.tz).replace(tzinfo=None) + _LOOKBACK)
         while True:
-            slot: datetime = it.get_prev(datetime).replace(tzinfo=None)
+            slot: datetime = it.get_prev(datetime).replace(tzinfo=None, fold=0)
             if self.instant(slot) <= at:
                 return slot
 

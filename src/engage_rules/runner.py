@@ -85,6 +85,10 @@ class Runner:
         self._pending_ids: set[str] = set()
         self._batch_started = 0.0
         self._inflight: tuple[Future[None] | None, list[Decision]] | None = None
+        # A stored state may lack what this playbook needs (a schedule added since).
+        started = self.engine.start()
+        if started:
+            self._add(started)
 
     @property
     def state(self) -> State:

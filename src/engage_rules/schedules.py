@@ -166,8 +166,7 @@ def start(engine: Engine) -> list[Decision]:
         return []
     out = []
     for name in sorted(engine.state.communities):
-        d = Decision(cause=f"schedules:arm:{name}:{clock.isoformat()}", at=clock,
-                     is_timer=True)
+        d = Decision(cause=f"schedules:arm:{name}:{clock.isoformat()}", at=clock)
         arm_community(engine, d, engine.state.communities[name], clock)
         if d.timers_added:
             out.append(d)
@@ -200,7 +199,7 @@ def resume(engine: Engine, now: datetime) -> list[Decision]:
                 fire = [latest] if sched.catch_up == "one" else []
             # Re-arm first: the stale timer of the missed slot then fires as a no-op.
             d = Decision(cause=f"schedule:{name}:{sched.rule}:resume:{now.isoformat()}",
-                         at=now, is_timer=True)
+                         at=now)
             _arm(engine, d, community, sched, sched.cron.first_after(now))
             d.add_audit({
                 "at": now.isoformat(), "rule": sched.rule, "event": d.cause, "member": None,
