@@ -5,13 +5,17 @@ included), suppression records, and engine messages never triggering rules."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from pathlib import Path
+
 import pytest
 
 from engage_rules import Engine
 from engage_rules.decision import ActionRecord, Decision
 from engage_rules.errors import PlaybookError
-from helpers import T0, decisions, ev, playbook, run
+from helpers import decisions, ev, playbook, run
+from test_cli import cli
 
 HOUR = 3600
 
@@ -232,3 +236,48 @@ def test_messaging_errors_are_located(section: str, message: str) -> None:
     (msg,) = problems(f"messaging: {section}\n")
     assert msg.startswith("test.yaml:") and message in msg, msg
 
+
+
+# -- the command line -----------------------------------------------------------------------
+CLI_PB = """\
+engage_rules: 1
+name: cli
+community: {name: c, timezone: Asia/Shanghai}
+segments:
+  posters: "count('message.posted') >= 1"
+messaging:
+  quiet_hours: {from: "22:00", to: "08:00", spread: 1h}
+rules:
+  - id: thanks
+    on: message.posted
+    do: [{send: {text: "thanks"}}]
+  - id: weekly
+    on: {cron: "0 23 * * FRI", audience: posters}
+    do: [{send: {text: "weekly digest"}}]
+"""
+
+
+def test_replay_until_runs_schedules_audiences_and_deferred_sends(tmp_path: Path) -> None:
+    book = tmp_path / "pb.yaml"
+    book.write_text(CLI_PB)
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(e) for e in [
+        {"id": "p1", "type": "message.posted", "at": "2026-03-02T12:00:00+08:00",
+         "member": {"id": "u1"}},
+        {"id": "p2", "type": "message.posted", "at": "2026-03-02T23:00:00+08:00",
+         "member": {"id": "u2"}},
+        {"id": "j3", "type": "member.joined", "at": "2026-03-03T09:00:00+08:00",
+         "member": {"id": "u3"}},
+    ]) + "\n")
+    proc = cli("replay", str(book), str(events), "--until", "2026-03-08T00:00:00+08:00")
+    assert proc.returncode == 0, proc.stderr
+    acts = [json.loads(x) for x in proc.stdout.splitlines()]
+    got = [(a["rule"], a["member"], a["cause"], a["at"][:13]) for a in acts]
+    assert got == [
+        ("thanks", "u1", "p1", "2026-03-02T12"),
+        ("thanks", "u2", "p2", "2026-03-03T08"),  # deferred past quiet hours
+        # Friday 23:00 is quiet: the digest to each poster goes out on Saturday morning.
+        ("weekly", "u1", "schedule:default:weekly:2026-03-06T23:00/u1", "2026-03-07T08"),
+        ("weekly", "u2", "schedule:default:weekly:2026-03-06T23:00/u2", "2026-03-07T08"),
+    ]
+    assert "timers fired:" in proc.stderr

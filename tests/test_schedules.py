@@ -29,7 +29,8 @@ UTC = ZoneInfo("UTC")
 
 
 def pb_in(tz: str, body: str) -> Engine:
-    return Engine(playbook(body, f"engage_rules: 1\nname: s\ncommunity: {{name: c, timezone: {tz}}}\n"))
+    header = f"engage_rules: 1\nname: s\ncommunity: {{name: c, timezone: {tz}}}\n"
+    return Engine(playbook(body, header))
 
 
 def fired(engine: Engine, until: datetime) -> list[ActionRecord]:
