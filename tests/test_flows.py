@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engage_rules import Engine
 from engage_rules.decision import ActionRecord
@@ -354,3 +356,45 @@ def test_flow_problems_are_reported_with_positions(body: str, message: str) -> N
         playbook(body)
     text = "\n".join(map(str, exc.value.problems))
     assert message in text, text
+
+
+# -- properties -----------------------------------------------------------------------------
+MIXED = ONBOARDING + """
+  - id: quiet
+    on: {silent_for: 2d}
+    do: [{send: {text: 想你了}}]
+  - id: later
+    on: {after: message.posted, delay: 1d}
+    do: [{award: {points: 1, reason: later}}]
+  - id: restart
+    on: poll.voted
+    do: [{start_flow: {flow: onboarding, restart: true}}]
+"""
+_KINDS = ["member.joined", "member.left", "message.posted", "checkin", "poll.voted"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(_KINDS), st.sampled_from(["u1", "u2", "u3"]),
+                          st.integers(min_value=0, max_value=12 * DAY)),
+                min_size=1, max_size=30))
+def test_timers_fire_at_most_once_and_runs_are_deterministic(
+    script: list[tuple[str, str, int]]
+) -> None:
+    def once() -> tuple[list[str], list[str], dict[str, object]]:
+        engine = Engine(playbook(MIXED))
+        decisions = []
+        for n, (kind, mid, at) in enumerate(sorted(script, key=lambda x: x[2])):
+            decisions += engine.process(ev(kind, mid, at, id=f"x{n}", text="hello"))
+        decisions += engine.advance_to(T0 + timedelta(days=40))
+        keys = [a.key for d in decisions for a in d.actions]
+        fired = [d.cause for d in decisions if d.is_timer]
+        members = engine.state.community("default").members
+        for m in members.values():
+            for fs in m.flows.values():
+                assert (fs["status"] == "active") == ("waiting" in fs)
+        assert not engine.state.timers  # 40 days later, everything has fired
+        return keys, fired, {mid: m.to_json() for mid, m in members.items()}
+
+    keys, fired, state = once()
+    assert len(fired) == len(set(fired))
+    assert len(keys) == len(set(keys))
+    assert once() == (keys, fired, state)
