@@ -398,3 +398,28 @@ def test_timers_fire_at_most_once_and_runs_are_deterministic(
     assert len(fired) == len(set(fired))
     assert len(keys) == len(set(keys))
     assert once() == (keys, fired, state)
+
+
+def test_a_stored_position_the_changed_playbook_no_longer_has_ends_the_run() -> None:
+    old = Engine(playbook("""
+flows:
+  f:
+    steps:
+      - if: "true"
+        then: [{send: {text: a}}, {wait: 1d}, {send: {text: b}}]
+rules:
+  - {id: go, on: checkin, do: [{start_flow: f}]}
+"""))
+    run(old, ev("checkin", "u1", 0))
+    assert member(old).flows["f"]["step"] == [0, "then", 1]
+    new = Engine(playbook("""
+flows:
+  f:
+    steps: [{send: {text: only}}]
+rules:
+  - {id: go, on: checkin, do: [{start_flow: f}]}
+"""), old.state)
+    decisions = new.advance_to(T0 + timedelta(days=2))
+    assert [(a.type, a.params.get("reason")) for d in decisions for a in d.actions] == [
+        ("exit_flow", "error")]
+    assert "no longer exists" in decisions[0].errors[0].message

@@ -104,10 +104,14 @@ def _resolve(flow: CompiledFlow, path: StepPath) -> tuple[Any, StepPath] | None:
     path = list(path)
     while True:
         steps = flow.steps
-        for i in range(0, len(path) - 1, 2):
-            steps = _branch(steps[path[i]], path[i + 1])
-        if path[-1] < len(steps):
-            return steps[path[-1]], path
+        try:
+            for i in range(0, len(path) - 1, 2):
+                steps = _branch(steps[path[i]], path[i + 1])
+            if path[-1] < len(steps):
+                return steps[path[-1]], path
+        except (IndexError, AttributeError, TypeError) as err:
+            # A stored position that the playbook's flow no longer has.
+            raise ActionError(f"step {label(path)} no longer exists in the flow") from err
         if len(path) == 1:
             return None
         path = [*path[:-3], path[-3] + 1]
@@ -136,7 +140,11 @@ def _steps(run: Run, m: MemberState, flow: CompiledFlow, fs: dict[str, Any],
     while True:
         if m.flows.get(flow.name) is not fs or fs["status"] != "active":
             return  # an action ended or restarted this run
-        found = _resolve(flow, path)
+        try:
+            found = _resolve(flow, path)
+        except ActionError as err:
+            _fail(run, m, flow, fs, str(err))
+            return
         if found is None:
             _end(run, m, flow, fs, "completed", "end")
             return
@@ -311,9 +319,14 @@ def _flow_due(engine: Engine, d: Decision, timer: Timer, m: MemberState | None,
     if (fs is None or fs.get("status") != "active" or fs.get("run") != p.get("run")
             or "waiting" not in fs or label(fs["step"]) != p.get("step")):
         return  # stale: the run ended, or the wait_for was satisfied
-    found = _resolve(flow, fs["step"])
-    if found is None:
-        return  # the playbook's flow changed shape
+    try:
+        found = _resolve(flow, fs["step"])
+    except ActionError:
+        found = None
+    if found is None or not isinstance(found[0], WaitStep | WaitForStep):
+        # The playbook's flow changed shape since this run waited here: go on from
+        # the stored position (which fails the run cleanly if it no longer exists).
+        found = (None, fs["step"])
     step, path = found
     timed_out = isinstance(step, WaitForStep)
     after = [*path, "on_timeout", 0] if timed_out and step.on_timeout else _after(path)
