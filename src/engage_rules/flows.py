@@ -329,7 +329,10 @@ def _flow_due(engine: Engine, d: Decision, timer: Timer, m: MemberState | None,
         found = (None, fs["step"])
     step, path = found
     timed_out = isinstance(step, WaitForStep)
-    after = [*path, "on_timeout", 0] if timed_out and step.on_timeout else _after(path)
+    if isinstance(step, WaitForStep) and step.on_timeout:
+        after = [*path, "on_timeout", 0]
+    else:
+        after = _after(path)
     ev = internal_event(
         id=timer.id, type="flow.resumed", at=at, community=m.community,
         member=MemberRef(id=m.id, name=m.name, roles=m.roles),
