@@ -160,3 +160,84 @@ def test_until_earlier_leaves_timers_pending_and_a_sqlite_replay_resumes_them(
     got = _actions(first.stdout) + _actions(second.stdout)
     assert [a["key"] for a in got] == [a["key"] for a in full]
     assert "timers fired" in second.stderr
+
+
+JOURNEYS = """\
+engage_rules: 1
+name: journeys
+community: {name: t, timezone: Asia/Shanghai}
+flows:
+  activate:
+    exit_on: [member.left]
+    goal: {event: checkin, if: "count('checkin') >= 2"}
+    steps:
+      - if: "member.points > 0"
+        then: [{send: {text: 老朋友}}]
+        else: [{send: {text: 新朋友}}]
+      - wait: 10d
+      - send: {text: 还在吗}
+rules:
+  - {id: go, on: member.joined, do: [{start_flow: activate}]}
+  - {id: again, on: poll.voted, do: [{start_flow: {flow: activate, restart: true}}]}
+  - {id: stop, on: report.filed, do: [{exit_flow: activate}]}
+  - {id: buy, on: purchase, do: [{award: {points: 5, reason: buy}}]}
+  - {id: completed, on: flow.completed, do: [{set: {completed: "{{ event.data.reason }}"}}]}
+  - {id: exited, on: flow.exited, do: [{set: {exited: "{{ event.data.reason }}"}}]}
+  - id: quiet
+    on: {silent_for: 3d}
+    do: [{set: {quiet_gap: "{{ member.typical_gap }}"}}]
+  - id: noticed
+    on: member.silent
+    do: [{tag: silent}]
+"""
+
+
+def _journey_events() -> list[dict[str, Any]]:
+    rows = [
+        ("member.joined", "goal", "2026-03-01T10:00:00+08:00"),
+        ("checkin", "goal", "2026-03-02T10:00:00+08:00"),
+        ("checkin", "goal", "2026-03-03T10:00:00+08:00"),     # goal reached
+        ("purchase", "leaver", "2026-03-01T09:00:00+08:00"),
+        ("member.joined", "leaver", "2026-03-01T10:00:00+08:00"),
+        ("member.left", "leaver", "2026-03-02T10:00:00+08:00"),  # exit_on
+        ("member.joined", "again", "2026-03-01T10:00:00+08:00"),
+        ("poll.voted", "again", "2026-03-05T10:00:00+08:00"),  # restart: run 2
+        ("member.joined", "stop", "2026-03-01T10:00:00+08:00"),
+        ("report.filed", "stop", "2026-03-02T10:00:00+08:00"),  # exit_flow
+    ]
+    rows.sort(key=lambda r: r[2])
+    return [{"id": f"j{n}", "type": t, "at": at, "member": {"id": mid}}
+            for n, (t, mid, at) in enumerate(rows)]
+
+
+def test_goal_exit_on_restart_exit_flow_and_else_through_replay(tmp_path: Path) -> None:
+    pb = tmp_path / "journeys.yaml"
+    pb.write_text(JOURNEYS, encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in _journey_events()))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "engage_rules", "replay", str(pb), str(events), "--until",
+         "2026-03-20T00:00:00+08:00", "--state-out", str(tmp_path / "s.json")],
+        capture_output=True, text=True, env=env, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    actions = _actions(proc.stdout)
+    members = json.loads((tmp_path / "s.json").read_text())["members"]
+
+    def flow(mid: str) -> list[tuple[str, Any]]:
+        return [(a["type"], a["params"].get("text") or a["params"].get("reason"))
+                for a in pick(actions, member=mid) if a["rule"].startswith("flows.")]
+
+    assert flow("goal") == [("send", "新朋友"), ("complete_flow", "goal")]
+    assert members["goal"]["attrs"]["completed"] == "goal"
+    assert flow("leaver") == [("send", "老朋友"), ("exit_flow", "exit_on")]
+    assert flow("again") == [("send", "新朋友"), ("exit_flow", "restart"), ("send", "新朋友"),
+                             ("send", "还在吗"), ("complete_flow", "end")]
+    assert members["again"]["flows"]["activate"]["run"] == 2
+    assert [a["params"] for a in pick(actions, member="stop", type="exit_flow")] == [
+        {"flow": "activate", "run": 1}]
+    assert members["stop"]["attrs"]["exited"] == "exit_flow"
+    # Silence: from joining (no activity) for members still here; `member.silent` too.
+    assert sorted(a["member"] for a in pick(actions, rule="noticed")) == ["again", "goal",
+                                                                          "stop"]
+    assert members["goal"]["attrs"]["quiet_gap"] is None  # typical_gap unknown
