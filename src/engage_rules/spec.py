@@ -160,7 +160,7 @@ class RuleSpec(Strict):
     id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
     description: str | None = None
     on: str | list[str] | Trigger = Field(
-        description="An event type, a list of them, or a trigger map (silent_for, after)"
+        description="An event type, a list of them, or a trigger map (silent_for, after, cron)"
     )
     if_: Condition | None = Field(default=None, alias="if")
     priority: int = 0
