@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .decision import RuleError
+from .decision import ActionRecord, RuleError, action_key
 from .engine_actions import ACTION_EXECUTORS, ActionRefused, Run
 from .errors import ActionError, InternalLoopError
 from .events import Event, MemberRef, internal_event
@@ -210,8 +210,11 @@ def _end(run: Run, m: MemberState, flow: CompiledFlow, fs: dict[str, Any], statu
     data = {"flow": flow.name, "run": fs["run"], "reason": reason}
     if record:
         kind = "complete_flow" if status == "completed" else "exit_flow"
-        run.engine.engine_action(run.d, kind, m.community, m.id, flow.rule, dict(data),
-                                 f"{fs['run']}:end:{run.event.id}", at=run.now)
+        cause = run.event.id
+        run.d.actions.append(ActionRecord(
+            action_key(run.engine.playbook.name, flow.rule, cause, f"{fs['run']}:end"), kind,
+            m.id, flow.rule, cause, run.now, dict(data), m.community,
+        ))
     event = "flow.completed" if status == "completed" else "flow.exited"
     run.engine.raise_event(run, event, m, data, f"{event}:{flow.name}:{fs['run']}")
 
