@@ -272,3 +272,11 @@ rules:
     assert fired == expected
     timer_ids = [d.cause for d in decisions if d.is_timer]
     assert len(timer_ids) == len(set(timer_ids))
+
+
+def test_a_rejoin_while_a_deadline_is_pending_starts_a_new_period() -> None:
+    engine = Engine(playbook(WINBACK))
+    run(engine, ev("message.posted", "u1", 0, text="x"), ev("member.left", "u1", DAY),
+        ev("member.joined", "u1", 10 * DAY))
+    acts = advance(engine, T0 + timedelta(days=40))
+    assert [(a.rule, a.at) for a in acts][:1] == [("winback", T0 + timedelta(days=24))]

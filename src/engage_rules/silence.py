@@ -129,8 +129,8 @@ def make_silence_observer(rules: list[SilenceRule]) -> Any:
         since = ev.at if ev.type == "member.joined" else None
         for s in rules:
             due = pending.get(s.rule)
-            if due is None or due < 0:
-                _arm(engine, d, m, s, s.rule, since)
+            if due is None or due < 0 or since is not None:
+                _arm(engine, d, m, s, s.rule, since)  # (re)joining starts a new period
             elif s.seconds is None:
                 # A per-member threshold may shrink as the typical gap is learnt: bring
                 # the deadline forward (the later one becomes stale).
