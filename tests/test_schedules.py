@@ -371,3 +371,15 @@ def test_slots_fire_once_across_restarts_of_a_sqlite_replay(tmp_path: Path) -> N
     assert replay("2026-10-27T00:00:00+01:00") == []
     keys = [a["key"] for a in first + third]
     assert len(set(keys)) == 3
+
+
+def test_a_changed_cron_takes_over_from_the_old_timer() -> None:
+    old = playbook(CATCH_UP.format(mode="one"))
+    engine = Engine(old)
+    run(engine, ev("member.joined", "u1", 0))
+    # The same state under a playbook whose schedule now runs at 18:00.
+    engine = Engine(playbook(CATCH_UP.format(mode="one").replace("0 9 * * *", "0 18 * * *")),
+                    engine.state)
+    acts = fired(engine, T0 + timedelta(days=2, hours=9))
+    assert [a.cause for a in acts] == ["schedule:default:daily:2026-03-03T18:00",
+                                       "schedule:default:daily:2026-03-04T18:00"]

@@ -115,8 +115,12 @@ def _fire(engine: Engine, d: Decision, timer: Timer, m: MemberState | None,
     if last is not None and slot <= last:
         return  # fired already: a slot fires at most once
     catching_up = bool(timer.payload.get("catch_up"))
-    if not catching_up and (book.get("next") != slot or book.get("cron") != sched.cron.expr):
-        return  # superseded (a resume re-armed it, or the cron changed)
+    if not catching_up:
+        if book.get("cron") != sched.cron.expr:  # the playbook changed the schedule
+            _arm(engine, d, community, sched, sched.cron.first_after(at))
+            return
+        if book.get("next") != slot:
+            return  # superseded (a resume re-armed the schedule)
     book["last"] = slot
     d.touch_community(community.name)
     run_slot(engine, d, timer, sched, community, at)
