@@ -151,10 +151,10 @@ def _offset(key: str, spread: int) -> timedelta:
 def deliver(run: Run, action: CompiledAction, m: MemberState, params: dict[str, Any]) -> None:
     """Send a message addressed to ``m`` (``send`` or ``warn``) under the policy."""
     engine = run.engine
-    policy = engine.playbook.messaging
-    transactional = action.name != "send" or bool(getattr(action.params, "transactional",
-                                                          False))
-    if not m.opted_out and (policy is None or transactional):
+    if not m.opted_out and (
+        engine.playbook.messaging is None or action.name != "send"
+        or getattr(action.params, "transactional", False)
+    ):
         run.emit(action, m.id, params)
         return
     ev = run.event

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from .spec import CronTrigger
 
 TIMER_KIND = "schedule"
+#: Missed slots counted for the catch-up audit entry before it says "N+".
+_COUNT_LIMIT = 10_000
 #: The type of the event a schedule's rule sees (only that rule sees it).
 EVENT_TYPE = "schedule.fired"
 #: Member statuses never in an audience (they are not in the community to address).
@@ -208,7 +210,7 @@ def resume(engine: Engine, now: datetime) -> list[Decision]:
             d.add_audit({
                 "at": now.isoformat(), "rule": sched.rule, "event": d.cause, "member": None,
                 "community": name, "action": "schedule_catch_up", "actor": "engine",
-                "reason": f"catch_up {sched.catch_up}: {count} missed slot(s) from "
+                "reason": f"catch_up {sched.catch_up}: {_many(count)} missed slot(s) from "
                           f"{book['next']}, {len(fire)} fired",
             })
             out.append(d)
@@ -223,8 +225,12 @@ def resume(engine: Engine, now: datetime) -> list[Decision]:
     return out
 
 
+def _many(count: int) -> str:
+    return f"{count}+" if count >= _COUNT_LIMIT else str(count)
+
+
 def _count_upto(sched: CompiledSchedule, first: datetime, last: datetime,
-                limit: int = 10_000) -> int:
+                limit: int = _COUNT_LIMIT) -> int:
     """How many slots from ``first`` to ``last`` (counting stops at ``limit``)."""
     n, slot = 0, first
     while slot <= last and n < limit:
