@@ -247,10 +247,14 @@ segments:
   posters: "count('message.posted') >= 1"
 messaging:
   quiet_hours: {from: "22:00", to: "08:00", spread: 1h}
+  max_per_member: {count: 1, per: day}
 rules:
   - id: thanks
     on: message.posted
     do: [{send: {text: "thanks"}}]
+  - id: receipt
+    on: redeem.requested
+    do: [{send: {text: "receipt", transactional: true}}]
   - id: weekly
     on: {cron: "0 23 * * FRI", audience: posters}
     do: [{send: {text: "weekly digest"}}]
@@ -264,6 +268,10 @@ def test_replay_until_runs_schedules_audiences_and_deferred_sends(tmp_path: Path
     events.write_text("\n".join(json.dumps(e) for e in [
         {"id": "p1", "type": "message.posted", "at": "2026-03-02T12:00:00+08:00",
          "member": {"id": "u1"}},
+        {"id": "p1b", "type": "message.posted", "at": "2026-03-02T13:00:00+08:00",
+         "member": {"id": "u1"}},
+        {"id": "r1", "type": "redeem.requested", "at": "2026-03-02T23:10:00+08:00",
+         "member": {"id": "u1"}, "data": {"item": "x"}},
         {"id": "p2", "type": "message.posted", "at": "2026-03-02T23:00:00+08:00",
          "member": {"id": "u2"}},
         {"id": "j3", "type": "member.joined", "at": "2026-03-03T09:00:00+08:00",
@@ -274,7 +282,8 @@ def test_replay_until_runs_schedules_audiences_and_deferred_sends(tmp_path: Path
     acts = [json.loads(x) for x in proc.stdout.splitlines()]
     got = [(a["rule"], a["member"], a["cause"], a["at"][:13]) for a in acts]
     assert got == [
-        ("thanks", "u1", "p1", "2026-03-02T12"),
+        ("thanks", "u1", "p1", "2026-03-02T12"),  # p1b: capped (one DM a day), dropped
+        ("receipt", "u1", "r1", "2026-03-02T23"),  # transactional: now, not capped
         ("thanks", "u2", "p2", "2026-03-03T08"),  # deferred past quiet hours
         # Friday 23:00 is quiet: the digest to each poster goes out on Saturday morning.
         ("weekly", "u1", "schedule:default:weekly:2026-03-06T23:00/u1", "2026-03-07T08"),
