@@ -290,3 +290,23 @@ def test_replay_until_runs_schedules_audiences_and_deferred_sends(tmp_path: Path
         ("weekly", "u2", "schedule:default:weekly:2026-03-06T23:00/u2", "2026-03-07T08"),
     ]
     assert "timers fired:" in proc.stderr
+
+
+def test_deferred_sends_survive_a_restart_and_go_out_once(tmp_path: Path) -> None:
+    from engage_rules.runner import Runner
+    from engage_rules.store import open_store
+
+    pb = playbook(f"messaging: {QUIET}\nrules:\n  - id: dm\n    on: message.posted\n"
+                  "    do: [{send: {text: hi}}]\n")
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    out: list[ActionRecord] = []
+    runner = Runner(pb, open_store(url), on_commit=out.extend)
+    runner.feed(ev("message.posted", "u1", local("2026-03-02T23:00"), id="late"))
+    runner.close()
+    assert out == []
+    for _ in range(2):  # restarted twice: the deferred send goes out once
+        runner = Runner(pb, open_store(url), on_commit=out.extend)
+        runner.advance_to(local("2026-03-03T12:00"))
+        runner.close()
+    assert [(a.type, a.cause) for a in out] == [("send", "late")]
+    assert local("2026-03-03T08:00") <= out[0].at < local("2026-03-03T09:00")
