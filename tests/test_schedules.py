@@ -298,6 +298,8 @@ def test_resume_applies_catch_up(tmp_path: Path, mode: str, slots: list[str]) ->
     acts = [a for d in decisions for a in d.actions]
     assert [a.cause for a in acts] == [f"schedule:default:daily:{s}" for s in slots]
     assert all(a.at == now for a in acts)
+    assert [a.params["text"] for a in acts] == [
+        f"daily {s}:00+08:00" for s in slots]  # event.data.slot: the missed slot
     audit = [e for d in decisions for e in d.audit]
     assert [e["action"] for e in audit] == ["schedule_catch_up"]
     assert audit[0]["reason"].startswith(f"catch_up {mode}: 4 missed slot(s)")

@@ -132,8 +132,10 @@ def _fire(engine: Engine, d: Decision, timer: Timer, m: MemberState | None,
 
 def run_slot(engine: Engine, d: Decision, timer: Timer, sched: CompiledSchedule,
              community: CommunityState, at: datetime) -> None:
-    """Run the schedule's rule: once for the community, or once per audience member."""
-    data = {"schedule": sched.rule, "slot": at.isoformat()}
+    """Run the schedule's rule: once for the community, or once per audience member.
+    ``at`` is now (later than the slot for a catch-up); ``data.slot`` is the slot."""
+    slot = sched.cron.instant(parse_slot(timer.payload["slot"]))
+    data = {"schedule": sched.rule, "slot": slot.astimezone(engine.playbook.timezone).isoformat()}
 
     def event(m: MemberState | None) -> Event:
         ref = MemberRef(id=m.id, name=m.name, roles=m.roles) if m is not None else None
