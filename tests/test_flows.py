@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage_rules import Engine
+from engage_rules import Engine, load
 from engage_rules.decision import ActionRecord
 from engage_rules.errors import PlaybookError
 from engage_rules.state import MemberState, Timer
@@ -423,3 +424,24 @@ rules:
     assert [(a.type, a.params.get("reason")) for d in decisions for a in d.actions] == [
         ("exit_flow", "error")]
     assert "no longer exists" in decisions[0].errors[0].message
+
+
+def test_flows_merge_across_the_files_of_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "engage_rules: 1\nname: f\nflows:\n  one: {steps: [{send: {text: a}}]}\n"
+        "rules:\n  - {id: go, on: checkin, do: [{start_flow: one}, {start_flow: two}]}\n")
+    (tmp_path / "b.yaml").write_text(
+        "flows:\n  two:\n    steps: [{wait: 1x}]\n")
+    with pytest.raises(PlaybookError) as exc:
+        load(tmp_path)
+    assert [str(p) for p in exc.value.problems] == [
+        f"{tmp_path / 'b.yaml'}:3:20: '1x' is not a duration; write it like 30s, 10m, 2h, "
+        "14d or 2w"]
+    (tmp_path / "b.yaml").write_text("flows:\n  two: {steps: [{send: {text: b}}]}\n")
+    engine = Engine(load(tmp_path))
+    assert [a.params.get("text") for a in run(engine, ev("checkin", "u1", 0))
+            if a.type == "send"] == ["a", "b"]
+    (tmp_path / "c.yaml").write_text("flows:\n  one: {steps: [{send: {text: c}}]}\n")
+    with pytest.raises(PlaybookError) as exc:
+        load(tmp_path)
+    assert "duplicate key 'one' in `flows:` (first defined at" in str(exc.value.problems[0])

@@ -41,7 +41,7 @@ from .yaml_loader import YamlDocument, parse_yaml_text, read_yaml_file
 RULE_FIELDS: tuple[str, ...] = tuple(model_keys(RuleSpec))
 TOP_LEVEL_FIELDS: tuple[str, ...] = tuple(model_keys(PlaybookSpec))
 #: Sections that a folder's files add to (the others may appear in one file only).
-MERGED_SECTIONS = ("rules", "vars", "templates")
+MERGED_SECTIONS = ("rules", "vars", "templates", "flows")
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 #: Triggers of DESIGN.md §5.6 that this version does not run yet.
@@ -241,7 +241,7 @@ class _Loader:
                 moves.update({("rules", i): ("rules", len(rules) + i) for i in range(len(value))})
                 moves.setdefault(("rules",), ("rules",))
                 rules.extend(value)
-            elif key in ("vars", "templates"):
+            elif key in ("vars", "templates", "flows"):
                 section = self.merged.setdefault(key, {})
                 moves.setdefault((key,), (key,))
                 for name, item in value.items():
