@@ -289,7 +289,7 @@ def test_replay_until_runs_schedules_audiences_and_deferred_sends(tmp_path: Path
         ("weekly", "u1", "schedule:default:weekly:2026-03-06T23:00/u1", "2026-03-07T08"),
         ("weekly", "u2", "schedule:default:weekly:2026-03-06T23:00/u2", "2026-03-07T08"),
     ]
-    assert "timers fired:" in proc.stderr
+    assert "\nmessages: deferred: 3, suppressed: capped: 1\n" in proc.stderr
 
 
 def test_deferred_sends_survive_a_restart_and_go_out_once(tmp_path: Path) -> None:

@@ -57,6 +57,8 @@ class RunStats:
     actions: Counter[str] = field(default_factory=Counter)
     rule_errors: int = 0
     late: int = 0
+    #: What the messaging policy did: "deferred", "suppressed: <reason>" -> count.
+    messages: Counter[str] = field(default_factory=Counter)
 
 
 class Runner:
@@ -187,6 +189,12 @@ class Runner:
                 stats.rule_errors += 1
                 if self.on_error is not None:
                     self.on_error(err)
+            for entry in d.audit:
+                kind = entry.get("action")
+                if kind == "message_deferred":
+                    stats.messages["deferred"] += 1
+                elif kind == "message_suppressed":
+                    stats.messages[f"suppressed: {entry.get('reason')}"] += 1
         if self.on_commit is not None and actions:
             self.on_commit(actions)
 
