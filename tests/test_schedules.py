@@ -385,3 +385,21 @@ def test_a_changed_cron_takes_over_from_the_old_timer() -> None:
     acts = fired(engine, T0 + timedelta(days=2, hours=9))
     assert [a.cause for a in acts] == ["schedule:default:daily:2026-03-03T18:00",
                                        "schedule:default:daily:2026-03-04T18:00"]
+
+
+def test_catch_up_with_an_audience_runs_per_member_per_missed_slot() -> None:
+    engine = Engine(playbook("""
+segments:
+  everyone: "true"
+rules:
+  - id: daily
+    on: {cron: "0 9 * * *", catch_up: all, audience: everyone}
+    do: [{send: {text: "good morning {{ event.data.slot[:10] }}"}}]
+"""))
+    run(engine, ev("member.joined", "u1", 0), ev("member.joined", "u2", 1))
+    acts = [a for d in engine.resume(T0 + timedelta(days=2, hours=1)) for a in d.actions]
+    assert [(a.member, a.params["text"]) for a in acts] == [
+        ("u1", "good morning 2026-03-03"), ("u2", "good morning 2026-03-03"),
+        ("u1", "good morning 2026-03-04"), ("u2", "good morning 2026-03-04")]
+    assert len({a.key for a in acts}) == 4
+    assert all(a.at == T0 + timedelta(days=2, hours=1) for a in acts)
