@@ -307,9 +307,14 @@ class MemberState:
         }
 
 
-@dataclass(slots=True, order=True)
+@dataclass(slots=True)
 class Timer:
-    """A persisted wake-up: it comes back as an ordinary (internal) event when due."""
+    """A persisted wake-up: it comes back as an ordinary (internal) event when due.
+
+    Timers order by (due, seq) — the heap's order.  ``__lt__`` is written out rather than
+    generated (``order=True`` builds two tuples per comparison): popping a timer from a
+    heap of a million costs about 20 comparisons, and this halves their cost.
+    """
 
     due: float  # epoch seconds; the heap orders by (due, seq)
     seq: int
@@ -319,6 +324,11 @@ class Timer:
     member: str | None = field(compare=False)
     rule: str = field(compare=False)  # the rule or playbook section responsible
     payload: dict[str, Any] = field(compare=False, default_factory=dict)
+
+    def __lt__(self, other: Timer) -> bool:
+        due = self.due
+        other_due = other.due
+        return due < other_due or (due == other_due and self.seq < other.seq)
 
     def to_json(self) -> dict[str, Any]:
         return {
