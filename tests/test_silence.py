@@ -280,3 +280,16 @@ def test_a_rejoin_while_a_deadline_is_pending_starts_a_new_period() -> None:
         ev("member.joined", "u1", 10 * DAY))
     acts = advance(engine, T0 + timedelta(days=40))
     assert [(a.rule, a.at) for a in acts][:1] == [("winback", T0 + timedelta(days=24))]
+
+
+def test_typical_gap_in_a_segment_is_kept() -> None:
+    engine = Engine(playbook("""
+segments:
+  regulars: "member.typical_gap is not none and member.typical_gap <= days(2)"
+rules:
+  - {id: r, on: poll.voted, if: "segment('regulars')", do: [{tag: regular}]}
+"""))
+    assert engine.playbook.track_gaps
+    for day in range(5):
+        run(engine, ev("checkin", "u1", day * DAY))
+    assert [a.type for a in run(engine, ev("poll.voted", "u1", 5 * DAY))] == ["tag"]

@@ -404,6 +404,7 @@ class _Compiler:
         else:
             _merge_uses(self.counts, self.dup, templates.uses)
         self.note(spec.templates)
+        self.note(spec.segments)  # segment conditions may read member.typical_gap
         segments = self.segments()
         rules = [self.rule(i) for i in range(len(spec.rules))]
         flows = {name: compile_flow(self, name, f) for name, f in spec.flows.items()}
