@@ -160,8 +160,8 @@ def test_unknown_plugin_action() -> None:
 
 
 def test_unsupported_action() -> None:
-    msg = one_problem("rules:\n  - id: a\n    on: x\n    do: [{start_flow: onboarding}]\n")
-    assert "`start_flow` (flows) is not supported by this version" in msg
+    msg = one_problem("rules:\n  - id: a\n    on: x\n    do: [{lottery: {}}]\n")
+    assert "`lottery` (lotteries) is not supported by this version" in msg
 
 
 def test_shorthand_only_where_allowed() -> None:
@@ -247,7 +247,8 @@ def test_wrong_types() -> None:
         "rules:\n  - id: a\n    on: {type: x}\n    once: yes\n    do: {tag: x}\n  - 5\n"
     )
     assert lines == [
-        "pb.yaml:5:9: `on:` takes an event type or a list of event types, got a mapping with "
+        "pb.yaml:5:9: `on:` takes an event type, a list of event types, or a trigger map "
+        "(silent_for, after, cron), got a mapping with "
         "'type'",
         "pb.yaml:6:11: 'once': expected true or false, got the string 'yes' (only true and "
         "false are booleans)",
@@ -259,12 +260,7 @@ def test_wrong_types() -> None:
     assert msg.endswith("'on': expected an event type or a list of event types, got the number 5")
 
 
-def test_unsupported_trigger() -> None:
-    msg = one_problem("rules:\n  - id: a\n    on: {cron: '0 20 * * FRI'}\n    do: [{tag: x}]\n")
-    assert msg == "pb.yaml:5:9: trigger `cron` is not supported by this version of engage_rules"
-
-
-@pytest.mark.parametrize("section", ["levels", "badges", "leaderboards", "flows", "segments"])
+@pytest.mark.parametrize("section", ["levels", "badges", "leaderboards"])
 def test_not_yet_supported_sections(section: str) -> None:
     msg = one_problem(f"{section}: {{}}\n")
     assert msg.startswith(f"pb.yaml:3:1: `{section}:` (")

@@ -478,7 +478,10 @@ def test_plugins_command_lists_what_each_plugin_registers(
     isolated(("kudos", Kudos()), ("shout", Shout()), ("pins", Pins()), ("hello", Hello()))
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
-    assert "builtin (engage_rules.builtin_plugin)\n  actions (23): award, spend," in out
+    from engage_rules.action_specs import BUILTIN_ACTION_SPECS
+
+    n = len(BUILTIN_ACTION_SPECS)
+    assert f"builtin (engage_rules.builtin_plugin)\n  actions ({n}): award, spend," in out
     assert "  stores (2): memory, sqlite\n" in out
     assert "builtin-adapters (engage_rules.adapters.builtin)\n" \
            "  adapters (3): console, jsonl, webhook\n" in out

@@ -138,6 +138,17 @@ class EmptyTargeted(Targeted):
     pass
 
 
+class StartFlowParams(Targeted):
+    flow: str = Field(description="The flow to start (a name under `flows:`)")
+    restart: bool = Field(
+        default=False, description="End a run in progress and start again (default: keep it)"
+    )
+
+
+class ExitFlowParams(Targeted):
+    flow: str = Field(description="The flow to end (a name under `flows:`)")
+
+
 class SetParams(BaseModel):
     """``set: {attr: value, ...}``: any attribute names; values may be templates."""
 
@@ -196,4 +207,6 @@ BUILTIN_ACTION_SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("flag_for_review", FlagParams, description="queue the event for human review"),
     ActionSpec("opt_out", EmptyTargeted, description="stop direct messages to the member"),
     ActionSpec("opt_in", EmptyTargeted, description="allow direct messages again"),
+    ActionSpec("start_flow", StartFlowParams, "flow", "start a flow for the member"),
+    ActionSpec("exit_flow", ExitFlowParams, "flow", "end the member's run of a flow"),
 )

@@ -185,6 +185,9 @@ def _summary(runner: Runner, quarantined: list[Quarantined], errors: list[RuleEr
     total_a = sum(s.actions.values())
     by_type = ", ".join(f"{t}: {n}" for t, n in sorted(s.actions.items()))
     print(f"actions: {total_a}" + (f" ({by_type})" if by_type else ""), file=err)
+    if s.messages:  # the messaging policy at work (DESIGN.md §5.8)
+        parts = ", ".join(f"{k}: {n}" for k, n in sorted(s.messages.items()))
+        print(f"messages: {parts}", file=err)
     print(f"rule errors: {s.rule_errors}", file=err)
     for e in errors[:MAX_ERRORS_SHOWN]:
         print(f"  rule {e.rule} on {e.cause}: {e.message}", file=err)

@@ -26,8 +26,12 @@ from .expressions import (
     compile_condition,
     compile_expression,
 )
+from .flows import compile_flow, install
+from .functions import SEGMENT_SCOPE
 from .loader import ActionCall, LoadedPlaybook
-from .spec import ExemptSpec
+from .messaging import MessagingPolicy
+from .segments import compile_segments, segment_scope
+from .spec import CronTrigger, ExemptSpec
 from .templates import TemplateCompileError, TemplateSet, ValueFn, compile_value
 
 Condition = Callable[[Any], Any]
@@ -105,6 +109,8 @@ class CompiledRule:
     cond_inline: str | None = None
     #: The condition calls a detector function that sets `match`.
     sets_match: bool = False
+    #: The trigger map of a rule whose `on:` is one (spec.TRIGGER_MODELS); types is ().
+    trigger: Any = None
 
 
 @dataclass(slots=True)
@@ -142,6 +148,25 @@ class CompiledPlaybook:
     #: tiered badges...): ``check(engine, decision, member, at)``.  Empty unless the
     #: playbook uses such a feature, so plain playbooks pay nothing per event.
     member_checks: list[MemberCheck] = field(default_factory=list)
+    #: Trigger rules by their private dispatch route (triggers.route), run by timers.
+    routes: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    #: Observers run after an event's rules, by event type:
+    #: ``observer(engine, event, member_or_None, decision, queue)`` (silence deadlines,
+    #: delayed triggers, flows).  Empty unless the playbook uses such a feature.
+    observers: dict[str, list[Callable[..., None]]] = field(default_factory=dict)
+    #: ``{silent_for: ...}`` rules by rule id (silence.SilenceRule).
+    silence: dict[str, Any] = field(default_factory=dict)
+    #: Keep each member's recent activity gaps (``member.typical_gap`` is used).
+    track_gaps: bool = False
+    #: Compiled flows by name (flows.CompiledFlow).
+    flows: dict[str, Any] = field(default_factory=dict)
+    #: Schedules (``on: {cron: ...}``), in rule order, and by rule id (schedules.py).
+    schedules: list[Any] = field(default_factory=list)
+    schedule_by_rule: dict[str, Any] = field(default_factory=dict)
+    #: Compiled segment conditions by name (segments.py).
+    segments: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    #: The messaging policy (messaging.MessagingPolicy), or None without `messaging:`.
+    messaging: Any = None
 
     @property
     def default_currency(self) -> str:
@@ -169,8 +194,27 @@ class _Compiler:
         self.counts: dict[str, float | None] = {}
         self.dup: list[float | None] = [None]
         self.namespace = Namespace()
+        self.gaps_used = False
+
+    def note(self, raw: Any) -> None:
+        """Remember whether expressions read ``member.typical_gap`` (kept only then)."""
+        if not self.gaps_used and "typical_gap" in repr(raw):
+            self.gaps_used = True
+
+    def condition(self, raw: Any, path: Path) -> Condition | None:
+        """Compile a condition written at ``path`` (problems are collected)."""
+        self.note(raw)
+        try:
+            compiled = compile_condition(raw, vars=self.vars)
+        except ConditionErrors as errs:
+            for rel, message in errs.errors:
+                self.problems.add((*path, *rel), message)
+            return None
+        _merge_uses(self.counts, self.dup, compiled.uses)
+        return compiled.fn
 
     def value(self, raw: Any, path: Path, *, allow_match: bool = True) -> ValueFn | None:
+        self.note(raw)
         try:
             fn, uses = compile_value(raw, vars=self.vars, allow_match=allow_match)
         except (ExprCompileError, TemplateCompileError) as err:
@@ -189,6 +233,16 @@ class _Compiler:
             if raw is None or isinstance(raw, BaseModel) or fname in ("for_", "expires"):
                 continue
             if call.name == "emit" and fname == "type":
+                continue
+            if call.name in ("start_flow", "exit_flow") and fname in ("flow", "restart"):
+                if fname == "flow" and raw not in self.spec.flows:
+                    from difflib import get_close_matches
+
+                    hint = get_close_matches(raw, list(self.spec.flows), n=1)
+                    suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+                    self.problems.add((*call.path, call.name, "flow"),
+                                      f"unknown flow {raw!r}{suggestion}")
+                    ok = False
                 continue
             if call.name in ("send", "reply", "broadcast", "warn") and fname == "template":
                 if raw not in self.spec.templates:
@@ -256,6 +310,7 @@ class _Compiler:
     def rule(self, index: int) -> CompiledRule:
         r = self.spec.rules[index]
         path: Path = ("rules", index)
+        self.note(r.if_)
         cond = None
         inline: str | None = None
         sets_match = False
@@ -270,7 +325,13 @@ class _Compiler:
                 sets_match = compiled.uses.sets_match
                 _merge_uses(self.counts, self.dup, compiled.uses)
                 inline = self.inline_condition(r.if_)
-        types = (r.on,) if isinstance(r.on, str) else tuple(r.on)
+        trigger = None
+        if isinstance(r.on, str):
+            types: tuple[str, ...] = (r.on,)
+        elif isinstance(r.on, list):
+            types = tuple(r.on)
+        else:
+            types, trigger = (), r.on
         do = self.actions(r.do, "do")
         else_ = self.actions(r.else_ or [], "else")
         moderation = any(a.name in MODERATION_ACTIONS for a in (*do, *else_))
@@ -297,6 +358,7 @@ class _Compiler:
             line=line,
             cond_inline=inline,
             sets_match=sets_match,
+            trigger=trigger,
         )
 
     def inline_condition(self, cond: Any) -> str | None:
@@ -312,6 +374,25 @@ class _Compiler:
             parts.append(f"({compiled.inline})")
         return " and ".join(parts) if parts else None
 
+    def segments(self) -> dict[str, Callable[[Any], Any]]:
+        """Compile `segments:` and check that schedule audiences name one of them."""
+        scope = SEGMENT_SCOPE.get()
+        assert scope is not None
+        uses = Uses()
+        compiled = compile_segments(self.spec.segments, self.vars, scope, self.problems, uses)
+        _merge_uses(self.counts, self.dup, uses)
+        for i, r in enumerate(self.spec.rules):
+            audience = r.on.audience if isinstance(r.on, CronTrigger) else None
+            if audience is not None and audience not in self.spec.segments:
+                from difflib import get_close_matches
+
+                hint = get_close_matches(audience, list(self.spec.segments), n=1)
+                self.problems.add(("rules", i, "on", "audience"),
+                                  f"unknown segment {audience!r}"
+                                  + (f"; did you mean {hint[0]!r}?" if hint else
+                                     " (define it under `segments:`)"))
+        return compiled
+
     def run(self) -> CompiledPlaybook:
         spec = self.spec
         try:
@@ -322,7 +403,11 @@ class _Compiler:
             templates = TemplateSet({}, vars=self.vars)
         else:
             _merge_uses(self.counts, self.dup, templates.uses)
+        self.note(spec.templates)
+        self.note(spec.segments)  # segment conditions may read member.typical_gap
+        segments = self.segments()
         rules = [self.rule(i) for i in range(len(spec.rules))]
+        flows = {name: compile_flow(self, name, f) for name, f in spec.flows.items()}
         ladder: list[LadderStep] = []
         expiry = None
         mod_exempt = None
@@ -350,7 +435,7 @@ class _Compiler:
         ordered = {
             t: tuple(sorted(rs, key=lambda r: (-r.priority, r.index))) for t, rs in by_type.items()
         }
-        return CompiledPlaybook(
+        playbook = CompiledPlaybook(
             name=self.loaded.name,
             community_name=spec.community.name,
             timezone=ZoneInfo(spec.community.timezone),
@@ -359,7 +444,7 @@ class _Compiler:
             templates=templates,
             rules=rules,
             by_type=ordered,
-            activity_events=frozenset(DEFAULT_ACTIVITY_EVENTS),
+            activity_events=frozenset(spec.activity_events or DEFAULT_ACTIVITY_EVENTS),
             count_windows=self.counts,
             duplicates_window=self.dup[0],
             strike_expiry=expiry,
@@ -369,12 +454,23 @@ class _Compiler:
             rule_by_id={r.id: r for r in rules},
             namespace=self.namespace.values,
             data_vars=dict(self.namespace.data_vars),
+            flows=flows,
+            track_gaps=self.gaps_used,
+            segments=segments,
+            messaging=MessagingPolicy.of(spec.messaging),
         )
+        from .triggers import compile_triggers
+
+        compile_triggers(playbook)
+        install(playbook)
+        return playbook
 
 
 def compile_playbook(loaded: LoadedPlaybook) -> CompiledPlaybook:
     """Compile a loaded playbook, raising PlaybookError with every problem found."""
-    return _Compiler(loaded).run()
+    # `segment('name')` calls anywhere in the playbook are checked against its segments.
+    with segment_scope(set(loaded.spec.segments)):
+        return _Compiler(loaded).run()
 
 
 def load(path: Any) -> CompiledPlaybook:

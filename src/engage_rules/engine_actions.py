@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .context import EvalContext
 from .decision import ActionRecord
 from .errors import ActionError
+from .messaging import deliver
 from .state import LedgerEntry, MemberState, Strike, Timer, ts
 
 if TYPE_CHECKING:
@@ -335,9 +336,9 @@ def _message(run: Run, action: CompiledAction) -> dict[str, Any]:
 
 def do_send(run: Run, action: CompiledAction) -> None:
     m = run.require_target(action)
-    if m.opted_out:  # opt-out is honoured at the moment of sending
-        return
-    run.emit(action, m.id, _message(run, action))
+    # Opt-out, quiet hours and caps: the messaging policy (messaging.py).  Nothing is
+    # rendered for an opted-out member: the message is suppressed whatever it says.
+    deliver(run, action, m, {} if m.opted_out else _message(run, action))
 
 
 def do_reply(run: Run, action: CompiledAction) -> None:
@@ -364,7 +365,7 @@ def do_warn(run: Run, action: CompiledAction) -> None:
     reason = run.text(action, "reason")
     if reason:
         params["reason"] = reason
-    run.emit(action, m.id, params)
+    deliver(run, action, m, params)  # never to an opted-out member; never deferred
     run.audit("warn", m.id, reason or params["text"])
 
 

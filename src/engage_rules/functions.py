@@ -20,6 +20,7 @@ compilation.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from difflib import get_close_matches
@@ -348,6 +349,50 @@ def _span(unit: str) -> Callable[[Any, Any], timedelta]:
     return span
 
 
+@dataclass
+class SegmentScope:
+    """The segments of the playbook being compiled (set by the compiler around
+    compilation, see :data:`SEGMENT_SCOPE`), and the names each call refers to."""
+
+    names: frozenset[str]
+    #: Segment names referred to by the expressions compiled since the last reset.
+    refs: set[str] = field(default_factory=set)
+
+
+#: The segments ``segment('name')`` may name while a playbook is compiled.
+SEGMENT_SCOPE: ContextVar[SegmentScope | None] = ContextVar("segment_scope", default=None)
+
+
+def fn_segment(c: EvalContext, name: Any) -> bool:
+    engine = c.engine
+    segments = engine.playbook.segments if engine is not None else {}
+    fn = segments.get(name) if isinstance(name, str) else None
+    if fn is None:
+        raise ExpressionError(f"segment(): unknown segment {name!r}")
+    return bool(fn(c))
+
+
+def check_segment(site: CallSite) -> Mapping[int | str, Any] | None:
+    arg = site.arg(0, "name")
+    if arg is None or not arg[1].literal or not isinstance(arg[1].value, str):
+        raise ValueError("segment(): the segment name must be quoted, e.g. segment('core')")
+    name = arg[1].value
+    scope = SEGMENT_SCOPE.get()
+    known = scope.names if scope is not None else frozenset()
+    if name not in known:
+        hint = get_close_matches(name, sorted(known), n=1)
+        if hint:
+            extra = f"; did you mean {hint[0]!r}?"
+        elif known:
+            extra = f" (segments: {', '.join(sorted(known))})"
+        else:
+            extra = " (the playbook has no `segments:` section)"
+        raise ValueError(f"segment(): unknown segment {name!r}{extra}")
+    assert scope is not None
+    scope.refs.add(name)
+    return None
+
+
 def fn_range(c: Any, *args: Any) -> range:
     return bounded_range(*args)
 
@@ -384,6 +429,8 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
               doc="a duration of n minutes"),
         _spec("range", fn_range, ("start", "stop", "step"), 1, pure=True,
               doc="a range of at most 10,000 whole numbers"),
+        _spec("segment", fn_segment, ("name",), 1, check=check_segment,
+              doc="whether the member is in the named segment (`segments:`)"),
     )
 }
 

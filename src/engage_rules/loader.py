@@ -14,6 +14,7 @@ an :class:`ActionCall`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -24,27 +25,36 @@ from pydantic import BaseModel, ValidationError
 
 from .action_specs import ACTION_SPECS
 from .errors import Path, PlaybookError, Problem, SourceMap
+from .flow_steps import StepErrors, parse_steps
 from .loader_messages import FIELD_EXPECTS, Located, model_keys, show, validation_problems
-from .spec import NOT_YET_SUPPORTED, PlaybookSpec, RuleSpec
+from .spec import (
+    NOT_YET_SUPPORTED,
+    TRIGGER_MODELS,
+    PlaybookSpec,
+    RuleSpec,
+    SilenceFactorSpec,
+    Strict,
+)
 from .yaml_loader import YamlDocument, parse_yaml_text, read_yaml_file
 
 #: Keys a rule may have, and keys of the playbook's top level.
 RULE_FIELDS: tuple[str, ...] = tuple(model_keys(RuleSpec))
 TOP_LEVEL_FIELDS: tuple[str, ...] = tuple(model_keys(PlaybookSpec))
 #: Sections that a folder's files add to (the others may appear in one file only).
-MERGED_SECTIONS = ("rules", "vars", "templates")
+MERGED_SECTIONS = ("rules", "vars", "templates", "flows")
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 #: Triggers of DESIGN.md §5.6 that this version does not run yet.
-UNSUPPORTED_TRIGGERS = ("silent_for", "cron", "after")
+UNSUPPORTED_TRIGGERS: tuple[str, ...] = ()
 #: Actions of DESIGN.md §5.3 that belong to sections this version does not run yet.
 UNSUPPORTED_ACTIONS: dict[str, str] = {
-    "start_flow": "flows",
-    "exit_flow": "flows",
     "set_level": "level ladders",
     "lock_level": "level ladders",
     "lottery": "lotteries",
 }
+#: Lists whose items are actions (or flow steps), for naming places in messages.
+_ACTION_LISTS = ("do", "else", "steps", "then", "on_timeout")
+_FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _STRICT: dict[str, Any] = {"strict": True, "by_alias": True, "by_name": False}
 
 
@@ -239,7 +249,7 @@ class _Loader:
                 moves.update({("rules", i): ("rules", len(rules) + i) for i in range(len(value))})
                 moves.setdefault(("rules",), ("rules",))
                 rules.extend(value)
-            elif key in ("vars", "templates"):
+            elif key in ("vars", "templates", "flows"):
                 section = self.merged.setdefault(key, {})
                 moves.setdefault((key,), (key,))
                 for name, item in value.items():
@@ -300,6 +310,7 @@ class _Loader:
         merged = self.merged
         self._precheck()
         calls = self._actions()
+        self._flows()
         try:
             spec = PlaybookSpec.model_validate(merged, **_STRICT)
         except ValidationError as exc:
@@ -310,6 +321,8 @@ class _Loader:
             return None
         if self.problems:
             return None
+        for name, flow in spec.flows.items():
+            flow.steps = self.flow_steps.get(name, [])
         for i, rule in enumerate(spec.rules):
             rule.do = calls.get(("rules", i, "do"), [])
             if rule.else_ is not None:
@@ -334,15 +347,7 @@ class _Loader:
             if not isinstance(rule, dict):
                 continue
             on = rule.get("on")
-            if isinstance(on, dict):
-                names = [k for k in on if k in UNSUPPORTED_TRIGGERS]
-                message = (
-                    f"trigger `{names[0]}` is not supported by this version of engage_rules"
-                    if names
-                    else "`on:` takes an event type or a list "
-                    f"of event types, got a mapping with {', '.join(map(repr, on))}"
-                )
-                self.add(("rules", i, "on"), message)
+            if isinstance(on, dict) and not self._trigger(on, ("rules", i, "on")):
                 self.suppressed.append(("rules", i, "on"))
             rid = rule.get("id")
             if isinstance(rid, str):
@@ -363,6 +368,56 @@ class _Loader:
                     "supported by this version of engage_rules; list currency names",
                 )
                 self.suppressed.append(("currencies", i))
+
+    def _trigger(self, on: dict[str, Any], path: Path) -> bool:
+        """Check a trigger map (`on: {silent_for: 14d}`); False after reporting problems."""
+        kinds = [k for k in on if k in TRIGGER_MODELS or k in UNSUPPORTED_TRIGGERS]
+        if not kinds:
+            keys = ", ".join(map(repr, on)) or "no keys"
+            match = get_close_matches(str(next(iter(on), "")), list(TRIGGER_MODELS), n=1)
+            hint = f"; did you mean {match[0]!r}?" if match else ""
+            self.add(path, "`on:` takes an event type, a list of event types, or a trigger "
+                     f"map ({', '.join(TRIGGER_MODELS)}), got a mapping with {keys}{hint}")
+            return False
+        if kinds[0] in UNSUPPORTED_TRIGGERS:
+            self.add(path, f"trigger `{kinds[0]}` is not supported by this version of "
+                     "engage_rules")
+            return False
+        model = TRIGGER_MODELS[kinds[0]]
+        nested = on.get("silent_for")
+        if kinds[0] == "silent_for" and isinstance(nested, dict):
+            # Checked on its own so that problems name its keys plainly.
+            try:
+                SilenceFactorSpec.model_validate(nested, **_STRICT)
+            except ValidationError as exc:
+                self._validation(exc, nested, SilenceFactorSpec, (*path, "silent_for"))
+                return False
+        try:
+            model.model_validate(on, **_STRICT)
+        except ValidationError as exc:
+            self._validation(exc, on, model, path)
+            return False
+        return True
+
+    def _validation(self, exc: ValidationError, data: Any, model: type[Strict],
+                    path: Path) -> None:
+        for p in validation_problems(exc, data, model, path, self._label, self._where):
+            self._add_located(p)
+
+    def _flows(self) -> None:
+        """Check every flow's steps (flow_steps.parse_steps); keep them by flow name."""
+        self.flow_steps: dict[str, list[Any]] = {}
+        flows = self.merged.get("flows")
+        if not isinstance(flows, dict):
+            return
+        cb = StepErrors(self.add, self._action, self._validation)
+        for name, flow in flows.items():
+            if not isinstance(name, str) or not _FLOW_NAME.match(name):
+                self.add(("flows", name), f"flow name {name!r} must be letters, digits, "
+                         "`_`, `-` or `.`, starting with a letter or digit", at_key=True)
+                continue
+            if isinstance(flow, dict) and isinstance(flow.get("steps"), list):
+                self.flow_steps[name] = parse_steps(flow["steps"], ("flows", name, "steps"), cb)
 
     def _actions(self) -> dict[Path, list[ActionCall]]:
         lists: list[tuple[Path, Any]] = []
@@ -448,7 +503,7 @@ class _Loader:
     def _scope(path: Path) -> int:
         """How many leading segments name the enclosing action or rule (0: none)."""
         for n in range(len(path) - 1, 1, -1):
-            if path[n - 2] in ("do", "else") and isinstance(path[n - 1], int):
+            if path[n - 2] in _ACTION_LISTS and isinstance(path[n - 1], int):
                 return n + 1
         return 2 if len(path) >= 2 and path[0] == "rules" else 0
 
@@ -474,4 +529,7 @@ class _Loader:
             rid = rule.get("id") if isinstance(rule, dict) else None
             name = f"rule {rid!r}" if isinstance(rid, str) else f"rule #{path[1] + 1}"
             return name if len(path) == 2 else f"{self._label(path)!r} in {name}"
+        if path[0] == "flows" and len(path) >= 2:
+            name = f"flow {path[1]!r}"
+            return name if len(path) == 2 else f"{self._label(path[2:])!r} in {name}"
         return repr(self._label(path))
