@@ -26,9 +26,11 @@ from .expressions import (
     compile_condition,
     compile_expression,
 )
+from .functions import MAX_PATTERNS
 from .loader import ActionCall, LoadedPlaybook
 from .spec import ExemptSpec
 from .templates import TemplateCompileError, TemplateSet, ValueFn, compile_value
+from .wordlists import is_file_ref, read_word_list
 
 Condition = Callable[[Any], Any]
 #: A member check (see ``CompiledPlaybook.member_checks``).
@@ -165,10 +167,26 @@ class _Compiler:
         self.loaded = loaded
         self.spec = loaded.spec
         self.problems = Problems(loaded.source)
-        self.vars = dict(self.spec.vars)
+        self.vars = self.resolve_vars()
         self.counts: dict[str, float | None] = {}
         self.dup: list[float | None] = [None]
         self.namespace = Namespace()
+        self.patterns = 0
+
+    def resolve_vars(self) -> dict[str, Any]:
+        """The playbook's vars, with word-list file references replaced by their words."""
+        out = dict(self.spec.vars)
+        for name, value in out.items():
+            if not is_file_ref(value):
+                continue
+            file = self.loaded.source.pos(("vars", name))[0]
+            declared_in = self.loaded.base_dir if file.startswith("<") else file
+            try:
+                out[name] = read_word_list(declared_in, value["file"])
+            except ValueError as err:
+                self.problems.add(("vars", name, "file"), str(err))
+                out[name] = []
+        return out
 
     def value(self, raw: Any, path: Path, *, allow_match: bool = True) -> ValueFn | None:
         try:
@@ -177,7 +195,19 @@ class _Compiler:
             self.problems.add(path, str(err))
             return None
         _merge_uses(self.counts, self.dup, uses)
+        self.count_patterns(uses.patterns, path)
         return fn
+
+    def count_patterns(self, n: int, path: Path) -> None:
+        """Count regular expressions against the playbook-wide limit."""
+        before = self.patterns
+        self.patterns += n
+        if before <= MAX_PATTERNS < self.patterns:
+            self.problems.add(
+                path,
+                f"the playbook uses more than {MAX_PATTERNS} regular expressions in "
+                "matches(); merge word lists into contains_any() instead",
+            )
 
     def action(self, call: ActionCall, label: str) -> CompiledAction | None:
         from .action_specs import ACTION_SPECS
@@ -269,6 +299,7 @@ class _Compiler:
                 cond = compiled.fn
                 sets_match = compiled.uses.sets_match
                 _merge_uses(self.counts, self.dup, compiled.uses)
+                self.count_patterns(compiled.uses.patterns, (*path, "if"))
                 inline = self.inline_condition(r.if_)
         types = (r.on,) if isinstance(r.on, str) else tuple(r.on)
         do = self.actions(r.do, "do")

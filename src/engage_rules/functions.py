@@ -26,7 +26,7 @@ from typing import Any
 import re2
 from jinja2 import Undefined
 
-from . import textnorm
+from . import classifiers, linkcheck, textnorm, wordmatch
 from .context import ROOT_NAMES, EvalContext
 from .durations import parse_duration
 from .errors import ExpressionError, ResourceLimitError
@@ -34,6 +34,8 @@ from .expr_runtime import Uses, bounded_range, to_str
 
 __all__ = [
     "BUILTIN_FUNCTIONS",
+    "MAX_PATTERNS",
+    "MAX_PATTERNS_PER_CALL",
     "MAX_PATTERN_LENGTH",
     "ArgInfo",
     "CallSite",
@@ -44,6 +46,10 @@ __all__ = [
 
 #: Longest pattern ``matches()`` accepts.
 MAX_PATTERN_LENGTH = 1000
+#: Most patterns one ``matches()`` call may be given as a list.
+MAX_PATTERNS_PER_CALL = 100
+#: Most patterns a whole playbook may use (checked by the compiler).
+MAX_PATTERNS = 1000
 #: Most words a word list built at run time (from event data) may hold.
 MAX_RUNTIME_WORDS = 1000
 #: Memory RE2 may use for one compiled pattern.
@@ -193,6 +199,36 @@ def compile_pattern(pattern: str) -> Any:
         ) from None
 
 
+def compile_patterns(patterns: list[str] | tuple[str, ...]) -> Any:
+    """One RE2 program matching any of ``patterns`` (each checked as by
+    :func:`compile_pattern`), or raise ValueError naming the bad one."""
+    if not patterns:
+        raise ValueError("the list of patterns is empty")
+    if len(patterns) > MAX_PATTERNS_PER_CALL:
+        raise ValueError(
+            f"{len(patterns)} patterns in one call; the limit is {MAX_PATTERNS_PER_CALL}"
+        )
+    for i, p in enumerate(patterns):
+        if not isinstance(p, str):
+            raise ValueError(f"pattern #{i + 1} is not a string: {p!r}")
+        try:
+            compile_pattern(p)
+        except ValueError as err:
+            raise ValueError(f"pattern #{i + 1}: {err}") from None
+    if len(patterns) == 1:
+        return compile_pattern(patterns[0])
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = _PATTERN_MAX_MEM * 4
+    try:
+        return re2.compile("|".join(f"(?:{p})" for p in patterns), options)
+    except re2.error:
+        raise ValueError(
+            "together the patterns are too large for one program; split them "
+            "over several matches() calls"
+        ) from None
+
+
 @lru_cache(maxsize=128)
 def _runtime_pattern(pattern: str) -> Any:
     try:
@@ -214,7 +250,7 @@ def _words(value: Any) -> tuple[str, ...]:
     raise ValueError(f"contains_any(): the words must be a list of strings, got {value!r}")
 
 
-def _runtime_matcher(value: Any) -> textnorm.WordMatcher:
+def _runtime_matcher(value: Any) -> wordmatch.WordMatcher:
     try:
         words = _words(value)
     except ValueError as err:
@@ -224,7 +260,7 @@ def _runtime_matcher(value: Any) -> textnorm.WordMatcher:
             f"contains_any(): {len(words)} words given at run time; the limit is "
             f"{MAX_RUNTIME_WORDS} (word lists written in the playbook have no limit)"
         )
-    return textnorm.word_matcher(words)
+    return wordmatch.word_matcher(words)
 
 
 # -- the built-in functions -------------------------------------------------------------------
@@ -282,7 +318,7 @@ def check_duplicates(site: CallSite) -> Mapping[int | str, Any] | None:
 
 
 def fn_contains_any(c: EvalContext, text: Any, words: Any) -> str:
-    matcher = words if isinstance(words, textnorm.WordMatcher) else _runtime_matcher(words)
+    matcher = words if isinstance(words, wordmatch.WordMatcher) else _runtime_matcher(words)
     found = matcher.search(_text(text))
     if found:
         c.match = found
@@ -293,7 +329,7 @@ def check_contains_any(site: CallSite) -> Mapping[int | str, Any] | None:
     words = site.arg(1, "words")
     if words is None or not words[1].static:
         return None
-    return {words[0]: textnorm.word_matcher(_words(words[1].value))}
+    return {words[0]: wordmatch.word_matcher(_words(words[1].value))}
 
 
 def fn_matches(c: EvalContext, text: Any, pattern: Any) -> Any:
@@ -308,12 +344,22 @@ def fn_matches(c: EvalContext, text: Any, pattern: Any) -> Any:
 
 def check_matches(site: CallSite) -> Mapping[int | str, Any] | None:
     pattern = site.arg(1, "pattern")
-    if pattern is None or not pattern[1].literal or not isinstance(pattern[1].value, str):
+    value = pattern[1].value if pattern is not None and pattern[1].static else None
+    if pattern is None or not isinstance(value, str | list | tuple):
         raise ValueError(
             "matches(): the pattern must be a quoted regular expression written in the "
-            "expression, e.g. matches(event.data.text, '(?i)free\\s+money')"
+            "expression, e.g. matches(event.data.text, '(?i)free\\s+money'), or a list "
+            "of them (literal or from `vars`)"
         )
-    return {pattern[0]: compile_pattern(pattern[1].value)}
+    if isinstance(value, str):
+        site.uses.patterns += 1
+        return {pattern[0]: compile_pattern(value)}
+    try:
+        compiled = compile_patterns(list(value))
+    except ValueError as err:
+        raise ValueError(f"matches(): {err}") from None
+    site.uses.patterns += len(value)
+    return {pattern[0]: compiled}
 
 
 def _detector(find: Callable[[str], list[str]]) -> Callable[[EvalContext, Any], list[str]]:
@@ -325,6 +371,136 @@ def _detector(find: Callable[[str], list[str]]) -> Callable[[EvalContext, Any], 
 
     detect.__name__ = find.__name__
     return detect
+
+
+def _domain_list(allow: Any, deny: Any) -> linkcheck.DomainList | None:
+    if isinstance(allow, linkcheck.DomainList):
+        return allow
+    if isinstance(deny, linkcheck.DomainList):
+        return deny
+    if (allow is None or isinstance(allow, Undefined)) and (
+            deny is None or isinstance(deny, Undefined)):
+        return None
+
+    def entries(value: Any) -> tuple[str, ...] | None:
+        if value is None or isinstance(value, Undefined):
+            return None
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list | tuple):
+            return tuple(value)
+        raise ExpressionError(f"a domain list must be a list of domain names, got {value!r}")
+
+    try:
+        return linkcheck.domain_list(entries(allow), entries(deny))
+    except (ValueError, TypeError) as err:
+        raise ExpressionError(str(err)) from None
+
+
+def fn_links(c: EvalContext, text: Any, allow: Any = None, deny: Any = None) -> list[str]:
+    found = textnorm.links(_text(text))
+    lists = _domain_list(allow, deny)
+    if lists is not None and found:
+        found = [u for u in found if lists.reports(textnorm.host_of(u))]
+    if found:
+        c.match = found[0]
+    return found
+
+
+def fn_domains(c: EvalContext, text: Any, allow: Any = None, deny: Any = None) -> list[str]:
+    found = textnorm.domains(_text(text))
+    lists = _domain_list(allow, deny)
+    if lists is not None and found:
+        found = [h for h in found if lists.reports(h)]
+    if found:
+        c.match = found[0]
+    return found
+
+
+def check_domain_lists(site: CallSite) -> Mapping[int | str, Any] | None:
+    allow = site.arg(1, "allow")
+    deny = site.arg(2, "deny")
+    given = [a for a in (allow, deny) if a is not None]
+    if not given or not all(a[1].static for a in given):
+        return None  # lists computed at run time are compiled (and cached) then
+
+    def entries(arg: tuple[int | str, ArgInfo] | None) -> tuple[str, ...] | None:
+        if arg is None or arg[1].value is None:
+            return None
+        value = arg[1].value
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list | tuple):
+            raise ValueError(
+                f"{site.name}(): `{arg[0]}` takes a list of domain names, got {value!r}"
+            )
+        return tuple(value)
+
+    try:
+        compiled = linkcheck.domain_list(entries(allow), entries(deny))
+    except ValueError as err:
+        raise ValueError(f"{site.name}(): {err}") from None
+    out: dict[int | str, Any] = {given[0][0]: compiled}
+    if len(given) == 2:
+        out[given[1][0]] = None
+    return out
+
+
+DEFAULT_CLASSIFIER = "lexicon"
+
+
+def fn_score(c: EvalContext, text: Any, label: Any,
+             classifier: Any = DEFAULT_CLASSIFIER) -> float:
+    """``classifier``'s score of ``text`` for ``label``, in [0, 1]."""
+    name = classifier if isinstance(classifier, str) else DEFAULT_CLASSIFIER
+    scorer = classifiers.CLASSIFIERS.get(name)
+    if scorer is None:
+        raise ExpressionError(f"score(): no classifier named {name!r} is registered")
+    if not isinstance(label, str):
+        raise ExpressionError(f"score(): the label must be a string, got {label!r}")
+    body = _text(text)
+    try:
+        value = scorer(body, label)
+    except Exception as err:  # a plugin's model failing fails the rule, not the stream
+        raise ExpressionError(
+            f"score(): classifier {name!r} failed: {type(err).__name__}: {err}"
+        ) from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            0.0 <= value <= 1.0):
+        raise ExpressionError(
+            f"score(): classifier {name!r} returned {value!r}, not a number in [0, 1]"
+        )
+    return float(value)
+
+
+def check_score(site: CallSite) -> Mapping[int | str, Any] | None:
+    which = site.arg(2, "classifier")
+    name = DEFAULT_CLASSIFIER
+    if which is not None:
+        if not which[1].static or not isinstance(which[1].value, str):
+            raise ValueError(
+                "score(): the classifier must be a quoted name, e.g. "
+                "score(event.data.text, 'toxicity', 'lexicon')"
+            )
+        name = which[1].value
+    scorer = classifiers.CLASSIFIERS.get(name)
+    if scorer is None:
+        known = sorted(classifiers.CLASSIFIERS)
+        hint = get_close_matches(name, known, n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else (
+            f" (registered: {', '.join(known)})" if known else "")
+        raise ValueError(f"score(): no classifier named {name!r} is registered{extra}")
+    label = site.arg(1, "label")
+    labels = getattr(scorer, "labels", None)
+    if label is not None and label[1].static and labels is not None and (
+            not isinstance(label[1].value, str) or label[1].value not in labels):
+        hint = get_close_matches(str(label[1].value), sorted(labels), n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise ValueError(
+            f"score(): classifier {name!r} has no label {label[1].value!r}{extra} "
+            f"(its labels: {', '.join(sorted(labels))})"
+        )
+    return None
 
 
 def fn_caps_ratio(c: EvalContext, text: Any) -> float:
@@ -365,12 +541,18 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
               doc="the first listed word found in the text, or ''"),
         _spec("matches", fn_matches, ("text", "pattern"), 2, check=check_matches,
               sets_match=True, doc="the text the RE2 pattern matched, or ''"),
-        _spec("links", _detector(textnorm.links), ("text",), 1, sets_match=True,
-              doc="the URLs in the text"),
-        _spec("domains", _detector(textnorm.domains), ("text",), 1, sets_match=True,
-              doc="the distinct host names linked from the text"),
+        _spec("links", fn_links, ("text", "allow", "deny"), 1, sets_match=True,
+              check=check_domain_lists,
+              doc="the URLs in the text (with allow/deny: those not allowed or denied)"),
+        _spec("domains", fn_domains, ("text", "allow", "deny"), 1, sets_match=True,
+              check=check_domain_lists,
+              doc="the distinct host names linked from the text (with allow/deny: those "
+                  "not allowed or denied)"),
         _spec("mentions", _detector(textnorm.mentions), ("text",), 1, sets_match=True,
               doc="the @mentions in the text"),
+        _spec("score", fn_score, ("text", "label", "classifier"), 2, check=check_score,
+              doc="a classifier's score in [0, 1] of the text for a label, e.g. "
+                  "score(event.data.text, 'toxicity') (default classifier: lexicon)"),
         _spec("caps_ratio", fn_caps_ratio, ("text",), 1,
               doc="the share of cased letters that are capitals"),
         _spec("days", _span("days"), ("n",), 1, pure=True, doc="a duration of n days"),
