@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from .action_specs import MODERATION_ACTIONS, ActionSpec
 from .durations import parse_duration
-from .errors import Path, Problems
+from .errors import Path, Problem, Problems
 from .expr_codegen import Namespace
 from .expressions import (
     ConditionErrors,
@@ -28,7 +28,7 @@ from .expressions import (
 )
 from .functions import MAX_PATTERNS
 from .loader import ActionCall, LoadedPlaybook
-from .spec import ExemptSpec
+from .spec import DEFAULT_MODERATOR_ROLES, ExemptSpec
 from .templates import TemplateCompileError, TemplateSet, ValueFn, compile_value
 from .wordlists import is_file_ref, read_word_list
 
@@ -66,6 +66,18 @@ class Exempt:
         if channel is not None and channel in self.channels:
             return True
         return any(r in self.roles for r in roles)
+
+
+def describe_exempt(spec: ExemptSpec) -> str:
+    """Who an exemption covers, in words (for `validate` notes)."""
+    parts = []
+    if spec.roles:
+        parts.append(f"members with role {', '.join(spec.roles)}")
+    if spec.members:
+        parts.append(f"members {', '.join(spec.members)}")
+    if spec.channels:
+        parts.append(f"posts in channel {', '.join(spec.channels)}")
+    return "; ".join(parts) or "nobody"
 
 
 @dataclass(slots=True)
@@ -144,6 +156,8 @@ class CompiledPlaybook:
     #: tiered badges...): ``check(engine, decision, member, at)``.  Empty unless the
     #: playbook uses such a feature, so plain playbooks pay nothing per event.
     member_checks: list[MemberCheck] = field(default_factory=list)
+    #: What `validate` reports about the valid playbook (`file:line:col: note: ...`).
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def default_currency(self) -> str:
@@ -172,6 +186,17 @@ class _Compiler:
         self.dup: list[float | None] = [None]
         self.namespace = Namespace()
         self.patterns = 0
+        self.notes: list[Problem] = []
+        moderation = self.spec.moderation
+        self.mod_exempt: ExemptSpec | None = (
+            moderation.exempt if moderation is not None and moderation.exempt is not None
+            else ExemptSpec(roles=list(DEFAULT_MODERATOR_ROLES))
+        )
+
+    def note(self, path: Path, message: str) -> None:
+        """Something `validate` tells the operator about a valid playbook."""
+        file, line, col = self.loaded.source.pos(path)
+        self.notes.append(Problem(file, line, col, f"note: {message}"))
 
     def resolve_vars(self) -> dict[str, Any]:
         """The playbook's vars, with word-list file references replaced by their words."""
@@ -220,6 +245,8 @@ class _Compiler:
                 continue
             if call.name == "emit" and fname == "type":
                 continue
+            if fname == "on_approve":
+                continue
             if call.name in ("send", "reply", "broadcast", "warn") and fname == "template":
                 if raw not in self.spec.templates:
                     from difflib import get_close_matches
@@ -265,6 +292,9 @@ class _Compiler:
             raw_duration = getattr(call.params, field_name, None)
             if raw_duration:
                 consts[f"{field_name}_delta"] = parse_duration(raw_duration)
+        on_approve = getattr(call.params, "on_approve", None)
+        if on_approve is not None:
+            consts["on_approve"] = self.actions(on_approve, f"{label}.on_approve")
         if call.name in ("award", "spend") and "points" in consts:
             consts["currency"] = self.spec.currencies[0]
             consts["amount"] = consts.pop("points")
@@ -305,7 +335,11 @@ class _Compiler:
         do = self.actions(r.do, "do")
         else_ = self.actions(r.else_ or [], "else")
         moderation = any(a.name in MODERATION_ACTIONS for a in (*do, *else_))
-        mod_exempt = self.spec.moderation.exempt if (moderation and self.spec.moderation) else None
+        mod_exempt = self.mod_exempt if moderation else None
+        if moderation and mod_exempt is not None:
+            self.note(path, f"rule {r.id!r} takes moderation actions: "
+                            f"{describe_exempt(mod_exempt)} are exempt from it "
+                            "(moderation.exempt)")
         threshold = None
         if r.threshold is not None:
             threshold = (r.threshold.count, parse_duration(r.threshold.within).total_seconds())
@@ -343,6 +377,42 @@ class _Compiler:
             parts.append(f"({compiled.inline})")
         return " and ".join(parts) if parts else None
 
+    def moderator_rules(self, first_index: int) -> list[CompiledRule]:
+        """The built-in rules for moderators' events: `moderation.strike` gives the
+        member `data.member` a strike (with the ladder), `moderation.strike_reset`
+        clears their strikes; both only from moderators (`moderation.moderators`)."""
+        from .action_specs import ReasonParams
+        from .moderator_events import MANUAL_RULES, moderator_condition
+
+        moderation = self.spec.moderation
+        assert moderation is not None
+        who = moderation.moderators
+        if who is not None:
+            moderators = Exempt(frozenset(who.roles), frozenset(who.members), frozenset())
+        else:
+            ex = self.mod_exempt
+            moderators = Exempt(frozenset(ex.roles if ex else ()),
+                                frozenset(ex.members if ex else ()), frozenset())
+        for i, r in enumerate(self.spec.rules):
+            if r.id in MANUAL_RULES:
+                self.problems.add(("rules", i, "id"),
+                                  f"the rule id {r.id!r} is reserved for moderators' events")
+        out = []
+        path: Path = ("moderation",)
+        _, line, _ = self.loaded.source.pos(path)
+        for k, (type_, action_name, default_reason) in enumerate(MANUAL_RULES.values()):
+            params = ReasonParams(to="{{ event.data.member }}",
+                                  reason=f"{{{{ event.data.reason or '{default_reason}' }}}}")
+            action = self.action(ActionCall(action_name, params, path), "manual.0")
+            assert action is not None
+            out.append(CompiledRule(
+                id=type_, index=first_index + k, priority=0, types=(type_,),
+                cond=moderator_condition(moderators), cond_source=f"<{type_} from a moderator>",
+                cooldown=None, once=False, threshold=None, stop=False, exempt=None,
+                do=[action], else_=[], source=path, line=line,
+            ))
+        return out
+
     def run(self) -> CompiledPlaybook:
         spec = self.spec
         try:
@@ -356,9 +426,9 @@ class _Compiler:
         rules = [self.rule(i) for i in range(len(spec.rules))]
         ladder: list[LadderStep] = []
         expiry = None
-        mod_exempt = None
+        mod_exempt = Exempt.of(self.mod_exempt)
         if spec.moderation is not None:
-            mod_exempt = Exempt.of(spec.moderation.exempt)
+            rules.extend(self.moderator_rules(len(rules)))
             strikes = spec.moderation.strikes
             if strikes is not None:
                 if strikes.expire_after:
@@ -374,6 +444,7 @@ class _Compiler:
                     ladder.append(LadderStep(step.at, self.actions(step.do, f"ladder.{i}")))
                 ladder.sort(key=lambda s: s.at)
         self.problems.raise_if_any()
+        self.notes.sort()
         by_type: dict[str, list[CompiledRule]] = {}
         for rule in rules:
             for t in rule.types:
@@ -400,6 +471,7 @@ class _Compiler:
             rule_by_id={r.id: r for r in rules},
             namespace=self.namespace.values,
             data_vars=dict(self.namespace.data_vars),
+            notes=self.notes,
         )
 
 
