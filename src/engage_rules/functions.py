@@ -27,6 +27,7 @@ import re2
 from jinja2 import Undefined
 
 from . import classifiers, linkcheck, textnorm, wordmatch
+from . import lexicon as _lexicon  # noqa: F401  (registers the built-in classifier)
 from .context import ROOT_NAMES, EvalContext
 from .durations import parse_duration
 from .errors import ExpressionError, ResourceLimitError
@@ -199,6 +200,15 @@ def compile_pattern(pattern: str) -> Any:
         ) from None
 
 
+def _match_groups(regex: Any) -> tuple[str, ...]:
+    """The names of a program's `match` groups (``match``, or ``match_N`` once several
+    patterns are combined)."""
+    index = getattr(regex, "groupindex", None)
+    if not index:
+        return ()
+    return tuple(n for n in index if n == "match" or n.startswith("match_"))
+
+
 def compile_patterns(patterns: list[str] | tuple[str, ...]) -> Any:
     """One RE2 program matching any of ``patterns`` (each checked as by
     :func:`compile_pattern`), or raise ValueError naming the bad one."""
@@ -221,7 +231,10 @@ def compile_patterns(patterns: list[str] | tuple[str, ...]) -> Any:
     options.log_errors = False
     options.max_mem = _PATTERN_MAX_MEM * 4
     try:
-        return re2.compile("|".join(f"(?:{p})" for p in patterns), options)
+        # Each pattern may name a `match` group: numbered apart once combined.
+        return re2.compile("|".join(
+            "(?:" + p.replace("(?P<match>", f"(?P<match_{i}>") + ")"
+            for i, p in enumerate(patterns)), options)
     except re2.error:
         raise ValueError(
             "together the patterns are too large for one program; split them "
@@ -337,7 +350,13 @@ def fn_matches(c: EvalContext, text: Any, pattern: Any) -> Any:
     m = regex.search(_text(text))
     if m is None:
         return ""
-    found = m.group(0)
+    # A group named `match` (e.g. `\\D(?P<match>1\\d{10})\\D`) says what `match` holds.
+    found = None
+    names = _match_groups(regex)
+    if names:
+        found = next((g for g in (m.group(n) for n in names) if g), None)
+    if found is None:
+        found = m.group(0)
     c.match = found
     return found or True
 
@@ -503,6 +522,14 @@ def check_score(site: CallSite) -> Mapping[int | str, Any] | None:
     return None
 
 
+def fn_normalize(c: Any, text: Any) -> str:
+    return wordmatch.match_form(_text(text))
+
+
+def fn_squash(c: Any, text: Any) -> str:
+    return wordmatch.squash(_text(text))
+
+
 def fn_caps_ratio(c: EvalContext, text: Any) -> float:
     return textnorm.caps_ratio(_text(text))
 
@@ -553,6 +580,12 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
         _spec("score", fn_score, ("text", "label", "classifier"), 2, check=check_score,
               doc="a classifier's score in [0, 1] of the text for a label, e.g. "
                   "score(event.data.text, 'toxicity') (default classifier: lexicon)"),
+        _spec("normalize", fn_normalize, ("text",), 1, pure=True,
+              doc="the text as words are matched: NFKC, case folded, invisible characters "
+                  "removed, look-alike letters read as Latin"),
+        _spec("squash", fn_squash, ("text",), 1, pure=True,
+              doc="normalize(text) without spaces, punctuation, symbols or emoji (for "
+                  "patterns that must see through inserted separators)"),
         _spec("caps_ratio", fn_caps_ratio, ("text",), 1,
               doc="the share of cased letters that are capitals"),
         _spec("days", _span("days"), ("n",), 1, pure=True, doc="a duration of n days"),

@@ -73,13 +73,20 @@ LEXICON: dict[str, dict[str, float]] = {
 #: The labels the lexicon scores.
 LABELS = frozenset(LEXICON)
 
-_MATCHERS = {label: WordMatcher(terms) for label, terms in LEXICON.items()}
+_MATCHERS: dict[str, WordMatcher] = {}  # built on first use, not at import
+
+
+def _matcher(label: str) -> WordMatcher | None:
+    matcher = _MATCHERS.get(label)
+    if matcher is None and label in LEXICON:
+        matcher = _MATCHERS[label] = WordMatcher(LEXICON[label])
+    return matcher
 
 
 @lru_cache(maxsize=256)
 def lexicon_score(text: str, label: str) -> float:
     """The noisy-or score of ``text`` for ``label`` (raises ValueError for other labels)."""
-    matcher = _MATCHERS.get(label)
+    matcher = _matcher(label)
     if matcher is None:
         raise ValueError(
             f"the lexicon classifier has no label {label!r}; its labels are "

@@ -34,7 +34,7 @@ from functools import lru_cache
 from .ahocorasick import Automaton
 from .textnorm import UNSPACED_RANGES, normalise, separator_runs, strip_separators
 
-__all__ = ["CONFUSABLES", "WordMatcher", "match_form", "word_matcher"]
+__all__ = ["CONFUSABLES", "WordMatcher", "match_form", "squash", "word_matcher"]
 
 #: Letters of other scripts that look like Latin letters, read as those letters when
 #: matching (after case folding, so capitals are covered too).
@@ -87,6 +87,11 @@ def _shadow(form: str) -> tuple[str, tuple[int, ...]]:
         pos = end
     parts.append(form[pos:])
     return "".join(parts), tuple(breaks)
+
+
+def squash(text: str) -> str:
+    """``match_form(text)`` without separators (spaces, punctuation, symbols, emoji)."""
+    return _shadow(match_form(text))[0]
 
 
 class WordMatcher:
