@@ -256,8 +256,9 @@ def _apply_verdict(store: Store, item: dict[str, Any], verdict: str,
                    args: argparse.Namespace) -> int:
     from .compiler import load
     from .engine import Engine
-    from .review import ReviewError, decide_review
+    from .review import VERDICTS, ReviewError, decide_review
 
+    done = VERDICTS[verdict]
     if verdict == "approve" and not args.playbook:
         raise ReviewError("`review approve` needs --playbook, the playbook whose rule "
                           "flagged the item (its on_approve actions are applied)")
@@ -281,7 +282,7 @@ def _apply_verdict(store: Store, item: dict[str, Any], verdict: str,
     decisions = engine.advance_to(at)
     decision = decide_review(engine, item, verdict, args.actor, at)
     if store.is_processed(decision.cause):
-        print(f"review item {item['id'][:12]} was already {verdict}d", file=sys.stderr)
+        print(f"review item {item['id'][:12]} was already {done}", file=sys.stderr)
         return 0
     store.commit([*decisions, decision], state)
     out = sys.stdout.buffer
@@ -290,7 +291,7 @@ def _apply_verdict(store: Store, item: dict[str, Any], verdict: str,
     out.flush()
     for error in decision.errors:
         print(f"  rule {error.rule}: {error.message}", file=sys.stderr)
-    print(f"review item {item['id'][:12]} {verdict}d by {args.actor}: "
+    print(f"review item {item['id'][:12]} {done} by {args.actor}: "
           f"{len(decision.actions)} action(s)", file=sys.stderr)
     return 0
 
