@@ -66,9 +66,10 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "state": state, "db": db}
 
 
-def test_the_sample_events_are_what_the_generator_writes(tmp_path: Path) -> None:
+def test_the_sample_events_are_what_the_generator_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "events.jsonl"
-    sys.argv = ["make_moderation_events.py", str(out)]
+    monkeypatch.setattr(sys, "argv", ["make_moderation_events.py", str(out)])
     make_moderation_events.main()
     assert out.read_text(encoding="utf-8") == EXAMPLE_EVENTS.read_text(encoding="utf-8")
 

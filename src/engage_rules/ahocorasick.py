@@ -34,8 +34,8 @@ class Automaton:
     occurrence, so callers can map occurrences back to what the key stands for.
     """
 
-    __slots__ = ("_alphabet", "_depth", "_fail", "_goto", "_key_at", "_memo", "_next_out",
-                 "keys")
+    __slots__ = ("_alphabet", "_depth", "_fail", "_first_out", "_goto", "_key_at", "_memo",
+                 "_next_out", "keys")
 
     def __init__(self, keys: Iterable[str]) -> None:
         distinct: dict[str, int] = {}
@@ -79,6 +79,8 @@ class Automaton:
         self._key_at = key_at
         self._next_out = next_out
         self._alphabet = frozenset(ch for key in self.keys for ch in key)
+        #: The first state ending a key on the output chain of each state (0: none).
+        self._first_out = [t if key_at[t] >= 0 else next_out[t] for t in range(len(goto))]
         self._memo = 0
 
     def __len__(self) -> int:
@@ -105,25 +107,26 @@ class Automaton:
         """Every occurrence as ``(start, end, key index)``, by increasing ``end``; at one
         end position, longer keys come first."""
         goto = self._goto
+        root = goto[0]
         alphabet = self._alphabet
-        key_at = self._key_at
+        first_out = self._first_out
         next_out = self._next_out
-        depth = self._depth
-        step = self._step
         s = 0
-        for i, ch in enumerate(text):
-            if ch not in alphabet:
-                s = 0
-                continue
-            nxt = goto[s].get(ch)
-            s = nxt if nxt is not None else step(s, ch)
-            if s == 0:
-                continue
-            o = s if key_at[s] >= 0 else next_out[s]
-            while o:
-                end = i + 1
-                yield end - depth[o], end, key_at[o]
-                o = next_out[o]
+        end = 0
+        for ch in text:
+            end += 1
+            if s:
+                nxt = goto[s].get(ch)
+                if nxt is None:
+                    nxt = self._step(s, ch) if ch in alphabet else 0
+                s = nxt
+            else:
+                s = root.get(ch, 0)
+            if s:
+                o = first_out[s]
+                while o:
+                    yield end - self._depth[o], end, self._key_at[o]
+                    o = next_out[o]
 
     def search(self, text: str) -> tuple[int, int, int] | None:
         """The first occurrence (the one ending first, the longest at that end), or None."""

@@ -68,30 +68,28 @@ def _is_token(ch: str) -> bool:
 
 
 @lru_cache(maxsize=64)
-def _shadow(form: str) -> tuple[str, tuple[int, ...]]:
-    """``form`` without separators, and the positions in it where separators were
-    (increasing)."""
-    runs = separator_runs(form)
-    if not runs:
-        return form, ()
-    parts: list[str] = []
+def _shadow(form: str) -> str:
+    """``form`` without separators."""
+    return strip_separators(form)
+
+
+@lru_cache(maxsize=64)
+def _breaks(form: str) -> tuple[int, ...]:
+    """The positions in ``_shadow(form)`` where separators were removed (increasing);
+    computed only when a whole-word candidate needs checking."""
     breaks: list[int] = []
-    pos = 0
-    size = 0
-    for start, end in runs:
-        if start > pos:
-            parts.append(form[pos:start])
-            size += start - pos
-        if not breaks or breaks[-1] != size:
-            breaks.append(size)
-        pos = end
-    parts.append(form[pos:])
-    return "".join(parts), tuple(breaks)
+    removed = 0
+    for start, end in separator_runs(form):
+        pos = start - removed
+        if not breaks or breaks[-1] != pos:
+            breaks.append(pos)
+        removed += end - start
+    return tuple(breaks)
 
 
 def squash(text: str) -> str:
     """``match_form(text)`` without separators (spaces, punctuation, symbols, emoji)."""
-    return _shadow(match_form(text))[0]
+    return _shadow(match_form(text))
 
 
 class WordMatcher:
@@ -123,9 +121,9 @@ class WordMatcher:
             ):
                 symbolic.setdefault(form, word)  # "c++", "🔞": literally
                 continue
-            key, breaks = _shadow(form)
+            key = _shadow(form)
             if key:
-                keys.setdefault(key, []).append((word, False, frozenset(breaks)))
+                keys.setdefault(key, []).append((word, False, frozenset(_breaks(form))))
         self._keys = keys
         self._main = Automaton(keys) if keys else None
         self._symbolic_words = symbolic
@@ -149,11 +147,11 @@ class WordMatcher:
             return
         form = match_form(text)
         if self._main is not None:
-            shadow, breaks = _shadow(form)
+            shadow = _shadow(form)
             for start, end, index in self._main.finditer(shadow):
                 key = self._main.keys[index]
                 for word, unspaced, own in self._keys[key]:
-                    if unspaced or _whole_word(shadow, breaks, start, end, own):
+                    if unspaced or _whole_word(shadow, _breaks(form), start, end, own):
                         yield word
                         break
         if self._symbolic is not None:
