@@ -197,8 +197,9 @@ def test_validate_reports_who_is_exempt_from_punitive_rules(
     path.write_text("engage_rules: 1\nname: t\n" + PUNITIVE_RULE, encoding="utf-8")
     assert main(["validate", str(path)]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == (f"{path}:5:5: note: rule 'banned' takes moderation actions: members "
-                      "with role admin, moderator are exempt from it (moderation.exempt)")
+    assert err[0] == (f"note: {path}, line 5: rule 'banned' takes moderation actions: "
+                      "members with role admin, moderator are exempt from it "
+                      "(moderation.exempt)")
     assert err[-1] == "ok: 1 playbook(s) valid" and len(err) == 2
     assert main(["validate", "-q", str(path)]) == 0
     assert capsys.readouterr().err == ""

@@ -47,6 +47,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .compiler import load
 
     failed = False
+    notes: list[str] = []
     for path in args.paths:
         try:
             compiled = load(path)
@@ -58,10 +59,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             failed = True
             print(f"{path}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
         else:
-            if not args.quiet:
-                for note in compiled.notes:
-                    print(note, file=sys.stderr)
+            # Notes are not problems: never in the `file:line:col: message` form.
+            notes += [f"note: {n.file}, line {n.line}: {n.message.removeprefix('note: ')}"
+                      for n in compiled.notes]
     if not failed and not args.quiet:
+        for note in notes:
+            print(note, file=sys.stderr)
         print(f"ok: {len(args.paths)} playbook(s) valid", file=sys.stderr)
     return 1 if failed else 0
 
