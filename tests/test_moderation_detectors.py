@@ -65,6 +65,32 @@ def test_word_matcher_rules(text: str, found: str) -> None:
     assert m.search(text) == found
 
 
+_SEPARATORS = [" ", "-", ".", "，", "🍀", "\u200b", "\u2060", "*", "  ", "💰"]
+_HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+
+
+@given(st.text(_HAN, min_size=2, max_size=5),
+       st.lists(st.sampled_from(_SEPARATORS), min_size=4, max_size=4),
+       st.text("这是一段文字", max_size=5), st.text("测试内容", max_size=5))
+def test_separators_between_han_characters_never_hide_a_word(
+        word: str, seps: list[str], before: str, after: str) -> None:
+    spaced = "".join(ch + seps[i % len(seps)] for i, ch in enumerate(word))
+    assert WordMatcher([word]).search(before + spaced + after) == word
+
+
+@given(st.text("abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=8),
+       st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=3),
+       st.booleans())
+def test_latin_words_match_whole_words_only(word: str, extra: str, prefix: bool) -> None:
+    m = WordMatcher([word])
+    longer = extra + word if prefix else word + extra
+    assert m.search(f"say {longer} now") == ""
+    assert m.search(f"say {word} now") == word
+    fullwidth = "".join(chr(ord(ch) + 0xFEE0) for ch in word.upper())
+    assert m.search(f"say {fullwidth}!") == word
+    assert m.search(" ".join(word)) == word  # spelled out
+
+
 def test_a_failed_longer_candidate_does_not_hide_a_shorter_one() -> None:
     m = WordMatcher(["scam", "ascam"])
     assert m.search("a scam") == "scam"  # "ascam" runs over a space not inside the word

@@ -112,9 +112,7 @@ class Automaton:
         first_out = self._first_out
         next_out = self._next_out
         s = 0
-        end = 0
-        for ch in text:
-            end += 1
+        for end, ch in enumerate(text, 1):
             if s:
                 nxt = goto[s].get(ch)
                 if nxt is None:
