@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
+from engage_rules import Engine
 from engage_rules.cli import main
-from engage_rules.review import ReviewError, find_item, review_items
+from engage_rules.errors import PlaybookError
+from engage_rules.review import ReviewError, decide_review, find_item, review_items
 from engage_rules.store import open_store
-from moderation_helpers import EXAMPLE, EXAMPLE_EVENTS
+from helpers import playbook
+from moderation_helpers import EXAMPLE, EXAMPLE_EVENTS, T0, decide, post
 
 AT = "2026-03-04T10:00:00+08:00"
 
@@ -149,3 +152,30 @@ def test_audit_export_as_json_lines(store_url: str, tmp_path: Path,
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [r["action"] for r in rows] == ["delete_message", "flag_for_review", "strike",
                                            "review.approve"]
+
+
+
+def _ladder_flag_playbook(extra: str) -> str:
+    return f"""
+moderation:
+  strikes:
+    ladder:
+      - {{at: 1, do: [{{flag_for_review: {{reason: first strike{extra}}}}}]}}
+rules:
+  - id: banned
+    on: message.posted
+    if: "contains_any(event.data.text, ['代刷'])"
+    do: [{{strike: {{reason: x}}}}]
+"""
+
+
+def test_flags_of_the_strike_ladder_are_approved_without_actions() -> None:
+    with pytest.raises(PlaybookError, match="`on_approve` is for flags in rules"):
+        playbook(_ladder_flag_playbook(", on_approve: [{ban: {}}]"))
+    engine = Engine(playbook(_ladder_flag_playbook("")))
+    [d] = decide(engine, post("u1", "代刷"))
+    [item] = review_items(d.review)
+    assert item["rule"] == "moderation.strikes"
+    verdict = decide_review(engine, item, "approve", "mod", T0)
+    assert verdict.actions == []
+    assert [r["status"] for r in verdict.review] == ["approved"]

@@ -441,7 +441,15 @@ class _Compiler:
                             f"the strike ladder has two steps at {step.at}",
                         )
                     seen.add(step.at)
-                    ladder.append(LadderStep(step.at, self.actions(step.do, f"ladder.{i}")))
+                    step_actions = self.actions(step.do, f"ladder.{i}")
+                    for j, a in enumerate(step_actions):
+                        if a.consts.get("on_approve"):
+                            self.problems.add(
+                                ("moderation", "strikes", "ladder", i, "do", j),
+                                "`on_approve` is for flags in rules; a ladder step's "
+                                "flag_for_review can only be approved or dismissed",
+                            )
+                    ladder.append(LadderStep(step.at, step_actions))
                 ladder.sort(key=lambda s: s.at)
         self.problems.raise_if_any()
         self.notes.sort()

@@ -32,6 +32,8 @@ from .events import event_from_obj
 
 __all__ = ["VERDICTS", "ReviewError", "decide_review", "find_item", "review_items"]
 
+#: The rule name of strike-ladder actions: their flags have no `on_approve`.
+LADDER_RULE = "moderation.strikes"
 #: Verdict -> the status it gives the item.
 VERDICTS = {"approve": "approved", "dismiss": "dismissed"}
 
@@ -93,7 +95,7 @@ def decide_review(engine: Engine, item: dict[str, Any], verdict: str, actor: str
     member_id = item.get("member")
     member = (engine.state.community(community).member(member_id)
               if isinstance(member_id, str) else None)
-    if verdict == "approve":
+    if verdict == "approve" and item.get("rule") != LADDER_RULE:
         rule = engine.playbook.rule_by_id.get(str(item.get("rule")))
         if rule is None:
             raise ReviewError(
