@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from engage_rules import compile_playbook, parse_event
-from engage_rules.functions import compile_patterns
+from engage_rules.detectors import compile_patterns
 from engage_rules.loader import load_playbook_text
 from engage_rules.runner import Runner, tune_gc
 from engage_rules.store import open_store
