@@ -6,6 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engage_rules import Engine
 from engage_rules.cli import main
@@ -229,3 +231,29 @@ rules:
     decide(engine, event("member.joined", "j", 0))
     assert kinds(acts(engine, post("j", "hi @bob", 60))) == ["flag_for_review"]
     assert acts(engine, post("j", "hi @bob", 7200)) == []
+
+
+@given(st.lists(st.integers(min_value=60, max_value=20 * DAY), min_size=1, max_size=12))
+def test_the_ladder_step_always_follows_the_active_strike_count(gaps: list[int]) -> None:
+    """Whatever the times of the offences, each strike's total is the number of strikes
+    given in the 30 days before it, and the ladder step run is the one for that total."""
+    engine = Engine(playbook(LADDER.replace("ban: {for: 7d, reason: fourth}",
+                                            "mute: {for: 2d, reason: fourth}")))
+    at = 0
+    given_at: list[int] = []
+    step_for = {1: "warn", 2: "mute", 3: "mute"}
+    for gap in gaps:
+        at += gap
+        given_at.append(at)
+        a = decide(engine, post("u1", "代刷", at))[-1].actions  # not the timers before it
+        strike = next(x for x in a if x.type == "strike")
+        total = sum(1 for t in given_at if t > at - 30 * DAY)
+        assert strike.params["total"] == total
+        ladder = [x for x in a if x.rule == "moderation.strikes"]
+        expected = step_for.get(total, "mute")
+        got = [x.type for x in ladder]
+        if expected == "mute":
+            # A mute ending before one already running has no effect (and no action).
+            assert got in (["mute"], [])
+        else:
+            assert got == [expected]
