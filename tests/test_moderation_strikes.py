@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from engage_rules import Engine
 from engage_rules.cli import main
+from engage_rules.errors import PlaybookError
 from helpers import playbook
 from moderation_helpers import T0, acts, decide, event, kinds, post
 
@@ -257,3 +258,12 @@ def test_the_ladder_step_always_follows_the_active_strike_count(gaps: list[int])
             assert got in (["mute"], [])
         else:
             assert got == [expected]
+
+
+def test_notes_when_nobody_is_exempt_and_reserved_rule_ids() -> None:
+    pb = playbook("moderation: {exempt: {}}\n" + PUNITIVE_RULE)
+    assert [n.message for n in pb.notes] == [
+        "note: rule 'banned' takes moderation actions: nobody is exempt from it "
+        "(moderation.exempt is empty)"]
+    with pytest.raises(PlaybookError, match=r"'moderation\.strike' is reserved"):
+        playbook("moderation: {}\n" + PUNITIVE_RULE.replace("id: points", "id: moderation.strike"))

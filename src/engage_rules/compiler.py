@@ -156,7 +156,8 @@ class CompiledPlaybook:
     #: tiered badges...): ``check(engine, decision, member, at)``.  Empty unless the
     #: playbook uses such a feature, so plain playbooks pay nothing per event.
     member_checks: list[MemberCheck] = field(default_factory=list)
-    #: What `validate` reports about the valid playbook (`file:line:col: note: ...`).
+    #: What `validate` tells about the valid playbook (who is exempt from which rule),
+    #: each with the place it is about; the message starts with ``note:``.
     notes: list[Problem] = field(default_factory=list)
 
     @property
@@ -188,7 +189,7 @@ class _Compiler:
         self.patterns = 0
         self.notes: list[Problem] = []
         moderation = self.spec.moderation
-        self.mod_exempt: ExemptSpec | None = (
+        self.mod_exempt: ExemptSpec = (
             moderation.exempt if moderation is not None and moderation.exempt is not None
             else ExemptSpec(roles=list(DEFAULT_MODERATOR_ROLES))
         )
@@ -336,10 +337,11 @@ class _Compiler:
         else_ = self.actions(r.else_ or [], "else")
         moderation = any(a.name in MODERATION_ACTIONS for a in (*do, *else_))
         mod_exempt = self.mod_exempt if moderation else None
-        if moderation and mod_exempt is not None:
-            self.note(path, f"rule {r.id!r} takes moderation actions: "
-                            f"{describe_exempt(mod_exempt)} are exempt from it "
-                            "(moderation.exempt)")
+        if mod_exempt is not None:
+            who = describe_exempt(mod_exempt)
+            self.note(path, f"rule {r.id!r} takes moderation actions: " + (
+                f"{who} are exempt from it (moderation.exempt)" if who != "nobody"
+                else "nobody is exempt from it (moderation.exempt is empty)"))
         threshold = None
         if r.threshold is not None:
             threshold = (r.threshold.count, parse_duration(r.threshold.within).total_seconds())
@@ -391,8 +393,7 @@ class _Compiler:
             moderators = Exempt(frozenset(who.roles), frozenset(who.members), frozenset())
         else:
             ex = self.mod_exempt
-            moderators = Exempt(frozenset(ex.roles if ex else ()),
-                                frozenset(ex.members if ex else ()), frozenset())
+            moderators = Exempt(frozenset(ex.roles), frozenset(ex.members), frozenset())
         for i, r in enumerate(self.spec.rules):
             if r.id in MANUAL_RULES:
                 self.problems.add(("rules", i, "id"),
