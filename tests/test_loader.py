@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage_rules.action_specs import AwardParams, BadgeParams, FlagParams, MuteParams, TagParams
+from engage_rules.action_specs import (
+    AwardParams,
+    BadgeParams,
+    DeleteParams,
+    FlagParams,
+    MuteParams,
+    TagParams,
+)
 from engage_rules.errors import PlaybookError
 from engage_rules.loader import (
     RULE_FIELDS,
@@ -146,7 +153,7 @@ def test_shorthand_actions() -> None:
     assert badge.params == BadgeParams(badge="first-post")
     assert tag.params == TagParams(name="newcomer")
     assert untag.name == "untag" and untag.params.name == "lurker"  # type: ignore[attr-defined]
-    assert isinstance(delete.params, FlagParams) and isinstance(flag.params, FlagParams)
+    assert isinstance(delete.params, DeleteParams) and isinstance(flag.params, FlagParams)
 
 
 def test_unknown_action_did_you_mean() -> None:

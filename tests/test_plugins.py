@@ -466,7 +466,8 @@ def test_plugin_classifier(isolated: Callable[..., plugins.Registry]) -> None:
             register("caps", scorer)
 
     reg = isolated(("classify", Classify()))
-    assert reg.classifiers == {"caps": scorer} and CLASSIFIERS["caps"] is scorer
+    assert reg.classifiers["caps"] is scorer and CLASSIFIERS["caps"] is scorer
+    assert set(reg.classifiers) == {"caps", "lexicon"}  # lexicon: the built-in one
     plugins.reset()
     assert "caps" not in CLASSIFIERS  # a rebuilt registry forgets what it no longer loads
 

@@ -130,8 +130,17 @@ class BanParams(ReasonParams):
         return v
 
 
+class DeleteParams(Params):
+    reason: Templated | None = None
+
+
 class FlagParams(Params):
     reason: Templated | None = None
+    on_approve: list[Any] | None = Field(
+        default=None,
+        description="Actions run for the member when a moderator approves the flag "
+                    "(`engage-rules review approve`); without it approving only closes it",
+    )
 
 
 class EmptyTargeted(Targeted):
@@ -197,13 +206,15 @@ BUILTIN_ACTION_SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("broadcast", MessageParams, description="community message"),
     ActionSpec("warn", MessageParams, description="warning to the member, recorded"),
     ActionSpec("emit", EmitParams, description="raise an internal event"),
-    ActionSpec("delete_message", FlagParams, description="remove the event's message"),
+    ActionSpec("delete_message", DeleteParams, description="remove the event's message"),
     ActionSpec("mute", MuteParams, description="mute, with automatic expiry"),
     ActionSpec("unmute", ReasonParams, description="lift a mute"),
     ActionSpec("kick", ReasonParams, description="remove the member"),
     ActionSpec("ban", BanParams, description="ban, optionally for a time"),
     ActionSpec("unban", ReasonParams, description="lift a ban"),
     ActionSpec("strike", ReasonParams, description="add a strike and apply the ladder"),
+    ActionSpec("reset_strikes", ReasonParams,
+               description="clear the member's active strikes (the ladder starts again)"),
     ActionSpec("flag_for_review", FlagParams, description="queue the event for human review"),
     ActionSpec("opt_out", EmptyTargeted, description="stop direct messages to the member"),
     ActionSpec("opt_in", EmptyTargeted, description="allow direct messages again"),

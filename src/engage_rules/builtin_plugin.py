@@ -90,6 +90,7 @@ def register_stores(register: RegisterStore) -> None:
 @hookimpl
 def register_classifiers(register: RegisterClassifier) -> None:
     """The core's content classifiers used by ``score()``."""
+    from . import lexicon  # noqa: F401  (adds the built-in lexicon scorer)
     from .classifiers import BUILTIN_CLASSIFIERS
 
     for name, scorer in BUILTIN_CLASSIFIERS.items():

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from .action_specs import MODERATION_ACTIONS, ActionSpec
 from .durations import parse_duration
-from .errors import Path, Problems
+from .errors import Path, Problem, Problems
 from .expr_codegen import Namespace
 from .expressions import (
     ConditionErrors,
@@ -27,12 +27,13 @@ from .expressions import (
     compile_expression,
 )
 from .flows import compile_flow, install
-from .functions import SEGMENT_SCOPE
+from .functions import MAX_PATTERNS, SEGMENT_SCOPE
 from .loader import ActionCall, LoadedPlaybook
 from .messaging import MessagingPolicy
 from .segments import compile_segments, segment_scope
-from .spec import CronTrigger, ExemptSpec
+from .spec import DEFAULT_MODERATOR_ROLES, CronTrigger, ExemptSpec
 from .templates import TemplateCompileError, TemplateSet, ValueFn, compile_value
+from .wordlists import is_file_ref, read_word_list
 
 Condition = Callable[[Any], Any]
 #: A member check (see ``CompiledPlaybook.member_checks``).
@@ -68,6 +69,18 @@ class Exempt:
         if channel is not None and channel in self.channels:
             return True
         return any(r in self.roles for r in roles)
+
+
+def describe_exempt(spec: ExemptSpec) -> str:
+    """Who an exemption covers, in words (for `validate` notes)."""
+    parts = []
+    if spec.roles:
+        parts.append(f"members with role {', '.join(spec.roles)}")
+    if spec.members:
+        parts.append(f"members {', '.join(spec.members)}")
+    if spec.channels:
+        parts.append(f"posts in channel {', '.join(spec.channels)}")
+    return "; ".join(parts) or "nobody"
 
 
 @dataclass(slots=True)
@@ -167,6 +180,9 @@ class CompiledPlaybook:
     segments: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     #: The messaging policy (messaging.MessagingPolicy), or None without `messaging:`.
     messaging: Any = None
+    #: What `validate` tells about the valid playbook (who is exempt from which rule),
+    #: each with the place it is about; the message starts with ``note:``.
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def default_currency(self) -> str:
@@ -190,20 +206,47 @@ class _Compiler:
         self.loaded = loaded
         self.spec = loaded.spec
         self.problems = Problems(loaded.source)
-        self.vars = dict(self.spec.vars)
+        self.vars = self.resolve_vars()
         self.counts: dict[str, float | None] = {}
         self.dup: list[float | None] = [None]
         self.namespace = Namespace()
+        self.patterns = 0
+        self.notes: list[Problem] = []
         self.gaps_used = False
+        moderation = self.spec.moderation
+        self.mod_exempt: ExemptSpec = (
+            moderation.exempt if moderation is not None and moderation.exempt is not None
+            else ExemptSpec(roles=list(DEFAULT_MODERATOR_ROLES))
+        )
 
-    def note(self, raw: Any) -> None:
+    def note(self, path: Path, message: str) -> None:
+        """Something `validate` tells the operator about a valid playbook."""
+        file, line, col = self.loaded.source.pos(path)
+        self.notes.append(Problem(file, line, col, f"note: {message}"))
+
+    def resolve_vars(self) -> dict[str, Any]:
+        """The playbook's vars, with word-list file references replaced by their words."""
+        out = dict(self.spec.vars)
+        for name, value in out.items():
+            if not is_file_ref(value):
+                continue
+            file = self.loaded.source.pos(("vars", name))[0]
+            declared_in = self.loaded.base_dir if file.startswith("<") else file
+            try:
+                out[name] = read_word_list(declared_in, value["file"])
+            except ValueError as err:
+                self.problems.add(("vars", name, "file"), str(err))
+                out[name] = []
+        return out
+
+    def note_gaps(self, raw: Any) -> None:
         """Remember whether expressions read ``member.typical_gap`` (kept only then)."""
         if not self.gaps_used and "typical_gap" in repr(raw):
             self.gaps_used = True
 
     def condition(self, raw: Any, path: Path) -> Condition | None:
         """Compile a condition written at ``path`` (problems are collected)."""
-        self.note(raw)
+        self.note_gaps(raw)
         try:
             compiled = compile_condition(raw, vars=self.vars)
         except ConditionErrors as errs:
@@ -214,14 +257,26 @@ class _Compiler:
         return compiled.fn
 
     def value(self, raw: Any, path: Path, *, allow_match: bool = True) -> ValueFn | None:
-        self.note(raw)
+        self.note_gaps(raw)
         try:
             fn, uses = compile_value(raw, vars=self.vars, allow_match=allow_match)
         except (ExprCompileError, TemplateCompileError) as err:
             self.problems.add(path, str(err))
             return None
         _merge_uses(self.counts, self.dup, uses)
+        self.count_patterns(uses.patterns, path)
         return fn
+
+    def count_patterns(self, n: int, path: Path) -> None:
+        """Count regular expressions against the playbook-wide limit."""
+        before = self.patterns
+        self.patterns += n
+        if before <= MAX_PATTERNS < self.patterns:
+            self.problems.add(
+                path,
+                f"the playbook uses more than {MAX_PATTERNS} regular expressions in "
+                "matches(); merge word lists into contains_any() instead",
+            )
 
     def action(self, call: ActionCall, label: str) -> CompiledAction | None:
         from .action_specs import ACTION_SPECS
@@ -243,6 +298,8 @@ class _Compiler:
                     self.problems.add((*call.path, call.name, "flow"),
                                       f"unknown flow {raw!r}{suggestion}")
                     ok = False
+                continue
+            if fname == "on_approve":
                 continue
             if call.name in ("send", "reply", "broadcast", "warn") and fname == "template":
                 if raw not in self.spec.templates:
@@ -289,6 +346,9 @@ class _Compiler:
             raw_duration = getattr(call.params, field_name, None)
             if raw_duration:
                 consts[f"{field_name}_delta"] = parse_duration(raw_duration)
+        on_approve = getattr(call.params, "on_approve", None)
+        if on_approve is not None:
+            consts["on_approve"] = self.actions(on_approve, f"{label}.on_approve")
         if call.name in ("award", "spend") and "points" in consts:
             consts["currency"] = self.spec.currencies[0]
             consts["amount"] = consts.pop("points")
@@ -310,7 +370,7 @@ class _Compiler:
     def rule(self, index: int) -> CompiledRule:
         r = self.spec.rules[index]
         path: Path = ("rules", index)
-        self.note(r.if_)
+        self.note_gaps(r.if_)
         cond = None
         inline: str | None = None
         sets_match = False
@@ -324,6 +384,7 @@ class _Compiler:
                 cond = compiled.fn
                 sets_match = compiled.uses.sets_match
                 _merge_uses(self.counts, self.dup, compiled.uses)
+                self.count_patterns(compiled.uses.patterns, (*path, "if"))
                 inline = self.inline_condition(r.if_)
         trigger = None
         if isinstance(r.on, str):
@@ -335,7 +396,12 @@ class _Compiler:
         do = self.actions(r.do, "do")
         else_ = self.actions(r.else_ or [], "else")
         moderation = any(a.name in MODERATION_ACTIONS for a in (*do, *else_))
-        mod_exempt = self.spec.moderation.exempt if (moderation and self.spec.moderation) else None
+        mod_exempt = self.mod_exempt if moderation else None
+        if mod_exempt is not None:
+            who = describe_exempt(mod_exempt)
+            self.note(path, f"rule {r.id!r} takes moderation actions: " + (
+                f"{who} are exempt from it (moderation.exempt)" if who != "nobody"
+                else "nobody is exempt from it (moderation.exempt is empty)"))
         threshold = None
         if r.threshold is not None:
             threshold = (r.threshold.count, parse_duration(r.threshold.within).total_seconds())
@@ -393,6 +459,41 @@ class _Compiler:
                                      " (define it under `segments:`)"))
         return compiled
 
+    def moderator_rules(self, first_index: int) -> list[CompiledRule]:
+        """The built-in rules for moderators' events: `moderation.strike` gives the
+        member `data.member` a strike (with the ladder), `moderation.strike_reset`
+        clears their strikes; both only from moderators (`moderation.moderators`)."""
+        from .action_specs import ReasonParams
+        from .moderator_events import MANUAL_RULES, moderator_condition
+
+        moderation = self.spec.moderation
+        assert moderation is not None
+        who = moderation.moderators
+        if who is not None:
+            moderators = Exempt(frozenset(who.roles), frozenset(who.members), frozenset())
+        else:
+            ex = self.mod_exempt
+            moderators = Exempt(frozenset(ex.roles), frozenset(ex.members), frozenset())
+        for i, r in enumerate(self.spec.rules):
+            if r.id in MANUAL_RULES:
+                self.problems.add(("rules", i, "id"),
+                                  f"the rule id {r.id!r} is reserved for moderators' events")
+        out = []
+        path: Path = ("moderation",)
+        _, line, _ = self.loaded.source.pos(path)
+        for k, (type_, action_name, default_reason) in enumerate(MANUAL_RULES.values()):
+            params = ReasonParams(to="{{ event.data.member }}",
+                                  reason=f"{{{{ event.data.reason or '{default_reason}' }}}}")
+            action = self.action(ActionCall(action_name, params, path), "manual.0")
+            assert action is not None
+            out.append(CompiledRule(
+                id=type_, index=first_index + k, priority=0, types=(type_,),
+                cond=moderator_condition(moderators), cond_source=f"<{type_} from a moderator>",
+                cooldown=None, once=False, threshold=None, stop=False, exempt=None,
+                do=[action], else_=[], source=path, line=line,
+            ))
+        return out
+
     def run(self) -> CompiledPlaybook:
         spec = self.spec
         try:
@@ -403,16 +504,16 @@ class _Compiler:
             templates = TemplateSet({}, vars=self.vars)
         else:
             _merge_uses(self.counts, self.dup, templates.uses)
-        self.note(spec.templates)
-        self.note(spec.segments)  # segment conditions may read member.typical_gap
+        self.note_gaps(spec.templates)
+        self.note_gaps(spec.segments)  # segment conditions may read member.typical_gap
         segments = self.segments()
         rules = [self.rule(i) for i in range(len(spec.rules))]
         flows = {name: compile_flow(self, name, f) for name, f in spec.flows.items()}
         ladder: list[LadderStep] = []
         expiry = None
-        mod_exempt = None
+        mod_exempt = Exempt.of(self.mod_exempt)
         if spec.moderation is not None:
-            mod_exempt = Exempt.of(spec.moderation.exempt)
+            rules.extend(self.moderator_rules(len(rules)))
             strikes = spec.moderation.strikes
             if strikes is not None:
                 if strikes.expire_after:
@@ -425,9 +526,18 @@ class _Compiler:
                             f"the strike ladder has two steps at {step.at}",
                         )
                     seen.add(step.at)
-                    ladder.append(LadderStep(step.at, self.actions(step.do, f"ladder.{i}")))
+                    step_actions = self.actions(step.do, f"ladder.{i}")
+                    for j, a in enumerate(step_actions):
+                        if a.consts.get("on_approve"):
+                            self.problems.add(
+                                ("moderation", "strikes", "ladder", i, "do", j),
+                                "`on_approve` is for flags in rules; a ladder step's "
+                                "flag_for_review can only be approved or dismissed",
+                            )
+                    ladder.append(LadderStep(step.at, step_actions))
                 ladder.sort(key=lambda s: s.at)
         self.problems.raise_if_any()
+        self.notes.sort()
         by_type: dict[str, list[CompiledRule]] = {}
         for rule in rules:
             for t in rule.types:
@@ -458,6 +568,7 @@ class _Compiler:
             track_gaps=self.gaps_used,
             segments=segments,
             messaging=MessagingPolicy.of(spec.messaging),
+            notes=self.notes,
         )
         from .triggers import compile_triggers
 

@@ -167,6 +167,28 @@ class Engine:
         d.actions.append(record)
         return record
 
+    def act(self, d: Decision, event: Event, member: MemberState | None, rule: CompiledRule,
+            actions: list[CompiledAction], match: str = "") -> None:
+        """Run ``actions`` of ``rule`` for ``member`` in the scope of ``event``, into ``d``,
+        then decide the internal events they raise and run the member checks (used to
+        apply the actions of an approved review item)."""
+        queue: deque[Event] = deque()
+        run = Run(event, member, event.at, event.at.timestamp(),
+                  self.community_vars(event.community), self.playbook.vars,
+                  self.playbook.default_currency, self.playbook.timezone, self, d, queue,
+                  rule.id)
+        run.match = match
+        if member is not None:
+            d.touched.add((member.community, member.id))
+        self._queue = queue
+        try:
+            run_actions(rule, actions, run)
+            self._drain(d, queue, event.at)
+            if self.playbook.member_checks:
+                self._settle(d, queue, event.at)
+        finally:
+            self._queue = None
+
     # -- events -------------------------------------------------------------------------
     def process(self, event: Event) -> list[Decision]:
         """Decide one event.  Returns the decisions of timers that fired first, then its own."""

@@ -82,6 +82,8 @@ class Uses:
     uses_match: bool = False
     #: The expression calls a detector function, which sets ``match``.
     sets_match: bool = False
+    #: How many regular expressions ``matches()`` calls compiled (limited per playbook).
+    patterns: int = 0
 
     def count(self, type_: str, window: float | None) -> None:
         if type_ not in self.counts:
@@ -101,6 +103,7 @@ class Uses:
             self.duplicates(other.duplicates_window)
         self.uses_match = self.uses_match or other.uses_match
         self.sets_match = self.sets_match or other.sets_match
+        self.patterns += other.patterns
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -495,6 +495,18 @@ class _Loader:
             for p in validation_problems(exc, params, spec.params, here, self._label, self._where):
                 self._add_located(p)
             return None
+        nested = getattr(model, "on_approve", None)
+        if isinstance(nested, list):
+            calls = []
+            for k, sub in enumerate(nested):
+                where = (*here, "on_approve", k)
+                if isinstance(sub, dict) and "flag_for_review" in sub:
+                    self.add(where, "`on_approve` cannot flag for review again", at_key=False)
+                    continue
+                call = self._action(sub, where)
+                if call is not None:
+                    calls.append(call)
+            model.on_approve = calls  # type: ignore[attr-defined]
         return ActionCall(name, model, path)
 
     # -- naming places in messages -------------------------------------------------------

@@ -31,7 +31,8 @@ DURATION_PATTERN = r"^\s*\d+\s*[smhdw]\s*$"
 #: Fields holding a duration, by property name (in any model that has one).
 DURATION_FIELDS = frozenset({"cooldown", "within", "expire_after", "expires", "for"})
 #: Where lists of actions live: (definition, property).
-ACTION_LISTS = (("RuleSpec", "do"), ("RuleSpec", "else"), ("LadderStep", "do"))
+ACTION_LISTS = (("RuleSpec", "do"), ("RuleSpec", "else"), ("LadderStep", "do"),
+                ("FlagParams", "on_approve"))
 
 
 def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:

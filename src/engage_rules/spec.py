@@ -209,8 +209,27 @@ class StrikesSpec(Strict):
         return None if v is None else _duration(v)
 
 
+class ModeratorsSpec(Strict):
+    roles: list[str] = Field(default_factory=list)
+    members: list[str] = Field(default_factory=list)
+
+
+#: Roles exempt from moderation when a playbook does not set `moderation.exempt`.
+DEFAULT_MODERATOR_ROLES = ("admin", "moderator")
+
+
 class ModerationSpec(Strict):
-    exempt: ExemptSpec | None = None
+    exempt: ExemptSpec | None = Field(
+        default=None,
+        description="Members never subject to rules with moderation actions, and never "
+                    "given strikes (default: roles admin and moderator; `{}` for nobody)",
+    )
+    moderators: ModeratorsSpec | None = Field(
+        default=None,
+        description="Who may strike members and reset strikes with moderation.strike and "
+                    "moderation.strike_reset events (default: the roles and members of "
+                    "`exempt`)",
+    )
     strikes: StrikesSpec | None = None
 
 
