@@ -1,10 +1,15 @@
 """Generate examples/starter-events.jsonl, the sample stream for rules/starter/.
 
 Deterministic (seeded): running it again writes the same file.  The stream covers two
-weeks of a small Chinese-speaking photography community: joins, posts short and long,
-check-ins, referrals, redemptions (affordable and not), banned words (some disguised with
-spaces and punctuation), one flood, a moderator deleting a post, a duplicate delivery and
-three malformed lines that the replay quarantines.
+months (2026-03-02 to 2026-04-30) of a small Chinese-speaking photography community:
+joins, posts short and long, check-ins, referrals, redemptions (affordable and not),
+banned words (some disguised with spaces and punctuation), one flood, a moderator
+deleting a post, a duplicate delivery and three malformed lines that the replay
+quarantines.  Over the two months some members fall silent (three after three weeks, one
+who comes back after five), night owls post after 22:00 (quiet hours), and five
+newcomers join in April (one late at night, one who never posts) — so the weekly topics,
+the monthly event, onboarding, win-back and the messaging policy all have work to do.
+Replay it to 2026-05-01 12:00 to see the second monthly event.
 
     python examples/make_starter_events.py > examples/starter-events.jsonl
 """
@@ -69,10 +74,39 @@ for i, m in enumerate(members):
         emit("referral.completed", t + timedelta(seconds=5), m, {"referrer": members[i - 1]},
              created_at=created)
 
+DAYS = 60
+#: Members who fall silent after three weeks, and one who is away from day 20 to day 55.
+CHURNED = {"u6", "u11", "u16"}
+AWAY = ("u7", 20, 55)
+#: Members who also post late at night, in quiet hours.
+NIGHT_OWLS = ("u9", "u14")
+#: Newcomers of April: (member, day, hour); u24 never posts.
+NEWCOMERS = [("u21", 31, 10), ("u22", 33, 23.5), ("u23", 36, 14), ("u24", 38, 9),
+             ("u25", 40, 19)]
+
+
+def active(m: str, day: int) -> bool:
+    if m in CHURNED and day >= 21:
+        return False
+    if m == AWAY[0] and AWAY[1] <= day < AWAY[2]:
+        return False
+    return not any(m == who and day < joined for who, joined, _ in NEWCOMERS)
+
+
+for who, day, hour in NEWCOMERS:
+    emit("member.joined", START + timedelta(days=day, hours=hour - 9), who)
+members += [who for who, _, _ in NEWCOMERS if who != "u24"]
+
 msg = 0
-for day in range(14):
+for day in range(DAYS):
     base = START + timedelta(days=day, hours=8)
     for m in members:
+        if not active(m, day):
+            continue
+        if m in NIGHT_OWLS and day >= 14 and rng.random() < 0.3:
+            msg += 1
+            at = base + timedelta(hours=15, minutes=rng.randint(0, 90))
+            emit("message.posted", at, m, {"text": rng.choice(LONG), "message_id": f"m-{msg}"})
         if rng.random() < 0.55:
             at = base + timedelta(minutes=rng.randint(0, 600))
             emit("checkin", at, m)
@@ -90,7 +124,7 @@ for day in range(14):
         msg += 1
         emit("message.posted", base + timedelta(hours=5), spammer,
              {"text": SPAM[day % len(SPAM)], "message_id": f"m-{msg}"})
-    if day in (5, 10, 13):
+    if day in (5, 10, 13, 30, 45, 58):
         for item in ("sticker-pack", "print-voucher", "mystery-box"):
             who = rng.choice(members)
             emit("redeem.requested", base + timedelta(hours=9), who, {"item": item})

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from engage_rules import textnorm
+from engage_rules import textnorm, wordmatch
 from engage_rules.context import EvalContext
 from engage_rules.errors import ExpressionError
 from engage_rules.expressions import ExprCompileError, compile_expression
 from engage_rules.functions import (
     BUILTIN_FUNCTIONS,
+    FUNCTIONS,
     CallSite,
     FunctionSpec,
     compile_pattern,
@@ -121,7 +122,7 @@ def test_contains_any_literal_and_runtime_word_lists() -> None:
 def test_contains_any_precompiles_literal_words() -> None:
     compiled = compile_expression("contains_any(event.data.text, vars.banned_words)", vars=VARS)
     matchers = [v for v in compiled.fn.__globals__.values()
-                if isinstance(v, textnorm.WordMatcher)]
+                if isinstance(v, wordmatch.WordMatcher)]
     assert len(matchers) == 1 and matchers[0].words == tuple(VARS["banned_words"])
     with pytest.raises(ExprCompileError, match="must be strings"):
         compile_expression("contains_any(event.data.text, vars.bad)", vars=VARS)
@@ -148,8 +149,10 @@ def test_matches() -> None:
 def test_matches_pattern_must_be_a_valid_literal() -> None:
     with pytest.raises(ExprCompileError, match="quoted regular expression"):
         compile_expression("matches(event.data.text, event.data.p)", vars={})
-    with pytest.raises(ExprCompileError, match="quoted regular expression"):
-        compile_expression("matches(event.data.text, vars.p)", vars={"p": "a+"})
+    # Patterns from `vars` are known at load time too: compiled and checked there.
+    compile_expression("matches(event.data.text, vars.p)", vars={"p": "a+"})
+    with pytest.raises(ExprCompileError, match="RE2"):
+        compile_expression("matches(event.data.text, vars.p)", vars={"p": "(a)\\1"})
     with pytest.raises(ExprCompileError, match="RE2"):
         compile_expression(r"matches(event.data.text, '(a)\\1')", vars={})
     with pytest.raises(ExprCompileError, match="RE2"):
@@ -240,7 +243,8 @@ def test_registry_and_plugin_functions() -> None:
         return "!".join([word] * times)
 
     spec = FunctionSpec("shout", shout, ("word", "times"), 1, check=check)
-    assert function_registry() is BUILTIN_FUNCTIONS
+    assert function_registry() is FUNCTIONS
+    assert BUILTIN_FUNCTIONS.items() <= FUNCTIONS.items()
     registry = function_registry({"shout": spec})
     assert "count" in registry and "shout" in registry
     compiled = compile_expression("shout('hey', times=2)", vars={}, functions={"shout": spec})
@@ -286,7 +290,7 @@ def test_word_matcher_on_a_large_text_and_list() -> None:
     letters = "abcdefghijklmnopqrstuvwxyz"
     words = ["".join(rng.choice(letters) for _ in range(rng.randint(5, 9))) for _ in range(500)]
     words += ["".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(3)) for _ in range(500)]
-    matcher = textnorm.WordMatcher(words)
+    matcher = wordmatch.WordMatcher(words)
     alphabet = "abcdefghij klmnop,.qrstuvwxyz这是一个测试文本 "
     text = "".join(rng.choice(alphabet) for _ in range(100_000))
     assert matcher.search(text + " " + words[3]) == words[3]
@@ -294,7 +298,7 @@ def test_word_matcher_on_a_large_text_and_list() -> None:
 
 
 def test_word_matcher_symbols_and_phrases() -> None:
-    m = textnorm.WordMatcher(["c++", "🔞", "$$$", "get rich quick", "QQ群"])
+    m = wordmatch.WordMatcher(["c++", "🔞", "$$$", "get rich quick", "QQ群"])
     assert m.search("I like c++ a lot") == "c++"
     assert m.search("see c") == ""
     assert m.search("x 🔞 y") == "🔞"
@@ -302,9 +306,9 @@ def test_word_matcher_symbols_and_phrases() -> None:
     assert m.search("GET RICH, quick!") == "get rich quick"
     assert m.search("get rich slowly") == ""
     assert m.search("加qq 群") == "QQ群"
-    assert len(textnorm.WordMatcher([])) == 0 and textnorm.WordMatcher([]).search("x") == ""
+    assert len(wordmatch.WordMatcher([])) == 0 and wordmatch.WordMatcher([]).search("x") == ""
     with pytest.raises(TypeError):
-        textnorm.WordMatcher([3])  # type: ignore[list-item]
+        wordmatch.WordMatcher([3])  # type: ignore[list-item]
 
 
 def test_fingerprint_used_by_engine_matches_duplicates() -> None:

@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage_rules.action_specs import AwardParams, BadgeParams, FlagParams, MuteParams, TagParams
+from engage_rules.action_specs import (
+    AwardParams,
+    BadgeParams,
+    DeleteParams,
+    FlagParams,
+    MuteParams,
+    TagParams,
+)
 from engage_rules.errors import PlaybookError
 from engage_rules.loader import (
     RULE_FIELDS,
@@ -146,7 +153,7 @@ def test_shorthand_actions() -> None:
     assert badge.params == BadgeParams(badge="first-post")
     assert tag.params == TagParams(name="newcomer")
     assert untag.name == "untag" and untag.params.name == "lurker"  # type: ignore[attr-defined]
-    assert isinstance(delete.params, FlagParams) and isinstance(flag.params, FlagParams)
+    assert isinstance(delete.params, DeleteParams) and isinstance(flag.params, FlagParams)
 
 
 def test_unknown_action_did_you_mean() -> None:
@@ -157,11 +164,6 @@ def test_unknown_action_did_you_mean() -> None:
 def test_unknown_plugin_action() -> None:
     msg = one_problem("rules:\n  - id: a\n    on: x\n    do: [{acme.boost: {}}]\n")
     assert msg.endswith("unknown action 'acme.boost' (no installed plugin registers it)")
-
-
-def test_unsupported_action() -> None:
-    msg = one_problem("rules:\n  - id: a\n    on: x\n    do: [{start_flow: onboarding}]\n")
-    assert "`start_flow` (flows) is not supported by this version" in msg
 
 
 def test_shorthand_only_where_allowed() -> None:
@@ -247,7 +249,8 @@ def test_wrong_types() -> None:
         "rules:\n  - id: a\n    on: {type: x}\n    once: yes\n    do: {tag: x}\n  - 5\n"
     )
     assert lines == [
-        "pb.yaml:5:9: `on:` takes an event type or a list of event types, got a mapping with "
+        "pb.yaml:5:9: `on:` takes an event type, a list of event types, or a trigger map "
+        "(silent_for, after, cron), got a mapping with "
         "'type'",
         "pb.yaml:6:11: 'once': expected true or false, got the string 'yes' (only true and "
         "false are booleans)",
@@ -257,18 +260,6 @@ def test_wrong_types() -> None:
     ]
     msg = one_problem("rules:\n  - {id: a, on: 5, do: [{tag: x}]}\n")
     assert msg.endswith("'on': expected an event type or a list of event types, got the number 5")
-
-
-def test_unsupported_trigger() -> None:
-    msg = one_problem("rules:\n  - id: a\n    on: {cron: '0 20 * * FRI'}\n    do: [{tag: x}]\n")
-    assert msg == "pb.yaml:5:9: trigger `cron` is not supported by this version of engage_rules"
-
-
-@pytest.mark.parametrize("section", ["flows", "segments"])
-def test_not_yet_supported_sections(section: str) -> None:
-    msg = one_problem(f"{section}: {{}}\n")
-    assert msg.startswith(f"pb.yaml:3:1: `{section}:` (")
-    assert msg.endswith("is not supported by this version of engage_rules")
 
 
 def test_unknown_top_level_key() -> None:
@@ -322,7 +313,7 @@ def test_every_problem_of_a_bad_playbook_has_a_position() -> None:
     with pytest.raises(PlaybookError) as info:
         load_playbook(DATA / "many_errors.yaml")
     lines = str(info.value).splitlines()
-    assert len(lines) >= 40
+    assert len(lines) >= 35
     for line in lines:
         m = PROBLEM_RE.match(line)
         assert m is not None and m.group("file").endswith("many_errors.yaml"), line

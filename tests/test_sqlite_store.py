@@ -285,6 +285,8 @@ def members(draw: st.DrawFn) -> MemberState:
         caps=draw(st.dictionaries(_text, st.lists(_json, max_size=2), max_size=2)),
         attrs=draw(st.dictionaries(_text, _json, max_size=3)),
         flows=draw(st.dictionaries(_text, _json, max_size=2)),
+        gaps=draw(st.lists(_float, max_size=3)),
+        silence=draw(st.dictionaries(_text, _float, max_size=2)),
     )
 
 

@@ -60,21 +60,22 @@ def ledger_sum_ok(m: MemberState) -> bool:
 
 def test_welcome_dm_and_newcomer_tag_expiring_after_7_days(eng: Engine) -> None:
     acts = run(eng, ev("member.joined", "u1", 0))
-    assert types(acts) == ["send", "tag"]
-    send, tag = acts
+    assert types(acts) == ["send", "tag", "start_flow", "send"]  # + the onboarding flow
+    send, tag = acts[:2]
     assert (send.member, send.rule, send.params["template"]) == ("u1", "welcome", "welcome")
     assert "u1" in send.params["text"] and "摄影爱好者社群" in send.params["text"]
     assert tag.params["name"] == "newcomer"
     assert datetime.fromisoformat(tag.params["expires"]) == T0 + timedelta(days=7)
     assert member(eng).tag_names(T0) == ["newcomer"]
 
-    assert advance(eng, T0 + timedelta(days=7, seconds=-1)) == []
+    before = advance(eng, T0 + timedelta(days=7, seconds=-1))
+    assert "untag" not in types(before)
     assert member(eng).tag_names(T0 + timedelta(days=7, seconds=-1)) == ["newcomer"]
-    acts = advance(eng, T0 + timedelta(days=7, hours=1))
+    acts = [a for a in advance(eng, T0 + timedelta(days=7, hours=1)) if a.rule == "welcome"]
     assert types(acts) == ["untag"]
     assert acts[0].member == "u1" and acts[0].params["name"] == "newcomer"
     assert acts[0].at == T0 + timedelta(days=7)
-    assert member(eng).tag_names(T0 + timedelta(days=8)) == []
+    assert member(eng).tag_names(T0 + timedelta(days=8)) == ["onboarding-stalled"]
 
 
 def test_welcome_is_once_even_after_rejoining(eng: Engine) -> None:
@@ -140,9 +141,13 @@ def test_quality_post_cap_50_per_shanghai_calendar_day(eng: Engine) -> None:
                            text=LONG, message_id=f"m{k}"))
         quality += [a.params["amount"] for a in acts if a.rule == "quality-post"]
     assert quality == [5] * 10
-    # 09:00 local is a new UTC day but the same Shanghai day: still capped.
-    assert run(eng, ev("message.posted", "u1", local("2026-03-03T09:00:00"),
-                       text=LONG, message_id="m-late")) == []
+    # 09:00 local is a new UTC day but the same Shanghai day: still capped.  (The first
+    # post's thanks, deferred past quiet hours, goes out meanwhile, at 08:00-09:00.)
+    acts = run(eng, ev("message.posted", "u1", local("2026-03-03T09:00:00"),
+                       text=LONG, message_id="m-late"))
+    assert [(a.rule, a.params["template"]) for a in acts] == [
+        ("first-post", "first_post_thanks")]
+    assert local("2026-03-03T08:00:00") <= acts[0].at < local("2026-03-03T09:00:00")
     assert run(eng, ev("message.posted", "u1", local("2026-03-03T23:59:00"),
                        text=LONG, message_id="m-night")) == []
     # Just after local midnight (still the same UTC day as 09:00 local): a new cap.
@@ -160,8 +165,9 @@ def test_quality_post_cap_uses_shanghai_days_for_utc_timestamps(eng: Engine) -> 
                                     text=LONG, message_id=f"m{k}"))
                if a.rule == "quality-post"]
     assert amounts == [5] * 10
-    assert run(eng, ev("message.posted", "u1", datetime.fromisoformat("2026-03-03T01:00:00Z"),
-                       text=LONG)) == []  # 09:00 local, same Shanghai day
+    acts = run(eng, ev("message.posted", "u1", datetime.fromisoformat("2026-03-03T01:00:00Z"),
+                       text=LONG))  # 09:00 local, same Shanghai day
+    assert [a.rule for a in acts] == ["first-post"]  # its thanks, deferred past quiet hours
     acts = run(eng, ev("message.posted", "u1", datetime.fromisoformat("2026-03-03T16:00:30Z"),
                        text=LONG))  # 00:00:30 on 03-04 in Shanghai
     assert [(a.rule, a.params["amount"]) for a in acts] == [("quality-post", 5)]
@@ -466,3 +472,75 @@ def test_sample_admin_is_never_moderated(sample_runner: tuple[Runner, list[Actio
                 and a.type in ("delete_message", "strike", "warn", "mute", "ban")]
     # ...while the spammers are: four banned-word posts in the sample.
     assert len([a for a in actions if a.rule == "banned-words" and a.type == "strike"]) == 4
+
+
+# -- schedules, segments and the messaging policy ----------------------------------------
+
+
+def test_weekly_topic_every_friday_at_20_shanghai(eng: Engine) -> None:
+    run(eng, ev("member.joined", "u1", 0))  # Monday 2026-03-02 10:00
+    acts = [a for a in advance(eng, local("2026-03-21T00:00:00")) if a.rule == "weekly-topic"]
+    assert [(a.type, a.at) for a in acts] == [
+        ("broadcast", local("2026-03-06T20:00:00")), ("broadcast", local("2026-03-13T20:00:00")),
+        ("broadcast", local("2026-03-20T20:00:00"))]
+    assert acts[0].params["channel"] == "general"
+    assert acts[0].params["text"].startswith("📷 本周话题（2026-03-06）：")
+    assert len({a.params["text"] for a in acts}) == 3  # a different topic each week
+
+
+def test_monthly_event_and_invitations_for_core_members(eng: Engine) -> None:
+    # u1 becomes core (100+ points, 10+ posts in 30 days); u2 posts once.
+    for k in range(12):
+        run(eng, ev("message.posted", "u1", DAY + 61 * k, text=LONG, message_id=f"c{k}"))
+    _earn(eng, "u1", 1)
+    run(eng, ev("message.posted", "u2", DAY, text=LONG, message_id="x"))
+    acts = [a for a in advance(eng, local("2026-04-01T12:00:00"))
+            if a.rule.startswith("monthly-event")]
+    assert [(a.rule, a.type, a.member, a.at) for a in acts] == [
+        ("monthly-event", "broadcast", None, local("2026-04-01T10:00:00")),
+        ("monthly-event-invite", "send", "u1", local("2026-04-01T10:00:00")),
+        ("monthly-event-invite", "tag", "u1", local("2026-04-01T10:00:00")),
+    ]
+    assert acts[0].params["channel"] == "announcements"
+    assert "4 月" in acts[1].params["text"]
+
+
+def test_dms_in_quiet_hours_wait_until_morning(eng: Engine) -> None:
+    night = local("2026-03-02T23:30:00")
+    acts = run(eng, ev("member.joined", "u1", night))
+    assert "send" not in types(acts)  # the welcome DM waits
+    later = [a for a in advance(eng, local("2026-03-03T12:00:00")) if a.rule == "welcome"]
+    assert [a.type for a in later] == ["send"]
+    assert local("2026-03-03T08:00:00") <= later[0].at < local("2026-03-03T09:00:00")
+
+
+def test_redemption_receipts_are_transactional(eng: Engine) -> None:
+    _earn(eng, "u1", 4)  # four referral thanks: the daily cap of three DMs is reached
+    acts = run(eng, ev("redeem.requested", "u1", 100, item="sticker-pack"))
+    assert [(a.type, a.params.get("template")) for a in acts] == [
+        ("spend", None), ("send", "redeem_ok")]
+
+
+def test_sample_two_months_of_schedules(pb: CompiledPlaybook) -> None:
+    actions: list[ActionRecord] = []
+    runner = Runner(pb, open_store("memory:"), on_commit=actions.extend)
+    for _, item in read_events(SAMPLE):
+        if not isinstance(item, Quarantined):
+            runner.feed(item)
+    runner.advance_to(local("2026-05-01T12:00:00"))
+    runner.flush()
+    weekly = [a.at.date().isoformat() for a in actions if a.rule == "weekly-topic"]
+    assert weekly == ["2026-03-06", "2026-03-13", "2026-03-20", "2026-03-27", "2026-04-03",
+                      "2026-04-10", "2026-04-17", "2026-04-24"]
+    monthly = [a.at for a in actions if a.rule == "monthly-event"]
+    assert monthly == [local("2026-04-01T10:00:00"), local("2026-05-01T10:00:00")]
+    invited = {a.member for a in actions if a.rule == "monthly-event-invite" and a.type == "send"}
+    assert invited and "u24" not in invited  # a newcomer who never posted is not core
+    # DMs sent at night (the sample's evenings run past midnight) waited for the morning.
+    deferred = {e["key"] for e in runner.store.audit_log() if e["action"] == "message_deferred"}
+    assert len(deferred) >= 10
+    released = [a for a in actions if a.key in deferred]
+    assert len(released) == len(deferred)
+    for a in released:
+        assert 8 <= a.at.astimezone(pb.timezone).hour < 9, a
+    assert len({a.key for a in actions}) == len(actions)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         StoreError,
     )
     from .events import Event, EventError, MemberRef, parse_event
+    from .hookspecs import hookimpl
     from .state import LedgerEntry, MemberState, State
 
 # Public names, imported on first use (keeps `import engage_rules` and the CLI fast).
@@ -41,6 +42,7 @@ _EXPORTS = {
     "PlaybookError": "errors", "Problem": "errors", "ResourceLimitError": "errors",
     "StoreError": "errors",
     "Event": "events", "EventError": "events", "MemberRef": "events", "parse_event": "events",
+    "hookimpl": "hookspecs",
     "LedgerEntry": "state", "MemberState": "state", "State": "state",
 }
 
@@ -77,6 +79,7 @@ __all__ = [
     "StoreError",
     "__version__",
     "compile_playbook",
+    "hookimpl",
     "load",
     "parse_event",
 ]

@@ -3,8 +3,12 @@
 An action is written as a one-key mapping, ``{award: {points: 5, reason: ...}}``, or, for
 actions with a natural single argument, in short form: ``{tag: newcomer}``.  String
 parameters marked *templated* may contain Jinja2 (``"{{ event.data.referrer }}"``); they
-are compiled once at load time.  Plugins register more actions with their own models
-through the same :func:`register_action_spec`.
+are compiled once at load time.
+
+:data:`BUILTIN_ACTION_SPECS` are the core's actions; the built-in plugin
+(:mod:`engage_rules.builtin_plugin`) registers them through the ``register_actions`` hook,
+like a plugin registers its own, and the plugin manager fills :data:`ACTION_SPECS`, the
+table the loader, compiler and schema look actions up in.
 """
 
 from __future__ import annotations
@@ -136,8 +140,17 @@ class LockLevelParams(Targeted):
     )
 
 
+class DeleteParams(Params):
+    reason: Templated | None = None
+
+
 class FlagParams(Params):
     reason: Templated | None = None
+    on_approve: list[Any] | None = Field(
+        default=None,
+        description="Actions run for the member when a moderator approves the flag "
+                    "(`engage-rules review approve`); without it approving only closes it",
+    )
 
 
 class EmptyTargeted(Targeted):
@@ -157,6 +170,15 @@ class PrizeSpec(Params):
 class LotteryParams(Targeted):
     prizes: list[PrizeSpec] = Field(min_length=1, max_length=100)
     reason: Templated | None = None
+class StartFlowParams(Targeted):
+    flow: str = Field(description="The flow to start (a name under `flows:`)")
+    restart: bool = Field(
+        default=False, description="End a run in progress and start again (default: keep it)"
+    )
+
+
+class ExitFlowParams(Targeted):
+    flow: str = Field(description="The flow to end (a name under `flows:`)")
 
 
 class SetParams(BaseModel):
@@ -181,16 +203,19 @@ class ActionSpec:
     description: str = ""
 
 
+#: Every registered action, by name: filled by the plugin manager through the
+#: ``register_actions`` hook (:func:`engage_rules.plugins.registry`).
 ACTION_SPECS: dict[str, ActionSpec] = {}
 
 
 def register_action_spec(spec: ActionSpec) -> None:
-    if spec.name in ACTION_SPECS:
+    if spec.name in ACTION_SPECS and ACTION_SPECS[spec.name] is not spec:
         raise ValueError(f"action {spec.name!r} is registered twice")
     ACTION_SPECS[spec.name] = spec
 
 
-for _spec in (
+#: The core's actions (registered by :mod:`engage_rules.builtin_plugin`).
+BUILTIN_ACTION_SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("award", AwardParams, description="credit a currency"),
     ActionSpec("spend", SpendParams, description="debit a currency; never below zero"),
     ActionSpec("revoke", RevokeParams, description="reverse earlier ledger entries"),
@@ -204,13 +229,15 @@ for _spec in (
     ActionSpec("broadcast", MessageParams, description="community message"),
     ActionSpec("warn", MessageParams, description="warning to the member, recorded"),
     ActionSpec("emit", EmitParams, description="raise an internal event"),
-    ActionSpec("delete_message", FlagParams, description="remove the event's message"),
+    ActionSpec("delete_message", DeleteParams, description="remove the event's message"),
     ActionSpec("mute", MuteParams, description="mute, with automatic expiry"),
     ActionSpec("unmute", ReasonParams, description="lift a mute"),
     ActionSpec("kick", ReasonParams, description="remove the member"),
     ActionSpec("ban", BanParams, description="ban, optionally for a time"),
     ActionSpec("unban", ReasonParams, description="lift a ban"),
     ActionSpec("strike", ReasonParams, description="add a strike and apply the ladder"),
+    ActionSpec("reset_strikes", ReasonParams,
+               description="clear the member's active strikes (the ladder starts again)"),
     ActionSpec("flag_for_review", FlagParams, description="queue the event for human review"),
     ActionSpec("lottery", LotteryParams,
                description="a seeded, reproducible weighted draw; stock is never oversold"),
@@ -219,5 +246,6 @@ for _spec in (
     ActionSpec("set_level", SetLevelParams, "level", "set the member's level by hand"),
     ActionSpec("lock_level", LockLevelParams, "locked",
                "freeze (or unfreeze) the member's level against automatic changes"),
-):
-    register_action_spec(_spec)
+    ActionSpec("start_flow", StartFlowParams, "flow", "start a flow for the member"),
+    ActionSpec("exit_flow", ExitFlowParams, "flow", "end the member's run of a flow"),
+)

@@ -2,10 +2,10 @@
 
 A classifier is a callable ``scorer(text, label) -> float`` returning a score in
 [0, 1] for ``label`` (``toxicity``, ``negative``...); it raises ``ValueError`` for a
-label it does not know.  Classifiers are registered by name: the built-in lexicon
-scorer by the moderation module, others by plugins through the
-``register_classifiers`` hook.  A classifier that raises fails the rule that called
-it for that event, never the stream.
+label it does not know.  Classifiers are registered by name through the
+``register_classifiers`` hook: the core's (:data:`BUILTIN_CLASSIFIERS`) by the built-in
+plugin, others by plugins; the plugin manager fills :data:`CLASSIFIERS`.  A classifier
+that raises fails the rule that called it for that event, never the stream.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from collections.abc import Callable
 
 Scorer = Callable[[str, str], float]
 
-#: Registered classifiers, by name.
+#: The core's classifiers (registered by :mod:`engage_rules.builtin_plugin`).
+BUILTIN_CLASSIFIERS: dict[str, Scorer] = {}
+
+#: Registered classifiers, by name (filled through the ``register_classifiers`` hook).
 CLASSIFIERS: dict[str, Scorer] = {}
 
 
@@ -22,7 +25,7 @@ def register_classifier(name: str, scorer: Scorer) -> None:
     """Register ``scorer`` under ``name``.  A name may be registered once."""
     if not name or not name.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"classifier name {name!r} must be a word (letters, digits, _ and -)")
-    if name in CLASSIFIERS:
+    if CLASSIFIERS.get(name, scorer) is not scorer:
         raise ValueError(f"classifier {name!r} is registered twice")
     CLASSIFIERS[name] = scorer
 

@@ -6,9 +6,9 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -18,6 +18,7 @@ from .errors import PlaybookError, StoreError
 if TYPE_CHECKING:
     from .reader import Quarantined
     from .runner import Runner
+    from .store import Store
 
 MAX_ERRORS_SHOWN = 20
 
@@ -46,9 +47,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .compiler import load
 
     failed = False
+    notes: list[str] = []
     for path in args.paths:
         try:
-            load(path)
+            compiled = load(path)
         except PlaybookError as err:
             failed = True
             for problem in err.problems:
@@ -56,7 +58,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except OSError as err:
             failed = True
             print(f"{path}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
+        else:
+            if compiled.loaded is not None:  # warnings do not fail validation
+                for warning in compiled.loaded.warnings:
+                    print(warning, file=sys.stderr)
+            # Notes are not problems: never in the `file:line:col: message` form.
+            notes += [f"note: {n.file}, line {n.line}: {n.message.removeprefix('note: ')}"
+                      for n in compiled.notes]
     if not failed and not args.quiet:
+        for note in notes:
+            print(note, file=sys.stderr)
         print(f"ok: {len(args.paths)} playbook(s) valid", file=sys.stderr)
     return 1 if failed else 0
 
@@ -181,11 +192,139 @@ def _summary(runner: Runner, quarantined: list[Quarantined], errors: list[RuleEr
     total_a = sum(s.actions.values())
     by_type = ", ".join(f"{t}: {n}" for t, n in sorted(s.actions.items()))
     print(f"actions: {total_a}" + (f" ({by_type})" if by_type else ""), file=err)
+    if s.messages:  # the messaging policy at work (DESIGN.md §5.8)
+        parts = ", ".join(f"{k}: {n}" for k, n in sorted(s.messages.items()))
+        print(f"messages: {parts}", file=err)
     print(f"rule errors: {s.rule_errors}", file=err)
     for e in errors[:MAX_ERRORS_SHOWN]:
         print(f"  rule {e.rule} on {e.cause}: {e.message}", file=err)
     if len(errors) > MAX_ERRORS_SHOWN:
         print(f"  ... and {len(errors) - MAX_ERRORS_SHOWN} more", file=err)
+
+
+def _open_persistent_store(url: str) -> Store:
+    from .store import open_store
+
+    if url.strip().lower().startswith("memory"):
+        raise StoreError("a memory: store keeps nothing between commands; give the store "
+                         "the engine wrote, e.g. --store sqlite:///state.db")
+    return open_store(url)
+
+
+def _review_line(item: dict[str, Any]) -> str:
+    text = ""
+    data = (item.get("event_json") or {}).get("data") or {}
+    if isinstance(data.get("text"), str):
+        text = data["text"].replace("\n", " ")
+        text = text if len(text) <= 60 else text[:57] + "..."
+    return "  ".join([
+        item["id"][:12], f"{item.get('status', ''):<9}", str(item.get("at", "")),
+        f"rule={item.get('rule')}", f"member={item.get('member')}",
+        f"reason={item.get('reason', '')!r}", f"text={text!r}",
+    ])
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from .review import ReviewError, find_item, review_items
+
+    try:
+        store = _open_persistent_store(args.store)
+    except StoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        items = review_items(store.review_queue())
+        if args.verb == "list":
+            shown = [i for i in items if args.status == "all" or i.get("status") == args.status]
+            for item in shown:
+                if args.json:
+                    sys.stdout.write(orjson.dumps(item).decode() + "\n")
+                else:
+                    print(_review_line(item))
+            print(f"{len(shown)} item(s) {args.status}", file=sys.stderr)
+            return 0
+        if not args.item:
+            print(f"error: `review {args.verb}` needs the item's id", file=sys.stderr)
+            return 2
+        item = find_item(items, args.item)
+        verdict = args.verb
+        status = "approved" if verdict == "approve" else "dismissed"
+        if item.get("status") == status:
+            print(f"review item {item['id'][:12]} is already {status}: nothing to do",
+                  file=sys.stderr)
+            return 0
+        return _apply_verdict(store, item, verdict, args)
+    except ReviewError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+
+
+def _apply_verdict(store: Store, item: dict[str, Any], verdict: str,
+                   args: argparse.Namespace) -> int:
+    from .compiler import load
+    from .engine import Engine
+    from .review import VERDICTS, ReviewError, decide_review
+
+    done = VERDICTS[verdict]
+    if verdict == "approve" and not args.playbook:
+        raise ReviewError("`review approve` needs --playbook, the playbook whose rule "
+                          "flagged the item (its on_approve actions are applied)")
+    if args.playbook:
+        try:
+            playbook = load(args.playbook)
+        except PlaybookError as err:
+            for problem in err.problems:
+                print(problem, file=sys.stderr)
+            return 1
+    else:
+        from .compiler import compile_playbook
+        from .loader import load_playbook_text
+
+        playbook = compile_playbook(load_playbook_text("engage_rules: 1\n", "<review>"))
+    state = store.open()
+    engine = Engine(playbook, state)
+    at = args.at or datetime.now(UTC)
+    if state.clock is not None and at < state.clock:
+        at = state.clock
+    decisions = engine.advance_to(at)
+    decision = decide_review(engine, item, verdict, args.actor, at)
+    if store.is_processed(decision.cause):
+        print(f"review item {item['id'][:12]} was already {done}", file=sys.stderr)
+        return 0
+    store.commit([*decisions, decision], state)
+    out = sys.stdout.buffer
+    for d in (*decisions, decision):
+        out.write(b"".join(a.to_json_bytes() + b"\n" for a in d.actions))
+    out.flush()
+    for error in decision.errors:
+        print(f"  rule {error.rule}: {error.message}", file=sys.stderr)
+    print(f"review item {item['id'][:12]} {done} by {args.actor}: "
+          f"{len(decision.actions)} action(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    try:
+        store = _open_persistent_store(args.store)
+    except StoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        entries = [e for e in store.audit_log()
+                   if (args.member is None or e.get("member") == args.member)
+                   and (args.rule is None or e.get("rule") == args.rule)]
+    finally:
+        store.close()
+    data = b"".join(orjson.dumps(e) + b"\n" for e in entries)
+    if args.out:
+        Path(args.out).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    print(f"{len(entries)} audit entr{'y' if len(entries) == 1 else 'ies'}", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,13 +353,58 @@ def build_parser() -> argparse.ArgumentParser:
                         "events, for SQLite); smaller batches redo less after a crash")
     p.set_defaults(func=cmd_replay)
 
+    p = sub.add_parser("review", help="list, approve or dismiss items flagged for review")
+    p.add_argument("verb", nargs="?", default="list", choices=("list", "approve", "dismiss"))
+    p.add_argument("item", nargs="?", metavar="ID", help="the item's id (or its first 6+ "
+                   "characters)")
+    p.add_argument("--store", required=True, metavar="URL", help="e.g. sqlite:///state.db")
+    p.add_argument("--playbook", metavar="P", help="the playbook (needed to approve)")
+    p.add_argument("--actor", default="moderator", metavar="NAME",
+                   help="who gives the verdict, for the audit log (default: moderator)")
+    p.add_argument("--at", type=_parse_time, metavar="ISO",
+                   help="when the verdict takes effect (default: now, or the store's "
+                        "clock if later)")
+    p.add_argument("--status", default="open",
+                   choices=("open", "approved", "dismissed", "all"),
+                   help="which items `list` shows (default: open)")
+    p.add_argument("--json", action="store_true", help="`list` as JSON Lines")
+    p.set_defaults(func=cmd_review)
+
+    p = sub.add_parser("audit", help="export the moderation audit log as JSON Lines")
+    p.add_argument("--store", required=True, metavar="URL", help="e.g. sqlite:///state.db")
+    p.add_argument("--out", metavar="F", help="write to this file instead of stdout")
+    p.add_argument("--member", metavar="ID", help="only entries about this member")
+    p.add_argument("--rule", metavar="ID", help="only entries of this rule")
+    p.set_defaults(func=cmd_audit)
+
     p = sub.add_parser("schema", help="print the JSON Schema of the playbook language")
     p.set_defaults(func=cmd_schema)
+
+    from .cli_plugins import add_plugins_command
+
+    add_plugins_command(sub)
+
+    from .runtime.cli import cmd_run
+    from .runtime.cli import configure as configure_run
+
+    p = sub.add_parser("run", help="the live runtime: sources → engine → store → adapters")
+    configure_run(p)
+    p.set_defaults(func=cmd_run)
+
+    from .cli_plugins import add_plugin_commands
+
+    add_plugin_commands(sub)  # after every built-in command: a plugin cannot shadow one
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    from .plugins import PluginError
+
+    try:
+        parser = build_parser()
+    except PluginError as err:
+        print(f"engage-rules: {err}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from .action_specs import MODERATION_ACTIONS, ActionSpec
 from .durations import parse_duration
-from .errors import Path, Problems
+from .errors import Path, Problem, Problems
 from .expr_codegen import Namespace
 from .expressions import (
     ConditionErrors,
@@ -26,9 +26,14 @@ from .expressions import (
     compile_condition,
     compile_expression,
 )
+from .flows import compile_flow, install
+from .functions import MAX_PATTERNS, SEGMENT_SCOPE
 from .loader import ActionCall, LoadedPlaybook
-from .spec import ExemptSpec
+from .messaging import MessagingPolicy
+from .segments import compile_segments, segment_scope
+from .spec import DEFAULT_MODERATOR_ROLES, CronTrigger, ExemptSpec
 from .templates import TemplateCompileError, TemplateSet, ValueFn, compile_value
+from .wordlists import is_file_ref, read_word_list
 
 if TYPE_CHECKING:
     from .badges import BadgeDef
@@ -69,6 +74,18 @@ class Exempt:
         if channel is not None and channel in self.channels:
             return True
         return any(r in self.roles for r in roles)
+
+
+def describe_exempt(spec: ExemptSpec) -> str:
+    """Who an exemption covers, in words (for `validate` notes)."""
+    parts = []
+    if spec.roles:
+        parts.append(f"members with role {', '.join(spec.roles)}")
+    if spec.members:
+        parts.append(f"members {', '.join(spec.members)}")
+    if spec.channels:
+        parts.append(f"posts in channel {', '.join(spec.channels)}")
+    return "; ".join(parts) or "nobody"
 
 
 @dataclass(slots=True)
@@ -120,6 +137,8 @@ class CompiledRule:
     cond_inline: str | None = None
     #: The condition calls a detector function that sets `match`.
     sets_match: bool = False
+    #: The trigger map of a rule whose `on:` is one (spec.TRIGGER_MODELS); types is ().
+    trigger: Any = None
 
 
 @dataclass(slots=True)
@@ -167,6 +186,28 @@ class CompiledPlaybook:
     badges: dict[str, BadgeDef] = field(default_factory=dict)
     #: Leaderboards by id (:class:`engage_rules.leaderboards.Board`).
     leaderboards: dict[str, Board] = field(default_factory=dict)
+    #: Trigger rules by their private dispatch route (triggers.route), run by timers.
+    routes: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    #: Observers run after an event's rules, by event type:
+    #: ``observer(engine, event, member_or_None, decision, queue)`` (silence deadlines,
+    #: delayed triggers, flows).  Empty unless the playbook uses such a feature.
+    observers: dict[str, list[Callable[..., None]]] = field(default_factory=dict)
+    #: ``{silent_for: ...}`` rules by rule id (silence.SilenceRule).
+    silence: dict[str, Any] = field(default_factory=dict)
+    #: Keep each member's recent activity gaps (``member.typical_gap`` is used).
+    track_gaps: bool = False
+    #: Compiled flows by name (flows.CompiledFlow).
+    flows: dict[str, Any] = field(default_factory=dict)
+    #: Schedules (``on: {cron: ...}``), in rule order, and by rule id (schedules.py).
+    schedules: list[Any] = field(default_factory=list)
+    schedule_by_rule: dict[str, Any] = field(default_factory=dict)
+    #: Compiled segment conditions by name (segments.py).
+    segments: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    #: The messaging policy (messaging.MessagingPolicy), or None without `messaging:`.
+    messaging: Any = None
+    #: What `validate` tells about the valid playbook (who is exempt from which rule),
+    #: each with the place it is about; the message starts with ``note:``.
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def default_currency(self) -> str:
@@ -190,11 +231,56 @@ class _Compiler:
         self.loaded = loaded
         self.spec = loaded.spec
         self.problems = Problems(loaded.source)
-        self.vars = dict(self.spec.vars)
+        self.vars = self.resolve_vars()
         self.counts: dict[str, float | None] = {}
         self.dup: list[float | None] = [None]
         self.streaks: set[str] = set()
         self.namespace = Namespace()
+        self.patterns = 0
+        self.notes: list[Problem] = []
+        self.gaps_used = False
+        moderation = self.spec.moderation
+        self.mod_exempt: ExemptSpec = (
+            moderation.exempt if moderation is not None and moderation.exempt is not None
+            else ExemptSpec(roles=list(DEFAULT_MODERATOR_ROLES))
+        )
+
+    def note(self, path: Path, message: str) -> None:
+        """Something `validate` tells the operator about a valid playbook."""
+        file, line, col = self.loaded.source.pos(path)
+        self.notes.append(Problem(file, line, col, f"note: {message}"))
+
+    def resolve_vars(self) -> dict[str, Any]:
+        """The playbook's vars, with word-list file references replaced by their words."""
+        out = dict(self.spec.vars)
+        for name, value in out.items():
+            if not is_file_ref(value):
+                continue
+            file = self.loaded.source.pos(("vars", name))[0]
+            declared_in = self.loaded.base_dir if file.startswith("<") else file
+            try:
+                out[name] = read_word_list(declared_in, value["file"])
+            except ValueError as err:
+                self.problems.add(("vars", name, "file"), str(err))
+                out[name] = []
+        return out
+
+    def note_gaps(self, raw: Any) -> None:
+        """Remember whether expressions read ``member.typical_gap`` (kept only then)."""
+        if not self.gaps_used and "typical_gap" in repr(raw):
+            self.gaps_used = True
+
+    def condition(self, raw: Any, path: Path) -> Condition | None:
+        """Compile a condition written at ``path`` (problems are collected)."""
+        self.note_gaps(raw)
+        try:
+            compiled = compile_condition(raw, vars=self.vars)
+        except ConditionErrors as errs:
+            for rel, message in errs.errors:
+                self.problems.add((*path, *rel), message)
+            return None
+        self.merge_uses(compiled.uses)
+        return compiled.fn
 
     def merge_uses(self, uses: Uses) -> None:
         """Record what a compiled expression or template needs the engine to keep
@@ -204,13 +290,26 @@ class _Compiler:
         self.streaks |= uses.streaks
 
     def value(self, raw: Any, path: Path, *, allow_match: bool = True) -> ValueFn | None:
+        self.note_gaps(raw)
         try:
             fn, uses = compile_value(raw, vars=self.vars, allow_match=allow_match)
         except (ExprCompileError, TemplateCompileError) as err:
             self.problems.add(path, str(err))
             return None
         self.merge_uses(uses)
+        self.count_patterns(uses.patterns, path)
         return fn
+
+    def count_patterns(self, n: int, path: Path) -> None:
+        """Count regular expressions against the playbook-wide limit."""
+        before = self.patterns
+        self.patterns += n
+        if before <= MAX_PATTERNS < self.patterns:
+            self.problems.add(
+                path,
+                f"the playbook uses more than {MAX_PATTERNS} regular expressions in "
+                "matches(); merge word lists into contains_any() instead",
+            )
 
     def action(self, call: ActionCall, label: str) -> CompiledAction | None:
         from .action_specs import ACTION_SPECS
@@ -222,6 +321,18 @@ class _Compiler:
             if raw is None or isinstance(raw, BaseModel) or fname in ("for_", "expires"):
                 continue
             if (call.name, fname) in (("emit", "type"), ("lottery", "prizes")):
+                continue
+            if call.name in ("start_flow", "exit_flow") and fname in ("flow", "restart"):
+                if fname == "flow" and raw not in self.spec.flows:
+                    from difflib import get_close_matches
+
+                    hint = get_close_matches(raw, list(self.spec.flows), n=1)
+                    suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+                    self.problems.add((*call.path, call.name, "flow"),
+                                      f"unknown flow {raw!r}{suggestion}")
+                    ok = False
+                continue
+            if fname == "on_approve":
                 continue
             if call.name in ("send", "reply", "broadcast", "warn") and fname == "template":
                 if raw not in self.spec.templates:
@@ -293,6 +404,9 @@ class _Compiler:
                       self.actions(p.do, f"{label}.prizes.{i}"))
                 for i, p in enumerate(call.params.prizes)  # type: ignore[attr-defined]
             ]
+        on_approve = getattr(call.params, "on_approve", None)
+        if on_approve is not None:
+            consts["on_approve"] = self.actions(on_approve, f"{label}.on_approve")
         if call.name in ("award", "spend") and "points" in consts:
             consts["currency"] = names[0]
             consts["amount"] = consts.pop("points")
@@ -316,6 +430,7 @@ class _Compiler:
     def rule(self, index: int) -> CompiledRule:
         r = self.spec.rules[index]
         path: Path = ("rules", index)
+        self.note_gaps(r.if_)
         cond = None
         inline: str | None = None
         sets_match = False
@@ -329,12 +444,24 @@ class _Compiler:
                 cond = compiled.fn
                 sets_match = compiled.uses.sets_match
                 self.merge_uses(compiled.uses)
+                self.count_patterns(compiled.uses.patterns, (*path, "if"))
                 inline = self.inline_condition(r.if_)
-        types = (r.on,) if isinstance(r.on, str) else tuple(r.on)
+        trigger = None
+        if isinstance(r.on, str):
+            types: tuple[str, ...] = (r.on,)
+        elif isinstance(r.on, list):
+            types = tuple(r.on)
+        else:
+            types, trigger = (), r.on
         do = self.actions(r.do, "do")
         else_ = self.actions(r.else_ or [], "else")
         moderation = any(a.name in MODERATION_ACTIONS for a in (*do, *else_))
-        mod_exempt = self.spec.moderation.exempt if (moderation and self.spec.moderation) else None
+        mod_exempt = self.mod_exempt if moderation else None
+        if mod_exempt is not None:
+            who = describe_exempt(mod_exempt)
+            self.note(path, f"rule {r.id!r} takes moderation actions: " + (
+                f"{who} are exempt from it (moderation.exempt)" if who != "nobody"
+                else "nobody is exempt from it (moderation.exempt is empty)"))
         threshold = None
         if r.threshold is not None:
             threshold = (r.threshold.count, parse_duration(r.threshold.within).total_seconds())
@@ -357,6 +484,7 @@ class _Compiler:
             line=line,
             cond_inline=inline,
             sets_match=sets_match,
+            trigger=trigger,
         )
 
     def rewards(self) -> tuple[dict[str, BadgeDef], dict[str, Board], list[MemberCheck]]:
@@ -383,6 +511,60 @@ class _Compiler:
             parts.append(f"({compiled.inline})")
         return " and ".join(parts) if parts else None
 
+    def segments(self) -> dict[str, Callable[[Any], Any]]:
+        """Compile `segments:` and check that schedule audiences name one of them."""
+        scope = SEGMENT_SCOPE.get()
+        assert scope is not None
+        uses = Uses()
+        compiled = compile_segments(self.spec.segments, self.vars, scope, self.problems, uses)
+        self.merge_uses(uses)
+        for i, r in enumerate(self.spec.rules):
+            audience = r.on.audience if isinstance(r.on, CronTrigger) else None
+            if audience is not None and audience not in self.spec.segments:
+                from difflib import get_close_matches
+
+                hint = get_close_matches(audience, list(self.spec.segments), n=1)
+                self.problems.add(("rules", i, "on", "audience"),
+                                  f"unknown segment {audience!r}"
+                                  + (f"; did you mean {hint[0]!r}?" if hint else
+                                     " (define it under `segments:`)"))
+        return compiled
+
+    def moderator_rules(self, first_index: int) -> list[CompiledRule]:
+        """The built-in rules for moderators' events: `moderation.strike` gives the
+        member `data.member` a strike (with the ladder), `moderation.strike_reset`
+        clears their strikes; both only from moderators (`moderation.moderators`)."""
+        from .action_specs import ReasonParams
+        from .moderator_events import MANUAL_RULES, moderator_condition
+
+        moderation = self.spec.moderation
+        assert moderation is not None
+        who = moderation.moderators
+        if who is not None:
+            moderators = Exempt(frozenset(who.roles), frozenset(who.members), frozenset())
+        else:
+            ex = self.mod_exempt
+            moderators = Exempt(frozenset(ex.roles), frozenset(ex.members), frozenset())
+        for i, r in enumerate(self.spec.rules):
+            if r.id in MANUAL_RULES:
+                self.problems.add(("rules", i, "id"),
+                                  f"the rule id {r.id!r} is reserved for moderators' events")
+        out = []
+        path: Path = ("moderation",)
+        _, line, _ = self.loaded.source.pos(path)
+        for k, (type_, action_name, default_reason) in enumerate(MANUAL_RULES.values()):
+            params = ReasonParams(to="{{ event.data.member }}",
+                                  reason=f"{{{{ event.data.reason or '{default_reason}' }}}}")
+            action = self.action(ActionCall(action_name, params, path), "manual.0")
+            assert action is not None
+            out.append(CompiledRule(
+                id=type_, index=first_index + k, priority=0, types=(type_,),
+                cond=moderator_condition(moderators), cond_source=f"<{type_} from a moderator>",
+                cooldown=None, once=False, threshold=None, stop=False, exempt=None,
+                do=[action], else_=[], source=path, line=line,
+            ))
+        return out
+
     def run(self) -> CompiledPlaybook:
         spec = self.spec
         try:
@@ -393,12 +575,16 @@ class _Compiler:
             templates = TemplateSet({}, vars=self.vars)
         else:
             self.merge_uses(templates.uses)
+        self.note_gaps(spec.templates)
+        self.note_gaps(spec.segments)  # segment conditions may read member.typical_gap
+        segments = self.segments()
         rules = [self.rule(i) for i in range(len(spec.rules))]
+        flows = {name: compile_flow(self, name, f) for name, f in spec.flows.items()}
         ladder: list[LadderStep] = []
         expiry = None
-        mod_exempt = None
+        mod_exempt = Exempt.of(self.mod_exempt)
         if spec.moderation is not None:
-            mod_exempt = Exempt.of(spec.moderation.exempt)
+            rules.extend(self.moderator_rules(len(rules)))
             strikes = spec.moderation.strikes
             if strikes is not None:
                 if strikes.expire_after:
@@ -411,13 +597,22 @@ class _Compiler:
                             f"the strike ladder has two steps at {step.at}",
                         )
                     seen.add(step.at)
-                    ladder.append(LadderStep(step.at, self.actions(step.do, f"ladder.{i}")))
+                    step_actions = self.actions(step.do, f"ladder.{i}")
+                    for j, a in enumerate(step_actions):
+                        if a.consts.get("on_approve"):
+                            self.problems.add(
+                                ("moderation", "strikes", "ladder", i, "do", j),
+                                "`on_approve` is for flags in rules; a ladder step's "
+                                "flag_for_review can only be approved or dismissed",
+                            )
+                    ladder.append(LadderStep(step.at, step_actions))
                 ladder.sort(key=lambda s: s.at)
         badges, boards, reward_checks = self.rewards()
         from .levels import compile_levels
 
         levels = compile_levels(self)
         self.problems.raise_if_any()
+        self.notes.sort()
         by_type: dict[str, list[CompiledRule]] = {}
         for rule in rules:
             for t in rule.types:
@@ -425,7 +620,7 @@ class _Compiler:
         ordered = {
             t: tuple(sorted(rs, key=lambda r: (-r.priority, r.index))) for t, rs in by_type.items()
         }
-        return CompiledPlaybook(
+        playbook = CompiledPlaybook(
             name=self.loaded.name,
             community_name=spec.community.name,
             timezone=ZoneInfo(spec.community.timezone),
@@ -436,7 +631,7 @@ class _Compiler:
             templates=templates,
             rules=rules,
             by_type=ordered,
-            activity_events=frozenset(DEFAULT_ACTIVITY_EVENTS),
+            activity_events=frozenset(spec.activity_events or DEFAULT_ACTIVITY_EVENTS),
             count_windows=self.counts,
             duplicates_window=self.dup[0],
             streak_types=frozenset(self.streaks),
@@ -450,12 +645,24 @@ class _Compiler:
             badges=badges,
             leaderboards=boards,
             member_checks=[*([levels.check] if levels is not None else []), *reward_checks],
+            flows=flows,
+            track_gaps=self.gaps_used,
+            segments=segments,
+            messaging=MessagingPolicy.of(spec.messaging),
+            notes=self.notes,
         )
+        from .triggers import compile_triggers
+
+        compile_triggers(playbook)
+        install(playbook)
+        return playbook
 
 
 def compile_playbook(loaded: LoadedPlaybook) -> CompiledPlaybook:
     """Compile a loaded playbook, raising PlaybookError with every problem found."""
-    return _Compiler(loaded).run()
+    # `segment('name')` calls anywhere in the playbook are checked against its segments.
+    with segment_scope(set(loaded.spec.segments)):
+        return _Compiler(loaded).run()
 
 
 def load(path: Any) -> CompiledPlaybook:

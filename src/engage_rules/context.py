@@ -43,6 +43,7 @@ MEMBER_FIELDS = (
     "last_active_at",
     "account_age",
     "silent_for",
+    "typical_gap",
     "attrs",
 )
 #: Attributes of ``community``.
@@ -126,6 +127,10 @@ class EvalContext:
         if name == "silent_for":
             last = m.last_active_at or m.joined_at
             return self.now - last if last is not None else timedelta(0)
+        if name == "typical_gap":
+            from .silence import typical_gap
+
+            return typical_gap(m)
         if name == "name":
             return m.name or m.id
         if name in ("level", "level_name") and m.level is None:

@@ -20,6 +20,10 @@ from .dispatch import build_dispatch
 from .engine_actions import ActionRefused, Run
 from .errors import InternalLoopError
 from .events import Event, MemberRef, internal_event
+from .schedules import arm_community
+from .schedules import resume as resume_schedules
+from .schedules import start as start_schedules
+from .silence import note_activity
 from .state import EPOCH, MemberState, State, Timer, from_ts
 from .textnorm import fingerprint
 from .timers import fire_timer
@@ -38,9 +42,14 @@ class Engine:
         self._community_vars: dict[str, dict[str, Any]] = {}
         if playbook.dispatch is None:
             playbook.dispatch, playbook.dispatch_source = build_dispatch(
-                playbook.by_type, _HELPERS, playbook.namespace, playbook.data_vars
+                {**playbook.by_type, **playbook.routes}, _HELPERS, playbook.namespace,
+                playbook.data_vars,
             )
         self._dispatch = playbook.dispatch
+        #: Observers of events (silence, delays, flows), or None when the playbook has none.
+        self._observers = playbook.observers or None
+        #: How deeply flow runs are nested right now (flows.py bounds it).
+        self.flow_nesting = 0
         #: The internal-event queue of the decision being made (for engine_event).
         self._queue: deque[Event] | None = None
         self._run = Run(
@@ -67,6 +76,22 @@ class Engine:
         if state.clock is None or at > state.clock:
             state.clock = at
         return out
+
+    def fire(self, timer: Timer) -> Decision:
+        """Fire ``timer`` now, whether or not it is pending (schedule catch-up)."""
+        return self._fire(timer)
+
+    def start(self) -> list[Decision]:
+        """Arm what a stored state lacks for this playbook (schedules added since the
+        state was written).  Runners call it once, before the first event."""
+        return start_schedules(self)
+
+    def resume(self, now: datetime) -> list[Decision]:
+        """Resume a stored engine after real downtime: advance to ``now``, firing due
+        timers, and apply each schedule's ``catch_up`` to the slots missed meanwhile
+        (DESIGN.md §5.6).  For a live runtime, with the wall clock; replays just
+        advance the clock, which fires every slot."""
+        return resume_schedules(self, now)
 
     def _fire(self, timer: Timer) -> Decision:
         at = from_ts(timer.due)
@@ -120,6 +145,22 @@ class Engine:
         pb = self.playbook
         return Run(event, member, event.at, event.ts, self.community_vars(event.community),
                    pb.vars, pb.default_currency, pb.timezone, self, d, queue, rule)
+    def current_queue(self) -> deque[Event]:
+        """The internal-event queue of the timer or member check being decided."""
+        if self._queue is None:
+            raise RuntimeError("current_queue() is only for timer handlers and member checks")
+        return self._queue
+
+    def run_trigger(self, d: Decision, rule_id: str, ev: Event) -> None:
+        """Run one trigger rule (``on:`` a trigger map) for ``ev``, from a timer handler:
+        the rule's `if`, `once`, `cooldown` and `exempt` apply; no other rule sees ``ev``
+        and it changes no member state by itself."""
+        self._decide(ev, d, self.current_queue(), f"@{rule_id}")
+
+    def add_member_timer(self, d: Decision, timer: Timer) -> None:
+        """Schedule ``timer`` in the state and in the decision (unless already pending)."""
+        if self.state.add_timer(timer):
+            d.add_timer(timer)
 
     def engine_action(self, d: Decision, type_: str, community: str, member: str | None,
                       rule: str, params: dict[str, Any], path: str,
@@ -135,6 +176,28 @@ class Engine:
         )
         d.actions.append(record)
         return record
+
+    def act(self, d: Decision, event: Event, member: MemberState | None, rule: CompiledRule,
+            actions: list[CompiledAction], match: str = "") -> None:
+        """Run ``actions`` of ``rule`` for ``member`` in the scope of ``event``, into ``d``,
+        then decide the internal events they raise and run the member checks (used to
+        apply the actions of an approved review item)."""
+        queue: deque[Event] = deque()
+        run = Run(event, member, event.at, event.at.timestamp(),
+                  self.community_vars(event.community), self.playbook.vars,
+                  self.playbook.default_currency, self.playbook.timezone, self, d, queue,
+                  rule.id)
+        run.match = match
+        if member is not None:
+            d.touched.add((member.community, member.id))
+        self._queue = queue
+        try:
+            run_actions(rule, actions, run)
+            self._drain(d, queue, event.at)
+            if self.playbook.member_checks:
+                self._settle(d, queue, event.at)
+        finally:
+            self._queue = None
 
     # -- events -------------------------------------------------------------------------
     def process(self, event: Event) -> list[Decision]:
@@ -233,6 +296,8 @@ class Engine:
         if t in pb.activity_events:
             last = m.last_active_at
             if last is None or ev.at > last:
+                if pb.track_gaps and last is not None:
+                    note_activity(m, at_ts - last.timestamp())
                 m.last_active_at = ev.at
         # Only the histories the playbook's expressions count are kept (DESIGN.md §5.2).
         counted = pb.count_windows
@@ -253,10 +318,13 @@ class Engine:
                 if texts[0][0] < horizon:
                     m.texts = [x for x in texts if x[0] >= horizon]
 
-    def _decide(self, ev: Event, d: Decision, queue: deque[Event]) -> None:
+    def _decide(self, ev: Event, d: Decision, queue: deque[Event], route: str | None = None
+                ) -> None:
         community = self.state.communities.get(ev.community)
         if community is None:
             community = self.state.community(ev.community)
+            if self.playbook.schedules:  # a new community: its schedules start now
+                arm_community(self, d, community, self.state.clock or ev.at)
         ref = ev.member
         m = None
         mid = None
@@ -266,13 +334,16 @@ class Engine:
             if m is None:
                 m = community.member(mid)
             if ev.internal:
-                if ev.type in _LIFECYCLE:
+                if ev.type in _LIFECYCLE and route is None:
                     _apply_lifecycle(ev.type, ev, m)
             else:
                 self._observe(ev, ref, m, ev.ts)
             d.touched.add((ev.community, mid))
-        dispatch = self._dispatch.get(ev.type)
+        dispatch = self._dispatch.get(route or ev.type)
+        observers = self._observers
         if dispatch is None:
+            if observers is not None and route is None:
+                self._notify(observers, ev, m, d, queue)
             return
         # One scope object serves every event in turn: events are decided one after
         # another, and nothing keeps the scope once an event is decided.
@@ -287,6 +358,16 @@ class Engine:
         run.queue = queue
         run.match = ""
         dispatch(self, ev, m, run, d, ev.ts, mid, m.roles if m is not None else (), ev.channel)
+        if observers is not None and route is None:
+            self._notify(observers, ev, m, d, queue)
+
+    def _notify(self, observers: dict[str, list[Any]], ev: Event, m: MemberState | None,
+                d: Decision, queue: deque[Event]) -> None:
+        """Run the observers of ``ev``'s type once its rules have run."""
+        hooks = observers.get(ev.type)
+        if hooks:
+            for hook in hooks:
+                hook(self, ev, m, d, queue)
 
     def raise_event(
         self, run: Run, type_: str, member: MemberState | None, data: dict[str, Any], tag: str

@@ -11,7 +11,10 @@ from .context import EvalContext
 from .currencies import add_lot, debit_lots, expired_of, forfeit_revoked
 from .decision import ActionRecord
 from .errors import ActionError
+from .events import event_to_json
+from .expr_runtime import to_str
 from .levels import do_lock_level, do_set_level
+from .messaging import deliver
 from .state import LedgerEntry, MemberState, Strike, Timer, ts
 
 if TYPE_CHECKING:
@@ -20,6 +23,9 @@ if TYPE_CHECKING:
 
 #: The largest amount one action may move (balances stay well inside 64-bit integers).
 MAX_AMOUNT = 10**12
+#: Events a moderator sends to act on a member (handled when the playbook has
+#: `moderation:`): data.member is the member, data.reason the reason.
+MODERATOR_EVENTS = frozenset({"moderation.strike", "moderation.strike_reset"})
 
 
 class ActionRefused(Exception):
@@ -95,15 +101,20 @@ class Run(EvalContext):
         return record
 
     def audit(self, action: str, member: str | None, reason: str) -> None:
+        event = self.event
+        # Moderators' own events (moderation.strike...) name the moderator as the actor.
+        actor = "engine"
+        if event.type in MODERATOR_EVENTS and event.member is not None:
+            actor = event.member.id
         self.d.add_audit({
             "at": self.at.isoformat(),
             "rule": self.rule,
-            "event": self.event.id,
+            "event": event.id,
             "member": member,
-            "community": self.event.community,
+            "community": event.community,
             "action": action,
             "reason": reason,
-            "actor": "engine",
+            "actor": actor,
         })
 
     def add_timer(self, kind: str, due: datetime, member: str | None,
@@ -353,9 +364,9 @@ def _message(run: Run, action: CompiledAction) -> dict[str, Any]:
 
 def do_send(run: Run, action: CompiledAction) -> None:
     m = run.require_target(action)
-    if m.opted_out:  # opt-out is honoured at the moment of sending
-        return
-    run.emit(action, m.id, _message(run, action))
+    # Opt-out, quiet hours and caps: the messaging policy (messaging.py).  Nothing is
+    # rendered for an opted-out member: the message is suppressed whatever it says.
+    deliver(run, action, m, {} if m.opted_out else _message(run, action))
 
 
 def do_reply(run: Run, action: CompiledAction) -> None:
@@ -382,7 +393,7 @@ def do_warn(run: Run, action: CompiledAction) -> None:
     reason = run.text(action, "reason")
     if reason:
         params["reason"] = reason
-    run.emit(action, m.id, params)
+    deliver(run, action, m, params)  # never to an opted-out member; never deferred
     run.audit("warn", m.id, reason or params["text"])
 
 
@@ -488,9 +499,9 @@ def do_unban(run: Run, action: CompiledAction) -> None:
 def do_strike(run: Run, action: CompiledAction) -> None:
     m = run.require_target(action)
     pb = run.engine.playbook
-    if pb.moderation_exempt is not None and pb.moderation_exempt.applies(
-        m.id, m.roles, run.event.channel
-    ):
+    ev = run.event
+    channel = None if ev.type in MODERATOR_EVENTS else ev.channel
+    if pb.moderation_exempt is not None and pb.moderation_exempt.applies(m.id, m.roles, channel):
         return  # exempt members never receive strikes
     reason = run.text(action, "reason")
     expires = run.at + timedelta(seconds=pb.strike_expiry) if pb.strike_expiry else None
@@ -514,19 +525,41 @@ def do_strike(run: Run, action: CompiledAction) -> None:
                 break
 
 
+def do_reset_strikes(run: Run, action: CompiledAction) -> None:
+    """Clear the member's active strikes: each ends now (kept in the member's history),
+    so the ladder starts again from its first step."""
+    m = run.require_target(action)
+    now = run.at
+    cleared = 0
+    for strike in m.strikes:
+        if strike.expires is None or strike.expires > now:
+            strike.expires = now
+            cleared += 1
+    if not cleared:
+        return
+    run.d.touched.add((m.community, m.id))
+    reason = run.text(action, "reason")
+    run.emit(action, m.id, {"reason": reason, "cleared": cleared})
+    run.audit("reset_strikes", m.id, reason)
+
+
 def do_flag_for_review(run: Run, action: CompiledAction) -> None:
     reason = run.text(action, "reason")
     member = run.member.id if run.member else None
     record = run.emit(action, member, {"reason": reason})
+    ev = run.event
     run.d.add_review({
         "id": record.key,
         "at": run.at.isoformat(),
         "rule": run.rule,
-        "event": run.event.id,
+        "action": action.path,
+        "event": ev.id,
         "member": member,
-        "community": run.event.community,
+        "community": ev.community,
         "reason": reason,
+        "match": to_str(run.match) if run.match else "",
         "status": "open",
+        "event_json": event_to_json(ev),
     })
     run.audit("flag_for_review", member, reason)
 
@@ -535,7 +568,12 @@ Executor = Callable[[Run, "CompiledAction"], None]
 
 from .lottery import do_lottery  # noqa: E402  (it needs Run, defined above)
 
-ACTION_EXECUTORS: dict[str, Executor] = {
+#: Every registered action's executor, by action name: filled by the plugin manager
+#: through the ``register_actions`` hook (:func:`engage_rules.plugins.registry`).
+ACTION_EXECUTORS: dict[str, Executor] = {}
+
+#: The core's executors (registered with their specs by :mod:`engage_rules.builtin_plugin`).
+BUILTIN_EXECUTORS: dict[str, Executor] = {
     "award": do_award,
     "spend": do_spend,
     "revoke": do_revoke,
@@ -558,6 +596,7 @@ ACTION_EXECUTORS: dict[str, Executor] = {
     "ban": do_ban,
     "unban": do_unban,
     "strike": do_strike,
+    "reset_strikes": do_reset_strikes,
     "flag_for_review": do_flag_for_review,
     "lottery": do_lottery,
     "set_level": do_set_level,

@@ -84,6 +84,8 @@ class Uses:
     sets_match: bool = False
     #: Event types passed to ``streak``: the engine keeps their calendar days.
     streaks: set[str] = field(default_factory=set)
+    #: How many regular expressions ``matches()`` calls compiled (limited per playbook).
+    patterns: int = 0
 
     def count(self, type_: str, window: float | None) -> None:
         if type_ not in self.counts:
@@ -104,6 +106,7 @@ class Uses:
         self.uses_match = self.uses_match or other.uses_match
         self.sets_match = self.sets_match or other.sets_match
         self.streaks |= other.streaks
+        self.patterns += other.patterns
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ an :class:`ActionCall`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -24,24 +25,27 @@ from pydantic import BaseModel, ValidationError
 
 from .action_specs import ACTION_SPECS
 from .errors import Path, PlaybookError, Problem, SourceMap
+from .flow_steps import StepErrors, parse_steps
 from .loader_messages import FIELD_EXPECTS, Located, model_keys, show, validation_problems
-from .spec import NOT_YET_SUPPORTED, PlaybookSpec, RuleSpec
+from .spec import (
+    TRIGGER_MODELS,
+    PlaybookSpec,
+    RuleSpec,
+    SilenceFactorSpec,
+    Strict,
+)
 from .yaml_loader import YamlDocument, parse_yaml_text, read_yaml_file
 
 #: Keys a rule may have, and keys of the playbook's top level.
 RULE_FIELDS: tuple[str, ...] = tuple(model_keys(RuleSpec))
 TOP_LEVEL_FIELDS: tuple[str, ...] = tuple(model_keys(PlaybookSpec))
 #: Sections that a folder's files add to (the others may appear in one file only).
-MERGED_SECTIONS = ("rules", "vars", "templates")
+MERGED_SECTIONS = ("rules", "vars", "templates", "flows")
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
-#: Triggers of DESIGN.md §5.6 that this version does not run yet.
-UNSUPPORTED_TRIGGERS = ("silent_for", "cron", "after")
-#: Actions of DESIGN.md §5.3 that belong to sections this version does not run yet.
-UNSUPPORTED_ACTIONS: dict[str, str] = {
-    "start_flow": "flows",
-    "exit_flow": "flows",
-}
+#: Lists whose items are actions (or flow steps), for naming places in messages.
+_ACTION_LISTS = ("do", "else", "steps", "then", "on_timeout")
+_FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _STRICT: dict[str, Any] = {"strict": True, "by_alias": True, "by_name": False}
 
 
@@ -83,6 +87,9 @@ class LoadedPlaybook:
     name: str
     files: list[FsPath] = field(default_factory=list)
     base_dir: FsPath = field(default_factory=FsPath.cwd)
+    #: Problems that do not stop the playbook loading (``file:line:col: warning: ...``):
+    #: a rule's ``on:`` that looks like a misspelt event type (see event_types.py).
+    warnings: list[Problem] = field(default_factory=list)
 
 
 PathArg = str | os.PathLike[str]
@@ -150,6 +157,10 @@ def _load(
     files: list[FsPath],
     base_dir: FsPath,
 ) -> LoadedPlaybook:
+    from .event_types import event_type_warnings
+    from .plugins import registry
+
+    registry()  # plugins' actions and functions are known before validating
     loader = _Loader(docs[0].file if docs else "<playbook>")
     loader.problems.extend(problems)
     for doc in docs:
@@ -163,7 +174,8 @@ def _load(
     name = spec.name
     if name is None and isinstance(community, dict) and "name" in community:
         name = spec.community.name
-    return LoadedPlaybook(spec, loader.source, name or fallback, files, base_dir)
+    warnings = event_type_warnings(loader.merged, loader.source)
+    return LoadedPlaybook(spec, loader.source, name or fallback, files, base_dir, warnings)
 
 
 class _Loader:
@@ -203,14 +215,7 @@ class _Loader:
         moves: dict[Path, Path] = {}  # file path prefix -> merged path prefix
         for key, value in data.items():
             here = doc.key_positions[(key,)]
-            if key in NOT_YET_SUPPORTED:
-                self._at(
-                    doc,
-                    here,
-                    f"`{key}:` ({NOT_YET_SUPPORTED[key]}) is not supported by "
-                    "this version of engage_rules",
-                )
-            elif key not in TOP_LEVEL_FIELDS:
+            if key not in TOP_LEVEL_FIELDS:
                 match = get_close_matches(str(key), TOP_LEVEL_FIELDS, n=1)
                 hint = (
                     f"; did you mean {match[0]!r}?"
@@ -228,7 +233,7 @@ class _Loader:
                 moves.update({("rules", i): ("rules", len(rules) + i) for i in range(len(value))})
                 moves.setdefault(("rules",), ("rules",))
                 rules.extend(value)
-            elif key in ("vars", "templates"):
+            elif key in ("vars", "templates", "flows"):
                 section = self.merged.setdefault(key, {})
                 moves.setdefault((key,), (key,))
                 for name, item in value.items():
@@ -289,6 +294,7 @@ class _Loader:
         merged = self.merged
         self._precheck()
         calls = self._actions()
+        self._flows()
         try:
             spec = PlaybookSpec.model_validate(merged, **_STRICT)
         except ValidationError as exc:
@@ -299,6 +305,8 @@ class _Loader:
             return None
         if self.problems:
             return None
+        for name, flow in spec.flows.items():
+            flow.steps = self.flow_steps.get(name, [])
         for i, rule in enumerate(spec.rules):
             rule.do = calls.get(("rules", i, "do"), [])
             if rule.else_ is not None:
@@ -326,15 +334,7 @@ class _Loader:
             if not isinstance(rule, dict):
                 continue
             on = rule.get("on")
-            if isinstance(on, dict):
-                names = [k for k in on if k in UNSUPPORTED_TRIGGERS]
-                message = (
-                    f"trigger `{names[0]}` is not supported by this version of engage_rules"
-                    if names
-                    else "`on:` takes an event type or a list "
-                    f"of event types, got a mapping with {', '.join(map(repr, on))}"
-                )
-                self.add(("rules", i, "on"), message)
+            if isinstance(on, dict) and not self._trigger(on, ("rules", i, "on")):
                 self.suppressed.append(("rules", i, "on"))
             rid = rule.get("id")
             if isinstance(rid, str):
@@ -346,6 +346,52 @@ class _Loader:
                     )
                 else:
                     seen[rid] = ("rules", i, "id")
+
+    def _trigger(self, on: dict[str, Any], path: Path) -> bool:
+        """Check a trigger map (`on: {silent_for: 14d}`); False after reporting problems."""
+        kinds = [k for k in on if k in TRIGGER_MODELS]
+        if not kinds:
+            keys = ", ".join(map(repr, on)) or "no keys"
+            match = get_close_matches(str(next(iter(on), "")), list(TRIGGER_MODELS), n=1)
+            hint = f"; did you mean {match[0]!r}?" if match else ""
+            self.add(path, "`on:` takes an event type, a list of event types, or a trigger "
+                     f"map ({', '.join(TRIGGER_MODELS)}), got a mapping with {keys}{hint}")
+            return False
+        model = TRIGGER_MODELS[kinds[0]]
+        nested = on.get("silent_for")
+        if kinds[0] == "silent_for" and isinstance(nested, dict):
+            # Checked on its own so that problems name its keys plainly.
+            try:
+                SilenceFactorSpec.model_validate(nested, **_STRICT)
+            except ValidationError as exc:
+                self._validation(exc, nested, SilenceFactorSpec, (*path, "silent_for"))
+                return False
+        try:
+            model.model_validate(on, **_STRICT)
+        except ValidationError as exc:
+            self._validation(exc, on, model, path)
+            return False
+        return True
+
+    def _validation(self, exc: ValidationError, data: Any, model: type[Strict],
+                    path: Path) -> None:
+        for p in validation_problems(exc, data, model, path, self._label, self._where):
+            self._add_located(p)
+
+    def _flows(self) -> None:
+        """Check every flow's steps (flow_steps.parse_steps); keep them by flow name."""
+        self.flow_steps: dict[str, list[Any]] = {}
+        flows = self.merged.get("flows")
+        if not isinstance(flows, dict):
+            return
+        cb = StepErrors(self.add, self._action, self._validation)
+        for name, flow in flows.items():
+            if not isinstance(name, str) or not _FLOW_NAME.match(name):
+                self.add(("flows", name), f"flow name {name!r} must be letters, digits, "
+                         "`_`, `-` or `.`, starting with a letter or digit", at_key=True)
+                continue
+            if isinstance(flow, dict) and isinstance(flow.get("steps"), list):
+                self.flow_steps[name] = parse_steps(flow["steps"], ("flows", name, "steps"), cb)
 
     def _actions(self) -> dict[Path, list[ActionCall]]:
         lists: list[tuple[Path, Any]] = []
@@ -396,18 +442,12 @@ class _Loader:
         here = (*path, name)
         spec = ACTION_SPECS.get(name) if isinstance(name, str) else None
         if spec is None:
-            if name in UNSUPPORTED_ACTIONS:
-                message = (
-                    f"action `{name}` ({UNSUPPORTED_ACTIONS[name]}) is not supported by "
-                    "this version of engage_rules"
-                )
-            else:
-                match = get_close_matches(str(name), list(ACTION_SPECS), n=1)
-                message = f"unknown action {name!r}"
-                if "." in str(name):
-                    message += " (no installed plugin registers it)"
-                elif match:
-                    message += f"; did you mean {match[0]!r}?"
+            match = get_close_matches(str(name), list(ACTION_SPECS), n=1)
+            message = f"unknown action {name!r}"
+            if "." in str(name):
+                message += " (no installed plugin registers it)"
+            if match:
+                message += f"; did you mean {match[0]!r}?"
             self.add(here, message, at_key=True)
             return None
         if value is None:
@@ -438,6 +478,18 @@ class _Loader:
                 prize.do = inner
             if not ok:
                 return None
+        nested = getattr(model, "on_approve", None)
+        if isinstance(nested, list):
+            calls = []
+            for k, sub in enumerate(nested):
+                where = (*here, "on_approve", k)
+                if isinstance(sub, dict) and "flag_for_review" in sub:
+                    self.add(where, "`on_approve` cannot flag for review again", at_key=False)
+                    continue
+                call = self._action(sub, where)
+                if call is not None:
+                    calls.append(call)
+            model.on_approve = calls  # type: ignore[attr-defined]
         return ActionCall(name, model, path)
 
     # -- naming places in messages -------------------------------------------------------
@@ -446,7 +498,7 @@ class _Loader:
     def _scope(path: Path) -> int:
         """How many leading segments name the enclosing action or rule (0: none)."""
         for n in range(len(path) - 1, 1, -1):
-            if path[n - 2] in ("do", "else") and isinstance(path[n - 1], int):
+            if path[n - 2] in _ACTION_LISTS and isinstance(path[n - 1], int):
                 return n + 1
         return 2 if len(path) >= 2 and path[0] == "rules" else 0
 
@@ -472,4 +524,7 @@ class _Loader:
             rid = rule.get("id") if isinstance(rule, dict) else None
             name = f"rule {rid!r}" if isinstance(rid, str) else f"rule #{path[1] + 1}"
             return name if len(path) == 2 else f"{self._label(path)!r} in {name}"
+        if path[0] == "flows" and len(path) >= 2:
+            name = f"flow {path[1]!r}"
+            return name if len(path) == 2 else f"{self._label(path[2:])!r} in {name}"
         return repr(self._label(path))

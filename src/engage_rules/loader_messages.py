@@ -34,6 +34,7 @@ FIELD_EXPECTS: dict[str, str] = {
     "channels": "a list of channel names",
     "vars": "a mapping of names to values",
     "templates": "a mapping of template names to template text",
+    "flows": "a mapping of flow names to flows",
     "ladder": "a list of ladder steps ({at: N, do: [...]})",
 }
 #: What each item of a list field holds, by the list's field name.

@@ -57,6 +57,8 @@ class RunStats:
     actions: Counter[str] = field(default_factory=Counter)
     rule_errors: int = 0
     late: int = 0
+    #: What the messaging policy did: "deferred", "suppressed: <reason>" -> count.
+    messages: Counter[str] = field(default_factory=Counter)
 
 
 class Runner:
@@ -85,6 +87,10 @@ class Runner:
         self._pending_ids: set[str] = set()
         self._batch_started = 0.0
         self._inflight: tuple[Future[None] | None, list[Decision]] | None = None
+        # A stored state may lack what this playbook needs (a schedule added since).
+        started = self.engine.start()
+        if started:
+            self._add(started)
 
     @property
     def state(self) -> State:
@@ -183,6 +189,12 @@ class Runner:
                 stats.rule_errors += 1
                 if self.on_error is not None:
                     self.on_error(err)
+            for entry in d.audit:
+                kind = entry.get("action")
+                if kind == "message_deferred":
+                    stats.messages["deferred"] += 1
+                elif kind == "message_suppressed":
+                    stats.messages[f"suppressed: {entry.get('reason')}"] += 1
         if self.on_commit is not None and actions:
             self.on_commit(actions)
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .action_specs import ACTION_SPECS
+from .flow_steps import ExitSpec, WaitForSpec
 from .spec import PlaybookSpec
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -32,7 +33,8 @@ DURATION_FIELDS = frozenset({"cooldown", "within", "expire_after", "expires", "f
                              "revoke_after"})
 #: Where lists of actions live: (definition, property).
 ACTION_LISTS = (("RuleSpec", "do"), ("RuleSpec", "else"), ("LadderStep", "do"),
-                ("OnCloseStep", "do"))
+                ("OnCloseStep", "do"), ("FlagParams", "on_approve"),
+                ("PrizeSpec", "do"))
 
 
 def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -49,13 +51,39 @@ def _action_def_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def _flow_steps(defs: dict[str, Any], refs: Any) -> None:
+    """A flow's ``steps:`` items: an action or one of the step forms (flow_steps.py)."""
+    steps = {"type": "array", "items": {"$ref": "#/$defs/Step"}}
+
+    def form(key: str, value: dict[str, Any], **more: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "properties": {key: value, **more}, "required": [key],
+                "additionalProperties": False}
+
+    defs["Step"] = {
+        "description": "A flow step: an action, or `wait`, `wait_for` (with `on_timeout`), "
+        "`if` (with `then` and/or `else`) or `exit`",
+        "anyOf": [
+            {"$ref": "#/$defs/Action"},
+            form("wait", {"type": "string", "pattern": DURATION_PATTERN,
+                          "description": "Pause the flow for this long"}),
+            form("wait_for", dict(refs[(WaitForSpec, "validation")]), on_timeout=steps),
+            form("if", dict(defs["RuleSpec"]["properties"]["if"]), then=steps, **{"else": steps}),
+            form("exit", {"anyOf": [dict(refs[(ExitSpec, "validation")]), {"type": "null"}]}),
+        ],
+    }
+    defs["FlowSpec"]["properties"]["steps"]["items"] = {"$ref": "#/$defs/Step"}
+
+
 def playbook_json_schema() -> dict[str, Any]:
     """A JSON Schema (draft 2020-12) of a playbook file, with every registered action."""
+    from .plugins import registry
+
+    registry()  # the actions are registered through the plugin hooks
     param_models: list[type[BaseModel]] = []
     for spec in ACTION_SPECS.values():
         if spec.params not in param_models:
             param_models.append(spec.params)
-    models: list[type[BaseModel]] = [PlaybookSpec, *param_models]
+    models: list[type[BaseModel]] = [PlaybookSpec, WaitForSpec, ExitSpec, *param_models]
     refs, generated = models_json_schema([(m, "validation") for m in models], by_alias=True)
     defs: dict[str, Any] = generated.get("$defs", {})
     root_ref = refs[(PlaybookSpec, "validation")]["$ref"]
@@ -88,6 +116,7 @@ def playbook_json_schema() -> dict[str, Any]:
         "oneOf": alternatives,
     }
 
+    _flow_steps(defs, refs)
     for def_name, prop in ACTION_LISTS:
         for branch in _branches(defs[def_name]["properties"][prop]):
             if branch.get("type") == "array":

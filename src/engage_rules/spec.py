@@ -9,20 +9,19 @@ JSON Schema derived from them.  Actions are validated separately, per action nam
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from .durations import parse_duration
-
-#: Sections of DESIGN.md that this version does not run yet.  A playbook using one fails
-#: to load with a clear message rather than being silently ignored.
-NOT_YET_SUPPORTED: dict[str, str] = {
-    "flows": "flows",
-    "messaging": "the messaging policy",
-    "segments": "segments",
-    "activity_events": "silence tracking",
-}
 
 
 class Strict(BaseModel):
@@ -70,11 +69,92 @@ class ThresholdSpec(Strict):
 
 Condition = str | list[Any] | dict[str, Any]
 
+EVENT_TYPE = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
+
+
+# -- trigger maps (DESIGN.md §5.6): `on:` as a mapping ------------------------------------
+class SilenceFactorSpec(Strict):
+    """A per-member silence threshold: ``factor`` times the member's typical gap,
+    clamped to [min, max] (max also applies while the typical gap is unknown)."""
+
+    factor: float = Field(gt=0, le=1000)
+    min: Duration
+    max: Duration
+
+    _v = field_validator("min", "max")(_duration)
+
+    @model_validator(mode="after")
+    def _order(self) -> SilenceFactorSpec:
+        if parse_duration(self.min) > parse_duration(self.max):
+            raise ValueError("`min` is longer than `max`")
+        return self
+
+
+class SilentForTrigger(Strict):
+    """``{silent_for: 14d}``: once when the member has had no activity for that long."""
+
+    silent_for: Annotated[
+        Annotated[Duration, Tag("duration")] | Annotated[SilenceFactorSpec, Tag("factor")],
+        Discriminator(lambda v: "factor" if isinstance(v, dict | SilenceFactorSpec)
+                      else "duration"),
+    ] = Field(description="A duration (14d), or {factor, min, max} of the member's typical gap")
+
+    @field_validator("silent_for")
+    @classmethod
+    def _silent(cls, v: Any) -> Any:
+        return _duration(v) if isinstance(v, str) else v
+
+
+class AfterTrigger(Strict):
+    """``{after: member.joined, delay: 3d}``: the given time after each such event."""
+
+    after: str = Field(pattern=EVENT_TYPE)
+    delay: Duration
+
+    _v = field_validator("delay")(_duration)
+
+
+class CronTrigger(Strict):
+    """``{cron: "0 20 * * FRI"}``: a schedule in the community time zone (schedules.py)."""
+
+    cron: str = Field(description="Five cron fields (minute hour day month weekday) or a "
+                                  "macro such as @daily, in the community time zone")
+    catch_up: Literal["one", "all", "skip"] = Field(
+        default="one",
+        description="After real downtime (Engine.resume): fire the latest missed slot "
+                    "once (one), every missed slot (all) or none (skip)",
+    )
+    audience: str | None = Field(
+        default=None,
+        description="A segment: run the rule once per member of it (default: once for "
+                    "the community)",
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        from .cron import check_cron
+
+        check_cron(v)
+        return v
+
+
+#: Trigger maps by their distinguishing key.  Rule `on:` mappings are validated against
+#: the model named by their key (engage_rules.loader); features add their triggers here.
+TRIGGER_MODELS: dict[str, type[Strict]] = {
+    "silent_for": SilentForTrigger,
+    "after": AfterTrigger,
+    "cron": CronTrigger,
+}
+Trigger = SilentForTrigger | AfterTrigger | CronTrigger
+
 
 class RuleSpec(Strict):
     id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
     description: str | None = None
-    on: str | list[str] = Field(description="An event type or a list of them")
+    on: str | list[str] | Trigger = Field(
+        description="An event type, a list of them, or a trigger map (silent_for, after, cron)"
+    )
     if_: Condition | None = Field(default=None, alias="if")
     priority: int = 0
     cooldown: Duration | None = None
@@ -92,7 +172,9 @@ class RuleSpec(Strict):
 
     @field_validator("on")
     @classmethod
-    def _on(cls, v: str | list[str]) -> str | list[str]:
+    def _on(cls, v: Any) -> Any:
+        if isinstance(v, Strict):
+            return v
         types = [v] if isinstance(v, str) else v
         if not types:
             raise ValueError("`on` needs at least one event type")
@@ -120,8 +202,27 @@ class StrikesSpec(Strict):
         return None if v is None else _duration(v)
 
 
+class ModeratorsSpec(Strict):
+    roles: list[str] = Field(default_factory=list)
+    members: list[str] = Field(default_factory=list)
+
+
+#: Roles exempt from moderation when a playbook does not set `moderation.exempt`.
+DEFAULT_MODERATOR_ROLES = ("admin", "moderator")
+
+
 class ModerationSpec(Strict):
-    exempt: ExemptSpec | None = None
+    exempt: ExemptSpec | None = Field(
+        default=None,
+        description="Members never subject to rules with moderation actions, and never "
+                    "given strikes (default: roles admin and moderator; `{}` for nobody)",
+    )
+    moderators: ModeratorsSpec | None = Field(
+        default=None,
+        description="Who may strike members and reset strikes with moderation.strike and "
+                    "moderation.strike_reset events (default: the roles and members of "
+                    "`exempt`)",
+    )
     strikes: StrikesSpec | None = None
 
 
@@ -283,6 +384,82 @@ class LevelsSpec(Strict):
 
 def _default_currencies() -> list[str | CurrencySpec]:
     return ["points"]
+# -- flows (DESIGN.md §5.7) -------------------------------------------------------------
+class GoalSpec(Strict):
+    event: str = Field(pattern=EVENT_TYPE, description="Reaching this event completes the flow")
+    if_: Condition | None = Field(default=None, alias="if",
+                                  description="Only when this condition holds for the event")
+
+
+class FlowSpec(Strict):
+    """A multi-step journey for one member.  ``steps`` are actions and the step forms
+    ``wait``, ``wait_for`` (+ ``on_timeout``), ``if``/``then``/``else`` and ``exit``;
+    the loader checks them (engage_rules.flow_loader)."""
+
+    description: str | None = None
+    exit_on: list[str] = Field(default_factory=list, description="Event types that end the flow")
+    goal: GoalSpec | None = None
+    steps: list[Any] = Field(min_length=1)
+
+    @field_validator("exit_on")
+    @classmethod
+    def _types(cls, v: list[str]) -> list[str]:
+        import re
+
+        for t in v:
+            if not re.match(EVENT_TYPE, t):
+                raise ValueError(f"{t!r} is not an event type (a dotted lower-case name)")
+        return v
+
+
+# -- messaging policy (DESIGN.md §5.8) and segments (§5.10) ------------------------------
+_CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+SEGMENT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class QuietHoursSpec(Strict):
+    """Hours when direct messages wait (`defer`) or are dropped, in the member's time zone
+    (``member.attrs.timezone``) when it is a valid IANA name, else the community's."""
+
+    from_: str = Field(alias="from", pattern=_CLOCK_TIME, description="Start, HH:MM")
+    to: str = Field(pattern=_CLOCK_TIME, description="End, HH:MM (may be past midnight)")
+    mode: Literal["defer", "drop"] = "defer"
+    spread: Duration = Field(default="1h", description="Deferred sends are released over "
+                                                       "at most this long after `to`")
+
+    @field_validator("spread")
+    @classmethod
+    def _spread(cls, v: str) -> str:
+        if parse_duration(v).total_seconds() < 1:
+            raise ValueError("`spread` must be at least 1s")
+        return _duration(v)
+
+    @model_validator(mode="after")
+    def _window(self) -> QuietHoursSpec:
+        if self.from_ == self.to:
+            raise ValueError("quiet hours need `from` and `to` to differ")
+        start, end = (int(t[:2]) * 60 + int(t[3:]) for t in (self.from_, self.to))
+        open_minutes = (start - end) % 1440  # minutes outside quiet hours
+        if parse_duration(self.spread).total_seconds() > open_minutes * 60:
+            raise ValueError(
+                f"`spread` ({self.spread}) is longer than the hours outside quiet hours "
+                f"({self.to}–{self.from_}); deferred sends would fall back into quiet hours"
+            )
+        return self
+
+
+class MessageCapSpec(Strict):
+    count: int = Field(ge=1, le=10_000)
+    per: Literal["day", "week", "month"]
+
+
+class MessagingSpec(Strict):
+    quiet_hours: QuietHoursSpec | None = None
+    max_per_member: MessageCapSpec | None = Field(
+        default=None, description="Direct messages per member per calendar period "
+                                  "(community time zone); `transactional: true` bypasses it")
+    when_capped: Literal["drop", "defer"] = Field(
+        default="drop", description="drop, or defer to the start of the next period")
 
 
 class PlaybookSpec(Strict):
@@ -300,6 +477,40 @@ class PlaybookSpec(Strict):
     badges: dict[str, BadgeSpec] = Field(default_factory=dict)
     leaderboards: dict[str, LeaderboardSpec] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
+    flows: dict[str, FlowSpec] = Field(default_factory=dict)
+    messaging: MessagingSpec | None = None
+    segments: dict[str, Condition] = Field(
+        default_factory=dict, description="Named member conditions, for segment('name') "
+                                          "and schedule audiences")
+    activity_events: list[str] | None = Field(
+        default=None,
+        description="Event types that count as activity for silence tracking (default: "
+                    "message.posted, reaction.added, content.shared, checkin)",
+    )
+
+    @field_validator("segments")
+    @classmethod
+    def _segment_names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        import re
+
+        for name in v:
+            if not re.match(SEGMENT_NAME, name):
+                raise ValueError(f"segment name {name!r} must be letters, digits, `_`, `-` "
+                                 "or `.`, starting with a letter or digit")
+        return v
+
+    @field_validator("activity_events")
+    @classmethod
+    def _activity(cls, v: list[str] | None) -> list[str] | None:
+        import re
+
+        if v is not None:
+            if not v:
+                raise ValueError("`activity_events` needs at least one event type")
+            for t in v:
+                if not re.match(EVENT_TYPE, t):
+                    raise ValueError(f"{t!r} is not an event type (a dotted lower-case name)")
+        return v
 
     @field_validator("badges")
     @classmethod

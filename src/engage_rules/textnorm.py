@@ -1,24 +1,15 @@
-r"""Text normalisation, banned-word matching and message fingerprints (DESIGN.md §5.9).
+r"""Text normalisation, message fingerprints, links and mentions (DESIGN.md §5.9).
 
-Members evade word filters with full-width letters (``ＳＰＡＭ``), invisible characters
+Members evade filters with full-width letters (``ＳＰＡＭ``), invisible characters
 (``代\u200b刷``), stray combining marks (``s̶p̶a̶m̶``) and separators inserted between
 characters (``加 微 信``, ``代-刷``).  :func:`normalise` undoes the first three (NFKC,
-invisible characters and leftover diacritics removed, case folding); :class:`WordMatcher`
-handles the last:
+invisible characters and leftover diacritics removed, case folding);
+:func:`strip_separators` and :func:`separator_runs` let the word matcher
+(:mod:`engage_rules.wordmatch`) see through the last.  :func:`fingerprint` hashes a
+message so that trivially varied copies collide (``duplicates()``), and :func:`links`,
+:func:`domains` and :func:`mentions` find what a message points at.
 
-* words containing characters of scripts written without spaces (Han, kana, Hangul,
-  Thai...) match as substrings of the text with every separator (space, punctuation,
-  symbol, emoji) removed, so ``加微信`` is found in ``加 微 信`` and ``加-微-信``;
-* other words (Latin, Cyrillic...) match as whole words: the normalised text is split
-  into tokens of letters and digits and the word must be one of them (``spam`` matches
-  ``buy spam now`` but not ``spamming``); a multi-word entry matches its tokens in a row
-  or run together (``free money``, ``free-money``, ``freemoney``), and a word of three
-  or more letters also matches when spelled out with a separator between every letter
-  (``s p a m``, ``s.p.a.m``);
-* words containing symbols (``c++``, ``🔞``) match literally.
-
-Every step is linear in the length of the text: RE2 literal alternations, simple
-character-class scans and set look-ups.
+Every step is linear in the length of the text: RE2 and simple character-class scans.
 """
 
 from __future__ import annotations
@@ -33,15 +24,15 @@ from typing import Any
 import re2
 
 __all__ = [
-    "WordMatcher",
+    "UNSPACED_RANGES",
     "caps_ratio",
     "domains",
     "fingerprint",
     "links",
     "mentions",
     "normalise",
+    "separator_runs",
     "strip_separators",
-    "word_matcher",
 ]
 
 # -- invisible characters ------------------------------------------------------------------
@@ -144,9 +135,10 @@ class _Separators:
                     ranges.append([cp, cp])
         bmp = [(lo, hi) for lo, hi in ranges if hi < 0x10000]
         self.bmp = re.compile(f"[{_class(bmp)}]+")
-        self.astral = {
+        self.astral: dict[int, None] = {
             cp: None for lo, hi in ranges if lo >= 0x10000 for cp in range(lo, hi + 1)
         }
+        self.astral_space = dict.fromkeys(self.astral, " ")
 
     def strip(self, text: str) -> str:
         text = self.bmp.sub("", text)
@@ -154,46 +146,44 @@ class _Separators:
             text = text.translate(self.astral)
         return text
 
+    def runs(self, text: str) -> list[tuple[int, int]]:
+        if not text.isascii() and _HAS_ASTRAL.search(text):
+            text = text.translate(self.astral_space)  # same length: positions hold
+        return [m.span() for m in self.bmp.finditer(text)]
+
 
 _SEPARATORS: _Separators | None = None
 
 
-def strip_separators(text: str) -> str:
-    """``text`` without whitespace, punctuation and symbols (emoji included)."""
+def _separators() -> _Separators:
     global _SEPARATORS
     if _SEPARATORS is None:
         _SEPARATORS = _Separators()
-    return _SEPARATORS.strip(text)
+    return _SEPARATORS
 
 
-# -- the word matcher ----------------------------------------------------------------------
+def strip_separators(text: str) -> str:
+    """``text`` without whitespace, punctuation and symbols (emoji included)."""
+    return _separators().strip(text)
+
+
+def separator_runs(text: str) -> list[tuple[int, int]]:
+    """The ``(start, end)`` spans of the runs of separators in ``text``, in order."""
+    return _separators().runs(text)
+
+
+# -- scripts written without spaces ---------------------------------------------------------
 
 #: Scripts written without spaces between words (Han, kana, Hangul, Bopomofo, Thai, Lao,
-#: Khmer, Myanmar): words in them match as substrings.
-_UNSPACED_RANGES = (
+#: Khmer, Myanmar), as a regular-expression character class body: words in them match
+#: as substrings (see :mod:`engage_rules.wordmatch`).
+UNSPACED_RANGES = (
     "\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u19e0-\u19ff"
     "\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3038-\u303b\u3040-\u30ff"
     "\u3100-\u312f\u3130-\u318f\u31a0-\u31bf\u31f0-\u31ff\u3400-\u4dbf"
     "\u4e00-\u9fff\ua960-\ua97f\ua9e0-\ua9ff\uaa60-\uaa7f\uac00-\ud7af"
     "\ud7b0-\ud7ff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
 )
-_UNSPACED_CHAR = re.compile(f"[{_UNSPACED_RANGES}]")
-#: A token of a spaced script: letters and digits, not of an unspaced script.
-_TOKEN = re.compile(f"[^\\W_{_UNSPACED_RANGES}]+")
-#: RE2: a position where a whole word may start or end (not next to a token character).
-_SPELLED_RUN = re.compile("(?:^|\x00)((?:[^\x00]\x00){2,}[^\x00])(?=\x00|$)")
-_EDGE = r"(?:^|$|[^\p{L}\p{N}]|[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}])"
-
-
-# Several rules usually search the same message: keep its derived forms for a while.
-@lru_cache(maxsize=64)
-def _shadow(norm: str) -> str:
-    return strip_separators(norm)
-
-
-@lru_cache(maxsize=64)
-def _tokens(norm: str) -> tuple[str, ...]:
-    return tuple(_TOKEN.findall(norm))
 
 
 def _re2_options() -> Any:
@@ -201,132 +191,6 @@ def _re2_options() -> Any:
     options.log_errors = False
     options.max_mem = 64 << 20
     return options
-
-
-def _literal_alternation(keys: Iterable[str]) -> Any:
-    # Longer keys first, so the reported word is the most specific one.
-    ordered = sorted(keys, key=lambda k: (-len(k), k))
-    return re2.compile("|".join(re2.escape(k) for k in ordered), _re2_options())
-
-
-class WordMatcher:
-    """Finds the first word of a list in a text (see the module docs for the rules).
-
-    ``search(text)`` returns the word as it was written in the list, or ``""``.  Every
-    step is linear in the length of the text: RE2 literal alternations and set look-ups.
-    """
-
-    __slots__ = (
-        "_phrase_heads",
-        "_phrase_len",
-        "_phrases",
-        "_spelled",
-        "_spelled_keys",
-        "_symbolic",
-        "_symbolic_keys",
-        "_tokens",
-        "_unspaced",
-        "_unspaced_keys",
-        "words",
-    )
-
-    def __init__(self, words: Iterable[str]) -> None:
-        self.words = tuple(words)
-        unspaced: dict[str, str] = {}  # separator-free form -> word
-        symbolic: dict[str, str] = {}  # normalised form -> word (words with symbols)
-        tokens: dict[str, str] = {}  # one token (or a phrase's tokens joined) -> word
-        phrases: dict[tuple[str, ...], str] = {}
-        spelled: dict[str, str] = {}  # letters of a word spelled out one by one -> word
-        symbolic_alts: list[str] = []
-        for word in self.words:
-            if not isinstance(word, str):
-                raise TypeError(f"words must be strings, got {type(word).__name__}")
-            norm = " ".join(normalise(word).split())
-            if not norm:
-                continue
-            if _UNSPACED_CHAR.search(norm):
-                key = strip_separators(norm)
-                if key:
-                    unspaced.setdefault(key, word)
-                continue
-            toks = tuple(_TOKEN.findall(norm))
-            if not toks or any(unicodedata.category(ch)[0] == "S" for ch in norm):
-                # Symbols that carry meaning ("c++", "🔞"): match literally, with a
-                # word edge on each side that starts or ends with a letter or digit.
-                if norm not in symbolic:
-                    symbolic[norm] = word
-                    left = _EDGE if _TOKEN.match(norm[0]) else ""
-                    right = _EDGE if _TOKEN.match(norm[-1]) else ""
-                    symbolic_alts.append(f"{left}({re2.escape(norm)}){right}")
-                continue
-            joined = "".join(toks)
-            tokens.setdefault(joined, word)
-            if len(toks) > 1:
-                phrases.setdefault(toks, word)
-            elif len(joined) >= 3:
-                spelled.setdefault(joined, word)
-        self._unspaced_keys = unspaced
-        self._unspaced: Any = _literal_alternation(unspaced) if unspaced else None
-        self._symbolic_keys = symbolic
-        self._symbolic: Any = None
-        if symbolic_alts:
-            self._symbolic = re2.compile("|".join(symbolic_alts), _re2_options())
-        self._tokens = tokens
-        self._phrases = phrases
-        self._phrase_heads = frozenset(p[0] for p in phrases)
-        self._phrase_len = max((len(p) for p in phrases), default=0)
-        self._spelled_keys = spelled
-        self._spelled: Any = _literal_alternation(spelled) if spelled else None
-
-    def __len__(self) -> int:
-        return (
-            len(self._unspaced_keys) + len(self._symbolic_keys) + len(self._tokens)
-        )
-
-    def search(self, text: str) -> str:
-        """The first listed word found in ``text`` (as written in the list), or ``""``."""
-        if not text:
-            return ""
-        norm = normalise(text)
-        if self._unspaced is not None:
-            m = self._unspaced.search(_shadow(norm))
-            if m is not None:
-                return self._unspaced_keys[m.group(0)]
-        if self._symbolic is not None:
-            m = self._symbolic.search(norm)
-            if m is not None:
-                found = next(g for g in m.groups() if g is not None)
-                return self._symbolic_keys[found]
-        if not (self._tokens or self._spelled_keys):
-            return ""
-        return self._search_tokens(_tokens(norm))
-
-    def _search_tokens(self, toks: tuple[str, ...]) -> str:
-        words = self._tokens
-        if not words.keys().isdisjoint(toks):
-            return next(words[t] for t in toks if t in words)
-        if self._phrases:
-            heads = self._phrase_heads
-            size = self._phrase_len
-            for i, tok in enumerate(toks):
-                if tok in heads:
-                    for n in range(2, size + 1):
-                        hit = self._phrases.get(tuple(toks[i : i + n]))
-                        if hit is not None:
-                            return hit
-        if self._spelled is not None:
-            # Runs of three or more one-letter tokens: "s p a m", "s.p.a.m".
-            for run in _SPELLED_RUN.findall("\x00".join(toks)):
-                m = self._spelled.search(run.replace("\x00", ""))
-                if m is not None:
-                    return self._spelled_keys[m.group(0)]
-        return ""
-
-
-@lru_cache(maxsize=256)
-def word_matcher(words: tuple[str, ...]) -> WordMatcher:
-    """A cached :class:`WordMatcher` for a tuple of words."""
-    return WordMatcher(words)
 
 
 # -- fingerprints --------------------------------------------------------------------------
@@ -350,12 +214,16 @@ _TLDS = (
     "today|space|website|tech|host|buzz|rest|cyou|sbs|cfd|bond|beauty|quest|lol|page|"
     "email|game|games|money|cash|market|news|plus|run|world|zone|one|life|best|finance"
 )
-_URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
+#: Letters and digits of host names: Latin, Cyrillic and Greek letters are included so
+#: that look-alike domains (``ехаmple.com`` with Cyrillic letters) are found too; Han and
+#: other unspaced scripts are not, so Chinese text after a bare link is not taken in.
+_HOST = r"\p{Latin}\p{Cyrillic}\p{Greek}0-9"
+_URL_CHARS = rf"[{_HOST}\-._~:/?#\[\]@!$&'()*+,;=%]"
 _LINK_RE = re2.compile(
-    r"(?i)(?:^|[^A-Za-z0-9\-._@/])("
+    rf"(?i)(?:^|[^{_HOST}\-._@/])("
     rf"(?:https?|ftp)://{_URL_CHARS}+"
     rf"|www\.{_URL_CHARS}+"
-    rf"|(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+(?:{_TLDS})\b(?:[:/?#]{_URL_CHARS}*)?"
+    rf"|(?:[{_HOST}](?:[{_HOST}\-]*[{_HOST}])?\.)+(?:{_TLDS})\b(?:[:/?#]{_URL_CHARS}*)?"
     r")",
     _re2_options(),
 )

@@ -21,8 +21,10 @@ from ..errors import StoreError
 from ..state import LedgerEntry, MemberState, State, Timer
 
 #: The statuses of an outbox item.  ``pending`` items are waiting for (another) delivery
-#: attempt, ``delivered`` and ``failed`` (permanently) are final.
-OUTBOX_STATUSES = ("pending", "delivered", "failed")
+#: attempt; ``sending`` items were handed to an adapter and not yet confirmed (after a
+#: crash, each may or may not have reached the platform: the runtime's send window);
+#: ``delivered`` and ``failed`` (permanently) are final.
+OUTBOX_STATUSES = ("pending", "sending", "delivered", "failed")
 
 
 @dataclass(slots=True)
@@ -31,9 +33,12 @@ class OutboxItem:
 
     seq: int  # commit order, strictly increasing
     action: ActionRecord
-    status: str = "pending"  # pending | delivered | failed
+    status: str = "pending"  # pending | sending | delivered | failed
     attempts: int = 0
     last_error: str | None = None
+    #: The platform of the event that caused the action (``Event.platform``), if it had
+    #: one: the runtime delivers the action through that platform's adapter.
+    platform: str | None = None
 
 
 @runtime_checkable
@@ -56,7 +61,8 @@ class Store(Protocol):
       decision (and of a batch accepted by :meth:`commit_async`).  It does not know
       about decisions not handed to the store yet: the caller dedupes its own batch.
     - The outbox keeps actions in commit order; an action whose key is already in the
-      outbox is ignored.
+      outbox is ignored.  Each item remembers the ``platform`` of the event whose
+      decision emitted it (None for timers and events without one).
     """
 
     def open(self) -> State:
@@ -81,8 +87,15 @@ class Store(Protocol):
         """
         ...
 
-    def outbox(self, *, status: str | None = None, limit: int | None = None) -> list[OutboxItem]:
-        """Outbox items in commit order, optionally only those with ``status``."""
+    def outbox(self, *, status: str | None = None, limit: int | None = None,
+               after: int = 0) -> list[OutboxItem]:
+        """Outbox items in commit order, optionally only those with ``status`` and only
+        those whose ``seq`` is greater than ``after``."""
+        ...
+
+    def mark_sending(self, keys: Sequence[str]) -> None:
+        """Record, durably, that these ``pending`` actions are being handed to an
+        adapter.  Other statuses and unknown keys are left alone."""
         ...
 
     def mark_delivered(self, keys: Sequence[str]) -> None:
@@ -92,8 +105,8 @@ class Store(Protocol):
     def mark_failed(self, key: str, error: str, permanent: bool) -> None:
         """Record a failed delivery attempt.
 
-        The item stays ``pending`` (to be retried) unless ``permanent``, which makes it
-        ``failed``.  Delivered items and unknown keys are left alone.
+        The item becomes (or stays) ``pending``, to be retried, unless ``permanent``,
+        which makes it ``failed``.  Delivered items and unknown keys are left alone.
         """
         ...
 
@@ -134,6 +147,8 @@ class Batch:
     #: whose ``reversed_by`` was set by a reversal in this batch).
     ledger: dict[tuple[str, str, int], LedgerEntry] = field(default_factory=dict)
     actions: list[ActionRecord] = field(default_factory=list)
+    #: action key -> the platform of the event that caused it (only when it had one).
+    platforms: dict[str, str] = field(default_factory=dict)
     #: timer id -> the timer to keep, or None to delete it (the last operation wins).
     timers: dict[str, Timer | None] = field(default_factory=dict)
     errors: list[RuleError] = field(default_factory=list)
@@ -183,6 +198,11 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
                         ledger[(community, member, original.seq)] = original
         if d.actions:
             b.actions.extend(d.actions)
+            event = d.event
+            if event is not None and event.platform is not None:
+                platform = event.platform
+                for a in d.actions:
+                    b.platforms.setdefault(a.key, platform)
         if d.timers_added:
             for t in d.timers_added:
                 timers[t.id] = t
@@ -218,13 +238,15 @@ def rule_error_from_json(d: dict[str, Any]) -> RuleError:
     return RuleError(d["rule"], d["cause"], d["message"], datetime.fromisoformat(d["at"]))
 
 
-def check_outbox_query(status: str | None, limit: int | None) -> None:
+def check_outbox_query(status: str | None, limit: int | None, after: int = 0) -> None:
     if status is not None and status not in OUTBOX_STATUSES:
         raise ValueError(
             f"unknown outbox status {status!r}; expected one of {', '.join(OUTBOX_STATUSES)}"
         )
     if limit is not None and limit < 0:
         raise ValueError(f"outbox limit must be >= 0, not {limit}")
+    if after < 0:
+        raise ValueError(f"outbox `after` must be >= 0, not {after}")
 
 
 # -- URLs -------------------------------------------------------------------------------
@@ -242,11 +264,14 @@ _schemes: dict[str, StoreFactory] = {}
 def register_store_scheme(scheme: str, factory: StoreFactory) -> None:
     """Make ``open_store`` accept ``scheme:...`` URLs (for store plugins).
 
-    ``factory`` receives the whole URL.  Registering a scheme again replaces it.
+    ``factory`` receives the whole URL.  Registering a scheme again replaces it.  The
+    plugin manager calls this for every scheme the ``register_stores`` hook registers,
+    the built-in ``memory`` and ``sqlite`` included.
     """
     if not scheme or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
         raise ValueError(f"invalid URL scheme {scheme!r}")
-    if scheme.lower() in _BUILTIN:
+    builtin = _BUILTIN.get(scheme.lower())
+    if builtin is not None and factory is not builtin:
         raise ValueError(f"the {scheme!r} store scheme is built in and cannot be replaced")
     _schemes[scheme.lower()] = factory
 
@@ -291,6 +316,8 @@ def _open_sqlite(url: str) -> Store:
 
 
 _BUILTIN: dict[str, StoreFactory] = {"memory": _open_memory, "sqlite": _open_sqlite}
+#: The core's store schemes (registered by :mod:`engage_rules.builtin_plugin`).
+BUILTIN_STORE_SCHEMES = _BUILTIN
 
 
 def open_store(url: str) -> Store:
@@ -312,7 +339,10 @@ def open_store(url: str) -> Store:
         if sep == "" and url.endswith((".db", ".sqlite", ".sqlite3")):
             hint = f" (did you mean sqlite:///{url}?)"
         raise StoreError(f"invalid store URL {url!r}{hint}; supported: {_supported()}")
-    factory = _BUILTIN.get(scheme) or _schemes.get(scheme)
+    from ..plugins import registry
+
+    registry()  # the store schemes are registered through the register_stores hook
+    factory = _schemes.get(scheme)
     if factory is not None:
         return factory(url)
     base = scheme.split("+", 1)[0]
@@ -326,5 +356,5 @@ def open_store(url: str) -> Store:
 
 
 def _supported() -> str:
-    extra = sorted(_schemes)
+    extra = sorted(s for s in _schemes if s not in _BUILTIN)
     return ", ".join([_SUPPORTED, *(f"{s}:..." for s in extra)])

@@ -39,6 +39,8 @@ class MemoryStore:
         # Committed actions, in order.  Outbox items (and the de-duplication by key) are
         # built from them on first query, so a commit only appends.
         self._records: list[ActionRecord] = []
+        #: index in ``_records`` -> the platform of the causing event (when it had one).
+        self._platforms: dict[int, str] = {}
         self._indexed = 0
         self._outbox: list[OutboxItem] = []
         self._by_key: dict[str, OutboxItem] = {}
@@ -67,6 +69,11 @@ class MemoryStore:
         for d in decisions:
             processed.add(d.cause)
             if d.actions:
+                event = d.event
+                if event is not None and event.platform is not None:
+                    start = len(records)
+                    for i in range(start, start + len(d.actions)):
+                        self._platforms[i] = event.platform
                 records.extend(d.actions)
             if d.errors:
                 self._errors.extend(d.errors)
@@ -119,22 +126,31 @@ class MemoryStore:
         for i in range(self._indexed, len(records)):
             action = records[i]
             key = action.key
+            platform = self._platforms.pop(i, None) if self._platforms else None
             if key not in by_key:
-                item = OutboxItem(seq=len(outbox) + 1, action=action)
+                item = OutboxItem(seq=len(outbox) + 1, action=action, platform=platform)
                 outbox.append(item)
                 by_key[key] = item
         self._indexed = len(records)
 
-    def outbox(self, *, status: str | None = None, limit: int | None = None) -> list[OutboxItem]:
-        check_outbox_query(status, limit)
+    def outbox(self, *, status: str | None = None, limit: int | None = None,
+               after: int = 0) -> list[OutboxItem]:
+        check_outbox_query(status, limit, after)
         self._index()
         out: list[OutboxItem] = []
-        for item in self._outbox:
+        for item in self._outbox[after:]:  # seq == position + 1
             if status is None or item.status == status:
                 if limit is not None and len(out) >= limit:
                     break
                 out.append(replace(item))
         return out
+
+    def mark_sending(self, keys: Sequence[str]) -> None:
+        self._index()
+        for key in keys:
+            item = self._by_key.get(key)
+            if item is not None and item.status == "pending":
+                item.status = "sending"
 
     def mark_delivered(self, keys: Sequence[str]) -> None:
         self._index()

@@ -7,7 +7,8 @@ Layout (schema version 1)::
     communities(name, json)                community-level data
     members(community, id, json)           MemberState JSON; its "ledger" is always []
     ledger(rid, community, member, seq, json)  LedgerEntry JSON, versions in commit order
-    outbox(seq, key, json, status, attempts, last_error)   in commit order
+    outbox(seq, key, json, status, attempts, last_error)   in commit order; json is the
+                                           action, plus "platform" of its event
     timers(id, due, json)                  pending timers, indexed by due time
     errors(seq, json), audit(seq, json), review(seq, json)
 
@@ -176,6 +177,15 @@ class _Rows:
     communities: list[tuple[str, str]] = field(default_factory=list)
     communities_gone: list[tuple[str]] = field(default_factory=list)
     communities_seen: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _outbox_json(action: ActionRecord, platforms: dict[str, str]) -> str:
+    """The outbox row's JSON: the action, plus ``platform`` when its event had one."""
+    raw = action.to_json_bytes()
+    platform = platforms.get(action.key) if platforms else None
+    if platform is not None:
+        raw = raw[:-1] + b',"platform":' + orjson.dumps(platform) + b"}"
+    return raw.decode()
 
 
 def _latest_versions(versions: list[LedgerEntry]) -> list[LedgerEntry]:
@@ -408,7 +418,7 @@ class SQLiteStore:
             rows = _Rows(
                 causes=b.causes,
                 ledger=[(c, m, seq, encode_entry(e)) for (c, m, seq), e in b.ledger.items()],
-                actions=[(a.key, a.to_json_bytes().decode()) for a in b.actions],
+                actions=[(a.key, _outbox_json(a, b.platforms)) for a in b.actions],
                 timers_add=[
                     (t.id, t.due, dumps(t.to_json()).decode())
                     for t in b.timers.values() if t is not None
@@ -545,22 +555,44 @@ class SQLiteStore:
             raise StoreError(self._broken) from err
 
     # -- outbox -------------------------------------------------------------------------
-    def outbox(self, *, status: str | None = None, limit: int | None = None) -> list[OutboxItem]:
-        check_outbox_query(status, limit)
-        sql = "SELECT seq, json, status, attempts, last_error FROM outbox"
+    def outbox(self, *, status: str | None = None, limit: int | None = None,
+               after: int = 0) -> list[OutboxItem]:
+        check_outbox_query(status, limit, after)
+        sql = "SELECT seq, json, status, attempts, last_error FROM outbox WHERE seq > ?"
         if status is not None:
-            sql += f" WHERE status = '{status}'"  # a literal, so the partial index applies
+            sql += f" AND status = '{status}'"  # a literal, so the partial index applies
         sql += " ORDER BY seq"
-        params: tuple[int, ...] = ()
+        params: tuple[int, ...] = (after,)
         if limit is not None:
             sql += " LIMIT ?"
-            params = (limit,)
+            params = (after, limit)
         with self._use() as db:
             rows = db.execute(sql, params).fetchall()
-        return [
-            OutboxItem(seq, ActionRecord.from_json(orjson.loads(js)), st, attempts, error)
-            for seq, js, st, attempts, error in rows
-        ]
+        out = []
+        for seq, js, st, attempts, error in rows:
+            obj = orjson.loads(js)
+            out.append(OutboxItem(seq, ActionRecord.from_json(obj), st, attempts, error,
+                                  obj.get("platform")))
+        return out
+
+    def mark_sending(self, keys: Sequence[str]) -> None:
+        with self._use() as db:
+            self._indexes(db)
+            seqs = self._outbox_seqs
+            rows = [(seqs[k],) for k in dict.fromkeys(keys) if k in seqs]
+            if not rows:
+                return
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "UPDATE outbox SET status = 'sending' WHERE seq = ? AND status = 'pending'",
+                    rows,
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
 
     def mark_delivered(self, keys: Sequence[str]) -> None:
         with self._use() as db:

@@ -1,0 +1,12 @@
+"""engage-rules-discord: the Discord adapter for engage_rules.
+
+:mod:`.mapping` turns gateway dispatch payloads into events (pure), :mod:`.client`
+delivers actions through the REST API, :mod:`.plugin` registers the ``discord`` adapter.
+"""
+
+from .client import CAPABILITIES, DiscordClient, plan
+from .mapping import MappingConfig, parse_dispatch
+from .plugin import DiscordAdapter, DiscordSettings
+
+__all__ = ["CAPABILITIES", "DiscordAdapter", "DiscordClient", "DiscordSettings",
+           "MappingConfig", "parse_dispatch", "plan"]

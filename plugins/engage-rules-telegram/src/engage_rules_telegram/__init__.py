@@ -1,0 +1,12 @@
+"""engage-rules-telegram: the Telegram Bot API adapter for engage_rules.
+
+:mod:`.mapping` turns ``Update`` objects into events (pure), :mod:`.client` delivers
+actions through the Bot API, :mod:`.plugin` registers the ``telegram`` adapter.
+"""
+
+from .client import CAPABILITIES, TelegramClient, plan
+from .mapping import MappingConfig, parse_update
+from .plugin import TelegramAdapter, TelegramSettings
+
+__all__ = ["CAPABILITIES", "MappingConfig", "TelegramAdapter", "TelegramClient",
+           "TelegramSettings", "parse_update", "plan"]

@@ -1,0 +1,258 @@
+"""Delivery: one engage_rules action (DESIGN.md §6 shape) → Telegram Bot API calls.
+
+Two halves: :func:`plan` turns an action into the API calls that carry it out (pure, so
+what is sent is tested without a network), and :class:`TelegramClient` makes the calls
+over HTTPS with the standard library and maps the answers to
+:class:`~engage_rules.adapters.Delivery` / :class:`~engage_rules.adapters.DeliveryError`.
+
+=================  ===============================================================
+Action             Bot API calls
+=================  ===============================================================
+``send``, ``warn``  ``sendMessage`` to the member's private chat (chat id = user id)
+``reply``           ``sendMessage`` to ``params.channel`` with ``reply_parameters``
+``broadcast``       ``sendMessage`` to ``params.channel``, else the community's chat
+``delete_message``  ``deleteMessage``
+``mute``            ``restrictChatMember``, every permission false, ``until_date``
+``unmute``          ``restrictChatMember``, every permission true (lifts the restriction)
+``kick``            ``banChatMember`` then ``unbanChatMember`` (``only_if_banned``)
+``ban``             ``banChatMember`` (``until_date`` when the ban has an ``until``)
+``unban``           ``unbanChatMember`` (``only_if_banned``)
+=================  ===============================================================
+
+Errors: a 429 is retried after ``parameters.retry_after`` (or the ``Retry-After``
+header); 5xx answers and network failures are retried; any other error (400 message to
+delete not found, 403 bot was blocked by the user...) is permanent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from http.client import HTTPException
+from typing import Any
+
+from engage_rules.adapters import Delivery, DeliveryError
+
+DEFAULT_BASE_URL = "https://api.telegram.org"
+MAX_TEXT = 4096  # characters in one message (Bot API)
+#: Telegram treats a restriction shorter than this as "forever".
+MIN_RESTRICTION = 30
+
+CAPABILITIES = frozenset({"send", "warn", "reply", "broadcast", "delete_message", "mute",
+                          "unmute", "kick", "ban", "unban"})
+
+_MESSAGE_PERMISSIONS = (
+    "can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
+    "can_send_videos", "can_send_video_notes", "can_send_voice_notes", "can_send_polls",
+    "can_send_other_messages", "can_add_web_page_previews",
+)
+_ALL_PERMISSIONS = (*_MESSAGE_PERMISSIONS, "can_change_info", "can_invite_users",
+                    "can_pin_messages", "can_manage_topics")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """One Bot API method call: ``POST {base_url}/bot<token>/{method}`` with a JSON body."""
+
+    method: str
+    params: dict[str, Any]
+    chat_id: int
+
+
+def _permanent(message: str) -> DeliveryError:
+    return DeliveryError(message, permanent=True)
+
+
+def _int_id(value: Any, what: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise _permanent(f"{what} {value!r} is not a Telegram id")
+
+
+def _text(params: Mapping[str, Any]) -> str:
+    text = params.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise _permanent("the message has no text")
+    if len(text) > MAX_TEXT:
+        raise _permanent(f"the message is {len(text)} characters; Telegram allows {MAX_TEXT}")
+    return text
+
+
+def _until(params: Mapping[str, Any], now: float) -> int | None:
+    """``params.until`` as Unix time; None when absent; raises when already past."""
+    raw = params.get("until")
+    if raw is None:
+        return None
+    try:
+        until = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise _permanent(f"`until` {raw!r} is not an ISO 8601 time") from None
+    if until.tzinfo is None:
+        raise _permanent(f"`until` {raw!r} has no UTC offset")
+    seconds = int(until.timestamp())
+    if seconds <= now:
+        raise _Expired(raw)
+    return max(seconds, int(now) + MIN_RESTRICTION)
+
+
+class _Expired(Exception):
+    """The action's ``until`` has passed: nothing to do on the platform."""
+
+
+def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -> list[ApiCall]:
+    """The API calls that carry out ``action``.  ``chat_of(community)`` is the community's
+    chat id; ``now`` (Unix time) turns ``until`` into ``until_date``.  Raises a permanent
+    :class:`DeliveryError` for an action that cannot be delivered, and returns ``[]`` for
+    one that no longer needs to be (a mute or ban whose ``until`` has passed)."""
+    kind = action.get("type")
+    params = action.get("params") or {}
+    if not isinstance(params, Mapping):
+        raise _permanent("action params must be an object")
+    community = str(action.get("community") or "default")
+    member = action.get("member")
+
+    def user() -> int:
+        if member is None:
+            raise _permanent(f"`{kind}` needs a member")
+        return _int_id(member, "member")
+
+    def channel() -> int:  # a reply or a deletion falls back on the cause's channel
+        raw = params.get("channel") or (action.get("channel") if kind != "broadcast" else None)
+        return chat_of(community) if raw in (None, "") else _int_id(raw, "channel")
+
+    if kind in ("send", "warn"):
+        uid = user()
+        return [ApiCall("sendMessage", {"chat_id": uid, "text": _text(params)}, uid)]
+    if kind in ("reply", "broadcast"):
+        chat = channel()
+        body: dict[str, Any] = {"chat_id": chat, "text": _text(params)}
+        if kind == "reply" and params.get("reply_to") not in (None, ""):
+            body["reply_parameters"] = {
+                "message_id": _int_id(params["reply_to"], "reply_to"),
+                "allow_sending_without_reply": True,
+            }
+        return [ApiCall("sendMessage", body, chat)]
+    if kind == "delete_message":
+        chat = channel()
+        if params.get("message_id") in (None, ""):
+            raise _permanent("`delete_message` has no message_id (the event carried none)")
+        return [ApiCall("deleteMessage", {
+            "chat_id": chat, "message_id": _int_id(params["message_id"], "message_id")}, chat)]
+    if kind in ("mute", "unmute", "kick", "ban", "unban"):
+        chat, uid = chat_of(community), user()
+        target = {"chat_id": chat, "user_id": uid}
+        try:
+            until = _until(params, now) if kind in ("mute", "ban") else None
+        except _Expired:
+            return []
+        if kind in ("mute", "unmute"):
+            allowed = kind == "unmute"
+            body = {**target, "permissions": {p: allowed for p in _ALL_PERMISSIONS},
+                    "use_independent_chat_permissions": True}
+            if until is not None:
+                body["until_date"] = until
+            return [ApiCall("restrictChatMember", body, chat)]
+        unban = ApiCall("unbanChatMember", {**target, "only_if_banned": True}, chat)
+        if kind == "unban":
+            return [unban]
+        ban = ApiCall("banChatMember", {**target, "revoke_messages": False}, chat)
+        if kind == "kick":
+            return [ban, unban]
+        if until is not None:
+            ban.params["until_date"] = until
+        return [ban]
+    raise _permanent(f"the telegram adapter cannot deliver `{kind}` actions")
+
+
+class TelegramClient:
+    """Makes Bot API calls; thread-safe (one HTTPS request per call, no shared state)."""
+
+    def __init__(self, token: str, *, base_url: str = DEFAULT_BASE_URL,
+                 timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+        self._endpoint = f"{base_url.rstrip('/')}/bot{token}/"
+        self._timeout = timeout
+        self.clock = clock
+
+    def deliver(self, action: Mapping[str, Any], chat_of: Callable[[str], int]) -> Delivery:
+        calls = plan(action, chat_of, self.clock())
+        if not calls:
+            return Delivery(details={"skipped": "the action's `until` has already passed"})
+        result: Any = None
+        for call in calls:
+            result = self.call(call)
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        return Delivery(platform_id=None if message_id is None else str(message_id),
+                        route=f"telegram:{calls[-1].chat_id}")
+
+    def call(self, call: ApiCall) -> Any:
+        """Make one call; its ``result`` on success, else raise :class:`DeliveryError`."""
+        route = f"telegram:{call.chat_id}"
+        request = urllib.request.Request(
+            self._endpoint + call.method, data=json.dumps(call.params).encode(),
+            headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                status, body = response.status, response.read()
+                retry_header = None
+        except urllib.error.HTTPError as err:
+            status, body = err.code, err.read()
+            retry_header = err.headers.get("Retry-After")
+        except (TimeoutError, urllib.error.URLError, HTTPException, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise DeliveryError(f"{call.method}: could not reach Telegram: {reason}",
+                                route=route) from None
+        return _answer(call.method, status, body, retry_header, route)
+
+
+def _answer(method: str, status: int, body: bytes, retry_header: str | None,
+            route: str) -> Any:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise DeliveryError(f"{method}: HTTP {status} with a body that is not a Bot API answer",
+                            permanent=400 <= status < 500 and status != 429,
+                            status=status, route=route)
+    if status < 300 and answer.get("ok") is True:
+        return answer.get("result")
+    code = answer.get("error_code", status)
+    code = code if isinstance(code, int) else status
+    description = str(answer.get("description") or f"HTTP {status}")
+    parameters = answer.get("parameters")
+    parameters = parameters if isinstance(parameters, dict) else {}
+    if code == 429 or status == 429:
+        retry_after = _seconds(parameters.get("retry_after"))
+        if retry_after is None:
+            retry_after = _seconds(retry_header)
+        raise DeliveryError(f"{method}: {description}", retry_after=retry_after,
+                            status=429, route=route)
+    if "migrate_to_chat_id" in parameters:
+        description += (f" (the group is now the supergroup {parameters['migrate_to_chat_id']}:"
+                        " update `chats`)")
+    raise DeliveryError(f"{method}: {description}", permanent=400 <= code < 500,
+                        status=code, route=route)
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+__all__ = ["CAPABILITIES", "DEFAULT_BASE_URL", "MAX_TEXT", "ApiCall", "TelegramClient", "plan"]

@@ -1,0 +1,151 @@
+"""The ``telegram`` adapter and its registration with engage_rules (entry point
+``engage_rules: telegram``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from engage_rules import hookimpl
+from engage_rules.adapters import Delivery, DeliveryError
+from engage_rules.events import Event
+
+from .client import CAPABILITIES, DEFAULT_BASE_URL, TelegramClient
+from .mapping import PLATFORM, MappingConfig, parse_update
+
+
+class TelegramSettings(BaseModel):
+    """The adapter's section of the runtime config."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    platform: str = Field(
+        default=PLATFORM, min_length=1,
+        description="the adapter's name in the runtime config (events carry it)")
+    token: str = Field(min_length=1, description="Bot token from @BotFather (a secret)")
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="Bot API server")
+    chats: dict[str, str] = Field(
+        default_factory=dict,
+        description="chat id → community name; when given, other chats are ignored")
+    member_updates: Literal["chat_member", "service_messages"] = Field(
+        default="chat_member", description="where joins and leaves are read from")
+    timeout: float = Field(default=10.0, gt=0, description="seconds per API call")
+    author_cache: int = Field(
+        default=100_000, ge=0,
+        description="message authors remembered for reaction.added's to_member")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        _ = parts.port  # raises ValueError for a port that is not a number
+        return value
+
+    @field_validator("chats", mode="before")
+    @classmethod
+    def _chat_ids(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        out = {}
+        for key, name in value.items():
+            try:
+                out[str(int(key))] = name
+            except (TypeError, ValueError):
+                raise ValueError(f"chat id {key!r} is not an integer") from None
+        return out
+
+    @model_validator(mode="after")
+    def _one_chat_per_community(self) -> TelegramSettings:
+        names = list(self.chats.values())
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"communities mapped to several chats: {twice}; "
+                             "each community needs its own chat")
+        return self
+
+
+class _Authors:
+    """A bounded map ``(channel, message_id) → author``, least recently used first out."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, channel: str, message_id: str, author: str) -> None:
+        if self._size == 0:
+            return
+        with self._lock:
+            self._items[(channel, message_id)] = author
+            self._items.move_to_end((channel, message_id))
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def get(self, channel: str, message_id: str) -> str | None:
+        with self._lock:
+            return self._items.get((channel, message_id))
+
+
+class TelegramAdapter:
+    """Telegram Bot API adapter: ``Update`` objects in, Bot API calls out."""
+
+    capabilities = CAPABILITIES
+
+    def __init__(self, settings: Mapping[str, Any] | TelegramSettings, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        s = settings if isinstance(settings, TelegramSettings) else \
+            TelegramSettings.model_validate(dict(settings))
+        self.settings = s
+        self.name = s.platform
+        self._config = MappingConfig(chats=dict(s.chats), member_updates=s.member_updates,
+                                     platform=s.platform)
+        self._chat_ids = {name: int(chat) for chat, name in s.chats.items()}
+        self._authors = _Authors(s.author_cache)
+        self._client = TelegramClient(s.token, base_url=s.base_url, timeout=s.timeout,
+                                      clock=clock)
+        self._closed = False
+
+    def parse(self, payload: Mapping[str, Any]) -> list[Event]:
+        """An ``Update`` (webhook body or one ``getUpdates`` result) → events."""
+        events = parse_update(payload, self._config, self._authors.get)
+        for e in events:
+            if e.type == "message.posted" and e.member is not None and e.channel is not None:
+                self._authors.remember(e.channel, e.data["message_id"], e.member.id)
+        return events
+
+    def chat_of(self, community: str) -> int:
+        """The chat id of a community: from ``chats``, else the community name itself."""
+        if community in self._chat_ids:
+            return self._chat_ids[community]
+        try:
+            return int(community)
+        except ValueError:
+            raise DeliveryError(f"community {community!r} has no Telegram chat: "
+                                "map its chat id to it in `chats`", permanent=True) from None
+
+    def deliver(self, action: Mapping[str, Any]) -> Delivery:
+        if self._closed:
+            raise DeliveryError("the telegram adapter is closed")
+        return self._client.deliver(action, self.chat_of)
+
+    def close(self) -> None:
+        self._closed = True
+
+
+def make_adapter(settings: Mapping[str, Any]) -> TelegramAdapter:
+    return TelegramAdapter(settings)
+
+
+@hookimpl
+def register_adapters(register: Callable[..., None]) -> None:
+    register("telegram", make_adapter,
+             "Telegram Bot API: group messages, joins, leaves and reactions in; messages, "
+             "deletions, mutes, kicks and bans out")

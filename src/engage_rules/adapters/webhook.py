@@ -1,0 +1,121 @@
+"""The ``webhook`` adapter: DESIGN.md §3 events in (the runtime's webhook source verifies
+and receives them), signed action POSTs out.
+
+Each action is POSTed as its DESIGN.md §6 JSON to ``base_url + path`` with the same
+headers the webhook source checks (see :mod:`.signing`): ``X-Engage-Timestamp``,
+``X-Engage-Signature`` (when a secret is set) and ``X-Engage-Delivery`` = the action's
+key, which is stable across retries, so the receiver can drop a re-sent action.
+
+Settings: ``base_url`` (or ``url``; required), ``path`` (default ``/actions``),
+``secret`` (usually ``secret_env: NAME`` in the runtime config), ``platform`` (the name it
+answers to and that events' ``platform`` routes to; default ``webhook``),
+``capabilities`` (default: the platform actions, messages and moderation), ``timeout``
+(seconds, default 10).  The receiver's 429 ``Retry-After``, and its
+``X-RateLimit-Remaining`` / ``X-RateLimit-Reset-After`` headers, pace the dispatcher.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from ..events import Event
+from .base import Delivery
+from .capabilities import PLATFORM_ACTIONS, check_capabilities
+from .events_payload import parse_engage_event
+from .http import HttpClient, raise_for_status
+from .settings import reject_unknown
+from .signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+
+SETTINGS = ("base_url", "url", "path", "secret", "capabilities", "timeout")
+
+
+class WebhookAdapter:
+    def __init__(self, base_url: str, *, path: str = "/actions", secret: str | None = None,
+                 name: str = "webhook", capabilities: frozenset[str] = PLATFORM_ACTIONS,
+                 timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+        self.name = name
+        self.capabilities = capabilities
+        self.path = path if path.startswith("/") else "/" + path
+        self._secret = secret.encode() if secret else None
+        self._client = HttpClient(base_url, timeout=timeout)
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> WebhookAdapter:
+        reject_unknown(settings, SETTINGS, "webhook")
+        url = settings.get("base_url") or settings.get("url")
+        if not isinstance(url, str) or not url:
+            raise ValueError("webhook: base_url (the URL actions are POSTed to) is required")
+        caps = settings.get("capabilities")
+        secret = settings.get("secret")
+        if secret is not None and not isinstance(secret, str):
+            raise ValueError("webhook: secret must be a string")
+        timeout = settings.get("timeout", 10.0)
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            raise ValueError("webhook: timeout must be a positive number of seconds")
+        return cls(
+            url, path=str(settings.get("path", "/actions")), secret=secret,
+            name=str(settings.get("platform") or "webhook"),
+            capabilities=(PLATFORM_ACTIONS if caps is None
+                          else check_capabilities(caps if isinstance(caps, list) else [caps],
+                                                  "webhook")),
+            timeout=float(timeout),
+        )
+
+    def parse(self, payload: Mapping[str, Any]) -> list[Event]:
+        return parse_engage_event(payload, self.name)
+
+    def deliver(self, action: Mapping[str, Any]) -> Delivery:
+        body = orjson.dumps(dict(action))
+        timestamp = str(int(self._clock()))
+        headers = {TIMESTAMP_HEADER: timestamp}
+        key = action.get("key")
+        if isinstance(key, str):
+            headers[DELIVERY_HEADER] = key
+        if self._secret is not None:
+            headers[SIGNATURE_HEADER] = signature(self._secret, timestamp, body)
+        route = route_of(action)
+        resp = self._client.post(self.path, body, headers)
+        raise_for_status(resp, what=f"webhook {action.get('type')}", route=route)
+        remaining = _number(resp.headers.get("x-ratelimit-remaining"))
+        reset = _number(resp.headers.get("x-ratelimit-reset-after"))
+        platform_id = None
+        if resp.body:
+            try:
+                answer = orjson.loads(resp.body)
+            except orjson.JSONDecodeError:
+                answer = None
+            if isinstance(answer, dict) and isinstance(answer.get("id"), str | int):
+                platform_id = str(answer["id"])
+        return Delivery(platform_id=platform_id, route=route,
+                        remaining=int(remaining) if remaining is not None else None,
+                        reset_after=reset)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def route_of(action: Mapping[str, Any]) -> str:
+    """The conversation an action targets: its channel, else its member, else the
+    community (what per-route rate limits count)."""
+    params = action.get("params")
+    channel = params.get("channel") if isinstance(params, Mapping) else None
+    if channel:
+        return f"channel:{channel}"
+    member = action.get("member")
+    if member:
+        return f"member:{member}"
+    return f"community:{action.get('community', 'default')}"
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None

@@ -1,0 +1,295 @@
+"""The runtime config file of ``engage-rules run --config FILE`` (docs/running.md).
+
+A YAML file naming the playbook, the store, the event sources, the adapters and how the
+dispatcher paces and retries deliveries::
+
+    playbook: community.yaml            # relative to this file
+    store: sqlite:///live.db            # relative to the working directory
+    sources:
+      - type: webhook                   # signed HTTP POSTs of DESIGN.md §3 events
+        listen: 127.0.0.1:8787
+        secret_env: ENGAGE_WEBHOOK_SECRET
+    adapters:
+      platform:                         # the platform name events carry in `platform`
+        type: webhook                   # a registered adapter (default: the name)
+        base_url: http://127.0.0.1:9000
+        secret_env: PLATFORM_SECRET
+    dispatch:
+      default: platform
+
+Secrets never sit in the file: a setting ``NAME_env: VAR`` becomes the setting ``NAME``
+with the value of the environment variable ``VAR``, and ``${VAR}`` inside any string is
+replaced by the variable's value.  A variable that is not set is an error.  Every problem
+is reported as ``file:line:col: message``, all at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from ..durations import parse_duration
+from ..errors import EngageRulesError, Problem
+from ..yaml_loader import read_yaml_file
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ConfigError(EngageRulesError):
+    """A runtime config that cannot be used; ``problems`` are ``file:line:col`` lines."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def _seconds(value: Any) -> Any:
+    """A duration as seconds: a number, or ``30s`` / ``5m`` / ``2h``."""
+    if isinstance(value, str):
+        td: timedelta = parse_duration(value)
+        return td.total_seconds()
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class RateLimit(BaseModel):
+    """A token bucket: ``rate`` calls per second on average, bursts of ``burst``."""
+
+    model_config = _STRICT
+    rate: float = Field(gt=0)
+    burst: int = Field(default=1, ge=1)
+
+
+class WebhookSource(BaseModel):
+    """An HTTP server receiving signed events (``POST /events``)."""
+
+    model_config = _STRICT
+    type: Literal["webhook"]
+    listen: str = "127.0.0.1:8787"
+    path: str = "/events"
+    secret: str = Field(min_length=16)
+    window: Seconds = 300.0
+    max_body: int = Field(default=1_048_576, ge=1024)
+    #: A configured adapter whose ``parse`` reads the body (default: DESIGN.md §3 JSON).
+    parser: str | None = None
+    #: How long a request may wait for its event to be committed before a 503.
+    commit_timeout: Seconds = 30.0
+
+    def address(self) -> tuple[str, int]:
+        host, sep, port = self.listen.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"listen {self.listen!r} must be HOST:PORT")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+
+class JsonlSource(BaseModel):
+    """DESIGN.md §3 events, one JSON object per line, from a file or stdin (``-``)."""
+
+    model_config = _STRICT
+    type: Literal["jsonl"]
+    path: str
+    #: Keep reading a file as it grows (like ``tail -f``) instead of stopping at its end.
+    follow: bool = False
+
+
+Source = Annotated[WebhookSource | JsonlSource, Field(discriminator="type")]
+
+
+class RetryPolicy(BaseModel):
+    """Exponential backoff with full jitter: attempt n waits a random time in
+    ``[0, min(max_delay, base * 2**(n-1))]``, and at least a platform's Retry-After."""
+
+    model_config = _STRICT
+    base: Seconds = 1.0
+    max_delay: Seconds = 300.0
+    #: Attempts before a retryable failure is recorded as permanent.
+    max_attempts: int = Field(default=12, ge=1)
+
+
+class DispatchConfig(BaseModel):
+    model_config = _STRICT
+    #: The adapter for actions whose event had no platform (timers, plain events).
+    default: str | None = None
+    #: community → adapter, for actions whose event had no platform.
+    communities: dict[str, str] = Field(default_factory=dict)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    #: Calls in flight at once (across routes; one at a time per route, in order).
+    workers: int = Field(default=4, ge=1, le=64)
+    #: Items read from the outbox per query.
+    batch: int = Field(default=200, ge=1, le=10_000)
+    #: Default per-platform and per-route limits (an adapter's own settings win).
+    rate_limit: RateLimit | None = None
+    route_rate_limit: RateLimit | None = None
+    #: On SIGTERM, how long to keep delivering what is due before exiting.
+    shutdown_timeout: Seconds = 10.0
+    #: Seed of the jitter (None: seeded from the OS).
+    seed: int | None = None
+
+
+class AdapterConfig(BaseModel):
+    """One adapter: its registered type, rate limits, and its own settings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str | None = None
+    rate_limit: RateLimit | None = None
+    route_rate_limit: RateLimit | None = None
+
+    def settings(self, name: str) -> dict[str, Any]:
+        """What the adapter factory receives: every other key, plus ``platform``."""
+        extra = dict(self.model_extra or {})
+        extra.setdefault("platform", name)
+        return extra
+
+
+class RuntimeConfig(BaseModel):
+    model_config = _STRICT
+    playbook: str
+    store: str = "sqlite:///engage-rules.db"
+    sources: list[Source] = Field(min_length=1)
+    adapters: dict[str, AdapterConfig] = Field(min_length=1)
+    dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
+    #: Longest sleep between two checks for due timers, in seconds.
+    timer_poll: Seconds = 1.0
+    #: Events processed per store transaction at most (a transaction holds what arrived
+    #: while the previous one was being written).
+    max_batch: int = Field(default=500, ge=1, le=100_000)
+    #: The directory relative paths are resolved against (the config file's).
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def playbook_path(self) -> Path:
+        return (self.base_dir / self.playbook).resolve()
+
+    def adapter_type(self, name: str) -> str:
+        return self.adapters[name].type or name
+
+
+# -- loading ------------------------------------------------------------------------------
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> RuntimeConfig:
+    """Read, resolve secrets in, and validate a config file; raise :class:`ConfigError`."""
+    env = os.environ if environ is None else environ
+    doc = read_yaml_file(path)
+    if doc.problems:
+        raise ConfigError(doc.problems)
+    name = str(path)
+
+    def at(loc: tuple[str | int, ...], *, key: bool = False) -> tuple[int, int]:
+        p = tuple(loc)
+        if key and p in doc.key_positions:
+            return doc.key_positions[p]
+        while p and p not in doc.positions:
+            p = p[:-1]
+        return doc.positions.get(p, (1, 1))
+
+    problems: list[Problem] = []
+    unresolved: set[tuple[str | int, ...]] = set()  # settings whose variable is missing
+    if not isinstance(doc.data, dict):
+        raise ConfigError([Problem(name, 1, 1, "a runtime config must be a mapping")])
+
+    def resolve(value: Any, loc: tuple[str | int, ...]) -> Any:
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            for key, item in value.items():
+                here = (*loc, key)
+                if isinstance(key, str) and key.endswith("_env") and len(key) > 4:
+                    unresolved.add((*loc, key[:-4]))
+                    if not isinstance(item, str) or not _ENV_NAME.match(item):
+                        line, col = at(here)
+                        problems.append(Problem(name, line, col,
+                                                f"{key} must name an environment variable"))
+                        continue
+                    if item not in env:
+                        line, col = at(here)
+                        problems.append(Problem(
+                            name, line, col,
+                            f"environment variable {item} is not set (needed by {key})"))
+                        continue
+                    unresolved.discard((*loc, key[:-4]))
+                    out[key[:-4]] = env[item]
+                else:
+                    out[key] = resolve(item, here)
+            return out
+        if isinstance(value, list):
+            return [resolve(item, (*loc, i)) for i, item in enumerate(value)]
+        if isinstance(value, str) and "${" in value:
+            def sub(m: re.Match[str]) -> str:
+                var = m.group(1)
+                if var not in env:
+                    line, col = at(loc)
+                    problems.append(Problem(name, line, col,
+                                            f"environment variable {var} is not set"))
+                    return ""
+                return env[var]
+
+            return _ENV_REF.sub(sub, value)
+        return value
+
+    data = resolve(doc.data, ())
+    try:
+        config = RuntimeConfig.model_validate(
+            {**data, "base_dir": Path(path).resolve().parent})
+    except ValidationError as err:
+        for e in err.errors():
+            loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x in
+                                                     ("webhook", "jsonl")))
+            if loc in unresolved:
+                continue  # already reported as a missing variable
+            line, col = at(loc, key=e["type"] == "extra_forbidden")
+            where = ".".join(str(x) for x in loc)
+            message = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "extra_forbidden":
+                message = f"unknown setting `{loc[-1]}`"
+            elif e["type"] == "missing":
+                message = f"missing required setting `{loc[-1]}`"
+            elif where:
+                message = f"{where}: {message}"
+            problems.append(Problem(name, line, col, message))
+        raise ConfigError(problems) from None
+    problems.extend(_cross_checks(config, name, at))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _cross_checks(config: RuntimeConfig, name: str, at: Any) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def add(loc: tuple[str | int, ...], message: str) -> None:
+        line, col = at(loc)
+        problems.append(Problem(name, line, col, message))
+
+    known = sorted(config.adapters)
+    d = config.dispatch
+    if d.default is not None and d.default not in config.adapters:
+        add(("dispatch", "default"),
+            f"dispatch.default names no configured adapter: {d.default!r} "
+            f"(configured: {', '.join(known)})")
+    for community, adapter in d.communities.items():
+        if adapter not in config.adapters:
+            add(("dispatch", "communities", community),
+                f"community {community!r} routes to {adapter!r}, which is not configured")
+    listens: set[str] = set()
+    for i, source in enumerate(config.sources):
+        if isinstance(source, WebhookSource):
+            try:
+                source.address()
+            except ValueError as err:
+                add(("sources", i, "listen"), str(err))
+            if source.listen in listens:
+                add(("sources", i, "listen"), f"two sources listen on {source.listen}")
+            listens.add(source.listen)
+            if source.parser is not None and source.parser not in config.adapters:
+                add(("sources", i, "parser"),
+                    f"parser names no configured adapter: {source.parser!r}")
+    return problems

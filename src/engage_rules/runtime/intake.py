@@ -1,0 +1,85 @@
+"""The hand-off between sources (any thread) and the service loop (one thread).
+
+A source submits the events of one delivery and gets a future that completes once they
+are committed: ``accepted`` (processed now), ``duplicate`` (every event id was processed
+before) or ``replayed`` (the delivery id was seen before: nothing done).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from ..events import Event
+
+
+class ServiceStopping(Exception):
+    """The runtime is shutting down and takes no more events."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str  # accepted | duplicate | replayed
+    event_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Submission:
+    events: list[Event]
+    delivery: str | None
+    future: Future[Outcome]
+
+
+class Intake:
+    """A bounded queue of submissions; :meth:`submit` blocks while it is full."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._items: deque[Submission] = deque()
+        self._cv = threading.Condition()
+        self._closed = False
+        self._wakeups = 0
+
+    def submit(self, events: list[Event], delivery: str | None = None) -> Future[Outcome]:
+        future: Future[Outcome] = Future()
+        with self._cv:
+            while len(self._items) >= self.capacity and not self._closed:
+                self._cv.wait(0.5)
+            if self._closed:
+                future.set_exception(ServiceStopping("the runtime is shutting down"))
+                return future
+            self._items.append(Submission(events, delivery, future))
+            self._cv.notify_all()
+        return future
+
+    def take(self, limit: int, timeout: float) -> list[Submission]:
+        """Up to ``limit`` submissions; waits up to ``timeout`` for the first one (or for
+        :meth:`wake`)."""
+        with self._cv:
+            if not self._items and not self._wakeups and timeout > 0:
+                self._cv.wait(timeout)
+            self._wakeups = 0
+            out: list[Submission] = []
+            while self._items and len(out) < limit:
+                out.append(self._items.popleft())
+            if out:
+                self._cv.notify_all()
+            return out
+
+    def wake(self) -> None:
+        """Make a waiting :meth:`take` return now."""
+        with self._cv:
+            self._wakeups += 1
+            self._cv.notify_all()
+
+    def close(self) -> None:
+        """Refuse further submissions (those queued stay to be taken)."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+
+    def __len__(self) -> int:
+        with self._cv:
+            return len(self._items)

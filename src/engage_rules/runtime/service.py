@@ -1,0 +1,340 @@
+"""The live runtime (``engage-rules run``): sources → engine → one commit → dispatcher.
+
+One loop thread owns the engine.  It takes whatever the sources submitted since its last
+turn (up to ``max_batch`` deliveries), decides each event, fires the timers due by the
+wall clock (``engine.advance_to(now)``), and commits all of it in ONE durable store
+transaction; only then are the submitting requests answered and the dispatcher woken.
+So an accepted event is never lost, and a crash at any point loses only what nobody
+was told was accepted.  At start-up the engine state, the timers and the outbox come
+back from the store: nothing that was committed is lost or done twice.
+
+Delivery ids of webhook requests are committed in the same transaction, as processed
+ids named ``webhook-delivery:<id>`` (that prefix is reserved), so a replayed request is
+rejected even after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from ..adapters.base import Adapter
+from ..adapters.capabilities import is_platform_action
+from ..compiler import CompiledPlaybook, load
+from ..decision import Decision
+from ..engine import Engine
+from ..errors import EngageRulesError, Problem
+from ..store import Store, open_store
+from .config import JsonlSource, RuntimeConfig, WebhookSource
+from .dispatcher import AdapterLimits, Dispatcher
+from .intake import Intake, Outcome, Submission
+from .jsonl_source import JsonlReader
+from .webhook_source import WebhookServer
+
+log = logging.getLogger("engage_rules.runtime")
+
+#: Prefix of the processed ids that record webhook delivery ids.
+DELIVERY_PREFIX = "webhook-delivery:"
+
+
+class SetupError(EngageRulesError):
+    """The runtime cannot start: each problem is one line of the message."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class Source(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass
+class ServiceStats:
+    accepted: int = 0
+    duplicates: int = 0
+    replayed: int = 0
+    timers_fired: int = 0
+    commits: int = 0
+    rule_errors: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+
+
+def build_adapters(config: RuntimeConfig) -> dict[str, Adapter]:
+    """Build every configured adapter through the plugin registry."""
+    from ..plugins import registry
+
+    known = registry().adapters
+    adapters: dict[str, Adapter] = {}
+    problems: list[str] = []
+    for name, ac in config.adapters.items():
+        kind = config.adapter_type(name)
+        entry = known.get(kind)
+        if entry is None:
+            problems.append(f"adapter {name!r}: no adapter type {kind!r} is installed "
+                            f"(installed: {', '.join(sorted(known)) or 'none'})")
+            continue
+        try:
+            adapters[name] = entry(ac.settings(name))
+        except (ValueError, TypeError, KeyError) as err:
+            problems.append(f"adapter {name!r} ({kind}): {err}")
+    if problems:
+        for adapter in adapters.values():
+            adapter.close()
+        raise SetupError(problems)
+    return adapters
+
+
+def playbook_action_types(playbook: CompiledPlaybook) -> dict[str, tuple[str, int, int]]:
+    """Every action type the playbook can emit → where it is first written
+    (file, line, col), including the engine's own expiries (a mute needs ``unmute``)."""
+    source = playbook.loaded.source if playbook.loaded is not None else None
+    used: dict[str, tuple[str, int, int]] = {}
+    actions = [a for rule in playbook.rules for a in (*rule.do, *rule.else_)]
+    actions += [a for step in playbook.strike_ladder for a in step.do]
+    for action in actions:
+        where = source.pos(action.source) if source is not None else ("<playbook>", 0, 0)
+        used.setdefault(action.name, where)
+        if action.name == "mute":
+            used.setdefault("unmute", where)
+        if action.name == "ban" and getattr(action.params, "for_", None) is not None:
+            used.setdefault("unban", where)
+    return used
+
+
+def check_capabilities(playbook: CompiledPlaybook, adapters: dict[str, Adapter]) -> None:
+    """Raise :class:`SetupError` if the playbook uses a platform action (message,
+    moderation, plugin action) that no configured adapter declares (DESIGN.md §9)."""
+    problems: list[str] = []
+    configured = ", ".join(f"{n} ({', '.join(sorted(a.capabilities & _interesting(a)))})"
+                           for n, a in adapters.items())
+    for kind, (file, line, col) in sorted(playbook_action_types(playbook).items()):
+        if not is_platform_action(kind):
+            continue
+        if any(kind in a.capabilities for a in adapters.values()):
+            continue
+        problems.append(str(Problem(file, line, col,
+                                    f"action `{kind}` is not supported by any configured "
+                                    f"adapter; configured: {configured}")))
+    if problems:
+        raise SetupError(problems)
+
+
+def _interesting(adapter: Adapter) -> frozenset[str]:
+    return frozenset(k for k in adapter.capabilities if is_platform_action(k))
+
+
+class Service:
+    """The runtime of one config: build with :meth:`from_config`, then :meth:`run`."""
+
+    def __init__(self, config: RuntimeConfig, playbook: CompiledPlaybook, store: Store,
+                 adapters: dict[str, Adapter], *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.playbook = playbook
+        self.store = store
+        self.adapters = adapters
+        self.clock = clock
+        self.stats = ServiceStats()
+        self.engine = Engine(playbook, store.open())
+        self.intake = Intake()
+        limits = {name: AdapterLimits(ac.rate_limit, ac.route_rate_limit)
+                  for name, ac in config.adapters.items()}
+        self.dispatcher = Dispatcher(store, adapters, config.dispatch, limits=limits)
+        self.sources: list[Source] = []
+        self.webhooks: list[WebhookServer] = []
+        for sc in config.sources:
+            if isinstance(sc, WebhookSource):
+                parser = adapters[sc.parser] if sc.parser is not None else None
+                server = WebhookServer(sc, self.intake, parser=parser, clock=clock)
+                self.webhooks.append(server)
+                self.sources.append(server)
+            elif isinstance(sc, JsonlSource):
+                self.sources.append(JsonlReader(sc, self.intake, str(config.base_dir)))
+        self._stop = threading.Event()
+        self.failure: BaseException | None = None
+        self._last_commit: Future[None] | None = None
+
+    @classmethod
+    def from_config(cls, config: RuntimeConfig, *,
+                    clock: Callable[[], float] = time.time) -> Service:
+        """Load the playbook, build and check the adapters, open the store."""
+        playbook = load(config.playbook_path())
+        adapters = build_adapters(config)
+        try:
+            check_capabilities(playbook, adapters)
+            store = open_store(config.store)
+        except BaseException:
+            for adapter in adapters.values():
+                adapter.close()
+            raise
+        try:
+            return cls(config, playbook, store, adapters, clock=clock)
+        except BaseException:
+            store.close()
+            for adapter in adapters.values():
+                adapter.close()
+            raise
+
+    # -- life cycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Resume the outbox, start the dispatcher, then the sources."""
+        self.dispatcher.recover()
+        self.dispatcher.start()
+        for source in self.sources:
+            source.start()
+        for server in self.webhooks:
+            host, port = server.address
+            log.info("webhook source listening on http://%s:%d%s", host, port,
+                     server.config.path)
+        log.info("running playbook %s (store %s)", self.playbook.name, self.config.store)
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop (safe from a signal handler)."""
+        self._stop.set()
+        self.intake.wake()
+
+    def run(self) -> None:
+        """Start, loop until :meth:`request_stop`, then shut down gracefully."""
+        self.start()
+        try:
+            while not self._stop.is_set() and self.failure is None:
+                subs = self.intake.take(self.config.max_batch, self._timer_wait())
+                self.step(subs)
+                if self.dispatcher.error is not None:  # nothing would be delivered
+                    self.failure = self.dispatcher.error
+                    log.error("stopping: the dispatcher failed: %s", self.failure)
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop accepting, commit what was accepted, flush the dispatcher, close."""
+        log.info("shutting down")
+        for source in self.sources:
+            source.stop()
+        self.intake.close()
+        try:
+            while True:
+                subs = self.intake.take(self.config.max_batch, 0)
+                if not subs:
+                    break
+                if self.failure is None:
+                    self.step(subs)
+                else:  # nothing more can be committed: the senders will retry
+                    for sub in subs:
+                        sub.future.set_exception(self.failure)
+        finally:
+            if self._last_commit is not None:
+                wait([self._last_commit])
+            try:
+                self.dispatcher.stop()
+            finally:
+                for adapter in self.adapters.values():
+                    adapter.close()
+                self.store.close()
+        d = self.dispatcher.stats
+        s = self.stats
+        log.info("stopped: %d events accepted, %d duplicate, %d replayed, %d timers fired; "
+                 "actions delivered %d, skipped %d, retried %d, failed %d",
+                 s.accepted, s.duplicates, s.replayed, s.timers_fired,
+                 d.delivered, d.skipped, d.retries, d.failed)
+
+    def _timer_wait(self) -> float:
+        """Seconds until the next timer is due, at most ``timer_poll``."""
+        timers = self.engine.state.timers
+        wait = self.config.timer_poll
+        if timers:
+            wait = min(wait, max(0.0, timers[0].due - self.clock()))
+        return wait
+
+    # -- one turn ----------------------------------------------------------------------------
+    def step(self, subs: list[Submission]) -> None:
+        """Decide ``subs`` and the timers due now and commit them as one transaction;
+        each submission is answered when that transaction is durable."""
+        try:
+            self._step(subs)
+        except BaseException as err:
+            self.failure = err
+            for sub in subs:
+                if not sub.future.done():
+                    sub.future.set_exception(err)
+            self._stop.set()
+            raise
+
+    def _step(self, subs: list[Submission]) -> None:
+        store, engine = self.store, self.engine
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        decisions: list[Decision] = []
+        seen: set[str] = set()
+        outcomes: list[tuple[Submission, Outcome]] = []
+        for sub in subs:
+            dkey = DELIVERY_PREFIX + sub.delivery if sub.delivery is not None else None
+            if dkey is not None and (dkey in seen or store.is_processed(dkey)):
+                self.stats.replayed += 1
+                outcomes.append((sub, Outcome("replayed")))
+                continue
+            ids: list[str] = []
+            fresh = False
+            for event in sub.events:
+                ids.append(event.id)
+                if event.id in seen or store.is_processed(event.id):
+                    self.stats.duplicates += 1
+                    continue
+                before = len(decisions)
+                engine.process_into(event, decisions)
+                for d in decisions[before:]:
+                    seen.add(d.cause)
+                    if d.is_timer:
+                        self.stats.timers_fired += 1
+                self.stats.accepted += 1
+                fresh = True
+            if dkey is not None:
+                decisions.append(Decision(dkey, now))
+                seen.add(dkey)
+            status = "accepted" if fresh or not sub.events else "duplicate"
+            outcomes.append((sub, Outcome(status, ids)))
+        fired = engine.advance_to(now)
+        self.stats.timers_fired += len(fired)
+        decisions.extend(fired)
+        actions = 0
+        if not decisions:
+            for sub, outcome in outcomes:
+                sub.future.set_result(outcome)
+            return
+        # The fsync runs on the store's writer thread while this loop decides the next
+        # group: whatever arrives meanwhile is committed together (group commit).
+        # Requests are answered, and the dispatcher woken, once the group is durable.
+        commit = store.commit_async(decisions, engine.state)
+        self.stats.commits += 1
+        for d in decisions:
+            for a in d.actions:
+                self.stats.actions[a.type] += 1
+            actions += len(d.actions)
+            for e in d.errors:
+                self.stats.rule_errors += 1
+                log.warning("rule %s failed on %s: %s", e.rule, e.cause, e.message)
+
+        def durable(done: Future[None]) -> None:
+            err = done.exception()
+            if err is not None:
+                log.error("commit failed: %s", err)
+                self.failure = err
+                for sub, _ in outcomes:
+                    sub.future.set_exception(err)
+                self.request_stop()
+                return
+            for sub, outcome in outcomes:
+                sub.future.set_result(outcome)
+            if actions:
+                self.dispatcher.notify()
+
+        self._last_commit = commit
+        commit.add_done_callback(durable)

@@ -1,0 +1,535 @@
+"""The store contract (DESIGN.md §9): the behaviour every store backend must have.
+
+Subclass :class:`StoreContract` in a test module and override the ``backend`` fixture to
+return a :class:`StoreBackend` for your store::
+
+    from engage_rules.testing import StoreBackend, StoreContract
+
+    class TestRedisStore(StoreContract):
+        @pytest.fixture
+        def backend(self, redis_url: str) -> StoreBackend:
+            def reopen(store: Store) -> Store:
+                store.close()
+                return RedisStore(redis_url)
+            return StoreBackend(create=lambda: RedisStore(redis_url), reopen=reopen)
+
+``StoreBackend.reopen`` closes a store and returns a new instance over the same data
+(for a durable store, a new object on the same database; for an in-process store, the
+store itself).  The built-in memory and SQLite stores pass this suite
+(tests/test_store_contract.py).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from ..decision import ActionRecord, Decision, RuleError
+from ..events import event_from_obj
+from ..state import LedgerEntry, MemberState, State, Strike, Timer
+from ..store.base import Store
+
+T0 = datetime(2026, 3, 2, 20, 15, tzinfo=timezone(timedelta(hours=8)))
+
+
+# -- building decisions the way the engine does ------------------------------------------
+
+def decision(n: int, *, cause: str | None = None, timer: bool = False) -> Decision:
+    return Decision(cause=cause or f"evt-{n}", at=T0 + timedelta(minutes=n), is_timer=timer)
+
+
+def award(state: State, d: Decision, member: str, amount: int = 5, *,
+          community: str = "default", kind: str = "award",
+          reverses: int | None = None) -> LedgerEntry:
+    m = state.community(community).member(member)
+    entry = LedgerEntry(
+        seq=len(m.ledger) + 1, currency="points", amount=amount, kind=kind,
+        reason="quality post", rule="quality-post", cause=d.cause,
+        key=f"{d.cause}:{member}:{len(m.ledger) + 1}", at=d.at, ref=f"msg-{d.cause}",
+        reverses=reverses,
+    )
+    m.ledger.append(entry)
+    m.balances["points"] = m.balances.get("points", 0) + amount
+    d.ledger.append((community, member, entry))
+    d.touched.add((community, member))
+    return entry
+
+
+def revoke(state: State, d: Decision, member: str, seq: int, *,
+           community: str = "default") -> LedgerEntry:
+    m = state.community(community).member(member)
+    original = m.ledger[seq - 1]
+    entry = award(state, d, member, -original.amount, community=community, kind="revoke",
+                  reverses=seq)
+    original.reversed_by = entry.seq
+    return entry
+
+
+def action(d: Decision, key: str, type_: str = "send", member: str | None = "u1",
+           **params: Any) -> ActionRecord:
+    record = ActionRecord(key=key, type=type_, member=member, rule="welcome", cause=d.cause,
+                          at=d.at, params=params or {"text": "欢迎!"})
+    d.actions.append(record)
+    return record
+
+
+def add_timer(state: State, d: Decision, timer_id: str, due_minutes: float,
+              member: str | None = "u1") -> Timer:
+    timer = Timer(due=(T0 + timedelta(minutes=due_minutes)).timestamp(), seq=0, id=timer_id,
+                  kind="unmute", community="default", member=member, rule="moderation",
+                  payload={"reason": "flood"})
+    assert state.add_timer(timer)
+    d.add_timer(timer)
+    return timer
+
+
+def fire_timer(state: State, d: Decision, timer_id: str) -> None:
+    """Remove a pending timer from the heap, as the engine does when it fires."""
+    kept = [t for t in state.timers if t.id != timer_id]
+    assert len(kept) == len(state.timers) - 1, f"timer {timer_id} is not pending"
+    state.timers[:] = kept
+    heapq.heapify(state.timers)
+    state.timer_ids.discard(timer_id)
+    d.add_fired(timer_id)
+
+
+def rich_member(state: State, member: str, community: str = "default") -> MemberState:
+    """Fill every kind of member field, so a round trip exercises them all."""
+    m = state.community(community).member(member)
+    utc = datetime(2025, 12, 1, tzinfo=UTC)
+    m.name = "阿明"
+    m.roles = ("member", "mod")
+    m.created_at = utc
+    m.level, m.level_name, m.level_locked = 2, "活跃成员", True
+    m.badges = {"first-post": {"at": T0.isoformat(), "count": 2}}
+    m.titles = ["优秀贡献者"]
+    m.tags = {"newcomer": T0 + timedelta(days=7), "vip": None}
+    m.strikes = [Strike(T0, "flood", "anti-flood", T0 + timedelta(days=30))]
+    m.status, m.muted_until = "muted", T0 + timedelta(hours=1)
+    m.opted_out = False
+    m.joined_at, m.last_active_at = utc, T0
+    m.record("message.posted", T0.timestamp(), 86400.0)
+    m.texts = [(T0.timestamp(), "abc123")]
+    m.cooldowns = {"welcome": T0.timestamp()}
+    m.spent = {"welcome", "first-post"}
+    m.windows = {"anti-flood": [T0.timestamp(), T0.timestamp() + 1.5]}
+    m.caps = {"quality-post:points:day": ["2026-03-02", 10]}
+    m.attrs = {"city": "上海", "score": 1.25, "nested": {"a": [1, None, True]}}
+    m.flows = {"onboarding": {"step": 2, "since": T0.isoformat()}}
+    return m
+
+
+def state_json(state: State) -> dict[str, Any]:
+    """Everything a store must restore, in a comparable form."""
+    return {
+        "communities": {
+            name: {
+                "data": c.data,
+                "members": {mid: m.to_json() for mid, m in sorted(c.members.items())},
+            }
+            for name, c in sorted(state.communities.items())
+        },
+        "clock": state.clock.isoformat() if state.clock else None,
+        "timers": sorted((t.due, t.seq, t.to_json()["id"], str(t.to_json()))
+                         for t in state.timers),
+        "timer_ids": sorted(state.timer_ids),
+        "timer_seq": state.timer_seq,
+    }
+
+
+def pop_order(state: State) -> list[str]:
+    """The order in which the restored timer heap fires its timers."""
+    ids = []
+    while (t := state.pop_due(float("inf"))) is not None:
+        ids.append(t.id)
+    return ids
+
+
+# -- the suite -------------------------------------------------------------------------
+
+@dataclass
+class StoreBackend:
+    """How the contract suite creates and reopens one kind of store."""
+
+    create: Callable[[], Store]
+    reopen: Callable[[Store], Store]
+    opened: list[Store] = field(default_factory=list)
+
+    def new(self) -> Store:
+        store = self.create()
+        self.opened.append(store)
+        return store
+
+    def again(self, store: Store) -> Store:
+        fresh = self.reopen(store)
+        self.opened.append(fresh)
+        return fresh
+
+
+class StoreContract:
+    """The behaviour every :class:`~engage_rules.store.Store` must have."""
+
+    @pytest.fixture
+    def backend(self) -> StoreBackend:
+        raise NotImplementedError("override the `backend` fixture")
+
+    @pytest.fixture
+    def store(self, backend: StoreBackend) -> Iterator[Store]:
+        yield backend.new()
+        for s in backend.opened:
+            s.close()
+
+    # state ----------------------------------------------------------------------------
+    def test_a_new_store_opens_an_empty_state(self, store: Store) -> None:
+        state = store.open()
+        assert state.communities == {}
+        assert state.clock is None
+        assert state.timers == [] and state.timer_ids == set() and state.timer_seq == 0
+        assert store.outbox() == [] and store.rule_errors() == []
+        assert store.audit_log() == [] and store.review_queue() == []
+        assert store.ledger("default", "u1") == []
+
+    def test_state_round_trips(self, backend: StoreBackend, store: Store) -> None:
+        state = store.open()
+        d1 = decision(1)
+        rich_member(state, "u1")
+        d1.touched.add(("default", "u1"))
+        award(state, d1, "u1", 5)
+        award(state, d1, "u2", 3, community="fans")
+        state.community("fans").data = {"lottery": {"stock": 3}, "board": [["u2", 3]]}
+        d1.touch_community("fans")
+        add_timer(state, d1, "unmute:u1", 60)
+        add_timer(state, d1, "untag:u1", 30)
+        state.clock = d1.at
+        d2 = decision(2)
+        award(state, d2, "u1", 7)
+        state.community("default").member("u3").status = "left"
+        d2.touched.add(("default", "u3"))
+        state.clock = d2.at
+        store.commit([d1, d2], state)
+        expected = state_json(state)
+
+        again = backend.again(store)
+        restored = again.open()
+        assert state_json(restored) == expected
+        assert pop_order(restored) == ["untag:u1", "unmute:u1"]
+
+    def test_touched_members_are_saved_as_of_the_commit(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        state = store.open()
+        d1, d2 = decision(1), decision(2)
+        award(state, d1, "u1", 5)
+        award(state, d2, "u1", 6)  # the same member, changed again later in the batch
+        state.community("default").member("u1").attrs["last"] = "d2"
+        store.commit([d1, d2], state)
+        expected = state.community("default").member("u1").to_json()
+        restored = backend.again(store).open()
+        assert restored.community("default").member("u1").to_json() == expected
+        assert restored.community("default").member("u1").balance("points") == 11
+
+    def test_state_accumulates_over_commits(self, backend: StoreBackend, store: Store) -> None:
+        state = store.open()
+        for n in range(1, 6):
+            d = decision(n)
+            award(state, d, f"u{n % 2}", n)
+            if n == 3:
+                add_timer(state, d, "t3", 10)
+            if n == 5:
+                fire_timer(state, d, "t3")
+            state.clock = d.at
+            store.commit([d], state)
+        expected = state_json(state)
+        assert state_json(backend.again(store).open()) == expected
+
+    def test_a_member_removed_from_state_is_removed(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        state = store.open()
+        d1 = decision(1)
+        award(state, d1, "gone", 5)
+        award(state, d1, "kept", 5)
+        store.commit([d1], state)
+        d2 = decision(2)
+        del state.community("default").members["gone"]
+        d2.touched.add(("default", "gone"))
+        store.commit([d2], state)
+        restored = backend.again(store).open()
+        assert set(restored.community("default").members) == {"kept"}
+        assert backend.opened[-1].ledger("default", "gone") == []
+
+    def test_clock_and_timer_seq_survive(self, backend: StoreBackend, store: Store) -> None:
+        state = store.open()
+        d = decision(1)
+        add_timer(state, d, "a", 5)
+        add_timer(state, d, "b", 5)  # same due time: the heap orders by seq
+        fire_timer(state, d, "a")
+        state.clock = T0 + timedelta(days=1)
+        store.commit([d], state)
+        restored = backend.again(store).open()
+        assert restored.clock == T0 + timedelta(days=1)
+        assert restored.timer_seq == 2
+        assert pop_order(restored) == ["b"]
+
+    # processed ids ----------------------------------------------------------------------
+    def test_processed_ids(self, backend: StoreBackend, store: Store) -> None:
+        state = store.open()
+        d1, d2 = decision(1), decision(2, cause="timer:unmute:u1", timer=True)
+        assert not store.is_processed("evt-1")
+        store.commit([d1, d2], state)
+        assert store.is_processed("evt-1") and store.is_processed("timer:unmute:u1")
+        assert not store.is_processed("evt-2")
+        again = backend.again(store)
+        again.open()
+        assert again.is_processed("evt-1") and again.is_processed("timer:unmute:u1")
+        assert not again.is_processed("evt-3")
+
+    def test_an_empty_batch_changes_nothing(self, store: Store) -> None:
+        state = store.open()
+        store.commit([], state)
+        assert store.outbox() == []
+        assert store.commit_async([], state).result(timeout=10) is None
+
+    def test_commit_async_is_durable_when_its_future_completes(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        state = store.open()
+        futures = []
+        for n in range(1, 4):
+            d = decision(n)
+            award(state, d, "u1", n)
+            action(d, f"a{n}")
+            futures.append(store.commit_async([d], state))
+            assert store.is_processed(f"evt-{n}")
+        for f in futures:
+            assert f.result(timeout=30) is None
+        assert [i.action.key for i in store.outbox()] == ["a1", "a2", "a3"]
+        restored = backend.again(store).open()
+        assert restored.community("default").member("u1").balance("points") == 6
+
+    # outbox ------------------------------------------------------------------------------
+    def test_outbox_keeps_commit_order_and_ignores_duplicate_keys(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        state = store.open()
+        d1, d2, d3 = decision(1), decision(2), decision(3)
+        a1 = action(d1, "k1", "send", text="hi")
+        action(d1, "k2", "award", currency="points", amount=5)
+        action(d2, "k1", "send", text="duplicate in the same batch")
+        action(d2, "k3", "mute", member="u2", duration=600)
+        store.commit([d1, d2], state)
+        action(d3, "k3", "mute", member="u2")  # a duplicate of a committed action
+        action(d3, "k4", "announce", member=None, text="本周话题")
+        store.commit([d3], state)
+        items = store.outbox()
+        assert [i.action.key for i in items] == ["k1", "k2", "k3", "k4"]
+        assert items[0].action == a1
+        assert items[3].action.member is None
+        assert all(i.status == "pending" and i.attempts == 0 and i.last_error is None
+                   for i in items)
+        seqs = [i.seq for i in items]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 4
+
+        again = backend.again(store)
+        assert [(i.seq, i.action) for i in again.outbox()] == [(i.seq, i.action) for i in items]
+        state2 = again.open()
+        d4 = decision(4)
+        action(d4, "k2")
+        action(d4, "k5")
+        again.commit([d4], state2)
+        keys = [i.action.key for i in again.outbox()]
+        assert keys == ["k1", "k2", "k3", "k4", "k5"]
+        assert again.outbox()[-1].seq > seqs[-1]
+
+    def test_outbox_filters_and_limits(self, store: Store) -> None:
+        state = store.open()
+        d = decision(1)
+        for k in range(5):
+            action(d, f"k{k}")
+        store.commit([d], state)
+        store.mark_delivered(["k1", "k3"])
+        assert [i.action.key for i in store.outbox(status="pending")] == ["k0", "k2", "k4"]
+        assert [i.action.key for i in store.outbox(status="delivered")] == ["k1", "k3"]
+        assert store.outbox(status="failed") == []
+        assert [i.action.key for i in store.outbox(limit=2)] == ["k0", "k1"]
+        assert [i.action.key for i in store.outbox(status="pending", limit=2)] == ["k0", "k2"]
+        assert store.outbox(limit=0) == []
+        with pytest.raises(ValueError, match="unknown outbox status"):
+            store.outbox(status="sent")
+        with pytest.raises(ValueError, match="limit"):
+            store.outbox(limit=-1)
+
+    def test_mark_delivered_and_failed(self, backend: StoreBackend, store: Store) -> None:
+        state = store.open()
+        d = decision(1)
+        for k in ("a", "b", "c", "d"):
+            action(d, k)
+        store.commit([d], state)
+        store.mark_failed("a", "HTTP 503", permanent=False)
+        store.mark_failed("a", "HTTP 429: retry after 5 s", permanent=False)
+        store.mark_failed("b", "HTTP 403: forbidden", permanent=True)
+        store.mark_delivered(["c", "c", "unknown-key"])
+        store.mark_delivered(["c"])  # already delivered: no new attempt
+        store.mark_failed("c", "late failure", permanent=True)  # delivered stays delivered
+        store.mark_failed("unknown-key", "x", permanent=True)
+        store.mark_delivered([])
+
+        def view(s: Store) -> dict[str, tuple[str, int, str | None]]:
+            return {i.action.key: (i.status, i.attempts, i.last_error) for i in s.outbox()}
+
+        expected = {
+            "a": ("pending", 2, "HTTP 429: retry after 5 s"),
+            "b": ("failed", 1, "HTTP 403: forbidden"),
+            "c": ("delivered", 1, None),
+            "d": ("pending", 0, None),
+        }
+        assert view(store) == expected
+        again = backend.again(store)
+        assert view(again) == expected
+        again.mark_delivered(["a", "b"])  # a retry may still succeed
+        assert view(again)["a"] == ("delivered", 3, "HTTP 429: retry after 5 s")
+        assert view(again)["b"][0] == "delivered"
+
+    def test_sending_is_durable_and_resolves_to_delivered_or_failed(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        state = store.open()
+        d = decision(1)
+        for k in ("a", "b", "c", "d"):
+            action(d, k)
+        store.commit([d], state)
+        store.mark_delivered(["d"])
+        store.mark_sending(["a", "b", "c", "d", "unknown-key"])  # d is final: unchanged
+        assert [i.action.key for i in store.outbox(status="sending")] == ["a", "b", "c"]
+        assert [i.action.key for i in store.outbox(status="pending")] == []
+        again = backend.again(store)  # a restart sees what was in flight
+        assert [i.action.key for i in again.outbox(status="sending")] == ["a", "b", "c"]
+        again.mark_delivered(["a"])
+        again.mark_failed("b", "HTTP 503", permanent=False)
+        again.mark_failed("c", "HTTP 403", permanent=True)
+        view = {i.action.key: (i.status, i.attempts) for i in again.outbox()}
+        assert view == {"a": ("delivered", 1), "b": ("pending", 1), "c": ("failed", 1),
+                        "d": ("delivered", 1)}
+
+    def test_outbox_after_seq_and_the_platform_of_the_causing_event(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        state = store.open()
+        d1 = Decision("evt-1", T0, event_from_obj({
+            "id": "evt-1", "type": "message.posted", "at": T0.isoformat(),
+            "platform": "discord", "member": {"id": "u1"}}))
+        action(d1, "k1")
+        action(d1, "k2")
+        d2 = decision(2, cause="timer-1", timer=True)
+        action(d2, "k3")
+        store.commit([d1, d2], state)
+        items = store.outbox()
+        assert [(i.action.key, i.platform) for i in items] == [
+            ("k1", "discord"), ("k2", "discord"), ("k3", None)]
+        first = items[0].seq
+        assert [i.action.key for i in store.outbox(after=first)] == ["k2", "k3"]
+        assert [i.action.key for i in store.outbox(status="pending", after=first, limit=1)] \
+            == ["k2"]
+        assert store.outbox(after=items[-1].seq) == []
+        again = backend.again(store)
+        assert [(i.action.key, i.platform) for i in again.outbox(after=first)] == [
+            ("k2", "discord"), ("k3", None)]
+        assert again.outbox(status="pending")[0].action == items[0].action
+        with pytest.raises(ValueError, match="after"):
+            store.outbox(after=-1)
+
+    # timers --------------------------------------------------------------------------------
+    def test_timers_added_and_fired_in_one_batch(self, backend: StoreBackend, store: Store) -> None:
+        state = store.open()
+        d0 = decision(0)
+        add_timer(state, d0, "old", 1)
+        store.commit([d0], state)
+
+        d1, d2, d3 = decision(1), decision(2, cause="old", timer=True), decision(3)
+        add_timer(state, d1, "short", 5)
+        add_timer(state, d1, "long", 50)
+        fire_timer(state, d2, "old")
+        d2.is_timer = True
+        d2b = decision(4, cause="short", timer=True)
+        fire_timer(state, d2b, "short")  # added and fired in the same batch
+        add_timer(state, d3, "old", 20)  # fired, then scheduled again, same batch
+        store.commit([d1, d2, d2b, d3], state)
+        restored = backend.again(store).open()
+        assert restored.timer_ids == {"long", "old"}
+        assert restored.timer_seq == state.timer_seq == 4
+        assert state_json(restored)["timers"] == state_json(state)["timers"]
+        assert pop_order(restored) == ["old", "long"]
+
+    def test_a_timer_fired_later_is_gone(self, backend: StoreBackend, store: Store) -> None:
+        state = store.open()
+        d1 = decision(1)
+        add_timer(state, d1, "t", 5)
+        store.commit([d1], state)
+        d2 = decision(2, cause="t", timer=True)
+        fire_timer(state, d2, "t")
+        store.commit([d2], state)
+        restored = backend.again(store).open()
+        assert restored.timers == [] and restored.timer_ids == set()
+
+    # ledger ------------------------------------------------------------------------------
+    def test_ledger_round_trips_with_reversals(self, backend: StoreBackend, store: Store) -> None:
+        state = store.open()
+        d1 = decision(1)
+        award(state, d1, "u1", 5)
+        award(state, d1, "u1", 7)
+        award(state, d1, "u2", 1, community="fans")
+        store.commit([d1], state)
+        d2, d3 = decision(2), decision(3)
+        revoke(state, d2, "u1", 1)  # reverses an entry committed earlier
+        award(state, d3, "u1", 2)
+        revoke(state, d3, "u1", 4)  # reverses an entry of the same batch
+        store.commit([d2, d3], state)
+
+        live = state.community("default").member("u1").ledger
+        assert [(e.seq, e.reverses, e.reversed_by) for e in live] == [
+            (1, None, 3), (2, None, None), (3, 1, None), (4, None, 5), (5, 4, None)]
+        assert store.ledger("default", "u1") == live
+        assert store.ledger("fans", "u2") == state.community("fans").member("u2").ledger
+        assert store.ledger("default", "nobody") == []
+
+        again = backend.again(store)
+        restored = again.open()
+        assert restored.community("default").member("u1").ledger == live
+        assert again.ledger("default", "u1") == live
+        m = restored.community("default").member("u1")
+        assert m.balance("points") == sum(e.amount for e in m.ledger) == 7
+
+    # logs --------------------------------------------------------------------------------
+    def test_rule_errors_audit_and_review(self, backend: StoreBackend, store: Store) -> None:
+        state = store.open()
+        d1, d2 = decision(1), decision(2)
+        e1 = RuleError("quality-post", "evt-1", "division by zero", d1.at)
+        d1.add_error(e1)
+        d1.add_audit({"action": "mute", "member": "u1", "reason": "flood", "at": "x"})
+        d2.add_error(RuleError("welcome", "evt-2", "unknown template 'hi'", d2.at))
+        d2.add_review({"member": "u2", "reason": "possible ad", "text": "加我微信"})
+        d2.add_audit({"action": "delete_message", "member": "u2"})
+        store.commit([d1], state)
+        store.commit([d2], state)
+
+        def check(s: Store) -> None:
+            errors = s.rule_errors()
+            assert errors[0] == e1
+            assert [e.rule for e in errors] == ["quality-post", "welcome"]
+            assert [a["action"] for a in s.audit_log()] == ["mute", "delete_message"]
+            assert s.review_queue() == [
+                {"member": "u2", "reason": "possible ad", "text": "加我微信"}]
+
+        check(store)
+        check(backend.again(store))
+
+    def test_close_is_idempotent(self, backend: StoreBackend) -> None:
+        store = backend.new()
+        store.open()
+        store.close()
+        store.close()
