@@ -94,7 +94,9 @@ class Engine:
         return resume_schedules(self, now)
 
     def _fire(self, timer: Timer) -> Decision:
-        at = from_ts(timer.due)
+        # The due time in the community time zone: what the timer's actions and the
+        # internal events it raises carry as `at` (DESIGN.md §6).
+        at = from_ts(timer.due).astimezone(self.playbook.timezone)
         d = Decision(cause=timer.id, at=at, is_timer=True)
         d.add_fired(timer.id)
         queue: deque[Event] = deque()
