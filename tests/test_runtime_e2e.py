@@ -8,6 +8,7 @@ it twice only if the restarted runtime logged it as a possible duplicate.
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import signal
@@ -73,7 +74,7 @@ def try_post(port: int, n: int) -> int | None:
     try:
         return post(port, event(n, member=f"u{n % 5}", text=f"post {n}"),
                     delivery=f"delivery-{n}-{time.monotonic_ns()}")[0]
-    except OSError:
+    except (OSError, http.client.HTTPException):  # refused, reset, or cut mid-answer
         return None
 
 
