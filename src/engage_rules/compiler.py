@@ -414,7 +414,7 @@ class _Compiler:
             consts["lots"] = True  # credits become lots: no specialised executor
         compiled = CompiledAction(call.name, label, spec, call.params, dynamic, call.path,
                                   ACTION_EXECUTORS[call.name], consts, (self.loaded.name, label))
-        fast = specialised_executor(compiled)
+        fast = specialised_executor(compiled, ZoneInfo(self.spec.community.timezone))
         if fast is not None:
             compiled.execute = fast
         return compiled

@@ -15,7 +15,7 @@ from typing import Any
 
 from .compiler import CompiledAction, CompiledPlaybook, CompiledRule
 from .context import EvalContext
-from .decision import ActionRecord, Decision, RuleError, action_key
+from .decision import ActionRecord, Decision, RuleError
 from .dispatch import build_dispatch
 from .engine_actions import ActionRefused, Run
 from .errors import InternalLoopError
@@ -172,7 +172,7 @@ class Engine:
         responsible (``levels``, ``badges.helper``); ``path`` makes the key unique
         among the engine's actions for this cause."""
         record = ActionRecord(
-            key=action_key(self.playbook.name, rule, d.cause, path), type=type_,
+            key=None, key_source=(self.playbook.name, path), type=type_,
             member=member, rule=rule, cause=d.cause, at=at or d.at, params=params,
             community=community,
         )
@@ -239,7 +239,8 @@ class Engine:
         checks = self.playbook.member_checks
         communities = self.state.communities
         for _ in range(MAX_INTERNAL_DEPTH):
-            for community, mid in sorted(d.touched):
+            touched = d.touched
+            for community, mid in (sorted(touched) if len(touched) > 1 else tuple(touched)):
                 m = communities[community].members.get(mid)
                 if m is not None:
                     for check in checks:

@@ -199,6 +199,8 @@ def _cap_used(slot: list[Any] | None, period: str) -> int | None:
 
 
 def _cap_record(slot: list[Any] | None, period: str, used: int) -> list[Any]:
+    if slot and period > slot[0]:  # a new newest period (keys sort in time order)
+        return [period, used, *slot[: 2 * CAP_PERIODS - 2]]
     pairs = {slot[i]: slot[i + 1] for i in range(0, len(slot) - 1, 2)} if slot else {}
     pairs[period] = used
     out: list[Any] = []
@@ -207,14 +209,54 @@ def _cap_record(slot: list[Any] | None, period: str, used: int) -> list[Any]:
     return out
 
 
-def _period(at: datetime, per: str, run: Run) -> str:
-    local = at.astimezone(run.engine.playbook.timezone)
+def period_key(local: datetime, per: str) -> str:
+    """The calendar period (``2026-03-02``, ``2026-W10``, ``2026-03``) of a local time."""
     if per == "day":
         return local.date().isoformat()
     if per == "week":
         year, week, _ = local.isocalendar()
         return f"{year}-W{week:02d}"
     return f"{local.year}-{local.month:02d}"
+
+
+#: Seconds within which the local calendar date cannot change: every UTC offset and
+#: every DST shift is a whole number of quarter hours, so local midnight always falls on
+#: a quarter hour of UTC, and a quarter hour of UTC lies within one local day.
+_QUARTER_HOUR = 900
+
+
+class PeriodCache:
+    """The period of an instant, remembered for the quarter hour of UTC it falls in:
+    consecutive events mostly share it, so the time-zone conversion is done about once
+    per quarter hour instead of once per award."""
+
+    __slots__ = ("bucket", "key", "per", "tz")
+
+    def __init__(self, tz: Any, per: str) -> None:
+        self.tz = tz
+        self.per = per
+        self.bucket = -1
+        self.key = ""
+
+    def of(self, at: datetime, at_ts: float) -> str:
+        bucket = int(at_ts // _QUARTER_HOUR)
+        if bucket != self.bucket:
+            self.key = period_key(at.astimezone(self.tz), self.per)
+            self.bucket = bucket
+        return self.key
+
+
+#: Period caches shared by the general award path, by (time zone, period kind).
+_PERIOD_CACHES: dict[tuple[Any, str], PeriodCache] = {}
+
+
+def _period(run: Run, per: str) -> str:
+    """The calendar period of the event being decided, in the community time zone."""
+    tz = run.tz
+    cache = _PERIOD_CACHES.get((tz, per))
+    if cache is None:
+        cache = _PERIOD_CACHES[(tz, per)] = PeriodCache(tz, per)
+    return cache.of(run.event.at, run.event.ts)
 
 
 def do_award(run: Run, action: CompiledAction) -> None:
@@ -224,7 +266,7 @@ def do_award(run: Run, action: CompiledAction) -> None:
     cap = getattr(action.params, "cap", None)
     if cap is not None:
         key = f"{run.rule}:{currency}:{cap.per}"
-        period = _period(run.at, cap.per, run)
+        period = _period(run, cap.per)
         slot = m.caps.get(key)
         used = _cap_used(slot, period)
         amount = 0 if used is None else min(amount, max(cap.max - used, 0))
@@ -629,6 +671,51 @@ def _fast_award(currency: str, amount: int, reason: str | None) -> Executor:
     return award
 
 
+def _fast_capped_award(currency: str, amount: int, reason: str | None, per: str,
+                       cap: int, tz: Any) -> Executor:
+    """`award` with a `cap:` and constant parameters: the cap's bookkeeping is that of
+    :func:`do_award`, with the period found through a :class:`PeriodCache`."""
+    periods = PeriodCache(tz, per)
+    suffix = f":{currency}:{per}"
+    keep = 2 * CAP_PERIODS - 2
+
+    def award(run: Run, action: CompiledAction) -> None:
+        m = run.member
+        if m is None:
+            raise ActionError("`award` needs a member: the event has none; give `to:`")
+        ev = run.event
+        period = periods.of(ev.at, ev.ts)
+        rule = run.rule
+        key = rule + suffix
+        caps = m.caps
+        slot = caps.get(key)
+        if slot and slot[0] == period:  # the current period is the newest one kept
+            used = slot[1]
+            given = min(amount, cap - used)
+            if given <= 0:
+                return
+            slot[1] = used + given
+        elif not slot or period > slot[0]:  # a new period (keys sort in time order)
+            given = min(amount, cap)
+            caps[key] = [period, given, *slot[:keep]] if slot else [period, given]
+        else:  # a late event, dated in an older period
+            prior = _cap_used(slot, period)
+            given = 0 if prior is None else min(amount, max(cap - prior, 0))
+            if given <= 0:
+                return
+            caps[key] = _cap_record(slot, period, (prior or 0) + given)
+        text = reason if reason is not None else rule
+        record = ActionRecord(
+            None, "award", m.id, rule, ev.id, ev.at,
+            {"currency": currency, "amount": given, "reason": text}, ev.community,
+            action.key_source,
+        )
+        run.d.actions.append(record)
+        _ledger(run, m, currency, given, "award", text, record)
+
+    return award
+
+
 def _fast_tag(name: str) -> Executor:
     def tag(run: Run, action: CompiledAction) -> None:
         m = run.member
@@ -647,18 +734,23 @@ def _fast_tag(name: str) -> Executor:
     return tag
 
 
-def specialised_executor(action: CompiledAction) -> Executor | None:
-    """A faster executor for an action whose parameters are all known at load time."""
+def specialised_executor(action: CompiledAction, tz: Any = None) -> Executor | None:
+    """A faster executor for an action whose parameters are all known at load time
+    (``tz``: the community time zone, for capped awards)."""
     consts = action.consts
     if action.values or consts.get("to") is not None:
         return None
-    if (action.name == "award" and getattr(action.params, "cap", None) is None
-            and "lots" not in consts):
+    if action.name == "award" and "lots" not in consts:
         amount = consts.get("amount")
         if type(amount) is int and 0 <= amount <= MAX_AMOUNT and "currency" in consts:
             reason = consts.get("reason")
-            return _fast_award(consts["currency"], amount,
-                               None if reason is None else str(reason))
+            text = None if reason is None else str(reason)
+            cap = getattr(action.params, "cap", None)
+            if cap is None:
+                return _fast_award(consts["currency"], amount, text)
+            if tz is not None and amount > 0:
+                return _fast_capped_award(consts["currency"], amount, text, cap.per,
+                                          cap.max, tz)
     if action.name == "tag" and "expires_delta" not in consts:
         name = consts.get("name")
         if isinstance(name, str) and name:

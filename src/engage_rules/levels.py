@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
@@ -91,6 +91,11 @@ class CompiledLevels:
     streaks: tuple[str, ...]
     tz: ZoneInfo
     _idle: Any = None
+    #: The ladder position of each level number.
+    positions: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.positions = {step.level: i for i, step in enumerate(self.steps)}
 
     # -- the member check ----------------------------------------------------------------
     def check(self, engine: Engine, d: Decision, m: MemberState, at: datetime) -> None:
@@ -99,6 +104,16 @@ class CompiledLevels:
             m.level, m.level_name = steps[0].level, steps[0].name
         if m.level_locked:
             return
+        currency = self.currency
+        if currency is not None and not self.windows and not self.streaks:
+            # A currency measure only changes with the member's ledger: the common case,
+            # neither a promotion nor a demotion due, is settled with a few lookups.
+            held = m.earned.get(currency, 0) - m.forfeited.get(currency, 0)
+            pos = self.positions.get(m.level)
+            if pos is not None and (pos + 1 == len(steps) or held < steps[pos + 1].at):
+                below = self.below
+                if below is None or pos == 0 or held >= below * steps[pos].at:
+                    return
         now = ts(at) + _EPS
         value = self.measure(engine, d, m, at, now)
         if value is None:
