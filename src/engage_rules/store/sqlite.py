@@ -576,25 +576,20 @@ class SQLiteStore:
         return out
 
     def mark_sending(self, keys: Sequence[str]) -> None:
-        with self._use() as db:
-            self._indexes(db)
-            seqs = self._outbox_seqs
-            rows = [(seqs[k],) for k in dict.fromkeys(keys) if k in seqs]
-            if not rows:
-                return
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany(
-                    "UPDATE outbox SET status = 'sending' WHERE seq = ? AND status = 'pending'",
-                    rows,
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+        self._update_outbox(
+            keys, "UPDATE outbox SET status = 'sending' WHERE seq = ? AND status = 'pending'"
+        )
 
     def mark_delivered(self, keys: Sequence[str]) -> None:
+        self._update_outbox(
+            keys,
+            "UPDATE outbox SET status = 'delivered', attempts = attempts + 1 "
+            "WHERE seq = ? AND status != 'delivered'",
+        )
+
+    def _update_outbox(self, keys: Sequence[str], sql: str) -> None:
+        """Run ``sql`` (one ``seq = ?`` parameter) for the outbox items of ``keys``, in one
+        transaction."""
         with self._use() as db:
             self._indexes(db)
             seqs = self._outbox_seqs
@@ -603,11 +598,7 @@ class SQLiteStore:
                 return
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany(
-                    "UPDATE outbox SET status = 'delivered', attempts = attempts + 1 "
-                    "WHERE seq = ? AND status != 'delivered'",
-                    rows,
-                )
+                db.executemany(sql, rows)
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
