@@ -54,7 +54,7 @@ EVENT_TYPES: dict[str, str] = {
 @hookimpl
 def register_actions(register: RegisterAction) -> None:
     """The DESIGN.md §5.3 actions."""
-    from . import flows  # noqa: F401  (adds the flow actions' executors)
+    from . import flows, lottery  # noqa: F401  (they add their actions' executors)
     from .action_specs import BUILTIN_ACTION_SPECS
     from .engine_actions import BUILTIN_EXECUTORS
 

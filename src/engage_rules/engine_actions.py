@@ -608,8 +608,6 @@ def do_flag_for_review(run: Run, action: CompiledAction) -> None:
 
 Executor = Callable[[Run, "CompiledAction"], None]
 
-from .lottery import do_lottery  # noqa: E402  (it needs Run, defined above)
-
 #: Every registered action's executor, by action name: filled by the plugin manager
 #: through the ``register_actions`` hook (:func:`engage_rules.plugins.registry`).
 ACTION_EXECUTORS: dict[str, Executor] = {}
@@ -640,7 +638,6 @@ BUILTIN_EXECUTORS: dict[str, Executor] = {
     "strike": do_strike,
     "reset_strikes": do_reset_strikes,
     "flag_for_review": do_flag_for_review,
-    "lottery": do_lottery,
     "set_level": do_set_level,
     "lock_level": do_lock_level,
 }

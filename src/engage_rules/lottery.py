@@ -19,11 +19,11 @@ import hashlib
 import random
 from typing import TYPE_CHECKING, Any
 
+from .engine_actions import BUILTIN_EXECUTORS, ActionRefused, Run
 from .errors import ActionError
 
 if TYPE_CHECKING:
     from .compiler import CompiledAction, Prize
-    from .engine_actions import Run
 
 
 def draw_seed(playbook: str, rule: str, cause: str, path: str, member: str) -> int:
@@ -53,8 +53,6 @@ def _stock(data: dict[str, Any], key: str, prizes: list[Prize]) -> list[int | No
 
 
 def do_lottery(run: Run, action: CompiledAction) -> None:
-    from .engine_actions import ActionRefused
-
     m = run.require_target(action)
     prizes: list[Prize] = action.consts["prizes"]
     engine = run.engine
@@ -92,3 +90,6 @@ def do_lottery(run: Run, action: CompiledAction) -> None:
             inner.execute(scope, inner)
         except ActionRefused:
             break
+
+
+BUILTIN_EXECUTORS["lottery"] = do_lottery
