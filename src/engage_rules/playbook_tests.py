@@ -256,10 +256,11 @@ def _differences(expected: dict[str, Any], action: ActionRecord) -> list[str]:
     for k, v in expected.items():
         got = action.at if k == "at" else actual.get(k)
         if k == "params":
+            params: dict[str, Any] = action.params
             for pk, pv in v.items():
-                if pk not in got:
+                if pk not in params:
                     out.append(f"params.{pk} (missing)")
-                elif not _subset(pv, got[pk]):
+                elif not _subset(pv, params[pk]):
                     out.append(f"params.{pk}")
         elif not _subset(v, got):
             out.append(k)
