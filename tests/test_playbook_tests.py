@@ -205,11 +205,28 @@ def test_a_missing_or_invalid_playbook_fails(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "playbook: nowhere.yaml\ncases: [{name: x}]\n")
     code, _, err = run(capsys, path)
-    assert code == 1 and "nowhere.yaml" in err
+    assert code == 1
+    assert err.startswith(f"{path}:1:11: playbook 'nowhere.yaml' not found")
     (tmp_path / "bad.yaml").write_text("engage_rules: 1\nname: b\nrulez: []\n")
     path.write_text("playbook: bad.yaml\ncases: [{name: x}]\n")
     code, _, err = run(capsys, path)
     assert code == 1 and "did you mean 'rules'" in err
+
+
+def test_a_rule_error_fails_the_case(tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "community.yaml").write_text(PLAYBOOK + """\
+  - id: broken
+    on: checkin
+    do:
+      - award: {points: "{{ event.data.n * 2 }}", reason: x}
+""")
+    path = tmp_path / "t.test.yaml"
+    path.write_text("playbook: community.yaml\ncases:\n  - name: x\n"
+                    "    events: [{type: checkin, member: u1, data: {n: abc}}]\n")
+    code, out, _ = run(capsys, path)
+    assert code == 1
+    assert "  rule 'broken' failed on e1: " in out
 
 
 def test_no_case_found_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,7 @@ from typing import IO, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .decision import ActionRecord
+from .decision import ActionRecord, RuleError
 from .errors import PlaybookError, Problem
 from .events import EventError, event_from_obj
 from .loader_messages import validation_problems
@@ -109,6 +109,8 @@ class TestFile:
     path: Path
     spec: TestFileSpec
     raw_cases: list[dict[str, Any]]
+    #: Where ``playbook:`` is written, to locate a playbook that cannot be read.
+    playbook_at: tuple[int, int] = (1, 1)
 
 
 @dataclass
@@ -189,7 +191,7 @@ def load_test_file(path: str | Path) -> TestFile:
                                         f"{case.name!r}: {err}"))
     if problems:
         raise PlaybookError(problems)
-    return TestFile(Path(path), spec, doc.data["cases"])
+    return TestFile(Path(path), spec, doc.data["cases"], pos(("playbook",)))
 
 
 def _expand(raw: dict[str, Any], index: int, at: datetime) -> dict[str, Any]:
@@ -214,7 +216,9 @@ def run_case(playbook: Any, case: CaseSpec) -> CaseResult:
     from .store import open_store
 
     actions: list[ActionRecord] = []
-    runner = Runner(playbook, open_store("memory:"), on_commit=actions.extend)
+    errors: list[RuleError] = []
+    runner = Runner(playbook, open_store("memory:"), on_commit=actions.extend,
+                    on_error=errors.append)
     at = datetime(*DEFAULT_START, tzinfo=playbook.timezone)
     for j, raw in enumerate(case.events):
         event = event_from_obj(_expand(raw, j, at))
@@ -231,6 +235,8 @@ def run_case(playbook: Any, case: CaseSpec) -> CaseResult:
         for community in snapshot["communities"].values():
             members.update(community["members"])
     result = CaseResult(case.name, actions=actions, members=members)
+    # A rule that fails at run time is a playbook bug: it fails the case.
+    result.failures += [f"rule {e.rule!r} failed on {e.cause}: {e.message}" for e in errors]
     result.failures += _check_actions(case.expect.actions, actions)
     result.failures += _check_not_actions(case.expect.not_actions, actions)
     result.failures += _check_members(case.expect.members, members)
@@ -410,6 +416,36 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _load(path: Path, err: IO[str]) -> tuple[TestFile, Any] | None:
+    """The test file and its compiled playbook, or None after printing the problems."""
+    from .compiler import load
+
+    try:
+        test = load_test_file(path)
+    except PlaybookError as exc:
+        for problem in exc.problems:
+            print(problem, file=err)
+        return None
+    except OSError as exc:
+        print(f"{path}:0:0: cannot read: {exc.strerror or exc}", file=err)
+        return None
+    target = path.parent / test.spec.playbook
+    line, col = test.playbook_at
+    if not target.exists():
+        print(f"{path}:{line}:{col}: playbook {test.spec.playbook!r} not found "
+              f"(looked for {target}; the path is relative to the test file)", file=err)
+        return None
+    try:
+        return test, load(target)
+    except PlaybookError as exc:
+        for problem in exc.problems:
+            print(problem, file=err)
+    except OSError as exc:
+        print(f"{path}:{line}:{col}: cannot read playbook {test.spec.playbook!r}: "
+              f"{exc.strerror or exc}", file=err)
+    return None
+
+
 # -- the command --------------------------------------------------------------------------
 
 def run_tests(paths: Sequence[str], *, update: bool = False,
@@ -418,25 +454,16 @@ def run_tests(paths: Sequence[str], *, update: bool = False,
     found (or a test file or its playbook is invalid)."""
     import sys
 
-    from .compiler import load
-
     out = out or sys.stdout
     err = err or sys.stderr
     passed = failed = 0
     broken = False
     for path in find_test_files(paths):
-        try:
-            test = load_test_file(path)
-            playbook = load(path.parent / test.spec.playbook)
-        except PlaybookError as exc:
+        loaded = _load(path, err)
+        if loaded is None:
             broken = True
-            for problem in exc.problems:
-                print(problem, file=err)
             continue
-        except OSError as exc:
-            broken = True
-            print(f"{path}:0:0: cannot read: {exc.strerror or exc}", file=err)
-            continue
+        test, playbook = loaded
         results = [run_case(playbook, case) for case in test.spec.cases]
         for result in results:
             if result.passed:
