@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engage_rules.cli import main
+from engage_rules.decision import ActionRecord
 from engage_rules.errors import PlaybookError
-from engage_rules.playbook_tests import find_test_files, load_test_file, observed_path
+from engage_rules.playbook_tests import (
+    ActionExpect,
+    _check_actions,
+    _check_not_actions,
+    find_test_files,
+    load_test_file,
+    observed_path,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -279,3 +290,33 @@ def test_the_shipped_playbook_tests_pass(capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0, out + err
     assert out.endswith(" passed, 0 failed\n")
     assert len(find_test_files([ROOT / "rules"])) == 3
+
+
+_T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+_actions = st.lists(st.builds(
+    lambda i, t, m, amount: ActionRecord(f"k{i}", t, m, "r", f"e{i}", _T0 + timedelta(seconds=i),
+                                         {"amount": amount, "reason": "x"}),
+    st.integers(0, 50), st.sampled_from(["send", "award", "tag"]),
+    st.sampled_from(["u1", "u2", None]), st.integers(0, 3)), max_size=8)
+_FIELDS = ["type", "member", "rule", "cause", "at", "params"]
+
+
+def _expectation(action: ActionRecord, fields: list[str]) -> ActionExpect:
+    data = action.to_json()
+    given_ = {f: data[f] for f in fields}
+    if "params" in given_:
+        given_["params"] = {"amount": action.params["amount"]}
+    return ActionExpect.model_validate(given_)
+
+
+@given(_actions, st.data())
+def test_any_ordered_subsequence_of_the_actual_actions_matches(
+    actions: list[ActionRecord], data: st.DataObject
+) -> None:
+    chosen = sorted(data.draw(st.sets(st.integers(0, max(len(actions) - 1, 0)))
+                              if actions else st.just(set[int]())))
+    expected = [_expectation(actions[i], data.draw(st.lists(st.sampled_from(_FIELDS))))
+                for i in chosen]
+    assert _check_actions(expected, actions) == []
+    # ...and each expectation, as a not_action, is reported.
+    assert len(_check_not_actions(expected, actions)) >= len(expected)
