@@ -12,10 +12,8 @@ from hypothesis import strategies as st
 from engage_rules.cli import main
 from engage_rules.decision import ActionRecord
 from engage_rules.errors import PlaybookError
+from engage_rules.playbook_test_compare import ActionExpect, check_actions, check_not_actions
 from engage_rules.playbook_tests import (
-    ActionExpect,
-    _check_actions,
-    _check_not_actions,
     find_test_files,
     load_test_file,
     observed_path,
@@ -317,6 +315,6 @@ def test_any_ordered_subsequence_of_the_actual_actions_matches(
                               if actions else st.just(set[int]())))
     expected = [_expectation(actions[i], data.draw(st.lists(st.sampled_from(_FIELDS))))
                 for i in chosen]
-    assert _check_actions(expected, actions) == []
+    assert check_actions(expected, actions) == []
     # ...and each expectation, as a not_action, is reported.
-    assert len(_check_not_actions(expected, actions)) >= len(expected)
+    assert len(check_not_actions(expected, actions)) >= len(expected)

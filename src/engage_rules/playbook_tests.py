@@ -20,6 +20,15 @@ from .decision import ActionRecord, RuleError
 from .errors import PlaybookError, Problem
 from .events import EventError, event_from_obj
 from .loader_messages import validation_problems
+from .playbook_test_compare import (
+    DEFAULT_CURRENCY,
+    ActionExpect,
+    MemberExpect,
+    aware,
+    check_actions,
+    check_members,
+    check_not_actions,
+)
 from .yaml_loader import read_yaml_file
 
 TEST_SUFFIX = ".test.yaml"
@@ -27,58 +36,7 @@ OBSERVED_SUFFIX = ".observed.test.yaml"
 #: When the first event of a case has no ``at``: a Monday, 10:00 in the playbook's timezone
 #: (outside any usual quiet hours).  Each later event without ``at`` is one second later.
 DEFAULT_START = (2026, 3, 2, 10, 0, 0)
-DEFAULT_CURRENCY = "points"
-#: Snapshot fields compared as sets (order in the snapshot is not meaningful to a test).
-SET_FIELDS = ("badges", "titles", "tags")
-#: Snapshot fields where the expectation lists a subset of the keys.
-MAPPING_FIELDS = ("balances", "attrs", "flows")
-
 _STRICT = ConfigDict(extra="forbid", strict=False)
-
-
-def _aware(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not an ISO 8601 time") from None
-    if isinstance(value, datetime) and value.tzinfo is None:
-        raise ValueError("the time needs a UTC offset (Z or ±HH:MM)")
-    return value
-
-
-class ActionExpect(BaseModel):
-    """An expected action: every key given must equal the action's JSON field."""
-
-    model_config = _STRICT
-    type: str | None = None
-    member: str | None = None
-    rule: str | None = None
-    cause: str | None = None
-    at: datetime | None = None
-    community: str | None = None
-    key: str | None = None
-    params: dict[str, Any] | None = None
-
-    _aware_at = field_validator("at", mode="before")(_aware)
-
-
-class MemberExpect(BaseModel):
-    """Expected fields of a member's snapshot (``points`` is ``balances.points``)."""
-
-    model_config = _STRICT
-    points: int | float | None = None
-    balances: dict[str, int | float] | None = None
-    level: int | None = None
-    level_name: str | None = None
-    badges: list[str] | None = None
-    titles: list[str] | None = None
-    tags: list[str] | None = None
-    strikes: int | None = None
-    status: str | None = None
-    opted_out: bool | None = None
-    attrs: dict[str, Any] | None = None
-    flows: dict[str, Any] | None = None
 
 
 class Expect(BaseModel):
@@ -95,7 +53,7 @@ class CaseSpec(BaseModel):
     until: datetime | None = None
     expect: Expect = Field(default_factory=Expect)
 
-    _aware_until = field_validator("until", mode="before")(_aware)
+    _aware_until = field_validator("until", mode="before")(aware)
 
 
 class TestFileSpec(BaseModel):
@@ -237,126 +195,10 @@ def run_case(playbook: Any, case: CaseSpec) -> CaseResult:
     result = CaseResult(case.name, actions=actions, members=members)
     # A rule that fails at run time is a playbook bug: it fails the case.
     result.failures += [f"rule {e.rule!r} failed on {e.cause}: {e.message}" for e in errors]
-    result.failures += _check_actions(case.expect.actions, actions)
-    result.failures += _check_not_actions(case.expect.not_actions, actions)
-    result.failures += _check_members(case.expect.members, members)
+    result.failures += check_actions(case.expect.actions, actions)
+    result.failures += check_not_actions(case.expect.not_actions, actions)
+    result.failures += check_members(case.expect.members, members)
     return result
-
-
-def _given(expect: ActionExpect) -> dict[str, Any]:
-    return expect.model_dump(exclude_unset=True)
-
-
-def _subset(expected: Any, actual: Any) -> bool:
-    if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(
-            k in actual and _subset(v, actual[k]) for k, v in expected.items())
-    same_kind = isinstance(expected, bool) == isinstance(actual, bool)
-    return same_kind and bool(expected == actual)
-
-
-def _differences(expected: dict[str, Any], action: ActionRecord) -> list[str]:
-    """The fields of ``action`` that differ from ``expected`` (empty when it matches)."""
-    out = []
-    actual = action.to_json()
-    for k, v in expected.items():
-        got = action.at if k == "at" else actual.get(k)
-        if k == "params":
-            params: dict[str, Any] = action.params
-            for pk, pv in v.items():
-                if pk not in params:
-                    out.append(f"params.{pk} (missing)")
-                elif not _subset(pv, params[pk]):
-                    out.append(f"params.{pk}")
-        elif not _subset(v, got):
-            out.append(k)
-    return out
-
-
-def _show_expected(expected: dict[str, Any]) -> str:
-    return ", ".join(f"{k}: {v.isoformat() if isinstance(v, datetime) else v!r}"
-                     for k, v in expected.items())
-
-
-def _show_action(action: ActionRecord, differing: Sequence[str] = ()) -> str:
-    d = action.to_json()
-    marks = {k.split(".")[0] for k in differing}
-    parts = []
-    for k in ("type", "member", "rule", "at", "params"):
-        text = f"{k}: {d[k]!r}"
-        parts.append(f"*{text}*" if k in marks else text)
-    return ", ".join(parts)
-
-
-def _check_actions(expected: list[ActionExpect], actions: list[ActionRecord]) -> list[str]:
-    failures = []
-    start = 0
-    for n, exp in enumerate(expected, 1):
-        given = _given(exp)
-        hit = next((i for i in range(start, len(actions))
-                    if not _differences(given, actions[i])), None)
-        if hit is not None:
-            start = hit + 1
-            continue
-        lines = [f"expected action #{n} not found: {{{_show_expected(given)}}}"]
-        earlier = next((i for i in range(start) if not _differences(given, actions[i])), None)
-        if earlier is not None:
-            lines.append(f"  it happened as actual action #{earlier + 1}, before the action "
-                         f"that matched expected action #{n - 1} (expected in order)")
-        near = [a for a in actions
-                if a.type == given.get("type", a.type)
-                and a.member == given.get("member", a.member)]
-        if not near and "member" in given:
-            near = [a for a in actions if a.member == given["member"]]
-        if near:
-            lines.append("  nearest actual actions (differing fields between *stars*):")
-            lines += [f"    - {_show_action(a, _differences(given, a))}" for a in near[:8]]
-        else:
-            types = ", ".join(f"{a.type}({a.member})" for a in actions) or "none"
-            lines.append(f"  actual actions: {types}")
-        failures.append("\n".join(lines))
-    return failures
-
-
-def _check_not_actions(unwanted: list[ActionExpect], actions: list[ActionRecord]) -> list[str]:
-    failures = []
-    for exp in unwanted:
-        given = _given(exp)
-        for i, a in enumerate(actions):
-            if not _differences(given, a):
-                failures.append(f"unexpected action matching {{{_show_expected(given)}}}:\n"
-                                f"    actual action #{i + 1}: {_show_action(a)}")
-    return failures
-
-
-def _check_members(expected: dict[str, MemberExpect],
-                   members: dict[str, dict[str, Any]]) -> list[str]:
-    failures = []
-    for mid, exp in expected.items():
-        snap = members.get(mid)
-        if snap is None:
-            failures.append(f"member {mid!r}: no state (no event was about this member)")
-            continue
-        diffs = []
-        for k, want in exp.model_dump(exclude_unset=True).items():
-            if k == "points":
-                got: Any = snap["balances"].get(DEFAULT_CURRENCY, 0)
-                ok = got == want
-            elif k in SET_FIELDS:
-                got = snap[k]
-                ok = set(want) == set(got)
-            elif k in MAPPING_FIELDS:
-                got = snap[k]
-                default = 0 if k == "balances" else None
-                ok = all(got.get(kk, default) == vv for kk, vv in want.items())
-            else:
-                got = snap[k]
-                ok = want == got
-            if not ok:
-                diffs.append(f"    {k}: expected {want!r}, actual {got!r}")
-        if diffs:
-            failures.append(f"member {mid!r}:\n" + "\n".join(diffs))
-    return failures
 
 
 # -- --update -----------------------------------------------------------------------------
@@ -391,7 +233,7 @@ def write_observed(test: TestFile, results: list[CaseResult]) -> Path:
                    for a in result.actions]
         expect: dict[str, Any] = {"actions": actions}
         kept = [n for n in raw.get("expect", {}).get("not_actions", [])
-                if not _check_not_actions([ActionExpect.model_validate(n)], result.actions)]
+                if not check_not_actions([ActionExpect.model_validate(n)], result.actions)]
         if kept:
             expect["not_actions"] = kept
         expect["members"] = {mid: _observed_member(s) for mid, s in result.members.items()}
