@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -30,6 +30,9 @@ from .playbook_test_compare import (
     check_not_actions,
 )
 from .yaml_loader import read_yaml_file
+
+if TYPE_CHECKING:
+    from .compiler import CompiledPlaybook
 
 TEST_SUFFIX = ".test.yaml"
 OBSERVED_SUFFIX = ".observed.test.yaml"
@@ -168,7 +171,7 @@ def _expand(raw: dict[str, Any], index: int, at: datetime) -> dict[str, Any]:
 
 # -- running ------------------------------------------------------------------------------
 
-def run_case(playbook: Any, case: CaseSpec) -> CaseResult:
+def run_case(playbook: CompiledPlaybook, case: CaseSpec) -> CaseResult:
     """Run one case from an empty state and compare what happened with ``expect``."""
     from .runner import Runner
     from .store import open_store
@@ -258,7 +261,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _load(path: Path, err: IO[str]) -> tuple[TestFile, Any] | None:
+def _load(path: Path, err: IO[str]) -> tuple[TestFile, CompiledPlaybook] | None:
     """The test file and its compiled playbook, or None after printing the problems."""
     from .compiler import load
 
