@@ -72,6 +72,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    from .playbook_tests import run_tests
+
+    return run_tests(args.paths, update=args.update)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .schema import playbook_json_schema
 
@@ -376,6 +382,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--member", metavar="ID", help="only entries about this member")
     p.add_argument("--rule", metavar="ID", help="only entries of this rule")
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("test", help="run playbook test files (*.test.yaml)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="test files, or folders searched recursively for *.test.yaml")
+    p.add_argument("--update", action="store_true",
+                   help="also write each file's observed results to "
+                        "<name>.observed.test.yaml, for review")
+    p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the playbook language")
     p.set_defaults(func=cmd_schema)
