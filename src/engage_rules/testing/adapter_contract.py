@@ -152,7 +152,8 @@ class AdapterContract:
 
     def make_adapter(self, base_url: str) -> Adapter:
         """Build the adapter with ``base_url`` pointing at the local test server."""
-        raise NotImplementedError("an AdapterContract subclass must define make_adapter()")
+        pytest.fail(f"{type(self).__name__}: an AdapterContract subclass must define "
+                    "make_adapter()")
 
     def sample_action(self, capability: str) -> dict[str, Any]:
         """An action of type ``capability`` (DESIGN.md §6 shape) the adapter can deliver."""

@@ -176,7 +176,8 @@ class StoreContract:
 
     @pytest.fixture
     def backend(self) -> StoreBackend:
-        raise NotImplementedError("override the `backend` fixture")
+        pytest.fail(f"{type(self).__name__}: a StoreContract subclass must override the "
+                    "`backend` fixture")
 
     @pytest.fixture
     def store(self, backend: StoreBackend) -> Iterator[Store]:
