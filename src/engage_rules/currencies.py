@@ -52,8 +52,7 @@ def _schedule(engine: Engine, d: Decision, m: MemberState, currency: str, due: f
         kind=EXPIRE_KIND, community=m.community, member=m.id, rule=section(currency),
         payload={"currency": currency},
     )
-    if engine.state.add_timer(timer):
-        d.add_timer(timer)
+    engine.add_timer(d, timer)
 
 
 def add_lot(engine: Engine, d: Decision, m: MemberState, currency: str, entry: LedgerEntry,

@@ -115,8 +115,6 @@ class Engine:
         """Raise an internal event from a firing timer (a silence deadline, a demotion, a
         leaderboard close...).  Rules see it once the timer's handler returns, as they
         see events a rule raises; its id is the timer id (plus ``/tag``)."""
-        if self._queue is None:
-            raise RuntimeError("timer_event() is only for timer handlers")
         return self.engine_event(d, type_, member, data, tag, community=timer.community)
 
     def engine_event(self, d: Decision, type_: str, member: MemberState | None,
@@ -125,9 +123,7 @@ class Engine:
         """Raise an internal event on behalf of the engine itself (a timer handler or a
         member check) while ``d`` is being decided; rules see it after the current
         event.  Its id is the decision's cause (plus ``/tag``)."""
-        queue = self._queue
-        if queue is None:
-            raise RuntimeError("engine_event() is only for timer handlers and member checks")
+        queue = self.current_queue()
         ref = MemberRef(id=member.id, name=member.name, roles=member.roles) if member else None
         ev = internal_event(
             id=f"{d.cause}/{tag}" if tag else d.cause, type=type_, at=d.at,
@@ -141,16 +137,17 @@ class Engine:
         """A scope in which compiled actions run on the engine's behalf while ``d`` is
         decided (a leaderboard's ``on_close`` prizes), as if ``event`` had caused them;
         internal events they raise join the current queue."""
-        queue = self._queue
-        if queue is None:
-            raise RuntimeError("scope() is only for timer handlers and member checks")
+        queue = self.current_queue()
         pb = self.playbook
         return Run(event, member, event.at, event.ts, self.community_vars(event.community),
                    pb.vars, pb.default_currency, pb.timezone, self, d, queue, rule)
+
     def current_queue(self) -> deque[Event]:
-        """The internal-event queue of the timer or member check being decided."""
+        """The internal-event queue of the timer, member check or engine-run actions
+        being decided; outside of those, a RuntimeError."""
         if self._queue is None:
-            raise RuntimeError("current_queue() is only for timer handlers and member checks")
+            raise RuntimeError("only timer handlers, member checks and actions the engine "
+                               "runs on its own can raise events or act in its scope")
         return self._queue
 
     def run_trigger(self, d: Decision, rule_id: str, ev: Event) -> None:
@@ -159,10 +156,13 @@ class Engine:
         and it changes no member state by itself."""
         self._decide(ev, d, self.current_queue(), f"@{rule_id}")
 
-    def add_member_timer(self, d: Decision, timer: Timer) -> None:
-        """Schedule ``timer`` in the state and in the decision (unless already pending)."""
+    def add_timer(self, d: Decision, timer: Timer) -> bool:
+        """Schedule ``timer`` in the state and record it in ``d``, so the store commits
+        it with the decision — unless one with its id is pending.  True if added."""
         if self.state.add_timer(timer):
             d.add_timer(timer)
+            return True
+        return False
 
     def engine_action(self, d: Decision, type_: str, community: str, member: str | None,
                       rule: str, params: dict[str, Any], path: str,

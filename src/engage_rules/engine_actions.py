@@ -125,8 +125,7 @@ class Run(EvalContext):
             id=f"{kind}:{community}:{member}:{payload.get('name', '')}:{due.isoformat()}",
             kind=kind, community=community, member=member, rule=self.rule, payload=payload,
         )
-        if self.engine.state.add_timer(timer):
-            self.d.add_timer(timer)
+        self.engine.add_timer(self.d, timer)
 
 
 # -- points -------------------------------------------------------------------------------

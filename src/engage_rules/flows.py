@@ -185,7 +185,7 @@ def _wait(run: Run, m: MemberState, flow: CompiledFlow, fs: dict[str, Any], path
         waiting["event"] = step.event
     fs["waiting"] = waiting
     where = label(path)
-    run.engine.add_member_timer(run.d, Timer(
+    run.engine.add_timer(run.d, Timer(
         due, 0, f"flow:{m.community}:{m.id}:{flow.name}:{fs['run']}:{where}", "flow",
         m.community, m.id, flow.rule, {"flow": flow.name, "run": fs["run"], "step": where},
     ))

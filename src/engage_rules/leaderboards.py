@@ -176,8 +176,7 @@ def _record(engine: Engine, d: Decision, c: CommunityState, board: Board, when: 
                                "seq": 0, "scores": {}}
     timer = Timer(end, 0, f"{CLOSE_TIMER}:{c.name}:{board.id}:{key}", CLOSE_TIMER, c.name,
                   None, board.rule, {"leaderboard": board.id, "period": key})
-    if engine.state.add_timer(timer):
-        d.add_timer(timer)
+    engine.add_timer(d, timer)
     return rec
 
 

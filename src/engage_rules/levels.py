@@ -206,8 +206,7 @@ class CompiledLevels:
             due=due, seq=0, id=f"level:{m.community}:{m.id}:{from_ts(due).isoformat()}",
             kind=LEVEL_CHECK, community=m.community, member=m.id, rule=SECTION, payload={},
         )
-        if engine.state.add_timer(timer):
-            d.add_timer(timer)
+        engine.add_timer(d, timer)
 
     def next_drop(self, m: MemberState, now: float) -> float | None:
         """The next instant after ``now`` at which the measure can fall with no new

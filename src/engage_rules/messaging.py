@@ -231,8 +231,7 @@ def _defer(engine: Engine, d: Decision, record: ActionRecord, m: MemberState,
         payload={"key": record.key, "type": record.type, "cause": record.cause,
                  "params": record.params},
     )
-    if engine.state.add_timer(timer):
-        d.add_timer(timer)
+    engine.add_timer(d, timer)
     _audit(d, record, "message_deferred", reason, at, until=release.isoformat())
 
 

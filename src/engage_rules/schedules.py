@@ -89,8 +89,7 @@ def _arm(engine: Engine, d: Decision, community: CommunityState, sched: Compiled
     book["next"] = slot_name(slot)
     d.touch_community(community.name)
     timer = _timer(community.name, sched, slot)
-    if engine.state.add_timer(timer):
-        d.add_timer(timer)
+    engine.add_timer(d, timer)
 
 
 def arm_community(engine: Engine, d: Decision, community: CommunityState,

@@ -111,7 +111,7 @@ def _arm(engine: Engine, d: Decision, m: MemberState, s: SilenceRule, rule: str,
         return  # still the silence period that fired
     m.silence[s.rule] = due
     d.touched.add((m.community, m.id))
-    engine.add_member_timer(d, Timer(
+    engine.add_timer(d, Timer(
         due, 0, f"silence:{m.community}:{m.id}:{s.rule}:{due:.3f}", "silence", m.community,
         m.id, rule, {"rule": s.rule},
     ))
@@ -210,7 +210,7 @@ def compile_after(pb: CompiledPlaybook, rule: CompiledRule, trigger: AfterTrigge
             payload["platform"] = ev.platform
         timer = Timer(ev.ts + delay, 0, f"after:{ev.community}:{rid}:{ev.id}", "after",
                       ev.community, m.id if m is not None else None, rid, payload)
-        engine.add_member_timer(d, timer)
+        engine.add_timer(d, timer)
 
     pb.observers.setdefault(trigger.after, []).append(observe)
 
