@@ -15,6 +15,7 @@ from .events import event_to_json
 from .expr_runtime import to_str
 from .levels import do_lock_level, do_set_level
 from .messaging import deliver
+from .periods import PeriodCache
 from .state import LedgerEntry, MemberState, Strike, Timer, ts
 
 if TYPE_CHECKING:
@@ -206,43 +207,6 @@ def _cap_record(slot: list[Any] | None, period: str, used: int) -> list[Any]:
     for p in sorted(pairs, reverse=True)[:CAP_PERIODS]:
         out += [p, pairs[p]]
     return out
-
-
-def period_key(local: datetime, per: str) -> str:
-    """The calendar period (``2026-03-02``, ``2026-W10``, ``2026-03``) of a local time."""
-    if per == "day":
-        return local.date().isoformat()
-    if per == "week":
-        year, week, _ = local.isocalendar()
-        return f"{year}-W{week:02d}"
-    return f"{local.year}-{local.month:02d}"
-
-
-#: Seconds within which the local calendar date cannot change: every UTC offset and
-#: every DST shift is a whole number of quarter hours, so local midnight always falls on
-#: a quarter hour of UTC, and a quarter hour of UTC lies within one local day.
-_QUARTER_HOUR = 900
-
-
-class PeriodCache:
-    """The period of an instant, remembered for the quarter hour of UTC it falls in:
-    consecutive events mostly share it, so the time-zone conversion is done about once
-    per quarter hour instead of once per award."""
-
-    __slots__ = ("bucket", "key", "per", "tz")
-
-    def __init__(self, tz: Any, per: str) -> None:
-        self.tz = tz
-        self.per = per
-        self.bucket = -1
-        self.key = ""
-
-    def of(self, at: datetime, at_ts: float) -> str:
-        bucket = int(at_ts // _QUARTER_HOUR)
-        if bucket != self.bucket:
-            self.key = period_key(at.astimezone(self.tz), self.per)
-            self.bucket = bucket
-        return self.key
 
 
 #: Period caches shared by the general award path, by (time zone, period kind).

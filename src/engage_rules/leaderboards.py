@@ -27,14 +27,14 @@ State lives in the community's data (``CommunityState.data["leaderboards"][board
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from .decision import Decision, RuleError
 from .engine_actions import ActionRefused
 from .events import MemberRef, internal_event
 from .measures import Measure, compile_measure
+from .periods import period_bounds
 from .state import CommunityState, LedgerEntry, MemberState, State, Timer, from_ts, ts
 from .timers import register_timer_kind
 
@@ -77,33 +77,6 @@ class Board:
             if p.first <= rank <= p.last:
                 return p
         return None
-
-
-# -- calendar periods ----------------------------------------------------------------------
-
-def period_bounds(at: datetime, period: str, tz: ZoneInfo) -> tuple[str, datetime, datetime]:
-    """The calendar period containing ``at`` in ``tz``: its key (``2026-03-02``,
-    ``2026-W10``, ``2026-03``) and its start and end as local midnights.  Local
-    midnights are DST-correct: a day is 23 or 25 hours long across a change."""
-    local = at.astimezone(tz).date()
-    if period == "day":
-        start, end = local, local + timedelta(days=1)
-        key = start.isoformat()
-    elif period == "week":
-        start = local - timedelta(days=local.weekday())
-        end = start + timedelta(days=7)
-        year, week, _ = start.isocalendar()
-        key = f"{year}-W{week:02d}"
-    else:
-        start = local.replace(day=1)
-        end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
-        key = f"{start.year}-{start.month:02d}"
-    return key, _midnight(start, tz), _midnight(end, tz)
-
-
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    # fold=0: a midnight skipped by a DST gap maps to the instant the gap ends.
-    return datetime.combine(day, time(0), tzinfo=tz)
 
 
 # -- compiling ---------------------------------------------------------------------------------

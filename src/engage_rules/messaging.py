@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .cron import to_instant
 from .decision import ActionRecord, Decision
 from .durations import parse_duration
+from .periods import period_key
 from .spec import MessagingSpec
 from .state import MemberState, Timer, ts
 from .timers import register_timer_kind
@@ -121,16 +122,6 @@ def member_timezone(m: MemberState, default: ZoneInfo) -> ZoneInfo:
     return default
 
 
-def period_key(at: datetime, per: str, tz: ZoneInfo) -> str:
-    local = at.astimezone(tz)
-    if per == "day":
-        return local.date().isoformat()
-    if per == "week":
-        year, week, _ = local.isocalendar()
-        return f"{year}-W{week:02d}"
-    return f"{local.year}-{local.month:02d}"
-
-
 def next_period_start(at: datetime, per: str, tz: ZoneInfo) -> datetime:
     today = at.astimezone(tz).date()
     if per == "day":
@@ -191,7 +182,7 @@ def apply_policy(engine: Engine, d: Decision, record: ActionRecord, m: MemberSta
     if policy.cap is not None:
         count, per = policy.cap
         key = _CAP_KEY + per
-        period = period_key(at, per, pb.timezone)
+        period = period_key(at.astimezone(pb.timezone), per)
         slot = m.caps.get(key)
         used = slot[1] if slot is not None and slot[0] == period else 0
         if used >= count:
