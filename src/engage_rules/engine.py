@@ -19,7 +19,7 @@ from .decision import ActionRecord, Decision, RuleError
 from .dispatch import build_dispatch
 from .engine_actions import ActionRefused, Run
 from .errors import InternalLoopError
-from .events import Event, MemberRef, internal_event
+from .events import Event, MemberRef, internal_event, member_ref
 from .schedules import arm_community
 from .schedules import resume as resume_schedules
 from .schedules import start as start_schedules
@@ -124,7 +124,7 @@ class Engine:
         member check) while ``d`` is being decided; rules see it after the current
         event.  Its id is the decision's cause (plus ``/tag``)."""
         queue = self.current_queue()
-        ref = MemberRef(id=member.id, name=member.name, roles=member.roles) if member else None
+        ref = member_ref(member)
         ev = internal_event(
             id=f"{d.cause}/{tag}" if tag else d.cause, type=type_, at=d.at,
             community=community or (member.community if member else "default"),
@@ -377,7 +377,7 @@ class Engine:
     ) -> None:
         """Queue an internal event caused by ``run`` (processed after the current event)."""
         parent = run.event
-        ref = MemberRef(id=member.id, name=member.name, roles=member.roles) if member else None
+        ref = member_ref(member)
         run.queue.append(internal_event(
             id=f"{parent.id}/{tag}",
             type=type_,

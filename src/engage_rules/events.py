@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from .state import MemberState
 
 #: Events larger than this (in bytes of JSON) are quarantined as ``oversized``.
 MAX_EVENT_BYTES = 64 * 1024
@@ -198,6 +201,11 @@ def event_from_obj(obj: Any) -> Event:
         reason, message = _reason_for(err)
         raise EventError(reason, message) from None
     return _finish(event)
+
+
+def member_ref(m: MemberState | None) -> MemberRef | None:
+    """The member of an engine-raised event: who ``m`` is (None for no member)."""
+    return MemberRef(id=m.id, name=m.name, roles=m.roles) if m is not None else None
 
 
 def internal_event(

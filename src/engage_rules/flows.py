@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .decision import ActionRecord, RuleError, action_key
 from .engine_actions import BUILTIN_EXECUTORS, ActionRefused, Run
 from .errors import ActionError, InternalLoopError
-from .events import Event, MemberRef, internal_event
+from .events import Event, internal_event, member_ref
 from .state import MemberState, Timer
 from .timers import register_timer_kind
 
@@ -338,7 +338,7 @@ def _flow_due(engine: Engine, d: Decision, timer: Timer, m: MemberState | None,
         after = _after(path)
     ev = internal_event(
         id=timer.id, type="flow.resumed", at=at, community=m.community,
-        member=MemberRef(id=m.id, name=m.name, roles=m.roles),
+        member=member_ref(m),
         data={"flow": flow.name, "run": fs["run"], "reason": "timeout" if timed_out else "wait"},
         depth=1,
     )

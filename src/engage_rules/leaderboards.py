@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .decision import Decision, RuleError
 from .engine_actions import ActionRefused
-from .events import MemberRef, internal_event
+from .events import internal_event, member_ref
 from .measures import Measure, compile_measure
 from .periods import period_bounds
 from .state import CommunityState, LedgerEntry, MemberState, State, Timer, from_ts, ts
@@ -323,7 +323,7 @@ def _pay(engine: Engine, d: Decision, timer: Timer, board: Board, prize: RankPri
     d.touched.add((c.name, m.id))
     event = internal_event(
         id=f"{timer.id}/rank.{place['rank']}", type="leaderboard.prize", at=at,
-        community=c.name, member=MemberRef(id=m.id, name=m.name, roles=m.roles),
+        community=c.name, member=member_ref(m),
         data={"leaderboard": board.id, "period": period, "rank": place["rank"],
               "score": place["score"]},
         depth=1,

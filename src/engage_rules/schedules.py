@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from .context import EvalContext
 from .cron import CronSchedule, parse_slot, slot_name
 from .decision import Decision, RuleError
-from .events import Event, MemberRef, internal_event
+from .events import Event, internal_event, member_ref
 from .state import CommunityState, MemberState, Timer, ts
 from .timers import register_timer_kind
 
@@ -137,7 +137,7 @@ def run_slot(engine: Engine, d: Decision, timer: Timer, sched: CompiledSchedule,
     data = {"schedule": sched.rule, "slot": slot.astimezone(engine.playbook.timezone).isoformat()}
 
     def event(m: MemberState | None) -> Event:
-        ref = MemberRef(id=m.id, name=m.name, roles=m.roles) if m is not None else None
+        ref = member_ref(m)
         return internal_event(id=timer.id if m is None else f"{timer.id}/{m.id}",
                               type=EVENT_TYPE, at=at, community=community.name, member=ref,
                               data=dict(data), depth=1)

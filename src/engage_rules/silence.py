@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import TYPE_CHECKING, Any
 
-from .events import Event, MemberRef, internal_event
+from .events import Event, internal_event, member_ref
 from .state import MemberState, Timer
 from .timers import register_timer_kind
 
@@ -165,7 +165,7 @@ def _silence_due(engine: Engine, d: Decision, timer: Timer, m: MemberState | Non
     }
     ev = internal_event(
         id=timer.id, type="member.silent", at=at, community=m.community,
-        member=MemberRef(id=m.id, name=m.name, roles=m.roles), data=data, depth=1,
+        member=member_ref(m), data=data, depth=1,
     )
     engine.run_trigger(d, rid, ev)
     engine.current_queue().append(ev)  # and every rule `on: member.silent` sees it
@@ -220,7 +220,7 @@ def _after_due(engine: Engine, d: Decision, timer: Timer, m: MemberState | None,
     if timer.rule not in engine.playbook.rule_by_id:
         return  # the rule is gone from the playbook
     p = timer.payload
-    ref = MemberRef(id=m.id, name=m.name, roles=m.roles) if m is not None else None
+    ref = member_ref(m)
     ev = internal_event(
         id=timer.id, type=p.get("type", "after"), at=at, community=timer.community,
         member=ref, data=dict(p.get("data", {})), depth=1, channel=p.get("channel"),
