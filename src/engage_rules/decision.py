@@ -29,7 +29,7 @@ class ActionRecord:
     """
 
     __slots__ = ("_key", "_key_source", "at", "cause", "community", "member", "params",
-                 "rule", "type")
+                 "rule", "shadow", "type")
 
     def __init__(
         self,
@@ -42,6 +42,7 @@ class ActionRecord:
         params: dict[str, Any],
         community: str = "default",
         key_source: tuple[str, str] | None = None,
+        shadow: bool = False,
     ) -> None:
         self._key = key
         self._key_source = key_source
@@ -52,6 +53,8 @@ class ActionRecord:
         self.at = at
         self.params = params
         self.community = community
+        #: Decided by a rule in shadow mode: recorded and reported, never delivered.
+        self.shadow = shadow
 
     @property
     def key(self) -> str:
@@ -74,7 +77,7 @@ class ActionRecord:
                 f"cause={self.cause!r}, params={self.params!r})")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "key": self.key,
             "type": self.type,
             "member": self.member,
@@ -84,6 +87,9 @@ class ActionRecord:
             "params": self.params,
             "community": self.community,
         }
+        if self.shadow:
+            out["shadow"] = True
+        return out
 
     def to_json_bytes(self) -> bytes:
         """``to_json()`` encoded as JSON, without building the intermediate strings
@@ -95,6 +101,8 @@ class ActionRecord:
                               separators=(",", ":")).encode()
 
     def _dumps(self) -> bytes:
+        if self.shadow:
+            return orjson.dumps(self.to_json())
         return orjson.dumps({
             "key": self.key,
             "type": self.type,
@@ -117,6 +125,7 @@ class ActionRecord:
             at=datetime.fromisoformat(d["at"]),
             params=d["params"],
             community=d.get("community", "default"),
+            shadow=bool(d.get("shadow", False)),
         )
 
 
@@ -145,7 +154,7 @@ class Decision:
 
     __slots__ = (
         "actions", "at", "audit", "cause", "communities", "errors", "event", "is_timer",
-        "ledger", "review", "timers_added", "timers_fired", "touched",
+        "ledger", "review", "timers_added", "timers_fired", "touched", "traces",
     )
 
     def __init__(
@@ -170,6 +179,9 @@ class Decision:
         self.errors: list[RuleError] | tuple[()] = ()
         self.audit: list[dict[str, Any]] | tuple[()] = ()  # moderation audit log
         self.review: list[dict[str, Any]] | tuple[()] = ()  # flag_for_review items
+        #: What each rule made of each event decided (an engine with tracing on; see
+        #: tracing.py): JSON-ready records the store keeps for `explain`.
+        self.traces: list[dict[str, Any]] | tuple[()] = ()
 
     def add_error(self, error: RuleError) -> None:
         errors = self.errors
@@ -188,6 +200,12 @@ class Decision:
         if not isinstance(review, list):
             review = self.review = []
         review.append(item)
+
+    def add_trace(self, trace: dict[str, Any]) -> None:
+        traces = self.traces
+        if not isinstance(traces, list):
+            traces = self.traces = []
+        traces.append(trace)
 
     def add_timer(self, timer: Timer) -> None:
         added = self.timers_added

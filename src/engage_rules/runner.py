@@ -23,6 +23,7 @@ from .engine import Engine
 from .events import Event
 from .state import State
 from .store import Store
+from .store.records import ReportContext
 
 #: Batch bounds for offline replays: a replay has no one waiting on a single event, so it
 #: commits large groups — fewer fsyncs, and each busy member's row rewritten once per
@@ -75,6 +76,8 @@ class Runner:
         on_error: Callable[[RuleError], None] | None = None,
     ) -> None:
         self.store = store
+        store.set_report_context(ReportContext(
+            playbook.name, playbook.timezone.key, tuple(sorted(playbook.activity_events))))
         self.engine = Engine(playbook, store.open())
         #: Decisions per commit: as given, else what the store prefers (a memory store has
         #: no fsync to share, and small batches keep memory warm), else 1,000.

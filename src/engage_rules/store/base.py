@@ -19,12 +19,13 @@ from typing import Any, Protocol, runtime_checkable
 from ..decision import ActionRecord, Decision, RuleError
 from ..errors import StoreError
 from ..state import LedgerEntry, MemberState, State, Timer
+from .records import ReportContext
 
 #: The statuses of an outbox item.  ``pending`` items are waiting for (another) delivery
 #: attempt; ``sending`` items were handed to an adapter and not yet confirmed (after a
 #: crash, each may or may not have reached the platform: the runtime's send window);
 #: ``delivered`` and ``failed`` (permanently) are final.
-OUTBOX_STATUSES = ("pending", "sending", "delivered", "failed")
+OUTBOX_STATUSES = ("pending", "sending", "delivered", "failed", "shadow")
 
 
 @dataclass(slots=True)
@@ -60,9 +61,13 @@ class Store(Protocol):
     - :meth:`is_processed` is true for every cause (event or timer id) of a committed
       decision (and of a batch accepted by :meth:`commit_async`).  It does not know
       about decisions not handed to the store yet: the caller dedupes its own batch.
+    - Every external event of a committed decision that names a member counts once in
+      :meth:`activity`; traces are kept as :meth:`keep_traces` says.
     - The outbox keeps actions in commit order; an action whose key is already in the
-      outbox is ignored.  Each item remembers the ``platform`` of the event whose
-      decision emitted it (None for timers and events without one).
+      outbox is ignored.  A shadow action (``ActionRecord.shadow``) enters it with
+      status ``shadow``, which the dispatcher never delivers.  Each item remembers the
+      ``platform`` of the event whose decision emitted it (None for timers and events
+      without one).
     """
 
     def open(self) -> State:
@@ -124,6 +129,31 @@ class Store(Protocol):
 
     def ledger(self, community: str, member: str) -> list[LedgerEntry]:
         """The persisted ledger of one member, by ``seq``."""
+        ...
+
+    def set_report_context(self, context: ReportContext) -> None:
+        """Remember, durably, the playbook's name, time zone and activity event types:
+        activity is counted per local day of that time zone from then on."""
+        ...
+
+    def report_context(self) -> ReportContext:
+        """What :meth:`set_report_context` last stored (UTC and no types if never)."""
+        ...
+
+    def activity(self) -> list[tuple[str, str, str, str, int]]:
+        """Committed external events counted per (community, member, local day
+        ``YYYY-MM-DD``, event type), as ``(community, member, day, type, events)``."""
+        ...
+
+    def keep_traces(self, seconds: float | None) -> None:
+        """Keep rule traces for ``seconds`` of event time behind the newest one
+        (None: forever).  Older traces are deleted as newer ones are committed."""
+        ...
+
+    def traces(self, *, event: str | None = None, member: str | None = None,
+               community: str | None = None) -> list[dict[str, Any]]:
+        """Kept rule traces (tracing.py), in commit order, optionally only those of one
+        event id, or of one member (and community)."""
         ...
 
     def close(self) -> None:

@@ -18,6 +18,15 @@ import orjson
 from ..decision import ActionRecord, Decision, RuleError
 from ..state import LedgerEntry, MemberState, State, Timer
 from .base import OutboxItem, check_outbox_query, collect, completed, find_member
+from .records import (
+    DEFAULT_TRACE_RETENTION,
+    ActivityCounter,
+    ActivityCounts,
+    ReportContext,
+    trace_matches,
+    trace_rows,
+    zone,
+)
 
 
 class MemoryStore:
@@ -47,6 +56,14 @@ class MemoryStore:
         self._errors: list[RuleError] = []
         self._audit: list[dict[str, Any]] = []
         self._review: list[dict[str, Any]] = []
+        self._context = ReportContext()
+        self._counter = ActivityCounter()
+        self._activity: ActivityCounts = {}
+        #: Decisions whose events are not counted in ``_activity`` yet (counted when a
+        #: report asks: a replay in memory pays nothing per event for activity).
+        self._counted: list[Decision] = []
+        self._traces: list[dict[str, Any]] = []
+        self._trace_retention: float | None = DEFAULT_TRACE_RETENTION
 
     def open(self) -> State:
         if self._state is None:
@@ -81,6 +98,15 @@ class MemoryStore:
                 self._audit.extend(d.audit)
             if d.review:
                 self._review.extend(d.review)
+        self._counted.extend(decisions)
+        traces = trace_rows(decisions)
+        if traces:
+            self._traces.extend(traces)
+            keep = self._trace_retention
+            if keep is not None:
+                horizon = max(t["ts"] for t in traces) - keep
+                if self._traces[0]["ts"] < horizon:
+                    self._traces = [t for t in self._traces if t["ts"] >= horizon]
 
     def commit_async(self, decisions: Sequence[Decision], state: State) -> Future[None]:
         """Commit at once (memory has nothing to wait for) and return a done future."""
@@ -128,7 +154,8 @@ class MemoryStore:
             key = action.key
             platform = self._platforms.pop(i, None) if self._platforms else None
             if key not in by_key:
-                item = OutboxItem(seq=len(outbox) + 1, action=action, platform=platform)
+                item = OutboxItem(seq=len(outbox) + 1, action=action, platform=platform,
+                                  status="shadow" if action.shadow else "pending")
                 outbox.append(item)
                 by_key[key] = item
         self._indexed = len(records)
@@ -183,6 +210,29 @@ class MemoryStore:
             return []
         m = find_member(self._state, community, member)
         return sorted(m.ledger, key=lambda e: e.seq) if m is not None else []
+
+    def set_report_context(self, context: ReportContext) -> None:
+        if self._counted:  # what came before is counted in the former time zone
+            self._counter.count(self._counted, self._activity)
+            self._counted = []
+        self._context = context
+        self._counter.tz = zone(context.timezone)
+
+    def report_context(self) -> ReportContext:
+        return self._context
+
+    def activity(self) -> list[tuple[str, str, str, str, int]]:
+        if self._counted:
+            self._counter.count(self._counted, self._activity)
+            self._counted = []
+        return [(c, m, day, t, n) for (c, m, day, t), n in sorted(self._activity.items())]
+
+    def keep_traces(self, seconds: float | None) -> None:
+        self._trace_retention = seconds
+
+    def traces(self, *, event: str | None = None, member: str | None = None,
+               community: str | None = None) -> list[dict[str, Any]]:
+        return [t for t in self._traces if trace_matches(t, event, member, community)]
 
     def close(self) -> None:
         """Nothing to release: the state stays available to :meth:`open`."""

@@ -53,8 +53,15 @@ from .base import (
     member_json,
     rule_error_from_json,
 )
+from .records import (
+    DEFAULT_TRACE_RETENTION,
+    ActivityCounter,
+    ReportContext,
+    trace_rows,
+    zone,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FORMAT = "engage_rules"
 
 _SCHEMA = """
@@ -88,7 +95,30 @@ CREATE INDEX timers_due ON timers (due);
 CREATE TABLE errors (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE audit (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE review (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
+""" + """
+CREATE TABLE IF NOT EXISTS activity (
+    community TEXT NOT NULL,
+    member TEXT NOT NULL,
+    day TEXT NOT NULL,
+    type TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (community, member, day, type)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS traces (
+    seq INTEGER PRIMARY KEY,
+    event TEXT NOT NULL,
+    community TEXT NOT NULL,
+    member TEXT,
+    ts REAL NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS traces_event ON traces (event);
+CREATE INDEX IF NOT EXISTS traces_member ON traces (community, member);
+CREATE INDEX IF NOT EXISTS traces_ts ON traces (ts);
 """
+#: What schema 2 added to schema 1 (a store written by an older version is upgraded
+#: in place when opened).
+_SCHEMA_2 = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS activity"):]
 
 #: WAL pages between automatic checkpoints (SQLite's default is 1000).  Fewer, larger
 #: checkpoints copy a page rewritten by many commits only once.
@@ -165,13 +195,15 @@ class _Rows:
 
     causes: list[str]
     ledger: list[tuple[str, str, int, str]]
-    actions: list[tuple[str, str]]
+    actions: list[tuple[str, str, str]]  # key, json, status
     timers_add: list[tuple[str, float, str]]
     timers_del: list[tuple[str]]
     errors: list[tuple[str]]
     audit: list[tuple[str]]
     review: list[tuple[str]]
     meta: list[tuple[str, str]]
+    activity: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+    traces: list[tuple[str, str, str | None, float, str]] = field(default_factory=list)
     members: list[tuple[str, str, str]] = field(default_factory=list)
     members_gone: list[tuple[str, str]] = field(default_factory=list)
     communities: list[tuple[str, str]] = field(default_factory=list)
@@ -215,6 +247,10 @@ class SQLiteStore:
         self._outbox_seqs: dict[str, int] = {}
         self._outbox_next = 1
         self._member_keys: set[tuple[str, str]] = set()  # rows in `members`
+        self._counter = ActivityCounter()
+        self._trace_retention: float | None = DEFAULT_TRACE_RETENTION
+        #: The newest trace time up to which older traces were pruned.
+        self._pruned_at = -1e18
         if self.path != ":memory:":
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -287,6 +323,13 @@ class SQLiteStore:
                 f"{self.path} was written by a newer engage_rules (store schema {version}); "
                 f"this version reads schema {SCHEMA_VERSION}: upgrade engage_rules"
             )
+        if version == 1:
+            for statement in _SCHEMA_2.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                       (str(SCHEMA_VERSION),))
+            return
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: unknown store schema version {version}; this version of "
@@ -418,7 +461,8 @@ class SQLiteStore:
             rows = _Rows(
                 causes=b.causes,
                 ledger=[(c, m, seq, encode_entry(e)) for (c, m, seq), e in b.ledger.items()],
-                actions=[(a.key, _outbox_json(a, b.platforms)) for a in b.actions],
+                actions=[(a.key, _outbox_json(a, b.platforms),
+                          "shadow" if a.shadow else "pending") for a in b.actions],
                 timers_add=[
                     (t.id, t.due, dumps(t.to_json()).decode())
                     for t in b.timers.values() if t is not None
@@ -432,6 +476,17 @@ class SQLiteStore:
                     ("timer_seq", str(state.timer_seq)),
                 ],
             )
+            rows.activity = [
+                (c, m, day, t, n)
+                for (c, m, day, t), n in self._counter.count(decisions, {}).items()
+            ]
+            traces = trace_rows(decisions)
+            if traces:
+                rows.traces = [
+                    (t["event"], t["community"], t.get("member"), t["ts"],
+                     dumps(t).decode())
+                    for t in traces
+                ]
             for key in b.members:
                 m = find_member(state, key[0], key[1])
                 if m is None:
@@ -456,13 +511,13 @@ class SQLiteStore:
             processed = self._indexes(db)
             seqs = self._outbox_seqs
             new_causes = list(dict.fromkeys(c for c in rows.causes if c not in processed))
-            outbox_rows: list[tuple[int, str, str]] = []
+            outbox_rows: list[tuple[int, str, str, str]] = []
             new_keys: dict[str, int] = {}
             seq = self._outbox_next
-            for action_key, js in rows.actions:
+            for action_key, js, status in rows.actions:
                 if action_key not in seqs and action_key not in new_keys:
                     new_keys[action_key] = seq
-                    outbox_rows.append((seq, action_key, js))
+                    outbox_rows.append((seq, action_key, js, status))
                     seq += 1
             run = db.executemany
             db.execute("BEGIN IMMEDIATE")
@@ -473,7 +528,16 @@ class SQLiteStore:
                     run("INSERT INTO ledger (community, member, seq, json) VALUES (?, ?, ?, ?)",
                         rows.ledger)
                 if outbox_rows:
-                    run("INSERT INTO outbox (seq, key, json) VALUES (?, ?, ?)", outbox_rows)
+                    run("INSERT INTO outbox (seq, key, json, status) VALUES (?, ?, ?, ?)",
+                        outbox_rows)
+                if rows.activity:
+                    run("INSERT INTO activity (community, member, day, type, events) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, member, day, type) "
+                        "DO UPDATE SET events = events + excluded.events", rows.activity)
+                if rows.traces:
+                    run("INSERT INTO traces (event, community, member, ts, json) "
+                        "VALUES (?, ?, ?, ?, ?)", rows.traces)
+                    self._prune_traces(db, max(t[3] for t in rows.traces))
                 if rows.timers_add:
                     run("INSERT OR REPLACE INTO timers (id, due, json) VALUES (?, ?, ?)",
                         rows.timers_add)
@@ -553,6 +617,52 @@ class SQLiteStore:
                     db.execute("ROLLBACK")
             self._broken = f"SQLite store {self.path}: a commit failed ({err}); reopen the store"
             raise StoreError(self._broken) from err
+
+    def _prune_traces(self, db: sqlite3.Connection, newest: float) -> None:
+        """Delete traces older than the retention behind ``newest`` (in the open
+        transaction), at most once per hundredth of the retention."""
+        keep = self._trace_retention
+        if keep is None or newest - self._pruned_at < keep / 100:
+            return
+        db.execute("DELETE FROM traces WHERE ts < ?", (newest - keep,))
+        self._pruned_at = newest
+
+    # -- reports and traces -------------------------------------------------------------
+    def set_report_context(self, context: ReportContext) -> None:
+        with self._use() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('report_context', ?)",
+                       (orjson.dumps(context.to_json()).decode(),))
+        self._counter.tz = zone(context.timezone)
+
+    def report_context(self) -> ReportContext:
+        with self._use() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'report_context'").fetchone()
+        return ReportContext.from_json(orjson.loads(row[0])) if row else ReportContext()
+
+    def activity(self) -> list[tuple[str, str, str, str, int]]:
+        with self._use() as db:
+            return db.execute(
+                "SELECT community, member, day, type, events FROM activity "
+                "ORDER BY community, member, day, type"
+            ).fetchall()
+
+    def keep_traces(self, seconds: float | None) -> None:
+        self._trace_retention = seconds
+        self._pruned_at = -1e18
+
+    def traces(self, *, event: str | None = None, member: str | None = None,
+               community: str | None = None) -> list[dict[str, Any]]:
+        sql, params = "SELECT json FROM traces", []
+        where = []
+        for column, value in (("event", event), ("member", member), ("community", community)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with self._use() as db:
+            rows = db.execute(sql + " ORDER BY seq", params).fetchall()
+        return [orjson.loads(js) for (js,) in rows]
 
     # -- outbox -------------------------------------------------------------------------
     def outbox(self, *, status: str | None = None, limit: int | None = None,

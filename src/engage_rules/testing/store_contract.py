@@ -529,6 +529,83 @@ class StoreContract:
         check(store)
         check(backend.again(store))
 
+    # reports, traces and shadow actions -------------------------------------------------
+    def test_activity_is_counted_per_member_and_local_day(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        from ..store.records import ReportContext
+
+        store.set_report_context(ReportContext("fans", "Asia/Shanghai", ("message.posted",)))
+        state = store.open()
+        batch = []
+        # 23:50 and 00:10 in Shanghai fall on two local days; the timer and the
+        # internal event count nothing.
+        for n, (hour, minute, type_) in enumerate(
+            [(23, 50, "message.posted"), (23, 55, "message.posted"), (0, 10, "checkin.done")]
+        ):
+            at = datetime(2026, 3, 2 if hour else 3, hour, minute,
+                          tzinfo=timezone(timedelta(hours=8)))
+            ev = event_from_obj({"id": f"e{n}", "type": type_, "at": at.isoformat(),
+                                 "member": {"id": "u1"}})
+            batch.append(Decision(ev.id, ev.at, ev))
+        batch.append(decision(9, timer=True))
+        store.commit(batch, state)
+        store.commit([Decision("e9", batch[0].at, event_from_obj(
+            {"id": "e9", "type": "message.posted", "at": "2026-03-02T12:00:00+00:00",
+             "member": {"id": "u2"}, "community": "other"}))], state)
+        expected = [
+            ("default", "u1", "2026-03-02", "message.posted", 2),
+            ("default", "u1", "2026-03-03", "checkin.done", 1),
+            ("other", "u2", "2026-03-02", "message.posted", 1),
+        ]
+        assert sorted(store.activity()) == expected
+        again = backend.again(store)
+        assert sorted(again.activity()) == expected
+        assert again.report_context() == ReportContext(
+            "fans", "Asia/Shanghai", ("message.posted",))
+
+    def test_traces_are_kept_for_their_retention(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        state = store.open()
+        store.keep_traces(3600.0)
+
+        def traced(n: int, member: str, minutes: float) -> Decision:
+            d = decision(n)
+            d.add_trace({"event": d.cause, "community": "default", "member": member,
+                         "ts": T0.timestamp() + 60 * minutes, "rules": [{"rule": "r"}]})
+            return d
+
+        store.commit([traced(1, "u1", 0), traced(2, "u2", 10)], state)
+        store.commit([traced(3, "u1", 30)], state)
+        assert [t["event"] for t in store.traces()] == ["evt-1", "evt-2", "evt-3"]
+        assert [t["event"] for t in store.traces(member="u1")] == ["evt-1", "evt-3"]
+        assert store.traces(event="evt-2")[0]["rules"] == [{"rule": "r"}]
+        assert store.traces(member="u1", community="elsewhere") == []
+        store.commit([traced(4, "u2", 65)], state)  # evt-1 is now over an hour old
+        assert [t["event"] for t in store.traces()] == ["evt-2", "evt-3", "evt-4"]
+        assert [t["event"] for t in backend.again(store).traces()] == [
+            "evt-2", "evt-3", "evt-4"]
+
+    def test_shadow_actions_are_kept_but_never_pending(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        state = store.open()
+        d = decision(1)
+        action(d, "k1")
+        shadow = action(d, "k2", "ban")
+        shadow.shadow = True
+        store.commit([d], state)
+
+        def check(s: Store) -> None:
+            assert [i.action.key for i in s.outbox(status="pending")] == ["k1"]
+            items = s.outbox(status="shadow")
+            assert [i.action.key for i in items] == ["k2"]
+            assert items[0].action.shadow and items[0].action.to_json()["shadow"] is True
+
+        check(store)
+        check(backend.again(store))
+
     def test_close_is_idempotent(self, backend: StoreBackend) -> None:
         store = backend.new()
         store.open()
