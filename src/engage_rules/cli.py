@@ -198,6 +198,10 @@ def _summary(runner: Runner, quarantined: list[Quarantined], errors: list[RuleEr
     total_a = sum(s.actions.values())
     by_type = ", ".join(f"{t}: {n}" for t, n in sorted(s.actions.items()))
     print(f"actions: {total_a}" + (f" ({by_type})" if by_type else ""), file=err)
+    if s.shadow:  # rules in shadow mode: recorded with "shadow": true, never delivered
+        shadow = ", ".join(f"{t}: {n}" for t, n in sorted(s.shadow.items()))
+        print(f"shadow actions (not delivered): {sum(s.shadow.values())} ({shadow})",
+              file=err)
     if s.messages:  # the messaging policy at work (DESIGN.md §5.8)
         parts = ", ".join(f"{k}: {n}" for k, n in sorted(s.messages.items()))
         print(f"messages: {parts}", file=err)

@@ -139,6 +139,8 @@ class CompiledRule:
     sets_match: bool = False
     #: The trigger map of a rule whose `on:` is one (spec.TRIGGER_MODELS); types is ().
     trigger: Any = None
+    #: Shadow mode (shadow.py): its actions are recorded, not carried out.
+    shadow: bool = False
 
 
 @dataclass(slots=True)
@@ -208,6 +210,9 @@ class CompiledPlaybook:
     #: What `validate` tells about the valid playbook (who is exempt from which rule),
     #: each with the place it is about; the message starts with ``note:``.
     notes: list[Problem] = field(default_factory=list)
+    #: Shadow mode for the whole playbook (shadow.py): every action it emits is marked
+    #: ``shadow`` and never delivered.
+    shadow: bool = False
 
     @property
     def default_currency(self) -> str:
@@ -455,6 +460,11 @@ class _Compiler:
             types, trigger = (), r.on
         do = self.actions(r.do, "do")
         else_ = self.actions(r.else_ or [], "else")
+        if r.shadow:
+            from .shadow import shadow_actions
+
+            shadow_actions(do)
+            shadow_actions(else_)
         moderation = any(a.name in MODERATION_ACTIONS for a in (*do, *else_))
         mod_exempt = self.mod_exempt if moderation else None
         if mod_exempt is not None:
@@ -485,6 +495,7 @@ class _Compiler:
             cond_inline=inline,
             sets_match=sets_match,
             trigger=trigger,
+            shadow=r.shadow,
         )
 
     def rewards(self) -> tuple[dict[str, BadgeDef], dict[str, Board], list[MemberCheck]]:
@@ -650,6 +661,7 @@ class _Compiler:
             segments=segments,
             messaging=MessagingPolicy.of(spec.messaging),
             notes=self.notes,
+            shadow=spec.shadow,
         )
         from .triggers import compile_triggers
 

@@ -23,6 +23,7 @@ from .events import Event, MemberRef, internal_event, member_ref
 from .schedules import arm_community
 from .schedules import resume as resume_schedules
 from .schedules import start as start_schedules
+from .shadow import mark_shadow
 from .silence import note_activity
 from .state import EPOCH, MemberState, State, Timer, from_ts
 from .textnorm import fingerprint
@@ -48,6 +49,8 @@ class Engine:
         self._dispatch = playbook.dispatch
         #: Observers of events (silence, delays, flows), or None when the playbook has none.
         self._observers = playbook.observers or None
+        #: The whole playbook runs in shadow mode (shadow.py).
+        self._shadow = playbook.shadow
         #: How deeply flow runs are nested right now (flows.py bounds it).
         self.flow_nesting = 0
         #: The internal-event queue of the decision being made (for engine_event).
@@ -108,6 +111,8 @@ class Engine:
                 self._settle(d, queue, at)
         finally:
             self._queue = None
+        if self._shadow:
+            mark_shadow(d)
         return d
 
     def timer_event(self, d: Decision, timer: Timer, type_: str, member: MemberState | None,
@@ -200,6 +205,8 @@ class Engine:
                 self._settle(d, queue, event.at)
         finally:
             self._queue = None
+        if self._shadow:
+            mark_shadow(d)
 
     # -- events -------------------------------------------------------------------------
     def process(self, event: Event) -> list[Decision]:
@@ -230,6 +237,8 @@ class Engine:
                 self._settle(d, queue, event.at)
             finally:
                 self._queue = None
+        if self._shadow:
+            mark_shadow(d)
         out.append(d)
 
     def _settle(self, d: Decision, queue: deque[Event], at: datetime) -> None:

@@ -60,6 +60,8 @@ class RunStats:
     late: int = 0
     #: What the messaging policy did: "deferred", "suppressed: <reason>" -> count.
     messages: Counter[str] = field(default_factory=Counter)
+    #: Shadow actions (shadow.py) by type: recorded, never delivered.
+    shadow: Counter[str] = field(default_factory=Counter)
 
 
 class Runner:
@@ -187,7 +189,10 @@ class Runner:
             if d.actions:
                 actions.extend(d.actions)
                 for a in d.actions:
-                    stats.actions[a.type] += 1
+                    if a.shadow:
+                        stats.shadow[a.type] += 1
+                    else:
+                        stats.actions[a.type] += 1
             for err in d.errors:
                 stats.rule_errors += 1
                 if self.on_error is not None:

@@ -164,6 +164,11 @@ class RuleSpec(Strict):
     exempt: ExemptSpec | None = None
     do: list[Any] = Field(default_factory=list)
     else_: list[Any] | None = Field(default=None, alias="else")
+    shadow: bool = Field(
+        default=False,
+        description="Trial mode: evaluate the rule and record what its actions would do "
+                    "(shadow actions), but carry none out and deliver nothing",
+    )
 
     @field_validator("cooldown")
     @classmethod
@@ -482,6 +487,12 @@ class PlaybookSpec(Strict):
     segments: dict[str, Condition] = Field(
         default_factory=dict, description="Named member conditions, for segment('name') "
                                           "and schedule audiences")
+    shadow: bool = Field(
+        default=False,
+        description="Trial mode for the whole playbook: it runs in full against its own "
+                    "state, and every action it emits is recorded as a shadow action, "
+                    "never delivered",
+    )
     activity_events: list[str] | None = Field(
         default=None,
         description="Event types that count as activity for silence tracking (default: "
