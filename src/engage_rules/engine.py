@@ -37,16 +37,26 @@ MAX_INTERNAL_DEPTH = 8
 class Engine:
     """Evaluates one compiled playbook over a stream of events."""
 
-    def __init__(self, playbook: CompiledPlaybook, state: State | None = None) -> None:
+    def __init__(self, playbook: CompiledPlaybook, state: State | None = None, *,
+                 trace: bool = False) -> None:
+        """``trace``: record what every rule made of every event in the decisions
+        (``Decision.traces``, for `explain`); slower, and off by default."""
         self.playbook = playbook
         self.state = state if state is not None else State()
         self._community_vars: dict[str, dict[str, Any]] = {}
-        if playbook.dispatch is None:
-            playbook.dispatch, playbook.dispatch_source = build_dispatch(
-                {**playbook.by_type, **playbook.routes}, _HELPERS, playbook.namespace,
-                playbook.data_vars,
-            )
-        self._dispatch = playbook.dispatch
+        self.trace = trace
+        if trace:
+            from .tracing import build_traced_dispatch
+
+            self._dispatch = build_traced_dispatch(
+                {**playbook.by_type, **playbook.routes}, playbook)
+        else:
+            if playbook.dispatch is None:
+                playbook.dispatch, playbook.dispatch_source = build_dispatch(
+                    {**playbook.by_type, **playbook.routes}, _HELPERS, playbook.namespace,
+                    playbook.data_vars,
+                )
+            self._dispatch = playbook.dispatch
         #: Observers of events (silence, delays, flows), or None when the playbook has none.
         self._observers = playbook.observers or None
         #: The whole playbook runs in shadow mode (shadow.py).

@@ -212,23 +212,38 @@ def compile_expression(
                         inline=inline, namespace=namespace)
 
 
+def compile_subexpression(
+    node: nodes.Expr, text: str, *, vars: Mapping[str, Any]
+) -> Callable[[EvalContext], Any]:
+    """Compile one node of an already-valid expression ``text`` on its own (for
+    `explain`, which shows the values of an expression's parts)."""
+    namespace = Namespace()
+    translator = Translator(
+        text, vars=vars, allow_match=False, functions=function_registry(),
+        namespace=namespace, uses=Uses(),
+    )
+    code = translator.visit(node)
+    entry = "_part"
+    return _build(_define(entry, code.src, namespace.const(text, "_s")), namespace, entry)
+
+
 # -- conditions ----------------------------------------------------------------------------
 
 _COMBINATORS = ("all", "any", "not")
 
 
-def _render(cond: Any) -> str:
+def render_condition(cond: Any) -> str:
     if isinstance(cond, str):
         return cond
     if isinstance(cond, list):
-        return " and ".join(f"({_render(c)})" for c in cond) or "true"
+        return " and ".join(f"({render_condition(c)})" for c in cond) or "true"
     if isinstance(cond, dict) and len(cond) == 1:
         key, value = next(iter(cond.items()))
         if key == "not":
-            return f"not ({_render(value)})"
+            return f"not ({render_condition(value)})"
         if key in ("all", "any") and isinstance(value, list):
             joiner = " and " if key == "all" else " or "
-            return joiner.join(f"({_render(c)})" for c in value) or (
+            return joiner.join(f"({render_condition(c)})" for c in value) or (
                 "true" if key == "all" else "false"
             )
     return repr(cond)
@@ -357,4 +372,5 @@ def compile_condition(
         (rel, CompiledExpr(source, leaf_python, namespace.values[name], uses))
         for rel, source, name, leaf_python, uses in compiler.leaves
     )
-    return CompiledExpr(_render(cond), python, namespace.values[entry], compiler.uses, parts)
+    return CompiledExpr(render_condition(cond), python, namespace.values[entry], compiler.uses,
+                        parts)
