@@ -219,8 +219,8 @@ def render(node: nodes.Node) -> str:
         other = f" else {r(node.expr2)}" if node.expr2 is not None else ""
         return f"{r(node.expr1)} if {r(node.test)}{other}"
     if isinstance(node, nodes.List | nodes.Tuple):
-        inner = ", ".join(r(n) for n in node.items)
-        return f"[{inner}]" if isinstance(node, nodes.List) else f"({inner})"
+        items = ", ".join(r(n) for n in node.items)
+        return f"[{items}]" if isinstance(node, nodes.List) else f"({items})"
     if isinstance(node, nodes.Dict):
         return "{" + ", ".join(f"{r(p.key)}: {r(p.value)}" for p in node.items) + "}"
     return type(node).__name__
