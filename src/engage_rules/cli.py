@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
+from .cli_explain import add_explain_parser
 from .decision import ActionRecord, RuleError
 from .errors import PlaybookError, StoreError
 
@@ -41,6 +42,17 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _duration_seconds(text: str) -> float:
+    from .durations import parse_duration
+
+    if text.strip() == "0":
+        return 0.0
+    try:
+        return float(parse_duration(text).total_seconds())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -147,7 +159,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     batch_size = (args.batch_size or getattr(store, "preferred_batch_size", None)
                   or REPLAY_BATCH_SIZE)
     runner = Runner(playbook, store, on_commit=write_actions, on_error=errors.append,
-                    batch_size=batch_size, max_batch_seconds=REPLAY_BATCH_SECONDS)
+                    batch_size=batch_size, max_batch_seconds=REPLAY_BATCH_SECONDS,
+                    trace=args.trace, trace_retention=args.trace_keep or None)
     quarantined: list[Quarantined] = []
     progress = _Progress(sys.stderr)
     try:
@@ -361,7 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                    help="events per durable commit (default: 50000, or up to 2 s of "
                         "events, for SQLite); smaller batches redo less after a crash")
+    p.add_argument("--trace", action="store_true",
+                   help="record rule traces in the store, for `explain`")
+    p.add_argument("--trace-keep", type=_duration_seconds, default=30 * 86400.0,
+                   metavar="DURATION",
+                   help="keep traces this long in event time (default 30d; 0 = forever)")
     p.set_defaults(func=cmd_replay)
+
+    add_explain_parser(sub, _parse_time)
 
     p = sub.add_parser("review", help="list, approve or dismiss items flagged for review")
     p.add_argument("verb", nargs="?", default="list", choices=("list", "approve", "dismiss"))

@@ -23,7 +23,7 @@ from .engine import Engine
 from .events import Event
 from .state import State
 from .store import Store
-from .store.records import ReportContext
+from .store.records import DEFAULT_TRACE_RETENTION, ReportContext
 
 #: Batch bounds for offline replays: a replay has no one waiting on a single event, so it
 #: commits large groups — fewer fsyncs, and each busy member's row rewritten once per
@@ -76,11 +76,17 @@ class Runner:
         max_batch_seconds: float = 0.2,
         on_commit: Callable[[Sequence[ActionRecord]], None] | None = None,
         on_error: Callable[[RuleError], None] | None = None,
+        trace: bool = False,
+        trace_retention: float | None = DEFAULT_TRACE_RETENTION,
     ) -> None:
+        """``trace``: record rule traces (tracing.py) for `explain`, kept in the store for
+        ``trace_retention`` seconds of event time (None: forever)."""
         self.store = store
         store.set_report_context(ReportContext(
             playbook.name, playbook.timezone.key, tuple(sorted(playbook.activity_events))))
-        self.engine = Engine(playbook, store.open())
+        if trace:
+            store.keep_traces(trace_retention)
+        self.engine = Engine(playbook, store.open(), trace=trace)
         #: Decisions per commit: as given, else what the store prefers (a memory store has
         #: no fsync to share, and small batches keep memory warm), else 1,000.
         self.batch_size = batch_size or getattr(store, "preferred_batch_size", None) or 1000

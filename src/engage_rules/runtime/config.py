@@ -152,6 +152,15 @@ class AdapterConfig(BaseModel):
         return extra
 
 
+class TracesConfig(BaseModel):
+    """Rule traces for `engage-rules explain` (tracing.py): what every rule made of
+    every event, kept for ``keep`` of event time."""
+
+    model_config = _STRICT
+    enabled: bool = True
+    keep: Seconds = 30 * 86400.0
+
+
 class RuntimeConfig(BaseModel):
     model_config = _STRICT
     playbook: str
@@ -164,6 +173,7 @@ class RuntimeConfig(BaseModel):
     #: Events processed per store transaction at most (a transaction holds what arrived
     #: while the previous one was being written).
     max_batch: int = Field(default=500, ge=1, le=100_000)
+    traces: TracesConfig = Field(default_factory=TracesConfig)
     #: The directory relative paths are resolved against (the config file's).
     base_dir: Path = Field(default=Path("."), exclude=True)
 

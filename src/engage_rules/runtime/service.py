@@ -32,6 +32,7 @@ from ..decision import Decision
 from ..engine import Engine
 from ..errors import EngageRulesError, Problem
 from ..store import Store, open_store
+from ..store.records import ReportContext
 from .config import JsonlSource, RuntimeConfig, WebhookSource
 from .dispatcher import AdapterLimits, Dispatcher
 from .intake import Intake, Outcome, Submission
@@ -144,7 +145,10 @@ class Service:
         self.adapters = adapters
         self.clock = clock
         self.stats = ServiceStats()
-        self.engine = Engine(playbook, store.open())
+        store.set_report_context(ReportContext(
+            playbook.name, playbook.timezone.key, tuple(sorted(playbook.activity_events))))
+        store.keep_traces(config.traces.keep)
+        self.engine = Engine(playbook, store.open(), trace=config.traces.enabled)
         self.intake = Intake()
         limits = {name: AdapterLimits(ac.rate_limit, ac.route_rate_limit)
                   for name, ac in config.adapters.items()}

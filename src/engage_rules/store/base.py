@@ -150,10 +150,12 @@ class Store(Protocol):
         (None: forever).  Older traces are deleted as newer ones are committed."""
         ...
 
-    def traces(self, *, event: str | None = None, member: str | None = None,
-               community: str | None = None) -> list[dict[str, Any]]:
+    def traces(self, *, event: str | None = None, cause: str | None = None,
+               member: str | None = None, community: str | None = None
+               ) -> list[dict[str, Any]]:
         """Kept rule traces (tracing.py), in commit order, optionally only those of one
-        event id, or of one member (and community)."""
+        event id, of one cause (an event with the internal events it raised, or a
+        timer), or of one member (and community)."""
         ...
 
     def close(self) -> None:

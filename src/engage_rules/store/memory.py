@@ -230,9 +230,10 @@ class MemoryStore:
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds
 
-    def traces(self, *, event: str | None = None, member: str | None = None,
-               community: str | None = None) -> list[dict[str, Any]]:
-        return [t for t in self._traces if trace_matches(t, event, member, community)]
+    def traces(self, *, event: str | None = None, cause: str | None = None,
+               member: str | None = None, community: str | None = None
+               ) -> list[dict[str, Any]]:
+        return [t for t in self._traces if trace_matches(t, event, cause, member, community)]
 
     def close(self) -> None:
         """Nothing to release: the state stays available to :meth:`open`."""

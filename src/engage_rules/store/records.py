@@ -85,9 +85,11 @@ def trace_rows(decisions: Sequence[Decision]) -> list[dict[str, Any]]:
     return out
 
 
-def trace_matches(trace: dict[str, Any], event: str | None, member: str | None,
-                  community: str | None) -> bool:
+def trace_matches(trace: dict[str, Any], event: str | None, cause: str | None,
+                  member: str | None, community: str | None) -> bool:
     if event is not None and trace.get("event") != event:
+        return False
+    if cause is not None and trace.get("cause", trace.get("event")) != cause:
         return False
     if member is not None and trace.get("member") != member:
         return False

@@ -107,12 +107,14 @@ CREATE TABLE IF NOT EXISTS activity (
 CREATE TABLE IF NOT EXISTS traces (
     seq INTEGER PRIMARY KEY,
     event TEXT NOT NULL,
+    cause TEXT NOT NULL,
     community TEXT NOT NULL,
     member TEXT,
     ts REAL NOT NULL,
     json TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS traces_event ON traces (event);
+CREATE INDEX IF NOT EXISTS traces_cause ON traces (cause);
 CREATE INDEX IF NOT EXISTS traces_member ON traces (community, member);
 CREATE INDEX IF NOT EXISTS traces_ts ON traces (ts);
 """
@@ -203,7 +205,7 @@ class _Rows:
     review: list[tuple[str]]
     meta: list[tuple[str, str]]
     activity: list[tuple[str, str, str, str, int]] = field(default_factory=list)
-    traces: list[tuple[str, str, str | None, float, str]] = field(default_factory=list)
+    traces: list[tuple[str, str, str, str | None, float, str]] = field(default_factory=list)
     members: list[tuple[str, str, str]] = field(default_factory=list)
     members_gone: list[tuple[str, str]] = field(default_factory=list)
     communities: list[tuple[str, str]] = field(default_factory=list)
@@ -483,8 +485,8 @@ class SQLiteStore:
             traces = trace_rows(decisions)
             if traces:
                 rows.traces = [
-                    (t["event"], t["community"], t.get("member"), t["ts"],
-                     dumps(t).decode())
+                    (t["event"], t.get("cause", t["event"]), t["community"], t.get("member"),
+                     t["ts"], dumps(t).decode())
                     for t in traces
                 ]
             for key in b.members:
@@ -535,9 +537,9 @@ class SQLiteStore:
                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, member, day, type) "
                         "DO UPDATE SET events = events + excluded.events", rows.activity)
                 if rows.traces:
-                    run("INSERT INTO traces (event, community, member, ts, json) "
-                        "VALUES (?, ?, ?, ?, ?)", rows.traces)
-                    self._prune_traces(db, max(t[3] for t in rows.traces))
+                    run("INSERT INTO traces (event, cause, community, member, ts, json) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", rows.traces)
+                    self._prune_traces(db, max(t[4] for t in rows.traces))
                 if rows.timers_add:
                     run("INSERT OR REPLACE INTO timers (id, due, json) VALUES (?, ?, ?)",
                         rows.timers_add)
@@ -650,11 +652,13 @@ class SQLiteStore:
         self._trace_retention = seconds
         self._pruned_at = -1e18
 
-    def traces(self, *, event: str | None = None, member: str | None = None,
-               community: str | None = None) -> list[dict[str, Any]]:
+    def traces(self, *, event: str | None = None, cause: str | None = None,
+               member: str | None = None, community: str | None = None
+               ) -> list[dict[str, Any]]:
         sql, params = "SELECT json FROM traces", []
         where = []
-        for column, value in (("event", event), ("member", member), ("community", community)):
+        for column, value in (("event", event), ("cause", cause), ("member", member),
+                              ("community", community)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)

@@ -572,7 +572,8 @@ class StoreContract:
 
         def traced(n: int, member: str, minutes: float) -> Decision:
             d = decision(n)
-            d.add_trace({"event": d.cause, "community": "default", "member": member,
+            d.add_trace({"event": d.cause, "cause": d.cause, "community": "default",
+                         "member": member,
                          "ts": T0.timestamp() + 60 * minutes, "rules": [{"rule": "r"}]})
             return d
 
@@ -581,6 +582,7 @@ class StoreContract:
         assert [t["event"] for t in store.traces()] == ["evt-1", "evt-2", "evt-3"]
         assert [t["event"] for t in store.traces(member="u1")] == ["evt-1", "evt-3"]
         assert store.traces(event="evt-2")[0]["rules"] == [{"rule": "r"}]
+        assert [t["event"] for t in store.traces(cause="evt-3")] == ["evt-3"]
         assert store.traces(member="u1", community="elsewhere") == []
         store.commit([traced(4, "u2", 65)], state)  # evt-1 is now over an hour old
         assert [t["event"] for t in store.traces()] == ["evt-2", "evt-3", "evt-4"]
