@@ -27,7 +27,7 @@ def render(c: Comparison) -> str:
         f"  A: {c.a.label} ({c.a.name})",
         f"  B: {c.b.label} ({c.b.name})",
         "",
-        f"{len(c.a.actions):,} actions in A, {len(c.b.actions):,} in B, "
+        f"{_count(len(c.a.actions), 'action')} in A, {len(c.b.actions):,} in B, "
         f"{c.actions_differing:,} differ",
     ]
     if c.a.name != c.b.name:
@@ -37,7 +37,7 @@ def render(c: Comparison) -> str:
                   "both the same `name:` to compare only the rules."]
     if c.identical:
         lines.append(f"No differences: both playbooks decide the same actions and all "
-                     f"{c.members_compared:,} members end in the same state.")
+                     f"{_count(c.members_compared, 'member')} end in the same state.")
         return "\n".join(lines) + "\n"
     changed = [r for r in c.rules if r.differs]
     lines += ["", f"Rules that behave differently in B ({len(changed)}):"]
@@ -87,6 +87,10 @@ def _rule_block(r: RuleDiff) -> list[str]:
         lines.append("  for example, with B:")
         lines += [f"    {example_sentence(e)}" for e in r.examples]
     return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _kind(type_: str, shadow: bool) -> str:
@@ -196,8 +200,9 @@ def _value(value: Any) -> str:
 
 def _state_block(c: Comparison) -> list[str]:
     if not c.fields:
-        return [f"Final state: all {c.members_compared:,} members end the same in A and B."]
-    lines = [f"Final state: {c.members_differing:,} of {c.members_compared:,} members end "
+        return [f"Final state: all {_count(c.members_compared, 'member')} end the same in A "
+                "and B."]
+    lines = [f"Final state: {c.members_differing:,} of {_count(c.members_compared, 'member')} end "
              "differently",
              f"  {'field':<16}  {'members':>7}  examples (A → B)"]
     several = c.communities > 1
