@@ -130,6 +130,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from .runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_gc
     from .store import open_store
 
+    if args.compare is not None:
+        from .cli_compare import cmd_replay_compare
+
+        return cmd_replay_compare(args)
+    if args.json:
+        print("error: --json is for --compare; a replay writes its actions as JSON Lines",
+              file=sys.stderr)
+        return 2
     try:
         playbook = load(args.playbook)
     except PlaybookError as err:
@@ -140,7 +148,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"{args.playbook}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
         return 1
     try:
-        store = open_store(args.store)
+        store = open_store(args.store or "memory:")
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -202,7 +210,8 @@ def _summary(runner: Runner, quarantined: list[Quarantined], errors: list[RuleEr
     )
     for reason, n in sorted(s.quarantined.items()):
         lines = [str(q.line) for q in quarantined if q.reason == reason][:10]
-        print(f"  quarantined {reason}: {n} (lines {', '.join(lines)})", file=err)
+        if lines:  # none for the second run of a comparison: listed under the first
+            print(f"  quarantined {reason}: {n} (lines {', '.join(lines)})", file=err)
     for q in quarantined[:MAX_ERRORS_SHOWN]:
         print(f"  line {q.line}: {q.reason}: {q.message}", file=err)
     if s.late:
@@ -369,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="advance the clock to this time at the end, firing due timers")
     p.add_argument("--actions-out", metavar="F", help="write actions here instead of stdout")
     p.add_argument("--state-out", metavar="F", help="write the final state snapshot (JSON)")
-    p.add_argument("--store", default="memory:", metavar="URL",
+    p.add_argument("--store", default=None, metavar="URL",
                    help="memory: (default) or sqlite:///path/state.db")
     p.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                    help="events per durable commit (default: 50000, or up to 2 s of "
@@ -379,6 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-keep", type=_duration_seconds, default=30 * 86400.0,
                    metavar="DURATION",
                    help="keep traces this long in event time (default 30d; 0 = forever)")
+    p.add_argument("--compare", metavar="OTHER",
+                   help="also replay the events with playbook OTHER and print how its "
+                        "actions and final state differ from PLAYBOOK's (a backtest)")
+    p.add_argument("--json", action="store_true",
+                   help="with --compare: the comparison as one JSON document")
     p.set_defaults(func=cmd_replay)
 
     add_explain_parser(sub, _parse_time)

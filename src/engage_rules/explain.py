@@ -197,11 +197,10 @@ def explain_member(traces: list[dict[str, Any]], member: str, rule: str | None,
             out.append(f"  data: {json.dumps(t['data'], ensure_ascii=False)}")
         out.extend(rule_lines(t, r))
     tally = Counter(r.get("outcome", "") for _, r in seen)
-    fired = tally.pop("fired", 0) + tally.get("refused_else", 0)
-    tally.pop("refused_else", None)
+    times = tally.pop("fired", 0) + tally.pop("refused_else", 0)
     reasons = ", ".join(f"{_SHORT.get(k, k)} ×{n}" for k, n in tally.most_common())
     out.append("")
-    out.append(f"in short: {rule} fired {fired} of {len(seen)} times for {member}"
+    out.append(f"in short: {rule} fired {times} of {len(seen)} times for {member}"
                + (f"; it did not fire because: {reasons}" if reasons else ""))
     return "\n".join(out)
 

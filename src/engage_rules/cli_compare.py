@@ -1,0 +1,108 @@
+"""``engage-rules replay PLAYBOOK EVENTS --compare OTHER``: the backtest of a playbook change.
+
+The events are read once and each one is fed to two in-memory runners, one per playbook,
+so both see exactly the same stream (quarantined lines are counted once).  Both clocks
+are then advanced to ``--until``, and ``compare`` tells what the other playbook would do
+differently.  Differences are the point of the command, not failures: it exits 0 once
+both replays complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import orjson
+
+from .compiler import CompiledPlaybook, load
+from .decision import ActionRecord, RuleError
+from .errors import PlaybookError
+from .runner import Runner
+from .store import open_store
+
+#: Replay options that write one run's output: with two runs they have no single meaning.
+_ONE_RUN_OPTIONS = (("store", "--store"), ("actions_out", "--actions-out"),
+                    ("state_out", "--state-out"))
+
+
+def _load_both(paths: Sequence[str]) -> list[CompiledPlaybook] | None:
+    """Both playbooks, or None after printing every problem of either."""
+    loaded: list[CompiledPlaybook] = []
+    for path in paths:
+        try:
+            loaded.append(load(path))
+        except PlaybookError as err:
+            for problem in err.problems:
+                print(problem, file=sys.stderr)
+        except OSError as err:
+            print(f"{path}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
+    return loaded if len(loaded) == len(paths) else None
+
+
+class _Run:
+    """One playbook's in-memory replay, collecting its actions and rule errors."""
+
+    def __init__(self, playbook: CompiledPlaybook, batch_size: int | None) -> None:
+        self.actions: list[ActionRecord] = []
+        self.errors: list[RuleError] = []
+        self.runner = Runner(playbook, open_store("memory:"),
+                                     on_commit=self.actions.extend,
+                                     on_error=self.errors.append, batch_size=batch_size)
+
+
+def cmd_replay_compare(args: argparse.Namespace) -> int:
+    from .cli import _Progress, _summary
+    from .compare import compare_runs, comparison_json, run_result
+    from .compare_render import render
+    from .reader import Quarantined, read_events
+
+    for attribute, option in _ONE_RUN_OPTIONS:
+        if getattr(args, attribute):
+            print(f"error: {option} cannot be used with --compare, which replays both "
+                  f"playbooks in memory; run `replay` without --compare for {option}",
+                  file=sys.stderr)
+            return 2
+    playbooks = _load_both([args.playbook, args.compare])
+    if playbooks is None:
+        return 1
+    runs = [_Run(playbook, args.batch_size) for playbook in playbooks]
+    quarantined: list[Quarantined] = []
+    progress = _Progress(sys.stderr)
+    try:
+        for _, item in read_events(args.events):
+            if isinstance(item, Quarantined):
+                quarantined.append(item)
+                for run in runs:
+                    run.runner.stats.quarantined[item.reason] += 1
+                continue
+            for run in runs:
+                run.runner.feed(item)
+            progress.update(runs[0].runner.stats.read)
+        for run in runs:
+            if args.until is not None:
+                run.runner.advance_to(args.until)
+            run.runner.flush()
+    except OSError as err:
+        print(f"error: cannot read events: {err}", file=sys.stderr)
+        return 2
+    finally:
+        progress.done()
+    results = []
+    for label, path, playbook, run in zip("AB", (args.playbook, args.compare), playbooks,
+                                          runs, strict=True):
+        results.append(run_result(path, playbook, run.actions, run.runner.state))
+        run.runner.close()
+        print(f"{label}: {path} ({playbook.name})", file=sys.stderr)
+        # The quarantined lines are listed once, under A: B read the same stream.
+        _summary(run.runner, quarantined if label == "A" else [], run.errors)
+    comparison = compare_runs(results[0], results[1])
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(comparison_json(comparison),
+                                             option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.buffer.flush()
+    else:
+        sys.stdout.write(render(comparison))
+        sys.stdout.flush()
+    return 0
+
