@@ -137,3 +137,28 @@ def test_shadow_must_be_a_boolean() -> None:
     with pytest.raises(PlaybookError, match="shadow"):
         playbook("rules:\n  - id: r\n    on: checkin\n    shadow: maybe\n"
                  "    do: [{award: {points: 1}}]\n")
+
+
+def test_playbook_tests_can_expect_shadow_actions(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "p.yaml").write_text("engage_rules: 1\nname: t\n" + RULES, encoding="utf-8")
+    (tmp_path / "p.test.yaml").write_text("""
+playbook: p.yaml
+cases:
+  - name: the shadow ban is recorded, not carried out
+    events:
+      - {type: message.posted, member: u1, data: {text: "spam spam spam"}}
+    expect:
+      actions:
+        - {type: award, rule: quality-post}
+        - {type: ban, member: u1, shadow: true}
+      members:
+        u1: {points: 5, status: active}
+  - name: a live ban would not match a shadow expectation
+    events:
+      - {type: message.posted, member: u1, data: {text: "spam spam spam"}}
+    expect:
+      not_actions:
+        - {type: ban, shadow: false}
+""", encoding="utf-8")
+    assert main(["test", str(tmp_path / "p.test.yaml")]) == 0, capsys.readouterr().out

@@ -47,6 +47,8 @@ class ActionExpect(BaseModel):
     community: str | None = None
     key: str | None = None
     params: dict[str, Any] | None = None
+    #: True: only a shadow action (a rule in shadow mode) matches; false: only a real one.
+    shadow: bool | None = None
 
     _aware_at = field_validator("at", mode="before")(aware)
 
@@ -85,7 +87,7 @@ def _differences(expected: dict[str, Any], action: ActionRecord) -> list[str]:
     out = []
     actual = action.to_json()
     for k, v in expected.items():
-        got = action.at if k == "at" else actual.get(k)
+        got = action.at if k == "at" else action.shadow if k == "shadow" else actual.get(k)
         if k == "params":
             params: dict[str, Any] = action.params
             for pk, pv in v.items():
@@ -110,6 +112,9 @@ def _show_action(action: ActionRecord, differing: Sequence[str] = ()) -> str:
     for k in ("type", "member", "rule", "at", "params"):
         text = f"{k}: {d[k]!r}"
         parts.append(f"*{text}*" if k in marks else text)
+    if action.shadow or "shadow" in marks:
+        text = f"shadow: {action.shadow!r}"
+        parts.append(f"*{text}*" if "shadow" in marks else text)
     return ", ".join(parts)
 
 

@@ -232,7 +232,8 @@ def write_observed(test: TestFile, results: list[CaseResult]) -> Path:
         case: dict[str, Any] = {"name": raw["name"], "events": raw.get("events", [])}
         if raw.get("until") is not None:
             case["until"] = raw["until"]
-        actions = [{"type": a.type, "member": a.member, "rule": a.rule, "params": a.params}
+        actions = [{"type": a.type, "member": a.member, "rule": a.rule, "params": a.params,
+                    **({"shadow": True} if a.shadow else {})}
                    for a in result.actions]
         expect: dict[str, Any] = {"actions": actions}
         kept = [n for n in raw.get("expect", {}).get("not_actions", [])
