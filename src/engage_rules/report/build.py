@@ -32,21 +32,19 @@ class PeriodError(ValueError):
 def choose_period(data: ReportData, start: date | None, end: date | None) -> Period:
     """The inclusive period a report covers.
 
-    Without ``end``, it ends on the newest day the store has activity for (else today's
-    clock day); without ``start``, it is the :data:`DEFAULT_DAYS` days up to ``end``.
+    Without ``end``, it ends on the newest day the store has activity for (else the day
+    of the store's clock); without ``start``, it is the :data:`DEFAULT_DAYS` days up to ``end``.
     """
+    implied = ""
     if end is None:
-        if data.newest_day is not None and (start is None or data.newest_day >= start):
-            end = data.newest_day
-        elif start is not None:
-            end = start + timedelta(days=DEFAULT_DAYS - 1)
-        else:
+        if data.newest_day is None:
             raise PeriodError("the store has no activity yet: replay or run events into it "
                               "first, or give --from and --to")
+        end, implied = data.newest_day, " (the newest day with activity)"
     if start is None:
         start = end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
-        raise PeriodError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
+        raise PeriodError(f"--from {start.isoformat()} is after --to {end.isoformat()}{implied}")
     if (end - start).days >= 3660:
         raise PeriodError("the period is longer than ten years; choose a shorter one")
     return Period(start, end)

@@ -19,7 +19,7 @@ from ..store import Store
 from ..store.records import zone
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class MemberFacts:
     """What the state says about one member: when they first joined and their status."""
 
@@ -29,7 +29,7 @@ class MemberFacts:
     status: str  # active | muted | banned | left
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ActionFact:
     """One outbox action, on the local day it takes effect."""
 
@@ -43,7 +43,7 @@ class ActionFact:
     direct: bool  # a `send` addressed to a member (a direct message), not to a channel
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class AuditFact:
     community: str
     action: str  # message_suppressed, message_deferred, mute, ...
@@ -51,7 +51,7 @@ class AuditFact:
     day: date
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class LedgerFact:
     community: str
     member: str
