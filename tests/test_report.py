@@ -190,3 +190,21 @@ def test_bad_input_is_one_clear_line_and_exit_2(
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert not (tmp_path / "missing.db").exists()  # a report never creates a store
+
+
+def test_terminal_report_on_a_terminal_has_colour_and_the_same_figures(
+        store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from engage_rules.report.text import print_report
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    r = report_json(capsys, "--store", store_url, *PERIOD)
+    screen = Terminal()
+    print_report(r, screen)
+    out = screen.getvalue()
+    assert "\x1b[" in out  # styled headings
+    assert "Weekly retention" in out and "post-points" in out and "55" in out
