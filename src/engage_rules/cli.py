@@ -421,6 +421,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", metavar="ID", help="only entries of this rule")
     p.set_defaults(func=cmd_audit)
 
+    from .report.command import cmd_report
+    from .report.command import configure as configure_report
+
+    p = sub.add_parser("report", help="activity, growth, retention and conversion figures, "
+                       "as tables or an HTML report with charts")
+    configure_report(p)
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("test", help="run playbook test files (*.test.yaml)")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="test files, or folders searched recursively for *.test.yaml")

@@ -1,0 +1,126 @@
+"""The HTML report: self-contained, escaped, and its charts really render in Chromium.
+
+The browser test runs Debian's Chromium headless on the written file and reads back what
+the page's inline script measured (each chart's size and how many marks it drew).  It is
+skipped when Chromium is missing, unless ENGAGE_RULES_BROWSER_TESTS=required (as in CI).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engage_rules.cli import main
+from engage_rules.report.build import build_report
+from engage_rules.report.data import ActionFact, LedgerFact, MemberFacts, ReportData
+from engage_rules.report.figures import Period
+from engage_rules.report.html import render_html
+from report_helpers import replay_into_sqlite
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("ENGAGE_RULES_BROWSER_TESTS") == "required":
+            pytest.fail("Chromium is required for the browser tests but is not installed "
+                        "(apt-get install chromium)")
+        pytest.skip("Chromium is not installed (set ENGAGE_RULES_BROWSER_TESTS=required "
+                    "to fail instead)")
+    return found
+
+
+def _rendered(dom: str) -> dict[str, dict[str, Any]]:
+    """chart name -> what the page's script measured, from Chromium's --dump-dom."""
+    out = {}
+    for tag in re.findall(r"<figure [^>]*>", dom):
+        name = re.search(r'data-chart="([^"]+)"', tag)
+        measured = re.search(r'data-rendered="([^"]+)"', tag)
+        marks = re.search(r'data-marks="(\d+)"', tag)
+        assert name and measured and marks, tag
+        out[name.group(1)] = {**json.loads(html.unescape(measured.group(1))),
+                              "expected": int(marks.group(1))}
+    return out
+
+
+def test_charts_render_in_headless_chromium(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    chromium = _chromium()
+    url = replay_into_sqlite(tmp_path, capsys)
+    page = tmp_path / "report.html"
+    assert main(["report", "--store", url, "--from", "2026-03-02", "--to", "2026-03-22",
+                 "--json", "--html", str(page)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    profile = tmp_path / "chromium-profile"
+    result = subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom",
+         page.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    assert 'data-charts-checked="5"' in dom  # the inline script ran over every chart
+    charts = _rendered(dom)
+    assert set(charts) == {"dau", "growth", "retention", "silence", "points"}
+    for name, c in charts.items():
+        assert c["width"] > 100 and c["height"] > 100, (name, c)
+        assert c["marks"] == c["expected"], (name, c)
+    # One point per day, each drawn.
+    assert charts["dau"]["marks"] == 21 and charts["dau"]["shown"] == 21
+    # New and left bars per day: only the non-zero ones have a height.
+    m = report["members"]
+    nonzero = sum(1 for n in [*m["new_per_day"].values(), *m["left_per_day"].values()] if n)
+    assert charts["growth"]["marks"] == 42 and charts["growth"]["shown"] == nonzero == 6
+    # Retention: 3 + 2 + 1 cells, all drawn.
+    assert charts["retention"]["marks"] == 6 and charts["retention"]["shown"] == 6
+    # Silence: five stages, three of them non-empty (3 active, 1 silent 30d+, 1 never).
+    assert charts["silence"]["marks"] == 5 and charts["silence"]["shown"] == 3
+    # Points: issued 55 and spent 9 drawn; nothing expired or revoked.
+    assert charts["points"]["marks"] == 4 and charts["points"]["shown"] == 2
+
+
+def _hostile_report() -> dict[str, Any]:
+    evil = '<script>alert("x")</script>'
+    day = date(2026, 3, 2)
+    data = ReportData("pb & <co>", "UTC", f"c{evil}", frozenset({"message.posted"}),
+                      activity=[(f"c{evil}", f"m{evil}", day, "message.posted", 1)],
+                      members=[MemberFacts(f"c{evil}", f"m{evil}", day, "active")],
+                      actions=[ActionFact(f"c{evil}", "ban", f"m{evil}", f"rule{evil}", "e1",
+                                          day, "shadow", False),
+                               ActionFact(f"c{evil}", "award", f"m{evil}", f"rule{evil}", "e1",
+                                          day, "delivered", False)],
+                      ledger=[LedgerFact(f"c{evil}", f"m{evil}", f"coins{evil}", "award", 5,
+                                         day)])
+    return build_report(data, Period(day, day))
+
+
+def test_html_escapes_every_string_from_data() -> None:
+    page = render_html(_hostile_report())
+    assert "<script>alert" not in page
+    assert page.count("<script>") == 1  # only the report's own measuring script
+    assert "rule&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "pb &amp; &lt;co&gt;" in page
+    assert "coins&lt;script&gt;" in page  # a currency name, in the points chart
+
+
+def test_html_is_self_contained() -> None:
+    page = render_html(_hostile_report())
+    # Nothing is fetched: no external scripts, styles, images, fonts or links.
+    assert not re.search(r"\b(src|href)\s*=", page)
+    assert "@import" not in page and "url(" not in page
+    assert re.findall(r"https?://[^\"' ]+", page) == ["http://www.w3.org/2000/svg"] * 4
+    # Every chart is an accessible image with a title, and has a data table.
+    svgs = re.findall(r"<svg [^>]*>\s*<title", page)
+    assert len(svgs) == 4 and all('role="img"' in s for s in svgs)
+    assert page.count("<summary>Data table</summary>") == 4
