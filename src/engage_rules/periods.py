@@ -25,7 +25,7 @@ def period_key(local: datetime, per: str) -> str:
 #: Seconds within which the local calendar date cannot change: every UTC offset and
 #: every DST shift is a whole number of quarter hours, so local midnight always falls on
 #: a quarter hour of UTC, and a quarter hour of UTC lies within one local day.
-_QUARTER_HOUR = 900
+QUARTER_HOUR = 900
 
 
 class PeriodCache:
@@ -42,7 +42,7 @@ class PeriodCache:
         self.key = ""
 
     def of(self, at: datetime, at_ts: float) -> str:
-        bucket = int(at_ts // _QUARTER_HOUR)
+        bucket = int(at_ts // QUARTER_HOUR)
         if bucket != self.bucket:
             self.key = period_key(at.astimezone(self.tz), self.per)
             self.bucket = bucket

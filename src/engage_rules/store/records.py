@@ -11,13 +11,12 @@ silence and conversion — without keeping the events themselves.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..decision import Decision
-from ..periods import PeriodCache
+from ..periods import QUARTER_HOUR
 
 #: (community, member, day, event type) -> events
 ActivityCounts = dict[tuple[str, str, str, str], int]
@@ -52,27 +51,45 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-@dataclass(slots=True)
 class ActivityCounter:
     """Counts a batch's external events per member and local day."""
 
-    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
-    _days: PeriodCache | None = None
+    __slots__ = ("_days", "_tz")
 
-    def day(self, at: datetime, at_ts: float) -> str:
-        days = self._days
-        if days is None or days.tz is not self.tz:
-            days = self._days = PeriodCache(self.tz, "day")
-        return days.of(at, at_ts)
+    def __init__(self) -> None:
+        self._tz = ZoneInfo("UTC")
+        #: quarter hour of UTC -> local date: local midnight always falls on a quarter
+        #: hour, so one conversion per quarter hour serves every event in it.
+        self._days: dict[int, str] = {}
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self._tz
+
+    @tz.setter
+    def tz(self, tz: ZoneInfo) -> None:
+        self._tz = tz
+        self._days = {}
 
     def count(self, decisions: Iterable[Decision], into: ActivityCounts) -> ActivityCounts:
-        day = self.day
+        days = self._days
+        get = into.get
         for d in decisions:
             ev = d.event
-            if ev is None or ev.internal or ev.member is None:
+            if ev is None:
                 continue
-            key = (ev.community, ev.member.id, day(ev.at, ev.ts), ev.type)
-            into[key] = into.get(key, 0) + 1
+            ref = ev.member
+            if ref is None or ev.internal:
+                continue
+            ts = ev.ts
+            bucket = int(ts // QUARTER_HOUR)
+            day = days.get(bucket)
+            if day is None:
+                if len(days) > 4096:
+                    days.clear()
+                day = days[bucket] = ev.at.astimezone(self._tz).date().isoformat()
+            key = (ev.community, ref.id, day, ev.type)
+            into[key] = get(key, 0) + 1
         return into
 
 

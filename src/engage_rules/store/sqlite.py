@@ -102,7 +102,7 @@ CREATE TABLE IF NOT EXISTS activity (
     day TEXT NOT NULL,
     type TEXT NOT NULL,
     events INTEGER NOT NULL,
-    PRIMARY KEY (community, member, day, type)
+    PRIMARY KEY (day, community, member, type)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS traces (
     seq INTEGER PRIMARY KEY,
@@ -534,7 +534,7 @@ class SQLiteStore:
                         outbox_rows)
                 if rows.activity:
                     run("INSERT INTO activity (community, member, day, type, events) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (community, member, day, type) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, community, member, type) "
                         "DO UPDATE SET events = events + excluded.events", rows.activity)
                 if rows.traces:
                     run("INSERT INTO traces (event, cause, community, member, ts, json) "
