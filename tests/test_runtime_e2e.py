@@ -188,6 +188,16 @@ def test_sigterm_commits_what_was_accepted_flushes_deliveries_and_exits_0(
     assert "2 replayed" in log
     assert outbox_statuses(tmp_path) == Counter({"delivered": 62})
     assert try_post(port, 99) is None  # no longer listening
+    # The live runtime keeps rule traces by default: `explain` answers from the store.
+    store = SQLiteStore(tmp_path / "state.db")
+    try:
+        traces = store.traces(event="evt-7")
+        assert [t["type"] for t in traces] == ["message.posted"]
+        assert {r["outcome"] for r in traces[0]["rules"]} >= {"fired"}
+        assert len({t["event"] for t in store.traces()}) == 31
+        assert sum(n for *_, n in store.activity()) == 31
+    finally:
+        store.close()
 
 
 def test_platform_outage_is_retried_until_delivered(tmp_path: Path) -> None:
