@@ -162,3 +162,27 @@ cases:
         - {type: ban, shadow: false}
 """, encoding="utf-8")
     assert main(["test", str(tmp_path / "p.test.yaml")]) == 0, capsys.readouterr().out
+
+
+def test_report_shows_what_shadow_rules_would_have_done(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "p.yaml").write_text("engage_rules: 1\nname: t\n" + RULES, encoding="utf-8")
+    events = tmp_path / "e.jsonl"
+    events.write_text("".join(orjson.dumps(o).decode() + "\n" for o in [
+        {"id": "e1", "type": "message.posted", "at": "2026-03-02T10:00:00+08:00",
+         "member": {"id": "u1"}, "data": {"text": "spam spam spam spam"}},
+        {"id": "e2", "type": "message.posted", "at": "2026-03-02T10:30:00+08:00",
+         "member": {"id": "u1"}, "data": {"text": "spam again within the hour"}},
+        {"id": "e3", "type": "message.posted", "at": "2026-03-02T11:00:00+08:00",
+         "member": {"id": "u2"}, "data": {"text": "more spam from u2 today"}},
+    ]), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    assert main(["replay", str(tmp_path / "p.yaml"), str(events), "--store", url]) == 0
+    capsys.readouterr()
+    assert main(["report", "--store", url, "--json"]) == 0
+    report = orjson.loads(capsys.readouterr().out)
+    # strict-ban fired for u1 once (its 1h cooldown held back e2) and for u2 once
+    assert report["shadow"] == [
+        {"rule": "strict-ban", "action": action, "actions": 2, "members": 2}
+        for action in ("award", "ban", "send")]
+    assert {r["rule"] for r in report["rules"]} == {"quality-post"}
