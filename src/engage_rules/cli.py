@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
+from .cli_common import load_or_report
 from .cli_explain import add_explain_parser
 from .decision import ActionRecord, RuleError
 from .errors import PlaybookError, StoreError
@@ -125,7 +126,6 @@ class _Progress:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .compiler import load
     from .reader import Quarantined, read_events
     from .runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_gc
     from .store import open_store
@@ -138,14 +138,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print("error: --json is for --compare; a replay writes its actions as JSON Lines",
               file=sys.stderr)
         return 2
-    try:
-        playbook = load(args.playbook)
-    except PlaybookError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"{args.playbook}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
+    playbook = load_or_report(args.playbook)
+    if playbook is None:
         return 1
     try:
         store = open_store(args.store or "memory:")
@@ -295,7 +289,6 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 def _apply_verdict(store: Store, item: dict[str, Any], verdict: str,
                    args: argparse.Namespace) -> int:
-    from .compiler import load
     from .engine import Engine
     from .review import VERDICTS, ReviewError, decide_review
 
@@ -304,12 +297,10 @@ def _apply_verdict(store: Store, item: dict[str, Any], verdict: str,
         raise ReviewError("`review approve` needs --playbook, the playbook whose rule "
                           "flagged the item (its on_approve actions are applied)")
     if args.playbook:
-        try:
-            playbook = load(args.playbook)
-        except PlaybookError as err:
-            for problem in err.problems:
-                print(problem, file=sys.stderr)
+        loaded = load_or_report(args.playbook)
+        if loaded is None:
             return 1
+        playbook = loaded
     else:
         from .compiler import compile_playbook
         from .loader import load_playbook_text

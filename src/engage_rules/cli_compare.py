@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 import orjson
 
-from .compiler import CompiledPlaybook, load
+from .cli_common import load_or_report
+from .compiler import CompiledPlaybook
 from .decision import ActionRecord, RuleError
-from .errors import PlaybookError
 from .runner import Runner
 from .store import open_store
 
@@ -28,16 +28,9 @@ _ONE_RUN_OPTIONS = (("store", "--store"), ("actions_out", "--actions-out"),
 
 def _load_both(paths: Sequence[str]) -> list[CompiledPlaybook] | None:
     """Both playbooks, or None after printing every problem of either."""
-    loaded: list[CompiledPlaybook] = []
-    for path in paths:
-        try:
-            loaded.append(load(path))
-        except PlaybookError as err:
-            for problem in err.problems:
-                print(problem, file=sys.stderr)
-        except OSError as err:
-            print(f"{path}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
-    return loaded if len(loaded) == len(paths) else None
+    loaded = [load_or_report(path) for path in paths]  # every problem of both is printed
+    found = [pb for pb in loaded if pb is not None]
+    return found if len(found) == len(paths) else None
 
 
 class _Run:

@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 
-from .errors import PlaybookError, StoreError
+from .cli_common import load_or_report
+from .errors import StoreError
 from .explain import explain_event, explain_member
 from .store import Store
 
@@ -82,19 +83,12 @@ def _find(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def _replay(args: argparse.Namespace) -> tuple[Store, list[str]] | int:
     """Replay the events in memory with tracing on; the store holds every trace."""
-    from .compiler import load
     from .reader import Quarantined, read_events
     from .runner import Runner
     from .store import MemoryStore
 
-    try:
-        playbook = load(args.playbook)
-    except PlaybookError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"{args.playbook}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
+    playbook = load_or_report(args.playbook)
+    if playbook is None:
         return 1
     store = MemoryStore()
     runner = Runner(playbook, store, trace=True, trace_retention=None)
