@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
-from .cli_common import load_or_report
+from .cli_common import feed_events, load_or_report
 from .cli_explain import add_explain_parser
 from .decision import ActionRecord, RuleError
 from .errors import PlaybookError, StoreError
@@ -99,34 +98,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Progress:
-    """A one-line progress display on a terminal; silent otherwise."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-        self.enabled = stream.isatty()
-        self.started = time.monotonic()
-        self.last = 0.0
-
-    def update(self, count: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.1:
-            return
-        self.last = now
-        rate = count / max(now - self.started, 1e-9)
-        self.stream.write(f"\r  {count:,} events  {rate:,.0f}/s ")
-        self.stream.flush()
-
-    def done(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * 40 + "\r")
-            self.stream.flush()
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .reader import Quarantined, read_events
     from .runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_gc
     from .store import open_store
 
@@ -164,23 +136,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     batch_size=batch_size, max_batch_seconds=REPLAY_BATCH_SECONDS,
                     trace=args.trace, trace_retention=args.trace_keep or None)
     quarantined: list[Quarantined] = []
-    progress = _Progress(sys.stderr)
     try:
-        for _, item in read_events(args.events):
-            if isinstance(item, Quarantined):
-                runner.stats.quarantined[item.reason] += 1
-                quarantined.append(item)
-                continue
-            runner.feed(item)
-            progress.update(runner.stats.read)
-        if args.until is not None:
-            runner.advance_to(args.until)
-        runner.flush()
+        feed_events(args.events, [runner], args.until, quarantined)
     except OSError as err:
         print(f"error: cannot read events: {err}", file=sys.stderr)
         return 2
     finally:
-        progress.done()
         if args.actions_out:
             out.close()
     if args.state_out:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from .cli_common import load_or_report
+from .cli_common import feed_events, load_or_report
 from .compiler import CompiledPlaybook
 from .decision import ActionRecord, RuleError
 from .runner import Runner
@@ -45,10 +45,10 @@ class _Run:
 
 
 def cmd_replay_compare(args: argparse.Namespace) -> int:
-    from .cli import _Progress, _summary
+    from .cli import _summary
     from .compare import compare_runs, comparison_json, run_result
     from .compare_render import render
-    from .reader import Quarantined, read_events
+    from .reader import Quarantined
 
     for attribute, option in _ONE_RUN_OPTIONS:
         if getattr(args, attribute):
@@ -61,26 +61,11 @@ def cmd_replay_compare(args: argparse.Namespace) -> int:
         return 1
     runs = [_Run(playbook, args.batch_size) for playbook in playbooks]
     quarantined: list[Quarantined] = []
-    progress = _Progress(sys.stderr)
     try:
-        for _, item in read_events(args.events):
-            if isinstance(item, Quarantined):
-                quarantined.append(item)
-                for run in runs:
-                    run.runner.stats.quarantined[item.reason] += 1
-                continue
-            for run in runs:
-                run.runner.feed(item)
-            progress.update(runs[0].runner.stats.read)
-        for run in runs:
-            if args.until is not None:
-                run.runner.advance_to(args.until)
-            run.runner.flush()
+        feed_events(args.events, [run.runner for run in runs], args.until, quarantined)
     except OSError as err:
         print(f"error: cannot read events: {err}", file=sys.stderr)
         return 2
-    finally:
-        progress.done()
     results = []
     for label, path, playbook, run in zip("AB", (args.playbook, args.compare), playbooks,
                                           runs, strict=True):

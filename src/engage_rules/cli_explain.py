@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from .cli_common import load_or_report
+from .cli_common import feed_events, load_or_report
 from .errors import StoreError
 from .explain import explain_event, explain_member
 from .store import Store
@@ -58,10 +58,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.rule is not None:
+    if args.rule is not None and args.event is not None:  # --member filters in the view
         for t in traces:
-            t["rules"] = [r for r in t["rules"] if r["rule"] == args.rule] if args.event \
-                else t["rules"]
+            t["rules"] = [r for r in t["rules"] if r["rule"] == args.rule]
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(traces, option=orjson.OPT_INDENT_2) + b"\n")
         return 0 if traces else 1
@@ -83,7 +82,6 @@ def _find(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def _replay(args: argparse.Namespace) -> tuple[Store, list[str]] | int:
     """Replay the events in memory with tracing on; the store holds every trace."""
-    from .reader import Quarantined, read_events
     from .runner import Runner
     from .store import MemoryStore
 
@@ -93,13 +91,8 @@ def _replay(args: argparse.Namespace) -> tuple[Store, list[str]] | int:
     store = MemoryStore()
     runner = Runner(playbook, store, trace=True, trace_retention=None)
     try:
-        for _, item in read_events(args.events):
-            if not isinstance(item, Quarantined):
-                runner.feed(item)
+        feed_events(args.events, [runner], args.until, [])
     except OSError as err:
         print(f"error: cannot read events: {err}", file=sys.stderr)
         return 2
-    if args.until is not None:
-        runner.advance_to(args.until)
-    runner.flush()
     return store, [r.id for r in playbook.rules]
