@@ -82,8 +82,7 @@ class Runner:
         """``trace``: record rule traces (tracing.py) for `explain`, kept in the store for
         ``trace_retention`` seconds of event time (None: forever)."""
         self.store = store
-        store.set_report_context(ReportContext(
-            playbook.name, playbook.timezone.key, tuple(sorted(playbook.activity_events))))
+        store.set_report_context(ReportContext.of(playbook))
         if trace:
             store.keep_traces(trace_retention)
         self.engine = Engine(playbook, store.open(), trace=trace)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .condition_parts import Part, condition_parts, shown
 from .decision import Decision
+from .engine import rule_error, run_actions, threshold
 from .events import Event
 from .expressions import render_condition
 
@@ -72,8 +73,6 @@ class _RuleTracer:
                at_ts: float, mid: str | None, roles: Any, channel: str | None,
                out: dict[str, Any]) -> bool:
         """Decide the rule for ``ev`` into ``out``; True if it stops the event."""
-        from .engine import rule_error, run_actions, threshold
-
         rule = self.rule
         if rule.exempt is not None and rule.exempt.applies(mid, roles, channel):
             out["outcome"] = "exempt"

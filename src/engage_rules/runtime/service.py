@@ -145,8 +145,7 @@ class Service:
         self.adapters = adapters
         self.clock = clock
         self.stats = ServiceStats()
-        store.set_report_context(ReportContext(
-            playbook.name, playbook.timezone.key, tuple(sorted(playbook.activity_events))))
+        store.set_report_context(ReportContext.of(playbook))
         store.keep_traces(config.traces.keep)
         self.engine = Engine(playbook, store.open(), trace=config.traces.enabled)
         self.intake = Intake()

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..decision import Decision
 from ..periods import QUARTER_HOUR
+
+if TYPE_CHECKING:
+    from ..compiler import CompiledPlaybook
 
 #: (community, member, day, event type) -> events
 ActivityCounts = dict[tuple[str, str, str, str], int]
@@ -33,6 +36,10 @@ class ReportContext:
     playbook: str = ""
     timezone: str = "UTC"
     activity_events: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, playbook: CompiledPlaybook) -> ReportContext:
+        return cls(playbook.name, playbook.timezone.key, tuple(sorted(playbook.activity_events)))
 
     def to_json(self) -> dict[str, Any]:
         return {"playbook": self.playbook, "timezone": self.timezone,
