@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -48,13 +49,31 @@ def _events(path: Path, n: int) -> None:
             f.write(json.dumps(ev, ensure_ascii=False) + "\n")
 
 
-def _replay(db: Path, events: Path, state_out: Path | None = None) -> subprocess.Popen[bytes]:
+def _replay(db: Path, events: Path, state_out: Path | None = None, *,
+            actions_out: Path | None = None, stdout: int | None = subprocess.DEVNULL
+            ) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "engage_rules", "replay", str(PLAYBOOK), str(events),
            "--store", f"sqlite:///{db}", "--until", UNTIL, "--batch-size", "2000"]
     if state_out is not None:
         cmd += ["--state-out", str(state_out)]
+    if actions_out is not None:
+        cmd += ["--actions-out", str(actions_out)]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    return subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env)
+
+
+def _kill_repeatedly(rng: random.Random, times: int, start: Callable[[], subprocess.Popen[bytes]]
+                     ) -> int:
+    kills = 0
+    for _ in range(times):
+        proc = start()
+        time.sleep(rng.uniform(0.5, 1.5))
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        kills += 1
+    return kills
 
 
 def _ledgers(db: Path) -> dict[str, list[dict[str, object]]]:
@@ -77,22 +96,18 @@ def test_kill_9_and_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
 
     clean_db = tmp_path / "clean.db"
     clean_state = tmp_path / "clean.json"
-    proc = _replay(clean_db, events, clean_state)
+    clean_actions = tmp_path / "clean.jsonl"
+    proc = _replay(clean_db, events, clean_state, actions_out=clean_actions)
     assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
 
+    # Every interrupted run writes its actions to the same --actions-out file.
     crash_db = tmp_path / "crash.db"
+    crash_actions = tmp_path / "crash.jsonl"
     rng = random.Random(11)
-    kills = 0
-    for _ in range(6):
-        proc = _replay(crash_db, events)
-        time.sleep(rng.uniform(0.5, 1.5))
-        if proc.poll() is not None:
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-        kills += 1
+    kills = _kill_repeatedly(rng, 6, lambda: _replay(crash_db, events,
+                                                     actions_out=crash_actions))
     crash_state = tmp_path / "crash.json"
-    proc = _replay(crash_db, events, crash_state)
+    proc = _replay(crash_db, events, crash_state, actions_out=crash_actions)
     assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
     assert kills >= 1, "the replay finished before it could be killed; use more events"
 
@@ -100,3 +115,14 @@ def test_kill_9_and_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     clean, crashed = _ledgers(clean_db), _ledgers(crash_db)
     assert crashed["__outbox__"] == clean["__outbox__"]  # same actions, none twice
     assert crashed == clean
+    # The file the interrupted runs appended to is the uninterrupted run's, byte for byte.
+    assert crash_actions.read_bytes() == clean_actions.read_bytes()
+
+    # On standard output, the run that completes prints the whole output.
+    stdout_db = tmp_path / "stdout.db"
+    assert _kill_repeatedly(rng, 2, lambda: _replay(stdout_db, events)) >= 1
+    proc = _replay(stdout_db, events, stdout=subprocess.PIPE)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert out == clean_actions.read_bytes()
+    assert b"committed by an earlier run of this replay were printed again" in err

@@ -66,8 +66,8 @@ def _set_meta(path: Path, key: str, value: str) -> None:
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     SQLiteStore(path).close()
-    _set_meta(path, "schema_version", "3")
-    with pytest.raises(StoreError, match=r"newer engage_rules .*schema 3.*upgrade"):
+    _set_meta(path, "schema_version", "4")
+    with pytest.raises(StoreError, match=r"newer engage_rules .*schema 4.*upgrade"):
         SQLiteStore(path)
     _set_meta(path, "schema_version", "banana")
     with pytest.raises(StoreError, match="unknown store schema version 'banana'"):
@@ -85,6 +85,7 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     with db:
         db.execute("DROP TABLE activity")
         db.execute("DROP TABLE traces")
+        db.execute("DROP TABLE replays")
     db.close()
     _set_meta(path, "schema_version", "1")
     with SQLiteStore(path) as store:
@@ -92,7 +93,7 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         assert store.activity() == [] and store.traces() == []
     with sqlite3.connect(path) as db:
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert version == ("2",)
+    assert version == ("3",)
 
 
 def test_other_databases_and_files_are_refused(tmp_path: Path) -> None:

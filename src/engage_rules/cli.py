@@ -7,13 +7,13 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .cli_common import feed_events, load_or_report
 from .cli_explain import add_explain_parser
-from .decision import ActionRecord, RuleError
+from .decision import RuleError
 from .errors import PlaybookError, StoreError
 
 if TYPE_CHECKING:
@@ -99,6 +99,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from .cli_common import first_event
+    from .reader import read_events
+    from .replay_output import ActionOutput, replay_key
     from .runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_gc
     from .store import open_store
 
@@ -113,44 +116,48 @@ def cmd_replay(args: argparse.Namespace) -> int:
     playbook = load_or_report(args.playbook)
     if playbook is None:
         return 1
-    try:
-        store = open_store(args.store or "memory:")
-    except StoreError as err:
-        print(f"error: {err}", file=sys.stderr)
+    try:  # the input's first event names the replay (replay_output.py)
+        first_id, items = first_event(read_events(args.events))
+    except OSError as err:
+        print(f"error: cannot read events: {err.strerror or err}", file=sys.stderr)
         return 2
-
-    out: IO[bytes] = (
-        open(args.actions_out, "wb")  # noqa: SIM115 - closed in the finally below
-        if args.actions_out else sys.stdout.buffer
-    )
+    store = open_store(args.store or "memory:")
+    output = ActionOutput(args.actions_out, sys.stdout.buffer)
     errors: list[RuleError] = []
-
-    def write_actions(actions: Sequence[ActionRecord]) -> None:
-        out.write(b"".join(a.to_json_bytes() + b"\n" for a in actions))
-        out.flush()
-
     tune_gc()
     batch_size = (args.batch_size or getattr(store, "preferred_batch_size", None)
                   or REPLAY_BATCH_SIZE)
-    runner = Runner(playbook, store, on_commit=write_actions, on_error=errors.append,
-                    batch_size=batch_size, max_batch_seconds=REPLAY_BATCH_SECONDS,
-                    trace=args.trace, trace_retention=args.trace_keep or None)
-    quarantined: list[Quarantined] = []
     try:
-        feed_events(args.events, [runner], args.until, quarantined)
-    except OSError as err:
-        print(f"error: cannot read events: {err}", file=sys.stderr)
-        return 2
+        runner = Runner(playbook, store, on_commit=output.write, on_error=errors.append,
+                        batch_size=batch_size, max_batch_seconds=REPLAY_BATCH_SECONDS,
+                        trace=args.trace, trace_retention=args.trace_keep or None)
+        key = replay_key(playbook.name, first_id)
+        output.start(store, key)
+        quarantined: list[Quarantined] = []
+        try:
+            feed_events(items, [runner], args.until, quarantined)
+        except OSError as err:
+            print(f"error: cannot read events: {err.strerror or err}", file=sys.stderr)
+            return 2
+        store.end_replay(key)
+        if args.state_out:
+            snapshot = runner.state.snapshot()
+            Path(args.state_out).write_bytes(
+                orjson.dumps(snapshot, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+            )
+        runner.close()
     finally:
-        if args.actions_out:
-            out.close()
-    if args.state_out:
-        snapshot = runner.state.snapshot()
-        Path(args.state_out).write_bytes(
-            orjson.dumps(snapshot, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-        )
-    runner.close()
+        output.close()
+        store.close()
+    for kind in output.resumed:
+        runner.stats.actions[kind] += 1
     _summary(runner, quarantined, errors)
+    if output.resumed:
+        where = f"already in {args.actions_out}" if args.actions_out else "printed again"
+        print(f"resumed: {len(output.resumed)} action(s) committed by an earlier run of "
+              f"this replay were {where}", file=sys.stderr)
+    if output.rewritten:
+        print(f"note: {output.rewritten}", file=sys.stderr)
     return 0
 
 
@@ -418,7 +425,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"engage-rules: {err}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except StoreError as err:  # opening, writing or reading a store failed
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     return code
 
 

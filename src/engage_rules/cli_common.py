@@ -3,9 +3,10 @@ feeding an event file to runners with a progress line."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import IO, TYPE_CHECKING
 
@@ -13,8 +14,11 @@ from .errors import PlaybookError
 
 if TYPE_CHECKING:
     from .compiler import CompiledPlaybook
+    from .events import Event
     from .reader import Quarantined
     from .runner import Runner
+
+    Items = Iterable[tuple[int, Event | Quarantined]]
 
 
 def load_or_report(path: str) -> CompiledPlaybook | None:
@@ -58,17 +62,35 @@ class _Progress:
             self.stream.flush()
 
 
-def feed_events(path: str, runners: Sequence[Runner], until: datetime | None,
+def first_event(items: Items) -> tuple[str | None, Iterator[tuple[int, Event | Quarantined]]]:
+    """The id of the stream's first event (None if it has none), and the whole stream
+    again, nothing consumed.  Raises OSError when the input cannot be read."""
+    from .events import Event
+
+    it = iter(items)
+    head: list[tuple[int, Event | Quarantined]] = []
+    first: str | None = None
+    for item in it:
+        head.append(item)
+        if isinstance(item[1], Event):
+            first = item[1].id
+            break
+    return first, itertools.chain(head, it)
+
+
+def feed_events(source: str | Items, runners: Sequence[Runner], until: datetime | None,
                 quarantined: list[Quarantined]) -> None:
-    """Replay the event file ``path`` (``-`` for stdin) through each runner: a
-    quarantined line is appended to ``quarantined`` and counted in every runner's stats;
-    then each runner advances its clock to ``until`` and flushes.  A progress line shows
-    on a terminal.  Raises OSError when the file cannot be read."""
+    """Replay the event file ``source`` (``-`` for stdin; or items already being read)
+    through each runner: a quarantined line is appended to ``quarantined`` and counted
+    in every runner's stats; then each runner advances its clock to ``until`` and
+    flushes.  A progress line shows on a terminal.  Raises OSError when the file cannot
+    be read."""
     from .reader import Quarantined, read_events
 
+    items = read_events(source) if isinstance(source, str) else source
     progress = _Progress(sys.stderr)
     try:
-        for _, item in read_events(path):
+        for _, item in items:
             if isinstance(item, Quarantined):
                 quarantined.append(item)
                 for runner in runners:

@@ -115,6 +115,18 @@ class Store(Protocol):
         """
         ...
 
+    def begin_replay(self, key: str) -> list[tuple[int, int]]:
+        """Start a run of the replay named ``key`` (a playbook and its input) and return
+        the outbox ranges ``(first seq, last seq)``, in order, that earlier runs of it
+        committed: a replay that resumes after an interruption prints those again, so
+        its output equals an uninterrupted run's (replay_output.py).  A run that never
+        reached :meth:`end_replay` (its process died) ends where its commits ended."""
+        ...
+
+    def end_replay(self, key: str) -> None:
+        """The run of ``key`` that :meth:`begin_replay` started is complete."""
+        ...
+
     def rule_errors(self) -> list[RuleError]:
         """Every recorded rule error, in commit order."""
         ...

@@ -64,6 +64,9 @@ class MemoryStore:
         self._counted: list[Decision] = []
         self._traces: list[dict[str, Any]] = []
         self._trace_retention: float | None = DEFAULT_TRACE_RETENTION
+        #: Replay runs: key -> closed outbox ranges; and the run in progress.
+        self._replays: dict[str, list[tuple[int, int]]] = {}
+        self._replaying: tuple[str, int] | None = None
 
     def open(self) -> State:
         if self._state is None:
@@ -195,6 +198,25 @@ class MemoryStore:
         item.attempts += 1
         item.last_error = error
         item.status = "failed" if permanent else "pending"
+
+    def begin_replay(self, key: str) -> list[tuple[int, int]]:
+        """Start a run of the replay ``key``; the outbox ranges earlier runs committed."""
+        self._index()
+        if self._replaying is not None:  # a run that never ended stops here
+            self.end_replay(self._replaying[0])
+        earlier = list(self._replays.get(key, ()))
+        self._replaying = (key, len(self._outbox) + 1)
+        return earlier
+
+    def end_replay(self, key: str) -> None:
+        """The run of ``key`` that :meth:`begin_replay` started is complete."""
+        if self._replaying is None or self._replaying[0] != key:
+            return
+        self._index()
+        first = self._replaying[1]
+        self._replaying = None
+        if len(self._outbox) >= first:
+            self._replays.setdefault(key, []).append((first, len(self._outbox)))
 
     def rule_errors(self) -> list[RuleError]:
         return list(self._errors)

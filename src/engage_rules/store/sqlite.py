@@ -53,6 +53,7 @@ from .base import (
     member_json,
     rule_error_from_json,
 )
+from .lock import WriterLock
 from .records import (
     DEFAULT_TRACE_RETENTION,
     ActivityCounter,
@@ -61,7 +62,7 @@ from .records import (
     zone,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FORMAT = "engage_rules"
 
 _SCHEMA = """
@@ -117,10 +118,21 @@ CREATE INDEX IF NOT EXISTS traces_event ON traces (event);
 CREATE INDEX IF NOT EXISTS traces_cause ON traces (cause);
 CREATE INDEX IF NOT EXISTS traces_member ON traces (community, member);
 CREATE INDEX IF NOT EXISTS traces_ts ON traces (ts);
+""" + """
+CREATE TABLE IF NOT EXISTS replays (
+    key TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER
+);
+CREATE INDEX IF NOT EXISTS replays_key ON replays (key);
 """
-#: What schema 2 added to schema 1 (a store written by an older version is upgraded
-#: in place when opened).
-_SCHEMA_2 = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS activity"):]
+#: What each schema version added to the one before (a store written by an older
+#: version is upgraded in place, step by step, when opened).
+_UPGRADES = {
+    2: _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS activity"):
+               _SCHEMA.index("CREATE TABLE IF NOT EXISTS replays")],
+    3: _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS replays"):],
+}
 
 #: WAL pages between automatic checkpoints (SQLite's default is 1000).  Fewer, larger
 #: checkpoints copy a page rewritten by many commits only once.
@@ -253,6 +265,8 @@ class SQLiteStore:
         self._trace_retention: float | None = DEFAULT_TRACE_RETENTION
         #: The newest trace time up to which older traces were pruned.
         self._pruned_at = -1e18
+        #: Taken before the first write, held until close: one writer per store file.
+        self._writer = WriterLock(self.path) if self.path != ":memory:" else None
         if self.path != ":memory:":
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -325,10 +339,16 @@ class SQLiteStore:
                 f"{self.path} was written by a newer engage_rules (store schema {version}); "
                 f"this version reads schema {SCHEMA_VERSION}: upgrade engage_rules"
             )
-        if version == 1:
-            for statement in _SCHEMA_2.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+        if version < 1:
+            raise StoreError(
+                f"{self.path}: unknown store schema version {version}; this version of "
+                f"engage_rules reads schema {SCHEMA_VERSION}"
+            )
+        if version < SCHEMA_VERSION:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _UPGRADES[step].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                        (str(SCHEMA_VERSION),))
             return
@@ -339,13 +359,17 @@ class SQLiteStore:
             )
 
     @contextmanager
-    def _use(self) -> Iterator[sqlite3.Connection]:
-        """The connection, for one call: locked, with no commit in flight."""
+    def _use(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """The connection, for one call: locked, with no commit in flight.  ``write``:
+        the call writes, so this store must be the file's one writer (lock.py)."""
         with self._lock:
             if self._closed:
                 raise StoreError(f"SQLite store {self.path} is closed")
             self._settle()
             try:
+                if write and self._writer is not None and not self._writer.held:
+                    self._writer.acquire()
+                    self._writer_started()
                 yield self._db
             except sqlite3.Error as err:
                 raise StoreError(f"SQLite store {self.path}: {err}") from err
@@ -374,6 +398,41 @@ class SQLiteStore:
             self._member_keys = set(db.execute("SELECT community, id FROM members"))
             self._processed = processed
         return self._processed
+
+    def _writer_started(self) -> None:
+        """This store just became the file's writer: a replay whose process died ends
+        where its commits ended (its output range is closed; see :meth:`begin_replay`)."""
+        try:
+            self._db.execute(
+                "UPDATE replays SET last_seq = (SELECT coalesce(max(seq), 0) FROM outbox) "
+                "WHERE last_seq IS NULL"
+            )
+        except BaseException:
+            assert self._writer is not None
+            self._writer.release()
+            raise
+
+    # -- replays --------------------------------------------------------------------------
+    def begin_replay(self, key: str) -> list[tuple[int, int]]:
+        """Start a run of the replay named ``key``; return the outbox ranges ``(first
+        seq, last seq)`` that earlier runs of it committed, in order (what a resumed
+        replay prints again before its new actions: replay_output.py)."""
+        with self._use(write=True) as db:
+            self._indexes(db)
+            ranges = db.execute(
+                "SELECT first_seq, last_seq FROM replays "
+                "WHERE key = ? AND last_seq >= first_seq ORDER BY first_seq", (key,)
+            ).fetchall()
+            db.execute("INSERT INTO replays (key, first_seq) VALUES (?, ?)",
+                       (key, self._outbox_next))
+        return [(int(a), int(b)) for a, b in ranges]
+
+    def end_replay(self, key: str) -> None:
+        """The run of ``key`` that :meth:`begin_replay` started is complete."""
+        with self._use(write=True) as db:
+            self._indexes(db)
+            db.execute("UPDATE replays SET last_seq = ? WHERE key = ? AND last_seq IS NULL",
+                       (self._outbox_next - 1, key))
 
     # -- state --------------------------------------------------------------------------
     def open(self) -> State:
@@ -509,7 +568,7 @@ class SQLiteStore:
         return rows
 
     def _write(self, rows: _Rows, *, pipelined: bool) -> Future[None] | None:
-        with self._use() as db:
+        with self._use(write=True) as db:
             processed = self._indexes(db)
             seqs = self._outbox_seqs
             new_causes = list(dict.fromkeys(c for c in rows.causes if c not in processed))
@@ -631,7 +690,7 @@ class SQLiteStore:
 
     # -- reports and traces -------------------------------------------------------------
     def set_report_context(self, context: ReportContext) -> None:
-        with self._use() as db:
+        with self._use(write=True) as db:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('report_context', ?)",
                        (orjson.dumps(context.to_json()).decode(),))
         self._counter.tz = zone(context.timezone)
@@ -639,7 +698,10 @@ class SQLiteStore:
     def report_context(self) -> ReportContext:
         with self._use() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'report_context'").fetchone()
-        return ReportContext.from_json(orjson.loads(row[0])) if row else ReportContext()
+        if not row:
+            return ReportContext()
+        with self._decoding("meta"):
+            return ReportContext.from_json(orjson.loads(row[0]))
 
     def activity(self) -> list[tuple[str, str, str, str, int]]:
         with self._use() as db:
@@ -666,7 +728,8 @@ class SQLiteStore:
             sql += " WHERE " + " AND ".join(where)
         with self._use() as db:
             rows = db.execute(sql + " ORDER BY seq", params).fetchall()
-        return [orjson.loads(js) for (js,) in rows]
+        with self._decoding("traces"):
+            return [orjson.loads(js) for (js,) in rows]
 
     # -- outbox -------------------------------------------------------------------------
     def outbox(self, *, status: str | None = None, limit: int | None = None,
@@ -683,10 +746,11 @@ class SQLiteStore:
         with self._use() as db:
             rows = db.execute(sql, params).fetchall()
         out = []
-        for seq, js, st, attempts, error in rows:
-            obj = orjson.loads(js)
-            out.append(OutboxItem(seq, ActionRecord.from_json(obj), st, attempts, error,
-                                  obj.get("platform")))
+        with self._decoding("outbox"):
+            for seq, js, st, attempts, error in rows:
+                obj = orjson.loads(js)
+                out.append(OutboxItem(seq, ActionRecord.from_json(obj), st, attempts, error,
+                                      obj.get("platform")))
         return out
 
     def mark_sending(self, keys: Sequence[str]) -> None:
@@ -704,7 +768,7 @@ class SQLiteStore:
     def _update_outbox(self, keys: Sequence[str], sql: str) -> None:
         """Run ``sql`` (one ``seq = ?`` parameter) for the outbox items of ``keys``, in one
         transaction."""
-        with self._use() as db:
+        with self._use(write=True) as db:
             self._indexes(db)
             seqs = self._outbox_seqs
             rows = [(seqs[k],) for k in dict.fromkeys(keys) if k in seqs]
@@ -720,7 +784,7 @@ class SQLiteStore:
                 raise
 
     def mark_failed(self, key: str, error: str, permanent: bool) -> None:
-        with self._use() as db:
+        with self._use(write=True) as db:
             self._indexes(db)
             seq = self._outbox_seqs.get(key)
             if seq is None:
@@ -735,10 +799,25 @@ class SQLiteStore:
     def _log(self, table: str) -> list[dict[str, Any]]:
         with self._use() as db:
             rows = db.execute(f"SELECT json FROM {table} ORDER BY seq").fetchall()
-        return [orjson.loads(js) for (js,) in rows]
+        with self._decoding(table):
+            out = [orjson.loads(js) for (js,) in rows]
+            if not all(isinstance(entry, dict) for entry in out):
+                raise ValueError("a row is not a JSON object")
+        return out
+
+    @contextmanager
+    def _decoding(self, table: str) -> Iterator[None]:
+        """Turn a row that cannot be decoded into a StoreError naming the table."""
+        try:
+            yield
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise StoreError(f"{self.path}: corrupt store data in table {table}: "
+                             f"{err}") from err
 
     def rule_errors(self) -> list[RuleError]:
-        return [rule_error_from_json(d) for d in self._log("errors")]
+        log = self._log("errors")
+        with self._decoding("errors"):
+            return [rule_error_from_json(d) for d in log]
 
     def audit_log(self) -> list[dict[str, Any]]:
         return self._log("audit")
@@ -757,7 +836,9 @@ class SQLiteStore:
                 "SELECT json FROM ledger WHERE community = ? AND member = ? ORDER BY rid",
                 (community, member),
             ).fetchall()
-        return _latest_versions([LedgerEntry.from_json(orjson.loads(js)) for (js,) in rows])
+        with self._decoding("ledger"):
+            entries = [LedgerEntry.from_json(orjson.loads(js)) for (js,) in rows]
+        return _latest_versions(entries)
 
     def close(self) -> None:
         """Wait for a commit in flight, then release the database.  Idempotent."""
@@ -776,6 +857,8 @@ class SQLiteStore:
             with suppress(sqlite3.Error):
                 self._db.execute("PRAGMA optimize")
             self._db.close()
+            if self._writer is not None:
+                self._writer.release()
 
     def __enter__(self) -> SQLiteStore:
         return self
