@@ -254,3 +254,48 @@ def test_interrupting_a_replay_prints_no_traceback(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert b"Traceback" not in err and b"interrupted" in err
+
+
+# -- values JSON cannot hold never fail a commit ------------------------------------------------
+
+def test_a_value_json_cannot_hold_never_fails_the_batch(tmp_path: Path) -> None:
+    """The reader and the engine keep such values out; should one reach the store anyway
+    (an event built in code, a plugin's action), the batch commits with the value
+    replaced, and the replacement is recorded as an error of the store."""
+    from datetime import UTC, datetime
+
+    from engage_rules import Engine
+    from engage_rules.events import Event, MemberRef
+    from helpers import playbook
+
+    pb = playbook("""
+rules:
+  - id: flag
+    on: message.posted
+    do: [{flag_for_review: {reason: look}}, {set: {seen: true}}]
+""")
+    db = tmp_path / "s.db"
+    store = SQLiteStore(db)
+    engine = Engine(pb, store.open(), trace=True)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    ev = Event(id="e1", type="message.posted", at=at, member=MemberRef(id="u1"),
+               data={"n": 2**70, "x": float("nan"), "text": "hi"}, ts=at.timestamp())
+    decisions = engine.process(ev)
+    m = engine.state.community("default").members["u1"]
+    m.attrs["odd"] = object()  # what no rule can write: a plugin's mistake
+    store.commit(decisions, engine.state)
+    store.close()
+
+    again = SQLiteStore(db)
+    try:
+        [item] = again.review_queue()
+        assert item["event_json"]["data"]["n"] == str(2**70)
+        assert again.is_processed("e1")
+        errors = [e for e in again.rule_errors() if e.rule == "store"]
+        assert any("wider than 64 bits" in e.message and e.cause == "e1" for e in errors)
+        assert any("member default/u1" in e.message for e in errors)
+        state = again.open()
+        assert state.communities["default"].members["u1"].attrs["odd"] == "<object>"
+        assert state.communities["default"].members["u1"].attrs["seen"] is True
+    finally:
+        again.close()

@@ -1,6 +1,6 @@
-"""The embedded durable store (DESIGN.md §10): one SQLite file, WAL, durable commits.
+"""The embedded durable store (docs/running.md): one SQLite file, WAL, durable commits.
 
-Layout (schema version 1)::
+Layout (schema version 3)::
 
     meta(key, value)                       schema_version, format, clock, timer_seq, outbox_seq
     processed(id)                          every committed event or timer id (append-only)
@@ -11,6 +11,9 @@ Layout (schema version 1)::
                                            action, plus "platform" of its event
     timers(id, due, json)                  pending timers, indexed by due time
     errors(seq, json), audit(seq, json), review(seq, json)
+    activity(community, member, day, type, events)     daily activity, for reports (2)
+    traces(seq, event, cause, community, member, ts, json)   rule traces (2)
+    replays(key, first_seq, last_seq)      outbox rows each run of a replay committed (3)
 
 Every :meth:`SQLiteStore.commit` is one ``BEGIN IMMEDIATE ... COMMIT`` transaction with
 ``synchronous=FULL`` in WAL mode: when it returns, the batch survives a killed process
@@ -23,15 +26,17 @@ secondary index.  Uniqueness of processed ids and outbox keys is enforced throug
 in-memory indexes loaded on first use (about 100 bytes per committed event and per
 action).  A ledger entry changed later (``reversed_by``) is appended again; the latest
 version wins when reading.  Only members (bounded by the population) are updated in
-place.  The store assumes it is the only writer of its file.
+place.  One process at a time writes the file: the first write takes an exclusive lock
+on ``<file>.lock`` (lock.py) that the store holds until it is closed.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, fields
@@ -199,10 +204,6 @@ def encode_member(m: MemberState) -> str:
     return orjson.dumps({k: v for k, v in member_json(m).items() if k in out}).decode()
 
 
-def encode_entry(e: LedgerEntry) -> str:
-    return orjson.dumps(e.to_json()).decode()
-
-
 @dataclass(slots=True)
 class _Rows:
     """One serialised batch, ready for ``executemany``."""
@@ -232,6 +233,88 @@ def _outbox_json(action: ActionRecord, platforms: dict[str, str]) -> str:
     if platform is not None:
         raw = raw[:-1] + b',"platform":' + orjson.dumps(platform) + b"}"
     return raw.decode()
+
+
+#: The integers JSON rows can hold (orjson's range).
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+_MAX_DEPTH = 64
+
+
+def storable(value: Any, notes: list[str], depth: int = 0) -> Any:
+    """``value`` with everything a JSON row cannot hold replaced: integers beyond 64
+    bits by their decimal text, NaN and infinities by null, sets by sorted lists, other
+    objects by ``"<type name>"``, nesting beyond 64 levels by ``"<too deep>"``; each
+    replacement is described in ``notes``."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        if _INT_MIN <= value <= _INT_MAX:
+            return value
+        notes.append("an integer wider than 64 bits was stored as text")
+        return str(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        notes.append(f"{value} was stored as null")
+        return None
+    if depth >= _MAX_DEPTH:
+        notes.append(f"data nested deeper than {_MAX_DEPTH} levels was cut")
+        return "<too deep>"
+    if isinstance(value, dict):
+        return {str(k): storable(v, notes, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v, notes, depth + 1) for v in value]
+    if isinstance(value, set | frozenset):
+        return [storable(v, notes, depth + 1) for v in sorted(value, key=repr)]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    notes.append(f"a {type(value).__name__} value was stored as its type name")
+    return f"<{type(value).__name__}>"
+
+
+class Lenient:
+    """Encoders for a batch that held a value JSON cannot (see :func:`storable`)."""
+
+    def __init__(self, state: State) -> None:
+        self.errors: list[RuleError] = []
+        self._at = state.clock or datetime.now(UTC)
+
+    def _note(self, notes: list[str], cause: str, where: str) -> None:
+        for note in dict.fromkeys(notes):
+            self.errors.append(RuleError("store", cause, f"{where}: {note}", self._at))
+
+    def dumps(self, value: Any, cause: str = "store", where: str = "a stored record"
+              ) -> bytes:
+        try:
+            return orjson.dumps(value, default=_encode_default)
+        except TypeError:
+            notes: list[str] = []
+            out = orjson.dumps(storable(value, notes))
+            if isinstance(value, dict):
+                cause = str(value.get("cause") or value.get("event") or cause)
+            self._note(notes, cause, where)
+            return out
+
+    def member(self, m: MemberState) -> str:
+        try:
+            return encode_member(m)
+        except TypeError:
+            notes: list[str] = []
+            text = orjson.dumps(storable(member_json(m), notes)).decode()
+            self._note(notes, "store", f"member {m.community}/{m.id}")
+            return text
+
+    def outbox_json(self, action: ActionRecord, platforms: dict[str, str]) -> str:
+        try:
+            return _outbox_json(action, platforms)
+        except (TypeError, ValueError):
+            notes: list[str] = []
+            obj = storable(action.to_json(), notes)
+            platform = platforms.get(action.key) if platforms else None
+            if platform is not None:
+                obj["platform"] = platform
+            self._note(notes, action.cause, f"action {action.type} of rule {action.rule}")
+            return orjson.dumps(obj).decode()
 
 
 def _latest_versions(versions: list[LedgerEntry]) -> list[LedgerEntry]:
@@ -515,56 +598,72 @@ class SQLiteStore:
         return future
 
     def _serialise(self, decisions: Sequence[Decision], state: State) -> _Rows:
-        """Everything the batch writes, as rows (CPU only: no lock, no I/O)."""
-        b = collect(decisions, state)
-        dumps = orjson.dumps
+        """Everything the batch writes, as rows (CPU only: no lock, no I/O).
+
+        Serialising never fails a batch: should a value reach the store that JSON cannot
+        hold (the reader and the engine keep them out; this is the last line), the batch
+        is serialised again with such values replaced (:func:`storable`), and each
+        replacement is recorded as a rule error of the ``store``.
+        """
         try:
-            rows = _Rows(
-                causes=b.causes,
-                ledger=[(c, m, seq, encode_entry(e)) for (c, m, seq), e in b.ledger.items()],
-                actions=[(a.key, _outbox_json(a, b.platforms),
-                          "shadow" if a.shadow else "pending") for a in b.actions],
-                timers_add=[
-                    (t.id, t.due, dumps(t.to_json()).decode())
-                    for t in b.timers.values() if t is not None
-                ],
-                timers_del=[(tid,) for tid, t in b.timers.items() if t is None],
-                errors=[(dumps(e.to_json()).decode(),) for e in b.errors],
-                audit=[(dumps(a).decode(),) for a in b.audit],
-                review=[(dumps(r).decode(),) for r in b.review],
-                meta=[
-                    ("clock", state.clock.isoformat() if state.clock is not None else ""),
-                    ("timer_seq", str(state.timer_seq)),
-                ],
-            )
-            rows.activity = [
-                (c, m, day, t, n)
-                for (c, m, day, t), n in self._counter.count(decisions, {}).items()
+            return self._rows(decisions, state, None)
+        except TypeError:  # orjson.JSONEncodeError
+            lenient = Lenient(state)
+            rows = self._rows(decisions, state, lenient)
+            rows.errors += [(orjson.dumps(e.to_json()).decode(),) for e in lenient.errors]
+            return rows
+
+    def _rows(self, decisions: Sequence[Decision], state: State, lenient: Lenient | None
+              ) -> _Rows:
+        b = collect(decisions, state)
+        dumps: Callable[[Any], bytes] = orjson.dumps if lenient is None else lenient.dumps
+        member_text = encode_member if lenient is None else lenient.member
+        outbox_json = _outbox_json if lenient is None else lenient.outbox_json
+        rows = _Rows(
+            causes=b.causes,
+            ledger=[(c, m, seq, dumps(e.to_json()).decode())
+                    for (c, m, seq), e in b.ledger.items()],
+            actions=[(a.key, outbox_json(a, b.platforms),
+                      "shadow" if a.shadow else "pending") for a in b.actions],
+            timers_add=[
+                (t.id, t.due, dumps(t.to_json()).decode())
+                for t in b.timers.values() if t is not None
+            ],
+            timers_del=[(tid,) for tid, t in b.timers.items() if t is None],
+            errors=[(dumps(e.to_json()).decode(),) for e in b.errors],
+            audit=[(dumps(a).decode(),) for a in b.audit],
+            review=[(dumps(r).decode(),) for r in b.review],
+            meta=[
+                ("clock", state.clock.isoformat() if state.clock is not None else ""),
+                ("timer_seq", str(state.timer_seq)),
+            ],
+        )
+        rows.activity = [
+            (c, m, day, t, n)
+            for (c, m, day, t), n in self._counter.count(decisions, {}).items()
+        ]
+        traces = trace_rows(decisions)
+        if traces:
+            rows.traces = [
+                (t["event"], t.get("cause", t["event"]), t["community"], t.get("member"),
+                 t["ts"], dumps(t).decode())
+                for t in traces
             ]
-            traces = trace_rows(decisions)
-            if traces:
-                rows.traces = [
-                    (t["event"], t.get("cause", t["event"]), t["community"], t.get("member"),
-                     t["ts"], dumps(t).decode())
-                    for t in traces
-                ]
-            for key in b.members:
-                m = find_member(state, key[0], key[1])
-                if m is None:
-                    rows.members_gone.append(key)
-                else:
-                    rows.members.append((key[0], key[1], encode_member(m)))
-            for name in b.communities:
-                cs = state.communities.get(name)
-                if cs is None:
-                    rows.communities_gone.append((name,))
-                else:
-                    rows.communities.append((name, dumps(cs.data).decode()))
-            rows.communities_seen = [
-                (name, "{}") for name in {k[0] for k in rows.members} - b.communities
-            ]
-        except TypeError as err:  # orjson.JSONEncodeError
-            raise StoreError(f"cannot serialise the batch for {self.path}: {err}") from err
+        for key in b.members:
+            m = find_member(state, key[0], key[1])
+            if m is None:
+                rows.members_gone.append(key)
+            else:
+                rows.members.append((key[0], key[1], member_text(m)))
+        for name in b.communities:
+            cs = state.communities.get(name)
+            if cs is None:
+                rows.communities_gone.append((name,))
+            else:
+                rows.communities.append((name, dumps(cs.data).decode()))
+        rows.communities_seen = [
+            (name, "{}") for name in {k[0] for k in rows.members} - b.communities
+        ]
         return rows
 
     def _write(self, rows: _Rows, *, pipelined: bool) -> Future[None] | None:
