@@ -28,7 +28,7 @@ import pytest
 
 from engage_rules.adapters.signing import sign, signature
 from engage_rules.runtime.intake import Outcome
-from engage_rules.runtime.webhook_source import FD_RESERVE, connection_cap
+from engage_rules.runtime.webhook_source import ACCEPT_PAUSE, FD_RESERVE, connection_cap
 from engage_rules.testing import FrozenClock
 from hostile_helpers import (
     build,
@@ -193,22 +193,26 @@ def test_an_idle_connection_is_closed_after_idle_timeout(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("stage", ["headers", "body"])
 def test_a_slowloris_client_gets_408_after_read_timeout(tmp_path: Path, stage: str) -> None:
-    body = body_of(event(1, datetime.now(UTC)))
-    request = http_bytes("POST", "/events", {"X-Engage-Delivery": "d-1"}, body)
-    head_end = request.index(b"\r\n\r\n") + 4
-    # the head at once and the body byte by byte, or the head byte by byte
-    start = head_end if stage == "body" else 20
+    # a request line, then one header byte at a time; or whole headers announcing a body
+    # that then comes one byte at a time — either way, never the end of the request
+    if stage == "headers":
+        start, trickle = b"POST /events HTTP/1.1\r\nX-Slow: ", b"a"
+    else:
+        start = http_bytes("POST", "/events", {"X-Engage-Delivery": "d-1",
+                                               "Content-Length": "100000"}, b"",
+                           length=False)
+        trickle = b" "
     with live(tmp_path, webhook=FAST) as run, \
             socket.create_connection(("127.0.0.1", run.port), timeout=20) as sock:
-        sock.sendall(request[:start])
+        sock.sendall(start)
         answered = False
-        for i in range(start, len(request) - 1):  # never the last byte
+        for _ in range(2000):  # 100 s of trickling at most: far beyond read_timeout
             readable, _, _ = select.select([sock], [], [], 0.05)
             if readable:
                 answered = True
                 break
             try:
-                sock.sendall(request[i:i + 1])
+                sock.sendall(trickle)
             except (BrokenPipeError, ConnectionResetError):
                 break
         assert answered, "the server waited for the whole trickle"
@@ -375,7 +379,20 @@ def loop():
             sub.future.set_result(Outcome("accepted", [e.id for e in sub.events]))
 threading.Thread(target=loop, daemon=True).start()
 server.start()
+hoard = []
+if sys.argv[2] == "hoard":  # use up the descriptors but a few, as a leak elsewhere would
+    try:
+        while True:
+            hoard.append(open("/dev/null"))
+    except OSError:
+        for f in hoard[-3:]:
+            f.close()
+        del hoard[-3:]
 print(server.address[1], server.max_connections, flush=True)
+sys.stdin.readline()
+for f in hoard:
+    f.close()
+print("released", flush=True)
 sys.stdin.readline()
 print(json.dumps({"connections": server.connections, "counts": server.counts}), flush=True)
 """
@@ -386,7 +403,7 @@ def test_a_connection_flood_cannot_exhaust_the_file_descriptors(tmp_path: Path) 
     keeps its cap (256 less the reserve), runs out of nothing and keeps
     answering (before, about 1,020 idle connections exhausted 1,024 descriptors and the
     accept loop then spun)."""
-    proc = subprocess.Popen([sys.executable, "-c", _FD_SCRIPT, HOOK_SECRET],
+    proc = subprocess.Popen([sys.executable, "-c", _FD_SCRIPT, HOOK_SECRET, "-"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     flood: list[socket.socket] = []
@@ -400,8 +417,9 @@ def test_a_connection_flood_cannot_exhaust_the_file_descriptors(tmp_path: Path) 
         body = body_of(event(1, datetime.now(UTC)))
         answer = signed_post(port, body, "d-1")
         assert answer is not None and answer.status == 202
-        proc.stdin.write("report\n")
+        proc.stdin.write("release\nreport\n")
         proc.stdin.flush()
+        assert proc.stdout.readline() == "released\n"
         report = json.loads(proc.stdout.readline())
         assert report["connections"] <= cap
         assert report["counts"]["evicted"] >= 400 - cap
@@ -410,7 +428,44 @@ def test_a_connection_flood_cannot_exhaust_the_file_descriptors(tmp_path: Path) 
             s.close()
         proc.kill()
         _, err = proc.communicate(timeout=20)
-    assert "Too many open files" not in err and "accept failed" not in err, err
+    assert "Too many open files" not in err and "cannot accept" not in err, err
+
+
+def test_out_of_descriptors_anyway_the_server_pauses_accepting_instead_of_spinning(
+        tmp_path: Path) -> None:
+    """Something else in the process used up the descriptors: each failed accept pauses
+    accepting for ACCEPT_PAUSE (one log line each), instead of retrying at once for as
+    long as the listening socket stays readable; once descriptors are free again, the
+    queued connections are served."""
+    proc = subprocess.Popen([sys.executable, "-c", _FD_SCRIPT, HOOK_SECRET, "hoard"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    flood: list[socket.socket] = []
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        port = int(proc.stdout.readline().split()[0])
+        flood = [socket.create_connection(("127.0.0.1", port), timeout=20)
+                 for _ in range(20)]  # queued by the kernel: the server cannot accept
+        started = time.monotonic()
+        time.sleep(2.5)
+        proc.stdin.write("release\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "released\n"
+        held = time.monotonic() - started
+        answer = signed_post(port, body_of(event(1, datetime.now(UTC))), "d-1")
+        assert answer is not None and answer.status == 202
+        proc.stdin.write("report\n")
+        proc.stdin.flush()
+        json.loads(proc.stdout.readline())
+    finally:
+        for s in flood:
+            s.close()
+        proc.kill()
+        _, err = proc.communicate(timeout=20)
+    pauses = err.count("cannot accept connections")
+    # at least one pause, and at most one per ACCEPT_PAUSE while the descriptors were
+    # gone (a spinning loop would have logged thousands)
+    assert 1 <= pauses <= held / ACCEPT_PAUSE + 2, err
 
 
 # -- replays with fresh delivery ids --------------------------------------------------------
