@@ -532,3 +532,40 @@ def test_legacy_signatures_can_be_refused(tmp_path: Path) -> None:
         assert _post_raw(run.port, body, legacy) == (
             401, {"status": "rejected", "reason": "legacy signature refused: sign with v2"})
         assert run.service.stats.accepted == 0
+
+
+def test_a_full_intake_queue_does_not_block_the_server(tmp_path: Path) -> None:
+    """While the service's queue is full, a request waits for room off the event loop:
+    other connections are still served (here: /healthz), and the request is answered
+    once the service takes from the queue."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engage_rules.runtime.config import WebhookSource
+    from engage_rules.runtime.intake import Intake
+    from engage_rules.runtime.webhook_source import WebhookServer
+
+    intake = Intake(capacity=1)
+    blocker = intake.submit([], "blocker")
+    server = WebhookServer(WebhookSource(type="webhook", listen="127.0.0.1:0",
+                                         secret=HOOK_SECRET), intake)
+    server.start()
+    port = server.address[1]
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(signed_post, port, body_of(event(1, datetime.now(UTC))),
+                                  "d-1")
+            wait_for(lambda: server.connections == 1 and not server._idle)  # it is waiting
+            health = exchange(port, b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+            assert health is not None and (health.status, health.body) == (200,
+                                                                            {"status": "ok"})
+            assert not pending.done()
+            [first] = intake.take(1, 5)  # the service makes room...
+            first.future.set_result(Outcome("accepted"))
+            wait_for(lambda: len(intake) == 1)
+            [sub] = intake.take(1, 5)  # ...and takes the waiting request
+            sub.future.set_result(Outcome("accepted", ["evt-1"]))
+            answer = pending.result(20)
+        assert answer is not None and (answer.status, answer.body["events"]) == (202, ["evt-1"])
+        assert blocker.done()
+    finally:
+        server.stop()
