@@ -569,3 +569,19 @@ def test_a_full_intake_queue_does_not_block_the_server(tmp_path: Path) -> None:
         assert blocker.done()
     finally:
         server.stop()
+
+
+def test_a_sender_of_an_oversized_body_reads_its_413(tmp_path: Path) -> None:
+    """The answer comes before the body is read; what the client still sends is read
+    and dropped (within bounds) so that it gets the 413, not a connection reset."""
+    import http.client
+
+    with live(tmp_path) as run:
+        conn = http.client.HTTPConnection("127.0.0.1", run.port, timeout=20)
+        try:
+            conn.request("POST", "/events", body=b"x" * 8_000_000)
+            resp = conn.getresponse()
+            assert (resp.status, json.loads(resp.read())) == (
+                413, {"status": "rejected", "reason": "body too large"})
+        finally:
+            conn.close()

@@ -98,7 +98,7 @@ ACCEPT_PAUSE = 1.0
 #: 431...), what the client still sends is read and dropped for at most this long and
 #: this many bytes, so that it reads the answer instead of a connection reset.
 LINGER_SECONDS = 2.0
-LINGER_BYTES = 1 << 20
+LINGER_BYTES = 64 << 20
 
 #: Every status the server answers with (each with a JSON body).
 STATUSES = frozenset({200, 202, 400, 401, 404, 405, 408, 409, 411, 413, 422, 431, 503, 505})
