@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from engage_rules.adapters.signing import signature
+from engage_rules.adapters.signing import sign
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-webhook-secret-0123456789"
@@ -144,7 +144,7 @@ dispatch:
                 ts = str(int(time.time()))
                 headers = {"Content-Type": "application/json", "X-Engage-Timestamp": ts,
                            "X-Engage-Delivery": f"d-{n}",
-                           "X-Engage-Signature": signature(SECRET.encode(), ts, body)}
+                           "X-Engage-Signature": sign(SECRET.encode(), ts, f"d-{n}", body)}
                 t = time.perf_counter()
                 conn.request("POST", "/events", body=body, headers=headers)
                 resp = conn.getresponse()

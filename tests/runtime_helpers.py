@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from engage_rules.adapters.signing import signature
+from engage_rules.adapters.signing import sign, signature, verify
 
 HOOK_SECRET = "test-hook-secret-0123456789"
 PLATFORM_SECRET = "test-platform-secret-9876"
@@ -92,14 +92,18 @@ def event(n: int, type_: str = "message.posted", member: str = "u1",
 
 def post(port: int, body: bytes | dict[str, Any], *, secret: str = HOOK_SECRET,
          timestamp: float | None = None, delivery: str | None = None,
-         sig: str | None = None, path: str = "/events") -> tuple[int, dict[str, Any]]:
+         sig: str | None = None, path: str = "/events",
+         legacy: bool = False) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` signed (version 2, or the legacy scheme with ``legacy``)."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     ts = str(int(time.time() if timestamp is None else timestamp))
+    delivery = delivery or uuid.uuid4().hex
     headers = {
         "Content-Type": "application/json",
         "X-Engage-Timestamp": ts,
-        "X-Engage-Delivery": delivery or uuid.uuid4().hex,
-        "X-Engage-Signature": sig or signature(secret.encode(), ts, raw),
+        "X-Engage-Delivery": delivery,
+        "X-Engage-Signature": sig or (signature(secret.encode(), ts, raw) if legacy
+                                      else sign(secret.encode(), ts, delivery, raw)),
     }
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -131,8 +135,9 @@ class FakePlatform:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 ts = self.headers.get("X-Engage-Timestamp", "")
-                good = signature(PLATFORM_SECRET.encode(), ts, body) == \
-                    self.headers.get("X-Engage-Signature")
+                good = verify(PLATFORM_SECRET.encode(), ts,
+                              self.headers.get("X-Engage-Delivery", ""), body,
+                              self.headers.get("X-Engage-Signature", "")) == "v2"
                 with platform.lock:
                     if not good:
                         platform.bad_signatures += 1

@@ -13,7 +13,7 @@ from engage_rules.adapters.base import DeliveryError, PayloadError
 from engage_rules.adapters.console import ConsoleAdapter
 from engage_rules.adapters.http import retry_after_seconds
 from engage_rules.adapters.jsonl import JsonlAdapter
-from engage_rules.adapters.signing import signature, signature_matches
+from engage_rules.adapters.signing import sign, signature, signature_matches, verify
 from engage_rules.adapters.webhook import WebhookAdapter
 from engage_rules.plugins import registry
 from engage_rules.testing import AdapterContract, PayloadSample, action
@@ -63,8 +63,8 @@ def test_webhook_adapter_signs_each_post_with_the_action_key_as_delivery_id(
     assert orjson.loads(body) == a
     assert request.headers["X-Engage-Timestamp"] == "1700000000"
     assert request.headers["X-Engage-Delivery"] == "k-1"
-    assert request.headers["X-Engage-Signature"] == signature(
-        b"top-secret-value", "1700000000", body)
+    assert request.headers["X-Engage-Signature"] == sign(
+        b"top-secret-value", "1700000000", "k-1", body)
     assert (result.platform_id, result.route, result.remaining, result.reset_after) == (
         "msg-9", "channel:general", 0, 2.5)
 
@@ -89,6 +89,35 @@ def test_signatures_match_only_the_same_secret_timestamp_and_body() -> None:
     assert not signature_matches(b"other", "100", b"{}", sig)
     assert not signature_matches(b"k", "100", b"{}", sig[7:])
     assert not signature_matches(b"k", "100", b"{}", "sha256=Ω")
+
+
+def test_version_2_signatures_cover_the_delivery_id_too() -> None:
+    sig = sign(b"k", "100", "d-1", b"{}")
+    assert sig.startswith("v2=") and len(sig) == 3 + 64
+    assert verify(b"k", "100", "d-1", b"{}", sig) == "v2"
+    assert verify(b"k", "100", "d-2", b"{}", sig) is None  # a fresh delivery id
+    assert verify(b"k", "101", "d-1", b"{}", sig) is None
+    assert verify(b"k", "100", "d-1", b"{ }", sig) is None
+    assert verify(b"other", "100", "d-1", b"{}", sig) is None
+    assert verify(b"k", "100", "d-1", b"{}", "v2=Ω") is None
+    # the separators cannot be shifted: the delivery id and the body split one way
+    assert verify(b"k", "100", "d", b"-1\n{}", sig) is None
+    legacy = signature(b"k", "100", b"{}")
+    assert verify(b"k", "100", "any", b"{}", legacy) == "v1"
+    assert verify(b"k", "100", "d-1", b"{}", "v1=" + sig[3:]) is None
+
+
+def test_webhook_adapter_can_sign_the_legacy_way_for_old_receivers(httpserver: Any) -> None:
+    httpserver.expect_request("/actions", method="POST").respond_with_json({})
+    adapter = WebhookAdapter.from_settings({"base_url": httpserver.url_for("/"),
+                                            "secret": "top-secret-value", "signing": "v1"})
+    adapter.deliver(action("send", params={"text": "hi"}, key="k-2"))
+    adapter.close()
+    request = httpserver.log[0][0]
+    assert request.headers["X-Engage-Signature"] == signature(
+        b"top-secret-value", request.headers["X-Engage-Timestamp"], request.get_data())
+    with pytest.raises(ValueError, match="signing must be one of v2, v1"):
+        WebhookAdapter.from_settings({"base_url": "http://x", "signing": "v3"})
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:

@@ -31,10 +31,13 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         timestamp = self.headers.get("X-Engage-Timestamp", "")
+        delivery = self.headers.get("X-Engage-Delivery", "")
         signed = "unsigned"
         if SECRET:
-            mac = hmac.new(SECRET, timestamp.encode() + b"." + body, hashlib.sha256)
-            good = hmac.compare_digest("sha256=" + mac.hexdigest(),
+            # Version 2: HMAC of "v2\n<timestamp>\n<delivery>\n<body>" (docs/running.md).
+            text = f"v2\n{timestamp}\n{delivery}\n".encode() + body
+            mac = hmac.new(SECRET, text, hashlib.sha256)
+            good = hmac.compare_digest("v2=" + mac.hexdigest(),
                                        self.headers.get("X-Engage-Signature", ""))
             signed = "signature ok" if good else "BAD SIGNATURE"
         action = json.loads(body)

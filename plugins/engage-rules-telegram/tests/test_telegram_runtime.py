@@ -13,7 +13,7 @@ from typing import Any
 
 from pytest_httpserver import HTTPServer
 
-from engage_rules.adapters.signing import signature
+from engage_rules.adapters.signing import sign
 from engage_rules.runtime.config import load_config
 from engage_rules.runtime.service import Service
 
@@ -67,12 +67,13 @@ dispatch:
 def post(port: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     raw = json.dumps(payload).encode()
     ts = str(int(time.time()))
+    delivery = uuid.uuid4().hex
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.request("POST", "/events", body=raw, headers={
             "Content-Type": "application/json", "X-Engage-Timestamp": ts,
-            "X-Engage-Delivery": uuid.uuid4().hex,
-            "X-Engage-Signature": signature(HOOK_SECRET.encode(), ts, raw)})
+            "X-Engage-Delivery": delivery,
+            "X-Engage-Signature": sign(HOOK_SECRET.encode(), ts, delivery, raw)})
         resp = conn.getresponse()
         return resp.status, json.loads(resp.read() or b"{}")
     finally:

@@ -1,14 +1,17 @@
-"""The ``webhook`` adapter: DESIGN.md §3 events in (the runtime's webhook source verifies
-and receives them), signed action POSTs out.
+"""The ``webhook`` adapter: events in (docs/language.md, "Events"; the runtime's webhook
+source verifies and receives them), signed action POSTs out.
 
-Each action is POSTed as its DESIGN.md §6 JSON to ``base_url + path`` with the same
-headers the webhook source checks (see :mod:`.signing`): ``X-Engage-Timestamp``,
-``X-Engage-Signature`` (when a secret is set) and ``X-Engage-Delivery`` = the action's
-key, which is stable across retries, so the receiver can drop a re-sent action.
+Each action is POSTed as its JSON line (docs/language.md, "Outputs") to
+``base_url + path`` with the same headers the webhook source checks (see
+:mod:`.signing`): ``X-Engage-Timestamp``, ``X-Engage-Delivery`` = the action's key,
+which is stable across retries, so the receiver can drop a re-sent action, and
+``X-Engage-Signature`` (when a secret is set), version 2 — the delivery id is signed
+too — unless ``signing: v1`` asks for the legacy form a receiver not yet updated checks.
 
 Settings: ``base_url`` (or ``url``; required), ``path`` (default ``/actions``),
-``secret`` (usually ``secret_env: NAME`` in the runtime config), ``platform`` (the name it
-answers to and that events' ``platform`` routes to; default ``webhook``),
+``secret`` (usually ``secret_env: NAME`` in the runtime config), ``signing`` (``v2``, the
+default, or ``v1``), ``platform`` (the name it answers to and that events' ``platform``
+routes to; default ``webhook``),
 ``capabilities`` (default: the platform actions, messages and moderation), ``timeout``
 (seconds, default 10).  The receiver's 429 ``Retry-After``, and its
 ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset-After`` headers, pace the dispatcher.
@@ -28,16 +31,22 @@ from .capabilities import PLATFORM_ACTIONS, check_capabilities
 from .events_payload import parse_engage_event
 from .http import HttpClient, raise_for_status
 from .settings import reject_unknown
-from .signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from .signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signature
 
-SETTINGS = ("base_url", "url", "path", "secret", "capabilities", "timeout")
+SETTINGS = ("base_url", "url", "path", "secret", "signing", "capabilities", "timeout")
+SIGNING = ("v2", "v1")
 
 
 class WebhookAdapter:
     def __init__(self, base_url: str, *, path: str = "/actions", secret: str | None = None,
                  name: str = "webhook", capabilities: frozenset[str] = PLATFORM_ACTIONS,
-                 timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+                 timeout: float = 10.0, clock: Callable[[], float] = time.time,
+                 signing: str = "v2") -> None:
+        if signing not in SIGNING:
+            raise ValueError(f"webhook: signing must be one of {', '.join(SIGNING)}, "
+                             f"not {signing!r}")
         self.name = name
+        self.signing = signing
         self.capabilities = capabilities
         self.path = path if path.startswith("/") else "/" + path
         self._secret = secret.encode() if secret else None
@@ -54,6 +63,10 @@ class WebhookAdapter:
         secret = settings.get("secret")
         if secret is not None and not isinstance(secret, str):
             raise ValueError("webhook: secret must be a string")
+        signing = settings.get("signing", "v2")
+        if signing not in SIGNING:
+            raise ValueError(f"webhook: signing must be one of {', '.join(SIGNING)}, "
+                             f"not {signing!r}")
         timeout = settings.get("timeout", 10.0)
         if not isinstance(timeout, int | float) or timeout <= 0:
             raise ValueError("webhook: timeout must be a positive number of seconds")
@@ -63,7 +76,7 @@ class WebhookAdapter:
             capabilities=(PLATFORM_ACTIONS if caps is None
                           else check_capabilities(caps if isinstance(caps, list) else [caps],
                                                   "webhook")),
-            timeout=float(timeout),
+            timeout=float(timeout), signing=str(signing),
         )
 
     def parse(self, payload: Mapping[str, Any]) -> list[Event]:
@@ -74,10 +87,13 @@ class WebhookAdapter:
         timestamp = str(int(self._clock()))
         headers = {TIMESTAMP_HEADER: timestamp}
         key = action.get("key")
-        if isinstance(key, str):
-            headers[DELIVERY_HEADER] = key
+        delivery = key if isinstance(key, str) else ""
+        if delivery:
+            headers[DELIVERY_HEADER] = delivery
         if self._secret is not None:
-            headers[SIGNATURE_HEADER] = signature(self._secret, timestamp, body)
+            headers[SIGNATURE_HEADER] = (
+                sign(self._secret, timestamp, delivery, body) if self.signing == "v2"
+                else signature(self._secret, timestamp, body))
         route = route_of(action)
         resp = self._client.post(self.path, body, headers)
         raise_for_status(resp, what=f"webhook {action.get('type')}", route=route)

@@ -6,7 +6,7 @@ dispatcher paces and retries deliveries::
     playbook: community.yaml            # relative to this file
     store: sqlite:///live.db            # relative to the working directory
     sources:
-      - type: webhook                   # signed HTTP POSTs of DESIGN.md §3 events
+      - type: webhook                   # signed HTTP POSTs of events
         listen: 127.0.0.1:8787
         secret_env: ENGAGE_WEBHOOK_SECRET
     adapters:
@@ -81,10 +81,27 @@ class WebhookSource(BaseModel):
     secret: str = Field(min_length=16)
     window: Seconds = 300.0
     max_body: int = Field(default=1_048_576, ge=1024)
-    #: A configured adapter whose ``parse`` reads the body (default: DESIGN.md §3 JSON).
+    #: A configured adapter whose ``parse`` reads the body (default: an event's JSON).
     parser: str | None = None
     #: How long a request may wait for its event to be committed before a 503.
     commit_timeout: Seconds = 30.0
+    #: How long a connection may wait to start a request (a new one, or the next one on
+    #: a kept-alive connection) before it is closed.
+    idle_timeout: Seconds = 15.0
+    #: How long a client has to send a whole request (request line, headers, body) once
+    #: its first byte arrived; slower requests get a 408 and the connection is closed.
+    read_timeout: Seconds = 30.0
+    #: Connections open at once.  When full, a new connection closes the one idle
+    #: longest, or is answered 503 and closed if none is idle.  Kept below the open-file
+    #: limit (``ulimit -n``) less a reserve and the backlog (webhook_source.py).
+    max_connections: int = Field(default=256, ge=1, le=100_000)
+    #: Connections the kernel queues before they are accepted (the listen backlog).
+    backlog: int = Field(default=128, ge=1, le=65_535)
+    #: Bytes of the request line and headers together; more is a 431.
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    #: Accept requests signed the old way (``sha256=``, without the delivery id); they
+    #: are deduplicated by their signature (docs/running.md, "Signatures").
+    legacy_signatures: bool = True
 
     def address(self) -> tuple[str, int]:
         host, sep, port = self.listen.rpartition(":")
@@ -94,7 +111,8 @@ class WebhookSource(BaseModel):
 
 
 class JsonlSource(BaseModel):
-    """DESIGN.md §3 events, one JSON object per line, from a file or stdin (``-``)."""
+    """Events (docs/language.md, "Events"), one JSON object per line, from a file or
+    stdin (``-``)."""
 
     model_config = _STRICT
     type: Literal["jsonl"]
@@ -173,6 +191,9 @@ class RuntimeConfig(BaseModel):
     #: Events processed per store transaction at most (a transaction holds what arrived
     #: while the previous one was being written).
     max_batch: int = Field(default=500, ge=1, le=100_000)
+    #: How far ahead of the wall clock an event may be dated: later ones are quarantined
+    #: (``future_time``) instead of moving the engine's clock (docs/running.md, "Time").
+    max_clock_skew: Seconds = 300.0
     traces: TracesConfig = Field(default_factory=TracesConfig)
     #: The directory relative paths are resolved against (the config file's).
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -2,7 +2,8 @@
 
 A source submits the events of one delivery and gets a future that completes once they
 are committed: ``accepted`` (processed now), ``duplicate`` (every event id was processed
-before) or ``replayed`` (the delivery id was seen before: nothing done).
+before), ``replayed`` (the delivery's key was seen before: nothing done) or
+``quarantined`` (refused as a whole, with a reason code: nothing done, nothing recorded).
 """
 
 from __future__ import annotations
@@ -19,16 +20,25 @@ class ServiceStopping(Exception):
     """The runtime is shutting down and takes no more events."""
 
 
+class IntakeFull(Exception):
+    """The queue is full and the source asked not to wait (:meth:`Intake.submit`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    status: str  # accepted | duplicate | replayed
+    status: str  # accepted | duplicate | replayed | quarantined
     event_ids: list[str] = field(default_factory=list)
+    #: For ``quarantined``: the reason code and a one-line message.
+    reason: str | None = None
+    message: str | None = None
 
 
 @dataclass(slots=True)
 class Submission:
     events: list[Event]
-    delivery: str | None
+    #: The processed id that records this delivery (``webhook-delivery:<id>``...), so
+    #: that a second delivery with the same key is ``replayed``; None: not recorded.
+    key: str | None
     future: Future[Outcome]
 
 
@@ -42,15 +52,21 @@ class Intake:
         self._closed = False
         self._wakeups = 0
 
-    def submit(self, events: list[Event], delivery: str | None = None) -> Future[Outcome]:
+    def submit(self, events: list[Event], key: str | None = None, *,
+               block: bool = True) -> Future[Outcome]:
+        """Queue the events of one delivery (``key``: see :class:`Submission`).  While
+        the queue is full this waits, or with ``block=False`` raises :class:`IntakeFull`
+        (for a caller that must not block, like the webhook server's event loop)."""
         future: Future[Outcome] = Future()
         with self._cv:
             while len(self._items) >= self.capacity and not self._closed:
+                if not block:
+                    raise IntakeFull("the runtime's intake queue is full")
                 self._cv.wait(0.5)
             if self._closed:
                 future.set_exception(ServiceStopping("the runtime is shutting down"))
                 return future
-            self._items.append(Submission(events, delivery, future))
+            self._items.append(Submission(events, key, future))
             self._cv.notify_all()
         return future
 

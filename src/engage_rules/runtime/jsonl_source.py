@@ -1,9 +1,12 @@
-"""The jsonl source: DESIGN.md §3 events, one JSON object per line, from a file or stdin.
+"""The jsonl source: events (docs/language.md, "Events"), one JSON object per line, from a
+file or stdin.
 
 The file is read from its start at every start-up; events already processed are
 skipped by id (the store remembers them), so a restart loses and doubles nothing.  With
 ``follow: true`` the source keeps reading as the file grows.  A malformed line is
-quarantined (logged with its line number and reason code) and the stream goes on.
+quarantined (logged with its line number and reason code) and the stream goes on; so is
+a line the service loop refuses (``future_time``: dated too far ahead of the clock),
+once the loop has decided it.  :attr:`JsonlReader.quarantined` counts both by reason.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import IO
 
 from ..events import EventError, parse_event
 from .config import JsonlSource
-from .intake import Intake
+from .intake import Intake, Outcome
 
 log = logging.getLogger("engage_rules.runtime.jsonl")
 
@@ -32,6 +37,7 @@ class JsonlReader:
         self.base_dir = base_dir
         self.read = 0
         self.quarantined: Counter[str] = Counter()
+        self._lock = threading.Lock()  # quarantined is also counted on the loop's threads
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -78,16 +84,30 @@ class JsonlReader:
                 try:
                     event = parse_event(line.rstrip(b"\r\n"))
                 except EventError as err:
-                    self.quarantined[err.reason] += 1
-                    log.warning("jsonl source: line %d quarantined: %s: %s", line_no,
-                                err.reason, err.message)
+                    self._quarantine(line_no, err.reason, err.message)
                     continue
                 self.read += 1
                 future = self.intake.submit([event])
                 if future.done() and future.exception() is not None:
                     break  # the runtime is stopping
+                future.add_done_callback(self._outcome_of(line_no))
         except OSError as err:
             log.error("jsonl source: cannot read %s: %s", self.config.path, err)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
+
+    def _quarantine(self, line_no: int, reason: str, message: str) -> None:
+        with self._lock:
+            self.quarantined[reason] += 1
+        log.warning("jsonl source: line %d quarantined: %s: %s", line_no, reason, message)
+
+    def _outcome_of(self, line_no: int) -> Callable[[Future[Outcome]], None]:
+        def done(future: Future[Outcome]) -> None:
+            if future.cancelled() or future.exception() is not None:
+                return  # the runtime stopped or failed: it says so itself
+            outcome = future.result()
+            if outcome.status == "quarantined":
+                self._quarantine(line_no, outcome.reason or "", outcome.message or "")
+
+        return done

@@ -9,8 +9,15 @@ was told was accepted.  At start-up the engine state, the timers and the outbox 
 back from the store: nothing that was committed is lost or done twice.
 
 Delivery ids of webhook requests are committed in the same transaction, as processed
-ids named ``webhook-delivery:<id>`` (that prefix is reserved), so a replayed request is
-rejected even after a restart.
+ids named ``webhook-delivery:<id>`` (or ``webhook-signature:<hex>`` for requests signed
+the legacy way; both prefixes are reserved), so a replayed request is rejected even after
+a restart.
+
+The engine's clock follows the wall clock, never an event's say-so: an event dated more
+than ``max_clock_skew`` ahead of the wall clock is quarantined (``future_time``) with its
+whole delivery, so a forged or buggy far-future timestamp cannot fire a year of timers
+(docs/running.md, "Time").  At start-up, :meth:`Engine.resume` brings a stored engine to
+the wall clock and applies each schedule's ``catch_up`` to the slots missed meanwhile.
 """
 
 from __future__ import annotations
@@ -37,12 +44,16 @@ from .config import JsonlSource, RuntimeConfig, WebhookSource
 from .dispatcher import AdapterLimits, Dispatcher
 from .intake import Intake, Outcome, Submission
 from .jsonl_source import JsonlReader
-from .webhook_source import WebhookServer
+from .webhook_source import DELIVERY_PREFIX, SIGNATURE_PREFIX, WebhookServer
 
 log = logging.getLogger("engage_rules.runtime")
 
-#: Prefix of the processed ids that record webhook delivery ids.
-DELIVERY_PREFIX = "webhook-delivery:"
+__all__ = ["DELIVERY_PREFIX", "FUTURE_TIME", "SIGNATURE_PREFIX", "Service", "SetupError"]
+
+#: The reason code of a delivery refused for an event dated too far ahead of the clock.
+FUTURE_TIME = "future_time"
+#: How long shutdown waits for webhook servers to write their last answers.
+WEBHOOK_DRAIN_SECONDS = 2.0
 
 
 class SetupError(EngageRulesError):
@@ -67,6 +78,8 @@ class ServiceStats:
     commits: int = 0
     rule_errors: int = 0
     actions: Counter[str] = field(default_factory=Counter)
+    #: Deliveries refused by the loop, by reason code (``future_time``).
+    quarantined: Counter[str] = field(default_factory=Counter)
 
 
 def build_adapters(config: RuntimeConfig) -> dict[str, Adapter]:
@@ -113,7 +126,7 @@ def playbook_action_types(playbook: CompiledPlaybook) -> dict[str, tuple[str, in
 
 def check_capabilities(playbook: CompiledPlaybook, adapters: dict[str, Adapter]) -> None:
     """Raise :class:`SetupError` if the playbook uses a platform action (message,
-    moderation, plugin action) that no configured adapter declares (DESIGN.md §9)."""
+    moderation, plugin action) that no configured adapter declares (docs/plugins.md)."""
     problems: list[str] = []
     configured = ", ".join(f"{n} ({', '.join(sorted(a.capabilities & _interesting(a)))})"
                            for n, a in adapters.items())
@@ -189,7 +202,9 @@ class Service:
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
-        """Resume the outbox, start the dispatcher, then the sources."""
+        """Bring the engine to the wall clock, resume the outbox, start the dispatcher,
+        then the sources."""
+        self.resume()
         self.dispatcher.recover()
         self.dispatcher.start()
         for source in self.sources:
@@ -237,6 +252,8 @@ class Service:
         finally:
             if self._last_commit is not None:
                 wait([self._last_commit])
+            for server in self.webhooks:  # let them write the answers just decided
+                server.join(timeout=WEBHOOK_DRAIN_SECONDS)
             try:
                 self.dispatcher.stop()
             finally:
@@ -245,10 +262,27 @@ class Service:
                 self.store.close()
         d = self.dispatcher.stats
         s = self.stats
-        log.info("stopped: %d events accepted, %d duplicate, %d replayed, %d timers fired; "
-                 "actions delivered %d, skipped %d, retried %d, failed %d",
-                 s.accepted, s.duplicates, s.replayed, s.timers_fired,
-                 d.delivered, d.skipped, d.retries, d.failed)
+        log.info("stopped: %d events accepted, %d duplicate, %d replayed, %d quarantined, "
+                 "%d timers fired; actions delivered %d, skipped %d, retried %d, failed %d",
+                 s.accepted, s.duplicates, s.replayed, s.quarantined.total(),
+                 s.timers_fired, d.delivered, d.skipped, d.retries, d.failed)
+
+    def resume(self) -> None:
+        """Before taking events: fire the timers that fell due while the runtime was
+        stopped and apply each schedule's ``catch_up`` to the slots it missed
+        (:meth:`Engine.resume`, docs/language.md), and commit that."""
+        wall = self.clock()
+        now = datetime.fromtimestamp(wall, UTC)
+        clock = self.engine.state.clock
+        if clock is not None and clock.timestamp() > wall + self.config.max_clock_skew:
+            log.warning("the stored engine clock (%s) is ahead of the wall clock (%s): an "
+                        "event dated in the future moved it; timers due until then have "
+                        "fired already", clock.isoformat(), now.isoformat())
+        decisions = self.engine.resume(now)
+        self.stats.timers_fired += sum(1 for d in decisions if d.is_timer)
+        if decisions:
+            self.store.commit(decisions, self.engine.state)
+            self.stats.commits += 1
 
     def _timer_wait(self) -> float:
         """Seconds until the next timer is due, at most ``timer_poll``."""
@@ -274,15 +308,27 @@ class Service:
 
     def _step(self, subs: list[Submission]) -> None:
         store, engine = self.store, self.engine
-        now = datetime.fromtimestamp(self.clock(), UTC)
+        wall = self.clock()
+        now = datetime.fromtimestamp(wall, UTC)
+        latest = wall + self.config.max_clock_skew
         decisions: list[Decision] = []
         seen: set[str] = set()
         outcomes: list[tuple[Submission, Outcome]] = []
         for sub in subs:
-            dkey = DELIVERY_PREFIX + sub.delivery if sub.delivery is not None else None
+            dkey = sub.key
             if dkey is not None and (dkey in seen or store.is_processed(dkey)):
                 self.stats.replayed += 1
                 outcomes.append((sub, Outcome("replayed")))
+                continue
+            ahead = next((e for e in sub.events if e.ts > latest), None)
+            if ahead is not None:  # the whole delivery, before any of it is processed
+                self.stats.quarantined[FUTURE_TIME] += 1
+                outcomes.append((sub, Outcome(
+                    "quarantined", [e.id for e in sub.events], FUTURE_TIME,
+                    f"event {ahead.id!r} is dated {ahead.at.isoformat()}, "
+                    f"{ahead.ts - wall:.0f} s ahead of the runtime's clock "
+                    f"({now.isoformat()}); max_clock_skew is "
+                    f"{self.config.max_clock_skew:g} s")))
                 continue
             ids: list[str] = []
             fresh = False
