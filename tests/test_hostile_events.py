@@ -474,3 +474,10 @@ def test_traces_show_deep_structures_shortened() -> None:
     for _ in range(300):
         inner = [inner]
     orjson.dumps(shown(inner))  # orjson refuses more than 255 levels
+
+
+def test_the_events_documentation_lists_every_reason_code() -> None:
+    text = (ROOT / "docs" / "language.md").read_text()
+    section = text.split("## Events")[1].split("\n## ")[0]
+    for reason in REASONS:
+        assert f"`{reason}`" in section, reason

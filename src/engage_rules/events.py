@@ -209,10 +209,13 @@ def _finish(event: Event) -> Event:
     if not _MIN_TS <= ts < _MAX_TS:
         _check_time(at, "at")
     member = event.member
-    if member is not None and member.created_at is not None:
-        if member.created_at.tzinfo is None:
-            raise EventError("bad_time", "`member.created_at` must carry a UTC offset")
-        _check_time(member.created_at, "member.created_at")
+    if member is not None:
+        created = member.created_at
+        if created is not None:
+            if created.tzinfo is None:
+                raise EventError("bad_time", "`member.created_at` must carry a UTC offset")
+            if not _MIN_TS <= created.timestamp() < _MAX_TS:
+                _check_time(created, "member.created_at")
     if not _TYPE_RE.match(event.type):
         raise EventError("bad_event_type", f"`type` {event.type!r} is not a dotted lower-case name")
     event.internal = False
@@ -348,25 +351,59 @@ def _decode_any(raw: bytes) -> Any:
         raise EventError("bad_json", f"invalid JSON: {bad}") from None
 
 
+def _nested_wire_fields() -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    for f in msgspec.structs.fields(Event):
+        if f.name == "data":
+            out.append(("data", dict[str, Any], msgspec.field(default_factory=dict)))
+        elif f.required:
+            out.append((f.name, f.type))
+        else:
+            out.append((f.name, f.type, f.default))
+    return out
+
+
+#: The envelope exactly as Event reads it, but with `data` of any JSON: what a line whose
+#: data holds objects or arrays is decoded into (its data is then checked in Python).
+_NestedWire = msgspec.defstruct("_NestedWire", _nested_wire_fields(), gc=False)
+_NESTED_DECODER = msgspec.json.Decoder(_NestedWire)
+
+
+def _within(value: Any, depth: int) -> bool:
+    """Whether the decoded JSON object or array ``value``, at level ``depth``, keeps within
+    MAX_EVENT_DEPTH levels and 64-bit integers (the quick check; _check_data says why
+    not)."""
+    if depth > MAX_EVENT_DEPTH:
+        return False
+    for v in (value.values() if type(value) is dict else value):
+        t = type(v)
+        if t is int:
+            if not MIN_INT <= v <= MAX_INT:
+                return False
+        elif (t is dict or t is list) and not _within(v, depth + 1):
+            return False
+    return True
+
+
 def _parse_nested(raw: bytes) -> Event:
     """:func:`parse_event` for a line whose `data` the typed decoder refused: objects or
-    arrays in it, or an integer beyond 64 bits.  The data is checked in full, the rest of
-    the envelope converted as the decoder would have read it."""
-    obj = _decode_any(raw)
-    if isinstance(obj, dict):
-        obj = {k: v for k, v in obj.items() if k in _WIRE_FIELDS}
-    data = obj.get("data") if isinstance(obj, dict) else None
-    if isinstance(data, dict):
-        _check_data(data, "data", 2)
-        obj["data"] = {}
+    arrays in it, or an integer beyond 64 bits.  The line is decoded again with `data` of
+    any JSON, which is then checked."""
     try:
-        event = msgspec.convert(obj, Event, strict=True)
+        wire: Any = _NESTED_DECODER.decode(raw)
+    except RecursionError:  # nested hundreds of levels deep
+        raise _too_deep() from None
     except msgspec.ValidationError as err:
+        _decode_any(raw)  # a type error found before the end of a line that is not JSON
         reason, message = _reason_for(err)
         raise EventError(reason, message) from None
-    if isinstance(data, dict):
-        event.data = data
-    return _finish(event)
+    except msgspec.DecodeError as err:
+        raise EventError("bad_json", f"invalid JSON: {err}") from None
+    data = wire.data
+    if not _within(data, 2):
+        _check_data(data, "data", 2)
+    return _finish(Event(wire.id, wire.type, wire.at, wire.community, wire.platform,
+                         wire.channel, wire.member, data))
 
 
 def event_from_obj(obj: Any) -> Event:
