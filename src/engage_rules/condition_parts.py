@@ -9,6 +9,7 @@ traced never pays for them); the rule's own compiled condition still decides.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,11 +17,13 @@ from typing import Any
 from jinja2 import nodes
 
 from .context import EvalContext
+from .events import MAX_INT, MIN_INT
 from .expressions import compile_expression, compile_subexpression, parse_expression
 
-#: Longest string and list shown as a value in a trace.
+#: Longest string and list shown as a value in a trace, and the deepest nesting.
 MAX_SHOWN_TEXT = 200
 MAX_SHOWN_ITEMS = 10
+MAX_SHOWN_DEPTH = 8
 
 _OPERATORS = {
     "eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=",
@@ -67,21 +70,32 @@ class Part:
         return out
 
 
-def shown(value: Any) -> Any:
-    """A value as a trace shows it: JSON data, shortened; anything else as text."""
-    if value is None or isinstance(value, bool | int | float):
+def shown(value: Any, depth: int = 0) -> Any:
+    """A value as a trace shows it: JSON data a store can keep, shortened (at most
+    MAX_SHOWN_DEPTH levels); anything else, and numbers JSON cannot hold (integers beyond
+    64 bits, NaN, infinities), as text."""
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        if MIN_INT <= value <= MAX_INT:
+            return int(value)
+        bits = value.bit_length()
+        return shown(str(value) if bits <= 10_000 else f"(an integer of {bits} bits)")
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else str(value)
     if isinstance(value, str):
         return value if len(value) <= MAX_SHOWN_TEXT else value[:MAX_SHOWN_TEXT - 3] + "..."
+    if isinstance(value, list | tuple | set | frozenset | dict) and depth >= MAX_SHOWN_DEPTH:
+        return "..."
     if isinstance(value, list | tuple | set | frozenset):
         items = sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
-        out = [shown(v) for v in items[:MAX_SHOWN_ITEMS]]
+        out = [shown(v, depth + 1) for v in items[:MAX_SHOWN_ITEMS]]
         if len(items) > MAX_SHOWN_ITEMS:
             out.append(f"... {len(items) - MAX_SHOWN_ITEMS} more")
         return out
     if isinstance(value, dict):
         keys = list(value)[:MAX_SHOWN_ITEMS]
-        return {str(k): shown(value[k]) for k in keys}
+        return {shown(str(k)): shown(value[k], depth + 1) for k in keys}
     return shown(str(value))
 
 

@@ -10,6 +10,7 @@ the store), which keeps this module free of I/O.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -75,7 +76,15 @@ class Engine:
     # -- time ---------------------------------------------------------------------------
     def advance_to(self, at: datetime) -> list[Decision]:
         """Move the clock forward to ``at``, firing every timer due by then, in order."""
-        out: list[Decision] = []
+        return list(self.advance_iter(at))
+
+    def advance_iter(self, at: datetime) -> Iterator[Decision]:
+        """:meth:`advance_to`, one decision at a time: each timer fires when the next
+        decision is asked for, so a caller that commits as it goes holds a bounded number
+        of decisions however many schedule slots lie before ``at`` (a clock moved years
+        ahead fires every slot in between).  The state after each decision is consistent
+        (the clock is at that timer's due time); consume the iterator to the end to reach
+        ``at``."""
         state = self.state
         until = at.timestamp()
         while True:
@@ -85,10 +94,9 @@ class Engine:
             due = from_ts(timer.due)
             if state.clock is None or due > state.clock:
                 state.clock = due
-            out.append(self._fire(timer))
+            yield self._fire(timer)
         if state.clock is None or at > state.clock:
             state.clock = at
-        return out
 
     def fire(self, timer: Timer) -> Decision:
         """Fire ``timer`` now, whether or not it is pending (schedule catch-up)."""
@@ -233,7 +241,7 @@ class Engine:
         if clock is None or event.at > clock:
             timers = state.timers
             if timers and timers[0].due <= event.ts:
-                out.extend(self.advance_to(event.at))
+                out.extend(self.advance_iter(event.at))
             else:
                 state.clock = event.at
         d = Decision(event.id, event.at, event)

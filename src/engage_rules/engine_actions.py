@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from .context import EvalContext
 from .currencies import add_lot, debit_lots, expired_of, forfeit_revoked
 from .decision import ActionRecord
 from .errors import ActionError
-from .events import event_to_json
+from .events import MAX_EVENT_DEPTH, MAX_INT, MIN_INT, event_to_json
 from .expr_runtime import to_str
 from .levels import do_lock_level, do_set_level
 from .messaging import deliver
@@ -24,6 +25,13 @@ if TYPE_CHECKING:
 
 #: The largest amount one action may move (balances stay well inside 64-bit integers).
 MAX_AMOUNT = 10**12
+#: The most a member may earn of one currency in all (lifetime credits, which bound the
+#: balance and leaderboard scores): an award beyond it fails, so that every amount the
+#: state holds fits in a signed 64-bit integer.
+MAX_EARNED = 10**18
+#: The deepest structure (objects and lists within one another) a value an action
+#: computes may have: the bound of events (docs/language.md, "Events").
+MAX_VALUE_DEPTH = MAX_EVENT_DEPTH
 #: Events a moderator sends to act on a member (handled when the playbook has
 #: `moderation:`): data.member is the member, data.reason the reason.
 MODERATOR_EVENTS = frozenset({"moderation.strike", "moderation.strike_reset"})
@@ -64,14 +72,22 @@ class Run(EvalContext):
         return self.event.at
 
     def value(self, action: CompiledAction, name: str, default: Any = None) -> Any:
+        """The parameter ``name`` for this event.  One computed from an expression is
+        checked to be storable: an integer beyond 64 bits, a float that is not finite
+        or a structure nested too deeply fails the action (ActionError)."""
         fn = action.values.get(name)
         if fn is not None:
-            return fn(self)
+            value = fn(self)
+            if value is None or type(value) is str:
+                return value
+            return in_range(value, name)
         value = action.consts.get(name, default)
         return default if value is None else value
 
     def text(self, action: CompiledAction, name: str, default: str = "") -> str:
-        value = self.value(action, name)
+        """The parameter ``name`` as text (any value can be written as one)."""
+        fn = action.values.get(name)
+        value = fn(self) if fn is not None else action.consts.get(name)
         return default if value is None else str(value)
 
     def target(self, action: CompiledAction) -> MemberState | None:
@@ -129,6 +145,87 @@ class Run(EvalContext):
         self.engine.add_timer(self.d, timer)
 
 
+# -- storable values ------------------------------------------------------------------------
+def _too_big(value: int) -> str:
+    bits = value.bit_length()
+    text = str(value) if bits <= 200 else f"an integer of {bits} bits"
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _too_deep(path: str) -> ActionError:
+    return ActionError(f"`{path}`: the value nests lists and mappings more than "
+                       f"{MAX_VALUE_DEPTH} levels deep")
+
+
+def _items(value: Any, path: str) -> Any:
+    """``(path of the item, item)`` for the items of a list or mapping."""
+    if isinstance(value, dict):
+        return ((f"{path}.{k}", v) for k, v in value.items())
+    return ((f"{path}[{i}]", v) for i, v in enumerate(value))
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def in_range(value: Any, path: str, depth: int = 1) -> Any:
+    """``value`` unchanged, if a store can keep the numbers it holds: integers in 64 bits,
+    finite floats, at most MAX_VALUE_DEPTH levels of lists and mappings.  Values of other
+    types pass (the action decides what it accepts).  Raises ActionError naming ``path``
+    (the parameter, and where in it) otherwise."""
+    t = type(value)
+    if t is int:
+        if not MIN_INT <= value <= MAX_INT:
+            raise ActionError(f"`{path}`: {_too_big(value)} is outside the signed 64-bit "
+                              "integer range")
+    elif t is float:
+        if not math.isfinite(value):
+            raise ActionError(f"`{path}`: {value} is not a finite number")
+    elif t in _CONTAINERS:
+        if depth > MAX_VALUE_DEPTH:
+            raise _too_deep(path)
+        for where, item in _items(value, path):
+            in_range(item, where, depth + 1)
+    return value
+
+
+def json_value(value: Any, path: str, depth: int = 1) -> Any:
+    """``value`` as JSON data a store keeps: within the bounds of :func:`in_range`, text
+    valid Unicode, times as ISO 8601 text, durations as seconds, mapping keys as text.
+    Raises ActionError naming ``path`` for anything else."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise ActionError(f"`{path}`: the text is not valid Unicode "
+                                  "(a lone surrogate)") from None
+        return str(value)
+    if isinstance(value, int):
+        return in_range(int(value), path)
+    if isinstance(value, float):
+        return in_range(float(value), path)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, list | tuple | dict):
+        if depth > MAX_VALUE_DEPTH:
+            raise _too_deep(path)
+        if isinstance(value, list | tuple):
+            return [json_value(v, where, depth + 1) for where, v in _items(value, path)]
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            key = json_value(k, path, depth + 1)
+            if isinstance(key, list | dict):
+                raise ActionError(f"`{path}`: a {type(k).__name__} cannot be a key")
+            out[key if isinstance(key, str) else str(key)] = json_value(
+                v, f"{path}.{key}", depth + 1)
+        return out
+    raise ActionError(f"`{path}`: cannot store a {type(value).__name__}")
+
+
 # -- points -------------------------------------------------------------------------------
 def _amount(run: Run, action: CompiledAction) -> tuple[str, int]:
     consts = action.consts
@@ -148,14 +245,25 @@ def _amount(run: Run, action: CompiledAction) -> tuple[str, int]:
             raise ActionError(f"amount {raw!r} is not a number") from None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise ActionError(f"amount must be a number, got {type(raw).__name__}")
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise ActionError(f"amount must be a finite number, got {raw}")
     if raw != int(raw):
         raise ActionError(f"amount must be a whole number, got {raw}")
     amount = int(raw)
     if amount < 0:
         raise ActionError(f"amount must not be negative, got {amount}")
     if amount > MAX_AMOUNT:
-        raise ActionError(f"amount {amount} is larger than the limit of {MAX_AMOUNT}")
+        raise ActionError(f"amount {_too_big(amount)} is larger than the limit of {MAX_AMOUNT}")
     return currency, amount
+
+
+def _room(m: MemberState, currency: str, amount: int) -> None:
+    """Refuse an award that would take the member's lifetime credits beyond MAX_EARNED."""
+    if m.earned.get(currency, 0) > MAX_EARNED - amount:
+        raise ActionError(
+            f"{m.id} has earned {m.earned.get(currency, 0)} {currency}; {amount} more "
+            f"would pass the limit of {MAX_EARNED}"
+        )
 
 
 def _ledger(run: Run, m: MemberState, currency: str, amount: int, kind: str, reason: str,
@@ -225,6 +333,7 @@ def _period(run: Run, per: str) -> str:
 def do_award(run: Run, action: CompiledAction) -> None:
     m = run.require_target(action)
     currency, amount = _amount(run, action)
+    _room(m, currency, amount)
     reason = run.text(action, "reason", run.rule)
     cap = getattr(action.params, "cap", None)
     if cap is not None:
@@ -327,29 +436,13 @@ def do_untag(run: Run, action: CompiledAction) -> None:
     run.emit(action, m.id, {"name": name})
 
 
-def _json_value(value: Any, depth: int = 0) -> Any:
-    if depth > 8:
-        raise ActionError("attribute value is nested too deeply")
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, list | tuple):
-        return [_json_value(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _json_value(v, depth + 1) for k, v in value.items()}
-    raise ActionError(f"cannot store a {type(value).__name__} as an attribute")
-
-
 def do_set(run: Run, action: CompiledAction) -> None:
     m = run.require_target(action)
     changed = {}
     for name in (*action.consts, *action.values):
         if name == "to":
             continue
-        value = _json_value(run.value(action, name))
+        value = json_value(run.value(action, name), name)
         if m.attrs.get(name, object()) != value:
             m.attrs[name] = value
             changed[name] = value
@@ -407,6 +500,7 @@ def do_emit(run: Run, action: CompiledAction) -> None:
     data = run.value(action, "data", {}) or {}
     if not isinstance(data, dict):
         raise ActionError("emit data must be a mapping")
+    data = json_value(data, "data")
     run.emit(action, run.member.id if run.member else None, {"type": type_, "data": data})
     run.engine.raise_event(run, type_, run.member, dict(data), f"{run.rule}:{action.path}")
 
@@ -618,6 +712,7 @@ def _fast_award(currency: str, amount: int, reason: str | None) -> Executor:
             raise ActionError("`award` needs a member: the event has none; give `to:`")
         if amount == 0:
             return
+        _room(m, currency, amount)
         ev = run.event
         text = reason if reason is not None else run.rule
         record = ActionRecord(
@@ -643,6 +738,7 @@ def _fast_capped_award(currency: str, amount: int, reason: str | None, per: str,
         m = run.member
         if m is None:
             raise ActionError("`award` needs a member: the event has none; give `to:`")
+        _room(m, currency, amount)
         ev = run.event
         period = periods.of(ev.at, ev.ts)
         rule = run.rule

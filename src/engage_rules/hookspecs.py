@@ -107,10 +107,12 @@ def register_actions(register: RegisterAction) -> None:
     as ``file:line:col``), the field a scalar short form fills in, and a description.
     A plugin's actions are named ``<plugin>.<action>`` (lower-case, dotted).
     ``executor(run, action)`` carries the action out for one event: it reads resolved
-    parameters with ``run.value(action, field)`` / ``run.text(action, field)`` and
-    emits the action with ``run.emit(action, member_id, params)``; it must be
-    deterministic (no I/O, no clock, no unseeded randomness) — delivery is an adapter's
-    job.
+    parameters with ``run.value(action, field)`` / ``run.text(action, field)`` (a value
+    computed from an expression is checked to be storable: 64-bit integers, finite
+    floats, at most 32 levels) and emits the action with
+    ``run.emit(action, member_id, params)``, whose params must be JSON a store can keep
+    (``engage_rules.engine_actions.json_value`` makes them so); it must be deterministic
+    (no I/O, no clock, no unseeded randomness) — delivery is an adapter's job.
     """
 
 

@@ -11,6 +11,7 @@ member a decision touches.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from jinja2 import nodes
 
 from .context import EvalContext
 from .decision import Decision, RuleError
-from .events import internal_event
+from .events import MAX_INT, MIN_INT, internal_event
 from .expressions import ExprCompileError, compile_expression, parse_expression
 from .state import MemberState, ts
 
@@ -75,6 +76,14 @@ class Measure:
             d.add_error(RuleError(
                 owner, d.cause,
                 f"{self.source!r} must give a number, got {type(value).__name__}", at,
+            ))
+            return None
+        if not (MIN_INT <= value <= MAX_INT if isinstance(value, int) else math.isfinite(value)):
+            # A leaderboard stores the score: it must fit in 64 bits, and be finite.
+            d.add_error(RuleError(
+                owner, d.cause,
+                f"{self.source!r} gave {value if isinstance(value, float) else 'an integer'} "
+                "outside the range a score may take (a finite number in 64 bits)", at,
             ))
             return None
         return value

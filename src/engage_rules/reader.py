@@ -1,4 +1,9 @@
-"""JSON Lines event reading that never stops on bad input (DESIGN.md §3, §11.5)."""
+"""JSON Lines event reading that never stops on bad input (docs/language.md, "Events").
+
+Every non-blank line gives exactly one :class:`~engage_rules.events.Event` or one
+:class:`Quarantined` (with a reason code from :data:`~engage_rules.events.REASONS`).  A
+UTF-8 byte-order mark at the start of a file, or of any line, is skipped.
+"""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .action_specs import MESSAGE_ACTIONS
 from .decision import Decision
-from .engine_actions import ActionRefused, Run, _json_value, _message
+from .engine_actions import ActionRefused, Run, _message, json_value
 
 if TYPE_CHECKING:
     from .compiler import CompiledAction
@@ -36,7 +36,8 @@ def shadow_params(run: Run, action: CompiledAction) -> dict[str, Any]:
         if k not in _NESTED
     }
     for name, fn in action.values.items():
-        params["for" if name == "for_" else name] = _json_value(fn(run))
+        key = "for" if name == "for_" else name
+        params[key] = json_value(fn(run), key)
     prizes = getattr(action.params, "prizes", None)
     if prizes:
         params["prizes"] = [p.name for p in prizes]
