@@ -481,3 +481,52 @@ def test_the_events_documentation_lists_every_reason_code() -> None:
     section = text.split("## Events")[1].split("\n## ")[0]
     for reason in REASONS:
         assert f"`{reason}`" in section, reason
+
+
+# -- an event far ahead of the clock holds a bounded batch ----------------------------------
+
+def test_an_event_far_ahead_fires_every_slot_in_bounded_batches() -> None:
+    """A year of hourly slots before one event: every slot fires, and no batch handed to
+    the store is larger than the runner's batch size (nothing piles up per slot)."""
+    from engage_rules.events import parse_event
+    from engage_rules.runner import Runner
+    from engage_rules.state import State
+    from engage_rules.store import MemoryStore
+
+    class Recording(MemoryStore):
+        sizes: list[int]
+
+        def commit(self, decisions: Any, state: State) -> None:
+            self.sizes.append(len(decisions))
+            super().commit(decisions, state)
+
+    pb = playbook("""
+rules:
+  - id: hourly
+    on: {cron: "0 * * * *"}
+    do: [{broadcast: {text: tick}}]
+""")
+    store = Recording()
+    store.sizes = []
+    runner = Runner(pb, store, batch_size=100)
+    runner.feed(parse_event(line("e1", "2026-01-01T00:30:00Z", type="checkin",
+                                 member={"id": "u1"})))
+    runner.feed(parse_event(line("e2", "2027-01-01T00:30:00Z", type="checkin",
+                                 member={"id": "u1"})))
+    runner.advance_to(datetime(2027, 1, 1, 2, tzinfo=UTC))
+    runner.close()
+    assert runner.stats.timers_fired == 365 * 24 + 2
+    assert runner.stats.actions["broadcast"] == 365 * 24 + 2
+    assert max(store.sizes) <= 100
+
+
+@pytest.mark.parametrize("until", ["9999-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
+                                   "2201-01-01T00:00:00Z"])
+def test_until_outside_the_time_window_is_a_usage_error(
+        until: str, capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    with pytest.raises(SystemExit) as exit_:
+        main(["replay", str(root / "rules" / "starter" / "community.yaml"),
+              str(root / "examples" / "starter-events.jsonl"), "--until", until])
+    assert exit_.value.code == 2
+    assert "outside the times engage_rules handles (1970 to 2200, UTC)" in capsys.readouterr().err

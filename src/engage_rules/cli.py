@@ -31,6 +31,16 @@ def _parse_time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset (Z or ±HH:MM)")
+    from .events import MAX_TIME, MIN_TIME
+
+    try:
+        inside = MIN_TIME <= value < MAX_TIME
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is outside the times engage_rules handles "
+            f"({MIN_TIME.year} to {MAX_TIME.year - 1}, UTC)")
     return value
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -115,9 +115,15 @@ class Runner:
         if eid in self._pending_ids or self.store.is_processed(eid):
             stats.duplicates += 1
             return
-        clock = self.engine.state.clock
+        state = self.engine.state
+        clock = state.clock
         if clock is not None and event.at < clock:
             stats.late += 1
+        elif state.timers and state.timers[0].due <= event.ts:
+            # Timers due first fire one at a time, each committed with its batch, so an
+            # event far ahead of the clock holds no more than a batch in memory however
+            # many schedule slots it passes.
+            self._add_each(self.engine.advance_iter(event.at))
         pending = self._pending
         before = len(pending)
         if not before:
@@ -139,7 +145,11 @@ class Runner:
 
     def advance_to(self, at: datetime) -> None:
         """Fire every timer due by ``at`` and move the clock there."""
-        self._add(self.engine.advance_to(at))
+        self._add_each(self.engine.advance_iter(at))
+
+    def _add_each(self, decisions: Iterator[Decision]) -> None:
+        for d in decisions:
+            self._add([d])
 
     def _add(self, decisions: list[Decision]) -> None:
         pending = self._pending
