@@ -1,4 +1,5 @@
-"""Sandboxed message templates and templated action parameters (DESIGN.md §5.2).
+"""Sandboxed message templates and templated action parameters (docs/language.md,
+"Expressions").
 
 Templates are full Jinja2 templates, compiled once at load time in an
 :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment` that is narrowed further:
@@ -10,7 +11,12 @@ Templates are full Jinja2 templates, compiled once at load time in an
 * ``+ * ** %`` and ``~`` are bounded like in expressions;
 * one render shares a budget of steps — loop iterations, calls and output pieces — and
   a wall-clock deadline checked with every step, and the text it produces is limited
-  while it is being generated.
+  while it is being generated;
+* nothing is evaluated while compiling (Jinja2's constant folding is off); filter,
+  method and operator arguments known at load time are checked against the same bounds
+  as at run time instead;
+* values print as data (:func:`~engage_rules.expr_runtime.to_str`): lists, mappings and
+  the event as JSON, date-times in ISO 8601, never a Python ``repr``.
 
 Member-written text is data: a value such as ``"{{ 7*7 }}"`` in an event is printed as
 is, never compiled.
@@ -42,7 +48,7 @@ from .context import (
     EvalContext,
 )
 from .errors import ExpressionError, ResourceLimitError
-from .expr_codegen import suggest
+from .expr_codegen import check_bounded_op, suggest
 from .expr_runtime import ExprCompileError, RelPath, Uses
 from .expressions import StrictParser, compile_expression
 from .functions import ArgInfo, CallSite, FunctionSpec, function_registry
@@ -119,7 +125,16 @@ def _tick() -> None:
 
 
 class _CodeGenerator(CodeGenerator):
-    """Routes every piece of output, and ``~``, through the environment's bounded helpers."""
+    """Routes every piece of output, and ``~``, through the environment's bounded helpers,
+    and computes nothing at compile time: Jinja2 would otherwise evaluate filters and
+    tests with constant arguments while compiling (``{{ 5|round(-30000000) }}``), so
+    that loading a playbook ran whatever the template asked for.  The load-time checks
+    of :class:`_Checker` look at constant arguments instead."""
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        if isinstance(node, nodes.TemplateData | nodes.Const):
+            return super()._output_child_to_const(node, frame, finalize)
+        raise nodes.Impossible()
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         self.write("environment.er_out(")
@@ -203,7 +218,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         return rt.op_concat(*parts)
 
 
-_ENV = _Environment(autoescape=False, undefined=Undefined)
+_ENV = _Environment(autoescape=False, undefined=Undefined, optimized=False)
 _ENV.globals.clear()
 _ENV.filters = {**rt.FILTERS, "_er_iter": _counted_iter}
 _ENV.tests = dict(rt.TESTS)
@@ -224,6 +239,17 @@ def _static(node: nodes.Node, vars: Mapping[str, Any], roots: set[str]) -> ArgIn
     if (isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name)
             and node.node.name == "vars" and "vars" in roots and node.attr in vars):
         return ArgInfo(True, vars[node.attr])
+    if isinstance(node, nodes.Add | nodes.Mul | nodes.Pow | nodes.Mod):
+        # Folded with the bounded operators, for the checks of what uses the result; a
+        # refusal is reported where the operator itself is checked.
+        left, right = _static(node.left, vars, roots), _static(node.right, vars, roots)
+        try:
+            known, value = check_bounded_op(type(node).__name__, left.static, left.value,
+                                            right.static, right.value, ExpressionError)
+        except ExpressionError:
+            return ArgInfo(False)
+        if known:
+            return ArgInfo(True, value)
     return ArgInfo(False)
 
 
@@ -290,9 +316,38 @@ class _Checker:
                 key.value.startswith("__")
             ):
                 self.add(f"`[{key.value!r}]` is not allowed", item)
+        callees = set()
         for call in ast.find_all(nodes.Call):
+            callees.add(id(call.node))
             self.check_call(call)
+        for node in names:
+            if (node.ctx == "load" and node.name in self.functions and node.name in self.roots
+                    and id(node) not in callees):
+                self.add(f"`{node.name}` is a function: call it, e.g. {node.name}(...)", node)
+        for flt in ast.find_all(nodes.Filter):
+            self.check_filter(flt)
+        for op in ast.find_all((nodes.Add, nodes.Mul, nodes.Pow, nodes.Mod)):
+            left = _static(op.left, self.vars, self.roots)
+            right = _static(op.right, self.vars, self.roots)
+            try:
+                check_bounded_op(type(op).__name__, left.static, left.value, right.static,
+                                 right.value, ExpressionError)
+            except ExpressionError as err:
+                self.add(str(err), op)
         return self.problems
+
+    def check_filter(self, node: nodes.Filter) -> None:
+        if node.dyn_args is not None or node.dyn_kwargs is not None:
+            self.add(f"the `{node.name}` filter: `*args` and `**kwargs` are not supported",
+                     node)
+            return
+        args = [_static(a, self.vars, self.roots) for a in node.args]
+        kwargs = {str(k.key): _static(k.value, self.vars, self.roots) for k in node.kwargs}
+        try:
+            rt.check_filter_call(node.name, [(a.static, a.value) for a in args],
+                                 {k: (v.static, v.value) for k, v in kwargs.items()})
+        except ExpressionError as err:
+            self.add(str(err), node)
 
     def check_attr(self, node: nodes.Getattr) -> None:
         attr = node.attr
@@ -322,6 +377,12 @@ class _Checker:
             if target.attr not in rt.METHOD_NAMES and target.attr not in ("cycle", "changed"):
                 self.add(f"`.{target.attr}()` is not an allowed method"
                          f"{suggest(target.attr, rt.METHOD_NAMES)}", node)
+                return
+            args = [_static(a, self.vars, self.roots) for a in node.args]
+            try:
+                rt.check_method_call(target.attr, [(a.static, a.value) for a in args])
+            except ExpressionError as err:
+                self.add(str(err), node)
             return
         if not (isinstance(target, nodes.Name) and target.name in self.roots):
             return
