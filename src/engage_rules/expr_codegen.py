@@ -3,10 +3,10 @@
 The translator walks the tree that Jinja2's own parser builds and emits a Python
 expression over one variable, ``c`` (the :class:`~engage_rules.context.EvalContext`).
 Only the constructs docs/language.md describes under "Expressions" are translated;
-everything else is a compile error.  Operator-supplied text reaches the generated source only as ``repr()``
-literals or as values in the function's namespace, never as code, and the only
-attribute accesses written into the source are on ``c`` and on the state objects it
-holds, chosen here from the whitelisted field names.  Every other access goes through
+everything else is a compile error.  Operator-supplied text reaches the generated source
+only as ``repr()`` literals or as values in the function's namespace, never as code, and
+the only attribute accesses written into the source are on ``c`` and on the state
+objects it holds, chosen here from the whitelisted field names.  Every other access goes through
 :mod:`.expr_runtime`.
 """
 

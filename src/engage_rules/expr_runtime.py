@@ -96,6 +96,8 @@ class Uses:
     streaks: set[str] = field(default_factory=set)
     #: How many regular expressions ``matches()`` calls compiled (limited per playbook).
     patterns: int = 0
+    #: The sum of their RE2 program sizes (limited per playbook: the work per event).
+    program_size: int = 0
 
     def count(self, type_: str, window: float | None) -> None:
         if type_ not in self.counts:
@@ -117,6 +119,7 @@ class Uses:
         self.sets_match = self.sets_match or other.sets_match
         self.streaks |= other.streaks
         self.patterns += other.patterns
+        self.program_size += other.program_size
 
 
 # -- errors ----------------------------------------------------------------------------------
