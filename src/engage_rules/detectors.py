@@ -353,8 +353,9 @@ def check_domain_lists(site: CallSite) -> Mapping[int | str, Any] | None:
             )
         return tuple(value)
 
+    lists = entries(allow), entries(deny)
     try:
-        compiled = linkcheck.domain_list(entries(allow), entries(deny))
+        compiled = linkcheck.domain_list(*lists)
     except ValueError as err:
         raise ValueError(f"{site.name}(): {err}") from None
     out: dict[int | str, Any] = {given[0][0]: compiled}
