@@ -78,9 +78,9 @@ def _re2(pattern: str, max_mem: int) -> Any:
 
 
 def _too_large(what: str, size: int | None = None) -> ValueError:
-    program = f"an RE2 program of {size:,} instructions" if size else "too large an RE2 program"
+    has = f"has {size:,} instructions" if size else "is too large"
     return ValueError(
-        f"{what} compiles to {program}; the limit is {MAX_PROGRAM_SIZE:,} (matching costs "
+        f"the RE2 program of {what} {has}; the limit is {MAX_PROGRAM_SIZE:,} (matching costs "
         "up to the program size for every byte of text; simplify the pattern, e.g. fewer "
         "or smaller counted repetitions such as {1,1000} and narrower classes than \\pL, "
         "or move literal words to contains_any())"
@@ -149,9 +149,9 @@ def compile_patterns(patterns: list[str] | tuple[str, ...]) -> Any:
             "(?:" + p.replace("(?P<match>", f"(?P<match_{i}>") + ")"
             for i, p in enumerate(patterns)), _PATTERN_MAX_MEM)
     except re2.error:
-        raise _too_large(f"together the {len(patterns)} patterns") from None
+        raise _too_large(f"the {len(patterns)} patterns together") from None
     if regex.programsize > MAX_PROGRAM_SIZE:
-        raise _too_large(f"together the {len(patterns)} patterns", regex.programsize)
+        raise _too_large(f"the {len(patterns)} patterns together", regex.programsize)
     return regex
 
 

@@ -377,13 +377,28 @@ class Translator:
         return Code(f"(not {self.visit(node.node).src})")
 
     def v_Neg(self, node: nodes.Neg) -> Code:
-        return Code(f"(-{self.visit(node.node).src})")
+        inner = self.visit(node.node)
+        if inner.static and isinstance(inner.value, int | float):  # e.g. round(-2)
+            return Code(f"(-{inner.src})", static=True, value=-inner.value,
+                        literal=inner.literal)
+        return Code(f"(-{inner.src})")
 
     def v_Pos(self, node: nodes.Pos) -> Code:
-        return Code(f"(+{self.visit(node.node).src})")
+        inner = self.visit(node.node)
+        if inner.static and isinstance(inner.value, int | float):
+            return Code(f"(+{inner.src})", static=True, value=+inner.value,
+                        literal=inner.literal)
+        return Code(f"(+{inner.src})")
 
     def v_Concat(self, node: nodes.Concat) -> Code:
-        return Code("_cat(" + ", ".join(self.visit(n).src for n in node.nodes) + ")")
+        parts = [self.visit(n) for n in node.nodes]
+        src = "_cat(" + ", ".join(p.src for p in parts) + ")"
+        if all(p.static for p in parts):  # known at load time: checked (and bounded) now
+            try:
+                return Code(src, static=True, value=rt.op_concat(*(p.value for p in parts)))
+            except ExpressionError as err:
+                raise self.error(f"`~`: {err}") from None
+        return Code(src)
 
     def v_Compare(self, node: nodes.Compare) -> Code:
         left = self.visit(node.expr)

@@ -124,9 +124,8 @@ def _tick() -> None:
 # -- the environment -------------------------------------------------------------------------
 
 
-class _CodeGenerator(CodeGenerator):
-    """Routes every piece of output, and ``~``, through the environment's bounded helpers,
-    and computes nothing at compile time: Jinja2 would otherwise evaluate filters and
+class _NoFolding(CodeGenerator):
+    """Computes nothing at compile time: Jinja2 would otherwise evaluate filters and
     tests with constant arguments while compiling (``{{ 5|round(-30000000) }}``), so
     that loading a playbook ran whatever the template asked for.  The load-time checks
     of :class:`_Checker` look at constant arguments instead."""
@@ -135,6 +134,25 @@ class _CodeGenerator(CodeGenerator):
         if isinstance(node, nodes.TemplateData | nodes.Const):
             return super()._output_child_to_const(node, frame, finalize)
         raise nodes.Impossible()
+
+
+class _TrackingCodeGenerator(_NoFolding, meta.TrackingCodeGenerator):
+    """Finds the names a template uses (as :func:`jinja2.meta.find_undeclared_variables`),
+    without folding constants either."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.optimizer = None  # (it folds constants too)
+
+
+def _undeclared_names(ast: nodes.Template) -> set[str]:
+    codegen = _TrackingCodeGenerator(_ENV)
+    codegen.visit(ast)
+    return codegen.undeclared_identifiers
+
+
+class _CodeGenerator(_NoFolding):
+    """Routes every piece of output, and ``~``, through the environment's bounded helpers."""
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         self.write("environment.er_out(")
@@ -239,6 +257,23 @@ def _static(node: nodes.Node, vars: Mapping[str, Any], roots: set[str]) -> ArgIn
     if (isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name)
             and node.node.name == "vars" and "vars" in roots and node.attr in vars):
         return ArgInfo(True, vars[node.attr])
+    if isinstance(node, nodes.Neg | nodes.Pos):
+        inner = _static(node.node, vars, roots)
+        if inner.static and isinstance(inner.value, int | float):
+            return ArgInfo(True, -inner.value if isinstance(node, nodes.Neg) else +inner.value,
+                           literal=inner.literal)
+    if isinstance(node, nodes.Dict):
+        pairs = [(_static(p.key, vars, roots), _static(p.value, vars, roots)) for p in node.items]
+        if all(k.static and v.static for k, v in pairs):
+            return ArgInfo(True, {k.value: v.value for k, v in pairs},
+                           literal=all(k.literal and v.literal for k, v in pairs))
+    if isinstance(node, nodes.Concat):
+        parts = [_static(n, vars, roots) for n in node.nodes]
+        if all(p.static for p in parts):
+            try:
+                return ArgInfo(True, rt.op_concat(*(p.value for p in parts)))
+            except ExpressionError:
+                return ArgInfo(False)
     if isinstance(node, nodes.Add | nodes.Mul | nodes.Pow | nodes.Mod):
         # Folded with the bounded operators, for the checks of what uses the result; a
         # refusal is reported where the operator itself is checked.
@@ -288,7 +323,7 @@ class _Checker:
         if self.problems:
             return self.problems
         try:
-            self.roots = set(meta.find_undeclared_variables(ast))
+            self.roots = _undeclared_names(ast)
         except TemplateSyntaxError as err:
             self.add(err.message or "invalid template", err)
             return self.problems
@@ -402,8 +437,15 @@ class _Checker:
             spec.bind(site)
             if spec.check is not None:
                 spec.check(site)
+            if spec.pure and all(a.static for a in site.args) and all(
+                    k.static for k in site.kwargs.values()):
+                # Checked as expressions check it (pure functions are bounded).
+                spec.fn(None, *(a.value for a in site.args),
+                        **{k: v.value for k, v in site.kwargs.items()})
         except ValueError as err:
             self.add(str(err), node)
+        except ExpressionError as err:
+            self.add(f"{spec.name}(): {err}", node)
         if spec.sets_match:
             self.uses.sets_match = True
 
