@@ -213,6 +213,42 @@ def test_int_of_a_long_text_is_refused_before_converting() -> None:
     assert rt.f_int("   42   ") == 42
 
 
+# -- templates nested beyond what Python compiles: problems, not tracebacks -------------------
+
+NESTED = {
+    "loops": lambda n: "{% for i in [1] %}" * n + "x" + "{% endfor %}" * n,
+    "ifs": lambda n: "{% if true %}" * n + "x" + "{% endif %}" * n,
+    "macros": lambda n: "{% macro m() %}" * n + "{% endmacro %}" * n,
+    "calls": lambda n: ("{% macro m() %}{{ caller() }}{% endmacro %}"
+                        + "{% call m() %}" * n + "{% endcall %}" * n),
+    "filters": lambda n: "{{ 1" + "|abs" * n + " }}",
+    "operators": lambda n: "{{ 1" + " + 1" * n + " }}",
+    "attributes": lambda n: "{{ event.data" + ".a" * n + " }}",
+    "negations": lambda n: "{{ " + "not " * n + "1 }}",
+    "conditionals": lambda n: "{{ " + "1 if 1 else " * n + "1 }}",
+    "brackets": lambda n: "{{ " + "[" * n + "]" * n + " }}",
+}
+
+
+@pytest.mark.parametrize("kind", NESTED)
+@pytest.mark.parametrize("n", [100, 150, 200, 400, 1200])
+def test_deeply_nested_templates_are_problems(kind: str, n: int) -> None:
+    # A TemplateCompileError saying so, never a SyntaxError or RecursionError.
+    with pytest.raises(TemplateCompileError, match="nest"):
+        compile_template(NESTED[kind](n), vars={})
+
+
+def test_nesting_limits() -> None:
+    compile_template(NESTED["loops"](10), vars={})
+    with pytest.raises(TemplateCompileError, match="more than 10 loops"):
+        compile_template(NESTED["loops"](11), vars={})
+    compile_template(NESTED["filters"](60), vars={})
+    with pytest.raises(TemplateCompileError, match="more than 64 levels deep"):
+        compile_template(NESTED["filters"](64), vars={})
+    (line,) = problems_of(send_rule(NESTED["loops"](25)))
+    assert line == "test.yaml:5:6: the template nests more than 10 loops in one another"
+
+
 # -- regular expressions: the work budget ----------------------------------------------------
 
 #: 19 characters, legal in RE2, about 10,000 instructions: 2 s per 63 KiB message before.

@@ -73,6 +73,10 @@ MAX_STEPS = 100_000
 DEADLINE = 0.1
 #: Longest template source accepted (characters).
 MAX_TEMPLATE_LENGTH = 64 * 1024
+#: Deepest nesting of a template: tags, expressions, filters and operators together.
+MAX_TEMPLATE_DEPTH = 64
+#: Most ``{% for %}`` loops nested in one another.
+MAX_LOOP_NESTING = 10
 
 _LOOP_ATTRS = frozenset((
     "index", "index0", "revindex", "revindex0", "first", "last", "length", "depth",
@@ -495,6 +499,22 @@ class CompiledTemplate:
             _BUDGET.reset(token)
 
 
+def _nesting_problem(ast: nodes.Template) -> str | None:
+    """Why the template nests too deeply to be checked and compiled (Python limits the
+    nesting of the code a template compiles to), or None.  Walked without recursion."""
+    stack: list[tuple[nodes.Node, int, int]] = [(ast, 1, 0)]
+    while stack:
+        node, depth, loops = stack.pop()
+        if depth > MAX_TEMPLATE_DEPTH:
+            return f"the template is nested more than {MAX_TEMPLATE_DEPTH} levels deep"
+        if isinstance(node, nodes.For):
+            loops += 1
+            if loops > MAX_LOOP_NESTING:
+                return f"the template nests more than {MAX_LOOP_NESTING} loops in one another"
+        stack.extend((child, depth + 1, loops) for child in node.iter_child_nodes())
+    return None
+
+
 def _parse(text: str) -> nodes.Template:
     try:
         with warnings.catch_warnings():
@@ -527,6 +547,9 @@ def compile_template(
             ast = _parse(text)
         except TemplateCompileError as err:
             raise TemplateCompileError(_with_line(err, text), line=err.line) from None
+    nesting = _nesting_problem(ast)
+    if nesting is not None:
+        raise TemplateCompileError(nesting)
     uses = Uses()
     problems = _Checker(ast, vars, allow_match, funcs, uses).run()
     if problems:
@@ -537,9 +560,11 @@ def compile_template(
         loop.iter = nodes.Filter(loop.iter, "_er_iter", [], [], None, None, lineno=loop.lineno)
     try:
         code = _ENV.compile(ast)
+        template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None))
     except TemplateSyntaxError as err:
         raise TemplateCompileError(err.message or "invalid template", line=err.lineno) from None
-    template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None))
+    except (SyntaxError, RecursionError):  # beyond what Python compiles (not expected)
+        raise TemplateCompileError("the template is too deeply nested to compile") from None
     return CompiledTemplate(text, template, uses, funcs)
 
 

@@ -133,6 +133,8 @@ _SNIPPETS = [
     " is divisibleby 0", "matches(event.data.text, '(?:\\\\w+\\\\s?){1,1000}x')",
     "domains(event.data.text, allow=[[1]])", "links(event.data.text, deny=[{}])",
     "(*[1])", "(**{})", "99999999999d", "localtime", "\u202e", "\x00", "𝔘",
+    "{% for i in [1] %}" * 21 + "{% endfor %}" * 21, "{{ 1" + "|abs" * 200 + " }}",
+    "{% if 1 %}" * 120 + "{% endif %}" * 120, "(" * 300, "[" * 300 + "]" * 300,
 ]
 _ODD_SCALARS = st.one_of(
     st.none(), st.booleans(),
