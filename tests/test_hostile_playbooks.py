@@ -272,11 +272,11 @@ def test_the_budget_is_program_size_times_bytes() -> None:
 def test_a_pattern_over_the_budget_is_a_load_time_problem() -> None:
     (line,) = problems_of(pattern_rule(f"'{HEAVY}'".replace("\\", "\\\\")))
     assert line.startswith("test.yaml:7:9: matches(): the RE2 program of the pattern has ")
-    assert "the limit is 2,048" in line
+    assert "the limit is 1,024" in line
 
 
 def test_a_pattern_list_is_one_program_and_is_checked_as_a_whole() -> None:
-    small = [rf"(?:\w+\s?){{1,100}}{c}" for c in "xyz"]
+    small = [rf"(?:\w+\s?){{1,50}}{c}" for c in "xyz"]
     sizes = [det.compile_pattern(p).programsize for p in small]
     assert all(s <= det.MAX_PROGRAM_SIZE for s in sizes)
     with pytest.raises(ValueError, match="the RE2 program of the 3 patterns together has"):
@@ -289,8 +289,8 @@ def test_a_pattern_list_is_one_program_and_is_checked_as_a_whole() -> None:
 
 
 def test_the_patterns_of_a_playbook_share_the_budget() -> None:
-    pattern = r"'(?:\\\\w+\\\\s?){1,100}x{i}'"
-    playbook(HEADER + pattern_rule(pattern, rules=2), "")  # about 2 x 1,000: fits
+    pattern = r"'(?:\\\\w+\\\\s?){1,50}x{i}'"
+    playbook(HEADER + pattern_rule(pattern, rules=2), "")  # about 2 x 500: fits
     lines = problems_of(pattern_rule(pattern, rules=3))
     assert len(lines) == 1 and "together the playbook's matches() patterns" in lines[0]
     assert lines[0].startswith("test.yaml:15:9: ")  # where the total passes the limit
@@ -302,16 +302,16 @@ def test_the_reported_case_is_refused_and_an_allowed_one_scans_a_63_kib_text() -
     with pytest.raises(ExprCompileError, match="pattern #1: the RE2 program of the pattern"):
         compile_expression("matches(event.data.text, vars.p)", vars={"p": patterns})
     # The largest program allowed does at most the budget's work on any event's text.
-    fn = compile_expression(r"matches(event.data.text, '(?:\\w+\\s?){1,200}x')",
+    fn = compile_expression(r"matches(event.data.text, '(?:\\w+\\s?){1,100}x')",
                             vars={}).fn
     text = ("a " * 40_000)[: 63 * 1024]
     assert fn(make_context(data={"text": text})) == ""
-    assert det.compile_pattern(r"(?:\w+\s?){1,200}x").programsize * len(text.encode()) <= (
+    assert det.compile_pattern(r"(?:\w+\s?){1,100}x").programsize * len(text.encode()) <= (
         det.PATTERN_BUDGET)
 
 
 def test_a_text_longer_than_a_pattern_may_scan_is_a_rule_error() -> None:
-    regex = det.compile_pattern(r"(?:\w+\s?){1,200}x")
+    regex = det.compile_pattern(r"(?:\w+\s?){1,100}x")
     fits = det.PATTERN_BUDGET // regex.programsize
     det.check_scan(regex, "a" * fits)
     with pytest.raises(ResourceLimitError, match="longer than this pattern may scan"):
@@ -319,7 +319,7 @@ def test_a_text_longer_than_a_pattern_may_scan_is_a_rule_error() -> None:
     with pytest.raises(ResourceLimitError, match="longer than this pattern may scan"):
         det.check_scan(regex, "é" * (fits // 2 + 1))  # counted in bytes of UTF-8
     fn = compile_expression(
-        r"matches(event.data.text ~ event.data.text, '(?:\\w+\\s?){1,200}x')", vars={}).fn
+        r"matches(event.data.text ~ event.data.text, '(?:\\w+\\s?){1,100}x')", vars={}).fn
     with pytest.raises(ResourceLimitError):
         fn(make_context(data={"text": "é" * 60_000}))
 

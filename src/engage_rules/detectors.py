@@ -61,7 +61,7 @@ _PATTERN_MAX_MEM = 8 << 20
 #: oversized pattern is given up on quickly.
 _CHECK_MAX_MEM = 256 << 10
 #: The work one ``matches()`` call may do: RE2 program size × bytes of UTF-8 scanned.
-PATTERN_BUDGET = 1 << 27
+PATTERN_BUDGET = 1 << 26
 #: The longest text every pattern must be able to scan within the budget: the largest
 #: event (a longer text can only be built by an expression).
 SCAN_BYTES = MAX_EVENT_BYTES
