@@ -355,6 +355,16 @@ def test_validate_refuses_a_fifo_without_opening_it(tmp_path: Path) -> None:
     assert lines == [f"{fifo}:0:0: a named pipe (FIFO), not a regular file: refusing to read it"]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_fifo_in_a_playbook_folder_is_reported_not_skipped(tmp_path: Path) -> None:
+    (tmp_path / "main.yaml").write_text(HEADER + "rules: []\n", encoding="utf-8")
+    os.mkfifo(tmp_path / "more.yaml")
+    code, lines = validate(tmp_path)
+    assert code == 1
+    assert lines == [f"{tmp_path / 'more.yaml'}:0:0: a named pipe (FIFO), not a regular file: "
+                     "refusing to read it"]
+
+
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
 def test_validate_refuses_devices(tmp_path: Path) -> None:
     code, lines = validate("/dev/zero")  # reading it never ends
