@@ -184,6 +184,18 @@ def test_arguments_from_event_data_are_bounded_at_run_time(text: str, message: s
         template.render(make_context(data=HOSTILE_DATA))
 
 
+def test_a_zero_range_step_is_a_problem_not_a_traceback() -> None:
+    # Found while fuzzing: ValueError escaped the compiler (a traceback in validate).
+    (line,) = problems_of("rules:\n  - id: r\n    on: message.posted\n"
+                          "    if: \"3 in range(1, 5, 0)\"\n    do: [{award: {amount: 1}}]\n")
+    assert line == "test.yaml:7:9: range(): range() arg 3 must not be zero"
+    with pytest.raises(TemplateCompileError, match="must not be zero"):
+        compile_template("{{ range(1, 5, 0) }}", vars={})
+    template = compile_template("{{ range(1, 5, event.data.n) }}", vars={})
+    with pytest.raises(ExpressionError, match="must not be zero"):
+        template.render(make_context(data={"n": 0}))
+
+
 def test_filters_that_are_not_bounded_are_not_available() -> None:
     for name in ("center", "indent", "wordwrap", "format", "batch", "slice", "random",
                  "filesizeformat", "pprint", "xmlattr", "urlize", "tojson", "map",

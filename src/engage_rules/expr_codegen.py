@@ -502,6 +502,9 @@ class Translator:
                                 **{k: v.value for k, v in kwargs.items()})
             except ExpressionError as err:
                 raise self.error(f"{spec.name}(): {err}", near=spec.name) from None
+            except Exception as err:  # a plugin's pure function failing: reported, not raised
+                raise self.error(f"{spec.name}(): {type(err).__name__}: {err}",
+                                 near=spec.name) from None
             return Code(self.ns.const(value), static=True, value=value)
         for key, value in replaced.items():
             code = Code(self.ns.const(value))

@@ -386,7 +386,10 @@ def bounded_range(*args: Any) -> range:
     for a in args:
         if not isinstance(a, int):
             raise ExpressionError(f"range() needs whole numbers, got {type(a).__name__}")
-    r = range(*args)
+    try:
+        r = range(*args)
+    except (TypeError, ValueError) as err:  # a zero step, too many arguments
+        raise ExpressionError(str(err)) from None
     try:
         n = len(r)
     except OverflowError:

@@ -450,6 +450,8 @@ class _Checker:
             self.add(str(err), node)
         except ExpressionError as err:
             self.add(f"{spec.name}(): {err}", node)
+        except Exception as err:  # a plugin's pure function failing: reported, not raised
+            self.add(f"{spec.name}(): {type(err).__name__}: {err}", node)
         if spec.sets_match:
             self.uses.sets_match = True
 

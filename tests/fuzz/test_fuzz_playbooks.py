@@ -135,6 +135,9 @@ _SNIPPETS = [
     "(*[1])", "(**{})", "99999999999d", "localtime", "\u202e", "\x00", "𝔘",
     "{% for i in [1] %}" * 21 + "{% endfor %}" * 21, "{{ 1" + "|abs" * 200 + " }}",
     "{% if 1 %}" * 120 + "{% endif %}" * 120, "(" * 300, "[" * 300 + "]" * 300,
+    "range(1, 5, 0)", "range(10 ** 9)", "days(1e400)", "hours(-1e18)", "score(event.data.text, {})",
+    "contains_any(event.data.text, [[1]])", "matches(event.data.text, [])", "segment({})",
+    "count('x', within='99999999999d')", "normalize(event)", "now.timestamp()",
 ]
 _ODD_SCALARS = st.one_of(
     st.none(), st.booleans(),
