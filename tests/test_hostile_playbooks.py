@@ -196,6 +196,21 @@ def test_a_zero_range_step_is_a_problem_not_a_traceback() -> None:
         template.render(make_context(data={"n": 0}))
 
 
+def test_compiling_shows_no_python_warnings_about_generated_code() -> None:
+    # Found while fuzzing: `'x' is none` and `1[0]` made Python print SyntaxWarnings
+    # about the generated code on stderr, among `validate`'s `file:line:col` lines.
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compile_expression("'x' is none", vars={})
+        compile_template("{{ 1[0] }} {{ 'x' is none }}", vars={})
+        pb = playbook(send_rule("{{ 1[0] }}").replace(
+            "    do:", "    if: \"'x' is none or 2.5[1]\"\n    do:"), HEADER)
+        Engine(pb)  # (builds the dispatch code, where conditions are inlined)
+    assert [w for w in caught if issubclass(w.category, SyntaxWarning)] == []
+
+
 def test_filters_that_are_not_bounded_are_not_available() -> None:
     for name in ("center", "indent", "wordwrap", "format", "batch", "slice", "random",
                  "filesizeformat", "pprint", "xmlattr", "urlize", "tojson", "map",

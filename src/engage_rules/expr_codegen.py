@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
+from types import CodeType
 from typing import Any
 
 from jinja2 import Undefined, nodes
@@ -72,6 +74,16 @@ BIND_POINTS = f"{HOISTED_POINTS} = _m and {_MEMBER_INLINE['points']}"
 
 #: Binds the locals generated code reads (see _MEMBER_INLINE).
 PROLOGUE = "_ev = c.event; _d = _ev.data; _m = c.m; _now = c.now; _cur = c.default_currency"
+
+
+def compile_source(source: str, filename: str) -> CodeType:
+    """Compile generated Python source.  Python's compile-time warnings about it (``'x'
+    is None`` compared with a literal, ``1[0]`` not subscriptable) are not shown: they
+    concern code the operator did not write, and would break `validate`'s one problem per
+    line (the expression's behaviour is the same, and errors surface at run time)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return compile(source, filename, "exec")
 
 
 def _event_member(event: Any) -> Any:

@@ -561,7 +561,9 @@ def compile_template(
     for loop in list(ast.find_all(nodes.For)):
         loop.iter = nodes.Filter(loop.iter, "_er_iter", [], [], None, None, lineno=loop.lineno)
     try:
-        code = _ENV.compile(ast)
+        with warnings.catch_warnings():  # (see expr_codegen.compile_source)
+            warnings.simplefilter("ignore", SyntaxWarning)
+            code = _ENV.compile(ast)
         template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None))
     except TemplateSyntaxError as err:
         raise TemplateCompileError(err.message or "invalid template", line=err.lineno) from None
