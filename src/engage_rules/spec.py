@@ -1,4 +1,4 @@
-"""The playbook language as data (DESIGN.md §5): pydantic models, one per construct.
+"""The playbook language as data (docs/language.md): pydantic models, one per construct.
 
 These models are the single source of truth for what a playbook may contain: the loader
 validates against them (unknown keys are errors), and ``engage-rules schema`` prints the
