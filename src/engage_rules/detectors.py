@@ -32,6 +32,7 @@ from . import lexicon as _lexicon  # noqa: F401  (registers the built-in classif
 from .context import EvalContext
 from .errors import ExpressionError, ResourceLimitError
 from .events import MAX_EVENT_BYTES
+from .expr_runtime import shown
 from .function_spec import ArgInfo, CallSite
 from .function_spec import text_arg as _text
 
@@ -136,7 +137,7 @@ def compile_patterns(patterns: list[str] | tuple[str, ...]) -> Any:
         )
     for i, p in enumerate(patterns):
         if not isinstance(p, str):
-            raise ValueError(f"pattern #{i + 1} is not a string: {p!r}")
+            raise ValueError(f"pattern #{i + 1} is not a string: {shown(p)}")
         try:
             compile_pattern(p)
         except ValueError as err:
@@ -206,9 +207,9 @@ def _words(value: Any) -> tuple[str, ...]:
     if isinstance(value, list | tuple):
         for w in value:
             if not isinstance(w, str):
-                raise ValueError(f"contains_any(): the words must be strings, got {w!r}")
+                raise ValueError(f"contains_any(): the words must be strings, got {shown(w)}")
         return tuple(value)
-    raise ValueError(f"contains_any(): the words must be a list of strings, got {value!r}")
+    raise ValueError(f"contains_any(): the words must be a list of strings, got {shown(value)}")
 
 
 def _runtime_matcher(value: Any) -> wordmatch.WordMatcher:
@@ -306,7 +307,7 @@ def _domain_list(allow: Any, deny: Any) -> linkcheck.DomainList | None:
             return (value,)
         if isinstance(value, list | tuple):
             return tuple(value)
-        raise ExpressionError(f"a domain list must be a list of domain names, got {value!r}")
+        raise ExpressionError(f"a domain list must be a list of domain names, got {shown(value)}")
 
     try:
         return linkcheck.domain_list(entries(allow), entries(deny))
@@ -349,7 +350,7 @@ def check_domain_lists(site: CallSite) -> Mapping[int | str, Any] | None:
             return (value,)
         if not isinstance(value, list | tuple):
             raise ValueError(
-                f"{site.name}(): `{arg[0]}` takes a list of domain names, got {value!r}"
+                f"{site.name}(): `{arg[0]}` takes a list of domain names, got {shown(value)}"
             )
         return tuple(value)
 
@@ -375,7 +376,7 @@ def fn_score(c: EvalContext, text: Any, label: Any,
     if scorer is None:
         raise ExpressionError(f"score(): no classifier named {name!r} is registered")
     if not isinstance(label, str):
-        raise ExpressionError(f"score(): the label must be a string, got {label!r}")
+        raise ExpressionError(f"score(): the label must be a string, got {shown(label)}")
     body = _text(text)
     try:
         value = scorer(body, label)

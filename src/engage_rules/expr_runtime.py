@@ -137,13 +137,23 @@ def too_big() -> NoReturn:
     raise ResourceLimitError(f"a number larger than {MAX_INT_BITS} bits")
 
 
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` for a message: shortened, and without the memory address of an
+    object (``<… object at 0x7f…>``), which would make the message differ between runs."""
+    text = _ADDRESS.sub("", repr(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def fail(err: BaseException, source: str) -> ExpressionError:
     """The ExpressionError reported for ``err`` raised while evaluating ``source``."""
     if isinstance(err, TemplateError):
         what = err.message or type(err).__name__
     else:
         what = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-    return ExpressionError(f"{source}: {what}")
+    return ExpressionError(_ADDRESS.sub("", f"{source}: {what}"))
 
 
 def missing(obj: Any, key: Any) -> Undefined:
@@ -752,7 +762,7 @@ def f_default(value: Any, default_value: Any = "", boolean: bool = False) -> Any
 
 def check_int_base(base: Any) -> None:
     if isinstance(base, bool) or not isinstance(base, int) or not (base == 0 or 2 <= base <= 36):
-        raise ExpressionError(f"the base of `int` is 0 or from 2 to 36, got {base!r}")
+        raise ExpressionError(f"the base of `int` is 0 or from 2 to 36, got {shown(base)}")
 
 
 def f_int(value: Any, default: Any = 0, base: int = 10) -> Any:
@@ -877,7 +887,9 @@ def check_round_precision(precision: Any) -> None:
 
 def check_round_method(method: Any) -> None:
     if method not in ("common", "ceil", "floor"):
-        raise ExpressionError(f"the method of `round` is common, ceil or floor, got {method!r}")
+        raise ExpressionError(
+            f"the method of `round` is common, ceil or floor, got {shown(method)}"
+        )
 
 
 def f_round(value: Any, precision: Any = 0, method: Any = "common") -> Any:
@@ -899,14 +911,14 @@ def _check_length(what: str) -> Callable[[Any], None]:
             return
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ExpressionError(f"the {what} of `truncate` must be a whole number >= 0, "
-                                  f"got {value!r}")
+                                  f"got {shown(value)}")
 
     return check
 
 
 def _check_count(value: Any) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ExpressionError(f"the count of `replace` must be a whole number, got {value!r}")
+        raise ExpressionError(f"the count of `replace` must be a whole number, got {shown(value)}")
 
 
 _WORD = re.compile(r"\w+")

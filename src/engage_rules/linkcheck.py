@@ -138,7 +138,7 @@ def _entries(items: Iterable[str], what: str) -> tuple[list[str], bool, bool]:
     shorteners = lookalikes = False
     for item in items:
         if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"the {what} list must hold domain names, got {item!r}")
+            raise ValueError(f"the {what} list must hold domain names, got {_shown(item)}")
         item = item.strip()
         if item.startswith("@"):
             if item == "@shorteners":
@@ -162,12 +162,18 @@ def _entries(items: Iterable[str], what: str) -> tuple[list[str], bool, bool]:
     return entries, shorteners, lookalikes
 
 
+def _shown(value: Any) -> str:
+    from .expr_runtime import shown  # (linkcheck itself depends on nothing of the engine)
+
+    return shown(value)
+
+
 def domain_list(allow: tuple[Any, ...] | None, deny: tuple[Any, ...] | None) -> DomainList:
     """A cached :class:`DomainList`; ValueError when an entry is not a domain name."""
     for items, what in ((allow, "allow"), (deny, "deny")):
         for item in items or ():
             if not isinstance(item, str):  # (a list or mapping could not even be cached)
-                raise ValueError(f"the {what} list must hold domain names, got {item!r:.60}")
+                raise ValueError(f"the {what} list must hold domain names, got {_shown(item)}")
     return _domain_list(allow, deny)
 
 
