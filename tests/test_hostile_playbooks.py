@@ -16,7 +16,7 @@ import os
 import re
 import socket
 import string
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -635,8 +635,10 @@ def test_no_generated_template_prints_a_memory_address(
 
 @settings(max_examples=200, deadline=None)
 @given(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 28),
-                    timezones=st.sampled_from([UTC, ZoneInfo("Asia/Shanghai"),
-                                               ZoneInfo("America/New_York")])),
+                    timezones=st.sampled_from([
+                        UTC, ZoneInfo("Asia/Shanghai"), ZoneInfo("America/New_York"),
+                        timezone(timedelta(hours=-5, minutes=-30, seconds=-15)),
+                        timezone(timedelta(hours=3, microseconds=7))])),
        st.booleans())
 def test_strftime_agrees_with_the_c_locale(when: datetime, as_date: bool) -> None:
     value: date = when.date() if as_date else when

@@ -533,56 +533,46 @@ _MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", 
 STRFTIME_DIRECTIVES = "aAbBcCdDeFfGgHhIjmMnpRStTuUVwWxXyYzZ%"
 
 
-def _strftime_piece(value: date, code: str) -> str:
-    timed = isinstance(value, datetime)
+def _utc_offset(value: date) -> str:
+    """``%z``: ``+HHMM`` (with seconds and microseconds when there are some), or ``""``."""
+    offset = value.utcoffset() if isinstance(value, datetime) else None
+    if offset is None:
+        return ""
+    sign = "-" if offset < timedelta(0) else "+"
+    hours, rest = divmod(abs(offset), timedelta(hours=1))
+    minutes, rest = divmod(rest, timedelta(minutes=1))
+    text = f"{sign}{hours:02d}{minutes:02d}"
+    if rest:
+        text += f"{rest.seconds:02d}" + (f".{rest.microseconds:06d}" if rest.microseconds else "")
+    return text
+
+
+def _strftime_fields(value: date) -> dict[str, str]:
+    """What each directive of :data:`STRFTIME_DIRECTIVES` gives for ``value``."""
     hour, minute, second, micro = (
         (value.hour, value.minute, value.second, value.microsecond)
         if isinstance(value, datetime) else (0, 0, 0, 0)
     )
     weekday, yday = value.weekday(), value.timetuple().tm_yday
     iso_year, iso_week, iso_day = value.isocalendar()
-    hour12 = hour % 12 or 12
-    pieces: dict[str, Callable[[], str]] = {
-        "a": lambda: _DAY_NAMES[weekday][:3],
-        "A": lambda: _DAY_NAMES[weekday],
-        "b": lambda: _MONTH_NAMES[value.month - 1][:3],
-        "h": lambda: _MONTH_NAMES[value.month - 1][:3],
-        "B": lambda: _MONTH_NAMES[value.month - 1],
-        "c": lambda: (f"{_DAY_NAMES[weekday][:3]} {_MONTH_NAMES[value.month - 1][:3]} "
-                      f"{value.day:2d} {hour:02d}:{minute:02d}:{second:02d} {value.year}"),
-        "C": lambda: f"{value.year // 100:02d}",
-        "d": lambda: f"{value.day:02d}",
-        "D": lambda: f"{value.month:02d}/{value.day:02d}/{value.year % 100:02d}",
-        "x": lambda: f"{value.month:02d}/{value.day:02d}/{value.year % 100:02d}",
-        "e": lambda: f"{value.day:2d}",
-        "F": lambda: f"{value.year:04d}-{value.month:02d}-{value.day:02d}",
-        "f": lambda: f"{micro:06d}",
-        "G": lambda: f"{iso_year:04d}",
-        "g": lambda: f"{iso_year % 100:02d}",
-        "H": lambda: f"{hour:02d}",
-        "I": lambda: f"{hour12:02d}",
-        "j": lambda: f"{yday:03d}",
-        "m": lambda: f"{value.month:02d}",
-        "M": lambda: f"{minute:02d}",
-        "n": lambda: "\n",
-        "p": lambda: "AM" if hour < 12 else "PM",
-        "R": lambda: f"{hour:02d}:{minute:02d}",
-        "S": lambda: f"{second:02d}",
-        "t": lambda: "\t",
-        "T": lambda: f"{hour:02d}:{minute:02d}:{second:02d}",
-        "X": lambda: f"{hour:02d}:{minute:02d}:{second:02d}",
-        "u": lambda: str(iso_day),
-        "U": lambda: f"{(yday - 1 + 7 - (weekday + 1) % 7) // 7:02d}",
-        "V": lambda: f"{iso_week:02d}",
-        "w": lambda: str((weekday + 1) % 7),
-        "W": lambda: f"{(yday - 1 + 7 - weekday) // 7:02d}",
-        "y": lambda: f"{value.year % 100:02d}",
-        "Y": lambda: f"{value.year:04d}",
-        "z": lambda: value.strftime("%z") if timed else "",
-        "Z": lambda: (value.tzname() or "") if isinstance(value, datetime) else "",
-        "%": lambda: "%",
+    day, month = _DAY_NAMES[weekday], _MONTH_NAMES[value.month - 1]
+    mdy = f"{value.month:02d}/{value.day:02d}/{value.year % 100:02d}"
+    hms = f"{hour:02d}:{minute:02d}:{second:02d}"
+    return {
+        "a": day[:3], "A": day, "b": month[:3], "h": month[:3], "B": month,
+        "c": f"{day[:3]} {month[:3]} {value.day:2d} {hms} {value.year}",
+        "C": f"{value.year // 100:02d}", "d": f"{value.day:02d}", "D": mdy, "x": mdy,
+        "e": f"{value.day:2d}", "F": f"{value.year:04d}-{value.month:02d}-{value.day:02d}",
+        "f": f"{micro:06d}", "G": f"{iso_year:04d}", "g": f"{iso_year % 100:02d}",
+        "H": f"{hour:02d}", "I": f"{hour % 12 or 12:02d}", "j": f"{yday:03d}",
+        "m": f"{value.month:02d}", "M": f"{minute:02d}", "n": "\n",
+        "p": "AM" if hour < 12 else "PM", "R": f"{hour:02d}:{minute:02d}",
+        "S": f"{second:02d}", "t": "\t", "T": hms, "X": hms, "u": str(iso_day),
+        "U": f"{(yday - 1 + 7 - (weekday + 1) % 7) // 7:02d}", "V": f"{iso_week:02d}",
+        "w": str((weekday + 1) % 7), "W": f"{(yday - 1 + 7 - weekday) // 7:02d}",
+        "y": f"{value.year % 100:02d}", "Y": f"{value.year:04d}", "z": _utc_offset(value),
+        "Z": (value.tzname() or "") if isinstance(value, datetime) else "", "%": "%",
     }
-    return pieces[code]()
 
 
 def check_strftime_format(fmt: Any) -> None:
@@ -612,6 +602,7 @@ def strftime(value: date, fmt: Any) -> str:
     is the same on every machine: English names (as in the C locale), four-digit
     years, no flags or widths."""
     check_strftime_format(fmt)
+    fields = _strftime_fields(value)
     out: list[str] = []
     i = 0
     while True:
@@ -620,7 +611,7 @@ def strftime(value: date, fmt: Any) -> str:
             out.append(fmt[i:])
             return "".join(out)
         out.append(fmt[i:j])
-        out.append(_strftime_piece(value, fmt[j + 1]))
+        out.append(fields[fmt[j + 1]])
         i = j + 2
 
 
