@@ -132,6 +132,7 @@ LOAD_TIME = [
     ("{{ 'x' * 10 ** 9 }}", "longer than the limit of 65536"),
     ("{{ ('x' * 1000) * 1000 }}", "longer than the limit of 65536"),
     ("{{ [0] * 20000 }}", "longer than the limit of 10000"),
+    ("{{ ('x' * 40000) ~ ('y' * 40000) }}", "longer than the limit of 65536"),
     ("{{ 2 ** 5000 }}", "4096 bits"),
     ("{{ '%999999999d' % 1 }}", "limited to 100"),
     ("{{ '%.999s' % 'x' }}", "limited to 100"),

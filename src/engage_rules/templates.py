@@ -373,6 +373,13 @@ class _Checker:
                                  right.value, ExpressionError)
             except ExpressionError as err:
                 self.add(str(err), op)
+        for concat in ast.find_all(nodes.Concat):
+            parts = [_static(n, self.vars, self.roots) for n in concat.nodes]
+            if all(p.static for p in parts):
+                try:
+                    rt.op_concat(*(p.value for p in parts))
+                except ExpressionError as err:
+                    self.add(f"`~`: {err}", concat)
         return self.problems
 
     def check_filter(self, node: nodes.Filter) -> None:
