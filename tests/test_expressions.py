@@ -445,12 +445,16 @@ def test_run_time_error_message_names_the_expression() -> None:
 
 
 def test_bounds_raise_resource_limit() -> None:
-    c = make_context(data={"n": 10**6, "s": "a" * 40000})
-    for text in ("'a' * 100000", "[0] * 20000", "2 ** 5000", "range(event.data.n)",
-                 "event.data.s ~ event.data.s", "event.data.s + event.data.s", "'%200d' % 1",
+    c = make_context(data={"n": 10**6, "s": "a" * 40000, "k": 100000, "w": 200})
+    for text in ("'a' * event.data.k", "[0] * (event.data.k // 5)", "2 ** (event.data.w * 25)",
+                 "range(event.data.n)", "event.data.s ~ event.data.s",
+                 "event.data.s + event.data.s", "('%' ~ event.data.w ~ 'd') % 1",
                  "event.data.s | replace('a', 'aa')", "([event.data.s] * 3) | join"):
         with pytest.raises(ResourceLimitError):
             ev(text, c)
+    # The same with constants is refused at load time.
+    for text in ("'a' * 100000", "[0] * 20000", "2 ** 5000", "'%200d' % 1"):
+        assert "limit" in compile_error(text).message or "bits" in compile_error(text).message
 
 
 def test_constant_calls_are_folded_and_checked_at_load_time() -> None:

@@ -62,7 +62,7 @@ def test_functions_are_bound_to_the_context() -> None:
         "加微信/")  # match in the scope was read before the call
     assert c.match == "加微信"
     assert render("{{ links(event.data.text) | join }} {{ mentions(event.data.text) }}", c) == (
-        "https://x.com ['@bob']")
+        'https://x.com ["@bob"]')  # a list prints as JSON
     assert render("{{ days(2).days }}", c) == "2"
 
 

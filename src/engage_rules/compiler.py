@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from .action_specs import MODERATION_ACTIONS, ActionSpec
+from .detectors import MAX_PROGRAM_SIZE
 from .durations import parse_duration
 from .errors import Path, Problem, Problems
 from .expr_codegen import Namespace
@@ -242,6 +243,7 @@ class _Compiler:
         self.streaks: set[str] = set()
         self.namespace = Namespace()
         self.patterns = 0
+        self.program_size = 0
         self.notes: list[Problem] = []
         self.gaps_used = False
         moderation = self.spec.moderation
@@ -284,15 +286,17 @@ class _Compiler:
             for rel, message in errs.errors:
                 self.problems.add((*path, *rel), message)
             return None
-        self.merge_uses(compiled.uses)
+        self.merge_uses(compiled.uses, path)
         return compiled.fn
 
-    def merge_uses(self, uses: Uses) -> None:
-        """Record what a compiled expression or template needs the engine to keep
-        (windowed counts, duplicate texts, streak days).  Every compiled expression's
+    def merge_uses(self, uses: Uses, path: Path = ()) -> None:
+        """Record what a compiled expression or template written at ``path`` needs the
+        engine to keep (windowed counts, duplicate texts, streak days), and count its
+        regular expressions against the playbook's limits.  Every compiled expression's
         ``uses`` must pass through here."""
         _merge_uses(self.counts, self.dup, uses)
         self.streaks |= uses.streaks
+        self.count_patterns(uses, path)
 
     def value(self, raw: Any, path: Path, *, allow_match: bool = True) -> ValueFn | None:
         self.note_gaps(raw)
@@ -301,19 +305,30 @@ class _Compiler:
         except (ExprCompileError, TemplateCompileError) as err:
             self.problems.add(path, str(err))
             return None
-        self.merge_uses(uses)
-        self.count_patterns(uses.patterns, path)
+        self.merge_uses(uses, path)
         return fn
 
-    def count_patterns(self, n: int, path: Path) -> None:
-        """Count regular expressions against the playbook-wide limit."""
+    def count_patterns(self, uses: Uses, path: Path) -> None:
+        """Count regular expressions, and the size of their RE2 programs, against the
+        playbook-wide limits (the second bounds the pattern matching work per event:
+        docs/language.md, "Detectors")."""
         before = self.patterns
-        self.patterns += n
+        self.patterns += uses.patterns
         if before <= MAX_PATTERNS < self.patterns:
             self.problems.add(
                 path,
                 f"the playbook uses more than {MAX_PATTERNS} regular expressions in "
                 "matches(); merge word lists into contains_any() instead",
+            )
+        before = self.program_size
+        self.program_size += uses.program_size
+        if before <= MAX_PROGRAM_SIZE < self.program_size:
+            self.problems.add(
+                path,
+                f"together the playbook's matches() patterns compile to RE2 programs of "
+                f"{self.program_size:,} instructions (so far); the limit is "
+                f"{MAX_PROGRAM_SIZE:,}, which bounds the pattern matching work per event "
+                "(simplify the patterns, or move literal words to contains_any())",
             )
 
     def action(self, call: ActionCall, label: str) -> CompiledAction | None:
@@ -448,8 +463,7 @@ class _Compiler:
             else:
                 cond = compiled.fn
                 sets_match = compiled.uses.sets_match
-                self.merge_uses(compiled.uses)
-                self.count_patterns(compiled.uses.patterns, (*path, "if"))
+                self.merge_uses(compiled.uses, (*path, "if"))
                 inline = self.inline_condition(r.if_)
         trigger = None
         if isinstance(r.on, str):
@@ -528,7 +542,7 @@ class _Compiler:
         assert scope is not None
         uses = Uses()
         compiled = compile_segments(self.spec.segments, self.vars, scope, self.problems, uses)
-        self.merge_uses(uses)
+        self.merge_uses(uses, ("segments",))
         for i, r in enumerate(self.spec.rules):
             audience = r.on.audience if isinstance(r.on, CronTrigger) else None
             if audience is not None and audience not in self.spec.segments:
@@ -585,7 +599,7 @@ class _Compiler:
                 self.problems.add(("templates", name) if name else ("templates",), message)
             templates = TemplateSet({}, vars=self.vars)
         else:
-            self.merge_uses(templates.uses)
+            self.merge_uses(templates.uses, ("templates",))
         self.note_gaps(spec.templates)
         self.note_gaps(spec.segments)  # segment conditions may read member.typical_gap
         segments = self.segments()

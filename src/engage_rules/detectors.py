@@ -1,10 +1,20 @@
-"""The detector functions of moderation rules (DESIGN.md §5.9), for :mod:`.functions`.
+"""The detector functions of moderation rules (docs/language.md, "Detectors"), for
+:mod:`.functions`.
 
 ``contains_any`` (banned words, :mod:`.wordmatch`), ``matches`` (RE2 patterns, with
-their load-time limits), ``links`` / ``domains`` with allow and deny lists
-(:mod:`.linkcheck`), ``mentions``, ``caps_ratio``, ``score`` (registered classifiers,
-:mod:`.classifiers`), ``normalize`` and ``squash``.  Detectors set ``c.match`` to what
-they found, for ``{{ match }}`` in the rule's actions.
+their load-time limits and the work budget below), ``links`` / ``domains`` with allow
+and deny lists (:mod:`.linkcheck`), ``mentions``, ``caps_ratio``, ``score`` (registered
+classifiers, :mod:`.classifiers`), ``normalize`` and ``squash``.  Detectors set
+``c.match`` to what they found, for ``{{ match }}`` in the rule's actions.
+
+The work of one ``matches()`` call is bounded by :data:`PATTERN_BUDGET`: RE2 runs in
+time linear in the text, but the factor is the size of the compiled program (in the
+worst case, when its DFA gives up, RE2 simulates every instruction for every byte), so
+the cost of a call is taken as ``program size × UTF-8 bytes of the text``.  A pattern
+(or list, compiled into one program) must fit the budget for the longest text an event
+can carry (:data:`SCAN_BYTES`), and so must all the patterns of a playbook together
+(checked by the compiler), which bounds the regular-expression work per event; a
+longer text built by an expression is scanned only while it fits the budget.
 """
 
 from __future__ import annotations
@@ -21,6 +31,8 @@ from . import classifiers, linkcheck, textnorm, wordmatch
 from . import lexicon as _lexicon  # noqa: F401  (registers the built-in classifier)
 from .context import EvalContext
 from .errors import ExpressionError, ResourceLimitError
+from .events import MAX_EVENT_BYTES
+from .expr_runtime import shown
 from .function_spec import ArgInfo, CallSite
 from .function_spec import text_arg as _text
 
@@ -29,6 +41,9 @@ __all__ = [
     "MAX_PATTERNS",
     "MAX_PATTERNS_PER_CALL",
     "MAX_PATTERN_LENGTH",
+    "MAX_PROGRAM_SIZE",
+    "PATTERN_BUDGET",
+    "SCAN_BYTES",
     "compile_pattern",
     "compile_patterns",
 ]
@@ -41,8 +56,36 @@ MAX_PATTERNS_PER_CALL = 100
 MAX_PATTERNS = 1000
 #: Most words a word list built at run time (from event data) may hold.
 MAX_RUNTIME_WORDS = 1000
-#: Memory RE2 may use for one compiled pattern.
+#: Memory RE2 may use for one compiled pattern (the program and its DFA cache).
 _PATTERN_MAX_MEM = 8 << 20
+#: Memory for the first compilation, which only measures the program: small, so that an
+#: oversized pattern is given up on quickly.
+_CHECK_MAX_MEM = 256 << 10
+#: The work one ``matches()`` call may do: RE2 program size × bytes of UTF-8 scanned.
+PATTERN_BUDGET = 1 << 26
+#: The longest text every pattern must be able to scan within the budget: the largest
+#: event (a longer text can only be built by an expression).
+SCAN_BYTES = MAX_EVENT_BYTES
+#: The largest RE2 program of one ``matches()`` call, and of all the calls of a
+#: playbook together (instructions): ``PATTERN_BUDGET // SCAN_BYTES``.
+MAX_PROGRAM_SIZE = PATTERN_BUDGET // SCAN_BYTES
+
+
+def _re2(pattern: str, max_mem: int) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = max_mem
+    return re2.compile(pattern, options)
+
+
+def _too_large(what: str, size: int | None = None) -> ValueError:
+    has = f"has {size:,} instructions" if size else "is too large"
+    return ValueError(
+        f"the RE2 program of {what} {has}; the limit is {MAX_PROGRAM_SIZE:,} (matching costs "
+        "up to the program size for every byte of text; simplify the pattern, e.g. fewer "
+        "or smaller counted repetitions such as {1,1000} and narrower classes than \\pL, "
+        "or move literal words to contains_any())"
+    )
 
 
 def compile_pattern(pattern: str) -> Any:
@@ -56,19 +99,22 @@ def compile_pattern(pattern: str) -> Any:
         raise ValueError(
             f"the pattern is {len(pattern)} characters long; the limit is {MAX_PATTERN_LENGTH}"
         )
-    options = re2.Options()
-    options.log_errors = False
-    options.max_mem = _PATTERN_MAX_MEM
     try:
-        return re2.compile(pattern, options)
+        # First with little memory, which stops RE2 early on an oversized program.
+        probe = _re2(pattern, _CHECK_MAX_MEM)
     except re2.error as err:
         reason = err.args[0] if err.args else err
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
+        if "too large" in str(reason):
+            raise _too_large("the pattern") from None
         raise ValueError(
             f"the pattern {pattern!r} cannot be used: {reason} (patterns run on RE2, which "
             "guarantees linear time and so has no look-arounds or back-references)"
         ) from None
+    if probe.programsize > MAX_PROGRAM_SIZE:
+        raise _too_large("the pattern", probe.programsize)
+    return _re2(pattern, _PATTERN_MAX_MEM)
 
 
 def _match_groups(regex: Any) -> tuple[str, ...]:
@@ -91,34 +137,66 @@ def compile_patterns(patterns: list[str] | tuple[str, ...]) -> Any:
         )
     for i, p in enumerate(patterns):
         if not isinstance(p, str):
-            raise ValueError(f"pattern #{i + 1} is not a string: {p!r}")
+            raise ValueError(f"pattern #{i + 1} is not a string: {shown(p)}")
         try:
             compile_pattern(p)
         except ValueError as err:
             raise ValueError(f"pattern #{i + 1}: {err}") from None
     if len(patterns) == 1:
         return compile_pattern(patterns[0])
-    options = re2.Options()
-    options.log_errors = False
-    options.max_mem = _PATTERN_MAX_MEM * 4
     try:
         # Each pattern may name a `match` group: numbered apart once combined.
-        return re2.compile("|".join(
+        regex = _re2("|".join(
             "(?:" + p.replace("(?P<match>", f"(?P<match_{i}>") + ")"
-            for i, p in enumerate(patterns)), options)
+            for i, p in enumerate(patterns)), _PATTERN_MAX_MEM)
     except re2.error:
-        raise ValueError(
-            "together the patterns are too large for one program; split them "
-            "over several matches() calls"
-        ) from None
+        raise _too_large(f"the {len(patterns)} patterns together") from None
+    if regex.programsize > MAX_PROGRAM_SIZE:
+        raise _too_large(f"the {len(patterns)} patterns together", regex.programsize)
+    return regex
+
+
+def check_scan(regex: Any, text: str) -> None:
+    """Refuse to scan ``text`` when ``program size × its UTF-8 bytes`` passes the
+    budget (only texts longer than any event's, built by an expression, can)."""
+    size = regex.programsize
+    if size * 4 * len(text) <= PATTERN_BUDGET:
+        return
+    scanned = len(text.encode("utf-8", "surrogatepass"))
+    if size * scanned > PATTERN_BUDGET:
+        raise ResourceLimitError(
+            f"matches(): a text of {scanned:,} bytes is longer than this pattern may scan "
+            f"({PATTERN_BUDGET // size:,} bytes: the budget of {PATTERN_BUDGET:,} divided "
+            f"by its program size, {size:,})"
+        )
 
 
 @lru_cache(maxsize=128)
-def _runtime_pattern(pattern: str) -> Any:
+def _runtime_pattern(pattern: str | tuple[Any, ...]) -> Any:
     try:
+        if isinstance(pattern, tuple):
+            return compile_patterns(pattern)
         return compile_pattern(pattern)
     except ValueError as err:
         raise ExpressionError(f"matches(): {err}") from None
+
+
+def _pattern(pattern: Any) -> Any:
+    """The compiled program for ``pattern``: prepared at load time, or compiled (and
+    cached) from a pattern or list given as such (templates)."""
+    if isinstance(pattern, str):
+        return _runtime_pattern(pattern)
+    if isinstance(pattern, list | tuple):
+        try:
+            return _runtime_pattern(tuple(pattern))
+        except TypeError:  # unhashable items: not patterns
+            raise ExpressionError("matches(): the patterns must be strings") from None
+    if hasattr(pattern, "programsize") and hasattr(pattern, "search"):
+        return pattern
+    raise ExpressionError(
+        f"matches(): the pattern must be a string or a list of them, got "
+        f"{type(pattern).__name__}"
+    )
 
 
 def _words(value: Any) -> tuple[str, ...]:
@@ -129,9 +207,9 @@ def _words(value: Any) -> tuple[str, ...]:
     if isinstance(value, list | tuple):
         for w in value:
             if not isinstance(w, str):
-                raise ValueError(f"contains_any(): the words must be strings, got {w!r}")
+                raise ValueError(f"contains_any(): the words must be strings, got {shown(w)}")
         return tuple(value)
-    raise ValueError(f"contains_any(): the words must be a list of strings, got {value!r}")
+    raise ValueError(f"contains_any(): the words must be a list of strings, got {shown(value)}")
 
 
 def _runtime_matcher(value: Any) -> wordmatch.WordMatcher:
@@ -163,8 +241,10 @@ def check_contains_any(site: CallSite) -> Mapping[int | str, Any] | None:
 
 
 def fn_matches(c: EvalContext, text: Any, pattern: Any) -> Any:
-    regex = _runtime_pattern(pattern) if isinstance(pattern, str) else pattern
-    m = regex.search(_text(text))
+    regex = _pattern(pattern)
+    body = _text(text)
+    check_scan(regex, body)
+    m = regex.search(body)
     if m is None:
         return ""
     # A group named `match` (e.g. `\\D(?P<match>1\\d{10})\\D`) says what `match` holds.
@@ -187,14 +267,13 @@ def check_matches(site: CallSite) -> Mapping[int | str, Any] | None:
             "expression, e.g. matches(event.data.text, '(?i)free\\s+money'), or a list "
             "of them (literal or from `vars`)"
         )
-    if isinstance(value, str):
-        site.uses.patterns += 1
-        return {pattern[0]: compile_pattern(value)}
     try:
-        compiled = compile_patterns(list(value))
+        compiled = compile_pattern(value) if isinstance(value, str) else compile_patterns(
+            list(value))
     except ValueError as err:
         raise ValueError(f"matches(): {err}") from None
-    site.uses.patterns += len(value)
+    site.uses.patterns += 1 if isinstance(value, str) else len(value)
+    site.uses.program_size += compiled.programsize
     return {pattern[0]: compiled}
 
 
@@ -228,7 +307,7 @@ def _domain_list(allow: Any, deny: Any) -> linkcheck.DomainList | None:
             return (value,)
         if isinstance(value, list | tuple):
             return tuple(value)
-        raise ExpressionError(f"a domain list must be a list of domain names, got {value!r}")
+        raise ExpressionError(f"a domain list must be a list of domain names, got {shown(value)}")
 
     try:
         return linkcheck.domain_list(entries(allow), entries(deny))
@@ -271,12 +350,13 @@ def check_domain_lists(site: CallSite) -> Mapping[int | str, Any] | None:
             return (value,)
         if not isinstance(value, list | tuple):
             raise ValueError(
-                f"{site.name}(): `{arg[0]}` takes a list of domain names, got {value!r}"
+                f"{site.name}(): `{arg[0]}` takes a list of domain names, got {shown(value)}"
             )
         return tuple(value)
 
+    lists = entries(allow), entries(deny)
     try:
-        compiled = linkcheck.domain_list(entries(allow), entries(deny))
+        compiled = linkcheck.domain_list(*lists)
     except ValueError as err:
         raise ValueError(f"{site.name}(): {err}") from None
     out: dict[int | str, Any] = {given[0][0]: compiled}
@@ -296,7 +376,7 @@ def fn_score(c: EvalContext, text: Any, label: Any,
     if scorer is None:
         raise ExpressionError(f"score(): no classifier named {name!r} is registered")
     if not isinstance(label, str):
-        raise ExpressionError(f"score(): the label must be a string, got {label!r}")
+        raise ExpressionError(f"score(): the label must be a string, got {shown(label)}")
     body = _text(text)
     try:
         value = scorer(body, label)

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .expr_codegen import BIND_POINTS, HOISTED_POINTS
+from .expr_codegen import BIND_POINTS, HOISTED_POINTS, compile_source
 
 if TYPE_CHECKING:
     from .compiler import CompiledRule
@@ -154,5 +154,5 @@ def build_dispatch(
             f"def {fname}({_SIGNATURE}):  # {type_}\n{prologue}\n" + "\n".join(body) + "\n"
         )
     source = "\n\n".join(sources)
-    exec(compile(source, "<engage_rules dispatch>", "exec"), ns)
+    exec(compile_source(source, "<engage_rules dispatch>"), ns)
     return {type_: ns[fname] for type_, fname in names.items()}, source

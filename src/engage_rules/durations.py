@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DURATION_RE = re.compile(r"^\s*([0-9]+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 #: The longest duration a playbook may name (ten years).
 MAX_DURATION = timedelta(days=3660)
+_MAX_SECONDS = int(MAX_DURATION.total_seconds())
 
 
 def parse_duration(text: object) -> timedelta:
@@ -18,13 +19,15 @@ def parse_duration(text: object) -> timedelta:
         raise ValueError(
             f"expected a duration such as 30s, 10m, 2h, 14d or 2w, got {text!r}"
         )
+    shown = text if len(text) <= 40 else text[:37] + "..."
     m = _DURATION_RE.match(text)
     if not m:
-        raise ValueError(f"{text!r} is not a duration; write it like 30s, 10m, 2h, 14d or 2w")
-    value = timedelta(seconds=int(m.group(1)) * _UNIT_SECONDS[m.group(2)])
-    if value > MAX_DURATION:
-        raise ValueError(f"duration {text!r} is longer than the limit of 3660d")
-    return value
+        raise ValueError(f"{shown!r} is not a duration; write it like 30s, 10m, 2h, 14d or 2w")
+    digits = m.group(1).lstrip("0") or "0"
+    # Compared before converting: a number of any length is an error, not a crash.
+    if len(digits) > 9 or int(digits) * _UNIT_SECONDS[m.group(2)] > _MAX_SECONDS:
+        raise ValueError(f"duration {shown!r} is longer than the limit of 3660d (ten years)")
+    return timedelta(seconds=int(digits) * _UNIT_SECONDS[m.group(2)])
 
 
 def format_duration(value: timedelta) -> str:

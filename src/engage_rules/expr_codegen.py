@@ -2,11 +2,11 @@
 
 The translator walks the tree that Jinja2's own parser builds and emits a Python
 expression over one variable, ``c`` (the :class:`~engage_rules.context.EvalContext`).
-Only the constructs listed in DESIGN.md §5.2 are translated; everything else is a
-compile error.  Operator-supplied text reaches the generated source only as ``repr()``
-literals or as values in the function's namespace, never as code, and the only
-attribute accesses written into the source are on ``c`` and on the state objects it
-holds, chosen here from the whitelisted field names.  Every other access goes through
+Only the constructs docs/language.md describes under "Expressions" are translated;
+everything else is a compile error.  Operator-supplied text reaches the generated source
+only as ``repr()`` literals or as values in the function's namespace, never as code, and
+the only attribute accesses written into the source are on ``c`` and on the state
+objects it holds, chosen here from the whitelisted field names.  Every other access goes through
 :mod:`.expr_runtime`.
 """
 
@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
+from types import CodeType
 from typing import Any
 
 from jinja2 import Undefined, nodes
@@ -72,6 +74,16 @@ BIND_POINTS = f"{HOISTED_POINTS} = _m and {_MEMBER_INLINE['points']}"
 
 #: Binds the locals generated code reads (see _MEMBER_INLINE).
 PROLOGUE = "_ev = c.event; _d = _ev.data; _m = c.m; _now = c.now; _cur = c.default_currency"
+
+
+def compile_source(source: str, filename: str) -> CodeType:
+    """Compile generated Python source.  Python's compile-time warnings about it (``'x'
+    is None`` compared with a literal, ``1[0]`` not subscriptable) are not shown: they
+    concern code the operator did not write, and would break `validate`'s one problem per
+    line (the expression's behaviour is the same, and errors surface at run time)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return compile(source, filename, "exec")
 
 
 def _event_member(event: Any) -> Any:
@@ -363,7 +375,10 @@ class Translator:
         left, right = self.visit(node.left), self.visit(node.right)
         kind = type(node).__name__
         if kind in _BOUNDED:
-            return Code(f"{_BOUNDED[kind]}({left.src}, {right.src})")
+            src = f"{_BOUNDED[kind]}({left.src}, {right.src})"
+            known, value = check_bounded_op(kind, left.static, left.value, right.static,
+                                            right.value, self.error)
+            return Code(src, static=True, value=value) if known else Code(src)
         if kind in _BINARY:
             return Code(f"({left.src} {_BINARY[kind]} {right.src})")
         return Code(f"({left.src} {kind.lower()} {right.src})")  # And, Or
@@ -374,13 +389,28 @@ class Translator:
         return Code(f"(not {self.visit(node.node).src})")
 
     def v_Neg(self, node: nodes.Neg) -> Code:
-        return Code(f"(-{self.visit(node.node).src})")
+        inner = self.visit(node.node)
+        if inner.static and isinstance(inner.value, int | float):  # e.g. round(-2)
+            return Code(f"(-{inner.src})", static=True, value=-inner.value,
+                        literal=inner.literal)
+        return Code(f"(-{inner.src})")
 
     def v_Pos(self, node: nodes.Pos) -> Code:
-        return Code(f"(+{self.visit(node.node).src})")
+        inner = self.visit(node.node)
+        if inner.static and isinstance(inner.value, int | float):
+            return Code(f"(+{inner.src})", static=True, value=+inner.value,
+                        literal=inner.literal)
+        return Code(f"(+{inner.src})")
 
     def v_Concat(self, node: nodes.Concat) -> Code:
-        return Code("_cat(" + ", ".join(self.visit(n).src for n in node.nodes) + ")")
+        parts = [self.visit(n) for n in node.nodes]
+        src = "_cat(" + ", ".join(p.src for p in parts) + ")"
+        if all(p.static for p in parts):  # known at load time: checked (and bounded) now
+            try:
+                return Code(src, static=True, value=rt.op_concat(*(p.value for p in parts)))
+            except ExpressionError as err:
+                raise self.error(f"`~`: {err}") from None
+        return Code(src)
 
     def v_Compare(self, node: nodes.Compare) -> Code:
         left = self.visit(node.expr)
@@ -427,6 +457,11 @@ class Translator:
             raise self.error("filter blocks are not supported in expressions")
         value = self.visit(node.node)
         args, kwargs = self.arguments(node, "filters")
+        try:
+            rt.check_filter_call(name, [(a.static, a.value) for a in args],
+                                 {k: (v.static, v.value) for k, v in kwargs.items()})
+        except ExpressionError as err:
+            raise self.error(str(err), near=name) from None
         if name in ("length", "count") and not args and not kwargs:
             return Code(f"len({value.src})")
         return Code(self.call_src(f"_f_{name}", [value.src], args, kwargs))
@@ -479,6 +514,9 @@ class Translator:
                                 **{k: v.value for k, v in kwargs.items()})
             except ExpressionError as err:
                 raise self.error(f"{spec.name}(): {err}", near=spec.name) from None
+            except Exception as err:  # a plugin's pure function failing: reported, not raised
+                raise self.error(f"{spec.name}(): {type(err).__name__}: {err}",
+                                 near=spec.name) from None
             return Code(self.ns.const(value), static=True, value=value)
         for key, value in replaced.items():
             code = Code(self.ns.const(value))
@@ -499,9 +537,42 @@ class Translator:
         if base.kind in ("event", "member", "event.member"):
             raise self.error(f"`{base.kind}` has no method `{name}()`", near=name, attr=True)
         args, kwargs = self.arguments(node, "method calls")
+        try:
+            rt.check_method_call(name, [(a.static, a.value) for a in args])
+        except ExpressionError as err:
+            raise self.error(str(err), near=name, attr=True) from None
         if base.kind in ("data", "community", "vars") and name in _DICT_METHODS:
             return Code(self.call_src(f"{base.src}.{name}", [], args, kwargs))
         return Code(self.call_src("_cm", [base.src, repr(name)], args, kwargs))
+
+
+_OPERATORS = {"Add": (rt.op_add, "+"), "Mul": (rt.op_mul, "*"), "Pow": (rt.op_pow, "**"),
+              "Mod": (rt.op_mod, "%")}
+
+
+def check_bounded_op(
+    kind: str, left_static: bool, left: Any, right_static: bool, right: Any,
+    error: Callable[[str], Exception],
+) -> tuple[bool, Any]:
+    """Load-time check of ``left <op> right`` (op one of ``+ * ** %``).
+
+    With both sides known, the bounded operator is applied (it refuses, before
+    allocating, results over the limits) and ``(True, result)`` returned, so that
+    ``('x' * 10) * 10 ** 9`` is refused at load too; with only a ``%`` format known, the
+    format is checked.  A refusal is raised as ``error(message)``; other failures (a
+    type error...) are left to run time, and give ``(False, None)``.
+    """
+    fn, symbol = _OPERATORS[kind]
+    try:
+        if left_static and right_static:
+            return True, fn(left, right)
+        if kind == "Mod" and left_static and isinstance(left, str):
+            rt.check_format(left)
+    except ExpressionError as err:
+        raise error(f"`{symbol}`: {err}") from None
+    except Exception:  # a type error and the like: reported at run time
+        pass
+    return False, None
 
 
 def _describe(node: nodes.Node) -> str:

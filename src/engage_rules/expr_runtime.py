@@ -9,6 +9,7 @@ the filters and tests of the expression language.  Limits are module constants.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -21,6 +22,7 @@ from typing import Any, NoReturn
 from jinja2 import Undefined
 from jinja2.exceptions import TemplateError
 from jinja2.filters import do_round, do_title
+from jinja2.runtime import LoopContext
 
 from .context import EVENT_FIELDS, MEMBER_FIELDS, EventView, MemberView
 from .errors import EngageRulesError, ExpressionError, ResourceLimitError
@@ -35,6 +37,14 @@ MAX_INT_BITS = 4096
 MAX_RANGE = 10_000
 #: Widest field a ``%`` format may ask for.
 MAX_FORMAT_WIDTH = 100
+#: Largest precision, either way, the ``round`` filter accepts (digits).
+MAX_ROUND_DIGITS = 100
+#: Longest set of characters ``trim`` / ``strip()`` may be asked to remove.
+MAX_STRIP_CHARS = 256
+#: Longest ``strftime()`` format (characters).
+MAX_STRFTIME_FORMAT = 200
+#: Longest text the ``int`` filter converts (characters): 4,096 binary digits.
+MAX_INT_TEXT = MAX_INT_BITS + 2
 
 RelPath = tuple[str | int, ...]
 
@@ -86,6 +96,8 @@ class Uses:
     streaks: set[str] = field(default_factory=set)
     #: How many regular expressions ``matches()`` calls compiled (limited per playbook).
     patterns: int = 0
+    #: The sum of their RE2 program sizes (limited per playbook: the work per event).
+    program_size: int = 0
 
     def count(self, type_: str, window: float | None) -> None:
         if type_ not in self.counts:
@@ -107,6 +119,7 @@ class Uses:
         self.sets_match = self.sets_match or other.sets_match
         self.streaks |= other.streaks
         self.patterns += other.patterns
+        self.program_size += other.program_size
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -124,13 +137,23 @@ def too_big() -> NoReturn:
     raise ResourceLimitError(f"a number larger than {MAX_INT_BITS} bits")
 
 
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` for a message: shortened, and without the memory address of an
+    object (``<… object at 0x7f…>``), which would make the message differ between runs."""
+    text = _ADDRESS.sub("", repr(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def fail(err: BaseException, source: str) -> ExpressionError:
     """The ExpressionError reported for ``err`` raised while evaluating ``source``."""
     if isinstance(err, TemplateError):
         what = err.message or type(err).__name__
     else:
         what = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-    return ExpressionError(f"{source}: {what}")
+    return ExpressionError(_ADDRESS.sub("", f"{source}: {what}"))
 
 
 def missing(obj: Any, key: Any) -> Undefined:
@@ -145,44 +168,131 @@ def undefined_fail(value: Undefined) -> NoReturn:
 
 # -- sizes and strings ---------------------------------------------------------------------
 
-_CONTAINERS = (list, tuple, dict, set, frozenset)
+#: Deepest nesting a value may have when it is printed (or copied into an action).
+MAX_NESTING = 32
+
+_ITEMS_VIEW: type[Any] = type({}.items())
+_SEQUENCES: tuple[type[Any], ...] = (list, tuple, range, type({}.keys()), type({}.values()))
 
 
-def _rendered_size(value: Any, budget: int) -> int:
-    """A lower bound of ``len(str(value))``, computed without building the string and
-    abandoned once it passes ``budget``."""
+def cannot_print(value: Any) -> NoReturn:
+    """Refuse to turn ``value`` into text: it is not data (a function, a loop...)."""
+    if isinstance(value, LoopContext):
+        raise ExpressionError("`loop` cannot be printed; print one of its fields, e.g. "
+                              "`loop.index`")
+    if callable(value):
+        raise ExpressionError(
+            "a function or method cannot be printed or used as a value; call it, "
+            "e.g. `count('checkin')` or `name.upper()`"
+        )
+    raise ExpressionError(f"a value of type {type(value).__name__} cannot be printed")
+
+
+def _json_scalar(value: Any) -> str | None:
+    """The JSON text of a scalar, or None when ``value`` is not one."""
     if isinstance(value, str):
-        return len(value) + 2
-    if isinstance(value, dict):
-        size = 2
-        for k, v in value.items():
-            size += _rendered_size(k, budget) + _rendered_size(v, budget) + 4
-            if size > budget:
-                break
-        return size
-    if isinstance(value, _CONTAINERS):
-        size = 2
-        for item in value:
-            size += _rendered_size(item, budget) + 2
-            if size > budget:
-                break
-        return size
-    return 1
+        return json.dumps(value, ensure_ascii=False)
+    if value is None or isinstance(value, Undefined):
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if value.bit_length() > 2 * MAX_INT_BITS:
+            too_big()
+        return str(value)
+    if isinstance(value, float):
+        return json.dumps(value)  # NaN and Infinity are spelt as JavaScript does
+    if isinstance(value, datetime | date | timedelta | MemberView):
+        return json.dumps(to_str(value), ensure_ascii=False)
+    return None
+
+
+def event_data(view: EventView) -> dict[str, Any]:
+    """The fields of an event view, in :data:`EVENT_FIELDS` order."""
+    return {name: getattr(view, name) for name in EVENT_FIELDS}
+
+
+class _Json:
+    """Renders data as JSON text, refusing output longer than :data:`MAX_STR`."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+
+    def add(self, text: str) -> None:
+        self.size += len(text)
+        if self.size > MAX_STR:
+            too_long(self.size)
+        self.parts.append(text)
+
+    def value(self, value: Any, depth: int) -> None:
+        scalar = _json_scalar(value)
+        if scalar is not None:
+            self.add(scalar)
+            return
+        if depth > MAX_NESTING:
+            raise ResourceLimitError(f"a value nested more than {MAX_NESTING} levels deep")
+        if isinstance(value, EventView):
+            value = event_data(value)
+        if isinstance(value, dict):
+            self.add("{")
+            for i, (k, v) in enumerate(value.items()):
+                if i:
+                    self.add(", ")
+                self.add(json.dumps(k if isinstance(k, str) else to_str(k), ensure_ascii=False))
+                self.add(": ")
+                self.value(v, depth + 1)
+            self.add("}")
+            return
+        if isinstance(value, set | frozenset):
+            value = sorted(value, key=lambda v: (type(v).__name__, to_str(v)))
+        elif isinstance(value, _ITEMS_VIEW):
+            value = [list(pair) for pair in value]
+        if isinstance(value, _SEQUENCES):
+            self.add("[")
+            for i, item in enumerate(value):
+                if i:
+                    self.add(", ")
+                self.value(item, depth + 1)
+            self.add("]")
+            return
+        cannot_print(value)
+
+
+def to_json(value: Any) -> str:
+    """``value`` as JSON text (how containers and events are printed), at most
+    :data:`MAX_STR` characters."""
+    out = _Json()
+    out.value(value, 0)
+    return "".join(out.parts)
 
 
 def to_str(value: Any) -> str:
-    """``str(value)`` as Jinja renders it (undefined → ``""``), refusing huge results."""
+    """``value`` as a template prints it (docs/language.md, "How values are printed").
+
+    Text as is; undefined as ``""``; numbers, ``True``/``False`` and ``None`` as Jinja2
+    prints them; date-times and dates in ISO 8601; durations as ``3 days, 4:00:00``;
+    the member as their display name; lists, mappings and the event as JSON.  Nothing
+    is printed as a Python ``repr`` (no memory addresses, no ``datetime.datetime(...)``),
+    and anything that is not data (a function, a loop object) is an error.
+    """
     if isinstance(value, str):
         return value
     if isinstance(value, Undefined):
         return ""
-    if isinstance(value, _CONTAINERS):
-        size = _rendered_size(value, MAX_STR)
-        if size > MAX_STR:
-            too_long(size)
-    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 8192:
-        too_big()
-    return str(value)
+    if value is None or isinstance(value, bool | float):
+        return str(value)
+    if isinstance(value, int):
+        if value.bit_length() > 2 * MAX_INT_BITS:
+            too_big()
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    if isinstance(value, MemberView):
+        return str(value)
+    return to_json(value)
 
 
 def check_str(value: str) -> str:
@@ -233,25 +343,44 @@ def op_pow(a: Any, b: Any) -> Any:
 
 
 # One conversion of a %-format: flags, width, precision, conversion type.
-_PERCENT = re.compile(r"%(?:\([^)]*\))?([#0 +\-]*)(\*|\d+)?(?:\.(\*|\d*))?[hlL]?(.?)", re.S)
+_PERCENT = re.compile(r"%(?:\([^)]*\))?([#0 +\-]*)(\*|[0-9]+)?(?:\.(\*|[0-9]*))?[hlL]?(.?)", re.S)
 _PERCENT_TYPES = frozenset("sdifFeEgGxXoc%")
+
+
+def check_format(fmt: str) -> None:
+    """Refuse a ``%`` format whose conversions are unsupported or too wide."""
+    for m in _PERCENT.finditer(fmt):
+        width, precision, kind = m.group(2), m.group(3), m.group(4)
+        if kind not in _PERCENT_TYPES:
+            raise ExpressionError(f"unsupported format conversion {m.group(0)!r}")
+        for number in (width, precision):
+            if number == "*" or (number and (len(number) > 3 or int(number) > MAX_FORMAT_WIDTH)):
+                raise ResourceLimitError(
+                    f"format widths and precisions are limited to {MAX_FORMAT_WIDTH}"
+                )
+
+
+def _format_arg(value: Any) -> Any:
+    """A ``%`` argument: numbers as they are (for ``%d``, ``%f``), anything else as
+    :func:`to_str` prints it (so ``%s`` prints values exactly as ``{{ }}`` does)."""
+    if isinstance(value, int | float):
+        if isinstance(value, int) and value.bit_length() > 2 * MAX_INT_BITS:
+            too_big()
+        return value
+    return to_str(value)
 
 
 def op_mod(a: Any, b: Any) -> Any:
     if not isinstance(a, str):
         return a % b
-    for m in _PERCENT.finditer(a):
-        width, precision, kind = m.group(2), m.group(3), m.group(4)
-        if kind not in _PERCENT_TYPES:
-            raise ExpressionError(f"unsupported format conversion {m.group(0)!r}")
-        for number in (width, precision):
-            if number == "*" or (number and int(number) > MAX_FORMAT_WIDTH):
-                raise ResourceLimitError(
-                    f"format widths and precisions are limited to {MAX_FORMAT_WIDTH}"
-                )
-    for arg in b if isinstance(b, tuple) else (b,):
-        to_str(arg)
-    return check_str(a % b)
+    check_format(a)
+    if isinstance(b, tuple):
+        args: Any = tuple(_format_arg(x) for x in b)
+    elif isinstance(b, dict) and "%(" in a:
+        args = {k: _format_arg(v) for k, v in b.items()}
+    else:
+        args = _format_arg(b)
+    return check_str(a % args)
 
 
 def op_concat(*parts: Any) -> str:
@@ -267,7 +396,10 @@ def bounded_range(*args: Any) -> range:
     for a in args:
         if not isinstance(a, int):
             raise ExpressionError(f"range() needs whole numbers, got {type(a).__name__}")
-    r = range(*args)
+    try:
+        r = range(*args)
+    except (TypeError, ValueError) as err:  # a zero step, too many arguments
+        raise ExpressionError(str(err)) from None
     try:
         n = len(r)
     except OverflowError:
@@ -348,7 +480,8 @@ def get_slice(obj: Any, start: Any, stop: Any, step: Any) -> Any:
 
 def bounded_replace(s: Any, old: Any, new: Any, count: Any = -1) -> str:
     text, before, after = to_str(s), to_str(old), to_str(new)
-    limit = -1 if count is None else int(count)
+    _check_count(count)
+    limit = -1 if count is None else count
     n = text.count(before) if before else len(text) + 1
     if limit >= 0:
         n = min(n, limit)
@@ -370,10 +503,128 @@ def _bounded_join(sep: str, items: Iterable[Any]) -> str:
     return sep.join(parts)
 
 
+def check_strip_chars(chars: Any) -> None:
+    """``chars`` of ``trim`` / ``strip()``: None or a short text."""
+    if chars is None or isinstance(chars, Undefined):
+        return
+    if not isinstance(chars, str):
+        raise ExpressionError(f"the characters to strip must be text, got {type(chars).__name__}")
+    if len(chars) > MAX_STRIP_CHARS:
+        raise ResourceLimitError(
+            f"trim and strip() take at most {MAX_STRIP_CHARS} characters to remove, "
+            f"got {len(chars)}"
+        )
+
+
+def _stripper(fn: Callable[[str, str | None], str]) -> Callable[..., str]:
+    def strip(s: str, chars: Any = None) -> str:
+        check_strip_chars(chars)
+        return fn(s, None if isinstance(chars, Undefined) else chars)
+
+    return strip
+
+
+# -- strftime, the same on every machine ---------------------------------------------------
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")
+#: The directives ``strftime()`` understands (no flags, widths or locale modifiers).
+STRFTIME_DIRECTIVES = "aAbBcCdDeFfGgHhIjmMnpRStTuUVwWxXyYzZ%"
+
+
+def _utc_offset(value: date) -> str:
+    """``%z``: ``+HHMM`` (with seconds and microseconds when there are some), or ``""``."""
+    offset = value.utcoffset() if isinstance(value, datetime) else None
+    if offset is None:
+        return ""
+    sign = "-" if offset < timedelta(0) else "+"
+    hours, rest = divmod(abs(offset), timedelta(hours=1))
+    minutes, rest = divmod(rest, timedelta(minutes=1))
+    text = f"{sign}{hours:02d}{minutes:02d}"
+    if rest:
+        text += f"{rest.seconds:02d}" + (f".{rest.microseconds:06d}" if rest.microseconds else "")
+    return text
+
+
+def _strftime_fields(value: date) -> dict[str, str]:
+    """What each directive of :data:`STRFTIME_DIRECTIVES` gives for ``value``."""
+    hour, minute, second, micro = (
+        (value.hour, value.minute, value.second, value.microsecond)
+        if isinstance(value, datetime) else (0, 0, 0, 0)
+    )
+    weekday, yday = value.weekday(), value.timetuple().tm_yday
+    iso_year, iso_week, iso_day = value.isocalendar()
+    day, month = _DAY_NAMES[weekday], _MONTH_NAMES[value.month - 1]
+    mdy = f"{value.month:02d}/{value.day:02d}/{value.year % 100:02d}"
+    hms = f"{hour:02d}:{minute:02d}:{second:02d}"
+    return {
+        "a": day[:3], "A": day, "b": month[:3], "h": month[:3], "B": month,
+        "c": f"{day[:3]} {month[:3]} {value.day:2d} {hms} {value.year}",
+        "C": f"{value.year // 100:02d}", "d": f"{value.day:02d}", "D": mdy, "x": mdy,
+        "e": f"{value.day:2d}", "F": f"{value.year:04d}-{value.month:02d}-{value.day:02d}",
+        "f": f"{micro:06d}", "G": f"{iso_year:04d}", "g": f"{iso_year % 100:02d}",
+        "H": f"{hour:02d}", "I": f"{hour % 12 or 12:02d}", "j": f"{yday:03d}",
+        "m": f"{value.month:02d}", "M": f"{minute:02d}", "n": "\n",
+        "p": "AM" if hour < 12 else "PM", "R": f"{hour:02d}:{minute:02d}",
+        "S": f"{second:02d}", "t": "\t", "T": hms, "X": hms, "u": str(iso_day),
+        "U": f"{(yday - 1 + 7 - (weekday + 1) % 7) // 7:02d}", "V": f"{iso_week:02d}",
+        "w": str((weekday + 1) % 7), "W": f"{(yday - 1 + 7 - weekday) // 7:02d}",
+        "y": f"{value.year % 100:02d}", "Y": f"{value.year:04d}", "z": _utc_offset(value),
+        "Z": (value.tzname() or "") if isinstance(value, datetime) else "", "%": "%",
+    }
+
+
+def check_strftime_format(fmt: Any) -> None:
+    """Refuse a ``strftime()`` format that is not text, too long, or uses a directive
+    outside :data:`STRFTIME_DIRECTIVES` (flags and widths such as ``%-d`` or ``%10Y``
+    included)."""
+    if not isinstance(fmt, str):
+        raise ExpressionError(f"strftime() takes a text format, got {type(fmt).__name__}")
+    if len(fmt) > MAX_STRFTIME_FORMAT:
+        raise ResourceLimitError(
+            f"strftime() formats are limited to {MAX_STRFTIME_FORMAT} characters"
+        )
+    i = fmt.find("%")
+    while i >= 0:
+        code = fmt[i + 1 : i + 2]
+        if not code or code not in STRFTIME_DIRECTIVES:
+            shown = fmt[i : i + 2] or "%"
+            raise ExpressionError(
+                f"strftime(): unsupported directive {shown!r} (the directives are "
+                + ", ".join(f"%{c}" for c in STRFTIME_DIRECTIVES) + ")"
+            )
+        i = fmt.find("%", i + 2)
+
+
+def strftime(value: date, fmt: Any) -> str:
+    """``value.strftime(fmt)``, computed here rather than by the C library so that it
+    is the same on every machine: English names (as in the C locale), four-digit
+    years, no flags or widths."""
+    check_strftime_format(fmt)
+    fields = _strftime_fields(value)
+    out: list[str] = []
+    i = 0
+    while True:
+        j = fmt.find("%", i)
+        if j < 0:
+            out.append(fmt[i:])
+            return "".join(out)
+        out.append(fmt[i:j])
+        out.append(fields[fmt[j + 1]])
+        i = j + 2
+
+
+def _timestamp(value: datetime) -> float:
+    if value.tzinfo is None:  # would read the machine's time zone
+        raise ExpressionError("timestamp() needs a date-time with a time zone")
+    return value.timestamp()
+
+
 _STR_METHODS: dict[str, Callable[..., Any]] = {
     name: getattr(str, name)
     for name in (
-        "lower", "upper", "strip", "lstrip", "rstrip", "startswith", "endswith", "split",
+        "lower", "upper", "startswith", "endswith", "split",
         "rsplit", "splitlines", "count", "find", "rfind", "title", "capitalize",
         "isdigit", "isalpha", "isalnum", "isspace", "islower", "isupper",
     )
@@ -381,6 +632,9 @@ _STR_METHODS: dict[str, Callable[..., Any]] = {
 # Case mappings can lengthen text ("ß".upper() == "SS").
 for _name in ("lower", "upper", "title", "capitalize"):
     _STR_METHODS[_name] = (lambda f: lambda s: check_str(f(s)))(getattr(str, _name))
+_STR_METHODS["strip"] = _stripper(str.strip)
+_STR_METHODS["lstrip"] = _stripper(str.lstrip)
+_STR_METHODS["rstrip"] = _stripper(str.rstrip)
 _STR_METHODS["replace"] = bounded_replace
 _STR_METHODS["join"] = lambda sep, items: _bounded_join(sep, items)
 _DICT_METHODS: dict[str, Callable[..., Any]] = {
@@ -389,13 +643,24 @@ _DICT_METHODS: dict[str, Callable[..., Any]] = {
 _LIST_METHODS: dict[str, Callable[..., Any]] = {"count": list.count, "index": list.index}
 _TUPLE_METHODS: dict[str, Callable[..., Any]] = {"count": tuple.count, "index": tuple.index}
 _DATETIME_METHODS: dict[str, Callable[..., Any]] = {
-    name: getattr(datetime, name)
-    for name in ("weekday", "isoweekday", "isoformat", "timestamp", "date", "strftime")
+    "weekday": datetime.weekday, "isoweekday": datetime.isoweekday,
+    "isoformat": datetime.isoformat, "timestamp": _timestamp, "date": datetime.date,
+    "strftime": strftime,
 }
 _DATE_METHODS: dict[str, Callable[..., Any]] = {
-    name: getattr(date, name) for name in ("weekday", "isoweekday", "isoformat", "strftime")
+    "weekday": date.weekday, "isoweekday": date.isoweekday, "isoformat": date.isoformat,
+    "strftime": strftime,
 }
 _TIMEDELTA_METHODS: dict[str, Callable[..., Any]] = {"total_seconds": timedelta.total_seconds}
+
+#: Checks of the arguments of methods, run before the call (and at load time on the
+#: arguments known then): method name -> (parameter index -> check).
+METHOD_ARG_CHECKS: dict[str, dict[int, Callable[[Any], None]]] = {
+    "strftime": {0: check_strftime_format},
+    "strip": {0: check_strip_chars},
+    "lstrip": {0: check_strip_chars},
+    "rstrip": {0: check_strip_chars},
+}
 
 #: Every method name operator code may call, on some type.
 METHOD_NAMES = frozenset(
@@ -436,18 +701,34 @@ def call_method(obj: Any, name: str, *args: Any, **kwargs: Any) -> Any:
         if isinstance(obj, Undefined):
             undefined_fail(obj)
         raise ExpressionError(f"a {type(obj).__name__} value has no method {name}()")
-    if name == "strftime" and args and len(to_str(args[0])) > 200:
-        raise ResourceLimitError("strftime() formats are limited to 200 characters")
     return impl(obj, *args, **kwargs)
 
 
 # -- filters -----------------------------------------------------------------------------------
 
 
+def check_attribute(attribute: Any) -> None:
+    """``attribute=`` of ``join``, ``sort``, ``sum``...: a dotted path of at most
+    :data:`MAX_NESTING` keys, or an index."""
+    if attribute is None or isinstance(attribute, Undefined):
+        return
+    if isinstance(attribute, bool) or not isinstance(attribute, str | int):
+        raise ExpressionError(
+            f"attribute= takes a key such as 'name' or 'user.name', got "
+            f"{type(attribute).__name__}"
+        )
+    if isinstance(attribute, str) and attribute.count(".") >= MAX_NESTING:
+        raise ResourceLimitError(f"attribute= paths are limited to {MAX_NESTING} keys")
+
+
 def _getter(attribute: Any) -> Callable[[Any], Any]:
-    if attribute is None:
+    check_attribute(attribute)
+    if attribute is None or isinstance(attribute, Undefined):
         return lambda x: x
-    parts = [int(p) if p.isdigit() else p for p in str(attribute).split(".")]
+    parts: list[str | int] = [
+        int(p) if p.isascii() and p.isdigit() and len(p) < 19 else p
+        for p in str(attribute).split(".")
+    ]
 
     def get(value: Any) -> Any:
         for part in parts:
@@ -470,7 +751,16 @@ def f_default(value: Any, default_value: Any = "", boolean: bool = False) -> Any
     return value
 
 
+def check_int_base(base: Any) -> None:
+    if isinstance(base, bool) or not isinstance(base, int) or not (base == 0 or 2 <= base <= 36):
+        raise ExpressionError(f"the base of `int` is 0 or from 2 to 36, got {shown(base)}")
+
+
 def f_int(value: Any, default: Any = 0, base: int = 10) -> Any:
+    check_int_base(base)
+    # (converting text to a number takes time that grows with the square of its length)
+    if isinstance(value, str) and len(value) > MAX_INT_TEXT and len(value.strip()) > MAX_INT_TEXT:
+        too_big()
     try:
         result = int(value, base) if isinstance(value, str) else int(value)
     except (TypeError, ValueError, OverflowError):
@@ -562,6 +852,8 @@ def f_truncate(
     s: Any, length: int = 255, killwords: bool = False, end: str = "...", leeway: int | None = None
 ) -> str:
     text, tail = to_str(s), to_str(end)
+    _check_length("length")(length)
+    _check_length("leeway")(leeway)
     leeway = 5 if leeway is None else leeway
     if length < len(tail) or leeway < 0:
         raise ExpressionError(f"truncate() needs length >= {len(tail)} and leeway >= 0")
@@ -572,6 +864,54 @@ def f_truncate(
     return text[: length - len(tail)].rsplit(" ", 1)[0] + tail
 
 
+def check_round_precision(precision: Any) -> None:
+    if isinstance(precision, bool) or not isinstance(precision, int):
+        raise ExpressionError(
+            f"the precision of `round` must be a whole number, got {type(precision).__name__}"
+        )
+    if abs(precision) > MAX_ROUND_DIGITS:
+        raise ResourceLimitError(
+            f"the precision of `round` is {precision}, beyond the limit of "
+            f"±{MAX_ROUND_DIGITS} digits"
+        )
+
+
+def check_round_method(method: Any) -> None:
+    if method not in ("common", "ceil", "floor"):
+        raise ExpressionError(
+            f"the method of `round` is common, ceil or floor, got {shown(method)}"
+        )
+
+
+def f_round(value: Any, precision: Any = 0, method: Any = "common") -> Any:
+    check_round_precision(precision)
+    check_round_method(method)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ExpressionError(f"`round` needs a number, got {type(value).__name__}")
+    return do_round(value, precision, method)
+
+
+def f_trim(s: Any, chars: Any = None) -> str:
+    check_strip_chars(chars)
+    return to_str(s).strip(None if isinstance(chars, Undefined) else chars)
+
+
+def _check_length(what: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if value is None and what == "leeway":
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ExpressionError(f"the {what} of `truncate` must be a whole number >= 0, "
+                                  f"got {shown(value)}")
+
+    return check
+
+
+def _check_count(value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ExpressionError(f"the count of `replace` must be a whole number, got {shown(value)}")
+
+
 _WORD = re.compile(r"\w+")
 
 #: The filters of the expression language.
@@ -580,7 +920,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "count": len,
     "lower": lambda s: check_str(to_str(s).lower()),
     "upper": lambda s: check_str(to_str(s).upper()),
-    "trim": lambda s, chars=None: to_str(s).strip(chars),
+    "trim": f_trim,
     "capitalize": lambda s: check_str(to_str(s).capitalize()),
     "title": lambda s: check_str(do_title(to_str(s))),
     "default": f_default,
@@ -589,7 +929,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "float": f_float,
     "string": to_str,
     "abs": abs,
-    "round": do_round,
+    "round": f_round,
     "first": f_first,
     "last": f_last,
     "join": f_join,
@@ -603,6 +943,65 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "truncate": f_truncate,
     "wordcount": lambda s: len(_WORD.findall(to_str(s))),
 }
+
+#: The parameters of each filter after the value filtered, in order.
+FILTER_PARAMS: dict[str, tuple[str, ...]] = {
+    "length": (), "count": (), "lower": (), "upper": (), "trim": ("chars",),
+    "capitalize": (), "title": (), "default": ("default_value", "boolean"),
+    "d": ("default_value", "boolean"), "int": ("default", "base"), "float": ("default",),
+    "string": (), "abs": (), "round": ("precision", "method"), "first": (), "last": (),
+    "join": ("d", "attribute"), "list": (), "sort": ("reverse", "case_sensitive", "attribute"),
+    "unique": ("case_sensitive", "attribute"), "min": ("case_sensitive", "attribute"),
+    "max": ("case_sensitive", "attribute"), "sum": ("attribute", "start"),
+    "replace": ("old", "new", "count"), "truncate": ("length", "killwords", "end", "leeway"),
+    "wordcount": (),
+}
+
+#: Checks of filter arguments that bound the work a filter does, run by the filter
+#: and, on the arguments known at load time, by the compiler: filter -> parameter -> check.
+FILTER_ARG_CHECKS: dict[str, dict[str, Callable[[Any], None]]] = {
+    "round": {"precision": check_round_precision, "method": check_round_method},
+    "trim": {"chars": check_strip_chars},
+    "int": {"base": check_int_base},
+    "truncate": {"length": _check_length("length"), "leeway": _check_length("leeway")},
+    "replace": {"count": _check_count},
+    **{name: {"attribute": check_attribute} for name in ("join", "sort", "unique", "min",
+                                                         "max", "sum")},
+}
+
+
+def check_filter_call(
+    name: str, args: list[tuple[bool, Any]], kwargs: dict[str, tuple[bool, Any]]
+) -> None:
+    """Check a call of filter ``name`` at load time: the number and names of its
+    arguments, and the bounds of those known then (``(static, value)`` pairs).  Raises
+    ExpressionError with a message for the operator."""
+    params = FILTER_PARAMS[name]
+    if len(args) > len(params):
+        raise ExpressionError(
+            f"the `{name}` filter takes at most {len(params)} argument"
+            f"{'' if len(params) == 1 else 's'} ({len(args)} given)"
+        )
+    named = dict(zip(params, args, strict=False))
+    for key, arg in kwargs.items():
+        if key not in params:
+            known = ", ".join(params) or "none"
+            raise ExpressionError(f"the `{name}` filter has no parameter `{key}` "
+                                  f"(its parameters: {known})")
+        if key in named:
+            raise ExpressionError(f"the `{name}` filter got `{key}` twice")
+        named[key] = arg
+    checks = FILTER_ARG_CHECKS.get(name, {})
+    for key, (static, value) in named.items():
+        if static and key in checks:
+            checks[key](value)
+
+
+def check_method_call(name: str, args: list[tuple[bool, Any]]) -> None:
+    """Check the arguments known at load time of a call of method ``name``."""
+    for index, check in METHOD_ARG_CHECKS.get(name, {}).items():
+        if index < len(args) and args[index][0]:
+            check(args[index][1])
 
 
 # -- tests ---------------------------------------------------------------------------------------
@@ -655,22 +1054,28 @@ TESTS: dict[str, Callable[..., bool]] = {
 
 def plain(value: Any, depth: int = 0) -> Any:
     """A detached, plain copy of an expression result for action parameters: undefined
-    becomes None, views their text, ranges lists, containers are copied."""
+    becomes None, the member their name, the event its id, ranges and dictionary views
+    lists, containers are copied; date-times, dates and durations stay as they are.
+    Anything else (a function, a loop object) is an ExpressionError."""
     if isinstance(value, Undefined):
         return None
-    if isinstance(value, str | int | float | bool) or value is None:
+    if isinstance(value, str | int | float | bool | datetime | date | timedelta) or value is None:
         return value
-    if depth > 32:
-        raise ResourceLimitError("a value nested more than 32 levels deep")
+    if depth > MAX_NESTING:
+        raise ResourceLimitError(f"a value nested more than {MAX_NESTING} levels deep")
     if isinstance(value, dict):
         return {k: plain(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple | range):
+    if isinstance(value, set | frozenset):
+        value = sorted(value, key=lambda v: (type(v).__name__, to_str(v)))
+    elif isinstance(value, _ITEMS_VIEW):
+        value = [list(pair) for pair in value]
+    if isinstance(value, _SEQUENCES):
         return [plain(v, depth + 1) for v in value]
     if isinstance(value, MemberView):
         return str(value)
     if isinstance(value, EventView):
         return value.id
-    return value
+    cannot_print(value)
 
 
 def counted(items: Iterable[Any], tick: Callable[[], None]) -> Iterator[Any]:

@@ -35,7 +35,7 @@ from jinja2.lexer import describe_token
 from jinja2.parser import Parser
 
 from .context import EvalContext
-from .expr_codegen import PROLOGUE, Code, Namespace, Translator
+from .expr_codegen import PROLOGUE, Code, Namespace, Translator, compile_source
 from .expr_runtime import CompileErrors, ExprCompileError, RelPath, Uses
 from .functions import FunctionSpec, function_registry
 
@@ -173,7 +173,7 @@ def _define(name: str, expr_src: str, source_name: str) -> str:
 
 
 def _build(python: str, namespace: Namespace, name: str) -> Callable[[EvalContext], Any]:
-    exec(compile(python, "<engage_rules expression>", "exec"), namespace.values)
+    exec(compile_source(python, "<engage_rules expression>"), namespace.values)
     fn: Callable[[EvalContext], Any] = namespace.values[name]
     return fn
 
@@ -367,7 +367,7 @@ def compile_condition(
         compiler.defs.append(f"def _cond(c):\n    {PROLOGUE}\n    return {src}")
     python = "\n\n".join(compiler.defs)
     namespace = compiler.namespace
-    exec(compile(python, "<engage_rules condition>", "exec"), namespace.values)
+    exec(compile_source(python, "<engage_rules condition>"), namespace.values)
     parts = tuple(
         (rel, CompiledExpr(source, leaf_python, namespace.values[name], uses))
         for rel, source, name, leaf_python, uses in compiler.leaves

@@ -55,7 +55,7 @@ from .detectors import (
 )
 from .durations import parse_duration
 from .errors import ExpressionError
-from .expr_runtime import bounded_range
+from .expr_runtime import bounded_range, shown
 from .function_spec import ArgInfo, CallSite, Checker, FunctionSpec
 
 __all__ = [
@@ -91,7 +91,7 @@ def window_seconds(window: Any) -> float:
             return _parse_window(window)
         except ValueError as err:
             raise ExpressionError(str(err)) from None
-    raise ExpressionError(f"a window must be a duration such as '7d', got {window!r}")
+    raise ExpressionError(f"a window must be a duration such as '7d', got {shown(window)}")
 
 
 def _literal_window(site: CallSite, arg: ArgInfo) -> float:

@@ -429,7 +429,7 @@ def compile_levels(compiler: _Compiler) -> CompiledLevels | None:
         except (ExprCompileError, ValueError) as err:
             compiler.problems.add(("levels", "by"), str(err))
         else:
-            compiler.merge_uses(compiled.uses)
+            compiler.merge_uses(compiled.uses, ("levels", "by"))
             fn = compiled.fn
             windows, streaks = _time_uses(tree)
     demotion = spec.demotion

@@ -1,4 +1,5 @@
-"""Allow and deny lists of domains for ``links()`` and ``domains()`` (DESIGN.md §5.9).
+"""Allow and deny lists of domains for ``links()`` and ``domains()`` (docs/language.md,
+"Detectors").
 
 ``domains(text, allow=[...], deny=[...])`` reports the hosts linked from a text that
 are denied, or, when an allow list is given, not allowed; ``links(...)`` the same for
@@ -27,6 +28,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 from .wordmatch import CONFUSABLES
 
@@ -136,7 +138,7 @@ def _entries(items: Iterable[str], what: str) -> tuple[list[str], bool, bool]:
     shorteners = lookalikes = False
     for item in items:
         if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"the {what} list must hold domain names, got {item!r}")
+            raise ValueError(f"the {what} list must hold domain names, got {_shown(item)}")
         item = item.strip()
         if item.startswith("@"):
             if item == "@shorteners":
@@ -160,7 +162,21 @@ def _entries(items: Iterable[str], what: str) -> tuple[list[str], bool, bool]:
     return entries, shorteners, lookalikes
 
 
+def _shown(value: Any) -> str:
+    from .expr_runtime import shown  # (linkcheck itself depends on nothing of the engine)
+
+    return shown(value)
+
+
+def domain_list(allow: tuple[Any, ...] | None, deny: tuple[Any, ...] | None) -> DomainList:
+    """A cached :class:`DomainList`; ValueError when an entry is not a domain name."""
+    for items, what in ((allow, "allow"), (deny, "deny")):
+        for item in items or ():
+            if not isinstance(item, str):  # (a list or mapping could not even be cached)
+                raise ValueError(f"the {what} list must hold domain names, got {_shown(item)}")
+    return _domain_list(allow, deny)
+
+
 @lru_cache(maxsize=128)
-def domain_list(allow: tuple[str, ...] | None, deny: tuple[str, ...] | None) -> DomainList:
-    """A cached :class:`DomainList`."""
+def _domain_list(allow: tuple[str, ...] | None, deny: tuple[str, ...] | None) -> DomainList:
     return DomainList(allow, deny)

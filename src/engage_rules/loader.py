@@ -1,4 +1,5 @@
-"""Load a playbook — one YAML file or a folder of them — into a validated spec (DESIGN.md §5).
+"""Load a playbook — one YAML file or a folder of them — into a validated spec
+(docs/language.md, "Loading").
 
 Loading reads every file with the safe YAML 1.2 reader (:mod:`engage_rules.yaml_loader`),
 merges a folder's files into one playbook, validates the result against
@@ -97,14 +98,17 @@ PathArg = str | os.PathLike[str]
 
 def playbook_files(folder: PathArg) -> list[FsPath]:
     """The playbook files of a folder: ``*.yaml``/``*.yml`` found recursively, without
-    test files (``*.test.yaml``) and hidden entries, sorted by relative path."""
+    test files (``*.test.yaml``) and hidden entries, sorted by relative path.  Entries
+    that are not regular files (a FIFO, a device, a dangling link) are listed too, so
+    that reading them reports them (``file:0:0``) rather than silently leaving them out."""
     root = FsPath(folder)
     found = []
     for p in root.rglob("*"):
         rel = p.relative_to(root)
         if any(part.startswith(".") for part in rel.parts):
             continue
-        if p.suffix in PLAYBOOK_SUFFIXES and not p.name.endswith(TEST_SUFFIXES) and p.is_file():
+        if (p.suffix in PLAYBOOK_SUFFIXES and not p.name.endswith(TEST_SUFFIXES)
+                and not p.is_dir()):
             found.append(p)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 

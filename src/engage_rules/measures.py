@@ -122,5 +122,5 @@ def compile_measure(compiler: _Compiler, text: str, path: Path) -> Measure | Non
     except ExprCompileError as err:
         compiler.problems.add(path, str(err))
         return None
-    compiler.merge_uses(compiled.uses)
+    compiler.merge_uses(compiled.uses, path)
     return Measure(text, compiled.fn, event_types(text))

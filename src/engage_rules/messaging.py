@@ -30,9 +30,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from .cron import to_instant
 from .decision import ActionRecord, Decision
@@ -41,6 +40,7 @@ from .periods import period_key
 from .spec import MessagingSpec
 from .state import MemberState, Timer, ts
 from .timers import register_timer_kind
+from .zones import zone
 
 if TYPE_CHECKING:
     from .compiler import CompiledAction
@@ -106,19 +106,12 @@ def _seconds(clock: str) -> int:
     return int(clock[:2]) * 3600 + int(clock[3:]) * 60
 
 
-@lru_cache(maxsize=1024)
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
-
-
 def member_timezone(m: MemberState, default: ZoneInfo) -> ZoneInfo:
-    """``member.attrs.timezone`` when it is a valid IANA name, else ``default``."""
+    """``member.attrs.timezone`` when it is an IANA name of the bundled tzdata, else
+    ``default`` (a name such as ``localtime`` would depend on the machine)."""
     name = m.attrs.get("timezone")
     if isinstance(name, str) and 0 < len(name) <= 64:
-        return _zone(name) or default
+        return zone(name) or default
     return default
 
 

@@ -1,4 +1,4 @@
-"""The playbook language as data (DESIGN.md §5): pydantic models, one per construct.
+"""The playbook language as data (docs/language.md): pydantic models, one per construct.
 
 These models are the single source of truth for what a playbook may contain: the loader
 validates against them (unknown keys are errors), and ``engage-rules schema`` prints the
@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from .durations import parse_duration
+from .zones import zone, zone_problem
 
 
 class Strict(BaseModel):
@@ -43,14 +44,9 @@ class CommunitySpec(Strict):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)"
-            ) from None
+        problem = zone_problem(v)
+        if problem is not None or zone(v) is None:
+            raise ValueError(problem or f"time zone {v!r} cannot be loaded")
         return v
 
 

@@ -1,4 +1,5 @@
-"""Sandboxed message templates and templated action parameters (DESIGN.md §5.2).
+"""Sandboxed message templates and templated action parameters (docs/language.md,
+"Expressions").
 
 Templates are full Jinja2 templates, compiled once at load time in an
 :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment` that is narrowed further:
@@ -10,7 +11,12 @@ Templates are full Jinja2 templates, compiled once at load time in an
 * ``+ * ** %`` and ``~`` are bounded like in expressions;
 * one render shares a budget of steps — loop iterations, calls and output pieces — and
   a wall-clock deadline checked with every step, and the text it produces is limited
-  while it is being generated.
+  while it is being generated;
+* nothing is evaluated while compiling (Jinja2's constant folding is off); filter,
+  method and operator arguments known at load time are checked against the same bounds
+  as at run time instead;
+* values print as data (:func:`~engage_rules.expr_runtime.to_str`): lists, mappings and
+  the event as JSON, date-times in ISO 8601, never a Python ``repr``.
 
 Member-written text is data: a value such as ``"{{ 7*7 }}"`` in an event is printed as
 is, never compiled.
@@ -42,7 +48,7 @@ from .context import (
     EvalContext,
 )
 from .errors import ExpressionError, ResourceLimitError
-from .expr_codegen import suggest
+from .expr_codegen import check_bounded_op, suggest
 from .expr_runtime import ExprCompileError, RelPath, Uses
 from .expressions import StrictParser, compile_expression
 from .functions import ArgInfo, CallSite, FunctionSpec, function_registry
@@ -67,6 +73,10 @@ MAX_STEPS = 100_000
 DEADLINE = 0.1
 #: Longest template source accepted (characters).
 MAX_TEMPLATE_LENGTH = 64 * 1024
+#: Deepest nesting of a template: tags, expressions, filters and operators together.
+MAX_TEMPLATE_DEPTH = 64
+#: Most ``{% for %}`` loops nested in one another.
+MAX_LOOP_NESTING = 10
 
 _LOOP_ATTRS = frozenset((
     "index", "index0", "revindex", "revindex0", "first", "last", "length", "depth",
@@ -118,7 +128,34 @@ def _tick() -> None:
 # -- the environment -------------------------------------------------------------------------
 
 
-class _CodeGenerator(CodeGenerator):
+class _NoFolding(CodeGenerator):
+    """Computes nothing at compile time: Jinja2 would otherwise evaluate filters and
+    tests with constant arguments while compiling (``{{ 5|round(-30000000) }}``), so
+    that loading a playbook ran whatever the template asked for.  The load-time checks
+    of :class:`_Checker` look at constant arguments instead."""
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        if isinstance(node, nodes.TemplateData | nodes.Const):
+            return super()._output_child_to_const(node, frame, finalize)
+        raise nodes.Impossible()
+
+
+class _TrackingCodeGenerator(_NoFolding, meta.TrackingCodeGenerator):
+    """Finds the names a template uses (as :func:`jinja2.meta.find_undeclared_variables`),
+    without folding constants either."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.optimizer = None  # (it folds constants too)
+
+
+def _undeclared_names(ast: nodes.Template) -> set[str]:
+    codegen = _TrackingCodeGenerator(_ENV)
+    codegen.visit(ast)
+    return codegen.undeclared_identifiers
+
+
+class _CodeGenerator(_NoFolding):
     """Routes every piece of output, and ``~``, through the environment's bounded helpers."""
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
@@ -203,7 +240,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         return rt.op_concat(*parts)
 
 
-_ENV = _Environment(autoescape=False, undefined=Undefined)
+_ENV = _Environment(autoescape=False, undefined=Undefined, optimized=False)
 _ENV.globals.clear()
 _ENV.filters = {**rt.FILTERS, "_er_iter": _counted_iter}
 _ENV.tests = dict(rt.TESTS)
@@ -224,6 +261,34 @@ def _static(node: nodes.Node, vars: Mapping[str, Any], roots: set[str]) -> ArgIn
     if (isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name)
             and node.node.name == "vars" and "vars" in roots and node.attr in vars):
         return ArgInfo(True, vars[node.attr])
+    if isinstance(node, nodes.Neg | nodes.Pos):
+        inner = _static(node.node, vars, roots)
+        if inner.static and isinstance(inner.value, int | float):
+            return ArgInfo(True, -inner.value if isinstance(node, nodes.Neg) else +inner.value,
+                           literal=inner.literal)
+    if isinstance(node, nodes.Dict):
+        pairs = [(_static(p.key, vars, roots), _static(p.value, vars, roots)) for p in node.items]
+        if all(k.static and v.static for k, v in pairs):
+            return ArgInfo(True, {k.value: v.value for k, v in pairs},
+                           literal=all(k.literal and v.literal for k, v in pairs))
+    if isinstance(node, nodes.Concat):
+        parts = [_static(n, vars, roots) for n in node.nodes]
+        if all(p.static for p in parts):
+            try:
+                return ArgInfo(True, rt.op_concat(*(p.value for p in parts)))
+            except ExpressionError:
+                return ArgInfo(False)
+    if isinstance(node, nodes.Add | nodes.Mul | nodes.Pow | nodes.Mod):
+        # Folded with the bounded operators, for the checks of what uses the result; a
+        # refusal is reported where the operator itself is checked.
+        left, right = _static(node.left, vars, roots), _static(node.right, vars, roots)
+        try:
+            known, value = check_bounded_op(type(node).__name__, left.static, left.value,
+                                            right.static, right.value, ExpressionError)
+        except ExpressionError:
+            return ArgInfo(False)
+        if known:
+            return ArgInfo(True, value)
     return ArgInfo(False)
 
 
@@ -262,7 +327,7 @@ class _Checker:
         if self.problems:
             return self.problems
         try:
-            self.roots = set(meta.find_undeclared_variables(ast))
+            self.roots = _undeclared_names(ast)
         except TemplateSyntaxError as err:
             self.add(err.message or "invalid template", err)
             return self.problems
@@ -290,9 +355,45 @@ class _Checker:
                 key.value.startswith("__")
             ):
                 self.add(f"`[{key.value!r}]` is not allowed", item)
+        callees = set()
         for call in ast.find_all(nodes.Call):
+            callees.add(id(call.node))
             self.check_call(call)
+        for node in names:
+            if (node.ctx == "load" and node.name in self.functions and node.name in self.roots
+                    and id(node) not in callees):
+                self.add(f"`{node.name}` is a function: call it, e.g. {node.name}(...)", node)
+        for flt in ast.find_all(nodes.Filter):
+            self.check_filter(flt)
+        for op in ast.find_all((nodes.Add, nodes.Mul, nodes.Pow, nodes.Mod)):
+            left = _static(op.left, self.vars, self.roots)
+            right = _static(op.right, self.vars, self.roots)
+            try:
+                check_bounded_op(type(op).__name__, left.static, left.value, right.static,
+                                 right.value, ExpressionError)
+            except ExpressionError as err:
+                self.add(str(err), op)
+        for concat in ast.find_all(nodes.Concat):
+            parts = [_static(n, self.vars, self.roots) for n in concat.nodes]
+            if all(p.static for p in parts):
+                try:
+                    rt.op_concat(*(p.value for p in parts))
+                except ExpressionError as err:
+                    self.add(f"`~`: {err}", concat)
         return self.problems
+
+    def check_filter(self, node: nodes.Filter) -> None:
+        if node.dyn_args is not None or node.dyn_kwargs is not None:
+            self.add(f"the `{node.name}` filter: `*args` and `**kwargs` are not supported",
+                     node)
+            return
+        args = [_static(a, self.vars, self.roots) for a in node.args]
+        kwargs = {str(k.key): _static(k.value, self.vars, self.roots) for k in node.kwargs}
+        try:
+            rt.check_filter_call(node.name, [(a.static, a.value) for a in args],
+                                 {k: (v.static, v.value) for k, v in kwargs.items()})
+        except ExpressionError as err:
+            self.add(str(err), node)
 
     def check_attr(self, node: nodes.Getattr) -> None:
         attr = node.attr
@@ -322,6 +423,12 @@ class _Checker:
             if target.attr not in rt.METHOD_NAMES and target.attr not in ("cycle", "changed"):
                 self.add(f"`.{target.attr}()` is not an allowed method"
                          f"{suggest(target.attr, rt.METHOD_NAMES)}", node)
+                return
+            args = [_static(a, self.vars, self.roots) for a in node.args]
+            try:
+                rt.check_method_call(target.attr, [(a.static, a.value) for a in args])
+            except ExpressionError as err:
+                self.add(str(err), node)
             return
         if not (isinstance(target, nodes.Name) and target.name in self.roots):
             return
@@ -341,8 +448,17 @@ class _Checker:
             spec.bind(site)
             if spec.check is not None:
                 spec.check(site)
+            if spec.pure and all(a.static for a in site.args) and all(
+                    k.static for k in site.kwargs.values()):
+                # Checked as expressions check it (pure functions are bounded).
+                spec.fn(None, *(a.value for a in site.args),
+                        **{k: v.value for k, v in site.kwargs.items()})
         except ValueError as err:
             self.add(str(err), node)
+        except ExpressionError as err:
+            self.add(f"{spec.name}(): {err}", node)
+        except Exception as err:  # a plugin's pure function failing: reported, not raised
+            self.add(f"{spec.name}(): {type(err).__name__}: {err}", node)
         if spec.sets_match:
             self.uses.sets_match = True
 
@@ -392,6 +508,22 @@ class CompiledTemplate:
             _BUDGET.reset(token)
 
 
+def _nesting_problem(ast: nodes.Template) -> str | None:
+    """Why the template nests too deeply to be checked and compiled (Python limits the
+    nesting of the code a template compiles to), or None.  Walked without recursion."""
+    stack: list[tuple[nodes.Node, int, int]] = [(ast, 1, 0)]
+    while stack:
+        node, depth, loops = stack.pop()
+        if depth > MAX_TEMPLATE_DEPTH:
+            return f"the template is nested more than {MAX_TEMPLATE_DEPTH} levels deep"
+        if isinstance(node, nodes.For):
+            loops += 1
+            if loops > MAX_LOOP_NESTING:
+                return f"the template nests more than {MAX_LOOP_NESTING} loops in one another"
+        stack.extend((child, depth + 1, loops) for child in node.iter_child_nodes())
+    return None
+
+
 def _parse(text: str) -> nodes.Template:
     try:
         with warnings.catch_warnings():
@@ -424,6 +556,9 @@ def compile_template(
             ast = _parse(text)
         except TemplateCompileError as err:
             raise TemplateCompileError(_with_line(err, text), line=err.line) from None
+    nesting = _nesting_problem(ast)
+    if nesting is not None:
+        raise TemplateCompileError(nesting)
     uses = Uses()
     problems = _Checker(ast, vars, allow_match, funcs, uses).run()
     if problems:
@@ -433,10 +568,14 @@ def compile_template(
     for loop in list(ast.find_all(nodes.For)):
         loop.iter = nodes.Filter(loop.iter, "_er_iter", [], [], None, None, lineno=loop.lineno)
     try:
-        code = _ENV.compile(ast)
+        with warnings.catch_warnings():  # (see expr_codegen.compile_source)
+            warnings.simplefilter("ignore", SyntaxWarning)
+            code = _ENV.compile(ast)
+        template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None))
     except TemplateSyntaxError as err:
         raise TemplateCompileError(err.message or "invalid template", line=err.lineno) from None
-    template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None))
+    except (SyntaxError, RecursionError):  # beyond what Python compiles (not expected)
+        raise TemplateCompileError("the template is too deeply nested to compile") from None
     return CompiledTemplate(text, template, uses, funcs)
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .yaml_loader import FileTooLarge, NotRegularFile, read_limited
+
 __all__ = ["MAX_FILE_BYTES", "MAX_WORDS", "is_file_ref", "read_word_list"]
 
 #: Largest word-list file accepted.
@@ -54,16 +56,17 @@ def read_word_list(declared_in: str | Path, ref: Any) -> list[str]:
             f"word-list path {ref!r} leads outside the playbook's folder ({folder})"
         )
     try:
-        size = path.stat().st_size
-    except OSError:
+        raw = read_limited(path, MAX_FILE_BYTES)
+    except FileNotFoundError:
         raise ValueError(f"word-list file {ref!r} not found (looked for {path})") from None
-    if not path.is_file():
-        raise ValueError(f"word-list path {ref!r} is not a file")
-    if size > MAX_FILE_BYTES:
+    except NotRegularFile:
+        raise ValueError(f"word-list path {ref!r} is not a file") from None
+    except FileTooLarge as err:
         raise ValueError(
-            f"word-list file {ref!r} is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}"
-        )
-    raw = path.read_bytes()
+            f"word-list file {ref!r} is {err.size:,} bytes; the limit is {MAX_FILE_BYTES:,}"
+        ) from None
+    except OSError as err:
+        raise ValueError(f"word-list file {ref!r} cannot be read: {err.strerror or err}") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:

@@ -3,7 +3,7 @@
 PyYAML implements YAML 1.1, whose implicit typing turns ``on:``, ``yes`` and ``no`` into
 booleans and ``1:30`` into a number, and whose loaders construct arbitrary tagged objects.
 This module uses only PyYAML's parser (text → events; libyaml's when available) and does
-the rest itself (DESIGN.md §5, "Loading rules"):
+the rest itself (docs/language.md, "Loading"):
 
 * plain scalars are typed by the YAML 1.2 core schema: only ``true``/``false`` are
   booleans, ``null``/``~``/empty is null, ints are decimal, ``0o`` octal or ``0x`` hex;
@@ -11,7 +11,8 @@ the rest itself (DESIGN.md §5, "Loading rules"):
   are rejected, as are duplicate mapping keys, merge keys and more than one document;
 * aliases are expanded with a budget: the nodes they add are counted on the composed
   graph *before* anything is built, so an alias bomb is rejected at once;
-* files are limited in size and nesting depth;
+* files are limited in size and nesting depth, and only regular files are read (a FIFO
+  or a device such as ``/dev/zero`` is refused before it is opened);
 * every mapping key, mapping value and sequence item gets a 1-based ``(line, col)``.
 
 Problems are collected as :class:`~engage_rules.errors.Problem` values rather than raised,
@@ -21,7 +22,9 @@ so that a caller can report every problem of every file at once.
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -40,6 +43,9 @@ MAX_FILE_BYTES = 1 << 20
 MAX_ALIAS_NODES = 10_000
 #: The deepest nesting of mappings and sequences (after alias expansion).
 MAX_DEPTH = 100
+#: The most digits of an integer (Python's default conversion limit, applied here
+#: whatever the interpreter is configured with).
+MAX_INT_DIGITS = 4300
 
 Pos = tuple[int, int]
 
@@ -344,13 +350,14 @@ def _convert(tag: str, text: str) -> Any:
         return text.lower() == "true"
     if tag == _INT:
         if not _INT_RE.match(text):
-            raise ValueError(f"{text!r} is not a valid !!int")
-        try:
-            if text.startswith(("0o", "0x")):
-                return int(text[2:], 8 if text[1] == "o" else 16)
-            return int(text, 10)
-        except ValueError:
-            raise ValueError(f"the number {text[:20]}… has too many digits") from None
+            raise ValueError(f"{text[:40]!r} is not a valid !!int")
+        based = text.startswith(("0o", "0x"))
+        digits = text[2:] if based else text.lstrip("+-")
+        if len(digits) > MAX_INT_DIGITS:  # (checked here: not left to the interpreter)
+            raise ValueError(
+                f"the number {text[:20]}… has too many digits (the limit is {MAX_INT_DIGITS})"
+            )
+        return int(digits, 8 if text[1] == "o" else 16) if based else int(text, 10)
     if not (_FLOAT_RE.match(text) or _INT_RE.match(text)):
         raise ValueError(f"{text!r} is not a valid !!float")
     lowered = text.lower()
@@ -429,22 +436,75 @@ def parse_yaml_text(text: str, filename: str = "<string>") -> YamlDocument:
     return doc
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(mode: int) -> str | None:
+    """Why a file of this mode cannot be read as a playbook file, or None."""
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return f"{kind}, not a regular file: refusing to read it"
+
+
+def read_limited(path: str | FsPath, limit: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them.
+
+    Never blocks and never reads without end: anything but a regular file (a FIFO, a
+    device such as ``/dev/zero``, a socket) is refused before it is opened (and again,
+    from the opened descriptor, in case it was swapped in between), and a file that
+    grows past ``limit`` while it is read is refused.  Raises :class:`FileTooLarge`,
+    :class:`NotRegularFile` or OSError.
+    """
+    info = os.stat(path)
+    why = _not_regular(info.st_mode)
+    if why is not None:
+        raise NotRegularFile(why)
+    if info.st_size > limit:
+        raise FileTooLarge(info.st_size, limit)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as f:
+        why = _not_regular(os.fstat(fd).st_mode)
+        if why is not None:
+            raise NotRegularFile(why)
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise FileTooLarge(len(raw), limit)
+    return raw
+
+
+class NotRegularFile(OSError):
+    """The path names a FIFO, a device, a socket or a folder, not a file."""
+
+
+class FileTooLarge(OSError):
+    """The file is larger than the limit."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"file is too large ({size} bytes; the limit is {limit} bytes)")
+        self.size, self.limit = size, limit
+
+
 def read_yaml_file(path: str | FsPath, filename: str | None = None) -> YamlDocument:
-    """Read and parse a file (UTF-8, size checked before reading); never raises for bad input.
+    """Read and parse a file (UTF-8, at most :data:`MAX_FILE_BYTES`, a regular file:
+    see :func:`read_limited`); never raises for bad input.
 
     ``filename`` is the name used in problems (default: the path as given).
     """
     path = FsPath(path)
     name = str(path) if filename is None else filename
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return _fatal(
-                name, f"file is too large ({size} bytes; the limit is {MAX_FILE_BYTES} bytes)"
-            )
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_FILE_BYTES)
+    except NotRegularFile as exc:
+        return _fatal(name, str(exc), 0, 0)
+    except FileTooLarge as exc:
+        return _fatal(name, str(exc))
     except OSError as exc:
-        return _fatal(name, f"cannot read file: {exc.strerror or exc}")
+        return _fatal(name, f"cannot read file: {exc.strerror or exc}", 0, 0)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
