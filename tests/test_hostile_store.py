@@ -299,3 +299,34 @@ rules:
         assert state.communities["default"].members["u1"].attrs["seen"] is True
     finally:
         again.close()
+
+
+# -- the last line of defence -------------------------------------------------------------------
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import engage_rules.compiler as compiler
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(compiler, "load", broken)
+    monkeypatch.delenv("ENGAGE_RULES_DEBUG", raising=False)
+    assert main(["validate", str(STARTER)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{STARTER}:0:0: internal error while checking this playbook: "
+                          "RuntimeError: boom (this is a bug")
+    assert "Traceback" not in err and "second line" not in err
+    assert main(["replay", str(STARTER), str(SAMPLE)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "engage-rules: internal error: RuntimeError: boom" in err
+    monkeypatch.setenv("ENGAGE_RULES_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(["replay", str(STARTER), str(SAMPLE)])
+
+
+def test_commands_read_time_zones_from_the_bundled_tzdata_only() -> None:
+    import zoneinfo
+
+    assert main(["validate", "-q", str(STARTER)]) == 0
+    assert zoneinfo.TZPATH == ()

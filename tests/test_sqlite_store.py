@@ -145,18 +145,21 @@ def test_is_processed_works_before_open(tmp_path: Path) -> None:
         assert store.is_processed("evt-1") and not store.is_processed("evt-2")
 
 
-def test_an_unserialisable_value_fails_cleanly(tmp_path: Path) -> None:
+def test_an_unserialisable_value_never_fails_the_batch(tmp_path: Path) -> None:
+    """A value JSON cannot hold is stored replaced, and the replacement recorded as an
+    error of the store (the batch, and the stream, go on)."""
     with SQLiteStore(tmp_path / "s.db") as store:
         state = store.open()
         d = _decision(1)
         _award(state, d, "u1")
         state.community("default").member("u1").attrs["bad"] = object()
-        with pytest.raises(StoreError, match="cannot serialise"):
-            store.commit([d], state)
-        assert not store.is_processed("evt-1")
-        del state.community("default").member("u1").attrs["bad"]
         store.commit([d], state)
         assert store.is_processed("evt-1")
+        [error] = store.rule_errors()
+        assert error.rule == "store" and "member default/u1" in error.message
+    with SQLiteStore(tmp_path / "s.db") as store:
+        member = store.open().community("default").member("u1")
+        assert member.attrs["bad"] == "<object>" and member.balances
 
 
 class _FailingCommit:

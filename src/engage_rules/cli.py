@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -80,6 +81,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except OSError as err:
             failed = True
             print(f"{path}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
+        except Exception as err:  # a bug: still one problem line, never a traceback
+            if os.environ.get(DEBUG_ENV):
+                raise
+            failed = True
+            print(f"{path}:0:0: internal error while checking this playbook: "
+                  f"{_internal(err)}", file=sys.stderr)
         else:
             if compiled.loaded is not None:  # warnings do not fail validation
                 for warning in compiled.loaded.warnings:
@@ -435,6 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"engage-rules: {err}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
+    bundled_time_zones()
     try:
         code: int = args.func(args)
     except StoreError as err:  # opening, writing or reading a store failed
@@ -443,7 +451,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug: one line (ENGAGE_RULES_DEBUG=1 shows where)
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"engage-rules: internal error: {_internal(err)}", file=sys.stderr)
+        return 2
     return code
+
+
+#: Set to 1 to let unexpected errors show their traceback.
+DEBUG_ENV = "ENGAGE_RULES_DEBUG"
+
+
+def _internal(err: BaseException) -> str:
+    text = str(err).splitlines()[0] if str(err) else ""
+    return (f"{type(err).__name__}: {text[:300]} (this is a bug in engage_rules or a "
+            f"plugin: please report it; set {DEBUG_ENV}=1 to see where it happened)")
+
+
+def bundled_time_zones() -> None:
+    """Read time zones from the bundled ``tzdata`` package only, never from the
+    machine's own tz database, whose version varies: the same playbook and events give
+    the same times on every machine (docs/language.md, "Time zones").  Called by the
+    command line, the edge of the process; an embedding application decides for
+    itself (``PYTHONTZPATH=`` does the same)."""
+    import zoneinfo
+
+    zoneinfo.reset_tzpath(to=())
+    zoneinfo.ZoneInfo.clear_cache()
 
 
 if __name__ == "__main__":
