@@ -94,7 +94,7 @@ def test_compiling_a_template_evaluates_nothing(monkeypatch: pytest.MonkeyPatch)
 def test_a_round_precision_from_event_data_is_bounded_at_run_time() -> None:
     template = compile_template("{{ event.data.n|round(event.data.p) }}", vars={})
     assert template.render(make_context(data={"n": 5, "p": -100})) == "0"
-    for p in (-30_000_000, 101, 10**30):
+    for p in (-30_000_000, 101, 2**62):
         with pytest.raises(ResourceLimitError, match="precision of `round`"):
             template.render(make_context(data={"n": 5, "p": p}))
     with pytest.raises(ExpressionError, match="whole number"):
