@@ -706,13 +706,16 @@ BUILTIN_EXECUTORS: dict[str, Executor] = {
 # to look up per event.  They have exactly the effects of the general ones above.
 
 def _fast_award(currency: str, amount: int, reason: str | None) -> Executor:
+    room = MAX_EARNED - amount  # lifetime credits above which this award is refused
+
     def award(run: Run, action: CompiledAction) -> None:
         m = run.member
         if m is None:
             raise ActionError("`award` needs a member: the event has none; give `to:`")
         if amount == 0:
             return
-        _room(m, currency, amount)
+        if m.earned.get(currency, 0) > room:
+            _room(m, currency, amount)
         ev = run.event
         text = reason if reason is not None else run.rule
         record = ActionRecord(
