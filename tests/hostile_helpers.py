@@ -1,26 +1,28 @@
 """Helpers of the hostile-client tests of the live runtime (tests/test_hostile_live.py and
-tests/fuzz/test_fuzz_webhook.py): a live service with a FakeAdapter and any clock, raw
-HTTP over sockets, and signed requests."""
+tests/fuzz/test_fuzz_webhook.py): the config of a live service with a FakeAdapter and any
+clock (run by the test kit's live_service), and raw HTTP over sockets."""
 
 from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engage_rules.adapters.signing import sign
-from engage_rules.compiler import load
 from engage_rules.runtime.config import load_config
 from engage_rules.runtime.service import Service
-from engage_rules.store import open_store
-from engage_rules.testing import FakeAdapter
+from engage_rules.testing import (
+    FakeAdapter,
+    LiveService,
+    live_service,
+    load,
+    open_store,
+    signed_headers,
+)
 from runtime_helpers import ENV, HOOK_SECRET
 
 #: A member welcome and a weekly broadcast (Mondays 10:00 UTC).
@@ -42,25 +44,43 @@ rules:
 
 @dataclass
 class Live:
-    service: Service
+    """A running service (the kit's LiveService) and the FakeAdapter it delivers to."""
+
+    live: LiveService
     fake: FakeAdapter
-    port: int
+
+    @property
+    def service(self) -> Service:
+        return self.live.service
+
+    @property
+    def port(self) -> int:
+        return self.live.port if self.service.webhooks else 0
 
 
-def write_config(tmp_path: Path, *, source: str | None = None, webhook: str = "",
-                 extra: str = "", store: str | None = None) -> Path:
+def write_config(
+    tmp_path: Path,
+    *,
+    source: str | None = None,
+    webhook: str = "",
+    extra: str = "",
+    store: str | None = None,
+) -> Path:
     """A config: the playbook above, SQLite in ``tmp_path`` (or ``store``), a FakeAdapter
     named fake, and a webhook source (``webhook``: more settings of it) or the given
     ``source``."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "playbook.yaml").write_text(PLAYBOOK, encoding="utf-8")
     if source is None:
-        source = ("  - type: webhook\n    listen: 127.0.0.1:0\n    secret_env: HOOK_SECRET\n"
-                  + "".join(f"    {line}\n" for line in webhook.splitlines() if line))
+        source = (
+            "  - type: webhook\n    listen: 127.0.0.1:0\n    secret_env: HOOK_SECRET\n"
+            + "".join(f"    {line}\n" for line in webhook.splitlines() if line)
+        )
     config = tmp_path / "live.yaml"
-    config.write_text(f"""\
+    config.write_text(
+        f"""\
 playbook: playbook.yaml
-store: "{store or f'sqlite:///{tmp_path}/state.db'}"
+store: "{store or f"sqlite:///{tmp_path}/state.db"}"
 timer_poll: 0.05
 sources:
 {source}adapters:
@@ -69,52 +89,40 @@ dispatch:
   default: fake
   retry: {{base: 0.05, max_delay: 0.5, max_attempts: 50}}
   shutdown_timeout: 5
-{extra}""", encoding="utf-8")
+{extra}""",
+        encoding="utf-8",
+    )
     return config
 
 
-def build(config_path: Path, clock: Callable[[], float] = time.time) -> tuple[Service,
-                                                                              FakeAdapter]:
+def build(config_path: Path, clock: Callable[[], float] = time.time) -> tuple[Service, FakeAdapter]:
     """A Service of the config with a FakeAdapter (no plugin registry involved)."""
     config = load_config(config_path, ENV)
     fake = FakeAdapter("fake")
     store = open_store(config.store)
-    return Service(config, load(config.playbook_path()), store, {"fake": fake},
-                   clock=clock), fake
+    return Service(config, load(config.playbook_path()), store, {"fake": fake}, clock=clock), fake
 
 
 @contextmanager
-def live(tmp_path: Path, clock: Callable[[], float] = time.time, *, webhook: str = "",
-         extra: str = "", source: str | None = None,
-         store: str | None = None) -> Iterator[Live]:
+def live(
+    tmp_path: Path,
+    clock: Callable[[], float] = time.time,
+    *,
+    webhook: str = "",
+    extra: str = "",
+    source: str | None = None,
+    store: str | None = None,
+) -> Iterator[Live]:
     """Run a service in a thread; stop it (and check it stopped) on the way out."""
-    service, fake = build(write_config(tmp_path, webhook=webhook, extra=extra,
-                                       source=source, store=store), clock)
-    thread = threading.Thread(target=service.run, daemon=True)
-    thread.start()
-    try:  # the port listens from construction; requests wait for the loop to start
-        yield Live(service, fake, service.webhooks[0].address[1] if service.webhooks else 0)
-    finally:
-        service.request_stop()
-        thread.join(timeout=30)
-        assert not thread.is_alive()
+    fake = FakeAdapter("fake")
+    config = write_config(tmp_path, webhook=webhook, extra=extra, source=source, store=store)
+    with live_service(config, env=ENV, adapters={"fake": fake}, clock=clock) as running:
+        yield Live(running, fake)
 
 
-def event(n: int, at: datetime, type_: str = "member.joined",
-          member: str = "u1") -> dict[str, Any]:
-    return {"id": f"evt-{n}", "type": type_, "at": at.isoformat(), "channel": "general",
-            "member": {"id": member}}
-
-
-def signed_headers(body: bytes, delivery: str, timestamp: float | None = None,
-                   secret: str = HOOK_SECRET) -> dict[str, str]:
-    ts = str(int(time.time() if timestamp is None else timestamp))
-    return {"X-Engage-Timestamp": ts, "X-Engage-Delivery": delivery,
-            "X-Engage-Signature": sign(secret.encode(), ts, delivery, body)}
-
-
-def http_bytes(method: str, path: str, headers: dict[str, str], body: bytes = b"",
-               *, length: bool = True) -> bytes:
+def http_bytes(
+    method: str, path: str, headers: dict[str, str], body: bytes = b"", *, length: bool = True
+) -> bytes:
     """One HTTP/1.1 request as bytes (``Connection: close``)."""
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
@@ -168,8 +176,16 @@ def exchange(port: int, request: bytes, timeout: float = 20.0) -> Answer | None:
         return read_answer(sock)
 
 
-def signed_post(port: int, body: bytes, delivery: str, timestamp: float | None = None,
-                headers: dict[str, str] | None = None) -> Answer | None:
-    h = {"Content-Type": "application/json", **signed_headers(body, delivery, timestamp),
-         **(headers or {})}
+def signed_post(
+    port: int,
+    body: bytes,
+    delivery: str,
+    timestamp: float | None = None,
+    headers: dict[str, str] | None = None,
+) -> Answer | None:
+    h = {
+        "Content-Type": "application/json",
+        **signed_headers(body, HOOK_SECRET, timestamp=timestamp, delivery=delivery),
+        **(headers or {}),
+    }
     return exchange(port, http_bytes("POST", "/events", h, body))

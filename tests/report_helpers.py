@@ -44,21 +44,21 @@ rules:
 
 #: (type, member, local time +08:00, text)
 EVENTS = [
-    ("member.joined", "z", "2026-02-20T10:00", None),   # before the period
+    ("member.joined", "z", "2026-02-20T10:00", None),  # before the period
     ("message.posted", "z", "2026-02-20T10:30", "hello"),  # z's last activity
-    ("member.joined", "a", "2026-03-02T09:00", None),   # W10
+    ("member.joined", "a", "2026-03-02T09:00", None),  # W10
     ("message.posted", "a", "2026-03-02T09:30", "hi all"),
-    ("member.joined", "b", "2026-03-03T23:00", None),   # quiet hours: welcome suppressed
+    ("member.joined", "b", "2026-03-03T23:00", None),  # quiet hours: welcome suppressed
     ("message.posted", "b", "2026-03-04T10:00", "hi"),
     ("message.posted", "a", "2026-03-05T10:00", "photo"),
     ("purchase", "a", "2026-03-05T11:00", None),
-    ("member.joined", "c", "2026-03-10T10:00", None),   # W11
+    ("member.joined", "c", "2026-03-10T10:00", None),  # W11
     ("message.posted", "c", "2026-03-10T10:05", "hey"),
     ("message.posted", "a", "2026-03-11T10:00", "more"),
     ("message.posted", "c", "2026-03-11T11:00", "again"),
     ("member.left", "b", "2026-03-12T10:00", None),
     ("message.posted", "c", "2026-03-12T12:00", "spam spam"),  # muted for 1h
-    ("member.joined", "d", "2026-03-16T10:00", None),   # W12, never active in the period
+    ("member.joined", "d", "2026-03-16T10:00", None),  # W12, never active in the period
     ("message.posted", "a", "2026-03-17T10:00", "x"),
     ("purchase", "a", "2026-03-17T11:00", None),
     ("checkin", "c", "2026-03-18T10:00", None),
@@ -76,8 +76,13 @@ def write_history(folder: Path) -> tuple[Path, Path]:
     events = folder / "events.jsonl"
     lines = []
     for i, (type_, member, at, text) in enumerate(EVENTS, 1):
-        event: dict[str, object] = {"id": f"e{i}", "type": type_, "at": f"{at}:00+08:00",
-                                    "community": "club", "member": {"id": member}}
+        event: dict[str, object] = {
+            "id": f"e{i}",
+            "type": type_,
+            "at": f"{at}:00+08:00",
+            "community": "club",
+            "member": {"id": member},
+        }
         if text is not None:
             event["data"] = {"text": text, "message_id": f"m{i}"}
         lines.append(json.dumps(event))
@@ -89,9 +94,19 @@ def replay_into_sqlite(folder: Path, capsys: pytest.CaptureFixture[str] | None =
     """Replay the history into ``folder/state.db``; its store URL."""
     playbook, events = write_history(folder)
     url = f"sqlite:///{folder / 'state.db'}"
-    code = main(["replay", str(playbook), str(events), "--store", url,
-                 "--until", "2026-03-23T12:00:00+08:00",
-                 "--actions-out", str(folder / "actions.jsonl")])
+    code = main(
+        [
+            "replay",
+            str(playbook),
+            str(events),
+            "--store",
+            url,
+            "--until",
+            "2026-03-23T12:00:00+08:00",
+            "--actions-out",
+            str(folder / "actions.jsonl"),
+        ]
+    )
     assert code == 0
     if capsys is not None:
         capsys.readouterr()

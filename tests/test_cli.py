@@ -1,9 +1,8 @@
-"""The ``engage-rules`` command line (DESIGN.md §6, §7): validate, schema and replay."""
+"""The ``engage-rules`` command line (docs/reference.md §6, §7): validate, schema and replay."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -14,14 +13,26 @@ from typing import Any
 import pytest
 
 from engage_rules.cli import main
+from engage_rules.testing import CliResult, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = ROOT / "rules" / "starter" / "community.yaml"
 SAMPLE = ROOT / "examples" / "starter-events.jsonl"
 PROBLEM_RE = re.compile(r"^.+:\d+:\d+: .+$")
 ACTION_FIELDS = {"key", "type", "member", "rule", "cause", "at", "params", "community"}
-MEMBER_FIELDS = {"balances", "level", "level_name", "badges", "titles", "tags", "strikes",
-                 "status", "opted_out", "flows", "attrs"}
+MEMBER_FIELDS = {
+    "balances",
+    "level",
+    "level_name",
+    "badges",
+    "titles",
+    "tags",
+    "strikes",
+    "status",
+    "opted_out",
+    "flows",
+    "attrs",
+}
 
 BROKEN = """\
 engage_rules: 1
@@ -37,16 +48,9 @@ rules:
 """
 
 
-def cli(*args: str, stdin: bytes | None = None,
-        cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "src")
-    proc = subprocess.run(
-        [sys.executable, "-m", "engage_rules", *args], input=stdin, capture_output=True,
-        env=env, cwd=cwd, check=False, timeout=120,
-    )
-    return subprocess.CompletedProcess(
-        proc.args, proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"))
+def cli(*args: str, stdin: bytes | None = None, cwd: Path = ROOT) -> CliResult:
+    """``engage-rules ARGS`` run in this process (the kit's run_cli)."""
+    return run_cli(*args, stdin=stdin, cwd=cwd)
 
 
 def jsonl(text: str) -> list[dict[str, Any]]:
@@ -55,13 +59,14 @@ def jsonl(text: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def sample_replay() -> subprocess.CompletedProcess[str]:
+def sample_replay() -> CliResult:
     return cli("replay", str(STARTER), str(SAMPLE))
 
 
 def write_events(path: Path, events: list[dict[str, Any]]) -> Path:
-    path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n", encoding="utf-8"
+    )
     return path
 
 
@@ -91,7 +96,7 @@ def test_validate_broken_playbook_reports_each_problem(tmp_path: Path) -> None:
     for x in lines:
         assert PROBLEM_RE.match(x), x
         assert x.startswith(f"{path}:")
-    located = {int(x[len(str(path)) + 1:].split(":")[0]): x for x in lines}
+    located = {int(x[len(str(path)) + 1 :].split(":")[0]): x for x in lines}
     assert sorted(located) == [7, 8, 10]
     assert "priorty" in located[7] and "priority" in located[7]  # did-you-mean
     assert "60 seconds" in located[8] and "duration" in located[8]
@@ -130,17 +135,30 @@ def test_schema_prints_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert schema.get("type") == "object" or "properties" in schema
 
 
-def test_schema_subprocess_is_valid_json() -> None:
-    proc = cli("schema")
-    assert proc.returncode == 0
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_the_installed_console_script_runs_the_cli() -> None:
+    """The ``engage-rules`` script the package installs (the other tests call ``main``
+    in this process): its output, and its exit code on a usage error."""
+    script = Path(sys.executable).with_name("engage-rules")
+    assert script.exists(), f"no console script beside {sys.executable}"
+    proc = subprocess.run(
+        [str(script), "schema"], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
     assert "$schema" in json.loads(proc.stdout)
+    bad = subprocess.run(
+        [str(script), "no-such-command"], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
 
 # -- replay of the sample -------------------------------------------------------------
 
 
 def test_replay_sample_outputs_design_shaped_actions(
-        sample_replay: subprocess.CompletedProcess[str]) -> None:
+    sample_replay: CliResult,
+) -> None:
     assert sample_replay.returncode == 0, sample_replay.stderr
     actions = jsonl(sample_replay.stdout)
     assert actions
@@ -152,12 +170,25 @@ def test_replay_sample_outputs_design_shaped_actions(
         assert a["at"][-6:] in ("+08:00", "+00:00") or a["at"].endswith("Z")
     assert len({a["key"] for a in actions}) == len(actions)  # keys are unique
     seen = Counter(a["type"] for a in actions)
-    for t in ("send", "tag", "award", "delete_message", "strike", "warn", "mute", "ban",
-              "spend", "reply", "revoke", "untag", "unmute"):
+    for t in (
+        "send",
+        "tag",
+        "award",
+        "delete_message",
+        "strike",
+        "warn",
+        "mute",
+        "ban",
+        "spend",
+        "reply",
+        "revoke",
+        "untag",
+        "unmute",
+    ):
         assert seen[t] >= 1, t
 
 
-def test_replay_sample_summary_counts(sample_replay: subprocess.CompletedProcess[str]) -> None:
+def test_replay_sample_summary_counts(sample_replay: CliResult) -> None:
     err = sample_replay.stderr
     total_lines = sum(1 for x in SAMPLE.read_text(encoding="utf-8").splitlines() if x.strip())
     m = re.search(r"(\d+) read, (\d+) processed, (\d+) duplicate, (\d+) quarantined", err)
@@ -180,25 +211,31 @@ def test_replay_sample_summary_counts(sample_replay: subprocess.CompletedProcess
     assert {k: int(v) for k, v in by_type.items()} == Counter(a["type"] for a in actions)
 
 
-def test_replay_is_deterministic(sample_replay: subprocess.CompletedProcess[str]) -> None:
+def test_replay_is_deterministic(sample_replay: CliResult) -> None:
     again = cli("replay", str(STARTER), str(SAMPLE))
     assert again.returncode == 0
     assert again.stdout == sample_replay.stdout
 
 
-def test_replay_stdin_matches_file(sample_replay: subprocess.CompletedProcess[str]) -> None:
+def test_replay_stdin_matches_file(sample_replay: CliResult) -> None:
     proc = cli("replay", str(STARTER), "-", stdin=SAMPLE.read_bytes())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == sample_replay.stdout
     assert re.search(r"\b1 duplicate, 3 quarantined", proc.stderr)
 
 
-def test_replay_actions_out_and_state_out(
-        tmp_path: Path, sample_replay: subprocess.CompletedProcess[str]) -> None:
+def test_replay_actions_out_and_state_out(tmp_path: Path, sample_replay: CliResult) -> None:
     actions_out = tmp_path / "actions.jsonl"
     state_out = tmp_path / "state.json"
-    proc = cli("replay", str(STARTER), str(SAMPLE), "--actions-out", str(actions_out),
-               "--state-out", str(state_out))
+    proc = cli(
+        "replay",
+        str(STARTER),
+        str(SAMPLE),
+        "--actions-out",
+        str(actions_out),
+        "--state-out",
+        str(state_out),
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
     assert actions_out.read_text(encoding="utf-8") == sample_replay.stdout
@@ -215,21 +252,38 @@ def test_replay_actions_out_and_state_out(
         assert isinstance(m["opted_out"], bool)
     # The flooder got a strike (expired since: strikes last 30 days); someone got banned
     # by the ladder; an admin was not touched.
-    assert any(a["rule"] == "flood" and a["member"] == "u5" and a["type"] == "strike"
-               for a in jsonl(sample_replay.stdout))
+    assert any(
+        a["rule"] == "flood" and a["member"] == "u5" and a["type"] == "strike"
+        for a in jsonl(sample_replay.stdout)
+    )
     assert any(m["status"] == "banned" for m in members.values())
     assert members["u99"]["strikes"] == 0 and members["u99"]["status"] == "active"
 
 
 def test_replay_until_fires_tag_expiry(tmp_path: Path) -> None:
-    events = write_events(tmp_path / "join.jsonl", [
-        {"id": "j1", "type": "member.joined", "at": "2026-03-02T10:00:00+08:00",
-         "member": {"id": "u1"}},
-    ])
+    events = write_events(
+        tmp_path / "join.jsonl",
+        [
+            {
+                "id": "j1",
+                "type": "member.joined",
+                "at": "2026-03-02T10:00:00+08:00",
+                "member": {"id": "u1"},
+            },
+        ],
+    )
     early = cli("replay", str(STARTER), str(events), "--until", "2026-03-08T10:00:00+08:00")
-    late = cli("replay", str(STARTER), str(events), "--until", "2026-03-09T10:00:01+08:00",
-               "--state-out", str(tmp_path / "s.json"))
+    late = cli(
+        "replay",
+        str(STARTER),
+        str(events),
+        "--until",
+        "2026-03-09T10:00:01+08:00",
+        "--state-out",
+        str(tmp_path / "s.json"),
+    )
     assert early.returncode == late.returncode == 0
+
     # (the welcome rule's own actions, and what follows from them: not the onboarding
     # flow's or the schedules')
     def welcome(out: str) -> list[dict[str, Any]]:
@@ -254,8 +308,13 @@ def test_replay_until_needs_an_offset(tmp_path: Path) -> None:
 
 def test_replay_unmute_after_until(tmp_path: Path) -> None:
     posts = [
-        {"id": f"p{i}", "type": "message.posted", "at": f"2026-03-02T10:0{i}:00+08:00",
-         "member": {"id": "u1"}, "data": {"text": "加微信", "message_id": f"m{i}"}}
+        {
+            "id": f"p{i}",
+            "type": "message.posted",
+            "at": f"2026-03-02T10:0{i}:00+08:00",
+            "member": {"id": "u1"},
+            "data": {"text": "加微信", "message_id": f"m{i}"},
+        }
         for i in range(2)
     ]
     events = write_events(tmp_path / "spam.jsonl", posts)
@@ -263,8 +322,15 @@ def test_replay_unmute_after_until(tmp_path: Path) -> None:
     muted = cli("replay", str(STARTER), str(events), "--state-out", str(state_out))
     assert [a["type"] for a in jsonl(muted.stdout)].count("unmute") == 0
     assert json.loads(state_out.read_text())["members"]["u1"]["status"] == "muted"
-    freed = cli("replay", str(STARTER), str(events), "--until", "2026-03-02T12:00:00+08:00",
-                "--state-out", str(state_out))
+    freed = cli(
+        "replay",
+        str(STARTER),
+        str(events),
+        "--until",
+        "2026-03-02T12:00:00+08:00",
+        "--state-out",
+        str(state_out),
+    )
     types = [a["type"] for a in jsonl(freed.stdout)]
     assert types[-1] == "unmute"
     assert json.loads(state_out.read_text())["members"]["u1"]["status"] == "active"
@@ -287,14 +353,27 @@ def test_replay_missing_playbook_exits_1(tmp_path: Path) -> None:
     assert "nope.yaml" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_replay_sqlite_store_is_idempotent(tmp_path: Path,
-                                           sample_replay: subprocess.CompletedProcess[str]) -> None:
+def test_replay_sqlite_store_is_idempotent(tmp_path: Path, sample_replay: CliResult) -> None:
     url = f"sqlite:///{tmp_path}/x.db"
     assert url.startswith("sqlite:////")
-    first = cli("replay", str(STARTER), str(SAMPLE), "--store", url,
-                "--state-out", str(tmp_path / "s1.json"))
-    second = cli("replay", str(STARTER), str(SAMPLE), "--store", url,
-                 "--state-out", str(tmp_path / "s2.json"))
+    first = cli(
+        "replay",
+        str(STARTER),
+        str(SAMPLE),
+        "--store",
+        url,
+        "--state-out",
+        str(tmp_path / "s1.json"),
+    )
+    second = cli(
+        "replay",
+        str(STARTER),
+        str(SAMPLE),
+        "--store",
+        url,
+        "--state-out",
+        str(tmp_path / "s2.json"),
+    )
     assert first.returncode == second.returncode == 0, second.stderr
     assert first.stdout == sample_replay.stdout  # same actions as the memory store
     # Nothing is applied twice, and the replay's output is the same (printed from the
@@ -302,8 +381,9 @@ def test_replay_sqlite_store_is_idempotent(tmp_path: Path,
     assert second.stdout == first.stdout
     assert "were printed again" in second.stderr
     lines = sum(1 for x in SAMPLE.read_text(encoding="utf-8").splitlines() if x.strip())
-    assert re.search(rf"\b0 processed, {lines - 3} duplicate, 3 quarantined",
-                     second.stderr), second.stderr
+    assert re.search(rf"\b0 processed, {lines - 3} duplicate, 3 quarantined", second.stderr), (
+        second.stderr
+    )
     s1 = json.loads((tmp_path / "s1.json").read_text())
     s2 = json.loads((tmp_path / "s2.json").read_text())
     assert s1 == s2
@@ -333,13 +413,13 @@ def test_replay_quarantined_only_stream_exits_0(tmp_path: Path) -> None:
     proc = cli("replay", str(STARTER), str(path))
     assert proc.returncode == 0
     assert proc.stdout == ""
-    assert re.search(r"\b3 read, 0 processed, 0 duplicate, 3 quarantined", proc.stderr), \
-        proc.stderr
+    assert re.search(r"\b3 read, 0 processed, 0 duplicate, 3 quarantined", proc.stderr), proc.stderr
     assert re.search(r"line 4: not_object", proc.stderr)
 
 
 def test_action_keys_do_not_depend_on_the_playbook_path(
-        tmp_path: Path, sample_replay: subprocess.CompletedProcess[str]) -> None:
+    tmp_path: Path, sample_replay: CliResult
+) -> None:
     elsewhere = tmp_path / "deep" / "renamed.yaml"
     elsewhere.parent.mkdir()
     elsewhere.write_bytes(STARTER.read_bytes())
@@ -349,18 +429,33 @@ def test_action_keys_do_not_depend_on_the_playbook_path(
 
 
 def test_state_out_with_several_communities(tmp_path: Path) -> None:
-    events = write_events(tmp_path / "two.jsonl", [
-        {"id": "a", "type": "member.joined", "at": "2026-03-02T10:00:00Z", "community": "c1",
-         "member": {"id": "u1"}},
-        {"id": "b", "type": "checkin", "at": "2026-03-02T10:00:01Z", "community": "c2",
-         "member": {"id": "u1"}},
-    ])
+    events = write_events(
+        tmp_path / "two.jsonl",
+        [
+            {
+                "id": "a",
+                "type": "member.joined",
+                "at": "2026-03-02T10:00:00Z",
+                "community": "c1",
+                "member": {"id": "u1"},
+            },
+            {
+                "id": "b",
+                "type": "checkin",
+                "at": "2026-03-02T10:00:01Z",
+                "community": "c2",
+                "member": {"id": "u1"},
+            },
+        ],
+    )
     state_out = tmp_path / "s.json"
     proc = cli("replay", str(STARTER), str(events), "--state-out", str(state_out))
     assert proc.returncode == 0, proc.stderr
-    assert [(a["community"], a["type"]) for a in jsonl(proc.stdout)
-            if a["rule"] in ("welcome", "daily-checkin")] == [
-        ("c1", "send"), ("c1", "tag"), ("c1", "start_flow"), ("c2", "award")]
+    assert [
+        (a["community"], a["type"])
+        for a in jsonl(proc.stdout)
+        if a["rule"] in ("welcome", "daily-checkin")
+    ] == [("c1", "send"), ("c1", "tag"), ("c1", "start_flow"), ("c2", "award")]
     state = json.loads(state_out.read_text())
     assert set(state) == {"communities"}
     c1, c2 = state["communities"]["c1"], state["communities"]["c2"]
@@ -383,7 +478,8 @@ def test_replay_batch_size_option(tmp_path: Path) -> None:
     bad = cli("replay", str(STARTER), str(SAMPLE), "--batch-size", "0")
     assert bad.returncode == 2 and "--batch-size" in bad.stderr
     db = tmp_path / "b.db"
-    small = cli("replay", str(STARTER), str(SAMPLE), "--store", f"sqlite:///{db}",
-                "--batch-size", "7")
+    small = cli(
+        "replay", str(STARTER), str(SAMPLE), "--store", f"sqlite:///{db}", "--batch-size", "7"
+    )
     default = cli("replay", str(STARTER), str(SAMPLE))
     assert small.returncode == 0 and small.stdout == default.stdout

@@ -7,16 +7,17 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from engage_rules.store import open_store
+from engage_rules.testing import event_line, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAYBOOK = ROOT / "rules" / "starter" / "community.yaml"
@@ -25,35 +26,65 @@ UNTIL = "2026-04-15T00:00:00+08:00"
 
 def _events(path: Path, n: int) -> None:
     rng = random.Random(5)
-    start = datetime(2026, 3, 2, 9, 0, tzinfo=timezone(timedelta(hours=8)))
-    texts = ["这是一条足够长的分享帖子，介绍今天拍摄的参数和构图心得。", "好", "加微信领取",
-             "刷-单", "今天天气很好，适合出门扫街拍照，大家一起来吧！"]
+    texts = [
+        "这是一条足够长的分享帖子，介绍今天拍摄的参数和构图心得。",
+        "好",
+        "加微信领取",
+        "刷-单",
+        "今天天气很好，适合出门扫街拍照，大家一起来吧！",
+    ]
     with path.open("w") as f:
         for i in range(n):
-            at = start + timedelta(seconds=i * 37)
             mid = f"u{rng.randrange(300)}"
             kind = rng.random()
-            ev: dict[str, object] = {"id": f"e{i}", "at": at.isoformat(), "community": "photo",
-                                     "member": {"id": mid, "created_at": "2025-01-01T00:00:00Z"}}
+            data: dict[str, object] = {}
             if kind < 0.05:
-                ev["type"] = "member.joined"
+                type_ = "member.joined"
             elif kind < 0.75:
-                ev.update(type="message.posted",
-                          data={"text": rng.choice(texts), "message_id": f"m{i}"})
+                type_ = "message.posted"
+                data = {"text": rng.choice(texts), "message_id": f"m{i}"}
             elif kind < 0.9:
-                ev["type"] = "checkin"
+                type_ = "checkin"
             elif kind < 0.95:
-                ev.update(type="redeem.requested", data={"item": "sticker-pack"})
+                type_ = "redeem.requested"
+                data = {"item": "sticker-pack"}
             else:
-                ev.update(type="referral.completed", data={"referrer": f"u{rng.randrange(300)}"})
-            f.write(json.dumps(ev, ensure_ascii=False) + "\n")
+                type_ = "referral.completed"
+                data = {"referrer": f"u{rng.randrange(300)}"}
+            line = event_line(
+                type_,
+                mid,
+                i * 37,
+                id=f"e{i}",
+                community="photo",
+                created_at="2025-01-01T00:00:00Z",
+                data=data,
+            )
+            f.write(line + "\n")
 
 
-def _replay(db: Path, events: Path, state_out: Path | None = None, *,
-            actions_out: Path | None = None, stdout: int | None = subprocess.DEVNULL
-            ) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "engage_rules", "replay", str(PLAYBOOK), str(events),
-           "--store", f"sqlite:///{db}", "--until", UNTIL, "--batch-size", "2000"]
+def _replay(
+    db: Path,
+    events: Path,
+    state_out: Path | None = None,
+    *,
+    actions_out: Path | None = None,
+    stdout: int | None = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "engage_rules",
+        "replay",
+        str(PLAYBOOK),
+        str(events),
+        "--store",
+        f"sqlite:///{db}",
+        "--until",
+        UNTIL,
+        "--batch-size",
+        "2000",
+    ]
     if state_out is not None:
         cmd += ["--state-out", str(state_out)]
     if actions_out is not None:
@@ -62,12 +93,29 @@ def _replay(db: Path, events: Path, state_out: Path | None = None, *,
     return subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env)
 
 
-def _kill_repeatedly(rng: random.Random, times: int, start: Callable[[], subprocess.Popen[bytes]]
-                     ) -> int:
+def _committed(db: Path) -> int:
+    """How many events the store at ``db`` has committed (0 before it exists); a WAL
+    reader, so it never gets in the replay's way."""
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+            return int(conn.execute("SELECT count(*) FROM processed").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _kill_repeatedly(
+    rng: random.Random, db: Path, times: int, start: Callable[[], subprocess.Popen[bytes]]
+) -> int:
+    """Start the replay ``times`` times, each time kill -9 it at a random moment after it
+    committed a batch of its own (however slow the machine is to start it)."""
     kills = 0
     for _ in range(times):
+        before = _committed(db)
         proc = start()
-        time.sleep(rng.uniform(0.5, 1.5))
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and _committed(db) <= before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.6))
         if proc.poll() is not None:
             break
         proc.send_signal(signal.SIGKILL)
@@ -89,6 +137,7 @@ def _ledgers(db: Path) -> dict[str, list[dict[str, object]]]:
     return out
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_kill_9_and_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
@@ -104,8 +153,9 @@ def test_kill_9_and_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     crash_db = tmp_path / "crash.db"
     crash_actions = tmp_path / "crash.jsonl"
     rng = random.Random(11)
-    kills = _kill_repeatedly(rng, 6, lambda: _replay(crash_db, events,
-                                                     actions_out=crash_actions))
+    kills = _kill_repeatedly(
+        rng, crash_db, 6, lambda: _replay(crash_db, events, actions_out=crash_actions)
+    )
     crash_state = tmp_path / "crash.json"
     proc = _replay(crash_db, events, crash_state, actions_out=crash_actions)
     assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
@@ -120,7 +170,7 @@ def test_kill_9_and_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
 
     # On standard output, the run that completes prints the whole output.
     stdout_db = tmp_path / "stdout.db"
-    assert _kill_repeatedly(rng, 2, lambda: _replay(stdout_db, events)) >= 1
+    assert _kill_repeatedly(rng, stdout_db, 2, lambda: _replay(stdout_db, events)) >= 1
     proc = _replay(stdout_db, events, stdout=subprocess.PIPE)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err

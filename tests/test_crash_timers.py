@@ -12,10 +12,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
+from engage_rules.testing import event_line
 
 ROOT = Path(__file__).resolve().parents[1]
 UNTIL = "2026-04-20T00:00:00+08:00"
@@ -62,30 +63,42 @@ rules:
 
 def _events(path: Path, n: int) -> None:
     rng = random.Random(7)
-    start = datetime(2026, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=8)))
     with path.open("w") as f:
         for i in range(n):
-            at = start + timedelta(seconds=i * 60)
             mid = f"u{rng.randrange(400)}"
             kind = rng.random()
-            ev: dict[str, object] = {"id": f"e{i}", "at": at.isoformat(), "community": "c",
-                                     "member": {"id": mid}}
+            data: dict[str, object] = {}
             if kind < 0.04:
-                ev["type"] = "member.joined"
+                type_ = "member.joined"
             elif kind < 0.05:
-                ev["type"] = "member.left"
+                type_ = "member.left"
             elif kind < 0.75:
+                type_ = "message.posted"
                 text = rng.choice(["hello there", "spam offer", "ok", "今天的照片分享一下"])
-                ev.update(type="message.posted", data={"text": text})
+                data = {"text": text}
             else:
-                ev["type"] = "checkin"
-            f.write(json.dumps(ev, ensure_ascii=False) + "\n")
+                type_ = "checkin"
+            line = event_line(type_, mid, i * 60, id=f"e{i}", community="c", data=data)
+            f.write(line + "\n")
 
 
-def _replay(pb: Path, db: Path, events: Path, state_out: Path | None = None
-            ) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "engage_rules", "replay", str(pb), str(events),
-           "--store", f"sqlite:///{db}", "--until", UNTIL, "--batch-size", "1000"]
+def _replay(
+    pb: Path, db: Path, events: Path, state_out: Path | None = None
+) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "engage_rules",
+        "replay",
+        str(pb),
+        str(events),
+        "--store",
+        f"sqlite:///{db}",
+        "--until",
+        UNTIL,
+        "--batch-size",
+        "1000",
+    ]
     if state_out is not None:
         cmd += ["--state-out", str(state_out)]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
@@ -103,6 +116,7 @@ def _rows(db: Path) -> dict[str, object]:
     return {"processed": processed, "pending": pending, "outbox": outbox}
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_kill_9_with_pending_timers_resumes_without_loss_or_repeats(tmp_path: Path) -> None:
     pb = tmp_path / "pb.yaml"
@@ -131,8 +145,11 @@ def test_kill_9_with_pending_timers_resumes_without_loss_or_repeats(tmp_path: Pa
     assert kills >= 1, "the replay finished before it could be killed; use more events"
 
     clean, crashed = _rows(clean_db), _rows(crash_db)
-    fired = [c for c in clean["processed"] if c.startswith(("flow:", "silence:", "after:",
-                                                            "unmute:", "untag:"))]
+    fired = [
+        c
+        for c in clean["processed"]
+        if c.startswith(("flow:", "silence:", "after:", "unmute:", "untag:"))
+    ]
     assert len(fired) > 1000  # the run did exercise timers of every kind
     assert {c.split(":")[0] for c in fired} == {"flow", "silence", "after", "unmute", "untag"}
     processed = crashed["processed"]

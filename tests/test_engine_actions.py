@@ -1,11 +1,12 @@
-"""Actions (DESIGN.md §5.3) from YAML to emitted actions and state."""
+"""Actions (docs/reference.md §5.3) from YAML to emitted actions and state."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from engage_rules import Engine
-from helpers import T0, ev, playbook, run, types
+from engage_rules.testing import T0, event
+from helpers import playbook, run, types
 
 
 def member(eng: Engine, mid: str = "u1", community: str = "default"):  # type: ignore[no-untyped-def]
@@ -20,10 +21,10 @@ rules:
     do: [{award: {points: 20, reason: post, cap: {per: day, max: 50}}}]
 """)
     eng = Engine(pb)
-    acts = run(eng, *(ev("message.posted", at=i * 60) for i in range(4)))
+    acts = run(eng, *(event("message.posted", at=i * 60) for i in range(4)))
     assert [a.params["amount"] for a in acts] == [20, 20, 10]  # the remainder, then nothing
     # T0 is 10:00 in Shanghai; 14 hours later is the next local day.
-    acts = run(eng, ev("message.posted", at=14 * 3600))
+    acts = run(eng, event("message.posted", at=14 * 3600))
     assert [a.params["amount"] for a in acts] == [20]
     assert member(eng).balances["points"] == 70
 
@@ -46,11 +47,11 @@ rules:
       - send: {template: short}
 """)
     eng = Engine(pb)
-    run(eng, ev("checkin"))
-    acts = run(eng, ev("redeem.requested", at=1, cost=50, item="x"))
+    run(eng, event("checkin"))
+    acts = run(eng, event("redeem.requested", at=1, cost=50, item="x"))
     assert types(acts) == ["send"]
     assert acts[0].params == {"template": "short", "text": "need 50, have 30"}
-    acts = run(eng, ev("redeem.requested", at=2, cost=20, item="x"))
+    acts = run(eng, event("redeem.requested", at=2, cost=20, item="x"))
     assert types(acts) == ["spend", "send"]
     assert acts[0].params == {"currency": "points", "amount": 20, "reason": "buy x"}
     assert member(eng).balances["points"] == 10
@@ -67,7 +68,7 @@ rules:
       - award: {currency: coins, amount: 3, reason: coin}
 """)
     eng = Engine(pb)
-    acts = run(eng, ev("referral.completed", "new", referrer="old"))
+    acts = run(eng, event("referral.completed", "new", referrer="old"))
     assert (acts[0].member, acts[0].params["amount"]) == ("old", 50)
     assert acts[1].params == {"currency": "coins", "amount": 3, "reason": "coin"}
     assert member(eng, "old").balances == {"points": 50}
@@ -85,15 +86,19 @@ rules:
     do: [{revoke: {rule: quality-post, event: "{{ event.data.message_id }}", reason: 删帖}}]
 """)
     eng = Engine(pb)
-    run(eng, ev("message.posted", message_id="m1"), ev("message.posted", at=1, message_id="m2"))
-    acts = run(eng, ev("message.deleted", at=2, message_id="m1"))
+    run(
+        eng,
+        event("message.posted", message_id="m1"),
+        event("message.posted", at=1, message_id="m2"),
+    )
+    acts = run(eng, event("message.deleted", at=2, message_id="m1"))
     assert types(acts) == ["revoke"]
     m = member(eng)
     assert m.balances["points"] == 5
     reversal = m.ledger[-1]
     assert reversal.amount == -5 and reversal.reverses == 1 and m.ledger[0].reversed_by == 3
     # Revoking again has no effect and emits nothing.
-    assert run(eng, ev("message.deleted", at=3, message_id="m1")) == []
+    assert run(eng, event("message.deleted", at=3, message_id="m1")) == []
     assert sum(e.amount for e in m.ledger) == m.balances["points"]
 
 
@@ -105,7 +110,7 @@ rules:
     do: [{tag: {name: newcomer, expires: 1d}}]
 """)
     eng = Engine(pb)
-    acts = run(eng, ev("member.joined"))
+    acts = run(eng, event("member.joined"))
     assert acts[0].params["name"] == "newcomer"
     ds = eng.advance_to(T0 + timedelta(days=2))
     untag = [a for d in ds for a in d.actions]
@@ -125,7 +130,7 @@ rules:
       - reply: {template: hi}
       - send: {text: "points={{ member.points }}"}
 """)
-    e = ev("message.posted", text="{{ 7*7 }}", message_id="m9")
+    e = event("message.posted", channel="general", text="{{ 7*7 }}", message_id="m9")
     acts = run(Engine(pb), e)
     assert acts[0].params["text"] == "你好 u1，你说：{{ 7*7 }}"
     assert acts[0].params["channel"] == "general" and acts[0].params["reply_to"] == "m9"
@@ -143,11 +148,11 @@ rules:
     do: [{opt_out: {}}]
 """)
     eng = Engine(pb)
-    assert types(run(eng, ev("checkin"))) == ["send"]
-    assert types(run(eng, ev("custom.stop", at=1))) == ["opt_out"]
-    assert run(eng, ev("checkin", at=2)) == []
-    run(eng, ev("member.opted_in", at=3))
-    assert types(run(eng, ev("checkin", at=4))) == ["send"]
+    assert types(run(eng, event("checkin"))) == ["send"]
+    assert types(run(eng, event("custom.stop", at=1))) == ["opt_out"]
+    assert run(eng, event("checkin", at=2)) == []
+    run(eng, event("member.opted_in", at=3))
+    assert types(run(eng, event("checkin", at=4))) == ["send"]
 
 
 def test_strike_ladder_mute_expiry_and_ban() -> None:
@@ -172,23 +177,25 @@ rules:
     do: [{set: {strikes_seen: "{{ event.data.total }}"}}]
 """)
     eng = Engine(pb)
-    a1 = run(eng, ev("message.posted", text="加微信", message_id="a"))
+    a1 = run(eng, event("message.posted", text="加微信", message_id="a"))
     assert types(a1) == ["delete_message", "strike", "warn", "set"]
     assert a1[1].params == {"reason": "违规词: 加微信", "total": 1}
     assert a1[2].rule == "moderation.strikes" and a1[2].params["text"] == "请注意：加微信"
-    a2 = run(eng, ev("message.posted", at=60, text="加 微 信", message_id="b"))
+    a2 = run(eng, event("message.posted", at=60, text="加 微 信", message_id="b"))
     assert types(a2) == ["delete_message", "strike", "mute", "set"]
     assert member(eng).status == "muted"
     later = [a for d in eng.advance_to(T0 + timedelta(hours=2)) for a in d.actions]
     assert types(later) == ["unmute"]
     assert member(eng).status == "active"
-    a3 = run(eng, ev("message.posted", at=3 * 3600, text="加微信", message_id="c"))
+    a3 = run(eng, event("message.posted", at=3 * 3600, text="加微信", message_id="c"))
     assert "ban" in types(a3)
     assert member(eng).status == "banned"
     assert member(eng).attrs["strikes_seen"] == 3
     # Exempt members never receive strikes.
-    assert types(run(eng, ev("message.posted", "boss", 4 * 3600, roles=["admin"],
-                              text="加微信"))) == []
+    assert (
+        types(run(eng, event("message.posted", "boss", 4 * 3600, roles=["admin"], text="加微信")))
+        == []
+    )
 
 
 def test_flag_for_review_and_audit_log() -> None:
@@ -200,7 +207,7 @@ rules:
     do: [{flag_for_review: {reason: "link: {{ match }}"}}]
 """)
     eng = Engine(pb)
-    d = eng.process(ev("message.posted", text="see https://x.example/a"))[-1]
+    d = eng.process(event("message.posted", text="see https://x.example/a"))[-1]
     assert d.review[0]["reason"] == "link: https://x.example/a"
     assert d.audit[0]["action"] == "flag_for_review"
 
@@ -212,7 +219,7 @@ rules:
     on: checkin
     do: [{award: {points: 1, reason: x}}, {tag: t}]
 """
-    e = ev("checkin", id="fixed")
+    e = event("checkin", id="fixed")
     k1 = [a.key for a in run(Engine(playbook(body)), e)]
     k2 = [a.key for a in run(Engine(playbook(body)), e)]
     assert k1 == k2 and len(set(k1)) == 2
@@ -231,10 +238,10 @@ rules:
     do: [{kick: {reason: bye}}]
 """)
     eng = Engine(pb)
-    acts = run(eng, ev("custom.mod", n=4))
+    acts = run(eng, event("custom.mod", n=4))
     assert acts[0].params["until"] == (T0 + timedelta(minutes=10)).isoformat()
     assert acts[1].params == {"level_hint": 8, "note": "fixed"}
-    run(eng, ev("custom.kick", at=1))
+    run(eng, event("custom.kick", at=1))
     assert member(eng).status == "left"
 
 
@@ -249,6 +256,6 @@ rules:
     do: [{tag: ok}]
 """)
     eng = Engine(pb)
-    d = eng.process(ev("checkin"))[-1]
+    d = eng.process(event("checkin"))[-1]
     assert types(d.actions) == ["tag"]
     assert d.errors[0].rule == "huge" and "limit" in d.errors[0].message

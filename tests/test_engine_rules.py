@@ -1,9 +1,10 @@
-"""Rules (DESIGN.md §5.1) from YAML to emitted actions."""
+"""Rules (docs/reference.md §5.1) from YAML to emitted actions."""
 
 from __future__ import annotations
 
 from engage_rules import Engine
-from helpers import T0, ev, playbook, run, types
+from engage_rules.testing import T0, event
+from helpers import playbook, run, types
 
 
 def test_if_else_and_priority_order() -> None:
@@ -20,9 +21,9 @@ rules:
     else: [{tag: short}]
 """)
     eng = Engine(pb)
-    acts = run(eng, ev("message.posted", text="hello world"))
+    acts = run(eng, event("message.posted", text="hello world"))
     assert [(a.rule, a.params["name"]) for a in acts] == [("high", "high"), ("low", "low")]
-    acts = run(eng, ev("message.posted", "u2", 1, text="hi"))
+    acts = run(eng, event("message.posted", "u2", 1, text="hi"))
     assert [(a.rule, a.params["name"]) for a in acts] == [("high", "short"), ("low", "low")]
 
 
@@ -40,7 +41,7 @@ rules:
     on: message.posted
     do: [{tag: c}]
 """)
-    acts = run(Engine(pb), ev("message.posted"))
+    acts = run(Engine(pb), event("message.posted"))
     assert [a.rule for a in acts] == ["a", "b"]
 
 
@@ -56,7 +57,7 @@ rules:
     if: "member.points >= 10"
     do: [{tag: rich}]
 """)
-    acts = run(Engine(pb), ev("checkin"))
+    acts = run(Engine(pb), event("checkin"))
     assert types(acts) == ["award", "tag"]
 
 
@@ -77,7 +78,7 @@ rules:
     do: [{tag: flooder}]
 """)
     eng = Engine(pb)
-    acts = run(eng, *(ev("message.posted", at=s) for s in (0, 2, 4, 30, 61, 200)))
+    acts = run(eng, *(event("message.posted", at=s) for s in (0, 2, 4, 30, 61, 200)))
     by_rule: dict[str, list[str]] = {}
     for a in acts:
         by_rule.setdefault(a.rule, []).append(a.cause)
@@ -97,10 +98,10 @@ rules:
     do: [{tag: seen}]
 """)
     eng = Engine(pb)
-    assert run(eng, ev("message.posted", "u1", roles=["admin"])) == []
-    assert run(eng, ev("message.posted", "u9")) == []
-    assert run(eng, ev("message.posted", "u2", channel="staff")) == []
-    assert types(run(eng, ev("message.posted", "u3"))) == ["tag"]
+    assert run(eng, event("message.posted", "u1", roles=["admin"])) == []
+    assert run(eng, event("message.posted", "u9")) == []
+    assert run(eng, event("message.posted", "u2", channel="staff")) == []
+    assert types(run(eng, event("message.posted", "u3"))) == ["tag"]
 
 
 def test_moderation_exempt_applies_to_rules_with_moderation_actions_only() -> None:
@@ -117,9 +118,9 @@ rules:
     do: [{award: {points: 1, reason: p}}]
 """)
     eng = Engine(pb)
-    acts = run(eng, ev("message.posted", "mod", roles=["moderator"], text="spam spam"))
+    acts = run(eng, event("message.posted", "mod", roles=["moderator"], text="spam spam"))
     assert types(acts) == ["award"]
-    acts = run(eng, ev("message.posted", "u1", text="buy spam now", message_id="m1"))
+    acts = run(eng, event("message.posted", "u1", text="buy spam now", message_id="m1"))
     assert types(acts) == ["delete_message", "award"]
     assert acts[0].params["message_id"] == "m1"
 
@@ -136,7 +137,7 @@ rules:
     do: [{tag: good}]
 """)
     eng = Engine(pb)
-    ds = eng.process(ev("message.posted", text="no count here"))
+    ds = eng.process(event("message.posted", text="no count here"))
     d = ds[-1]
     assert [a.rule for a in d.actions] == ["good"]
     assert [e.rule for e in d.errors] == ["bad"]
@@ -157,7 +158,7 @@ rules:
     do: [{emit: {type: custom.ping, data: {n: 1}}}]
 """)
     eng = Engine(pb)
-    ds = eng.process(ev("message.posted"))
+    ds = eng.process(event("message.posted"))
     d = ds[-1]
     assert len(d.actions) > 3
     assert any("loop" in e.message for e in d.errors)
@@ -174,12 +175,12 @@ rules:
     do: [{tag: greeted}]
 """)
     eng = Engine(pb)
-    run(eng, ev("member.joined"), ev("member.left", at=5))
+    run(eng, event("member.joined"), event("member.left", at=5))
     m = eng.state.communities["default"].members["u1"]
     assert m.status == "left"
-    run(eng, ev("member.opted_out", at=6))
+    run(eng, event("member.opted_out", at=6))
     assert m.opted_out
-    run(eng, ev("member.joined", at=10))
+    run(eng, event("member.joined", at=10))
     assert m.status == "active" and m.joined_at == T0  # the first join time is kept
     assert "greeted" in m.tags
 
@@ -192,10 +193,10 @@ rules:
     do: [{tag: x}]
 """)
     eng = Engine(pb)
-    run(eng, ev("checkin", at=100))
-    acts = run(eng, ev("checkin", "u2", at=50))
-    assert acts[0].at == ev("checkin", at=50).at
-    assert eng.state.clock == ev("checkin", at=100).at
+    run(eng, event("checkin", at=100))
+    acts = run(eng, event("checkin", "u2", at=50))
+    assert acts[0].at == event("checkin", at=50).at
+    assert eng.state.clock == event("checkin", at=100).at
 
 
 def test_community_events_without_member() -> None:
@@ -205,7 +206,7 @@ rules:
     on: custom.announcement
     do: [{broadcast: {text: "{{ event.data.title }}", channel: news}}]
 """)
-    acts = run(Engine(pb), ev("custom.announcement", None, title="周末外拍"))
+    acts = run(Engine(pb), event("custom.announcement", None, title="周末外拍"))
     assert acts[0].member is None
     assert acts[0].params == {"text": "周末外拍", "channel": "news"}
 
@@ -228,10 +229,10 @@ rules:
     else: [{untag: rich}]
 """)
     eng = Engine(pb)
-    acts = run(eng, ev("redeem.requested"))  # 0 points: refused, consolation 3 -> rich
+    acts = run(eng, event("redeem.requested"))  # 0 points: refused, consolation 3 -> rich
     assert types(acts) == ["award", "tag"]
-    run(eng, ev("checkin", at=1))
-    acts = run(eng, ev("redeem.requested", at=2))  # 3 points: refused again -> 6
+    run(eng, event("checkin", at=1))
+    acts = run(eng, event("redeem.requested", at=2))  # 3 points: refused again -> 6
     assert types(acts) == ["award"]
-    acts = run(eng, ev("redeem.requested", at=3))  # 6 points: spend 5 -> 1 -> not rich
+    acts = run(eng, event("redeem.requested", at=3))  # 6 points: spend 5 -> 1 -> not rich
     assert types(acts) == ["spend", "untag"]

@@ -1,4 +1,4 @@
-"""The event envelope (DESIGN.md §3): parsing, validation and JSON Lines reading."""
+"""The event envelope (docs/reference.md §3): parsing, validation and JSON Lines reading."""
 
 from __future__ import annotations
 
@@ -23,16 +23,13 @@ from engage_rules.events import (
     event_to_json,
     parse_event,
 )
-from engage_rules.reader import Quarantined, read_events, read_lines
+from engage_rules.shell.reader import Quarantined, read_events, read_lines
+from engage_rules.testing import event_obj
+from engage_rules.testing import strategies as est
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BASE: dict[str, Any] = {
-    "id": "evt-1",
-    "type": "message.posted",
-    "at": "2026-03-02T20:15:00+08:00",
-    "member": {"id": "u42"},
-}
+BASE: dict[str, Any] = event_obj("message.posted", "u42", "2026-03-02T20:15:00+08:00", id="evt-1")
 
 _DROP = object()
 
@@ -70,7 +67,12 @@ def test_full_design_example_parses() -> None:
     )
     e = parse_event(raw)
     assert (e.id, e.type, e.community, e.platform, e.channel) == (
-        "evt-1001", "message.posted", "fans", "discord", "general")
+        "evt-1001",
+        "message.posted",
+        "fans",
+        "discord",
+        "general",
+    )
     assert e.member is not None and e.member_id == "u42"
     assert e.member.name == "阿明" and e.member.roles == ("member",)
     assert e.member.created_at == datetime(2025, 12, 1, tzinfo=UTC)
@@ -84,7 +86,7 @@ def test_bytes_and_str_input_give_the_same_event() -> None:
 
 
 def test_community_defaults_to_default() -> None:
-    assert parse_event(line()).community == "default"
+    assert parse_event(line(community=_DROP)).community == "default"
 
 
 def test_optional_fields_are_optional() -> None:
@@ -174,8 +176,16 @@ def test_naive_at_is_malformed(at: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "at", ["yesterday", "", "2026-13-02T10:00:00Z", "2026-03-02T25:00:00+08:00",
-           "2026-03-02T10:00:00+24:00", "1e10"])
+    "at",
+    [
+        "yesterday",
+        "",
+        "2026-13-02T10:00:00Z",
+        "2026-03-02T25:00:00+08:00",
+        "2026-03-02T10:00:00+24:00",
+        "1e10",
+    ],
+)
 def test_garbage_at_is_malformed(at: str) -> None:
     err = reject(line(at=at))
     assert err.reason == "bad_time"
@@ -216,8 +226,18 @@ def test_member_created_at_naive_or_garbage(created: Any) -> None:
     assert "member.created_at" in err.message
 
 
-@pytest.mark.parametrize("type_", ["Message Posted", "message posted", "Message.posted",
-                                   "message..posted", ".message", "message.", "消息.发送"])
+@pytest.mark.parametrize(
+    "type_",
+    [
+        "Message Posted",
+        "message posted",
+        "Message.posted",
+        "message..posted",
+        ".message",
+        "message.",
+        "消息.发送",
+    ],
+)
 def test_bad_type_names(type_: str) -> None:
     err = reject(line(type=type_))
     assert err.reason == "bad_event_type"
@@ -260,45 +280,15 @@ def test_event_just_under_the_limit_is_accepted() -> None:
 
 
 def test_str_with_lone_surrogate_is_an_event_error() -> None:
-    assert reject('{"id": "\ud800", "type": "a", "at": "2026-03-02T10:00:00Z"}').reason \
-        == "bad_json"
+    assert (
+        reject('{"id": "\ud800", "type": "a", "at": "2026-03-02T10:00:00Z"}').reason == "bad_json"
+    )
 
 
 # -- hypothesis: nothing but EventError --------------------------------------------------
 
-_scalars = (st.none() | st.booleans() | st.integers() | st.floats()
-            | st.text(max_size=20))
-_json = st.recursive(
-    _scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=4),
-    max_leaves=12,
-)
-_times = st.one_of(
-    st.datetimes(timezones=st.sampled_from([UTC, None])).map(lambda d: d.isoformat()),
-    st.text(max_size=30),
-    _json,
-)
-_fields = {
-    "id": st.one_of(st.text(max_size=10), _json),
-    "type": st.one_of(st.sampled_from(["message.posted", "checkin", "Bad Type", ""]),
-                      st.text(max_size=12), _json),
-    "at": _times,
-    "community": st.one_of(st.text(max_size=8), _json),
-    "member": st.one_of(
-        st.fixed_dictionaries({}, optional={
-            "id": st.one_of(st.text(max_size=8), _json),
-            "name": _json,
-            "roles": _json,
-            "created_at": _times,
-        }),
-        _json,
-    ),
-    "data": _json,
-    "internal": _json,
-    "depth": _json,
-}
-_eventish = st.fixed_dictionaries({}, optional=_fields)
+_json = est.json_values()
+_eventish = est.malformed_event_objs(_json)
 
 
 def _check(value: Any) -> None:
@@ -356,28 +346,36 @@ def _collect(items: Any) -> tuple[list[tuple[int, str]], list[Quarantined]]:
 
 def test_read_events_file_line_numbers_blank_lines_and_reasons(tmp_path: Path) -> None:
     rows = [
-        _good(1),                        # 1
-        "",                              # 2 blank: skipped, still counted
-        "   \t",                         # 3 whitespace only: skipped
-        '{"id": "x", "type"',            # 4 bad_json
-        "[1, 2, 3]",                     # 5 not_object
-        line(id="e6", at=1772413200),    # 6 bad_time
+        _good(1),  # 1
+        "",  # 2 blank: skipped, still counted
+        "   \t",  # 3 whitespace only: skipped
+        '{"id": "x", "type"',  # 4 bad_json
+        "[1, 2, 3]",  # 5 not_object
+        line(id="e6", at=1772413200),  # 6 bad_time
         line(id="e7", type="Message Posted"),  # 7 bad_event_type
-        line(id="e8", member={"name": "n"}),   # 8 missing_field
-        line(id="e9", data=[1]),         # 9 wrong_type
-        _good(10),                       # 10
+        line(id="e8", member={"name": "n"}),  # 8 missing_field
+        line(id="e9", data=[1]),  # 9 wrong_type
+        _good(10),  # 10
     ]
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     events, bad = _collect(read_events(path))
     assert events == [(1, "e1"), (10, "e10")]
     assert [(q.line, q.reason) for q in bad] == [
-        (4, "bad_json"), (5, "not_object"), (6, "bad_time"), (7, "bad_event_type"),
-        (8, "missing_field"), (9, "wrong_type"),
+        (4, "bad_json"),
+        (5, "not_object"),
+        (6, "bad_time"),
+        (7, "bad_event_type"),
+        (8, "missing_field"),
+        (9, "wrong_type"),
     ]
     assert bad[0].raw == '{"id": "x", "type"'
-    assert bad[0].to_json() == {"line": 4, "reason": "bad_json", "message": bad[0].message,
-                                "raw": bad[0].raw}
+    assert bad[0].to_json() == {
+        "line": 4,
+        "reason": "bad_json",
+        "message": bad[0].message,
+        "raw": bad[0].raw,
+    }
 
 
 def test_read_events_accepts_str_path_and_crlf(tmp_path: Path) -> None:
@@ -388,8 +386,7 @@ def test_read_events_accepts_str_path_and_crlf(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("size", [MAX_EVENT_BYTES + 1, MAX_EVENT_BYTES + 2, 3 * MAX_EVENT_BYTES])
-def test_oversized_line_in_the_middle_does_not_disturb_the_next(tmp_path: Path,
-                                                                size: int) -> None:
+def test_oversized_line_in_the_middle_does_not_disturb_the_next(tmp_path: Path, size: int) -> None:
     filler = line(id="big", data={"text": ""})
     big = line(id="big", data={"text": "y" * (size - len(filler))})
     assert len(big.encode()) == size
@@ -424,39 +421,59 @@ def test_read_events_dash_reads_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [(q.line, q.reason) for q in bad] == [(2, "bad_json")]
 
 
+@pytest.mark.subprocess
 def test_read_events_dash_in_a_subprocess() -> None:
     script = (
         "import sys\n"
-        "from engage_rules.reader import read_events, Quarantined\n"
+        "from engage_rules.shell.reader import read_events, Quarantined\n"
         "for n, item in read_events('-'):\n"
         "    print(n, item.reason if isinstance(item, Quarantined) else item.id)\n"
     )
     data = "\n".join([_good(1), "[]", "", _good(4)]) + "\n"
     proc = subprocess.run(
-        [sys.executable, "-c", script], input=data.encode(), capture_output=True,
-        env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}, cwd=ROOT,
-        check=False, timeout=60,
+        [sys.executable, "-c", script],
+        input=data.encode(),
+        capture_output=True,
+        env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
+        cwd=ROOT,
+        check=False,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout.decode().split("\n") == ["1 e1", "2 not_object", "4 e4", ""]
 
 
 def test_event_to_json_round_trips() -> None:
-    e = parse_event(line(community="fans", channel="c", platform="discord",
-                         member={"id": "u1", "name": "阿明", "roles": ["vip"],
-                                 "created_at": "2025-06-01T00:00:00Z"},
-                         data={"n": 1, "text": "你好"}))
+    e = parse_event(
+        line(
+            community="fans",
+            channel="c",
+            platform="discord",
+            member={
+                "id": "u1",
+                "name": "阿明",
+                "roles": ["vip"],
+                "created_at": "2025-06-01T00:00:00Z",
+            },
+            data={"n": 1, "text": "你好"},
+        )
+    )
     out = event_to_json(e)
     assert out["at"] == "2026-03-02T20:15:00+08:00"
     assert parse_event(orjson.dumps(out)) == e
 
 
-@given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=8)),
-                                                timezone(timedelta(hours=-3, minutes=-30))])),
-       st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3))
+@given(
+    st.datetimes(
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-3, minutes=-30))]
+        )
+    ),
+    st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3),
+)
 @settings(max_examples=50)
 def test_action_json_bytes_equal_to_json(at: datetime, params: dict[str, Any]) -> None:
-    from engage_rules.decision import ActionRecord
+    from engage_rules.model.decision import ActionRecord
 
     a = ActionRecord(None, "award", "u1", "r", "e1", at, params, "c", ("pb", "do.0"))
     assert json.loads(a.to_json_bytes()) == a.to_json()  # stdlib: exact big integers

@@ -10,16 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage_rules.context import EvalContext
 from engage_rules.errors import ExpressionError, ResourceLimitError
 from engage_rules.events import event_from_obj
-from engage_rules.expressions import (
+from engage_rules.expr.context import EvalContext
+from engage_rules.expr.expressions import (
     ConditionErrors,
     ExprCompileError,
     compile_condition,
     compile_expression,
 )
-from engage_rules.state import MemberState, ts
+from engage_rules.model.state import MemberState, ts
+from engage_rules.testing import expr_env
+
+ENV = expr_env()
 
 AT = "2026-03-02T20:15:00+08:00"
 VARS: dict[str, Any] = {
@@ -41,8 +44,12 @@ def make_context(
     vars: dict[str, Any] | None = None,
 ) -> EvalContext:
     """A real EvalContext over a real Event and MemberState."""
-    obj: dict[str, Any] = {"id": "evt-1", "type": type_, "at": at,
-                           "data": {"text": "大家好，今天分享一个教程"} if data is None else data}
+    obj: dict[str, Any] = {
+        "id": "evt-1",
+        "type": type_,
+        "at": at,
+        "data": {"text": "大家好，今天分享一个教程"} if data is None else data,
+    }
     if channel is not None:
         obj["channel"] = channel
     if event_member is not None:
@@ -52,36 +59,50 @@ def make_context(
     event = event_from_obj(obj)
     if member is True:
         m: MemberState | None = MemberState(
-            id="u42", community="default", name="阿明", roles=("member",), level=2,
-            level_name="活跃成员", balances={"points": 120, "coins": 3},
+            id="u42",
+            community="default",
+            name="阿明",
+            roles=("member",),
+            level=2,
+            level_name="活跃成员",
+            balances={"points": 120, "coins": 3},
             tags={"vip": None, "expired": datetime(2020, 1, 1, tzinfo=ZoneInfo("UTC"))},
-            attrs={"city": "上海", "score": 7}, badges={"first-post": {}},
-            joined_at=event.at - timedelta(days=30), last_active_at=event.at - timedelta(days=3),
+            attrs={"city": "上海", "score": 7},
+            badges={"first-post": {}},
+            joined_at=event.at - timedelta(days=30),
+            last_active_at=event.at - timedelta(days=3),
         )
     elif member is False:
         m = None
     else:
         m = member
     return EvalContext(
-        event, m, event.at, ts(event.at),
+        event,
+        m,
+        event.at,
+        ts(event.at),
         {"id": "default", "name": "摄影爱好者社群", "timezone": "Asia/Shanghai"},
-        dict(VARS if vars is None else vars), "points", ZoneInfo("Asia/Shanghai"),
+        dict(VARS if vars is None else vars),
+        "points",
+        ZoneInfo("Asia/Shanghai"),
+        ENV,
     )
 
 
 def ev(text: str, c: EvalContext | None = None, **kw: Any) -> Any:
     """Compile and evaluate ``text``."""
-    fn = compile_expression(text, vars=VARS, **kw).fn
+    fn = compile_expression(text, vars=VARS, **kw, env=ENV).fn
     return fn(c if c is not None else make_context())
 
 
 def compile_error(text: str, **kw: Any) -> ExprCompileError:
     with pytest.raises(ExprCompileError) as info:
-        compile_expression(text, vars=VARS, **kw)
+        compile_expression(text, vars=VARS, **kw, env=ENV)
     return info.value
 
 
 # -- semantics of each construct ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
@@ -217,6 +238,7 @@ def test_dates_and_durations() -> None:
 
 # -- static resolution of roots ---------------------------------------------------------------
 
+
 def test_event_fields() -> None:
     c = make_context(data={"text": "hi", "n": 3, "nested": {"k": [1, 2]}})
     assert ev("event.type", c) == "message.posted"
@@ -257,7 +279,7 @@ def test_member_fields() -> None:
 
 
 def test_default_currency_is_read_at_run_time() -> None:
-    fn = compile_expression("member.points", vars={}).fn
+    fn = compile_expression("member.points", vars={}, env=ENV).fn
     c = make_context()
     c.default_currency = "coins"
     assert fn(c) == 3
@@ -284,12 +306,13 @@ def test_community_vars_now() -> None:
 
 
 def test_vars_scalars_are_baked_and_containers_are_not_copied_per_call() -> None:
-    compiled = compile_expression("vars.min_len + 1", vars=VARS)
+    compiled = compile_expression("vars.min_len + 1", vars=VARS, env=ENV)
     assert "21" in compiled.python or "min_len" not in compiled.python
     assert compiled.fn(make_context(vars={})) == 21
 
 
 # -- undefined ------------------------------------------------------------------------------------
+
 
 def test_undefined_behaviour() -> None:
     c = make_context(data={})
@@ -305,8 +328,14 @@ def test_undefined_behaviour() -> None:
     assert ev("event.data.text == 'a'", c) is False
     assert ev("'a' in event.data.text", c) is False
     assert ev("(1 if false) is defined", c) is False
-    for bad in ("event.data.text >= 1", "1 < event.data.text", "event.data.text + 1",
-                "event.data.user.name", "event.data.text.lower()", "event.data.x[0]"):
+    for bad in (
+        "event.data.text >= 1",
+        "1 < event.data.text",
+        "event.data.text + 1",
+        "event.data.user.name",
+        "event.data.text.lower()",
+        "event.data.x[0]",
+    ):
         with pytest.raises(ExpressionError):
             ev(bad, c)
 
@@ -317,6 +346,7 @@ def test_undefined_message_names_the_path() -> None:
 
 
 # -- compile errors ------------------------------------------------------------------------------
+
 
 def test_unknown_name_suggests() -> None:
     err = compile_error("membr.level >= 2")
@@ -370,17 +400,29 @@ def test_match_only_where_allowed() -> None:
     c = make_context()
     c.match = "代刷"
     assert ev("match ~ '!'", c, allow_match=True) == "代刷!"
-    assert compile_expression("match", vars={}, allow_match=True).uses.uses_match
+    assert compile_expression("match", vars={}, allow_match=True, env=ENV).uses.uses_match
 
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "a b", "1 +", "(", "a }} b", "{{ a }}", "a %} b", "x[", "-2 ** 2",
-     "2 ** 3 ** 2", "9**9**9"],
+    [
+        "",
+        "   ",
+        "a b",
+        "1 +",
+        "(",
+        "a }} b",
+        "{{ a }}",
+        "a %} b",
+        "x[",
+        "-2 ** 2",
+        "2 ** 3 ** 2",
+        "9**9**9",
+    ],
 )
 def test_syntax_errors(text: str) -> None:
     with pytest.raises(ExprCompileError):
-        compile_expression(text, vars={})
+        compile_expression(text, vars={}, env=ENV)
 
 
 def test_ambiguous_power_messages() -> None:
@@ -396,10 +438,11 @@ def test_limits_at_compile_time() -> None:
 
 def test_non_string_expression() -> None:
     with pytest.raises(ExprCompileError, match="must be a string"):
-        compile_expression(3, vars={})  # type: ignore[arg-type]
+        compile_expression(3, vars={}, env=ENV)  # type: ignore[arg-type]
 
 
 # -- windows and uses ---------------------------------------------------------------------------
+
 
 def test_count_and_duplicates_need_literal_windows() -> None:
     assert "quoted duration" in compile_error("count('message.posted', within=vars.label)").message
@@ -415,24 +458,42 @@ def test_uses_are_collected() -> None:
         "count('message.posted', within='7d') + count('message.posted', '30d')"
         " + count('checkin') + duplicates() + duplicates('1h')",
         vars={},
+        env=ENV,
     ).uses
     assert uses.counts == {"message.posted": 30 * 86400.0, "checkin": None}
     assert uses.duplicates_window == 3600.0
     assert not uses.sets_match and not uses.uses_match
-    uses = compile_expression("count('a') + count('a', within='1h')", vars={}).uses
+    uses = compile_expression("count('a') + count('a', within='1h')", vars={}, env=ENV).uses
     assert uses.counts == {"a": 3600.0}
-    uses = compile_expression("links(event.data.text)", vars={}).uses
+    uses = compile_expression("links(event.data.text)", vars={}, env=ENV).uses
     assert uses.sets_match
 
 
 # -- run-time errors --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "text",
-    ["'a' + 1", "1 / 0", "1 // 0", "1 % 0", "'a' < 1", "[] | first + 1", "{[1]: 2}",
-     "'abc'[::0]", "[1] | sum(start='x')", "'x'.split('')", "[1].index(5)",
-     "days(event.type)", "range(event.type)", "5 | length", "'%d' % 'x'", "2.0 ** 5000",
-     "(1).count(1)", "now.lower()"],
+    [
+        "'a' + 1",
+        "1 / 0",
+        "1 // 0",
+        "1 % 0",
+        "'a' < 1",
+        "[] | first + 1",
+        "{[1]: 2}",
+        "'abc'[::0]",
+        "[1] | sum(start='x')",
+        "'x'.split('')",
+        "[1].index(5)",
+        "days(event.type)",
+        "range(event.type)",
+        "5 | length",
+        "'%d' % 'x'",
+        "2.0 ** 5000",
+        "(1).count(1)",
+        "now.lower()",
+    ],
 )
 def test_run_time_errors_are_expression_errors(text: str) -> None:
     with pytest.raises(ExpressionError):
@@ -446,10 +507,17 @@ def test_run_time_error_message_names_the_expression() -> None:
 
 def test_bounds_raise_resource_limit() -> None:
     c = make_context(data={"n": 10**6, "s": "a" * 40000, "k": 100000, "w": 200})
-    for text in ("'a' * event.data.k", "[0] * (event.data.k // 5)", "2 ** (event.data.w * 25)",
-                 "range(event.data.n)", "event.data.s ~ event.data.s",
-                 "event.data.s + event.data.s", "('%' ~ event.data.w ~ 'd') % 1",
-                 "event.data.s | replace('a', 'aa')", "([event.data.s] * 3) | join"):
+    for text in (
+        "'a' * event.data.k",
+        "[0] * (event.data.k // 5)",
+        "2 ** (event.data.w * 25)",
+        "range(event.data.n)",
+        "event.data.s ~ event.data.s",
+        "event.data.s + event.data.s",
+        "('%' ~ event.data.w ~ 'd') % 1",
+        "event.data.s | replace('a', 'aa')",
+        "([event.data.s] * 3) | join",
+    ):
         with pytest.raises(ResourceLimitError):
             ev(text, c)
     # The same with constants is refused at load time.
@@ -460,46 +528,70 @@ def test_bounds_raise_resource_limit() -> None:
 def test_constant_calls_are_folded_and_checked_at_load_time() -> None:
     assert "10000" in compile_error("range(100000)").message
     assert "needs a number" in compile_error("days('x')").message
-    compiled = compile_expression("member.silent_for > days(7)", vars={})
+    compiled = compile_expression("member.silent_for > days(7)", vars={}, env=ENV)
     assert "_fn_days" not in compiled.python
 
 
 # -- conditions -----------------------------------------------------------------------------------
 
+
 def test_condition_forms() -> None:
     c = make_context()
-    assert compile_condition("member.level >= 2", vars=VARS).fn(c) is True
-    assert compile_condition(["member.level >= 2", "'vip' in member.tags"], vars=VARS).fn(c)
-    assert not compile_condition(["member.level >= 2", "member.level > 5"], vars=VARS).fn(c)
-    assert compile_condition({"any": ["member.level > 5", "member.points > 100"]},
-                             vars=VARS).fn(c) is True
-    assert compile_condition({"not": "member.level > 5"}, vars=VARS).fn(c) is True
-    assert compile_condition({"all": []}, vars=VARS).fn(c) is True
-    assert compile_condition({"any": []}, vars=VARS).fn(c) is False
-    assert compile_condition(True, vars=VARS).fn(c) is True
-    nested = {"all": ["member.level >= 2",
-                      {"any": [{"not": "member.opted_out"}, "false"]},
-                      ["event.type == 'message.posted'"]]}
-    compiled = compile_condition(nested, vars=VARS)
+    assert compile_condition("member.level >= 2", vars=VARS, env=ENV).fn(c) is True
+    assert compile_condition(["member.level >= 2", "'vip' in member.tags"], vars=VARS, env=ENV).fn(
+        c
+    )
+    assert not compile_condition(["member.level >= 2", "member.level > 5"], vars=VARS, env=ENV).fn(
+        c
+    )
+    assert (
+        compile_condition(
+            {"any": ["member.level > 5", "member.points > 100"]}, vars=VARS, env=ENV
+        ).fn(c)
+        is True
+    )
+    assert compile_condition({"not": "member.level > 5"}, vars=VARS, env=ENV).fn(c) is True
+    assert compile_condition({"all": []}, vars=VARS, env=ENV).fn(c) is True
+    assert compile_condition({"any": []}, vars=VARS, env=ENV).fn(c) is False
+    assert compile_condition(True, vars=VARS, env=ENV).fn(c) is True
+    nested = {
+        "all": [
+            "member.level >= 2",
+            {"any": [{"not": "member.opted_out"}, "false"]},
+            ["event.type == 'message.posted'"],
+        ]
+    }
+    compiled = compile_condition(nested, vars=VARS, env=ENV)
     assert compiled.fn(c) is True
-    assert [rel for rel, _ in compiled.parts] == [("all", 0), ("all", 1, "any", 0, "not"),
-                                                  ("all", 1, "any", 1), ("all", 2, 0)]
+    assert [rel for rel, _ in compiled.parts] == [
+        ("all", 0),
+        ("all", 1, "any", 0, "not"),
+        ("all", 1, "any", 1),
+        ("all", 2, 0),
+    ]
     assert all(part.fn(c) is not None for _, part in compiled.parts)
     assert "and" in compiled.source
 
 
 def test_condition_short_circuits() -> None:
     c = make_context(data={})
-    assert compile_condition(["false", "event.data.x > 1"], vars={}).fn(c) is False
-    assert compile_condition({"any": ["true", "event.data.x > 1"]}, vars={}).fn(c) is True
+    assert compile_condition(["false", "event.data.x > 1"], vars={}, env=ENV).fn(c) is False
+    assert compile_condition({"any": ["true", "event.data.x > 1"]}, vars={}, env=ENV).fn(c) is True
 
 
 def test_condition_errors_are_all_collected_with_paths() -> None:
     with pytest.raises(ConditionErrors) as info:
         compile_condition(
-            ["member.level >= 2", "membr.level", {"any": ["evnt.type", "1 +"]},
-             {"nott": "x"}, {"all": "x"}, 3],
+            [
+                "member.level >= 2",
+                "membr.level",
+                {"any": ["evnt.type", "1 +"]},
+                {"nott": "x"},
+                {"all": "x"},
+                3,
+            ],
             vars=VARS,
+            env=ENV,
         )
     paths = [rel for rel, _ in info.value.errors]
     assert paths == [(1,), (2, "any", 0), (2, "any", 1), (3,), (4, "all"), (5,)]
@@ -507,29 +599,39 @@ def test_condition_errors_are_all_collected_with_paths() -> None:
     assert "did you mean `member`" in messages[(1,)]
     assert "did you mean `not`" in messages[(3,)]
     with pytest.raises(ConditionErrors) as info:
-        compile_condition("membr.level", vars=VARS)
+        compile_condition("membr.level", vars=VARS, env=ENV)
     assert info.value.errors[0][0] == ()
 
 
 def test_condition_run_time_error_names_the_failing_part() -> None:
-    compiled = compile_condition(["true", "event.data.x > 1"], vars={})
+    compiled = compile_condition(["true", "event.data.x > 1"], vars={}, env=ENV)
     with pytest.raises(ExpressionError, match=r"event\.data\.x > 1"):
         compiled.fn(make_context(data={}))
 
 
 def test_condition_uses_are_merged() -> None:
     compiled = compile_condition(
-        {"any": ["count('a', within='1d') > 1", "count('a', within='2d') > 1",
-                 "duplicates('5m') > 2"]}, vars={})
+        {
+            "any": [
+                "count('a', within='1d') > 1",
+                "count('a', within='2d') > 1",
+                "duplicates('5m') > 2",
+            ]
+        },
+        vars={},
+        env=ENV,
+    )
     assert compiled.uses.counts == {"a": 2 * 86400.0}
     assert compiled.uses.duplicates_window == 300.0
 
 
 # -- the generated code ---------------------------------------------------------------------------
 
+
 def test_generated_code_has_no_builtins_and_is_inline() -> None:
-    compiled = compile_expression("event.data.text | length >= 20 and member.level >= 2",
-                                  vars={})
+    compiled = compile_expression(
+        "event.data.text | length >= 20 and member.level >= 2", vars={}, env=ENV
+    )
     assert compiled.fn.__globals__["__builtins__"] == {}
     assert "_d.get('text'" in compiled.python
     assert "_m.level" in compiled.python
@@ -553,11 +655,16 @@ _ATOMS = st.integers(min_value=-20, max_value=20).map(lambda n: f"({n})" if n < 
 
 
 def _combine(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    binary = st.tuples(children, st.sampled_from(["+", "-", "*", "//", "%", "/", "<", "<=",
-                                                   "==", "!=", ">", ">=", "and", "or"]),
-                       children).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
+    binary = st.tuples(
+        children,
+        st.sampled_from(
+            ["+", "-", "*", "//", "%", "/", "<", "<=", "==", "!=", ">", ">=", "and", "or"]
+        ),
+        children,
+    ).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
     power = st.tuples(_ATOMS, st.integers(min_value=0, max_value=3)).map(
-        lambda t: f"({t[0]} ** {t[1]})")
+        lambda t: f"({t[0]} ** {t[1]})"
+    )
     unary = children.map(lambda s: f"(not {s})") | children.map(lambda s: f"(-{s})")
     chained = st.tuples(children, children, children).map(lambda t: f"({t[0]} < {t[1]} <= {t[2]})")
     return binary | power | unary | chained
@@ -571,7 +678,7 @@ def test_arithmetic_matches_python(text: str) -> None:
     except (ZeroDivisionError, OverflowError, TypeError, ValueError):
         expected = ExpressionError
     c = make_context()
-    fn = compile_expression(text, vars={}).fn
+    fn = compile_expression(text, vars={}, env=ENV).fn
     if expected is ExpressionError:
         with pytest.raises(ExpressionError):
             fn(c)

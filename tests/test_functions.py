@@ -8,26 +8,29 @@ from typing import Any
 
 import pytest
 
-from engage_rules import textnorm, wordmatch
-from engage_rules.context import EvalContext
 from engage_rules.errors import ExpressionError
-from engage_rules.expressions import ExprCompileError, compile_expression
-from engage_rules.functions import (
+from engage_rules.expr.context import EvalContext
+from engage_rules.expr.expressions import ExprCompileError, compile_expression
+from engage_rules.expr.functions import (
     BUILTIN_FUNCTIONS,
-    FUNCTIONS,
     CallSite,
     FunctionSpec,
+    check_function_name,
     compile_pattern,
-    function_registry,
 )
-from engage_rules.state import MemberState, ts
+from engage_rules.model.state import MemberState, ts
+from engage_rules.testing import expr_env
+from engage_rules.text import normalise as textnorm
+from engage_rules.text import wordmatch
 from test_expressions import make_context
+
+ENV = expr_env()
 
 VARS = {"banned_words": ["代刷", "加微信", "刷单", "spam", "free money"], "bad": ["代刷", 3]}
 
 
 def run(text: str, c: EvalContext, **kw: Any) -> Any:
-    return compile_expression(text, vars=VARS, **kw).fn(c)
+    return compile_expression(text, vars=VARS, **kw, env=ENV).fn(c)
 
 
 def text_context(text: Any, **kw: Any) -> EvalContext:
@@ -35,6 +38,7 @@ def text_context(text: Any, **kw: Any) -> EvalContext:
 
 
 # -- count / duplicates -------------------------------------------------------------------------
+
 
 def member_with_history() -> tuple[MemberState, EvalContext]:
     m = MemberState(id="u42", community="default", level=1)
@@ -74,6 +78,7 @@ def test_duplicates_counts_the_same_fingerprint_in_the_window() -> None:
 
 
 # -- contains_any ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("text", "found"),
@@ -120,12 +125,13 @@ def test_contains_any_literal_and_runtime_word_lists() -> None:
 
 
 def test_contains_any_precompiles_literal_words() -> None:
-    compiled = compile_expression("contains_any(event.data.text, vars.banned_words)", vars=VARS)
-    matchers = [v for v in compiled.fn.__globals__.values()
-                if isinstance(v, wordmatch.WordMatcher)]
+    compiled = compile_expression(
+        "contains_any(event.data.text, vars.banned_words)", vars=VARS, env=ENV
+    )
+    matchers = [v for v in compiled.fn.__globals__.values() if isinstance(v, wordmatch.WordMatcher)]
     assert len(matchers) == 1 and matchers[0].words == tuple(VARS["banned_words"])
     with pytest.raises(ExprCompileError, match="must be strings"):
-        compile_expression("contains_any(event.data.text, vars.bad)", vars=VARS)
+        compile_expression("contains_any(event.data.text, vars.bad)", vars=VARS, env=ENV)
 
 
 def test_match_is_set_only_when_found() -> None:
@@ -136,6 +142,7 @@ def test_match_is_set_only_when_found() -> None:
 
 
 # -- matches ------------------------------------------------------------------------------------
+
 
 def test_matches() -> None:
     c = text_context("Contact me at QQ 123456789 now")
@@ -148,19 +155,19 @@ def test_matches() -> None:
 
 def test_matches_pattern_must_be_a_valid_literal() -> None:
     with pytest.raises(ExprCompileError, match="quoted regular expression"):
-        compile_expression("matches(event.data.text, event.data.p)", vars={})
+        compile_expression("matches(event.data.text, event.data.p)", vars={}, env=ENV)
     # Patterns from `vars` are known at load time too: compiled and checked there.
-    compile_expression("matches(event.data.text, vars.p)", vars={"p": "a+"})
+    compile_expression("matches(event.data.text, vars.p)", vars={"p": "a+"}, env=ENV)
     with pytest.raises(ExprCompileError, match="RE2"):
-        compile_expression("matches(event.data.text, vars.p)", vars={"p": "(a)\\1"})
+        compile_expression("matches(event.data.text, vars.p)", vars={"p": "(a)\\1"}, env=ENV)
     with pytest.raises(ExprCompileError, match="RE2"):
-        compile_expression(r"matches(event.data.text, '(a)\\1')", vars={})
+        compile_expression(r"matches(event.data.text, '(a)\\1')", vars={}, env=ENV)
     with pytest.raises(ExprCompileError, match="RE2"):
-        compile_expression("matches(event.data.text, '(?<=a)b')", vars={})
+        compile_expression("matches(event.data.text, '(?<=a)b')", vars={}, env=ENV)
     with pytest.raises(ExprCompileError, match="limit is 1000"):
-        compile_expression(f"matches(event.data.text, '{'a' * 1001}')", vars={})
+        compile_expression(f"matches(event.data.text, '{'a' * 1001}')", vars={}, env=ENV)
     with pytest.raises(ExprCompileError, match="backspace"):
-        compile_expression(r"matches(event.data.text, '\bx')", vars={})
+        compile_expression(r"matches(event.data.text, '\bx')", vars={}, env=ENV)
     with pytest.raises(ValueError, match="cannot be used"):
         compile_pattern("((")
 
@@ -173,16 +180,28 @@ def test_matches_is_linear_on_catastrophic_patterns() -> None:
 
 # -- links, domains, mentions, caps ----------------------------------------------------------
 
+
 def test_links_and_domains() -> None:
-    text = ("看这里 https://Example.com/a?b=1。还有 www.foo.cn, bar.xyz/path) 和 file.txt "
-            "以及 evil。com 邮件 a@b.com ｈｔｔｐ：／／ｆｕｌｌ．ｗｉｄｔｈ．ｃｏｍ")
+    text = (
+        "看这里 https://Example.com/a?b=1。还有 www.foo.cn, bar.xyz/path) 和 file.txt "
+        "以及 evil。com 邮件 a@b.com ｈｔｔｐ：／／ｆｕｌｌ．ｗｉｄｔｈ．ｃｏｍ"
+    )
     c = text_context(text)
     assert run("links(event.data.text)", c) == [
-        "https://Example.com/a?b=1", "www.foo.cn", "bar.xyz/path", "evil.com",
-        "http://full.width.com"]
+        "https://Example.com/a?b=1",
+        "www.foo.cn",
+        "bar.xyz/path",
+        "evil.com",
+        "http://full.width.com",
+    ]
     assert c.match == "https://Example.com/a?b=1"
     assert run("domains(event.data.text)", c) == [
-        "example.com", "www.foo.cn", "bar.xyz", "evil.com", "full.width.com"]
+        "example.com",
+        "www.foo.cn",
+        "bar.xyz",
+        "evil.com",
+        "full.width.com",
+    ]
     c = text_context("https://a.io/x https://A.io/y http://user@host.io:8080/z")
     assert run("domains(event.data.text)", c) == ["a.io", "host.io"]
     c = text_context("no links here. see you.")
@@ -208,13 +227,14 @@ def test_caps_ratio() -> None:
 
 # -- durations and range ----------------------------------------------------------------------
 
+
 def test_durations() -> None:
     c = make_context()
     assert run("days(1) + hours(2) + minutes(3)", c) == timedelta(days=1, hours=2, minutes=3)
     assert run("days(0.5)", c) == timedelta(hours=12)
     assert run("member.silent_for >= days(3)", c) is True
     with pytest.raises(ExprCompileError):
-        compile_expression("days(1000000000000)", vars={})
+        compile_expression("days(1000000000000)", vars={}, env=ENV)
     c = make_context(data={"n": 10**12})
     with pytest.raises(ExpressionError, match="out of range"):
         run("days(event.data.n)", c)
@@ -228,6 +248,7 @@ def test_range_is_bounded() -> None:
 
 
 # -- the registry -------------------------------------------------------------------------------
+
 
 def test_registry_and_plugin_functions() -> None:
     calls: list[Any] = []
@@ -243,21 +264,22 @@ def test_registry_and_plugin_functions() -> None:
         return "!".join([word] * times)
 
     spec = FunctionSpec("shout", shout, ("word", "times"), 1, check=check)
-    assert function_registry() is FUNCTIONS
-    assert BUILTIN_FUNCTIONS.items() <= FUNCTIONS.items()
-    registry = function_registry({"shout": spec})
+    assert BUILTIN_FUNCTIONS.items() <= ENV.functions.items()
+    registry = ENV.with_functions({"shout": spec}).functions
     assert "count" in registry and "shout" in registry
-    compiled = compile_expression("shout('hey', times=2)", vars={}, functions={"shout": spec})
+    compiled = compile_expression(
+        "shout('hey', times=2)", vars={}, env=ENV.with_functions({"shout": spec})
+    )
     assert compiled.fn(make_context()) == "HEY!HEY"
     assert calls == ["HEY"]
     with pytest.raises(ExprCompileError, match="must be a literal"):
-        compile_expression("shout(event.type)", vars={}, functions={"shout": spec})
+        compile_expression("shout(event.type)", vars={}, env=ENV.with_functions({"shout": spec}))
     with pytest.raises(ExprCompileError, match="unknown function"):
-        compile_expression("shout('x')", vars={})
+        compile_expression("shout('x')", vars={}, env=ENV)
     with pytest.raises(ValueError, match="taken"):
-        function_registry({"member": FunctionSpec("member", shout)})
+        check_function_name(FunctionSpec("member", shout))
     with pytest.raises(ValueError, match="invalid"):
-        function_registry({"_x": FunctionSpec("_x", shout)})
+        check_function_name(FunctionSpec("_x", shout))
 
 
 def test_builtin_specs_are_documented() -> None:
@@ -266,6 +288,7 @@ def test_builtin_specs_are_documented() -> None:
 
 
 # -- textnorm -----------------------------------------------------------------------------------
+
 
 def test_normalise() -> None:
     assert textnorm.normalise("ＳＰＡＭ") == "spam"

@@ -29,8 +29,6 @@ import pytest
 
 from engage_rules import Engine
 from engage_rules.cli import main
-from engage_rules.condition_parts import shown
-from engage_rules.engine_actions import MAX_EARNED
 from engage_rules.events import (
     MAX_EVENT_DEPTH,
     MAX_INT,
@@ -40,8 +38,10 @@ from engage_rules.events import (
     event_from_obj,
     parse_event,
 )
-from engage_rules.reader import Quarantined, read_events
-from engage_rules.store import open_store
+from engage_rules.expr.condition_parts import shown
+from engage_rules.features.points import MAX_EARNED
+from engage_rules.shell.reader import Quarantined, read_events
+from engage_rules.testing import event_obj, open_store
 from helpers import playbook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,8 +50,8 @@ STARTER = ROOT / "rules" / "starter" / "community.yaml"
 
 
 def obj(id: str = "e1", at: str = "2026-03-02T10:00:00Z", **fields: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": id, "type": "message.posted", "at": at,
-                           "member": {"id": "u1"}, "data": {"text": "hello there"}}
+    """A message's JSON object (the kit's), with raw ``fields`` put over it as they are."""
+    out = event_obj("message.posted", "u1", at, id=id, text="hello there")
     out.update(fields)
     return out
 
@@ -62,8 +62,10 @@ def line(id: str = "e1", at: str = "2026-03-02T10:00:00Z", **fields: Any) -> str
 
 def nested(levels: int) -> str:
     """`data` holding ``levels`` levels of arrays below it."""
-    return ('{"id":"deep","type":"message.posted","at":"2026-03-02T10:00:00Z",'
-            '"member":{"id":"u1"},"data":{"x":' + "[" * levels + "]" * levels + "}}")
+    return (
+        '{"id":"deep","type":"message.posted","at":"2026-03-02T10:00:00Z",'
+        '"member":{"id":"u1"},"data":{"x":' + "[" * levels + "]" * levels + "}}"
+    )
 
 
 def reject(raw: str | bytes) -> EventError:
@@ -73,16 +75,30 @@ def reject(raw: str | bytes) -> EventError:
     return info.value
 
 
-def replay(capsys: pytest.CaptureFixture[str], tmp_path: Path, playbook_path: Path,
-           lines: list[str] | bytes, *extra: str, db: str = "state.db") -> tuple[int, str]:
+def replay(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    playbook_path: Path,
+    lines: list[str] | bytes,
+    *extra: str,
+    db: str = "state.db",
+) -> tuple[int, str]:
     """`engage-rules replay` in process into SQLite: (exit code, stderr)."""
     events = tmp_path / "events.jsonl"
-    events.write_bytes(lines if isinstance(lines, bytes)
-                       else ("\n".join(lines) + "\n").encode())
+    events.write_bytes(lines if isinstance(lines, bytes) else ("\n".join(lines) + "\n").encode())
     capsys.readouterr()
-    rc = main(["replay", str(playbook_path), str(events), "--store",
-               f"sqlite:///{tmp_path / db}", "--actions-out", str(tmp_path / "actions.jsonl"),
-               *extra])
+    rc = main(
+        [
+            "replay",
+            str(playbook_path),
+            str(events),
+            "--store",
+            f"sqlite:///{tmp_path / db}",
+            "--actions-out",
+            str(tmp_path / "actions.jsonl"),
+            *extra,
+        ]
+    )
     return rc, capsys.readouterr().err
 
 
@@ -90,8 +106,9 @@ def summary(err: str) -> tuple[int, int, dict[str, int]]:
     """(events processed, timers fired, quarantined by reason) from a replay summary."""
     processed = int(re.search(r"(\d+) processed", err).group(1))  # type: ignore[union-attr]
     timers = int(re.search(r"timers fired: (\d+)", err).group(1))  # type: ignore[union-attr]
-    quarantined = {m.group(1): int(m.group(2))
-                   for m in re.finditer(r"quarantined (\w+): (\d+)", err)}
+    quarantined = {
+        m.group(1): int(m.group(2)) for m in re.finditer(r"quarantined (\w+): (\d+)", err)
+    }
     return processed, timers, quarantined
 
 
@@ -107,8 +124,10 @@ def committed(tmp_path: Path, db: str = "state.db") -> dict[str, Any]:
 
 # -- nesting ---------------------------------------------------------------------------------
 
+
 def test_json_nested_a_thousand_levels_is_quarantined_and_the_stream_goes_on(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     deep = nested(1000)
     assert len(deep) < 2200  # a 2 KB line
     rc, err = replay(capsys, tmp_path, MODERATION, [deep, line("e2")], "--trace")
@@ -149,11 +168,15 @@ def test_fields_outside_the_envelope_are_ignored_unless_undecodable() -> None:
 
 # -- integers and floats ---------------------------------------------------------------------
 
+
 def test_integer_beyond_64_bits_is_quarantined_and_nothing_fails_to_commit(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    lines = [line("e1", data={"text": "buy cheap pills", "n": 2**70}),
-             line("e2", data={"text": "hello", "nested": {"n": [1, -(2**64)]}}),
-             line("e3", data={"text": "an honest post"})]
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    lines = [
+        line("e1", data={"text": "buy cheap pills", "n": 2**70}),
+        line("e2", data={"text": "hello", "nested": {"n": [1, -(2**64)]}}),
+        line("e3", data={"text": "an honest post"}),
+    ]
     rc, err = replay(capsys, tmp_path, MODERATION, lines, "--trace")
     assert rc == 0, err
     processed, _, quarantined = summary(err)
@@ -165,12 +188,12 @@ def test_integer_beyond_64_bits_is_quarantined_and_nothing_fails_to_commit(
 
 @pytest.mark.parametrize("n", [MAX_INT, MIN_INT, 0, -1, 2**53 + 1])
 def test_integers_in_64_bits_are_kept_exactly(n: int) -> None:
-    assert parse_event(line(data={"n": n, "deep": [{"n": n}]})).data == {"n": n,
-                                                                        "deep": [{"n": n}]}
+    assert parse_event(line(data={"n": n, "deep": [{"n": n}]})).data == {"n": n, "deep": [{"n": n}]}
 
 
-@pytest.mark.parametrize("n", [MAX_INT + 1, MIN_INT - 1, 2**64, 10**400],
-                         ids=["max+1", "min-1", "2**64", "10**400"])
+@pytest.mark.parametrize(
+    "n", [MAX_INT + 1, MIN_INT - 1, 2**64, 10**400], ids=["max+1", "min-1", "2**64", "10**400"]
+)
 def test_integers_beyond_64_bits_are_out_of_range(n: int) -> None:
     assert reject(line(data={"n": n})).reason == "number_out_of_range"
     assert reject(line(data={"n": [n]})).reason == "number_out_of_range"
@@ -184,8 +207,10 @@ def test_a_float_too_large_for_a_float_is_out_of_range() -> None:
 
 # -- times -----------------------------------------------------------------------------------
 
+
 def test_time_before_year_1_utc_is_quarantined_and_the_next_event_is_decided(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     lines = [line("e1", at="0001-01-01T00:00:00+01:00"), line("e2")]
     rc, err = replay(capsys, tmp_path, MODERATION, lines)
     assert rc == 0, err
@@ -194,16 +219,19 @@ def test_time_before_year_1_utc_is_quarantined_and_the_next_event_is_decided(
     assert "outside the years 1970 through 2200 (UTC)" in err
 
 
-@pytest.mark.parametrize("at,ok", [
-    ("1970-01-01T00:00:00Z", True),
-    ("1969-12-31T23:59:59.999999Z", False),
-    ("1970-01-01T00:30:00+01:00", False),  # 1969 in UTC
-    ("2200-12-31T23:59:59.999999Z", True),
-    ("2201-01-01T00:00:00Z", False),
-    ("2200-12-31T20:00:00-05:00", False),  # 2201 in UTC
-    ("9999-12-31T23:59:59Z", False),
-    ("0001-01-01T00:00:00Z", False),
-])
+@pytest.mark.parametrize(
+    "at,ok",
+    [
+        ("1970-01-01T00:00:00Z", True),
+        ("1969-12-31T23:59:59.999999Z", False),
+        ("1970-01-01T00:30:00+01:00", False),  # 1969 in UTC
+        ("2200-12-31T23:59:59.999999Z", True),
+        ("2201-01-01T00:00:00Z", False),
+        ("2200-12-31T20:00:00-05:00", False),  # 2201 in UTC
+        ("9999-12-31T23:59:59Z", False),
+        ("0001-01-01T00:00:00Z", False),
+    ],
+)
 def test_the_time_window_is_1970_through_2200_utc(at: str, ok: bool) -> None:
     created = {"member": {"id": "u1", "created_at": at}}
     if ok:
@@ -218,7 +246,8 @@ def test_the_time_window_is_1970_through_2200_utc(at: str, ok: bool) -> None:
 
 
 def test_an_event_dated_9999_is_quarantined_before_any_slot_fires(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     lines = [line("e1"), line("e2", at="9999-12-31T00:00:00Z")]
     rc, err = replay(capsys, tmp_path, STARTER, lines)
     assert rc == 0, err
@@ -239,7 +268,8 @@ rules:
 
 
 def test_an_event_at_the_end_of_the_window_fires_each_slot_once(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     pb = tmp_path / "monthly.yaml"
     pb.write_text(MONTHLY)
     lines = [line("e1", at="2026-03-02T10:00:00Z"), line("e2", at="2200-12-31T12:00:00Z")]
@@ -276,8 +306,10 @@ rules:
 
 # -- byte-order mark -------------------------------------------------------------------------
 
+
 def test_a_byte_order_mark_at_the_start_of_a_file_keeps_the_first_event(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     data = ("\ufeff" + line("e1") + "\n" + line("e2") + "\n").encode()
     rc, err = replay(capsys, tmp_path, MODERATION, data)
     assert rc == 0, err
@@ -285,13 +317,22 @@ def test_a_byte_order_mark_at_the_start_of_a_file_keeps_the_first_event(
 
 
 def test_a_byte_order_mark_on_stdin_keeps_the_first_event(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     data = b"\xef\xbb\xbf" + line("e1").encode() + b"\r\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     capsys.readouterr()
-    rc = main(["replay", str(MODERATION), "-", "--store", f"sqlite:///{tmp_path / 'x.db'}",
-               "--actions-out", str(tmp_path / "a.jsonl")])
+    rc = main(
+        [
+            "replay",
+            str(MODERATION),
+            "-",
+            "--store",
+            f"sqlite:///{tmp_path / 'x.db'}",
+            "--actions-out",
+            str(tmp_path / "a.jsonl"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 0, err
     assert summary(err) == (1, 0, {})
@@ -306,15 +347,19 @@ def test_one_byte_order_mark_is_skipped_not_two(tmp_path: Path) -> None:
 
 # -- events built by platform adapters (event_from_obj) --------------------------------------
 
-@pytest.mark.parametrize("data,reason", [
-    ({"n": 2**64}, "number_out_of_range"),
-    ({"f": math.nan}, "number_out_of_range"),
-    ({"f": [math.inf]}, "number_out_of_range"),
-    ({"s": "a\ud800b"}, "bad_json"),
-    ({"s": {1, 2}}, "wrong_type"),
-    ({"s": {1: "one"}}, "wrong_type"),
-    ({"s": datetime(2026, 1, 1, tzinfo=UTC)}, "wrong_type"),
-])
+
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        ({"n": 2**64}, "number_out_of_range"),
+        ({"f": math.nan}, "number_out_of_range"),
+        ({"f": [math.inf]}, "number_out_of_range"),
+        ({"s": "a\ud800b"}, "bad_json"),
+        ({"s": {1, 2}}, "wrong_type"),
+        ({"s": {1: "one"}}, "wrong_type"),
+        ({"s": datetime(2026, 1, 1, tzinfo=UTC)}, "wrong_type"),
+    ],
+)
 def test_adapter_built_events_have_the_same_bounds(data: dict[str, Any], reason: str) -> None:
     with pytest.raises(EventError) as info:
         event_from_obj(obj(data=data))
@@ -377,15 +422,15 @@ rules:
 
 
 def test_out_of_range_computed_values_fail_their_rule_never_the_commit(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     pb = tmp_path / "copying.yaml"
     pb.write_text(COPYING)
     lines = [line("e1", data={"n": MAX_INT, "f": 1.5}), line("e2", data={"n": 3, "f": 0.0})]
     rc, err = replay(capsys, tmp_path, pb, lines, "--trace")
     assert rc == 0, err
     errors = err.split("rule errors:")[1]
-    assert "rule copy-attrs on e1: set: `square`: 8507059173023461584739690778423250124" \
-        in errors
+    assert "rule copy-attrs on e1: set: `square`: 8507059173023461584739690778423250124" in errors
     assert "rule copy-emit on e1: emit: `data.big`: 922337203685477580700" in errors
     assert "rule award-square on e1: award: `points`: 85070591730234615847" in errors
     assert "rule infinite on e1: set: `inf`: inf is not a finite number" in errors
@@ -457,13 +502,17 @@ rules:
     orjson.dumps(engine.state.snapshot())
 
 
-@pytest.mark.parametrize("value,expected", [
-    (2**70, "1180591620717411303424"),
-    (math.nan, "nan"),
-    (-math.inf, "-inf"),
-    (MAX_INT, MAX_INT),
-    (2**40000, "(an integer of 40001 bits)"),
-], ids=["2**70", "nan", "-inf", "max", "2**40000"])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (2**70, "1180591620717411303424"),
+        (math.nan, "nan"),
+        (-math.inf, "-inf"),
+        (MAX_INT, MAX_INT),
+        (2**40000, "(an integer of 40001 bits)"),
+    ],
+    ids=["2**70", "nan", "-inf", "max", "2**40000"],
+)
 def test_traces_show_numbers_json_cannot_hold_as_text(value: Any, expected: Any) -> None:
     assert shown(value) == expected
     orjson.dumps(shown({"v": [value]}))
@@ -485,12 +534,14 @@ def test_the_events_documentation_lists_every_reason_code() -> None:
 
 # -- an event far ahead of the clock holds a bounded batch ----------------------------------
 
+
+@pytest.mark.slow
 def test_an_event_far_ahead_fires_every_slot_in_bounded_batches() -> None:
     """A year of hourly slots before one event: every slot fires, and no batch handed to
     the store is larger than the runner's batch size (nothing piles up per slot)."""
     from engage_rules.events import parse_event
-    from engage_rules.runner import Runner
-    from engage_rules.state import State
+    from engage_rules.model.state import State
+    from engage_rules.shell.runner import Runner
     from engage_rules.store import MemoryStore
 
     class Recording(MemoryStore):
@@ -509,10 +560,12 @@ rules:
     store = Recording()
     store.sizes = []
     runner = Runner(pb, store, batch_size=100)
-    runner.feed(parse_event(line("e1", "2026-01-01T00:30:00Z", type="checkin",
-                                 member={"id": "u1"})))
-    runner.feed(parse_event(line("e2", "2027-01-01T00:30:00Z", type="checkin",
-                                 member={"id": "u1"})))
+    runner.feed(
+        parse_event(line("e1", "2026-01-01T00:30:00Z", type="checkin", member={"id": "u1"}))
+    )
+    runner.feed(
+        parse_event(line("e2", "2027-01-01T00:30:00Z", type="checkin", member={"id": "u1"}))
+    )
     runner.advance_to(datetime(2027, 1, 1, 2, tzinfo=UTC))
     runner.close()
     assert runner.stats.timers_fired == 365 * 24 + 2
@@ -520,13 +573,22 @@ rules:
     assert max(store.sizes) <= 100
 
 
-@pytest.mark.parametrize("until", ["9999-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
-                                   "2201-01-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "until", ["9999-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "2201-01-01T00:00:00Z"]
+)
 def test_until_outside_the_time_window_is_a_usage_error(
-        until: str, capsys: pytest.CaptureFixture[str]) -> None:
+    until: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = Path(__file__).resolve().parents[1]
     with pytest.raises(SystemExit) as exit_:
-        main(["replay", str(root / "rules" / "starter" / "community.yaml"),
-              str(root / "examples" / "starter-events.jsonl"), "--until", until])
+        main(
+            [
+                "replay",
+                str(root / "rules" / "starter" / "community.yaml"),
+                str(root / "examples" / "starter-events.jsonl"),
+                "--until",
+                until,
+            ]
+        )
     assert exit_.value.code == 2
     assert "outside the times engage_rules handles (1970 to 2200, UTC)" in capsys.readouterr().err

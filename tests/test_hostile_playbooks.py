@@ -26,21 +26,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engage_rules import Engine
-from engage_rules import detectors as det
-from engage_rules import expr_runtime as rt
+from engage_rules._util.durations import MAX_DURATION, parse_duration
+from engage_rules._util.zones import zone, zone_names
 from engage_rules.cli import main
-from engage_rules.compiler import load
-from engage_rules.durations import MAX_DURATION, parse_duration
 from engage_rules.errors import ExpressionError, PlaybookError, ResourceLimitError
-from engage_rules.expressions import ExprCompileError, compile_expression
-from engage_rules.messaging import member_timezone
-from engage_rules.state import MemberState
-from engage_rules.templates import TemplateCompileError, compile_template, compile_value
-from engage_rules.yaml_loader import MAX_FILE_BYTES, read_yaml_file, safe_load
-from engage_rules.zones import zone, zone_names
+from engage_rules.expr import detectors as det
+from engage_rules.expr import runtime as rt
+from engage_rules.expr.expressions import ExprCompileError, compile_expression
+from engage_rules.expr.templates import TemplateCompileError, compile_template, compile_value
+from engage_rules.features.messaging import member_timezone
+from engage_rules.lang.yaml_source import MAX_FILE_BYTES, read_yaml_file, safe_load
+from engage_rules.model.state import MemberState
+from engage_rules.testing import expr_env, load, message
 from helpers import playbook
-from moderation_helpers import post
 from test_expressions import VARS, make_context
+
+ENV = expr_env()
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "engage_rules: 1\nname: hostile\ncommunity: {name: h, timezone: UTC}\n"
@@ -58,12 +59,14 @@ def problems_of(body: str, header: str = HEADER) -> list[str]:
 
 def send_rule(template: str) -> str:
     quoted = template.replace('"', '\\"')
-    return (f'templates:\n  t: "{quoted}"\nrules:\n  - id: r\n    on: message.posted\n'
-            "    do: [{send: {template: t}}]\n")
+    return (
+        f'templates:\n  t: "{quoted}"\nrules:\n  - id: r\n    on: message.posted\n'
+        "    do: [{send: {template: t}}]\n"
+    )
 
 
 def render(text: str, **data: Any) -> str:
-    return compile_template(text, vars=VARS).render(make_context(data=data or None))
+    return compile_template(text, vars=VARS, env=ENV).render(make_context(data=data or None))
 
 
 # -- round: constant folding at load, and the precision -------------------------------------
@@ -84,15 +87,16 @@ def test_compiling_a_template_evaluates_nothing(monkeypatch: pytest.MonkeyPatch)
         return original(*args)
 
     monkeypatch.setattr(rt, "do_round", counting)
-    template = compile_template("{{ 5|round(2) }} {{ 'ab'|upper }} {{ [1, 2]|join('-') }}",
-                                vars={})
+    template = compile_template(
+        "{{ 5|round(2) }} {{ 'ab'|upper }} {{ [1, 2]|join('-') }}", vars={}, env=ENV
+    )
     assert calls == []  # Jinja2 would have folded all three while compiling
     assert template.render(make_context()) == "5 AB 1-2"
     assert len(calls) == 1
 
 
 def test_a_round_precision_from_event_data_is_bounded_at_run_time() -> None:
-    template = compile_template("{{ event.data.n|round(event.data.p) }}", vars={})
+    template = compile_template("{{ event.data.n|round(event.data.p) }}", vars={}, env=ENV)
     assert template.render(make_context(data={"n": 5, "p": -100})) == "0"
     for p in (-30_000_000, 101, 2**62):
         with pytest.raises(ResourceLimitError, match="precision of `round`"):
@@ -102,11 +106,16 @@ def test_a_round_precision_from_event_data_is_bounded_at_run_time() -> None:
 
 
 def test_the_round_rule_fails_for_that_event_only() -> None:
-    engine = Engine(playbook(
-        send_rule("{{ event.data.n|round(event.data.p) }}")
-        .replace("rules:\n", "rules:\n  - id: other\n    on: message.posted\n"
-                             "    do: [{award: {amount: 1}}]\n"), HEADER))
-    [decision] = engine.process(post("u1", "hi", n=5, p=-30_000_000))
+    engine = Engine(
+        playbook(
+            send_rule("{{ event.data.n|round(event.data.p) }}").replace(
+                "rules:\n",
+                "rules:\n  - id: other\n    on: message.posted\n    do: [{award: {amount: 1}}]\n",
+            ),
+            HEADER,
+        )
+    )
+    [decision] = engine.process(message("u1", "hi", n=5, p=-30_000_000))
     assert [a.type for a in decision.actions] == ["award"]
     [error] = decision.errors
     assert error.rule == "r" and "precision of `round`" in error.message
@@ -150,11 +159,11 @@ LOAD_TIME = [
 @pytest.mark.parametrize(("text", "message"), LOAD_TIME)
 def test_constant_arguments_over_a_bound_are_refused_at_load(text: str, message: str) -> None:
     with pytest.raises(TemplateCompileError, match=re.escape(message)):
-        compile_template(text, vars=VARS)
+        compile_template(text, vars=VARS, env=ENV)
     expression = text.removeprefix("{{ ").removesuffix(" }}")
     if expression != "count":  # (the same, as an expression)
         with pytest.raises(ExprCompileError, match=re.escape(message)):
-            compile_expression(expression, vars=VARS)
+            compile_expression(expression, vars=VARS, env=ENV)
 
 
 RUN_TIME = [
@@ -174,25 +183,35 @@ RUN_TIME = [
     ("{% set f = now.date().strftime %}{{ f('%9999Y') }}", "unsupported directive"),
     ("{% set f = event.data.s.strip %}{{ f('x' * 300) }}", "at most 256 characters"),
 ]
-HOSTILE_DATA = {"n": 5, "s": "some text", "big": 10**9, "neg": -1, "long": "%Y" * 300,
-                "flag": "%-d", "digits": "7" * 5000, "path": "a" + ".a" * 4000}
+HOSTILE_DATA = {
+    "n": 5,
+    "s": "some text",
+    "big": 10**9,
+    "neg": -1,
+    "long": "%Y" * 300,
+    "flag": "%-d",
+    "digits": "7" * 5000,
+    "path": "a" + ".a" * 4000,
+}
 
 
 @pytest.mark.parametrize(("text", "message"), RUN_TIME)
 def test_arguments_from_event_data_are_bounded_at_run_time(text: str, message: str) -> None:
-    template = compile_template(text, vars=VARS)  # unknown at load time: it loads
+    template = compile_template(text, vars=VARS, env=ENV)  # unknown at load time: it loads
     with pytest.raises(ExpressionError, match=re.escape(message)):
         template.render(make_context(data=HOSTILE_DATA))
 
 
 def test_a_zero_range_step_is_a_problem_not_a_traceback() -> None:
     # Found while fuzzing: ValueError escaped the compiler (a traceback in validate).
-    (line,) = problems_of("rules:\n  - id: r\n    on: message.posted\n"
-                          "    if: \"3 in range(1, 5, 0)\"\n    do: [{award: {amount: 1}}]\n")
+    (line,) = problems_of(
+        "rules:\n  - id: r\n    on: message.posted\n"
+        '    if: "3 in range(1, 5, 0)"\n    do: [{award: {amount: 1}}]\n'
+    )
     assert line == "test.yaml:7:9: range(): range() arg 3 must not be zero"
     with pytest.raises(TemplateCompileError, match="must not be zero"):
-        compile_template("{{ range(1, 5, 0) }}", vars={})
-    template = compile_template("{{ range(1, 5, event.data.n) }}", vars={})
+        compile_template("{{ range(1, 5, 0) }}", vars={}, env=ENV)
+    template = compile_template("{{ range(1, 5, event.data.n) }}", vars={}, env=ENV)
     with pytest.raises(ExpressionError, match="must not be zero"):
         template.render(make_context(data={"n": 0}))
 
@@ -204,28 +223,48 @@ def test_compiling_shows_no_python_warnings_about_generated_code() -> None:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        compile_expression("'x' is none", vars={})
-        compile_template("{{ 1[0] }} {{ 'x' is none }}", vars={})
-        pb = playbook(send_rule("{{ 1[0] }}").replace(
-            "    do:", "    if: \"'x' is none or 2.5[1]\"\n    do:"), HEADER)
+        compile_expression("'x' is none", vars={}, env=ENV)
+        compile_template("{{ 1[0] }} {{ 'x' is none }}", vars={}, env=ENV)
+        pb = playbook(
+            send_rule("{{ 1[0] }}").replace(
+                "    do:", "    if: \"'x' is none or 2.5[1]\"\n    do:"
+            ),
+            HEADER,
+        )
         Engine(pb)  # (builds the dispatch code, where conditions are inlined)
     assert [w for w in caught if issubclass(w.category, SyntaxWarning)] == []
 
 
 def test_filters_that_are_not_bounded_are_not_available() -> None:
-    for name in ("center", "indent", "wordwrap", "format", "batch", "slice", "random",
-                 "filesizeformat", "pprint", "xmlattr", "urlize", "tojson", "map",
-                 "select", "groupby", "dictsort", "attr"):
+    for name in (
+        "center",
+        "indent",
+        "wordwrap",
+        "format",
+        "batch",
+        "slice",
+        "random",
+        "filesizeformat",
+        "pprint",
+        "xmlattr",
+        "urlize",
+        "tojson",
+        "map",
+        "select",
+        "groupby",
+        "dictsort",
+        "attr",
+    ):
         assert name not in rt.FILTERS
         with pytest.raises(TemplateCompileError, match="unknown filter"):
-            compile_template(f"{{{{ 'x'|{name} }}}}", vars={})
+            compile_template(f"{{{{ 'x'|{name} }}}}", vars={}, env=ENV)
     for name in ("range", "lipsum", "cycler", "joiner", "namespace", "dict"):
         if name == "range":
             with pytest.raises(TemplateCompileError, match="10000"):
-                compile_template("{{ range(10 ** 9) }}", vars={})
+                compile_template("{{ range(10 ** 9) }}", vars={}, env=ENV)
             continue
         with pytest.raises(TemplateCompileError, match="unknown name"):
-            compile_template(f"{{{{ {name}() }}}}", vars={})
+            compile_template(f"{{{{ {name}() }}}}", vars={}, env=ENV)
 
 
 def test_every_filter_has_its_parameters_declared() -> None:
@@ -247,8 +286,9 @@ NESTED = {
     "loops": lambda n: "{% for i in [1] %}" * n + "x" + "{% endfor %}" * n,
     "ifs": lambda n: "{% if true %}" * n + "x" + "{% endif %}" * n,
     "macros": lambda n: "{% macro m() %}" * n + "{% endmacro %}" * n,
-    "calls": lambda n: ("{% macro m() %}{{ caller() }}{% endmacro %}"
-                        + "{% call m() %}" * n + "{% endcall %}" * n),
+    "calls": lambda n: (
+        "{% macro m() %}{{ caller() }}{% endmacro %}" + "{% call m() %}" * n + "{% endcall %}" * n
+    ),
     "filters": lambda n: "{{ 1" + "|abs" * n + " }}",
     "operators": lambda n: "{{ 1" + " + 1" * n + " }}",
     "attributes": lambda n: "{{ event.data" + ".a" * n + " }}",
@@ -263,16 +303,16 @@ NESTED = {
 def test_deeply_nested_templates_are_problems(kind: str, n: int) -> None:
     # A TemplateCompileError saying so, never a SyntaxError or RecursionError.
     with pytest.raises(TemplateCompileError, match="nest"):
-        compile_template(NESTED[kind](n), vars={})
+        compile_template(NESTED[kind](n), vars={}, env=ENV)
 
 
 def test_nesting_limits() -> None:
-    compile_template(NESTED["loops"](10), vars={})
+    compile_template(NESTED["loops"](10), vars={}, env=ENV)
     with pytest.raises(TemplateCompileError, match="more than 10 loops"):
-        compile_template(NESTED["loops"](11), vars={})
-    compile_template(NESTED["filters"](60), vars={})
+        compile_template(NESTED["loops"](11), vars={}, env=ENV)
+    compile_template(NESTED["filters"](60), vars={}, env=ENV)
     with pytest.raises(TemplateCompileError, match="more than 64 levels deep"):
-        compile_template(NESTED["filters"](64), vars={})
+        compile_template(NESTED["filters"](64), vars={}, env=ENV)
     (line,) = problems_of(send_rule(NESTED["loops"](25)))
     assert line == "test.yaml:5:6: the template nests more than 10 loops in one another"
 
@@ -286,9 +326,11 @@ HEAVY = r"(?:\w+\s?){1,1000}x"
 def pattern_rule(pattern_expr: str, rules: int = 1) -> str:
     body = "rules:\n"
     for i in range(rules):
-        body += (f"  - id: r{i}\n    on: message.posted\n"
-                 f"    if: \"matches(event.data.text, {pattern_expr.replace('{i}', str(i))})\"\n"
-                 "    do: [{delete_message: {}}]\n")
+        body += (
+            f"  - id: r{i}\n    on: message.posted\n"
+            f'    if: "matches(event.data.text, {pattern_expr.replace("{i}", str(i))})"\n'
+            "    do: [{delete_message: {}}]\n"
+        )
     return body
 
 
@@ -311,7 +353,9 @@ def test_a_pattern_list_is_one_program_and_is_checked_as_a_whole() -> None:
         det.compile_patterns(small)
     combined = det.compile_patterns(small[:2])  # one program, matched in one pass
     assert combined.programsize <= sum(sizes[:2]) + 10
-    compiled = compile_expression("matches(event.data.text, vars.p)", vars={"p": small[:2]})
+    compiled = compile_expression(
+        "matches(event.data.text, vars.p)", vars={"p": small[:2]}, env=ENV
+    )
     assert compiled.uses.program_size == combined.programsize
     assert compiled.uses.patterns == 2
 
@@ -328,14 +372,16 @@ def test_the_reported_case_is_refused_and_an_allowed_one_scans_a_63_kib_text() -
     # The campaign's case: a list of 100 heavy patterns, 291 s per 63 KiB message.
     patterns = [HEAVY + f"{i:02d}" for i in range(100)]
     with pytest.raises(ExprCompileError, match="pattern #1: the RE2 program of the pattern"):
-        compile_expression("matches(event.data.text, vars.p)", vars={"p": patterns})
+        compile_expression("matches(event.data.text, vars.p)", vars={"p": patterns}, env=ENV)
     # The largest program allowed does at most the budget's work on any event's text.
-    fn = compile_expression(r"matches(event.data.text, '(?:\\w+\\s?){1,100}x')",
-                            vars={}).fn
+    fn = compile_expression(
+        r"matches(event.data.text, '(?:\\w+\\s?){1,100}x')", vars={}, env=ENV
+    ).fn
     text = ("a " * 40_000)[: 63 * 1024]
     assert fn(make_context(data={"text": text})) == ""
     assert det.compile_pattern(r"(?:\w+\s?){1,100}x").programsize * len(text.encode()) <= (
-        det.PATTERN_BUDGET)
+        det.PATTERN_BUDGET
+    )
 
 
 def test_a_text_longer_than_a_pattern_may_scan_is_a_rule_error() -> None:
@@ -347,18 +393,23 @@ def test_a_text_longer_than_a_pattern_may_scan_is_a_rule_error() -> None:
     with pytest.raises(ResourceLimitError, match="longer than this pattern may scan"):
         det.check_scan(regex, "é" * (fits // 2 + 1))  # counted in bytes of UTF-8
     fn = compile_expression(
-        r"matches(event.data.text ~ event.data.text, '(?:\\w+\\s?){1,100}x')", vars={}).fn
+        r"matches(event.data.text ~ event.data.text, '(?:\\w+\\s?){1,100}x')", vars={}, env=ENV
+    ).fn
     with pytest.raises(ResourceLimitError):
         fn(make_context(data={"text": "é" * 60_000}))
 
 
 def test_templates_match_pattern_lists_as_one_program() -> None:
-    template = compile_template("{{ matches(event.data.text, ['foo\\\\d', 'ba+r']) }}",
-                                vars={})
+    template = compile_template(
+        "{{ matches(event.data.text, ['foo\\\\d', 'ba+r']) }}", vars={}, env=ENV
+    )
     assert template.render(make_context(data={"text": "a baaar"})) == "baaar"
     with pytest.raises(TemplateCompileError, match="the RE2 program of the pattern has"):
-        compile_template("{{ matches(event.data.text, '" + HEAVY.replace("\\", "\\\\")
-                         + "') }}", vars={})
+        compile_template(
+            "{{ matches(event.data.text, '" + HEAVY.replace("\\", "\\\\") + "') }}",
+            vars={},
+            env=ENV,
+        )
 
 
 # -- validate never hangs: FIFOs, devices, sockets, large files -------------------------------
@@ -389,8 +440,10 @@ def test_a_fifo_in_a_playbook_folder_is_reported_not_skipped(tmp_path: Path) -> 
     os.mkfifo(tmp_path / "more.yaml")
     code, lines = validate(tmp_path)
     assert code == 1
-    assert lines == [f"{tmp_path / 'more.yaml'}:0:0: a named pipe (FIFO), not a regular file: "
-                     "refusing to read it"]
+    assert lines == [
+        f"{tmp_path / 'more.yaml'}:0:0: a named pipe (FIFO), not a regular file: "
+        "refusing to read it"
+    ]
 
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
@@ -418,7 +471,8 @@ def test_a_word_list_must_be_a_regular_file(tmp_path: Path) -> None:
         pytest.skip("no named pipes here")
     os.mkfifo(tmp_path / "words.txt")
     (tmp_path / "p.yaml").write_text(
-        HEADER + "vars: {banned: {file: words.txt}}\nrules: []\n", encoding="utf-8")
+        HEADER + "vars: {banned: {file: words.txt}}\nrules: []\n", encoding="utf-8"
+    )
     with pytest.raises(PlaybookError, match=re.escape("path 'words.txt' is not a file")):
         load(tmp_path / "p.yaml")
 
@@ -435,8 +489,10 @@ def test_file_reads_are_bounded(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("digits", [11, 12, 20, 60, 5000])
 def test_durations_of_any_digit_count_are_problems(digits: int) -> None:
-    (line,) = problems_of("rules:\n  - id: r\n    on: message.posted\n"
-                          f"    cooldown: {'9' * digits}d\n    do: [{{award: {{amount: 1}}}}]\n")
+    (line,) = problems_of(
+        "rules:\n  - id: r\n    on: message.posted\n"
+        f"    cooldown: {'9' * digits}d\n    do: [{{award: {{amount: 1}}}}]\n"
+    )
     assert line.startswith("test.yaml:7:15: 'cooldown': duration '")
     assert "is longer than the limit of 3660d" in line
     assert len(line) < 200  # a huge value is shortened in the message
@@ -453,19 +509,32 @@ def test_the_longest_duration() -> None:
         parse_duration("٣d")  # digits of other scripts are not durations
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    ("domains(event.data.text, allow=[[1]])",
-     "domains(): the allow list must hold domain names, got [1]"),
-    ("links(event.data.text, deny=[{'a': 1}])",
-     "links(): the deny list must hold domain names, got {'a': 1}"),
-    ("domains(event.data.text, allow=vars.lists)",
-     "domains(): the allow list must hold domain names, got ['x']"),
-    ("links(event.data.text, allow=vars.mapping)",
-     "links(): `allow` takes a list of domain names, got {'a': ['b']}"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            "domains(event.data.text, allow=[[1]])",
+            "domains(): the allow list must hold domain names, got [1]",
+        ),
+        (
+            "links(event.data.text, deny=[{'a': 1}])",
+            "links(): the deny list must hold domain names, got {'a': 1}",
+        ),
+        (
+            "domains(event.data.text, allow=vars.lists)",
+            "domains(): the allow list must hold domain names, got ['x']",
+        ),
+        (
+            "links(event.data.text, allow=vars.mapping)",
+            "links(): `allow` takes a list of domain names, got {'a': ['b']}",
+        ),
+    ],
+)
 def test_non_text_domain_entries_are_problems(call: str, message: str) -> None:
-    body = ("vars: {lists: [[x]], mapping: {a: [b]}}\nrules:\n  - id: r\n"
-            f"    on: message.posted\n    if: \"{call}\"\n    do: [{{delete_message: {{}}}}]\n")
+    body = (
+        "vars: {lists: [[x]], mapping: {a: [b]}}\nrules:\n  - id: r\n"
+        f'    on: message.posted\n    if: "{call}"\n    do: [{{delete_message: {{}}}}]\n'
+    )
     (line,) = problems_of(body)
     assert line == f"test.yaml:8:9: {message}"
 
@@ -480,8 +549,9 @@ def test_yaml_integers_of_any_length_are_problems() -> None:
 # -- time zones: only the bundled IANA names -----------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["localtime", "posixrules", "right/UTC",
-                                  "posix/Asia/Shanghai", "/etc/localtime"])
+@pytest.mark.parametrize(
+    "name", ["localtime", "posixrules", "right/UTC", "posix/Asia/Shanghai", "/etc/localtime"]
+)
 def test_host_dependent_time_zones_are_refused(name: str) -> None:
     header = f"engage_rules: 1\ncommunity: {{name: h, timezone: {name}}}\n"
     (line,) = problems_of("rules: []\n", header)
@@ -490,8 +560,9 @@ def test_host_dependent_time_zones_are_refused(name: str) -> None:
 
 
 def test_unknown_time_zones_are_refused_and_iana_ones_load() -> None:
-    (line,) = problems_of("rules: []\n",
-                          "engage_rules: 1\ncommunity: {name: h, timezone: Mars/Olympus}\n")
+    (line,) = problems_of(
+        "rules: []\n", "engage_rules: 1\ncommunity: {name: h, timezone: Mars/Olympus}\n"
+    )
     assert "unknown time zone 'Mars/Olympus'" in line
     for name in ("Asia/Shanghai", "UTC", "America/New_York", "Etc/GMT+5"):
         pb = playbook("rules: []\n", f"engage_rules: 1\ncommunity: {{name: h, timezone: {name}}}\n")
@@ -501,8 +572,11 @@ def test_unknown_time_zones_are_refused_and_iana_ones_load() -> None:
 
 def test_a_members_host_dependent_time_zone_is_ignored() -> None:
     default = ZoneInfo("Asia/Shanghai")
-    for name, expected in (("localtime", default), ("posix/Europe/Paris", default),
-                           ("Europe/Paris", zone("Europe/Paris"))):
+    for name, expected in (
+        ("localtime", default),
+        ("posix/Europe/Paris", default),
+        ("Europe/Paris", zone("Europe/Paris")),
+    ):
         m = MemberState(id="u1", community="c", attrs={"timezone": name})
         assert member_timezone(m, default) is expected
 
@@ -511,53 +585,88 @@ def test_a_members_host_dependent_time_zone_is_ignored() -> None:
 
 
 def test_objects_print_as_data() -> None:
-    c = make_context(data={"text": "hi", "n": 3}, event_member={
-        "id": "u42", "name": "阿明", "roles": ["member"],
-        "created_at": "2026-01-01T00:00:00+08:00"})
+    c = make_context(
+        data={"text": "hi", "n": 3},
+        event_member={
+            "id": "u42",
+            "name": "阿明",
+            "roles": ["member"],
+            "created_at": "2026-01-01T00:00:00+08:00",
+        },
+    )
 
     def out(text: str) -> str:
-        return compile_template(text, vars=VARS).render(c)
+        return compile_template(text, vars=VARS, env=ENV).render(c)
 
     event = json.loads(out("{{ event }}"))
     assert event == {
-        "id": "evt-1", "type": "message.posted", "at": "2026-03-02T20:15:00+08:00",
+        "id": "evt-1",
+        "type": "message.posted",
+        "at": "2026-03-02T20:15:00+08:00",
         "data": {"text": "hi", "n": 3},
-        "member": {"id": "u42", "name": "阿明", "roles": ["member"],
-                   "created_at": "2026-01-01T00:00:00+08:00"},
-        "channel": "general", "platform": None, "community": "default",
+        "member": {
+            "id": "u42",
+            "name": "阿明",
+            "roles": ["member"],
+            "created_at": "2026-01-01T00:00:00+08:00",
+        },
+        "channel": "general",
+        "platform": None,
+        "community": "default",
     }
     assert out("{{ member }}") == "阿明"
     assert json.loads(out("{{ event.member }}"))["created_at"] == "2026-01-01T00:00:00+08:00"
     assert json.loads(out("{{ community }}")) == {
-        "id": "default", "name": "摄影爱好者社群", "timezone": "Asia/Shanghai"}
+        "id": "default",
+        "name": "摄影爱好者社群",
+        "timezone": "Asia/Shanghai",
+    }
     assert out("{{ now }}") == "2026-03-02T20:15:00+08:00"
     assert out("{{ now.date() }}") == "2026-03-02"
     assert out("{{ member.joined_at - now }}") == "-30 days, 0:00:00"
     assert out("{{ [member, now, none, true, 1.5] }}") == (
-        '["阿明", "2026-03-02T20:15:00+08:00", null, true, 1.5]')
+        '["阿明", "2026-03-02T20:15:00+08:00", null, true, 1.5]'
+    )
     assert out("{{ member.tags }} {{ member.balances }}") == '["vip"] {"points": 120, "coins": 3}'
     assert out("{{ event.data.keys() }} {{ event.data.items() }}") == (
-        '["text", "n"] [["text", "hi"], ["n", 3]]')
+        '["text", "n"] [["text", "hi"], ["n", 3]]'
+    )
     assert out("{{ '%s' % event.member.roles }}") == '["member"]'
     assert out("{{ event.data|string }}") == '{"text": "hi", "n": 3}'
 
 
-@pytest.mark.parametrize("text", ["{{ 'x'.upper }}", "{{ event.data.get }}",
-                                  "{{ now.strftime }}", "{% for i in [1] %}{{ loop }}{% endfor %}",
-                                  "{% for i in [1] %}{{ loop.cycle }}{% endfor %}",
-                                  "{% macro m() %}{% endmacro %}{{ m }}",
-                                  "{{ [event.data.get] }}", "{{ '%s' % now.isoformat }}"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ 'x'.upper }}",
+        "{{ event.data.get }}",
+        "{{ now.strftime }}",
+        "{% for i in [1] %}{{ loop }}{% endfor %}",
+        "{% for i in [1] %}{{ loop.cycle }}{% endfor %}",
+        "{% macro m() %}{% endmacro %}{{ m }}",
+        "{{ [event.data.get] }}",
+        "{{ '%s' % now.isoformat }}",
+    ],
+)
 def test_what_is_not_data_cannot_be_printed(text: str) -> None:
     with pytest.raises(ExpressionError, match="cannot be printed"):
         render(text)
 
 
-@pytest.mark.parametrize("text", [
-    "{{ score(event.data.text, event) }}", "{{ links(event.data.text, allow=[member]) }}",
-    "{{ contains_any(event.data.text, [event]) }}", "{{ 5|round(2, event) }}",
-    "{{ 'x'|replace('a', 'b', member) }}", "{{ '1'|int(base=event) }}",
-    "{{ 'x'|truncate(event) }}", "{{ event + 1 }}", "{{ 'x'.upper + 1 }}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ score(event.data.text, event) }}",
+        "{{ links(event.data.text, allow=[member]) }}",
+        "{{ contains_any(event.data.text, [event]) }}",
+        "{{ 5|round(2, event) }}",
+        "{{ 'x'|replace('a', 'b', member) }}",
+        "{{ '1'|int(base=event) }}",
+        "{{ 'x'|truncate(event) }}",
+        "{{ event + 1 }}",
+        "{{ 'x'.upper + 1 }}",
+    ],
+)
 def test_error_messages_hold_no_memory_address(text: str) -> None:
     with pytest.raises(ExpressionError) as info:
         render(text)
@@ -567,18 +676,25 @@ def test_error_messages_hold_no_memory_address(text: str) -> None:
 def test_action_parameters_are_data_too() -> None:
     with pytest.raises(ExpressionError, match="cannot be printed or used as a value"):
         rt.plain({"a": [str.upper]})
-    fn, _ = compile_value("reason: {{ 'x'.upper }}", vars={})
+    fn, _ = compile_value("reason: {{ 'x'.upper }}", vars={}, env=ENV)
     with pytest.raises(ExpressionError, match="cannot be printed"):
         fn(make_context())
-    fn, _ = compile_value("{{ event.data.keys() }}", vars={})
+    fn, _ = compile_value("{{ event.data.keys() }}", vars={}, env=ENV)
     assert fn(make_context(data={"a": 1})) == ["a"]
     assert rt.plain({"b", "a"}) == ["a", "b"]  # sets in a stable order
 
 
 def _replayed_actions(tmp_path: Path, name: str, events: str) -> str:
     out = tmp_path / f"{name}.jsonl"
-    code = main(["replay", str(ROOT / "rules" / name / "community.yaml"),
-                 str(ROOT / "examples" / events), "--actions-out", str(out)])
+    code = main(
+        [
+            "replay",
+            str(ROOT / "rules" / name / "community.yaml"),
+            str(ROOT / "examples" / events),
+            "--actions-out",
+            str(out),
+        ]
+    )
     assert code == 0
     return out.read_text(encoding="utf-8")
 
@@ -593,7 +709,7 @@ def test_no_output_over_the_example_playbooks_holds_a_memory_address(tmp_path: P
         pb = load(ROOT / "rules" / name / "community.yaml")
         for template in pb.templates.names:
             c = make_context(data={"text": "hi", "item": "sticker-pack"})
-            c.engine = Engine(pb)
+            c.env = pb.env
             try:
                 rendered = pb.templates.render(template, c)
             except ExpressionError:
@@ -601,28 +717,68 @@ def test_no_output_over_the_example_playbooks_holds_a_memory_address(tmp_path: P
             assert " at 0x" not in rendered, (name, template)
 
 
-_VALUES = ["event", "member", "community", "now", "vars", "match", "event.member",
-           "event.data", "event.at", "member.tags", "member.balances", "member.account_age",
-           "member.joined_at", "now.date()", "event.data.keys()", "event.data.items()",
-           "event.data.get", "'x'.upper", "now.strftime", "count", "range(3)", "[event]",
-           "{'a': member}", "(event, member)", "loop", "loop.cycle", "caller"]
-_WRAPS = ["{v}", "[{v}]", "{{'k': {v}}}", "'%s' % ({v},)", "{v}|string", "[{v}]|join",
-          "{v} ~ ''", "{v}|default('')", "{v}|list", "{v}|first", "[{v}, {v}]|unique"]
+_VALUES = [
+    "event",
+    "member",
+    "community",
+    "now",
+    "vars",
+    "match",
+    "event.member",
+    "event.data",
+    "event.at",
+    "member.tags",
+    "member.balances",
+    "member.account_age",
+    "member.joined_at",
+    "now.date()",
+    "event.data.keys()",
+    "event.data.items()",
+    "event.data.get",
+    "'x'.upper",
+    "now.strftime",
+    "count",
+    "range(3)",
+    "[event]",
+    "{'a': member}",
+    "(event, member)",
+    "loop",
+    "loop.cycle",
+    "caller",
+]
+_WRAPS = [
+    "{v}",
+    "[{v}]",
+    "{{'k': {v}}}",
+    "'%s' % ({v},)",
+    "{v}|string",
+    "[{v}]|join",
+    "{v} ~ ''",
+    "{v}|default('')",
+    "{v}|list",
+    "{v}|first",
+    "[{v}, {v}]|unique",
+]
 
 
 @settings(max_examples=120, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(_VALUES), st.sampled_from(_WRAPS)),
-                min_size=1, max_size=4),
-       st.booleans(), st.text(alphabet=string.ascii_letters + " {}%", max_size=10))
+@given(
+    st.lists(st.tuples(st.sampled_from(_VALUES), st.sampled_from(_WRAPS)), min_size=1, max_size=4),
+    st.booleans(),
+    st.text(alphabet=string.ascii_letters + " {}%", max_size=10),
+)
 def test_no_generated_template_prints_a_memory_address(
-    parts: list[tuple[str, str]], in_loop: bool, filler: str,
+    parts: list[tuple[str, str]],
+    in_loop: bool,
+    filler: str,
 ) -> None:
     body = filler.replace("{", "").replace("}", "").replace("%", "") + "".join(
-        "{{ " + wrap.format(v=value) + " }}" for value, wrap in parts)
+        "{{ " + wrap.format(v=value) + " }}" for value, wrap in parts
+    )
     if in_loop:
         body = "{% for i in [1, 2] %}" + body + "{% endfor %}"
     try:
-        template = compile_template(body, vars=VARS)
+        template = compile_template(body, vars=VARS, env=ENV)
         output = template.render(make_context(data={"text": "hi"}))
     except (TemplateCompileError, ExpressionError) as err:
         assert " at 0x" not in str(err)  # error messages are the same from run to run too
@@ -635,12 +791,22 @@ def test_no_generated_template_prints_a_memory_address(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 28),
-                    timezones=st.sampled_from([
-                        UTC, ZoneInfo("Asia/Shanghai"), ZoneInfo("America/New_York"),
-                        timezone(timedelta(hours=-5, minutes=-30, seconds=-15)),
-                        timezone(timedelta(hours=3, microseconds=7))])),
-       st.booleans())
+@given(
+    st.datetimes(
+        min_value=datetime(1000, 1, 1),
+        max_value=datetime(9999, 12, 28),
+        timezones=st.sampled_from(
+            [
+                UTC,
+                ZoneInfo("Asia/Shanghai"),
+                ZoneInfo("America/New_York"),
+                timezone(timedelta(hours=-5, minutes=-30, seconds=-15)),
+                timezone(timedelta(hours=3, microseconds=7)),
+            ]
+        ),
+    ),
+    st.booleans(),
+)
 def test_strftime_agrees_with_the_c_locale(when: datetime, as_date: bool) -> None:
     value: date = when.date() if as_date else when
     fmt = " ".join(f"%{c}" for c in rt.STRFTIME_DIRECTIVES)

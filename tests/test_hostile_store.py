@@ -36,15 +36,19 @@ def replay(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, st
 def clean(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The actions of one uninterrupted replay (in memory)."""
     out = tmp_path_factory.mktemp("clean") / "actions.jsonl"
-    assert main(["replay", str(STARTER), str(SAMPLE), "--until", UNTIL,
-                 "--actions-out", str(out)]) == 0
+    assert (
+        main(["replay", str(STARTER), str(SAMPLE), "--until", UNTIL, "--actions-out", str(out)])
+        == 0
+    )
     return out.read_bytes()
 
 
 # -- output that survives resume ------------------------------------------------------------
 
+
 def test_a_cut_actions_file_is_completed_on_resume(
-        tmp_path: Path, clean: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, clean: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A replay killed after a commit but before (or while) writing its actions leaves a
     file that lacks the last committed actions, perhaps ending in a cut line: the next
     run appends exactly what is missing."""
@@ -62,7 +66,8 @@ def test_a_cut_actions_file_is_completed_on_resume(
 
 
 def test_a_file_that_is_not_this_replays_output_is_written_anew(
-        tmp_path: Path, clean: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, clean: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
     db, out = tmp_path / "s.db", tmp_path / "a.jsonl"
     assert replay(capsys, "--store", f"sqlite:///{db}", "--actions-out", str(out))[0] == 0
     out.write_bytes(b'{"something": "else"}\n' * 3)
@@ -72,7 +77,8 @@ def test_a_file_that_is_not_this_replays_output_is_written_anew(
 
 
 def test_running_a_finished_replay_again_prints_the_same_actions(
-        tmp_path: Path, clean: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, clean: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "s.db"
     code, first, _ = replay(capsys, "--store", f"sqlite:///{db}")
     assert code == 0 and first.encode() == clean
@@ -82,7 +88,8 @@ def test_running_a_finished_replay_again_prints_the_same_actions(
 
 
 def test_another_input_into_the_same_store_prints_only_its_own_actions(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Two days of events replayed one after the other into one store: each replay
     prints its own actions, and the first again prints only its own."""
     lines = SAMPLE.read_text().splitlines(keepends=True)
@@ -110,8 +117,10 @@ def test_a_memory_store_resumes_within_its_process() -> None:
 
 # -- one writer per store ----------------------------------------------------------------------
 
+
 def test_a_second_writer_is_refused_with_the_name_of_the_first(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "s.db"
     first = SQLiteStore(db)
     first.set_report_context(ReportContext())  # the first write takes the lock
@@ -137,9 +146,11 @@ def test_a_live_runtime_refuses_a_store_another_process_writes(tmp_path: Path) -
 
     db = tmp_path / "s.db"
     config = tmp_path / "run.yaml"
-    config.write_text(f"playbook: {STARTER}\nstore: sqlite:///{db}\n"
-                      "adapters: {console: {type: console}}\n"
-                      "sources: [{type: jsonl, path: events.jsonl}]\n")
+    config.write_text(
+        f"playbook: {STARTER}\nstore: sqlite:///{db}\n"
+        "adapters: {console: {type: console}}\n"
+        "sources: [{type: jsonl, path: events.jsonl}]\n"
+    )
     first = SQLiteStore(db)
     first.set_report_context(ReportContext())
     try:
@@ -149,13 +160,16 @@ def test_a_live_runtime_refuses_a_store_another_process_writes(tmp_path: Path) -
         first.close()
 
 
+@pytest.mark.subprocess
 def test_a_killed_writer_leaves_no_stale_lock(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
-    code = ("import sys, time\n"
-            "from engage_rules.store import SQLiteStore\n"
-            "from engage_rules.store.records import ReportContext\n"
-            f"s = SQLiteStore({str(db)!r}); s.set_report_context(ReportContext())\n"
-            "print('locked', flush=True); time.sleep(60)\n")
+    code = (
+        "import sys, time\n"
+        "from engage_rules.store import SQLiteStore\n"
+        "from engage_rules.store.records import ReportContext\n"
+        f"s = SQLiteStore({str(db)!r}); s.set_report_context(ReportContext())\n"
+        "print('locked', flush=True); time.sleep(60)\n"
+    )
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
     try:
@@ -171,6 +185,7 @@ def test_a_killed_writer_leaves_no_stale_lock(tmp_path: Path) -> None:
 
 
 # -- store failures after opening ----------------------------------------------------------------
+
 
 @pytest.fixture
 def pragma(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
@@ -188,7 +203,8 @@ def pragma(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 def test_a_full_disk_is_one_line_and_exit_2(
-        tmp_path: Path, pragma: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, pragma: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "s.db"
     SQLiteStore(db).close()
     pages = sqlite3.connect(db).execute("PRAGMA page_count").fetchone()[0]
@@ -200,7 +216,8 @@ def test_a_full_disk_is_one_line_and_exit_2(
 
 
 def test_a_read_only_store_is_one_line_and_exit_2(
-        tmp_path: Path, pragma: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, pragma: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "s.db"
     SQLiteStore(db).close()
     pragma.append("PRAGMA query_only = 1")
@@ -211,18 +228,23 @@ def test_a_read_only_store_is_one_line_and_exit_2(
 
 @pytest.mark.parametrize("table", ["members", "outbox", "audit", "review", "timers"])
 def test_corrupted_rows_are_one_line_and_exit_2(
-        tmp_path: Path, table: str, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "s.db"
-    moderation = [str(ROOT / "rules" / "moderation"),
-                  str(ROOT / "examples" / "moderation-events.jsonl")]
+    moderation = [
+        str(ROOT / "rules" / "moderation"),
+        str(ROOT / "examples" / "moderation-events.jsonl"),
+    ]
     assert main(["replay", *moderation, "--store", f"sqlite:///{db}"]) == 0
     capsys.readouterr()
     with sqlite3.connect(db) as conn:
         if table == "timers":
             conn.execute("INSERT INTO timers (id, due, json) VALUES ('x', 0, '{\"broken')")
         else:
-            conn.execute(f"UPDATE {table} SET json = 'not json' WHERE rowid IN "
-                         f"(SELECT rowid FROM {table} LIMIT 1)")
+            conn.execute(
+                f"UPDATE {table} SET json = 'not json' WHERE rowid IN "
+                f"(SELECT rowid FROM {table} LIMIT 1)"
+            )
     commands = {
         "members": ["replay", *moderation, "--store", f"sqlite:///{db}"],
         "timers": ["replay", *moderation, "--store", f"sqlite:///{db}"],
@@ -238,14 +260,27 @@ def test_corrupted_rows_are_one_line_and_exit_2(
     assert "corrupt" in err and str(db) in err
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_interrupting_a_replay_prints_no_traceback(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     fifo = tmp_path / "in"
     os.mkfifo(fifo)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engage_rules", "replay", str(STARTER), str(fifo), "--store",
-         f"sqlite:///{tmp_path / 's.db'}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=env)
+        [
+            sys.executable,
+            "-m",
+            "engage_rules",
+            "replay",
+            str(STARTER),
+            str(fifo),
+            "--store",
+            f"sqlite:///{tmp_path / 's.db'}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     with fifo.open("w") as writer:
         writer.write(SAMPLE.read_text().splitlines()[0] + "\n")
         writer.flush()
@@ -257,6 +292,7 @@ def test_interrupting_a_replay_prints_no_traceback(tmp_path: Path) -> None:
 
 
 # -- values JSON cannot hold never fail a commit ------------------------------------------------
+
 
 def test_a_value_json_cannot_hold_never_fails_the_batch(tmp_path: Path) -> None:
     """The reader and the engine keep such values out; should one reach the store anyway
@@ -278,8 +314,14 @@ rules:
     store = SQLiteStore(db)
     engine = Engine(pb, store.open(), trace=True)
     at = datetime(2026, 3, 1, tzinfo=UTC)
-    ev = Event(id="e1", type="message.posted", at=at, member=MemberRef(id="u1"),
-               data={"n": 2**70, "x": float("nan"), "text": "hi"}, ts=at.timestamp())
+    ev = Event(
+        id="e1",
+        type="message.posted",
+        at=at,
+        member=MemberRef(id="u1"),
+        data={"n": 2**70, "x": float("nan"), "text": "hi"},
+        ts=at.timestamp(),
+    )
     decisions = engine.process(ev)
     m = engine.state.community("default").members["u1"]
     m.attrs["odd"] = object()  # what no rule can write: a plugin's mistake
@@ -303,9 +345,11 @@ rules:
 
 # -- the last line of defence -------------------------------------------------------------------
 
+
 def test_an_unexpected_error_is_one_line_not_a_traceback(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import engage_rules.compiler as compiler
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import engage_rules.compile.compiler as compiler
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom\nsecond line")
@@ -314,8 +358,10 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(
     monkeypatch.delenv("ENGAGE_RULES_DEBUG", raising=False)
     assert main(["validate", str(STARTER)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"{STARTER}:0:0: internal error while checking this playbook: "
-                          "RuntimeError: boom (this is a bug")
+    assert err.startswith(
+        f"{STARTER}:0:0: internal error while checking this playbook: "
+        "RuntimeError: boom (this is a bug"
+    )
     assert "Traceback" not in err and "second line" not in err
     assert main(["replay", str(STARTER), str(SAMPLE)]) == 2
     err = capsys.readouterr().err

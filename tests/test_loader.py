@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage_rules.action_specs import (
+from engage_rules.errors import PlaybookError
+from engage_rules.lang.action_params import (
     AwardParams,
     BadgeParams,
     DeleteParams,
@@ -18,15 +20,13 @@ from engage_rules.action_specs import (
     MuteParams,
     TagParams,
 )
-from engage_rules.errors import PlaybookError
-from engage_rules.loader import (
+from engage_rules.lang.loader import (
     RULE_FIELDS,
     ActionCall,
     LoadedPlaybook,
-    load_playbook,
-    load_playbook_text,
     playbook_files,
 )
+from engage_rules.testing import load_playbook, load_playbook_text
 
 DATA = Path(__file__).parent / "data" / "playbooks"
 PROBLEM_RE = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<col>\d+): (?P<message>.+)$")
@@ -74,7 +74,7 @@ def test_valid_playbook_loads_with_action_calls() -> None:
     assert award.params.points == 5 and award.params.cap is not None
     assert award.params.cap.per == "day" and award.params.cap.max == 50
     assert spec.rules[1].if_ == "event.data.text | length >= 20"
-    assert spec.rules[1].cooldown == "60s"
+    assert spec.rules[1].cooldown == timedelta(seconds=60)  # parsed once, at load
 
 
 def test_source_map_points_into_the_file() -> None:
@@ -126,7 +126,8 @@ def test_else_and_ladder_actions_become_action_calls() -> None:
     assert strikes is not None
     mute = strikes.ladder[1].do[0]
     assert isinstance(mute, ActionCall) and isinstance(mute.params, MuteParams)
-    assert mute.params.for_ == "1h"
+    assert mute.params.for_ == timedelta(hours=1)
+    assert mute.params.written("for_") == "1h"
     assert mute.path == ("moderation", "strikes", "ladder", 1, "do", 0)
     (reply,) = loaded.spec.rules[0].else_ or []
     assert reply.name == "reply" and reply.path == ("rules", 0, "else", 0)

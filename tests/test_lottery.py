@@ -1,4 +1,4 @@
-"""The `lottery` action: weighted, seeded draws and community-wide stock (DESIGN.md §5.3)."""
+"""The `lottery` action: weighted, seeded draws and community-wide stock (reference.md §5.3)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from engage_rules import Engine
 from engage_rules.errors import PlaybookError
-from helpers import ev, playbook, run
+from engage_rules.testing import event
+from helpers import playbook, run
 
 PB = """
 rules:
@@ -33,7 +34,7 @@ def _draws(engine: Engine, n: int, prefix: str = "e") -> list[tuple[str, str]]:
     out = []
     for i in range(n):
         member = f"u{i % 7}"
-        for a in run(engine, ev("checkin", member, i, id=f"{prefix}{i}")):
+        for a in run(engine, event("checkin", member, i, id=f"{prefix}{i}")):
             if a.type == "lottery":
                 out.append((a.member, a.params["name"]))
     return out
@@ -44,7 +45,7 @@ def test_a_draw_emits_the_prize_and_runs_its_actions() -> None:
     actions = []
     i = 0
     while not any(a.type == "award" for a in actions):
-        actions = run(engine, ev("checkin", "u1", i, id=f"x{i}"))
+        actions = run(engine, event("checkin", "u1", i, id=f"x{i}"))
         i += 1
     lottery, award = actions[0], actions[1]
     assert lottery.type == "lottery" and lottery.params["reason"] == "签到抽奖"
@@ -92,8 +93,8 @@ rules:
       - tag: drew
 """)
     engine = Engine(pb)
-    assert [a.type for a in run(engine, ev("checkin", "u1", 0))] == ["lottery", "tag"]
-    assert [a.type for a in run(engine, ev("checkin", "u2", 1))] == ["tag"]
+    assert [a.type for a in run(engine, event("checkin", "u1", 0))] == ["lottery", "tag"]
+    assert [a.type for a in run(engine, event("checkin", "u2", 1))] == ["tag"]
 
 
 def test_a_prize_can_go_to_another_member() -> None:
@@ -106,19 +107,19 @@ rules:
           to: "{{ event.data.referrer }}"
           prizes: [{name: bonus, weight: 1, do: [{award: {points: 5, reason: bonus}}]}]
 """)
-    actions = run(Engine(pb), ev("referral.completed", "new", 0, referrer="old"))
+    actions = run(Engine(pb), event("referral.completed", "new", 0, referrer="old"))
     assert [(a.type, a.member) for a in actions] == [("lottery", "old"), ("award", "old")]
 
 
 def test_the_stock_survives_a_store_round_trip(tmp_path: object) -> None:
     from pathlib import Path
 
-    from engage_rules.runner import Runner
-    from engage_rules.store import open_store
+    from engage_rules.shell.runner import Runner
+    from engage_rules.testing import open_store
 
     db = Path(str(tmp_path)) / "s.db"
     pb = playbook(PB)
-    events = [ev("checkin", f"u{i % 5}", i, id=f"s{i}") for i in range(400)]
+    events = [event("checkin", f"u{i % 5}", i, id=f"s{i}") for i in range(400)]
     store = open_store(f"sqlite:///{db}")
     first = Runner(pb, store)
     for e in events[:200]:
@@ -137,13 +138,16 @@ def test_the_stock_survives_a_store_round_trip(tmp_path: object) -> None:
     assert resumed == straight.state.community("default").data["lotteries"]
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("lottery: {prizes: []}", "at least 1"),
-    ("lottery: {prizes: [{weight: 0}]}", "must be more than 0"),
-    ("lottery: {prizes: [{weight: 1, stock: -1}]}", "must be at least 0"),
-    ("lottery: {prizes: [{weight: 1, do: [{awrd: {points: 1}}]}]}", "did you mean 'award'"),
-    ("lottery: {prizes: [{weight: 1, odds: 3}]}", "odds"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("lottery: {prizes: []}", "at least 1"),
+        ("lottery: {prizes: [{weight: 0}]}", "must be more than 0"),
+        ("lottery: {prizes: [{weight: 1, stock: -1}]}", "must be at least 0"),
+        ("lottery: {prizes: [{weight: 1, do: [{awrd: {points: 1}}]}]}", "did you mean 'award'"),
+        ("lottery: {prizes: [{weight: 1, odds: 3}]}", "odds"),
+    ],
+)
 def test_bad_lotteries_are_located_errors(body: str, message: str) -> None:
     with pytest.raises(PlaybookError) as info:
         playbook(f"""

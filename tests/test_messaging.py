@@ -1,4 +1,4 @@
-"""The messaging policy (DESIGN.md §5.8) from YAML to actions: quiet hours (defer with a
+"""The messaging policy (docs/reference.md §5.8) from YAML to actions: quiet hours (defer with a
 deterministic spread, or drop; community or member time zone), frequency caps with
 `transactional` bypass and `when_capped`, opt-out at the moment of sending (deferred sends
 included), suppression records, and engine messages never triggering rules."""
@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from engage_rules import Engine
-from engage_rules.decision import ActionRecord, Decision
 from engage_rules.errors import PlaybookError
-from helpers import decisions, ev, playbook, run
+from engage_rules.model.decision import ActionRecord, Decision
+from engage_rules.testing import event
+from helpers import decisions, playbook, run
 from test_cli import cli
 
 HOUR = 3600
@@ -25,7 +26,12 @@ def local(text: str) -> datetime:
 
 
 def policy(messaging: str, rules: str | None = None) -> Engine:
-    return Engine(playbook(f"messaging: {messaging}\nrules:\n" + (rules or """
+    return Engine(
+        playbook(
+            f"messaging: {messaging}\nrules:\n"
+            + (
+                rules
+                or """
   - id: dm
     on: message.posted
     do: [{send: {text: "hi {{ member.id }}"}}]
@@ -38,7 +44,10 @@ def policy(messaging: str, rules: str | None = None) -> Engine:
   - id: set-tz
     on: poll.voted
     do: [{set: {timezone: "{{ event.data.tz }}"}}]
-""")))
+"""
+            )
+        )
+    )
 
 
 def advance(engine: Engine, at: datetime) -> list[ActionRecord]:
@@ -55,14 +64,24 @@ QUIET = '{quiet_hours: {from: "22:00", to: "08:00", mode: defer, spread: 1h}}'
 # -- quiet hours ----------------------------------------------------------------------------
 def test_a_send_outside_quiet_hours_goes_now() -> None:
     engine = policy(QUIET)
-    acts = run(engine, ev("message.posted", "u1", local("2026-03-02T21:59:59")))
+    acts = run(engine, event("message.posted", "u1", local("2026-03-02T21:59:59")))
     assert [(a.type, a.at) for a in acts] == [("send", local("2026-03-02T21:59:59"))]
 
 
 def test_quiet_hours_defer_releases_after_the_end_spread_deterministically() -> None:
     engine = policy(QUIET)
-    ds = decisions(engine, *[ev("message.posted", f"u{i}", local("2026-03-02T23:30") +
-                                timedelta(seconds=i), id=f"p{i}") for i in range(40)])
+    ds = decisions(
+        engine,
+        *[
+            event(
+                "message.posted",
+                f"u{i}",
+                local("2026-03-02T23:30") + timedelta(seconds=i),
+                id=f"p{i}",
+            )
+            for i in range(40)
+        ],
+    )
     assert [a for d in ds for a in d.actions] == []
     assert {a for a, _ in audit(ds)} == {"message_deferred"}
     released = advance(engine, local("2026-03-03T10:00"))
@@ -76,23 +95,34 @@ def test_quiet_hours_defer_releases_after_the_end_spread_deterministically() -> 
         assert a.cause == f"p{a.member[1:]}"
     # Deterministic: the same stream gives the same release times and keys.
     again = policy(QUIET)
-    decisions(again, *[ev("message.posted", f"u{i}", local("2026-03-02T23:30") +
-                          timedelta(seconds=i), id=f"p{i}") for i in range(40)])
+    decisions(
+        again,
+        *[
+            event(
+                "message.posted",
+                f"u{i}",
+                local("2026-03-02T23:30") + timedelta(seconds=i),
+                id=f"p{i}",
+            )
+            for i in range(40)
+        ],
+    )
     assert sorted(a.at for a in advance(again, local("2026-03-03T10:00"))) == sorted(times)
 
 
 def test_quiet_hours_within_one_day() -> None:
     engine = policy('{quiet_hours: {from: "12:00", to: "14:00", spread: 10m}}')
-    assert run(engine, ev("message.posted", "u1", local("2026-03-02T13:00"))) == []
+    assert run(engine, event("message.posted", "u1", local("2026-03-02T13:00"))) == []
     (a,) = advance(engine, local("2026-03-02T15:00"))
     assert local("2026-03-02T14:00") <= a.at < local("2026-03-02T14:10")
-    assert [a.type for a in run(engine, ev("message.posted", "u1",
-                                           local("2026-03-02T14:30")))] == ["send"]
+    assert [
+        a.type for a in run(engine, event("message.posted", "u1", local("2026-03-02T14:30")))
+    ] == ["send"]
 
 
 def test_quiet_hours_drop() -> None:
     engine = policy('{quiet_hours: {from: "22:00", to: "08:00", mode: drop}}')
-    ds = decisions(engine, ev("message.posted", "u1", local("2026-03-02T06:00")))
+    ds = decisions(engine, event("message.posted", "u1", local("2026-03-02T06:00")))
     assert [a for d in ds for a in d.actions] == []
     assert audit(ds) == [("message_suppressed", "quiet_hours")]
     assert advance(engine, local("2026-03-04T00:00")) == []
@@ -101,67 +131,87 @@ def test_quiet_hours_drop() -> None:
 def test_quiet_hours_use_the_member_time_zone_when_valid() -> None:
     engine = policy(QUIET)
     # 15:00 in Shanghai is 08:00 in Berlin (CET): Berlin's quiet hours are over.
-    run(engine, ev("poll.voted", "u1", local("2026-03-02T10:00"), tz="Europe/Berlin"))
-    acts = run(engine, ev("message.posted", "u1", local("2026-03-02T15:00")))
+    run(engine, event("poll.voted", "u1", local("2026-03-02T10:00"), tz="Europe/Berlin"))
+    acts = run(engine, event("message.posted", "u1", local("2026-03-02T15:00")))
     assert [a.type for a in acts] == ["send"]
     # 14:00 in Shanghai is 07:00 in Berlin: deferred to 08:00 Berlin (15:00 Shanghai).
-    assert run(engine, ev("message.posted", "u1", local("2026-03-03T14:00"))) == []
+    assert run(engine, event("message.posted", "u1", local("2026-03-03T14:00"))) == []
     (a,) = advance(engine, local("2026-03-03T17:00"))
     assert local("2026-03-03T15:00") <= a.at < local("2026-03-03T16:00")
     # An invalid zone falls back to the community's.
-    run(engine, ev("poll.voted", "u2", local("2026-03-04T10:00"), tz="Mars/Olympus"))
-    assert [a.type for a in run(engine, ev("message.posted", "u2",
-                                           local("2026-03-04T15:00")))] == ["send"]
+    run(engine, event("poll.voted", "u2", local("2026-03-04T10:00"), tz="Mars/Olympus"))
+    assert [
+        a.type for a in run(engine, event("message.posted", "u2", local("2026-03-04T15:00")))
+    ] == ["send"]
 
 
-def test_transactional_bypasses_quiet_hours_and_channel_messages_are_outside_the_policy(
-) -> None:
+def test_transactional_bypasses_quiet_hours_and_channel_messages_are_outside_the_policy() -> None:
     engine = policy(QUIET)
-    acts = run(engine, ev("redeem.requested", "u1", local("2026-03-02T23:00")),
-               ev("reaction.added", "u1", local("2026-03-02T23:01")))
+    acts = run(
+        engine,
+        event("redeem.requested", "u1", local("2026-03-02T23:00")),
+        event("reaction.added", "u1", local("2026-03-02T23:01")),
+    )
     assert [a.type for a in acts] == ["send", "reply", "broadcast"]
 
 
 # -- frequency caps -------------------------------------------------------------------------
-CAP = '{max_per_member: {count: 2, per: day}}'
+CAP = "{max_per_member: {count: 2, per: day}}"
 
 
 def test_cap_drops_beyond_the_count_per_community_day() -> None:
     engine = policy(CAP)
-    ds = decisions(engine, *[ev("message.posted", "u1", local("2026-03-02T10:00") +
-                                timedelta(minutes=k)) for k in range(4)])
+    ds = decisions(
+        engine,
+        *[
+            event("message.posted", "u1", local("2026-03-02T10:00") + timedelta(minutes=k))
+            for k in range(4)
+        ],
+    )
     assert [a.type for d in ds for a in d.actions] == ["send", "send"]
     assert audit(ds) == [("message_suppressed", "capped")] * 2
     # Transactional sends bypass the cap and do not count against it.
-    assert [a.type for a in run(engine, ev("redeem.requested", "u1",
-                                           local("2026-03-02T11:00")))] == ["send"]
+    assert [
+        a.type for a in run(engine, event("redeem.requested", "u1", local("2026-03-02T11:00")))
+    ] == ["send"]
     # Another member has their own count; the next Shanghai day starts afresh.
-    assert len(run(engine, ev("message.posted", "u2", local("2026-03-02T12:00")))) == 1
-    assert len(run(engine, ev("message.posted", "u1", local("2026-03-03T00:00:30")))) == 1
+    assert len(run(engine, event("message.posted", "u2", local("2026-03-02T12:00")))) == 1
+    assert len(run(engine, event("message.posted", "u1", local("2026-03-03T00:00:30")))) == 1
 
 
 def test_cap_defer_releases_at_the_next_period_and_then_quiet_hours_apply() -> None:
-    engine = policy('{max_per_member: {count: 1, per: day}, when_capped: defer, '
-                    'quiet_hours: {from: "22:00", to: "08:00", spread: 30m}}')
-    acts = run(engine, ev("message.posted", "u1", local("2026-03-02T10:00")),
-               ev("message.posted", "u1", local("2026-03-02T11:00")))
+    engine = policy(
+        "{max_per_member: {count: 1, per: day}, when_capped: defer, "
+        'quiet_hours: {from: "22:00", to: "08:00", spread: 30m}}'
+    )
+    acts = run(
+        engine,
+        event("message.posted", "u1", local("2026-03-02T10:00")),
+        event("message.posted", "u1", local("2026-03-02T11:00")),
+    )
     assert len(acts) == 1
     # Released at midnight: inside quiet hours, so deferred again to 08:00-08:30.
     (a,) = advance(engine, local("2026-03-03T12:00"))
     assert local("2026-03-03T08:00") <= a.at < local("2026-03-03T08:30")
     # It counted against the new day.
-    assert run(engine, ev("message.posted", "u1", local("2026-03-03T13:00"))) == []
+    assert run(engine, event("message.posted", "u1", local("2026-03-03T13:00"))) == []
 
 
 def test_weekly_and_monthly_caps() -> None:
-    engine = policy('{max_per_member: {count: 1, per: week}, when_capped: defer}')
-    run(engine, ev("message.posted", "u1", local("2026-03-04T10:00")),
-        ev("message.posted", "u1", local("2026-03-05T10:00")))
+    engine = policy("{max_per_member: {count: 1, per: week}, when_capped: defer}")
+    run(
+        engine,
+        event("message.posted", "u1", local("2026-03-04T10:00")),
+        event("message.posted", "u1", local("2026-03-05T10:00")),
+    )
     (a,) = advance(engine, local("2026-03-10T00:00"))
     assert local("2026-03-09T00:00") <= a.at < local("2026-03-09T01:00")  # Monday
-    engine = policy('{max_per_member: {count: 1, per: month}, when_capped: defer}')
-    run(engine, ev("message.posted", "u1", local("2026-12-30T10:00")),
-        ev("message.posted", "u1", local("2026-12-31T10:00")))
+    engine = policy("{max_per_member: {count: 1, per: month}, when_capped: defer}")
+    run(
+        engine,
+        event("message.posted", "u1", local("2026-12-30T10:00")),
+        event("message.posted", "u1", local("2026-12-31T10:00")),
+    )
     (a,) = advance(engine, local("2027-01-02T00:00"))
     assert local("2027-01-01T00:00") <= a.at < local("2027-01-01T01:00")
 
@@ -169,8 +219,8 @@ def test_weekly_and_monthly_caps() -> None:
 # -- opt-out --------------------------------------------------------------------------------
 def test_opt_out_is_honoured_at_release_for_sends_queued_before() -> None:
     engine = policy(QUIET)
-    assert run(engine, ev("message.posted", "u1", local("2026-03-02T23:00"))) == []
-    run(engine, ev("member.opted_out", "u1", local("2026-03-03T07:00")))
+    assert run(engine, event("message.posted", "u1", local("2026-03-02T23:00"))) == []
+    run(engine, event("member.opted_out", "u1", local("2026-03-03T07:00")))
     ds = engine.advance_to(local("2026-03-03T10:00"))
     assert [a for d in ds for a in d.actions] == []
     assert audit(ds) == [("message_suppressed", "opted_out")]
@@ -178,14 +228,18 @@ def test_opt_out_is_honoured_at_release_for_sends_queued_before() -> None:
 
 def test_opting_back_in_before_release_lets_the_send_go() -> None:
     engine = policy(QUIET)
-    run(engine, ev("message.posted", "u1", local("2026-03-02T23:00")),
-        ev("member.opted_out", "u1", local("2026-03-03T01:00")),
-        ev("member.opted_in", "u1", local("2026-03-03T02:00")))
+    run(
+        engine,
+        event("message.posted", "u1", local("2026-03-02T23:00")),
+        event("member.opted_out", "u1", local("2026-03-03T01:00")),
+        event("member.opted_in", "u1", local("2026-03-03T02:00")),
+    )
     assert [a.type for a in advance(engine, local("2026-03-03T10:00"))] == ["send"]
 
 
 def test_opted_out_members_get_no_send_or_warning_even_transactional() -> None:
-    engine = Engine(playbook("""
+    engine = Engine(
+        playbook("""
 rules:
   - id: dm
     on: message.posted
@@ -193,24 +247,30 @@ rules:
       - send: {text: "x", transactional: true}
       - warn: {text: "careful", reason: test}
       - award: {points: 1, reason: post}
-"""))
-    run(engine, ev("member.opted_out", "u1", 0))
-    ds = decisions(engine, ev("message.posted", "u1", 10))
+""")
+    )
+    run(engine, event("member.opted_out", "u1", 0))
+    ds = decisions(engine, event("message.posted", "u1", 10))
     assert [a.type for d in ds for a in d.actions] == ["award"]
-    assert audit(ds) == [("message_suppressed", "opted_out"), ("message_suppressed", "opted_out"),
-                         ("warn", "test")]
+    assert audit(ds) == [
+        ("message_suppressed", "opted_out"),
+        ("message_suppressed", "opted_out"),
+        ("warn", "test"),
+    ]
 
 
 # -- engine messages never trigger rules ----------------------------------------------------
 def test_engine_messages_never_come_back_as_events() -> None:
-    engine = Engine(playbook("""
+    engine = Engine(
+        playbook("""
 rules:
   - id: echo
     on: [message.posted, send, reply, broadcast, warn, message.sent]
     do: [{send: {text: "echo"}}, {reply: {text: "echo"}}, {broadcast: {text: "echo"}},
          {warn: {text: "echo"}}]
-"""))
-    acts = run(engine, ev("message.posted", "u1", 0, message_id="m1"))
+""")
+    )
+    acts = run(engine, event("message.posted", "u1", 0, message_id="m1"))
     assert [a.type for a in acts] == ["send", "reply", "broadcast", "warn"]  # once, no loop
     assert {a.cause for a in acts} == {acts[0].cause}
 
@@ -222,20 +282,22 @@ def problems(body: str) -> list[str]:
     return [str(p) for p in info.value.problems]
 
 
-@pytest.mark.parametrize(("section", "message"), [
-    ('{quiet_hours: {from: "22:00", to: "8am"}}', "'messaging.quiet_hours.to'"),
-    ('{quiet_hours: {from: "22:00", to: "22:00"}}', "need `from` and `to` to differ"),
-    ('{quiet_hours: {from: "22:00", to: "08:00", spread: 15h}}', "longer than the hours"),
-    ('{quiet_hours: {from: "22:00", to: "08:00", mode: later}}', "expected 'defer' or 'drop'"),
-    ('{max_per_member: {count: 0, per: day}}', "must be at least 1"),
-    ('{max_per_member: {count: 3, per: hour}}', "expected 'day', 'week' or 'month'"),
-    ('{when_capped: wait}', "expected 'drop' or 'defer'"),
-    ('{quiet: {}}', "did you mean 'quiet_hours'?"),
-])
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('{quiet_hours: {from: "22:00", to: "8am"}}', "'messaging.quiet_hours.to'"),
+        ('{quiet_hours: {from: "22:00", to: "22:00"}}', "need `from` and `to` to differ"),
+        ('{quiet_hours: {from: "22:00", to: "08:00", spread: 15h}}', "longer than the hours"),
+        ('{quiet_hours: {from: "22:00", to: "08:00", mode: later}}', "expected 'defer' or 'drop'"),
+        ("{max_per_member: {count: 0, per: day}}", "must be at least 1"),
+        ("{max_per_member: {count: 3, per: hour}}", "expected 'day', 'week' or 'month'"),
+        ("{when_capped: wait}", "expected 'drop' or 'defer'"),
+        ("{quiet: {}}", "did you mean 'quiet_hours'?"),
+    ],
+)
 def test_messaging_errors_are_located(section: str, message: str) -> None:
     (msg,) = problems(f"messaging: {section}\n")
     assert msg.startswith("test.yaml:") and message in msg, msg
-
 
 
 # -- the command line -----------------------------------------------------------------------
@@ -265,18 +327,45 @@ def test_replay_until_runs_schedules_audiences_and_deferred_sends(tmp_path: Path
     book = tmp_path / "pb.yaml"
     book.write_text(CLI_PB)
     events = tmp_path / "events.jsonl"
-    events.write_text("\n".join(json.dumps(e) for e in [
-        {"id": "p1", "type": "message.posted", "at": "2026-03-02T12:00:00+08:00",
-         "member": {"id": "u1"}},
-        {"id": "p1b", "type": "message.posted", "at": "2026-03-02T13:00:00+08:00",
-         "member": {"id": "u1"}},
-        {"id": "r1", "type": "redeem.requested", "at": "2026-03-02T23:10:00+08:00",
-         "member": {"id": "u1"}, "data": {"item": "x"}},
-        {"id": "p2", "type": "message.posted", "at": "2026-03-02T23:00:00+08:00",
-         "member": {"id": "u2"}},
-        {"id": "j3", "type": "member.joined", "at": "2026-03-03T09:00:00+08:00",
-         "member": {"id": "u3"}},
-    ]) + "\n")
+    events.write_text(
+        "\n".join(
+            json.dumps(e)
+            for e in [
+                {
+                    "id": "p1",
+                    "type": "message.posted",
+                    "at": "2026-03-02T12:00:00+08:00",
+                    "member": {"id": "u1"},
+                },
+                {
+                    "id": "p1b",
+                    "type": "message.posted",
+                    "at": "2026-03-02T13:00:00+08:00",
+                    "member": {"id": "u1"},
+                },
+                {
+                    "id": "r1",
+                    "type": "redeem.requested",
+                    "at": "2026-03-02T23:10:00+08:00",
+                    "member": {"id": "u1"},
+                    "data": {"item": "x"},
+                },
+                {
+                    "id": "p2",
+                    "type": "message.posted",
+                    "at": "2026-03-02T23:00:00+08:00",
+                    "member": {"id": "u2"},
+                },
+                {
+                    "id": "j3",
+                    "type": "member.joined",
+                    "at": "2026-03-03T09:00:00+08:00",
+                    "member": {"id": "u3"},
+                },
+            ]
+        )
+        + "\n"
+    )
     proc = cli("replay", str(book), str(events), "--until", "2026-03-08T00:00:00+08:00")
     assert proc.returncode == 0, proc.stderr
     acts = [json.loads(x) for x in proc.stdout.splitlines()]
@@ -293,15 +382,17 @@ def test_replay_until_runs_schedules_audiences_and_deferred_sends(tmp_path: Path
 
 
 def test_deferred_sends_survive_a_restart_and_go_out_once(tmp_path: Path) -> None:
-    from engage_rules.runner import Runner
-    from engage_rules.store import open_store
+    from engage_rules.shell.runner import Runner
+    from engage_rules.testing import open_store
 
-    pb = playbook(f"messaging: {QUIET}\nrules:\n  - id: dm\n    on: message.posted\n"
-                  "    do: [{send: {text: hi}}]\n")
+    pb = playbook(
+        f"messaging: {QUIET}\nrules:\n  - id: dm\n    on: message.posted\n"
+        "    do: [{send: {text: hi}}]\n"
+    )
     url = f"sqlite:///{tmp_path / 'state.db'}"
     out: list[ActionRecord] = []
     runner = Runner(pb, open_store(url), on_commit=out.extend)
-    runner.feed(ev("message.posted", "u1", local("2026-03-02T23:00"), id="late"))
+    runner.feed(event("message.posted", "u1", local("2026-03-02T23:00"), id="late"))
     runner.close()
     assert out == []
     for _ in range(2):  # restarted twice: the deferred send goes out once

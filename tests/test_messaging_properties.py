@@ -1,4 +1,4 @@
-"""DESIGN.md §11.6 as a property: no message to an opted-out member after the opt-out is
+"""docs/reference.md §11.6 as a property: no message to an opted-out member after the opt-out is
 committed, whatever the interleaving of opt-outs, opt-ins, sends deferred by quiet hours
 or caps, flow steps and clock advances.  Also: every deferred send ends up sent or
 recorded as suppressed (none is silently lost), and no send is emitted twice."""
@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from engage_rules import Engine
-from engage_rules.compiler import CompiledPlaybook
-from engage_rules.decision import Decision
-from helpers import T0, ev, playbook
+from engage_rules.compile.playbook import CompiledPlaybook
+from engage_rules.model.decision import Decision
+from engage_rules.testing import T0, event
+from engage_rules.testing import strategies as est
+from helpers import playbook
 
 PB: CompiledPlaybook = playbook("""
 messaging:
@@ -43,7 +45,7 @@ rules:
     do: [{opt_out: {}}]
 """)
 
-MEMBERS = st.sampled_from(["u1", "u2", "u3"])
+MEMBERS = est.member_ids()
 MINUTES = st.integers(min_value=0, max_value=16 * 60)
 
 
@@ -84,7 +86,7 @@ class OptOutMachine(RuleBasedStateMachine):
     def _event(self, type_: str, member: str, minutes: int) -> None:
         self.now += timedelta(minutes=minutes)
         self.n += 1
-        self._check(self.engine.process(ev(type_, member, self.now, id=f"x{self.n}")))
+        self._check(self.engine.process(event(type_, member, self.now, id=f"x{self.n}")))
 
     @rule(member=MEMBERS, minutes=MINUTES)
     def post(self, member: str, minutes: int) -> None:

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from engage_rules import Engine, parse_event
-from engage_rules.compiler import load
-from moderation_helpers import EXAMPLE, PUNITIVE, ROOT, T0
+from engage_rules.testing import T0, load
+from moderation_helpers import EXAMPLE, PUNITIVE, ROOT
 
 CORPUS = ROOT / "tests" / "data" / "moderation_corpus.jsonl"
 
@@ -45,12 +45,18 @@ def test_detector_precision_and_recall(capsys: pytest.CaptureFixture[str]) -> No
     misses: list[str] = []
     for i, item in enumerate(corpus()):
         # One established member per message: only the content decides.
-        ev = parse_event(orjson.dumps({
-            "id": f"corpus-{i}", "type": "message.posted",
-            "at": (T0 + timedelta(minutes=i)).isoformat(), "community": "photo",
-            "member": {"id": f"c{i}", "created_at": "2020-01-01T00:00:00Z"},
-            "data": {"text": item["text"], "message_id": f"msg-{i}"},
-        }))
+        ev = parse_event(
+            orjson.dumps(
+                {
+                    "id": f"corpus-{i}",
+                    "type": "message.posted",
+                    "at": (T0 + timedelta(minutes=i)).isoformat(),
+                    "community": "photo",
+                    "member": {"id": f"c{i}", "created_at": "2020-01-01T00:00:00Z"},
+                    "data": {"text": item["text"], "message_id": f"msg-{i}"},
+                }
+            )
+        )
         flagged = any(a.type in PUNITIVE for d in engine.process(ev) for a in d.actions)
         if flagged and item["spam"]:
             tp += 1
@@ -65,7 +71,9 @@ def test_detector_precision_and_recall(capsys: pytest.CaptureFixture[str]) -> No
     precision = tp / (tp + fp)
     recall = tp / (tp + fn)
     with capsys.disabled():
-        print(f"\nmoderation corpus: {tp + fn} offending, {fp + tn} clean; "
-              f"precision {precision:.3f}, recall {recall:.3f}")
+        print(
+            f"\nmoderation corpus: {tp + fn} offending, {fp + tn} clean; "
+            f"precision {precision:.3f}, recall {recall:.3f}"
+        )
     assert precision >= 0.95, misses
     assert recall >= 0.95, misses

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from engage_rules.cli import main
-from engage_rules.store import open_store
+from engage_rules.testing import open_store
 from moderation_helpers import EXAMPLE, EXAMPLE_EVENTS, PUNITIVE, ROOT
 
 sys.path.insert(0, str(ROOT / "examples"))
@@ -50,8 +50,19 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("example")
     db = folder / "state.db"
     out = folder / "actions.jsonl"
-    code = main(["replay", str(EXAMPLE), str(EXAMPLE_EVENTS), "--store", f"sqlite:///{db}",
-                 "--actions-out", str(out), "--until", "2026-03-05T00:00:00+08:00"])
+    code = main(
+        [
+            "replay",
+            str(EXAMPLE),
+            str(EXAMPLE_EVENTS),
+            "--store",
+            f"sqlite:///{db}",
+            "--actions-out",
+            str(out),
+            "--until",
+            "2026-03-05T00:00:00+08:00",
+        ]
+    )
     assert code == 0
     actions = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     store = open_store(f"sqlite:///{db}")
@@ -62,12 +73,19 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         state = store.open()
     finally:
         store.close()
-    return {"actions": actions, "audit": audit, "review": review, "errors": errors,
-            "state": state, "db": db}
+    return {
+        "actions": actions,
+        "audit": audit,
+        "review": review,
+        "errors": errors,
+        "state": state,
+        "db": db,
+    }
 
 
 def test_the_sample_events_are_what_the_generator_writes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "events.jsonl"
     monkeypatch.setattr(sys, "argv", ["make_moderation_events.py", str(out)])
     make_moderation_events.main()
@@ -92,8 +110,11 @@ def test_each_offence_is_handled_as_documented(replayed: dict[str, Any]) -> None
 
 def test_the_audit_log_shows_every_moderation_action(replayed: dict[str, Any]) -> None:
     audit = replayed["audit"]
-    moderation = [a for a in replayed["actions"]
-                  if a["type"] in PUNITIVE | {"warn", "unmute", "reset_strikes"}]
+    moderation = [
+        a
+        for a in replayed["actions"]
+        if a["type"] in PUNITIVE | {"warn", "unmute", "reset_strikes"}
+    ]
     assert len(audit) == len(moderation)
     for entry in audit:
         assert set(entry) >= {"at", "rule", "event", "member", "action", "reason", "actor"}
@@ -104,8 +125,11 @@ def test_the_audit_log_shows_every_moderation_action(replayed: dict[str, Any]) -
 
 
 def test_no_clean_message_is_touched(replayed: dict[str, Any]) -> None:
-    clean = {a["cause"] for a in replayed["actions"]
-             if a["cause"].startswith("ok-") and a["type"] != "award"}
+    clean = {
+        a["cause"]
+        for a in replayed["actions"]
+        if a["cause"].startswith("ok-") and a["type"] != "award"
+    }
     assert clean == set()
     assert not [e for e in replayed["audit"] if str(e["event"]).startswith("ok-")]
     # The forged strike is refused with a recorded error, and changes nothing.
@@ -123,7 +147,10 @@ def test_final_state_of_the_offenders(replayed: dict[str, Any]) -> None:
     assert members["lurer"].status == "banned"  # resetting strikes does not lift a ban
     assert all(s.expires is not None for s in members["lurer"].strikes)
     assert members["flooder"].status == "active"  # the 10-minute mute expired
-    assert members["alice"].balances == {"points": sum(
-        5 for a in replayed["actions"] if a["type"] == "award" and a["member"] == "alice")
-        - 5}
+    assert members["alice"].balances == {
+        "points": sum(
+            5 for a in replayed["actions"] if a["type"] == "award" and a["member"] == "alice"
+        )
+        - 5
+    }
     assert [i["rule"] for i in replayed["review"]] == ["new-account-links", "heated"]

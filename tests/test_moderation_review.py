@@ -12,10 +12,15 @@ import pytest
 from engage_rules import Engine
 from engage_rules.cli import main
 from engage_rules.errors import PlaybookError
-from engage_rules.review import ReviewError, decide_review, find_item, review_items
-from engage_rules.store import open_store
+from engage_rules.features.moderation.review import (
+    ReviewError,
+    decide_review,
+    find_item,
+    review_items,
+)
+from engage_rules.testing import T0, message, open_store
 from helpers import playbook
-from moderation_helpers import EXAMPLE, EXAMPLE_EVENTS, T0, decide, post
+from moderation_helpers import EXAMPLE, EXAMPLE_EVENTS, decide
 
 AT = "2026-03-04T10:00:00+08:00"
 
@@ -23,20 +28,34 @@ AT = "2026-03-04T10:00:00+08:00"
 @pytest.fixture
 def store_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     url = f"sqlite:///{tmp_path / 'state.db'}"
-    assert main(["replay", str(EXAMPLE), str(EXAMPLE_EVENTS), "--store", url,
-                 "--actions-out", str(tmp_path / "a.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "replay",
+                str(EXAMPLE),
+                str(EXAMPLE_EVENTS),
+                "--store",
+                url,
+                "--actions-out",
+                str(tmp_path / "a.jsonl"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     return url
 
 
-def listed(capsys: pytest.CaptureFixture[str], url: str, status: str = "open"
-           ) -> list[dict[str, Any]]:
+def listed(
+    capsys: pytest.CaptureFixture[str], url: str, status: str = "open"
+) -> list[dict[str, Any]]:
     assert main(["review", "list", "--store", url, "--json", "--status", status]) == 0
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
-def test_list_shows_open_items_with_the_event(store_url: str,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_shows_open_items_with_the_event(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["review", "--store", store_url]) == 0
     out, err = capsys.readouterr()
     assert "new-account-links" in out and "cheap-lens.shop" in out and "2 item(s) open" in err
@@ -48,11 +67,23 @@ def test_list_shows_open_items_with_the_event(store_url: str,
     assert first["event_json"]["data"]["text"].startswith("便宜镜头")
 
 
-def test_approve_applies_the_on_approve_actions_once(store_url: str,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_approve_applies_the_on_approve_actions_once(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     item = listed(capsys, store_url)[0]
-    args = ["review", "approve", item["id"][:8], "--store", store_url, "--playbook",
-            str(EXAMPLE), "--actor", "mod-lin", "--at", AT]
+    args = [
+        "review",
+        "approve",
+        item["id"][:8],
+        "--store",
+        store_url,
+        "--playbook",
+        str(EXAMPLE),
+        "--actor",
+        "mod-lin",
+        "--at",
+        AT,
+    ]
     assert main(args) == 0
     out, err = capsys.readouterr()
     actions = [json.loads(line) for line in out.splitlines()]
@@ -80,37 +111,65 @@ def test_approve_applies_the_on_approve_actions_once(store_url: str,
     assert approved[0]["resolved_by"] == "mod-lin" and approved[0]["resolved_at"] == AT
 
 
-def test_dismiss_closes_an_item_without_acting(store_url: str,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_dismiss_closes_an_item_without_acting(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     heated = listed(capsys, store_url)[1]
-    assert main(["review", "dismiss", heated["id"], "--store", store_url, "--actor", "mod",
-                 "--at", AT]) == 0
+    assert (
+        main(
+            ["review", "dismiss", heated["id"], "--store", store_url, "--actor", "mod", "--at", AT]
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     assert out == "" and "dismissed by mod: 0 action(s)" in err
     assert [i["rule"] for i in listed(capsys, store_url)] == ["new-account-links"]
     # A dismissed item cannot be approved afterwards.
-    assert main(["review", "approve", heated["id"], "--store", store_url, "--playbook",
-                 str(EXAMPLE)]) == 1
+    assert (
+        main(["review", "approve", heated["id"], "--store", store_url, "--playbook", str(EXAMPLE)])
+        == 1
+    )
     assert "already dismissed" in capsys.readouterr().err
 
 
 def test_the_approval_of_an_item_whose_flag_has_several_actions(
-        store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     heated = listed(capsys, store_url)[1]
-    assert main(["review", "approve", heated["id"], "--store", store_url, "--playbook",
-                 str(EXAMPLE), "--actor", "mod", "--at", AT]) == 0
+    assert (
+        main(
+            [
+                "review",
+                "approve",
+                heated["id"],
+                "--store",
+                store_url,
+                "--playbook",
+                str(EXAMPLE),
+                "--actor",
+                "mod",
+                "--at",
+                AT,
+            ]
+        )
+        == 0
+    )
     actions = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [a["type"] for a in actions] == ["delete_message", "strike", "warn"]
     assert actions[0]["params"]["message_id"] == "msg-off-heated-1"
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["review", "approve", "zzzzzzzz"], 1, "no review item 'zzzzzzzz'"),
-    (["review", "approve", "abc"], 1, "at least 6 characters"),
-    (["review", "approve"], 2, "needs the item's id"),
-])
-def test_review_errors(store_url: str, capsys: pytest.CaptureFixture[str], args: list[str],
-                       code: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["review", "approve", "zzzzzzzz"], 1, "no review item 'zzzzzzzz'"),
+        (["review", "approve", "abc"], 1, "at least 6 characters"),
+        (["review", "approve"], 2, "needs the item's id"),
+    ],
+)
+def test_review_errors(
+    store_url: str, capsys: pytest.CaptureFixture[str], args: list[str], code: int, message: str
+) -> None:
     assert main([*args, "--store", store_url, "--playbook", str(EXAMPLE)]) == code
     assert message in capsys.readouterr().err
 
@@ -134,11 +193,28 @@ def test_find_item_is_unambiguous() -> None:
         find_item(items, "abcdef")
 
 
-def test_audit_export_as_json_lines(store_url: str, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_export_as_json_lines(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     item = listed(capsys, store_url)[0]
-    assert main(["review", "approve", item["id"], "--store", store_url, "--playbook",
-                 str(EXAMPLE), "--actor", "mod-lin", "--at", AT]) == 0
+    assert (
+        main(
+            [
+                "review",
+                "approve",
+                item["id"],
+                "--store",
+                store_url,
+                "--playbook",
+                str(EXAMPLE),
+                "--actor",
+                "mod-lin",
+                "--at",
+                AT,
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "audit.jsonl"
     assert main(["audit", "--store", store_url, "--out", str(out)]) == 0
     entries = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -147,12 +223,17 @@ def test_audit_export_as_json_lines(store_url: str, tmp_path: Path,
     assert [e["action"] for e in last] == ["strike", "warn", "review.approve"]
     assert {e["actor"] for e in last} == {"mod-lin"}
     capsys.readouterr()
-    assert main(["audit", "--store", store_url, "--member", "newbie", "--rule",
-                 "new-account-links"]) == 0
+    assert (
+        main(["audit", "--store", store_url, "--member", "newbie", "--rule", "new-account-links"])
+        == 0
+    )
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    assert [r["action"] for r in rows] == ["delete_message", "flag_for_review", "strike",
-                                           "review.approve"]
-
+    assert [r["action"] for r in rows] == [
+        "delete_message",
+        "flag_for_review",
+        "strike",
+        "review.approve",
+    ]
 
 
 def _ladder_flag_playbook(extra: str) -> str:
@@ -173,7 +254,7 @@ def test_flags_of_the_strike_ladder_are_approved_without_actions() -> None:
     with pytest.raises(PlaybookError, match="`on_approve` is for flags in rules"):
         playbook(_ladder_flag_playbook(", on_approve: [{ban: {}}]"))
     engine = Engine(playbook(_ladder_flag_playbook("")))
-    [d] = decide(engine, post("u1", "代刷"))
+    [d] = decide(engine, message("u1", "代刷"))
     [item] = review_items(d.review)
     assert item["rule"] == "moderation.strikes"
     verdict = decide_review(engine, item, "approve", "mod", T0)

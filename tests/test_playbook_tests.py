@@ -1,8 +1,8 @@
-"""`engage-rules test` (DESIGN.md §8): loading, running and comparing playbook tests."""
+"""`engage-rules test` (docs/reference.md §8): loading, running and comparing playbook tests."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,10 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engage_rules.cli import main
-from engage_rules.decision import ActionRecord
 from engage_rules.errors import PlaybookError
-from engage_rules.playbook_test_compare import ActionExpect, check_actions, check_not_actions
-from engage_rules.playbook_tests import (
+from engage_rules.model.decision import ActionRecord
+from engage_rules.testing import T0
+from engage_rules.tools.playbook_test_compare import ActionExpect, check_actions, check_not_actions
+from engage_rules.tools.playbook_tests import (
     find_test_files,
     load_test_file,
     observed_path,
@@ -47,15 +48,18 @@ def write(tmp_path: Path, body: str, name: str = "t.test.yaml") -> Path:
     return path
 
 
-def run(capsys: pytest.CaptureFixture[str], *paths: Path | str,
-        update: bool = False) -> tuple[int, str, str]:
+def run(
+    capsys: pytest.CaptureFixture[str], *paths: Path | str, update: bool = False
+) -> tuple[int, str, str]:
     code = main(["test", *map(str, paths), *(["--update"] if update else [])])
     out, err = capsys.readouterr()
     return code, out, err
 
 
 def test_a_passing_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 playbook: community.yaml
 cases:
   - name: joined then posted
@@ -72,40 +76,48 @@ cases:
         - {type: award, params: {amount: 6}}
       members:
         u1: {points: 5, tags: [regular], balances: {points: 5}, status: active, strikes: 0}
-""")
+""",
+    )
     code, out, err = run(capsys, path)
     assert (code, err) == (0, "")
     assert out == "1 passed, 0 failed\n"
 
 
 def test_tags_compare_as_sets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 playbook: community.yaml
 cases:
   - name: order of tags does not matter
     events: [{type: member.joined, member: u1}]
     expect: {members: {u1: {tags: [regular, newcomer]}}}
-""")
+""",
+    )
     assert run(capsys, path)[0] == 0
 
 
 def test_a_missing_action_shows_the_nearest_actual_ones(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 playbook: community.yaml
 cases:
   - name: wrong amount
     events: [{type: message.posted, member: u1}]
     expect:
       actions: [{type: award, member: u1, params: {amount: 7}}]
-""")
+""",
+    )
     code, out, _ = run(capsys, path)
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == f"FAIL {path}: wrong amount"
-    assert lines[1] == ("  expected action #1 not found: "
-                        "{type: 'award', member: 'u1', params: {'amount': 7}}")
+    assert lines[1] == (
+        "  expected action #1 not found: {type: 'award', member: 'u1', params: {'amount': 7}}"
+    )
     assert "nearest actual actions" in lines[2]
     assert lines[3].startswith("      - type: 'award', member: 'u1', rule: 'post', ")
     assert "*params: {'currency': 'points', 'amount': 5" in lines[3]
@@ -113,14 +125,17 @@ cases:
 
 
 def test_actions_must_come_in_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 playbook: community.yaml
 cases:
   - name: reversed
     events: [{type: member.joined, member: u1}]
     expect:
       actions: [{type: tag, params: {name: newcomer}}, {type: send}]
-""")
+""",
+    )
     code, out, _ = run(capsys, path)
     assert code == 1
     assert "expected action #2 not found: {type: 'send'}" in out
@@ -128,13 +143,16 @@ cases:
 
 
 def test_not_actions_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 playbook: community.yaml
 cases:
   - name: no award please
     events: [{type: message.posted, member: u1}]
     expect: {not_actions: [{type: award}]}
-""")
+""",
+    )
     code, out, _ = run(capsys, path)
     assert code == 1
     assert "  unexpected action matching {type: 'award'}:\n" in out
@@ -142,7 +160,9 @@ cases:
 
 
 def test_members_mismatch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 playbook: community.yaml
 cases:
   - name: state
@@ -151,17 +171,22 @@ cases:
       members:
         u1: {points: 3, tags: [vip], status: active}
         u9: {points: 0}
-""")
+""",
+    )
     code, out, _ = run(capsys, path)
     assert code == 1
-    assert ("  member 'u1':\n      points: expected 3, actual 5\n"
-            "      tags: expected ['vip'], actual []\n") in out
+    assert (
+        "  member 'u1':\n      points: expected 3, actual 5\n"
+        "      tags: expected ['vip'], actual []\n"
+    ) in out
     assert "member 'u9': no state" in out
     assert "status" not in out
 
 
 def test_shorthand_ids_and_times(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 playbook: community.yaml
 cases:
   - name: generated ids and times
@@ -176,26 +201,39 @@ cases:
         - {cause: e2, member: u1, at: "2026-03-02T02:00:01Z"}
         - {cause: e3, member: u2, at: "2026-05-01T08:00:00+08:00"}
         - {cause: e4, member: u2, at: "2026-05-01T08:00:01+08:00"}
-""")
+""",
+    )
     code, out, _ = run(capsys, path)
     assert code == 0, out
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    ("playbook: community.yaml\ncases:\n  - name: x\n    evnets: []\n",
-     ":4:5: unknown key 'evnets' in 'cases[0]'; did you mean 'events'?"),
-    ("playbook: community.yaml\ncases:\n  - name: x\n    expect: {actions: [{typ: send}]}\n",
-     ":4:25: unknown key 'typ' in 'cases[0].expect.actions[0]'; did you mean 'type'?"),
-    ("playbook: community.yaml\ncases:\n  - name: x\n    events:\n      - {member: u1}\n",
-     ":5:9: event 1 of case 'x': "),
-    ("playbook: community.yaml\ncases:\n  - name: x\n    until: '2026-03-01T10:00:00'\n",
-     ":4:12: "),
-    ("cases: []\n", ":1:1: missing required key 'playbook'"),
-    ("- just a list\n", ":1:1: a test file must be a mapping"),
-    ("playbook: community.yaml\ncases: [{name: x, events: [}\n", ":2:"),
-])
-def test_bad_test_files_are_located(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                    body: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "playbook: community.yaml\ncases:\n  - name: x\n    evnets: []\n",
+            ":4:5: unknown key 'evnets' in 'cases[0]'; did you mean 'events'?",
+        ),
+        (
+            "playbook: community.yaml\ncases:\n  - name: x\n    expect: {actions: [{typ: send}]}\n",
+            ":4:25: unknown key 'typ' in 'cases[0].expect.actions[0]'; did you mean 'type'?",
+        ),
+        (
+            "playbook: community.yaml\ncases:\n  - name: x\n    events:\n      - {member: u1}\n",
+            ":5:9: event 1 of case 'x': ",
+        ),
+        (
+            "playbook: community.yaml\ncases:\n  - name: x\n    until: '2026-03-01T10:00:00'\n",
+            ":4:12: ",
+        ),
+        ("cases: []\n", ":1:1: missing required key 'playbook'"),
+        ("- just a list\n", ":1:1: a test file must be a mapping"),
+        ("playbook: community.yaml\ncases: [{name: x, events: [}\n", ":2:"),
+    ],
+)
+def test_bad_test_files_are_located(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, expected: str
+) -> None:
     path = write(tmp_path, body)
     code, _, err = run(capsys, path)
     assert code == 1
@@ -203,15 +241,18 @@ def test_bad_test_files_are_located(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_bad_until_says_why(tmp_path: Path) -> None:
-    path = write(tmp_path, "playbook: community.yaml\ncases:\n  - name: x\n"
-                           "    until: '2026-03-01T10:00:00'\n")
+    path = write(
+        tmp_path,
+        "playbook: community.yaml\ncases:\n  - name: x\n    until: '2026-03-01T10:00:00'\n",
+    )
     with pytest.raises(PlaybookError) as info:
         load_test_file(path)
     assert "UTC offset" in str(info.value.problems[0])
 
 
-def test_a_missing_or_invalid_playbook_fails(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_or_invalid_playbook_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(tmp_path, "playbook: nowhere.yaml\ncases: [{name: x}]\n")
     code, _, err = run(capsys, path)
     assert code == 1
@@ -222,17 +263,21 @@ def test_a_missing_or_invalid_playbook_fails(tmp_path: Path,
     assert code == 1 and "did you mean 'rules'" in err
 
 
-def test_a_rule_error_fails_the_case(tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "community.yaml").write_text(PLAYBOOK + """\
+def test_a_rule_error_fails_the_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "community.yaml").write_text(
+        PLAYBOOK
+        + """\
   - id: broken
     on: checkin
     do:
       - award: {points: "{{ event.data.n * 2 }}", reason: x}
-""")
+"""
+    )
     path = tmp_path / "t.test.yaml"
-    path.write_text("playbook: community.yaml\ncases:\n  - name: x\n"
-                    "    events: [{type: checkin, member: u1, data: {n: abc}}]\n")
+    path.write_text(
+        "playbook: community.yaml\ncases:\n  - name: x\n"
+        "    events: [{type: checkin, member: u1, data: {n: abc}}]\n"
+    )
     code, out, _ = run(capsys, path)
     assert code == 1
     assert "  rule 'broken' failed on e1: " in out
@@ -250,16 +295,23 @@ def test_no_case_found_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_folders_are_searched_recursively(tmp_path: Path) -> None:
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / ".hidden").mkdir()
-    for rel in ("a/b/x.test.yaml", "a/y.test.yaml", "a/z.yaml", ".hidden/h.test.yaml",
-                "a/y.observed.test.yaml"):
+    for rel in (
+        "a/b/x.test.yaml",
+        "a/y.test.yaml",
+        "a/z.yaml",
+        ".hidden/h.test.yaml",
+        "a/y.observed.test.yaml",
+    ):
         (tmp_path / rel).write_text("")
-    assert find_test_files([tmp_path]) == [tmp_path / "a/b/x.test.yaml",
-                                           tmp_path / "a/y.test.yaml"]
+    assert find_test_files([tmp_path]) == [tmp_path / "a/b/x.test.yaml", tmp_path / "a/y.test.yaml"]
 
 
-def test_update_writes_the_observed_results(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, """\
+def test_update_writes_the_observed_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        """\
 playbook: community.yaml
 cases:
   - name: to be filled in
@@ -267,7 +319,8 @@ cases:
     expect:
       actions: [{type: send}]
       not_actions: [{type: award}, {type: ban}]
-""")
+""",
+    )
     code, _, err = run(capsys, path, update=True)
     assert code == 1
     observed = observed_path(path)
@@ -290,12 +343,24 @@ def test_the_shipped_playbook_tests_pass(capsys: pytest.CaptureFixture[str]) -> 
     assert len(find_test_files([ROOT / "rules"])) == 3
 
 
-_T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-_actions = st.lists(st.builds(
-    lambda i, t, m, amount: ActionRecord(f"k{i}", t, m, "r", f"e{i}", _T0 + timedelta(seconds=i),
-                                         {"amount": amount, "reason": "x"}),
-    st.integers(0, 50), st.sampled_from(["send", "award", "tag"]),
-    st.sampled_from(["u1", "u2", None]), st.integers(0, 3)), max_size=8)
+_actions = st.lists(
+    st.builds(
+        lambda i, t, m, amount: ActionRecord(
+            f"k{i}",
+            t,
+            m,
+            "r",
+            f"e{i}",
+            T0 + timedelta(seconds=i),
+            {"amount": amount, "reason": "x"},
+        ),
+        st.integers(0, 50),
+        st.sampled_from(["send", "award", "tag"]),
+        st.sampled_from(["u1", "u2", None]),
+        st.integers(0, 3),
+    ),
+    max_size=8,
+)
 _FIELDS = ["type", "member", "rule", "cause", "at", "params"]
 
 
@@ -311,10 +376,14 @@ def _expectation(action: ActionRecord, fields: list[str]) -> ActionExpect:
 def test_any_ordered_subsequence_of_the_actual_actions_matches(
     actions: list[ActionRecord], data: st.DataObject
 ) -> None:
-    chosen = sorted(data.draw(st.sets(st.integers(0, max(len(actions) - 1, 0)))
-                              if actions else st.just(set[int]())))
-    expected = [_expectation(actions[i], data.draw(st.lists(st.sampled_from(_FIELDS))))
-                for i in chosen]
+    chosen = sorted(
+        data.draw(
+            st.sets(st.integers(0, max(len(actions) - 1, 0))) if actions else st.just(set[int]())
+        )
+    )
+    expected = [
+        _expectation(actions[i], data.draw(st.lists(st.sampled_from(_FIELDS)))) for i in chosen
+    ]
     assert check_actions(expected, actions) == []
     # ...and each expectation, as a not_action, is reported.
     assert len(check_not_actions(expected, actions)) >= len(expected)

@@ -16,42 +16,40 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from engage_rules import hookimpl, plugins
-from engage_rules.action_specs import ACTION_SPECS, BUILTIN_ACTION_SPECS, ActionSpec
-from engage_rules.classifiers import CLASSIFIERS
 from engage_rules.cli import main
-from engage_rules.compiler import CompiledAction, compile_playbook
-from engage_rules.engine import Engine
-from engage_rules.engine_actions import ACTION_EXECUTORS, Run
-from engage_rules.errors import PlaybookError
+from engage_rules.engine.core import Engine
+from engage_rules.errors import PlaybookError, StoreError
 from engage_rules.events import CANONICAL_TYPES, INTERNAL_TYPES
-from engage_rules.functions import BUILTIN_FUNCTIONS, FUNCTIONS, FunctionSpec
-from engage_rules.loader import load_playbook_text
+from engage_rules.expr.functions import BUILTIN_FUNCTIONS
+from engage_rules.plugin_api import (
+    ActionScope,
+    ActionSpec,
+    CompiledAction,
+    FunctionSpec,
+    hookimpl,
+)
+from engage_rules.plugins import Registry, build_registry, default_registry
+from engage_rules.plugins import manager as plugins
 from engage_rules.store import MemoryStore, Store, open_store
-from engage_rules.testing import event
+from engage_rules.testing import (
+    compile_playbook,
+    event,
+    isolated_plugins,
+    load_playbook_text,
+)
 
 HEADER = "engage_rules: 1\nname: t\ncommunity: {name: fans, timezone: Asia/Shanghai}\n"
 
 
-@pytest.fixture
-def isolated() -> Iterator[Callable[..., plugins.Registry]]:
-    """Rebuild the registry with only the built-ins and the given in-process plugins
-    (installed entry points hidden); restore the real registry afterwards."""
-    real = plugins.discover_entry_points
-    plugins.discover_entry_points = lambda: []  # type: ignore[assignment]
-
-    def rebuild(*extra: tuple[str, object]) -> plugins.Registry:
-        return plugins.reset(extra)
-
-    try:
-        yield rebuild
-    finally:
-        plugins.discover_entry_points = real  # type: ignore[assignment]
-        plugins.reset()
+def isolated(*extra: tuple[str, object]) -> Registry:
+    """A registry of the built-ins and ``extra`` only (installed plugins left out)."""
+    return isolated_plugins(*extra)
 
 
-def compile_text(body: str) -> Any:
-    return compile_playbook(load_playbook_text(HEADER + body, "p.yaml"))
+def compile_text(body: str, registry: Registry) -> Any:
+    return compile_playbook(
+        load_playbook_text(HEADER + body, "p.yaml", registry=registry), registry=registry
+    )
 
 
 def actions_of(engine: Engine, *events: Any) -> list[dict[str, Any]]:
@@ -60,26 +58,51 @@ def actions_of(engine: Engine, *events: Any) -> list[dict[str, Any]]:
 
 # -- the built-ins go through the hooks ----------------------------------------------------
 
-def test_builtins_are_registered_through_the_hooks(
-        isolated: Callable[..., plugins.Registry]) -> None:
+
+def test_builtins_are_registered_through_the_hooks() -> None:
     reg = isolated()
-    assert list(reg.by_plugin) == ["builtin", "builtin-adapters"]
-    assert list(reg.actions) == [s.name for s in BUILTIN_ACTION_SPECS]
-    assert {n: e.spec for n, e in reg.actions.items()} == ACTION_SPECS
-    assert {n: e.executor for n, e in reg.actions.items()} == ACTION_EXECUTORS
-    assert reg.functions == BUILTIN_FUNCTIONS == FUNCTIONS
+    assert list(reg.by_plugin) == ["builtin", "builtin-adapters", "builtin-commands"]
+    assert all(e.plugin == "builtin" for e in reg.adapters.values()) is False
+    assert {reg.owners[("actions", name)] for name in reg.actions} == {"builtin"}
+    assert {"award", "tag", "send", "mute", "emit", "start_flow"} <= set(reg.actions)
+    assert reg.functions == BUILTIN_FUNCTIONS
     assert list(reg.event_types) == [*CANONICAL_TYPES, *INTERNAL_TYPES]
     assert set(reg.stores) == {"memory", "sqlite"}
     assert set(reg.adapters) == {"console", "jsonl", "webhook"}
-    assert all(e.plugin == "builtin" for e in reg.actions.values())
+    assert {"validate", "replay", "run", "plugins"} <= set(reg.commands)
+    # every playbook section is a feature, registered like a plugin's
+    assert [f.name for f in reg.features][:3] == ["segments", "points", "tags"]
+    assert {"levels", "badges", "moderation", "flows"} <= {f.name for f in reg.features}
+    assert {"untag", "unmute", "unban"} <= set(reg.timer_kinds)
 
 
-def test_the_registry_is_built_once() -> None:
-    assert plugins.registry() is plugins.registry()
-    assert plugins.plugin_manager() is plugins.plugin_manager()
+def test_each_build_is_a_new_value_and_the_default_is_built_once() -> None:
+    assert isolated() is not isolated()
+    assert default_registry() is default_registry()
+
+
+def test_two_playbooks_with_different_plugin_sets_in_one_process() -> None:
+    body = """
+rules:
+  - id: thanks
+    on: reaction.added
+    do:
+      - kudos.high_five: 🎉
+"""
+    with_kudos = isolated(("kudos", Kudos()))
+    without = isolated()
+    engine = Engine(compile_text(body, with_kudos))
+    with pytest.raises(PlaybookError, match=r"unknown action 'kudos\.high_five'"):
+        compile_text(body, without)
+    # the first registry is unaffected by the second, and the default has neither
+    assert "kudos.high_five" in with_kudos.actions
+    assert "kudos.high_five" not in default_registry().actions
+    got = actions_of(engine, event("reaction.added", "u1"))
+    assert [a["type"] for a in got] == ["kudos.high_five"]
 
 
 # -- loading: entry points, ENGAGE_RULES_LOAD_PLUGINS, unknown hooks ------------------------
+
 
 def _module(name: str, **hooks: Callable[..., None]) -> types.ModuleType:
     module = types.ModuleType(name)
@@ -93,66 +116,62 @@ def _module(name: str, **hooks: Callable[..., None]) -> types.ModuleType:
 @pytest.fixture
 def entry_points(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Two installed plugins, ``alpha`` and ``beta``, each registering an event type."""
-    _module("er_test_alpha",
-            register_event_types=lambda register: register("alpha.done", "alpha"))
-    _module("er_test_beta",
-            register_event_types=lambda register: register("beta.done", "beta"))
-    eps = [EntryPoint("alpha", "er_test_alpha", "engage_rules"),
-           EntryPoint("beta", "er_test_beta", "engage_rules")]
-    real = plugins.discover_entry_points
-    plugins.discover_entry_points = lambda: eps  # type: ignore[assignment]
+    _module("er_test_alpha", register_event_types=lambda register: register("alpha.done", "alpha"))
+    _module("er_test_beta", register_event_types=lambda register: register("beta.done", "beta"))
+    eps = [
+        EntryPoint("alpha", "er_test_alpha", "engage_rules"),
+        EntryPoint("beta", "er_test_beta", "engage_rules"),
+    ]
+    monkeypatch.setattr(plugins, "discover_entry_points", lambda: eps)
     try:
         yield
     finally:
-        plugins.discover_entry_points = real  # type: ignore[assignment]
-        monkeypatch.delenv(plugins.LOAD_PLUGINS_ENV, raising=False)
-        plugins.reset()
         for name in ("er_test_alpha", "er_test_beta"):
             sys.modules.pop(name, None)
 
 
-@pytest.mark.parametrize(("pinned", "loaded"), [
-    (None, ["alpha", "beta"]),
-    ("beta", ["beta"]),
-    (" alpha , beta ", ["alpha", "beta"]),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    ("pinned", "loaded"),
+    [
+        (None, ["alpha", "beta"]),
+        ("beta", ["beta"]),
+        (" alpha , beta ", ["alpha", "beta"]),
+        ("", []),
+    ],
+)
 def test_load_plugins_env_pins_which_plugins_load(
-        entry_points: None, monkeypatch: pytest.MonkeyPatch, pinned: str | None,
-        loaded: list[str]) -> None:
+    entry_points: None, monkeypatch: pytest.MonkeyPatch, pinned: str | None, loaded: list[str]
+) -> None:
     if pinned is None:
         monkeypatch.delenv(plugins.LOAD_PLUGINS_ENV, raising=False)
     else:
         monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, pinned)
-    reg = plugins.reset()
-    assert list(reg.by_plugin) == ["builtin", "builtin-adapters", *loaded]
+    reg = build_registry()
+    assert list(reg.by_plugin) == ["builtin", "builtin-adapters", "builtin-commands", *loaded]
     assert {f"{n}.done" for n in loaded} == set(reg.event_types) - {
-        *CANONICAL_TYPES, *INTERNAL_TYPES}
-    assert reg.sources.get("alpha", "er_test_alpha") == "er_test_alpha"
+        *CANONICAL_TYPES,
+        *INTERNAL_TYPES,
+    }
 
 
 def test_load_plugins_env_naming_a_missing_plugin_fails(
-        entry_points: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    entry_points: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(plugins.LOAD_PLUGINS_ENV, "alpha,gamma")
-    with pytest.raises(plugins.PluginError,
-                       match=r"not installed: gamma \(installed: alpha, beta\)"):
-        plugins.reset()
+    with pytest.raises(
+        plugins.PluginError, match=r"not installed: gamma \(installed: alpha, beta\)"
+    ):
+        build_registry()
 
 
 def test_a_plugin_that_fails_to_import_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = plugins.discover_entry_points
     bad = [EntryPoint("broken", "er_test_does_not_exist", "engage_rules")]
-    plugins.discover_entry_points = lambda: bad  # type: ignore[assignment]
-    try:
-        with pytest.raises(plugins.PluginError, match=r"plugin 'broken' .* failed to import"):
-            plugins.reset()
-    finally:
-        plugins.discover_entry_points = real  # type: ignore[assignment]
-        plugins.reset()
+    monkeypatch.setattr(plugins, "discover_entry_points", lambda: bad)
+    with pytest.raises(plugins.PluginError, match=r"plugin 'broken' .* failed to import"):
+        build_registry()
 
 
-def test_unknown_hooks_are_rejected_at_start_up(
-        isolated: Callable[..., plugins.Registry]) -> None:
+def test_unknown_hooks_are_rejected_at_start_up() -> None:
     class Widgets:
         @hookimpl
         def register_widgets(self, register: Any) -> None:
@@ -163,58 +182,83 @@ def test_unknown_hooks_are_rejected_at_start_up(
     message = str(info.value)
     assert "plugin 'widgets' implements unknown hook 'register_widgets'" in message
     assert "register_actions" in message  # lists the hooks that exist
+    assert "register_features" in message
 
 
-def test_a_hook_that_raises_is_named(isolated: Callable[..., plugins.Registry]) -> None:
+def test_a_hook_that_raises_is_named() -> None:
     class Broken:
         @hookimpl
         def register_functions(self, register: Any) -> None:
             raise KeyError("oops")
 
-    with pytest.raises(plugins.PluginError,
-                       match="plugin 'broken' failed in register_functions: KeyError"):
+    with pytest.raises(
+        plugins.PluginError, match="plugin 'broken' failed in register_functions: KeyError"
+    ):
         isolated(("broken", Broken()))
 
 
-def test_a_name_registered_twice_names_both_plugins(
-        isolated: Callable[..., plugins.Registry]) -> None:
+def test_a_name_registered_twice_names_both_plugins() -> None:
     def twice(self: Any, register: Any) -> None:
         register("dup.happened", "a duplicate")
 
     one = type("One", (), {"register_event_types": hookimpl(twice)})()
     two = type("Two", (), {"register_event_types": hookimpl(twice)})()
-    with pytest.raises(plugins.PluginError, match=r"plugin 'two' registers event type "
-                       r"'dup\.happened', which plugin 'one' already registers"):
+    with pytest.raises(
+        plugins.PluginError,
+        match=r"plugin 'two' registers event type "
+        r"'dup\.happened', which plugin 'one' already registers",
+    ):
         isolated(("one", one), ("two", two))
 
 
-@pytest.mark.parametrize(("hook", "args", "message"), [
-    ("register_actions", (ActionSpec("pin", BaseModel), lambda r, a: None),
-     "must be named <plugin>.<action>"),
-    ("register_actions", (ActionSpec("x.pin", dict), lambda r, a: None),  # type: ignore[arg-type]
-     "params must be a pydantic model"),
-    ("register_event_types", ("Not A Type", ""), "not a dotted lower-case name"),
-    ("register_stores", ("sqlite", lambda url: MemoryStore()),
-     "store .sqlite., which plugin .builtin. already registers"),
-    ("register_commands", ("Bad Name", lambda p: None, lambda a: 0, ""), "lower-case word"),
-    ("register_classifiers", ("bad name", lambda t, label: 0.0), "must be a word"),
-    ("register_functions", (FunctionSpec("member", lambda c: 0),), "taken"),
-    ("register_adapters", ("chat", "not callable"), "not callable"),
-])
-def test_invalid_registrations_are_errors(
-        isolated: Callable[..., plugins.Registry], hook: str, args: tuple[Any, ...],
-        message: str) -> None:
+@pytest.mark.parametrize(
+    ("hook", "args", "message"),
+    [
+        (
+            "register_actions",
+            (ActionSpec("pin", BaseModel), lambda r, a: None),
+            "must be named <plugin>.<action>",
+        ),
+        (
+            "register_actions",
+            (ActionSpec("x.pin", dict), lambda r, a: None),  # type: ignore[arg-type]
+            "params must be a pydantic model",
+        ),
+        (
+            "register_actions",
+            (ActionSpec("x.pin", BaseModel), "not callable"),
+            "the executor is not callable",
+        ),
+        ("register_event_types", ("Not A Type", ""), "not a dotted lower-case name"),
+        (
+            "register_stores",
+            ("sqlite", lambda url: MemoryStore()),
+            "store .sqlite., which plugin .builtin. already registers",
+        ),
+        ("register_commands", ("Bad Name", lambda p: None, lambda a: 0, ""), "lower-case word"),
+        (
+            "register_commands",
+            ("validate", lambda p: None, lambda a: 0, ""),
+            "command 'validate', which plugin 'builtin-commands' already registers",
+        ),
+        ("register_classifiers", ("bad name", lambda t, label: 0.0), "must be a word"),
+        ("register_functions", (FunctionSpec("member", lambda c: 0),), "taken"),
+        ("register_adapters", ("chat", "not callable"), "not callable"),
+        ("register_features", (object(),), "feature name None must be a lower-case word"),
+    ],
+)
+def test_invalid_registrations_are_errors(hook: str, args: tuple[Any, ...], message: str) -> None:
     def impl(self: Any, register: Any) -> None:
         register(*args)
 
     plugin = type("P", (), {hook: hookimpl(impl)})()
     with pytest.raises(plugins.PluginError, match=message):
         isolated(("bad", plugin))
-    plugins.reset()  # the failed registry left nothing behind
-    assert "x.pin" not in ACTION_SPECS
+    assert "x.pin" not in isolated().actions  # a failed build leaves nothing behind
 
 
 # -- actions ---------------------------------------------------------------------------------
+
 
 class HighFiveParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -222,7 +266,7 @@ class HighFiveParams(BaseModel):
     emoji: str = "🙌"
 
 
-def do_high_five(run: Run, action: CompiledAction) -> None:
+def do_high_five(run: ActionScope, action: CompiledAction) -> None:
     target = run.target(action)
     assert target is not None
     run.emit(action, target.id, {"emoji": run.text(action, "emoji")})
@@ -231,20 +275,23 @@ def do_high_five(run: Run, action: CompiledAction) -> None:
 class Kudos:
     @hookimpl
     def register_actions(self, register: Any) -> None:
-        register(ActionSpec("kudos.high_five", HighFiveParams, "emoji", "a high five"),
-                 do_high_five)
+        register(
+            ActionSpec("kudos.high_five", HighFiveParams, "emoji", "a high five"), do_high_five
+        )
 
 
-def test_plugin_action_end_to_end(isolated: Callable[..., plugins.Registry]) -> None:
-    isolated(("kudos", Kudos()))
-    pb = compile_text("""
+def test_plugin_action_end_to_end() -> None:
+    pb = compile_text(
+        """
 rules:
   - id: thanks
     on: reaction.added
     do:
       - kudos.high_five: {to: "{{ event.data.to_member }}", emoji: "{{ event.data.emoji }}"}
       - kudos.high_five: 🎉
-""")
+""",
+        isolated(("kudos", Kudos())),
+    )
     got = actions_of(Engine(pb), event("reaction.added", "u1", to_member="u2", emoji="👏"))
     assert [(a["type"], a["member"], a["params"], a["rule"]) for a in got] == [
         ("kudos.high_five", "u2", {"emoji": "👏"}, "thanks"),
@@ -253,36 +300,61 @@ rules:
     assert got[0]["key"] != got[1]["key"]
 
 
-def test_plugin_action_params_are_validated_with_positions(
-        isolated: Callable[..., plugins.Registry]) -> None:
-    isolated(("kudos", Kudos()))
+def test_plugin_action_params_are_validated_with_positions() -> None:
     with pytest.raises(PlaybookError) as info:
-        compile_text("""
+        compile_text(
+            """
 rules:
   - id: thanks
     on: reaction.added
     do:
       - kudos.high_five: {emoj: x}
-""")
+""",
+            isolated(("kudos", Kudos())),
+        )
     assert [str(p) for p in info.value.problems] == [
-        "p.yaml:9:27: unknown key 'emoj' in action 'kudos.high_five'; did you mean 'emoji'?"]
+        "p.yaml:9:27: unknown key 'emoj' in action 'kudos.high_five'; did you mean 'emoji'?"
+    ]
 
 
-def test_plugin_action_without_the_plugin_is_a_load_error(
-        isolated: Callable[..., plugins.Registry]) -> None:
-    isolated()
-    with pytest.raises(PlaybookError, match=r"p\.yaml:9:9: unknown action "
-                       r"'kudos\.high_five' \(no installed plugin registers it\)"):
-        compile_text("""
+def test_plugin_action_without_the_plugin_is_a_load_error() -> None:
+    with pytest.raises(
+        PlaybookError,
+        match=r"p\.yaml:9:9: unknown action "
+        r"'kudos\.high_five' \(no installed plugin registers it\)",
+    ):
+        compile_text(
+            """
 rules:
   - id: thanks
     on: reaction.added
     do:
       - kudos.high_five: {}
-""")
+""",
+            isolated(),
+        )
+
+
+def test_a_misspelt_plugin_action_gets_a_did_you_mean() -> None:
+    with pytest.raises(
+        PlaybookError,
+        match=r"unknown action 'kudos\.high_fiv' \(no installed "
+        r"plugin registers it\); did you mean 'kudos\.high_five'\?",
+    ):
+        compile_text(
+            """
+rules:
+  - id: thanks
+    on: reaction.added
+    do:
+      - kudos.high_fiv: {}
+""",
+            isolated(("kudos", Kudos())),
+        )
 
 
 # -- functions -------------------------------------------------------------------------------
+
 
 def fn_shout(c: Any, text: Any) -> str:
     return str(text).upper() + "!"
@@ -294,37 +366,41 @@ class Shout:
         register(FunctionSpec("shout", fn_shout, ("text",), 1, doc="upper-case, with !"))
 
 
-def test_plugin_function_in_conditions_and_templates(
-        isolated: Callable[..., plugins.Registry]) -> None:
-    isolated(("shout", Shout()))
-    pb = compile_text("""
+def test_plugin_function_in_conditions_and_templates() -> None:
+    pb = compile_text(
+        """
 rules:
   - id: echo
     on: message.posted
     if: "shout(event.data.text) == 'HI!'"
     do:
       - reply: {text: "{{ shout(member.id) }} said {{ shout(event.data.text) }}"}
-""")
+""",
+        isolated(("shout", Shout())),
+    )
     engine = Engine(pb)
-    got = actions_of(engine, event("message.posted", "u7", text="hi"),
-                     event("message.posted", "u7", text="bye"))
+    got = actions_of(
+        engine, event("message.posted", "u7", text="hi"), event("message.posted", "u7", text="bye")
+    )
     assert [(a["type"], a["params"]["text"]) for a in got] == [("reply", "U7! said HI!")]
 
 
-def test_plugin_function_unknown_without_the_plugin(
-        isolated: Callable[..., plugins.Registry]) -> None:
-    isolated()
+def test_plugin_function_unknown_without_the_plugin() -> None:
     with pytest.raises(PlaybookError, match="shout"):
-        compile_text("""
+        compile_text(
+            """
 rules:
   - id: echo
     on: message.posted
     if: "shout(event.data.text) == 'HI!'"
     do: [{reply: {text: x}}]
-""")
+""",
+            isolated(),
+        )
 
 
 # -- event types -----------------------------------------------------------------------------
+
 
 class Pins:
     @hookimpl
@@ -343,36 +419,52 @@ rules:
 """
 
 
-@pytest.mark.parametrize(("on", "warning"), [
-    ("mesage.posted", "p.yaml:7:9: warning: rule 'a': no plugin registers the event type "
-                      "'mesage.posted'; did you mean 'message.posted'?"),
-    ("chat.pined", "p.yaml:7:9: warning: rule 'a': no plugin registers the event type "
-                   "'chat.pined'; did you mean 'chat.pinned'?"),
-    ("raised.her", "p.yaml:7:9: warning: rule 'a': no plugin registers the event type "
-                   "'raised.her'; did you mean 'raised.here'?"),
-    ("message.posted", None),
-    ("chat.pinned", None),
-    ("something.else", None),
-])
-def test_event_types_give_did_you_mean_warnings(
-        isolated: Callable[..., plugins.Registry], on: str, warning: str | None) -> None:
-    isolated(("pins", Pins()))
-    loaded = load_playbook_text(HEADER + RULES_ON.format(on=on), "p.yaml")
+@pytest.mark.parametrize(
+    ("on", "warning"),
+    [
+        (
+            "mesage.posted",
+            "p.yaml:7:9: warning: rule 'a': no plugin registers the event type "
+            "'mesage.posted'; did you mean 'message.posted'?",
+        ),
+        (
+            "chat.pined",
+            "p.yaml:7:9: warning: rule 'a': no plugin registers the event type "
+            "'chat.pined'; did you mean 'chat.pinned'?",
+        ),
+        (
+            "raised.her",
+            "p.yaml:7:9: warning: rule 'a': no plugin registers the event type "
+            "'raised.her'; did you mean 'raised.here'?",
+        ),
+        ("message.posted", None),
+        ("chat.pinned", None),
+        ("something.else", None),
+    ],
+)
+def test_event_types_give_did_you_mean_warnings(on: str, warning: str | None) -> None:
+    loaded = load_playbook_text(
+        HEADER + RULES_ON.format(on=on), "p.yaml", registry=isolated(("pins", Pins()))
+    )
     assert [str(w) for w in loaded.warnings] == ([warning] if warning else [])
 
 
 def test_validate_prints_warnings_and_succeeds(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(HEADER + RULES_ON.format(on="[message.posted, membr.joined]"))
     assert main(["validate", str(path)]) == 0
     err = capsys.readouterr().err
-    assert f"{path}:7:26: warning: rule 'a': no plugin registers the event type " \
-           "'membr.joined'; did you mean 'member.joined'?" in err
+    assert (
+        f"{path}:7:26: warning: rule 'a': no plugin registers the event type "
+        "'membr.joined'; did you mean 'member.joined'?" in err
+    )
     assert "ok: 1 playbook(s) valid" in err
 
 
 # -- stores ----------------------------------------------------------------------------------
+
 
 class Stores:
     def __init__(self) -> None:
@@ -388,35 +480,40 @@ class Stores:
 
 
 def test_plugin_store_scheme_with_replay(
-        isolated: Callable[..., plugins.Registry], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     stores = Stores()
     reg = isolated(("stores", stores))
     assert reg.by_plugin["stores"] == {"stores": ["mystore"]}
-    assert isinstance(open_store("MyStore://a/b"), MemoryStore)
+    assert isinstance(open_store("MyStore://a/b", registry=reg), MemoryStore)
     playbook = tmp_path / "p.yaml"
     playbook.write_text(HEADER + "rules:\n  - {id: hi, on: member.joined, do: [{tag: new}]}\n")
     events = tmp_path / "e.jsonl"
-    events.write_text(json.dumps({"id": "e1", "type": "member.joined",
-                                  "at": "2026-03-02T10:00:00+08:00", "member": {"id": "u1"}})
-                      + "\n")
-    code = main(["replay", str(playbook), str(events), "--store", "mystore://db/1"])
+    events.write_text(
+        json.dumps(
+            {
+                "id": "e1",
+                "type": "member.joined",
+                "at": "2026-03-02T10:00:00+08:00",
+                "member": {"id": "u1"},
+            }
+        )
+        + "\n"
+    )
+    code = main(["replay", str(playbook), str(events), "--store", "mystore://db/1"], registry=reg)
     out = capsys.readouterr()
     assert code == 0, out.err
     assert stores.opened == ["MyStore://a/b", "mystore://db/1"]
     assert [json.loads(line)["type"] for line in out.out.splitlines()] == ["tag"]
 
 
-def test_unknown_store_scheme_lists_plugin_schemes(
-        isolated: Callable[..., plugins.Registry]) -> None:
-    isolated(("stores", Stores()))
-    from engage_rules.errors import StoreError
-
+def test_unknown_store_scheme_lists_plugin_schemes() -> None:
     with pytest.raises(StoreError, match=r"mystore:\.\.\."):
-        open_store("nosuch://x")
+        open_store("nosuch://x", registry=isolated(("stores", Stores())))
 
 
 # -- CLI commands ----------------------------------------------------------------------------
+
 
 class Hello:
     @hookimpl
@@ -431,32 +528,29 @@ class Hello:
         register("hello", configure, run, "say hello")
 
 
-def test_plugin_command(isolated: Callable[..., plugins.Registry],
-                        capsys: pytest.CaptureFixture[str]) -> None:
-    isolated(("hello", Hello()))
-    assert main(["hello", "--name", "阿明"]) == 3
+def test_plugin_command(capsys: pytest.CaptureFixture[str]) -> None:
+    reg = isolated(("hello", Hello()))
+    assert main(["hello", "--name", "阿明"], registry=reg) == 3
     assert capsys.readouterr().out == "hello, 阿明\n"
     with pytest.raises(SystemExit):
-        main(["--help"])
+        main(["--help"], registry=reg)
     assert "say hello [plugin hello]" in capsys.readouterr().out
 
 
-def test_a_plugin_command_cannot_shadow_a_built_in(
-        isolated: Callable[..., plugins.Registry], capsys: pytest.CaptureFixture[str]) -> None:
-    class Shadow:
-        @hookimpl
-        def register_commands(self, register: Any) -> None:
-            register("validate", lambda p: None, lambda a: 0, "mine")
-
-    isolated(("shadow", Shadow()))
-    assert main(["validate", "x.yaml"]) == 2
-    assert ("plugin 'shadow' registers command 'validate', which is a built-in command"
-            in capsys.readouterr().err)
+def test_a_broken_plugin_fails_the_cli_clearly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = [EntryPoint("broken", "er_test_does_not_exist", "engage_rules")]
+    monkeypatch.setattr(plugins, "discover_entry_points", lambda: bad)
+    monkeypatch.setattr(plugins, "_default", None)
+    assert main(["plugins"]) == 2
+    assert "engage-rules: plugin 'broken'" in capsys.readouterr().err
 
 
 # -- classifiers ----------------------------------------------------------------------------
 
-def test_plugin_classifier(isolated: Callable[..., plugins.Registry]) -> None:
+
+def test_plugin_classifier() -> None:
     def scorer(text: str, label: str) -> float:
         return 1.0 if label == "shouty" and text.isupper() else 0.0
 
@@ -466,62 +560,72 @@ def test_plugin_classifier(isolated: Callable[..., plugins.Registry]) -> None:
             register("caps", scorer)
 
     reg = isolated(("classify", Classify()))
-    assert reg.classifiers["caps"] is scorer and CLASSIFIERS["caps"] is scorer
+    assert reg.classifiers["caps"] is scorer
     assert set(reg.classifiers) == {"caps", "lexicon"}  # lexicon: the built-in one
-    plugins.reset()
-    assert "caps" not in CLASSIFIERS  # a rebuilt registry forgets what it no longer loads
+    assert "caps" not in isolated().classifiers  # registries never share tables
+    pb = compile_text(
+        """
+rules:
+  - id: calm
+    on: message.posted
+    if: "score(event.data.text, 'shouty', 'caps') > 0.5"
+    do: [{reply: {text: calm down}}]
+""",
+        reg,
+    )
+    got = actions_of(
+        Engine(pb),
+        event("message.posted", "u1", text="HEY"),
+        event("message.posted", "u1", text="hey"),
+    )
+    assert [(a["type"], a["params"]["text"]) for a in got] == [("reply", "calm down")]
 
 
 # -- engage-rules plugins --------------------------------------------------------------------
 
-def test_plugins_command_lists_what_each_plugin_registers(
-        isolated: Callable[..., plugins.Registry], capsys: pytest.CaptureFixture[str]) -> None:
-    isolated(("kudos", Kudos()), ("shout", Shout()), ("pins", Pins()), ("hello", Hello()))
-    assert main(["plugins"]) == 0
-    out = capsys.readouterr().out
-    from engage_rules.action_specs import BUILTIN_ACTION_SPECS
 
-    n = len(BUILTIN_ACTION_SPECS)
-    assert f"builtin (engage_rules.builtin_plugin)\n  actions ({n}): award, spend," in out
+def test_plugins_command_lists_what_each_plugin_registers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    reg = isolated(("kudos", Kudos()), ("shout", Shout()), ("pins", Pins()), ("hello", Hello()))
+    assert main(["plugins"], registry=reg) == 0
+    out = capsys.readouterr().out
+    assert "builtin (engage_rules.plugins.builtin)\n  features (14): segments, points," in out
     assert "  stores (2): memory, sqlite\n" in out
-    assert "builtin-adapters (engage_rules.adapters.builtin)\n" \
-           "  adapters (3): console, jsonl, webhook\n" in out
+    assert (
+        "builtin-adapters (engage_rules.plugins.builtin_adapters)\n"
+        "  adapters (3): console, jsonl, webhook\n" in out
+    )
     assert "kudos (Kudos)\n  actions (1): kudos.high_five\n" in out
     assert "shout (Shout)\n  functions (1): shout\n" in out
     assert "pins (Pins)\n  event types (1): chat.pinned\n" in out
     assert "hello (Hello)\n  commands (1): hello\n" in out
 
-    assert main(["plugins", "-v"]) == 0
+    assert main(["plugins", "-v"], registry=reg) == 0
     out = capsys.readouterr().out
     assert "    kudos.high_five  a high five\n" in out
     assert "    shout  upper-case, with !\n" in out
 
-    assert main(["plugins", "--json"]) == 0
+    assert main(["plugins", "--json"], registry=reg) == 0
     listed = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
-    assert list(listed) == ["builtin", "builtin-adapters", "kudos", "shout", "pins", "hello"]
-    assert listed["kudos"] == {
-        "name": "kudos", "source": "Kudos", "adapters": [], "actions": ["kudos.high_five"],
-        "functions": [], "event_types": [], "stores": [], "commands": [], "classifiers": []}
+    assert list(listed) == [
+        "builtin",
+        "builtin-adapters",
+        "builtin-commands",
+        "kudos",
+        "shout",
+        "pins",
+        "hello",
+    ]
+    assert listed["kudos"]["actions"] == ["kudos.high_five"]
+    assert {k for k, v in listed["kudos"].items() if v and k not in ("name", "source")} == {
+        "actions"
+    }
     assert "member.silent" in listed["builtin"]["event_types"]
+    assert "validate" in listed["builtin-commands"]["commands"]
 
 
-def test_a_broken_plugin_fails_the_cli_clearly(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    real = plugins.discover_entry_points
-    bad = [EntryPoint("broken", "er_test_does_not_exist", "engage_rules")]
-    plugins.discover_entry_points = lambda: bad  # type: ignore[assignment]
-    try:
-        plugins._loaded.registry = None
-        plugins._loaded.pm = None
-        assert main(["plugins"]) == 2
-        assert "engage-rules: plugin 'broken'" in capsys.readouterr().err
-    finally:
-        plugins.discover_entry_points = real  # type: ignore[assignment]
-        plugins.reset()
-
-
-def test_a_hook_with_wrong_arguments_is_named(
-        isolated: Callable[..., plugins.Registry]) -> None:
+def test_a_hook_with_wrong_arguments_is_named() -> None:
     class Typo:
         @hookimpl
         def register_actions(self, registr: Any) -> None:
@@ -531,8 +635,7 @@ def test_a_hook_with_wrong_arguments_is_named(
         isolated(("typo", Typo()))
 
 
-def test_an_optional_unknown_hook_is_allowed(
-        isolated: Callable[..., plugins.Registry]) -> None:
+def test_an_optional_unknown_hook_is_allowed() -> None:
     class Future:
         @hookimpl(optionalhook=True)
         def register_widgets(self, register: Any) -> None:
@@ -541,23 +644,9 @@ def test_an_optional_unknown_hook_is_allowed(
     assert "future" in isolated(("future", Future())).by_plugin
 
 
-def test_a_misspelt_plugin_action_gets_a_did_you_mean(
-        isolated: Callable[..., plugins.Registry]) -> None:
-    isolated(("kudos", Kudos()))
-    with pytest.raises(PlaybookError, match=r"unknown action 'kudos\.high_fiv' \(no installed "
-                       r"plugin registers it\); did you mean 'kudos\.high_five'\?"):
-        compile_text("""
-rules:
-  - id: thanks
-    on: reaction.added
-    do:
-      - kudos.high_fiv: {}
-""")
-
-
-def test_plugin_actions_are_in_the_json_schema(
-        isolated: Callable[..., plugins.Registry], capsys: pytest.CaptureFixture[str]) -> None:
-    isolated(("kudos", Kudos()))
-    assert main(["schema"]) == 0
+def test_plugin_actions_are_in_the_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"], registry=isolated(("kudos", Kudos()))) == 0
     schema = json.loads(capsys.readouterr().out)
     assert "kudos.high_five" in json.dumps(schema)
+    assert main(["schema"], registry=isolated()) == 0
+    assert "kudos.high_five" not in capsys.readouterr().out

@@ -6,7 +6,7 @@ import inspect
 import re
 from pathlib import Path
 
-from engage_rules import hookspecs
+from engage_rules.plugins.manager import hookspecs
 from engage_rules.testing.adapter_contract import AdapterContract
 
 ROOT = Path(__file__).parent.parent
@@ -14,15 +14,26 @@ GUIDE = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
 
 
 def hook_names() -> list[str]:
-    return sorted(name for name, fn in vars(hookspecs).items()
-                  if callable(fn) and hasattr(fn, "engage_rules_spec"))
+    return sorted(
+        name
+        for name, fn in vars(hookspecs).items()
+        if callable(fn) and hasattr(fn, "engage_rules_spec")
+    )
 
 
 def test_the_hooks_are_the_contract() -> None:
-    assert hook_names() == sorted([
-        "register_adapters", "register_actions", "register_functions",
-        "register_event_types", "register_stores", "register_commands",
-        "register_classifiers"])
+    assert hook_names() == sorted(
+        [
+            "register_adapters",
+            "register_actions",
+            "register_functions",
+            "register_event_types",
+            "register_stores",
+            "register_commands",
+            "register_classifiers",
+            "register_features",
+        ]
+    )
 
 
 def test_every_hook_has_a_docstring_and_a_section_in_the_guide() -> None:
@@ -38,10 +49,11 @@ def test_every_hook_has_a_docstring_and_a_section_in_the_guide() -> None:
 
 def test_the_code_shown_is_the_tested_example() -> None:
     blocks = re.findall(r"<!-- file: (\S+) -->\n```\w+\n(.*?)```", GUIDE, flags=re.DOTALL)
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     for path, text in blocks:
         assert (ROOT / path).read_text(encoding="utf-8") == text, (
-            f"docs/plugins.md shows an outdated copy of {path}")
+            f"docs/plugins.md shows an outdated copy of {path}"
+        )
 
 
 def test_the_contract_table_lists_every_check() -> None:

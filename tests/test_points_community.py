@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from engage_rules.testing import run_cli
+
 ROOT = Path(__file__).resolve().parents[1]
 PLAYBOOK = ROOT / "rules" / "points-community" / "community.yaml"
 EVENTS = ROOT / "examples" / "rewards-events.jsonl"
@@ -21,33 +23,37 @@ UNTIL = "2026-05-01T00:00:00+08:00"
 
 
 @pytest.fixture(scope="module")
-def replay(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]],
-                                                               dict[str, Any]]:
+def replay(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     out = tmp_path_factory.mktemp("points")
     state = out / "state.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "engage_rules", "replay", str(PLAYBOOK), str(EVENTS),
-         "--until", UNTIL, "--state-out", str(state)],
-        capture_output=True, text=True, check=True,
-    )
+    proc = run_cli("replay", PLAYBOOK, EVENTS, "--until", UNTIL, "--state-out", state)
+    assert proc.returncode == 0, proc.stderr
     assert "rule errors: 0" in proc.stderr
     actions = [json.loads(line) for line in proc.stdout.splitlines()]
     return actions, json.loads(state.read_text())
 
 
-def _of(actions: list[dict[str, Any]], type_: str, member: str | None = None
-        ) -> list[dict[str, Any]]:
+def _of(
+    actions: list[dict[str, Any]], type_: str, member: str | None = None
+) -> list[dict[str, Any]]:
     return [a for a in actions if a["type"] == type_ and (member is None or a["member"] == member)]
 
 
 def _levels(actions: list[dict[str, Any]], member: str) -> list[tuple[str, int, int]]:
-    return [(a["at"][:10], a["params"]["from"], a["params"]["to"])
-            for a in _of(actions, "level_changed", member)]
+    return [
+        (a["at"][:10], a["params"]["from"], a["params"]["to"])
+        for a in _of(actions, "level_changed", member)
+    ]
 
 
+@pytest.mark.subprocess
 def test_the_sample_generator_is_deterministic_and_current() -> None:
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "make_rewards_events.py")],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "make_rewards_events.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert proc.stdout.strip() == EVENTS.read_text().strip()
 
 
@@ -64,16 +70,25 @@ def test_xiaolin_climbs_keeps_her_streak_and_holds_the_title(replay: Any) -> Non
 def test_ahua_is_demoted_twice_while_silent_and_loses_the_title(replay: Any) -> None:
     actions, state = replay
     assert _levels(actions, "u2") == [
-        ("2026-04-03", 1, 2), ("2026-04-06", 2, 3), ("2026-04-21", 3, 2), ("2026-04-24", 2, 1),
+        ("2026-04-03", 1, 2),
+        ("2026-04-06", 2, 3),
+        ("2026-04-21", 3, 2),
+        ("2026-04-24", 2, 1),
     ]
     # Both demotions are caused by level-check timers: she sent nothing after 12 April.
     for a in _of(actions, "level_changed", "u2")[2:]:
         assert a["cause"].startswith("level:english:u2:")
-    last_event = max(json.loads(line)["at"] for line in EVENTS.read_text().splitlines()
-                     if json.loads(line)["member"]["id"] == "u2")
+    last_event = max(
+        json.loads(line)["at"]
+        for line in EVENTS.read_text().splitlines()
+        if json.loads(line)["member"]["id"] == "u2"
+    )
     assert last_event < "2026-04-13"
-    grants = [a["at"][:10] for a in _of(actions, "grant_badge", "u2")
-              if a["params"]["badge"] == "top-contributor"]
+    grants = [
+        a["at"][:10]
+        for a in _of(actions, "grant_badge", "u2")
+        if a["params"]["badge"] == "top-contributor"
+    ]
     assert grants == ["2026-04-06", "2026-04-13"]
     (revoked,) = _of(actions, "revoke_badge", "u2")
     assert revoked["at"] == "2026-04-27T00:00:00+08:00"
@@ -83,8 +98,11 @@ def test_ahua_is_demoted_twice_while_silent_and_loses_the_title(replay: Any) -> 
 
 def test_xiaomei_earns_every_helper_tier(replay: Any) -> None:
     actions, state = replay
-    tiers = [(a["at"][:10], a["params"]["tier_name"]) for a in _of(actions, "grant_badge", "u3")
-             if a["params"]["badge"] == "helper"]
+    tiers = [
+        (a["at"][:10], a["params"]["tier_name"])
+        for a in _of(actions, "grant_badge", "u3")
+        if a["params"]["badge"] == "helper"
+    ]
     assert tiers == [("2026-04-03", "铜"), ("2026-04-08", "银"), ("2026-04-20", "金")]
     assert state["members"]["u3"]["level"] == 2
 
@@ -93,8 +111,7 @@ def test_tom_is_refused_then_buys_then_is_demoted_after_grace(replay: Any) -> No
     actions, state = replay
     sends = [(a["at"][:16], a["rule"]) for a in _of(actions, "send", "u4")]
     assert ("2026-04-08T10:00", "redeem") in sends  # refused: `else:` ran
-    refusal = next(a for a in _of(actions, "send", "u4")
-                   if a["at"].startswith("2026-04-08T10:00"))
+    refusal = next(a for a in _of(actions, "send", "u4") if a["at"].startswith("2026-04-08T10:00"))
     assert refusal["params"]["template"] == "redeem_short"
     (spend,) = _of(actions, "spend", "u4")
     assert spend["params"] == {"currency": "coins", "amount": 10, "reason": "兑换 贴纸"}
@@ -124,11 +141,16 @@ def test_four_weekly_leaderboards_close_and_stay_queryable(replay: Any) -> None:
     assert list(board["open"]) == ["2026-W18"]
     announcements = _of(actions, "broadcast")
     assert [a["at"] for a in announcements] == [
-        "2026-04-06T00:00:00+08:00", "2026-04-13T00:00:00+08:00",
-        "2026-04-20T00:00:00+08:00", "2026-04-27T00:00:00+08:00",
+        "2026-04-06T00:00:00+08:00",
+        "2026-04-13T00:00:00+08:00",
+        "2026-04-20T00:00:00+08:00",
+        "2026-04-27T00:00:00+08:00",
     ]
-    prizes = Counter(a["params"]["reason"] for a in _of(actions, "award")
-                     if a["rule"] == "leaderboards.weekly-stars")
+    prizes = Counter(
+        a["params"]["reason"]
+        for a in _of(actions, "award")
+        if a["rule"] == "leaderboards.weekly-stars"
+    )
     assert prizes == {"本周之星": 4, "本周前五": 16}
 
 

@@ -1,4 +1,4 @@
-"""Engine invariants (DESIGN.md §11) as hypothesis properties.
+"""Engine invariants (docs/reference.md §11) as hypothesis properties.
 
 1. determinism, 2. duplicate delivery adds nothing, 3. balance == sum of ledger,
 5. malformed events never stop the stream.
@@ -14,10 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engage_rules import Engine, Event, parse_event
-from engage_rules.reader import Quarantined, read_lines
-from engage_rules.runner import Runner
-from engage_rules.store import open_store
-from helpers import T0, playbook
+from engage_rules.shell.reader import Quarantined, read_lines
+from engage_rules.shell.runner import Runner
+from engage_rules.testing import T0, event_obj, open_store
+from engage_rules.testing import strategies as est
+from helpers import playbook
 
 PLAYBOOK = playbook("""
 vars: {banned: [刷单, spam], prices: {a: 15, b: 40}}
@@ -54,33 +55,27 @@ rules:
     do: [{revoke: {rule: post, event: "{{ event.data.message_id }}"}}]
 """)
 
-MEMBERS = ["u1", "u2", "u3"]
-
 
 @st.composite
 def event_dicts(draw: Any) -> list[dict[str, Any]]:
-    n = draw(st.integers(min_value=1, max_value=40))
     out: list[dict[str, Any]] = []
-    t = 0
-    for i in range(n):
-        t += draw(st.integers(min_value=0, max_value=4 * 3600))
+    for i, t in enumerate(draw(est.arrival_times(st.integers(min_value=0, max_value=4 * 3600)))):
         kind = draw(st.sampled_from(["post", "checkin", "ref", "buy", "del", "spam"]))
-        member = draw(st.sampled_from(MEMBERS))
-        e: dict[str, Any] = {"id": f"e{i}", "at": (T0 + timedelta(seconds=t)).isoformat(),
-                             "member": {"id": member}}
+        member = draw(est.member_ids())
         if kind in ("post", "spam"):
             text = "刷单 spam" if kind == "spam" else draw(st.text(max_size=8))
-            e.update(type="message.posted", data={"text": text, "message_id": f"m{i}"})
+            e = event_obj("message.posted", member, t, id=f"e{i}", text=text, message_id=f"m{i}")
         elif kind == "checkin":
-            e["type"] = "checkin"
+            e = event_obj("checkin", member, t, id=f"e{i}")
         elif kind == "ref":
-            e.update(type="referral.completed",
-                     data={"referrer": draw(st.sampled_from(MEMBERS))})
+            referrer = draw(est.member_ids())
+            e = event_obj("referral.completed", member, t, id=f"e{i}", referrer=referrer)
         elif kind == "buy":
-            e.update(type="redeem.requested", data={"item": draw(st.sampled_from(["a", "b"]))})
+            item = draw(st.sampled_from(["a", "b"]))
+            e = event_obj("redeem.requested", member, t, id=f"e{i}", item=item)
         else:
             target = draw(st.integers(min_value=0, max_value=max(i - 1, 0)))
-            e.update(type="message.deleted", data={"message_id": f"m{target}"})
+            e = event_obj("message.deleted", member, t, id=f"e{i}", message_id=f"m{target}")
         out.append(e)
     return out
 
@@ -91,8 +86,12 @@ def _events(dicts: list[dict[str, Any]]) -> list[Event]:
 
 def _run(events: list[Event]) -> tuple[list[dict[str, Any]], dict[str, Any], Runner]:
     actions: list[dict[str, Any]] = []
-    runner = Runner(PLAYBOOK, open_store("memory:"), batch_size=7,
-                    on_commit=lambda acts: actions.extend(a.to_json() for a in acts))
+    runner = Runner(
+        PLAYBOOK,
+        open_store("memory:"),
+        batch_size=7,
+        on_commit=lambda acts: actions.extend(a.to_json() for a in acts),
+    )
     for e in events:
         runner.feed(e)
     runner.advance_to(T0 + timedelta(days=30))

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from engage_rules.cli import main
-from engage_rules.compare import RunResult, compare_runs, comparison_json
-from engage_rules.compare_render import render
+from engage_rules.tools.compare import RunResult, compare_runs, comparison_json
+from engage_rules.tools.compare_render import render
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = ROOT / "rules" / "starter" / "community.yaml"
@@ -29,8 +29,10 @@ QUALITY_AWARD = "award: {points: 5, reason: 优质发言"
 #: Two edits of one rule: a bigger award, and a stricter condition.
 EDITS = {
     "higher-award": (QUALITY_AWARD, "award: {points: 8, reason: 优质发言"),
-    "stricter-condition": ('if: "event.data.text | length >= 20"',
-                           'if: "event.data.text | length >= 40"'),
+    "stricter-condition": (
+        'if: "event.data.text | length >= 20"',
+        'if: "event.data.text | length >= 40"',
+    ),
 }
 
 
@@ -44,18 +46,22 @@ def edited(tmp_path: Path, old: str, new: str, name: str = "other.yaml") -> Path
 
 def plain_replay(playbook: Path, out: Path) -> list[dict[str, Any]]:
     """The actions of an ordinary replay, without their keys (which hash the name)."""
-    assert main(["replay", str(playbook), str(SAMPLE), "--until", UNTIL,
-                 "--actions-out", str(out)]) == 0
+    assert (
+        main(["replay", str(playbook), str(SAMPLE), "--until", UNTIL, "--actions-out", str(out)])
+        == 0
+    )
     actions = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     for action in actions:
         del action["key"]
     return actions
 
 
-def compare(capsys: pytest.CaptureFixture[str], other: Path, *extra: str,
-            base: Path = STARTER) -> tuple[int, str, str]:
-    code = main(["replay", str(base), str(SAMPLE), "--until", UNTIL,
-                 "--compare", str(other), *extra])
+def compare(
+    capsys: pytest.CaptureFixture[str], other: Path, *extra: str, base: Path = STARTER
+) -> tuple[int, str, str]:
+    code = main(
+        ["replay", str(base), str(SAMPLE), "--until", UNTIL, "--compare", str(other), *extra]
+    )
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -79,8 +85,11 @@ def starter_actions(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
 def test_one_rule_changed_matches_two_plain_replays(
-        edit: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        starter_actions: list[dict[str, Any]]) -> None:
+    edit: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    starter_actions: list[dict[str, Any]],
+) -> None:
     other = edited(tmp_path, *EDITS[edit])
     other_actions = plain_replay(other, tmp_path / "b.jsonl")
     capsys.readouterr()
@@ -95,9 +104,11 @@ def test_one_rule_changed_matches_two_plain_replays(
         counts_a, counts_b = type_counts(starter_actions, rule), type_counts(other_actions, rule)
         r = rules[rule]
         assert r["actions_a"] == counts_a and r["actions_b"] == counts_b, rule
-        assert r["delta"] == {t: counts_b.get(t, 0) - counts_a.get(t, 0)
-                              for t in set(counts_a) | set(counts_b)
-                              if counts_b.get(t, 0) != counts_a.get(t, 0)}, rule
+        assert r["delta"] == {
+            t: counts_b.get(t, 0) - counts_a.get(t, 0)
+            for t in set(counts_a) | set(counts_b)
+            if counts_b.get(t, 0) != counts_a.get(t, 0)
+        }, rule
         assert r["added"] - r["removed"] == sum(counts_b.values()) - sum(counts_a.values())
         same = plain_a.get(rule) == plain_b.get(rule)
         assert (r["added"] + r["removed"] + r["changed"] == 0) is same, rule
@@ -106,8 +117,10 @@ def test_one_rule_changed_matches_two_plain_replays(
     # The text says the same: the edited rule is listed, unchanged ones on one line.
     code, text, _ = compare(capsys, other)
     assert code == 0
-    assert f"{len(starter_actions):,} actions in A, {len(other_actions):,} in B, " \
-           f"{doc['actions_differing']:,} differ" in text
+    assert (
+        f"{len(starter_actions):,} actions in A, {len(other_actions):,} in B, "
+        f"{doc['actions_differing']:,} differ" in text
+    )
     same_line = next(x for x in text.splitlines() if x.startswith("Rules with the same"))
     assert "welcome" in same_line and "quality-post" not in same_line
     assert "\nquality-post\n" in text
@@ -117,8 +130,8 @@ def test_one_rule_changed_matches_two_plain_replays(
 
 
 def test_higher_award_reports_amounts_and_points(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        starter_actions: list[dict[str, Any]]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], starter_actions: list[dict[str, Any]]
+) -> None:
     other = edited(tmp_path, *EDITS["higher-award"])
     awards = [a for a in starter_actions if a["rule"] == "quality-post"]
     assert awards and all(a["params"]["amount"] == 5 for a in awards)
@@ -132,14 +145,17 @@ def test_higher_award_reports_amounts_and_points(
     example = quality["examples"][0]
     assert example["a"]["params"]["amount"] == 5 and example["b"]["params"]["amount"] == 8
     _, text, _ = compare(capsys, other)
-    assert f"points from this rule (net): {5 * len(awards):,} in A, " \
-           f"{8 * len(awards):,} in B (+{3 * len(awards):,})" in text
+    assert (
+        f"points from this rule (net): {5 * len(awards):,} in A, "
+        f"{8 * len(awards):,} in B (+{3 * len(awards):,})" in text
+    )
     assert re.search(r"would award 8 points to u\d+ .*\(in A: award 5 points to u\d+", text)
     assert "Final state:" in text and "balances.points" in text
 
 
 def test_identical_playbooks_have_no_differences(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     copy = tmp_path / "copy.yaml"
     copy.write_text(STARTER.read_text(encoding="utf-8"), encoding="utf-8")
     code, text, _ = compare(capsys, copy)
@@ -153,8 +169,9 @@ def test_identical_playbooks_have_no_differences(
     assert not any(r["differs"] for r in doc["rules"])
 
 
-def test_rule_removed_in_b(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                           starter_actions: list[dict[str, Any]]) -> None:
+def test_rule_removed_in_b(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], starter_actions: list[dict[str, Any]]
+) -> None:
     text = STARTER.read_text(encoding="utf-8")
     start, end = text.index("  - id: daily-checkin"), text.index("  - id: referral")
     other = tmp_path / "no-checkin.yaml"
@@ -184,14 +201,27 @@ def test_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = compare(capsys, other, "--json")
     assert code == 0
     doc = json.loads(out)  # one document, nothing else on stdout
-    assert set(doc) == {"a", "b", "identical", "same_name", "actions_differing", "rules",
-                        "state"}
+    assert set(doc) == {"a", "b", "identical", "same_name", "actions_differing", "rules", "state"}
     assert set(doc["a"]) == {"playbook", "name", "actions"} and doc["b"]["playbook"] == str(other)
     assert doc["identical"] is False and doc["same_name"] is True
     for r in doc["rules"]:
-        assert set(r) == {"rule", "in_a", "in_b", "differs", "actions_a", "actions_b",
-                          "shadow_a", "shadow_b", "delta", "added", "removed", "changed",
-                          "ledger_a", "ledger_b", "examples"}
+        assert set(r) == {
+            "rule",
+            "in_a",
+            "in_b",
+            "differs",
+            "actions_a",
+            "actions_b",
+            "shadow_a",
+            "shadow_b",
+            "delta",
+            "added",
+            "removed",
+            "changed",
+            "ledger_a",
+            "ledger_b",
+            "examples",
+        }
         for e in r["examples"]:
             assert e["change"] in ("added", "removed", "changed")
             assert (e["a"] is None) is (e["change"] == "added")
@@ -199,16 +229,17 @@ def test_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
             for action in (e["a"], e["b"]):
                 assert action is None or ("key" not in action and action["rule"] == r["rule"])
     assert doc["actions_differing"] == sum(
-        r["added"] + r["removed"] + r["changed"] for r in doc["rules"])
+        r["added"] + r["removed"] + r["changed"] for r in doc["rules"]
+    )
     assert set(doc["state"]) == {"members_compared", "members_differing", "fields"}
     for f in doc["state"]["fields"]:
         assert set(f) == {"field", "members", "examples"} and f["members"] > 0
-        assert all(set(e) == {"community", "member", "a", "b"} and e["a"] != e["b"]
-                   for e in f["examples"])
+        assert all(
+            set(e) == {"community", "member", "a", "b"} and e["a"] != e["b"] for e in f["examples"]
+        )
 
 
-def test_invalid_other_playbook_exits_1(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_other_playbook_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     other = edited(tmp_path, "    cooldown: 60s", "    cooldown: 60 seconds")
     code, out, err = compare(capsys, other)
     assert code == 1 and out == ""
@@ -217,10 +248,12 @@ def test_invalid_other_playbook_exits_1(tmp_path: Path,
     assert all(p.startswith(f"{other}:") for p in problems)
 
 
-@pytest.mark.parametrize("option", [["--store", "memory:"], ["--actions-out", "a.jsonl"],
-                                    ["--state-out", "s.json"]])
+@pytest.mark.parametrize(
+    "option", [["--store", "memory:"], ["--actions-out", "a.jsonl"], ["--state-out", "s.json"]]
+)
 def test_one_run_options_with_compare_exit_2(
-        option: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = compare(capsys, STARTER, *option)
     assert code == 2 and out == ""
     assert err.startswith(f"error: {option[0]} cannot be used with --compare")
@@ -233,15 +266,27 @@ def test_json_without_compare_exits_2(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def _run(actions: list[dict[str, Any]], balance: int) -> RunResult:
-    return RunResult(label="x.yaml", name="x", rule_ids=("greet",), actions=tuple(actions),
-                     members={"c": {"u1": {"balances": {"points": balance}, "status": "active"}}},
-                     ledger={("greet", "points"): balance})
+    return RunResult(
+        label="x.yaml",
+        name="x",
+        rule_ids=("greet",),
+        actions=tuple(actions),
+        members={"c": {"u1": {"balances": {"points": balance}, "status": "active"}}},
+        ledger={("greet", "points"): balance},
+    )
 
 
 def test_shadow_actions_are_counted_apart_and_marked() -> None:
     at = datetime(2026, 3, 2, 9, tzinfo=UTC).isoformat()
-    live = {"type": "send", "member": "u1", "rule": "greet", "cause": "e1", "at": at,
-            "params": {"text": "hello"}, "community": "c"}
+    live = {
+        "type": "send",
+        "member": "u1",
+        "rule": "greet",
+        "cause": "e1",
+        "at": at,
+        "params": {"text": "hello"},
+        "community": "c",
+    }
     comparison = compare_runs(_run([live], 5), _run([{**live, "shadow": True}], 0))
     (rule,) = comparison.rules
     assert (rule.changed, rule.added, rule.removed) == (1, 0, 0)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from engage_rules.decision import ActionRecord, Decision
-from engage_rules.state import State
-from engage_rules.store import open_store
+from engage_rules.model.decision import ActionRecord, Decision
+from engage_rules.model.state import State
+from engage_rules.testing import open_store
 from report_helpers import replay_into_sqlite, report_json
 
 PERIOD = ("--from", "2026-03-02", "--to", "2026-03-22")
@@ -36,24 +36,41 @@ def test_member_figures_by_hand(store_url: str, capsys: pytest.CaptureFixture[st
     assert m["total"] == 5
     # New: a 03-02, b 03-03, c 03-10, d 03-16 (joins) and e 03-19 (first post, no join).
     assert m["new"] == 5
-    assert _days(m["new_per_day"]) == {"2026-03-02": 1, "2026-03-03": 1, "2026-03-10": 1,
-                                       "2026-03-16": 1, "2026-03-19": 1}
+    assert _days(m["new_per_day"]) == {
+        "2026-03-02": 1,
+        "2026-03-03": 1,
+        "2026-03-10": 1,
+        "2026-03-16": 1,
+        "2026-03-19": 1,
+    }
     assert m["left"] == 1 and _days(m["left_per_day"]) == {"2026-03-12": 1}
     # Churned: z was last active 02-20, 30 days before 03-22 (30d: 30 or more days).
     assert m["churned"] == 1
     # Days since last activity on 03-22: a 0, e 0, c 4 (checkin 03-18), z 30; d's only
     # post is on 03-23 local time, after the period: never active.
-    assert m["silence"] == {"active_7d": 3, "silent_7_14d": 0, "silent_14_30d": 0,
-                            "silent_30d_plus": 1, "never_active": 1}
+    assert m["silence"] == {
+        "active_7d": 3,
+        "silent_7_14d": 0,
+        "silent_14_30d": 0,
+        "silent_30d_plus": 1,
+        "never_active": 1,
+    }
 
 
 def test_activity_figures_by_hand(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     a: Any = report_json(capsys, "--store", store_url, *PERIOD)["activity"]
     # Posts and check-ins per day (purchases and joins are not activity).
     assert _days(a["dau"]) == {
-        "2026-03-02": 1, "2026-03-04": 1, "2026-03-05": 1, "2026-03-10": 1,
-        "2026-03-11": 2, "2026-03-12": 1, "2026-03-17": 1, "2026-03-18": 1,
-        "2026-03-19": 1, "2026-03-22": 2,
+        "2026-03-02": 1,
+        "2026-03-04": 1,
+        "2026-03-05": 1,
+        "2026-03-10": 1,
+        "2026-03-11": 2,
+        "2026-03-12": 1,
+        "2026-03-17": 1,
+        "2026-03-18": 1,
+        "2026-03-19": 1,
+        "2026-03-22": 2,
     }
     assert len(a["dau"]) == 21
     assert a["average_dau"] == 0.57  # 12 member-days / 21 days
@@ -68,24 +85,45 @@ def test_retention_cohorts_by_hand(store_url: str, capsys: pytest.CaptureFixture
     cohorts: Any = report_json(capsys, "--store", store_url, *PERIOD)["retention"]
     assert cohorts == [
         # a (active W10, W11, W12) and b (active W10 only)
-        {"week": "2026-W10", "starts": "2026-03-02", "members": 2, "active": [2, 1, 1],
-         "percent": [100.0, 50.0, 50.0]},
+        {
+            "week": "2026-W10",
+            "starts": "2026-03-02",
+            "members": 2,
+            "active": [2, 1, 1],
+            "percent": [100.0, 50.0, 50.0],
+        },
         # c: active both weeks
-        {"week": "2026-W11", "starts": "2026-03-09", "members": 1, "active": [1, 1],
-         "percent": [100.0, 100.0]},
+        {
+            "week": "2026-W11",
+            "starts": "2026-03-09",
+            "members": 1,
+            "active": [1, 1],
+            "percent": [100.0, 100.0],
+        },
         # d (no activity in the period) and e
-        {"week": "2026-W12", "starts": "2026-03-16", "members": 2, "active": [1],
-         "percent": [50.0]},
+        {
+            "week": "2026-W12",
+            "starts": "2026-03-16",
+            "members": 2,
+            "active": [1],
+            "percent": [50.0],
+        },
     ]
 
 
-def test_conversion_and_outcomes_by_hand(store_url: str,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_conversion_and_outcomes_by_hand(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     r: Any = report_json(capsys, "--store", store_url, *PERIOD)
     # Purchases: a 03-05, a 03-17, c 03-18; 4 members active in the period.
-    assert r["conversion"] == {"goal": "purchase", "events": 3, "converters": 2,
-                               "active_members": 4, "rate": 0.5,
-                               "events_per_active_member": 0.75}
+    assert r["conversion"] == {
+        "goal": "purchase",
+        "events": 3,
+        "converters": 2,
+        "active_members": 4,
+        "rate": 0.5,
+        "events_per_active_member": 0.75,
+    }
     # 11 posts in the period; 3 welcomes sent (b's was suppressed); the mute and its
     # unmute (a timer) are two causes of no-spam.
     assert r["rules"] == [
@@ -116,26 +154,33 @@ def test_options_change_the_figures(store_url: str, capsys: pytest.CaptureFixtur
 
 
 def test_default_period_ends_on_the_newest_activity_day(
-        store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     r: Any = report_json(capsys, "--store", store_url)
     # d's post at 00:30 on 03-23 (local) is the newest activity.
     assert r["period"] == {"from": "2026-02-22", "to": "2026-03-23", "days": 30}
     assert r["members"]["silence"]["never_active"] == 0  # d is now active
 
 
-def test_shadow_actions_are_reported_apart(store_url: str,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_shadow_actions_are_reported_apart(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     store = open_store(store_url)
     state: State = store.open()
     at = state.clock or pytest.fail("the replay set the clock")
     d = Decision(cause="shadow-1", at=at)
     in_period = at - timedelta(days=8)  # 2026-03-15
-    for key, type_, member, when in (("s1", "ban", "c", in_period),
-                                     ("s2", "ban", "a", in_period),
-                                     ("s3", "warn", "c", in_period),
-                                     ("s4", "ban", "e", at)):  # 03-23: after the period
-        d.actions.append(ActionRecord(key, type_, member, "strict-spam", "shadow-1", when,
-                                      {}, "club", shadow=True))
+    for key, type_, member, when in (
+        ("s1", "ban", "c", in_period),
+        ("s2", "ban", "a", in_period),
+        ("s3", "warn", "c", in_period),
+        ("s4", "ban", "e", at),
+    ):  # 03-23: after the period
+        d.actions.append(
+            ActionRecord(
+                key, type_, member, "strict-spam", "shadow-1", when, {}, "club", shadow=True
+            )
+        )
     store.commit([d], state)
     store.close()
     r: Any = report_json(capsys, "--store", store_url, *PERIOD)
@@ -148,15 +193,25 @@ def test_shadow_actions_are_reported_apart(store_url: str,
 
 
 def test_terminal_report_is_plain_text_with_every_section(
-        store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     from engage_rules.cli import main
 
     assert main(["report", "--store", store_url, *PERIOD]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out  # not a terminal: no colour codes
-    for heading in ("Members", "Daily active members", "Weekly retention", "Silence stages",
-                    "Conversion", "Top rules", "Moderation", "Messages", "Points",
-                    "Shadow rules"):
+    for heading in (
+        "Members",
+        "Daily active members",
+        "Weekly retention",
+        "Silence stages",
+        "Conversion",
+        "Top rules",
+        "Moderation",
+        "Messages",
+        "Points",
+        "Shadow rules",
+    ):
         assert f"\n{heading}\n" in out
     assert "Period: 2026-03-02 to 2026-03-22 (21 days, time zone Asia/Shanghai)" in out
     assert "members at period end" in out and "│ post-points" in out
@@ -165,22 +220,34 @@ def test_terminal_report_is_plain_text_with_every_section(
     assert "active in the last 7 days" in out
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--store", "memory:"], "a memory: store keeps nothing between commands"),
-    (["--store", "sqlite:///{tmp}/missing.db"], "no store at"),
-    (["--store", "nonsense"], "invalid store URL"),
-    (["--store", "{url}", "--from", "2026-03-10", "--to", "2026-03-01"],
-     "--from 2026-03-10 is after --to 2026-03-01"),
-    (["--store", "{url}", "--from", "03/01/2026"], "--from '03/01/2026' is not a date"),
-    (["--store", "{url}", "--to", "2026-02-30"], "--to '2026-02-30' is not a date"),
-    (["--store", "{url}", "--churn-after", "soon"], "--churn-after"),
-    (["--store", "{url}", "--churn-after", "36h"], "whole number of days"),
-    (["--store", "{url}", "--community", "nope"], "no community 'nope' (communities: club)"),
-    (["--store", "{url}", "--from", "2026-04-01"], "--from 2026-04-01 is after --to 2026-03-23"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--store", "memory:"], "a memory: store keeps nothing between commands"),
+        (["--store", "sqlite:///{tmp}/missing.db"], "no store at"),
+        (["--store", "nonsense"], "invalid store URL"),
+        (
+            ["--store", "{url}", "--from", "2026-03-10", "--to", "2026-03-01"],
+            "--from 2026-03-10 is after --to 2026-03-01",
+        ),
+        (["--store", "{url}", "--from", "03/01/2026"], "--from '03/01/2026' is not a date"),
+        (["--store", "{url}", "--to", "2026-02-30"], "--to '2026-02-30' is not a date"),
+        (["--store", "{url}", "--churn-after", "soon"], "--churn-after"),
+        (["--store", "{url}", "--churn-after", "36h"], "whole number of days"),
+        (["--store", "{url}", "--community", "nope"], "no community 'nope' (communities: club)"),
+        (
+            ["--store", "{url}", "--from", "2026-04-01"],
+            "--from 2026-04-01 is after --to 2026-03-23",
+        ),
+    ],
+)
 def test_bad_input_is_one_clear_line_and_exit_2(
-        args: list[str], message: str, store_url: str, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    args: list[str],
+    message: str,
+    store_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from engage_rules.cli import main
 
     argv = [a.format(url=store_url, tmp=tmp_path) for a in args]
@@ -193,10 +260,11 @@ def test_bad_input_is_one_clear_line_and_exit_2(
 
 
 def test_terminal_report_on_a_terminal_has_colour_and_the_same_figures(
-        store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     import io
 
-    from engage_rules.report.text import print_report
+    from engage_rules.tools.report.text import print_report
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

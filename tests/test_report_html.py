@@ -20,25 +20,35 @@ from typing import Any
 import pytest
 
 from engage_rules.cli import main
-from engage_rules.report.build import build_report
-from engage_rules.report.data import ActionFact, LedgerFact, MemberFacts, ReportData
-from engage_rules.report.figures import Period
-from engage_rules.report.html import render_html
+from engage_rules.tools.report.build import build_report
+from engage_rules.tools.report.data import ActionFact, LedgerFact, MemberFacts, ReportData
+from engage_rules.tools.report.figures import Period
+from engage_rules.tools.report.html import render_html
 from report_helpers import replay_into_sqlite
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
         if os.environ.get("ENGAGE_RULES_BROWSER_TESTS") == "required":
-            pytest.fail("Chromium is required for the browser tests but is not installed "
-                        "(apt-get install chromium)")
-        pytest.skip("Chromium is not installed (set ENGAGE_RULES_BROWSER_TESTS=required "
-                    "to fail instead)")
+            pytest.fail(
+                "Chromium is required for the browser tests but is not installed "
+                "(apt-get install chromium)"
+            )
+        pytest.skip(
+            "Chromium is not installed (set ENGAGE_RULES_BROWSER_TESTS=required to fail instead)"
+        )
     return found
 
 
@@ -50,24 +60,53 @@ def _rendered(dom: str) -> dict[str, dict[str, Any]]:
         measured = re.search(r'data-rendered="([^"]+)"', tag)
         marks = re.search(r'data-marks="(\d+)"', tag)
         assert name and measured and marks, tag
-        out[name.group(1)] = {**json.loads(html.unescape(measured.group(1))),
-                              "expected": int(marks.group(1))}
+        out[name.group(1)] = {
+            **json.loads(html.unescape(measured.group(1))),
+            "expected": int(marks.group(1)),
+        }
     return out
 
 
-def test_charts_render_in_headless_chromium(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_charts_render_in_headless_chromium(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     chromium = _chromium()
     url = replay_into_sqlite(tmp_path, capsys)
     page = tmp_path / "report.html"
-    assert main(["report", "--store", url, "--from", "2026-03-02", "--to", "2026-03-22",
-                 "--json", "--html", str(page)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--store",
+                url,
+                "--from",
+                "2026-03-02",
+                "--to",
+                "2026-03-22",
+                "--json",
+                "--html",
+                str(page),
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     profile = tmp_path / "chromium-profile"
     result = subprocess.run(
-        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom",
-         page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            page.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     dom = result.stdout
     assert 'data-charts-checked="5"' in dom  # the inline script ran over every chart
@@ -93,15 +132,21 @@ def test_charts_render_in_headless_chromium(tmp_path: Path,
 def _hostile_report() -> dict[str, Any]:
     evil = '<script>alert("x")</script>'
     day = date(2026, 3, 2)
-    data = ReportData("pb & <co>", "UTC", f"c{evil}", frozenset({"message.posted"}),
-                      activity=[(f"c{evil}", f"m{evil}", day, "message.posted", 1)],
-                      members=[MemberFacts(f"c{evil}", f"m{evil}", day, "active")],
-                      actions=[ActionFact(f"c{evil}", "ban", f"m{evil}", f"rule{evil}", "e1",
-                                          day, "shadow", False),
-                               ActionFact(f"c{evil}", "award", f"m{evil}", f"rule{evil}", "e1",
-                                          day, "delivered", False)],
-                      ledger=[LedgerFact(f"c{evil}", f"m{evil}", f"coins{evil}", "award", 5,
-                                         day)])
+    data = ReportData(
+        "pb & <co>",
+        "UTC",
+        f"c{evil}",
+        frozenset({"message.posted"}),
+        activity=[(f"c{evil}", f"m{evil}", day, "message.posted", 1)],
+        members=[MemberFacts(f"c{evil}", f"m{evil}", day, "active")],
+        actions=[
+            ActionFact(f"c{evil}", "ban", f"m{evil}", f"rule{evil}", "e1", day, "shadow", False),
+            ActionFact(
+                f"c{evil}", "award", f"m{evil}", f"rule{evil}", "e1", day, "delivered", False
+            ),
+        ],
+        ledger=[LedgerFact(f"c{evil}", f"m{evil}", f"coins{evil}", "award", 5, day)],
+    )
     return build_report(data, Period(day, day))
 
 

@@ -1,4 +1,4 @@
-"""Properties of currencies, caps and levels (DESIGN.md §4, §5.4, §11) under arbitrary
+"""Properties of currencies, caps and levels (docs/reference.md §4, §5.4, §11) under arbitrary
 sequences of awards, spends, revokes, expiries and time passing."""
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engage_rules import Engine, Event
-from engage_rules.decision import ActionRecord
-from helpers import ev, playbook
+from engage_rules.features.levels import LEVELS
+from engage_rules.model.decision import ActionRecord
+from engage_rules.testing import event
+from engage_rules.testing import strategies as est
+from helpers import playbook
 
 REWARDS = playbook("""
 currencies: [{name: points, expires_after: 3d}, coins]
@@ -65,32 +68,31 @@ rules:
   - {id: seen, on: member.level_changed, do: [{tag: "was-{{ event.data.to }}"}]}
 """)
 
-MEMBERS = ("u1", "u2", "u3")
+
 HOUR = 3600
 
 
 @st.composite
 def reward_logs(draw: st.DrawFn) -> list[Event]:
     """Events at non-decreasing times (with some late ones), spanning about two weeks."""
-    n = draw(st.integers(1, 40))
-    at = 0
+    times = est.arrival_times(
+        [0, 60, HOUR, 6 * HOUR, 20 * HOUR, 3 * 86400], late=[0, 0, 0, 2 * HOUR], max_size=40
+    )
     out: list[Event] = []
-    for k in range(n):
-        at += draw(st.sampled_from([0, 60, HOUR, 6 * HOUR, 20 * HOUR, 3 * 86400]))
-        when = at - draw(st.sampled_from([0, 0, 0, 2 * HOUR]))  # a few late events
-        member = draw(st.sampled_from(MEMBERS))
+    for k, when in enumerate(draw(times)):
+        member = draw(est.member_ids())
         kind = draw(st.sampled_from(["post", "post", "checkin", "buy", "delete"]))
         if kind == "post":
-            out.append(ev("message.posted", member, when, id=f"e{k}", message_id=f"m{k}",
-                          n=draw(st.integers(0, 60))))
+            n = draw(st.integers(0, 60))
+            out.append(event("message.posted", member, when, id=f"e{k}", message_id=f"m{k}", n=n))
         elif kind == "checkin":
-            out.append(ev("checkin", member, when, id=f"e{k}"))
+            out.append(event("checkin", member, when, id=f"e{k}"))
         elif kind == "buy":
-            out.append(ev("redeem.requested", member, when, id=f"e{k}",
-                          n=draw(st.integers(1, 70))))
+            n = draw(st.integers(1, 70))
+            out.append(event("redeem.requested", member, when, id=f"e{k}", n=n))
         else:
             target = draw(st.integers(0, max(k - 1, 0)))
-            out.append(ev("message.deleted", member, when, id=f"e{k}", message_id=f"m{target}"))
+            out.append(event("message.deleted", member, when, id=f"e{k}", message_id=f"m{target}"))
     return out
 
 
@@ -125,7 +127,8 @@ def test_balance_is_the_sum_of_the_ledger_and_of_the_lots(log: list[Event]) -> N
         assert m.balances.get("points", 0) == 0 and "points" not in m.lots
         assert sum(x.amount for x in m.ledger if x.currency == "points") == 0
         assert m.balances.get("coins", 0) == sum(
-            x.amount for x in m.ledger if x.currency == "coins")
+            x.amount for x in m.ledger if x.currency == "coins"
+        )
         # The level measure (earned, less revoked and expired) is back to zero too, and
         # the ladder followed it down without any event.
         assert m.earned.get("points", 0) == m.forfeited.get("points", 0)
@@ -146,15 +149,17 @@ def test_expiry_entries_write_off_only_what_was_left_of_a_credit(log: list[Event
 
 @st.composite
 def capped_logs(draw: st.DrawFn) -> list[Event]:
-    n = draw(st.integers(1, 50))
+    times = est.arrival_times(
+        [0, 60, HOUR, 5 * HOUR, 86400, 4 * 86400],
+        late=[0, 0, 0, HOUR, 86400, 9 * 86400],
+        max_size=50,
+        floor=0,
+    )
     out = []
-    at = 0
-    for k in range(n):
-        at += draw(st.sampled_from([0, 60, HOUR, 5 * HOUR, 86400, 4 * 86400]))
-        when = max(at - draw(st.sampled_from([0, 0, 0, HOUR, 86400, 9 * 86400])), 0)
+    for k, when in enumerate(draw(times)):
         type_ = draw(st.sampled_from(["checkin", "message.posted", "content.shared"]))
-        out.append(ev(type_, draw(st.sampled_from(MEMBERS[:2])), when, id=f"c{k}",
-                      n=draw(st.integers(1, 80))))
+        member = draw(est.member_ids(est.MEMBERS[:2]))
+        out.append(event(type_, member, when, id=f"c{k}", n=draw(st.integers(1, 80))))
     return out
 
 
@@ -167,8 +172,11 @@ def test_a_cap_is_never_exceeded_in_any_period(log: list[Event]) -> None:
     for a in actions:
         assert a.type == "award" and a.params["amount"] > 0  # a capped-out award is silent
         local = a.at.astimezone(tz)
-        period: Any = {"daily": local.date(), "weekly": local.isocalendar()[:2],
-                       "monthly": (local.year, local.month)}[a.rule]
+        period: Any = {
+            "daily": local.date(),
+            "weekly": local.isocalendar()[:2],
+            "monthly": (local.year, local.month),
+        }[a.rule]
         totals[(a.member, a.rule, period)] += a.params["amount"]  # type: ignore[index]
     for (_, rule, _), total in totals.items():
         assert total <= caps[rule]
@@ -185,8 +193,11 @@ def test_caps_award_the_whole_remainder_to_events_in_order(log: list[Event]) -> 
     expected = []
     for e in in_order:
         local = e.at.astimezone(tz)
-        period = {"checkin": local.date(), "message.posted": local.isocalendar()[:2],
-                  "content.shared": (local.year, local.month)}[e.type]
+        period = {
+            "checkin": local.date(),
+            "message.posted": local.isocalendar()[:2],
+            "content.shared": (local.year, local.month),
+        }[e.type]
         key = (e.member.id if e.member else None, e.type, period)
         amount = min(e.data["n"], caps[e.type] - used[key])
         if amount > 0:
@@ -197,14 +208,16 @@ def test_caps_award_the_whole_remainder_to_events_in_order(log: list[Event]) -> 
 
 @st.composite
 def activity_logs(draw: st.DrawFn) -> list[Event]:
-    n = draw(st.integers(1, 40))
-    at = 0
-    out = []
-    for k in range(n):
-        at += draw(st.sampled_from([0, 60, HOUR, 5 * HOUR, 30 * HOUR]))
-        out.append(ev(draw(st.sampled_from(["message.posted", "reaction.added"])),
-                      draw(st.sampled_from(MEMBERS)), at, id=f"a{k}"))
-    return out
+    times = est.arrival_times([0, 60, HOUR, 5 * HOUR, 30 * HOUR], max_size=40)
+    return [
+        event(
+            draw(st.sampled_from(["message.posted", "reaction.added"])),
+            draw(est.member_ids()),
+            at,
+            id=f"a{k}",
+        )
+        for k, at in enumerate(draw(times))
+    ]
 
 
 @given(log=activity_logs())
@@ -223,7 +236,7 @@ def test_levels_follow_the_measure_with_hysteresis(log: list[Event]) -> None:
     """After every event the level is consistent with the measure: never below what it
     reached, never held above what demotion allows once grace is over."""
     engine = Engine(WINDOWED)
-    ladder = WINDOWED.levels
+    ladder = WINDOWED.data(LEVELS)
     assert ladder is not None
     for e in log:
         engine.process(e)

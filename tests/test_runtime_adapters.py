@@ -15,25 +15,39 @@ from engage_rules.adapters.http import retry_after_seconds
 from engage_rules.adapters.jsonl import JsonlAdapter
 from engage_rules.adapters.signing import sign, signature, signature_matches, verify
 from engage_rules.adapters.webhook import WebhookAdapter
-from engage_rules.plugins import registry
+from engage_rules.plugins import default_registry as registry
 from engage_rules.testing import AdapterContract, PayloadSample, action
 
-EVENT = {"id": "evt-1", "type": "message.posted", "at": "2026-03-02T20:15:00+08:00",
-         "channel": "general", "member": {"id": "u42", "name": "阿明"},
-         "data": {"text": "大家好", "message_id": "m-77"}}
+EVENT = {
+    "id": "evt-1",
+    "type": "message.posted",
+    "at": "2026-03-02T20:15:00+08:00",
+    "channel": "general",
+    "member": {"id": "u42", "name": "阿明"},
+    "data": {"text": "大家好", "message_id": "m-77"},
+}
 
 
 class TestWebhookAdapterContract(AdapterContract):
     samples = (
-        PayloadSample("a DESIGN §3 event", EVENT, [{**EVENT, "platform": "webhook"}]),
-        PayloadSample("an event naming its platform", {**EVENT, "platform": "discord"},
-                      [{**EVENT, "platform": "discord"}]),
-        PayloadSample("a batch", {"events": [EVENT, {**EVENT, "id": "evt-2"}]},
-                      [{**EVENT, "platform": "webhook"},
-                       {**EVENT, "id": "evt-2", "platform": "webhook"}]),
+        PayloadSample("a reference §3.1 event", EVENT, [{**EVENT, "platform": "webhook"}]),
+        PayloadSample(
+            "an event naming its platform",
+            {**EVENT, "platform": "discord"},
+            [{**EVENT, "platform": "discord"}],
+        ),
+        PayloadSample(
+            "a batch",
+            {"events": [EVENT, {**EVENT, "id": "evt-2"}]},
+            [{**EVENT, "platform": "webhook"}, {**EVENT, "id": "evt-2", "platform": "webhook"}],
+        ),
     )
-    malformed = ({"type": "message.posted"}, {"events": "nope"},
-                 {**EVENT, "at": "2026-03-02T20:15:00"}, {"events": [{"id": "x"}]})
+    malformed = (
+        {"type": "message.posted"},
+        {"events": "nope"},
+        {**EVENT, "at": "2026-03-02T20:15:00"},
+        {"events": [{"id": "x"}]},
+    )
 
     def make_adapter(self, base_url: str) -> WebhookAdapter:
         return WebhookAdapter.from_settings({"base_url": base_url, "secret": "s" * 20})
@@ -49,12 +63,14 @@ def test_the_builtin_adapters_are_registered_through_the_hook() -> None:
 
 
 def test_webhook_adapter_signs_each_post_with_the_action_key_as_delivery_id(
-        httpserver: Any) -> None:
+    httpserver: Any,
+) -> None:
     httpserver.expect_request("/hooks/actions", method="POST").respond_with_json(
-        {"id": "msg-9"}, headers={"X-RateLimit-Remaining": "0",
-                                  "X-RateLimit-Reset-After": "2.5"})
-    adapter = WebhookAdapter(httpserver.url_for("/hooks"), secret="top-secret-value",
-                             clock=lambda: 1_700_000_000.0)
+        {"id": "msg-9"}, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "2.5"}
+    )
+    adapter = WebhookAdapter(
+        httpserver.url_for("/hooks"), secret="top-secret-value", clock=lambda: 1_700_000_000.0
+    )
     a = action("send", params={"text": "hi", "channel": "general"}, key="k-1")
     result = adapter.deliver(a)
     adapter.close()
@@ -64,9 +80,14 @@ def test_webhook_adapter_signs_each_post_with_the_action_key_as_delivery_id(
     assert request.headers["X-Engage-Timestamp"] == "1700000000"
     assert request.headers["X-Engage-Delivery"] == "k-1"
     assert request.headers["X-Engage-Signature"] == sign(
-        b"top-secret-value", "1700000000", "k-1", body)
+        b"top-secret-value", "1700000000", "k-1", body
+    )
     assert (result.platform_id, result.route, result.remaining, result.reset_after) == (
-        "msg-9", "channel:general", 0, 2.5)
+        "msg-9",
+        "channel:general",
+        0,
+        2.5,
+    )
 
 
 def test_webhook_adapter_settings_are_checked() -> None:
@@ -109,13 +130,15 @@ def test_version_2_signatures_cover_the_delivery_id_too() -> None:
 
 def test_webhook_adapter_can_sign_the_legacy_way_for_old_receivers(httpserver: Any) -> None:
     httpserver.expect_request("/actions", method="POST").respond_with_json({})
-    adapter = WebhookAdapter.from_settings({"base_url": httpserver.url_for("/"),
-                                            "secret": "top-secret-value", "signing": "v1"})
+    adapter = WebhookAdapter.from_settings(
+        {"base_url": httpserver.url_for("/"), "secret": "top-secret-value", "signing": "v1"}
+    )
     adapter.deliver(action("send", params={"text": "hi"}, key="k-2"))
     adapter.close()
     request = httpserver.log[0][0]
     assert request.headers["X-Engage-Signature"] == signature(
-        b"top-secret-value", request.headers["X-Engage-Timestamp"], request.get_data())
+        b"top-secret-value", request.headers["X-Engage-Timestamp"], request.get_data()
+    )
     with pytest.raises(ValueError, match="signing must be one of v2, v1"):
         WebhookAdapter.from_settings({"base_url": "http://x", "signing": "v3"})
 
@@ -154,8 +177,11 @@ def test_jsonl_appends_actions_and_parses_events(tmp_path: Path) -> None:
 
 
 def test_unknown_adapter_settings_are_rejected_with_a_hint() -> None:
-    with pytest.raises(ValueError, match=r"webhook: unknown setting 'timout' \(did you mean "
-                                         r"'timeout'\?\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"webhook: unknown setting 'timout'; did you mean "
+        r"'timeout'\? \(known: ",
+    ):
         WebhookAdapter.from_settings({"base_url": "http://x", "timout": 3})
     with pytest.raises(ValueError, match="jsonl: unknown setting 'out'"):
         JsonlAdapter.from_settings({"out": "x"})

@@ -53,8 +53,10 @@ def test_a_config_reads_secrets_from_the_environment(tmp_path: Path) -> None:
     assert hook.address() == ("127.0.0.1", 0)
     platform = config.adapters["platform"]
     assert platform.settings("platform") == {
-        "base_url": "http://127.0.0.1:9000/tok-123", "secret": "tok-123",
-        "platform": "platform"}
+        "base_url": "http://127.0.0.1:9000/tok-123",
+        "secret": "tok-123",
+        "platform": "platform",
+    }
     assert platform.rate_limit is not None and platform.rate_limit.rate == 30
     assert config.adapter_type("console") == "console"
     assert config.playbook_path() == (tmp_path / "rules" / "community.yaml").resolve()
@@ -74,35 +76,39 @@ def test_missing_environment_variables_are_located_errors(tmp_path: Path) -> Non
     ]
 
 
-def test_unknown_settings_bad_values_and_dangling_references_are_located(
-        tmp_path: Path) -> None:
-    text = GOOD.replace("    window: 2m\n", "    window: soon\n    colour: red\n") \
-        .replace("  default: platform", "  default: platfrom") \
+def test_unknown_settings_bad_values_and_dangling_references_are_located(tmp_path: Path) -> None:
+    text = (
+        GOOD.replace("    window: 2m\n", "    window: soon\n    colour: red\n")
+        .replace("  default: platform", "  default: platfrom")
         .replace("listen: 127.0.0.1:0", "listen: nowhere")
+    )
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_config(path, ENV)
     lines = [str(p) for p in info.value.problems]
-    assert any(line.startswith(f"{path}:7:13: sources.0.window: ") and "duration" in line
-               for line in lines), lines
+    assert any(
+        line.startswith(f"{path}:7:13: sources.0.window: ") and "duration" in line for line in lines
+    ), lines
     assert f"{path}:8:5: unknown setting `colour`" in lines
 
 
 def test_cross_references_are_checked(tmp_path: Path) -> None:
-    text = GOOD.replace("  default: platform", "  default: platfrom") \
-        .replace("listen: 127.0.0.1:0", "listen: nowhere")
+    text = GOOD.replace("  default: platform", "  default: platfrom").replace(
+        "listen: 127.0.0.1:0", "listen: nowhere"
+    )
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_config(path, ENV)
     lines = [str(p) for p in info.value.problems]
     assert f"{path}:5:13: listen 'nowhere' must be HOST:PORT" in lines
-    assert any(line.startswith(f"{path}:18:12: dispatch.default names no configured "
-                               "adapter: 'platfrom'") for line in lines), lines
+    assert any(
+        line.startswith(f"{path}:18:12: dispatch.default names no configured adapter: 'platfrom'")
+        for line in lines
+    ), lines
 
 
 def test_required_sections_and_short_secrets(tmp_path: Path) -> None:
-    path = write(tmp_path, "playbook: p.yaml\nsources:\n  - type: webhook\n"
-                           "    secret: short\n")
+    path = write(tmp_path, "playbook: p.yaml\nsources:\n  - type: webhook\n    secret: short\n")
     with pytest.raises(ConfigError) as info:
         load_config(path, ENV)
     lines = [str(p) for p in info.value.problems]
@@ -118,8 +124,8 @@ def test_yaml_syntax_errors_are_reported(tmp_path: Path) -> None:
 
 
 def test_run_reports_config_and_setup_problems_and_exits_1(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from engage_rules.cli import main
 
     path = write(tmp_path, GOOD)
@@ -131,11 +137,17 @@ def test_run_reports_config_and_setup_problems_and_exits_1(
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "community.yaml").write_text(
         "engage_rules: 1\nname: t\ncommunity: {name: x, timezone: UTC}\nrules:\n"
-        "  - id: r\n    on: message.posted\n    do:\n      - kick: {}\n", encoding="utf-8")
+        "  - id: r\n    on: message.posted\n    do:\n      - kick: {}\n",
+        encoding="utf-8",
+    )
     monkeypatch.setenv("HOOK_SECRET", ENV["HOOK_SECRET"])
-    path.write_text(GOOD.replace("  console: {}\n", "").replace(
-        "  communities: {fans: console}\n", "").replace(
-        "    secret_env: API_TOKEN\n", "    secret_env: API_TOKEN\n    capabilities: [send]\n"))
+    path.write_text(
+        GOOD.replace("  console: {}\n", "")
+        .replace("  communities: {fans: console}\n", "")
+        .replace(
+            "    secret_env: API_TOKEN\n", "    secret_env: API_TOKEN\n    capabilities: [send]\n"
+        )
+    )
     assert main(["run", "--config", str(path)]) == 1
     err = capsys.readouterr().err
     assert f"{tmp_path / 'rules' / 'community.yaml'}:8:9: action `kick` is not supported" in err

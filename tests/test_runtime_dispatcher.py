@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engage_rules.adapters.base import Delivery, DeliveryError
-from engage_rules.decision import ActionRecord, Decision
 from engage_rules.events import event_from_obj
+from engage_rules.model.decision import ActionRecord, Decision
 from engage_rules.runtime.config import DispatchConfig, RateLimit, RetryPolicy
 from engage_rules.runtime.dispatcher import AdapterLimits, Dispatcher, route_of
 from engage_rules.runtime.ratelimit import TokenBucket
@@ -31,15 +31,25 @@ class Clock:
         return self.now
 
 
-def commit(store: Store, *actions: tuple[str, str, dict[str, Any]],
-           platform: str | None = None, member: str | None = "u1",
-           community: str = "default") -> None:
+def commit(
+    store: Store,
+    *actions: tuple[str, str, dict[str, Any]],
+    platform: str | None = None,
+    member: str | None = "u1",
+    community: str = "default",
+) -> None:
     """Commit one decision emitting (key, type, params) actions."""
     event = None
     if platform is not None:
-        event = event_from_obj({"id": f"evt-{actions[0][0]}", "type": "message.posted",
-                                "at": T0.isoformat(), "platform": platform,
-                                "member": {"id": "u1"}})
+        event = event_from_obj(
+            {
+                "id": f"evt-{actions[0][0]}",
+                "type": "message.posted",
+                "at": T0.isoformat(),
+                "platform": platform,
+                "member": {"id": "u1"},
+            }
+        )
     d = Decision(f"evt-{actions[0][0]}", T0, event)
     for key, kind, params in actions:
         d.actions.append(ActionRecord(key, kind, member, "r", d.cause, T0, params, community))
@@ -68,15 +78,22 @@ def drain(d: Dispatcher, clock: Clock, turns: int = 50) -> None:
 
 def test_routes_by_event_platform_then_community_then_default() -> None:
     store = MemoryStore()
-    discord, chat, default = (FakeAdapter("discord"), FakeAdapter("chat"),
-                              FakeAdapter("default", ["send", "kick"]))
+    discord, chat, default = (
+        FakeAdapter("discord"),
+        FakeAdapter("chat"),
+        FakeAdapter("default", ["send", "kick"]),
+    )
     commit(store, ("a", "send", {"text": "hi"}), platform="discord")
     commit(store, ("b", "send", {"text": "hi"}), community="fans")
     commit(store, ("c", "kick", {}))
     commit(store, ("d", "send", {"text": "x"}), platform="telegram")  # not configured
     clock = Clock()
-    d = Dispatcher(store, {"discord": discord, "chat": chat, "default": default},
-                   config(default="default", communities={"fans": "chat"}), clock=clock)
+    d = Dispatcher(
+        store,
+        {"discord": discord, "chat": chat, "default": default},
+        config(default="default", communities={"fans": "chat"}),
+        clock=clock,
+    )
     drain(d, clock)
     assert [a["key"] for a in discord.delivered] == ["a"]
     assert [a["key"] for a in chat.delivered] == ["b"]
@@ -87,8 +104,9 @@ def test_routes_by_event_platform_then_community_then_default() -> None:
 def test_bookkeeping_no_adapter_declares_is_marked_delivered_without_a_call() -> None:
     store = MemoryStore()
     platform = FakeAdapter("platform", ["send"])
-    commit(store, ("a", "award", {"currency": "points", "amount": 5}),
-           ("b", "send", {"text": "+5"}))
+    commit(
+        store, ("a", "award", {"currency": "points", "amount": 5}), ("b", "send", {"text": "+5"})
+    )
     clock = Clock()
     d = Dispatcher(store, {"platform": platform}, config(default="platform"), clock=clock)
     drain(d, clock)
@@ -99,8 +117,12 @@ def test_bookkeeping_no_adapter_declares_is_marked_delivered_without_a_call() ->
     store2 = MemoryStore()
     commit(store2, ("a", "award", {"amount": 5}), ("b", "send", {"text": "+5"}))
     console = FakeAdapter("console")
-    d2 = Dispatcher(store2, {"platform": FakeAdapter("platform", ["send"]),
-                             "console": console}, config(default="platform"), clock=clock)
+    d2 = Dispatcher(
+        store2,
+        {"platform": FakeAdapter("platform", ["send"]), "console": console},
+        config(default="platform"),
+        clock=clock,
+    )
     drain(d2, clock)
     assert [a["key"] for a in console.delivered] == ["a"]
 
@@ -136,9 +158,12 @@ def test_a_429_pauses_its_route_for_retry_after() -> None:
     store = MemoryStore()
     fake = FakeAdapter("p")
     fake.fail_next(DeliveryError("HTTP 429", retry_after=5.0, status=429))
-    commit(store, ("a", "send", {"text": "1", "channel": "general"}),
-           ("b", "send", {"text": "2", "channel": "general"}),
-           ("c", "send", {"text": "3", "channel": "random"}))
+    commit(
+        store,
+        ("a", "send", {"text": "1", "channel": "general"}),
+        ("b", "send", {"text": "2", "channel": "general"}),
+        ("c", "send", {"text": "3", "channel": "random"}),
+    )
     clock = Clock()
     d = Dispatcher(store, {"p": fake}, config(default="p"), clock=clock)
     due = d.pump()  # a fails with 429; c goes through on its own route
@@ -156,8 +181,7 @@ def test_a_429_pauses_its_route_for_retry_after() -> None:
 def test_permanent_failures_are_recorded_and_the_route_moves_on() -> None:
     store = MemoryStore()
     fake = FakeAdapter("p")
-    fake.fail_always("kick", DeliveryError("HTTP 403: no rights", permanent=True,
-                                           status=403))
+    fake.fail_always("kick", DeliveryError("HTTP 403: no rights", permanent=True, status=403))
     commit(store, ("a", "kick", {}), ("b", "send", {"text": "hi"}))
     clock = Clock()
     d = Dispatcher(store, {"p": fake}, config(default="p"), clock=clock)
@@ -196,13 +220,20 @@ def test_each_route_is_delivered_in_commit_order_with_many_workers() -> None:
 def test_platform_and_route_token_buckets_pace_calls() -> None:
     store = MemoryStore()
     fake = FakeAdapter("p")
-    commit(store, *[(f"k{n}", "send", {"text": str(n), "channel": "general"})
-                    for n in range(3)])
+    commit(store, *[(f"k{n}", "send", {"text": str(n), "channel": "general"}) for n in range(3)])
     commit(store, ("other", "send", {"text": "x", "channel": "random"}))
     clock = Clock()
-    d = Dispatcher(store, {"p": fake}, config(default="p"), clock=clock,
-                   limits={"p": AdapterLimits(platform=RateLimit(rate=10, burst=10),
-                                              route=RateLimit(rate=1, burst=1))})
+    d = Dispatcher(
+        store,
+        {"p": fake},
+        config(default="p"),
+        clock=clock,
+        limits={
+            "p": AdapterLimits(
+                platform=RateLimit(rate=10, burst=10), route=RateLimit(rate=1, burst=1)
+            )
+        },
+    )
     d.pump()
     d.pump()
     assert sorted(a["key"] for a in fake.delivered) == ["k0", "other"]
@@ -232,11 +263,16 @@ def test_route_of() -> None:
 
 
 def test_items_in_flight_at_a_crash_are_logged_as_possible_duplicates_and_resent(
-        tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "s.db"
     store = SQLiteStore(path)
-    commit(store, ("a", "send", {"text": "1"}), ("b", "send", {"text": "2"}),
-           ("c", "send", {"text": "3"}))
+    commit(
+        store,
+        ("a", "send", {"text": "1"}),
+        ("b", "send", {"text": "2"}),
+        ("c", "send", {"text": "3"}),
+    )
     store.mark_delivered(["a"])
     store.mark_sending(["b"])  # the crash came after the call to the platform began
     store.close()
@@ -306,18 +342,24 @@ class ScriptedAdapter:
         pass
 
 
-_failures = st.sampled_from([
-    DeliveryError("HTTP 503"),
-    DeliveryError("HTTP 429", retry_after=2.0, status=429),
-    DeliveryError("HTTP 403", permanent=True, status=403),
-])
+_failures = st.sampled_from(
+    [
+        DeliveryError("HTTP 503"),
+        DeliveryError("HTTP 429", retry_after=2.0, status=429),
+        DeliveryError("HTTP 403", permanent=True, status=403),
+    ]
+)
 
 
-@given(plan=st.lists(st.tuples(st.integers(0, 2), st.lists(_failures, max_size=4)),
-                     min_size=1, max_size=12),
-       workers=st.integers(1, 4))
+@given(
+    plan=st.lists(
+        st.tuples(st.integers(0, 2), st.lists(_failures, max_size=4)), min_size=1, max_size=12
+    ),
+    workers=st.integers(1, 4),
+)
 def test_every_action_ends_delivered_or_failed_in_route_order(
-        plan: list[tuple[int, list[DeliveryError]]], workers: int) -> None:
+    plan: list[tuple[int, list[DeliveryError]]], workers: int
+) -> None:
     store = MemoryStore()
     script: dict[str, list[DeliveryError]] = {}
     for n, (channel, failures) in enumerate(plan):

@@ -19,13 +19,19 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engage_rules.store.sqlite import SQLiteStore
-from runtime_helpers import ENV, FakePlatform, event, fake_platform, post, wait_for, write_setup
+from engage_rules.testing import RecordingPlatform, event_obj, now, post_signed, wait_for
+from runtime_helpers import ENV, HOOK_SECRET, PLATFORM_SECRET, write_setup
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+    pytest.mark.e2e,
+    pytest.mark.subprocess,
+]
 
 LISTENING = re.compile(r"webhook source listening on http://127\.0\.0\.1:(\d+)/events")
 
@@ -37,9 +43,14 @@ class Runtime:
         env = {**os.environ, **ENV, "ENGAGE_RULES_LOAD_PLUGINS": ""}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engage_rules", "run", "--config", str(config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
         self.lines: list[str] = []
         self.port: int | None = None
+        self.url = ""
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         wait_for(lambda: self.port is not None or self.proc.poll() is not None, 60)
@@ -52,6 +63,7 @@ class Runtime:
             self.lines.append(line)
             m = LISTENING.search(line)
             if m:
+                self.url = f"http://127.0.0.1:{m.group(1)}/events"
                 self.port = int(m.group(1))
 
     def stderr(self) -> str:
@@ -69,11 +81,16 @@ class Runtime:
         return code
 
 
-def try_post(port: int, n: int) -> int | None:
-    """Post event n (a message by one of five members); its status, None if refused."""
+def post(url: str, n: int, *, secret: str = HOOK_SECRET, **kw: Any) -> tuple[int, Any]:
+    """Post event n, a message by one of five members, signed with ``secret``."""
+    message = event_obj("message.posted", f"u{n % 5}", now(), id=f"evt-{n}", text=f"post {n}")
+    return post_signed(url, message, secret, **kw)
+
+
+def try_post(url: str, n: int) -> int | None:
+    """Post event n; its status, None if refused."""
     try:
-        return post(port, event(n, member=f"u{n % 5}", text=f"post {n}"),
-                    delivery=f"delivery-{n}-{time.monotonic_ns()}")[0]
+        return post(url, n, delivery=f"delivery-{n}-{time.monotonic_ns()}")[0]
     except (OSError, http.client.HTTPException):  # refused, reset, or cut mid-answer
         return None
 
@@ -95,22 +112,10 @@ def outbox_statuses(tmp_path: Path) -> Counter[str]:
         store.close()
 
 
-def slow(platform: FakePlatform) -> None:
-    """Make the platform take a little time per call, so a backlog builds up."""
-    handler = platform.httpd.RequestHandlerClass
-    original = handler.do_POST  # type: ignore[attr-defined]
-
-    def do_post(self: object) -> None:
-        time.sleep(0.004)
-        original(self)
-
-    handler.do_POST = do_post  # type: ignore[attr-defined]
-
-
 def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(tmp_path: Path) -> None:
     total = 120
-    with fake_platform() as platform:
-        slow(platform)
+    # Each platform call takes a little time, so that a backlog builds up.
+    with RecordingPlatform(secret=PLATFORM_SECRET, delay=0.004) as platform:
         config = write_setup(tmp_path, platform.url)
         first = Runtime(config)
         accepted: set[int] = set()
@@ -118,9 +123,7 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(tmp_path: Path
         killed = threading.Event()
 
         def send(n: int) -> None:
-            port = first.port
-            assert port is not None
-            status = try_post(port, n)
+            status = try_post(first.url, n)
             with lock:
                 if status == 202:
                     accepted.add(n)
@@ -136,11 +139,9 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(tmp_path: Path
         delivered_before_crash = len(platform.calls)
 
         second = Runtime(config)
-        port = second.port
-        assert port is not None
         answers: dict[int, int | None] = {}
         for n in range(total):  # the sender retries everything it was not sure of
-            answers[n] = try_post(port, n)
+            answers[n] = try_post(second.url, n)
         for n in accepted:  # and accepted ones come back as duplicates
             assert answers[n] == 200, (n, answers[n])
         # unanswered ones may have been committed just before the kill: then duplicates
@@ -165,29 +166,28 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(tmp_path: Path
     assert delivered_before_crash <= len(platform.calls)
 
 
-def test_sigterm_commits_what_was_accepted_flushes_deliveries_and_exits_0(
-        tmp_path: Path) -> None:
-    with fake_platform() as platform:
-        slow(platform)
+def test_sigterm_commits_what_was_accepted_flushes_deliveries_and_exits_0(tmp_path: Path) -> None:
+    # Each platform call takes a little time, so that a backlog builds up.
+    with RecordingPlatform(secret=PLATFORM_SECRET, delay=0.004) as platform:
         runtime = Runtime(write_setup(tmp_path, platform.url))
-        port = runtime.port
-        assert port is not None
-        statuses = [try_post(port, n) for n in range(30)]
+        url = runtime.url
+        statuses = [try_post(url, n) for n in range(30)]
         assert statuses == [202] * 30
         # forged, stale and replayed requests change nothing
-        assert post(port, event(100), secret="forged-secret-000000")[0] == 401
-        assert post(port, event(101), timestamp=time.time() - 3600)[0] == 401
-        assert post(port, event(102), delivery="once")[0] == 202
-        assert post(port, event(102), delivery="once")[0] == 409
-        assert post(port, event(103), delivery="once")[0] == 409
+        assert post(url, 100, secret="forged-secret-000000")[0] == 401
+        assert post(url, 101, timestamp=time.time() - 3600)[0] == 401
+        assert post(url, 102, delivery="once")[0] == 202
+        assert post(url, 102, delivery="once")[0] == 409
+        assert post(url, 103, delivery="once")[0] == 409
         assert runtime.terminate() == 0
         assert sorted(c["cause"] for c in platform.calls) == sorted(
-            f"evt-{n}" for n in [*range(30), 102])
+            f"evt-{n}" for n in [*range(30), 102]
+        )
     log = runtime.stderr()
     assert "SIGTERM received" in log and "stopped: 31 events accepted" in log
     assert "2 replayed" in log
     assert outbox_statuses(tmp_path) == Counter({"delivered": 62})
-    assert try_post(port, 99) is None  # no longer listening
+    assert try_post(url, 99) is None  # no longer listening
     # The live runtime keeps rule traces by default: `explain` answers from the store.
     store = SQLiteStore(tmp_path / "state.db")
     try:
@@ -201,11 +201,9 @@ def test_sigterm_commits_what_was_accepted_flushes_deliveries_and_exits_0(
 
 
 def test_platform_outage_is_retried_until_delivered(tmp_path: Path) -> None:
-    with fake_platform() as platform:
-        platform.fail_next = 5  # five 503s in a row
+    with RecordingPlatform(secret=PLATFORM_SECRET, fail_next=5) as platform:  # five 503s
         runtime = Runtime(write_setup(tmp_path, platform.url))
-        assert runtime.port is not None
-        assert try_post(runtime.port, 1) == 202
+        assert try_post(runtime.url, 1) == 202
         wait_for(lambda: len(platform.calls) == 1, 60)
         assert runtime.terminate() == 0
     assert "retry 5" in runtime.stderr()

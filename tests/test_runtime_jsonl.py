@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from engage_rules.runtime.config import load_config
 from engage_rules.runtime.service import Service
-from runtime_helpers import PLAYBOOK, wait_for
+from engage_rules.testing import event_line, live_service, wait_for, write_setup
+from runtime_helpers import PLAYBOOK
+
+pytestmark = pytest.mark.e2e
 
 
 def setup(tmp_path: Path) -> Path:
-    (tmp_path / "playbook.yaml").write_text(PLAYBOOK, encoding="utf-8")
-    config = tmp_path / "live.yaml"
-    config.write_text(f"""\
-playbook: playbook.yaml
+    return write_setup(
+        tmp_path,
+        f"""\
 store: sqlite:///{tmp_path}/state.db
 sources:
   - type: jsonl
@@ -30,26 +31,20 @@ adapters:
     actions_out: {tmp_path}/actions.jsonl
 dispatch:
   default: out
-""", encoding="utf-8")
-    return config
+""",
+        playbook=PLAYBOOK,
+    )
 
 
 def line(n: int, type_: str = "message.posted") -> str:
-    return json.dumps({"id": f"evt-{n}", "type": type_, "at": "2026-03-02T10:00:00+08:00",
-                       "channel": "general", "member": {"id": f"u{n}"},
-                       "data": {"text": f"hello {n}"}}) + "\n"
+    """Event n by member n, a JSON Lines record."""
+    return event_line(type_, f"u{n}", id=f"evt-{n}", channel="general", text=f"hello {n}") + "\n"
 
 
-def run_until(config: Path, done: object) -> Service:
-    service = Service.from_config(load_config(config, {}))
-    thread = threading.Thread(target=service.run, daemon=True)
-    thread.start()
-    try:
+def run_until(config: Path, done: Callable[[], object]) -> Service:
+    with live_service(config) as live:
         wait_for(done)
-    finally:
-        service.request_stop()
-        thread.join(30)
-    return service
+    return live.service
 
 
 def actions(tmp_path: Path) -> list[dict[str, object]]:
@@ -60,11 +55,13 @@ def actions(tmp_path: Path) -> list[dict[str, object]]:
 
 
 def test_events_from_a_file_actions_to_a_file_and_a_restart_doubles_nothing(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     config = setup(tmp_path)
     events = tmp_path / "events.jsonl"
-    events.write_text(line(1) + "{not json\n" + line(2, "member.joined") + line(1),
-                      encoding="utf-8")
+    events.write_text(
+        line(1) + "{not json\n" + line(2, "member.joined") + line(1), encoding="utf-8"
+    )
     with caplog.at_level(logging.WARNING, "engage_rules.runtime.jsonl"):
         first = run_until(config, lambda: len(actions(tmp_path)) == 4)
     assert (first.stats.accepted, first.stats.duplicates) == (2, 1)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from engage_rules.action_specs import ACTION_SPECS
-from engage_rules.schema import DURATION_PATTERN, playbook_json_schema
-from engage_rules.yaml_loader import safe_load, safe_load_file
+from engage_rules.lang.schema import DURATION_PATTERN, playbook_json_schema
+from engage_rules.lang.yaml_source import safe_load, safe_load_file
+from engage_rules.plugins import default_registry
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -19,7 +19,7 @@ DATA = Path(__file__).parent / "data" / "playbooks"
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    return playbook_json_schema()
+    return playbook_json_schema(default_registry())
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_every_action_is_described(schema: dict[str, Any]) -> None:
         (name,) = definition["properties"]
         assert definition["required"] == [name]
         names.add(name)
-    assert names == set(ACTION_SPECS)
+    assert names == set(default_registry().actions)
 
 
 def test_descriptions_are_kept(schema: dict[str, Any]) -> None:
@@ -126,4 +126,6 @@ def test_shipped_schema_file_is_current() -> None:
     what `engage-rules schema` prints; regenerate it with
     `engage-rules schema > docs/playbook.schema.json`."""
     shipped = Path(__file__).resolve().parents[1] / "docs" / "playbook.schema.json"
-    assert json.loads(shipped.read_text(encoding="utf-8")) == playbook_json_schema()
+    assert json.loads(shipped.read_text(encoding="utf-8")) == playbook_json_schema(
+        default_registry()
+    )

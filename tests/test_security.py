@@ -1,5 +1,5 @@
 """Operator expressions and templates cannot reach Python internals, files or the network,
-and cannot exhaust memory or CPU (DESIGN.md §11.8).
+and cannot exhaust memory or CPU (docs/reference.md §11.8).
 
 Every attack must be rejected at load time or fail at run time with ExpressionError
 (ResourceLimitError included) — never succeed, never hang.
@@ -12,9 +12,12 @@ from typing import Any
 import pytest
 
 from engage_rules.errors import ExpressionError
-from engage_rules.expressions import ExprCompileError, compile_condition, compile_expression
-from engage_rules.templates import TemplateCompileError, compile_template, compile_value
+from engage_rules.expr.expressions import ExprCompileError, compile_condition, compile_expression
+from engage_rules.expr.templates import TemplateCompileError, compile_template, compile_value
+from engage_rules.testing import expr_env
 from test_expressions import VARS, make_context
+
+ENV = expr_env()
 
 ATTACKS = [
     "''.__class__.__mro__",
@@ -102,14 +105,14 @@ ATTACKS = [
 
 def test_expression_depth_is_bounded() -> None:
     with pytest.raises(ExprCompileError, match="too deeply"):
-        compile_expression("not " * 300 + "1", vars={})
+        compile_expression("not " * 300 + "1", vars={}, env=ENV)
     with pytest.raises(ExprCompileError, match="too deeply"):
-        compile_expression("-" * 300 + "1", vars={})
+        compile_expression("-" * 300 + "1", vars={}, env=ENV)
 
 
 def _blocked_expression(text: str, c: Any) -> None:
     try:
-        fn = compile_expression(text, vars=VARS, allow_match=True).fn
+        fn = compile_expression(text, vars=VARS, allow_match=True, env=ENV).fn
     except ExprCompileError:
         return
     with pytest.raises(ExpressionError):
@@ -125,7 +128,7 @@ def test_expression_attacks_are_blocked(text: str) -> None:
 @pytest.mark.parametrize("text", ATTACKS)
 def test_template_attacks_are_blocked(text: str) -> None:
     try:
-        template = compile_template("{{ " + text + " }}", vars=VARS)
+        template = compile_template("{{ " + text + " }}", vars=VARS, env=ENV)
     except TemplateCompileError:
         return
     with pytest.raises(ExpressionError):
@@ -169,7 +172,7 @@ def test_template_attacks_are_blocked(text: str) -> None:
 def test_template_statement_attacks_are_blocked(text: str) -> None:
     c = make_context(data={"text": "hi", "k": "__class__"})
     try:
-        template = compile_template(text, vars=VARS)
+        template = compile_template(text, vars=VARS, env=ENV)
     except TemplateCompileError:
         return
     with pytest.raises(ExpressionError):
@@ -178,31 +181,35 @@ def test_template_statement_attacks_are_blocked(text: str) -> None:
 
 
 def test_member_text_is_never_compiled() -> None:
-    payloads = ["{{ 7*7 }}", "{% for i in range(10**9) %}{% endfor %}",
-                "{{ ''.__class__.__mro__ }}", "{{ cycler.__init__.__globals__ }}"]
+    payloads = [
+        "{{ 7*7 }}",
+        "{% for i in range(10**9) %}{% endfor %}",
+        "{{ ''.__class__.__mro__ }}",
+        "{{ cycler.__init__.__globals__ }}",
+    ]
     for payload in payloads:
         c = make_context(data={"text": payload})
-        assert compile_template("{{ event.data.text }}", vars={}).render(c) == payload
-        fn, _ = compile_value("说: {{ event.data.text }}", vars={})
+        assert compile_template("{{ event.data.text }}", vars={}, env=ENV).render(c) == payload
+        fn, _ = compile_value("说: {{ event.data.text }}", vars={}, env=ENV)
         assert fn(c) == "说: " + payload
-        fn, _ = compile_value("{{ event.data.text }}", vars={})
+        fn, _ = compile_value("{{ event.data.text }}", vars={}, env=ENV)
         assert fn(c) == payload
-        assert compile_expression("event.data.text", vars={}).fn(c) == payload
+        assert compile_expression("event.data.text", vars={}, env=ENV).fn(c) == payload
 
 
 def test_injection_through_keys_and_vars_stays_data() -> None:
     key = "x'); import os; os.system('echo pwned'); ('"
     c = make_context(data={key: 1})
-    assert compile_expression(f'event.data["{key}"]', vars={}).fn(c) == 1
+    assert compile_expression(f'event.data["{key}"]', vars={}, env=ENV).fn(c) == 1
     weird = {"v": "'); __import__('os') #", "n": float("inf")}
-    fn = compile_expression("vars.v ~ vars.n", vars=weird).fn
+    fn = compile_expression("vars.v ~ vars.n", vars=weird, env=ENV).fn
     assert fn(make_context(vars=weird)) == "'); __import__('os') #inf"
-    compiled = compile_condition(["1e999 > 1", "vars.n > 1"], vars=weird)
+    compiled = compile_condition(["1e999 > 1", "vars.n > 1"], vars=weird, env=ENV)
     assert compiled.fn(make_context(vars=weird)) is True
 
 
 def test_generated_functions_have_no_builtins() -> None:
-    compiled = compile_expression("event.type", vars={})
+    compiled = compile_expression("event.type", vars={}, env=ENV)
     assert compiled.fn.__globals__["__builtins__"] == {}
     for name in ("open", "eval", "exec", "getattr", "__import__", "compile"):
         assert name not in compiled.fn.__globals__

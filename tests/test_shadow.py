@@ -12,8 +12,8 @@ from engage_rules.cli import main
 from engage_rules.runtime.config import DispatchConfig
 from engage_rules.runtime.dispatcher import Dispatcher
 from engage_rules.store.sqlite import SQLiteStore
-from engage_rules.testing import FakeAdapter
-from helpers import ev, playbook, run
+from engage_rules.testing import FakeAdapter, event
+from helpers import playbook, run
 
 RULES = """
 templates:
@@ -44,15 +44,18 @@ def test_a_shadow_rule_records_what_it_would_do_and_changes_nothing() -> None:
     eng = Engine(playbook(RULES))
     actions = run(
         eng,
-        ev("message.posted", text="buy spam here now"),
-        ev("message.posted", at=60, text="more spam, more spam"),  # within the cooldown
-        ev("message.posted", at=7200, text="spam again, two hours on"),
+        event("message.posted", text="buy spam here now"),
+        event("message.posted", at=60, text="more spam, more spam"),  # within the cooldown
+        event("message.posted", at=7200, text="spam again, two hours on"),
     )
     live = [a for a in actions if not a.shadow]
     shadow = [a for a in actions if a.shadow]
     assert [a.type for a in live] == ["award"] * 3
     assert [(a.type, a.rule) for a in shadow] == [
-        ("ban", "strict-ban"), ("award", "strict-ban"), ("send", "strict-ban")] * 2
+        ("ban", "strict-ban"),
+        ("award", "strict-ban"),
+        ("send", "strict-ban"),
+    ] * 2
     ban, award, send = shadow[:3]
     assert ban.params == {"reason": "spam"} and ban.member == "u1"
     assert award.params["points"] == -50
@@ -67,12 +70,15 @@ def test_a_shadow_rule_records_what_it_would_do_and_changes_nothing() -> None:
 
 def test_a_shadow_spend_is_refused_as_it_would_be_and_spends_nothing() -> None:
     eng = Engine(playbook(RULES))
-    poor = run(eng, ev("redeem.requested", item="sticker"))
+    poor = run(eng, event("redeem.requested", item="sticker"))
     assert [(a.type, a.shadow) for a in poor] == [("send", True)]
     assert poor[0].params == {"text": "not enough points"}
-    run(eng, ev("message.posted", at=10, text="a long enough post"),
-        ev("message.posted", at=20, text="another long post"))
-    rich = run(eng, ev("redeem.requested", at=30, item="sticker"))
+    run(
+        eng,
+        event("message.posted", at=10, text="a long enough post"),
+        event("message.posted", at=20, text="another long post"),
+    )
+    rich = run(eng, event("redeem.requested", at=30, item="sticker"))
     assert [(a.type, a.shadow) for a in rich] == [("spend", True), ("tag", True)]
     m = eng.state.community("default").members["u1"]
     assert m.balances["points"] == 10 and "buyer" not in m.tags
@@ -86,26 +92,53 @@ def test_a_shadow_playbook_runs_in_full_but_every_action_is_shadow() -> None:
         "    do: [{award: {points: 5}}, {tag: {name: poster}}]\n"
     )
     eng = Engine(pb)
-    actions = run(eng, ev("message.posted", text="hello"))
+    actions = run(eng, event("message.posted", text="hello"))
     assert [(a.type, a.shadow) for a in actions] == [("award", True), ("tag", True)]
     m = eng.state.community("default").members["u1"]
     assert m.balances["points"] == 5 and "poster" in m.tags  # its own state advances
 
 
 def test_shadow_actions_reach_the_outbox_but_never_an_adapter(tmp_path: Path) -> None:
-    (tmp_path / "p.yaml").write_text(
-        "engage_rules: 1\nname: t\n" + RULES, encoding="utf-8")
+    (tmp_path / "p.yaml").write_text("engage_rules: 1\nname: t\n" + RULES, encoding="utf-8")
     events = tmp_path / "e.jsonl"
-    events.write_text("\n".join(orjson.dumps(o).decode() for o in [
-        {"id": "e1", "type": "message.posted", "at": "2026-03-02T10:00:00+08:00",
-         "member": {"id": "u1"}, "data": {"text": "spam spam spam spam"}},
-    ]) + "\n", encoding="utf-8")
+    events.write_text(
+        "\n".join(
+            orjson.dumps(o).decode()
+            for o in [
+                {
+                    "id": "e1",
+                    "type": "message.posted",
+                    "at": "2026-03-02T10:00:00+08:00",
+                    "member": {"id": "u1"},
+                    "data": {"text": "spam spam spam spam"},
+                },
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     url = f"sqlite:///{tmp_path / 's.db'}"
-    assert main(["replay", str(tmp_path / "p.yaml"), str(events), "--store", url,
-                 "--actions-out", str(tmp_path / "a.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "replay",
+                str(tmp_path / "p.yaml"),
+                str(events),
+                "--store",
+                url,
+                "--actions-out",
+                str(tmp_path / "a.jsonl"),
+            ]
+        )
+        == 0
+    )
     printed = [orjson.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert [(a["type"], a.get("shadow", False)) for a in printed] == [
-        ("award", False), ("ban", True), ("award", True), ("send", True)]
+        ("award", False),
+        ("ban", True),
+        ("award", True),
+        ("send", True),
+    ]
     store = SQLiteStore(tmp_path / "s.db")
     assert [i.action.type for i in store.outbox(status="shadow")] == ["ban", "award", "send"]
     adapter = FakeAdapter()
@@ -117,14 +150,24 @@ def test_shadow_actions_reach_the_outbox_but_never_an_adapter(tmp_path: Path) ->
     store.close()
 
 
-def test_replay_summary_counts_shadow_actions(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_summary_counts_shadow_actions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "p.yaml").write_text("engage_rules: 1\nname: t\n" + RULES, encoding="utf-8")
     events = tmp_path / "e.jsonl"
-    events.write_text(orjson.dumps(
-        {"id": "e1", "type": "message.posted", "at": "2026-03-02T10:00:00+08:00",
-         "member": {"id": "u1"}, "data": {"text": "spam spam spam spam"}}).decode() + "\n",
-        encoding="utf-8")
+    events.write_text(
+        orjson.dumps(
+            {
+                "id": "e1",
+                "type": "message.posted",
+                "at": "2026-03-02T10:00:00+08:00",
+                "member": {"id": "u1"},
+                "data": {"text": "spam spam spam spam"},
+            }
+        ).decode()
+        + "\n",
+        encoding="utf-8",
+    )
     assert main(["replay", str(tmp_path / "p.yaml"), str(events)]) == 0
     err = capsys.readouterr().err
     assert "actions: 1 (award: 1)" in err
@@ -135,14 +178,18 @@ def test_shadow_must_be_a_boolean() -> None:
     from engage_rules.errors import PlaybookError
 
     with pytest.raises(PlaybookError, match="shadow"):
-        playbook("rules:\n  - id: r\n    on: checkin\n    shadow: maybe\n"
-                 "    do: [{award: {points: 1}}]\n")
+        playbook(
+            "rules:\n  - id: r\n    on: checkin\n    shadow: maybe\n"
+            "    do: [{award: {points: 1}}]\n"
+        )
 
 
-def test_playbook_tests_can_expect_shadow_actions(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_playbook_tests_can_expect_shadow_actions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "p.yaml").write_text("engage_rules: 1\nname: t\n" + RULES, encoding="utf-8")
-    (tmp_path / "p.test.yaml").write_text("""
+    (tmp_path / "p.test.yaml").write_text(
+        """
 playbook: p.yaml
 cases:
   - name: the shadow ban is recorded, not carried out
@@ -160,22 +207,46 @@ cases:
     expect:
       not_actions:
         - {type: ban, shadow: false}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     assert main(["test", str(tmp_path / "p.test.yaml")]) == 0, capsys.readouterr().out
 
 
 def test_report_shows_what_shadow_rules_would_have_done(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "p.yaml").write_text("engage_rules: 1\nname: t\n" + RULES, encoding="utf-8")
     events = tmp_path / "e.jsonl"
-    events.write_text("".join(orjson.dumps(o).decode() + "\n" for o in [
-        {"id": "e1", "type": "message.posted", "at": "2026-03-02T10:00:00+08:00",
-         "member": {"id": "u1"}, "data": {"text": "spam spam spam spam"}},
-        {"id": "e2", "type": "message.posted", "at": "2026-03-02T10:30:00+08:00",
-         "member": {"id": "u1"}, "data": {"text": "spam again within the hour"}},
-        {"id": "e3", "type": "message.posted", "at": "2026-03-02T11:00:00+08:00",
-         "member": {"id": "u2"}, "data": {"text": "more spam from u2 today"}},
-    ]), encoding="utf-8")
+    events.write_text(
+        "".join(
+            orjson.dumps(o).decode() + "\n"
+            for o in [
+                {
+                    "id": "e1",
+                    "type": "message.posted",
+                    "at": "2026-03-02T10:00:00+08:00",
+                    "member": {"id": "u1"},
+                    "data": {"text": "spam spam spam spam"},
+                },
+                {
+                    "id": "e2",
+                    "type": "message.posted",
+                    "at": "2026-03-02T10:30:00+08:00",
+                    "member": {"id": "u1"},
+                    "data": {"text": "spam again within the hour"},
+                },
+                {
+                    "id": "e3",
+                    "type": "message.posted",
+                    "at": "2026-03-02T11:00:00+08:00",
+                    "member": {"id": "u2"},
+                    "data": {"text": "more spam from u2 today"},
+                },
+            ]
+        ),
+        encoding="utf-8",
+    )
     url = f"sqlite:///{tmp_path / 's.db'}"
     assert main(["replay", str(tmp_path / "p.yaml"), str(events), "--store", url]) == 0
     capsys.readouterr()
@@ -184,5 +255,6 @@ def test_report_shows_what_shadow_rules_would_have_done(
     # strict-ban fired for u1 once (its 1h cooldown held back e2) and for u2 once
     assert report["shadow"] == [
         {"rule": "strict-ban", "action": action, "actions": 2, "members": 2}
-        for action in ("award", "ban", "send")]
+        for action in ("award", "ban", "send")
+    ]
     assert {r["rule"] for r in report["rules"]} == {"quality-post"}

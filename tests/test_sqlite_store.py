@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engage_rules
-from engage_rules.decision import ActionRecord, Decision
 from engage_rules.errors import StoreError
-from engage_rules.state import LedgerEntry, MemberState, State, Strike
+from engage_rules.model.decision import ActionRecord, Decision
+from engage_rules.model.state import LedgerEntry, MemberState, State, Strike
 from engage_rules.store import SQLiteStore
 from engage_rules.store.sqlite import encode_member
-
-T0 = datetime(2026, 3, 1, tzinfo=UTC)
+from engage_rules.testing import T0
+from engage_rules.testing import strategies as est
 
 
 def _decision(n: int) -> Decision:
@@ -36,8 +36,9 @@ def _decision(n: int) -> Decision:
 
 def _award(state: State, d: Decision, member: str, amount: int = 1) -> None:
     m = state.community("default").member(member)
-    e = LedgerEntry(len(m.ledger) + 1, "points", amount, "award", "r", "r", d.cause,
-                    f"{d.cause}:{member}", d.at)
+    e = LedgerEntry(
+        len(m.ledger) + 1, "points", amount, "award", "r", "r", d.cause, f"{d.cause}:{member}", d.at
+    )
     m.ledger.append(e)
     m.balances["points"] = m.balances.get("points", 0) + amount
     d.ledger.append(("default", member, e))
@@ -45,6 +46,7 @@ def _award(state: State, d: Decision, member: str, amount: int = 1) -> None:
 
 
 # -- configuration and schema ----------------------------------------------------------
+
 
 def test_wal_and_full_synchronous(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
@@ -119,7 +121,7 @@ def test_corrupt_rows_are_reported(tmp_path: Path) -> None:
         store.commit([d], state)
     db = sqlite3.connect(path)
     with db:
-        db.execute("UPDATE members SET json = '{\"id\": \"u1\"'")
+        db.execute('UPDATE members SET json = \'{"id": "u1"\'')
     db.close()
     with SQLiteStore(path) as store, pytest.raises(StoreError, match="corrupt store data"):
         store.open()
@@ -249,17 +251,13 @@ def test_a_dispatcher_thread_can_share_the_store(tmp_path: Path) -> None:
 
 # -- random members round-trip ---------------------------------------------------------
 
-_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
-_zones = st.sampled_from([UTC, timezone(timedelta(hours=8)),
-                          timezone(timedelta(hours=-5, minutes=-30))])
-_when = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1),
-                     timezones=_zones)
+_text = est.valid_text(12)
+_zones = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30))]
+_when = est.instants(datetime(1971, 1, 1), datetime(2100, 1, 1), _zones)
 _float = st.floats(allow_nan=False, allow_infinity=False)
 _int = st.integers(-(2**62), 2**62)
-_json = st.recursive(
-    st.none() | st.booleans() | _int | _float | _text,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
-    max_leaves=8,
+_json = est.json_values(
+    est.json_scalars(integers=_int, floats=_float, text=_text), keys=_text, max_size=3, max_leaves=8
 )
 
 
@@ -269,38 +267,56 @@ def members(draw: st.DrawFn) -> MemberState:
     community = draw(_text.filter(bool))
     ledger = []
     for seq in range(1, draw(st.integers(0, 6)) + 1):
-        ledger.append(LedgerEntry(
-            seq=seq, currency=draw(_text), amount=draw(_int), kind=draw(_text),
-            reason=draw(_text), rule=draw(_text), cause=draw(_text), key=draw(_text),
-            at=draw(_when), ref=draw(st.none() | _text),
-            reverses=draw(st.none() | st.integers(1, 6)),
-            reversed_by=draw(st.none() | st.integers(1, 6)),
-        ))
+        ledger.append(
+            LedgerEntry(
+                seq=seq,
+                currency=draw(_text),
+                amount=draw(_int),
+                kind=draw(_text),
+                reason=draw(_text),
+                rule=draw(_text),
+                cause=draw(_text),
+                key=draw(_text),
+                at=draw(_when),
+                ref=draw(st.none() | _text),
+                reverses=draw(st.none() | st.integers(1, 6)),
+                reversed_by=draw(st.none() | st.integers(1, 6)),
+            )
+        )
     return MemberState(
-        id=mid, community=community, name=draw(st.none() | _text),
+        id=mid,
+        community=community,
+        name=draw(st.none() | _text),
         roles=tuple(draw(st.lists(_text, max_size=3))),
         created_at=draw(st.none() | _when),
         balances=draw(st.dictionaries(_text, _int, max_size=3)),
         earned=draw(st.dictionaries(_text, _int, max_size=3)),
         ledger=ledger,
-        level=draw(st.none() | _int), level_name=draw(st.none() | _text),
+        level=draw(st.none() | _int),
+        level_name=draw(st.none() | _text),
         level_locked=draw(st.booleans()),
         promoted_at=draw(st.none() | _when),
         level_due=draw(st.none() | _float),
-        lots=draw(st.dictionaries(_text, st.lists(
-            st.tuples(_int, _float, st.integers(1, 99), _int).map(list), max_size=3),
-            max_size=2)),
+        lots=draw(
+            st.dictionaries(
+                _text,
+                st.lists(st.tuples(_int, _float, st.integers(1, 99), _int).map(list), max_size=3),
+                max_size=2,
+            )
+        ),
         forfeited=draw(st.dictionaries(_text, _int, max_size=2)),
-        badges=draw(st.dictionaries(_text, st.dictionaries(_text, _json, max_size=2),
-                                    max_size=2)),
+        badges=draw(st.dictionaries(_text, st.dictionaries(_text, _json, max_size=2), max_size=2)),
         titles=draw(st.lists(_text, max_size=3)),
         tags=draw(st.dictionaries(_text, st.none() | _when, max_size=3)),
-        strikes=draw(st.lists(st.builds(Strike, _when, _text, _text, st.none() | _when),
-                              max_size=2)),
+        strikes=draw(
+            st.lists(st.builds(Strike, _when, _text, _text, st.none() | _when), max_size=2)
+        ),
         status=draw(st.sampled_from(["active", "muted", "banned", "left"])),
-        muted_until=draw(st.none() | _when), banned_until=draw(st.none() | _when),
+        muted_until=draw(st.none() | _when),
+        banned_until=draw(st.none() | _when),
         opted_out=draw(st.booleans()),
-        joined_at=draw(st.none() | _when), last_active_at=draw(st.none() | _when),
+        joined_at=draw(st.none() | _when),
+        last_active_at=draw(st.none() | _when),
         counts=draw(st.dictionaries(_text, _int, max_size=3)),
         history=draw(st.dictionaries(_text, st.lists(_float, max_size=4), max_size=2)),
         texts=draw(st.lists(st.tuples(_float, _text), max_size=3)),
@@ -318,8 +334,12 @@ def members(draw: st.DrawFn) -> MemberState:
 _examples = count()
 
 
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(member=members())
 def test_random_members_round_trip(tmp_path: Path, member: MemberState) -> None:
     # The stored form omits empty fields; decoding it gives back the same member (the
@@ -327,7 +347,8 @@ def test_random_members_round_trip(tmp_path: Path, member: MemberState) -> None:
     stored = orjson.loads(encode_member(member))
     assert not any(v is None or v is False or v in ([], {}) for v in stored.values())
     assert MemberState.from_json(stored).to_json() == orjson.loads(
-        orjson.dumps({**member.to_json(), "ledger": []}))
+        orjson.dumps({**member.to_json(), "ledger": []})
+    )
     path = tmp_path / f"m{next(_examples)}.db"
     state = State()
     state.community(member.community).members[member.id] = member
@@ -348,12 +369,12 @@ CHILD = r"""
 import sys
 from datetime import datetime, timedelta, timezone
 from heapq import heapify
-from engage_rules.decision import ActionRecord, Decision
-from engage_rules.state import LedgerEntry, Timer
+from engage_rules.model.decision import ActionRecord, Decision
+from engage_rules.model.state import LedgerEntry, Timer
 from engage_rules.store import SQLiteStore
+from engage_rules.testing import T0
 
 path, start, per_batch, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 store = SQLiteStore(path)
 state = store.open()
 c = state.community("default")
@@ -431,22 +452,28 @@ def _check(path: Path, reported: list[int], mode: str) -> int:
         assert [e.seq for e in entries] == list(range(1, n * PER_BATCH + 1))
         assert total is None or total.balance("points") == n * PER_BATCH
         assert [i.action.key for i in store.outbox()] == [
-            f"b{b}-a{i}" for b in range(n) for i in range(PER_BATCH)]
+            f"b{b}-a{i}" for b in range(n) for i in range(PER_BATCH)
+        ]
         assert state.timer_ids == ({f"t{n - 1}-{i}" for i in range(PER_BATCH)} if n else set())
         assert state.timer_seq == n * PER_BATCH
         assert state.clock == (T0 + timedelta(minutes=n - 1) if n else None)
         return n
 
 
-def _run_child_until_killed(path: Path, start: int, mode: str, rng: random.Random,
-                            log: Path) -> list[int]:
+def _run_child_until_killed(
+    path: Path, start: int, mode: str, rng: random.Random, log: Path
+) -> list[int]:
     src = str(Path(engage_rules.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (src, os.environ.get("PYTHONPATH")) if p)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p),
+    }
     with log.open("ab") as err:
         proc = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(path), str(start), str(PER_BATCH), mode],
-            stdout=subprocess.PIPE, stderr=err, env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=env,
         )
     reported: list[int] = []
     first = threading.Event()
@@ -470,6 +497,7 @@ def _run_child_until_killed(path: Path, start: int, mode: str, rng: random.Rando
     return reported
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_kill_9_loses_no_committed_batch_and_leaves_no_partial_one(

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engage_rules.cli import main
-from engage_rules.events import MAX_INT, MIN_INT
-from engage_rules.store import open_store
+from engage_rules.testing import open_store
+from engage_rules.testing import strategies as est
 
 PLAYBOOK = """\
 engage_rules: 1
@@ -64,14 +64,14 @@ rules:
       - set: {shadow: "{{ [event.data.payload, event.data.a * event.data.b] }}"}
 """
 
-_int64 = st.integers(min_value=MIN_INT, max_value=MAX_INT)
-_ints = st.one_of(_int64, st.sampled_from([MAX_INT, MIN_INT, MAX_INT + 1, -(2**64), 10**30]))
-_text = st.text(st.characters(codec="utf-8"), max_size=12)
-_scalars = st.one_of(st.none(), st.booleans(), _ints,
-                     st.floats(allow_nan=False, allow_infinity=False), _text)
-_json = st.recursive(
-    _scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+_ints = est.int64s(beyond=True)
+_text = est.valid_text(12)
+_json = est.json_values(
+    est.json_scalars(
+        integers=_ints, floats=st.floats(allow_nan=False, allow_infinity=False), text=_text
+    ),
+    keys=_text,
+    max_size=3,
     max_leaves=10,
 )
 
@@ -84,11 +84,13 @@ def _payload(draw: st.DrawFn) -> Any:
     return value
 
 
-_event_data = st.fixed_dictionaries({
-    "payload": _payload(),
-    "a": st.one_of(_ints, _text),
-    "b": st.one_of(st.integers(min_value=0, max_value=1000), _ints),
-})
+_event_data = st.fixed_dictionaries(
+    {
+        "payload": _payload(),
+        "a": st.one_of(_ints, _text),
+        "b": st.one_of(st.integers(min_value=0, max_value=1000), _ints),
+    }
+)
 
 
 def _committed(db: Path) -> dict[str, Any]:
@@ -100,26 +102,55 @@ def _committed(db: Path) -> dict[str, Any]:
     return dict(orjson.loads(orjson.dumps(snapshot)))
 
 
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(st.lists(_event_data, min_size=1, max_size=4))
 def test_a_sqlite_replay_of_any_event_data_commits(
-        tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
-        data: list[dict[str, Any]]) -> None:
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+    data: list[dict[str, Any]],
+) -> None:
     tmp = tmp_path_factory.mktemp("replay")
     pb = tmp / "copies.yaml"
     pb.write_text(PLAYBOOK)
     events = tmp / "events.jsonl"
-    events.write_text("".join(
-        json.dumps({"id": f"e{i}", "type": "message.posted",
-                    "at": f"2026-03-02T10:00:{i:02d}Z", "member": {"id": f"u{i % 2}"},
-                    "data": d}, ensure_ascii=False) + "\n"
-        for i, d in enumerate(data)), encoding="utf-8")
+    events.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"e{i}",
+                    "type": "message.posted",
+                    "at": f"2026-03-02T10:00:{i:02d}Z",
+                    "member": {"id": f"u{i % 2}"},
+                    "data": d,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for i, d in enumerate(data)
+        ),
+        encoding="utf-8",
+    )
     capsys.readouterr()
     db = tmp / "state.db"
-    rc = main(["replay", str(pb), str(events), "--store", f"sqlite:///{db}", "--trace",
-               "--actions-out", str(tmp / "actions.jsonl"), "--state-out",
-               str(tmp / "state.json")])
+    rc = main(
+        [
+            "replay",
+            str(pb),
+            str(events),
+            "--store",
+            f"sqlite:///{db}",
+            "--trace",
+            "--actions-out",
+            str(tmp / "actions.jsonl"),
+            "--state-out",
+            str(tmp / "state.json"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 0, err
     processed = int(re.search(r"(\d+) processed", err).group(1))  # type: ignore[union-attr]

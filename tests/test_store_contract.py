@@ -4,19 +4,20 @@ and ``open_store`` turns URLs into stores."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from engage_rules import hookimpl
 from engage_rules.errors import StoreError
-from engage_rules.state import State
+from engage_rules.model.state import State
+from engage_rules.plugins import PluginError
 from engage_rules.store import (
     MemoryStore,
     SQLiteStore,
     Store,
-    open_store,
-    register_store_scheme,
-    unregister_store_scheme,
 )
+from engage_rules.testing import isolated_plugins, open_store
 from engage_rules.testing.store_contract import StoreBackend as Backend
 from engage_rules.testing.store_contract import (
     StoreContract,
@@ -48,8 +49,7 @@ class TestMemoryStore(StoreContract):
         own = store.open()
         assert own is not other
         assert state_json(own) == state_json(other)
-        assert own.community("default").member("u1") is not other.community(
-            "default").member("u1")
+        assert own.community("default").member("u1") is not other.community("default").member("u1")
 
 
 class TestSQLiteStore(StoreContract):
@@ -79,6 +79,7 @@ class TestSQLiteStoreViaURL(StoreContract):
 
 
 # -- open_store URLs -------------------------------------------------------------------
+
 
 def test_memory_urls() -> None:
     assert isinstance(open_store("memory:"), MemoryStore)
@@ -125,8 +126,10 @@ def test_sqlite_absolute_url(tmp_path: Path) -> None:
         ("postgres://db/engage", "not available in this version"),
         ("postgresql+psycopg://db/engage", "not available in this version"),
         ("redis://localhost/0", "unsupported store URL scheme 'redis'"),
-        ("redis://localhost/0", "supported: memory:, sqlite:///relative/path.db, "
-                                "sqlite:////absolute/path.db"),
+        (
+            "redis://localhost/0",
+            "supported: memory:, sqlite:///relative/path.db, sqlite:////absolute/path.db",
+        ),
     ],
 )
 def test_bad_urls_say_what_is_supported(url: str, message: str) -> None:
@@ -142,18 +145,24 @@ def test_plugins_can_register_schemes() -> None:
         made.append(url)
         return MemoryStore()
 
-    register_store_scheme("fake", factory)
-    try:
-        assert isinstance(open_store("fake://anything"), MemoryStore)
-        assert made == ["fake://anything"]
-        with pytest.raises(StoreError) as err:
-            open_store("nope://x")
-        assert "fake:..." in str(err.value)
-    finally:
-        unregister_store_scheme("fake")
+    def plugin(scheme: str) -> object:
+        class Stores:
+            @hookimpl
+            def register_stores(self, register: Any) -> None:
+                register(scheme, factory)
+
+        return Stores()
+
+    with_fake = isolated_plugins(("fake-store", plugin("fake")))
+    assert isinstance(open_store("fake://anything", registry=with_fake), MemoryStore)
+    assert made == ["fake://anything"]
+    with pytest.raises(StoreError) as err:
+        open_store("nope://x", registry=with_fake)
+    assert "fake:..." in str(err.value)
+    # Another registry (another plugin set in the same process) does not know it.
     with pytest.raises(StoreError, match="unsupported store URL scheme 'fake'"):
         open_store("fake://anything")
-    with pytest.raises(ValueError, match="built in"):
-        register_store_scheme("sqlite", factory)
-    with pytest.raises(ValueError, match="invalid URL scheme"):
-        register_store_scheme("bad scheme", factory)
+    with pytest.raises(PluginError, match="store 'sqlite', which plugin 'builtin'"):
+        isolated_plugins(("bad", plugin("sqlite")))
+    with pytest.raises(PluginError, match="invalid URL scheme"):
+        isolated_plugins(("bad", plugin("bad scheme")))

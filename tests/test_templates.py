@@ -6,40 +6,50 @@ from typing import Any
 
 import pytest
 
-from engage_rules import templates as tpl
 from engage_rules.errors import ExpressionError, ResourceLimitError
-from engage_rules.state import MemberState
-from engage_rules.templates import (
+from engage_rules.expr import templates as tpl
+from engage_rules.expr.templates import (
     TemplateCompileError,
     TemplateSet,
     compile_template,
     compile_value,
 )
+from engage_rules.model.state import MemberState
+from engage_rules.testing import expr_env
 from test_expressions import VARS, make_context
+
+ENV = expr_env()
 
 
 def render(text: str, c: Any = None, **kw: Any) -> str:
-    return compile_template(text, vars=VARS, **kw).render(c if c is not None else make_context())
+    return compile_template(text, vars=VARS, **kw, env=ENV).render(
+        c if c is not None else make_context()
+    )
 
 
 def compile_errors(text: str, **kw: Any) -> str:
     with pytest.raises(TemplateCompileError) as info:
-        compile_template(text, vars=VARS, **kw)
+        compile_template(text, vars=VARS, **kw, env=ENV)
     return str(info.value)
 
 
 # -- rendering ----------------------------------------------------------------------------------
 
+
 def test_renders_names_filters_loops() -> None:
     c = make_context()
     c.match = "代刷"
     assert render("欢迎 {{ member.name }} 加入{{ community.name }}！", c) == (
-        "欢迎 阿明 加入摄影爱好者社群！")
+        "欢迎 阿明 加入摄影爱好者社群！"
+    )
     assert render("{{ member.points }} / {{ member.level_name }} / {{ member }}", c) == (
-        "120 / 活跃成员 / 阿明")
+        "120 / 活跃成员 / 阿明"
+    )
     assert render("{{ event.type }} {{ event.data.text | length }}", c) == "message.posted 12"
-    assert render("{% for w in vars.banned_words %}{{ loop.index }}:{{ w }} {% endfor %}",
-                  c) == "1:代刷 2:加微信 "
+    assert (
+        render("{% for w in vars.banned_words %}{{ loop.index }}:{{ w }} {% endfor %}", c)
+        == "1:代刷 2:加微信 "
+    )
     assert render("{% if 'vip' in member.tags %}VIP{% else %}-{% endif %}", c) == "VIP"
     assert render("违规词: {{ match }}", c) == "违规词: 代刷"
     assert render("{{ vars.limits.daily * 2 }} {{ 'a' ~ 1 }} {{ 7 % 4 }}", c) == "100 a1 3"
@@ -59,10 +69,12 @@ def test_functions_are_bound_to_the_context() -> None:
     m.record("message.posted", c.now_ts - 10, 86400)
     assert render("{{ count('message.posted', within='1d') }}", c) == "1"
     assert render("{{ contains_any(event.data.text, vars.banned_words) }}/{{ match }}", c) == (
-        "加微信/")  # match in the scope was read before the call
+        "加微信/"
+    )  # match in the scope was read before the call
     assert c.match == "加微信"
     assert render("{{ links(event.data.text) | join }} {{ mentions(event.data.text) }}", c) == (
-        'https://x.com ["@bob"]')  # a list prints as JSON
+        'https://x.com ["@bob"]'
+    )  # a list prints as JSON
     assert render("{{ days(2).days }}", c) == "2"
 
 
@@ -70,13 +82,14 @@ def test_member_text_is_data_never_a_template() -> None:
     c = make_context(data={"text": "{{ 7*7 }} {% for i in range(9) %}x{% endfor %}"})
     out = render("你说：{{ event.data.text }}", c)
     assert out == "你说：{{ 7*7 }} {% for i in range(9) %}x{% endfor %}"
-    fn, _ = compile_value("{{ event.data.text }}", vars={})
+    fn, _ = compile_value("{{ event.data.text }}", vars={}, env=ENV)
     assert fn(c) == "{{ 7*7 }} {% for i in range(9) %}x{% endfor %}"
-    ts = TemplateSet({"echo": "{{ event.data.text }}!"}, vars={})
+    ts = TemplateSet({"echo": "{{ event.data.text }}!"}, vars={}, env=ENV)
     assert ts.render("echo", c).startswith("{{ 7*7 }}")
 
 
 # -- load-time errors -----------------------------------------------------------------------------
+
 
 def test_compile_errors() -> None:
     assert "syntax error" in compile_errors("{{ member.name ")
@@ -99,22 +112,34 @@ def test_compile_errors() -> None:
 
 def test_loop_and_set_names_are_not_unknown() -> None:
     assert render("{% set x = 2 %}{% for i in [1] %}{{ x + i + loop.index }}{% endfor %}") == "4"
-    assert render("{% macro m(a) %}{{ a }}{{ caller() }}{% endmacro %}"
-                  "{% call m(1) %}c{% endcall %}") == "1c"
+    assert (
+        render("{% macro m(a) %}{{ a }}{{ caller() }}{% endmacro %}{% call m(1) %}c{% endcall %}")
+        == "1c"
+    )
 
 
 def test_template_set_collects_every_error_per_name() -> None:
     with pytest.raises(TemplateCompileError) as info:
-        TemplateSet({"ok": "hi {{ member.name }}", "bad1": "{{ membr }}",
-                     "bad2": "{{ x }}{{ vars.nope }}"}, vars=VARS)
+        TemplateSet(
+            {"ok": "hi {{ member.name }}", "bad1": "{{ membr }}", "bad2": "{{ x }}{{ vars.nope }}"},
+            vars=VARS,
+            env=ENV,
+        )
     names = [name for name, _ in info.value.errors]
     assert names == ["bad1", "bad2", "bad2"]
     assert "did you mean `member`" in info.value.errors[0][1]
 
 
 def test_template_set_uses_and_render() -> None:
-    ts = TemplateSet({"a": "{{ count('checkin', within='2d') }}", "b": "{{ duplicates('5m') }}",
-                      "c": "{{ count('checkin') }}"}, vars={})
+    ts = TemplateSet(
+        {
+            "a": "{{ count('checkin', within='2d') }}",
+            "b": "{{ duplicates('5m') }}",
+            "c": "{{ count('checkin') }}",
+        },
+        vars={},
+        env=ENV,
+    )
     assert ts.uses.counts == {"checkin": 2 * 86400.0}
     assert ts.uses.duplicates_window == 300.0
     assert "a" in ts and "zz" not in ts and ts.names == ["a", "b", "c"]
@@ -124,9 +149,14 @@ def test_template_set_uses_and_render() -> None:
 
 # -- run-time errors and bounds --------------------------------------------------------------------
 
+
 def test_run_time_errors_are_expression_errors() -> None:
-    for text in ("{{ event.data.missing.x }}", "{{ 'a' + 1 }}", "{{ 1 / 0 }}",
-                 "{{ event.data.missing > 1 }}"):
+    for text in (
+        "{{ event.data.missing.x }}",
+        "{{ 'a' + 1 }}",
+        "{{ 1 / 0 }}",
+        "{{ event.data.missing > 1 }}",
+    ):
         with pytest.raises(ExpressionError):
             render(text)
 
@@ -134,7 +164,7 @@ def test_run_time_errors_are_expression_errors() -> None:
 def test_nested_loops_stop_on_the_step_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     # The step budget, not the wall-clock deadline, must stop these: lift the deadline so
     # a slow or busy machine cannot trip it first.
-    import engage_rules.templates as templates_module
+    import engage_rules.expr.templates as templates_module
 
     monkeypatch.setattr(templates_module, "DEADLINE", 60.0)
     with pytest.raises(ResourceLimitError, match="steps"):
@@ -146,8 +176,11 @@ def test_nested_loops_stop_on_the_step_budget(monkeypatch: pytest.MonkeyPatch) -
 def test_loops_over_data_are_counted() -> None:
     c = make_context(data={"items": list(range(5000))})
     with pytest.raises(ResourceLimitError):
-        render("{% for a in event.data['items'] %}{% for b in event.data['items'] %}"
-               "{% endfor %}{% endfor %}", c)
+        render(
+            "{% for a in event.data['items'] %}{% for b in event.data['items'] %}"
+            "{% endfor %}{% endfor %}",
+            c,
+        )
 
 
 def test_output_limit_is_checked_while_generating() -> None:
@@ -172,7 +205,7 @@ def test_recursion_is_stopped() -> None:
 
 
 def test_errors_name_the_template() -> None:
-    ts = TemplateSet({"greet": "{{ 1 / 0 }}"}, vars={})
+    ts = TemplateSet({"greet": "{{ 1 / 0 }}"}, vars={}, env=ENV)
     with pytest.raises(ExpressionError, match="template 'greet'"):
         ts.render("greet", make_context())
 
@@ -185,9 +218,10 @@ def test_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # -- compile_value ---------------------------------------------------------------------------
 
+
 def test_compile_value_constants() -> None:
     for value in (5, 2.5, True, None, "plain text", "50% off", {"a": 1, "b": [1, "x"]}):
-        fn, uses = compile_value(value, vars={})
+        fn, uses = compile_value(value, vars={}, env=ENV)
         assert fn.constant
         assert fn(make_context()) == value
         assert uses.counts == {}
@@ -207,7 +241,7 @@ def test_compile_value_raw_expression_keeps_types() -> None:
         "{{ range(2) }}": [0, 1],
     }
     for text, expected in cases.items():
-        fn, _ = compile_value(text, vars={})
+        fn, _ = compile_value(text, vars={}, env=ENV)
         assert not fn.constant
         assert fn(c) == expected, text
 
@@ -215,34 +249,43 @@ def test_compile_value_raw_expression_keeps_types() -> None:
 def test_compile_value_template_and_structures() -> None:
     c = make_context(data={"amount": 5})
     c.match = "刷单"
-    fn, _ = compile_value("违规词: {{ match }}", vars={})
+    fn, _ = compile_value("违规词: {{ match }}", vars={}, env=ENV)
     assert fn(c) == "违规词: 刷单"
-    fn, _ = compile_value("{{ event.data.amount }}{{ event.data.amount }}", vars={})
+    fn, _ = compile_value("{{ event.data.amount }}{{ event.data.amount }}", vars={}, env=ENV)
     assert fn(c) == "55"
     fn, uses = compile_value(
-        {"to": "{{ event.data.referrer }}", "points": "{{ event.data.amount }}",
-         "reason": "邀请奖励 x{{ count('referral.completed') }}", "list": [1, "{{ 2 + 3 }}"]},
-        vars={})
+        {
+            "to": "{{ event.data.referrer }}",
+            "points": "{{ event.data.amount }}",
+            "reason": "邀请奖励 x{{ count('referral.completed') }}",
+            "list": [1, "{{ 2 + 3 }}"],
+        },
+        vars={},
+        env=ENV,
+    )
     assert fn(c) == {"to": None, "points": 5, "reason": "邀请奖励 x0", "list": [1, 5]}
     assert uses.counts == {"referral.completed": None}
 
 
 def test_compile_value_results_are_detached() -> None:
     c = make_context()
-    fn, _ = compile_value("{{ member.attrs }}", vars={})
+    fn, _ = compile_value("{{ member.attrs }}", vars={}, env=ENV)
     value = fn(c)
     value["city"] = "changed"
     assert c.m is not None and c.m.attrs["city"] == "上海"
-    const, _ = compile_value({"a": [1]}, vars={})
+    const, _ = compile_value({"a": [1]}, vars={}, env=ENV)
     const(c)["a"].append(2)
     assert const(c) == {"a": [1]}
 
 
 def test_compile_value_errors_with_paths() -> None:
     with pytest.raises(TemplateCompileError) as info:
-        compile_value({"a": "{{ membr }}", "b": ["ok", "{{ 1 + }}"], "c": "x {{ vars.no }}"},
-                      vars=VARS)
+        compile_value(
+            {"a": "{{ membr }}", "b": ["ok", "{{ 1 + }}"], "c": "x {{ vars.no }}"},
+            vars=VARS,
+            env=ENV,
+        )
     assert [p for p, _ in info.value.errors] == ["a", "b.1", "c"]
     assert "did you mean `member`" in str(info.value)
     with pytest.raises(TemplateCompileError, match="only available"):
-        compile_value("{{ match }}", vars={}, allow_match=False)
+        compile_value("{{ match }}", vars={}, allow_match=False, env=ENV)

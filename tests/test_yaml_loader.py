@@ -11,9 +11,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage_rules import yaml_loader
 from engage_rules.errors import PlaybookError
-from engage_rules.yaml_loader import (
+from engage_rules.lang import yaml_source as yaml_loader
+from engage_rules.lang.yaml_source import (
     MAX_ALIAS_NODES,
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -122,8 +122,9 @@ def test_integers_round_trip(n: int) -> None:
 
 # YAML's printable set: no surrogates or controls, and no U+FFFE / U+FFFF (noncharacters
 # that YAML rejects, as the loader does with a clear message).
-_YAML_PRINTABLE = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"),
-                                exclude_characters="\ufffe\uffff")
+_YAML_PRINTABLE = st.characters(
+    codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff"
+)
 
 
 @given(st.text(alphabet=_YAML_PRINTABLE, max_size=30))

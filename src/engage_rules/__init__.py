@@ -17,9 +17,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .compiler import CompiledPlaybook, compile_playbook, load
-    from .decision import ActionRecord, Decision, RuleError
-    from .engine import Engine
+    from .api import compile_playbook, load, load_text
+    from .compile.playbook import CompiledPlaybook
+    from .engine.core import Engine
     from .errors import (
         ActionError,
         EngageRulesError,
@@ -29,21 +29,37 @@ if TYPE_CHECKING:
         ResourceLimitError,
         StoreError,
     )
-    from .events import Event, EventError, MemberRef, parse_event
-    from .hookspecs import hookimpl
-    from .state import LedgerEntry, MemberState, State
+    from .model.decision import ActionRecord, Decision, RuleError, RuleFailure
+    from .model.events import Event, EventError, MemberRef, parse_event
+    from .model.state import LedgerEntry, MemberState, State
+    from .plugins.hookspecs import hookimpl
 
 # Public names, imported on first use (keeps `import engage_rules` and the CLI fast).
 _EXPORTS = {
-    "CompiledPlaybook": "compiler", "compile_playbook": "compiler", "load": "compiler",
-    "ActionRecord": "decision", "Decision": "decision", "RuleError": "decision",
-    "Engine": "engine",
-    "ActionError": "errors", "EngageRulesError": "errors", "ExpressionError": "errors",
-    "PlaybookError": "errors", "Problem": "errors", "ResourceLimitError": "errors",
+    "CompiledPlaybook": "compile.playbook",
+    "compile_playbook": "api",
+    "load": "api",
+    "load_text": "api",
+    "ActionRecord": "model.decision",
+    "Decision": "model.decision",
+    "RuleError": "model.decision",  # the old name of RuleFailure
+    "RuleFailure": "model.decision",
+    "Engine": "engine.core",
+    "ActionError": "errors",
+    "EngageRulesError": "errors",
+    "ExpressionError": "errors",
+    "PlaybookError": "errors",
+    "Problem": "errors",
+    "ResourceLimitError": "errors",
     "StoreError": "errors",
-    "Event": "events", "EventError": "events", "MemberRef": "events", "parse_event": "events",
-    "hookimpl": "hookspecs",
-    "LedgerEntry": "state", "MemberState": "state", "State": "state",
+    "Event": "model.events",
+    "EventError": "model.events",
+    "MemberRef": "model.events",
+    "parse_event": "model.events",
+    "hookimpl": "plugins.hookspecs",
+    "LedgerEntry": "model.state",
+    "MemberState": "model.state",
+    "State": "model.state",
 }
 
 
@@ -75,11 +91,13 @@ __all__ = [
     "Problem",
     "ResourceLimitError",
     "RuleError",
+    "RuleFailure",
     "State",
     "StoreError",
     "__version__",
     "compile_playbook",
     "hookimpl",
     "load",
+    "load_text",
     "parse_event",
 ]

@@ -1,5 +1,7 @@
+"""``python -m engage_rules``: the ``engage-rules`` command line."""
+
 import sys
 
-from .cli import main
+from .cli.main import main
 
 sys.exit(main())

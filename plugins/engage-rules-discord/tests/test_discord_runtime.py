@@ -3,20 +3,17 @@ webhook source (``parser: discord``) is committed, and its actions reach the RES
 
 from __future__ import annotations
 
-import http.client
 import json
-import threading
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from engage_rules.adapters.signing import sign
-from engage_rules.runtime.config import load_config
-from engage_rules.runtime.service import Service
+from engage_rules.testing import live_service, wait_for
+
+pytestmark = pytest.mark.e2e
 
 DATA = Path(__file__).parent / "data"
 GUILD = "81384788765712384"
@@ -42,11 +39,10 @@ rules:
 """
 
 
-def write_setup(tmp_path: Path, api_url: str) -> Path:
-    (tmp_path / "playbook.yaml").write_text(PLAYBOOK, encoding="utf-8")
-    config = tmp_path / "live.yaml"
-    config.write_text(f"""\
-playbook: playbook.yaml
+def config(tmp_path: Path, api_url: str) -> str:
+    """The runtime config: a webhook source parsing Discord payloads, the adapter
+    pointed at ``api_url`` (the local server)."""
+    return f"""\
 store: sqlite:///{tmp_path}/state.db
 timer_poll: 0.2
 sources:
@@ -64,24 +60,7 @@ dispatch:
   default: discord
   retry: {{base: 0.05, max_delay: 0.5, max_attempts: 50}}
   shutdown_timeout: 5
-""", encoding="utf-8")
-    return config
-
-
-def post(port: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    raw = json.dumps(payload).encode()
-    ts = str(int(time.time()))
-    delivery = uuid.uuid4().hex
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("POST", "/events", body=raw, headers={
-            "Content-Type": "application/json", "X-Engage-Timestamp": ts,
-            "X-Engage-Delivery": delivery,
-            "X-Engage-Signature": sign(HOOK_SECRET.encode(), ts, delivery, raw)})
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read() or b"{}")
-    finally:
-        conn.close()
+"""
 
 
 def load(name: str) -> dict[str, Any]:
@@ -90,34 +69,36 @@ def load(name: str) -> dict[str, Any]:
 
 
 def test_gateway_payloads_posted_to_the_runtime_reach_the_rest_api(
-        tmp_path: Path, httpserver: HTTPServer) -> None:
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
     httpserver.expect_request("/api/v10/users/@me/channels").respond_with_json({"id": DM})
     httpserver.expect_request(f"/api/v10/channels/{DM}/messages").respond_with_json(
-        {"id": "1478004000000000001"})
-    httpserver.expect_request(f"/api/v10/channels/{GENERAL}/messages/1478002685239230471",
-                              method="DELETE").respond_with_response(Response(status=204))
-    config = load_config(write_setup(tmp_path, httpserver.url_for("/api/v10")),
-                         {"HOOK_SECRET": HOOK_SECRET, "DISCORD_TOKEN": TOKEN})
-    service = Service.from_config(config)
-    thread = threading.Thread(target=service.run, daemon=True)
-    thread.start()
-    try:
-        port = service.webhooks[0].address[1]
+        {"id": "1478004000000000001"}
+    )
+    httpserver.expect_request(
+        f"/api/v10/channels/{GENERAL}/messages/1478002685239230471", method="DELETE"
+    ).respond_with_response(Response(status=204))
+    with live_service(
+        config(tmp_path, httpserver.url_for("/api/v10")),
+        playbook=PLAYBOOK,
+        directory=tmp_path,
+        env={"HOOK_SECRET": HOOK_SECRET, "DISCORD_TOKEN": TOKEN},
+    ) as live:
         ad = load("message_create")
         ad["d"]["content"] = "兼职日结，加微信 abc123"
-        assert post(port, load("guild_member_add")) == (202, {
-            "status": "accepted",
-            "events": [f"discord:{GUILD}:joined:1112223334445556667:1772453940000"]})
-        assert post(port, ad) == (202, {"status": "accepted",
-                                        "events": ["discord:1478002685239230471"]})
-        assert post(port, load("heartbeat_ack")) == (202, {"status": "accepted",
-                                                           "events": []})
-        deadline = time.monotonic() + 20
-        while len(httpserver.log) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        service.request_stop()
-        thread.join(timeout=30)
+        assert live.post(load("guild_member_add")) == (
+            202,
+            {
+                "status": "accepted",
+                "events": [f"discord:{GUILD}:joined:1112223334445556667:1772453940000"],
+            },
+        )
+        assert live.post(ad) == (
+            202,
+            {"status": "accepted", "events": ["discord:1478002685239230471"]},
+        )
+        assert live.post(load("heartbeat_ack")) == (202, {"status": "accepted", "events": []})
+        wait_for(lambda: len(httpserver.log) >= 3)
     calls = sorted((r.method, r.path, r.headers.get("Authorization")) for r, _ in httpserver.log)
     assert calls == [
         ("DELETE", f"/api/v10/channels/{GENERAL}/messages/1478002685239230471", f"Bot {TOKEN}"),

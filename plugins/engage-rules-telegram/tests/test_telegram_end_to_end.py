@@ -4,14 +4,18 @@ the Bot API calls a local server receives."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from engage_rules_telegram.plugin import TelegramAdapter
 from pytest_httpserver import HTTPServer
 
 from engage_rules import Engine, compile_playbook
-from engage_rules.loader import load_playbook_text
+from engage_rules.testing import FrozenClock, actions_from_payloads, deliver_all, load_playbook_text
+
+pytestmark = pytest.mark.e2e
 
 DATA = Path(__file__).parent / "data"
 CHAT = -1001234567890
@@ -47,15 +51,17 @@ def load(name: str) -> dict[str, Any]:
 
 
 def test_updates_to_bot_api_calls(httpserver: HTTPServer) -> None:
-    update_time = 1772453700.0  # the ad's date: deliveries happen as it arrives
-    adapter = TelegramAdapter({"token": TOKEN, "base_url": httpserver.url_for("/"),
-                               "chats": {str(CHAT): "fans"}}, clock=lambda: update_time)
+    # The ad's date: its actions are delivered as it arrives.
+    clock = FrozenClock(datetime(2026, 3, 2, 12, 15, tzinfo=UTC))
+    adapter = TelegramAdapter(
+        {"token": TOKEN, "base_url": httpserver.url_for("/"), "chats": {str(CHAT): "fans"}},
+        clock=clock.time,
+    )
     engine = Engine(compile_playbook(load_playbook_text(PLAYBOOK, "telegram-e2e.yaml")))
     ad = load("message_text")
     ad["message"]["text"] = "兼职日结，加微信 abc123"
     updates = [load("chat_member_joined"), ad, load("message_reaction")]
-    actions = [a.to_json() for u in updates for e in adapter.parse(u)
-               for d in engine.process(e) for a in d.actions]
+    actions = actions_from_payloads(adapter, engine, updates)
     assert [(a["type"], a["member"]) for a in actions] == [
         ("send", "6333333333"),
         ("delete_message", "5012345678"),
@@ -63,12 +69,15 @@ def test_updates_to_bot_api_calls(httpserver: HTTPServer) -> None:
         ("award", "5012345678"),  # the reacted message's author, remembered by the adapter
     ]
     httpserver.expect_request(f"/bot{TOKEN}/sendMessage").respond_with_json(
-        {"ok": True, "result": {"message_id": 9001}})
+        {"ok": True, "result": {"message_id": 9001}}
+    )
     httpserver.expect_request(f"/bot{TOKEN}/deleteMessage").respond_with_json(
-        {"ok": True, "result": True})
+        {"ok": True, "result": True}
+    )
     httpserver.expect_request(f"/bot{TOKEN}/restrictChatMember").respond_with_json(
-        {"ok": True, "result": True})
-    delivered = [adapter.deliver(a) for a in actions if a["type"] in adapter.capabilities]
+        {"ok": True, "result": True}
+    )
+    delivered = deliver_all(adapter, actions, skip_unsupported=True)
     assert delivered[0].platform_id == "9001"
     calls = [(r.path.rsplit("/", 1)[1], json.loads(r.data)) for r, _ in httpserver.log]
     assert calls[0] == ("sendMessage", {"chat_id": 6333333333, "text": "欢迎 Omar!"})
@@ -76,6 +85,9 @@ def test_updates_to_bot_api_calls(httpserver: HTTPServer) -> None:
     method, body = calls[2]
     assert method == "restrictChatMember"
     assert (body["chat_id"], body["user_id"], body["until_date"]) == (
-        CHAT, 5012345678, int(update_time) + 3600)
+        CHAT,
+        5012345678,
+        int(clock.time()) + 3600,
+    )
     assert not any(body["permissions"].values())
     assert len(calls) == 3  # `award` is bookkeeping: nothing to call

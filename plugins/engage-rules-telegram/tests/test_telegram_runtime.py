@@ -3,19 +3,16 @@ source (``parser: telegram``) is committed, and its actions reach the Bot API.""
 
 from __future__ import annotations
 
-import http.client
 import json
-import threading
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_httpserver import HTTPServer
 
-from engage_rules.adapters.signing import sign
-from engage_rules.runtime.config import load_config
-from engage_rules.runtime.service import Service
+from engage_rules.testing import live_service, wait_for
+
+pytestmark = pytest.mark.e2e
 
 DATA = Path(__file__).parent / "data"
 CHAT = -1001234567890
@@ -39,11 +36,10 @@ rules:
 """
 
 
-def write_setup(tmp_path: Path, api_url: str) -> Path:
-    (tmp_path / "playbook.yaml").write_text(PLAYBOOK, encoding="utf-8")
-    config = tmp_path / "live.yaml"
-    config.write_text(f"""\
-playbook: playbook.yaml
+def config(tmp_path: Path, api_url: str) -> str:
+    """The runtime config: a webhook source parsing Telegram payloads, the adapter
+    pointed at ``api_url`` (the local server)."""
+    return f"""\
 store: sqlite:///{tmp_path}/state.db
 timer_poll: 0.2
 sources:
@@ -60,24 +56,7 @@ dispatch:
   default: telegram
   retry: {{base: 0.05, max_delay: 0.5, max_attempts: 50}}
   shutdown_timeout: 5
-""", encoding="utf-8")
-    return config
-
-
-def post(port: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    raw = json.dumps(payload).encode()
-    ts = str(int(time.time()))
-    delivery = uuid.uuid4().hex
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("POST", "/events", body=raw, headers={
-            "Content-Type": "application/json", "X-Engage-Timestamp": ts,
-            "X-Engage-Delivery": delivery,
-            "X-Engage-Signature": sign(HOOK_SECRET.encode(), ts, delivery, raw)})
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read() or b"{}")
-    finally:
-        conn.close()
+"""
 
 
 def load(name: str) -> dict[str, Any]:
@@ -86,32 +65,29 @@ def load(name: str) -> dict[str, Any]:
 
 
 def test_updates_posted_to_the_runtime_reach_the_bot_api(
-        tmp_path: Path, httpserver: HTTPServer) -> None:
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
     httpserver.expect_request(f"/bot{TOKEN}/sendMessage").respond_with_json(
-        {"ok": True, "result": {"message_id": 9001}})
+        {"ok": True, "result": {"message_id": 9001}}
+    )
     httpserver.expect_request(f"/bot{TOKEN}/deleteMessage").respond_with_json(
-        {"ok": True, "result": True})
-    config = load_config(write_setup(tmp_path, httpserver.url_for("/").rstrip("/")),
-                         {"HOOK_SECRET": HOOK_SECRET, "TELEGRAM_TOKEN": TOKEN})
-    service = Service.from_config(config)
-    thread = threading.Thread(target=service.run, daemon=True)
-    thread.start()
-    try:
-        port = service.webhooks[0].address[1]
+        {"ok": True, "result": True}
+    )
+    with live_service(
+        config(tmp_path, httpserver.url_for("/").rstrip("/")),
+        playbook=PLAYBOOK,
+        directory=tmp_path,
+        env={"HOOK_SECRET": HOOK_SECRET, "TELEGRAM_TOKEN": TOKEN},
+    ) as live:
         ad = load("message_text")
         ad["message"]["text"] = "兼职日结，加微信 abc123"
-        assert post(port, load("chat_member_joined")) == (202, {
-            "status": "accepted", "events": [f"telegram:{CHAT}:joined:6333333333:1772453900"]})
-        assert post(port, ad) == (202, {"status": "accepted",
-                                        "events": [f"telegram:{CHAT}:4521"]})
-        assert post(port, load("message_from_bot")) == (202, {"status": "accepted",
-                                                              "events": []})
-        deadline = time.monotonic() + 20
-        while len(httpserver.log) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        service.request_stop()
-        thread.join(timeout=30)
+        assert live.post(load("chat_member_joined")) == (
+            202,
+            {"status": "accepted", "events": [f"telegram:{CHAT}:joined:6333333333:1772453900"]},
+        )
+        assert live.post(ad) == (202, {"status": "accepted", "events": [f"telegram:{CHAT}:4521"]})
+        assert live.post(load("message_from_bot")) == (202, {"status": "accepted", "events": []})
+        wait_for(lambda: len(httpserver.log) >= 2)
     calls = sorted((r.path.rsplit("/", 1)[1], json.loads(r.data)) for r, _ in httpserver.log)
     assert calls == [
         ("deleteMessage", {"chat_id": CHAT, "message_id": 4521}),

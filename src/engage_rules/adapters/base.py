@@ -1,14 +1,14 @@
-"""The adapter contract (DESIGN.md §9): what a platform adapter is to the runtime.
+"""The adapter contract (docs/reference.md §9): what a platform adapter is to the runtime.
 
 An adapter has two halves that are tested separately:
 
 * **parse** — pure: a platform payload (the JSON a webhook or gateway delivered, already
-  decoded) becomes zero or more :class:`~engage_rules.events.Event` values.  No I/O, so
+  decoded) becomes zero or more :class:`~engage_rules.model.events.Event` values.  No I/O, so
   it is tested on recorded real payloads.  A payload it cannot read raises
   :class:`PayloadError` with a message naming what is wrong; a payload it understands but
   that carries nothing the engine cares about (a bot's own message, an unrelated update
   type) returns ``[]``.
-* **deliver** — I/O only: one emitted action (the DESIGN.md §6 JSON shape) is carried out
+* **deliver** — I/O only: one emitted action (the docs/reference.md §6.1 JSON shape) is carried out
   on the platform.  It returns a :class:`Delivery` on success and raises
   :class:`DeliveryError` otherwise, saying whether a retry can help and when
   (``retry_after`` from a 429's ``Retry-After`` or the platform's own rate-limit body).
@@ -24,42 +24,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ..events import Event
+from ..errors import AdapterError, DeliveryError, PayloadError
+from ..model.events import Event
 
-
-class AdapterError(Exception):
-    """Base class of adapter errors."""
-
-
-class PayloadError(AdapterError):
-    """An inbound platform payload that cannot be turned into events.
-
-    ``path`` names the offending field (``"message.from.id"``) when one can be named.
-    """
-
-    def __init__(self, message: str, path: str | None = None) -> None:
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
-
-
-class DeliveryError(AdapterError):
-    """An action that could not be delivered.
-
-    ``permanent``: retrying cannot help (400, 403, 404: a deleted message, a member who
-    blocked the bot); the dispatcher records the failure and moves on.  Otherwise the
-    dispatcher retries with exponential backoff and jitter, waiting at least
-    ``retry_after`` seconds when the platform said so (429 ``Retry-After``).
-    ``status`` is the HTTP status, when there was one.
-    """
-
-    def __init__(self, message: str, *, permanent: bool = False,
-                 retry_after: float | None = None, status: int | None = None,
-                 route: str | None = None) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
-        self.status = status
-        self.route = route
+__all__ = [
+    "Adapter",
+    "AdapterError",
+    "Delivery",
+    "DeliveryError",
+    "PayloadError",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +63,7 @@ class Adapter(Protocol):
         ...
 
     def deliver(self, action: Mapping[str, Any]) -> Delivery:
-        """Carry out one action (DESIGN.md §6 shape).  Raises :class:`DeliveryError`."""
+        """Carry out one action (docs/reference.md §6.1 shape).  Raises :class:`DeliveryError`."""
         ...
 
     def close(self) -> None:

@@ -14,17 +14,22 @@ from typing import IO, Any
 
 import orjson
 
-from ..events import Event
+from ..model.events import Event
 from .base import Delivery, DeliveryError
-from .capabilities import known_action_types
+from .capabilities import action_types
 from .events_payload import parse_engage_event
 from .settings import reject_unknown
 
 
 class ConsoleAdapter:
-    def __init__(self, stream: IO[str], name: str = "console") -> None:
+    """The ``console`` adapter: writes each action as one JSON line to a stream."""
+
+    def __init__(
+        self, stream: IO[str], name: str = "console", capabilities: frozenset[str] | None = None
+    ) -> None:
         self.name = name
-        self.capabilities = known_action_types()
+        #: Every action type: the console shows the whole story.
+        self.capabilities = capabilities if capabilities is not None else action_types({})
         self._stream = stream
         self._lock = threading.Lock()
 
@@ -34,8 +39,11 @@ class ConsoleAdapter:
         which = settings.get("stream", "stdout")
         if which not in ("stdout", "stderr"):
             raise ValueError(f"console: stream must be stdout or stderr, not {which!r}")
-        return cls(sys.stdout if which == "stdout" else sys.stderr,
-                   str(settings.get("platform") or "console"))
+        return cls(
+            sys.stdout if which == "stdout" else sys.stderr,
+            str(settings.get("platform") or "console"),
+            action_types(settings),
+        )
 
     def parse(self, payload: Mapping[str, Any]) -> list[Event]:
         return parse_engage_event(payload)

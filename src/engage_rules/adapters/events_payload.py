@@ -1,11 +1,11 @@
-"""Parsing DESIGN.md §3 event JSON as an adapter payload (console, jsonl, webhook)."""
+"""Parsing docs/reference.md §3.1 event JSON as an adapter payload (console, jsonl, webhook)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from ..events import Event, EventError, event_from_obj
+from ..model.events import Event, EventError, event_from_obj
 from .base import PayloadError
 
 
@@ -29,8 +29,9 @@ def parse_engage_event(payload: Mapping[str, Any], platform: str | None = None) 
         try:
             out.append(event_from_obj(dict(item) if isinstance(item, Mapping) else item))
         except EventError as err:
-            raise PayloadError(f"{err.reason}: {err.message}",
-                               f"events.{i}" if batch else None) from None
+            raise PayloadError(
+                f"{err.reason}: {err.message}", f"events.{i}" if batch else None
+            ) from None
         except (TypeError, ValueError) as err:
             raise PayloadError(f"wrong_type: {err}", f"events.{i}" if batch else None) from None
     return out

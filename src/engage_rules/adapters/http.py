@@ -23,6 +23,8 @@ RETRYABLE_4XX = frozenset({408, 425, 429})
 
 @dataclass(frozen=True, slots=True)
 class Response:
+    """An HTTP response: status, lower-cased headers and body."""
+
     status: int
     headers: dict[str, str]  # lower-case names
     body: bytes
@@ -65,8 +67,8 @@ class HttpClient:
         if conn is None:
             if self.scheme == "https":
                 conn = http.client.HTTPSConnection(
-                    self.host, self.port, timeout=self.timeout,
-                    context=ssl.create_default_context())
+                    self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+                )
             else:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             self._local.conn = conn
@@ -92,8 +94,9 @@ class HttpClient:
         try:
             return self._post_once(url_path, body, all_headers)
         except (OSError, http.client.HTTPException) as err:
-            raise DeliveryError(f"cannot reach {self.host}:{self.port}: {err}",
-                                permanent=False) from err
+            raise DeliveryError(
+                f"cannot reach {self.host}:{self.port}: {err}", permanent=False
+            ) from err
 
     def _post_once(self, url_path: str, body: bytes, headers: dict[str, str]) -> Response:
         conn = self._connection()
@@ -106,8 +109,9 @@ class HttpClient:
             raise
         except (OSError, http.client.HTTPException) as err:
             self._drop()
-            raise DeliveryError(f"cannot reach {self.host}:{self.port}: {err}",
-                                permanent=False) from err
+            raise DeliveryError(
+                f"cannot reach {self.host}:{self.port}: {err}", permanent=False
+            ) from err
         if raw.will_close:
             self._drop()
         return Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, data)
@@ -127,6 +131,10 @@ def raise_for_status(resp: Response, *, what: str, route: str | None = None) -> 
     text = resp.body[:300].decode("utf-8", "replace")
     retry_after = retry_after_seconds(resp.headers.get("retry-after"))
     permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
-    raise DeliveryError(f"{what}: HTTP {status}: {text}", permanent=permanent,
-                        retry_after=retry_after if status == 429 or not permanent else None,
-                        status=status, route=route)
+    raise DeliveryError(
+        f"{what}: HTTP {status}: {text}",
+        permanent=permanent,
+        retry_after=retry_after if status == 429 or not permanent else None,
+        status=status,
+        route=route,
+    )

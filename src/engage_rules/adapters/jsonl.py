@@ -1,4 +1,4 @@
-"""The ``jsonl`` adapter: DESIGN.md §3 events in from a JSON Lines file or stdin (see the
+"""The ``jsonl`` adapter: docs/reference.md §3.1 events in from a JSON Lines file or stdin (see the
 runtime's jsonl source), actions out as JSON Lines appended to a file.
 
 Settings: ``actions_out`` (file the actions are appended to; required to deliver),
@@ -17,18 +17,27 @@ from typing import IO, Any
 
 import orjson
 
-from ..events import Event
+from ..model.events import Event
 from .base import Delivery, DeliveryError
-from .capabilities import known_action_types
+from .capabilities import action_types
 from .events_payload import parse_engage_event
 from .settings import reject_unknown
 
 
 class JsonlAdapter:
-    def __init__(self, actions_out: str | Path | None, *, fsync: bool = False,
-                 name: str = "jsonl") -> None:
+    """The ``jsonl`` adapter: appends each action as one JSON line to a file."""
+
+    def __init__(
+        self,
+        actions_out: str | Path | None,
+        *,
+        fsync: bool = False,
+        name: str = "jsonl",
+        capabilities: frozenset[str] | None = None,
+    ) -> None:
         self.name = name
-        self.capabilities = known_action_types()
+        #: Every action type: the file holds the whole story.
+        self.capabilities = capabilities if capabilities is not None else action_types({})
         self.path = Path(actions_out) if actions_out is not None else None
         self.fsync = fsync
         self._out: IO[bytes] | None = None
@@ -40,8 +49,12 @@ class JsonlAdapter:
         out = settings.get("actions_out")
         if out is not None and not isinstance(out, str):
             raise ValueError("jsonl: actions_out must be a file path")
-        return cls(out, fsync=bool(settings.get("fsync", False)),
-                   name=str(settings.get("platform") or "jsonl"))
+        return cls(
+            out,
+            fsync=bool(settings.get("fsync", False)),
+            name=str(settings.get("platform") or "jsonl"),
+            capabilities=action_types(settings),
+        )
 
     def parse(self, payload: Mapping[str, Any]) -> list[Event]:
         return parse_engage_event(payload)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from difflib import get_close_matches
 from typing import Any
 
-#: Settings the runtime gives every adapter (the config key it is configured under).
+from .._util.suggest import did_you_mean
+
+#: Settings the runtime gives every adapter: the config key it is configured under.
 COMMON_SETTINGS = frozenset({"platform"})
 
 
@@ -15,7 +16,8 @@ def reject_unknown(settings: Mapping[str, Any], allowed: Collection[str], adapte
     known = set(allowed) | COMMON_SETTINGS
     for key in settings:
         if key not in known:
-            close = get_close_matches(str(key), sorted(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"{adapter}: unknown setting {key!r}{hint}; "
-                             f"known: {', '.join(sorted(known))}")
+            shown = known
+            raise ValueError(
+                f"{adapter}: unknown setting {key!r}{did_you_mean(key, shown)} "
+                f"(known: {', '.join(sorted(shown))})"
+            )

@@ -51,8 +51,9 @@ def signature(secret: bytes, timestamp: str, body: bytes) -> str:
     return SCHEME_V1 + mac.hexdigest()
 
 
-def verify(secret: bytes, timestamp: str, delivery: str, body: bytes,
-           header: str) -> Version | None:
+def verify(
+    secret: bytes, timestamp: str, delivery: str, body: bytes, header: str
+) -> Version | None:
     """Which scheme ``header`` is a right signature in (constant-time comparison), or
     None when it is not one."""
     header = header.strip()

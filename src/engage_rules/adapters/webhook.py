@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from ..events import Event
+from ..model.events import Event
 from .base import Delivery
 from .capabilities import PLATFORM_ACTIONS, check_capabilities
 from .events_payload import parse_engage_event
@@ -38,13 +38,24 @@ SIGNING = ("v2", "v1")
 
 
 class WebhookAdapter:
-    def __init__(self, base_url: str, *, path: str = "/actions", secret: str | None = None,
-                 name: str = "webhook", capabilities: frozenset[str] = PLATFORM_ACTIONS,
-                 timeout: float = 10.0, clock: Callable[[], float] = time.time,
-                 signing: str = "v2") -> None:
+    """The ``webhook`` adapter: POSTs each action, signed, to a URL."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        path: str = "/actions",
+        secret: str | None = None,
+        name: str = "webhook",
+        capabilities: frozenset[str] = PLATFORM_ACTIONS,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        signing: str = "v2",
+    ) -> None:
         if signing not in SIGNING:
-            raise ValueError(f"webhook: signing must be one of {', '.join(SIGNING)}, "
-                             f"not {signing!r}")
+            raise ValueError(
+                f"webhook: signing must be one of {', '.join(SIGNING)}, not {signing!r}"
+            )
         self.name = name
         self.signing = signing
         self.capabilities = capabilities
@@ -65,18 +76,26 @@ class WebhookAdapter:
             raise ValueError("webhook: secret must be a string")
         signing = settings.get("signing", "v2")
         if signing not in SIGNING:
-            raise ValueError(f"webhook: signing must be one of {', '.join(SIGNING)}, "
-                             f"not {signing!r}")
+            raise ValueError(
+                f"webhook: signing must be one of {', '.join(SIGNING)}, not {signing!r}"
+            )
         timeout = settings.get("timeout", 10.0)
         if not isinstance(timeout, int | float) or timeout <= 0:
             raise ValueError("webhook: timeout must be a positive number of seconds")
         return cls(
-            url, path=str(settings.get("path", "/actions")), secret=secret,
+            url,
+            path=str(settings.get("path", "/actions")),
+            secret=secret,
             name=str(settings.get("platform") or "webhook"),
-            capabilities=(PLATFORM_ACTIONS if caps is None
-                          else check_capabilities(caps if isinstance(caps, list) else [caps],
-                                                  "webhook")),
-            timeout=float(timeout), signing=str(signing),
+            capabilities=(
+                PLATFORM_ACTIONS
+                if caps is None
+                else check_capabilities(
+                    caps if isinstance(caps, list) else [caps], "webhook", settings
+                )
+            ),
+            timeout=float(timeout),
+            signing=str(signing),
         )
 
     def parse(self, payload: Mapping[str, Any]) -> list[Event]:
@@ -92,8 +111,10 @@ class WebhookAdapter:
             headers[DELIVERY_HEADER] = delivery
         if self._secret is not None:
             headers[SIGNATURE_HEADER] = (
-                sign(self._secret, timestamp, delivery, body) if self.signing == "v2"
-                else signature(self._secret, timestamp, body))
+                sign(self._secret, timestamp, delivery, body)
+                if self.signing == "v2"
+                else signature(self._secret, timestamp, body)
+            )
         route = route_of(action)
         resp = self._client.post(self.path, body, headers)
         raise_for_status(resp, what=f"webhook {action.get('type')}", route=route)
@@ -107,9 +128,12 @@ class WebhookAdapter:
                 answer = None
             if isinstance(answer, dict) and isinstance(answer.get("id"), str | int):
                 platform_id = str(answer["id"])
-        return Delivery(platform_id=platform_id, route=route,
-                        remaining=int(remaining) if remaining is not None else None,
-                        reset_after=reset)
+        return Delivery(
+            platform_id=platform_id,
+            route=route,
+            remaining=int(remaining) if remaining is not None else None,
+            reset_after=reset,
+        )
 
     def close(self) -> None:
         self._client.close()

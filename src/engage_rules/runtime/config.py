@@ -34,20 +34,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from ..durations import parse_duration
-from ..errors import EngageRulesError, Problem
-from ..yaml_loader import read_yaml_file
+from .._util.durations import parse_duration
+from ..errors import ConfigError as ConfigError
+from ..errors import Problem
+from ..lang.yaml_source import read_yaml_file
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class ConfigError(EngageRulesError):
-    """A runtime config that cannot be used; ``problems`` are ``file:line:col`` lines."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 def _seconds(value: Any) -> Any:
@@ -136,6 +129,8 @@ class RetryPolicy(BaseModel):
 
 
 class DispatchConfig(BaseModel):
+    """The ``dispatch`` section: routing, retries and rate limits of deliveries."""
+
     model_config = _STRICT
     #: The adapter for actions whose event had no platform (timers, plain events).
     default: str | None = None
@@ -180,6 +175,8 @@ class TracesConfig(BaseModel):
 
 
 class RuntimeConfig(BaseModel):
+    """The runtime config of ``engage-rules run`` (docs/running.md)."""
+
     model_config = _STRICT
     playbook: str
     store: str = "sqlite:///engage-rules.db"
@@ -206,6 +203,7 @@ class RuntimeConfig(BaseModel):
 
 
 # -- loading ------------------------------------------------------------------------------
+
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> RuntimeConfig:
     """Read, resolve secrets in, and validate a config file; raise :class:`ConfigError`."""
@@ -237,14 +235,20 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> R
                     unresolved.add((*loc, key[:-4]))
                     if not isinstance(item, str) or not _ENV_NAME.match(item):
                         line, col = at(here)
-                        problems.append(Problem(name, line, col,
-                                                f"{key} must name an environment variable"))
+                        problems.append(
+                            Problem(name, line, col, f"{key} must name an environment variable")
+                        )
                         continue
                     if item not in env:
                         line, col = at(here)
-                        problems.append(Problem(
-                            name, line, col,
-                            f"environment variable {item} is not set (needed by {key})"))
+                        problems.append(
+                            Problem(
+                                name,
+                                line,
+                                col,
+                                f"environment variable {item} is not set (needed by {key})",
+                            )
+                        )
                         continue
                     unresolved.discard((*loc, key[:-4]))
                     out[key[:-4]] = env[item]
@@ -254,12 +258,14 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> R
         if isinstance(value, list):
             return [resolve(item, (*loc, i)) for i, item in enumerate(value)]
         if isinstance(value, str) and "${" in value:
+
             def sub(m: re.Match[str]) -> str:
                 var = m.group(1)
                 if var not in env:
                     line, col = at(loc)
-                    problems.append(Problem(name, line, col,
-                                            f"environment variable {var} is not set"))
+                    problems.append(
+                        Problem(name, line, col, f"environment variable {var} is not set")
+                    )
                     return ""
                 return env[var]
 
@@ -268,12 +274,12 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> R
 
     data = resolve(doc.data, ())
     try:
-        config = RuntimeConfig.model_validate(
-            {**data, "base_dir": Path(path).resolve().parent})
+        config = RuntimeConfig.model_validate({**data, "base_dir": Path(path).resolve().parent})
     except ValidationError as err:
         for e in err.errors():
-            loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x in
-                                                     ("webhook", "jsonl")))
+            loc = tuple(
+                x for x in e["loc"] if not (isinstance(x, str) and x in ("webhook", "jsonl"))
+            )
             if loc in unresolved:
                 continue  # already reported as a missing variable
             line, col = at(loc, key=e["type"] == "extra_forbidden")
@@ -303,13 +309,17 @@ def _cross_checks(config: RuntimeConfig, name: str, at: Any) -> list[Problem]:
     known = sorted(config.adapters)
     d = config.dispatch
     if d.default is not None and d.default not in config.adapters:
-        add(("dispatch", "default"),
+        add(
+            ("dispatch", "default"),
             f"dispatch.default names no configured adapter: {d.default!r} "
-            f"(configured: {', '.join(known)})")
+            f"(configured: {', '.join(known)})",
+        )
     for community, adapter in d.communities.items():
         if adapter not in config.adapters:
-            add(("dispatch", "communities", community),
-                f"community {community!r} routes to {adapter!r}, which is not configured")
+            add(
+                ("dispatch", "communities", community),
+                f"community {community!r} routes to {adapter!r}, which is not configured",
+            )
     listens: set[str] = set()
     for i, source in enumerate(config.sources):
         if isinstance(source, WebhookSource):
@@ -321,6 +331,8 @@ def _cross_checks(config: RuntimeConfig, name: str, at: Any) -> list[Problem]:
                 add(("sources", i, "listen"), f"two sources listen on {source.listen}")
             listens.add(source.listen)
             if source.parser is not None and source.parser not in config.adapters:
-                add(("sources", i, "parser"),
-                    f"parser names no configured adapter: {source.parser!r}")
+                add(
+                    ("sources", i, "parser"),
+                    f"parser names no configured adapter: {source.parser!r}",
+                )
     return problems

@@ -74,6 +74,8 @@ class _Job:
 
 @dataclass
 class DispatchStats:
+    """What the dispatcher has done so far."""
+
     delivered: int = 0
     skipped: int = 0
     retries: int = 0
@@ -84,6 +86,8 @@ class DispatchStats:
 
 @dataclass(frozen=True)
 class AdapterLimits:
+    """The rate limits of one adapter: per platform and per route."""
+
     platform: RateLimit | None = None
     route: RateLimit | None = None
 
@@ -91,10 +95,16 @@ class AdapterLimits:
 class Dispatcher:
     """Delivers the outbox of ``store`` through ``adapters`` (config name → adapter)."""
 
-    def __init__(self, store: Store, adapters: Mapping[str, Adapter], config: DispatchConfig,
-                 *, limits: Mapping[str, AdapterLimits] | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, Adapter],
+        config: DispatchConfig,
+        *,
+        limits: Mapping[str, AdapterLimits] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         self.store = store
         self.adapters = dict(adapters)
         self.config = config
@@ -103,15 +113,21 @@ class Dispatcher:
         self.stats = DispatchStats()
         limits = limits or {}
         self._route_limits = {
-            name: (limits[name].route if name in limits and limits[name].route
-                   else config.route_rate_limit)
+            name: (
+                limits[name].route
+                if name in limits and limits[name].route
+                else config.route_rate_limit
+            )
             for name in self.adapters
         }
         now = clock()
         self._platform_buckets: dict[str, TokenBucket] = {}
         for name in self.adapters:
-            lim = limits[name].platform if name in limits and limits[name].platform \
+            lim = (
+                limits[name].platform
+                if name in limits and limits[name].platform
                 else config.rate_limit
+            )
             if lim is not None:
                 self._platform_buckets[name] = TokenBucket(lim.rate, lim.burst, now)
         self._route_buckets: dict[tuple[str, str], TokenBucket] = {}
@@ -133,10 +149,16 @@ class Dispatcher:
     def adapter_for(self, item: OutboxItem) -> str | None:
         """The configured adapter that delivers ``item``, or None (bookkeeping)."""
         kind = item.action.type
-        for name in (item.platform, self.config.communities.get(item.action.community),
-                     self.config.default):
-            if name is not None and name in self.adapters \
-                    and kind in self.adapters[name].capabilities:
+        for name in (
+            item.platform,
+            self.config.communities.get(item.action.community),
+            self.config.default,
+        ):
+            if (
+                name is not None
+                and name in self.adapters
+                and kind in self.adapters[name].capabilities
+            ):
                 return name
         for name, adapter in self.adapters.items():
             if kind in adapter.capabilities:
@@ -151,13 +173,16 @@ class Dispatcher:
             a = item.action
             log.warning(
                 "possible duplicate: action %s (%s to %s, rule %s) was being delivered "
-                "when the runtime stopped; delivering it again", a.key, a.type,
-                a.member or a.community, a.rule)
+                "when the runtime stopped; delivering it again",
+                a.key,
+                a.type,
+                a.member or a.community,
+                a.rule,
+            )
             self._enqueue(item)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="engage-dispatcher",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="engage-dispatcher", daemon=True)
         self._thread.start()
 
     def notify(self) -> None:
@@ -171,8 +196,9 @@ class Dispatcher:
         ``shutdown_timeout`` by default), then stop.  Undelivered items stay in the store."""
         with self._cv:
             self._stopping = True
-            self._deadline = self.clock() + (self.config.shutdown_timeout
-                                             if timeout is None else timeout)
+            self._deadline = self.clock() + (
+                self.config.shutdown_timeout if timeout is None else timeout
+            )
             self._cv.notify()
         if self._thread is not None:
             self._thread.join()
@@ -220,8 +246,12 @@ class Dispatcher:
                 with self._cv:
                     now = self.clock()
                     if self._stopping and (
-                        (self._held == 0 and not self._busy and not self._results
-                         and not self._wake)
+                        (
+                            self._held == 0
+                            and not self._busy
+                            and not self._results
+                            and not self._wake
+                        )
                         or (self._deadline is not None and now >= self._deadline)
                     ):
                         return
@@ -238,8 +268,11 @@ class Dispatcher:
     def _load(self) -> None:
         cap = self.config.batch * HELD_BATCHES
         while self._held < cap:
-            items = self.store.outbox(status="pending", after=self._last_seq,
-                                      limit=min(self.config.batch, cap - self._held))
+            items = self.store.outbox(
+                status="pending",
+                after=self._last_seq,
+                limit=min(self.config.batch, cap - self._held),
+            )
             if not items:
                 return
             skipped: list[str] = []
@@ -341,18 +374,28 @@ class Dispatcher:
             total = job.item.attempts + job.attempts
             if result.permanent or total >= self.config.retry.max_attempts:
                 reason = "permanent" if result.permanent else f"gave up after {total} attempts"
-                log.error("action %s (%s) failed (%s): %s", job.item.action.key,
-                          job.item.action.type, reason, result)
+                log.error(
+                    "action %s (%s) failed (%s): %s",
+                    job.item.action.key,
+                    job.item.action.type,
+                    reason,
+                    result,
+                )
                 self.store.mark_failed(job.item.action.key, str(result), permanent=True)
                 self.stats.failed += 1
                 self._finish(job)
                 continue
             delay = self._backoff(total, result.retry_after)
             if result.retry_after is not None:
-                self._paused[route] = max(self._paused.get(route, 0.0),
-                                          now + result.retry_after)
-            log.info("action %s (%s) failed, retry %d in %.2fs: %s", job.item.action.key,
-                     job.item.action.type, total, delay, result)
+                self._paused[route] = max(self._paused.get(route, 0.0), now + result.retry_after)
+            log.info(
+                "action %s (%s) failed, retry %d in %.2fs: %s",
+                job.item.action.key,
+                job.item.action.type,
+                total,
+                delay,
+                result,
+            )
             self.store.mark_failed(job.item.action.key, str(result), permanent=False)
             self.stats.retries += 1
             job.not_before = now + delay  # it stays at the head of its route's queue

@@ -13,19 +13,15 @@ from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from ..events import Event
-
-
-class ServiceStopping(Exception):
-    """The runtime is shutting down and takes no more events."""
-
-
-class IntakeFull(Exception):
-    """The queue is full and the source asked not to wait (:meth:`Intake.submit`)."""
+from ..errors import IntakeFull as IntakeFull
+from ..errors import ServiceStopping as ServiceStopping
+from ..model.events import Event
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """What became of one submission."""
+
     status: str  # accepted | duplicate | replayed | quarantined
     event_ids: list[str] = field(default_factory=list)
     #: For ``quarantined``: the reason code and a one-line message.
@@ -35,6 +31,8 @@ class Outcome:
 
 @dataclass(slots=True)
 class Submission:
+    """Events handed to the loop by a source, with the future of their outcome."""
+
     events: list[Event]
     #: The processed id that records this delivery (``webhook-delivery:<id>``...), so
     #: that a second delivery with the same key is ``replayed``; None: not recorded.
@@ -52,8 +50,9 @@ class Intake:
         self._closed = False
         self._wakeups = 0
 
-    def submit(self, events: list[Event], key: str | None = None, *,
-               block: bool = True) -> Future[Outcome]:
+    def submit(
+        self, events: list[Event], key: str | None = None, *, block: bool = True
+    ) -> Future[Outcome]:
         """Queue the events of one delivery (``key``: see :class:`Submission`).  While
         the queue is full this waits, or with ``block=False`` raises :class:`IntakeFull`
         (for a caller that must not block, like the webhook server's event loop)."""

@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import IO
 
-from ..events import EventError, parse_event
+from ..model.events import EventError, parse_event
 from .config import JsonlSource
 from .intake import Intake, Outcome
 
@@ -31,6 +31,8 @@ FOLLOW_POLL_SECONDS = 0.2
 
 
 class JsonlReader:
+    """Reads events from a JSON Lines file or stdin into the intake."""
+
     def __init__(self, config: JsonlSource, intake: Intake, base_dir: str = ".") -> None:
         self.config = config
         self.intake = intake

@@ -33,11 +33,14 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from ..adapters.base import Adapter
-from ..adapters.capabilities import is_platform_action
-from ..compiler import CompiledPlaybook, load
-from ..decision import Decision
-from ..engine import Engine
-from ..errors import EngageRulesError, Problem
+from ..adapters.capabilities import building_adapters, is_platform_action
+from ..compile.compiler import load
+from ..compile.playbook import CompiledPlaybook
+from ..engine.core import Engine
+from ..errors import Problem, SetupError
+from ..model.decision import Decision
+from ..plugins.manager import default_registry
+from ..plugins.registry import Registry
 from ..store import Store, open_store
 from ..store.records import ReportContext
 from .config import JsonlSource, RuntimeConfig, WebhookSource
@@ -54,14 +57,6 @@ __all__ = ["DELIVERY_PREFIX", "FUTURE_TIME", "SIGNATURE_PREFIX", "Service", "Set
 FUTURE_TIME = "future_time"
 #: How long shutdown waits for webhook servers to write their last answers.
 WEBHOOK_DRAIN_SECONDS = 2.0
-
-
-class SetupError(EngageRulesError):
-    """The runtime cannot start: each problem is one line of the message."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 class Source(Protocol):
@@ -82,22 +77,24 @@ class ServiceStats:
     quarantined: Counter[str] = field(default_factory=Counter)
 
 
-def build_adapters(config: RuntimeConfig) -> dict[str, Adapter]:
-    """Build every configured adapter through the plugin registry."""
-    from ..plugins import registry
-
-    known = registry().adapters
+def build_adapters(config: RuntimeConfig, registry: Registry) -> dict[str, Adapter]:
+    """Build every configured adapter through the plugin registry (the factories see
+    the registry's action types in :func:`~engage_rules.adapters.capabilities.action_types`)."""
+    known = registry.adapters
     adapters: dict[str, Adapter] = {}
     problems: list[str] = []
     for name, ac in config.adapters.items():
         kind = config.adapter_type(name)
         entry = known.get(kind)
         if entry is None:
-            problems.append(f"adapter {name!r}: no adapter type {kind!r} is installed "
-                            f"(installed: {', '.join(sorted(known)) or 'none'})")
+            problems.append(
+                f"adapter {name!r}: no adapter type {kind!r} is installed "
+                f"(installed: {', '.join(sorted(known)) or 'none'})"
+            )
             continue
         try:
-            adapters[name] = entry(ac.settings(name))
+            with building_adapters(registry):
+                adapters[name] = entry(ac.settings(name))
         except (ValueError, TypeError, KeyError) as err:
             problems.append(f"adapter {name!r} ({kind}): {err}")
     if problems:
@@ -112,9 +109,7 @@ def playbook_action_types(playbook: CompiledPlaybook) -> dict[str, tuple[str, in
     (file, line, col), including the engine's own expiries (a mute needs ``unmute``)."""
     source = playbook.loaded.source if playbook.loaded is not None else None
     used: dict[str, tuple[str, int, int]] = {}
-    actions = [a for rule in playbook.rules for a in (*rule.do, *rule.else_)]
-    actions += [a for step in playbook.strike_ladder for a in step.do]
-    for action in actions:
+    for action in playbook.actions:  # wherever written: rules, ladders, flows, prizes
         where = source.pos(action.source) if source is not None else ("<playbook>", 0, 0)
         used.setdefault(action.name, where)
         if action.name == "mute":
@@ -128,16 +123,25 @@ def check_capabilities(playbook: CompiledPlaybook, adapters: dict[str, Adapter])
     """Raise :class:`SetupError` if the playbook uses a platform action (message,
     moderation, plugin action) that no configured adapter declares (docs/plugins.md)."""
     problems: list[str] = []
-    configured = ", ".join(f"{n} ({', '.join(sorted(a.capabilities & _interesting(a)))})"
-                           for n, a in adapters.items())
+    configured = ", ".join(
+        f"{n} ({', '.join(sorted(a.capabilities & _interesting(a)))})" for n, a in adapters.items()
+    )
     for kind, (file, line, col) in sorted(playbook_action_types(playbook).items()):
         if not is_platform_action(kind):
             continue
         if any(kind in a.capabilities for a in adapters.values()):
             continue
-        problems.append(str(Problem(file, line, col,
-                                    f"action `{kind}` is not supported by any configured "
-                                    f"adapter; configured: {configured}")))
+        problems.append(
+            str(
+                Problem(
+                    file,
+                    line,
+                    col,
+                    f"action `{kind}` is not supported by any configured "
+                    f"adapter; configured: {configured}",
+                )
+            )
+        )
     if problems:
         raise SetupError(problems)
 
@@ -149,9 +153,15 @@ def _interesting(adapter: Adapter) -> frozenset[str]:
 class Service:
     """The runtime of one config: build with :meth:`from_config`, then :meth:`run`."""
 
-    def __init__(self, config: RuntimeConfig, playbook: CompiledPlaybook, store: Store,
-                 adapters: dict[str, Adapter], *,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        playbook: CompiledPlaybook,
+        store: Store,
+        adapters: dict[str, Adapter],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = config
         self.playbook = playbook
         self.store = store
@@ -162,8 +172,10 @@ class Service:
         store.keep_traces(config.traces.keep)
         self.engine = Engine(playbook, store.open(), trace=config.traces.enabled)
         self.intake = Intake()
-        limits = {name: AdapterLimits(ac.rate_limit, ac.route_rate_limit)
-                  for name, ac in config.adapters.items()}
+        limits = {
+            name: AdapterLimits(ac.rate_limit, ac.route_rate_limit)
+            for name, ac in config.adapters.items()
+        }
         self.dispatcher = Dispatcher(store, adapters, config.dispatch, limits=limits)
         self.sources: list[Source] = []
         self.webhooks: list[WebhookServer] = []
@@ -180,14 +192,23 @@ class Service:
         self._last_commit: Future[None] | None = None
 
     @classmethod
-    def from_config(cls, config: RuntimeConfig, *,
-                    clock: Callable[[], float] = time.time) -> Service:
-        """Load the playbook, build and check the adapters, open the store."""
-        playbook = load(config.playbook_path())
-        adapters = build_adapters(config)
+    def from_config(
+        cls,
+        config: RuntimeConfig,
+        *,
+        registry: Registry | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Service:
+        """Load the playbook, build and check the adapters, open the store, with the
+        plugins of ``registry`` (default: the installed plugins'; the service is an edge
+        of the program)."""
+        if registry is None:
+            registry = default_registry()
+        playbook = load(config.playbook_path(), registry=registry)
+        adapters = build_adapters(config, registry)
         try:
             check_capabilities(playbook, adapters)
-            store = open_store(config.store)
+            store = open_store(config.store, registry=registry)
         except BaseException:
             for adapter in adapters.values():
                 adapter.close()
@@ -211,8 +232,7 @@ class Service:
             source.start()
         for server in self.webhooks:
             host, port = server.address
-            log.info("webhook source listening on http://%s:%d%s", host, port,
-                     server.config.path)
+            log.info("webhook source listening on http://%s:%d%s", host, port, server.config.path)
         log.info("running playbook %s (store %s)", self.playbook.name, self.config.store)
 
     def request_stop(self) -> None:
@@ -262,10 +282,19 @@ class Service:
                 self.store.close()
         d = self.dispatcher.stats
         s = self.stats
-        log.info("stopped: %d events accepted, %d duplicate, %d replayed, %d quarantined, "
-                 "%d timers fired; actions delivered %d, skipped %d, retried %d, failed %d",
-                 s.accepted, s.duplicates, s.replayed, s.quarantined.total(),
-                 s.timers_fired, d.delivered, d.skipped, d.retries, d.failed)
+        log.info(
+            "stopped: %d events accepted, %d duplicate, %d replayed, %d quarantined, "
+            "%d timers fired; actions delivered %d, skipped %d, retried %d, failed %d",
+            s.accepted,
+            s.duplicates,
+            s.replayed,
+            s.quarantined.total(),
+            s.timers_fired,
+            d.delivered,
+            d.skipped,
+            d.retries,
+            d.failed,
+        )
 
     def resume(self) -> None:
         """Before taking events: fire the timers that fell due while the runtime was
@@ -275,9 +304,13 @@ class Service:
         now = datetime.fromtimestamp(wall, UTC)
         clock = self.engine.state.clock
         if clock is not None and clock.timestamp() > wall + self.config.max_clock_skew:
-            log.warning("the stored engine clock (%s) is ahead of the wall clock (%s): an "
-                        "event dated in the future moved it; timers due until then have "
-                        "fired already", clock.isoformat(), now.isoformat())
+            log.warning(
+                "the stored engine clock (%s) is ahead of the wall clock (%s): an "
+                "event dated in the future moved it; timers due until then have "
+                "fired already",
+                clock.isoformat(),
+                now.isoformat(),
+            )
         decisions = self.engine.resume(now)
         self.stats.timers_fired += sum(1 for d in decisions if d.is_timer)
         if decisions:
@@ -323,12 +356,20 @@ class Service:
             ahead = next((e for e in sub.events if e.ts > latest), None)
             if ahead is not None:  # the whole delivery, before any of it is processed
                 self.stats.quarantined[FUTURE_TIME] += 1
-                outcomes.append((sub, Outcome(
-                    "quarantined", [e.id for e in sub.events], FUTURE_TIME,
-                    f"event {ahead.id!r} is dated {ahead.at.isoformat()}, "
-                    f"{ahead.ts - wall:.0f} s ahead of the runtime's clock "
-                    f"({now.isoformat()}); max_clock_skew is "
-                    f"{self.config.max_clock_skew:g} s")))
+                outcomes.append(
+                    (
+                        sub,
+                        Outcome(
+                            "quarantined",
+                            [e.id for e in sub.events],
+                            FUTURE_TIME,
+                            f"event {ahead.id!r} is dated {ahead.at.isoformat()}, "
+                            f"{ahead.ts - wall:.0f} s ahead of the runtime's clock "
+                            f"({now.isoformat()}); max_clock_skew is "
+                            f"{self.config.max_clock_skew:g} s",
+                        ),
+                    )
+                )
                 continue
             ids: list[str] = []
             fresh = False

@@ -73,7 +73,7 @@ from ..adapters.signing import (
     TIMESTAMP_HEADER,
     verify,
 )
-from ..events import Event, EventError, parse_event
+from ..model.events import Event, EventError, parse_event
 from .config import WebhookSource
 from .intake import Intake, IntakeFull, Outcome
 
@@ -174,18 +174,28 @@ def connection_cap(requested: int) -> int:
     if soft == resource.RLIM_INFINITY or requested <= soft - FD_RESERVE:
         return requested
     cap = max(1, soft - FD_RESERVE)
-    log.warning("webhook: max_connections %d is more than the open-file limit %d allows "
-                "(%d are kept for the rest of the process); at most %d connections",
-                requested, soft, FD_RESERVE, cap)
+    log.warning(
+        "webhook: max_connections %d is more than the open-file limit %d allows "
+        "(%d are kept for the rest of the process); at most %d connections",
+        requested,
+        soft,
+        FD_RESERVE,
+        cap,
+    )
     return cap
 
 
 class WebhookServer:
     """Serves one ``webhook`` source; :meth:`start` runs it on a background thread."""
 
-    def __init__(self, config: WebhookSource, intake: Intake, *,
-                 parser: Adapter | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: WebhookSource,
+        intake: Intake,
+        *,
+        parser: Adapter | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = config
         self.intake = intake
         self.parser = parser
@@ -197,8 +207,7 @@ class WebhookServer:
         host, port = config.address()
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         # Bound now, so that a port in use fails the start-up and port 0 is known.
-        self._sock = socket.create_server((host, port), family=family,
-                                          backlog=config.backlog)
+        self._sock = socket.create_server((host, port), family=family, backlog=config.backlog)
         self._address = self._sock.getsockname()[:2]
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -222,8 +231,7 @@ class WebhookServer:
         return len(self._tasks)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="engage-webhook",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="engage-webhook", daemon=True)
         self._thread.start()
         self._ready.wait()
         if self._error is not None:
@@ -266,9 +274,11 @@ class WebhookServer:
             return 401, {"status": "rejected", "reason": "missing signature or timestamp"}
         if not delivery or not _DELIVERY_ID.fullmatch(delivery):
             self.count("bad_delivery")
-            return 400, {"status": "rejected",
-                         "reason": f"missing or invalid {DELIVERY_HEADER} header (1 to "
-                                   f"{MAX_DELIVERY_ID} printable ASCII characters)"}
+            return 400, {
+                "status": "rejected",
+                "reason": f"missing or invalid {DELIVERY_HEADER} header (1 to "
+                f"{MAX_DELIVERY_ID} printable ASCII characters)",
+            }
         version = verify(self.secret, timestamp, delivery, body, sig)
         if version is None:
             self.count("forged")
@@ -276,8 +286,7 @@ class WebhookServer:
             return 401, {"status": "rejected", "reason": "bad signature"}
         if version == "v1" and not self.config.legacy_signatures:
             self.count("legacy")
-            return 401, {"status": "rejected",
-                         "reason": "legacy signature refused: sign with v2"}
+            return 401, {"status": "rejected", "reason": "legacy signature refused: sign with v2"}
         try:
             sent = float(timestamp)
         except ValueError:
@@ -290,13 +299,17 @@ class WebhookServer:
             events = self._parse(body)
         except EventError as err:
             self.count("quarantined")
-            log.warning("webhook: quarantined delivery %s: %s: %s", delivery, err.reason,
-                        err.message)
+            log.warning(
+                "webhook: quarantined delivery %s: %s: %s", delivery, err.reason, err.message
+            )
             return 400, {"status": "quarantined", "reason": err.reason, "message": err.message}
         # A legacy signature does not cover the delivery id: the request is known by its
         # signature, so a captured one cannot come back under fresh delivery ids.
-        key = (DELIVERY_PREFIX + delivery if version == "v2"
-               else SIGNATURE_PREFIX + sig.strip().removeprefix(SCHEME_V1))
+        key = (
+            DELIVERY_PREFIX + delivery
+            if version == "v2"
+            else SIGNATURE_PREFIX + sig.strip().removeprefix(SCHEME_V1)
+        )
         return Verified(events, key, delivery)
 
     def answer(self, outcome: Outcome, delivery: str) -> tuple[int, dict[str, Any]]:
@@ -308,10 +321,17 @@ class WebhookServer:
         if outcome.status == "duplicate":
             return 200, {"status": "duplicate", "events": outcome.event_ids}
         if outcome.status == "quarantined":
-            log.warning("webhook: quarantined delivery %s: %s: %s", delivery,
-                        outcome.reason, outcome.message)
-            return 422, {"status": "quarantined", "reason": outcome.reason,
-                         "message": outcome.message}
+            log.warning(
+                "webhook: quarantined delivery %s: %s: %s",
+                delivery,
+                outcome.reason,
+                outcome.message,
+            )
+            return 422, {
+                "status": "quarantined",
+                "reason": outcome.reason,
+                "message": outcome.message,
+            }
         return 202, {"status": "accepted", "events": outcome.event_ids}
 
     def handle(self, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -329,8 +349,9 @@ class WebhookServer:
             return 503, {"status": "unavailable", "reason": str(err)}
         return self.answer(outcome, checked.delivery)
 
-    async def handle_async(self, path: str, headers: Any,
-                           body: bytes) -> tuple[int, dict[str, Any]]:
+    async def handle_async(
+        self, path: str, headers: Any, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
         """:meth:`handle` for the event loop: waits for the commit without blocking it."""
         checked = self.check(path, headers, body)
         if not isinstance(checked, Verified):
@@ -339,8 +360,9 @@ class WebhookServer:
             future = self.intake.submit(checked.events, checked.key, block=False)
         except IntakeFull:  # rare: wait for room on a worker thread, not on the loop
             loop = asyncio.get_running_loop()
-            future = await loop.run_in_executor(None, self.intake.submit,
-                                                checked.events, checked.key)
+            future = await loop.run_in_executor(
+                None, self.intake.submit, checked.events, checked.key
+            )
         try:
             outcome = await _outcome(future, self.config.commit_timeout)
         except TimeoutError:
@@ -363,10 +385,10 @@ class WebhookServer:
         except PayloadError as err:
             raise EventError("bad_payload", str(err)) from None
         except Exception as err:  # a parser that failed on a payload it did not expect
-            log.error("webhook: the payload could not be read: %s: %s",
-                      type(err).__name__, err)
-            raise EventError("bad_payload",
-                             f"the payload could not be read ({type(err).__name__})") from None
+            log.error("webhook: the payload could not be read: %s: %s", type(err).__name__, err)
+            raise EventError(
+                "bad_payload", f"the payload could not be read ({type(err).__name__})"
+            ) from None
 
     # -- the server -------------------------------------------------------------------------
     def _run(self) -> None:
@@ -398,8 +420,10 @@ class WebhookServer:
             for task in list(self._idle):
                 task.cancel()
             if self._tasks:  # answer the requests in progress, within their time limits
-                await asyncio.wait(set(self._tasks), timeout=self.config.read_timeout
-                                   + self.config.commit_timeout + LINGER_SECONDS)
+                await asyncio.wait(
+                    set(self._tasks),
+                    timeout=self.config.read_timeout + self.config.commit_timeout + LINGER_SECONDS,
+                )
 
     def _accept(self) -> None:
         """The listening socket is readable: admit a few connections (a bounded number
@@ -415,8 +439,11 @@ class WebhookServer:
                 if err.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     # Out of descriptors (used elsewhere in the process): pause accepting
                     # rather than spin on a socket that stays readable.
-                    log.error("webhook: cannot accept connections (%s); pausing %g s",
-                              err.strerror, ACCEPT_PAUSE)
+                    log.error(
+                        "webhook: cannot accept connections (%s); pausing %g s",
+                        err.strerror,
+                        ACCEPT_PAUSE,
+                    )
                     fd = self._sock.fileno()
                     loop.remove_reader(fd)
                     loop.call_later(ACCEPT_PAUSE, self._resume_accepting, fd)
@@ -441,9 +468,12 @@ class WebhookServer:
             # Full of requests in progress (each ends within read_timeout): refuse now.
             self.count("refused")
             with contextlib.suppress(OSError):
-                conn.send(_response(503, {"status": "unavailable",
-                                          "reason": "too many connections"}, close=True),
-                          socket.MSG_DONTWAIT)
+                conn.send(
+                    _response(
+                        503, {"status": "unavailable", "reason": "too many connections"}, close=True
+                    ),
+                    socket.MSG_DONTWAIT,
+                )
             conn.close()
             return
         accepted = _Accepted(conn)
@@ -480,9 +510,9 @@ class WebhookServer:
             else:
                 conn.close()
 
-    async def _serve_connection(self, reader: asyncio.StreamReader,
-                                writer: asyncio.StreamWriter,
-                                task: asyncio.Task[None]) -> None:
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, task: asyncio.Task[None]
+    ) -> None:
         config = self.config
         while not self._stopping:
             self._idle[task] = None
@@ -507,8 +537,9 @@ class WebhookServer:
                 if r.close:
                     await self._close_with(reader, writer, r.status, r.reason)
                     return
-                writer.write(_response(r.status, {"status": "rejected", "reason": r.reason},
-                                       close=False))
+                writer.write(
+                    _response(r.status, {"status": "rejected", "reason": r.reason}, close=False)
+                )
                 await asyncio.wait_for(writer.drain(), config.read_timeout)
                 continue
             if request is None:
@@ -524,15 +555,15 @@ class WebhookServer:
         """(status, JSON body, whether to leave the body out: a HEAD request)."""
         method = request.method
         if method == "POST":
-            status, body = await self.handle_async(request.target, request.headers,
-                                                   request.body)
+            status, body = await self.handle_async(request.target, request.headers, request.body)
             return status, body, False
         if method == "GET" and request.target.split("?", 1)[0] == "/healthz":
             return 200, {"status": "ok"}, False
         return 405, {"status": "rejected", "reason": "use POST"}, method == "HEAD"
 
-    async def _read_request(self, first: bytes, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> _Request | None:
+    async def _read_request(
+        self, first: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> _Request | None:
         """One request from the connection (its first byte already read), or None if
         the client closed the connection; :class:`_Reject` for a malformed one."""
         budget = self.config.max_header_bytes
@@ -568,8 +599,9 @@ class WebhookServer:
         if budget < 0:
             raise _Reject(431, "request line and headers too large")
         connection = {t.strip().lower() for t in headers.get("connection", "").split(",")}
-        keep_alive = "close" not in connection if version == "HTTP/1.1" \
-            else "keep-alive" in connection
+        keep_alive = (
+            "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
+        )
         if "transfer-encoding" in headers:
             raise _Reject(411, "Content-Length required (no Transfer-Encoding)")
         length_text = headers.get("content-length")
@@ -583,8 +615,7 @@ class WebhookServer:
             if len(length_text) > 18 or int(length_text) > self.config.max_body:
                 raise _Reject(413, "body too large")
             length = int(length_text)
-        if length and version == "HTTP/1.1" and \
-                headers.get("expect", "").lower() == "100-continue":
+        if length and version == "HTTP/1.1" and headers.get("expect", "").lower() == "100-continue":
             writer.write(_CONTINUE)
         try:
             body = await reader.readexactly(length) if length else b""
@@ -592,8 +623,9 @@ class WebhookServer:
             return None
         return _Request(method, target, Headers(headers), body, keep_alive)
 
-    async def _close_with(self, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter, status: int, reason: str) -> None:
+    async def _close_with(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, status: int, reason: str
+    ) -> None:
         """Answer, then close the connection once the client has read the answer (what
         it still sends meanwhile is dropped, within bounds)."""
         writer.write(_response(status, {"status": "rejected", "reason": reason}, close=True))
@@ -613,7 +645,9 @@ class WebhookServer:
 
 
 _COMMIT_TIMEOUT: tuple[int, dict[str, Any]] = (
-    503, {"status": "unavailable", "reason": "commit timed out; retry"})
+    503,
+    {"status": "unavailable", "reason": "commit timed out; retry"},
+)
 
 
 async def _outcome(future: Future[Outcome], timeout: float) -> Outcome:
@@ -642,8 +676,13 @@ async def _outcome(future: Future[Outcome], timeout: float) -> Outcome:
 
 def _request_line(line: bytes) -> tuple[str, str, str]:
     parts = line.rstrip(b"\r\n").split(b" ")
-    if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or not parts[1] \
-            or _BAD_VALUE.search(parts[1]) or b"\t" in parts[1]:
+    if (
+        len(parts) != 3
+        or not _TOKEN.fullmatch(parts[0])
+        or not parts[1]
+        or _BAD_VALUE.search(parts[1])
+        or b"\t" in parts[1]
+    ):
         raise _Reject(400, "malformed request line")
     version = parts[2]
     if version not in (b"HTTP/1.1", b"HTTP/1.0"):
@@ -665,13 +704,15 @@ def _header_line(line: bytes) -> tuple[str, str]:
 
 def _response(status: int, body: dict[str, Any], *, close: bool, head: bool = False) -> bytes:
     data = orjson.dumps(body)
-    head_lines = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-                  f"Server: engage-rules\r\n"
-                  f"Content-Type: application/json\r\n"
-                  f"Content-Length: {len(data)}\r\n"
-                  + ("Allow: POST, GET\r\n" if status == 405 else "")
-                  + ("Connection: close\r\n" if close else "")
-                  + "\r\n")
+    head_lines = (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+        f"Server: engage-rules\r\n"
+        f"Content-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n"
+        + ("Allow: POST, GET\r\n" if status == 405 else "")
+        + ("Connection: close\r\n" if close else "")
+        + "\r\n"
+    )
     return head_lines.encode("ascii") + (b"" if head else data)
 
 
@@ -679,5 +720,8 @@ def _loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> Non
     """asyncio's own errors (an accept that failed for want of file descriptors...) as
     one log line, not a traceback."""
     err = context.get("exception")
-    log.error("webhook: %s%s", context.get("message", "event loop error"),
-              f": {err}" if err is not None else "")
+    log.error(
+        "webhook: %s%s",
+        context.get("message", "event loop error"),
+        f": {err}" if err is not None else "",
+    )

@@ -1,6 +1,8 @@
-"""Stores: where engine state, the ledger, the outbox and timers live (DESIGN.md §10).
+"""Stores: where engine state, the ledger, the outbox and timers live (docs/reference.md
+§10).
 
-Open one with :func:`open_store` and a URL (``memory:``, ``sqlite:///path/state.db``), or
+Open one with :func:`open_store`, a URL (``memory:``, ``sqlite:///path/state.db``) and
+the plugin registry (which knows the schemes), or
 construct :class:`MemoryStore` / :class:`SQLiteStore` directly.  Every backend implements
 the :class:`Store` protocol and passes the same contract suite.
 """
@@ -14,8 +16,6 @@ from .base import (
     StoreFactory,
     completed,
     open_store,
-    register_store_scheme,
-    unregister_store_scheme,
 )
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
@@ -29,6 +29,4 @@ __all__ = [
     "StoreFactory",
     "completed",
     "open_store",
-    "register_store_scheme",
-    "unregister_store_scheme",
 ]

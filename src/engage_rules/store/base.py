@@ -1,7 +1,7 @@
-"""The store contract (DESIGN.md §2, §10): what every state backend provides.
+"""The store contract (docs/reference.md §2, §10): what every state backend provides.
 
-The engine is pure: it mutates an in-memory :class:`~engage_rules.state.State` and returns
-one :class:`~engage_rules.decision.Decision` per event or fired timer.  A :class:`Store`
+The engine is pure: it mutates an in-memory :class:`~engage_rules.model.state.State` and returns
+one :class:`~engage_rules.model.decision.Decision` per event or fired timer.  A :class:`Store`
 persists batches of decisions atomically and rebuilds the state when it is opened again.
 
 :func:`collect` reduces a batch of decisions to its net effect once, so that every backend
@@ -10,15 +10,15 @@ applies the same contract; :func:`open_store` turns a ``--store`` URL into a sto
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from ..decision import ActionRecord, Decision, RuleError
 from ..errors import StoreError
-from ..state import LedgerEntry, MemberState, State, Timer
+from ..model.decision import ActionRecord, Decision, RuleFailure
+from ..model.state import LedgerEntry, MemberState, State, Timer
 from .records import ReportContext
 
 #: The statuses of an outbox item.  ``pending`` items are waiting for (another) delivery
@@ -92,8 +92,9 @@ class Store(Protocol):
         """
         ...
 
-    def outbox(self, *, status: str | None = None, limit: int | None = None,
-               after: int = 0) -> list[OutboxItem]:
+    def outbox(
+        self, *, status: str | None = None, limit: int | None = None, after: int = 0
+    ) -> list[OutboxItem]:
         """Outbox items in commit order, optionally only those with ``status`` and only
         those whose ``seq`` is greater than ``after``."""
         ...
@@ -127,7 +128,7 @@ class Store(Protocol):
         """The run of ``key`` that :meth:`begin_replay` started is complete."""
         ...
 
-    def rule_errors(self) -> list[RuleError]:
+    def rule_errors(self) -> list[RuleFailure]:
         """Every recorded rule error, in commit order."""
         ...
 
@@ -162,9 +163,14 @@ class Store(Protocol):
         (None: forever).  Older traces are deleted as newer ones are committed."""
         ...
 
-    def traces(self, *, event: str | None = None, cause: str | None = None,
-               member: str | None = None, community: str | None = None
-               ) -> list[dict[str, Any]]:
+    def traces(
+        self,
+        *,
+        event: str | None = None,
+        cause: str | None = None,
+        member: str | None = None,
+        community: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Kept rule traces (tracing.py), in commit order, optionally only those of one
         event id, of one cause (an event with the internal events it raised, or a
         timer), or of one member (and community)."""
@@ -195,7 +201,7 @@ class Batch:
     platforms: dict[str, str] = field(default_factory=dict)
     #: timer id -> the timer to keep, or None to delete it (the last operation wins).
     timers: dict[str, Timer | None] = field(default_factory=dict)
-    errors: list[RuleError] = field(default_factory=list)
+    errors: list[RuleFailure] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
     review: list[dict[str, Any]] = field(default_factory=list)
     members: set[tuple[str, str]] = field(default_factory=set)
@@ -203,6 +209,7 @@ class Batch:
 
 
 def find_member(state: State, community: str, member: str) -> MemberState | None:
+    """A member's state in ``state``, or None when the member is unknown."""
     c = state.communities.get(community)
     return c.members.get(member) if c is not None else None
 
@@ -278,11 +285,13 @@ def member_json(m: MemberState) -> dict[str, Any]:
     return out
 
 
-def rule_error_from_json(d: dict[str, Any]) -> RuleError:
-    return RuleError(d["rule"], d["cause"], d["message"], datetime.fromisoformat(d["at"]))
+def rule_error_from_json(d: dict[str, Any]) -> RuleFailure:
+    """A rule failure from its stored JSON."""
+    return RuleFailure(d["rule"], d["cause"], d["message"], datetime.fromisoformat(d["at"]))
 
 
 def check_outbox_query(status: str | None, limit: int | None, after: int = 0) -> None:
+    """Check the arguments of ``Store.outbox``; ValueError when wrong."""
     if status is not None and status not in OUTBOX_STATUSES:
         raise ValueError(
             f"unknown outbox status {status!r}; expected one of {', '.join(OUTBOX_STATUSES)}"
@@ -297,45 +306,25 @@ def check_outbox_query(status: str | None, limit: int | None, after: int = 0) ->
 
 StoreFactory = Callable[[str], Store]
 
+
+class StoreRegistry(Protocol):
+    """What opening a store needs of the plugin registry: the store schemes, each with
+    its factory (``engage_rules.plugins.Registry`` provides it)."""
+
+    @property
+    def stores(self) -> Mapping[str, StoreFactory]: ...
+
+
 _SUPPORTED = "memory:, sqlite:///relative/path.db, sqlite:////absolute/path.db"
 _UNAVAILABLE = {
     "postgresql": "PostgreSQL stores",
     "postgres": "PostgreSQL stores",
 }
-_schemes: dict[str, StoreFactory] = {}
-
-
-def register_store_scheme(scheme: str, factory: StoreFactory) -> None:
-    """Make ``open_store`` accept ``scheme:...`` URLs (for store plugins).
-
-    ``factory`` receives the whole URL.  Registering a scheme again replaces it.  The
-    plugin manager calls this for every scheme the ``register_stores`` hook registers,
-    the built-in ``memory`` and ``sqlite`` included.
-    """
-    if not scheme or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
-        raise ValueError(f"invalid URL scheme {scheme!r}")
-    builtin = _BUILTIN.get(scheme.lower())
-    if builtin is not None and factory is not builtin:
-        raise ValueError(f"the {scheme!r} store scheme is built in and cannot be replaced")
-    _schemes[scheme.lower()] = factory
-
-
-def unregister_store_scheme(scheme: str) -> None:
-    """Forget a scheme added with :func:`register_store_scheme` (no error if unknown)."""
-    _schemes.pop(scheme.lower(), None)
-
-
-def _open_memory(url: str) -> Store:
-    if url.lower() not in ("memory:", "memory://"):
-        raise StoreError(f"invalid store URL {url!r}: a memory store is written 'memory:'")
-    from .memory import MemoryStore
-
-    return MemoryStore()
 
 
 def sqlite_path(url: str) -> str:
     """The file path of a ``sqlite:///...`` URL (SQLAlchemy style), or ``:memory:``."""
-    rest = url[len("sqlite:"):]
+    rest = url[len("sqlite:") :]
     if not rest.startswith("//"):
         raise StoreError(
             f"invalid store URL {url!r}: write sqlite:///relative/path.db "
@@ -353,28 +342,22 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-def _open_sqlite(url: str) -> Store:
-    from .sqlite import SQLiteStore
-
-    return SQLiteStore(sqlite_path(url))
+#: The schemes the core provides (their factories: :data:`.schemes.BUILTIN_STORE_SCHEMES`).
+BUILTIN_SCHEMES = frozenset({"memory", "sqlite"})
 
 
-_BUILTIN: dict[str, StoreFactory] = {"memory": _open_memory, "sqlite": _open_sqlite}
-#: The core's store schemes (registered by :mod:`engage_rules.builtin_plugin`).
-BUILTIN_STORE_SCHEMES = _BUILTIN
-
-
-def open_store(url: str) -> Store:
-    """Open the store a URL names.
+def open_store(url: str, *, registry: StoreRegistry) -> Store:
+    """Open the store a URL names, with the store schemes ``registry`` knows.
 
     ``memory:`` is an in-process store (nothing survives the process);
     ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` name a SQLite
     database file, created with its parent directories when missing.  Plugins add
-    schemes with :func:`register_store_scheme`.  Anything else raises
+    schemes through the ``register_stores`` hook.  Anything else raises
     :class:`~engage_rules.errors.StoreError` naming the supported schemes.
     """
+    schemes = registry.stores
     if not isinstance(url, str) or not url.strip():
-        raise StoreError(f"missing store URL; supported: {_supported()}")
+        raise StoreError(f"missing store URL; supported: {_supported(schemes)}")
     url = url.strip()
     scheme, sep, _ = url.partition(":")
     scheme = scheme.lower()
@@ -382,23 +365,21 @@ def open_store(url: str) -> Store:
         hint = ""
         if sep == "" and url.endswith((".db", ".sqlite", ".sqlite3")):
             hint = f" (did you mean sqlite:///{url}?)"
-        raise StoreError(f"invalid store URL {url!r}{hint}; supported: {_supported()}")
-    from ..plugins import registry
-
-    registry()  # the store schemes are registered through the register_stores hook
-    factory = _schemes.get(scheme)
+        raise StoreError(f"invalid store URL {url!r}{hint}; supported: {_supported(schemes)}")
+    factory = schemes.get(scheme)
     if factory is not None:
         return factory(url)
     base = scheme.split("+", 1)[0]
     if base in _UNAVAILABLE:
         raise StoreError(
             f"store URL {url!r}: {_UNAVAILABLE[base]} are not available in this version; "
-            f"supported: {_supported()}"
+            f"supported: {_supported(schemes)}"
         )
-    raise StoreError(f"unsupported store URL scheme {scheme!r} in {url!r}; "
-                     f"supported: {_supported()}")
+    raise StoreError(
+        f"unsupported store URL scheme {scheme!r} in {url!r}; supported: {_supported(schemes)}"
+    )
 
 
-def _supported() -> str:
-    extra = sorted(s for s in _schemes if s not in _BUILTIN)
+def _supported(schemes: Mapping[str, StoreFactory]) -> str:
+    extra = sorted(s for s in schemes if s not in BUILTIN_SCHEMES)
     return ", ".join([_SUPPORTED, *(f"{s}:..." for s in extra)])

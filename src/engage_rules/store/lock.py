@@ -44,8 +44,9 @@ class WriterLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
-            raise StoreError(f"cannot create the lock file {self.path}: "
-                             f"{err.strerror or err}") from err
+            raise StoreError(
+                f"cannot create the lock file {self.path}: {err.strerror or err}"
+            ) from err
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -59,11 +60,13 @@ class WriterLock:
         except OSError as err:
             os.close(fd)
             raise StoreError(f"cannot lock {self.path}: {err.strerror or err}") from err
-        info = orjson.dumps({
-            "pid": os.getpid(),
-            "command": " ".join([os.path.basename(sys.argv[0] or "python"), *sys.argv[1:]]),
-            "since": datetime.now(UTC).isoformat(timespec="seconds"),
-        })
+        info = orjson.dumps(
+            {
+                "pid": os.getpid(),
+                "command": " ".join([os.path.basename(sys.argv[0] or "python"), *sys.argv[1:]]),
+                "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
         # Who holds the lock is a courtesy for the next writer; the lock holds anyway.
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)

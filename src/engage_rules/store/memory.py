@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from ..decision import ActionRecord, Decision, RuleError
-from ..state import LedgerEntry, MemberState, State, Timer
+from ..model.decision import ActionRecord, Decision, RuleFailure
+from ..model.state import LedgerEntry, MemberState, State, Timer
 from .base import OutboxItem, check_outbox_query, collect, completed, find_member
 from .records import (
     DEFAULT_TRACE_RETENTION,
@@ -53,7 +53,7 @@ class MemoryStore:
         self._indexed = 0
         self._outbox: list[OutboxItem] = []
         self._by_key: dict[str, OutboxItem] = {}
-        self._errors: list[RuleError] = []
+        self._errors: list[RuleFailure] = []
         self._audit: list[dict[str, Any]] = []
         self._review: list[dict[str, Any]] = []
         self._context = ReportContext()
@@ -157,14 +157,19 @@ class MemoryStore:
             key = action.key
             platform = self._platforms.pop(i, None) if self._platforms else None
             if key not in by_key:
-                item = OutboxItem(seq=len(outbox) + 1, action=action, platform=platform,
-                                  status="shadow" if action.shadow else "pending")
+                item = OutboxItem(
+                    seq=len(outbox) + 1,
+                    action=action,
+                    platform=platform,
+                    status="shadow" if action.shadow else "pending",
+                )
                 outbox.append(item)
                 by_key[key] = item
         self._indexed = len(records)
 
-    def outbox(self, *, status: str | None = None, limit: int | None = None,
-               after: int = 0) -> list[OutboxItem]:
+    def outbox(
+        self, *, status: str | None = None, limit: int | None = None, after: int = 0
+    ) -> list[OutboxItem]:
         check_outbox_query(status, limit, after)
         self._index()
         out: list[OutboxItem] = []
@@ -218,7 +223,7 @@ class MemoryStore:
         if len(self._outbox) >= first:
             self._replays.setdefault(key, []).append((first, len(self._outbox)))
 
-    def rule_errors(self) -> list[RuleError]:
+    def rule_errors(self) -> list[RuleFailure]:
         return list(self._errors)
 
     def audit_log(self) -> list[dict[str, Any]]:
@@ -252,11 +257,15 @@ class MemoryStore:
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds
 
-    def traces(self, *, event: str | None = None, cause: str | None = None,
-               member: str | None = None, community: str | None = None
-               ) -> list[dict[str, Any]]:
+    def traces(
+        self,
+        *,
+        event: str | None = None,
+        cause: str | None = None,
+        member: str | None = None,
+        community: str | None = None,
+    ) -> list[dict[str, Any]]:
         return [t for t in self._traces if trace_matches(t, event, cause, member, community)]
 
     def close(self) -> None:
         """Nothing to release: the state stays available to :meth:`open`."""
-

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..decision import Decision
-from ..periods import QUARTER_HOUR
+from .._util.periods import QUARTER_HOUR
+from ..model.decision import Decision
 
 if TYPE_CHECKING:
-    from ..compiler import CompiledPlaybook
+    from ..compile.playbook import CompiledPlaybook
 
 #: (community, member, day, event type) -> events
 ActivityCounts = dict[tuple[str, str, str, str], int]
@@ -31,7 +31,7 @@ DEFAULT_TRACE_RETENTION = 30 * 86400.0
 @dataclass(slots=True)
 class ReportContext:
     """What a store knows about the playbook that writes to it, for reports: its name,
-    time zone and the event types that count as activity (DESIGN.md §5.6)."""
+    time zone and the event types that count as activity (docs/reference.md §5.6)."""
 
     playbook: str = ""
     timezone: str = "UTC"
@@ -42,16 +42,23 @@ class ReportContext:
         return cls(playbook.name, playbook.timezone.key, tuple(sorted(playbook.activity_events)))
 
     def to_json(self) -> dict[str, Any]:
-        return {"playbook": self.playbook, "timezone": self.timezone,
-                "activity_events": list(self.activity_events)}
+        return {
+            "playbook": self.playbook,
+            "timezone": self.timezone,
+            "activity_events": list(self.activity_events),
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ReportContext:
-        return cls(str(d.get("playbook", "")), str(d.get("timezone", "UTC")),
-                   tuple(d.get("activity_events", ())))
+        return cls(
+            str(d.get("playbook", "")),
+            str(d.get("timezone", "UTC")),
+            tuple(d.get("activity_events", ())),
+        )
 
 
 def zone(name: str) -> ZoneInfo:
+    """The time zone ``name``, or UTC when it is unknown."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -109,8 +116,14 @@ def trace_rows(decisions: Sequence[Decision]) -> list[dict[str, Any]]:
     return out
 
 
-def trace_matches(trace: dict[str, Any], event: str | None, cause: str | None,
-                  member: str | None, community: str | None) -> bool:
+def trace_matches(
+    trace: dict[str, Any],
+    event: str | None,
+    cause: str | None,
+    member: str | None,
+    community: str | None,
+) -> bool:
+    """True when a stored trace matches every filter given."""
     if event is not None and trace.get("event") != event:
         return False
     if cause is not None and trace.get("cause", trace.get("event")) != cause:

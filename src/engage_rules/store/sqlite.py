@@ -46,9 +46,9 @@ from typing import Any
 
 import orjson
 
-from ..decision import ActionRecord, Decision, RuleError
 from ..errors import StoreError
-from ..state import LedgerEntry, MemberState, State, Strike, Timer
+from ..model.decision import ActionRecord, Decision, RuleFailure
+from ..model.state import LedgerEntry, MemberState, State, Strike, Timer
 from .base import (
     OutboxItem,
     check_outbox_query,
@@ -70,7 +70,8 @@ from .records import (
 SCHEMA_VERSION = 3
 FORMAT = "engage_rules"
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE processed (id TEXT NOT NULL);
 CREATE TABLE communities (name TEXT PRIMARY KEY, json TEXT NOT NULL);
@@ -101,7 +102,8 @@ CREATE INDEX timers_due ON timers (due);
 CREATE TABLE errors (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE audit (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE review (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
-""" + """
+"""
+    + """
 CREATE TABLE IF NOT EXISTS activity (
     community TEXT NOT NULL,
     member TEXT NOT NULL,
@@ -123,7 +125,8 @@ CREATE INDEX IF NOT EXISTS traces_event ON traces (event);
 CREATE INDEX IF NOT EXISTS traces_cause ON traces (cause);
 CREATE INDEX IF NOT EXISTS traces_member ON traces (community, member);
 CREATE INDEX IF NOT EXISTS traces_ts ON traces (ts);
-""" + """
+"""
+    + """
 CREATE TABLE IF NOT EXISTS replays (
     key TEXT NOT NULL,
     first_seq INTEGER NOT NULL,
@@ -131,12 +134,16 @@ CREATE TABLE IF NOT EXISTS replays (
 );
 CREATE INDEX IF NOT EXISTS replays_key ON replays (key);
 """
+)
 #: What each schema version added to the one before (a store written by an older
 #: version is upgraded in place, step by step, when opened).
 _UPGRADES = {
-    2: _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS activity"):
-               _SCHEMA.index("CREATE TABLE IF NOT EXISTS replays")],
-    3: _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS replays"):],
+    2: _SCHEMA[
+        _SCHEMA.index("CREATE TABLE IF NOT EXISTS activity") : _SCHEMA.index(
+            "CREATE TABLE IF NOT EXISTS replays"
+        )
+    ],
+    3: _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS replays") :],
 }
 
 #: WAL pages between automatic checkpoints (SQLite's default is 1000).  Fewer, larger
@@ -169,14 +176,38 @@ def _member_sample() -> MemberState:
     at = datetime(2026, 3, 2, 20, 15, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
     utc = datetime(2026, 1, 1, tzinfo=UTC)
     member = MemberState(
-        id="u", community="c", name="n", roles=("r",), created_at=utc,
-        balances={"p": 1}, earned={"p": 1}, level=1, level_name="l", level_locked=True,
-        promoted_at=at, level_due=3.5, lots={"p": [[1, 2.5, 1, 1]]}, forfeited={"p": 1},
-        badges={"b": {"n": 1}}, titles=["t"], tags={"a": at, "b": None},
-        strikes=[Strike(at, "r", "r", None), Strike(utc, "r", "r", at)], status="muted",
-        muted_until=at, banned_until=utc, opted_out=True, joined_at=at, last_active_at=at,
-        counts={"x": 1}, history={"x": [1.5]}, texts=[(1.5, "t")], cooldowns={"r": 2.5},
-        spent={"b", "a"}, windows={"w": [1.0]}, caps={"c": [1, 2]}, attrs={"a": [1]},
+        id="u",
+        community="c",
+        name="n",
+        roles=("r",),
+        created_at=utc,
+        balances={"p": 1},
+        earned={"p": 1},
+        level=1,
+        level_name="l",
+        level_locked=True,
+        promoted_at=at,
+        level_due=3.5,
+        lots={"p": [[1, 2.5, 1, 1]]},
+        forfeited={"p": 1},
+        badges={"b": {"n": 1}},
+        titles=["t"],
+        tags={"a": at, "b": None},
+        strikes=[Strike(at, "r", "r", None), Strike(utc, "r", "r", at)],
+        status="muted",
+        muted_until=at,
+        banned_until=utc,
+        opted_out=True,
+        joined_at=at,
+        last_active_at=at,
+        counts={"x": 1},
+        history={"x": [1.5]},
+        texts=[(1.5, "t")],
+        cooldowns={"r": 2.5},
+        spent={"b", "a"},
+        windows={"w": [1.0]},
+        caps={"c": [1, 2]},
+        attrs={"a": [1]},
         flows={"f": {"s": 1}},
     )
     return member
@@ -276,15 +307,14 @@ class Lenient:
     """Encoders for a batch that held a value JSON cannot (see :func:`storable`)."""
 
     def __init__(self, state: State) -> None:
-        self.errors: list[RuleError] = []
+        self.errors: list[RuleFailure] = []
         self._at = state.clock or datetime.now(UTC)
 
     def _note(self, notes: list[str], cause: str, where: str) -> None:
         for note in dict.fromkeys(notes):
-            self.errors.append(RuleError("store", cause, f"{where}: {note}", self._at))
+            self.errors.append(RuleFailure("store", cause, f"{where}: {note}", self._at))
 
-    def dumps(self, value: Any, cause: str = "store", where: str = "a stored record"
-              ) -> bytes:
+    def dumps(self, value: Any, cause: str = "store", where: str = "a stored record") -> bytes:
         try:
             return orjson.dumps(value, default=_encode_default)
         except TypeError:
@@ -399,8 +429,13 @@ class SQLiteStore:
                     db.execute(statement)
             db.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [("schema_version", str(SCHEMA_VERSION)), ("format", FORMAT),
-                 ("clock", ""), ("timer_seq", "0"), ("outbox_seq", "0")],
+                [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("format", FORMAT),
+                    ("clock", ""),
+                    ("timer_seq", "0"),
+                    ("outbox_seq", "0"),
+                ],
             )
             return
         not_ours = f"{self.path} is a SQLite database but not an engage_rules store"
@@ -432,8 +467,9 @@ class SQLiteStore:
                 for statement in _UPGRADES[step].split(";"):
                     if statement.strip():
                         db.execute(statement)
-            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                       (str(SCHEMA_VERSION),))
+            db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
             return
         if version != SCHEMA_VERSION:
             raise StoreError(
@@ -504,18 +540,22 @@ class SQLiteStore:
             self._indexes(db)
             ranges = db.execute(
                 "SELECT first_seq, last_seq FROM replays "
-                "WHERE key = ? AND last_seq >= first_seq ORDER BY first_seq", (key,)
+                "WHERE key = ? AND last_seq >= first_seq ORDER BY first_seq",
+                (key,),
             ).fetchall()
-            db.execute("INSERT INTO replays (key, first_seq) VALUES (?, ?)",
-                       (key, self._outbox_next))
+            db.execute(
+                "INSERT INTO replays (key, first_seq) VALUES (?, ?)", (key, self._outbox_next)
+            )
         return [(int(a), int(b)) for a, b in ranges]
 
     def end_replay(self, key: str) -> None:
         """The run of ``key`` that :meth:`begin_replay` started is complete."""
         with self._use(write=True) as db:
             self._indexes(db)
-            db.execute("UPDATE replays SET last_seq = ? WHERE key = ? AND last_seq IS NULL",
-                       (self._outbox_next - 1, key))
+            db.execute(
+                "UPDATE replays SET last_seq = ? WHERE key = ? AND last_seq IS NULL",
+                (self._outbox_next - 1, key),
+            )
 
     # -- state --------------------------------------------------------------------------
     def open(self) -> State:
@@ -613,21 +653,24 @@ class SQLiteStore:
             rows.errors += [(orjson.dumps(e.to_json()).decode(),) for e in lenient.errors]
             return rows
 
-    def _rows(self, decisions: Sequence[Decision], state: State, lenient: Lenient | None
-              ) -> _Rows:
+    def _rows(self, decisions: Sequence[Decision], state: State, lenient: Lenient | None) -> _Rows:
         b = collect(decisions, state)
         dumps: Callable[[Any], bytes] = orjson.dumps if lenient is None else lenient.dumps
         member_text = encode_member if lenient is None else lenient.member
         outbox_json = _outbox_json if lenient is None else lenient.outbox_json
         rows = _Rows(
             causes=b.causes,
-            ledger=[(c, m, seq, dumps(e.to_json()).decode())
-                    for (c, m, seq), e in b.ledger.items()],
-            actions=[(a.key, outbox_json(a, b.platforms),
-                      "shadow" if a.shadow else "pending") for a in b.actions],
+            ledger=[
+                (c, m, seq, dumps(e.to_json()).decode()) for (c, m, seq), e in b.ledger.items()
+            ],
+            actions=[
+                (a.key, outbox_json(a, b.platforms), "shadow" if a.shadow else "pending")
+                for a in b.actions
+            ],
             timers_add=[
                 (t.id, t.due, dumps(t.to_json()).decode())
-                for t in b.timers.values() if t is not None
+                for t in b.timers.values()
+                if t is not None
             ],
             timers_del=[(tid,) for tid, t in b.timers.items() if t is None],
             errors=[(dumps(e.to_json()).decode(),) for e in b.errors],
@@ -639,14 +682,19 @@ class SQLiteStore:
             ],
         )
         rows.activity = [
-            (c, m, day, t, n)
-            for (c, m, day, t), n in self._counter.count(decisions, {}).items()
+            (c, m, day, t, n) for (c, m, day, t), n in self._counter.count(decisions, {}).items()
         ]
         traces = trace_rows(decisions)
         if traces:
             rows.traces = [
-                (t["event"], t.get("cause", t["event"]), t["community"], t.get("member"),
-                 t["ts"], dumps(t).decode())
+                (
+                    t["event"],
+                    t.get("cause", t["event"]),
+                    t["community"],
+                    t.get("member"),
+                    t["ts"],
+                    dumps(t).decode(),
+                )
                 for t in traces
             ]
         for key in b.members:
@@ -685,22 +733,34 @@ class SQLiteStore:
                 if new_causes:
                     run("INSERT INTO processed (id) VALUES (?)", [(c,) for c in new_causes])
                 if rows.ledger:
-                    run("INSERT INTO ledger (community, member, seq, json) VALUES (?, ?, ?, ?)",
-                        rows.ledger)
+                    run(
+                        "INSERT INTO ledger (community, member, seq, json) VALUES (?, ?, ?, ?)",
+                        rows.ledger,
+                    )
                 if outbox_rows:
-                    run("INSERT INTO outbox (seq, key, json, status) VALUES (?, ?, ?, ?)",
-                        outbox_rows)
+                    run(
+                        "INSERT INTO outbox (seq, key, json, status) VALUES (?, ?, ?, ?)",
+                        outbox_rows,
+                    )
                 if rows.activity:
-                    run("INSERT INTO activity (community, member, day, type, events) "
+                    run(
+                        "INSERT INTO activity (community, member, day, type, events) "
                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, community, member, type) "
-                        "DO UPDATE SET events = events + excluded.events", rows.activity)
+                        "DO UPDATE SET events = events + excluded.events",
+                        rows.activity,
+                    )
                 if rows.traces:
-                    run("INSERT INTO traces (event, cause, community, member, ts, json) "
-                        "VALUES (?, ?, ?, ?, ?, ?)", rows.traces)
+                    run(
+                        "INSERT INTO traces (event, cause, community, member, ts, json) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        rows.traces,
+                    )
                     self._prune_traces(db, max(t[4] for t in rows.traces))
                 if rows.timers_add:
-                    run("INSERT OR REPLACE INTO timers (id, due, json) VALUES (?, ?, ?)",
-                        rows.timers_add)
+                    run(
+                        "INSERT OR REPLACE INTO timers (id, due, json) VALUES (?, ?, ?)",
+                        rows.timers_add,
+                    )
                 if rows.timers_del:
                     run("DELETE FROM timers WHERE id = ?", rows.timers_del)
                 if rows.errors:
@@ -720,15 +780,21 @@ class SQLiteStore:
                         (orjson.dumps(rows.members_gone).decode(),),
                     )
                 if rows.communities:
-                    run("INSERT OR REPLACE INTO communities (name, json) VALUES (?, ?)",
-                        rows.communities)
+                    run(
+                        "INSERT OR REPLACE INTO communities (name, json) VALUES (?, ?)",
+                        rows.communities,
+                    )
                 if rows.communities_seen:
-                    run("INSERT OR IGNORE INTO communities (name, json) VALUES (?, ?)",
-                        rows.communities_seen)
+                    run(
+                        "INSERT OR IGNORE INTO communities (name, json) VALUES (?, ?)",
+                        rows.communities_seen,
+                    )
                 if rows.communities_gone:
                     run("DELETE FROM communities WHERE name = ?", rows.communities_gone)
-                run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    [*rows.meta, ("outbox_seq", str(seq - 1))])
+                run(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    [*rows.meta, ("outbox_seq", str(seq - 1))],
+                )
                 if not pipelined:
                     db.execute("COMMIT")
             except BaseException:
@@ -755,8 +821,10 @@ class SQLiteStore:
         known = self._member_keys
         updates = [(js, c, m) for c, m, js in members if (c, m) in known]
         inserts = [row for row in members if (row[0], row[1]) not in known]
-        upsert = ("INSERT INTO members (community, id, json) VALUES (?, ?, ?) "
-                  "ON CONFLICT (community, id) DO UPDATE SET json = excluded.json")
+        upsert = (
+            "INSERT INTO members (community, id, json) VALUES (?, ?, ?) "
+            "ON CONFLICT (community, id) DO UPDATE SET json = excluded.json"
+        )
         if updates:
             changed = db.executemany(
                 "UPDATE members SET json = ? WHERE community = ? AND id = ?", updates
@@ -790,8 +858,10 @@ class SQLiteStore:
     # -- reports and traces -------------------------------------------------------------
     def set_report_context(self, context: ReportContext) -> None:
         with self._use(write=True) as db:
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('report_context', ?)",
-                       (orjson.dumps(context.to_json()).decode(),))
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('report_context', ?)",
+                (orjson.dumps(context.to_json()).decode(),),
+            )
         self._counter.tz = zone(context.timezone)
 
     def report_context(self) -> ReportContext:
@@ -813,13 +883,22 @@ class SQLiteStore:
         self._trace_retention = seconds
         self._pruned_at = -1e18
 
-    def traces(self, *, event: str | None = None, cause: str | None = None,
-               member: str | None = None, community: str | None = None
-               ) -> list[dict[str, Any]]:
+    def traces(
+        self,
+        *,
+        event: str | None = None,
+        cause: str | None = None,
+        member: str | None = None,
+        community: str | None = None,
+    ) -> list[dict[str, Any]]:
         sql, params = "SELECT json FROM traces", []
         where = []
-        for column, value in (("event", event), ("cause", cause), ("member", member),
-                              ("community", community)):
+        for column, value in (
+            ("event", event),
+            ("cause", cause),
+            ("member", member),
+            ("community", community),
+        ):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -831,8 +910,9 @@ class SQLiteStore:
             return [orjson.loads(js) for (js,) in rows]
 
     # -- outbox -------------------------------------------------------------------------
-    def outbox(self, *, status: str | None = None, limit: int | None = None,
-               after: int = 0) -> list[OutboxItem]:
+    def outbox(
+        self, *, status: str | None = None, limit: int | None = None, after: int = 0
+    ) -> list[OutboxItem]:
         check_outbox_query(status, limit, after)
         sql = "SELECT seq, json, status, attempts, last_error FROM outbox WHERE seq > ?"
         if status is not None:
@@ -848,8 +928,11 @@ class SQLiteStore:
         with self._decoding("outbox"):
             for seq, js, st, attempts, error in rows:
                 obj = orjson.loads(js)
-                out.append(OutboxItem(seq, ActionRecord.from_json(obj), st, attempts, error,
-                                      obj.get("platform")))
+                out.append(
+                    OutboxItem(
+                        seq, ActionRecord.from_json(obj), st, attempts, error, obj.get("platform")
+                    )
+                )
         return out
 
     def mark_sending(self, keys: Sequence[str]) -> None:
@@ -910,10 +993,9 @@ class SQLiteStore:
         try:
             yield
         except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise StoreError(f"{self.path}: corrupt store data in table {table}: "
-                             f"{err}") from err
+            raise StoreError(f"{self.path}: corrupt store data in table {table}: {err}") from err
 
-    def rule_errors(self) -> list[RuleError]:
+    def rule_errors(self) -> list[RuleFailure]:
         log = self._log("errors")
         with self._decoding("errors"):
             return [rule_error_from_json(d) for d in log]

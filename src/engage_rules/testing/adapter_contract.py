@@ -1,4 +1,4 @@
-"""The contract every platform adapter passes (DESIGN.md §9), as a pytest base class.
+"""The contract every platform adapter passes (docs/reference.md §9), as a pytest base class.
 
 Subclass :class:`AdapterContract` in a test module of the adapter's package and fill in
 what the contract cannot know::
@@ -55,30 +55,33 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ..adapters.base import Adapter, Delivery, DeliveryError, PayloadError
-from ..events import Event, event_from_obj, event_to_json
+from ..adapters.capabilities import ENGINE_ACTIONS
+from ..model.events import Event, event_from_obj, event_to_json
+from ..plugins.manager import default_registry
+from ..plugins.registry import Registry
 from .builders import action
+from .strategies import json_scalars, json_values
 
-#: Action types the engine emits on its own (DESIGN.md §6 bookkeeping), beyond the
+#: Action types the engine emits on its own (docs/reference.md §6.3), beyond the
 #: registered action types.
-ENGINE_ACTION_TYPES = frozenset({"level_changed", "expire"})
+ENGINE_ACTION_TYPES = ENGINE_ACTIONS
 
 _ANY_PATH = re.compile(".*")
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.differing_executors]
 
 
-def known_action_types() -> frozenset[str]:
-    """Every action type an adapter may declare: registered actions (built-in and
-    plugins) and the engine's bookkeeping actions."""
-    from ..plugins import registry
-
-    return frozenset(registry().actions) | ENGINE_ACTION_TYPES
+def known_action_types(registry: Registry | None = None) -> frozenset[str]:
+    """Every action type an adapter may declare: the actions of ``registry`` (default:
+    the installed plugins', built-in included) and the engine's bookkeeping actions."""
+    reg = registry if registry is not None else default_registry()
+    return frozenset(reg.actions) | ENGINE_ACTION_TYPES
 
 
 @dataclass
 class PayloadSample:
     """A recorded platform payload and the events it must parse into (in order).
 
-    ``events`` holds :class:`Event` values or their JSON objects (DESIGN.md §3 shape).
+    ``events`` holds :class:`Event` values or their JSON objects (docs/reference.md §3.1 shape).
     """
 
     name: str
@@ -86,18 +89,16 @@ class PayloadSample:
     events: Sequence[Event | Mapping[str, Any]] = field(default_factory=list)
 
     def expected(self) -> list[dict[str, Any]]:
-        return [event_to_json(e if isinstance(e, Event) else event_from_obj(dict(e)))
-                for e in self.events]
+        return [
+            event_to_json(e if isinstance(e, Event) else event_from_obj(dict(e)))
+            for e in self.events
+        ]
 
 
 def _json_values() -> st.SearchStrategy[Any]:
-    scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63)
-               | st.floats(allow_nan=False) | st.text(max_size=20))
-    return st.recursive(
-        scalars,
-        lambda inner: st.lists(inner, max_size=4)
-        | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-        max_leaves=12,
+    return json_values(
+        json_scalars(integers=st.integers(-(2**63), 2**63), floats=st.floats(allow_nan=False)),
+        keys=st.text(max_size=10),
     )
 
 
@@ -147,16 +148,20 @@ class AdapterContract:
     delivers_over_http: ClassVar[bool] = True
     #: The ``Retry-After`` value the rate-limit check sends, in seconds.
     retry_after_seconds: ClassVar[int] = 7
+    #: The registry whose actions capabilities are checked against (default: the
+    #: installed plugins'; give one when the plugin under test is not installed).
+    registry: ClassVar[Registry | None] = None
 
     # -- what a subclass provides ---------------------------------------------------------
 
     def make_adapter(self, base_url: str) -> Adapter:
         """Build the adapter with ``base_url`` pointing at the local test server."""
-        pytest.fail(f"{type(self).__name__}: an AdapterContract subclass must define "
-                    "make_adapter()")
+        pytest.fail(
+            f"{type(self).__name__}: an AdapterContract subclass must define make_adapter()"
+        )
 
     def sample_action(self, capability: str) -> dict[str, Any]:
-        """An action of type ``capability`` (DESIGN.md §6 shape) the adapter can deliver."""
+        """An action of type ``capability`` (docs/reference.md §6.1) the adapter can deliver."""
         return action(capability)
 
     def success_body(self, capability: str) -> Any:
@@ -165,13 +170,22 @@ class AdapterContract:
 
     def rate_limited_body(self, retry_after: int) -> Any:
         """The JSON body of the platform's 429 answer (the header is sent as well)."""
-        return {"ok": False, "error_code": 429, "message": "rate limited",
-                "retry_after": retry_after, "parameters": {"retry_after": retry_after}}
+        return {
+            "ok": False,
+            "error_code": 429,
+            "message": "rate limited",
+            "retry_after": retry_after,
+            "parameters": {"retry_after": retry_after},
+        }
 
     def error_body(self, status: int) -> Any:
         """The JSON body of the platform's answer with an error ``status``."""
-        return {"ok": False, "error_code": status, "message": "contract test error",
-                "description": "contract test error"}
+        return {
+            "ok": False,
+            "error_code": status,
+            "message": "contract test error",
+            "description": "contract test error",
+        }
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -190,8 +204,9 @@ class AdapterContract:
         finally:
             adapter.close()
 
-    def _deliver_failing(self, httpserver: Any, status: int, body: Any,
-                         headers: dict[str, str] | None = None) -> list[DeliveryError]:
+    def _deliver_failing(
+        self, httpserver: Any, status: int, body: Any, headers: dict[str, str] | None = None
+    ) -> list[DeliveryError]:
         """Deliver one action per capability against a server answering ``status``."""
         adapter = self._http_adapter(httpserver)
         errors: list[DeliveryError] = []
@@ -199,7 +214,8 @@ class AdapterContract:
             for capability in sorted(adapter.capabilities):
                 httpserver.clear()
                 httpserver.expect_request(_ANY_PATH).respond_with_json(
-                    body, status=status, headers=headers or {})
+                    body, status=status, headers=headers or {}
+                )
                 with pytest.raises(DeliveryError) as info:
                     adapter.deliver(self.sample_action(capability))
                 errors.append(info.value)
@@ -220,7 +236,7 @@ class AdapterContract:
             adapter.close()
 
     def test_capabilities_are_known_action_types(self) -> None:
-        unknown = set(self._capabilities()) - known_action_types()
+        unknown = set(self._capabilities()) - known_action_types(self.registry)
         assert not unknown, f"capabilities that no action registers: {sorted(unknown)}"
 
     def test_has_samples(self) -> None:
@@ -299,24 +315,28 @@ class AdapterContract:
             for capability in sorted(adapter.capabilities):
                 httpserver.clear()
                 httpserver.expect_request(_ANY_PATH).respond_with_json(
-                    self.success_body(capability))
+                    self.success_body(capability)
+                )
                 result = adapter.deliver(self.sample_action(capability))
                 assert isinstance(result, Delivery), f"{capability}: {result!r}"
                 assert httpserver.log, f"{capability}: the adapter did not call base_url"
                 for _request, response in httpserver.log:
                     assert response.status_code == 200, (
                         f"{capability}: the adapter made a request the server did not "
-                        f"expect: {_request.method} {_request.path}")
+                        f"expect: {_request.method} {_request.path}"
+                    )
         finally:
             adapter.close()
 
     def test_rate_limit_is_retryable_with_retry_after(self, httpserver: Any) -> None:
         seconds = self.retry_after_seconds
-        for err in self._deliver_failing(httpserver, 429, self.rate_limited_body(seconds),
-                                         {"Retry-After": str(seconds)}):
+        for err in self._deliver_failing(
+            httpserver, 429, self.rate_limited_body(seconds), {"Retry-After": str(seconds)}
+        ):
             assert not err.permanent, "a 429 must be retryable"
             assert err.retry_after == pytest.approx(seconds), (
-                f"retry_after {err.retry_after!r}, expected {seconds}")
+                f"retry_after {err.retry_after!r}, expected {seconds}"
+            )
 
     @pytest.mark.parametrize("status", [500, 502, 503])
     def test_server_errors_are_retryable(self, httpserver: Any, status: int) -> None:

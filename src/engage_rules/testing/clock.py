@@ -1,10 +1,13 @@
-"""A clock that only moves when a test moves it."""
+"""A clock that only moves when a test moves it, and builds events at its instant."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
-from .builders import T0
+from ..model.events import Event
+from .builders import T0, event, event_obj
 
 
 class FrozenClock:
@@ -13,6 +16,14 @@ class FrozenClock:
     Pass ``clock.now`` wherever a component takes a ``Callable[[], datetime]`` clock (the
     runtime, the dispatcher's backoff), and ``clock.sleep`` where it takes a sleeper:
     sleeping advances the clock instead of waiting, and is recorded in :attr:`slept`.
+
+    :meth:`event` and :meth:`event_obj` build events dated at the clock's instant, so a
+    test that moves through time reads in order::
+
+        clock = FrozenClock()
+        engine.process(clock.event("member.joined", "u1"))
+        clock.advance(hours=5)
+        engine.advance_to(clock.now())
     """
 
     def __init__(self, start: datetime = T0) -> None:
@@ -49,3 +60,13 @@ class FrozenClock:
             raise ValueError("cannot sleep a negative time")
         self.slept.append(seconds)
         self._now += timedelta(seconds=seconds)
+
+    def event(self, type: str, member: str | Mapping[str, Any] | None = "u1", **kw: Any) -> Event:
+        """:func:`~engage_rules.testing.event` dated :meth:`now` (other arguments as there)."""
+        return event(type, member, self._now, **kw)
+
+    def event_obj(
+        self, type: str, member: str | Mapping[str, Any] | None = "u1", **kw: Any
+    ) -> dict[str, Any]:
+        """:func:`~engage_rules.testing.event_obj` dated :meth:`now`."""
+        return event_obj(type, member, self._now, **kw)

@@ -1,7 +1,7 @@
 """A fake platform adapter for tests of runtimes, dispatchers and playbooks.
 
 :class:`FakeAdapter` implements :class:`~engage_rules.adapters.base.Adapter` in memory:
-``parse`` turns payloads that already are events (DESIGN.md §3 objects) into events,
+``parse`` turns payloads that already are events (docs/reference.md §3.1 objects) into events,
 ``deliver`` records each action in :attr:`FakeAdapter.delivered` and returns a
 :class:`Delivery`.  It can be told to fail::
 
@@ -17,20 +17,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..adapters.base import Delivery, DeliveryError, PayloadError
-from ..events import Event, EventError, event_from_obj
+from ..model.events import Event, EventError, event_from_obj
+from ..plugins.manager import default_registry
 
 
 class FakeAdapter:
     """An in-memory adapter: records what it delivers, fails when told to."""
 
-    def __init__(self, name: str = "fake",
-                 capabilities: Iterable[str] | None = None) -> None:
-        from ..plugins import registry
-
+    def __init__(self, name: str = "fake", capabilities: Iterable[str] | None = None) -> None:
         self.name = name
         self.capabilities: frozenset[str] = (
-            frozenset(capabilities) if capabilities is not None
-            else frozenset(registry().actions))
+            frozenset(capabilities)
+            if capabilities is not None
+            else frozenset(default_registry().actions)
+        )
         #: Every delivered action, in delivery order (copies of the mappings).
         self.delivered: list[dict[str, Any]] = []
         #: Every delivery attempt, failed ones included.
@@ -44,8 +44,9 @@ class FakeAdapter:
     def from_settings(cls, settings: Mapping[str, Any]) -> FakeAdapter:
         """The adapter factory form: ``{"name": ..., "capabilities": [...]}``."""
         caps = settings.get("capabilities")
-        return cls(str(settings.get("name", "fake")),
-                   None if caps is None else [str(c) for c in caps])
+        return cls(
+            str(settings.get("name", "fake")), None if caps is None else [str(c) for c in caps]
+        )
 
     # -- failure injection -------------------------------------------------------------------
 

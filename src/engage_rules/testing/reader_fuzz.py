@@ -5,16 +5,16 @@ The hypothesis suite (``tests/fuzz/test_fuzz_reader.py``) and the atheris harnes
 invariant breaks (and let any other exception through: that is a finding too):
 
 * :func:`check_reader` reads bytes as a JSON Lines file is read
-  (:func:`engage_rules.reader.read_lines`): it never raises, yields exactly one
-  :class:`~engage_rules.events.Event` or :class:`~engage_rules.reader.Quarantined` per
+  (:func:`engage_rules.shell.reader.read_lines`): it never raises, yields exactly one
+  :class:`~engage_rules.model.events.Event` or :class:`~engage_rules.shell.reader.Quarantined` per
   non-blank line, in order and with its line number, every quarantine reason is one of
-  :data:`~engage_rules.events.REASONS`, and every event is storable (:func:`check_event`);
-* :func:`check_event_obj` does the same for :func:`engage_rules.events.event_from_obj`,
+  :data:`~engage_rules.model.events.REASONS`, and every event is storable (:func:`check_event`);
+* :func:`check_event_obj` does the same for :func:`engage_rules.model.events.event_from_obj`,
   which platform adapters build events with, given any Python value.
 
 An event is storable when its JSON form encodes (orjson, as the stores do) and parses back
 to the same event, its data holds JSON types only, nested at most
-:data:`~engage_rules.events.MAX_EVENT_DEPTH` levels (the event is level 1), integers in 64
+:data:`~engage_rules.model.events.MAX_EVENT_DEPTH` levels (the event is level 1), integers in 64
 bits, finite floats and valid Unicode, and its times lie in the documented window
 (years 1970 through 2200, UTC) and convert to any time zone.
 """
@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from ..events import (
+from ..model.events import (
     MAX_EVENT_DEPTH,
     MAX_INT,
     MAX_TIME,
@@ -42,7 +42,7 @@ from ..events import (
     event_to_json,
     parse_event,
 )
-from ..reader import Quarantined, _binary_lines, read_lines
+from ..shell.reader import Quarantined, _binary_lines, read_lines
 
 #: The zones furthest from UTC: an event's time must convert to both.
 _FAR_ZONES = (ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Etc/GMT+12"))
@@ -118,8 +118,7 @@ def check_event(event: Event) -> None:
     try:
         again = parse_event(encoded)
     except EventError as err:
-        raise _fail(f"the event's JSON form is quarantined: {err.reason}: {err.message}") \
-            from None
+        raise _fail(f"the event's JSON form is quarantined: {err.reason}: {err.message}") from None
     if again != event:
         raise _fail("the event's JSON form parses to a different event")
 

@@ -1,4 +1,4 @@
-"""The store contract (DESIGN.md §9): the behaviour every store backend must have.
+"""The store contract (docs/reference.md §9): the behaviour every store backend must have.
 
 Subclass :class:`StoreContract` in a test module and override the ``backend`` fixture to
 return a :class:`StoreBackend` for your store::
@@ -29,28 +29,44 @@ from typing import Any
 
 import pytest
 
-from ..decision import ActionRecord, Decision, RuleError
-from ..events import event_from_obj
-from ..state import LedgerEntry, MemberState, State, Strike, Timer
+from ..model.decision import ActionRecord, Decision, RuleError
+from ..model.events import event_from_obj
+from ..model.state import LedgerEntry, MemberState, State, Strike, Timer
 from ..store.base import Store
-
-T0 = datetime(2026, 3, 2, 20, 15, tzinfo=timezone(timedelta(hours=8)))
-
+from ..store.records import ReportContext
+from .builders import T0
 
 # -- building decisions the way the engine does ------------------------------------------
 
+
 def decision(n: int, *, cause: str | None = None, timer: bool = False) -> Decision:
+    """A decision for event ``n`` (a minute after the previous one)."""
     return Decision(cause=cause or f"evt-{n}", at=T0 + timedelta(minutes=n), is_timer=timer)
 
 
-def award(state: State, d: Decision, member: str, amount: int = 5, *,
-          community: str = "default", kind: str = "award",
-          reverses: int | None = None) -> LedgerEntry:
+def award(
+    state: State,
+    d: Decision,
+    member: str,
+    amount: int = 5,
+    *,
+    community: str = "default",
+    kind: str = "award",
+    reverses: int | None = None,
+) -> LedgerEntry:
+    """Award ``amount`` to a member in ``state``, recorded in decision ``d``."""
     m = state.community(community).member(member)
     entry = LedgerEntry(
-        seq=len(m.ledger) + 1, currency="points", amount=amount, kind=kind,
-        reason="quality post", rule="quality-post", cause=d.cause,
-        key=f"{d.cause}:{member}:{len(m.ledger) + 1}", at=d.at, ref=f"msg-{d.cause}",
+        seq=len(m.ledger) + 1,
+        currency="points",
+        amount=amount,
+        kind=kind,
+        reason="quality post",
+        rule="quality-post",
+        cause=d.cause,
+        key=f"{d.cause}:{member}:{len(m.ledger) + 1}",
+        at=d.at,
+        ref=f"msg-{d.cause}",
         reverses=reverses,
     )
     m.ledger.append(entry)
@@ -60,29 +76,50 @@ def award(state: State, d: Decision, member: str, amount: int = 5, *,
     return entry
 
 
-def revoke(state: State, d: Decision, member: str, seq: int, *,
-           community: str = "default") -> LedgerEntry:
+def revoke(
+    state: State, d: Decision, member: str, seq: int, *, community: str = "default"
+) -> LedgerEntry:
+    """Revoke ledger entry ``seq`` of a member, recorded in decision ``d``."""
     m = state.community(community).member(member)
     original = m.ledger[seq - 1]
-    entry = award(state, d, member, -original.amount, community=community, kind="revoke",
-                  reverses=seq)
+    entry = award(
+        state, d, member, -original.amount, community=community, kind="revoke", reverses=seq
+    )
     original.reversed_by = entry.seq
     return entry
 
 
-def action(d: Decision, key: str, type_: str = "send", member: str | None = "u1",
-           **params: Any) -> ActionRecord:
-    record = ActionRecord(key=key, type=type_, member=member, rule="welcome", cause=d.cause,
-                          at=d.at, params=params or {"text": "欢迎!"})
+def action(
+    d: Decision, key: str, type_: str = "send", member: str | None = "u1", **params: Any
+) -> ActionRecord:
+    """An action record added to decision ``d``."""
+    record = ActionRecord(
+        key=key,
+        type=type_,
+        member=member,
+        rule="welcome",
+        cause=d.cause,
+        at=d.at,
+        params=params or {"text": "欢迎!"},
+    )
     d.actions.append(record)
     return record
 
 
-def add_timer(state: State, d: Decision, timer_id: str, due_minutes: float,
-              member: str | None = "u1") -> Timer:
-    timer = Timer(due=(T0 + timedelta(minutes=due_minutes)).timestamp(), seq=0, id=timer_id,
-                  kind="unmute", community="default", member=member, rule="moderation",
-                  payload={"reason": "flood"})
+def add_timer(
+    state: State, d: Decision, timer_id: str, due_minutes: float, member: str | None = "u1"
+) -> Timer:
+    """A timer due ``due_minutes`` after T0, added to decision ``d``."""
+    timer = Timer(
+        due=(T0 + timedelta(minutes=due_minutes)).timestamp(),
+        seq=0,
+        id=timer_id,
+        kind="unmute",
+        community="default",
+        member=member,
+        rule="moderation",
+        payload={"reason": "flood"},
+    )
     assert state.add_timer(timer)
     d.add_timer(timer)
     return timer
@@ -135,8 +172,7 @@ def state_json(state: State) -> dict[str, Any]:
             for name, c in sorted(state.communities.items())
         },
         "clock": state.clock.isoformat() if state.clock else None,
-        "timers": sorted((t.due, t.seq, t.to_json()["id"], str(t.to_json()))
-                         for t in state.timers),
+        "timers": sorted((t.due, t.seq, t.to_json()["id"], str(t.to_json())) for t in state.timers),
         "timer_ids": sorted(state.timer_ids),
         "timer_seq": state.timer_seq,
     }
@@ -151,6 +187,7 @@ def pop_order(state: State) -> list[str]:
 
 
 # -- the suite -------------------------------------------------------------------------
+
 
 @dataclass
 class StoreBackend:
@@ -176,8 +213,9 @@ class StoreContract:
 
     @pytest.fixture
     def backend(self) -> StoreBackend:
-        pytest.fail(f"{type(self).__name__}: a StoreContract subclass must override the "
-                    "`backend` fixture")
+        pytest.fail(
+            f"{type(self).__name__}: a StoreContract subclass must override the `backend` fixture"
+        )
 
     @pytest.fixture
     def store(self, backend: StoreBackend) -> Iterator[Store]:
@@ -331,8 +369,9 @@ class StoreContract:
         assert [i.action.key for i in items] == ["k1", "k2", "k3", "k4"]
         assert items[0].action == a1
         assert items[3].action.member is None
-        assert all(i.status == "pending" and i.attempts == 0 and i.last_error is None
-                   for i in items)
+        assert all(
+            i.status == "pending" and i.attempts == 0 and i.last_error is None for i in items
+        )
         seqs = [i.seq for i in items]
         assert seqs == sorted(seqs) and len(set(seqs)) == 4
 
@@ -414,16 +453,30 @@ class StoreContract:
         again.mark_failed("b", "HTTP 503", permanent=False)
         again.mark_failed("c", "HTTP 403", permanent=True)
         view = {i.action.key: (i.status, i.attempts) for i in again.outbox()}
-        assert view == {"a": ("delivered", 1), "b": ("pending", 1), "c": ("failed", 1),
-                        "d": ("delivered", 1)}
+        assert view == {
+            "a": ("delivered", 1),
+            "b": ("pending", 1),
+            "c": ("failed", 1),
+            "d": ("delivered", 1),
+        }
 
     def test_outbox_after_seq_and_the_platform_of_the_causing_event(
         self, backend: StoreBackend, store: Store
     ) -> None:
         state = store.open()
-        d1 = Decision("evt-1", T0, event_from_obj({
-            "id": "evt-1", "type": "message.posted", "at": T0.isoformat(),
-            "platform": "discord", "member": {"id": "u1"}}))
+        d1 = Decision(
+            "evt-1",
+            T0,
+            event_from_obj(
+                {
+                    "id": "evt-1",
+                    "type": "message.posted",
+                    "at": T0.isoformat(),
+                    "platform": "discord",
+                    "member": {"id": "u1"},
+                }
+            ),
+        )
         action(d1, "k1")
         action(d1, "k2")
         d2 = decision(2, cause="timer-1", timer=True)
@@ -431,15 +484,21 @@ class StoreContract:
         store.commit([d1, d2], state)
         items = store.outbox()
         assert [(i.action.key, i.platform) for i in items] == [
-            ("k1", "discord"), ("k2", "discord"), ("k3", None)]
+            ("k1", "discord"),
+            ("k2", "discord"),
+            ("k3", None),
+        ]
         first = items[0].seq
         assert [i.action.key for i in store.outbox(after=first)] == ["k2", "k3"]
-        assert [i.action.key for i in store.outbox(status="pending", after=first, limit=1)] \
-            == ["k2"]
+        assert [i.action.key for i in store.outbox(status="pending", after=first, limit=1)] == [
+            "k2"
+        ]
         assert store.outbox(after=items[-1].seq) == []
         again = backend.again(store)
         assert [(i.action.key, i.platform) for i in again.outbox(after=first)] == [
-            ("k2", "discord"), ("k3", None)]
+            ("k2", "discord"),
+            ("k3", None),
+        ]
         assert again.outbox(status="pending")[0].action == items[0].action
         with pytest.raises(ValueError, match="after"):
             store.outbox(after=-1)
@@ -493,7 +552,12 @@ class StoreContract:
 
         live = state.community("default").member("u1").ledger
         assert [(e.seq, e.reverses, e.reversed_by) for e in live] == [
-            (1, None, 3), (2, None, None), (3, 1, None), (4, None, 5), (5, 4, None)]
+            (1, None, 3),
+            (2, None, None),
+            (3, 1, None),
+            (4, None, 5),
+            (5, 4, None),
+        ]
         assert store.ledger("default", "u1") == live
         assert store.ledger("fans", "u2") == state.community("fans").member("u2").ledger
         assert store.ledger("default", "nobody") == []
@@ -524,7 +588,8 @@ class StoreContract:
             assert [e.rule for e in errors] == ["quality-post", "welcome"]
             assert [a["action"] for a in s.audit_log()] == ["mute", "delete_message"]
             assert s.review_queue() == [
-                {"member": "u2", "reason": "possible ad", "text": "加我微信"}]
+                {"member": "u2", "reason": "possible ad", "text": "加我微信"}
+            ]
 
         check(store)
         check(backend.again(store))
@@ -533,8 +598,6 @@ class StoreContract:
     def test_activity_is_counted_per_member_and_local_day(
         self, backend: StoreBackend, store: Store
     ) -> None:
-        from ..store.records import ReportContext
-
         store.set_report_context(ReportContext("fans", "Asia/Shanghai", ("message.posted",)))
         state = store.open()
         batch = []
@@ -543,16 +606,33 @@ class StoreContract:
         for n, (hour, minute, type_) in enumerate(
             [(23, 50, "message.posted"), (23, 55, "message.posted"), (0, 10, "checkin.done")]
         ):
-            at = datetime(2026, 3, 2 if hour else 3, hour, minute,
-                          tzinfo=timezone(timedelta(hours=8)))
-            ev = event_from_obj({"id": f"e{n}", "type": type_, "at": at.isoformat(),
-                                 "member": {"id": "u1"}})
+            at = datetime(
+                2026, 3, 2 if hour else 3, hour, minute, tzinfo=timezone(timedelta(hours=8))
+            )
+            ev = event_from_obj(
+                {"id": f"e{n}", "type": type_, "at": at.isoformat(), "member": {"id": "u1"}}
+            )
             batch.append(Decision(ev.id, ev.at, ev))
         batch.append(decision(9, timer=True))
         store.commit(batch, state)
-        store.commit([Decision("e9", batch[0].at, event_from_obj(
-            {"id": "e9", "type": "message.posted", "at": "2026-03-02T12:00:00+00:00",
-             "member": {"id": "u2"}, "community": "other"}))], state)
+        store.commit(
+            [
+                Decision(
+                    "e9",
+                    batch[0].at,
+                    event_from_obj(
+                        {
+                            "id": "e9",
+                            "type": "message.posted",
+                            "at": "2026-03-02T12:00:00+00:00",
+                            "member": {"id": "u2"},
+                            "community": "other",
+                        }
+                    ),
+                )
+            ],
+            state,
+        )
         expected = [
             ("default", "u1", "2026-03-02", "message.posted", 2),
             ("default", "u1", "2026-03-03", "checkin.done", 1),
@@ -561,20 +641,24 @@ class StoreContract:
         assert sorted(store.activity()) == expected
         again = backend.again(store)
         assert sorted(again.activity()) == expected
-        assert again.report_context() == ReportContext(
-            "fans", "Asia/Shanghai", ("message.posted",))
+        assert again.report_context() == ReportContext("fans", "Asia/Shanghai", ("message.posted",))
 
-    def test_traces_are_kept_for_their_retention(
-        self, backend: StoreBackend, store: Store
-    ) -> None:
+    def test_traces_are_kept_for_their_retention(self, backend: StoreBackend, store: Store) -> None:
         state = store.open()
         store.keep_traces(3600.0)
 
         def traced(n: int, member: str, minutes: float) -> Decision:
             d = decision(n)
-            d.add_trace({"event": d.cause, "cause": d.cause, "community": "default",
-                         "member": member,
-                         "ts": T0.timestamp() + 60 * minutes, "rules": [{"rule": "r"}]})
+            d.add_trace(
+                {
+                    "event": d.cause,
+                    "cause": d.cause,
+                    "community": "default",
+                    "member": member,
+                    "ts": T0.timestamp() + 60 * minutes,
+                    "rules": [{"rule": "r"}],
+                }
+            )
             return d
 
         store.commit([traced(1, "u1", 0), traced(2, "u2", 10)], state)
@@ -586,8 +670,7 @@ class StoreContract:
         assert store.traces(member="u1", community="elsewhere") == []
         store.commit([traced(4, "u2", 65)], state)  # evt-1 is now over an hour old
         assert [t["event"] for t in store.traces()] == ["evt-2", "evt-3", "evt-4"]
-        assert [t["event"] for t in backend.again(store).traces()] == [
-            "evt-2", "evt-3", "evt-4"]
+        assert [t["event"] for t in backend.again(store).traces()] == ["evt-2", "evt-3", "evt-4"]
 
     def test_shadow_actions_are_kept_but_never_pending(
         self, backend: StoreBackend, store: Store

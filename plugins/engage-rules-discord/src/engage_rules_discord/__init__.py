@@ -8,5 +8,12 @@ from .client import CAPABILITIES, DiscordClient, plan
 from .mapping import MappingConfig, parse_dispatch
 from .plugin import DiscordAdapter, DiscordSettings
 
-__all__ = ["CAPABILITIES", "DiscordAdapter", "DiscordClient", "DiscordSettings",
-           "MappingConfig", "parse_dispatch", "plan"]
+__all__ = [
+    "CAPABILITIES",
+    "DiscordAdapter",
+    "DiscordClient",
+    "DiscordSettings",
+    "MappingConfig",
+    "parse_dispatch",
+    "plan",
+]

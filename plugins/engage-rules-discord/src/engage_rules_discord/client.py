@@ -1,4 +1,4 @@
-"""Delivery: one engage_rules action (DESIGN.md §6 shape) → Discord REST calls.
+"""Delivery: one engage_rules action (docs/reference.md §6.1 shape) → Discord REST calls.
 
 :func:`plan` turns an action into the requests that carry it out (pure); the
 :class:`DiscordClient` sends them with the standard library and maps the answers to
@@ -41,7 +41,7 @@ from http.client import HTTPException
 from typing import Any
 from urllib.parse import quote
 
-from engage_rules.adapters import Delivery, DeliveryError
+from engage_rules.plugin_api import Delivery, DeliveryError
 
 DEFAULT_BASE_URL = "https://discord.com/api/v10"
 USER_AGENT = "DiscordBot (https://pypi.org/project/engage-rules-discord/, 0.1.0)"
@@ -55,8 +55,21 @@ ALLOWED_MENTIONS: Mapping[str, Any] = {"parse": ["users"]}
 def _allowed_mentions(**extra: Any) -> dict[str, Any]:
     return {"parse": list(ALLOWED_MENTIONS["parse"]), **extra}
 
-CAPABILITIES = frozenset({"send", "warn", "reply", "broadcast", "delete_message", "mute",
-                          "unmute", "kick", "ban", "unban"})
+
+CAPABILITIES = frozenset(
+    {
+        "send",
+        "warn",
+        "reply",
+        "broadcast",
+        "delete_message",
+        "mute",
+        "unmute",
+        "kick",
+        "ban",
+        "unban",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,30 +152,41 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[Reques
         return _id(member, "member")
 
     def message(channel: str, body: dict[str, Any]) -> Request:
-        return Request("POST", f"/channels/{channel}/messages",
-                       f"POST /channels/{channel}/messages", body)
+        return Request(
+            "POST", f"/channels/{channel}/messages", f"POST /channels/{channel}/messages", body
+        )
 
     if kind in ("send", "warn"):
         uid = user()  # the client opens (or reuses) the member's DM channel
-        return [Request("POST", "/channels/{dm}/messages", "POST /channels/{dm}/messages",
-                        {"content": _content(params), "allowed_mentions": _allowed_mentions()},
-                        dm_user=uid)]
+        return [
+            Request(
+                "POST",
+                "/channels/{dm}/messages",
+                "POST /channels/{dm}/messages",
+                {"content": _content(params), "allowed_mentions": _allowed_mentions()},
+                dm_user=uid,
+            )
+        ]
     if kind == "reply":
         channel = params.get("channel") or action.get("channel")
         if not channel:
             raise _permanent("`reply` has no channel (the event carried none)")
-        body: dict[str, Any] = {"content": _content(params),
-                                "allowed_mentions": _allowed_mentions(replied_user=True)}
+        body: dict[str, Any] = {
+            "content": _content(params),
+            "allowed_mentions": _allowed_mentions(replied_user=True),
+        }
         if params.get("reply_to"):
-            body["message_reference"] = {"message_id": _id(params["reply_to"], "reply_to"),
-                                         "fail_if_not_exists": False}
+            body["message_reference"] = {
+                "message_id": _id(params["reply_to"], "reply_to"),
+                "fail_if_not_exists": False,
+            }
         return [message(targets.channel_id(str(channel)), body)]
     if kind == "broadcast":
         channel = params.get("channel")
-        cid = targets.channel_id(str(channel)) if channel else targets.broadcast_channel(
-            community)
-        return [message(cid, {"content": _content(params),
-                              "allowed_mentions": _allowed_mentions()})]
+        cid = targets.channel_id(str(channel)) if channel else targets.broadcast_channel(community)
+        return [
+            message(cid, {"content": _content(params), "allowed_mentions": _allowed_mentions()})
+        ]
     if kind == "delete_message":
         channel = params.get("channel") or action.get("channel")
         if not channel:
@@ -171,8 +195,14 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[Reques
             raise _permanent("`delete_message` has no message_id (the event carried none)")
         cid = targets.channel_id(str(channel))
         mid = _id(params["message_id"], "message_id")
-        return [Request("DELETE", f"/channels/{cid}/messages/{mid}",
-                        f"DELETE /channels/{cid}/messages/:id", reason=reason)]
+        return [
+            Request(
+                "DELETE",
+                f"/channels/{cid}/messages/{mid}",
+                f"DELETE /channels/{cid}/messages/:id",
+                reason=reason,
+            )
+        ]
     if kind in ("mute", "unmute", "kick", "ban", "unban"):
         guild, uid = targets.guild_of(community), user()
         member_path = f"/guilds/{guild}/members/{uid}"
@@ -186,19 +216,41 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[Reques
             if until > latest:  # Discord refuses longer timeouts; the engine unmutes later
                 until = latest
                 details["clamped_to"] = until.isoformat()
-            return [Request("PATCH", member_path, f"PATCH /guilds/{guild}/members/:id",
-                            {"communication_disabled_until": until.isoformat()}, reason,
-                            details)]
+            return [
+                Request(
+                    "PATCH",
+                    member_path,
+                    f"PATCH /guilds/{guild}/members/:id",
+                    {"communication_disabled_until": until.isoformat()},
+                    reason,
+                    details,
+                )
+            ]
         if kind == "unmute":
-            return [Request("PATCH", member_path, f"PATCH /guilds/{guild}/members/:id",
-                            {"communication_disabled_until": None}, reason)]
+            return [
+                Request(
+                    "PATCH",
+                    member_path,
+                    f"PATCH /guilds/{guild}/members/:id",
+                    {"communication_disabled_until": None},
+                    reason,
+                )
+            ]
         if kind == "kick":
-            return [Request("DELETE", member_path, f"DELETE /guilds/{guild}/members/:id",
-                            reason=reason)]
+            return [
+                Request("DELETE", member_path, f"DELETE /guilds/{guild}/members/:id", reason=reason)
+            ]
         ban_path = f"/guilds/{guild}/bans/{uid}"
         if kind == "ban":
-            return [Request("PUT", ban_path, f"PUT /guilds/{guild}/bans/:id",
-                            {"delete_message_seconds": 0}, reason)]
+            return [
+                Request(
+                    "PUT",
+                    ban_path,
+                    f"PUT /guilds/{guild}/bans/:id",
+                    {"delete_message_seconds": 0},
+                    reason,
+                )
+            ]
         return [Request("DELETE", ban_path, f"DELETE /guilds/{guild}/bans/:id", reason=reason)]
     raise _permanent(f"the discord adapter cannot deliver `{kind}` actions")
 
@@ -214,8 +266,14 @@ class DiscordClient:
     """Sends REST requests; thread-safe (one HTTPS request per call; the DM channel cache
     is locked)."""
 
-    def __init__(self, token: str, *, base_url: str = DEFAULT_BASE_URL, timeout: float = 10.0,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._base = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bot {token}", "User-Agent": USER_AGENT}
         self._timeout = timeout
@@ -239,24 +297,35 @@ class DiscordClient:
             route=_bucket_route(answer.headers, last.route),
             remaining=_count(answer.headers.get("x-ratelimit-remaining")),
             reset_after=_seconds(answer.headers.get("x-ratelimit-reset-after")),
-            details=dict(last.details))
+            details=dict(last.details),
+        )
 
     def _to_dm(self, request: Request, uid: str) -> Request:
         """Point a message at the member's DM channel, opening it once per member."""
         with self._lock:
             channel = self._dm_channels.get(uid)
         if channel is None:
-            answer = self.call(Request("POST", "/users/@me/channels", "POST /users/@me/channels",
-                                       {"recipient_id": uid}))
+            answer = self.call(
+                Request(
+                    "POST", "/users/@me/channels", "POST /users/@me/channels", {"recipient_id": uid}
+                )
+            )
             raw = answer.body.get("id") if isinstance(answer.body, dict) else None
             if not isinstance(raw, str | int) or isinstance(raw, bool):
-                raise DeliveryError("POST /users/@me/channels: the answer has no channel id",
-                                    status=answer.status, route="POST /users/@me/channels")
+                raise DeliveryError(
+                    "POST /users/@me/channels: the answer has no channel id",
+                    status=answer.status,
+                    route="POST /users/@me/channels",
+                )
             channel = str(raw)
             with self._lock:
                 self._dm_channels[uid] = channel
-        return replace(request, path=f"/channels/{channel}/messages",
-                       route=f"POST /channels/{channel}/messages", dm_user=None)
+        return replace(
+            request,
+            path=f"/channels/{channel}/messages",
+            route=f"POST /channels/{channel}/messages",
+            dm_user=None,
+        )
 
     def call(self, request: Request) -> _Answer:
         """Send one request; the answer on 2xx, else raise :class:`DeliveryError`."""
@@ -267,8 +336,9 @@ class DiscordClient:
             headers["Content-Type"] = "application/json"
         if request.reason:
             headers["X-Audit-Log-Reason"] = quote(request.reason, safe="")
-        http_request = urllib.request.Request(self._base + request.path, data=data,
-                                              headers=headers, method=request.method)
+        http_request = urllib.request.Request(
+            self._base + request.path, data=data, headers=headers, method=request.method
+        )
         what = request.route
         try:
             with urllib.request.urlopen(http_request, timeout=self._timeout) as response:
@@ -279,8 +349,9 @@ class DiscordClient:
             response_headers = {k.lower(): v for k, v in err.headers.items()}
         except (urllib.error.URLError, HTTPException, OSError) as err:
             reason = getattr(err, "reason", err)
-            raise DeliveryError(f"{what}: could not reach Discord: {reason}",
-                                route=request.route) from None
+            raise DeliveryError(
+                f"{what}: could not reach Discord: {reason}", route=request.route
+            ) from None
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -290,8 +361,9 @@ class DiscordClient:
         raise _error(what, status, response_headers, body, request.route)
 
 
-def _error(what: str, status: int, headers: Mapping[str, str], body: Any,
-           route: str) -> DeliveryError:
+def _error(
+    what: str, status: int, headers: Mapping[str, str], body: Any, route: str
+) -> DeliveryError:
     info = body if isinstance(body, dict) else {}
     message = str(info.get("message") or f"HTTP {status}")
     if isinstance(info.get("code"), int) and info["code"]:
@@ -303,10 +375,18 @@ def _error(what: str, status: int, headers: Mapping[str, str], body: Any,
         scope = "global" if info.get("global") is True else headers.get("x-ratelimit-scope")
         if scope:
             message = f"{message} [{scope} rate limit]"
-        return DeliveryError(f"{what}: {message}", retry_after=retry_after, status=429,
-                             route=_bucket_route(headers, route))
-    return DeliveryError(f"{what}: {message}", permanent=400 <= status < 500, status=status,
-                         route=_bucket_route(headers, route))
+        return DeliveryError(
+            f"{what}: {message}",
+            retry_after=retry_after,
+            status=429,
+            route=_bucket_route(headers, route),
+        )
+    return DeliveryError(
+        f"{what}: {message}",
+        permanent=400 <= status < 500,
+        status=status,
+        route=_bucket_route(headers, route),
+    )
 
 
 def _bucket_route(headers: Mapping[str, str], route: str) -> str:
@@ -336,5 +416,13 @@ def _count(value: str | None) -> int | None:
         return None
 
 
-__all__ = ["ALLOWED_MENTIONS", "CAPABILITIES", "DEFAULT_BASE_URL", "MAX_CONTENT",
-           "DiscordClient", "Request", "Targets", "plan"]
+__all__ = [
+    "ALLOWED_MENTIONS",
+    "CAPABILITIES",
+    "DEFAULT_BASE_URL",
+    "MAX_CONTENT",
+    "DiscordClient",
+    "Request",
+    "Targets",
+    "plan",
+]

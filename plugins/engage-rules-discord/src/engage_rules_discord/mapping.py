@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engage_rules.adapters import PayloadError
-from engage_rules.events import Event, EventError, event_from_obj
+from engage_rules.plugin_api import Event, EventError, PayloadError, event_from_obj
 
 PLATFORM = "discord"
 #: Discord's epoch (2015-01-01T00:00:00Z) in milliseconds: snowflakes count from it.
@@ -62,11 +61,18 @@ class MappingConfig:
 
 # -- typed access with the path of the offending field ------------------------------------------
 
+
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
 
 
 def _obj(value: Any, path: str) -> Mapping[str, Any]:
@@ -162,6 +168,7 @@ def _event(obj: dict[str, Any]) -> Event:
 
 # -- dispatches --------------------------------------------------------------------------------
 
+
 def parse_dispatch(payload: Any, config: MappingConfig, received_at: datetime) -> list[Event]:
     """One gateway payload → events.  ``received_at`` (aware) dates the dispatches that
     carry no time of their own.  Raises :class:`PayloadError`."""
@@ -175,8 +182,9 @@ def parse_dispatch(payload: Any, config: MappingConfig, received_at: datetime) -
     return handler(_obj(p.get("d"), "d"), config, received_at)
 
 
-def _message_create(d: Mapping[str, Any], config: MappingConfig,
-                    received_at: datetime) -> list[Event]:
+def _message_create(
+    d: Mapping[str, Any], config: MappingConfig, received_at: datetime
+) -> list[Event]:
     message_id = snowflake(d.get("id"), "d.id")
     channel_id = snowflake(d.get("channel_id"), "d.channel_id")
     at = _time(d.get("timestamp"), "d.timestamp")
@@ -186,8 +194,12 @@ def _message_create(d: Mapping[str, Any], config: MappingConfig,
     if "guild_id" not in d:
         return []  # a direct message to the bot
     community = config.community(snowflake(d["guild_id"], "d.guild_id"))
-    if (community is None or author.bot or d.get("webhook_id") is not None
-            or kind not in MEMBER_MESSAGE_TYPES):
+    if (
+        community is None
+        or author.bot
+        or d.get("webhook_id") is not None
+        or kind not in MEMBER_MESSAGE_TYPES
+    ):
         return []
     data: dict[str, Any] = {"text": content, "message_id": message_id}
     attachments = d.get("attachments", [])
@@ -202,19 +214,28 @@ def _message_create(d: Mapping[str, Any], config: MappingConfig,
             data["reply_to"] = snowflake(ref["message_id"], "d.message_reference.message_id")
         replied = d.get("referenced_message")
         if replied is not None:
-            replied_author = _user(_obj(replied, "d.referenced_message").get("author"),
-                                   "d.referenced_message.author")
+            replied_author = _user(
+                _obj(replied, "d.referenced_message").get("author"), "d.referenced_message.author"
+            )
             if not replied_author.bot:
                 data["reply_to_member"] = replied_author.id
-    return [_event({
-        "id": f"discord:{message_id}", "type": "message.posted", "at": at.isoformat(),
-        "community": community, "platform": config.platform,
-        "channel": config.channel(channel_id),
-        "member": _member(author, d.get("member"), "d.member", config), "data": data})]
+    return [
+        _event(
+            {
+                "id": f"discord:{message_id}",
+                "type": "message.posted",
+                "at": at.isoformat(),
+                "community": community,
+                "platform": config.platform,
+                "channel": config.channel(channel_id),
+                "member": _member(author, d.get("member"), "d.member", config),
+                "data": data,
+            }
+        )
+    ]
 
 
-def _member_add(d: Mapping[str, Any], config: MappingConfig,
-                received_at: datetime) -> list[Event]:
+def _member_add(d: Mapping[str, Any], config: MappingConfig, received_at: datetime) -> list[Event]:
     guild_id = snowflake(d.get("guild_id"), "d.guild_id")
     user = _user(d.get("user"), "d.user")
     at = _time(d.get("joined_at"), "d.joined_at")
@@ -225,24 +246,42 @@ def _member_add(d: Mapping[str, Any], config: MappingConfig,
     if d.get("pending") is True:
         data["pending"] = True  # has not passed membership screening yet
     ms = int(at.timestamp() * 1000)
-    return [_event({
-        "id": f"discord:{guild_id}:joined:{user.id}:{ms}", "type": "member.joined",
-        "at": at.isoformat(), "community": community, "platform": config.platform,
-        "member": _member(user, d, "d", config), "data": data})]
+    return [
+        _event(
+            {
+                "id": f"discord:{guild_id}:joined:{user.id}:{ms}",
+                "type": "member.joined",
+                "at": at.isoformat(),
+                "community": community,
+                "platform": config.platform,
+                "member": _member(user, d, "d", config),
+                "data": data,
+            }
+        )
+    ]
 
 
-def _member_remove(d: Mapping[str, Any], config: MappingConfig,
-                   received_at: datetime) -> list[Event]:
+def _member_remove(
+    d: Mapping[str, Any], config: MappingConfig, received_at: datetime
+) -> list[Event]:
     guild_id = snowflake(d.get("guild_id"), "d.guild_id")
     user = _user(d.get("user"), "d.user")
     community = config.community(guild_id)
     if community is None or user.bot:
         return []
     ms = int(received_at.timestamp() * 1000)
-    return [_event({
-        "id": f"discord:{guild_id}:left:{user.id}:{ms}", "type": "member.left",
-        "at": received_at.isoformat(), "community": community, "platform": config.platform,
-        "member": _member(user, None, "d", config)})]
+    return [
+        _event(
+            {
+                "id": f"discord:{guild_id}:left:{user.id}:{ms}",
+                "type": "member.left",
+                "at": received_at.isoformat(),
+                "community": community,
+                "platform": config.platform,
+                "member": _member(user, None, "d", config),
+            }
+        )
+    ]
 
 
 def emoji_key(value: Any, path: str) -> str:
@@ -257,8 +296,9 @@ def emoji_key(value: Any, path: str) -> str:
     return f"{_str(name, f'{path}.name') if name is not None else 'emoji'}:{emoji_id}"
 
 
-def _reaction_add(d: Mapping[str, Any], config: MappingConfig,
-                  received_at: datetime) -> list[Event]:
+def _reaction_add(
+    d: Mapping[str, Any], config: MappingConfig, received_at: datetime
+) -> list[Event]:
     user_id = snowflake(d.get("user_id"), "d.user_id")
     channel_id = snowflake(d.get("channel_id"), "d.channel_id")
     message_id = snowflake(d.get("message_id"), "d.message_id")
@@ -273,8 +313,7 @@ def _reaction_add(d: Mapping[str, Any], config: MappingConfig,
         m = _obj(d["member"], "d.member")
         user = _user(m.get("user"), "d.member.user")
         if user.id != user_id:
-            raise PayloadError(f"is {user.id}, not the reacting user {user_id}",
-                               "d.member.user.id")
+            raise PayloadError(f"is {user.id}, not the reacting user {user_id}", "d.member.user.id")
         if user.bot:
             return []
         member = _member(user, m, "d.member", config)
@@ -283,10 +322,20 @@ def _reaction_add(d: Mapping[str, Any], config: MappingConfig,
         data["to_member"] = snowflake(d["message_author_id"], "d.message_author_id")
     if d.get("burst") is True:
         data["burst"] = True  # a super reaction
-    return [_event({
-        "id": f"discord:{message_id}:reaction:{user_id}:{emoji}", "type": "reaction.added",
-        "at": received_at.isoformat(), "community": community, "platform": config.platform,
-        "channel": config.channel(channel_id), "member": member, "data": data})]
+    return [
+        _event(
+            {
+                "id": f"discord:{message_id}:reaction:{user_id}:{emoji}",
+                "type": "reaction.added",
+                "at": received_at.isoformat(),
+                "community": community,
+                "platform": config.platform,
+                "channel": config.channel(channel_id),
+                "member": member,
+                "data": data,
+            }
+        )
+    ]
 
 
 _HANDLERS = {
@@ -296,5 +345,12 @@ _HANDLERS = {
     "MESSAGE_REACTION_ADD": _reaction_add,
 }
 
-__all__ = ["DISCORD_EPOCH_MS", "PLATFORM", "MappingConfig", "emoji_key", "parse_dispatch",
-           "snowflake", "snowflake_time"]
+__all__ = [
+    "DISCORD_EPOCH_MS",
+    "PLATFORM",
+    "MappingConfig",
+    "emoji_key",
+    "parse_dispatch",
+    "snowflake",
+    "snowflake_time",
+]

@@ -11,9 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engage_rules import hookimpl
-from engage_rules.adapters import Delivery, DeliveryError, PayloadError
-from engage_rules.events import Event
+from engage_rules.plugin_api import Delivery, DeliveryError, Event, PayloadError, hookimpl
 
 from .client import CAPABILITIES, DEFAULT_BASE_URL, DiscordClient, Targets
 from .mapping import PLATFORM, MappingConfig, parse_dispatch
@@ -44,18 +42,22 @@ class DiscordSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     platform: str = Field(
-        default=PLATFORM, min_length=1,
-        description="the adapter's name in the runtime config (events carry it)")
+        default=PLATFORM,
+        min_length=1,
+        description="the adapter's name in the runtime config (events carry it)",
+    )
     token: str = Field(min_length=1, description="Bot token (a secret)")
     base_url: str = Field(default=DEFAULT_BASE_URL, description="REST API base URL")
     guilds: dict[str, str] = Field(
         default_factory=dict,
-        description="guild id → community name; when given, other guilds are ignored")
+        description="guild id → community name; when given, other guilds are ignored",
+    )
     channels: dict[str, str] = Field(default_factory=dict, description="channel id → name")
     roles: dict[str, str] = Field(default_factory=dict, description="role id → role name")
     broadcast_channels: dict[str, str] = Field(
         default_factory=dict,
-        description="community → channel (id or name) for broadcasts without a channel")
+        description="community → channel (id or name) for broadcasts without a channel",
+    )
     timeout: float = Field(default=10.0, gt=0, description="seconds per API call")
 
     @field_validator("base_url")
@@ -96,8 +98,10 @@ class DiscordSettings(BaseModel):
         known = set(self.channels) | set(self.channels.values())
         for community, channel in self.broadcast_channels.items():
             if not channel.isdigit() and channel not in known:
-                raise ValueError(f"broadcast_channels: {community}: channel {channel!r} is "
-                                 "neither an id nor a name in `channels`")
+                raise ValueError(
+                    f"broadcast_channels: {community}: channel {channel!r} is "
+                    "neither an id nor a name in `channels`"
+                )
         return self
 
 
@@ -106,20 +110,30 @@ class DiscordAdapter:
 
     capabilities = CAPABILITIES
 
-    def __init__(self, settings: Mapping[str, Any] | DiscordSettings, *,
-                 clock: Callable[[], float] = time.time) -> None:
-        s = settings if isinstance(settings, DiscordSettings) else \
-            DiscordSettings.model_validate(dict(settings))
+    def __init__(
+        self,
+        settings: Mapping[str, Any] | DiscordSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        s = (
+            settings
+            if isinstance(settings, DiscordSettings)
+            else DiscordSettings.model_validate(dict(settings))
+        )
         self.settings = s
         self._clock = clock
         self.name = s.platform
-        self._config = MappingConfig(guilds=dict(s.guilds), channels=dict(s.channels),
-                                     roles=dict(s.roles), platform=s.platform)
+        self._config = MappingConfig(
+            guilds=dict(s.guilds),
+            channels=dict(s.channels),
+            roles=dict(s.roles),
+            platform=s.platform,
+        )
         self._guild_ids = {name: gid for gid, name in s.guilds.items()}
         self._channel_ids = {name: cid for cid, name in s.channels.items()}
         self._targets = Targets(self.guild_of, self.channel_id, self.broadcast_channel)
-        self._client = DiscordClient(s.token, base_url=s.base_url, timeout=s.timeout,
-                                     clock=clock)
+        self._client = DiscordClient(s.token, base_url=s.base_url, timeout=s.timeout, clock=clock)
         self._closed = False
 
     def parse(self, payload: Mapping[str, Any]) -> list[Event]:
@@ -143,22 +157,29 @@ class DiscordAdapter:
             return self._guild_ids[community]
         if community.isascii() and community.isdigit():
             return community
-        raise DeliveryError(f"community {community!r} has no Discord guild: "
-                            "map its guild id to it in `guilds`", permanent=True)
+        raise DeliveryError(
+            f"community {community!r} has no Discord guild: map its guild id to it in `guilds`",
+            permanent=True,
+        )
 
     def channel_id(self, channel: str) -> str:
         if channel in self._channel_ids:
             return self._channel_ids[channel]
         if channel.isascii() and channel.isdigit():
             return channel
-        raise DeliveryError(f"channel {channel!r} is not a Discord channel id: "
-                            "map its id to it in `channels`", permanent=True)
+        raise DeliveryError(
+            f"channel {channel!r} is not a Discord channel id: map its id to it in `channels`",
+            permanent=True,
+        )
 
     def broadcast_channel(self, community: str) -> str:
         channel = self.settings.broadcast_channels.get(community)
         if channel is None:
-            raise DeliveryError(f"community {community!r} has no broadcast channel: "
-                                "set one in `broadcast_channels`", permanent=True)
+            raise DeliveryError(
+                f"community {community!r} has no broadcast channel: "
+                "set one in `broadcast_channels`",
+                permanent=True,
+            )
         return self.channel_id(channel)
 
     def deliver(self, action: Mapping[str, Any]) -> Delivery:
@@ -176,6 +197,9 @@ def make_adapter(settings: Mapping[str, Any]) -> DiscordAdapter:
 
 @hookimpl
 def register_adapters(register: Callable[..., None]) -> None:
-    register("discord", make_adapter,
-             "Discord: gateway messages, joins, leaves and reactions in; messages, "
-             "deletions, timeouts, kicks and bans out over REST")
+    register(
+        "discord",
+        make_adapter,
+        "Discord: gateway messages, joins, leaves and reactions in; messages, "
+        "deletions, timeouts, kicks and bans out over REST",
+    )

@@ -8,5 +8,12 @@ from .client import CAPABILITIES, TelegramClient, plan
 from .mapping import MappingConfig, parse_update
 from .plugin import TelegramAdapter, TelegramSettings
 
-__all__ = ["CAPABILITIES", "MappingConfig", "TelegramAdapter", "TelegramClient",
-           "TelegramSettings", "parse_update", "plan"]
+__all__ = [
+    "CAPABILITIES",
+    "MappingConfig",
+    "TelegramAdapter",
+    "TelegramClient",
+    "TelegramSettings",
+    "parse_update",
+    "plan",
+]

@@ -1,4 +1,4 @@
-"""Delivery: one engage_rules action (DESIGN.md §6 shape) → Telegram Bot API calls.
+"""Delivery: one engage_rules action (docs/reference.md §6.1 shape) → Telegram Bot API calls.
 
 Two halves: :func:`plan` turns an action into the API calls that carry it out (pure, so
 what is sent is tested without a network), and :class:`TelegramClient` makes the calls
@@ -37,23 +37,47 @@ from datetime import datetime
 from http.client import HTTPException
 from typing import Any
 
-from engage_rules.adapters import Delivery, DeliveryError
+from engage_rules.plugin_api import Delivery, DeliveryError
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 MAX_TEXT = 4096  # characters in one message (Bot API)
 #: Telegram treats a restriction shorter than this as "forever".
 MIN_RESTRICTION = 30
 
-CAPABILITIES = frozenset({"send", "warn", "reply", "broadcast", "delete_message", "mute",
-                          "unmute", "kick", "ban", "unban"})
+CAPABILITIES = frozenset(
+    {
+        "send",
+        "warn",
+        "reply",
+        "broadcast",
+        "delete_message",
+        "mute",
+        "unmute",
+        "kick",
+        "ban",
+        "unban",
+    }
+)
 
 _MESSAGE_PERMISSIONS = (
-    "can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
-    "can_send_videos", "can_send_video_notes", "can_send_voice_notes", "can_send_polls",
-    "can_send_other_messages", "can_add_web_page_previews",
+    "can_send_messages",
+    "can_send_audios",
+    "can_send_documents",
+    "can_send_photos",
+    "can_send_videos",
+    "can_send_video_notes",
+    "can_send_voice_notes",
+    "can_send_polls",
+    "can_send_other_messages",
+    "can_add_web_page_previews",
 )
-_ALL_PERMISSIONS = (*_MESSAGE_PERMISSIONS, "can_change_info", "can_invite_users",
-                    "can_pin_messages", "can_manage_topics")
+_ALL_PERMISSIONS = (
+    *_MESSAGE_PERMISSIONS,
+    "can_change_info",
+    "can_invite_users",
+    "can_pin_messages",
+    "can_manage_topics",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +171,13 @@ def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -
         chat = channel()
         if params.get("message_id") in (None, ""):
             raise _permanent("`delete_message` has no message_id (the event carried none)")
-        return [ApiCall("deleteMessage", {
-            "chat_id": chat, "message_id": _int_id(params["message_id"], "message_id")}, chat)]
+        return [
+            ApiCall(
+                "deleteMessage",
+                {"chat_id": chat, "message_id": _int_id(params["message_id"], "message_id")},
+                chat,
+            )
+        ]
     if kind in ("mute", "unmute", "kick", "ban", "unban"):
         chat, uid = chat_of(community), user()
         target = {"chat_id": chat, "user_id": uid}
@@ -158,8 +187,11 @@ def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -
             return []
         if kind in ("mute", "unmute"):
             allowed = kind == "unmute"
-            body = {**target, "permissions": {p: allowed for p in _ALL_PERMISSIONS},
-                    "use_independent_chat_permissions": True}
+            body = {
+                **target,
+                "permissions": {p: allowed for p in _ALL_PERMISSIONS},
+                "use_independent_chat_permissions": True,
+            }
             if until is not None:
                 body["until_date"] = until
             return [ApiCall("restrictChatMember", body, chat)]
@@ -178,8 +210,14 @@ def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -
 class TelegramClient:
     """Makes Bot API calls; thread-safe (one HTTPS request per call, no shared state)."""
 
-    def __init__(self, token: str, *, base_url: str = DEFAULT_BASE_URL,
-                 timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._endpoint = f"{base_url.rstrip('/')}/bot{token}/"
         self._timeout = timeout
         self.clock = clock
@@ -192,15 +230,20 @@ class TelegramClient:
         for call in calls:
             result = self.call(call)
         message_id = result.get("message_id") if isinstance(result, dict) else None
-        return Delivery(platform_id=None if message_id is None else str(message_id),
-                        route=f"telegram:{calls[-1].chat_id}")
+        return Delivery(
+            platform_id=None if message_id is None else str(message_id),
+            route=f"telegram:{calls[-1].chat_id}",
+        )
 
     def call(self, call: ApiCall) -> Any:
         """Make one call; its ``result`` on success, else raise :class:`DeliveryError`."""
         route = f"telegram:{call.chat_id}"
         request = urllib.request.Request(
-            self._endpoint + call.method, data=json.dumps(call.params).encode(),
-            headers={"Content-Type": "application/json"}, method="POST")
+            self._endpoint + call.method,
+            data=json.dumps(call.params).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
                 status, body = response.status, response.read()
@@ -210,21 +253,24 @@ class TelegramClient:
             retry_header = err.headers.get("Retry-After")
         except (TimeoutError, urllib.error.URLError, HTTPException, OSError) as err:
             reason = getattr(err, "reason", err)
-            raise DeliveryError(f"{call.method}: could not reach Telegram: {reason}",
-                                route=route) from None
+            raise DeliveryError(
+                f"{call.method}: could not reach Telegram: {reason}", route=route
+            ) from None
         return _answer(call.method, status, body, retry_header, route)
 
 
-def _answer(method: str, status: int, body: bytes, retry_header: str | None,
-            route: str) -> Any:
+def _answer(method: str, status: int, body: bytes, retry_header: str | None, route: str) -> Any:
     try:
         answer = json.loads(body)
     except ValueError:
         answer = None
     if not isinstance(answer, dict):
-        raise DeliveryError(f"{method}: HTTP {status} with a body that is not a Bot API answer",
-                            permanent=400 <= status < 500 and status != 429,
-                            status=status, route=route)
+        raise DeliveryError(
+            f"{method}: HTTP {status} with a body that is not a Bot API answer",
+            permanent=400 <= status < 500 and status != 429,
+            status=status,
+            route=route,
+        )
     if status < 300 and answer.get("ok") is True:
         return answer.get("result")
     code = answer.get("error_code", status)
@@ -236,13 +282,16 @@ def _answer(method: str, status: int, body: bytes, retry_header: str | None,
         retry_after = _seconds(parameters.get("retry_after"))
         if retry_after is None:
             retry_after = _seconds(retry_header)
-        raise DeliveryError(f"{method}: {description}", retry_after=retry_after,
-                            status=429, route=route)
+        raise DeliveryError(
+            f"{method}: {description}", retry_after=retry_after, status=429, route=route
+        )
     if "migrate_to_chat_id" in parameters:
-        description += (f" (the group is now the supergroup {parameters['migrate_to_chat_id']}:"
-                        " update `chats`)")
-    raise DeliveryError(f"{method}: {description}", permanent=400 <= code < 500,
-                        status=code, route=route)
+        description += (
+            f" (the group is now the supergroup {parameters['migrate_to_chat_id']}: update `chats`)"
+        )
+    raise DeliveryError(
+        f"{method}: {description}", permanent=400 <= code < 500, status=code, route=route
+    )
 
 
 def _seconds(value: Any) -> float | None:

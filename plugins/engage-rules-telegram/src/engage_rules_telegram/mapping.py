@@ -33,21 +33,39 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from engage_rules.adapters import PayloadError
-from engage_rules.events import Event, EventError, event_from_obj
+from engage_rules.plugin_api import Event, EventError, PayloadError, event_from_obj
 
 PLATFORM = "telegram"
 
 #: Message fields that carry member content (anything else is a service message).
 CONTENT_KINDS = (
-    "text", "photo", "video", "animation", "audio", "document", "sticker", "voice",
-    "video_note", "poll", "location", "venue", "contact", "dice", "story",
+    "text",
+    "photo",
+    "video",
+    "animation",
+    "audio",
+    "document",
+    "sticker",
+    "voice",
+    "video_note",
+    "poll",
+    "location",
+    "venue",
+    "contact",
+    "dice",
+    "story",
 )
 
 #: ``ChatMember.status`` values, and whether the user is in the chat with that status
 #: (``restricted`` members carry their own ``is_member`` flag).
-_STATUSES = {"creator": True, "administrator": True, "member": True, "restricted": None,
-             "left": False, "kicked": False}
+_STATUSES = {
+    "creator": True,
+    "administrator": True,
+    "member": True,
+    "restricted": None,
+    "left": False,
+    "kicked": False,
+}
 _STATUS_ROLES = {"creator": ("owner", "admin"), "administrator": ("admin",)}
 
 #: ``(channel, message_id) → author member id``, for ``reaction.added``'s ``to_member``
@@ -76,6 +94,7 @@ class MappingConfig:
 
 
 # -- typed access with the path of the offending field ----------------------------------------
+
 
 def _obj(value: Any, path: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
@@ -110,8 +129,14 @@ def _bool(value: Any, path: str) -> bool:
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
 
 
 def _time(value: Any, path: str) -> str:
@@ -142,8 +167,7 @@ def _user(value: Any, path: str) -> _User:
     first = _str(u.get("first_name"), f"{path}.first_name")
     last = u.get("last_name")
     name = first if last is None else f"{first} {_str(last, f'{path}.last_name')}".strip()
-    return _User(_int(u.get("id"), f"{path}.id"),
-                 _bool(u.get("is_bot"), f"{path}.is_bot"), name)
+    return _User(_int(u.get("id"), f"{path}.id"), _bool(u.get("is_bot"), f"{path}.is_bot"), name)
 
 
 def _chat(value: Any, path: str, config: MappingConfig) -> tuple[int, str | None]:
@@ -165,8 +189,10 @@ def _event(obj: dict[str, Any]) -> Event:
 
 # -- updates ---------------------------------------------------------------------------------
 
-def parse_update(update: Any, config: MappingConfig,
-                 author_of: AuthorLookup | None = None) -> list[Event]:
+
+def parse_update(
+    update: Any, config: MappingConfig, author_of: AuthorLookup | None = None
+) -> list[Event]:
     """One Telegram ``Update`` object → events.  Raises :class:`PayloadError`."""
     u = _obj(update, "update")
     _int(u.get("update_id"), "update_id")
@@ -185,8 +211,7 @@ def _message(m: Mapping[str, Any], config: MappingConfig) -> list[Event]:
     at = _time(m.get("date"), "message.date")
     if community is None:
         return []
-    base = {"at": at, "community": community, "platform": config.platform,
-            "channel": str(chat_id)}
+    base = {"at": at, "community": community, "platform": config.platform, "channel": str(chat_id)}
     actor = _user(m["from"], "message.from") if "from" in m else None
     if "new_chat_members" in m:
         if config.member_updates != "service_messages":
@@ -197,9 +222,17 @@ def _message(m: Mapping[str, Any], config: MappingConfig) -> list[Event]:
             if user.is_bot:
                 continue
             inviter = {"inviter": str(actor.id)} if actor and actor.id != user.id else {}
-            events.append(_event({
-                **base, "id": f"telegram:{chat_id}:{message_id}:joined:{user.id}",
-                "type": "member.joined", "member": user.ref(), "data": inviter}))
+            events.append(
+                _event(
+                    {
+                        **base,
+                        "id": f"telegram:{chat_id}:{message_id}:joined:{user.id}",
+                        "type": "member.joined",
+                        "member": user.ref(),
+                        "data": inviter,
+                    }
+                )
+            )
         return events
     if "left_chat_member" in m:
         if config.member_updates != "service_messages":
@@ -208,10 +241,17 @@ def _message(m: Mapping[str, Any], config: MappingConfig) -> list[Event]:
         if user.is_bot:
             return []
         removed = actor is not None and actor.id != user.id
-        return [_event({
-            **base, "id": f"telegram:{chat_id}:{message_id}:left:{user.id}",
-            "type": "member.left", "member": user.ref(),
-            "data": {"reason": "kicked" if removed else "left"}})]
+        return [
+            _event(
+                {
+                    **base,
+                    "id": f"telegram:{chat_id}:{message_id}:left:{user.id}",
+                    "type": "member.left",
+                    "member": user.ref(),
+                    "data": {"reason": "kicked" if removed else "left"},
+                }
+            )
+        ]
     kind = next((k for k in CONTENT_KINDS if k in m), None)
     if kind is None or actor is None or actor.is_bot or "sender_chat" in m:
         return []  # a service message, a channel post or a bot's message
@@ -223,16 +263,24 @@ def _message(m: Mapping[str, Any], config: MappingConfig) -> list[Event]:
     }
     if "reply_to_message" in m:
         reply = _obj(m["reply_to_message"], "message.reply_to_message")
-        data["reply_to"] = str(_int(reply.get("message_id"),
-                                    "message.reply_to_message.message_id"))
+        data["reply_to"] = str(_int(reply.get("message_id"), "message.reply_to_message.message_id"))
         if "from" in reply:
             author = _user(reply["from"], "message.reply_to_message.from")
             if not author.is_bot:
                 data["reply_to_member"] = str(author.id)
     if m.get("is_topic_message") is True:
         data["thread_id"] = str(_int(m.get("message_thread_id"), "message.message_thread_id"))
-    return [_event({**base, "id": f"telegram:{chat_id}:{message_id}",
-                    "type": "message.posted", "member": actor.ref(), "data": data})]
+    return [
+        _event(
+            {
+                **base,
+                "id": f"telegram:{chat_id}:{message_id}",
+                "type": "message.posted",
+                "member": actor.ref(),
+                "data": data,
+            }
+        )
+    ]
 
 
 def _status(value: Any, path: str) -> tuple[str, bool]:
@@ -264,11 +312,20 @@ def _chat_member(cmu: Mapping[str, Any], config: MappingConfig) -> list[Event]:
         data["inviter"] = str(actor.id)
     if not now_in:
         data["reason"] = "kicked" if status == "kicked" or actor.id != user.id else "left"
-    return [_event({
-        "id": f"telegram:{chat_id}:{kind}:{user.id}:{cmu['date']}", "type": f"member.{kind}",
-        "at": at, "community": community, "platform": config.platform,
-        "channel": str(chat_id), "member": user.ref(_STATUS_ROLES.get(status, ())),
-        "data": data})]
+    return [
+        _event(
+            {
+                "id": f"telegram:{chat_id}:{kind}:{user.id}:{cmu['date']}",
+                "type": f"member.{kind}",
+                "at": at,
+                "community": community,
+                "platform": config.platform,
+                "channel": str(chat_id),
+                "member": user.ref(_STATUS_ROLES.get(status, ())),
+                "data": data,
+            }
+        )
+    ]
 
 
 def reaction_key(value: Any, path: str) -> str:
@@ -283,15 +340,20 @@ def reaction_key(value: Any, path: str) -> str:
     return kind
 
 
-def _reaction(mr: Mapping[str, Any], config: MappingConfig,
-              author_of: AuthorLookup | None) -> list[Event]:
+def _reaction(
+    mr: Mapping[str, Any], config: MappingConfig, author_of: AuthorLookup | None
+) -> list[Event]:
     chat_id, community = _chat(mr.get("chat"), "message_reaction.chat", config)
     message_id = _int(mr.get("message_id"), "message_reaction.message_id")
     at = _time(mr.get("date"), "message_reaction.date")
-    old = [reaction_key(r, f"message_reaction.old_reaction[{i}]")
-           for i, r in enumerate(_list(mr.get("old_reaction"), "message_reaction.old_reaction"))]
-    new = [reaction_key(r, f"message_reaction.new_reaction[{i}]")
-           for i, r in enumerate(_list(mr.get("new_reaction"), "message_reaction.new_reaction"))]
+    old = [
+        reaction_key(r, f"message_reaction.old_reaction[{i}]")
+        for i, r in enumerate(_list(mr.get("old_reaction"), "message_reaction.old_reaction"))
+    ]
+    new = [
+        reaction_key(r, f"message_reaction.new_reaction[{i}]")
+        for i, r in enumerate(_list(mr.get("new_reaction"), "message_reaction.new_reaction"))
+    ]
     if "user" not in mr:
         return []  # an anonymous reaction, on behalf of a chat (actor_chat)
     user = _user(mr["user"], "message_reaction.user")
@@ -306,13 +368,28 @@ def _reaction(mr: Mapping[str, Any], config: MappingConfig,
         data = {"message_id": str(message_id), "emoji": key}
         if author is not None:
             data["to_member"] = author
-        events.append(_event({
-            "id": f"telegram:{chat_id}:{message_id}:reaction:{user.id}:{key}",
-            "type": "reaction.added", "at": at, "community": community,
-            "platform": config.platform, "channel": channel, "member": user.ref(),
-            "data": data}))
+        events.append(
+            _event(
+                {
+                    "id": f"telegram:{chat_id}:{message_id}:reaction:{user.id}:{key}",
+                    "type": "reaction.added",
+                    "at": at,
+                    "community": community,
+                    "platform": config.platform,
+                    "channel": channel,
+                    "member": user.ref(),
+                    "data": data,
+                }
+            )
+        )
     return events
 
 
-__all__ = ["CONTENT_KINDS", "PLATFORM", "AuthorLookup", "MappingConfig", "parse_update",
-           "reaction_key"]
+__all__ = [
+    "CONTENT_KINDS",
+    "PLATFORM",
+    "AuthorLookup",
+    "MappingConfig",
+    "parse_update",
+    "reaction_key",
+]

@@ -12,9 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engage_rules import hookimpl
-from engage_rules.adapters import Delivery, DeliveryError
-from engage_rules.events import Event
+from engage_rules.plugin_api import Delivery, DeliveryError, Event, hookimpl
 
 from .client import CAPABILITIES, DEFAULT_BASE_URL, TelegramClient
 from .mapping import PLATFORM, MappingConfig, parse_update
@@ -26,19 +24,25 @@ class TelegramSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     platform: str = Field(
-        default=PLATFORM, min_length=1,
-        description="the adapter's name in the runtime config (events carry it)")
+        default=PLATFORM,
+        min_length=1,
+        description="the adapter's name in the runtime config (events carry it)",
+    )
     token: str = Field(min_length=1, description="Bot token from @BotFather (a secret)")
     base_url: str = Field(default=DEFAULT_BASE_URL, description="Bot API server")
     chats: dict[str, str] = Field(
         default_factory=dict,
-        description="chat id → community name; when given, other chats are ignored")
+        description="chat id → community name; when given, other chats are ignored",
+    )
     member_updates: Literal["chat_member", "service_messages"] = Field(
-        default="chat_member", description="where joins and leaves are read from")
+        default="chat_member", description="where joins and leaves are read from"
+    )
     timeout: float = Field(default=10.0, gt=0, description="seconds per API call")
     author_cache: int = Field(
-        default=100_000, ge=0,
-        description="message authors remembered for reaction.added's to_member")
+        default=100_000,
+        ge=0,
+        description="message authors remembered for reaction.added's to_member",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -67,8 +71,9 @@ class TelegramSettings(BaseModel):
         names = list(self.chats.values())
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
-            raise ValueError(f"communities mapped to several chats: {twice}; "
-                             "each community needs its own chat")
+            raise ValueError(
+                f"communities mapped to several chats: {twice}; each community needs its own chat"
+            )
         return self
 
 
@@ -99,18 +104,25 @@ class TelegramAdapter:
 
     capabilities = CAPABILITIES
 
-    def __init__(self, settings: Mapping[str, Any] | TelegramSettings, *,
-                 clock: Callable[[], float] = time.time) -> None:
-        s = settings if isinstance(settings, TelegramSettings) else \
-            TelegramSettings.model_validate(dict(settings))
+    def __init__(
+        self,
+        settings: Mapping[str, Any] | TelegramSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        s = (
+            settings
+            if isinstance(settings, TelegramSettings)
+            else TelegramSettings.model_validate(dict(settings))
+        )
         self.settings = s
         self.name = s.platform
-        self._config = MappingConfig(chats=dict(s.chats), member_updates=s.member_updates,
-                                     platform=s.platform)
+        self._config = MappingConfig(
+            chats=dict(s.chats), member_updates=s.member_updates, platform=s.platform
+        )
         self._chat_ids = {name: int(chat) for chat, name in s.chats.items()}
         self._authors = _Authors(s.author_cache)
-        self._client = TelegramClient(s.token, base_url=s.base_url, timeout=s.timeout,
-                                      clock=clock)
+        self._client = TelegramClient(s.token, base_url=s.base_url, timeout=s.timeout, clock=clock)
         self._closed = False
 
     def parse(self, payload: Mapping[str, Any]) -> list[Event]:
@@ -128,8 +140,10 @@ class TelegramAdapter:
         try:
             return int(community)
         except ValueError:
-            raise DeliveryError(f"community {community!r} has no Telegram chat: "
-                                "map its chat id to it in `chats`", permanent=True) from None
+            raise DeliveryError(
+                f"community {community!r} has no Telegram chat: map its chat id to it in `chats`",
+                permanent=True,
+            ) from None
 
     def deliver(self, action: Mapping[str, Any]) -> Delivery:
         if self._closed:
@@ -146,6 +160,9 @@ def make_adapter(settings: Mapping[str, Any]) -> TelegramAdapter:
 
 @hookimpl
 def register_adapters(register: Callable[..., None]) -> None:
-    register("telegram", make_adapter,
-             "Telegram Bot API: group messages, joins, leaves and reactions in; messages, "
-             "deletions, mutes, kicks and bans out")
+    register(
+        "telegram",
+        make_adapter,
+        "Telegram Bot API: group messages, joins, leaves and reactions in; messages, "
+        "deletions, mutes, kicks and bans out",
+    )

@@ -21,8 +21,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from engage_rules.adapters.base import Delivery, DeliveryError, PayloadError
-from engage_rules.events import Event, EventError, event_from_obj
+from engage_rules.plugin_api import (
+    Delivery,
+    DeliveryError,
+    Event,
+    EventError,
+    PayloadError,
+    event_from_obj,
+)
 
 PLATFORM = "example_chat"
 DEFAULT_BASE_URL = "https://api.example-chat.invalid"
@@ -31,8 +37,10 @@ DEFAULT_BASE_URL = "https://api.example-chat.invalid"
 def _field(obj: Mapping[str, Any], key: str, kind: type, path: str) -> Any:
     value = obj.get(key)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise PayloadError(f"expected {kind.__name__}, got {type(value).__name__}",
-                           path=f"{path}.{key}" if path else key)
+        raise PayloadError(
+            f"expected {kind.__name__}, got {type(value).__name__}",
+            path=f"{path}.{key}" if path else key,
+        )
     return value
 
 
@@ -51,8 +59,9 @@ class ExampleChatAdapter:
     ``timeout`` (seconds, default 10)."""
 
     name = PLATFORM
-    capabilities = frozenset({"send", "reply", "broadcast", "delete_message", "kick",
-                              "example_chat.pin"})
+    capabilities = frozenset(
+        {"send", "reply", "broadcast", "delete_message", "kick", "example_chat.pin"}
+    )
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         token = settings.get("token")
@@ -77,8 +86,12 @@ class ExampleChatAdapter:
             return []  # the bot's own messages (and other bots') are not member activity
         obj: dict[str, Any] = {
             "id": f"{PLATFORM}-{update_id}",
-            "type": {"message": "message.posted", "join": "member.joined",
-                     "leave": "member.left", "reaction": "reaction.added"}[kind],
+            "type": {
+                "message": "message.posted",
+                "join": "member.joined",
+                "leave": "member.left",
+                "reaction": "reaction.added",
+            }[kind],
             "at": _time(_field(body, "sent_at", str, kind), f"{kind}.sent_at"),
             "platform": PLATFORM,
             "member": {"id": _field(user, "id", str, f"{kind}.user")},
@@ -88,12 +101,16 @@ class ExampleChatAdapter:
         if isinstance(body.get("chat"), str):
             obj["channel"] = body["chat"]
         if kind == "message":
-            obj["data"] = {"message_id": _field(body, "id", str, kind),
-                           "text": _field(body, "text", str, kind)}
+            obj["data"] = {
+                "message_id": _field(body, "id", str, kind),
+                "text": _field(body, "text", str, kind),
+            }
         elif kind == "reaction":
-            obj["data"] = {"message_id": _field(body, "message_id", str, kind),
-                           "emoji": _field(body, "emoji", str, kind),
-                           "to_member": _field(body, "author_id", str, kind)}
+            obj["data"] = {
+                "message_id": _field(body, "message_id", str, kind),
+                "emoji": _field(body, "emoji", str, kind),
+                "to_member": _field(body, "author_id", str, kind),
+            }
         try:
             return [event_from_obj(obj)]
         except EventError as err:  # e.g. an empty member id
@@ -107,49 +124,63 @@ class ExampleChatAdapter:
         member = action.get("member")
         channel = params.get("channel") or action.get("channel") or "general"
         if kind == "send":
-            return self._call("POST", "/v1/direct_messages",
-                              {"user": member, "text": params.get("text")})
+            return self._call(
+                "POST", "/v1/direct_messages", {"user": member, "text": params.get("text")}
+            )
         if kind in ("reply", "broadcast"):
-            return self._call("POST", f"/v1/channels/{quote(str(channel))}/messages",
-                              {"text": params.get("text")})
+            return self._call(
+                "POST", f"/v1/channels/{quote(str(channel))}/messages", {"text": params.get("text")}
+            )
         if kind == "delete_message":
             message = params.get("message_id")
             if not message:
                 raise DeliveryError("delete_message: no message_id", permanent=True)
-            return self._call("DELETE", f"/v1/channels/{quote(str(channel))}/messages/"
-                                        f"{quote(str(message))}", None)
+            return self._call(
+                "DELETE", f"/v1/channels/{quote(str(channel))}/messages/{quote(str(message))}", None
+            )
         if kind == "kick":
-            return self._call("POST", f"/v1/members/{quote(str(member))}/kick",
-                              {"reason": params.get("reason")})
+            return self._call(
+                "POST", f"/v1/members/{quote(str(member))}/kick", {"reason": params.get("reason")}
+            )
         if kind == "example_chat.pin":
-            return self._call("POST", f"/v1/channels/{quote(str(channel))}/pins",
-                              {"message_id": params.get("message_id")})
+            return self._call(
+                "POST",
+                f"/v1/channels/{quote(str(channel))}/pins",
+                {"message_id": params.get("message_id")},
+            )
         raise DeliveryError(f"example_chat cannot deliver {kind!r}", permanent=True)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Delivery:
         request = urllib.request.Request(
-            self.base_url + path, method=method,
+            self.base_url + path,
+            method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self.token}",
-                     "Content-Type": "application/json"})
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 answer = json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as err:
             status = err.code
             if status == 429:
-                raise DeliveryError("rate limited", status=429, route=path,
-                                    retry_after=_seconds(err.headers.get("Retry-After"))
-                                    ) from None
-            raise DeliveryError(f"{method} {path}: HTTP {status}", status=status,
-                                permanent=400 <= status < 500, route=path) from None
+                raise DeliveryError(
+                    "rate limited",
+                    status=429,
+                    route=path,
+                    retry_after=_seconds(err.headers.get("Retry-After")),
+                ) from None
+            raise DeliveryError(
+                f"{method} {path}: HTTP {status}",
+                status=status,
+                permanent=400 <= status < 500,
+                route=path,
+            ) from None
         except (urllib.error.URLError, TimeoutError, OSError) as err:
             raise DeliveryError(f"{method} {path}: {err}", route=path) from None
         except ValueError:
             raise DeliveryError(f"{method} {path}: the answer is not JSON", route=path) from None
         platform_id = answer.get("id") if isinstance(answer, dict) else None
-        return Delivery(platform_id=None if platform_id is None else str(platform_id),
-                        route=path)
+        return Delivery(platform_id=None if platform_id is None else str(platform_id), route=path)
 
     def close(self) -> None:
         """Nothing to release: each call opens its own connection."""

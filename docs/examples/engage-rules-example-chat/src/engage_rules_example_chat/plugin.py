@@ -1,35 +1,21 @@
 """The plugin module the ``engage_rules`` entry point names: its hooks register the
-adapter, the ``example_chat.pin`` action and the ``chat.pinned`` event type."""
+adapter, the ``pins:`` feature (with its ``example_chat.pin`` action and unpin timer)
+and the ``chat.pinned`` event type."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from engage_rules import hookimpl
-from engage_rules.action_specs import ActionSpec
-from engage_rules.compiler import CompiledAction
-from engage_rules.engine_actions import Run
-from engage_rules.hookspecs import RegisterAction, RegisterAdapter, RegisterEventType
+from engage_rules.plugin_api import (
+    RegisterAdapter,
+    RegisterEventType,
+    RegisterFeature,
+    hookimpl,
+)
 
 from .adapter import ExampleChatAdapter
-
-
-class PinParams(BaseModel):
-    """``example_chat.pin: {message_id: "{{ event.data.message_id }}", channel: ...}``"""
-
-    model_config = ConfigDict(extra="forbid")
-    message_id: str = Field(description="the message to pin (may be a template)")
-    channel: str | None = Field(default=None, description="default: the event's channel")
-
-
-def do_pin(run: Run, action: CompiledAction) -> None:
-    """Emit the pin: the engine decides, the adapter delivers."""
-    channel = run.text(action, "channel") or run.event.channel
-    run.emit(action, run.event.member_id,
-             {"message_id": run.text(action, "message_id"), "channel": channel})
+from .pins import PinsFeature
 
 
 def make_adapter(settings: Mapping[str, Any]) -> ExampleChatAdapter:
@@ -42,8 +28,8 @@ def register_adapters(register: RegisterAdapter) -> None:
 
 
 @hookimpl
-def register_actions(register: RegisterAction) -> None:
-    register(ActionSpec("example_chat.pin", PinParams, "message_id", "pin a message"), do_pin)
+def register_features(register: RegisterFeature) -> None:
+    register(PinsFeature())
 
 
 @hookimpl

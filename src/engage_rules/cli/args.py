@@ -1,0 +1,51 @@
+"""Argument types the commands share: times, counts and durations."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time with a UTC offset, within the event time range (argparse type)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset (Z or ±HH:MM)")
+    from ..model.events import MAX_TIME, MIN_TIME
+
+    try:
+        inside = MIN_TIME <= value < MAX_TIME
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is outside the times engage_rules handles "
+            f"({MIN_TIME.year} to {MAX_TIME.year - 1}, UTC)"
+        )
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def duration_seconds(text: str) -> float:
+    """A duration (``30s``, ``10m``, ``2h``...) or ``0``, in seconds (argparse type)."""
+    from .._util.durations import parse_duration
+
+    if text.strip() == "0":
+        return 0.0
+    try:
+        return float(parse_duration(text).total_seconds())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None

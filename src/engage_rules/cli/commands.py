@@ -1,0 +1,67 @@
+"""The built-in commands, registered through the ``register_commands`` hook exactly as a
+plugin registers its own (the plugin manager loads this module as the built-in plugin
+``builtin-commands``).  Each command lives in its own module: ``configure(parser)`` adds
+its arguments, ``cmd_<name>(args)`` runs it."""
+
+from __future__ import annotations
+
+from ..plugins.hookspecs import RegisterCommand, hookimpl
+
+
+@hookimpl
+def register_commands(register: RegisterCommand) -> None:
+    """validate, replay, explain, review, audit, report, test, schema, plugins, run."""
+    from . import audit, explain, plugins, replay, report, review, run, run_tests, schema, validate
+
+    register(
+        "validate",
+        validate.configure,
+        validate.cmd_validate,
+        "check playbooks; print file:line:col problems",
+    )
+    register(
+        "replay",
+        replay.configure,
+        replay.cmd_replay,
+        "process a JSONL event file with a virtual clock",
+    )
+    register(
+        "explain",
+        explain.configure,
+        explain.cmd_explain,
+        "why rules did or did not fire for an event or a member",
+    )
+    register(
+        "review",
+        review.configure,
+        review.cmd_review,
+        "list, approve or dismiss items flagged for review",
+    )
+    register(
+        "audit", audit.configure, audit.cmd_audit, "export the moderation audit log as JSON Lines"
+    )
+    register(
+        "report",
+        report.configure,
+        report.cmd_report,
+        "activity, growth, retention and conversion figures, as tables or an HTML "
+        "report with charts",
+    )
+    register(
+        "test", run_tests.configure, run_tests.cmd_test, "run playbook test files (*.test.yaml)"
+    )
+    register(
+        "schema",
+        schema.configure,
+        schema.cmd_schema,
+        "print the JSON Schema of the playbook language",
+    )
+    register(
+        "plugins",
+        plugins.configure,
+        plugins.cmd_plugins,
+        "list installed plugins and what each registers",
+    )
+    register(
+        "run", run.configure, run.cmd_run, "the live runtime: sources → engine → store → adapters"
+    )

@@ -1,0 +1,167 @@
+"""What the commands share: loading a playbook and reporting its problems, opening a
+store a command reads, and feeding an event file to runners with a progress line."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import IO, TYPE_CHECKING
+
+from ..errors import PlaybookError, StoreError
+
+#: Rule errors (and quarantined lines) a summary lists one by one.
+MAX_ERRORS_SHOWN = 20
+
+if TYPE_CHECKING:
+    from ..compile.playbook import CompiledPlaybook
+    from ..model.decision import RuleFailure
+    from ..model.events import Event
+    from ..plugins.registry import Registry
+    from ..shell.reader import Quarantined
+    from ..shell.runner import Runner
+    from ..store import Store
+
+    Items = Iterable[tuple[int, Event | Quarantined]]
+
+
+def load_or_report(path: str, registry: Registry) -> CompiledPlaybook | None:
+    """Load and compile a playbook; on failure print every problem as
+    ``file:line:col: message`` on stderr and return None (the command exits 1)."""
+    from ..compile.compiler import load
+
+    try:
+        return load(path, registry=registry)
+    except PlaybookError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+    except OSError as err:
+        print(f"{path}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
+    return None
+
+
+def open_persistent_store(url: str, registry: Registry) -> Store:
+    """Open the store a command reads (a durable one: a memory store holds nothing)."""
+    from ..store import open_store
+
+    if url.strip().lower().startswith("memory"):
+        raise StoreError(
+            "a memory: store keeps nothing between commands; give the store "
+            "the engine wrote, e.g. --store sqlite:///state.db"
+        )
+    return open_store(url, registry=registry)
+
+
+class _Progress:
+    """A one-line progress display on a terminal; silent otherwise."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def update(self, count: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        rate = count / max(now - self.started, 1e-9)
+        self.stream.write(f"\r  {count:,} events  {rate:,.0f}/s ")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 40 + "\r")
+            self.stream.flush()
+
+
+def first_event(items: Items) -> tuple[str | None, Iterator[tuple[int, Event | Quarantined]]]:
+    """The id of the stream's first event (None if it has none), and the whole stream
+    again, nothing consumed.  Raises OSError when the input cannot be read."""
+    from ..model.events import Event
+
+    it = iter(items)
+    head: list[tuple[int, Event | Quarantined]] = []
+    first: str | None = None
+    for item in it:
+        head.append(item)
+        if isinstance(item[1], Event):
+            first = item[1].id
+            break
+    return first, itertools.chain(head, it)
+
+
+def feed_events(
+    source: str | Items,
+    runners: Sequence[Runner],
+    until: datetime | None,
+    quarantined: list[Quarantined],
+) -> None:
+    """Replay the event file ``source`` (``-`` for stdin; or items already being read)
+    through each runner: a quarantined line is appended to ``quarantined`` and counted
+    in every runner's stats; then each runner advances its clock to ``until`` and
+    flushes.  A progress line shows on a terminal.  Raises OSError when the file cannot
+    be read."""
+    from ..shell.reader import Quarantined, read_events
+
+    items = read_events(source) if isinstance(source, str) else source
+    progress = _Progress(sys.stderr)
+    try:
+        for _, item in items:
+            if isinstance(item, Quarantined):
+                quarantined.append(item)
+                for runner in runners:
+                    runner.stats.quarantined[item.reason] += 1
+                continue
+            for runner in runners:
+                runner.feed(item)
+            progress.update(runners[0].stats.read)
+        for runner in runners:
+            if until is not None:
+                runner.advance_to(until)
+            runner.flush()
+    finally:
+        progress.done()
+
+
+def print_summary(
+    runner: Runner, quarantined: list[Quarantined], errors: list[RuleFailure]
+) -> None:
+    """The summary of a replay on stderr: events, quarantined lines, timers, actions by
+    type, messages and rule errors."""
+    s = runner.stats
+    err = sys.stderr
+    total_q = sum(s.quarantined.values())
+    print(
+        f"events: {s.read + total_q} read, {s.processed} processed, "
+        f"{s.duplicates} duplicate, {total_q} quarantined",
+        file=err,
+    )
+    for reason, n in sorted(s.quarantined.items()):
+        lines = [str(q.line) for q in quarantined if q.reason == reason][:10]
+        if lines:  # none for the second run of a comparison: listed under the first
+            print(f"  quarantined {reason}: {n} (lines {', '.join(lines)})", file=err)
+    for q in quarantined[:MAX_ERRORS_SHOWN]:
+        print(f"  line {q.line}: {q.reason}: {q.message}", file=err)
+    if s.late:
+        print(f"late events (older than the clock): {s.late}", file=err)
+    print(f"timers fired: {s.timers_fired}", file=err)
+    total_a = sum(s.actions.values())
+    by_type = ", ".join(f"{t}: {n}" for t, n in sorted(s.actions.items()))
+    print(f"actions: {total_a}" + (f" ({by_type})" if by_type else ""), file=err)
+    if s.shadow:  # rules in shadow mode: recorded with "shadow": true, never delivered
+        shadow = ", ".join(f"{t}: {n}" for t, n in sorted(s.shadow.items()))
+        print(f"shadow actions (not delivered): {sum(s.shadow.values())} ({shadow})", file=err)
+    if s.messages:  # the messaging policy at work (docs/reference.md §5.8)
+        parts = ", ".join(f"{k}: {n}" for k, n in sorted(s.messages.items()))
+        print(f"messages: {parts}", file=err)
+    print(f"rule errors: {s.rule_errors}", file=err)
+    for e in errors[:MAX_ERRORS_SHOWN]:
+        print(f"  rule {e.rule} on {e.cause}: {e.message}", file=err)
+    if len(errors) > MAX_ERRORS_SHOWN:
+        print(f"  ... and {len(errors) - MAX_ERRORS_SHOWN} more", file=err)

@@ -1,0 +1,100 @@
+"""The `explain` command: answers from a store's traces, or from a traced replay."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import orjson
+
+from ..errors import StoreError
+from ..store import Store
+from ..tools.explain import explain_event, explain_member
+from .args import parse_time
+from .common import feed_events, load_or_report, open_persistent_store
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """The options of ``engage-rules explain``."""
+    p.description = (
+        "Explain, from rule traces, what every rule made of an event, or of "
+        "a member's events.  Give --store (a store written with tracing on), "
+        "or a playbook and an event file to replay here with tracing on."
+    )
+    p.add_argument("playbook", nargs="?", metavar="PLAYBOOK")
+    p.add_argument("events", nargs="?", metavar="EVENTS", help="JSON Lines file, or -")
+    p.add_argument("--store", metavar="URL", help="read traces from this store instead")
+    p.add_argument(
+        "--until",
+        type=parse_time,
+        metavar="ISO",
+        help="with a replay: advance the clock to this time at the end",
+    )
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--event", metavar="ID", help="explain one event (and what it raised)")
+    what.add_argument("--member", metavar="ID", help="explain a member's events")
+    p.add_argument("--rule", metavar="ID", help="only this rule")
+    p.add_argument("--community", metavar="NAME", help="the member's community")
+    p.add_argument("--json", action="store_true", help="print the traces as JSON")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """``engage-rules explain``: what every rule made of an event, or of a member's events."""
+    if args.store is not None and (args.playbook or args.events):
+        print("error: give either --store or a playbook and events, not both", file=sys.stderr)
+        return 2
+    if args.store is None and not (args.playbook and args.events):
+        print("error: give a playbook and an event file to replay, or --store URL", file=sys.stderr)
+        return 2
+    known: list[str] = []
+    try:
+        if args.store is not None:
+            store = open_persistent_store(args.store, args.registry)
+        else:
+            replayed = _replay(args)
+            if isinstance(replayed, int):
+                return replayed
+            store, known = replayed
+        traces = _find(store, args)
+    except StoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.rule is not None and args.event is not None:  # --member filters in the view
+        for t in traces:
+            t["rules"] = [r for r in t["rules"] if r["rule"] == args.rule]
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(traces, option=orjson.OPT_INDENT_2) + b"\n")
+        return 0 if traces else 1
+    if args.event is not None:
+        print(explain_event(traces, args.event))
+    else:
+        print(explain_member(traces, args.member, args.rule, known))
+    return 0 if traces else 1
+
+
+def _find(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
+    try:
+        if args.event is not None:
+            return store.traces(cause=args.event) or store.traces(event=args.event)
+        return store.traces(member=args.member, community=args.community)
+    finally:
+        store.close()
+
+
+def _replay(args: argparse.Namespace) -> tuple[Store, list[str]] | int:
+    """Replay the events in memory with tracing on; the store holds every trace."""
+    from ..shell.runner import Runner
+    from ..store import MemoryStore
+
+    playbook = load_or_report(args.playbook, args.registry)
+    if playbook is None:
+        return 1
+    store = MemoryStore()
+    runner = Runner(playbook, store, trace=True, trace_retention=None)
+    try:
+        feed_events(args.events, [runner], args.until, [])
+    except OSError as err:
+        print(f"error: cannot read events: {err}", file=sys.stderr)
+        return 2
+    return store, [r.id for r in playbook.rules]

@@ -1,0 +1,86 @@
+"""The ``engage-rules`` command line (docs/reference.md §7): the edge of the program.
+
+:func:`main` builds the plugin registry (the installed plugins, or the one it is given),
+makes one subcommand per registered command — the built-in ones are registered by
+:mod:`.commands` through the ``register_commands`` hook, exactly as a plugin's are —
+and runs the chosen one with the registry on its arguments (``args.registry``).
+Whatever goes wrong ends in one line on stderr and a documented exit code: 2 for a
+store, plugin or usage problem, 130 for Ctrl-C; never a traceback (unless
+``ENGAGE_RULES_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..errors import StoreError
+from .errors import DEBUG_ENV, internal
+
+if TYPE_CHECKING:
+    from ..plugins.registry import Registry
+
+
+def build_parser(registry: Registry) -> argparse.ArgumentParser:
+    """The parser: one subcommand per command of ``registry``, in registration order."""
+    parser = argparse.ArgumentParser(
+        prog="engage-rules",
+        description="Run a community's engagement and moderation playbook.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, entry in registry.commands.items():
+        builtin = entry.plugin.startswith("builtin")
+        p = sub.add_parser(
+            name, help=entry.help if builtin else f"{entry.help} [plugin {entry.plugin}]"
+        )
+        entry.configure(p)
+        p.set_defaults(func=entry.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None) -> int:
+    """Run the command line; ``registry`` defaults to the installed plugins'."""
+    from ..plugins.manager import PluginError, default_registry
+
+    try:
+        reg = registry if registry is not None else default_registry()
+        parser = build_parser(reg)
+    except PluginError as err:
+        print(f"engage-rules: {err}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    args.registry = reg
+    bundled_time_zones()
+    try:
+        code: int = args.func(args)
+    except StoreError as err:  # opening, writing or reading a store failed
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: one line (ENGAGE_RULES_DEBUG=1 shows where)
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"engage-rules: internal error: {internal(err)}", file=sys.stderr)
+        return 2
+    return code
+
+
+def bundled_time_zones() -> None:
+    """Read time zones from the bundled ``tzdata`` package only, never from the
+    machine's own tz database, whose version varies: the same playbook and events give
+    the same times on every machine (docs/language.md, "Time zones").  Called by the
+    command line, the edge of the process; an embedding application decides for
+    itself (``PYTHONTZPATH=`` does the same)."""
+    import zoneinfo
+
+    zoneinfo.reset_tzpath(to=())
+    zoneinfo.ZoneInfo.clear_cache()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

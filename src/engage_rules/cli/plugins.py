@@ -1,0 +1,82 @@
+"""``engage-rules plugins`` and the commands plugins add to ``engage-rules``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+
+from ..plugins.registry import KINDS, Registry
+
+_TITLES = {
+    "features": "features",
+    "adapters": "adapters",
+    "actions": "actions",
+    "functions": "functions",
+    "event_types": "event types",
+    "stores": "stores",
+    "commands": "commands",
+    "classifiers": "classifiers",
+    "timer_kinds": "timer kinds",
+    "sections": "playbook sections",
+}
+
+
+def _details(reg: Registry, kind: str, name: str) -> str:
+    """A one-line description of a registered thing, for the text listing."""
+    if kind == "features":
+        feature = reg.feature(name)
+        doc = (type(feature).__doc__ or "") if feature is not None else ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+    if kind == "adapters":
+        return reg.adapters[name].description
+    if kind == "actions":
+        return reg.actions[name].spec.description
+    if kind == "functions":
+        return reg.functions[name].doc
+    if kind == "event_types":
+        return reg.event_types[name].description
+    if kind == "stores":
+        return f"--store {name}:..."
+    if kind == "commands":
+        return reg.commands[name].help
+    return ""
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """``engage-rules plugins``: list the loaded plugins and what each registers."""
+    reg: Registry = args.registry
+    if args.json:
+        sys.stdout.write(orjson.dumps(reg.describe(), option=orjson.OPT_INDENT_2).decode())
+        sys.stdout.write("\n")
+        return 0
+    out: list[str] = []
+    for plugin in reg.describe():
+        out.append(f"{plugin['name']} ({plugin['source']})")
+        registered = [k for k in KINDS if plugin[k]]
+        if not registered:
+            out.append("  (registers nothing)")
+        for kind in registered:
+            names: list[str] = plugin[kind]
+            if args.verbose:
+                out.append(f"  {_TITLES[kind]}:")
+                width = max(len(n) for n in names)
+                for name in names:
+                    details = _details(reg, kind, name)
+                    out.append(f"    {name:<{width}}  {details}".rstrip())
+            else:
+                out.append(f"  {_TITLES[kind]} ({len(names)}): {', '.join(names)}")
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """``engage-rules plugins [--json] [-v]``."""
+    p.add_argument("--json", action="store_true", help="print JSON (one object per plugin)")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="one line per registered item, with its description",
+    )

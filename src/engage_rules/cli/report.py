@@ -1,0 +1,132 @@
+"""``engage-rules report``: read a store, compute the figures, print or write them.
+
+Errors a user can make (no such store, a memory: store, a bad date or period, an unknown
+community) are one ``error: ...`` line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+import orjson
+
+from .._util.durations import parse_duration
+from ..errors import StoreError, UsageError
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """The options of ``engage-rules report``."""
+    p.add_argument(
+        "--store",
+        required=True,
+        metavar="URL",
+        help="the store the engine wrote, e.g. sqlite:///state.db",
+    )
+    p.add_argument(
+        "--from",
+        dest="start",
+        metavar="DATE",
+        help="first day of the period, YYYY-MM-DD in the playbook's time zone "
+        "(default: 30 days before --to)",
+    )
+    p.add_argument(
+        "--to",
+        dest="end",
+        metavar="DATE",
+        help="last day of the period, inclusive (default: the newest day with activity)",
+    )
+    p.add_argument("--community", metavar="NAME", help="only this community (default: all)")
+    p.add_argument(
+        "--goal",
+        default="purchase",
+        metavar="TYPE",
+        help="the event type that counts as a conversion (default: purchase)",
+    )
+    p.add_argument(
+        "--churn-after",
+        default="30d",
+        metavar="DURATION",
+        help="a member silent this long counts as churned (default: 30d)",
+    )
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--html", metavar="FILE", help="also write an HTML report with charts")
+
+
+def _date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def _churn_days(text: str) -> int:
+    try:
+        value = parse_duration(text)
+    except ValueError as err:
+        raise UsageError(f"--churn-after: {err}") from None
+    seconds = int(value.total_seconds())
+    if seconds <= 0 or seconds % 86400:
+        raise UsageError(f"--churn-after {text!r} must be a whole number of days, e.g. 30d or 4w")
+    return seconds // 86400
+
+
+def _check_store_exists(url: str) -> None:
+    """A report never creates a store: a missing SQLite file is a typo, not an empty store."""
+    from ..store.base import sqlite_path
+
+    if url.strip().lower().startswith("sqlite:"):
+        path = sqlite_path(url.strip())
+        if path != ":memory:" and not Path(path).is_file():
+            raise StoreError(
+                f"no store at {path!r}: give the --store the engine wrote, e.g. sqlite:///state.db"
+            )
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``engage-rules report``: a community report from what a store keeps."""
+    from ..errors import PeriodError, ReportDataError
+    from ..tools.report.build import build_report, choose_period
+    from ..tools.report.data import read_store
+    from .common import open_persistent_store
+
+    try:
+        start, end = _date(args.start, "--from"), _date(args.end, "--to")
+        if start is not None and end is not None and start > end:
+            raise UsageError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
+        churn_days = _churn_days(args.churn_after)
+        _check_store_exists(args.store)
+        store = open_persistent_store(args.store, args.registry)
+    except (UsageError, StoreError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        data = read_store(store, args.community)
+        period = choose_period(data, start, end)
+    except (ReportDataError, PeriodError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    report = build_report(data, period, goal=args.goal, churn_days=churn_days)
+    if args.html:
+        from ..tools.report.html import render_html
+
+        try:
+            Path(args.html).write_text(render_html(report), encoding="utf-8")
+        except OSError as err:
+            print(f"error: cannot write {args.html}: {err.strerror or err}", file=sys.stderr)
+            return 2
+    if args.json:
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        from ..tools.report.text import print_report
+
+        print_report(report, sys.stdout)
+    if args.html:
+        print(f"wrote {args.html}", file=sys.stderr)
+    return 0

@@ -1,0 +1,154 @@
+"""``engage-rules review``: list, approve or dismiss items flagged for review."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..errors import StoreError
+from .args import parse_time
+from .common import load_or_report, open_persistent_store
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """The options of ``engage-rules review``."""
+    p.add_argument("verb", nargs="?", default="list", choices=("list", "approve", "dismiss"))
+    p.add_argument(
+        "item", nargs="?", metavar="ID", help="the item's id (or its first 6+ characters)"
+    )
+    p.add_argument("--store", required=True, metavar="URL", help="e.g. sqlite:///state.db")
+    p.add_argument("--playbook", metavar="P", help="the playbook (needed to approve)")
+    p.add_argument(
+        "--actor",
+        default="moderator",
+        metavar="NAME",
+        help="who gives the verdict, for the audit log (default: moderator)",
+    )
+    p.add_argument(
+        "--at",
+        type=parse_time,
+        metavar="ISO",
+        help="when the verdict takes effect (default: now, or the store's clock if later)",
+    )
+    p.add_argument(
+        "--status",
+        default="open",
+        choices=("open", "approved", "dismissed", "all"),
+        help="which items `list` shows (default: open)",
+    )
+    p.add_argument("--json", action="store_true", help="`list` as JSON Lines")
+
+
+def _review_line(item: dict[str, Any]) -> str:
+    text = ""
+    data = (item.get("event_json") or {}).get("data") or {}
+    if isinstance(data.get("text"), str):
+        text = data["text"].replace("\n", " ")
+        text = text if len(text) <= 60 else text[:57] + "..."
+    return "  ".join(
+        [
+            item["id"][:12],
+            f"{item.get('status', ''):<9}",
+            str(item.get("at", "")),
+            f"rule={item.get('rule')}",
+            f"member={item.get('member')}",
+            f"reason={item.get('reason', '')!r}",
+            f"text={text!r}",
+        ]
+    )
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """``engage-rules review``: list, approve or dismiss items of the review queue."""
+    from ..features.moderation.review import ReviewError, find_item, review_items
+
+    try:
+        store = open_persistent_store(args.store, args.registry)
+    except StoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        items = review_items(store.review_queue())
+        if args.verb == "list":
+            shown = [i for i in items if args.status == "all" or i.get("status") == args.status]
+            for item in shown:
+                if args.json:
+                    sys.stdout.write(orjson.dumps(item).decode() + "\n")
+                else:
+                    print(_review_line(item))
+            print(f"{len(shown)} item(s) {args.status}", file=sys.stderr)
+            return 0
+        if not args.item:
+            print(f"error: `review {args.verb}` needs the item's id", file=sys.stderr)
+            return 2
+        item = find_item(items, args.item)
+        verdict = args.verb
+        status = "approved" if verdict == "approve" else "dismissed"
+        if item.get("status") == status:
+            print(
+                f"review item {item['id'][:12]} is already {status}: nothing to do", file=sys.stderr
+            )
+            return 0
+        return _apply_verdict(store, item, verdict, args)
+    except ReviewError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+
+
+def _apply_verdict(
+    store: Store, item: dict[str, Any], verdict: str, args: argparse.Namespace
+) -> int:
+    from ..engine.core import Engine
+    from ..features.moderation.review import VERDICTS, ReviewError, decide_review
+
+    done = VERDICTS[verdict]
+    if verdict == "approve" and not args.playbook:
+        raise ReviewError(
+            "`review approve` needs --playbook, the playbook whose rule "
+            "flagged the item (its on_approve actions are applied)"
+        )
+    if args.playbook:
+        loaded = load_or_report(args.playbook, args.registry)
+        if loaded is None:
+            return 1
+        playbook = loaded
+    else:
+        from ..compile.compiler import compile_playbook
+        from ..lang.loader import load_playbook_text
+
+        registry = args.registry
+        playbook = compile_playbook(
+            load_playbook_text("engage_rules: 1\n", "<review>", registry=registry),
+            registry=registry,
+        )
+    state = store.open()
+    engine = Engine(playbook, state)
+    at = args.at or datetime.now(UTC)
+    if state.clock is not None and at < state.clock:
+        at = state.clock
+    decisions = engine.advance_to(at)
+    decision = decide_review(engine, item, verdict, args.actor, at)
+    if store.is_processed(decision.cause):
+        print(f"review item {item['id'][:12]} was already {done}", file=sys.stderr)
+        return 0
+    store.commit([*decisions, decision], state)
+    out = sys.stdout.buffer
+    for d in (*decisions, decision):
+        out.write(b"".join(a.to_json_bytes() + b"\n" for a in d.actions))
+    out.flush()
+    for error in decision.errors:
+        print(f"  rule {error.rule}: {error.message}", file=sys.stderr)
+    print(
+        f"review item {item['id'][:12]} {done} by {args.actor}: {len(decision.actions)} action(s)",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,88 @@
+"""What generated dispatch code calls at run time: the one implementation of a rule's
+steps, shared by the generated dispatch functions (:mod:`.dispatch`) and the traced ones
+(:mod:`engage_rules.engine.tracing`), so the two cannot drift apart.
+
+They live with the compiler that generates the calls; they touch only the scope they are
+given (an :class:`~engage_rules.engine.scope.ActionScope`), the decision and the member.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ActionRefused
+from ..model.decision import Decision, RuleFailure
+from ..model.events import Event
+from ..model.state import MemberState
+from .playbook import CompiledAction, CompiledRule
+
+
+def describe(err: BaseException) -> str:
+    """An exception as a rule error's message (at most 500 characters)."""
+    text = str(err) or type(err).__name__
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def run_actions(
+    rule: CompiledRule, actions: tuple[CompiledAction, ...] | list[CompiledAction], scope: Any
+) -> bool:
+    """Run a rule's actions in order.  False if one was refused (e.g. a short `spend`).
+
+    An action that fails records an error and ends the rule's actions for this event;
+    the effects of the actions before it stand.
+    """
+    scope.rule = rule.id
+    for action in actions:
+        try:
+            action.execute(scope, action)
+        except ActionRefused:
+            return False
+        except Exception as err:
+            ev = scope.event
+            scope.d.add_error(RuleFailure(rule.id, ev.id, f"{action.name}: {describe(err)}", ev.at))
+            return True
+    return True
+
+
+def rule_error(d: Decision, rule: CompiledRule, ev: Event, err: BaseException) -> None:
+    """Record that a rule's condition failed for this event (the stream goes on)."""
+    d.add_error(RuleFailure(rule.id, ev.id, describe(err), ev.at))
+
+
+def condition_error(d: Decision, rule: CompiledRule, ev: Event, c: Any) -> None:
+    """An inlined condition raised: evaluate it through its compiled function, which
+    names the failing expression, and record that error."""
+    assert rule.cond is not None
+    try:
+        rule.cond(c)
+    except Exception as err:
+        rule_error(d, rule, ev, err)
+    else:  # pragma: no cover - conditions are pure, so this cannot happen
+        rule_error(d, rule, ev, RuntimeError("the condition failed"))
+
+
+def threshold(rule: CompiledRule, m: MemberState, at_ts: float) -> bool:
+    """Count a matching event in the rule's window; True when the count is reached
+    (the window then starts afresh, so a burst fires the rule once)."""
+    assert rule.threshold is not None
+    count, within = rule.threshold
+    window = m.windows.get(rule.id)
+    if window is None:
+        window = m.windows[rule.id] = []
+    window.append(at_ts)
+    horizon = at_ts - within
+    if window[0] <= horizon:
+        window[:] = [t for t in window if t > horizon]
+    if len(window) < count:
+        return False
+    window.clear()
+    return True
+
+
+#: The helpers generated dispatch code calls, by the names it calls them.
+HELPERS: dict[str, Any] = {
+    "run_actions": run_actions,
+    "rule_error": rule_error,
+    "condition_error": condition_error,
+    "threshold": threshold,
+}

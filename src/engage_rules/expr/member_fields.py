@@ -1,0 +1,86 @@
+"""The fields of ``member`` in expressions and templates: one table, two uses.
+
+Each field is written once, as a Python expression over the names generated code binds
+(``_m`` the member's state, never None here; ``_now`` the evaluation time; ``_cur`` the
+default currency; ``c`` the evaluation context).  The expression compiler inlines that
+text into the conditions it generates (:mod:`.codegen`), and the run-time accessor that
+templates and :meth:`EvalContext.member_attr` use is compiled from the very same text
+below, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Protocol
+
+#: Names the field expressions may use besides ``_m``, ``_now``, ``_cur`` and ``c``.
+FIELD_GLOBALS: dict[str, Any] = {
+    "__builtins__": {},
+    "list": list,
+    "dict": dict,
+    "sorted": sorted,
+    "_ZERO": timedelta(0),
+}
+
+_LEVEL_FLOOR = "(c.env.level_floor or (None, None))"
+
+#: ``member.<name>`` -> its value, as a Python expression (see the module docs).
+MEMBER_FIELDS: dict[str, str] = {
+    "id": "_m.id",
+    "name": "(_m.name or _m.id)",
+    "roles": "list(_m.roles)",
+    "points": "_m.balances.get(_cur, 0)",
+    "balances": "dict(_m.balances)",
+    # A member not placed on the ladder yet (that happens once its first event is
+    # decided): the rules of that event see the lowest step.
+    "level": f"(_m.level if _m.level is not None else {_LEVEL_FLOOR}[0])",
+    "level_name": f"(_m.level_name if _m.level is not None else {_LEVEL_FLOOR}[1])",
+    "badges": "sorted(_m.badges)",
+    "titles": "list(_m.titles)",
+    "tags": "_m.tag_names(_now)",
+    "strikes": "_m.active_strikes(_now)",
+    "status": "_m.status_at(_now)",
+    "opted_out": "_m.opted_out",
+    "joined_at": "_m.joined_at",
+    "last_active_at": "_m.last_active_at",
+    "account_age": "((_now - _m.created_at) if _m.created_at is not None else None)",
+    "silent_for": (
+        "((_now - (_m.last_active_at or _m.joined_at)) "
+        "if (_m.last_active_at or _m.joined_at) is not None else _ZERO)"
+    ),
+    "typical_gap": "_m.typical_gap()",
+    "attrs": "_m.attrs",
+}
+
+#: The names of the member fields, in the order the docs list them.
+MEMBER_FIELD_NAMES: tuple[str, ...] = tuple(MEMBER_FIELDS)
+
+
+class _Env(Protocol):
+    @property
+    def level_floor(self) -> tuple[int, str] | None: ...
+
+
+class FieldScope(Protocol):
+    """What a field expression reads of ``c``, the evaluation context
+    (:class:`engage_rules.expr.context.EvalContext` provides it): ``c.env.level_floor``."""
+
+    @property
+    def env(self) -> _Env: ...
+
+
+#: ``accessor(c, _m, _now, _cur)``: one field's value (see the module docs).
+Accessor = Callable[[FieldScope, Any, Any, str], Any]
+
+
+def _accessor(name: str, source: str) -> Accessor:
+    code = compile(f"lambda c, _m, _now, _cur: {source}", f"<member.{name}>", "eval")
+    fn: Accessor = eval(code, dict(FIELD_GLOBALS))
+    return fn
+
+
+#: The run-time accessor of each field, compiled from :data:`MEMBER_FIELDS`.
+ACCESSORS: dict[str, Accessor] = {
+    name: _accessor(name, source) for name, source in MEMBER_FIELDS.items()
+}

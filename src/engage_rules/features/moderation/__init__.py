@@ -1,0 +1,216 @@
+"""Moderation (docs/reference.md §5.9): the moderation actions, strikes escalating along
+a ladder, exemptions, moderators acting through events, and the review queue.
+
+* :mod:`.actions` — what each moderation action does, and the timers ending mutes and
+  bans;
+* :mod:`.moderator_events` — the built-in rules for ``moderation.strike`` and
+  ``moderation.strike_reset`` events sent by moderators;
+* :mod:`.review` — the human review queue (``engage-rules review``).
+
+Members matching ``moderation.exempt`` (by default the roles ``admin`` and
+``moderator``) are exempt from every rule that takes a moderation action, as if each
+such rule had that ``exempt:``, and never receive strikes; `validate` says so, rule by
+rule, in a note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ...compile.feature import ActionDef, BaseFeature, CompileContext, FeaturePlan, TimerHandler
+from ...compile.playbook import CompiledRule, Exempt, describe_exempt
+from ...lang.action_params import (
+    ActionSpec,
+    BanParams,
+    DeleteParams,
+    FlagParams,
+    MuteParams,
+    ReasonParams,
+)
+from ...lang.loader import ActionCall
+from ...lang.spec import DEFAULT_MODERATOR_ROLES, ExemptSpec
+from .actions import (
+    LIFT_BAN,
+    LIFT_MUTE,
+    MODERATION,
+    LadderStep,
+    ModerationPlan,
+    do_ban,
+    do_delete_message,
+    do_flag_for_review,
+    do_kick,
+    do_mute,
+    do_reset_strikes,
+    do_strike,
+    do_unban,
+    do_unmute,
+)
+from .moderator_events import MANUAL_RULES, moderator_condition
+
+__all__ = ["MODERATION", "LadderStep", "ModerationFeature", "ModerationPlan"]
+
+
+def check_on_approve(
+    ctx: CompileContext, call: ActionCall, label: str, consts: dict[str, Any]
+) -> None:
+    """`flag_for_review`'s `on_approve:` actions, compiled with the flag."""
+    nested = getattr(call.params, "on_approve", None)
+    if nested is not None:
+        consts["on_approve"] = ctx.actions(nested, f"{label}.on_approve")
+
+
+class ModerationFeature(BaseFeature):
+    """The moderation actions, the strike ladder, exemptions and moderators' events."""
+
+    name = "moderation"
+
+    def actions(self) -> list[ActionDef]:
+        def moderation(spec: ActionSpec, execute: Any, **kw: Any) -> ActionDef:
+            return ActionDef(spec, execute, moderation=True, **kw)
+
+        return [
+            moderation(
+                ActionSpec(
+                    "delete_message", DeleteParams, description="remove the event's message"
+                ),
+                do_delete_message,
+            ),
+            moderation(
+                ActionSpec("mute", MuteParams, description="mute, with automatic expiry"), do_mute
+            ),
+            ActionDef(ActionSpec("unmute", ReasonParams, description="lift a mute"), do_unmute),
+            moderation(ActionSpec("kick", ReasonParams, description="remove the member"), do_kick),
+            moderation(
+                ActionSpec("ban", BanParams, description="ban, optionally for a time"), do_ban
+            ),
+            ActionDef(ActionSpec("unban", ReasonParams, description="lift a ban"), do_unban),
+            moderation(
+                ActionSpec("strike", ReasonParams, description="add a strike and apply the ladder"),
+                do_strike,
+            ),
+            ActionDef(
+                ActionSpec(
+                    "reset_strikes",
+                    ReasonParams,
+                    description="clear the member's active strikes (the ladder starts again)",
+                ),
+                do_reset_strikes,
+            ),
+            moderation(
+                ActionSpec(
+                    "flag_for_review", FlagParams, description="queue the event for human review"
+                ),
+                do_flag_for_review,
+                literal=frozenset({"on_approve"}),
+                check=check_on_approve,
+            ),
+        ]
+
+    def timer_kinds(self) -> dict[str, TimerHandler]:
+        return {"unmute": LIFT_MUTE, "unban": LIFT_BAN}
+
+    def compile(self, ctx: CompileContext) -> FeaturePlan:
+        spec = ctx.spec.moderation
+        exempt_spec = (
+            spec.exempt
+            if spec is not None and spec.exempt is not None
+            else ExemptSpec(roles=list(DEFAULT_MODERATOR_ROLES))
+        )
+        exempt = Exempt.of(exempt_spec)
+        self._exempt_rules(ctx, exempt_spec, exempt)
+        ladder: list[LadderStep] = []
+        expiry = None
+        if spec is not None:
+            if spec.strikes is not None:
+                ladder, expiry = self._ladder(ctx)
+            self._moderator_rules(ctx, exempt_spec)
+        return FeaturePlan(data=ModerationPlan(tuple(ladder), expiry, exempt))
+
+    @staticmethod
+    def _exempt_rules(ctx: CompileContext, exempt_spec: ExemptSpec, exempt: Exempt | None) -> None:
+        """Rules taking a moderation action are exempt for ``moderation.exempt``."""
+        who = describe_exempt(exempt_spec)
+        rules = ctx.rules
+        for i, rule in enumerate(rules):
+            if not any(a.moderation for a in (*rule.do, *rule.else_)):
+                continue
+            ctx.note(
+                rule.source,
+                f"rule {rule.id!r} takes moderation actions: "
+                + (
+                    f"{who} are exempt from it (moderation.exempt)"
+                    if who != "nobody"
+                    else "nobody is exempt from it (moderation.exempt is empty)"
+                ),
+            )
+            rules[i] = replace(rule, exempt=Exempt.of(rule.exempt, exempt))
+
+    @staticmethod
+    def _ladder(ctx: CompileContext) -> tuple[list[LadderStep], float | None]:
+        spec = ctx.spec.moderation
+        assert spec is not None and spec.strikes is not None
+        strikes = spec.strikes
+        expiry = strikes.expire_after.total_seconds() if strikes.expire_after is not None else None
+        seen: set[int] = set()
+        ladder: list[LadderStep] = []
+        for i, step in enumerate(strikes.ladder):
+            if step.at in seen:
+                ctx.problem(
+                    ("moderation", "strikes", "ladder", i, "at"),
+                    f"the strike ladder has two steps at {step.at}",
+                )
+            seen.add(step.at)
+            step_actions = ctx.actions(step.do, f"ladder.{i}")
+            for j, a in enumerate(step_actions):
+                if a.consts.get("on_approve"):
+                    ctx.problem(
+                        ("moderation", "strikes", "ladder", i, "do", j),
+                        "`on_approve` is for flags in rules; a ladder step's "
+                        "flag_for_review can only be approved or dismissed",
+                    )
+            ladder.append(LadderStep(step.at, tuple(step_actions)))
+        ladder.sort(key=lambda s: s.at)
+        return ladder, expiry
+
+    @staticmethod
+    def _moderator_rules(ctx: CompileContext, exempt_spec: ExemptSpec) -> None:
+        """The built-in rules for moderators' events: `moderation.strike` gives the
+        member `data.member` a strike (with the ladder), `moderation.strike_reset`
+        clears their strikes; both only from moderators (`moderation.moderators`)."""
+        spec = ctx.spec.moderation
+        assert spec is not None
+        who = spec.moderators
+        source = who if who is not None else exempt_spec
+        moderators = Exempt(frozenset(source.roles), frozenset(source.members), frozenset())
+        for i, r in enumerate(ctx.spec.rules):
+            if r.id in MANUAL_RULES:
+                ctx.problem(
+                    ("rules", i, "id"), f"the rule id {r.id!r} is reserved for moderators' events"
+                )
+        first_index = len(ctx.rules)
+        for k, (type_, action_name, default_reason) in enumerate(MANUAL_RULES.values()):
+            params = ReasonParams(
+                to="{{ event.data.member }}",
+                reason=f"{{{{ event.data.reason or '{default_reason}' }}}}",
+            )
+            actions = ctx.actions([ActionCall(action_name, params, ("moderation",))], "manual")
+            ctx.add_rule(
+                CompiledRule(
+                    id=type_,
+                    index=first_index + k,
+                    priority=0,
+                    types=(type_,),
+                    cond=moderator_condition(moderators),
+                    cond_source=f"<{type_} from a moderator>",
+                    cooldown=None,
+                    once=False,
+                    threshold=None,
+                    stop=False,
+                    exempt=None,
+                    do=tuple(actions),
+                    else_=(),
+                    source=("moderation",),
+                    line=ctx.where(("moderation",))[1],
+                )
+            )

@@ -1,0 +1,415 @@
+"""Points and other currencies (docs/reference.md §5.4): `award`, `spend` and `revoke`.
+
+Every change of a balance is a ledger entry (``MemberState.ledger``), so a balance always
+equals the sum of its ledger.  An award may be capped per calendar period in the
+community time zone (only the remainder up to the cap is awarded); a spend never takes
+a balance below zero (it is refused, and the rule's ``else:`` runs); a revoke reverses
+earlier credits, linking each reversal to its original.  Credits of a currency with
+``expires_after`` are kept as lots (:mod:`.currencies`) and expire on a timer.
+
+The most frequent forms of ``award`` get specialised executors (see "fast paths").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .._util.periods import PeriodCache
+from ..compile.feature import (
+    ActionDef,
+    BaseFeature,
+    CompileContext,
+    Executor,
+    FeatureKey,
+    FeaturePlan,
+    TimerHandler,
+)
+from ..compile.playbook import CompiledAction
+from ..engine.scope import ActionScope
+from ..errors import ActionError, ActionRefused
+from ..lang.action_params import ActionSpec, AwardParams, RevokeParams, SpendParams
+from ..lang.loader import ActionCall
+from ..model.decision import ActionRecord
+from ..model.state import LedgerEntry, MemberState
+from ..model.storable import too_big
+from .currencies import EXPIRE_KIND, add_lot, debit_lots, expire_lots, expired_of, forfeit_revoked
+
+#: The largest amount one action may move (balances stay well inside 64-bit integers).
+MAX_AMOUNT = 10**12
+#: The most a member may earn of one currency in all (lifetime credits, which bound the
+#: balance and leaderboard scores): an award beyond it fails, so that every amount the
+#: state holds fits in a signed 64-bit integer.
+MAX_EARNED = 10**18
+
+
+@dataclass(frozen=True)
+class PointsPlan:
+    """The currencies of one playbook: seconds after which credits expire, by currency
+    (only currencies with `expires_after`)."""
+
+    expiry: dict[str, float] = field(default_factory=dict)
+
+
+POINTS: FeatureKey[PointsPlan] = FeatureKey("points")
+_NO_EXPIRY: dict[str, float] = {}
+
+
+def _expiry(run: ActionScope) -> dict[str, float]:
+    plan = run.playbook.data(POINTS)
+    return plan.expiry if plan is not None else _NO_EXPIRY
+
+
+def _amount(run: ActionScope, action: CompiledAction) -> tuple[str, int]:
+    consts = action.consts
+    raw = consts.get("amount")
+    if type(raw) is int and 0 <= raw <= MAX_AMOUNT and "currency" in consts:
+        return consts["currency"], raw  # known at load time: nothing to check per event
+    raw = run.value(action, "points")
+    currency = run.default_currency
+    if raw is None:
+        raw = run.value(action, "amount")
+        currency = getattr(action.params, "currency", None) or currency
+    if isinstance(raw, str):
+        try:
+            raw = float(raw) if "." in raw else int(raw)
+        except ValueError:
+            raise ActionError(f"amount {raw!r} is not a number") from None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ActionError(f"amount must be a number, got {type(raw).__name__}")
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise ActionError(f"amount must be a finite number, got {raw}")
+    if raw != int(raw):
+        raise ActionError(f"amount must be a whole number, got {raw}")
+    amount = int(raw)
+    if amount < 0:
+        raise ActionError(f"amount must not be negative, got {amount}")
+    if amount > MAX_AMOUNT:
+        raise ActionError(f"amount {too_big(amount)} is larger than the limit of {MAX_AMOUNT}")
+    return currency, amount
+
+
+def _room(m: MemberState, currency: str, amount: int) -> None:
+    """Refuse an award that would take the member's lifetime credits beyond MAX_EARNED."""
+    if m.earned.get(currency, 0) > MAX_EARNED - amount:
+        raise ActionError(
+            f"{m.id} has earned {m.earned.get(currency, 0)} {currency}; {amount} more "
+            f"would pass the limit of {MAX_EARNED}"
+        )
+
+
+def _ledger(
+    run: ActionScope,
+    m: MemberState,
+    currency: str,
+    amount: int,
+    kind: str,
+    reason: str,
+    action: ActionRecord,
+    reverses: int | None = None,
+) -> LedgerEntry:
+    ev = run.event
+    ref = ev.data.get("message_id")
+    ledger = m.ledger
+    entry = LedgerEntry(
+        len(ledger) + 1,
+        currency,
+        amount,
+        kind,
+        reason,
+        run.rule,
+        ev.id,
+        "",
+        ev.at,
+        ref if isinstance(ref, str) else None,
+        reverses,
+        None,
+        action,
+    )
+    ledger.append(entry)
+    balances = m.balances
+    balances[currency] = balances.get(currency, 0) + amount
+    if amount > 0 and kind == "award":
+        earned = m.earned
+        earned[currency] = earned.get(currency, 0) + amount
+    d = run.d
+    d.ledger.append((m.community, m.id, entry))
+    if m is not run.m:  # the event's own member is in `touched` already
+        d.touched.add((m.community, m.id))
+    return entry
+
+
+#: How many calendar periods a cap remembers per member (for late events: an award
+#: dated in an older period than these is treated as capped).
+CAP_PERIODS = 4
+
+
+def _cap_used(slot: list[Any] | None, period: str) -> int | None:
+    """What ``slot`` (``[period, used, period, used...]``, newest first) records as
+    used in ``period``; None when the period is older than every period it keeps."""
+    if not slot:
+        return 0
+    for i in range(0, len(slot) - 1, 2):
+        if slot[i] == period:
+            return int(slot[i + 1])
+    if len(slot) >= 2 * CAP_PERIODS and period < slot[-2]:
+        return None  # forgotten: never risk going over the cap
+    return 0
+
+
+def _cap_record(slot: list[Any] | None, period: str, used: int) -> list[Any]:
+    if slot and period > slot[0]:  # a new newest period (keys sort in time order)
+        return [period, used, *slot[: 2 * CAP_PERIODS - 2]]
+    pairs = {slot[i]: slot[i + 1] for i in range(0, len(slot) - 1, 2)} if slot else {}
+    pairs[period] = used
+    out: list[Any] = []
+    for p in sorted(pairs, reverse=True)[:CAP_PERIODS]:
+        out += [p, pairs[p]]
+    return out
+
+
+#: Period caches shared by the general award path, by (time zone, period kind).
+_PERIOD_CACHES: dict[tuple[Any, str], PeriodCache] = {}
+
+
+def _period(run: ActionScope, per: str) -> str:
+    """The calendar period of the event being decided, in the community time zone."""
+    tz = run.tz
+    cache = _PERIOD_CACHES.get((tz, per))
+    if cache is None:
+        cache = _PERIOD_CACHES[(tz, per)] = PeriodCache(tz, per)
+    return cache.of(run.event.at, run.event.ts)
+
+
+def do_award(run: ActionScope, action: CompiledAction) -> None:
+    """The ``award`` action."""
+    m = run.require_target(action)
+    currency, amount = _amount(run, action)
+    _room(m, currency, amount)
+    reason = run.text(action, "reason", run.rule)
+    cap = getattr(action.params, "cap", None)
+    if cap is not None:
+        key = f"{run.rule}:{currency}:{cap.per}"
+        period = _period(run, cap.per)
+        slot = m.caps.get(key)
+        used = _cap_used(slot, period)
+        amount = 0 if used is None else min(amount, max(cap.max - used, 0))
+        if amount > 0:
+            m.caps[key] = _cap_record(slot, period, (used or 0) + amount)
+    if amount <= 0:
+        return
+    record = run.emit(action, m.id, {"currency": currency, "amount": amount, "reason": reason})
+    entry = _ledger(run, m, currency, amount, "award", reason, record)
+    ttl = _expiry(run).get(currency)
+    if ttl is not None:
+        add_lot(run.effects, run.d, m, currency, entry, ttl)
+
+
+def do_spend(run: ActionScope, action: CompiledAction) -> None:
+    """The ``spend`` action (refused on a short balance)."""
+    m = run.require_target(action)
+    currency, amount = _amount(run, action)
+    if amount == 0:
+        return
+    if m.balances.get(currency, 0) < amount:
+        raise ActionRefused("insufficient balance")
+    reason = run.text(action, "reason", run.rule)
+    record = run.emit(action, m.id, {"currency": currency, "amount": amount, "reason": reason})
+    _ledger(run, m, currency, -amount, "spend", reason, record)
+    if currency in _expiry(run):
+        debit_lots(m, currency, amount)
+
+
+def do_revoke(run: ActionScope, action: CompiledAction) -> None:
+    """The ``revoke`` action: reverse the ledger entries of an event."""
+    m = run.require_target(action)
+    target = run.text(action, "event")
+    only_rule = getattr(action.params, "rule", None)
+    reason = run.text(action, "reason", f"revoked: {target}")
+    originals = [
+        e
+        for e in m.ledger
+        if (e.cause == target or e.ref == target)
+        and e.reverses is None
+        and e.reversed_by is None
+        and e.amount > 0
+        and e.kind == "award"
+        and (only_rule is None or e.rule == only_rule)
+    ]
+    if not target or not originals:
+        return
+    record = run.emit(action, m.id, {})
+    reversed_: list[dict[str, Any]] = []
+    expiring = _expiry(run)
+    expired = expired_of(m.ledger) if expiring else {}
+    for orig in originals:
+        # Balances never go below zero: reverse what is left of the credit (less what
+        # of it has expired already).
+        amount = min(orig.amount - expired.get(orig.seq, 0), m.balances.get(orig.currency, 0))
+        if amount <= 0:
+            continue
+        entry = _ledger(run, m, orig.currency, -amount, "revoke", reason, record, reverses=orig.seq)
+        orig.reversed_by = entry.seq
+        lots = orig.currency in expiring
+        if lots:
+            debit_lots(m, orig.currency, amount, orig.seq)
+        forfeit_revoked(m, orig.currency, orig.seq, amount, lots)
+        reversed_.append(
+            {"entry": orig.seq, "currency": orig.currency, "amount": amount, "rule": orig.rule}
+        )
+    if not reversed_:
+        run.d.actions.remove(record)
+        return
+    record.params.update({"event": target, "reason": reason, "reversed": reversed_})
+
+
+# -- fast paths -------------------------------------------------------------------------
+# The common forms of `award` — every parameter known at load time — get executors with
+# nothing left to look up per event.  They have exactly the effects of do_award (a
+# property test in tests/test_fast_paths.py holds them equal).
+
+
+def _fast_award(currency: str, amount: int, reason: str | None) -> Executor:
+    room = MAX_EARNED - amount  # lifetime credits above which this award is refused
+
+    def award(run: ActionScope, action: CompiledAction) -> None:
+        m = run.member
+        if m is None:
+            raise ActionError("`award` needs a member: the event has none; give `to:`")
+        if amount == 0:
+            return
+        if m.earned.get(currency, 0) > room:
+            _room(m, currency, amount)
+        ev = run.event
+        text = reason if reason is not None else run.rule
+        record = ActionRecord(
+            None,
+            "award",
+            m.id,
+            run.rule,
+            ev.id,
+            ev.at,
+            {"currency": currency, "amount": amount, "reason": text},
+            ev.community,
+            action.key_source,
+        )
+        run.d.actions.append(record)
+        _ledger(run, m, currency, amount, "award", text, record)
+
+    return award
+
+
+def _fast_capped_award(
+    currency: str, amount: int, reason: str | None, per: str, cap: int, tz: Any
+) -> Executor:
+    """`award` with a `cap:` and constant parameters: the cap's bookkeeping is that of
+    :func:`do_award`, with the period found through a :class:`PeriodCache`."""
+    periods = PeriodCache(tz, per)
+    suffix = f":{currency}:{per}"
+    keep = 2 * CAP_PERIODS - 2
+
+    def award(run: ActionScope, action: CompiledAction) -> None:
+        m = run.member
+        if m is None:
+            raise ActionError("`award` needs a member: the event has none; give `to:`")
+        _room(m, currency, amount)
+        ev = run.event
+        period = periods.of(ev.at, ev.ts)
+        rule = run.rule
+        key = rule + suffix
+        caps = m.caps
+        slot = caps.get(key)
+        if slot and slot[0] == period:  # the current period is the newest one kept
+            used = slot[1]
+            given = min(amount, cap - used)
+            if given <= 0:
+                return
+            slot[1] = used + given
+        elif not slot or period > slot[0]:  # a new period (keys sort in time order)
+            given = min(amount, cap)
+            caps[key] = [period, given, *slot[:keep]] if slot else [period, given]
+        else:  # a late event, dated in an older period
+            prior = _cap_used(slot, period)
+            given = 0 if prior is None else min(amount, max(cap - prior, 0))
+            if given <= 0:
+                return
+            caps[key] = _cap_record(slot, period, (prior or 0) + given)
+        text = reason if reason is not None else rule
+        record = ActionRecord(
+            None,
+            "award",
+            m.id,
+            rule,
+            ev.id,
+            ev.at,
+            {"currency": currency, "amount": given, "reason": text},
+            ev.community,
+            action.key_source,
+        )
+        run.d.actions.append(record)
+        _ledger(run, m, currency, given, "award", text, record)
+
+    return award
+
+
+def specialise(action: CompiledAction, tz: ZoneInfo) -> Executor | None:
+    """A faster executor for an `award` whose parameters are all known at load time."""
+    consts = action.consts
+    if action.values or consts.get("to") is not None or "lots" in consts:
+        return None
+    amount = consts.get("amount")
+    if type(amount) is int and 0 <= amount <= MAX_AMOUNT and "currency" in consts:
+        reason = consts.get("reason")
+        text = None if reason is None else str(reason)
+        cap = getattr(action.params, "cap", None)
+        if cap is None:
+            return _fast_award(consts["currency"], amount, text)
+        if amount > 0:
+            return _fast_capped_award(consts["currency"], amount, text, cap.per, cap.max, tz)
+    return None
+
+
+def check_amount(ctx: CompileContext, call: ActionCall, label: str, consts: dict[str, Any]) -> None:
+    """`points: N` is an amount of the default currency; an award of an expiring
+    currency keeps lots (and so takes the general executor)."""
+    names = ctx.currencies
+    if "points" in consts:
+        consts["currency"] = names[0]
+        consts["amount"] = consts.pop("points")
+    currency = getattr(call.params, "currency", None) or names[0]
+    if call.name == "award" and currency in ctx.spec.currency_expiry():
+        consts["lots"] = True
+
+
+class PointsFeature(BaseFeature):
+    """Currencies: `award`, `spend`, `revoke`, and the expiry of credits."""
+
+    name = "points"
+
+    def actions(self) -> list[ActionDef]:
+        return [
+            ActionDef(
+                ActionSpec("award", AwardParams, description="credit a currency"),
+                do_award,
+                check=check_amount,
+                specialise=specialise,
+            ),
+            ActionDef(
+                ActionSpec("spend", SpendParams, description="debit a currency; never below zero"),
+                do_spend,
+                check=check_amount,
+            ),
+            ActionDef(
+                ActionSpec("revoke", RevokeParams, description="reverse earlier ledger entries"),
+                do_revoke,
+            ),
+        ]
+
+    def timer_kinds(self) -> dict[str, TimerHandler]:
+        return {EXPIRE_KIND: expire_lots}
+
+    def compile(self, ctx: CompileContext) -> FeaturePlan | None:
+        expiry = ctx.spec.currency_expiry()
+        return FeaturePlan(data=PointsPlan(expiry)) if expiry else None

@@ -1,0 +1,2 @@
+"""The playbook language: YAML loading with positions, validation into pydantic specs, and
+the parameters of every action."""

@@ -1,0 +1,297 @@
+"""Turn pydantic validation errors into ``file:line:col: message`` problems for humans.
+
+Used by :mod:`engage_rules.lang.loader` for the playbook sections and for action parameters.
+Pydantic reports where an error is as a *loc* that may contain union-branch labels
+(``("rules", 0, "on", "list[str]", 1)``); :func:`validation_problems` walks the loc
+against the validated data to recover the real path, keeps only the errors of the union
+branch the data was meant for, and words each error with the field's name, a
+"did you mean" suggestion for unknown keys, and what was expected instead.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from .._util.suggest import did_you_mean
+from ..errors import Path
+
+#: What a field holds, for "expected ..." messages, by field name.
+FIELD_EXPECTS: dict[str, str] = {
+    "on": "an event type or a list of event types",
+    "if": "a condition: an expression in quotes, a list of them, or "
+    "{all: [...]}, {any: [...]} or {not: ...}",
+    "do": "a list of actions",
+    "else": "a list of actions",
+    "rules": "a list of rules",
+    "currencies": "a list of currencies (names, or {name: ..., expires_after: ...})",
+    "roles": "a list of role names",
+    "members": "a list of member ids",
+    "channels": "a list of channel names",
+    "vars": "a mapping of names to values",
+    "templates": "a mapping of template names to template text",
+    "flows": "a mapping of flow names to flows",
+    "ladder": "a list of ladder steps ({at: N, do: [...]})",
+}
+#: What each item of a list field holds, by the list's field name.
+ITEM_EXPECTS: dict[str, str] = {
+    "rules": "a rule (a mapping with `id:`, `on:` and `do:`)",
+    "ladder": "a ladder step ({at: N, do: [...]})",
+    "currencies": "a currency name or {name: ..., expires_after: ...}",
+    "on": "an event type",
+}
+_TYPE_WORDS: dict[str, str] = {
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "none_required": "null",
+}
+_YAML11_BOOLS = frozenset({"yes", "no", "on", "off", "y", "n"})
+
+
+def model_keys(model: type[BaseModel]) -> list[str]:
+    """The keys a model accepts in a playbook (aliases where a field has one)."""
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _flat(tp: Any) -> list[Any]:
+    if get_origin(tp) in (Union, types.UnionType):
+        return [t for arg in get_args(tp) for t in _flat(arg)]
+    return [tp]
+
+
+def model_at(model: type[BaseModel], rel: Path) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at ``rel`` inside ``model``'s data."""
+    current: list[Any] = [model]
+    for seg in rel:
+        nxt: list[Any] = []
+        for tp in (t for c in current for t in _flat(c)):
+            if isinstance(seg, int) and get_origin(tp) is list:
+                nxt.extend(get_args(tp)[:1])
+            elif isinstance(seg, str) and get_origin(tp) is dict:  # e.g. badges: {id: ...}
+                nxt.extend(get_args(tp)[1:2])
+            elif isinstance(seg, str) and isinstance(tp, type) and issubclass(tp, BaseModel):
+                for name, f in tp.model_fields.items():
+                    if seg in (name, f.alias):
+                        nxt.append(f.annotation)
+        current = nxt
+    for tp in (t for c in current for t in _flat(c)):
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            return tp
+    return None
+
+
+def key_text(key: Any) -> str:
+    """A mapping key as written in YAML: ``'name'``, ``true``, ``null``, ``5``."""
+    if isinstance(key, str):
+        return repr(key)
+    if key is None:
+        return "null"
+    return str(key).lower() if isinstance(key, bool) else str(key)
+
+
+def show(value: Any) -> str:
+    """A short description of a value as written, for "got ..." messages."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string {text!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+@dataclass
+class _Err:
+    path: Path
+    union: tuple[Path, str] | None
+    type: str
+    msg: str
+    input: Any
+    ctx: dict[str, Any]
+
+
+def _clean(loc: tuple[Any, ...], data: Any, etype: str) -> tuple[Path, tuple[Path, str] | None]:
+    path: list[str | int] = []
+    cur, union = data, None
+    for i, seg in enumerate(loc):
+        in_list = isinstance(cur, list) and isinstance(seg, int) and 0 <= seg < len(cur)
+        if in_list or (isinstance(cur, dict) and seg in cur):
+            path.append(seg)
+            cur = cur[seg]
+        elif i == len(loc) - 1 and etype == "missing":
+            path.append(seg)
+        elif union is None and isinstance(seg, str):
+            union = (tuple(path), seg)  # a union branch label, not a key
+    return tuple(path), union
+
+
+def _select(errors: list[_Err]) -> list[_Err]:
+    """Keep, for each union, the errors of the branch(es) the data was meant for."""
+    out = [e for e in errors if e.union is None]
+    groups: dict[Path, list[_Err]] = {}
+    for e in errors:
+        if e.union is not None:
+            groups.setdefault(e.union[0], []).append(e)
+    for point, group in groups.items():
+        deep = {e.union[1] for e in group if e.union and len(e.path) > len(point)}
+        # A branch that took the value's type but whose check failed (a duration
+        # that is a string, but not a duration) is the branch the data was meant for.
+        checked = [e for e in group if e.type in ("value_error", "assertion_error")]
+        if deep:
+            out.extend(e for e in group if e.union and e.union[1] in deep)
+        elif checked:
+            out.extend(replace(e, union=None) for e in checked)
+        else:
+            words = [_TYPE_WORDS.get(e.type, "") for e in group]
+            expected = " or ".join(dict.fromkeys(w for w in words if w)) or "another value"
+            out.append(_Err(point, None, "union", "", group[0].input, {"expected": expected}))
+    return out
+
+
+Describe = Callable[[Path], str]
+
+
+@dataclass(frozen=True)
+class Located:
+    """A problem at a path; ``at_key`` means "point at the key, not its value"."""
+
+    path: Path
+    message: str
+    at_key: bool = False
+
+
+def validation_problems(
+    exc: ValidationError,
+    data: Any,
+    model: type[BaseModel],
+    base: Path,
+    label: Describe,
+    where: Describe,
+) -> list[Located]:
+    """Word every error of ``exc`` (raised validating ``data`` with ``model``).
+
+    ``base`` is the path of ``data`` in the playbook; ``label(path)`` names a value for
+    messages (``'threshold.within'``) and ``where(path)`` names a container
+    (``rule 'welcome'``).
+    """
+    errors = []
+    for raw in exc.errors():
+        loc, etype, value = raw["loc"], raw["type"], raw.get("input")
+        if etype == "invalid_key":  # pydantic mangles a non-string key in the loc
+            loc = (*loc[:-1], value)
+        elif loc and loc[-1] == "[key]":  # a key of a dict field failed validation
+            loc, etype = loc[:-1], "invalid_key"
+        path, union = _clean(loc, data, etype)
+        errors.append(_Err(path, union, etype, raw["msg"], value, dict(raw.get("ctx") or {})))
+    out: list[Located] = []
+    for e in _select(errors):
+        out.append(_word(e, data, model, base, label, where))
+    return out
+
+
+def _expects(model: type[BaseModel], rel: Path) -> str | None:
+    """What the field (or list item) at ``rel`` holds, if it is one of ``model``'s fields."""
+    if rel and isinstance(rel[-1], str) and model_at(model, rel[:-1]) is not None:
+        return FIELD_EXPECTS.get(rel[-1])
+    if len(rel) >= 2 and isinstance(rel[-2], str) and model_at(model, rel[:-2]) is not None:
+        return ITEM_EXPECTS.get(rel[-2])
+    return None
+
+
+def _at(data: Any, path: Path) -> Any:
+    for seg in path:
+        data = data[seg]
+    return data
+
+
+def _word(
+    e: _Err, data: Any, model: type[BaseModel], base: Path, label: Describe, where: Describe
+) -> Located:
+    full = (*base, *e.path)
+    name = label(full)
+    got = show(e.input)
+    parent = model_at(model, e.path[:-1]) if e.path else None
+    if e.type == "invalid_key" and parent is None:
+        return Located(
+            full,
+            f"{label(full[:-1])!r}: key {key_text(e.path[-1])} must be a string (put it in quotes)",
+            at_key=True,
+        )
+    if e.type in ("extra_forbidden", "invalid_key"):
+        key = e.path[-1]
+        allowed = model_keys(parent) if parent else []
+        hint = did_you_mean(key, allowed) if isinstance(key, str) else ""
+        if not hint and allowed:
+            hint = f" (expected one of: {', '.join(allowed)})"
+        return Located(
+            full, f"unknown key {key_text(key)} in {where(full[:-1])}{hint}", at_key=True
+        )
+    if e.type == "missing":
+        return Located(full[:-1], f"missing required key {e.path[-1]!r} in {where(full[:-1])}")
+    if e.type in ("value_error", "assertion_error"):
+        text = str(e.ctx.get("error", e.msg))
+        if isinstance(_at(data, e.path), dict):  # a check on a whole mapping
+            context = where(full)
+            return Located(full, text if context in text else f"{context}: {text}")
+        return Located(full, text if f"`{name}`" in text else f"{name!r}: {text}")
+    if e.type in _TYPE_WORDS or e.type == "union":
+        expected = _expects(model, e.path) or e.ctx.get("expected") or _TYPE_WORDS[e.type]
+        hint = ""
+        if e.type == "bool_type" and isinstance(e.input, str) and e.input.lower() in _YAML11_BOOLS:
+            hint = " (only true and false are booleans)"
+        elif e.type == "string_type" and isinstance(e.input, int | float | bool):
+            hint = " (put it in quotes to make it text)"
+        return Located(full, f"{name!r}: expected {expected}, got {got}{hint}")
+    if e.type == "literal_error":
+        if full == ("engage_rules",):
+            return Located(
+                full,
+                f"unsupported language version {e.input!r}; this version of "
+                "engage_rules reads `engage_rules: 1`",
+            )
+        return Located(full, f"{name!r}: expected {e.ctx.get('expected')}, got {got}")
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "less_than_equal": ("at most", "le"),
+        "greater_than": ("more than", "gt"),
+        "less_than": ("less than", "lt"),
+    }
+    if e.type in bounds:
+        words, key = bounds[e.type]
+        return Located(full, f"{name!r} must be {words} {e.ctx.get(key)}, got {e.input!r}")
+    if e.type == "string_too_short":
+        return Located(full, f"{name!r} must not be empty")
+    if e.type == "string_too_long":
+        return Located(full, f"{name!r} is longer than {e.ctx.get('max_length')} characters")
+    if e.type == "string_pattern_mismatch":
+        if name == "id":
+            return Located(
+                full,
+                f"rule id {e.input!r} must start with a letter or digit and "
+                "use only letters, digits and _ . : -",
+            )
+        if name == "type":
+            return Located(
+                full,
+                f"'type': {e.input!r} is not an event type name (lowercase "
+                "words joined by dots, such as custom.badge_earned)",
+            )
+        return Located(full, f"{name!r}: {e.input!r} does not match {e.ctx.get('pattern')}")
+    return Located(full, f"{name!r}: {e.msg[0].lower() + e.msg[1:] if e.msg else e.type}")

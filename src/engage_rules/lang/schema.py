@@ -1,0 +1,164 @@
+"""The JSON Schema of the playbook language, for editors (``engage-rules schema``).
+
+Derived from the pydantic models of :mod:`engage_rules.lang.spec`, with every list of actions
+(a rule's ``do:``/``else:``, a strike ladder step's ``do:``) described as one of the
+actions the given plugin registry knows — plugin actions included — and every section a
+plugin feature owns.  Point an editor at it with a first line such as::
+
+    # yaml-language-server: $schema=./playbook.schema.json
+
+The schema checks structure only; the loader still checks what JSON Schema cannot say
+(duplicate rule ids, expressions, templates, time zones).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from .._util.durations import JSON_PATTERN
+from .flow_steps import ExitSpec, WaitForSpec
+from .loader import LoadRegistry
+from .spec import PlaybookSpec
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_ID = "urn:engage-rules:schema:playbook:1"
+#: Durations as :func:`engage_rules._util.durations.parse_duration` reads them: every
+#: field of type :data:`~engage_rules._util.durations.Duration` is a string of this pattern.
+DURATION_PATTERN = JSON_PATTERN
+#: Where lists of actions live: (definition, property).
+ACTION_LISTS = (
+    ("RuleSpec", "do"),
+    ("RuleSpec", "else"),
+    ("LadderStep", "do"),
+    ("OnCloseStep", "do"),
+    ("FlagParams", "on_approve"),
+    ("PrizeSpec", "do"),
+)
+
+
+def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schema itself, or its alternatives when it is an ``anyOf``."""
+    return list(schema.get("anyOf", [schema]))
+
+
+def _action_def_name(name: str, taken: set[str]) -> str:
+    base = "Action_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _flow_steps(defs: dict[str, Any], refs: Any) -> None:
+    """A flow's ``steps:`` items: an action or one of the step forms (flow_steps.py)."""
+    steps = {"type": "array", "items": {"$ref": "#/$defs/Step"}}
+
+    def form(key: str, value: dict[str, Any], **more: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {key: value, **more},
+            "required": [key],
+            "additionalProperties": False,
+        }
+
+    defs["Step"] = {
+        "description": "A flow step: an action, or `wait`, `wait_for` (with `on_timeout`), "
+        "`if` (with `then` and/or `else`) or `exit`",
+        "anyOf": [
+            {"$ref": "#/$defs/Action"},
+            form(
+                "wait",
+                {
+                    "type": "string",
+                    "pattern": DURATION_PATTERN,
+                    "description": "Pause the flow for this long",
+                },
+            ),
+            form("wait_for", dict(refs[(WaitForSpec, "validation")]), on_timeout=steps),
+            form("if", dict(defs["RuleSpec"]["properties"]["if"]), then=steps, **{"else": steps}),
+            form("exit", {"anyOf": [dict(refs[(ExitSpec, "validation")]), {"type": "null"}]}),
+        ],
+    }
+    defs["FlowSpec"]["properties"]["steps"]["items"] = {"$ref": "#/$defs/Step"}
+
+
+def playbook_json_schema(registry: LoadRegistry) -> dict[str, Any]:
+    """A JSON Schema (draft 2020-12) of a playbook file, with every action and plugin
+    section ``registry`` knows."""
+    action_specs = registry.action_specs
+    param_models: list[type[BaseModel]] = []
+    for spec in action_specs.values():
+        if spec.params not in param_models:
+            param_models.append(spec.params)
+    sections = dict(sorted(registry.sections.items()))
+    models: list[type[BaseModel]] = [
+        PlaybookSpec,
+        WaitForSpec,
+        ExitSpec,
+        *param_models,
+        *(m for m in sections.values() if m not in param_models),
+    ]
+    refs, generated = models_json_schema([(m, "validation") for m in models], by_alias=True)
+    defs: dict[str, Any] = generated.get("$defs", {})
+    root_ref = refs[(PlaybookSpec, "validation")]["$ref"]
+    root = defs.pop(root_ref.rsplit("/", 1)[-1])
+
+    alternatives = []
+    taken = set(defs)
+    for name, spec in sorted(action_specs.items()):
+        params_ref = refs[(spec.params, "validation")]
+        params_def = defs[params_ref["$ref"].rsplit("/", 1)[-1]]
+        value: list[dict[str, Any]] = [dict(params_ref)]
+        if spec.shorthand is not None:
+            short = params_def["properties"][spec.shorthand]
+            value.append({k: v for k, v in short.items() if k not in ("title", "default")})
+        if not params_def.get("required"):
+            value.append({"type": "null"})
+        def_name = _action_def_name(name, taken)
+        defs[def_name] = {
+            "title": name,
+            "description": spec.description,
+            "type": "object",
+            "properties": {name: value[0] if len(value) == 1 else {"anyOf": value}},
+            "required": [name],
+            "additionalProperties": False,
+        }
+        alternatives.append({"$ref": f"#/$defs/{def_name}"})
+    defs["Action"] = {
+        "description": "An action: a mapping with one key, the action's name, whose value "
+        "holds its parameters (or, for some actions, a short form such as `tag: newcomer`)",
+        "oneOf": alternatives,
+    }
+
+    _flow_steps(defs, refs)
+    for def_name, prop in ACTION_LISTS:
+        for branch in _branches(defs[def_name]["properties"][prop]):
+            if branch.get("type") == "array":
+                branch["items"] = {"$ref": "#/$defs/Action"}
+    for definition in (root, *defs.values()):
+        for schema in definition.get("properties", {}).values():
+            if any(branch.get("pattern") == DURATION_PATTERN for branch in _branches(schema)):
+                schema.setdefault("description", "A duration, written like 30s, 10m, 2h, 14d or 2w")
+
+    for section, model in sections.items():
+        root.setdefault("properties", {})[section] = dict(refs[(model, "validation")])
+    root.pop("title", None)
+    # The playbook's description is the one below, not PlaybookSpec's docstring.
+    root.pop("description", None)
+    # Files of a folder playbook need not repeat `engage_rules:`; the loader checks that
+    # the playbook as a whole has it.
+    root.pop("required", None)
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": SCHEMA_ID,
+        "title": "engage_rules playbook",
+        "description": "A community engagement and moderation playbook (engage_rules "
+        "language version 1). One file, or one of a folder of files that are merged.",
+        **root,
+        "$defs": dict(sorted(defs.items())),
+    }

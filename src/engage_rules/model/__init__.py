@@ -1,0 +1,1 @@
+"""The data the engine works on: events, member and community state, decisions."""

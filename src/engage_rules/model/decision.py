@@ -1,0 +1,267 @@
+"""What the engine decided for one event or timer: the unit a store commits atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from .events import Event
+from .state import LedgerEntry, Timer
+
+
+def action_key(playbook: str, rule: str, cause: str, path: str) -> str:
+    """The deterministic key of an action (docs/reference.md §5.3): playbook name, rule, cause
+    (event or timer id) and the action's position — never the playbook's file path."""
+    raw = f"{playbook}\x1f{rule}\x1f{cause}\x1f{path}".encode()
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+class ActionRecord:
+    """One emitted action, in the docs/reference.md §6.1 output shape.
+
+    The key is computed on first use from ``(playbook, path)`` when not given, so the
+    hash is only paid for actions that are stored or printed.
+    """
+
+    __slots__ = (
+        "_key",
+        "_key_source",
+        "at",
+        "cause",
+        "community",
+        "member",
+        "params",
+        "rule",
+        "shadow",
+        "type",
+    )
+
+    def __init__(
+        self,
+        key: str | None,
+        type: str,
+        member: str | None,
+        rule: str,
+        cause: str,
+        at: datetime,
+        params: dict[str, Any],
+        community: str = "default",
+        key_source: tuple[str, str] | None = None,
+        shadow: bool = False,
+    ) -> None:
+        self._key = key
+        self._key_source = key_source
+        self.type = type
+        self.member = member
+        self.rule = rule
+        self.cause = cause
+        self.at = at
+        self.params = params
+        self.community = community
+        #: Decided by a rule in shadow mode: recorded and reported, never delivered.
+        self.shadow = shadow
+
+    @property
+    def key(self) -> str:
+        key = self._key
+        if key is None:
+            assert self._key_source is not None
+            playbook, path = self._key_source
+            key = self._key = action_key(playbook, self.rule, self.cause, path)
+        return key
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ActionRecord):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ActionRecord(type={self.type!r}, member={self.member!r}, rule={self.rule!r}, "
+            f"cause={self.cause!r}, params={self.params!r})"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "key": self.key,
+            "type": self.type,
+            "member": self.member,
+            "rule": self.rule,
+            "cause": self.cause,
+            "at": self.at.isoformat(),
+            "params": self.params,
+            "community": self.community,
+        }
+        if self.shadow:
+            out["shadow"] = True
+        return out
+
+    def to_json_bytes(self) -> bytes:
+        """``to_json()`` encoded as JSON, without building the intermediate strings
+        (orjson writes the aware datetime in the same ISO 8601 form as ``isoformat``)."""
+        try:
+            return self._dumps()
+        except TypeError:  # e.g. an integer beyond 64 bits in params: slower, exact
+            return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+
+    def _dumps(self) -> bytes:
+        if self.shadow:
+            return orjson.dumps(self.to_json())
+        return orjson.dumps(
+            {
+                "key": self.key,
+                "type": self.type,
+                "member": self.member,
+                "rule": self.rule,
+                "cause": self.cause,
+                "at": self.at,
+                "params": self.params,
+                "community": self.community,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ActionRecord:
+        return cls(
+            key=d["key"],
+            type=d["type"],
+            member=d["member"],
+            rule=d["rule"],
+            cause=d["cause"],
+            at=datetime.fromisoformat(d["at"]),
+            params=d["params"],
+            community=d.get("community", "default"),
+            shadow=bool(d.get("shadow", False)),
+        )
+
+
+@dataclass(slots=True)
+class RuleFailure:
+    """A rule that failed for one event: a record, stored with the decision (the stream
+    goes on), not an exception (those are in :mod:`engage_rules.errors`)."""
+
+    rule: str
+    cause: str
+    message: str
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "cause": self.cause,
+            "message": self.message,
+            "at": self.at.isoformat(),
+        }
+
+
+#: The old name of :class:`RuleFailure`, kept so that code written against it (store
+#: ``rule_errors()`` callers, reports) goes on working.
+RuleError = RuleFailure
+
+
+class Decision:
+    """Everything one event (or fired timer) changed.
+
+    The engine mutates :class:`~engage_rules.model.state.State` in place while deciding and
+    lists here what it touched, so a store can persist exactly that, atomically:
+    the members in ``touched`` (their current state), the new ledger entries, the
+    actions (the outbox), timers added and fired, and the cause id as processed.
+    """
+
+    __slots__ = (
+        "actions",
+        "at",
+        "audit",
+        "cause",
+        "communities",
+        "errors",
+        "event",
+        "is_timer",
+        "ledger",
+        "review",
+        "timers_added",
+        "timers_fired",
+        "touched",
+        "traces",
+    )
+
+    def __init__(
+        self,
+        cause: str,
+        at: datetime,
+        event: Event | None = None,
+        is_timer: bool = False,
+    ) -> None:
+        self.cause = cause  # the event id or timer id; the idempotency key
+        self.at = at  # the instant the decision was taken (the engine clock)
+        self.event = event
+        self.is_timer = is_timer
+        self.actions: list[ActionRecord] = []
+        self.ledger: list[tuple[str, str, LedgerEntry]] = []
+        self.touched: set[tuple[str, str]] = set()  # (community, member)
+        # Rarely used parts start as the shared empty tuple (nothing allocated per event);
+        # the add_* methods give the decision its own list or set on first write.
+        self.communities: set[str] | tuple[()] = ()  # community-level data changed
+        self.timers_added: list[Timer] | tuple[()] = ()
+        self.timers_fired: list[str] | tuple[()] = ()
+        self.errors: list[RuleFailure] | tuple[()] = ()
+        self.audit: list[dict[str, Any]] | tuple[()] = ()  # moderation audit log
+        self.review: list[dict[str, Any]] | tuple[()] = ()  # flag_for_review items
+        #: What each rule made of each event decided (an engine with tracing on; see
+        #: tracing.py): JSON-ready records the store keeps for `explain`.
+        self.traces: list[dict[str, Any]] | tuple[()] = ()
+
+    def add_error(self, error: RuleFailure) -> None:
+        errors = self.errors
+        if not isinstance(errors, list):
+            errors = self.errors = []
+        errors.append(error)
+
+    def add_audit(self, entry: dict[str, Any]) -> None:
+        audit = self.audit
+        if not isinstance(audit, list):
+            audit = self.audit = []
+        audit.append(entry)
+
+    def add_review(self, item: dict[str, Any]) -> None:
+        review = self.review
+        if not isinstance(review, list):
+            review = self.review = []
+        review.append(item)
+
+    def add_trace(self, trace: dict[str, Any]) -> None:
+        traces = self.traces
+        if not isinstance(traces, list):
+            traces = self.traces = []
+        traces.append(trace)
+
+    def add_timer(self, timer: Timer) -> None:
+        added = self.timers_added
+        if not isinstance(added, list):
+            added = self.timers_added = []
+        added.append(timer)
+
+    def add_fired(self, timer_id: str) -> None:
+        fired = self.timers_fired
+        if not isinstance(fired, list):
+            fired = self.timers_fired = []
+        fired.append(timer_id)
+
+    def touch_community(self, name: str) -> None:
+        communities = self.communities
+        if not isinstance(communities, set):
+            communities = self.communities = set()
+        communities.add(name)
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(cause={self.cause!r}, actions={len(self.actions)}, "
+            f"ledger={len(self.ledger)}, errors={len(self.errors)})"
+        )

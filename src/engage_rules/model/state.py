@@ -1,0 +1,507 @@
+"""Member and community state (docs/reference.md §4), and its JSON form.
+
+State is plain mutable data.  The engine mutates it while deciding one event and reports
+what it touched in the :class:`~engage_rules.model.decision.Decision`; stores persist exactly
+that.  Every field round-trips through :meth:`MemberState.to_json` /
+:meth:`MemberState.from_json`, which stores use, so a restarted engine continues with
+identical state.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from statistics import median
+from typing import Any
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How many distinct days per event type ``streak()`` remembers: the longest streak
+#: it can report.
+STREAK_DAYS = 1000
+#: How many recent gaps ``typical_gap`` looks at, the shortest gap that counts (shorter
+#: ones are the same visit), and how many gaps are needed before it is known.
+GAPS_KEPT = 15
+MIN_GAP = 3600.0
+MIN_GAPS = 3
+
+
+def ts(value: datetime) -> float:
+    """Seconds since the epoch for an aware datetime (fast, exact for our purposes)."""
+    return (value - EPOCH).total_seconds()
+
+
+def from_ts(value: float) -> datetime:
+    """The UTC date-time of an epoch timestamp in seconds."""
+    return EPOCH + timedelta(seconds=value)
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    """One change of one currency balance.  The ledger is append-only."""
+
+    seq: int  # 1-based, per member
+    currency: str
+    amount: int  # positive for credits, negative for debits
+    kind: str  # award | spend | revoke | expire | adjust
+    reason: str
+    rule: str
+    cause: str  # the event or timer id that caused it
+    key: str  # the deterministic key of the action that wrote it
+    at: datetime
+    ref: str | None = None  # the cause event's data.message_id, for `revoke: {event: ...}`
+    reverses: int | None = None  # for a reversal: the seq of the entry it reverses
+    reversed_by: int | None = None  # set on an entry once it has been reversed
+    #: The action that wrote the entry, while it is in memory: its key (a hash) is only
+    #: computed when the entry is stored (``key`` is "" until then).
+    action: Any = field(default=None, compare=False, repr=False)
+
+    def action_key(self) -> str:
+        """The key of the action that wrote this entry."""
+        if not self.key and self.action is not None:
+            self.key = self.action.key
+        return self.key
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "seq": self.seq,
+            "currency": self.currency,
+            "amount": self.amount,
+            "kind": self.kind,
+            "reason": self.reason,
+            "rule": self.rule,
+            "cause": self.cause,
+            "key": self.action_key(),
+            "at": self.at.isoformat(),
+        }
+        if self.ref is not None:
+            out["ref"] = self.ref
+        if self.reverses is not None:
+            out["reverses"] = self.reverses
+        if self.reversed_by is not None:
+            out["reversed_by"] = self.reversed_by
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> LedgerEntry:
+        return cls(
+            seq=d["seq"],
+            currency=d["currency"],
+            amount=d["amount"],
+            kind=d["kind"],
+            reason=d["reason"],
+            rule=d["rule"],
+            cause=d["cause"],
+            key=d["key"],
+            at=datetime.fromisoformat(d["at"]),
+            ref=d.get("ref"),
+            reverses=d.get("reverses"),
+            reversed_by=d.get("reversed_by"),
+        )
+
+
+@dataclass(slots=True)
+class Strike:
+    """A strike against a member."""
+
+    at: datetime
+    reason: str
+    rule: str
+    expires: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "reason": self.reason,
+            "rule": self.rule,
+            "expires": _iso(self.expires),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Strike:
+        return cls(datetime.fromisoformat(d["at"]), d["reason"], d["rule"], _dt(d.get("expires")))
+
+
+@dataclass(slots=True)
+class MemberState:
+    """Everything the engine knows about one member of one community."""
+
+    id: str
+    community: str
+    name: str | None = None
+    roles: tuple[str, ...] = ()
+    created_at: datetime | None = None  # the platform account's creation time
+    balances: dict[str, int] = field(default_factory=dict)
+    earned: dict[str, int] = field(default_factory=dict)  # lifetime credits per currency
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    level: int | None = None
+    level_name: str | None = None
+    level_locked: bool = False
+    #: When the member last went up a level (demotion `grace` counts from it).
+    promoted_at: datetime | None = None
+    #: The due time (epoch s) of the member's pending level-check timer, if any.
+    level_due: float | None = None
+    #: Credits of expiring currencies not yet expired, per currency, in expiry order:
+    #: ``[left, expires (epoch s), seq of the crediting entry, counted]`` where ``left``
+    #: is what spending has not used yet and ``counted`` what still counts towards
+    #: `levels: {by: currency}` (the credit less what was revoked).
+    lots: dict[str, list[list[Any]]] = field(default_factory=dict)
+    #: Credits taken back per currency (revoked, or expired), for level measures.
+    forfeited: dict[str, int] = field(default_factory=dict)
+    badges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    titles: list[str] = field(default_factory=list)
+    tags: dict[str, datetime | None] = field(default_factory=dict)  # name -> expiry
+    strikes: list[Strike] = field(default_factory=list)
+    status: str = "active"  # active | muted | banned | left
+    muted_until: datetime | None = None
+    banned_until: datetime | None = None
+    opted_out: bool = False
+    joined_at: datetime | None = None
+    last_active_at: datetime | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # lifetime events per type
+    history: dict[str, list[float]] = field(default_factory=dict)  # sorted timestamps per type
+    texts: list[tuple[float, str]] = field(default_factory=list)  # (time, text fingerprint)
+    #: Per event type counted by ``streak()``: the distinct local calendar days (date
+    #: ordinals, ascending) with at least one such event, the most recent STREAK_DAYS.
+    streak_days: dict[str, list[int]] = field(default_factory=dict)
+    cooldowns: dict[str, float] = field(default_factory=dict)  # rule -> last fire time
+    spent: set[str] = field(default_factory=set)  # `once` rules that have fired
+    windows: dict[str, list[float]] = field(default_factory=dict)  # threshold windows per rule
+    #: cap key -> [period, amount, period, amount...], the latest periods first
+    caps: dict[str, list[Any]] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    flows: dict[str, Any] = field(default_factory=dict)  # flow name -> position (flows.py)
+    #: Recent gaps (seconds) between activities, for ``member.typical_gap``.
+    gaps: list[float] = field(default_factory=list)
+    #: Silence deadlines by rule id: the pending one (epoch s), or minus the one that
+    #: fired last, until the next activity (silence.py).
+    silence: dict[str, float] = field(default_factory=dict)
+
+    # -- derived views used by expressions -------------------------------------------
+    def balance(self, currency: str) -> int:
+        return self.balances.get(currency, 0)
+
+    def active_strikes(self, now: datetime) -> int:
+        return sum(1 for s in self.strikes if s.expires is None or s.expires > now)
+
+    def has_tag(self, name: object, now: datetime) -> bool:
+        if not isinstance(name, str) or name not in self.tags:
+            return False
+        expires = self.tags[name]
+        return expires is None or expires > now
+
+    def tag_names(self, now: datetime) -> list[str]:
+        tags = self.tags
+        if not tags:
+            return []
+        return [t for t, exp in tags.items() if exp is None or exp > now]
+
+    def status_at(self, now: datetime) -> str:
+        if self.status == "muted" and self.muted_until is not None and self.muted_until <= now:
+            return "active"
+        if self.status == "banned" and self.banned_until is not None and self.banned_until <= now:
+            return "active"
+        return self.status
+
+    def record(self, type_: str, at: float, window: float | None) -> None:
+        """Count an event of ``type_`` at time ``at``; keep timestamps for ``window`` s."""
+        self.counts[type_] = self.counts.get(type_, 0) + 1
+        if window is not None:
+            self.remember(type_, at, window)
+
+    def remember(self, type_: str, at: float, window: float) -> None:
+        """Keep the time of an event of ``type_`` for windowed counts up to ``window`` s."""
+        hist = self.history.get(type_)
+        if hist is None:
+            hist = self.history[type_] = []
+        if not hist or hist[-1] <= at:
+            hist.append(at)
+        else:
+            bisect.insort(hist, at)
+        # Forget what no window can see any more (amortised: trim in chunks).
+        horizon = hist[-1] - window
+        if hist[0] < horizon and len(hist) > 64:
+            del hist[: bisect.bisect_left(hist, horizon)]
+
+    def note_day(self, type_: str, day: int) -> None:
+        """Record that an event of ``type_`` happened on local calendar day ``day``."""
+        days = self.streak_days.get(type_)
+        if days is None:
+            self.streak_days[type_] = [day]
+            return
+        if days[-1] == day:
+            return
+        if days[-1] < day:
+            days.append(day)
+        else:  # a late event: keep the list sorted and distinct
+            i = bisect.bisect_left(days, day)
+            if i < len(days) and days[i] == day:
+                return
+            days.insert(i, day)
+        if len(days) > STREAK_DAYS:
+            del days[: len(days) - STREAK_DAYS]
+
+    def streak(self, type_: str, today: int) -> int:
+        """Consecutive calendar days with an event of ``type_``, ending today — or
+        yesterday, when today has none yet (a streak is not broken before the day is
+        over)."""
+        days = self.streak_days.get(type_)
+        if not days:
+            return 0
+        i = bisect.bisect_right(days, today) - 1  # the latest day not after today
+        if i < 0 or days[i] < today - 1:
+            return 0
+        n = 1
+        while i > 0 and days[i - 1] == days[i] - 1:
+            n += 1
+            i -= 1
+        return n
+
+    def note_gap(self, gap: float) -> None:
+        """Record a gap of ``gap`` seconds before an activity (for :meth:`typical_gap`):
+        gaps shorter than MIN_GAP are the same visit, and the last GAPS_KEPT count."""
+        if gap >= MIN_GAP:
+            gaps = self.gaps
+            gaps.append(gap)
+            if len(gaps) > GAPS_KEPT:
+                del gaps[0]
+
+    def typical_gap(self) -> timedelta | None:
+        """The member's usual gap between activities (the median of the recent gaps),
+        or None while fewer than MIN_GAPS are known (``member.typical_gap``)."""
+        if len(self.gaps) < MIN_GAPS:
+            return None
+        return timedelta(seconds=median(self.gaps))
+
+    def count_within(self, type_: str, now: float, window: float) -> int:
+        hist = self.history.get(type_)
+        if not hist:
+            return 0
+        lo = bisect.bisect_right(hist, now - window)
+        hi = bisect.bisect_right(hist, now)
+        return hi - lo
+
+    # -- JSON ---------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "community": self.community,
+            "name": self.name,
+            "roles": list(self.roles),
+            "created_at": _iso(self.created_at),
+            "balances": self.balances,
+            "earned": self.earned,
+            "ledger": [e.to_json() for e in self.ledger],
+            "level": self.level,
+            "level_name": self.level_name,
+            "level_locked": self.level_locked,
+            "promoted_at": _iso(self.promoted_at),
+            "level_due": self.level_due,
+            "lots": self.lots,
+            "forfeited": self.forfeited,
+            "badges": self.badges,
+            "titles": self.titles,
+            "tags": {k: _iso(v) for k, v in self.tags.items()},
+            "strikes": [s.to_json() for s in self.strikes],
+            "status": self.status,
+            "muted_until": _iso(self.muted_until),
+            "banned_until": _iso(self.banned_until),
+            "opted_out": self.opted_out,
+            "joined_at": _iso(self.joined_at),
+            "last_active_at": _iso(self.last_active_at),
+            "counts": self.counts,
+            "history": self.history,
+            "texts": [list(t) for t in self.texts],
+            "streak_days": self.streak_days,
+            "cooldowns": self.cooldowns,
+            "spent": sorted(self.spent),
+            "windows": self.windows,
+            "caps": self.caps,
+            "attrs": self.attrs,
+            "flows": self.flows,
+            "gaps": self.gaps,
+            "silence": self.silence,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> MemberState:
+        return cls(
+            id=d["id"],
+            community=d["community"],
+            name=d.get("name"),
+            roles=tuple(d.get("roles", ())),
+            created_at=_dt(d.get("created_at")),
+            balances=dict(d.get("balances", {})),
+            earned=dict(d.get("earned", {})),
+            ledger=[LedgerEntry.from_json(e) for e in d.get("ledger", [])],
+            level=d.get("level"),
+            level_name=d.get("level_name"),
+            level_locked=d.get("level_locked", False),
+            promoted_at=_dt(d.get("promoted_at")),
+            level_due=d.get("level_due"),
+            lots={k: [list(lot) for lot in v] for k, v in d.get("lots", {}).items()},
+            forfeited=dict(d.get("forfeited", {})),
+            badges=dict(d.get("badges", {})),
+            titles=list(d.get("titles", [])),
+            tags={k: _dt(v) for k, v in d.get("tags", {}).items()},
+            strikes=[Strike.from_json(s) for s in d.get("strikes", [])],
+            status=d.get("status", "active"),
+            muted_until=_dt(d.get("muted_until")),
+            banned_until=_dt(d.get("banned_until")),
+            opted_out=d.get("opted_out", False),
+            joined_at=_dt(d.get("joined_at")),
+            last_active_at=_dt(d.get("last_active_at")),
+            counts=dict(d.get("counts", {})),
+            history={k: list(v) for k, v in d.get("history", {}).items()},
+            texts=[(t[0], t[1]) for t in d.get("texts", [])],
+            streak_days={k: list(v) for k, v in d.get("streak_days", {}).items()},
+            cooldowns=dict(d.get("cooldowns", {})),
+            spent=set(d.get("spent", [])),
+            windows={k: list(v) for k, v in d.get("windows", {}).items()},
+            caps={k: list(v) for k, v in d.get("caps", {}).items()},
+            attrs=dict(d.get("attrs", {})),
+            flows=dict(d.get("flows", {})),
+            gaps=list(d.get("gaps", [])),
+            silence=dict(d.get("silence", {})),
+        )
+
+    def snapshot(self, now: datetime | None) -> dict[str, Any]:
+        """The member as docs/reference.md §6 shows it in a state snapshot."""
+        at = now or EPOCH
+        return {
+            "balances": dict(self.balances),
+            "level": self.level,
+            "level_name": self.level_name,
+            "badges": sorted(self.badges),
+            "titles": list(self.titles),
+            "tags": sorted(self.tag_names(at)),
+            "strikes": self.active_strikes(at),
+            "status": self.status_at(at),
+            "opted_out": self.opted_out,
+            "flows": dict(self.flows),
+            "attrs": dict(self.attrs),
+            "joined_at": _iso(self.joined_at),
+            "last_active_at": _iso(self.last_active_at),
+        }
+
+
+@dataclass(slots=True)
+class Timer:
+    """A persisted wake-up: it comes back as an ordinary (internal) event when due.
+
+    Timers order by (due, seq) — the heap's order.  ``__lt__`` is written out rather than
+    generated (``order=True`` builds two tuples per comparison): popping a timer from a
+    heap of a million costs about 20 comparisons, and this halves their cost.
+    """
+
+    due: float  # epoch seconds; the heap orders by (due, seq)
+    seq: int
+    id: str = field(compare=False)
+    kind: str = field(compare=False)  # unmute | unban | untag | strike_expire | ...
+    community: str = field(compare=False)
+    member: str | None = field(compare=False)
+    rule: str = field(compare=False)  # the rule or playbook section responsible
+    payload: dict[str, Any] = field(compare=False, default_factory=dict)
+
+    def __lt__(self, other: Timer) -> bool:
+        due = self.due
+        other_due = other.due
+        return due < other_due or (due == other_due and self.seq < other.seq)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "due": self.due,
+            "seq": self.seq,
+            "id": self.id,
+            "kind": self.kind,
+            "community": self.community,
+            "member": self.member,
+            "rule": self.rule,
+            "payload": self.payload,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Timer:
+        return cls(
+            d["due"],
+            d["seq"],
+            d["id"],
+            d["kind"],
+            d["community"],
+            d["member"],
+            d["rule"],
+            d.get("payload", {}),
+        )
+
+
+@dataclass(slots=True)
+class CommunityState:
+    """Community-level state: members, and bookkeeping shared by them."""
+
+    name: str
+    members: dict[str, MemberState] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # lottery stock, leaderboards, schedules
+
+    def member(self, member_id: str) -> MemberState:
+        m = self.members.get(member_id)
+        if m is None:
+            m = self.members[member_id] = MemberState(id=member_id, community=self.name)
+        return m
+
+
+@dataclass(slots=True)
+class State:
+    """The whole state one engine works on: communities, the clock and pending timers."""
+
+    communities: dict[str, CommunityState] = field(default_factory=dict)
+    clock: datetime | None = None
+    timers: list[Timer] = field(default_factory=list)  # a heap ordered by (due, seq)
+    timer_ids: set[str] = field(default_factory=set)
+    timer_seq: int = 0
+
+    def community(self, name: str) -> CommunityState:
+        c = self.communities.get(name)
+        if c is None:
+            c = self.communities[name] = CommunityState(name=name)
+        return c
+
+    def add_timer(self, timer: Timer) -> bool:
+        """Schedule ``timer`` unless one with the same id is pending.  True if added."""
+        if timer.id in self.timer_ids:
+            return False
+        self.timer_seq += 1
+        timer.seq = self.timer_seq
+        heapq.heappush(self.timers, timer)
+        self.timer_ids.add(timer.id)
+        return True
+
+    def pop_due(self, until: float) -> Timer | None:
+        """Remove and return the earliest timer due at or before ``until``."""
+        if self.timers and self.timers[0].due <= until:
+            timer = heapq.heappop(self.timers)
+            self.timer_ids.discard(timer.id)
+            return timer
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The docs/reference.md §6.6 state snapshot."""
+
+        def one(c: CommunityState) -> dict[str, Any]:
+            return {
+                "members": {mid: m.snapshot(self.clock) for mid, m in sorted(c.members.items())},
+                "community": dict(c.data),
+            }
+
+        if len(self.communities) <= 1:
+            only = next(iter(self.communities.values()), CommunityState(name="default"))
+            return one(only)
+        return {"communities": {name: one(c) for name, c in sorted(self.communities.items())}}

@@ -1,0 +1,227 @@
+"""The I/O shell around the pure engine: dedup, batching and durable group commits.
+
+``Runner`` feeds events to an :class:`~engage_rules.engine.core.Engine`, skips ids the store
+has already committed (a duplicate is processed once), and commits decisions to the store
+in batches: one store transaction holds many events, each of which is all-or-nothing.
+Nothing is reported as done (``on_commit``) before its batch is durable.  After a crash,
+re-feeding the same input resumes where the last committed batch ended.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..compile.playbook import CompiledPlaybook
+from ..engine.core import Engine
+from ..model.decision import ActionRecord, Decision, RuleFailure
+from ..model.events import Event
+from ..model.state import State
+from ..store import Store
+from ..store.records import DEFAULT_TRACE_RETENTION, ReportContext
+
+#: Batch bounds for offline replays: a replay has no one waiting on a single event, so it
+#: commits large groups — fewer fsyncs, and each busy member's row rewritten once per
+#: group rather than once per event.  Nothing is printed before its group is durable; a
+#: crash redoes at most the group in progress (`replay --batch-size` makes it smaller).
+REPLAY_BATCH_SIZE = 50000
+REPLAY_BATCH_SECONDS = 2.0
+
+
+def tune_gc() -> None:
+    """Tune Python's cyclic garbage collector for long replays and live runs.
+
+    The engine allocates many small, long-lived objects (ledger entries, member state);
+    with the default thresholds the collector rescans them over and over, which costs
+    more than the rules themselves.  Objects that exist at start-up are frozen out of
+    collection, and young collections run less often.  Called by the CLI, not by the
+    library on import: embedding applications decide for themselves.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
+@dataclass
+class RunStats:
+    """What a run did: the figures of the replay summary."""
+
+    read: int = 0
+    processed: int = 0
+    duplicates: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+    timers_fired: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+    rule_errors: int = 0
+    late: int = 0
+    #: What the messaging policy did: "deferred", "suppressed: <reason>" -> count.
+    messages: Counter[str] = field(default_factory=Counter)
+    #: Shadow actions (shadow.py) by type: recorded, never delivered.
+    shadow: Counter[str] = field(default_factory=Counter)
+
+
+class Runner:
+    """Drive an engine over a stream, committing to a store in durable batches."""
+
+    def __init__(
+        self,
+        playbook: CompiledPlaybook,
+        store: Store,
+        *,
+        batch_size: int | None = None,
+        max_batch_seconds: float = 0.2,
+        on_commit: Callable[[Sequence[ActionRecord]], None] | None = None,
+        on_error: Callable[[RuleFailure], None] | None = None,
+        trace: bool = False,
+        trace_retention: float | None = DEFAULT_TRACE_RETENTION,
+    ) -> None:
+        """``trace``: record rule traces (tracing.py) for `explain`, kept in the store for
+        ``trace_retention`` seconds of event time (None: forever)."""
+        self.store = store
+        store.set_report_context(ReportContext.of(playbook))
+        if trace:
+            store.keep_traces(trace_retention)
+        self.engine = Engine(playbook, store.open(), trace=trace)
+        #: Decisions per commit: as given, else what the store prefers (a memory store has
+        #: no fsync to share, and small batches keep memory warm), else 1,000.
+        self.batch_size = batch_size or getattr(store, "preferred_batch_size", None) or 1000
+        self.max_batch_seconds = max_batch_seconds
+        self.on_commit = on_commit
+        self.on_error = on_error
+        self.stats = RunStats()
+        self._pending: list[Decision] = []
+        self._pending_ids: set[str] = set()
+        self._batch_started = 0.0
+        self._inflight: tuple[Future[None] | None, list[Decision]] | None = None
+        # A stored state may lack what this playbook needs (a schedule added since).
+        started = self.engine.start()
+        if started:
+            self._add(started)
+
+    @property
+    def state(self) -> State:
+        """The live engine state (what the store will hold once pending batches commit)."""
+        return self.engine.state
+
+    def feed(self, event: Event) -> None:
+        """Process one event unless it was already processed."""
+        stats = self.stats
+        stats.read += 1
+        eid = event.id
+        if eid in self._pending_ids or self.store.is_processed(eid):
+            stats.duplicates += 1
+            return
+        state = self.engine.state
+        clock = state.clock
+        if clock is not None and event.at < clock:
+            stats.late += 1
+        elif state.timers and state.timers[0].due <= event.ts:
+            # Timers due first fire one at a time, each committed with its batch, so an
+            # event far ahead of the clock holds no more than a batch in memory however
+            # many schedule slots it passes.
+            self._add_each(self.engine.advance_iter(event.at))
+        pending = self._pending
+        before = len(pending)
+        if not before:
+            self._batch_started = time.monotonic()
+        self.engine.process_into(event, pending)
+        stats.processed += 1
+        n = len(pending)
+        if n == before + 1:
+            self._pending_ids.add(eid)
+        else:  # timers fired before the event
+            for d in pending[before:]:
+                self._pending_ids.add(d.cause)
+                if d.is_timer:
+                    stats.timers_fired += 1
+        if n >= self.batch_size or (
+            n % 64 == 0 and time.monotonic() - self._batch_started >= self.max_batch_seconds
+        ):
+            self.flush(wait=False)
+
+    def advance_to(self, at: datetime) -> None:
+        """Fire every timer due by ``at`` and move the clock there."""
+        self._add_each(self.engine.advance_iter(at))
+
+    def _add_each(self, decisions: Iterator[Decision]) -> None:
+        for d in decisions:
+            self._add([d])
+
+    def _add(self, decisions: list[Decision]) -> None:
+        pending = self._pending
+        if not pending:
+            self._batch_started = time.monotonic()
+        pending.extend(decisions)
+        ids = self._pending_ids
+        for d in decisions:
+            ids.add(d.cause)
+            if d.is_timer:
+                self.stats.timers_fired += 1
+        n = len(pending)
+        if n >= self.batch_size or (
+            n % 64 == 0 and time.monotonic() - self._batch_started >= self.max_batch_seconds
+        ):
+            self.flush(wait=False)
+
+    def flush(self, *, wait: bool = True) -> None:
+        """Commit what is pending in one transaction, then report it once durable.
+
+        With a store that pipelines commits (``commit_async``), the fsync of one batch
+        overlaps the processing of the next: a batch is reported (``on_commit``) when
+        its commit has completed, at the latest by the next flush.  ``wait=False`` lets
+        the runner itself flush without waiting for the batch it just wrote.
+        """
+        if self._pending:
+            batch = self._pending
+            commit_async = getattr(self.store, "commit_async", None)
+            if commit_async is not None:
+                future = commit_async(batch, self.engine.state)
+            else:
+                self.store.commit(batch, self.engine.state)
+                future = None
+            self._pending = []
+            self._pending_ids = set()
+            self._report_inflight()
+            self._inflight = (future, batch)
+        if wait:
+            self._report_inflight()
+
+    def _report_inflight(self) -> None:
+        """Wait for the batch in flight to be durable, then report it."""
+        if self._inflight is None:
+            return
+        future, batch = self._inflight
+        self._inflight = None
+        if future is not None:
+            future.result()  # raises StoreError if the commit failed: nothing is reported
+        actions: list[ActionRecord] = []
+        stats = self.stats
+        for d in batch:
+            if d.actions:
+                actions.extend(d.actions)
+                for a in d.actions:
+                    if a.shadow:
+                        stats.shadow[a.type] += 1
+                    else:
+                        stats.actions[a.type] += 1
+            for err in d.errors:
+                stats.rule_errors += 1
+                if self.on_error is not None:
+                    self.on_error(err)
+            for entry in d.audit:
+                kind = entry.get("action")
+                if kind == "message_deferred":
+                    stats.messages["deferred"] += 1
+                elif kind == "message_suppressed":
+                    stats.messages[f"suppressed: {entry.get('reason')}"] += 1
+        if self.on_commit is not None and actions:
+            self.on_commit(actions)
+
+    def close(self) -> None:
+        """Commit and report everything, then close the store."""
+        self.flush()
+        self.store.close()

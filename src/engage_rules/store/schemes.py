@@ -1,0 +1,31 @@
+"""The core's store schemes, ``memory:`` and ``sqlite:///path`` (docs/reference.md §10).
+
+:data:`BUILTIN_STORE_SCHEMES` maps each scheme to its factory; the built-in plugin
+registers them through the ``register_stores`` hook, as a plugin registers its own, and
+:func:`engage_rules.store.base.open_store` finds them in the registry.  The backends are
+imported when a store is opened, so building a registry does not load SQLite.
+"""
+
+from __future__ import annotations
+
+from ..errors import StoreError
+from .base import Store, StoreFactory, sqlite_path
+
+
+def _open_memory(url: str) -> Store:
+    if url.lower() not in ("memory:", "memory://"):
+        raise StoreError(f"invalid store URL {url!r}: a memory store is written 'memory:'")
+    from .memory import MemoryStore  # noqa: PLC0415 (loaded when a store is opened)
+
+    return MemoryStore()
+
+
+def _open_sqlite(url: str) -> Store:
+    from .sqlite import SQLiteStore  # noqa: PLC0415 (loaded when a store is opened)
+
+    return SQLiteStore(sqlite_path(url))
+
+
+#: The core's store schemes (registered by :mod:`engage_rules.plugins.builtin`); their
+#: names are :data:`.base.BUILTIN_SCHEMES`.
+BUILTIN_STORE_SCHEMES: dict[str, StoreFactory] = {"memory": _open_memory, "sqlite": _open_sqlite}

@@ -1,0 +1,1 @@
+"""Text for moderation (pure): normalisation, word matching, links and classifiers."""

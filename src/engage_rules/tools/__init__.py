@@ -1,0 +1,1 @@
+"""Tools over playbooks and stores: reports, explain, replay comparison, playbook tests."""

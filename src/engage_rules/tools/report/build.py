@@ -1,0 +1,80 @@
+"""One report: the period it covers and every figure, as JSON-ready data.
+
+:func:`build_report` is what ``engage-rules report`` renders as terminal tables
+(:mod:`.text`), JSON, or an HTML page with charts (:mod:`.html`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from ...errors import PeriodError as PeriodError
+from .data import ReportData
+from .figures import (
+    SILENCE_STAGES,
+    Period,
+    activity_figures,
+    conversion,
+    histories,
+    member_figures,
+    retention_cohorts,
+)
+from .outcomes import messages, moderation, points, rules_fired, shadow
+
+#: The default period: this many days ending at the newest day with activity.
+DEFAULT_DAYS = 30
+
+
+def choose_period(data: ReportData, start: date | None, end: date | None) -> Period:
+    """The inclusive period a report covers.
+
+    Without ``end``, it ends on the newest day the store has activity for (else the day
+    of the store's clock); without ``start``, it is the :data:`DEFAULT_DAYS` days up to ``end``.
+    """
+    implied = ""
+    if end is None:
+        if data.newest_day is None:
+            raise PeriodError(
+                "the store has no activity yet: replay or run events into it "
+                "first, or give --from and --to"
+            )
+        end, implied = data.newest_day, " (the newest day with activity)"
+    if start is None:
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise PeriodError(f"--from {start.isoformat()} is after --to {end.isoformat()}{implied}")
+    if (end - start).days >= 3660:
+        raise PeriodError("the period is longer than ten years; choose a shorter one")
+    return Period(start, end)
+
+
+def build_report(
+    data: ReportData, period: Period, goal: str = "purchase", churn_days: int = 30
+) -> dict[str, Any]:
+    """Every figure of the report (docs/reports.md defines them)."""
+    hs = histories(data)
+    members = member_figures(hs, period, churn_days)
+    return {
+        "playbook": data.playbook,
+        "timezone": data.timezone,
+        "community": data.community,
+        "period": {
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),
+            "days": len(period.days),
+        },
+        "churn_after_days": churn_days,
+        "activity_events": sorted(data.activity_events),
+        "members": members,
+        "activity": activity_figures(hs, period, members["total"]),
+        "retention": retention_cohorts(hs, period),
+        "silence_stages": [{"key": k, "label": label} for k, _, label in SILENCE_STAGES]
+        + [{"key": "never_active", "label": "never active"}],
+        "conversion": conversion(data, period, goal, hs),
+        "rules": rules_fired(data, period),
+        "moderation": moderation(data, period),
+        "messages": messages(data, period),
+        "points": points(data, period),
+        "shadow": shadow(data, period),
+    }

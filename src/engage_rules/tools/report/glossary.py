@@ -1,0 +1,94 @@
+"""Section titles and the plain-language explanation of each figure, shared by the
+terminal and HTML reports so both say exactly the same thing (docs/reports.md is the
+long form)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SECTIONS: dict[str, tuple[str, str]] = {
+    "members": (
+        "Members",
+        "Members at the end of the period are those first seen on or before its last day "
+        "who had not left by then. New: first joined (or first seen) during the period. "
+        "Left: left during the period. Churned: still a member, was active before, but "
+        "not active in the last {churn} days of the period.",
+    ),
+    "activity": (
+        "Daily active members",
+        "A member is active on a day when they did something that counts as activity "
+        "({events}). DAU: active members that day. WAU / MAU: members active in the last "
+        "7 / 30 days of the period. Activity rate: the share of members active.",
+    ),
+    "growth": (
+        "New and leaving members per day",
+        "How many members were first seen (new) and how many left, each day of the period.",
+    ),
+    "retention": (
+        "Weekly retention",
+        "Members grouped by the week (Monday to Sunday) they were first seen in the period. "
+        "Week 0 is that week; week 1 the next one, and so on. Each cell: the percentage of "
+        "the group active at least once that week.",
+    ),
+    "silence": (
+        "Silence stages",
+        "Members at the end of the period, by how many days had passed since their last "
+        "activity on the period's last day (0 = active that day). Never active: joined "
+        "but never did anything that counts as activity.",
+    ),
+    "conversion": (
+        "Conversion",
+        "Goal events: '{goal}' events in the period. Converted: members with at least one. "
+        "Conversion rate: converted members divided by members active in the period.",
+    ),
+    "rules": (
+        "Top rules",
+        "Rules that acted in the period (shadow rules excluded): the number of events or "
+        "timers each acted on, and the actions it took.",
+    ),
+    "moderation": (
+        "Moderation",
+        "Moderation actions taken in the period, by type.",
+    ),
+    "messages": (
+        "Messages",
+        "Messages sent in the period. Deferred: held back by quiet hours or the message "
+        "cap and sent later. Suppressed: not sent at all (the member opted out, quiet "
+        "hours set to drop, or over the cap).",
+    ),
+    "points": (
+        "Points",
+        "For each currency, the amounts issued (awards), spent, expired and revoked "
+        "(taken back) in the period.",
+    ),
+    "shadow": (
+        "Shadow rules",
+        "Rules in shadow mode decide but never act: what they would have done in the "
+        "period, by rule and action.",
+    ),
+}
+
+#: Why a message was suppressed or deferred, as the audit log spells it, in words.
+REASONS = {
+    "quiet_hours": "quiet hours",
+    "capped": "over the message cap",
+    "opted_out": "member opted out",
+}
+
+
+def title(section: str) -> str:
+    """The title of a report section."""
+    return SECTIONS[section][0]
+
+
+def explain(section: str, report: dict[str, Any]) -> str:
+    """What a report section shows, in words."""
+    events = ", ".join(report.get("activity_events") or []) or "any event but joins and leaves"
+    return SECTIONS[section][1].format(
+        churn=report["churn_after_days"], events=events, goal=report["conversion"]["goal"]
+    )
+
+
+def percent(value: float | None) -> str:
+    """A share as a percentage, or a dash."""
+    return "–" if value is None else f"{100 * value:.1f}%"
