@@ -37,23 +37,34 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from engage_rules import compile_playbook, parse_event
-from engage_rules.detectors import compile_patterns
-from engage_rules.loader import load_playbook_text
-from engage_rules.runner import Runner, tune_gc
-from engage_rules.store import open_store
-from engage_rules.wordmatch import WordMatcher, match_form
+from engage_rules.expr.detectors import compile_patterns
+from engage_rules.shell.runner import Runner, tune_gc
+from engage_rules.testing import load_playbook_text, open_store
+from engage_rules.text.wordmatch import WordMatcher, match_form
 
 HAN = "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会"
 LATIN = "abcdefghijklmnopqrstuvwxyz"
 PATTERNS = [
-    r"(?i)free\s+money", r"(?i)click\s+here\s+now", r"\b1[3-9]\d{9}\b", r"(?i)qq\s*[:：]?\s*\d{6,}",
-    r"(?i)v(?:x|信)\s*[:：]?\s*[a-z][\w-]{5,}", r"(?i)whats?app\s*\+?\d{8,}",
-    r"(?i)t\.me/[a-z0-9_]{4,}", r"(?i)discord\.gg/[a-z0-9]+", r"(?i)\b(?:btc|eth|usdt)\s+giveaway",
-    r"(?i)\bearn\s+\$?\d+\s*(?:k|usd)?\s+(?:a|per)\s+day", r"(?i)(?:casino|slots)\s+bonus",
-    r"(?i)\bonly\s*fans\b", r"(?i)\b(?:viagra|cialis)\b", r"(?i)promo\s*code\s*[A-Z0-9]{5,}",
-    r"(?i)(?:加|\+)\s*(?:微|v)", r"(?i)\bdm\s+me\s+for\s+(?:price|rates)",
-    r"(?i)\b\d{3,}\s*(?:元|块)\s*(?:一|每)\s*(?:单|天)", r"(?i)bit\.ly/\w+",
-    r"(?i)(?:代|刷)(?:单|粉|赞)", r"(?i)\bwork\s+from\s+home\b.*\bdaily\b",
+    r"(?i)free\s+money",
+    r"(?i)click\s+here\s+now",
+    r"\b1[3-9]\d{9}\b",
+    r"(?i)qq\s*[:：]?\s*\d{6,}",
+    r"(?i)v(?:x|信)\s*[:：]?\s*[a-z][\w-]{5,}",
+    r"(?i)whats?app\s*\+?\d{8,}",
+    r"(?i)t\.me/[a-z0-9_]{4,}",
+    r"(?i)discord\.gg/[a-z0-9]+",
+    r"(?i)\b(?:btc|eth|usdt)\s+giveaway",
+    r"(?i)\bearn\s+\$?\d+\s*(?:k|usd)?\s+(?:a|per)\s+day",
+    r"(?i)(?:casino|slots)\s+bonus",
+    r"(?i)\bonly\s*fans\b",
+    r"(?i)\b(?:viagra|cialis)\b",
+    r"(?i)promo\s*code\s*[A-Z0-9]{5,}",
+    r"(?i)(?:加|\+)\s*(?:微|v)",
+    r"(?i)\bdm\s+me\s+for\s+(?:price|rates)",
+    r"(?i)\b\d{3,}\s*(?:元|块)\s*(?:一|每)\s*(?:单|天)",
+    r"(?i)bit\.ly/\w+",
+    r"(?i)(?:代|刷)(?:单|粉|赞)",
+    r"(?i)\bwork\s+from\s+home\b.*\bdaily\b",
 ]
 
 
@@ -73,8 +84,27 @@ def make_words(rng: random.Random) -> list[str]:
 
 
 def make_texts(rng: random.Random, n: int, words: list[str]) -> list[str]:
-    english = ["the", "light", "photo", "camera", "lens", "sunset", "great", "shot", "with",
-               "my", "new", "today", "and", "really", "like", "this", "one", "at", "f2.8"]
+    english = [
+        "the",
+        "light",
+        "photo",
+        "camera",
+        "lens",
+        "sunset",
+        "great",
+        "shot",
+        "with",
+        "my",
+        "new",
+        "today",
+        "and",
+        "really",
+        "like",
+        "this",
+        "one",
+        "at",
+        "f2.8",
+    ]
     texts = []
     for _ in range(n):
         size = rng.randint(10, 120)
@@ -121,15 +151,23 @@ def main() -> None:
     texts = make_texts(rng, args.messages, words)
     vars_yaml = "vars:\n  banned:\n" + "".join(f"    - {w}\n" for w in words)
     vars_yaml += "  patterns:\n" + "".join(
-        "    - '" + p.replace("'", "''") + "'\n" for p in PATTERNS)
+        "    - '" + p.replace("'", "''") + "'\n" for p in PATTERNS
+    )
     playbook = compile_playbook(load_playbook_text(PLAYBOOK + vars_yaml, "bench.yaml"))
     t0 = datetime(2026, 3, 2, tzinfo=UTC)
-    lines = [json.dumps({
-        "id": f"e{i}", "type": "message.posted",
-        "at": (t0 + timedelta(milliseconds=200 * i)).isoformat(),
-        "member": {"id": f"u{rng.randrange(args.members)}"},
-        "data": {"text": text, "message_id": f"m{i}"},
-    }, ensure_ascii=False) for i, text in enumerate(texts)]
+    lines = [
+        json.dumps(
+            {
+                "id": f"e{i}",
+                "type": "message.posted",
+                "at": (t0 + timedelta(milliseconds=200 * i)).isoformat(),
+                "member": {"id": f"u{rng.randrange(args.members)}"},
+                "data": {"text": text, "message_id": f"m{i}"},
+            },
+            ensure_ascii=False,
+        )
+        for i, text in enumerate(texts)
+    ]
     events = [parse_event(line) for line in lines]
 
     tune_gc()
@@ -168,9 +206,11 @@ def main() -> None:
         "deleted": deleted,
         "detector_hits": hits,
     }
-    print(f"engine {figures['engine_mps']:,} msg/s | detectors {figures['detectors_mps']:,} "
-          f"msg/s | naive word loop {figures['naive_loop_mps']:,} msg/s | "
-          f"{deleted:,} of {len(texts):,} deleted")
+    print(
+        f"engine {figures['engine_mps']:,} msg/s | detectors {figures['detectors_mps']:,} "
+        f"msg/s | naive word loop {figures['naive_loop_mps']:,} msg/s | "
+        f"{deleted:,} of {len(texts):,} deleted"
+    )
     print(json.dumps(figures))
 
 

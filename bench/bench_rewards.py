@@ -29,9 +29,8 @@ from engine import make_events, make_rules  # the core benchmark's workload
 
 from engage_rules import CompiledPlaybook, compile_playbook, parse_event
 from engage_rules.events import Event
-from engage_rules.loader import load_playbook_text
-from engage_rules.runner import Runner, tune_gc
-from engage_rules.store import open_store
+from engage_rules.shell.runner import Runner, tune_gc
+from engage_rules.testing import load_playbook_text, open_store
 
 REWARDS_PLAYBOOK = """
 engage_rules: 1
@@ -118,13 +117,18 @@ def main() -> None:
         "rewards_us_per_event": round(rewards_s / n * 1e6, 2),
         "ratio": round(rewards_s / core_s, 3),
     }
-    print(f"workload: {n} events, {args.members} members; rewards: {awards} ledger awards, "
-          f"members by level {dict(sorted(levels.items()))}, "
-          f"{len(boards)} leaderboard(s)", file=sys.stderr)
-    print(f"core {figures['core_eps']:,} ev/s ({figures['core_us_per_event']} µs/event) | "
-          f"rewards {figures['rewards_eps']:,} ev/s ({figures['rewards_us_per_event']} "
-          f"µs/event) | rewards/core cost ratio {figures['ratio']} (target ≤ 2)",
-          file=sys.stderr)
+    print(
+        f"workload: {n} events, {args.members} members; rewards: {awards} ledger awards, "
+        f"members by level {dict(sorted(levels.items()))}, "
+        f"{len(boards)} leaderboard(s)",
+        file=sys.stderr,
+    )
+    print(
+        f"core {figures['core_eps']:,} ev/s ({figures['core_us_per_event']} µs/event) | "
+        f"rewards {figures['rewards_eps']:,} ev/s ({figures['rewards_us_per_event']} "
+        f"µs/event) | rewards/core cost ratio {figures['ratio']} (target ≤ 2)",
+        file=sys.stderr,
+    )
     print(json.dumps(figures))
 
 

@@ -18,8 +18,8 @@ from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from engage_rules.decision import ActionRecord, Decision
-from engage_rules.state import LedgerEntry
+from engage_rules.model.decision import ActionRecord, Decision
+from engage_rules.model.state import LedgerEntry
 from engage_rules.store import SQLiteStore
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -30,11 +30,18 @@ def main() -> None:
     ap.add_argument("--decisions", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--members", type=int, default=20_000)
-    ap.add_argument("--dist", choices=["uniform", "zipf"], default="uniform",
-                    help="which members act: uniformly at random (every decision of a "
-                         "batch touches a different member) or Zipf(1.1) like real chat")
-    ap.add_argument("--pipelined", action="store_true",
-                    help="use commit_async: the fsync of a batch overlaps the next batch")
+    ap.add_argument(
+        "--dist",
+        choices=["uniform", "zipf"],
+        default="uniform",
+        help="which members act: uniformly at random (every decision of a "
+        "batch touches a different member) or Zipf(1.1) like real chat",
+    )
+    ap.add_argument(
+        "--pipelined",
+        action="store_true",
+        help="use commit_async: the fsync of a batch overlaps the next batch",
+    )
     ap.add_argument("--path", default=None, help="database file (default: a temp dir)")
     args = ap.parse_args()
     rng = random.Random(7)
@@ -68,16 +75,33 @@ def main() -> None:
                 d.touched.add(("default", mid))
                 for _ in range(rng.randrange(3)):
                     seq = len(m.ledger) + 1
-                    e = LedgerEntry(seq, "points", 5, "award", "quality post", "quality-post",
-                                    d.cause, f"k{n}-{seq}", at, ref=f"m-{n}")
+                    e = LedgerEntry(
+                        seq,
+                        "points",
+                        5,
+                        "award",
+                        "quality post",
+                        "quality-post",
+                        d.cause,
+                        f"k{n}-{seq}",
+                        at,
+                        ref=f"m-{n}",
+                    )
                     m.ledger.append(e)
                     m.balances["points"] = m.balances.get("points", 0) + 5
                     d.ledger.append(("default", mid, e))
                 for i in range(rng.randrange(3)):
-                    d.actions.append(ActionRecord(
-                        key=f"a{n}-{i}", type="award", member=mid, rule="quality-post",
-                        cause=d.cause, at=at,
-                        params={"currency": "points", "amount": 5, "reason": "quality post"}))
+                    d.actions.append(
+                        ActionRecord(
+                            key=f"a{n}-{i}",
+                            type="award",
+                            member=mid,
+                            rule="quality-post",
+                            cause=d.cause,
+                            at=at,
+                            params={"currency": "points", "amount": 5, "reason": "quality post"},
+                        )
+                    )
                 batch.append(d)
             state.clock = batch[-1].at
             t = time.perf_counter()
@@ -101,13 +125,16 @@ def main() -> None:
         load = time.perf_counter() - t
         reopened.close()
         assert sum(len(m.ledger) for m in loaded.community("default").members.values()) == sum(
-            len(m.ledger) for m in state.community("default").members.values())
+            len(m.ledger) for m in state.community("default").members.values()
+        )
         mode = "commit_async" if args.pipelined else "commit"
-        print(f"{args.dist} over {args.members} members, {mode}: "
-              f"{n} decisions in batches of {args.batch}: {spent:.2f} s in commit, "
-              f"{n / spent:,.0f} decisions/s; is_processed {probe * 1e6:.2f} us; "
-              f"open() of {len(loaded.community('default').members)} members {load:.2f} s; "
-              f"db {path.stat().st_size / 1e6:.0f} MB")
+        print(
+            f"{args.dist} over {args.members} members, {mode}: "
+            f"{n} decisions in batches of {args.batch}: {spent:.2f} s in commit, "
+            f"{n / spent:,.0f} decisions/s; is_processed {probe * 1e6:.2f} us; "
+            f"open() of {len(loaded.community('default').members)} members {load:.2f} s; "
+            f"db {path.stat().st_size / 1e6:.0f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from engage_rules import Engine, compile_playbook
-from engage_rules.loader import load_playbook_text
-from engage_rules.state import CommunityState, MemberState, State, Timer, from_ts
+from engage_rules.model.state import CommunityState, MemberState, State, Timer, from_ts
+from engage_rules.testing import load_playbook_text
 
 PLAYBOOK = """\
 engage_rules: 1
@@ -76,8 +76,18 @@ def build(members: int, due: int, active_share: float = 0.0) -> State:
         if active_every and i < due and i % active_every == 0:
             m.last_active_at = from_ts(last + DAY / 2)  # active since the deadline was set
         table[mid] = m
-        timers.append(Timer(deadline, i + 1, f"silence:c:{mid}:winback:{deadline:.3f}",
-                            "silence", "c", mid, "winback", {"rule": "winback"}))
+        timers.append(
+            Timer(
+                deadline,
+                i + 1,
+                f"silence:c:{mid}:winback:{deadline:.3f}",
+                "silence",
+                "c",
+                mid,
+                "winback",
+                {"rule": "winback"},
+            )
+        )
     heapq.heapify(timers)
     state.timers = timers
     state.timer_ids = {t.id for t in timers}
@@ -108,17 +118,25 @@ def measure(members: int, due: int, active_share: float = 0.0) -> dict[str, Any]
     actions = sum(len(d.actions) for d in decisions)
     if not active_share:
         assert fired == due, (fired, due)
-    return {"members": members, "due": due, "fired": fired, "actions": actions,
-            "seconds": round(elapsed, 4), "timers_per_s": round(fired / elapsed),
-            "build_s": round(built, 1), "pending_after": len(state.timers)}
+    return {
+        "members": members,
+        "due": due,
+        "fired": fired,
+        "actions": actions,
+        "seconds": round(elapsed, 4),
+        "timers_per_s": round(fired / elapsed),
+        "build_s": round(built, 1),
+        "pending_after": len(state.timers),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--due", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of (a) and (b); the fastest is reported")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of (a) and (b); the fastest is reported"
+    )
     args = parser.parse_args()
 
     def best(members: int) -> dict[str, Any]:
@@ -126,20 +144,29 @@ def main() -> None:
         return min(runs, key=lambda r: float(r["seconds"]))
 
     small = best(args.due)
-    print(f"(b) fire {small['fired']:,} timers on a state of {small['members']:,} members: "
-          f"{small['seconds'] * 1000:.0f} ms ({small['timers_per_s']:,} timers/s)")
+    print(
+        f"(b) fire {small['fired']:,} timers on a state of {small['members']:,} members: "
+        f"{small['seconds'] * 1000:.0f} ms ({small['timers_per_s']:,} timers/s)"
+    )
     big = best(args.members)
-    print(f"(a) advance one day with {big['members']:,} members, {big['due']:,} due: "
-          f"{big['seconds'] * 1000:.0f} ms ({big['timers_per_s']:,} timers/s; "
-          f"state built in {big['build_s']} s)")
+    print(
+        f"(a) advance one day with {big['members']:,} members, {big['due']:,} due: "
+        f"{big['seconds'] * 1000:.0f} ms ({big['timers_per_s']:,} timers/s; "
+        f"state built in {big['build_s']} s)"
+    )
     rearm = measure(args.members, args.due, active_share=0.5)
-    print(f"(c) as (a), half of the due members active meanwhile (re-armed, not fired): "
-          f"{rearm['seconds'] * 1000:.0f} ms, {rearm['actions']:,} actions, "
-          f"{rearm['pending_after']:,} timers pending after")
+    print(
+        f"(c) as (a), half of the due members active meanwhile (re-armed, not fired): "
+        f"{rearm['seconds'] * 1000:.0f} ms, {rearm['actions']:,} actions, "
+        f"{rearm['pending_after']:,} timers pending after"
+    )
     ratio = big["seconds"] / small["seconds"]
     print(f"advance / fire = {ratio:.2f}")
-    print(json.dumps({"fire": small, "advance": big, "advance_half_rearmed": rearm,
-                      "ratio": round(ratio, 2)}))
+    print(
+        json.dumps(
+            {"fire": small, "advance": big, "advance_half_rearmed": rearm, "ratio": round(ratio, 2)}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -75,8 +75,9 @@ class Platform:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--members", type=int, default=2_000)
@@ -104,7 +105,11 @@ dispatch:
         env = {**os.environ, "BENCH_SECRET": SECRET, "ENGAGE_RULES_LOAD_PLUGINS": ""}
         proc = subprocess.Popen(
             [sys.executable, "-m", "engage_rules", "run", "--config", str(config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         ports: list[int] = []
 
         def read() -> None:
@@ -124,8 +129,12 @@ dispatch:
             time.sleep(0.05)
         port = ports[0]
 
-        texts = ["今天拍的日落，分享给大家看看，光线特别好", "请问这个镜头适合拍人像吗",
-                 "周末一起去扫街吗", "谢谢分享！"]
+        texts = [
+            "今天拍的日落，分享给大家看看，光线特别好",
+            "请问这个镜头适合拍人像吗",
+            "周末一起去扫街吗",
+            "谢谢分享！",
+        ]
         latencies: list[float] = []
         accepted = [0]
         lock = threading.Lock()
@@ -135,16 +144,24 @@ dispatch:
             mine: list[float] = []
             ok = 0
             for n in range(k, args.events, args.clients):
-                body = json.dumps({
-                    "id": f"bench-{n}", "type": "message.posted",
-                    "at": datetime.now(UTC).isoformat(), "channel": f"c{n % 20}",
-                    "member": {"id": f"u{n % args.members}"},
-                    "data": {"text": texts[n % len(texts)], "message_id": f"m-{n}"},
-                }, ensure_ascii=False).encode()
+                body = json.dumps(
+                    {
+                        "id": f"bench-{n}",
+                        "type": "message.posted",
+                        "at": datetime.now(UTC).isoformat(),
+                        "channel": f"c{n % 20}",
+                        "member": {"id": f"u{n % args.members}"},
+                        "data": {"text": texts[n % len(texts)], "message_id": f"m-{n}"},
+                    },
+                    ensure_ascii=False,
+                ).encode()
                 ts = str(int(time.time()))
-                headers = {"Content-Type": "application/json", "X-Engage-Timestamp": ts,
-                           "X-Engage-Delivery": f"d-{n}",
-                           "X-Engage-Signature": sign(SECRET.encode(), ts, f"d-{n}", body)}
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Engage-Timestamp": ts,
+                    "X-Engage-Delivery": f"d-{n}",
+                    "X-Engage-Signature": sign(SECRET.encode(), ts, f"d-{n}", body),
+                }
                 t = time.perf_counter()
                 conn.request("POST", "/events", body=body, headers=headers)
                 resp = conn.getresponse()
@@ -174,18 +191,25 @@ dispatch:
     latencies.sort()
     eps = accepted[0] / elapsed
     result = {
-        "events": args.events, "accepted": accepted[0], "clients": args.clients,
-        "seconds": round(elapsed, 2), "webhook_eps": round(eps),
+        "events": args.events,
+        "accepted": accepted[0],
+        "clients": args.clients,
+        "seconds": round(elapsed, 2),
+        "webhook_eps": round(eps),
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
         "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
         "platform_calls": platform.count,
         "drain_lag_s": round(drain_lag, 2),
     }
-    print(f"accepted {accepted[0]:,} of {args.events:,} events in {elapsed:.2f} s: "
-          f"{eps:,.0f} events/s ({args.clients} clients; latency p50 "
-          f"{result['p50_ms']} ms, p99 {result['p99_ms']} ms)")
-    print(f"platform calls: {platform.count:,}; the last one {drain_lag:.2f} s after the last "
-          "event was accepted")
+    print(
+        f"accepted {accepted[0]:,} of {args.events:,} events in {elapsed:.2f} s: "
+        f"{eps:,.0f} events/s ({args.clients} clients; latency p50 "
+        f"{result['p50_ms']} ms, p99 {result['p99_ms']} ms)"
+    )
+    print(
+        f"platform calls: {platform.count:,}; the last one {drain_lag:.2f} s after the last "
+        "event was accepted"
+    )
     print(json.dumps(result))
 
 

@@ -34,9 +34,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from engage_rules import Event, compile_playbook, parse_event
-from engage_rules.loader import load_playbook_text
-from engage_rules.runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_gc
-from engage_rules.store import open_store
+from engage_rules.shell.runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_gc
+from engage_rules.testing import load_playbook_text, open_store
 
 TYPES = ["message.posted", "reaction.added", "checkin", "content.shared", "purchase"]
 WEIGHTS = [50, 20, 12, 10, 8]
@@ -66,27 +65,28 @@ def make_rules() -> tuple[str, list[tuple[str, str, Cond, tuple[str, Any]]]]:
             if kind == 0:
                 size = rng.randint(150, 195)
                 expr = f"event.data.size >= {size} and event.channel == '{chan}'"
-                fn: Cond = (lambda e, m, size=size, chan=chan:
-                            e.data.get("size", 0) >= size and e.channel == chan)
+                fn: Cond = lambda e, m, size=size, chan=chan: (
+                    e.data.get("size", 0) >= size and e.channel == chan
+                )
             elif kind == 1:
                 expr = f"event.data.lang == '{lang}' and member.points >= {pts}"
-                fn = (lambda e, m, lang=lang, pts=pts:
-                      e.data.get("lang") == lang and m["points"] >= pts)
+                fn = lambda e, m, lang=lang, pts=pts: (
+                    e.data.get("lang") == lang and m["points"] >= pts
+                )
             elif kind == 2:
                 size = rng.randint(170, 198)
                 expr = f"'regular' in member.tags and event.data.size > {size}"
-                fn = (lambda e, m, size=size:
-                      "regular" in m["tags"] and e.data.get("size", 0) > size)
+                fn = lambda e, m, size=size: "regular" in m["tags"] and e.data.get("size", 0) > size
             elif kind == 3:
                 size = rng.randint(4, 30)
                 expr = f"event.channel != '{chan}' and event.data.size < {size}"
-                fn = (lambda e, m, chan=chan, s=size:
-                      e.channel != chan and e.data.get("size", 0) < s)
+                fn = lambda e, m, chan=chan, s=size: e.channel != chan and e.data.get("size", 0) < s
             else:
                 pts = rng.randint(1, 8)
                 expr = f"member.points < {pts} and event.data.lang != '{lang}'"
-                fn = (lambda e, m, pts=pts, lang=lang:
-                      m["points"] < pts and e.data.get("lang") != lang)
+                fn = lambda e, m, pts=pts, lang=lang: (
+                    m["points"] < pts and e.data.get("lang") != lang
+                )
             if n % 5 in (0, 2):  # 40 rules award points
                 amount = n % 4 + 1
                 action_yaml = f"[{{award: {{points: {amount}, reason: bench}}}}]"
@@ -95,8 +95,9 @@ def make_rules() -> tuple[str, list[tuple[str, str, Cond, tuple[str, Any]]]]:
                 tag = "regular" if n % 5 == 1 else f"t{n % 7}"
                 action_yaml = f"[{{tag: {tag}}}]"
                 action = ("tag", tag)
-            yaml_rules.append(f"  - id: {rid}\n    on: {type_}\n    if: \"{expr}\"\n"
-                              f"    do: {action_yaml}\n")
+            yaml_rules.append(
+                f'  - id: {rid}\n    on: {type_}\n    if: "{expr}"\n    do: {action_yaml}\n'
+            )
             hand.append((type_, rid, fn, action))
     text = "engage_rules: 1\nname: bench\ncommunity: {name: bench, timezone: UTC}\nrules:\n"
     return text + "".join(yaml_rules), hand
@@ -111,15 +112,25 @@ def make_events(n: int, members: int) -> list[str]:
         type_ = rng.choices(TYPES, WEIGHTS)[0]
         mid = f"u{rng.randrange(members)}"
         data = {"size": rng.randint(0, 200), "lang": rng.choice(LANGS)}
-        out.append(json.dumps({
-            "id": f"e{i}", "type": type_, "at": at.isoformat(), "community": "bench",
-            "channel": rng.choice(CHANNELS), "member": {"id": mid}, "data": data,
-        }))
+        out.append(
+            json.dumps(
+                {
+                    "id": f"e{i}",
+                    "type": type_,
+                    "at": at.isoformat(),
+                    "community": "bench",
+                    "channel": rng.choice(CHANNELS),
+                    "member": {"id": mid},
+                    "data": data,
+                }
+            )
+        )
     return out
 
 
-def run_baseline(events: list[Event], hand: list[tuple[str, str, Cond, tuple[str, Any]]]
-                 ) -> tuple[dict[str, dict[str, Any]], list[tuple[Any, ...]]]:
+def run_baseline(
+    events: list[Event], hand: list[tuple[str, str, Cond, tuple[str, Any]]]
+) -> tuple[dict[str, dict[str, Any]], list[tuple[Any, ...]]]:
     """Hand-written matching with the same outcomes as the engine: balances, a ledger
     entry per award (amount, reason, rule, cause, time), tags, and the list of emitted
     actions (type, member, rule, cause, time, params)."""
@@ -137,10 +148,19 @@ def run_baseline(events: list[Event], hand: list[tuple[str, str, Cond, tuple[str
             if fn(e, m):
                 if kind == "award":
                     m["points"] += arg
-                    m["ledger"].append({"amount": arg, "reason": "bench", "rule": rid,
-                                        "cause": e.id, "at": e.at})
-                    actions.append(("award", mid, rid, e.id, e.at,
-                                    {"currency": "points", "amount": arg, "reason": "bench"}))
+                    m["ledger"].append(
+                        {"amount": arg, "reason": "bench", "rule": rid, "cause": e.id, "at": e.at}
+                    )
+                    actions.append(
+                        (
+                            "award",
+                            mid,
+                            rid,
+                            e.id,
+                            e.at,
+                            {"currency": "points", "amount": arg, "reason": "bench"},
+                        )
+                    )
                 elif arg not in m["tags"]:
                     m["tags"].add(arg)
                     actions.append(("tag", mid, rid, e.id, e.at, {"name": arg}))
@@ -174,14 +194,26 @@ def main() -> None:
     runner.flush()
     memory_s = time.perf_counter() - t0
 
-    engine_actions = [(i.action.type, i.action.member, i.action.rule, i.action.cause,
-                       i.action.at, i.action.params) for i in store.outbox()]
+    engine_actions = [
+        (
+            i.action.type,
+            i.action.member,
+            i.action.rule,
+            i.action.cause,
+            i.action.at,
+            i.action.params,
+        )
+        for i in store.outbox()
+    ]
     community = runner.state.communities["bench"]
     mismatches = 0
     for mid, m in base.items():
         mem = community.members[mid]
-        if (mem.balances.get("points", 0) != m["points"]
-                or set(mem.tags) != m["tags"] or len(mem.ledger) != len(m["ledger"])):
+        if (
+            mem.balances.get("points", 0) != m["points"]
+            or set(mem.tags) != m["tags"]
+            or len(mem.ledger) != len(m["ledger"])
+        ):
             mismatches += 1
     if mismatches:
         raise SystemExit(f"baseline and engine disagree for {mismatches} members")
@@ -198,11 +230,15 @@ def main() -> None:
         path = Path(tmp) / "events.jsonl"
         path.write_text("\n".join(lines) + "\n")
         db = Path(tmp) / "state.db"
-        from engage_rules.reader import Quarantined, read_events
+        from engage_rules.shell.reader import Quarantined, read_events
 
         t0 = time.perf_counter()
-        sq = Runner(playbook, open_store(f"sqlite:///{db}"), batch_size=REPLAY_BATCH_SIZE,
-                    max_batch_seconds=REPLAY_BATCH_SECONDS)
+        sq = Runner(
+            playbook,
+            open_store(f"sqlite:///{db}"),
+            batch_size=REPLAY_BATCH_SIZE,
+            max_batch_seconds=REPLAY_BATCH_SECONDS,
+        )
         for _, item in read_events(path):
             if not isinstance(item, Quarantined):
                 sq.feed(item)
@@ -220,12 +256,21 @@ def main() -> None:
         "sqlite_eps": round(n / sqlite_s),
         "memory_ratio": round(baseline_s / memory_s, 3),
     }
-    print(f"workload: {n} events, {args.members} members, {len(hand)} rules, "
-          f"{awards} awards (engine and baseline agree)", file=sys.stderr)
-    print(f"baseline {figures['baseline_eps']:,} ev/s | memory {figures['memory_eps']:,} ev/s | "
-          f"sqlite {figures['sqlite_eps']:,} ev/s (db {size / 1e6:.1f} MB)", file=sys.stderr)
-    print(json.dumps({k: figures[k] for k in
-                      ("baseline_eps", "memory_eps", "sqlite_eps", "memory_ratio")}))
+    print(
+        f"workload: {n} events, {args.members} members, {len(hand)} rules, "
+        f"{awards} awards (engine and baseline agree)",
+        file=sys.stderr,
+    )
+    print(
+        f"baseline {figures['baseline_eps']:,} ev/s | memory {figures['memory_eps']:,} ev/s | "
+        f"sqlite {figures['sqlite_eps']:,} ev/s (db {size / 1e6:.1f} MB)",
+        file=sys.stderr,
+    )
+    print(
+        json.dumps(
+            {k: figures[k] for k in ("baseline_eps", "memory_eps", "sqlite_eps", "memory_ratio")}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -35,10 +35,9 @@ def workload(path: str, process: int, total: int, members: int) -> None:
     from engine import make_events, make_rules
 
     from engage_rules import compile_playbook, parse_event
-    from engage_rules.loader import load_playbook_text
-    from engage_rules.reader import read_lines
-    from engage_rules.runner import Runner, tune_gc
-    from engage_rules.store import open_store
+    from engage_rules.shell.reader import read_lines
+    from engage_rules.shell.runner import Runner, tune_gc
+    from engage_rules.testing import load_playbook_text, open_store
 
     tune_gc()
     text, _ = make_rules()
@@ -62,10 +61,25 @@ def count(path: str, process: int, total: int, members: int) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         proc = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-             sys.executable, __file__, "--inner", "--path", path, "--events", str(process),
-             "--total", str(total), "--members", str(members)],
-            capture_output=True, text=True, check=True,
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                __file__,
+                "--inner",
+                "--path",
+                path,
+                "--events",
+                str(process),
+                "--total",
+                str(total),
+                "--members",
+                str(members),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
             env=dict(os.environ, PYTHONHASHSEED="0"),
         )
     found = re.search(r"Collected : (\d+)", proc.stderr)
@@ -78,8 +92,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--path", choices=("memory", "sqlite", "parse"), default="memory")
     ap.add_argument("--events", type=int, default=20_000)
-    ap.add_argument("--total", type=int, default=None,
-                    help="events built (default: --events); the set-up of both runs")
+    ap.add_argument(
+        "--total",
+        type=int,
+        default=None,
+        help="events built (default: --events); the set-up of both runs",
+    )
     ap.add_argument("--members", type=int, default=10_000)
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -90,10 +108,15 @@ def main() -> None:
     busy = count(args.path, args.events, total, args.members)
     idle = count(args.path, 0, total, args.members)
     per_event = (busy - idle) / args.events
-    print(f"{args.path}: {busy:,} - {idle:,} instructions over {args.events:,} events",
-          file=sys.stderr)
-    print(json.dumps({"path": args.path, "events": args.events,
-                      "instructions_per_event": round(per_event)}))
+    print(
+        f"{args.path}: {busy:,} - {idle:,} instructions over {args.events:,} events",
+        file=sys.stderr,
+    )
+    print(
+        json.dumps(
+            {"path": args.path, "events": args.events, "instructions_per_event": round(per_event)}
+        )
+    )
 
 
 if __name__ == "__main__":

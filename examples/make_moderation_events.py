@@ -60,13 +60,30 @@ OFFENCES = [
 ]
 
 
-def _event(eid: str, type_: str, at: datetime, actor: str, *, roles: list[str] | None = None,
-           created_at: str = OLD, channel: str = "general", **data: Any) -> dict[str, Any]:
+def _event(
+    eid: str,
+    type_: str,
+    at: datetime,
+    actor: str,
+    *,
+    roles: list[str] | None = None,
+    created_at: str = OLD,
+    channel: str = "general",
+    **data: Any,
+) -> dict[str, Any]:
     mem: dict[str, Any] = {"id": actor, "name": actor, "created_at": created_at}
     if roles:
         mem["roles"] = roles
-    return {"id": eid, "type": type_, "at": at.isoformat(), "community": "photo",
-            "platform": "discord", "channel": channel, "member": mem, "data": data}
+    return {
+        "id": eid,
+        "type": type_,
+        "at": at.isoformat(),
+        "community": "photo",
+        "platform": "discord",
+        "channel": channel,
+        "member": mem,
+        "data": data,
+    }
 
 
 def build() -> list[dict[str, Any]]:
@@ -75,8 +92,9 @@ def build() -> list[dict[str, Any]]:
     step = timedelta(minutes=3)
 
     def post(eid: str, member: str, text: str, **kw: Any) -> None:
-        events.append(_event(eid, "message.posted", at, member, text=text,
-                             message_id=f"msg-{eid}", **kw))
+        events.append(
+            _event(eid, "message.posted", at, member, text=text, message_id=f"msg-{eid}", **kw)
+        )
 
     for i, (member, text) in enumerate(CLEAN):
         post(f"ok-{i + 1:02d}", member, text)
@@ -85,11 +103,19 @@ def build() -> list[dict[str, Any]]:
         post(f"off-{eid}", member, text)
         at += step
     # A new account's link to a shop waits for review; its link to a trusted site is fine.
-    post("ok-newbie-trusted", "newbie", "我的作品集 https://github.com/newbie/portfolio",
-         created_at=NEW)
+    post(
+        "ok-newbie-trusted",
+        "newbie",
+        "我的作品集 https://github.com/newbie/portfolio",
+        created_at=NEW,
+    )
     at += step
-    post("off-new-account-links-1", "newbie", "便宜镜头看这里 https://cheap-lens.shop/deal",
-         created_at=NEW)
+    post(
+        "off-new-account-links-1",
+        "newbie",
+        "便宜镜头看这里 https://cheap-lens.shop/deal",
+        created_at=NEW,
+    )
     at += step
     # Rude, not clearly abusive: flagged for a moderator, nothing else.
     post("off-heated-1", "grumpy", "this is stupid, honestly")
@@ -110,23 +136,54 @@ def build() -> list[dict[str, Any]]:
         at += timedelta(seconds=3)
     at += step
     # Moderators are exempt: quoting an ad to warn the group touches nothing.
-    post("ok-mod-quote", "mod", "提醒：看到「加微信领红包」这类消息请直接举报。",
-         roles=["moderator"])
+    post(
+        "ok-mod-quote", "mod", "提醒：看到「加微信领红包」这类消息请直接举报。", roles=["moderator"]
+    )
     at += step
     # A moderator removes a post of Alice's: the points it earned are taken back.
-    events.append(_event("mod-delete-1", "message.deleted", at, "mod", roles=["moderator"],
-                         message_id="msg-ok-01", author="alice"))
+    events.append(
+        _event(
+            "mod-delete-1",
+            "message.deleted",
+            at,
+            "mod",
+            roles=["moderator"],
+            message_id="msg-ok-01",
+            author="alice",
+        )
+    )
     at += step
     # A moderator strikes the troll by hand, then resets the lurer's strikes on appeal.
-    events.append(_event("mod-strike-1", "moderation.strike", at, "mod", roles=["moderator"],
-                         member="troll", reason="私信骚扰成员"))
+    events.append(
+        _event(
+            "mod-strike-1",
+            "moderation.strike",
+            at,
+            "mod",
+            roles=["moderator"],
+            member="troll",
+            reason="私信骚扰成员",
+        )
+    )
     at += step
-    events.append(_event("mod-reset-1", "moderation.strike_reset", at, "mod",
-                         roles=["moderator"], member="lurer", reason="申诉通过"))
+    events.append(
+        _event(
+            "mod-reset-1",
+            "moderation.strike_reset",
+            at,
+            "mod",
+            roles=["moderator"],
+            member="lurer",
+            reason="申诉通过",
+        )
+    )
     at += step
     # A member who is not a moderator cannot strike anyone.
-    events.append(_event("ok-forged-strike", "moderation.strike", at, "troll", member="alice",
-                         reason="revenge"))
+    events.append(
+        _event(
+            "ok-forged-strike", "moderation.strike", at, "troll", member="alice", reason="revenge"
+        )
+    )
     at += step
     # The next day the banned spammer posts again from a client that still lets them:
     # the post is removed and the strike recorded (the ban itself stays as it was).
@@ -136,8 +193,11 @@ def build() -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else (
-        Path(__file__).resolve().parent / "moderation-events.jsonl")
+    out = (
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else (Path(__file__).resolve().parent / "moderation-events.jsonl")
+    )
     lines = [json.dumps(e, ensure_ascii=False, separators=(",", ":")) for e in build()]
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {len(lines)} events to {out}", file=sys.stderr)

@@ -39,15 +39,23 @@ seq = 0
 msg = 0
 
 
-def emit(type_: str, at: datetime, member: str, data: dict | None = None,
-         channel: str = "general") -> None:
+def emit(
+    type_: str, at: datetime, member: str, data: dict | None = None, channel: str = "general"
+) -> None:
     global seq
     seq += 1
     event: dict = {
-        "id": f"rw-{seq:05d}", "type": type_, "at": at.isoformat(), "community": "english",
-        "platform": "telegram", "channel": channel,
-        "member": {"id": member, "name": NAMES.get(member, f"学员{member[1:]}"),
-                   "created_at": "2025-09-01T00:00:00Z"},
+        "id": f"rw-{seq:05d}",
+        "type": type_,
+        "at": at.isoformat(),
+        "community": "english",
+        "platform": "telegram",
+        "channel": channel,
+        "member": {
+            "id": member,
+            "name": NAMES.get(member, f"学员{member[1:]}"),
+            "created_at": "2025-09-01T00:00:00Z",
+        },
     }
     if data:
         event["data"] = data
@@ -59,8 +67,13 @@ def post(at: datetime, member: str, homework: bool) -> str:
     msg += 1
     mid = f"m-{msg}"
     if homework:
-        emit("message.posted", at, member, {"text": rng.choice(HOMEWORK), "message_id": mid},
-             channel="homework")
+        emit(
+            "message.posted",
+            at,
+            member,
+            {"text": rng.choice(HOMEWORK), "message_id": mid},
+            channel="homework",
+        )
     else:
         emit("message.posted", at, member, {"text": rng.choice(CHAT), "message_id": mid})
     return mid
@@ -93,8 +106,12 @@ for n in range(DAYS):
     for k in range(2):
         author, mid = recent_posts[-1 - k] if len(recent_posts) > k else ("u1", "m-1")
         if author != "u3":
-            emit("reaction.added", day(n, 22, k), "u3",
-                 {"emoji": "👍", "to_member": author, "message_id": mid})
+            emit(
+                "reaction.added",
+                day(n, 22, k),
+                "u3",
+                {"emoji": "👍", "to_member": author, "message_id": mid},
+            )
     # Tom: ten days of check-ins, and a shopping trip.
     if n < 10:
         emit("checkin", day(n, 9), "u4")
@@ -113,13 +130,25 @@ for n in range(DAYS):
         if rng.random() < 0.35:
             emit("checkin", day(n, rng.randint(7, 22), rng.randint(0, 59)), m)
         if rng.random() < 0.25:
-            recent_posts.append((m, post(day(n, rng.randint(8, 23), rng.randint(0, 59)), m,
-                                         homework=rng.random() < 0.3)))
+            recent_posts.append(
+                (
+                    m,
+                    post(
+                        day(n, rng.randint(8, 23), rng.randint(0, 59)),
+                        m,
+                        homework=rng.random() < 0.3,
+                    ),
+                )
+            )
         if rng.random() < 0.2 and recent_posts:
             author, mid = rng.choice(recent_posts[-20:])
             if author != m:
-                emit("reaction.added", day(n, rng.randint(8, 23), rng.randint(0, 59)), m,
-                     {"emoji": "❤️", "to_member": author, "message_id": mid})
+                emit(
+                    "reaction.added",
+                    day(n, rng.randint(8, 23), rng.randint(0, 59)),
+                    m,
+                    {"emoji": "❤️", "to_member": author, "message_id": mid},
+                )
 
 lines.sort(key=lambda s: json.loads(s)["at"])
 print("\n".join(lines))

@@ -24,8 +24,28 @@ TZ = timezone(timedelta(hours=8))
 START = datetime(2026, 3, 2, 9, 0, tzinfo=TZ)
 rng = random.Random(20260302)
 
-NAMES = ["阿明", "小红", "老王", "Lily", "阿杰", "小雨", "大卫", "晓峰", "Momo", "阿兰",
-         "小周", "Kevin", "婷婷", "老李", "Ada", "阿飞", "小美", "Tom", "思思", "阿强"]
+NAMES = [
+    "阿明",
+    "小红",
+    "老王",
+    "Lily",
+    "阿杰",
+    "小雨",
+    "大卫",
+    "晓峰",
+    "Momo",
+    "阿兰",
+    "小周",
+    "Kevin",
+    "婷婷",
+    "老李",
+    "Ada",
+    "阿飞",
+    "小美",
+    "Tom",
+    "思思",
+    "阿强",
+]
 SHORT = ["好看！", "赞", "+1", "哈哈", "学到了", "收藏了", "nice"]
 LONG = [
     "今天去西湖拍了日出，分享一下参数：f/8，1/250s，ISO 100，大家觉得构图怎么样？",
@@ -35,8 +55,14 @@ LONG = [
     "这张逆光人像用了反光板补光，模特是我妹妹，大家帮忙看看肤色是否自然。",
     "Sharing my first long exposure attempt at the harbour, 30 seconds at f/11.",
 ]
-SPAM = ["加微信领取免费教程", "代刷好评，私聊", "加 微 信 看更多", "兼职日结，轻松月入过万",
-        "刷-单-返现，加我", "免费领取相机，先到先得"]
+SPAM = [
+    "加微信领取免费教程",
+    "代刷好评，私聊",
+    "加 微 信 看更多",
+    "兼职日结，轻松月入过万",
+    "刷-单-返现，加我",
+    "免费领取相机，先到先得",
+]
 
 lines: list[str] = []
 seq = 0
@@ -52,9 +78,12 @@ def emit(type_: str, at: datetime, member: str, data: dict | None = None, **extr
         "community": "photo",
         "platform": "discord",
         "channel": extra.pop("channel", "general"),
-        "member": {"id": member, "name": NAMES[int(member[1:]) % len(NAMES)], "roles":
-                   extra.pop("roles", ["member"]),
-                   "created_at": extra.pop("created_at", "2025-10-01T00:00:00Z")},
+        "member": {
+            "id": member,
+            "name": NAMES[int(member[1:]) % len(NAMES)],
+            "roles": extra.pop("roles", ["member"]),
+            "created_at": extra.pop("created_at", "2025-10-01T00:00:00Z"),
+        },
     }
     if data:
         event["data"] = data
@@ -71,8 +100,13 @@ for i, m in enumerate(members):
     created = "2026-03-01T00:00:00Z" if i in (17, 18) else "2025-06-01T00:00:00Z"
     emit("member.joined", t, m, created_at=created)
     if i % 4 == 1:
-        emit("referral.completed", t + timedelta(seconds=5), m, {"referrer": members[i - 1]},
-             created_at=created)
+        emit(
+            "referral.completed",
+            t + timedelta(seconds=5),
+            m,
+            {"referrer": members[i - 1]},
+            created_at=created,
+        )
 
 DAYS = 60
 #: Members who fall silent after three weeks, and one who is away from day 20 to day 55.
@@ -81,8 +115,7 @@ AWAY = ("u7", 20, 55)
 #: Members who also post late at night, in quiet hours.
 NIGHT_OWLS = ("u9", "u14")
 #: Newcomers of April: (member, day, hour); u24 never posts.
-NEWCOMERS = [("u21", 31, 10), ("u22", 33, 23.5), ("u23", 36, 14), ("u24", 38, 9),
-             ("u25", 40, 19)]
+NEWCOMERS = [("u21", 31, 10), ("u22", 33, 23.5), ("u23", 36, 14), ("u24", 38, 9), ("u25", 40, 19)]
 
 
 def active(m: str, day: int) -> bool:
@@ -122,8 +155,12 @@ for day in range(DAYS):
     if day in (3, 6, 9, 12):
         spammer = members[17 + day % 3]
         msg += 1
-        emit("message.posted", base + timedelta(hours=5), spammer,
-             {"text": SPAM[day % len(SPAM)], "message_id": f"m-{msg}"})
+        emit(
+            "message.posted",
+            base + timedelta(hours=5),
+            spammer,
+            {"text": SPAM[day % len(SPAM)], "message_id": f"m-{msg}"},
+        )
     if day in (5, 10, 13, 30, 45, 58):
         for item in ("sticker-pack", "print-voucher", "mystery-box"):
             who = rng.choice(members)
@@ -133,20 +170,37 @@ for day in range(DAYS):
 flood_at = START + timedelta(days=7, hours=15)
 for k in range(12):
     msg += 1
-    emit("message.posted", flood_at + timedelta(seconds=k * 1.5), "u5",
-         {"text": "顶顶顶", "message_id": f"m-{msg}"})
+    emit(
+        "message.posted",
+        flood_at + timedelta(seconds=k * 1.5),
+        "u5",
+        {"text": "顶顶顶", "message_id": f"m-{msg}"},
+    )
 
 # An admin's own post that contains a banned word: admins are exempt from moderation.
 msg += 1
-emit("message.posted", START + timedelta(days=2, hours=10), "u99",
-     {"text": "提醒：看到“加微信”之类的广告请举报", "message_id": f"m-{msg}"}, roles=["admin"])
+emit(
+    "message.posted",
+    START + timedelta(days=2, hours=10),
+    "u99",
+    {"text": "提醒：看到“加微信”之类的广告请举报", "message_id": f"m-{msg}"},
+    roles=["admin"],
+)
 
 # A moderator deletes a long post: the points it earned are taken back.
 msg += 1
-line = emit("message.posted", START + timedelta(days=8, hours=11), "u3",
-            {"text": LONG[0], "message_id": f"m-{msg}"})
-emit("message.deleted", START + timedelta(days=8, hours=12), "u3",
-     {"message_id": f"m-{msg}", "by": "u99"})
+line = emit(
+    "message.posted",
+    START + timedelta(days=8, hours=11),
+    "u3",
+    {"text": LONG[0], "message_id": f"m-{msg}"},
+)
+emit(
+    "message.deleted",
+    START + timedelta(days=8, hours=12),
+    "u3",
+    {"message_id": f"m-{msg}", "by": "u99"},
+)
 lines.append(line)  # the same event delivered twice: processed once
 
 lines.sort(key=lambda s: json.loads(s)["at"])

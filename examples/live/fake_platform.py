@@ -37,13 +37,17 @@ class Handler(BaseHTTPRequestHandler):
             # Version 2: HMAC of "v2\n<timestamp>\n<delivery>\n<body>" (docs/running.md).
             text = f"v2\n{timestamp}\n{delivery}\n".encode() + body
             mac = hmac.new(SECRET, text, hashlib.sha256)
-            good = hmac.compare_digest("v2=" + mac.hexdigest(),
-                                       self.headers.get("X-Engage-Signature", ""))
+            good = hmac.compare_digest(
+                "v2=" + mac.hexdigest(), self.headers.get("X-Engage-Signature", "")
+            )
             signed = "signature ok" if good else "BAD SIGNATURE"
         action = json.loads(body)
-        print(f"{self.path} {action['type']:>14} member={action['member']} "
-              f"params={json.dumps(action['params'], ensure_ascii=False)} ({signed}, "
-              f"delivery {self.headers.get('X-Engage-Delivery')})", flush=True)
+        print(
+            f"{self.path} {action['type']:>14} member={action['member']} "
+            f"params={json.dumps(action['params'], ensure_ascii=False)} ({signed}, "
+            f"delivery {self.headers.get('X-Engage-Delivery')})",
+            flush=True,
+        )
         answer = json.dumps({"ok": True, "id": f"msg-{next(_ids)}"}).encode()
         self.send_response(200 if signed != "BAD SIGNATURE" else 401)
         self.send_header("Content-Type", "application/json")
