@@ -107,26 +107,61 @@ def feed_events(
     in every runner's stats; then each runner advances its clock to ``until`` and
     flushes.  A progress line shows on a terminal.  Raises OSError when the file cannot
     be read."""
-    from ..shell.reader import Quarantined, read_events
+    from ..shell.reader import read_events
 
     items = read_events(source) if isinstance(source, str) else source
     progress = _Progress(sys.stderr)
     try:
-        for _, item in items:
-            if isinstance(item, Quarantined):
-                quarantined.append(item)
-                for runner in runners:
-                    runner.stats.quarantined[item.reason] += 1
-                continue
-            for runner in runners:
-                runner.feed(item)
-            progress.update(runners[0].stats.read)
+        chunk: list[tuple[int, Event | Quarantined]] = []
+        for numbered in items:
+            chunk.append(numbered)
+            if len(chunk) == FEED_CHUNK:
+                _feed_chunk(chunk, runners, quarantined)
+                chunk = []
+                progress.update(runners[0].stats.read)
+        _feed_chunk(chunk, runners, quarantined)
         for runner in runners:
             if until is not None:
                 runner.advance_to(until)
             runner.flush()
     finally:
         progress.done()
+
+
+#: Events whose ids a runner checks against its store in one query.
+FEED_CHUNK = 512
+
+
+def _feed_chunk(
+    chunk: list[tuple[int, Event | Quarantined]],
+    runners: Sequence[Runner],
+    quarantined: list[Quarantined],
+) -> None:
+    """Feed one chunk of read lines to each runner; quarantine what the reader or the
+    first runner refused, in line order."""
+    from ..shell.reader import Quarantined
+
+    if not chunk:
+        return
+    events: list[tuple[int, Event]] = []
+    refused: list[Quarantined] = []
+    for line, item in chunk:
+        if isinstance(item, Quarantined):
+            refused.append(item)
+            for runner in runners:
+                runner.stats.quarantined[item.reason] += 1
+        else:
+            events.append((line, item))
+    for i, runner in enumerate(runners):
+        reasons = runner.feed_many([e for _, e in events])
+        if i == 0:
+            refused.extend(
+                Quarantined(line, reason, runner.refusal(e), "")
+                for (line, e), reason in zip(events, reasons, strict=True)
+                if reason is not None
+            )
+    refused.sort(key=lambda q: q.line)
+    quarantined.extend(refused)
 
 
 def print_summary(
