@@ -86,23 +86,8 @@ class _RuleTracer:
     ) -> bool:
         """Decide the rule for ``ev`` into ``out``; True if it stops the event."""
         rule = self.rule
-        if rule.exempt is not None and rule.exempt.applies(mid, roles, channel):
-            out["outcome"] = "exempt"
-            out["roles"] = list(roles)
+        if self.skipped(m, at_ts, mid, roles, channel, out):
             return False
-        if m is not None and rule.once and rule.id in m.spent:
-            out["outcome"] = "once"
-            return False
-        if m is not None and rule.cooldown is not None:
-            last = m.cooldowns.get(rule.id, -1e18)
-            if at_ts - last < rule.cooldown:
-                out.update(
-                    outcome="cooldown",
-                    cooldown=rule.cooldown,
-                    last_fired_ts=last,
-                    remaining=rule.cooldown - (at_ts - last),
-                )
-                return False
         ok: Any = True
         if rule.cond is not None:
             if rule.sets_match:
@@ -123,32 +108,7 @@ class _RuleTracer:
                 out["match"] = c.match
         n0 = len(d.actions)
         if ok:
-            if rule.threshold is not None and m is not None:
-                count, within = rule.threshold
-                if not threshold(rule, m, at_ts):
-                    out.update(
-                        outcome="threshold",
-                        count=len(m.windows.get(rule.id, ())),
-                        needed=count,
-                        within=within,
-                    )
-                    return False
-                out.update(threshold_reached=count, within=within)
-            if m is not None and rule.once:
-                m.spent.add(rule.id)
-            if m is not None and rule.cooldown is not None:
-                m.cooldowns[rule.id] = at_ts
-            errors = len(d.errors)
-            if rule.else_:
-                done = run_actions(rule, rule.do, c)
-                if not done:
-                    run_actions(rule, rule.else_, c)
-                out["outcome"] = "fired" if done else "refused_else"
-            else:
-                run_actions(rule, rule.do, c)
-                out["outcome"] = "fired"
-            self.actions(d, n0, errors, out)
-            return rule.stop
+            return self.fire(m, c, d, at_ts, n0, out)
         out["outcome"] = "condition_false"
         if rule.else_:
             errors = len(d.errors)
@@ -156,6 +116,76 @@ class _RuleTracer:
             out["outcome"] = "else"
             self.actions(d, n0, errors, out)
         return False
+
+    def skipped(
+        self,
+        m: MemberState | None,
+        at_ts: float,
+        mid: str | None,
+        roles: Any,
+        channel: str | None,
+        out: dict[str, Any],
+    ) -> bool:
+        """True (with the outcome in ``out``) if an exemption, `once` or `cooldown` keeps
+        the rule from looking at the event."""
+        rule = self.rule
+        if rule.exempt is not None and rule.exempt.applies(mid, roles, channel):
+            out["outcome"] = "exempt"
+            out["roles"] = list(roles)
+            return True
+        if m is not None and rule.once and rule.id in m.spent:
+            out["outcome"] = "once"
+            return True
+        if m is not None and rule.cooldown is not None:
+            last = m.cooldowns.get(rule.id, -1e18)
+            if at_ts - last < rule.cooldown:
+                out.update(
+                    outcome="cooldown",
+                    cooldown=rule.cooldown,
+                    last_fired_ts=last,
+                    remaining=rule.cooldown - (at_ts - last),
+                )
+                return True
+        return False
+
+    def fire(
+        self,
+        m: MemberState | None,
+        c: Run,
+        d: Decision,
+        at_ts: float,
+        n0: int,
+        out: dict[str, Any],
+    ) -> bool:
+        """The condition held: count toward `threshold`, spend `once` and `cooldown`, run
+        `do` (and `else` if an action was refused); True if the rule stops the event."""
+        rule = self.rule
+        if rule.threshold is not None and m is not None:
+            count, within = rule.threshold
+            if not threshold(rule, m, at_ts):
+                out.update(
+                    outcome="threshold",
+                    count=len(m.windows.get(rule.id, ())),
+                    needed=count,
+                    within=within,
+                )
+                return False
+            out.update(threshold_reached=count, within=within)
+        if m is not None and rule.once:
+            m.spent.add(rule.id)
+        if m is not None and rule.cooldown is not None:
+            m.cooldowns[rule.id] = at_ts
+        errors = len(d.errors)
+        if rule.else_:
+            done = run_actions(rule, rule.do, c)
+            if not done:
+                run_actions(rule, rule.else_, c)
+            out["outcome"] = "fired" if done else "refused_else"
+        else:
+            run_actions(rule, rule.do, c)
+            out["outcome"] = "fired"
+        self.actions(d, n0, errors, out)
+        return rule.stop
 
     @staticmethod
     def actions(d: Decision, n0: int, errors: int, out: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import singledispatch
 from typing import Any
 
 from jinja2 import nodes
@@ -204,56 +205,113 @@ def _path(node: nodes.Expr) -> list[str]:
     return out[::-1]
 
 
+@singledispatch
 def render(node: nodes.Node) -> str:
     """An expression tree written back as (normalised) expression text."""
-    r = render
-    if isinstance(node, nodes.Const):
-        v = node.value
-        return "true" if v is True else "false" if v is False else "none" if v is None else repr(v)
-    if isinstance(node, nodes.Name):
-        return node.name
-    if isinstance(node, nodes.Getattr):
-        return f"{r(node.node)}.{node.attr}"
-    if isinstance(node, nodes.Getitem):
-        return f"{r(node.node)}[{r(node.arg)}]"
-    if isinstance(node, nodes.Filter):
-        args = _args(node)
-        base = r(node.node) if node.node is not None else ""
-        return f"{base} | {node.name}" + (f"({args})" if args else "")
-    if isinstance(node, nodes.Test):
-        args = _args(node)
-        return f"{r(node.node)} is {node.name}" + (f"({args})" if args else "")
-    if isinstance(node, nodes.Call):
-        return f"{r(node.node)}({_args(node)})"
-    if isinstance(node, nodes.Compare):
-        ops = " ".join(f"{_OPERATORS.get(op.op, op.op)} {r(op.expr)}" for op in node.ops)
-        return f"{r(node.expr)} {ops}"
-    if isinstance(node, nodes.And | nodes.Or):
-        word = "and" if isinstance(node, nodes.And) else "or"
-        return f"({r(node.left)} {word} {r(node.right)})"
-    if isinstance(node, nodes.Not):
-        inner = node.node
-        if isinstance(inner, nodes.Test):  # `x is not none` parses as not (x is none)
-            args = _args(inner)
-            return f"{r(inner.node)} is not {inner.name}" + (f"({args})" if args else "")
-        return f"not {r(node.node)}"
-    if isinstance(node, nodes.Neg):
-        return f"-{r(node.node)}"
-    if isinstance(node, nodes.Pos):
-        return f"+{r(node.node)}"
-    if isinstance(node, nodes.BinExpr):
-        return f"({r(node.left)} {_BINARY.get(type(node).__name__, '?')} {r(node.right)})"
-    if isinstance(node, nodes.Concat):
-        return " ~ ".join(r(n) for n in node.nodes)
-    if isinstance(node, nodes.CondExpr):
-        other = f" else {r(node.expr2)}" if node.expr2 is not None else ""
-        return f"{r(node.expr1)} if {r(node.test)}{other}"
-    if isinstance(node, nodes.List | nodes.Tuple):
-        items = ", ".join(r(n) for n in node.items)
-        return f"[{items}]" if isinstance(node, nodes.List) else f"({items})"
-    if isinstance(node, nodes.Dict):
-        return "{" + ", ".join(f"{r(p.key)}: {r(p.value)}" for p in node.items) + "}"
     return type(node).__name__
+
+
+# One renderer per node type, chosen like `isinstance` would: `and` / `or` before the
+# other binary operators.
+
+
+@render.register(nodes.Const)
+def _render_const(node: nodes.Const) -> str:
+    v = node.value
+    return "true" if v is True else "false" if v is False else "none" if v is None else repr(v)
+
+
+@render.register(nodes.Name)
+def _render_name(node: nodes.Name) -> str:
+    return node.name
+
+
+@render.register(nodes.Getattr)
+def _render_getattr(node: nodes.Getattr) -> str:
+    return f"{render(node.node)}.{node.attr}"
+
+
+@render.register(nodes.Getitem)
+def _render_getitem(node: nodes.Getitem) -> str:
+    return f"{render(node.node)}[{render(node.arg)}]"
+
+
+@render.register(nodes.Filter)
+def _render_filter(node: nodes.Filter) -> str:
+    args = _args(node)
+    base = render(node.node) if node.node is not None else ""
+    return f"{base} | {node.name}" + (f"({args})" if args else "")
+
+
+@render.register(nodes.Test)
+def _render_test(node: nodes.Test) -> str:
+    args = _args(node)
+    return f"{render(node.node)} is {node.name}" + (f"({args})" if args else "")
+
+
+@render.register(nodes.Call)
+def _render_call(node: nodes.Call) -> str:
+    return f"{render(node.node)}({_args(node)})"
+
+
+@render.register(nodes.Compare)
+def _render_compare(node: nodes.Compare) -> str:
+    ops = " ".join(f"{_OPERATORS.get(op.op, op.op)} {render(op.expr)}" for op in node.ops)
+    return f"{render(node.expr)} {ops}"
+
+
+@render.register(nodes.And)
+@render.register(nodes.Or)
+def _render_and_or(node: nodes.And | nodes.Or) -> str:
+    word = "and" if isinstance(node, nodes.And) else "or"
+    return f"({render(node.left)} {word} {render(node.right)})"
+
+
+@render.register(nodes.Not)
+def _render_not(node: nodes.Not) -> str:
+    inner = node.node
+    if isinstance(inner, nodes.Test):  # `x is not none` parses as not (x is none)
+        args = _args(inner)
+        return f"{render(inner.node)} is not {inner.name}" + (f"({args})" if args else "")
+    return f"not {render(node.node)}"
+
+
+@render.register(nodes.Neg)
+def _render_neg(node: nodes.Neg) -> str:
+    return f"-{render(node.node)}"
+
+
+@render.register(nodes.Pos)
+def _render_pos(node: nodes.Pos) -> str:
+    return f"+{render(node.node)}"
+
+
+@render.register(nodes.BinExpr)
+def _render_binary(node: nodes.BinExpr) -> str:
+    return f"({render(node.left)} {_BINARY.get(type(node).__name__, '?')} {render(node.right)})"
+
+
+@render.register(nodes.Concat)
+def _render_concat(node: nodes.Concat) -> str:
+    return " ~ ".join(render(n) for n in node.nodes)
+
+
+@render.register(nodes.CondExpr)
+def _render_cond_expr(node: nodes.CondExpr) -> str:
+    other = f" else {render(node.expr2)}" if node.expr2 is not None else ""
+    return f"{render(node.expr1)} if {render(node.test)}{other}"
+
+
+@render.register(nodes.List)
+@render.register(nodes.Tuple)
+def _render_sequence(node: nodes.List | nodes.Tuple) -> str:
+    items = ", ".join(render(n) for n in node.items)
+    return f"[{items}]" if isinstance(node, nodes.List) else f"({items})"
+
+
+@render.register(nodes.Dict)
+def _render_dict(node: nodes.Dict) -> str:
+    return "{" + ", ".join(f"{render(p.key)}: {render(p.value)}" for p in node.items) + "}"
 
 
 def _args(node: nodes.Filter | nodes.Test | nodes.Call) -> str:

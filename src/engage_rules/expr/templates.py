@@ -356,13 +356,9 @@ class _Checker:
         self.problems.append(ExprCompileError(message, line=getattr(node, "lineno", None)))
 
     def run(self) -> list[ExprCompileError]:
+        """Check the whole template; the problems come in a fixed order, by kind."""
         ast = self.ast
-        for flt in ast.find_all(nodes.Filter):
-            if flt.name not in rt.FILTERS:
-                self.add(f"unknown filter `{flt.name}`{suggest(flt.name, rt.FILTERS)}", flt)
-        for test in ast.find_all(nodes.Test):
-            if test.name not in rt.TESTS:
-                self.add(f"unknown test `{test.name}`{suggest(test.name, rt.TESTS)}", test)
+        self.check_filter_and_test_names()
         if self.problems:
             return self.problems
         try:
@@ -371,6 +367,36 @@ class _Checker:
             self.add(err.message or "invalid template", err)
             return self.problems
         names = list(ast.find_all(nodes.Name))
+        self.check_root_names(names)
+        self.check_unsupported_statements()
+        for attr in ast.find_all(nodes.Getattr):
+            self.check_attr(attr)
+        for item in ast.find_all(nodes.Getitem):
+            self.check_item(item)
+        callees = set()
+        for call in ast.find_all(nodes.Call):
+            callees.add(id(call.node))
+            self.check_call(call)
+        self.check_uncalled_functions(names, callees)
+        for flt in ast.find_all(nodes.Filter):
+            self.check_filter(flt)
+        for op in ast.find_all((nodes.Add, nodes.Mul, nodes.Pow, nodes.Mod)):
+            self.check_bounded_op(op)
+        for concat in ast.find_all(nodes.Concat):
+            self.check_concat(concat)
+        return self.problems
+
+    def check_filter_and_test_names(self) -> None:
+        """Unknown filters and tests (reported before anything else is looked at)."""
+        for flt in self.ast.find_all(nodes.Filter):
+            if flt.name not in rt.FILTERS:
+                self.add(f"unknown filter `{flt.name}`{suggest(flt.name, rt.FILTERS)}", flt)
+        for test in self.ast.find_all(nodes.Test):
+            if test.name not in rt.TESTS:
+                self.add(f"unknown test `{test.name}`{suggest(test.name, rt.TESTS)}", test)
+
+    def check_root_names(self, names: list[nodes.Name]) -> None:
+        """Undeclared names must be known roots or functions; `self` is never allowed."""
         for name in sorted(self.roots):
             if name not in self.allowed:
                 first = next((n for n in names if n.name == name), None)
@@ -381,6 +407,10 @@ class _Checker:
         for node in names:
             if node.name == "self":
                 self.add("unknown name `self`", node)
+
+    def check_unsupported_statements(self) -> None:
+        """Template inheritance, includes, imports and autoescape blocks are refused."""
+        ast = self.ast
         for stmt in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
             self.add(
                 f"`{type(stmt).__name__.lower()}` is not supported: a message template "
@@ -389,20 +419,19 @@ class _Checker:
             )
         for stmt in ast.find_all((nodes.EvalContextModifier, nodes.ScopedEvalContextModifier)):
             self.add("`autoescape` blocks are not supported: messages are plain text", stmt)
-        for attr in ast.find_all(nodes.Getattr):
-            self.check_attr(attr)
-        for item in ast.find_all(nodes.Getitem):
-            key = item.arg
-            if (
-                isinstance(key, nodes.Const)
-                and isinstance(key.value, str)
-                and (key.value.startswith("__"))
-            ):
-                self.add(f"`[{key.value!r}]` is not allowed", item)
-        callees = set()
-        for call in ast.find_all(nodes.Call):
-            callees.add(id(call.node))
-            self.check_call(call)
+
+    def check_item(self, node: nodes.Getitem) -> None:
+        """A literal dunder key (`x['__class__']`) is refused."""
+        key = node.arg
+        if (
+            isinstance(key, nodes.Const)
+            and isinstance(key.value, str)
+            and (key.value.startswith("__"))
+        ):
+            self.add(f"`[{key.value!r}]` is not allowed", node)
+
+    def check_uncalled_functions(self, names: list[nodes.Name], callees: set[int]) -> None:
+        """A function name used as a value rather than called."""
         for node in names:
             if (
                 node.ctx == "load"
@@ -411,30 +440,31 @@ class _Checker:
                 and id(node) not in callees
             ):
                 self.add(f"`{node.name}` is a function: call it, e.g. {node.name}(...)", node)
-        for flt in ast.find_all(nodes.Filter):
-            self.check_filter(flt)
-        for op in ast.find_all((nodes.Add, nodes.Mul, nodes.Pow, nodes.Mod)):
-            left = _static(op.left, self.vars, self.roots)
-            right = _static(op.right, self.vars, self.roots)
+
+    def check_bounded_op(self, node: nodes.BinExpr) -> None:
+        """`+ * ** %` with operands known at load time are checked against the bounds."""
+        left = _static(node.left, self.vars, self.roots)
+        right = _static(node.right, self.vars, self.roots)
+        try:
+            check_bounded_op(
+                type(node).__name__,
+                left.static,
+                left.value,
+                right.static,
+                right.value,
+                ExpressionError,
+            )
+        except ExpressionError as err:
+            self.add(str(err), node)
+
+    def check_concat(self, node: nodes.Concat) -> None:
+        """`~` whose parts are all known at load time is checked against the bounds."""
+        parts = [_static(n, self.vars, self.roots) for n in node.nodes]
+        if all(p.static for p in parts):
             try:
-                check_bounded_op(
-                    type(op).__name__,
-                    left.static,
-                    left.value,
-                    right.static,
-                    right.value,
-                    ExpressionError,
-                )
+                rt.op_concat(*(p.value for p in parts))
             except ExpressionError as err:
-                self.add(str(err), op)
-        for concat in ast.find_all(nodes.Concat):
-            parts = [_static(n, self.vars, self.roots) for n in concat.nodes]
-            if all(p.static for p in parts):
-                try:
-                    rt.op_concat(*(p.value for p in parts))
-                except ExpressionError as err:
-                    self.add(f"`~`: {err}", concat)
-        return self.problems
+                self.add(f"`~`: {err}", node)
 
     def check_filter(self, node: nodes.Filter) -> None:
         if node.dyn_args is not None or node.dyn_kwargs is not None:

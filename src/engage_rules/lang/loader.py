@@ -461,6 +461,31 @@ class _Loader:
         return calls
 
     def _action(self, item: Any, path: Path) -> ActionCall | None:
+        """Check one action, ``name: params``, and the actions nested in it; None (the
+        problems recorded) if it is not valid."""
+        if not self._is_one_key_mapping(item, path):
+            return None
+        ((name, value),) = item.items()
+        here = (*path, name)
+        spec = self._action_spec(name, here)
+        if spec is None:
+            return None
+        params = self._action_params(spec, name, value, here)
+        if params is None:
+            return None
+        try:
+            model = spec.params.model_validate(params, **_STRICT)
+        except ValidationError as exc:
+            for p in validation_problems(exc, params, spec.params, here, self._label, self._where):
+                self._add_located(p)
+            return None
+        if name == "lottery" and not self._lottery_prizes(model, here):
+            return None
+        self._on_approve(model, here)
+        return ActionCall(name, model, path)
+
+    def _is_one_key_mapping(self, item: Any, path: Path) -> bool:
+        """True if the action is a mapping with one key, the action name."""
         if not isinstance(item, dict):
             if isinstance(item, str) and item in self.actions:
                 self.add(path, f"write the action as a mapping: `{item}: {{}}`")
@@ -470,7 +495,7 @@ class _Loader:
                     "expected an action (a one-key mapping such as "
                     f"`award: {{points: 5}}`), got {show(item)}",
                 )
-            return None
+            return False
         if len(item) != 1:
             known = [k for k in item if k in self.actions]
             hint = f"; indent the parameters under `{known[0]}:`" if len(known) == 1 else ""
@@ -479,9 +504,11 @@ class _Loader:
                 "an action is a mapping with exactly one key, the action name, "
                 f"got {len(item)} keys ({', '.join(map(repr, item)) or 'none'}){hint}",
             )
-            return None
-        ((name, value),) = item.items()
-        here = (*path, name)
+            return False
+        return True
+
+    def _action_spec(self, name: Any, here: Path) -> ActionSpec | None:
+        """The registered action called ``name``; None (the problem recorded) if none is."""
         spec = self.actions.get(name) if isinstance(name, str) else None
         if spec is None:
             message = f"unknown action {name!r}"
@@ -489,37 +516,39 @@ class _Loader:
                 message += " (no installed plugin registers it)"
             message += did_you_mean(name, self.actions)
             self.add(here, message, at_key=True)
-            return None
+        return spec
+
+    def _action_params(
+        self, spec: ActionSpec, name: str, value: Any, here: Path
+    ) -> dict[Any, Any] | None:
+        """The action's parameters as a mapping (nothing, a mapping, or the shorthand's
+        one value); None (the problem recorded) if they are none of these."""
         if value is None:
-            params: Any = {}
-        elif isinstance(value, dict):
-            params = value
-        elif isinstance(value, list) or spec.shorthand is None:
+            return {}
+        if isinstance(value, dict):
+            return value
+        if isinstance(value, list) or spec.shorthand is None:
             self.add(
                 here,
                 f"action {name!r} takes a mapping of parameters, such as "
                 f"`{name}: {{...}}`, got {show(value)}",
             )
             return None
-        else:
-            params = {spec.shorthand: value}
-        try:
-            model = spec.params.model_validate(params, **_STRICT)
-        except ValidationError as exc:
-            for p in validation_problems(exc, params, spec.params, here, self._label, self._where):
-                self._add_located(p)
-            return None
-        if name == "lottery":  # each prize's `do:` is a list of actions
-            ok = True
-            for i, prize in enumerate(model.prizes):  # type: ignore[attr-defined]
-                inner = [
-                    self._action(item, (*here, "prizes", i, "do", k))
-                    for k, item in enumerate(prize.do)
-                ]
-                ok = ok and all(c is not None for c in inner)
-                prize.do = inner
-            if not ok:
-                return None
+        return {spec.shorthand: value}
+
+    def _lottery_prizes(self, model: BaseModel, here: Path) -> bool:
+        """Check the actions of each lottery prize's `do:`; True if all are valid."""
+        ok = True
+        for i, prize in enumerate(model.prizes):  # type: ignore[attr-defined]
+            inner = [
+                self._action(item, (*here, "prizes", i, "do", k)) for k, item in enumerate(prize.do)
+            ]
+            ok = ok and all(c is not None for c in inner)
+            prize.do = inner
+        return ok
+
+    def _on_approve(self, model: BaseModel, here: Path) -> None:
+        """Check the actions of an `on_approve:` list (which cannot flag for review)."""
         nested = getattr(model, "on_approve", None)
         if isinstance(nested, list):
             calls = []
@@ -532,7 +561,6 @@ class _Loader:
                 if call is not None:
                     calls.append(call)
             model.on_approve = calls  # type: ignore[attr-defined]
-        return ActionCall(name, model, path)
 
     # -- naming places in messages -------------------------------------------------------
 

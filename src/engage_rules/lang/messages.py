@@ -221,44 +221,31 @@ def _at(data: Any, path: Path) -> Any:
     return data
 
 
+#: The bound errors: the words for the bound, and the ctx key holding it.
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "less_than_equal": ("at most", "le"),
+    "greater_than": ("more than", "gt"),
+    "less_than": ("less than", "lt"),
+}
+
+
 def _word(
     e: _Err, data: Any, model: type[BaseModel], base: Path, label: Describe, where: Describe
 ) -> Located:
+    """One validation error worded for the playbook's author, by the kind of error."""
     full = (*base, *e.path)
     name = label(full)
     got = show(e.input)
     parent = model_at(model, e.path[:-1]) if e.path else None
-    if e.type == "invalid_key" and parent is None:
-        return Located(
-            full,
-            f"{label(full[:-1])!r}: key {key_text(e.path[-1])} must be a string (put it in quotes)",
-            at_key=True,
-        )
     if e.type in ("extra_forbidden", "invalid_key"):
-        key = e.path[-1]
-        allowed = model_keys(parent) if parent else []
-        hint = did_you_mean(key, allowed) if isinstance(key, str) else ""
-        if not hint and allowed:
-            hint = f" (expected one of: {', '.join(allowed)})"
-        return Located(
-            full, f"unknown key {key_text(key)} in {where(full[:-1])}{hint}", at_key=True
-        )
+        return _word_bad_key(e, full, parent, label, where)
     if e.type == "missing":
         return Located(full[:-1], f"missing required key {e.path[-1]!r} in {where(full[:-1])}")
     if e.type in ("value_error", "assertion_error"):
-        text = str(e.ctx.get("error", e.msg))
-        if isinstance(_at(data, e.path), dict):  # a check on a whole mapping
-            context = where(full)
-            return Located(full, text if context in text else f"{context}: {text}")
-        return Located(full, text if f"`{name}`" in text else f"{name!r}: {text}")
+        return _word_failed_check(e, data, full, name, where)
     if e.type in _TYPE_WORDS or e.type == "union":
-        expected = _expects(model, e.path) or e.ctx.get("expected") or _TYPE_WORDS[e.type]
-        hint = ""
-        if e.type == "bool_type" and isinstance(e.input, str) and e.input.lower() in _YAML11_BOOLS:
-            hint = " (only true and false are booleans)"
-        elif e.type == "string_type" and isinstance(e.input, int | float | bool):
-            hint = " (put it in quotes to make it text)"
-        return Located(full, f"{name!r}: expected {expected}, got {got}{hint}")
+        return _word_wrong_type(e, model, full, name, got)
     if e.type == "literal_error":
         if full == ("engage_rules",):
             return Located(
@@ -267,31 +254,68 @@ def _word(
                 "engage_rules reads `engage_rules: 1`",
             )
         return Located(full, f"{name!r}: expected {e.ctx.get('expected')}, got {got}")
-    bounds = {
-        "greater_than_equal": ("at least", "ge"),
-        "less_than_equal": ("at most", "le"),
-        "greater_than": ("more than", "gt"),
-        "less_than": ("less than", "lt"),
-    }
-    if e.type in bounds:
-        words, key = bounds[e.type]
+    if e.type in _BOUNDS:
+        words, key = _BOUNDS[e.type]
         return Located(full, f"{name!r} must be {words} {e.ctx.get(key)}, got {e.input!r}")
+    if e.type in ("string_too_short", "string_too_long", "string_pattern_mismatch"):
+        return _word_bad_string(e, full, name)
+    return Located(full, f"{name!r}: {e.msg[0].lower() + e.msg[1:] if e.msg else e.type}")
+
+
+def _word_bad_key(
+    e: _Err, full: Path, parent: type[BaseModel] | None, label: Describe, where: Describe
+) -> Located:
+    """An unknown key, or a key that is not a string."""
+    if e.type == "invalid_key" and parent is None:
+        return Located(
+            full,
+            f"{label(full[:-1])!r}: key {key_text(e.path[-1])} must be a string (put it in quotes)",
+            at_key=True,
+        )
+    key = e.path[-1]
+    allowed = model_keys(parent) if parent else []
+    hint = did_you_mean(key, allowed) if isinstance(key, str) else ""
+    if not hint and allowed:
+        hint = f" (expected one of: {', '.join(allowed)})"
+    return Located(full, f"unknown key {key_text(key)} in {where(full[:-1])}{hint}", at_key=True)
+
+
+def _word_failed_check(e: _Err, data: Any, full: Path, name: str, where: Describe) -> Located:
+    """A validator's own message, prefixed with the value (or mapping) it is about."""
+    text = str(e.ctx.get("error", e.msg))
+    if isinstance(_at(data, e.path), dict):  # a check on a whole mapping
+        context = where(full)
+        return Located(full, text if context in text else f"{context}: {text}")
+    return Located(full, text if f"`{name}`" in text else f"{name!r}: {text}")
+
+
+def _word_wrong_type(e: _Err, model: type[BaseModel], full: Path, name: str, got: str) -> Located:
+    """A value of the wrong type: what was expected, with a hint for YAML's surprises."""
+    expected = _expects(model, e.path) or e.ctx.get("expected") or _TYPE_WORDS[e.type]
+    hint = ""
+    if e.type == "bool_type" and isinstance(e.input, str) and e.input.lower() in _YAML11_BOOLS:
+        hint = " (only true and false are booleans)"
+    elif e.type == "string_type" and isinstance(e.input, int | float | bool):
+        hint = " (put it in quotes to make it text)"
+    return Located(full, f"{name!r}: expected {expected}, got {got}{hint}")
+
+
+def _word_bad_string(e: _Err, full: Path, name: str) -> Located:
+    """A string that is empty, too long, or does not match its pattern."""
     if e.type == "string_too_short":
         return Located(full, f"{name!r} must not be empty")
     if e.type == "string_too_long":
         return Located(full, f"{name!r} is longer than {e.ctx.get('max_length')} characters")
-    if e.type == "string_pattern_mismatch":
-        if name == "id":
-            return Located(
-                full,
-                f"rule id {e.input!r} must start with a letter or digit and "
-                "use only letters, digits and _ . : -",
-            )
-        if name == "type":
-            return Located(
-                full,
-                f"'type': {e.input!r} is not an event type name (lowercase "
-                "words joined by dots, such as custom.badge_earned)",
-            )
-        return Located(full, f"{name!r}: {e.input!r} does not match {e.ctx.get('pattern')}")
-    return Located(full, f"{name!r}: {e.msg[0].lower() + e.msg[1:] if e.msg else e.type}")
+    if name == "id":
+        return Located(
+            full,
+            f"rule id {e.input!r} must start with a letter or digit and "
+            "use only letters, digits and _ . : -",
+        )
+    if name == "type":
+        return Located(
+            full,
+            f"'type': {e.input!r} is not an event type name (lowercase "
+            "words joined by dots, such as custom.badge_earned)",
+        )
+    return Located(full, f"{name!r}: {e.input!r} does not match {e.ctx.get('pattern')}")

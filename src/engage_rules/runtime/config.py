@@ -33,11 +33,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from .._util.durations import parse_duration
 from ..errors import ConfigError as ConfigError
 from ..errors import Problem
-from ..lang.yaml_source import read_yaml_file
+from ..lang.yaml_source import YamlDocument, read_yaml_file
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -212,91 +213,117 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> R
     if doc.problems:
         raise ConfigError(doc.problems)
     name = str(path)
-
-    def at(loc: tuple[str | int, ...], *, key: bool = False) -> tuple[int, int]:
-        p = tuple(loc)
-        if key and p in doc.key_positions:
-            return doc.key_positions[p]
-        while p and p not in doc.positions:
-            p = p[:-1]
-        return doc.positions.get(p, (1, 1))
-
-    problems: list[Problem] = []
-    unresolved: set[tuple[str | int, ...]] = set()  # settings whose variable is missing
     if not isinstance(doc.data, dict):
         raise ConfigError([Problem(name, 1, 1, "a runtime config must be a mapping")])
-
-    def resolve(value: Any, loc: tuple[str | int, ...]) -> Any:
-        if isinstance(value, dict):
-            out: dict[str, Any] = {}
-            for key, item in value.items():
-                here = (*loc, key)
-                if isinstance(key, str) and key.endswith("_env") and len(key) > 4:
-                    unresolved.add((*loc, key[:-4]))
-                    if not isinstance(item, str) or not _ENV_NAME.match(item):
-                        line, col = at(here)
-                        problems.append(
-                            Problem(name, line, col, f"{key} must name an environment variable")
-                        )
-                        continue
-                    if item not in env:
-                        line, col = at(here)
-                        problems.append(
-                            Problem(
-                                name,
-                                line,
-                                col,
-                                f"environment variable {item} is not set (needed by {key})",
-                            )
-                        )
-                        continue
-                    unresolved.discard((*loc, key[:-4]))
-                    out[key[:-4]] = env[item]
-                else:
-                    out[key] = resolve(item, here)
-            return out
-        if isinstance(value, list):
-            return [resolve(item, (*loc, i)) for i, item in enumerate(value)]
-        if isinstance(value, str) and "${" in value:
-
-            def sub(m: re.Match[str]) -> str:
-                var = m.group(1)
-                if var not in env:
-                    line, col = at(loc)
-                    problems.append(
-                        Problem(name, line, col, f"environment variable {var} is not set")
-                    )
-                    return ""
-                return env[var]
-
-            return _ENV_REF.sub(sub, value)
-        return value
-
-    data = resolve(doc.data, ())
+    file = _ConfigFile(name, doc, env)
+    data = file.resolve(doc.data, ())
     try:
         config = RuntimeConfig.model_validate({**data, "base_dir": Path(path).resolve().parent})
     except ValidationError as err:
+        file.report_validation_errors(err)
+        raise ConfigError(file.problems) from None
+    problems = file.problems
+    problems.extend(_cross_checks(config, name, file.at))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+_Loc = tuple[str | int, ...]
+
+
+class _ConfigFile:
+    """A config file being loaded: its positions, its environment, the problems found."""
+
+    def __init__(self, name: str, doc: YamlDocument, env: Mapping[str, str]) -> None:
+        self.name = name
+        self.doc = doc
+        self.env = env
+        self.problems: list[Problem] = []
+        #: Settings whose environment variable is missing (their validation errors are
+        #: not reported again).
+        self.unresolved: set[_Loc] = set()
+
+    def at(self, loc: _Loc, *, key: bool = False) -> tuple[int, int]:
+        """The position of the value (or the key) at ``loc``, or of its nearest parent."""
+        p = tuple(loc)
+        if key and p in self.doc.key_positions:
+            return self.doc.key_positions[p]
+        while p and p not in self.doc.positions:
+            p = p[:-1]
+        return self.doc.positions.get(p, (1, 1))
+
+    def add(self, loc: _Loc, message: str) -> None:
+        """Record a problem at the value at ``loc``."""
+        line, col = self.at(loc)
+        self.problems.append(Problem(self.name, line, col, message))
+
+    def resolve(self, value: Any, loc: _Loc) -> Any:
+        """``value`` with its ``NAME_env`` settings and ``${VAR}`` references resolved."""
+        if isinstance(value, dict):
+            return self._resolve_mapping(value, loc)
+        if isinstance(value, list):
+            return [self.resolve(item, (*loc, i)) for i, item in enumerate(value)]
+        if isinstance(value, str) and "${" in value:
+            return self._substitute(value, loc)
+        return value
+
+    def _resolve_mapping(self, value: dict[Any, Any], loc: _Loc) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and key.endswith("_env") and len(key) > 4:
+                self._resolve_env_setting(out, key, item, loc)
+            else:
+                out[key] = self.resolve(item, (*loc, key))
+        return out
+
+    def _resolve_env_setting(self, out: dict[str, Any], key: str, var: Any, loc: _Loc) -> None:
+        """``NAME_env: VAR`` in a mapping becomes ``NAME`` with the value of ``VAR``."""
+        here = (*loc, key)
+        setting = key[:-4]
+        self.unresolved.add((*loc, setting))
+        if not isinstance(var, str) or not _ENV_NAME.match(var):
+            self.add(here, f"{key} must name an environment variable")
+            return
+        if var not in self.env:
+            self.add(here, f"environment variable {var} is not set (needed by {key})")
+            return
+        self.unresolved.discard((*loc, setting))
+        out[setting] = self.env[var]
+
+    def _substitute(self, value: str, loc: _Loc) -> str:
+        """``value`` with each ``${VAR}`` replaced by the variable's value."""
+
+        def sub(m: re.Match[str]) -> str:
+            var = m.group(1)
+            if var not in self.env:
+                self.add(loc, f"environment variable {var} is not set")
+                return ""
+            return self.env[var]
+
+        return _ENV_REF.sub(sub, value)
+
+    def report_validation_errors(self, err: ValidationError) -> None:
+        """Record pydantic's errors as problems, except for settings already reported."""
         for e in err.errors():
             loc = tuple(
                 x for x in e["loc"] if not (isinstance(x, str) and x in ("webhook", "jsonl"))
             )
-            if loc in unresolved:
+            if loc in self.unresolved:
                 continue  # already reported as a missing variable
-            line, col = at(loc, key=e["type"] == "extra_forbidden")
-            where = ".".join(str(x) for x in loc)
-            message = e["msg"].removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                message = f"unknown setting `{loc[-1]}`"
-            elif e["type"] == "missing":
-                message = f"missing required setting `{loc[-1]}`"
-            elif where:
-                message = f"{where}: {message}"
-            problems.append(Problem(name, line, col, message))
-        raise ConfigError(problems) from None
-    problems.extend(_cross_checks(config, name, at))
-    if problems:
-        raise ConfigError(problems)
-    return config
+            line, col = self.at(loc, key=e["type"] == "extra_forbidden")
+            self.problems.append(Problem(self.name, line, col, _validation_message(e, loc)))
+
+
+def _validation_message(error: ErrorDetails, loc: _Loc) -> str:
+    """The problem message for one pydantic error at ``loc`` (the source tags left out)."""
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting `{loc[-1]}`"
+    if error["type"] == "missing":
+        return f"missing required setting `{loc[-1]}`"
+    message = error["msg"].removeprefix("Value error, ")
+    where = ".".join(str(x) for x in loc)
+    return f"{where}: {message}" if where else message
 
 
 def _cross_checks(config: RuntimeConfig, name: str, at: Any) -> list[Problem]:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Protocol
 
 from ..adapters.base import Adapter
@@ -39,6 +40,7 @@ from ..compile.playbook import CompiledPlaybook
 from ..engine.core import Engine
 from ..errors import Problem, SetupError
 from ..model.decision import Decision
+from ..model.events import Event
 from ..plugins.manager import default_registry
 from ..plugins.registry import Registry
 from ..store import Store, open_store
@@ -355,21 +357,7 @@ class Service:
                 continue
             ahead = next((e for e in sub.events if e.ts > latest), None)
             if ahead is not None:  # the whole delivery, before any of it is processed
-                self.stats.quarantined[FUTURE_TIME] += 1
-                outcomes.append(
-                    (
-                        sub,
-                        Outcome(
-                            "quarantined",
-                            [e.id for e in sub.events],
-                            FUTURE_TIME,
-                            f"event {ahead.id!r} is dated {ahead.at.isoformat()}, "
-                            f"{ahead.ts - wall:.0f} s ahead of the runtime's clock "
-                            f"({now.isoformat()}); max_clock_skew is "
-                            f"{self.config.max_clock_skew:g} s",
-                        ),
-                    )
-                )
+                outcomes.append((sub, self._quarantine_future_dated(sub, ahead, wall, now)))
                 continue
             ids: list[str] = []
             fresh = False
@@ -394,7 +382,6 @@ class Service:
         fired = engine.advance_to(now)
         self.stats.timers_fired += len(fired)
         decisions.extend(fired)
-        actions = 0
         if not decisions:
             for sub, outcome in outcomes:
                 sub.future.set_result(outcome)
@@ -404,6 +391,29 @@ class Service:
         # Requests are answered, and the dispatcher woken, once the group is durable.
         commit = store.commit_async(decisions, engine.state)
         self.stats.commits += 1
+        actions = self._count_actions_and_errors(decisions)
+        self._last_commit = commit
+        commit.add_done_callback(partial(self._answer_when_durable, outcomes, actions))
+
+    def _quarantine_future_dated(
+        self, sub: Submission, ahead: Event, wall: float, now: datetime
+    ) -> Outcome:
+        """Quarantine a whole delivery: its event ``ahead`` is dated beyond the clock skew."""
+        self.stats.quarantined[FUTURE_TIME] += 1
+        return Outcome(
+            "quarantined",
+            [e.id for e in sub.events],
+            FUTURE_TIME,
+            f"event {ahead.id!r} is dated {ahead.at.isoformat()}, "
+            f"{ahead.ts - wall:.0f} s ahead of the runtime's clock "
+            f"({now.isoformat()}); max_clock_skew is "
+            f"{self.config.max_clock_skew:g} s",
+        )
+
+    def _count_actions_and_errors(self, decisions: list[Decision]) -> int:
+        """Count the group's actions and rule errors in the stats (logging each error);
+        the number of actions."""
+        actions = 0
         for d in decisions:
             for a in d.actions:
                 self.stats.actions[a.type] += 1
@@ -411,20 +421,22 @@ class Service:
             for e in d.errors:
                 self.stats.rule_errors += 1
                 log.warning("rule %s failed on %s: %s", e.rule, e.cause, e.message)
+        return actions
 
-        def durable(done: Future[None]) -> None:
-            err = done.exception()
-            if err is not None:
-                log.error("commit failed: %s", err)
-                self.failure = err
-                for sub, _ in outcomes:
-                    sub.future.set_exception(err)
-                self.request_stop()
-                return
-            for sub, outcome in outcomes:
-                sub.future.set_result(outcome)
-            if actions:
-                self.dispatcher.notify()
-
-        self._last_commit = commit
-        commit.add_done_callback(durable)
+    def _answer_when_durable(
+        self, outcomes: list[tuple[Submission, Outcome]], actions: int, done: Future[None]
+    ) -> None:
+        """The group's commit finished: answer its submissions and wake the dispatcher
+        if it queued actions; or, if the commit failed, fail them all and stop."""
+        err = done.exception()
+        if err is not None:
+            log.error("commit failed: %s", err)
+            self.failure = err
+            for sub, _ in outcomes:
+                sub.future.set_exception(err)
+            self.request_stop()
+            return
+        for sub, outcome in outcomes:
+            sub.future.set_result(outcome)
+        if actions:
+            self.dispatcher.notify()

@@ -566,55 +566,14 @@ class WebhookServer:
     ) -> _Request | None:
         """One request from the connection (its first byte already read), or None if
         the client closed the connection; :class:`_Reject` for a malformed one."""
-        budget = self.config.max_header_bytes
         try:
-            line = first if first == b"\n" else first + await reader.readuntil(b"\n")
-            while line in (b"\r\n", b"\n"):  # empty lines before a request are allowed
-                budget -= len(line)
-                if budget < 0:
-                    raise _Reject(431, "request line and headers too large")
-                line = await reader.readuntil(b"\n")
-            budget -= len(line)
-            method, target, version = _request_line(line)
-            headers: dict[str, str] = {}
-            count = 0
-            while True:
-                line = await reader.readuntil(b"\n")
-                budget -= len(line)
-                if budget < 0:
-                    raise _Reject(431, "request line and headers too large")
-                if line in (b"\r\n", b"\n"):
-                    break
-                count += 1
-                if count > MAX_HEADERS:
-                    raise _Reject(431, f"more than {MAX_HEADERS} header lines")
-                name, value = _header_line(line)
-                if name in headers and name in ("content-length", "transfer-encoding"):
-                    raise _Reject(400, f"repeated {name} header")
-                headers.setdefault(name, value)
+            method, target, version, headers = await self._read_head(first, reader)
         except asyncio.LimitOverrunError:
             raise _Reject(431, "request line and headers too large") from None
         except asyncio.IncompleteReadError:
             return None
-        if budget < 0:
-            raise _Reject(431, "request line and headers too large")
-        connection = {t.strip().lower() for t in headers.get("connection", "").split(",")}
-        keep_alive = (
-            "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
-        )
-        if "transfer-encoding" in headers:
-            raise _Reject(411, "Content-Length required (no Transfer-Encoding)")
-        length_text = headers.get("content-length")
-        if length_text is None:
-            if method == "POST":  # no body, by HTTP's rules: the connection is in step
-                raise _Reject(411, "Content-Length required", close=not keep_alive)
-            length = 0
-        else:
-            if not (length_text.isascii() and length_text.isdigit()):
-                raise _Reject(400, "malformed Content-Length")
-            if len(length_text) > 18 or int(length_text) > self.config.max_body:
-                raise _Reject(413, "body too large")
-            length = int(length_text)
+        keep_alive = _keeps_alive(version, headers)
+        length = _content_length(method, headers, keep_alive, self.config.max_body)
         if length and version == "HTTP/1.1" and headers.get("expect", "").lower() == "100-continue":
             writer.write(_CONTINUE)
         try:
@@ -622,6 +581,40 @@ class WebhookServer:
         except asyncio.IncompleteReadError:
             return None
         return _Request(method, target, Headers(headers), body, keep_alive)
+
+    async def _read_head(
+        self, first: bytes, reader: asyncio.StreamReader
+    ) -> tuple[str, str, str, dict[str, str]]:
+        """The request line (method, target, version) and the headers (the first of each
+        name), within ``max_header_bytes`` and :data:`MAX_HEADERS` lines."""
+        budget = self.config.max_header_bytes
+        line = first if first == b"\n" else first + await reader.readuntil(b"\n")
+        while line in (b"\r\n", b"\n"):  # empty lines before a request are allowed
+            budget -= len(line)
+            if budget < 0:
+                raise _Reject(431, "request line and headers too large")
+            line = await reader.readuntil(b"\n")
+        budget -= len(line)
+        method, target, version = _request_line(line)
+        headers: dict[str, str] = {}
+        count = 0
+        while True:
+            line = await reader.readuntil(b"\n")
+            budget -= len(line)
+            if budget < 0:
+                raise _Reject(431, "request line and headers too large")
+            if line in (b"\r\n", b"\n"):
+                break
+            count += 1
+            if count > MAX_HEADERS:
+                raise _Reject(431, f"more than {MAX_HEADERS} header lines")
+            name, value = _header_line(line)
+            if name in headers and name in ("content-length", "transfer-encoding"):
+                raise _Reject(400, f"repeated {name} header")
+            headers.setdefault(name, value)
+        if budget < 0:
+            raise _Reject(431, "request line and headers too large")
+        return method, target, version, headers
 
     async def _close_with(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, status: int, reason: str
@@ -672,6 +665,30 @@ async def _outcome(future: Future[Outcome], timeout: float) -> Outcome:
 
     future.add_done_callback(on_done)
     return await asyncio.wait_for(waiter, timeout)
+
+
+def _keeps_alive(version: str, headers: Mapping[str, str]) -> bool:
+    """Whether the connection stays open after the answer (HTTP/1.1 by default)."""
+    connection = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+    return "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
+
+
+def _content_length(
+    method: str, headers: Mapping[str, str], keep_alive: bool, max_body: int
+) -> int:
+    """The body's length from Content-Length (required for a POST; no chunked bodies)."""
+    if "transfer-encoding" in headers:
+        raise _Reject(411, "Content-Length required (no Transfer-Encoding)")
+    length_text = headers.get("content-length")
+    if length_text is None:
+        if method == "POST":  # no body, by HTTP's rules: the connection is in step
+            raise _Reject(411, "Content-Length required", close=not keep_alive)
+        return 0
+    if not (length_text.isascii() and length_text.isdigit()):
+        raise _Reject(400, "malformed Content-Length")
+    if len(length_text) > 18 or int(length_text) > max_body:
+        raise _Reject(413, "body too large")
+    return int(length_text)
 
 
 def _request_line(line: bytes) -> tuple[str, str, str]:

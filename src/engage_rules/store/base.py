@@ -260,20 +260,12 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
     members = b.members
     for d in decisions:
         if d.ledger:
-            for community, member, entry in d.ledger:
-                ledger[(community, member, entry.seq)] = entry
-                members.add((community, member))
-                if entry.reverses is not None:
-                    original = find_entry(find_member(state, community, member), entry.reverses)
-                    if original is not None:
-                        ledger[(community, member, original.seq)] = original
+            _collect_ledger(d.ledger, state, ledger, members)
         if d.actions:
             b.actions.extend(d.actions)
             event = d.event
             if event is not None and event.platform is not None:
-                platform = event.platform
-                for a in d.actions:
-                    b.platforms.setdefault(a.key, platform)
+                _collect_platforms(d.actions, event.platform, b.platforms)
         if d.timers_added:
             for t in d.timers_added:
                 timers[t.id] = t
@@ -291,6 +283,31 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
         if d.communities:
             b.communities |= d.communities
     return b
+
+
+def _collect_ledger(
+    entries: list[tuple[str, str, LedgerEntry]],
+    state: State,
+    ledger: dict[tuple[str, str, int], LedgerEntry],
+    members: set[tuple[str, str]],
+) -> None:
+    """Key one decision's entries by (community, member, seq), each with the entry it
+    reverses (re-read from ``state``), and note their members."""
+    for community, member, entry in entries:
+        ledger[(community, member, entry.seq)] = entry
+        members.add((community, member))
+        if entry.reverses is not None:
+            original = find_entry(find_member(state, community, member), entry.reverses)
+            if original is not None:
+                ledger[(community, member, original.seq)] = original
+
+
+def _collect_platforms(
+    actions: list[ActionRecord], platform: str, platforms: dict[str, str]
+) -> None:
+    """Note the platform of the event that caused ``actions`` (the first one noted wins)."""
+    for a in actions:
+        platforms.setdefault(a.key, platform)
 
 
 def member_json(m: MemberState) -> dict[str, Any]:

@@ -772,81 +772,14 @@ class SQLiteStore:
         with self._use(write=True) as db:
             self._indexes(db)
             clock = rows.clock
-            processed_rows = [(c, clock) for c in dict.fromkeys(rows.causes)]
-            outbox_rows: list[tuple[int, str, str, str]] = []
-            new_keys: set[str] = set()
-            seq = self._outbox_next
-            for action_key, js, status in rows.actions:
-                if action_key not in new_keys:
-                    new_keys.add(action_key)
-                    outbox_rows.append((seq, action_key, js, status))
-                    seq += 1
-            run = db.executemany
+            processed_rows = [(cause, clock) for cause in dict.fromkeys(rows.causes)]
+            outbox_rows, seq = self._new_outbox_rows(rows.actions)
             db.execute("BEGIN IMMEDIATE")
             try:
-                if processed_rows:
-                    run("INSERT OR IGNORE INTO processed (id, ts) VALUES (?, ?)", processed_rows)
-                    self._forget_processed(db, clock)
-                if rows.ledger:
-                    run(
-                        "INSERT INTO ledger (community, member, seq, json) VALUES (?, ?, ?, ?)",
-                        rows.ledger,
-                    )
-                if outbox_rows:  # an action whose key is in the outbox already is ignored
-                    run(
-                        "INSERT OR IGNORE INTO outbox (seq, key, json, status) VALUES (?, ?, ?, ?)",
-                        outbox_rows,
-                    )
-                if rows.activity:
-                    run(
-                        "INSERT INTO activity (community, member, day, type, events) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, community, member, type) "
-                        "DO UPDATE SET events = events + excluded.events",
-                        rows.activity,
-                    )
-                if rows.traces:
-                    run(
-                        "INSERT INTO traces (event, cause, community, member, ts, json) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        rows.traces,
-                    )
-                    self._prune_traces(db, max(t[4] for t in rows.traces))
-                if rows.timers_add:
-                    run(
-                        "INSERT OR REPLACE INTO timers (id, due, json) VALUES (?, ?, ?)",
-                        rows.timers_add,
-                    )
-                if rows.timers_del:
-                    run("DELETE FROM timers WHERE id = ?", rows.timers_del)
-                if rows.errors:
-                    run("INSERT INTO errors (json) VALUES (?)", rows.errors)
-                if rows.audit:
-                    run("INSERT INTO audit (json) VALUES (?)", rows.audit)
-                if rows.review:
-                    run("INSERT INTO review (json) VALUES (?)", rows.review)
-                if rows.members:
-                    self._write_members(db, rows.members)
-                if rows.members_gone:
-                    run("DELETE FROM members WHERE community = ? AND id = ?", rows.members_gone)
-                    db.execute(
-                        "DELETE FROM ledger WHERE (community, member) IN "
-                        "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
-                        "FROM json_each(?))",
-                        (orjson.dumps(rows.members_gone).decode(),),
-                    )
-                if rows.communities:
-                    run(
-                        "INSERT OR REPLACE INTO communities (name, json) VALUES (?, ?)",
-                        rows.communities,
-                    )
-                if rows.communities_seen:
-                    run(
-                        "INSERT OR IGNORE INTO communities (name, json) VALUES (?, ?)",
-                        rows.communities_seen,
-                    )
-                if rows.communities_gone:
-                    run("DELETE FROM communities WHERE name = ?", rows.communities_gone)
-                run(
+                self._write_event_rows(db, rows, processed_rows, outbox_rows)
+                self._write_timer_and_log_rows(db, rows)
+                self._write_member_and_community_rows(db, rows)
+                db.executemany(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                     [*rows.meta, ("outbox_seq", str(seq - 1))],
                 )
@@ -863,11 +796,113 @@ class SQLiteStore:
             self._member_keys.difference_update(rows.members_gone)
             if not pipelined:
                 return None
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="engage-rules-sqlite")
-            future = self._executor.submit(self._finish)
-            self._inflight = future
-            return future
+            return self._commit_in_background()
+
+    def _new_outbox_rows(
+        self, actions: list[tuple[str, str, str]]
+    ) -> tuple[list[tuple[int, str, str, str]], int]:
+        """The outbox rows of the batch's actions (the first of each key), and the next
+        free sequence number.  A row whose key is in the outbox already is ignored when
+        written (the unique index), leaving its sequence number unused."""
+        outbox_rows: list[tuple[int, str, str, str]] = []
+        new_keys: set[str] = set()
+        seq = self._outbox_next
+        for action_key, js, status in actions:
+            if action_key not in new_keys:
+                new_keys.add(action_key)
+                outbox_rows.append((seq, action_key, js, status))
+                seq += 1
+        return outbox_rows, seq
+
+    def _write_event_rows(
+        self,
+        db: sqlite3.Connection,
+        rows: _Rows,
+        processed_rows: list[tuple[str, float]],
+        outbox_rows: list[tuple[int, str, str, str]],
+    ) -> None:
+        """Write the processed ids (forgetting those past the dedup window), ledger
+        entries, outbox, activity and traces."""
+        run = db.executemany
+        if processed_rows:
+            run("INSERT OR IGNORE INTO processed (id, ts) VALUES (?, ?)", processed_rows)
+            self._forget_processed(db, rows.clock)
+        if rows.ledger:
+            run(
+                "INSERT INTO ledger (community, member, seq, json) VALUES (?, ?, ?, ?)",
+                rows.ledger,
+            )
+        if outbox_rows:
+            run(
+                "INSERT OR IGNORE INTO outbox (seq, key, json, status) VALUES (?, ?, ?, ?)",
+                outbox_rows,
+            )
+        if rows.activity:
+            run(
+                "INSERT INTO activity (community, member, day, type, events) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, community, member, type) "
+                "DO UPDATE SET events = events + excluded.events",
+                rows.activity,
+            )
+        if rows.traces:
+            run(
+                "INSERT INTO traces (event, cause, community, member, ts, json) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows.traces,
+            )
+            self._prune_traces(db, max(t[4] for t in rows.traces))
+
+    def _write_timer_and_log_rows(self, db: sqlite3.Connection, rows: _Rows) -> None:
+        """Write the timer changes and the error, audit and review logs."""
+        run = db.executemany
+        if rows.timers_add:
+            run(
+                "INSERT OR REPLACE INTO timers (id, due, json) VALUES (?, ?, ?)",
+                rows.timers_add,
+            )
+        if rows.timers_del:
+            run("DELETE FROM timers WHERE id = ?", rows.timers_del)
+        if rows.errors:
+            run("INSERT INTO errors (json) VALUES (?)", rows.errors)
+        if rows.audit:
+            run("INSERT INTO audit (json) VALUES (?)", rows.audit)
+        if rows.review:
+            run("INSERT INTO review (json) VALUES (?)", rows.review)
+
+    def _write_member_and_community_rows(self, db: sqlite3.Connection, rows: _Rows) -> None:
+        """Write the changed members and communities, and delete the gone ones (a gone
+        member's ledger too)."""
+        run = db.executemany
+        if rows.members:
+            self._write_members(db, rows.members)
+        if rows.members_gone:
+            run("DELETE FROM members WHERE community = ? AND id = ?", rows.members_gone)
+            db.execute(
+                "DELETE FROM ledger WHERE (community, member) IN "
+                "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+                "FROM json_each(?))",
+                (orjson.dumps(rows.members_gone).decode(),),
+            )
+        if rows.communities:
+            run(
+                "INSERT OR REPLACE INTO communities (name, json) VALUES (?, ?)",
+                rows.communities,
+            )
+        if rows.communities_seen:
+            run(
+                "INSERT OR IGNORE INTO communities (name, json) VALUES (?, ?)",
+                rows.communities_seen,
+            )
+        if rows.communities_gone:
+            run("DELETE FROM communities WHERE name = ?", rows.communities_gone)
+
+    def _commit_in_background(self) -> Future[None]:
+        """Run the COMMIT of the open transaction on the writer thread."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="engage-rules-sqlite")
+        future = self._executor.submit(self._finish)
+        self._inflight = future
+        return future
 
     def _write_members(self, db: sqlite3.Connection, members: list[tuple[str, str, str]]) -> None:
         """Upsert member rows: a plain UPDATE for known members (one B-tree search)."""

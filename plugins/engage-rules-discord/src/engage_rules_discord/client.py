@@ -171,15 +171,7 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[Reques
         channel = params.get("channel") or action.get("channel")
         if not channel:
             raise _permanent("`reply` has no channel (the event carried none)")
-        body: dict[str, Any] = {
-            "content": _content(params),
-            "allowed_mentions": _allowed_mentions(replied_user=True),
-        }
-        if params.get("reply_to"):
-            body["message_reference"] = {
-                "message_id": _id(params["reply_to"], "reply_to"),
-                "fail_if_not_exists": False,
-            }
+        body = _reply_body(params)
         return [message(targets.channel_id(str(channel)), body)]
     if kind == "broadcast":
         channel = params.get("channel")
@@ -205,54 +197,91 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[Reques
         ]
     if kind in ("mute", "unmute", "kick", "ban", "unban"):
         guild, uid = targets.guild_of(community), user()
-        member_path = f"/guilds/{guild}/members/{uid}"
-        if kind == "mute":
-            try:
-                until = _until(params, now)
-            except _Expired:
-                return []
-            latest = datetime.fromtimestamp(now, UTC) + MAX_TIMEOUT
-            details = {}
-            if until > latest:  # Discord refuses longer timeouts; the engine unmutes later
-                until = latest
-                details["clamped_to"] = until.isoformat()
-            return [
-                Request(
-                    "PATCH",
-                    member_path,
-                    f"PATCH /guilds/{guild}/members/:id",
-                    {"communication_disabled_until": until.isoformat()},
-                    reason,
-                    details,
-                )
-            ]
-        if kind == "unmute":
-            return [
-                Request(
-                    "PATCH",
-                    member_path,
-                    f"PATCH /guilds/{guild}/members/:id",
-                    {"communication_disabled_until": None},
-                    reason,
-                )
-            ]
-        if kind == "kick":
-            return [
-                Request("DELETE", member_path, f"DELETE /guilds/{guild}/members/:id", reason=reason)
-            ]
-        ban_path = f"/guilds/{guild}/bans/{uid}"
-        if kind == "ban":
-            return [
-                Request(
-                    "PUT",
-                    ban_path,
-                    f"PUT /guilds/{guild}/bans/:id",
-                    {"delete_message_seconds": 0},
-                    reason,
-                )
-            ]
-        return [Request("DELETE", ban_path, f"DELETE /guilds/{guild}/bans/:id", reason=reason)]
+        return _member_requests(kind, guild, uid, params, reason, now)
     raise _permanent(f"the discord adapter cannot deliver `{kind}` actions")
+
+
+def _reply_body(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A reply's message: it mentions the member replied to, and quotes ``reply_to``."""
+    body: dict[str, Any] = {
+        "content": _content(params),
+        "allowed_mentions": _allowed_mentions(replied_user=True),
+    }
+    if params.get("reply_to"):
+        body["message_reference"] = {
+            "message_id": _id(params["reply_to"], "reply_to"),
+            "fail_if_not_exists": False,
+        }
+    return body
+
+
+def _member_requests(
+    kind: str,
+    guild: str,
+    uid: str,
+    params: Mapping[str, Any],
+    reason: str | None,
+    now: float,
+) -> list[Request]:
+    """The request that mutes, unmutes, kicks, bans or unbans member ``uid``."""
+    member_path = f"/guilds/{guild}/members/{uid}"
+    if kind == "mute":
+        return _mute_requests(guild, member_path, params, reason, now)
+    if kind == "unmute":
+        return [
+            Request(
+                "PATCH",
+                member_path,
+                f"PATCH /guilds/{guild}/members/:id",
+                {"communication_disabled_until": None},
+                reason,
+            )
+        ]
+    if kind == "kick":
+        return [
+            Request("DELETE", member_path, f"DELETE /guilds/{guild}/members/:id", reason=reason)
+        ]
+    ban_path = f"/guilds/{guild}/bans/{uid}"
+    if kind == "ban":
+        return [
+            Request(
+                "PUT",
+                ban_path,
+                f"PUT /guilds/{guild}/bans/:id",
+                {"delete_message_seconds": 0},
+                reason,
+            )
+        ]
+    return [Request("DELETE", ban_path, f"DELETE /guilds/{guild}/bans/:id", reason=reason)]
+
+
+def _mute_requests(
+    guild: str,
+    member_path: str,
+    params: Mapping[str, Any],
+    reason: str | None,
+    now: float,
+) -> list[Request]:
+    """A timeout until ``params.until`` (at most Discord's longest); none once it passed."""
+    try:
+        until = _until(params, now)
+    except _Expired:
+        return []
+    latest = datetime.fromtimestamp(now, UTC) + MAX_TIMEOUT
+    details = {}
+    if until > latest:  # Discord refuses longer timeouts; the engine unmutes later
+        until = latest
+        details["clamped_to"] = until.isoformat()
+    return [
+        Request(
+            "PATCH",
+            member_path,
+            f"PATCH /guilds/{guild}/members/:id",
+            {"communication_disabled_until": until.isoformat()},
+            reason,
+            details,
+        )
+    ]
 
 
 @dataclass(frozen=True, slots=True)

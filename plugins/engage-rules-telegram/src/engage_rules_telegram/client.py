@@ -180,31 +180,37 @@ def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -
         ]
     if kind in ("mute", "unmute", "kick", "ban", "unban"):
         chat, uid = chat_of(community), user()
-        target = {"chat_id": chat, "user_id": uid}
         try:
             until = _until(params, now) if kind in ("mute", "ban") else None
         except _Expired:
             return []
-        if kind in ("mute", "unmute"):
-            allowed = kind == "unmute"
-            body = {
-                **target,
-                "permissions": {p: allowed for p in _ALL_PERMISSIONS},
-                "use_independent_chat_permissions": True,
-            }
-            if until is not None:
-                body["until_date"] = until
-            return [ApiCall("restrictChatMember", body, chat)]
-        unban = ApiCall("unbanChatMember", {**target, "only_if_banned": True}, chat)
-        if kind == "unban":
-            return [unban]
-        ban = ApiCall("banChatMember", {**target, "revoke_messages": False}, chat)
-        if kind == "kick":
-            return [ban, unban]
-        if until is not None:
-            ban.params["until_date"] = until
-        return [ban]
+        return _member_calls(kind, chat, uid, until)
     raise _permanent(f"the telegram adapter cannot deliver `{kind}` actions")
+
+
+def _member_calls(kind: str, chat: int, uid: int, until: int | None) -> list[ApiCall]:
+    """The calls that mute, unmute, kick, ban or unban member ``uid`` of ``chat``
+    (``until``: when a mute or ban ends, as Unix time; None for never)."""
+    target = {"chat_id": chat, "user_id": uid}
+    if kind in ("mute", "unmute"):
+        allowed = kind == "unmute"
+        body = {
+            **target,
+            "permissions": {p: allowed for p in _ALL_PERMISSIONS},
+            "use_independent_chat_permissions": True,
+        }
+        if until is not None:
+            body["until_date"] = until
+        return [ApiCall("restrictChatMember", body, chat)]
+    unban = ApiCall("unbanChatMember", {**target, "only_if_banned": True}, chat)
+    if kind == "unban":
+        return [unban]
+    ban = ApiCall("banChatMember", {**target, "revoke_messages": False}, chat)
+    if kind == "kick":
+        return [ban, unban]
+    if until is not None:
+        ban.params["until_date"] = until
+    return [ban]
 
 
 class TelegramClient:
