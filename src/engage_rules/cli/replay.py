@@ -52,6 +52,15 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="keep traces this long in event time (default 30d; 0 = forever)",
     )
     p.add_argument(
+        "--dedup-window",
+        type=duration_seconds,
+        default=30 * 86400.0,
+        metavar="DURATION",
+        help="remember processed event ids this long in event time (default 30d; "
+        "0 = forever); an event dated before what was forgotten is quarantined "
+        "(beyond_dedup_window)",
+    )
+    p.add_argument(
         "--compare",
         metavar="OTHER",
         help="also replay the events with playbook OTHER and print how its "
@@ -105,6 +114,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             max_batch_seconds=REPLAY_BATCH_SECONDS,
             trace=args.trace,
             trace_retention=args.trace_keep or None,
+            dedup_window=args.dedup_window or None,
         )
         key = replay_key(playbook.name, first_id)
         output.start(store, key)

@@ -131,7 +131,12 @@ class Runner:
     def feed_many(self, events: Sequence[Event]) -> list[str | None]:
         """:meth:`feed` each event in order, asking the store about all their ids at once.
         Returns what :meth:`feed` returns, per event."""
-        done = self.store.processed_among([e.id for e in events])
+        ids = [e.id for e in events]
+        # What is pending now may be committed, and forgotten by ``_pending_ids``, by a
+        # flush within the chunk: it is known from the start, as what the chunk adds.
+        done = self.store.processed_among(ids)
+        pending = self._pending_ids
+        done.update(i for i in ids if i in pending)
         feed = self._feed
         return [feed(e, e.id in done, done) for e in events]
 

@@ -664,8 +664,9 @@ class SQLiteStore:
         self._dedup_window = seconds
 
     def dedup_horizon(self) -> float | None:
-        with self._use() as db:
-            self._indexes(db)
+        if not self._loaded:  # (once loaded, kept up to date by each commit)
+            with self._use() as db:
+                self._indexes(db)
         return self._horizon
 
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
