@@ -12,7 +12,7 @@ import orjson
 
 from ..model.decision import RuleFailure
 from .args import duration_seconds, parse_time, positive_int
-from .common import feed_events, load_or_report, print_summary
+from .common import feed_events, first_errors, load_or_report, print_summary
 
 if TYPE_CHECKING:
     from ..shell.reader import Quarantined
@@ -109,7 +109,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             playbook,
             store,
             on_commit=output.write,
-            on_error=errors.append,
+            on_error=first_errors(errors),
             batch_size=batch_size,
             max_batch_seconds=REPLAY_BATCH_SECONDS,
             trace=args.trace,
