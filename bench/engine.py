@@ -239,9 +239,14 @@ def main() -> None:
             batch_size=REPLAY_BATCH_SIZE,
             max_batch_seconds=REPLAY_BATCH_SECONDS,
         )
+        chunk: list[Event] = []  # as `engage-rules replay` feeds them: ids checked per chunk
         for _, item in read_events(path):
             if not isinstance(item, Quarantined):
-                sq.feed(item)
+                chunk.append(item)
+                if len(chunk) == 512:
+                    sq.feed_many(chunk)
+                    chunk = []
+        sq.feed_many(chunk)
         sq.close()
         sqlite_s = time.perf_counter() - t0
         size = os.path.getsize(db)

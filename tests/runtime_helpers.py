@@ -6,6 +6,7 @@ The running service, the signed posts and the platform come from the test kit
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from engage_rules.testing import write_setup as write_kit_setup
@@ -38,6 +39,16 @@ rules:
       - delete_message: {reason: spam}
       - mute: {for: 2s, reason: spam}
 """
+
+
+def committed_ids(path: str | Path) -> set[str]:
+    """Every processed id a SQLite store file holds (read with a connection of its own:
+    the store looks ids up, it does not keep them)."""
+    db = sqlite3.connect(path)
+    try:
+        return {row[0] for row in db.execute("SELECT id FROM processed")}
+    finally:
+        db.close()
 
 
 def config_text(tmp_path: Path, platform_url: str, *, port: int = 0, extra: str = "") -> str:

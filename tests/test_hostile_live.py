@@ -39,7 +39,7 @@ from hostile_helpers import (
     signed_post,
     write_config,
 )
-from runtime_helpers import HOOK_SECRET
+from runtime_helpers import HOOK_SECRET, committed_ids
 
 pytestmark = pytest.mark.e2e
 
@@ -57,7 +57,7 @@ def outbox_types(live_service: object) -> list[str]:
 
 
 def processed(store: object) -> set[str]:
-    return set(store._processed or ())  # type: ignore[attr-defined]
+    return committed_ids(store.path)  # type: ignore[attr-defined]
 
 
 # -- the live clock -------------------------------------------------------------------------

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 REFERENCE = (DOCS / "reference.md").read_text(encoding="utf-8")
 #: Quarantine reasons only the live runtime gives (docs/running.md).
-RUNTIME_REASONS = ("future_time", "bad_payload")
+RUNTIME_REASONS = ("future_time", "bad_payload", "beyond_dedup_window")
 
 
 def section(number: str) -> str:

@@ -14,7 +14,7 @@ from engage_rules.runtime.config import load_config
 from engage_rules.runtime.service import Service, SetupError
 from engage_rules.store.sqlite import SQLiteStore
 from engage_rules.testing import RecordingPlatform, live_service, wait_for
-from runtime_helpers import ENV, PLATFORM_SECRET, write_setup
+from runtime_helpers import ENV, PLATFORM_SECRET, committed_ids, write_setup
 
 pytestmark = pytest.mark.e2e
 
@@ -30,8 +30,7 @@ def state_of(tmp_path: Path) -> tuple[set[str], list[str]]:
     store = SQLiteStore(tmp_path / "state.db")
     try:
         store.open()
-        processed = set(store._processed or ())
-        return processed, [i.action.key for i in store.outbox()]
+        return committed_ids(store.path), [i.action.key for i in store.outbox()]
     finally:
         store.close()
 
@@ -88,7 +87,7 @@ def test_forged_stale_and_replayed_requests_are_rejected_without_state_change(
 
 
 def state_of_live(service: Service) -> tuple[set[str], list[str]]:
-    return set(service.store._processed or ()), [  # type: ignore[attr-defined]
+    return committed_ids(service.store.path), [  # type: ignore[attr-defined]
         i.action.key for i in service.store.outbox()
     ]
 

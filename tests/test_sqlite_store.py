@@ -68,8 +68,8 @@ def _set_meta(path: Path, key: str, value: str) -> None:
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     SQLiteStore(path).close()
-    _set_meta(path, "schema_version", "4")
-    with pytest.raises(StoreError, match=r"newer engage_rules .*schema 4.*upgrade"):
+    _set_meta(path, "schema_version", "5")
+    with pytest.raises(StoreError, match=r"newer engage_rules .*schema 5.*upgrade"):
         SQLiteStore(path)
     _set_meta(path, "schema_version", "banana")
     with pytest.raises(StoreError, match="unknown store schema version 'banana'"):
@@ -88,14 +88,19 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         db.execute("DROP TABLE activity")
         db.execute("DROP TABLE traces")
         db.execute("DROP TABLE replays")
+        db.execute("DROP INDEX outbox_key")
+        db.execute("CREATE TABLE old_processed AS SELECT id FROM processed")
+        db.execute("DROP TABLE processed")
+        db.execute("ALTER TABLE old_processed RENAME TO processed")
     db.close()
     _set_meta(path, "schema_version", "1")
     with SQLiteStore(path) as store:
         assert store.open().communities["default"].members["u1"].balances
         assert store.activity() == [] and store.traces() == []
+        assert store.is_processed("evt-1")
     with sqlite3.connect(path) as db:
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert version == ("3",)
+    assert version == ("4",)
 
 
 def test_other_databases_and_files_are_refused(tmp_path: Path) -> None:

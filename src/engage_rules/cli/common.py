@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import IO, TYPE_CHECKING
 
@@ -14,6 +14,8 @@ from ..errors import PlaybookError, StoreError
 
 #: Rule errors (and quarantined lines) a summary lists one by one.
 MAX_ERRORS_SHOWN = 20
+#: Line numbers listed per quarantine reason in a summary.
+LINES_SHOWN = 10
 
 if TYPE_CHECKING:
     from ..compile.playbook import CompiledPlaybook
@@ -107,26 +109,77 @@ def feed_events(
     in every runner's stats; then each runner advances its clock to ``until`` and
     flushes.  A progress line shows on a terminal.  Raises OSError when the file cannot
     be read."""
-    from ..shell.reader import Quarantined, read_events
+    from ..shell.reader import read_events
 
     items = read_events(source) if isinstance(source, str) else source
     progress = _Progress(sys.stderr)
     try:
-        for _, item in items:
-            if isinstance(item, Quarantined):
-                quarantined.append(item)
-                for runner in runners:
-                    runner.stats.quarantined[item.reason] += 1
-                continue
-            for runner in runners:
-                runner.feed(item)
-            progress.update(runners[0].stats.read)
+        chunk: list[tuple[int, Event | Quarantined]] = []
+        for numbered in items:
+            chunk.append(numbered)
+            if len(chunk) == FEED_CHUNK:
+                _feed_chunk(chunk, runners, quarantined)
+                chunk = []
+                progress.update(runners[0].stats.read)
+        _feed_chunk(chunk, runners, quarantined)
         for runner in runners:
             if until is not None:
                 runner.advance_to(until)
             runner.flush()
     finally:
         progress.done()
+
+
+#: Events whose ids a runner checks against its store in one query.
+FEED_CHUNK = 512
+
+
+def _feed_chunk(
+    chunk: list[tuple[int, Event | Quarantined]],
+    runners: Sequence[Runner],
+    quarantined: list[Quarantined],
+) -> None:
+    """Feed one chunk of read lines to each runner; quarantine what the reader or the
+    first runner refused, in line order."""
+    from ..shell.reader import Quarantined
+
+    if not chunk:
+        return
+    events: list[tuple[int, Event]] = []
+    refused: list[Quarantined] = []
+    for line, item in chunk:
+        if isinstance(item, Quarantined):
+            refused.append(item)
+            for runner in runners:
+                runner.stats.quarantined[item.reason] += 1
+        else:
+            events.append((line, item))
+    for i, runner in enumerate(runners):
+        reasons = runner.feed_many([e for _, e in events])
+        if i == 0:
+            refused.extend(
+                Quarantined(line, reason, runner.refusal(e), "")
+                for (line, e), reason in zip(events, reasons, strict=True)
+                if reason is not None
+            )
+    refused.sort(key=lambda q: q.line)
+    for q in refused:  # only what the summary shows: a run keeps no history of them
+        if (
+            len(quarantined) < MAX_ERRORS_SHOWN
+            or sum(1 for k in quarantined if k.reason == q.reason) < LINES_SHOWN
+        ):
+            quarantined.append(q)
+
+
+def first_errors(errors: list[RuleFailure]) -> Callable[[RuleFailure], None]:
+    """A runner's ``on_error`` that keeps the first rule errors, as many as the summary
+    shows (the summary counts them all): a run holds no history of them."""
+
+    def keep(error: RuleFailure) -> None:
+        if len(errors) < MAX_ERRORS_SHOWN:
+            errors.append(error)
+
+    return keep
 
 
 def print_summary(
@@ -143,7 +196,7 @@ def print_summary(
         file=err,
     )
     for reason, n in sorted(s.quarantined.items()):
-        lines = [str(q.line) for q in quarantined if q.reason == reason][:10]
+        lines = [str(q.line) for q in quarantined if q.reason == reason][:LINES_SHOWN]
         if lines:  # none for the second run of a comparison: listed under the first
             print(f"  quarantined {reason}: {n} (lines {', '.join(lines)})", file=err)
     for q in quarantined[:MAX_ERRORS_SHOWN]:
@@ -163,5 +216,6 @@ def print_summary(
     print(f"rule errors: {s.rule_errors}", file=err)
     for e in errors[:MAX_ERRORS_SHOWN]:
         print(f"  rule {e.rule} on {e.cause}: {e.message}", file=err)
-    if len(errors) > MAX_ERRORS_SHOWN:
-        print(f"  ... and {len(errors) - MAX_ERRORS_SHOWN} more", file=err)
+    shown = min(len(errors), MAX_ERRORS_SHOWN)
+    if s.rule_errors > shown:
+        print(f"  ... and {s.rule_errors - shown} more", file=err)

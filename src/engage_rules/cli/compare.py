@@ -20,7 +20,7 @@ from ..model.decision import ActionRecord, RuleFailure
 from ..plugins.registry import Registry
 from ..shell.runner import Runner
 from ..store import MemoryStore
-from .common import feed_events, load_or_report, print_summary
+from .common import feed_events, first_errors, load_or_report, print_summary
 
 #: Replay options that write one run's output: with two runs they have no single meaning.
 _ONE_RUN_OPTIONS = (
@@ -47,7 +47,7 @@ class _Run:
             playbook,
             MemoryStore(),
             on_commit=self.actions.extend,
-            on_error=self.errors.append,
+            on_error=first_errors(self.errors),
             batch_size=batch_size,
         )
 

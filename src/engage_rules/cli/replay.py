@@ -12,7 +12,7 @@ import orjson
 
 from ..model.decision import RuleFailure
 from .args import duration_seconds, parse_time, positive_int
-from .common import feed_events, load_or_report, print_summary
+from .common import feed_events, first_errors, load_or_report, print_summary
 
 if TYPE_CHECKING:
     from ..shell.reader import Quarantined
@@ -50,6 +50,15 @@ def configure(p: argparse.ArgumentParser) -> None:
         default=30 * 86400.0,
         metavar="DURATION",
         help="keep traces this long in event time (default 30d; 0 = forever)",
+    )
+    p.add_argument(
+        "--dedup-window",
+        type=duration_seconds,
+        default=30 * 86400.0,
+        metavar="DURATION",
+        help="remember processed event ids this long in event time (default 30d; "
+        "0 = forever); an event dated before what was forgotten is quarantined "
+        "(beyond_dedup_window)",
     )
     p.add_argument(
         "--compare",
@@ -100,11 +109,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
             playbook,
             store,
             on_commit=output.write,
-            on_error=errors.append,
+            on_error=first_errors(errors),
             batch_size=batch_size,
             max_batch_seconds=REPLAY_BATCH_SECONDS,
             trace=args.trace,
             trace_retention=args.trace_keep or None,
+            dedup_window=args.dedup_window or None,
         )
         key = replay_key(playbook.name, first_id)
         output.start(store, key)

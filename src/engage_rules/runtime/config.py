@@ -192,6 +192,10 @@ class RuntimeConfig(BaseModel):
     #: How far ahead of the wall clock an event may be dated: later ones are quarantined
     #: (``future_time``) instead of moving the engine's clock (docs/running.md, "Time").
     max_clock_skew: Seconds = 300.0
+    #: How long the store remembers processed event and delivery ids (None: forever).
+    #: An event dated before what it has forgotten is quarantined
+    #: (``beyond_dedup_window``) rather than risk processing it twice (docs/running.md).
+    dedup_window: Seconds | None = 30 * 86400.0
     traces: TracesConfig = Field(default_factory=TracesConfig)
     #: The directory relative paths are resolved against (the config file's).
     base_dir: Path = Field(default=Path("."), exclude=True)

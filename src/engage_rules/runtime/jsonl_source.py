@@ -5,7 +5,8 @@ The file is read from its start at every start-up; events already processed are
 skipped by id (the store remembers them), so a restart loses and doubles nothing.  With
 ``follow: true`` the source keeps reading as the file grows.  A malformed line is
 quarantined (logged with its line number and reason code) and the stream goes on; so is
-a line the service loop refuses (``future_time``: dated too far ahead of the clock),
+a line the service loop refuses (``future_time``: dated too far ahead of the clock;
+``beyond_dedup_window``: dated before what the store has forgotten of processed ids),
 once the loop has decided it.  :attr:`JsonlReader.quarantined` counts both by reason.
 """
 

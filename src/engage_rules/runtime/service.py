@@ -16,8 +16,11 @@ a restart.
 The engine's clock follows the wall clock, never an event's say-so: an event dated more
 than ``max_clock_skew`` ahead of the wall clock is quarantined (``future_time``) with its
 whole delivery, so a forged or buggy far-future timestamp cannot fire a year of timers
-(docs/running.md, "Time").  At start-up, :meth:`Engine.resume` brings a stored engine to
-the wall clock and applies each schedule's ``catch_up`` to the slots missed meanwhile.
+(docs/running.md, "Time").  The store remembers processed ids and delivery ids for
+``dedup_window``; a delivery with an event dated before what it has forgotten is
+quarantined (``beyond_dedup_window``), never processed twice.  At start-up,
+:meth:`Engine.resume` brings a stored engine to the wall clock and applies each
+schedule's ``catch_up`` to the slots missed meanwhile.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from ..model.events import Event
 from ..plugins.manager import default_registry
 from ..plugins.registry import Registry
 from ..store import Store, open_store
-from ..store.records import ReportContext
+from ..store.records import BEYOND_DEDUP_WINDOW, ReportContext, dedup_message
 from .config import JsonlSource, RuntimeConfig, WebhookSource
 from .dispatcher import AdapterLimits, Dispatcher
 from .intake import Intake, Outcome, Submission
@@ -172,6 +175,7 @@ class Service:
         self.stats = ServiceStats()
         store.set_report_context(ReportContext.of(playbook))
         store.keep_traces(config.traces.keep)
+        store.keep_processed(config.dedup_window)
         self.engine = Engine(playbook, store.open(), trace=config.traces.enabled)
         self.intake = Intake()
         limits = {
@@ -359,6 +363,10 @@ class Service:
             if ahead is not None:  # the whole delivery, before any of it is processed
                 outcomes.append((sub, self._quarantine_future_dated(sub, ahead, wall, now)))
                 continue
+            forgotten = self._beyond_dedup_window(sub, seen)
+            if forgotten is not None:  # likewise
+                outcomes.append((sub, forgotten))
+                continue
             ids: list[str] = []
             fresh = False
             for event in sub.events:
@@ -409,6 +417,24 @@ class Service:
             f"({now.isoformat()}); max_clock_skew is "
             f"{self.config.max_clock_skew:g} s",
         )
+
+    def _beyond_dedup_window(self, sub: Submission, seen: set[str]) -> Outcome | None:
+        """The quarantine of a delivery with an event dated at or before the store's dedup
+        horizon and not known as processed (it may have been, and been forgotten)."""
+        horizon = self.store.dedup_horizon()
+        if horizon is None:
+            return None
+        store = self.store
+        for e in sub.events:
+            if e.ts <= horizon and e.id not in seen and not store.is_processed(e.id):
+                self.stats.quarantined[BEYOND_DEDUP_WINDOW] += 1
+                return Outcome(
+                    "quarantined",
+                    [e.id for e in sub.events],
+                    BEYOND_DEDUP_WINDOW,
+                    dedup_message(e.id, e.at.isoformat(), horizon),
+                )
+        return None
 
     def _count_actions_and_errors(self, decisions: list[Decision]) -> int:
         """Count the group's actions and rule errors in the stats (logging each error);

@@ -24,7 +24,9 @@ Every answer is a JSON object with ``status`` and, unless accepted, ``reason``:
  413   body over ``max_body``;  431: request line and headers over
        ``max_header_bytes`` (or more than 100 header lines)
  422   ``quarantined``, ``future_time``: an event dated more than ``max_clock_skew``
-       ahead of the runtime's clock; nothing of the delivery is recorded
+       ahead of the runtime's clock; or ``beyond_dedup_window``: an event dated before
+       what the store has forgotten of processed ids (``dedup_window``) and not known
+       as processed; nothing of the delivery is recorded
  503   too many connections, shutting down, or the commit did not complete within
        ``commit_timeout``: retry later
  505   an HTTP version other than 1.0 and 1.1

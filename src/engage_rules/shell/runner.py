@@ -5,6 +5,11 @@ has already committed (a duplicate is processed once), and commits decisions to 
 in batches: one store transaction holds many events, each of which is all-or-nothing.
 Nothing is reported as done (``on_commit``) before its batch is durable.  After a crash,
 re-feeding the same input resumes where the last committed batch ended.
+
+The store remembers processed ids for its dedup window (30 days by default,
+``dedup_window``); an event dated before what it has forgotten is refused
+(``beyond_dedup_window``) rather than risk processing it twice.  :meth:`Runner.feed_many`
+asks the store about a chunk of ids in one query.
 """
 
 from __future__ import annotations
@@ -23,7 +28,13 @@ from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.events import Event
 from ..model.state import State
 from ..store import Store
-from ..store.records import DEFAULT_TRACE_RETENTION, ReportContext
+from ..store.records import (
+    BEYOND_DEDUP_WINDOW,
+    DEFAULT_DEDUP_WINDOW,
+    DEFAULT_TRACE_RETENTION,
+    ReportContext,
+    dedup_message,
+)
 
 #: Batch bounds for offline replays: a replay has no one waiting on a single event, so it
 #: commits large groups — fewer fsyncs, and each busy member's row rewritten once per
@@ -78,11 +89,14 @@ class Runner:
         on_error: Callable[[RuleFailure], None] | None = None,
         trace: bool = False,
         trace_retention: float | None = DEFAULT_TRACE_RETENTION,
+        dedup_window: float | None = DEFAULT_DEDUP_WINDOW,
     ) -> None:
         """``trace``: record rule traces (tracing.py) for `explain`, kept in the store for
-        ``trace_retention`` seconds of event time (None: forever)."""
+        ``trace_retention`` seconds of event time (None: forever).  ``dedup_window``: how
+        long the store remembers processed ids, in seconds of its clock (None: forever)."""
         self.store = store
         store.set_report_context(ReportContext.of(playbook))
+        store.keep_processed(dedup_window)
         if trace:
             store.keep_traces(trace_retention)
         self.engine = Engine(playbook, store.open(), trace=trace)
@@ -97,6 +111,8 @@ class Runner:
         self._pending_ids: set[str] = set()
         self._batch_started = 0.0
         self._inflight: tuple[Future[None] | None, list[Decision]] | None = None
+        #: Events dated at or before this (epoch seconds) are refused: see the module doc.
+        self._horizon = store.dedup_horizon()
         # A stored state may lack what this playbook needs (a schedule added since).
         started = self.engine.start()
         if started:
@@ -107,14 +123,41 @@ class Runner:
         """The live engine state (what the store will hold once pending batches commit)."""
         return self.engine.state
 
-    def feed(self, event: Event) -> None:
-        """Process one event unless it was already processed."""
+    def feed(self, event: Event) -> str | None:
+        """Process one event unless it was already processed.  Returns None, or the
+        quarantine reason (``beyond_dedup_window``) of an event that was refused."""
+        return self._feed(event, self.store.is_processed(event.id), None)
+
+    def feed_many(self, events: Sequence[Event]) -> list[str | None]:
+        """:meth:`feed` each event in order, asking the store about all their ids at once.
+        Returns what :meth:`feed` returns, per event."""
+        ids = [e.id for e in events]
+        # What is pending now may be committed, and forgotten by ``_pending_ids``, by a
+        # flush within the chunk: it is known from the start, as what the chunk adds.
+        done = self.store.processed_among(ids)
+        pending = self._pending_ids
+        done.update(i for i in ids if i in pending)
+        feed = self._feed
+        return [feed(e, e.id in done, done) for e in events]
+
+    def refusal(self, event: Event) -> str:
+        """The message of a refused event (:meth:`feed` returned its reason)."""
+        return dedup_message(event.id, event.at.isoformat(), self._horizon or 0.0)
+
+    def _feed(self, event: Event, processed: bool, done: set[str] | None) -> str | None:
         stats = self.stats
         stats.read += 1
         eid = event.id
-        if eid in self._pending_ids or self.store.is_processed(eid):
+        if processed or eid in self._pending_ids:
             stats.duplicates += 1
-            return
+            return None
+        horizon = self._horizon
+        if horizon is not None and event.ts <= horizon:
+            stats.read -= 1
+            stats.quarantined[BEYOND_DEDUP_WINDOW] += 1
+            return BEYOND_DEDUP_WINDOW
+        if done is not None:  # a later duplicate in the chunk, after a flush, is known
+            done.add(eid)
         state = self.engine.state
         clock = state.clock
         if clock is not None and event.at < clock:
@@ -142,6 +185,7 @@ class Runner:
             n % 64 == 0 and time.monotonic() - self._batch_started >= self.max_batch_seconds
         ):
             self.flush(wait=False)
+        return None
 
     def advance_to(self, at: datetime) -> None:
         """Fire every timer due by ``at`` and move the clock there."""
@@ -185,6 +229,7 @@ class Runner:
                 future = None
             self._pending = []
             self._pending_ids = set()
+            self._horizon = self.store.dedup_horizon()
             self._report_inflight()
             self._inflight = (future, batch)
         if wait:

@@ -59,8 +59,13 @@ class Store(Protocol):
       are added and removed in decision order (a timer may be added and fired in one
       batch).
     - :meth:`is_processed` is true for every cause (event or timer id) of a committed
-      decision (and of a batch accepted by :meth:`commit_async`).  It does not know
-      about decisions not handed to the store yet: the caller dedupes its own batch.
+      decision (and of a batch accepted by :meth:`commit_async`) for as long as the
+      store remembers it: within the dedup window (:meth:`keep_processed`).  It does not
+      know about decisions not handed to the store yet: the caller dedupes its own
+      batch.  Ids are forgotten oldest first, by the store's clock when they were
+      committed; :meth:`dedup_horizon` is the newest time forgotten up to, so an event
+      dated at or after it that was processed is still known — and one dated before it
+      cannot be checked (the runner quarantines it, never processing it twice).
     - Every external event of a committed decision that names a member counts once in
       :meth:`activity`; traces are kept as :meth:`keep_traces` says.
     - The outbox keeps actions in commit order; an action whose key is already in the
@@ -76,6 +81,21 @@ class Store(Protocol):
 
     def is_processed(self, cause_id: str) -> bool:
         """True if a decision for this event or timer id has been committed."""
+        ...
+
+    def processed_among(self, ids: Sequence[str]) -> set[str]:
+        """The ids among ``ids`` that :meth:`is_processed` is true for (one query for
+        many: the runner checks events a chunk at a time)."""
+        ...
+
+    def keep_processed(self, seconds: float | None) -> None:
+        """Remember processed ids for ``seconds`` of the store's clock after their commit
+        (None: forever); older ones are forgotten as newer batches are committed."""
+        ...
+
+    def dedup_horizon(self) -> float | None:
+        """The time (epoch seconds) up to which processed ids were forgotten, or None if
+        none ever were.  An event dated before it cannot be checked for duplicates."""
         ...
 
     def commit(self, decisions: Sequence[Decision], state: State) -> None:

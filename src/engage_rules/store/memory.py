@@ -8,6 +8,7 @@ code that runs against it behaves the same against SQLite.
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import replace
@@ -16,9 +17,10 @@ from typing import Any
 import orjson
 
 from ..model.decision import ActionRecord, Decision, RuleFailure
-from ..model.state import LedgerEntry, MemberState, State, Timer
+from ..model.state import LedgerEntry, MemberState, State, Timer, ts
 from .base import OutboxItem, check_outbox_query, collect, completed, find_member
 from .records import (
+    DEFAULT_DEDUP_WINDOW,
     DEFAULT_TRACE_RETENTION,
     ActivityCounter,
     ActivityCounts,
@@ -42,9 +44,17 @@ class MemoryStore:
     #: runner release decided events sooner.
     preferred_batch_size = 100
 
+    #: The most processed ids remembered, whatever the dedup window: memory is all this
+    #: store has, so it forgets the oldest ids first beyond this many (an event dated
+    #: before the newest forgotten one is quarantined, never processed twice).
+    max_processed_ids = 200_000
+
     def __init__(self) -> None:
         self._state: State | None = None
-        self._processed: set[str] = set()
+        #: Processed id -> the store's clock when it was committed, oldest first.
+        self._processed: OrderedDict[str, float] = OrderedDict()
+        self._dedup_window: float | None = DEFAULT_DEDUP_WINDOW
+        self._horizon: float | None = None
         # Committed actions, in order.  Outbox items (and the de-duplication by key) are
         # built from them on first query, so a commit only appends.
         self._records: list[ActionRecord] = []
@@ -76,6 +86,32 @@ class MemoryStore:
     def is_processed(self, cause_id: str) -> bool:
         return cause_id in self._processed
 
+    def processed_among(self, ids: Sequence[str]) -> set[str]:
+        processed = self._processed
+        return {i for i in ids if i in processed}
+
+    def keep_processed(self, seconds: float | None) -> None:
+        self._dedup_window = seconds
+
+    def dedup_horizon(self) -> float | None:
+        return self._horizon
+
+    def _forget_processed(self, clock: float) -> None:
+        """Forget ids older than the dedup window behind ``clock``, and the oldest ones
+        beyond :attr:`max_processed_ids`."""
+        processed = self._processed
+        window = self._dedup_window
+        limit = clock - window if window is not None else None
+        horizon = self._horizon
+        while processed:
+            at = next(iter(processed.values()))
+            if len(processed) <= self.max_processed_ids and (limit is None or at >= limit):
+                break
+            processed.popitem(last=False)
+            if horizon is None or at > horizon:
+                horizon = at
+        self._horizon = horizon
+
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
         if not decisions:
             return
@@ -86,8 +122,10 @@ class MemoryStore:
             self._copy_from(state, batch.members, batch.communities, batch.timers)
         # The live state already holds members, community data, clock and timers.
         processed, records = self._processed, self._records
+        clock = ts(state.clock) if state.clock is not None else 0.0
         for d in decisions:
-            processed.add(d.cause)
+            if d.cause not in processed:
+                processed[d.cause] = clock
             if d.actions:
                 event = d.event
                 if event is not None and event.platform is not None:
@@ -101,6 +139,7 @@ class MemoryStore:
                 self._audit.extend(d.audit)
             if d.review:
                 self._review.extend(d.review)
+        self._forget_processed(clock)
         self._counted.extend(decisions)
         traces = trace_rows(decisions)
         if traces:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +27,28 @@ ActivityCounts = dict[tuple[str, str, str, str], int]
 
 #: How long traces are kept by default, in seconds of event time (30 days).
 DEFAULT_TRACE_RETENTION = 30 * 86400.0
+
+#: How long a store remembers processed ids by default, in seconds of event time behind
+#: its clock (30 days): the dedup window (docs/reference.md §10).
+DEFAULT_DEDUP_WINDOW = 30 * 86400.0
+
+#: The quarantine reason of an event dated before a store's dedup horizon: its id may
+#: have been forgotten, so whether it was processed can no longer be known.
+BEYOND_DEDUP_WINDOW = "beyond_dedup_window"
+
+
+def dedup_message(event_id: str, event_at: str, horizon: float) -> str:
+    """The quarantine message of an event dated before the dedup horizon."""
+    return (
+        f"event {event_id!r} is dated {event_at}, before {from_epoch(horizon)}: the store "
+        "no longer remembers the ids of events that old (its dedup window), so it cannot "
+        "tell whether this one was processed; it is not processed again"
+    )
+
+
+def from_epoch(ts: float) -> str:
+    """An epoch time as ISO 8601 in UTC."""
+    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 @dataclass(slots=True)

@@ -1,9 +1,10 @@
 """The embedded durable store (docs/running.md): one SQLite file, WAL, durable commits.
 
-Layout (schema version 3)::
+Layout (schema version 4)::
 
     meta(key, value)                       schema_version, format, clock, timer_seq, outbox_seq
-    processed(id)                          every committed event or timer id (append-only)
+    processed(id, ts)                      committed event and timer ids with the clock of
+                                           their commit, within the dedup window (4)
     communities(name, json)                community-level data
     members(community, id, json)           MemberState JSON; its "ledger" is always []
     ledger(rid, community, member, seq, json)  LedgerEntry JSON, versions in commit order
@@ -14,20 +15,24 @@ Layout (schema version 3)::
     activity(community, member, day, type, events)     daily activity, for reports (2)
     traces(seq, event, cause, community, member, ts, json)   rule traces (2)
     replays(key, first_seq, last_seq)      outbox rows each run of a replay committed (3)
+    processed_id, outbox_key               unique indexes: ids and keys are looked up (4)
 
 Every :meth:`SQLiteStore.commit` is one ``BEGIN IMMEDIATE ... COMMIT`` transaction with
 ``synchronous=FULL`` in WAL mode: when it returns, the batch survives a killed process
 and a power loss; a crash before that leaves none of it.
 
 Pages written per commit are what limits a durable commit (each dirty page is a WAL
-frame), so the layout avoids random B-tree inserts into tables that grow with the event
-count: processed ids, outbox rows and ledger rows are appended in commit order, with no
-secondary index.  Uniqueness of processed ids and outbox keys is enforced through
-in-memory indexes loaded on first use (about 100 bytes per committed event and per
-action).  A ledger entry changed later (``reversed_by``) is appended again; the latest
-version wins when reading.  Only members (bounded by the population) are updated in
-place.  One process at a time writes the file: the first write takes an exclusive lock
-on ``<file>.lock`` (lock.py) that the store holds until it is closed.
+frame), so the layout keeps random B-tree inserts few: processed ids, outbox rows and
+ledger rows are appended in commit order.  Processed ids and outbox keys each have a
+unique index, which the database checks: nothing about them is held in memory, so
+opening a store costs the same after a year as after a day.  The runner asks for a
+chunk of event ids at once (:meth:`SQLiteStore.processed_among`).  Processed ids older
+than the dedup window (:meth:`SQLiteStore.keep_processed`, 30 days by default) are
+deleted, oldest first; ``meta.dedup_horizon`` records up to when.  A ledger entry changed
+later (``reversed_by``) is appended again; the latest version wins when reading.  Only
+members (bounded by the population) are updated in place.  One process at a time writes
+the file: the first write takes an exclusive lock on ``<file>.lock`` (lock.py) that the
+store holds until it is closed.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ import orjson
 
 from ..errors import StoreError
 from ..model.decision import ActionRecord, Decision, RuleFailure
-from ..model.state import LedgerEntry, MemberState, State, Strike, Timer
+from ..model.state import LedgerEntry, MemberState, State, Strike, Timer, ts
 from .base import (
     OutboxItem,
     check_outbox_query,
@@ -60,6 +65,7 @@ from .base import (
 )
 from .lock import WriterLock
 from .records import (
+    DEFAULT_DEDUP_WINDOW,
     DEFAULT_TRACE_RETENTION,
     ActivityCounter,
     ReportContext,
@@ -67,13 +73,13 @@ from .records import (
     zone,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FORMAT = "engage_rules"
 
 _SCHEMA = (
     """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE processed (id TEXT NOT NULL);
+CREATE TABLE processed (id TEXT NOT NULL, ts REAL NOT NULL DEFAULT 0);
 CREATE TABLE communities (name TEXT PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE members (
     community TEXT NOT NULL,
@@ -134,6 +140,10 @@ CREATE TABLE IF NOT EXISTS replays (
 );
 CREATE INDEX IF NOT EXISTS replays_key ON replays (key);
 """
+    + """
+CREATE UNIQUE INDEX IF NOT EXISTS processed_id ON processed (id);
+CREATE UNIQUE INDEX IF NOT EXISTS outbox_key ON outbox (key);
+"""
 )
 #: What each schema version added to the one before (a store written by an older
 #: version is upgraded in place, step by step, when opened).
@@ -143,7 +153,24 @@ _UPGRADES = {
             "CREATE TABLE IF NOT EXISTS replays"
         )
     ],
-    3: _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS replays") :],
+    3: _SCHEMA[
+        _SCHEMA.index("CREATE TABLE IF NOT EXISTS replays") : _SCHEMA.index(
+            "CREATE UNIQUE INDEX IF NOT EXISTS processed_id"
+        )
+    ],
+    # Processed ids get the store's clock at commit (the dedup window forgets by it) and,
+    # like action keys, a unique index: both are looked up in the database, not loaded.
+    # Ids committed before the upgrade count as committed at the clock of the upgrade
+    # (plus a second, against rounding).
+    4: """
+ALTER TABLE processed ADD COLUMN ts REAL NOT NULL DEFAULT 0;
+UPDATE processed SET ts = coalesce(
+    (SELECT (julianday(value) - 2440587.5) * 86400.0 + 1 FROM meta
+     WHERE key = 'clock' AND value != ''), 0);
+DELETE FROM processed WHERE rowid NOT IN (SELECT min(rowid) FROM processed GROUP BY id);
+DELETE FROM outbox WHERE seq NOT IN (SELECT min(seq) FROM outbox GROUP BY key);
+"""
+    + _SCHEMA[_SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS processed_id") :],
 }
 
 #: WAL pages between automatic checkpoints (SQLite's default is 1000).  Fewer, larger
@@ -240,6 +267,8 @@ class _Rows:
     """One serialised batch, ready for ``executemany``."""
 
     causes: list[str]
+    #: The store's clock after the batch (epoch seconds): its processed ids' time.
+    clock: float
     ledger: list[tuple[str, str, int, str]]
     actions: list[tuple[str, str, str]]  # key, json, status
     timers_add: list[tuple[str, float, str]]
@@ -369,10 +398,15 @@ class SQLiteStore:
         self._broken: str | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._inflight: Future[None] | None = None
-        # In-memory indexes, loaded on first use (see the module docstring).
-        self._processed: set[str] | None = None
-        self._outbox_seqs: dict[str, int] = {}
+        # What is read once on first use (see the module docstring); processed ids and
+        # action keys are looked up in the database, never loaded.
+        self._loaded = False
         self._outbox_next = 1
+        self._dedup_window: float | None = DEFAULT_DEDUP_WINDOW
+        #: The time up to which processed ids were forgotten (meta ``dedup_horizon``).
+        self._horizon: float | None = None
+        #: The oldest time still remembered the last time ids were forgotten.
+        self._forgotten_to = -1e18
         self._member_keys: set[tuple[str, str]] = set()  # rows in `members`
         self._counter = ActivityCounter()
         self._trace_retention: float | None = DEFAULT_TRACE_RETENTION
@@ -505,18 +539,21 @@ class SQLiteStore:
         if self._broken is not None:
             raise StoreError(self._broken)
 
-    def _indexes(self, db: sqlite3.Connection) -> set[str]:
-        """Load the processed ids and outbox keys once (call with the lock held)."""
-        if self._processed is None:
-            processed = {row[0] for row in db.execute("SELECT id FROM processed")}
-            seqs = dict(db.execute("SELECT key, seq FROM outbox ORDER BY seq"))
-            row = db.execute("SELECT value FROM meta WHERE key = 'outbox_seq'").fetchone()
-            top = max(int(row[0]) if row else 0, max(seqs.values(), default=0))
-            self._outbox_seqs = seqs
-            self._outbox_next = top + 1
+    def _indexes(self, db: sqlite3.Connection) -> None:
+        """Read the outbox's next seq, the dedup horizon and the member keys once (call
+        with the lock held)."""
+        if not self._loaded:
+            meta = dict(
+                db.execute(
+                    "SELECT key, value FROM meta WHERE key IN ('outbox_seq', 'dedup_horizon')"
+                ).fetchall()
+            )
+            (top,) = db.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()
+            self._outbox_next = max(int(meta.get("outbox_seq") or 0), int(top)) + 1
+            horizon = meta.get("dedup_horizon")
+            self._horizon = float(horizon) if horizon else None
             self._member_keys = set(db.execute("SELECT community, id FROM members"))
-            self._processed = processed
-        return self._processed
+            self._loaded = True
 
     def _writer_started(self) -> None:
         """This store just became the file's writer: a replay whose process died ends
@@ -609,11 +646,28 @@ class SQLiteStore:
         return state
 
     def is_processed(self, cause_id: str) -> bool:
-        processed = self._processed
-        if processed is None or self._closed or self._broken is not None:
+        with self._use() as db:
+            row = db.execute("SELECT 1 FROM processed WHERE id = ?", (cause_id,)).fetchone()
+        return row is not None
+
+    def processed_among(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        with self._use() as db:
+            rows = db.execute(
+                "SELECT id FROM processed WHERE id IN (SELECT value FROM json_each(?))",
+                (orjson.dumps(list(ids)).decode(),),
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def keep_processed(self, seconds: float | None) -> None:
+        self._dedup_window = seconds
+
+    def dedup_horizon(self) -> float | None:
+        if not self._loaded:  # (once loaded, kept up to date by each commit)
             with self._use() as db:
-                processed = self._indexes(db)
-        return cause_id in processed
+                self._indexes(db)
+        return self._horizon
 
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
         """Persist the batch in one transaction; durable (fsync'd) when this returns."""
@@ -660,6 +714,7 @@ class SQLiteStore:
         outbox_json = _outbox_json if lenient is None else lenient.outbox_json
         rows = _Rows(
             causes=b.causes,
+            clock=ts(state.clock) if state.clock is not None else 0.0,
             ledger=[
                 (c, m, seq, dumps(e.to_json()).decode()) for (c, m, seq), e in b.ledger.items()
             ],
@@ -716,13 +771,13 @@ class SQLiteStore:
 
     def _write(self, rows: _Rows, *, pipelined: bool) -> Future[None] | None:
         with self._use(write=True) as db:
-            processed = self._indexes(db)
-            seqs = self._outbox_seqs
-            new_causes = list(dict.fromkeys(c for c in rows.causes if c not in processed))
-            outbox_rows, new_keys, seq = self._new_outbox_rows(rows.actions)
+            self._indexes(db)
+            clock = rows.clock
+            processed_rows = [(cause, clock) for cause in dict.fromkeys(rows.causes)]
+            outbox_rows, seq = self._new_outbox_rows(rows.actions)
             db.execute("BEGIN IMMEDIATE")
             try:
-                self._write_event_rows(db, rows, new_causes, outbox_rows)
+                self._write_event_rows(db, rows, processed_rows, outbox_rows)
                 self._write_timer_and_log_rows(db, rows)
                 self._write_member_and_community_rows(db, rows)
                 db.executemany(
@@ -737,8 +792,6 @@ class SQLiteStore:
                 raise
             # The batch is accepted: the in-memory indexes learn about it.  (A failed
             # pipelined COMMIT breaks the store, so they never need undoing.)
-            processed.update(new_causes)
-            seqs.update(new_keys)
             self._outbox_next = seq
             self._member_keys.update((c, m) for c, m, _ in rows.members)
             self._member_keys.difference_update(rows.members_gone)
@@ -748,31 +801,33 @@ class SQLiteStore:
 
     def _new_outbox_rows(
         self, actions: list[tuple[str, str, str]]
-    ) -> tuple[list[tuple[int, str, str, str]], dict[str, int], int]:
-        """The outbox rows of the actions not in the outbox yet (the first of each key),
-        their sequence numbers by key, and the next free sequence number."""
-        seqs = self._outbox_seqs
+    ) -> tuple[list[tuple[int, str, str, str]], int]:
+        """The outbox rows of the batch's actions (the first of each key), and the next
+        free sequence number.  A row whose key is in the outbox already is ignored when
+        written (the unique index), leaving its sequence number unused."""
         outbox_rows: list[tuple[int, str, str, str]] = []
-        new_keys: dict[str, int] = {}
+        new_keys: set[str] = set()
         seq = self._outbox_next
         for action_key, js, status in actions:
-            if action_key not in seqs and action_key not in new_keys:
-                new_keys[action_key] = seq
+            if action_key not in new_keys:
+                new_keys.add(action_key)
                 outbox_rows.append((seq, action_key, js, status))
                 seq += 1
-        return outbox_rows, new_keys, seq
+        return outbox_rows, seq
 
     def _write_event_rows(
         self,
         db: sqlite3.Connection,
         rows: _Rows,
-        new_causes: list[str],
+        processed_rows: list[tuple[str, float]],
         outbox_rows: list[tuple[int, str, str, str]],
     ) -> None:
-        """Write the processed ids, ledger entries, outbox, activity and traces."""
+        """Write the processed ids (forgetting those past the dedup window), ledger
+        entries, outbox, activity and traces."""
         run = db.executemany
-        if new_causes:
-            run("INSERT INTO processed (id) VALUES (?)", [(c,) for c in new_causes])
+        if processed_rows:
+            run("INSERT OR IGNORE INTO processed (id, ts) VALUES (?, ?)", processed_rows)
+            self._forget_processed(db, rows.clock)
         if rows.ledger:
             run(
                 "INSERT INTO ledger (community, member, seq, json) VALUES (?, ?, ?, ?)",
@@ -780,7 +835,7 @@ class SQLiteStore:
             )
         if outbox_rows:
             run(
-                "INSERT INTO outbox (seq, key, json, status) VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO outbox (seq, key, json, status) VALUES (?, ?, ?, ?)",
                 outbox_rows,
             )
         if rows.activity:
@@ -867,6 +922,35 @@ class SQLiteStore:
                 db.executemany(upsert, [(c, m, js) for js, c, m in updates])
         if inserts:
             db.executemany(upsert, inserts)
+
+    def _forget_processed(self, db: sqlite3.Connection, clock: float) -> None:
+        """Delete processed ids committed more than the dedup window before ``clock``
+        (in the open transaction), at most once per hundredth of the window.
+
+        Ids are committed in clock order, so the ones to forget are the oldest rows: the
+        scan stops at the first one to keep, and costs what it deletes.
+        """
+        window = self._dedup_window
+        if window is None:
+            return
+        limit = clock - window
+        if limit - self._forgotten_to < window / 100:
+            return
+        self._forgotten_to = limit
+        first_kept = db.execute(
+            "SELECT rowid FROM processed WHERE ts >= ? ORDER BY rowid LIMIT 1", (limit,)
+        ).fetchone()
+        cut = first_kept[0] if first_kept is not None else 1 << 62
+        (newest,) = db.execute("SELECT max(ts) FROM processed WHERE rowid < ?", (cut,)).fetchone()
+        if newest is None:
+            return
+        db.execute("DELETE FROM processed WHERE rowid < ?", (cut,))
+        horizon = max(newest, self._horizon) if self._horizon is not None else newest
+        db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('dedup_horizon', ?)",
+            (repr(horizon),),
+        )
+        self._horizon = horizon
 
     def _finish(self) -> None:
         """COMMIT the open transaction (on the writer thread; the GIL is released)."""
@@ -971,23 +1055,22 @@ class SQLiteStore:
 
     def mark_sending(self, keys: Sequence[str]) -> None:
         self._update_outbox(
-            keys, "UPDATE outbox SET status = 'sending' WHERE seq = ? AND status = 'pending'"
+            keys, "UPDATE outbox SET status = 'sending' WHERE key = ? AND status = 'pending'"
         )
 
     def mark_delivered(self, keys: Sequence[str]) -> None:
         self._update_outbox(
             keys,
             "UPDATE outbox SET status = 'delivered', attempts = attempts + 1 "
-            "WHERE seq = ? AND status != 'delivered'",
+            "WHERE key = ? AND status != 'delivered'",
         )
 
     def _update_outbox(self, keys: Sequence[str], sql: str) -> None:
-        """Run ``sql`` (one ``seq = ?`` parameter) for the outbox items of ``keys``, in one
+        """Run ``sql`` (one ``key = ?`` parameter) for the outbox items of ``keys``, in one
         transaction."""
         with self._use(write=True) as db:
             self._indexes(db)
-            seqs = self._outbox_seqs
-            rows = [(seqs[k],) for k in dict.fromkeys(keys) if k in seqs]
+            rows = [(k,) for k in dict.fromkeys(keys)]
             if not rows:
                 return
             db.execute("BEGIN IMMEDIATE")
@@ -1002,13 +1085,10 @@ class SQLiteStore:
     def mark_failed(self, key: str, error: str, permanent: bool) -> None:
         with self._use(write=True) as db:
             self._indexes(db)
-            seq = self._outbox_seqs.get(key)
-            if seq is None:
-                return
             db.execute(
                 "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? "
-                "WHERE seq = ? AND status != 'delivered'",
-                ("failed" if permanent else "pending", error, seq),
+                "WHERE key = ? AND status != 'delivered'",
+                ("failed" if permanent else "pending", error, key),
             )
 
     # -- logs ---------------------------------------------------------------------------
@@ -1066,8 +1146,7 @@ class SQLiteStore:
                 self._executor.shutdown(wait=True)
                 self._executor = None
             self._closed = True
-            self._processed = None
-            self._outbox_seqs = {}
+            self._loaded = False
             self._member_keys = set()
             with suppress(sqlite3.Error):
                 self._db.execute("PRAGMA optimize")

@@ -1,0 +1,63 @@
+"""A replay holds no history of what it reports: quarantined lines and rule errors are
+counted in full, and only the ones its summary shows are kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engage_rules.cli.common import LINES_SHOWN, MAX_ERRORS_SHOWN, feed_events
+from engage_rules.shell.reader import Quarantined
+from engage_rules.shell.runner import Runner
+from engage_rules.testing import after, event_line, open_store, playbook, run_cli
+
+POSTS = """
+rules:
+  - id: post
+    on: message.posted
+    do: [{award: {points: 1, reason: post}}]
+"""
+
+
+def _lines(n: int) -> list[str]:
+    """Every third line not JSON, every third missing fields, the rest good events."""
+    out = []
+    for i in range(n):
+        if i % 3 == 0:
+            out.append("{not json")
+        elif i % 3 == 1:
+            out.append('{"id": "x", "type": "message.posted"}')
+        else:
+            out.append(event_line("message.posted", "u1", after(seconds=i), id=f"e{i}"))
+    return out
+
+
+def test_feed_events_keeps_only_the_quarantined_lines_a_summary_shows(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(_lines(3000)) + "\n")
+    runner = Runner(playbook(POSTS), open_store("memory:"))
+    kept: list[Quarantined] = []
+    feed_events(str(path), [runner], None, kept)
+    assert sum(runner.stats.quarantined.values()) == 2000
+    assert len(kept) <= MAX_ERRORS_SHOWN + LINES_SHOWN * len(runner.stats.quarantined)
+    assert {q.reason for q in kept} == set(runner.stats.quarantined)
+    assert runner.stats.processed == 1000
+
+
+def test_the_summary_counts_every_rule_error_and_shows_the_first(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    lines = [
+        event_line("message.posted", "u1", after(seconds=i), id=f"e{i}", data={"n": "many"})
+        for i in range(100)
+    ]
+    events.write_text("\n".join(lines) + "\n")
+    pb = tmp_path / "p.yaml"
+    pb.write_text(
+        "engage_rules: 1\nname: t\ncommunity: {name: t, timezone: UTC}\n"
+        "rules:\n  - id: broken\n    on: message.posted\n"
+        '    do: [{award: {points: "{{ event.data.n | int + event.data.n }}", reason: x}}]\n'
+    )
+    result = run_cli("replay", pb, events)
+    assert result.returncode == 0, result.stderr
+    assert "rule errors: 100" in result.stderr
+    assert result.stderr.count("  rule broken on ") == MAX_ERRORS_SHOWN
+    assert f"... and {100 - MAX_ERRORS_SHOWN} more" in result.stderr
