@@ -201,6 +201,23 @@ class Store(Protocol):
         ...
 
 
+def evict_committed(store: object, state: State, batch: Sequence[Decision]) -> int:
+    """After ``batch`` was handed to ``store`` (committed, or accepted by
+    :meth:`Store.commit_async`), drop members from memory if there are more than the
+    store's ``member_cache``: down to three quarters of it, oldest loaded first, keeping
+    the members the batch touched.  A store without ``member_cache`` (memory) keeps all.
+    Returns how many members were dropped."""
+    capacity = getattr(store, "member_cache", None)
+    if capacity is None or state.source is None:
+        return 0
+    if sum(len(c.members) for c in state.communities.values()) <= capacity:
+        return 0
+    keep: set[tuple[str, str]] = set()
+    for d in batch:
+        keep |= d.touched
+    return state.evict(capacity * 3 // 4, keep)
+
+
 def completed() -> Future[None]:
     """A future that has already succeeded (for stores that commit synchronously)."""
     done: Future[None] = Future()
