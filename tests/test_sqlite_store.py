@@ -95,7 +95,7 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     db.close()
     _set_meta(path, "schema_version", "1")
     with SQLiteStore(path) as store:
-        assert store.open().communities["default"].members["u1"].balances
+        assert store.open().communities["default"].member("u1").balances
         assert store.activity() == [] and store.traces() == []
         assert store.is_processed("evt-1")
     with sqlite3.connect(path) as db:
@@ -128,8 +128,10 @@ def test_corrupt_rows_are_reported(tmp_path: Path) -> None:
     with db:
         db.execute('UPDATE members SET json = \'{"id": "u1"\'')
     db.close()
-    with SQLiteStore(path) as store, pytest.raises(StoreError, match="corrupt store data"):
-        store.open()
+    with SQLiteStore(path) as store:
+        state = store.open()  # members are read when first needed
+        with pytest.raises(StoreError, match="corrupt store data in table members"):
+            state.community("default").find("u1")
 
 
 def test_a_closed_store_refuses_work(tmp_path: Path) -> None:

@@ -526,6 +526,14 @@ class State:
             c = self.communities[name] = CommunityState(name=name, source=self.source)
         return c
 
+    def load_all_members(self) -> State:
+        """Bring every stored member into memory (for tools and tests on small stores:
+        a state whose store is closed can load nothing more).  Returns ``self``."""
+        for c in self.communities.values():
+            for mid in c.member_ids():
+                c.find(mid)
+        return self
+
     def evict(self, capacity: int, keep: set[tuple[str, str]]) -> int:
         """Drop members from memory, oldest loaded first, until at most ``capacity`` are
         left, keeping those in ``keep``.  Only for a state with a source, and only when
