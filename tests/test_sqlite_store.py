@@ -365,7 +365,7 @@ def test_random_members_round_trip(tmp_path: Path, member: MemberState) -> None:
     with SQLiteStore(path) as store:
         store.commit([d], state)
     with SQLiteStore(path) as store:
-        restored = store.open().communities[member.community].members[member.id]
+        restored = store.open().communities[member.community].member(member.id)
         assert restored.to_json() == member.to_json()
         assert store.ledger(member.community, member.id) == member.ledger
 
@@ -438,7 +438,7 @@ PER_BATCH = 25
 def _check(path: Path, reported: list[int], mode: str) -> int:
     """Every reported batch is there, whole; nothing of any later batch is."""
     with SQLiteStore(path) as store:
-        state = store.open()
+        state = store.open().load_all_members()
         members = state.community("default").members
         committed = sorted(int(k.split("-")[1]) for k in members if k.startswith("batch-"))
         n = len(committed)
