@@ -48,9 +48,11 @@ class Store(Protocol):
 
     Semantics every backend must honour (the contract suite checks them):
 
-    - :meth:`open` returns the full state as of the last commit: every community with its
-      data and members (ledgers included), the clock, and the timer heap with
-      ``timer_ids`` and ``timer_seq``.
+    - :meth:`open` returns the state as of the last commit: every community with its
+      data and members, the clock, and the timer heap with ``timer_ids`` and
+      ``timer_seq``.  A store may give the members on demand instead (the state's
+      ``source``, model/state.py ``MemberSource``: SQLite does): then the state loads a
+      member when it is first needed, which it can do while the store is open.
     - :meth:`commit` applies a batch of decisions as ONE transaction: after a crash either
       the whole batch is visible or none of it; when it returns the batch is durable.
     - :meth:`commit` saves the state *as of the commit* of every member a decision
@@ -76,7 +78,7 @@ class Store(Protocol):
     """
 
     def open(self) -> State:
-        """Load and return the whole persisted state."""
+        """Load and return the persisted state (members possibly on demand)."""
         ...
 
     def is_processed(self, cause_id: str) -> bool:
