@@ -168,8 +168,8 @@ def iter_member_events(n: int) -> Iterator[str]:
 
 
 def remove_db(path: Path) -> None:
-    """Remove a SQLite store's files (the database, its WAL and shared memory)."""
-    for suffix in ("", "-wal", "-shm"):
+    """Remove a SQLite store's files (the database, its WAL, shared memory and lock)."""
+    for suffix in ("", "-wal", "-shm", ".lock"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
