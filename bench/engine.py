@@ -1,4 +1,4 @@
-"""Core engine benchmark (issue: engine core, item 9).
+"""Core engine benchmark (issue: engine core, item 9; the busy workload: issue 14).
 
 Builds a deterministic workload — by default 200,000 events from 10,000 members against a
 playbook of 100 rules, about 20 per frequent event type, with conditions on event data and
@@ -11,9 +11,17 @@ member attributes, 40 of the rules awarding points — and measures events/secon
   (c) sqlite: a replay of the JSONL file into SQLite with durable group commits
       (parsing included, synchronous=FULL).
 
-The last line printed is one JSON object with the figures.
+About one rule fires per event in that (core) workload.  The busy workload runs the same
+events against another 100 rules of which about three fire per event — daily-capped
+awards (``cap: {max, per: day}``), plain awards and tags — with its own hand-written
+baseline, checked the same way.  The engine's results are compared with the baseline's
+through what the engine reports: every member's balance and tags, and the actions the
+runner reports as committed (``on_commit``), in order.
 
-    python bench/engine.py [--events N] [--members N]
+The last line printed is one JSON object with the figures (the busy workload's prefixed
+``busy_``; ``rules_per_event``: rules whose conditions held, per event).
+
+    python bench/engine.py [--events N] [--members N] [--workload core|busy|both]
 """
 
 from __future__ import annotations
@@ -26,14 +34,15 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from engage_rules import Event, compile_playbook, parse_event
+from engage_rules import CompiledPlaybook, Event, compile_playbook, parse_event
+from engage_rules.shell.reader import Quarantined, read_events
 from engage_rules.shell.runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_gc
 from engage_rules.testing import load_playbook_text, open_store
 
@@ -103,34 +112,111 @@ def make_rules() -> tuple[str, list[tuple[str, str, Cond, tuple[str, Any]]]]:
     return text + "".join(yaml_rules), hand
 
 
-def make_events(n: int, members: int) -> list[str]:
+def make_busy_rules() -> tuple[str, list[tuple[str, str, Cond, tuple[str, Any]]]]:
+    """The busy workload: the playbook YAML and the same rules hand-written.
+
+    100 rules, 20 per event type, about three of which fire per event: broad daily-capped
+    awards (``award`` with ``cap: {max, per: day}``, cut to what is left under the cap),
+    plain awards, tags on points thresholds (most of them already held, so no action),
+    and capped awards for members tagged ``regular``.  Actions are ``("award", amount)``,
+    ``("tag", name)`` or ``("capped", (amount, max))``.
+    """
+    rng = random.Random(11)
+    yaml_rules: list[str] = []
+    hand: list[tuple[str, str, Cond, tuple[str, Any]]] = []
+    n = 0
+    for type_ in TYPES:
+        for k in range(20):
+            n += 1
+            rid = f"b{n:03d}"
+            kind = k % 5
+            chan = rng.choice(CHANNELS)
+            lang = rng.choice(LANGS)
+            action: tuple[str, Any]
+            if kind == 0:  # capped per day; the first of each type nearly always fires
+                size = rng.randint(5, 15) if k == 0 else rng.randint(135, 180)
+                expr = f"event.data.size >= {size}"
+                fn: Cond = lambda e, m, size=size: e.data.get("size", 0) >= size
+                action = ("capped", (rng.randint(2, 5), rng.randint(3, 8)))
+            elif kind == 1:  # a plain award
+                size = rng.randint(60, 120)
+                expr = f"event.data.lang == '{lang}' and event.data.size < {size}"
+                fn = lambda e, m, lang=lang, size=size: (
+                    e.data.get("lang") == lang and e.data.get("size", 0) < size
+                )
+                action = ("award", rng.randint(1, 4))
+            elif kind == 2:  # a tag on a points threshold (mostly held already)
+                pts = rng.randint(5, 300)
+                size = rng.randint(40, 120)
+                expr = f"member.points >= {pts} and event.data.size < {size}"
+                fn = lambda e, m, pts=pts, size=size: (
+                    m["points"] >= pts and e.data.get("size", 0) < size
+                )
+                action = ("tag", f"p{pts}")
+            elif kind == 3:  # capped, for regulars
+                size = rng.randint(120, 190)
+                expr = f"'regular' in member.tags and event.data.size > {size}"
+                fn = lambda e, m, size=size: "regular" in m["tags"] and e.data.get("size", 0) > size
+                action = ("capped", (rng.randint(2, 6), rng.randint(4, 10)))
+            else:  # who becomes a regular
+                size = rng.randint(150, 195)
+                expr = f"event.data.size > {size} and event.channel == '{chan}'"
+                fn = lambda e, m, size=size, chan=chan: (
+                    e.data.get("size", 0) > size and e.channel == chan
+                )
+                action = ("tag", "regular" if n % 2 else f"c{chan}")
+            if action[0] == "capped":
+                amount, most = action[1]
+                action_yaml = (
+                    f"[{{award: {{points: {amount}, reason: busy, "
+                    f"cap: {{max: {most}, per: day}}}}}}]"
+                )
+            elif action[0] == "award":
+                action_yaml = f"[{{award: {{points: {action[1]}, reason: busy}}}}]"
+            else:
+                action_yaml = f"[{{tag: {action[1]}}}]"
+            yaml_rules.append(
+                f'  - id: {rid}\n    on: {type_}\n    if: "{expr}"\n    do: {action_yaml}\n'
+            )
+            hand.append((type_, rid, fn, action))
+    text = "engage_rules: 1\nname: bench-busy\ncommunity: {name: bench, timezone: UTC}\nrules:\n"
+    return text + "".join(yaml_rules), hand
+
+
+def iter_events(n: int, members: int) -> Iterator[str]:
+    """The workload's event stream, one JSON line at a time (seeded: always the same)."""
     rng = random.Random(42)
     start = datetime(2026, 3, 1, tzinfo=UTC)
-    out = []
     for i in range(n):
         at = start + timedelta(seconds=i * 2)
         type_ = rng.choices(TYPES, WEIGHTS)[0]
         mid = f"u{rng.randrange(members)}"
         data = {"size": rng.randint(0, 200), "lang": rng.choice(LANGS)}
-        out.append(
-            json.dumps(
-                {
-                    "id": f"e{i}",
-                    "type": type_,
-                    "at": at.isoformat(),
-                    "community": "bench",
-                    "channel": rng.choice(CHANNELS),
-                    "member": {"id": mid},
-                    "data": data,
-                }
-            )
+        yield json.dumps(
+            {
+                "id": f"e{i}",
+                "type": type_,
+                "at": at.isoformat(),
+                "community": "bench",
+                "channel": rng.choice(CHANNELS),
+                "member": {"id": mid},
+                "data": data,
+            }
         )
-    return out
 
 
-def run_baseline(
-    events: list[Event], hand: list[tuple[str, str, Cond, tuple[str, Any]]]
-) -> tuple[dict[str, dict[str, Any]], list[tuple[Any, ...]]]:
+def make_events(n: int, members: int) -> list[str]:
+    """The first ``n`` events of the stream (``iter_events``) as a list."""
+    return list(iter_events(n, members))
+
+
+Hand = list[tuple[str, str, Cond, tuple[str, Any]]]
+#: A baseline's outcome: members (points, tags, ledger), the emitted actions (type,
+#: member, rule, cause, time, params) and how many rules fired (their conditions held).
+Outcome = tuple[dict[str, dict[str, Any]], list[tuple[Any, ...]], int]
+
+
+def run_baseline(events: list[Event], hand: Hand) -> Outcome:
     """Hand-written matching with the same outcomes as the engine: balances, a ledger
     entry per award (amount, reason, rule, cause, time), tags, and the list of emitted
     actions (type, member, rule, cause, time, params)."""
@@ -139,6 +225,7 @@ def run_baseline(
         by_type.setdefault(type_, []).append((rid, fn, action))
     members: dict[str, dict[str, Any]] = {}
     actions: list[tuple[Any, ...]] = []
+    fired = 0
     for e in events:
         mid = e.member.id  # type: ignore[union-attr]
         m = members.get(mid)
@@ -146,6 +233,7 @@ def run_baseline(
             m = members[mid] = {"points": 0, "tags": set(), "ledger": []}
         for rid, fn, (kind, arg) in by_type.get(e.type, ()):
             if fn(e, m):
+                fired += 1
                 if kind == "award":
                     m["points"] += arg
                     m["ledger"].append(
@@ -164,118 +252,201 @@ def run_baseline(
                 elif arg not in m["tags"]:
                     m["tags"].add(arg)
                     actions.append(("tag", mid, rid, e.id, e.at, {"name": arg}))
-    return members, actions
+    return members, actions, fired
+
+
+def run_busy_baseline(events: list[Event], hand: Hand) -> Outcome:
+    """The busy workload by hand: as ``run_baseline``, plus daily caps per member and
+    rule (days from UTC midnight, the playbook's time zone): a capped award is cut to
+    what is left under its cap, and emits nothing once the cap is reached."""
+    by_type: dict[str, list[tuple[str, Cond, tuple[str, Any]]]] = {}
+    for type_, rid, fn, action in hand:
+        by_type.setdefault(type_, []).append((rid, fn, action))
+    members: dict[str, dict[str, Any]] = {}
+    actions: list[tuple[Any, ...]] = []
+    fired = 0
+    for e in events:
+        mid = e.member.id  # type: ignore[union-attr]
+        m = members.get(mid)
+        if m is None:
+            m = members[mid] = {"points": 0, "tags": set(), "ledger": [], "caps": {}}
+        day = -1  # the event's day, computed for its first capped award
+        for rid, fn, (kind, arg) in by_type.get(e.type, ()):
+            if not fn(e, m):
+                continue
+            fired += 1
+            if kind == "tag":
+                if arg not in m["tags"]:
+                    m["tags"].add(arg)
+                    actions.append(("tag", mid, rid, e.id, e.at, {"name": arg}))
+                continue
+            if kind == "capped":
+                amount, most = arg
+                if day < 0:
+                    day = int(e.at.timestamp() // 86400)
+                slot = m["caps"].get(rid)
+                if slot is None or slot[0] != day:
+                    slot = m["caps"][rid] = [day, 0]
+                amount = min(amount, most - slot[1])
+                if amount <= 0:
+                    continue
+                slot[1] += amount
+            else:
+                amount = arg
+            m["points"] += amount
+            m["ledger"].append(
+                {"amount": amount, "reason": "busy", "rule": rid, "cause": e.id, "at": e.at}
+            )
+            actions.append(
+                (
+                    "award",
+                    mid,
+                    rid,
+                    e.id,
+                    e.at,
+                    {"currency": "points", "amount": amount, "reason": "busy"},
+                )
+            )
+    return members, actions, fired
+
+
+def run_engine(playbook: CompiledPlaybook, events: list[Event]) -> tuple[float, Runner, list[Any]]:
+    """The engine through ``Runner`` and the memory store: seconds, the runner, and the
+    actions it reported as committed (``on_commit``)."""
+    committed: list[Any] = []
+    runner = Runner(playbook, open_store("memory:"), on_commit=committed.extend)
+    t0 = time.perf_counter()
+    for i in range(0, len(events), 512):  # as `engage-rules replay` feeds them
+        runner.feed_many(events[i : i + 512])
+    runner.flush()
+    return time.perf_counter() - t0, runner, committed
+
+
+def check(runner: Runner, outcome: Outcome, committed: list[Any], label: str) -> None:
+    """Fail unless the engine and the baseline agree on every member's balance and tags
+    and on the full list of actions (the engine's as reported by ``on_commit``)."""
+    base, base_actions, _ = outcome
+    members = runner.state.communities["bench"].members
+    mismatches = len(base) != len(members)
+    for mid, m in base.items():
+        mem = members[mid]
+        if mem.balances.get("points", 0) != m["points"] or set(mem.tags) != m["tags"]:
+            mismatches += 1
+    if mismatches:
+        raise SystemExit(f"{label}: baseline and engine disagree for {mismatches} members")
+    engine_actions = [(a.type, a.member, a.rule, a.cause, a.at, a.params) for a in committed]
+    if engine_actions != base_actions:
+        raise SystemExit(f"{label}: baseline and engine emitted different actions")
+
+
+def replay_sqlite(playbook: CompiledPlaybook, path: Path, db: Path) -> float:
+    """Seconds to read ``path`` and replay it into a new SQLite store at ``db``, with the
+    batches of ``engage-rules replay``."""
+    t0 = time.perf_counter()
+    sq = Runner(
+        playbook,
+        open_store(f"sqlite:///{db}"),
+        batch_size=REPLAY_BATCH_SIZE,
+        max_batch_seconds=REPLAY_BATCH_SECONDS,
+    )
+    chunk: list[Event] = []  # as `engage-rules replay` feeds them: ids checked per chunk
+    for _, item in read_events(path):
+        if not isinstance(item, Quarantined):
+            chunk.append(item)
+            if len(chunk) == 512:
+                sq.feed_many(chunk)
+                chunk = []
+    sq.feed_many(chunk)
+    sq.close()
+    return time.perf_counter() - t0
+
+
+def measure(
+    label: str,
+    make: Callable[[], tuple[str, Hand]],
+    baseline: Callable[[list[Event], Hand], Outcome],
+    events: list[Event],
+    path: Path,
+) -> dict[str, Any]:
+    """One workload: baseline, memory (checked against the baseline) and SQLite."""
+    text, hand = make()
+    playbook = compile_playbook(load_playbook_text(text, f"{label}.yaml"))
+    n = len(events)
+    t0 = time.perf_counter()
+    outcome = baseline(events, hand)
+    baseline_s = time.perf_counter() - t0
+    memory_s, runner, committed = run_engine(playbook, events)
+    check(runner, outcome, committed, label)
+    fired = outcome[2]
+    awards = sum(1 for a in outcome[1] if a[0] == "award")
+    # The SQLite replay starts from a clean heap, as `engage-rules replay` does in its own
+    # process: drop the first two runs' results and re-freeze what is left.
+    del outcome, runner, committed
+    gc.collect()
+    gc.freeze()
+    db = path.with_name(f"{label}.db")
+    sqlite_s = replay_sqlite(playbook, path, db)
+    size = os.path.getsize(db)
+    db.unlink()
+    gc.collect()
+    gc.freeze()  # and so does the next workload
+    figures = {
+        "baseline_eps": round(n / baseline_s),
+        "memory_eps": round(n / memory_s),
+        "sqlite_eps": round(n / sqlite_s),
+        "memory_ratio": round(baseline_s / memory_s, 3),
+        "rules_per_event": round(fired / n, 2),
+    }
+    print(
+        f"{label}: {n} events, {len(hand)} rules, {fired / n:.2f} fired per event, "
+        f"{awards} awards (engine and baseline agree)",
+        file=sys.stderr,
+    )
+    print(
+        f"{label}: baseline {figures['baseline_eps']:,} ev/s | "
+        f"memory {figures['memory_eps']:,} ev/s | sqlite {figures['sqlite_eps']:,} ev/s "
+        f"(db {size / 1e6:.1f} MB)",
+        file=sys.stderr,
+    )
+    return figures
+
+
+WORKLOADS = {
+    "core": (make_rules, run_baseline),
+    "busy": (make_busy_rules, run_busy_baseline),
+}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--members", type=int, default=10_000)
+    ap.add_argument(
+        "--workload",
+        choices=["core", "busy", "both"],
+        default="both",
+        help="which workload to run (default both: core, then busy)",
+    )
     args = ap.parse_args()
 
     # Allocation-heavy workloads spend much of their time in the cyclic garbage collector;
     # `engage-rules replay` and `run` tune it the same way (runner.tune_gc).
     tune_gc()
-    text, hand = make_rules()
-    playbook = compile_playbook(load_playbook_text(text, "bench.yaml"))
     lines = make_events(args.events, args.members)
     events = [parse_event(line) for line in lines]
-    n = len(events)
-
-    t0 = time.perf_counter()
-    base, base_actions = run_baseline(events, hand)
-    baseline_s = time.perf_counter() - t0
-
-    store = open_store("memory:")
-    runner = Runner(playbook, store)
-    t0 = time.perf_counter()
-    for e in events:
-        runner.feed(e)
-    runner.flush()
-    memory_s = time.perf_counter() - t0
-
-    engine_actions = [
-        (
-            i.action.type,
-            i.action.member,
-            i.action.rule,
-            i.action.cause,
-            i.action.at,
-            i.action.params,
-        )
-        for i in store.outbox()
-    ]
-    community = runner.state.communities["bench"]
-    mismatches = 0
-    for mid, m in base.items():
-        mem = community.members[mid]
-        if (
-            mem.balances.get("points", 0) != m["points"]
-            or set(mem.tags) != m["tags"]
-            or len(mem.ledger) != len(m["ledger"])
-        ):
-            mismatches += 1
-    if mismatches:
-        raise SystemExit(f"baseline and engine disagree for {mismatches} members")
-    if engine_actions != base_actions:
-        raise SystemExit("baseline and engine emitted different actions")
-    awards = sum(len(m["ledger"]) for m in base.values())
-    # The SQLite replay starts from a clean heap, as `engage-rules replay` does in its own
-    # process: drop the first two runs' results and re-freeze what is left.
-    del base, base_actions, engine_actions, community, runner, store, events
-    gc.collect()
-    gc.freeze()
-
+    print(f"workload: {len(events)} events, {args.members} members", file=sys.stderr)
+    names = ["core", "busy"] if args.workload == "both" else [args.workload]
+    out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
         path.write_text("\n".join(lines) + "\n")
-        db = Path(tmp) / "state.db"
-        from engage_rules.shell.reader import Quarantined, read_events
-
-        t0 = time.perf_counter()
-        sq = Runner(
-            playbook,
-            open_store(f"sqlite:///{db}"),
-            batch_size=REPLAY_BATCH_SIZE,
-            max_batch_seconds=REPLAY_BATCH_SECONDS,
-        )
-        chunk: list[Event] = []  # as `engage-rules replay` feeds them: ids checked per chunk
-        for _, item in read_events(path):
-            if not isinstance(item, Quarantined):
-                chunk.append(item)
-                if len(chunk) == 512:
-                    sq.feed_many(chunk)
-                    chunk = []
-        sq.feed_many(chunk)
-        sq.close()
-        sqlite_s = time.perf_counter() - t0
-        size = os.path.getsize(db)
-
-    figures = {
-        "events": n,
-        "members": args.members,
-        "rules": len(hand),
-        "awards": awards,
-        "baseline_eps": round(n / baseline_s),
-        "memory_eps": round(n / memory_s),
-        "sqlite_eps": round(n / sqlite_s),
-        "memory_ratio": round(baseline_s / memory_s, 3),
-    }
-    print(
-        f"workload: {n} events, {args.members} members, {len(hand)} rules, "
-        f"{awards} awards (engine and baseline agree)",
-        file=sys.stderr,
-    )
-    print(
-        f"baseline {figures['baseline_eps']:,} ev/s | memory {figures['memory_eps']:,} ev/s | "
-        f"sqlite {figures['sqlite_eps']:,} ev/s (db {size / 1e6:.1f} MB)",
-        file=sys.stderr,
-    )
-    print(
-        json.dumps(
-            {k: figures[k] for k in ("baseline_eps", "memory_eps", "sqlite_eps", "memory_ratio")}
-        )
-    )
+        del lines
+        for name in names:
+            make, baseline = WORKLOADS[name]
+            figures = measure(name, make, baseline, events, path)
+            prefix = "" if name == "core" else f"{name}_"
+            out.update({prefix + k: v for k, v in figures.items()})
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

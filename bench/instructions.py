@@ -11,7 +11,10 @@ the difference divided by N is the cost per event::
 It re-runs itself under ``valgrind --tool=callgrind`` (valgrind must be installed) and
 prints, last line, JSON: ``{"path": ..., "events": N, "instructions_per_event": ...}``.
 Paths: ``memory`` (Runner + MemoryStore, the engine), ``sqlite`` (Runner into a SQLite
-file, commits included), ``parse`` (the JSON Lines reader alone).
+file, commits included), ``parse`` (the JSON Lines reader alone), ``baseline`` (the
+hand-written baseline of ``bench/engine.py``).  ``--workload busy`` runs the busy
+workload's playbook (or baseline) instead of the core one; the baseline's count over the
+engine's (``memory``) is the noise-free ``memory_ratio``.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
-def workload(path: str, process: int, total: int, members: int) -> None:
-    """Build ``total`` events and process the first ``process`` of them on ``path``."""
-    from engine import make_events, make_rules
+def workload(path: str, process: int, total: int, members: int, name: str) -> None:
+    """Build ``total`` events and process the first ``process`` of them on ``path``, with
+    the workload ``name`` (core or busy)."""
+    from engine import WORKLOADS, make_events
 
     from engage_rules import compile_playbook, parse_event
     from engage_rules.shell.reader import read_lines
@@ -40,7 +44,8 @@ def workload(path: str, process: int, total: int, members: int) -> None:
     from engage_rules.testing import load_playbook_text, open_store
 
     tune_gc()
-    text, _ = make_rules()
+    make, baseline = WORKLOADS[name]
+    text, hand = make()
     playbook = compile_playbook(load_playbook_text(text, "bench.yaml"))
     lines = make_events(total, members)
     raw = [line.encode() for line in lines]
@@ -51,6 +56,8 @@ def workload(path: str, process: int, total: int, members: int) -> None:
         if path == "parse":
             for _ in read_lines(raw[:process]):
                 pass
+        elif path == "baseline":
+            baseline(events[:process], hand)
         else:
             todo = events[:process]
             for i in range(0, len(todo), 512):  # as `engage-rules replay` feeds them
@@ -58,7 +65,7 @@ def workload(path: str, process: int, total: int, members: int) -> None:
         runner.close()
 
 
-def count(path: str, process: int, total: int, members: int) -> int:
+def count(path: str, process: int, total: int, members: int, name: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         proc = subprocess.run(
@@ -77,6 +84,8 @@ def count(path: str, process: int, total: int, members: int) -> int:
                 str(total),
                 "--members",
                 str(members),
+                "--workload",
+                name,
             ],
             capture_output=True,
             text=True,
@@ -91,7 +100,8 @@ def count(path: str, process: int, total: int, members: int) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--path", choices=("memory", "sqlite", "parse"), default="memory")
+    ap.add_argument("--path", choices=("memory", "sqlite", "parse", "baseline"), default="memory")
+    ap.add_argument("--workload", choices=("core", "busy"), default="core")
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument(
         "--total",
@@ -104,18 +114,24 @@ def main() -> None:
     args = ap.parse_args()
     total = args.total or args.events
     if args.inner:
-        workload(args.path, args.events, total, args.members)
+        workload(args.path, args.events, total, args.members, args.workload)
         return
-    busy = count(args.path, args.events, total, args.members)
-    idle = count(args.path, 0, total, args.members)
-    per_event = (busy - idle) / args.events
+    work = count(args.path, args.events, total, args.members, args.workload)
+    idle = count(args.path, 0, total, args.members, args.workload)
+    per_event = (work - idle) / args.events
     print(
-        f"{args.path}: {busy:,} - {idle:,} instructions over {args.events:,} events",
+        f"{args.workload} {args.path}: {work:,} - {idle:,} instructions over "
+        f"{args.events:,} events",
         file=sys.stderr,
     )
     print(
         json.dumps(
-            {"path": args.path, "events": args.events, "instructions_per_event": round(per_event)}
+            {
+                "workload": args.workload,
+                "path": args.path,
+                "events": args.events,
+                "instructions_per_event": round(per_event),
+            }
         )
     )
 
