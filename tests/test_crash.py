@@ -126,7 +126,7 @@ def _kill_repeatedly(
 
 def _ledgers(db: Path) -> dict[str, list[dict[str, object]]]:
     store = open_store(f"sqlite:///{db}")
-    state = store.open()
+    state = store.open().load_all_members()
     out = {}
     for c in state.communities.values():
         for m in c.members.values():

@@ -43,7 +43,7 @@ rules:
 
 
 def _member(engine: Engine, mid: str = "u1") -> MemberState:
-    return engine.state.community("default").members[mid]
+    return engine.state.community("default").member(mid)
 
 
 def _advance(engine: Engine, at: datetime) -> list[ActionRecord]:
@@ -234,7 +234,7 @@ def test_lots_and_expiry_timers_survive_a_sqlite_restart(tmp_path: Path) -> None
     store.close()
     store = SQLiteStore(url)
     state = store.open()
-    m = state.community("default").members["u1"]
+    m = state.community("default").member("u1")
     assert m.balances["points"] == 0 and m.lots == {}
     assert [e.kind for e in store.ledger("default", "u1")] == ["award", "award", "spend", "expire"]
     assert state.timers == []

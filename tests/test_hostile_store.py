@@ -246,7 +246,15 @@ def test_corrupted_rows_are_one_line_and_exit_2(
                 f"(SELECT rowid FROM {table} LIMIT 1)"
             )
     commands = {
-        "members": ["replay", *moderation, "--store", f"sqlite:///{db}"],
+        # members are read when needed: here, by the snapshot, which reads them all
+        "members": [
+            "replay",
+            *moderation,
+            "--store",
+            f"sqlite:///{db}",
+            "--state-out",
+            str(tmp_path / "state.json"),
+        ],
         "timers": ["replay", *moderation, "--store", f"sqlite:///{db}"],
         "outbox": ["replay", *moderation, "--store", f"sqlite:///{db}"],
         "audit": ["audit", "--store", f"sqlite:///{db}"],
@@ -323,7 +331,7 @@ rules:
         ts=at.timestamp(),
     )
     decisions = engine.process(ev)
-    m = engine.state.community("default").members["u1"]
+    m = engine.state.community("default").member("u1")
     m.attrs["odd"] = object()  # what no rule can write: a plugin's mistake
     store.commit(decisions, engine.state)
     store.close()
@@ -337,8 +345,8 @@ rules:
         assert any("wider than 64 bits" in e.message and e.cause == "e1" for e in errors)
         assert any("member default/u1" in e.message for e in errors)
         state = again.open()
-        assert state.communities["default"].members["u1"].attrs["odd"] == "<object>"
-        assert state.communities["default"].members["u1"].attrs["seen"] is True
+        assert state.communities["default"].member("u1").attrs["odd"] == "<object>"
+        assert state.communities["default"].member("u1").attrs["seen"] is True
     finally:
         again.close()
 

@@ -522,7 +522,7 @@ rules:
     assert standings(engine.state, "default", "daily", "2026-03-02") == [
         {"rank": 1, "member": "u1", "score": 1}
     ]
-    assert engine.state.community("default").members["u1"].tag_names(T0) == ["daily-star"]
+    assert engine.state.community("default").member("u1").tag_names(T0) == ["daily-star"]
 
 
 # -- stores ----------------------------------------------------------------------------------
@@ -561,7 +561,7 @@ def test_sqlite_round_trip_of_open_scores_closed_rankings_and_close_timers(tmp_p
         state = third.open()
         assert periods(state, "default", "weekly-stars")["closed"] == ["2026-W10", "2026-W11"]
         # The champions' titles, and the timers that revoke them, survive a restart too.
-        assert state.community("default").members["u3"].titles == ["top-contributor"]
+        assert state.community("default").member("u3").titles == ["top-contributor"]
         assert sorted((t.kind, t.member) for t in state.timers) == [
             ("badge_revoke", "u2"),
             ("badge_revoke", "u3"),

@@ -60,7 +60,7 @@ rules:
 
 
 def _m(engine: Engine, mid: str = "u1") -> MemberState:
-    return engine.state.community("default").members[mid]
+    return engine.state.community("default").member(mid)
 
 
 def _advance(engine: Engine, at: datetime) -> list[ActionRecord]:
@@ -347,7 +347,7 @@ def test_pending_level_checks_survive_a_sqlite_restart(tmp_path: Path) -> None:
     store.close()
     store = SQLiteStore(url)
     state = store.open()
-    assert state.community("default").members["u1"].level == 1 and state.timers == []
+    assert state.community("default").member("u1").level == 1 and state.timers == []
     store.close()
 
 

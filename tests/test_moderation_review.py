@@ -99,7 +99,7 @@ def test_approve_applies_the_on_approve_actions_once(
     assert out == "" and "already approved" in err
     store = open_store(store_url)
     try:
-        newbie = store.open().communities["photo"].members["newbie"]
+        newbie = store.open().communities["photo"].member("newbie")
         assert len(newbie.strikes) == 1
         assert [e["status"] for e in review_items(store.review_queue())] == ["approved", "open"]
         assert store.is_processed(f"review:{item['id']}:approve")

@@ -98,7 +98,7 @@ def try_post(url: str, n: int) -> int | None:
 def points(tmp_path: Path) -> dict[str, int]:
     store = SQLiteStore(tmp_path / "state.db")
     try:
-        members = store.open().community("default").members
+        members = store.open().load_all_members().community("default").members
         return {mid: m.balances.get("points", 0) for mid, m in members.items()}
     finally:
         store.close()

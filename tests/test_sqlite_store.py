@@ -95,7 +95,7 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     db.close()
     _set_meta(path, "schema_version", "1")
     with SQLiteStore(path) as store:
-        assert store.open().communities["default"].members["u1"].balances
+        assert store.open().communities["default"].member("u1").balances
         assert store.activity() == [] and store.traces() == []
         assert store.is_processed("evt-1")
     with sqlite3.connect(path) as db:
@@ -128,8 +128,10 @@ def test_corrupt_rows_are_reported(tmp_path: Path) -> None:
     with db:
         db.execute('UPDATE members SET json = \'{"id": "u1"\'')
     db.close()
-    with SQLiteStore(path) as store, pytest.raises(StoreError, match="corrupt store data"):
-        store.open()
+    with SQLiteStore(path) as store:
+        state = store.open()  # members are read when first needed
+        with pytest.raises(StoreError, match="corrupt store data in table members"):
+            state.community("default").find("u1")
 
 
 def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
@@ -363,7 +365,7 @@ def test_random_members_round_trip(tmp_path: Path, member: MemberState) -> None:
     with SQLiteStore(path) as store:
         store.commit([d], state)
     with SQLiteStore(path) as store:
-        restored = store.open().communities[member.community].members[member.id]
+        restored = store.open().communities[member.community].member(member.id)
         assert restored.to_json() == member.to_json()
         assert store.ledger(member.community, member.id) == member.ledger
 
@@ -436,7 +438,7 @@ PER_BATCH = 25
 def _check(path: Path, reported: list[int], mode: str) -> int:
     """Every reported batch is there, whole; nothing of any later batch is."""
     with SQLiteStore(path) as store:
-        state = store.open()
+        state = store.open().load_all_members()
         members = state.community("default").members
         committed = sorted(int(k.split("-")[1]) for k in members if k.startswith("batch-"))
         n = len(committed)

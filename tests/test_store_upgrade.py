@@ -46,7 +46,7 @@ def _contents(db: Path) -> dict[str, Any]:
         ledgers = {
             (c, mid): [(e.seq, e.currency, e.amount, e.kind, e.cause, e.reversed_by) for e in led]
             for c, cs in state.communities.items()
-            for mid in cs.members
+            for mid in cs.member_ids()
             if (led := store.ledger(c, mid))
         }
         outbox = [(i.action.key, i.action.type, i.status) for i in store.outbox()]

@@ -354,7 +354,7 @@ class Engine:
         for _ in range(MAX_INTERNAL_DEPTH):
             touched = d.touched
             for community, mid in sorted(touched) if len(touched) > 1 else tuple(touched):
-                m = communities[community].members.get(mid)
+                m = communities[community].find(mid)
                 if m is not None:
                     for check in checks:
                         check(self, d, m, at)

@@ -71,7 +71,7 @@ def fire_timer(effects: Effects, d: Decision, timer: Timer, at: datetime) -> Non
     community = effects.state.community(timer.community)
     m = None
     if timer.member is not None:
-        m = community.members.get(timer.member)
+        m = community.find(timer.member)
         if m is None:
             return
     handler(effects, d, timer, m, at.astimezone(effects.playbook.timezone))

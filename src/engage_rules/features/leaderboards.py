@@ -274,7 +274,7 @@ def _count(
             at = e.at
             when = reached = ev.ts if ev is not None and at is ev.at else ts(at)
         elif e.kind == "revoke" and e.reverses is not None:
-            orig = _original(communities[community].members.get(mid), e.reverses)
+            orig = _original(communities[community].find(mid), e.reverses)
             if orig is None or orig.kind != "award" or orig.rule.startswith(PRIZE_RULE_PREFIX):
                 continue
             when, reached = ts(orig.at), ts(e.at)

@@ -176,9 +176,11 @@ def run_slot(
         pb.timezone,
         pb.env,
     )
-    for mid in sorted(community.members):
-        m = community.members[mid]
-        if m.status_at(at) in _NOT_IN_AUDIENCE:
+    # Every member, stored ones included, read without keeping them all in memory; those
+    # in the audience are taken into memory for the rule to act on.
+    for mid in community.member_ids():
+        m = community.peek(mid)
+        if m is None or m.status_at(at) in _NOT_IN_AUDIENCE:
             continue
         c.m = m
         try:
@@ -191,7 +193,7 @@ def run_slot(
             )
             continue
         if member_in:
-            engine.run_rule(d, sched.rule, event(m))
+            engine.run_rule(d, sched.rule, event(community.members.setdefault(mid, m)))
 
 
 def start(engine: Effects) -> list[Decision]:

@@ -63,7 +63,7 @@ def do_shadow(run: ActionScope, action: CompiledAction) -> None:
     if action.name == "spend":
         amount = params.get("points", params.get("amount", 0))
         currency = params.get("currency") or run.default_currency
-        m = run.state.community(run.event.community).members.get(member or "")
+        m = run.state.community(run.event.community).find(member or "")
         balance = m.balances.get(currency, 0) if m is not None else 0
         if not isinstance(amount, int) or balance < amount:
             raise ActionRefused("insufficient balance")

@@ -5,16 +5,22 @@ what it touched in the :class:`~engage_rules.model.decision.Decision`; stores pe
 that.  Every field round-trips through :meth:`MemberState.to_json` /
 :meth:`MemberState.from_json`, which stores use, so a restarted engine continues with
 identical state.
+
+Members are loaded on demand: a :class:`CommunityState`'s ``members`` holds the members
+in use, and a :class:`MemberSource` (the store) gives any other one when it is first
+needed (:meth:`CommunityState.member`, :meth:`CommunityState.find`).  The runner evicts
+members once their state is committed, so memory holds the hot members, not everyone.
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from statistics import median
-from typing import Any
+from typing import Any, Protocol
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: How many distinct days per event type ``streak()`` remembers: the longest streak
@@ -443,19 +449,63 @@ class Timer:
         )
 
 
+class MemberSource(Protocol):
+    """Where members not in memory come from: the store that persisted them."""
+
+    def load_member(self, community: str, member: str) -> MemberState | None:
+        """The stored state of one member, or None if the store has none."""
+        ...
+
+    def member_ids(self, community: str) -> Iterator[str]:
+        """The ids of every stored member of ``community`` (any order)."""
+        ...
+
+
 @dataclass(slots=True)
 class CommunityState:
-    """Community-level state: members, and bookkeeping shared by them."""
+    """Community-level state: the members in memory, and bookkeeping shared by them.
+
+    ``members`` holds the members in use; with a ``source``, any other member is loaded
+    from it when first needed (:meth:`member`, :meth:`find`) — so ``members`` is a
+    cache, and :meth:`member_ids` lists them all."""
 
     name: str
     members: dict[str, MemberState] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)  # lottery stock, leaderboards, schedules
+    source: MemberSource | None = field(default=None, compare=False, repr=False)
 
     def member(self, member_id: str) -> MemberState:
+        """The member, loaded or created (a new member) if not in memory."""
         m = self.members.get(member_id)
         if m is None:
-            m = self.members[member_id] = MemberState(id=member_id, community=self.name)
+            m = self.find(member_id)
+            if m is None:
+                m = self.members[member_id] = MemberState(id=member_id, community=self.name)
         return m
+
+    def find(self, member_id: str) -> MemberState | None:
+        """The member, loaded if not in memory; None for a member never seen."""
+        m = self.members.get(member_id)
+        if m is None and self.source is not None:
+            m = self.source.load_member(self.name, member_id)
+            if m is not None:
+                self.members[member_id] = m
+        return m
+
+    def peek(self, member_id: str) -> MemberState | None:
+        """Like :meth:`find`, without keeping a loaded member in memory: for reading
+        every member (a broadcast's audience, a snapshot) without holding them all."""
+        m = self.members.get(member_id)
+        if m is None and self.source is not None:
+            m = self.source.load_member(self.name, member_id)
+        return m
+
+    def member_ids(self) -> list[str]:
+        """Every member's id, in memory or stored, sorted."""
+        ids = set(self.members)
+        if self.source is not None:
+            ids.update(self.source.member_ids(self.name))
+        return sorted(ids)
 
 
 @dataclass(slots=True)
@@ -467,12 +517,42 @@ class State:
     timers: list[Timer] = field(default_factory=list)  # a heap ordered by (due, seq)
     timer_ids: set[str] = field(default_factory=set)
     timer_seq: int = 0
+    #: Where members not in memory are loaded from (None: all members are in memory).
+    source: MemberSource | None = field(default=None, compare=False, repr=False)
 
     def community(self, name: str) -> CommunityState:
         c = self.communities.get(name)
         if c is None:
-            c = self.communities[name] = CommunityState(name=name)
+            c = self.communities[name] = CommunityState(name=name, source=self.source)
         return c
+
+    def load_all_members(self) -> State:
+        """Bring every stored member into memory (for tools and tests on small stores:
+        a state whose store is closed can load nothing more).  Returns ``self``."""
+        for c in self.communities.values():
+            for mid in c.member_ids():
+                c.find(mid)
+        return self
+
+    def evict(self, capacity: int, keep: set[tuple[str, str]]) -> int:
+        """Drop members from memory, oldest loaded first, until at most ``capacity`` are
+        left, keeping those in ``keep``.  Only for a state with a source, and only when
+        what is dropped is stored (call after a commit).  Returns how many went."""
+        if self.source is None:
+            return 0
+        total = sum(len(c.members) for c in self.communities.values())
+        dropped = 0
+        for c in self.communities.values():
+            if total - dropped <= capacity:
+                break
+            members = c.members
+            for mid in list(members):
+                if total - dropped <= capacity:
+                    break
+                if (c.name, mid) not in keep:
+                    del members[mid]
+                    dropped += 1
+        return dropped
 
     def add_timer(self, timer: Timer) -> bool:
         """Schedule ``timer`` unless one with the same id is pending.  True if added."""
@@ -496,10 +576,12 @@ class State:
         """The docs/reference.md §6.6 state snapshot."""
 
         def one(c: CommunityState) -> dict[str, Any]:
-            return {
-                "members": {mid: m.snapshot(self.clock) for mid, m in sorted(c.members.items())},
-                "community": dict(c.data),
-            }
+            members = {}
+            for mid in c.member_ids():
+                m = c.peek(mid)
+                if m is not None:
+                    members[mid] = m.snapshot(self.clock)
+            return {"members": members, "community": dict(c.data)}
 
         if len(self.communities) <= 1:
             only = next(iter(self.communities.values()), CommunityState(name="default"))

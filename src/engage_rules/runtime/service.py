@@ -47,6 +47,7 @@ from ..model.events import Event
 from ..plugins.manager import default_registry
 from ..plugins.registry import Registry
 from ..store import Store, open_store
+from ..store.base import evict_committed
 from ..store.records import BEYOND_DEDUP_WINDOW, ReportContext, dedup_message
 from .config import JsonlSource, RuntimeConfig, WebhookSource
 from .dispatcher import AdapterLimits, Dispatcher
@@ -398,6 +399,7 @@ class Service:
         # group: whatever arrives meanwhile is committed together (group commit).
         # Requests are answered, and the dispatcher woken, once the group is durable.
         commit = store.commit_async(decisions, engine.state)
+        evict_committed(store, engine.state, decisions)
         self.stats.commits += 1
         actions = self._count_actions_and_errors(decisions)
         self._last_commit = commit

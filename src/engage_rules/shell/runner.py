@@ -28,6 +28,7 @@ from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.events import Event
 from ..model.state import State
 from ..store import Store
+from ..store.base import evict_committed
 from ..store.records import (
     BEYOND_DEDUP_WINDOW,
     DEFAULT_DEDUP_WINDOW,
@@ -227,6 +228,7 @@ class Runner:
             else:
                 self.store.commit(batch, self.engine.state)
                 future = None
+            evict_committed(self.store, self.engine.state, batch)
             self._pending = []
             self._pending_ids = set()
             self._horizon = self.store.dedup_horizon()

@@ -48,9 +48,11 @@ class Store(Protocol):
 
     Semantics every backend must honour (the contract suite checks them):
 
-    - :meth:`open` returns the full state as of the last commit: every community with its
-      data and members (ledgers included), the clock, and the timer heap with
-      ``timer_ids`` and ``timer_seq``.
+    - :meth:`open` returns the state as of the last commit: every community with its
+      data and members, the clock, and the timer heap with ``timer_ids`` and
+      ``timer_seq``.  A store may give the members on demand instead (the state's
+      ``source``, model/state.py ``MemberSource``: SQLite does): then the state loads a
+      member when it is first needed, which it can do while the store is open.
     - :meth:`commit` applies a batch of decisions as ONE transaction: after a crash either
       the whole batch is visible or none of it; when it returns the batch is durable.
     - :meth:`commit` saves the state *as of the commit* of every member a decision
@@ -76,7 +78,7 @@ class Store(Protocol):
     """
 
     def open(self) -> State:
-        """Load and return the whole persisted state."""
+        """Load and return the persisted state (members possibly on demand)."""
         ...
 
     def is_processed(self, cause_id: str) -> bool:
@@ -199,6 +201,23 @@ class Store(Protocol):
     def close(self) -> None:
         """Release the backend's resources.  Committed data stays."""
         ...
+
+
+def evict_committed(store: object, state: State, batch: Sequence[Decision]) -> int:
+    """After ``batch`` was handed to ``store`` (committed, or accepted by
+    :meth:`Store.commit_async`), drop members from memory if there are more than the
+    store's ``member_cache``: down to three quarters of it, oldest loaded first, keeping
+    the members the batch touched.  A store without ``member_cache`` (memory) keeps all.
+    Returns how many members were dropped."""
+    capacity = getattr(store, "member_cache", None)
+    if capacity is None or state.source is None:
+        return 0
+    if sum(len(c.members) for c in state.communities.values()) <= capacity:
+        return 0
+    keep: set[tuple[str, str]] = set()
+    for d in batch:
+        keep |= d.touched
+    return state.evict(capacity * 3 // 4, keep)
 
 
 def completed() -> Future[None]:

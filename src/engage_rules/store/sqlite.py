@@ -391,6 +391,9 @@ class SQLiteStore:
     process at a time may write a database file.
     """
 
+    #: Members kept in memory after a commit (the rest are loaded again on demand).
+    member_cache = 50_000
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._lock = threading.Lock()
@@ -407,7 +410,6 @@ class SQLiteStore:
         self._horizon: float | None = None
         #: The oldest time still remembered the last time ids were forgotten.
         self._forgotten_to = -1e18
-        self._member_keys: set[tuple[str, str]] = set()  # rows in `members`
         self._counter = ActivityCounter()
         self._trace_retention: float | None = DEFAULT_TRACE_RETENTION
         #: The newest trace time up to which older traces were pruned.
@@ -552,7 +554,6 @@ class SQLiteStore:
             self._outbox_next = max(int(meta.get("outbox_seq") or 0), int(top)) + 1
             horizon = meta.get("dedup_horizon")
             self._horizon = float(horizon) if horizon else None
-            self._member_keys = set(db.execute("SELECT community, id FROM members"))
             self._loaded = True
 
     def _writer_started(self) -> None:
@@ -607,43 +608,46 @@ class SQLiteStore:
                 db.execute("COMMIT")
 
     def _load(self, db: sqlite3.Connection) -> State:
-        state = State()
+        """The state without its members: they are loaded on demand (:meth:`load_member`)."""
+        state = State(source=self)
         loads = orjson.loads
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         clock = meta.get("clock")
         state.clock = datetime.fromisoformat(clock) if clock else None
         for name, js in db.execute("SELECT name, json FROM communities"):
             state.community(name).data = loads(js)
-        ledgers: dict[tuple[str, str], list[LedgerEntry]] = {}
-        rewritten: set[tuple[str, str]] = set()
-        entry = LedgerEntry.from_json
-        for community, member, seq, js in db.execute(
-            "SELECT community, member, seq, json FROM ledger ORDER BY rid"
-        ):
-            key = (community, member)
-            led = ledgers.get(key)
-            if led is None:
-                led = ledgers[key] = []
-            elif led[-1].seq >= seq:
-                rewritten.add(key)
-            led.append(entry(loads(js)))
-        for key in rewritten:
-            ledgers[key] = _latest_versions(ledgers[key])
-        member = MemberState.from_json
-        for community, mid, js in db.execute("SELECT community, id, json FROM members"):
-            m = member(loads(js))
-            m.ledger = ledgers.pop((community, mid), [])
-            state.community(community).members[mid] = m
-        for (community, mid), led in ledgers.items():  # ledger rows without a member row
-            state.community(community).members[mid] = MemberState(
-                id=mid, community=community, ledger=led
-            )
         timers = [Timer.from_json(loads(js)) for (js,) in db.execute("SELECT json FROM timers")]
         heapq.heapify(timers)
         state.timers = timers
         state.timer_ids = {t.id for t in timers}
         state.timer_seq = max([int(meta.get("timer_seq") or 0), *(t.seq for t in timers)])
         return state
+
+    # -- members on demand (model/state.py MemberSource) --------------------------------
+    def load_member(self, community: str, member: str) -> MemberState | None:
+        """The stored state of one member (with its ledger), or None."""
+        with self._use() as db:
+            row = db.execute(
+                "SELECT json FROM members WHERE community = ? AND id = ?", (community, member)
+            ).fetchone()
+            if row is None:
+                return None
+            ledger = db.execute(
+                "SELECT json FROM ledger WHERE community = ? AND member = ? ORDER BY rid",
+                (community, member),
+            ).fetchall()
+        with self._decoding("members"):
+            m = MemberState.from_json(orjson.loads(row[0]))
+            m.ledger = _latest_versions(
+                [LedgerEntry.from_json(orjson.loads(js)) for (js,) in ledger]
+            )
+        return m
+
+    def member_ids(self, community: str) -> Iterator[str]:
+        """The ids of every stored member of ``community``."""
+        with self._use() as db:
+            rows = db.execute("SELECT id FROM members WHERE community = ?", (community,)).fetchall()
+        return iter([r[0] for r in rows])
 
     def is_processed(self, cause_id: str) -> bool:
         with self._use() as db:
@@ -793,8 +797,6 @@ class SQLiteStore:
             # The batch is accepted: the in-memory indexes learn about it.  (A failed
             # pipelined COMMIT breaks the store, so they never need undoing.)
             self._outbox_next = seq
-            self._member_keys.update((c, m) for c, m, _ in rows.members)
-            self._member_keys.difference_update(rows.members_gone)
             if not pipelined:
                 return None
             return self._commit_in_background()
@@ -906,22 +908,12 @@ class SQLiteStore:
         return future
 
     def _write_members(self, db: sqlite3.Connection, members: list[tuple[str, str, str]]) -> None:
-        """Upsert member rows: a plain UPDATE for known members (one B-tree search)."""
-        known = self._member_keys
-        updates = [(js, c, m) for c, m, js in members if (c, m) in known]
-        inserts = [row for row in members if (row[0], row[1]) not in known]
-        upsert = (
+        """Upsert member rows (no list of the stored members is kept in memory)."""
+        db.executemany(
             "INSERT INTO members (community, id, json) VALUES (?, ?, ?) "
-            "ON CONFLICT (community, id) DO UPDATE SET json = excluded.json"
+            "ON CONFLICT (community, id) DO UPDATE SET json = excluded.json",
+            members,
         )
-        if updates:
-            changed = db.executemany(
-                "UPDATE members SET json = ? WHERE community = ? AND id = ?", updates
-            ).rowcount
-            if changed != len(updates):  # the key index is stale: never lose a member
-                db.executemany(upsert, [(c, m, js) for js, c, m in updates])
-        if inserts:
-            db.executemany(upsert, inserts)
 
     def _forget_processed(self, db: sqlite3.Connection, clock: float) -> None:
         """Delete processed ids committed more than the dedup window before ``clock``
@@ -1147,7 +1139,6 @@ class SQLiteStore:
                 self._executor = None
             self._closed = True
             self._loaded = False
-            self._member_keys = set()
             with suppress(sqlite3.Error):
                 self._db.execute("PRAGMA optimize")
             self._db.close()

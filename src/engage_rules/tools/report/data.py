@@ -143,7 +143,10 @@ def read_store(store: Store, community: str | None) -> ReportData:
     for name, cs in state.communities.items():
         if not wanted(name):
             continue
-        for m in cs.members.values():
+        for mid in cs.member_ids():
+            m = cs.peek(mid)
+            if m is None:
+                continue
             data.members.append(MemberFacts(name, m.id, _day(m.joined_at, tz), m.status))
             for e in m.ledger:
                 entry_day = _day(e.at, tz)
