@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from engage_rules.model.events import Event
 from engage_rules.shell.runner import Runner
 from engage_rules.store import Store
+from engage_rules.store import sqlite as sqlite_store
 from engage_rules.store.memory import MemoryStore
 from engage_rules.store.records import BEYOND_DEDUP_WINDOW
 from engage_rules.store.sqlite import SQLiteStore
@@ -236,3 +237,31 @@ def test_the_live_runtime_refuses_a_delivery_beyond_the_dedup_window(tmp_path: P
         service = run.service
         assert service.stats.quarantined == {BEYOND_DEDUP_WINDOW: 1}
         assert not service.store.is_processed("webhook-delivery:d-3")
+
+
+def test_a_long_backlog_of_ids_is_forgotten_over_several_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "s.db"
+    with SQLiteStore(db) as store:
+        runner = Runner(PLAYBOOK, store, batch_size=100, dedup_window=None)
+        for n in range(100):
+            runner.feed(_post(n, days=n / 100))
+        runner.flush()
+    monkeypatch.setattr(sqlite_store, "FORGET_AT_ONCE", 30)
+
+    def remembered() -> int:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("SELECT count(*) FROM processed").fetchone()[0])
+
+    with SQLiteStore(db) as store:
+        runner = Runner(PLAYBOOK, store, batch_size=1, dedup_window=DAY)
+        counts = []
+        for n in range(100, 104):  # ten days later: every earlier id is past the window
+            runner.feed(_post(n, days=10 + n / 100))
+            runner.flush()
+            counts.append(remembered())
+        assert counts == [100 - 30 + 1, 100 - 60 + 2, 100 - 90 + 3, 4]
+        assert runner.feed(_post(50, days=0.5)) == BEYOND_DEDUP_WINDOW
+        assert runner.feed(_post(103, days=10 + 1.03)) is None  # a duplicate
+    assert runner.stats.duplicates == 1

@@ -173,6 +173,9 @@ DELETE FROM outbox WHERE seq NOT IN (SELECT min(seq) FROM outbox GROUP BY key);
     + _SCHEMA[_SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS processed_id") :],
 }
 
+#: The most processed ids one commit forgets (see SQLiteStore._forget_processed).
+FORGET_AT_ONCE = 20_000
+
 #: WAL pages between automatic checkpoints (SQLite's default is 1000).  Fewer, larger
 #: checkpoints copy a page rewritten by many commits only once.
 WAL_AUTOCHECKPOINT = 16384
@@ -917,7 +920,9 @@ class SQLiteStore:
 
     def _forget_processed(self, db: sqlite3.Connection, clock: float) -> None:
         """Delete processed ids committed more than the dedup window before ``clock``
-        (in the open transaction), at most once per hundredth of the window.
+        (in the open transaction), at most once per hundredth of the window once caught
+        up, and at most :data:`FORGET_AT_ONCE` per commit (a store opened after a long
+        pause catches up over a few commits, none of them slow).
 
         Ids are committed in clock order, so the ones to forget are the oldest rows: the
         scan stops at the first one to keep, and costs what it deletes.
@@ -928,11 +933,18 @@ class SQLiteStore:
         limit = clock - window
         if limit - self._forgotten_to < window / 100:
             return
-        self._forgotten_to = limit
+        (first,) = db.execute("SELECT min(rowid) FROM processed").fetchone()
+        if first is None:
+            self._forgotten_to = limit
+            return
+        end = first + FORGET_AT_ONCE
         first_kept = db.execute(
-            "SELECT rowid FROM processed WHERE ts >= ? ORDER BY rowid LIMIT 1", (limit,)
+            "SELECT rowid FROM processed WHERE rowid < ? AND ts >= ? ORDER BY rowid LIMIT 1",
+            (end, limit),
         ).fetchone()
-        cut = first_kept[0] if first_kept is not None else 1 << 62
+        if first_kept is not None:  # caught up: the next look is a hundredth later
+            self._forgotten_to = limit
+        cut = first_kept[0] if first_kept is not None else end
         (newest,) = db.execute("SELECT max(ts) FROM processed WHERE rowid < ?", (cut,)).fetchone()
         if newest is None:
             return
