@@ -212,7 +212,7 @@ def main() -> None:
         if (
             mem.balances.get("points", 0) != m["points"]
             or set(mem.tags) != m["tags"]
-            or len(mem.ledger) != len(m["ledger"])
+            or mem.ledger_seq != len(m["ledger"])
         ):
             mismatches += 1
     if mismatches:
