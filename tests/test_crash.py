@@ -126,11 +126,9 @@ def _kill_repeatedly(
 
 def _ledgers(db: Path) -> dict[str, list[dict[str, object]]]:
     store = open_store(f"sqlite:///{db}")
-    state = store.open().load_all_members()
     out = {}
-    for c in state.communities.values():
-        for m in c.members.values():
-            out[f"{c.name}/{m.id}"] = [e.to_json() for e in m.ledger]
+    for community, member, e in store.ledgers():
+        out.setdefault(f"{community}/{member}", []).append(e.to_json())
     keys = [item.action.key for item in store.outbox()]
     store.close()
     out["__outbox__"] = keys  # type: ignore[assignment]

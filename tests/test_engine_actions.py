@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from engage_rules import Engine
 from engage_rules.testing import T0, event
-from helpers import playbook, run, types
+from helpers import ledger, playbook, run, types
 
 
 def member(eng: Engine, mid: str = "u1", community: str = "default"):  # type: ignore[no-untyped-def]
@@ -95,11 +95,14 @@ rules:
     assert types(acts) == ["revoke"]
     m = member(eng)
     assert m.balances["points"] == 5
-    reversal = m.ledger[-1]
-    assert reversal.amount == -5 and reversal.reverses == 1 and m.ledger[0].reversed_by == 3
+    entries = ledger(eng)
+    reversal = entries[-1]
+    assert reversal.amount == -5 and reversal.reverses == 1 and entries[0].reversed_by == 3
+    cause = entries[1].cause
+    assert m.revocable == [[2, T0.timestamp() + 1, "points", 5, "quality-post", cause, "m2"]]
     # Revoking again has no effect and emits nothing.
     assert run(eng, event("message.deleted", at=3, message_id="m1")) == []
-    assert sum(e.amount for e in m.ledger) == m.balances["points"]
+    assert sum(e.amount for e in ledger(eng)) == m.balances["points"]
 
 
 def test_tags_with_expiry_fire_untag_on_time() -> None:

@@ -481,7 +481,8 @@ rules:
     [d] = engine.process(parse_event(line()))
     assert [e.rule for e in d.errors] == ["fixed", "templated"]
     assert "would pass the limit of 1000000000000000000" in d.errors[0].message
-    assert m.balances["points"] == MAX_EARNED - 4 and not m.ledger and not d.actions
+    assert m.balances["points"] == MAX_EARNED - 4 and not m.ledger_seq and not d.ledger
+    assert not d.actions
 
 
 def test_a_leaderboard_measure_out_of_range_is_not_scored() -> None:

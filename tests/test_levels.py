@@ -158,11 +158,14 @@ def test_a_level_by_an_expiring_currency_measures_what_was_earned_in_the_period(
 
 def test_playbooks_without_levels_or_expiry_add_no_per_event_work() -> None:
     pb = playbook("rules:\n  - {id: r, on: checkin, do: [{award: {points: 5}}]}\n")
-    assert pb.member_checks == () and pb.data(LEVELS) is None and pb.data(POINTS) is None
+    assert pb.member_checks == () and pb.data(LEVELS) is None
+    points = pb.data(POINTS)
+    assert points is not None and points.expiry == {}  # no lots
     assert pb.rules[0].do[0].execute.__name__ == "award"  # the specialised executor
     engine = Engine(pb)
     run(engine, event("checkin", "u1", 0))
     assert _m(engine).level is None and engine.state.timers == []
+    assert _m(engine).revocable == [] and points.targets == frozenset()  # no revoke
 
 
 def test_hysteresis_keeps_a_member_near_the_threshold() -> None:

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 from engage_rules import Engine, Event
 from engage_rules.features.levels import LEVELS
-from engage_rules.model.decision import ActionRecord
+from engage_rules.model.decision import ActionRecord, Decision
+from engage_rules.model.state import LedgerEntry, ts
+from engage_rules.store import MemoryStore, Store
 from engage_rules.testing import event
 from engage_rules.testing import strategies as est
 from helpers import playbook
@@ -96,39 +98,75 @@ def reward_logs(draw: st.DrawFn) -> list[Event]:
     return out
 
 
-def _replay(pb: Any, log: list[Event]) -> tuple[Engine, list[ActionRecord]]:
-    """Process ``log``, then let time pass until every window and credit has run out."""
-    engine = Engine(pb)
+def _replay(pb: Any, log: list[Event]) -> tuple[Engine, list[ActionRecord], Store]:
+    """Process ``log``, then let time pass until every window and credit has run out;
+    every decision is committed to a store that keeps the ledger."""
+    store = MemoryStore(keep_history=True)
+    engine = Engine(pb, store.open())
     actions: list[ActionRecord] = []
     for e in log:
-        for d in engine.process(e):
+        for d in _committed(store, engine, engine.process(e)):
             actions.extend(d.actions)
-    for d in engine.advance_to(max(e.at for e in log) + timedelta(days=4)):
+    for d in _committed(
+        store, engine, engine.advance_to(max(e.at for e in log) + timedelta(days=4))
+    ):
         actions.extend(d.actions)
-    return engine, actions
+    return engine, actions, store
+
+
+def _committed(store: Store, engine: Engine, decisions: list[Decision]) -> list[Decision]:
+    store.commit(decisions, engine.state)
+    return decisions
+
+
+def _revocable(entries: list[LedgerEntry], horizon: float) -> list[list[Any]]:
+    """What a revoke can still reverse, found the long way, in the whole ledger: awards
+    within the window not reversed, less what of them expired."""
+    expired: dict[int, int] = defaultdict(int)
+    for x in entries:
+        if x.kind == "expire" and x.reverses is not None:
+            expired[x.reverses] -= x.amount
+    return [
+        [x.seq, ts(x.at), x.currency, x.amount - expired[x.seq], x.rule, x.cause, x.ref]
+        for x in entries
+        if x.kind == "award"
+        and x.amount > 0
+        and x.reversed_by is None
+        and x.amount > expired[x.seq]
+        and ts(x.at) >= horizon
+    ]
 
 
 @given(log=reward_logs())
-def test_balance_is_the_sum_of_the_ledger_and_of_the_lots(log: list[Event]) -> None:
-    engine = Engine(REWARDS)
+def test_balance_is_the_sum_of_the_stored_ledger_and_of_the_lots(log: list[Event]) -> None:
+    store = MemoryStore(keep_history=True)
+    engine = Engine(REWARDS, store.open())
     for e in log:
-        engine.process(e)
+        store.commit(engine.process(e), engine.state)
         for m in engine.state.community("default").members.values():
+            entries = store.ledger("default", m.id)
             for currency in ("points", "coins"):
                 balance = m.balances.get(currency, 0)
                 assert balance >= 0
-                assert balance == sum(x.amount for x in m.ledger if x.currency == currency)
+                assert balance == sum(x.amount for x in entries if x.currency == currency)
+            assert [x.seq for x in entries] == list(range(1, m.ledger_seq + 1))
             lots = m.lots.get("points", [])
             assert sum(lot[0] for lot in lots) == m.balances.get("points", 0)
             assert [lot[1] for lot in lots] == sorted(lot[1] for lot in lots)
-    engine.advance_to(max(e.at for e in log) + timedelta(days=4))
+            # The engine's revocable credits are what a revoke would find in the ledger.
+            assert engine.state.clock is not None
+            horizon = ts(engine.state.clock) - 90 * 86400
+            assert m.revocable == _revocable(entries, horizon)
+    store.commit(engine.advance_to(max(e.at for e in log) + timedelta(days=4)), engine.state)
     for m in engine.state.community("default").members.values():
+        entries = store.ledger("default", m.id)
         # Everything earned has expired by now: points are gone, coins stay.
         assert m.balances.get("points", 0) == 0 and "points" not in m.lots
-        assert sum(x.amount for x in m.ledger if x.currency == "points") == 0
-        assert m.balances.get("coins", 0) == sum(
-            x.amount for x in m.ledger if x.currency == "coins"
-        )
+        assert sum(x.amount for x in entries if x.currency == "points") == 0
+        assert m.balances.get("coins", 0) == sum(x.amount for x in entries if x.currency == "coins")
+        # What expired is no longer revocable; the part spent before it expired is.
+        assert engine.state.clock is not None
+        assert m.revocable == _revocable(entries, ts(engine.state.clock) - 90 * 86400)
         # The level measure (earned, less revoked and expired) is back to zero too, and
         # the ladder followed it down without any event.
         assert m.earned.get("points", 0) == m.forfeited.get("points", 0)
@@ -137,10 +175,11 @@ def test_balance_is_the_sum_of_the_ledger_and_of_the_lots(log: list[Event]) -> N
 
 @given(log=reward_logs())
 def test_expiry_entries_write_off_only_what_was_left_of_a_credit(log: list[Event]) -> None:
-    engine, _ = _replay(REWARDS, log)
+    engine, _, store = _replay(REWARDS, log)
     for m in engine.state.community("default").members.values():
-        by_seq = {x.seq: x for x in m.ledger}
-        for x in m.ledger:
+        entries = store.ledger("default", m.id)
+        by_seq = {x.seq: x for x in entries}
+        for x in entries:
             if x.kind == "expire":
                 original = by_seq[x.reverses]  # type: ignore[index]
                 assert original.kind == "award" and original.currency == "points"
@@ -165,7 +204,7 @@ def capped_logs(draw: st.DrawFn) -> list[Event]:
 
 @given(log=capped_logs())
 def test_a_cap_is_never_exceeded_in_any_period(log: list[Event]) -> None:
-    _, actions = _replay(CAPS, log)
+    _, actions, _ = _replay(CAPS, log)
     tz = ZoneInfo("Asia/Shanghai")
     caps = {"daily": 50, "weekly": 120, "monthly": 300}
     totals: dict[tuple[str, str, Any], int] = defaultdict(int)
@@ -186,7 +225,7 @@ def test_a_cap_is_never_exceeded_in_any_period(log: list[Event]) -> None:
 def test_caps_award_the_whole_remainder_to_events_in_order(log: list[Event]) -> None:
     """Without late events a cap is reached exactly: every award is min(n, what is left)."""
     in_order = sorted(log, key=lambda e: e.at)
-    _, actions = _replay(CAPS, in_order)
+    _, actions, _ = _replay(CAPS, in_order)
     tz = ZoneInfo("Asia/Shanghai")
     caps = {"checkin": 50, "message.posted": 120, "content.shared": 300}
     used: dict[tuple[Any, ...], int] = defaultdict(int)
@@ -222,8 +261,8 @@ def activity_logs(draw: st.DrawFn) -> list[Event]:
 
 @given(log=activity_logs())
 def test_the_same_log_gives_the_same_levels_and_actions(log: list[Event]) -> None:
-    first, a1 = _replay(WINDOWED, log)
-    second, a2 = _replay(WINDOWED, log)
+    first, a1, _ = _replay(WINDOWED, log)
+    second, a2, _ = _replay(WINDOWED, log)
     assert [a.to_json() for a in a1] == [a.to_json() for a in a2]
     assert first.state.snapshot() == second.state.snapshot()
     # After every window has emptied, every member is back at the lowest level.

@@ -1,5 +1,6 @@
 """The dispatcher: routing, retries with backoff and Retry-After, rate limits, order,
-permanent failures, and the send window after a crash (possible duplicates)."""
+permanent failures, and the send window after a crash (possible duplicates).  The
+stores keep history, so delivered items stay visible to the assertions."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def drain(d: Dispatcher, clock: Clock, turns: int = 50) -> None:
 
 
 def test_routes_by_event_platform_then_community_then_default() -> None:
-    store = MemoryStore()
+    store = MemoryStore(keep_history=True)
     discord, chat, default = (
         FakeAdapter("discord"),
         FakeAdapter("chat"),
@@ -102,7 +103,7 @@ def test_routes_by_event_platform_then_community_then_default() -> None:
 
 
 def test_bookkeeping_no_adapter_declares_is_marked_delivered_without_a_call() -> None:
-    store = MemoryStore()
+    store = MemoryStore(keep_history=True)
     platform = FakeAdapter("platform", ["send"])
     commit(
         store, ("a", "award", {"currency": "points", "amount": 5}), ("b", "send", {"text": "+5"})
@@ -114,7 +115,7 @@ def test_bookkeeping_no_adapter_declares_is_marked_delivered_without_a_call() ->
     assert statuses(store) == {"a": "delivered", "b": "delivered"}
     assert (d.stats.delivered, d.stats.skipped) == (1, 1)
     # An adapter that declares bookkeeping (a console) gets it, wherever the default is.
-    store2 = MemoryStore()
+    store2 = MemoryStore(keep_history=True)
     commit(store2, ("a", "award", {"amount": 5}), ("b", "send", {"text": "+5"}))
     console = FakeAdapter("console")
     d2 = Dispatcher(
@@ -128,7 +129,7 @@ def test_bookkeeping_no_adapter_declares_is_marked_delivered_without_a_call() ->
 
 
 def test_retryable_failures_back_off_with_jitter_then_deliver() -> None:
-    store = MemoryStore()
+    store = MemoryStore(keep_history=True)
     fake = FakeAdapter("p")
     fake.fail_next(DeliveryError("HTTP 503"), times=2)
     commit(store, ("a", "send", {"text": "hi"}))
@@ -144,7 +145,7 @@ def test_retryable_failures_back_off_with_jitter_then_deliver() -> None:
 
 
 def test_backoff_is_bounded_seeded_and_honours_retry_after() -> None:
-    store = MemoryStore()
+    store = MemoryStore(keep_history=True)
     cfg = config(retry=RetryPolicy(base=1, max_delay=30, max_attempts=20))
     a = Dispatcher(store, {}, cfg, rng=random.Random(3))
     b = Dispatcher(store, {}, cfg, rng=random.Random(3))
@@ -155,7 +156,7 @@ def test_backoff_is_bounded_seeded_and_honours_retry_after() -> None:
 
 
 def test_a_429_pauses_its_route_for_retry_after() -> None:
-    store = MemoryStore()
+    store = MemoryStore(keep_history=True)
     fake = FakeAdapter("p")
     fake.fail_next(DeliveryError("HTTP 429", retry_after=5.0, status=429))
     commit(
@@ -179,7 +180,7 @@ def test_a_429_pauses_its_route_for_retry_after() -> None:
 
 
 def test_permanent_failures_are_recorded_and_the_route_moves_on() -> None:
-    store = MemoryStore()
+    store = MemoryStore(keep_history=True)
     fake = FakeAdapter("p")
     fake.fail_always("kick", DeliveryError("HTTP 403: no rights", permanent=True, status=403))
     commit(store, ("a", "kick", {}), ("b", "send", {"text": "hi"}))
@@ -192,7 +193,7 @@ def test_permanent_failures_are_recorded_and_the_route_moves_on() -> None:
 
 
 def test_retryable_failures_give_up_after_max_attempts() -> None:
-    store = MemoryStore()
+    store = MemoryStore(keep_history=True)
     fake = FakeAdapter("p")
     fake.fail_always("send", DeliveryError("HTTP 502"))
     commit(store, ("a", "send", {"text": "hi"}))
@@ -204,7 +205,7 @@ def test_retryable_failures_give_up_after_max_attempts() -> None:
 
 
 def test_each_route_is_delivered_in_commit_order_with_many_workers() -> None:
-    store = MemoryStore()
+    store = MemoryStore(keep_history=True)
     fake = FakeAdapter("p")
     for n in range(30):
         commit(store, (f"k{n:02d}", "send", {"text": str(n), "channel": f"c{n % 3}"}))
@@ -218,7 +219,7 @@ def test_each_route_is_delivered_in_commit_order_with_many_workers() -> None:
 
 
 def test_platform_and_route_token_buckets_pace_calls() -> None:
-    store = MemoryStore()
+    store = MemoryStore(keep_history=True)
     fake = FakeAdapter("p")
     commit(store, *[(f"k{n}", "send", {"text": str(n), "channel": "general"}) for n in range(3)])
     commit(store, ("other", "send", {"text": "x", "channel": "random"}))
@@ -293,7 +294,7 @@ def test_items_in_flight_at_a_crash_are_logged_as_possible_duplicates_and_resent
 
 
 def test_a_started_dispatcher_delivers_what_is_committed_later_and_stops() -> None:
-    store = MemoryStore()
+    store = MemoryStore(keep_history=True)
     fake = FakeAdapter("p")
     d = Dispatcher(store, {"p": fake}, config(default="p", shutdown_timeout=5))
     d.start()
@@ -304,7 +305,7 @@ def test_a_started_dispatcher_delivers_what_is_committed_later_and_stops() -> No
 
 
 def test_stop_leaves_what_is_not_due_in_the_store() -> None:
-    store = MemoryStore()
+    store = MemoryStore(keep_history=True)
     fake = FakeAdapter("p")
     fake.fail_next(DeliveryError("HTTP 429", retry_after=3600, status=429))
     commit(store, ("a", "send", {"text": "hi"}))
@@ -360,7 +361,7 @@ _failures = st.sampled_from(
 def test_every_action_ends_delivered_or_failed_in_route_order(
     plan: list[tuple[int, list[DeliveryError]]], workers: int
 ) -> None:
-    store = MemoryStore()
+    store = MemoryStore(keep_history=True)
     script: dict[str, list[DeliveryError]] = {}
     for n, (channel, failures) in enumerate(plan):
         key = f"k{n:02d}"

@@ -11,11 +11,12 @@ import pytest
 from engage_rules import Engine, load
 from engage_rules.compile.playbook import CompiledPlaybook
 from engage_rules.model.decision import ActionRecord
-from engage_rules.model.state import MemberState
+from engage_rules.model.state import LedgerEntry, MemberState
 from engage_rules.shell.reader import Quarantined, read_events
 from engage_rules.shell.runner import Runner
+from engage_rules.store import MemoryStore
 from engage_rules.testing import T0, event, open_store
-from helpers import run, types
+from helpers import commit, ledger, run, types
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = ROOT / "rules" / "starter" / "community.yaml"
@@ -40,16 +41,17 @@ def member(eng: Engine, mid: str = "u1") -> MemberState:
 
 
 def advance(eng: Engine, at: datetime) -> list[ActionRecord]:
-    return [a for d in eng.advance_to(at) for a in d.actions]
+    return [a for d in commit(eng, eng.advance_to(at)) for a in d.actions]
 
 
 def local(text: str) -> datetime:
     return datetime.fromisoformat(text + "+08:00")
 
 
-def ledger_sum_ok(m: MemberState) -> bool:
+def ledger_sum_ok(m: MemberState, entries: list[LedgerEntry]) -> bool:
+    """The member's balances equal the sums of its ledger (``entries``, from a store)."""
     sums: dict[str, int] = {}
-    for e in m.ledger:
+    for e in entries:
         sums[e.currency] = sums.get(e.currency, 0) + e.amount
     return all(m.balances.get(c, 0) == v for c, v in sums.items()) and all(
         sums.get(c, 0) == v for c, v in m.balances.items()
@@ -343,17 +345,17 @@ def test_redeem_with_enough_points(eng: Engine) -> None:
     assert "剩余积分 50" in acts[1].params["text"]
     m = member(eng)
     assert m.balances == {"points": 50}
-    assert m.ledger[-1].amount == -100 and m.ledger[-1].kind == "spend"
+    assert ledger(eng)[-1].amount == -100 and ledger(eng)[-1].kind == "spend"
 
 
 def test_redeem_short_balance_sends_refusal_only(eng: Engine) -> None:
     _earn(eng, "u1", 3)
-    before = list(member(eng).ledger)
+    before = ledger(eng)
     acts = run(eng, event("redeem.requested", "u1", 100, item="print-voucher"))
     assert [(a.type, a.params.get("template")) for a in acts] == [("send", "redeem_short")]
     assert "500" in acts[0].params["text"] and "150" in acts[0].params["text"]
     assert member(eng).balances == {"points": 150}
-    assert member(eng).ledger == before
+    assert ledger(eng) == before
 
 
 def test_redeem_with_no_points_at_all(eng: Engine) -> None:
@@ -501,15 +503,16 @@ def test_moderator_deletion_revokes_points_linked_to_the_original(eng: Engine) -
     ]
     m = member(eng, "u3")
     assert m.balances == {"points": 15}
-    reversal = m.ledger[-1]
+    entries = ledger(eng, "u3")
+    reversal = entries[-1]
     assert reversal.amount == -5 and reversal.cause == "del-1"
-    original = next(e for e in m.ledger if e.seq == reversal.reverses)
+    original = next(e for e in entries if e.seq == reversal.reverses)
     assert original.rule == "quality-post" and original.amount == 5
     assert original.reversed_by == reversal.seq
     # Deleting it again revokes nothing more.
     assert run(eng, event("message.deleted", "u3", 300, message_id="m-2", by="u99")) == []
     assert m.balances == {"points": 15}
-    assert ledger_sum_ok(m)
+    assert ledger_sum_ok(m, ledger(eng, "u3"))
 
 
 def test_deleting_the_first_post_revokes_both_of_its_awards(eng: Engine) -> None:
@@ -518,8 +521,9 @@ def test_deleting_the_first_post_revokes_both_of_its_awards(eng: Engine) -> None
     assert types(acts) == ["revoke"]
     m = member(eng, "u3")
     assert m.balances.get("points", 0) == 0
-    assert sorted(e.amount for e in m.ledger if e.reverses is not None) == [-10, -5]
-    assert ledger_sum_ok(m)
+    entries = ledger(eng, "u3")
+    assert sorted(e.amount for e in entries if e.reverses is not None) == [-10, -5]
+    assert ledger_sum_ok(m, entries)
 
 
 def test_opt_out_removes_newcomer_tag(eng: Engine) -> None:
@@ -536,7 +540,7 @@ def test_opt_out_removes_newcomer_tag(eng: Engine) -> None:
 @pytest.fixture(scope="module")
 def sample_runner(pb: CompiledPlaybook) -> tuple[Runner, list[ActionRecord]]:
     actions: list[ActionRecord] = []
-    runner = Runner(pb, open_store("memory:"), on_commit=actions.extend)
+    runner = Runner(pb, MemoryStore(keep_history=True), on_commit=actions.extend)
     for _, item in read_events(SAMPLE):
         if not isinstance(item, Quarantined):
             runner.feed(item)
@@ -551,7 +555,7 @@ def test_sample_balances_equal_ledger_sums(
     members = runner.state.communities["photo"].members
     assert len(members) >= 21
     for m in members.values():
-        assert ledger_sum_ok(m), m.id
+        assert ledger_sum_ok(m, runner.store.ledger("photo", m.id)), m.id
         assert all(v >= 0 for v in m.balances.values()), m.id
     assert sum(m.balances.get("points", 0) for m in members.values()) > 0
 
@@ -564,10 +568,11 @@ def test_sample_moderator_deletion_and_duplicate(
     revokes = [a for a in actions if a.type == "revoke"]
     assert len(revokes) == 1 and revokes[0].member == "u3"
     u3 = runner.state.communities["photo"].members["u3"]
-    reversals = [e for e in u3.ledger if e.reverses is not None]
+    entries = runner.store.ledger("photo", u3.id)
+    reversals = [e for e in entries if e.reverses is not None]
     assert reversals
     for r in reversals:
-        original = next(e for e in u3.ledger if e.seq == r.reverses)
+        original = next(e for e in entries if e.seq == r.reverses)
         assert original.amount == -r.amount and original.reversed_by == r.seq
         assert original.ref == r.ref == revokes[0].params["event"]
 

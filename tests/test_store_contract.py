@@ -31,7 +31,7 @@ from engage_rules.testing.store_contract import (
 class TestMemoryStore(StoreContract):
     @pytest.fixture
     def backend(self) -> Backend:
-        return Backend(create=MemoryStore, reopen=lambda s: s)
+        return Backend(create=lambda: MemoryStore(keep_history=True), reopen=lambda s: s)
 
     def test_open_returns_the_live_state(self) -> None:
         store = MemoryStore()
@@ -50,6 +50,17 @@ class TestMemoryStore(StoreContract):
         assert own is not other
         assert state_json(own) == state_json(other)
         assert own.community("default").member("u1") is not other.community("default").member("u1")
+
+
+class TestForgetfulMemoryStore(StoreContract):
+    """The memory store without history (what `replay` uses): the suite's
+    ``keeps_history = False`` contract."""
+
+    keeps_history = False
+
+    @pytest.fixture
+    def backend(self) -> Backend:
+        return Backend(create=MemoryStore, reopen=lambda s: s)
 
 
 class TestSQLiteStore(StoreContract):

@@ -43,9 +43,10 @@ class _Run:
     def __init__(self, playbook: CompiledPlaybook, batch_size: int | None) -> None:
         self.actions: list[ActionRecord] = []
         self.errors: list[RuleFailure] = []
+        self.store = MemoryStore(keep_history=True)  # the comparison reads the ledger
         self.runner = Runner(
             playbook,
-            MemoryStore(),
+            self.store,
             on_commit=self.actions.extend,
             on_error=first_errors(self.errors),
             batch_size=batch_size,
@@ -80,7 +81,9 @@ def cmd_replay_compare(args: argparse.Namespace) -> int:
     for label, path, playbook, run in zip(
         "AB", (args.playbook, args.compare), playbooks, runs, strict=True
     ):
-        results.append(run_result(path, playbook, run.actions, run.runner.state))
+        results.append(
+            run_result(path, playbook, run.actions, run.runner.state, run.store.ledgers())
+        )
         run.runner.close()
         print(f"{label}: {path} ({playbook.name})", file=sys.stderr)
         # The quarantined lines are listed once, under A: B read the same stream.

@@ -14,6 +14,7 @@ only through :class:`~engage_rules.engine.effects.Effects` (implemented here).
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -62,6 +63,10 @@ class Engine:
         #: The internal-event queue of the timer or check being decided (raise_event).
         self._queue: deque[Event] | None = None
         self._vars = dict(playbook.vars)
+        # The scope every event reuses reaches the engine through a weak proxy: a strong
+        # reference would make a cycle (engine -> scope -> engine), and the state, the
+        # last decision and everything they hold would wait for the cyclic garbage
+        # collector (slow to free at exit, never freed once frozen by runner.tune_gc).
         self._run = ActionScope(
             internal_event(
                 id="",
@@ -80,7 +85,7 @@ class Engine:
             playbook.default_currency,
             playbook.timezone,
             playbook.env,
-            self,
+            weakref.proxy(self),
             Decision("", EPOCH),
             deque(),
         )

@@ -116,15 +116,6 @@ def forfeit_revoked(m: MemberState, currency: str, seq: int, amount: int, expiri
     m.forfeited[currency] = m.forfeited.get(currency, 0) + taken
 
 
-def expired_of(ledger: list[LedgerEntry]) -> dict[int, int]:
-    """How much of each credit (by seq) has expired."""
-    out: dict[int, int] = {}
-    for e in ledger:
-        if e.kind == "expire" and e.reverses is not None:
-            out[e.reverses] = out.get(e.reverses, 0) - e.amount
-    return out
-
-
 def expire_lots(
     engine: Effects, d: Decision, timer: Timer, m: MemberState | None, at: datetime
 ) -> None:
@@ -173,10 +164,10 @@ def expire_lots(
         f"expire:{currency}",
         at=at,
     )
-    ledger = m.ledger
     for seq, amount in written:
+        m.ledger_seq += 1
         entry = LedgerEntry(
-            len(ledger) + 1,
+            m.ledger_seq,
             currency,
             -amount,
             "expire",
@@ -190,6 +181,7 @@ def expire_lots(
             None,
             record,
         )
-        ledger.append(entry)
         d.ledger.append((m.community, m.id, entry))
+        if m.revocable:
+            m.credit_expired(seq, amount)  # a revoke can no longer take this part back
     m.balances[currency] = balance

@@ -44,7 +44,17 @@ from ..compile.playbook import CompiledAction
 from ..errors import ActionRefused
 from ..model.decision import Decision, RuleFailure
 from ..model.events import internal_event, member_ref
-from ..model.state import CommunityState, LedgerEntry, MemberState, State, Timer, from_ts, ts
+from ..model.state import (
+    C_AT,
+    C_RULE,
+    CommunityState,
+    LedgerEntry,
+    MemberState,
+    State,
+    Timer,
+    from_ts,
+    ts,
+)
 
 if TYPE_CHECKING:
     from ..engine.effects import Effects
@@ -273,11 +283,11 @@ def _count(
                 continue
             at = e.at
             when = reached = ev.ts if ev is not None and at is ev.at else ts(at)
-        elif e.kind == "revoke" and e.reverses is not None:
-            orig = _original(communities[community].find(mid), e.reverses)
-            if orig is None or orig.kind != "award" or orig.rule.startswith(PRIZE_RULE_PREFIX):
+        elif e.kind == "revoke" and e.original is not None:
+            orig = e.original  # the revocable credit it reversed (an award)
+            if orig[C_RULE].startswith(PRIZE_RULE_PREFIX):
                 continue
-            when, reached = ts(orig.at), ts(e.at)
+            when, reached = orig[C_AT], ts(e.at)
         else:
             continue
         c = communities[community]
@@ -307,13 +317,6 @@ def _count(
                 entry[1] = reached
                 entry[2] = seq
             d.touch_community(community)
-
-
-def _original(m: MemberState | None, seq: int) -> LedgerEntry | None:
-    if m is None or not 0 < seq <= len(m.ledger):
-        return None
-    entry = m.ledger[seq - 1]
-    return entry if entry.seq == seq else None
 
 
 # -- closing ---------------------------------------------------------------------------------

@@ -1,11 +1,19 @@
 """Points and other currencies (docs/reference.md §5.4): `award`, `spend` and `revoke`.
 
-Every change of a balance is a ledger entry (``MemberState.ledger``), so a balance always
-equals the sum of its ledger.  An award may be capped per calendar period in the
-community time zone (only the remainder up to the cap is awarded); a spend never takes
-a balance below zero (it is refused, and the rule's ``else:`` runs); a revoke reverses
-earlier credits, linking each reversal to its original.  Credits of a currency with
-``expires_after`` are kept as lots (:mod:`.currencies`) and expire on a timer.
+Every change of a balance is a ledger entry, so a balance always equals the sum of its
+ledger.  The engine does not keep the ledger: entries flow out in ``Decision.ledger``
+and the store writes them; a member keeps only the ``seq`` of its latest entry.  An
+award may be capped per calendar period in the community time zone (only the remainder
+up to the cap is awarded); a spend never takes a balance below zero (it is refused, and
+the rule's ``else:`` runs); a revoke reverses earlier credits, linking each reversal to
+its original.  Credits of a currency with ``expires_after`` are kept as lots
+(:mod:`.currencies`) and expire on a timer.
+
+What a revoke can reverse is kept per member in ``MemberState.revocable``: only awards
+of the rules the playbook's revokes may target (every rule when one revoke names none),
+made within the playbook's `revoke_within` (default 90 days); older awards are final.
+A playbook without a revoke keeps nothing.  Which rules those are is read once, from
+every action the playbook compiled (:func:`revoke_targets`).
 
 The most frequent forms of ``award`` get specialised executors (see "fast paths").
 """
@@ -14,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .._util.periods import PeriodCache
@@ -25,17 +33,32 @@ from ..compile.feature import (
     Executor,
     FeatureKey,
     FeaturePlan,
+    StartHook,
     TimerHandler,
 )
-from ..compile.playbook import CompiledAction
+from ..compile.playbook import CompiledAction, CompiledPlaybook
 from ..engine.scope import ActionScope
 from ..errors import ActionError, ActionRefused
 from ..lang.action_params import ActionSpec, AwardParams, RevokeParams, SpendParams
 from ..lang.loader import ActionCall
-from ..model.decision import ActionRecord
-from ..model.state import LedgerEntry, MemberState
+from ..model.decision import ActionRecord, Decision
+from ..model.state import (
+    C_AMOUNT,
+    C_AT,
+    C_CAUSE,
+    C_CURRENCY,
+    C_REF,
+    C_RULE,
+    C_SEQ,
+    LedgerEntry,
+    MemberState,
+    ts,
+)
 from ..model.storable import too_big
-from .currencies import EXPIRE_KIND, add_lot, debit_lots, expire_lots, expired_of, forfeit_revoked
+from .currencies import EXPIRE_KIND, add_lot, debit_lots, expire_lots, forfeit_revoked
+
+if TYPE_CHECKING:
+    from ..engine.effects import Effects
 
 #: The largest amount one action may move (balances stay well inside 64-bit integers).
 MAX_AMOUNT = 10**12
@@ -45,21 +68,84 @@ MAX_AMOUNT = 10**12
 MAX_EARNED = 10**18
 
 
-@dataclass(frozen=True)
+#: Every rule: what :func:`revoke_targets` finds when a revoke names no `rule:`.
+ANY_RULE = "*"
+
+
+@dataclass
 class PointsPlan:
     """The currencies of one playbook: seconds after which credits expire, by currency
-    (only currencies with `expires_after`)."""
+    (only currencies with `expires_after`), and how long awards stay revocable."""
 
     expiry: dict[str, float] = field(default_factory=dict)
+    revoke_within: float = 90 * 86400.0
+    #: The rules whose awards are revocable (``{ANY_RULE}``: all; empty: none); None
+    #: until first asked (every action must be compiled first: :func:`revoke_targets`).
+    targets: frozenset[str] | None = None
 
 
 POINTS: FeatureKey[PointsPlan] = FeatureKey("points")
-_NO_EXPIRY: dict[str, float] = {}
 
 
 def _expiry(run: ActionScope) -> dict[str, float]:
     plan = run.playbook.data(POINTS)
-    return plan.expiry if plan is not None else _NO_EXPIRY
+    assert plan is not None  # the feature always plans
+    return plan.expiry
+
+
+def revoke_targets(playbook: CompiledPlaybook, plan: PointsPlan) -> frozenset[str]:
+    """The rules whose awards a revoke of ``playbook`` may reverse (``{ANY_RULE}``: any
+    rule), found once among every action it compiled (rules, flows, ladders, prizes,
+    plugin sections alike)."""
+    targets = plan.targets
+    if targets is None:
+        found = {
+            ANY_RULE if a.params.rule is None else a.params.rule  # type: ignore[attr-defined]
+            for a in playbook.actions
+            if a.name == "revoke"
+        }
+        targets = plan.targets = frozenset({ANY_RULE} if ANY_RULE in found else found)
+    return targets
+
+
+def _index(run: ActionScope, m: MemberState, entry: LedgerEntry) -> None:
+    """Keep the award ``entry`` as revocable if a revoke of the playbook may reverse it."""
+    playbook = run.playbook
+    plan = playbook.data(POINTS)
+    assert plan is not None
+    targets = plan.targets if plan.targets is not None else revoke_targets(playbook, plan)
+    if targets and (ANY_RULE in targets or entry.rule in targets):
+        m.keep_credit(entry, run.event.ts, _horizon(run, plan))
+
+
+def _horizon(run: ActionScope, plan: PointsPlan) -> float:
+    """Awards made before this instant (epoch s) are final: the engine clock (the latest
+    time it has seen, so the horizon never moves back) less `revoke_within`."""
+    clock = run.state.clock
+    now = ts(clock) if clock is not None else run.event.ts
+    return now - plan.revoke_within
+
+
+def forget_final(plan: PointsPlan) -> StartHook:
+    """The start hook: forget, in every member, the credits that are final by now or
+    that no revoke of this playbook may reverse (a stored state written by another
+    version of the playbook, or upgraded from a store that kept every award)."""
+
+    def start(engine: Effects) -> list[Decision]:
+        state = engine.state
+        targets = revoke_targets(engine.playbook, plan)
+        rules = None if ANY_RULE in targets else targets
+        horizon = ts(state.clock) - plan.revoke_within if state.clock is not None else -math.inf
+        for community in state.communities.values():
+            for m in community.members.values():
+                if m.revocable:
+                    if targets:
+                        m.forget_credits(horizon, rules)
+                    else:
+                        m.revocable = []
+        return []
+
+    return start
 
 
 def _amount(run: ActionScope, action: CompiledAction) -> tuple[str, int]:
@@ -112,9 +198,9 @@ def _ledger(
 ) -> LedgerEntry:
     ev = run.event
     ref = ev.data.get("message_id")
-    ledger = m.ledger
+    seq = m.ledger_seq = m.ledger_seq + 1
     entry = LedgerEntry(
-        len(ledger) + 1,
+        seq,
         currency,
         amount,
         kind,
@@ -128,12 +214,12 @@ def _ledger(
         None,
         action,
     )
-    ledger.append(entry)
     balances = m.balances
     balances[currency] = balances.get(currency, 0) + amount
     if amount > 0 and kind == "award":
         earned = m.earned
         earned[currency] = earned.get(currency, 0) + amount
+        _index(run, m, entry)
     d = run.d
     d.ledger.append((m.community, m.id, entry))
     if m is not run.m:  # the event's own member is in `touched` already
@@ -228,36 +314,40 @@ def do_revoke(run: ActionScope, action: CompiledAction) -> None:
     target = run.text(action, "event")
     only_rule = getattr(action.params, "rule", None)
     reason = run.text(action, "reason", f"revoked: {target}")
+    credits = m.revocable
+    if not target or not credits:
+        return
+    plan = run.playbook.data(POINTS)
+    assert plan is not None
+    horizon = _horizon(run, plan)
     originals = [
-        e
-        for e in m.ledger
-        if (e.cause == target or e.ref == target)
-        and e.reverses is None
-        and e.reversed_by is None
-        and e.amount > 0
-        and e.kind == "award"
-        and (only_rule is None or e.rule == only_rule)
+        c
+        for c in credits
+        if (c[C_CAUSE] == target or c[C_REF] == target)
+        and c[C_AT] >= horizon
+        and (only_rule is None or c[C_RULE] == only_rule)
     ]
-    if not target or not originals:
+    if not originals:
         return
     record = run.emit(action, m.id, {})
     reversed_: list[dict[str, Any]] = []
-    expiring = _expiry(run)
-    expired = expired_of(m.ledger) if expiring else {}
+    expiring = plan.expiry
     for orig in originals:
-        # Balances never go below zero: reverse what is left of the credit (less what
-        # of it has expired already).
-        amount = min(orig.amount - expired.get(orig.seq, 0), m.balances.get(orig.currency, 0))
+        # Balances never go below zero: reverse what is left of the credit (its amount
+        # less what of it has expired already).
+        seq, currency = orig[C_SEQ], orig[C_CURRENCY]
+        amount = min(orig[C_AMOUNT], m.balances.get(currency, 0))
         if amount <= 0:
             continue
-        entry = _ledger(run, m, orig.currency, -amount, "revoke", reason, record, reverses=orig.seq)
-        orig.reversed_by = entry.seq
-        lots = orig.currency in expiring
+        entry = _ledger(run, m, currency, -amount, "revoke", reason, record, reverses=seq)
+        entry.original = orig
+        m.revocable.remove(orig)
+        lots = currency in expiring
         if lots:
-            debit_lots(m, orig.currency, amount, orig.seq)
-        forfeit_revoked(m, orig.currency, orig.seq, amount, lots)
+            debit_lots(m, currency, amount, seq)
+        forfeit_revoked(m, currency, seq, amount, lots)
         reversed_.append(
-            {"entry": orig.seq, "currency": orig.currency, "amount": amount, "rule": orig.rule}
+            {"entry": seq, "currency": currency, "amount": amount, "rule": orig[C_RULE]}
         )
     if not reversed_:
         run.d.actions.remove(record)
@@ -411,5 +501,5 @@ class PointsFeature(BaseFeature):
         return {EXPIRE_KIND: expire_lots}
 
     def compile(self, ctx: CompileContext) -> FeaturePlan | None:
-        expiry = ctx.spec.currency_expiry()
-        return FeaturePlan(data=PointsPlan(expiry)) if expiry else None
+        plan = PointsPlan(ctx.spec.currency_expiry(), ctx.spec.revoke_within.total_seconds())
+        return FeaturePlan(data=plan, on_start=forget_final(plan))

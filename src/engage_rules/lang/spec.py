@@ -508,6 +508,12 @@ class PlaybookSpec(Strict):
         description="Event types that count as activity for silence tracking (default: "
         "message.posted, reaction.added, content.shared, checkin)",
     )
+    revoke_within: Duration = Field(
+        default="90d",
+        validate_default=True,
+        description="How long after an award a `revoke` can still reverse it; older "
+        "awards are final (default 90d)",
+    )
 
     #: Sections of plugin features (``name -> validated model``), set by the loader.
     _sections: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -537,6 +543,13 @@ class PlaybookSpec(Strict):
             for t in v:
                 if not re.match(EVENT_TYPE, t):
                     raise ValueError(f"{t!r} is not an event type (a dotted lower-case name)")
+        return v
+
+    @field_validator("revoke_within")
+    @classmethod
+    def _revoke_within(cls, v: timedelta) -> timedelta:
+        if v.total_seconds() < 1:
+            raise ValueError("`revoke_within` must be at least 1s")
         return v
 
     @field_validator("badges")

@@ -26,6 +26,13 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: How many distinct days per event type ``streak()`` remembers: the longest streak
 #: it can report.
 STREAK_DAYS = 1000
+#: A revocable credit in ``MemberState.revocable``: ``[seq, at (epoch s), currency,
+#: amount, rule, cause, ref]`` — the award's ledger ``seq``, time, currency, what of it a
+#: revoke can still take back (the credit less what of it expired), the rule that wrote
+#: it, its cause event id and its ``ref`` (the cause's ``data.message_id``, or None).
+C_SEQ, C_AT, C_CURRENCY, C_AMOUNT, C_RULE, C_CAUSE, C_REF = range(7)
+#: The most revocable credits kept per member: beyond, the oldest become final.
+REVOCABLE_MAX = 10_000
 #: How many recent gaps ``typical_gap`` looks at, the shortest gap that counts (shorter
 #: ones are the same visit), and how many gaps are needed before it is known.
 GAPS_KEPT = 15
@@ -43,6 +50,10 @@ def from_ts(value: float) -> datetime:
     return EPOCH + timedelta(seconds=value)
 
 
+def _credit_seq(credit: list[Any]) -> int:
+    return int(credit[C_SEQ])
+
+
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value is not None else None
 
@@ -53,7 +64,12 @@ def _iso(value: datetime | None) -> str | None:
 
 @dataclass(slots=True)
 class LedgerEntry:
-    """One change of one currency balance.  The ledger is append-only."""
+    """One change of one currency balance.  The ledger is append-only.
+
+    The engine does not keep entries: they flow out in ``Decision.ledger`` and the store
+    writes them; ``Store.ledger(community, member)`` reads them back (with
+    ``reversed_by`` filled in from the reversals).
+    """
 
     seq: int  # 1-based, per member
     currency: str
@@ -66,10 +82,13 @@ class LedgerEntry:
     at: datetime
     ref: str | None = None  # the cause event's data.message_id, for `revoke: {event: ...}`
     reverses: int | None = None  # for a reversal: the seq of the entry it reverses
-    reversed_by: int | None = None  # set on an entry once it has been reversed
+    reversed_by: int | None = None  # on reading: the seq of the revoke reversing it
     #: The action that wrote the entry, while it is in memory: its key (a hash) is only
     #: computed when the entry is stored (``key`` is "" until then).
     action: Any = field(default=None, compare=False, repr=False)
+    #: For a revoke, while it is in memory: the revocable credit it reversed (a
+    #: ``MemberState.revocable`` item), for leaderboards.  Never stored.
+    original: Any = field(default=None, compare=False, repr=False)
 
     def action_key(self) -> str:
         """The key of the action that wrote this entry."""
@@ -148,7 +167,11 @@ class MemberState:
     created_at: datetime | None = None  # the platform account's creation time
     balances: dict[str, int] = field(default_factory=dict)
     earned: dict[str, int] = field(default_factory=dict)  # lifetime credits per currency
-    ledger: list[LedgerEntry] = field(default_factory=list)
+    #: The ``seq`` of the member's latest ledger entry (the ledger itself is in the store).
+    ledger_seq: int = 0
+    #: The credits a `revoke` may still reverse, by ``seq`` (see C_SEQ...): only awards of
+    #: rules a revoke of the playbook may target, made within its `revoke_within`.
+    revocable: list[list[Any]] = field(default_factory=list)
     level: int | None = None
     level_name: str | None = None
     level_locked: bool = False
@@ -191,6 +214,46 @@ class MemberState:
     #: Silence deadlines by rule id: the pending one (epoch s), or minus the one that
     #: fired last, until the next activity (silence.py).
     silence: dict[str, float] = field(default_factory=dict)
+
+    # -- revocable credits ------------------------------------------------------------
+    def keep_credit(self, entry: LedgerEntry, at: float, horizon: float) -> None:
+        """Index the award ``entry`` (made at epoch ``at``) as revocable, forgetting the
+        credits made before ``horizon`` (they are final) and the oldest beyond
+        REVOCABLE_MAX."""
+        credits = self.revocable
+        credits.append(
+            [entry.seq, at, entry.currency, entry.amount, entry.rule, entry.cause, entry.ref]
+        )
+        if credits[0][C_AT] < horizon:
+            n = 0
+            while n < len(credits) and credits[n][C_AT] < horizon:
+                n += 1
+            del credits[:n]
+        if len(credits) > REVOCABLE_MAX:
+            del credits[: len(credits) - REVOCABLE_MAX]
+
+    def credit(self, seq: int) -> list[Any] | None:
+        """The revocable credit of ledger entry ``seq``, if it is indexed."""
+        credits = self.revocable
+        i = bisect.bisect_left(credits, seq, key=_credit_seq)
+        return credits[i] if i < len(credits) and credits[i][C_SEQ] == seq else None
+
+    def credit_expired(self, seq: int, amount: int) -> None:
+        """``amount`` of credit ``seq`` expired: a revoke can no longer take it back."""
+        credit = self.credit(seq)
+        if credit is not None:
+            credit[C_AMOUNT] -= amount
+            if credit[C_AMOUNT] <= 0:
+                self.revocable.remove(credit)
+
+    def forget_credits(self, horizon: float, rules: frozenset[str] | None) -> None:
+        """Forget the credits made before ``horizon`` and, unless ``rules`` is None, those
+        of rules not in ``rules`` (a playbook whose revokes target fewer rules)."""
+        credits = self.revocable
+        if credits:
+            self.revocable = [
+                c for c in credits if c[C_AT] >= horizon and (rules is None or c[C_RULE] in rules)
+            ]
 
     # -- derived views used by expressions -------------------------------------------
     def balance(self, currency: str) -> int:
@@ -306,7 +369,8 @@ class MemberState:
             "created_at": _iso(self.created_at),
             "balances": self.balances,
             "earned": self.earned,
-            "ledger": [e.to_json() for e in self.ledger],
+            "ledger_seq": self.ledger_seq,
+            "revocable": self.revocable,
             "level": self.level,
             "level_name": self.level_name,
             "level_locked": self.level_locked,
@@ -348,7 +412,8 @@ class MemberState:
             created_at=_dt(d.get("created_at")),
             balances=dict(d.get("balances", {})),
             earned=dict(d.get("earned", {})),
-            ledger=[LedgerEntry.from_json(e) for e in d.get("ledger", [])],
+            ledger_seq=d.get("ledger_seq", 0),
+            revocable=[list(c) for c in d.get("revocable", [])],
             level=d.get("level"),
             level_name=d.get("level_name"),
             level_locked=d.get("level_locked", False),

@@ -10,7 +10,7 @@ applies the same contract; :func:`open_store` turns a ``--store`` URL into a sto
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,7 +52,8 @@ class Store(Protocol):
       data and members, the clock, and the timer heap with ``timer_ids`` and
       ``timer_seq``.  A store may give the members on demand instead (the state's
       ``source``, model/state.py ``MemberSource``: SQLite does): then the state loads a
-      member when it is first needed, which it can do while the store is open.
+      member when it is first needed, which it can do while the store is open.  Members
+      do not hold their ledger: :meth:`ledger` reads it.
     - :meth:`commit` applies a batch of decisions as ONE transaction: after a crash either
       the whole batch is visible or none of it; when it returns the batch is durable.
     - :meth:`commit` saves the state *as of the commit* of every member a decision
@@ -163,7 +164,14 @@ class Store(Protocol):
         ...
 
     def ledger(self, community: str, member: str) -> list[LedgerEntry]:
-        """The persisted ledger of one member, by ``seq``."""
+        """The persisted ledger of one member, by ``seq``, each reversed entry with
+        ``reversed_by`` set (:func:`link_reversals`)."""
+        ...
+
+    def ledgers(self, community: str | None = None) -> Iterator[tuple[str, str, LedgerEntry]]:
+        """Every persisted ledger entry as ``(community, member, entry)`` (only those of
+        ``community`` when given), member by member, each member's by ``seq`` as
+        :meth:`ledger` gives them: for reports and tools, in one pass."""
         ...
 
     def set_report_context(self, context: ReportContext) -> None:
@@ -232,9 +240,8 @@ class Batch:
     """The net effect of a batch of decisions, in the order a store must apply it."""
 
     causes: list[str] = field(default_factory=list)
-    #: (community, member, seq) -> the entry's current value (new entries, and entries
-    #: whose ``reversed_by`` was set by a reversal in this batch).
-    ledger: dict[tuple[str, str, int], LedgerEntry] = field(default_factory=dict)
+    #: The new ledger entries, as (community, member, entry), in order.
+    ledger: list[tuple[str, str, LedgerEntry]] = field(default_factory=list)
     actions: list[ActionRecord] = field(default_factory=list)
     #: action key -> the platform of the event that caused it (only when it had one).
     platforms: dict[str, str] = field(default_factory=dict)
@@ -253,25 +260,24 @@ def find_member(state: State, community: str, member: str) -> MemberState | None
     return c.members.get(member) if c is not None else None
 
 
-def find_entry(m: MemberState | None, seq: int) -> LedgerEntry | None:
-    """The entry with ``seq`` in a member's ledger (O(1) for the usual dense ledger)."""
-    if m is None:
-        return None
-    led = m.ledger
-    if 0 < seq <= len(led) and led[seq - 1].seq == seq:
-        return led[seq - 1]
-    for e in led:
-        if e.seq == seq:
-            return e
-    return None
+def link_reversals(entries: list[LedgerEntry]) -> list[LedgerEntry]:
+    """``entries`` (one member's ledger, by ``seq``) with ``reversed_by`` set on each
+    entry a ``revoke`` reversed: the link is stored once, on the reversal
+    (``reverses``), and derived here when the ledger is read."""
+    reversals = {e.reverses: e.seq for e in entries if e.kind == "revoke" and e.reverses}
+    if reversals:
+        for e in entries:
+            by = reversals.get(e.seq)
+            if by is not None:
+                e.reversed_by = by
+    return entries
 
 
 def collect(decisions: Sequence[Decision], state: State) -> Batch:
     """Reduce ``decisions`` to what a store writes.
 
-    A reversal entry (``reverses=N``) also re-writes entry ``N`` of the same member, taken
-    from ``state``: that is how a ``reversed_by`` set on an older entry gets persisted.
-    Entries are keyed by (community, member, seq), so the latest write of one wins.
+    Ledger entries are only ever appended: a reversal names its original (``reverses``)
+    and :meth:`Store.ledger` derives the original's ``reversed_by`` from it.
     """
     b = Batch(causes=[d.cause for d in decisions])
     ledger = b.ledger
@@ -279,7 +285,9 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
     members = b.members
     for d in decisions:
         if d.ledger:
-            _collect_ledger(d.ledger, state, ledger, members)
+            ledger.extend(d.ledger)
+            for community, member, _ in d.ledger:
+                members.add((community, member))
         if d.actions:
             b.actions.extend(d.actions)
             event = d.event
@@ -304,41 +312,12 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
     return b
 
 
-def _collect_ledger(
-    entries: list[tuple[str, str, LedgerEntry]],
-    state: State,
-    ledger: dict[tuple[str, str, int], LedgerEntry],
-    members: set[tuple[str, str]],
-) -> None:
-    """Key one decision's entries by (community, member, seq), each with the entry it
-    reverses (re-read from ``state``), and note their members."""
-    for community, member, entry in entries:
-        ledger[(community, member, entry.seq)] = entry
-        members.add((community, member))
-        if entry.reverses is not None:
-            original = find_entry(find_member(state, community, member), entry.reverses)
-            if original is not None:
-                ledger[(community, member, original.seq)] = original
-
-
 def _collect_platforms(
     actions: list[ActionRecord], platform: str, platforms: dict[str, str]
 ) -> None:
     """Note the platform of the event that caused ``actions`` (the first one noted wins)."""
     for a in actions:
         platforms.setdefault(a.key, platform)
-
-
-def member_json(m: MemberState) -> dict[str, Any]:
-    """``m.to_json()`` without its ledger, in time independent of the ledger's length."""
-    led = m.ledger
-    m.ledger = []
-    try:
-        out = m.to_json()
-    finally:
-        m.ledger = led
-    del out["ledger"]
-    return out
 
 
 def rule_error_from_json(d: dict[str, Any]) -> RuleFailure:

@@ -2,23 +2,43 @@
 
 It is the default for ``replay`` and for playbook tests.  It follows the same contract as
 the durable stores (processed ids, outbox order and key de-duplication, timers, logs), so
-code that runs against it behaves the same against SQLite.
+code that runs against it behaves the same against SQLite — except that, by default, it
+keeps only what is live, not history (docs/reference.md §10):
+
+- no ledger: entries flow out in the decisions and are not kept (:meth:`ledger` raises);
+- no activity counts for reports (:meth:`activity` raises);
+- an outbox of the actions still to deliver: delivered items are dropped; shadow items,
+  never delivered, are not kept; and during a replay (:meth:`begin_replay`) no action is
+  kept, since the replay prints each batch's actions as it commits and a memory store
+  cannot be resumed (:meth:`begin_replay` returns no earlier ranges).
+
+``MemoryStore(keep_history=True)`` keeps all of it, as a durable store does: the test
+kit, playbook tests, `replay --compare` and `explain` use it.  Processed ids, the logs
+(rule errors, audit, review) and traces (with their retention) are kept either way.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
 import orjson
 
+from ..errors import StoreError
 from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.state import LedgerEntry, MemberState, State, Timer, ts
-from .base import OutboxItem, check_outbox_query, collect, completed, find_member
+from .base import (
+    OutboxItem,
+    check_outbox_query,
+    collect,
+    completed,
+    find_member,
+    link_reversals,
+)
 from .records import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_TRACE_RETENTION,
@@ -38,6 +58,9 @@ class MemoryStore:
     afterwards: that object *is* the store's memory.  Committing with that object only
     records the batch's side data; committing with another ``State`` copies the touched
     members, community data, clock and timers into the store's own state.
+
+    ``keep_history``: keep the ledger, activity counts, and every outbox item (see the
+    module docstring); without it the store holds only what is live.
     """
 
     #: Batches buy nothing here (there is no fsync to share), and small ones let the
@@ -49,7 +72,8 @@ class MemoryStore:
     #: before the newest forgotten one is quarantined, never processed twice).
     max_processed_ids = 200_000
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_history: bool = False) -> None:
+        self.keep_history = keep_history
         self._state: State | None = None
         #: Processed id -> the store's clock when it was committed, oldest first.
         self._processed: OrderedDict[str, float] = OrderedDict()
@@ -61,7 +85,9 @@ class MemoryStore:
         #: index in ``_records`` -> the platform of the causing event (when it had one).
         self._platforms: dict[int, str] = {}
         self._indexed = 0
-        self._outbox: list[OutboxItem] = []
+        #: seq -> item, in seq order (without history, done items are removed).
+        self._outbox: dict[int, OutboxItem] = {}
+        self._outbox_seq = 0
         self._by_key: dict[str, OutboxItem] = {}
         self._errors: list[RuleFailure] = []
         self._audit: list[dict[str, Any]] = []
@@ -69,9 +95,8 @@ class MemoryStore:
         self._context = ReportContext()
         self._counter = ActivityCounter()
         self._activity: ActivityCounts = {}
-        #: Decisions whose events are not counted in ``_activity`` yet (counted when a
-        #: report asks: a replay in memory pays nothing per event for activity).
-        self._counted: list[Decision] = []
+        #: (community, member) -> ledger entries, by seq (only with ``keep_history``).
+        self._ledgers: dict[tuple[str, str], list[LedgerEntry]] = {}
         self._traces: list[dict[str, Any]] = []
         self._trace_retention: float | None = DEFAULT_TRACE_RETENTION
         #: Replay runs: key -> closed outbox ranges; and the run in progress.
@@ -123,10 +148,12 @@ class MemoryStore:
         # The live state already holds members, community data, clock and timers.
         processed, records = self._processed, self._records
         clock = ts(state.clock) if state.clock is not None else 0.0
+        # Without history, a replay's actions are done once committed (it prints them).
+        keep_actions = self.keep_history or self._replaying is None
         for d in decisions:
             if d.cause not in processed:
                 processed[d.cause] = clock
-            if d.actions:
+            if d.actions and keep_actions:
                 event = d.event
                 if event is not None and event.platform is not None:
                     start = len(records)
@@ -140,7 +167,12 @@ class MemoryStore:
             if d.review:
                 self._review.extend(d.review)
         self._forget_processed(clock)
-        self._counted.extend(decisions)
+        if self.keep_history:
+            self._keep_history(decisions)
+        self._keep_traces(decisions)
+
+    def _keep_traces(self, decisions: Sequence[Decision]) -> None:
+        """Keep the batch's rule traces, dropping those past their retention."""
         traces = trace_rows(decisions)
         if traces:
             self._traces.extend(traces)
@@ -149,6 +181,21 @@ class MemoryStore:
                 horizon = max(t["ts"] for t in traces) - keep
                 if self._traces[0]["ts"] < horizon:
                     self._traces = [t for t in self._traces if t["ts"] >= horizon]
+
+    def _keep_history(self, decisions: Sequence[Decision]) -> None:
+        """Keep the batch's ledger entries and count its activity."""
+        self._counter.count(decisions, self._activity)
+        ledgers = self._ledgers
+        state = self._state
+        assert state is not None
+        for d in decisions:
+            for community, member, entry in d.ledger:
+                entry.action_key()
+                kept = replace(entry, action=None, original=None)
+                ledgers.setdefault((community, member), []).append(kept)
+            for community, member in d.touched:
+                if find_member(state, community, member) is None:  # deleted
+                    ledgers.pop((community, member), None)
 
     def commit_async(self, decisions: Sequence[Decision], state: State) -> Future[None]:
         """Commit at once (memory has nothing to wait for) and return a done future."""
@@ -189,22 +236,29 @@ class MemoryStore:
             own.timer_ids = {t.id for t in kept}
 
     def _index(self) -> None:
-        """Turn actions committed since the last query into outbox items (first key wins)."""
+        """Turn actions committed since the last query into outbox items (first key wins).
+        Without history, shadow actions (never delivered) are not kept."""
         records, outbox, by_key = self._records, self._outbox, self._by_key
+        history = self.keep_history
         for i in range(self._indexed, len(records)):
             action = records[i]
             key = action.key
             platform = self._platforms.pop(i, None) if self._platforms else None
-            if key not in by_key:
+            if key not in by_key and (history or not action.shadow):
+                self._outbox_seq += 1
                 item = OutboxItem(
-                    seq=len(outbox) + 1,
+                    seq=self._outbox_seq,
                     action=action,
                     platform=platform,
                     status="shadow" if action.shadow else "pending",
                 )
-                outbox.append(item)
+                outbox[item.seq] = item
                 by_key[key] = item
-        self._indexed = len(records)
+        if history or self._replaying is not None:
+            self._indexed = len(records)
+        else:  # the outbox items hold what is left to deliver
+            records.clear()
+            self._indexed = 0
 
     def outbox(
         self, *, status: str | None = None, limit: int | None = None, after: int = 0
@@ -212,7 +266,12 @@ class MemoryStore:
         check_outbox_query(status, limit, after)
         self._index()
         out: list[OutboxItem] = []
-        for item in self._outbox[after:]:  # seq == position + 1
+        items = self._outbox.values()
+        if after and self.keep_history:  # nothing is removed: seq == position + 1
+            items = list(self._outbox.values())[after:]  # type: ignore[assignment]
+        for item in items:
+            if item.seq <= after:
+                continue
             if status is None or item.status == status:
                 if limit is not None and len(out) >= limit:
                     break
@@ -233,6 +292,9 @@ class MemoryStore:
             if item is not None and item.status != "delivered":
                 item.status = "delivered"
                 item.attempts += 1
+                if not self.keep_history:  # done: forgotten
+                    del self._outbox[item.seq]
+                    del self._by_key[key]
 
     def mark_failed(self, key: str, error: str, permanent: bool) -> None:
         self._index()
@@ -244,12 +306,13 @@ class MemoryStore:
         item.status = "failed" if permanent else "pending"
 
     def begin_replay(self, key: str) -> list[tuple[int, int]]:
-        """Start a run of the replay ``key``; the outbox ranges earlier runs committed."""
+        """Start a run of the replay ``key``; the outbox ranges earlier runs committed
+        (none without history: a replay's actions are not kept)."""
         self._index()
         if self._replaying is not None:  # a run that never ended stops here
             self.end_replay(self._replaying[0])
         earlier = list(self._replays.get(key, ()))
-        self._replaying = (key, len(self._outbox) + 1)
+        self._replaying = (key, self._outbox_seq + 1)
         return earlier
 
     def end_replay(self, key: str) -> None:
@@ -259,8 +322,8 @@ class MemoryStore:
         self._index()
         first = self._replaying[1]
         self._replaying = None
-        if len(self._outbox) >= first:
-            self._replays.setdefault(key, []).append((first, len(self._outbox)))
+        if self.keep_history and self._outbox_seq >= first:
+            self._replays.setdefault(key, []).append((first, self._outbox_seq))
 
     def rule_errors(self) -> list[RuleFailure]:
         return list(self._errors)
@@ -271,16 +334,29 @@ class MemoryStore:
     def review_queue(self) -> list[dict[str, Any]]:
         return list(self._review)
 
+    def _history(self, what: str) -> None:
+        if not self.keep_history:
+            raise StoreError(
+                f"this memory store keeps no history ({what}): create it with "
+                "MemoryStore(keep_history=True), or use a SQLite store"
+            )
+
     def ledger(self, community: str, member: str) -> list[LedgerEntry]:
-        if self._state is None:
-            return []
-        m = find_member(self._state, community, member)
-        return sorted(m.ledger, key=lambda e: e.seq) if m is not None else []
+        """The member's ledger (only with ``keep_history``: else StoreError)."""
+        self._history("the ledger")
+        entries = self._ledgers.get((community, member), [])
+        return link_reversals([replace(e) for e in sorted(entries, key=lambda e: e.seq)])
+
+    def ledgers(self, community: str | None = None) -> Iterator[tuple[str, str, LedgerEntry]]:
+        """Every ledger entry (of one community), member by member, by ``seq`` (only
+        with ``keep_history``: else StoreError)."""
+        self._history("the ledger")
+        for c, m in sorted(self._ledgers):
+            if community is None or c == community:
+                for e in self.ledger(c, m):
+                    yield c, m, e
 
     def set_report_context(self, context: ReportContext) -> None:
-        if self._counted:  # what came before is counted in the former time zone
-            self._counter.count(self._counted, self._activity)
-            self._counted = []
         self._context = context
         self._counter.tz = zone(context.timezone)
 
@@ -288,9 +364,8 @@ class MemoryStore:
         return self._context
 
     def activity(self) -> list[tuple[str, str, str, str, int]]:
-        if self._counted:
-            self._counter.count(self._counted, self._activity)
-            self._counted = []
+        """Daily activity counts (only with ``keep_history``: else StoreError)."""
+        self._history("activity counts")
         return [(c, m, day, t, n) for (c, m, day, t), n in sorted(self._activity.items())]
 
     def keep_traces(self, seconds: float | None) -> None:

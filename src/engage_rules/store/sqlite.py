@@ -1,13 +1,14 @@
 """The embedded durable store (docs/running.md): one SQLite file, WAL, durable commits.
 
-Layout (schema version 4)::
+Layout (schema version 5)::
 
     meta(key, value)                       schema_version, format, clock, timer_seq, outbox_seq
     processed(id, ts)                      committed event and timer ids with the clock of
                                            their commit, within the dedup window (4)
     communities(name, json)                community-level data
-    members(community, id, json)           MemberState JSON; its "ledger" is always []
-    ledger(rid, community, member, seq, json)  LedgerEntry JSON, versions in commit order
+    members(community, id, json)           MemberState JSON (with ledger_seq and the
+                                           revocable credits; no ledger) (5)
+    ledger(rid, community, member, seq, json)  LedgerEntry JSON, appended in commit order
     outbox(seq, key, json, status, attempts, last_error)   in commit order; json is the
                                            action, plus "platform" of its event
     timers(id, due, json)                  pending timers, indexed by due time
@@ -28,8 +29,12 @@ unique index, which the database checks: nothing about them is held in memory, s
 opening a store costs the same after a year as after a day.  The runner asks for a
 chunk of event ids at once (:meth:`SQLiteStore.processed_among`).  Processed ids older
 than the dedup window (:meth:`SQLiteStore.keep_processed`, 30 days by default) are
-deleted, oldest first; ``meta.dedup_horizon`` records up to when.  A ledger entry changed
-later (``reversed_by``) is appended again; the latest version wins when reading.  Only
+deleted, oldest first; ``meta.dedup_horizon`` records up to when.  A ledger entry is
+written once: ``reversed_by`` is derived when the ledger is read, from the reversal's
+``reverses`` (a store of schema 3 or older may hold an entry written again with its
+``reversed_by``: the latest version wins).  Opening the store reads no member, no ledger
+row and no id: members are loaded when first needed (:meth:`SQLiteStore.load_member`),
+and a member's row carries what the engine keeps of its ledger.  Only
 members (bounded by the population) are updated in place.  One process at a time writes
 the file: the first write takes an exclusive lock on ``<file>.lock`` (lock.py) that the
 store holds until it is closed.
@@ -53,14 +58,22 @@ import orjson
 
 from ..errors import StoreError
 from ..model.decision import ActionRecord, Decision, RuleFailure
-from ..model.state import LedgerEntry, MemberState, State, Strike, Timer, ts
+from ..model.state import (
+    REVOCABLE_MAX,
+    LedgerEntry,
+    MemberState,
+    State,
+    Strike,
+    Timer,
+    ts,
+)
 from .base import (
     OutboxItem,
     check_outbox_query,
     collect,
     completed,
     find_member,
-    member_json,
+    link_reversals,
     rule_error_from_json,
 )
 from .lock import WriterLock
@@ -73,7 +86,7 @@ from .records import (
     zone,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 FORMAT = "engage_rules"
 
 _SCHEMA = (
@@ -145,9 +158,61 @@ CREATE UNIQUE INDEX IF NOT EXISTS processed_id ON processed (id);
 CREATE UNIQUE INDEX IF NOT EXISTS outbox_key ON outbox (key);
 """
 )
+
+
+def _upgrade_members(db: sqlite3.Connection) -> None:
+    """Schema 5: each member's row carries the ``seq`` of its latest ledger entry and
+    its revocable credits (every unreversed award not wholly expired, the newest
+    REVOCABLE_MAX), derived once from the ledger table; the engine forgets those a
+    playbook cannot revoke when it starts (features/points.py)."""
+    rows = db.execute(
+        "SELECT community, member, seq, json FROM ledger ORDER BY community, member, rid"
+    )
+    key: tuple[str, str] | None = None
+    entries: dict[int, dict[str, Any]] = {}
+    for community, member, seq, js in rows:
+        if (community, member) != key:
+            if key is not None:
+                _upgrade_member(db, key, entries)
+            key, entries = (community, member), {}
+        entries[seq] = orjson.loads(js)  # the latest version of an entry wins
+    if key is not None:
+        _upgrade_member(db, key, entries)
+
+
+def _upgrade_member(
+    db: sqlite3.Connection, key: tuple[str, str], entries: dict[int, dict[str, Any]]
+) -> None:
+    reversed_ = {e["reverses"] for e in entries.values() if e["kind"] == "revoke"}
+    expired: dict[int, int] = {}
+    for e in entries.values():
+        if e["kind"] == "expire" and e.get("reverses") is not None:
+            expired[e["reverses"]] = expired.get(e["reverses"], 0) - e["amount"]
+    credits = []
+    for seq in sorted(entries):
+        e = entries[seq]
+        if e["kind"] != "award" or e["amount"] <= 0 or seq in reversed_ or e.get("reversed_by"):
+            continue
+        left = e["amount"] - expired.get(seq, 0)
+        if left > 0:
+            at = ts(datetime.fromisoformat(e["at"]))
+            credits.append([seq, at, e["currency"], left, e["rule"], e["cause"], e.get("ref")])
+    row = db.execute("SELECT json FROM members WHERE community = ? AND id = ?", key).fetchone()
+    member = orjson.loads(row[0]) if row else {"id": key[1], "community": key[0]}
+    member["ledger_seq"] = max(entries)
+    if credits:
+        member["revocable"] = credits[-REVOCABLE_MAX:]
+    db.execute(
+        "INSERT INTO members (community, id, json) VALUES (?, ?, ?) "
+        "ON CONFLICT (community, id) DO UPDATE SET json = excluded.json",
+        (*key, orjson.dumps(member).decode()),
+    )
+
+
 #: What each schema version added to the one before (a store written by an older
-#: version is upgraded in place, step by step, when opened).
-_UPGRADES = {
+#: version is upgraded in place, step by step, when opened): statements, or a function
+#: run in the upgrade's transaction.
+_UPGRADES: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     2: _SCHEMA[
         _SCHEMA.index("CREATE TABLE IF NOT EXISTS activity") : _SCHEMA.index(
             "CREATE TABLE IF NOT EXISTS replays"
@@ -171,6 +236,7 @@ DELETE FROM processed WHERE rowid NOT IN (SELECT min(rowid) FROM processed GROUP
 DELETE FROM outbox WHERE seq NOT IN (SELECT min(seq) FROM outbox GROUP BY key);
 """
     + _SCHEMA[_SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS processed_id") :],
+    5: _upgrade_members,
 }
 
 #: The most processed ids one commit forgets (see SQLiteStore._forget_processed).
@@ -213,6 +279,8 @@ def _member_sample() -> MemberState:
         created_at=utc,
         balances={"p": 1},
         earned={"p": 1},
+        ledger_seq=2,
+        revocable=[[1, 2.5, "p", 1, "r", "e", "m"], [2, 3.5, "p", 1, "r", "e", None]],
         level=1,
         level_name="l",
         level_locked=True,
@@ -246,14 +314,14 @@ def _member_sample() -> MemberState:
 _NATIVE_MEMBER = _native_equals_to_json(_member_sample())
 
 
-_MEMBER_FIELDS = tuple(f.name for f in fields(MemberState) if f.name != "ledger")
+_MEMBER_FIELDS = tuple(f.name for f in fields(MemberState))
 _EMPTYABLE = (dict, list, tuple, set)
 
 
 def encode_member(m: MemberState) -> str:
-    """The JSON text stored for a member: its state without the ledger (which has its own
-    table) and without empty or unset fields, which ``MemberState.from_json`` restores
-    as defaults.  Compact rows mean fewer pages written per commit."""
+    """The JSON text stored for a member: its state without empty or unset fields, which
+    ``MemberState.from_json`` restores as defaults.  Compact rows mean fewer pages
+    written per commit."""
     out: dict[str, Any] = {}
     for name in _MEMBER_FIELDS:
         value = getattr(m, name)
@@ -262,7 +330,7 @@ def encode_member(m: MemberState) -> str:
         out[name] = value
     if _NATIVE_MEMBER:
         return orjson.dumps(out, default=_encode_default).decode()
-    return orjson.dumps({k: v for k, v in member_json(m).items() if k in out}).decode()
+    return orjson.dumps({k: v for k, v in m.to_json().items() if k in out}).decode()
 
 
 @dataclass(slots=True)
@@ -362,7 +430,7 @@ class Lenient:
             return encode_member(m)
         except TypeError:
             notes: list[str] = []
-            text = orjson.dumps(storable(member_json(m), notes)).decode()
+            text = orjson.dumps(storable(m.to_json(), notes)).decode()
             self._note(notes, "store", f"member {m.community}/{m.id}")
             return text
 
@@ -503,7 +571,11 @@ class SQLiteStore:
             )
         if version < SCHEMA_VERSION:
             for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _UPGRADES[step].split(";"):
+                upgrade = _UPGRADES[step]
+                if callable(upgrade):
+                    upgrade(db)
+                    continue
+                for statement in upgrade.split(";"):
                     if statement.strip():
                         db.execute(statement)
             db.execute(
@@ -628,23 +700,16 @@ class SQLiteStore:
 
     # -- members on demand (model/state.py MemberSource) --------------------------------
     def load_member(self, community: str, member: str) -> MemberState | None:
-        """The stored state of one member (with its ledger), or None."""
+        """The stored state of one member (one row: the ledger is not part of it), or
+        None."""
         with self._use() as db:
             row = db.execute(
                 "SELECT json FROM members WHERE community = ? AND id = ?", (community, member)
             ).fetchone()
-            if row is None:
-                return None
-            ledger = db.execute(
-                "SELECT json FROM ledger WHERE community = ? AND member = ? ORDER BY rid",
-                (community, member),
-            ).fetchall()
+        if row is None:
+            return None
         with self._decoding("members"):
-            m = MemberState.from_json(orjson.loads(row[0]))
-            m.ledger = _latest_versions(
-                [LedgerEntry.from_json(orjson.loads(js)) for (js,) in ledger]
-            )
-        return m
+            return MemberState.from_json(orjson.loads(row[0]))
 
     def member_ids(self, community: str) -> Iterator[str]:
         """The ids of every stored member of ``community``."""
@@ -722,9 +787,7 @@ class SQLiteStore:
         rows = _Rows(
             causes=b.causes,
             clock=ts(state.clock) if state.clock is not None else 0.0,
-            ledger=[
-                (c, m, seq, dumps(e.to_json()).decode()) for (c, m, seq), e in b.ledger.items()
-            ],
+            ledger=[(c, m, e.seq, dumps(e.to_json()).decode()) for c, m, e in b.ledger],
             actions=[
                 (a.key, outbox_json(a, b.platforms), "shadow" if a.shadow else "pending")
                 for a in b.actions
@@ -1137,7 +1200,29 @@ class SQLiteStore:
             ).fetchall()
         with self._decoding("ledger"):
             entries = [LedgerEntry.from_json(orjson.loads(js)) for (js,) in rows]
-        return _latest_versions(entries)
+        return link_reversals(_latest_versions(entries))
+
+    def ledgers(self, community: str | None = None) -> Iterator[tuple[str, str, LedgerEntry]]:
+        """Every persisted ledger entry (of one community), member by member, by
+        ``seq``: one scan of the ledger table (for reports and tools)."""
+        sql = "SELECT community, member, json FROM ledger"
+        params: tuple[str, ...] = ()
+        if community is not None:
+            sql += " WHERE community = ?"
+            params = (community,)
+        with self._use() as db:
+            rows = db.execute(sql + " ORDER BY community, member, rid", params).fetchall()
+        key: tuple[str, str] | None = None
+        entries: list[LedgerEntry] = []
+        with self._decoding("ledger"):
+            for c, m, js in rows:
+                if (c, m) != key:
+                    if key is not None:
+                        yield from ((*key, e) for e in link_reversals(_latest_versions(entries)))
+                    key, entries = (c, m), []
+                entries.append(LedgerEntry.from_json(orjson.loads(js)))
+        if key is not None:
+            yield from ((*key, e) for e in link_reversals(_latest_versions(entries)))
 
     def close(self) -> None:
         """Wait for a commit in flight, then release the database.  Idempotent."""

@@ -17,6 +17,12 @@ return a :class:`StoreBackend` for your store::
 (for a durable store, a new object on the same database; for an in-process store, the
 store itself).  The built-in memory and SQLite stores pass this suite
 (tests/test_store_contract.py).
+
+A store that keeps only what is live (the memory store without ``keep_history``) sets
+``keeps_history = False`` on its subclass: the suite then holds it to that contract
+instead — :meth:`~engage_rules.store.Store.ledger`, ``ledgers()`` and ``activity()``
+raise :class:`~engage_rules.errors.StoreError`, delivered items leave the outbox, and
+shadow items never enter it.  Everything else is checked alike.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 
 import pytest
 
+from ..errors import StoreError
 from ..model.decision import ActionRecord, Decision, RuleError
 from ..model.events import event_from_obj
 from ..model.state import LedgerEntry, MemberState, State, Strike, Timer
@@ -56,20 +63,20 @@ def award(
 ) -> LedgerEntry:
     """Award ``amount`` to a member in ``state``, recorded in decision ``d``."""
     m = state.community(community).member(member)
+    m.ledger_seq += 1
     entry = LedgerEntry(
-        seq=len(m.ledger) + 1,
+        seq=m.ledger_seq,
         currency="points",
         amount=amount,
         kind=kind,
         reason="quality post",
         rule="quality-post",
         cause=d.cause,
-        key=f"{d.cause}:{member}:{len(m.ledger) + 1}",
+        key=f"{d.cause}:{member}:{m.ledger_seq}",
         at=d.at,
         ref=f"msg-{d.cause}",
         reverses=reverses,
     )
-    m.ledger.append(entry)
     m.balances["points"] = m.balances.get("points", 0) + amount
     d.ledger.append((community, member, entry))
     d.touched.add((community, member))
@@ -77,16 +84,19 @@ def award(
 
 
 def revoke(
-    state: State, d: Decision, member: str, seq: int, *, community: str = "default"
+    state: State, d: Decision, member: str, original: LedgerEntry, *, community: str = "default"
 ) -> LedgerEntry:
-    """Revoke ledger entry ``seq`` of a member, recorded in decision ``d``."""
-    m = state.community(community).member(member)
-    original = m.ledger[seq - 1]
-    entry = award(
-        state, d, member, -original.amount, community=community, kind="revoke", reverses=seq
+    """Revoke a member's ledger entry ``original``, recorded in decision ``d`` (the store
+    derives the original's ``reversed_by`` from the reversal)."""
+    return award(
+        state,
+        d,
+        member,
+        -original.amount,
+        community=community,
+        kind="revoke",
+        reverses=original.seq,
     )
-    original.reversed_by = entry.seq
-    return entry
 
 
 def action(
@@ -215,6 +225,18 @@ class StoreBackend:
 class StoreContract:
     """The behaviour every :class:`~engage_rules.store.Store` must have."""
 
+    #: False for a store that keeps only what is live (see the module docstring).
+    keeps_history = True
+
+    def forgotten(self, call: Callable[[], Any]) -> None:
+        """A store without history refuses ``call`` (a ledger or activity query)."""
+        with pytest.raises(StoreError, match="history"):
+            call()
+
+    def delivered(self, keys: list[str]) -> list[str]:
+        """What the outbox lists of delivered items ``keys``: nothing without history."""
+        return keys if self.keeps_history else []
+
     @pytest.fixture
     def backend(self) -> StoreBackend:
         pytest.fail(
@@ -235,7 +257,10 @@ class StoreContract:
         assert state.timers == [] and state.timer_ids == set() and state.timer_seq == 0
         assert store.outbox() == [] and store.rule_errors() == []
         assert store.audit_log() == [] and store.review_queue() == []
-        assert store.ledger("default", "u1") == []
+        if self.keeps_history:
+            assert store.ledger("default", "u1") == []
+        else:
+            self.forgotten(lambda: store.ledger("default", "u1"))
 
     def test_state_round_trips(self, backend: StoreBackend, store: Store) -> None:
         state = store.open()
@@ -305,7 +330,9 @@ class StoreContract:
         restored = backend.again(store).open()
         assert restored.community("default").member_ids() == ["kept"]
         assert restored.community("default").find("gone") is None
-        assert backend.opened[-1].ledger("default", "gone") == []
+        if self.keeps_history:
+            assert backend.opened[-1].ledger("default", "gone") == []
+            assert [len(backend.opened[-1].ledger("default", "kept"))] == [1]
 
     def test_clock_and_timer_seq_survive(self, backend: StoreBackend, store: Store) -> None:
         state = store.open()
@@ -399,9 +426,13 @@ class StoreContract:
         store.commit([d], state)
         store.mark_delivered(["k1", "k3"])
         assert [i.action.key for i in store.outbox(status="pending")] == ["k0", "k2", "k4"]
-        assert [i.action.key for i in store.outbox(status="delivered")] == ["k1", "k3"]
+        assert [i.action.key for i in store.outbox(status="delivered")] == self.delivered(
+            ["k1", "k3"]
+        )
         assert store.outbox(status="failed") == []
-        assert [i.action.key for i in store.outbox(limit=2)] == ["k0", "k1"]
+        assert [i.action.key for i in store.outbox(limit=2)] == (
+            ["k0", "k1"] if self.keeps_history else ["k0", "k2"]
+        )
         assert [i.action.key for i in store.outbox(status="pending", limit=2)] == ["k0", "k2"]
         assert store.outbox(limit=0) == []
         with pytest.raises(ValueError, match="unknown outbox status"):
@@ -433,12 +464,17 @@ class StoreContract:
             "c": ("delivered", 1, None),
             "d": ("pending", 0, None),
         }
+        if not self.keeps_history:
+            del expected["c"]
         assert view(store) == expected
         again = backend.again(store)
         assert view(again) == expected
         again.mark_delivered(["a", "b"])  # a retry may still succeed
-        assert view(again)["a"] == ("delivered", 3, "HTTP 429: retry after 5 s")
-        assert view(again)["b"][0] == "delivered"
+        if self.keeps_history:
+            assert view(again)["a"] == ("delivered", 3, "HTTP 429: retry after 5 s")
+            assert view(again)["b"][0] == "delivered"
+        else:
+            assert view(again) == {"d": ("pending", 0, None)}
 
     def test_sending_is_durable_and_resolves_to_delivered_or_failed(
         self, backend: StoreBackend, store: Store
@@ -458,11 +494,14 @@ class StoreContract:
         again.mark_failed("b", "HTTP 503", permanent=False)
         again.mark_failed("c", "HTTP 403", permanent=True)
         view = {i.action.key: (i.status, i.attempts) for i in again.outbox()}
-        assert view == {
+        expected = {
             "a": ("delivered", 1),
             "b": ("pending", 1),
             "c": ("failed", 1),
             "d": ("delivered", 1),
+        }
+        assert view == {
+            k: v for k, v in expected.items() if self.keeps_history or v[0] != "delivered"
         }
 
     def test_outbox_after_seq_and_the_platform_of_the_causing_event(
@@ -549,30 +588,48 @@ class StoreContract:
         award(state, d1, "u1", 7)
         award(state, d1, "u2", 1, community="fans")
         store.commit([d1], state)
+        first = d1.ledger[0][2]
         d2, d3 = decision(2), decision(3)
-        revoke(state, d2, "u1", 1)  # reverses an entry committed earlier
-        award(state, d3, "u1", 2)
-        revoke(state, d3, "u1", 4)  # reverses an entry of the same batch
+        revoke(state, d2, "u1", first)  # reverses an entry committed earlier
+        later = award(state, d3, "u1", 2)
+        revoke(state, d3, "u1", later)  # reverses an entry of the same batch
         store.commit([d2, d3], state)
+        if not self.keeps_history:
+            self.forgotten(lambda: store.ledger("default", "u1"))
+            self.forgotten(lambda: list(store.ledgers()))
+            return
 
-        live = state.community("default").member("u1").ledger
-        assert [(e.seq, e.reverses, e.reversed_by) for e in live] == [
-            (1, None, 3),
-            (2, None, None),
-            (3, 1, None),
-            (4, None, 5),
-            (5, 4, None),
+        written = [
+            e for d in (d1, d2, d3) for c, mid, e in d.ledger if (c, mid) == ("default", "u1")
         ]
-        assert store.ledger("default", "u1") == live
-        assert store.ledger("fans", "u2") == state.community("fans").member("u2").ledger
+        assert [(e.seq, e.reverses) for e in written] == [
+            (1, None),
+            (2, None),
+            (3, 1),
+            (4, None),
+            (5, 4),
+        ]
+        ledger = store.ledger("default", "u1")
+        assert [(e.seq, e.amount, e.reverses, e.reversed_by) for e in ledger] == [
+            (1, 5, None, 3),
+            (2, 7, None, None),
+            (3, -5, 1, None),
+            (4, 2, None, 5),
+            (5, -2, 4, None),
+        ]
+        assert [e.to_json() for e in store.ledger("fans", "u2")] == [d1.ledger[2][2].to_json()]
         assert store.ledger("default", "nobody") == []
+        assert [(c, mid, e.seq) for c, mid, e in store.ledgers()] == [
+            ("default", "u1", seq) for seq in range(1, 6)
+        ] + [("fans", "u2", 1)]
+        assert [e.seq for _, _, e in store.ledgers("fans")] == [1]
 
         again = backend.again(store)
         restored = again.open()
-        assert restored.community("default").member("u1").ledger == live
-        assert again.ledger("default", "u1") == live
+        assert again.ledger("default", "u1") == ledger
         m = restored.community("default").member("u1")
-        assert m.balance("points") == sum(e.amount for e in m.ledger) == 7
+        assert m.ledger_seq == 5
+        assert m.balance("points") == sum(e.amount for e in again.ledger("default", "u1")) == 7
 
     # logs --------------------------------------------------------------------------------
     def test_rule_errors_audit_and_review(self, backend: StoreBackend, store: Store) -> None:
@@ -643,9 +700,13 @@ class StoreContract:
             ("default", "u1", "2026-03-03", "checkin.done", 1),
             ("other", "u2", "2026-03-02", "message.posted", 1),
         ]
-        assert sorted(store.activity()) == expected
+        if not self.keeps_history:
+            self.forgotten(store.activity)
+        else:
+            assert sorted(store.activity()) == expected
         again = backend.again(store)
-        assert sorted(again.activity()) == expected
+        if self.keeps_history:
+            assert sorted(again.activity()) == expected
         assert again.report_context() == ReportContext("fans", "Asia/Shanghai", ("message.posted",))
 
     def test_traces_are_kept_for_their_retention(self, backend: StoreBackend, store: Store) -> None:
@@ -690,6 +751,9 @@ class StoreContract:
         def check(s: Store) -> None:
             assert [i.action.key for i in s.outbox(status="pending")] == ["k1"]
             items = s.outbox(status="shadow")
+            if not self.keeps_history:  # never delivered: not kept
+                assert items == []
+                return
             assert [i.action.key for i in items] == ["k2"]
             assert items[0].action.shadow and items[0].action.to_json()["shadow"] is True
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..compile.playbook import CompiledPlaybook
     from ..model.decision import ActionRecord
-    from ..model.state import State
+    from ..model.state import LedgerEntry, State
 
 #: How many example actions per rule, and example members per state field, are kept.
 MAX_EXAMPLES = 3
@@ -61,27 +61,30 @@ class RunResult:
 
 
 def run_result(
-    label: str, playbook: CompiledPlaybook, actions: Iterable[ActionRecord], state: State
+    label: str,
+    playbook: CompiledPlaybook,
+    actions: Iterable[ActionRecord],
+    state: State,
+    ledger: Iterable[tuple[str, str, LedgerEntry]],
 ) -> RunResult:
-    """Collect a finished run's actions, snapshot and ledger totals."""
+    """Collect a finished run's actions, snapshot and ledger totals (``ledger``: its
+    entries as ``Store.ledgers()`` gives them)."""
     snapshot = state.snapshot()
     if "communities" in snapshot:
         communities = snapshot["communities"]
     else:
         only = next(iter(state.communities), "default")
         communities = {only: snapshot}
-    ledger: Counter[tuple[str, str]] = Counter()
-    for community in state.communities.values():
-        for member in community.members.values():
-            for entry in member.ledger:
-                ledger[(entry.rule, entry.currency)] += entry.amount
+    totals: Counter[tuple[str, str]] = Counter()
+    for _, _, entry in ledger:
+        totals[(entry.rule, entry.currency)] += entry.amount
     return RunResult(
         label=label,
         name=playbook.name,
         rule_ids=tuple(r.id for r in playbook.rules),
         actions=tuple(_without_key(a.to_json()) for a in actions),
         members={c: dict(s["members"]) for c, s in communities.items()},
-        ledger=dict(ledger),
+        ledger=dict(totals),
     )
 
 

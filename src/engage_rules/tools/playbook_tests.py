@@ -194,7 +194,8 @@ def run_case(playbook: CompiledPlaybook, case: CaseSpec) -> CaseResult:
     """Run one case from an empty state and compare what happened with ``expect``."""
     actions: list[ActionRecord] = []
     errors: list[RuleFailure] = []
-    runner = Runner(playbook, MemoryStore(), on_commit=actions.extend, on_error=errors.append)
+    store = MemoryStore(keep_history=True)  # like a durable store (docs/reference.md §10)
+    runner = Runner(playbook, store, on_commit=actions.extend, on_error=errors.append)
     at = datetime(*DEFAULT_START, tzinfo=playbook.timezone)
     for j, raw in enumerate(case.events):
         event = event_from_obj(_expand(raw, j, at))

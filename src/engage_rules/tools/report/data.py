@@ -148,12 +148,10 @@ def read_store(store: Store, community: str | None) -> ReportData:
             if m is None:
                 continue
             data.members.append(MemberFacts(name, m.id, _day(m.joined_at, tz), m.status))
-            for e in m.ledger:
-                entry_day = _day(e.at, tz)
-                if entry_day is not None:
-                    data.ledger.append(
-                        LedgerFact(name, m.id, e.currency, e.kind, abs(e.amount), entry_day)
-                    )
+    for name, mid, e in store.ledgers(community):
+        entry_day = _day(e.at, tz)
+        if entry_day is not None:
+            data.ledger.append(LedgerFact(name, mid, e.currency, e.kind, abs(e.amount), entry_day))
     data.actions = list(_actions(store, tz, wanted))
     data.audit = list(_audit(store.audit_log(), tz, wanted))
     if newest is None:
