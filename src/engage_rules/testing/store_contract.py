@@ -360,6 +360,63 @@ class StoreContract:
         assert again.is_processed("evt-1") and again.is_processed("timer:unmute:u1")
         assert not again.is_processed("evt-3")
 
+    def test_processed_among_answers_for_many_ids_at_once(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        state = store.open()
+        store.commit([decision(1), decision(2, cause="timer:unmute:u1", timer=True)], state)
+        asked = ["evt-1", "evt-9", "timer:unmute:u1", "evt-1"]
+        assert store.processed_among(asked) == {"evt-1", "timer:unmute:u1"}
+        assert store.processed_among([]) == set()
+        again = backend.again(store)
+        again.open()
+        assert again.processed_among(asked) == {"evt-1", "timer:unmute:u1"}
+
+    def test_the_dedup_window_forgets_old_ids_and_says_up_to_when(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        store.keep_processed(86400.0)
+        state = store.open()
+        assert store.dedup_horizon() is None
+        state.clock = T0
+        store.commit([decision(1)], state)
+        state.clock = T0 + timedelta(days=3)
+        store.commit([decision(2)], state)
+        assert not store.is_processed("evt-1") and store.is_processed("evt-2")
+        horizon = store.dedup_horizon()
+        assert horizon is not None
+        assert T0.timestamp() <= horizon < (T0 + timedelta(days=2)).timestamp()
+        again = backend.again(store)
+        again.keep_processed(86400.0)
+        again.open()
+        assert again.dedup_horizon() == horizon
+        assert again.is_processed("evt-2") and not again.is_processed("evt-1")
+
+    def test_without_a_dedup_window_no_id_is_forgotten(self, store: Store) -> None:
+        store.keep_processed(None)
+        state = store.open()
+        state.clock = T0
+        store.commit([decision(1)], state)
+        state.clock = T0 + timedelta(days=400)
+        store.commit([decision(2)], state)
+        assert store.is_processed("evt-1") and store.dedup_horizon() is None
+
+    def test_stored_members_are_found_by_id_and_listed(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        state = store.open()
+        d = decision(1)
+        for mid in ("b", "a", "c"):
+            award(state, d, mid, 1)
+        store.commit([d], state)
+        restored = backend.again(store).open()
+        community = restored.community("default")
+        assert community.member_ids() == ["a", "b", "c"]
+        found = community.find("b")
+        assert found is not None and found.balance("points") == 1
+        assert community.find("nobody") is None
+        assert community.peek("c") is not None
+
     def test_an_empty_batch_changes_nothing(self, store: Store) -> None:
         state = store.open()
         store.commit([], state)
