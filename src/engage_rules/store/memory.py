@@ -69,8 +69,9 @@ class MemoryStore:
 
     #: The most processed ids remembered, whatever the dedup window: memory is all this
     #: store has, so it forgets the oldest ids first beyond this many (an event dated
-    #: before the newest forgotten one is quarantined, never processed twice).
-    max_processed_ids = 200_000
+    #: before the newest forgotten one is quarantined, never processed twice).  About
+    #: 30 MB of ids; duplicates in an event file come within minutes, not 100,000 events.
+    max_processed_ids = 100_000
 
     def __init__(self, *, keep_history: bool = False) -> None:
         self.keep_history = keep_history
