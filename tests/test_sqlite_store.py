@@ -25,9 +25,10 @@ from engage_rules.errors import StoreError
 from engage_rules.model.decision import ActionRecord, Decision
 from engage_rules.model.state import LedgerEntry, MemberState, State, Strike
 from engage_rules.store import SQLiteStore
-from engage_rules.store.sqlite import encode_member
+from engage_rules.store.sqlite import SCHEMA_VERSION, encode_member
 from engage_rules.testing import T0
 from engage_rules.testing import strategies as est
+from report_helpers import drop_report_columns
 
 
 def _decision(n: int) -> Decision:
@@ -68,8 +69,9 @@ def _set_meta(path: Path, key: str, value: str) -> None:
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     SQLiteStore(path).close()
-    _set_meta(path, "schema_version", "4")
-    with pytest.raises(StoreError, match=r"newer engage_rules .*schema 4.*upgrade"):
+    newer = SCHEMA_VERSION + 1
+    _set_meta(path, "schema_version", str(newer))
+    with pytest.raises(StoreError, match=rf"newer engage_rules .*schema {newer}.*upgrade"):
         SQLiteStore(path)
     _set_meta(path, "schema_version", "banana")
     with pytest.raises(StoreError, match="unknown store schema version 'banana'"):
@@ -88,6 +90,7 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         db.execute("DROP TABLE activity")
         db.execute("DROP TABLE traces")
         db.execute("DROP TABLE replays")
+        drop_report_columns(db)
     db.close()
     _set_meta(path, "schema_version", "1")
     with SQLiteStore(path) as store:
@@ -95,7 +98,7 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         assert store.activity() == [] and store.traces() == []
     with sqlite3.connect(path) as db:
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert version == ("3",)
+    assert version == (str(SCHEMA_VERSION),)
 
 
 def test_other_databases_and_files_are_refused(tmp_path: Path) -> None:

@@ -8,9 +8,10 @@ code that runs against it behaves the same against SQLite.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import orjson
@@ -26,6 +27,20 @@ from .records import (
     trace_matches,
     trace_rows,
     zone,
+)
+from .reports import (
+    ActionTally,
+    ActivityRow,
+    ActivityTally,
+    MemberTally,
+    ReportQuery,
+    member_rows,
+    newest_day,
+    tally_actions,
+    tally_activity,
+    tally_audit,
+    tally_members,
+    tally_points,
 )
 
 
@@ -249,10 +264,45 @@ class MemoryStore:
         return self._context
 
     def activity(self) -> list[tuple[str, str, str, str, int]]:
+        return sorted(self._activity_rows())
+
+    def _activity_rows(self) -> Iterator[ActivityRow]:
         if self._counted:
             self._counter.count(self._counted, self._activity)
             self._counted = []
-        return [(c, m, day, t, n) for (c, m, day, t), n in sorted(self._activity.items())]
+        return ((c, m, day, t, n) for (c, m, day, t), n in self._activity.items())
+
+    # -- report aggregates (reports.py: the reference implementation) ------------------
+    def _ledger_entries(self) -> Iterator[tuple[str, LedgerEntry]]:
+        """Every ledger entry, with its community."""
+        for name, cs in self.open().communities.items():
+            for m in cs.members.values():
+                for e in m.ledger:
+                    yield name, e
+
+    def report_communities(self) -> list[str]:
+        names = set(self.open().communities)
+        names.update(row[0] for row in self._activity_rows())
+        return sorted(names)
+
+    def report_newest_day(self, timezone: str, community: str | None) -> date | None:
+        return newest_day(timezone, community, self._activity_rows(), self.open().clock)
+
+    def report_members(self, query: ReportQuery) -> MemberTally:
+        return tally_members(query, member_rows(self.open()), self._activity_rows())
+
+    def report_activity(self, query: ReportQuery) -> ActivityTally:
+        return tally_activity(query, self._activity_rows())
+
+    def report_actions(self, query: ReportQuery) -> ActionTally:
+        self._index()
+        return tally_actions(query, ((item.action, item.status) for item in self._outbox))
+
+    def report_audit(self, query: ReportQuery) -> dict[tuple[str, str], int]:
+        return tally_audit(query, self._audit)
+
+    def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
+        return tally_points(query, self._ledger_entries())
 
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds

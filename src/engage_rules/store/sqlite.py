@@ -1,19 +1,28 @@
 """The embedded durable store (docs/running.md): one SQLite file, WAL, durable commits.
 
-Layout (schema version 3)::
+Layout (schema version 4)::
 
     meta(key, value)                       schema_version, format, clock, timer_seq, outbox_seq
     processed(id)                          every committed event or timer id (append-only)
     communities(name, json)                community-level data
-    members(community, id, json)           MemberState JSON; its "ledger" is always []
-    ledger(rid, community, member, seq, json)  LedgerEntry JSON, versions in commit order
-    outbox(seq, key, json, status, attempts, last_error)   in commit order; json is the
-                                           action, plus "platform" of its event
+    members(community, id, json, joined, status)   MemberState JSON; its "ledger" is
+                                           always []; joined_at (Unix seconds), status (4)
+    ledger(rid, community, member, seq, json, ts, currency, kind, amount)   LedgerEntry
+                                           JSON, versions in commit order; the entry's
+                                           time, currency, kind and amount on its first
+                                           version only (4)
+    outbox(seq, key, json, status, attempts, last_error,
+           ts, community, type, rule, cause, member, direct)   in commit order; json is
+                                           the action, plus "platform" of its event
     timers(id, due, json)                  pending timers, indexed by due time
-    errors(seq, json), audit(seq, json), review(seq, json)
+    errors(seq, json), review(seq, json)
+    audit(seq, json, ts, community, action, reason)
     activity(community, member, day, type, events)     daily activity, for reports (2)
     traces(seq, event, cause, community, member, ts, json)   rule traces (2)
     replays(key, first_seq, last_seq)      outbox rows each run of a replay committed (3)
+
+The columns marked (4) copy what reports group by out of the JSON (``ts``: whole Unix
+seconds), so that ``engage-rules report`` aggregates in SQL (sqlite_reports.py).
 
 Every :meth:`SQLiteStore.commit` is one ``BEGIN IMMEDIATE ... COMMIT`` transaction with
 ``synchronous=FULL`` in WAL mode: when it returns, the batch survives a killed process
@@ -40,7 +49,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +75,28 @@ from .records import (
     trace_rows,
     zone,
 )
+from .reports import (
+    ActionTally,
+    ActivityTally,
+    MemberTally,
+    ReportQuery,
+    audit_fields,
+    is_direct,
+)
+from .sqlite_reports import (
+    action_tally,
+    activity_tally,
+    audit_seconds,
+    audit_tally,
+    communities,
+    member_tally,
+    newest_day,
+    points_tally,
+    report_columns_upgrade,
+    unix_seconds,
+)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FORMAT = "engage_rules"
 
 _SCHEMA = (
@@ -79,6 +108,8 @@ CREATE TABLE members (
     community TEXT NOT NULL,
     id TEXT NOT NULL,
     json TEXT NOT NULL,
+    joined INTEGER,
+    status TEXT,
     PRIMARY KEY (community, id)
 );
 CREATE TABLE ledger (
@@ -86,7 +117,11 @@ CREATE TABLE ledger (
     community TEXT NOT NULL,
     member TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    json TEXT NOT NULL
+    json TEXT NOT NULL,
+    ts INTEGER,
+    currency TEXT,
+    kind TEXT,
+    amount INTEGER
 );
 CREATE TABLE outbox (
     seq INTEGER PRIMARY KEY,
@@ -94,13 +129,27 @@ CREATE TABLE outbox (
     json TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT
+    last_error TEXT,
+    ts INTEGER,
+    community TEXT,
+    type TEXT,
+    rule TEXT,
+    cause TEXT,
+    member TEXT,
+    direct INTEGER
 );
 CREATE INDEX outbox_pending ON outbox (seq) WHERE status = 'pending';
 CREATE TABLE timers (id TEXT PRIMARY KEY, due REAL NOT NULL, json TEXT NOT NULL);
 CREATE INDEX timers_due ON timers (due);
 CREATE TABLE errors (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
-CREATE TABLE audit (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    json TEXT NOT NULL,
+    ts INTEGER,
+    community TEXT,
+    action TEXT,
+    reason TEXT
+);
 CREATE TABLE review (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
 """
     + """
@@ -144,6 +193,7 @@ _UPGRADES = {
         )
     ],
     3: _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS replays") :],
+    4: report_columns_upgrade(),
 }
 
 #: WAL pages between automatic checkpoints (SQLite's default is 1000).  Fewer, larger
@@ -240,21 +290,80 @@ class _Rows:
     """One serialised batch, ready for ``executemany``."""
 
     causes: list[str]
-    ledger: list[tuple[str, str, int, str]]
-    actions: list[tuple[str, str, str]]  # key, json, status
+    #: community, member, seq, json, then the report columns (_ledger_rows)
+    ledger: list[tuple[Any, ...]]
+    #: key, json, status, then the report columns (_action_rows)
+    actions: list[tuple[Any, ...]]
     timers_add: list[tuple[str, float, str]]
     timers_del: list[tuple[str]]
     errors: list[tuple[str]]
-    audit: list[tuple[str]]
+    #: json, then the report columns (_audit_rows)
+    audit: list[tuple[Any, ...]]
     review: list[tuple[str]]
     meta: list[tuple[str, str]]
     activity: list[tuple[str, str, str, str, int]] = field(default_factory=list)
     traces: list[tuple[str, str, str, str | None, float, str]] = field(default_factory=list)
-    members: list[tuple[str, str, str]] = field(default_factory=list)
+    #: community, id, json, joined (Unix seconds), status
+    members: list[tuple[str, str, str, int | None, str]] = field(default_factory=list)
     members_gone: list[tuple[str, str]] = field(default_factory=list)
     communities: list[tuple[str, str]] = field(default_factory=list)
     communities_gone: list[tuple[str]] = field(default_factory=list)
     communities_seen: list[tuple[str, str]] = field(default_factory=list)
+
+
+#: Ledger amounts beyond this are kept as floats in the ``amount`` column (SQLite
+#: integers have 64 bits; the JSON keeps the exact value).
+_AMOUNT_LIMIT = 2**62
+
+
+def _ledger_rows(
+    decisions: Sequence[Decision],
+    ledger: dict[tuple[str, str, int], LedgerEntry],
+    dumps: Callable[[Any], bytes],
+) -> list[tuple[Any, ...]]:
+    """The batch's ledger rows.  The columns a report sums (``ts``, ``currency``,
+    ``kind``, ``amount``) are written on an entry's first version only, so that an entry
+    written again (a reversal sets its ``reversed_by``) counts once."""
+    new = {(c, m, e.seq) for d in decisions if d.ledger for c, m, e in d.ledger}
+    out: list[tuple[Any, ...]] = []
+    for key, e in ledger.items():
+        js = dumps(e.to_json()).decode()
+        if key in new:
+            amount = e.amount if -_AMOUNT_LIMIT < e.amount < _AMOUNT_LIMIT else float(e.amount)
+            out.append((*key, js, unix_seconds(e.at), e.currency, e.kind, amount))
+        else:
+            out.append((*key, js, None, None, None, None))
+    return out
+
+
+def _action_rows(
+    actions: list[ActionRecord],
+    platforms: dict[str, str],
+    outbox_json: Callable[[ActionRecord, dict[str, str]], str],
+) -> list[tuple[Any, ...]]:
+    """The batch's outbox rows (without ``seq``), with the columns reports group by."""
+    return [
+        (
+            a.key,
+            outbox_json(a, platforms),
+            "shadow" if a.shadow else "pending",
+            unix_seconds(a.at),
+            a.community,
+            a.type,
+            a.rule,
+            a.cause,
+            a.member,
+            is_direct(a),
+        )
+        for a in actions
+    ]
+
+
+def _audit_rows(
+    entries: list[dict[str, Any]], dumps: Callable[[Any], bytes]
+) -> list[tuple[Any, ...]]:
+    """The batch's audit rows, with the columns reports group by."""
+    return [(dumps(e).decode(), audit_seconds(e.get("at")), *audit_fields(e)) for e in entries]
 
 
 def _outbox_json(action: ActionRecord, platforms: dict[str, str]) -> str:
@@ -660,13 +769,8 @@ class SQLiteStore:
         outbox_json = _outbox_json if lenient is None else lenient.outbox_json
         rows = _Rows(
             causes=b.causes,
-            ledger=[
-                (c, m, seq, dumps(e.to_json()).decode()) for (c, m, seq), e in b.ledger.items()
-            ],
-            actions=[
-                (a.key, outbox_json(a, b.platforms), "shadow" if a.shadow else "pending")
-                for a in b.actions
-            ],
+            ledger=_ledger_rows(decisions, b.ledger, dumps),
+            actions=_action_rows(b.actions, b.platforms, outbox_json),
             timers_add=[
                 (t.id, t.due, dumps(t.to_json()).decode())
                 for t in b.timers.values()
@@ -674,7 +778,7 @@ class SQLiteStore:
             ],
             timers_del=[(tid,) for tid, t in b.timers.items() if t is None],
             errors=[(dumps(e.to_json()).decode(),) for e in b.errors],
-            audit=[(dumps(a).decode(),) for a in b.audit],
+            audit=_audit_rows(b.audit, dumps),
             review=[(dumps(r).decode(),) for r in b.review],
             meta=[
                 ("clock", state.clock.isoformat() if state.clock is not None else ""),
@@ -702,7 +806,9 @@ class SQLiteStore:
             if m is None:
                 rows.members_gone.append(key)
             else:
-                rows.members.append((key[0], key[1], member_text(m)))
+                rows.members.append(
+                    (key[0], key[1], member_text(m), unix_seconds(m.joined_at), m.status)
+                )
         for name in b.communities:
             cs = state.communities.get(name)
             if cs is None:
@@ -719,13 +825,14 @@ class SQLiteStore:
             processed = self._indexes(db)
             seqs = self._outbox_seqs
             new_causes = list(dict.fromkeys(c for c in rows.causes if c not in processed))
-            outbox_rows: list[tuple[int, str, str, str]] = []
+            outbox_rows: list[tuple[Any, ...]] = []
             new_keys: dict[str, int] = {}
             seq = self._outbox_next
-            for action_key, js, status in rows.actions:
+            for row in rows.actions:
+                action_key = row[0]
                 if action_key not in seqs and action_key not in new_keys:
                     new_keys[action_key] = seq
-                    outbox_rows.append((seq, action_key, js, status))
+                    outbox_rows.append((seq, *row))
                     seq += 1
             run = db.executemany
             db.execute("BEGIN IMMEDIATE")
@@ -734,12 +841,14 @@ class SQLiteStore:
                     run("INSERT INTO processed (id) VALUES (?)", [(c,) for c in new_causes])
                 if rows.ledger:
                     run(
-                        "INSERT INTO ledger (community, member, seq, json) VALUES (?, ?, ?, ?)",
+                        "INSERT INTO ledger (community, member, seq, json, ts, currency, kind, "
+                        "amount) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         rows.ledger,
                     )
                 if outbox_rows:
                     run(
-                        "INSERT INTO outbox (seq, key, json, status) VALUES (?, ?, ?, ?)",
+                        "INSERT INTO outbox (seq, key, json, status, ts, community, type, "
+                        "rule, cause, member, direct) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         outbox_rows,
                     )
                 if rows.activity:
@@ -766,7 +875,11 @@ class SQLiteStore:
                 if rows.errors:
                     run("INSERT INTO errors (json) VALUES (?)", rows.errors)
                 if rows.audit:
-                    run("INSERT INTO audit (json) VALUES (?)", rows.audit)
+                    run(
+                        "INSERT INTO audit (json, ts, community, action, reason) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        rows.audit,
+                    )
                 if rows.review:
                     run("INSERT INTO review (json) VALUES (?)", rows.review)
                 if rows.members:
@@ -806,7 +919,7 @@ class SQLiteStore:
             processed.update(new_causes)
             seqs.update(new_keys)
             self._outbox_next = seq
-            self._member_keys.update((c, m) for c, m, _ in rows.members)
+            self._member_keys.update((row[0], row[1]) for row in rows.members)
             self._member_keys.difference_update(rows.members_gone)
             if not pipelined:
                 return None
@@ -816,21 +929,26 @@ class SQLiteStore:
             self._inflight = future
             return future
 
-    def _write_members(self, db: sqlite3.Connection, members: list[tuple[str, str, str]]) -> None:
+    def _write_members(
+        self, db: sqlite3.Connection, members: list[tuple[str, str, str, int | None, str]]
+    ) -> None:
         """Upsert member rows: a plain UPDATE for known members (one B-tree search)."""
         known = self._member_keys
-        updates = [(js, c, m) for c, m, js in members if (c, m) in known]
+        updates = [(js, j, st, c, m) for c, m, js, j, st in members if (c, m) in known]
         inserts = [row for row in members if (row[0], row[1]) not in known]
         upsert = (
-            "INSERT INTO members (community, id, json) VALUES (?, ?, ?) "
-            "ON CONFLICT (community, id) DO UPDATE SET json = excluded.json"
+            "INSERT INTO members (community, id, json, joined, status) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (community, id) DO UPDATE SET json = excluded.json, "
+            "joined = excluded.joined, status = excluded.status"
         )
         if updates:
             changed = db.executemany(
-                "UPDATE members SET json = ? WHERE community = ? AND id = ?", updates
+                "UPDATE members SET json = ?, joined = ?, status = ? "
+                "WHERE community = ? AND id = ?",
+                updates,
             ).rowcount
             if changed != len(updates):  # the key index is stale: never lose a member
-                db.executemany(upsert, [(c, m, js) for js, c, m in updates])
+                db.executemany(upsert, [(c, m, js, j, st) for js, j, st, c, m in updates])
         if inserts:
             db.executemany(upsert, inserts)
 
@@ -882,6 +1000,45 @@ class SQLiteStore:
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds
         self._pruned_at = -1e18
+
+    # -- report aggregates (reports.py, sqlite_reports.py) -----------------------------
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """The connection in one read transaction: a consistent snapshot."""
+        with self._use() as db:
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                db.execute("COMMIT")
+
+    def report_communities(self) -> list[str]:
+        with self._snapshot() as db:
+            return communities(db)
+
+    def report_newest_day(self, timezone: str, community: str | None) -> date | None:
+        with self._snapshot() as db, self._decoding("activity"):
+            return newest_day(db, timezone, community)
+
+    def report_members(self, query: ReportQuery) -> MemberTally:
+        with self._snapshot() as db, self._decoding("activity"):
+            return member_tally(db, query)
+
+    def report_activity(self, query: ReportQuery) -> ActivityTally:
+        with self._snapshot() as db, self._decoding("activity"):
+            return activity_tally(db, query)
+
+    def report_actions(self, query: ReportQuery) -> ActionTally:
+        with self._snapshot() as db:
+            return action_tally(db, query)
+
+    def report_audit(self, query: ReportQuery) -> dict[tuple[str, str], int]:
+        with self._snapshot() as db:
+            return audit_tally(db, query)
+
+    def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
+        with self._snapshot() as db:
+            return points_tally(db, query)
 
     def traces(
         self,
