@@ -124,7 +124,7 @@ def report_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, obj
 REPORT_COLUMNS = {
     "members": ("joined", "status"),
     "ledger": ("ts", "currency", "kind", "amount"),
-    "outbox": ("ts", "community", "type", "rule", "cause", "member", "direct"),
+    "outbox": ("ts", "community", "type", "rule", "cause", "member", "direct", "first"),
     "audit": ("ts", "community", "action", "reason"),
 }
 

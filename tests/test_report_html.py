@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from engage_rules.cli import main
-from engage_rules.store.reports import ActionTally, ActivityTally, MemberTally
+from engage_rules.store.reports import ActionTally, MemberTally
 from engage_rules.tools.report.build import build_report
 from engage_rules.tools.report.data import PeriodData, ReportData
 from engage_rules.tools.report.figures import Period
@@ -140,7 +140,7 @@ def _hostile_report() -> dict[str, Any]:
         members=MemberTally(
             first_seen={day: 1}, by_last_active={(day, True, True): 1}, retention={(day, 0): 1}
         ),
-        activity=ActivityTally(daily_active={day: 1}),
+        daily_active={day: 1},
         actions=ActionTally(
             rules={f"rule{evil}": (1, 1)},
             types={("award", False): 1},

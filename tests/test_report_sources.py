@@ -54,6 +54,7 @@ rules:
   - id: checked-in
     on: checkin
     do:
+      - award: {{points: 2, reason: checkin}}
       - send: {{text: "checked in"}}
   - id: thanks
     on: reaction.added
@@ -64,6 +65,16 @@ rules:
     if: "'spam' in event.data.text"
     do:
       - mute: {{for: 1h, reason: spam}}
+  - id: alert
+    on: message.posted
+    if: "'spam' in event.data.text"
+    do:
+      - emit: {{type: spam.seen}}
+  - id: caution
+    on: spam.seen
+    do:
+      - award: {{points: 1, reason: caution}}
+      - send: {{text: "careful"}}
   - id: take-back
     on: message.deleted
     do:
@@ -173,6 +184,7 @@ def _queries(tz: str) -> list[ReportQuery]:
         (first + timedelta(days=5), first + timedelta(days=18)),  # across the DST change
         (first + timedelta(days=13), first + timedelta(days=13)),  # one day
         (first + timedelta(days=30), first + timedelta(days=31)),  # late: history before
+        (first - timedelta(days=430), first + timedelta(days=40)),  # 68 weeks (retention)
     ]
     out = []
     for start, end in periods:
@@ -187,7 +199,7 @@ def _tallies(store: Any, q: ReportQuery) -> tuple[Any, ...]:
     source = report_source(store)
     return (
         source.report_members(q),
-        source.report_activity(q),
+        source.report_daily_active(q),
         source.report_actions(q),
         source.report_audit(q),
         source.report_points(q),
@@ -241,10 +253,10 @@ def test_the_logs_reach_every_figure() -> None:
     tz = "America/New_York"
     store = MemoryStore()
     _replay(tz, random_log(1), store)
-    members, activity, actions, audit, points = _tallies(store, _queries(tz)[0])
+    members, daily_active, actions, audit, points = _tallies(store, _queries(tz)[0])
     assert members.first_seen and members.left and members.retention
     assert {belongs for _, belongs, _ in members.by_last_active} == {True, False}
-    assert activity.daily_active and activity.goal_events and activity.goal_members
+    assert daily_active and members.goal_events and members.converters
     assert {t for t, _ in actions.types} >= {"send", "award", "spend", "revoke", "mute"}
     assert {direct for t, direct in actions.types if t == "send"} == {True, False}
     assert actions.shadow and actions.rules

@@ -31,14 +31,13 @@ from .records import (
 from .reports import (
     ActionTally,
     ActivityRow,
-    ActivityTally,
     MemberTally,
     ReportQuery,
     member_rows,
     newest_day,
     tally_actions,
-    tally_activity,
     tally_audit,
+    tally_daily_active,
     tally_members,
     tally_points,
 )
@@ -291,8 +290,8 @@ class MemoryStore:
     def report_members(self, query: ReportQuery) -> MemberTally:
         return tally_members(query, member_rows(self.open()), self._activity_rows())
 
-    def report_activity(self, query: ReportQuery) -> ActivityTally:
-        return tally_activity(query, self._activity_rows())
+    def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
+        return tally_daily_active(query, self._activity_rows())
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         self._index()

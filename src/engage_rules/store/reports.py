@@ -79,17 +79,9 @@ class MemberTally:
     #: (Monday of the ISO week a member was first seen in the period, weeks since) ->
     #: the members of that cohort active in that week, up to the period's end.
     retention: dict[tuple[date, int], int] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class ActivityTally:
-    """Activity in the period: active members per day, and the conversion goal."""
-
-    #: Members active on each day of the period (days with none are left out).
-    daily_active: dict[date, int] = field(default_factory=dict)
     #: Events of the goal type in the period, and the members who had one.
     goal_events: int = 0
-    goal_members: int = 0
+    converters: int = 0
 
 
 @dataclass(slots=True)
@@ -126,11 +118,12 @@ class ReportSource(Protocol):
         ...
 
     def report_members(self, query: ReportQuery) -> MemberTally:
-        """Members by first-seen day, leave day, last activity and retention week."""
+        """Members by first-seen day, leave day, last activity and retention week, and
+        the goal's events and members."""
         ...
 
-    def report_activity(self, query: ReportQuery) -> ActivityTally:
-        """Active members per day of the period, and the goal's events and members."""
+    def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
+        """Members active on each day of the period (days with none left out)."""
         ...
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
@@ -195,6 +188,7 @@ class _Member:
     last_active: str | None = None  # up to the period's end
     #: Active days from the Monday of the period's first week to its end (retention).
     active_days: set[str] = field(default_factory=set)
+    goal_events: int = 0  # in the period
 
     @property
     def seen(self) -> str | None:
@@ -212,7 +206,7 @@ def _member_days(
     q: ReportQuery, members: Iterable[MemberRow], activity: Iterable[ActivityRow]
 ) -> dict[tuple[str, str], _Member]:
     tz = zone(q.timezone)
-    end = q.end.isoformat()
+    start, end = q.start.isoformat(), q.end.isoformat()
     first_monday = monday(q.start).isoformat()
     out: dict[tuple[str, str], _Member] = {}
     for community, member, joined_at, status in members:
@@ -222,7 +216,7 @@ def _member_days(
                 joined=None if joined is None else joined.isoformat(), left_now=status == "left"
             )
     kinds: dict[str, bool] = {}
-    for community, member, day, event_type, _ in activity:
+    for community, member, day, event_type, events in activity:
         if not q.wants(community):
             continue
         m = out.get((community, member))
@@ -234,6 +228,8 @@ def _member_days(
             m.any_leave = True
         if day > end:
             continue
+        if event_type == q.goal and day >= start:
+            m.goal_events += events
         if event_type == "member.left" and (m.last_leave is None or day > m.last_leave):
             m.last_leave = day
         elif event_type == "member.joined" and (m.last_join is None or day > m.last_join):
@@ -259,7 +255,11 @@ def tally_members(
     left: Counter[date] = Counter()
     by_last_active: Counter[tuple[date | None, bool, bool]] = Counter()
     retention: Counter[tuple[date, int]] = Counter()
+    goal_events = converters = 0
     for m in _member_days(q, members, activity).values():
+        if m.goal_events:
+            goal_events += m.goal_events
+            converters += 1
         seen = m.seen
         if m.last_leave is not None and m.last_leave >= start:  # the last leave in the period
             left[days(m.last_leave)] += 1
@@ -277,27 +277,25 @@ def tally_members(
         weeks = {(days(d) - cohort).days // 7 for d in m.active_days if d >= cohort_text}
         for week in weeks:
             retention[(cohort, week)] += 1
-    return MemberTally(dict(first_seen), dict(left), dict(by_last_active), dict(retention))
+    return MemberTally(
+        dict(first_seen),
+        dict(left),
+        dict(by_last_active),
+        dict(retention),
+        goal_events,
+        converters,
+    )
 
 
-def tally_activity(q: ReportQuery, activity: Iterable[ActivityRow]) -> ActivityTally:
-    """:meth:`ReportSource.report_activity` from a store's activity."""
+def tally_daily_active(q: ReportQuery, activity: Iterable[ActivityRow]) -> dict[date, int]:
+    """:meth:`ReportSource.report_daily_active` from a store's activity."""
     start, end = q.start.isoformat(), q.end.isoformat()
     active: defaultdict[str, set[tuple[str, str]]] = defaultdict(set)
-    goal_events = 0
-    converters: set[tuple[str, str]] = set()
-    for community, member, day, event_type, events in activity:
-        if not (start <= day <= end and q.wants(community)):
-            continue
-        if q.is_activity(event_type):
+    for community, member, day, event_type, _ in activity:
+        if start <= day <= end and q.wants(community) and q.is_activity(event_type):
             active[day].add((community, member))
-        if event_type == q.goal:
-            goal_events += events
-            converters.add((community, member))
     days = _Days()
-    return ActivityTally(
-        {days(day): len(ms) for day, ms in active.items()}, goal_events, len(converters)
-    )
+    return {days(day): len(ms) for day, ms in active.items()}
 
 
 def tally_actions(q: ReportQuery, items: Iterable[tuple[ActionRecord, str]]) -> ActionTally:
@@ -420,8 +418,8 @@ class StoreReports:
         state, activity = self._read()
         return tally_members(query, member_rows(state), activity)
 
-    def report_activity(self, query: ReportQuery) -> ActivityTally:
-        return tally_activity(query, self._read()[1])
+    def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
+        return tally_daily_active(query, self._read()[1])
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         return tally_actions(query, ((i.action, i.status) for i in self.store.outbox()))

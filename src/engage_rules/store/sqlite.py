@@ -12,8 +12,9 @@ Layout (schema version 4)::
                                            time, currency, kind and amount on its first
                                            version only (4)
     outbox(seq, key, json, status, attempts, last_error,
-           ts, community, type, rule, cause, member, direct)   in commit order; json is
-                                           the action, plus "platform" of its event
+           ts, community, type, rule, cause, member, direct, first)   in commit order;
+                                           json is the action, plus "platform" of its
+                                           event; first: sqlite_reports.first_flags (4)
     timers(id, due, json)                  pending timers, indexed by due time
     errors(seq, json), review(seq, json)
     audit(seq, json, ts, community, action, reason)
@@ -77,7 +78,6 @@ from .records import (
 )
 from .reports import (
     ActionTally,
-    ActivityTally,
     MemberTally,
     ReportQuery,
     audit_fields,
@@ -85,10 +85,11 @@ from .reports import (
 )
 from .sqlite_reports import (
     action_tally,
-    activity_tally,
     audit_seconds,
     audit_tally,
     communities,
+    daily_active,
+    first_flags,
     member_tally,
     newest_day,
     points_tally,
@@ -136,7 +137,8 @@ CREATE TABLE outbox (
     rule TEXT,
     cause TEXT,
     member TEXT,
-    direct INTEGER
+    direct INTEGER,
+    first INTEGER
 );
 CREATE INDEX outbox_pending ON outbox (seq) WHERE status = 'pending';
 CREATE TABLE timers (id TEXT PRIMARY KEY, due REAL NOT NULL, json TEXT NOT NULL);
@@ -324,15 +326,22 @@ def _ledger_rows(
     """The batch's ledger rows.  The columns a report sums (``ts``, ``currency``,
     ``kind``, ``amount``) are written on an entry's first version only, so that an entry
     written again (a reversal sets its ``reversed_by``) counts once."""
-    new = {(c, m, e.seq) for d in decisions if d.ledger for c, m, e in d.ledger}
+    # Only a reversal rewrites an entry: look for rewrites only in a batch that has one.
+    rewritten: set[tuple[str, str, int]] = set()
+    if any(e.reverses is not None for d in decisions if d.ledger for _, _, e in d.ledger):
+        new = {(c, m, e.seq) for d in decisions if d.ledger for c, m, e in d.ledger}
+        rewritten = set(ledger) - new
     out: list[tuple[Any, ...]] = []
+    last_at, last_ts = None, None  # the entries of a decision share their instant
     for key, e in ledger.items():
         js = dumps(e.to_json()).decode()
-        if key in new:
-            amount = e.amount if -_AMOUNT_LIMIT < e.amount < _AMOUNT_LIMIT else float(e.amount)
-            out.append((*key, js, unix_seconds(e.at), e.currency, e.kind, amount))
-        else:
+        if rewritten and key in rewritten:
             out.append((*key, js, None, None, None, None))
+            continue
+        if e.at is not last_at:
+            last_at, last_ts = e.at, unix_seconds(e.at)
+        amount = e.amount if -_AMOUNT_LIMIT < e.amount < _AMOUNT_LIMIT else float(e.amount)
+        out.append((*key, js, last_ts, e.currency, e.kind, amount))
     return out
 
 
@@ -342,21 +351,26 @@ def _action_rows(
     outbox_json: Callable[[ActionRecord, dict[str, str]], str],
 ) -> list[tuple[Any, ...]]:
     """The batch's outbox rows (without ``seq``), with the columns reports group by."""
-    return [
-        (
-            a.key,
-            outbox_json(a, platforms),
-            "shadow" if a.shadow else "pending",
-            unix_seconds(a.at),
-            a.community,
-            a.type,
-            a.rule,
-            a.cause,
-            a.member,
-            is_direct(a),
+    out: list[tuple[Any, ...]] = []
+    last_at, last_ts = None, None  # the actions of a decision mostly share their instant
+    for a in actions:
+        if a.at is not last_at:
+            last_at, last_ts = a.at, unix_seconds(a.at)
+        out.append(
+            (
+                a.key,
+                outbox_json(a, platforms),
+                "shadow" if a.shadow else "pending",
+                last_ts,
+                a.community,
+                a.type,
+                a.rule,
+                a.cause,
+                a.member,
+                is_direct(a),
+            )
         )
-        for a in actions
-    ]
+    return out
 
 
 def _audit_rows(
@@ -825,15 +839,23 @@ class SQLiteStore:
             processed = self._indexes(db)
             seqs = self._outbox_seqs
             new_causes = list(dict.fromkeys(c for c in rows.causes if c not in processed))
-            outbox_rows: list[tuple[Any, ...]] = []
+            fresh: list[tuple[Any, ...]] = []
+            dropped: list[tuple[Any, ...]] = []
             new_keys: dict[str, int] = {}
-            seq = self._outbox_next
+            seq = first_seq = self._outbox_next
             for row in rows.actions:
                 action_key = row[0]
                 if action_key not in seqs and action_key not in new_keys:
                     new_keys[action_key] = seq
-                    outbox_rows.append((seq, *row))
+                    fresh.append(row)
                     seq += 1
+                else:
+                    dropped.append(row)
+            flags = first_flags(fresh, dropped, rows.causes) if fresh else []
+            outbox_rows = [
+                (n, *row, flag)
+                for n, row, flag in zip(range(first_seq, seq), fresh, flags, strict=True)
+            ]
             run = db.executemany
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -848,7 +870,8 @@ class SQLiteStore:
                 if outbox_rows:
                     run(
                         "INSERT INTO outbox (seq, key, json, status, ts, community, type, "
-                        "rule, cause, member, direct) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "rule, cause, member, direct, first) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         outbox_rows,
                     )
                 if rows.activity:
@@ -1024,9 +1047,9 @@ class SQLiteStore:
         with self._snapshot() as db, self._decoding("activity"):
             return member_tally(db, query)
 
-    def report_activity(self, query: ReportQuery) -> ActivityTally:
+    def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
         with self._snapshot() as db, self._decoding("activity"):
-            return activity_tally(db, query)
+            return daily_active(db, query)
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         with self._snapshot() as db:

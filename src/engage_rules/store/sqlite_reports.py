@@ -20,12 +20,13 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from .records import zone
-from .reports import ActionTally, ActivityTally, MemberTally, ReportQuery, local_day, monday
+from .reports import ActionTally, MemberTally, ReportQuery, local_day, monday
 
 DAY = 86400
 #: 1970-01-01, day 0 of the day numbers below.
@@ -153,6 +154,10 @@ def newest_day(db: sqlite3.Connection, timezone: str, community: str | None) -> 
     return local_day(clock[0] if clock else None, zone(timezone))
 
 
+#: Weeks of a period up to which the members' active weeks are kept as the bits of one
+#: integer (beyond, retention joins the activity again: _RETENTION_BY_JOIN).
+MASK_WEEKS = 62
+
 #: One row per member (in SQLite's temporary database) with the days the member
 #: figures need; dropped when the tally is done.
 _MEMBERS_TABLE = """
@@ -164,26 +169,42 @@ CREATE TEMP TABLE report_members (
     any_leave INTEGER,   -- left at any time (after the period's end included)
     last_join TEXT,      -- the last join up to the period's end
     last_active TEXT,    -- the last active day up to the period's end
+    weeks INTEGER,       -- bit k: active in week k from the period's first Monday
+    goal INTEGER,        -- goal events in the period
     joined TEXT,         -- the local day of the state's joined_at
     left_now INTEGER,    -- the state's status is "left"
     seen TEXT,           -- first seen
     cohort TEXT,         -- the Monday of ``seen``, when ``seen`` is in the period
-    cohort_jd REAL,      -- julianday(cohort)
+    cohort_week INTEGER, -- its week from the period's first Monday
     belongs INTEGER,     -- a member at the period's end
     PRIMARY KEY (community, member)
 )"""
 
-#: Per member, from the activity (one sort by member, five aggregates)...
+
+def _week(day: str) -> str:
+    """SQL: the week of ``day`` from the period's first Monday (days since it, over 7)."""
+    return f"(CAST(julianday({day}) AS INTEGER) - CAST(julianday(:first_monday) AS INTEGER)) / 7"
+
+
+#: Per member, from the activity: one sort by member, and aggregates...
 _MEMBERS_ACTIVITY = """
 INSERT INTO temp.report_members (community, member, first, last_leave, any_leave, last_join,
-    last_active)
+    last_active, weeks, goal)
 SELECT community, member, min(day),
     max(CASE WHEN type = 'member.left' AND day <= :end THEN day END),
     max(type = 'member.left'),
     max(CASE WHEN type = 'member.joined' AND day <= :end THEN day END),
-    max(CASE WHEN day <= :end AND {active} THEN day END)
+    max(CASE WHEN day <= :end AND {active} THEN day END),
+    {weeks},
+    sum(CASE WHEN type = :goal AND day BETWEEN :start AND :end THEN events END)
 FROM activity{where}
 GROUP BY community, member"""
+
+#: The distinct weeks (as bits) a member was active in, from the first Monday to the end.
+_WEEKS_MASK = (
+    f"sum(DISTINCT CASE WHEN day < :first_monday OR day > :end THEN NULL "
+    f"WHEN {{active}} THEN 1 << {_week('day')} END)"
+)
 
 #: ... then from the members' state (the SELECT of an upsert needs a WHERE) ...
 _MEMBERS_STATE = """
@@ -205,33 +226,60 @@ UPDATE temp.report_members SET
     belongs = (seen IS NULL OR seen <= :end) AND NOT CASE
         WHEN last_leave IS NULL THEN coalesce(left_now, 0) AND NOT coalesce(any_leave, 0)
         ELSE last_join IS NULL OR last_join <= last_leave END""",
-    "UPDATE temp.report_members SET cohort_jd = julianday(cohort) WHERE cohort IS NOT NULL",
+    f"UPDATE temp.report_members SET cohort_week = {_week('cohort')} WHERE cohort IS NOT NULL",
 )
 
-#: Distinct (member, week) pairs of the cohorts' activity, counted per (cohort, week).
-#: CROSS JOIN keeps activity (scanned by day, its key's prefix) as the outer loop.
-_RETENTION = """
-SELECT cohort, week, count(*) FROM (
-    SELECT DISTINCT r.rowid, r.cohort, CAST(julianday(a.day) - r.cohort_jd AS INTEGER) / 7 AS week
+#: Long periods: the distinct (member, week) pairs of the cohorts' activity, counted per
+#: (cohort, week).  CROSS JOIN keeps activity (scanned by day, its key's prefix) outside.
+_RETENTION_BY_JOIN = f"""
+SELECT cohort, week - cohort_week, count(*) FROM (
+    SELECT DISTINCT r.rowid, r.cohort, r.cohort_week, {_week("a.day")} AS week
     FROM activity AS a CROSS JOIN temp.report_members AS r
         ON r.community = a.community AND r.member = a.member
-    WHERE a.day >= :first_monday AND a.day <= :end AND {active}
+    WHERE a.day >= :first_monday AND a.day <= :end AND {{active}}
         AND r.cohort IS NOT NULL AND a.day >= r.cohort
 )
 GROUP BY cohort, week"""
 
 
+def _weeks(q: ReportQuery) -> int:
+    """The ISO weeks the period touches."""
+    return (monday(q.end) - monday(q.start)).days // 7 + 1
+
+
 def _fill_members(db: sqlite3.Connection, q: ReportQuery, params: dict[str, object]) -> None:
     days = LocalDays(zone(q.timezone), q.start, q.end)
     where, _ = _where(q)
+    weeks = _WEEKS_MASK.format(active=_active(q)) if _weeks(q) <= MASK_WEEKS else "NULL"
     db.execute(_MEMBERS_TABLE)
-    db.execute(_MEMBERS_ACTIVITY.format(active=_active(q), where=where), params)
+    db.execute(_MEMBERS_ACTIVITY.format(active=_active(q), where=where, weeks=weeks), params)
     db.execute(
         _MEMBERS_STATE.format(joined_day=days.sql("joined"), where=where or " WHERE true"),
         params,
     )
     for sql in _MEMBERS_DERIVED:
         db.execute(sql, params)
+
+
+def _retention(
+    db: sqlite3.Connection, q: ReportQuery, params: dict[str, object]
+) -> dict[tuple[date, int], int]:
+    """(cohort, weeks since) -> the cohort's members active that week."""
+    table = "temp.report_members"
+    n = _weeks(q)
+    if n > MASK_WEEKS:
+        rows = db.execute(_RETENTION_BY_JOIN.format(active=_active(q, "a.type")), params)
+        return {(date.fromisoformat(cohort), k): count for cohort, k, count in rows}
+    columns = ", ".join(f"sum((weeks >> {k}) & 1)" for k in range(n))
+    out: dict[tuple[date, int], int] = {}
+    for cohort, first, *counts in db.execute(
+        f"SELECT cohort, cohort_week, {columns} FROM {table} "
+        "WHERE cohort IS NOT NULL GROUP BY cohort"
+    ):
+        for k in range(first, n):
+            if counts[k]:
+                out[(date.fromisoformat(cohort), k - first)] = counts[k]
+    return out
 
 
 def member_tally(db: sqlite3.Connection, q: ReportQuery) -> MemberTally:
@@ -264,62 +312,168 @@ def member_tally(db: sqlite3.Connection, q: ReportQuery) -> MemberTally:
         ):
             day = None if last is None else date.fromisoformat(last)
             by_last_active[(day, bool(belongs), bool(active))] += n
-        retention = {
-            (date.fromisoformat(cohort), week): n
-            for cohort, week, n in db.execute(
-                _RETENTION.format(active=_active(q, "a.type")), params
-            )
-        }
+        goal_events, converters = db.execute(
+            f"SELECT coalesce(sum(goal), 0), count(goal) FROM {table}"
+        ).fetchone()
+        retention = _retention(db, q, params)
     finally:
         db.execute(f"DROP TABLE IF EXISTS {table}")
-    return MemberTally(first_seen, left, dict(by_last_active), retention)
+    return MemberTally(
+        first_seen, left, dict(by_last_active), retention, int(goal_events), int(converters)
+    )
 
 
-def activity_tally(db: sqlite3.Connection, q: ReportQuery) -> ActivityTally:
-    """:meth:`~.reports.ReportSource.report_activity` in SQL."""
+def daily_active(db: sqlite3.Connection, q: ReportQuery) -> dict[date, int]:
+    """:meth:`~.reports.ReportSource.report_daily_active` in SQL (grouped by day, the
+    activity key's prefix: no sort)."""
     where, params = _where(q, "day BETWEEN :start AND :end", _active(q))
-    daily = {
+    return {
         date.fromisoformat(day): n
         for day, n in db.execute(
-            "SELECT day, count(*) FROM "
-            f"(SELECT DISTINCT day, community, member FROM activity{where}) GROUP BY day",
+            "SELECT day, count(DISTINCT json_array(community, member)) "
+            f"FROM activity{where} GROUP BY day",
             params,
         )
     }
-    where, params = _where(q, "day BETWEEN :start AND :end", "type = :goal")
-    events, members = db.execute(
-        "SELECT coalesce(sum(n), 0), count(*) FROM "
-        f"(SELECT sum(events) AS n FROM activity{where} GROUP BY community, member)",
-        params,
-    ).fetchone()
-    return ActivityTally(daily, int(events), int(members))
+
+
+def _sums(
+    db: sqlite3.Connection,
+    keys: tuple[str, ...],
+    values: tuple[str, ...],
+    select: str,
+    params: dict[str, object],
+) -> list[tuple[Any, ...]]:
+    """``select`` (its key columns, then its value columns) summed per key — in a small
+    keyed table, one lookup per row, which beats sorting every row for a ``GROUP BY``."""
+    key = ", ".join(keys)
+    db.execute("DROP TABLE IF EXISTS temp.report_sums")
+    db.execute(
+        f"CREATE TEMP TABLE report_sums ({key}, {', '.join(values)}, PRIMARY KEY ({key})) "
+        "WITHOUT ROWID"
+    )
+    try:
+        db.execute(
+            f"INSERT INTO temp.report_sums {select} ON CONFLICT ({key}) DO UPDATE SET "
+            + ", ".join(f"{v} = {v} + excluded.{v}" for v in values),
+            params,
+        )
+        return db.execute("SELECT * FROM temp.report_sums").fetchall()
+    finally:
+        db.execute("DROP TABLE temp.report_sums")
 
 
 def action_tally(db: sqlite3.Connection, q: ReportQuery) -> ActionTally:
-    """:meth:`~.reports.ReportSource.report_actions` in SQL."""
+    """:meth:`~.reports.ReportSource.report_actions` in SQL.
+
+    The distinct causes a rule acted on are counted from ``first`` (first_flags): the
+    rows flagged 1 are each the one first row of their (rule, cause); the pairs of rows
+    flagged NULL are gathered apart, and counted once.
+    """
     days = LocalDays(zone(q.timezone), q.start, q.end)
     where, params = _where(q, days.in_period("ts"))
-    rules = {
-        rule: (causes, n)
-        for rule, causes, n in db.execute(
-            "SELECT rule, count(DISTINCT cause), count(*) FROM outbox"
-            f"{where} AND status <> 'shadow' GROUP BY rule",
-            params,
-        )
-    }
+    counts = _sums(
+        db,
+        ("shadow", "rule", "type", "direct"),
+        ("n", "firsts"),
+        "SELECT status = 'shadow', coalesce(rule, ''), coalesce(type, ''), "
+        "CASE WHEN status = 'shadow' THEN 0 ELSE coalesce(direct, 0) END, 1, "
+        f"coalesce(first, 0) FROM outbox{where}",
+        params,
+    )
+    actions: defaultdict[str, int] = defaultdict(int)
+    causes: defaultdict[str, int] = defaultdict(int)
     types: defaultdict[tuple[str, bool], int] = defaultdict(int)
     shadow: dict[tuple[str, str], tuple[int, int]] = {}
-    for is_shadow, rule, type_, direct, n, members in db.execute(
-        "SELECT status = 'shadow' AS s, rule, type, CASE WHEN status = 'shadow' THEN 0 "
-        f"ELSE direct END AS d, count(*), count(DISTINCT member) FROM outbox{where} "
-        "GROUP BY s, rule, type, d",
-        params,
-    ):
+    for is_shadow, rule, type_, direct, n, firsts in counts:
         if is_shadow:
-            shadow[(rule, type_)] = (n, members)
+            shadow[(rule, type_)] = (n, 0)
         else:
+            actions[rule] += n
+            causes[rule] += firsts
             types[(type_, bool(direct))] += n
+    for rule, n in _unflagged_causes(db, where, params).items():
+        causes[rule] += n
+    if shadow:
+        for rule, type_, members in db.execute(
+            "SELECT rule, type, count(DISTINCT member) FROM outbox"
+            f"{where} AND status = 'shadow' GROUP BY rule, type",
+            params,
+        ):
+            shadow[(rule, type_)] = (shadow[(rule, type_)][0], members)
+    rules = {rule: (causes[rule], n) for rule, n in actions.items()}
     return ActionTally(rules, dict(types), shadow)
+
+
+def _unflagged_causes(
+    db: sqlite3.Connection, where: str, params: dict[str, object]
+) -> dict[str, int]:
+    """Per rule, the causes of live rows flagged NULL that no row flagged 1 counts."""
+    live = f"{where} AND status <> 'shadow'"
+    db.execute("DROP TABLE IF EXISTS temp.report_pairs")
+    db.execute(
+        "CREATE TEMP TABLE report_pairs (rule, cause, PRIMARY KEY (rule, cause)) WITHOUT ROWID"
+    )
+    try:
+        db.execute(
+            "INSERT OR IGNORE INTO temp.report_pairs SELECT coalesce(rule, ''), "
+            f"coalesce(cause, '') FROM outbox{live} AND first IS NULL",
+            params,
+        )
+        out = dict(db.execute("SELECT rule, count(*) FROM temp.report_pairs GROUP BY rule"))
+        if out:
+            for rule, n in db.execute(
+                f"SELECT rule, count(*) FROM outbox{live} AND first = 1 AND EXISTS "
+                "(SELECT 1 FROM temp.report_pairs AS p WHERE p.rule = outbox.rule "
+                "AND p.cause = outbox.cause) GROUP BY rule",
+                params,
+            ):
+                out[rule] -= n
+        return out
+    finally:
+        db.execute("DROP TABLE temp.report_pairs")
+
+
+def first_flags(
+    rows: list[tuple[Any, ...]], dropped: list[tuple[Any, ...]], causes: list[str]
+) -> list[int | None]:
+    """The ``first`` flag of each outbox row a batch inserts: 1 on the first row of its
+    (rule, cause) — live and shadow apart — and 0 on the others, so that counting the 1s
+    counts the causes a rule acted on without a ``DISTINCT`` over every action; or NULL
+    on every row of a (rule, cause) whose rows another batch may hold too (its cause is
+    no decision of this batch: a deferred message released, a rule of an internal
+    event; or one of its actions was in the outbox already) or that fall at several
+    instants (perhaps on several days).  Reports count the NULL pairs apart.
+
+    ``rows`` (inserted) and ``dropped`` (their key was in the outbox already) are laid
+    out as _action_rows makes them: key, json, status, ts, community, type, rule, cause...
+    Few allocations per row: this runs in the commit path.
+    """
+    decided = set(causes)
+    flags: list[int | None] = [0] * len(rows)
+    #: cause -> rule (shadow: prefixed with NUL) -> the index of its first row
+    firsts: dict[str, dict[str, int]] = {}
+    unsure = [(row[7], row[6] if row[2] != "shadow" else "\0" + row[6]) for row in dropped]
+    for i, row in enumerate(rows):
+        cause, rule = row[7], row[6] if row[2] != "shadow" else "\0" + row[6]
+        by_rule = firsts.get(cause)
+        if by_rule is None:
+            by_rule = firsts[cause] = {}
+        j = by_rule.get(rule)
+        if j is None:
+            by_rule[rule] = i
+            if cause in decided:
+                flags[i] = 1
+            else:
+                unsure.append((cause, rule))
+        elif rows[j][3] != row[3]:
+            unsure.append((cause, rule))
+    if unsure:
+        pairs = set(unsure)
+        for i, row in enumerate(rows):
+            if (row[7], row[6] if row[2] != "shadow" else "\0" + row[6]) in pairs:
+                flags[i] = None
+    return flags
 
 
 def audit_tally(db: sqlite3.Connection, q: ReportQuery) -> dict[tuple[str, str], int]:
@@ -340,9 +494,12 @@ def points_tally(db: sqlite3.Connection, q: ReportQuery) -> dict[tuple[str, str]
     days = LocalDays(zone(q.timezone), q.start, q.end)
     where, params = _where(q, days.in_period("ts"))
     return {
-        (currency, kind): total
-        for currency, kind, total in db.execute(
-            f"SELECT currency, kind, sum(abs(amount)) FROM ledger{where} GROUP BY currency, kind",
+        (currency, kind): int(total)
+        for currency, kind, total in _sums(
+            db,
+            ("currency", "kind"),
+            ("n",),
+            f"SELECT coalesce(currency, ''), coalesce(kind, ''), abs(amount) FROM ledger{where}",
             params,
         )
     }
@@ -416,6 +573,7 @@ def report_columns_upgrade() -> str:
             "cause TEXT",
             "member TEXT",
             "direct INTEGER",
+            "first INTEGER",
         )
         + add("audit", "ts INTEGER", "community TEXT", "action TEXT", "reason TEXT")
         + f"UPDATE members SET joined = {at('joined_at')}, "

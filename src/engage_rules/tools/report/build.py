@@ -65,11 +65,11 @@ def build_report(data: ReportData, counts: PeriodData, churn_days: int = 30) -> 
         "churn_after_days": churn_days,
         "activity_events": sorted(data.activity_events),
         "members": members,
-        "activity": activity_figures(t, counts.activity, period, members["total"]),
+        "activity": activity_figures(t, counts.daily_active, period, members["total"]),
         "retention": retention_cohorts(t, period),
         "silence_stages": [{"key": k, "label": label} for k, _, label in SILENCE_STAGES]
         + [{"key": "never_active", "label": "never active"}],
-        "conversion": conversion(counts.activity, t, counts.goal),
+        "conversion": conversion(t, counts.goal),
         "rules": rules_fired(counts.actions),
         "moderation": moderation(counts.actions),
         "messages": messages(counts.actions, counts.audit),

@@ -17,7 +17,6 @@ from ...errors import ReportDataError as ReportDataError
 from ...store import Store
 from ...store.reports import (
     ActionTally,
-    ActivityTally,
     MemberTally,
     ReportQuery,
     ReportSource,
@@ -53,7 +52,8 @@ class PeriodData:
     period: Period
     goal: str = "purchase"
     members: MemberTally = field(default_factory=MemberTally)
-    activity: ActivityTally = field(default_factory=ActivityTally)
+    #: Members active on each day of the period.
+    daily_active: dict[date, int] = field(default_factory=dict)
     actions: ActionTally = field(default_factory=ActionTally)
     #: Audit log entries by (action, reason).
     audit: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -95,7 +95,7 @@ def read_period(
         period,
         goal,
         members=source.report_members(query),
-        activity=source.report_activity(query),
+        daily_active=source.report_daily_active(query),
         actions=source.report_actions(query),
         audit=source.report_audit(query),
         points=source.report_points(query),

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from ...store.reports import ActivityTally, MemberTally, monday
+from ...store.reports import MemberTally, monday
 
 #: Silence stages by days since last activity at the period's end: (key, lowest day, label).
 SILENCE_STAGES = (
@@ -96,11 +96,11 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def activity_figures(
-    t: MemberTally, a: ActivityTally, period: Period, total: int
+    t: MemberTally, daily_active: dict[date, int], period: Period, total: int
 ) -> dict[str, Any]:
     """DAU per day, average DAU, WAU and MAU at the period's end, and activity rates."""
     end = period.end
-    dau = _per_day(a.daily_active, period)
+    dau = _per_day(daily_active, period)
     wau = mau = active_in_period = members_mau = members_active = 0
     for (last, belongs, in_period), n in t.by_last_active.items():
         if last is not None:
@@ -148,9 +148,9 @@ def retention_cohorts(t: MemberTally, period: Period) -> list[dict[str, Any]]:
     return out
 
 
-def conversion(a: ActivityTally, t: MemberTally, goal: str) -> dict[str, Any]:
+def conversion(t: MemberTally, goal: str) -> dict[str, Any]:
     """Goal events in the period, converters, and both per active member."""
-    events, converters = a.goal_events, a.goal_members
+    events, converters = t.goal_events, t.converters
     active = sum(n for (_, _, in_period), n in t.by_last_active.items() if in_period)
     return {
         "goal": goal,
