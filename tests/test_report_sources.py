@@ -347,3 +347,34 @@ def test_a_schema_3_store_reports_the_same_after_its_upgrade(
     data = read_store(memory, None)
     period = choose_period(data, None, None)
     assert build_report(data, read_period(memory, data, period)) == json.loads(fresh)
+
+
+# -- a store without report methods (a plugin's) ------------------------------------------------
+
+
+class PlainStore:
+    """A store with only the Store protocol's methods (as a plugin's store may be)."""
+
+    def __init__(self, inner: MemoryStore) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("report_") and name != "report_context":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def test_a_store_without_report_methods_reports_the_same_figures() -> None:
+    tz = "Asia/Kathmandu"
+    store = MemoryStore()
+    _replay(tz, random_log(5), store)
+    plain = PlainStore(store)
+    assert isinstance(report_source(plain), StoreReports)
+    assert report_source(store) is store
+    reports = []
+    for source in (store, plain):
+        data = read_store(source, "c1")  # type: ignore[arg-type]
+        period = choose_period(data, None, None)
+        reports.append(build_report(data, read_period(source, data, period)))  # type: ignore[arg-type]
+    assert reports[0] == reports[1]
+    assert reports[0]["members"]["total"] and reports[0]["rules"]

@@ -215,19 +215,20 @@ FROM members{where}
 ON CONFLICT (community, member) DO UPDATE SET joined = excluded.joined,
     left_now = excluded.left_now"""
 
-#: ... and what follows from both (an UPDATE sees the row as it was: two steps).
-_MEMBERS_DERIVED = (
-    """
-UPDATE temp.report_members SET
-    seen = CASE WHEN joined IS NULL OR first < joined THEN first ELSE joined END""",
-    """
-UPDATE temp.report_members SET
-    cohort = CASE WHEN seen BETWEEN :start AND :end THEN date(seen, '-6 days', 'weekday 1') END,
-    belongs = (seen IS NULL OR seen <= :end) AND NOT CASE
-        WHEN last_leave IS NULL THEN coalesce(left_now, 0) AND NOT coalesce(any_leave, 0)
-        ELSE last_join IS NULL OR last_join <= last_leave END""",
-    f"UPDATE temp.report_members SET cohort_week = {_week('cohort')} WHERE cohort IS NOT NULL",
+#: ... and what follows from both (an UPDATE sees the row as it was: ``seen`` is
+#: written out where it is used).
+_SEEN = "CASE WHEN joined IS NULL OR first < joined THEN first ELSE joined END"
+_COHORT = (
+    f"CASE WHEN {_SEEN} BETWEEN :start AND :end THEN date({_SEEN}, '-6 days', 'weekday 1') END"
 )
+_MEMBERS_DERIVED = f"""
+UPDATE temp.report_members SET
+    seen = {_SEEN},
+    cohort = {_COHORT},
+    cohort_week = {_week(_COHORT)},
+    belongs = ({_SEEN} IS NULL OR {_SEEN} <= :end) AND NOT CASE
+        WHEN last_leave IS NULL THEN coalesce(left_now, 0) AND NOT coalesce(any_leave, 0)
+        ELSE last_join IS NULL OR last_join <= last_leave END"""
 
 #: Long periods: the distinct (member, week) pairs of the cohorts' activity, counted per
 #: (cohort, week).  CROSS JOIN keeps activity (scanned by day, its key's prefix) outside.
@@ -257,8 +258,7 @@ def _fill_members(db: sqlite3.Connection, q: ReportQuery, params: dict[str, obje
         _MEMBERS_STATE.format(joined_day=days.sql("joined"), where=where or " WHERE true"),
         params,
     )
-    for sql in _MEMBERS_DERIVED:
-        db.execute(sql, params)
+    db.execute(_MEMBERS_DERIVED, params)
 
 
 def _retention(
@@ -375,25 +375,28 @@ def action_tally(db: sqlite3.Connection, q: ReportQuery) -> ActionTally:
     counts = _sums(
         db,
         ("shadow", "rule", "type", "direct"),
-        ("n", "firsts"),
+        ("n", "firsts", "unflagged"),
         "SELECT status = 'shadow', coalesce(rule, ''), coalesce(type, ''), "
         "CASE WHEN status = 'shadow' THEN 0 ELSE coalesce(direct, 0) END, 1, "
-        f"coalesce(first, 0) FROM outbox{where}",
+        f"coalesce(first, 0), first IS NULL FROM outbox{where}",
         params,
     )
     actions: defaultdict[str, int] = defaultdict(int)
     causes: defaultdict[str, int] = defaultdict(int)
     types: defaultdict[tuple[str, bool], int] = defaultdict(int)
     shadow: dict[tuple[str, str], tuple[int, int]] = {}
-    for is_shadow, rule, type_, direct, n, firsts in counts:
+    unflagged = 0
+    for is_shadow, rule, type_, direct, n, firsts, nulls in counts:
         if is_shadow:
             shadow[(rule, type_)] = (n, 0)
         else:
             actions[rule] += n
             causes[rule] += firsts
             types[(type_, bool(direct))] += n
-    for rule, n in _unflagged_causes(db, where, params).items():
-        causes[rule] += n
+            unflagged += nulls
+    if unflagged:
+        for rule, n in _unflagged_causes(db, where, params).items():
+            causes[rule] += n
     if shadow:
         for rule, type_, members in db.execute(
             "SELECT rule, type, count(DISTINCT member) FROM outbox"
