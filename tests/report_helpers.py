@@ -9,6 +9,7 @@ posting.  test_report.py works every figure out by hand from this list.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,19 @@ def report_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, obj
     assert main(["report", *args, "--json"]) == 0
     out: dict[str, object] = json.loads(capsys.readouterr().out)
     return out
+
+
+#: The columns schema 4 added for reports (sqlite_reports.report_columns_upgrade).
+REPORT_COLUMNS = {
+    "members": ("joined", "status"),
+    "ledger": ("ts", "currency", "kind", "amount"),
+    "outbox": ("ts", "community", "type", "rule", "cause", "member", "direct", "first"),
+    "audit": ("ts", "community", "action", "reason"),
+}
+
+
+def drop_report_columns(db: sqlite3.Connection) -> None:
+    """Make a store's tables what they were in schema 3."""
+    for table, columns in REPORT_COLUMNS.items():
+        for column in columns:
+            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from engage_rules.cli import main
+from engage_rules.store.reports import ActionTally, MemberTally
 from engage_rules.tools.report.build import build_report
-from engage_rules.tools.report.data import ActionFact, LedgerFact, MemberFacts, ReportData
+from engage_rules.tools.report.data import PeriodData, ReportData
 from engage_rules.tools.report.figures import Period
 from engage_rules.tools.report.html import render_html
 from report_helpers import replay_into_sqlite
@@ -132,22 +133,22 @@ def test_charts_render_in_headless_chromium(
 def _hostile_report() -> dict[str, Any]:
     evil = '<script>alert("x")</script>'
     day = date(2026, 3, 2)
-    data = ReportData(
-        "pb & <co>",
-        "UTC",
-        f"c{evil}",
-        frozenset({"message.posted"}),
-        activity=[(f"c{evil}", f"m{evil}", day, "message.posted", 1)],
-        members=[MemberFacts(f"c{evil}", f"m{evil}", day, "active")],
-        actions=[
-            ActionFact(f"c{evil}", "ban", f"m{evil}", f"rule{evil}", "e1", day, "shadow", False),
-            ActionFact(
-                f"c{evil}", "award", f"m{evil}", f"rule{evil}", "e1", day, "delivered", False
-            ),
-        ],
-        ledger=[LedgerFact(f"c{evil}", f"m{evil}", f"coins{evil}", "award", 5, day)],
+    data = ReportData("pb & <co>", "UTC", f"c{evil}", frozenset({"message.posted"}))
+    # One member of the community, active that day, with a shadow ban and points.
+    counts = PeriodData(
+        Period(day, day),
+        members=MemberTally(
+            first_seen={day: 1}, by_last_active={(day, True, True): 1}, retention={(day, 0): 1}
+        ),
+        daily_active={day: 1},
+        actions=ActionTally(
+            rules={f"rule{evil}": (1, 1)},
+            types={("award", False): 1},
+            shadow={(f"rule{evil}", "ban"): (1, 1)},
+        ),
+        points={(f"coins{evil}", "award"): 5},
     )
-    return build_report(data, Period(day, day))
+    return build_report(data, counts)
 
 
 def test_html_escapes_every_string_from_data() -> None:

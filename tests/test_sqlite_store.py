@@ -29,6 +29,7 @@ from engage_rules.store.base import link_reversals
 from engage_rules.store.sqlite import SCHEMA_VERSION, encode_member
 from engage_rules.testing import T0
 from engage_rules.testing import strategies as est
+from report_helpers import drop_report_columns
 
 
 def _decision(n: int) -> Decision:
@@ -69,10 +70,9 @@ def _set_meta(path: Path, key: str, value: str) -> None:
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     SQLiteStore(path).close()
-    _set_meta(path, "schema_version", str(SCHEMA_VERSION + 1))
-    with pytest.raises(
-        StoreError, match=rf"newer engage_rules .*schema {SCHEMA_VERSION + 1}.*upgrade"
-    ):
+    newer = SCHEMA_VERSION + 1
+    _set_meta(path, "schema_version", str(newer))
+    with pytest.raises(StoreError, match=rf"newer engage_rules .*schema {newer}.*upgrade"):
         SQLiteStore(path)
     _set_meta(path, "schema_version", "banana")
     with pytest.raises(StoreError, match="unknown store schema version 'banana'"):
@@ -95,6 +95,7 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         db.execute("CREATE TABLE old_processed AS SELECT id FROM processed")
         db.execute("DROP TABLE processed")
         db.execute("ALTER TABLE old_processed RENAME TO processed")
+        drop_report_columns(db)
     db.close()
     _set_meta(path, "schema_version", "1")
     with SQLiteStore(path) as store:

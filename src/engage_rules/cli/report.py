@@ -91,7 +91,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """``engage-rules report``: a community report from what a store keeps."""
     from ..errors import PeriodError, ReportDataError
     from ..tools.report.build import build_report, choose_period
-    from ..tools.report.data import read_store
+    from ..tools.report.data import read_period, read_store
     from .common import open_persistent_store
 
     try:
@@ -107,12 +107,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         data = read_store(store, args.community)
         period = choose_period(data, start, end)
+        counts = read_period(store, data, period, args.goal)
     except (ReportDataError, PeriodError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     finally:
         store.close()
-    report = build_report(data, period, goal=args.goal, churn_days=churn_days)
+    report = build_report(data, counts, churn_days=churn_days)
     if args.html:
         from ..tools.report.html import render_html
 

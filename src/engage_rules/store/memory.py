@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import orjson
@@ -48,6 +49,19 @@ from .records import (
     trace_matches,
     trace_rows,
     zone,
+)
+from .reports import (
+    ActionTally,
+    ActivityRow,
+    MemberTally,
+    ReportQuery,
+    member_rows,
+    newest_day,
+    tally_actions,
+    tally_audit,
+    tally_daily_active,
+    tally_members,
+    tally_points,
 )
 
 
@@ -366,8 +380,39 @@ class MemoryStore:
 
     def activity(self) -> list[tuple[str, str, str, str, int]]:
         """Daily activity counts (only with ``keep_history``: else StoreError)."""
+        return sorted(self._activity_rows())
+
+    def _activity_rows(self) -> Iterator[ActivityRow]:
         self._history("activity counts")
-        return [(c, m, day, t, n) for (c, m, day, t), n in sorted(self._activity.items())]
+        return ((c, m, day, t, n) for (c, m, day, t), n in self._activity.items())
+
+    # -- report aggregates (reports.py: the reference implementation) ------------------
+    # A report reads history: without ``keep_history`` each of these raises StoreError.
+    def report_communities(self) -> list[str]:
+        names = set(self.open().communities)
+        names.update(row[0] for row in self._activity_rows())
+        return sorted(names)
+
+    def report_newest_day(self, timezone: str, community: str | None) -> date | None:
+        return newest_day(timezone, community, self._activity_rows(), self.open().clock)
+
+    def report_members(self, query: ReportQuery) -> MemberTally:
+        return tally_members(query, member_rows(self.open()), self._activity_rows())
+
+    def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
+        return tally_daily_active(query, self._activity_rows())
+
+    def report_actions(self, query: ReportQuery) -> ActionTally:
+        self._history("the outbox's history")
+        self._index()
+        return tally_actions(query, ((item.action, item.status) for item in self._outbox.values()))
+
+    def report_audit(self, query: ReportQuery) -> dict[tuple[str, str], int]:
+        self._history("the audit log's history")
+        return tally_audit(query, self._audit)
+
+    def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
+        return tally_points(query, ((c, e) for c, _, e in self.ledgers(query.community)))
 
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds

@@ -1,22 +1,31 @@
 """The embedded durable store (docs/running.md): one SQLite file, WAL, durable commits.
 
-Layout (schema version 5)::
+Layout (schema version 6)::
 
     meta(key, value)                       schema_version, format, clock, timer_seq, outbox_seq
     processed(id, ts)                      committed event and timer ids with the clock of
                                            their commit, within the dedup window (4)
     communities(name, json)                community-level data
-    members(community, id, json)           MemberState JSON (with ledger_seq and the
-                                           revocable credits; no ledger) (5)
-    ledger(rid, community, member, seq, json)  LedgerEntry JSON, appended in commit order
-    outbox(seq, key, json, status, attempts, last_error)   in commit order; json is the
-                                           action, plus "platform" of its event
+    members(community, id, json, joined, status)   MemberState JSON (with ledger_seq and
+                                           the revocable credits; no ledger) (5);
+                                           joined_at (Unix seconds), status (6)
+    ledger(rid, community, member, seq, json, ts, currency, kind, amount)   LedgerEntry
+                                           JSON, appended in commit order; the entry's
+                                           time, currency, kind and amount (6)
+    outbox(seq, key, json, status, attempts, last_error,
+           ts, community, type, rule, cause, member, direct, first)   in commit order;
+                                           json is the action, plus "platform" of its
+                                           event; first: sqlite_reports.first_flags (6)
     timers(id, due, json)                  pending timers, indexed by due time
-    errors(seq, json), audit(seq, json), review(seq, json)
+    errors(seq, json), review(seq, json)
+    audit(seq, json, ts, community, action, reason)
     activity(community, member, day, type, events)     daily activity, for reports (2)
     traces(seq, event, cause, community, member, ts, json)   rule traces (2)
     replays(key, first_seq, last_seq)      outbox rows each run of a replay committed (3)
     processed_id, outbox_key               unique indexes: ids and keys are looked up (4)
+
+The columns marked (4) copy what reports group by out of the JSON (``ts``: whole Unix
+seconds), so that ``engage-rules report`` aggregates in SQL (sqlite_reports.py).
 
 Every :meth:`SQLiteStore.commit` is one ``BEGIN IMMEDIATE ... COMMIT`` transaction with
 ``synchronous=FULL`` in WAL mode: when it returns, the batch survives a killed process
@@ -50,7 +59,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +94,28 @@ from .records import (
     trace_rows,
     zone,
 )
+from .reports import (
+    ActionTally,
+    MemberTally,
+    ReportQuery,
+    audit_fields,
+    is_direct,
+)
+from .sqlite_reports import (
+    action_tally,
+    audit_seconds,
+    audit_tally,
+    communities,
+    daily_active,
+    first_flags,
+    member_tally,
+    newest_day,
+    points_tally,
+    report_columns_upgrade,
+    unix_seconds,
+)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 FORMAT = "engage_rules"
 
 _SCHEMA = (
@@ -98,6 +127,8 @@ CREATE TABLE members (
     community TEXT NOT NULL,
     id TEXT NOT NULL,
     json TEXT NOT NULL,
+    joined INTEGER,
+    status TEXT,
     PRIMARY KEY (community, id)
 );
 CREATE TABLE ledger (
@@ -105,7 +136,11 @@ CREATE TABLE ledger (
     community TEXT NOT NULL,
     member TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    json TEXT NOT NULL
+    json TEXT NOT NULL,
+    ts INTEGER,
+    currency TEXT,
+    kind TEXT,
+    amount INTEGER
 );
 CREATE TABLE outbox (
     seq INTEGER PRIMARY KEY,
@@ -113,13 +148,28 @@ CREATE TABLE outbox (
     json TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT
+    last_error TEXT,
+    ts INTEGER,
+    community TEXT,
+    type TEXT,
+    rule TEXT,
+    cause TEXT,
+    member TEXT,
+    direct INTEGER,
+    first INTEGER
 );
 CREATE INDEX outbox_pending ON outbox (seq) WHERE status = 'pending';
 CREATE TABLE timers (id TEXT PRIMARY KEY, due REAL NOT NULL, json TEXT NOT NULL);
 CREATE INDEX timers_due ON timers (due);
 CREATE TABLE errors (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
-CREATE TABLE audit (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    json TEXT NOT NULL,
+    ts INTEGER,
+    community TEXT,
+    action TEXT,
+    reason TEXT
+);
 CREATE TABLE review (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
 """
     + """
@@ -237,6 +287,7 @@ DELETE FROM outbox WHERE seq NOT IN (SELECT min(seq) FROM outbox GROUP BY key);
 """
     + _SCHEMA[_SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS processed_id") :],
     5: _upgrade_members,
+    6: report_columns_upgrade(),
 }
 
 #: The most processed ids one commit forgets (see SQLiteStore._forget_processed).
@@ -340,21 +391,82 @@ class _Rows:
     causes: list[str]
     #: The store's clock after the batch (epoch seconds): its processed ids' time.
     clock: float
-    ledger: list[tuple[str, str, int, str]]
-    actions: list[tuple[str, str, str]]  # key, json, status
+    #: community, member, seq, json, then the report columns (_ledger_rows)
+    ledger: list[tuple[Any, ...]]
+    #: key, json, status, then the report columns (_action_rows)
+    actions: list[tuple[Any, ...]]
     timers_add: list[tuple[str, float, str]]
     timers_del: list[tuple[str]]
     errors: list[tuple[str]]
-    audit: list[tuple[str]]
+    #: json, then the report columns (_audit_rows)
+    audit: list[tuple[Any, ...]]
     review: list[tuple[str]]
     meta: list[tuple[str, str]]
     activity: list[tuple[str, str, str, str, int]] = field(default_factory=list)
     traces: list[tuple[str, str, str, str | None, float, str]] = field(default_factory=list)
-    members: list[tuple[str, str, str]] = field(default_factory=list)
+    #: community, id, json, joined (Unix seconds), status
+    members: list[tuple[str, str, str, int | None, str]] = field(default_factory=list)
     members_gone: list[tuple[str, str]] = field(default_factory=list)
     communities: list[tuple[str, str]] = field(default_factory=list)
     communities_gone: list[tuple[str]] = field(default_factory=list)
     communities_seen: list[tuple[str, str]] = field(default_factory=list)
+
+
+#: Ledger amounts beyond this are kept as floats in the ``amount`` column (SQLite
+#: integers have 64 bits; the JSON keeps the exact value).
+_AMOUNT_LIMIT = 2**62
+
+
+def _ledger_rows(
+    ledger: list[tuple[str, str, LedgerEntry]], dumps: Callable[[Any], bytes]
+) -> list[tuple[Any, ...]]:
+    """The batch's ledger rows, with the columns a report sums (``ts``, ``currency``,
+    ``kind``, ``amount``).  Entries are written once (``reversed_by`` is derived when
+    the ledger is read), so each counts once."""
+    out: list[tuple[Any, ...]] = []
+    last_at, last_ts = None, None  # the entries of a decision share their instant
+    for c, m, e in ledger:
+        js = dumps(e.to_json()).decode()
+        if e.at is not last_at:
+            last_at, last_ts = e.at, unix_seconds(e.at)
+        amount = e.amount if -_AMOUNT_LIMIT < e.amount < _AMOUNT_LIMIT else float(e.amount)
+        out.append((c, m, e.seq, js, last_ts, e.currency, e.kind, amount))
+    return out
+
+
+def _action_rows(
+    actions: list[ActionRecord],
+    platforms: dict[str, str],
+    outbox_json: Callable[[ActionRecord, dict[str, str]], str],
+) -> list[tuple[Any, ...]]:
+    """The batch's outbox rows (without ``seq``), with the columns reports group by."""
+    out: list[tuple[Any, ...]] = []
+    last_at, last_ts = None, None  # the actions of a decision mostly share their instant
+    for a in actions:
+        if a.at is not last_at:
+            last_at, last_ts = a.at, unix_seconds(a.at)
+        out.append(
+            (
+                a.key,
+                outbox_json(a, platforms),
+                "shadow" if a.shadow else "pending",
+                last_ts,
+                a.community,
+                a.type,
+                a.rule,
+                a.cause,
+                a.member,
+                is_direct(a),
+            )
+        )
+    return out
+
+
+def _audit_rows(
+    entries: list[dict[str, Any]], dumps: Callable[[Any], bytes]
+) -> list[tuple[Any, ...]]:
+    """The batch's audit rows, with the columns reports group by."""
+    return [(dumps(e).decode(), audit_seconds(e.get("at")), *audit_fields(e)) for e in entries]
 
 
 def _outbox_json(action: ActionRecord, platforms: dict[str, str]) -> str:
@@ -787,11 +899,8 @@ class SQLiteStore:
         rows = _Rows(
             causes=b.causes,
             clock=ts(state.clock) if state.clock is not None else 0.0,
-            ledger=[(c, m, e.seq, dumps(e.to_json()).decode()) for c, m, e in b.ledger],
-            actions=[
-                (a.key, outbox_json(a, b.platforms), "shadow" if a.shadow else "pending")
-                for a in b.actions
-            ],
+            ledger=_ledger_rows(b.ledger, dumps),
+            actions=_action_rows(b.actions, b.platforms, outbox_json),
             timers_add=[
                 (t.id, t.due, dumps(t.to_json()).decode())
                 for t in b.timers.values()
@@ -799,7 +908,7 @@ class SQLiteStore:
             ],
             timers_del=[(tid,) for tid, t in b.timers.items() if t is None],
             errors=[(dumps(e.to_json()).decode(),) for e in b.errors],
-            audit=[(dumps(a).decode(),) for a in b.audit],
+            audit=_audit_rows(b.audit, dumps),
             review=[(dumps(r).decode(),) for r in b.review],
             meta=[
                 ("clock", state.clock.isoformat() if state.clock is not None else ""),
@@ -827,7 +936,9 @@ class SQLiteStore:
             if m is None:
                 rows.members_gone.append(key)
             else:
-                rows.members.append((key[0], key[1], member_text(m)))
+                rows.members.append(
+                    (key[0], key[1], member_text(m), unix_seconds(m.joined_at), m.status)
+                )
         for name in b.communities:
             cs = state.communities.get(name)
             if cs is None:
@@ -844,7 +955,7 @@ class SQLiteStore:
             self._indexes(db)
             clock = rows.clock
             processed_rows = [(cause, clock) for cause in dict.fromkeys(rows.causes)]
-            outbox_rows, seq = self._new_outbox_rows(rows.actions)
+            outbox_rows, seq = self._new_outbox_rows(rows.actions, rows.causes)
             db.execute("BEGIN IMMEDIATE")
             try:
                 self._write_event_rows(db, rows, processed_rows, outbox_rows)
@@ -868,20 +979,28 @@ class SQLiteStore:
             return self._commit_in_background()
 
     def _new_outbox_rows(
-        self, actions: list[tuple[str, str, str]]
-    ) -> tuple[list[tuple[int, str, str, str]], int]:
-        """The outbox rows of the batch's actions (the first of each key), and the next
-        free sequence number.  A row whose key is in the outbox already is ignored when
-        written (the unique index), leaving its sequence number unused."""
-        outbox_rows: list[tuple[int, str, str, str]] = []
+        self, actions: list[tuple[Any, ...]], causes: list[str]
+    ) -> tuple[list[tuple[Any, ...]], int]:
+        """The outbox rows of the batch's actions (the first of each key, with its report
+        columns and first flag: sqlite_reports.first_flags), and the next free sequence
+        number.  A row whose key is in the outbox already is ignored when written (the
+        unique index), leaving its sequence number unused."""
+        fresh: list[tuple[Any, ...]] = []
+        dropped: list[tuple[Any, ...]] = []
         new_keys: set[str] = set()
-        seq = self._outbox_next
-        for action_key, js, status in actions:
-            if action_key not in new_keys:
-                new_keys.add(action_key)
-                outbox_rows.append((seq, action_key, js, status))
-                seq += 1
-        return outbox_rows, seq
+        for row in actions:
+            if row[0] in new_keys:
+                dropped.append(row)
+            else:
+                new_keys.add(row[0])
+                fresh.append(row)
+        first = self._outbox_next
+        flags = first_flags(fresh, dropped, causes) if fresh else []
+        rows = [
+            (n, *row, flag)
+            for n, row, flag in zip(range(first, first + len(fresh)), fresh, flags, strict=True)
+        ]
+        return rows, first + len(fresh)
 
     def _write_event_rows(
         self,
@@ -898,12 +1017,15 @@ class SQLiteStore:
             self._forget_processed(db, rows.clock)
         if rows.ledger:
             run(
-                "INSERT INTO ledger (community, member, seq, json) VALUES (?, ?, ?, ?)",
+                "INSERT INTO ledger (community, member, seq, json, ts, currency, kind, "
+                "amount) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows.ledger,
             )
         if outbox_rows:
             run(
-                "INSERT OR IGNORE INTO outbox (seq, key, json, status) VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO outbox (seq, key, json, status, ts, community, type, "
+                "rule, cause, member, direct, first) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 outbox_rows,
             )
         if rows.activity:
@@ -934,7 +1056,10 @@ class SQLiteStore:
         if rows.errors:
             run("INSERT INTO errors (json) VALUES (?)", rows.errors)
         if rows.audit:
-            run("INSERT INTO audit (json) VALUES (?)", rows.audit)
+            run(
+                "INSERT INTO audit (json, ts, community, action, reason) VALUES (?, ?, ?, ?, ?)",
+                rows.audit,
+            )
         if rows.review:
             run("INSERT INTO review (json) VALUES (?)", rows.review)
 
@@ -973,11 +1098,15 @@ class SQLiteStore:
         self._inflight = future
         return future
 
-    def _write_members(self, db: sqlite3.Connection, members: list[tuple[str, str, str]]) -> None:
-        """Upsert member rows (no list of the stored members is kept in memory)."""
+    def _write_members(
+        self, db: sqlite3.Connection, members: list[tuple[str, str, str, int | None, str]]
+    ) -> None:
+        """Upsert member rows, with the columns reports read (no list of the stored
+        members is kept in memory)."""
         db.executemany(
-            "INSERT INTO members (community, id, json) VALUES (?, ?, ?) "
-            "ON CONFLICT (community, id) DO UPDATE SET json = excluded.json",
+            "INSERT INTO members (community, id, json, joined, status) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (community, id) DO UPDATE SET json = excluded.json, "
+            "joined = excluded.joined, status = excluded.status",
             members,
         )
 
@@ -1067,6 +1196,45 @@ class SQLiteStore:
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds
         self._pruned_at = -1e18
+
+    # -- report aggregates (reports.py, sqlite_reports.py) -----------------------------
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """The connection in one read transaction: a consistent snapshot."""
+        with self._use() as db:
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                db.execute("COMMIT")
+
+    def report_communities(self) -> list[str]:
+        with self._snapshot() as db:
+            return communities(db)
+
+    def report_newest_day(self, timezone: str, community: str | None) -> date | None:
+        with self._snapshot() as db, self._decoding("activity"):
+            return newest_day(db, timezone, community)
+
+    def report_members(self, query: ReportQuery) -> MemberTally:
+        with self._snapshot() as db, self._decoding("activity"):
+            return member_tally(db, query)
+
+    def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
+        with self._snapshot() as db, self._decoding("activity"):
+            return daily_active(db, query)
+
+    def report_actions(self, query: ReportQuery) -> ActionTally:
+        with self._snapshot() as db:
+            return action_tally(db, query)
+
+    def report_audit(self, query: ReportQuery) -> dict[tuple[str, str], int]:
+        with self._snapshot() as db:
+            return audit_tally(db, query)
+
+    def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
+        with self._snapshot() as db:
+            return points_tally(db, query)
 
     def traces(
         self,

@@ -10,13 +10,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from ...errors import PeriodError as PeriodError
-from .data import ReportData
+from .data import PeriodData, ReportData
 from .figures import (
     SILENCE_STAGES,
     Period,
     activity_figures,
     conversion,
-    histories,
     member_figures,
     retention_cohorts,
 )
@@ -49,12 +48,11 @@ def choose_period(data: ReportData, start: date | None, end: date | None) -> Per
     return Period(start, end)
 
 
-def build_report(
-    data: ReportData, period: Period, goal: str = "purchase", churn_days: int = 30
-) -> dict[str, Any]:
-    """Every figure of the report (docs/reports.md defines them)."""
-    hs = histories(data)
-    members = member_figures(hs, period, churn_days)
+def build_report(data: ReportData, counts: PeriodData, churn_days: int = 30) -> dict[str, Any]:
+    """Every figure of the report (docs/reports.md defines them), from the period's
+    aggregates (:func:`~.data.read_period`)."""
+    period, t = counts.period, counts.members
+    members = member_figures(t, period, churn_days)
     return {
         "playbook": data.playbook,
         "timezone": data.timezone,
@@ -67,14 +65,14 @@ def build_report(
         "churn_after_days": churn_days,
         "activity_events": sorted(data.activity_events),
         "members": members,
-        "activity": activity_figures(hs, period, members["total"]),
-        "retention": retention_cohorts(hs, period),
+        "activity": activity_figures(t, counts.daily_active, period, members["total"]),
+        "retention": retention_cohorts(t, period),
         "silence_stages": [{"key": k, "label": label} for k, _, label in SILENCE_STAGES]
         + [{"key": "never_active", "label": "never active"}],
-        "conversion": conversion(data, period, goal, hs),
-        "rules": rules_fired(data, period),
-        "moderation": moderation(data, period),
-        "messages": messages(data, period),
-        "points": points(data, period),
-        "shadow": shadow(data, period),
+        "conversion": conversion(t, counts.goal),
+        "rules": rules_fired(counts.actions),
+        "moderation": moderation(counts.actions),
+        "messages": messages(counts.actions, counts.audit),
+        "points": points(counts.points),
+        "shadow": shadow(counts.actions),
     }

@@ -1,8 +1,9 @@
 """The report's member figures: growth, activity, retention, silence and conversion.
 
-Pure functions of :class:`~.data.ReportData` (no store, no clock), so each figure can be
-checked by hand on a small event log.  Everything is counted in whole local days of the
-playbook's time zone; the definitions are the ones docs/reports.md gives operators:
+Pure functions of the store's aggregates (:mod:`engage_rules.store.reports`: no store, no
+clock), so each figure can be checked by hand on small counts.  Everything is counted in
+whole local days of the playbook's time zone; the definitions are the ones docs/reports.md
+gives operators:
 
 - a member is *active* on a day when they had at least one event of an activity type
   that day (the playbook's ``activity_events``);
@@ -13,17 +14,19 @@ playbook's time zone; the definitions are the ones docs/reports.md gives operato
   a join on the same day count as a leave);
 - *days since last activity* at the period's end is 0 for a member active that day.
 
-The per-member facts are gathered in one pass over the activity rows, so a report over
-hundreds of thousands of events takes seconds.
+The store counts members by what these need (:class:`~engage_rules.store.reports.MemberTally`):
+by first-seen day, by leave day, by (last active day, belongs at the end, active in the
+period), and cohort members by the weeks they were active in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from .data import ReportData
+from ...store.reports import MemberTally, monday
 
 #: Silence stages by days since last activity at the period's end: (key, lowest day, label).
 SILENCE_STAGES = (
@@ -50,101 +53,37 @@ class Period:
         return isinstance(day, date) and self.start <= day <= self.end
 
 
-@dataclass(slots=True)
-class MemberHistory:
-    """One member's days, gathered from the activity rows and the state."""
-
-    joined: date | None = None
-    first_event: date | None = None
-    joins: set[date] = field(default_factory=set)
-    leaves: set[date] = field(default_factory=set)
-    active: set[date] = field(default_factory=set)
-    left_now: bool = False  # the state says they left (when no leave day was recorded)
-
-    @property
-    def first_seen(self) -> date | None:
-        days = [d for d in (self.joined, self.first_event) if d is not None]
-        return min(days) if days else None
-
-    def left_by(self, end: date) -> bool:
-        leaves = [d for d in self.leaves if d <= end]
-        if not leaves:
-            return self.left_now and not self.leaves
-        last_leave = max(leaves)
-        return not any(last_leave < d <= end for d in self.joins)
-
-    def last_active(self, end: date) -> date | None:
-        days = [d for d in self.active if d <= end]
-        return max(days) if days else None
-
-    def belongs_at(self, end: date) -> bool:
-        seen = self.first_seen
-        return (seen is None or seen <= end) and not self.left_by(end)
-
-
-Key = tuple[str, str]  # (community, member)
-
-
-def histories(data: ReportData) -> dict[Key, MemberHistory]:
-    """Every member's history, from one pass over the activity rows."""
-    out: dict[Key, MemberHistory] = {}
-    for m in data.members:
-        out[(m.community, m.member)] = MemberHistory(joined=m.joined, left_now=m.status == "left")
-    is_activity = data.is_activity
-    kinds: dict[str, bool] = {}
-    for community, member, day, event_type, _ in data.activity:
-        key = (community, member)
-        h = out.get(key)
-        if h is None:
-            h = out[key] = MemberHistory()
-        if h.first_event is None or day < h.first_event:
-            h.first_event = day
-        if event_type == "member.joined":
-            h.joins.add(day)
-            if h.joined is None or day < h.joined:
-                h.joined = day
-        elif event_type == "member.left":
-            h.leaves.add(day)
-        active = kinds.get(event_type)
-        if active is None:
-            active = kinds[event_type] = is_activity(event_type)
-        if active:
-            h.active.add(day)
+def _per_day(counts: dict[date, int], period: Period) -> dict[date, int]:
+    out = dict.fromkeys(period.days, 0)
+    for day, n in counts.items():
+        if day in period:
+            out[day] += n
     return out
 
 
-def member_figures(hs: dict[Key, MemberHistory], period: Period, churn_days: int) -> dict[str, Any]:
+def member_figures(t: MemberTally, period: Period, churn_days: int) -> dict[str, Any]:
     """Totals, joins and leaves per day, churn and silence stages at the period's end."""
     end = period.end
-    new_per_day = dict.fromkeys(period.days, 0)
-    left_per_day = dict.fromkeys(period.days, 0)
-    total = new = left = churned = 0
+    new_per_day = _per_day(t.first_seen, period)
+    left_per_day = _per_day(t.left, period)
+    total = churned = 0
     stages = dict.fromkeys([k for k, _, _ in SILENCE_STAGES] + [NEVER_ACTIVE], 0)
-    for h in hs.values():
-        seen = h.first_seen
-        if seen in period:
-            new += 1
-            new_per_day[seen] += 1  # type: ignore[index]
-        left_days = [d for d in h.leaves if d in period]
-        if left_days:
-            left += 1
-            left_per_day[max(left_days)] += 1
-        if not h.belongs_at(end):
+    for (last, belongs, _), n in t.by_last_active.items():
+        if not belongs:
             continue
-        total += 1
-        last = h.last_active(end)
+        total += n
         if last is None:
-            stages[NEVER_ACTIVE] += 1
+            stages[NEVER_ACTIVE] += n
             continue
         idle = (end - last).days
         stage = next(k for k, low, _ in reversed(SILENCE_STAGES) if idle >= low)
-        stages[stage] += 1
+        stages[stage] += n
         if idle >= churn_days:
-            churned += 1
+            churned += n
     return {
         "total": total,
-        "new": new,
-        "left": left,
+        "new": sum(new_per_day.values()),
+        "left": sum(left_per_day.values()),
         "churned": churned,
         "new_per_day": {d.isoformat(): n for d, n in new_per_day.items()},
         "left_per_day": {d.isoformat(): n for d, n in left_per_day.items()},
@@ -156,26 +95,21 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def activity_figures(hs: dict[Key, MemberHistory], period: Period, total: int) -> dict[str, Any]:
+def activity_figures(
+    t: MemberTally, daily_active: dict[date, int], period: Period, total: int
+) -> dict[str, Any]:
     """DAU per day, average DAU, WAU and MAU at the period's end, and activity rates."""
     end = period.end
-    dau = dict.fromkeys(period.days, 0)
+    dau = _per_day(daily_active, period)
     wau = mau = active_in_period = members_mau = members_active = 0
-    for h in hs.values():
-        in_period = False
-        for d in h.active:
-            if d in period:
-                dau[d] += 1
-                in_period = True
-        last = h.last_active(end)
-        belongs = h.belongs_at(end)
+    for (last, belongs, in_period), n in t.by_last_active.items():
         if last is not None:
             idle = (end - last).days
-            wau += idle < 7
-            mau += idle < 30
-            members_mau += idle < 30 and belongs
-        active_in_period += in_period
-        members_active += in_period and belongs
+            wau += n if idle < 7 else 0
+            mau += n if idle < 30 else 0
+            members_mau += n if idle < 30 and belongs else 0
+        active_in_period += n if in_period else 0
+        members_active += n if in_period and belongs else 0
     days = len(dau)
     return {
         "dau": {d.isoformat(): n for d, n in dau.items()},
@@ -188,59 +122,41 @@ def activity_figures(hs: dict[Key, MemberHistory], period: Period, total: int) -
     }
 
 
-def _monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def retention_cohorts(hs: dict[Key, MemberHistory], period: Period) -> list[dict[str, Any]]:
+def retention_cohorts(t: MemberTally, period: Period) -> list[dict[str, Any]]:
     """Members first seen in the period, by ISO week, and the share active in each week
     since (week 0 is the week they joined), up to the week of the period's end."""
-    cohorts: dict[date, list[MemberHistory]] = {}
-    for h in hs.values():
-        seen = h.first_seen
-        if seen in period:
-            cohorts.setdefault(_monday(seen), []).append(h)  # type: ignore[arg-type]
-    last_week = _monday(period.end)
+    cohorts: Counter[date] = Counter()
+    for day, n in t.first_seen.items():
+        if day in period:
+            cohorts[monday(day)] += n
+    last_week = monday(period.end)
     out: list[dict[str, Any]] = []
     for week in sorted(cohorts):
         members = cohorts[week]
         weeks = (last_week - week).days // 7 + 1
-        active = [0] * weeks
-        for h in members:
-            seen_weeks = {
-                (_monday(d) - week).days // 7 for d in h.active if week <= d <= period.end
-            }
-            for k in seen_weeks:
-                active[k] += 1
+        active = [t.retention.get((week, k), 0) for k in range(weeks)]
         year, number, _ = week.isocalendar()
         out.append(
             {
                 "week": f"{year}-W{number:02d}",
                 "starts": week.isoformat(),
-                "members": len(members),
+                "members": members,
                 "active": active,
-                "percent": [round(100 * n / len(members), 1) for n in active],
+                "percent": [round(100 * n / members, 1) for n in active],
             }
         )
     return out
 
 
-def conversion(
-    data: ReportData, period: Period, goal: str, hs: dict[Key, MemberHistory]
-) -> dict[str, Any]:
+def conversion(t: MemberTally, goal: str) -> dict[str, Any]:
     """Goal events in the period, converters, and both per active member."""
-    events = 0
-    converters: set[Key] = set()
-    for community, member, day, event_type, count in data.activity:
-        if event_type == goal and day in period:
-            events += count
-            converters.add((community, member))
-    active = sum(1 for h in hs.values() if any(d in period for d in h.active))
+    events, converters = t.goal_events, t.converters
+    active = sum(n for (_, _, in_period), n in t.by_last_active.items() if in_period)
     return {
         "goal": goal,
         "events": events,
-        "converters": len(converters),
+        "converters": converters,
         "active_members": active,
-        "rate": _ratio(len(converters), active),
+        "rate": _ratio(converters, active),
         "events_per_active_member": round(events / active, 2) if active else None,
     }

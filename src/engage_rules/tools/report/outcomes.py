@@ -1,20 +1,19 @@
 """The report's figures about what the playbook did: rules fired, moderation, messages,
 points and shadow rules.
 
-Pure functions of :class:`~.data.ReportData`.  Actions count on the local day they take
-effect (a deferred message on the day it was released); shadow actions — decided by a rule
-in shadow mode and never delivered — are kept apart, so the live figures are what members
-really saw.
+Pure functions of the store's aggregates (:mod:`engage_rules.store.reports`).  Actions
+count on the local day they take effect (a deferred message on the day it was released);
+shadow actions — decided by a rule in shadow mode and never delivered — are kept apart, so
+the live figures are what members really saw.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import Any
 
 from ...lang.action_params import MESSAGE_ACTIONS, MODERATION_ACTIONS
-from .data import ReportData
-from .figures import Period
+from ...store.reports import ActionTally
 
 #: Ledger entry kinds, in the order and with the names a report shows.
 POINT_KINDS = (
@@ -27,47 +26,39 @@ POINT_KINDS = (
 TOP_RULES = 15
 
 
-def rules_fired(data: ReportData, period: Period, limit: int = TOP_RULES) -> list[dict[str, Any]]:
+def rules_fired(actions: ActionTally, limit: int = TOP_RULES) -> list[dict[str, Any]]:
     """Live rules by the distinct events or timers they acted on (then by actions)."""
-    causes: dict[str, set[str]] = defaultdict(set)
-    actions: Counter[str] = Counter()
-    for a in data.actions:
-        if a.status != "shadow" and a.day in period:
-            causes[a.rule].add(a.cause)
-            actions[a.rule] += 1
-    ranked = sorted(actions, key=lambda r: (-len(causes[r]), -actions[r], r))
-    return [{"rule": r, "times": len(causes[r]), "actions": actions[r]} for r in ranked[:limit]]
+    rules = actions.rules
+    ranked = sorted(rules, key=lambda r: (-rules[r][0], -rules[r][1], r))
+    return [{"rule": r, "times": rules[r][0], "actions": rules[r][1]} for r in ranked[:limit]]
 
 
-def moderation(data: ReportData, period: Period) -> dict[str, int]:
+def moderation(actions: ActionTally) -> dict[str, int]:
     """Live moderation actions in the period, by type."""
-    counts = Counter(
-        a.type
-        for a in data.actions
-        if a.status != "shadow" and a.day in period and a.type in MODERATION_ACTIONS
-    )
+    counts: Counter[str] = Counter()
+    for (type_, _), n in actions.types.items():
+        if type_ in MODERATION_ACTIONS:
+            counts[type_] += n
     return dict(sorted(counts.items()))
 
 
-def messages(data: ReportData, period: Period) -> dict[str, Any]:
+def messages(actions: ActionTally, audit: dict[tuple[str, str], int]) -> dict[str, Any]:
     """Messages sent by kind, and the messaging policy's deferrals and suppressions."""
     sent: Counter[str] = Counter()
-    for a in data.actions:
-        if a.status == "shadow" or a.day not in period or a.type not in MESSAGE_ACTIONS:
+    for (type_, direct), n in actions.types.items():
+        if type_ not in MESSAGE_ACTIONS:
             continue
-        if a.type == "send":
-            sent["direct message" if a.direct else "send to a channel"] += 1
+        if type_ == "send":
+            sent["direct message" if direct else "send to a channel"] += n
         else:
-            sent[a.type] += 1
+            sent[type_] += n
     deferred: Counter[str] = Counter()
     suppressed: Counter[str] = Counter()
-    for e in data.audit:
-        if e.day not in period:
-            continue
-        if e.action == "message_deferred":
-            deferred[e.reason] += 1
-        elif e.action == "message_suppressed":
-            suppressed[e.reason] += 1
+    for (action, reason), n in audit.items():
+        if action == "message_deferred":
+            deferred[reason] += n
+        elif action == "message_suppressed":
+            suppressed[reason] += n
     return {
         "sent": dict(sorted(sent.items())),
         "sent_total": sum(sent.values()),
@@ -78,29 +69,20 @@ def messages(data: ReportData, period: Period) -> dict[str, Any]:
     }
 
 
-def points(data: ReportData, period: Period) -> dict[str, dict[str, int]]:
+def points(amounts: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
     """Per currency, the amounts issued, spent, expired and revoked in the period."""
     names = dict(POINT_KINDS)
     out: dict[str, dict[str, int]] = {}
-    for e in data.ledger:
-        if e.day not in period:
-            continue
-        row = out.setdefault(e.currency, {name: 0 for _, name in POINT_KINDS})
-        name = names.get(e.kind, e.kind)
-        row[name] = row.get(name, 0) + e.amount
-    return dict(sorted(out.items()))
+    for (currency, kind), amount in sorted(amounts.items()):
+        row = out.setdefault(currency, {name: 0 for _, name in POINT_KINDS})
+        name = names.get(kind, kind)
+        row[name] = row.get(name, 0) + amount
+    return out
 
 
-def shadow(data: ReportData, period: Period) -> list[dict[str, Any]]:
+def shadow(actions: ActionTally) -> list[dict[str, Any]]:
     """What shadow-mode rules would have done: actions by rule and type."""
-    counts: Counter[tuple[str, str]] = Counter()
-    members: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for a in data.actions:
-        if a.status == "shadow" and a.day in period:
-            counts[(a.rule, a.type)] += 1
-            if a.member is not None:
-                members[(a.rule, a.type)].add(a.member)
     return [
-        {"rule": rule, "action": action, "actions": n, "members": len(members[(rule, action)])}
-        for (rule, action), n in sorted(counts.items())
+        {"rule": rule, "action": action, "actions": n, "members": members}
+        for (rule, action), (n, members) in sorted(actions.shadow.items())
     ]

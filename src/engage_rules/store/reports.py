@@ -1,0 +1,447 @@
+"""What ``engage-rules report`` asks of a store (docs/reports.md): aggregates over one
+period of local days, never one object per event, member, action or ledger entry.
+
+A report reads a store through :class:`ReportSource`: each method takes a
+:class:`ReportQuery` (the community, the period, the playbook's time zone and activity
+types, the conversion goal) and returns counts — per local day, per ISO week, per rule,
+action type, audit action and reason, currency and entry kind.  The SQLite store answers
+with SQL aggregates (sqlite_reports.py); the memory store, and any store that has no such
+methods (:class:`StoreReports`), with the functions below, which also define what every
+count means: the two implementations must agree on every store (tests/test_report_sources.py).
+
+The definitions (docs/reports.md, "What the figures mean"): a member is *first seen* on
+the local day they first joined (their state's ``joined_at``) or of their first event of
+any type, whichever is earlier; a member *belongs* to the community at the period's end
+when first seen on or before it and not left by then (a leave is undone by a later join
+recorded in the activity; a leave and a join on the same day count as a leave; a member
+the state says left, with no leave recorded, has left); a member is *active* on a day
+with an event of an activity type that day.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
+
+from ..model.decision import ActionRecord
+from ..model.state import LedgerEntry, State
+from .records import ReportContext, zone
+
+if TYPE_CHECKING:
+    from .base import Store
+
+#: (community, member, local day ``YYYY-MM-DD``, event type, events): a store's activity.
+ActivityRow = tuple[str, str, str, str, int]
+#: (community, member, ``joined_at``, status): what a report needs of a member's state.
+MemberRow = tuple[str, str, datetime | None, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """One report's question: a community (None: every one) over the inclusive period
+    ``start`` .. ``end`` of local days in ``timezone``."""
+
+    timezone: str
+    community: str | None
+    start: date
+    end: date
+    #: The event types that count as activity (empty: every type but ``member.*``).
+    activity_events: frozenset[str] = frozenset()
+    #: The event type that counts as a conversion.
+    goal: str = "purchase"
+
+    def is_activity(self, event_type: str) -> bool:
+        """True when events of ``event_type`` make a member active."""
+        if self.activity_events:
+            return event_type in self.activity_events
+        return not event_type.startswith("member.")
+
+    def wants(self, community: str) -> bool:
+        """True when ``community`` is one the report is about."""
+        return self.community is None or community == self.community
+
+
+@dataclass(slots=True)
+class MemberTally:
+    """Members counted by what the member figures need (docs/reports.md)."""
+
+    #: Members first seen on each day of the period.
+    first_seen: dict[date, int] = field(default_factory=dict)
+    #: Members with a leave in the period, by the last day in it they left.
+    left: dict[date, int] = field(default_factory=dict)
+    #: Every member by (their last active day up to the period's end, or None; whether
+    #: they belong to the community at the period's end; whether active in the period).
+    by_last_active: dict[tuple[date | None, bool, bool], int] = field(default_factory=dict)
+    #: (Monday of the ISO week a member was first seen in the period, weeks since) ->
+    #: the members of that cohort active in that week, up to the period's end.
+    retention: dict[tuple[date, int], int] = field(default_factory=dict)
+    #: Events of the goal type in the period, and the members who had one.
+    goal_events: int = 0
+    converters: int = 0
+
+
+@dataclass(slots=True)
+class ActionTally:
+    """Outbox actions taking effect in the period."""
+
+    #: Live actions (not shadow) by rule: (distinct causes, actions).
+    rules: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Live actions by (type, a direct message: a ``send`` to a member, not a channel).
+    types: dict[tuple[str, bool], int] = field(default_factory=dict)
+    #: Shadow actions by (rule, type): (actions, distinct members).
+    shadow: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ReportSource(Protocol):
+    """What a store answers for ``engage-rules report``: aggregates for one query.
+
+    Instants (ledger entries, actions, audit entries, joins) count on their local day in
+    ``query.timezone``; activity counts on the day the store recorded it.
+    """
+
+    def report_context(self) -> ReportContext:
+        """The playbook's name, time zone and activity types (``Store.report_context``)."""
+        ...
+
+    def report_communities(self) -> list[str]:
+        """Every community the store has data, members or activity of, sorted."""
+        ...
+
+    def report_newest_day(self, timezone: str, community: str | None) -> date | None:
+        """The newest local day with activity (of ``community``; None: any), else the
+        local day of the store's clock, else None."""
+        ...
+
+    def report_members(self, query: ReportQuery) -> MemberTally:
+        """Members by first-seen day, leave day, last activity and retention week, and
+        the goal's events and members."""
+        ...
+
+    def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
+        """Members active on each day of the period (days with none left out)."""
+        ...
+
+    def report_actions(self, query: ReportQuery) -> ActionTally:
+        """Outbox actions of the period, by rule and type, live and shadow apart."""
+        ...
+
+    def report_audit(self, query: ReportQuery) -> dict[tuple[str, str], int]:
+        """Audit log entries of the period by (action, reason)."""
+        ...
+
+    def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
+        """Ledger entries of the period by (currency, kind): the sum of their amounts'
+        absolute values."""
+        ...
+
+
+# -- the reference implementation, in Python ------------------------------------------------
+
+
+def local_day(value: Any, tz: ZoneInfo) -> date | None:
+    """The local day of an aware datetime or ISO text; None for anything else."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(tz).date()
+    return None
+
+
+def monday(day: date) -> date:
+    """The Monday of ``day``'s ISO week."""
+    return day - timedelta(days=day.weekday())
+
+
+class _Days:
+    """ISO day texts as dates, each parsed once."""
+
+    __slots__ = ("_cache",)
+
+    def __init__(self) -> None:
+        self._cache: dict[str, date] = {}
+
+    def __call__(self, text: str) -> date:
+        day = self._cache.get(text)
+        if day is None:
+            day = self._cache[text] = date.fromisoformat(text)
+        return day
+
+
+@dataclass(slots=True)
+class _Member:
+    """One member's days (ISO texts) as the member figures need them."""
+
+    joined: str | None = None  # the state's joined_at, as a local day
+    left_now: bool = False  # the state's status is "left"
+    first: str | None = None  # the first day of any event
+    any_leave: bool = False  # a leave at any time (after the period's end included)
+    last_leave: str | None = None  # up to the period's end
+    last_join: str | None = None  # up to the period's end
+    last_active: str | None = None  # up to the period's end
+    #: Active days from the Monday of the period's first week to its end (retention).
+    active_days: set[str] = field(default_factory=set)
+    goal_events: int = 0  # in the period
+
+    @property
+    def seen(self) -> str | None:
+        if self.joined is None or (self.first is not None and self.first < self.joined):
+            return self.first
+        return self.joined
+
+    def note_in_period(self, event_type: str, day: str, active: bool, first_monday: str) -> None:
+        """Note a day of activity up to the period's end: joins, leaves, activity."""
+        if event_type == "member.left" and (self.last_leave is None or day > self.last_leave):
+            self.last_leave = day
+        elif event_type == "member.joined" and (self.last_join is None or day > self.last_join):
+            self.last_join = day
+        if active:
+            if self.last_active is None or day > self.last_active:
+                self.last_active = day
+            if day >= first_monday:
+                self.active_days.add(day)
+
+    def left_by_end(self) -> bool:
+        if self.last_leave is None:
+            return self.left_now and not self.any_leave
+        return self.last_join is None or self.last_join <= self.last_leave
+
+
+def _member_days(
+    q: ReportQuery, members: Iterable[MemberRow], activity: Iterable[ActivityRow]
+) -> dict[tuple[str, str], _Member]:
+    tz = zone(q.timezone)
+    start, end = q.start.isoformat(), q.end.isoformat()
+    first_monday = monday(q.start).isoformat()
+    out: dict[tuple[str, str], _Member] = {}
+    for community, member, joined_at, status in members:
+        if q.wants(community):
+            joined = local_day(joined_at, tz)
+            out[(community, member)] = _Member(
+                joined=None if joined is None else joined.isoformat(), left_now=status == "left"
+            )
+    kinds: dict[str, bool] = {}
+    for community, member, day, event_type, events in activity:
+        if not q.wants(community):
+            continue
+        m = out.get((community, member))
+        if m is None:
+            m = out[(community, member)] = _Member()
+        if m.first is None or day < m.first:
+            m.first = day
+        if event_type == "member.left":
+            m.any_leave = True
+        if day > end:
+            continue
+        if event_type == q.goal and day >= start:
+            m.goal_events += events
+        active = kinds.get(event_type)
+        if active is None:
+            active = kinds[event_type] = q.is_activity(event_type)
+        m.note_in_period(event_type, day, active, first_monday)
+    return out
+
+
+def tally_members(
+    q: ReportQuery, members: Iterable[MemberRow], activity: Iterable[ActivityRow]
+) -> MemberTally:
+    """:meth:`ReportSource.report_members` from a store's members and activity."""
+    start, end = q.start.isoformat(), q.end.isoformat()
+    days = _Days()
+    first_seen: Counter[date] = Counter()
+    left: Counter[date] = Counter()
+    by_last_active: Counter[tuple[date | None, bool, bool]] = Counter()
+    retention: Counter[tuple[date, int]] = Counter()
+    goal_events = converters = 0
+    for m in _member_days(q, members, activity).values():
+        if m.goal_events:
+            goal_events += m.goal_events
+            converters += 1
+        seen = m.seen
+        if m.last_leave is not None and m.last_leave >= start:  # the last leave in the period
+            left[days(m.last_leave)] += 1
+        belongs = (seen is None or seen <= end) and not m.left_by_end()
+        if m.last_active is None:
+            by_last_active[(None, belongs, False)] += 1
+        else:  # active in the period: last active on or after its first day
+            last_active = m.last_active
+            by_last_active[(days(last_active), belongs, last_active >= start)] += 1
+        if seen is None or not start <= seen <= end:
+            continue
+        first_seen[days(seen)] += 1
+        cohort = monday(days(seen))
+        cohort_text = cohort.isoformat()
+        weeks = {(days(d) - cohort).days // 7 for d in m.active_days if d >= cohort_text}
+        for week in weeks:
+            retention[(cohort, week)] += 1
+    return MemberTally(
+        dict(first_seen),
+        dict(left),
+        dict(by_last_active),
+        dict(retention),
+        goal_events,
+        converters,
+    )
+
+
+def tally_daily_active(q: ReportQuery, activity: Iterable[ActivityRow]) -> dict[date, int]:
+    """:meth:`ReportSource.report_daily_active` from a store's activity."""
+    start, end = q.start.isoformat(), q.end.isoformat()
+    active: defaultdict[str, set[tuple[str, str]]] = defaultdict(set)
+    for community, member, day, event_type, _ in activity:
+        if start <= day <= end and q.wants(community) and q.is_activity(event_type):
+            active[day].add((community, member))
+    days = _Days()
+    return {days(day): len(ms) for day, ms in active.items()}
+
+
+def tally_actions(q: ReportQuery, items: Iterable[tuple[ActionRecord, str]]) -> ActionTally:
+    """:meth:`ReportSource.report_actions` from outbox items as (action, status)."""
+    tz = zone(q.timezone)
+    days: dict[datetime, date | None] = {}
+    causes: defaultdict[str, set[str]] = defaultdict(set)
+    actions: Counter[str] = Counter()
+    types: Counter[tuple[str, bool]] = Counter()
+    shadow: Counter[tuple[str, str]] = Counter()
+    shadow_members: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    for a, status in items:
+        if a.at in days:
+            day = days[a.at]
+        else:
+            day = days[a.at] = local_day(a.at, tz)
+        if day is None or not q.start <= day <= q.end or not q.wants(a.community):
+            continue
+        if status == "shadow":
+            shadow[(a.rule, a.type)] += 1
+            if a.member is not None:
+                shadow_members[(a.rule, a.type)].add(a.member)
+            continue
+        causes[a.rule].add(a.cause)
+        actions[a.rule] += 1
+        types[(a.type, is_direct(a))] += 1
+    return ActionTally(
+        {rule: (len(causes[rule]), n) for rule, n in actions.items()},
+        dict(types),
+        {key: (n, len(shadow_members[key])) for key, n in shadow.items()},
+    )
+
+
+def is_direct(a: ActionRecord) -> bool:
+    """A direct message: a ``send`` to a member, not to a channel."""
+    return a.type == "send" and a.member is not None and not a.params.get("channel")
+
+
+def audit_fields(entry: dict[str, Any]) -> tuple[str, str, str]:
+    """An audit entry's (community, action, reason), as a report counts it."""
+    return (
+        str(entry.get("community") or "default"),
+        str(entry.get("action", "")),
+        str(entry.get("reason") or ""),
+    )
+
+
+def tally_audit(q: ReportQuery, entries: Iterable[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """:meth:`ReportSource.report_audit` from audit log entries."""
+    tz = zone(q.timezone)
+    out: Counter[tuple[str, str]] = Counter()
+    for e in entries:
+        community, action, reason = audit_fields(e)
+        day = local_day(e.get("at"), tz)
+        if day is not None and q.start <= day <= q.end and q.wants(community):
+            out[(action, reason)] += 1
+    return dict(out)
+
+
+def tally_points(
+    q: ReportQuery, entries: Iterable[tuple[str, LedgerEntry]]
+) -> dict[tuple[str, str], int]:
+    """:meth:`ReportSource.report_points` from (community, entry) pairs, each entry once."""
+    tz = zone(q.timezone)
+    out: Counter[tuple[str, str]] = Counter()
+    for community, e in entries:
+        day = local_day(e.at, tz)
+        if day is not None and q.start <= day <= q.end and q.wants(community):
+            out[(e.currency, e.kind)] += abs(e.amount)
+    return dict(out)
+
+
+def newest_day(
+    timezone: str, community: str | None, activity: Iterable[ActivityRow], clock: Any
+) -> date | None:
+    """:meth:`ReportSource.report_newest_day` from a store's activity and clock."""
+    newest = max(
+        (day for c, _, day, _, _ in activity if community is None or c == community), default=None
+    )
+    if newest is not None:
+        return date.fromisoformat(newest)
+    return local_day(clock, zone(timezone))
+
+
+def member_rows(state: State) -> Iterator[MemberRow]:
+    """What a report needs of every member of ``state``."""
+    for name, cs in state.communities.items():
+        for mid in cs.member_ids():  # stored members too, read one at a time
+            m = cs.peek(mid)
+            if m is not None:
+                yield name, m.id, m.joined_at, m.status
+
+
+class StoreReports:
+    """:class:`ReportSource` for a store that computes no reports itself (a plugin's):
+    the aggregates from its public lists, read once — the whole state included, so it
+    costs what the store holds, not what the period holds."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._state: State | None = None
+        self._activity: list[ActivityRow] | None = None
+
+    def _read(self) -> tuple[State, list[ActivityRow]]:
+        if self._state is None or self._activity is None:
+            self._state = self.store.open()
+            self._activity = self.store.activity()
+        return self._state, self._activity
+
+    def report_context(self) -> ReportContext:
+        return self.store.report_context()
+
+    def report_communities(self) -> list[str]:
+        state, activity = self._read()
+        return sorted(set(state.communities) | {row[0] for row in activity})
+
+    def report_newest_day(self, timezone: str, community: str | None) -> date | None:
+        state, activity = self._read()
+        return newest_day(timezone, community, activity, state.clock)
+
+    def report_members(self, query: ReportQuery) -> MemberTally:
+        state, activity = self._read()
+        return tally_members(query, member_rows(state), activity)
+
+    def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
+        return tally_daily_active(query, self._read()[1])
+
+    def report_actions(self, query: ReportQuery) -> ActionTally:
+        return tally_actions(query, ((i.action, i.status) for i in self.store.outbox()))
+
+    def report_audit(self, query: ReportQuery) -> dict[tuple[str, str], int]:
+        return tally_audit(query, self.store.audit_log())
+
+    def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
+        entries = (
+            (name, e) for name, _, e in self.store.ledgers(query.community) if query.wants(name)
+        )
+        return tally_points(query, entries)
+
+
+def report_source(store: Store | ReportSource) -> ReportSource:
+    """``store`` itself when it answers reports, else :class:`StoreReports` over it."""
+    if isinstance(store, ReportSource):
+        return store
+    return StoreReports(store)
