@@ -288,15 +288,17 @@ def test_interrupting_a_replay_prints_no_traceback(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        # A command started in the background by a shell without job control inherits
+        # SIGINT ignored (and Python then installs no handler): give it the default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     with fifo.open("w") as writer:
         writer.write(SAMPLE.read_text().splitlines()[0] + "\n")
         writer.flush()
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
-    # The writer is closed only now: should the signal reach a thread other than the one
-    # blocked reading the FIFO (the kernel may pick any), that read returns at the end of
-    # the input and the interrupt is raised then, instead of waiting for more lines.
+    # The writer is closed before waiting: a replay that missed the signal ends at the
+    # end of its input (and fails the assertion) instead of waiting for more lines.
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert b"Traceback" not in err and b"interrupted" in err
