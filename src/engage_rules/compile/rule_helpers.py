@@ -38,10 +38,17 @@ def run_actions(
         except ActionRefused:
             return False
         except Exception as err:
-            ev = scope.event
-            scope.d.add_error(RuleFailure(rule.id, ev.id, f"{action.name}: {describe(err)}", ev.at))
+            action_failed(scope, rule.id, action, err)
             return True
     return True
+
+
+def action_failed(scope: Any, rule_id: str, action: CompiledAction, err: BaseException) -> None:
+    """Record that an action of a rule failed for this event (its later actions do not
+    run; the stream goes on).  Generated dispatch code inlines :func:`run_actions` for a
+    rule of one action and calls this on its failure path."""
+    ev = scope.event
+    scope.d.add_error(RuleFailure(rule_id, ev.id, f"{action.name}: {describe(err)}", ev.at))
 
 
 def rule_error(d: Decision, rule: CompiledRule, ev: Event, err: BaseException) -> None:
@@ -82,6 +89,8 @@ def threshold(rule: CompiledRule, m: MemberState, at_ts: float) -> bool:
 #: The helpers generated dispatch code calls, by the names it calls them.
 HELPERS: dict[str, Any] = {
     "run_actions": run_actions,
+    "action_failed": action_failed,
+    "ActionRefused": ActionRefused,
     "rule_error": rule_error,
     "condition_error": condition_error,
     "threshold": threshold,
