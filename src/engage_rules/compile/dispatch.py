@@ -101,9 +101,12 @@ def _check_lines(i: int, rule: CompiledRule, ns: dict[str, Any]) -> tuple[list[s
     if rule.sets_match:
         lines.append(f'{pad}c.match = ""')
     if rule.cond_inline is not None:
-        # On an exception, evaluate again through the compiled function for a
-        # described error.
-        test = [f"ok = {rule.cond_inline}", "except Exception:"]
+        # Without `else:`, only the condition's truth matters: as the test of a
+        # conditional expression it compiles to jumps (comparisons specialise).  On an
+        # exception, evaluate again through the compiled function for a described
+        # error (or, if it was the value's truth that raised, the value).
+        cond = rule.cond_inline if rule.else_ else f"True if {rule.cond_inline} else False"
+        test = [f"ok = {cond}", "except Exception:"]
         test.append(f"    ok = condition_error(d, R{i}, _ev, c)")
     else:
         test = [f"ok = C{i}(c)", "except Exception as err:"]

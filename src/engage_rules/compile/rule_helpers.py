@@ -56,16 +56,20 @@ def rule_error(d: Decision, rule: CompiledRule, ev: Event, err: BaseException) -
     d.add_error(RuleFailure(rule.id, ev.id, describe(err), ev.at))
 
 
-def condition_error(d: Decision, rule: CompiledRule, ev: Event, c: Any) -> None:
+def condition_error(d: Decision, rule: CompiledRule, ev: Event, c: Any) -> Any:
     """An inlined condition raised: evaluate it through its compiled function, which
-    names the failing expression, and record that error."""
+    names the failing expression, and record that error (None: the rule does not run).
+
+    Should the compiled function not raise, it was the truth of the condition's value
+    that raised (dispatch code tests it inside its ``try``): the value is returned, for
+    the rule's ``if ok:`` to raise as it would have for the value itself.
+    """
     assert rule.cond is not None
     try:
-        rule.cond(c)
+        return rule.cond(c)
     except Exception as err:
         rule_error(d, rule, ev, err)
-    else:  # pragma: no cover - conditions are pure, so this cannot happen
-        rule_error(d, rule, ev, RuntimeError("the condition failed"))
+        return None
 
 
 def threshold(rule: CompiledRule, m: MemberState, at_ts: float) -> bool:
