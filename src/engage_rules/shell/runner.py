@@ -253,18 +253,25 @@ class Runner:
                         stats.shadow[a.type] += 1
                     else:
                         stats.actions[a.type] += 1
-            for err in d.errors:
-                stats.rule_errors += 1
-                if self.on_error is not None:
-                    self.on_error(err)
-            for entry in d.audit:
-                kind = entry.get("action")
-                if kind == "message_deferred":
-                    stats.messages["deferred"] += 1
-                elif kind == "message_suppressed":
-                    stats.messages[f"suppressed: {entry.get('reason')}"] += 1
+            if d.errors:  # usually the empty tuple: no iterator for it
+                for err in d.errors:
+                    stats.rule_errors += 1
+                    if self.on_error is not None:
+                        self.on_error(err)
+            if d.audit:
+                self._count_audit(d.audit)
         if self.on_commit is not None and actions:
             self.on_commit(actions)
+
+    def _count_audit(self, audit: Sequence[dict[str, object]]) -> None:
+        """Count what the messaging policy did, from a decision's audit entries."""
+        messages = self.stats.messages
+        for entry in audit:
+            kind = entry.get("action")
+            if kind == "message_deferred":
+                messages["deferred"] += 1
+            elif kind == "message_suppressed":
+                messages[f"suppressed: {entry.get('reason')}"] += 1
 
     def close(self) -> None:
         """Commit and report everything, then close the store."""
