@@ -23,7 +23,7 @@ from engage_rules.features.points import MAX_EARNED, do_award
 from engage_rules.features.tags import do_tag
 from engage_rules.model.decision import Decision
 from engage_rules.model.events import Event
-from engage_rules.model.state import State
+from engage_rules.model.state import MemberState, State, new_member
 from engage_rules.plugins import Registry, build_registry
 from engage_rules.testing import T0, event, playbook
 
@@ -253,3 +253,18 @@ def test_the_written_out_observation_equals_observe(name: str, events: list[Even
     pb = playbook(OBSERVED[name])
     assert observe_all(pb, events, light=True) == observe_all(pb, events, light=False)
     assert Engine(pb)._light  # some types take the written-out path
+
+
+def test_new_member_is_the_dataclass_default() -> None:
+    """model/state.py writes new members' state out from MemberState's fields: equal to
+    ``MemberState(id, community)``, every container its own."""
+    made = new_member("u1", "club")
+    assert made == MemberState(id="u1", community="club")
+    assert made.to_json() == MemberState(id="u1", community="club").to_json()
+    other = new_member("u2", "club")
+    for f in dataclasses.fields(MemberState):
+        value = getattr(made, f.name)
+        assert type(value) is type(getattr(other, f.name))
+        if isinstance(value, dict | list | set):
+            assert value is not getattr(other, f.name)
+    assert State().community("club").member("u1") == made
