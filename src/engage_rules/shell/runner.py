@@ -126,6 +126,8 @@ class Runner:
         self._pending_ids: set[str] = set()
         self._batch_started = 0.0
         self._inflight: tuple[Future[None] | None, list[Decision]] | None = None
+        #: The ids of the chunk :meth:`feed_many` is feeding known as processed.
+        self._chunk_done: set[str] | None = None
         #: Events dated at or before this (epoch seconds) are refused: see the module doc.
         self._horizon = store.dedup_horizon()
         # A stored state may lack what this playbook needs (a schedule added since).
@@ -141,25 +143,30 @@ class Runner:
     def feed(self, event: Event) -> str | None:
         """Process one event unless it was already processed.  Returns None, or the
         quarantine reason (``beyond_dedup_window``) of an event that was refused."""
-        return self._feed(event, self.store.is_processed(event.id), None)
+        return self._feed(event, self.store.is_processed(event.id))
 
     def feed_many(self, events: Sequence[Event]) -> list[str | None]:
         """:meth:`feed` each event in order, asking the store about all their ids at once.
         Returns what :meth:`feed` returns, per event."""
         ids = [e.id for e in events]
         # What is pending now may be committed, and forgotten by ``_pending_ids``, by a
-        # flush within the chunk: it is known from the start, as what the chunk adds.
+        # flush within the chunk: it is known from the start, and what the chunk adds
+        # joins it when a flush forgets it (a later duplicate in the chunk is known).
         done = self.store.processed_among(ids)
         pending = self._pending_ids
         done.update(i for i in ids if i in pending)
         feed = self._feed
-        return [feed(e, e.id in done, done) for e in events]
+        self._chunk_done = done
+        try:
+            return [feed(e, e.id in done) for e in events]
+        finally:
+            self._chunk_done = None
 
     def refusal(self, event: Event) -> str:
         """The message of a refused event (:meth:`feed` returned its reason)."""
         return dedup_message(event.id, event.at.isoformat(), self._horizon or 0.0)
 
-    def _feed(self, event: Event, processed: bool, done: set[str] | None) -> str | None:
+    def _feed(self, event: Event, processed: bool) -> str | None:
         stats = self.stats
         stats.read += 1
         eid = event.id
@@ -171,8 +178,6 @@ class Runner:
             stats.read -= 1
             stats.quarantined[BEYOND_DEDUP_WINDOW] += 1
             return BEYOND_DEDUP_WINDOW
-        if done is not None:  # a later duplicate in the chunk, after a flush, is known
-            done.add(eid)
         state = self.engine.state
         clock = state.clock
         if clock is not None and event.at < clock:
@@ -243,6 +248,8 @@ class Runner:
                 self.store.commit(batch, self.engine.state)
                 future = None
             self._pending = []
+            if self._chunk_done is not None:
+                self._chunk_done |= self._pending_ids
             self._pending_ids = set()
             self._horizon = self.store.dedup_horizon()
             self._report_inflight()
