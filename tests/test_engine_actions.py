@@ -262,3 +262,48 @@ rules:
     d = eng.process(event("checkin"))[-1]
     assert types(d.actions) == ["tag"]
     assert d.errors[0].rule == "huge" and "limit" in d.errors[0].message
+
+
+def test_one_action_rules_fail_and_refuse_as_in_traced_dispatch() -> None:
+    """Generated dispatch writes out the actions of a rule of one action (no `else`);
+    a failure, a refusal and a success decide what traced dispatch (which calls
+    run_actions) decides, and `member.points` read by later rules is current."""
+    pb = playbook("""
+rules:
+  - id: huge
+    on: checkin
+    do: [{award: {points: "{{ 10 ** 15 }}", reason: x}}]
+  - id: short
+    on: checkin
+    do: [{spend: {points: 5, reason: y}}]
+  - id: give
+    on: checkin
+    do: [{award: {points: 3, reason: z}}]
+  - id: rich
+    on: checkin
+    if: "member.points >= 3"
+    do: [{tag: rich}]
+  - id: buy
+    on: checkin
+    do: [{spend: {points: 2, reason: w}}]
+  - id: poorer
+    on: checkin
+    if: "member.points < 3"
+    do: [{tag: poorer}]
+""")
+    assert "run_actions(" not in pb.dispatch_source
+    decided = []
+    for trace in (False, True):
+        d = Engine(pb, trace=trace).process(event("checkin", id="e1"))[-1]
+        decided.append(
+            ([a.to_json() for a in d.actions], [e.to_json() for e in d.errors], d.ledger)
+        )
+    assert decided[0] == decided[1]
+    actions, errors, _ = decided[0]
+    assert [(a["rule"], a["type"]) for a in actions] == [
+        ("give", "award"),
+        ("rich", "tag"),
+        ("buy", "spend"),
+        ("poorer", "tag"),
+    ]
+    assert [(e["rule"], e["message"].split(":")[0]) for e in errors] == [("huge", "award")]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
 from engage_rules import Engine
+from engage_rules.compile.rule_helpers import condition_error
+from engage_rules.model.decision import Decision
 from engage_rules.testing import T0, event
 from helpers import playbook, run, types
 
@@ -142,6 +149,35 @@ rules:
     assert [a.rule for a in d.actions] == ["good"]
     assert [e.rule for e in d.errors] == ["bad"]
     assert "count" in d.errors[0].message or "undefined" in d.errors[0].message.lower()
+
+
+class _Truthless:
+    """A value whose truth cannot be told."""
+
+    def __bool__(self) -> bool:
+        raise TypeError("no truth")
+
+
+def test_condition_error_records_the_failure_or_returns_the_value() -> None:
+    """Generated dispatch tests a condition's truth inside its ``try``: condition_error
+    records a condition that fails (None: the rule does not run), and returns the
+    value of one that does not (it was the value's truth that raised), so that the
+    rule's ``if ok:`` raises as it would have for the value itself."""
+    ev = event("message.posted", id="e1")
+    d = Decision("e1", T0)
+
+    def failing(c: Any) -> Any:
+        raise ValueError("bad input")
+
+    rule: Any = SimpleNamespace(id="r", cond=failing)
+    assert condition_error(d, rule, ev, None) is None
+    assert [(e.rule, e.message) for e in d.errors] == [("r", "bad input")]
+    value = _Truthless()
+    rule = SimpleNamespace(id="r", cond=lambda c: value)
+    assert condition_error(d, rule, ev, None) is value
+    assert len(d.errors) == 1
+    with pytest.raises(TypeError, match="no truth"):
+        bool(value)
 
 
 def test_internal_events_and_depth_limit() -> None:

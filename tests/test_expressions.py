@@ -685,3 +685,31 @@ def test_arithmetic_matches_python(text: str) -> None:
     else:
         got = fn(c)
         assert got == expected and type(got) is type(expected)
+
+
+@settings(max_examples=60)
+@given(
+    tags=st.dictionaries(
+        st.sampled_from(["vip", "regular", "new"]),
+        st.none() | st.integers(-3, 3).map(lambda h: timedelta(hours=h)),
+        max_size=3,
+    ),
+    name=st.sampled_from(["vip", "regular", "new"]),
+)
+def test_literal_tag_test_equals_has_tag(tags: dict[str, timedelta | None], name: str) -> None:
+    """`'x' in member.tags` with a literal name is written out in the generated code;
+    it means what MemberState.has_tag and the `member.tags` list say, expiry included
+    (a tag ending exactly now is over)."""
+    assert (
+        "has_tag" not in compile_expression(f"'{name}' in member.tags", vars=VARS, env=ENV).python
+    )
+    c = make_context()
+    assert isinstance(c.m, MemberState)
+    c.m.tags = {k: None if v is None else c.now + v for k, v in tags.items()}
+    held = c.m.has_tag(name, c.now)
+    assert held is (name in c.m.tag_names(c.now))
+    assert ev(f"'{name}' in member.tags", c) is held
+    assert ev(f"'{name}' not in member.tags", c) is (not held)
+    assert ev(f"'{name}' in member.tags and true", c) is held
+    c.m = None
+    assert ev(f"'{name}' in member.tags", c) is False

@@ -23,7 +23,7 @@ from engage_rules.features.points import MAX_EARNED, do_award
 from engage_rules.features.tags import do_tag
 from engage_rules.model.decision import Decision
 from engage_rules.model.events import Event
-from engage_rules.model.state import State
+from engage_rules.model.state import MemberState, State, new_member
 from engage_rules.plugins import Registry, build_registry
 from engage_rules.testing import T0, event, playbook
 
@@ -187,3 +187,84 @@ def test_fast_paths_have_exactly_the_effects_of_the_general_executors(
     fast = playbook(text, registry=FAST)
     general = playbook(text, registry=GENERAL)
     assert run(fast, start, events) == run(general, start, events)
+
+
+# -- the observation of an event's member (engine/core.py `_light_types`) -------------
+# `_decide` writes out what `Engine._observe` does for the types where that is at most
+# the activity time; an engine without that table observes every event the long way.
+
+OBSERVED = {
+    "plain": "rules:\n  - {id: r, on: message.posted, do: [{tag: x}]}\n",
+    "counted": (
+        "rules:\n  - id: r\n    on: message.posted\n"
+        "    if: \"count('checkin', within='2d') >= 2 and streak('reaction.added') >= 1\"\n"
+        "    do: [{tag: x}]\n"
+    ),
+    "gaps": (
+        "activity_events: [message.posted, checkin]\nrules:\n  - id: r\n"
+        "    on: reaction.added\n    if: 'member.typical_gap is not none'\n    do: [{tag: x}]\n"
+    ),
+    "duplicates": (
+        "rules:\n  - id: r\n    on: message.posted\n"
+        "    if: \"duplicates(within='1h') >= 2\"\n    do: [{tag: x}]\n"
+    ),
+}
+OBSERVED_TYPES = ("message.posted", "reaction.added", "checkin", "member.joined", "custom.x")
+
+
+@st.composite
+def observed_streams(draw: st.DrawFn) -> list[Event]:
+    """Events of several types, some late, some with profile fields on the member."""
+    n = draw(st.integers(1, 25))
+    out = []
+    for i in range(n):
+        profile: dict[str, Any] = {}
+        if draw(st.integers(0, 3)) == 0:
+            profile = {
+                "name": draw(st.sampled_from(["阿明", "Ann", None])),
+                "roles": draw(st.sampled_from([None, ["member"], ["mod", "member"]])),
+                "created_at": draw(st.sampled_from([None, T0 - timedelta(days=9)])),
+            }
+        out.append(
+            event(
+                draw(st.sampled_from(OBSERVED_TYPES)),
+                draw(st.sampled_from(MEMBERS)),
+                at=T0 + timedelta(minutes=draw(st.integers(0, 5 * 24 * 60))),
+                id=f"e{i}",
+                text=draw(st.sampled_from(["hello", "Hello!", "bye"])),
+                **{k: v for k, v in profile.items() if v is not None},
+            )
+        )
+    return out
+
+
+def observe_all(pb: CompiledPlaybook, events: list[Event], light: bool) -> Any:
+    engine = Engine(pb)
+    if not light:
+        engine._light = {}  # every event through Engine._observe
+    decisions = [outcome(d) for e in events for d in engine.process(e)]
+    members = {mid: m.to_json() for mid, m in engine.state.community("default").members.items()}
+    return decisions, members
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(sorted(OBSERVED)), events=observed_streams())
+def test_the_written_out_observation_equals_observe(name: str, events: list[Event]) -> None:
+    pb = playbook(OBSERVED[name])
+    assert observe_all(pb, events, light=True) == observe_all(pb, events, light=False)
+    assert Engine(pb)._light  # some types take the written-out path
+
+
+def test_new_member_is_the_dataclass_default() -> None:
+    """model/state.py writes new members' state out from MemberState's fields: equal to
+    ``MemberState(id, community)``, every container its own."""
+    made = new_member("u1", "club")
+    assert made == MemberState(id="u1", community="club")
+    assert made.to_json() == MemberState(id="u1", community="club").to_json()
+    other = new_member("u2", "club")
+    for f in dataclasses.fields(MemberState):
+        value = getattr(made, f.name)
+        assert type(value) is type(getattr(other, f.name))
+        if isinstance(value, dict | list | set):
+            assert value is not getattr(other, f.name)
+    assert State().community("club").member("u1") == made

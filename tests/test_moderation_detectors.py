@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from engage_rules import Engine, hookimpl
@@ -110,6 +110,7 @@ def test_separators_between_han_characters_never_hide_a_word(
     st.booleans(),
 )
 def test_latin_words_match_whole_words_only(word: str, extra: str, prefix: bool) -> None:
+    assume(word not in ("say", "now"))  # the words of the sentence around it
     m = WordMatcher([word])
     longer = extra + word if prefix else word + extra
     assert m.search(f"say {longer} now") == ""

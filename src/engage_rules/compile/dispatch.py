@@ -32,21 +32,58 @@ _SIGNATURE = "eng, _ev, _m, c, d, at_ts, mid, roles, channel"
 _PROLOGUE = "    _d = _ev.data; _now = c.now; _cur = c.default_currency"
 
 
-def _rule_block(i: int, rule: CompiledRule, ns: dict[str, Any]) -> list[str]:
+def _run_lines(i: int, rule: CompiledRule, ns: dict[str, Any], done: str | None) -> list[str]:
+    """Run the rule's `do` (``run_actions``), assigning whether it ran to ``done``.
+
+    A rule of one action and no `else` (the common case) gets :func:`run_actions`
+    written out: the same steps — the scope's rule, the executor, a refused action
+    ending the rule's actions, a failure recorded by ``action_failed`` — without the
+    call and the loop.
+    """
+    if done is None and len(rule.do) == 1:
+        action = rule.do[0]
+        ns[f"A{i}"] = action
+        ns[f"X{i}"] = action.execute
+        return [
+            f"c.rule = ID{i}",
+            "try:",
+            f"    X{i}(c, A{i})",
+            "except ActionRefused:",
+            "    pass",
+            "except Exception as err:",
+            f"    action_failed(c, ID{i}, A{i}, err)",
+        ]
+    call = f"run_actions(R{i}, DO{i}, c)"
+    return [f"{done} = {call}" if done else call]
+
+
+def _rule_block(i: int, rule: CompiledRule, ns: dict[str, Any], rebind: bool) -> list[str]:
+    """The rule's steps; ``rebind``: read `member.points` again after its actions ran
+    (a later rule of the type reads it)."""
     ns[f"R{i}"] = rule
     ns[f"ID{i}"] = rule.id
     ns[f"DO{i}"] = rule.do
     ns[f"ELSE{i}"] = rule.else_
+    lines, depth = _check_lines(i, rule, ns)
+    pad = "    " * depth
+    lines.extend(pad + line for line in _fired_lines(i, rule, ns, rebind))
+    if rule.else_ and rule.cond is not None:
+        # At the level of `if ok:`, the else branch.
+        pad = "    " * (depth - 1)
+        lines.append(f"{pad}elif ok is not None:")
+        lines.extend(f"{pad}    {line}" for line in _else_lines(i, rebind))
+    return lines
+
+
+def _check_lines(i: int, rule: CompiledRule, ns: dict[str, Any]) -> tuple[list[str], int]:
+    """The rule's exemption, `once`, `cooldown` and condition, down to ``if ok:``; and
+    the indentation depth of what runs when they pass."""
     lines: list[str] = [f"# rule {rule.id!r}"]
-    indent = ""
-
-    def add(text: str) -> None:
-        lines.append(indent + text)
-
+    depth = 0
     if rule.exempt is not None:
         ns[f"EX{i}"] = rule.exempt.applies
-        add(f"if not EX{i}(mid, roles, channel):")
-        indent += "    "
+        lines.append(f"if not EX{i}(mid, roles, channel):")
+        depth += 1
     guards = []
     if rule.once:
         guards.append(f"(_m is None or ID{i} not in _m.spent)")
@@ -54,48 +91,65 @@ def _rule_block(i: int, rule: CompiledRule, ns: dict[str, Any]) -> list[str]:
         ns[f"CD{i}"] = rule.cooldown
         guards.append(f"(_m is None or at_ts - _m.cooldowns.get(ID{i}, -1e18) >= CD{i})")
     if guards:
-        add(f"if {' and '.join(guards)}:")
-        indent += "    "
-    if rule.cond is not None:
-        ns[f"C{i}"] = rule.cond
-        if rule.sets_match:
-            add('c.match = ""')
-        add("try:")
-        if rule.cond_inline is not None:
-            add(f"    ok = {rule.cond_inline}")
-            add("except Exception:")
-            # Evaluate again through the compiled function for a described error.
-            add(f"    ok = condition_error(d, R{i}, _ev, c)")
-        else:
-            add(f"    ok = C{i}(c)")
-            add("except Exception as err:")
-            add(f"    ok = rule_error(d, R{i}, _ev, err)")
-        add("if ok:")
+        lines.append("    " * depth + f"if {' and '.join(guards)}:")
+        depth += 1
+    pad = "    " * depth
+    if rule.cond is None:
+        lines.append(f"{pad}if True:")
+        return lines, depth + 1
+    ns[f"C{i}"] = rule.cond
+    if rule.sets_match:
+        lines.append(f'{pad}c.match = ""')
+    if rule.cond_inline is not None:
+        # Without `else:`, only the condition's truth matters: as the test of a
+        # conditional expression it compiles to jumps (comparisons specialise).  On an
+        # exception, evaluate again through the compiled function for a described
+        # error (or, if it was the value's truth that raised, the value).
+        cond = rule.cond_inline if rule.else_ else f"True if {rule.cond_inline} else False"
+        test = [f"ok = {cond}", "except Exception:"]
+        test.append(f"    ok = condition_error(d, R{i}, _ev, c)")
     else:
-        add("if True:")
-    indent += "    "
+        test = [f"ok = C{i}(c)", "except Exception as err:"]
+        test.append(f"    ok = rule_error(d, R{i}, _ev, err)")
+    lines.append(f"{pad}try:")
+    lines.extend(f"{pad}    {line}" if n == 0 else pad + line for n, line in enumerate(test))
+    lines.append(f"{pad}if ok:")
+    return lines, depth + 1
+
+
+def _fired_lines(i: int, rule: CompiledRule, ns: dict[str, Any], rebind: bool) -> list[str]:
+    """What runs when the rule's checks pass: `threshold`, `once`, `cooldown`, the
+    actions (and `else:` if one was refused), `stop`."""
+    lines: list[str] = []
+    pad = ""
     if rule.threshold is not None:
-        add(f"if _m is None or threshold(R{i}, _m, at_ts):")
-        indent += "    "
+        lines.append(f"if _m is None or threshold(R{i}, _m, at_ts):")
+        pad = "    "
     if rule.once:
-        add(f"if _m is not None: _m.spent.add(ID{i})")
+        lines.append(f"{pad}if _m is not None: _m.spent.add(ID{i})")
     if rule.cooldown is not None:
-        add(f"if _m is not None: _m.cooldowns[ID{i}] = at_ts")
+        lines.append(f"{pad}if _m is not None: _m.cooldowns[ID{i}] = at_ts")
+    done = "done" if rule.else_ else None
+    lines.extend(pad + line for line in _run_lines(i, rule, ns, done))
+    if rebind:
+        lines.append(pad + BIND_POINTS)
     if rule.else_:
-        add(f"done = run_actions(R{i}, DO{i}, c)")
-        add("if not done:")
-        add(f"    run_actions(R{i}, ELSE{i}, c)")
-    else:
-        add(f"run_actions(R{i}, DO{i}, c)")
+        lines.append(f"{pad}if not done:")
+        lines.extend(f"{pad}    {line}" for line in _else_lines(i, rebind))
     if rule.stop:
-        add("return")
-    if rule.else_ and rule.cond is not None:
-        # Back out to the level of `if ok:` for the else branch.
-        depth = 1 + (1 if rule.threshold is not None else 0)
-        indent = indent[: len(indent) - 4 * depth]
-        add("elif ok is not None:")
-        add(f"    run_actions(R{i}, ELSE{i}, c)")
+        lines.append(f"{pad}return")
     return lines
+
+
+def _else_lines(i: int, rebind: bool) -> list[str]:
+    return [f"run_actions(R{i}, ELSE{i}, c)", *([BIND_POINTS] if rebind else [])]
+
+
+def _reads_points(rule: CompiledRule) -> bool:
+    """The rule's inlined condition reads `member.points` (the hoisted local)."""
+    return rule.cond_inline is not None and bool(
+        re.search(rf"\b{HOISTED_POINTS}\b", rule.cond_inline)
+    )
 
 
 def _data_prologue(rules: tuple[CompiledRule, ...], data_vars: dict[str, tuple[str, str]]) -> str:
@@ -136,22 +190,17 @@ def build_dispatch(
     for n, (type_, rules) in enumerate(sorted(rules_by_type.items())):
         fname = f"dispatch_{n}"
         names[type_] = fname
+        # `member.points` is bound before the first rule that reads it, and bound again
+        # after the actions of every rule before the last one that reads it.
+        readers = [k for k, rule in enumerate(rules) if _reads_points(rule)]
+        last_reader = readers[-1] if readers else -1
         body: list[str] = []
-        for rule in rules:
-            key = rule.index
-            body.extend("    " + line for line in _rule_block(key, rule, ns))
+        for k, rule in enumerate(rules):
+            block = _rule_block(rule.index, rule, ns, rebind=k < last_reader)
+            body.extend("    " + line for line in block)
         prologue = _PROLOGUE + _data_prologue(rules, data_vars or {})
-        if any(r.cond_inline and re.search(rf"\b{HOISTED_POINTS}\b", r.cond_inline) for r in rules):
+        if readers:
             prologue += f"\n    {BIND_POINTS}"
-            body = [
-                line
-                + (
-                    f"\n{line[: len(line) - len(line.lstrip())]}{BIND_POINTS}"
-                    if line.lstrip().startswith(("run_actions(", "done = run_actions("))
-                    else ""
-                )
-                for line in body
-            ]
         sources.append(
             f"def {fname}({_SIGNATURE}):  # {type_}\n{prologue}\n" + "\n".join(body) + "\n"
         )

@@ -38,10 +38,17 @@ def run_actions(
         except ActionRefused:
             return False
         except Exception as err:
-            ev = scope.event
-            scope.d.add_error(RuleFailure(rule.id, ev.id, f"{action.name}: {describe(err)}", ev.at))
+            action_failed(scope, rule.id, action, err)
             return True
     return True
+
+
+def action_failed(scope: Any, rule_id: str, action: CompiledAction, err: BaseException) -> None:
+    """Record that an action of a rule failed for this event (its later actions do not
+    run; the stream goes on).  Generated dispatch code inlines :func:`run_actions` for a
+    rule of one action and calls this on its failure path."""
+    ev = scope.event
+    scope.d.add_error(RuleFailure(rule_id, ev.id, f"{action.name}: {describe(err)}", ev.at))
 
 
 def rule_error(d: Decision, rule: CompiledRule, ev: Event, err: BaseException) -> None:
@@ -49,16 +56,20 @@ def rule_error(d: Decision, rule: CompiledRule, ev: Event, err: BaseException) -
     d.add_error(RuleFailure(rule.id, ev.id, describe(err), ev.at))
 
 
-def condition_error(d: Decision, rule: CompiledRule, ev: Event, c: Any) -> None:
+def condition_error(d: Decision, rule: CompiledRule, ev: Event, c: Any) -> Any:
     """An inlined condition raised: evaluate it through its compiled function, which
-    names the failing expression, and record that error."""
+    names the failing expression, and record that error (None: the rule does not run).
+
+    Should the compiled function not raise, it was the truth of the condition's value
+    that raised (dispatch code tests it inside its ``try``): the value is returned, for
+    the rule's ``if ok:`` to raise as it would have for the value itself.
+    """
     assert rule.cond is not None
     try:
-        rule.cond(c)
+        return rule.cond(c)
     except Exception as err:
         rule_error(d, rule, ev, err)
-    else:  # pragma: no cover - conditions are pure, so this cannot happen
-        rule_error(d, rule, ev, RuntimeError("the condition failed"))
+        return None
 
 
 def threshold(rule: CompiledRule, m: MemberState, at_ts: float) -> bool:
@@ -82,6 +93,8 @@ def threshold(rule: CompiledRule, m: MemberState, at_ts: float) -> bool:
 #: The helpers generated dispatch code calls, by the names it calls them.
 HELPERS: dict[str, Any] = {
     "run_actions": run_actions,
+    "action_failed": action_failed,
+    "ActionRefused": ActionRefused,
     "rule_error": rule_error,
     "condition_error": condition_error,
     "threshold": threshold,

@@ -62,6 +62,12 @@ class Engine:
         self._shadow = playbook.shadow
         #: The internal-event queue of the timer or check being decided (raise_event).
         self._queue: deque[Event] | None = None
+        #: The internal-event queue of external events: one deque serves every event in
+        #: turn (it is empty once an event is decided).
+        self._event_queue: deque[Event] = deque()
+        #: Event types whose observation (_observe) is at most the activity time, from a
+        #: member reference without profile fields: True if they count as activity.
+        self._light = _light_types(playbook)
         self._vars = dict(playbook.vars)
         # The scope every event reuses reaches the engine through a weak proxy: a strong
         # reference would make a cycle (engine -> scope -> engine), and the state, the
@@ -336,7 +342,9 @@ class Engine:
             else:
                 state.clock = event.at
         d = Decision(event.id, event.at, event)
-        queue: deque[Event] = deque()
+        queue = self._event_queue
+        if queue:  # left over by an event whose decision raised: not this event's
+            queue.clear()
         self._decide(event, d, queue)
         if queue:
             self._drain(d, queue, event.at)
@@ -463,7 +471,13 @@ class Engine:
                 if ev.type in _LIFECYCLE and route is None:
                     _apply_lifecycle(ev.type, ev, m)
             else:
-                self._observe(ev, ref, m, ev.ts)
+                light = self._light.get(ev.type)
+                if light is None or ref.name is not None or ref.roles or ref.created_at is not None:
+                    self._observe(ev, ref, m, ev.ts)
+                elif light:  # _observe's activity time, written out
+                    last = m.last_active_at
+                    if last is None or ev.at > last:
+                        m.last_active_at = ev.at
             d.touched.add((ev.community, mid))
         dispatch = self._dispatch.get(route or ev.type)
         observers = self._observers
@@ -528,6 +542,22 @@ class Engine:
 
 
 _LIFECYCLE = frozenset({"member.joined", "member.left", "member.opted_out", "member.opted_in"})
+
+
+def _light_types(pb: CompiledPlaybook) -> dict[str, bool]:
+    """The event types of which :meth:`Engine._observe` does at most set the member's
+    activity time (no lifecycle, counts, streak days, texts or gaps), with whether it
+    does: what ``_decide`` writes out.  Other types (and members with profile fields)
+    take ``_observe``."""
+    heavy = _LIFECYCLE | set(pb.count_windows) | pb.streak_types
+    if pb.duplicates_window is not None:
+        heavy = heavy | {"message.posted"}
+    types = set(pb.by_type) | set(pb.activity_events) | set(pb.observers)
+    return {
+        t: t in pb.activity_events
+        for t in types - heavy
+        if not (pb.track_gaps and t in pb.activity_events)
+    }
 
 
 def _apply_lifecycle(t: str, ev: Event, m: MemberState) -> None:

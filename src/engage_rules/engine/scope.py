@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ActionError
@@ -71,27 +72,37 @@ class ActionScope(EvalContext):
         self.depth = 0
 
     # -- reading --------------------------------------------------------------------------
-    @property
-    def member(self) -> MemberState | None:
-        m: MemberState | None = self.m
-        return m
+    # Executors read these once or more per action: at run time they are properties over
+    # C getters (attrgetter), which cost no Python frame; the type checker sees them as
+    # written below.
+    if TYPE_CHECKING:
+
+        @property
+        def member(self) -> MemberState | None:
+            """The member the rule acts for (the event's), or None."""
+
+        @property
+        def at(self) -> datetime:
+            """The time of the event."""
+
+        @property
+        def playbook(self) -> CompiledPlaybook:
+            """The playbook being run."""
+
+        @property
+        def state(self) -> State:
+            """The engine's state."""
+
+    else:
+        member = property(attrgetter("m"), doc="The member the rule acts for, or None.")
+        at = property(attrgetter("event.at"), doc="The time of the event.")
+        playbook = property(attrgetter("effects.playbook"), doc="The playbook being run.")
+        state = property(attrgetter("effects.state"), doc="The engine's state.")
 
     @property
     def c(self) -> EvalContext:
         """The evaluation context templates and conditions read (this scope itself)."""
         return self
-
-    @property
-    def at(self) -> datetime:
-        return self.event.at
-
-    @property
-    def playbook(self) -> CompiledPlaybook:
-        return self.effects.playbook
-
-    @property
-    def state(self) -> State:
-        return self.effects.state
 
     def for_member(self, member: MemberState, rule: str) -> ActionScope:
         """The same event's scope, acting for ``member`` under ``rule`` (strike ladders,

@@ -429,8 +429,16 @@ class Translator:
         if len(node.ops) == 1 and node.ops[0].op in ("in", "notin"):
             right = self.visit(node.ops[0].expr)
             if right.src == f"(_m and {MEMBER_FIELDS['tags']})":
-                # `'vip' in member.tags`: a set lookup, not a list built per evaluation.
-                test = f"(_m is not None and _m.has_tag({left.src}, _now))"
+                # `'vip' in member.tags`: a set lookup, not a list built per evaluation;
+                # with a literal name, MemberState.has_tag written out (no call).
+                if left.static and isinstance(left.value, str):
+                    name = repr(left.value)
+                    test = (
+                        f"(_m is not None and {name} in _m.tags and "
+                        f"(_m.tags[{name}] is None or _m.tags[{name}] > _now))"
+                    )
+                else:
+                    test = f"(_m is not None and _m.has_tag({left.src}, _now))"
                 return Code(test if node.ops[0].op == "in" else f"(not {test})")
         parts = [left.src]
         for op in node.ops:

@@ -76,7 +76,7 @@ def do_set(run: ActionScope, action: CompiledAction) -> None:
 
 def _fast_tag(name: str) -> Executor:
     def tag(run: ActionScope, action: CompiledAction) -> None:
-        m = run.member
+        m = run.m  # the event's member (`run.member`, without the property's call)
         if m is None:
             raise ActionError("`tag` needs a member: the event has none; give `to:`")
         tags = m.tags

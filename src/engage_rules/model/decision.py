@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import orjson
 
 from .events import Event
@@ -166,57 +167,39 @@ class RuleFailure:
 RuleError = RuleFailure
 
 
-class Decision:
+class Decision(msgspec.Struct, gc=False, eq=False):
     """Everything one event (or fired timer) changed.
 
     The engine mutates :class:`~engage_rules.model.state.State` in place while deciding and
     lists here what it touched, so a store can persist exactly that, atomically:
     the members in ``touched`` (their current state), the new ledger entries, the
     actions (the outbox), timers added and fired, and the cause id as processed.
+
+    ``Decision(cause, at, event=None, is_timer=False)``.  One is made per event, so it is
+    a struct built in C, and not tracked by the cyclic garbage collector (nothing it
+    holds refers back to it); decisions compare by identity.
     """
 
-    __slots__ = (
-        "actions",
-        "at",
-        "audit",
-        "cause",
-        "communities",
-        "errors",
-        "event",
-        "is_timer",
-        "ledger",
-        "review",
-        "timers_added",
-        "timers_fired",
-        "touched",
-        "traces",
-    )
-
-    def __init__(
-        self,
-        cause: str,
-        at: datetime,
-        event: Event | None = None,
-        is_timer: bool = False,
-    ) -> None:
-        self.cause = cause  # the event id or timer id; the idempotency key
-        self.at = at  # the instant the decision was taken (the engine clock)
-        self.event = event
-        self.is_timer = is_timer
-        self.actions: list[ActionRecord] = []
-        self.ledger: list[tuple[str, str, LedgerEntry]] = []
-        self.touched: set[tuple[str, str]] = set()  # (community, member)
-        # Rarely used parts start as the shared empty tuple (nothing allocated per event);
-        # the add_* methods give the decision its own list or set on first write.
-        self.communities: set[str] | tuple[()] = ()  # community-level data changed
-        self.timers_added: list[Timer] | tuple[()] = ()
-        self.timers_fired: list[str] | tuple[()] = ()
-        self.errors: list[RuleFailure] | tuple[()] = ()
-        self.audit: list[dict[str, Any]] | tuple[()] = ()  # moderation audit log
-        self.review: list[dict[str, Any]] | tuple[()] = ()  # flag_for_review items
-        #: What each rule made of each event decided (an engine with tracing on; see
-        #: tracing.py): JSON-ready records the store keeps for `explain`.
-        self.traces: list[dict[str, Any]] | tuple[()] = ()
+    #: The event id or timer id; the idempotency key.
+    cause: str
+    #: The instant the decision was taken (the engine clock).
+    at: datetime
+    event: Event | None = None
+    is_timer: bool = False
+    actions: list[ActionRecord] = msgspec.field(default_factory=list)
+    ledger: list[tuple[str, str, LedgerEntry]] = msgspec.field(default_factory=list)
+    touched: set[tuple[str, str]] = msgspec.field(default_factory=set)  # (community, member)
+    # Rarely used parts start as the shared empty tuple (nothing allocated per event);
+    # the add_* methods give the decision its own list or set on first write.
+    communities: set[str] | tuple[()] = ()  # community-level data changed
+    timers_added: list[Timer] | tuple[()] = ()
+    timers_fired: list[str] | tuple[()] = ()
+    errors: list[RuleFailure] | tuple[()] = ()
+    audit: list[dict[str, Any]] | tuple[()] = ()  # moderation audit log
+    review: list[dict[str, Any]] | tuple[()] = ()  # flag_for_review items
+    #: What each rule made of each event decided (an engine with tracing on; see
+    #: tracing.py): JSON-ready records the store keeps for `explain`.
+    traces: list[dict[str, Any]] | tuple[()] = ()
 
     def add_error(self, error: RuleFailure) -> None:
         errors = self.errors

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from statistics import median
 from typing import Any, Protocol
@@ -514,6 +514,40 @@ class Timer:
         )
 
 
+def _new_member_function() -> Callable[[str, str], MemberState]:
+    """``new_member(id, community)``: ``MemberState(id=id, community=community)``,
+    without the dataclass ``__init__``'s test and factory call per field.
+
+    A first-seen member is made on the per-event path; its ``__init__`` calls a factory
+    for each of its many empty containers.  This function is written from the fields
+    of :class:`MemberState` when the module loads (so it follows them): the empty
+    dicts, lists and sets as literals, the other defaults as constants.
+    """
+    ns: dict[str, Any] = {"_new": object.__new__, "_cls": MemberState}
+    literals: dict[Any, str] = {dict: "{}", list: "[]", set: "{*()}"}
+    lines = ["def new_member(id, community):", "    m = _new(_cls)"]
+    for n, f in enumerate(fields(MemberState)):
+        if f.name in ("id", "community"):
+            value = f.name
+        elif f.default_factory in literals:
+            value = literals[f.default_factory]
+        elif f.default_factory is not MISSING:
+            ns[f"_f{n}"] = f.default_factory
+            value = f"_f{n}()"
+        else:
+            ns[f"_d{n}"] = f.default
+            value = f"_d{n}"
+        lines.append(f"    m.{f.name} = {value}")
+    lines.append("    return m")
+    exec("\n".join(lines), ns)
+    made: Callable[[str, str], MemberState] = ns["new_member"]
+    return made
+
+
+#: A new member's state: ``new_member(id, community)`` (see _new_member_function).
+new_member = _new_member_function()
+
+
 class MemberSource(Protocol):
     """Where members not in memory come from: the store that persisted them."""
 
@@ -545,7 +579,7 @@ class CommunityState:
         if m is None:
             m = self.find(member_id)
             if m is None:
-                m = self.members[member_id] = MemberState(id=member_id, community=self.name)
+                m = self.members[member_id] = new_member(member_id, self.name)
         return m
 
     def find(self, member_id: str) -> MemberState | None:

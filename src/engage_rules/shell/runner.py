@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import filterfalse
+from operator import attrgetter
 
 from ..compile.playbook import CompiledPlaybook
 from ..engine.core import Engine
@@ -76,6 +78,19 @@ class RunStats:
     shadow: Counter[str] = field(default_factory=Counter)
 
 
+_TYPE = attrgetter("type")
+_SHADOW = attrgetter("shadow")
+
+
+def _count_actions(stats: RunStats, actions: list[ActionRecord]) -> None:
+    """Count a batch's actions by type (shadow ones apart), in C loops."""
+    if any(map(_SHADOW, actions)):
+        stats.shadow.update(map(_TYPE, filter(_SHADOW, actions)))
+        stats.actions.update(map(_TYPE, filterfalse(_SHADOW, actions)))
+    else:
+        stats.actions.update(map(_TYPE, actions))
+
+
 class Runner:
     """Drive an engine over a stream, committing to a store in durable batches."""
 
@@ -112,6 +127,8 @@ class Runner:
         self._pending_ids: set[str] = set()
         self._batch_started = 0.0
         self._inflight: tuple[Future[None] | None, list[Decision]] | None = None
+        #: The ids of the chunk :meth:`feed_many` is feeding known as processed.
+        self._chunk_done: set[str] | None = None
         #: Events dated at or before this (epoch seconds) are refused: see the module doc.
         self._horizon = store.dedup_horizon()
         # A stored state may lack what this playbook needs (a schedule added since).
@@ -127,25 +144,30 @@ class Runner:
     def feed(self, event: Event) -> str | None:
         """Process one event unless it was already processed.  Returns None, or the
         quarantine reason (``beyond_dedup_window``) of an event that was refused."""
-        return self._feed(event, self.store.is_processed(event.id), None)
+        return self._feed(event, self.store.is_processed(event.id))
 
     def feed_many(self, events: Sequence[Event]) -> list[str | None]:
         """:meth:`feed` each event in order, asking the store about all their ids at once.
         Returns what :meth:`feed` returns, per event."""
         ids = [e.id for e in events]
         # What is pending now may be committed, and forgotten by ``_pending_ids``, by a
-        # flush within the chunk: it is known from the start, as what the chunk adds.
+        # flush within the chunk: it is known from the start, and what the chunk adds
+        # joins it when a flush forgets it (a later duplicate in the chunk is known).
         done = self.store.processed_among(ids)
         pending = self._pending_ids
         done.update(i for i in ids if i in pending)
         feed = self._feed
-        return [feed(e, e.id in done, done) for e in events]
+        self._chunk_done = done
+        try:
+            return [feed(e, e.id in done) for e in events]
+        finally:
+            self._chunk_done = None
 
     def refusal(self, event: Event) -> str:
         """The message of a refused event (:meth:`feed` returned its reason)."""
         return dedup_message(event.id, event.at.isoformat(), self._horizon or 0.0)
 
-    def _feed(self, event: Event, processed: bool, done: set[str] | None) -> str | None:
+    def _feed(self, event: Event, processed: bool) -> str | None:
         stats = self.stats
         stats.read += 1
         eid = event.id
@@ -157,8 +179,6 @@ class Runner:
             stats.read -= 1
             stats.quarantined[BEYOND_DEDUP_WINDOW] += 1
             return BEYOND_DEDUP_WINDOW
-        if done is not None:  # a later duplicate in the chunk, after a flush, is known
-            done.add(eid)
         state = self.engine.state
         clock = state.clock
         if clock is not None and event.at < clock:
@@ -230,6 +250,8 @@ class Runner:
                 future = None
             evict_committed(self.store, self.engine.state, batch)
             self._pending = []
+            if self._chunk_done is not None:
+                self._chunk_done |= self._pending_ids
             self._pending_ids = set()
             self._horizon = self.store.dedup_horizon()
             self._report_inflight()
@@ -250,23 +272,27 @@ class Runner:
         for d in batch:
             if d.actions:
                 actions.extend(d.actions)
-                for a in d.actions:
-                    if a.shadow:
-                        stats.shadow[a.type] += 1
-                    else:
-                        stats.actions[a.type] += 1
-            for err in d.errors:
-                stats.rule_errors += 1
-                if self.on_error is not None:
-                    self.on_error(err)
-            for entry in d.audit:
-                kind = entry.get("action")
-                if kind == "message_deferred":
-                    stats.messages["deferred"] += 1
-                elif kind == "message_suppressed":
-                    stats.messages[f"suppressed: {entry.get('reason')}"] += 1
-        if self.on_commit is not None and actions:
-            self.on_commit(actions)
+            if d.errors:  # usually the empty tuple: no iterator for it
+                for err in d.errors:
+                    stats.rule_errors += 1
+                    if self.on_error is not None:
+                        self.on_error(err)
+            if d.audit:
+                self._count_audit(d.audit)
+        if actions:
+            _count_actions(stats, actions)
+            if self.on_commit is not None:
+                self.on_commit(actions)
+
+    def _count_audit(self, audit: Sequence[dict[str, object]]) -> None:
+        """Count what the messaging policy did, from a decision's audit entries."""
+        messages = self.stats.messages
+        for entry in audit:
+            kind = entry.get("action")
+            if kind == "message_deferred":
+                messages["deferred"] += 1
+            elif kind == "message_suppressed":
+                messages[f"suppressed: {entry.get('reason')}"] += 1
 
     def close(self) -> None:
         """Commit and report everything, then close the store."""
