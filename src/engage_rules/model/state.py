@@ -633,13 +633,17 @@ class State:
                 c.find(mid)
         return self
 
+    def members_in_memory(self) -> int:
+        """How many members the communities hold in memory (not counting stored ones)."""
+        return sum(len(c.members) for c in self.communities.values())
+
     def evict(self, capacity: int, keep: set[tuple[str, str]]) -> int:
         """Drop members from memory, oldest loaded first, until at most ``capacity`` are
         left, keeping those in ``keep``.  Only for a state with a source, and only when
         what is dropped is stored (call after a commit).  Returns how many went."""
         if self.source is None:
             return 0
-        total = sum(len(c.members) for c in self.communities.values())
+        total = self.members_in_memory()
         dropped = 0
         for c in self.communities.values():
             if total - dropped <= capacity:

@@ -48,7 +48,7 @@ from ..plugins.manager import default_registry
 from ..plugins.registry import Registry
 from ..store import Store, open_store
 from ..store.base import evict_committed
-from ..store.records import BEYOND_DEDUP_WINDOW, ReportContext, dedup_message
+from ..store.records import BEYOND_DEDUP_WINDOW, ReportContext, beyond_horizon, dedup_message
 from .config import JsonlSource, RuntimeConfig, WebhookSource
 from .dispatcher import AdapterLimits, Dispatcher
 from .intake import Intake, Outcome, Submission
@@ -428,7 +428,7 @@ class Service:
             return None
         store = self.store
         for e in sub.events:
-            if e.ts <= horizon and e.id not in seen and not store.is_processed(e.id):
+            if beyond_horizon(e.ts, horizon) and e.id not in seen and not store.is_processed(e.id):
                 self.stats.quarantined[BEYOND_DEDUP_WINDOW] += 1
                 return Outcome(
                     "quarantined",

@@ -36,6 +36,7 @@ from ..store.records import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_TRACE_RETENTION,
     ReportContext,
+    beyond_horizon,
     dedup_message,
 )
 
@@ -169,16 +170,15 @@ class Runner:
 
     def _feed(self, event: Event, processed: bool) -> str | None:
         stats = self.stats
-        stats.read += 1
         eid = event.id
         if processed or eid in self._pending_ids:
+            stats.read += 1
             stats.duplicates += 1
             return None
-        horizon = self._horizon
-        if horizon is not None and event.ts <= horizon:
-            stats.read -= 1
+        if beyond_horizon(event.ts, self._horizon):
             stats.quarantined[BEYOND_DEDUP_WINDOW] += 1
             return BEYOND_DEDUP_WINDOW
+        stats.read += 1
         state = self.engine.state
         clock = state.clock
         if clock is not None and event.at < clock:

@@ -220,7 +220,7 @@ def evict_committed(store: object, state: State, batch: Sequence[Decision]) -> i
     capacity = getattr(store, "member_cache", None)
     if capacity is None or state.source is None:
         return 0
-    if sum(len(c.members) for c in state.communities.values()) <= capacity:
+    if state.members_in_memory() <= capacity:
         return 0
     keep: set[tuple[str, str]] = set()
     for d in batch:

@@ -37,6 +37,12 @@ DEFAULT_DEDUP_WINDOW = 30 * 86400.0
 BEYOND_DEDUP_WINDOW = "beyond_dedup_window"
 
 
+def beyond_horizon(event_ts: float, horizon: float | None) -> bool:
+    """Whether an event dated ``event_ts`` is at or before a store's dedup horizon: its
+    id may have been forgotten, so unless it is known as processed it is refused."""
+    return horizon is not None and event_ts <= horizon
+
+
 def dedup_message(event_id: str, event_at: str, horizon: float) -> str:
     """The quarantine message of an event dated before the dedup horizon."""
     return (
