@@ -24,17 +24,27 @@ from engage_rules.store import sqlite as sqlite_store
 from engage_rules.store.memory import MemoryStore
 from engage_rules.store.records import BEYOND_DEDUP_WINDOW
 from engage_rules.store.sqlite import SQLiteStore
-from engage_rules.testing import FrozenClock, after, event, event_line, event_obj, playbook, run_cli
+from engage_rules.testing import (
+    HEADER,
+    FrozenClock,
+    after,
+    event,
+    event_line,
+    event_obj,
+    playbook,
+    run_cli,
+)
 from hostile_helpers import live, signed_post
 
 DAY = 86400.0
 
-PLAYBOOK = playbook("""
+POSTS = """
 rules:
   - id: post
     on: message.posted
     do: [{award: {points: 1, reason: post}}]
-""")
+"""
+PLAYBOOK = playbook(POSTS)
 
 
 def _post(n: int, days: float, member: str = "u1") -> Event:
@@ -192,11 +202,7 @@ def test_replay_refuses_forgotten_events_with_their_line(tmp_path: Path) -> None
     first.write_text("\n".join(lines) + "\n")
     again.write_text(f"{lines[4]}\n{lines[0]}\n")  # the newest, and one four days old
     pb = tmp_path / "p.yaml"
-    pb.write_text(
-        "engage_rules: 1\nname: t\ncommunity: {name: t, timezone: UTC}\n"
-        "rules:\n  - id: post\n    on: message.posted\n"
-        "    do: [{award: {points: 1, reason: post}}]\n"
-    )
+    pb.write_text(HEADER + POSTS)
     db = f"sqlite:///{tmp_path / 's.db'}"
     window = ("--dedup-window", "2d")
     done = run_cli("replay", pb, first, "--store", db, "--batch-size", "1", *window)

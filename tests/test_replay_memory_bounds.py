@@ -8,7 +8,7 @@ from pathlib import Path
 from engage_rules.cli.common import LINES_SHOWN, MAX_ERRORS_SHOWN, feed_events
 from engage_rules.shell.reader import Quarantined
 from engage_rules.shell.runner import Runner
-from engage_rules.testing import after, event_line, open_store, playbook, run_cli
+from engage_rules.testing import HEADER, after, event_line, open_store, playbook, run_cli
 
 POSTS = """
 rules:
@@ -52,9 +52,9 @@ def test_the_summary_counts_every_rule_error_and_shows_the_first(tmp_path: Path)
     events.write_text("\n".join(lines) + "\n")
     pb = tmp_path / "p.yaml"
     pb.write_text(
-        "engage_rules: 1\nname: t\ncommunity: {name: t, timezone: UTC}\n"
-        "rules:\n  - id: broken\n    on: message.posted\n"
-        '    do: [{award: {points: "{{ event.data.n | int + event.data.n }}", reason: x}}]\n'
+        HEADER
+        + "rules:\n  - id: broken\n    on: message.posted\n"
+        + '    do: [{award: {points: "{{ event.data.n | int + event.data.n }}", reason: x}}]\n'
     )
     result = run_cli("replay", pb, events)
     assert result.returncode == 0, result.stderr
