@@ -130,7 +130,14 @@ REPORT_COLUMNS = {
 
 
 def drop_report_columns(db: sqlite3.Connection) -> None:
-    """Make a store's tables what they were in schema 3."""
+    """Make a store's tables what they were in schema 3 (an outbox row's JSON held the
+    whole action then)."""
+    db.execute(
+        "UPDATE outbox SET json = json_set(json_patch(json, json_object('key', key, "
+        "'type', type, 'rule', rule, 'cause', cause, 'community', community)), "
+        "'$.member', member) "
+        "WHERE json_extract(json, '$.key') IS NULL"
+    )
     for table, columns in REPORT_COLUMNS.items():
         for column in columns:
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")

@@ -217,6 +217,102 @@ def test_a_failed_pipelined_commit_stops_the_store(tmp_path: Path) -> None:
         assert len(again.ledger("default", "u1")) == 1
 
 
+def test_members_and_ids_are_read_without_waiting_for_the_batch_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine loads members and checks ids while the writer thread writes the last
+    batch: it sees that batch (its members' rows, its causes) without waiting for it."""
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    state = store.open()
+    d1 = _decision(1)
+    _award(state, d1, "u1", 5)
+    _award(state, d1, "gone", 1)
+    store.commit([d1], state)
+    gate = threading.Event()
+    real_apply = store._apply
+
+    def held(*args: Any) -> None:
+        assert gate.wait(30)
+        real_apply(*args)
+
+    monkeypatch.setattr(store, "_apply", held)
+    d2 = _decision(2)
+    _award(state, d2, "u1", 3)
+    _award(state, d2, "u2", 1)
+    del state.communities["default"].members["gone"]
+    d2.touched.add(("default", "gone"))
+    future = store.commit_async([d2], state)
+
+    def reads() -> tuple[Any, ...]:
+        return (
+            store.load_member("default", "u1"),
+            store.load_member("default", "u2"),
+            store.load_member("default", "gone"),
+            store.load_member("default", "nobody"),
+            store.processed_among(["evt-1", "evt-2", "evt-3"]),
+            store.is_processed("evt-2"),
+        )
+
+    u1, u2, gone, nobody, seen, second = run_in_thread(reads, timeout=10)
+    assert not future.done(), "the batch is still held on the writer thread"
+    assert u1 is not None and u1.balances == {"points": 8} and u1.ledger_seq == 2
+    assert u2 is not None and u2.balances == {"points": 1}
+    assert gone is None and nobody is None
+    assert seen == {"evt-1", "evt-2"} and second
+    gate.set()
+    future.result(timeout=30)
+    # Once durable, the same answers come from the database.
+    assert store.load_member("default", "u1") == u1
+    assert store.load_member("default", "gone") is None
+    assert store.processed_among(["evt-1", "evt-2", "evt-3"]) == {"evt-1", "evt-2"}
+    store.close()
+    with SQLiteStore(path) as again:
+        again.open()
+        assert again.load_member("default", "u1") == u1
+        assert again.processed_among(["evt-2"]) == {"evt-2"}
+
+
+def test_rows_are_written_many_per_statement_in_any_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch writes the same rows whether a statement holds all of them or a few."""
+    from engage_rules.store import sqlite as sqlite_module
+
+    def write(path: Path) -> dict[str, Any]:
+        store = SQLiteStore(path)
+        state = store.open()
+        batch = []
+        for n in range(1, 12):
+            d = _decision(n)
+            _award(state, d, f"u{n % 4}", n)
+            d.actions.append(ActionRecord(f"k{n}", "send", "u1", "r", d.cause, d.at, {"n": n}))
+            batch.append(d)
+        store.commit_async(batch, state).result(timeout=30)
+        store.close()
+        with sqlite3.connect(path) as db:
+            return {
+                table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+                for table in ("members", "ledger", "outbox", "processed", "activity")
+            }
+
+    whole = write(tmp_path / "whole.db")
+    monkeypatch.setattr(sqlite_module, "_ROWS_PER_STATEMENT", 3)
+    assert write(tmp_path / "threes.db") == whole
+    assert len(whole["ledger"]) == 11 and len(whole["members"]) == 4
+
+
+def run_in_thread(call: Any, timeout: float) -> Any:
+    """``call()`` on another thread; fails the test if it takes over ``timeout`` s (a
+    read that waited for a held batch would)."""
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(call()), daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert out, f"the reads did not answer within {timeout} s"
+    return out[0]
+
+
 def test_a_dispatcher_thread_can_share_the_store(tmp_path: Path) -> None:
     """The engine commits while another thread delivers the outbox."""
     store = SQLiteStore(tmp_path / "s.db")

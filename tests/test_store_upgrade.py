@@ -49,7 +49,7 @@ def _contents(db: Path) -> dict[str, Any]:
             for mid in cs.member_ids()
             if (led := store.ledger(c, mid))
         }
-        outbox = [(i.action.key, i.action.type, i.status) for i in store.outbox()]
+        outbox = [(i.action.to_json(), i.status, i.platform) for i in store.outbox()]
         return {
             "snapshot": state.snapshot(),
             "timers": sorted((t.due, t.kind, t.member or "") for t in state.timers),

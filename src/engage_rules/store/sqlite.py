@@ -1,6 +1,6 @@
 """The embedded durable store (docs/running.md): one SQLite file, WAL, durable commits.
 
-Layout (schema version 6)::
+Layout (schema version 7)::
 
     meta(key, value)                       schema_version, format, clock, timer_seq, outbox_seq
     processed(id, ts)                      committed event and timer ids with the clock of
@@ -14,8 +14,9 @@ Layout (schema version 6)::
                                            time, currency, kind and amount (6)
     outbox(seq, key, json, status, attempts, last_error,
            ts, community, type, rule, cause, member, direct, first)   in commit order;
-                                           json is the action, plus "platform" of its
-                                           event; first: sqlite_reports.first_flags (6)
+                                           json: the action's time and params, "shadow",
+                                           the "platform" of its event (the rest are
+                                           columns) (7); first: sqlite_reports.first_flags (6)
     timers(id, due, json)                  pending timers, indexed by due time
     errors(seq, json), review(seq, json)
     audit(seq, json, ts, community, action, reason)
@@ -58,7 +59,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,7 @@ from .sqlite_reports import (
     unix_seconds,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 FORMAT = "engage_rules"
 
 _SCHEMA = (
@@ -288,6 +289,9 @@ DELETE FROM outbox WHERE seq NOT IN (SELECT min(seq) FROM outbox GROUP BY key);
     + _SCHEMA[_SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS processed_id") :],
     5: _upgrade_members,
     6: report_columns_upgrade(),
+    # An outbox row's JSON holds only what its columns do not (_outbox_body); rows
+    # written before are read as they are (_outbox_action): nothing to rewrite.
+    7: "",
 }
 
 #: The most processed ids one commit forgets (see SQLiteStore._forget_processed).
@@ -365,20 +369,34 @@ def _member_sample() -> MemberState:
 _NATIVE_MEMBER = _native_equals_to_json(_member_sample())
 
 
-_MEMBER_FIELDS = tuple(f.name for f in fields(MemberState))
-_EMPTYABLE = (dict, list, tuple, set)
+def _stored_fields_function() -> Callable[[MemberState], dict[str, Any]]:
+    """A function giving a member's fields without the empty or unset ones, generated
+    from ``MemberState``'s fields (one test per field, no loop: this runs for every
+    member a commit writes).  A container field is left out when empty; another when
+    None or False."""
+    lines = ["def stored_fields(m):", "    out = {}"]
+    for f in fields(MemberState):
+        container = f.default_factory is not MISSING or isinstance(f.default, tuple)
+        lines.append(f"    v = m.{f.name}")
+        if container:
+            lines.append(f"    if v: out[{f.name!r}] = v")
+        else:
+            lines.append(f"    if v is not None and v is not False: out[{f.name!r}] = v")
+    lines.append("    return out")
+    namespace: dict[str, Any] = {}
+    exec("\n".join(lines), namespace)  # the field names of a dataclass
+    function: Callable[[MemberState], dict[str, Any]] = namespace["stored_fields"]
+    return function
+
+
+_stored_fields = _stored_fields_function()
 
 
 def encode_member(m: MemberState) -> str:
     """The JSON text stored for a member: its state without empty or unset fields, which
     ``MemberState.from_json`` restores as defaults.  Compact rows mean fewer pages
     written per commit."""
-    out: dict[str, Any] = {}
-    for name in _MEMBER_FIELDS:
-        value = getattr(m, name)
-        if value is None or value is False or (not value and isinstance(value, _EMPTYABLE)):
-            continue
-        out[name] = value
+    out = _stored_fields(m)
     if _NATIVE_MEMBER:
         return orjson.dumps(out, default=_encode_default).decode()
     return orjson.dumps({k: v for k, v in m.to_json().items() if k in out}).decode()
@@ -386,7 +404,7 @@ def encode_member(m: MemberState) -> str:
 
 @dataclass(slots=True)
 class _Rows:
-    """One serialised batch, ready for ``executemany``."""
+    """One serialised batch, ready to write (:func:`_insert_many`)."""
 
     causes: list[str]
     #: The store's clock after the batch (epoch seconds): its processed ids' time.
@@ -469,13 +487,48 @@ def _audit_rows(
     return [(dumps(e).decode(), audit_seconds(e.get("at")), *audit_fields(e)) for e in entries]
 
 
-def _outbox_json(action: ActionRecord, platforms: dict[str, str]) -> str:
-    """The outbox row's JSON: the action, plus ``platform`` when its event had one."""
-    raw = action.to_json_bytes()
-    platform = platforms.get(action.key) if platforms else None
+def _outbox_body(action: ActionRecord, platform: str | None) -> dict[str, Any]:
+    """What an outbox row's JSON holds: what its columns do not (the action's exact
+    time, its parameters, whether it is a shadow action and its event's platform)."""
+    body: dict[str, Any] = {"at": action.at, "params": action.params}
+    if action.shadow:
+        body["shadow"] = True
     if platform is not None:
-        raw = raw[:-1] + b',"platform":' + orjson.dumps(platform) + b"}"
-    return raw.decode()
+        body["platform"] = platform
+    return body
+
+
+def _outbox_json(action: ActionRecord, platforms: dict[str, str]) -> str:
+    """The outbox row's JSON (schema 7): :func:`_outbox_body`; the key, type, member,
+    rule, cause and community are columns of the row."""
+    platform = platforms.get(action.key) if platforms else None
+    return orjson.dumps(_outbox_body(action, platform)).decode()
+
+
+def _outbox_action(
+    body: dict[str, Any],
+    key: str,
+    type_: str | None,
+    rule: str | None,
+    cause: str | None,
+    member: str | None,
+    community: str | None,
+) -> ActionRecord:
+    """The action of an outbox row: from its columns and JSON body, or, in a row written
+    before schema 7, from its JSON alone (which holds the whole action)."""
+    if "key" in body:
+        return ActionRecord.from_json(body)
+    return ActionRecord(
+        key=key,
+        type=type_ or "",
+        member=member,
+        rule=rule or "",
+        cause=cause or "",
+        at=datetime.fromisoformat(body["at"]),
+        params=body["params"],
+        community=community or "default",
+        shadow=bool(body.get("shadow")),
+    )
 
 
 #: The integers JSON rows can hold (orjson's range).
@@ -551,12 +604,37 @@ class Lenient:
             return _outbox_json(action, platforms)
         except (TypeError, ValueError):
             notes: list[str] = []
-            obj = storable(action.to_json(), notes)
             platform = platforms.get(action.key) if platforms else None
-            if platform is not None:
-                obj["platform"] = platform
+            obj = storable(_outbox_body(action, platform), notes)
             self._note(notes, action.cause, f"action {action.type} of rule {action.rule}")
             return orjson.dumps(obj).decode()
+
+
+#: The most variables one statement may bind (SQLITE_MAX_VARIABLE_NUMBER: 999 before
+#: SQLite 3.32) and the most rows one statement inserts.
+_MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+_ROWS_PER_STATEMENT = 2000
+
+
+def _insert_many(
+    db: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, ...]], tail: str = ""
+) -> None:
+    """``head VALUES (...), (...) tail`` for ``rows``, many rows per statement.
+
+    One statement per row (``executemany``) takes the GIL back after each row; on the
+    writer thread, beside the engine's busy thread, each of those waits for a switch of
+    threads.  A statement of many rows binds them in one go and runs without the GIL.
+    """
+    if not rows:
+        return
+    width = len(rows[0])
+    per = max(1, min(_ROWS_PER_STATEMENT, _MAX_VARIABLES // width))
+    one = "(" + ",".join("?" * width) + ")"
+    full = f"{head} VALUES {','.join([one] * per)}{tail}" if len(rows) >= per else ""
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
+        sql = full if len(part) == per else f"{head} VALUES {','.join([one] * len(part))}{tail}"
+        db.execute(sql, [v for row in part for v in row])
 
 
 def _latest_versions(versions: list[LedgerEntry]) -> list[LedgerEntry]:
@@ -584,6 +662,16 @@ class SQLiteStore:
         self._broken: str | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._inflight: Future[None] | None = None
+        #: What the batch in flight writes, for reads that do not wait for it: its
+        #: causes, and its members' rows (None: deleted).  Replaced, never mutated.
+        self._fresh_ids: set[str] = set()
+        self._fresh_members: dict[tuple[str, str], str | None] = {}
+        #: The batch in flight may forget processed ids: the horizon waits for it.
+        self._horizon_moving = False
+        #: A second connection for those reads (a file's store; WAL lets it read the
+        #: last commit while the writer thread writes the next).
+        self._reader: sqlite3.Connection | None = None
+        self._read_lock = threading.Lock()
         # What is read once on first use (see the module docstring); processed ids and
         # action keys are looked up in the database, never loaded.
         self._loaded = False
@@ -725,6 +813,9 @@ class SQLiteStore:
         if future is not None:
             wait([future])  # an interrupt here leaves the commit in flight, as it is
             self._inflight = None
+            self._fresh_ids = set()
+            self._fresh_members = {}
+            self._horizon_moving = False
         if self._broken is not None:
             raise StoreError(self._broken)
 
@@ -811,17 +902,48 @@ class SQLiteStore:
         return state
 
     # -- members on demand (model/state.py MemberSource) --------------------------------
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A connection for a read that needs only committed data and what the batch in
+        flight writes (``_fresh_*``): the second connection, which does not wait for
+        that batch; for a private in-memory database, the one connection."""
+        if self.path == ":memory:":
+            with self._use() as db:
+                yield db
+            return
+        with self._read_lock:
+            if self._closed:
+                raise StoreError(f"SQLite store {self.path} is closed")
+            if self._broken is not None:
+                raise StoreError(self._broken)
+            try:
+                if self._reader is None:
+                    self._reader = sqlite3.connect(
+                        self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+                    )
+                    self._reader.execute("PRAGMA query_only=1")
+                yield self._reader
+            except sqlite3.Error as err:
+                raise StoreError(f"SQLite store {self.path}: {err}") from err
+
     def load_member(self, community: str, member: str) -> MemberState | None:
         """The stored state of one member (one row: the ledger is not part of it), or
-        None."""
-        with self._use() as db:
-            row = db.execute(
-                "SELECT json FROM members WHERE community = ? AND id = ?", (community, member)
-            ).fetchone()
-        if row is None:
+        None.  Does not wait for the batch in flight (a member it writes is read from
+        it)."""
+        key = (community, member)
+        fresh = self._fresh_members  # read first: replaced only once its batch is durable
+        if key in fresh:
+            js = fresh[key]
+        else:
+            with self._read() as db:
+                row = db.execute(
+                    "SELECT json FROM members WHERE community = ? AND id = ?", key
+                ).fetchone()
+            js = row[0] if row is not None else None
+        if js is None:
             return None
         with self._decoding("members"):
-            return MemberState.from_json(orjson.loads(row[0]))
+            return MemberState.from_json(orjson.loads(js))
 
     def member_ids(self, community: str) -> Iterator[str]:
         """The ids of every stored member of ``community``."""
@@ -830,28 +952,38 @@ class SQLiteStore:
         return iter([r[0] for r in rows])
 
     def is_processed(self, cause_id: str) -> bool:
-        with self._use() as db:
-            row = db.execute("SELECT 1 FROM processed WHERE id = ?", (cause_id,)).fetchone()
-        return row is not None
+        return bool(self.processed_among([cause_id]))
 
     def processed_among(self, ids: Sequence[str]) -> set[str]:
         if not ids:
             return set()
-        with self._use() as db:
+        fresh = self._fresh_ids
+        with self._read() as db:
             rows = db.execute(
                 "SELECT id FROM processed WHERE id IN (SELECT value FROM json_each(?))",
                 (orjson.dumps(list(ids)).decode(),),
             ).fetchall()
-        return {r[0] for r in rows}
+        found = {r[0] for r in rows}
+        if fresh:
+            found.update(i for i in ids if i in fresh)
+        return found
 
     def keep_processed(self, seconds: float | None) -> None:
         self._dedup_window = seconds
 
     def dedup_horizon(self) -> float | None:
-        if not self._loaded:  # (once loaded, kept up to date by each commit)
+        if not self._loaded or self._horizon_moving:
+            # (Once loaded, kept up to date by each commit; one in flight that may
+            # forget ids moves it when it completes.)
             with self._use() as db:
                 self._indexes(db)
         return self._horizon
+
+    def _may_forget(self, clock: float) -> bool:
+        """Whether a commit at ``clock`` may forget processed ids (``_forget_processed``
+        decides with a ``_forgotten_to`` no older than the one read here)."""
+        window = self._dedup_window
+        return window is not None and clock - window - self._forgotten_to >= window / 100
 
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
         """Persist the batch in one transaction; durable (fsync'd) when this returns."""
@@ -861,13 +993,14 @@ class SQLiteStore:
     def commit_async(self, decisions: Sequence[Decision], state: State) -> Future[None]:
         """Like :meth:`commit`, but the final fsync runs on the store's writer thread.
 
-        The batch is serialised (``state`` is read) and written into the open transaction
-        before this returns, so the caller may go on mutating ``state`` at once; the future
-        completes when the batch is durable, or fails with :class:`StoreError`.  The
-        fsync of one batch thus overlaps the work on the next.  Batches become durable in
-        call order; every other call waits for the batch in flight, so nothing reads
-        uncommitted data.  :meth:`is_processed` is true for the batch's causes at once.
-        If the final commit fails the store refuses all further work: reopen it.
+        The batch is serialised (``state`` is read) before this returns, so the caller
+        may go on mutating ``state`` at once; the writer thread writes and commits it, and
+        the future completes when the batch is durable, or fails with
+        :class:`StoreError`.  Writing one batch thus overlaps the work on the next.
+        Batches become durable in call order.  :meth:`load_member`,
+        :meth:`processed_among` and :meth:`is_processed` answer at once, the batch in
+        flight included; every other call waits for it.  If a batch fails the store
+        refuses all further work: reopen it.
         """
         if not decisions:
             return completed()
@@ -951,32 +1084,79 @@ class SQLiteStore:
         return rows
 
     def _write(self, rows: _Rows, *, pipelined: bool) -> Future[None] | None:
+        """Write ``rows`` as one transaction: here (``pipelined`` false), or on the writer
+        thread, returning its future (the batch in flight: :meth:`_settle`)."""
         with self._use(write=True) as db:
             self._indexes(db)
             clock = rows.clock
             processed_rows = [(cause, clock) for cause in dict.fromkeys(rows.causes)]
             outbox_rows, seq = self._new_outbox_rows(rows.actions, rows.causes)
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                self._write_event_rows(db, rows, processed_rows, outbox_rows)
-                self._write_timer_and_log_rows(db, rows)
-                self._write_member_and_community_rows(db, rows)
-                db.executemany(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    [*rows.meta, ("outbox_seq", str(seq - 1))],
-                )
-                if not pipelined:
-                    db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-            # The batch is accepted: the in-memory indexes learn about it.  (A failed
-            # pipelined COMMIT breaks the store, so they never need undoing.)
-            self._outbox_next = seq
             if not pipelined:
+                self._apply(db, rows, processed_rows, outbox_rows, seq)
+                self._outbox_next = seq
                 return None
-            return self._commit_in_background()
+            # The batch is accepted: what reads see of it until it is committed
+            # (:meth:`load_member`, :meth:`processed_among`).  A failed commit breaks
+            # the store, so none of this ever needs undoing.
+            self._outbox_next = seq
+            self._fresh_ids = set(rows.causes)
+            fresh: dict[tuple[str, str], str | None] = {
+                (c, m): js for c, m, js, _, _ in rows.members
+            }
+            fresh.update(dict.fromkeys(rows.members_gone))
+            self._fresh_members = fresh
+            self._horizon_moving = bool(processed_rows) and self._may_forget(clock)
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="engage-rules-sqlite")
+            future = self._executor.submit(
+                self._apply_in_background, rows, processed_rows, outbox_rows, seq
+            )
+            self._inflight = future
+            return future
+
+    def _apply(
+        self,
+        db: sqlite3.Connection,
+        rows: _Rows,
+        processed_rows: list[tuple[str, float]],
+        outbox_rows: list[tuple[Any, ...]],
+        seq: int,
+    ) -> None:
+        """The batch's transaction, committed.
+
+        Every statement inserts many rows (:func:`_insert_many`): on the writer thread
+        each statement runs without the GIL, and few statements leave the engine's
+        thread undisturbed.
+        """
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._write_event_rows(db, rows, processed_rows, outbox_rows)
+            self._write_timer_and_log_rows(db, rows)
+            self._write_member_and_community_rows(db, rows)
+            _insert_many(
+                db,
+                "INSERT OR REPLACE INTO meta (key, value)",
+                [*rows.meta, ("outbox_seq", str(seq - 1))],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def _apply_in_background(
+        self,
+        rows: _Rows,
+        processed_rows: list[tuple[str, float]],
+        outbox_rows: list[tuple[Any, ...]],
+        seq: int,
+    ) -> None:
+        """:meth:`_apply` on the writer thread; a failure breaks the store."""
+        try:
+            self._apply(self._db, rows, processed_rows, outbox_rows, seq)
+        except BaseException as err:
+            self._broken = f"SQLite store {self.path}: a commit failed ({err}); reopen the store"
+            raise StoreError(self._broken) from err
 
     def _new_outbox_rows(
         self, actions: list[tuple[Any, ...]], causes: list[str]
@@ -1007,108 +1187,75 @@ class SQLiteStore:
         db: sqlite3.Connection,
         rows: _Rows,
         processed_rows: list[tuple[str, float]],
-        outbox_rows: list[tuple[int, str, str, str]],
+        outbox_rows: list[tuple[Any, ...]],
     ) -> None:
         """Write the processed ids (forgetting those past the dedup window), ledger
         entries, outbox, activity and traces."""
-        run = db.executemany
         if processed_rows:
-            run("INSERT OR IGNORE INTO processed (id, ts) VALUES (?, ?)", processed_rows)
+            _insert_many(db, "INSERT OR IGNORE INTO processed (id, ts)", processed_rows)
             self._forget_processed(db, rows.clock)
-        if rows.ledger:
-            run(
-                "INSERT INTO ledger (community, member, seq, json, ts, currency, kind, "
-                "amount) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows.ledger,
-            )
-        if outbox_rows:
-            run(
-                "INSERT OR IGNORE INTO outbox (seq, key, json, status, ts, community, type, "
-                "rule, cause, member, direct, first) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                outbox_rows,
-            )
-        if rows.activity:
-            run(
-                "INSERT INTO activity (community, member, day, type, events) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, community, member, type) "
-                "DO UPDATE SET events = events + excluded.events",
-                rows.activity,
-            )
+        _insert_many(
+            db,
+            "INSERT INTO ledger (community, member, seq, json, ts, currency, kind, amount)",
+            rows.ledger,
+        )
+        _insert_many(
+            db,
+            "INSERT OR IGNORE INTO outbox (seq, key, json, status, ts, community, type, "
+            "rule, cause, member, direct, first)",
+            outbox_rows,
+        )
+        _insert_many(
+            db,
+            "INSERT INTO activity (community, member, day, type, events)",
+            rows.activity,
+            " ON CONFLICT (day, community, member, type) "
+            "DO UPDATE SET events = events + excluded.events",
+        )
         if rows.traces:
-            run(
-                "INSERT INTO traces (event, cause, community, member, ts, json) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                rows.traces,
+            _insert_many(
+                db, "INSERT INTO traces (event, cause, community, member, ts, json)", rows.traces
             )
             self._prune_traces(db, max(t[4] for t in rows.traces))
 
     def _write_timer_and_log_rows(self, db: sqlite3.Connection, rows: _Rows) -> None:
         """Write the timer changes and the error, audit and review logs."""
-        run = db.executemany
-        if rows.timers_add:
-            run(
-                "INSERT OR REPLACE INTO timers (id, due, json) VALUES (?, ?, ?)",
-                rows.timers_add,
-            )
+        _insert_many(db, "INSERT OR REPLACE INTO timers (id, due, json)", rows.timers_add)
         if rows.timers_del:
-            run("DELETE FROM timers WHERE id = ?", rows.timers_del)
-        if rows.errors:
-            run("INSERT INTO errors (json) VALUES (?)", rows.errors)
-        if rows.audit:
-            run(
-                "INSERT INTO audit (json, ts, community, action, reason) VALUES (?, ?, ?, ?, ?)",
-                rows.audit,
+            db.execute(
+                "DELETE FROM timers WHERE id IN (SELECT value FROM json_each(?))",
+                (orjson.dumps([tid for (tid,) in rows.timers_del]).decode(),),
             )
-        if rows.review:
-            run("INSERT INTO review (json) VALUES (?)", rows.review)
+        _insert_many(db, "INSERT INTO errors (json)", rows.errors)
+        _insert_many(db, "INSERT INTO audit (json, ts, community, action, reason)", rows.audit)
+        _insert_many(db, "INSERT INTO review (json)", rows.review)
 
     def _write_member_and_community_rows(self, db: sqlite3.Connection, rows: _Rows) -> None:
-        """Write the changed members and communities, and delete the gone ones (a gone
-        member's ledger too)."""
-        run = db.executemany
-        if rows.members:
-            self._write_members(db, rows.members)
-        if rows.members_gone:
-            run("DELETE FROM members WHERE community = ? AND id = ?", rows.members_gone)
-            db.execute(
-                "DELETE FROM ledger WHERE (community, member) IN "
-                "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
-                "FROM json_each(?))",
-                (orjson.dumps(rows.members_gone).decode(),),
-            )
-        if rows.communities:
-            run(
-                "INSERT OR REPLACE INTO communities (name, json) VALUES (?, ?)",
-                rows.communities,
-            )
-        if rows.communities_seen:
-            run(
-                "INSERT OR IGNORE INTO communities (name, json) VALUES (?, ?)",
-                rows.communities_seen,
-            )
-        if rows.communities_gone:
-            run("DELETE FROM communities WHERE name = ?", rows.communities_gone)
-
-    def _commit_in_background(self) -> Future[None]:
-        """Run the COMMIT of the open transaction on the writer thread."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="engage-rules-sqlite")
-        future = self._executor.submit(self._finish)
-        self._inflight = future
-        return future
-
-    def _write_members(
-        self, db: sqlite3.Connection, members: list[tuple[str, str, str, int | None, str]]
-    ) -> None:
-        """Upsert member rows, with the columns reports read (no list of the stored
-        members is kept in memory)."""
-        db.executemany(
-            "INSERT INTO members (community, id, json, joined, status) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (community, id) DO UPDATE SET json = excluded.json, "
+        """Write the changed members (with the columns reports read) and communities, and
+        delete the gone ones (a gone member's ledger too)."""
+        _insert_many(
+            db,
+            "INSERT INTO members (community, id, json, joined, status)",
+            rows.members,
+            " ON CONFLICT (community, id) DO UPDATE SET json = excluded.json, "
             "joined = excluded.joined, status = excluded.status",
-            members,
         )
+        if rows.members_gone:
+            gone = (orjson.dumps(rows.members_gone).decode(),)
+            for table, column in (("members", "id"), ("ledger", "member")):
+                db.execute(
+                    f"DELETE FROM {table} WHERE (community, {column}) IN "
+                    "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+                    "FROM json_each(?))",
+                    gone,
+                )
+        _insert_many(db, "INSERT OR REPLACE INTO communities (name, json)", rows.communities)
+        _insert_many(db, "INSERT OR IGNORE INTO communities (name, json)", rows.communities_seen)
+        if rows.communities_gone:
+            db.execute(
+                "DELETE FROM communities WHERE name IN (SELECT value FROM json_each(?))",
+                (orjson.dumps([name for (name,) in rows.communities_gone]).decode(),),
+            )
 
     def _forget_processed(self, db: sqlite3.Connection, clock: float) -> None:
         """Delete processed ids committed more than the dedup window before ``clock``
@@ -1147,18 +1294,6 @@ class SQLiteStore:
             (repr(horizon),),
         )
         self._horizon = horizon
-
-    def _finish(self) -> None:
-        """COMMIT the open transaction (on the writer thread; the GIL is released)."""
-        db = self._db
-        try:
-            db.execute("COMMIT")
-        except BaseException as err:
-            with suppress(sqlite3.Error):
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-            self._broken = f"SQLite store {self.path}: a commit failed ({err}); reopen the store"
-            raise StoreError(self._broken) from err
 
     def _prune_traces(self, db: sqlite3.Connection, newest: float) -> None:
         """Delete traces older than the retention behind ``newest`` (in the open
@@ -1267,7 +1402,10 @@ class SQLiteStore:
         self, *, status: str | None = None, limit: int | None = None, after: int = 0
     ) -> list[OutboxItem]:
         check_outbox_query(status, limit, after)
-        sql = "SELECT seq, json, status, attempts, last_error FROM outbox WHERE seq > ?"
+        sql = (
+            "SELECT seq, json, status, attempts, last_error, key, type, rule, cause, member, "
+            "community FROM outbox WHERE seq > ?"
+        )
         if status is not None:
             sql += f" AND status = '{status}'"  # a literal, so the partial index applies
         sql += " ORDER BY seq"
@@ -1279,13 +1417,10 @@ class SQLiteStore:
             rows = db.execute(sql, params).fetchall()
         out = []
         with self._decoding("outbox"):
-            for seq, js, st, attempts, error in rows:
-                obj = orjson.loads(js)
-                out.append(
-                    OutboxItem(
-                        seq, ActionRecord.from_json(obj), st, attempts, error, obj.get("platform")
-                    )
-                )
+            for seq, js, st, attempts, error, *columns in rows:
+                body = orjson.loads(js)
+                action = _outbox_action(body, *columns)
+                out.append(OutboxItem(seq, action, st, attempts, error, body.get("platform")))
         return out
 
     def mark_sending(self, keys: Sequence[str]) -> None:
@@ -1404,6 +1539,10 @@ class SQLiteStore:
                 self._executor = None
             self._closed = True
             self._loaded = False
+            with self._read_lock:
+                if self._reader is not None:
+                    self._reader.close()
+                    self._reader = None
             with suppress(sqlite3.Error):
                 self._db.execute("PRAGMA optimize")
             self._db.close()
