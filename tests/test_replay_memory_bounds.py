@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engage_rules import Event, parse_event
 from engage_rules.cli.common import LINES_SHOWN, MAX_ERRORS_SHOWN, feed_events
 from engage_rules.shell.reader import Quarantined
 from engage_rules.shell.runner import Runner
+from engage_rules.store import MemoryStore
 from engage_rules.testing import HEADER, after, event_line, open_store, playbook, run_cli
 
 POSTS = """
@@ -61,3 +63,59 @@ def test_the_summary_counts_every_rule_error_and_shows_the_first(tmp_path: Path)
     assert "rule errors: 100" in result.stderr
     assert result.stderr.count("  rule broken on ") == MAX_ERRORS_SHOWN
     assert f"... and {100 - MAX_ERRORS_SHOWN} more" in result.stderr
+
+
+# -- a memory store without history keeps a bounded backlog and bounded logs ------------
+
+FAILING = """
+rules:
+  - id: post
+    on: message.posted
+    do:
+      - send: {text: "hi"}
+  - id: broken
+    on: message.posted
+    do: [{award: {points: "{{ event.data.n }}", reason: bad}}]
+"""
+
+
+class _SmallMemoryStore(MemoryStore):
+    max_pending_actions = 40
+    max_log_entries = 25
+
+
+def _post(i: int) -> Event:
+    return parse_event(event_line("message.posted", f"u{i % 7}", after(seconds=i), id=f"p{i}"))
+
+
+def test_a_runner_nobody_dispatches_for_keeps_only_the_latest_actions() -> None:
+    store = _SmallMemoryStore()
+    runner = Runner(playbook(FAILING), store, batch_size=10)
+    committed: list[str] = []
+    runner.on_commit = lambda actions: committed.extend(a.cause for a in actions)
+    for i in range(300):
+        runner.feed(_post(i))
+    runner.flush()
+    assert len(committed) == 300  # the runner reported every action
+    pending = store.outbox(status="pending")
+    assert len(pending) <= _SmallMemoryStore.max_pending_actions
+    assert [i.action.cause for i in pending] == committed[-len(pending) :]
+    assert store.dropped_actions == 300 - len(pending)
+    # Rule errors (an amount that is no number): the latest are kept, the rest counted.
+    errors = store.rule_errors()
+    assert len(errors) == _SmallMemoryStore.max_log_entries
+    assert [e.cause for e in errors] == [f"p{i}" for i in range(275, 300)]
+    assert store.dropped_log_entries == 275
+
+
+def test_a_memory_store_with_history_keeps_everything() -> None:
+    class Keeping(_SmallMemoryStore):
+        pass
+
+    store = Keeping(keep_history=True)
+    runner = Runner(playbook(FAILING), store, batch_size=10)
+    for i in range(120):
+        runner.feed(_post(i))
+    runner.flush()
+    assert len(store.outbox()) == 120 and len(store.rule_errors()) == 120
+    assert store.dropped_actions == store.dropped_log_entries == 0

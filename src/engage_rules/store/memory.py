@@ -8,19 +8,23 @@ keeps only what is live, not history (docs/reference.md §10):
 - no ledger: entries flow out in the decisions and are not kept (:meth:`ledger` raises);
 - no activity counts for reports (:meth:`activity` raises);
 - an outbox of the actions still to deliver: delivered items are dropped; shadow items,
-  never delivered, are not kept; and during a replay (:meth:`begin_replay`) no action is
-  kept, since the replay prints each batch's actions as it commits and a memory store
-  cannot be resumed (:meth:`begin_replay` returns no earlier ranges).
+  never delivered, are not kept; at most :attr:`MemoryStore.max_pending_actions` items
+  (the oldest beyond are dropped and counted); and during a replay
+  (:meth:`begin_replay`) no action is kept, since the replay prints each batch's actions
+  as it commits and a memory store cannot be resumed (:meth:`begin_replay` returns no
+  earlier ranges);
+- the latest :attr:`MemoryStore.max_log_entries` of each log (rule errors, audit,
+  review).
 
 ``MemoryStore(keep_history=True)`` keeps all of it, as a durable store does: the test
-kit, playbook tests, `replay --compare` and `explain` use it.  Processed ids, the logs
-(rule errors, audit, review) and traces (with their retention) are kept either way.
+kit, playbook tests, `replay --compare` and `explain` use it.  Processed ids (within
+the dedup window) and traces (within their retention) are kept either way.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
@@ -87,6 +91,16 @@ class MemoryStore:
     #: 30 MB of ids; duplicates in an event file come within minutes, not 100,000 events.
     max_processed_ids = 100_000
 
+    #: Without history, the most actions waiting for delivery that are kept: beyond, the
+    #: oldest are dropped and counted in :attr:`dropped_actions`.  A memory store is no
+    #: delivery queue (nothing in it survives the process): it keeps a dispatcher's
+    #: backlog, not every action of a runner that nobody dispatches for.
+    max_pending_actions = 100_000
+
+    #: Without history, the most entries kept of each log (rule errors, audit, review):
+    #: the latest ones; :attr:`dropped_log_entries` counts the others.
+    max_log_entries = 10_000
+
     def __init__(self, *, keep_history: bool = False) -> None:
         self.keep_history = keep_history
         self._state: State | None = None
@@ -104,9 +118,14 @@ class MemoryStore:
         self._outbox: dict[int, OutboxItem] = {}
         self._outbox_seq = 0
         self._by_key: dict[str, OutboxItem] = {}
-        self._errors: list[RuleFailure] = []
-        self._audit: list[dict[str, Any]] = []
-        self._review: list[dict[str, Any]] = []
+        logs = None if keep_history else self.max_log_entries
+        self._errors: deque[RuleFailure] = deque(maxlen=logs)
+        self._audit: deque[dict[str, Any]] = deque(maxlen=logs)
+        self._review: deque[dict[str, Any]] = deque(maxlen=logs)
+        #: Without history: actions dropped undelivered (beyond max_pending_actions), and
+        #: log entries dropped (beyond max_log_entries).
+        self.dropped_actions = 0
+        self.dropped_log_entries = 0
         self._context = ReportContext()
         self._counter = ActivityCounter()
         self._activity: ActivityCounts = {}
@@ -176,15 +195,23 @@ class MemoryStore:
                         self._platforms[i] = event.platform
                 records.extend(d.actions)
             if d.errors:
-                self._errors.extend(d.errors)
+                self._log(self._errors, d.errors)
             if d.audit:
-                self._audit.extend(d.audit)
+                self._log(self._audit, d.audit)
             if d.review:
-                self._review.extend(d.review)
+                self._log(self._review, d.review)
         self._forget_processed(clock)
+        if not self.keep_history and len(records) - self._indexed > self.max_pending_actions:
+            self._index()  # (bounds the outbox)
         if self.keep_history:
             self._keep_history(decisions)
         self._keep_traces(decisions)
+
+    def _log(self, log: deque[Any], entries: Sequence[Any]) -> None:
+        """Append ``entries`` to ``log``, counting what a bounded log drops."""
+        if log.maxlen is not None:
+            self.dropped_log_entries += max(0, len(log) + len(entries) - log.maxlen)
+        log.extend(entries)
 
     def _keep_traces(self, decisions: Sequence[Decision]) -> None:
         """Keep the batch's rule traces, dropping those past their retention."""
@@ -274,6 +301,10 @@ class MemoryStore:
         else:  # the outbox items hold what is left to deliver
             records.clear()
             self._indexed = 0
+            while len(outbox) > self.max_pending_actions:
+                oldest = outbox.pop(next(iter(outbox)))
+                del by_key[oldest.action.key]
+                self.dropped_actions += 1
 
     def outbox(
         self, *, status: str | None = None, limit: int | None = None, after: int = 0
