@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -560,6 +561,36 @@ class MemberSource(Protocol):
         ...
 
 
+class TimerSource(Protocol):
+    """Where pending timers not in memory come from: the store that persisted them.
+
+    A state with a timer source holds in memory every pending timer due before its
+    ``timers_until``, and the ones added since it was opened; the others stay in the
+    store until the clock comes near them (:meth:`State.pop_due` loads the next ones).
+    """
+
+    def load_timers(self, start: float, limit: int) -> tuple[list[Timer], float]:
+        """The stored timers due at or after ``start``, earliest first — about ``limit``
+        of them — and the boundary before which every stored timer is among them
+        (``math.inf``: all)."""
+        ...
+
+    def timer_pending(self, timer_id: str, start: float) -> bool:
+        """Whether a timer ``timer_id`` is stored, due at or after ``start``."""
+        ...
+
+
+#: The kind of the heap entry that stands for the stored timers not loaded yet (at the
+#: state's ``timers_until``): never fired, never stored.
+MORE_TIMERS = "\0more-timers"
+
+
+def _more_timers(due: float) -> Timer:
+    """The heap entry at ``due`` that makes :meth:`State.pop_due` load the next timers;
+    it orders before any timer due at the same time."""
+    return Timer(due, -1, MORE_TIMERS, MORE_TIMERS, "", None, "")
+
+
 @dataclass(slots=True)
 class CommunityState:
     """Community-level state: the members in memory, and bookkeeping shared by them.
@@ -618,6 +649,13 @@ class State:
     timer_seq: int = 0
     #: Where members not in memory are loaded from (None: all members are in memory).
     source: MemberSource | None = field(default=None, compare=False, repr=False)
+    #: Where pending timers not in memory are loaded from, and the time before which
+    #: every pending timer is in memory (inf: all of them; see :class:`TimerSource`).
+    timer_source: TimerSource | None = field(default=None, compare=False, repr=False)
+    timers_until: float = field(default=math.inf, compare=False, repr=False)
+
+    #: How many stored timers a state loads at once.
+    TIMER_WINDOW = 10_000
 
     def community(self, name: str) -> CommunityState:
         c = self.communities.get(name)
@@ -661,6 +699,10 @@ class State:
         """Schedule ``timer`` unless one with the same id is pending.  True if added."""
         if timer.id in self.timer_ids:
             return False
+        until = self.timers_until
+        source = self.timer_source
+        if until != math.inf and source is not None and source.timer_pending(timer.id, until):
+            return False  # stored, due later than what is in memory
         self.timer_seq += 1
         timer.seq = self.timer_seq
         heapq.heappush(self.timers, timer)
@@ -668,12 +710,60 @@ class State:
         return True
 
     def pop_due(self, until: float) -> Timer | None:
-        """Remove and return the earliest timer due at or before ``until``."""
-        if self.timers and self.timers[0].due <= until:
-            timer = heapq.heappop(self.timers)
+        """Remove and return the earliest timer due at or before ``until`` (loading the
+        next stored timers when the clock reaches ``timers_until``)."""
+        timers = self.timers
+        while timers and timers[0].due <= until:
+            timer = heapq.heappop(timers)
+            if timer.kind == MORE_TIMERS and timer.seq == -1:
+                self._load_timers()
+                continue
             self.timer_ids.discard(timer.id)
             return timer
         return None
+
+    def _load_timers(self) -> None:
+        source = self.timer_source
+        assert source is not None
+        self.take_timers(*source.load_timers(self.timers_until, self.TIMER_WINDOW))
+
+    def take_timers(self, loaded: list[Timer], until: float) -> None:
+        """Add stored timers to memory: ``loaded``, which holds every stored timer due
+        before ``until`` and after those in memory (a store opening the state gives its
+        first :attr:`TIMER_WINDOW`; :meth:`pop_due` loads the next ones from
+        ``timer_source`` when the clock reaches ``until``)."""
+        ids = self.timer_ids
+        for timer in loaded:
+            if timer.id not in ids:  # (in memory already: added since, not yet let go)
+                heapq.heappush(self.timers, timer)
+                ids.add(timer.id)
+            if timer.seq > self.timer_seq:
+                self.timer_seq = timer.seq
+        self.timers_until = until
+        if until != math.inf:
+            heapq.heappush(self.timers, _more_timers(until))
+
+    def let_go_of_timers(self, keep: set[str]) -> int:
+        """Drop from memory the timers due at or after ``timers_until`` (they are stored:
+        call once what added them is durable), except those in ``keep``, when there are
+        more than :attr:`TIMER_WINDOW` of them.  Returns how many went."""
+        until = self.timers_until
+        if self.timer_source is None or until == math.inf:
+            return 0
+        later = sum(1 for t in self.timers if t.due >= until)
+        if later <= self.TIMER_WINDOW:
+            return 0
+        kept = [t for t in self.timers if t.due < until or t.id in keep or t.seq == -1]
+        gone = len(self.timers) - len(kept)
+        heapq.heapify(kept)
+        self.timers[:] = kept
+        self.timer_ids = {t.id for t in kept if t.seq != -1 or t.kind != MORE_TIMERS}
+        return gone
+
+    def pending_timers(self) -> list[Timer]:
+        """The pending timers in memory, in firing order (without the marker of those
+        still stored)."""
+        return sorted(t for t in self.timers if not (t.seq == -1 and t.kind == MORE_TIMERS))
 
     def snapshot(self) -> dict[str, Any]:
         """The docs/reference.md §6.6 state snapshot."""

@@ -53,7 +53,10 @@ class Store(Protocol):
       ``timer_seq``.  A store may give the members on demand instead (the state's
       ``source``, model/state.py ``MemberSource``: SQLite does): then the state loads a
       member when it is first needed, which it can do while the store is open.  Members
-      do not hold their ledger: :meth:`ledger` reads it.
+      do not hold their ledger: :meth:`ledger` reads it.  Likewise a store may give
+      the timers on demand (the state's ``timer_source``, model/state.py
+      ``TimerSource``: SQLite does): the state then holds the earliest pending timers
+      and loads the next ones when its clock reaches them.
     - :meth:`commit` applies a batch of decisions as ONE transaction: after a crash either
       the whole batch is visible or none of it; when it returns the batch is durable.
     - :meth:`commit` saves the state *as of the commit* of every member a decision
@@ -216,7 +219,15 @@ def evict_committed(store: object, state: State, batch: Sequence[Decision]) -> i
     :meth:`Store.commit_async`), drop members from memory if there are more than the
     store's ``member_cache``: down to three quarters of it, oldest loaded first, keeping
     the members the batch touched.  A store without ``member_cache`` (memory) keeps all.
-    Returns how many members were dropped."""
+    Returns how many members were dropped.
+
+    With timers on demand (``state.timer_source``), the timers due later than the ones
+    the state must hold are let go too (:meth:`State.let_go_of_timers`), but for those
+    ``batch`` added: a store accepts a batch once every earlier one is durable (SQLite
+    holds one batch in flight), so only this batch's may not be stored yet."""
+    if state.timer_source is not None:
+        added = {t.id for d in batch if d.timers_added for t in d.timers_added}
+        state.let_go_of_timers(added)
     capacity = getattr(store, "member_cache", None)
     if capacity is None or state.source is None:
         return 0

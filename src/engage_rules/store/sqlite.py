@@ -52,13 +52,12 @@ store holds until it is closed.
 
 from __future__ import annotations
 
-import heapq
 import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -643,6 +642,29 @@ def _latest_versions(versions: list[LedgerEntry]) -> list[LedgerEntry]:
     return [latest[seq] for seq in sorted(latest)]
 
 
+def _timers_from(
+    db: sqlite3.Connection,
+    start: float,
+    limit: int,
+    decoding: Callable[[str], AbstractContextManager[None]],
+) -> tuple[list[Timer], float]:
+    """:meth:`SQLiteStore.load_timers` on the connection ``db``."""
+    rows = db.execute(
+        "SELECT due, json FROM timers WHERE due >= ? ORDER BY due LIMIT ?", (start, limit + 1)
+    ).fetchall()
+    until = math.inf
+    if len(rows) > limit:
+        until = rows[limit][0]
+        rows = [r for r in rows if r[0] < until]
+        if not rows:  # more than `limit` due at one time: take them all
+            due = until
+            rows = db.execute("SELECT due, json FROM timers WHERE due = ?", (due,)).fetchall()
+            (after,) = db.execute("SELECT min(due) FROM timers WHERE due > ?", (due,)).fetchone()
+            until = math.inf if after is None else after
+    with decoding("timers"):
+        return [Timer.from_json(orjson.loads(js)) for _, js in rows], until
+
+
 class SQLiteStore:
     """A :class:`~engage_rules.store.base.Store` in one SQLite database file.
 
@@ -894,12 +916,27 @@ class SQLiteStore:
         state.clock = datetime.fromisoformat(clock) if clock else None
         for name, js in db.execute("SELECT name, json FROM communities"):
             state.community(name).data = loads(js)
-        timers = [Timer.from_json(loads(js)) for (js,) in db.execute("SELECT json FROM timers")]
-        heapq.heapify(timers)
-        state.timers = timers
-        state.timer_ids = {t.id for t in timers}
-        state.timer_seq = max([int(meta.get("timer_seq") or 0), *(t.seq for t in timers)])
+        state.timer_seq = int(meta.get("timer_seq") or 0)
+        state.timer_source = self  # the earliest timers now, the rest when due
+        state.take_timers(*_timers_from(db, -math.inf, state.TIMER_WINDOW, self._decoding))
         return state
+
+    # -- timers on demand (model/state.py TimerSource) ---------------------------------
+    def load_timers(self, start: float, limit: int) -> tuple[list[Timer], float]:
+        """The stored timers due at or after ``start``, earliest first (``limit`` of
+        them, or all those due at the time of the first when more share it), and the
+        due time before which every stored timer is among them."""
+        with self._read() as db:
+            return _timers_from(db, start, limit, self._decoding)
+
+    def timer_pending(self, timer_id: str, start: float) -> bool:
+        """Whether timer ``timer_id`` is stored and due at or after ``start`` (what a
+        state holds in memory, and the batch in flight, it knows itself)."""
+        with self._read() as db:
+            row = db.execute(
+                "SELECT 1 FROM timers WHERE id = ? AND due >= ?", (timer_id, start)
+            ).fetchone()
+        return row is not None
 
     # -- members on demand (model/state.py MemberSource) --------------------------------
     @contextmanager

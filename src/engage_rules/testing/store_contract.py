@@ -186,7 +186,7 @@ def state_json(state: State) -> dict[str, Any]:
             for name, c in sorted(state.communities.items())
         },
         "clock": state.clock.isoformat() if state.clock else None,
-        "timers": sorted((t.due, t.seq, t.to_json()["id"], str(t.to_json())) for t in state.timers),
+        "timers": [(t.due, t.seq, t.id, str(t.to_json())) for t in state.pending_timers()],
         "timer_ids": sorted(state.timer_ids),
         "timer_seq": state.timer_seq,
     }
