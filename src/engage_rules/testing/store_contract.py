@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -190,6 +190,14 @@ def state_json(state: State) -> dict[str, Any]:
         "timer_ids": sorted(state.timer_ids),
         "timer_seq": state.timer_seq,
     }
+
+
+def copy_timers(state: State) -> State:
+    """A state holding (copies of) the timers ``state`` holds in memory."""
+    copy = State()
+    copy.timers = [replace(t) for t in state.timers]
+    copy.timer_ids = set(state.timer_ids)
+    return copy
 
 
 def pop_order(state: State) -> list[str]:
@@ -636,6 +644,23 @@ class StoreContract:
         store.commit([d2], state)
         restored = backend.again(store).open()
         assert restored.timers == [] and restored.timer_ids == set()
+
+    def test_many_timers_come_back_in_order_whatever_a_state_holds_at_once(
+        self, backend: StoreBackend, store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A store may give timers on demand (``State.timer_source``): restored through
+        a window of 3, every pending timer still fires in (due, seq) order, and an id
+        pending beyond the window is not scheduled twice."""
+        monkeypatch.setattr(State, "TIMER_WINDOW", 3)
+        state = store.open()
+        d1, d2 = decision(1), decision(2)
+        for i in range(12):
+            add_timer(state, d1 if i % 2 else d2, f"t{i}", [30, 10, 20, 10, 40][i % 5] + i)
+        store.commit([d1, d2], state)
+        order = pop_order(copy_timers(state))
+        restored = backend.again(store).open()
+        assert not restored.add_timer(Timer(1.0, 0, order[-1], "test", "default", "u1", "r"))
+        assert pop_order(restored) == order
 
     # ledger ------------------------------------------------------------------------------
     def test_ledger_round_trips_with_reversals(self, backend: StoreBackend, store: Store) -> None:
