@@ -177,3 +177,31 @@ def test_plugins_can_register_schemes() -> None:
         isolated_plugins(("bad", plugin("sqlite")))
     with pytest.raises(PluginError, match="invalid URL scheme"):
         isolated_plugins(("bad", plugin("bad scheme")))
+
+
+class TestPostgreSQLStore(StoreContract):
+    """The contract on the local PostgreSQL server, each test in a schema of its own."""
+
+    @pytest.fixture
+    def backend(self, pg_url: str) -> Backend:
+        from engage_rules.store.postgres import PostgreSQLStore
+
+        def reopen(store: Store) -> Store:
+            store.close()
+            return PostgreSQLStore(pg_url)
+
+        return Backend(create=lambda: PostgreSQLStore(pg_url), reopen=reopen)
+
+
+class TestPostgreSQLStoreViaURL(StoreContract):
+    """The same contract through ``open_store`` and a ``postgres://`` URL."""
+
+    @pytest.fixture
+    def backend(self, pg_url: str) -> Backend:
+        url = pg_url.replace("postgresql://", "postgres://", 1)
+
+        def reopen(store: Store) -> Store:
+            store.close()
+            return open_store(url)
+
+        return Backend(create=lambda: open_store(url), reopen=reopen)

@@ -387,12 +387,13 @@ def batch_rows(
 
 
 def number_outbox_rows(
-    actions: list[tuple[Any, ...]], causes: list[str], first: int
+    actions: list[tuple[Any, ...]], causes: list[str], first: int, *, flags: bool = True
 ) -> tuple[list[tuple[Any, ...]], int]:
     """The outbox rows of the batch's actions (the first of each key, numbered from
-    ``first``, with its report columns and first flag: :func:`first_flags`), and the
-    next free sequence number.  A row whose key is in the outbox already is ignored when
-    written (the unique index), leaving its sequence number unused."""
+    ``first``, with its report columns and — with ``flags`` — its first flag:
+    :func:`first_flags`), and the next free sequence number.  A row whose key is in the
+    outbox already is ignored when written (the unique index), leaving its sequence
+    number unused."""
     fresh: list[tuple[Any, ...]] = []
     dropped: list[tuple[Any, ...]] = []
     new_keys: set[str] = set()
@@ -402,11 +403,11 @@ def number_outbox_rows(
         else:
             new_keys.add(row[0])
             fresh.append(row)
-    flags = first_flags(fresh, dropped, causes) if fresh else []
-    rows = [
-        (n, *row, flag)
-        for n, row, flag in zip(range(first, first + len(fresh)), fresh, flags, strict=True)
-    ]
+    seqs = range(first, first + len(fresh))
+    if not flags:
+        return [(n, *row) for n, row in zip(seqs, fresh, strict=True)], first + len(fresh)
+    marks = first_flags(fresh, dropped, causes) if fresh else []
+    rows = [(n, *row, flag) for n, row, flag in zip(seqs, fresh, marks, strict=True)]
     return rows, first + len(fresh)
 
 
