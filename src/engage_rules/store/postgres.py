@@ -46,6 +46,7 @@ from .batch_rows import Rows, number_outbox_rows, serialise
 from .lock import busy, writer_info
 from .postgres_reports import PostgresReports
 from .postgres_schema import lock_key, migrate
+from .postgres_text import use_escaped_text
 from .postgres_url import parse_url
 from .records import (
     DEFAULT_DEDUP_WINDOW,
@@ -108,11 +109,13 @@ class PostgreSQLStore:
         if "connect_timeout" not in conninfo:
             options["connect_timeout"] = CONNECT_TIMEOUT
         try:
-            return psycopg.connect(conninfo, autocommit=True, **options)
+            conn = psycopg.connect(conninfo, autocommit=True, **options)
         except psycopg.Error as err:
             raise StoreError(
                 f"cannot connect to PostgreSQL store {self.url}: {_text(err)}"
             ) from err
+        use_escaped_text(conn)
+        return conn
 
     # -- the connection -----------------------------------------------------------------
     @contextmanager
