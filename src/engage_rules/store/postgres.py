@@ -624,9 +624,14 @@ class PostgreSQLStore:
                 return
             self._closed = True
             self._loaded = False
-            self._writer = False
             with suppress(psycopg.Error):
+                if self._writer and not self._conn.closed:
+                    # At once: the server ends a closed session's locks a little later.
+                    self._conn.execute(
+                        "SELECT pg_advisory_unlock(%s)", (lock_key(self.schema, "writer"),)
+                    )
                 self._conn.close()
+            self._writer = False
 
     def __enter__(self) -> PostgreSQLStore:
         return self
