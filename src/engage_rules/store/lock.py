@@ -10,6 +10,9 @@ has it (process id, command line and since when), so a second writer is refused 
 a message that names the first.  Readers (``report``, ``explain``, ``audit``,
 ``review list``) never take it: SQLite's WAL mode gives them a consistent snapshot
 while the writer goes on.
+
+The PostgreSQL store (postgres.py) takes a server-side advisory lock instead, and
+refuses a second writer with the same message (:func:`busy`, :func:`writer_info`).
 """
 
 from __future__ import annotations
