@@ -105,7 +105,7 @@ class PostgreSQLStore:
         self.reports = PostgresReports(self._snapshot, self._decoding)
 
     def _connect(self, conninfo: str) -> psycopg.Connection:
-        options: dict[str, Any] = {"application_name": "engage-rules"}
+        options: dict[str, Any] = {"application_name": "engage-rules", "client_encoding": "utf8"}
         if "connect_timeout" not in conninfo:
             options["connect_timeout"] = CONNECT_TIMEOUT
         try:
@@ -310,21 +310,10 @@ class PostgreSQLStore:
             with conn.transaction():
                 cur = conn.cursor()
                 if processed:
-                    cur.executemany(
-                        "INSERT INTO processed (id, ts) VALUES (%s, %s) "
-                        "ON CONFLICT (id) DO NOTHING",
-                        processed,
-                    )
+                    _insert(cur, "processed", _PROCESSED, processed, "ON CONFLICT (id) DO NOTHING")
                     self._forget_processed(cur, rows.clock)
                 _copy(cur, "ledger", _LEDGER, rows.ledger)
-                if outbox:
-                    cur.executemany(
-                        "INSERT INTO outbox (seq, key, json, status, ts, community, type, rule, "
-                        "cause, member, direct) VALUES "
-                        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (key) DO NOTHING",
-                        outbox,
-                    )
+                _insert(cur, "outbox", _OUTBOX, outbox, "ON CONFLICT (key) DO NOTHING")
                 self._write_activity_and_traces(cur, rows)
                 self._write_timers_and_logs(cur, rows)
                 self._write_members_and_communities(cur, rows)
@@ -336,24 +325,26 @@ class PostgreSQLStore:
             self._outbox_next = seq
 
     def _write_activity_and_traces(self, cur: psycopg.Cursor[Any], rows: Rows) -> None:
-        if rows.activity:
-            cur.executemany(
-                "INSERT INTO activity (community, member, day, type, events) "
-                "VALUES (%s, %s, %s::date, %s, %s) ON CONFLICT (day, community, member, type) "
-                "DO UPDATE SET events = activity.events + excluded.events",
-                rows.activity,
-            )
+        _insert(
+            cur,
+            "activity",
+            _ACTIVITY,
+            rows.activity,
+            "ON CONFLICT (day, community, member, type) "
+            "DO UPDATE SET events = activity.events + excluded.events",
+        )
         if rows.traces:
             _copy(cur, "traces", _TRACES, rows.traces)
             self._prune_traces(cur, max(t[4] for t in rows.traces))
 
     def _write_timers_and_logs(self, cur: psycopg.Cursor[Any], rows: Rows) -> None:
-        if rows.timers_add:
-            cur.executemany(
-                "INSERT INTO timers (id, due, json) VALUES (%s, %s, %s) "
-                "ON CONFLICT (id) DO UPDATE SET due = excluded.due, json = excluded.json",
-                rows.timers_add,
-            )
+        _insert(
+            cur,
+            "timers",
+            _TIMERS,
+            rows.timers_add,
+            "ON CONFLICT (id) DO UPDATE SET due = excluded.due, json = excluded.json",
+        )
         if rows.timers_del:
             cur.execute("DELETE FROM timers WHERE id = ANY(%s)", ([t for (t,) in rows.timers_del],))
         _copy(cur, "errors", ("json",), rows.errors)
@@ -361,13 +352,14 @@ class PostgreSQLStore:
         _copy(cur, "review", ("json",), rows.review)
 
     def _write_members_and_communities(self, cur: psycopg.Cursor[Any], rows: Rows) -> None:
-        if rows.members:
-            cur.executemany(
-                "INSERT INTO members (community, id, json, joined, status) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (community, id) DO UPDATE SET "
-                "json = excluded.json, joined = excluded.joined, status = excluded.status",
-                rows.members,
-            )
+        _insert(
+            cur,
+            "members",
+            _MEMBERS,
+            rows.members,
+            "ON CONFLICT (community, id) DO UPDATE SET "
+            "json = excluded.json, joined = excluded.joined, status = excluded.status",
+        )
         if rows.members_gone:
             for table, column in (("members", "id"), ("ledger", "member")):
                 cur.executemany(
@@ -642,6 +634,78 @@ class PostgreSQLStore:
 
 _LEDGER = ("community", "member", "seq", "json", "ts", "currency", "kind", "amount")
 _TRACES = ("event", "cause", "community", "member", "ts", "json")
+#: The columns of the tables written with _insert, and their types.
+_PROCESSED = (("id", "text"), ("ts", "float8"))
+_OUTBOX = (
+    ("seq", "int8"),
+    ("key", "text"),
+    ("json", "text"),
+    ("status", "text"),
+    ("ts", "int8"),
+    ("community", "text"),
+    ("type", "text"),
+    ("rule", "text"),
+    ("cause", "text"),
+    ("member", "text"),
+    ("direct", "bool"),
+)
+_ACTIVITY = (
+    ("community", "text"),
+    ("member", "text"),
+    ("day", "date"),
+    ("type", "text"),
+    ("events", "int8"),
+)
+_TIMERS = (("id", "text"), ("due", "float8"), ("json", "text"))
+_MEMBERS = (
+    ("community", "text"),
+    ("id", "text"),
+    ("json", "text"),
+    ("joined", "int8"),
+    ("status", "text"),
+)
+
+
+def _insert(
+    cur: psycopg.Cursor[Any],
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Any]],
+    conflict: str,
+) -> None:
+    """Insert ``rows`` into ``table``, resolving conflicts as ``conflict`` says: a binary
+    ``COPY`` into a temporary staging table (emptied at each commit, created once per
+    connection), then one ``INSERT ... SELECT``.  A round trip for the batch, not one per
+    row; ``date`` columns travel as text and are cast in the database."""
+    if not rows:
+        return
+    stage = sql.Identifier(f"stage_{table}")
+    wire = ["text" if kind == "date" else kind for _, kind in columns]
+    aliases = [sql.Identifier(f"c{n}") for n in range(len(columns))]
+    cur.execute(
+        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS").format(
+            stage,
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(alias, sql.SQL(kind))
+                for alias, kind in zip(aliases, wire, strict=True)
+            ),
+        )
+    )
+    with cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(stage)) as copy:
+        copy.set_types(wire)
+        for row in rows:
+            copy.write_row(row)
+    cur.execute(
+        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} " + conflict).format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns),
+            sql.SQL(", ").join(
+                sql.SQL("CAST({} AS {})").format(alias, sql.SQL(kind))
+                for alias, (_, kind) in zip(aliases, columns, strict=True)
+            ),
+            stage,
+        )
+    )
 
 
 def _copy(cur: psycopg.Cursor[Any], table: str, columns: Sequence[str], rows: list[Any]) -> None:

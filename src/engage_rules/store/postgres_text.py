@@ -35,28 +35,27 @@ def unescape(text: str) -> str:
 
 class _Dumper(StrDumperUnknown):
     def dump(self, obj: str) -> bytes | bytearray | memoryview | None:
-        return super().dump(escape(obj))
+        return escape(obj).encode()
 
 
 class _BinaryDumper(StrBinaryDumper):
     def dump(self, obj: str) -> bytes | bytearray | memoryview | None:
-        return super().dump(escape(obj))
+        return escape(obj).encode()
 
 
 class _Loader(TextLoader):
     def load(self, data: bytes | bytearray | memoryview) -> bytes | str:
-        value = super().load(data)
-        return unescape(value) if isinstance(value, str) else value
+        return unescape(str(data, "utf-8"))
 
 
 class _BinaryLoader(TextBinaryLoader):
     def load(self, data: bytes | bytearray | memoryview) -> bytes | str:
-        value = super().load(data)
-        return unescape(value) if isinstance(value, str) else value
+        return unescape(str(data, "utf-8"))
 
 
 def use_escaped_text(conn: psycopg.Connection) -> None:
-    """Make ``conn`` escape strings it writes and unescape the text it reads."""
+    """Make ``conn`` (whose client encoding is UTF-8) escape the strings it writes and
+    unescape the text it reads."""
     adapters = conn.adapters
     adapters.register_dumper(str, _Dumper)
     adapters.register_dumper(str, _BinaryDumper)
