@@ -48,6 +48,7 @@ from .postgres_reports import PostgresReports
 from .postgres_schema import lock_key, migrate
 from .postgres_text import use_escaped_text
 from .postgres_url import parse_url
+from .postgres_writes import write_rows
 from .records import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_TRACE_RETENTION,
@@ -303,87 +304,17 @@ class PostgreSQLStore:
     def _write(self, rows: Rows) -> None:
         with self._use(write=True) as conn:
             self._indexes(conn)
-            processed = [(cause, rows.clock) for cause in dict.fromkeys(rows.causes)]
             outbox, seq = number_outbox_rows(
                 rows.actions, rows.causes, self._outbox_next, flags=False
             )
             with conn.transaction():
                 cur = conn.cursor()
-                if processed:
-                    _insert(cur, "processed", _PROCESSED, processed, "ON CONFLICT (id) DO NOTHING")
+                write_rows(cur, rows, outbox, seq - 1)
+                if rows.causes:
                     self._forget_processed(cur, rows.clock)
-                _copy(cur, "ledger", _LEDGER, rows.ledger)
-                _insert(cur, "outbox", _OUTBOX, outbox, "ON CONFLICT (key) DO NOTHING")
-                self._write_activity_and_traces(cur, rows)
-                self._write_timers_and_logs(cur, rows)
-                self._write_members_and_communities(cur, rows)
-                cur.executemany(
-                    "INSERT INTO meta (key, value) VALUES (%s, %s) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    [*rows.meta, ("outbox_seq", str(seq - 1))],
-                )
+                if rows.traces:
+                    self._prune_traces(cur, max(t[4] for t in rows.traces))
             self._outbox_next = seq
-
-    def _write_activity_and_traces(self, cur: psycopg.Cursor[Any], rows: Rows) -> None:
-        _insert(
-            cur,
-            "activity",
-            _ACTIVITY,
-            rows.activity,
-            "ON CONFLICT (day, community, member, type) "
-            "DO UPDATE SET events = activity.events + excluded.events",
-        )
-        if rows.traces:
-            _copy(cur, "traces", _TRACES, rows.traces)
-            self._prune_traces(cur, max(t[4] for t in rows.traces))
-
-    def _write_timers_and_logs(self, cur: psycopg.Cursor[Any], rows: Rows) -> None:
-        _insert(
-            cur,
-            "timers",
-            _TIMERS,
-            rows.timers_add,
-            "ON CONFLICT (id) DO UPDATE SET due = excluded.due, json = excluded.json",
-        )
-        if rows.timers_del:
-            cur.execute("DELETE FROM timers WHERE id = ANY(%s)", ([t for (t,) in rows.timers_del],))
-        _copy(cur, "errors", ("json",), rows.errors)
-        _copy(cur, "audit", ("json", "ts", "community", "action", "reason"), rows.audit)
-        _copy(cur, "review", ("json",), rows.review)
-
-    def _write_members_and_communities(self, cur: psycopg.Cursor[Any], rows: Rows) -> None:
-        _insert(
-            cur,
-            "members",
-            _MEMBERS,
-            rows.members,
-            "ON CONFLICT (community, id) DO UPDATE SET "
-            "json = excluded.json, joined = excluded.joined, status = excluded.status",
-        )
-        if rows.members_gone:
-            for table, column in (("members", "id"), ("ledger", "member")):
-                cur.executemany(
-                    sql.SQL("DELETE FROM {} WHERE community = %s AND {} = %s").format(
-                        sql.Identifier(table), sql.Identifier(column)
-                    ),
-                    rows.members_gone,
-                )
-        if rows.communities:
-            cur.executemany(
-                "INSERT INTO communities (name, json) VALUES (%s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET json = excluded.json",
-                rows.communities,
-            )
-        if rows.communities_seen:
-            cur.executemany(
-                "INSERT INTO communities (name, json) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                rows.communities_seen,
-            )
-        if rows.communities_gone:
-            cur.execute(
-                "DELETE FROM communities WHERE name = ANY(%s)",
-                ([n for (n,) in rows.communities_gone],),
-            )
 
     def _forget_processed(self, cur: psycopg.Cursor[Any], clock: float) -> None:
         """Delete the oldest processed ids committed more than the dedup window before
@@ -630,94 +561,6 @@ class PostgreSQLStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-_LEDGER = ("community", "member", "seq", "json", "ts", "currency", "kind", "amount")
-_TRACES = ("event", "cause", "community", "member", "ts", "json")
-#: The columns of the tables written with _insert, and their types.
-_PROCESSED = (("id", "text"), ("ts", "float8"))
-_OUTBOX = (
-    ("seq", "int8"),
-    ("key", "text"),
-    ("json", "text"),
-    ("status", "text"),
-    ("ts", "int8"),
-    ("community", "text"),
-    ("type", "text"),
-    ("rule", "text"),
-    ("cause", "text"),
-    ("member", "text"),
-    ("direct", "bool"),
-)
-_ACTIVITY = (
-    ("community", "text"),
-    ("member", "text"),
-    ("day", "date"),
-    ("type", "text"),
-    ("events", "int8"),
-)
-_TIMERS = (("id", "text"), ("due", "float8"), ("json", "text"))
-_MEMBERS = (
-    ("community", "text"),
-    ("id", "text"),
-    ("json", "text"),
-    ("joined", "int8"),
-    ("status", "text"),
-)
-
-
-def _insert(
-    cur: psycopg.Cursor[Any],
-    table: str,
-    columns: Sequence[tuple[str, str]],
-    rows: Sequence[Sequence[Any]],
-    conflict: str,
-) -> None:
-    """Insert ``rows`` into ``table``, resolving conflicts as ``conflict`` says: a binary
-    ``COPY`` into a temporary staging table (emptied at each commit, created once per
-    connection), then one ``INSERT ... SELECT``.  A round trip for the batch, not one per
-    row; ``date`` columns travel as text and are cast in the database."""
-    if not rows:
-        return
-    stage = sql.Identifier(f"stage_{table}")
-    wire = ["text" if kind == "date" else kind for _, kind in columns]
-    aliases = [sql.Identifier(f"c{n}") for n in range(len(columns))]
-    cur.execute(
-        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS").format(
-            stage,
-            sql.SQL(", ").join(
-                sql.SQL("{} {}").format(alias, sql.SQL(kind))
-                for alias, kind in zip(aliases, wire, strict=True)
-            ),
-        )
-    )
-    with cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(stage)) as copy:
-        copy.set_types(wire)
-        for row in rows:
-            copy.write_row(row)
-    cur.execute(
-        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} " + conflict).format(
-            sql.Identifier(table),
-            sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns),
-            sql.SQL(", ").join(
-                sql.SQL("CAST({} AS {})").format(alias, sql.SQL(kind))
-                for alias, (_, kind) in zip(aliases, columns, strict=True)
-            ),
-            stage,
-        )
-    )
-
-
-def _copy(cur: psycopg.Cursor[Any], table: str, columns: Sequence[str], rows: list[Any]) -> None:
-    """Append ``rows`` to ``table`` with one ``COPY`` (nothing for no rows)."""
-    if not rows:
-        return
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with cur.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 def _text(err: BaseException) -> str:
