@@ -163,6 +163,7 @@ def test_report_figures_equal_sqlite_and_the_python_reference(tz: str, pg_url: s
     assert_same_figures(tz, random_log(1), pg_url)
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     tz=st.sampled_from(list(ZONES)),
@@ -228,6 +229,7 @@ def test_explain_audit_and_review_read_a_postgresql_store(tmp_path: Path, pg_url
     assert member in explain.stdout
 
 
+@pytest.mark.e2e
 def test_the_live_runtime_runs_on_postgresql_and_a_restart_doubles_nothing(
     tmp_path: Path, pg_url: str
 ) -> None:
