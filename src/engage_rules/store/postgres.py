@@ -103,7 +103,7 @@ class PostgreSQLStore:
         except BaseException:
             self._conn.close()
             raise
-        self.reports = PostgresReports(self._snapshot, self._decoding)
+        self._reports = PostgresReports(self._snapshot, self._decoding)
 
     def _connect(self, conninfo: str) -> psycopg.Connection:
         options: dict[str, Any] = {"application_name": "engage-rules", "client_encoding": "utf8"}
@@ -383,25 +383,25 @@ class PostgreSQLStore:
         self._pruned_at = -1e18
 
     def report_communities(self) -> list[str]:
-        return self.reports.communities()
+        return self._reports.communities()
 
     def report_newest_day(self, timezone: str, community: str | None) -> date | None:
-        return self.reports.newest_day(timezone, community)
+        return self._reports.newest_day(timezone, community)
 
     def report_members(self, query: ReportQuery) -> MemberTally:
-        return self.reports.members(query)
+        return self._reports.members(query)
 
     def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
-        return self.reports.daily_active(query)
+        return self._reports.daily_active(query)
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
-        return self.reports.actions(query)
+        return self._reports.actions(query)
 
     def report_audit(self, query: ReportQuery) -> dict[tuple[str, str], int]:
-        return self.reports.audit(query)
+        return self._reports.audit(query)
 
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
-        return self.reports.points(query)
+        return self._reports.points(query)
 
     def traces(
         self,
