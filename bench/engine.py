@@ -9,7 +9,9 @@ member attributes, 40 of the rules awarding points — and measures events/secon
       the engine's, so both do the same work;
   (b) memory: the engine with the in-memory store (Runner + MemoryStore);
   (c) sqlite: a replay of the JSONL file into SQLite with durable group commits
-      (parsing included, synchronous=FULL).
+      (parsing included, synchronous=FULL);
+  (d) with ``--postgresql URL``: the same replay into a PostgreSQL store (a schema
+      ``bench_<workload>`` of the database the URL names, dropped before and after).
 
 About one rule fires per event in that (core) workload.  The busy workload runs the same
 events against another 100 rules of which about three fire per event — daily-capped
@@ -22,6 +24,7 @@ The last line printed is one JSON object with the figures (the busy workload's p
 ``busy_``; ``rules_per_event``: rules whose conditions held, per event).
 
     python bench/engine.py [--events N] [--members N] [--workload core|busy|both]
+                           [--postgresql postgresql://USER@HOST/DB]
 """
 
 from __future__ import annotations
@@ -342,10 +345,31 @@ def check(runner: Runner, outcome: Outcome, committed: list[Any], label: str) ->
 def replay_sqlite(playbook: CompiledPlaybook, path: Path, db: Path) -> float:
     """Seconds to read ``path`` and replay it into a new SQLite store at ``db``, with the
     batches of ``engage-rules replay``."""
+    return replay_into(playbook, path, f"sqlite:///{db}")
+
+
+def replay_postgresql(playbook: CompiledPlaybook, path: Path, url: str, label: str) -> float:
+    """Seconds to replay ``path`` into a new PostgreSQL store: schema ``bench_<label>`` of
+    the database ``url`` names (dropped before and after)."""
+    import psycopg
+
+    schema = f"bench_{label}"
+    with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    try:
+        return replay_into(playbook, path, f"{url.split('?')[0]}?schema={schema}")
+    finally:
+        with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def replay_into(playbook: CompiledPlaybook, path: Path, url: str) -> float:
+    """Seconds to read ``path`` and replay it into the new store ``url``, with the
+    batches of ``engage-rules replay``."""
     t0 = time.perf_counter()
     sq = Runner(
         playbook,
-        open_store(f"sqlite:///{db}"),
+        open_store(url),
         batch_size=REPLAY_BATCH_SIZE,
         max_batch_seconds=REPLAY_BATCH_SECONDS,
     )
@@ -367,8 +391,10 @@ def measure(
     baseline: Callable[[list[Event], Hand], Outcome],
     events: list[Event],
     path: Path,
+    postgresql: str | None = None,
 ) -> dict[str, Any]:
-    """One workload: baseline, memory (checked against the baseline) and SQLite."""
+    """One workload: baseline, memory (checked against the baseline), SQLite and
+    (given its URL) PostgreSQL."""
     text, hand = make()
     playbook = compile_playbook(load_playbook_text(text, f"{label}.yaml"))
     n = len(events)
@@ -397,6 +423,11 @@ def measure(
         "memory_ratio": round(baseline_s / memory_s, 3),
         "rules_per_event": round(fired / n, 2),
     }
+    if postgresql is not None:
+        figures["postgresql_eps"] = round(n / replay_postgresql(playbook, path, postgresql, label))
+        gc.collect()
+        gc.freeze()
+        print(f"{label}: postgresql {figures['postgresql_eps']:,} ev/s", file=sys.stderr)
     print(
         f"{label}: {n} events, {len(hand)} rules, {fired / n:.2f} fired per event, "
         f"{awards} awards (engine and baseline agree)",
@@ -427,6 +458,11 @@ def main() -> None:
         default="both",
         help="which workload to run (default both: core, then busy)",
     )
+    ap.add_argument(
+        "--postgresql",
+        metavar="URL",
+        help="also replay into a PostgreSQL store in this database (postgresql_eps)",
+    )
     args = ap.parse_args()
 
     # Allocation-heavy workloads spend much of their time in the cyclic garbage collector;
@@ -443,7 +479,7 @@ def main() -> None:
         del lines
         for name in names:
             make, baseline = WORKLOADS[name]
-            figures = measure(name, make, baseline, events, path)
+            figures = measure(name, make, baseline, events, path, args.postgresql)
             prefix = "" if name == "core" else f"{name}_"
             out.update({prefix + k: v for k, v in figures.items()})
     print(json.dumps(out))

@@ -106,3 +106,21 @@ def test_scale_bench_names_the_fields_when_only_names_an_unknown_one() -> None:
     assert "unknown field open_time" in proc.stderr
     assert "sqlite_1m_members_eps" in proc.stderr
     assert proc.stdout == ""
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_engine_bench_replays_into_postgresql(pg_database: str) -> None:
+    figures, progress = bench(
+        "engine.py",
+        "--events",
+        "2000",
+        "--members",
+        "50",
+        "--workload",
+        "core",
+        "--postgresql",
+        pg_database,
+    )
+    assert set(figures) == CORE_FIELDS | {"postgresql_eps"}
+    assert figures["postgresql_eps"] > 0 and "core: postgresql" in progress

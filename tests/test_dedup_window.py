@@ -51,9 +51,15 @@ def _post(n: int, days: float, member: str = "u1") -> Event:
     return event("message.posted", member, after(days=days), id=f"evt-{n}")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
+    s: Store
+    if request.param == "postgresql":
+        from engage_rules.store.postgres import PostgreSQLStore
+
+        s = PostgreSQLStore(request.getfixturevalue("pg_url"))
+    else:
+        s = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
     yield s
     s.close()
 

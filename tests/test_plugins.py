@@ -67,7 +67,7 @@ def test_builtins_are_registered_through_the_hooks() -> None:
     assert {"award", "tag", "send", "mute", "emit", "start_flow"} <= set(reg.actions)
     assert reg.functions == BUILTIN_FUNCTIONS
     assert list(reg.event_types) == [*CANONICAL_TYPES, *INTERNAL_TYPES]
-    assert set(reg.stores) == {"memory", "sqlite"}
+    assert set(reg.stores) == {"memory", "sqlite", "postgresql", "postgres"}
     assert set(reg.adapters) == {"console", "jsonl", "webhook"}
     assert {"validate", "replay", "run", "plugins"} <= set(reg.commands)
     # every playbook section is a feature, registered like a plugin's
@@ -591,7 +591,7 @@ def test_plugins_command_lists_what_each_plugin_registers(
     assert main(["plugins"], registry=reg) == 0
     out = capsys.readouterr().out
     assert "builtin (engage_rules.plugins.builtin)\n  features (14): segments, points," in out
-    assert "  stores (2): memory, sqlite\n" in out
+    assert "  stores (4): memory, sqlite, postgresql, postgres\n" in out
     assert (
         "builtin-adapters (engage_rules.plugins.builtin_adapters)\n"
         "  adapters (3): console, jsonl, webhook\n" in out

@@ -26,7 +26,8 @@ from engage_rules.model.decision import ActionRecord, Decision
 from engage_rules.model.state import LedgerEntry, MemberState, State, Strike
 from engage_rules.store import SQLiteStore
 from engage_rules.store.base import link_reversals
-from engage_rules.store.sqlite import SCHEMA_VERSION, encode_member
+from engage_rules.store.batch_rows import encode_member
+from engage_rules.store.sqlite import SCHEMA_VERSION
 from engage_rules.testing import T0
 from engage_rules.testing import strategies as est
 from report_helpers import drop_report_columns

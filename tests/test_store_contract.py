@@ -133,13 +133,21 @@ def test_sqlite_absolute_url(tmp_path: Path) -> None:
         ("sqlite:state.db", "write sqlite:///relative/path.db"),
         ("sqlite://host/state.db", "a SQLite URL has no host"),
         ("sqlite:///", "the database path is missing"),
-        ("postgresql://u:p@db.example/engage", "not available in this version"),
-        ("postgres://db/engage", "not available in this version"),
-        ("postgresql+psycopg://db/engage", "not available in this version"),
+        ("postgresql+psycopg://127.0.0.1/engage", "write postgresql://127.0.0.1/engage (no"),
+        ("postgres:engage", "write postgresql://USER@HOST[:PORT]/DATABASE[?schema=NAME]"),
+        ("postgresql://127.0.0.1:port/engage", "invalid store URL"),
+        ("postgresql://127.0.0.1/db?schema=pg_catalog", "schema 'pg_catalog' is not a plain"),
+        ("postgresql://127.0.0.1/db?schema=a-b", "schema 'a-b' is not a plain name"),
+        ("postgresql://127.0.0.1/db?schema=a&schema=b", "`schema` is given more than once"),
+        (  # nothing listens on port 1
+            "postgresql://u:secret@127.0.0.1:1/engage?schema=x",
+            "cannot connect to PostgreSQL store postgresql://u:***@127.0.0.1:1/engage?schema=x:",
+        ),
         ("redis://localhost/0", "unsupported store URL scheme 'redis'"),
         (
             "redis://localhost/0",
-            "supported: memory:, sqlite:///relative/path.db, sqlite:////absolute/path.db",
+            "supported: memory:, sqlite:///relative/path.db, sqlite:////absolute/path.db, "
+            "postgresql://USER@HOST/DATABASE[?schema=NAME]",
         ),
     ],
 )
@@ -147,6 +155,7 @@ def test_bad_urls_say_what_is_supported(url: str, message: str) -> None:
     with pytest.raises(StoreError) as err:
         open_store(url)
     assert message in str(err.value)
+    assert "secret" not in str(err.value)
 
 
 def test_plugins_can_register_schemes() -> None:
@@ -177,3 +186,31 @@ def test_plugins_can_register_schemes() -> None:
         isolated_plugins(("bad", plugin("sqlite")))
     with pytest.raises(PluginError, match="invalid URL scheme"):
         isolated_plugins(("bad", plugin("bad scheme")))
+
+
+class TestPostgreSQLStore(StoreContract):
+    """The contract on the local PostgreSQL server, each test in a schema of its own."""
+
+    @pytest.fixture
+    def backend(self, pg_url: str) -> Backend:
+        from engage_rules.store.postgres import PostgreSQLStore
+
+        def reopen(store: Store) -> Store:
+            store.close()
+            return PostgreSQLStore(pg_url)
+
+        return Backend(create=lambda: PostgreSQLStore(pg_url), reopen=reopen)
+
+
+class TestPostgreSQLStoreViaURL(StoreContract):
+    """The same contract through ``open_store`` and a ``postgres://`` URL."""
+
+    @pytest.fixture
+    def backend(self, pg_url: str) -> Backend:
+        url = pg_url.replace("postgresql://", "postgres://", 1)
+
+        def reopen(store: Store) -> Store:
+            store.close()
+            return open_store(url)
+
+        return Backend(create=lambda: open_store(url), reopen=reopen)

@@ -361,11 +361,10 @@ class StoreRegistry(Protocol):
     def stores(self) -> Mapping[str, StoreFactory]: ...
 
 
-_SUPPORTED = "memory:, sqlite:///relative/path.db, sqlite:////absolute/path.db"
-_UNAVAILABLE = {
-    "postgresql": "PostgreSQL stores",
-    "postgres": "PostgreSQL stores",
-}
+_SUPPORTED = (
+    "memory:, sqlite:///relative/path.db, sqlite:////absolute/path.db, "
+    "postgresql://USER@HOST/DATABASE[?schema=NAME]"
+)
 
 
 def sqlite_path(url: str) -> str:
@@ -389,7 +388,7 @@ def sqlite_path(url: str) -> str:
 
 
 #: The schemes the core provides (their factories: :data:`.schemes.BUILTIN_STORE_SCHEMES`).
-BUILTIN_SCHEMES = frozenset({"memory", "sqlite"})
+BUILTIN_SCHEMES = frozenset({"memory", "sqlite", "postgresql", "postgres"})
 
 
 def open_store(url: str, *, registry: StoreRegistry) -> Store:
@@ -397,7 +396,9 @@ def open_store(url: str, *, registry: StoreRegistry) -> Store:
 
     ``memory:`` is an in-process store (nothing survives the process);
     ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` name a SQLite
-    database file, created with its parent directories when missing.  Plugins add
+    database file, created with its parent directories when missing;
+    ``postgresql://USER@HOST/DATABASE?schema=NAME`` (any libpq URL, also ``postgres://``)
+    a schema of a PostgreSQL database (the ``postgresql`` extra).  Plugins add
     schemes through the ``register_stores`` hook.  Anything else raises
     :class:`~engage_rules.errors.StoreError` naming the supported schemes.
     """
@@ -416,9 +417,9 @@ def open_store(url: str, *, registry: StoreRegistry) -> Store:
     if factory is not None:
         return factory(url)
     base = scheme.split("+", 1)[0]
-    if base in _UNAVAILABLE:
+    if base != scheme and base in schemes:
         raise StoreError(
-            f"store URL {url!r}: {_UNAVAILABLE[base]} are not available in this version; "
+            f"store URL {url!r}: write {base}:{url.partition(':')[2]} (no driver name); "
             f"supported: {_supported(schemes)}"
         )
     raise StoreError(

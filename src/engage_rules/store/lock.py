@@ -10,6 +10,9 @@ has it (process id, command line and since when), so a second writer is refused 
 a message that names the first.  Readers (``report``, ``explain``, ``audit``,
 ``review list``) never take it: SQLite's WAL mode gives them a consistent snapshot
 while the writer goes on.
+
+The PostgreSQL store (postgres.py) takes a server-side advisory lock instead, and
+refuses a second writer with the same message (:func:`busy`, :func:`writer_info`).
 """
 
 from __future__ import annotations
@@ -50,23 +53,13 @@ class WriterLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _describe(_read(fd))
+            holder = _read(fd)
             os.close(fd)
-            raise StoreError(
-                f"store {self.db_path} is being written by another process{holder}; "
-                "one process at a time may write a store: stop it first, or give this "
-                "command another store"
-            ) from None
+            raise busy(self.db_path, holder) from None
         except OSError as err:
             os.close(fd)
             raise StoreError(f"cannot lock {self.path}: {err.strerror or err}") from err
-        info = orjson.dumps(
-            {
-                "pid": os.getpid(),
-                "command": " ".join([os.path.basename(sys.argv[0] or "python"), *sys.argv[1:]]),
-                "since": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
-        )
+        info = orjson.dumps(writer_info())
         # Who holds the lock is a courtesy for the next writer; the lock holds anyway.
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
@@ -82,6 +75,25 @@ class WriterLock:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
         os.close(fd)  # closing the descriptor releases the flock
+
+
+def writer_info() -> dict[str, object]:
+    """Who is taking a writer lock: this process's id, command line and the time."""
+    return {
+        "pid": os.getpid(),
+        "command": " ".join([os.path.basename(sys.argv[0] or "python"), *sys.argv[1:]]),
+        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def busy(store: str, holder: dict[str, object]) -> StoreError:
+    """The error of a second writer: ``store`` is held by ``holder`` (:func:`writer_info`
+    as the first writer recorded it; empty when unknown)."""
+    return StoreError(
+        f"store {store} is being written by another process{_describe(holder)}; "
+        "one process at a time may write a store: stop it first, or give this "
+        "command another store"
+    )
 
 
 def _read(fd: int) -> dict[str, object]:

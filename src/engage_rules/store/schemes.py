@@ -1,9 +1,11 @@
-"""The core's store schemes, ``memory:`` and ``sqlite:///path`` (docs/reference.md §10).
+"""The core's store schemes, ``memory:``, ``sqlite:///path`` and ``postgresql://...``
+(docs/reference.md §10).
 
 :data:`BUILTIN_STORE_SCHEMES` maps each scheme to its factory; the built-in plugin
 registers them through the ``register_stores`` hook, as a plugin registers its own, and
 :func:`engage_rules.store.base.open_store` finds them in the registry.  The backends are
-imported when a store is opened, so building a registry does not load SQLite.
+imported when a store is opened, so building a registry does not load SQLite, and
+``import engage_rules`` never imports psycopg (the ``postgresql`` extra).
 """
 
 from __future__ import annotations
@@ -26,6 +28,24 @@ def _open_sqlite(url: str) -> Store:
     return SQLiteStore(sqlite_path(url))
 
 
+def _open_postgresql(url: str) -> Store:
+    try:
+        from .postgres import PostgreSQLStore  # noqa: PLC0415 (an optional dependency)
+    except ImportError as err:
+        if (err.name or "").split(".")[0] != "psycopg":
+            raise
+        raise StoreError(
+            "PostgreSQL stores need psycopg 3, which is not installed: "
+            "pip install 'engage-rules[postgresql]'"
+        ) from None
+    return PostgreSQLStore(url)
+
+
 #: The core's store schemes (registered by :mod:`engage_rules.plugins.builtin`); their
 #: names are :data:`.base.BUILTIN_SCHEMES`.
-BUILTIN_STORE_SCHEMES: dict[str, StoreFactory] = {"memory": _open_memory, "sqlite": _open_sqlite}
+BUILTIN_STORE_SCHEMES: dict[str, StoreFactory] = {
+    "memory": _open_memory,
+    "sqlite": _open_sqlite,
+    "postgresql": _open_postgresql,
+    "postgres": _open_postgresql,
+}

@@ -16,7 +16,7 @@ Layout (schema version 7)::
            ts, community, type, rule, cause, member, direct, first)   in commit order;
                                            json: the action's time and params, "shadow",
                                            the "platform" of its event (the rest are
-                                           columns) (7); first: sqlite_reports.first_flags (6)
+                                           columns) (7); first: batch_rows.first_flags (6)
     timers(id, due, json)                  pending timers, indexed by due time
     errors(seq, json), review(seq, json)
     audit(seq, json, ts, community, action, reason)
@@ -58,61 +58,49 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import MISSING, dataclass, field, fields
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ..errors import StoreError
-from ..model.decision import ActionRecord, Decision, RuleFailure
+from ..model.decision import Decision, RuleFailure
 from ..model.state import (
     REVOCABLE_MAX,
     LedgerEntry,
     MemberState,
     State,
-    Strike,
     Timer,
     ts,
 )
 from .base import (
     OutboxItem,
     check_outbox_query,
-    collect,
     completed,
-    find_member,
     link_reversals,
     rule_error_from_json,
 )
+from .batch_rows import Rows as _Rows
+from .batch_rows import number_outbox_rows, outbox_action, serialise
 from .lock import WriterLock
 from .records import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_TRACE_RETENTION,
     ActivityCounter,
     ReportContext,
-    trace_rows,
     zone,
 )
-from .reports import (
-    ActionTally,
-    MemberTally,
-    ReportQuery,
-    audit_fields,
-    is_direct,
-)
+from .reports import ActionTally, MemberTally, ReportQuery
 from .sqlite_reports import (
     action_tally,
-    audit_seconds,
     audit_tally,
     communities,
     daily_active,
-    first_flags,
     member_tally,
     newest_day,
     points_tally,
     report_columns_upgrade,
-    unix_seconds,
 )
 
 SCHEMA_VERSION = 7
@@ -289,7 +277,7 @@ DELETE FROM outbox WHERE seq NOT IN (SELECT min(seq) FROM outbox GROUP BY key);
     5: _upgrade_members,
     6: report_columns_upgrade(),
     # An outbox row's JSON holds only what its columns do not (_outbox_body); rows
-    # written before are read as they are (_outbox_action): nothing to rewrite.
+    # written before are read as they are (batch_rows.outbox_action): nothing to rewrite.
     7: "",
 }
 
@@ -299,314 +287,6 @@ FORGET_AT_ONCE = 20_000
 #: WAL pages between automatic checkpoints (SQLite's default is 1000).  Fewer, larger
 #: checkpoints copy a page rewritten by many commits only once.
 WAL_AUTOCHECKPOINT = 16384
-
-
-def _encode_default(value: Any) -> Any:
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _native_equals_to_json(sample: Any) -> bool:
-    """True if orjson's own encoding of the dataclass ``sample`` equals its ``to_json()``.
-
-    orjson encodes a slotted dataclass field by field, 2-3 times faster than building the
-    ``to_json()`` dict and dumping it.  That is only valid while every field maps to the
-    key of the same name with the same JSON value (datetimes included); if ``state.py``
-    ever diverges, the store falls back to ``to_json()``.
-    """
-    try:
-        native = orjson.loads(orjson.dumps(sample, default=_encode_default))
-    except TypeError:
-        return False
-    return bool(native == orjson.loads(orjson.dumps(sample.to_json())))
-
-
-def _member_sample() -> MemberState:
-    at = datetime(2026, 3, 2, 20, 15, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
-    utc = datetime(2026, 1, 1, tzinfo=UTC)
-    member = MemberState(
-        id="u",
-        community="c",
-        name="n",
-        roles=("r",),
-        created_at=utc,
-        balances={"p": 1},
-        earned={"p": 1},
-        ledger_seq=2,
-        revocable=[[1, 2.5, "p", 1, "r", "e", "m"], [2, 3.5, "p", 1, "r", "e", None]],
-        level=1,
-        level_name="l",
-        level_locked=True,
-        promoted_at=at,
-        level_due=3.5,
-        lots={"p": [[1, 2.5, 1, 1]]},
-        forfeited={"p": 1},
-        badges={"b": {"n": 1}},
-        titles=["t"],
-        tags={"a": at, "b": None},
-        strikes=[Strike(at, "r", "r", None), Strike(utc, "r", "r", at)],
-        status="muted",
-        muted_until=at,
-        banned_until=utc,
-        opted_out=True,
-        joined_at=at,
-        last_active_at=at,
-        counts={"x": 1},
-        history={"x": [1.5]},
-        texts=[(1.5, "t")],
-        cooldowns={"r": 2.5},
-        spent={"b", "a"},
-        windows={"w": [1.0]},
-        caps={"c": [1, 2]},
-        attrs={"a": [1]},
-        flows={"f": {"s": 1}},
-    )
-    return member
-
-
-_NATIVE_MEMBER = _native_equals_to_json(_member_sample())
-
-
-def _stored_fields_function() -> Callable[[MemberState], dict[str, Any]]:
-    """A function giving a member's fields without the empty or unset ones, generated
-    from ``MemberState``'s fields (one test per field, no loop: this runs for every
-    member a commit writes).  A container field is left out when empty; another when
-    None or False."""
-    lines = ["def stored_fields(m):", "    out = {}"]
-    for f in fields(MemberState):
-        container = f.default_factory is not MISSING or isinstance(f.default, tuple)
-        lines.append(f"    v = m.{f.name}")
-        if container:
-            lines.append(f"    if v: out[{f.name!r}] = v")
-        else:
-            lines.append(f"    if v is not None and v is not False: out[{f.name!r}] = v")
-    lines.append("    return out")
-    namespace: dict[str, Any] = {}
-    exec("\n".join(lines), namespace)  # the field names of a dataclass
-    function: Callable[[MemberState], dict[str, Any]] = namespace["stored_fields"]
-    return function
-
-
-_stored_fields = _stored_fields_function()
-
-
-def encode_member(m: MemberState) -> str:
-    """The JSON text stored for a member: its state without empty or unset fields, which
-    ``MemberState.from_json`` restores as defaults.  Compact rows mean fewer pages
-    written per commit."""
-    out = _stored_fields(m)
-    if _NATIVE_MEMBER:
-        return orjson.dumps(out, default=_encode_default).decode()
-    return orjson.dumps({k: v for k, v in m.to_json().items() if k in out}).decode()
-
-
-@dataclass(slots=True)
-class _Rows:
-    """One serialised batch, ready to write (:func:`_insert_many`)."""
-
-    causes: list[str]
-    #: The store's clock after the batch (epoch seconds): its processed ids' time.
-    clock: float
-    #: community, member, seq, json, then the report columns (_ledger_rows)
-    ledger: list[tuple[Any, ...]]
-    #: key, json, status, then the report columns (_action_rows)
-    actions: list[tuple[Any, ...]]
-    timers_add: list[tuple[str, float, str]]
-    timers_del: list[tuple[str]]
-    errors: list[tuple[str]]
-    #: json, then the report columns (_audit_rows)
-    audit: list[tuple[Any, ...]]
-    review: list[tuple[str]]
-    meta: list[tuple[str, str]]
-    activity: list[tuple[str, str, str, str, int]] = field(default_factory=list)
-    traces: list[tuple[str, str, str, str | None, float, str]] = field(default_factory=list)
-    #: community, id, json, joined (Unix seconds), status
-    members: list[tuple[str, str, str, int | None, str]] = field(default_factory=list)
-    members_gone: list[tuple[str, str]] = field(default_factory=list)
-    communities: list[tuple[str, str]] = field(default_factory=list)
-    communities_gone: list[tuple[str]] = field(default_factory=list)
-    communities_seen: list[tuple[str, str]] = field(default_factory=list)
-
-
-#: Ledger amounts beyond this are kept as floats in the ``amount`` column (SQLite
-#: integers have 64 bits; the JSON keeps the exact value).
-_AMOUNT_LIMIT = 2**62
-
-
-def _ledger_rows(
-    ledger: list[tuple[str, str, LedgerEntry]], dumps: Callable[[Any], bytes]
-) -> list[tuple[Any, ...]]:
-    """The batch's ledger rows, with the columns a report sums (``ts``, ``currency``,
-    ``kind``, ``amount``).  Entries are written once (``reversed_by`` is derived when
-    the ledger is read), so each counts once."""
-    out: list[tuple[Any, ...]] = []
-    last_at, last_ts = None, None  # the entries of a decision share their instant
-    for c, m, e in ledger:
-        js = dumps(e.to_json()).decode()
-        if e.at is not last_at:
-            last_at, last_ts = e.at, unix_seconds(e.at)
-        amount = e.amount if -_AMOUNT_LIMIT < e.amount < _AMOUNT_LIMIT else float(e.amount)
-        out.append((c, m, e.seq, js, last_ts, e.currency, e.kind, amount))
-    return out
-
-
-def _action_rows(
-    actions: list[ActionRecord],
-    platforms: dict[str, str],
-    outbox_json: Callable[[ActionRecord, dict[str, str]], str],
-) -> list[tuple[Any, ...]]:
-    """The batch's outbox rows (without ``seq``), with the columns reports group by."""
-    out: list[tuple[Any, ...]] = []
-    last_at, last_ts = None, None  # the actions of a decision mostly share their instant
-    for a in actions:
-        if a.at is not last_at:
-            last_at, last_ts = a.at, unix_seconds(a.at)
-        out.append(
-            (
-                a.key,
-                outbox_json(a, platforms),
-                "shadow" if a.shadow else "pending",
-                last_ts,
-                a.community,
-                a.type,
-                a.rule,
-                a.cause,
-                a.member,
-                is_direct(a),
-            )
-        )
-    return out
-
-
-def _audit_rows(
-    entries: list[dict[str, Any]], dumps: Callable[[Any], bytes]
-) -> list[tuple[Any, ...]]:
-    """The batch's audit rows, with the columns reports group by."""
-    return [(dumps(e).decode(), audit_seconds(e.get("at")), *audit_fields(e)) for e in entries]
-
-
-def _outbox_body(action: ActionRecord, platform: str | None) -> dict[str, Any]:
-    """What an outbox row's JSON holds: what its columns do not (the action's exact
-    time, its parameters, whether it is a shadow action and its event's platform)."""
-    body: dict[str, Any] = {"at": action.at, "params": action.params}
-    if action.shadow:
-        body["shadow"] = True
-    if platform is not None:
-        body["platform"] = platform
-    return body
-
-
-def _outbox_json(action: ActionRecord, platforms: dict[str, str]) -> str:
-    """The outbox row's JSON (schema 7): :func:`_outbox_body`; the key, type, member,
-    rule, cause and community are columns of the row."""
-    platform = platforms.get(action.key) if platforms else None
-    return orjson.dumps(_outbox_body(action, platform)).decode()
-
-
-def _outbox_action(
-    body: dict[str, Any],
-    key: str,
-    type_: str | None,
-    rule: str | None,
-    cause: str | None,
-    member: str | None,
-    community: str | None,
-) -> ActionRecord:
-    """The action of an outbox row: from its columns and JSON body, or, in a row written
-    before schema 7, from its JSON alone (which holds the whole action)."""
-    if "key" in body:
-        return ActionRecord.from_json(body)
-    return ActionRecord(
-        key=key,
-        type=type_ or "",
-        member=member,
-        rule=rule or "",
-        cause=cause or "",
-        at=datetime.fromisoformat(body["at"]),
-        params=body["params"],
-        community=community or "default",
-        shadow=bool(body.get("shadow")),
-    )
-
-
-#: The integers JSON rows can hold (orjson's range).
-_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
-_MAX_DEPTH = 64
-
-
-def storable(value: Any, notes: list[str], depth: int = 0) -> Any:
-    """``value`` with everything a JSON row cannot hold replaced: integers beyond 64
-    bits by their decimal text, NaN and infinities by null, sets by sorted lists, other
-    objects by ``"<type name>"``, nesting beyond 64 levels by ``"<too deep>"``; each
-    replacement is described in ``notes``."""
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, int):
-        if _INT_MIN <= value <= _INT_MAX:
-            return value
-        notes.append("an integer wider than 64 bits was stored as text")
-        return str(value)
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        notes.append(f"{value} was stored as null")
-        return None
-    if depth >= _MAX_DEPTH:
-        notes.append(f"data nested deeper than {_MAX_DEPTH} levels was cut")
-        return "<too deep>"
-    if isinstance(value, dict):
-        return {str(k): storable(v, notes, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [storable(v, notes, depth + 1) for v in value]
-    if isinstance(value, set | frozenset):
-        return [storable(v, notes, depth + 1) for v in sorted(value, key=repr)]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    notes.append(f"a {type(value).__name__} value was stored as its type name")
-    return f"<{type(value).__name__}>"
-
-
-class Lenient:
-    """Encoders for a batch that held a value JSON cannot (see :func:`storable`)."""
-
-    def __init__(self, state: State) -> None:
-        self.errors: list[RuleFailure] = []
-        self._at = state.clock or datetime.now(UTC)
-
-    def _note(self, notes: list[str], cause: str, where: str) -> None:
-        for note in dict.fromkeys(notes):
-            self.errors.append(RuleFailure("store", cause, f"{where}: {note}", self._at))
-
-    def dumps(self, value: Any, cause: str = "store", where: str = "a stored record") -> bytes:
-        try:
-            return orjson.dumps(value, default=_encode_default)
-        except TypeError:
-            notes: list[str] = []
-            out = orjson.dumps(storable(value, notes))
-            if isinstance(value, dict):
-                cause = str(value.get("cause") or value.get("event") or cause)
-            self._note(notes, cause, where)
-            return out
-
-    def member(self, m: MemberState) -> str:
-        try:
-            return encode_member(m)
-        except TypeError:
-            notes: list[str] = []
-            text = orjson.dumps(storable(m.to_json(), notes)).decode()
-            self._note(notes, "store", f"member {m.community}/{m.id}")
-            return text
-
-    def outbox_json(self, action: ActionRecord, platforms: dict[str, str]) -> str:
-        try:
-            return _outbox_json(action, platforms)
-        except (TypeError, ValueError):
-            notes: list[str] = []
-            platform = platforms.get(action.key) if platforms else None
-            obj = storable(_outbox_body(action, platform), notes)
-            self._note(notes, action.cause, f"action {action.type} of rule {action.rule}")
-            return orjson.dumps(obj).decode()
 
 
 #: The most variables one statement may bind (SQLITE_MAX_VARIABLE_NUMBER: 999 before
@@ -1047,79 +727,9 @@ class SQLiteStore:
         return future
 
     def _serialise(self, decisions: Sequence[Decision], state: State) -> _Rows:
-        """Everything the batch writes, as rows (CPU only: no lock, no I/O).
-
-        Serialising never fails a batch: should a value reach the store that JSON cannot
-        hold (the reader and the engine keep them out; this is the last line), the batch
-        is serialised again with such values replaced (:func:`storable`), and each
-        replacement is recorded as a rule error of the ``store``.
-        """
-        try:
-            return self._rows(decisions, state, None)
-        except TypeError:  # orjson.JSONEncodeError
-            lenient = Lenient(state)
-            rows = self._rows(decisions, state, lenient)
-            rows.errors += [(orjson.dumps(e.to_json()).decode(),) for e in lenient.errors]
-            return rows
-
-    def _rows(self, decisions: Sequence[Decision], state: State, lenient: Lenient | None) -> _Rows:
-        b = collect(decisions, state)
-        dumps: Callable[[Any], bytes] = orjson.dumps if lenient is None else lenient.dumps
-        member_text = encode_member if lenient is None else lenient.member
-        outbox_json = _outbox_json if lenient is None else lenient.outbox_json
-        rows = _Rows(
-            causes=b.causes,
-            clock=ts(state.clock) if state.clock is not None else 0.0,
-            ledger=_ledger_rows(b.ledger, dumps),
-            actions=_action_rows(b.actions, b.platforms, outbox_json),
-            timers_add=[
-                (t.id, t.due, dumps(t.to_json()).decode())
-                for t in b.timers.values()
-                if t is not None
-            ],
-            timers_del=[(tid,) for tid, t in b.timers.items() if t is None],
-            errors=[(dumps(e.to_json()).decode(),) for e in b.errors],
-            audit=_audit_rows(b.audit, dumps),
-            review=[(dumps(r).decode(),) for r in b.review],
-            meta=[
-                ("clock", state.clock.isoformat() if state.clock is not None else ""),
-                ("timer_seq", str(state.timer_seq)),
-            ],
-        )
-        rows.activity = [
-            (c, m, day, t, n) for (c, m, day, t), n in self._counter.count(decisions, {}).items()
-        ]
-        traces = trace_rows(decisions)
-        if traces:
-            rows.traces = [
-                (
-                    t["event"],
-                    t.get("cause", t["event"]),
-                    t["community"],
-                    t.get("member"),
-                    t["ts"],
-                    dumps(t).decode(),
-                )
-                for t in traces
-            ]
-        for key in b.members:
-            m = find_member(state, key[0], key[1])
-            if m is None:
-                rows.members_gone.append(key)
-            else:
-                rows.members.append(
-                    (key[0], key[1], member_text(m), unix_seconds(m.joined_at), m.status)
-                )
-        for name in b.communities:
-            cs = state.communities.get(name)
-            if cs is None:
-                rows.communities_gone.append((name,))
-            else:
-                rows.communities.append((name, dumps(cs.data).decode()))
-        rows.communities_seen = [
-            (name, "{}") for name in {k[0] for k in rows.members} - b.communities
-        ]
-        return rows
+        """Everything the batch writes, as rows (CPU only: no lock, no I/O; never fails
+        a batch: batch_rows.serialise)."""
+        return serialise(decisions, state, self._counter)
 
     def _write(self, rows: _Rows, *, pipelined: bool) -> Future[None] | None:
         """Write ``rows`` as one transaction: here (``pipelined`` false), or on the writer
@@ -1199,26 +809,9 @@ class SQLiteStore:
     def _new_outbox_rows(
         self, actions: list[tuple[Any, ...]], causes: list[str]
     ) -> tuple[list[tuple[Any, ...]], int]:
-        """The outbox rows of the batch's actions (the first of each key, with its report
-        columns and first flag: sqlite_reports.first_flags), and the next free sequence
-        number.  A row whose key is in the outbox already is ignored when written (the
-        unique index), leaving its sequence number unused."""
-        fresh: list[tuple[Any, ...]] = []
-        dropped: list[tuple[Any, ...]] = []
-        new_keys: set[str] = set()
-        for row in actions:
-            if row[0] in new_keys:
-                dropped.append(row)
-            else:
-                new_keys.add(row[0])
-                fresh.append(row)
-        first = self._outbox_next
-        flags = first_flags(fresh, dropped, causes) if fresh else []
-        rows = [
-            (n, *row, flag)
-            for n, row, flag in zip(range(first, first + len(fresh)), fresh, flags, strict=True)
-        ]
-        return rows, first + len(fresh)
+        """The outbox rows of the batch's actions, numbered from the outbox's next seq,
+        and the next free one (batch_rows.number_outbox_rows)."""
+        return number_outbox_rows(actions, causes, self._outbox_next)
 
     def _write_event_rows(
         self,
@@ -1457,7 +1050,7 @@ class SQLiteStore:
         with self._decoding("outbox"):
             for seq, js, st, attempts, error, *columns in rows:
                 body = orjson.loads(js)
-                action = _outbox_action(body, *columns)
+                action = outbox_action(body, *columns)
                 out.append(OutboxItem(seq, action, st, attempts, error, body.get("platform")))
         return out
 

@@ -366,7 +366,7 @@ def _sums(
 def action_tally(db: sqlite3.Connection, q: ReportQuery) -> ActionTally:
     """:meth:`~.reports.ReportSource.report_actions` in SQL.
 
-    The distinct causes a rule acted on are counted from ``first`` (first_flags): the
+    The distinct causes a rule acted on are counted from ``first`` (batch_rows.first_flags): the
     rows flagged 1 are each the one first row of their (rule, cause); the pairs of rows
     flagged NULL are gathered apart, and counted once.
     """
@@ -437,48 +437,6 @@ def _unflagged_causes(
         db.execute("DROP TABLE temp.report_pairs")
 
 
-def first_flags(
-    rows: list[tuple[Any, ...]], dropped: list[tuple[Any, ...]], causes: list[str]
-) -> list[int | None]:
-    """The ``first`` flag of each outbox row a batch inserts: 1 on the first row of its
-    (rule, cause) — live and shadow apart — and 0 on the others, so that counting the 1s
-    counts the causes a rule acted on without a ``DISTINCT`` over every action; or NULL
-    on every row of a (rule, cause) whose rows another batch may hold too (its cause is
-    no decision of this batch: a deferred message released, a rule of an internal
-    event; or one of its actions was in the outbox already) or that fall at several
-    instants (perhaps on several days).  Reports count the NULL pairs apart.
-
-    ``rows`` (inserted) and ``dropped`` (their key was in the outbox already) are laid
-    out as _action_rows makes them: key, json, status, ts, community, type, rule, cause...
-    Few allocations per row: this runs in the commit path.
-    """
-    decided = set(causes)
-    flags: list[int | None] = [0] * len(rows)
-    #: cause -> rule (shadow: prefixed with NUL) -> the index of its first row
-    firsts: dict[str, dict[str, int]] = {}
-    unsure = [(row[7], row[6] if row[2] != "shadow" else "\0" + row[6]) for row in dropped]
-    for i, row in enumerate(rows):
-        cause, rule = row[7], row[6] if row[2] != "shadow" else "\0" + row[6]
-        by_rule = firsts.get(cause)
-        if by_rule is None:
-            by_rule = firsts[cause] = {}
-        j = by_rule.get(rule)
-        if j is None:
-            by_rule[rule] = i
-            if cause in decided:
-                flags[i] = 1
-            else:
-                unsure.append((cause, rule))
-        elif rows[j][3] != row[3]:
-            unsure.append((cause, rule))
-    if unsure:
-        pairs = set(unsure)
-        for i, row in enumerate(rows):
-            if (row[7], row[6] if row[2] != "shadow" else "\0" + row[6]) in pairs:
-                flags[i] = None
-    return flags
-
-
 def audit_tally(db: sqlite3.Connection, q: ReportQuery) -> dict[tuple[str, str], int]:
     """:meth:`~.reports.ReportSource.report_audit` in SQL."""
     days = LocalDays(zone(q.timezone), q.start, q.end)
@@ -511,25 +469,8 @@ def points_tally(db: sqlite3.Connection, q: ReportQuery) -> dict[tuple[str, str]
 # -- the columns reports read (schema 4) -----------------------------------------------------
 
 
-def unix_seconds(value: datetime | None) -> int | None:
-    """Whole Unix seconds (rounded down) of an aware datetime; None for anything else."""
-    if value is None or value.tzinfo is None:
-        return None
-    return int(value.timestamp() // 1)
-
-
-def audit_seconds(value: object) -> int | None:
-    """:func:`unix_seconds` of an audit entry's ``at`` (ISO text)."""
-    if isinstance(value, str):
-        try:
-            return unix_seconds(datetime.fromisoformat(value))
-        except ValueError:
-            return None
-    return unix_seconds(value) if isinstance(value, datetime) else None
-
-
 def _iso_seconds(text: str) -> str:
-    """SQL: :func:`unix_seconds` of ISO text as ``isoformat`` writes it (NULL without
+    """SQL: batch_rows.unix_seconds of ISO text as ``isoformat`` writes it (NULL without
     a UTC offset).  The fraction is dropped first: SQLite would round it."""
     bare = (
         f"CASE WHEN substr({text}, 20, 1) = '.' "

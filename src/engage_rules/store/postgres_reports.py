@@ -1,0 +1,250 @@
+"""The PostgreSQL store's answers to :class:`~.reports.ReportSource`: SQL aggregates.
+
+The figures are those of :mod:`.reports` (the Python reference) and of
+:mod:`.sqlite_reports`, whose :class:`~.sqlite_reports.LocalDays` gives the local day
+of an instant (whole Unix seconds) as SQL both databases run.  PostgreSQL counts
+distinct values itself, so the member figures are one pass over a temporary table of
+one row per member, and the causes a rule acted on a ``count(DISTINCT cause)``.  Each
+method reads one snapshot (a repeatable-read transaction).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import date
+from typing import Any
+
+import psycopg
+
+from .records import zone
+from .reports import ActionTally, MemberTally, ReportQuery, local_day
+from .sqlite_reports import LocalDays
+
+Snapshot = Callable[[], AbstractContextManager[psycopg.Connection]]
+Decoding = Callable[[str], AbstractContextManager[None]]
+
+#: One row per member with the days the member figures need (as in sqlite_reports.py,
+#: where the columns are described); dropped when the transaction ends.
+_MEMBERS = """
+CREATE TEMP TABLE report_members ON COMMIT DROP AS
+WITH act AS (
+    SELECT community, member, min(day) AS first,
+        max(day) FILTER (WHERE type = 'member.left' AND day <= %(end)s) AS last_leave,
+        bool_or(type = 'member.left') AS any_leave,
+        max(day) FILTER (WHERE type = 'member.joined' AND day <= %(end)s) AS last_join,
+        max(day) FILTER (WHERE day <= %(end)s AND {active}) AS last_active,
+        sum(events) FILTER (WHERE type = %(goal)s AND day BETWEEN %(start)s AND %(end)s)
+            AS goal
+    FROM activity{where}
+    GROUP BY community, member
+), state AS (
+    SELECT community, id AS member,
+        DATE '1970-01-01' + CAST({joined_day} AS INTEGER) AS joined, status = 'left' AS left_now
+    FROM members{where}
+), joined AS (
+    SELECT coalesce(a.community, s.community) AS community,
+        coalesce(a.member, s.member) AS member, a.first, a.last_leave,
+        coalesce(a.any_leave, false) AS any_leave, a.last_join, a.last_active, a.goal,
+        s.joined, coalesce(s.left_now, false) AS left_now
+    FROM act AS a FULL JOIN state AS s ON a.community = s.community AND a.member = s.member
+), seen AS (
+    SELECT *, CASE WHEN joined IS NULL OR first < joined THEN first ELSE joined END AS seen
+    FROM joined
+)
+SELECT community, member, last_leave, last_active, goal, seen,
+    CASE WHEN seen BETWEEN %(start)s AND %(end)s
+        THEN seen - (CAST(extract(isodow FROM seen) AS INTEGER) - 1) END AS cohort,
+    (seen IS NULL OR seen <= %(end)s) AND NOT CASE
+        WHEN last_leave IS NULL THEN left_now AND NOT any_leave
+        ELSE last_join IS NULL OR last_join <= last_leave END AS belongs
+FROM seen"""
+
+#: The distinct (member, week since the cohort's Monday) pairs of the cohorts' activity.
+_RETENTION = """
+SELECT cohort, week, count(*) FROM (
+    SELECT DISTINCT r.community, r.member, r.cohort, (a.day - r.cohort) / 7 AS week
+    FROM report_members AS r JOIN activity AS a
+        ON a.community = r.community AND a.member = r.member
+    WHERE r.cohort IS NOT NULL AND a.day >= r.cohort AND a.day <= %(end)s AND {active}
+) AS weeks
+GROUP BY cohort, week"""
+
+
+def _params(q: ReportQuery) -> dict[str, Any]:
+    return {
+        "start": q.start,
+        "end": q.end,
+        "goal": q.goal,
+        "types": sorted(q.activity_events),
+        "community": q.community,
+    }
+
+
+def _where(q: ReportQuery, *conditions: str) -> str:
+    """A WHERE clause of ``conditions`` and the community filter."""
+    parts = list(conditions)
+    if q.community is not None:
+        parts.append("community = %(community)s")
+    return (" WHERE " + " AND ".join(parts)) if parts else ""
+
+
+def _active(q: ReportQuery, column: str = "type") -> str:
+    """SQL: events of ``column``'s type make a member active."""
+    if q.activity_events:
+        return f"{column} = ANY(%(types)s)"
+    return f"left({column}, 7) <> 'member.'"
+
+
+class PostgresReports:
+    """The report aggregates over one store's connection (``snapshot``: a consistent
+    read of it; ``decoding``: errors of stored data named by table)."""
+
+    def __init__(self, snapshot: Snapshot, decoding: Decoding) -> None:
+        self._snapshot = snapshot
+        self._decoding = decoding
+
+    def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self._snapshot() as conn:
+            return conn.execute(query.encode(), params).fetchall()
+
+    def communities(self) -> list[str]:
+        """Every community with data, members or activity, sorted."""
+        return [
+            name
+            for (name,) in self._rows(
+                "SELECT name FROM communities UNION SELECT community FROM members "
+                "UNION SELECT community FROM activity ORDER BY 1"
+            )
+        ]
+
+    def newest_day(self, timezone: str, community: str | None) -> date | None:
+        """The newest day with activity (of ``community``), else the day of the clock."""
+        with self._snapshot() as conn:
+            if community is None:
+                row = conn.execute("SELECT max(day) FROM activity").fetchone()
+            else:
+                row = conn.execute(
+                    "SELECT max(day) FROM activity WHERE community = %s", (community,)
+                ).fetchone()
+            if row is not None and row[0] is not None:
+                day: date = row[0]
+                return day
+            clock = conn.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
+        with self._decoding("meta"):
+            return local_day(clock[0] if clock else None, zone(timezone))
+
+    def members(self, q: ReportQuery) -> MemberTally:
+        """:meth:`~.reports.ReportSource.report_members` in SQL."""
+        days = LocalDays(zone(q.timezone), q.start, q.end)
+        params = _params(q)
+        where = _where(q)
+        with self._snapshot() as conn:
+            conn.execute(
+                _MEMBERS.format(
+                    active=_active(q), where=where, joined_day=days.sql("joined")
+                ).encode(),
+                params,
+            )
+            first_seen: dict[date, int] = dict(
+                conn.execute(
+                    "SELECT seen, count(*) FROM report_members WHERE cohort IS NOT NULL "
+                    "GROUP BY seen"
+                ).fetchall()
+            )
+            left: dict[date, int] = dict(
+                conn.execute(
+                    "SELECT last_leave, count(*) FROM report_members "
+                    "WHERE last_leave >= %(start)s GROUP BY last_leave",
+                    params,
+                ).fetchall()
+            )
+            by_last_active: defaultdict[tuple[date | None, bool, bool], int] = defaultdict(int)
+            for last, belongs, active, n in conn.execute(
+                "SELECT last_active, belongs, coalesce(last_active >= %(start)s, false), "
+                "count(*) FROM report_members GROUP BY 1, 2, 3",
+                params,
+            ):
+                by_last_active[(last, bool(belongs), bool(active))] += n
+            goal_events, converters = conn.execute(
+                "SELECT coalesce(sum(goal), 0), count(goal) FROM report_members"
+            ).fetchone() or (0, 0)
+            retention = {
+                (cohort, int(week)): n
+                for cohort, week, n in conn.execute(
+                    _RETENTION.format(active=_active(q, "a.type")).encode(), params
+                )
+            }
+        return MemberTally(
+            first_seen, left, dict(by_last_active), retention, int(goal_events), int(converters)
+        )
+
+    def daily_active(self, q: ReportQuery) -> dict[date, int]:
+        """:meth:`~.reports.ReportSource.report_daily_active` in SQL."""
+        where = _where(q, "day BETWEEN %(start)s AND %(end)s", _active(q))
+        return dict(
+            self._rows(
+                "SELECT day, count(*) FROM "
+                f"(SELECT DISTINCT day, community, member FROM activity{where}) AS d "
+                "GROUP BY day",
+                _params(q),
+            )
+        )
+
+    def actions(self, q: ReportQuery) -> ActionTally:
+        """:meth:`~.reports.ReportSource.report_actions` in SQL."""
+        days = LocalDays(zone(q.timezone), q.start, q.end)
+        where = _where(q, days.in_period("ts"))
+        params = _params(q)
+        with self._snapshot() as conn:
+            rules = {
+                rule: (int(causes), int(n))
+                for rule, n, causes in conn.execute(
+                    "SELECT rule, count(*), count(DISTINCT cause) FROM outbox"
+                    f"{where} AND status <> 'shadow' GROUP BY rule".encode(),
+                    params,
+                )
+            }
+            types = {
+                (type_, bool(direct)): int(n)
+                for type_, direct, n in conn.execute(
+                    "SELECT type, coalesce(direct, false), count(*) FROM outbox"
+                    f"{where} AND status <> 'shadow' GROUP BY 1, 2".encode(),
+                    params,
+                )
+            }
+            shadow = {
+                (rule, type_): (int(n), int(members))
+                for rule, type_, n, members in conn.execute(
+                    "SELECT rule, type, count(*), count(DISTINCT member) FROM outbox"
+                    f"{where} AND status = 'shadow' GROUP BY rule, type".encode(),
+                    params,
+                )
+            }
+        return ActionTally(rules, types, shadow)
+
+    def audit(self, q: ReportQuery) -> dict[tuple[str, str], int]:
+        """:meth:`~.reports.ReportSource.report_audit` in SQL."""
+        days = LocalDays(zone(q.timezone), q.start, q.end)
+        where = _where(q, days.in_period("ts"))
+        return {
+            (action, reason): int(n)
+            for action, reason, n in self._rows(
+                f"SELECT action, reason, count(*) FROM audit{where} GROUP BY action, reason",
+                _params(q),
+            )
+        }
+
+    def points(self, q: ReportQuery) -> dict[tuple[str, str], int]:
+        """:meth:`~.reports.ReportSource.report_points` in SQL."""
+        days = LocalDays(zone(q.timezone), q.start, q.end)
+        where = _where(q, days.in_period("ts"))
+        return {
+            (currency, kind): int(total)
+            for currency, kind, total in self._rows(
+                "SELECT coalesce(currency, ''), coalesce(kind, ''), sum(abs(amount)) "
+                f"FROM ledger{where} GROUP BY 1, 2",
+                _params(q),
+            )
+        }
