@@ -259,6 +259,18 @@ class PostgreSQLStore:
         with self._decoding("members"):
             return MemberState.from_json(orjson.loads(row[0]))
 
+    def load_members(self, community: str, members: Sequence[str]) -> dict[str, MemberState]:
+        """The stored state of each of ``members`` the store has, in one query."""
+        if not members:
+            return {}
+        with self._use() as conn:
+            rows = conn.execute(
+                "SELECT id, json FROM members WHERE community = %s AND id = ANY(%s)",
+                (community, list(members)),
+            ).fetchall()
+        with self._decoding("members"):
+            return {member: MemberState.from_json(orjson.loads(js)) for member, js in rows}
+
     def member_ids(self, community: str) -> Iterator[str]:
         """The ids of every stored member of ``community``."""
         with self._use() as conn:
