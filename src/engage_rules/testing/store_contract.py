@@ -425,7 +425,9 @@ class StoreContract:
         assert community.find("nobody") is None
         assert community.peek("c") is not None
 
-    def test_a_chunk_of_members_is_loaded_at_once(self, backend: StoreBackend, store: Store) -> None:
+    def test_a_chunk_of_members_is_loaded_at_once(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
         """``State.prefetch_members``: a store giving members on demand loads the stored
         ones a chunk of events names, in memory afterwards; the others stay unknown."""
         state = store.open()
