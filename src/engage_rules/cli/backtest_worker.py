@@ -27,6 +27,8 @@ def portable(playbook: CompiledPlaybook) -> LoadedPlaybook:
     from ..lang.wordlists import is_file_ref
 
     loaded = playbook.loaded
+    if loaded is None:  # built in code, not loaded from files: nothing to send
+        raise ValueError(f"playbook {playbook.name!r} was not loaded from files")
     spec = loaded.spec
     inlined = {
         name: playbook.vars[name] if is_file_ref(value) else value
