@@ -26,6 +26,7 @@ from .args import duration_seconds, parse_time, positive_int
 from .compare import load_all, report_parts
 
 if TYPE_CHECKING:
+    from ..compile.playbook import CompiledPlaybook
     from ..tools.partition import Refused, Ticks
 
 #: Lines read before they are sent to the parts (each gets its own, and every tick).
@@ -122,7 +123,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     except ImportError:
         print(MISSING_DASK, file=sys.stderr)
         return 2
-    from ..tools.partition import Refused
     from .backtest_worker import PartActor, portable
 
     client, cluster = _connect(distributed, args)
@@ -144,17 +144,30 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             ).result()
             for i in range(count)
         ]
-        refused = Refused()
-        try:
-            _send(args.events, actors, refused)
-        except OSError as err:
-            print(f"error: cannot read events: {err.strerror or err}", file=sys.stderr)
-            return 2
-        results = [f.result() for f in [a.finish(args.until, paths) for a in actors]]
+        return run_parts(args, paths, playbooks, actors)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def run_parts(
+    args: argparse.Namespace,
+    paths: Sequence[str],
+    playbooks: Sequence[CompiledPlaybook],
+    parts: Sequence[Any],
+) -> int:
+    """Feed the stream to ``parts`` (actors: ``feed_lines`` and ``finish`` return
+    futures), merge what they report and print it; the command's exit code."""
+    from ..tools.partition import Refused
+
+    refused = Refused()
+    try:
+        _send(args.events, parts, refused)
+    except OSError as err:
+        print(f"error: cannot read events: {err.strerror or err}", file=sys.stderr)
+        return 2
+    results = [f.result() for f in [part.finish(args.until, paths) for part in parts]]
     report_parts(args, paths, playbooks, results, refused)
     return 0
 
@@ -167,7 +180,7 @@ def _connect(distributed: Any, args: argparse.Namespace) -> tuple[Any, Any]:
             n_workers=args.workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=logging.ERROR,
         )
         return distributed.Client(cluster), cluster
