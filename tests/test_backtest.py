@@ -146,7 +146,11 @@ def both(
     return single, split
 
 
-@pytest.mark.parametrize("example", sorted(EXAMPLES))
+@pytest.mark.parametrize(
+    "example",
+    # The starter's log is the longest (8,000 lines split): seconds.
+    [pytest.param(e, marks=[pytest.mark.slow] if e == "starter" else []) for e in EXAMPLES],
+)
 @pytest.mark.parametrize("json_out", [False, True])
 def test_the_same_comparison_as_replay_compare(
     example: str, json_out: bool, scheduler: str, tmp_path: Path
@@ -173,6 +177,7 @@ def test_the_same_comparison_as_replay_compare(
         assert shown if example != "starter" else shown == {"alpha", "beta", "gamma"}
 
 
+@pytest.mark.slow
 def test_without_compare_the_summary_of_replay_and_each_rules_totals(
     scheduler: str, tmp_path: Path
 ) -> None:
@@ -203,6 +208,7 @@ def test_without_compare_the_summary_of_replay_and_each_rules_totals(
     assert f"points from this rule (net): {points:,}" in split.stdout
 
 
+@pytest.mark.slow
 def test_several_event_files_are_one_stream(scheduler: str, tmp_path: Path) -> None:
     playbook, sample, edits, until = EXAMPLES["starter"]
     lines = multi_community(sample, tmp_path / "all.jsonl").read_text().splitlines(True)
