@@ -42,14 +42,25 @@ def parse_line(lineno: int, stripped: bytes) -> Event | Quarantined:
     try:
         return parse_event(stripped)
     except EventError as err:
-        preview = stripped[:200].decode("utf-8", "replace")
-        return Quarantined(lineno, err.reason, err.message, preview)
+        return _quarantined(lineno, stripped, err)
+
+
+def _quarantined(lineno: int, stripped: bytes, err: EventError) -> Quarantined:
+    preview = stripped[:200].decode("utf-8", "replace")
+    return Quarantined(lineno, err.reason, err.message, preview)
 
 
 def read_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, Event | Quarantined]]:
     """Yield ``(line number, Event or Quarantined)`` for each non-blank line."""
-    for lineno, stripped in numbered_lines(lines):
-        yield lineno, parse_line(lineno, stripped)
+    # numbered_lines and parse_line, written out: a generator and a call less per line.
+    for lineno, raw in enumerate(lines, start=1):
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        try:
+            yield lineno, parse_event(stripped)
+        except EventError as err:
+            yield lineno, _quarantined(lineno, stripped, err)
 
 
 def binary_lines(path: str | Path) -> Iterator[bytes]:
@@ -79,7 +90,11 @@ def _binary_lines(stream: IO[bytes]) -> Iterator[bytes]:
 
 def read_events(path: str | Path) -> Iterator[tuple[int, Event | Quarantined]]:
     """Read a JSON Lines file of events; ``-`` reads standard input."""
-    return read_lines(binary_lines(path))
+    if str(path) == "-":
+        yield from read_lines(_binary_lines(sys.stdin.buffer))
+        return
+    with open(path, "rb") as f:
+        yield from read_lines(_binary_lines(f))
 
 
 #: Quarantined lines (and rule errors) a replay summary lists one by one.
