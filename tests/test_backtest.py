@@ -294,6 +294,50 @@ rules:
     assert backtest.part_of("a", 2) != backtest.part_of("g", 2)
 
 
+def test_a_duplicate_dated_ahead_of_the_clock_moves_the_other_parts_clocks(
+    scheduler: str, tmp_path: Path
+) -> None:
+    from engage_rules.testing import HEADER
+
+    playbook = tmp_path / "echo.yaml"
+    playbook.write_text(HEADER + ECHO, encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    # g1 is sent again, dated 50 s: a duplicate, skipped.  One replay's clock stays at
+    # 10 s, so a2 (20 s) is on time; split, the command cannot know g1's second line is
+    # a duplicate: its time moves a's part's clock to 50 s, and a2 is late there.
+    lines = [_line("a1", "a", 0), _line("g1", "g", 10), _line("g1", "g", 50)]
+    events.write_text("\n".join([*lines, _line("a2", "a", 20)]) + "\n")
+    single = run_cli("replay", playbook, events)
+    split = run_cli("backtest", playbook, events, "--scheduler", scheduler, "--partitions", "2")
+    assert backtest.part_of("a", 2) != backtest.part_of("g", 2)
+    assert "1 duplicate" in single.stderr and "1 duplicate" in split.stderr
+    assert "late events" not in single.stderr
+    assert "late events (older than the clock): 1" in split.stderr
+
+
+def test_events_from_standard_input(scheduler: str, tmp_path: Path) -> None:
+    from engage_rules.testing import HEADER
+
+    playbook = tmp_path / "echo.yaml"
+    playbook.write_text(HEADER + ECHO, encoding="utf-8")
+    text = "\n".join([_line("a1", "a", 0), "{broken", _line("g1", "g", 10)]) + "\n"
+    single = run_cli("replay", playbook, "-", stdin=text)
+    split = run_cli("backtest", playbook, "-", "--scheduler", scheduler, stdin=text)
+    assert split.returncode == 0 and split.stderr == single.stderr
+    assert "  line 2: bad_json" in split.stderr
+
+
+def test_a_playbook_built_in_code_cannot_be_sent() -> None:
+    from dataclasses import replace
+
+    from engage_rules.testing import HEADER, playbook
+
+    pb = playbook(HEADER + ECHO)
+    assert portable(pb).spec == pb.loaded.spec  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="not loaded from files"):
+        portable(replace(pb, loaded=None))
+
+
 # -- bad input and a missing extra ------------------------------------------------------
 
 
