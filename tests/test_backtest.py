@@ -452,6 +452,35 @@ def split_locally(argv: list[str], parts: int) -> tuple[int, str, str]:
     return code, raw.getvalue().decode(), err.getvalue()
 
 
+class LostPart(LocalPart):
+    """A part whose worker is gone by its second chunk."""
+
+    calls = 0
+
+    def feed_lines(self, *args: Any) -> Future[Any]:
+        LostPart.calls += 1
+        if LostPart.calls > 2:
+            future: Future[Any] = Future()
+            future.set_exception(ConnectionResetError("connection to tcp://w:1 closed"))
+            return future
+        return super().feed_lines(*args)
+
+
+def test_a_lost_worker_is_one_line_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(backtest, "CHUNK_LINES", 100)
+    events = multi_community(EXAMPLES["moderation"][1], tmp_path / "events.jsonl")
+    args = build_parser(default_registry()).parse_args(["backtest", str(MODERATION), str(events)])
+    playbooks = load_all([str(MODERATION)], default_registry())
+    assert playbooks is not None
+    parts = [LostPart([portable(playbooks[0])], None, None) for _ in range(2)]
+    assert backtest.run_parts(args, [str(MODERATION)], playbooks, parts) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "error: the Dask cluster failed: connection to tcp://w:1 closed\n"
+
+
 TIMERS = """
 engage_rules: 1
 community: {name: 测试, timezone: Asia/Shanghai}

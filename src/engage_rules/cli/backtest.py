@@ -164,12 +164,31 @@ def run_parts(
     refused = Refused()
     try:
         _send(args.events, parts, refused)
-    except OSError as err:
-        print(f"error: cannot read events: {err.strerror or err}", file=sys.stderr)
+        results = [f.result() for f in [part.finish(args.until, paths) for part in parts]]
+    except _Unreadable as err:
+        print(f"error: cannot read events: {err}", file=sys.stderr)
         return 2
-    results = [f.result() for f in [part.finish(args.until, paths) for part in parts]]
+    except OSError as err:  # a worker lost, a connection closed
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"error: the Dask cluster failed: {reason}", file=sys.stderr)
+        return 2
     report_parts(args, paths, playbooks, results, refused)
     return 0
+
+
+class _Unreadable(Exception):
+    """An events file could not be read (and not the cluster: both raise OSError)."""
+
+
+def _readable(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
+    while True:
+        try:
+            item = next(lines)
+        except StopIteration:
+            return
+        except OSError as err:
+            raise _Unreadable(err.strerror or str(err)) from err
+        yield item
 
 
 def _connect(distributed: Any, args: argparse.Namespace) -> tuple[Any, Any]:
@@ -207,7 +226,7 @@ def _send(paths: Sequence[str], actors: Sequence[Any], refused: Refused) -> None
     pending: list[Any] = [None] * count
     buffers: list[list[tuple[int, bytes]]] = [[] for _ in actors]
     read = 0
-    for line, raw in stream_lines(paths):
+    for line, raw in _readable(stream_lines(paths)):
         item = parse_line(line, raw)
         if isinstance(item, Event):
             ticks.see(line, item)
