@@ -12,8 +12,8 @@ its clock through the ticks of other communities' events since its previous one
 (firing its own due timers there, in order); its own events it feeds to its runners as
 the whole replay would.  Its clock is then the whole stream's clock at every event, and
 its communities decide exactly what the whole replay decides for them (see
-docs/scaling.md, "Backtests on Dask", for the two cases where a split stream differs:
-an event id reused in another community, and a duplicate dated ahead of the clock).
+docs/scaling.md, "Backtests on Dask", for where a split stream differs: an event id
+reused in another community, a duplicate dated ahead of the clock, the dedup memory).
 
 Each decision gets a *stamp*, its place in the whole stream: the line of its event (or,
 for a timer, of the tick that fired it, then its due time and community), so that rule
@@ -33,7 +33,7 @@ from array import array
 from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -105,13 +105,20 @@ class PartResult:
 
 
 class _Side:
-    """One playbook's in-memory run of a part, stamping each decision it commits."""
+    """One playbook's in-memory run of a part, stamping each decision it commits.  It
+    keeps its actions (``keep_actions``: to be compared) or only counts them."""
 
     def __init__(
-        self, playbook: CompiledPlaybook, batch_size: int | None, dedup_window: float | None
+        self,
+        playbook: CompiledPlaybook,
+        batch_size: int | None,
+        dedup_window: float | None,
+        keep_actions: bool,
     ) -> None:
         self.playbook = playbook
-        self.store = MemoryStore(keep_history=True)  # a comparison reads the ledger
+        self.store = MemoryStore(keep_history=True)  # the ledger's totals are reported
+        self.keep_actions = keep_actions
+        self.tally: Counter[tuple[str, str, bool]] = Counter()  # (rule, type, shadow)
         self.actions: list[dict[str, Any]] = []
         self.stamps: list[Stamp] = []
         self.errors: list[tuple[Stamp, RuleFailure]] = []
@@ -167,9 +174,12 @@ class _Side:
                 stamp = (position, 1, 0.0, "", i)
             for t in d.timers_added:
                 timers[t.id] = t.community
-            for j, action in enumerate(d.actions):
-                self.actions.append(action.to_json())
-                self.stamps.append((*stamp, j))
+            if not self.keep_actions:
+                self.tally.update((a.rule, a.type, a.shadow) for a in d.actions)
+            else:
+                for j, action in enumerate(d.actions):
+                    self.actions.append(action.to_json())
+                    self.stamps.append((*stamp, j))
             if d.errors:
                 self.errors.extend(((*stamp, j), e) for j, e in enumerate(d.errors))
                 if len(self.errors) > 2 * MAX_ERRORS_SHOWN:
@@ -178,15 +188,9 @@ class _Side:
     def result(self, label: str) -> RunResult:
         for action in self.actions:
             action.pop("key", None)
-        return RunResult(
-            label=label,
-            name=self.playbook.name,
-            rule_ids=tuple(r.id for r in self.playbook.rules),
-            actions=tuple(self.actions),
-            members=run_result(label, self.playbook, (), self.runner.state, ()).members,
-            ledger=_ledger_totals(self.store),
-            stamps=tuple(self.stamps),
-        )
+        state, ledger = self.runner.state, self.store.ledgers()
+        run = run_result(label, self.playbook, (), state, ledger)
+        return replace(run, actions=tuple(self.actions), stamps=tuple(self.stamps))
 
 
 def _first(item: tuple[Stamp, Any]) -> Stamp:
@@ -210,13 +214,6 @@ class Refused:
         keep_for_summary(self.kept, q)
 
 
-def _ledger_totals(store: MemoryStore) -> dict[tuple[str, str], int]:
-    totals: Counter[tuple[str, str]] = Counter()
-    for _, _, entry in store.ledgers():
-        totals[(entry.rule, entry.currency)] += entry.amount
-    return dict(totals)
-
-
 class PartitionRun:
     """One part of a stream replayed under one playbook, or two to compare.
 
@@ -231,7 +228,8 @@ class PartitionRun:
         dedup_window: float | None = None,
     ) -> None:
         window = DEFAULT_DEDUP_WINDOW if dedup_window is None else dedup_window or None
-        self.sides = [_Side(pb, batch_size, window) for pb in playbooks]
+        compare = len(playbooks) > 1
+        self.sides = [_Side(pb, batch_size, window, compare) for pb in playbooks]
         self.quarantined: list[Quarantined] = []
 
     def feed_lines(
@@ -289,10 +287,11 @@ class PartitionRun:
         events, firing its due timers at the tick that fires them in one replay."""
         last = times[hi - 1] / 1_000_000
         for side in self.sides:
-            timers = side.runner.state.timers
+            state = side.runner.state
             i = lo
-            while timers and timers[0].due <= last:
-                j = bisect_left(times, timers[0].due, i, hi, key=lambda us: us / 1_000_000)
+            while state.timers and state.timers[0].due <= last:
+                due = state.timers[0].due
+                j = bisect_left(times, due, i, hi, key=lambda us: us / 1_000_000)
                 side.advance(lines[j], _EPOCH + times[j] * _MICROSECOND)
                 i = j + 1
             side.advance(lines[hi - 1], _EPOCH + times[hi - 1] * _MICROSECOND)
@@ -316,7 +315,7 @@ class PartitionRun:
         if len(results) == 2:
             out.comparison = compare_part(results[0], results[1])
         else:
-            out.totals = run_totals(results[0])
+            out.totals = run_totals(results[0], self.sides[0].tally)
         for side in self.sides:
             side.runner.close()
         return out

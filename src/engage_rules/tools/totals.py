@@ -36,16 +36,16 @@ class RunTotals:
         self.communities += other.communities
 
 
-def run_totals(run: RunResult) -> RunTotals:
-    """Sum up one run's actions and ledger."""
+def run_totals(run: RunResult, tally: Counter[tuple[str, str, bool]]) -> RunTotals:
+    """Sum up one run: its actions as ``tally`` counted them by (rule, type, shadow),
+    its ledger and final state as ``run`` holds them (its actions need not be kept)."""
     out = RunTotals(
-        actions=len(run.actions),
+        actions=sum(tally.values()),
         members=sum(len(m) for m in run.members.values()),
         communities=len(run.members),
     )
-    for action in run.actions:
-        counts = out.counts.setdefault(action["rule"], Counter())
-        counts[(action["type"], bool(action.get("shadow")))] += 1
+    for (rule, type_, shadow), n in tally.items():
+        out.counts.setdefault(rule, Counter())[(type_, shadow)] += n
     for (rule, currency), amount in run.ledger.items():
         out.ledger.setdefault(rule, {})[currency] = amount
     return out
