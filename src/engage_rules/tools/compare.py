@@ -12,6 +12,12 @@ are the same when their community, cause, rule, type, member, ``at``, params and
 flag are equal.  What is left over is paired, where possible, by community, cause, rule,
 type and member — the same decision with other parameters (a different amount, a later
 time, now in shadow mode) is reported as *changed*, not as one removal and one addition.
+
+Actions of two communities never match, so a stream split by community compares in
+parts: :func:`compare_part` compares the runs of some communities, keeping only what
+the output can show (counts, and the first examples by their place in the stream), and
+:func:`merge_parts` adds the parts up into the :class:`Comparison` one run over every
+community gives (``replay --compare`` is one part; ``backtest`` runs many).
 """
 
 from __future__ import annotations
