@@ -116,7 +116,11 @@ class _Side:
         keep_actions: bool,
     ) -> None:
         self.playbook = playbook
-        self.store = MemoryStore(keep_history=True)  # the ledger's totals are reported
+        # Only what is live: the actions and the ledger's totals are kept here, as they
+        # are committed, and a replay's actions are not kept by its store.
+        self.store = MemoryStore()
+        self.store.begin_replay("part")
+        self.ledger: Counter[tuple[str, str]] = Counter()  # (rule, currency) -> net
         self.keep_actions = keep_actions
         self.tally: Counter[tuple[str, str, bool]] = Counter()  # (rule, type, shadow)
         self.actions: list[dict[str, Any]] = []
@@ -174,6 +178,8 @@ class _Side:
                 stamp = (position, 1, 0.0, "", i)
             for t in d.timers_added:
                 timers[t.id] = t.community
+            for _, _, entry in d.ledger:
+                self.ledger[(entry.rule, entry.currency)] += entry.amount
             if not self.keep_actions:
                 self.tally.update((a.rule, a.type, a.shadow) for a in d.actions)
             else:
@@ -188,9 +194,10 @@ class _Side:
     def result(self, label: str) -> RunResult:
         for action in self.actions:
             action.pop("key", None)
-        state, ledger = self.runner.state, self.store.ledgers()
-        run = run_result(label, self.playbook, (), state, ledger)
-        return replace(run, actions=tuple(self.actions), stamps=tuple(self.stamps))
+        run = run_result(label, self.playbook, (), self.runner.state, ())
+        return replace(
+            run, actions=tuple(self.actions), ledger=dict(self.ledger), stamps=tuple(self.stamps)
+        )
 
 
 def _first(item: tuple[Stamp, Any]) -> Stamp:
