@@ -10,8 +10,20 @@ from ..plugins.hookspecs import RegisterCommand, hookimpl
 
 @hookimpl
 def register_commands(register: RegisterCommand) -> None:
-    """validate, replay, explain, review, audit, report, test, schema, plugins, run."""
-    from . import audit, explain, plugins, replay, report, review, run, run_tests, schema, validate
+    """validate, replay, backtest, explain, review, audit, report, test, schema, plugins, run."""
+    from . import (
+        audit,
+        backtest,
+        explain,
+        plugins,
+        replay,
+        report,
+        review,
+        run,
+        run_tests,
+        schema,
+        validate,
+    )
 
     register(
         "validate",
@@ -24,6 +36,12 @@ def register_commands(register: RegisterCommand) -> None:
         replay.configure,
         replay.cmd_replay,
         "process a JSONL event file with a virtual clock",
+    )
+    register(
+        "backtest",
+        backtest.configure,
+        backtest.cmd_backtest,
+        "replay (or compare two playbooks) split by community on Dask",
     )
     register(
         "explain",

@@ -11,11 +11,9 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING
 
 from ..errors import PlaybookError, StoreError
+from ..shell.reader import LINES_SHOWN, MAX_ERRORS_SHOWN, keep_for_summary
 
-#: Rule errors (and quarantined lines) a summary lists one by one.
-MAX_ERRORS_SHOWN = 20
-#: Line numbers listed per quarantine reason in a summary.
-LINES_SHOWN = 10
+__all__ = ["LINES_SHOWN", "MAX_ERRORS_SHOWN"]
 
 if TYPE_CHECKING:
     from ..compile.playbook import CompiledPlaybook
@@ -23,7 +21,7 @@ if TYPE_CHECKING:
     from ..model.events import Event
     from ..plugins.registry import Registry
     from ..shell.reader import Quarantined
-    from ..shell.runner import Runner
+    from ..shell.runner import Runner, RunStats
     from ..store import Store
 
     Items = Iterable[tuple[int, Event | Quarantined]]
@@ -56,7 +54,7 @@ def open_persistent_store(url: str, registry: Registry) -> Store:
     return open_store(url, registry=registry)
 
 
-class _Progress:
+class Progress:
     """A one-line progress display on a terminal; silent otherwise."""
 
     def __init__(self, stream: IO[str]) -> None:
@@ -112,7 +110,7 @@ def feed_events(
     from ..shell.reader import read_events
 
     items = read_events(source) if isinstance(source, str) else source
-    progress = _Progress(sys.stderr)
+    progress = Progress(sys.stderr)
     try:
         chunk: list[tuple[int, Event | Quarantined]] = []
         for numbered in items:
@@ -164,11 +162,7 @@ def _feed_chunk(
             )
     refused.sort(key=lambda q: q.line)
     for q in refused:  # only what the summary shows: a run keeps no history of them
-        if (
-            len(quarantined) < MAX_ERRORS_SHOWN
-            or sum(1 for k in quarantined if k.reason == q.reason) < LINES_SHOWN
-        ):
-            quarantined.append(q)
+        keep_for_summary(quarantined, q)
 
 
 def first_errors(errors: list[RuleFailure]) -> Callable[[RuleFailure], None]:
@@ -183,11 +177,10 @@ def first_errors(errors: list[RuleFailure]) -> Callable[[RuleFailure], None]:
 
 
 def print_summary(
-    runner: Runner, quarantined: list[Quarantined], errors: list[RuleFailure]
+    s: RunStats, quarantined: Sequence[Quarantined], errors: Sequence[RuleFailure]
 ) -> None:
-    """The summary of a replay on stderr: events, quarantined lines, timers, actions by
-    type, messages and rule errors."""
-    s = runner.stats
+    """The summary of a replay on stderr (``s``: its runner's stats): events, quarantined
+    lines, timers, actions by type, messages and rule errors."""
     err = sys.stderr
     total_q = sum(s.quarantined.values())
     print(

@@ -5,6 +5,10 @@ so both see exactly the same stream (quarantined lines are counted once).  Both 
 are then advanced to ``--until``, and ``compare`` tells what the other playbook would do
 differently.  Differences are the point of the command, not failures: it exits 0 once
 both replays complete.
+
+The replay is the one part of :mod:`~engage_rules.tools.partition` that holds every
+community; ``backtest`` runs many parts on Dask and reports them with
+:func:`report_parts`, as this command does its one.
 """
 
 from __future__ import annotations
@@ -12,15 +16,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import orjson
 
 from ..compile.playbook import CompiledPlaybook
-from ..model.decision import ActionRecord, RuleFailure
 from ..plugins.registry import Registry
-from ..shell.runner import Runner
-from ..store import MemoryStore
-from .common import feed_events, first_errors, load_or_report, print_summary
+from .common import FEED_CHUNK, Progress, load_or_report, print_summary
+
+if TYPE_CHECKING:
+    from ..shell.reader import Quarantined
+    from ..tools.partition import PartResult, Refused
 
 #: Replay options that write one run's output: with two runs they have no single meaning.
 _ONE_RUN_OPTIONS = (
@@ -30,34 +36,18 @@ _ONE_RUN_OPTIONS = (
 )
 
 
-def _load_both(paths: Sequence[str], registry: Registry) -> list[CompiledPlaybook] | None:
-    """Both playbooks, or None after printing every problem of either."""
+def load_all(paths: Sequence[str], registry: Registry) -> list[CompiledPlaybook] | None:
+    """Every playbook, or None after printing every problem of each."""
     loaded = [load_or_report(path, registry) for path in paths]  # every problem printed
     found = [pb for pb in loaded if pb is not None]
     return found if len(found) == len(paths) else None
 
 
-class _Run:
-    """One playbook's in-memory replay, collecting its actions and rule errors."""
-
-    def __init__(self, playbook: CompiledPlaybook, batch_size: int | None) -> None:
-        self.actions: list[ActionRecord] = []
-        self.errors: list[RuleFailure] = []
-        self.store = MemoryStore(keep_history=True)  # the comparison reads the ledger
-        self.runner = Runner(
-            playbook,
-            self.store,
-            on_commit=self.actions.extend,
-            on_error=first_errors(self.errors),
-            batch_size=batch_size,
-        )
-
-
 def cmd_replay_compare(args: argparse.Namespace) -> int:
     """``engage-rules replay --compare``: replay the events under two playbooks and compare."""
-    from ..shell.reader import Quarantined
-    from ..tools.compare import compare_runs, comparison_json, run_result
-    from ..tools.compare_render import render
+    from ..model.events import Event
+    from ..shell.reader import read_events
+    from ..tools.partition import PartitionRun, Refused
 
     for attribute, option in _ONE_RUN_OPTIONS:
         if getattr(args, attribute):
@@ -67,34 +57,87 @@ def cmd_replay_compare(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    playbooks = _load_both([args.playbook, args.compare], args.registry)
+    paths = [args.playbook, args.compare]
+    playbooks = load_all(paths, args.registry)
     if playbooks is None:
         return 1
-    runs = [_Run(playbook, args.batch_size) for playbook in playbooks]
-    quarantined: list[Quarantined] = []
+    part = PartitionRun(playbooks, batch_size=args.batch_size, dedup_window=args.dedup_window)
+    progress = Progress(sys.stderr)
     try:
-        feed_events(args.events, [run.runner for run in runs], args.until, quarantined)
+        chunk: list[tuple[int, Event]] = []
+        refused: list[Quarantined] = []
+        for line, item in read_events(args.events):
+            if isinstance(item, Event):
+                chunk.append((line, item))
+            else:
+                refused.append(item)
+            if len(chunk) + len(refused) == FEED_CHUNK:
+                part.feed(chunk, refused=refused)
+                chunk, refused = [], []
+                progress.update(part.sides[0].runner.stats.read)
+        part.feed(chunk, refused=refused)
     except OSError as err:
-        print(f"error: cannot read events: {err}", file=sys.stderr)
+        print(f"error: cannot read events: {err.strerror or err}", file=sys.stderr)
         return 2
-    results = []
-    for label, path, playbook, run in zip(
-        "AB", (args.playbook, args.compare), playbooks, runs, strict=True
-    ):
-        results.append(
-            run_result(path, playbook, run.actions, run.runner.state, run.store.ledgers())
-        )
-        run.runner.close()
-        print(f"{label}: {path} ({playbook.name})", file=sys.stderr)
+    finally:
+        progress.done()
+    result = part.finish(args.until, paths)
+    report_parts(args, paths, playbooks, [result], Refused())
+    return 0
+
+
+def report_parts(
+    args: argparse.Namespace,
+    paths: Sequence[str],
+    playbooks: Sequence[CompiledPlaybook],
+    parts: Sequence[PartResult],
+    refused: Refused,
+) -> None:
+    """Print what the parts of a stream replayed: each run's summary on stderr (labelled
+    ``A:``/``B:`` when comparing; ``refused``: the lines quarantined before any part saw
+    them), then the comparison — or, with one playbook, its totals — on stdout, as text
+    or (``args.json``) JSON."""
+    from ..shell.reader import keep_for_summary
+    from ..shell.runner import RunStats
+    from ..tools.compare import RunSide, comparison_json, merge_parts
+    from ..tools.compare_render import render
+    from ..tools.totals import RunTotals, render_totals, totals_json
+
+    kept: list[Quarantined] = []
+    for q in sorted([*refused.kept, *(q for p in parts for q in p.quarantined)], key=_line):
+        keep_for_summary(kept, q)
+    sides = [
+        RunSide(path, pb.name, tuple(r.id for r in pb.rules))
+        for path, pb in zip(paths, playbooks, strict=True)
+    ]
+    for i, side in enumerate(sides):
+        stats = RunStats()
+        stats.quarantined.update(refused.counts)
+        for p in parts:
+            stats.add(p.sides[i].stats)
+        errors = sorted((e for p in parts for e in p.sides[i].errors), key=lambda e: e[0])
+        if len(sides) > 1:
+            print(f"{'AB'[i]}: {side.label} ({side.name})", file=sys.stderr)
         # The quarantined lines are listed once, under A: B read the same stream.
-        print_summary(run.runner, quarantined if label == "A" else [], run.errors)
-    comparison = compare_runs(results[0], results[1])
-    if args.json:
-        sys.stdout.buffer.write(
-            orjson.dumps(comparison_json(comparison), option=orjson.OPT_INDENT_2) + b"\n"
-        )
+        print_summary(stats, kept if i == 0 else [], [e for _, e in errors])
+    if len(sides) == 2:
+        comparison = merge_parts(sides[0], sides[1], (p.comparison for p in parts if p.comparison))
+        doc = comparison_json(comparison) if args.json else None
+        text = None if args.json else render(comparison)
+    else:
+        totals = RunTotals()
+        for p in parts:
+            if p.totals is not None:
+                totals.add(p.totals)
+        doc = totals_json(sides[0], totals) if args.json else None
+        text = None if args.json else render_totals(sides[0], totals)
+    if doc is not None:
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.buffer.flush()
     else:
-        sys.stdout.write(render(comparison))
+        sys.stdout.write(text or "")
         sys.stdout.flush()
-    return 0
+
+
+def _line(q: Quarantined) -> int:
+    return q.line

@@ -136,7 +136,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         store.close()
     for kind in output.resumed:
         runner.stats.actions[kind] += 1
-    print_summary(runner, quarantined, errors)
+    print_summary(runner.stats, quarantined, errors)
     if output.resumed:
         where = f"already in {args.actions_out}" if args.actions_out else "printed again"
         print(

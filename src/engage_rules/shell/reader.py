@@ -29,8 +29,30 @@ class Quarantined:
         return {"line": self.line, "reason": self.reason, "message": self.message, "raw": self.raw}
 
 
+def numbered_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line number, stripped line)`` for each non-blank line."""
+    for lineno, raw in enumerate(lines, start=1):
+        stripped = raw.strip()
+        if stripped:
+            yield lineno, stripped
+
+
+def parse_line(lineno: int, stripped: bytes) -> Event | Quarantined:
+    """One non-blank line (stripped) as an event, or quarantined with why."""
+    try:
+        return parse_event(stripped)
+    except EventError as err:
+        return _quarantined(lineno, stripped, err)
+
+
+def _quarantined(lineno: int, stripped: bytes, err: EventError) -> Quarantined:
+    preview = stripped[:200].decode("utf-8", "replace")
+    return Quarantined(lineno, err.reason, err.message, preview)
+
+
 def read_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, Event | Quarantined]]:
     """Yield ``(line number, Event or Quarantined)`` for each non-blank line."""
+    # numbered_lines and parse_line, written out: a generator and a call less per line.
     for lineno, raw in enumerate(lines, start=1):
         stripped = raw.strip()
         if not stripped:
@@ -38,8 +60,17 @@ def read_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, Event | Quarantine
         try:
             yield lineno, parse_event(stripped)
         except EventError as err:
-            preview = stripped[:200].decode("utf-8", "replace")
-            yield lineno, Quarantined(lineno, err.reason, err.message, preview)
+            yield lineno, _quarantined(lineno, stripped, err)
+
+
+def binary_lines(path: str | Path) -> Iterator[bytes]:
+    """The raw lines of a file (``-``: standard input), oversized ones cut short (their
+    remainder skipped, so they read as oversized)."""
+    if str(path) == "-":
+        yield from _binary_lines(sys.stdin.buffer)
+        return
+    with open(path, "rb") as f:
+        yield from _binary_lines(f)
 
 
 def _binary_lines(stream: IO[bytes]) -> Iterator[bytes]:
@@ -64,3 +95,18 @@ def read_events(path: str | Path) -> Iterator[tuple[int, Event | Quarantined]]:
         return
     with open(path, "rb") as f:
         yield from read_lines(_binary_lines(f))
+
+
+#: Quarantined lines (and rule errors) a replay summary lists one by one.
+MAX_ERRORS_SHOWN = 20
+#: Line numbers listed per quarantine reason in a summary.
+LINES_SHOWN = 10
+
+
+def keep_for_summary(kept: list[Quarantined], q: Quarantined) -> None:
+    """Append ``q`` to ``kept`` (lines in order) if a summary may show it: the first
+    :data:`MAX_ERRORS_SHOWN` lines, and the first :data:`LINES_SHOWN` of each reason.  A
+    run holds no more history of them; what any part of a stream kept, merged in line
+    order through this again, is what the whole stream keeps."""
+    if len(kept) < MAX_ERRORS_SHOWN or sum(1 for k in kept if k.reason == q.reason) < LINES_SHOWN:
+        kept.append(q)

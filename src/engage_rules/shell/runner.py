@@ -78,6 +78,19 @@ class RunStats:
     #: Shadow actions (shadow.py) by type: recorded, never delivered.
     shadow: Counter[str] = field(default_factory=Counter)
 
+    def add(self, other: RunStats) -> None:
+        """Add the figures of another run (another part of the same stream)."""
+        self.read += other.read
+        self.processed += other.processed
+        self.duplicates += other.duplicates
+        self.quarantined.update(other.quarantined)
+        self.timers_fired += other.timers_fired
+        self.actions.update(other.actions)
+        self.rule_errors += other.rule_errors
+        self.late += other.late
+        self.messages.update(other.messages)
+        self.shadow.update(other.shadow)
+
 
 _TYPE = attrgetter("type")
 _SHADOW = attrgetter("shadow")
@@ -104,13 +117,16 @@ class Runner:
         max_batch_seconds: float = 0.2,
         on_commit: Callable[[Sequence[ActionRecord]], None] | None = None,
         on_error: Callable[[RuleFailure], None] | None = None,
+        on_decisions: Callable[[Sequence[Decision]], None] | None = None,
         trace: bool = False,
         trace_retention: float | None = DEFAULT_TRACE_RETENTION,
         dedup_window: float | None = DEFAULT_DEDUP_WINDOW,
     ) -> None:
         """``trace``: record rule traces (tracing.py) for `explain`, kept in the store for
         ``trace_retention`` seconds of event time (None: forever).  ``dedup_window``: how
-        long the store remembers processed ids, in seconds of its clock (None: forever)."""
+        long the store remembers processed ids, in seconds of its clock (None: forever).
+        ``on_decisions``: called with each batch's decisions, in order, once durable
+        (before ``on_commit``), for a caller that needs to know which decision made what."""
         self.store = store
         store.set_report_context(ReportContext.of(playbook))
         store.keep_processed(dedup_window)
@@ -123,6 +139,7 @@ class Runner:
         self.max_batch_seconds = max_batch_seconds
         self.on_commit = on_commit
         self.on_error = on_error
+        self.on_decisions = on_decisions
         self.stats = RunStats()
         self._pending: list[Decision] = []
         self._pending_ids: set[str] = set()
@@ -272,6 +289,8 @@ class Runner:
         self._inflight = None
         if future is not None:
             future.result()  # raises StoreError if the commit failed: nothing is reported
+        if self.on_decisions is not None:
+            self.on_decisions(batch)
         actions: list[ActionRecord] = []
         stats = self.stats
         for d in batch:

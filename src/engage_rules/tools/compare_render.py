@@ -27,7 +27,7 @@ def render(c: Comparison) -> str:
         f"  A: {c.a.label} ({c.a.name})",
         f"  B: {c.b.label} ({c.b.name})",
         "",
-        f"{_count(len(c.a.actions), 'action')} in A, {len(c.b.actions):,} in B, "
+        f"{_count(c.actions_a, 'action')} in A, {c.actions_b:,} in B, "
         f"{c.actions_differing:,} differ",
     ]
     if c.a.name != c.b.name:
