@@ -154,6 +154,8 @@ class Rows:
     communities: list[tuple[str, str]] = field(default_factory=list)
     communities_gone: list[tuple[str]] = field(default_factory=list)
     communities_seen: list[tuple[str, str]] = field(default_factory=list)
+    #: The community of each row of ``timers_add``, in order.
+    timer_communities: list[str] = field(default_factory=list)
 
 
 #: Ledger amounts beyond this are kept as floats in the ``amount`` column (SQLite
@@ -391,6 +393,7 @@ def batch_rows(
             (t.id, t.due, dumps(t.to_json()).decode()) for t in b.timers.values() if t is not None
         ],
         timers_del=[(tid,) for tid, t in b.timers.items() if t is None],
+        timer_communities=[t.community for t in b.timers.values() if t is not None],
         errors=[(dumps(e.to_json()).decode(),) for e in b.errors],
         audit=audit_rows(b.audit, dumps),
         review=[(dumps(r).decode(),) for r in b.review],

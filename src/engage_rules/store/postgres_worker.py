@@ -1,0 +1,192 @@
+"""Kafka workers on one PostgreSQL schema: fencing, offsets and per-partition state
+(docs/scaling.md, "Fencing").
+
+The table ``partitions(topic, part, epoch, next_offset, clock, timer_seq)`` holds a row
+per partition of the topic.  A worker assigned partitions fences them
+(:func:`fence_partitions`): one transaction bumps each one's epoch and reads the offset
+to resume from.  Every commit of a partition's batch (``PostgreSQLStore.commit_partition``)
+first runs :func:`claim_partition`, ``UPDATE partitions ... WHERE epoch = <the epoch it
+fenced>``, which writes the consumed offset, the clock and the timer sequence: if
+another worker fenced the partition since, no row matches, the transaction is rolled
+back and the worker gets :class:`~engage_rules.errors.FencedError`.  The UPDATE and the
+fence take the same row lock, so one of them waits for the other: a commit either lands
+before the fence (and the new owner resumes after it) or is refused.
+
+:class:`PartitionStore` is the store one partition's runner sees: the shared
+worker-mode store, with commits fenced and carrying the partition's offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import psycopg
+
+from ..model.decision import Decision
+from ..model.state import MemberState, State
+from .base import completed
+from .batch_rows import Rows, number_outbox_rows
+from .records import ReportContext
+
+
+class WorkerStore(Protocol):
+    """What :class:`PartitionStore` needs of the worker-mode ``PostgreSQLStore``."""
+
+    member_cache: int
+
+    def partition_state(self, fence: Fence) -> State: ...
+    def commit_partition(
+        self, decisions: Sequence[Decision], state: State, fence: Fence, next_offset: int
+    ) -> None: ...
+    def load_member(self, community: str, member: str) -> MemberState | None: ...
+    def member_ids(self, community: str) -> Iterator[str]: ...
+    def is_processed(self, cause_id: str) -> bool: ...
+    def processed_among(self, ids: Sequence[str]) -> set[str]: ...
+    def keep_processed(self, seconds: float | None) -> None: ...
+    def dedup_horizon(self) -> float | None: ...
+    def keep_traces(self, seconds: float | None) -> None: ...
+    def set_report_context(self, context: ReportContext) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """One partition as a worker fenced it: the epoch it holds, where to resume."""
+
+    topic: str
+    partition: int
+    epoch: int
+    #: The offset of the first record not committed yet.
+    next_offset: int
+    #: The partition's engine clock and timer sequence as last committed.
+    clock: datetime | None
+    timer_seq: int
+
+
+def fence_partitions(
+    conn: psycopg.Connection, topic: str, partitions: Sequence[int]
+) -> dict[int, Fence]:
+    """Bump the epoch of each of ``partitions`` (rows created as needed) in one
+    transaction; their fences by partition.  Rows are locked in partition order, so two
+    workers fencing overlapping partitions at once do not deadlock."""
+    parts = sorted(set(partitions))
+    out: dict[int, Fence] = {}
+    if not parts:
+        return out
+    with conn.transaction():
+        cur = conn.cursor()
+        cur.executemany(
+            "INSERT INTO partitions (topic, part) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            [(topic, p) for p in parts],
+        )
+        cur.execute(
+            "SELECT part FROM partitions WHERE topic = %s AND part = ANY(%s) "
+            "ORDER BY part FOR UPDATE",
+            (topic, parts),
+        )
+        rows = cur.execute(
+            "UPDATE partitions SET epoch = epoch + 1 WHERE topic = %s AND part = ANY(%s) "
+            "RETURNING part, epoch, next_offset, clock, timer_seq",
+            (topic, parts),
+        ).fetchall()
+    for part, epoch, offset, clock, timer_seq in rows:
+        out[int(part)] = Fence(
+            topic,
+            int(part),
+            int(epoch),
+            int(offset),
+            datetime.fromisoformat(clock) if clock else None,
+            int(timer_seq),
+        )
+    return out
+
+
+def claim_partition(cur: psycopg.Cursor[Any], fence: Fence, next_offset: int, state: State) -> bool:
+    """In a commit's transaction: record the offset consumed up to, the clock and the
+    timer sequence of ``fence``'s partition, if its epoch is still ``fence``'s.  False
+    (nothing written) if another worker fenced it since."""
+    clock = state.clock.isoformat() if state.clock is not None else ""
+    cur.execute(
+        "UPDATE partitions SET next_offset = %s, clock = %s, timer_seq = %s "
+        "WHERE topic = %s AND part = %s AND epoch = %s",
+        (next_offset, clock, state.timer_seq, fence.topic, fence.partition, fence.epoch),
+    )
+    return cur.rowcount == 1
+
+
+def number_from_sequence(cur: psycopg.Cursor[Any], rows: Rows) -> list[tuple[Any, ...]]:
+    """The batch's outbox rows numbered from the database sequence ``outbox_seqs``
+    (workers commit at once: numbers increase within a batch and with commit order of
+    one partition; across partitions they interleave)."""
+    outbox, end = number_outbox_rows(rows.actions, rows.causes, 0, flags=False)
+    if not end:
+        return outbox
+    seqs = [
+        int(n)
+        for (n,) in cur.execute(
+            "SELECT nextval('outbox_seqs') FROM generate_series(1, %s)", (end,)
+        ).fetchall()
+    ]
+    seqs.sort()
+    return [(seq, *row[1:]) for seq, row in zip(seqs, outbox, strict=True)]
+
+
+class PartitionStore:
+    """What one partition's runner sees of the shared worker-mode store: reads go to
+    it; a commit is :meth:`PostgreSQLStore.commit_partition` with this partition's fence
+    and the offset the worker consumed up to (:attr:`position`, which it sets before
+    each flush).  Closing it leaves the shared store open."""
+
+    def __init__(self, store: WorkerStore, fence: Fence) -> None:
+        self.store = store
+        self.fence = fence
+        #: The offset after the last record handed to the runner.
+        self.position = fence.next_offset
+        #: The offset committed last (with its batch).
+        self.committed = fence.next_offset
+        self.member_cache = store.member_cache
+
+    def open(self) -> State:
+        state = self.store.partition_state(self.fence)
+        state.source = self
+        return state
+
+    def load_member(self, community: str, member: str) -> MemberState | None:
+        return self.store.load_member(community, member)
+
+    def member_ids(self, community: str) -> Iterator[str]:
+        return self.store.member_ids(community)
+
+    def is_processed(self, cause_id: str) -> bool:
+        return self.store.is_processed(cause_id)
+
+    def processed_among(self, ids: Sequence[str]) -> set[str]:
+        return self.store.processed_among(ids)
+
+    def keep_processed(self, seconds: float | None) -> None:
+        self.store.keep_processed(seconds)
+
+    def dedup_horizon(self) -> float | None:
+        return self.store.dedup_horizon()
+
+    def keep_traces(self, seconds: float | None) -> None:
+        self.store.keep_traces(seconds)
+
+    def set_report_context(self, context: ReportContext) -> None:
+        self.store.set_report_context(context)
+
+    def commit(self, decisions: Sequence[Decision], state: State) -> None:
+        """Commit ``decisions`` and the offset :attr:`position`, fenced (FencedError)."""
+        position = self.position
+        self.store.commit_partition(decisions, state, self.fence, position)
+        self.committed = position
+
+    def commit_async(self, decisions: Sequence[Decision], state: State) -> Future[None]:
+        self.commit(decisions, state)
+        return completed()
+
+    def close(self) -> None:
+        """Nothing to release: the worker closes the shared store."""
