@@ -10,8 +10,21 @@ from ..plugins.hookspecs import RegisterCommand, hookimpl
 
 @hookimpl
 def register_commands(register: RegisterCommand) -> None:
-    """validate, replay, explain, review, audit, report, test, schema, plugins, run."""
-    from . import audit, explain, plugins, replay, report, review, run, run_tests, schema, validate
+    """validate, replay, explain, review, audit, report, test, schema, plugins, run,
+    worker."""
+    from . import (
+        audit,
+        explain,
+        plugins,
+        replay,
+        report,
+        review,
+        run,
+        run_tests,
+        schema,
+        validate,
+        worker,
+    )
 
     register(
         "validate",
@@ -64,4 +77,10 @@ def register_commands(register: RegisterCommand) -> None:
     )
     register(
         "run", run.configure, run.cmd_run, "the live runtime: sources → engine → store → adapters"
+    )
+    register(
+        "worker",
+        worker.configure,
+        worker.cmd_worker,
+        "decide the events of a Kafka topic into a shared PostgreSQL store (scaled out)",
     )
