@@ -14,6 +14,8 @@ import random
 import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,14 +75,20 @@ class MockCluster:
 
 
 def worker_config(
-    directory: Path, bootstrap: str, topic: str, store: str, *, group: str | None = None
+    directory: Path,
+    bootstrap: str,
+    topic: str,
+    store: str,
+    *,
+    group: str | None = None,
+    playbook: Path = PLAYBOOK,
 ) -> Path:
     """A runtime config for workers (and the other roles) on ``topic``."""
     settings = "\n".join(f"    {k}: {v}" for k, v in FAST_GROUP.items())
     config = directory / f"worker-{uuid.uuid4().hex[:6]}.yaml"
     config.write_text(
         f"""\
-playbook: {PLAYBOOK}
+playbook: {playbook}
 store: {store}
 sources:
   - type: webhook
@@ -187,11 +195,15 @@ def wait_committed(url: str, topic: str, count: int, timeout: float = 40) -> Non
     assert committed(url, topic) == count
 
 
-def replay(lines: list[str], url: str) -> None:
-    """One clean single-process replay of ``lines`` into the store at ``url``."""
-    playbook = load(PLAYBOOK)
-    runner = Runner(playbook, PostgreSQLStore(url))
+def replay(
+    lines: list[str], url: str, playbook: Path = PLAYBOOK, until: datetime | None = None
+) -> None:
+    """One clean single-process replay of ``lines`` into the store at ``url`` (with the
+    clock moved to ``until`` at the end)."""
+    runner = Runner(load(playbook), PostgreSQLStore(url))
     runner.feed_many([parse_event(line) for line in lines])
+    if until is not None:
+        runner.advance_to(until)
     runner.close()
 
 
@@ -230,11 +242,41 @@ def contents(url: str) -> dict[str, Any]:
         store.close()
 
 
-def assert_same_as_replay(lines: list[str], url: str, reference_url: str) -> None:
+def assert_same_as_replay(
+    lines: list[str],
+    url: str,
+    reference_url: str,
+    playbook: Path = PLAYBOOK,
+    until: datetime | None = None,
+) -> None:
     """The store at ``url`` holds what one clean replay of ``lines`` gives: nothing lost,
     nothing doubled."""
-    replay(lines, reference_url)
+    replay(lines, reference_url, playbook, until)
     got, want = contents(url), contents(reference_url)
-    assert got["outbox"] and got["ledgers"], "the test decided nothing"
+    assert got["outbox"] and got["members"], "the test decided nothing"
     for part in want:
         assert got[part] == want[part], part
+
+
+class Trickle:
+    """Produce event lines a few at a time on a thread, so that workers are broken
+    while they have records to decide."""
+
+    def __init__(self, cluster: MockCluster, topic: str, lines: list[str], chunk: int = 10):
+        self._thread = threading.Thread(
+            target=self._run, args=(cluster, topic, lines, chunk), daemon=True
+        )
+        self.error: BaseException | None = None
+        self._thread.start()
+
+    def _run(self, cluster: MockCluster, topic: str, lines: list[str], chunk: int) -> None:
+        try:
+            for n in range(0, len(lines), chunk):
+                cluster.produce(topic, lines[n : n + chunk])
+                time.sleep(0.05)
+        except BaseException as err:
+            self.error = err
+
+    def join(self) -> None:
+        self._thread.join(60)
+        assert self.error is None, self.error
