@@ -111,14 +111,15 @@ kafka:
 
 
 class WorkerProcess:
-    """``engage-rules worker --config`` in a subprocess, its log in a file."""
+    """``engage-rules worker --config`` (or another role) in a subprocess, its log in a
+    file."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, *, command: str = "worker") -> None:
         self.log = log
         env = {**os.environ, "ENGAGE_RULES_LOAD_PLUGINS": "", "PYTHONUNBUFFERED": "1"}
         with log.open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "engage_rules", "worker", "--config", str(config)],
+                [sys.executable, "-m", "engage_rules", command, "--config", str(config)],
                 stdout=subprocess.DEVNULL,
                 stderr=out,
                 env=env,

@@ -11,7 +11,7 @@ from ..plugins.hookspecs import RegisterCommand, hookimpl
 @hookimpl
 def register_commands(register: RegisterCommand) -> None:
     """validate, replay, explain, review, audit, report, test, schema, plugins, run,
-    worker."""
+    ingest, worker, dispatch."""
     from . import (
         audit,
         explain,
@@ -21,9 +21,9 @@ def register_commands(register: RegisterCommand) -> None:
         review,
         run,
         run_tests,
+        scale_out,
         schema,
         validate,
-        worker,
     )
 
     register(
@@ -79,8 +79,20 @@ def register_commands(register: RegisterCommand) -> None:
         "run", run.configure, run.cmd_run, "the live runtime: sources → engine → store → adapters"
     )
     register(
+        "ingest",
+        scale_out.configure,
+        scale_out.cmd_ingest,
+        "scaled out: verified webhook events onto a Kafka topic, keyed by community",
+    )
+    register(
         "worker",
-        worker.configure,
-        worker.cmd_worker,
-        "decide the events of a Kafka topic into a shared PostgreSQL store (scaled out)",
+        scale_out.configure,
+        scale_out.cmd_worker,
+        "scaled out: decide a Kafka topic's events into a shared PostgreSQL store",
+    )
+    register(
+        "dispatch",
+        scale_out.configure,
+        scale_out.cmd_dispatch,
+        "scaled out: deliver a shared PostgreSQL outbox (with other dispatchers)",
     )

@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import SetupError
-from .config import KafkaConfig
+from .config import KafkaConfig, RuntimeConfig
 
 #: The record header naming the delivery an event came in (``webhook-delivery:<id>``).
 DELIVERY_HEADER = "engage-delivery"
@@ -29,6 +29,31 @@ def confluent() -> ModuleType:
             ]
         ) from None
     return confluent_kafka
+
+
+def kafka_section(config: RuntimeConfig) -> KafkaConfig:
+    """The config's ``kafka`` section (``ingest``, ``worker``), or SetupError."""
+    if config.kafka is None:
+        raise SetupError(
+            [
+                "the Kafka roles need a `kafka:` section in the config "
+                "(bootstrap_servers, topic, group_id: docs/scaling.md)"
+            ]
+        )
+    return config.kafka
+
+
+def postgresql_store(config: RuntimeConfig) -> str:
+    """The config's store URL, which ``worker`` and ``dispatch`` share: a PostgreSQL
+    one, or SetupError."""
+    if config.store.split(":", 1)[0].lower() not in ("postgresql", "postgres"):
+        raise SetupError(
+            [
+                "the workers and dispatchers share a PostgreSQL store "
+                f"(store: postgresql://...), not {config.store!r}"
+            ]
+        )
+    return config.store
 
 
 def consumer_settings(config: KafkaConfig) -> dict[str, Any]:

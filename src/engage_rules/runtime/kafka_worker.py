@@ -32,17 +32,17 @@ from typing import Any
 
 from ..compile.compiler import load
 from ..compile.playbook import CompiledPlaybook
-from ..errors import FencedError, SetupError
+from ..errors import FencedError
 from ..model.events import Event, EventError, parse_event
 from ..plugins.registry import Registry
 from ..store.postgres import PostgreSQLStore
 from ..store.postgres_worker import PartitionStore
 from ..store.records import ReportContext
 from ..store.schemes import open_postgresql
-from .config import KafkaConfig, RuntimeConfig
-from .kafka_client import confluent, consumer_settings
+from .config import RuntimeConfig
+from .kafka_client import confluent, consumer_settings, kafka_section, postgresql_store
 from .kafka_partition import PartitionLoop
-from .service import FUTURE_TIME
+from .service import FUTURE_TIME, future_dated
 
 log = logging.getLogger("engage_rules.runtime.worker")
 
@@ -50,25 +50,6 @@ log = logging.getLogger("engage_rules.runtime.worker")
 WRONG_KEY = "wrong_key"
 #: The reason code of a record without a value.
 EMPTY_RECORD = "empty_record"
-
-
-def worker_settings(config: RuntimeConfig) -> KafkaConfig:
-    """The config's ``kafka`` section, checking the store is a PostgreSQL one (what the
-    workers share); SetupError otherwise."""
-    problems = []
-    if config.kafka is None:
-        problems.append(
-            "the Kafka roles need a `kafka:` section in the config "
-            "(bootstrap_servers, topic, group_id: docs/scaling.md)"
-        )
-    if config.store.split(":", 1)[0].lower() not in ("postgresql", "postgres"):
-        problems.append(
-            f"the Kafka roles share a PostgreSQL store (store: postgresql://...), "
-            f"not {config.store!r}"
-        )
-    if problems or config.kafka is None:
-        raise SetupError(problems)
-    return config.kafka
 
 
 @dataclass
@@ -95,7 +76,7 @@ class Worker:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
-        self.kafka = worker_settings(config)
+        self.kafka = kafka_section(config)
         self.playbook = playbook
         self.store = store
         self.clock = clock
@@ -112,7 +93,8 @@ class Worker:
     def from_config(cls, config: RuntimeConfig, *, registry: Registry) -> Worker:
         """Check the config has what a worker needs, load the playbook (with the plugins
         of ``registry``), open the store in worker mode."""
-        worker_settings(config)
+        kafka_section(config)
+        postgresql_store(config)
         playbook = load(config.playbook_path(), registry=registry)
         store = open_postgresql(config.store, worker=True)
         try:
@@ -218,12 +200,9 @@ class Worker:
                 f"the record's key {key!r} is not the community of its event "
                 f"({event.community!r}): records are keyed by community"
             )
-        if event.ts > wall + self.config.max_clock_skew:
-            return FUTURE_TIME, (
-                f"event {event.id!r} is dated {event.at.isoformat()}, "
-                f"{event.ts - wall:.0f} s ahead of the worker's clock; max_clock_skew is "
-                f"{self.config.max_clock_skew:g} s"
-            )
+        ahead = future_dated([event], wall, self.config.max_clock_skew)
+        if ahead is not None:
+            return FUTURE_TIME, ahead.message or ""
         return event
 
     def _quarantine(self, part: int, offset: int, reason: str, message: str) -> None:

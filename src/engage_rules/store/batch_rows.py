@@ -22,7 +22,7 @@ import orjson
 
 from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.state import LedgerEntry, MemberState, State, Strike, ts
-from .base import collect, find_member
+from .base import OutboxItem, collect, find_member
 from .records import ActivityCounter, trace_rows
 from .reports import audit_fields, is_direct
 
@@ -257,6 +257,19 @@ def outbox_action(
         community=community or "default",
         shadow=bool(body.get("shadow")),
     )
+
+
+OUTBOX_COLUMNS = (
+    "seq, json, status, attempts, last_error, key, type, rule, cause, member, community"
+)
+
+
+def outbox_item(row: Sequence[Any]) -> OutboxItem:
+    """The outbox item of a row of :data:`OUTBOX_COLUMNS`."""
+    seq, js, status, attempts, error, *columns = row
+    body = orjson.loads(js)
+    action = outbox_action(body, *columns)
+    return OutboxItem(seq, action, status, attempts, error, body.get("platform"))
 
 
 #: The integers JSON rows can hold (orjson's range).

@@ -47,7 +47,7 @@ from ..errors import FencedError, StoreError
 from ..model.decision import Decision, RuleFailure
 from ..model.state import LedgerEntry, MemberState, State, Timer
 from .base import OutboxItem, check_outbox_query, completed, link_reversals, rule_error_from_json
-from .batch_rows import Rows, number_outbox_rows, outbox_action, serialise
+from .batch_rows import OUTBOX_COLUMNS, Rows, number_outbox_rows, outbox_item, serialise
 from .lock import busy, writer_info
 from .postgres_reports import PostgresReports
 from .postgres_schema import lock_key, migrate
@@ -353,6 +353,12 @@ class PostgreSQLStore:
         if rows.traces:
             self._prune_traces(cur, max(t[4] for t in rows.traces))
 
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """The connection in one write transaction (for postgres_claims.py)."""
+        with self._use(write=True) as conn, conn.transaction():
+            yield conn
+
     # -- worker mode (postgres_worker.py) -----------------------------------------------
     def fence(self, topic: str, partitions: Sequence[int]) -> dict[int, Fence]:
         """Fence ``partitions`` of ``topic`` for this worker: bump each one's epoch in one
@@ -531,10 +537,7 @@ class PostgreSQLStore:
         self, *, status: str | None = None, limit: int | None = None, after: int = 0
     ) -> list[OutboxItem]:
         check_outbox_query(status, limit, after)
-        query = (
-            "SELECT seq, json, status, attempts, last_error, key, type, rule, cause, member, "
-            "community FROM outbox WHERE seq > %s"
-        )
+        query = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE seq > %s"
         if status is not None:
             query += f" AND status = '{status}'"  # a checked literal: partial indexes apply
         query += " ORDER BY seq"
@@ -544,13 +547,8 @@ class PostgreSQLStore:
             params = (after, limit)
         with self._use() as conn:
             rows = conn.execute(query.encode(), params).fetchall()
-        out = []
         with self._decoding("outbox"):
-            for seq, js, st, attempts, error, *columns in rows:
-                body = orjson.loads(js)
-                action = outbox_action(body, *columns)
-                out.append(OutboxItem(seq, action, st, attempts, error, body.get("platform")))
-        return out
+            return [outbox_item(row) for row in rows]
 
     def mark_sending(self, keys: Sequence[str]) -> None:
         self._update_outbox(

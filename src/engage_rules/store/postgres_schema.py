@@ -13,7 +13,8 @@ Python and SQLite sort strings)::
     members(community, id, json, joined, status)   MemberState JSON (no ledger)
     ledger(rid, community, member, seq, json, ts, currency, kind, amount)
     outbox(seq, key, json, status, attempts, last_error,
-           ts, community, type, rule, cause, member, direct)
+           ts, community, type, rule, cause, member, direct,
+           claimed_by, lease_until)            (the last two: dispatchers' claims)
     timers(id, due, json, community, part)
     partitions(topic, part, epoch, next_offset, clock, timer_seq)   Kafka workers'
                                            fencing epochs, offsets and clocks
@@ -139,7 +140,8 @@ Step = str | Callable[[psycopg.Connection], None]
 #: Kafka workers (store/postgres_worker.py): a row per partition of the topic with its
 #: fencing epoch, the next offset to consume and what ``meta`` holds for one writer (the
 #: clock and timer sequence of the partition's engine); the partition that owns each
-#: community and timer; outbox sequence numbers drawn from a database sequence.
+#: community and timer; outbox sequence numbers drawn from a database sequence; which
+#: dispatcher claimed an outbox item, until when (postgres_claims.py).
 _PARTITIONS = """
 CREATE TABLE partitions (
     topic TEXT COLLATE "C" NOT NULL,
@@ -155,6 +157,8 @@ CREATE INDEX communities_part ON communities (part);
 ALTER TABLE timers ADD COLUMN community TEXT COLLATE "C";
 ALTER TABLE timers ADD COLUMN part INTEGER;
 CREATE INDEX timers_part ON timers (part, due);
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE outbox ADD COLUMN lease_until DOUBLE PRECISION;
 CREATE SEQUENCE outbox_seqs;
 SELECT setval('outbox_seqs', greatest(coalesce(max(seq), 0), 1), max(seq) IS NOT NULL) FROM outbox
 """
