@@ -216,3 +216,24 @@ def test_a_single_writer_store_has_no_partition_commits(pg_url: str) -> None:
             single.commit_partition([], State(), fence(single, TOPIC, [0])[0], 0)
     finally:
         single.close()
+
+
+def test_members_read_ahead_are_given_once_then_read_again(
+    stores: tuple[PostgreSQLStore, PostgreSQLStore],
+) -> None:
+    a, _ = stores
+    view = PartitionStore(a, a.fence(TOPIC, [0])[0])
+    state = view.open()
+    view.commit(_batch(state, 1, "c", "u1"), state)
+    assert sorted(a.load_members([("c", "u1"), ("c", "nobody"), ("x", "u1")])) == [("c", "u1")]
+    view.read_ahead([("c", "u1"), ("c", "nobody")])
+    first = view.load_member("c", "u1")
+    assert first is not None and first.balances == {"points": 5}
+    assert view.load_member("c", "nobody") is None
+    # Given once: the next reads go to the store, which a commit may have changed.
+    state.community("c").member("u1").balances["points"] = 9
+    d = decision(2, cause="c-evt-2")
+    d.touched = {("c", "u1")}
+    view.commit([d], state)
+    again = view.load_member("c", "u1")
+    assert again is not None and again.balances == {"points": 9}

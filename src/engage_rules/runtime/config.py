@@ -192,6 +192,9 @@ class KafkaConfig(BaseModel):
     max_poll_records: int = Field(default=1000, ge=1, le=100_000)
     #: How long a worker waits for records per poll (it fires due timers in between).
     poll_timeout: Seconds = 0.5
+    #: How long a partition's decisions may wait to be committed (group commit: more
+    #: records per transaction), unless ``max_poll_records`` of them wait already.
+    commit_interval: Seconds = 0.2
 
 
 class RuntimeConfig(BaseModel):

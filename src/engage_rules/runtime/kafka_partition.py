@@ -14,6 +14,7 @@ batch and the offset consumed up to in one fenced transaction.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from ..compile.playbook import CompiledPlaybook
 from ..engine.core import Engine
 from ..model.decision import Decision
 from ..model.events import Event
+from ..model.state import State
 from ..store.base import evict_committed
 from ..store.postgres_worker import PartitionStore
 from ..store.records import BEYOND_DEDUP_WINDOW, beyond_horizon, dedup_message
@@ -47,6 +49,9 @@ class PartitionLoop:
         self.processed = 0
         self.duplicates = 0
         self.timers_fired = 0
+        #: Since when something waits to be committed (``time.monotonic``).
+        self.dirty_since = 0.0
+        self._clean = True
         # A stored state may lack what the playbook needs (a schedule added since).
         self._add(self.engine.start())
 
@@ -58,7 +63,9 @@ class PartitionLoop:
         """Decide the events of ``records`` (offset, event), in order; what was refused.
         The store is asked about all their ids at once."""
         store, engine = self.store, self.engine
+        self._touch()  # the records are consumed, decided or not
         done = store.processed_among([e.id for _, e in records])
+        store.read_ahead(_not_in_memory(engine.state, records))
         horizon = store.dedup_horizon()
         refused: list[Refused] = []
         pending, ids = self.pending, self._pending_ids
@@ -88,6 +95,7 @@ class PartitionLoop:
 
     def _add(self, decisions: Iterable[Decision]) -> None:
         for d in decisions:
+            self._touch()
             self.pending.append(d)
             self._pending_ids.add(d.cause)
             if d.is_timer:
@@ -98,6 +106,12 @@ class PartitionLoop:
         """Something to commit: decisions, or records consumed since the last commit."""
         return bool(self.pending) or self.store.position != self.store.committed
 
+    def _touch(self) -> None:
+        """Something waits to be committed from now on (if nothing did)."""
+        if self._clean:
+            self._clean = False
+            self.dirty_since = time.monotonic()
+
     def commit(self) -> None:
         """Commit the pending decisions and the offset consumed up to, fenced
         (:class:`~engage_rules.errors.FencedError` if another worker took the
@@ -107,3 +121,18 @@ class PartitionLoop:
         evict_committed(self.store, self.engine.state, batch)
         self.pending = []
         self._pending_ids = set()
+        self._clean = True
+
+
+def _not_in_memory(state: State, records: Sequence[tuple[int, Event]]) -> list[tuple[str, str]]:
+    """The (community, member) of each event whose member is not in memory."""
+    out: list[tuple[str, str]] = []
+    communities = state.communities
+    for _, event in records:
+        member = event.member_id
+        if member is None:
+            continue
+        c = communities.get(event.community)
+        if c is None or member not in c.members:
+            out.append((event.community, member))
+    return out

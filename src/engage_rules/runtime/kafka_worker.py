@@ -175,14 +175,18 @@ class Worker:
             for refused in loop.feed(events):
                 self._quarantine(part, refused.offset, refused.reason, refused.message)
             loop.store.position = max(loop.store.position, batch[-1].offset() + 1)
-            self._commit(loop)
 
     def tick(self) -> None:
-        """Fire every partition's timers due by the wall clock, and commit them."""
+        """Fire every partition's timers due by the wall clock, and commit each
+        partition whose oldest uncommitted decision waited ``commit_interval`` (or
+        that holds ``max_poll_records`` decisions)."""
         now = datetime.fromtimestamp(self.clock(), UTC)
+        due = time.monotonic() - self.kafka.commit_interval
         for loop in list(self.parts.values()):
             loop.tick(now)
-            if loop.dirty:
+            if loop.dirty and (
+                loop.dirty_since <= due or len(loop.pending) >= self.kafka.max_poll_records
+            ):
                 self._commit(loop)
 
     def _decode(self, record: Any, wall: float) -> Event | tuple[str, str]:

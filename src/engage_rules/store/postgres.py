@@ -278,6 +278,22 @@ class PostgreSQLStore:
         with self._decoding("members"):
             return MemberState.from_json(orjson.loads(row[0]))
 
+    def load_members(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], MemberState]:
+        """The stored state of the members ``keys`` names (community, id), in one query:
+        those stored (the others are absent from the answer)."""
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}
+        with self._use() as conn:
+            rows = conn.execute(
+                "SELECT m.community, m.id, m.json FROM members m "
+                "JOIN unnest(%s::text[], %s::text[]) AS k(community, id) "
+                "ON m.community = k.community AND m.id = k.id",
+                ([c for c, _ in unique], [m for _, m in unique]),
+            ).fetchall()
+        with self._decoding("members"):
+            return {(c, m): MemberState.from_json(orjson.loads(js)) for c, m, js in rows}
+
     def member_ids(self, community: str) -> Iterator[str]:
         """The ids of every stored member of ``community``."""
         with self._use() as conn:
