@@ -142,7 +142,8 @@ def _settled(logs: list[Path], workers: int) -> None:
         elif all(counts) and time.monotonic() - stable_since > 2:
             return
         time.sleep(0.1)
-    raise SystemExit("the workers did not join the group: " + "\n".join(p.read_text() for p in logs))
+    logged = "\n".join(p.read_text() for p in logs)
+    raise SystemExit(f"the workers did not join the group:\n{logged}")
 
 
 def main() -> None:
@@ -153,9 +154,7 @@ def main() -> None:
     ap.add_argument(
         "--postgresql",
         metavar="URL",
-        default=os.environ.get(
-            "ENGAGE_RULES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432"
-        )
+        default=os.environ.get("ENGAGE_RULES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
         + "/postgres",
         help="the database whose schemas bench_scale_1 and _2 are used (and dropped)",
     )
