@@ -10,7 +10,11 @@ then every event produced at once; the figure is the events divided by the secon
 from the first record produced to the last offset committed in PostgreSQL.
 
 The last line printed is one JSON object: ``workers_1_eps``, ``workers_2_eps`` and
-``ratio`` (2 workers over 1).
+``ratio`` (2 workers over 1), and for each worker count the cores busy meanwhile (CPU
+seconds over those seconds, from /proc on Linux): the workers' (``workers_N_cores``),
+the PostgreSQL server's (``postgres_N_cores``) and this process's, which produces the
+records and runs the mock brokers (``kafka_N_cores``); ``load_average``: the machine's
+one-minute load average before the runs (other jobs compete for its cores).
 
     python bench/scale_out.py [--events N] [--communities N]
                               [--postgresql postgresql://USER@HOST/DB]
@@ -72,8 +76,36 @@ def committed(conn: psycopg.Connection, schema: str, topic: str) -> int:
     return int(row[0]) if row else 0
 
 
-def run(workers: int, records: list[tuple[bytes, bytes]], bootstrap: str, url: str) -> float:
-    """Events per second decided by ``workers`` worker processes."""
+def cpu_seconds(pids: list[int]) -> float:
+    """The CPU seconds (user and system) the processes ``pids`` used so far (0 for
+    those gone or unreadable)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """The processes of the local PostgreSQL server."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("postgres"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def run(
+    workers: int, records: list[tuple[bytes, bytes]], bootstrap: str, url: str
+) -> dict[str, float]:
+    """Events per second decided by ``workers`` worker processes, and the cores busy."""
     topic = f"bench-{uuid.uuid4().hex[:8]}"
     schema = f"bench_scale_{workers}"
     with psycopg.connect(url, autocommit=True) as conn:
@@ -107,6 +139,9 @@ def run(workers: int, records: list[tuple[bytes, bytes]], bootstrap: str, url: s
                     )
             _settled(logs, workers)
             with psycopg.connect(url, autocommit=True) as conn:
+                server = postgres_pids()
+                ours = [proc.pid for proc in procs]
+                before = (cpu_seconds(ours), cpu_seconds(server), cpu_seconds([os.getpid()]))
                 t0 = time.perf_counter()
                 for key, value in records[1:]:
                     while True:
@@ -119,6 +154,7 @@ def run(workers: int, records: list[tuple[bytes, bytes]], bootstrap: str, url: s
                 while committed(conn, schema, topic) < len(records):
                     time.sleep(0.02)
                 elapsed = time.perf_counter() - t0
+                after = (cpu_seconds(ours), cpu_seconds(server), cpu_seconds([os.getpid()]))
         finally:
             for proc in procs:
                 proc.terminate()
@@ -126,7 +162,13 @@ def run(workers: int, records: list[tuple[bytes, bytes]], bootstrap: str, url: s
                 proc.wait(30)
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    return (len(records) - 1) / elapsed
+    busy = [(b - a) / elapsed for a, b in zip(before, after, strict=True)]
+    return {
+        f"workers_{workers}_eps": round((len(records) - 1) / elapsed),
+        f"workers_{workers}_cores": round(busy[0], 2),
+        f"postgres_{workers}_cores": round(busy[1], 2),
+        f"kafka_{workers}_cores": round(busy[2], 2),
+    }
 
 
 def _settled(logs: list[Path], workers: int) -> None:
@@ -163,11 +205,21 @@ def main() -> None:
     brokers = owner.list_topics(timeout=10).brokers.values()
     bootstrap = ",".join(f"{b.host}:{b.port}" for b in brokers)
     records = events(args.events + 1, args.communities, args.members)
-    out: dict[str, Any] = {"events": args.events, "communities": args.communities}
+    out: dict[str, Any] = {
+        "events": args.events,
+        "communities": args.communities,
+        "load_average": round(os.getloadavg()[0], 2),
+    }
     for workers in (1, 2):
-        eps = run(workers, records, bootstrap, args.postgresql)
-        print(f"{workers} worker(s): {eps:,.0f} events/s", file=sys.stderr)
-        out[f"workers_{workers}_eps"] = round(eps)
+        figures = run(workers, records, bootstrap, args.postgresql)
+        print(
+            f"{workers} worker(s): {figures[f'workers_{workers}_eps']:,} events/s; cores busy: "
+            f"workers {figures[f'workers_{workers}_cores']}, PostgreSQL "
+            f"{figures[f'postgres_{workers}_cores']}, Kafka and producer "
+            f"{figures[f'kafka_{workers}_cores']}",
+            file=sys.stderr,
+        )
+        out.update(figures)
     out["ratio"] = round(out["workers_2_eps"] / out["workers_1_eps"], 2)
     print(json.dumps(out))
 

@@ -136,6 +136,8 @@ def test_scale_out_bench_prints_both_worker_counts(pg_database: str) -> None:
     figures, progress = bench(
         "scale_out.py", "--events", "1000", "--members", "50", "--postgresql", pg_database
     )
-    assert set(figures) == {"events", "communities", "workers_1_eps", "workers_2_eps", "ratio"}
+    per_run = {"workers_{}_eps", "workers_{}_cores", "postgres_{}_cores", "kafka_{}_cores"}
+    fields = {f.format(n) for f in per_run for n in (1, 2)}
+    assert set(figures) == {"events", "communities", "load_average", "ratio"} | fields
     assert figures["workers_1_eps"] > 0 and figures["workers_2_eps"] > 0
     assert "2 worker(s)" in progress
