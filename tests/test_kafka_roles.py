@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,9 +15,19 @@ from pathlib import Path
 
 import pytest
 
+from engage_rules.errors import SetupError
+from engage_rules.runtime.config import load_config
+from engage_rules.runtime.kafka_client import (
+    confluent,
+    consumer_settings,
+    kafka_section,
+    postgresql_store,
+    producer_settings,
+)
 from engage_rules.store.postgres import PostgreSQLStore
 from engage_rules.testing import HEADER, event_line, post_signed, run_cli, wait_for
-from kafka_helpers import FAST_GROUP, MockCluster, WorkerProcess, committed, confluent
+from kafka_helpers import FAST_GROUP, MockCluster, WorkerProcess, committed
+from kafka_helpers import confluent as kafka_module
 from pg_helpers import new_schema
 
 SECRET = "0123456789abcdef0123"
@@ -137,7 +148,7 @@ def test_ingest_worker_and_two_dispatchers_end_to_end(
 
 
 def _consume(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, bytes, dict[str, bytes]]]:
-    ck = confluent()
+    ck = kafka_module()
     consumer = ck.Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -200,3 +211,31 @@ adapters: {{console: {{}}}}
     assert result.returncode == 1, (result.stdout, result.stderr)
     expected = "PostgreSQL store" if command == "dispatch" else "`kafka:` section"
     assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_config_example_of_the_scaling_guide_loads(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "scaling.md").read_text()
+    [example] = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "kafka:" in b]
+    (tmp_path / "community.yaml").write_text(PLAYBOOK, encoding="utf-8")
+    (tmp_path / "live.yaml").write_text(example, encoding="utf-8")
+    env = {"ENGAGE_WEBHOOK_SECRET": "s" * 20, "TELEGRAM_TOKEN": "t", "KAFKA_PASSWORD": "pw"}
+    config = load_config(tmp_path / "live.yaml", env)
+    assert config.kafka is not None
+    assert config.kafka.settings["sasl.password"] == "pw"
+    assert config.kafka.commit_interval == 0.2 and config.kafka.max_poll_records == 1000
+    assert kafka_section(config) is config.kafka and postgresql_store(config) == config.store
+    settings = consumer_settings(config.kafka)
+    assert settings["enable.auto.commit"] is False and settings["session.timeout.ms"] == 15000
+    assert producer_settings(config.kafka)["acks"] == "all"
+
+
+def test_a_missing_kafka_client_is_one_line_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "confluent_kafka", None)
+    with pytest.raises(SetupError) as caught:
+        confluent()
+    assert caught.value.problems == [
+        "the Kafka roles need confluent-kafka, which is not installed: "
+        "pip install 'engage-rules[kafka]'"
+    ]
