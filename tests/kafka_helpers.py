@@ -33,8 +33,8 @@ from pg_helpers import REQUIRED_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAYBOOK = ROOT / "rules/starter/community.yaml"
-#: Fast group membership: a stopped worker is out of the group after 6 s.
-FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+#: Fast group membership: a stopped worker is out of the group after 3 s.
+FAST_GROUP = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 300}
 
 
 def confluent() -> Any:
