@@ -239,3 +239,28 @@ def test_a_missing_kafka_client_is_one_line_naming_the_extra(
         "the Kafka roles need confluent-kafka, which is not installed: "
         "pip install 'engage-rules[kafka]'"
     ]
+
+
+@pytest.mark.e2e
+@pytest.mark.subprocess
+def test_ingest_answers_503_when_the_brokers_do_not_acknowledge(tmp_path: Path) -> None:
+    kafka_module()
+    config = _config(tmp_path, "ingest", "127.0.0.1:1", "t", "postgresql://x@127.0.0.1/x")
+    text = config.read_text().replace(
+        "  settings:\n", "  settings:\n    message.timeout.ms: 1500\n"
+    )
+    config.write_text(text, encoding="utf-8")
+    ingest = _role("ingest", config, tmp_path / "ingest.log")
+    try:
+        wait_for(lambda: LISTENING.search(ingest.text()) is not None, 30)
+        match = LISTENING.search(ingest.text())
+        assert match is not None
+        endpoint = f"http://127.0.0.1:{match.group(1)}/events"
+        line = event_line("checkin", "u1", datetime.now(UTC), id="k1")
+        status, answer = post_signed(endpoint, line.encode(), SECRET, delivery="one")
+        assert status == 503 and "not produced" in answer["reason"], answer
+        # Not acknowledged, so not remembered: the sender's retry is not a replay.
+        status, answer = post_signed(endpoint, line.encode(), SECRET, delivery="one")
+        assert status == 503, answer
+    finally:
+        assert ingest.stop() == 0, ingest.text()

@@ -35,6 +35,7 @@ The whole hierarchy (what each error means; who raises it)::
     ├── SetupError            the runtime cannot start (runtime.service)
     ├── ServiceStopping       the runtime is shutting down: no more events (runtime.intake)
     ├── IntakeFull            the queue is full and the source would not wait (runtime.intake)
+    ├── NotProduced           the Kafka brokers did not acknowledge an event (runtime.kafka_ingest)
     ├── ReportDataError       the store lacks what a report asks for (tools.report.data)
     ├── PeriodError           a report period that cannot be used (tools.report.build)
     ├── UsageError            a command-line option value that cannot be used (cli.report)
@@ -348,3 +349,8 @@ class FencedError(StoreError):
         self.partitions = sorted(partitions)
         names = ", ".join(f"{topic}[{p}]" for p in self.partitions)
         super().__init__(f"fenced: another worker owns {names} now; nothing was committed")
+
+
+class NotProduced(EngageRulesError):
+    """``engage-rules ingest``: the Kafka brokers did not acknowledge an event of a
+    request, which is answered 503 (the sender retries)."""

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from ..adapters.base import Adapter
-from ..errors import SetupError
+from ..errors import NotProduced, SetupError
 from ..model.events import event_to_json
 from ..plugins.registry import Registry
 from .config import KafkaConfig, RuntimeConfig, WebhookSource
@@ -39,10 +39,6 @@ log = logging.getLogger("engage_rules.runtime.ingest")
 
 #: How long the loop waits for submissions per turn (it serves the producer between).
 TURN_SECONDS = 0.05
-
-
-class ProduceFailed(Exception):
-    """The brokers did not acknowledge an event: the request is answered 503."""
 
 
 class Ingest:
@@ -141,7 +137,7 @@ class Ingest:
             if sub.future.done():
                 return
             if err is not None:
-                sub.future.set_exception(ProduceFailed(f"the event was not produced: {err}"))
+                sub.future.set_exception(NotProduced(f"the event was not produced: {err}"))
                 return
             waiting[0] -= 1
             if waiting[0] == 0:
