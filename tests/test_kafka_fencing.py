@@ -237,3 +237,35 @@ def test_members_read_ahead_are_given_once_then_read_again(
     view.commit([d], state)
     again = view.load_member("c", "u1")
     assert again is not None and again.balances == {"points": 9}
+
+
+def test_a_partition_loads_its_timers_on_demand(
+    stores: tuple[PostgreSQLStore, PostgreSQLStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = stores
+    fences = a.fence(TOPIC, [0, 1])
+    for part, community in ((0, "left"), (1, "right")):
+        view = PartitionStore(a, fences[part])
+        state = view.open()
+        batch = [d for n in range(1, 6) for d in _batch(state, n, community, f"u{n}")]
+        view.commit(batch, state)
+    monkeypatch.setattr(State, "TIMER_WINDOW", 2)
+    view = PartitionStore(b, b.fence(TOPIC, [0])[0])
+    state = view.open()
+    assert [t.id for t in state.pending_timers()] == ["left-timer-1", "left-timer-2"]
+    assert state.timer_seq == 5
+    # A timer stored beyond the window is known, not scheduled twice.
+    stored = Timer(
+        due=0.0,
+        seq=0,
+        id="left-timer-5",
+        kind="unmute",
+        community="left",
+        member="u5",
+        rule="moderation",
+    )
+    assert not state.add_timer(stored)
+    fired = []
+    while (timer := state.pop_due(float("inf"))) is not None:
+        fired.append(timer.id)
+    assert fired == [f"left-timer-{n}" for n in range(1, 6)]

@@ -53,7 +53,13 @@ from .postgres_reports import PostgresReports
 from .postgres_schema import lock_key, migrate
 from .postgres_text import use_escaped_text
 from .postgres_url import parse_url
-from .postgres_worker import Fence, claim_partition, fence_partitions, number_from_sequence
+from .postgres_worker import (
+    Fence,
+    claim_partition,
+    fence_partitions,
+    number_from_sequence,
+    partition_timers,
+)
 from .postgres_writes import write_rows
 from .records import (
     DEFAULT_DEDUP_WINDOW,
@@ -385,8 +391,8 @@ class PostgreSQLStore:
             return fence_partitions(conn, topic, partitions)
 
     def partition_state(self, fence: Fence) -> State:
-        """The state of one fenced partition: its clock, communities and timers (members
-        on demand, through this store)."""
+        """The state of one fenced partition: its clock, communities and timer sequence
+        (members and timers on demand: postgres_worker.py ``PartitionStore``)."""
         with self._snapshot() as conn, self._decoding("communities"):
             state = State(source=self)
             state.clock = fence.clock
@@ -394,17 +400,24 @@ class PostgreSQLStore:
                 "SELECT name, json FROM communities WHERE part = %s", (fence.partition,)
             ):
                 state.community(name).data = orjson.loads(js)
-            timers = [
-                Timer.from_json(orjson.loads(js))
-                for (js,) in conn.execute(
-                    "SELECT json FROM timers WHERE part = %s", (fence.partition,)
-                )
-            ]
-            heapq.heapify(timers)
-            state.timers = timers
-            state.timer_ids = {t.id for t in timers}
-            state.timer_seq = max([fence.timer_seq, *(t.seq for t in timers)])
+            state.timer_seq = fence.timer_seq
             return state
+
+    def partition_timers(self, part: int, start: float, limit: int) -> tuple[list[Timer], float]:
+        """The stored timers of one partition from ``start`` (postgres_worker.py
+        ``partition_timers``)."""
+        with self._use() as conn, self._decoding("timers"):
+            return partition_timers(conn, part, start, limit)
+
+    def partition_timer_pending(self, part: int, timer_id: str, start: float) -> bool:
+        """Whether timer ``timer_id`` of partition ``part`` is stored, due at or after
+        ``start``."""
+        with self._use() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM timers WHERE part = %s AND id = %s AND due >= %s",
+                (part, timer_id, start),
+            ).fetchone()
+        return row is not None
 
     def commit_partition(
         self,

@@ -18,16 +18,18 @@ worker-mode store, with commits fenced and carrying the partition's offset.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
 import psycopg
 
 from ..model.decision import Decision
-from ..model.state import MemberState, State
+from ..model.state import MemberState, State, Timer
 from .base import completed
 from .batch_rows import Rows, number_outbox_rows
 from .records import ReportContext
@@ -39,6 +41,10 @@ class WorkerStore(Protocol):
     member_cache: int
 
     def partition_state(self, fence: Fence) -> State: ...
+    def partition_timers(
+        self, part: int, start: float, limit: int
+    ) -> tuple[list[Timer], float]: ...
+    def partition_timer_pending(self, part: int, timer_id: str, start: float) -> bool: ...
     def commit_partition(
         self, decisions: Sequence[Decision], state: State, fence: Fence, next_offset: int
     ) -> None: ...
@@ -120,6 +126,33 @@ def claim_partition(cur: psycopg.Cursor[Any], fence: Fence, next_offset: int, st
     return cur.rowcount == 1
 
 
+def partition_timers(
+    conn: psycopg.Connection, part: int, start: float, limit: int
+) -> tuple[list[Timer], float]:
+    """The stored timers of partition ``part`` due at or after ``start``, earliest first
+    (``limit`` of them, or all those due at the time of the first when more share it),
+    and the due time before which every stored timer of the partition is among them
+    (model/state.py ``TimerSource``)."""
+    rows = conn.execute(
+        "SELECT due, json FROM timers WHERE part = %s AND due >= %s ORDER BY due LIMIT %s",
+        (part, start, limit + 1),
+    ).fetchall()
+    until = math.inf
+    if len(rows) > limit:
+        until = rows[limit][0]
+        rows = [r for r in rows if r[0] < until]
+        if not rows:  # more than `limit` due at one time: take them all
+            due = until
+            rows = conn.execute(
+                "SELECT due, json FROM timers WHERE part = %s AND due = %s", (part, due)
+            ).fetchall()
+            (after,) = conn.execute(
+                "SELECT min(due) FROM timers WHERE part = %s AND due > %s", (part, due)
+            ).fetchone() or (None,)
+            until = math.inf if after is None else after
+    return [Timer.from_json(orjson.loads(js)) for _, js in rows], until
+
+
 def number_from_sequence(cur: psycopg.Cursor[Any], rows: Rows) -> list[tuple[Any, ...]]:
     """The batch's outbox rows numbered from the database sequence ``outbox_seqs``
     (workers commit at once: numbers increase within a batch and with commit order of
@@ -163,9 +196,19 @@ class PartitionStore:
             self._ahead.update({k: found.get(k) for k in keys})
 
     def open(self) -> State:
+        """The partition's state: its clock, communities and earliest timers (members
+        and later timers on demand)."""
         state = self.store.partition_state(self.fence)
         state.source = self
+        state.timer_source = self
+        state.take_timers(*self.load_timers(-math.inf, state.TIMER_WINDOW))
         return state
+
+    def load_timers(self, start: float, limit: int) -> tuple[list[Timer], float]:
+        return self.store.partition_timers(self.fence.partition, start, limit)
+
+    def timer_pending(self, timer_id: str, start: float) -> bool:
+        return self.store.partition_timer_pending(self.fence.partition, timer_id, start)
 
     def load_member(self, community: str, member: str) -> MemberState | None:
         key = (community, member)
