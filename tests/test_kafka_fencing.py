@@ -199,6 +199,23 @@ def test_a_single_writer_keeps_the_sequence_past_its_outbox(pg_url: str) -> None
         worker.close()
 
 
+def test_workers_refuse_a_schema_whose_communities_a_single_writer_wrote(pg_url: str) -> None:
+    single = PostgreSQLStore(pg_url)
+    try:
+        state = single.open()
+        d = decision(1)
+        award(state, d, "u1", community="old")
+        single.commit([d], state)
+    finally:
+        single.close()
+    worker = PostgreSQLStore(pg_url, worker=True)
+    try:
+        with pytest.raises(StoreError, match="single writer .* schema of their own"):
+            worker.fence(TOPIC, [0])
+    finally:
+        worker.close()
+
+
 def test_a_worker_store_commits_only_through_partitions(
     stores: tuple[PostgreSQLStore, PostgreSQLStore],
 ) -> None:

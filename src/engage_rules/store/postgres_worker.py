@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import orjson
 import psycopg
 
+from ..errors import StoreError
 from ..model.decision import Decision
 from ..model.state import MemberState, State, Timer
 from .base import completed
@@ -80,13 +81,20 @@ def fence_partitions(
 ) -> dict[int, Fence]:
     """Bump the epoch of each of ``partitions`` (rows created as needed) in one
     transaction; their fences by partition.  Rows are locked in partition order, so two
-    workers fencing overlapping partitions at once do not deadlock."""
+    workers fencing overlapping partitions at once do not deadlock.  A schema a single
+    writer wrote communities to is refused (StoreError): they belong to no partition."""
     parts = sorted(set(partitions))
     out: dict[int, Fence] = {}
     if not parts:
         return out
     with conn.transaction():
         cur = conn.cursor()
+        if cur.execute("SELECT 1 FROM communities WHERE part IS NULL LIMIT 1").fetchone():
+            raise StoreError(
+                "this schema was written by a single writer (run or replay): its "
+                "communities belong to no partition, so workers cannot take them over; "
+                "give the workers a schema of their own (docs/scaling.md)"
+            )
         cur.executemany(
             "INSERT INTO partitions (topic, part) VALUES (%s, %s) ON CONFLICT DO NOTHING",
             [(topic, p) for p in parts],
