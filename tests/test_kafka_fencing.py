@@ -210,7 +210,7 @@ def test_workers_refuse_a_schema_whose_communities_a_single_writer_wrote(pg_url:
         single.close()
     worker = PostgreSQLStore(pg_url, worker=True)
     try:
-        with pytest.raises(StoreError, match="single writer .* schema of their own"):
+        with pytest.raises(StoreError, match=r"single writer .* schema of their own"):
             worker.fence(TOPIC, [0])
     finally:
         worker.close()
