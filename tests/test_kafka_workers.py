@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from engage_rules.testing import HEADER, event_line, wait_for
@@ -206,3 +207,29 @@ rules:
         lines, url, new_schema(pg_database), playbook, start + timedelta(minutes=1)
     )
     assert all("newcomer" not in str(m.get("tags")) for m in contents(url)["members"].values())
+
+
+def test_a_worker_whose_store_fails_stops_with_one_line_and_exit_2(
+    mock_cluster: MockCluster, pg_database: str, tmp_path: Path
+) -> None:
+    topic, url = _topic(), new_schema(pg_database)
+    lines = events(40, seed=6)
+    config = worker_config(tmp_path, mock_cluster.bootstrap, topic, url)
+    mock_cluster.produce(topic, lines[:20])
+    worker = WorkerProcess(config, tmp_path / "w0.log")
+    try:
+        worker.wait_assigned()
+        wait_committed(url, topic, 20)
+        database = pg_database.rsplit("/", 1)[1]
+        with psycopg.connect(pg_database, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND application_name = 'engage-rules'",
+                (database,),
+            )
+        mock_cluster.produce(topic, lines[20:])
+        assert worker.proc.wait(30) == 2, worker.text()
+    finally:
+        worker.stop()
+    assert "error: PostgreSQL store" in worker.text() and "Traceback" not in worker.text()
+    assert committed(url, topic) == 20

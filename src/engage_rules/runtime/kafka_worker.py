@@ -132,6 +132,9 @@ class Worker:
                 self.tick()
             for part in list(self.parts):
                 self._release(part)
+        except BaseException:
+            self.parts.clear()  # the store failed: leaving the group commits nothing
+            raise
         finally:
             consumer.close()
             self.store.close()
