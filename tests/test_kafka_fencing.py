@@ -235,25 +235,18 @@ def test_a_single_writer_store_has_no_partition_commits(pg_url: str) -> None:
         single.close()
 
 
-def test_members_read_ahead_are_given_once_then_read_again(
+def test_a_partitions_members_come_on_demand_a_chunk_at_a_time(
     stores: tuple[PostgreSQLStore, PostgreSQLStore],
 ) -> None:
-    a, _ = stores
+    a, b = stores
     view = PartitionStore(a, a.fence(TOPIC, [0])[0])
     state = view.open()
-    view.commit(_batch(state, 1, "c", "u1"), state)
-    assert sorted(a.load_members([("c", "u1"), ("c", "nobody"), ("x", "u1")])) == [("c", "u1")]
-    view.read_ahead([("c", "u1"), ("c", "nobody")])
-    first = view.load_member("c", "u1")
-    assert first is not None and first.balances == {"points": 5}
-    assert view.load_member("c", "nobody") is None
-    # Given once: the next reads go to the store, which a commit may have changed.
-    state.community("c").member("u1").balances["points"] = 9
-    d = decision(2, cause="c-evt-2")
-    d.touched = {("c", "u1")}
-    view.commit([d], state)
-    again = view.load_member("c", "u1")
-    assert again is not None and again.balances == {"points": 9}
+    view.commit(_batch(state, 1, "c", "u1") + _batch(state, 2, "c", "u2"), state)
+    again = PartitionStore(b, b.fence(TOPIC, [0])[0]).open()
+    assert again.members_in_memory() == 0
+    assert again.prefetch_members([("c", "u1"), ("c", "u2"), ("c", "nobody")]) == 2
+    assert sorted(again.communities["c"].members) == ["u1", "u2"]
+    assert again.communities["c"].members["u2"].balances == {"points": 5}
 
 
 def test_a_partition_loads_its_timers_on_demand(

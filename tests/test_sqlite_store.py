@@ -253,14 +253,16 @@ def test_members_and_ids_are_read_without_waiting_for_the_batch_in_flight(
             store.load_member("default", "nobody"),
             store.processed_among(["evt-1", "evt-2", "evt-3"]),
             store.is_processed("evt-2"),
+            store.load_members("default", ["u1", "u2", "gone", "nobody"]),
         )
 
-    u1, u2, gone, nobody, seen, second = run_in_thread(reads, timeout=10)
+    u1, u2, gone, nobody, seen, second, chunk = run_in_thread(reads, timeout=10)
     assert not future.done(), "the batch is still held on the writer thread"
     assert u1 is not None and u1.balances == {"points": 8} and u1.ledger_seq == 2
     assert u2 is not None and u2.balances == {"points": 1}
     assert gone is None and nobody is None
     assert seen == {"evt-1", "evt-2"} and second
+    assert chunk == {"u1": u1, "u2": u2}
     gate.set()
     future.result(timeout=30)
     # Once durable, the same answers come from the database.

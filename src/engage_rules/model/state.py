@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from statistics import median
@@ -560,6 +560,11 @@ class MemberSource(Protocol):
         """The ids of every stored member of ``community`` (any order)."""
         ...
 
+    def load_members(self, community: str, members: Sequence[str]) -> dict[str, MemberState]:
+        """The stored state of each of ``members`` that the store has (one query for a
+        chunk of events: :meth:`State.prefetch_members`)."""
+        ...
+
 
 class TimerSource(Protocol):
     """Where pending timers not in memory come from: the store that persisted them.
@@ -670,6 +675,29 @@ class State:
             for mid in c.member_ids():
                 c.find(mid)
         return self
+
+    def prefetch_members(self, keys: Iterable[tuple[str, str]]) -> int:
+        """Load the members ``keys`` (community, id) names that are stored but not in
+        memory, a community at a time (what a chunk of events will need, in one query
+        rather than one per member).  Returns how many were loaded."""
+        source = self.source
+        if source is None:
+            return 0
+        wanted: dict[str, dict[str, None]] = {}
+        for community, member in keys:
+            c = self.communities.get(community)
+            if c is None or member not in c.members:
+                wanted.setdefault(community, {})[member] = None
+        loaded = 0
+        for community, members in wanted.items():
+            found = source.load_members(community, list(members))
+            if found:
+                in_memory = self.community(community).members
+                for member, m in found.items():
+                    if member not in in_memory:
+                        in_memory[member] = m
+                        loaded += 1
+        return loaded
 
     def members_in_memory(self) -> int:
         """How many members the communities hold in memory (not counting stored ones)."""

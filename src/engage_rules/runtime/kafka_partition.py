@@ -23,7 +23,6 @@ from ..compile.playbook import CompiledPlaybook
 from ..engine.core import Engine
 from ..model.decision import Decision
 from ..model.events import Event
-from ..model.state import State
 from ..store.base import evict_committed
 from ..store.postgres_worker import PartitionStore
 from ..store.records import BEYOND_DEDUP_WINDOW, beyond_horizon, dedup_message
@@ -65,7 +64,9 @@ class PartitionLoop:
         store, engine = self.store, self.engine
         self._touch()  # the records are consumed, decided or not
         done = store.processed_among([e.id for _, e in records])
-        store.read_ahead(_not_in_memory(engine.state, records))
+        engine.state.prefetch_members(  # the chunk's members, in one query per community
+            (e.community, e.member.id) for _, e in records if e.member is not None
+        )
         horizon = store.dedup_horizon()
         refused: list[Refused] = []
         pending, ids = self.pending, self._pending_ids
@@ -122,17 +123,3 @@ class PartitionLoop:
         self.pending = []
         self._pending_ids = set()
         self._clean = True
-
-
-def _not_in_memory(state: State, records: Sequence[tuple[int, Event]]) -> list[tuple[str, str]]:
-    """The (community, member) of each event whose member is not in memory."""
-    out: list[tuple[str, str]] = []
-    communities = state.communities
-    for _, event in records:
-        member = event.member_id
-        if member is None:
-            continue
-        c = communities.get(event.community)
-        if c is None or member not in c.members:
-            out.append((event.community, member))
-    return out

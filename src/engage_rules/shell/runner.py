@@ -157,6 +157,11 @@ class Runner:
         done = self.store.processed_among(ids)
         pending = self._pending_ids
         done.update(i for i in ids if i in pending)
+        state = self.engine.state
+        if state.source is not None:  # the chunk's members, in one query per community
+            state.prefetch_members(
+                (e.community, e.member.id) for e in events if e.member is not None
+            )
         feed = self._feed
         self._chunk_done = done
         try:

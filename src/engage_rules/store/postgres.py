@@ -284,21 +284,17 @@ class PostgreSQLStore:
         with self._decoding("members"):
             return MemberState.from_json(orjson.loads(row[0]))
 
-    def load_members(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], MemberState]:
-        """The stored state of the members ``keys`` names (community, id), in one query:
-        those stored (the others are absent from the answer)."""
-        unique = list(dict.fromkeys(keys))
-        if not unique:
+    def load_members(self, community: str, members: Sequence[str]) -> dict[str, MemberState]:
+        """The stored state of each of ``members`` the store has, in one query."""
+        if not members:
             return {}
         with self._use() as conn:
             rows = conn.execute(
-                "SELECT m.community, m.id, m.json FROM members m "
-                "JOIN unnest(%s::text[], %s::text[]) AS k(community, id) "
-                "ON m.community = k.community AND m.id = k.id",
-                ([c for c, _ in unique], [m for _, m in unique]),
+                "SELECT id, json FROM members WHERE community = %s AND id = ANY(%s)",
+                (community, list(members)),
             ).fetchall()
         with self._decoding("members"):
-            return {(c, m): MemberState.from_json(orjson.loads(js)) for c, m, js in rows}
+            return {member: MemberState.from_json(orjson.loads(js)) for member, js in rows}
 
     def member_ids(self, community: str) -> Iterator[str]:
         """The ids of every stored member of ``community``."""

@@ -50,9 +50,7 @@ class WorkerStore(Protocol):
         self, decisions: Sequence[Decision], state: State, fence: Fence, next_offset: int
     ) -> None: ...
     def load_member(self, community: str, member: str) -> MemberState | None: ...
-    def load_members(
-        self, keys: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], MemberState]: ...
+    def load_members(self, community: str, members: Sequence[str]) -> dict[str, MemberState]: ...
     def member_ids(self, community: str) -> Iterator[str]: ...
     def is_processed(self, cause_id: str) -> bool: ...
     def processed_among(self, ids: Sequence[str]) -> set[str]: ...
@@ -192,16 +190,6 @@ class PartitionStore:
         #: The offset committed last (with its batch).
         self.committed = fence.next_offset
         self.member_cache = store.member_cache
-        #: Members read ahead (None: not stored), each given once by :meth:`load_member`.
-        self._ahead: dict[tuple[str, str], MemberState | None] = {}
-
-    def read_ahead(self, keys: Sequence[tuple[str, str]]) -> None:
-        """Read the members ``keys`` names in one query, for :meth:`load_member` to give
-        (a chunk of records names many members, each a round trip otherwise)."""
-        keys = [k for k in dict.fromkeys(keys) if k not in self._ahead]
-        if keys:
-            found = self.store.load_members(keys)
-            self._ahead.update({k: found.get(k) for k in keys})
 
     def open(self) -> State:
         """The partition's state: its clock, communities and earliest timers (members
@@ -219,10 +207,10 @@ class PartitionStore:
         return self.store.partition_timer_pending(self.fence.partition, timer_id, start)
 
     def load_member(self, community: str, member: str) -> MemberState | None:
-        key = (community, member)
-        if key in self._ahead:
-            return self._ahead.pop(key)
         return self.store.load_member(community, member)
+
+    def load_members(self, community: str, members: Sequence[str]) -> dict[str, MemberState]:
+        return self.store.load_members(community, members)
 
     def member_ids(self, community: str) -> Iterator[str]:
         return self.store.member_ids(community)
@@ -248,7 +236,6 @@ class PartitionStore:
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
         """Commit ``decisions`` and the offset :attr:`position`, fenced (FencedError)."""
         position = self.position
-        self._ahead.clear()  # what was not asked for: it may be stale after this commit
         self.store.commit_partition(decisions, state, self.fence, position)
         self.committed = position
 

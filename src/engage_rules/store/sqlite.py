@@ -663,6 +663,33 @@ class SQLiteStore:
         with self._decoding("members"):
             return MemberState.from_json(orjson.loads(js))
 
+    def load_members(self, community: str, members: Sequence[str]) -> dict[str, MemberState]:
+        """The stored state of each of ``members`` the store has, in one query (and
+        from the batch in flight, like :meth:`load_member`)."""
+        fresh = self._fresh_members
+        texts: dict[str, str | None] = {}
+        ask = []
+        for member in members:
+            if (community, member) in fresh:
+                texts[member] = fresh[(community, member)]
+            else:
+                ask.append(member)
+        if ask:
+            with self._read() as db:
+                texts.update(
+                    db.execute(
+                        "SELECT id, json FROM members WHERE community = ? "
+                        "AND id IN (SELECT value FROM json_each(?))",
+                        (community, orjson.dumps(ask).decode()),
+                    ).fetchall()
+                )
+        with self._decoding("members"):
+            return {
+                member: MemberState.from_json(orjson.loads(js))
+                for member, js in texts.items()
+                if js is not None
+            }
+
     def member_ids(self, community: str) -> Iterator[str]:
         """The ids of every stored member of ``community``."""
         with self._use() as db:

@@ -425,6 +425,31 @@ class StoreContract:
         assert community.find("nobody") is None
         assert community.peek("c") is not None
 
+    def test_a_chunk_of_members_is_loaded_at_once(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        """``State.prefetch_members``: a store giving members on demand loads the stored
+        ones a chunk of events names, in memory afterwards; the others stay unknown."""
+        state = store.open()
+        d = decision(1)
+        for mid in ("a", "b", "c"):
+            award(state, d, mid, 2)
+        award(state, d, "x", 1, community="fans")
+        store.commit([d], state)
+        restored = backend.again(store).open()
+        keys = [("default", "a"), ("default", "c"), ("default", "nobody"), ("fans", "x")]
+        loaded = restored.prefetch_members(keys)
+        if restored.source is None:  # all members in memory already
+            assert loaded == 0
+        else:
+            assert loaded == 3
+            assert set(restored.community("default").members) == {"a", "c"}
+        assert restored.community("default").members["a"].balance("points") == 2
+        assert restored.community("fans").members["x"].to_json() == (
+            state.community("fans").member("x").to_json()
+        )
+        assert restored.community("default").find("nobody") is None
+
     def test_an_empty_batch_changes_nothing(self, store: Store) -> None:
         state = store.open()
         store.commit([], state)
