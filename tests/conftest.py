@@ -30,3 +30,11 @@ def pg_url(pg_database: str) -> str:
     from pg_helpers import new_schema
 
     return new_schema(pg_database)
+
+
+@pytest.fixture(scope="session")
+def mock_cluster() -> Iterator[object]:
+    """librdkafka's mock cluster for the session (kafka_helpers.py)."""
+    from kafka_helpers import MockCluster
+
+    yield MockCluster()

@@ -1,4 +1,5 @@
-"""Smoke tests of the benchmark scripts (bench/engine.py, bench/scale.py) at tiny sizes.
+"""Smoke tests of the benchmark scripts (bench/engine.py, bench/scale.py,
+bench/scale_out.py) at tiny sizes.
 
 They check that the scripts run on the current code and print what docs/performance.md
 says they print — never a timing.  bench/engine.py fails unless the engine and its
@@ -124,3 +125,19 @@ def test_engine_bench_replays_into_postgresql(pg_database: str) -> None:
     )
     assert set(figures) == CORE_FIELDS | {"postgresql_eps"}
     assert figures["postgresql_eps"] > 0 and "core: postgresql" in progress
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_scale_out_bench_prints_both_worker_counts(pg_database: str) -> None:
+    from kafka_helpers import confluent
+
+    confluent()  # skipped (or failed, when required) without confluent-kafka
+    figures, progress = bench(
+        "scale_out.py", "--events", "1000", "--members", "50", "--postgresql", pg_database
+    )
+    per_run = {"workers_{}_eps", "workers_{}_cores", "postgres_{}_cores", "kafka_{}_cores"}
+    fields = {f.format(n) for f in per_run for n in (1, 2)}
+    assert set(figures) == {"events", "communities", "load_average", "ratio"} | fields
+    assert figures["workers_1_eps"] > 0 and figures["workers_2_eps"] > 0
+    assert "2 worker(s)" in progress

@@ -25,6 +25,7 @@ The whole hierarchy (what each error means; who raises it)::
     ├── InternalLoopError     internal events caused each other too deep (engine.core, flows)
     ├── EventError            a malformed event; also a ValueError (model.events)
     ├── StoreError            a store cannot be opened, read or written (store, cli)
+    │   └── FencedError       a worker's partition was fenced by another worker (store.postgres)
     ├── PluginError           a plugin cannot load, or registers something invalid (plugins)
     ├── ReviewError           a review command cannot be carried out (features.moderation)
     ├── AdapterError          base of the errors of platform adapters (adapters, plugins)
@@ -34,6 +35,7 @@ The whole hierarchy (what each error means; who raises it)::
     ├── SetupError            the runtime cannot start (runtime.service)
     ├── ServiceStopping       the runtime is shutting down: no more events (runtime.intake)
     ├── IntakeFull            the queue is full and the source would not wait (runtime.intake)
+    ├── NotProduced           the Kafka brokers did not acknowledge an event (runtime.kafka_ingest)
     ├── ReportDataError       the store lacks what a report asks for (tools.report.data)
     ├── PeriodError           a report period that cannot be used (tools.report.build)
     ├── UsageError            a command-line option value that cannot be used (cli.report)
@@ -335,3 +337,20 @@ class FileTooLarge(EngageRulesError, OSError):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"file is too large ({size} bytes; the limit is {limit} bytes)")
         self.size, self.limit = size, limit
+
+
+class FencedError(StoreError):
+    """A Kafka worker's commit was refused: another worker fenced the partitions it
+    names (bumped their epoch) since this one did, so it no longer owns them.  Nothing
+    of the commit was written."""
+
+    def __init__(self, topic: str, partitions: list[int]) -> None:
+        self.topic = topic
+        self.partitions = sorted(partitions)
+        names = ", ".join(f"{topic}[{p}]" for p in self.partitions)
+        super().__init__(f"fenced: another worker owns {names} now; nothing was committed")
+
+
+class NotProduced(EngageRulesError):
+    """``engage-rules ingest``: the Kafka brokers did not acknowledge an event of a
+    request, which is answered 503 (the sender retries)."""

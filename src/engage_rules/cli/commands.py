@@ -10,7 +10,8 @@ from ..plugins.hookspecs import RegisterCommand, hookimpl
 
 @hookimpl
 def register_commands(register: RegisterCommand) -> None:
-    """validate, replay, backtest, explain, review, audit, report, test, schema, plugins, run."""
+    """validate, replay, backtest, explain, review, audit, report, test, schema, plugins,
+    run, ingest, worker, dispatch."""
     from . import (
         audit,
         backtest,
@@ -21,6 +22,7 @@ def register_commands(register: RegisterCommand) -> None:
         review,
         run,
         run_tests,
+        scale_out,
         schema,
         validate,
     )
@@ -82,4 +84,22 @@ def register_commands(register: RegisterCommand) -> None:
     )
     register(
         "run", run.configure, run.cmd_run, "the live runtime: sources → engine → store → adapters"
+    )
+    register(
+        "ingest",
+        scale_out.configure,
+        scale_out.cmd_ingest,
+        "scaled out: verified webhook events onto a Kafka topic, keyed by community",
+    )
+    register(
+        "worker",
+        scale_out.configure,
+        scale_out.cmd_worker,
+        "scaled out: decide a Kafka topic's events into a shared PostgreSQL store",
+    )
+    register(
+        "dispatch",
+        scale_out.configure,
+        scale_out.cmd_dispatch,
+        "scaled out: deliver a shared PostgreSQL outbox (with other dispatchers)",
     )

@@ -11,13 +11,17 @@ import argparse
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
+from typing import TypeVar
 
-from ..errors import PlaybookError, StoreError
+from ..errors import ConfigError, PlaybookError, SetupError, StoreError
+
+T = TypeVar("T")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """The options of ``engage-rules run``."""
+    """The options of ``engage-rules run`` (and of ``worker``, ``ingest``, ``dispatch``)."""
     parser.add_argument(
         "--config",
         required=True,
@@ -32,26 +36,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """``engage-rules run``: the live service, configured by a runtime config file."""
-    from ..runtime.config import ConfigError, load_config
-    from ..runtime.service import Service, SetupError
-
+def start_logging(level: str) -> None:
+    """Log at ``level`` on stderr, one line per record."""
     logging.basicConfig(
-        level=getattr(logging, args.log_level),
+        level=getattr(logging, level),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def set_up(build: Callable[[], T]) -> T | int:
+    """``build()``, or the exit code after printing why it failed: 1 for the config,
+    the playbook or the set-up (every problem on stderr), 2 for the store."""
     try:
-        config = load_config(args.config)
-        service = Service.from_config(config, registry=args.registry)
-    except ConfigError as err:
+        return build()
+    except (ConfigError, PlaybookError) as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
-        return 1
-    except PlaybookError as err:
-        for p in err.problems:
-            print(p, file=sys.stderr)
         return 1
     except SetupError as err:
         for line in err.problems:
@@ -64,15 +65,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
+
+def stop_on_signals(request_stop: Callable[[], None]) -> None:
+    """Call ``request_stop`` on SIGTERM and SIGINT (after tuning the collector for a long
+    run)."""
+
     def stop(signum: int, frame: FrameType | None) -> None:
         logging.getLogger("engage_rules.runtime").info("%s received", signal.Signals(signum).name)
-        service.request_stop()
+        request_stop()
 
     from ..shell.runner import tune_gc
 
     tune_gc()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``engage-rules run``: the live service, configured by a runtime config file."""
+    from ..runtime.config import load_config
+    from ..runtime.service import Service
+
+    start_logging(args.log_level)
+    service = set_up(lambda: Service.from_config(load_config(args.config), registry=args.registry))
+    if isinstance(service, int):
+        return service
+    stop_on_signals(service.request_stop)
     try:
         service.run()
     except StoreError as err:

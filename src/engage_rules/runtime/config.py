@@ -175,6 +175,28 @@ class TracesConfig(BaseModel):
     keep: Seconds = 30 * 86400.0
 
 
+class KafkaConfig(BaseModel):
+    """The ``kafka`` section: the topic of events keyed by community that ``ingest``
+    produces to and ``worker`` consumes (docs/scaling.md)."""
+
+    model_config = _STRICT
+    #: ``host:port[,host:port...]`` of the brokers.
+    bootstrap_servers: str = Field(min_length=1)
+    topic: str = Field(default="engage-events", min_length=1, max_length=249)
+    #: The consumer group of the workers.
+    group_id: str = Field(default="engage-rules-workers", min_length=1)
+    #: More librdkafka settings for every client (``security.protocol``,
+    #: ``session.timeout.ms``...), as librdkafka names them.
+    settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    #: Records a worker takes per poll (and decides before committing) at most.
+    max_poll_records: int = Field(default=1000, ge=1, le=100_000)
+    #: How long a worker waits for records per poll (it fires due timers in between).
+    poll_timeout: Seconds = 0.5
+    #: How long a partition's decisions may wait to be committed (group commit: more
+    #: records per transaction), unless ``max_poll_records`` of them wait already.
+    commit_interval: Seconds = 0.2
+
+
 class RuntimeConfig(BaseModel):
     """The runtime config of ``engage-rules run`` (docs/running.md)."""
 
@@ -197,6 +219,8 @@ class RuntimeConfig(BaseModel):
     #: (``beyond_dedup_window``) rather than risk processing it twice (docs/running.md).
     dedup_window: Seconds | None = 30 * 86400.0
     traces: TracesConfig = Field(default_factory=TracesConfig)
+    #: The Kafka topic of the scaled-out roles (``ingest``, ``worker``; docs/scaling.md).
+    kafka: KafkaConfig | None = None
     #: The directory relative paths are resolved against (the config file's).
     base_dir: Path = Field(default=Path("."), exclude=True)
 

@@ -38,8 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..adapters.base import Adapter, Delivery, DeliveryError
-from ..store import Store
-from ..store.base import OutboxItem
+from ..store.base import Outbox, OutboxItem
 from .config import DispatchConfig, RateLimit
 from .ratelimit import TokenBucket
 
@@ -97,7 +96,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: Store,
+        store: Outbox,
         adapters: Mapping[str, Adapter],
         config: DispatchConfig,
         *,

@@ -110,6 +110,31 @@ def build_adapters(config: RuntimeConfig, registry: Registry) -> dict[str, Adapt
     return adapters
 
 
+def adapter_limits(config: RuntimeConfig) -> dict[str, AdapterLimits]:
+    """The rate limits of each configured adapter."""
+    return {
+        name: AdapterLimits(ac.rate_limit, ac.route_rate_limit)
+        for name, ac in config.adapters.items()
+    }
+
+
+def future_dated(events: list[Event], wall: float, skew: float) -> Outcome | None:
+    """The quarantine of a delivery with an event dated more than ``skew`` seconds
+    after the wall clock ``wall`` (the whole delivery: nothing of it is processed)."""
+    ahead = next((e for e in events if e.ts > wall + skew), None)
+    if ahead is None:
+        return None
+    now = datetime.fromtimestamp(wall, UTC)
+    return Outcome(
+        "quarantined",
+        [e.id for e in events],
+        FUTURE_TIME,
+        f"event {ahead.id!r} is dated {ahead.at.isoformat()}, "
+        f"{ahead.ts - wall:.0f} s ahead of the runtime's clock "
+        f"({now.isoformat()}); max_clock_skew is {skew:g} s",
+    )
+
+
 def playbook_action_types(playbook: CompiledPlaybook) -> dict[str, tuple[str, int, int]]:
     """Every action type the playbook can emit → where it is first written
     (file, line, col), including the engine's own expiries (a mute needs ``unmute``)."""
@@ -179,11 +204,9 @@ class Service:
         store.keep_processed(config.dedup_window)
         self.engine = Engine(playbook, store.open(), trace=config.traces.enabled)
         self.intake = Intake()
-        limits = {
-            name: AdapterLimits(ac.rate_limit, ac.route_rate_limit)
-            for name, ac in config.adapters.items()
-        }
-        self.dispatcher = Dispatcher(store, adapters, config.dispatch, limits=limits)
+        self.dispatcher = Dispatcher(
+            store, adapters, config.dispatch, limits=adapter_limits(config)
+        )
         self.sources: list[Source] = []
         self.webhooks: list[WebhookServer] = []
         for sc in config.sources:
@@ -350,7 +373,6 @@ class Service:
         store, engine = self.store, self.engine
         wall = self.clock()
         now = datetime.fromtimestamp(wall, UTC)
-        latest = wall + self.config.max_clock_skew
         decisions: list[Decision] = []
         seen: set[str] = set()
         outcomes: list[tuple[Submission, Outcome]] = []
@@ -360,9 +382,10 @@ class Service:
                 self.stats.replayed += 1
                 outcomes.append((sub, Outcome("replayed")))
                 continue
-            ahead = next((e for e in sub.events if e.ts > latest), None)
+            ahead = future_dated(sub.events, wall, self.config.max_clock_skew)
             if ahead is not None:  # the whole delivery, before any of it is processed
-                outcomes.append((sub, self._quarantine_future_dated(sub, ahead, wall, now)))
+                self.stats.quarantined[FUTURE_TIME] += 1
+                outcomes.append((sub, ahead))
                 continue
             forgotten = self._beyond_dedup_window(sub, seen)
             if forgotten is not None:  # likewise
@@ -404,21 +427,6 @@ class Service:
         actions = self._count_actions_and_errors(decisions)
         self._last_commit = commit
         commit.add_done_callback(partial(self._answer_when_durable, outcomes, actions))
-
-    def _quarantine_future_dated(
-        self, sub: Submission, ahead: Event, wall: float, now: datetime
-    ) -> Outcome:
-        """Quarantine a whole delivery: its event ``ahead`` is dated beyond the clock skew."""
-        self.stats.quarantined[FUTURE_TIME] += 1
-        return Outcome(
-            "quarantined",
-            [e.id for e in sub.events],
-            FUTURE_TIME,
-            f"event {ahead.id!r} is dated {ahead.at.isoformat()}, "
-            f"{ahead.ts - wall:.0f} s ahead of the runtime's clock "
-            f"({now.isoformat()}); max_clock_skew is "
-            f"{self.config.max_clock_skew:g} s",
-        )
 
     def _beyond_dedup_window(self, sub: Submission, seen: set[str]) -> Outcome | None:
         """The quarantine of a delivery with an event dated at or before the store's dedup

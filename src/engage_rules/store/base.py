@@ -42,6 +42,18 @@ class OutboxItem:
     platform: str | None = None
 
 
+class Outbox(Protocol):
+    """What the dispatcher (runtime/dispatcher.py) reads and writes: the outbox part of
+    a :class:`Store` (or of several dispatchers' claims: postgres_claims.py)."""
+
+    def outbox(
+        self, *, status: str | None = None, limit: int | None = None, after: int = 0
+    ) -> list[OutboxItem]: ...
+    def mark_sending(self, keys: Sequence[str]) -> None: ...
+    def mark_delivered(self, keys: Sequence[str]) -> None: ...
+    def mark_failed(self, key: str, error: str, permanent: bool) -> None: ...
+
+
 @runtime_checkable
 class Store(Protocol):
     """A durable home for engine state, the ledger, the outbox and timers.

@@ -22,7 +22,7 @@ import orjson
 
 from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.state import LedgerEntry, MemberState, State, Strike, ts
-from .base import collect, find_member
+from .base import OutboxItem, collect, find_member
 from .records import ActivityCounter, trace_rows
 from .reports import audit_fields, is_direct
 
@@ -154,6 +154,8 @@ class Rows:
     communities: list[tuple[str, str]] = field(default_factory=list)
     communities_gone: list[tuple[str]] = field(default_factory=list)
     communities_seen: list[tuple[str, str]] = field(default_factory=list)
+    #: The community of each row of ``timers_add``, in order.
+    timer_communities: list[str] = field(default_factory=list)
 
 
 #: Ledger amounts beyond this are kept as floats in the ``amount`` column (SQLite
@@ -255,6 +257,19 @@ def outbox_action(
         community=community or "default",
         shadow=bool(body.get("shadow")),
     )
+
+
+OUTBOX_COLUMNS = (
+    "seq, json, status, attempts, last_error, key, type, rule, cause, member, community"
+)
+
+
+def outbox_item(row: Sequence[Any]) -> OutboxItem:
+    """The outbox item of a row of :data:`OUTBOX_COLUMNS`."""
+    seq, js, status, attempts, error, *columns = row
+    body = orjson.loads(js)
+    action = outbox_action(body, *columns)
+    return OutboxItem(seq, action, status, attempts, error, body.get("platform"))
 
 
 #: The integers JSON rows can hold (orjson's range).
@@ -391,6 +406,7 @@ def batch_rows(
             (t.id, t.due, dumps(t.to_json()).decode()) for t in b.timers.values() if t is not None
         ],
         timers_del=[(tid,) for tid, t in b.timers.items() if t is None],
+        timer_communities=[t.community for t in b.timers.values() if t is not None],
         errors=[(dumps(e.to_json()).decode(),) for e in b.errors],
         audit=audit_rows(b.audit, dumps),
         review=[(dumps(r).decode(),) for r in b.review],

@@ -22,6 +22,11 @@ one connection (psycopg 3):
   a message naming the first (meta ``writer``).  Readers (``report``, ``explain``,
   ``audit``, ``review list``) take no lock; each read sees one snapshot.
 - Reports are SQL aggregates (postgres_reports.py).
+- Worker mode (``worker=True``, postgres_worker.py): several Kafka workers write the
+  schema at once, each the partitions of the topic it was assigned: no writer lock
+  (a shared one instead, which keeps a single writer out), outbox numbers from a
+  database sequence, the clock and timer sequence per partition, and each commit
+  fenced by its partition's epoch (:class:`~engage_rules.errors.FencedError`).
 """
 
 from __future__ import annotations
@@ -38,16 +43,23 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from ..errors import StoreError
+from ..errors import FencedError, StoreError
 from ..model.decision import Decision, RuleFailure
 from ..model.state import LedgerEntry, MemberState, State, Timer
 from .base import OutboxItem, check_outbox_query, completed, link_reversals, rule_error_from_json
-from .batch_rows import Rows, number_outbox_rows, outbox_action, serialise
+from .batch_rows import OUTBOX_COLUMNS, Rows, number_outbox_rows, outbox_item, serialise
 from .lock import busy, writer_info
 from .postgres_reports import PostgresReports
 from .postgres_schema import lock_key, migrate
 from .postgres_text import use_escaped_text
 from .postgres_url import parse_url
+from .postgres_worker import (
+    Fence,
+    claim_partition,
+    fence_partitions,
+    number_from_sequence,
+    partition_timers,
+)
 from .postgres_writes import write_rows
 from .records import (
     DEFAULT_DEDUP_WINDOW,
@@ -71,14 +83,16 @@ class PostgreSQLStore:
 
     ``url`` is a libpq URL with an optional ``schema`` parameter.  The store may be
     shared by threads (the engine loop and the dispatcher): calls are serialised.  One
-    process at a time may write a schema.
+    process at a time may write a schema, or (``worker``) any number of Kafka workers,
+    each its own partitions (postgres_worker.py).
     """
 
     #: Members kept in memory after a commit (the rest are loaded again on demand).
     member_cache = 50_000
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, worker: bool = False) -> None:
         parsed = parse_url(url)
+        self.worker = worker
         self.url = parsed.shown
         self.schema = parsed.schema
         self._lock = threading.Lock()
@@ -146,6 +160,17 @@ class PostgreSQLStore:
         close the range of a replay whose process died (see :meth:`begin_replay`)."""
         conn = self._conn
         key = lock_key(self.schema, "writer")
+        if self.worker:  # shared among workers; a single writer holds it exclusively
+            (got,) = conn.execute("SELECT pg_try_advisory_lock_shared(%s)", (key,)).fetchone() or (
+                False,
+            )
+            if not got:
+                raise StoreError(
+                    f"PostgreSQL store {self.url} (schema {self.schema}) is being written by "
+                    "a single writer (run or replay): Kafka workers cannot write it meanwhile"
+                )
+            self._writer = True
+            return
         (got,) = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone() or (False,)
         if not got:
             row = conn.execute("SELECT value FROM meta WHERE key = 'writer'").fetchone()
@@ -305,6 +330,8 @@ class PostgreSQLStore:
     # -- commits ----------------------------------------------------------------------------
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
         """Persist the batch in one transaction; durable when this returns."""
+        if self.worker:
+            raise StoreError("a worker-mode store commits through its partitions")
         if decisions:
             self._write(serialise(decisions, state, self._counter))
 
@@ -322,11 +349,97 @@ class PostgreSQLStore:
             with conn.transaction():
                 cur = conn.cursor()
                 write_rows(cur, rows, outbox, seq - 1)
-                if rows.causes:
-                    self._forget_processed(cur, rows.clock)
-                if rows.traces:
-                    self._prune_traces(cur, max(t[4] for t in rows.traces))
+                if outbox:  # workers number from the sequence: keep it past these
+                    cur.execute("SELECT setval('outbox_seqs', %s)", (seq - 1,))
+                self._housekeeping(cur, rows)
             self._outbox_next = seq
+
+    def _housekeeping(self, cur: psycopg.Cursor[Any], rows: Rows) -> None:
+        """Forget old processed ids and prune old traces, as a commit of ``rows`` allows
+        (with workers: one of them at a time, the others skip it)."""
+        if not (rows.causes or rows.traces):
+            return
+        if self.worker:
+            key = lock_key(self.schema, "housekeeping")
+            (got,) = cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone() or (
+                False,
+            )
+            if not got:
+                return
+        if rows.causes:
+            self._forget_processed(cur, rows.clock)
+        if rows.traces:
+            self._prune_traces(cur, max(t[4] for t in rows.traces))
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """The connection in one write transaction (for postgres_claims.py)."""
+        with self._use(write=True) as conn, conn.transaction():
+            yield conn
+
+    # -- worker mode (postgres_worker.py) -----------------------------------------------
+    def fence(self, topic: str, partitions: Sequence[int]) -> dict[int, Fence]:
+        """Fence ``partitions`` of ``topic`` for this worker: bump each one's epoch in one
+        transaction and return, per partition, the new epoch, the next offset to consume
+        and its engine's clock and timer sequence.  Every worker that fenced them before
+        can no longer commit them."""
+        with self._use(write=True) as conn:
+            return fence_partitions(conn, topic, partitions)
+
+    def partition_state(self, fence: Fence) -> State:
+        """The state of one fenced partition: its clock, communities and timer sequence
+        (members and timers on demand: postgres_worker.py ``PartitionStore``)."""
+        with self._snapshot() as conn, self._decoding("communities"):
+            state = State(source=self)
+            state.clock = fence.clock
+            for name, js in conn.execute(
+                "SELECT name, json FROM communities WHERE part = %s", (fence.partition,)
+            ):
+                state.community(name).data = orjson.loads(js)
+            state.timer_seq = fence.timer_seq
+            return state
+
+    def partition_timers(self, part: int, start: float, limit: int) -> tuple[list[Timer], float]:
+        """The stored timers of one partition from ``start`` (postgres_worker.py
+        ``partition_timers``)."""
+        with self._use() as conn, self._decoding("timers"):
+            return partition_timers(conn, part, start, limit)
+
+    def partition_timer_pending(self, part: int, timer_id: str, start: float) -> bool:
+        """Whether timer ``timer_id`` of partition ``part`` is stored, due at or after
+        ``start``."""
+        with self._use() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM timers WHERE part = %s AND id = %s AND due >= %s",
+                (part, timer_id, start),
+            ).fetchone()
+        return row is not None
+
+    def commit_partition(
+        self,
+        decisions: Sequence[Decision],
+        state: State,
+        fence: Fence,
+        next_offset: int,
+    ) -> None:
+        """Commit a worker's batch of one partition with the offset it consumed up to, in
+        one transaction that first checks the partition's epoch is still ``fence``'s:
+        if another worker fenced it since, nothing is written and FencedError is raised.
+        ``decisions`` may be empty (records that decided nothing were consumed)."""
+        if not self.worker:
+            raise StoreError("commit_partition needs a worker-mode store")
+        rows = serialise(decisions, state, self._counter) if decisions else None
+        with self._use(write=True) as conn, conn.transaction():
+            cur = conn.cursor()
+            if not claim_partition(cur, fence, next_offset, state):
+                raise FencedError(fence.topic, [fence.partition])
+            if rows is not None:
+                outbox = number_from_sequence(cur, rows)
+                write_rows(cur, rows, outbox, None, fence.partition)
+                self._housekeeping(cur, rows)
+            row = cur.execute("SELECT value FROM meta WHERE key = 'dedup_horizon'").fetchone()
+            self._horizon = float(row[0]) if row else None
+            self._loaded = True
 
     def _forget_processed(self, cur: psycopg.Cursor[Any], clock: float) -> None:
         """Delete the oldest processed ids committed more than the dedup window before
@@ -348,12 +461,14 @@ class PostgreSQLStore:
         if newest is None:
             return
         horizon = max(newest, self._horizon) if self._horizon is not None else newest
-        cur.execute(
+        (stored,) = cur.execute(
             "INSERT INTO meta (key, value) VALUES ('dedup_horizon', %s) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            "ON CONFLICT (key) DO UPDATE SET value = CASE WHEN "
+            "meta.value::float8 > excluded.value::float8 THEN meta.value "
+            "ELSE excluded.value END RETURNING value",
             (repr(horizon),),
-        )
-        self._horizon = horizon
+        ).fetchone() or (repr(horizon),)
+        self._horizon = float(stored)
 
     def _prune_traces(self, cur: psycopg.Cursor[Any], newest: float) -> None:
         """Delete traces older than the retention behind ``newest``, at most once per
@@ -447,10 +562,7 @@ class PostgreSQLStore:
         self, *, status: str | None = None, limit: int | None = None, after: int = 0
     ) -> list[OutboxItem]:
         check_outbox_query(status, limit, after)
-        query = (
-            "SELECT seq, json, status, attempts, last_error, key, type, rule, cause, member, "
-            "community FROM outbox WHERE seq > %s"
-        )
+        query = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE seq > %s"
         if status is not None:
             query += f" AND status = '{status}'"  # a checked literal: partial indexes apply
         query += " ORDER BY seq"
@@ -460,13 +572,8 @@ class PostgreSQLStore:
             params = (after, limit)
         with self._use() as conn:
             rows = conn.execute(query.encode(), params).fetchall()
-        out = []
         with self._decoding("outbox"):
-            for seq, js, st, attempts, error, *columns in rows:
-                body = orjson.loads(js)
-                action = outbox_action(body, *columns)
-                out.append(OutboxItem(seq, action, st, attempts, error, body.get("platform")))
-        return out
+            return [outbox_item(row) for row in rows]
 
     def mark_sending(self, keys: Sequence[str]) -> None:
         self._update_outbox(
@@ -562,8 +669,9 @@ class PostgreSQLStore:
             with suppress(psycopg.Error):
                 if self._writer and not self._conn.closed:
                     # At once: the server ends a closed session's locks a little later.
+                    unlock = "pg_advisory_unlock_shared" if self.worker else "pg_advisory_unlock"
                     self._conn.execute(
-                        "SELECT pg_advisory_unlock(%s)", (lock_key(self.schema, "writer"),)
+                        f"SELECT {unlock}(%s)".encode(), (lock_key(self.schema, "writer"),)
                     )
                 self._conn.close()
             self._writer = False

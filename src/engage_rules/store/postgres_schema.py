@@ -1,6 +1,6 @@
 """The PostgreSQL store's tables, in one schema, and their versioned migrations.
 
-Layout (schema version 2; every text key is ``COLLATE "C"``, so that rows sort as
+Layout (schema version 3; every text key is ``COLLATE "C"``, so that rows sort as
 Python and SQLite sort strings)::
 
     meta(key, value)                       schema_version, format, clock, timer_seq,
@@ -8,12 +8,17 @@ Python and SQLite sort strings)::
                                            writer (who holds the writer lock)
     processed(id, ts)                      committed event and timer ids with the clock
                                            of their commit, within the dedup window
-    communities(name, json)                community-level data
+    communities(name, json, part)          community-level data (part: the Kafka
+                                           partition that owns it, for workers)
     members(community, id, json, joined, status)   MemberState JSON (no ledger)
     ledger(rid, community, member, seq, json, ts, currency, kind, amount)
     outbox(seq, key, json, status, attempts, last_error,
-           ts, community, type, rule, cause, member, direct)
-    timers(id, due, json)
+           ts, community, type, rule, cause, member, direct,
+           claimed_by, lease_until)            (the last two: dispatchers' claims)
+    timers(id, due, json, community, part)
+    partitions(topic, part, epoch, next_offset, clock, timer_seq)   Kafka workers'
+                                           fencing epochs, offsets and clocks
+    outbox_seqs                            a sequence: outbox numbers for workers
     errors(seq, json), review(seq, json)
     audit(seq, json, ts, community, action, reason)
     activity(community, member, day, type, events)     daily activity (``day``: a date)
@@ -132,9 +137,35 @@ CREATE INDEX ledger_ts ON ledger (ts);
 
 Step = str | Callable[[psycopg.Connection], None]
 
+#: Kafka workers (store/postgres_worker.py): a row per partition of the topic with its
+#: fencing epoch, the next offset to consume and what ``meta`` holds for one writer (the
+#: clock and timer sequence of the partition's engine); the partition that owns each
+#: community and timer; outbox sequence numbers drawn from a database sequence; which
+#: dispatcher claimed an outbox item, until when (postgres_claims.py).
+_PARTITIONS = """
+CREATE TABLE partitions (
+    topic TEXT COLLATE "C" NOT NULL,
+    part INTEGER NOT NULL,
+    epoch BIGINT NOT NULL DEFAULT 0,
+    next_offset BIGINT NOT NULL DEFAULT 0,
+    clock TEXT NOT NULL DEFAULT '',
+    timer_seq BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (topic, part)
+);
+ALTER TABLE communities ADD COLUMN part INTEGER;
+CREATE INDEX communities_part ON communities (part);
+ALTER TABLE timers ADD COLUMN community TEXT COLLATE "C";
+ALTER TABLE timers ADD COLUMN part INTEGER;
+CREATE INDEX timers_part ON timers (part, due);
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE outbox ADD COLUMN lease_until DOUBLE PRECISION;
+CREATE SEQUENCE outbox_seqs;
+SELECT setval('outbox_seqs', greatest(coalesce(max(seq), 0), 1), max(seq) IS NOT NULL) FROM outbox
+"""
+
 #: What each schema version adds to the one before: ``MIGRATIONS[n - 1]`` makes
 #: version ``n`` (SQL statements, or a function run in the migration's transaction).
-MIGRATIONS: tuple[Step, ...] = (_TABLES, _PERIOD_INDEXES)
+MIGRATIONS: tuple[Step, ...] = (_TABLES, _PERIOD_INDEXES, _PARTITIONS)
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,22 +19,32 @@ from .batch_rows import Rows
 
 
 def write_rows(
-    cur: psycopg.Cursor[Any], rows: Rows, outbox: list[tuple[Any, ...]], outbox_seq: int
+    cur: psycopg.Cursor[Any],
+    rows: Rows,
+    outbox: list[tuple[Any, ...]],
+    outbox_seq: int | None,
+    part: int | None = None,
 ) -> None:
     """Write a batch: ``rows``, with ``outbox`` (its outbox rows, numbered:
-    batch_rows.number_outbox_rows) and the outbox's last sequence number now used."""
+    batch_rows.number_outbox_rows) and the outbox's last sequence number now used.
+
+    A Kafka worker's batch (postgres_worker.py) gives ``part``, the partition whose
+    events it holds (its communities and timers are marked with it), and no
+    ``outbox_seq``: the clock and timer sequence it keeps in its partition's row, not in
+    ``meta``, which every worker shares."""
     processed = [(cause, rows.clock) for cause in dict.fromkeys(rows.causes)]
     _insert(cur, "processed", _PROCESSED, processed, "ON CONFLICT (id) DO NOTHING")
     _copy(cur, "ledger", _LEDGER, rows.ledger)
     _insert(cur, "outbox", _OUTBOX, outbox, "ON CONFLICT (key) DO NOTHING")
     _activity_and_traces(cur, rows)
-    _timers_and_logs(cur, rows)
-    _members_and_communities(cur, rows)
-    cur.executemany(
-        "INSERT INTO meta (key, value) VALUES (%s, %s) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [*rows.meta, ("outbox_seq", str(outbox_seq))],
-    )
+    _timers_and_logs(cur, rows, part)
+    _members_and_communities(cur, rows, part)
+    if outbox_seq is not None:
+        cur.executemany(
+            "INSERT INTO meta (key, value) VALUES (%s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [*rows.meta, ("outbox_seq", str(outbox_seq))],
+        )
 
 
 def _activity_and_traces(cur: psycopg.Cursor[Any], rows: Rows) -> None:
@@ -49,13 +59,17 @@ def _activity_and_traces(cur: psycopg.Cursor[Any], rows: Rows) -> None:
     _copy(cur, "traces", _TRACES, rows.traces)
 
 
-def _timers_and_logs(cur: psycopg.Cursor[Any], rows: Rows) -> None:
+def _timers_and_logs(cur: psycopg.Cursor[Any], rows: Rows, part: int | None) -> None:
     _insert(
         cur,
         "timers",
         _TIMERS,
-        rows.timers_add,
-        "ON CONFLICT (id) DO UPDATE SET due = excluded.due, json = excluded.json",
+        [
+            (*row, community, part)
+            for row, community in zip(rows.timers_add, rows.timer_communities, strict=True)
+        ],
+        "ON CONFLICT (id) DO UPDATE SET due = excluded.due, json = excluded.json, "
+        "community = excluded.community, part = excluded.part",
     )
     if rows.timers_del:
         cur.execute("DELETE FROM timers WHERE id = ANY(%s)", ([t for (t,) in rows.timers_del],))
@@ -64,7 +78,7 @@ def _timers_and_logs(cur: psycopg.Cursor[Any], rows: Rows) -> None:
     _copy(cur, "review", ("json",), rows.review)
 
 
-def _members_and_communities(cur: psycopg.Cursor[Any], rows: Rows) -> None:
+def _members_and_communities(cur: psycopg.Cursor[Any], rows: Rows, part: int | None) -> None:
     _insert(
         cur,
         "members",
@@ -83,14 +97,16 @@ def _members_and_communities(cur: psycopg.Cursor[Any], rows: Rows) -> None:
             )
     if rows.communities:
         cur.executemany(
-            "INSERT INTO communities (name, json) VALUES (%s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET json = excluded.json",
-            rows.communities,
+            "INSERT INTO communities (name, json, part) VALUES (%s, %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET json = excluded.json, "
+            "part = coalesce(excluded.part, communities.part)",
+            [(*row, part) for row in rows.communities],
         )
     if rows.communities_seen:
         cur.executemany(
-            "INSERT INTO communities (name, json) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            rows.communities_seen,
+            "INSERT INTO communities (name, json, part) VALUES (%s, %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET part = coalesce(excluded.part, communities.part)",
+            [(*row, part) for row in rows.communities_seen],
         )
     if rows.communities_gone:
         cur.execute(
@@ -123,7 +139,13 @@ _ACTIVITY = (
     ("type", "text"),
     ("events", "int8"),
 )
-_TIMERS = (("id", "text"), ("due", "float8"), ("json", "text"))
+_TIMERS = (
+    ("id", "text"),
+    ("due", "float8"),
+    ("json", "text"),
+    ("community", "text"),
+    ("part", "int4"),
+)
 _MEMBERS = (
     ("community", "text"),
     ("id", "text"),

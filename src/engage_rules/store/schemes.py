@@ -10,8 +10,13 @@ imported when a store is opened, so building a registry does not load SQLite, an
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import StoreError
 from .base import Store, StoreFactory, sqlite_path
+
+if TYPE_CHECKING:
+    from .postgres import PostgreSQLStore
 
 
 def _open_memory(url: str) -> Store:
@@ -29,6 +34,12 @@ def _open_sqlite(url: str) -> Store:
 
 
 def _open_postgresql(url: str) -> Store:
+    return open_postgresql(url)
+
+
+def open_postgresql(url: str, *, worker: bool = False) -> PostgreSQLStore:
+    """A PostgreSQL store (``worker``: in worker mode, for Kafka workers and
+    dispatchers), or StoreError naming the extra when psycopg is missing."""
     try:
         from .postgres import PostgreSQLStore  # noqa: PLC0415 (an optional dependency)
     except ImportError as err:
@@ -38,7 +49,7 @@ def _open_postgresql(url: str) -> Store:
             "PostgreSQL stores need psycopg 3, which is not installed: "
             "pip install 'engage-rules[postgresql]'"
         ) from None
-    return PostgreSQLStore(url)
+    return PostgreSQLStore(url, worker=worker)
 
 
 #: The core's store schemes (registered by :mod:`engage_rules.plugins.builtin`); their
