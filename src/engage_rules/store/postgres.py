@@ -31,7 +31,7 @@ one connection (psycopg 3):
 
 from __future__ import annotations
 
-import heapq
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
@@ -263,15 +263,25 @@ class PostgreSQLStore:
             state.clock = datetime.fromisoformat(clock) if clock else None
             for name, js in conn.execute("SELECT name, json FROM communities"):
                 state.community(name).data = orjson.loads(js)
-            timers = [
-                Timer.from_json(orjson.loads(js))
-                for (js,) in conn.execute("SELECT json FROM timers")
-            ]
-            heapq.heapify(timers)
-            state.timers = timers
-            state.timer_ids = {t.id for t in timers}
-            state.timer_seq = max([int(meta.get("timer_seq") or 0), *(t.seq for t in timers)])
+            state.timer_seq = int(meta.get("timer_seq") or 0)
+            state.timer_source = self  # the earliest timers now, the rest when due
+            with self._decoding("timers"):
+                state.take_timers(*partition_timers(conn, None, -math.inf, state.TIMER_WINDOW))
             return state
+
+    # -- timers on demand (model/state.py TimerSource) ---------------------------------
+    def load_timers(self, start: float, limit: int) -> tuple[list[Timer], float]:
+        """The stored timers due at or after ``start``: a page of them (timer_pages.py)."""
+        with self._use() as conn, self._decoding("timers"):
+            return partition_timers(conn, None, start, limit)
+
+    def timer_pending(self, timer_id: str, start: float) -> bool:
+        """Whether timer ``timer_id`` is stored and due at or after ``start``."""
+        with self._use() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM timers WHERE id = %s AND due >= %s", (timer_id, start)
+            ).fetchone()
+        return row is not None
 
     def load_member(self, community: str, member: str) -> MemberState | None:
         """The stored state of one member (one row), or None."""

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-import orjson
 import psycopg
 
 from ..errors import StoreError
@@ -34,6 +33,7 @@ from ..model.state import MemberState, State, Timer
 from .base import completed
 from .batch_rows import Rows, number_outbox_rows
 from .records import ReportContext
+from .timer_pages import timer_page
 
 
 class WorkerStore(Protocol):
@@ -133,30 +133,30 @@ def claim_partition(cur: psycopg.Cursor[Any], fence: Fence, next_offset: int, st
 
 
 def partition_timers(
-    conn: psycopg.Connection, part: int, start: float, limit: int
+    conn: psycopg.Connection, part: int | None, start: float, limit: int
 ) -> tuple[list[Timer], float]:
-    """The stored timers of partition ``part`` due at or after ``start``, earliest first
-    (``limit`` of them, or all those due at the time of the first when more share it),
-    and the due time before which every stored timer of the partition is among them
-    (model/state.py ``TimerSource``)."""
-    rows = conn.execute(
-        "SELECT due, json FROM timers WHERE part = %s AND due >= %s ORDER BY due LIMIT %s",
-        (part, start, limit + 1),
+    """The stored timers of partition ``part`` (None: of the whole store) due at or
+    after ``start``: a page of them (timer_pages.py, model/state.py ``TimerSource``)."""
+    where = "" if part is None else "part = %(part)s AND "
+    params: dict[str, Any] = {"part": part, "start": start, "n": limit + 1}
+    first = conn.execute(
+        f"SELECT due, json FROM timers WHERE {where}due >= %(start)s ORDER BY due LIMIT %(n)s",
+        params,
     ).fetchall()
-    until = math.inf
-    if len(rows) > limit:
-        until = rows[limit][0]
-        rows = [r for r in rows if r[0] < until]
-        if not rows:  # more than `limit` due at one time: take them all
-            due = until
-            rows = conn.execute(
-                "SELECT due, json FROM timers WHERE part = %s AND due = %s", (part, due)
-            ).fetchall()
-            (after,) = conn.execute(
-                "SELECT min(due) FROM timers WHERE part = %s AND due > %s", (part, due)
-            ).fetchone() or (None,)
-            until = math.inf if after is None else after
-    return [Timer.from_json(orjson.loads(js)) for _, js in rows], until
+
+    def due_at(due: float) -> list[tuple[float, str]]:
+        rows: list[tuple[float, str]] = conn.execute(
+            f"SELECT due, json FROM timers WHERE {where}due = %(due)s", {**params, "due": due}
+        ).fetchall()
+        return rows
+
+    def due_after(due: float) -> float | None:
+        row = conn.execute(
+            f"SELECT min(due) FROM timers WHERE {where}due > %(due)s", {**params, "due": due}
+        ).fetchone()
+        return None if row is None else row[0]
+
+    return timer_page(first, limit, due_at, due_after)
 
 
 def number_from_sequence(cur: psycopg.Cursor[Any], rows: Rows) -> list[tuple[Any, ...]]:

@@ -102,6 +102,7 @@ from .sqlite_reports import (
     points_tally,
     report_columns_upgrade,
 )
+from .timer_pages import timer_page
 
 SCHEMA_VERSION = 7
 FORMAT = "engage_rules"
@@ -328,21 +329,22 @@ def _timers_from(
     limit: int,
     decoding: Callable[[str], AbstractContextManager[None]],
 ) -> tuple[list[Timer], float]:
-    """:meth:`SQLiteStore.load_timers` on the connection ``db``."""
-    rows = db.execute(
+    """:meth:`SQLiteStore.load_timers` on the connection ``db`` (timer_pages.py)."""
+    first = db.execute(
         "SELECT due, json FROM timers WHERE due >= ? ORDER BY due LIMIT ?", (start, limit + 1)
     ).fetchall()
-    until = math.inf
-    if len(rows) > limit:
-        until = rows[limit][0]
-        rows = [r for r in rows if r[0] < until]
-        if not rows:  # more than `limit` due at one time: take them all
-            due = until
-            rows = db.execute("SELECT due, json FROM timers WHERE due = ?", (due,)).fetchall()
-            (after,) = db.execute("SELECT min(due) FROM timers WHERE due > ?", (due,)).fetchone()
-            until = math.inf if after is None else after
+
+    def due_at(due: float) -> list[tuple[float, str]]:
+        return db.execute("SELECT due, json FROM timers WHERE due = ?", (due,)).fetchall()
+
+    def due_after(due: float) -> float | None:
+        after: float | None = db.execute(
+            "SELECT min(due) FROM timers WHERE due > ?", (due,)
+        ).fetchone()[0]
+        return after
+
     with decoding("timers"):
-        return [Timer.from_json(orjson.loads(js)) for _, js in rows], until
+        return timer_page(first, limit, due_at, due_after)
 
 
 class SQLiteStore:
