@@ -499,3 +499,23 @@ def test_action_records_are_untracked_structs_with_lazy_keys() -> None:
     assert a == same and a != given_key and a != "award"
     with pytest.raises(TypeError):
         hash(a)
+
+
+def test_ledger_entries_are_untracked_and_compare_without_their_action() -> None:
+    import gc
+
+    import msgspec
+
+    from engage_rules.model.decision import ActionRecord
+    from engage_rules.model.state import LedgerEntry
+
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    action = ActionRecord(None, "award", "u1", "r", "e1", at, {}, "c", ("pb", "do.0"))
+    e = LedgerEntry(1, "points", 5, "award", "bonus", "r", "e1", "", at, action=action)
+    assert not gc.is_tracked(e)  # one per award: the collector never scans them
+    assert e.action_key() == action.key and e.key == action.key
+    stored = msgspec.structs.replace(e, action=None, original=[1, 2])
+    assert stored == e and "action" not in repr(stored) and "amount=5" in repr(stored)
+    assert msgspec.structs.replace(e, reversed_by=2) != e and e != (1, "points")
+    with pytest.raises(TypeError):
+        hash(e)

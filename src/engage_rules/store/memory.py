@@ -27,6 +27,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+import msgspec
 import orjson
 
 from ..errors import StoreError
@@ -206,7 +207,7 @@ class MemoryStore:
         for d in decisions:
             for community, member, entry in d.ledger:
                 entry.action_key()
-                kept = replace(entry, action=None, original=None)
+                kept = msgspec.structs.replace(entry, action=None, original=None)
                 ledgers.setdefault((community, member), []).append(kept)
             for community, member in d.touched:
                 if find_member(state, community, member) is None:  # deleted
@@ -360,7 +361,9 @@ class MemoryStore:
         """The member's ledger (only with ``keep_history``: else StoreError)."""
         self._history("the ledger")
         entries = self._ledgers.get((community, member), [])
-        return link_reversals([replace(e) for e in sorted(entries, key=lambda e: e.seq)])
+        return link_reversals(
+            [msgspec.structs.replace(e) for e in sorted(entries, key=lambda e: e.seq)]
+        )
 
     def ledgers(self, community: str | None = None) -> Iterator[tuple[str, str, LedgerEntry]]:
         """Every ledger entry (of one community), member by member, by ``seq`` (only
