@@ -38,11 +38,12 @@ class PeriodCache:
     def __init__(self, tz: Any, per: str) -> None:
         self.tz = tz
         self.per = per
-        self.bucket = -1
+        #: The quarter hour remembered (``at_ts // QUARTER_HOUR``; -1: none yet).
+        self.bucket: float = -1
         self.key = ""
 
     def of(self, at: datetime, at_ts: float) -> str:
-        bucket = int(at_ts // QUARTER_HOUR)
+        bucket = at_ts // QUARTER_HOUR
         if bucket != self.bucket:
             self.key = period_key(at.astimezone(self.tz), self.per)
             self.bucket = bucket
