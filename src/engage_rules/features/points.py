@@ -407,7 +407,7 @@ def _fast_capped_award(
     periods = PeriodCache(tz, per)
     suffix = f":{currency}:{per}"
     keys: dict[str, str] = {}  # rule -> its cap key (one string per rule, hashed once)
-    keep = 2 * CAP_PERIODS - 2
+    kept = 2 * CAP_PERIODS  # the slot's length at most
     room = MAX_EARNED - amount  # lifetime credits above which this award is refused
     plan: PointsPlan | None = None  # the playbook's, on the first award
 
@@ -438,9 +438,15 @@ def _fast_capped_award(
             if given <= 0:
                 return
             slot[1] = used + given
-        elif not slot or period > slot[0]:  # a new period (keys sort in time order)
+        elif not slot:
             given = amount if amount < cap else cap
-            caps[key] = [period, given, *slot[:keep]] if slot else [period, given]
+            caps[key] = [period, given]
+        elif period > slot[0]:  # a new period (keys sort in time order)
+            given = amount if amount < cap else cap
+            # In place: the slot, long-lived, stays where the garbage collector has
+            # aged it, instead of a new list a day per member and rule.
+            slot[0:0] = (period, given)
+            del slot[kept:]
         else:  # a late event, dated in an older period
             prior = _cap_used(slot, period)
             given = 0 if prior is None else min(amount, max(cap - prior, 0))
