@@ -25,6 +25,8 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import date
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -64,6 +66,9 @@ from .reports import (
     tally_members,
     tally_points,
 )
+
+#: The time of a processed id, from an (id, time) item.
+_AT = itemgetter(1)
 
 
 class MemoryStore:
@@ -128,8 +133,7 @@ class MemoryStore:
         return cause_id in self._processed
 
     def processed_among(self, ids: Sequence[str]) -> set[str]:
-        processed = self._processed
-        return {i for i in ids if i in processed}
+        return self._processed.keys() & ids
 
     def keep_processed(self, seconds: float | None) -> None:
         self._dedup_window = seconds
@@ -141,16 +145,22 @@ class MemoryStore:
         """Forget ids older than the dedup window behind ``clock``, and the oldest ones
         beyond :attr:`max_processed_ids`."""
         processed = self._processed
-        window = self._dedup_window
-        limit = clock - window if window is not None else None
         horizon = self._horizon
-        while processed:
-            at = next(iter(processed.values()))
-            if len(processed) <= self.max_processed_ids and (limit is None or at >= limit):
-                break
-            processed.popitem(last=False)
-            if horizon is None or at > horizon:
-                horizon = at
+        excess = len(processed) - self.max_processed_ids
+        if excess > 0:  # the oldest ones, popped in one C loop
+            newest = max(map(_AT, map(processed.popitem, repeat(False, excess))))
+            if horizon is None or newest > horizon:
+                horizon = newest
+        window = self._dedup_window
+        if window is not None:
+            limit = clock - window
+            while processed:
+                at = next(iter(processed.values()))
+                if at >= limit:
+                    break
+                processed.popitem(last=False)
+                if horizon is None or at > horizon:
+                    horizon = at
         self._horizon = horizon
 
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
