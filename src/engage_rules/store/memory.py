@@ -20,13 +20,11 @@ kit, playbook tests, `replay --compare` and `explain` use it.  Processed ids, th
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import date
-from itertools import repeat
-from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -67,9 +65,6 @@ from .reports import (
     tally_points,
 )
 
-#: The time of a processed id, from an (id, time) item.
-_AT = itemgetter(1)
-
 
 class MemoryStore:
     """A :class:`~engage_rules.store.base.Store` kept in memory.
@@ -96,8 +91,11 @@ class MemoryStore:
     def __init__(self, *, keep_history: bool = False) -> None:
         self.keep_history = keep_history
         self._state: State | None = None
-        #: Processed id -> the store's clock when it was committed, oldest first.
-        self._processed: OrderedDict[str, float] = OrderedDict()
+        #: The processed ids remembered.
+        self._processed: set[str] = set()
+        #: The ids each commit added to ``_processed``, oldest first, with the store's
+        #: clock at that commit: what is forgotten first.
+        self._generations: deque[tuple[float, list[str]]] = deque()
         self._dedup_window: float | None = DEFAULT_DEDUP_WINDOW
         self._horizon: float | None = None
         # Committed actions, in order.  Outbox items (and the de-duplication by key) are
@@ -133,7 +131,7 @@ class MemoryStore:
         return cause_id in self._processed
 
     def processed_among(self, ids: Sequence[str]) -> set[str]:
-        return self._processed.keys() & ids
+        return self._processed.intersection(ids)
 
     def keep_processed(self, seconds: float | None) -> None:
         self._dedup_window = seconds
@@ -144,23 +142,27 @@ class MemoryStore:
     def _forget_processed(self, clock: float) -> None:
         """Forget ids older than the dedup window behind ``clock``, and the oldest ones
         beyond :attr:`max_processed_ids`."""
-        processed = self._processed
-        horizon = self._horizon
-        excess = len(processed) - self.max_processed_ids
-        if excess > 0:  # the oldest ones, popped in one C loop
-            newest = max(map(_AT, map(processed.popitem, repeat(False, excess))))
-            if horizon is None or newest > horizon:
-                horizon = newest
+        processed, generations = self._processed, self._generations
         window = self._dedup_window
-        if window is not None:
-            limit = clock - window
-            while processed:
-                at = next(iter(processed.values()))
-                if at >= limit:
+        limit = clock - window if window is not None else None
+        horizon = self._horizon
+        while generations:
+            at, ids = generations[0]
+            if limit is not None and at < limit:  # the whole commit is past the window
+                processed.difference_update(ids)
+                generations.popleft()
+            else:
+                excess = len(processed) - self.max_processed_ids
+                if excess <= 0:
                     break
-                processed.popitem(last=False)
-                if horizon is None or at > horizon:
-                    horizon = at
+                if excess < len(ids):  # the oldest ids of the commit
+                    processed.difference_update(ids[:excess])
+                    del ids[:excess]
+                else:
+                    processed.difference_update(ids)
+                    generations.popleft()
+            if horizon is None or at > horizon:
+                horizon = at
         self._horizon = horizon
 
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
@@ -173,12 +175,15 @@ class MemoryStore:
             self._copy_from(state, batch.members, batch.communities, batch.timers)
         # The live state already holds members, community data, clock and timers.
         processed, records = self._processed, self._records
+        added: list[str] = []
         clock = ts(state.clock) if state.clock is not None else 0.0
         # Without history, a replay's actions are done once committed (it prints them).
         keep_actions = self.keep_history or self._replaying is None
         for d in decisions:
-            if d.cause not in processed:
-                processed[d.cause] = clock
+            cause = d.cause
+            if cause not in processed:
+                processed.add(cause)
+                added.append(cause)
             if d.actions and keep_actions:
                 event = d.event
                 if event is not None and event.platform is not None:
@@ -192,6 +197,8 @@ class MemoryStore:
                 self._audit.extend(d.audit)
             if d.review:
                 self._review.extend(d.review)
+        if added:
+            self._generations.append((clock, added))
         self._forget_processed(clock)
         if self.keep_history:
             self._keep_history(decisions)
