@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .._util.periods import QUARTER_HOUR, PeriodCache
+from .._util.periods import PeriodCache
 from ..compile.feature import (
     ActionDef,
     BaseFeature,
@@ -421,10 +421,8 @@ def _fast_capped_award(
         ev = run.event
         at_ts = ev.ts
         # PeriodCache.of, its common case written out: the quarter hour it remembers.
-        if at_ts // QUARTER_HOUR == periods.bucket:
-            period = periods.key
-        else:
-            period = periods.of(ev.at, at_ts)
+        inside = periods.start <= at_ts < periods.end
+        period = periods.key if inside else periods.of(ev.at, at_ts)
         rule = run.rule
         key = keys.get(rule)
         if key is None:
