@@ -197,6 +197,8 @@ def _ledger(
     points plan, if the caller has it at hand."""
     ev = run.event
     ref = ev.data.get("message_id")
+    if ref is not None and not isinstance(ref, str):  # (isinstance is slow on None)
+        ref = None
     seq = m.ledger_seq = m.ledger_seq + 1
     entry = LedgerEntry(
         seq,
@@ -208,7 +210,7 @@ def _ledger(
         ev.id,
         "",
         ev.at,
-        ref if isinstance(ref, str) else None,
+        ref,
         reverses,
         None,
         action,
