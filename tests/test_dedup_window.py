@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engage_rules.model.decision import Decision
 from engage_rules.model.events import Event
 from engage_rules.shell.runner import Runner
 from engage_rules.store import Store
@@ -153,6 +154,27 @@ def test_the_memory_store_keeps_a_bounded_number_of_ids() -> None:
     assert runner.feed(_post(199, days=1.99)) is None  # remembered: a duplicate
     assert runner.feed(_post(3, days=0.03)) == BEYOND_DEDUP_WINDOW
     assert _points(runner) == 200
+
+
+def test_the_memory_store_forgets_the_oldest_ids_of_a_commit_first() -> None:
+    store = MemoryStore()
+    store.max_processed_ids = 3
+    state = store.open()
+    ids = [f"evt-{n}" for n in range(6)]
+    for first, size, day in ((0, 2, 1.0), (2, 4, 2.0)):  # a commit of 2 ids, then of 4
+        state.clock = after(days=day)
+        store.commit([Decision(ids[n], state.clock) for n in range(first, first + size)], state)
+    # 6 ids, 3 kept: the first commit's two and the oldest of the second go, in order.
+    assert store.processed_among(ids) == {"evt-3", "evt-4", "evt-5"}
+    assert store.dedup_horizon() == after(days=2.0).timestamp()
+    store.max_processed_ids = 100
+    store.keep_processed(DAY / 2)
+    state.clock = after(days=2.4)
+    store.commit([Decision("evt-6", state.clock)], state)
+    assert store.processed_among([*ids, "evt-6"]) == {"evt-3", "evt-4", "evt-5", "evt-6"}
+    state.clock = after(days=2.6)  # the second commit is past the window now
+    store.commit([Decision("evt-7", state.clock)], state)
+    assert store.processed_among([*ids, "evt-6", "evt-7"]) == {"evt-6", "evt-7"}
 
 
 def test_a_chunk_with_a_duplicate_after_a_flush_inside_it(store: Store) -> None:

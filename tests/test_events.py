@@ -477,3 +477,45 @@ def test_action_json_bytes_equal_to_json(at: datetime, params: dict[str, Any]) -
 
     a = ActionRecord(None, "award", "u1", "r", "e1", at, params, "c", ("pb", "do.0"))
     assert json.loads(a.to_json_bytes()) == a.to_json()  # stdlib: exact big integers
+
+
+def test_action_records_are_untracked_structs_with_lazy_keys() -> None:
+    import gc
+
+    from engage_rules.model.decision import ActionRecord, action_key
+
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    a = ActionRecord(None, "award", "u1", "r", "e1", at, {"amount": 1}, "c", ("pb", "do.0"))
+    # The memory store keeps every action still to deliver: the collector never scans them.
+    assert not gc.is_tracked(a)
+    assert a.key == action_key("pb", "r", "e1", "do.0")  # computed on first read
+    assert a.to_json()["key"] == a.key and a.community == "c" and not a.shadow
+    given_key = ActionRecord(
+        key="k1", type="tag", member=None, rule="r", cause="e", at=at, params={}
+    )
+    assert given_key.key == "k1" and given_key.community == "default"
+    assert given_key.key_source is None
+    same = ActionRecord(a.key, "award", "u1", "r", "e1", at, {"amount": 1}, "c")
+    assert a == same and a != given_key and a != "award"
+    with pytest.raises(TypeError):
+        hash(a)
+
+
+def test_ledger_entries_are_untracked_and_compare_without_their_action() -> None:
+    import gc
+
+    import msgspec
+
+    from engage_rules.model.decision import ActionRecord
+    from engage_rules.model.state import LedgerEntry
+
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    action = ActionRecord(None, "award", "u1", "r", "e1", at, {}, "c", ("pb", "do.0"))
+    e = LedgerEntry(1, "points", 5, "award", "bonus", "r", "e1", "", at, action=action)
+    assert not gc.is_tracked(e)  # one per award: the collector never scans them
+    assert e.action_key() == action.key and e.key == action.key
+    stored = msgspec.structs.replace(e, action=None, original=[1, 2])
+    assert stored == e and "action" not in repr(stored) and "amount=5" in repr(stored)
+    assert msgspec.structs.replace(e, reversed_by=2) != e and e != (1, "points")
+    with pytest.raises(TypeError):
+        hash(e)

@@ -33,19 +33,20 @@ class PeriodCache:
     consecutive events mostly share it, so the time-zone conversion is done about once
     per quarter hour instead of once per award."""
 
-    __slots__ = ("bucket", "key", "per", "tz")
+    __slots__ = ("end", "key", "per", "start", "tz")
 
     def __init__(self, tz: Any, per: str) -> None:
         self.tz = tz
         self.per = per
-        self.bucket = -1
+        #: The quarter hour remembered, ``start <= at_ts < end`` (epoch s; none yet).
+        self.start = self.end = -1.0
         self.key = ""
 
     def of(self, at: datetime, at_ts: float) -> str:
-        bucket = int(at_ts // QUARTER_HOUR)
-        if bucket != self.bucket:
+        if not self.start <= at_ts < self.end:
             self.key = period_key(at.astimezone(self.tz), self.per)
-            self.bucket = bucket
+            self.start = at_ts // QUARTER_HOUR * QUARTER_HOUR
+            self.end = self.start + QUARTER_HOUR
         return self.key
 
 

@@ -88,9 +88,7 @@ POINTS: FeatureKey[PointsPlan] = FeatureKey("points")
 
 
 def _expiry(run: ActionScope) -> dict[str, float]:
-    plan = run.playbook.data(POINTS)
-    assert plan is not None  # the feature always plans
-    return plan.expiry
+    return _plan(run).expiry
 
 
 def revoke_targets(playbook: CompiledPlaybook, plan: PointsPlan) -> frozenset[str]:
@@ -108,14 +106,11 @@ def revoke_targets(playbook: CompiledPlaybook, plan: PointsPlan) -> frozenset[st
     return targets
 
 
-def _index(run: ActionScope, m: MemberState, entry: LedgerEntry) -> None:
-    """Keep the award ``entry`` as revocable if a revoke of the playbook may reverse it."""
-    playbook = run.playbook
-    plan = playbook.data(POINTS)
-    assert plan is not None
-    targets = plan.targets if plan.targets is not None else revoke_targets(playbook, plan)
-    if targets and (ANY_RULE in targets or entry.rule in targets):
-        m.keep_credit(entry, run.event.ts, _horizon(run, plan))
+def _plan(run: ActionScope) -> PointsPlan:
+    """The points plan of the playbook being run."""
+    plan = run.playbook.data(POINTS)
+    assert plan is not None  # the feature always plans
+    return plan
 
 
 def _horizon(run: ActionScope, plan: PointsPlan) -> float:
@@ -195,9 +190,15 @@ def _ledger(
     reason: str,
     action: ActionRecord,
     reverses: int | None = None,
+    plan: PointsPlan | None = None,
 ) -> LedgerEntry:
+    """Write a ledger entry: the balance, lifetime credits and (for an award a revoke
+    of the playbook may reverse) the revocable credit follow.  ``plan``: the playbook's
+    points plan, if the caller has it at hand."""
     ev = run.event
     ref = ev.data.get("message_id")
+    if ref is not None and not isinstance(ref, str):  # (isinstance is slow on None)
+        ref = None
     seq = m.ledger_seq = m.ledger_seq + 1
     entry = LedgerEntry(
         seq,
@@ -209,7 +210,7 @@ def _ledger(
         ev.id,
         "",
         ev.at,
-        ref if isinstance(ref, str) else None,
+        ref,
         reverses,
         None,
         action,
@@ -219,7 +220,13 @@ def _ledger(
     if amount > 0 and kind == "award":
         earned = m.earned
         earned[currency] = earned.get(currency, 0) + amount
-        _index(run, m, entry)
+        if plan is None:
+            plan = _plan(run)
+        targets = plan.targets
+        if targets is None:
+            targets = revoke_targets(run.playbook, plan)
+        if targets and (ANY_RULE in targets or entry.rule in targets):
+            m.keep_credit(entry, ev.ts, _horizon(run, plan))
     d = run.d
     d.ledger.append((m.community, m.id, entry))
     if m is not run.m:  # the event's own member is in `touched` already
@@ -317,8 +324,7 @@ def do_revoke(run: ActionScope, action: CompiledAction) -> None:
     credits = m.revocable
     if not target or not credits:
         return
-    plan = run.playbook.data(POINTS)
-    assert plan is not None
+    plan = _plan(run)
     horizon = _horizon(run, plan)
     originals = [
         c
@@ -363,9 +369,11 @@ def do_revoke(run: ActionScope, action: CompiledAction) -> None:
 
 def _fast_award(currency: str, amount: int, reason: str | None) -> Executor:
     room = MAX_EARNED - amount  # lifetime credits above which this award is refused
+    plan: PointsPlan | None = None  # the playbook's, on the first award
 
     def award(run: ActionScope, action: CompiledAction) -> None:
-        m = run.member
+        nonlocal plan
+        m = run.m  # the event's member (`run.member`, without the property's call)
         if m is None:
             raise ActionError("`award` needs a member: the event has none; give `to:`")
         if amount == 0:
@@ -386,7 +394,9 @@ def _fast_award(currency: str, amount: int, reason: str | None) -> Executor:
             action.key_source,
         )
         run.d.actions.append(record)
-        _ledger(run, m, currency, amount, "award", text, record)
+        if plan is None:
+            plan = _plan(run)
+        _ledger(run, m, currency, amount, "award", text, record, None, plan)
 
     return award
 
@@ -398,28 +408,45 @@ def _fast_capped_award(
     :func:`do_award`, with the period found through a :class:`PeriodCache`."""
     periods = PeriodCache(tz, per)
     suffix = f":{currency}:{per}"
-    keep = 2 * CAP_PERIODS - 2
+    keys: dict[str, str] = {}  # rule -> its cap key (one string per rule, hashed once)
+    kept = 2 * CAP_PERIODS  # the slot's length at most
+    room = MAX_EARNED - amount  # lifetime credits above which this award is refused
+    plan: PointsPlan | None = None  # the playbook's, on the first award
 
     def award(run: ActionScope, action: CompiledAction) -> None:
-        m = run.member
+        nonlocal plan
+        m = run.m  # the event's member (`run.member`, without the property's call)
         if m is None:
             raise ActionError("`award` needs a member: the event has none; give `to:`")
-        _room(m, currency, amount)
+        if m.earned.get(currency, 0) > room:
+            _room(m, currency, amount)
         ev = run.event
-        period = periods.of(ev.at, ev.ts)
+        at_ts = ev.ts
+        # PeriodCache.of, its common case written out: the quarter hour it remembers.
+        inside = periods.start <= at_ts < periods.end
+        period = periods.key if inside else periods.of(ev.at, at_ts)
         rule = run.rule
-        key = rule + suffix
+        key = keys.get(rule)
+        if key is None:
+            key = keys[rule] = rule + suffix
         caps = m.caps
         slot = caps.get(key)
         if slot and slot[0] == period:  # the current period is the newest one kept
             used = slot[1]
-            given = min(amount, cap - used)
+            left = cap - used
+            given = amount if amount < left else left
             if given <= 0:
                 return
             slot[1] = used + given
-        elif not slot or period > slot[0]:  # a new period (keys sort in time order)
-            given = min(amount, cap)
-            caps[key] = [period, given, *slot[:keep]] if slot else [period, given]
+        elif not slot:
+            given = amount if amount < cap else cap
+            caps[key] = [period, given]
+        elif period > slot[0]:  # a new period (keys sort in time order)
+            given = amount if amount < cap else cap
+            # In place: the slot, long-lived, stays where the garbage collector has
+            # aged it, instead of a new list a day per member and rule.
+            slot[0:0] = (period, given)
+            del slot[kept:]
         else:  # a late event, dated in an older period
             prior = _cap_used(slot, period)
             given = 0 if prior is None else min(amount, max(cap - prior, 0))
@@ -439,7 +466,9 @@ def _fast_capped_award(
             action.key_source,
         )
         run.d.actions.append(record)
-        _ledger(run, m, currency, given, "award", text, record)
+        if plan is None:
+            plan = _plan(run)
+        _ledger(run, m, currency, given, "award", text, record, None, plan)
 
     return award
 

@@ -22,58 +22,50 @@ def action_key(playbook: str, rule: str, cause: str, path: str) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
-class ActionRecord:
+class _ActionFields(msgspec.Struct, gc=False, eq=False):
+    """The fields of :class:`ActionRecord` (``key`` is read through its property)."""
+
+    key: str | None
+    type: str
+    member: str | None
+    rule: str
+    cause: str
+    at: datetime
+    params: dict[str, Any]
+    community: str = "default"
+    #: ``(playbook, path)``: what the key is computed from when it was not given.
+    key_source: tuple[str, str] | None = None
+    #: Decided by a rule in shadow mode: recorded and reported, never delivered.
+    shadow: bool = False
+
+
+#: The stored key (None until computed), under :attr:`ActionRecord.key`'s property.
+_stored_key = _ActionFields.__dict__["key"]
+
+
+class ActionRecord(_ActionFields, gc=False, eq=False):
     """One emitted action, in the docs/reference.md §6.1 output shape.
 
-    The key is computed on first use from ``(playbook, path)`` when not given, so the
-    hash is only paid for actions that are stored or printed.
+    ``ActionRecord(key, type, member, rule, cause, at, params, community="default",
+    key_source=None, shadow=False)``.  The key is computed on first use from
+    ``(playbook, path)`` (``key_source``) when not given, so the hash is only paid for
+    actions that are stored or printed.
+
+    One is made per emitted action and the memory store keeps them (its outbox), so it
+    is a struct built in C and not tracked by the cyclic garbage collector: nothing it
+    holds (strings, a time, the parameters' JSON data) refers back to it.
     """
 
-    __slots__ = (
-        "_key",
-        "_key_source",
-        "at",
-        "cause",
-        "community",
-        "member",
-        "params",
-        "rule",
-        "shadow",
-        "type",
-    )
-
-    def __init__(
-        self,
-        key: str | None,
-        type: str,
-        member: str | None,
-        rule: str,
-        cause: str,
-        at: datetime,
-        params: dict[str, Any],
-        community: str = "default",
-        key_source: tuple[str, str] | None = None,
-        shadow: bool = False,
-    ) -> None:
-        self._key = key
-        self._key_source = key_source
-        self.type = type
-        self.member = member
-        self.rule = rule
-        self.cause = cause
-        self.at = at
-        self.params = params
-        self.community = community
-        #: Decided by a rule in shadow mode: recorded and reported, never delivered.
-        self.shadow = shadow
-
-    @property
-    def key(self) -> str:
-        key = self._key
+    # The field ``key`` (None until computed) is read through this property: the type
+    # checker sees a field overridden by a read-only property, which is the intent.
+    @property  # type: ignore[misc]
+    def key(self) -> str:  # type: ignore[override]
+        key: str | None = _stored_key.__get__(self)
         if key is None:
-            assert self._key_source is not None
-            playbook, path = self._key_source
-            key = self._key = action_key(playbook, self.rule, self.cause, path)
+            assert self.key_source is not None
+            playbook, path = self.key_source
+            key = action_key(playbook, self.rule, self.cause, path)
+            _stored_key.__set__(self, key)
         return key
 
     def __eq__(self, other: object) -> bool:

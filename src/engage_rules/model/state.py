@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from statistics import median
 from typing import Any, Protocol
 
+import msgspec
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: How many distinct days per event type ``streak()`` remembers: the longest streak
 #: it can report.
@@ -63,13 +65,16 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-@dataclass(slots=True)
-class LedgerEntry:
+class LedgerEntry(msgspec.Struct, gc=False, eq=False):
     """One change of one currency balance.  The ledger is append-only.
 
     The engine does not keep entries: they flow out in ``Decision.ledger`` and the store
     writes them; ``Store.ledger(community, member)`` reads them back (with
     ``reversed_by`` filled in from the reversals).
+
+    One is made per award, so it is a struct built in C, and not tracked by the cyclic
+    garbage collector (what it holds refers back to nothing that holds it).  Entries
+    compare by their fields, without ``action`` and ``original``.
     """
 
     seq: int  # 1-based, per member
@@ -86,10 +91,38 @@ class LedgerEntry:
     reversed_by: int | None = None  # on reading: the seq of the revoke reversing it
     #: The action that wrote the entry, while it is in memory: its key (a hash) is only
     #: computed when the entry is stored (``key`` is "" until then).
-    action: Any = field(default=None, compare=False, repr=False)
+    action: Any = None
     #: For a revoke, while it is in memory: the revocable credit it reversed (a
     #: ``MemberState.revocable`` item), for leaderboards.  Never stored.
-    original: Any = field(default=None, compare=False, repr=False)
+    original: Any = None
+
+    def _fields(self) -> tuple[Any, ...]:
+        """What entries compare by (not ``action`` and ``original``)."""
+        return (
+            self.seq,
+            self.currency,
+            self.amount,
+            self.kind,
+            self.reason,
+            self.rule,
+            self.cause,
+            self.key,
+            self.at,
+            self.ref,
+            self.reverses,
+            self.reversed_by,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LedgerEntry):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = zip(_LEDGER_FIELDS, self._fields(), strict=True)
+        return f"LedgerEntry({', '.join(f'{n}={v!r}' for n, v in shown)})"
 
     def action_key(self) -> str:
         """The key of the action that wrote this entry."""
@@ -133,6 +166,10 @@ class LedgerEntry:
             reverses=d.get("reverses"),
             reversed_by=d.get("reversed_by"),
         )
+
+
+#: The fields :class:`LedgerEntry` compares by and shows, in order.
+_LEDGER_FIELDS = LedgerEntry.__struct_fields__[:12]
 
 
 @dataclass(slots=True)

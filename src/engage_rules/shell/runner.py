@@ -173,7 +173,8 @@ class Runner:
         # joins it when a flush forgets it (a later duplicate in the chunk is known).
         done = self.store.processed_among(ids)
         pending = self._pending_ids
-        done.update(i for i in ids if i in pending)
+        if pending:
+            done |= pending.intersection(ids)
         state = self.engine.state
         if state.source is not None:  # the chunk's members, in one query per community
             state.prefetch_members(
@@ -197,7 +198,8 @@ class Runner:
             stats.read += 1
             stats.duplicates += 1
             return None
-        if beyond_horizon(event.ts, self._horizon):
+        horizon = self._horizon
+        if horizon is not None and beyond_horizon(event.ts, horizon):
             stats.quarantined[BEYOND_DEDUP_WINDOW] += 1
             return BEYOND_DEDUP_WINDOW
         stats.read += 1

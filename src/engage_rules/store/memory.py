@@ -24,13 +24,14 @@ the dedup window) and traces (within their retention) are kept either way.
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import date
 from typing import Any
 
+import msgspec
 import orjson
 
 from ..errors import StoreError
@@ -104,8 +105,11 @@ class MemoryStore:
     def __init__(self, *, keep_history: bool = False) -> None:
         self.keep_history = keep_history
         self._state: State | None = None
-        #: Processed id -> the store's clock when it was committed, oldest first.
-        self._processed: OrderedDict[str, float] = OrderedDict()
+        #: The processed ids remembered.
+        self._processed: set[str] = set()
+        #: The ids each commit added to ``_processed``, oldest first, with the store's
+        #: clock at that commit: what is forgotten first.
+        self._generations: deque[tuple[float, list[str]]] = deque()
         self._dedup_window: float | None = DEFAULT_DEDUP_WINDOW
         self._horizon: float | None = None
         # Committed actions, in order.  Outbox items (and the de-duplication by key) are
@@ -146,8 +150,7 @@ class MemoryStore:
         return cause_id in self._processed
 
     def processed_among(self, ids: Sequence[str]) -> set[str]:
-        processed = self._processed
-        return {i for i in ids if i in processed}
+        return self._processed.intersection(ids)
 
     def keep_processed(self, seconds: float | None) -> None:
         self._dedup_window = seconds
@@ -158,15 +161,25 @@ class MemoryStore:
     def _forget_processed(self, clock: float) -> None:
         """Forget ids older than the dedup window behind ``clock``, and the oldest ones
         beyond :attr:`max_processed_ids`."""
-        processed = self._processed
+        processed, generations = self._processed, self._generations
         window = self._dedup_window
         limit = clock - window if window is not None else None
         horizon = self._horizon
-        while processed:
-            at = next(iter(processed.values()))
-            if len(processed) <= self.max_processed_ids and (limit is None or at >= limit):
-                break
-            processed.popitem(last=False)
+        while generations:
+            at, ids = generations[0]
+            if limit is not None and at < limit:  # the whole commit is past the window
+                processed.difference_update(ids)
+                generations.popleft()
+            else:
+                excess = len(processed) - self.max_processed_ids
+                if excess <= 0:
+                    break
+                if excess < len(ids):  # the oldest ids of the commit
+                    processed.difference_update(ids[:excess])
+                    del ids[:excess]
+                else:
+                    processed.difference_update(ids)
+                    generations.popleft()
             if horizon is None or at > horizon:
                 horizon = at
         self._horizon = horizon
@@ -181,12 +194,15 @@ class MemoryStore:
             self._copy_from(state, batch.members, batch.communities, batch.timers)
         # The live state already holds members, community data, clock and timers.
         processed, records = self._processed, self._records
+        added: list[str] = []
         clock = ts(state.clock) if state.clock is not None else 0.0
         # Without history, a replay's actions are done once committed (it prints them).
         keep_actions = self.keep_history or self._replaying is None
         for d in decisions:
-            if d.cause not in processed:
-                processed[d.cause] = clock
+            cause = d.cause
+            if cause not in processed:
+                processed.add(cause)
+                added.append(cause)
             if d.actions and keep_actions:
                 event = d.event
                 if event is not None and event.platform is not None:
@@ -200,6 +216,8 @@ class MemoryStore:
                 self._log(self._audit, d.audit)
             if d.review:
                 self._log(self._review, d.review)
+        if added:
+            self._generations.append((clock, added))
         self._forget_processed(clock)
         if not self.keep_history and len(records) - self._indexed > self.max_pending_actions:
             self._index()  # (bounds the outbox)
@@ -233,7 +251,7 @@ class MemoryStore:
         for d in decisions:
             for community, member, entry in d.ledger:
                 entry.action_key()
-                kept = replace(entry, action=None, original=None)
+                kept = msgspec.structs.replace(entry, action=None, original=None)
                 ledgers.setdefault((community, member), []).append(kept)
             for community, member in d.touched:
                 if find_member(state, community, member) is None:  # deleted
@@ -391,7 +409,9 @@ class MemoryStore:
         """The member's ledger (only with ``keep_history``: else StoreError)."""
         self._history("the ledger")
         entries = self._ledgers.get((community, member), [])
-        return link_reversals([replace(e) for e in sorted(entries, key=lambda e: e.seq)])
+        return link_reversals(
+            [msgspec.structs.replace(e) for e in sorted(entries, key=lambda e: e.seq)]
+        )
 
     def ledgers(self, community: str | None = None) -> Iterator[tuple[str, str, LedgerEntry]]:
         """Every ledger entry (of one community), member by member, by ``seq`` (only
