@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import date
+from itertools import islice
 from typing import Any
 
 import msgspec
@@ -219,8 +220,12 @@ class MemoryStore:
         if added:
             self._generations.append((clock, added))
         self._forget_processed(clock)
-        if not self.keep_history and len(records) - self._indexed > self.max_pending_actions:
-            self._index()  # (bounds the outbox)
+        if (
+            not self.keep_history
+            and len(records) + len(self._outbox) > self.max_pending_actions
+            and self._replaying is None
+        ):
+            self._drop_oldest_pending()
         if self.keep_history:
             self._keep_history(decisions)
         self._keep_traces(decisions)
@@ -319,10 +324,30 @@ class MemoryStore:
         else:  # the outbox items hold what is left to deliver
             records.clear()
             self._indexed = 0
-            while len(outbox) > self.max_pending_actions:
-                oldest = outbox.pop(next(iter(outbox)))
-                del by_key[oldest.action.key]
-                self.dropped_actions += 1
+            if len(outbox) > self.max_pending_actions:
+                self._drop_oldest_pending()
+
+    def _drop_oldest_pending(self) -> None:
+        """Without history: drop the oldest actions waiting for delivery — outbox items,
+        then actions committed since the last query — down to three quarters of
+        :attr:`max_pending_actions` (so that this runs once per quarter of it), counting
+        them in :attr:`dropped_actions`."""
+        excess = len(self._outbox) + len(self._records) - self.max_pending_actions * 3 // 4
+        if excess <= 0:
+            return
+        outbox = self._outbox
+        from_outbox = min(excess, len(outbox))
+        if from_outbox:  # one pass (popping the oldest one by one is quadratic)
+            for item in islice(outbox.values(), from_outbox):
+                del self._by_key[item.action.key]
+            self._outbox = dict(islice(outbox.items(), from_outbox, None))
+        from_records = excess - from_outbox
+        if from_records:  # (never indexed: records hold nothing else without history)
+            del self._records[:from_records]
+            self._platforms = {
+                i - from_records: p for i, p in self._platforms.items() if i >= from_records
+            }
+        self.dropped_actions += excess
 
     def outbox(
         self, *, status: str | None = None, limit: int | None = None, after: int = 0
