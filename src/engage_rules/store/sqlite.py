@@ -385,6 +385,9 @@ class SQLiteStore:
         self._horizon: float | None = None
         #: The oldest time still remembered the last time ids were forgotten.
         self._forgotten_to = -1e18
+        #: The time of the oldest processed id remembered (None: none is), so that a
+        #: commit that will forget nothing is known as such before it is written.
+        self._oldest_ts: float | None = None
         self._counter = ActivityCounter()
         self._trace_retention: float | None = DEFAULT_TRACE_RETENTION
         #: The newest trace time up to which older traces were pruned.
@@ -536,6 +539,8 @@ class SQLiteStore:
             self._outbox_next = max(int(meta.get("outbox_seq") or 0), int(top)) + 1
             horizon = meta.get("dedup_horizon")
             self._horizon = float(horizon) if horizon else None
+            oldest = db.execute("SELECT ts FROM processed ORDER BY rowid LIMIT 1").fetchone()
+            self._oldest_ts = oldest[0] if oldest is not None else None
             self._loaded = True
 
     def _writer_started(self) -> None:
@@ -730,7 +735,9 @@ class SQLiteStore:
         """Whether a commit at ``clock`` may forget processed ids (``_forget_processed``
         decides with a ``_forgotten_to`` no older than the one read here)."""
         window = self._dedup_window
-        return window is not None and clock - window - self._forgotten_to >= window / 100
+        if window is None or self._oldest_ts is None or self._oldest_ts >= clock - window:
+            return False  # nothing old enough to forget
+        return clock - window - self._forgotten_to >= window / 100
 
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
         """Persist the batch in one transaction; durable (fsync'd) when this returns."""
@@ -768,6 +775,8 @@ class SQLiteStore:
             clock = rows.clock
             processed_rows = [(cause, clock) for cause in dict.fromkeys(rows.causes)]
             outbox_rows, seq = self._new_outbox_rows(rows.actions, rows.causes)
+            if processed_rows and self._oldest_ts is None:
+                self._oldest_ts = clock
             if not pipelined:
                 self._apply(db, rows, processed_rows, outbox_rows, seq)
                 self._outbox_next = seq
@@ -938,11 +947,17 @@ class SQLiteStore:
             return
         end = first + FORGET_AT_ONCE
         first_kept = db.execute(
-            "SELECT rowid FROM processed WHERE rowid < ? AND ts >= ? ORDER BY rowid LIMIT 1",
+            "SELECT rowid, ts FROM processed WHERE rowid < ? AND ts >= ? ORDER BY rowid LIMIT 1",
             (end, limit),
         ).fetchone()
         if first_kept is not None:  # caught up: the next look is a hundredth later
             self._forgotten_to = limit
+            self._oldest_ts = first_kept[1]
+        else:
+            after = db.execute(
+                "SELECT ts FROM processed WHERE rowid >= ? ORDER BY rowid LIMIT 1", (end,)
+            ).fetchone()
+            self._oldest_ts = after[0] if after is not None else None
         cut = first_kept[0] if first_kept is not None else end
         (newest,) = db.execute("SELECT max(ts) FROM processed WHERE rowid < ?", (cut,)).fetchone()
         if newest is None:
