@@ -645,6 +645,9 @@ class CommunityState:
     members: dict[str, MemberState] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)  # lottery stock, leaderboards, schedules
     source: MemberSource | None = field(default=None, compare=False, repr=False)
+    #: Members the source was just asked for and does not have (State.prefetch_members):
+    #: not asked again until the state forgets this (State.forget_absent, State.evict).
+    absent: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def member(self, member_id: str) -> MemberState:
         """The member, loaded or created (a new member) if not in memory."""
@@ -658,7 +661,7 @@ class CommunityState:
     def find(self, member_id: str) -> MemberState | None:
         """The member, loaded if not in memory; None for a member never seen."""
         m = self.members.get(member_id)
-        if m is None and self.source is not None:
+        if m is None and self.source is not None and member_id not in self.absent:
             m = self.source.load_member(self.name, member_id)
             if m is not None:
                 self.members[member_id] = m
@@ -668,7 +671,7 @@ class CommunityState:
         """Like :meth:`find`, without keeping a loaded member in memory: for reading
         every member (a broadcast's audience, a snapshot) without holding them all."""
         m = self.members.get(member_id)
-        if m is None and self.source is not None:
+        if m is None and self.source is not None and member_id not in self.absent:
             m = self.source.load_member(self.name, member_id)
         return m
 
@@ -728,13 +731,25 @@ class State:
         loaded = 0
         for community, members in wanted.items():
             found = source.load_members(community, list(members))
-            if found:
-                in_memory = self.community(community).members
-                for member, m in found.items():
-                    if member not in in_memory:
-                        in_memory[member] = m
-                        loaded += 1
+            c = self.communities.get(community)
+            if c is None:  # (a community is only made by the engine: it arms schedules)
+                if not found:
+                    continue
+                c = self.community(community)
+            in_memory = c.members
+            for member, m in found.items():
+                if member not in in_memory:
+                    in_memory[member] = m
+                    loaded += 1
+            c.absent.update(member for member in members if member not in found)
         return loaded
+
+    def forget_absent(self) -> None:
+        """Forget which members :meth:`prefetch_members` found missing (they may be
+        stored since: call when the chunk of events it was for is done)."""
+        for c in self.communities.values():
+            if c.absent:
+                c.absent.clear()
 
     def members_in_memory(self) -> int:
         """How many members the communities hold in memory (not counting stored ones)."""
@@ -746,6 +761,7 @@ class State:
         what is dropped is stored (call after a commit).  Returns how many went."""
         if self.source is None:
             return 0
+        self.forget_absent()  # (a member created since may be stored and let go now)
         total = self.members_in_memory()
         dropped = 0
         for c in self.communities.values():

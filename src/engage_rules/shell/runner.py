@@ -186,6 +186,8 @@ class Runner:
             return [feed(e, e.id in done) for e in events]
         finally:
             self._chunk_done = None
+            if state.source is not None:
+                state.forget_absent()
 
     def refusal(self, event: Event) -> str:
         """The message of a refused event (:meth:`feed` returned its reason)."""

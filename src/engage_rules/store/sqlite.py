@@ -620,10 +620,12 @@ class SQLiteStore:
         """Whether timer ``timer_id`` is stored and due at or after ``start`` (what a
         state holds in memory, and the batch in flight, it knows itself)."""
         with self._read() as db:
-            row = db.execute(
+            # (fetchall: a statement stepped to its end leaves no read transaction open
+            # on the read connection, which would keep it on an old snapshot)
+            rows = db.execute(
                 "SELECT 1 FROM timers WHERE id = ? AND due >= ?", (timer_id, start)
-            ).fetchone()
-        return row is not None
+            ).fetchall()
+        return bool(rows)
 
     # -- members on demand (model/state.py MemberSource) --------------------------------
     @contextmanager
@@ -661,10 +663,10 @@ class SQLiteStore:
             js = fresh[key]
         else:
             with self._read() as db:
-                row = db.execute(
+                rows = db.execute(
                     "SELECT json FROM members WHERE community = ? AND id = ?", key
-                ).fetchone()
-            js = row[0] if row is not None else None
+                ).fetchall()  # (to its end: see timer_pending)
+            js = rows[0][0] if rows else None
         if js is None:
             return None
         with self._decoding("members"):
