@@ -648,7 +648,7 @@ class SQLiteStore:
                         self.path, isolation_level=None, check_same_thread=False, timeout=10.0
                     )
                     self._reader.execute("PRAGMA query_only=1")
-                    self._reader.execute("PRAGMA cache_size=-32768")  # KiB: 32 MiB
+                    self._reader.execute("PRAGMA cache_size=-8192")  # KiB: 8 MiB
                 yield self._reader
             except sqlite3.Error as err:
                 raise StoreError(f"SQLite store {self.path}: {err}") from err
