@@ -590,3 +590,20 @@ def test_the_strategies_draw_what_they_say(
     assert silence.seconds == int(silence.text[:-1]) * unit and 1 <= silence.seconds // unit <= 5
     assert (damaged["type"], damaged["community"]) == ("send", "fans")
     assert set(damaged) == {"type", "params", "member", "community"}
+
+
+def test_a_request_cut_short_by_its_sender_is_neither_recorded_nor_a_bad_signature() -> None:
+    """A sender killed mid-request (kill -9 of a dispatcher) leaves a body shorter than
+    its Content-Length: the platform saw no request, not a forged one."""
+    import socket
+
+    with RecordingPlatform(secret="another-secret-000000") as platform:
+        host, port = platform.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(
+                b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n" + b'{"a": 1'
+            )
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.recv(1024) == b""  # closed without an answer
+        assert platform.bad_signatures == 0 and platform.requests == []

@@ -368,7 +368,11 @@ class RecordingPlatform:
         self._thread.start()
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        body = handler.rfile.read(int(handler.headers.get("Content-Length", "0")))
+        length = int(handler.headers.get("Content-Length", "0"))
+        body = handler.rfile.read(length)
+        if len(body) < length:  # the sender went away mid-request (killed): nothing came
+            handler.close_connection = True
+            return
         headers = {k.lower(): v for k, v in handler.headers.items()}
         if self.delay:
             time.sleep(self.delay)
