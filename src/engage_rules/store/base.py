@@ -10,11 +10,13 @@ applies the same contract; :func:`open_store` turns a ``--store`` URL into a sto
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
+
+import orjson
 
 from ..errors import StoreError
 from ..model.decision import ActionRecord, Decision, RuleFailure
@@ -294,6 +296,33 @@ def link_reversals(entries: list[LedgerEntry]) -> list[LedgerEntry]:
             if by is not None:
                 e.reversed_by = by
     return entries
+
+
+def ledgers_from_rows(
+    rows: Iterable[tuple[str, str, str]],
+    settle: Callable[[list[LedgerEntry]], list[LedgerEntry]] = link_reversals,
+) -> Iterator[tuple[str, str, LedgerEntry]]:
+    """``Store.ledgers`` from ledger rows ``(community, member, JSON)`` ordered by member
+    and commit: each member's entries decoded, then ``settle``d (reversals linked)."""
+    key: tuple[str, str] | None = None
+    entries: list[LedgerEntry] = []
+    for c, m, js in rows:
+        if (c, m) != key:
+            if key is not None:
+                yield from ((*key, e) for e in settle(entries))
+            key, entries = (c, m), []
+        entries.append(LedgerEntry.from_json(orjson.loads(js)))
+    if key is not None:
+        yield from ((*key, e) for e in settle(entries))
+
+
+def log_entries(texts: Iterable[str]) -> list[dict[str, Any]]:
+    """The entries of a stored log (rule errors, audit, review) from their JSON texts;
+    ValueError if one is not a JSON object."""
+    out = [orjson.loads(js) for js in texts]
+    if not all(isinstance(entry, dict) for entry in out):
+        raise ValueError("a row is not a JSON object")
+    return out
 
 
 def collect(decisions: Sequence[Decision], state: State) -> Batch:

@@ -46,7 +46,15 @@ from psycopg import sql
 from ..errors import FencedError, StoreError
 from ..model.decision import Decision, RuleFailure
 from ..model.state import LedgerEntry, MemberState, State, Timer
-from .base import OutboxItem, check_outbox_query, completed, link_reversals, rule_error_from_json
+from .base import (
+    OutboxItem,
+    check_outbox_query,
+    completed,
+    ledgers_from_rows,
+    link_reversals,
+    log_entries,
+    rule_error_from_json,
+)
 from .batch_rows import OUTBOX_COLUMNS, Rows, number_outbox_rows, outbox_item, serialise
 from .lock import busy, writer_info
 from .postgres_reports import PostgresReports
@@ -620,10 +628,7 @@ class PostgreSQLStore:
                 sql.SQL("SELECT json FROM {} ORDER BY seq").format(sql.Identifier(table))
             ).fetchall()
         with self._decoding(table):
-            out = [orjson.loads(js) for (js,) in rows]
-            if not all(isinstance(entry, dict) for entry in out):
-                raise ValueError("a row is not a JSON object")
-        return out
+            return log_entries(js for (js,) in rows)
 
     def rule_errors(self) -> list[RuleFailure]:
         log = self._log("errors")
@@ -657,17 +662,8 @@ class PostgreSQLStore:
             rows = conn.execute(
                 (query + " ORDER BY community, member, rid").encode(), params
             ).fetchall()
-        key: tuple[str, str] | None = None
-        entries: list[LedgerEntry] = []
         with self._decoding("ledger"):
-            for c, m, js in rows:
-                if (c, m) != key:
-                    if key is not None:
-                        yield from ((*key, e) for e in link_reversals(entries))
-                    key, entries = (c, m), []
-                entries.append(LedgerEntry.from_json(orjson.loads(js)))
-        if key is not None:
-            yield from ((*key, e) for e in link_reversals(entries))
+            yield from ledgers_from_rows(rows)
 
     def close(self) -> None:
         """Release the connection (and with it the writer lock).  Idempotent."""

@@ -78,11 +78,13 @@ from .base import (
     OutboxItem,
     check_outbox_query,
     completed,
+    ledgers_from_rows,
     link_reversals,
+    log_entries,
     rule_error_from_json,
 )
+from .batch_rows import OUTBOX_COLUMNS, number_outbox_rows, outbox_item, serialise
 from .batch_rows import Rows as _Rows
-from .batch_rows import number_outbox_rows, outbox_action, serialise
 from .lock import WriterLock
 from .records import (
     DEFAULT_DEDUP_WINDOW,
@@ -1079,10 +1081,7 @@ class SQLiteStore:
         self, *, status: str | None = None, limit: int | None = None, after: int = 0
     ) -> list[OutboxItem]:
         check_outbox_query(status, limit, after)
-        sql = (
-            "SELECT seq, json, status, attempts, last_error, key, type, rule, cause, member, "
-            "community FROM outbox WHERE seq > ?"
-        )
+        sql = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE seq > ?"
         if status is not None:
             sql += f" AND status = '{status}'"  # a literal, so the partial index applies
         sql += " ORDER BY seq"
@@ -1092,13 +1091,8 @@ class SQLiteStore:
             params = (after, limit)
         with self._use() as db:
             rows = db.execute(sql, params).fetchall()
-        out = []
         with self._decoding("outbox"):
-            for seq, js, st, attempts, error, *columns in rows:
-                body = orjson.loads(js)
-                action = outbox_action(body, *columns)
-                out.append(OutboxItem(seq, action, st, attempts, error, body.get("platform")))
-        return out
+            return [outbox_item(row) for row in rows]
 
     def mark_sending(self, keys: Sequence[str]) -> None:
         self._update_outbox(
@@ -1143,10 +1137,7 @@ class SQLiteStore:
         with self._use() as db:
             rows = db.execute(f"SELECT json FROM {table} ORDER BY seq").fetchall()
         with self._decoding(table):
-            out = [orjson.loads(js) for (js,) in rows]
-            if not all(isinstance(entry, dict) for entry in out):
-                raise ValueError("a row is not a JSON object")
-        return out
+            return log_entries(js for (js,) in rows)
 
     @contextmanager
     def _decoding(self, table: str) -> Iterator[None]:
@@ -1192,17 +1183,8 @@ class SQLiteStore:
             params = (community,)
         with self._use() as db:
             rows = db.execute(sql + " ORDER BY community, member, rid", params).fetchall()
-        key: tuple[str, str] | None = None
-        entries: list[LedgerEntry] = []
         with self._decoding("ledger"):
-            for c, m, js in rows:
-                if (c, m) != key:
-                    if key is not None:
-                        yield from ((*key, e) for e in link_reversals(_latest_versions(entries)))
-                    key, entries = (c, m), []
-                entries.append(LedgerEntry.from_json(orjson.loads(js)))
-        if key is not None:
-            yield from ((*key, e) for e in link_reversals(_latest_versions(entries)))
+            yield from ledgers_from_rows(rows, lambda es: link_reversals(_latest_versions(es)))
 
     def close(self) -> None:
         """Wait for a commit in flight, then release the database.  Idempotent."""
