@@ -10,6 +10,7 @@ applies the same contract; :func:`open_store` turns a ``--store`` URL into a sto
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -239,7 +240,7 @@ def evict_committed(store: object, state: State, batch: Sequence[Decision]) -> i
     the state must hold are let go too (:meth:`State.let_go_of_timers`), but for those
     ``batch`` added: a store accepts a batch once every earlier one is durable (SQLite
     holds one batch in flight), so only this batch's may not be stored yet."""
-    if state.timer_source is not None:
+    if state.timer_source is not None and state.timers_until != math.inf:
         added = {t.id for d in batch if d.timers_added for t in d.timers_added}
         state.let_go_of_timers(added)
     capacity = getattr(store, "member_cache", None)
