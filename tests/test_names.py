@@ -159,3 +159,34 @@ def test_event_types_in_lists_are_checked_too() -> None:
 def test_valid_event_types_have_no_problem() -> None:
     for t in ("checkin", "message.posted", "custom.badge_earned", "a1.b_2"):
         assert event_type_problem(t) is None
+
+
+def test_a_literal_tag_name_is_checked_at_load_and_a_templated_one_when_it_runs() -> None:
+    head = "engage_rules: 1\nname: t\ncommunity: {name: c, timezone: UTC}\n"
+    with pytest.raises(PlaybookError, match="tag name '核心 成员' must start"):
+        load_text(head + "rules:\n  - {id: r, on: checkin, do: [{tag: '核心 成员'}]}\n", "t.yaml")
+    playbook = load_text(
+        head + "rules:\n  - {id: r, on: checkin, do: [{tag: '{{ event.data.word }}'}]}\n",
+        "t.yaml",
+    )
+    engine = Engine(playbook)
+    good, bad = (
+        event_from_obj(
+            {
+                "id": f"e{i}",
+                "type": "checkin",
+                "at": "2026-03-01T09:00:00+00:00",
+                "community": "c",
+                "member": {"id": "m"},
+                "data": {"word": word},
+            }
+        )
+        for i, word in enumerate(["早起", "早 起"])
+    )
+    (d1,) = engine.process(good)
+    assert [a.params["name"] for a in d1.actions] == ["早起"]
+    (d2,) = engine.process(bad)
+    assert d2.actions == []
+    assert [e.message for e in d2.errors] == [
+        "tag: " + "tag name '早 起' is not a name (docs/language.md, \"Names\")"
+    ]
