@@ -72,9 +72,7 @@ class ReportContext:
 
     @classmethod
     def of(cls, playbook: CompiledPlaybook) -> ReportContext:
-        emitted = {
-            str(getattr(a.params, "type", "")) for a in playbook.actions if a.name == "emit"
-        }
+        emitted = {str(getattr(a.params, "type", "")) for a in playbook.actions if a.name == "emit"}
         return cls(
             playbook.name,
             playbook.timezone.key,
