@@ -41,6 +41,7 @@ ENGINE_ACTIONS = frozenset(
         "revoke_badge",
         "complete_flow",
         "exit_flow",
+        "exposed",
         "unmute",
         "unban",
     }

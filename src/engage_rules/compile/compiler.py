@@ -28,6 +28,7 @@ from ..errors import Path, Problem, Problems
 from ..expr.codegen import Namespace
 from ..expr.detectors import MAX_PATTERNS, MAX_PROGRAM_SIZE
 from ..expr.env import ExprEnv, Scorer
+from ..expr.experiments import shares
 from ..expr.expressions import (
     CompiledExpr,
     ConditionErrors,
@@ -94,6 +95,7 @@ class _Compiler:
             functions=dict(registry.functions),
             classifiers=dict(registry.classifiers),
             segment_names=frozenset(self._spec.segments),
+            experiments={name: shares(e.variants) for name, e in self._spec.experiments.items()},
         )
         self._rules: list[CompiledRule] = []
         self._all_actions: list[CompiledAction] = []
