@@ -136,8 +136,7 @@ def test_bad_params_are_load_errors_with_file_and_line(
         f"{path}:8:38: 'options': list should have at least 2 items after validation, not 1",
         f"{path}:9:15: action 'poll': the poll's options must differ from each other",
         f"{path}:10:15: unknown key 'mesage' in action 'pin'; did you mean 'message'?",
-        f"{path}:11:24: unknown key 'role' in action 'approve_join' "
-        "(expected one of: to, reason)",
+        f"{path}:11:24: unknown key 'role' in action 'approve_join' (expected one of: to, reason)",
     ]
     assert err[5].startswith(f"{path}:12:") and "anonymous" in err[5]
     with pytest.raises(PlaybookError):

@@ -19,25 +19,21 @@ Action             Bot API calls
 ``unban``           ``unbanChatMember`` (``only_if_banned``)
 =================  ===============================================================
 
-Errors: a 429 is retried after ``parameters.retry_after`` (or the ``Retry-After``
-header); 5xx answers and network failures are retried; any other error (400 message to
+Errors (:mod:`engage_rules.adapters.api_calls`, shared with the other HTTP adapters): a
+429 is retried after ``parameters.retry_after`` (or the ``Retry-After`` header); 408,
+425, 5xx answers and network failures are retried; any other error (400 message to
 delete not found, 403 bot was blocked by the user...) is permanent.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from http.client import HTTPException
 from typing import Any
 
-from engage_rules.plugin_api import Delivery, DeliveryError
+from engage_rules.adapters.api_calls import Answer, Expired, failure, permanent, send, until
+from engage_rules.plugin_api import Delivery
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 MAX_TEXT = 4096  # characters in one message (Bot API)
@@ -89,10 +85,6 @@ class ApiCall:
     chat_id: int
 
 
-def _permanent(message: str) -> DeliveryError:
-    return DeliveryError(message, permanent=True)
-
-
 def _int_id(value: Any, what: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -101,37 +93,25 @@ def _int_id(value: Any, what: str) -> int:
             return int(value)
         except ValueError:
             pass
-    raise _permanent(f"{what} {value!r} is not a Telegram id")
+    raise permanent(f"{what} {value!r} is not a Telegram id")
 
 
 def _text(params: Mapping[str, Any]) -> str:
     text = params.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise _permanent("the message has no text")
+        raise permanent("the message has no text")
     if len(text) > MAX_TEXT:
-        raise _permanent(f"the message is {len(text)} characters; Telegram allows {MAX_TEXT}")
+        raise permanent(f"the message is {len(text)} characters; Telegram allows {MAX_TEXT}")
     return text
 
 
 def _until(params: Mapping[str, Any], now: float) -> int | None:
-    """``params.until`` as Unix time; None when absent; raises when already past."""
-    raw = params.get("until")
-    if raw is None:
+    """``params.until`` as Unix time (at least :data:`MIN_RESTRICTION` from now); None
+    when absent; raises :class:`Expired` when already past."""
+    when = until(params, now)
+    if when is None:
         return None
-    try:
-        until = datetime.fromisoformat(str(raw))
-    except ValueError:
-        raise _permanent(f"`until` {raw!r} is not an ISO 8601 time") from None
-    if until.tzinfo is None:
-        raise _permanent(f"`until` {raw!r} has no UTC offset")
-    seconds = int(until.timestamp())
-    if seconds <= now:
-        raise _Expired(raw)
-    return max(seconds, int(now) + MIN_RESTRICTION)
-
-
-class _Expired(Exception):
-    """The action's ``until`` has passed: nothing to do on the platform."""
+    return max(int(when.timestamp()), int(now) + MIN_RESTRICTION)
 
 
 def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -> list[ApiCall]:
@@ -142,13 +122,13 @@ def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -
     kind = action.get("type")
     params = action.get("params") or {}
     if not isinstance(params, Mapping):
-        raise _permanent("action params must be an object")
+        raise permanent("action params must be an object")
     community = str(action.get("community") or "default")
     member = action.get("member")
 
     def user() -> int:
         if member is None:
-            raise _permanent(f"`{kind}` needs a member")
+            raise permanent(f"`{kind}` needs a member")
         return _int_id(member, "member")
 
     def channel() -> int:  # a reply or a deletion falls back on the cause's channel
@@ -170,7 +150,7 @@ def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -
     if kind == "delete_message":
         chat = channel()
         if params.get("message_id") in (None, ""):
-            raise _permanent("`delete_message` has no message_id (the event carried none)")
+            raise permanent("`delete_message` has no message_id (the event carried none)")
         return [
             ApiCall(
                 "deleteMessage",
@@ -182,10 +162,10 @@ def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -
         chat, uid = chat_of(community), user()
         try:
             until = _until(params, now) if kind in ("mute", "ban") else None
-        except _Expired:
+        except Expired:
             return []
         return _member_calls(kind, chat, uid, until)
-    raise _permanent(f"the telegram adapter cannot deliver `{kind}` actions")
+    raise permanent(f"the telegram adapter cannot deliver `{kind}` actions")
 
 
 def _member_calls(kind: str, chat: int, uid: int, until: int | None) -> list[ApiCall]:
@@ -244,70 +224,41 @@ class TelegramClient:
     def call(self, call: ApiCall) -> Any:
         """Make one call; its ``result`` on success, else raise :class:`DeliveryError`."""
         route = f"telegram:{call.chat_id}"
-        request = urllib.request.Request(
+        answer = send(
             self._endpoint + call.method,
-            data=json.dumps(call.params).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                status, body = response.status, response.read()
-                retry_header = None
-        except urllib.error.HTTPError as err:
-            status, body = err.code, err.read()
-            retry_header = err.headers.get("Retry-After")
-        except (TimeoutError, urllib.error.URLError, HTTPException, OSError) as err:
-            reason = getattr(err, "reason", err)
-            raise DeliveryError(
-                f"{call.method}: could not reach Telegram: {reason}", route=route
-            ) from None
-        return _answer(call.method, status, body, retry_header, route)
-
-
-def _answer(method: str, status: int, body: bytes, retry_header: str | None, route: str) -> Any:
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict):
-        raise DeliveryError(
-            f"{method}: HTTP {status} with a body that is not a Bot API answer",
-            permanent=400 <= status < 500 and status != 429,
-            status=status,
+            body=call.params,
+            timeout=self._timeout,
+            what=call.method,
+            platform="Telegram",
             route=route,
         )
-    if status < 300 and answer.get("ok") is True:
-        return answer.get("result")
-    code = answer.get("error_code", status)
-    code = code if isinstance(code, int) else status
-    description = str(answer.get("description") or f"HTTP {status}")
-    parameters = answer.get("parameters")
+        return _result(call.method, answer, route)
+
+
+def _result(method: str, answer: Answer, route: str) -> Any:
+    """A Bot API answer's ``result``, or the DeliveryError it stands for."""
+    status, body = answer.status, answer.data
+    if not isinstance(body, dict):
+        raise failure(
+            method, status, f"HTTP {status} with a body that is not a Bot API answer", route=route
+        )
+    if status < 300 and body.get("ok") is True:
+        return body.get("result")
+    code = body.get("error_code", status)
+    code = code if isinstance(code, int) and not isinstance(code, bool) else status
+    description = str(body.get("description") or f"HTTP {status}")
+    parameters = body.get("parameters")
     parameters = parameters if isinstance(parameters, dict) else {}
     if code == 429 or status == 429:
-        retry_after = _seconds(parameters.get("retry_after"))
-        if retry_after is None:
-            retry_after = _seconds(retry_header)
-        raise DeliveryError(
-            f"{method}: {description}", retry_after=retry_after, status=429, route=route
+        retry_after = parameters.get("retry_after")
+        raise failure(
+            method, 429, description, retry_after=retry_after, headers=answer.headers, route=route
         )
     if "migrate_to_chat_id" in parameters:
         description += (
             f" (the group is now the supergroup {parameters['migrate_to_chat_id']}: update `chats`)"
         )
-    raise DeliveryError(
-        f"{method}: {description}", permanent=400 <= code < 500, status=code, route=route
-    )
-
-
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    raise failure(method, code, description, route=route)
 
 
 __all__ = ["CAPABILITIES", "DEFAULT_BASE_URL", "MAX_TEXT", "ApiCall", "TelegramClient", "plan"]
