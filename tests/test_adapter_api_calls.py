@@ -16,9 +16,9 @@ from werkzeug import Request, Response
 
 from engage_rules.adapters.api_calls import (
     Buckets,
-    Expired,
     count,
     failure,
+    passed,
     permanent,
     seconds,
     send,
@@ -134,18 +134,16 @@ def test_seconds_and_count_examples() -> None:
     assert [count(v) for v in ("4", 4, "x", None, True)] == [4, 4, None, None, None]
 
 
-def test_until_reads_an_aware_time_and_says_when_it_has_passed() -> None:
+def test_until_reads_an_aware_time_and_passed_says_when_it_is_over() -> None:
     later = datetime.fromtimestamp(NOW + 3600, UTC)
-    assert until({"until": later.isoformat()}, NOW) == later
-    assert until({"until": "2026-03-02T21:00:00+08:00"}, NOW) == datetime(
-        2026, 3, 2, 13, 0, tzinfo=UTC
-    )
-    assert until({}, NOW) is None
-    with pytest.raises(Expired):
-        until({"until": datetime.fromtimestamp(NOW, UTC).isoformat()}, NOW)
+    assert until({"until": later.isoformat()}) == later
+    assert until({"until": "2026-03-02T21:00:00+08:00"}) == datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+    assert until({}) is None
+    assert not passed(later, NOW) and not passed(None, NOW)
+    assert passed(datetime.fromtimestamp(NOW, UTC), NOW)
     for bad, message in (("tomorrow", "is not an ISO 8601 time"), ("2026-03-03T00:00", "offset")):
         with pytest.raises(DeliveryError, match=message) as info:
-            until({"until": bad}, NOW)
+            until({"until": bad})
         assert info.value.permanent
 
 

@@ -14,8 +14,8 @@ This module holds what every platform's answer has in common:
   platforms that share limits between routes and name the bucket in their answers
   (Discord's ``X-RateLimit-Bucket``), so a delivery reports the bucket's route even
   before the next answer names it.
-* :func:`until` reads an action's ``params.until`` (mutes and bans), raising
-  :class:`Expired` once it has passed: there is nothing left to do on the platform.
+* :func:`until` reads an action's ``params.until`` (mutes and bans), and
+  :func:`passed` says when it is over: there is nothing left to do on the platform.
 * :func:`seconds`, :func:`count` and :func:`permanent`: small readers and a shortcut.
 """
 
@@ -38,9 +38,9 @@ from .http import RETRYABLE_4XX, retry_after_seconds
 __all__ = [
     "Answer",
     "Buckets",
-    "Expired",
     "count",
     "failure",
+    "passed",
     "permanent",
     "seconds",
     "send",
@@ -150,14 +150,9 @@ def count(value: Any) -> int | None:
         return None
 
 
-class Expired(Exception):
-    """The action's ``until`` has passed: nothing to do on the platform."""
-
-
-def until(params: Mapping[str, Any], now: float) -> datetime | None:
+def until(params: Mapping[str, Any]) -> datetime | None:
     """``params.until`` (an ISO 8601 time with an offset) in UTC; None when absent.
-    Raises a permanent DeliveryError when unreadable, :class:`Expired` when not after
-    ``now`` (Unix time)."""
+    Raises a permanent DeliveryError when it cannot be read."""
     raw = params.get("until")
     if raw is None:
         return None
@@ -167,9 +162,12 @@ def until(params: Mapping[str, Any], now: float) -> datetime | None:
         raise permanent(f"`until` {raw!r} is not an ISO 8601 time") from None
     if when.tzinfo is None:
         raise permanent(f"`until` {raw!r} has no UTC offset")
-    if when.timestamp() <= now:
-        raise Expired(raw)
     return when.astimezone(UTC)
+
+
+def passed(when: datetime | None, now: float) -> bool:
+    """True when a mute's or ban's end ``when`` is not after ``now`` (Unix time)."""
+    return when is not None and when.timestamp() <= now
 
 
 class Buckets:

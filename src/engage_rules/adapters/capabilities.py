@@ -2,9 +2,10 @@
 
 ``PLATFORM_ACTIONS`` are the built-in actions that do something on a platform (messages,
 moderation, roles, pins, join requests and polls).  Plugin actions (dotted names,
-``telegram.pin``) are platform actions too.  Everything else (``award``, ``tag``, ``level_changed``...) is bookkeeping: the
-engine has already applied it to state, and an adapter delivers it only if it declares it
-(the console and jsonl adapters declare every type, to show the whole story).
+``telegram.pin``) are platform actions too.  Everything else (``award``, ``tag``,
+``level_changed``...) is bookkeeping: the engine has already applied it to state, and an
+adapter delivers it only if it declares it (the console and jsonl adapters declare every
+type, to show the whole story).
 """
 
 from __future__ import annotations

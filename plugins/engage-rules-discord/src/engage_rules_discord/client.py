@@ -39,18 +39,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from engage_rules.adapters.api_calls import (
-    Answer,
-    Buckets,
-    Expired,
-    count,
-    failure,
-    permanent,
-    seconds,
-    send,
-    until,
-)
-from engage_rules.plugin_api import Delivery, DeliveryError
+from engage_rules.plugin_api import Delivery, DeliveryError, api_calls
+
+# The delivery code every HTTP adapter shares (engage_rules.adapters.api_calls).
+Answer = api_calls.Answer
+Buckets = api_calls.Buckets
+count = api_calls.count
+failure = api_calls.failure
+passed = api_calls.passed
+permanent = api_calls.permanent
+seconds = api_calls.seconds
+send = api_calls.send
+until = api_calls.until
 
 DEFAULT_BASE_URL = "https://discord.com/api/v10"
 USER_AGENT = "DiscordBot (https://pypi.org/project/engage-rules-discord/, 0.1.0)"
@@ -119,14 +119,6 @@ def _content(params: Mapping[str, Any]) -> str:
     if len(text) > MAX_CONTENT:
         raise permanent(f"the message is {len(text)} characters; Discord allows {MAX_CONTENT}")
     return text
-
-
-def _until(params: Mapping[str, Any], now: float) -> datetime:
-    """A mute's ``params.until`` (required), in UTC; :class:`Expired` once passed."""
-    when = until(params, now)
-    if when is None:
-        raise permanent("`mute` has no `until`")
-    return when
 
 
 def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[Request]:
@@ -259,21 +251,22 @@ def _mute_requests(
     now: float,
 ) -> list[Request]:
     """A timeout until ``params.until`` (at most Discord's longest); none once it passed."""
-    try:
-        until = _until(params, now)
-    except Expired:
+    ends = until(params)
+    if ends is None:
+        raise permanent("`mute` has no `until`")
+    if passed(ends, now):
         return []
     latest = datetime.fromtimestamp(now, UTC) + MAX_TIMEOUT
     details = {}
-    if until > latest:  # Discord refuses longer timeouts; the engine unmutes later
-        until = latest
-        details["clamped_to"] = until.isoformat()
+    if ends > latest:  # Discord refuses longer timeouts; the engine unmutes later
+        ends = latest
+        details["clamped_to"] = ends.isoformat()
     return [
         Request(
             "PATCH",
             member_path,
             f"PATCH /guilds/{guild}/members/:id",
-            {"communication_disabled_until": until.isoformat()},
+            {"communication_disabled_until": ends.isoformat()},
             reason,
             details,
         )

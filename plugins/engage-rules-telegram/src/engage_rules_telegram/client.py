@@ -30,10 +30,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from engage_rules.adapters.api_calls import Answer, Expired, failure, permanent, send, until
-from engage_rules.plugin_api import Delivery
+from engage_rules.plugin_api import Delivery, api_calls
+
+# The delivery code every HTTP adapter shares (engage_rules.adapters.api_calls).
+Answer = api_calls.Answer
+failure = api_calls.failure
+passed = api_calls.passed
+permanent = api_calls.permanent
+send = api_calls.send
+until = api_calls.until
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 MAX_TEXT = 4096  # characters in one message (Bot API)
@@ -105,10 +113,8 @@ def _text(params: Mapping[str, Any]) -> str:
     return text
 
 
-def _until(params: Mapping[str, Any], now: float) -> int | None:
-    """``params.until`` as Unix time (at least :data:`MIN_RESTRICTION` from now); None
-    when absent; raises :class:`Expired` when already past."""
-    when = until(params, now)
+def _unix(when: datetime | None, now: float) -> int | None:
+    """A mute's or ban's end as Unix time, at least :data:`MIN_RESTRICTION` from now."""
     if when is None:
         return None
     return max(int(when.timestamp()), int(now) + MIN_RESTRICTION)
@@ -160,11 +166,10 @@ def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -
         ]
     if kind in ("mute", "unmute", "kick", "ban", "unban"):
         chat, uid = chat_of(community), user()
-        try:
-            until = _until(params, now) if kind in ("mute", "ban") else None
-        except Expired:
+        ends = until(params) if kind in ("mute", "ban") else None
+        if passed(ends, now):
             return []
-        return _member_calls(kind, chat, uid, until)
+        return _member_calls(kind, chat, uid, _unix(ends, now))
     raise permanent(f"the telegram adapter cannot deliver `{kind}` actions")
 
 
