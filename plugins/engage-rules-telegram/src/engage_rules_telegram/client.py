@@ -17,6 +17,14 @@ Action             Bot API calls
 ``kick``            ``banChatMember`` then ``unbanChatMember`` (``only_if_banned``)
 ``ban``             ``banChatMember`` (``until_date`` when the ban has an ``until``)
 ``unban``           ``unbanChatMember`` (``only_if_banned``)
+``grant_role``      ``setChatMemberTag`` with the role's tag (``roles`` setting, else
+                    the role's name): a member has one tag, which granting replaces
+``remove_role``     ``setChatMemberTag`` with an empty tag (clears the member's tag)
+``pin``             ``pinChatMessage`` (``disable_notification``)
+``unpin``           ``unpinChatMessage``
+``approve_join``    ``approveChatJoinRequest``
+``decline_join``    ``declineChatJoinRequest``
+``poll``            ``sendPoll`` (``is_anonymous`` when the action says)
 =================  ===============================================================
 
 Errors (:mod:`engage_rules.adapters.api_calls`, shared with the other HTTP adapters): a
@@ -48,6 +56,9 @@ MAX_TEXT = 4096  # characters in one message (Bot API)
 #: Telegram treats a restriction shorter than this as "forever".
 MIN_RESTRICTION = 30
 
+MAX_TAG = 16  # characters of a member tag (setChatMemberTag)
+MAX_QUESTION = 300  # characters of a poll question (sendPoll)
+
 CAPABILITIES = frozenset(
     {
         "send",
@@ -60,6 +71,13 @@ CAPABILITIES = frozenset(
         "kick",
         "ban",
         "unban",
+        "grant_role",
+        "remove_role",
+        "pin",
+        "unpin",
+        "approve_join",
+        "decline_join",
+        "poll",
     }
 )
 
@@ -120,9 +138,15 @@ def _unix(when: datetime | None, now: float) -> int | None:
     return max(int(when.timestamp()), int(now) + MIN_RESTRICTION)
 
 
-def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -> list[ApiCall]:
+def plan(
+    action: Mapping[str, Any],
+    chat_of: Callable[[str], int],
+    now: float,
+    tags: Mapping[str, str] | None = None,
+) -> list[ApiCall]:
     """The API calls that carry out ``action``.  ``chat_of(community)`` is the community's
-    chat id; ``now`` (Unix time) turns ``until`` into ``until_date``.  Raises a permanent
+    chat id; ``now`` (Unix time) turns ``until`` into ``until_date``; ``tags`` maps role
+    names to member tags (``grant_role``; default: the role's name).  Raises a permanent
     :class:`DeliveryError` for an action that cannot be delivered, and returns ``[]`` for
     one that no longer needs to be (a mute or ban whose ``until`` has passed)."""
     kind = action.get("type")
@@ -170,7 +194,85 @@ def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -
         if passed(ends, now):
             return []
         return _member_calls(kind, chat, uid, _unix(ends, now))
+    if kind in _PLATFORM_ACTIONS:
+        return _platform_calls(
+            str(kind), params, tags or {}, lambda: chat_of(community), channel, user
+        )
     raise permanent(f"the telegram adapter cannot deliver `{kind}` actions")
+
+
+#: Roles, pins, join requests and polls (engage_rules.features.platform).
+_PLATFORM_ACTIONS = frozenset(
+    {"grant_role", "remove_role", "pin", "unpin", "approve_join", "decline_join", "poll"}
+)
+
+
+def _platform_calls(
+    kind: str,
+    params: Mapping[str, Any],
+    tags: Mapping[str, str],
+    community_chat: Callable[[], int],
+    channel: Callable[[], int],
+    user: Callable[[], int],
+) -> list[ApiCall]:
+    """The calls for a role, pin, join request or poll action: ``community_chat()`` is
+    the community's chat, ``channel()`` the action's (else the cause's, else the
+    community's), ``user()`` the member's id."""
+    if kind in ("grant_role", "remove_role"):
+        chat, uid = community_chat(), user()
+        tag = _tag(params, tags or {}) if kind == "grant_role" else ""
+        return [ApiCall("setChatMemberTag", {"chat_id": chat, "user_id": uid, "tag": tag}, chat)]
+    if kind in ("pin", "unpin"):
+        chat = channel()
+        if params.get("message_id") in (None, ""):
+            raise permanent(f"`{kind}` has no message_id")
+        body = {"chat_id": chat, "message_id": _int_id(params["message_id"], "message_id")}
+        if kind == "pin":
+            return [ApiCall("pinChatMessage", {**body, "disable_notification": True}, chat)]
+        return [ApiCall("unpinChatMessage", body, chat)]
+    if kind in ("approve_join", "decline_join"):
+        chat, uid = community_chat(), user()
+        method = "approveChatJoinRequest" if kind == "approve_join" else "declineChatJoinRequest"
+        return [ApiCall(method, {"chat_id": chat, "user_id": uid}, chat)]
+    if kind == "poll":
+        chat = channel()
+        return [ApiCall("sendPoll", {"chat_id": chat, **_poll(params)}, chat)]
+    raise permanent(f"the telegram adapter cannot deliver `{kind}` actions")
+
+
+def _tag(params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+    """The member tag standing for ``params.role``: ``tags[role]``, else the role's name."""
+    role = params.get("role")
+    if not isinstance(role, str) or not role.strip():
+        raise permanent("`grant_role` has no role")
+    tag = tags.get(role, role)
+    if len(tag) > MAX_TAG:
+        raise permanent(
+            f"role {role!r}: the Telegram member tag {tag!r} is longer than {MAX_TAG} "
+            "characters; map the role to a shorter tag in `roles`"
+        )
+    return tag
+
+
+def _poll(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``sendPoll``'s question, options and settings from a ``poll`` action."""
+    question, options = params.get("question"), params.get("options")
+    if not isinstance(question, str) or not 0 < len(question) <= MAX_QUESTION:
+        raise permanent(f"the poll's question must have 1 to {MAX_QUESTION} characters")
+    if (
+        not isinstance(options, list)
+        or not 2 <= len(options) <= 10
+        or not all(isinstance(o, str) and 0 < len(o) <= 100 for o in options)
+    ):
+        raise permanent("the poll needs 2 to 10 options of 1 to 100 characters")
+    body: dict[str, Any] = {
+        "question": question,
+        "options": [{"text": o} for o in options],
+        "allows_multiple_answers": params.get("multiple") is True,
+    }
+    if isinstance(params.get("anonymous"), bool):
+        body["is_anonymous"] = params["anonymous"]
+    return body
 
 
 def _member_calls(kind: str, chat: int, uid: int, until: int | None) -> list[ApiCall]:
@@ -213,8 +315,13 @@ class TelegramClient:
         self._timeout = timeout
         self.clock = clock
 
-    def deliver(self, action: Mapping[str, Any], chat_of: Callable[[str], int]) -> Delivery:
-        calls = plan(action, chat_of, self.clock())
+    def deliver(
+        self,
+        action: Mapping[str, Any],
+        chat_of: Callable[[str], int],
+        tags: Mapping[str, str] | None = None,
+    ) -> Delivery:
+        calls = plan(action, chat_of, self.clock(), tags)
         if not calls:
             return Delivery(details={"skipped": "the action's `until` has already passed"})
         result: Any = None
