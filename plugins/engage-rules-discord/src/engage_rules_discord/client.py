@@ -1,31 +1,11 @@
-"""Delivery: one engage_rules action (docs/reference.md §6.1 shape) → Discord REST calls.
+"""Delivery: the REST requests :func:`~.rest_plan.plan` makes of an action, sent with the
+standard library; the answers become :class:`~engage_rules.adapters.Delivery` /
+:class:`~engage_rules.adapters.DeliveryError`, reading Discord's rate-limit headers.
 
-:func:`plan` turns an action into the requests that carry it out (pure); the
-:class:`DiscordClient` sends them with the standard library and maps the answers to
-:class:`~engage_rules.adapters.Delivery` / :class:`~engage_rules.adapters.DeliveryError`,
-reading Discord's rate-limit headers.
-
-=================  ===================================================================
-Action             REST calls (API v10)
-=================  ===================================================================
-``send``, ``warn``  ``POST /users/@me/channels`` (the DM channel, cached), then
-                    ``POST /channels/{dm}/messages``
-``reply``           ``POST /channels/{channel}/messages`` with ``message_reference``
-``broadcast``       ``POST /channels/{channel}/messages`` (``params.channel``, else the
-                    community's ``broadcast_channels`` entry)
-``delete_message``  ``DELETE /channels/{channel}/messages/{message}``
-``mute``            ``PATCH /guilds/{guild}/members/{user}`` ``communication_disabled_until``
-``unmute``          the same with ``communication_disabled_until: null``
-``kick``            ``DELETE /guilds/{guild}/members/{user}``
-``ban``             ``PUT /guilds/{guild}/bans/{user}``
-``unban``           ``DELETE /guilds/{guild}/bans/{user}``
-=================  ===================================================================
-
-Moderation calls carry the action's reason in ``X-Audit-Log-Reason``.  Errors
-(:mod:`engage_rules.adapters.api_calls`, shared with the other HTTP adapters): a 429 is
-retried after the body's ``retry_after`` (else the ``Retry-After`` header); 408, 425,
-5xx answers and network failures are retried; any other 4xx is permanent.  Deliveries
-report their route by Discord's rate-limit bucket once an answer named it
+Errors (:mod:`engage_rules.adapters.api_calls`, shared with the other HTTP adapters): a
+429 is retried after the body's ``retry_after`` (else the ``Retry-After`` header); 408,
+425, 5xx answers and network failures are retried; any other 4xx is permanent.
+Deliveries report their route by Discord's rate-limit bucket once an answer named it
 (:class:`~engage_rules.adapters.api_calls.Buckets`).
 """
 
@@ -34,243 +14,24 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
 from engage_rules.plugin_api import Delivery, DeliveryError, api_calls
+
+from .rest_plan import ALLOWED_MENTIONS, CAPABILITIES, MAX_CONTENT, Request, Targets, plan
 
 # The delivery code every HTTP adapter shares (engage_rules.adapters.api_calls).
 Answer = api_calls.Answer
 Buckets = api_calls.Buckets
 count = api_calls.count
 failure = api_calls.failure
-passed = api_calls.passed
-permanent = api_calls.permanent
 seconds = api_calls.seconds
 send = api_calls.send
-until = api_calls.until
 
 DEFAULT_BASE_URL = "https://discord.com/api/v10"
 USER_AGENT = "DiscordBot (https://pypi.org/project/engage-rules-discord/, 0.1.0)"
-MAX_CONTENT = 2000  # characters in one message
-MAX_TIMEOUT = timedelta(days=28)  # the longest timeout Discord accepts
-MAX_REASON = 512  # characters of X-Audit-Log-Reason
-#: Mentions a message may ping: members, never @everyone or roles.
-ALLOWED_MENTIONS: Mapping[str, Any] = {"parse": ["users"]}
-
-
-def _allowed_mentions(**extra: Any) -> dict[str, Any]:
-    return {"parse": list(ALLOWED_MENTIONS["parse"]), **extra}
-
-
-CAPABILITIES = frozenset(
-    {
-        "send",
-        "warn",
-        "reply",
-        "broadcast",
-        "delete_message",
-        "mute",
-        "unmute",
-        "kick",
-        "ban",
-        "unban",
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One REST request.  ``route`` is its rate-limit route: the path template with its
-    major parameter (channel or guild id) filled in."""
-
-    method: str
-    path: str
-    route: str
-    body: dict[str, Any] | None = None
-    reason: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    #: A direct message to this user: the client fills in their DM channel.
-    dm_user: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Targets:
-    """Where a community lives on Discord (from the adapter's settings)."""
-
-    guild_of: Callable[[str], str]
-    channel_id: Callable[[str], str]
-    broadcast_channel: Callable[[str], str]
-
-
-def _id(value: Any, what: str) -> str:
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not (isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 20):
-        raise permanent(f"{what} {value!r} is not a Discord id")
-    return text
-
-
-def _content(params: Mapping[str, Any]) -> str:
-    text = params.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise permanent("the message has no text")
-    if len(text) > MAX_CONTENT:
-        raise permanent(f"the message is {len(text)} characters; Discord allows {MAX_CONTENT}")
-    return text
-
-
-def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[Request]:
-    """The requests that carry out ``action``, except a ``send``'s DM channel lookup (the
-    client adds it).  Raises a permanent :class:`DeliveryError` for an action that cannot
-    be delivered; returns ``[]`` for a mute whose ``until`` has passed."""
-    kind = action.get("type")
-    params = action.get("params") or {}
-    if not isinstance(params, Mapping):
-        raise permanent("action params must be an object")
-    community = str(action.get("community") or "default")
-    member = action.get("member")
-    raw_reason = params.get("reason")
-    reason = str(raw_reason)[:MAX_REASON] if raw_reason else None
-
-    def user() -> str:
-        if member is None:
-            raise permanent(f"`{kind}` needs a member")
-        return _id(member, "member")
-
-    def message(channel: str, body: dict[str, Any]) -> Request:
-        return Request(
-            "POST", f"/channels/{channel}/messages", f"POST /channels/{channel}/messages", body
-        )
-
-    if kind in ("send", "warn"):
-        uid = user()  # the client opens (or reuses) the member's DM channel
-        return [
-            Request(
-                "POST",
-                "/channels/{dm}/messages",
-                "POST /channels/{dm}/messages",
-                {"content": _content(params), "allowed_mentions": _allowed_mentions()},
-                dm_user=uid,
-            )
-        ]
-    if kind == "reply":
-        channel = params.get("channel") or action.get("channel")
-        if not channel:
-            raise permanent("`reply` has no channel (the event carried none)")
-        body = _reply_body(params)
-        return [message(targets.channel_id(str(channel)), body)]
-    if kind == "broadcast":
-        channel = params.get("channel")
-        cid = targets.channel_id(str(channel)) if channel else targets.broadcast_channel(community)
-        return [
-            message(cid, {"content": _content(params), "allowed_mentions": _allowed_mentions()})
-        ]
-    if kind == "delete_message":
-        channel = params.get("channel") or action.get("channel")
-        if not channel:
-            raise permanent("`delete_message` has no channel (the event carried none)")
-        if not params.get("message_id"):
-            raise permanent("`delete_message` has no message_id (the event carried none)")
-        cid = targets.channel_id(str(channel))
-        mid = _id(params["message_id"], "message_id")
-        return [
-            Request(
-                "DELETE",
-                f"/channels/{cid}/messages/{mid}",
-                f"DELETE /channels/{cid}/messages/:id",
-                reason=reason,
-            )
-        ]
-    if kind in ("mute", "unmute", "kick", "ban", "unban"):
-        guild, uid = targets.guild_of(community), user()
-        return _member_requests(kind, guild, uid, params, reason, now)
-    raise permanent(f"the discord adapter cannot deliver `{kind}` actions")
-
-
-def _reply_body(params: Mapping[str, Any]) -> dict[str, Any]:
-    """A reply's message: it mentions the member replied to, and quotes ``reply_to``."""
-    body: dict[str, Any] = {
-        "content": _content(params),
-        "allowed_mentions": _allowed_mentions(replied_user=True),
-    }
-    if params.get("reply_to"):
-        body["message_reference"] = {
-            "message_id": _id(params["reply_to"], "reply_to"),
-            "fail_if_not_exists": False,
-        }
-    return body
-
-
-def _member_requests(
-    kind: str,
-    guild: str,
-    uid: str,
-    params: Mapping[str, Any],
-    reason: str | None,
-    now: float,
-) -> list[Request]:
-    """The request that mutes, unmutes, kicks, bans or unbans member ``uid``."""
-    member_path = f"/guilds/{guild}/members/{uid}"
-    if kind == "mute":
-        return _mute_requests(guild, member_path, params, reason, now)
-    if kind == "unmute":
-        return [
-            Request(
-                "PATCH",
-                member_path,
-                f"PATCH /guilds/{guild}/members/:id",
-                {"communication_disabled_until": None},
-                reason,
-            )
-        ]
-    if kind == "kick":
-        return [
-            Request("DELETE", member_path, f"DELETE /guilds/{guild}/members/:id", reason=reason)
-        ]
-    ban_path = f"/guilds/{guild}/bans/{uid}"
-    if kind == "ban":
-        return [
-            Request(
-                "PUT",
-                ban_path,
-                f"PUT /guilds/{guild}/bans/:id",
-                {"delete_message_seconds": 0},
-                reason,
-            )
-        ]
-    return [Request("DELETE", ban_path, f"DELETE /guilds/{guild}/bans/:id", reason=reason)]
-
-
-def _mute_requests(
-    guild: str,
-    member_path: str,
-    params: Mapping[str, Any],
-    reason: str | None,
-    now: float,
-) -> list[Request]:
-    """A timeout until ``params.until`` (at most Discord's longest); none once it passed."""
-    ends = until(params)
-    if ends is None:
-        raise permanent("`mute` has no `until`")
-    if passed(ends, now):
-        return []
-    latest = datetime.fromtimestamp(now, UTC) + MAX_TIMEOUT
-    details = {}
-    if ends > latest:  # Discord refuses longer timeouts; the engine unmutes later
-        ends = latest
-        details["clamped_to"] = ends.isoformat()
-    return [
-        Request(
-            "PATCH",
-            member_path,
-            f"PATCH /guilds/{guild}/members/:id",
-            {"communication_disabled_until": ends.isoformat()},
-            reason,
-            details,
-        )
-    ]
 
 
 class DiscordClient:
