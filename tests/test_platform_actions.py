@@ -154,3 +154,48 @@ def test_a_playbook_using_an_action_no_adapter_declares_is_refused() -> None:
         "action `approve_join` is not supported by any configured adapter",
         "action `decline_join` is not supported by any configured adapter",
     ]
+
+
+def test_explain_shows_what_each_platform_action_would_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pb = tmp_path / "p.yaml"
+    pb.write_text("engage_rules: 1\nname: p\n" + RULES, encoding="utf-8")
+    events = tmp_path / "e.jsonl"
+    events.write_text(
+        '{"id": "e1", "type": "message.posted", "at": "2026-03-02T10:00:00Z", '
+        '"channel": "general", "member": {"id": "u1"}, '
+        '"data": {"text": "vip", "message_id": "7"}}\n',
+        encoding="utf-8",
+    )
+    assert main(["explain", str(pb), str(events), "--event", "e1"]) == 0
+    out = capsys.readouterr().out
+    for line in (
+        '→ grant_role to u1 {"role": "vip"}',
+        '→ pin to u1 {"message_id": "7", "channel": "general"}',
+        '→ unpin to u1 {"message_id": "42", "channel": "news"}',
+        '→ poll {"question": "周末活动去哪？", "options": ["爬山", "看展 u1"]',
+    ):
+        assert line in out, out
+
+
+def test_in_shadow_mode_they_are_recorded_not_done() -> None:
+    engine = Engine(
+        playbook("""
+rules:
+  - id: try-roles
+    on: message.posted
+    shadow: true
+    do: [{grant_role: vip}, {poll: {question: q, options: [a, b]}}]
+  - id: sees-the-role
+    on: checkin
+    if: "'vip' in member.roles"
+    do: [{tag: vip}]
+""")
+    )
+    done = acts(engine, message("u1", "hi", channel="general"))
+    assert [(a.type, a.shadow, a.params) for a in done] == [
+        ("grant_role", True, {"role": "vip"}),
+        ("poll", True, {"question": "q", "options": ["a", "b"]}),
+    ]
+    assert acts(engine, event("checkin", "u1")) == []  # the role was not granted
