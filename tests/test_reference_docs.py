@@ -174,9 +174,19 @@ rules:
       - unban: {reason: ub}
       - mute: {for: 1h}
       - kick: {reason: bye}
+      - grant_role: {role: vip, reason: r}
+      - remove_role: vip
+      - pin: {reason: p}
+      - unpin: {message: "m0", channel: news}
+      - poll: {question: q, options: [a, b], anonymous: true}
   - id: again
     on: checkin
-    do: [{start_flow: f1}, {tag: {name: temp, expires: 1h}}, {ban: {for: 1h}}]
+    do:
+      - start_flow: f1
+      - tag: {name: temp, expires: 1h}
+      - ban: {for: 1h}
+      - approve_join: {}
+      - decline_join: {reason: d}
 """
 
 EVENTS = [

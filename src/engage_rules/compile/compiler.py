@@ -141,6 +141,11 @@ class _Compiler:
         file, line, col = self.loaded.source.pos(path)
         self.notes.append(Problem(file, line, col, f"note: {message}"))
 
+    def warn(self, path: Path, message: str) -> None:
+        """A warning: the playbook loads, and `validate` prints it (exit code 0)."""
+        file, line, col = self.loaded.source.pos(path)
+        self.loaded.warnings.append(Problem(file, line, col, f"warning: {message}"))
+
     def where(self, path: Path) -> tuple[str, int, int]:
         return self.loaded.source.pos(path)
 

@@ -237,6 +237,58 @@ class ExitFlowParams(Targeted):
     flow: str = Field(description="The flow to end (a name under `flows:`)")
 
 
+class RoleParams(Targeted):
+    """Parameters of `grant_role` and `remove_role`: a role name (mapped to the
+    platform's role by the adapter's settings)."""
+
+    role: Templated = Field(min_length=1, max_length=100, description="The role's name")
+    reason: Templated | None = None
+
+
+class PinParams(Params):
+    """Parameters of `pin` and `unpin`: a message (default: the event's)."""
+
+    message: Templated | None = Field(
+        default=None, description="The message id (default: the event's data.message_id)"
+    )
+    channel: Templated | None = Field(
+        default=None, description="Where the message is (default: the event's channel)"
+    )
+    reason: Templated | None = None
+
+
+#: How many answers a poll may offer (what every shipped platform accepts).
+MAX_POLL_OPTIONS = 10
+
+
+class PollParams(Params):
+    """Parameters of `poll`: a question and its answers."""
+
+    question: Templated = Field(min_length=1, max_length=300)
+    options: list[Templated] = Field(
+        min_length=2,
+        max_length=MAX_POLL_OPTIONS,
+        description="The answers, 2 to 10, each 1 to 55 characters",
+    )
+    channel: Templated | None = Field(
+        default=None, description="Where to post it (default: the event's channel)"
+    )
+    anonymous: bool | None = Field(
+        default=None,
+        description="Hide who voted (default: the platform's own; Discord polls never hide it)",
+    )
+    multiple: bool = Field(default=False, description="Allow several answers per member")
+
+    @model_validator(mode="after")
+    def _distinct_options(self) -> PollParams:
+        for text in self.options:
+            if not text.strip() or len(text) > 55:
+                raise ValueError(f"each option needs 1 to 55 characters; got {text!r}")
+        if len(set(self.options)) != len(self.options):
+            raise ValueError("the poll's options must differ from each other")
+        return self
+
+
 class SetParams(BaseModel):
     """``set: {attr: value, ...}``: any attribute names; values may be templates."""
 

@@ -132,7 +132,12 @@ class DiscordAdapter:
         )
         self._guild_ids = {name: gid for gid, name in s.guilds.items()}
         self._channel_ids = {name: cid for cid, name in s.channels.items()}
-        self._targets = Targets(self.guild_of, self.channel_id, self.broadcast_channel)
+        self._role_ids: dict[str, list[str]] = {}
+        for rid, name in s.roles.items():
+            self._role_ids.setdefault(name, []).append(rid)
+        self._targets = Targets(
+            self.guild_of, self.channel_id, self.broadcast_channel, self.role_id
+        )
         self._client = DiscordClient(s.token, base_url=s.base_url, timeout=s.timeout, clock=clock)
         self._closed = False
 
@@ -172,6 +177,24 @@ class DiscordAdapter:
             permanent=True,
         )
 
+    def role_id(self, role: str) -> str:
+        """The id of a role named in ``roles`` (or given as an id) for grant_role."""
+        ids = self._role_ids.get(role, [])
+        if len(ids) == 1:
+            return ids[0]
+        if ids:
+            raise DeliveryError(
+                f"role {role!r} is the name of several ids in `roles` ({', '.join(ids)}): "
+                "grant_role needs one; give the id",
+                permanent=True,
+            )
+        if role.isascii() and role.isdigit():
+            return role
+        raise DeliveryError(
+            f"role {role!r} is not a Discord role id: map its id to it in `roles`",
+            permanent=True,
+        )
+
     def broadcast_channel(self, community: str) -> str:
         channel = self.settings.broadcast_channels.get(community)
         if channel is None:
@@ -201,5 +224,5 @@ def register_adapters(register: Callable[..., None]) -> None:
         "discord",
         make_adapter,
         "Discord: gateway messages, joins, leaves and reactions in; messages, "
-        "deletions, timeouts, kicks and bans out over REST",
+        "deletions, timeouts, kicks, bans, roles, pins and polls out over REST",
     )
