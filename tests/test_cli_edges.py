@@ -123,3 +123,29 @@ def test_playbook_and_events_swapped_are_named_as_such(capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert "this looks like an events file, not a playbook: the playbook comes first" in err
     assert "YAML syntax error" not in err
+
+
+def test_validate_checks_a_folder_of_playbook_folders_one_by_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", str(ROOT / "rules")]) == 0
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith(f"ok: {_count()} playbook(s) valid")
+    # A broken one is reported under its own name, the others still checked.
+    for name, body in [("good", "rules: []\n"), ("bad", "rules: [{id: x}]\n")]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "p.yaml").write_text(f"engage_rules: 1\nname: {name}\n{body}")
+    assert main(["validate", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "bad/p.yaml:3:9:" in err and "good" not in err
+
+
+def _count() -> int:
+    return sum(1 for p in (ROOT / "rules").iterdir() if p.is_dir())
+
+
+def test_report_help_says_the_period_includes_to(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the 30 days ending with --to, --to included" in out

@@ -30,7 +30,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         dest="start",
         metavar="DATE",
         help="first day of the period, YYYY-MM-DD in the playbook's time zone "
-        "(default: 30 days before --to)",
+        "(default: the 30 days ending with --to, --to included)",
     )
     p.add_argument(
         "--to",
