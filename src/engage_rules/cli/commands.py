@@ -16,6 +16,7 @@ def register_commands(register: RegisterCommand) -> None:
         audit,
         backtest,
         explain,
+        init,
         plugins,
         replay,
         report,
@@ -27,6 +28,12 @@ def register_commands(register: RegisterCommand) -> None:
         validate,
     )
 
+    register(
+        "init",
+        init.configure,
+        init.cmd_init,
+        "write a playbook to start from, with its tests and sample events",
+    )
     register(
         "validate",
         validate.configure,
