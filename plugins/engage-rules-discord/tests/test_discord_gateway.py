@@ -1,0 +1,224 @@
+"""The gateway source against a local fake gateway speaking the real protocol (HELLO,
+heartbeats, IDENTIFY/READY, dispatches, RESUME/RESUMED, op 7, op 9, close codes)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from discord_gateway_fake import APPLICATION_ID, fake_gateway
+from discord_gateway_helpers import (
+    TOKEN,
+    CommittingContext,
+    message,
+    message_id,
+    rig,
+)
+from engage_rules_discord.intents import GUILD_MEMBERS, GUILD_MESSAGES, GUILDS, MESSAGE_CONTENT
+from pytest_httpserver import HTTPServer
+
+from engage_rules.testing import wait_for
+
+pytestmark = pytest.mark.e2e
+
+CURSOR = f"discord:{APPLICATION_ID}:0"
+
+
+def test_identify_ready_heartbeats_and_dispatches_in_order(httpserver: HTTPServer) -> None:
+    with rig(httpserver) as r:
+        wait_for(lambda: r.gateway.has_session())
+        for n in range(5):
+            r.gateway.dispatch("MESSAGE_CREATE", message(n))
+        r.gateway.dispatch("TYPING_START", {"channel_id": "1", "user_id": "2"})
+        wait_for(lambda: len(r.context.seqs()) == 7)
+        wait_for(lambda: len(r.gateway.sent_by_clients(1)) >= 2)
+        assert r.gateway.conns[0].path.startswith("/?v=10&encoding=json")
+    [identify] = r.gateway.sent_by_clients(2)
+    assert identify["d"]["token"] == TOKEN
+    assert identify["d"]["shard"] == [0, 1]
+    assert identify["d"]["intents"] == GUILDS | GUILD_MEMBERS | GUILD_MESSAGES | MESSAGE_CONTENT
+    assert set(identify["d"]["properties"]) == {"os", "browser", "device"}
+    assert r.context.event_ids() == [message_id(n) for n in range(5)]
+    assert r.context.seqs() == [1, 2, 3, 4, 5, 6, 7]  # READY, 5 messages, TYPING_START
+    cursor = json.loads(r.context.cursors[CURSOR])
+    assert cursor == {
+        "session_id": "session-1",
+        "seq": 7,
+        "resume_gateway_url": r.gateway.resume_url,
+        "shards": 1,
+    }
+    # Each heartbeat carries the last sequence number received (null before any).
+    beats = [f["d"] for f in r.gateway.sent_by_clients(1)]
+    assert all(b is None or 1 <= b <= 7 for b in beats)
+    assert beats == sorted(beats, key=lambda b: -1 if b is None else b)
+
+
+def test_a_committed_cursor_resumes_and_the_gateway_replays_what_was_missed(
+    httpserver: HTTPServer,
+) -> None:
+    with fake_gateway(TOKEN) as gateway:
+        first = CommittingContext()
+        with rig(httpserver, first, gateway=gateway) as r:
+            wait_for(lambda: gateway.has_session())
+            for n in range(3):
+                gateway.dispatch("MESSAGE_CREATE", message(n))
+            wait_for(lambda: len(first.event_ids()) == 3)
+        # Stopped: dispatches meanwhile wait in the session; the cursor says seq 4.
+        for n in range(3, 6):
+            gateway.dispatch("MESSAGE_CREATE", message(n))
+        second = CommittingContext(cursors=dict(first.cursors))
+        httpserver.clear()
+        with rig(httpserver, second, gateway=gateway) as r:
+            wait_for(lambda: len(second.event_ids()) == 3)
+            assert r.source.shards[0].identifies == 0
+    [resume] = gateway.sent_by_clients(6)
+    assert resume["d"] == {"token": TOKEN, "session_id": "session-1", "seq": 4}
+    assert gateway.conns[-1].path.startswith("/resume/?v=10")
+    assert second.event_ids() == [message_id(n) for n in range(3, 6)]
+    assert json.loads(second.cursors[CURSOR])["seq"] == 8  # ... 7: message 5, 8: RESUMED
+
+
+def test_a_cursor_past_the_resume_window_identifies_anew(httpserver: HTTPServer) -> None:
+    stale = json.dumps(
+        {"session_id": "gone", "seq": 40, "resume_gateway_url": "ws://127.0.0.1:9", "shards": 1}
+    )
+    context = CommittingContext(cursors={CURSOR: stale})
+    with rig(httpserver, context) as r:
+        wait_for(lambda: len(r.gateway.sent_by_clients(2)) == 1)
+        wait_for(lambda: r.gateway.has_session())
+        r.gateway.dispatch("MESSAGE_CREATE", message(1))
+        wait_for(lambda: context.event_ids() == [message_id(1)])
+    assert json.loads(context.cursors[CURSOR])["session_id"] == "session-1"
+
+
+@pytest.mark.parametrize(
+    "interruption",
+    [
+        {"op": 7, "d": None},  # RECONNECT
+        {"op": 9, "d": True},  # INVALID SESSION, resumable
+        4000,  # unknown error
+        4008,  # rate limited
+        1001,  # going away
+    ],
+)
+def test_interruptions_resume_without_losing_or_doubling(
+    httpserver: HTTPServer, interruption: object
+) -> None:
+    with rig(httpserver) as r:
+        wait_for(lambda: r.gateway.has_session())
+        r.gateway.dispatch("MESSAGE_CREATE", message(0))
+        wait_for(lambda: len(r.context.event_ids()) == 1)
+        if isinstance(interruption, int):
+            r.gateway.close(interruption)
+        else:
+            assert isinstance(interruption, dict)
+            r.gateway.send(interruption)
+        # Queued behind the interruption: the shard reads it only from the replay.
+        r.gateway.dispatch("MESSAGE_CREATE", message(1))
+        wait_for(lambda: len(r.gateway.sent_by_clients(6)) == 1)
+        wait_for(lambda: r.gateway.has_session())
+        r.gateway.dispatch("MESSAGE_CREATE", message(2))
+        wait_for(lambda: len(r.context.event_ids()) == 3)
+        assert r.source.shards[0].identifies == 1
+    assert r.context.event_ids() == [message_id(n) for n in range(3)]
+
+
+@pytest.mark.parametrize("interruption", [{"op": 9, "d": False}, 4007, 4009])
+def test_a_session_that_cannot_resume_is_identified_anew(
+    httpserver: HTTPServer, interruption: object
+) -> None:
+    with rig(httpserver) as r:
+        wait_for(lambda: r.gateway.has_session())
+        r.gateway.dispatch("MESSAGE_CREATE", message(0))
+        wait_for(lambda: len(r.context.event_ids()) == 1)
+        if isinstance(interruption, int):
+            r.gateway.close(interruption)
+        else:
+            assert isinstance(interruption, dict)
+            r.gateway.send(interruption)
+        wait_for(lambda: len(r.gateway.sent_by_clients(2)) == 2)
+        wait_for(lambda: r.gateway.has_session() and len(r.gateway.sessions) == 2)
+        r.gateway.dispatch("MESSAGE_CREATE", message(1))
+        wait_for(lambda: len(r.context.event_ids()) == 2)
+    assert r.gateway.sent_by_clients(6) == []
+    assert json.loads(r.context.cursors[CURSOR])["session_id"] == "session-2"
+
+
+def test_a_zombie_connection_is_closed_and_resumed(httpserver: HTTPServer) -> None:
+    with rig(httpserver) as r:
+        wait_for(lambda: r.gateway.has_session())
+        r.gateway.ack = False  # heartbeats go unanswered
+        wait_for(lambda: len(r.gateway.sent_by_clients(6)) >= 1)
+        r.gateway.ack = True
+        wait_for(lambda: r.gateway.has_session())
+        r.gateway.dispatch("MESSAGE_CREATE", message(0))
+        wait_for(lambda: r.context.event_ids() == [message_id(0)])
+    zombie = r.gateway.conns[0]
+    assert zombie.closed_code is None  # the client closed it, not the gateway
+    assert r.source.error is None
+
+
+def test_a_heartbeat_request_is_answered_at_once(httpserver: HTTPServer) -> None:
+    with fake_gateway(TOKEN, heartbeat_ms=60_000) as gateway, rig(httpserver, gateway=gateway):
+        wait_for(lambda: gateway.has_session())
+        before = len(gateway.sent_by_clients(1))
+        gateway.send({"op": 1, "d": None})
+        wait_for(lambda: len(gateway.sent_by_clients(1)) == before + 1)
+
+
+def test_a_refused_token_stops_the_source_with_a_clear_error(httpserver: HTTPServer) -> None:
+    with fake_gateway("another-token") as gateway, rig(httpserver, gateway=gateway) as r:
+        wait_for(lambda: r.source.error is not None)
+        error = r.source.error or ""
+        assert "4004" in error
+        assert "refused the bot token" in error
+        assert TOKEN not in error
+        connections = len(gateway.conns)
+    assert len(gateway.conns) == connections  # no reconnecting after a fatal close
+
+
+def test_disallowed_intents_name_the_privileged_intents_to_enable(
+    httpserver: HTTPServer,
+) -> None:
+    context = CommittingContext(event_types=frozenset({"message.posted", "reaction.added"}))
+    with fake_gateway(TOKEN) as gateway:
+        gateway.identify_close = 4014
+        with rig(httpserver, context, gateway=gateway) as r:
+            wait_for(lambda: r.source.error is not None)
+    assert r.source.error is not None
+    assert "4014" in r.source.error
+    assert "MESSAGE_CONTENT (Message Content Intent, for message.posted)" in r.source.error
+    assert "GUILD_MEMBERS" not in r.source.error  # the playbook does not use member events
+    assert "Privileged Gateway Intents" in r.source.error
+
+
+def test_two_shards_each_with_its_own_session_and_cursor(httpserver: HTTPServer) -> None:
+    with rig(httpserver, recommended=2, max_concurrency=2) as r:
+        wait_for(lambda: r.gateway.has_session(0) and r.gateway.has_session(1))
+        r.gateway.dispatch("MESSAGE_CREATE", message(0), shard=0)
+        r.gateway.dispatch("MESSAGE_CREATE", message(1), shard=1)
+        r.gateway.dispatch("MESSAGE_CREATE", message(2), shard=1)
+        wait_for(lambda: len(r.context.event_ids()) == 3)
+    shards = sorted(f["d"]["shard"] for f in r.gateway.sent_by_clients(2))
+    assert shards == [[0, 2], [1, 2]]
+    assert sorted(r.context.event_ids()) == sorted(message_id(n) for n in range(3))
+    assert r.context.seqs(0) == [1, 2] and r.context.seqs(1) == [1, 2, 3]
+    sessions = {
+        json.loads(r.context.cursors[f"discord:{APPLICATION_ID}:{i}"])["session_id"] for i in (0, 1)
+    }
+    assert len(sessions) == 2
+
+
+def test_shards_n_overrides_the_recommended_count(httpserver: HTTPServer) -> None:
+    with rig(httpserver, shards=2, recommended=1, max_concurrency=1) as r:
+        wait_for(lambda: r.gateway.has_session(0) and r.gateway.has_session(1))
+    assert sorted(f["d"]["shard"] for f in r.gateway.sent_by_clients(2)) == [[0, 2], [1, 2]]
+
+
+def test_a_cursor_from_another_shard_count_is_not_resumed(httpserver: HTTPServer) -> None:
+    other = json.dumps(
+        {"session_id": "s", "seq": 3, "resume_gateway_url": "ws://127.0.0.1:9", "shards": 4}
+    )
+    with rig(httpserver, CommittingContext(cursors={CURSOR: other})) as r:
+        wait_for(lambda: r.gateway.has_session())
+    assert r.gateway.sent_by_clients(6) == []
