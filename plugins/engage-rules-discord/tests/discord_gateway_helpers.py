@@ -21,7 +21,7 @@ from engage_rules_discord.gateway import Timing
 from engage_rules_discord.source import GatewaySource
 from pytest_httpserver import HTTPServer
 
-from engage_rules.model.events import Event
+from engage_rules.plugin_api import Event, Outcome, SourceContext
 
 DATA = Path(__file__).parent / "data"
 TOKEN = "gateway-test-token"
@@ -58,36 +58,38 @@ class Submitted:
 
 @dataclass
 class CommittingContext:
-    """A ``SourceContext`` whose submissions are committed at once (cursors included)."""
+    """Builds the :class:`SourceContext` of a source whose submissions are committed at
+    once (cursors included), and records them."""
 
     event_types: frozenset[str] = frozenset({"message.posted", "member.joined"})
-    platform: str = "discord"
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("test.discord"))
     cursors: dict[str, str] = field(default_factory=dict)
     submitted: list[Submitted] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def clock(self) -> float:
-        return time.time()
+    def context(self) -> SourceContext:
+        return SourceContext(
+            platform="discord",
+            event_types=self.event_types,
+            submitter=self.submit,
+            cursors=dict(self.cursors),
+            clock=time.time,
+            log=logging.getLogger("test.discord"),
+        )
 
     def submit(
         self,
-        events: list[Any],
-        *,
+        events: list[Event],
         key: str | None = None,
+        *,
         cursor: tuple[str, str] | None = None,
-    ) -> Future[Any]:
+    ) -> Future[Outcome]:
         with self.lock:
             self.submitted.append(Submitted(list(events), cursor))
             if cursor is not None:
                 self.cursors[cursor[0]] = cursor[1]
-        future: Future[Any] = Future()
-        future.set_result(None)
+        future: Future[Outcome] = Future()
+        future.set_result(Outcome("accepted", [e.id for e in events]))
         return future
-
-    def cursor(self, name: str) -> str | None:
-        with self.lock:
-            return self.cursors.get(name)
 
     def event_ids(self) -> list[str]:
         with self.lock:
@@ -132,7 +134,7 @@ def rig(
         )
         adapter = DiscordAdapter({"token": TOKEN, "guilds": {GUILD: "fans"}})
         source = GatewaySource(
-            context,
+            context.context(),
             token=TOKEN,
             base_url=httpserver.url_for("/api/v10"),
             shards=shards,
@@ -145,6 +147,7 @@ def rig(
             yield Rig(gw, context, source)
         finally:
             source.stop()
+            source.join(5)
 
 
 @contextmanager

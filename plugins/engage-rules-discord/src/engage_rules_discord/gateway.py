@@ -206,7 +206,7 @@ class Shard:
             conn.close(RESUMABLE_CLOSE, "stopping")
         heartbeat: Heartbeat | None = None
         try:
-            hello = self._read(conn, self._timing.hello_timeout)
+            hello = self._hello(conn)
             if hello is None or hello.get("op") != OP_HELLO:
                 self._log.warning("shard %s: the gateway sent no HELLO", self.shard)
                 return "resume" if resume else "identify"
@@ -226,6 +226,16 @@ class Shard:
             conn.close(RESUMABLE_CLOSE, "reconnecting")  # before the 1000 of the `with`
             with self._lock:
                 self._conn = None
+
+    def _hello(self, conn: ClientConnection) -> Mapping[str, Any] | None:
+        """The first frame (HELLO), read in short waits so that stopping is prompt."""
+        waited = 0.0
+        while waited < self._timing.hello_timeout and not self._stopping.is_set():
+            frame = self._read(conn, self._timing.poll)
+            if frame is not None:
+                return frame
+            waited += self._timing.poll
+        return None
 
     def _start_heartbeat(
         self, conn: ClientConnection, hello: Mapping[str, Any]

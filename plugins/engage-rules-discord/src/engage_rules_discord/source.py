@@ -23,12 +23,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from engage_rules.plugin_api import Event, PayloadError
+from engage_rules.plugin_api import Event, Outcome, PayloadError, ServiceStopping, SourceContext
 
 from . import rest_gateway
 from .gateway import DEFAULT_TIMING, GatewayError, Session, Shard, Timing
 from .intents import intents_for
-from .source_context import Context, ServiceStopping
 
 #: Discord allows one identify per ``max_concurrency`` bucket every 5 seconds.
 IDENTIFY_INTERVAL = 5.0
@@ -114,7 +113,7 @@ class GatewaySource:
 
     def __init__(
         self,
-        context: Context,
+        context: SourceContext,
         *,
         token: str,
         base_url: str,
@@ -148,23 +147,23 @@ class GatewaySource:
         setup.start()
 
     def stop(self) -> None:
+        """Stop reading (at once: the shards close their connections on their threads,
+        with a code that keeps their sessions resumable)."""
         self._stopping.set()
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds in all for the threads to end."""
+        deadline = time.monotonic() + timeout
         with self._lock:
-            shards, threads = list(self.shards), list(self._threads)
-        for shard in shards:
-            shard.stop()
+            threads = list(self._threads)
         for thread in threads:
             if thread is not threading.current_thread():
-                thread.join(timeout=5)
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def _fail(self, message: str) -> None:
         self.error = message
         self._log.error("discord gateway stopped: %s", message)
         self._stopping.set()
-        with self._lock:
-            shards = list(self.shards)
-        for shard in shards:
-            shard.stop()
 
     def _setup(self) -> None:
         attempt = 0
@@ -269,7 +268,7 @@ class GatewaySource:
         future.add_done_callback(self._outcome)
         return not self._stopping.is_set()
 
-    def _outcome(self, future: Future[Any]) -> None:
+    def _outcome(self, future: Future[Outcome]) -> None:
         try:
             outcome = future.result()
         except ServiceStopping:
@@ -278,11 +277,9 @@ class GatewaySource:
         except Exception as err:  # a failed commit is logged; the shard goes on
             self._log.error("discord gateway: a dispatch was not committed: %s", err)
             return
-        if getattr(outcome, "status", None) == "quarantined":
+        if outcome.status == "quarantined":
             self._log.warning(
-                "discord gateway: dispatch quarantined (%s): %s",
-                getattr(outcome, "reason", None),
-                getattr(outcome, "message", None),
+                "discord gateway: dispatch quarantined (%s): %s", outcome.reason, outcome.message
             )
 
 
