@@ -42,7 +42,7 @@ class Conn:
 
     path: str
     received: list[dict[str, Any]] = field(default_factory=list)
-    outbox: queue.Queue[str | tuple[int, str]] = field(default_factory=queue.Queue)
+    outbox: queue.Queue[str | bytes | tuple[int, str]] = field(default_factory=queue.Queue)
     session: FakeSession | None = None
     closed_code: int | None = None
 
@@ -97,9 +97,9 @@ class FakeGateway:
                 live.outbox.put(json.dumps(frame))
         return seq
 
-    def send(self, frame: Mapping[str, Any] | str, *, shard: int = 0) -> None:
-        """Send any frame (text as given) on the shard's live connection."""
-        text = frame if isinstance(frame, str) else json.dumps(frame)
+    def send(self, frame: Mapping[str, Any] | str | bytes, *, shard: int = 0) -> None:
+        """Send any frame (text or bytes as given) on the shard's live connection."""
+        text = frame if isinstance(frame, str | bytes) else json.dumps(frame)
         self._live[shard].outbox.put(text)
 
     def close(self, code: int, *, shard: int = 0) -> None:

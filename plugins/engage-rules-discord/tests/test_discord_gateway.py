@@ -3,27 +3,38 @@ heartbeats, IDENTIFY/READY, dispatches, RESUME/RESUMED, op 7, op 9, close codes)
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 
 import pytest
 from discord_gateway_fake import APPLICATION_ID, fake_gateway
 from discord_gateway_helpers import (
+    FAST,
     TOKEN,
     CommittingContext,
     message,
     message_id,
     rig,
 )
-from engage_rules_discord.intents import GUILD_MEMBERS, GUILD_MESSAGES, GUILDS, MESSAGE_CONTENT
+from engage_rules_discord.gateway import Session
+from engage_rules_discord.intents import (
+    GUILD_MEMBERS,
+    GUILD_MESSAGE_REACTIONS,
+    GUILD_MESSAGES,
+    GUILDS,
+    MESSAGE_CONTENT,
+    intents_for,
+)
+from engage_rules_discord.source import IdentifyGate, cursor_value, read_cursor
 from pytest_httpserver import HTTPServer
 
 from engage_rules.testing import wait_for
 
-pytestmark = pytest.mark.e2e
-
 CURSOR = f"discord:{APPLICATION_ID}:0"
 
 
+@pytest.mark.e2e
 def test_identify_ready_heartbeats_and_dispatches_in_order(httpserver: HTTPServer) -> None:
     with rig(httpserver) as r:
         wait_for(lambda: r.gateway.has_session())
@@ -53,6 +64,7 @@ def test_identify_ready_heartbeats_and_dispatches_in_order(httpserver: HTTPServe
     assert beats == sorted(beats, key=lambda b: -1 if b is None else b)
 
 
+@pytest.mark.e2e
 def test_a_committed_cursor_resumes_and_the_gateway_replays_what_was_missed(
     httpserver: HTTPServer,
 ) -> None:
@@ -78,6 +90,7 @@ def test_a_committed_cursor_resumes_and_the_gateway_replays_what_was_missed(
     assert json.loads(second.cursors[CURSOR])["seq"] == 8  # ... 7: message 5, 8: RESUMED
 
 
+@pytest.mark.e2e
 def test_a_cursor_past_the_resume_window_identifies_anew(httpserver: HTTPServer) -> None:
     stale = json.dumps(
         {"session_id": "gone", "seq": 40, "resume_gateway_url": "ws://127.0.0.1:9", "shards": 1}
@@ -101,6 +114,7 @@ def test_a_cursor_past_the_resume_window_identifies_anew(httpserver: HTTPServer)
         1001,  # going away
     ],
 )
+@pytest.mark.e2e
 def test_interruptions_resume_without_losing_or_doubling(
     httpserver: HTTPServer, interruption: object
 ) -> None:
@@ -124,6 +138,7 @@ def test_interruptions_resume_without_losing_or_doubling(
 
 
 @pytest.mark.parametrize("interruption", [{"op": 9, "d": False}, 4007, 4009])
+@pytest.mark.e2e
 def test_a_session_that_cannot_resume_is_identified_anew(
     httpserver: HTTPServer, interruption: object
 ) -> None:
@@ -144,6 +159,7 @@ def test_a_session_that_cannot_resume_is_identified_anew(
     assert json.loads(r.context.cursors[CURSOR])["session_id"] == "session-2"
 
 
+@pytest.mark.e2e
 def test_a_zombie_connection_is_closed_and_resumed(httpserver: HTTPServer) -> None:
     with rig(httpserver) as r:
         wait_for(lambda: r.gateway.has_session())
@@ -158,6 +174,7 @@ def test_a_zombie_connection_is_closed_and_resumed(httpserver: HTTPServer) -> No
     assert r.source.error is None
 
 
+@pytest.mark.e2e
 def test_a_heartbeat_request_is_answered_at_once(httpserver: HTTPServer) -> None:
     with fake_gateway(TOKEN, heartbeat_ms=60_000) as gateway, rig(httpserver, gateway=gateway):
         wait_for(lambda: gateway.has_session())
@@ -166,6 +183,7 @@ def test_a_heartbeat_request_is_answered_at_once(httpserver: HTTPServer) -> None
         wait_for(lambda: len(gateway.sent_by_clients(1)) == before + 1)
 
 
+@pytest.mark.e2e
 def test_a_refused_token_stops_the_source_with_a_clear_error(httpserver: HTTPServer) -> None:
     with fake_gateway("another-token") as gateway, rig(httpserver, gateway=gateway) as r:
         wait_for(lambda: r.source.error is not None)
@@ -177,6 +195,7 @@ def test_a_refused_token_stops_the_source_with_a_clear_error(httpserver: HTTPSer
     assert len(gateway.conns) == connections  # no reconnecting after a fatal close
 
 
+@pytest.mark.e2e
 def test_disallowed_intents_name_the_privileged_intents_to_enable(
     httpserver: HTTPServer,
 ) -> None:
@@ -192,6 +211,7 @@ def test_disallowed_intents_name_the_privileged_intents_to_enable(
     assert "Privileged Gateway Intents" in r.source.error
 
 
+@pytest.mark.e2e
 def test_two_shards_each_with_its_own_session_and_cursor(httpserver: HTTPServer) -> None:
     with rig(httpserver, recommended=2, max_concurrency=2) as r:
         wait_for(lambda: r.gateway.has_session(0) and r.gateway.has_session(1))
@@ -209,12 +229,14 @@ def test_two_shards_each_with_its_own_session_and_cursor(httpserver: HTTPServer)
     assert len(sessions) == 2
 
 
+@pytest.mark.e2e
 def test_shards_n_overrides_the_recommended_count(httpserver: HTTPServer) -> None:
     with rig(httpserver, shards=2, recommended=1, max_concurrency=1) as r:
         wait_for(lambda: r.gateway.has_session(0) and r.gateway.has_session(1))
     assert sorted(f["d"]["shard"] for f in r.gateway.sent_by_clients(2)) == [[0, 2], [1, 2]]
 
 
+@pytest.mark.e2e
 def test_a_cursor_from_another_shard_count_is_not_resumed(httpserver: HTTPServer) -> None:
     other = json.dumps(
         {"session_id": "s", "seq": 3, "resume_gateway_url": "ws://127.0.0.1:9", "shards": 4}
@@ -222,3 +244,111 @@ def test_a_cursor_from_another_shard_count_is_not_resumed(httpserver: HTTPServer
     with rig(httpserver, CommittingContext(cursors={CURSOR: other})) as r:
         wait_for(lambda: r.gateway.has_session())
     assert r.gateway.sent_by_clients(6) == []
+
+
+@pytest.mark.e2e
+def test_hostile_frames_never_stop_the_source(httpserver: HTTPServer) -> None:
+    small = dataclasses.replace(FAST, max_frame=64 * 1024)
+    with rig(httpserver, timing=small) as r:
+        wait_for(lambda: r.gateway.has_session())
+        r.gateway.send("not json {")
+        r.gateway.send(b"\xff\xfe binary garbage")
+        r.gateway.send("[1, 2, 3]")
+        r.gateway.send({"op": 99, "d": {"what": "unknown opcode"}})
+        r.gateway.send({"op": "0", "t": "MESSAGE_CREATE"})
+        r.gateway.send({"op": 0, "t": "MESSAGE_CREATE", "d": message(90)})  # no `s`
+        r.gateway.send({"op": 10, "d": {"heartbeat_interval": "soon"}})  # a late HELLO
+        bad = r.gateway.dispatch("MESSAGE_CREATE", {"guild_id": "-1", "type": 0})
+        r.gateway.dispatch("MESSAGE_CREATE", message(1))
+        wait_for(lambda: r.context.event_ids() == [message_id(1)])
+        assert bad in r.context.seqs()  # the unreadable dispatch moved the cursor past it
+        r.gateway.send("x" * (200 * 1024))  # over max_frame: the connection is closed...
+        r.gateway.dispatch("MESSAGE_CREATE", message(2))
+        wait_for(lambda: len(r.gateway.sent_by_clients(6)) == 1)  # ...and resumed
+        wait_for(lambda: r.context.event_ids() == [message_id(1), message_id(2)])
+        assert r.source.error is None
+
+
+def test_intents_follow_the_event_types() -> None:
+    assert intents_for([]).value == GUILDS
+    members = intents_for(["member.joined", "member.left", "badge.granted", "checkin"])
+    assert members.value == GUILDS | GUILD_MEMBERS
+    assert (
+        members.privileged()
+        == "GUILD_MEMBERS (Server Members Intent, for member.joined, member.left)"
+    )
+    assert intents_for(["member.level_changed", "member.silent"]).value == GUILDS
+    assert intents_for(["message.deleted"]).value == GUILDS | GUILD_MESSAGES
+    assert intents_for(["message.posted"]).value == GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT
+    reactions = intents_for(["reaction.added"])
+    assert reactions.value == GUILDS | GUILD_MESSAGE_REACTIONS
+    assert reactions.privileged() == "none"
+    assert reactions.names() == ["GUILDS", "GUILD_MESSAGE_REACTIONS"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Waits(threading.Event):
+    """A stopping event whose waits move the clock instead of sleeping."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.waited: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert timeout is not None
+        self.waited.append(round(timeout, 6))
+        self.clock.now += timeout
+        return self.is_set()
+
+
+def test_identify_gate_paces_each_max_concurrency_bucket() -> None:
+    clock = Clock()
+    waits = Waits(clock)
+    gate = IdentifyGate(2, interval=5.0, stopping=waits, clock=clock)
+    assert gate.wait_turn(0) and gate.wait_turn(1)  # two buckets: no wait
+    assert waits.waited == []
+    assert gate.wait_turn(2)  # bucket 0 again: 5 s after shard 0
+    assert waits.waited == [5.0]
+    assert gate.wait_turn(3)  # bucket 1 identified at 100, now is 105: no wait
+    assert waits.waited == [5.0]
+
+
+def test_identify_gate_waits_out_a_spent_session_start_limit() -> None:
+    clock = Clock()
+    waits = Waits(clock)
+    gate = IdentifyGate(1, remaining=0, reset_after=60.0, stopping=waits, clock=clock)
+    assert gate.wait_turn(0)
+    assert waits.waited == [60.0]
+    waits.set()
+    assert not gate.wait_turn(0)  # stopping while waiting: no identify
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        "",
+        "not json",
+        "[]",
+        '{"session_id": "s", "seq": 1, "resume_gateway_url": "ws://x"}',  # no shard count
+        '{"session_id": "s", "seq": true, "resume_gateway_url": "ws://x", "shards": 1}',
+        '{"session_id": 5, "seq": 1, "resume_gateway_url": "ws://x", "shards": 1}',
+        '{"session_id": "s", "seq": 1, "resume_gateway_url": null, "shards": 1}',
+    ],
+)
+def test_an_unreadable_cursor_means_identify(raw: str | None) -> None:
+    assert read_cursor(raw, 1) is None
+
+
+def test_a_cursor_round_trips() -> None:
+    session = Session("abc", 42, "wss://gateway-us-east1-b.discord.gg")
+    assert read_cursor(cursor_value(session, 3), 3) == session
+    assert read_cursor(cursor_value(session, 3), 2) is None
