@@ -43,6 +43,8 @@ from urllib.parse import quote
 
 from engage_rules.plugin_api import Delivery, DeliveryError
 
+from .ratelimit import RateLimits
+
 DEFAULT_BASE_URL = "https://discord.com/api/v10"
 USER_AGENT = "DiscordBot (https://pypi.org/project/engage-rules-discord/, 0.1.0)"
 MAX_CONTENT = 2000  # characters in one message
@@ -309,6 +311,7 @@ class DiscordClient:
         self.clock = clock
         self._dm_channels: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.limits = RateLimits()  # per-route buckets and the global limit (ratelimit.py)
 
     def deliver(self, action: Mapping[str, Any], targets: Targets) -> Delivery:
         requests = plan(action, targets, self.clock())
@@ -358,6 +361,7 @@ class DiscordClient:
 
     def call(self, request: Request) -> _Answer:
         """Send one request; the answer on 2xx, else raise :class:`DeliveryError`."""
+        self.limits.before(request.route)
         headers = dict(self._headers)
         data = None
         if request.body is not None:
@@ -385,6 +389,7 @@ class DiscordClient:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        self.limits.after(request.route, status, response_headers, body)
         if 200 <= status < 300:
             return _Answer(status, response_headers, body)
         raise _error(what, status, response_headers, body, request.route)
