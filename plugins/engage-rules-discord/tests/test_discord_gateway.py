@@ -26,7 +26,7 @@ from engage_rules_discord.intents import (
     MESSAGE_CONTENT,
     intents_for,
 )
-from engage_rules_discord.source import IdentifyGate, cursor_value, read_cursor
+from engage_rules_discord.source import GatewaySource, IdentifyGate, cursor_value, read_cursor
 from pytest_httpserver import HTTPServer
 
 from engage_rules.testing import wait_for
@@ -352,3 +352,30 @@ def test_a_cursor_round_trips() -> None:
     session = Session("abc", 42, "wss://gateway-us-east1-b.discord.gg")
     assert read_cursor(cursor_value(session, 3), 3) == session
     assert read_cursor(cursor_value(session, 3), 2) is None
+
+
+@pytest.mark.e2e
+def test_a_token_refused_by_rest_stops_the_source_before_connecting(
+    httpserver: HTTPServer,
+) -> None:
+    httpserver.expect_request("/api/v10/applications/@me").respond_with_json(
+        {"message": "401: Unauthorized", "code": 0}, status=401
+    )
+    context = CommittingContext()
+    source = GatewaySource(
+        context.context(),
+        token=TOKEN,
+        base_url=httpserver.url_for("/api/v10"),
+        shards="auto",
+        parse=lambda payload: [],
+        timing=FAST,
+    )
+    source.start()
+    try:
+        wait_for(lambda: source.error is not None)
+    finally:
+        source.stop()
+        source.join(5)
+    assert "refused the bot token (401 Unauthorized)" in (source.error or "")
+    assert TOKEN not in (source.error or "")
+    assert source.shards == []

@@ -128,6 +128,7 @@ class Shard:
         self._token = token
         self._intents = intents
         self.shard = shard
+        self.label = f"discord shard {shard[0]}/{shard[1]}"
         self._url = url
         self._session_id = session.session_id if session else None
         self._resume_url = session.resume_url if session else None
@@ -194,7 +195,7 @@ class Shard:
                 user_agent_header="engage-rules-discord",
             )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as err:
-            self._log.warning("shard %s: could not connect to %s: %s", self.shard, url, err)
+            self._log.warning("%s: could not connect to %s: %s", self.label, url, err)
             return "resume" if resume else "identify"
         with conn:  # (websockets 17.1 wants the context manager; it closes with 1000)
             return self._on_connection(conn, resume)
@@ -208,7 +209,7 @@ class Shard:
         try:
             hello = self._hello(conn)
             if hello is None or hello.get("op") != OP_HELLO:
-                self._log.warning("shard %s: the gateway sent no HELLO", self.shard)
+                self._log.warning("%s: the gateway sent no HELLO", self.label)
                 return "resume" if resume else "identify"
             heartbeat = self._start_heartbeat(conn, hello)
             if heartbeat is None:
@@ -243,7 +244,7 @@ class Shard:
         d = hello.get("d")
         interval = d.get("heartbeat_interval") if isinstance(d, Mapping) else None
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
-            self._log.warning("shard %s: HELLO without a heartbeat_interval", self.shard)
+            self._log.warning("%s: HELLO without a heartbeat_interval", self.label)
             return None
         beat = Heartbeat(conn, interval / 1000, self._rng.random(), lambda: self._seq, self._log)
         beat.start()
@@ -277,10 +278,10 @@ class Shard:
         try:
             frame = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            self._log.warning("shard %s: skipped a frame that is not JSON", self.shard)
+            self._log.warning("%s: skipped a frame that is not JSON", self.label)
             return None
         if not isinstance(frame, dict):
-            self._log.warning("shard %s: skipped a frame that is not an object", self.shard)
+            self._log.warning("%s: skipped a frame that is not an object", self.label)
             return None
         return frame
 
@@ -301,33 +302,31 @@ class Shard:
             elif op == OP_HEARTBEAT:
                 heartbeat.beat()
             elif op == OP_RECONNECT:
-                self._log.info("shard %s: the gateway asked to reconnect", self.shard)
+                self._log.info("%s: the gateway asked to reconnect", self.label)
                 return "resume"
             elif op == OP_INVALID_SESSION:
                 return self._invalid_session(frame.get("d") is True)
             else:
-                self._log.debug("shard %s: skipped opcode %r", self.shard, op)
+                self._log.debug("%s: skipped opcode %r", self.label, op)
         return "stop"
 
     def _dispatch(self, frame: Mapping[str, Any]) -> bool:
         seq, name, d = frame.get("s"), frame.get("t"), frame.get("d")
         if isinstance(seq, bool) or not isinstance(seq, int) or not isinstance(name, str):
-            self._log.warning("shard %s: skipped a dispatch without `s` or `t`", self.shard)
+            self._log.warning("%s: skipped a dispatch without `s` or `t`", self.label)
             return True
         if name == "READY":
             sid = d.get("session_id") if isinstance(d, Mapping) else None
             resume_url = d.get("resume_gateway_url") if isinstance(d, Mapping) else None
             if not (isinstance(sid, str) and sid and isinstance(resume_url, str) and resume_url):
-                self._log.warning(
-                    "shard %s: READY without session_id/resume_gateway_url", self.shard
-                )
+                self._log.warning("%s: READY without session_id/resume_gateway_url", self.label)
                 return True
             self._session_id, self._resume_url = sid, resume_url
             self._ready_seen = True
-            self._log.info("shard %s: ready, session %s", self.shard, sid)
+            self._log.info("%s: ready, session %s", self.label, sid)
         elif name == "RESUMED":
             self._ready_seen = True
-            self._log.info("shard %s: resumed session %s at %s", self.shard, self._session_id, seq)
+            self._log.info("%s: resumed session %s at %s", self.label, self._session_id, seq)
         self._seq = seq
         session = self.session
         if session is None:  # a dispatch before READY: nothing to resume it with
@@ -336,13 +335,13 @@ class Shard:
 
     def _invalid_session(self, resumable: bool) -> Next:
         if resumable and self.session is not None:
-            self._log.info("shard %s: invalid session (resumable): resuming", self.shard)
+            self._log.info("%s: invalid session (resumable): resuming", self.label)
             return "resume"
         low, high = self._timing.invalid_session_wait
         self._log.warning(
-            "shard %s: the gateway invalidated session %s: identifying anew; dispatches "
+            "%s: the gateway invalidated session %s: identifying anew; dispatches "
             "after sequence %s that were not received are lost",
-            self.shard,
+            self.label,
             self._session_id,
             self._seq,
         )
@@ -365,7 +364,7 @@ class Shard:
                     "(Applications → the bot's application → Bot → Privileged Gateway Intents)"
                 )
             raise GatewayError(message)
-        self._log.info("shard %s: gateway closed (%s %s): reconnecting", self.shard, code, reason)
+        self._log.info("%s: gateway closed (%s %s): reconnecting", self.label, code, reason)
         if code in NEW_SESSION_CLOSES:
             return "identify"
         return "resume" if self.session is not None else "identify"
