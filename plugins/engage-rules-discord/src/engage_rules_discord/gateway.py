@@ -208,6 +208,8 @@ class Shard:
         heartbeat: Heartbeat | None = None
         try:
             hello = self._hello(conn)
+            if self._stopping.is_set():
+                return "stop"
             if hello is None or hello.get("op") != OP_HELLO:
                 self._log.warning("%s: the gateway sent no HELLO", self.label)
                 return "resume" if resume else "identify"
