@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -174,28 +175,35 @@ class Runtime:
         return self.log.read_text("utf-8", errors="replace")
 
 
+def _stream(gateway: FakeGateway, total: int) -> None:
+    """Dispatch ``total`` messages, one every 10 ms (kept in the session while no
+    runtime is connected, as Discord keeps them for a RESUME)."""
+    for n in range(total):
+        gateway.dispatch("MESSAGE_CREATE", message(n))
+        time.sleep(0.01)
+
+
 @pytest.mark.slow
 @pytest.mark.subprocess
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_kill_9_mid_stream_resumes_and_processes_every_dispatch_once(
     tmp_path: Path, httpserver: HTTPServer
 ) -> None:
-    total = 40
+    total = 200
     with fake_gateway(TOKEN) as gateway:
         replies = serve_rest(httpserver, gateway)
         path = write_setup(
             tmp_path, config(tmp_path, httpserver.url_for("/api/v10")), playbook=PLAYBOOK
         )
         first = Runtime(path)
+        stream = threading.Thread(target=_stream, args=(gateway, total), daemon=True)
         try:
             wait_for(gateway.has_session, 60)
-            for n in range(total // 2):
-                gateway.dispatch("MESSAGE_CREATE", message(n))
+            stream.start()  # dispatches keep coming, before, during and after the kill
             wait_for(lambda: len(replies.answered()) >= 5, 30)  # mid-stream: some committed
         finally:
             first.kill9()
-        for n in range(total // 2, total):  # while no runtime runs: kept in the session
-            gateway.dispatch("MESSAGE_CREATE", message(n))
+        stream.join(60)
         _, at_kill = stored(tmp_path)
         committed = json.loads(at_kill[CURSOR])["seq"]
 
@@ -210,4 +218,4 @@ def test_kill_9_mid_stream_resumes_and_processes_every_dispatch_once(
     assert len(gateway.sent_by_clients(2)) == 1  # identified once, resumed after the kill
     points, cursors = stored(tmp_path)
     assert points == {"1067468743521075230": total}  # every message's event exactly once
-    assert json.loads(cursors[CURSOR])["seq"] == total + 2  # READY, 40 messages, RESUMED
+    assert json.loads(cursors[CURSOR])["seq"] == total + 2  # READY, the messages, RESUMED
