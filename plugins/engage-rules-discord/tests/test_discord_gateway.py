@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
+from concurrent.futures import Future
 
 import pytest
 from discord_gateway_fake import APPLICATION_ID, fake_gateway
@@ -29,6 +31,7 @@ from engage_rules_discord.intents import (
 from engage_rules_discord.source import GatewaySource, IdentifyGate, cursor_value, read_cursor
 from pytest_httpserver import HTTPServer
 
+from engage_rules.plugin_api import Event, Outcome
 from engage_rules.testing import wait_for
 
 CURSOR = f"discord:{APPLICATION_ID}:0"
@@ -379,3 +382,33 @@ def test_a_token_refused_by_rest_stops_the_source_before_connecting(
     assert "refused the bot token (401 Unauthorized)" in (source.error or "")
     assert TOKEN not in (source.error or "")
     assert source.shards == []
+
+
+class SlowContext(CommittingContext):
+    """The runtime's queue is full for a while: the first message's submission waits."""
+
+    def submit(
+        self,
+        events: list[Event],
+        key: str | None = None,
+        *,
+        cursor: tuple[str, str] | None = None,
+    ) -> Future[Outcome]:
+        if events and events[0].id == message_id(0):
+            time.sleep(1.5)  # six heartbeat intervals of the fake gateway
+        return super().submit(events, key, cursor=cursor)
+
+
+@pytest.mark.e2e
+def test_a_full_runtime_queue_is_not_taken_for_a_zombie_connection(
+    httpserver: HTTPServer,
+) -> None:
+    context = SlowContext()
+    with rig(httpserver, context) as r:
+        wait_for(lambda: r.gateway.has_session())
+        r.gateway.dispatch("MESSAGE_CREATE", message(0))
+        r.gateway.dispatch("MESSAGE_CREATE", message(1))
+        wait_for(lambda: len(context.event_ids()) == 2)
+        assert len(r.gateway.sent_by_clients(1)) >= 3  # heartbeats went on meanwhile
+    assert r.gateway.sent_by_clients(6) == []  # no reconnection
+    assert len(r.gateway.conns) == 1

@@ -144,6 +144,8 @@ class Shard:
         self._rng = random.Random()
         #: Whether the current connection got READY or RESUMED (a working handshake).
         self._ready_seen = False
+        #: True while ``on_dispatch`` runs (it may wait for room in the runtime's queue).
+        self._dispatching = False
         #: Counters for tests and logs: connections opened, identifies, resumes sent.
         self.identifies = 0
         self.resumes = 0
@@ -248,7 +250,14 @@ class Shard:
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
             self._log.warning("%s: HELLO without a heartbeat_interval", self.label)
             return None
-        beat = Heartbeat(conn, interval / 1000, self._rng.random(), lambda: self._seq, self._log)
+        beat = Heartbeat(
+            conn,
+            interval / 1000,
+            self._rng.random(),
+            lambda: self._seq,
+            self._log,
+            busy=lambda: self._dispatching,
+        )
         beat.start()
         return beat
 
@@ -333,7 +342,11 @@ class Shard:
         session = self.session
         if session is None:  # a dispatch before READY: nothing to resume it with
             return True
-        return self._on_dispatch(frame, session)
+        self._dispatching = True
+        try:
+            return self._on_dispatch(frame, session)
+        finally:
+            self._dispatching = False
 
     def _invalid_session(self, resumable: bool) -> Next:
         if resumable and self.session is not None:

@@ -5,6 +5,8 @@ one every ``interval``; each carries the last sequence number received.  When no
 HEARTBEAT ACK came since the previous heartbeat, the connection is a "zombie": the
 heartbeat closes it with code 4000 (so the session stays resumable) and marks it, and
 the shard reconnects and resumes (https://discord.com/developers/docs/events/gateway#sending-heartbeats).
+While the reader is busy handing a dispatch to the runtime (its queue is full), ACKs wait
+unread in the socket: heartbeats go on, and a missing ACK is not taken for a zombie.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ class Heartbeat:
         jitter: float,
         seq: Callable[[], int | None],
         log: logging.Logger,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self._conn = conn
         self.interval = interval
         self.first = interval * jitter
         self._seq = seq
         self._log = log
+        self._busy = busy
         self._acked = True
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -72,7 +76,7 @@ class Heartbeat:
         while not self._done.wait(delay):
             with self._lock:
                 acked = self._acked
-            if not acked:
+            if not acked and not self._busy():
                 self._log.warning(
                     "discord gateway: no heartbeat ACK within %.1f s: reconnecting", self.interval
                 )
