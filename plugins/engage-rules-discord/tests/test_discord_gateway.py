@@ -28,6 +28,7 @@ from engage_rules_discord.intents import (
     MESSAGE_CONTENT,
     intents_for,
 )
+from engage_rules_discord.plugin import DiscordAdapter
 from engage_rules_discord.source import GatewaySource, IdentifyGate, cursor_value, read_cursor
 from pytest_httpserver import HTTPServer
 
@@ -412,3 +413,14 @@ def test_a_full_runtime_queue_is_not_taken_for_a_zombie_connection(
         assert len(r.gateway.sent_by_clients(1)) >= 3  # heartbeats went on meanwhile
     assert r.gateway.sent_by_clients(6) == []  # no reconnection
     assert len(r.gateway.conns) == 1
+
+
+@pytest.mark.parametrize("shards", [0, -1, 5000, "many", None])
+def test_shards_is_auto_or_a_count(shards: object) -> None:
+    with pytest.raises(ValueError, match="shards"):
+        DiscordAdapter({"token": TOKEN, "shards": shards})
+
+
+@pytest.mark.parametrize("shards", ["auto", 1, 16])
+def test_shards_accepted(shards: object) -> None:
+    assert DiscordAdapter({"token": TOKEN, "shards": shards}).settings.shards == shards
