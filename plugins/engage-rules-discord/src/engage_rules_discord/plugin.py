@@ -6,15 +6,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engage_rules.plugin_api import Delivery, DeliveryError, Event, PayloadError, hookimpl
+from engage_rules.plugin_api import (
+    Delivery,
+    DeliveryError,
+    Event,
+    PayloadError,
+    SourceContext,
+    hookimpl,
+)
 
 from .client import CAPABILITIES, DEFAULT_BASE_URL, DiscordClient, Targets
 from .mapping import PLATFORM, MappingConfig, parse_dispatch
+from .source import GatewaySource
 
 
 def _snowflake_keys(value: Any, what: str) -> Any:
@@ -59,6 +67,17 @@ class DiscordSettings(BaseModel):
         description="community → channel (id or name) for broadcasts without a channel",
     )
     timeout: float = Field(default=10.0, gt=0, description="seconds per API call")
+    shards: Literal["auto"] | int = Field(
+        default="auto",
+        description="gateway connections: `auto` (Discord's recommended count) or a number",
+    )
+
+    @field_validator("shards")
+    @classmethod
+    def _shard_count(cls, value: Literal["auto"] | int) -> Literal["auto"] | int:
+        if isinstance(value, int) and not 1 <= value <= 4096:
+            raise ValueError(f"shards: {value} is not `auto` or a number from 1 to 4096")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -209,6 +228,19 @@ class DiscordAdapter:
         if self._closed:
             raise DeliveryError("the discord adapter is closed")
         return self._client.deliver(action, self._targets)
+
+    def connect(self, context: SourceContext) -> GatewaySource:
+        """The gateway connection(s) that read the bot's guilds into the runtime
+        (source.py; not started yet)."""
+        s = self.settings
+        return GatewaySource(
+            context,
+            token=s.token,
+            base_url=s.base_url,
+            shards=s.shards,
+            parse=self.parse,
+            timeout=s.timeout,
+        )
 
     def close(self) -> None:
         self._closed = True
