@@ -527,8 +527,8 @@ class _Checker:
             and target.attr in COMMUNITY_METHODS
         ):
             self.add(
-                f"`community.{target.attr}()` is for conditions (`if:`), not templates: "
-                "compute it in the rule's condition, or pass it with `emit:` data",
+                f"`community.{target.attr}()` is for conditions (`if:`) and parameters "
+                "written as one `{{ ... }}` expression, not message templates",
                 node,
             )
             return
