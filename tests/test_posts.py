@@ -342,3 +342,18 @@ def test_replaying_the_same_reactions_gives_the_same_actions_and_posts(
     stream = _stream(reactions)
     assert run(first, *stream) == run(second, *stream)
     assert items(first) == items(second)
+
+
+def test_tag_post_in_a_flow_step_makes_the_playbook_follow_posts() -> None:
+    pb = playbook("""
+flows:
+  f:
+    steps: [{tag_post: flowed}]
+rules:
+  - {id: r, on: message.posted, do: [{start_flow: f}]}
+""")
+    assert pb.before  # followed, though no rule reads `post`
+    acts = run(Engine(pb), post("m1"))
+    assert [(a.type, a.params.get("name")) for a in acts if a.type == "tag_post"] == [
+        ("tag_post", "flowed")
+    ]

@@ -46,6 +46,7 @@ from ..engine.scope import ActionScope
 from ..errors import ActionError
 from ..expr.posts import current_post
 from ..lang.action_params import ActionSpec, PostTagParams
+from ..lang.loader import ActionCall
 from ..lang.spec import PostReachedTrigger
 from ..model.decision import Decision
 from ..model.events import Event, MemberRef, internal_event
@@ -218,6 +219,13 @@ def make_reached(rules: list[tuple[str, tuple[tuple[str, int], ...]]]) -> Observ
     return reached
 
 
+def check_tag_post(
+    ctx: CompileContext, call: ActionCall, label: str, consts: dict[str, Any]
+) -> None:
+    """`tag_post` anywhere (a rule, a flow step, a ladder) makes the playbook follow posts."""
+    ctx.used.posts = True
+
+
 def do_tag_post(run: ActionScope, action: CompiledAction) -> None:
     """The ``tag_post`` action."""
     item = current_post(run)
@@ -246,6 +254,7 @@ class PostsFeature(BaseFeature):
             ActionDef(
                 ActionSpec("tag_post", PostTagParams, "name", "tag the post the event concerns"),
                 do_tag_post,
+                check=check_tag_post,
             )
         ]
 
@@ -259,9 +268,8 @@ class PostsFeature(BaseFeature):
                     (code, n) for field, code in _METRICS if (n := getattr(spec, field)) is not None
                 )
                 reached.append((rule.id, needs))
-        uses_action = any(a.name == "tag_post" for r in ctx.rules for a in (*r.do, *r.else_))
         section = ctx.spec.posts
-        if not reached and not ctx.used.posts and section is None and not uses_action:
+        if not reached and not ctx.used.posts and section is None:
             return None
         keep = section.keep.total_seconds() if section is not None else 7 * 86400.0
         cap = section.max if section is not None else 2_000

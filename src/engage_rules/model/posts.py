@@ -29,7 +29,7 @@ from .events import Event
 #: Where the posts live in ``CommunityState.data``.
 POSTS_KEY = "posts"
 #: Reactions remembered per post (``k``); beyond it reactions are counted, not named.
-MAX_REACTORS = 500
+MAX_REACTORS = 200
 #: Tags per post (``tag_post``).
 MAX_POST_TAGS = 16
 
