@@ -64,6 +64,7 @@ CANONICAL_TYPES = (
     "message.posted",
     "message.deleted",
     "reaction.added",
+    "reaction.removed",
     "content.shared",
     "checkin",
     "purchase",
@@ -87,6 +88,7 @@ INTERNAL_TYPES = (
     "flow.exited",
     "leaderboard.closed",
     "member.silent",
+    "post.reached",
 )
 
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
