@@ -153,12 +153,12 @@ rules:
   - id: r
     on: checkin
     if: "post is none and post.reactions == 0 and post.author is none and post.tags == []"
-    do: [{tag: {name: "[{{ post.replies }}]-{{ post is none }}"}}]
+    do: [{tag: {name: "x{{ post.replies }}y{{ post is none }}"}}]
 """)
     engine = Engine(pb)
     acts = run(engine, event("checkin", "u1", 0))
     # In templates, the fields of no post are undefined: they print as nothing.
-    assert [a.params["name"] for a in acts] == ["[]-True"]
+    assert [a.params["name"] for a in acts] == ["xyTrue"]
 
 
 def test_post_age_and_expiry_after_keep() -> None:
