@@ -85,6 +85,7 @@ class _Compiler:
         self.counts: dict[str, float | None] = {}
         self.dup: float | None = None
         self.streaks: set[str] = set()
+        self._used = Uses()
         self.namespace = Namespace()
         self.patterns = 0
         self.program_size = 0
@@ -124,6 +125,10 @@ class _Compiler:
     @property
     def currencies(self) -> tuple[str, ...]:
         return tuple(self._spec.currency_names)
+
+    @property
+    def used(self) -> Uses:
+        return self._used
 
     @property
     def rules(self) -> list[CompiledRule]:
@@ -238,6 +243,9 @@ class _Compiler:
                 else max(self.dup, uses.duplicates_window)
             )
         self.streaks |= uses.streaks
+        for type_, window in uses.group.items():
+            self._used.group_count(type_, window)
+        self._used.posts = self._used.posts or uses.posts
         self.count_patterns(uses, path)
 
     def count_patterns(self, uses: Uses, path: Path) -> None:
@@ -367,6 +375,7 @@ class _Compiler:
             sets_match=sets_match,
             trigger=trigger,
             shadow=r.shadow,
+            cooldown_per=r.cooldown_per,
         )
 
     def inline_condition(self, cond: Any) -> str | None:
@@ -420,9 +429,12 @@ class _Compiler:
         data_vars = dict(self.namespace.data_vars)
         dispatch, source = build_dispatch({**ordered, **routes}, self.namespace.values, data_vars)
         observers: dict[str, list[Callable[..., None]]] = {}
+        before: dict[str, list[Callable[..., None]]] = {}
         for _, plan in plans:
             for type_, hooks in plan.observers.items():
                 observers.setdefault(type_, []).extend(hooks)
+            for type_, hooks in plan.before.items():
+                before.setdefault(type_, []).extend(hooks)
         timer_kinds = {
             kind: handler
             for feature in self.registry.features
@@ -462,6 +474,7 @@ class _Compiler:
             notes=tuple(sorted(self.notes)),
             shadow=spec.shadow,
             loaded=self.loaded,
+            before={t: tuple(hooks) for t, hooks in before.items()},
         )
 
 

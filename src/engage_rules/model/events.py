@@ -65,6 +65,7 @@ CANONICAL_TYPES = (
     "message.posted",
     "message.deleted",
     "reaction.added",
+    "reaction.removed",
     "content.shared",
     "checkin",
     "purchase",
@@ -88,6 +89,7 @@ INTERNAL_TYPES = (
     "flow.exited",
     "leaderboard.closed",
     "member.silent",
+    "post.reached",
 )
 
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
