@@ -63,6 +63,7 @@ def test_message_create() -> None:
             "data": {
                 "text": "大家好！今天分享一个教程 https://example.com",
                 "message_id": "1478002685239230471",
+                "links": ["https://example.com"],
             },
         }
     ]
