@@ -111,7 +111,9 @@ def map_dispatch(
     """:func:`parse_dispatch`, raising :class:`Skip` (or :class:`Threads`) with the reason
     when the payload maps to no event."""
     p = obj(payload, "payload")
-    op = integer(p.get("op"), "op")
+    # A dispatch stored without its opcode (``{"t": ..., "d": ...}``, as relays and
+    # recorders often keep them) is read as the dispatch it is.
+    op = integer(p.get("op", 0 if "t" in p else None), "op")
     if op != 0:
         raise Skip(f"opcode {op}: not a dispatch")
     name = string(p.get("t"), "t")

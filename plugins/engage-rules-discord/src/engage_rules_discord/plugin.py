@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engage_rules.plugin_api import Delivery, DeliveryError, Event, hookimpl
+from engage_rules.plugin_api import Delivery, DeliveryError, Event, RegisterCommand, hookimpl
 
+from . import commands
 from .client import CAPABILITIES, DEFAULT_BASE_URL, DiscordClient, Targets
 from .mapping import PLATFORM, MappingConfig
 from .parser import DispatchParser
@@ -193,4 +194,14 @@ def register_adapters(register: Callable[..., None]) -> None:
         make_adapter,
         "Discord: gateway messages, joins, leaves and reactions in; messages, "
         "deletions, timeouts, kicks and bans out over REST",
+    )
+
+
+@hookimpl
+def register_commands(register: RegisterCommand) -> None:
+    register(
+        "discord",
+        commands.configure,
+        commands.run,
+        "Discord: `map` gateway dispatches to events, `import` a DiscordChatExporter export",
     )

@@ -93,12 +93,13 @@ class MappingConfig:
 
 
 def _chat(value: Any, path: str, config: MappingConfig) -> tuple[int, str | None]:
-    """The chat id and its community (None: a chat this adapter does not read)."""
+    """The chat id and its community (None: a group not listed in ``chats``); a chat that
+    is not a group raises :class:`Skip`."""
     chat = obj(value, path)
     chat_id = integer(chat.get("id"), f"{path}.id")
     chat_type = string(chat.get("type"), f"{path}.type")
     if chat_type not in ("group", "supergroup"):
-        return chat_id, None
+        raise Skip(f"a {chat_type} chat: only groups and supergroups are read")
     return chat_id, config.community(chat_id)
 
 

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engage_rules.plugin_api import Delivery, DeliveryError, Event, hookimpl
+from engage_rules.plugin_api import Delivery, DeliveryError, Event, RegisterCommand, hookimpl
 
+from . import commands
 from .client import CAPABILITIES, DEFAULT_BASE_URL, TelegramClient
 from .mapping import PLATFORM, MappingConfig
 from .parser import UpdateParser
@@ -150,4 +151,14 @@ def register_adapters(register: Callable[..., None]) -> None:
         TelegramAdapter,
         "Telegram Bot API: group messages, joins, leaves and reactions in; messages, "
         "deletions, mutes, kicks and bans out",
+    )
+
+
+@hookimpl
+def register_commands(register: RegisterCommand) -> None:
+    register(
+        "telegram",
+        commands.configure,
+        commands.run,
+        "Telegram: `map` Bot API updates to events, `import` a Telegram Desktop export",
     )
