@@ -63,6 +63,7 @@ CANONICAL_TYPES = (
     "member.left",
     "message.posted",
     "message.deleted",
+    "message.edited",
     "reaction.added",
     "content.shared",
     "checkin",

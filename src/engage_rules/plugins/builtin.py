@@ -45,6 +45,7 @@ EVENT_TYPES: dict[str, str] = {
     "member.left": "a member left the community",
     "message.posted": "a member posted a message (data.text, data.message_id)",
     "message.deleted": "a message was deleted (data.message_id)",
+    "message.edited": "a member edited a message (data.text: the new text, data.message_id)",
     "reaction.added": "a member reacted to a message (data.to_member: its author)",
     "content.shared": "a member shared content",
     "checkin": "a member checked in",
