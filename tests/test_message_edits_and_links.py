@@ -44,13 +44,16 @@ def test_edits_false_opts_a_moderation_rule_out() -> None:
 
 
 def test_edits_true_opts_another_rule_in() -> None:
-    text = RULES.replace("    do: [{award: {points: 1}}]", "    edits: true\n    do: [{award: {points: 1}}]")
+    reward = "    do: [{award: {points: 1}}]"
+    text = RULES.replace(reward, "    edits: true\n" + reward)
     engine = Engine(playbook(text))
     assert kinds(acts(engine, edited("hello"))) == ["award"]
 
 
 def test_edits_on_a_rule_not_on_message_posted_is_a_load_error() -> None:
-    text = "rules:\n  - id: hi\n    on: member.joined\n    edits: true\n    do: [{send: {text: hi}}]\n"
+    text = (
+        "rules:\n  - id: hi\n    on: member.joined\n    edits: true\n    do: [{send: {text: hi}}]\n"
+    )
     with pytest.raises(PlaybookError) as info:
         playbook(text)
     assert "`edits:` is for rules on message.posted" in str(info.value)

@@ -16,6 +16,8 @@ from engage_rules_telegram.parser import UpdateParser
 from engage_rules_telegram.plugin import TelegramAdapter
 
 from engage_rules.events import event_to_json
+from engage_rules.runtime.config import load_config
+from engage_rules.runtime.service import Service
 
 DATA = Path(__file__).parent / "data"
 CHAT = -1001234567890
@@ -189,3 +191,29 @@ def test_map_update_raises_the_reason_parse_update_swallows() -> None:
     with pytest.raises(Skip):
         map_update({"update_id": 1, "poll": {}}, MappingConfig())
     assert parse_update({"update_id": 1, "poll": {}}, MappingConfig()) == []
+
+
+def test_the_runtime_warns_at_start_up_about_rules_reading_account_age(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    moderation = Path(__file__).resolve().parents[3] / "rules" / "moderation"
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"playbook: {moderation}\n"
+        f"store: sqlite:///{tmp_path}/engage.db\n"
+        "sources:\n"
+        "  - type: jsonl\n"
+        f"    path: {tmp_path}/in.jsonl\n"
+        "adapters:\n"
+        "  telegram:\n"
+        "    token_env: TG_TOKEN\n"
+        "dispatch:\n"
+        "  default: telegram\n",
+        "utf-8",
+    )
+    with caplog.at_level(logging.WARNING, "engage_rules.runtime"):
+        service = Service.from_config(load_config(config, {"TG_TOKEN": "1:x"}))
+    service.shutdown()
+    [warning] = [r.getMessage() for r in caplog.records if "account_age" in r.getMessage()]
+    assert "rule 'new-account-links' reads member.account_age" in warning
+    assert warning.startswith(str(moderation / "community.yaml"))

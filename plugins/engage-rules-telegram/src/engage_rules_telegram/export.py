@@ -147,7 +147,7 @@ class ExportReader:
             except PayloadError as err:
                 self.note(f"{path}: left out: {err}")
 
-    def _base(self, m: Mapping[str, Any], path: str, at: datetime) -> dict[str, Any]:
+    def _base(self, at: datetime) -> dict[str, Any]:
         return {
             "at": at.isoformat(),
             "community": self.community,
@@ -196,7 +196,7 @@ class ExportReader:
         member = {"id": sender}
         if isinstance(m.get("from"), str) and m["from"]:
             member["name"] = m["from"]
-        base = self._base(m, path, at)
+        base = self._base(at)
         yield event(
             {
                 **base,
@@ -230,7 +230,7 @@ class ExportReader:
                 when = _when(who, "date_unixtime", where) if "date_unixtime" in who else at
                 yield event(
                     {
-                        **self._base(m, path, when),
+                        **self._base(when),
                         "id": f"telegram:{self.chat_id}:{mid}:reaction:{reactor}:{emoji}",
                         "type": "reaction.added",
                         "member": {"id": reactor},
@@ -267,7 +267,7 @@ class ExportReader:
                 data["reason"] = "kicked" if actor and actor != uid else "left"
             yield event(
                 {
-                    **self._base(m, path, at),
+                    **self._base(at),
                     "id": f"telegram:{self.chat_id}:{mid}:{kind}:{uid}",
                     "type": f"member.{kind}",
                     "member": {"id": uid},
