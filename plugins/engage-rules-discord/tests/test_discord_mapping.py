@@ -204,7 +204,9 @@ def test_snowflake_time() -> None:
     ("payload", "message"),
     [
         ("hello", "payload: expected an object, got a string"),
-        ({"t": "MESSAGE_CREATE", "d": {}}, "op: expected an integer, got null"),
+        ({"op": None, "t": "MESSAGE_CREATE", "d": {}}, "op: expected an integer, got null"),
+        ({"t": "MESSAGE_CREATE", "d": {}}, "d.id: expected a string, got null"),  # op read as 0
+        ({"d": {}}, "op: expected an integer, got null"),
         ({"op": 0, "t": None, "d": {}}, "t: expected a string, got null"),
         ({"op": 0, "t": "MESSAGE_CREATE", "d": []}, "d: expected an object, got an array"),
         (
