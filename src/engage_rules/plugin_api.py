@@ -17,9 +17,11 @@ this module is the promise to plugin authors: these names stay importable from
 * **Functions**: :class:`FunctionSpec` and the :class:`EvalContext` functions receive.
 * **Adapters**: :class:`Adapter`, :class:`Delivery`, :class:`PayloadError`,
   :class:`DeliveryError`, events (:class:`Event`, :func:`event_from_obj`,
-  :class:`EventError`, :func:`event_to_json`) and :func:`reject_unknown` for settings;
-  :func:`map_payload_file` and :func:`write_events` for an adapter's ``map`` and
-  ``import`` commands.
+  :class:`EventError`, :func:`event_to_json`) and :func:`reject_unknown` for settings.  An
+  adapter that reads its platform by itself (:class:`ConnectingAdapter`) returns a
+  :class:`Source` from ``connect`` and submits through its :class:`SourceContext`
+  (:class:`Outcome`, :class:`ServiceStopping`).  :func:`map_payload_file` and
+  :func:`write_events` serve an adapter's ``map`` and ``import`` commands.
 * **Errors**: :class:`EngageRulesError` is the root of every error engage_rules raises
   (``engage_rules.errors`` draws the tree); a plugin's own errors may derive from it.
 * **Durations**: :func:`parse_duration` / :data:`Duration` for section models;
@@ -32,6 +34,7 @@ from ._util.durations import Duration, parse_duration
 from .adapters.base import Adapter, Delivery, DeliveryError, PayloadError
 from .adapters.payload_files import map_payload_file, write_events
 from .adapters.settings import reject_unknown
+from .adapters.sources import ConnectingAdapter, Outcome, Source, SourceContext
 from .compile.feature import (
     ActionDef,
     BaseFeature,
@@ -44,7 +47,7 @@ from .compile.playbook import CompiledAction, CompiledPlaybook
 from .engine.effects import Effects
 from .engine.scope import ActionScope
 from .engine.timers import timer_action
-from .errors import ActionError, EngageRulesError
+from .errors import ActionError, EngageRulesError, ServiceStopping
 from .expr.context import EvalContext
 from .expr.function_spec import FunctionSpec
 from .lang.action_params import ActionSpec
@@ -75,6 +78,7 @@ __all__ = [
     "CompileContext",
     "CompiledAction",
     "CompiledPlaybook",
+    "ConnectingAdapter",
     "Decision",
     "Delivery",
     "DeliveryError",
@@ -89,6 +93,7 @@ __all__ = [
     "FeaturePlan",
     "FunctionSpec",
     "MemberState",
+    "Outcome",
     "PayloadError",
     "RegisterAction",
     "RegisterAdapter",
@@ -98,6 +103,9 @@ __all__ = [
     "RegisterFeature",
     "RegisterFunction",
     "RegisterStore",
+    "ServiceStopping",
+    "Source",
+    "SourceContext",
     "Timer",
     "event_from_obj",
     "event_to_json",
