@@ -20,8 +20,11 @@ this module is the promise to plugin authors: these names stay importable from
   :class:`EventError`, :func:`event_to_json`) and :func:`reject_unknown` for settings.  An
   adapter that reads its platform by itself (:class:`ConnectingAdapter`) returns a
   :class:`Source` from ``connect`` and submits through its :class:`SourceContext`
-  (:class:`Outcome`, :class:`ServiceStopping`).  :func:`map_payload_file` and
-  :func:`write_events` serve an adapter's ``map`` and ``import`` commands.
+  (:class:`Outcome`, :class:`ServiceStopping`).  :mod:`api_calls`
+  (:mod:`engage_rules.adapters.api_calls`): one HTTP API call and what its answer means
+  for delivery (retryable or permanent, ``Retry-After``, rate-limit buckets).
+  :func:`map_payload_file` and :func:`write_events` serve an adapter's ``map`` and
+  ``import`` commands.
 * **Errors**: :class:`EngageRulesError` is the root of every error engage_rules raises
   (``engage_rules.errors`` draws the tree); a plugin's own errors may derive from it.
 * **Durations**: :func:`parse_duration` / :data:`Duration` for section models;
@@ -31,6 +34,7 @@ this module is the promise to plugin authors: these names stay importable from
 from __future__ import annotations
 
 from ._util.durations import Duration, parse_duration
+from .adapters import api_calls
 from .adapters.base import Adapter, Delivery, DeliveryError, PayloadError
 from .adapters.payload_files import map_payload_file, write_events
 from .adapters.settings import reject_unknown
@@ -107,6 +111,7 @@ __all__ = [
     "Source",
     "SourceContext",
     "Timer",
+    "api_calls",
     "event_from_obj",
     "event_to_json",
     "hookimpl",

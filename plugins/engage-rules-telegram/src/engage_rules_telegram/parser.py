@@ -15,6 +15,7 @@ from typing import Any
 from engage_rules.plugin_api import Event
 
 from .fields import Migrated, Skip
+from .join_requests import join_request_events
 from .mapping import MappingConfig, map_update
 
 log = logging.getLogger("engage_rules_telegram")
@@ -75,6 +76,9 @@ class UpdateParser:
     def explain(self, payload: Any) -> tuple[list[Event], str | None]:
         """One update → (events, why there are none)."""
         try:
+            requests = join_request_events(payload, self.config)
+            if requests is not None:
+                return requests, None if requests else "a join request from a bot or an unread chat"
             events = map_update(payload, self.config, self._author_of, self._album_first)
         except Migrated as m:
             self._migrate(m)
