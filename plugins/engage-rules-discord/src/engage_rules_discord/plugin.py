@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -15,7 +14,6 @@ from engage_rules.plugin_api import (
     Delivery,
     DeliveryError,
     Event,
-    PayloadError,
     RegisterCommand,
     SourceContext,
     hookimpl,
