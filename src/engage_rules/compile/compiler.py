@@ -48,6 +48,8 @@ from .playbook import CompiledAction, CompiledPlaybook, CompiledRule, Condition,
 
 #: Event types that count as activity (docs/reference.md §5.6) when `activity_events`
 #: is not set.
+#: A member's post, and the same message edited (docs/reference.md §3.2).
+POSTED, EDITED = "message.posted", "message.edited"
 DEFAULT_ACTIVITY_EVENTS = ("message.posted", "reaction.added", "content.shared", "checkin")
 
 
@@ -355,6 +357,9 @@ class _Compiler:
         if r.threshold is not None:
             threshold = (r.threshold.count, r.threshold.within.total_seconds())
         _, line, _ = self.loaded.source.pos(path)
+        do = tuple(self.actions(r.do, "do"))
+        else_ = tuple(self.actions(r.else_ or [], "else"))
+        types = self._with_edits(r, path, types, any(a.moderation for a in (*do, *else_)))
         return CompiledRule(
             id=r.id,
             index=index,
@@ -367,8 +372,8 @@ class _Compiler:
             threshold=threshold,
             stop=r.stop,
             exempt=Exempt.of(r.exempt),
-            do=tuple(self.actions(r.do, "do")),
-            else_=tuple(self.actions(r.else_ or [], "else")),
+            do=do,
+            else_=else_,
             source=path,
             line=line,
             cond_inline=inline,
@@ -377,6 +382,24 @@ class _Compiler:
             shadow=r.shadow,
             cooldown_per=r.cooldown_per,
         )
+
+    def _with_edits(
+        self, r: Any, path: Path, types: tuple[str, ...], moderates: bool
+    ) -> tuple[str, ...]:
+        """A rule on ``message.posted`` also runs on ``message.edited`` when it takes
+        moderation actions (an edit can add what the post was deleted for), unless it says
+        ``edits: false``; other rules only with ``edits: true`` (an edit is no new post,
+        so rewards are not granted again).  docs/language.md, "Rules"."""
+        if r.edits is not None and POSTED not in types:
+            self.problems.add(
+                (*path, "edits"),
+                "`edits:` is for rules on message.posted (it adds message.edited to them)",
+            )
+            return types
+        wanted = r.edits if r.edits is not None else moderates
+        if wanted and POSTED in types and EDITED not in types:
+            return (*types, EDITED)
+        return types
 
     def inline_condition(self, cond: Any) -> str | None:
         """One Python expression for a condition that is an expression or a list of

@@ -191,6 +191,11 @@ class RuleSpec(Strict):
         description="Trial mode: evaluate the rule and record what its actions would do "
         "(shadow actions), but carry none out and deliver nothing",
     )
+    edits: bool | None = Field(
+        default=None,
+        description="Whether a rule on message.posted also sees message.edited (an edited "
+        "message); default: yes for rules taking moderation actions, no for others",
+    )
 
     @field_validator("on")
     @classmethod

@@ -64,6 +64,7 @@ CANONICAL_TYPES = (
     "member.join_requested",
     "message.posted",
     "message.deleted",
+    "message.edited",
     "reaction.added",
     "reaction.removed",
     "content.shared",

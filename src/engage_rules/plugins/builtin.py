@@ -50,6 +50,7 @@ EVENT_TYPES: dict[str, str] = {
     "approve_join / decline_join answer",
     "message.posted": "a member posted a message (data.text, data.message_id)",
     "message.deleted": "a message was deleted (data.message_id)",
+    "message.edited": "a member edited a message (data.text: the new text, data.message_id)",
     "reaction.added": "a member reacted to a message (data.to_member: its author)",
     "reaction.removed": "a member took a reaction back (data.message_id, data.emoji)",
     "content.shared": "a member shared content (data.message_id: a post, for posts)",
