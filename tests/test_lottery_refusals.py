@@ -1,0 +1,44 @@
+"""A prize whose actions are refused (a `spend` the member cannot afford) takes nothing:
+the prize's stock is kept, the draw is not announced, and the rule's `else:` runs."""
+
+from __future__ import annotations
+
+from engage_rules import Engine
+from engage_rules.testing import event
+from helpers import playbook, run
+
+PB = """
+rules:
+  - id: paid-draw
+    on: checkin
+    do:
+      - lottery:
+          prizes:
+            - name: 抱枕
+              weight: 1
+              stock: 3
+              do: [{spend: {points: 100, reason: 抽奖券}}, {tag: winner}]
+    else:
+      - reply: {text: 积分不足}
+"""
+
+
+def test_a_refused_spend_inside_a_prize_keeps_the_stock_and_runs_else() -> None:
+    engine = Engine(playbook(PB))
+    actions = run(engine, event("checkin", "u1", 0, id="e1"))
+    assert [a.type for a in actions] == ["reply"]
+    assert actions[0].params["text"] == "积分不足"
+    stock = engine.state.community("default").data["lotteries"]["paid-draw/do.0"]
+    assert stock == [3]
+    assert "winner" not in engine.state.community("default").member("u1").tags
+
+
+def test_an_affordable_prize_takes_its_stock_and_runs_its_actions() -> None:
+    earn = "  - id: earn\n    on: message.posted\n    do: [{award: {points: 150}}]\n"
+    engine = Engine(playbook(PB + earn))
+    run(engine, event("message.posted", "u1", 0, id="m1"))
+    actions = run(engine, event("checkin", "u1", 1, id="e1"))
+    assert [a.type for a in actions] == ["lottery", "spend", "tag"]
+    stock = engine.state.community("default").data["lotteries"]["paid-draw/do.0"]
+    assert stock == [2]
+    assert engine.state.community("default").member("u1").balances["points"] == 50
