@@ -42,3 +42,46 @@ def test_an_affordable_prize_takes_its_stock_and_runs_its_actions() -> None:
     stock = engine.state.community("default").data["lotteries"]["paid-draw/do.0"]
     assert stock == [2]
     assert engine.state.community("default").member("u1").balances["points"] == 50
+
+
+REFUSED_PB = """
+rules:
+  - id: buy
+    on: checkin
+    do: [{spend: {points: 100}}, {tag: buyer}]
+    refused:
+      - reply: {text: "不能兑换: {{ refusal.reason }} ({{ refusal.balance }}/{{ refusal.amount }})"}
+    else:
+      - reply: {text: 条件不满足}
+"""
+
+
+def test_a_refused_action_runs_the_refused_branch_with_the_reason() -> None:
+    engine = Engine(playbook(REFUSED_PB))
+    actions = run(engine, event("checkin", "u1", 0, id="e1"))
+    assert [(a.type, a.params["text"]) for a in actions] == [
+        ("reply", "不能兑换: insufficient_balance (0/100)")
+    ]
+
+
+def test_a_false_condition_runs_else_not_refused() -> None:
+    pb = REFUSED_PB.replace("on: checkin\n", "on: checkin\n    if: member.points > 5\n")
+    actions = run(Engine(playbook(pb)), event("checkin", "u1", 0, id="e1"))
+    assert [a.params["text"] for a in actions] == ["条件不满足"]
+
+
+def test_a_refused_lottery_prize_runs_the_refused_branch() -> None:
+    pb = PB.replace("    else:\n", "    refused:\n").replace(
+        "积分不足", "'{{ refusal.action }}: {{ refusal.reason }}'"
+    )
+    actions = run(Engine(playbook(pb)), event("checkin", "u1", 0, id="e1"))
+    assert [a.params["text"] for a in actions] == ["lottery: insufficient_balance"]
+
+
+def test_refusal_is_only_available_in_actions() -> None:
+    import pytest
+
+    from engage_rules.errors import PlaybookError
+
+    with pytest.raises(PlaybookError, match="refusal"):
+        playbook(REFUSED_PB.replace("on: checkin\n", "on: checkin\n    if: refusal\n"))

@@ -354,6 +354,7 @@ class _Compiler:
             exempt=Exempt.of(r.exempt),
             do=tuple(self.actions(r.do, "do")),
             else_=tuple(self.actions(r.else_ or [], "else")),
+            refused=tuple(self.actions(r.refused or [], "refused")),
             source=path,
             line=line,
             cond_inline=inline,

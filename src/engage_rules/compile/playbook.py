@@ -159,6 +159,8 @@ class CompiledRule:
     trigger: Trigger | None = None
     #: Shadow mode (features/shadow.py): its actions are recorded, not carried out.
     shadow: bool = False
+    #: What runs when an action of `do` is refused (``refused:``); without it, `else_`.
+    refused: tuple[CompiledAction, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,6 +18,8 @@ with a retention (``Store.keep_traces``):
 
 Outcomes: ``fired``, ``else`` (the condition was false and `else:` ran),
 ``refused_else`` (an action was refused, e.g. a short `spend`, and `else:` ran),
+``refused`` (an action was refused and the rule's `refused:` branch ran; ``refusal``
+says why),
 ``condition_false``, ``exempt``, ``once``, ``cooldown``, ``threshold`` (counted, not
 reached yet), ``error`` (the condition failed) and ``not_reached`` (an earlier rule
 had `stop: true`).
@@ -28,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..compile.rule_helpers import rule_error, run_actions, threshold
+from ..compile.rule_helpers import refused_branch, rule_error, run_actions, threshold
 from ..expr.condition_parts import Part, condition_parts, shown
 from ..expr.expressions import render_condition
 from ..model.decision import Decision
@@ -176,11 +178,12 @@ class _RuleTracer:
         if m is not None and rule.cooldown is not None:
             m.cooldowns[rule.id] = at_ts
         errors = len(d.errors)
-        if rule.else_:
+        if rule.else_ or rule.refused:
             done = run_actions(rule, rule.do, c)
             if not done:
-                run_actions(rule, rule.else_, c)
-            out["outcome"] = "fired" if done else "refused_else"
+                run_actions(rule, refused_branch(rule), c)
+                out["refusal"] = shown(c.refusal)
+            out["outcome"] = "fired" if done else "refused" if rule.refused else "refused_else"
         else:
             run_actions(rule, rule.do, c)
             out["outcome"] = "fired"

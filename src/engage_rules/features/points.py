@@ -307,7 +307,11 @@ def do_spend(run: ActionScope, action: CompiledAction) -> None:
     if amount == 0:
         return
     if m.balances.get(currency, 0) < amount:
-        raise ActionRefused("insufficient balance")
+        raise ActionRefused(
+            "insufficient balance",
+            "insufficient_balance",
+            {"currency": currency, "amount": amount, "balance": m.balances.get(currency, 0)},
+        )
     reason = run.text(action, "reason", run.rule)
     record = run.emit(action, m.id, {"currency": currency, "amount": amount, "reason": reason})
     _ledger(run, m, currency, -amount, "spend", reason, record)

@@ -46,7 +46,7 @@ MERGED_SECTIONS = ("rules", "vars", "templates", "flows")
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 #: Lists whose items are actions (or flow steps), for naming places in messages.
-_ACTION_LISTS = ("do", "else", "steps", "then", "on_timeout")
+_ACTION_LISTS = ("do", "else", "refused", "steps", "then", "on_timeout")
 _FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _STRICT: dict[str, Any] = {"strict": True, "by_alias": True, "by_name": False}
 
@@ -334,6 +334,8 @@ class _Loader:
             rule.do = calls.get(("rules", i, "do"), [])
             if rule.else_ is not None:
                 rule.else_ = calls.get(("rules", i, "else"), [])
+            if rule.refused is not None:
+                rule.refused = calls.get(("rules", i, "refused"), [])
         if spec.moderation is not None and spec.moderation.strikes is not None:
             for j, step in enumerate(spec.moderation.strikes.ladder):
                 step.do = calls.get(("moderation", "strikes", "ladder", j, "do"), [])
@@ -440,7 +442,7 @@ class _Loader:
         rules = self.merged.get("rules", [])
         for i, rule in enumerate(rules):
             if isinstance(rule, dict):
-                lists += [(("rules", i, k), rule.get(k)) for k in ("do", "else")]
+                lists += [(("rules", i, k), rule.get(k)) for k in ("do", "else", "refused")]
         mod = self.merged.get("moderation")
         strikes = mod.get("strikes") if isinstance(mod, dict) else None
         ladder = strikes.get("ladder") if isinstance(strikes, dict) else None

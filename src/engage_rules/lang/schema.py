@@ -33,6 +33,7 @@ DURATION_PATTERN = JSON_PATTERN
 ACTION_LISTS = (
     ("RuleSpec", "do"),
     ("RuleSpec", "else"),
+    ("RuleSpec", "refused"),
     ("LadderStep", "do"),
     ("OnCloseStep", "do"),
     ("FlagParams", "on_approve"),

@@ -156,6 +156,11 @@ class RuleSpec(Strict):
     exempt: ExemptSpec | None = None
     do: list[Any] = Field(default_factory=list)
     else_: list[Any] | None = Field(default=None, alias="else")
+    refused: list[Any] | None = Field(
+        default=None,
+        description="Actions run instead of `else:` when an action of `do:` is refused "
+        "(a short `spend`, an item out of stock); `refusal.reason` says why",
+    )
     shadow: bool = Field(
         default=False,
         description="Trial mode: evaluate the rule and record what its actions would do "

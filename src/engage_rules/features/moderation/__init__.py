@@ -133,7 +133,7 @@ class ModerationFeature(BaseFeature):
         who = describe_exempt(exempt_spec)
         rules = ctx.rules
         for i, rule in enumerate(rules):
-            if not any(a.moderation for a in (*rule.do, *rule.else_)):
+            if not any(a.moderation for a in (*rule.do, *rule.else_, *rule.refused)):
                 continue
             ctx.note(
                 rule.source,
