@@ -136,6 +136,10 @@ moderation:
 flows:
   f1:
     steps: [{send: {text: "step"}}, {wait: 1h}, {tag: flowed}]
+shop:
+  items: {mug: {price: 1, stock: 5, codes: {generate: 5, prefix: M-}}}
+draws:
+  d1: {winners: 1}
 rules:
   - id: join
     on: member.joined
@@ -153,6 +157,9 @@ rules:
       - emit: {type: custom.hello, data: {x: 1}}
       - lottery:
           prizes: [{name: p1, weight: 1, stock: 1, do: [{tag: {name: winner, expires: 1h}}]}]
+      - redeem: mug
+      - enter_draw: d1
+      - run_draw: d1
   - id: cmd
     on: message.posted
     do:

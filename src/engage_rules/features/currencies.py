@@ -26,11 +26,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..model.decision import Decision
+from ..model.decision import ActionRecord, Decision
 from ..model.state import LedgerEntry, MemberState, Timer, from_ts, ts
 
 if TYPE_CHECKING:
     from ..engine.effects import Effects
+    from ..engine.scope import ActionScope
 
 #: The timer kind that expires lots.
 EXPIRE_KIND = "expire"
@@ -185,3 +186,41 @@ def expire_lots(
         if m.revocable:
             m.credit_expired(seq, amount)  # a revoke can no longer take this part back
     m.balances[currency] = balance
+
+
+def debit(
+    run: ActionScope,
+    m: MemberState,
+    currency: str,
+    amount: int,
+    reason: str,
+    record: ActionRecord,
+    expiring: bool,
+) -> LedgerEntry:
+    """Take ``amount`` (> 0, no more than the balance) of ``currency`` from ``m`` with a
+    ``spend`` ledger entry caused by ``run``'s event, as `spend` does: the balance stays
+    the sum of the ledger, and an expiring currency uses its oldest lots first."""
+    ev = run.event
+    ref = ev.data.get("message_id")
+    seq = m.ledger_seq = m.ledger_seq + 1
+    entry = LedgerEntry(
+        seq,
+        currency,
+        -amount,
+        "spend",
+        reason,
+        run.rule,
+        ev.id,
+        "",
+        ev.at,
+        ref if isinstance(ref, str) else None,
+        None,
+        None,
+        record,
+    )
+    m.balances[currency] = m.balances.get(currency, 0) - amount
+    run.d.ledger.append((m.community, m.id, entry))
+    run.d.touched.add((m.community, m.id))
+    if expiring:
+        debit_lots(m, currency, amount)
+    return entry

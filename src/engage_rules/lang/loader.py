@@ -342,6 +342,8 @@ class _Loader:
         for bid, board in spec.leaderboards.items():
             for j, close_step in enumerate(board.on_close):
                 close_step.do = calls.get(("leaderboards", bid, "on_close", j, "do"), [])
+        for did, draw in spec.draws.items():
+            draw.do = calls.get(("draws", did, "do"), [])
         return spec
 
     def _sections(self) -> dict[str, Any]:
@@ -455,6 +457,10 @@ class _Loader:
             for j, step in enumerate(steps if isinstance(steps, list) else []):
                 if isinstance(step, dict):
                     lists.append((("leaderboards", bid, "on_close", j, "do"), step.get("do")))
+        draws = self.merged.get("draws")
+        for did, draw in draws.items() if isinstance(draws, dict) else ():
+            if isinstance(draw, dict):
+                lists.append((("draws", did, "do"), draw.get("do")))
         calls: dict[Path, list[ActionCall]] = {}
         for path, items in lists:
             if isinstance(items, list):

@@ -38,6 +38,7 @@ ACTION_LISTS = (
     ("OnCloseStep", "do"),
     ("FlagParams", "on_approve"),
     ("PrizeSpec", "do"),
+    ("DrawSpec", "do"),
 )
 
 

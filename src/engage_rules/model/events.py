@@ -86,6 +86,8 @@ INTERNAL_TYPES = (
     "flow.completed",
     "flow.exited",
     "leaderboard.closed",
+    "draw.closed",
+    "shop.redeemed",
     "member.silent",
 )
 

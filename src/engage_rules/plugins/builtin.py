@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..expr.functions import BUILTIN_FUNCTIONS
 from ..features.badges import BadgesFeature
+from ..features.draws import DrawsFeature
 from ..features.emit import EmitFeature
 from ..features.flows import FlowsFeature
 from ..features.leaderboards import LeaderboardsFeature
@@ -26,6 +27,7 @@ from ..features.points import PointsFeature
 from ..features.schedules import SchedulesFeature
 from ..features.segments import SegmentsFeature
 from ..features.shadow import ShadowFeature
+from ..features.shop import ShopFeature
 from ..features.silence import SilenceFeature
 from ..features.tags import TagsFeature
 from ..store.schemes import BUILTIN_STORE_SCHEMES
@@ -65,6 +67,8 @@ EVENT_TYPES: dict[str, str] = {
     "flow.completed": "internal: a member completed a flow",
     "flow.exited": "internal: a member left a flow before its end",
     "leaderboard.closed": "internal: a leaderboard period closed",
+    "draw.closed": "internal: a draw picked its winners (data.winners)",
+    "shop.redeemed": "internal: a member redeemed a shop item (data.item, data.code)",
     "member.silent": "internal: a member has been silent for a configured time",
 }
 
@@ -87,6 +91,8 @@ def register_features(register: RegisterFeature) -> None:
         LevelsFeature(),
         BadgesFeature(),
         LeaderboardsFeature(),
+        ShopFeature(),
+        DrawsFeature(),
     ):
         register(feature)
 
