@@ -51,6 +51,9 @@ MEMBER_FIELDS: dict[str, str] = {
     ),
     "typical_gap": "_m.typical_gap()",
     "attrs": "_m.attrs",
+    "total_spent": "_m.total_spent()",
+    "purchases": "_m.spending.get('count', 0)",
+    "last_purchase_at": "_m.last_purchase_at()",
 }
 
 #: The names of the member fields, in the order the docs list them.

@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..compile.feature import ActionDef, BaseFeature, CompileContext, FeatureKey, FeaturePlan
@@ -37,8 +38,13 @@ from ..errors import ActionRefused
 from ..lang.action_params import ActionSpec, RedeemParams
 from ..lang.loader import ActionCall
 from ..lang.spec import ShopItemSpec
+from ..model.decision import Decision
+from ..model.events import Event
+from ..model.state import MemberState
 from .currencies import debit
 
+#: The largest purchase amount counted towards a member's total spent.
+MAX_PURCHASE = 10**12
 #: Where the shop keeps what it sold in ``CommunityState.data``.
 DATA_KEY = "shop"
 
@@ -198,6 +204,38 @@ def do_redeem(run: ActionScope, action: CompiledAction) -> None:
     run.raise_event("shop.redeemed", m, data, f"redeem.{item.id}")
 
 
+def purchase_amount(raw: Any) -> Decimal | None:
+    """A ``purchase`` event's ``data.amount`` as an exact decimal: a JSON number (199.9
+    is read as written, not as the nearest float) or a numeric string; None when it is
+    missing, negative, not a finite number, above :data:`MAX_PURCHASE`, or has more
+    than 6 decimal places."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return None
+    try:
+        amount = Decimal(str(raw).strip())
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or not 0 <= amount <= MAX_PURCHASE:
+        return None
+    if amount.as_tuple().exponent < -6:  # type: ignore[operator]
+        return None
+    return amount
+
+
+def record_purchase(engine: Any, ev: Event, m: MemberState | None, d: Decision, queue: Any) -> None:
+    """The ``purchase`` observer: the member's purchase count, last purchase time and
+    total spent per currency (``data.currency``, default ``""``), for RFM segments."""
+    if m is None:
+        return
+    currency = ev.data.get("currency")
+    m.record_purchase(
+        purchase_amount(ev.data.get("amount")),
+        currency if isinstance(currency, str) else "",
+        ev.ts,
+    )
+    d.touched.add((m.community, m.id))
+
+
 def check_item(ctx: CompileContext, call: ActionCall, label: str, consts: dict[str, Any]) -> None:
     """A `redeem` of an item written as it is must name an item of the shop."""
     item = consts.get("item")
@@ -231,4 +269,4 @@ class ShopFeature(BaseFeature):
 
     def compile(self, ctx: CompileContext) -> FeaturePlan | None:
         items = compile_shop(ctx)
-        return FeaturePlan(data=items) if items else None
+        return FeaturePlan(data=items, observers={"purchase": (record_purchase,)})
