@@ -207,3 +207,15 @@ def test_the_same_events_draw_the_same_winners(posts: list[tuple[str, int]]) -> 
     for _, closed in first:
         members = [w["member"] for w in closed["winners"]]
         assert len(members) == len(set(members)) == min(2, closed["entrants"])
+
+
+def test_run_draw_pays_each_winner_with_a_distinct_action_key() -> None:
+    body = DRAWS.replace(
+        "  now:\n    winners: 1\n", "  now:\n    winners: 2\n    do: [{award: {points: 7}}]\n"
+    )
+    engine = Engine(playbook(body))
+    run(engine, _post("u1", 0), _post("u2", 1), _post("u3", 2))
+    actions = run(engine, event("custom.draw", "admin", 5, id="d1"))
+    awards = [a for a in actions if a.type == "award"]
+    assert len(awards) == 2 and len({a.member for a in awards}) == 2
+    assert len({a.key for a in awards}) == 2 and all(a.rule == "draws.now" for a in awards)

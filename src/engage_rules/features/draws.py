@@ -218,7 +218,7 @@ def do_run_draw(run: ActionScope, action: CompiledAction) -> None:
             f"draw {draw.id} has no entrants", "no_entrants", {"draw": draw.id, "pool": key}
         )
     run.emit(action, None, {"draw": draw.id, "pool": key, "entrants": len(pool["entrants"])})
-    closed = close_pool(run.effects, run.d, c, draw, key, run.event.at, run.event.id)
+    closed = close_pool(run.effects, run.d, c, draw, key, run.event.at, run.event.id, run)
     if closed is not None:
         run.raise_event("draw.closed", None, closed, f"draw.{draw.id}")
 
@@ -231,9 +231,11 @@ def close_pool(
     key: str,
     at: datetime,
     cause: str,
+    run: ActionScope | None = None,
 ) -> dict[str, Any] | None:
-    """Draw the pool ``key`` of ``draw``: store the winners and run their actions; the
-    data of the ``draw.closed`` event to raise (None: no such pool is open)."""
+    """Draw the pool ``key`` of ``draw``: store the winners and run their actions (in
+    ``run``'s scope when a `run_draw` action draws); the data of the ``draw.closed``
+    event to raise (None: no such pool is open)."""
     data = _data(c, draw)
     pool = data["open"].pop(key, None)
     if pool is None:
@@ -249,7 +251,7 @@ def close_pool(
     data["closed"][key] = {"seed": seed, "entrants": len(entrants), "winners": winners}
     d.touch_community(c.name)
     for w in winners:
-        _pay(engine, d, c, draw, w, key, at, cause)
+        _pay(engine, d, c, draw, w, key, at, cause, run)
     return {
         "draw": draw.id,
         "pool": key,
@@ -268,9 +270,12 @@ def _pay(
     key: str,
     at: datetime,
     cause: str,
+    run: ActionScope | None,
 ) -> None:
-    """Run the draw's ``do:`` for one winner, as if an event of theirs (``draw.won``,
-    data: draw, pool, place) had caused them."""
+    """Run the draw's ``do:`` for one winner (rule ``draws.<id>``), as if an event of
+    theirs (``draw.won``, data: draw, pool, place; its id the cause's plus the place, so
+    every winner's actions have their own keys) had caused them — in the scope of the
+    `run_draw` action that drew, or the engine's for a period's draw."""
     if not draw.do:
         return
     m: MemberState = c.member(winner["member"])
@@ -284,14 +289,19 @@ def _pay(
         data={"draw": draw.id, "pool": key, "place": winner["place"]},
         depth=1,
     )
-    run = engine.scope(d, event, m, draw.rule)
+    if run is not None:
+        scope = run.for_member(m, draw.rule)
+        scope.event = event
+    else:
+        scope = engine.scope(d, event, m, draw.rule)
+    cause_id = event.id
     for action in draw.do:
         try:
-            action.execute(run, action)
+            action.execute(scope, action)
         except ActionRefused:
             break
         except Exception as err:
-            d.add_error(RuleFailure(draw.rule, event.id, f"{action.name}: {err}", at))
+            d.add_error(RuleFailure(draw.rule, cause_id, f"{action.name}: {err}", at))
             break
 
 
