@@ -85,3 +85,62 @@ def test_refusal_is_only_available_in_actions() -> None:
 
     with pytest.raises(PlaybookError, match="refusal"):
         playbook(REFUSED_PB.replace("on: checkin\n", "on: checkin\n    if: refusal\n"))
+
+
+BRANCHES_PB = """
+rules:
+  - id: grant
+    on: message.posted
+    do: [{award: {points: 3}}]
+  - id: buy
+    on: [checkin, message.posted]
+    if: "event.type == 'checkin' or member.points > 100"
+    do: [{spend: {points: 5}}, {tag: bought}]
+    refused: [{tag: "refused-{{ refusal.reason }}"}]
+    else: [{tag: not-asked}]
+  - id: buy-without-refused
+    on: checkin
+    do: [{spend: {points: 1}}]
+    else: [{tag: fallback}]
+  - id: after
+    on: checkin
+    if: "member.points >= 2"
+    do: [{tag: still-rich}]
+"""
+
+
+def test_generated_and_traced_dispatch_take_the_same_branches() -> None:
+    from engage_rules.testing import event as ev
+
+    pb = playbook(BRANCHES_PB)
+    assert "REFUSED" in pb.dispatch_source
+    decided = []
+    for trace in (False, True):
+        engine = Engine(pb, trace=trace)
+        out = []
+        for i, (kind, member) in enumerate(
+            [
+                ("checkin", "u1"),
+                ("message.posted", "u1"),
+                ("message.posted", "u1"),
+                ("checkin", "u1"),
+            ]
+        ):
+            for d in engine.process(ev(kind, member, i, id=f"e{i}")):
+                out.append(([a.to_json() for a in d.actions], [e.to_json() for e in d.errors]))
+        decided.append(out)
+    assert decided[0] == decided[1]
+    tags = [a["params"]["name"] for out in decided[0] for a in out[0] if a["type"] == "tag"]
+    # (a tag the member has already is not emitted again: one `not-asked`)
+    assert tags == ["refused-insufficient_balance", "fallback", "not-asked", "bought"]
+
+
+def test_explain_reports_the_refused_outcome_and_the_refusal() -> None:
+    from engage_rules.testing import event as ev
+
+    engine = Engine(playbook(REFUSED_PB), trace=True)
+    trace = engine.process(ev("checkin", "u1", 0, id="e1"))[-1].traces[0]
+    rule = next(r for r in trace["rules"] if r["rule"] == "buy")
+    assert rule["outcome"] == "refused"
+    assert rule["refusal"]["reason"] == "insufficient_balance"
+    assert [a["type"] for a in rule["actions"]] == ["reply"]
