@@ -94,6 +94,7 @@ class _Compiler:
             functions=dict(registry.functions),
             classifiers=dict(registry.classifiers),
             segment_names=frozenset(self._spec.segments),
+            scales=self._spec.currency_scales(),
         )
         self._rules: list[CompiledRule] = []
         self._all_actions: list[CompiledAction] = []

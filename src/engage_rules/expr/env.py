@@ -43,6 +43,9 @@ class ExprEnv:
     #: The lowest step of the level ladder, ``(level, name)``: what ``member.level``
     #: reads for a member not yet placed on the ladder (None without `levels:`).
     level_floor: tuple[int, str] | None = None
+    #: Minor units per unit of each currency with decimals (``10 ** decimals``): balances
+    #: are kept in minor units and read in units (``member.points``, ``member.balances``).
+    scales: Mapping[str, int] = field(default_factory=dict)
 
     def with_functions(self, extra: Mapping[str, FunctionSpec]) -> ExprEnv:
         """This environment with more functions (``extra`` wins over the same names)."""
@@ -52,4 +55,5 @@ class ExprEnv:
             self.segment_names,
             self.segments,
             self.level_floor,
+            self.scales,
         )

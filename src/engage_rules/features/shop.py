@@ -35,13 +35,14 @@ from ..compile.feature import ActionDef, BaseFeature, CompileContext, FeatureKey
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
 from ..errors import ActionRefused
+from ..expr.member_fields import in_units
 from ..lang.action_params import ActionSpec, RedeemParams
 from ..lang.loader import ActionCall
 from ..lang.spec import ShopItemSpec
 from ..model.decision import Decision
 from ..model.events import Event
 from ..model.state import MemberState
-from .currencies import debit
+from .currencies import debit, to_minor
 
 #: The largest purchase amount counted towards a member's total spent.
 MAX_PURCHASE = 10**12
@@ -61,6 +62,9 @@ class Item:
     per_member: int | None
     codes: tuple[str, ...] | None
     expiring: bool
+    #: The price as actions and refusals show it: in units (``price`` is in minor units
+    #: for a currency with decimals).
+    shown_price: int | float = 0
 
 
 SHOP: FeatureKey[dict[str, Item]] = FeatureKey("shop")
@@ -124,6 +128,17 @@ def compile_shop(ctx: CompileContext) -> dict[str, Item]:
                 f"{', '.join(currencies)}",
             )
             continue
+        scale = ctx.spec.currency_scales().get(currency)
+        try:
+            if scale is not None:
+                price = to_minor(spec.price, scale)
+            elif spec.price != int(spec.price):
+                raise ValueError(f"price {spec.price} must be a whole number of {currency}")
+            else:
+                price = int(spec.price)
+        except ValueError as err:
+            ctx.problem((*path, "price"), str(err))
+            continue
         codes = _codes(ctx, iid, spec)
         stock = spec.stock
         if codes is not None:
@@ -137,9 +152,22 @@ def compile_shop(ctx: CompileContext) -> dict[str, Item]:
                 continue
         name = spec.name or iid
         out[iid] = Item(
-            iid, name, spec.price, currency, stock, spec.per_member, codes, currency in expiring
+            iid,
+            name,
+            price,
+            currency,
+            stock,
+            spec.per_member,
+            codes,
+            currency in expiring,
+            spec.price if scale is not None else price,
         )
     return out
+
+
+def _in_units(run: ActionScope, item: Item, minor: int) -> int | float:
+    scale = run.playbook.env.scales.get(item.currency)
+    return minor if scale is None else in_units(minor, scale)
 
 
 def _refuse(message: str, code: str, details: dict[str, Any]) -> ActionRefused:
@@ -163,9 +191,9 @@ def do_redeem(run: ActionScope, action: CompiledAction) -> None:
     details: dict[str, Any] = {
         "item": item.id,
         "name": item.name,
-        "price": item.price,
+        "price": item.shown_price,
         "currency": item.currency,
-        "balance": balance,
+        "balance": _in_units(run, item, balance),
         "bought": bought,
         "limit": item.per_member,
         "left": None if item.stock is None else max(item.stock - sold, 0),
@@ -186,7 +214,7 @@ def do_redeem(run: ActionScope, action: CompiledAction) -> None:
     params: dict[str, Any] = {
         "item": item.id,
         "name": item.name,
-        "price": item.price,
+        "price": item.shown_price,
         "currency": item.currency,
         "reason": reason,
     }

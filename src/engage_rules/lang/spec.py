@@ -351,6 +351,12 @@ class CurrencySpec(Strict):
     expires_after: Duration | None = Field(
         default=None, description="Credits expire this long after they are earned (365d)"
     )
+    decimals: int = Field(
+        default=0,
+        ge=0,
+        le=6,
+        description="Decimal places of its amounts (2: 199.90); kept exactly, as whole minor units",
+    )
 
 
 class ShopCodesSpec(Strict):
@@ -380,7 +386,9 @@ class ShopItemSpec(Strict):
     have, and the codes it hands out."""
 
     name: str | None = Field(default=None, description="What the item is called")
-    price: int = Field(ge=0, le=10**12, description="Its price, in `currency`")
+    price: int | float = Field(
+        ge=0, le=10**12, description="Its price, in `currency` (decimals if it has them)"
+    )
     currency: str | None = Field(
         default=None, description="The currency it is paid in (default: the first)"
     )
@@ -662,6 +670,14 @@ class PlaybookSpec(Strict):
     def currency_names(self) -> list[str]:
         """The currencies' names, the default (first) one first."""
         return [c if isinstance(c, str) else c.name for c in self.currencies]
+
+    def currency_scales(self) -> dict[str, int]:
+        """``10 ** decimals`` of each currency with decimals: its minor units per unit."""
+        return {
+            c.name: 10**c.decimals
+            for c in self.currencies
+            if isinstance(c, CurrencySpec) and c.decimals
+        }
 
     def currency_expiry(self) -> dict[str, float]:
         """Seconds after which credits of each expiring currency expire."""
