@@ -141,6 +141,6 @@ def test_explain_reports_the_refused_outcome_and_the_refusal() -> None:
     engine = Engine(playbook(REFUSED_PB), trace=True)
     trace = engine.process(ev("checkin", "u1", 0, id="e1"))[-1].traces[0]
     rule = next(r for r in trace["rules"] if r["rule"] == "buy")
-    assert rule["outcome"] == "refused"
+    assert rule["outcome"] == "refused_branch"
     assert rule["refusal"]["reason"] == "insufficient_balance"
     assert [a["type"] for a in rule["actions"]] == ["reply"]

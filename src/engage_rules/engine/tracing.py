@@ -18,8 +18,9 @@ with a retention (``Store.keep_traces``):
 
 Outcomes: ``fired``, ``else`` (the condition was false and `else:` ran),
 ``refused_else`` (an action was refused, e.g. a short `spend`, and `else:` ran),
-``refused`` (an action was refused and the rule's `refused:` branch ran; ``refusal``
-says why),
+``refused`` (an action was refused and the rule has no `else:`),
+``refused_branch`` (an action was refused and the rule's `refused:` branch ran;
+``refusal`` says why),
 ``condition_false``, ``exempt``, ``once``, ``cooldown``, ``threshold`` (counted, not
 reached yet), ``error`` (the condition failed) and ``not_reached`` (an earlier rule
 had `stop: true`).
@@ -183,10 +184,12 @@ class _RuleTracer:
             if not done:
                 run_actions(rule, refused_branch(rule), c)
                 out["refusal"] = shown(c.refusal)
-            out["outcome"] = "fired" if done else "refused" if rule.refused else "refused_else"
+            out["outcome"] = (
+                "fired" if done else "refused_branch" if rule.refused else "refused_else"
+            )
         else:
-            run_actions(rule, rule.do, c)
-            out["outcome"] = "fired"
+            done = run_actions(rule, rule.do, c)
+            out["outcome"] = "fired" if done else "refused"
         self.actions(d, n0, errors, out)
         return rule.stop
 

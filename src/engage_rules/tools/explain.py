@@ -22,7 +22,9 @@ _OUTCOMES = {
     "else": "did not fire: its condition was false, so its `else:` actions ran",
     "refused_else": "fired, but an action was refused (e.g. not enough points to "
     "spend), so its `else:` actions ran",
-    "refused": "fired, but an action was refused, so its `refused:` actions ran",
+    "refused": "fired, but an action was refused (e.g. not enough points to spend); "
+    "the actions after it did not run",
+    "refused_branch": "fired, but an action was refused, so its `refused:` actions ran",
     "condition_false": "did not fire: its condition was false",
     "exempt": "does not apply to this member: they are exempt (`exempt:`)",
     "once": "did not fire: it has `once: true` and already fired for this member",
@@ -31,14 +33,15 @@ _OUTCOMES = {
     "error": "failed: its condition raised an error",
     "not_reached": "was not evaluated: an earlier rule stopped the event",
 }
-#: Outcomes of a rule that fired (its `do:` ran, whether or not an action was refused).
-_FIRED = ("fired", "refused_else", "refused")
+#: The outcomes of a rule that fired (an action of it may have been refused).
+_FIRED = ("fired", "refused_else", "refused", "refused_branch")
 #: Short labels for the one-line-per-event member view and the final tally.
 _SHORT = {
     "condition_false": "condition false",
     "else": "condition false, else ran",
     "refused_else": "refused, else ran",
-    "refused": "refused, refused ran",
+    "refused": "refused",
+    "refused_branch": "refused, refused ran",
     "not_reached": "stopped earlier",
 }
 
@@ -213,7 +216,7 @@ def explain_member(
             out.append(f"  data: {json.dumps(t['data'], ensure_ascii=False)}")
         out.extend(rule_lines(t, r))
     tally = Counter(r.get("outcome", "") for _, r in seen)
-    times = tally.pop("fired", 0) + tally.pop("refused_else", 0) + tally.pop("refused", 0)
+    times = sum(tally.pop(outcome, 0) for outcome in _FIRED)
     reasons = ", ".join(f"{_SHORT.get(k, k)} ×{n}" for k, n in tally.most_common())
     out.append("")
     out.append(
