@@ -145,6 +145,7 @@ rules:
 """
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(_steps)
 def test_the_balance_is_the_sum_of_the_ledger_exactly(steps: list[tuple[str, Decimal]]) -> None:

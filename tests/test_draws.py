@@ -175,6 +175,7 @@ _entrants = st.dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(_entrants, st.integers(1, 40), st.text(max_size=10))
 def test_a_member_never_wins_twice_and_winners_are_entrants(
@@ -191,6 +192,7 @@ _posts = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(_posts)
 def test_the_same_events_draw_the_same_winners(posts: list[tuple[str, int]]) -> None:

@@ -229,6 +229,7 @@ _steps = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(_steps)
 def test_stock_never_goes_negative_and_balances_equal_their_ledgers(
