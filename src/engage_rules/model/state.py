@@ -253,6 +253,9 @@ class MemberState:
     #: Silence deadlines by rule id: the pending one (epoch s), or minus the one that
     #: fired last, until the next activity (silence.py).
     silence: dict[str, float] = field(default_factory=dict)
+    #: The member's variant of each experiment it was exposed to (``variant()``; fixed
+    #: at the first exposure).
+    variants: dict[str, str] = field(default_factory=dict)
     #: What the member bought (``purchase`` events): ``{"count": N, "last": epoch s,
     #: "totals": {currency: exact decimal text}}`` (member.total_spent, RFM segments).
     spending: dict[str, Any] = field(default_factory=dict)
@@ -469,6 +472,7 @@ class MemberState:
             "gaps": self.gaps,
             "silence": self.silence,
             "spending": self.spending,
+            "variants": self.variants,
         }
 
     @classmethod
@@ -513,12 +517,14 @@ class MemberState:
             gaps=list(d.get("gaps", [])),
             silence=dict(d.get("silence", {})),
             spending=dict(d.get("spending", {})),
+            variants=dict(d.get("variants", {})),
         )
 
     def snapshot(self, now: datetime | None) -> dict[str, Any]:
-        """The member as docs/reference.md §6 shows it in a state snapshot."""
+        """The member as docs/reference.md §6 shows it in a state snapshot (``variants``
+        only for a member exposed to an experiment)."""
         at = now or EPOCH
-        return {
+        out = {
             "balances": dict(self.balances),
             "level": self.level,
             "level_name": self.level_name,
@@ -533,6 +539,9 @@ class MemberState:
             "joined_at": _iso(self.joined_at),
             "last_active_at": _iso(self.last_active_at),
         }
+        if self.variants:
+            out["variants"] = dict(self.variants)
+        return out
 
 
 @dataclass(slots=True)
