@@ -136,6 +136,10 @@ moderation:
 flows:
   f1:
     steps: [{send: {text: "step"}}, {wait: 1h}, {tag: flowed}]
+shop:
+  items: {mug: {price: 1, stock: 5, codes: {generate: 5, prefix: M-}}}
+draws:
+  d1: {winners: 1}
 rules:
   - id: join
     on: member.joined
@@ -153,6 +157,9 @@ rules:
       - emit: {type: custom.hello, data: {x: 1}}
       - lottery:
           prizes: [{name: p1, weight: 1, stock: 1, do: [{tag: {name: winner, expires: 1h}}]}]
+      - redeem: mug
+      - enter_draw: d1
+      - run_draw: d1
   - id: cmd
     on: message.posted
     do:
@@ -317,7 +324,7 @@ def test_links_to_sections_resolve() -> None:
 def test_section_anchors_are_numbered_one_to_eleven() -> None:
     ids = re.findall(r'<a id="s([\d-]+)"></a>', REFERENCE)
     assert [i for i in ids if "-" not in i] == [str(n) for n in range(1, 12)]
-    assert [f"5-{n}" for n in range(1, 13)] == [i for i in ids if i.startswith("5-")]
+    assert [f"5-{n}" for n in range(1, 14)] == [i for i in ids if i.startswith("5-")]
     assert [f"11-{n}" for n in range(1, 9)] == [i for i in ids if i.startswith("11-")]
     assert len(ids) == len(set(ids))
 

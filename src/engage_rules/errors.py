@@ -49,6 +49,7 @@ Records are not exceptions: a rule that failed for one event is stored as a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 #: A path into the merged playbook data, e.g. ``("rules", 3, "if")``.
 Path = tuple[str | int, ...]
@@ -155,11 +156,26 @@ class Problems:
 class ActionRefused(EngageRulesError):
     """An action that could not take effect, so its rule's `else:` runs instead (a
     `spend` the member cannot afford).  Not a failure: nothing is recorded as an error.
-    ``reason`` says why, for the operator."""
+    ``reason`` says why, for the operator; ``code`` is the reason as a rule's
+    ``refused:`` branch reads it (``refusal.reason``: ``insufficient_balance``,
+    ``out_of_stock``, ``limit_reached``...), with ``details`` (``refusal.<key>``)."""
 
-    def __init__(self, reason: str = "") -> None:
+    def __init__(
+        self, reason: str = "", code: str = "refused", details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(reason or "the action was refused")
         self.reason = reason
+        self.code = code
+        self.details = dict(details or {})
+
+    def refusal(self, action: str) -> dict[str, Any]:
+        """What ``refusal`` holds in a rule's ``refused:`` branch."""
+        return {
+            **self.details,
+            "reason": self.code,
+            "message": self.reason or "the action was refused",
+            "action": action,
+        }
 
 
 # -- compiling expressions and templates (engage_rules.expr) --------------------------------

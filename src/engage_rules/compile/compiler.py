@@ -98,6 +98,7 @@ class _Compiler:
             functions=dict(registry.functions),
             classifiers=dict(registry.classifiers),
             segment_names=frozenset(self._spec.segments),
+            scales=self._spec.currency_scales(),
             experiments={name: shares(e.variants) for name, e in self._spec.experiments.items()},
         )
         self._rules: list[CompiledRule] = []
@@ -374,6 +375,7 @@ class _Compiler:
             exempt=Exempt.of(r.exempt),
             do=do,
             else_=else_,
+            refused=tuple(self.actions(r.refused or [], "refused")),
             source=path,
             line=line,
             cond_inline=inline,

@@ -3,7 +3,7 @@
 Interpreting rules in a loop costs attribute loads and branches per rule per event even
 for features a rule does not use.  Instead, for each event type we generate straight-line
 Python that evaluates that type's rules in priority order, with only the checks each rule
-needs (exemptions, `once`, `cooldown`, `threshold`, `else`, `stop`) and the compiled
+needs (exemptions, `once`, `cooldown`, `threshold`, `else`, `refused`, `stop`) and the compiled
 conditions bound as globals.  The generated source is kept on the playbook for debugging
 (``CompiledPlaybook.dispatch_source``).
 
@@ -64,6 +64,7 @@ def _rule_block(i: int, rule: CompiledRule, ns: dict[str, Any], rebind: bool) ->
     ns[f"ID{i}"] = rule.id
     ns[f"DO{i}"] = rule.do
     ns[f"ELSE{i}"] = rule.else_
+    ns[f"REFUSED{i}"] = rule.refused or rule.else_
     lines, depth = _check_lines(i, rule, ns)
     pad = "    " * depth
     lines.extend(pad + line for line in _fired_lines(i, rule, ns, rebind))
@@ -133,20 +134,21 @@ def _fired_lines(i: int, rule: CompiledRule, ns: dict[str, Any], rebind: bool) -
         lines.append(f"{pad}shared_cooldown_start(R{i}, c, at_ts)")
     elif rule.cooldown is not None:
         lines.append(f"{pad}if _m is not None: _m.cooldowns[ID{i}] = at_ts")
-    done = "done" if rule.else_ else None
+    done = "done" if rule.else_ or rule.refused else None
     lines.extend(pad + line for line in _run_lines(i, rule, ns, done))
     if rebind:
         lines.append(pad + BIND_POINTS)
-    if rule.else_:
+    if done:
+        # A refused action: the `refused:` branch, or `else:` when there is none.
         lines.append(f"{pad}if not done:")
-        lines.extend(f"{pad}    {line}" for line in _else_lines(i, rebind))
+        lines.extend(f"{pad}    {line}" for line in _else_lines(i, rebind, "REFUSED"))
     if rule.stop:
         lines.append(f"{pad}return")
     return lines
 
 
-def _else_lines(i: int, rebind: bool) -> list[str]:
-    return [f"run_actions(R{i}, ELSE{i}, c)", *([BIND_POINTS] if rebind else [])]
+def _else_lines(i: int, rebind: bool, branch: str = "ELSE") -> list[str]:
+    return [f"run_actions(R{i}, {branch}{i}, c)", *([BIND_POINTS] if rebind else [])]
 
 
 def _reads_points(rule: CompiledRule) -> bool:

@@ -161,6 +161,8 @@ class CompiledRule:
     shadow: bool = False
     #: Whose `cooldown` it is: "member", "channel" or "community" (rule_helpers.py).
     cooldown_per: str = "member"
+    #: What runs when an action of `do` is refused (``refused:``); without it, `else_`.
+    refused: tuple[CompiledAction, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

@@ -26,7 +26,8 @@ def describe(err: BaseException) -> str:
 def run_actions(
     rule: CompiledRule, actions: tuple[CompiledAction, ...] | list[CompiledAction], scope: Any
 ) -> bool:
-    """Run a rule's actions in order.  False if one was refused (e.g. a short `spend`).
+    """Run a rule's actions in order.  False if one was refused (e.g. a short `spend`):
+    why is then in ``scope.refusal``, for the rule's ``refused:`` branch.
 
     An action that fails records an error and ends the rule's actions for this event;
     the effects of the actions before it stand.
@@ -35,12 +36,19 @@ def run_actions(
     for action in actions:
         try:
             action.execute(scope, action)
-        except ActionRefused:
+        except ActionRefused as refused:
+            scope.refusal = refused.refusal(action.name)
             return False
         except Exception as err:
             action_failed(scope, rule.id, action, err)
             return True
     return True
+
+
+def refused_branch(rule: CompiledRule) -> tuple[CompiledAction, ...]:
+    """What runs when an action of the rule's `do` is refused: its `refused:` actions,
+    or, without them, its `else:` actions (the behaviour of rules before `refused:`)."""
+    return rule.refused or rule.else_
 
 
 def action_failed(scope: Any, rule_id: str, action: CompiledAction, err: BaseException) -> None:

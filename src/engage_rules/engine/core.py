@@ -505,6 +505,7 @@ class Engine:
         run.d = d
         run.queue = queue
         run.match = ""
+        run.refusal = None
         dispatch(self, ev, m, run, d, ev.ts, mid, m.roles if m is not None else (), ev.channel)
         if observers is not None and route is None:
             self._notify(observers, ev, m, d, queue)

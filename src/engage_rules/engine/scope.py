@@ -123,6 +123,7 @@ class ActionScope(EvalContext):
             rule,
         )
         scope.match = self.match  # what the rule's detectors found, for `{{ match }}`
+        scope.refusal = self.refusal
         scope.depth = self.depth
         return scope
 

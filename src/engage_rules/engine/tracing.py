@@ -19,6 +19,8 @@ with a retention (``Store.keep_traces``):
 Outcomes: ``fired``, ``else`` (the condition was false and `else:` ran),
 ``refused_else`` (an action was refused, e.g. a short `spend`, and `else:` ran),
 ``refused`` (an action was refused and the rule has no `else:`),
+``refused_branch`` (an action was refused and the rule's `refused:` branch ran;
+``refusal`` says why),
 ``condition_false``, ``exempt``, ``once``, ``cooldown``, ``threshold`` (counted, not
 reached yet), ``error`` (the condition failed) and ``not_reached`` (an earlier rule
 had `stop: true`).
@@ -30,6 +32,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..compile.rule_helpers import (
+    refused_branch,
     rule_error,
     run_actions,
     shared_cooldown_start,
@@ -196,11 +199,14 @@ class _RuleTracer:
         elif m is not None and rule.cooldown is not None:
             m.cooldowns[rule.id] = at_ts
         errors = len(d.errors)
-        if rule.else_:
+        if rule.else_ or rule.refused:
             done = run_actions(rule, rule.do, c)
             if not done:
-                run_actions(rule, rule.else_, c)
-            out["outcome"] = "fired" if done else "refused_else"
+                run_actions(rule, refused_branch(rule), c)
+                out["refusal"] = shown(c.refusal)
+            out["outcome"] = (
+                "fired" if done else "refused_branch" if rule.refused else "refused_else"
+            )
         else:
             done = run_actions(rule, rule.do, c)
             out["outcome"] = "fired" if done else "refused"

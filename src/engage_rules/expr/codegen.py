@@ -302,9 +302,21 @@ class Translator:
                 )
             self.uses.uses_match = True
             return Code("c.match")
+        if name == "refusal":
+            if not self.allow_match:
+                raise self.error(
+                    "`refusal` is only available in a rule's actions (it holds why an "
+                    "action was refused, in the rule's `refused:` branch)",
+                    near=name,
+                )
+            return Code("c.refusal")
         if name in self.functions:
             raise self.error(f"`{name}` is a function: call it, e.g. {name}(...)", near=name)
-        names = [n for n in (*ROOT_NAMES, *self.functions) if n != "match" or self.allow_match]
+        names = [
+            n
+            for n in (*ROOT_NAMES, *self.functions)
+            if n not in ("match", "refusal") or self.allow_match
+        ]
         raise self.error(f"unknown name `{name}`{suggest(name, names)}", near=name)
 
     def field(self, base: Code, name: str) -> Code:

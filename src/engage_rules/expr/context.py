@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
 #: Names an expression may use at the top level.
-ROOT_NAMES = ("event", "member", "community", "vars", "now", "match", "post")
+ROOT_NAMES = ("event", "member", "community", "vars", "now", "match", "post", "refusal")
 
 #: Attributes of ``event``.
 EVENT_FIELDS = ("id", "type", "at", "data", "member", "channel", "platform", "community")
@@ -48,6 +48,7 @@ class EvalContext:
         "match",
         "now",
         "now_ts",
+        "refusal",
         "tz",
         "vars",
     )
@@ -76,6 +77,9 @@ class EvalContext:
         self.env = env
         #: What the last detector function that found something matched (for `{{ match }}`).
         self.match: Any = ""
+        #: Why an action of the rule was refused, in its ``refused:`` branch (a mapping:
+        #: reason, message, action and the refusing action's details), else None.
+        self.refusal: Any = None
 
     def member_attr(self, name: str) -> Any:
         """``member.<name>`` (see member_fields.py); None when there is no member."""
@@ -97,6 +101,7 @@ class EvalContext:
             "now": self.now,
             "match": self.match,
             "post": post_view(self),
+            "refusal": self.refusal,
         }
 
 

@@ -52,6 +52,10 @@ class ExprEnv:
         """The names ``variant()`` may be called with (the playbook's `experiments:`)."""
         return frozenset(self.experiments)
 
+    #: Minor units per unit of each currency with decimals (``10 ** decimals``): balances
+    #: are kept in minor units and read in units (``member.points``, ``member.balances``).
+    scales: Mapping[str, int] = field(default_factory=dict)
+
     def with_functions(self, extra: Mapping[str, FunctionSpec]) -> ExprEnv:
         """This environment with more functions (``extra`` wins over the same names)."""
         return ExprEnv(
@@ -61,4 +65,5 @@ class ExprEnv:
             self.segments,
             self.level_floor,
             self.experiments,
+            self.scales,
         )

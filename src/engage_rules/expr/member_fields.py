@@ -10,9 +10,28 @@ below, so the two can never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, Protocol
+
+
+def in_units(minor: int, scale: int) -> int | float:
+    """An amount kept in minor units, in units: exact when whole (an int), else the
+    float nearest the exact decimal (19990 at scale 100 is 199.9)."""
+    if minor % scale == 0:
+        return minor // scale
+    return float(Decimal(minor) / scale)
+
+
+def _unit(scales: Mapping[str, int], currency: str, minor: int) -> int | float:
+    scale = scales.get(currency)
+    return minor if scale is None else in_units(minor, scale)
+
+
+def _units(scales: Mapping[str, int], balances: Mapping[str, int]) -> dict[str, int | float]:
+    return {k: _unit(scales, k, v) for k, v in balances.items()}
+
 
 #: Names the field expressions may use besides ``_m``, ``_now``, ``_cur`` and ``c``.
 FIELD_GLOBALS: dict[str, Any] = {
@@ -21,6 +40,8 @@ FIELD_GLOBALS: dict[str, Any] = {
     "dict": dict,
     "sorted": sorted,
     "_ZERO": timedelta(0),
+    "_unit": _unit,
+    "_units": _units,
 }
 
 _LEVEL_FLOOR = "(c.env.level_floor or (None, None))"
@@ -30,8 +51,10 @@ MEMBER_FIELDS: dict[str, str] = {
     "id": "_m.id",
     "name": "(_m.name or _m.id)",
     "roles": "list(_m.roles)",
-    "points": "_m.balances.get(_cur, 0)",
-    "balances": "dict(_m.balances)",
+    # Currencies with decimals are kept in minor units and read in units.
+    "points": "(_unit(c.env.scales, _cur, _m.balances.get(_cur, 0)) if c.env.scales "
+    "else _m.balances.get(_cur, 0))",
+    "balances": "(_units(c.env.scales, _m.balances) if c.env.scales else dict(_m.balances))",
     # A member not placed on the ladder yet (that happens once its first event is
     # decided): the rules of that event see the lowest step.
     "level": f"(_m.level if _m.level is not None else {_LEVEL_FLOOR}[0])",
@@ -51,6 +74,9 @@ MEMBER_FIELDS: dict[str, str] = {
     ),
     "typical_gap": "_m.typical_gap()",
     "attrs": "_m.attrs",
+    "total_spent": "_m.total_spent()",
+    "purchases": "_m.spending.get('count', 0)",
+    "last_purchase_at": "_m.last_purchase_at()",
 }
 
 #: The names of the member fields, in the order the docs list them.

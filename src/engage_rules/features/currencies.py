@@ -24,13 +24,16 @@ and pay nothing of this.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from ..model.decision import Decision
+from ..expr.member_fields import in_units
+from ..model.decision import ActionRecord, Decision
 from ..model.state import LedgerEntry, MemberState, Timer, from_ts, ts
 
 if TYPE_CHECKING:
     from ..engine.effects import Effects
+    from ..engine.scope import ActionScope
 
 #: The timer kind that expires lots.
 EXPIRE_KIND = "expire"
@@ -117,9 +120,15 @@ def forfeit_revoked(m: MemberState, currency: str, seq: int, amount: int, expiri
 
 
 def expire_lots(
-    engine: Effects, d: Decision, timer: Timer, m: MemberState | None, at: datetime
+    engine: Effects,
+    d: Decision,
+    timer: Timer,
+    m: MemberState | None,
+    at: datetime,
+    scale: int = 1,
 ) -> None:
-    """Expire every lot of the timer's currency due by now; set the next timer."""
+    """Expire every lot of the timer's currency due by now; set the next timer.  The
+    ``expire`` action shows the amount in units (``scale`` minor units each)."""
     currency = str(timer.payload.get("currency", ""))
     lots = m.lots.get(currency) if m is not None else None
     if m is None or not lots or lots[0][DUE] > timer.due:
@@ -157,7 +166,7 @@ def expire_lots(
         rule,
         {
             "currency": currency,
-            "amount": total,
+            "amount": total if scale == 1 else in_units(total, scale),
             "reason": reason,
             "entries": [seq for seq, _ in written],
         },
@@ -185,3 +194,58 @@ def expire_lots(
         if m.revocable:
             m.credit_expired(seq, amount)  # a revoke can no longer take this part back
     m.balances[currency] = balance
+
+
+def debit(
+    run: ActionScope,
+    m: MemberState,
+    currency: str,
+    amount: int,
+    reason: str,
+    record: ActionRecord,
+    expiring: bool,
+) -> LedgerEntry:
+    """Take ``amount`` (> 0, no more than the balance) of ``currency`` from ``m`` with a
+    ``spend`` ledger entry caused by ``run``'s event, as `spend` does: the balance stays
+    the sum of the ledger, and an expiring currency uses its oldest lots first."""
+    ev = run.event
+    ref = ev.data.get("message_id")
+    seq = m.ledger_seq = m.ledger_seq + 1
+    entry = LedgerEntry(
+        seq,
+        currency,
+        -amount,
+        "spend",
+        reason,
+        run.rule,
+        ev.id,
+        "",
+        ev.at,
+        ref if isinstance(ref, str) else None,
+        None,
+        None,
+        record,
+    )
+    m.balances[currency] = m.balances.get(currency, 0) - amount
+    run.d.ledger.append((m.community, m.id, entry))
+    run.d.touched.add((m.community, m.id))
+    if expiring:
+        debit_lots(m, currency, amount)
+    return entry
+
+
+def to_minor(raw: Any, scale: int) -> int:
+    """An amount written in units of a currency with decimals (``scale`` minor units per
+    unit) in whole minor units, exactly: 199.9 is read as written (not as the float
+    nearest it), so at scale 100 it is 19990.  ValueError when it has more decimal
+    places than the currency, or is not a finite number."""
+    try:
+        value = Decimal(str(raw).strip()) * scale
+    except InvalidOperation:
+        raise ValueError(f"amount {raw!r} is not a number") from None
+    if not value.is_finite():
+        raise ValueError(f"amount {raw!r} is not a finite number")
+    if value != value.to_integral_value():
+        places = len(str(scale)) - 1
+        raise ValueError(f"amount {raw} has more than {places} decimal places")
+    return int(value)

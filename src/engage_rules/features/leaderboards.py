@@ -20,7 +20,8 @@ State lives in the community's data (``CommunityState.data["leaderboards"][board
   at its end (the next local midnight, Monday 00:00 or the 1st of the month, in the
   community time zone).  When it fires, the ranking is stored under ``closed``, each
   ranked member's ``on_close`` actions run (rule ``leaderboards.<id>``), and a
-  ``leaderboard.closed`` event is raised.  A score for a period that has ended (a late
+  ``leaderboard.closed`` event is raised (its ranking gives each member's display
+  name, for announcements).  A score for a period that has ended (a late
   event) is dropped.
 """
 
@@ -361,11 +362,16 @@ def close_period(
         {
             "leaderboard": bid,
             "period": key,
-            "ranking": [dict(p) for p in ranking],
+            "ranking": [dict(p, name=_name(c, p["member"])) for p in ranking],
         },
         "closed",
         community=timer.community,
     )
+
+
+def _name(c: CommunityState, mid: str) -> str:
+    """A ranked member's display name (the id when the platform gave none)."""
+    return c.member(mid).name or mid
 
 
 def _pay(

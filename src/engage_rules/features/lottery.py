@@ -10,7 +10,10 @@
   of the others are renormalised; when every prize is gone the draw has no effect and
   emits nothing.
 * **Prizes act.**  The winner's prize runs its `do:` actions for the member drawn for,
-  as the rule's own actions (same keys scheme, same `to:` rules).
+  as the rule's own actions (same keys scheme, same `to:` rules).  When one of them is
+  refused (a `spend` the member cannot afford), the prize is not taken: its stock is
+  kept, the `lottery` action is withdrawn and the refusal reaches the rule, whose
+  `refused:` (or `else:`) branch runs.
 """
 
 from __future__ import annotations
@@ -95,13 +98,19 @@ def do_lottery(run: ActionScope, action: CompiledAction) -> None:
     reason = run.text(action, "reason")
     if reason:
         params["reason"] = reason
-    run.emit(action, m.id, params)
+    record = run.emit(action, m.id, params)
     scope = run if m is run.m else run.for_member(m, run.rule)
     for inner in prize.do:
         try:
             inner.execute(scope, inner)
         except ActionRefused:
-            break
+            # The prize cannot be taken (a `spend` the member cannot afford): it stays
+            # in stock, the draw is not announced, and the rule's refusal branch (or
+            # `else:`) runs.  What the prize's actions before this one did stands.
+            stock[won] = left
+            if record in run.d.actions:
+                run.d.actions.remove(record)
+            raise
 
 
 def check_prizes(ctx: CompileContext, call: ActionCall, label: str, consts: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +40,7 @@ from ..compile.feature import (
 from ..compile.playbook import CompiledAction, CompiledPlaybook
 from ..engine.scope import ActionScope
 from ..errors import ActionError, ActionRefused
+from ..expr.member_fields import in_units
 from ..lang.action_params import ActionSpec, AwardParams, RevokeParams, SpendParams
 from ..lang.loader import ActionCall
 from ..model.decision import ActionRecord, Decision
@@ -52,10 +54,18 @@ from ..model.state import (
     C_SEQ,
     LedgerEntry,
     MemberState,
+    Timer,
     ts,
 )
 from ..model.storable import too_big
-from .currencies import EXPIRE_KIND, add_lot, debit_lots, expire_lots, forfeit_revoked
+from .currencies import (
+    EXPIRE_KIND,
+    add_lot,
+    debit_lots,
+    expire_lots,
+    forfeit_revoked,
+    to_minor,
+)
 
 if TYPE_CHECKING:
     from ..engine.effects import Effects
@@ -79,6 +89,8 @@ class PointsPlan:
 
     expiry: dict[str, float] = field(default_factory=dict)
     revoke_within: float = 90 * 86400.0
+    #: Minor units per unit of each currency with `decimals` (others are whole units).
+    scales: dict[str, int] = field(default_factory=dict)
     #: The rules whose awards are revocable (``{ANY_RULE}``: all; empty: none); None
     #: until first asked (every action must be compiled first: :func:`revoke_targets`).
     targets: frozenset[str] | None = None
@@ -143,7 +155,14 @@ def forget_final(plan: PointsPlan) -> StartHook:
     return start
 
 
+def shown(run: ActionScope, currency: str, minor: int) -> int | float:
+    """An amount of ``currency`` as actions show it: in units (199.9), from minor units."""
+    scale = _plan(run).scales.get(currency)
+    return minor if scale is None else in_units(minor, scale)
+
+
 def _amount(run: ActionScope, action: CompiledAction) -> tuple[str, int]:
+    """The action's currency and amount (in minor units for a currency with decimals)."""
     consts = action.consts
     raw = consts.get("amount")
     if type(raw) is int and 0 <= raw <= MAX_AMOUNT and "currency" in consts:
@@ -153,6 +172,12 @@ def _amount(run: ActionScope, action: CompiledAction) -> tuple[str, int]:
     if raw is None:
         raw = run.value(action, "amount")
         currency = getattr(action.params, "currency", None) or currency
+    scale = _plan(run).scales.get(currency)
+    if scale is not None and not isinstance(raw, bool) and isinstance(raw, int | float | str):
+        try:
+            raw = to_minor(raw, scale)
+        except ValueError as err:
+            raise ActionError(str(err)) from None
     if isinstance(raw, str):
         try:
             raw = float(raw) if "." in raw else int(raw)
@@ -288,12 +313,14 @@ def do_award(run: ActionScope, action: CompiledAction) -> None:
         period = _period(run, cap.per)
         slot = m.caps.get(key)
         used = _cap_used(slot, period)
-        amount = 0 if used is None else min(amount, max(cap.max - used, 0))
+        most = cap.max * _plan(run).scales.get(currency, 1)  # in minor units
+        amount = 0 if used is None else min(amount, max(most - used, 0))
         if amount > 0:
             m.caps[key] = _cap_record(slot, period, (used or 0) + amount)
     if amount <= 0:
         return
-    record = run.emit(action, m.id, {"currency": currency, "amount": amount, "reason": reason})
+    params = {"currency": currency, "amount": shown(run, currency, amount), "reason": reason}
+    record = run.emit(action, m.id, params)
     entry = _ledger(run, m, currency, amount, "award", reason, record)
     ttl = _expiry(run).get(currency)
     if ttl is not None:
@@ -306,10 +333,20 @@ def do_spend(run: ActionScope, action: CompiledAction) -> None:
     currency, amount = _amount(run, action)
     if amount == 0:
         return
-    if m.balances.get(currency, 0) < amount:
-        raise ActionRefused("insufficient balance")
+    balance = m.balances.get(currency, 0)
+    if balance < amount:
+        raise ActionRefused(
+            "insufficient balance",
+            "insufficient_balance",
+            {
+                "currency": currency,
+                "amount": shown(run, currency, amount),
+                "balance": shown(run, currency, balance),
+            },
+        )
     reason = run.text(action, "reason", run.rule)
-    record = run.emit(action, m.id, {"currency": currency, "amount": amount, "reason": reason})
+    params = {"currency": currency, "amount": shown(run, currency, amount), "reason": reason}
+    record = run.emit(action, m.id, params)
     _ledger(run, m, currency, -amount, "spend", reason, record)
     if currency in _expiry(run):
         debit_lots(m, currency, amount)
@@ -353,7 +390,12 @@ def do_revoke(run: ActionScope, action: CompiledAction) -> None:
             debit_lots(m, currency, amount, seq)
         forfeit_revoked(m, currency, seq, amount, lots)
         reversed_.append(
-            {"entry": seq, "currency": currency, "amount": amount, "rule": orig[C_RULE]}
+            {
+                "entry": seq,
+                "currency": currency,
+                "amount": shown(run, currency, amount),
+                "rule": orig[C_RULE],
+            }
         )
     if not reversed_:
         run.d.actions.remove(record)
@@ -478,6 +520,8 @@ def specialise(action: CompiledAction, tz: ZoneInfo) -> Executor | None:
     consts = action.consts
     if action.values or consts.get("to") is not None or "lots" in consts:
         return None
+    if "minor" in consts:  # a currency with decimals: amounts are shown in units
+        return None
     amount = consts.get("amount")
     if type(amount) is int and 0 <= amount <= MAX_AMOUNT and "currency" in consts:
         reason = consts.get("reason")
@@ -500,6 +544,16 @@ def check_amount(ctx: CompileContext, call: ActionCall, label: str, consts: dict
     currency = getattr(call.params, "currency", None) or names[0]
     if call.name == "award" and currency in ctx.spec.currency_expiry():
         consts["lots"] = True
+    scale = ctx.spec.currency_scales().get(currency)
+    if scale is not None:
+        consts["minor"] = True
+        raw = consts.get("amount")
+        if raw is not None and not isinstance(raw, bool):
+            field = "points" if getattr(call.params, "points", None) is not None else "amount"
+            try:
+                consts["amount"] = to_minor(raw, scale)
+            except ValueError as err:
+                ctx.problem((*call.path, call.name, field), f"{err} ({currency})")
 
 
 class PointsFeature(BaseFeature):
@@ -527,8 +581,30 @@ class PointsFeature(BaseFeature):
         ]
 
     def timer_kinds(self) -> dict[str, TimerHandler]:
-        return {EXPIRE_KIND: expire_lots}
+        return {EXPIRE_KIND: _expire}
 
     def compile(self, ctx: CompileContext) -> FeaturePlan | None:
-        plan = PointsPlan(ctx.spec.currency_expiry(), ctx.spec.revoke_within.total_seconds())
+        spec = ctx.spec
+        scales = spec.currency_scales()
+        plan = PointsPlan(spec.currency_expiry(), spec.revoke_within.total_seconds(), scales)
+        if spec.levels is not None and spec.levels.by in scales:
+            ctx.problem(
+                ("levels", "by"),
+                f"levels cannot be measured by {spec.levels.by!r}: it has decimals",
+            )
+        for bid, board in spec.leaderboards.items():
+            if board.measure in scales:
+                ctx.problem(
+                    ("leaderboards", bid, "measure"),
+                    f"a leaderboard cannot rank {board.measure!r}: it has decimals",
+                )
         return FeaturePlan(data=plan, on_start=forget_final(plan))
+
+
+def _expire(
+    engine: Effects, d: Decision, timer: Timer, m: MemberState | None, at: datetime
+) -> None:
+    """Expire lots (:func:`.currencies.expire_lots`), the amount shown in units."""
+    plan = engine.playbook.data(POINTS)
+    scale = plan.scales.get(str(timer.payload.get("currency", ""))) if plan else None
+    expire_lots(engine, d, timer, m, at, scale or 1)

@@ -66,7 +66,7 @@ def do_shadow(run: ActionScope, action: CompiledAction) -> None:
         m = run.state.community(run.event.community).find(member or "")
         balance = m.balances.get(currency, 0) if m is not None else 0
         if not isinstance(amount, int) or balance < amount:
-            raise ActionRefused("insufficient balance")
+            raise ActionRefused("insufficient balance", "insufficient_balance")
     record = run.emit(action, member, params)
     record.shadow = True
 
@@ -83,7 +83,12 @@ class ShadowFeature(BaseFeature):
         rules = ctx.rules
         for i, rule in enumerate(rules):
             if rule.shadow:
-                rules[i] = replace(rule, do=_shadowed(rule.do), else_=_shadowed(rule.else_))
+                rules[i] = replace(
+                    rule,
+                    do=_shadowed(rule.do),
+                    else_=_shadowed(rule.else_),
+                    refused=_shadowed(rule.refused),
+                )
         return None
 
 

@@ -255,6 +255,29 @@ class LotteryParams(Targeted):
     reason: Templated | None = None
 
 
+class RedeemParams(Targeted):
+    """Parameters of `redeem`: buy an item of the shop, all or nothing."""
+
+    item: Templated = Field(description="An item of `shop.items` (templated)")
+    reason: Templated | None = None
+
+
+class EnterDrawParams(Targeted):
+    """Parameters of `enter_draw`: enter the member in a draw's current pool."""
+
+    draw: str = Field(description="A draw of `draws:`")
+    weight: int | Templated | None = Field(
+        default=None,
+        description="Add this many chances (default: one entry per member, however often)",
+    )
+
+
+class RunDrawParams(Params):
+    """Parameters of `run_draw`: draw a draw's open pool now."""
+
+    draw: str = Field(description="A draw of `draws:`")
+
+
 class StartFlowParams(Targeted):
     """Parameters of `start_flow`."""
 

@@ -46,7 +46,7 @@ MERGED_SECTIONS = ("rules", "vars", "templates", "flows")
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 #: Lists whose items are actions (or flow steps), for naming places in messages.
-_ACTION_LISTS = ("do", "else", "steps", "then", "on_timeout")
+_ACTION_LISTS = ("do", "else", "refused", "steps", "then", "on_timeout")
 _STRICT: dict[str, Any] = {"strict": True, "by_alias": True, "by_name": False}
 
 
@@ -333,12 +333,16 @@ class _Loader:
             rule.do = calls.get(("rules", i, "do"), [])
             if rule.else_ is not None:
                 rule.else_ = calls.get(("rules", i, "else"), [])
+            if rule.refused is not None:
+                rule.refused = calls.get(("rules", i, "refused"), [])
         if spec.moderation is not None and spec.moderation.strikes is not None:
             for j, step in enumerate(spec.moderation.strikes.ladder):
                 step.do = calls.get(("moderation", "strikes", "ladder", j, "do"), [])
         for bid, board in spec.leaderboards.items():
             for j, close_step in enumerate(board.on_close):
                 close_step.do = calls.get(("leaderboards", bid, "on_close", j, "do"), [])
+        for did, draw in spec.draws.items():
+            draw.do = calls.get(("draws", did, "do"), [])
         return spec
 
     def _sections(self) -> dict[str, Any]:
@@ -436,7 +440,7 @@ class _Loader:
         rules = self.merged.get("rules", [])
         for i, rule in enumerate(rules):
             if isinstance(rule, dict):
-                lists += [(("rules", i, k), rule.get(k)) for k in ("do", "else")]
+                lists += [(("rules", i, k), rule.get(k)) for k in ("do", "else", "refused")]
         mod = self.merged.get("moderation")
         strikes = mod.get("strikes") if isinstance(mod, dict) else None
         ladder = strikes.get("ladder") if isinstance(strikes, dict) else None
@@ -449,6 +453,10 @@ class _Loader:
             for j, step in enumerate(steps if isinstance(steps, list) else []):
                 if isinstance(step, dict):
                     lists.append((("leaderboards", bid, "on_close", j, "do"), step.get("do")))
+        draws = self.merged.get("draws")
+        for did, draw in draws.items() if isinstance(draws, dict) else ():
+            if isinstance(draw, dict):
+                lists.append((("draws", did, "do"), draw.get("do")))
         calls: dict[Path, list[ActionCall]] = {}
         for path, items in lists:
             if isinstance(items, list):

@@ -33,10 +33,12 @@ DURATION_PATTERN = JSON_PATTERN
 ACTION_LISTS = (
     ("RuleSpec", "do"),
     ("RuleSpec", "else"),
+    ("RuleSpec", "refused"),
     ("LadderStep", "do"),
     ("OnCloseStep", "do"),
     ("FlagParams", "on_approve"),
     ("PrizeSpec", "do"),
+    ("DrawSpec", "do"),
 )
 
 
@@ -99,7 +101,7 @@ def _flow_steps(defs: dict[str, Any], refs: Any) -> None:
 
 
 #: Sections keyed by names operators give (lang/names.py).
-NAMED_SECTIONS = ("segments", "badges", "leaderboards", "flows")
+NAMED_SECTIONS = ("segments", "badges", "leaderboards", "flows", "draws")
 
 
 def _names(root: dict[str, Any], defs: dict[str, Any]) -> None:
@@ -117,6 +119,9 @@ def _names(root: dict[str, Any], defs: dict[str, Any]) -> None:
         for branch in _branches(props.get(section, {})):
             if branch.get("type") == "object":
                 branch["propertyNames"] = dict(name)
+    for branch in _branches(defs.get("ShopSpec", {}).get("properties", {}).get("items", {})):
+        if branch.get("type") == "object":
+            branch["propertyNames"] = dict(name)
     for branch in _branches(props.get("currencies", {})):
         items = branch.get("items")
         if isinstance(items, dict):

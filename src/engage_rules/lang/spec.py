@@ -186,6 +186,11 @@ class RuleSpec(Strict):
     exempt: ExemptSpec | None = None
     do: list[Any] = Field(default_factory=list)
     else_: list[Any] | None = Field(default=None, alias="else")
+    refused: list[Any] | None = Field(
+        default=None,
+        description="Actions run instead of `else:` when an action of `do:` is refused "
+        "(a short `spend`, an item out of stock); `refusal.reason` says why",
+    )
     shadow: bool = Field(
         default=False,
         description="Trial mode: evaluate the rule and record what its actions would do "
@@ -384,6 +389,87 @@ class CurrencySpec(Strict):
     expires_after: Duration | None = Field(
         default=None, description="Credits expire this long after they are earned (365d)"
     )
+    decimals: int = Field(
+        default=0,
+        ge=0,
+        le=6,
+        description="Decimal places of its amounts (2: 199.90); kept exactly, as whole minor units",
+    )
+
+
+class ShopCodesSpec(Strict):
+    """The coupon codes an item hands out, one per redemption: generated from the
+    playbook (deterministic) or read from a `vars` entry (a list, or `{file: codes.txt}`)."""
+
+    generate: int | None = Field(
+        default=None, ge=1, le=100_000, description="How many codes to generate"
+    )
+    prefix: str = Field(
+        default="", max_length=32, description="What generated codes start with (MUG-)"
+    )
+    var: str | None = Field(
+        default=None,
+        description="A `vars` entry holding the codes (a list, or {file: codes.txt})",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ShopCodesSpec:
+        if (self.generate is None) == (self.var is None):
+            raise ValueError("give either `generate: N` or `var: NAME` (a list of codes)")
+        return self
+
+
+class ShopItemSpec(Strict):
+    """An item of the shop: what it costs, how many there are, how many one member may
+    have, and the codes it hands out."""
+
+    name: str | None = Field(default=None, description="What the item is called")
+    price: int | float = Field(
+        ge=0, le=10**12, description="Its price, in `currency` (decimals if it has them)"
+    )
+    currency: str | None = Field(
+        default=None, description="The currency it is paid in (default: the first)"
+    )
+    stock: int | None = Field(
+        default=None,
+        ge=0,
+        description="How many exist, community-wide (default: unlimited, or as many as "
+        "it has codes)",
+    )
+    per_member: int | None = Field(
+        default=None, ge=1, description="How many one member may redeem in all"
+    )
+    codes: ShopCodesSpec | None = None
+
+
+class ShopSpec(Strict):
+    """The points shop: items members redeem with the `redeem` action."""
+
+    items: dict[str, ShopItemSpec] = Field(min_length=1)
+
+    @field_validator("items")
+    @classmethod
+    def _item_ids(cls, v: dict[str, ShopItemSpec]) -> dict[str, ShopItemSpec]:
+        return _ids("shop item", v)
+
+
+class DrawSpec(Strict):
+    """A draw: `enter_draw` collects entrants, and the draw picks winners uniformly (or
+    by their weights) at the end of each period, or when a `run_draw` action runs."""
+
+    winners: int = Field(ge=1, le=1000, description="How many winners each draw picks")
+    period: Literal["day", "week", "month"] | None = Field(
+        default=None,
+        description="Entrants per calendar period, drawn when it ends (community time "
+        "zone); without it, one pool drawn by `run_draw`",
+    )
+    seed: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Published seed: the same seed and entrants draw the same winners "
+        "(default: the playbook name)",
+    )
+    do: list[Any] = Field(default_factory=list, description="Actions for each winner")
 
 
 class LevelStepSpec(Strict):
@@ -583,6 +669,8 @@ class PlaybookSpec(Strict):
     moderation: ModerationSpec | None = None
     badges: dict[str, BadgeSpec] = Field(default_factory=dict)
     leaderboards: dict[str, LeaderboardSpec] = Field(default_factory=dict)
+    shop: ShopSpec | None = None
+    draws: dict[str, DrawSpec] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
     flows: dict[str, FlowSpec] = Field(default_factory=dict)
     messaging: MessagingSpec | None = None
@@ -667,6 +755,11 @@ class PlaybookSpec(Strict):
     def _board_ids(cls, v: dict[str, LeaderboardSpec]) -> dict[str, LeaderboardSpec]:
         return _ids("leaderboard", v)
 
+    @field_validator("draws")
+    @classmethod
+    def _draw_ids(cls, v: dict[str, DrawSpec]) -> dict[str, DrawSpec]:
+        return _ids("draw", v)
+
     @field_validator("currencies")
     @classmethod
     def _currencies(cls, v: list[str | CurrencySpec]) -> list[str | CurrencySpec]:
@@ -684,6 +777,14 @@ class PlaybookSpec(Strict):
     def currency_names(self) -> list[str]:
         """The currencies' names, the default (first) one first."""
         return [c if isinstance(c, str) else c.name for c in self.currencies]
+
+    def currency_scales(self) -> dict[str, int]:
+        """``10 ** decimals`` of each currency with decimals: its minor units per unit."""
+        return {
+            c.name: 10**c.decimals
+            for c in self.currencies
+            if isinstance(c, CurrencySpec) and c.decimals
+        }
 
     def currency_expiry(self) -> dict[str, float]:
         """Seconds after which credits of each expiring currency expire."""

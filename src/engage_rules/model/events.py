@@ -89,6 +89,8 @@ INTERNAL_TYPES = (
     "flow.completed",
     "flow.exited",
     "leaderboard.closed",
+    "draw.closed",
+    "shop.redeemed",
     "member.silent",
     "post.reached",
 )

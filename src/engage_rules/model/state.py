@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from statistics import median
 from typing import Any, Protocol
 
@@ -255,6 +256,35 @@ class MemberState:
     #: The member's variant of each experiment it was exposed to (``variant()``; fixed
     #: at the first exposure).
     variants: dict[str, str] = field(default_factory=dict)
+    #: What the member bought (``purchase`` events): ``{"count": N, "last": epoch s,
+    #: "totals": {currency: exact decimal text}}`` (member.total_spent, RFM segments).
+    spending: dict[str, Any] = field(default_factory=dict)
+
+    # -- purchases ----------------------------------------------------------------------
+    def record_purchase(self, amount: Decimal | None, currency: str, at: float) -> None:
+        """Count a purchase made at epoch ``at``; add ``amount`` (exact) to the total of
+        ``currency`` when it is known."""
+        s = self.spending
+        s["count"] = int(s.get("count", 0)) + 1
+        last = s.get("last")
+        if last is None or at > last:
+            s["last"] = at
+        if amount is not None:
+            totals = s.setdefault("totals", {})
+            totals[currency] = str(Decimal(totals.get(currency, "0")) + amount)
+
+    def total_spent(self) -> int | float:
+        """The sum of the member's purchase amounts over every currency, summed exactly
+        (decimal) and given as a number expressions use: an int when whole, else the
+        float nearest the exact sum (299.8 for 199.9 + 99.9, never 299.79999...)."""
+        totals = self.spending.get("totals") or {}
+        total = sum((Decimal(v) for v in totals.values()), Decimal(0))
+        return int(total) if total == total.to_integral_value() else float(total)
+
+    def last_purchase_at(self) -> datetime | None:
+        """When the member last bought something (UTC), or None."""
+        last = self.spending.get("last")
+        return from_ts(last) if last is not None else None
 
     # -- revocable credits ------------------------------------------------------------
     def keep_credit(self, entry: LedgerEntry, at: float, horizon: float) -> None:
@@ -441,6 +471,7 @@ class MemberState:
             "flows": self.flows,
             "gaps": self.gaps,
             "silence": self.silence,
+            "spending": self.spending,
             "variants": self.variants,
         }
 
@@ -485,6 +516,7 @@ class MemberState:
             flows=dict(d.get("flows", {})),
             gaps=list(d.get("gaps", [])),
             silence=dict(d.get("silence", {})),
+            spending=dict(d.get("spending", {})),
             variants=dict(d.get("variants", {})),
         )
 

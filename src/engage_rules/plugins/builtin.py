@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..expr.functions import BUILTIN_FUNCTIONS
 from ..features.badges import BadgesFeature
+from ..features.draws import DrawsFeature
 from ..features.emit import EmitFeature
 from ..features.flows import FlowsFeature
 from ..features.leaderboards import LeaderboardsFeature
@@ -28,6 +29,7 @@ from ..features.posts import PostsFeature
 from ..features.schedules import SchedulesFeature
 from ..features.segments import SegmentsFeature
 from ..features.shadow import ShadowFeature
+from ..features.shop import ShopFeature
 from ..features.signals import SignalsFeature
 from ..features.silence import SilenceFeature
 from ..features.tags import TagsFeature
@@ -72,6 +74,8 @@ EVENT_TYPES: dict[str, str] = {
     "flow.completed": "internal: a member completed a flow",
     "flow.exited": "internal: a member left a flow before its end",
     "leaderboard.closed": "internal: a leaderboard period closed",
+    "draw.closed": "internal: a draw picked its winners (data.winners)",
+    "shop.redeemed": "internal: a member redeemed a shop item (data.item, data.code)",
     "member.silent": "internal: a member has been silent for a configured time",
     "post.reached": "internal: a post reached a post_reached rule's counts (its author)",
 }
@@ -96,6 +100,8 @@ def register_features(register: RegisterFeature) -> None:
         LevelsFeature(),
         BadgesFeature(),
         LeaderboardsFeature(),
+        ShopFeature(),
+        DrawsFeature(),
         # Last: they read what every other feature's expressions use (CompileContext.used).
         PostsFeature(),
         SignalsFeature(),

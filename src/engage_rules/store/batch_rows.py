@@ -88,6 +88,7 @@ def _member_sample() -> MemberState:
         caps={"c": [1, 2]},
         attrs={"a": [1]},
         flows={"f": {"s": 1}},
+        spending={"count": 2, "last": 1.5, "totals": {"CNY": "199.90"}},
     )
     return member
 

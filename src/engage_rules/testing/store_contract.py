@@ -168,6 +168,7 @@ def rich_member(state: State, member: str, community: str = "default") -> Member
     m.caps = {"quality-post:points:day": ["2026-03-02", 10]}
     m.attrs = {"city": "上海", "score": 1.25, "nested": {"a": [1, None, True]}}
     m.flows = {"onboarding": {"step": 2, "since": T0.isoformat()}}
+    m.spending = {"count": 2, "last": T0.timestamp(), "totals": {"CNY": "199.90", "": "0.5"}}
     return m
 
 
@@ -277,7 +278,18 @@ class StoreContract:
         d1.touched.add(("default", "u1"))
         award(state, d1, "u1", 5)
         award(state, d1, "u2", 3, community="fans")
-        state.community("fans").data = {"lottery": {"stock": 3}, "board": [["u2", 3]]}
+        state.community("fans").data = {
+            "lottery": {"stock": 3},
+            "board": [["u2", 3]],
+            "shop": {"mug": {"sold": 2, "by": {"u2": 1, "阿明": 1}}},
+            "draws": {
+                "weekly": {
+                    "open": {"2026-W10": {"start": T0.isoformat(), "entrants": {"u2": 3}}},
+                    "closed": {"round-1": {"seed": "s\x1fweekly\x1fround-1", "entrants": 1}},
+                    "rounds": 1,
+                }
+            },
+        }
         d1.touch_community("fans")
         add_timer(state, d1, "unmute:u1", 60)
         add_timer(state, d1, "untag:u1", 30)

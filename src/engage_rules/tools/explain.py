@@ -24,6 +24,7 @@ _OUTCOMES = {
     "spend), so its `else:` actions ran",
     "refused": "fired, but an action was refused (e.g. not enough points to spend); "
     "the actions after it did not run",
+    "refused_branch": "fired, but an action was refused, so its `refused:` actions ran",
     "condition_false": "did not fire: its condition was false",
     "exempt": "does not apply to this member: they are exempt (`exempt:`)",
     "once": "did not fire: it has `once: true` and already fired for this member",
@@ -33,13 +34,14 @@ _OUTCOMES = {
     "not_reached": "was not evaluated: an earlier rule stopped the event",
 }
 #: The outcomes of a rule that fired (an action of it may have been refused).
-_FIRED = ("fired", "refused_else", "refused")
+_FIRED = ("fired", "refused_else", "refused", "refused_branch")
 #: Short labels for the one-line-per-event member view and the final tally.
 _SHORT = {
     "condition_false": "condition false",
     "else": "condition false, else ran",
     "refused_else": "refused, else ran",
     "refused": "refused",
+    "refused_branch": "refused, refused ran",
     "not_reached": "stopped earlier",
 }
 

@@ -154,7 +154,7 @@ class ModerationFeature(BaseFeature):
         who = describe_exempt(exempt_spec)
         rules = ctx.rules
         for i, rule in enumerate(rules):
-            actions = (*rule.do, *rule.else_)
+            actions = (*rule.do, *rule.else_, *rule.refused)
             on_poster = [a.name for a in actions if a.moderation and _on_event_member(a)]
             if not on_poster:
                 if any(a.moderation for a in actions):

@@ -72,7 +72,7 @@ def find_item(items: list[dict[str, Any]], ref: str) -> dict[str, Any]:
 
 
 def _flag_action(rule: CompiledRule, path: str) -> CompiledAction | None:
-    for action in (*rule.do, *rule.else_):
+    for action in (*rule.do, *rule.else_, *rule.refused):
         if action.path == path:
             return action
     return None
