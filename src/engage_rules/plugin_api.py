@@ -17,7 +17,10 @@ this module is the promise to plugin authors: these names stay importable from
 * **Functions**: :class:`FunctionSpec` and the :class:`EvalContext` functions receive.
 * **Adapters**: :class:`Adapter`, :class:`Delivery`, :class:`PayloadError`,
   :class:`DeliveryError`, events (:class:`Event`, :func:`event_from_obj`,
-  :class:`EventError`) and :func:`reject_unknown` for settings.
+  :class:`EventError`) and :func:`reject_unknown` for settings.  An adapter that reads
+  its platform by itself (:class:`ConnectingAdapter`) returns a :class:`Source` from
+  ``connect`` and submits through its :class:`SourceContext` (:class:`Outcome`,
+  :class:`ServiceStopping`).
 * **Errors**: :class:`EngageRulesError` is the root of every error engage_rules raises
   (``engage_rules.errors`` draws the tree); a plugin's own errors may derive from it.
 * **Durations**: :func:`parse_duration` / :data:`Duration` for section models;
@@ -29,6 +32,7 @@ from __future__ import annotations
 from ._util.durations import Duration, parse_duration
 from .adapters.base import Adapter, Delivery, DeliveryError, PayloadError
 from .adapters.settings import reject_unknown
+from .adapters.sources import ConnectingAdapter, Outcome, Source, SourceContext
 from .compile.feature import (
     ActionDef,
     BaseFeature,
@@ -41,7 +45,7 @@ from .compile.playbook import CompiledAction, CompiledPlaybook
 from .engine.effects import Effects
 from .engine.scope import ActionScope
 from .engine.timers import timer_action
-from .errors import ActionError, EngageRulesError
+from .errors import ActionError, EngageRulesError, ServiceStopping
 from .expr.context import EvalContext
 from .expr.function_spec import FunctionSpec
 from .lang.action_params import ActionSpec
@@ -72,6 +76,7 @@ __all__ = [
     "CompileContext",
     "CompiledAction",
     "CompiledPlaybook",
+    "ConnectingAdapter",
     "Decision",
     "Delivery",
     "DeliveryError",
@@ -86,6 +91,7 @@ __all__ = [
     "FeaturePlan",
     "FunctionSpec",
     "MemberState",
+    "Outcome",
     "PayloadError",
     "RegisterAction",
     "RegisterAdapter",
@@ -95,6 +101,9 @@ __all__ = [
     "RegisterFeature",
     "RegisterFunction",
     "RegisterStore",
+    "ServiceStopping",
+    "Source",
+    "SourceContext",
     "Timer",
     "event_from_obj",
     "hookimpl",

@@ -692,6 +692,13 @@ class State:
     timers: list[Timer] = field(default_factory=list)  # a heap ordered by (due, seq)
     timer_ids: set[str] = field(default_factory=set)
     timer_seq: int = 0
+    #: How far each source that connects by itself has read (name -> its position:
+    #: an update id, a gateway session...), committed with the engine's transaction
+    #: (docs/plugins.md, "Adapters that connect by themselves").
+    cursors: dict[str, str] = field(default_factory=dict)
+    #: A cursor changed since the last commit: a store commits even a batch without
+    #: decisions then (a delivery that mapped to no event still moves its source on).
+    cursors_moved: bool = field(default=False, compare=False, repr=False)
     #: Where members not in memory are loaded from (None: all members are in memory).
     source: MemberSource | None = field(default=None, compare=False, repr=False)
     #: Where pending timers not in memory are loaded from, and the time before which

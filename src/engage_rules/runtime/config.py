@@ -158,6 +158,10 @@ class AdapterConfig(BaseModel):
     type: str | None = None
     rate_limit: RateLimit | None = None
     route_rate_limit: RateLimit | None = None
+    #: Whether an adapter that can read its platform by itself (Telegram's polling,
+    #: Discord's gateway) does: None (default) connects it unless a webhook source
+    #: reads its payloads (``parser:``); false never, true always.
+    connect: bool | None = None
 
     def settings(self, name: str) -> dict[str, Any]:
         """What the adapter factory receives: every other key, plus ``platform``."""
@@ -203,7 +207,9 @@ class RuntimeConfig(BaseModel):
     model_config = _STRICT
     playbook: str
     store: str = "sqlite:///engage-rules.db"
-    sources: list[Source] = Field(min_length=1)
+    #: Where events come from, besides the adapters that connect by themselves
+    #: (docs/running.md); the runtime refuses to start with neither.
+    sources: list[Source] = Field(default_factory=list)
     adapters: dict[str, AdapterConfig] = Field(min_length=1)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     #: Longest sleep between two checks for due timers, in seconds.

@@ -11,22 +11,12 @@ from __future__ import annotations
 import threading
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ..adapters.sources import Outcome as Outcome
 from ..errors import IntakeFull as IntakeFull
 from ..errors import ServiceStopping as ServiceStopping
 from ..model.events import Event
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What became of one submission."""
-
-    status: str  # accepted | duplicate | replayed | quarantined
-    event_ids: list[str] = field(default_factory=list)
-    #: For ``quarantined``: the reason code and a one-line message.
-    reason: str | None = None
-    message: str | None = None
 
 
 @dataclass(slots=True)
@@ -38,6 +28,9 @@ class Submission:
     #: that a second delivery with the same key is ``replayed``; None: not recorded.
     key: str | None
     future: Future[Outcome]
+    #: ``(name, value)``: how far the source got, committed with this submission's
+    #: transaction whatever its outcome (``State.cursors``; runtime/sources.py).
+    cursor: tuple[str, str] | None = None
 
 
 class Intake:
@@ -51,11 +44,17 @@ class Intake:
         self._wakeups = 0
 
     def submit(
-        self, events: list[Event], key: str | None = None, *, block: bool = True
+        self,
+        events: list[Event],
+        key: str | None = None,
+        *,
+        block: bool = True,
+        cursor: tuple[str, str] | None = None,
     ) -> Future[Outcome]:
-        """Queue the events of one delivery (``key``: see :class:`Submission`).  While
-        the queue is full this waits, or with ``block=False`` raises :class:`IntakeFull`
-        (for a caller that must not block, like the webhook server's event loop)."""
+        """Queue the events of one delivery (``key``, ``cursor``: see
+        :class:`Submission`).  While the queue is full this waits, or with
+        ``block=False`` raises :class:`IntakeFull` (for a caller that must not block,
+        like the webhook server's event loop)."""
         future: Future[Outcome] = Future()
         with self._cv:
             while len(self._items) >= self.capacity and not self._closed:
@@ -65,7 +64,7 @@ class Intake:
             if self._closed:
                 future.set_exception(ServiceStopping("the runtime is shutting down"))
                 return future
-            self._items.append(Submission(events, key, future))
+            self._items.append(Submission(events, key, future, cursor))
             self._cv.notify_all()
         return future
 

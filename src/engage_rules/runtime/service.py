@@ -38,6 +38,7 @@ from typing import Protocol
 
 from ..adapters.base import Adapter
 from ..adapters.capabilities import building_adapters, is_platform_action
+from ..adapters.sources import SourceContext, connecting_adapters, playbook_event_types
 from ..compile.compiler import load
 from ..compile.playbook import CompiledPlaybook
 from ..engine.core import Engine
@@ -61,7 +62,8 @@ __all__ = ["DELIVERY_PREFIX", "FUTURE_TIME", "SIGNATURE_PREFIX", "Service", "Set
 
 #: The reason code of a delivery refused for an event dated too far ahead of the clock.
 FUTURE_TIME = "future_time"
-#: How long shutdown waits for webhook servers to write their last answers.
+#: How long shutdown waits for each source (webhook servers, connected adapters) to
+#: take in its last answers.
 WEBHOOK_DRAIN_SECONDS = 2.0
 
 
@@ -217,6 +219,15 @@ class Service:
                 self.sources.append(server)
             elif isinstance(sc, JsonlSource):
                 self.sources.append(JsonlReader(sc, self.intake, str(config.base_dir)))
+        self.connected = self._connect_adapters()
+        if not self.sources:
+            raise SetupError(
+                [
+                    "nothing to read events from: the config lists no `sources` and no "
+                    "configured adapter connects to its platform by itself (configured: "
+                    f"{', '.join(sorted(adapters)) or 'none'}; docs/running.md)"
+                ]
+            )
         self._stop = threading.Event()
         self.failure: BaseException | None = None
         self._last_commit: Future[None] | None = None
@@ -251,6 +262,33 @@ class Service:
                 adapter.close()
             raise
 
+    def _connect_adapters(self) -> list[str]:
+        """Add the sources of the adapters that read their platform by themselves
+        (runtime/sources.py); the names of those adapters."""
+        config = self.config
+        parsers = {
+            sc.parser
+            for sc in config.sources
+            if isinstance(sc, WebhookSource) and sc.parser is not None
+        }
+        wanted = {name: ac.connect for name, ac in config.adapters.items()}
+        connecting = connecting_adapters(self.adapters, wanted, parsers)
+        if not connecting:
+            return []
+        event_types = playbook_event_types(self.playbook)
+        cursors = dict(self.engine.state.cursors)
+        for name, adapter in connecting.items():
+            context = SourceContext(
+                platform=name,
+                event_types=event_types,
+                submitter=self.intake.submit,
+                cursors=cursors,
+                clock=self.clock,
+                log=logging.getLogger(f"engage_rules.source.{name}"),
+            )
+            self.sources.append(adapter.connect(context))
+        return list(connecting)
+
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
         """Bring the engine to the wall clock, resume the outbox, start the dispatcher,
@@ -263,6 +301,8 @@ class Service:
         for server in self.webhooks:
             host, port = server.address
             log.info("webhook source listening on http://%s:%d%s", host, port, server.config.path)
+        for name in self.connected:
+            log.info("adapter %s connected to its platform", name)
         log.info("running playbook %s (store %s)", self.playbook.name, self.config.store)
 
     def request_stop(self) -> None:
@@ -302,8 +342,10 @@ class Service:
         finally:
             if self._last_commit is not None:
                 wait([self._last_commit])
-            for server in self.webhooks:  # let them write the answers just decided
-                server.join(timeout=WEBHOOK_DRAIN_SECONDS)
+            for source in self.sources:  # let them take in the answers just decided
+                join = getattr(source, "join", None)
+                if join is not None:
+                    join(timeout=WEBHOOK_DRAIN_SECONDS)
             try:
                 self.dispatcher.stop()
             finally:
@@ -376,7 +418,14 @@ class Service:
         decisions: list[Decision] = []
         seen: set[str] = set()
         outcomes: list[tuple[Submission, Outcome]] = []
+        cursors = engine.state.cursors
+        moved = False
         for sub in subs:
+            if sub.cursor is not None:  # committed below, whatever the outcome
+                name, value = sub.cursor
+                if cursors.get(name) != value:
+                    cursors[name] = value
+                    moved = engine.state.cursors_moved = True
             dkey = sub.key
             if dkey is not None and (dkey in seen or store.is_processed(dkey)):
                 self.stats.replayed += 1
@@ -414,7 +463,7 @@ class Service:
         fired = engine.advance_to(now)
         self.stats.timers_fired += len(fired)
         decisions.extend(fired)
-        if not decisions:
+        if not decisions and not moved:
             for sub, outcome in outcomes:
                 sub.future.set_result(outcome)
             return

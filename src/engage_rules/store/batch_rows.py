@@ -374,8 +374,9 @@ def serialise(decisions: Sequence[Decision], state: State, counter: ActivityCoun
     Should a value reach the store that JSON cannot hold (the reader and the engine keep
     them out; this is the last line), the batch is serialised again with such values
     replaced (:func:`storable`), and each replacement is recorded as a rule error of the
-    ``store``.
+    ``store``.  The rows hold the state's cursors, so it is no longer ``cursors_moved``.
     """
+    state.cursors_moved = False
     try:
         return batch_rows(decisions, state, counter, None)
     except TypeError:  # orjson.JSONEncodeError
@@ -383,6 +384,21 @@ def serialise(decisions: Sequence[Decision], state: State, counter: ActivityCoun
         rows = batch_rows(decisions, state, counter, lenient)
         rows.errors += [(orjson.dumps(e.to_json()).decode(),) for e in lenient.errors]
         return rows
+
+
+#: The prefix of the ``meta`` keys that hold the sources' cursors (``State.cursors``).
+CURSOR_PREFIX = "cursor:"
+
+
+def cursor_rows(state: State) -> list[tuple[str, str]]:
+    """The ``meta`` rows of the state's cursors (few: one per connected source)."""
+    return [(CURSOR_PREFIX + name, value) for name, value in state.cursors.items()]
+
+
+def cursors_from_meta(meta: dict[str, str]) -> dict[str, str]:
+    """The cursors among a store's ``meta`` rows."""
+    n = len(CURSOR_PREFIX)
+    return {k[n:]: v for k, v in meta.items() if k.startswith(CURSOR_PREFIX)}
 
 
 def batch_rows(
@@ -413,6 +429,7 @@ def batch_rows(
         meta=[
             ("clock", state.clock.isoformat() if state.clock is not None else ""),
             ("timer_seq", str(state.timer_seq)),
+            *cursor_rows(state),
         ],
     )
     rows.activity = [

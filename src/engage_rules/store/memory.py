@@ -186,8 +186,9 @@ class MemoryStore:
         self._horizon = horizon
 
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
-        if not decisions:
+        if not decisions and not state.cursors_moved:
             return
+        state.cursors_moved = False
         if state is not self._state:
             if self._state is None:
                 self._state = State()
@@ -293,6 +294,7 @@ class MemoryStore:
                 own.community(name).data = orjson.loads(orjson.dumps(c.data))
         own.clock = state.clock
         own.timer_seq = state.timer_seq
+        own.cursors = dict(state.cursors)
         if timers:
             kept = [t for t in own.timers if t.id not in timers]
             kept.extend(replace(t) for t in timers.values() if t is not None)

@@ -55,7 +55,14 @@ from .base import (
     log_entries,
     rule_error_from_json,
 )
-from .batch_rows import OUTBOX_COLUMNS, Rows, number_outbox_rows, outbox_item, serialise
+from .batch_rows import (
+    OUTBOX_COLUMNS,
+    Rows,
+    cursors_from_meta,
+    number_outbox_rows,
+    outbox_item,
+    serialise,
+)
 from .lock import busy, writer_info
 from .postgres_reports import PostgresReports
 from .postgres_schema import lock_key, migrate
@@ -272,6 +279,7 @@ class PostgreSQLStore:
             for name, js in conn.execute("SELECT name, json FROM communities"):
                 state.community(name).data = orjson.loads(js)
             state.timer_seq = int(meta.get("timer_seq") or 0)
+            state.cursors = cursors_from_meta(meta)
             state.timer_source = self  # the earliest timers now, the rest when due
             with self._decoding("timers"):
                 state.take_timers(*partition_timers(conn, None, -math.inf, state.TIMER_WINDOW))
@@ -350,7 +358,7 @@ class PostgreSQLStore:
         """Persist the batch in one transaction; durable when this returns."""
         if self.worker:
             raise StoreError("a worker-mode store commits through its partitions")
-        if decisions:
+        if decisions or state.cursors_moved:
             self._write(serialise(decisions, state, self._counter))
 
     def commit_async(self, decisions: Sequence[Decision], state: State) -> Future[None]:

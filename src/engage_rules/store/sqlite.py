@@ -83,7 +83,13 @@ from .base import (
     log_entries,
     rule_error_from_json,
 )
-from .batch_rows import OUTBOX_COLUMNS, number_outbox_rows, outbox_item, serialise
+from .batch_rows import (
+    OUTBOX_COLUMNS,
+    cursors_from_meta,
+    number_outbox_rows,
+    outbox_item,
+    serialise,
+)
 from .batch_rows import Rows as _Rows
 from .lock import WriterLock
 from .records import (
@@ -606,6 +612,7 @@ class SQLiteStore:
         for name, js in db.execute("SELECT name, json FROM communities"):
             state.community(name).data = loads(js)
         state.timer_seq = int(meta.get("timer_seq") or 0)
+        state.cursors = cursors_from_meta(meta)
         state.timer_source = self  # the earliest timers now, the rest when due
         state.take_timers(*_timers_from(db, -math.inf, state.TIMER_WINDOW, self._decoding))
         return state
@@ -745,7 +752,7 @@ class SQLiteStore:
 
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
         """Persist the batch in one transaction; durable (fsync'd) when this returns."""
-        if decisions:
+        if decisions or state.cursors_moved:
             self._write(self._serialise(decisions, state), pipelined=False)
 
     def commit_async(self, decisions: Sequence[Decision], state: State) -> Future[None]:
@@ -760,7 +767,7 @@ class SQLiteStore:
         flight included; every other call waits for it.  If a batch fails the store
         refuses all further work: reopen it.
         """
-        if not decisions:
+        if not decisions and not state.cursors_moved:
             return completed()
         future = self._write(self._serialise(decisions, state), pipelined=True)
         assert future is not None

@@ -355,6 +355,25 @@ class StoreContract:
         assert restored.timer_seq == 2
         assert pop_order(restored) == ["b"]
 
+    def test_source_cursors_are_committed_with_the_batch(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        state = store.open()
+        assert state.cursors == {}
+        state.cursors["telegram:1"] = "41"
+        state.cursors["discord:9:0"] = '{"seq": 7}'
+        state.cursors_moved = True
+        store.commit([decision(1)], state)
+        assert not state.cursors_moved
+        # A batch without decisions still commits a cursor that moved (a delivery that
+        # mapped to no event), and only then.
+        state.cursors["telegram:1"] = "42"
+        state.cursors_moved = True
+        store.commit_async([], state).result(timeout=10)
+        assert not state.cursors_moved
+        restored = backend.again(store).open()
+        assert restored.cursors == {"telegram:1": "42", "discord:9:0": '{"seq": 7}'}
+
     # processed ids ----------------------------------------------------------------------
     def test_processed_ids(self, backend: StoreBackend, store: Store) -> None:
         state = store.open()
