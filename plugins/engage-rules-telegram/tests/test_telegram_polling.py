@@ -21,7 +21,7 @@ from engage_rules_telegram.plugin import TelegramAdapter
 from engage_rules_telegram.polling import Poller
 from fake_bot_api import FakeBotApi, fake_bot_api
 
-from engage_rules.plugin_api import Event
+from engage_rules.plugin_api import Event, Outcome, SourceContext
 from engage_rules.testing import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -39,30 +39,34 @@ def load(name: str) -> dict[str, Any]:
 
 
 class Context:
-    """A source context that commits at once (or, with ``hold``, when told to)."""
+    """Stands for the runtime: commits at once (or, with ``hold``, when told to)."""
 
     def __init__(self, cursors: dict[str, str] | None = None, *, hold: bool = False) -> None:
         self.cursors = dict(cursors or {})
         self.submissions: list[tuple[list[Event], tuple[str, str] | None]] = []
-        self.held: list[tuple[Future[Any], tuple[str, str] | None]] = []
+        self.held: list[tuple[Future[Outcome], tuple[str, str] | None]] = []
         self.hold = hold
         self.lock = threading.Lock()
-        self.event_types = frozenset({"message.posted", "member.joined"})
-        self.platform = "telegram"
-        self.log = logging.getLogger("test.telegram")
-        self.clock: Callable[[], float] = time.time
 
-    def cursor(self, name: str) -> str | None:
-        return self.cursors.get(name)
+    def source_context(self, fail: Callable[[str], None] | None = None) -> SourceContext:
+        return SourceContext(
+            platform="telegram",
+            event_types=frozenset({"message.posted", "member.joined"}),
+            submitter=self.submit,
+            cursors=self.cursors,
+            clock=time.time,
+            log=logging.getLogger("test.telegram"),
+            fail=fail or (lambda message: None),
+        )
 
     def submit(
         self,
         events: list[Event],
-        *,
         key: str | None = None,
+        *,
         cursor: tuple[str, str] | None = None,
-    ) -> Future[Any]:
-        future: Future[Any] = Future()
+    ) -> Future[Outcome]:
+        future: Future[Outcome] = Future()
         with self.lock:
             self.submissions.append((events, cursor))
             if self.hold:
@@ -71,10 +75,10 @@ class Context:
         self._commit(future, cursor)
         return future
 
-    def _commit(self, future: Future[Any], cursor: tuple[str, str] | None) -> None:
+    def _commit(self, future: Future[Outcome], cursor: tuple[str, str] | None) -> None:
         if cursor is not None:
             self.cursors[cursor[0]] = cursor[1]
-        future.set_result(None)
+        future.set_result(Outcome("accepted"))
 
     def release(self) -> None:
         with self.lock:
@@ -105,7 +109,7 @@ def poller(
     return Poller(
         BotApi(token, fake.url),
         adapter.parse,
-        context,
+        context.source_context(on_fatal),
         PollingSettings.model_validate({**FAST, **settings}),
         bot="123456",
         allowed_updates=["message", "chat_member"],
@@ -120,6 +124,7 @@ def running(p: Poller) -> Iterator[Poller]:
         yield p
     finally:
         p.stop()
+        p.join()
         assert p._thread is not None and not p._thread.is_alive()
 
 
@@ -221,7 +226,7 @@ def test_an_unreachable_server_is_retried(caplog: pytest.LogCaptureFixture) -> N
     p = Poller(
         BotApi(TOKEN, url),
         adapter.parse,
-        context,
+        context.source_context(),
         PollingSettings.model_validate(FAST),
         bot=None,
         allowed_updates=["message"],
@@ -341,6 +346,7 @@ def test_stop_ends_a_held_long_poll(fake: FakeBotApi) -> None:
     p.start()
     wait_for(lambda: len(fake.calls_of("getUpdates")) == 1)
     p.stop()
+    p.join()
     assert p._thread is not None and not p._thread.is_alive()
     assert p.error is None
 
@@ -352,7 +358,7 @@ def test_the_bot_id_comes_from_get_me_when_the_token_does_not_say(fake: FakeBotA
     p = Poller(
         BotApi(TOKEN, fake.url),
         adapter.parse,
-        context,
+        context.source_context(),
         PollingSettings.model_validate(FAST),
         bot=None,
         allowed_updates=["message"],

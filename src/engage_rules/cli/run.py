@@ -96,4 +96,4 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return 0 if service.failure is None else 2
+    return 0 if service.failure is None and service.source_failure is None else 2

@@ -11,7 +11,7 @@ were not committed come again and those that were do not.
 An update that cannot be read is logged with its ``update_id`` and its cursor still
 committed (with no events), so one bad update never stalls the bot.
 
-Failures (:mod:`.botapi`): a network failure, a 5xx, a 409 Conflict and any other
+Failures (:mod:`.retrying`): a network failure, a 5xx, a 409 Conflict and any other
 error back off exponentially (``retry_base`` doubling up to ``retry_max``); a 429 waits
 its ``retry_after``; a 401 (a bad token) stops polling and reports the error through
 ``on_fatal`` (the runtime stops with that message).
@@ -24,11 +24,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from typing import Any
 
-from engage_rules.plugin_api import Event
+from engage_rules.plugin_api import Event, ServiceStopping, SourceContext
 
-from .botapi import BotApi, BotApiError
+from .botapi import BotApi
 from .connect_settings import PollingSettings
-from .source_context import ServiceStopping, SourceContext
+from .retrying import Retrier, Stopped
 from .updates import check_bot
 
 #: Seconds a getUpdates call may take beyond its long-poll ``timeout``.
@@ -63,14 +63,18 @@ class Poller:
         self.call_timeout = call_timeout
         self.on_fatal = on_fatal
         self.log = context.log
-        #: Why polling stopped for good (a bad token), else None.
-        self.error: str | None = None
         #: Updates submitted, and those among them that could not be read.
         self.submitted = 0
         self.unreadable = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._failures = 0
+        self.retry = Retrier(
+            self._stop,
+            self.log,
+            retry_base=settings.retry_base,
+            retry_max=settings.retry_max,
+            on_fatal=on_fatal,
+        )
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -81,11 +85,19 @@ class Poller:
 
     def stop(self) -> None:
         """Stop polling: the call in progress is ended, no more is submitted, and what
-        was submitted is left to the runtime to commit."""
+        was submitted is left to the runtime to commit (returns at once)."""
         self._stop.set()
         self.api.abort()
+
+    def join(self, timeout: float = STOP_WAIT) -> None:
+        """Wait for the polling thread to end (after :meth:`stop`)."""
         if self._thread is not None:
-            self._thread.join(STOP_WAIT)
+            self._thread.join(timeout)
+
+    @property
+    def error(self) -> str | None:
+        """Why polling stopped for good (a bad token), else None."""
+        return self.retry.error
 
     @property
     def stopping(self) -> bool:
@@ -97,10 +109,10 @@ class Poller:
             offset = self._start_offset()
             while not self._stop.is_set():
                 offset = self._poll_once(offset)
-        except _Stopped:
+        except Stopped:
             pass
         except Exception as err:  # a bug: say so rather than die silently
-            self._fatal(f"Telegram polling failed: {type(err).__name__}: {err}")
+            self.retry.fatal(f"Telegram polling failed: {type(err).__name__}: {err}")
 
     # -- steps -----------------------------------------------------------------------------
     @property
@@ -110,11 +122,13 @@ class Poller:
     def _prepare(self) -> None:
         """``getMe`` (the token works; the bot's id when the token does not show it),
         then ``deleteWebhook`` when the operator asked for it."""
-        me = self._retrying(lambda: self.api.call("getMe", {}, timeout=self._short))
+        me = self.retry.call(lambda: self.api.call("getMe", {}, timeout=self.call_timeout))
         self.bot = check_bot(me, self.bot, self.allowed_updates, self.log)
         if self.settings.delete_webhook:
             params = {"drop_pending_updates": self.settings.drop_pending_updates}
-            self._retrying(lambda: self.api.call("deleteWebhook", params, timeout=self._short))
+            self.retry.call(
+                lambda: self.api.call("deleteWebhook", params, timeout=self.call_timeout)
+            )
             self.log.info("telegram: deleted the bot's webhook before polling")
 
     def _start_offset(self) -> int | None:
@@ -142,9 +156,11 @@ class Poller:
         if offset is not None:
             params["offset"] = offset
         timeout = self.settings.timeout + self.call_timeout + HTTP_MARGIN
-        result = self._retrying(lambda: self.api.call("getUpdates", params, timeout=timeout))
+        result = self.retry.call(lambda: self.api.call("getUpdates", params, timeout=timeout))
         if not isinstance(result, list):
-            self._back_off(f"getUpdates answered {type(result).__name__}, not a list of updates")
+            self.retry.back_off(
+                f"getUpdates answered {type(result).__name__}, not a list of updates"
+            )
             return offset
         futures: list[Future[Any]] = []
         last = offset
@@ -160,9 +176,9 @@ class Poller:
             futures.append(self._submit(update, update_id))
             last = update_id + 1
         if futures and not self._durable(futures):
-            raise _Stopped
+            raise Stopped
         if last == offset and result:
-            self._back_off("getUpdates returned no update that could be read")
+            self.retry.back_off("getUpdates returned no update that could be read")
         return last
 
     def _submit(self, update: Any, update_id: int) -> Future[Any]:
@@ -198,69 +214,6 @@ class Poller:
             if pending and self._stop.is_set():
                 return False
         return True
-
-    # -- failures --------------------------------------------------------------------------
-    @property
-    def _short(self) -> float:
-        return self.call_timeout
-
-    def _retrying(self, call: Callable[[], Any]) -> Any:
-        """``call()``, retried until it succeeds; raises :class:`_Stopped` on a bad token
-        or when the poller stops."""
-        while True:
-            if self._stop.is_set():
-                raise _Stopped
-            try:
-                result = call()
-            except BotApiError as err:
-                if self._stop.is_set():
-                    raise _Stopped from None
-                self._failed(err)
-                continue
-            self._failures = 0
-            return result
-
-    def _failed(self, err: BotApiError) -> None:
-        if err.kind == "unauthorized":
-            self._fatal(
-                f"Telegram refused the bot token ({err}): check the token from @BotFather "
-                "(token_env)"
-            )
-            raise _Stopped
-        if err.kind == "rate_limited" and err.retry_after is not None:
-            self.log.warning("telegram: %s; retrying in %g s", err, err.retry_after)
-            self._sleep(err.retry_after)
-            return
-        hint = ""
-        if err.kind == "conflict":
-            hint = (
-                " (a webhook is set for this bot: set `polling: {delete_webhook: true}` "
-                "or use `mode: webhook`)"
-                if "webhook" in err.description.lower()
-                else " (another program is polling with this bot token: stop it)"
-            )
-        self._back_off(f"{err}{hint}")
-
-    def _back_off(self, why: str) -> None:
-        self._failures += 1
-        delay = min(self.settings.retry_max, self.settings.retry_base * 2 ** (self._failures - 1))
-        self.log.warning("telegram: %s; retrying in %g s", why, delay)
-        self._sleep(delay)
-
-    def _sleep(self, seconds: float) -> None:
-        if self._stop.wait(seconds):
-            raise _Stopped
-
-    def _fatal(self, message: str) -> None:
-        self.error = message
-        self.log.error("telegram: %s", message)
-        self._stop.set()
-        if self.on_fatal is not None:
-            self.on_fatal(message)
-
-
-class _Stopped(Exception):
-    """The poller is stopping."""
 
 
 def _update_id(update: Any) -> int | None:
