@@ -49,6 +49,11 @@ SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_HEAD = 16_384
 #: How long a stopping server waits for the requests in progress to get their answers.
 DRAIN_SECONDS = 2.0
+#: After refusing a request it did not read to its end (413...), what the client still
+#: sends is read and dropped for at most this long and this many bytes, so that the
+#: client reads the answer rather than a connection reset.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 8 << 20
 
 _REASONS = {
     200: "OK",
@@ -191,11 +196,12 @@ class BotWebhook:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._open += 1
         try:
+            read_all = False
             if self._open > self.settings.max_connections or self._stop.is_set():
                 self.count("refused")
                 status, body = 503, {"status": "unavailable", "reason": "too many connections"}
             else:
-                status, body = await self._request(reader)
+                status, body, read_all = await self._request(reader)
             data = json.dumps(body).encode()
             writer.write(
                 f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: application/json\r\n"
@@ -204,25 +210,29 @@ class BotWebhook:
             )
             async with asyncio.timeout(self.settings.read_timeout):
                 await writer.drain()
+            if not read_all:
+                await _linger(reader, writer)
         except (ConnectionError, TimeoutError, OSError):
             pass  # the client went away or would not read its answer
         finally:
             self._open -= 1
             writer.close()
 
-    async def _request(self, reader: asyncio.StreamReader) -> tuple[int, dict[str, Any]]:
+    async def _request(self, reader: asyncio.StreamReader) -> tuple[int, dict[str, Any], bool]:
+        """(status, JSON body, whether the request was read to its end)."""
         try:
             async with asyncio.timeout(self.settings.read_timeout):
                 body = await self._read(reader)
         except TimeoutError:
             self.count("read_timeout")
-            return 408, {"status": "rejected", "reason": "request not complete in time"}
+            return 408, {"status": "rejected", "reason": "request not complete in time"}, False
         except _Answer as a:
             self.count(f"http_{a.status}")
-            return a.status, {"status": "rejected", "reason": a.reason}
+            return a.status, {"status": "rejected", "reason": a.reason}, False
         except (asyncio.IncompleteReadError, ConnectionError):
             raise ConnectionResetError from None
-        return await self._update(body)
+        status, answer = await self._update(body)
+        return status, answer, True
 
     async def _read(self, reader: asyncio.StreamReader) -> bytes:
         """The body of a request that passed the checks of the head."""
@@ -306,6 +316,22 @@ class BotWebhook:
                 getattr(outcome, "message", None),
             )
         return 200, {"status": status}
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Half-close, then drop what the client still sends (within bounds)."""
+    try:
+        async with asyncio.timeout(LINGER_SECONDS):
+            if writer.can_write_eof():
+                writer.write_eof()
+            dropped = 0
+            while dropped < LINGER_BYTES:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                dropped += len(chunk)
+    except (TimeoutError, ConnectionError, OSError):
+        pass
 
 
 __all__ = ["SECRET_HEADER", "BotWebhook"]
