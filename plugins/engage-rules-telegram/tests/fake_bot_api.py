@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +55,8 @@ class FakeBotApi:
         #: Every call: (method, JSON body), in order.
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.failures: dict[str, deque[tuple[int, Any]]] = {}
+        #: How many times each update id was returned by getUpdates.
+        self.delivered: Counter[int] = Counter()
         self._poll_generation = 0
         self.url = ""
 
@@ -145,6 +147,7 @@ class FakeBotApi:
                     )
                 ready = [u for u in self.pending if self._wanted(u)][:limit]
                 if ready:
+                    self.delivered.update(_id(u) for u in ready)
                     return 200, {"ok": True, "result": ready}
                 left = deadline - time.monotonic()
                 if left <= 0:
