@@ -2,7 +2,8 @@
 
 Exit codes: 0 after a graceful shutdown; 1 if the config, the playbook or the adapters
 are invalid (every problem on stderr, ``file:line:col`` when located); 2 if the store
-cannot be opened or fails while running.
+cannot be opened or fails while running, or an adapter that connects by itself cannot go
+on (a revoked bot token).
 """
 
 from __future__ import annotations
