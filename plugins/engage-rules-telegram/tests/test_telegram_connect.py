@@ -251,3 +251,22 @@ def test_webhook_mode_answers_hostile_requests_and_keeps_serving(
         assert store.is_processed(f"telegram:{CHAT}:9")
     finally:
         store.close()
+
+
+def test_webhook_mode_refuses_connections_beyond_its_cap(tmp_path: Path, fake: FakeBotApi) -> None:
+    capped = WEBHOOK.replace("read_timeout: 1", "read_timeout: 20\n      max_connections: 1")
+    with live_service(
+        config(tmp_path, fake, capped),
+        playbook=PLAYBOOK,
+        directory=tmp_path,
+        env={"TELEGRAM_BOT_TOKEN": TOKEN, "TG_SECRET": SECRET},
+    ) as live:
+        hook = hook_of(live)
+        with socket.create_connection(hook.address, timeout=30) as first:
+            first.sendall(b"POST /tg HTTP/1.1\r\n")  # and nothing more for now
+            wait_for(lambda: hook._open == 1)
+            status, _ = post(hook, b"{}", {"X-Telegram-Bot-Api-Secret-Token": SECRET})
+            assert status == 503
+            assert hook.counts.get("refused") == 1
+        wait_for(lambda: hook._open == 0)
+        assert telegram_post(hook, {"update_id": 901, **message(7, 5000000007, "好")}) == 200
