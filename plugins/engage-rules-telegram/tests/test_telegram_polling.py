@@ -20,8 +20,11 @@ from engage_rules_telegram.connect_settings import PollingSettings
 from engage_rules_telegram.plugin import TelegramAdapter
 from engage_rules_telegram.polling import Poller
 from fake_bot_api import FakeBotApi, fake_bot_api
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engage_rules.plugin_api import Event, Outcome, SourceContext
+from engage_rules.testing import strategies as est
 from engage_rules.testing import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -103,6 +106,7 @@ def poller(
     *,
     on_fatal: Any = None,
     token: str = TOKEN,
+    allowed: tuple[str, ...] = ("message", "chat_member"),
     **settings: Any,
 ) -> Poller:
     adapter = TelegramAdapter({"token": token, "base_url": fake.url})
@@ -112,7 +116,7 @@ def poller(
         context.source_context(on_fatal),
         PollingSettings.model_validate({**FAST, **settings}),
         bot="123456",
-        allowed_updates=["message", "chat_member"],
+        allowed_updates=list(allowed),
         on_fatal=on_fatal,
     )
 
@@ -374,3 +378,35 @@ def test_privacy_mode_is_reported(fake: FakeBotApi, caplog: pytest.LogCaptureFix
         wait_for(lambda: len(fake.calls_of("getUpdates")) >= 1)
     assert "privacy mode is on" in caplog.text
     assert "connected as @fans_test_bot (id 123456)" in caplog.text
+
+
+_json = est.json_values(est.json_scalars(text=st.text(max_size=12)), max_leaves=12)
+_KINDS = ("message", "chat_member", "message_reaction", "edited_message", "poll")
+_hostile = st.builds(
+    lambda kind, body: {kind: body},
+    st.sampled_from(_KINDS),
+    st.one_of(
+        _json,
+        est.json_objects(
+            ("message_id", "date", "chat", "from", "text", "new_chat_member", "new_reaction"),
+            _json,
+            max_size=6,
+        ),
+    ),
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_hostile, min_size=1, max_size=12))
+def test_hostile_updates_never_stop_the_poller(updates: list[dict[str, Any]]) -> None:
+    with fake_bot_api(TOKEN) as api:
+        for update in updates:
+            api.add(update)
+        good = api.add(load("message_text"))
+        context = Context()
+        with running(poller(api, context, allowed=_KINDS)) as p:
+            wait_for(lambda: context.cursors.get(CURSOR) == str(good))
+        assert p.error is None
+        assert len(context.submissions) == len(updates) + 1
+        assert context.ids()[-1] == "telegram:-1001234567890:4521"

@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from engage_rules.plugin_api import Event, ServiceStopping, SourceContext
+from engage_rules.plugin_api import Event, Outcome, ServiceStopping, SourceContext
 
 from .botapi import BotApi
 from .connect_settings import BotWebhookSettings
@@ -293,7 +293,7 @@ class BotWebhook:
         key = f"telegram-update:{self.bot or self.context.platform}:{uid}"
         loop = asyncio.get_running_loop()
         try:  # submit() waits while the intake is full: not on the event loop
-            future: Future[Any] = await loop.run_in_executor(
+            future: Future[Outcome] = await loop.run_in_executor(
                 None, lambda: self.context.submit(events, key=key)
             )
             outcome = await asyncio.wait_for(
@@ -306,16 +306,15 @@ class BotWebhook:
             return 503, {"status": "unavailable", "reason": "shutting down"}
         except Exception as err:  # the store failed
             return 503, {"status": "unavailable", "reason": str(err)}
-        status = str(getattr(outcome, "status", "accepted"))
-        self.count(status)
-        if status == "quarantined":
+        self.count(outcome.status)
+        if outcome.status == "quarantined":
             self.log.warning(
                 "telegram: update %d was quarantined: %s: %s",
                 uid,
-                getattr(outcome, "reason", None),
-                getattr(outcome, "message", None),
+                outcome.reason,
+                outcome.message,
             )
-        return 200, {"status": status}
+        return 200, {"status": outcome.status}
 
 
 async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

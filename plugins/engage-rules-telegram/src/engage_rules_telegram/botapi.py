@@ -81,11 +81,14 @@ class BotApi:
             conn = http.client.HTTPSConnection(self._host, self._port, timeout=timeout)
         else:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
-        with self._lock:
-            if self._aborted:
-                raise BotApiError(method, "stopped", "unavailable")
-            self._open.add(conn)
         try:
+            # Connected before it is registered, so that abort() always has a socket
+            # to shut down (or the call sees the abort and does not start).
+            conn.connect()
+            with self._lock:
+                if self._aborted:
+                    raise OSError("stopped")
+                self._open.add(conn)
             conn.request(
                 "POST",
                 self._prefix + method,

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from typing import Any
 
-from engage_rules.plugin_api import Event, ServiceStopping, SourceContext
+from engage_rules.plugin_api import Event, Outcome, ServiceStopping, SourceContext
 
 from .botapi import BotApi
 from .connect_settings import PollingSettings
@@ -162,7 +162,7 @@ class Poller:
                 f"getUpdates answered {type(result).__name__}, not a list of updates"
             )
             return offset
-        futures: list[Future[Any]] = []
+        futures: list[Future[Outcome]] = []
         last = offset
         for update in result:
             update_id = _update_id(update)
@@ -181,7 +181,7 @@ class Poller:
             self.retry.back_off("getUpdates returned no update that could be read")
         return last
 
-    def _submit(self, update: Any, update_id: int) -> Future[Any]:
+    def _submit(self, update: Any, update_id: int) -> Future[Outcome]:
         try:
             events = self.parse(update)
         except Exception as err:  # PayloadError, or a parser that did not expect this
@@ -191,7 +191,7 @@ class Poller:
         self.submitted += 1
         return self.context.submit(events, cursor=(self.cursor_name, str(update_id)))
 
-    def _durable(self, futures: list[Future[Any]]) -> bool:
+    def _durable(self, futures: list[Future[Outcome]]) -> bool:
         """Wait until every submission is committed; False if the runtime is stopping
         (or failed) first."""
         pending = set(futures)
@@ -201,11 +201,11 @@ class Poller:
                 err = future.exception()
                 if err is None:
                     outcome = future.result()
-                    if getattr(outcome, "status", None) == "quarantined":
+                    if outcome.status == "quarantined":
                         self.log.warning(
                             "telegram: an update was quarantined: %s: %s",
-                            getattr(outcome, "reason", None),
-                            getattr(outcome, "message", None),
+                            outcome.reason,
+                            outcome.message,
                         )
                     continue
                 if not isinstance(err, ServiceStopping):

@@ -56,9 +56,10 @@ class Retrier:
     def failed(self, err: BotApiError) -> None:
         """Wait as ``err`` requires (or raise :class:`Stopped` for a bad token)."""
         if err.kind == "unauthorized":
+            where = " and base_url" if err.status == 404 else ""
             self.fatal(
                 f"Telegram refused the bot token ({err}): check the token from @BotFather "
-                "(token_env)"
+                f"(token_env){where}"
             )
             raise Stopped
         if err.kind == "rate_limited" and err.retry_after is not None:
