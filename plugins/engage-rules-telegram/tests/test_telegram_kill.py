@@ -159,3 +159,20 @@ def test_kill_9_while_polling_loses_nothing_and_doubles_nothing(tmp_path: Path) 
         assert state.cursors == {"telegram:777000": str(last)}
     finally:
         store.close()
+
+
+def test_engage_rules_run_exits_2_on_a_refused_token(tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    (tmp_path / "community.yaml").write_text(PLAYBOOK, "utf-8")
+    stderr = tmp_path / "stderr.log"
+    with fake_bot_api("777000:the-right-token") as api:
+        config.write_text(
+            f"playbook: community.yaml\nstore: sqlite:///{tmp_path}/state.db\n"
+            f"adapters:\n  telegram: {{token_env: TELEGRAM_BOT_TOKEN, base_url: '{api.url}'}}\n",
+            "utf-8",
+        )
+        proc = _start(config, stderr)  # with TOKEN, which this server does not know
+        assert proc.wait(60) == 2
+    err = stderr.read_text("utf-8")
+    assert "Telegram refused the bot token (getMe: Unauthorized)" in err
+    assert TOKEN.split(":")[1] not in err  # the token's secret half is never logged

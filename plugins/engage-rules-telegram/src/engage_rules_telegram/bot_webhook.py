@@ -24,6 +24,13 @@ the update is durable.  Each connection has one request (the answer closes it): 
 or silent client is cut off after ``read_timeout``, at most ``max_connections`` are
 open at once, and headers and body are bounded.  The server's TLS is a reverse proxy's
 job (Telegram only calls ``https://`` URLs on ports 443, 80, 88 and 8443).
+
+Why not the runtime's webhook server (``engage_rules.runtime.webhook_source``): a plugin
+imports engage_rules only through ``engage_rules.plugin_api``, and that server is built
+around engage_rules' own signatures and keep-alive connections.  Telegram needs far
+less (one request per connection, one header to compare), so this server keeps only the
+defences against hostile clients: a deadline on the whole request, a connection cap,
+bounded headers and body.
 """
 
 from __future__ import annotations
