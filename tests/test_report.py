@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from engage_rules.cli import main
 from engage_rules.model.decision import ActionRecord, Decision
 from engage_rules.model.state import State
 from engage_rules.testing import open_store
@@ -276,3 +277,39 @@ def test_terminal_report_on_a_terminal_has_colour_and_the_same_figures(
     out = screen.getvalue()
     assert "\x1b[" in out  # styled headings
     assert "Weekly retention" in out and "post-points" in out and "55" in out
+
+
+def test_a_goal_can_be_an_event_the_playbook_emits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    playbook = tmp_path / "emit.yaml"
+    playbook.write_text(
+        "engage_rules: 1\nname: emit-goal\ncommunity: {name: c1, timezone: UTC}\n"
+        "rules:\n  - id: big-buyer\n    on: purchase\n"
+        '    if: "event.data.amount >= 100"\n    do: [{emit: {type: custom.vip}}]\n',
+        encoding="utf-8",
+    )
+    events = tmp_path / "events.jsonl"
+    lines = [
+        ("p1", "purchase", "a", '{"amount": 150}'),
+        ("p2", "purchase", "b", '{"amount": 50}'),
+        ("m1", "message.posted", "b", '{"text": "hi"}'),
+    ]
+    events.write_text(
+        "".join(
+            f'{{"id": "{i}", "type": "{t}", "at": "2026-01-05T10:00:00+00:00", '
+            f'"community": "c1", "member": {{"id": "{m}"}}, "data": {d}}}\n'
+            for i, t, m, d in lines
+        ),
+        encoding="utf-8",
+    )
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    assert main(["replay", str(playbook), str(events), "--store", url]) == 0
+    capsys.readouterr()
+    r: Any = report_json(
+        capsys, "--store", url, "--from", "2026-01-01", "--to", "2026-01-07", "--goal", "custom.vip"
+    )
+    # a converted (the emitted event); only b is active (the emitted event is not activity)
+    assert r["conversion"]["events"] == 1
+    assert r["conversion"]["converters"] == 1
+    assert r["conversion"]["active_members"] == 1

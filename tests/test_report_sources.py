@@ -192,6 +192,10 @@ def _queries(tz: str) -> list[ReportQuery]:
             out.append(ReportQuery(tz, community, start, end, frozenset(), "purchase"))
     activity = frozenset({"message.posted", "checkin"})
     out.append(ReportQuery(tz, None, periods[1][0], periods[1][1], activity, "checkin"))
+    # The playbook's own events (emit): a goal, never activity.
+    passive = frozenset({"spam.seen"})
+    for start, end in periods[:2]:
+        out.append(ReportQuery(tz, "c1", start, end, frozenset(), "spam.seen", passive))
     return out
 
 
@@ -257,6 +261,14 @@ def test_the_logs_reach_every_figure() -> None:
     assert members.first_seen and members.left and members.retention
     assert {belongs for _, belongs, _ in members.by_last_active} == {True, False}
     assert daily_active and members.goal_events and members.converters
+    # The events the playbook emits itself are counted: a report's goal can name them,
+    # and they never make a member active.
+    start, end = ZONES[tz], ZONES[tz] + timedelta(days=45)
+    passive = frozenset({"spam.seen"})
+    q = ReportQuery(tz, None, start, end, frozenset(), "spam.seen", passive)
+    emitted = report_source(store).report_members(q)
+    assert emitted.goal_events and emitted.converters
+    assert not q.is_activity("spam.seen") and q.is_activity("message.posted")
     assert {t for t, _ in actions.types} >= {"send", "award", "spend", "revoke", "mute"}
     assert {direct for t, direct in actions.types if t == "send"} == {True, False}
     assert actions.shadow and actions.rules

@@ -84,7 +84,7 @@ def test_segment_windows_are_kept() -> None:
         ('segments: {a: "member.points >"}\n', "test.yaml:4:15: syntax error"),
         (
             "segments: {'bad name': \"true\"}\n",
-            "test.yaml:4:11: 'segments': segment name 'bad name' must be letters, digits",
+            "test.yaml:4:11: 'segments': segment name 'bad name' must start with a letter or digit",
         ),
     ],
 )

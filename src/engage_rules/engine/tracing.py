@@ -18,6 +18,7 @@ with a retention (``Store.keep_traces``):
 
 Outcomes: ``fired``, ``else`` (the condition was false and `else:` ran),
 ``refused_else`` (an action was refused, e.g. a short `spend`, and `else:` ran),
+``refused`` (an action was refused and the rule has no `else:`),
 ``condition_false``, ``exempt``, ``once``, ``cooldown``, ``threshold`` (counted, not
 reached yet), ``error`` (the condition failed) and ``not_reached`` (an earlier rule
 had `stop: true`).
@@ -182,8 +183,8 @@ class _RuleTracer:
                 run_actions(rule, rule.else_, c)
             out["outcome"] = "fired" if done else "refused_else"
         else:
-            run_actions(rule, rule.do, c)
-            out["outcome"] = "fired"
+            done = run_actions(rule, rule.do, c)
+            out["outcome"] = "fired" if done else "refused"
         self.actions(d, n0, errors, out)
         return rule.stop
 

@@ -26,7 +26,6 @@ cannot fall get no timer, so the cost of time passing does not grow with them.
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
@@ -70,7 +69,6 @@ _EPS = 1e-6
 _TIMED_MEMBER_FIELDS = {"silent_for", "account_age", "strikes"}
 _TIMED_NAMES = {"now": "`now`", "event": "`event`", "match": "`match`"}
 _TIMED_FUNCTIONS = {"duplicates"}
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,7 +506,7 @@ def compile_levels(compiler: CompileContext) -> CompiledLevels | None:
     streaks: tuple[str, ...] = ()
     if by in names:
         currency = by
-    elif _IDENTIFIER.match(by):  # a bare word: meant as a currency
+    elif by.isidentifier():  # a bare word (of any script): meant as a currency
         hint = did_you_mean(by, names)
         compiler.problem(
             ("levels", "by"),

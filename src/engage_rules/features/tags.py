@@ -18,6 +18,7 @@ from ..engine.scope import ActionScope
 from ..engine.timers import same_instant, timer_action
 from ..errors import ActionError
 from ..lang.action_params import ActionSpec, SetParams, TagParams, UntagParams
+from ..lang.names import is_name
 from ..model.decision import ActionRecord, Decision
 from ..model.state import MemberState, Timer
 from ..model.storable import json_value
@@ -30,8 +31,8 @@ def do_tag(run: ActionScope, action: CompiledAction) -> None:
     """The ``tag`` action."""
     m = run.require_target(action)
     name = run.text(action, "name")
-    if not name:
-        raise ActionError("tag name is empty")
+    if "name" in action.values and not is_name(name):  # templated: checked now
+        raise ActionError(f'tag name {name!r} is not a name (docs/language.md, "Names")')
     delta = action.consts.get("expires_delta")
     expires = run.at + delta if delta is not None else None
     tags = m.tags

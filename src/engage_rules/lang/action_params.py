@@ -22,10 +22,12 @@ from pydantic import (
     Field,
     FieldSerializationInfo,
     field_serializer,
+    field_validator,
     model_validator,
 )
 
 from .._util.durations import Duration, WrittenDurations
+from .names import check_name
 
 Templated = str
 Number = int | float | str  # a number, or a template that renders to one
@@ -98,17 +100,28 @@ class BadgeParams(Targeted):
     badge: str
 
 
+def _literal_tag_name(value: str) -> str:
+    """A tag name written as is (not a template) follows the naming rule (names.py)."""
+    if "{{" not in value and "{%" not in value:
+        check_name("tag name", value)
+    return value
+
+
 class TagParams(Targeted, DurationParams):
     """Parameters of `tag`: a tag name, optionally expiring."""
 
     name: Templated
     expires: Duration | None = None
 
+    _name = field_validator("name")(_literal_tag_name)
+
 
 class UntagParams(Targeted):
     """Parameters of `untag`."""
 
     name: Templated
+
+    _name = field_validator("name")(_literal_tag_name)
 
 
 class MessageParams(Targeted):

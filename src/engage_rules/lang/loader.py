@@ -15,7 +15,6 @@ an :class:`ActionCall`.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -29,6 +28,7 @@ from .action_params import ActionSpec
 from .event_types import event_type_warnings
 from .flow_steps import StepProblems, parse_steps
 from .messages import FIELD_EXPECTS, Located, model_keys, show, validation_problems
+from .names import check_name
 from .spec import (
     TRIGGER_MODELS,
     PlaybookSpec,
@@ -47,7 +47,6 @@ PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 #: Lists whose items are actions (or flow steps), for naming places in messages.
 _ACTION_LISTS = ("do", "else", "steps", "then", "on_timeout")
-_FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _STRICT: dict[str, Any] = {"strict": True, "by_alias": True, "by_name": False}
 
 
@@ -424,13 +423,10 @@ class _Loader:
             return
         cb = StepProblems(self.add, self._action, self._validation)
         for name, flow in flows.items():
-            if not isinstance(name, str) or not _FLOW_NAME.match(name):
-                self.add(
-                    ("flows", name),
-                    f"flow name {name!r} must be letters, digits, "
-                    "`_`, `-` or `.`, starting with a letter or digit",
-                    at_key=True,
-                )
+            try:
+                check_name("flow name", name)
+            except ValueError as err:
+                self.add(("flows", name), str(err), at_key=True)
                 continue
             if isinstance(flow, dict) and isinstance(flow.get("steps"), list):
                 self.flow_steps[name] = parse_steps(flow["steps"], ("flows", name, "steps"), cb)

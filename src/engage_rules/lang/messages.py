@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from .._util.suggest import did_you_mean
 from ..errors import Path
+from .names import NAME, check_name
 
 #: What a field holds, for "expected ..." messages, by field name.
 FIELD_EXPECTS: dict[str, str] = {
@@ -306,12 +307,11 @@ def _word_bad_string(e: _Err, full: Path, name: str) -> Located:
         return Located(full, f"{name!r} must not be empty")
     if e.type == "string_too_long":
         return Located(full, f"{name!r} is longer than {e.ctx.get('max_length')} characters")
-    if name == "id":
-        return Located(
-            full,
-            f"rule id {e.input!r} must start with a letter or digit and "
-            "use only letters, digits and _ . : -",
-        )
+    if name in ("id", "name") and e.ctx.get("pattern") == NAME:
+        try:
+            check_name("rule id" if name == "id" else "currency name", e.input)
+        except ValueError as err:
+            return Located(full, str(err))
     if name == "type":
         return Located(
             full,

@@ -22,6 +22,7 @@ from pydantic.json_schema import models_json_schema
 from .._util.durations import JSON_PATTERN
 from .flow_steps import ExitSpec, WaitForSpec
 from .loader import LoadRegistry
+from .names import EVENT_TYPE, MAX_NAME, NAME
 from .spec import PlaybookSpec
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -87,6 +88,33 @@ def _flow_steps(defs: dict[str, Any], refs: Any) -> None:
     defs["FlowSpec"]["properties"]["steps"]["items"] = {"$ref": "#/$defs/Step"}
 
 
+#: Sections keyed by names operators give (lang/names.py).
+NAMED_SECTIONS = ("segments", "badges", "leaderboards", "flows")
+
+
+def _names(root: dict[str, Any], defs: dict[str, Any]) -> None:
+    """The naming rule of lang/names.py wherever a name is written: the keys of the
+    named sections and the currencies written as plain strings; and the event-type
+    pattern on a rule's ``on:``."""
+    for branch in _branches(defs["RuleSpec"]["properties"]["on"]):
+        if branch.get("type") == "string":
+            branch["pattern"] = EVENT_TYPE
+        elif branch.get("type") == "array":
+            branch["items"] = {"type": "string", "pattern": EVENT_TYPE}
+    name = {"type": "string", "pattern": NAME, "maxLength": MAX_NAME}
+    props = root.get("properties", {})
+    for section in NAMED_SECTIONS:
+        for branch in _branches(props.get(section, {})):
+            if branch.get("type") == "object":
+                branch["propertyNames"] = dict(name)
+    for branch in _branches(props.get("currencies", {})):
+        items = branch.get("items")
+        if isinstance(items, dict):
+            for item in _branches(items):
+                if item.get("type") == "string":
+                    item.update(name)
+
+
 def playbook_json_schema(registry: LoadRegistry) -> dict[str, Any]:
     """A JSON Schema (draft 2020-12) of a playbook file, with every action and plugin
     section ``registry`` knows."""
@@ -145,6 +173,7 @@ def playbook_json_schema(registry: LoadRegistry) -> dict[str, Any]:
             if any(branch.get("pattern") == DURATION_PATTERN for branch in _branches(schema)):
                 schema.setdefault("description", "A duration, written like 30s, 10m, 2h, 14d or 2w")
 
+    _names(root, defs)
     for section, model in sections.items():
         root.setdefault("properties", {})[section] = dict(refs[(model, "validation")])
     root.pop("title", None)

@@ -27,6 +27,8 @@ from .._util.cron import check_cron
 from .._util.durations import Duration as Duration
 from .._util.durations import WrittenDurations
 from .._util.zones import zone, zone_problem
+from .names import EVENT_TYPE as _EVENT_TYPE
+from .names import MAX_NAME, NAME, check_name, event_type_problem
 
 
 class Strict(BaseModel):
@@ -67,7 +69,7 @@ class ThresholdSpec(Strict):
 
 Condition = str | list[Any] | dict[str, Any]
 
-EVENT_TYPE = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
+EVENT_TYPE = _EVENT_TYPE
 
 
 # -- trigger maps (docs/reference.md §5.6): `on:` as a mapping ------------------------------------
@@ -142,7 +144,7 @@ Trigger = SilentForTrigger | AfterTrigger | CronTrigger
 class RuleSpec(Strict):
     """A rule: when it runs (`on`, `if`) and what it does (`do`, `else`)."""
 
-    id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    id: str = Field(min_length=1, max_length=MAX_NAME, pattern=NAME)
     description: str | None = None
     on: str | list[str] | Trigger = Field(
         description="An event type, a list of them, or a trigger map (silent_for, after, cron)"
@@ -170,6 +172,10 @@ class RuleSpec(Strict):
         types = [v] if isinstance(v, str) else v
         if not types:
             raise ValueError("`on` needs at least one event type")
+        for t in types:
+            problem = event_type_problem(t)
+            if problem is not None:
+                raise ValueError(problem)
         return v
 
     @model_validator(mode="after")
@@ -224,17 +230,10 @@ class ModerationSpec(Strict):
     strikes: StrikesSpec | None = None
 
 
-#: Badge and leaderboard ids: like rule ids (they appear in action rules, `badges.<id>`).
-SECTION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
-
-
 def _ids(kind: str, v: dict[str, Any]) -> dict[str, Any]:
+    """Badge and leaderboard ids: names like rule ids (lang/names.py)."""
     for name in v:
-        if not re.match(SECTION_ID, name) or len(name) > 128:
-            raise ValueError(
-                f"{kind} id {name!r} must start with a letter or digit and use only "
-                "letters, digits, `_`, `.`, `:` and `-`"
-            )
+        check_name(f"{kind} id", name)
     return v
 
 
@@ -342,7 +341,7 @@ class LeaderboardSpec(Strict):
 class CurrencySpec(Strict):
     """A currency, whose credits may expire."""
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    name: str = Field(min_length=1, max_length=MAX_NAME, pattern=NAME)
     expires_after: Duration | None = Field(
         default=None, description="Credits expire this long after they are earned (365d)"
     )
@@ -416,7 +415,6 @@ class FlowSpec(Strict):
 
 # -- messaging policy (docs/reference.md §5.8) and segments (§5.10) ------------------------------
 _CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-SEGMENT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
 class QuietHoursSpec(Strict, WrittenDurations):
@@ -527,11 +525,7 @@ class PlaybookSpec(Strict):
     @classmethod
     def _segment_names(cls, v: dict[str, Any]) -> dict[str, Any]:
         for name in v:
-            if not re.match(SEGMENT_NAME, name):
-                raise ValueError(
-                    f"segment name {name!r} must be letters, digits, `_`, `-` "
-                    "or `.`, starting with a letter or digit"
-                )
+            check_name("segment name", name)
         return v
 
     @field_validator("activity_events")
@@ -568,6 +562,8 @@ class PlaybookSpec(Strict):
         if not v:
             raise ValueError("`currencies` needs at least one currency")
         names = [c if isinstance(c, str) else c.name for c in v]
+        for name in names:
+            check_name("currency name", name)
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"`currencies` lists {', '.join(map(repr, twice))} twice")

@@ -54,7 +54,6 @@ from .records import (
     ReportContext,
     trace_matches,
     trace_rows,
-    zone,
 )
 from .reports import (
     ActionTally,
@@ -451,7 +450,7 @@ class MemoryStore:
 
     def set_report_context(self, context: ReportContext) -> None:
         self._context = context
-        self._counter.tz = zone(context.timezone)
+        self._counter.use(context)
 
     def report_context(self) -> ReportContext:
         return self._context

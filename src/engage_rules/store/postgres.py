@@ -81,7 +81,6 @@ from .records import (
     DEFAULT_TRACE_RETENTION,
     ActivityCounter,
     ReportContext,
-    zone,
 )
 from .reports import ActionTally, MemberTally, ReportQuery
 
@@ -513,7 +512,7 @@ class PostgreSQLStore:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (orjson.dumps(context.to_json()).decode(),),
             )
-        self._counter.tz = zone(context.timezone)
+        self._counter.use(context)
 
     def report_context(self) -> ReportContext:
         with self._use() as conn:

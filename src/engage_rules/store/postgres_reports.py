@@ -78,6 +78,7 @@ def _params(q: ReportQuery) -> dict[str, Any]:
         "end": q.end,
         "goal": q.goal,
         "types": sorted(q.activity_events),
+        "passive": sorted(q.passive),
         "community": q.community,
     }
 
@@ -94,6 +95,8 @@ def _active(q: ReportQuery, column: str = "type") -> str:
     """SQL: events of ``column``'s type make a member active."""
     if q.activity_events:
         return f"{column} = ANY(%(types)s)"
+    if q.passive:
+        return f"left({column}, 7) <> 'member.' AND NOT ({column} = ANY(%(passive)s))"
     return f"left({column}, 7) <> 'member.'"
 
 

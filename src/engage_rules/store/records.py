@@ -65,16 +65,32 @@ class ReportContext:
     playbook: str = ""
     timezone: str = "UTC"
     activity_events: tuple[str, ...] = ()
+    #: The event types the playbook raises itself (``emit``): counted per member and
+    #: day like external events, so a report's ``--goal`` can name them, but never
+    #: activity unless ``activity_events`` lists them.
+    emitted: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, playbook: CompiledPlaybook) -> ReportContext:
-        return cls(playbook.name, playbook.timezone.key, tuple(sorted(playbook.activity_events)))
+        emitted = {str(getattr(a.params, "type", "")) for a in playbook.actions if a.name == "emit"}
+        return cls(
+            playbook.name,
+            playbook.timezone.key,
+            tuple(sorted(playbook.activity_events)),
+            tuple(sorted(t for t in emitted if t)),
+        )
+
+    @property
+    def passive_events(self) -> frozenset[str]:
+        """Event types counted for goals that never make a member active."""
+        return frozenset(self.emitted) - frozenset(self.activity_events)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "playbook": self.playbook,
             "timezone": self.timezone,
             "activity_events": list(self.activity_events),
+            "emitted": list(self.emitted),
         }
 
     @classmethod
@@ -83,6 +99,7 @@ class ReportContext:
             str(d.get("playbook", "")),
             str(d.get("timezone", "UTC")),
             tuple(d.get("activity_events", ())),
+            tuple(d.get("emitted", ())),
         )
 
 
@@ -95,12 +112,15 @@ def zone(name: str) -> ZoneInfo:
 
 
 class ActivityCounter:
-    """Counts a batch's external events per member and local day."""
+    """Counts a batch's external events per member and local day, and the events the
+    playbook raises itself (``emit`` actions)."""
 
-    __slots__ = ("_days", "_tz")
+    __slots__ = ("_days", "_tz", "emits")
 
     def __init__(self) -> None:
         self._tz = ZoneInfo("UTC")
+        #: The playbook has ``emit`` actions (counted from the decisions' actions).
+        self.emits = False
         #: quarter hour of UTC -> local date: local midnight always falls on a quarter
         #: hour, so one conversion per quarter hour serves every event in it.
         self._days: dict[int, str] = {}
@@ -114,10 +134,17 @@ class ActivityCounter:
         self._tz = tz
         self._days = {}
 
+    def use(self, context: ReportContext) -> None:
+        """Count for the playbook ``context`` describes (its time zone, its emits)."""
+        self.tz = zone(context.timezone)
+        self.emits = bool(context.emitted)
+
     def count(self, decisions: Iterable[Decision], into: ActivityCounts) -> ActivityCounts:
         days = self._days
         get = into.get
         for d in decisions:
+            if self.emits and d.actions:
+                self._count_emits(d, into)
             ev = d.event
             if ev is None:
                 continue
@@ -134,6 +161,18 @@ class ActivityCounter:
             key = (ev.community, ref.id, day, ev.type)
             into[key] = get(key, 0) + 1
         return into
+
+    def _count_emits(self, d: Decision, into: ActivityCounts) -> None:
+        """Count the events ``d``'s ``emit`` actions raised (for their member)."""
+        for a in d.actions:
+            if a.type != "emit" or a.member is None or a.shadow:
+                continue
+            type_ = a.params.get("type")
+            if not isinstance(type_, str):
+                continue
+            day = a.at.astimezone(self._tz).date().isoformat()
+            key = (a.community or "", a.member, day, type_)
+            into[key] = into.get(key, 0) + 1
 
 
 def trace_rows(decisions: Sequence[Decision]) -> list[dict[str, Any]]:

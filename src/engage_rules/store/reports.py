@@ -53,12 +53,15 @@ class ReportQuery:
     activity_events: frozenset[str] = frozenset()
     #: The event type that counts as a conversion.
     goal: str = "purchase"
+    #: Counted event types that never make a member active: those the playbook raises
+    #: itself (``emit``; ReportContext.passive_events).
+    passive: frozenset[str] = frozenset()
 
     def is_activity(self, event_type: str) -> bool:
         """True when events of ``event_type`` make a member active."""
         if self.activity_events:
             return event_type in self.activity_events
-        return not event_type.startswith("member.")
+        return not event_type.startswith("member.") and event_type not in self.passive
 
     def wants(self, community: str) -> bool:
         """True when ``community`` is one the report is about."""

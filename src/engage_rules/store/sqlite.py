@@ -97,7 +97,6 @@ from .records import (
     DEFAULT_TRACE_RETENTION,
     ActivityCounter,
     ReportContext,
-    zone,
 )
 from .reports import ActionTally, MemberTally, ReportQuery
 from .sqlite_reports import (
@@ -997,7 +996,7 @@ class SQLiteStore:
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('report_context', ?)",
                 (orjson.dumps(context.to_json()).decode(),),
             )
-        self._counter.tz = zone(context.timezone)
+        self._counter.use(context)
 
     def report_context(self) -> ReportContext:
         with self._use() as db:

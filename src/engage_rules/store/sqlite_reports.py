@@ -114,6 +114,7 @@ def _where(q: ReportQuery, *conditions: str) -> tuple[str, dict[str, object]]:
         "end": q.end.isoformat(),
         "goal": q.goal,
         "types": orjson.dumps(sorted(q.activity_events)).decode(),
+        "passive": orjson.dumps(sorted(q.passive)).decode(),
     }
     parts = list(conditions)
     if q.community is not None:
@@ -126,6 +127,11 @@ def _active(q: ReportQuery, column: str = "type") -> str:
     """SQL: events of ``column``'s type make a member active."""
     if q.activity_events:
         return f"{column} IN (SELECT value FROM json_each(:types))"
+    if q.passive:
+        return (
+            f"substr({column}, 1, 7) <> 'member.' AND "
+            f"{column} NOT IN (SELECT value FROM json_each(:passive))"
+        )
     return f"substr({column}, 1, 7) <> 'member.'"
 
 

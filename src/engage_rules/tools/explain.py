@@ -22,6 +22,8 @@ _OUTCOMES = {
     "else": "did not fire: its condition was false, so its `else:` actions ran",
     "refused_else": "fired, but an action was refused (e.g. not enough points to "
     "spend), so its `else:` actions ran",
+    "refused": "fired, but an action was refused (e.g. not enough points to spend); "
+    "the actions after it did not run",
     "condition_false": "did not fire: its condition was false",
     "exempt": "does not apply to this member: they are exempt (`exempt:`)",
     "once": "did not fire: it has `once: true` and already fired for this member",
@@ -30,11 +32,14 @@ _OUTCOMES = {
     "error": "failed: its condition raised an error",
     "not_reached": "was not evaluated: an earlier rule stopped the event",
 }
+#: The outcomes of a rule that fired (an action of it may have been refused).
+_FIRED = ("fired", "refused_else", "refused")
 #: Short labels for the one-line-per-event member view and the final tally.
 _SHORT = {
     "condition_false": "condition false",
     "else": "condition false, else ran",
     "refused_else": "refused, else ran",
+    "refused": "refused",
     "not_reached": "stopped earlier",
 }
 
@@ -91,7 +96,7 @@ def _when(at: datetime) -> str:
 def rule_lines(trace: dict[str, Any], r: dict[str, Any], indent: str = "  ") -> list[str]:
     """What one rule made of one event, in plain language."""
     outcome = r.get("outcome", "")
-    mark = "✔" if outcome in ("fired", "refused_else") else "–" if outcome == "not_reached" else "✘"
+    mark = "✔" if outcome in _FIRED else "–" if outcome == "not_reached" else "✘"
     where = f"{r.get('file', '')}:{r.get('line', 0)}" if r.get("file") else f"line {r.get('line')}"
     shadow = " [shadow mode]" if r.get("shadow") else ""
     lines = [f"{indent}{mark} {r['rule']} ({where}){shadow} {_OUTCOMES.get(outcome, outcome)}"]
@@ -181,10 +186,8 @@ def explain_member(
     if rule is None:
         out = [f"member {member}: {len(traces)} traced events"]
         for t in traces:
-            fired = [r["rule"] for r in t["rules"] if r.get("outcome") in ("fired", "refused_else")]
-            other = [
-                _summary(r) for r in t["rules"] if r.get("outcome") not in ("fired", "refused_else")
-            ]
+            fired = [r["rule"] for r in t["rules"] if r.get("outcome") in _FIRED]
+            other = [_summary(r) for r in t["rules"] if r.get("outcome") not in _FIRED]
             line = f"  {_when(_at(t))}  {t['event']}  {t['type']}: "
             line += ("fired " + ", ".join(fired)) if fired else "no rule fired"
             if other:
@@ -211,7 +214,7 @@ def explain_member(
             out.append(f"  data: {json.dumps(t['data'], ensure_ascii=False)}")
         out.extend(rule_lines(t, r))
     tally = Counter(r.get("outcome", "") for _, r in seen)
-    times = tally.pop("fired", 0) + tally.pop("refused_else", 0)
+    times = sum(tally.pop(outcome, 0) for outcome in _FIRED)
     reasons = ", ".join(f"{_SHORT.get(k, k)} ×{n}" for k, n in tally.most_common())
     out.append("")
     out.append(

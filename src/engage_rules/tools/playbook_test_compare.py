@@ -7,13 +7,13 @@ returns readable failure texts (empty when the expectation holds).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ..model.decision import ActionRecord
+from ..model.decision import ActionRecord, RuleFailure
 
 DEFAULT_CURRENCY = "points"
 #: Snapshot fields compared as sets (order in the snapshot is not meaningful to a test).
@@ -51,6 +51,87 @@ class ActionExpect(BaseModel):
     shadow: bool | None = None
 
     _aware_at = field_validator("at", mode="before")(aware)
+
+
+class RefusalExpect(BaseModel):
+    """An expected refusal: an action of ``rule`` could not take effect (a `spend` the
+    member cannot afford), for ``member`` / on event ``cause`` when given."""
+
+    model_config = _STRICT
+    rule: str
+    member: str | None = None
+    cause: str | None = None
+
+
+class ErrorExpect(BaseModel):
+    """An expected rule error: ``rule`` failed (on ``cause``), with ``message``
+    contained in its message when given."""
+
+    model_config = _STRICT
+    rule: str
+    cause: str | None = None
+    message: str | None = None
+
+
+def refusals(traces: Iterable[dict[str, Any]]) -> list[tuple[str, str | None, str]]:
+    """The refusals rule traces record, as (rule, member, cause)."""
+    out: list[tuple[str, str | None, str]] = []
+    for t in traces:
+        for r in t.get("rules", ()):
+            if str(r.get("outcome", "")).startswith("refused"):
+                cause = str(t.get("cause", t.get("event", "")))
+                out.append((str(r["rule"]), t.get("member"), cause))
+    return out
+
+
+def check_refusals(
+    expected: Sequence[RefusalExpect], actual: Sequence[tuple[str, str | None, str]]
+) -> list[str]:
+    """A failure for each expected refusal that did not happen."""
+    out = []
+    for want in expected:
+        if not any(
+            rule == want.rule
+            and (want.member is None or member == want.member)
+            and (want.cause is None or cause == want.cause)
+            for rule, member, cause in actual
+        ):
+            seen = ", ".join(f"{r} ({m}, {c})" for r, m, c in actual) or "none"
+            out.append(
+                f"expected a refusal of rule {want.rule!r}"
+                + (f" for {want.member}" if want.member else "")
+                + (f" on {want.cause}" if want.cause else "")
+                + f"; refusals: {seen}"
+            )
+    return out
+
+
+def check_errors(expected: Sequence[ErrorExpect], actual: Sequence[RuleFailure]) -> list[str]:
+    """A failure for each expected rule error that did not happen, and for each rule
+    error no expectation names (a rule error is a playbook bug unless expected)."""
+    out = []
+
+    def matches(want: ErrorExpect, e: RuleFailure) -> bool:
+        return (
+            e.rule == want.rule
+            and (want.cause is None or e.cause == want.cause)
+            and (want.message is None or want.message in e.message)
+        )
+
+    for want in expected:
+        if not any(matches(want, e) for e in actual):
+            out.append(
+                f"expected rule {want.rule!r} to fail"
+                + (f" on {want.cause}" if want.cause else "")
+                + (f" with {want.message!r}" if want.message else "")
+                + "; it did not"
+            )
+    out += [
+        f"rule {e.rule!r} failed on {e.cause}: {e.message}"
+        for e in actual
+        if not any(matches(want, e) for want in expected)
+    ]
+    return out
 
 
 class MemberExpect(BaseModel):

@@ -28,11 +28,16 @@ from ..store import MemoryStore
 from .playbook_test_compare import (
     DEFAULT_CURRENCY,
     ActionExpect,
+    ErrorExpect,
     MemberExpect,
+    RefusalExpect,
     aware,
     check_actions,
+    check_errors,
     check_members,
     check_not_actions,
+    check_refusals,
+    refusals,
 )
 
 if TYPE_CHECKING:
@@ -48,12 +53,15 @@ _STRICT = ConfigDict(extra="forbid", strict=False)
 
 
 class Expect(BaseModel):
-    """The ``expect`` of a case: actions, unwanted actions, member snapshots."""
+    """The ``expect`` of a case: actions, unwanted actions, member snapshots, refused
+    actions and rule errors."""
 
     model_config = _STRICT
     actions: list[ActionExpect] = Field(default_factory=list)
     not_actions: list[ActionExpect] = Field(default_factory=list)
     members: dict[str, MemberExpect] = Field(default_factory=dict)
+    refused: list[RefusalExpect] = Field(default_factory=list)
+    errors: list[ErrorExpect] = Field(default_factory=list)
 
 
 class CaseSpec(BaseModel):
@@ -194,8 +202,21 @@ def run_case(playbook: CompiledPlaybook, case: CaseSpec) -> CaseResult:
     """Run one case from an empty state and compare what happened with ``expect``."""
     actions: list[ActionRecord] = []
     errors: list[RuleFailure] = []
+    traces: list[dict[str, Any]] = []
     store = MemoryStore(keep_history=True)  # like a durable store (docs/reference.md §10)
-    runner = Runner(playbook, store, on_commit=actions.extend, on_error=errors.append)
+    # Refusals are seen in the rule traces: a case that expects one runs traced (the
+    # traced run decides exactly what the untraced one does; engine/tracing.py).
+    traced = bool(case.expect.refused)
+    runner = Runner(
+        playbook,
+        store,
+        on_commit=actions.extend,
+        on_error=errors.append,
+        on_decisions=(lambda ds: traces.extend(t for d in ds for t in d.traces))
+        if traced
+        else None,
+        trace=traced,
+    )
     at = datetime(*DEFAULT_START, tzinfo=playbook.timezone)
     for j, raw in enumerate(case.events):
         event = event_from_obj(_expand(raw, j, at))
@@ -212,8 +233,10 @@ def run_case(playbook: CompiledPlaybook, case: CaseSpec) -> CaseResult:
         for community in snapshot["communities"].values():
             members.update(community["members"])
     result = CaseResult(case.name, actions=actions, members=members)
-    # A rule that fails at run time is a playbook bug: it fails the case.
-    result.failures += [f"rule {e.rule!r} failed on {e.cause}: {e.message}" for e in errors]
+    # A rule that fails at run time is a playbook bug: it fails the case, unless the
+    # case expects that error.
+    result.failures += check_errors(case.expect.errors, errors)
+    result.failures += check_refusals(case.expect.refused, refusals(traces))
     result.failures += check_actions(case.expect.actions, actions)
     result.failures += check_not_actions(case.expect.not_actions, actions)
     result.failures += check_members(case.expect.members, members)

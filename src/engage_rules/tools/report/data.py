@@ -37,11 +37,19 @@ class ReportData:
     activity_events: frozenset[str]
     #: The newest local day with any activity, else the day of the store's clock.
     newest_day: date | None = None
+    #: Event types counted for goals that never make a member active (emitted ones).
+    passive: frozenset[str] = frozenset()
 
     def query(self, period: Period, goal: str) -> ReportQuery:
         """The store query for ``period`` with the conversion ``goal``."""
         return ReportQuery(
-            self.timezone, self.community, period.start, period.end, self.activity_events, goal
+            self.timezone,
+            self.community,
+            period.start,
+            period.end,
+            self.activity_events,
+            goal,
+            self.passive,
         )
 
 
@@ -82,6 +90,7 @@ def read_store(store: Store | ReportSource, community: str | None) -> ReportData
         community,
         frozenset(context.activity_events),
         source.report_newest_day(context.timezone, community),
+        context.passive_events,
     )
 
 
