@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,8 @@ from engage_rules_telegram.polling import Poller
 from fake_bot_api import FakeBotApi, fake_bot_api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tg_context import Context
 
-from engage_rules.plugin_api import Event, Outcome, SourceContext
 from engage_rules.testing import strategies as est
 from engage_rules.testing import wait_for
 
@@ -39,59 +37,6 @@ def load(name: str) -> dict[str, Any]:
     payload: dict[str, Any] = json.loads((DATA / f"{name}.json").read_text("utf-8"))
     payload.pop("_source", None)
     return payload
-
-
-class Context:
-    """Stands for the runtime: commits at once (or, with ``hold``, when told to)."""
-
-    def __init__(self, cursors: dict[str, str] | None = None, *, hold: bool = False) -> None:
-        self.cursors = dict(cursors or {})
-        self.submissions: list[tuple[list[Event], tuple[str, str] | None]] = []
-        self.held: list[tuple[Future[Outcome], tuple[str, str] | None]] = []
-        self.hold = hold
-        self.lock = threading.Lock()
-
-    def source_context(self, fail: Callable[[str], None] | None = None) -> SourceContext:
-        return SourceContext(
-            platform="telegram",
-            event_types=frozenset({"message.posted", "member.joined"}),
-            submitter=self.submit,
-            cursors=self.cursors,
-            clock=time.time,
-            log=logging.getLogger("test.telegram"),
-            fail=fail or (lambda message: None),
-        )
-
-    def submit(
-        self,
-        events: list[Event],
-        key: str | None = None,
-        *,
-        cursor: tuple[str, str] | None = None,
-    ) -> Future[Outcome]:
-        future: Future[Outcome] = Future()
-        with self.lock:
-            self.submissions.append((events, cursor))
-            if self.hold:
-                self.held.append((future, cursor))
-                return future
-        self._commit(future, cursor)
-        return future
-
-    def _commit(self, future: Future[Outcome], cursor: tuple[str, str] | None) -> None:
-        if cursor is not None:
-            self.cursors[cursor[0]] = cursor[1]
-        future.set_result(Outcome("accepted"))
-
-    def release(self) -> None:
-        with self.lock:
-            held, self.held = self.held, []
-        for future, cursor in held:
-            self._commit(future, cursor)
-
-    def ids(self) -> list[str]:
-        with self.lock:
-            return [e.id for events, _ in self.submissions for e in events]
 
 
 @pytest.fixture

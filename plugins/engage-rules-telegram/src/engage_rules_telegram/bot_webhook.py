@@ -120,6 +120,7 @@ class BotWebhook:
         self._sock = socket.create_server((host, port), family=family, backlog=128)
         self.address: tuple[str, int] = tuple(self._sock.getsockname()[:2])
         self._open = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
@@ -172,8 +173,8 @@ class BotWebhook:
         await self._stopped.wait()
         server.close()
         setup.cancel()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(server.wait_closed(), DRAIN_SECONDS)
+        if self._tasks:  # requests in progress: their commits complete as the runtime stops
+            await asyncio.wait(set(self._tasks), timeout=self.settings.commit_timeout)
 
     def _set_up(self) -> None:
         """``getMe`` (the token works, the bot's id), then ``setWebhook`` if asked."""
@@ -202,6 +203,9 @@ class BotWebhook:
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._open += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             read_all = False
             if self._open > self.settings.max_connections or self._stop.is_set():
@@ -223,6 +227,8 @@ class BotWebhook:
             pass  # the client went away or would not read its answer
         finally:
             self._open -= 1
+            if task is not None:
+                self._tasks.discard(task)
             writer.close()
 
     async def _request(self, reader: asyncio.StreamReader) -> tuple[int, dict[str, Any], bool]:
