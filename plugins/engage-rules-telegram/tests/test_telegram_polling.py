@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from engage_rules_telegram import botapi
 from engage_rules_telegram.botapi import BotApi
 from engage_rules_telegram.connect_settings import PollingSettings
 from engage_rules_telegram.plugin import TelegramAdapter
@@ -355,3 +356,15 @@ def test_hostile_updates_never_stop_the_poller(updates: list[dict[str, Any]]) ->
         assert p.error is None
         assert len(context.submissions) == len(updates) + 1
         assert context.ids()[-1] == "telegram:-1001234567890:4521"
+
+
+def test_an_oversized_answer_is_refused_and_retried(
+    fake: FakeBotApi, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(botapi, "MAX_ANSWER", 4096)
+    fake.fail_next("getUpdates", 200, {"ok": True, "result": [], "padding": "x" * 5000})
+    first = fake.add(load("message_text"))
+    context = Context()
+    with caplog.at_level(logging.WARNING), running(poller(fake, context)):
+        wait_for(lambda: context.cursors.get(CURSOR) == str(first))
+    assert "getUpdates: an answer over 4096 bytes; retrying in" in caplog.text

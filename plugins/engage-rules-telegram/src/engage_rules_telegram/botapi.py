@@ -34,6 +34,9 @@ import threading
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+#: Bytes of one answer at most (100 updates are far less; more is not a Bot API answer).
+MAX_ANSWER = 16 << 20
+
 ErrorKind = Literal["unauthorized", "conflict", "rate_limited", "unavailable", "rejected"]
 
 
@@ -96,7 +99,9 @@ class BotApi:
                 headers={"Content-Type": "application/json"},
             )
             response = conn.getresponse()
-            status, body = response.status, response.read()
+            status, body = response.status, response.read(MAX_ANSWER + 1)
+            if len(body) > MAX_ANSWER:
+                raise BotApiError(method, f"an answer over {MAX_ANSWER} bytes", "unavailable")
             retry_header = response.getheader("Retry-After")
         except (OSError, http.client.HTTPException) as err:
             reason = "the call timed out" if isinstance(err, TimeoutError) else str(err)
