@@ -27,8 +27,8 @@ from engage_rules.testing import open_store, wait_for
 pytestmark = [pytest.mark.e2e, pytest.mark.subprocess, pytest.mark.slow]
 
 TOKEN = "777000:kill-test"
-MESSAGES = 360
-JOINS = 40
+#: Updates fed at most while the runs are killed (a bound, should the machine be slow).
+MAX_UPDATES = 20_000
 PLAYBOOK = """\
 engage_rules: 1
 name: telegram-kill
@@ -75,21 +75,38 @@ def _progress(db: Path, before: int, proc: subprocess.Popen[bytes]) -> Callable[
     return lambda: _cursor(db) > before or proc.poll() is not None
 
 
-def _feed(api: FakeBotApi, done: threading.Event) -> list[int]:
-    """Queue the updates a few at a time, as a busy group does; their ids."""
-    rng = random.Random(3)
-    ids: list[int] = []
-    plan = [("m", i) for i in range(MESSAGES)] + [("j", i) for i in range(JOINS)]
-    rng.shuffle(plan)
-    for n, (kind, i) in enumerate(plan):
-        if kind == "m":
-            ids.append(api.add(message(10_000 + i, 5_100_000_000 + i % 25, f"消息 {i}")))
+class Feed:
+    """Queues updates a few at a time, as a busy group does, until told to stop: mostly
+    messages (each from one of 25 members), some joins."""
+
+    def __init__(self, api: FakeBotApi) -> None:
+        self.api = api
+        self.messages = 0
+        self.joins = 0
+        self.rng = random.Random(3)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def add(self) -> None:
+        if self.rng.random() < 0.1:
+            self.api.add(joined(5_200_000_000 + self.joins))
+            self.joins += 1
         else:
-            ids.append(api.add(joined(5_200_000_000 + i)))
-        if n % 8 == 7:
-            time.sleep(0.02)
-    done.set()
-    return ids
+            i = self.messages
+            self.api.add(message(10_000 + i, 5_100_000_000 + i % 25, f"消息 {i}"))
+            self.messages += 1
+
+    def _run(self) -> None:
+        n = 0
+        while not self.stopped.is_set() and n < MAX_UPDATES:
+            self.add()
+            n += 1
+            if n % 4 == 0:
+                time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(30)
 
 
 def test_kill_9_while_polling_loses_nothing_and_doubles_nothing(tmp_path: Path) -> None:
@@ -112,25 +129,25 @@ def test_kill_9_while_polling_loses_nothing_and_doubles_nothing(tmp_path: Path) 
             f"  retry: {{base: 0.05, max_delay: 0.2, max_attempts: 100}}\n",
             "utf-8",
         )
-        done = threading.Event()
-        fed: list[int] = []
-        feeder = threading.Thread(target=lambda: fed.extend(_feed(api, done)), daemon=True)
-        feeder.start()
+        feed = Feed(api)
+        feed.thread.start()
         rng = random.Random(7)
         kills = 0
-        for _ in range(4):
-            before = _cursor(db)
-            proc = _start(config, stderr)
-            wait_for(_progress(db, before, proc), timeout=120)
-            time.sleep(rng.uniform(0.0, 0.3))  # mid-stream: updates keep coming
-            assert proc.poll() is None, stderr.read_text("utf-8")
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(30)
-            kills += 1
-        assert done.wait(120)
-        feeder.join(30)
-        last = max(fed)
-        assert _cursor(db) < last, "the runs got everything before being killed: feed more"
+        try:
+            for _ in range(4):
+                before = _cursor(db)
+                proc = _start(config, stderr)
+                wait_for(_progress(db, before, proc), timeout=120)
+                time.sleep(rng.uniform(0.0, 0.3))  # mid-stream: updates keep coming
+                assert proc.poll() is None, stderr.read_text("utf-8")
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(30)
+                kills += 1
+        finally:
+            feed.stop()
+        for _ in range(20):  # and more while it is down
+            feed.add()
+        last = api.next_id - 1
         proc = _start(config, stderr)
         try:
             wait_for(lambda: _cursor(db) == last, timeout=120)
@@ -139,22 +156,23 @@ def test_kill_9_while_polling_loses_nothing_and_doubles_nothing(tmp_path: Path) 
             assert proc.wait(60) == 0, stderr.read_text("utf-8")
         assert api.confirmed_below() >= last  # or Telegram would send them again
         again = sum(1 for n in api.delivered.values() if n > 1)
-        print(f"{kills} kills; {again} updates fetched again after a kill")
+        print(f"{kills} kills; {last - 100_000 + 1} updates; {again} fetched again after a kill")
+        messages, joins = feed.messages, feed.joins
 
     assert kills == 4
     store = open_store(f"sqlite:///{db}")
     try:
         outbox = [i.action for i in store.outbox()]
-        message_ids = [f"telegram:{CHAT}:{10_000 + i}" for i in range(MESSAGES)]
+        message_ids = [f"telegram:{CHAT}:{10_000 + i}" for i in range(messages)]
         assert store.processed_among(message_ids) == set(message_ids)  # none missing
         replies = Counter(a.params["reply_to"] for a in outbox if a.type == "reply")
-        assert sorted(replies) == sorted(str(10_000 + i) for i in range(MESSAGES))
+        assert sorted(replies) == sorted(str(10_000 + i) for i in range(messages))
         assert set(replies.values()) == {1}  # none twice
         welcomed = Counter(str(a.member) for a in outbox if a.type == "send")
-        assert sorted(welcomed) == sorted(str(5_200_000_000 + i) for i in range(JOINS))
+        assert sorted(welcomed) == sorted(str(5_200_000_000 + i) for i in range(joins))
         assert set(welcomed.values()) == {1}
         awards = Counter(a.member for a in outbox if a.type == "award")
-        assert sum(awards.values()) == MESSAGES
+        assert sum(awards.values()) == messages
         state = store.open()
         assert state.cursors == {"telegram:777000": str(last)}
     finally:
