@@ -42,6 +42,11 @@ def test_a_duration_field_holds_a_timedelta_and_writes_the_shortest_spelling() -
 def test_a_duration_field_reports_problems_as_before() -> None:
     with pytest.raises(ValidationError) as info:
         Model.model_validate({"d": 60}, strict=True)
+    assert str(info.value.errors()[0]["ctx"]["error"]) == (  # a number: which unit?
+        "60 is a number; a duration needs its unit: 60s, 60m, 60h or 60d"
+    )
+    with pytest.raises(ValidationError) as info:
+        Model.model_validate({"d": [1]}, strict=True)
     assert info.value.errors()[0]["type"] == "string_type"  # "expected a string"
     with pytest.raises(ValidationError) as info:
         Model.model_validate({"d": "3 days"}, strict=True)

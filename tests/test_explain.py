@@ -241,8 +241,9 @@ def test_a_rule_that_never_saw_the_member(
         "rule shop never saw an event of member u2: it listens to other event types "
         "than the 1 traced events of u2 (message.posted ×1)." in capsys.readouterr().out
     )
-    assert main(["explain", pb, path, "--member", "u2", "--rule", "log-post"]) == 0
-    assert "no rule is named 'log-post'; did you mean 'long-post'?" in capsys.readouterr().out
+    # A rule nobody wrote is an error (exit 1), with the rule it likely means.
+    assert main(["explain", pb, path, "--member", "u2", "--rule", "log-post"]) == 1
+    assert "no rule is named 'log-post'; did you mean 'long-post'?" in capsys.readouterr().err
 
 
 def test_explain_from_a_store_written_with_tracing_and_its_retention(

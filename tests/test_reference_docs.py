@@ -174,9 +174,19 @@ rules:
       - unban: {reason: ub}
       - mute: {for: 1h}
       - kick: {reason: bye}
+      - grant_role: {role: vip, reason: r}
+      - remove_role: vip
+      - pin: {reason: p}
+      - unpin: {message: "m0", channel: news}
+      - poll: {question: q, options: [a, b], anonymous: true}
   - id: again
     on: checkin
-    do: [{start_flow: f1}, {tag: {name: temp, expires: 1h}}, {ban: {for: 1h}}]
+    do:
+      - start_flow: f1
+      - tag: {name: temp, expires: 1h}
+      - ban: {for: 1h}
+      - approve_join: {}
+      - decline_join: {reason: d}
 """
 
 EVENTS = [
@@ -306,7 +316,7 @@ def test_links_to_sections_resolve() -> None:
 def test_section_anchors_are_numbered_one_to_eleven() -> None:
     ids = re.findall(r'<a id="s([\d-]+)"></a>', REFERENCE)
     assert [i for i in ids if "-" not in i] == [str(n) for n in range(1, 12)]
-    assert [f"5-{n}" for n in range(1, 11)] == [i for i in ids if i.startswith("5-")]
+    assert [f"5-{n}" for n in range(1, 12)] == [i for i in ids if i.startswith("5-")]
     assert [f"11-{n}" for n in range(1, 9)] == [i for i in ids if i.startswith("11-")]
     assert len(ids) == len(set(ids))
 

@@ -38,6 +38,8 @@ engage_rules: 1
 name: sources
 community: {{name: Sources, timezone: {tz}}}
 currencies: [points]
+experiments:
+  copy: {{variants: {{a: 1, b: 2}}}}
 messaging:
   quiet_hours: {{from: "23:00", to: "01:00", mode: defer}}
   max_per_member: {{count: 1, per: day}}
@@ -56,6 +58,11 @@ rules:
     do:
       - award: {{points: 2, reason: checkin}}
       - send: {{text: "checked in"}}
+  - id: copy-a
+    on: checkin
+    if: "variant('copy') == 'a'"
+    do:
+      - tag: copy-a
   - id: thanks
     on: reaction.added
     do:
@@ -207,6 +214,7 @@ def _tallies(store: Any, q: ReportQuery) -> tuple[Any, ...]:
         source.report_actions(q),
         source.report_audit(q),
         source.report_points(q),
+        source.report_experiments(q),
     )
 
 
@@ -257,7 +265,8 @@ def test_the_logs_reach_every_figure() -> None:
     tz = "America/New_York"
     store = MemoryStore(keep_history=True)
     _replay(tz, random_log(1), store)
-    members, daily_active, actions, audit, points = _tallies(store, _queries(tz)[0])
+    members, daily_active, actions, audit, points, experiments = _tallies(store, _queries(tz)[0])
+    assert experiments
     assert members.first_seen and members.left and members.retention
     assert {belongs for _, belongs, _ in members.by_last_active} == {True, False}
     assert daily_active and members.goal_events and members.converters

@@ -20,7 +20,9 @@ this module is the promise to plugin authors: these names stay importable from
   :class:`EventError`) and :func:`reject_unknown` for settings.  An adapter that reads
   its platform by itself (:class:`ConnectingAdapter`) returns a :class:`Source` from
   ``connect`` and submits through its :class:`SourceContext` (:class:`Outcome`,
-  :class:`ServiceStopping`).
+  :class:`ServiceStopping`).  :mod:`api_calls` (:mod:`engage_rules.adapters.api_calls`):
+  one HTTP API call and what its answer means for delivery (retryable or permanent,
+  ``Retry-After``, rate-limit buckets).
 * **Errors**: :class:`EngageRulesError` is the root of every error engage_rules raises
   (``engage_rules.errors`` draws the tree); a plugin's own errors may derive from it.
 * **Durations**: :func:`parse_duration` / :data:`Duration` for section models;
@@ -30,6 +32,7 @@ this module is the promise to plugin authors: these names stay importable from
 from __future__ import annotations
 
 from ._util.durations import Duration, parse_duration
+from .adapters import api_calls
 from .adapters.base import Adapter, Delivery, DeliveryError, PayloadError
 from .adapters.settings import reject_unknown
 from .adapters.sources import ConnectingAdapter, Outcome, Source, SourceContext
@@ -105,6 +108,7 @@ __all__ = [
     "Source",
     "SourceContext",
     "Timer",
+    "api_calls",
     "event_from_obj",
     "hookimpl",
     "json_value",

@@ -192,6 +192,11 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "kick": {"reason": "spam"},
     "ban": {"reason": "scam"},
     "unban": {"reason": "appeal"},
+    "grant_role": {"role": "moderator", "reason": "promoted"},
+    "remove_role": {"role": "1301000000000000101"},
+    "pin": {"message_id": "1478002685239230471", "channel": "general"},
+    "unpin": {"message_id": "1478002685239230471", "channel": "general"},
+    "poll": {"question": "周末去哪？", "options": ["爬山", "看展"], "channel": "general"},
 }
 
 
@@ -222,7 +227,7 @@ class TestDiscordAdapterContract(AdapterContract):
         return {
             "key": f"k-{capability}",
             "type": capability,
-            "member": None if capability == "broadcast" else USER,
+            "member": None if capability in ("broadcast", "poll") else USER,
             "rule": "r",
             "cause": "e",
             "at": "2026-03-02T12:17:00+00:00",

@@ -141,6 +141,22 @@ SAMPLES = [
             for key in ("🔥", "custom:5368324170671202286")
         ],
     ),
+    PayloadSample(
+        "join request",
+        load("chat_join_request"),
+        [
+            {
+                "id": f"telegram:{CHAT}:join_requested:6444444444:1772453950",
+                "type": "member.join_requested",
+                "at": "2026-03-02T12:19:10+00:00",
+                "community": "fans",
+                "platform": "telegram",
+                "channel": str(CHAT),
+                "member": {"id": "6444444444", "name": "小雨 林"},
+                "data": {"bio": "摄影爱好者 | 上海", "invite_link": "spring-campaign"},
+            }
+        ],
+    ),
     PayloadSample("bot message", load("message_from_bot"), []),
     PayloadSample("edited message", load("edited_message"), []),
 ]
@@ -156,6 +172,13 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "kick": {"reason": "spam"},
     "ban": {"reason": "scam"},
     "unban": {"reason": "appeal"},
+    "grant_role": {"role": "vip"},
+    "remove_role": {"role": "vip"},
+    "pin": {"message_id": "4521", "channel": str(CHAT)},
+    "unpin": {"message_id": "4521", "channel": str(CHAT)},
+    "approve_join": {},
+    "decline_join": {"reason": "no bio"},
+    "poll": {"question": "周末去哪？", "options": ["爬山", "看展"], "channel": str(CHAT)},
 }
 
 
@@ -171,6 +194,16 @@ class TestTelegramAdapterContract(AdapterContract):
                 "message_id": 1,
                 "date": "yesterday",
                 "chat": {"id": CHAT, "type": "supergroup"},
+            },
+        },
+        {"update_id": 1, "chat_join_request": []},
+        {
+            "update_id": 1,
+            "chat_join_request": {
+                "chat": {"id": CHAT, "type": "supergroup"},
+                "from": {"id": 6444444444, "is_bot": False, "first_name": "小雨"},
+                "date": 1772453950,
+                "invite_link": {"name": "x"},
             },
         },
         {
@@ -196,7 +229,7 @@ class TestTelegramAdapterContract(AdapterContract):
         return {
             "key": f"k-{capability}",
             "type": capability,
-            "member": None if capability == "broadcast" else "5012345678",
+            "member": None if capability in ("broadcast", "poll") else "5012345678",
             "rule": "r",
             "cause": "e",
             "at": "2026-03-02T12:15:00+00:00",
@@ -208,7 +241,7 @@ class TestTelegramAdapterContract(AdapterContract):
         return {
             "ok": True,
             "result": {"message_id": 4530}
-            if capability in ("send", "warn", "reply", "broadcast")
+            if capability in ("send", "warn", "reply", "broadcast", "poll")
             else True,
         }
 

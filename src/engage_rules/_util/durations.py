@@ -36,6 +36,9 @@ def parse_duration(text: object) -> timedelta:
     shown = text if len(text) <= 40 else text[:37] + "..."
     m = _DURATION_RE.match(text)
     if not m:
+        if text.strip().isdigit():
+            n = text.strip()
+            raise ValueError(f"{shown!r} has no unit: write {n}s, {n}m, {n}h or {n}d")
         raise ValueError(f"{shown!r} is not a duration; write it like 30s, 10m, 2h, 14d or 2w")
     digits = m.group(1).lstrip("0") or "0"
     # Compared before converting: a number of any length is an error, not a crash.
@@ -57,6 +60,16 @@ def format_duration(value: timedelta) -> str:
 def _text_or_timedelta(value: Any, from_text: ValidatorFunctionWrapHandler) -> timedelta:
     if isinstance(value, timedelta):  # already parsed (a model built in Python)
         return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value != value or value in (float("inf"), float("-inf")) or value != int(value):
+            raise ValueError(
+                f"{value!r} is a number; a duration is a whole number with its unit, "
+                "like 30s, 10m, 2h, 14d or 2w"
+            )
+        n = int(value)
+        raise ValueError(
+            f"{value!r} is a number; a duration needs its unit: {n}s, {n}m, {n}h or {n}d"
+        )
     return cast(timedelta, from_text(value))
 
 

@@ -1,10 +1,11 @@
 """Which action types reach a platform, and which exist at all.
 
-``PLATFORM_ACTIONS`` are the built-in actions that do something on a platform (messages
-and moderation).  Plugin actions (dotted names, ``telegram.pin``) are platform actions
-too.  Everything else (``award``, ``tag``, ``level_changed``...) is bookkeeping: the
-engine has already applied it to state, and an adapter delivers it only if it declares it
-(the console and jsonl adapters declare every type, to show the whole story).
+``PLATFORM_ACTIONS`` are the built-in actions that do something on a platform (messages,
+moderation, roles, pins, join requests and polls).  Plugin actions (dotted names,
+``telegram.pin``) are platform actions too.  Everything else (``award``, ``tag``,
+``level_changed``...) is bookkeeping: the engine has already applied it to state, and an
+adapter delivers it only if it declares it (the console and jsonl adapters declare every
+type, to show the whole story).
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ PLATFORM_ACTIONS = frozenset(
         "kick",
         "ban",
         "unban",
+        "grant_role",
+        "remove_role",
+        "pin",
+        "unpin",
+        "approve_join",
+        "decline_join",
+        "poll",
     }
 )
 
@@ -41,6 +49,7 @@ ENGINE_ACTIONS = frozenset(
         "revoke_badge",
         "complete_flow",
         "exit_flow",
+        "exposed",
         "unmute",
         "unban",
     }

@@ -12,7 +12,8 @@ Settings: ``base_url`` (or ``url``; required), ``path`` (default ``/actions``),
 ``secret`` (usually ``secret_env: NAME`` in the runtime config), ``signing`` (``v2``, the
 default, or ``v1``), ``platform`` (the name it answers to and that events' ``platform``
 routes to; default ``webhook``),
-``capabilities`` (default: the platform actions, messages and moderation), ``timeout``
+``capabilities`` (default: the platform actions: messages, moderation, roles, pins, join
+requests, polls), ``timeout``
 (seconds, default 10).  The receiver's 429 ``Retry-After``, and its
 ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset-After`` headers, pace the dispatcher.
 """

@@ -8,8 +8,10 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from .._util.suggest import did_you_mean
 from ..errors import PlaybookError, StoreError
 from ..shell.reader import LINES_SHOWN, MAX_ERRORS_SHOWN, keep_for_summary
 
@@ -27,6 +29,10 @@ if TYPE_CHECKING:
     Items = Iterable[tuple[int, Event | Quarantined]]
 
 
+#: Suffixes of event files (JSON Lines), never of a playbook.
+EVENT_FILE_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
+
+
 def load_or_report(path: str, registry: Registry) -> CompiledPlaybook | None:
     """Load and compile a playbook; on failure print every problem as
     ``file:line:col: message`` on stderr and return None (the command exits 1)."""
@@ -35,6 +41,13 @@ def load_or_report(path: str, registry: Registry) -> CompiledPlaybook | None:
     try:
         return load(path, registry=registry)
     except PlaybookError as err:
+        if Path(path).suffix.lower() in EVENT_FILE_SUFFIXES:  # PLAYBOOK and EVENTS swapped?
+            print(
+                f"{path}:0:0: this looks like an events file, not a playbook: the playbook "
+                "comes first (engage-rules replay PLAYBOOK EVENTS)",
+                file=sys.stderr,
+            )
+            return None
         for problem in err.problems:
             print(problem, file=sys.stderr)
     except OSError as err:
@@ -51,7 +64,27 @@ def open_persistent_store(url: str, registry: Registry) -> Store:
             "a memory: store keeps nothing between commands; give the store "
             "the engine wrote, e.g. --store sqlite:///state.db"
         )
+    if url.strip().lower().startswith("sqlite:"):
+        _existing_sqlite_file(url)
     return open_store(url, registry=registry)
+
+
+def _existing_sqlite_file(url: str) -> None:
+    """Refuse a SQLite store file that does not exist (a command that reads a store must
+    not create an empty one and answer "0 entries"), naming the stores nearby."""
+    from ..store.base import sqlite_path
+
+    path = sqlite_path(url)
+    if path == ":memory:" or Path(path).exists():
+        return
+    folder = Path(path).parent
+    nearby = sorted(p.name for p in folder.glob("*.db")) if folder.is_dir() else []
+    hint = did_you_mean(Path(path).name, nearby)
+    listed = f" (SQLite stores in {folder}: {', '.join(nearby)})" if nearby and not hint else ""
+    raise StoreError(
+        f"no store at {path}: give the store that `replay --store` or `run` wrote "
+        f"(e.g. --store sqlite:///state.db){hint}{listed}"
+    )
 
 
 class Progress:

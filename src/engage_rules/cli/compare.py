@@ -76,6 +76,8 @@ def cmd_replay_compare(args: argparse.Namespace) -> int:
                 chunk, refused = [], []
                 progress.update(part.sides[0].runner.stats.read)
         part.feed(chunk, refused=refused)
+    except BrokenPipeError:  # our output's reader left (`| head`): main() ends quietly
+        raise
     except OSError as err:
         print(f"error: cannot read events: {err.strerror or err}", file=sys.stderr)
         return 2

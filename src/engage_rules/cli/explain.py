@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from .._util.suggest import did_you_mean
 from ..errors import StoreError
 from ..store import Store
 from ..tools.explain import explain_event, explain_member
@@ -60,6 +61,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.rule is not None:
+        named = set(known) | {r["rule"] for t in traces for r in t["rules"]}
+        if args.rule not in named and (known or traces):
+            print(
+                f"error: no rule is named {args.rule!r}{did_you_mean(args.rule, sorted(named))}",
+                file=sys.stderr,
+            )
+            return 1
     if args.rule is not None and args.event is not None:  # --member filters in the view
         for t in traces:
             t["rules"] = [r for r in t["rules"] if r["rule"] == args.rule]
@@ -94,6 +103,8 @@ def _replay(args: argparse.Namespace) -> tuple[Store, list[str]] | int:
     runner = Runner(playbook, store, trace=True, trace_retention=None)
     try:
         feed_events(args.events, [runner], args.until, [])
+    except BrokenPipeError:  # our output's reader left (`| head`): main() ends quietly
+        raise
     except OSError as err:
         print(f"error: cannot read events: {err}", file=sys.stderr)
         return 2

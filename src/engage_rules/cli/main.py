@@ -6,7 +6,8 @@ makes one subcommand per registered command — the built-in ones are registered
 and runs the chosen one with the registry on its arguments (``args.registry``).
 Whatever goes wrong ends in one line on stderr and a documented exit code: 2 for a
 store, plugin or usage problem, 130 for Ctrl-C; never a traceback (unless
-``ENGAGE_RULES_DEBUG=1``).
+``ENGAGE_RULES_DEBUG=1``).  When the reader of the output goes away (``... | head``),
+the command stops quietly with exit code 0: nobody is left to read more.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
         prog="engage-rules",
         description="Run a community's engagement and moderation playbook.",
     )
+    parser.add_argument("--version", action="version", version=f"engage-rules {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, entry in registry.commands.items():
         builtin = entry.plugin.startswith("builtin")
@@ -56,6 +58,9 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     bundled_time_zones()
     try:
         code: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
     except StoreError as err:  # opening, writing or reading a store failed
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -68,6 +73,28 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
         print(f"engage-rules: internal error: {internal(err)}", file=sys.stderr)
         return 2
     return code
+
+
+def version() -> str:
+    """The installed engage-rules' version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("engage-rules")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "(not installed)"
+
+
+def _reader_gone() -> int:
+    """The output's reader closed the pipe: point stdout at /dev/null (so the flush at
+    exit cannot fail again) and end quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+    return 0
 
 
 def bundled_time_zones() -> None:

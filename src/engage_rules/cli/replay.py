@@ -121,6 +121,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         quarantined: list[Quarantined] = []
         try:
             feed_events(items, [runner], args.until, quarantined)
+        except BrokenPipeError:  # our output's reader left (`| head`): main() ends quietly
+            raise
         except OSError as err:
             print(f"error: cannot read events: {err.strerror or err}", file=sys.stderr)
             return 2

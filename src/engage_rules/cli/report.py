@@ -30,7 +30,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         dest="start",
         metavar="DATE",
         help="first day of the period, YYYY-MM-DD in the playbook's time zone "
-        "(default: 30 days before --to)",
+        "(default: the 30 days ending with --to, --to included)",
     )
     p.add_argument(
         "--to",
@@ -75,18 +75,6 @@ def _churn_days(text: str) -> int:
     return seconds // 86400
 
 
-def _check_store_exists(url: str) -> None:
-    """A report never creates a store: a missing SQLite file is a typo, not an empty store."""
-    from ..store.base import sqlite_path
-
-    if url.strip().lower().startswith("sqlite:"):
-        path = sqlite_path(url.strip())
-        if path != ":memory:" and not Path(path).is_file():
-            raise StoreError(
-                f"no store at {path!r}: give the --store the engine wrote, e.g. sqlite:///state.db"
-            )
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     """``engage-rules report``: a community report from what a store keeps."""
     from ..errors import PeriodError, ReportDataError
@@ -99,7 +87,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         if start is not None and end is not None and start > end:
             raise UsageError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
         churn_days = _churn_days(args.churn_after)
-        _check_store_exists(args.store)
         store = open_persistent_store(args.store, args.registry)
     except (UsageError, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)

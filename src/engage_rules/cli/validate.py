@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from ..errors import PlaybookError
 from .errors import DEBUG_ENV, internal
@@ -16,6 +17,43 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing when valid")
 
 
+#: The suffixes of playbook files.
+_YAML = (".yaml", ".yml")
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix in _YAML and not p.name.endswith(".test.yaml")
+    ]
+
+
+def playbooks_in(path: str) -> list[str]:
+    """The playbooks ``path`` names: itself, or — for a folder that holds no playbook file
+    of its own and whose subfolders each hold a complete playbook (a file with
+    ``engage_rules:``), like ``rules/`` — each of those subfolders."""
+    folder = Path(path)
+    if not folder.is_dir() or _yaml_files(folder):
+        return [path]
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    playbooks = [p for p in subfolders if _declares_version(p)]
+    return [str(p) for p in playbooks] if playbooks else [path]
+
+
+def _declares_version(folder: Path) -> bool:
+    """Whether a file directly in ``folder`` starts a playbook (``engage_rules:`` at the
+    top level)."""
+    for f in _yaml_files(folder):
+        try:
+            with f.open(encoding="utf-8", errors="replace") as text:
+                if any(line.startswith("engage_rules:") for line in text):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """``engage-rules validate``: load and compile playbooks, printing every problem."""
     from ..compile.compiler import load
@@ -23,7 +61,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     registry = args.registry
     failed = False
     notes: list[str] = []
-    for path in args.paths:
+    paths = [p for given in args.paths for p in playbooks_in(given)]
+    for path in paths:
         try:
             compiled = load(path, registry=registry)
         except PlaybookError as err:
@@ -53,5 +92,5 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not failed and not args.quiet:
         for note in notes:
             print(note, file=sys.stderr)
-        print(f"ok: {len(args.paths)} playbook(s) valid", file=sys.stderr)
+        print(f"ok: {len(paths)} playbook(s) valid", file=sys.stderr)
     return 1 if failed else 0

@@ -28,6 +28,7 @@ from ..errors import Path, Problem, Problems
 from ..expr.codegen import Namespace
 from ..expr.detectors import MAX_PATTERNS, MAX_PROGRAM_SIZE
 from ..expr.env import ExprEnv, Scorer
+from ..expr.experiments import shares
 from ..expr.expressions import (
     CompiledExpr,
     ConditionErrors,
@@ -94,6 +95,7 @@ class _Compiler:
             functions=dict(registry.functions),
             classifiers=dict(registry.classifiers),
             segment_names=frozenset(self._spec.segments),
+            experiments={name: shares(e.variants) for name, e in self._spec.experiments.items()},
         )
         self._rules: list[CompiledRule] = []
         self._all_actions: list[CompiledAction] = []
@@ -138,6 +140,11 @@ class _Compiler:
         """Something `validate` tells the operator about a valid playbook."""
         file, line, col = self.loaded.source.pos(path)
         self.notes.append(Problem(file, line, col, f"note: {message}"))
+
+    def warn(self, path: Path, message: str) -> None:
+        """A warning: the playbook loads, and `validate` prints it (exit code 0)."""
+        file, line, col = self.loaded.source.pos(path)
+        self.loaded.warnings.append(Problem(file, line, col, f"warning: {message}"))
 
     def where(self, path: Path) -> tuple[str, int, int]:
         return self.loaded.source.pos(path)

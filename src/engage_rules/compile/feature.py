@@ -135,6 +135,11 @@ class CompileContext(Protocol):
         """Tell the operator something about a valid playbook (`validate` prints it)."""
         ...
 
+    def warn(self, path: Path, message: str) -> None:
+        """Warn about something that loads but probably does not do what the operator
+        means (``file:line:col: warning: ...``; `validate` prints it and exits 0)."""
+        ...
+
     def where(self, path: Path) -> tuple[str, int, int]:
         """Where ``path`` is written: (file, line, column)."""
         ...

@@ -186,6 +186,31 @@ class ActionScope(EvalContext):
         self.d.actions.append(record)
         return record
 
+    def expose(self, experiment: str, variant: str) -> None:
+        """Record the member's first exposure to ``experiment`` (``variant()``): the
+        variant in its state and an ``exposed`` action (expr/experiments.py)."""
+        m = self.m
+        if m is None or experiment in m.variants:
+            return
+        m.variants[experiment] = variant
+        self.d.touched.add((m.community, m.id))
+        event = self.event
+        # Recorded for the experiment (``experiments.<name>``), as the actions of other
+        # playbook sections are: a condition may read the variant before any rule acts.
+        self.d.actions.append(
+            ActionRecord(
+                None,
+                "exposed",
+                m.id,
+                f"experiments.{experiment}",
+                event.id,
+                event.at,
+                {"experiment": experiment, "variant": variant},
+                m.community,
+                (self.effects.playbook.name, "exposed"),
+            )
+        )
+
     def audit(self, action: str, member: str | None, reason: str) -> None:
         """Add a moderation audit-log entry for this event."""
         event = self.event

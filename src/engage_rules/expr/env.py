@@ -43,6 +43,14 @@ class ExprEnv:
     #: The lowest step of the level ladder, ``(level, name)``: what ``member.level``
     #: reads for a member not yet placed on the ladder (None without `levels:`).
     level_floor: tuple[int, str] | None = None
+    #: The playbook's experiments: name -> its variants with the upper bound of each
+    #: one's share of [0, 1) (``variant()``; features/experiments.py).
+    experiments: Mapping[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
+
+    @property
+    def experiment_names(self) -> frozenset[str]:
+        """The names ``variant()`` may be called with (the playbook's `experiments:`)."""
+        return frozenset(self.experiments)
 
     def with_functions(self, extra: Mapping[str, FunctionSpec]) -> ExprEnv:
         """This environment with more functions (``extra`` wins over the same names)."""
@@ -52,4 +60,5 @@ class ExprEnv:
             self.segment_names,
             self.segments,
             self.level_floor,
+            self.experiments,
         )

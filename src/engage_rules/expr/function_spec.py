@@ -31,6 +31,11 @@ class CallEnv(Protocol):
         """The names ``segment()`` may be called with."""
         ...
 
+    @property
+    def experiment_names(self) -> frozenset[str]:
+        """The names ``variant()`` may be called with."""
+        ...
+
 
 @dataclass(frozen=True)
 class ArgInfo:

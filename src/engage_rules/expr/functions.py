@@ -53,6 +53,7 @@ from .detectors import (
     fn_score,
     fn_squash,
 )
+from .experiments import check_variant, fn_variant
 from .function_spec import ArgInfo, CallSite, Checker, FunctionSpec
 from .runtime import bounded_range, shown
 
@@ -341,6 +342,15 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             1,
             check=check_segment,
             doc="whether the member is in the named segment (`segments:`)",
+        ),
+        _spec(
+            "variant",
+            fn_variant,
+            ("name",),
+            1,
+            check=check_variant,
+            doc="the member's variant of the named experiment (`experiments:`); the "
+            "first read records the member's exposure",
         ),
     )
 }

@@ -63,6 +63,31 @@ class CapSpec(Params):
     max: int = Field(ge=1)
 
 
+def _literal_amount(key: str, value: Number | None) -> None:
+    """An amount written as is (not a template) must be a number of 0 or more: what a
+    template renders is checked when the action runs."""
+    if isinstance(value, str):
+        text = value.strip()
+        if "{{" in text or "{%" in text:
+            return
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(
+                f"`{key}: {value}` is not a number; write a number (5) or a template "
+                '("{{ vars.price }}")'
+            ) from None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        return
+    if number != number or number < 0 or number in (float("inf"), float("-inf")):
+        raise ValueError(
+            f"`{key}: {value}` must be a number of 0 or more (an award takes nothing away: "
+            "use `spend`, or `revoke` an award)"
+        )
+
+
 class SpendParams(Targeted):
     """Parameters of `spend`: an amount of a currency."""
 
@@ -77,6 +102,8 @@ class SpendParams(Targeted):
             raise ValueError("give either `points: N` or `currency: NAME, amount: N`")
         if self.points is not None and self.currency is not None:
             raise ValueError("`points:` uses the default currency; use `amount:` with `currency:`")
+        key = "points" if self.points is not None else "amount"
+        _literal_amount(key, self.points if self.points is not None else self.amount)
         return self
 
 
@@ -235,6 +262,58 @@ class ExitFlowParams(Targeted):
     """Parameters of `exit_flow`."""
 
     flow: str = Field(description="The flow to end (a name under `flows:`)")
+
+
+class RoleParams(Targeted):
+    """Parameters of `grant_role` and `remove_role`: a role name (mapped to the
+    platform's role by the adapter's settings)."""
+
+    role: Templated = Field(min_length=1, max_length=100, description="The role's name")
+    reason: Templated | None = None
+
+
+class PinParams(Params):
+    """Parameters of `pin` and `unpin`: a message (default: the event's)."""
+
+    message: Templated | None = Field(
+        default=None, description="The message id (default: the event's data.message_id)"
+    )
+    channel: Templated | None = Field(
+        default=None, description="Where the message is (default: the event's channel)"
+    )
+    reason: Templated | None = None
+
+
+#: How many answers a poll may offer (what every shipped platform accepts).
+MAX_POLL_OPTIONS = 10
+
+
+class PollParams(Params):
+    """Parameters of `poll`: a question and its answers."""
+
+    question: Templated = Field(min_length=1, max_length=300)
+    options: list[Templated] = Field(
+        min_length=2,
+        max_length=MAX_POLL_OPTIONS,
+        description="The answers, 2 to 10, each 1 to 55 characters",
+    )
+    channel: Templated | None = Field(
+        default=None, description="Where to post it (default: the event's channel)"
+    )
+    anonymous: bool | None = Field(
+        default=None,
+        description="Hide who voted (default: the platform's own; Discord polls never hide it)",
+    )
+    multiple: bool = Field(default=False, description="Allow several answers per member")
+
+    @model_validator(mode="after")
+    def _distinct_options(self) -> PollParams:
+        for text in self.options:
+            if not text.strip() or len(text) > 55:
+                raise ValueError(f"each option needs 1 to 55 characters; got {text!r}")
+        if len(set(self.options)) != len(self.options):
+            raise ValueError("the poll's options must differ from each other")
+        return self
 
 
 class SetParams(BaseModel):

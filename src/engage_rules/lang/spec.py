@@ -472,6 +472,29 @@ class MessagingSpec(Strict):
     )
 
 
+class ExperimentSpec(Strict):
+    """An experiment: variants with weights; a member's variant is a deterministic hash
+    of (experiment, member) (features/experiments.py)."""
+
+    description: str | None = None
+    variants: dict[str, float] = Field(
+        description="Variant name -> weight (a share of members, relative to the others)"
+    )
+
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, v: dict[str, float]) -> dict[str, float]:
+        if len(v) < 2:
+            raise ValueError("an experiment needs at least two variants")
+        for name, weight in v.items():
+            check_name("variant name", name)
+            if isinstance(weight, bool) or not weight > 0 or weight != weight:
+                raise ValueError(f"variant {name!r}: the weight must be a number above 0")
+            if weight > 1_000_000:
+                raise ValueError(f"variant {name!r}: the weight must be at most 1000000")
+        return v
+
+
 class PlaybookSpec(Strict):
     """A community engagement and moderation playbook."""
 
@@ -494,6 +517,10 @@ class PlaybookSpec(Strict):
     segments: dict[str, Condition] = Field(
         default_factory=dict,
         description="Named member conditions, for segment('name') and schedule audiences",
+    )
+    experiments: dict[str, ExperimentSpec] = Field(
+        default_factory=dict,
+        description="A/B experiments: variants with weights, read with variant('name')",
     )
     shadow: bool = Field(
         default=False,
@@ -526,6 +553,13 @@ class PlaybookSpec(Strict):
     def _segment_names(cls, v: dict[str, Any]) -> dict[str, Any]:
         for name in v:
             check_name("segment name", name)
+        return v
+
+    @field_validator("experiments")
+    @classmethod
+    def _experiment_names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name in v:
+            check_name("experiment name", name)
         return v
 
     @field_validator("activity_events")

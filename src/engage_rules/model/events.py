@@ -61,6 +61,7 @@ _MAX_TS = MAX_TIME.timestamp()
 CANONICAL_TYPES = (
     "member.joined",
     "member.left",
+    "member.join_requested",
     "message.posted",
     "message.deleted",
     "reaction.added",

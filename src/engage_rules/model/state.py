@@ -252,6 +252,9 @@ class MemberState:
     #: Silence deadlines by rule id: the pending one (epoch s), or minus the one that
     #: fired last, until the next activity (silence.py).
     silence: dict[str, float] = field(default_factory=dict)
+    #: The member's variant of each experiment it was exposed to (``variant()``; fixed
+    #: at the first exposure).
+    variants: dict[str, str] = field(default_factory=dict)
 
     # -- revocable credits ------------------------------------------------------------
     def keep_credit(self, entry: LedgerEntry, at: float, horizon: float) -> None:
@@ -438,6 +441,7 @@ class MemberState:
             "flows": self.flows,
             "gaps": self.gaps,
             "silence": self.silence,
+            "variants": self.variants,
         }
 
     @classmethod
@@ -481,12 +485,14 @@ class MemberState:
             flows=dict(d.get("flows", {})),
             gaps=list(d.get("gaps", [])),
             silence=dict(d.get("silence", {})),
+            variants=dict(d.get("variants", {})),
         )
 
     def snapshot(self, now: datetime | None) -> dict[str, Any]:
-        """The member as docs/reference.md §6 shows it in a state snapshot."""
+        """The member as docs/reference.md §6 shows it in a state snapshot (``variants``
+        only for a member exposed to an experiment)."""
         at = now or EPOCH
-        return {
+        out = {
             "balances": dict(self.balances),
             "level": self.level,
             "level_name": self.level_name,
@@ -501,6 +507,9 @@ class MemberState:
             "joined_at": _iso(self.joined_at),
             "last_active_at": _iso(self.last_active_at),
         }
+        if self.variants:
+            out["variants"] = dict(self.variants)
+        return out
 
 
 @dataclass(slots=True)

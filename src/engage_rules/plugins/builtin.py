@@ -22,6 +22,7 @@ from ..features.levels import LevelsFeature
 from ..features.lottery import LotteryFeature
 from ..features.messaging import MessagingFeature
 from ..features.moderation import ModerationFeature
+from ..features.platform import PlatformFeature
 from ..features.points import PointsFeature
 from ..features.schedules import SchedulesFeature
 from ..features.segments import SegmentsFeature
@@ -43,6 +44,8 @@ from .hookspecs import (
 EVENT_TYPES: dict[str, str] = {
     "member.joined": "a member joined the community",
     "member.left": "a member left the community",
+    "member.join_requested": "a member asked to join (data.bio, data.invite_link); "
+    "approve_join / decline_join answer",
     "message.posted": "a member posted a message (data.text, data.message_id)",
     "message.deleted": "a message was deleted (data.message_id)",
     "reaction.added": "a member reacted to a message (data.to_member: its author)",
@@ -77,6 +80,7 @@ def register_features(register: RegisterFeature) -> None:
         PointsFeature(),
         TagsFeature(),
         MessagingFeature(),
+        PlatformFeature(),
         EmitFeature(),
         ModerationFeature(),
         LotteryFeature(),

@@ -65,6 +65,7 @@ from .reports import (
     tally_actions,
     tally_audit,
     tally_daily_active,
+    tally_experiments,
     tally_members,
     tally_points,
 )
@@ -478,6 +479,9 @@ class MemoryStore:
 
     def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
         return tally_daily_active(query, self._activity_rows())
+
+    def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
+        return tally_experiments(query, self._activity_rows())
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         self._history("the outbox's history")

@@ -546,6 +546,9 @@ class PostgreSQLStore:
     def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
         return self._reports.daily_active(query)
 
+    def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
+        return self._reports.experiments(query)
+
     def report_actions(self, query: ReportQuery) -> ActionTally:
         return self._reports.actions(query)
 

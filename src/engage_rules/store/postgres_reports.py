@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from .records import zone
-from .reports import ActionTally, MemberTally, ReportQuery, local_day
+from .reports import ActionTally, MemberTally, ReportQuery, local_day, split_exposure
 from .sqlite_reports import LocalDays
 
 Snapshot = Callable[[], AbstractContextManager[psycopg.Connection]]
@@ -95,9 +95,11 @@ def _active(q: ReportQuery, column: str = "type") -> str:
     """SQL: events of ``column``'s type make a member active."""
     if q.activity_events:
         return f"{column} = ANY(%(types)s)"
+    # A type with a colon is bookkeeping (an exposure to an experiment): never activity.
+    base = f"left({column}, 7) <> 'member.' AND strpos({column}, ':') = 0"
     if q.passive:
-        return f"left({column}, 7) <> 'member.' AND NOT ({column} = ANY(%(passive)s))"
-    return f"left({column}, 7) <> 'member.'"
+        return f"{base} AND NOT ({column} = ANY(%(passive)s))"
+    return base
 
 
 class PostgresReports:
@@ -194,6 +196,25 @@ class PostgresReports:
                 _params(q),
             )
         )
+
+    def experiments(self, q: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
+        """:meth:`~.reports.ReportSource.report_experiments` in SQL."""
+        where_e = _where(q, "type LIKE 'experiment:%%'", "day <= %(end)s")
+        where_g = _where(q, "type = %(goal)s", "day BETWEEN %(start)s AND %(end)s")
+        out: dict[tuple[str, str], tuple[int, int]] = {}
+        for type_, exposed, converted in self._rows(
+            "SELECT e.type, count(*), count(g.member) FROM ("
+            f"SELECT community, member, type, min(day) AS day FROM activity{where_e} "
+            "GROUP BY community, member, type) AS e LEFT JOIN ("
+            f"SELECT community, member, max(day) AS last FROM activity{where_g} "
+            "GROUP BY community, member) AS g ON g.community = e.community "
+            "AND g.member = e.member AND g.last >= e.day GROUP BY e.type",
+            _params(q),
+        ):
+            split = split_exposure(type_)
+            if split is not None:
+                out[split] = (int(exposed), int(converted))
+        return out
 
     def actions(self, q: ReportQuery) -> ActionTally:
         """:meth:`~.reports.ReportSource.report_actions` in SQL."""

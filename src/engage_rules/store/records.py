@@ -69,6 +69,9 @@ class ReportContext:
     #: day like external events, so a report's ``--goal`` can name them, but never
     #: activity unless ``activity_events`` lists them.
     emitted: tuple[str, ...] = ()
+    #: The playbook's experiments and their variants, in the order written (a report
+    #: splits a goal's conversion by variant).
+    experiments: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def of(cls, playbook: CompiledPlaybook) -> ReportContext:
@@ -78,6 +81,10 @@ class ReportContext:
             playbook.timezone.key,
             tuple(sorted(playbook.activity_events)),
             tuple(sorted(t for t in emitted if t)),
+            tuple(
+                (name, tuple(v for v, _ in table))
+                for name, table in playbook.env.experiments.items()
+            ),
         )
 
     @property
@@ -91,6 +98,7 @@ class ReportContext:
             "timezone": self.timezone,
             "activity_events": list(self.activity_events),
             "emitted": list(self.emitted),
+            "experiments": [[name, list(variants)] for name, variants in self.experiments],
         }
 
     @classmethod
@@ -100,6 +108,7 @@ class ReportContext:
             str(d.get("timezone", "UTC")),
             tuple(d.get("activity_events", ())),
             tuple(d.get("emitted", ())),
+            tuple((str(e[0]), tuple(e[1])) for e in d.get("experiments", ())),
         )
 
 
@@ -111,6 +120,18 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+#: The activity type of an exposure to an experiment's variant: ``experiment:<name>=<v>``
+#: (names cannot hold ``=``).
+EXPOSURE_PREFIX = "experiment:"
+
+
+def exposure_type(experiment: object, variant: object) -> str | None:
+    """The activity type that counts exposures to ``variant`` of ``experiment``."""
+    if not isinstance(experiment, str) or not isinstance(variant, str):
+        return None
+    return f"{EXPOSURE_PREFIX}{experiment}={variant}"
+
+
 class ActivityCounter:
     """Counts a batch's external events per member and local day, and the events the
     playbook raises itself (``emit`` actions)."""
@@ -119,7 +140,8 @@ class ActivityCounter:
 
     def __init__(self) -> None:
         self._tz = ZoneInfo("UTC")
-        #: The playbook has ``emit`` actions (counted from the decisions' actions).
+        #: The playbook has ``emit`` actions or experiments (counted from the decisions'
+        #: actions).
         self.emits = False
         #: quarter hour of UTC -> local date: local midnight always falls on a quarter
         #: hour, so one conversion per quarter hour serves every event in it.
@@ -137,7 +159,7 @@ class ActivityCounter:
     def use(self, context: ReportContext) -> None:
         """Count for the playbook ``context`` describes (its time zone, its emits)."""
         self.tz = zone(context.timezone)
-        self.emits = bool(context.emitted)
+        self.emits = bool(context.emitted or context.experiments)
 
     def count(self, decisions: Iterable[Decision], into: ActivityCounts) -> ActivityCounts:
         days = self._days
@@ -163,11 +185,18 @@ class ActivityCounter:
         return into
 
     def _count_emits(self, d: Decision, into: ActivityCounts) -> None:
-        """Count the events ``d``'s ``emit`` actions raised (for their member)."""
+        """Count the events ``d``'s ``emit`` actions raised (for their member), and the
+        exposures to experiments (as ``experiment:<name>=<variant>``, a bookkeeping
+        type no event can have: never activity)."""
         for a in d.actions:
-            if a.type != "emit" or a.member is None or a.shadow:
+            if a.member is None or a.shadow:
                 continue
-            type_ = a.params.get("type")
+            if a.type == "emit":
+                type_ = a.params.get("type")
+            elif a.type == "exposed":
+                type_ = exposure_type(a.params.get("experiment"), a.params.get("variant"))
+            else:
+                continue
             if not isinstance(type_, str):
                 continue
             day = a.at.astimezone(self._tz).date().isoformat()

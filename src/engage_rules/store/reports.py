@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from ..model.decision import ActionRecord
 from ..model.state import LedgerEntry, State
-from .records import ReportContext, zone
+from .records import EXPOSURE_PREFIX, ReportContext, zone
 
 if TYPE_CHECKING:
     from .base import Store
@@ -61,7 +61,11 @@ class ReportQuery:
         """True when events of ``event_type`` make a member active."""
         if self.activity_events:
             return event_type in self.activity_events
-        return not event_type.startswith("member.") and event_type not in self.passive
+        return (
+            not event_type.startswith("member.")
+            and ":" not in event_type  # bookkeeping (exposures): no event type has one
+            and event_type not in self.passive
+        )
 
     def wants(self, community: str) -> bool:
         """True when ``community`` is one the report is about."""
@@ -140,6 +144,12 @@ class ReportSource(Protocol):
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
         """Ledger entries of the period by (currency, kind): the sum of their amounts'
         absolute values."""
+        ...
+
+    def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
+        """Per (experiment, variant): the members first exposed to it by the period's
+        end, and how many of them had a goal event in the period on or after the day of
+        their exposure."""
         ...
 
 
@@ -305,6 +315,46 @@ def tally_daily_active(q: ReportQuery, activity: Iterable[ActivityRow]) -> dict[
     return {days(day): len(ms) for day, ms in active.items()}
 
 
+def split_exposure(activity_type: str) -> tuple[str, str] | None:
+    """(experiment, variant) of an exposure's activity type, else None."""
+    if not activity_type.startswith(EXPOSURE_PREFIX):
+        return None
+    name, sep, variant = activity_type[len(EXPOSURE_PREFIX) :].partition("=")
+    return (name, variant) if sep else None
+
+
+def tally_experiments(
+    q: ReportQuery, activity: Iterable[ActivityRow]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """:meth:`ReportSource.report_experiments` from a store's activity."""
+    start, end = q.start.isoformat(), q.end.isoformat()
+    exposed: dict[tuple[str, str, str], str] = {}  # (community, member, type) -> day
+    last_goal: dict[tuple[str, str], str] = {}
+    for community, member, day, event_type, _ in activity:
+        if not q.wants(community):
+            continue
+        if event_type.startswith(EXPOSURE_PREFIX):
+            if day <= end:
+                key = (community, member, event_type)
+                if key not in exposed or day < exposed[key]:
+                    exposed[key] = day
+        elif (
+            event_type == q.goal
+            and start <= day <= end
+            and last_goal.get((community, member), "") < day
+        ):
+            last_goal[(community, member)] = day
+    out: dict[tuple[str, str], tuple[int, int]] = {}
+    for (community, member, event_type), day in exposed.items():
+        split = split_exposure(event_type)
+        if split is None:
+            continue
+        n, converted = out.get(split, (0, 0))
+        converted += last_goal.get((community, member), "") >= day
+        out[split] = (n + 1, converted)
+    return out
+
+
 def tally_actions(q: ReportQuery, items: Iterable[tuple[ActionRecord, str]]) -> ActionTally:
     """:meth:`ReportSource.report_actions` from outbox items as (action, status)."""
     tz = zone(q.timezone)
@@ -435,6 +485,9 @@ class StoreReports:
 
     def report_audit(self, query: ReportQuery) -> dict[tuple[str, str], int]:
         return tally_audit(query, self.store.audit_log())
+
+    def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
+        return tally_experiments(query, self._read()[1])
 
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
         entries = (

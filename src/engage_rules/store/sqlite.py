@@ -104,6 +104,7 @@ from .sqlite_reports import (
     audit_tally,
     communities,
     daily_active,
+    experiment_tally,
     member_tally,
     newest_day,
     points_tally,
@@ -1043,6 +1044,10 @@ class SQLiteStore:
     def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
         with self._snapshot() as db, self._decoding("activity"):
             return daily_active(db, query)
+
+    def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
+        with self._snapshot() as db, self._decoding("activity"):
+            return experiment_tally(db, query)
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         with self._snapshot() as db:

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from .records import zone
-from .reports import ActionTally, MemberTally, ReportQuery, local_day, monday
+from .reports import ActionTally, MemberTally, ReportQuery, local_day, monday, split_exposure
 
 DAY = 86400
 #: 1970-01-01, day 0 of the day numbers below.
@@ -127,12 +127,11 @@ def _active(q: ReportQuery, column: str = "type") -> str:
     """SQL: events of ``column``'s type make a member active."""
     if q.activity_events:
         return f"{column} IN (SELECT value FROM json_each(:types))"
+    # A type with a colon is bookkeeping (an exposure to an experiment): never activity.
+    base = f"substr({column}, 1, 7) <> 'member.' AND instr({column}, ':') = 0"
     if q.passive:
-        return (
-            f"substr({column}, 1, 7) <> 'member.' AND "
-            f"{column} NOT IN (SELECT value FROM json_each(:passive))"
-        )
-    return f"substr({column}, 1, 7) <> 'member.'"
+        return f"{base} AND {column} NOT IN (SELECT value FROM json_each(:passive))"
+    return base
 
 
 def communities(db: sqlite3.Connection) -> list[str]:
@@ -341,6 +340,35 @@ def daily_active(db: sqlite3.Connection, q: ReportQuery) -> dict[date, int]:
             params,
         )
     }
+
+
+#: Per exposure type: the members first exposed by the end, and those of them with a goal
+#: event in the period on or after their exposure's day.
+_EXPERIMENTS = """
+SELECT e.type, count(*), count(g.member) FROM (
+    SELECT community, member, type, min(day) AS day FROM activity{where_e}
+    GROUP BY community, member, type
+) AS e LEFT JOIN (
+    SELECT community, member, max(day) AS last FROM activity{where_g}
+    GROUP BY community, member
+) AS g ON g.community = e.community AND g.member = e.member AND g.last >= e.day
+GROUP BY e.type"""
+
+
+def experiment_tally(
+    db: sqlite3.Connection, q: ReportQuery
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """:meth:`~.reports.ReportSource.report_experiments` in SQL."""
+    where_e, params = _where(q, "type LIKE 'experiment:%'", "day <= :end")
+    where_g, _ = _where(q, "type = :goal", "day BETWEEN :start AND :end")
+    out: dict[tuple[str, str], tuple[int, int]] = {}
+    for type_, exposed, converted in db.execute(
+        _EXPERIMENTS.format(where_e=where_e, where_g=where_g), params
+    ):
+        split = split_exposure(type_)
+        if split is not None:
+            out[split] = (exposed, converted)
+    return out
 
 
 def _sums(

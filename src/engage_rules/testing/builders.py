@@ -261,6 +261,13 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "untag": {"name": "newcomer"},
     "level_changed": {"from": 1, "to": 2, "direction": "up"},
     "flag_for_review": {"reason": "reported"},
+    "grant_role": {"role": "vip"},
+    "remove_role": {"role": "vip"},
+    "pin": {"message_id": "m-1", "channel": "general"},
+    "unpin": {"message_id": "m-1", "channel": "general"},
+    "approve_join": {},
+    "decline_join": {"reason": "no introduction"},
+    "poll": {"question": "Where next weekend?", "options": ["hiking", "museum"], "multiple": False},
 }
 
 

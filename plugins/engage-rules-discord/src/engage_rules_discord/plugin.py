@@ -6,15 +6,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engage_rules.plugin_api import Delivery, DeliveryError, Event, PayloadError, hookimpl
+from engage_rules.plugin_api import (
+    Delivery,
+    DeliveryError,
+    Event,
+    PayloadError,
+    SourceContext,
+    hookimpl,
+)
 
 from .client import CAPABILITIES, DEFAULT_BASE_URL, DiscordClient, Targets
 from .mapping import PLATFORM, MappingConfig, parse_dispatch
+from .source import GatewaySource
 
 
 def _snowflake_keys(value: Any, what: str) -> Any:
@@ -59,6 +67,17 @@ class DiscordSettings(BaseModel):
         description="community → channel (id or name) for broadcasts without a channel",
     )
     timeout: float = Field(default=10.0, gt=0, description="seconds per API call")
+    shards: Literal["auto"] | int = Field(
+        default="auto",
+        description="gateway connections: `auto` (Discord's recommended count) or a number",
+    )
+
+    @field_validator("shards")
+    @classmethod
+    def _shard_count(cls, value: Literal["auto"] | int) -> Literal["auto"] | int:
+        if isinstance(value, int) and not 1 <= value <= 4096:
+            raise ValueError(f"shards: {value} is not `auto` or a number from 1 to 4096")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -132,7 +151,12 @@ class DiscordAdapter:
         )
         self._guild_ids = {name: gid for gid, name in s.guilds.items()}
         self._channel_ids = {name: cid for cid, name in s.channels.items()}
-        self._targets = Targets(self.guild_of, self.channel_id, self.broadcast_channel)
+        self._role_ids: dict[str, list[str]] = {}
+        for rid, name in s.roles.items():
+            self._role_ids.setdefault(name, []).append(rid)
+        self._targets = Targets(
+            self.guild_of, self.channel_id, self.broadcast_channel, self.role_id
+        )
         self._client = DiscordClient(s.token, base_url=s.base_url, timeout=s.timeout, clock=clock)
         self._closed = False
 
@@ -172,6 +196,24 @@ class DiscordAdapter:
             permanent=True,
         )
 
+    def role_id(self, role: str) -> str:
+        """The id of a role named in ``roles`` (or given as an id) for grant_role."""
+        ids = self._role_ids.get(role, [])
+        if len(ids) == 1:
+            return ids[0]
+        if ids:
+            raise DeliveryError(
+                f"role {role!r} is the name of several ids in `roles` ({', '.join(ids)}): "
+                "grant_role needs one; give the id",
+                permanent=True,
+            )
+        if role.isascii() and role.isdigit():
+            return role
+        raise DeliveryError(
+            f"role {role!r} is not a Discord role id: map its id to it in `roles`",
+            permanent=True,
+        )
+
     def broadcast_channel(self, community: str) -> str:
         channel = self.settings.broadcast_channels.get(community)
         if channel is None:
@@ -187,6 +229,19 @@ class DiscordAdapter:
             raise DeliveryError("the discord adapter is closed")
         return self._client.deliver(action, self._targets)
 
+    def connect(self, context: SourceContext) -> GatewaySource:
+        """The gateway connection(s) that read the bot's guilds into the runtime
+        (source.py; not started yet)."""
+        s = self.settings
+        return GatewaySource(
+            context,
+            token=s.token,
+            base_url=s.base_url,
+            shards=s.shards,
+            parse=self.parse,
+            timeout=s.timeout,
+        )
+
     def close(self) -> None:
         self._closed = True
 
@@ -201,5 +256,5 @@ def register_adapters(register: Callable[..., None]) -> None:
         "discord",
         make_adapter,
         "Discord: gateway messages, joins, leaves and reactions in; messages, "
-        "deletions, timeouts, kicks and bans out over REST",
+        "deletions, timeouts, kicks, bans, roles, pins and polls out over REST",
     )

@@ -17,32 +17,47 @@ Action             Bot API calls
 ``kick``            ``banChatMember`` then ``unbanChatMember`` (``only_if_banned``)
 ``ban``             ``banChatMember`` (``until_date`` when the ban has an ``until``)
 ``unban``           ``unbanChatMember`` (``only_if_banned``)
+``grant_role``      ``setChatMemberTag`` with the role's tag (``roles`` setting, else
+                    the role's name): a member has one tag, which granting replaces
+``remove_role``     ``setChatMemberTag`` with an empty tag (clears the member's tag)
+``pin``             ``pinChatMessage`` (``disable_notification``)
+``unpin``           ``unpinChatMessage``
+``approve_join``    ``approveChatJoinRequest``
+``decline_join``    ``declineChatJoinRequest``
+``poll``            ``sendPoll`` (``is_anonymous`` when the action says)
 =================  ===============================================================
 
-Errors: a 429 is retried after ``parameters.retry_after`` (or the ``Retry-After``
-header); 5xx answers and network failures are retried; any other error (400 message to
+Errors (:mod:`engage_rules.adapters.api_calls`, shared with the other HTTP adapters): a
+429 is retried after ``parameters.retry_after`` (or the ``Retry-After`` header); 408,
+425, 5xx answers and network failures are retried; any other error (400 message to
 delete not found, 403 bot was blocked by the user...) is permanent.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from http.client import HTTPException
 from typing import Any
 
-from engage_rules.plugin_api import Delivery, DeliveryError
+from engage_rules.plugin_api import Delivery, api_calls
+
+# The delivery code every HTTP adapter shares (engage_rules.adapters.api_calls).
+Answer = api_calls.Answer
+failure = api_calls.failure
+passed = api_calls.passed
+permanent = api_calls.permanent
+send = api_calls.send
+until = api_calls.until
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 MAX_TEXT = 4096  # characters in one message (Bot API)
 #: Telegram treats a restriction shorter than this as "forever".
 MIN_RESTRICTION = 30
+
+MAX_TAG = 16  # characters of a member tag (setChatMemberTag)
+MAX_QUESTION = 300  # characters of a poll question (sendPoll)
 
 CAPABILITIES = frozenset(
     {
@@ -56,6 +71,13 @@ CAPABILITIES = frozenset(
         "kick",
         "ban",
         "unban",
+        "grant_role",
+        "remove_role",
+        "pin",
+        "unpin",
+        "approve_join",
+        "decline_join",
+        "poll",
     }
 )
 
@@ -89,10 +111,6 @@ class ApiCall:
     chat_id: int
 
 
-def _permanent(message: str) -> DeliveryError:
-    return DeliveryError(message, permanent=True)
-
-
 def _int_id(value: Any, what: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -101,54 +119,46 @@ def _int_id(value: Any, what: str) -> int:
             return int(value)
         except ValueError:
             pass
-    raise _permanent(f"{what} {value!r} is not a Telegram id")
+    raise permanent(f"{what} {value!r} is not a Telegram id")
 
 
 def _text(params: Mapping[str, Any]) -> str:
     text = params.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise _permanent("the message has no text")
+        raise permanent("the message has no text")
     if len(text) > MAX_TEXT:
-        raise _permanent(f"the message is {len(text)} characters; Telegram allows {MAX_TEXT}")
+        raise permanent(f"the message is {len(text)} characters; Telegram allows {MAX_TEXT}")
     return text
 
 
-def _until(params: Mapping[str, Any], now: float) -> int | None:
-    """``params.until`` as Unix time; None when absent; raises when already past."""
-    raw = params.get("until")
-    if raw is None:
+def _unix(when: datetime | None, now: float) -> int | None:
+    """A mute's or ban's end as Unix time, at least :data:`MIN_RESTRICTION` from now."""
+    if when is None:
         return None
-    try:
-        until = datetime.fromisoformat(str(raw))
-    except ValueError:
-        raise _permanent(f"`until` {raw!r} is not an ISO 8601 time") from None
-    if until.tzinfo is None:
-        raise _permanent(f"`until` {raw!r} has no UTC offset")
-    seconds = int(until.timestamp())
-    if seconds <= now:
-        raise _Expired(raw)
-    return max(seconds, int(now) + MIN_RESTRICTION)
+    return max(int(when.timestamp()), int(now) + MIN_RESTRICTION)
 
 
-class _Expired(Exception):
-    """The action's ``until`` has passed: nothing to do on the platform."""
-
-
-def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -> list[ApiCall]:
+def plan(
+    action: Mapping[str, Any],
+    chat_of: Callable[[str], int],
+    now: float,
+    tags: Mapping[str, str] | None = None,
+) -> list[ApiCall]:
     """The API calls that carry out ``action``.  ``chat_of(community)`` is the community's
-    chat id; ``now`` (Unix time) turns ``until`` into ``until_date``.  Raises a permanent
+    chat id; ``now`` (Unix time) turns ``until`` into ``until_date``; ``tags`` maps role
+    names to member tags (``grant_role``; default: the role's name).  Raises a permanent
     :class:`DeliveryError` for an action that cannot be delivered, and returns ``[]`` for
     one that no longer needs to be (a mute or ban whose ``until`` has passed)."""
     kind = action.get("type")
     params = action.get("params") or {}
     if not isinstance(params, Mapping):
-        raise _permanent("action params must be an object")
+        raise permanent("action params must be an object")
     community = str(action.get("community") or "default")
     member = action.get("member")
 
     def user() -> int:
         if member is None:
-            raise _permanent(f"`{kind}` needs a member")
+            raise permanent(f"`{kind}` needs a member")
         return _int_id(member, "member")
 
     def channel() -> int:  # a reply or a deletion falls back on the cause's channel
@@ -170,7 +180,7 @@ def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -
     if kind == "delete_message":
         chat = channel()
         if params.get("message_id") in (None, ""):
-            raise _permanent("`delete_message` has no message_id (the event carried none)")
+            raise permanent("`delete_message` has no message_id (the event carried none)")
         return [
             ApiCall(
                 "deleteMessage",
@@ -180,12 +190,89 @@ def plan(action: Mapping[str, Any], chat_of: Callable[[str], int], now: float) -
         ]
     if kind in ("mute", "unmute", "kick", "ban", "unban"):
         chat, uid = chat_of(community), user()
-        try:
-            until = _until(params, now) if kind in ("mute", "ban") else None
-        except _Expired:
+        ends = until(params) if kind in ("mute", "ban") else None
+        if passed(ends, now):
             return []
-        return _member_calls(kind, chat, uid, until)
-    raise _permanent(f"the telegram adapter cannot deliver `{kind}` actions")
+        return _member_calls(kind, chat, uid, _unix(ends, now))
+    if kind in _PLATFORM_ACTIONS:
+        return _platform_calls(
+            str(kind), params, tags or {}, lambda: chat_of(community), channel, user
+        )
+    raise permanent(f"the telegram adapter cannot deliver `{kind}` actions")
+
+
+#: Roles, pins, join requests and polls (engage_rules.features.platform).
+_PLATFORM_ACTIONS = frozenset(
+    {"grant_role", "remove_role", "pin", "unpin", "approve_join", "decline_join", "poll"}
+)
+
+
+def _platform_calls(
+    kind: str,
+    params: Mapping[str, Any],
+    tags: Mapping[str, str],
+    community_chat: Callable[[], int],
+    channel: Callable[[], int],
+    user: Callable[[], int],
+) -> list[ApiCall]:
+    """The calls for a role, pin, join request or poll action: ``community_chat()`` is
+    the community's chat, ``channel()`` the action's (else the cause's, else the
+    community's), ``user()`` the member's id."""
+    if kind in ("grant_role", "remove_role"):
+        chat, uid = community_chat(), user()
+        tag = _tag(params, tags or {}) if kind == "grant_role" else ""
+        return [ApiCall("setChatMemberTag", {"chat_id": chat, "user_id": uid, "tag": tag}, chat)]
+    if kind in ("pin", "unpin"):
+        chat = channel()
+        if params.get("message_id") in (None, ""):
+            raise permanent(f"`{kind}` has no message_id")
+        body = {"chat_id": chat, "message_id": _int_id(params["message_id"], "message_id")}
+        if kind == "pin":
+            return [ApiCall("pinChatMessage", {**body, "disable_notification": True}, chat)]
+        return [ApiCall("unpinChatMessage", body, chat)]
+    if kind in ("approve_join", "decline_join"):
+        chat, uid = community_chat(), user()
+        method = "approveChatJoinRequest" if kind == "approve_join" else "declineChatJoinRequest"
+        return [ApiCall(method, {"chat_id": chat, "user_id": uid}, chat)]
+    if kind == "poll":
+        chat = channel()
+        return [ApiCall("sendPoll", {"chat_id": chat, **_poll(params)}, chat)]
+    raise permanent(f"the telegram adapter cannot deliver `{kind}` actions")
+
+
+def _tag(params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+    """The member tag standing for ``params.role``: ``tags[role]``, else the role's name."""
+    role = params.get("role")
+    if not isinstance(role, str) or not role.strip():
+        raise permanent("`grant_role` has no role")
+    tag = tags.get(role, role)
+    if len(tag) > MAX_TAG:
+        raise permanent(
+            f"role {role!r}: the Telegram member tag {tag!r} is longer than {MAX_TAG} "
+            "characters; map the role to a shorter tag in `roles`"
+        )
+    return tag
+
+
+def _poll(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``sendPoll``'s question, options and settings from a ``poll`` action."""
+    question, options = params.get("question"), params.get("options")
+    if not isinstance(question, str) or not 0 < len(question) <= MAX_QUESTION:
+        raise permanent(f"the poll's question must have 1 to {MAX_QUESTION} characters")
+    if (
+        not isinstance(options, list)
+        or not 2 <= len(options) <= 10
+        or not all(isinstance(o, str) and 0 < len(o) <= 100 for o in options)
+    ):
+        raise permanent("the poll needs 2 to 10 options of 1 to 100 characters")
+    body: dict[str, Any] = {
+        "question": question,
+        "options": [{"text": o} for o in options],
+        "allows_multiple_answers": params.get("multiple") is True,
+    }
+    if isinstance(params.get("anonymous"), bool):
+        body["is_anonymous"] = params["anonymous"]
+    return body
 
 
 def _member_calls(kind: str, chat: int, uid: int, until: int | None) -> list[ApiCall]:
@@ -228,8 +315,13 @@ class TelegramClient:
         self._timeout = timeout
         self.clock = clock
 
-    def deliver(self, action: Mapping[str, Any], chat_of: Callable[[str], int]) -> Delivery:
-        calls = plan(action, chat_of, self.clock())
+    def deliver(
+        self,
+        action: Mapping[str, Any],
+        chat_of: Callable[[str], int],
+        tags: Mapping[str, str] | None = None,
+    ) -> Delivery:
+        calls = plan(action, chat_of, self.clock(), tags)
         if not calls:
             return Delivery(details={"skipped": "the action's `until` has already passed"})
         result: Any = None
@@ -244,70 +336,41 @@ class TelegramClient:
     def call(self, call: ApiCall) -> Any:
         """Make one call; its ``result`` on success, else raise :class:`DeliveryError`."""
         route = f"telegram:{call.chat_id}"
-        request = urllib.request.Request(
+        answer = send(
             self._endpoint + call.method,
-            data=json.dumps(call.params).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                status, body = response.status, response.read()
-                retry_header = None
-        except urllib.error.HTTPError as err:
-            status, body = err.code, err.read()
-            retry_header = err.headers.get("Retry-After")
-        except (TimeoutError, urllib.error.URLError, HTTPException, OSError) as err:
-            reason = getattr(err, "reason", err)
-            raise DeliveryError(
-                f"{call.method}: could not reach Telegram: {reason}", route=route
-            ) from None
-        return _answer(call.method, status, body, retry_header, route)
-
-
-def _answer(method: str, status: int, body: bytes, retry_header: str | None, route: str) -> Any:
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict):
-        raise DeliveryError(
-            f"{method}: HTTP {status} with a body that is not a Bot API answer",
-            permanent=400 <= status < 500 and status != 429,
-            status=status,
+            body=call.params,
+            timeout=self._timeout,
+            what=call.method,
+            platform="Telegram",
             route=route,
         )
-    if status < 300 and answer.get("ok") is True:
-        return answer.get("result")
-    code = answer.get("error_code", status)
-    code = code if isinstance(code, int) else status
-    description = str(answer.get("description") or f"HTTP {status}")
-    parameters = answer.get("parameters")
+        return _result(call.method, answer, route)
+
+
+def _result(method: str, answer: Answer, route: str) -> Any:
+    """A Bot API answer's ``result``, or the DeliveryError it stands for."""
+    status, body = answer.status, answer.data
+    if not isinstance(body, dict):
+        raise failure(
+            method, status, f"HTTP {status} with a body that is not a Bot API answer", route=route
+        )
+    if status < 300 and body.get("ok") is True:
+        return body.get("result")
+    code = body.get("error_code", status)
+    code = code if isinstance(code, int) and not isinstance(code, bool) else status
+    description = str(body.get("description") or f"HTTP {status}")
+    parameters = body.get("parameters")
     parameters = parameters if isinstance(parameters, dict) else {}
     if code == 429 or status == 429:
-        retry_after = _seconds(parameters.get("retry_after"))
-        if retry_after is None:
-            retry_after = _seconds(retry_header)
-        raise DeliveryError(
-            f"{method}: {description}", retry_after=retry_after, status=429, route=route
+        retry_after = parameters.get("retry_after")
+        raise failure(
+            method, 429, description, retry_after=retry_after, headers=answer.headers, route=route
         )
     if "migrate_to_chat_id" in parameters:
         description += (
             f" (the group is now the supergroup {parameters['migrate_to_chat_id']}: update `chats`)"
         )
-    raise DeliveryError(
-        f"{method}: {description}", permanent=400 <= code < 500, status=code, route=route
-    )
-
-
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    raise failure(method, code, description, route=route)
 
 
 __all__ = ["CAPABILITIES", "DEFAULT_BASE_URL", "MAX_TEXT", "ApiCall", "TelegramClient", "plan"]

@@ -17,6 +17,7 @@ from engage_rules.plugin_api import Delivery, DeliveryError, Event, Source, Sour
 from .client import CAPABILITIES, DEFAULT_BASE_URL, TelegramClient
 from .connect_settings import BotWebhookSettings, Mode, PollingSettings
 from .connection import make_source
+from .join_requests import join_request_events
 from .mapping import PLATFORM, MappingConfig, parse_update
 
 
@@ -38,6 +39,11 @@ class TelegramSettings(BaseModel):
     )
     member_updates: Literal["chat_member", "service_messages"] = Field(
         default="chat_member", description="where joins and leaves are read from"
+    )
+    roles: dict[str, str] = Field(
+        default_factory=dict,
+        description="role name → member tag (at most 16 characters) for grant_role; "
+        "default: the role's name",
     )
     timeout: float = Field(default=10.0, gt=0, description="seconds per API call")
     author_cache: int = Field(
@@ -72,6 +78,14 @@ class TelegramSettings(BaseModel):
             except (TypeError, ValueError):
                 raise ValueError(f"chat id {key!r} is not an integer") from None
         return out
+
+    @field_validator("roles")
+    @classmethod
+    def _short_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for role, tag in value.items():
+            if not 0 < len(tag) <= 16:
+                raise ValueError(f"role {role!r}: a member tag has 1 to 16 characters, not {tag!r}")
+        return value
 
     @model_validator(mode="after")
     def _webhook_for_webhook_mode(self) -> TelegramSettings:
@@ -140,6 +154,9 @@ class TelegramAdapter:
 
     def parse(self, payload: Mapping[str, Any]) -> list[Event]:
         """An ``Update`` (webhook body or one ``getUpdates`` result) → events."""
+        requests = join_request_events(payload, self._config)
+        if requests is not None:
+            return requests
         events = parse_update(payload, self._config, self._authors.get)
         for e in events:
             if e.type == "message.posted" and e.member is not None and e.channel is not None:
@@ -161,7 +178,7 @@ class TelegramAdapter:
     def deliver(self, action: Mapping[str, Any]) -> Delivery:
         if self._closed:
             raise DeliveryError("the telegram adapter is closed")
-        return self._client.deliver(action, self.chat_of)
+        return self._client.deliver(action, self.chat_of, self.settings.roles)
 
     def connect(self, context: SourceContext) -> Source:
         """Read the bot's updates by itself: ``getUpdates`` long polling, or Telegram's
@@ -181,6 +198,7 @@ def register_adapters(register: Callable[..., None]) -> None:
     register(
         "telegram",
         make_adapter,
-        "Telegram Bot API: group messages, joins, leaves and reactions in; messages, "
-        "deletions, mutes, kicks and bans out",
+        "Telegram Bot API: group messages, joins, join requests, leaves and reactions in; "
+        "messages, deletions, mutes, kicks, bans, member tags, pins, join answers and polls "
+        "out",
     )

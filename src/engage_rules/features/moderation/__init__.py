@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from ...compile.feature import ActionDef, BaseFeature, CompileContext, FeaturePlan, TimerHandler
-from ...compile.playbook import CompiledRule, Exempt, describe_exempt
+from ...compile.playbook import CompiledAction, CompiledRule, Exempt, describe_exempt
 from ...lang.action_params import (
     ActionSpec,
     BanParams,
@@ -58,6 +58,23 @@ def check_on_approve(
     nested = getattr(call.params, "on_approve", None)
     if nested is not None:
         consts["on_approve"] = ctx.actions(nested, f"{label}.on_approve")
+
+
+#: Moderation actions that always concern the event's member (its message, its event).
+_ON_EVENT = frozenset({"delete_message", "flag_for_review"})
+#: Messages that commonly go with a moderation action (not "other actions" of a rule).
+_COMPANIONS = frozenset({"send", "reply", "broadcast"})
+
+
+def _on_event_member(action: CompiledAction) -> bool:
+    """A moderation action on the event's member (no `to:` naming another one)."""
+    return action.name in _ON_EVENT or getattr(action.params, "to", None) is None
+
+
+def _other_actions(actions: tuple[CompiledAction, ...]) -> list[str]:
+    """The actions of a rule that are neither moderation nor a message going with it."""
+    names = (a.name for a in actions if not a.moderation and a.name not in _COMPANIONS)
+    return list(dict.fromkeys(names))
 
 
 class ModerationFeature(BaseFeature):
@@ -129,11 +146,24 @@ class ModerationFeature(BaseFeature):
 
     @staticmethod
     def _exempt_rules(ctx: CompileContext, exempt_spec: ExemptSpec, exempt: Exempt | None) -> None:
-        """Rules taking a moderation action are exempt for ``moderation.exempt``."""
+        """Rules taking a moderation action on the event's member are exempt for
+        ``moderation.exempt``; a rule whose moderation actions all name another member
+        (``to:``, an admin's command) is not.  A rule that mixes a moderation action on
+        the event's member with other actions gets a warning: for exempt members none
+        of them run."""
         who = describe_exempt(exempt_spec)
         rules = ctx.rules
         for i, rule in enumerate(rules):
-            if not any(a.moderation for a in (*rule.do, *rule.else_)):
+            actions = (*rule.do, *rule.else_)
+            on_poster = [a.name for a in actions if a.moderation and _on_event_member(a)]
+            if not on_poster:
+                if any(a.moderation for a in actions):
+                    ctx.note(
+                        rule.source,
+                        f"rule {rule.id!r} takes moderation actions only on the members "
+                        "its `to:` names: moderation.exempt does not apply to it (it "
+                        "concerns who posted the event)",
+                    )
                 continue
             ctx.note(
                 rule.source,
@@ -144,6 +174,15 @@ class ModerationFeature(BaseFeature):
                     else "nobody is exempt from it (moderation.exempt is empty)"
                 ),
             )
+            others = _other_actions(actions)
+            if others and who != "nobody":
+                ctx.warn(
+                    rule.source,
+                    f"rule {rule.id!r} mixes moderation actions ({', '.join(on_poster)}) "
+                    f"with other actions ({', '.join(others)}): {who} are exempt from the "
+                    "whole rule, so for them none of its actions run; move the moderation "
+                    "actions into a rule of their own",
+                )
             rules[i] = replace(rule, exempt=Exempt.of(rule.exempt, exempt))
 
     @staticmethod

@@ -16,6 +16,7 @@ from .figures import (
     Period,
     activity_figures,
     conversion,
+    experiments,
     member_figures,
     retention_cohorts,
 )
@@ -70,6 +71,7 @@ def build_report(data: ReportData, counts: PeriodData, churn_days: int = 30) -> 
         "silence_stages": [{"key": k, "label": label} for k, _, label in SILENCE_STAGES]
         + [{"key": "never_active", "label": "never active"}],
         "conversion": conversion(t, counts.goal),
+        "experiments": experiments(data.experiments, counts.experiments, counts.goal),
         "rules": rules_fired(counts.actions),
         "moderation": moderation(counts.actions),
         "messages": messages(counts.actions, counts.audit),

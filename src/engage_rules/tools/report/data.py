@@ -39,6 +39,8 @@ class ReportData:
     newest_day: date | None = None
     #: Event types counted for goals that never make a member active (emitted ones).
     passive: frozenset[str] = frozenset()
+    #: The playbook's experiments and their variants.
+    experiments: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def query(self, period: Period, goal: str) -> ReportQuery:
         """The store query for ``period`` with the conversion ``goal``."""
@@ -67,6 +69,8 @@ class PeriodData:
     audit: dict[tuple[str, str], int] = field(default_factory=dict)
     #: Ledger amounts by (currency, kind).
     points: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: (experiment, variant) -> (members exposed, of them converted).
+    experiments: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
 
 def read_store(store: Store | ReportSource, community: str | None) -> ReportData:
@@ -91,6 +95,7 @@ def read_store(store: Store | ReportSource, community: str | None) -> ReportData
         frozenset(context.activity_events),
         source.report_newest_day(context.timezone, community),
         context.passive_events,
+        context.experiments,
     )
 
 
@@ -108,4 +113,5 @@ def read_period(
         actions=source.report_actions(query),
         audit=source.report_audit(query),
         points=source.report_points(query),
+        experiments=source.report_experiments(query),
     )

@@ -160,3 +160,53 @@ def conversion(t: MemberTally, goal: str) -> dict[str, Any]:
         "rate": _ratio(converters, active),
         "events_per_active_member": round(events / active, 2) if active else None,
     }
+
+
+#: The normal quantile of a 95% confidence interval.
+Z95 = 1.959964
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """The Wilson score interval of a proportion (95% by default), None for n = 0."""
+    if n <= 0:
+        return None
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / denominator
+    return max(0.0, round(centre - half, 4)), min(1.0, round(centre + half, 4))
+
+
+def experiments(
+    declared: tuple[tuple[str, tuple[str, ...]], ...],
+    tally: dict[tuple[str, str], tuple[int, int]],
+    goal: str,
+) -> list[dict[str, Any]]:
+    """Per experiment (those the playbook declares, then any other the store holds), the
+    goal's conversion among the members exposed to each variant, with a 95% Wilson
+    confidence interval."""
+    names = [name for name, _ in declared]
+    variants = {name: list(vs) for name, vs in declared}
+    for name, variant in sorted(tally):
+        if name not in variants:
+            names.append(name)
+            variants[name] = []
+        if variant not in variants[name]:
+            variants[name].append(variant)
+    out = []
+    for name in names:
+        rows = []
+        for variant in variants[name]:
+            exposed, converted = tally.get((name, variant), (0, 0))
+            interval = wilson(converted, exposed)
+            rows.append(
+                {
+                    "variant": variant,
+                    "exposed": exposed,
+                    "converted": converted,
+                    "rate": _ratio(converted, exposed),
+                    "ci95": list(interval) if interval is not None else None,
+                }
+            )
+        out.append({"experiment": name, "goal": goal, "variants": rows})
+    return out

@@ -41,6 +41,12 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "Goal events: '{goal}' events in the period. Converted: members with at least one. "
         "Conversion rate: converted members divided by members active in the period.",
     ),
+    "experiments": (
+        "Experiments",
+        "For each experiment, the members first exposed to each variant by the end of the "
+        "period, how many of them had a '{goal}' event in the period on or after the day "
+        "of their exposure, the rate, and its 95% confidence interval (Wilson).",
+    ),
     "rules": (
         "Top rules",
         "Rules that acted in the period (shadow rules excluded): the number of events or "
@@ -92,3 +98,8 @@ def explain(section: str, report: dict[str, Any]) -> str:
 def percent(value: float | None) -> str:
     """A share as a percentage, or a dash."""
     return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def interval(bounds: list[float] | None) -> str:
+    """A confidence interval of a share as percentages, or a dash."""
+    return "–" if bounds is None else f"{percent(bounds[0])} – {percent(bounds[1])}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .glossary import REASONS, explain, percent, title
+from .glossary import REASONS, explain, interval, percent, title
 from .svg import bar_chart, line_chart
 
 CSS = """
@@ -115,6 +115,26 @@ def _short_days(days: list[str]) -> list[str]:
     return [d[5:] for d in days]  # MM-DD: the period's year is in the heading
 
 
+def _experiments(report: dict[str, Any]) -> list[str]:
+    """The experiments section, when the report has experiments."""
+    if not report.get("experiments"):
+        return []
+    rows = [
+        [
+            e["experiment"],
+            v["variant"],
+            v["exposed"],
+            v["converted"],
+            percent(v["rate"]),
+            interval(v["ci95"]),
+        ]
+        for e in report["experiments"]
+        for v in e["variants"]
+    ]
+    headers = ["experiment", "variant", "exposed", "converted", "rate", "95% interval"]
+    return [_section("experiments", report, _rows(headers, rows))]
+
+
 def render_html(report: dict[str, Any]) -> str:
     """The whole page for ``report`` (:func:`~.build.build_report`)."""
     m, a, c = report["members"], report["activity"], report["conversion"]
@@ -204,6 +224,7 @@ def render_html(report: dict[str, Any]) -> str:
                 ]
             ),
         ),
+        *_experiments(report),
         *_outcomes(report),
     ]
     return (

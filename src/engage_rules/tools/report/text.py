@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .glossary import REASONS, explain, percent, title
+from .glossary import REASONS, explain, interval, percent, title
 
 #: The widest the plain-text report gets when not on a terminal.
 PLAIN_WIDTH = 100
@@ -105,6 +105,23 @@ def print_report(report: dict[str, Any], stream: IO[str]) -> None:
     per = c["events_per_active_member"]
     t.add_row("goal events per active member", "–" if per is None else f"{per:g}")
     console.print(t)
+
+    if report.get("experiments"):
+        _section(console, report, "experiments")
+        t = _table(
+            "experiment", "variant", "exposed", "converted", "rate", "95% interval", numeric_from=2
+        )
+        for e in report["experiments"]:
+            for v in e["variants"]:
+                t.add_row(
+                    e["experiment"],
+                    v["variant"],
+                    str(v["exposed"]),
+                    str(v["converted"]),
+                    percent(v["rate"]),
+                    interval(v["ci95"]),
+                )
+        console.print(t)
 
     _outcomes(console, report)
 
