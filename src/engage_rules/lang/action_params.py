@@ -151,6 +151,12 @@ class UntagParams(Targeted):
     _name = field_validator("name")(_literal_tag_name)
 
 
+class PostTagParams(Params):
+    """Parameters of `tag_post`: a tag for the post the event concerns."""
+
+    name: Templated
+
+
 class MessageParams(Targeted):
     """Parameters of a message: a template or a text."""
 
