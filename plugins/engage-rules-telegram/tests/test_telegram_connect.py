@@ -98,6 +98,7 @@ def test_a_token_is_enough_to_run_a_playbook_on_a_group(tmp_path: Path, fake: Fa
     # what the playbook reacts to, and what Telegram sends only when asked for
     assert fake.calls_of("getUpdates")[0]["allowed_updates"] == [
         "message",
+        "edited_message",  # message rules see edits too
         "message_reaction",
         "chat_member",
     ]
@@ -208,7 +209,7 @@ def test_webhook_mode_checks_the_secret_and_processes_a_redelivery_once(
         {
             "url": "https://bot.example.com/tg",
             "secret_token": SECRET,
-            "allowed_updates": ["message", "message_reaction", "chat_member"],
+            "allowed_updates": ["message", "edited_message", "message_reaction", "chat_member"],
             "max_connections": 40,
             "drop_pending_updates": False,
         }
