@@ -84,6 +84,9 @@ class SourceContext:
     #: The wall clock (seconds since the epoch); injected in tests.
     clock: Callable[[], float] = field(default=lambda: 0.0, repr=False)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("engage_rules.source"))
+    #: Stop the runtime because the source cannot go on (a revoked token...): the
+    #: message is logged and ``engage-rules run`` exits with status 2.
+    fail: Callable[[str], None] = field(default=lambda message: None, repr=False)
 
     def submit(
         self,

@@ -2,7 +2,8 @@
 
 Exit codes: 0 after a graceful shutdown; 1 if the config, the playbook or the adapters
 are invalid (every problem on stderr, ``file:line:col`` when located); 2 if the store
-cannot be opened or fails while running.
+cannot be opened or fails while running, or an adapter that connects by itself cannot go
+on (a revoked bot token).
 """
 
 from __future__ import annotations
@@ -96,4 +97,4 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return 0 if service.failure is None else 2
+    return 0 if service.failure is None and service.source_failure is None else 2

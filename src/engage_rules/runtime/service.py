@@ -231,6 +231,8 @@ class Service:
             )
         self._stop = threading.Event()
         self.failure: BaseException | None = None
+        #: Why a connected adapter's source stopped the runtime (``source_failed``).
+        self.source_failure: str | None = None
         self._last_commit: Future[None] | None = None
 
     @classmethod
@@ -289,6 +291,7 @@ class Service:
                 cursors=cursors,
                 clock=self.clock,
                 log=logging.getLogger(f"engage_rules.source.{name}"),
+                fail=partial(self.source_failed, name),
             )
             self.sources.append(adapter.connect(context))
         return list(connecting)
@@ -308,6 +311,13 @@ class Service:
         for name in self.connected:
             log.info("adapter %s connected to its platform", name)
         log.info("running playbook %s (store %s)", self.playbook.name, self.config.store)
+
+    def source_failed(self, name: str, message: str) -> None:
+        """A connected adapter cannot go on (:attr:`SourceContext.fail`): stop, with what
+        was queued committed, and exit with an error."""
+        log.error("stopping: the source of adapter %s failed: %s", name, message)
+        self.source_failure = f"{name}: {message}"
+        self.request_stop()
 
     def request_stop(self) -> None:
         """Ask the loop to stop (safe from a signal handler)."""

@@ -10,10 +10,20 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engage_rules.plugin_api import Delivery, DeliveryError, Event, RegisterCommand, hookimpl
+from engage_rules.plugin_api import (
+    Delivery,
+    DeliveryError,
+    Event,
+    RegisterCommand,
+    Source,
+    SourceContext,
+    hookimpl,
+)
 
 from . import commands
 from .client import CAPABILITIES, DEFAULT_BASE_URL, TelegramClient
+from .connect_settings import BotWebhookSettings, Mode, PollingSettings
+from .connection import make_source
 from .mapping import PLATFORM, MappingConfig
 from .parser import UpdateParser
 
@@ -54,6 +64,11 @@ class TelegramSettings(BaseModel):
         ge=0,
         description="message authors remembered for reaction.added's to_member",
     )
+    mode: Mode = Field(
+        default="polling", description="how `engage-rules run` reads updates: polling or webhook"
+    )
+    polling: PollingSettings = Field(default_factory=PollingSettings)
+    webhook: BotWebhookSettings | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -84,6 +99,12 @@ class TelegramSettings(BaseModel):
             if not 0 < len(tag) <= 16:
                 raise ValueError(f"role {role!r}: a member tag has 1 to 16 characters, not {tag!r}")
         return value
+
+    @model_validator(mode="after")
+    def _webhook_for_webhook_mode(self) -> TelegramSettings:
+        if self.mode == "webhook" and self.webhook is None:
+            raise ValueError("mode: webhook needs a `webhook` section with its secret_token")
+        return self
 
     @model_validator(mode="after")
     def _one_chat_per_community(self) -> TelegramSettings:
@@ -148,6 +169,11 @@ class TelegramAdapter:
         if self._closed:
             raise DeliveryError("the telegram adapter is closed")
         return self._client.deliver(action, self.chat_of, self.settings.roles)
+
+    def connect(self, context: SourceContext) -> Source:
+        """Read the bot's updates by itself: ``getUpdates`` long polling, or Telegram's
+        webhook calls with ``mode: webhook`` (the README, "Connecting")."""
+        return make_source(self.settings, self.parse, context)
 
     def close(self) -> None:
         self._closed = True
