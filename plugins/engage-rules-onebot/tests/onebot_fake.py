@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -117,7 +118,8 @@ class ReverseClient(Implementation):
 
     def __init__(self, url: str, headers: Mapping[str, str]) -> None:
         super().__init__()
-        self.conn = connect(url, additional_headers=dict(headers))
+        self._stack = ExitStack()
+        self.conn = self._stack.enter_context(connect(url, additional_headers=dict(headers)))
         self._thread = threading.Thread(target=self.serve_api, args=(self.conn,), daemon=True)
         self._thread.start()
 
@@ -125,7 +127,7 @@ class ReverseClient(Implementation):
         self.conn.send(json.dumps(payload, ensure_ascii=False))
 
     def close(self) -> None:
-        self.conn.close()
+        self._stack.close()
         self._thread.join(5)
 
 

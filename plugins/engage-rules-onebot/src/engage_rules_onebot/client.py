@@ -312,7 +312,11 @@ class HttpCaller:
         )
         if answer.status != 200:
             raise api_calls.failure(
-                call.action, answer.status, f"HTTP {answer.status}", route=call.route
+                call.action,
+                answer.status,
+                f"HTTP {answer.status}",
+                headers=answer.headers,
+                route=call.route,
             )
         return answer.data
 

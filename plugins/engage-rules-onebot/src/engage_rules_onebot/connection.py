@@ -166,27 +166,29 @@ class ForwardSource:
         log = self._intake.context.log
         while not self._stopping.is_set():
             try:
-                conn = connect(self._url, additional_headers=self._headers, open_timeout=10)
-            except (OSError, TimeoutError, Exception) as err:
-                log.warning("cannot connect to OneBot at %s: %s; retrying", self._url, err)
+                with connect(self._url, additional_headers=self._headers) as conn:
+                    backoff = 0.25
+                    self._serve(conn)
+            except ConnectionClosed:
+                pass
+            except Exception as err:  # any failure to connect: refused, 401, timeout
+                log.warning("OneBot at %s: %s; reconnecting", self._url, err)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
-            backoff = 0.25
-            self._conn = conn
-            self.connections += 1
-            self._api.attach(conn)
-            log.info("connected to OneBot at %s", self._url)
-            try:
-                self._intake.read(conn, self._api, self._stopping)
-            except ConnectionClosed:
-                pass
-            finally:
-                self._api.detach(conn)
-                conn.close()
             if not self._stopping.is_set():
                 log.warning("the OneBot connection closed; reconnecting")
                 self._stopping.wait(backoff)
+
+    def _serve(self, conn: ClientConnection) -> None:
+        self._conn = conn
+        self.connections += 1
+        self._api.attach(conn)
+        self._intake.context.log.info("connected to OneBot at %s", self._url)
+        try:
+            self._intake.read(conn, self._api, self._stopping)
+        finally:
+            self._api.detach(conn)
 
     def stop(self) -> None:
         self._stopping.set()
