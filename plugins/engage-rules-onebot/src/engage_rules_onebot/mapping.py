@@ -200,66 +200,29 @@ def _group(p: Mapping[str, Any], config: MappingConfig) -> tuple[int, str | None
     return group_id, config.community(group_id)
 
 
+_NOTICES = ("group_recall", "group_increase", "group_decrease", "notify", "group_upload")
+#: What a notice becomes: its event type, id and data; None when it carries no event.
+_Body = tuple[str, str, dict[str, Any]] | None
+
+
 def _notice(p: Mapping[str, Any], config: MappingConfig, at: str, self_id: int) -> list[Event]:
     notice_type = _str(p.get("notice_type"), "notice_type")
-    if notice_type not in (
-        "group_recall",
-        "group_increase",
-        "group_decrease",
-        "notify",
-        "group_upload",
-    ):
+    if notice_type not in _NOTICES:
         return []
     group_id, community = _group(p, config)
     user_id = _int(p.get("user_id"), "user_id")
+    sub_type = p.get("sub_type")
+    if sub_type is not None:
+        _str(sub_type, "sub_type")
     if community is None or user_id == self_id:
         return []
-    data: dict[str, Any] = {}
-    sub_type = p.get("sub_type")
-    if notice_type == "group_recall":
-        message_id = _int(p.get("message_id"), "message_id")
-        operator = _int(p.get("operator_id"), "operator_id")
-        kind, event_id = "message.deleted", f"onebot:{group_id}:{message_id}:recalled"
-        data = {"message_id": str(message_id), "operator": str(operator)}
-        data["by_author"] = operator == user_id
-    elif notice_type == "group_increase":
-        operator = _int(p.get("operator_id", 0), "operator_id")
-        kind, event_id = "member.joined", f"onebot:{group_id}:joined:{user_id}:{p['time']}"
-        data = {"how": sub_type if isinstance(sub_type, str) else "approve"}
-        if sub_type == "invite" and operator not in (0, user_id):
-            data["inviter"] = str(operator)
-        elif operator not in (0, user_id):
-            data["approved_by"] = str(operator)
-    elif notice_type == "group_decrease":
-        if sub_type not in _LEFT:
-            return []  # kick_me: the bot itself was removed
-        operator = _int(p.get("operator_id", user_id), "operator_id")
-        kind, event_id = "member.left", f"onebot:{group_id}:left:{user_id}:{p['time']}"
-        data = {"reason": _LEFT[str(sub_type)]}
-        if sub_type == "kick":
-            data["operator"] = str(operator)
-    elif notice_type == "group_upload":
-        file = p.get("file")
-        if not isinstance(file, Mapping):
-            raise PayloadError("expected an object", "file")
-        kind = "onebot.file_uploaded"
-        file_id = _str(file.get("id"), "file.id")
-        event_id = f"onebot:{group_id}:file:{file_id}"
-        data = {"file": _str(file.get("name"), "file.name"), "file_id": file_id}
-        if isinstance(file.get("size"), int) and not isinstance(file.get("size"), bool):
-            data["size"] = file["size"]
-    elif sub_type == "poke":
-        target = _int(p.get("target_id"), "target_id")
-        kind = "onebot.poke"
-        event_id = f"onebot:{group_id}:poke:{user_id}:{target}:{p['time']}"
-        data = {"to_member": str(target)}
-    elif sub_type == "honor":
-        honor = _str(p.get("honor_type"), "honor_type")
-        kind, event_id = "onebot.honor", f"onebot:{group_id}:honor:{honor}:{user_id}:{p['time']}"
-        data = {"honor": honor}
+    if notice_type in ("group_recall", "group_increase", "group_decrease"):
+        body = _membership(notice_type, sub_type, p, group_id, user_id)
     else:
-        return []  # lucky_king, title and other notifications
-    member = {"id": str(user_id)}
+        body = _notify(notice_type, sub_type, p, group_id, user_id)
+    if body is None:
+        return []
+    kind, event_id, data = body
     return [
         _event(
             {
@@ -269,11 +232,63 @@ def _notice(p: Mapping[str, Any], config: MappingConfig, at: str, self_id: int) 
                 "community": community,
                 "platform": config.platform,
                 "channel": str(group_id),
-                "member": member,
+                "member": {"id": str(user_id)},
                 "data": data,
             }
         )
     ]
+
+
+def _membership(
+    notice_type: str, sub_type: Any, p: Mapping[str, Any], group_id: int, user_id: int
+) -> _Body:
+    """A recall, a join or a leave."""
+    if notice_type == "group_recall":
+        message_id = _int(p.get("message_id"), "message_id")
+        operator = _int(p.get("operator_id"), "operator_id")
+        data: dict[str, Any] = {"message_id": str(message_id), "operator": str(operator)}
+        data["by_author"] = operator == user_id
+        return "message.deleted", f"onebot:{group_id}:{message_id}:recalled", data
+    if notice_type == "group_increase":
+        operator = _int(p.get("operator_id", 0), "operator_id")
+        data = {"how": sub_type if isinstance(sub_type, str) else "approve"}
+        if sub_type == "invite" and operator not in (0, user_id):
+            data["inviter"] = str(operator)
+        elif operator not in (0, user_id):
+            data["approved_by"] = str(operator)
+        return "member.joined", f"onebot:{group_id}:joined:{user_id}:{p['time']}", data
+    if sub_type not in _LEFT:
+        return None  # kick_me: the bot itself was removed
+    operator = _int(p.get("operator_id", user_id), "operator_id")
+    data = {"reason": _LEFT[str(sub_type)]}
+    if sub_type == "kick":
+        data["operator"] = str(operator)
+    return "member.left", f"onebot:{group_id}:left:{user_id}:{p['time']}", data
+
+
+def _notify(
+    notice_type: str, sub_type: Any, p: Mapping[str, Any], group_id: int, user_id: int
+) -> _Body:
+    """A file upload, a poke or an honour."""
+    if notice_type == "group_upload":
+        file = p.get("file")
+        if not isinstance(file, Mapping):
+            raise PayloadError("expected an object", "file")
+        file_id = _str(file.get("id"), "file.id")
+        data: dict[str, Any] = {"file": _str(file.get("name"), "file.name"), "file_id": file_id}
+        size = file.get("size")
+        if isinstance(size, int) and not isinstance(size, bool):
+            data["size"] = size
+        return "onebot.file_uploaded", f"onebot:{group_id}:file:{file_id}", data
+    if sub_type == "poke":
+        target = _int(p.get("target_id"), "target_id")
+        event_id = f"onebot:{group_id}:poke:{user_id}:{target}:{p['time']}"
+        return "onebot.poke", event_id, {"to_member": str(target)}
+    if sub_type == "honor":
+        honor = _str(p.get("honor_type"), "honor_type")
+        event_id = f"onebot:{group_id}:honor:{honor}:{user_id}:{p['time']}"
+        return "onebot.honor", event_id, {"honor": honor}
+    return None  # lucky_king, title and other notifications
 
 
 def _request(p: Mapping[str, Any], config: MappingConfig, at: str) -> list[Event]:
