@@ -169,9 +169,9 @@ class HttpApi(Implementation):
 def group_message(
     message_id: int, text: str, user_id: int = 20002000, group_id: int = 123456
 ) -> dict[str, Any]:
-    """A group message event as OneBot v11 documents it (event/message.md)."""
+    """A group message event as OneBot v11 documents it (event/message.md), sent now."""
     return {
-        "time": 1700000000 + message_id,
+        "time": int(time.time()),
         "self_id": SELF_ID,
         "post_type": "message",
         "message_type": "group",
