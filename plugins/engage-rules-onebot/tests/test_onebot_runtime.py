@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from onebot_fake import ForwardServer, group_message, wait_for
+from onebot_fake import ForwardServer, ReverseClient, group_message, wait_for
 
 from engage_rules.testing import live_service
 
@@ -75,3 +75,37 @@ def test_a_group_message_is_moderated_end_to_end(tmp_path: Path, onebot: Forward
         ("set_group_ban", {"group_id": 123456, "user_id": 20002000, "duration": 600}),
         ("set_group_ban", {"group_id": 123456, "user_id": 20002001, "duration": 600}),
     ]
+
+
+def test_reverse_websocket_in_the_runtime(tmp_path: Path) -> None:
+    config = f"""\
+store: sqlite:///{tmp_path}/state.db
+adapters:
+  onebot:
+    mode: reverse
+    port: 0
+    access_token_env: ONEBOT_TOKEN
+    groups: {{123456: fans}}
+dispatch:
+  default: onebot
+  shutdown_timeout: 5
+"""
+    with live_service(
+        config, playbook=PLAYBOOK, directory=tmp_path, env={"ONEBOT_TOKEN": "s3cret"}
+    ) as live:
+        (source,) = live.service.sources
+        host, port = source.address  # type: ignore[attr-defined]
+        client = ReverseClient(
+            f"ws://{host}:{port}/onebot/v11/ws",
+            {
+                "Authorization": "Bearer s3cret",
+                "X-Self-ID": "10001000",
+                "X-Client-Role": "Universal",
+            },
+        )
+        try:
+            client.push(group_message(11, "加微信"))
+            wait_for(lambda: len(client.calls) >= 2)
+        finally:
+            client.close()
+    assert sorted(a for a, _ in client.calls) == ["delete_msg", "set_group_ban"]

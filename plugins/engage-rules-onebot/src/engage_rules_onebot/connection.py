@@ -257,6 +257,10 @@ class ReverseSource:
 
     def start(self) -> None:
         self._thread.start()
+        host, port = self.address
+        self._intake.context.log.info(
+            "OneBot reverse WebSocket listening on ws://%s:%d%s", host, port, self._path
+        )
 
     def stop(self) -> None:
         self._stopping.set()

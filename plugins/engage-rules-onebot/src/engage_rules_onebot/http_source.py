@@ -103,6 +103,10 @@ class HttpPostSource:
 
     def start(self) -> None:
         self._thread.start()
+        host, port = self.address
+        self._intake.context.log.info(
+            "OneBot HTTP POST events on http://%s:%d%s", host, port, self._path
+        )
 
     def stop(self) -> None:
         self._server.shutdown()
