@@ -149,3 +149,37 @@ def test_report_help_says_the_period_includes_to(capsys: pytest.CaptureFixture[s
         main(["report", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "the 30 days ending with --to, --to included" in out
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("-5", "`points: -5` must be a number of 0 or more"),
+        ("five", "`points: five` is not a number; write a number (5) or a template"),
+        ('"-1"', "`points: -1` must be a number of 0 or more"),
+    ],
+)
+def test_an_amount_that_can_never_work_fails_validate(
+    written: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "engage_rules: 1\nname: t\nrules:\n  - id: r\n    on: checkin\n"
+        f"    do: [{{award: {{points: {written}}}}}]\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(path)]) == 1
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("written", ["5", '"5"', '"{{ vars.n }}"', "0"])
+def test_amounts_that_can_work_pass(
+    written: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "engage_rules: 1\nname: t\nvars: {n: 3}\nrules:\n  - id: r\n    on: checkin\n"
+        f"    do: [{{award: {{points: {written}}}}}]\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", "-q", str(path)]) == 0, capsys.readouterr().err

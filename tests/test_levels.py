@@ -383,7 +383,7 @@ LADDER = "  ladder: [{level: 1, name: a, at: 0}, {level: 2, name: b, at: 10}]\n"
         ),
         (
             "levels:\n  by: \"count('message.posted', within='30')\"\n" + LADDER,
-            "test.yaml:5:7: count(): '30' is not a duration",
+            "test.yaml:5:7: count(): '30' has no unit: write 30s, 30m, 30h or 30d",
         ),
         (
             'levels:\n  by: "membr.points"\n' + LADDER,

@@ -251,7 +251,7 @@ def test_wrong_types() -> None:
     )
     assert lines == [
         "pb.yaml:5:9: `on:` takes an event type, a list of event types, or a trigger map "
-        "(silent_for, after, cron), got a mapping with "
+        "(silent_for, after, cron, post_reached), got a mapping with "
         "'type'",
         "pb.yaml:6:11: 'once': expected true or false, got the string 'yes' (only true and "
         "false are booleans)",

@@ -156,6 +156,7 @@ rules:
   - id: cmd
     on: message.posted
     do:
+      - tag_post: first
       - revoke: {event: "{{ event.data.ref }}"}
       - set_level: 1
       - lock_level: true
@@ -316,7 +317,7 @@ def test_links_to_sections_resolve() -> None:
 def test_section_anchors_are_numbered_one_to_eleven() -> None:
     ids = re.findall(r'<a id="s([\d-]+)"></a>', REFERENCE)
     assert [i for i in ids if "-" not in i] == [str(n) for n in range(1, 12)]
-    assert [f"5-{n}" for n in range(1, 12)] == [i for i in ids if i.startswith("5-")]
+    assert [f"5-{n}" for n in range(1, 13)] == [i for i in ids if i.startswith("5-")]
     assert [f"11-{n}" for n in range(1, 9)] == [i for i in ids if i.startswith("11-")]
     assert len(ids) == len(set(ids))
 

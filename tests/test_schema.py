@@ -40,22 +40,32 @@ def test_is_valid_json_schema(schema: dict[str, Any]) -> None:
 
 
 def test_every_action_is_described(schema: dict[str, Any]) -> None:
-    alternatives = schema["$defs"]["Action"]["oneOf"]
-    names = set()
-    for alt in alternatives:
-        definition = schema["$defs"][alt["$ref"].rsplit("/", 1)[-1]]
-        assert definition["additionalProperties"] is False
-        (name,) = definition["properties"]
-        assert definition["required"] == [name]
-        names.add(name)
-    assert names == set(default_registry().actions)
+    action = schema["$defs"]["Action"]
+    assert action["additionalProperties"] is False
+    assert (action["minProperties"], action["maxProperties"]) == (1, 1)
+    assert set(action["properties"]) == set(default_registry().actions)
+    assert all(p["description"] for p in action["properties"].values())
 
 
 def test_descriptions_are_kept(schema: dict[str, Any]) -> None:
     rule = schema["$defs"]["RuleSpec"]
     assert rule["properties"]["on"]["description"]
     assert schema["properties"]["engage_rules"]["description"] == "Language version"
-    assert schema["$defs"]["Action_award"]["description"] == "credit a currency"
+    assert schema["$defs"]["Action"]["properties"]["award"]["description"] == "credit a currency"
+
+
+def test_no_internal_names_show_as_titles(schema: dict[str, Any]) -> None:
+    text = json.dumps(schema)
+    assert '"title": "AwardParams"' not in text
+    assert '"title": "Cooldown"' not in text
+    assert schema["$defs"]["BadgeSpec"]["properties"]["title"]  # a key named title stays
+
+
+def test_a_wrong_action_is_named_not_every_other_one(validator: Any) -> None:
+    rule = {"id": "r", "on": "checkin", "do": [{"award": {"points": "x", "nope": 1}}]}
+    messages = errors(validator, {"engage_rules": 1, "rules": [rule]})
+    assert messages and not any("'ban' is a required property" in m for m in messages)
+    assert errors(validator, {"engage_rules": 1, "rules": [{"id": "r", "on": "checkin"}]})
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ rules:
     cooldown: 1h
     do:
       - ban: {reason: "spam"}
-      - award: {points: -50}
+      - award: {points: 50}
       - send: {template: banned}
   - id: bonus-shop
     shadow: true
@@ -58,7 +58,7 @@ def test_a_shadow_rule_records_what_it_would_do_and_changes_nothing() -> None:
     ] * 2
     ban, award, send = shadow[:3]
     assert ban.params == {"reason": "spam"} and ban.member == "u1"
-    assert award.params["points"] == -50
+    assert award.params["points"] == 50
     assert send.params == {"template": "banned", "text": "u1 would be banned"}
     assert all(a.to_json()["shadow"] is True for a in shadow)
     assert "shadow" not in live[0].to_json()

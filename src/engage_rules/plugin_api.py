@@ -17,12 +17,14 @@ this module is the promise to plugin authors: these names stay importable from
 * **Functions**: :class:`FunctionSpec` and the :class:`EvalContext` functions receive.
 * **Adapters**: :class:`Adapter`, :class:`Delivery`, :class:`PayloadError`,
   :class:`DeliveryError`, events (:class:`Event`, :func:`event_from_obj`,
-  :class:`EventError`) and :func:`reject_unknown` for settings.  An adapter that reads
-  its platform by itself (:class:`ConnectingAdapter`) returns a :class:`Source` from
-  ``connect`` and submits through its :class:`SourceContext` (:class:`Outcome`,
-  :class:`ServiceStopping`).  :mod:`api_calls` (:mod:`engage_rules.adapters.api_calls`):
-  one HTTP API call and what its answer means for delivery (retryable or permanent,
-  ``Retry-After``, rate-limit buckets).
+  :class:`EventError`, :func:`event_to_json`) and :func:`reject_unknown` for settings.  An
+  adapter that reads its platform by itself (:class:`ConnectingAdapter`) returns a
+  :class:`Source` from ``connect`` and submits through its :class:`SourceContext`
+  (:class:`Outcome`, :class:`ServiceStopping`).  :mod:`api_calls`
+  (:mod:`engage_rules.adapters.api_calls`): one HTTP API call and what its answer means
+  for delivery (retryable or permanent, ``Retry-After``, rate-limit buckets).
+  :func:`map_payload_file` and :func:`write_events` serve an adapter's ``map`` and
+  ``import`` commands.
 * **Errors**: :class:`EngageRulesError` is the root of every error engage_rules raises
   (``engage_rules.errors`` draws the tree); a plugin's own errors may derive from it.
 * **Durations**: :func:`parse_duration` / :data:`Duration` for section models;
@@ -34,6 +36,7 @@ from __future__ import annotations
 from ._util.durations import Duration, parse_duration
 from .adapters import api_calls
 from .adapters.base import Adapter, Delivery, DeliveryError, PayloadError
+from .adapters.payload_files import map_payload_file, write_events
 from .adapters.settings import reject_unknown
 from .adapters.sources import ConnectingAdapter, Outcome, Source, SourceContext
 from .compile.feature import (
@@ -53,7 +56,7 @@ from .expr.context import EvalContext
 from .expr.function_spec import FunctionSpec
 from .lang.action_params import ActionSpec
 from .model.decision import ActionRecord, Decision
-from .model.events import Event, EventError, event_from_obj
+from .model.events import Event, EventError, event_from_obj, event_to_json
 from .model.state import MemberState, Timer
 from .model.storable import json_value
 from .plugins.hookspecs import (
@@ -110,9 +113,12 @@ __all__ = [
     "Timer",
     "api_calls",
     "event_from_obj",
+    "event_to_json",
     "hookimpl",
     "json_value",
+    "map_payload_file",
     "parse_duration",
     "reject_unknown",
     "timer_action",
+    "write_events",
 ]

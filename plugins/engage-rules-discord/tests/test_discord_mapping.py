@@ -63,6 +63,7 @@ def test_message_create() -> None:
             "data": {
                 "text": "大家好！今天分享一个教程 https://example.com",
                 "message_id": "1478002685239230471",
+                "links": ["https://example.com"],
             },
         }
     ]
@@ -203,7 +204,9 @@ def test_snowflake_time() -> None:
     ("payload", "message"),
     [
         ("hello", "payload: expected an object, got a string"),
-        ({"t": "MESSAGE_CREATE", "d": {}}, "op: expected an integer, got null"),
+        ({"op": None, "t": "MESSAGE_CREATE", "d": {}}, "op: expected an integer, got null"),
+        ({"t": "MESSAGE_CREATE", "d": {}}, "d.id: expected a string, got null"),  # op read as 0
+        ({"d": {}}, "op: expected an integer, got null"),
         ({"op": 0, "t": None, "d": {}}, "t: expected a string, got null"),
         ({"op": 0, "t": "MESSAGE_CREATE", "d": []}, "d: expected an object, got an array"),
         (

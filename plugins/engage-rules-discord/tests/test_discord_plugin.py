@@ -112,6 +112,7 @@ SAMPLES = [
                 "data": {
                     "text": "大家好！今天分享一个教程 https://example.com",
                     "message_id": "1478002685239230471",
+                    "links": ["https://example.com"],
                 },
             }
         ],

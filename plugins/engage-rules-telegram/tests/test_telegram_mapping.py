@@ -48,6 +48,7 @@ def test_text_message() -> None:
                 "text": "大家好！今天分享一个教程 https://example.com",
                 "message_id": "4521",
                 "kind": "text",
+                "links": ["https://example.com"],
             },
         }
     ]
@@ -80,7 +81,6 @@ def test_photo_reply_in_a_topic_uses_the_caption() -> None:
     [
         "message_from_bot",
         "message_anonymous_admin",
-        "edited_message",
         "private_message",
         "pinned_service_message",
         "message_reaction_anonymous",
@@ -110,6 +110,11 @@ def test_chat_member_join_via_invite_link() -> None:
             "platform": "telegram",
             "channel": str(CHAT),
             "member": {"id": "6333333333", "name": "Omar"},
+            "data": {
+                "invite_link": "https://t.me/+AbCdEfGhIjK1MmNn",
+                "invite_name": "spring-campaign",
+                "invite_creator": "5012345678",
+            },
         }
     ]
 

@@ -88,6 +88,7 @@ SAMPLES = [
                     "text": "大家好！今天分享一个教程 https://example.com",
                     "message_id": "4521",
                     "kind": "text",
+                    "links": ["https://example.com"],
                 },
             }
         ],
@@ -104,6 +105,11 @@ SAMPLES = [
                 "platform": "telegram",
                 "channel": str(CHAT),
                 "member": {"id": "6333333333", "name": "Omar"},
+                "data": {
+                    "invite_link": "https://t.me/+AbCdEfGhIjK1MmNn",
+                    "invite_name": "spring-campaign",
+                    "invite_creator": "5012345678",
+                },
             }
         ],
     ),
@@ -158,7 +164,26 @@ SAMPLES = [
         ],
     ),
     PayloadSample("bot message", load("message_from_bot"), []),
-    PayloadSample("edited message", load("edited_message"), []),
+    PayloadSample(
+        "edited message",
+        load("edited_message"),
+        [
+            {
+                "id": f"telegram:{CHAT}:4521:edited:1772453710",
+                "type": "message.edited",
+                "at": "2026-03-02T12:15:10+00:00",
+                "community": "fans",
+                "platform": "telegram",
+                "channel": str(CHAT),
+                "member": {"id": "5012345678", "name": "阿明 李"},
+                "data": {
+                    "text": "大家好！今天分享一个教程 https://example.com/tutorial",
+                    "message_id": "4521",
+                    "kind": "text",
+                },
+            }
+        ],
+    ),
 ]
 
 ACTIONS: dict[str, dict[str, Any]] = {

@@ -10,12 +10,14 @@ from ..plugins.hookspecs import RegisterCommand, hookimpl
 
 @hookimpl
 def register_commands(register: RegisterCommand) -> None:
-    """validate, replay, backtest, explain, review, audit, report, test, schema, plugins,
-    run, ingest, worker, dispatch."""
+    """init, validate, replay, backtest, explain, review, audit, report, test, schema,
+    completion, plugins, run, ingest, worker, dispatch."""
     from . import (
         audit,
         backtest,
+        completion,
         explain,
+        init,
         plugins,
         replay,
         report,
@@ -27,6 +29,12 @@ def register_commands(register: RegisterCommand) -> None:
         validate,
     )
 
+    register(
+        "init",
+        init.configure,
+        init.cmd_init,
+        "write a playbook to start from, with its tests and sample events",
+    )
     register(
         "validate",
         validate.configure,
@@ -75,6 +83,12 @@ def register_commands(register: RegisterCommand) -> None:
         schema.configure,
         schema.cmd_schema,
         "print the JSON Schema of the playbook language",
+    )
+    register(
+        "completion",
+        completion.configure,
+        completion.cmd_completion,
+        "print a shell completion script (bash, zsh or fish)",
     )
     register(
         "plugins",

@@ -15,6 +15,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules validate``."""
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing when valid")
+    p.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="ADAPTER",
+        help="the playbook runs on this adapter (repeatable): warn about rules reading "
+        "fields it never fills (Telegram: member.account_age)",
+    )
 
 
 #: The suffixes of playbook files.
@@ -56,9 +64,18 @@ def _declares_version(folder: Path) -> bool:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``engage-rules validate``: load and compile playbooks, printing every problem."""
+    from ..adapters.fields import missing_field_warnings, missing_fields
     from ..compile.compiler import load
 
     registry = args.registry
+    platforms = {}
+    for name in args.platform:
+        entry = registry.adapters.get(name)
+        if entry is None:
+            known = ", ".join(sorted(registry.adapters)) or "none"
+            print(f"error: unknown adapter {name!r} (installed: {known})", file=sys.stderr)
+            return 2
+        platforms[name] = missing_fields(entry.factory)
     failed = False
     notes: list[str] = []
     paths = [p for given in args.paths for p in playbooks_in(given)]
@@ -84,6 +101,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             if compiled.loaded is not None:  # warnings do not fail validation
                 for warning in compiled.loaded.warnings:
                     print(warning, file=sys.stderr)
+            for warning in missing_field_warnings(compiled, platforms):
+                print(warning, file=sys.stderr)
             # Notes are not problems: never in the `file:line:col: message` form.
             notes += [
                 f"note: {n.file}, line {n.line}: {n.message.removeprefix('note: ')}"

@@ -48,6 +48,8 @@ from .playbook import CompiledAction, CompiledPlaybook, CompiledRule, Condition,
 
 #: Event types that count as activity (docs/reference.md §5.6) when `activity_events`
 #: is not set.
+#: A member's post, and the same message edited (docs/reference.md §3.2).
+POSTED, EDITED = "message.posted", "message.edited"
 DEFAULT_ACTIVITY_EVENTS = ("message.posted", "reaction.added", "content.shared", "checkin")
 
 
@@ -85,6 +87,7 @@ class _Compiler:
         self.counts: dict[str, float | None] = {}
         self.dup: float | None = None
         self.streaks: set[str] = set()
+        self._used = Uses()
         self.namespace = Namespace()
         self.patterns = 0
         self.program_size = 0
@@ -124,6 +127,10 @@ class _Compiler:
     @property
     def currencies(self) -> tuple[str, ...]:
         return tuple(self._spec.currency_names)
+
+    @property
+    def used(self) -> Uses:
+        return self._used
 
     @property
     def rules(self) -> list[CompiledRule]:
@@ -238,6 +245,9 @@ class _Compiler:
                 else max(self.dup, uses.duplicates_window)
             )
         self.streaks |= uses.streaks
+        for type_, window in uses.group.items():
+            self._used.group_count(type_, window)
+        self._used.posts = self._used.posts or uses.posts
         self.count_patterns(uses, path)
 
     def count_patterns(self, uses: Uses, path: Path) -> None:
@@ -347,6 +357,9 @@ class _Compiler:
         if r.threshold is not None:
             threshold = (r.threshold.count, r.threshold.within.total_seconds())
         _, line, _ = self.loaded.source.pos(path)
+        do = tuple(self.actions(r.do, "do"))
+        else_ = tuple(self.actions(r.else_ or [], "else"))
+        types = self._with_edits(r, path, types, any(a.moderation for a in (*do, *else_)))
         return CompiledRule(
             id=r.id,
             index=index,
@@ -359,15 +372,34 @@ class _Compiler:
             threshold=threshold,
             stop=r.stop,
             exempt=Exempt.of(r.exempt),
-            do=tuple(self.actions(r.do, "do")),
-            else_=tuple(self.actions(r.else_ or [], "else")),
+            do=do,
+            else_=else_,
             source=path,
             line=line,
             cond_inline=inline,
             sets_match=sets_match,
             trigger=trigger,
             shadow=r.shadow,
+            cooldown_per=r.cooldown_per,
         )
+
+    def _with_edits(
+        self, r: Any, path: Path, types: tuple[str, ...], moderates: bool
+    ) -> tuple[str, ...]:
+        """A rule on ``message.posted`` also runs on ``message.edited`` when it takes
+        moderation actions (an edit can add what the post was deleted for), unless it says
+        ``edits: false``; other rules only with ``edits: true`` (an edit is no new post,
+        so rewards are not granted again).  docs/language.md, "Rules"."""
+        if r.edits is not None and POSTED not in types:
+            self.problems.add(
+                (*path, "edits"),
+                "`edits:` is for rules on message.posted (it adds message.edited to them)",
+            )
+            return types
+        wanted = r.edits if r.edits is not None else moderates
+        if wanted and POSTED in types and EDITED not in types:
+            return (*types, EDITED)
+        return types
 
     def inline_condition(self, cond: Any) -> str | None:
         """One Python expression for a condition that is an expression or a list of
@@ -420,9 +452,12 @@ class _Compiler:
         data_vars = dict(self.namespace.data_vars)
         dispatch, source = build_dispatch({**ordered, **routes}, self.namespace.values, data_vars)
         observers: dict[str, list[Callable[..., None]]] = {}
+        before: dict[str, list[Callable[..., None]]] = {}
         for _, plan in plans:
             for type_, hooks in plan.observers.items():
                 observers.setdefault(type_, []).extend(hooks)
+            for type_, hooks in plan.before.items():
+                before.setdefault(type_, []).extend(hooks)
         timer_kinds = {
             kind: handler
             for feature in self.registry.features
@@ -462,6 +497,7 @@ class _Compiler:
             notes=tuple(sorted(self.notes)),
             shadow=spec.shadow,
             loaded=self.loaded,
+            before={t: tuple(hooks) for t, hooks in before.items()},
         )
 
 

@@ -87,7 +87,9 @@ def _check_lines(i: int, rule: CompiledRule, ns: dict[str, Any]) -> tuple[list[s
     guards = []
     if rule.once:
         guards.append(f"(_m is None or ID{i} not in _m.spent)")
-    if rule.cooldown is not None:
+    if rule.cooldown is not None and rule.cooldown_per != "member":
+        guards.append(f"shared_cooling(R{i}, c, at_ts) is None")
+    elif rule.cooldown is not None:
         ns[f"CD{i}"] = rule.cooldown
         guards.append(f"(_m is None or at_ts - _m.cooldowns.get(ID{i}, -1e18) >= CD{i})")
     if guards:
@@ -127,7 +129,9 @@ def _fired_lines(i: int, rule: CompiledRule, ns: dict[str, Any], rebind: bool) -
         pad = "    "
     if rule.once:
         lines.append(f"{pad}if _m is not None: _m.spent.add(ID{i})")
-    if rule.cooldown is not None:
+    if rule.cooldown is not None and rule.cooldown_per != "member":
+        lines.append(f"{pad}shared_cooldown_start(R{i}, c, at_ts)")
+    elif rule.cooldown is not None:
         lines.append(f"{pad}if _m is not None: _m.cooldowns[ID{i}] = at_ts")
     done = "done" if rule.else_ else None
     lines.extend(pad + line for line in _run_lines(i, rule, ns, done))

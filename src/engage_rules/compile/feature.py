@@ -96,6 +96,8 @@ class FeaturePlan:
     member_checks: Sequence[MemberCheck] = ()
     #: Event type -> observers run after that event's rules.
     observers: Mapping[str, Sequence[Observer]] = field(default_factory=dict)
+    #: Event type -> observers run before that event's rules (internal events too).
+    before: Mapping[str, Sequence[Observer]] = field(default_factory=dict)
     on_start: StartHook | None = None
     on_resume: ResumeHook | None = None
     on_new_community: CommunityHook | None = None
@@ -118,6 +120,12 @@ class CompileContext(Protocol):
     def timezone(self) -> ZoneInfo: ...
     @property
     def currencies(self) -> tuple[str, ...]: ...
+    @property
+    def used(self) -> Uses:
+        """What the playbook's expressions compiled so far read of community-level
+        state: ``group`` (the windows of ``community.count()``...) and ``posts``."""
+        ...
+
     @property
     def rules(self) -> list[CompiledRule]:
         """The playbook's compiled rules so far (a feature may adjust them, or add)."""

@@ -159,6 +159,8 @@ class CompiledRule:
     trigger: Trigger | None = None
     #: Shadow mode (features/shadow.py): its actions are recorded, not carried out.
     shadow: bool = False
+    #: Whose `cooldown` it is: "member", "channel" or "community" (rule_helpers.py).
+    cooldown_per: str = "member"
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,6 +215,9 @@ class CompiledPlaybook:
     #: Shadow mode for the whole playbook: every action it emits is marked ``shadow``.
     shadow: bool = False
     loaded: LoadedPlaybook | None = None
+    #: Event type -> observers run before its rules (posts, group-wide signals): they
+    #: keep what the rules read up to date, internal events included.
+    before: Mapping[str, tuple[Observer, ...]] = field(default_factory=dict)
 
     @property
     def default_currency(self) -> str:

@@ -91,7 +91,47 @@ def threshold(rule: CompiledRule, m: MemberState, at_ts: float) -> bool:
 
 
 #: The helpers generated dispatch code calls, by the names it calls them.
+#: Where the cooldowns of rules with `cooldown_per: channel | community` live in
+#: ``CommunityState.data``: ``{rule id: {channel or "*": last firing (epoch s)}}``.
+COOLDOWNS_KEY = "cooldowns"
+
+
+def _slot(rule: CompiledRule, scope: Any) -> str:
+    if rule.cooldown_per == "community":
+        return "*"
+    channel = scope.event.channel
+    return f"#{channel}" if channel is not None else "-"
+
+
+def shared_cooling(rule: CompiledRule, scope: Any, at_ts: float) -> float | None:
+    """When a rule with a channel or community cooldown last fired, while that cooldown
+    runs (None: it may fire)."""
+    community = scope.effects.state.communities.get(scope.event.community)
+    if community is None:
+        return None
+    slots = community.data.get(COOLDOWNS_KEY, {}).get(rule.id)
+    last: float | None = slots.get(_slot(rule, scope)) if slots else None
+    if last is not None and rule.cooldown is not None and at_ts - last < rule.cooldown:
+        return last
+    return None
+
+
+def shared_cooldown_start(rule: CompiledRule, scope: Any, at_ts: float) -> None:
+    """A rule with a channel or community cooldown fires: its cooldown starts (the
+    slots whose cooldown is over are forgotten, so they stay few)."""
+    name = scope.event.community
+    data = scope.effects.state.community(name).data
+    slots = data.setdefault(COOLDOWNS_KEY, {}).setdefault(rule.id, {})
+    cooldown = rule.cooldown or 0.0
+    for key in [k for k, t in slots.items() if at_ts - t >= cooldown]:
+        del slots[key]
+    slots[_slot(rule, scope)] = at_ts
+    scope.d.touch_community(name)
+
+
 HELPERS: dict[str, Any] = {
+    "shared_cooling": shared_cooling,
+    "shared_cooldown_start": shared_cooldown_start,
     "run_actions": run_actions,
     "action_failed": action_failed,
     "ActionRefused": ActionRefused,

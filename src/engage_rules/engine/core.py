@@ -58,6 +58,8 @@ class Engine:
             self._dispatch = playbook.dispatch
         #: Observers of events (silence, delays, flows), or None when the playbook has none.
         self._observers = playbook.observers or None
+        #: Observers run before an event's rules (posts, group signals), or None.
+        self._before = playbook.before or None
         #: The whole playbook runs in shadow mode: every action is marked shadow.
         self._shadow = playbook.shadow
         #: The internal-event queue of the timer or check being decided (raise_event).
@@ -237,11 +239,14 @@ class Engine:
             )
         return self._queue
 
-    def run_rule(self, d: Decision, rule_id: str, ev: Event) -> None:
-        """Run one trigger rule (``on:`` a trigger map) for ``ev``, from a timer handler:
-        the rule's `if`, `once`, `cooldown` and `exempt` apply; no other rule sees ``ev``
-        and it changes no member state by itself."""
-        self._decide(ev, d, self.current_queue(), f"@{rule_id}")
+    def run_rule(
+        self, d: Decision, rule_id: str, ev: Event, queue: deque[Event] | None = None
+    ) -> None:
+        """Run one trigger rule (``on:`` a trigger map) for ``ev``, from a timer handler
+        (or an observer, passing its ``queue``): the rule's `if`, `once`, `cooldown` and
+        `exempt` apply; no other rule sees ``ev`` and it changes no member state by
+        itself."""
+        self._decide(ev, d, queue if queue is not None else self.current_queue(), f"@{rule_id}")
 
     def add_timer(self, d: Decision, timer: Timer) -> bool:
         """Schedule ``timer`` in the state and record it in ``d``, so the store commits
@@ -479,6 +484,9 @@ class Engine:
                     if last is None or ev.at > last:
                         m.last_active_at = ev.at
             d.touched.add((ev.community, mid))
+        before = self._before
+        if before is not None and route is None:
+            self._notify(before, ev, m, d, queue)
         dispatch = self._dispatch.get(route or ev.type)
         observers = self._observers
         if dispatch is None:
@@ -509,7 +517,7 @@ class Engine:
         d: Decision,
         queue: deque[Event],
     ) -> None:
-        """Run the observers of ``ev``'s type once its rules have run."""
+        """Run the observers of ``ev``'s type (after its rules; or before them)."""
         hooks = observers.get(ev.type)
         if hooks:
             for hook in hooks:

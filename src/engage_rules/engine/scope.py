@@ -315,8 +315,11 @@ class Effects(Protocol):
         ``rule`` names the section responsible, ``path`` makes its key unique."""
         ...
 
-    def run_rule(self, d: Decision, rule_id: str, event: Event) -> None:
-        """Run one trigger rule for ``event`` (its `if`, `once`, `cooldown`, `exempt`)."""
+    def run_rule(
+        self, d: Decision, rule_id: str, event: Event, queue: deque[Event] | None = None
+    ) -> None:
+        """Run one trigger rule for ``event`` (its `if`, `once`, `cooldown`, `exempt`);
+        ``queue``: an observer's queue of internal events (default: the current one)."""
         ...
 
     def scope(

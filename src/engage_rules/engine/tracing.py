@@ -29,7 +29,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..compile.rule_helpers import rule_error, run_actions, threshold
+from ..compile.rule_helpers import (
+    rule_error,
+    run_actions,
+    shared_cooldown_start,
+    shared_cooling,
+    threshold,
+)
 from ..expr.condition_parts import Part, condition_parts, shown
 from ..expr.expressions import render_condition
 from ..model.decision import Decision
@@ -89,6 +95,17 @@ class _RuleTracer:
         rule = self.rule
         if self.skipped(m, at_ts, mid, roles, channel, out):
             return False
+        if rule.cooldown is not None and rule.cooldown_per != "member":
+            last = shared_cooling(rule, c, at_ts)
+            if last is not None:
+                out.update(
+                    outcome="cooldown",
+                    cooldown=rule.cooldown,
+                    cooldown_per=rule.cooldown_per,
+                    last_fired_ts=last,
+                    remaining=rule.cooldown - (at_ts - last),
+                )
+                return False
         ok: Any = True
         if rule.cond is not None:
             if rule.sets_match:
@@ -137,7 +154,7 @@ class _RuleTracer:
         if m is not None and rule.once and rule.id in m.spent:
             out["outcome"] = "once"
             return True
-        if m is not None and rule.cooldown is not None:
+        if m is not None and rule.cooldown is not None and rule.cooldown_per == "member":
             last = m.cooldowns.get(rule.id, -1e18)
             if at_ts - last < rule.cooldown:
                 out.update(
@@ -174,7 +191,9 @@ class _RuleTracer:
             out.update(threshold_reached=count, within=within)
         if m is not None and rule.once:
             m.spent.add(rule.id)
-        if m is not None and rule.cooldown is not None:
+        if rule.cooldown is not None and rule.cooldown_per != "member":
+            shared_cooldown_start(rule, c, at_ts)
+        elif m is not None and rule.cooldown is not None:
             m.cooldowns[rule.id] = at_ts
         errors = len(d.errors)
         if rule.else_:

@@ -35,7 +35,9 @@ from .context import (
 )
 from .env import ExprEnv
 from .function_spec import ArgInfo, CallSite, FunctionSpec
+from .group import COMMUNITY_METHODS
 from .member_fields import FIELD_GLOBALS, MEMBER_FIELDS
+from .posts import POST_FIELDS, post_field, post_view
 from .uses import Uses
 
 #: Deepest nesting of an expression.
@@ -119,6 +121,8 @@ BASE_NAMESPACE: dict[str, Any] = {
     "_EV": EventView,
     "_evm": _event_member,
     "_evmf": _event_member_field,
+    "_post": post_view,
+    "_postf": post_field,
     **{f"_f_{name}": fn for name, fn in rt.FILTERS.items()},
     **{f"_t_{name}": fn for name, fn in rt.TESTS.items()},
 }
@@ -165,7 +169,7 @@ class Code:
 
     src: str
     #: Static knowledge of what the value is: "event", "member", "community", "vars",
-    #: "event.member", "data" (the event's data dict), or None.
+    #: "post", "event.member", "data" (the event's data dict), or None.
     kind: str | None = None
     #: The value is known at load time (literals, ``vars`` entries).
     static: bool = False
@@ -284,6 +288,9 @@ class Translator:
             return Code("c.community", kind="community")
         if name == "vars":
             return Code("c.vars", kind="vars")
+        if name == "post":
+            self.uses.posts = True
+            return Code("_post(c)", kind="post")
         if name == "now":
             return Code("_now")
         if name == "match":
@@ -325,6 +332,9 @@ class Translator:
         if kind == "community":
             self.check_field(name, COMMUNITY_FIELDS, "community")
             return Code(f"c.community.get({name!r})")
+        if kind == "post":
+            self.check_field(name, POST_FIELDS, "post")
+            return Code(f"_postf(c, {name!r})")
         if kind == "vars":
             if name not in self.vars:
                 raise self.error(
@@ -556,11 +566,18 @@ class Translator:
                 args[key] = code
             else:
                 kwargs[key] = code
-        fn = self.ns.const(spec.fn, f"_fn_{spec.name}_")
+        fn = self.ns.const(spec.fn, f"_fn_{spec.name.replace('.', '_')}_")
         return Code(self.call_src(fn, ["c"], args, kwargs))
 
     def method(self, target: nodes.Getattr, node: nodes.Call) -> Code:
         name = target.attr
+        base_node = target.node
+        if (
+            isinstance(base_node, nodes.Name)
+            and base_node.name == "community"
+            and name in COMMUNITY_METHODS
+        ):
+            return self.function(COMMUNITY_METHODS[name], node)
         if name.startswith("_") or name not in rt.METHOD_NAMES:
             raise self.error(
                 f"`.{name}()` is not an allowed method{suggest(name, rt.METHOD_NAMES)}",
@@ -568,7 +585,7 @@ class Translator:
                 attr=True,
             )
         base = self.visit(target.node)
-        if base.kind in ("event", "member", "event.member"):
+        if base.kind in ("event", "member", "event.member", "post"):
             raise self.error(f"`{base.kind}` has no method `{name}()`", near=name, attr=True)
         args, kwargs = self.arguments(node, "method calls")
         try:

@@ -18,12 +18,13 @@ from ..model.events import Event
 from ..model.state import MemberState
 from .env import ExprEnv
 from .member_fields import ACCESSORS, MEMBER_FIELD_NAMES
+from .posts import post_view
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
 #: Names an expression may use at the top level.
-ROOT_NAMES = ("event", "member", "community", "vars", "now", "match")
+ROOT_NAMES = ("event", "member", "community", "vars", "now", "match", "post")
 
 #: Attributes of ``event``.
 EVENT_FIELDS = ("id", "type", "at", "data", "member", "channel", "platform", "community")
@@ -95,6 +96,7 @@ class EvalContext:
             "vars": self.vars,
             "now": self.now,
             "match": self.match,
+            "post": post_view(self),
         }
 
 

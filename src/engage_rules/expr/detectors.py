@@ -321,8 +321,37 @@ def _domain_list(allow: Any, deny: Any) -> linkcheck.DomainList | None:
         raise ExpressionError(str(err)) from None
 
 
+#: How many of ``data.links`` the link detectors read, and how much of each.
+MAX_MESSAGE_LINKS = 100
+MAX_URL = 2048
+
+
+def _message_links(c: EvalContext, text: str) -> list[str]:
+    """The URLs an adapter found in the event's message beyond its text (``data.links``:
+    hidden behind words, in embeds, in buttons), when ``text`` is that message's text."""
+    data = c.event.data
+    extra = data.get("links")
+    if not extra or not isinstance(extra, list) or data.get("text", "") != text:
+        return []
+    out: list[str] = []
+    for url in extra[:MAX_MESSAGE_LINKS]:
+        if isinstance(url, str):
+            out.extend(textnorm.links(url[:MAX_URL]))  # as if written: same hosts, same checks
+    return out
+
+
+def _all_links(c: EvalContext, text: Any) -> list[str]:
+    """The URLs in ``text``, then those of ``data.links`` not already found (in order)."""
+    plain = _text(text)
+    found = textnorm.links(plain)
+    for url in _message_links(c, plain):
+        if url not in found:
+            found.append(url)
+    return found
+
+
 def fn_links(c: EvalContext, text: Any, allow: Any = None, deny: Any = None) -> list[str]:
-    found = textnorm.links(_text(text))
+    found = _all_links(c, text)
     lists = _domain_list(allow, deny)
     if lists is not None and found:
         found = [u for u in found if lists.reports(textnorm.host_of(u))]
@@ -332,7 +361,7 @@ def fn_links(c: EvalContext, text: Any, allow: Any = None, deny: Any = None) -> 
 
 
 def fn_domains(c: EvalContext, text: Any, allow: Any = None, deny: Any = None) -> list[str]:
-    found = textnorm.domains(_text(text))
+    found = list(dict.fromkeys(h for h in map(textnorm.host_of, _all_links(c, text)) if h))
     lists = _domain_list(allow, deny)
     if lists is not None and found:
         found = [h for h in found if lists.reports(h)]

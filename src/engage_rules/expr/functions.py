@@ -104,6 +104,10 @@ def _literal_window(site: CallSite, arg: ArgInfo) -> float:
         raise ValueError(f"{site.name}(): {err}") from None
 
 
+#: A window written as a literal duration, in seconds (for checkers of other modules).
+literal_window = _literal_window
+
+
 # -- the built-in functions -------------------------------------------------------------------
 
 

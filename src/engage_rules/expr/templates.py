@@ -57,6 +57,8 @@ from .context import (
 from .env import ExprEnv
 from .expressions import StrictParser, compile_expression
 from .function_spec import ArgInfo, CallSite, FunctionSpec
+from .group import COMMUNITY_METHODS
+from .posts import POST_FIELDS
 from .runtime import RelPath
 from .uses import Uses
 
@@ -328,6 +330,7 @@ _ROOT_FIELDS = {
     "event": EVENT_FIELDS,
     "member": MEMBER_FIELDS,
     "community": COMMUNITY_FIELDS,
+    "post": POST_FIELDS,
 }
 
 
@@ -404,6 +407,8 @@ class _Checker:
                 self.add(f"unknown name `{name}`{suggest(name, options)}", first)
         if "match" in self.roots:
             self.uses.uses_match = True
+        if "post" in self.roots:
+            self.uses.posts = True
         for node in names:
             if node.name == "self":
                 self.add("unknown name `self`", node)
@@ -515,6 +520,18 @@ class _Checker:
 
     def check_call(self, node: nodes.Call) -> None:
         target = node.node
+        if (
+            isinstance(target, nodes.Getattr)
+            and isinstance(target.node, nodes.Name)
+            and target.node.name == "community"
+            and target.attr in COMMUNITY_METHODS
+        ):
+            self.add(
+                f"`community.{target.attr}()` is for conditions (`if:`) and parameters "
+                "written as one `{{ ... }}` expression, not message templates",
+                node,
+            )
+            return
         if isinstance(target, nodes.Getattr):
             if target.attr not in rt.METHOD_NAMES and target.attr not in ("cycle", "changed"):
                 self.add(

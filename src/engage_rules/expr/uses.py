@@ -27,6 +27,11 @@ class Uses:
     program_size: int = 0
     #: The segments ``segment()`` calls name (a segment may not refer to itself).
     segments: set[str] = field(default_factory=set)
+    #: Event type -> longest window (seconds) ``community.count()`` /
+    #: ``community.members_count()`` look at; None: the lifetime total only.
+    group: dict[str, float | None] = field(default_factory=dict)
+    #: The expression reads ``post`` (the engine follows posts then).
+    posts: bool = False
 
     def count(self, type_: str, window: float | None) -> None:
         if type_ not in self.counts:
@@ -34,6 +39,14 @@ class Uses:
         elif window is not None:
             have = self.counts[type_]
             self.counts[type_] = window if have is None else max(have, window)
+
+    def group_count(self, type_: str, window: float | None) -> None:
+        """A community-wide count of ``type_`` over ``window`` (None: ever)."""
+        if type_ not in self.group:
+            self.group[type_] = window
+        elif window is not None:
+            have = self.group[type_]
+            self.group[type_] = window if have is None else max(have, window)
 
     def duplicates(self, window: float) -> None:
         have = self.duplicates_window
@@ -50,3 +63,6 @@ class Uses:
         self.patterns += other.patterns
         self.program_size += other.program_size
         self.segments |= other.segments
+        for type_, window in other.group.items():
+            self.group_count(type_, window)
+        self.posts = self.posts or other.posts

@@ -3,7 +3,8 @@
 It governs messages addressed to one member — ``send`` (a direct message) fully, and
 ``warn`` for opt-out only (a warning is part of moderation: it is never deferred nor
 capped, and is recorded in the audit log either way).  ``reply`` and ``broadcast`` are
-channel messages, outside the policy.  For a ``send``, in order:
+channel messages: outside this policy, under their own caps (`max_broadcasts`,
+`max_per_channel`: channel_caps.py).  For a ``send``, in order:
 
 1. **opt-out** — a member who opted out gets nothing; checked when the message is sent,
    so a send deferred before the opt-out is dropped at its release;
@@ -52,6 +53,7 @@ from ..lang.loader import ActionCall
 from ..lang.spec import MessagingSpec
 from ..model.decision import ActionRecord, Decision
 from ..model.state import MemberState, Timer, ts
+from .channel_caps import take_cap
 
 if TYPE_CHECKING:
     from ..engine.effects import Effects
@@ -95,6 +97,9 @@ class MessagingPolicy:
     quiet: QuietHours | None
     cap: tuple[int, str] | None  # (count, per)
     when_capped: str  # drop | defer
+    #: Broadcasts per community, channel messages per channel (channel_caps.py).
+    broadcasts: tuple[int, str] | None = None
+    per_channel: tuple[int, str] | None = None
 
     @classmethod
     def of(cls, spec: MessagingSpec | None) -> MessagingPolicy | None:
@@ -112,7 +117,14 @@ class MessagingPolicy:
         cap = None
         if spec.max_per_member is not None:
             cap = (spec.max_per_member.count, spec.max_per_member.per)
-        return cls(quiet, cap, spec.when_capped)
+        b, ch = spec.max_broadcasts, spec.max_per_channel
+        return cls(
+            quiet,
+            cap,
+            spec.when_capped,
+            (b.count, b.per) if b is not None else None,
+            (ch.count, ch.per) if ch is not None else None,
+        )
 
     @property
     def spread(self) -> int:
@@ -304,6 +316,17 @@ def do_send(run: ActionScope, action: CompiledAction) -> None:
     deliver(run, action, m, {} if m.opted_out else message_params(run, action))
 
 
+def _channel_caps(run: ActionScope, message: str, channel: Any) -> None:
+    """Count a channel message against `max_broadcasts` / `max_per_channel`."""
+    policy = run.playbook.data(MESSAGING)
+    if policy is None:
+        return
+    if message == "broadcast" and policy.broadcasts is not None:
+        take_cap(run, message, "broadcast", policy.broadcasts)
+    if channel and policy.per_channel is not None:
+        take_cap(run, message, f"#{channel}", policy.per_channel)
+
+
 def do_reply(run: ActionScope, action: CompiledAction) -> None:
     """The ``reply`` action."""
     params = message_params(run, action)
@@ -312,6 +335,7 @@ def do_reply(run: ActionScope, action: CompiledAction) -> None:
     if isinstance(message_id, str):
         params["reply_to"] = message_id
     m = run.target(action)
+    _channel_caps(run, "reply", params["channel"])
     run.emit(action, m.id if m else None, params)
 
 
@@ -321,6 +345,7 @@ def do_broadcast(run: ActionScope, action: CompiledAction) -> None:
     channel = run.value(action, "channel")
     if channel:
         params["channel"] = str(channel)
+    _channel_caps(run, "broadcast", params.get("channel"))
     run.emit(action, None, params)
 
 

@@ -63,6 +63,31 @@ class CapSpec(Params):
     max: int = Field(ge=1)
 
 
+def _literal_amount(key: str, value: Number | None) -> None:
+    """An amount written as is (not a template) must be a number of 0 or more: what a
+    template renders is checked when the action runs."""
+    if isinstance(value, str):
+        text = value.strip()
+        if "{{" in text or "{%" in text:
+            return
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(
+                f"`{key}: {value}` is not a number; write a number (5) or a template "
+                '("{{ vars.price }}")'
+            ) from None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        return
+    if number != number or number < 0 or number in (float("inf"), float("-inf")):
+        raise ValueError(
+            f"`{key}: {value}` must be a number of 0 or more (an award takes nothing away: "
+            "use `spend`, or `revoke` an award)"
+        )
+
+
 class SpendParams(Targeted):
     """Parameters of `spend`: an amount of a currency."""
 
@@ -77,6 +102,8 @@ class SpendParams(Targeted):
             raise ValueError("give either `points: N` or `currency: NAME, amount: N`")
         if self.points is not None and self.currency is not None:
             raise ValueError("`points:` uses the default currency; use `amount:` with `currency:`")
+        key = "points" if self.points is not None else "amount"
+        _literal_amount(key, self.points if self.points is not None else self.amount)
         return self
 
 
@@ -122,6 +149,12 @@ class UntagParams(Targeted):
     name: Templated
 
     _name = field_validator("name")(_literal_tag_name)
+
+
+class PostTagParams(Params):
+    """Parameters of `tag_post`: a tag for the post the event concerns."""
+
+    name: Templated
 
 
 class MessageParams(Targeted):

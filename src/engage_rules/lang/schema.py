@@ -13,7 +13,6 @@ The schema checks structure only; the loader still checks what JSON Schema canno
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -46,13 +45,24 @@ def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return list(schema.get("anyOf", [schema]))
 
 
-def _action_def_name(name: str, taken: set[str]) -> str:
-    base = "Action_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
-    candidate, n = base, 2
-    while candidate in taken:
-        candidate, n = f"{base}_{n}", n + 1
-    taken.add(candidate)
-    return candidate
+def _drop_titles(schema: Any) -> None:
+    """Remove the titles pydantic derives from class and field names (``AwardParams``,
+    ``Cooldown``): editors show them on hover instead of the descriptions.  Keys of a
+    ``properties`` mapping are names, not titles, and stay."""
+    if isinstance(schema, list):
+        for item in schema:
+            _drop_titles(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    if isinstance(schema.get("title"), str):
+        del schema["title"]
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "patternProperties") and isinstance(value, dict):
+            for child in value.values():
+                _drop_titles(child)
+        else:
+            _drop_titles(value)
 
 
 def _flow_steps(defs: dict[str, Any], refs: Any) -> None:
@@ -136,8 +146,10 @@ def playbook_json_schema(registry: LoadRegistry) -> dict[str, Any]:
     root_ref = refs[(PlaybookSpec, "validation")]["$ref"]
     root = defs.pop(root_ref.rsplit("/", 1)[-1])
 
-    alternatives = []
-    taken = set(defs)
+    # One object whose single key names the action: an editor completes each action
+    # once, shows its description on hover, and a validator reports the problem of the
+    # action written (a oneOf of one schema per action would report them all).
+    properties: dict[str, Any] = {}
     for name, spec in sorted(action_specs.items()):
         params_ref = refs[(spec.params, "validation")]
         params_def = defs[params_ref["$ref"].rsplit("/", 1)[-1]]
@@ -147,20 +159,16 @@ def playbook_json_schema(registry: LoadRegistry) -> dict[str, Any]:
             value.append({k: v for k, v in short.items() if k not in ("title", "default")})
         if not params_def.get("required"):
             value.append({"type": "null"})
-        def_name = _action_def_name(name, taken)
-        defs[def_name] = {
-            "title": name,
-            "description": spec.description,
-            "type": "object",
-            "properties": {name: value[0] if len(value) == 1 else {"anyOf": value}},
-            "required": [name],
-            "additionalProperties": False,
-        }
-        alternatives.append({"$ref": f"#/$defs/{def_name}"})
+        body = value[0] if len(value) == 1 else {"anyOf": value}
+        properties[name] = {"description": spec.description, **body}
     defs["Action"] = {
         "description": "An action: a mapping with one key, the action's name, whose value "
         "holds its parameters (or, for some actions, a short form such as `tag: newcomer`)",
-        "oneOf": alternatives,
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 1,
     }
 
     _flow_steps(defs, refs)
@@ -174,6 +182,8 @@ def playbook_json_schema(registry: LoadRegistry) -> dict[str, Any]:
                 schema.setdefault("description", "A duration, written like 30s, 10m, 2h, 14d or 2w")
 
     _names(root, defs)
+    # A rule needs actions: `do:`, or at least `else:` (the loader says the same).
+    defs["RuleSpec"]["anyOf"] = [{"required": ["do"]}, {"required": ["else"]}]
     for section, model in sections.items():
         root.setdefault("properties", {})[section] = dict(refs[(model, "validation")])
     root.pop("title", None)
@@ -182,6 +192,8 @@ def playbook_json_schema(registry: LoadRegistry) -> dict[str, Any]:
     # Files of a folder playbook need not repeat `engage_rules:`; the loader checks that
     # the playbook as a whole has it.
     root.pop("required", None)
+    for definition in (root, *defs.values()):
+        _drop_titles(definition)
     return {
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": SCHEMA_ID,

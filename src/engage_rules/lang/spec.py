@@ -131,14 +131,36 @@ class CronTrigger(Strict):
         return v
 
 
+class PostReachedSpec(Strict):
+    """What a post must reach (all of the given counts) for ``on: {post_reached: ...}``."""
+
+    reactions: int | None = Field(default=None, ge=1, le=1_000_000)
+    replies: int | None = Field(default=None, ge=1, le=1_000_000)
+    shares: int | None = Field(default=None, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _some(self) -> PostReachedSpec:
+        if self.reactions is None and self.replies is None and self.shares is None:
+            raise ValueError("`post_reached` needs at least one of reactions, replies, shares")
+        return self
+
+
+class PostReachedTrigger(Strict):
+    """``{post_reached: {reactions: 10}}``: once per post, when the post first reaches
+    the counts (features/posts.py); the rule's member is the post's author."""
+
+    post_reached: PostReachedSpec
+
+
 #: Trigger maps by their distinguishing key.  Rule `on:` mappings are validated against
 #: the model named by their key (engage_rules.lang.loader); features add their triggers here.
 TRIGGER_MODELS: dict[str, type[Strict]] = {
     "silent_for": SilentForTrigger,
     "after": AfterTrigger,
     "cron": CronTrigger,
+    "post_reached": PostReachedTrigger,
 }
-Trigger = SilentForTrigger | AfterTrigger | CronTrigger
+Trigger = SilentForTrigger | AfterTrigger | CronTrigger | PostReachedTrigger
 
 
 class RuleSpec(Strict):
@@ -147,11 +169,17 @@ class RuleSpec(Strict):
     id: str = Field(min_length=1, max_length=MAX_NAME, pattern=NAME)
     description: str | None = None
     on: str | list[str] | Trigger = Field(
-        description="An event type, a list of them, or a trigger map (silent_for, after, cron)"
+        description="An event type, a list of them, or a trigger map (silent_for, after, "
+        "cron, post_reached)"
     )
     if_: Condition | None = Field(default=None, alias="if")
     priority: int = 0
     cooldown: Duration | None = None
+    cooldown_per: Literal["member", "channel", "community"] = Field(
+        default="member",
+        description="Whose cooldown `cooldown` is: the member's (default), the event's "
+        "channel's or the whole community's",
+    )
     once: bool = False
     threshold: ThresholdSpec | None = None
     stop: bool = False
@@ -162,6 +190,11 @@ class RuleSpec(Strict):
         default=False,
         description="Trial mode: evaluate the rule and record what its actions would do "
         "(shadow actions), but carry none out and deliver nothing",
+    )
+    edits: bool | None = Field(
+        default=None,
+        description="Whether a rule on message.posted also sees message.edited (an edited "
+        "message); default: yes for rules taking moderation actions, no for others",
     )
 
     @field_validator("on")
@@ -182,6 +215,12 @@ class RuleSpec(Strict):
     def _has_actions(self) -> RuleSpec:
         if not self.do and not self.else_:
             raise ValueError(f"rule {self.id!r} has no actions (`do:`)")
+        return self
+
+    @model_validator(mode="after")
+    def _cooldown_per(self) -> RuleSpec:
+        if self.cooldown_per != "member" and self.cooldown is None:
+            raise ValueError(f"rule {self.id!r}: `cooldown_per` needs a `cooldown`")
         return self
 
 
@@ -470,6 +509,39 @@ class MessagingSpec(Strict):
     when_capped: Literal["drop", "defer"] = Field(
         default="drop", description="drop, or defer to the start of the next period"
     )
+    max_broadcasts: MessageCapSpec | None = Field(
+        default=None,
+        description="`broadcast` actions per community per calendar period; beyond it "
+        "a broadcast is refused (the rule's `else:` runs)",
+    )
+    max_per_channel: MessageCapSpec | None = Field(
+        default=None,
+        description="Channel messages (`reply`, and `broadcast` to a channel) per "
+        "channel per calendar period; beyond it the message is refused",
+    )
+
+
+class PostsSpec(Strict):
+    """How long and how many posts the engine follows (features/posts.py)."""
+
+    keep: Duration = Field(
+        default="7d",
+        validate_default=True,
+        description="Forget a post this long after it was first seen (default 7d)",
+    )
+    max: int = Field(
+        default=2_000,
+        ge=1,
+        le=100_000,
+        description="At most this many posts per community; the oldest are forgotten",
+    )
+
+    @field_validator("keep")
+    @classmethod
+    def _keep(cls, v: timedelta) -> timedelta:
+        if not 60 <= v.total_seconds() <= 366 * 86400:
+            raise ValueError("`keep` must be between 1m and 366d")
+        return v
 
 
 class ExperimentSpec(Strict):
@@ -514,6 +586,11 @@ class PlaybookSpec(Strict):
     rules: list[RuleSpec] = Field(default_factory=list)
     flows: dict[str, FlowSpec] = Field(default_factory=dict)
     messaging: MessagingSpec | None = None
+    posts: PostsSpec | None = Field(
+        default=None,
+        description="Posts as objects: how long and how many to keep (followed when the "
+        "playbook reads `post` or has a post_reached trigger)",
+    )
     segments: dict[str, Condition] = Field(
         default_factory=dict,
         description="Named member conditions, for segment('name') and schedule audiences",

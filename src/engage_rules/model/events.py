@@ -64,7 +64,9 @@ CANONICAL_TYPES = (
     "member.join_requested",
     "message.posted",
     "message.deleted",
+    "message.edited",
     "reaction.added",
+    "reaction.removed",
     "content.shared",
     "checkin",
     "purchase",
@@ -88,6 +90,7 @@ INTERNAL_TYPES = (
     "flow.exited",
     "leaderboard.closed",
     "member.silent",
+    "post.reached",
 )
 
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"

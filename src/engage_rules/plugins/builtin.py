@@ -24,9 +24,11 @@ from ..features.messaging import MessagingFeature
 from ..features.moderation import ModerationFeature
 from ..features.platform import PlatformFeature
 from ..features.points import PointsFeature
+from ..features.posts import PostsFeature
 from ..features.schedules import SchedulesFeature
 from ..features.segments import SegmentsFeature
 from ..features.shadow import ShadowFeature
+from ..features.signals import SignalsFeature
 from ..features.silence import SilenceFeature
 from ..features.tags import TagsFeature
 from ..store.schemes import BUILTIN_STORE_SCHEMES
@@ -48,8 +50,10 @@ EVENT_TYPES: dict[str, str] = {
     "approve_join / decline_join answer",
     "message.posted": "a member posted a message (data.text, data.message_id)",
     "message.deleted": "a message was deleted (data.message_id)",
+    "message.edited": "a member edited a message (data.text: the new text, data.message_id)",
     "reaction.added": "a member reacted to a message (data.to_member: its author)",
-    "content.shared": "a member shared content",
+    "reaction.removed": "a member took a reaction back (data.message_id, data.emoji)",
+    "content.shared": "a member shared content (data.message_id: a post, for posts)",
     "checkin": "a member checked in",
     "purchase": "a member bought something (data.amount, data.currency)",
     "referral.completed": "a referred member completed sign-up (data.referrer)",
@@ -69,6 +73,7 @@ EVENT_TYPES: dict[str, str] = {
     "flow.exited": "internal: a member left a flow before its end",
     "leaderboard.closed": "internal: a leaderboard period closed",
     "member.silent": "internal: a member has been silent for a configured time",
+    "post.reached": "internal: a post reached a post_reached rule's counts (its author)",
 }
 
 
@@ -91,6 +96,9 @@ def register_features(register: RegisterFeature) -> None:
         LevelsFeature(),
         BadgesFeature(),
         LeaderboardsFeature(),
+        # Last: they read what every other feature's expressions use (CompileContext.used).
+        PostsFeature(),
+        SignalsFeature(),
     ):
         register(feature)
 

@@ -334,7 +334,9 @@ class AdapterContract:
             httpserver, 429, self.rate_limited_body(seconds), {"Retry-After": str(seconds)}
         ):
             assert not err.permanent, "a 429 must be retryable"
-            assert err.retry_after == pytest.approx(seconds), (
+            # An adapter that honours the limit before calling (two actions on one route)
+            # refuses the second with the time left of the first's wait: within a second.
+            assert err.retry_after == pytest.approx(seconds, abs=1.0), (
                 f"retry_after {err.retry_after!r}, expected {seconds}"
             )
 

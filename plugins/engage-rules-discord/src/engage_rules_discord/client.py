@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from engage_rules.plugin_api import Delivery, DeliveryError, api_calls
 
+from .ratelimit import RateLimits
 from .rest_plan import ALLOWED_MENTIONS, CAPABILITIES, MAX_CONTENT, Request, Targets, plan
 
 # The delivery code every HTTP adapter shares (engage_rules.adapters.api_calls).
@@ -53,6 +54,7 @@ class DiscordClient:
         self._dm_channels: dict[str, str] = {}
         self._lock = threading.Lock()
         self.buckets = Buckets("discord")
+        self.limits = RateLimits()  # per-route buckets and the global limit (ratelimit.py)
 
     def deliver(self, action: Mapping[str, Any], targets: Targets) -> Delivery:
         requests = plan(action, targets, self.clock())
@@ -109,6 +111,7 @@ class DiscordClient:
 
     def call(self, request: Request) -> Answer:
         """Send one request; the answer on 2xx, else raise :class:`DeliveryError`."""
+        self.limits.before(request.route)
         headers = dict(self._headers)
         if request.reason:
             headers["X-Audit-Log-Reason"] = quote(request.reason, safe="")
@@ -124,6 +127,7 @@ class DiscordClient:
             route=self._route(request.route),
         )
         self.buckets.learn(request.route, answer.headers.get("x-ratelimit-bucket"))
+        self.limits.after(request.route, answer.status, answer.headers, answer.data)
         if 200 <= answer.status < 300:
             return answer
         raise self._error(what, answer, request.route)

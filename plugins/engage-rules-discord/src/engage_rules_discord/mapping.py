@@ -1,20 +1,29 @@
 """Discord gateway dispatch payloads → engage_rules events (pure: no I/O, no clock).
 
 A gateway payload is ``{"op": 0, "t": "<EVENT NAME>", "s": <seq>, "d": {...}}``.  What is
-read (everything else — other opcodes, other dispatch names — returns ``[]``):
+read (everything else — other opcodes, other dispatch names — maps to no event):
 
-========================  ==================================================================
-Dispatch (``t``)          Event
-========================  ==================================================================
-``MESSAGE_CREATE``        ``message.posted`` (default and reply messages in a guild)
-``GUILD_MEMBER_ADD``      ``member.joined``  (``at`` = ``joined_at``)
-``GUILD_MEMBER_REMOVE``   ``member.left``    (``at`` = the receive time)
-``MESSAGE_REACTION_ADD``  ``reaction.added`` (``at`` = the receive time;
-                          ``data.to_member`` = ``message_author_id``)
-========================  ==================================================================
+=========================  =================================================================
+Dispatch (``t``)           Event
+=========================  =================================================================
+``MESSAGE_CREATE``         ``message.posted`` (default and reply messages, forwards, in a
+                           guild; a forward's text is the forwarded message's)
+``MESSAGE_UPDATE``         ``message.edited`` (the new text; ``at`` = ``edited_timestamp``;
+                           an update without ``edited_timestamp`` — a link preview
+                           resolved — is no edit)
+``GUILD_MEMBER_ADD``       ``member.joined``  (``at`` = ``joined_at``)
+``GUILD_MEMBER_REMOVE``    ``member.left``    (``at`` = the receive time)
+``MESSAGE_REACTION_ADD``   ``reaction.added`` (``at`` = the receive time;
+                           ``data.to_member`` = ``message_author_id``)
+``THREAD_CREATE``,         no event: they tell which channel a thread belongs to, so that
+``THREAD_UPDATE``,         messages in the thread carry the parent channel as ``channel``
+``THREAD_LIST_SYNC``,      and the thread as ``data.thread``
+``GUILD_CREATE``
+=========================  =================================================================
 
 ``GUILD_MEMBER_REMOVE`` and ``MESSAGE_REACTION_ADD`` carry no time, so the caller passes
 the instant the payload was received (:func:`parse_dispatch`'s ``received_at``).
+``GUILD_MEMBER_ADD`` does not say which invite was used (Discord does not send it).
 
 Ids: a member is the Discord user id (a snowflake string); the community is the guild's
 name from ``guilds`` (guild id → name), else the guild id; the channel is the channel's
@@ -24,18 +33,37 @@ name from ``channels`` (channel id → name), else the channel id.  Event ids ar
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from engage_rules.plugin_api import Event, EventError, PayloadError, event_from_obj
+from engage_rules.plugin_api import Event, PayloadError
+
+from .fields import (
+    DISCORD_EPOCH_MS,
+    Skip,
+    Threads,
+    event,
+    integer,
+    iso_time,
+    member_ref,
+    obj,
+    snowflake,
+    snowflake_time,
+    string,
+    user,
+)
+from .messages import message_data
 
 PLATFORM = "discord"
-#: Discord's epoch (2015-01-01T00:00:00Z) in milliseconds: snowflakes count from it.
-DISCORD_EPOCH_MS = 1420070400000
 #: Message types members write: DEFAULT and REPLY (others are system messages).
 MEMBER_MESSAGE_TYPES = (0, 19)
+#: Channel types of threads (announcement, public and private threads).
+THREAD_TYPES = (10, 11, 12)
+
+#: thread id → (parent channel id, thread name or None), for threads seen so far.
+ThreadLookup = Callable[[str], "tuple[str, str | None] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,202 +87,170 @@ class MappingConfig:
         return self.channels.get(channel_id, channel_id)
 
 
-# -- typed access with the path of the offending field ------------------------------------------
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
-def _obj(value: Any, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise PayloadError(f"expected an object, got {_kind(value)}", path)
-    return value
-
-
-def _str(value: Any, path: str) -> str:
-    if not isinstance(value, str):
-        raise PayloadError(f"expected a string, got {_kind(value)}", path)
-    return value
-
-
-def _int(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PayloadError(f"expected an integer, got {_kind(value)}", path)
-    return value
-
-
-def snowflake(value: Any, path: str) -> str:
-    """A Discord id: a string of decimal digits (64-bit)."""
-    text = _str(value, path)
-    if not (text.isascii() and text.isdigit() and len(text) <= 20 and int(text) < 2**64):
-        raise PayloadError(f"{text[:40]!r} is not a snowflake id", path)
-    return text
-
-
-def snowflake_time(snowflake_id: str) -> datetime:
-    """When a snowflake was made (a user id: the account's creation time)."""
-    ms = (int(snowflake_id) >> 22) + DISCORD_EPOCH_MS
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def _time(value: Any, path: str) -> datetime:
-    text = _str(value, path)
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        raise PayloadError(f"{text[:40]!r} is not an ISO 8601 time", path) from None
-    if at.tzinfo is None:
-        raise PayloadError(f"{text[:40]!r} has no UTC offset", path)
-    return at
-
-
-@dataclass(frozen=True, slots=True)
-class _User:
-    id: str
-    bot: bool
-    name: str
-
-
-def _user(value: Any, path: str) -> _User:
-    u = _obj(value, path)
-    uid = snowflake(u.get("id"), f"{path}.id")
-    username = _str(u.get("username"), f"{path}.username")
-    global_name = u.get("global_name")
-    if global_name is not None:
-        username = _str(global_name, f"{path}.global_name") or username
-    bot = u.get("bot", False)
-    if not isinstance(bot, bool):
-        raise PayloadError(f"expected true or false, got {_kind(bot)}", f"{path}.bot")
-    return _User(uid, bot, username)
-
-
-def _member(user: _User, member: Any, path: str, config: MappingConfig) -> dict[str, Any]:
-    """The event's ``member``: name (nickname first), roles, account creation time."""
-    out: dict[str, Any] = {"id": user.id}
-    name = user.name
-    if member is not None:
-        m = _obj(member, path)
-        nick = m.get("nick")
-        if nick is not None:
-            name = _str(nick, f"{path}.nick") or name
-        roles = m.get("roles", [])
-        if not isinstance(roles, list):
-            raise PayloadError(f"expected an array, got {_kind(roles)}", f"{path}.roles")
-        ids = [snowflake(r, f"{path}.roles[{i}]") for i, r in enumerate(roles)]
-        if ids:
-            out["roles"] = [config.roles.get(r, r) for r in ids]
-    if name:
-        out["name"] = name
-    out["created_at"] = snowflake_time(user.id).isoformat()
-    return out
-
-
-def _event(obj: dict[str, Any]) -> Event:
-    try:
-        return event_from_obj(obj)
-    except EventError as err:
-        raise PayloadError(f"cannot build a {obj['type']} event: {err.message}") from None
-
-
-# -- dispatches --------------------------------------------------------------------------------
-
-
-def parse_dispatch(payload: Any, config: MappingConfig, received_at: datetime) -> list[Event]:
+def parse_dispatch(
+    payload: Any,
+    config: MappingConfig,
+    received_at: datetime,
+    thread_of: ThreadLookup | None = None,
+) -> list[Event]:
     """One gateway payload → events.  ``received_at`` (aware) dates the dispatches that
-    carry no time of their own.  Raises :class:`PayloadError`."""
-    p = _obj(payload, "payload")
-    if _int(p.get("op"), "op") != 0:
-        return []  # heartbeats, hello, resume...: not dispatches
-    name = _str(p.get("t"), "t")
+    carry no time of their own; ``thread_of`` knows the threads seen so far (the adapter's
+    memory, :class:`.parser.DispatchParser`).  Raises :class:`PayloadError`."""
+    try:
+        return map_dispatch(payload, config, received_at, thread_of)
+    except Skip:
+        return []
+
+
+def map_dispatch(
+    payload: Any,
+    config: MappingConfig,
+    received_at: datetime,
+    thread_of: ThreadLookup | None = None,
+) -> list[Event]:
+    """:func:`parse_dispatch`, raising :class:`Skip` (or :class:`Threads`) with the reason
+    when the payload maps to no event."""
+    p = obj(payload, "payload")
+    # A dispatch stored without its opcode (``{"t": ..., "d": ...}``, as relays and
+    # recorders often keep them) is read as the dispatch it is.
+    op = integer(p.get("op", 0 if "t" in p else None), "op")
+    if op != 0:
+        raise Skip(f"opcode {op}: not a dispatch")
+    name = string(p.get("t"), "t")
+    d = obj(p.get("d"), "d")
+    if name in ("THREAD_CREATE", "THREAD_UPDATE"):
+        raise _threads([d], "d")
+    if name in ("THREAD_LIST_SYNC", "GUILD_CREATE"):
+        threads = d.get("threads", [])
+        if not isinstance(threads, list):
+            raise PayloadError("expected an array", "d.threads")
+        raise _threads(threads, "d.threads")
     handler = _HANDLERS.get(name)
     if handler is None:
-        return []
-    return handler(_obj(p.get("d"), "d"), config, received_at)
+        raise Skip(f"a {name} dispatch: not read by this adapter")
+    return handler(d, config, received_at, thread_of or _no_threads)
 
 
-def _message_create(
-    d: Mapping[str, Any], config: MappingConfig, received_at: datetime
+def _no_threads(thread_id: str) -> tuple[str, str | None] | None:
+    return None
+
+
+def _threads(items: Any, path: str) -> Threads:
+    parents: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for i, raw in enumerate(items):
+        where = path if path == "d" else f"{path}[{i}]"
+        t = obj(raw, where)
+        if t.get("type") not in THREAD_TYPES or t.get("parent_id") is None:
+            continue
+        tid = snowflake(t.get("id"), f"{where}.id")
+        parents[tid] = snowflake(t["parent_id"], f"{where}.parent_id")
+        if t.get("name") is not None:
+            names[tid] = string(t["name"], f"{where}.name")
+    return Threads(parents, names)
+
+
+def _where(
+    channel_id: str, config: MappingConfig, thread_of: ThreadLookup
+) -> tuple[str, dict[str, Any]]:
+    """The event's channel (a thread's parent), and ``thread`` / ``thread_name`` data."""
+    found = thread_of(channel_id)
+    if found is None:
+        return config.channel(channel_id), {}
+    parent, name = found
+    extra: dict[str, Any] = {"thread": channel_id}
+    if name:
+        extra["thread_name"] = name
+    return config.channel(parent), extra
+
+
+def _message(
+    d: Mapping[str, Any],
+    config: MappingConfig,
+    thread_of: ThreadLookup,
+    *,
+    edit: bool,
 ) -> list[Event]:
     message_id = snowflake(d.get("id"), "d.id")
     channel_id = snowflake(d.get("channel_id"), "d.channel_id")
-    at = _time(d.get("timestamp"), "d.timestamp")
-    kind = _int(d.get("type"), "d.type")
-    author = _user(d.get("author"), "d.author")
-    content = _str(d.get("content"), "d.content")
+    if edit and any(d.get(k) is None for k in ("author", "content", "type", "timestamp")):
+        raise Skip("a partial MESSAGE_UPDATE without the message's author and text")
+    at = iso_time(d.get("timestamp"), "d.timestamp")
+    kind = integer(d.get("type"), "d.type")
+    author = user(d.get("author"), "d.author")
+    string(d.get("content"), "d.content")
     if "guild_id" not in d:
-        return []  # a direct message to the bot
-    community = config.community(snowflake(d["guild_id"], "d.guild_id"))
-    if (
-        community is None
-        or author.bot
-        or d.get("webhook_id") is not None
-        or kind not in MEMBER_MESSAGE_TYPES
-    ):
-        return []
-    data: dict[str, Any] = {"text": content, "message_id": message_id}
-    attachments = d.get("attachments", [])
-    if not isinstance(attachments, list):
-        raise PayloadError(f"expected an array, got {_kind(attachments)}", "d.attachments")
-    if attachments:
-        data["attachments"] = len(attachments)
-    reference = d.get("message_reference")
-    if kind == 19 and reference is not None:
-        ref = _obj(reference, "d.message_reference")
-        if ref.get("message_id") is not None:
-            data["reply_to"] = snowflake(ref["message_id"], "d.message_reference.message_id")
-        replied = d.get("referenced_message")
-        if replied is not None:
-            replied_author = _user(
-                _obj(replied, "d.referenced_message").get("author"), "d.referenced_message.author"
-            )
-            if not replied_author.bot:
-                data["reply_to_member"] = replied_author.id
+        raise Skip("a direct message to the bot")
+    guild_id = snowflake(d["guild_id"], "d.guild_id")
+    community = config.community(guild_id)
+    if community is None:
+        raise Skip(f"guild {guild_id} is not read by this adapter (see `guilds`)")
+    if author.bot or d.get("webhook_id") is not None:
+        raise Skip("a message from a bot or a webhook")
+    if kind not in MEMBER_MESSAGE_TYPES:
+        raise Skip(f"a system message (type {kind})")
+    data = message_data(d, "d", kind)
+    channel, extra = _where(channel_id, config, thread_of)
+    data.update(extra)
+    fields: dict[str, Any] = {"id": f"discord:{message_id}", "type": "message.posted"}
+    if edit:
+        if d.get("edited_timestamp") is None:
+            raise Skip("an update that is no edit (a link preview resolved, a pin...)")
+        edited = iso_time(d["edited_timestamp"], "d.edited_timestamp")
+        at = edited
+        ms = int(edited.timestamp() * 1000)
+        fields = {"id": f"discord:{message_id}:edited:{ms}", "type": "message.edited"}
     return [
-        _event(
+        event(
             {
-                "id": f"discord:{message_id}",
-                "type": "message.posted",
+                **fields,
                 "at": at.isoformat(),
                 "community": community,
                 "platform": config.platform,
-                "channel": config.channel(channel_id),
-                "member": _member(author, d.get("member"), "d.member", config),
+                "channel": channel,
+                "member": member_ref(author, d.get("member"), "d.member", config.roles),
                 "data": data,
             }
         )
     ]
 
 
-def _member_add(d: Mapping[str, Any], config: MappingConfig, received_at: datetime) -> list[Event]:
+def _message_create(
+    d: Mapping[str, Any], config: MappingConfig, received_at: datetime, threads: ThreadLookup
+) -> list[Event]:
+    return _message(d, config, threads, edit=False)
+
+
+def _message_update(
+    d: Mapping[str, Any], config: MappingConfig, received_at: datetime, threads: ThreadLookup
+) -> list[Event]:
+    return _message(d, config, threads, edit=True)
+
+
+def _member_add(
+    d: Mapping[str, Any], config: MappingConfig, received_at: datetime, threads: ThreadLookup
+) -> list[Event]:
     guild_id = snowflake(d.get("guild_id"), "d.guild_id")
-    user = _user(d.get("user"), "d.user")
-    at = _time(d.get("joined_at"), "d.joined_at")
+    joined = user(d.get("user"), "d.user")
+    at = iso_time(d.get("joined_at"), "d.joined_at")
     community = config.community(guild_id)
-    if community is None or user.bot:
-        return []
+    if community is None:
+        raise Skip(f"guild {guild_id} is not read by this adapter (see `guilds`)")
+    if joined.bot:
+        raise Skip("a bot joined")
     data: dict[str, Any] = {}
     if d.get("pending") is True:
         data["pending"] = True  # has not passed membership screening yet
     ms = int(at.timestamp() * 1000)
     return [
-        _event(
+        event(
             {
-                "id": f"discord:{guild_id}:joined:{user.id}:{ms}",
+                "id": f"discord:{guild_id}:joined:{joined.id}:{ms}",
                 "type": "member.joined",
                 "at": at.isoformat(),
                 "community": community,
                 "platform": config.platform,
-                "member": _member(user, d, "d", config),
+                "member": member_ref(joined, d, "d", config.roles),
                 "data": data,
             }
         )
@@ -262,23 +258,25 @@ def _member_add(d: Mapping[str, Any], config: MappingConfig, received_at: dateti
 
 
 def _member_remove(
-    d: Mapping[str, Any], config: MappingConfig, received_at: datetime
+    d: Mapping[str, Any], config: MappingConfig, received_at: datetime, threads: ThreadLookup
 ) -> list[Event]:
     guild_id = snowflake(d.get("guild_id"), "d.guild_id")
-    user = _user(d.get("user"), "d.user")
+    gone = user(d.get("user"), "d.user")
     community = config.community(guild_id)
-    if community is None or user.bot:
-        return []
+    if community is None:
+        raise Skip(f"guild {guild_id} is not read by this adapter (see `guilds`)")
+    if gone.bot:
+        raise Skip("a bot left")
     ms = int(received_at.timestamp() * 1000)
     return [
-        _event(
+        event(
             {
-                "id": f"discord:{guild_id}:left:{user.id}:{ms}",
+                "id": f"discord:{guild_id}:left:{gone.id}:{ms}",
                 "type": "member.left",
                 "at": received_at.isoformat(),
                 "community": community,
                 "platform": config.platform,
-                "member": _member(user, None, "d", config),
+                "member": member_ref(gone, None, "d", config.roles),
             }
         )
     ]
@@ -287,50 +285,55 @@ def _member_remove(
 def emoji_key(value: Any, path: str) -> str:
     """An emoji as one string: the character for a Unicode emoji, ``name:id`` for a custom
     one (the form the REST API takes in reaction URLs)."""
-    e = _obj(value, path)
+    e = obj(value, path)
     emoji_id = e.get("id")
     name = e.get("name")
     if emoji_id is None:
-        return _str(name, f"{path}.name")
+        return string(name, f"{path}.name")
     emoji_id = snowflake(emoji_id, f"{path}.id")
-    return f"{_str(name, f'{path}.name') if name is not None else 'emoji'}:{emoji_id}"
+    return f"{string(name, f'{path}.name') if name is not None else 'emoji'}:{emoji_id}"
 
 
 def _reaction_add(
-    d: Mapping[str, Any], config: MappingConfig, received_at: datetime
+    d: Mapping[str, Any], config: MappingConfig, received_at: datetime, threads: ThreadLookup
 ) -> list[Event]:
     user_id = snowflake(d.get("user_id"), "d.user_id")
     channel_id = snowflake(d.get("channel_id"), "d.channel_id")
     message_id = snowflake(d.get("message_id"), "d.message_id")
     emoji = emoji_key(d.get("emoji"), "d.emoji")
     if "guild_id" not in d:
-        return []  # a reaction in a direct message
-    community = config.community(snowflake(d["guild_id"], "d.guild_id"))
+        raise Skip("a reaction in a direct message")
+    guild_id = snowflake(d["guild_id"], "d.guild_id")
+    community = config.community(guild_id)
     if community is None:
-        return []
+        raise Skip(f"guild {guild_id} is not read by this adapter (see `guilds`)")
     member: dict[str, Any] = {"id": user_id, "created_at": snowflake_time(user_id).isoformat()}
     if d.get("member") is not None:
-        m = _obj(d["member"], "d.member")
-        user = _user(m.get("user"), "d.member.user")
-        if user.id != user_id:
-            raise PayloadError(f"is {user.id}, not the reacting user {user_id}", "d.member.user.id")
-        if user.bot:
-            return []
-        member = _member(user, m, "d.member", config)
+        m = obj(d["member"], "d.member")
+        reactor = user(m.get("user"), "d.member.user")
+        if reactor.id != user_id:
+            raise PayloadError(
+                f"is {reactor.id}, not the reacting user {user_id}", "d.member.user.id"
+            )
+        if reactor.bot:
+            raise Skip("a bot's reaction")
+        member = member_ref(reactor, m, "d.member", config.roles)
     data: dict[str, Any] = {"message_id": message_id, "emoji": emoji}
     if d.get("message_author_id") is not None:
         data["to_member"] = snowflake(d["message_author_id"], "d.message_author_id")
     if d.get("burst") is True:
         data["burst"] = True  # a super reaction
+    channel, extra = _where(channel_id, config, threads)
+    data.update(extra)
     return [
-        _event(
+        event(
             {
                 "id": f"discord:{message_id}:reaction:{user_id}:{emoji}",
                 "type": "reaction.added",
                 "at": received_at.isoformat(),
                 "community": community,
                 "platform": config.platform,
-                "channel": config.channel(channel_id),
+                "channel": channel,
                 "member": member,
                 "data": data,
             }
@@ -340,6 +343,7 @@ def _reaction_add(
 
 _HANDLERS = {
     "MESSAGE_CREATE": _message_create,
+    "MESSAGE_UPDATE": _message_update,
     "GUILD_MEMBER_ADD": _member_add,
     "GUILD_MEMBER_REMOVE": _member_remove,
     "MESSAGE_REACTION_ADD": _reaction_add,
@@ -349,7 +353,11 @@ __all__ = [
     "DISCORD_EPOCH_MS",
     "PLATFORM",
     "MappingConfig",
+    "Skip",
+    "ThreadLookup",
+    "Threads",
     "emoji_key",
+    "map_dispatch",
     "parse_dispatch",
     "snowflake",
     "snowflake_time",

@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engage_rules.plugin_api import Delivery, DeliveryError, Event, PayloadError, hookimpl
+from engage_rules.plugin_api import (
+    Delivery,
+    DeliveryError,
+    Event,
+    RegisterCommand,
+    SourceContext,
+    hookimpl,
+)
 
+from . import commands
 from .client import CAPABILITIES, DEFAULT_BASE_URL, DiscordClient, Targets
-from .mapping import PLATFORM, MappingConfig, parse_dispatch
+from .mapping import PLATFORM, MappingConfig
+from .parser import DispatchParser
+from .source import GatewaySource
 
 
 def _snowflake_keys(value: Any, what: str) -> Any:
@@ -59,6 +68,17 @@ class DiscordSettings(BaseModel):
         description="community → channel (id or name) for broadcasts without a channel",
     )
     timeout: float = Field(default=10.0, gt=0, description="seconds per API call")
+    shards: Literal["auto"] | int = Field(
+        default="auto",
+        description="gateway connections: `auto` (Discord's recommended count) or a number",
+    )
+
+    @field_validator("shards")
+    @classmethod
+    def _shard_count(cls, value: Literal["auto"] | int) -> Literal["auto"] | int:
+        if isinstance(value, int) and not 1 <= value <= 4096:
+            raise ValueError(f"shards: {value} is not `auto` or a number from 1 to 4096")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -124,12 +144,13 @@ class DiscordAdapter:
         self.settings = s
         self._clock = clock
         self.name = s.platform
-        self._config = MappingConfig(
+        config = MappingConfig(
             guilds=dict(s.guilds),
             channels=dict(s.channels),
             roles=dict(s.roles),
             platform=s.platform,
         )
+        self.parser = DispatchParser(config, clock=clock)
         self._guild_ids = {name: gid for gid, name in s.guilds.items()}
         self._channel_ids = {name: cid for cid, name in s.channels.items()}
         self._role_ids: dict[str, list[str]] = {}
@@ -145,17 +166,7 @@ class DiscordAdapter:
         """A gateway payload → events.  A relay that forwards gateway payloads may add a
         top-level ``received_at`` (ISO 8601) for the dispatches that carry no time;
         without it they are dated when parsed."""
-        if isinstance(payload, Mapping) and "received_at" in payload:
-            raw = payload["received_at"]
-            try:
-                received = datetime.fromisoformat(raw) if isinstance(raw, str) else None
-            except ValueError:
-                received = None
-            if received is None or received.tzinfo is None:
-                raise PayloadError("expected an ISO 8601 time with an offset", "received_at")
-        else:
-            received = datetime.fromtimestamp(self._clock(), UTC)
-        return parse_dispatch(payload, self._config, received)
+        return self.parser.parse(payload)
 
     def guild_of(self, community: str) -> str:
         if community in self._guild_ids:
@@ -210,6 +221,19 @@ class DiscordAdapter:
             raise DeliveryError("the discord adapter is closed")
         return self._client.deliver(action, self._targets)
 
+    def connect(self, context: SourceContext) -> GatewaySource:
+        """The gateway connection(s) that read the bot's guilds into the runtime
+        (source.py; not started yet)."""
+        s = self.settings
+        return GatewaySource(
+            context,
+            token=s.token,
+            base_url=s.base_url,
+            shards=s.shards,
+            parse=self.parse,
+            timeout=s.timeout,
+        )
+
     def close(self) -> None:
         self._closed = True
 
@@ -225,4 +249,14 @@ def register_adapters(register: Callable[..., None]) -> None:
         make_adapter,
         "Discord: gateway messages, joins, leaves and reactions in; messages, "
         "deletions, timeouts, kicks, bans, roles, pins and polls out over REST",
+    )
+
+
+@hookimpl
+def register_commands(register: RegisterCommand) -> None:
+    register(
+        "discord",
+        commands.configure,
+        commands.run,
+        "Discord: `map` gateway dispatches to events, `import` a DiscordChatExporter export",
     )

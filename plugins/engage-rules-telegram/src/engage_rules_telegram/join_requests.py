@@ -21,7 +21,13 @@ from typing import Any
 
 from engage_rules.plugin_api import Event
 
-from .mapping import MappingConfig, _chat, _event, _int, _obj, _str, _time, _user
+from .fields import event as _event
+from .fields import integer as _int
+from .fields import obj as _obj
+from .fields import string as _str
+from .fields import unix_time as _time
+from .fields import user as _user
+from .mapping import MappingConfig, _chat
 
 #: The update field this module reads.
 UPDATE_TYPE = "chat_join_request"

@@ -6,6 +6,8 @@ What is read (everything else is understood and ignored, returning ``[]``):
 Update                                 Events
 =====================================  ==================================================
 ``message`` with text / media          ``message.posted`` (``data.text``: text or caption)
+``edited_message``                     ``message.edited`` (the new text; ``at``: the edit)
+later items of an album with a caption ``message.edited`` (the album is one post)
 ``chat_member`` (left/kicked → in)     ``member.joined``  (when ``member_updates`` is
 ``chat_member`` (in → left/kicked)     ``member.left``     ``"chat_member"``, the default)
 ``message.new_chat_members``           ``member.joined`` per user (when ``member_updates``
@@ -21,6 +23,9 @@ the same event ids and the runner processes it once:
   string when ``chats`` is empty; with a non-empty ``chats``, other chats are ignored;
 * the channel is the chat id as a string.
 
+A group migrated to a supergroup stays one community: the new chat id maps to the old
+one's community once the migration message is seen (:class:`MappingConfig` ``migrated``).
+
 Only groups and supergroups are read: private chats with the bot and channel posts have no
 community member.  Messages from bots (and from anonymous admins, which Telegram sends as
 the ``GroupAnonymousBot``) are ignored.
@@ -28,33 +33,17 @@ the ``GroupAnonymousBot``) are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from engage_rules.plugin_api import Event, EventError, PayloadError, event_from_obj
+from engage_rules.plugin_api import Event, PayloadError
+
+from .fields import Migrated, Skip, array, boolean, integer, obj, string, unix_time, user
+from .fields import event as _event
+from .messages import CONTENT_KINDS, content_kind, message_data
 
 PLATFORM = "telegram"
-
-#: Message fields that carry member content (anything else is a service message).
-CONTENT_KINDS = (
-    "text",
-    "photo",
-    "video",
-    "animation",
-    "audio",
-    "document",
-    "sticker",
-    "voice",
-    "video_note",
-    "poll",
-    "location",
-    "venue",
-    "contact",
-    "dice",
-    "story",
-)
 
 #: ``ChatMember.status`` values, and whether the user is in the chat with that status
 #: (``restricted`` members carry their own ``is_member`` flag).
@@ -71,6 +60,9 @@ _STATUS_ROLES = {"creator": ("owner", "admin"), "administrator": ("admin",)}
 #: ``(channel, message_id) → author member id``, for ``reaction.added``'s ``to_member``
 #: (a ``message_reaction`` update does not say who wrote the message).
 AuthorLookup = Callable[[str, str], str | None]
+#: ``(chat id, media_group_id, message_id) → the album's first message id``: remembers the
+#: first message id it is given for an album and returns it ever after.
+AlbumLookup = Callable[[int, str, int], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,258 +77,256 @@ class MappingConfig:
     #: join is never counted twice.
     member_updates: Literal["chat_member", "service_messages"] = "chat_member"
     platform: str = PLATFORM
+    #: new chat id → the chat id it was migrated from (a group that became a supergroup):
+    #: the new chat belongs to the old one's community.
+    migrated: Mapping[str, str] = field(default_factory=dict)
 
     def community(self, chat_id: int) -> str | None:
         key = str(chat_id)
+        old = self.migrated.get(key)
         if not self.chats:
-            return key
-        return self.chats.get(key)
-
-
-# -- typed access with the path of the offending field ----------------------------------------
-
-
-def _obj(value: Any, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise PayloadError(f"expected an object, got {_kind(value)}", path)
-    return value
-
-
-def _int(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PayloadError(f"expected an integer, got {_kind(value)}", path)
-    return value
-
-
-def _str(value: Any, path: str) -> str:
-    if not isinstance(value, str):
-        raise PayloadError(f"expected a string, got {_kind(value)}", path)
-    return value
-
-
-def _list(value: Any, path: str) -> Sequence[Any]:
-    if not isinstance(value, list):
-        raise PayloadError(f"expected an array, got {_kind(value)}", path)
-    return value
-
-
-def _bool(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise PayloadError(f"expected true or false, got {_kind(value)}", path)
-    return value
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
-def _time(value: Any, path: str) -> str:
-    seconds = _int(value, path)
-    try:
-        return datetime.fromtimestamp(seconds, UTC).isoformat()
-    except (OverflowError, OSError, ValueError):
-        raise PayloadError(f"{seconds} is not a valid Unix time", path) from None
-
-
-@dataclass(frozen=True, slots=True)
-class _User:
-    id: int
-    is_bot: bool
-    name: str
-
-    def ref(self, roles: tuple[str, ...] = ()) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": str(self.id)}
-        if self.name:
-            out["name"] = self.name
-        if roles:
-            out["roles"] = list(roles)
-        return out
-
-
-def _user(value: Any, path: str) -> _User:
-    u = _obj(value, path)
-    first = _str(u.get("first_name"), f"{path}.first_name")
-    last = u.get("last_name")
-    name = first if last is None else f"{first} {_str(last, f'{path}.last_name')}".strip()
-    return _User(_int(u.get("id"), f"{path}.id"), _bool(u.get("is_bot"), f"{path}.is_bot"), name)
+            return old if old is not None else key
+        name = self.chats.get(key)
+        if name is None and old is not None:
+            name = self.chats.get(old)
+        return name
 
 
 def _chat(value: Any, path: str, config: MappingConfig) -> tuple[int, str | None]:
-    """The chat id and its community (None: a chat this adapter does not read)."""
-    chat = _obj(value, path)
-    chat_id = _int(chat.get("id"), f"{path}.id")
-    chat_type = _str(chat.get("type"), f"{path}.type")
+    """The chat id and its community (None: a group not listed in ``chats``); a chat that
+    is not a group raises :class:`Skip`."""
+    chat = obj(value, path)
+    chat_id = integer(chat.get("id"), f"{path}.id")
+    chat_type = string(chat.get("type"), f"{path}.type")
     if chat_type not in ("group", "supergroup"):
-        return chat_id, None
+        raise Skip(f"a {chat_type} chat: only groups and supergroups are read")
     return chat_id, config.community(chat_id)
-
-
-def _event(obj: dict[str, Any]) -> Event:
-    try:
-        return event_from_obj(obj)
-    except EventError as err:
-        raise PayloadError(f"cannot build a {obj['type']} event: {err.message}") from None
 
 
 # -- updates ---------------------------------------------------------------------------------
 
 
 def parse_update(
-    update: Any, config: MappingConfig, author_of: AuthorLookup | None = None
+    update: Any,
+    config: MappingConfig,
+    author_of: AuthorLookup | None = None,
+    album_first: AlbumLookup | None = None,
 ) -> list[Event]:
-    """One Telegram ``Update`` object → events.  Raises :class:`PayloadError`."""
-    u = _obj(update, "update")
-    _int(u.get("update_id"), "update_id")
-    if "message" in u:
-        return _message(_obj(u["message"], "message"), config)
-    if "chat_member" in u:
-        return _chat_member(_obj(u["chat_member"], "chat_member"), config)
-    if "message_reaction" in u:
-        return _reaction(_obj(u["message_reaction"], "message_reaction"), config, author_of)
-    return []
+    """One Telegram ``Update`` object → events.  Raises :class:`PayloadError`.
 
-
-def _message(m: Mapping[str, Any], config: MappingConfig) -> list[Event]:
-    chat_id, community = _chat(m.get("chat"), "message.chat", config)
-    message_id = _int(m.get("message_id"), "message.message_id")
-    at = _time(m.get("date"), "message.date")
-    if community is None:
+    Without ``album_first``, every item of an album is a post of its own; the adapter
+    passes its bounded memory of recent albums (:class:`.parser.UpdateParser`)."""
+    try:
+        return map_update(update, config, author_of, album_first)
+    except Skip:
         return []
+
+
+def map_update(
+    update: Any,
+    config: MappingConfig,
+    author_of: AuthorLookup | None = None,
+    album_first: AlbumLookup | None = None,
+) -> list[Event]:
+    """:func:`parse_update`, raising :class:`Skip` (or :class:`Migrated`) with the reason
+    when the update maps to no event."""
+    u = obj(update, "update")
+    integer(u.get("update_id"), "update_id")
+    if "message" in u:
+        return _message(obj(u["message"], "message"), "message", config, album_first)
+    if "edited_message" in u:
+        return _message(obj(u["edited_message"], "edited_message"), "edited_message", config)
+    if "chat_member" in u:
+        return _chat_member(obj(u["chat_member"], "chat_member"), config)
+    if "message_reaction" in u:
+        return _reaction(obj(u["message_reaction"], "message_reaction"), config, author_of)
+    kinds = sorted(k for k in u if k != "update_id")
+    raise Skip(f"an update of kind {', '.join(kinds) or 'none'}: not read by this adapter")
+
+
+def _message(
+    m: Mapping[str, Any], path: str, config: MappingConfig, album_first: AlbumLookup | None = None
+) -> list[Event]:
+    chat_id, community = _chat(m.get("chat"), f"{path}.chat", config)
+    message_id = integer(m.get("message_id"), f"{path}.message_id")
+    at = unix_time(m.get("date"), f"{path}.date")
+    if "migrate_to_chat_id" in m:
+        raise Migrated(chat_id, integer(m["migrate_to_chat_id"], f"{path}.migrate_to_chat_id"))
+    if "migrate_from_chat_id" in m:
+        raise Migrated(integer(m["migrate_from_chat_id"], f"{path}.migrate_from_chat_id"), chat_id)
+    if community is None:
+        raise Skip(f"chat {chat_id} is not a group read by this adapter (see `chats`)")
     base = {"at": at, "community": community, "platform": config.platform, "channel": str(chat_id)}
-    actor = _user(m["from"], "message.from") if "from" in m else None
-    if "new_chat_members" in m:
-        if config.member_updates != "service_messages":
-            return []
-        events = []
-        for i, raw in enumerate(_list(m["new_chat_members"], "message.new_chat_members")):
-            user = _user(raw, f"message.new_chat_members[{i}]")
-            if user.is_bot:
-                continue
-            inviter = {"inviter": str(actor.id)} if actor and actor.id != user.id else {}
-            events.append(
-                _event(
-                    {
-                        **base,
-                        "id": f"telegram:{chat_id}:{message_id}:joined:{user.id}",
-                        "type": "member.joined",
-                        "member": user.ref(),
-                        "data": inviter,
-                    }
-                )
-            )
-        return events
-    if "left_chat_member" in m:
-        if config.member_updates != "service_messages":
-            return []
-        user = _user(m["left_chat_member"], "message.left_chat_member")
-        if user.is_bot:
-            return []
-        removed = actor is not None and actor.id != user.id
-        return [
+    actor = user(m["from"], f"{path}.from") if "from" in m else None
+    if path == "message" and "new_chat_members" in m:
+        return _joined(m, config, base, actor, chat_id, message_id)
+    if path == "message" and "left_chat_member" in m:
+        return _left(m, config, base, actor, chat_id, message_id)
+    kind = content_kind(m)
+    if kind is None:
+        raise Skip("a service message")
+    if actor is None or actor.is_bot or "sender_chat" in m:
+        raise Skip("a message from a bot, a channel or an anonymous admin")
+    data = message_data(m, path, kind)
+    if path == "edited_message":
+        edited = integer(m.get("edit_date"), f"{path}.edit_date")
+        fields = {
+            "id": f"telegram:{chat_id}:{message_id}:edited:{edited}",
+            "type": "message.edited",
+            "at": unix_time(edited, f"{path}.edit_date"),
+        }
+    else:
+        fields = {"id": f"telegram:{chat_id}:{message_id}", "type": "message.posted"}
+        group = data.get("media_group_id")
+        if group is not None and album_first is not None:
+            first = album_first(chat_id, group, message_id)
+            if first != message_id:
+                if not data["text"] and "links" not in data:
+                    raise Skip(f"a later item of the album {group} (not a post of its own)")
+                data["album_first"] = str(first)
+                fields = {"id": f"telegram:{chat_id}:{message_id}:album", "type": "message.edited"}
+    return [_event({**base, **fields, "member": actor.ref(), "data": data})]
+
+
+def _joined(
+    m: Mapping[str, Any],
+    config: MappingConfig,
+    base: dict[str, Any],
+    actor: Any,
+    chat_id: int,
+    message_id: int,
+) -> list[Event]:
+    if config.member_updates != "service_messages":
+        raise Skip("a join service message (joins are read from chat_member updates)")
+    events = []
+    for i, raw in enumerate(array(m["new_chat_members"], "message.new_chat_members")):
+        joined = user(raw, f"message.new_chat_members[{i}]")
+        if joined.is_bot:
+            continue
+        inviter = {"inviter": str(actor.id)} if actor and actor.id != joined.id else {}
+        events.append(
             _event(
                 {
                     **base,
-                    "id": f"telegram:{chat_id}:{message_id}:left:{user.id}",
-                    "type": "member.left",
-                    "member": user.ref(),
-                    "data": {"reason": "kicked" if removed else "left"},
+                    "id": f"telegram:{chat_id}:{message_id}:joined:{joined.id}",
+                    "type": "member.joined",
+                    "member": joined.ref(),
+                    "data": inviter,
                 }
             )
-        ]
-    kind = next((k for k in CONTENT_KINDS if k in m), None)
-    if kind is None or actor is None or actor.is_bot or "sender_chat" in m:
-        return []  # a service message, a channel post or a bot's message
-    text = m.get("text", m.get("caption", ""))
-    data: dict[str, Any] = {
-        "text": _str(text, "message.text" if "text" in m else "message.caption"),
-        "message_id": str(message_id),
-        "kind": kind,
-    }
-    if "reply_to_message" in m:
-        reply = _obj(m["reply_to_message"], "message.reply_to_message")
-        data["reply_to"] = str(_int(reply.get("message_id"), "message.reply_to_message.message_id"))
-        if "from" in reply:
-            author = _user(reply["from"], "message.reply_to_message.from")
-            if not author.is_bot:
-                data["reply_to_member"] = str(author.id)
-    if m.get("is_topic_message") is True:
-        data["thread_id"] = str(_int(m.get("message_thread_id"), "message.message_thread_id"))
+        )
+    if not events:
+        raise Skip("only bots joined")
+    return events
+
+
+def _left(
+    m: Mapping[str, Any],
+    config: MappingConfig,
+    base: dict[str, Any],
+    actor: Any,
+    chat_id: int,
+    message_id: int,
+) -> list[Event]:
+    if config.member_updates != "service_messages":
+        raise Skip("a leave service message (leaves are read from chat_member updates)")
+    gone = user(m["left_chat_member"], "message.left_chat_member")
+    if gone.is_bot:
+        raise Skip("a bot left")
+    removed = actor is not None and actor.id != gone.id
     return [
         _event(
             {
                 **base,
-                "id": f"telegram:{chat_id}:{message_id}",
-                "type": "message.posted",
-                "member": actor.ref(),
-                "data": data,
+                "id": f"telegram:{chat_id}:{message_id}:left:{gone.id}",
+                "type": "member.left",
+                "member": gone.ref(),
+                "data": {"reason": "kicked" if removed else "left"},
             }
         )
     ]
 
 
 def _status(value: Any, path: str) -> tuple[str, bool]:
-    cm = _obj(value, path)
-    status = _str(cm.get("status"), f"{path}.status")
+    cm = obj(value, path)
+    status = string(cm.get("status"), f"{path}.status")
     if status not in _STATUSES:
         raise PayloadError(f"unknown chat member status {status!r}", f"{path}.status")
     inside = _STATUSES[status]
     if inside is None:
-        inside = _bool(cm.get("is_member"), f"{path}.is_member")
+        inside = boolean(cm.get("is_member"), f"{path}.is_member")
     return status, inside
 
 
 def _chat_member(cmu: Mapping[str, Any], config: MappingConfig) -> list[Event]:
     chat_id, community = _chat(cmu.get("chat"), "chat_member.chat", config)
-    at = _time(cmu.get("date"), "chat_member.date")
-    actor = _user(cmu.get("from"), "chat_member.from")
+    at = unix_time(cmu.get("date"), "chat_member.date")
+    actor = user(cmu.get("from"), "chat_member.from")
     _, was_in = _status(cmu.get("old_chat_member"), "chat_member.old_chat_member")
     status, now_in = _status(cmu.get("new_chat_member"), "chat_member.new_chat_member")
-    new = _obj(cmu["new_chat_member"], "chat_member.new_chat_member")
-    user = _user(new.get("user"), "chat_member.new_chat_member.user")
-    if community is None or config.member_updates != "chat_member" or user.is_bot:
-        return []
+    new = obj(cmu["new_chat_member"], "chat_member.new_chat_member")
+    member = user(new.get("user"), "chat_member.new_chat_member.user")
+    if community is None:
+        raise Skip(f"chat {chat_id} is not a group read by this adapter (see `chats`)")
+    if config.member_updates != "chat_member":
+        raise Skip("a chat_member update (joins are read from service messages)")
+    if member.is_bot:
+        raise Skip("a bot's membership changed")
     if was_in == now_in:
-        return []  # a promotion, a restriction...: not a join or a leave
+        raise Skip(f"a change of status to {status!r}: not a join or a leave")
     kind = "joined" if now_in else "left"
     data: dict[str, Any] = {}
-    if now_in and actor.id != user.id:
+    if now_in and actor.id != member.id:
         data["inviter"] = str(actor.id)
+    if now_in:
+        data.update(_invite(cmu))
     if not now_in:
-        data["reason"] = "kicked" if status == "kicked" or actor.id != user.id else "left"
+        data["reason"] = "kicked" if status == "kicked" or actor.id != member.id else "left"
     return [
         _event(
             {
-                "id": f"telegram:{chat_id}:{kind}:{user.id}:{cmu['date']}",
+                "id": f"telegram:{chat_id}:{kind}:{member.id}:{cmu['date']}",
                 "type": f"member.{kind}",
                 "at": at,
                 "community": community,
                 "platform": config.platform,
                 "channel": str(chat_id),
-                "member": user.ref(_STATUS_ROLES.get(status, ())),
+                "member": member.ref(_STATUS_ROLES.get(status, ())),
                 "data": data,
             }
         )
     ]
 
 
+def _invite(cmu: Mapping[str, Any]) -> dict[str, Any]:
+    """How the member joined: ``invite_link`` (the link, as Telegram shows it to the bot:
+    links created by other admins have their end replaced by "…"), its ``invite_name``
+    and ``invite_creator``; ``via_join_request`` when an admin approved a request."""
+    out: dict[str, Any] = {}
+    if cmu.get("invite_link") is not None:
+        link = obj(cmu["invite_link"], "chat_member.invite_link")
+        out["invite_link"] = string(link.get("invite_link"), "chat_member.invite_link.invite_link")
+        if link.get("name") is not None:
+            out["invite_name"] = string(link["name"], "chat_member.invite_link.name")
+        if link.get("creator") is not None:
+            creator = user(link["creator"], "chat_member.invite_link.creator")
+            out["invite_creator"] = str(creator.id)
+    if cmu.get("via_join_request") is True:
+        out["via_join_request"] = True
+    if cmu.get("via_chat_folder_invite_link") is True:
+        out["via_chat_folder_invite_link"] = True
+    return out
+
+
 def reaction_key(value: Any, path: str) -> str:
     """A ``ReactionType`` as one string: the emoji itself, ``custom:<custom_emoji_id>`` or
     ``paid``."""
-    r = _obj(value, path)
-    kind = _str(r.get("type"), f"{path}.type")
+    r = obj(value, path)
+    kind = string(r.get("type"), f"{path}.type")
     if kind == "emoji":
-        return _str(r.get("emoji"), f"{path}.emoji")
+        return string(r.get("emoji"), f"{path}.emoji")
     if kind == "custom_emoji":
-        return "custom:" + _str(r.get("custom_emoji_id"), f"{path}.custom_emoji_id")
+        return "custom:" + string(r.get("custom_emoji_id"), f"{path}.custom_emoji_id")
     return kind
 
 
@@ -344,21 +334,23 @@ def _reaction(
     mr: Mapping[str, Any], config: MappingConfig, author_of: AuthorLookup | None
 ) -> list[Event]:
     chat_id, community = _chat(mr.get("chat"), "message_reaction.chat", config)
-    message_id = _int(mr.get("message_id"), "message_reaction.message_id")
-    at = _time(mr.get("date"), "message_reaction.date")
+    message_id = integer(mr.get("message_id"), "message_reaction.message_id")
+    at = unix_time(mr.get("date"), "message_reaction.date")
     old = [
         reaction_key(r, f"message_reaction.old_reaction[{i}]")
-        for i, r in enumerate(_list(mr.get("old_reaction"), "message_reaction.old_reaction"))
+        for i, r in enumerate(array(mr.get("old_reaction"), "message_reaction.old_reaction"))
     ]
     new = [
         reaction_key(r, f"message_reaction.new_reaction[{i}]")
-        for i, r in enumerate(_list(mr.get("new_reaction"), "message_reaction.new_reaction"))
+        for i, r in enumerate(array(mr.get("new_reaction"), "message_reaction.new_reaction"))
     ]
     if "user" not in mr:
-        return []  # an anonymous reaction, on behalf of a chat (actor_chat)
-    user = _user(mr["user"], "message_reaction.user")
-    if community is None or user.is_bot:
-        return []
+        raise Skip("an anonymous reaction, on behalf of a chat (actor_chat)")
+    reactor = user(mr["user"], "message_reaction.user")
+    if community is None:
+        raise Skip(f"chat {chat_id} is not a group read by this adapter (see `chats`)")
+    if reactor.is_bot:
+        raise Skip("a bot's reaction")
     channel = str(chat_id)
     author = author_of(channel, str(message_id)) if author_of is not None else None
     events = []
@@ -371,25 +363,31 @@ def _reaction(
         events.append(
             _event(
                 {
-                    "id": f"telegram:{chat_id}:{message_id}:reaction:{user.id}:{key}",
+                    "id": f"telegram:{chat_id}:{message_id}:reaction:{reactor.id}:{key}",
                     "type": "reaction.added",
                     "at": at,
                     "community": community,
                     "platform": config.platform,
                     "channel": channel,
-                    "member": user.ref(),
+                    "member": reactor.ref(),
                     "data": data,
                 }
             )
         )
+    if not events:
+        raise Skip("no reaction was added (only removed or kept)")
     return events
 
 
 __all__ = [
     "CONTENT_KINDS",
     "PLATFORM",
+    "AlbumLookup",
     "AuthorLookup",
     "MappingConfig",
+    "Migrated",
+    "Skip",
+    "map_update",
     "parse_update",
     "reaction_key",
 ]

@@ -3,20 +3,25 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engage_rules.plugin_api import Delivery, DeliveryError, Event, hookimpl
+from engage_rules.plugin_api import Delivery, DeliveryError, Event, RegisterCommand, hookimpl
 
+from . import commands
 from .client import CAPABILITIES, DEFAULT_BASE_URL, TelegramClient
-from .join_requests import join_request_events
-from .mapping import PLATFORM, MappingConfig, parse_update
+from .mapping import PLATFORM, MappingConfig
+from .parser import UpdateParser
+
+#: The Bot API gives no account creation time, so events carry no ``member.created_at``.
+MISSING_FIELDS = {
+    "member.account_age": "the Bot API gives no account creation time",
+    "member.created_at": "the Bot API gives no account creation time",
+}
 
 
 class TelegramSettings(BaseModel):
@@ -91,32 +96,13 @@ class TelegramSettings(BaseModel):
         return self
 
 
-class _Authors:
-    """A bounded map ``(channel, message_id) → author``, least recently used first out."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple[str, str], str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def remember(self, channel: str, message_id: str, author: str) -> None:
-        if self._size == 0:
-            return
-        with self._lock:
-            self._items[(channel, message_id)] = author
-            self._items.move_to_end((channel, message_id))
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def get(self, channel: str, message_id: str) -> str | None:
-        with self._lock:
-            return self._items.get((channel, message_id))
-
-
 class TelegramAdapter:
     """Telegram Bot API adapter: ``Update`` objects in, Bot API calls out."""
 
     capabilities = CAPABILITIES
+    #: Fields rules may read that Telegram never gives (``engage-rules validate
+    #: --platform telegram`` warns about rules reading them).
+    missing_fields = MISSING_FIELDS
 
     def __init__(
         self,
@@ -131,36 +117,32 @@ class TelegramAdapter:
         )
         self.settings = s
         self.name = s.platform
-        self._config = MappingConfig(
+        config = MappingConfig(
             chats=dict(s.chats), member_updates=s.member_updates, platform=s.platform
         )
         self._chat_ids = {name: int(chat) for chat, name in s.chats.items()}
-        self._authors = _Authors(s.author_cache)
+        self.parser = UpdateParser(config, author_cache=s.author_cache)
         self._client = TelegramClient(s.token, base_url=s.base_url, timeout=s.timeout, clock=clock)
         self._closed = False
 
     def parse(self, payload: Mapping[str, Any]) -> list[Event]:
         """An ``Update`` (webhook body or one ``getUpdates`` result) → events."""
-        requests = join_request_events(payload, self._config)
-        if requests is not None:
-            return requests
-        events = parse_update(payload, self._config, self._authors.get)
-        for e in events:
-            if e.type == "message.posted" and e.member is not None and e.channel is not None:
-                self._authors.remember(e.channel, e.data["message_id"], e.member.id)
-        return events
+        return self.parser.parse(payload)
 
     def chat_of(self, community: str) -> int:
-        """The chat id of a community: from ``chats``, else the community name itself."""
+        """The chat id of a community: from ``chats``, else the community name itself (or
+        the supergroup it was migrated to, when this run saw the migration)."""
         if community in self._chat_ids:
-            return self._chat_ids[community]
+            chat = self._chat_ids[community]
+            return self.parser.migrated_to(chat) or chat
         try:
-            return int(community)
+            chat = int(community)
         except ValueError:
             raise DeliveryError(
                 f"community {community!r} has no Telegram chat: map its chat id to it in `chats`",
                 permanent=True,
             ) from None
+        return self.parser.migrated_to(chat) or chat
 
     def deliver(self, action: Mapping[str, Any]) -> Delivery:
         if self._closed:
@@ -179,8 +161,18 @@ def make_adapter(settings: Mapping[str, Any]) -> TelegramAdapter:
 def register_adapters(register: Callable[..., None]) -> None:
     register(
         "telegram",
-        make_adapter,
-        "Telegram Bot API: group messages, joins, join requests, leaves and reactions in; "
-        "messages, deletions, mutes, kicks, bans, member tags, pins, join answers and polls "
-        "out",
+        TelegramAdapter,
+        "Telegram Bot API: group messages, edits, joins, join requests, leaves and "
+        "reactions in; messages, deletions, mutes, kicks, bans, member tags, pins, join "
+        "answers and polls out",
+    )
+
+
+@hookimpl
+def register_commands(register: RegisterCommand) -> None:
+    register(
+        "telegram",
+        commands.configure,
+        commands.run,
+        "Telegram: `map` Bot API updates to events, `import` a Telegram Desktop export",
     )

@@ -1,0 +1,99 @@
+"""``engage-rules discord map`` and ``engage-rules discord import`` (registered through
+the ``register_commands`` hook by :mod:`.plugin`).
+
+* ``map PAYLOADS.jsonl`` — one gateway dispatch (``{"op": 0, "t": ..., "d": ...}``)
+  per line → the events the live adapter makes of each (the same
+  :class:`.parser.DispatchParser`), one JSON line per event on standard output; notes
+  on standard error for payloads that make no event and for lines that cannot be read.
+  Exit 0 unless the file cannot be read.
+* ``import EXPORT.json`` — a DiscordChatExporter JSON export → events (JSON Lines) for
+  ``engage-rules replay``, ``compare`` and ``report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+
+from engage_rules.plugin_api import PayloadError, map_payload_file, write_events
+
+from .export import ExportReader
+from .mapping import MappingConfig
+from .parser import DispatchParser
+
+
+def _pair(value: str) -> tuple[str, str]:
+    key, sep, name = value.partition("=")
+    if not (key.isascii() and key.isdigit() and sep and name):
+        raise argparse.ArgumentTypeError(f"{value!r} is not ID=NAME")
+    return key, name
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="discord_command", required=True, metavar="COMMAND")
+    m = sub.add_parser(
+        "map", help="map gateway dispatches (JSON Lines) to the events the adapter makes"
+    )
+    m.add_argument(
+        "payloads",
+        metavar="PAYLOADS.jsonl",
+        help='one gateway payload per line ({"op": 0, "t": ..., "d": ...}; op may be left out)',
+    )
+    for flag, setting in (("--guild", "guilds"), ("--channel", "channels"), ("--role", "roles")):
+        m.add_argument(
+            flag,
+            action="append",
+            type=_pair,
+            default=[],
+            metavar="ID=NAME",
+            help=f"the adapter's `{setting}` setting (repeatable)",
+        )
+    i = sub.add_parser("import", help="a DiscordChatExporter JSON export → events (JSON Lines)")
+    i.add_argument("export", metavar="EXPORT.json", help="a channel exported as JSON")
+    i.add_argument("--community", help="the community name (default: the server's name)")
+    i.add_argument("-o", "--output", help="write the events here (default: standard output)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.discord_command == "map":
+        config = MappingConfig(
+            guilds=dict(args.guild), channels=dict(args.channel), roles=dict(args.role)
+        )
+        return map_payload_file(args.payloads, DispatchParser(config).explain)
+    return _import(args)
+
+
+def _import(args: argparse.Namespace) -> int:
+    try:
+        with open(args.export, "rb") as f:
+            export = orjson.loads(f.read())
+    except OSError as err:
+        print(f"{args.export}: cannot read: {err.strerror or err}", file=sys.stderr)
+        return 1
+    except orjson.JSONDecodeError as err:
+        print(f"{args.export}: not JSON: {err}", file=sys.stderr)
+        return 1
+    notes: list[str] = []
+    try:
+        reader = ExportReader(export, args.community, notes.append)
+    except PayloadError as err:
+        print(f"{args.export}: not a DiscordChatExporter JSON export: {err}", file=sys.stderr)
+        return 1
+    try:
+        count = write_events(reader.events(), args.output)
+    except OSError as err:
+        print(f"{args.output}: cannot write: {err.strerror or err}", file=sys.stderr)
+        return 1
+    for note in notes:
+        print(f"{args.export}: {note}", file=sys.stderr)
+    print(
+        f"{args.export}: {len(reader.messages)} message(s), {count} event(s) "
+        f"for the community {reader.community!r}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+__all__ = ["configure", "run"]

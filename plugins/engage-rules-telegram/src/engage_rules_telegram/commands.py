@@ -1,0 +1,100 @@
+"""``engage-rules telegram map`` and ``engage-rules telegram import`` (registered through
+the ``register_commands`` hook by :mod:`.plugin`).
+
+* ``map PAYLOADS.jsonl`` — one Bot API ``Update`` per line → the events the live adapter
+  makes of each (the same :class:`.parser.UpdateParser`), one JSON line per event on
+  standard output; notes on standard error for updates that make no event and for lines
+  that cannot be read.  Exit 0 unless the file cannot be read.
+* ``import EXPORT.json`` — a Telegram Desktop chat export → events (JSON Lines) for
+  ``engage-rules replay``, ``compare`` and ``report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+
+from engage_rules.plugin_api import PayloadError, map_payload_file, write_events
+
+from .export import ExportReader
+from .mapping import MappingConfig
+from .parser import UpdateParser
+
+
+def _chat(value: str) -> tuple[str, str]:
+    chat, sep, name = value.partition("=")
+    try:
+        return str(int(chat)), name if sep and name else str(int(chat))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not CHAT_ID=COMMUNITY") from None
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="telegram_command", required=True, metavar="COMMAND")
+    m = sub.add_parser(
+        "map", help="map Bot API updates (JSON Lines) to the events the adapter makes"
+    )
+    m.add_argument("payloads", metavar="PAYLOADS.jsonl", help="one Update object per line")
+    m.add_argument(
+        "--chat",
+        action="append",
+        type=_chat,
+        default=[],
+        metavar="CHAT_ID=COMMUNITY",
+        help="the adapter's `chats` setting (repeatable; default: every group, its id "
+        "as the community)",
+    )
+    m.add_argument(
+        "--member-updates",
+        choices=("chat_member", "service_messages"),
+        default="chat_member",
+        help="the adapter's `member_updates` setting",
+    )
+    i = sub.add_parser("import", help="a Telegram Desktop chat export → events (JSON Lines)")
+    i.add_argument("export", metavar="EXPORT.json", help="result.json of an exported chat")
+    i.add_argument("--community", help="the community name (default: the chat's name)")
+    i.add_argument("-o", "--output", help="write the events here (default: standard output)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.telegram_command == "map":
+        config = MappingConfig(chats=dict(args.chat), member_updates=args.member_updates)
+        parser = UpdateParser(config, author_cache=100_000)
+        return map_payload_file(args.payloads, parser.explain)
+    return _import(args)
+
+
+def _import(args: argparse.Namespace) -> int:
+    try:
+        with open(args.export, "rb") as f:
+            export = orjson.loads(f.read())
+    except OSError as err:
+        print(f"{args.export}: cannot read: {err.strerror or err}", file=sys.stderr)
+        return 1
+    except orjson.JSONDecodeError as err:
+        print(f"{args.export}: not JSON: {err}", file=sys.stderr)
+        return 1
+    notes: list[str] = []
+    try:
+        reader = ExportReader(export, args.community, notes.append)
+    except PayloadError as err:
+        print(f"{args.export}: not a Telegram Desktop chat export: {err}", file=sys.stderr)
+        return 1
+    try:
+        count = write_events(reader.events(), args.output)
+    except OSError as err:
+        print(f"{args.output}: cannot write: {err.strerror or err}", file=sys.stderr)
+        return 1
+    for note in notes:
+        print(f"{args.export}: {note}", file=sys.stderr)
+    print(
+        f"{args.export}: {len(reader.messages)} message(s), {count} event(s) "
+        f"for the community {reader.community!r}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+__all__ = ["configure", "run"]

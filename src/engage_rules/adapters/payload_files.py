@@ -1,0 +1,90 @@
+"""Files of platform payloads and of events, for the commands adapters add
+(``engage-rules telegram map``, ``engage-rules discord import``...).
+
+* :func:`map_payload_file` reads one raw payload per line (JSON Lines) and writes the
+  events each produces, one JSON line per event, through the adapter's own reading (the
+  ``explain`` callable: payload → events and why there are none), so what it prints is
+  what the live runtime would process.  A payload that produces no event prints nothing
+  and a note on stderr says why; a line that is not JSON, or a payload the adapter cannot
+  read, is reported on stderr with its line number.  Only a file that cannot be read
+  fails the command (exit 1).
+* :func:`write_events` writes events as JSON Lines to a file or standard output.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from typing import IO, Any
+
+import orjson
+
+from ..errors import PayloadError
+from ..model.events import Event, event_to_json
+
+#: What an adapter's reading returns for one payload: its events, and why there are none.
+Explain = Callable[[Any], "tuple[list[Event], str | None]"]
+
+
+def event_line(event: Event) -> bytes:
+    """One event as a JSON line (the shape events files hold)."""
+    return orjson.dumps(event_to_json(event)) + b"\n"
+
+
+def map_payload_file(
+    path: str, explain: Explain, out: IO[bytes] | None = None, err: IO[str] | None = None
+) -> int:
+    """Map every payload of the JSON Lines file ``path``; the exit status (0, or 1 when
+    the file cannot be read)."""
+    out = out if out is not None else sys.stdout.buffer
+    err = err if err is not None else sys.stderr
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        print(f"{path}: cannot read: {e.strerror or e}", file=err)
+        return 1
+    produced = 0
+    for n, raw in enumerate(lines, 1):
+        line = raw.removeprefix(b"\xef\xbb\xbf").strip()
+        if not line:
+            continue
+        try:
+            payload = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            print(f"{path}:{n}: not JSON: {e}", file=err)
+            continue
+        try:
+            events, why = explain(payload)
+        except PayloadError as e:
+            print(f"{path}:{n}: cannot read this payload: {e}", file=err)
+            continue
+        if not events:
+            print(f"{path}:{n}: no event: {why or 'nothing to map'}", file=err)
+        for event in events:
+            out.write(event_line(event))
+            produced += 1
+    out.flush()
+    print(f"{path}: {len(lines)} line(s), {produced} event(s)", file=err)
+    return 0
+
+
+def write_events(events: Iterable[Event], output: str | None) -> int:
+    """Write ``events`` as JSON Lines to ``output`` (standard output when None or
+    ``-``); how many were written.  Raises OSError when the file cannot be written."""
+    if output is None or output == "-":
+        return _write(events, sys.stdout.buffer)
+    with open(output, "wb") as f:
+        return _write(events, f)
+
+
+def _write(events: Iterable[Event], out: IO[bytes]) -> int:
+    count = 0
+    for event in events:
+        out.write(event_line(event))
+        count += 1
+    out.flush()
+    return count
+
+
+__all__ = ["Explain", "event_line", "map_payload_file", "write_events"]

@@ -1,0 +1,123 @@
+"""Edits reach moderation rules (``edits:``), the link detectors read ``data.links``, and
+``validate --platform`` names rules reading fields a platform never fills."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engage_rules import Engine, Event
+from engage_rules.errors import PlaybookError
+from engage_rules.testing import event, load, message, playbook, run_cli
+from moderation_helpers import EXAMPLE, acts, kinds
+
+RULES = """\
+currencies: [points]
+rules:
+  - id: no-ads
+    on: message.posted
+    if: "contains_any(event.data.text, ['加微信'])"
+    do: [{delete_message: {}}]
+  - id: reward
+    on: message.posted
+    do: [{award: {points: 1}}]
+"""
+
+
+def edited(text: str) -> Event:
+    return event("message.edited", "u1", text=text, message_id="m1")
+
+
+def test_a_moderation_rule_sees_edits_and_a_reward_does_not() -> None:
+    engine = Engine(playbook(RULES))
+    assert kinds(acts(engine, message("u1", "你好", message_id="m1"))) == ["award"]
+    assert kinds(acts(engine, edited("你好 加微信"))) == ["delete_message"]
+
+
+def test_edits_false_opts_a_moderation_rule_out() -> None:
+    text = RULES.replace(
+        "    on: message.posted\n    if", "    on: message.posted\n    edits: false\n    if"
+    )
+    engine = Engine(playbook(text))
+    assert kinds(acts(engine, edited("你好 加微信"))) == []
+
+
+def test_edits_true_opts_another_rule_in() -> None:
+    reward = "    do: [{award: {points: 1}}]"
+    text = RULES.replace(reward, "    edits: true\n" + reward)
+    engine = Engine(playbook(text))
+    assert kinds(acts(engine, edited("hello"))) == ["award"]
+
+
+def test_edits_on_a_rule_not_on_message_posted_is_a_load_error() -> None:
+    text = (
+        "rules:\n  - id: hi\n    on: member.joined\n    edits: true\n    do: [{send: {text: hi}}]\n"
+    )
+    with pytest.raises(PlaybookError) as info:
+        playbook(text)
+    assert "`edits:` is for rules on message.posted" in str(info.value)
+
+
+def test_a_rule_listening_to_both_types_runs_once_per_event() -> None:
+    text = RULES.replace(
+        "  - id: no-ads\n    on: message.posted",
+        "  - id: no-ads\n    on: [message.posted, message.edited]",
+    )
+    engine = Engine(playbook(text))
+    assert kinds(acts(engine, edited("加微信"))) == ["delete_message"]
+
+
+LINKS = """\
+rules:
+  - id: short
+    on: message.posted
+    if: "domains(event.data.text, deny=['@shorteners'])"
+    do: [{delete_message: {reason: "{{ match }}"}}]
+  - id: other-text
+    on: message.posted
+    if: "links('no link here')"
+    do: [{tag: odd}]
+"""
+
+
+def test_domains_and_links_read_data_links_of_the_message() -> None:
+    engine = Engine(playbook(LINKS))
+    hidden = message("u1", "点这里", links=["https://bit.ly/abc", "tg://user?id=1", 7])
+    [action] = acts(engine, hidden)
+    assert (action.type, action.params["reason"]) == ("delete_message", "bit.ly")
+
+
+def test_data_links_count_only_for_the_messages_own_text() -> None:
+    engine = Engine(playbook(LINKS))
+    # `links('no link here')` reads another text: the message's data.links are not its.
+    assert kinds(acts(engine, message("u1", "clean", links=["https://example.com"]))) == []
+
+
+def test_the_moderation_example_catches_a_hidden_shortened_link() -> None:
+    engine = Engine(load(EXAMPLE))
+    got = acts(
+        engine, message("u9", "点这里看完整的摄影教程合集，全部免费", links=["https://t.cn/A6x"])
+    )
+    assert [(a.type, a.rule) for a in got][:2] == [
+        ("delete_message", "hidden-links"),
+        ("strike", "hidden-links"),
+    ]
+
+
+def test_validate_warns_about_account_age_on_telegram() -> None:
+    got = run_cli("validate", EXAMPLE, "--platform", "telegram")
+    assert got.returncode == 0
+    [warning] = [line for line in got.stderr.splitlines() if "warning:" in line]
+    assert warning.startswith(f"{EXAMPLE / 'community.yaml'}:")
+    assert (
+        "rule 'new-account-links' reads member.account_age, which the telegram adapter" in warning
+    )
+    assert "warning:" not in run_cli("validate", EXAMPLE, "--platform", "discord").stderr
+    assert "warning:" not in run_cli("validate", EXAMPLE).stderr
+
+
+def test_validate_names_an_unknown_adapter(tmp_path: Path) -> None:
+    got = run_cli("validate", EXAMPLE, "--platform", "telegarm")
+    assert got.returncode == 2
+    assert "unknown adapter 'telegarm'" in got.stderr
