@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -84,8 +86,18 @@ def push_all(onebot: ForwardServer, numbers: range) -> int:
     return sent
 
 
+def counted_live(db: Path) -> int:
+    """How many points the running service has committed, read without disturbing it
+    (read-only; 0 while the database is busy or not there yet)."""
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)) as conn:
+            return int(conn.execute("SELECT count(*) FROM ledger").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 def causes_in(db: Path) -> list[str]:
-    """The events the store has counted (one point each)."""
+    """The events the store has counted (one point each), once the service is down."""
     store = SQLiteStore(db)
     try:
         return [entry.cause for _, _, entry in store.ledgers()]
@@ -115,7 +127,7 @@ dispatch:
     first = start(config, onebot)
     try:
         assert push_all(onebot, range(1, 31)) == 30
-        wait_for(lambda: len(causes_in(db)) == 30, 60)  # committed: must survive
+        wait_for(lambda: counted_live(db) == 30, 60)  # committed: must survive
         push_all(onebot, range(31, MESSAGES // 2 + 1))
         first.send_signal(signal.SIGKILL)
         first.wait(30)
@@ -141,6 +153,10 @@ dispatch:
     assert sorted(causes) == sorted(f"onebot:123456:{n}" for n in range(1, MESSAGES + 1))
     deletes = [p["message_id"] for a, p in onebot.calls if a == "delete_msg"]
     assert set(deletes) == ads
-    # Recalls asked for twice are the outbox's at-least-once delivery around the kill: at
-    # most the ones in flight when the process died.
-    assert len(deletes) - len(ads) <= 1
+    # A recall asked for twice is the outbox's at-least-once delivery around the kill:
+    # only an action the runtime was delivering when it died, which the second run
+    # announces as a possible duplicate.  Ads that came after the restart: exactly once.
+    doubled = len(deletes) - len(set(deletes))
+    announced = (tmp_path / "run.log").read_text("utf-8").count("possible duplicate")
+    assert doubled <= announced
+    assert all(deletes.count(n) == 1 for n in ads if n > MESSAGES // 2)
