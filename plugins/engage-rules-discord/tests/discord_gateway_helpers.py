@@ -65,6 +65,8 @@ class CommittingContext:
     cursors: dict[str, str] = field(default_factory=dict)
     submitted: list[Submitted] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: What the source asked the runtime to stop for (``context.fail``).
+    failures: list[str] = field(default_factory=list)
 
     def context(self) -> SourceContext:
         return SourceContext(
@@ -74,6 +76,7 @@ class CommittingContext:
             cursors=dict(self.cursors),
             clock=time.time,
             log=logging.getLogger("test.discord"),
+            fail=self.failures.append,
         )
 
     def submit(

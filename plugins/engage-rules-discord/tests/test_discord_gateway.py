@@ -189,7 +189,8 @@ def test_a_heartbeat_request_is_answered_at_once(httpserver: HTTPServer) -> None
 
 @pytest.mark.e2e
 def test_a_refused_token_stops_the_source_with_a_clear_error(httpserver: HTTPServer) -> None:
-    with fake_gateway("another-token") as gateway, rig(httpserver, gateway=gateway) as r:
+    context = CommittingContext()
+    with fake_gateway("another-token") as gateway, rig(httpserver, context, gateway=gateway) as r:
         wait_for(lambda: r.source.error is not None)
         error = r.source.error or ""
         assert "4004" in error
@@ -197,6 +198,8 @@ def test_a_refused_token_stops_the_source_with_a_clear_error(httpserver: HTTPSer
         assert TOKEN not in error
         connections = len(gateway.conns)
     assert len(gateway.conns) == connections  # no reconnecting after a fatal close
+    # ... and the runtime is asked to stop, with the same message.
+    assert context.failures == [f"discord gateway: {error}"]
 
 
 @pytest.mark.e2e

@@ -161,9 +161,12 @@ class GatewaySource:
                 thread.join(max(0.0, deadline - time.monotonic()))
 
     def _fail(self, message: str) -> None:
+        """A fatal error (a refused token, intents not enabled...): stop the shards and
+        the runtime (``context.fail``: ``engage-rules run`` exits 2 with the message)."""
         self.error = message
         self._log.error("discord gateway stopped: %s", message)
         self._stopping.set()
+        self._context.fail(f"discord gateway: {message}")
 
     def _setup(self) -> None:
         attempt = 0
