@@ -21,7 +21,9 @@ this module is the promise to plugin authors: these names stay importable from
   adapter that reads its platform by itself (:class:`ConnectingAdapter`) returns a
   :class:`Source` from ``connect`` and submits through its :class:`SourceContext`
   (:class:`Outcome`, :class:`ServiceStopping`).  :mod:`api_calls`
-  (:mod:`engage_rules.adapters.api_calls`): one HTTP API call and what its answer means
+  (:mod:`engage_rules.adapters.api_calls`): one HTTP API call and what its answer means;
+  :mod:`payload_fields` (:mod:`engage_rules.adapters.payload_fields`): typed readers of
+  platform payloads, the event built from them and the URLs of ``data.links``
   for delivery (retryable or permanent, ``Retry-After``, rate-limit buckets).
   :func:`map_payload_file` and :func:`write_events` serve an adapter's ``map`` and
   ``import`` commands.
@@ -34,9 +36,9 @@ this module is the promise to plugin authors: these names stay importable from
 from __future__ import annotations
 
 from ._util.durations import Duration, parse_duration
-from .adapters import api_calls
+from .adapters import api_calls, payload_fields
 from .adapters.base import Adapter, Delivery, DeliveryError, PayloadError
-from .adapters.payload_files import map_payload_file, write_events
+from .adapters.payload_files import import_export_file, map_payload_file, write_events
 from .adapters.settings import reject_unknown
 from .adapters.sources import ConnectingAdapter, Outcome, Source, SourceContext
 from .compile.feature import (
@@ -115,9 +117,11 @@ __all__ = [
     "event_from_obj",
     "event_to_json",
     "hookimpl",
+    "import_export_file",
     "json_value",
     "map_payload_file",
     "parse_duration",
+    "payload_fields",
     "reject_unknown",
     "timer_action",
     "write_events",

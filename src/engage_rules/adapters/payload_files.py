@@ -9,13 +9,16 @@
   read, is reported on stderr with its line number.  Only a file that cannot be read
   fails the command (exit 1).
 * :func:`write_events` writes events as JSON Lines to a file or standard output.
+* :func:`import_export_file` runs an adapter's ``import`` command: it reads a history
+  export (one JSON document), hands it to the adapter's reader, writes the events and
+  reports the reader's notes and a summary on stderr.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
-from typing import IO, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import IO, Any, Protocol
 
 import orjson
 
@@ -88,3 +91,62 @@ def _write(events: Iterable[Event], out: IO[bytes]) -> int:
 
 
 __all__ = ["Explain", "event_line", "map_payload_file", "write_events"]
+
+
+class ExportReader(Protocol):
+    """What an adapter's reader of a history export offers :func:`import_export_file`."""
+
+    @property
+    def community(self) -> str | None:
+        """The community the events are for."""
+        ...
+
+    @property
+    def messages(self) -> Sequence[Any]:
+        """The messages the export held."""
+        ...
+
+    def events(self) -> Iterable[Event]:
+        """The export's events, in time order."""
+        ...
+
+
+def import_export_file(
+    path: str,
+    output: str | None,
+    read: Callable[[Any, Callable[[str], None]], ExportReader],
+    what: str,
+) -> int:
+    """``engage-rules <platform> import``: the export at ``path`` → events (JSON Lines) to
+    ``output`` (None: standard output).  ``read(export, note)`` makes the adapter's
+    reader (raising PayloadError for a file that is not ``what``, e.g. "a Telegram
+    Desktop chat export").  The exit status: 0, or 1 when a file cannot be read or
+    written or is not such an export."""
+    try:
+        with open(path, "rb") as f:
+            export = orjson.loads(f.read())
+    except OSError as err:
+        print(f"{path}: cannot read: {err.strerror or err}", file=sys.stderr)
+        return 1
+    except orjson.JSONDecodeError as err:
+        print(f"{path}: not JSON: {err}", file=sys.stderr)
+        return 1
+    notes: list[str] = []
+    try:
+        reader = read(export, notes.append)
+    except PayloadError as err:
+        print(f"{path}: not {what}: {err}", file=sys.stderr)
+        return 1
+    try:
+        count = write_events(reader.events(), output)
+    except OSError as err:
+        print(f"{output}: cannot write: {err.strerror or err}", file=sys.stderr)
+        return 1
+    for note in notes:
+        print(f"{path}: {note}", file=sys.stderr)
+    print(
+        f"{path}: {len(reader.messages)} message(s), {count} event(s) "
+        f"for the community {reader.community!r}",
+        file=sys.stderr,
+    )
+    return 0

@@ -13,11 +13,8 @@ the ``register_commands`` hook by :mod:`.plugin`).
 from __future__ import annotations
 
 import argparse
-import sys
 
-import orjson
-
-from engage_rules.plugin_api import PayloadError, map_payload_file, write_events
+from engage_rules.plugin_api import import_export_file, map_payload_file
 
 from .export import ExportReader
 from .mapping import MappingConfig
@@ -66,34 +63,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    try:
-        with open(args.export, "rb") as f:
-            export = orjson.loads(f.read())
-    except OSError as err:
-        print(f"{args.export}: cannot read: {err.strerror or err}", file=sys.stderr)
-        return 1
-    except orjson.JSONDecodeError as err:
-        print(f"{args.export}: not JSON: {err}", file=sys.stderr)
-        return 1
-    notes: list[str] = []
-    try:
-        reader = ExportReader(export, args.community, notes.append)
-    except PayloadError as err:
-        print(f"{args.export}: not a DiscordChatExporter JSON export: {err}", file=sys.stderr)
-        return 1
-    try:
-        count = write_events(reader.events(), args.output)
-    except OSError as err:
-        print(f"{args.output}: cannot write: {err.strerror or err}", file=sys.stderr)
-        return 1
-    for note in notes:
-        print(f"{args.export}: {note}", file=sys.stderr)
-    print(
-        f"{args.export}: {len(reader.messages)} message(s), {count} event(s) "
-        f"for the community {reader.community!r}",
-        file=sys.stderr,
+    return import_export_file(
+        args.export,
+        args.output,
+        lambda export, note: ExportReader(export, args.community, note),
+        "a DiscordChatExporter JSON export",
     )
-    return 0
 
 
 __all__ = ["configure", "run"]

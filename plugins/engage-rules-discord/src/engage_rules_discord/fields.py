@@ -9,14 +9,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from engage_rules.plugin_api import Event, EventError, PayloadError, event_from_obj
+from engage_rules.plugin_api import PayloadError, payload_fields
+
+# The typed readers every adapter shares (engage_rules.adapters.payload_fields).
+kind_of = payload_fields.kind_of
+obj = payload_fields.obj
+string = payload_fields.string
+integer = payload_fields.integer
+event = payload_fields.event
+add_link = payload_fields.add_link
+MAX_LINKS = payload_fields.MAX_LINKS
+MAX_URL = payload_fields.MAX_URL
 
 #: Discord's epoch (2015-01-01T00:00:00Z) in milliseconds: snowflakes count from it.
 DISCORD_EPOCH_MS = 1420070400000
-#: At most this many URLs in ``data.links`` (an event must stay under 64 KiB).
-MAX_LINKS = 32
-#: Longer URLs are left out of ``data.links``.
-MAX_URL = 2048
 
 
 class Skip(Exception):
@@ -35,37 +41,6 @@ class Threads(Skip):
         super().__init__(f"{len(parents)} thread(s) learned (messages in them get their parent)")
         self.parents = parents
         self.names = names
-
-
-def kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
-def obj(value: Any, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise PayloadError(f"expected an object, got {kind_of(value)}", path)
-    return value
-
-
-def string(value: Any, path: str) -> str:
-    if not isinstance(value, str):
-        raise PayloadError(f"expected a string, got {kind_of(value)}", path)
-    return value
-
-
-def integer(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PayloadError(f"expected an integer, got {kind_of(value)}", path)
-    return value
 
 
 def snowflake(value: Any, path: str) -> str:
@@ -132,17 +107,3 @@ def member_ref(u: User, member: Any, path: str, roles: Mapping[str, str]) -> dic
         out["name"] = name
     out["created_at"] = snowflake_time(u.id).isoformat()
     return out
-
-
-def event(fields: dict[str, Any]) -> Event:
-    try:
-        return event_from_obj(fields)
-    except EventError as err:
-        raise PayloadError(f"cannot build a {fields['type']} event: {err.message}") from None
-
-
-def add_link(links: list[str], url: Any, path: str) -> None:
-    """Add one URL to ``links`` (kept in order, once each, within the limits above)."""
-    text = string(url, path).strip()
-    if text and len(text) <= MAX_URL and text not in links and len(links) < MAX_LINKS:
-        links.append(text)

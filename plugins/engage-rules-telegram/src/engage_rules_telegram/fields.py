@@ -3,17 +3,23 @@ documents (:class:`PayloadError`), and :class:`Skip`: an update understood and i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from engage_rules.plugin_api import Event, EventError, PayloadError, event_from_obj
+from engage_rules.plugin_api import PayloadError, payload_fields
 
-#: At most this many URLs in ``data.links`` (an event must stay under 64 KiB).
-MAX_LINKS = 32
-#: Longer URLs are left out of ``data.links`` (no browser or shortener makes them).
-MAX_URL = 2048
+# The typed readers every adapter shares (engage_rules.adapters.payload_fields).
+kind_of = payload_fields.kind_of
+obj = payload_fields.obj
+integer = payload_fields.integer
+string = payload_fields.string
+array = payload_fields.array
+boolean = payload_fields.boolean
+event = payload_fields.event
+add_link = payload_fields.add_link
+MAX_LINKS = payload_fields.MAX_LINKS
+MAX_URL = payload_fields.MAX_URL
 
 
 class Skip(Exception):
@@ -32,49 +38,6 @@ class Migrated(Skip):
         super().__init__(f"the group {old} was migrated to the supergroup {new}")
         self.old = old
         self.new = new
-
-
-def kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
-def obj(value: Any, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise PayloadError(f"expected an object, got {kind_of(value)}", path)
-    return value
-
-
-def integer(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PayloadError(f"expected an integer, got {kind_of(value)}", path)
-    return value
-
-
-def string(value: Any, path: str) -> str:
-    if not isinstance(value, str):
-        raise PayloadError(f"expected a string, got {kind_of(value)}", path)
-    return value
-
-
-def array(value: Any, path: str) -> Sequence[Any]:
-    if not isinstance(value, list):
-        raise PayloadError(f"expected an array, got {kind_of(value)}", path)
-    return value
-
-
-def boolean(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise PayloadError(f"expected true or false, got {kind_of(value)}", path)
-    return value
 
 
 def unix_time(value: Any, path: str) -> str:
@@ -109,17 +72,3 @@ def user(value: Any, path: str) -> User:
     return User(
         integer(u.get("id"), f"{path}.id"), boolean(u.get("is_bot"), f"{path}.is_bot"), name
     )
-
-
-def event(fields: dict[str, Any]) -> Event:
-    try:
-        return event_from_obj(fields)
-    except EventError as err:
-        raise PayloadError(f"cannot build a {fields['type']} event: {err.message}") from None
-
-
-def add_link(links: list[str], url: Any, path: str) -> None:
-    """Add one URL to ``links`` (kept in order, once each, within the limits above)."""
-    text = string(url, path).strip()
-    if text and len(text) <= MAX_URL and text not in links and len(links) < MAX_LINKS:
-        links.append(text)
