@@ -5,7 +5,6 @@ adapter's documented error; never anything else."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -27,40 +26,13 @@ UPDATES = [
 ]
 
 
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += paths(v, (*prefix, i))
-    return out
-
-
-@st.composite
-def damaged(draw: st.DrawFn) -> dict[str, Any]:
-    update: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(UPDATES)))
-    for _ in range(draw(st.integers(1, 3))):
-        where = paths(update)
-        if not where:
-            break
-        path = draw(st.sampled_from(where))
-        parent: Any = update
-        for key in path[:-1]:
-            parent = parent[key]
-        if draw(st.booleans()) and isinstance(parent, dict):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(
-                est.json_values(est.json_scalars(text=st.text(max_size=8)), max_leaves=6)
-            )
-    return update
-
-
 @pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(damaged(), st.sampled_from(UPDATES)), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.one_of(est.damaged_payloads(UPDATES), st.sampled_from(UPDATES)), min_size=1, max_size=6
+    )
+)
 def test_damaged_payloads_map_or_raise_payload_error(updates: list[dict[str, Any]]) -> None:
     adapter = DiscordAdapter({"token": "x", "guilds": {"81384788765712384": "fans"}})
     for update in updates:

@@ -16,6 +16,8 @@ extra installs (``pip install 'engage-rules[testing]'``).
   :func:`events` (parsed events);
 * actions: :func:`damaged_actions` (actions whose parameters, member and community are
   anything, for an adapter's ``plan``/``deliver``);
+* platform payloads: :func:`damaged_payloads` (recorded payloads with fields deleted or
+  replaced by any JSON value anywhere in the tree, for an adapter's ``parse``);
 * playbook fragments: :func:`odd_values` (values a playbook loader must survive),
   :func:`yaml_nodes`, :func:`yaml_documents` and :func:`mutated_documents`;
 * :func:`mostly` — one strategy most of the time, another otherwise.
@@ -605,6 +607,47 @@ def mutated_documents(
     return build()
 
 
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path (keys and indexes) into a JSON document."""
+    out = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def damaged_payloads(
+    samples: Sequence[dict[str, Any]], *, damages: int = 3
+) -> st.SearchStrategy[dict[str, Any]]:
+    """One of ``samples`` (recorded platform payloads) with 1 to ``damages`` fields, at
+    any depth, deleted or replaced by any JSON value: what an adapter's ``parse`` must
+    map or refuse with :class:`~engage_rules.adapters.base.PayloadError`."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        payload: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(list(samples))))
+        for _ in range(draw(st.integers(1, damages))):
+            where = _paths(payload)
+            if not where:
+                break
+            path = draw(st.sampled_from(where))
+            parent: Any = payload
+            for key in path[:-1]:
+                parent = parent[key]
+            if draw(st.booleans()) and isinstance(parent, dict):
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = draw(
+                    json_values(json_scalars(text=st.text(max_size=8)), max_leaves=6)
+                )
+        return payload
+
+    return build()
+
+
 __all__ = [
     "ACTION_PARAMS",
     "ACTION_TYPES",
@@ -616,6 +659,7 @@ __all__ = [
     "Duration",
     "arrival_times",
     "damaged_actions",
+    "damaged_payloads",
     "durations",
     "event_objs",
     "event_types",
