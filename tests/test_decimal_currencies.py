@@ -174,3 +174,25 @@ def test_an_expiry_shows_the_amount_in_units() -> None:
     expired = [a for d in done for a in d.actions if a.type == "expire"]
     assert [a.params["amount"] for a in expired] == [1.25]
     assert engine.state.community("default").member("u1").balances["cny"] == 0
+
+
+def test_a_shadow_spend_of_a_decimal_currency_is_refused_only_when_unaffordable() -> None:
+    pb = """
+currencies: [points, {name: cny, decimals: 2}]
+rules:
+  - id: earn
+    on: purchase
+    do: [{award: {currency: cny, amount: 2}}]
+  - id: try-spend
+    shadow: true
+    on: checkin
+    do: [{spend: {currency: cny, amount: "{{ event.data.amount }}"}}]
+    else: [{tag: too-poor}]
+"""
+    engine = Engine(playbook(pb))
+    run(engine, event("purchase", "u1", 0, id="p1"))
+    affordable = run(engine, event("checkin", "u1", 1, id="c1", data={"amount": 1.5}))
+    assert [(a.type, a.shadow) for a in affordable] == [("spend", True)]
+    too_much = run(engine, event("checkin", "u1", 2, id="c2", data={"amount": 2.01}))
+    assert [a.type for a in too_much] == ["tag"]
+    assert engine.state.community("default").members["u1"].balances["cny"] == 200

@@ -24,6 +24,7 @@ from ..engine.scope import ActionScope
 from ..errors import ActionRefused
 from ..lang.action_params import MESSAGE_ACTIONS
 from ..model.storable import json_value
+from .currencies import to_minor
 from .messaging import message_params
 
 #: Parameters that hold nested actions or load-time data, not values to report.
@@ -65,6 +66,12 @@ def do_shadow(run: ActionScope, action: CompiledAction) -> None:
         currency = params.get("currency") or run.default_currency
         m = run.state.community(run.event.community).find(member or "")
         balance = m.balances.get(currency, 0) if m is not None else 0
+        scale = run.env.scales.get(currency)  # balances hold minor units (currencies.py)
+        if scale is not None and not isinstance(amount, bool):
+            try:
+                amount = to_minor(amount, scale)
+            except ValueError:
+                amount = None
         if not isinstance(amount, int) or balance < amount:
             raise ActionRefused("insufficient balance", "insufficient_balance")
     record = run.emit(action, member, params)
