@@ -10,11 +10,17 @@ import argparse
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .._util.durations import parse_duration
+from .._util.suggest import closest
 from ..errors import StoreError, UsageError
+from ..model.events import CANONICAL_TYPES, INTERNAL_TYPES
+
+if TYPE_CHECKING:
+    from ..tools.report.data import ReportData
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -75,6 +81,33 @@ def _churn_days(text: str) -> int:
     return seconds // 86400
 
 
+#: How close a --goal must be to a known event type to be taken for a typo of it.
+GOAL_SIMILARITY = 0.8
+
+
+def goal_typo(goal: str, data: ReportData, registry: Any) -> str | None:
+    """Why ``goal`` looks like a typo of a known event type (the canonical and internal
+    types, the installed plugins', the playbook's emitted and activity types), or None.
+    A type nobody knows and close to none is accepted: platforms and playbooks invent
+    their own."""
+    known = {
+        *CANONICAL_TYPES,
+        *INTERNAL_TYPES,
+        *getattr(registry, "event_types", {}),
+        *data.passive,
+        *data.activity_events,
+    }
+    if goal in known:
+        return None
+    match = closest(goal, known, cutoff=GOAL_SIMILARITY)
+    if match is None:
+        return None
+    return (
+        f"--goal {goal!r} is no event type the playbook or its platforms use; "
+        f"did you mean {match!r}?"
+    )
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``engage-rules report``: a community report from what a store keeps."""
     from ..errors import PeriodError, ReportDataError
@@ -93,6 +126,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     try:
         data = read_store(store, args.community)
+        typo = goal_typo(args.goal, data, args.registry)
+        if typo is not None:
+            print(f"error: {typo}", file=sys.stderr)
+            return 2
         period = choose_period(data, start, end)
         counts = read_period(store, data, period, args.goal)
     except (ReportDataError, PeriodError) as err:
@@ -100,6 +137,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     finally:
         store.close()
+    if not counts.members.goal_events:
+        print(
+            f"note: no {args.goal!r} events in the period (--goal names the event type "
+            "that counts as a conversion)",
+            file=sys.stderr,
+        )
     report = build_report(data, counts, churn_days=churn_days)
     if args.html:
         from ..tools.report.html import render_html

@@ -72,6 +72,8 @@ class ReportContext:
     #: The playbook's experiments and their variants, in the order written (a report
     #: splits a goal's conversion by variant).
     experiments: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: The community's display name (``community.name`` of the playbook), for titles.
+    community_name: str = ""
 
     @classmethod
     def of(cls, playbook: CompiledPlaybook) -> ReportContext:
@@ -85,6 +87,7 @@ class ReportContext:
                 (name, tuple(v for v, _ in table))
                 for name, table in playbook.env.experiments.items()
             ),
+            playbook.community_name,
         )
 
     @property
@@ -99,6 +102,7 @@ class ReportContext:
             "activity_events": list(self.activity_events),
             "emitted": list(self.emitted),
             "experiments": [[name, list(variants)] for name, variants in self.experiments],
+            "community_name": self.community_name,
         }
 
     @classmethod
@@ -109,6 +113,7 @@ class ReportContext:
             tuple(d.get("activity_events", ())),
             tuple(d.get("emitted", ())),
             tuple((str(e[0]), tuple(e[1])) for e in d.get("experiments", ())),
+            str(d.get("community_name", "")),
         )
 
 

@@ -56,6 +56,7 @@ def build_report(data: ReportData, counts: PeriodData, churn_days: int = 30) -> 
     members = member_figures(t, period, churn_days)
     return {
         "playbook": data.playbook,
+        "community_name": data.community_name,
         "timezone": data.timezone,
         "community": data.community,
         "period": {

@@ -41,6 +41,8 @@ class ReportData:
     passive: frozenset[str] = frozenset()
     #: The playbook's experiments and their variants.
     experiments: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: The community's display name (the playbook's ``community.name``), for titles.
+    community_name: str = ""
 
     def query(self, period: Period, goal: str) -> ReportQuery:
         """The store query for ``period`` with the conversion ``goal``."""
@@ -96,6 +98,7 @@ def read_store(store: Store | ReportSource, community: str | None) -> ReportData
         source.report_newest_day(context.timezone, community),
         context.passive_events,
         context.experiments,
+        context.community_name,
     )
 
 

@@ -103,3 +103,11 @@ def percent(value: float | None) -> str:
 def interval(bounds: list[float] | None) -> str:
     """A confidence interval of a share as percentages, or a dash."""
     return "–" if bounds is None else f"{percent(bounds[0])} – {percent(bounds[1])}"
+
+
+def report_title(report: dict[str, Any]) -> str:
+    """What a report is called: the community's name (else the playbook's), and the
+    community it covers when the store holds several."""
+    name = report.get("community_name") or report["playbook"] or "playbook"
+    where = report["community"]
+    return f"{name} — {where}" if where and where != name else name

@@ -12,7 +12,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .glossary import REASONS, explain, interval, percent, title
+from .glossary import REASONS, explain, interval, percent, report_title, title
 from .svg import bar_chart, line_chart
 
 CSS = """
@@ -142,7 +142,7 @@ def render_html(report: dict[str, Any]) -> str:
     days = list(a["dau"])
     labels = _short_days(days)
     parts = [
-        f"<h1>Community report: {escape(report['playbook'] or 'playbook')}</h1>",
+        f"<h1>Community report: {escape(report_title(report))}</h1>",
         f'<p class="meta">{escape(where)} · {escape(period["from"])} to '
         f"{escape(period['to'])} ({period['days']} days) · time zone "
         f"{escape(report['timezone'])}</p>",
@@ -230,7 +230,8 @@ def render_html(report: dict[str, Any]) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Community report {escape(period['from'])} to {escape(period['to'])}"
+        f"<title>{escape(report_title(report))}: community report {escape(period['from'])} "
+        f"to {escape(period['to'])}"
         f"</title><style>{CSS}</style></head><body>{''.join(parts)}"
         f"<script>{CHECK_SCRIPT}</script></body></html>\n"
     )

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .glossary import REASONS, explain, interval, percent, title
+from .glossary import REASONS, explain, interval, percent, report_title, title
 
 #: The widest the plain-text report gets when not on a terminal.
 PLAIN_WIDTH = 100
@@ -53,9 +53,7 @@ def print_report(report: dict[str, Any], stream: IO[str]) -> None:
     )
     period = report["period"]
     where = report["community"] or "all communities"
-    console.print(
-        Text(f"Community report: {report['playbook'] or 'playbook'} — {where}", style="bold")
-    )
+    console.print(Text(f"Community report: {report_title(report)} ({where})", style="bold"))
     console.print(
         f"Period: {period['from']} to {period['to']} ({period['days']} days, "
         f"time zone {report['timezone']})"
