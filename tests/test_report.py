@@ -30,7 +30,12 @@ def _days(series: dict[str, int]) -> dict[str, int]:
 
 def test_member_figures_by_hand(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     r: Any = report_json(capsys, "--store", store_url, *PERIOD)
-    assert r["period"] == {"from": "2026-03-02", "to": "2026-03-22", "days": 21}
+    assert r["period"] == {
+        "from": "2026-03-02",
+        "to": "2026-03-22",
+        "days": 21,
+        "partial_last_day": False,  # the store's clock is in 2026-03-23
+    }
     assert r["timezone"] == "Asia/Shanghai" and r["playbook"] == "report-test"
     m = r["members"]
     # Members at the end: z, a, c, d, e (b left on 03-12).
@@ -159,7 +164,15 @@ def test_default_period_ends_on_the_newest_activity_day(
 ) -> None:
     r: Any = report_json(capsys, "--store", store_url)
     # d's post at 00:30 on 03-23 (local) is the newest activity.
-    assert r["period"] == {"from": "2026-02-22", "to": "2026-03-23", "days": 30}
+    assert r["period"] == {
+        "from": "2026-02-22",
+        "to": "2026-03-23",
+        "days": 30,
+        # The replay stopped at 2026-03-23 12:00 (+08:00): that day is not over.
+        "partial_last_day": True,
+        "partial_from": "2026-03-23",
+        "data_until": "2026-03-23T12:00:00+08:00",
+    }
     assert r["members"]["silence"]["never_active"] == 0  # d is now active
 
 

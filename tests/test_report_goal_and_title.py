@@ -71,3 +71,32 @@ def test_the_report_is_titled_with_the_community_name(
     assert "<h1>Community report: 读书会</h1>" in html
     assert "<title>读书会: community report 2026-01-01 to 2026-01-07</title>" in html
     assert capsys.readouterr().out.startswith("Community report: 读书会 (all communities)")
+
+
+def test_the_days_not_over_are_marked_not_shown_as_a_drop(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The store's clock is the last event's time: 2026-01-05 10:00 UTC.
+    r: Any = report_json(capsys, "--store", store, *PERIOD)
+    assert r["period"]["partial_last_day"] is True
+    assert r["period"]["partial_from"] == "2026-01-05"
+    assert r["period"]["data_until"] == "2026-01-05T10:00:00+00:00"
+    assert main(["report", "--store", store, *PERIOD]) == 0
+    out = capsys.readouterr().out
+    assert "The store's data reach 2026-01-05 10:00: the days from 2026-01-05" in " ".join(
+        out.split()
+    )
+    assert "2026-01-05 *" in out and "2026-01-04 *" not in out
+    page = tmp_path / "r.html"
+    assert main(["report", "--store", store, *PERIOD, "--html", str(page)]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert "01-05*" in html and "01-04*" not in html
+    capsys.readouterr()
+    # A period that ended before the clock has no partial day.
+    r = report_json(capsys, "--store", store, "--from", "2026-01-01", "--to", "2026-01-04")
+    assert r["period"] == {
+        "from": "2026-01-01",
+        "to": "2026-01-04",
+        "days": 4,
+        "partial_last_day": False,
+    }

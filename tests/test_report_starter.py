@@ -47,7 +47,15 @@ def test_starter_report_matches_the_replay(
     r: Any = json.loads(capsys.readouterr().out)
     members = json.loads(snapshot.read_text())["members"]
     # The default period ends on the replay's last day of activity.
-    assert r["period"] == {"from": "2026-04-02", "to": "2026-05-01", "days": 30}
+    assert r["period"] == {
+        "from": "2026-04-02",
+        "to": "2026-05-01",
+        "days": 30,
+        # The replay stopped at 2026-05-01 12:00 (+08:00): that day is not over.
+        "partial_last_day": True,
+        "partial_from": "2026-05-01",
+        "data_until": "2026-05-01T12:00:00+08:00",
+    }
     # Everyone in the snapshot who has not left is a member at the period's end.
     assert r["members"]["total"] == sum(1 for m in members.values() if m["status"] != "left")
     silence = r["members"]["silence"]

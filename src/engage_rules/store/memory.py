@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
@@ -473,6 +473,9 @@ class MemoryStore:
 
     def report_newest_day(self, timezone: str, community: str | None) -> date | None:
         return newest_day(timezone, community, self._activity_rows(), self.open().clock)
+
+    def report_clock(self) -> datetime | None:
+        return self.open().clock
 
     def report_members(self, query: ReportQuery) -> MemberTally:
         return tally_members(query, member_rows(self.open()), self._activity_rows())

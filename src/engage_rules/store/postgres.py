@@ -540,6 +540,9 @@ class PostgreSQLStore:
     def report_newest_day(self, timezone: str, community: str | None) -> date | None:
         return self._reports.newest_day(timezone, community)
 
+    def report_clock(self) -> datetime | None:
+        return self._reports.clock()
+
     def report_members(self, query: ReportQuery) -> MemberTally:
         return self._reports.members(query)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
@@ -123,6 +123,12 @@ class PostgresReports:
                 "UNION SELECT community FROM activity ORDER BY 1"
             )
         ]
+
+    def clock(self) -> datetime | None:
+        """The engine clock the store holds."""
+        with self._snapshot() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
+            return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def newest_day(self, timezone: str, community: str | None) -> date | None:
         """The newest day with activity (of ``community``), else the day of the clock."""

@@ -124,6 +124,10 @@ class ReportSource(Protocol):
         local day of the store's clock, else None."""
         ...
 
+    def report_clock(self) -> datetime | None:
+        """The engine clock the store holds (how far its events and timers reached)."""
+        ...
+
     def report_members(self, query: ReportQuery) -> MemberTally:
         """Members by first-seen day, leave day, last activity and retention week, and
         the goal's events and members."""
@@ -472,6 +476,9 @@ class StoreReports:
     def report_newest_day(self, timezone: str, community: str | None) -> date | None:
         state, activity = self._read()
         return newest_day(timezone, community, activity, state.clock)
+
+    def report_clock(self) -> datetime | None:
+        return self._read()[0].clock
 
     def report_members(self, query: ReportQuery) -> MemberTally:
         state, activity = self._read()

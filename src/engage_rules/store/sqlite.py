@@ -109,6 +109,7 @@ from .sqlite_reports import (
     newest_day,
     points_tally,
     report_columns_upgrade,
+    store_clock,
 )
 from .timer_pages import timer_page
 
@@ -1036,6 +1037,10 @@ class SQLiteStore:
     def report_newest_day(self, timezone: str, community: str | None) -> date | None:
         with self._snapshot() as db, self._decoding("activity"):
             return newest_day(db, timezone, community)
+
+    def report_clock(self) -> datetime | None:
+        with self._snapshot() as db, self._decoding("meta"):
+            return store_clock(db)
 
     def report_members(self, query: ReportQuery) -> MemberTally:
         with self._snapshot() as db, self._decoding("activity"):

@@ -159,6 +159,12 @@ def newest_day(db: sqlite3.Connection, timezone: str, community: str | None) -> 
     return local_day(clock[0] if clock else None, zone(timezone))
 
 
+def store_clock(db: sqlite3.Connection) -> datetime | None:
+    """The engine clock the store holds (how far its events and timers reached)."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
+    return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
 #: Weeks of a period up to which the members' active weeks are kept as the bits of one
 #: integer (beyond, retention joins the activity again: _RETENTION_BY_JOIN).
 MASK_WEEKS = 62

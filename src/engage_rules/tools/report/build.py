@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ...errors import PeriodError as PeriodError
+from ...store.records import zone
 from .data import PeriodData, ReportData
 from .figures import (
     SILENCE_STAGES,
@@ -49,6 +50,22 @@ def choose_period(data: ReportData, start: date | None, end: date | None) -> Per
     return Period(start, end)
 
 
+def partial_last_day(data: ReportData, period: Period) -> dict[str, Any]:
+    """``partial_last_day`` when the store's clock is on or before the period's last day:
+    the days from the clock's (``partial_from``) are not over, so their figures are
+    partial rather than a drop; ``data_until`` is the clock."""
+    if data.clock is None:
+        return {"partial_last_day": False}
+    local = data.clock.astimezone(zone(data.timezone))
+    if local.date() > period.end:  # every day of the period is over
+        return {"partial_last_day": False}
+    return {
+        "partial_last_day": True,
+        "partial_from": max(local.date(), period.start).isoformat(),
+        "data_until": local.isoformat(),
+    }
+
+
 def build_report(data: ReportData, counts: PeriodData, churn_days: int = 30) -> dict[str, Any]:
     """Every figure of the report (docs/reports.md defines them), from the period's
     aggregates (:func:`~.data.read_period`)."""
@@ -63,6 +80,7 @@ def build_report(data: ReportData, counts: PeriodData, churn_days: int = 30) -> 
             "from": period.start.isoformat(),
             "to": period.end.isoformat(),
             "days": len(period.days),
+            **partial_last_day(data, period),
         },
         "churn_after_days": churn_days,
         "activity_events": sorted(data.activity_events),

@@ -11,7 +11,7 @@ figures (:mod:`.figures`, :mod:`.outcomes`) are pure functions of those counts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from ...errors import ReportDataError as ReportDataError
 from ...store import Store
@@ -43,6 +43,8 @@ class ReportData:
     experiments: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: The community's display name (the playbook's ``community.name``), for titles.
     community_name: str = ""
+    #: The engine clock the store holds: the day it falls on is not over yet.
+    clock: datetime | None = None
 
     def query(self, period: Period, goal: str) -> ReportQuery:
         """The store query for ``period`` with the conversion ``goal``."""
@@ -99,6 +101,7 @@ def read_store(store: Store | ReportSource, community: str | None) -> ReportData
         context.passive_events,
         context.experiments,
         context.community_name,
+        source.report_clock(),
     )
 
 

@@ -111,3 +111,20 @@ def report_title(report: dict[str, Any]) -> str:
     name = report.get("community_name") or report["playbook"] or "playbook"
     where = report["community"]
     return f"{name} — {where}" if where and where != name else name
+
+
+def partial_note(period: dict[str, Any]) -> str | None:
+    """The sentence marking the days that are not over, when the period has some."""
+    if not period.get("partial_last_day"):
+        return None
+    until = str(period.get("data_until", ""))
+    return (
+        f"The store's data reach {until[:10]} {until[11:16]}: the days from "
+        f"{period['partial_from']} to {period['to']} (marked *) are not over, so their "
+        "figures are partial, not a drop."
+    )
+
+
+def partial_days(period: dict[str, Any]) -> str | None:
+    """The first day marked partial (days from it on are not over), or None."""
+    return str(period["partial_from"]) if period.get("partial_last_day") else None

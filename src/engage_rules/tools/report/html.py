@@ -12,7 +12,16 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .glossary import REASONS, explain, interval, percent, report_title, title
+from .glossary import (
+    REASONS,
+    explain,
+    interval,
+    partial_days,
+    partial_note,
+    percent,
+    report_title,
+    title,
+)
 from .svg import bar_chart, line_chart
 
 CSS = """
@@ -141,11 +150,19 @@ def render_html(report: dict[str, Any]) -> str:
     period, where = report["period"], report["community"] or "all communities"
     days = list(a["dau"])
     labels = _short_days(days)
+    note = partial_note(period)
+    partial = partial_days(period)
+    if partial is not None:  # the days from the store's clock on are not over
+        labels = [
+            f"{label}*" if day >= partial else label
+            for day, label in zip(days, labels, strict=True)
+        ]
     parts = [
         f"<h1>Community report: {escape(report_title(report))}</h1>",
         f'<p class="meta">{escape(where)} · {escape(period["from"])} to '
         f"{escape(period['to'])} ({period['days']} days) · time zone "
         f"{escape(report['timezone'])}</p>",
+        f'<p class="meta">{escape(note)}</p>' if note is not None else "",
         _section(
             "members",
             report,

@@ -9,7 +9,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .glossary import REASONS, explain, interval, percent, report_title, title
+from .glossary import (
+    REASONS,
+    explain,
+    interval,
+    partial_days,
+    partial_note,
+    percent,
+    report_title,
+    title,
+)
 
 #: The widest the plain-text report gets when not on a terminal.
 PLAIN_WIDTH = 100
@@ -58,6 +67,9 @@ def print_report(report: dict[str, Any], stream: IO[str]) -> None:
         f"Period: {period['from']} to {period['to']} ({period['days']} days, "
         f"time zone {report['timezone']})"
     )
+    note = partial_note(period)
+    if note is not None:
+        console.print(Text(note, style="dim"))
 
     m, a = report["members"], report["activity"]
     _section(console, report, "members")
@@ -81,8 +93,10 @@ def print_report(report: dict[str, Any], stream: IO[str]) -> None:
     t.add_row("period activity rate", percent(a["period_active_rate"]))
     console.print(t)
     t = _table("day", "DAU", "new", "left")
+    partial = partial_days(period)
     for day, n in a["dau"].items():
-        t.add_row(day, str(n), str(m["new_per_day"][day]), str(m["left_per_day"][day]))
+        shown = f"{day} *" if partial is not None and day >= partial else day
+        t.add_row(shown, str(n), str(m["new_per_day"][day]), str(m["left_per_day"][day]))
     console.print(t)
 
     _retention(console, report)
