@@ -18,11 +18,13 @@ from engage_rules.adapters.api_calls import (
     Buckets,
     count,
     failure,
+    message_text,
     passed,
     permanent,
     seconds,
     send,
     until,
+    whole_id,
 )
 from engage_rules.adapters.base import DeliveryError
 
@@ -164,3 +166,19 @@ def test_buckets_name_a_route_by_its_bucket_once_learnt() -> None:
     buckets.learn("DELETE /guilds/9/members/:id", "gh")  # over the limit: the oldest goes
     assert buckets.key(route, "1") == "discord:POST /channels/1/messages"
     assert buckets.key("DELETE /guilds/9/members/:id", "9") == "discord:gh:9"
+
+
+def test_message_text_and_whole_id_refuse_what_no_platform_can_take() -> None:
+    assert message_text({"text": "你好"}, 10, "QQ") == "你好"
+    for params in ({}, {"text": "  "}, {"text": 5}):
+        with pytest.raises(DeliveryError, match="the message has no text") as info:
+            message_text(params, 10, "QQ")
+        assert info.value.permanent
+    with pytest.raises(DeliveryError, match="the message is 11 characters; QQ allows 10"):
+        message_text({"text": "x" * 11}, 10, "QQ")
+    assert whole_id(-5, "chat", "a Telegram id") == -5
+    assert whole_id("-100123", "chat", "a Telegram id") == -100123
+    for bad in (True, "12a", None, 1.5):
+        with pytest.raises(DeliveryError, match="is not a Telegram id") as info:
+            whole_id(bad, "chat", "a Telegram id")
+        assert info.value.permanent

@@ -129,6 +129,30 @@ def permanent(message: str) -> DeliveryError:
     return DeliveryError(message, permanent=True)
 
 
+def message_text(params: Mapping[str, Any], limit: int, platform: str) -> str:
+    """``params.text``, the text of a message to send; a permanent DeliveryError when it
+    is missing, blank, or longer than the ``limit`` characters ``platform`` allows."""
+    text = params.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise permanent("the message has no text")
+    if len(text) > limit:
+        raise permanent(f"the message is {len(text)} characters; {platform} allows {limit}")
+    return text
+
+
+def whole_id(value: Any, what: str, kind: str) -> int:
+    """An id written as a whole number or its text (``kind`` names it in the error: "a
+    Telegram id"); a permanent DeliveryError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise permanent(f"{what} {value!r} is not {kind}")
+
+
 def seconds(value: Any) -> float | None:
     """A finite, non-negative number of seconds (a number or numeric text), else None."""
     if value is None or isinstance(value, bool):

@@ -108,12 +108,7 @@ def _id(value: Any, what: str) -> str:
 
 
 def _content(params: Mapping[str, Any]) -> str:
-    text = params.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise permanent("the message has no text")
-    if len(text) > MAX_CONTENT:
-        raise permanent(f"the message is {len(text)} characters; Discord allows {MAX_CONTENT}")
-    return text
+    return api_calls.message_text(params, MAX_CONTENT, "Discord")
 
 
 def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[Request]:

@@ -103,23 +103,11 @@ def qq(value: Any, what: str) -> int:
 
 def message_id(value: Any, what: str = "message_id") -> int:
     """A OneBot message id (int32, may be negative)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            pass
-    raise permanent(f"{what} {value!r} is not a OneBot message id")
+    return api_calls.whole_id(value, what, "a OneBot message id")
 
 
 def _text(params: Mapping[str, Any]) -> str:
-    text = params.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise permanent("the message has no text")
-    if len(text) > MAX_TEXT:
-        raise permanent(f"the message is {len(text)} characters; QQ allows {MAX_TEXT}")
-    return text
+    return api_calls.message_text(params, MAX_TEXT, "QQ")
 
 
 def mute_seconds(params: Mapping[str, Any], now: float) -> int | None:

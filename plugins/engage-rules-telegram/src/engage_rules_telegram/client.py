@@ -112,23 +112,11 @@ class ApiCall:
 
 
 def _int_id(value: Any, what: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            pass
-    raise permanent(f"{what} {value!r} is not a Telegram id")
+    return api_calls.whole_id(value, what, "a Telegram id")
 
 
 def _text(params: Mapping[str, Any]) -> str:
-    text = params.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise permanent("the message has no text")
-    if len(text) > MAX_TEXT:
-        raise permanent(f"the message is {len(text)} characters; Telegram allows {MAX_TEXT}")
-    return text
+    return api_calls.message_text(params, MAX_TEXT, "Telegram")
 
 
 def _unix(when: datetime | None, now: float) -> int | None:
