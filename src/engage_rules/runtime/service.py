@@ -433,13 +433,12 @@ class Service:
         seen: set[str] = set()
         outcomes: list[tuple[Submission, Outcome]] = []
         cursors = engine.state.cursors
-        moved = False
         for sub in subs:
             if sub.cursor is not None:  # committed below, whatever the outcome
                 name, value = sub.cursor
                 if cursors.get(name) != value:
                     cursors[name] = value
-                    moved = engine.state.cursors_moved = True
+                    engine.state.cursors_moved = True
             dkey = sub.key
             if dkey is not None and (dkey in seen or store.is_processed(dkey)):
                 self.stats.replayed += 1
@@ -477,7 +476,7 @@ class Service:
         fired = engine.advance_to(now)
         self.stats.timers_fired += len(fired)
         decisions.extend(fired)
-        if not decisions and not moved:
+        if not decisions and not engine.state.cursors_moved:
             for sub, outcome in outcomes:
                 sub.future.set_result(outcome)
             return

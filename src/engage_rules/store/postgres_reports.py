@@ -102,6 +102,15 @@ def _active(q: ReportQuery, column: str = "type") -> str:
     return base
 
 
+def _clock(conn: Any) -> datetime | None:
+    """The engine clock the store's ``meta`` holds."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
+    try:
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+    except (TypeError, ValueError):  # unreadable: no clock, as local_day reads it
+        return None
+
+
 class PostgresReports:
     """The report aggregates over one store's connection (``snapshot``: a consistent
     read of it; ``decoding``: errors of stored data named by table)."""
@@ -126,9 +135,8 @@ class PostgresReports:
 
     def clock(self) -> datetime | None:
         """The engine clock the store holds."""
-        with self._snapshot() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
-            return datetime.fromisoformat(row[0]) if row and row[0] else None
+        with self._snapshot() as conn, self._decoding("meta"):
+            return _clock(conn)
 
     def newest_day(self, timezone: str, community: str | None) -> date | None:
         """The newest day with activity (of ``community``), else the day of the clock."""
@@ -142,9 +150,8 @@ class PostgresReports:
             if row is not None and row[0] is not None:
                 day: date = row[0]
                 return day
-            clock = conn.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
-        with self._decoding("meta"):
-            return local_day(clock[0] if clock else None, zone(timezone))
+            with self._decoding("meta"):
+                return local_day(_clock(conn), zone(timezone))
 
     def members(self, q: ReportQuery) -> MemberTally:
         """:meth:`~.reports.ReportSource.report_members` in SQL."""

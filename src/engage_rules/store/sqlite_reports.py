@@ -155,14 +155,16 @@ def newest_day(db: sqlite3.Connection, timezone: str, community: str | None) -> 
         ).fetchone()
     if row is not None and row[0] is not None:
         return date.fromisoformat(row[0])
-    clock = db.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
-    return local_day(clock[0] if clock else None, zone(timezone))
+    return local_day(store_clock(db), zone(timezone))
 
 
 def store_clock(db: sqlite3.Connection) -> datetime | None:
     """The engine clock the store holds (how far its events and timers reached)."""
     row = db.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
-    return datetime.fromisoformat(row[0]) if row and row[0] else None
+    try:
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+    except (TypeError, ValueError):  # unreadable: no clock, as local_day reads it
+        return None
 
 
 #: Weeks of a period up to which the members' active weeks are kept as the bits of one
