@@ -29,7 +29,7 @@ class Submission:
     key: str | None
     future: Future[Outcome]
     #: ``(name, value)``: how far the source got, committed with this submission's
-    #: transaction whatever its outcome (``State.cursors``; runtime/sources.py).
+    #: transaction whatever its outcome (``State.cursors``; adapters/sources.py).
     cursor: tuple[str, str] | None = None
 
 

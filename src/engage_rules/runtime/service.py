@@ -65,7 +65,7 @@ __all__ = ["DELIVERY_PREFIX", "FUTURE_TIME", "SIGNATURE_PREFIX", "Service", "Set
 FUTURE_TIME = "future_time"
 #: How long shutdown waits for each source (webhook servers, connected adapters) to
 #: take in its last answers.
-WEBHOOK_DRAIN_SECONDS = 2.0
+SOURCE_DRAIN_SECONDS = 2.0
 
 
 class Source(Protocol):
@@ -270,7 +270,7 @@ class Service:
 
     def _connect_adapters(self) -> list[str]:
         """Add the sources of the adapters that read their platform by themselves
-        (runtime/sources.py); the names of those adapters."""
+        (adapters/sources.py); the names of those adapters."""
         config = self.config
         parsers = {
             sc.parser
@@ -359,7 +359,7 @@ class Service:
             for source in self.sources:  # let them take in the answers just decided
                 join = getattr(source, "join", None)
                 if join is not None:
-                    join(timeout=WEBHOOK_DRAIN_SECONDS)
+                    join(timeout=SOURCE_DRAIN_SECONDS)
             try:
                 self.dispatcher.stop()
             finally:
