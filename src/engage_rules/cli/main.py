@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from .. import i18n
 from ..errors import StoreError
+from ..i18n import _
 from .errors import DEBUG_ENV, internal
 
 if TYPE_CHECKING:
@@ -29,9 +31,16 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     """The parser: one subcommand per command of ``registry``, in registration order."""
     parser = argparse.ArgumentParser(
         prog="engage-rules",
-        description="Run a community's engagement and moderation playbook.",
+        description=_("Run a community's engagement and moderation playbook."),
     )
     parser.add_argument("--version", action="version", version=f"engage-rules {version()}")
+    parser.add_argument(
+        "--lang",
+        metavar="LANG",
+        help=_(
+            "the language of every message: en or zh_CN (default: from LC_ALL, LC_MESSAGES or LANG)"
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, entry in registry.commands.items():
         builtin = entry.plugin.startswith("builtin")
@@ -47,13 +56,17 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     """Run the command line; ``registry`` defaults to the installed plugins'."""
     from ..plugins.manager import PluginError, default_registry
 
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if (problem := choose_language(args_list, os.environ)) is not None:
+        print(f"engage-rules: {problem}", file=sys.stderr)
+        return 2
     try:
         reg = registry if registry is not None else default_registry()
         parser = build_parser(reg)
     except PluginError as err:
         print(f"engage-rules: {err}", file=sys.stderr)
         return 2
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     args.registry = reg
     bundled_time_zones()
     try:
@@ -62,17 +75,44 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     except BrokenPipeError:
         return _reader_gone()
     except StoreError as err:  # opening, writing or reading a store failed
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {message}").format(message=err), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(_("interrupted"), file=sys.stderr)
         return 130
     except Exception as err:  # a bug: one line (ENGAGE_RULES_DEBUG=1 shows where)
         if os.environ.get(DEBUG_ENV):
             raise
-        print(f"engage-rules: internal error: {internal(err)}", file=sys.stderr)
+        message = _("internal error: {message}").format(message=internal(err))
+        print(f"engage-rules: {message}", file=sys.stderr)
         return 2
     return code
+
+
+def choose_language(argv: Sequence[str], environ: Mapping[str, str]) -> str | None:
+    """Speak the language ``--lang`` names, else the locale's (before the parser is
+    built: its help texts are made in that language), and hand argparse's own messages
+    the same catalog.  Returns the problem with an unknown ``--lang``, or None."""
+    value: str | None = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(argv):
+            value = argv[i + 1]
+            break
+        if arg.startswith("--lang="):
+            value = arg.split("=", 1)[1]
+            break
+    if value is None:
+        i18n.set_language(i18n.language_from_env(environ))
+    elif i18n.normalise_language(value) is None:
+        i18n.set_language(i18n.language_from_env(environ))
+        return _("unknown language {value!r}: use en or zh_CN").format(value=value)
+    else:
+        i18n.set_language(value)
+    argparse._ = i18n._  # type: ignore[attr-defined]
+    argparse.ngettext = i18n.ngettext  # type: ignore[attr-defined]
+    return None
 
 
 def version() -> str:

@@ -73,6 +73,9 @@ def _environment(env: Mapping[str, str | None]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+_LOCALE_VARS = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+
+
 def run_cli(
     *args: str | Path,
     stdin: bytes | str | None = None,
@@ -85,7 +88,11 @@ def run_cli(
     ``stdin`` is standard input (default: empty); ``cwd`` the working directory for the
     call; ``env`` environment variables to set (``None`` removes one) for the call;
     ``registry`` the plugins (default: the installed ones, as the command has).  A
-    usage error (argparse's exit) is returned as its exit code, 2."""
+    usage error (argparse's exit) is returned as its exit code, 2.  The locale variables
+    (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``) are cleared for the call unless
+    ``env`` sets them, so the command speaks English unless ``--lang`` or ``env`` asks
+    otherwise; the process's language is the same after the call as before it."""
+    from .. import i18n  # noqa: PLC0415 (as below)
     from ..cli import main  # noqa: PLC0415 (the CLI loads its commands; the kit stays light)
 
     argv = [str(a) for a in args]
@@ -94,8 +101,8 @@ def run_cli(
     with contextlib.ExitStack() as stack:
         if cwd is not None:
             stack.enter_context(contextlib.chdir(cwd))
-        if env:
-            stack.enter_context(_environment(env))
+        stack.enter_context(_environment({**dict.fromkeys(_LOCALE_VARS), **(env or {})}))
+        stack.callback(i18n.set_language, i18n.current_language())
         saved = sys.stdin, sys.stdout, sys.stderr
         sys.stdin, sys.stdout, sys.stderr = inp, out, err
         try:

@@ -1,0 +1,154 @@
+"""The product's own words in the operator's language (docs/reference.md §7, "Language").
+
+Standard gettext: the source holds English messages (msgids), marked with :func:`_`,
+:func:`N_` or :func:`ngettext`; their Chinese translations live in PO files under
+``engage_rules/i18n/po/zh_CN/`` (one part file per area of the code, merged and compiled
+by :mod:`engage_rules.i18n.catalog` into ``engage_rules/locale/zh_CN/LC_MESSAGES/
+engage_rules.mo``, which ships in the package); the standard library's :mod:`gettext`
+reads the compiled catalog, so nothing beyond Python is needed at run time.
+
+The language is chosen once per process: by the command line (``--lang``, else the
+locale variables ``LC_ALL``, ``LC_MESSAGES``, ``LANG``, see :func:`language_from_env`),
+or by an embedding application with :func:`set_language`; the default is English.
+Texts the *engine* writes for a community (default reasons, announcements) follow the
+playbook's ``community.language`` instead, through :func:`translate`.
+
+Usage::
+
+    from engage_rules.i18n import _
+    raise ActionError(_("unknown currency {name!r}").format(name=name))
+
+A message is translated when it is made, in the current language; a table of texts
+defined at import time is marked with :func:`N_` and translated with ``_(text)`` where
+it is shown.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "N_",
+    "_",
+    "current_language",
+    "language_from_env",
+    "ngettext",
+    "normalise_language",
+    "set_language",
+    "translate",
+    "use_language",
+]
+
+#: The gettext domain of engage_rules' messages.
+DOMAIN = "engage_rules"
+#: Where the compiled catalogs are: ``<LOCALE_DIR>/<lang>/LC_MESSAGES/engage_rules.mo``.
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+#: The languages the product speaks, by their canonical code.
+LANGUAGES: Mapping[str, str] = {"en": "English", "zh_CN": "简体中文"}
+DEFAULT_LANGUAGE = "en"
+
+_state = threading.local()
+_process_language = DEFAULT_LANGUAGE
+
+
+def normalise_language(code: str) -> str | None:
+    """The canonical code of a language name as users and locales spell it, or None.
+
+    ``zh``, ``zh-CN``, ``zh_CN.UTF-8``, ``zh_Hans``, ``zh-hans-cn``, ``中文`` → ``zh_CN``;
+    ``en``, ``en_US.UTF-8``, ``C``, ``POSIX``, ``C.UTF-8`` → ``en``; anything else → None.
+    """
+    text = code.strip()
+    if text in ("中文", "简体中文", "汉语"):
+        return "zh_CN"
+    base = text.split(".", 1)[0].split("@", 1)[0].replace("-", "_").lower()
+    if base in ("c", "posix", "en") or base.startswith("en_"):
+        return "en"
+    if base == "zh" or base in ("zh_cn", "zh_hans", "zh_hans_cn", "zh_sg"):
+        return "zh_CN"
+    return None
+
+
+def language_from_env(environ: Mapping[str, str]) -> str:
+    """The language the locale variables ask for, as gettext reads them: the first set
+    of ``LANGUAGE`` (a colon-separated list), ``LC_ALL``, ``LC_MESSAGES``, ``LANG``.
+    A language the product does not speak falls back to English."""
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(var, "")
+        if not value:
+            continue
+        for item in value.split(":"):
+            lang = normalise_language(item)
+            if lang is not None:
+                return lang
+        return DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE
+
+
+@cache
+def _catalog(lang: str) -> _gettext.NullTranslations:
+    if lang == DEFAULT_LANGUAGE:
+        return _gettext.NullTranslations()
+    try:
+        return _gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang])
+    except OSError:  # a source tree whose catalog was not compiled: speak English
+        return _gettext.NullTranslations()
+
+
+def current_language() -> str:
+    """The language messages are made in now (this thread's, else the process's)."""
+    lang: str | None = getattr(_state, "language", None)
+    return lang if lang is not None else _process_language
+
+
+def set_language(code: str | None) -> str:
+    """Speak ``code`` from now on in this process (None: English); returns the canonical
+    code.  Raises ValueError for a language the product does not speak."""
+    global _process_language
+    lang = DEFAULT_LANGUAGE if code is None else normalise_language(code)
+    if lang is None:
+        raise ValueError(code)
+    _process_language = lang
+    return lang
+
+
+@contextmanager
+def use_language(code: str) -> Iterator[str]:
+    """Speak ``code`` in this thread inside the ``with`` block (tests, one request)."""
+    lang = normalise_language(code)
+    if lang is None:
+        raise ValueError(code)
+    previous = getattr(_state, "language", None)
+    _state.language = lang
+    try:
+        yield lang
+    finally:
+        _state.language = previous
+
+
+def _(message: str) -> str:
+    """``message`` in the current language (English when it has no translation)."""
+    return _catalog(current_language()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural form for ``n``, in the current language."""
+    return _catalog(current_language()).ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for translation without translating it (a constant defined at
+    import time, translated with ``_(message)`` where it is shown)."""
+    return message
+
+
+def translate(message: str, language: str | None) -> str:
+    """``message`` in ``language`` (a community's language), whatever the current one."""
+    lang = normalise_language(language) if language else None
+    return _catalog(lang or DEFAULT_LANGUAGE).gettext(message)
