@@ -55,6 +55,7 @@ from .records import (
     trace_matches,
     trace_rows,
 )
+from .report_breakdowns import BreakdownTally, tally_breakdowns
 from .reports import (
     ActionTally,
     ActivityRow,
@@ -485,6 +486,9 @@ class MemoryStore:
 
     def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
         return tally_experiments(query, self._activity_rows())
+
+    def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
+        return tally_breakdowns(query, self._activity_rows())
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         self._history("the outbox's history")

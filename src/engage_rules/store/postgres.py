@@ -82,6 +82,7 @@ from .records import (
     ActivityCounter,
     ReportContext,
 )
+from .report_breakdowns import BreakdownTally
 from .reports import ActionTally, MemberTally, ReportQuery
 
 #: The most processed ids one commit forgets (a store opened after a long pause catches
@@ -551,6 +552,9 @@ class PostgreSQLStore:
 
     def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
         return self._reports.experiments(query)
+
+    def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
+        return self._reports.breakdowns(query)
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         return self._reports.actions(query)

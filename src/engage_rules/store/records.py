@@ -6,6 +6,14 @@ event that names a member; the day is the calendar date in the playbook's time z
 which the runner tells the store with ``set_report_context``.  That is all a report
 needs for daily, weekly and monthly active members, joins, leaves, retention cohorts,
 silence and conversion — without keeping the events themselves.
+
+Beside each event's own type, the counter keeps a few *bookkeeping* rows, whose type
+holds a colon (no event type has one, so they are never activity): ``kind:reply`` for a
+``message.posted`` that is a reply (``data.reply_to``), ``channel:<id>`` for an event in
+a channel (joins and leaves apart), ``source:<name>`` for a join that says where the
+member came from (:func:`join_source`), ``tag:<name>`` when the playbook tags a member
+and ``experiment:<name>=<variant>`` for an exposure (docs/reports.md, "What the store
+records").
 """
 
 from __future__ import annotations
@@ -74,6 +82,8 @@ class ReportContext:
     experiments: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: The community's display name (``community.name`` of the playbook), for titles.
     community_name: str = ""
+    #: The playbook has ``tag`` actions (the counter then records who is tagged when).
+    tags: bool = False
 
     @classmethod
     def of(cls, playbook: CompiledPlaybook) -> ReportContext:
@@ -88,6 +98,7 @@ class ReportContext:
                 for name, table in playbook.env.experiments.items()
             ),
             playbook.community_name,
+            any(a.name == "tag" for a in playbook.actions),
         )
 
     @property
@@ -103,6 +114,7 @@ class ReportContext:
             "emitted": list(self.emitted),
             "experiments": [[name, list(variants)] for name, variants in self.experiments],
             "community_name": self.community_name,
+            "tags": self.tags,
         }
 
     @classmethod
@@ -114,6 +126,7 @@ class ReportContext:
             tuple(d.get("emitted", ())),
             tuple((str(e[0]), tuple(e[1])) for e in d.get("experiments", ())),
             str(d.get("community_name", "")),
+            bool(d.get("tags", False)),
         )
 
 
@@ -128,6 +141,36 @@ def zone(name: str) -> ZoneInfo:
 #: The activity type of an exposure to an experiment's variant: ``experiment:<name>=<v>``
 #: (names cannot hold ``=``).
 EXPOSURE_PREFIX = "experiment:"
+
+
+#: The bookkeeping type counting a member's replies (``message.posted`` with ``reply_to``).
+REPLY_TYPE = "kind:reply"
+#: Bookkeeping prefixes: events in a channel, where a member came from, tags given.
+CHANNEL_PREFIX = "channel:"
+SOURCE_PREFIX = "source:"
+TAG_PREFIX = "tag:"
+#: The ``member.joined`` data keys that say where a member came from, first found first:
+#: ``source`` (any event source may set it), then Telegram's invite link name and link.
+SOURCE_KEYS = ("source", "invite_name", "invite_link")
+
+
+def join_source(data: object) -> str | None:
+    """Where a joining member came from (:data:`SOURCE_KEYS`), or None."""
+    if not isinstance(data, dict):
+        return None
+    for key in SOURCE_KEYS:
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def is_reply(data: object) -> bool:
+    """A ``message.posted`` whose data names the message it replies to."""
+    if not isinstance(data, dict):
+        return False
+    reply_to = data.get("reply_to")
+    return reply_to is not None and reply_to != ""
 
 
 def exposure_type(experiment: object, variant: object) -> str | None:
@@ -164,7 +207,7 @@ class ActivityCounter:
     def use(self, context: ReportContext) -> None:
         """Count for the playbook ``context`` describes (its time zone, its emits)."""
         self.tz = zone(context.timezone)
-        self.emits = bool(context.emitted or context.experiments)
+        self.emits = bool(context.emitted or context.experiments or context.tags)
 
     def count(self, decisions: Iterable[Decision], into: ActivityCounts) -> ActivityCounts:
         days = self._days
@@ -185,8 +228,22 @@ class ActivityCounter:
                 if len(days) > 4096:
                     days.clear()
                 day = days[bucket] = ev.at.astimezone(self._tz).date().isoformat()
-            key = (ev.community, ref.id, day, ev.type)
+            community, member, type_ = ev.community, ref.id, ev.type
+            key = (community, member, day, type_)
             into[key] = get(key, 0) + 1
+            if type_.startswith("member."):
+                if type_ == "member.joined":
+                    source = join_source(ev.data)
+                    if source is not None:
+                        key = (community, member, day, SOURCE_PREFIX + source)
+                        into[key] = get(key, 0) + 1
+                continue
+            if ev.channel:
+                key = (community, member, day, CHANNEL_PREFIX + ev.channel)
+                into[key] = get(key, 0) + 1
+            if type_ == "message.posted" and is_reply(ev.data):
+                key = (community, member, day, REPLY_TYPE)
+                into[key] = get(key, 0) + 1
         return into
 
     def _count_emits(self, d: Decision, into: ActivityCounts) -> None:
@@ -200,6 +257,9 @@ class ActivityCounter:
                 type_ = a.params.get("type")
             elif a.type == "exposed":
                 type_ = exposure_type(a.params.get("experiment"), a.params.get("variant"))
+            elif a.type == "tag":
+                name = a.params.get("name")
+                type_ = TAG_PREFIX + name if isinstance(name, str) and name else None
             else:
                 continue
             if not isinstance(type_, str):

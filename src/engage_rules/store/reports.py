@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from ..model.decision import ActionRecord
 from ..model.state import LedgerEntry, State
 from .records import EXPOSURE_PREFIX, ReportContext, zone
+from .report_breakdowns import BreakdownTally, tally_breakdowns
 
 if TYPE_CHECKING:
     from .base import Store
@@ -56,6 +57,8 @@ class ReportQuery:
     #: Counted event types that never make a member active: those the playbook raises
     #: itself (``emit``; ReportContext.passive_events).
     passive: frozenset[str] = frozenset()
+    #: Days without activity after which a member counts as churned (``--churn-after``).
+    churn_days: int = 30
 
     def is_activity(self, event_type: str) -> bool:
         """True when events of ``event_type`` make a member active."""
@@ -89,6 +92,31 @@ class MemberTally:
     #: Events of the goal type in the period, and the members who had one.
     goal_events: int = 0
     converters: int = 0
+    #: (day a member was first seen in the period, N of DAY_RETENTION) -> the members
+    #: first seen that day active on day + N, for the days with day + N in the period.
+    day_retention: dict[tuple[date, int], int] = field(default_factory=dict)
+    #: (first day of the month a member was first seen in the period, months since) ->
+    #: the members of that cohort active in that month, up to the period's end.
+    monthly_retention: dict[tuple[date, int], int] = field(default_factory=dict)
+    #: Members of the community at the end of the day before the period.
+    at_start: int = 0
+    #: Of them, those not churned then who, by the period's end, have left or are
+    #: churned (``ReportQuery.churn_days``).
+    churned_in_period: int = 0
+
+
+#: The N of day-N retention (次日 / 7日 / 30日留存).
+DAY_RETENTION = (1, 7, 30)
+
+
+def month_start(day: date) -> date:
+    """The first day of ``day``'s month."""
+    return day.replace(day=1)
+
+
+def months_between(first: date, later: date) -> int:
+    """Calendar months from ``first``'s month to ``later``'s."""
+    return (later.year - first.year) * 12 + later.month - first.month
 
 
 @dataclass(slots=True)
@@ -156,6 +184,11 @@ class ReportSource(Protocol):
         their exposure."""
         ...
 
+    def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
+        """Events per day and type, activity per community and channel, conversion by
+        source and tag (store/report_breakdowns.py)."""
+        ...
+
 
 # -- the reference implementation, in Python ------------------------------------------------
 
@@ -203,9 +236,14 @@ class _Member:
     last_leave: str | None = None  # up to the period's end
     last_join: str | None = None  # up to the period's end
     last_active: str | None = None  # up to the period's end
-    #: Active days from the Monday of the period's first week to its end (retention).
+    #: Active days from the Monday of the period's first week (or the first day of its
+    #: first month, if earlier) to its end (retention).
     active_days: set[str] = field(default_factory=set)
     goal_events: int = 0  # in the period
+    #: The last leave, join and active day before the period (churn rate).
+    before_leave: str | None = None
+    before_join: str | None = None
+    before_active: str | None = None
 
     @property
     def seen(self) -> str | None:
@@ -213,22 +251,39 @@ class _Member:
             return self.first
         return self.joined
 
-    def note_in_period(self, event_type: str, day: str, active: bool, first_monday: str) -> None:
+    def note_in_period(
+        self, event_type: str, day: str, active: bool, first_monday: str, start: str
+    ) -> None:
         """Note a day of activity up to the period's end: joins, leaves, activity."""
-        if event_type == "member.left" and (self.last_leave is None or day > self.last_leave):
-            self.last_leave = day
-        elif event_type == "member.joined" and (self.last_join is None or day > self.last_join):
-            self.last_join = day
+        before = day < start
+        if event_type == "member.left":
+            if self.last_leave is None or day > self.last_leave:
+                self.last_leave = day
+            if before and (self.before_leave is None or day > self.before_leave):
+                self.before_leave = day
+        elif event_type == "member.joined":
+            if self.last_join is None or day > self.last_join:
+                self.last_join = day
+            if before and (self.before_join is None or day > self.before_join):
+                self.before_join = day
         if active:
             if self.last_active is None or day > self.last_active:
                 self.last_active = day
+            if before and (self.before_active is None or day > self.before_active):
+                self.before_active = day
             if day >= first_monday:
                 self.active_days.add(day)
 
     def left_by_end(self) -> bool:
-        if self.last_leave is None:
+        return self._left(self.last_leave, self.last_join)
+
+    def left_before_start(self) -> bool:
+        return self._left(self.before_leave, self.before_join)
+
+    def _left(self, leave: str | None, join: str | None) -> bool:
+        if leave is None:
             return self.left_now and not self.any_leave
-        return self.last_join is None or self.last_join <= self.last_leave
+        return join is None or join <= leave
 
 
 def _member_days(
@@ -236,7 +291,7 @@ def _member_days(
 ) -> dict[tuple[str, str], _Member]:
     tz = zone(q.timezone)
     start, end = q.start.isoformat(), q.end.isoformat()
-    first_monday = monday(q.start).isoformat()
+    first_monday = min(monday(q.start), month_start(q.start)).isoformat()
     out: dict[tuple[str, str], _Member] = {}
     for community, member, joined_at, status in members:
         if q.wants(community):
@@ -262,7 +317,7 @@ def _member_days(
         active = kinds.get(event_type)
         if active is None:
             active = kinds[event_type] = q.is_activity(event_type)
-        m.note_in_period(event_type, day, active, first_monday)
+        m.note_in_period(event_type, day, active, first_monday, start)
     return out
 
 
@@ -276,12 +331,19 @@ def tally_members(
     left: Counter[date] = Counter()
     by_last_active: Counter[tuple[date | None, bool, bool]] = Counter()
     retention: Counter[tuple[date, int]] = Counter()
-    goal_events = converters = 0
+    day_retention: Counter[tuple[date, int]] = Counter()
+    monthly: Counter[tuple[date, int]] = Counter()
+    goal_events = converters = at_start = churned_in_period = 0
+    before = (q.start - timedelta(days=1)).isoformat()
     for m in _member_days(q, members, activity).values():
         if m.goal_events:
             goal_events += m.goal_events
             converters += 1
         seen = m.seen
+        if _member_at_start(m, before):
+            at_start += 1
+            if not _churned(m.before_active, before, q.churn_days):
+                churned_in_period += m.left_by_end() or _churned(m.last_active, end, q.churn_days)
         if m.last_leave is not None and m.last_leave >= start:  # the last leave in the period
             left[days(m.last_leave)] += 1
         belongs = (seen is None or seen <= end) and not m.left_by_end()
@@ -298,6 +360,16 @@ def tally_members(
         weeks = {(days(d) - cohort).days // 7 for d in m.active_days if d >= cohort_text}
         for week in weeks:
             retention[(cohort, week)] += 1
+        seen_day = days(seen)
+        for n in DAY_RETENTION:
+            later = (seen_day + timedelta(days=n)).isoformat()
+            if later <= end and later in m.active_days:
+                day_retention[(seen_day, n)] += 1
+        first_of_month = month_start(seen_day)
+        first_text = first_of_month.isoformat()
+        months = {months_between(first_of_month, days(d)) for d in m.active_days if d >= first_text}
+        for month in months:
+            monthly[(first_of_month, month)] += 1
     return MemberTally(
         dict(first_seen),
         dict(left),
@@ -305,7 +377,25 @@ def tally_members(
         dict(retention),
         goal_events,
         converters,
+        dict(day_retention),
+        dict(monthly),
+        at_start,
+        churned_in_period,
     )
+
+
+def _churned(last_active: str | None, day: str, churn_days: int) -> bool:
+    """Active some time up to ``day`` but not in the ``churn_days`` days up to it."""
+    if last_active is None:
+        return False
+    idle = (date.fromisoformat(day) - date.fromisoformat(last_active)).days
+    return idle >= churn_days
+
+
+def _member_at_start(m: _Member, before: str) -> bool:
+    """A member at the end of the day before the period (``before``)."""
+    seen = m.seen
+    return (seen is None or seen <= before) and not m.left_before_start()
 
 
 def tally_daily_active(q: ReportQuery, activity: Iterable[ActivityRow]) -> dict[date, int]:
@@ -495,6 +585,9 @@ class StoreReports:
 
     def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
         return tally_experiments(query, self._read()[1])
+
+    def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
+        return tally_breakdowns(query, self._read()[1])
 
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
         entries = (

@@ -98,7 +98,9 @@ from .records import (
     ActivityCounter,
     ReportContext,
 )
+from .report_breakdowns import BreakdownTally
 from .reports import ActionTally, MemberTally, ReportQuery
+from .sqlite_breakdowns import sqlite_breakdowns
 from .sqlite_reports import (
     action_tally,
     audit_tally,
@@ -1053,6 +1055,10 @@ class SQLiteStore:
     def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
         with self._snapshot() as db, self._decoding("activity"):
             return experiment_tally(db, query)
+
+    def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
+        with self._snapshot() as db, self._decoding("activity"):
+            return sqlite_breakdowns(db, query)
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         with self._snapshot() as db:

@@ -26,7 +26,16 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from .records import zone
-from .reports import ActionTally, MemberTally, ReportQuery, local_day, monday, split_exposure
+from .reports import (
+    DAY_RETENTION,
+    ActionTally,
+    MemberTally,
+    ReportQuery,
+    local_day,
+    monday,
+    month_start,
+    split_exposure,
+)
 
 DAY = 86400
 #: 1970-01-01, day 0 of the day numbers below.
@@ -190,6 +199,9 @@ CREATE TEMP TABLE report_members (
     cohort TEXT,         -- the Monday of ``seen``, when ``seen`` is in the period
     cohort_week INTEGER, -- its week from the period's first Monday
     belongs INTEGER,     -- a member at the period's end
+    before_leave TEXT,   -- the last leave before the period
+    before_join TEXT,    -- the last join before the period
+    before_active TEXT,  -- the last active day before the period
     PRIMARY KEY (community, member)
 )"""
 
@@ -202,14 +214,17 @@ def _week(day: str) -> str:
 #: Per member, from the activity: one sort by member, and aggregates...
 _MEMBERS_ACTIVITY = """
 INSERT INTO temp.report_members (community, member, first, last_leave, any_leave, last_join,
-    last_active, weeks, goal)
+    last_active, weeks, goal, before_leave, before_join, before_active)
 SELECT community, member, min(day),
     max(CASE WHEN type = 'member.left' AND day <= :end THEN day END),
     max(type = 'member.left'),
     max(CASE WHEN type = 'member.joined' AND day <= :end THEN day END),
     max(CASE WHEN day <= :end AND {active} THEN day END),
     {weeks},
-    sum(CASE WHEN type = :goal AND day BETWEEN :start AND :end THEN events END)
+    sum(CASE WHEN type = :goal AND day BETWEEN :start AND :end THEN events END),
+    max(CASE WHEN type = 'member.left' AND day < :start THEN day END),
+    max(CASE WHEN type = 'member.joined' AND day < :start THEN day END),
+    max(CASE WHEN day < :start AND {active} THEN day END)
 FROM activity{where}
 GROUP BY community, member"""
 
@@ -256,6 +271,66 @@ SELECT cohort, week - cohort_week, count(*) FROM (
 GROUP BY cohort, week"""
 
 
+#: Day-N retention: the members first seen on a day of the period active on day + N.
+_DAY_RETENTION = """
+SELECT r.seen, {n}, count(*) FROM temp.report_members AS r
+WHERE r.cohort IS NOT NULL AND date(r.seen, '+{n} days') <= :end AND EXISTS (
+    SELECT 1 FROM activity AS a WHERE a.day = date(r.seen, '+{n} days')
+        AND a.community = r.community AND a.member = r.member AND {active})
+GROUP BY r.seen"""
+
+
+def _month(day: str) -> str:
+    """SQL: months from year 0 to ``day``'s month."""
+    return f"(CAST(substr({day}, 1, 4) AS INTEGER) * 12 + CAST(substr({day}, 6, 2) AS INTEGER))"
+
+
+#: Monthly retention: the distinct (member, months since the month first seen) pairs of
+#: the cohorts' activity, counted per (cohort month, months since).
+_MONTHLY_RETENTION = f"""
+SELECT cohort, month, count(*) FROM (
+    SELECT DISTINCT r.rowid, date(r.seen, 'start of month') AS cohort,
+        {_month("a.day")} - {_month("r.seen")} AS month
+    FROM activity AS a CROSS JOIN temp.report_members AS r
+        ON r.community = a.community AND r.member = a.member
+    WHERE a.day >= :first_month AND a.day <= :end AND {{active}}
+        AND r.cohort IS NOT NULL AND a.day >= date(r.seen, 'start of month')
+)
+GROUP BY cohort, month"""
+
+#: Churn: the members at the end of the day before the period (``:before``), and those
+#: of them not churned then who by the period's end have left or are churned.
+_CHURN = """
+SELECT count(*), coalesce(sum(CASE
+    WHEN before_active IS NOT NULL
+        AND julianday(:before) - julianday(before_active) >= :churn THEN 0
+    WHEN NOT belongs THEN 1
+    WHEN last_active IS NOT NULL AND julianday(:end) - julianday(last_active) >= :churn THEN 1
+    ELSE 0 END), 0)
+FROM temp.report_members
+WHERE (seen IS NULL OR seen <= :before) AND NOT CASE
+    WHEN before_leave IS NULL THEN coalesce(left_now, 0) AND NOT coalesce(any_leave, 0)
+    ELSE before_join IS NULL OR before_join <= before_leave END"""
+
+
+def _cohort_figures(
+    db: sqlite3.Connection, q: ReportQuery, params: dict[str, object]
+) -> tuple[dict[tuple[date, int], int], dict[tuple[date, int], int], int, int]:
+    """Day-N and monthly retention, and the churn counts, from the members table."""
+    active = _active(q, "a.type")
+    days = {
+        (date.fromisoformat(day), int(n)): count
+        for k in DAY_RETENTION
+        for day, n, count in db.execute(_DAY_RETENTION.format(n=k, active=active), params)
+    }
+    months = {
+        (date.fromisoformat(cohort), int(k)): count
+        for cohort, k, count in db.execute(_MONTHLY_RETENTION.format(active=active), params)
+    }
+    at_start, churned = db.execute(_CHURN, params).fetchone()
+    return days, months, int(at_start), int(churned)
+
+
 def _weeks(q: ReportQuery) -> int:
     """The ISO weeks the period touches."""
     return (monday(q.end) - monday(q.start)).days // 7 + 1
@@ -299,6 +374,9 @@ def member_tally(db: sqlite3.Connection, q: ReportQuery) -> MemberTally:
     """:meth:`~.reports.ReportSource.report_members` in SQL."""
     _, params = _where(q)
     params["first_monday"] = monday(q.start).isoformat()
+    params["first_month"] = month_start(q.start).isoformat()
+    params["before"] = date.fromordinal(q.start.toordinal() - 1).isoformat()
+    params["churn"] = q.churn_days
     table = "temp.report_members"
     db.execute(f"DROP TABLE IF EXISTS {table}")
     try:
@@ -329,10 +407,20 @@ def member_tally(db: sqlite3.Connection, q: ReportQuery) -> MemberTally:
             f"SELECT coalesce(sum(goal), 0), count(goal) FROM {table}"
         ).fetchone()
         retention = _retention(db, q, params)
+        day_retention, monthly, at_start, churned = _cohort_figures(db, q, params)
     finally:
         db.execute(f"DROP TABLE IF EXISTS {table}")
     return MemberTally(
-        first_seen, left, dict(by_last_active), retention, int(goal_events), int(converters)
+        first_seen,
+        left,
+        dict(by_last_active),
+        retention,
+        int(goal_events),
+        int(converters),
+        day_retention,
+        monthly,
+        at_start,
+        churned,
     )
 
 
