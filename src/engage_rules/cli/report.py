@@ -131,7 +131,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"error: {typo}", file=sys.stderr)
             return 2
         period = choose_period(data, start, end)
-        counts = read_period(store, data, period, args.goal)
+        counts = read_period(store, data, period, args.goal, churn_days)
     except (ReportDataError, PeriodError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -51,7 +51,9 @@ from .records import (
     DEFAULT_TRACE_RETENTION,
     ActivityCounter,
     ActivityCounts,
+    DayTotals,
     ReportContext,
+    add_totals,
     trace_matches,
     trace_rows,
 )
@@ -135,6 +137,7 @@ class MemoryStore:
         self._context = ReportContext()
         self._counter = ActivityCounter()
         self._activity: ActivityCounts = {}
+        self._totals: DayTotals = {}
         #: (community, member) -> ledger entries, by seq (only with ``keep_history``).
         self._ledgers: dict[tuple[str, str], list[LedgerEntry]] = {}
         self._traces: list[dict[str, Any]] = []
@@ -251,7 +254,13 @@ class MemoryStore:
 
     def _keep_history(self, decisions: Sequence[Decision]) -> None:
         """Keep the batch's ledger entries and count its activity."""
-        self._counter.count(decisions, self._activity)
+        totals: DayTotals = {}
+        batch = self._counter.count(decisions, {}, totals)
+        add_totals(batch, totals)
+        for key, n in batch.items():
+            self._activity[key] = self._activity.get(key, 0) + n
+        for total, n in totals.items():
+            self._totals[total] = self._totals.get(total, 0) + n
         ledgers = self._ledgers
         state = self._state
         assert state is not None
@@ -461,6 +470,11 @@ class MemoryStore:
         """Daily activity counts (only with ``keep_history``: else StoreError)."""
         return sorted(self._activity_rows())
 
+    def activity_totals(self) -> list[tuple[str, str, str, int]]:
+        """Events per (community, day, type) (records.DayTotals; with ``keep_history``)."""
+        self._history("activity counts")
+        return sorted((c, day, t, n) for (c, day, t), n in self._totals.items())
+
     def _activity_rows(self) -> Iterator[ActivityRow]:
         self._history("activity counts")
         return ((c, m, day, t, n) for (c, m, day, t), n in self._activity.items())
@@ -488,7 +502,7 @@ class MemoryStore:
         return tally_experiments(query, self._activity_rows())
 
     def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
-        return tally_breakdowns(query, self._activity_rows())
+        return tally_breakdowns(query, self.activity_totals())
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         self._history("the outbox's history")

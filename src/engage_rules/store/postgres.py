@@ -531,6 +531,15 @@ class PostgreSQLStore:
             ).fetchall()
         return [(c, m, day.isoformat(), t, int(n)) for c, m, day, t, n in rows]
 
+    def activity_totals(self) -> list[tuple[str, str, str, int]]:
+        """Events per (community, day, type) (records.DayTotals)."""
+        with self._use() as conn:
+            rows = conn.execute(
+                "SELECT community, day, type, events FROM activity_totals "
+                "ORDER BY community, day, type"
+            ).fetchall()
+        return [(c, day.isoformat(), t, int(n)) for c, day, t, n in rows]
+
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds
         self._pruned_at = -1e18

@@ -18,13 +18,15 @@ from typing import Any
 
 import psycopg
 
-from .records import CHANNEL_PREFIX, REPLY_TYPE, zone
-from .report_breakdowns import DIMENSIONS, BreakdownTally, dimension_of
+from .records import zone
+from .report_breakdowns import BreakdownTally, tally_breakdowns
 from .reports import (
     DAY_RETENTION,
+    DIMENSIONS,
     ActionTally,
     MemberTally,
     ReportQuery,
+    dimension_of,
     local_day,
     month_start,
     split_exposure,
@@ -48,8 +50,10 @@ WITH act AS (
             AS goal,
         max(day) FILTER (WHERE type = 'member.left' AND day < %(start)s) AS before_leave,
         max(day) FILTER (WHERE type = 'member.joined' AND day < %(start)s) AS before_join,
-        max(day) FILTER (WHERE day < %(start)s AND {active}) AS before_active
-    FROM activity{where}
+        max(day) FILTER (WHERE day < %(start)s AND {active}) AS before_active,
+        max(day) FILTER (WHERE type = %(goal)s AND day BETWEEN %(start)s AND %(end)s)
+            AS last_goal
+    FROM activity{rows}
     GROUP BY community, member
 ), state AS (
     SELECT community, id AS member,
@@ -60,7 +64,7 @@ WITH act AS (
         coalesce(a.member, s.member) AS member, a.first, a.last_leave,
         coalesce(a.any_leave, false) AS any_leave, a.last_join, a.last_active, a.goal,
         s.joined, coalesce(s.left_now, false) AS left_now, a.before_leave, a.before_join,
-        a.before_active
+        a.before_active, a.last_goal
     FROM act AS a FULL JOIN state AS s ON a.community = s.community AND a.member = s.member
 ), seen AS (
     SELECT *, CASE WHEN joined IS NULL OR first < joined THEN first ELSE joined END AS seen
@@ -75,8 +79,16 @@ SELECT community, member, last_leave, last_active, goal, seen,
     (seen IS NULL OR seen < %(start)s) AND NOT CASE
         WHEN before_leave IS NULL THEN left_now AND NOT any_leave
         ELSE before_join IS NULL OR before_join <= before_leave END AS at_start,
-    before_active
+    before_active, last_goal
 FROM seen"""
+
+#: Conversion by dimension (as in sqlite_reports.py).
+_DIMENSIONS = """
+SELECT m.type, count(*), count(*) FILTER (WHERE r.last_goal >= m.day) FROM (
+    SELECT community, member, type, min(day) AS day FROM activity{where}
+    GROUP BY community, member, type
+) AS m JOIN report_members AS r ON r.community = m.community AND r.member = m.member
+GROUP BY m.type"""
 
 #: Day-N retention (as in sqlite_reports.py).
 _DAY_RETENTION = """
@@ -149,6 +161,10 @@ def _active(q: ReportQuery, column: str = "type") -> str:
     return base
 
 
+#: SQL: the activity rows the member figures read (reports.is_member_row).
+MEMBER_ROWS = "(strpos(type, ':') = 0 OR left(type, 11) = 'experiment:')"
+
+
 def _clock(conn: Any) -> datetime | None:
     """The engine clock the store's ``meta`` holds."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
@@ -208,7 +224,10 @@ class PostgresReports:
         with self._snapshot() as conn:
             conn.execute(
                 _MEMBERS.format(
-                    active=_active(q), where=where, joined_day=days.sql("joined")
+                    active=_active(q),
+                    where=where,
+                    rows=_where(q, MEMBER_ROWS),
+                    joined_day=days.sql("joined"),
                 ).encode(),
                 params,
             )
@@ -256,6 +275,26 @@ class PostgresReports:
                 )
             }
             at_start, churned = conn.execute(_CHURN.encode(), params).fetchone() or (0, 0)
+            active_by_community = {
+                c: int(n)
+                for c, n in conn.execute(
+                    "SELECT community, count(*) FROM report_members "
+                    "WHERE last_active >= %(start)s GROUP BY community",
+                    params,
+                )
+            }
+            markers = " OR ".join(
+                f"(left(type, {len(prefix)}) = '{prefix}' AND length(type) > {len(prefix)})"
+                for _, prefix in DIMENSIONS
+            )
+            where_m = _where(q, f"({markers})", "day <= %(end)s")
+            dimensions = {}
+            for type_, n, converted in conn.execute(
+                _DIMENSIONS.format(where=where_m).encode(), params
+            ):
+                split = dimension_of(type_)
+                if split is not None:
+                    dimensions[split] = (int(n), int(converted))
         return MemberTally(
             first_seen,
             left,
@@ -267,58 +306,17 @@ class PostgresReports:
             monthly,
             int(at_start),
             int(churned),
+            active_by_community,
+            dimensions,
         )
 
     def breakdowns(self, q: ReportQuery) -> BreakdownTally:
-        """:meth:`~.reports.ReportSource.report_breakdowns` in SQL (as
-        report_breakdowns.sqlite_breakdowns)."""
-        params = _params(q)
-        period = "day BETWEEN %(start)s AND %(end)s"
-        where = _where(q, period, f"(strpos(type, ':') = 0 OR type = '{REPLY_TYPE}')")
-        volumes = {
-            (day, t): int(n)
-            for day, t, n in self._rows(
-                f"SELECT day, type, sum(events) FROM activity{where} GROUP BY day, type", params
-            )
-        }
-        where = _where(q, period, _active(q))
-        communities = {
-            c: (int(n), int(m))
-            for c, n, m in self._rows(
-                "SELECT community, sum(events), count(DISTINCT member) "
-                f"FROM activity{where} GROUP BY community",
-                params,
-            )
-        }
-        where = _where(q, period, f"left(type, {len(CHANNEL_PREFIX)}) = '{CHANNEL_PREFIX}'")
-        channels = {
-            (c, t[len(CHANNEL_PREFIX) :]): (int(n), int(m))
-            for c, t, n, m in self._rows(
-                "SELECT community, type, sum(events), count(DISTINCT member) "
-                f"FROM activity{where} GROUP BY community, type",
-                params,
-            )
-        }
-        markers = " OR ".join(
-            f"(left(type, {len(prefix)}) = '{prefix}' AND length(type) > {len(prefix)})"
-            for _, prefix in DIMENSIONS
+        """:meth:`~.reports.ReportSource.report_breakdowns` from the day totals."""
+        where = _where(q, "day BETWEEN %(start)s AND %(end)s")
+        rows = self._rows(
+            f"SELECT community, day, type, events FROM activity_totals{where}", _params(q)
         )
-        where_e = _where(q, f"({markers})", "day <= %(end)s")
-        where_g = _where(q, "type = %(goal)s", period)
-        dimensions = {}
-        for type_, members, converted in self._rows(
-            "SELECT e.type, count(*), count(g.member) FROM ("
-            f"SELECT community, member, type, min(day) AS day FROM activity{where_e} "
-            "GROUP BY community, member, type) AS e LEFT JOIN ("
-            f"SELECT community, member, max(day) AS last FROM activity{where_g} "
-            "GROUP BY community, member) AS g ON g.community = e.community "
-            "AND g.member = e.member AND g.last >= e.day GROUP BY e.type",
-            params,
-        ):
-            marker = dimension_of(type_)
-            if marker is not None:
-                dimensions[marker] = (int(members), int(converted))
-        return BreakdownTally(volumes, communities, channels, dimensions)
+        return tally_breakdowns(q, ((c, day.isoformat(), t, int(n)) for c, day, t, n in rows))
 
     def daily_active(self, q: ReportQuery) -> dict[date, int]:
         """:meth:`~.reports.ReportSource.report_daily_active` in SQL."""

@@ -56,6 +56,14 @@ def _activity_and_traces(cur: psycopg.Cursor[Any], rows: Rows) -> None:
         "ON CONFLICT (day, community, member, type) "
         "DO UPDATE SET events = activity.events + excluded.events",
     )
+    _insert(
+        cur,
+        "activity_totals",
+        _TOTALS,
+        rows.totals,
+        "ON CONFLICT (day, community, type) "
+        "DO UPDATE SET events = activity_totals.events + excluded.events",
+    )
     _copy(cur, "traces", _TRACES, rows.traces)
 
 
@@ -135,6 +143,12 @@ _OUTBOX = (
 _ACTIVITY = (
     ("community", "text"),
     ("member", "text"),
+    ("day", "date"),
+    ("type", "text"),
+    ("events", "int8"),
+)
+_TOTALS = (
+    ("community", "text"),
     ("day", "date"),
     ("type", "text"),
     ("events", "int8"),

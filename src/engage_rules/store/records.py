@@ -7,13 +7,15 @@ which the runner tells the store with ``set_report_context``.  That is all a rep
 needs for daily, weekly and monthly active members, joins, leaves, retention cohorts,
 silence and conversion — without keeping the events themselves.
 
-Beside each event's own type, the counter keeps a few *bookkeeping* rows, whose type
-holds a colon (no event type has one, so they are never activity): ``kind:reply`` for a
-``message.posted`` that is a reply (``data.reply_to``), ``channel:<id>`` for an event in
-a channel (joins and leaves apart), ``source:<name>`` for a join that says where the
-member came from (:func:`join_source`), ``tag:<name>`` when the playbook tags a member
-and ``experiment:<name>=<variant>`` for an exposure (docs/reports.md, "What the store
-records").
+Beside each event's own type, the counter keeps *marker* rows per member, whose type
+holds a colon (no event type has one, so they are never activity): ``source:<name>`` for
+a join that says where the member came from (:func:`join_source`), ``tag:<name>`` when
+the playbook tags a member and ``experiment:<name>=<variant>`` for an exposure.  And it
+keeps the day's totals per (community, day, type) (:data:`DayTotals`): the events of
+each type summed over members, the replies (``kind:reply``, a ``message.posted`` with
+``data.reply_to``) and the events in each channel (``channel:<id>``, joins and leaves
+apart) — so a report reads a period's volumes without reading its members' rows
+(docs/reports.md, "What the store records").
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
 #: (community, member, day, event type) -> events
 ActivityCounts = dict[tuple[str, str, str, str], int]
+#: (community, day, type) -> events: every member's, the replies, each channel's.
+DayTotals = dict[tuple[str, str, str], int]
 
 #: How long traces are kept by default, in seconds of event time (30 days).
 DEFAULT_TRACE_RETENTION = 30 * 86400.0
@@ -209,9 +213,14 @@ class ActivityCounter:
         self.tz = zone(context.timezone)
         self.emits = bool(context.emitted or context.experiments or context.tags)
 
-    def count(self, decisions: Iterable[Decision], into: ActivityCounts) -> ActivityCounts:
+    def count(
+        self, decisions: Iterable[Decision], into: ActivityCounts, totals: DayTotals | None = None
+    ) -> ActivityCounts:
+        """Count ``decisions`` into ``into`` per member (and marker), and the replies and
+        channels' events into ``totals`` (:func:`add_totals` adds the rest of them)."""
         days = self._days
         get = into.get
+        extra: DayTotals = {} if totals is None else totals
         for d in decisions:
             if self.emits and d.actions:
                 self._count_emits(d, into)
@@ -239,11 +248,11 @@ class ActivityCounter:
                         into[key] = get(key, 0) + 1
                 continue
             if ev.channel:
-                key = (community, member, day, CHANNEL_PREFIX + ev.channel)
-                into[key] = get(key, 0) + 1
+                total = (community, day, CHANNEL_PREFIX + ev.channel)
+                extra[total] = extra.get(total, 0) + 1
             if type_ == "message.posted" and is_reply(ev.data):
-                key = (community, member, day, REPLY_TYPE)
-                into[key] = get(key, 0) + 1
+                total = (community, day, REPLY_TYPE)
+                extra[total] = extra.get(total, 0) + 1
         return into
 
     def _count_emits(self, d: Decision, into: ActivityCounts) -> None:
@@ -267,6 +276,16 @@ class ActivityCounter:
             day = a.at.astimezone(self._tz).date().isoformat()
             key = (a.community or "", a.member, day, type_)
             into[key] = into.get(key, 0) + 1
+
+
+def add_totals(activity: ActivityCounts, totals: DayTotals) -> DayTotals:
+    """Add to ``totals`` the events of ``activity`` per (community, day, type), summed
+    over members (markers left out)."""
+    for (community, _member, day, type_), n in activity.items():
+        if ":" not in type_:
+            key = (community, day, type_)
+            totals[key] = totals.get(key, 0) + n
+    return totals
 
 
 def trace_rows(decisions: Sequence[Decision]) -> list[dict[str, Any]]:

@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 
 from ..model.decision import ActionRecord
 from ..model.state import LedgerEntry, State
-from .records import EXPOSURE_PREFIX, ReportContext, zone
-from .report_breakdowns import BreakdownTally, tally_breakdowns
+from .records import EXPOSURE_PREFIX, SOURCE_PREFIX, TAG_PREFIX, ReportContext, zone
+from .report_breakdowns import BreakdownTally, tally_breakdowns, totals_of_activity
 
 if TYPE_CHECKING:
     from .base import Store
@@ -103,6 +103,24 @@ class MemberTally:
     #: Of them, those not churned then who, by the period's end, have left or are
     #: churned (``ReportQuery.churn_days``).
     churned_in_period: int = 0
+    #: community -> its members active in the period.
+    active_by_community: dict[str, int] = field(default_factory=dict)
+    #: (dimension, value) -> (members in it by the period's end, of them those with a
+    #: goal event in the period on or after the day they entered it): :data:`DIMENSIONS`.
+    dimensions: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+
+
+#: The dimensions conversion is split by, and the marker (records.py) of each: a member
+#: is *in* ``(dimension, value)`` from the first day of a marker row of that type.
+DIMENSIONS = (("source", SOURCE_PREFIX), ("tag", TAG_PREFIX))
+
+
+def dimension_of(event_type: str) -> tuple[str, str] | None:
+    """(dimension, value) of a marker type, else None."""
+    for dimension, prefix in DIMENSIONS:
+        if event_type.startswith(prefix) and len(event_type) > len(prefix):
+            return dimension, event_type[len(prefix) :]
+    return None
 
 
 #: The N of day-N retention (次日 / 7日 / 30日留存).
@@ -185,8 +203,8 @@ class ReportSource(Protocol):
         ...
 
     def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
-        """Events per day and type, activity per community and channel, conversion by
-        source and tag (store/report_breakdowns.py)."""
+        """Events per day and type (replies apart), and per community and channel
+        (store/report_breakdowns.py)."""
         ...
 
 
@@ -240,6 +258,7 @@ class _Member:
     #: first month, if earlier) to its end (retention).
     active_days: set[str] = field(default_factory=set)
     goal_events: int = 0  # in the period
+    last_goal: str | None = None  # the last day with a goal event in the period
     #: The last leave, join and active day before the period (churn rate).
     before_leave: str | None = None
     before_join: str | None = None
@@ -286,9 +305,20 @@ class _Member:
         return join is None or join <= leave
 
 
+def is_member_row(event_type: str) -> bool:
+    """An activity row the member figures read: an event's own type or an exposure (the
+    other bookkeeping rows — replies, channels, sources, tags — only the breakdowns)."""
+    return ":" not in event_type or event_type.startswith(EXPOSURE_PREFIX)
+
+
 def _member_days(
-    q: ReportQuery, members: Iterable[MemberRow], activity: Iterable[ActivityRow]
+    q: ReportQuery,
+    members: Iterable[MemberRow],
+    activity: Iterable[ActivityRow],
+    marks: dict[tuple[str, str, str], str],
 ) -> dict[tuple[str, str], _Member]:
+    """Each member's days, and into ``marks`` the first day (up to the period's end) of
+    each of their markers (DIMENSIONS): (community, member, type) -> day."""
     tz = zone(q.timezone)
     start, end = q.start.isoformat(), q.end.isoformat()
     first_monday = min(monday(q.start), month_start(q.start)).isoformat()
@@ -303,6 +333,11 @@ def _member_days(
     for community, member, day, event_type, events in activity:
         if not q.wants(community):
             continue
+        if not is_member_row(event_type):
+            key = (community, member, event_type)
+            if day <= end and dimension_of(event_type) and (key not in marks or day < marks[key]):
+                marks[key] = day
+            continue
         m = out.get((community, member))
         if m is None:
             m = out[(community, member)] = _Member()
@@ -314,6 +349,8 @@ def _member_days(
             continue
         if event_type == q.goal and day >= start:
             m.goal_events += events
+            if m.last_goal is None or day > m.last_goal:
+                m.last_goal = day
         active = kinds.get(event_type)
         if active is None:
             active = kinds[event_type] = q.is_activity(event_type)
@@ -335,7 +372,10 @@ def tally_members(
     monthly: Counter[tuple[date, int]] = Counter()
     goal_events = converters = at_start = churned_in_period = 0
     before = (q.start - timedelta(days=1)).isoformat()
-    for m in _member_days(q, members, activity).values():
+    marks: dict[tuple[str, str, str], str] = {}
+    every = _member_days(q, members, activity, marks)
+    active_by_community, dimensions = _member_breakdowns(every, marks, start)
+    for m in every.values():
         if m.goal_events:
             goal_events += m.goal_events
             converters += 1
@@ -381,7 +421,29 @@ def tally_members(
         dict(monthly),
         at_start,
         churned_in_period,
+        active_by_community,
+        dimensions,
     )
+
+
+def _member_breakdowns(
+    every: dict[tuple[str, str], _Member], marks: dict[tuple[str, str, str], str], start: str
+) -> tuple[dict[str, int], dict[tuple[str, str], tuple[int, int]]]:
+    """Members active in the period per community, and conversion by dimension."""
+    active: Counter[str] = Counter()
+    for (community, _member), m in every.items():
+        if m.last_active is not None and m.last_active >= start:
+            active[community] += 1
+    dimensions: dict[tuple[str, str], tuple[int, int]] = {}
+    for (community, member, event_type), day in marks.items():
+        marked = every.get((community, member))
+        split = dimension_of(event_type)
+        if marked is None or split is None:
+            continue
+        n, converted = dimensions.get(split, (0, 0))
+        converted += marked.last_goal is not None and marked.last_goal >= day
+        dimensions[split] = (n + 1, converted)
+    return dict(active), dimensions
 
 
 def _churned(last_active: str | None, day: str, churn_days: int) -> bool:
@@ -587,7 +649,10 @@ class StoreReports:
         return tally_experiments(query, self._read()[1])
 
     def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
-        return tally_breakdowns(query, self._read()[1])
+        totals = getattr(self.store, "activity_totals", None)
+        if callable(totals):
+            return tally_breakdowns(query, totals())
+        return tally_breakdowns(query, totals_of_activity(self._read()[1]))
 
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
         entries = (

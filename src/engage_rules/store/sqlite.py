@@ -21,6 +21,7 @@ Layout (schema version 7)::
     errors(seq, json), review(seq, json)
     audit(seq, json, ts, community, action, reason)
     activity(community, member, day, type, events)     daily activity, for reports (2)
+    activity_totals(community, day, type, events)      its totals per day and type (8)
     traces(seq, event, cause, community, member, ts, json)   rule traces (2)
     replays(key, first_seq, last_seq)      outbox rows each run of a replay committed (3)
     processed_id, outbox_key               unique indexes: ids and keys are looked up (4)
@@ -115,7 +116,7 @@ from .sqlite_reports import (
 )
 from .timer_pages import timer_page
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 FORMAT = "engage_rules"
 
 _SCHEMA = (
@@ -207,6 +208,15 @@ CREATE INDEX IF NOT EXISTS replays_key ON replays (key);
 CREATE UNIQUE INDEX IF NOT EXISTS processed_id ON processed (id);
 CREATE UNIQUE INDEX IF NOT EXISTS outbox_key ON outbox (key);
 """
+    + """
+CREATE TABLE IF NOT EXISTS activity_totals (
+    community TEXT NOT NULL,
+    day TEXT NOT NULL,
+    type TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (day, community, type)
+) WITHOUT ROWID;
+"""
 )
 
 
@@ -285,12 +295,22 @@ UPDATE processed SET ts = coalesce(
 DELETE FROM processed WHERE rowid NOT IN (SELECT min(rowid) FROM processed GROUP BY id);
 DELETE FROM outbox WHERE seq NOT IN (SELECT min(seq) FROM outbox GROUP BY key);
 """
-    + _SCHEMA[_SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS processed_id") :],
+    + _SCHEMA[
+        _SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS processed_id") : _SCHEMA.index(
+            "CREATE TABLE IF NOT EXISTS activity_totals"
+        )
+    ],
     5: _upgrade_members,
     6: report_columns_upgrade(),
     # An outbox row's JSON holds only what its columns do not (_outbox_body); rows
     # written before are read as they are (batch_rows.outbox_action): nothing to rewrite.
     7: "",
+    # Each day's events per (community, type), for a report's volumes (records.DayTotals),
+    # filled from the activity kept so far (replies and channels count from now on).
+    8: _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS activity_totals") :]
+    + "INSERT OR IGNORE INTO activity_totals (community, day, type, events) "
+    "SELECT community, day, type, sum(events) FROM activity WHERE instr(type, ':') = 0 "
+    "GROUP BY community, day, type;\n",
 }
 
 #: The most processed ids one commit forgets (see SQLiteStore._forget_processed).
@@ -895,6 +915,12 @@ class SQLiteStore:
             " ON CONFLICT (day, community, member, type) "
             "DO UPDATE SET events = events + excluded.events",
         )
+        _insert_many(
+            db,
+            "INSERT INTO activity_totals (community, day, type, events)",
+            rows.totals,
+            " ON CONFLICT (day, community, type) DO UPDATE SET events = events + excluded.events",
+        )
         if rows.traces:
             _insert_many(
                 db, "INSERT INTO traces (event, cause, community, member, ts, json)", rows.traces
@@ -1015,6 +1041,14 @@ class SQLiteStore:
             return db.execute(
                 "SELECT community, member, day, type, events FROM activity "
                 "ORDER BY community, member, day, type"
+            ).fetchall()
+
+    def activity_totals(self) -> list[tuple[str, str, str, int]]:
+        """Events per (community, day, type) (records.DayTotals)."""
+        with self._use() as db:
+            return db.execute(
+                "SELECT community, day, type, events FROM activity_totals "
+                "ORDER BY community, day, type"
             ).fetchall()
 
     def keep_traces(self, seconds: float | None) -> None:

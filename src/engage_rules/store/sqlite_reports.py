@@ -28,12 +28,15 @@ import orjson
 from .records import zone
 from .reports import (
     DAY_RETENTION,
+    DIMENSIONS,
     ActionTally,
     MemberTally,
     ReportQuery,
+    dimension_of,
     local_day,
     monday,
     month_start,
+    months_between,
     split_exposure,
 )
 
@@ -193,6 +196,8 @@ CREATE TEMP TABLE report_members (
     last_active TEXT,    -- the last active day up to the period's end
     weeks INTEGER,       -- bit k: active in week k from the period's first Monday
     goal INTEGER,        -- goal events in the period
+    last_goal TEXT,      -- the last day with a goal event in the period
+    months INTEGER,      -- bit k: active in month k from the period's first month
     joined TEXT,         -- the local day of the state's joined_at
     left_now INTEGER,    -- the state's status is "left"
     seen TEXT,           -- first seen
@@ -206,6 +211,10 @@ CREATE TEMP TABLE report_members (
 )"""
 
 
+#: SQL: the activity rows the member figures read (reports.is_member_row).
+MEMBER_ROWS = "(instr(type, ':') = 0 OR substr(type, 1, 11) = 'experiment:')"
+
+
 def _week(day: str) -> str:
     """SQL: the week of ``day`` from the period's first Monday (days since it, over 7)."""
     return f"(CAST(julianday({day}) AS INTEGER) - CAST(julianday(:first_monday) AS INTEGER)) / 7"
@@ -214,7 +223,7 @@ def _week(day: str) -> str:
 #: Per member, from the activity: one sort by member, and aggregates...
 _MEMBERS_ACTIVITY = """
 INSERT INTO temp.report_members (community, member, first, last_leave, any_leave, last_join,
-    last_active, weeks, goal, before_leave, before_join, before_active)
+    last_active, weeks, goal, before_leave, before_join, before_active, last_goal, months)
 SELECT community, member, min(day),
     max(CASE WHEN type = 'member.left' AND day <= :end THEN day END),
     max(type = 'member.left'),
@@ -224,7 +233,9 @@ SELECT community, member, min(day),
     sum(CASE WHEN type = :goal AND day BETWEEN :start AND :end THEN events END),
     max(CASE WHEN type = 'member.left' AND day < :start THEN day END),
     max(CASE WHEN type = 'member.joined' AND day < :start THEN day END),
-    max(CASE WHEN day < :start AND {active} THEN day END)
+    max(CASE WHEN day < :start AND {active} THEN day END),
+    max(CASE WHEN type = :goal AND day BETWEEN :start AND :end THEN day END),
+    {months}
 FROM activity{where}
 GROUP BY community, member"""
 
@@ -285,8 +296,15 @@ def _month(day: str) -> str:
     return f"(CAST(substr({day}, 1, 4) AS INTEGER) * 12 + CAST(substr({day}, 6, 2) AS INTEGER))"
 
 
-#: Monthly retention: the distinct (member, months since the month first seen) pairs of
-#: the cohorts' activity, counted per (cohort month, months since).
+#: The distinct months (as bits) a member was active in, from the period's first month
+#: to its end.
+_MONTHS_MASK = (
+    f"sum(DISTINCT CASE WHEN day < :first_month OR day > :end THEN NULL "
+    f"WHEN {{active}} THEN 1 << ({_month('day')} - :first_month_number) END)"
+)
+
+#: Long periods (over MASK_WEEKS months): the distinct (member, months since the month
+#: first seen) pairs of the cohorts' activity, counted per (cohort month, months since).
 _MONTHLY_RETENTION = f"""
 SELECT cohort, month, count(*) FROM (
     SELECT DISTINCT r.rowid, date(r.seen, 'start of month') AS cohort,
@@ -297,6 +315,15 @@ SELECT cohort, month, count(*) FROM (
         AND r.cohort IS NOT NULL AND a.day >= date(r.seen, 'start of month')
 )
 GROUP BY cohort, month"""
+
+#: Conversion by dimension: per marker type, the members marked by the period's end and
+#: those of them with a goal event in the period on or after the day they were marked.
+_DIMENSIONS = """
+SELECT m.type, count(*), count(CASE WHEN r.last_goal >= m.day THEN 1 END) FROM (
+    SELECT community, member, type, min(day) AS day FROM activity{where}
+    GROUP BY community, member, type
+) AS m JOIN temp.report_members AS r ON r.community = m.community AND r.member = m.member
+GROUP BY m.type"""
 
 #: Churn: the members at the end of the day before the period (``:before``), and those
 #: of them not churned then who by the period's end have left or are churned.
@@ -323,12 +350,57 @@ def _cohort_figures(
         for k in DAY_RETENTION
         for day, n, count in db.execute(_DAY_RETENTION.format(n=k, active=active), params)
     }
-    months = {
-        (date.fromisoformat(cohort), int(k)): count
-        for cohort, k, count in db.execute(_MONTHLY_RETENTION.format(active=active), params)
-    }
+    if _months(q) > MASK_WEEKS:
+        months = {
+            (date.fromisoformat(cohort), int(k)): count
+            for cohort, k, count in db.execute(_MONTHLY_RETENTION.format(active=active), params)
+        }
+    else:
+        months = _monthly_from_masks(db, q)
     at_start, churned = db.execute(_CHURN, params).fetchone()
     return days, months, int(at_start), int(churned)
+
+
+def _months(q: ReportQuery) -> int:
+    """The calendar months the period touches."""
+    return months_between(q.start, q.end) + 1
+
+
+def _monthly_from_masks(db: sqlite3.Connection, q: ReportQuery) -> dict[tuple[date, int], int]:
+    """(cohort month, months since) -> the cohort's members active that month."""
+    n = _months(q)
+    columns = ", ".join(f"sum((months >> {k}) & 1)" for k in range(n))
+    out: dict[tuple[date, int], int] = {}
+    for cohort, *counts in db.execute(
+        f"SELECT date(seen, 'start of month') AS m, {columns} FROM temp.report_members "
+        "WHERE cohort IS NOT NULL GROUP BY m"
+    ):
+        first = months_between(q.start, date.fromisoformat(cohort))
+        for k in range(first, n):
+            if counts[k]:
+                out[(date.fromisoformat(cohort), k - first)] = counts[k]
+    return out
+
+
+def _member_breakdowns(
+    db: sqlite3.Connection, q: ReportQuery, params: dict[str, object]
+) -> tuple[dict[str, int], dict[tuple[str, str], tuple[int, int]]]:
+    """Members active in the period per community, and conversion by dimension."""
+    active = dict(
+        db.execute(
+            "SELECT community, count(*) FROM temp.report_members WHERE last_active >= :start "
+            "GROUP BY community",
+            params,
+        )
+    )
+    markers = " OR ".join(f"type GLOB '{prefix}?*'" for _, prefix in DIMENSIONS)
+    where, _ = _where(q, f"({markers})", "day <= :end")
+    dimensions = {}
+    for type_, n, converted in db.execute(_DIMENSIONS.format(where=where), params):
+        split = dimension_of(type_)
+        if split is not None:
+            dimensions[split] = (int(n), int(converted))
+    return active, dimensions
 
 
 def _weeks(q: ReportQuery) -> int:
@@ -339,9 +411,14 @@ def _weeks(q: ReportQuery) -> int:
 def _fill_members(db: sqlite3.Connection, q: ReportQuery, params: dict[str, object]) -> None:
     days = LocalDays(zone(q.timezone), q.start, q.end)
     where, _ = _where(q)
+    rows, _ = _where(q, MEMBER_ROWS)
     weeks = _WEEKS_MASK.format(active=_active(q)) if _weeks(q) <= MASK_WEEKS else "NULL"
+    months = _MONTHS_MASK.format(active=_active(q)) if _months(q) <= MASK_WEEKS else "NULL"
     db.execute(_MEMBERS_TABLE)
-    db.execute(_MEMBERS_ACTIVITY.format(active=_active(q), where=where, weeks=weeks), params)
+    db.execute(
+        _MEMBERS_ACTIVITY.format(active=_active(q), where=rows, weeks=weeks, months=months),
+        params,
+    )
     db.execute(
         _MEMBERS_STATE.format(joined_day=days.sql("joined"), where=where or " WHERE true"),
         params,
@@ -375,6 +452,7 @@ def member_tally(db: sqlite3.Connection, q: ReportQuery) -> MemberTally:
     _, params = _where(q)
     params["first_monday"] = monday(q.start).isoformat()
     params["first_month"] = month_start(q.start).isoformat()
+    params["first_month_number"] = q.start.year * 12 + q.start.month
     params["before"] = date.fromordinal(q.start.toordinal() - 1).isoformat()
     params["churn"] = q.churn_days
     table = "temp.report_members"
@@ -408,6 +486,7 @@ def member_tally(db: sqlite3.Connection, q: ReportQuery) -> MemberTally:
         ).fetchone()
         retention = _retention(db, q, params)
         day_retention, monthly, at_start, churned = _cohort_figures(db, q, params)
+        active_by_community, dimensions = _member_breakdowns(db, q, params)
     finally:
         db.execute(f"DROP TABLE IF EXISTS {table}")
     return MemberTally(
@@ -421,6 +500,8 @@ def member_tally(db: sqlite3.Connection, q: ReportQuery) -> MemberTally:
         monthly,
         at_start,
         churned,
+        active_by_community,
+        dimensions,
     )
 
 
