@@ -53,7 +53,7 @@ WITH act AS (
         max(day) FILTER (WHERE day < %(start)s AND {active}) AS before_active,
         max(day) FILTER (WHERE type = %(goal)s AND day BETWEEN %(start)s AND %(end)s)
             AS last_goal
-    FROM activity{rows}
+    FROM activity{where}
     GROUP BY community, member
 ), state AS (
     SELECT community, id AS member,
@@ -161,10 +161,6 @@ def _active(q: ReportQuery, column: str = "type") -> str:
     return base
 
 
-#: SQL: the activity rows the member figures read (reports.is_member_row).
-MEMBER_ROWS = "(strpos(type, ':') = 0 OR left(type, 11) = 'experiment:')"
-
-
 def _clock(conn: Any) -> datetime | None:
     """The engine clock the store's ``meta`` holds."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
@@ -226,7 +222,6 @@ class PostgresReports:
                 _MEMBERS.format(
                     active=_active(q),
                     where=where,
-                    rows=_where(q, MEMBER_ROWS),
                     joined_day=days.sql("joined"),
                 ).encode(),
                 params,

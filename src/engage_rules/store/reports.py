@@ -305,12 +305,6 @@ class _Member:
         return join is None or join <= leave
 
 
-def is_member_row(event_type: str) -> bool:
-    """An activity row the member figures read: an event's own type or an exposure (the
-    other bookkeeping rows — replies, channels, sources, tags — only the breakdowns)."""
-    return ":" not in event_type or event_type.startswith(EXPOSURE_PREFIX)
-
-
 def _member_days(
     q: ReportQuery,
     members: Iterable[MemberRow],
@@ -333,16 +327,16 @@ def _member_days(
     for community, member, day, event_type, events in activity:
         if not q.wants(community):
             continue
-        if not is_member_row(event_type):
-            key = (community, member, event_type)
-            if day <= end and dimension_of(event_type) and (key not in marks or day < marks[key]):
-                marks[key] = day
-            continue
         m = out.get((community, member))
         if m is None:
             m = out[(community, member)] = _Member()
         if m.first is None or day < m.first:
             m.first = day
+        if ":" in event_type and dimension_of(event_type) is not None:
+            key = (community, member, event_type)
+            if day <= end and (key not in marks or day < marks[key]):
+                marks[key] = day
+            continue
         if event_type == "member.left":
             m.any_leave = True
         if day > end:

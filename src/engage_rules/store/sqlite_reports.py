@@ -198,32 +198,37 @@ CREATE TEMP TABLE report_members (
     goal INTEGER,        -- goal events in the period
     last_goal TEXT,      -- the last day with a goal event in the period
     months INTEGER,      -- bit k: active in month k from the period's first month
+    marks TEXT,          -- the member's markers up to the period's end: [[type, day]...]
     joined TEXT,         -- the local day of the state's joined_at
     left_now INTEGER,    -- the state's status is "left"
     seen TEXT,           -- first seen
     cohort TEXT,         -- the Monday of ``seen``, when ``seen`` is in the period
     cohort_week INTEGER, -- its week from the period's first Monday
     belongs INTEGER,     -- a member at the period's end
-    before_leave TEXT,   -- the last leave before the period
-    before_join TEXT,    -- the last join before the period
+    before_move TEXT,    -- the last join or leave before the period: day || type
     before_active TEXT,  -- the last active day before the period
     PRIMARY KEY (community, member)
 )"""
 
 
-#: SQL: the activity rows the member figures read (reports.is_member_row).
-MEMBER_ROWS = "(instr(type, ':') = 0 OR substr(type, 1, 11) = 'experiment:')"
+#: SQL: a marker row (reports.DIMENSIONS), kept per member for conversion by dimension.
+MARKERS = " OR ".join(f"type GLOB '{prefix}?*'" for _, prefix in DIMENSIONS)
+
+
+#: CAST(julianday(day) AS INTEGER) - day.toordinal(): the Julian day number of a date at
+#: midnight is its proleptic ordinal + 1721424.5.
+JULIAN_DAY_OFFSET = 1721424
 
 
 def _week(day: str) -> str:
     """SQL: the week of ``day`` from the period's first Monday (days since it, over 7)."""
-    return f"(CAST(julianday({day}) AS INTEGER) - CAST(julianday(:first_monday) AS INTEGER)) / 7"
+    return f"(CAST(julianday({day}) AS INTEGER) - :first_monday_jd) / 7"
 
 
 #: Per member, from the activity: one sort by member, and aggregates...
 _MEMBERS_ACTIVITY = """
 INSERT INTO temp.report_members (community, member, first, last_leave, any_leave, last_join,
-    last_active, weeks, goal, before_leave, before_join, before_active, last_goal, months)
+    last_active, weeks, goal, before_move, before_active, last_goal, months, marks)
 SELECT community, member, min(day),
     max(CASE WHEN type = 'member.left' AND day <= :end THEN day END),
     max(type = 'member.left'),
@@ -231,11 +236,13 @@ SELECT community, member, min(day),
     max(CASE WHEN day <= :end AND {active} THEN day END),
     {weeks},
     sum(CASE WHEN type = :goal AND day BETWEEN :start AND :end THEN events END),
-    max(CASE WHEN type = 'member.left' AND day < :start THEN day END),
-    max(CASE WHEN type = 'member.joined' AND day < :start THEN day END),
+    max(CASE WHEN (type = 'member.left' OR type = 'member.joined') AND day < :start
+        THEN day || type END),
     max(CASE WHEN day < :start AND {active} THEN day END),
     max(CASE WHEN type = :goal AND day BETWEEN :start AND :end THEN day END),
-    {months}
+    {months},
+    '[' || group_concat(CASE WHEN instr(type, ':') > 0 AND ({markers}) AND day <= :end
+        THEN json_array(type, day) END) || ']'
 FROM activity{where}
 GROUP BY community, member"""
 
@@ -298,10 +305,22 @@ def _month(day: str) -> str:
 
 #: The distinct months (as bits) a member was active in, from the period's first month
 #: to its end.
-_MONTHS_MASK = (
-    f"sum(DISTINCT CASE WHEN day < :first_month OR day > :end THEN NULL "
-    f"WHEN {{active}} THEN 1 << ({_month('day')} - :first_month_number) END)"
-)
+def _months_mask(q: ReportQuery, active: str) -> str:
+    """SQL: the months a member was active in, as bits (month k from the period's first),
+    the month found by comparing the day with each month's first day (text)."""
+    firsts = []
+    month = month_start(q.start)
+    while True:
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        if month > q.end:
+            break
+        firsts.append(month.isoformat())
+    bits = " ".join(f"WHEN day < '{first}' THEN {1 << k}" for k, first in enumerate(firsts))
+    return (
+        f"sum(DISTINCT CASE WHEN day < :first_month OR day > :end OR NOT ({active}) THEN NULL "
+        f"{bits} ELSE {1 << len(firsts)} END)"
+    )
+
 
 #: Long periods (over MASK_WEEKS months): the distinct (member, months since the month
 #: first seen) pairs of the cohorts' activity, counted per (cohort month, months since).
@@ -319,11 +338,14 @@ GROUP BY cohort, month"""
 #: Conversion by dimension: per marker type, the members marked by the period's end and
 #: those of them with a goal event in the period on or after the day they were marked.
 _DIMENSIONS = """
-SELECT m.type, count(*), count(CASE WHEN r.last_goal >= m.day THEN 1 END) FROM (
-    SELECT community, member, type, min(day) AS day FROM activity{where}
-    GROUP BY community, member, type
-) AS m JOIN temp.report_members AS r ON r.community = m.community AND r.member = m.member
-GROUP BY m.type"""
+SELECT mark, count(*), count(CASE WHEN last_goal >= day THEN 1 END) FROM (
+    SELECT r.rowid, json_extract(j.value, '$[0]') AS mark,
+        min(json_extract(j.value, '$[1]')) AS day, r.last_goal AS last_goal
+    FROM temp.report_members AS r, json_each(r.marks) AS j
+    WHERE r.marks IS NOT NULL
+    GROUP BY r.rowid, mark
+)
+GROUP BY mark"""
 
 #: Churn: the members at the end of the day before the period (``:before``), and those
 #: of them not churned then who by the period's end have left or are churned.
@@ -336,8 +358,8 @@ SELECT count(*), coalesce(sum(CASE
     ELSE 0 END), 0)
 FROM temp.report_members
 WHERE (seen IS NULL OR seen <= :before) AND NOT CASE
-    WHEN before_leave IS NULL THEN coalesce(left_now, 0) AND NOT coalesce(any_leave, 0)
-    ELSE before_join IS NULL OR before_join <= before_leave END"""
+    WHEN before_move IS NULL THEN coalesce(left_now, 0) AND NOT coalesce(any_leave, 0)
+    ELSE substr(before_move, 11) = 'member.left' END"""
 
 
 def _cohort_figures(
@@ -393,10 +415,8 @@ def _member_breakdowns(
             params,
         )
     )
-    markers = " OR ".join(f"type GLOB '{prefix}?*'" for _, prefix in DIMENSIONS)
-    where, _ = _where(q, f"({markers})", "day <= :end")
     dimensions = {}
-    for type_, n, converted in db.execute(_DIMENSIONS.format(where=where), params):
+    for type_, n, converted in db.execute(_DIMENSIONS):
         split = dimension_of(type_)
         if split is not None:
             dimensions[split] = (int(n), int(converted))
@@ -411,12 +431,17 @@ def _weeks(q: ReportQuery) -> int:
 def _fill_members(db: sqlite3.Connection, q: ReportQuery, params: dict[str, object]) -> None:
     days = LocalDays(zone(q.timezone), q.start, q.end)
     where, _ = _where(q)
-    rows, _ = _where(q, MEMBER_ROWS)
     weeks = _WEEKS_MASK.format(active=_active(q)) if _weeks(q) <= MASK_WEEKS else "NULL"
-    months = _MONTHS_MASK.format(active=_active(q)) if _months(q) <= MASK_WEEKS else "NULL"
+    months = _months_mask(q, _active(q)) if _months(q) <= MASK_WEEKS else "NULL"
     db.execute(_MEMBERS_TABLE)
     db.execute(
-        _MEMBERS_ACTIVITY.format(active=_active(q), where=rows, weeks=weeks, months=months),
+        _MEMBERS_ACTIVITY.format(
+            active=_active(q),
+            where=where,
+            weeks=weeks,
+            months=months,
+            markers=MARKERS,
+        ),
         params,
     )
     db.execute(
@@ -451,6 +476,9 @@ def member_tally(db: sqlite3.Connection, q: ReportQuery) -> MemberTally:
     """:meth:`~.reports.ReportSource.report_members` in SQL."""
     _, params = _where(q)
     params["first_monday"] = monday(q.start).isoformat()
+    # CAST(julianday(day) AS INTEGER) of the first Monday: days since it, without a
+    # julianday() call per row for the constant.
+    params["first_monday_jd"] = monday(q.start).toordinal() + JULIAN_DAY_OFFSET
     params["first_month"] = month_start(q.start).isoformat()
     params["first_month_number"] = q.start.year * 12 + q.start.month
     params["before"] = date.fromordinal(q.start.toordinal() - 1).isoformat()

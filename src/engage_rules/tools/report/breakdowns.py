@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from ...i18n import N_
 from ...store.records import REPLY_TYPE
 from ...store.report_breakdowns import BreakdownTally
 from ...store.reports import DIMENSIONS, MemberTally
@@ -20,7 +21,7 @@ VOLUME_ORDER = ("posts", "replies", "reaction.added", "content.shared", "checkin
 #: A dimension's values listed at most (the most members first); the rest are summed
 #: under :data:`OTHERS`.
 TOP_VALUES = 20
-OTHERS = "(others)"
+OTHERS = N_("(others)")
 
 
 def _ratio(part: int, whole: int) -> float | None:

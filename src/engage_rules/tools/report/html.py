@@ -22,6 +22,7 @@ from .glossary import (
     report_title,
     title,
 )
+from .html_figures import figure_sections
 from .svg import bar_chart, line_chart
 
 CSS = """
@@ -242,6 +243,7 @@ def render_html(report: dict[str, Any]) -> str:
             ),
         ),
         *_experiments(report),
+        *figure_sections(report),
         *_outcomes(report),
     ]
     return (

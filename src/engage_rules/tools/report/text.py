@@ -19,6 +19,7 @@ from .glossary import (
     report_title,
     title,
 )
+from .text_figures import print_figures
 
 #: The widest the plain-text report gets when not on a terminal.
 PLAIN_WIDTH = 100
@@ -135,6 +136,7 @@ def print_report(report: dict[str, Any], stream: IO[str]) -> None:
                 )
         console.print(t)
 
+    print_figures(console, report)
     _outcomes(console, report)
 
 
