@@ -391,3 +391,65 @@ def test_the_figures_add_up_on_any_log(seed: int, tz: str) -> None:
         assert all(0 <= r["converted"] <= r["members"] for r in rows)
     active = sum(c["active_members"] for c in report["communities"])
     assert active == report["activity"]["active_in_period"]
+
+
+def test_a_store_from_before_the_day_totals_gets_them_from_its_activity(
+    store_url: str, tmp_path: Path
+) -> None:
+    """Schema 7 had no day totals: the upgrade fills them from the activity (replies and
+    channels are counted from then on only)."""
+    import shutil
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    shutil.copyfile(store_url.removeprefix("sqlite:///"), path)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE activity_totals")
+        db.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    db.close()
+    fresh = _report(store_url)
+    upgraded = _report(f"sqlite:///{path}")
+    with sqlite3.connect(path) as db:
+        (version,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    db.close()
+    assert version == "8"
+    totals = dict(fresh["volumes"]["total"])
+    totals["posts"] += totals.pop("replies")  # a reply was a post before the upgrade
+    assert upgraded["volumes"]["total"] == totals
+    assert [c["channels"] for c in upgraded["communities"]] == [[], []]
+    assert [c["events"] for c in upgraded["communities"]] == [11, 1]
+    for key in ("day_retention", "monthly_retention", "churn", "conversion_by"):
+        assert upgraded[key] == fresh[key], key
+
+
+class NoTotalsStore:
+    """A store with the Store protocol's lists but no day totals (as a plugin's may be)."""
+
+    def __init__(self, inner: MemoryStore) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "activity_totals" or (name.startswith("report_") and name != "report_context"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def test_a_store_without_day_totals_reports_volumes_from_its_activity() -> None:
+    from engage_rules.model.events import parse_event
+
+    store = MemoryStore(keep_history=True)
+    runner = Runner(playbook(PLAYBOOK), store)
+    for obj in _objects():
+        runner.feed(parse_event(json.dumps(obj)))
+    runner.flush()
+    period = Period(datetime(2026, 3, 1).date(), datetime(2026, 4, 10).date())
+    reports = []
+    for source in (store, NoTotalsStore(store)):
+        data = read_store(source, None)  # type: ignore[arg-type]
+        reports.append(build_report(data, read_period(source, data, period)))  # type: ignore[arg-type]
+    full, plain = reports
+    assert plain["volumes"]["total"]["posts"] == 8  # no replies without the totals
+    assert "replies" not in plain["volumes"]["types"]
+    assert plain["communities"][0]["channels"] == []
+    assert plain["conversion_by"] == full["conversion_by"]
+    assert plain["churn"] == full["churn"]
