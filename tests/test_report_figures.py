@@ -453,3 +453,16 @@ def test_a_store_without_day_totals_reports_volumes_from_its_activity() -> None:
     assert plain["communities"][0]["channels"] == []
     assert plain["conversion_by"] == full["conversion_by"]
     assert plain["churn"] == full["churn"]
+
+
+def test_the_days_not_over_are_marked_in_the_volumes(store_url: str, tmp_path: Path) -> None:
+    # The store's clock is 2026-04-11 12:00: that day is not over.
+    args = ("report", "--store", store_url, "--from", "2026-04-04", "--to", "2026-04-11")
+    out = run_cli(*args).stdout
+    volumes = out[out.index("Volumes") : out.index("Day-1, day-7")]
+    assert "│ 2026-04-11 * │" in volumes and "│ 2026-04-10   │" in volumes
+    page = tmp_path / "partial.html"
+    assert run_cli(*args, "--html", str(page)).returncode == 0
+    html = page.read_text(encoding="utf-8")
+    assert '<th scope="row">2026-04-11*</th>' in html
+    assert '<th scope="row">2026-04-10</th>' in html

@@ -17,6 +17,7 @@ from .figure_glossary import (
     share,
     volume_label,
 )
+from .glossary import partial_days
 from .svg import bar_chart
 from .text_figures import value_label
 
@@ -65,19 +66,21 @@ def _volumes(report: dict[str, Any]) -> str:
     if not v["types"]:
         return _empty(_("No events in the period."))
     days = list(v["per_day"])
+    partial = partial_days(report["period"])  # the days not over are marked *
+    shown = {d: f"{d}*" if partial is not None and d >= partial else d for d in days}
     charted = [k for k in CHARTED if k in v["types"]]
     chart = ""
     if charted:
         chart = bar_chart(
             "volumes",
             _("Posts, replies, reactions and shares per day"),
-            [d[5:] for d in days],
+            [shown[d][5:] for d in days],
             [volume_label(k) for k in charted],
             [[v["per_day"][d][k] for d in days] for k in charted],
             _("day"),
             _("events"),
         )
-    rows = [[day, *(counts[k] for k in v["types"])] for day, counts in v["per_day"].items()]
+    rows = [[shown[d], *(counts[k] for k in v["types"])] for d, counts in v["per_day"].items()]
     rows.append([_("total"), *(v["total"][k] for k in v["types"])])
     headers = [_("day"), *(volume_label(k) for k in v["types"])]
     return chart + _rows(headers, rows, bold_last=True)

@@ -20,6 +20,7 @@ from .figure_glossary import (
     share,
     volume_label,
 )
+from .glossary import partial_days
 
 
 def _table(*columns: str, numeric_from: int = 1) -> Table:
@@ -52,8 +53,10 @@ def _volumes(console: Console, report: dict[str, Any]) -> None:
         console.print(_("No events in the period."))
         return
     t = _table(_("day"), *(volume_label(k) for k in v["types"]))
+    partial = partial_days(report["period"])  # the days not over are marked *
     for day, counts in v["per_day"].items():
-        t.add_row(day, *(str(counts[k]) for k in v["types"]))
+        shown = f"{day} *" if partial is not None and day >= partial else day
+        t.add_row(shown, *(str(counts[k]) for k in v["types"]))
     t.add_row(_("total"), *(str(v["total"][k]) for k in v["types"]), style="bold")
     console.print(t)
 
