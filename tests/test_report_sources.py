@@ -204,6 +204,8 @@ def _queries(tz: str) -> list[ReportQuery]:
     for start, end in periods:
         for community in (None, "c1", "c2"):
             out.append(ReportQuery(tz, community, start, end, frozenset(), "purchase"))
+    # 66 months: monthly retention past the months that fit in one integer's bits.
+    out.append(ReportQuery(tz, None, first - timedelta(days=1975), first + timedelta(days=40)))
     activity = frozenset({"message.posted", "checkin"})
     out.append(
         ReportQuery(tz, None, periods[1][0], periods[1][1], activity, "checkin", churn_days=7)
