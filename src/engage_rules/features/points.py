@@ -41,6 +41,7 @@ from ..compile.playbook import CompiledAction, CompiledPlaybook
 from ..engine.scope import ActionScope
 from ..errors import ActionError, ActionRefused
 from ..expr.member_fields import in_units
+from ..i18n import N_
 from ..lang.action_params import ActionSpec, AwardParams, RevokeParams, SpendParams
 from ..lang.loader import ActionCall
 from ..model.decision import ActionRecord, Decision
@@ -564,18 +565,30 @@ class PointsFeature(BaseFeature):
     def actions(self) -> list[ActionDef]:
         return [
             ActionDef(
-                ActionSpec("award", AwardParams, description="credit a currency"),
+                ActionSpec(
+                    "award", AwardParams, description=N_("credit a currency"), title=N_("Award")
+                ),
                 do_award,
                 check=check_amount,
                 specialise=specialise,
             ),
             ActionDef(
-                ActionSpec("spend", SpendParams, description="debit a currency; never below zero"),
+                ActionSpec(
+                    "spend",
+                    SpendParams,
+                    description=N_("debit a currency; never below zero"),
+                    title=N_("Spend"),
+                ),
                 do_spend,
                 check=check_amount,
             ),
             ActionDef(
-                ActionSpec("revoke", RevokeParams, description="reverse earlier ledger entries"),
+                ActionSpec(
+                    "revoke",
+                    RevokeParams,
+                    description=N_("reverse earlier ledger entries"),
+                    title=N_("Revoke"),
+                ),
                 do_revoke,
             ),
         ]

@@ -36,6 +36,7 @@ from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
 from ..errors import ActionRefused
 from ..expr.member_fields import in_units
+from ..i18n import N_
 from ..lang.action_params import ActionSpec, RedeemParams
 from ..lang.loader import ActionCall
 from ..lang.spec import ShopItemSpec
@@ -287,8 +288,11 @@ class ShopFeature(BaseFeature):
                     "redeem",
                     RedeemParams,
                     shorthand="item",
-                    description="buy a shop item: spend, stock, limit and code in one step; "
-                    "refused with a reason otherwise",
+                    description=N_(
+                        "buy a shop item: spend, stock, limit and code in one step; "
+                        "refused with a reason otherwise"
+                    ),
+                    title=N_("Redeem"),
                 ),
                 do_redeem,
                 check=check_item,
