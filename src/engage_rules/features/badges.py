@@ -197,7 +197,7 @@ def revoke_expired(
         return
     _take(m, badge_id)
     d.touched.add((m.community, m.id))
-    params = {"badge": badge_id, "reason": "expired"}
+    params = {"badge": badge_id, "reason": engine.playbook.say(N_("expired"))}
     engine.engine_action(
         d, "revoke_badge", m.community, m.id, f"badges.{badge_id}", params, f"{m.id}/revoke", at=at
     )

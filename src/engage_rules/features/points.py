@@ -358,7 +358,8 @@ def do_revoke(run: ActionScope, action: CompiledAction) -> None:
     m = run.require_target(action)
     target = run.text(action, "event")
     only_rule = getattr(action.params, "rule", None)
-    reason = run.text(action, "reason", f"revoked: {target}")
+    default = run.playbook.say(N_("revoked: {event}")).format(event=target)
+    reason = run.text(action, "reason", default)
     credits = m.revocable
     if not target or not credits:
         return

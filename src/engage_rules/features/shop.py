@@ -211,7 +211,8 @@ def do_redeem(run: ActionScope, action: CompiledAction) -> None:
         raise _refuse("insufficient balance", "insufficient_balance", details)
     # Every check passed: spend, count and hand out the code together.
     code = item.codes[sold] if item.codes is not None else None
-    reason = run.text(action, "reason", f"shop: {item.name}")
+    default = run.playbook.say(N_("shop: {item}")).format(item=item.name)
+    reason = run.text(action, "reason", default)
     params: dict[str, Any] = {
         "item": item.id,
         "name": item.name,

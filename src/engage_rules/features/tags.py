@@ -112,7 +112,14 @@ def expire_tag(
         return
     del m.tags[name]
     d.touched.add((m.community, m.id))
-    timer_action(engine, d, timer, "untag", at, {"name": name, "reason": "tag expired"})
+    timer_action(
+        engine,
+        d,
+        timer,
+        "untag",
+        at,
+        {"name": name, "reason": engine.playbook.say(N_("tag expired"))},
+    )
 
 
 def specialise_tag(action: CompiledAction, tz: ZoneInfo) -> Executor | None:

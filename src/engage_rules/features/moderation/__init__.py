@@ -20,7 +20,7 @@ from typing import Any
 
 from ...compile.feature import ActionDef, BaseFeature, CompileContext, FeaturePlan, TimerHandler
 from ...compile.playbook import CompiledAction, CompiledRule, Exempt, describe_exempt
-from ...i18n import N_
+from ...i18n import N_, translate
 from ...lang.action_params import (
     ActionSpec,
     BanParams,
@@ -263,10 +263,13 @@ class ModerationFeature(BaseFeature):
                     ("rules", i, "id"), f"the rule id {r.id!r} is reserved for moderators' events"
                 )
         first_index = len(ctx.rules)
+        language = ctx.spec.community.language
         for k, (type_, action_name, default_reason) in enumerate(MANUAL_RULES.values()):
+            # The moderator's reason, else a default in the community's language.
+            said = translate(default_reason, language).replace("\\", "").replace("'", "\\'")
             params = ReasonParams(
                 to="{{ event.data.member }}",
-                reason=f"{{{{ event.data.reason or '{default_reason}' }}}}",
+                reason=f"{{{{ event.data.reason or '{said}' }}}}",
             )
             actions = ctx.actions([ActionCall(action_name, params, ("moderation",))], "manual")
             ctx.add_rule(
