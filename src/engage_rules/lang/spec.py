@@ -55,8 +55,8 @@ class CommunitySpec(Strict):
         default="en",
         title=N_("Language"),
         description=N_(
-            "The language of the texts the engine writes itself (default "
-            "reasons, announcements): en or zh-CN"
+            "The language of the texts the engine writes into actions itself, such "
+            "as the default reason of an expiry: en or zh-CN"
         ),
     )
 
