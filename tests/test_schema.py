@@ -244,3 +244,12 @@ def test_schema_command_language() -> None:
     assert json.loads(english.stdout)["properties"]["rules"]["title"] == "Rules"
     refused = run_cli("--lang", "fr", "schema")
     assert refused.returncode == 2 and "unknown language 'fr'" in refused.stderr
+
+
+def test_init_writes_the_schema_in_the_same_language(tmp_path: Path) -> None:
+    assert run_cli("init", tmp_path / "both").returncode == 0
+    both = json.loads((tmp_path / "both" / "playbook.schema.json").read_text(encoding="utf-8"))
+    assert both == playbook_json_schema(default_registry())
+    assert run_cli("--lang", "zh_CN", "init", tmp_path / "zh").returncode == 0
+    chinese = json.loads((tmp_path / "zh" / "playbook.schema.json").read_text(encoding="utf-8"))
+    assert chinese["properties"]["rules"]["title"] == "规则"
