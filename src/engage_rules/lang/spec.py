@@ -880,7 +880,10 @@ class MessagingSpec(Strict):
     quiet_hours: QuietHoursSpec | None = Field(
         default=None,
         title=N_("Quiet hours"),
-        description=N_("Hours when no direct messages are sent (community time zone)"),
+        description=N_(
+            "Hours when no direct messages are sent (in the member's time zone when "
+            "known, else the community's)"
+        ),
     )
     max_per_member: MessageCapSpec | None = Field(
         default=None,
