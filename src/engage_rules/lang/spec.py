@@ -165,8 +165,8 @@ class CronTrigger(Strict):
         default="one",
         title=N_("Catch up"),
         description=N_(
-            "After real downtime (Engine.resume): fire the latest missed "
-            "slot once (one), every missed slot (all) or none (skip)"
+            "When the service starts again after it was down: run the latest "
+            "missed time once (one), every missed time (all) or none (skip)"
         ),
     )
     audience: str | None = Field(
