@@ -221,3 +221,6 @@ def test_hover_shows_the_title_and_description_in_both_languages(
     assert "it waits this long before it runs again" in cooldown
     assert "规则运行后，要等这么久才会再次运行" in cooldown
     assert "Award / 发放" in award and "给成员增加一种货币" in award
+    # The title once, not once per alternative of an optional key (`Cooldown || Cooldown`).
+    assert cooldown.startswith("#### Cooldown / 冷却时间\n"), cooldown
+    assert "||" not in cooldown + award

@@ -141,6 +141,19 @@ def _flow_steps(defs: dict[str, Any], refs: Any) -> None:
     defs["FlowSpec"]["properties"]["steps"]["items"] = {"$ref": "#/$defs/Step"}
 
 
+def _describe_empty(root: dict[str, Any], defs: dict[str, Any]) -> None:
+    """Say what an empty value means wherever a key may be left empty (``cooldown:``).
+
+    Also keeps hover readable in yaml-language-server, which shows a key's title once
+    per alternative of its ``anyOf`` when it cannot tell the alternatives apart (they
+    have neither title nor description): ``Cooldown || Cooldown``."""
+    for definition in (root, *defs.values()):
+        for schema in definition.get("properties", {}).values():
+            for branch in schema.get("anyOf", ()):
+                if branch == {"type": "null"}:
+                    branch["description"] = N_("Left empty: the default")
+
+
 #: Sections keyed by names operators give (lang/names.py).
 NAMED_SECTIONS = ("segments", "badges", "leaderboards", "flows", "draws")
 
@@ -243,6 +256,7 @@ def playbook_json_schema(registry: LoadRegistry, language: str | None = None) ->
                 )
 
     _names(root, defs)
+    _describe_empty(root, defs)
     # A rule needs actions: `do:`, or at least `else:` (the loader says the same).
     defs["RuleSpec"]["anyOf"] = [{"required": ["do"]}, {"required": ["else"]}]
     for section, model in sections.items():
