@@ -1,0 +1,139 @@
+"""The cookbook's sample months (examples/make_cookbook_events.py): each file is what the
+generator writes, and replaying it with its playbook makes every rule act and tells the
+story docs/cookbook.md tells."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engage_rules.lang.yaml_source import read_yaml_file
+from engage_rules.testing import run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+UNTIL = {
+    "checkin-referral": "2026-05-01T12:00:00+08:00",
+    "content-rhythm": "2026-05-01T12:00:00+08:00",
+    "community-health": "2026-05-10T12:00:00+08:00",
+}
+
+
+def replay(name: str, tmp_path: Path) -> list[dict[str, Any]]:
+    out = tmp_path / f"{name}.jsonl"
+    result = run_cli(
+        "replay",
+        ROOT / "rules" / name / "community.yaml",
+        ROOT / "examples" / f"{name}-events.jsonl",
+        "--until",
+        UNTIL[name],
+        "--actions-out",
+        out,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "rule errors: 0" in result.stderr
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("name", sorted(UNTIL))
+def test_the_sample_is_what_the_generator_writes(name: str) -> None:
+    generated = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "make_cookbook_events.py"), name],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=True,
+    ).stdout
+    assert generated == (ROOT / "examples" / f"{name}-events.jsonl").read_text(encoding="utf-8")
+
+
+def test_the_generator_refuses_an_unknown_sample() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "make_cookbook_events.py"), "checkin"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert "usage: make_cookbook_events.py {checkin-referral|" in result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(UNTIL))
+def test_every_rule_acts_on_the_sample(name: str, tmp_path: Path) -> None:
+    playbook = read_yaml_file(ROOT / "rules" / name / "community.yaml").data
+    rules = {r["id"] for r in playbook["rules"]}
+    rules |= {f"badges.{b}" for b in playbook.get("badges", {})}
+    rules |= {f"leaderboards.{b}" for b in playbook.get("leaderboards", {})}
+    acted = {a["rule"] for a in replay(name, tmp_path)}
+    assert rules <= acted, rules - acted
+
+
+def test_the_check_in_and_referral_story(tmp_path: Path) -> None:
+    actions = replay("checkin-referral", tmp_path)
+    reminders = [a for a in actions if a["rule"] == "streak-reminder" and a["member"] == "u2"]
+    assert [a["at"] for a in reminders] == ["2026-04-07T21:00:00+08:00"]
+    assert "已经连续 6 天了" in reminders[0]["params"]["text"]
+    gold = [a for a in actions if a["params"].get("tier_name") == "金"]
+    assert [(a["member"], a["at"][:10]) for a in gold] == [("u1", "2026-04-30")]
+    # Effective referrals: f1, f2, f3 for 老王 (u9), f5 for 阿梅 (u8); f4 checked in once.
+    invites = [
+        (a["member"], a["at"][:10])
+        for a in actions
+        if a["rule"] == "referral-reward" and a["params"].get("currency") == "invites"
+    ]
+    assert invites == [
+        ("u9", "2026-04-05"),
+        ("u9", "2026-04-08"),
+        ("u9", "2026-04-12"),
+        ("u8", "2026-04-13"),
+    ]
+    champion = [a for a in actions if a["rule"] == "leaderboards.invite-stars"]
+    assert [(a["member"], a["params"]["amount"]) for a in champion] == [("u9", 200)]
+    (announce,) = [a for a in actions if a["rule"] == "invite-stars-announce"]
+    assert announce["params"]["text"] == "🏆 本月拉新冠军：老王，有效邀请 3 人，奖励 200 积分！"
+
+
+def test_the_content_rhythm_story(tmp_path: Path) -> None:
+    actions = replay("content-rhythm", tmp_path)
+    nudges = [a["at"][:10] for a in actions if a["rule"] == "topic-midweek-nudge"]
+    # 1 April: no topic yet; 15 April: the quiet week of 13 April.
+    assert nudges == ["2026-04-01", "2026-04-15"]
+    topics = [a["at"][:10] for a in actions if a["rule"] == "weekly-topic"]
+    assert topics == ["2026-04-06", "2026-04-13", "2026-04-20", "2026-04-27"]
+    invited = {
+        a["member"]
+        for a in actions
+        if a["rule"] == "monthly-event-invite"
+        and a["type"] == "send"
+        and a["at"][:10] == "2026-05-01"
+    }
+    assert {"u1", "u2"} <= invited
+    assert all(a["at"][:10] == "2026-05-01" for a in actions if a["rule"] == "monthly-event-invite")
+
+
+def test_the_community_health_story(tmp_path: Path) -> None:
+    actions = replay("community-health", tmp_path)
+
+    def of(rule: str, type_: str | None = None) -> list[tuple[str | None, str]]:
+        return [
+            (a["member"], a["at"])
+            for a in actions
+            if a["rule"] == rule and (type_ is None or a["type"] == type_)
+        ]
+
+    u3 = [(r, a["at"][:10]) for a in actions if a["member"] == "u3" for r in [a["rule"]]]
+    assert ("winback-gentle", "2026-04-10") in u3 and ("at-risk-recovered", "2026-04-13") in u3
+    assert [m for m, _ in of("winback-last", "send")] == ["u4"]
+    assert of("welcome-back", "award") == [("u4", "2026-05-05T09:00:00+08:00")]
+    assert [at[:16] for _, at in of("negativity-alert")] == [
+        "2026-04-10T20:15"
+    ]  # 想退款 (20:12) is mild
+    assert of("negative-member") == [("u6", "2026-04-17T23:40:00+08:00")]
+    assert [at[:10] for _, at in of("join-spike")] == ["2026-04-21"]
+    assert [at[:10] for _, at in of("leave-spike")] == ["2026-04-21"]
+    assert len(of("daily-report")) == 40  # 1 April to 10 May, at 09:00
