@@ -245,6 +245,18 @@ def test_the_commands_of_each_section_run(practice: str, tmp_path: Path) -> None
         assert grep.group(1) in written, f"{practice}: nothing matches {line}"
 
 
+@pytest.mark.parametrize("practice", PRACTICES)
+def test_the_test_cases_a_section_names_exist(practice: str) -> None:
+    body = SECTIONS[practice]
+    test_it = body[body.index("**Test it**") : body.index("**看效果**")]
+    named = re.findall(r'"([^"]+)"', test_it)
+    cases = "".join(
+        p.read_text(encoding="utf-8") for p in sorted((ROOT / "rules").glob("*/*.test.yaml"))
+    )
+    for name in named:
+        assert f"- name: {name}\n" in cases, f"{practice}: no test case named {name!r}"
+
+
 def test_the_cookbook_is_linked_from_the_readme_and_the_reference() -> None:
     assert "docs/cookbook.md" in (ROOT / "README.md").read_text(encoding="utf-8")
     head = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8").split("Contents:")[0]
