@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 UNTIL = {
     "checkin-referral": "2026-05-01T12:00:00+08:00",
     "content-rhythm": "2026-05-01T12:00:00+08:00",
-    "community-health": "2026-05-10T12:00:00+08:00",
+    "community-health": "2026-05-11T08:30:00+08:00",
 }
 
 
@@ -137,3 +137,43 @@ def test_the_community_health_story(tmp_path: Path) -> None:
     assert [at[:10] for _, at in of("join-spike")] == ["2026-04-21"]
     assert [at[:10] for _, at in of("leave-spike")] == ["2026-04-21"]
     assert len(of("daily-report")) == 40  # 1 April to 10 May, at 09:00
+
+
+def test_approving_the_flagged_member_sends_the_caring_message(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'health.db'}"
+    name = "community-health"
+    replayed = run_cli(
+        "replay",
+        ROOT / "rules" / name / "community.yaml",
+        ROOT / "examples" / f"{name}-events.jsonl",
+        "--until",
+        UNTIL[name],
+        "--store",
+        store,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    (item,) = run_cli("review", "--store", store, "--json").jsonl()
+    assert (item["rule"], item["member"], item["status"]) == ("negative-member", "u6", "open")
+    approved = run_cli(
+        "review",
+        "--store",
+        store,
+        "approve",
+        item["id"][:12],
+        "--playbook",
+        ROOT / "rules" / name,
+        "--actor",
+        "版主小周",
+        "--at",
+        UNTIL[name],
+    )
+    assert approved.returncode == 0, approved.stderr
+    (send,) = approved.jsonl()
+    assert (send["type"], send["member"], send["at"]) == ("send", "u6", UNTIL[name])
+    assert send["params"]["template"] == "care"
+    assert send["params"]["text"].startswith("小雨妈，看到你最近有些烦心事")
+    # Approving again does nothing.
+    again = run_cli(
+        "review", "--store", store, "approve", item["id"][:12], "--playbook", ROOT / "rules" / name
+    )
+    assert again.jsonl() == []
