@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engage_rules.lang.yaml_source import read_yaml_file
-from engage_rules.testing import run_cli
+from engage_rules.testing import event, load, run_cli, run_events
 
 ROOT = Path(__file__).resolve().parent.parent
 UNTIL = {
@@ -177,3 +180,62 @@ def test_approving_the_flagged_member_sends_the_caring_message(tmp_path: Path) -
         "review", "--store", store, "approve", item["id"][:12], "--playbook", ROOT / "rules" / name
     )
     assert again.jsonl() == []
+
+
+def _runs_of(days: set[int], length: int) -> bool:
+    return any(all(d + k in days for k in range(length)) for d in days)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["u8", "u9"]),
+            st.sets(st.integers(0, 9), max_size=10),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_referrals_and_check_ins_pay_what_the_cookbook_says(
+    invitees: list[tuple[str, set[int], bool]],
+) -> None:
+    """An inviter earns 50 points and one invite per friend with three check-in days in a
+    row, once each; a member's check-ins earn 5 points a day (a second check-in the same
+    day earns nothing) and 20 more for a 7-day streak."""
+    tz = timezone(timedelta(hours=8))
+    start = datetime(2026, 3, 2, tzinfo=tz)
+    evs = []
+    for i, (inviter, days, twice) in enumerate(invitees):
+        friend = f"f{i}"
+        evs.append(
+            event("member.joined", friend, start + timedelta(minutes=i), data={"inviter": inviter})
+        )
+        for d in days:
+            at = start + timedelta(days=d, hours=7, minutes=i)
+            evs.append(event("checkin", friend, at))
+            if twice:
+                evs.append(event("checkin", friend, at + timedelta(hours=12)))
+    evs.sort(key=lambda e: e.at)
+    actions = run_events(load(ROOT / "rules" / "checkin-referral" / "community.yaml"), evs)
+
+    def earned(member: str, currency: str, rule: str | None = None) -> int:
+        return sum(
+            a.params["amount"]
+            for a in actions
+            if a.type == "award"
+            and a.member == member
+            and a.params["currency"] == currency
+            and (rule is None or a.rule == rule)
+        )
+
+    for inviter in ("u8", "u9"):
+        mine = [days for who, days, _ in invitees if who == inviter]
+        effective = sum(1 for days in mine if _runs_of(days, 3))
+        assert earned(inviter, "invites") == effective
+        assert earned(inviter, "points") == 50 * effective
+    for i, (_, days, _) in enumerate(invitees):
+        assert earned(f"f{i}", "points") == 5 * len(days) + (20 if _runs_of(days, 7) else 0)
+    thanks = [a for a in actions if a.rule == "referral-reward" and a.type == "send"]
+    assert len(thanks) == sum(1 for _, days, _ in invitees if _runs_of(days, 3))
