@@ -14,8 +14,6 @@ an :class:`ActionCall`.
 
 from __future__ import annotations
 
-from ..i18n import _
-
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from .._util.suggest import did_you_mean
 from ..errors import Path, PlaybookError, Problem, SourceMap
+from ..i18n import N_, _
 from .action_params import ActionSpec
 from .event_types import event_type_warnings
 from .flow_steps import StepProblems, parse_steps
@@ -447,7 +446,7 @@ class _Loader:
         cb = StepProblems(self.add, self._action, self._validation)
         for name, flow in flows.items():
             try:
-                check_name("flow name", name)
+                check_name(N_("flow name"), name)
             except ValueError as err:
                 self.add(("flows", name), str(err), at_key=True)
                 continue

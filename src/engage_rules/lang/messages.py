@@ -323,8 +323,12 @@ def _word_failed_check(e: _Err, data: Any, full: Path, name: str, where: Describ
     text = str(e.ctx.get("error", e.msg))
     if isinstance(_at(data, e.path), dict):  # a check on a whole mapping
         context = where(full)
-        return Located(full, text if context in text else f"{context}: {text}")
-    return Located(full, text if f"`{name}`" in text else f"{name!r}: {text}")
+        if context in text:
+            return Located(full, text)
+        return Located(full, _("{where}: {error}").format(where=context, error=text))
+    if f"`{name}`" in text:
+        return Located(full, text)
+    return Located(full, _("{name!r}: {error}").format(name=name, error=text))
 
 
 def _word_wrong_type(e: _Err, model: type[BaseModel], full: Path, name: str, got: str) -> Located:
@@ -356,7 +360,7 @@ def _word_bad_string(e: _Err, full: Path, name: str) -> Located:
         )
     if name in ("id", "name") and e.ctx.get("pattern") == NAME:
         try:
-            check_name("rule id" if name == "id" else "currency name", e.input)
+            check_name(N_("rule id") if name == "id" else N_("currency name"), e.input)
         except ValueError as err:
             return Located(full, str(err))
     if name == "type":
