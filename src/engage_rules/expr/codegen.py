@@ -600,7 +600,9 @@ class Translator:
                     None, *(a.value for a in args), **{k: v.value for k, v in kwargs.items()}
                 )
             except ExpressionError as err:
-                raise self.error(f"{spec.name}(): {err}", near=spec.name) from None
+                raise self.error(
+                    _("{name}(): {error}").format(name=spec.name, error=err), near=spec.name
+                ) from None
             except Exception as err:  # a plugin's pure function failing: reported, not raised
                 raise self.error(
                     f"{spec.name}(): {type(err).__name__}: {err}", near=spec.name

@@ -120,5 +120,5 @@ class FunctionSpec:
         for i, name in enumerate(params[: self.required]):
             if i >= len(site.args) and name not in site.kwargs:
                 raise ValueError(
-                    _("{name}() needs the argument `{name2}`").format(name=self.name, name2=name)
+                    _("{name}() needs the argument `{param}`").format(name=self.name, param=name)
                 )

@@ -104,7 +104,7 @@ def _literal_window(site: CallSite, arg: ArgInfo) -> float:
     try:
         return _parse_window(arg.value)
     except ValueError as err:
-        raise ValueError(f"{site.name}(): {err}") from None
+        raise ValueError(_("{name}(): {error}").format(name=site.name, error=err)) from None
 
 
 #: A window written as a literal duration, in seconds (for checkers of other modules).

@@ -621,7 +621,7 @@ class _Checker:
         except ValueError as err:
             self.add(str(err), node)
         except ExpressionError as err:
-            self.add(f"{spec.name}(): {err}", node)
+            self.add(_("{name}(): {error}").format(name=spec.name, error=err), node)
         except Exception as err:  # a plugin's pure function failing: reported, not raised
             self.add(f"{spec.name}(): {type(err).__name__}: {err}", node)
         if spec.sets_match:
