@@ -463,7 +463,7 @@ class Translator:
             try:
                 return Code(src, static=True, value=rt.op_concat(*(p.value for p in parts)))
             except ExpressionError as err:
-                raise self.error(f"`~`: {err}") from None
+                raise self.error(_("`{symbol}`: {error}").format(symbol="~", error=err)) from None
         return Code(src)
 
     def v_Compare(self, node: nodes.Compare) -> Code:
@@ -682,7 +682,7 @@ def check_bounded_op(
         if kind == "Mod" and left_static and isinstance(left, str):
             rt.check_format(left)
     except ExpressionError as err:
-        raise error(f"`{symbol}`: {err}") from None
+        raise error(_("`{symbol}`: {error}").format(symbol=symbol, error=err)) from None
     except Exception:  # a type error and the like: reported at run time
         pass
     return False, None

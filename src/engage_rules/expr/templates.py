@@ -487,7 +487,7 @@ class _Checker:
             try:
                 rt.op_concat(*(p.value for p in parts))
             except ExpressionError as err:
-                self.add(f"`~`: {err}", node)
+                self.add(_("`{symbol}`: {error}").format(symbol="~", error=err), node)
 
     def check_filter(self, node: nodes.Filter) -> None:
         if node.dyn_args is not None or node.dyn_kwargs is not None:
