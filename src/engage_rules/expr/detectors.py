@@ -37,6 +37,7 @@ from .context import EvalContext
 from .function_spec import ArgInfo, CallSite
 from .runtime import shown
 from .runtime import text_arg as _text
+from .syntax_words import re2_words
 
 __all__ = [
     "DEFAULT_CLASSIFIER",
@@ -126,7 +127,7 @@ def compile_pattern(pattern: str) -> Any:
                 "the pattern {pattern!r} cannot be used: {reason} (patterns run on RE2, "
                 "which guarantees linear time and so has no look-arounds or "
                 "back-references)"
-            ).format(pattern=pattern, reason=reason)
+            ).format(pattern=pattern, reason=re2_words(str(reason)))
         ) from None
     if probe.programsize > MAX_PROGRAM_SIZE:
         raise _too_large(_("the pattern"), probe.programsize)

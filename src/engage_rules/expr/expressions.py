@@ -41,6 +41,7 @@ from .context import EvalContext
 from .env import ExprEnv
 from .function_spec import FunctionSpec
 from .runtime import RelPath
+from .syntax_words import jinja_words
 from .uses import Uses
 
 __all__ = [
@@ -133,7 +134,8 @@ def parse_expression(text: Any) -> nodes.Expr:
             )
     except TemplateSyntaxError as err:
         raise ExprCompileError(
-            _("syntax error: {message}").format(message=err.message), line=err.lineno
+            _("syntax error: {message}").format(message=jinja_words(err.message or "")),
+            line=err.lineno,
         ) from None
     except RecursionError:
         raise ExprCompileError(_("the expression is nested too deeply")) from None

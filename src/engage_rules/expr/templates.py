@@ -61,6 +61,7 @@ from .function_spec import ArgInfo, CallSite, FunctionSpec
 from .group import COMMUNITY_METHODS
 from .posts import POST_FIELDS
 from .runtime import RelPath
+from .syntax_words import jinja_words
 from .uses import Uses
 
 __all__ = [
@@ -368,7 +369,7 @@ class _Checker:
         try:
             self.roots = _undeclared_names(ast)
         except TemplateSyntaxError as err:
-            self.add(err.message or _("invalid template"), err)
+            self.add(jinja_words(err.message or "") or _("invalid template"), err)
             return self.problems
         names = list(ast.find_all(nodes.Name))
         self.check_root_names(names)
@@ -702,7 +703,8 @@ def _parse(text: str) -> nodes.Template:
             return StrictParser(_ENV, text).parse()
     except TemplateSyntaxError as err:
         raise TemplateCompileError(
-            _("syntax error: {message}").format(message=err.message), line=err.lineno
+            _("syntax error: {message}").format(message=jinja_words(err.message or "")),
+            line=err.lineno,
         ) from None
     except RecursionError:
         raise TemplateCompileError(_("the template is nested too deeply")) from None
@@ -750,7 +752,9 @@ def compile_template(
             code = _ENV.compile(ast)
         template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None))
     except TemplateSyntaxError as err:
-        raise TemplateCompileError(err.message or _("invalid template"), line=err.lineno) from None
+        raise TemplateCompileError(
+            jinja_words(err.message or "") or _("invalid template"), line=err.lineno
+        ) from None
     except (SyntaxError, RecursionError):  # beyond what Python compiles (not expected)
         raise TemplateCompileError(_("the template is too deeply nested to compile")) from None
     return CompiledTemplate(text, template, uses, env)

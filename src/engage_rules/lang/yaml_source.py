@@ -39,6 +39,7 @@ from ..errors import FileTooLarge as FileTooLarge
 from ..errors import NotRegularFile as NotRegularFile
 from ..errors import Path, PlaybookError, Problem
 from ..i18n import N_, _
+from .yaml_words import yaml_words
 
 #: The largest file read, in bytes, checked before parsing.
 MAX_FILE_BYTES = 1 << 20
@@ -404,16 +405,14 @@ def _line_col(text: str, index: int) -> Pos:
 
 
 def _syntax_message(err: MarkedYAMLError) -> str:
-    what = err.problem or err.context or _("invalid document")
+    what = yaml_words(err.problem or err.context or "") or _("invalid document")
     if err.problem and err.context:
-        where = err.context_mark
+        where, context = err.context_mark, yaml_words(err.context)
         if where:
             return _(
                 "YAML syntax error: {problem} ({context} at line {line}, column {col})"
-            ).format(problem=what, context=err.context, line=where.line + 1, col=where.column + 1)
-        return _("YAML syntax error: {problem} ({context})").format(
-            problem=what, context=err.context
-        )
+            ).format(problem=what, context=context, line=where.line + 1, col=where.column + 1)
+        return _("YAML syntax error: {problem} ({context})").format(problem=what, context=context)
     return _("YAML syntax error: {problem}").format(problem=what)
 
 
