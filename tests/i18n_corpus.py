@@ -5,6 +5,7 @@ template bounds of tests/test_hostile_playbooks.py.  Each case is (name, YAML te
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 HEADER = "engage_rules: 1\ncommunity: {name: h, timezone: UTC}\n"
@@ -18,7 +19,7 @@ def rule(body: str, on: str = "message.posted", rid: str = "r") -> str:
 
 def send(text: str) -> str:
     """A playbook whose one rule sends ``text`` (a template) to the member."""
-    return rule(f"    do: [{{send: {{text: {text!r}}}}}]\n".replace("'", '"', 2))
+    return rule(f"    do:\n      - send:\n          text: {json.dumps(text)}\n")
 
 
 def when(condition: str) -> str:
@@ -66,8 +67,14 @@ CASES: list[tuple[str, str]] = [
     ("bad-cron", rule(DO_TAG, on='{cron: "* *"}')),
     ("unknown-time-zone", "engage_rules: 1\ncommunity: {name: h, timezone: Mars/Base}\n"),
     ("host-time-zone", "engage_rules: 1\ncommunity: {name: h, timezone: localtime}\n"),
-    ("text-where-a-number-goes", HEADER + "leaderboards:\n  w: {measure: points, size: x}\n"),
-    ("number-under-its-bound", HEADER + "leaderboards:\n  w: {measure: points, size: 0}\n"),
+    (
+        "text-where-a-number-goes",
+        HEADER + "leaderboards:\n  w: {measure: points, period: week, size: x}\n",
+    ),
+    (
+        "number-under-its-bound",
+        HEADER + "leaderboards:\n  w: {measure: points, period: week, size: 0}\n",
+    ),
     ("empty-string", HEADER + "badges:\n  b: {name: ''}\n"),
     # -- actions -----------------------------------------------------------------------------
     ("unknown-action", rule("    do: [{awrd: {points: 5}}]\n")),
@@ -110,7 +117,12 @@ CASES: list[tuple[str, str]] = [
     ("template-vars-undefined", send("{{ vars.price }}")),
     ("template-statement", send("{% import 'x' as y %}")),
     # -- playbook sections -------------------------------------------------------------------
-    ("unknown-badge", rule("    do: [{grant_badge: gold}]\n")),
+    (
+        "unknown-badge",
+        HEADER
+        + "badges:\n  silver: {name: S}\n"
+        + rule("    do: [{grant_badge: gold}]\n")[len(HEADER) :],
+    ),
     (
         "tiers-not-increasing",
         HEADER + "badges:\n  b: {name: B, counts: \"count('checkin')\", "
@@ -122,27 +134,45 @@ CASES: list[tuple[str, str]] = [
         HEADER + "levels:\n  by: points\n  ladder:\n    - {level: 1, name: a, at: 0}\n"
         "    - {level: 2, name: b, at: 0}\n",
     ),
-    ("ladder-starts-above-zero", HEADER + "levels:\n  by: points\n  ladder:\n    - {level: 1, at: 5}\n"),
-    ("levels-by-unknown-currency", HEADER + "levels:\n  by: gold\n  ladder:\n    - {level: 1, at: 0}\n"),
+    (
+        "ladder-starts-above-zero",
+        HEADER + "levels:\n  by: points\n  ladder:\n    - {level: 1, name: a, at: 5}\n",
+    ),
+    (
+        "levels-by-unknown-currency",
+        HEADER + "levels:\n  by: gold\n  ladder:\n    - {level: 1, name: a, at: 0}\n",
+    ),
     ("set-level-without-levels", rule("    do: [{set_level: {level: 2}}]\n")),
-    ("leaderboard-unknown-currency", HEADER + "leaderboards:\n  w: {measure: gold, size: 3}\n"),
+    (
+        "leaderboard-unknown-currency",
+        HEADER + "leaderboards:\n  w: {measure: gold, period: week, size: 3}\n",
+    ),
     (
         "leaderboard-rank-beyond-size",
-        HEADER + "leaderboards:\n  w:\n    measure: points\n    size: 3\n"
+        HEADER + "leaderboards:\n  w:\n    measure: points\n    period: week\n    size: 3\n"
         "    on_close: [{rank: 5, do: [{tag: top}]}]\n",
     ),
-    ("shop-unknown-currency", HEADER + "shop:\n  items:\n    mug: {name: M, price: 3, currency: gold}\n"),
+    (
+        "shop-unknown-currency",
+        HEADER + "shop:\n  items:\n    mug: {name: M, price: 3, currency: gold}\n",
+    ),
     (
         "shop-codes-from-missing-var",
         HEADER + "shop:\n  items:\n    mug: {name: M, price: 3, codes: {var: mug_codes}}\n",
     ),
-    ("shop-codes-two-sources", HEADER + "shop:\n  items:\n    mug: {name: M, price: 3, codes: {}}\n"),
+    (
+        "shop-codes-two-sources",
+        HEADER + "shop:\n  items:\n    mug: {name: M, price: 3, codes: {}}\n",
+    ),
     ("redeem-unknown-item", rule("    do: [{redeem: {item: mugg}}]\n")),
     ("unknown-draw", rule("    do: [{enter_draw: {draw: lucky}}]\n")),
     ("segment-refers-to-itself", HEADER + "segments:\n  a: \"segment('a')\"\n"),
     ("bad-segment-name", HEADER + "segments:\n  'my segment': 'true'\n"),
     ("experiment-with-one-variant", HEADER + "experiments:\n  e: {variants: {a: 1}}\n"),
-    ("quiet-hours-from-is-to", HEADER + 'messaging:\n  quiet_hours: {from: "22:00", to: "22:00"}\n'),
+    (
+        "quiet-hours-from-is-to",
+        HEADER + 'messaging:\n  quiet_hours: {from: "22:00", to: "22:00"}\n',
+    ),
     (
         "strike-ladder-twice-at-one",
         HEADER + "moderation:\n  strikes:\n    ladder:\n      - {at: 1, do: [{warn: {text: a}}]}\n"
@@ -156,7 +186,10 @@ CASES: list[tuple[str, str]] = [
         "flow-step-extra-key",
         HEADER + "flows:\n  f:\n    steps:\n      - {wait: 1d, then: []}\n",
     ),
-    ("flows-duplicate-in-one-file", HEADER + "flows:\n  f: {steps: [{tag: x}]}\n  f: {steps: [{tag: y}]}\n"),
+    (
+        "flows-duplicate-in-one-file",
+        HEADER + "flows:\n  f: {steps: [{tag: x}]}\n  f: {steps: [{tag: y}]}\n",
+    ),
 ]
 
 
