@@ -43,6 +43,9 @@ CASES: list[tuple[str, str]] = [
     ("yaml-bad-int", HEADER + "vars: {a: !!int abc}\n"),
     ("yaml-key-is-a-mapping", HEADER + "vars: {{a: 1}: 2}\n"),
     ("yaml-control-character", HEADER + "vars: {a: \x07}\n"),
+    ("word-list-missing", HEADER + "vars:\n  banned: {file: no-such-words.txt}\n"),
+    ("word-list-absolute", HEADER + "vars:\n  banned: {file: /etc/hostname}\n"),
+    ("word-list-not-a-path", HEADER + "vars:\n  banned: {file: ''}\n"),
     # -- the playbook's shape ----------------------------------------------------------------
     ("not-a-mapping", "- a\n- b\n"),
     ("missing-version", "community: {name: x}\nrules: []\n"),
@@ -76,6 +79,13 @@ CASES: list[tuple[str, str]] = [
         HEADER + "leaderboards:\n  w: {measure: points, period: week, size: 0}\n",
     ),
     ("empty-string", HEADER + "badges:\n  b: {name: ''}\n"),
+    ("empty-mapping", HEADER + "shop:\n  items: {}\n"),
+    ("empty-list", HEADER + "flows:\n  f: {steps: []}\n"),
+    (
+        "not-one-of-the-choices",
+        HEADER + "leaderboards:\n  w: {measure: points, period: fortnight, size: 3}\n",
+    ),
+    ("key-not-a-string", HEADER + "vars: {1: a}\n"),
     # -- actions -----------------------------------------------------------------------------
     ("unknown-action", rule("    do: [{awrd: {points: 5}}]\n")),
     ("unknown-plugin-action", rule("    do: [{acme.ping: {}}]\n")),
@@ -91,6 +101,7 @@ CASES: list[tuple[str, str]] = [
     ("send-without-text", rule("    do: [{send: {}}]\n")),
     ("unknown-template", rule("    do: [{send: {template: welcom}}]\n")),
     ("bad-tag-name", rule('    do: [{tag: "two words"}]\n')),
+    ("poll-one-option", rule("    do: [{poll: {question: q, options: [a]}}]\n")),
     ("poll-options-repeat", rule("    do: [{poll: {question: q, options: [a, a]}}]\n")),
     ("mute-is-a-number", rule("    do: [{mute: {for: 10}}]\n")),
     ("unknown-flow", rule("    do: [{start_flow: {flow: onboard}}]\n")),

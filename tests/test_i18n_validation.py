@@ -105,6 +105,19 @@ def test_the_locale_chooses_chinese_as_lang_does(tmp_path: Path) -> None:
     assert "未知的时区 'Mars/Olympus'" in by_locale.stderr
 
 
+def test_paths_that_hold_no_playbook_are_worded_in_chinese(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = tmp_path / "missing.yaml"
+    en = run_cli("validate", empty, missing)
+    zh = run_cli("--lang", "zh_CN", "validate", empty, missing)
+    assert en.returncode == zh.returncode == 1
+    assert f"{empty}:0:0: no playbook files (*.yaml, *.yml) in this folder" in en.stderr
+    assert f"{missing}:0:0: no such file or folder" in en.stderr
+    assert f"{empty}:0:0: 这个文件夹里没有剧本文件（*.yaml、*.yml）" in zh.stderr
+    assert f"{missing}:0:0: 没有这个文件或文件夹" in zh.stderr
+
+
 def test_an_expression_problem_keeps_its_column_and_suggests_in_chinese(tmp_path: Path) -> None:
     path = tmp_path / "club.yaml"
     path.write_text(

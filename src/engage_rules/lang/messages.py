@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from .._util.suggest import did_you_mean
 from ..errors import Path
-from ..i18n import N_, _
+from ..i18n import N_, _, ngettext
 from .names import NAME, check_name
 
 #: What a field holds, for "expected ..." messages, by field name.
@@ -277,6 +277,8 @@ def _word(
         return Located(full, _(text).format(name=name, bound=e.ctx.get(key), value=e.input))
     if e.type in ("string_too_short", "string_too_long", "string_pattern_mismatch"):
         return _word_bad_string(e, full, name)
+    if e.type in ("too_short", "too_long") and e.ctx.get("field_type") in _COLLECTIONS:
+        return Located(full, _word_bad_length(e, name))
     return Located(
         full,
         _("{name!r}: {error}").format(
@@ -289,7 +291,9 @@ def _literal_choices(expected: Any) -> str:
     """Pydantic's "'a', 'b' or 'c'" with "or" in the current language."""
     text = str(expected)
     head, sep, last = text.rpartition(" or ")
-    return f"{head}{_(' or ')}{last}" if sep else text
+    if not sep:
+        return text
+    return _(", ").join(head.split(", ")) + _(" or ") + last
 
 
 def _word_bad_key(
@@ -345,6 +349,31 @@ def _word_wrong_type(e: _Err, model: type[BaseModel], full: Path, name: str, got
             name=name, expected=expected, got=got, hint=hint
         ),
     )
+
+
+#: The collections whose length pydantic checks, in its words (``List should have...``).
+_COLLECTIONS = {"List": N_("list"), "Dictionary": N_("dictionary")}
+
+
+def _word_bad_length(e: _Err, name: str) -> str:
+    """A list or mapping with too few or too many items, in pydantic's English words."""
+    kind = _(_COLLECTIONS[str(e.ctx["field_type"])])
+    actual = e.ctx.get("actual_length")
+    if e.type == "too_short":
+        n = int(e.ctx.get("min_length", 0))
+        text = ngettext(
+            "{name!r}: {kind} should have at least {n} item after validation, not {actual}",
+            "{name!r}: {kind} should have at least {n} items after validation, not {actual}",
+            n,
+        )
+    else:
+        n = int(e.ctx.get("max_length", 0))
+        text = ngettext(
+            "{name!r}: {kind} should have at most {n} item after validation, not {actual}",
+            "{name!r}: {kind} should have at most {n} items after validation, not {actual}",
+            n,
+        )
+    return text.format(name=name, kind=kind, n=n, actual=actual)
 
 
 def _word_bad_string(e: _Err, full: Path, name: str) -> Located:
