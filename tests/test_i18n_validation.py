@@ -7,6 +7,7 @@ operator's language (docs/reference.md §7, "Language")."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,20 @@ def test_what_a_failed_rule_records_does_not_depend_on_the_language() -> None:
     assert failed["zh_CN"] == failed["en"]
     [(rule, text_en)] = failed["en"]
     assert rule == "r" and "the precision of `round` is -30000000" in text_en
+
+
+def test_what_a_failed_schedule_records_does_not_depend_on_the_language() -> None:
+    text = HEADER + (
+        'rules:\n  - id: daily\n    on: {cron: "0 9 * * *"}\n'
+        '    do: [{broadcast: {text: "{{ range(now.year * 10)|length }}"}}]\n'
+    )
+    failed = {}
+    for lang in ("en", "zh_CN"):
+        with use_language(lang):
+            engine = Engine(load_text(text, "club.yaml"))
+            engine.process(message("u1", "hi"))  # (the community exists from its first event)
+            fired = engine.advance_to(datetime(2026, 3, 4, 10, tzinfo=UTC))
+        failed[lang] = [(e.rule, e.message) for d in fired for e in d.errors]
+    assert len(failed["en"]) == 3  # 2, 3 and 4 March, 09:00
+    assert failed["zh_CN"] == failed["en"]
+    assert "range() of more than 10000 items" in failed["en"][0][1]
