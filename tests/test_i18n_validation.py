@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engage_rules import Engine, load_text
 from engage_rules.errors import PlaybookError, Problem
@@ -217,3 +219,49 @@ def test_what_a_failed_schedule_records_does_not_depend_on_the_language() -> Non
     assert len(failed["en"]) == 3  # 2, 3 and 4 March, 09:00
     assert failed["zh_CN"] == failed["en"]
     assert "range() of more than 10000 items" in failed["en"][0][1]
+
+
+# -- an invariant over generated broken playbooks ------------------------------------------
+
+_WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
+_VALUES = st.one_of(
+    st.integers(-5, 5),
+    st.booleans(),
+    st.sampled_from(["5", "soon", "10x", "1h", "[1, 2]", "{a: 1}", "''", "null"]),
+)
+
+
+@st.composite
+def broken_rules(draw: st.DrawFn) -> str:
+    """A playbook of one to three rules, each with a wrong key, value or action."""
+    rules = []
+    for i in range(draw(st.integers(1, 3))):
+        key = draw(st.sampled_from(["cooldown", "edits", "on", "if", "do", "priority"]))
+        value = draw(_VALUES)
+        action = draw(st.one_of(st.sampled_from(["award", "tag", "send", "mute"]), _WORDS))
+        extra = draw(_WORDS)
+        rules.append(
+            f"  - id: r{i}\n    on: message.posted\n    {key}: {value}\n"
+            f"    {extra}: 1\n    do: [{{{action}: {{points: 1}}}}]\n"
+        )
+    return HEADER + "rules:\n" + "".join(rules)
+
+
+@settings(max_examples=40, deadline=None)
+@given(broken_rules())
+def test_generated_broken_playbooks_have_the_same_problems_in_both_languages(text: str) -> None:
+    def attempt(lang: str) -> list[Problem] | None:
+        with use_language(lang):
+            try:
+                load_text(text, "club.yaml")
+            except PlaybookError as err:
+                return err.problems
+        return None
+
+    english, chinese = attempt("en"), attempt("zh_CN")
+    assert (english is None) == (chinese is None)
+    if english is None or chinese is None:
+        return
+    assert [(p.line, p.col) for p in chinese] == [(p.line, p.col) for p in english]
+    for problem in chinese:
+        assert CJK.search(problem.message) and not english_left(problem.message), problem
