@@ -525,7 +525,7 @@ class Translator:
         if node.node is None:
             raise self.error(_("filter blocks are not supported in expressions"))
         value = self.visit(node.node)
-        args, kwargs = self.arguments(node, "filters")
+        args, kwargs = self.arguments(node, N_("filters"))
         try:
             rt.check_filter_call(
                 name,
@@ -546,7 +546,7 @@ class Translator:
                 near=name,
             )
         value = self.visit(node.node)
-        args, kwargs = self.arguments(node, "tests")
+        args, kwargs = self.arguments(node, N_("tests"))
         if not args and not kwargs:
             if name == "defined":
                 return Code(f"(not isinstance({value.src}, _U))")
