@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engage_rules import Engine, load_text
-from engage_rules.errors import PlaybookError, Problem
+from engage_rules.errors import PlaybookError, Problem, ReviewError
+from engage_rules.features.moderation.review import find_item
 from engage_rules.i18n import use_language
 from engage_rules.testing import message, run_cli
 from i18n_corpus import CASES, HEADER, seed_cases, send
@@ -265,3 +266,15 @@ def test_generated_broken_playbooks_have_the_same_problems_in_both_languages(tex
     assert [(p.line, p.col) for p in chinese] == [(p.line, p.col) for p in english]
     for problem in chinese:
         assert CJK.search(problem.message) and not english_left(problem.message), problem
+
+
+def test_review_errors_are_worded_in_the_operators_language() -> None:
+    items = [{"id": "abcdef123456", "rule": "r"}, {"id": "abcdef999999", "rule": "r"}]
+    with use_language("zh_CN"):
+        with pytest.raises(ReviewError, match=r"^没有审核项 'zzzzzzz'$"):
+            find_item(items, "zzzzzzz")
+        with pytest.raises(ReviewError, match=r"^'abcdef' 匹配到 2 个审核项；请给出更长的 id$"):
+            find_item(items, "abcdef")
+    english = r"^'abcdef' matches 2 review items; give more of the id$"
+    with pytest.raises(ReviewError, match=english):
+        find_item(items, "abcdef")
