@@ -477,6 +477,7 @@ class _Compiler:
         return CompiledPlaybook(
             name=self.loaded.name,
             community_name=spec.community.name,
+            language=spec.community.language,
             timezone=self._timezone,
             vars=self._vars,
             currencies=self.currencies,

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from ..errors import Path, Problem
-from ..i18n import _
+from ..i18n import _, translate
 from ..lang.action_params import ActionSpec
 from ..lang.spec import ExemptSpec, Trigger
 from ..model.decision import Decision
@@ -223,10 +223,19 @@ class CompiledPlaybook:
     #: Event type -> observers run before its rules (posts, group-wide signals): they
     #: keep what the rules read up to date, internal events included.
     before: Mapping[str, tuple[Observer, ...]] = field(default_factory=dict)
+    #: The community's language (`community.language`): the texts the engine writes
+    #: itself into actions (default reasons) are in it.
+    language: str = "en"
 
     @property
     def default_currency(self) -> str:
         return self.currencies[0]
+
+    def say(self, message: str) -> str:
+        """``message`` (English, marked with ``N_()``) in the community's language: for
+        the texts the engine writes when the operator gave none (docs/reference.md,
+        "community")."""
+        return translate(message, self.language)
 
     def data(self, key: FeatureKey[T]) -> T | None:
         """What the feature named by ``key`` compiled for this playbook, if anything."""

@@ -36,7 +36,7 @@ from ..compile.feature import (
 from ..compile.measures import Measure, compile_measure
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
-from ..i18n import _
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, BadgeParams
 from ..lang.loader import ActionCall
 from ..model.decision import Decision
@@ -201,7 +201,7 @@ def revoke_expired(
         return
     _take(m, badge_id)
     d.touched.add((m.community, m.id))
-    params = {"badge": badge_id, "reason": "expired"}
+    params = {"badge": badge_id, "reason": engine.playbook.say(N_("expired"))}
     engine.engine_action(
         d, "revoke_badge", m.community, m.id, f"badges.{badge_id}", params, f"{m.id}/revoke", at=at
     )
@@ -280,12 +280,24 @@ class BadgesFeature(BaseFeature):
     def actions(self) -> list[ActionDef]:
         return [
             ActionDef(
-                ActionSpec("grant_badge", BadgeParams, "badge", "grant a badge"),
+                ActionSpec(
+                    "grant_badge",
+                    BadgeParams,
+                    "badge",
+                    N_("grant a badge"),
+                    title=N_("Grant badge"),
+                ),
                 do_grant_badge,
                 check=check_badge_action,
             ),
             ActionDef(
-                ActionSpec("revoke_badge", BadgeParams, "badge", "revoke a badge"),
+                ActionSpec(
+                    "revoke_badge",
+                    BadgeParams,
+                    "badge",
+                    N_("revoke a badge"),
+                    title=N_("Revoke badge"),
+                ),
                 do_revoke_badge,
                 check=check_badge_action,
             ),

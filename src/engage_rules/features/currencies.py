@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from ..expr.member_fields import in_units
-from ..i18n import _
+from ..i18n import N_, _
 from ..model.decision import ActionRecord, Decision
 from ..model.state import LedgerEntry, MemberState, Timer, from_ts, ts
 
@@ -158,7 +158,7 @@ def expire_lots(
         return  # everything was spent before it expired: nothing to write off
     rule = section(currency)
     total = sum(a for _, a in written)
-    reason = f"{currency} expired"
+    reason = engine.playbook.say(N_("{currency} expired")).format(currency=currency)
     record = engine.engine_action(
         d,
         "expire",

@@ -47,7 +47,7 @@ from ..compile.feature import (
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
 from ..errors import ActionError, ActionRefused
-from ..i18n import _
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, EnterDrawParams, RunDrawParams
 from ..lang.loader import ActionCall
 from ..model.decision import Decision, RuleFailure
@@ -352,7 +352,8 @@ class DrawsFeature(BaseFeature):
                     "enter_draw",
                     EnterDrawParams,
                     shorthand="draw",
-                    description="enter the member in a draw (once, or with a weight)",
+                    description=N_("enter the member in a draw (once, or with a weight)"),
+                    title=N_("Enter draw"),
                 ),
                 do_enter_draw,
                 literal=frozenset({"draw"}),
@@ -363,7 +364,8 @@ class DrawsFeature(BaseFeature):
                     "run_draw",
                     RunDrawParams,
                     shorthand="draw",
-                    description="draw a draw's open pool now; refused when it is empty",
+                    description=N_("draw a draw's open pool now; refused when it is empty"),
+                    title=N_("Run draw"),
                 ),
                 do_run_draw,
                 literal=frozenset({"draw"}),

@@ -48,7 +48,7 @@ from ..errors import ActionError
 from ..expr.context import EvalContext
 from ..expr.expressions import ExprCompileError, parse_expression
 from ..expr.functions import window_seconds
-from ..i18n import _
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, LockLevelParams, SetLevelParams
 from ..lang.loader import ActionCall
 from ..model.decision import Decision, RuleFailure
@@ -561,7 +561,13 @@ class LevelsFeature(BaseFeature):
     def actions(self) -> list[ActionDef]:
         return [
             ActionDef(
-                ActionSpec("set_level", SetLevelParams, "level", "set the member's level by hand"),
+                ActionSpec(
+                    "set_level",
+                    SetLevelParams,
+                    "level",
+                    N_("set the member's level by hand"),
+                    title=N_("Set level"),
+                ),
                 do_set_level,
                 check=check_set_level,
             ),
@@ -570,7 +576,8 @@ class LevelsFeature(BaseFeature):
                     "lock_level",
                     LockLevelParams,
                     "locked",
-                    "freeze (or unfreeze) the member's level against automatic changes",
+                    N_("freeze (or unfreeze) the member's level against automatic changes"),
+                    title=N_("Lock level"),
                 ),
                 do_lock_level,
                 check=check_lock_level,

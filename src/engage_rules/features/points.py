@@ -41,7 +41,7 @@ from ..compile.playbook import CompiledAction, CompiledPlaybook
 from ..engine.scope import ActionScope
 from ..errors import ActionError, ActionRefused
 from ..expr.member_fields import in_units
-from ..i18n import _
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, AwardParams, RevokeParams, SpendParams
 from ..lang.loader import ActionCall
 from ..model.decision import ActionRecord, Decision
@@ -362,7 +362,8 @@ def do_revoke(run: ActionScope, action: CompiledAction) -> None:
     m = run.require_target(action)
     target = run.text(action, "event")
     only_rule = getattr(action.params, "rule", None)
-    reason = run.text(action, "reason", f"revoked: {target}")
+    default = run.playbook.say(N_("revoked: {event}")).format(event=target)
+    reason = run.text(action, "reason", default)
     credits = m.revocable
     if not target or not credits:
         return
@@ -572,18 +573,30 @@ class PointsFeature(BaseFeature):
     def actions(self) -> list[ActionDef]:
         return [
             ActionDef(
-                ActionSpec("award", AwardParams, description="credit a currency"),
+                ActionSpec(
+                    "award", AwardParams, description=N_("credit a currency"), title=N_("Award")
+                ),
                 do_award,
                 check=check_amount,
                 specialise=specialise,
             ),
             ActionDef(
-                ActionSpec("spend", SpendParams, description="debit a currency; never below zero"),
+                ActionSpec(
+                    "spend",
+                    SpendParams,
+                    description=N_("debit a currency; never below zero"),
+                    title=N_("Spend"),
+                ),
                 do_spend,
                 check=check_amount,
             ),
             ActionDef(
-                ActionSpec("revoke", RevokeParams, description="reverse earlier ledger entries"),
+                ActionSpec(
+                    "revoke",
+                    RevokeParams,
+                    description=N_("reverse earlier ledger entries"),
+                    title=N_("Revoke"),
+                ),
                 do_revoke,
             ),
         ]

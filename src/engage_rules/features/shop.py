@@ -36,7 +36,7 @@ from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
 from ..errors import ActionRefused
 from ..expr.member_fields import in_units
-from ..i18n import _
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, RedeemParams
 from ..lang.loader import ActionCall
 from ..lang.spec import ShopItemSpec
@@ -226,7 +226,8 @@ def do_redeem(run: ActionScope, action: CompiledAction) -> None:
         raise _refuse("insufficient balance", "insufficient_balance", details)
     # Every check passed: spend, count and hand out the code together.
     code = item.codes[sold] if item.codes is not None else None
-    reason = run.text(action, "reason", f"shop: {item.name}")
+    default = run.playbook.say(N_("shop: {item}")).format(item=item.name)
+    reason = run.text(action, "reason", default)
     params: dict[str, Any] = {
         "item": item.id,
         "name": item.name,
@@ -306,8 +307,11 @@ class ShopFeature(BaseFeature):
                     "redeem",
                     RedeemParams,
                     shorthand="item",
-                    description="buy a shop item: spend, stock, limit and code in one step; "
-                    "refused with a reason otherwise",
+                    description=N_(
+                        "buy a shop item: spend, stock, limit and code in one step; "
+                        "refused with a reason otherwise"
+                    ),
+                    title=N_("Redeem"),
                 ),
                 do_redeem,
                 check=check_item,

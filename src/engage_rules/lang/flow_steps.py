@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError
 
 from .._util.durations import Duration, parse_duration
 from ..errors import Path
-from ..i18n import _
+from ..i18n import N_, _
 from .spec import EVENT_TYPE, Condition, Strict
 
 #: Keys that make a mapping a step rather than an action.
@@ -35,14 +35,22 @@ STEP_KEYS = ("wait", "wait_for", "if", "exit")
 class WaitForSpec(Strict):
     """A `wait_for` step: wait for an event, at most `timeout`."""
 
-    event: str = Field(pattern=EVENT_TYPE, description="The event type to wait for")
-    timeout: Duration = Field(description="How long to wait before `on_timeout` runs")
+    event: str = Field(
+        pattern=EVENT_TYPE, title=N_("Event type"), description=N_("The event type to wait for")
+    )
+    timeout: Duration = Field(
+        title=N_("Timeout"), description=N_("How long to wait before `on_timeout` runs")
+    )
 
 
 class ExitSpec(Strict):
     """An `exit` step: end the flow."""
 
-    reason: str | None = Field(default=None, description="Recorded in flow.exited")
+    reason: str | None = Field(
+        default=None,
+        title=N_("Reason"),
+        description=N_("Why the flow ends, recorded in flow.exited"),
+    )
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any
 
 from ...compile.feature import ActionDef, BaseFeature, CompileContext, FeaturePlan, TimerHandler
 from ...compile.playbook import CompiledAction, CompiledRule, Exempt, describe_exempt
-from ...i18n import _
+from ...i18n import N_, _, translate
 from ...lang.action_params import (
     ActionSpec,
     BanParams,
@@ -90,34 +90,68 @@ class ModerationFeature(BaseFeature):
         return [
             moderation(
                 ActionSpec(
-                    "delete_message", DeleteParams, description="remove the event's message"
+                    "delete_message",
+                    DeleteParams,
+                    description=N_("remove the event's message"),
+                    title=N_("Delete message"),
                 ),
                 do_delete_message,
             ),
             moderation(
-                ActionSpec("mute", MuteParams, description="mute, with automatic expiry"), do_mute
+                ActionSpec(
+                    "mute",
+                    MuteParams,
+                    description=N_("mute, with automatic expiry"),
+                    title=N_("Mute"),
+                ),
+                do_mute,
             ),
-            ActionDef(ActionSpec("unmute", ReasonParams, description="lift a mute"), do_unmute),
-            moderation(ActionSpec("kick", ReasonParams, description="remove the member"), do_kick),
-            moderation(
-                ActionSpec("ban", BanParams, description="ban, optionally for a time"), do_ban
+            ActionDef(
+                ActionSpec(
+                    "unmute", ReasonParams, description=N_("lift a mute"), title=N_("Unmute")
+                ),
+                do_unmute,
             ),
-            ActionDef(ActionSpec("unban", ReasonParams, description="lift a ban"), do_unban),
             moderation(
-                ActionSpec("strike", ReasonParams, description="add a strike and apply the ladder"),
+                ActionSpec(
+                    "kick", ReasonParams, description=N_("remove the member"), title=N_("Kick")
+                ),
+                do_kick,
+            ),
+            moderation(
+                ActionSpec(
+                    "ban", BanParams, description=N_("ban, optionally for a time"), title=N_("Ban")
+                ),
+                do_ban,
+            ),
+            ActionDef(
+                ActionSpec("unban", ReasonParams, description=N_("lift a ban"), title=N_("Unban")),
+                do_unban,
+            ),
+            moderation(
+                ActionSpec(
+                    "strike",
+                    ReasonParams,
+                    description=N_("add a strike and apply the ladder"),
+                    title=N_("Strike"),
+                ),
                 do_strike,
             ),
             ActionDef(
                 ActionSpec(
                     "reset_strikes",
                     ReasonParams,
-                    description="clear the member's active strikes (the ladder starts again)",
+                    description=N_("clear the member's active strikes (the ladder starts again)"),
+                    title=N_("Reset strikes"),
                 ),
                 do_reset_strikes,
             ),
             moderation(
                 ActionSpec(
-                    "flag_for_review", FlagParams, description="queue the event for human review"
+                    "flag_for_review",
+                    FlagParams,
+                    description=N_("queue the event for human review"),
+                    title=N_("Flag for review"),
                 ),
                 do_flag_for_review,
                 literal=frozenset({"on_approve"}),
@@ -237,10 +271,13 @@ class ModerationFeature(BaseFeature):
                     _("the rule id {id!r} is reserved for moderators' events").format(id=r.id),
                 )
         first_index = len(ctx.rules)
+        language = ctx.spec.community.language
         for k, (type_, action_name, default_reason) in enumerate(MANUAL_RULES.values()):
+            # The moderator's reason, else a default in the community's language.
+            said = translate(default_reason, language).replace("\\", "").replace("'", "\\'")
             params = ReasonParams(
                 to="{{ event.data.member }}",
-                reason=f"{{{{ event.data.reason or '{default_reason}' }}}}",
+                reason=f"{{{{ event.data.reason or '{said}' }}}}",
             )
             actions = ctx.actions([ActionCall(action_name, params, ("moderation",))], "manual")
             ctx.add_rule(
