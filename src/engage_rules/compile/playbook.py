@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from ..errors import Path, Problem
-from ..i18n import translate
+from ..i18n import _, translate
 from ..lang.action_params import ActionSpec
 from ..lang.spec import ExemptSpec, Trigger
 from ..model.decision import Decision
@@ -104,12 +104,14 @@ def describe_exempt(spec: ExemptSpec | Exempt) -> str:
     """Who an exemption covers, in words (for `validate` notes)."""
     parts = []
     if spec.roles:
-        parts.append(f"members with role {', '.join(sorted(spec.roles))}")
+        parts.append(_("members with role {roles}").format(roles=", ".join(sorted(spec.roles))))
     if spec.members:
-        parts.append(f"members {', '.join(sorted(spec.members))}")
+        parts.append(_("members {ids}").format(ids=", ".join(sorted(spec.members))))
     if spec.channels:
-        parts.append(f"posts in channel {', '.join(sorted(spec.channels))}")
-    return "; ".join(parts) or "nobody"
+        parts.append(
+            _("posts in channel {channels}").format(channels=", ".join(sorted(spec.channels)))
+        )
+    return _("; ").join(parts) or _("nobody")
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from ..compile.feature import (
 from ..compile.measures import Measure, compile_measure
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
-from ..i18n import N_
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, BadgeParams
 from ..lang.loader import ActionCall
 from ..model.decision import Decision
@@ -112,13 +112,17 @@ def check_badge_action(
     where = (*call.path, call.name, "badge")
     spec = badges.get(badge)
     if spec is None:
-        hint = did_you_mean(badge, badges) or f" (defined badges: {', '.join(sorted(badges))})"
-        ctx.problem(where, f"unknown badge {badge!r}{hint}")
+        hint = did_you_mean(badge, badges) or _(" (defined badges: {names})").format(
+            names=", ".join(sorted(badges))
+        )
+        ctx.problem(where, _("unknown badge {badge!r}{hint}").format(badge=badge, hint=hint))
     elif spec.tiers and call.name == "grant_badge":
         ctx.problem(
             where,
-            f"badge {badge!r} is tiered: the engine grants and upgrades it "
-            "from its `counts`; it cannot be granted by an action",
+            _(
+                "badge {badge!r} is tiered: the engine grants and upgrades it from its "
+                "`counts`; it cannot be granted by an action"
+            ).format(badge=badge),
         )
 
 

@@ -38,7 +38,7 @@ from ..compile.feature import (
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
 from ..errors import ActionError, ActionRefused, InternalLoopError
-from ..i18n import N_
+from ..i18n import N_, _
 from ..lang import flow_steps
 from ..lang.action_params import ActionSpec, ExitFlowParams, StartFlowParams
 from ..lang.loader import ActionCall
@@ -486,7 +486,9 @@ def check_flow(ctx: CompileContext, call: ActionCall, label: str, consts: dict[s
     if name not in ctx.spec.flows:
         ctx.problem(
             (*call.path, call.name, "flow"),
-            f"unknown flow {name!r}{did_you_mean(name, ctx.spec.flows)}",
+            _("unknown flow {name!r}{hint}").format(
+                name=name, hint=did_you_mean(name, ctx.spec.flows)
+            ),
         )
 
 

@@ -48,7 +48,7 @@ from ..compile.feature import (
 )
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
-from ..i18n import N_
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, EmptyTargeted, MessageParams
 from ..lang.loader import ActionCall
 from ..lang.spec import MessagingSpec
@@ -381,7 +381,9 @@ def check_template(
     if name is not None and name not in ctx.spec.templates:
         ctx.problem(
             (*call.path, call.name, "template"),
-            f"unknown template {name!r}{did_you_mean(name, ctx.spec.templates)}",
+            _("unknown template {name!r}{hint}").format(
+                name=name, hint=did_you_mean(name, ctx.spec.templates)
+            ),
         )
 
 

@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from .._util.durations import Duration, WrittenDurations
-from ..i18n import N_
+from ..i18n import N_, _
 from .names import check_name
 
 Templated = str
@@ -81,8 +81,10 @@ def _literal_amount(key: str, value: Number | None) -> None:
             number = float(text)
         except ValueError:
             raise ValueError(
-                f"`{key}: {value}` is not a number; write a number (5) or a template "
-                '("{{ vars.price }}")'
+                _(
+                    "`{key}: {value}` is not a number; write a number (5) or a template "
+                    '("{{{{ vars.price }}}}")'
+                ).format(key=key, value=value)
             ) from None
     elif isinstance(value, int | float) and not isinstance(value, bool):
         number = float(value)
@@ -90,8 +92,10 @@ def _literal_amount(key: str, value: Number | None) -> None:
         return
     if number != number or number < 0 or number in (float("inf"), float("-inf")):
         raise ValueError(
-            f"`{key}: {value}` must be a number of 0 or more (an award takes nothing away: "
-            "use `spend`, or `revoke` an award)"
+            _(
+                "`{key}: {value}` must be a number of 0 or more (an award takes nothing away: "
+                "use `spend`, or `revoke` an award)"
+            ).format(key=key, value=value)
         )
 
 
@@ -125,9 +129,11 @@ class SpendParams(Targeted):
     @model_validator(mode="after")
     def _one_amount(self) -> SpendParams:
         if (self.points is None) == (self.amount is None):
-            raise ValueError("give either `points: N` or `currency: NAME, amount: N`")
+            raise ValueError(_("give either `points: N` or `currency: NAME, amount: N`"))
         if self.points is not None and self.currency is not None:
-            raise ValueError("`points:` uses the default currency; use `amount:` with `currency:`")
+            raise ValueError(
+                _("`points:` uses the default currency; use `amount:` with `currency:`")
+            )
         key = "points" if self.points is not None else "amount"
         _literal_amount(key, self.points if self.points is not None else self.amount)
         return self
@@ -170,7 +176,7 @@ class BadgeParams(Targeted):
 def _literal_tag_name(value: str) -> str:
     """A tag name written as is (not a template) follows the naming rule (names.py)."""
     if "{{" not in value and "{%" not in value:
-        check_name("tag name", value)
+        check_name(N_("tag name"), value)
     return value
 
 
@@ -240,7 +246,7 @@ class MessageParams(Targeted):
     @model_validator(mode="after")
     def _one_body(self) -> MessageParams:
         if (self.template is None) == (self.text is None):
-            raise ValueError("give either `template: NAME` or `text: ...`")
+            raise ValueError(_("give either `template: NAME` or `text: ...`"))
         return self
 
 
@@ -509,9 +515,11 @@ class PollParams(Params):
     def _distinct_options(self) -> PollParams:
         for text in self.options:
             if not text.strip() or len(text) > 55:
-                raise ValueError(f"each option needs 1 to 55 characters; got {text!r}")
+                raise ValueError(
+                    _("each option needs 1 to 55 characters; got {text!r}").format(text=text)
+                )
         if len(set(self.options)) != len(self.options):
-            raise ValueError("the poll's options must differ from each other")
+            raise ValueError(_("the poll's options must differ from each other"))
         return self
 
 

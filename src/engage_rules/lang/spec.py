@@ -27,7 +27,7 @@ from .._util.cron import check_cron
 from .._util.durations import Duration as Duration
 from .._util.durations import WrittenDurations
 from .._util.zones import zone, zone_problem
-from ..i18n import N_
+from ..i18n import N_, _
 from .names import EVENT_TYPE as _EVENT_TYPE
 from .names import MAX_NAME, NAME, check_name, event_type_problem
 
@@ -65,7 +65,7 @@ class CommunitySpec(Strict):
     def _tz(cls, v: str) -> str:
         problem = zone_problem(v)
         if problem is not None or zone(v) is None:
-            raise ValueError(problem or f"time zone {v!r} cannot be loaded")
+            raise ValueError(problem or _("time zone {name!r} cannot be loaded").format(name=v))
         return v
 
 
@@ -120,7 +120,7 @@ class SilenceFactorSpec(Strict):
     @model_validator(mode="after")
     def _order(self) -> SilenceFactorSpec:
         if self.min > self.max:
-            raise ValueError("`min` is longer than `max`")
+            raise ValueError(_("`min` is longer than `max`"))
         return self
 
 
@@ -212,7 +212,7 @@ class PostReachedSpec(Strict):
     @model_validator(mode="after")
     def _some(self) -> PostReachedSpec:
         if self.reactions is None and self.replies is None and self.shares is None:
-            raise ValueError("`post_reached` needs at least one of reactions, replies, shares")
+            raise ValueError(_("`post_reached` needs at least one of reactions, replies, shares"))
         return self
 
 
@@ -348,7 +348,7 @@ class RuleSpec(Strict):
             return v
         types = [v] if isinstance(v, str) else v
         if not types:
-            raise ValueError("`on` needs at least one event type")
+            raise ValueError(_("`on` needs at least one event type"))
         for t in types:
             problem = event_type_problem(t)
             if problem is not None:
@@ -358,13 +358,13 @@ class RuleSpec(Strict):
     @model_validator(mode="after")
     def _has_actions(self) -> RuleSpec:
         if not self.do and not self.else_:
-            raise ValueError(f"rule {self.id!r} has no actions (`do:`)")
+            raise ValueError(_("rule {id!r} has no actions (`do:`)").format(id=self.id))
         return self
 
     @model_validator(mode="after")
     def _cooldown_per(self) -> RuleSpec:
         if self.cooldown_per != "member" and self.cooldown is None:
-            raise ValueError(f"rule {self.id!r}: `cooldown_per` needs a `cooldown`")
+            raise ValueError(_("rule {id!r}: `cooldown_per` needs a `cooldown`").format(id=self.id))
         return self
 
 
@@ -445,9 +445,10 @@ class ModerationSpec(Strict):
 
 
 def _ids(kind: str, v: dict[str, Any]) -> dict[str, Any]:
-    """Badge and leaderboard ids: names like rule ids (lang/names.py)."""
+    """Badge and leaderboard ids: names like rule ids (lang/names.py); ``kind`` is marked
+    with ``N_`` (``badge id``)."""
     for name in v:
-        check_name(f"{kind} id", name)
+        check_name(kind, name)
     return v
 
 
@@ -494,24 +495,33 @@ class BadgeSpec(Strict):
     def _tiered(self) -> BadgeSpec:
         if self.tiers is not None:
             if not self.tiers:
-                raise ValueError("`tiers` needs at least one tier")
+                raise ValueError(_("`tiers` needs at least one tier"))
             if self.counts is None:
                 raise ValueError(
-                    "a tiered badge needs `counts:`, the expression its tiers measure, "
-                    "e.g. \"count('reaction.added')\""
+                    _(
+                        "a tiered badge needs `counts:`, the expression its tiers measure, "
+                        "e.g. \"count('reaction.added')\""
+                    )
                 )
             for lower, higher in zip(self.tiers, self.tiers[1:], strict=False):
                 if higher.at <= lower.at:
                     raise ValueError(
-                        f"tier {higher.name!r} (at {higher.at}) must be above tier "
-                        f"{lower.name!r} (at {lower.at}): tiers' `at` must increase"
+                        _(
+                            "tier {higher!r} (at {higher_at}) must be above tier "
+                            "{lower!r} (at {lower_at}): tiers' `at` must increase"
+                        ).format(
+                            higher=higher.name,
+                            higher_at=higher.at,
+                            lower=lower.name,
+                            lower_at=lower.at,
+                        )
                     )
             if self.revoke_after is not None:
                 raise ValueError(
-                    "a tiered badge follows its measure and cannot have `revoke_after`"
+                    _("a tiered badge follows its measure and cannot have `revoke_after`")
                 )
         elif self.counts is not None:
-            raise ValueError("`counts:` measures a tiered badge: add `tiers:`")
+            raise ValueError(_("`counts:` measures a tiered badge: add `tiers:`"))
         return self
 
 
@@ -530,11 +540,15 @@ class OnCloseStep(Strict):
     def _rank(cls, v: int | list[int]) -> int | list[int]:
         ranks = [v] if isinstance(v, int) else v
         if isinstance(v, list) and len(v) != 2:
-            raise ValueError("`rank` is a rank such as 1, or a range such as [2, 10]")
+            raise ValueError(_("`rank` is a rank such as 1, or a range such as [2, 10]"))
         if any(r < 1 for r in ranks):
-            raise ValueError("ranks start at 1")
+            raise ValueError(_("ranks start at 1"))
         if ranks[-1] < ranks[0]:
-            raise ValueError(f"the range [{ranks[0]}, {ranks[-1]}] is empty: write [low, high]")
+            raise ValueError(
+                _("the range [{low}, {high}] is empty: write [low, high]").format(
+                    low=ranks[0], high=ranks[-1]
+                )
+            )
         return v
 
     @property
@@ -576,10 +590,14 @@ class LeaderboardSpec(Strict):
         taken: dict[int, int] = {}
         for step in self.on_close:
             if step.last > self.size:
-                raise ValueError(f"rank {step.last} is beyond the leaderboard's size ({self.size})")
+                raise ValueError(
+                    _("rank {rank} is beyond the leaderboard's size ({size})").format(
+                        rank=step.last, size=self.size
+                    )
+                )
             for r in range(step.first, step.last + 1):
                 if r in taken:
-                    raise ValueError(f"rank {r} is in two `on_close` steps")
+                    raise ValueError(_("rank {rank} is in two `on_close` steps").format(rank=r))
                 taken[r] = step.first
         return self
 
@@ -636,7 +654,7 @@ class ShopCodesSpec(Strict):
     @model_validator(mode="after")
     def _one_source(self) -> ShopCodesSpec:
         if (self.generate is None) == (self.var is None):
-            raise ValueError("give either `generate: N` or `var: NAME` (a list of codes)")
+            raise ValueError(_("give either `generate: N` or `var: NAME` (a list of codes)"))
         return self
 
 
@@ -689,7 +707,7 @@ class ShopSpec(Strict):
     @field_validator("items")
     @classmethod
     def _item_ids(cls, v: dict[str, ShopItemSpec]) -> dict[str, ShopItemSpec]:
-        return _ids("shop item", v)
+        return _ids(N_("shop item id"), v)
 
 
 class DrawSpec(Strict):
@@ -814,7 +832,9 @@ class FlowSpec(Strict):
     def _types(cls, v: list[str]) -> list[str]:
         for t in v:
             if not re.match(EVENT_TYPE, t):
-                raise ValueError(f"{t!r} is not an event type (a dotted lower-case name)")
+                raise ValueError(
+                    _("{type!r} is not an event type (a dotted lower-case name)").format(type=t)
+                )
         return v
 
 
@@ -848,19 +868,21 @@ class QuietHoursSpec(Strict, WrittenDurations):
     @classmethod
     def _spread(cls, v: timedelta) -> timedelta:
         if v.total_seconds() < 1:
-            raise ValueError("`spread` must be at least 1s")
+            raise ValueError(_("`spread` must be at least 1s"))
         return v
 
     @model_validator(mode="after")
     def _window(self) -> QuietHoursSpec:
         if self.from_ == self.to:
-            raise ValueError("quiet hours need `from` and `to` to differ")
+            raise ValueError(_("quiet hours need `from` and `to` to differ"))
         start, end = (int(t[:2]) * 60 + int(t[3:]) for t in (self.from_, self.to))
         open_minutes = (start - end) % 1440  # minutes outside quiet hours
         if self.spread.total_seconds() > open_minutes * 60:
             raise ValueError(
-                f"`spread` ({self.written('spread')}) is longer than the hours outside quiet hours "
-                f"({self.to}–{self.from_}); deferred sends would fall back into quiet hours"
+                _(
+                    "`spread` ({spread}) is longer than the hours outside quiet hours "
+                    "({start}–{end}); deferred sends would fall back into quiet hours"
+                ).format(spread=self.written("spread"), start=self.to, end=self.from_)
             )
         return self
 
@@ -937,7 +959,7 @@ class PostsSpec(Strict):
     @classmethod
     def _keep(cls, v: timedelta) -> timedelta:
         if not 60 <= v.total_seconds() <= 366 * 86400:
-            raise ValueError("`keep` must be between 1m and 366d")
+            raise ValueError(_("`keep` must be between 1m and 366d"))
         return v
 
 
@@ -959,13 +981,17 @@ class ExperimentSpec(Strict):
     @classmethod
     def _variants(cls, v: dict[str, float]) -> dict[str, float]:
         if len(v) < 2:
-            raise ValueError("an experiment needs at least two variants")
+            raise ValueError(_("an experiment needs at least two variants"))
         for name, weight in v.items():
-            check_name("variant name", name)
+            check_name(N_("variant name"), name)
             if isinstance(weight, bool) or not weight > 0 or weight != weight:
-                raise ValueError(f"variant {name!r}: the weight must be a number above 0")
+                raise ValueError(
+                    _("variant {name!r}: the weight must be a number above 0").format(name=name)
+                )
             if weight > 1_000_000:
-                raise ValueError(f"variant {name!r}: the weight must be at most 1000000")
+                raise ValueError(
+                    _("variant {name!r}: the weight must be at most 1000000").format(name=name)
+                )
         return v
 
 
@@ -1101,14 +1127,14 @@ class PlaybookSpec(Strict):
     @classmethod
     def _segment_names(cls, v: dict[str, Any]) -> dict[str, Any]:
         for name in v:
-            check_name("segment name", name)
+            check_name(N_("segment name"), name)
         return v
 
     @field_validator("experiments")
     @classmethod
     def _experiment_names(cls, v: dict[str, Any]) -> dict[str, Any]:
         for name in v:
-            check_name("experiment name", name)
+            check_name(N_("experiment name"), name)
         return v
 
     @field_validator("activity_events")
@@ -1116,45 +1142,49 @@ class PlaybookSpec(Strict):
     def _activity(cls, v: list[str] | None) -> list[str] | None:
         if v is not None:
             if not v:
-                raise ValueError("`activity_events` needs at least one event type")
+                raise ValueError(_("`activity_events` needs at least one event type"))
             for t in v:
                 if not re.match(EVENT_TYPE, t):
-                    raise ValueError(f"{t!r} is not an event type (a dotted lower-case name)")
+                    raise ValueError(
+                        _("{type!r} is not an event type (a dotted lower-case name)").format(type=t)
+                    )
         return v
 
     @field_validator("revoke_within")
     @classmethod
     def _revoke_within(cls, v: timedelta) -> timedelta:
         if v.total_seconds() < 1:
-            raise ValueError("`revoke_within` must be at least 1s")
+            raise ValueError(_("`revoke_within` must be at least 1s"))
         return v
 
     @field_validator("badges")
     @classmethod
     def _badge_ids(cls, v: dict[str, BadgeSpec]) -> dict[str, BadgeSpec]:
-        return _ids("badge", v)
+        return _ids(N_("badge id"), v)
 
     @field_validator("leaderboards")
     @classmethod
     def _board_ids(cls, v: dict[str, LeaderboardSpec]) -> dict[str, LeaderboardSpec]:
-        return _ids("leaderboard", v)
+        return _ids(N_("leaderboard id"), v)
 
     @field_validator("draws")
     @classmethod
     def _draw_ids(cls, v: dict[str, DrawSpec]) -> dict[str, DrawSpec]:
-        return _ids("draw", v)
+        return _ids(N_("draw id"), v)
 
     @field_validator("currencies")
     @classmethod
     def _currencies(cls, v: list[str | CurrencySpec]) -> list[str | CurrencySpec]:
         if not v:
-            raise ValueError("`currencies` needs at least one currency")
+            raise ValueError(_("`currencies` needs at least one currency"))
         names = [c if isinstance(c, str) else c.name for c in v]
         for name in names:
-            check_name("currency name", name)
+            check_name(N_("currency name"), name)
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
-            raise ValueError(f"`currencies` lists {', '.join(map(repr, twice))} twice")
+            raise ValueError(
+                _("`currencies` lists {names} twice").format(names=", ".join(map(repr, twice)))
+            )
         return v
 
     @property

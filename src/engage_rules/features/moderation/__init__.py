@@ -20,7 +20,7 @@ from typing import Any
 
 from ...compile.feature import ActionDef, BaseFeature, CompileContext, FeaturePlan, TimerHandler
 from ...compile.playbook import CompiledAction, CompiledRule, Exempt, describe_exempt
-from ...i18n import N_, translate
+from ...i18n import N_, _, translate
 from ...lang.action_params import (
     ActionSpec,
     BanParams,
@@ -195,28 +195,33 @@ class ModerationFeature(BaseFeature):
                 if any(a.moderation for a in actions):
                     ctx.note(
                         rule.source,
-                        f"rule {rule.id!r} takes moderation actions only on the members "
-                        "its `to:` names: moderation.exempt does not apply to it (it "
-                        "concerns who posted the event)",
+                        _(
+                            "rule {id!r} takes moderation actions only on the members its `to:` "
+                            "names: moderation.exempt does not apply to it (it concerns who posted "
+                            "the event)"
+                        ).format(id=rule.id),
                     )
                 continue
             ctx.note(
                 rule.source,
-                f"rule {rule.id!r} takes moderation actions: "
+                _("rule {id!r} takes moderation actions: ").format(id=rule.id)
                 + (
-                    f"{who} are exempt from it (moderation.exempt)"
+                    _("{who} are exempt from it (moderation.exempt)").format(who=who)
                     if who != "nobody"
-                    else "nobody is exempt from it (moderation.exempt is empty)"
+                    else _("nobody is exempt from it (moderation.exempt is empty)")
                 ),
             )
             others = _other_actions(actions)
             if others and who != "nobody":
                 ctx.warn(
                     rule.source,
-                    f"rule {rule.id!r} mixes moderation actions ({', '.join(on_poster)}) "
-                    f"with other actions ({', '.join(others)}): {who} are exempt from the "
-                    "whole rule, so for them none of its actions run; move the moderation "
-                    "actions into a rule of their own",
+                    _(
+                        "rule {id!r} mixes moderation actions ({names}) with other actions "
+                        "({names2}): {who} are exempt from the whole rule, so for them none of "
+                        "its actions run; move the moderation actions into a rule of their own"
+                    ).format(
+                        id=rule.id, names=", ".join(on_poster), names2=", ".join(others), who=who
+                    ),
                 )
             rules[i] = replace(rule, exempt=Exempt.of(rule.exempt, exempt))
 
@@ -232,7 +237,7 @@ class ModerationFeature(BaseFeature):
             if step.at in seen:
                 ctx.problem(
                     ("moderation", "strikes", "ladder", i, "at"),
-                    f"the strike ladder has two steps at {step.at}",
+                    _("the strike ladder has two steps at {at}").format(at=step.at),
                 )
             seen.add(step.at)
             step_actions = ctx.actions(step.do, f"ladder.{i}")
@@ -240,8 +245,10 @@ class ModerationFeature(BaseFeature):
                 if a.consts.get("on_approve"):
                     ctx.problem(
                         ("moderation", "strikes", "ladder", i, "do", j),
-                        "`on_approve` is for flags in rules; a ladder step's "
-                        "flag_for_review can only be approved or dismissed",
+                        _(
+                            "`on_approve` is for flags in rules; a ladder step's "
+                            "flag_for_review can only be approved or dismissed"
+                        ),
                     )
             ladder.append(LadderStep(step.at, tuple(step_actions)))
         ladder.sort(key=lambda s: s.at)
@@ -260,7 +267,8 @@ class ModerationFeature(BaseFeature):
         for i, r in enumerate(ctx.spec.rules):
             if r.id in MANUAL_RULES:
                 ctx.problem(
-                    ("rules", i, "id"), f"the rule id {r.id!r} is reserved for moderators' events"
+                    ("rules", i, "id"),
+                    _("the rule id {id!r} is reserved for moderators' events").format(id=r.id),
                 )
         first_index = len(ctx.rules)
         language = ctx.spec.community.language
