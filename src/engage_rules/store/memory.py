@@ -52,6 +52,7 @@ from .records import (
     ActivityCounter,
     ActivityCounts,
     DayTotals,
+    MemberMarks,
     ReportContext,
     add_totals,
     trace_matches,
@@ -138,6 +139,7 @@ class MemoryStore:
         self._counter = ActivityCounter()
         self._activity: ActivityCounts = {}
         self._totals: DayTotals = {}
+        self._marks: MemberMarks = {}
         #: (community, member) -> ledger entries, by seq (only with ``keep_history``).
         self._ledgers: dict[tuple[str, str], list[LedgerEntry]] = {}
         self._traces: list[dict[str, Any]] = []
@@ -255,7 +257,7 @@ class MemoryStore:
     def _keep_history(self, decisions: Sequence[Decision]) -> None:
         """Keep the batch's ledger entries and count its activity."""
         totals: DayTotals = {}
-        batch = self._counter.count(decisions, {}, totals)
+        batch = self._counter.count(decisions, {}, totals, self._marks)
         add_totals(batch, totals)
         for key, n in batch.items():
             self._activity[key] = self._activity.get(key, 0) + n
@@ -475,6 +477,12 @@ class MemoryStore:
         self._history("activity counts")
         return sorted((c, day, t, n) for (c, day, t), n in self._totals.items())
 
+    def member_marks(self) -> list[tuple[str, str, str, str]]:
+        """Each member's marks and their first day (records.MemberMarks; with
+        ``keep_history``)."""
+        self._history("activity counts")
+        return sorted((c, m, mark, day) for (c, m, mark), day in self._marks.items())
+
     def _activity_rows(self) -> Iterator[ActivityRow]:
         self._history("activity counts")
         return ((c, m, day, t, n) for (c, m, day, t), n in self._activity.items())
@@ -493,7 +501,9 @@ class MemoryStore:
         return self.open().clock
 
     def report_members(self, query: ReportQuery) -> MemberTally:
-        return tally_members(query, member_rows(self.open()), self._activity_rows())
+        return tally_members(
+            query, member_rows(self.open()), self._activity_rows(), self.member_marks()
+        )
 
     def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
         return tally_daily_active(query, self._activity_rows())

@@ -540,6 +540,15 @@ class PostgreSQLStore:
             ).fetchall()
         return [(c, day.isoformat(), t, int(n)) for c, day, t, n in rows]
 
+    def member_marks(self) -> list[tuple[str, str, str, str]]:
+        """Each member's marks and their first day (records.MemberMarks)."""
+        with self._use() as conn:
+            rows = conn.execute(
+                "SELECT community, member, mark, day FROM member_marks "
+                "ORDER BY community, member, mark"
+            ).fetchall()
+        return [(c, m, mark, day.isoformat()) for c, m, mark, day in rows]
+
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds
         self._pruned_at = -1e18

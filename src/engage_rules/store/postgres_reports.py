@@ -22,7 +22,6 @@ from .records import zone
 from .report_breakdowns import BreakdownTally, tally_breakdowns
 from .reports import (
     DAY_RETENTION,
-    DIMENSIONS,
     ActionTally,
     MemberTally,
     ReportQuery,
@@ -84,11 +83,11 @@ FROM seen"""
 
 #: Conversion by dimension (as in sqlite_reports.py).
 _DIMENSIONS = """
-SELECT m.type, count(*), count(*) FILTER (WHERE r.last_goal >= m.day) FROM (
-    SELECT community, member, type, min(day) AS day FROM activity{where}
-    GROUP BY community, member, type
-) AS m JOIN report_members AS r ON r.community = m.community AND r.member = m.member
-GROUP BY m.type"""
+SELECT m.mark, count(*), count(*) FILTER (WHERE r.last_goal >= m.day)
+FROM member_marks AS m JOIN report_members AS r
+    ON r.community = m.community AND r.member = m.member
+WHERE m.day <= %(end)s
+GROUP BY m.mark"""
 
 #: Day-N retention (as in sqlite_reports.py).
 _DAY_RETENTION = """
@@ -278,15 +277,8 @@ class PostgresReports:
                     params,
                 )
             }
-            markers = " OR ".join(
-                f"(left(type, {len(prefix)}) = '{prefix}' AND length(type) > {len(prefix)})"
-                for _, prefix in DIMENSIONS
-            )
-            where_m = _where(q, f"({markers})", "day <= %(end)s")
             dimensions = {}
-            for type_, n, converted in conn.execute(
-                _DIMENSIONS.format(where=where_m).encode(), params
-            ):
+            for type_, n, converted in conn.execute(_DIMENSIONS.encode(), params):
                 split = dimension_of(type_)
                 if split is not None:
                     dimensions[split] = (int(n), int(converted))

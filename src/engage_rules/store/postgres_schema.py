@@ -165,7 +165,7 @@ SELECT setval('outbox_seqs', greatest(coalesce(max(seq), 0), 1), max(seq) IS NOT
 
 #: Version 4: each day's events per (community, type), for a report's volumes
 #: (records.DayTotals), filled from the activity kept so far (replies and channels are
-#: counted from the upgrade on).
+#: counted from the upgrade on); the members' sources and tags (records.MemberMarks).
 _ACTIVITY_TOTALS = """
 CREATE TABLE activity_totals (
     community TEXT COLLATE "C" NOT NULL,
@@ -176,7 +176,14 @@ CREATE TABLE activity_totals (
 );
 INSERT INTO activity_totals (community, day, type, events)
 SELECT community, day, type, sum(events) FROM activity WHERE strpos(type, ':') = 0
-GROUP BY community, day, type
+GROUP BY community, day, type;
+CREATE TABLE member_marks (
+    community TEXT COLLATE "C" NOT NULL,
+    member TEXT COLLATE "C" NOT NULL,
+    mark TEXT COLLATE "C" NOT NULL,
+    day DATE NOT NULL,
+    PRIMARY KEY (community, member, mark)
+)
 """
 
 #: What each schema version adds to the one before: ``MIGRATIONS[n - 1]`` makes

@@ -64,6 +64,14 @@ def _activity_and_traces(cur: psycopg.Cursor[Any], rows: Rows) -> None:
         "ON CONFLICT (day, community, type) "
         "DO UPDATE SET events = activity_totals.events + excluded.events",
     )
+    _insert(
+        cur,
+        "member_marks",
+        _MARKS,
+        rows.marks,
+        "ON CONFLICT (community, member, mark) "
+        "DO UPDATE SET day = least(member_marks.day, excluded.day)",
+    )
     _copy(cur, "traces", _TRACES, rows.traces)
 
 
@@ -152,6 +160,12 @@ _TOTALS = (
     ("day", "date"),
     ("type", "text"),
     ("events", "int8"),
+)
+_MARKS = (
+    ("community", "text"),
+    ("member", "text"),
+    ("mark", "text"),
+    ("day", "date"),
 )
 _TIMERS = (
     ("id", "text"),

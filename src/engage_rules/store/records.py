@@ -7,11 +7,11 @@ which the runner tells the store with ``set_report_context``.  That is all a rep
 needs for daily, weekly and monthly active members, joins, leaves, retention cohorts,
 silence and conversion — without keeping the events themselves.
 
-Beside each event's own type, the counter keeps *marker* rows per member, whose type
-holds a colon (no event type has one, so they are never activity): ``source:<name>`` for
-a join that says where the member came from (:func:`join_source`), ``tag:<name>`` when
-the playbook tags a member and ``experiment:<name>=<variant>`` for an exposure.  And it
-keeps the day's totals per (community, day, type) (:data:`DayTotals`): the events of
+Beside each event's own type, the counter keeps ``experiment:<name>=<variant>`` rows for
+exposures (a type with a colon: no event type has one, so never activity); each member's
+*marks* (:data:`MemberMarks`: the first day of each) — ``source:<name>`` for a join that
+says where the member came from (:func:`join_source`), ``tag:<name>`` when the playbook
+tags the member; and the day's totals per (community, day, type) (:data:`DayTotals`): the events of
 each type summed over members, the replies (``kind:reply``, a ``message.posted`` with
 ``data.reply_to``) and the events in each channel (``channel:<id>``, joins and leaves
 apart) — so a report reads a period's volumes without reading its members' rows
@@ -36,6 +36,16 @@ if TYPE_CHECKING:
 ActivityCounts = dict[tuple[str, str, str, str], int]
 #: (community, day, type) -> events: every member's, the replies, each channel's.
 DayTotals = dict[tuple[str, str, str], int]
+#: (community, member, mark) -> the first local day of it (``source:<name>``,
+#: ``tag:<name>``): where a member came from, the tags the playbook gave them.
+MemberMarks = dict[tuple[str, str, str], str]
+
+
+def add_mark(marks: MemberMarks, key: tuple[str, str, str], day: str) -> None:
+    """Keep the first day of a member's mark."""
+    if key not in marks or day < marks[key]:
+        marks[key] = day
+
 
 #: How long traces are kept by default, in seconds of event time (30 days).
 DEFAULT_TRACE_RETENTION = 30 * 86400.0
@@ -214,16 +224,22 @@ class ActivityCounter:
         self.emits = bool(context.emitted or context.experiments or context.tags)
 
     def count(
-        self, decisions: Iterable[Decision], into: ActivityCounts, totals: DayTotals | None = None
+        self,
+        decisions: Iterable[Decision],
+        into: ActivityCounts,
+        totals: DayTotals | None = None,
+        marks: MemberMarks | None = None,
     ) -> ActivityCounts:
-        """Count ``decisions`` into ``into`` per member (and marker), and the replies and
-        channels' events into ``totals`` (:func:`add_totals` adds the rest of them)."""
+        """Count ``decisions`` into ``into`` per member, the replies and channels' events
+        into ``totals`` (:func:`add_totals` adds the rest of them), and the members'
+        sources and tags into ``marks``."""
         days = self._days
         get = into.get
         extra: DayTotals = {} if totals is None else totals
+        marked: MemberMarks = {} if marks is None else marks
         for d in decisions:
             if self.emits and d.actions:
-                self._count_emits(d, into)
+                self._count_emits(d, into, marked)
             ev = d.event
             if ev is None:
                 continue
@@ -244,8 +260,7 @@ class ActivityCounter:
                 if type_ == "member.joined":
                     source = join_source(ev.data)
                     if source is not None:
-                        key = (community, member, day, SOURCE_PREFIX + source)
-                        into[key] = get(key, 0) + 1
+                        add_mark(marked, (community, member, SOURCE_PREFIX + source), day)
                 continue
             if ev.channel:
                 total = (community, day, CHANNEL_PREFIX + ev.channel)
@@ -255,10 +270,10 @@ class ActivityCounter:
                 extra[total] = extra.get(total, 0) + 1
         return into
 
-    def _count_emits(self, d: Decision, into: ActivityCounts) -> None:
-        """Count the events ``d``'s ``emit`` actions raised (for their member), and the
+    def _count_emits(self, d: Decision, into: ActivityCounts, marks: MemberMarks) -> None:
+        """Count the events ``d``'s ``emit`` actions raised (for their member), the
         exposures to experiments (as ``experiment:<name>=<variant>``, a bookkeeping
-        type no event can have: never activity)."""
+        type no event can have: never activity), and mark the members tagged."""
         for a in d.actions:
             if a.member is None or a.shadow:
                 continue
@@ -268,7 +283,10 @@ class ActivityCounter:
                 type_ = exposure_type(a.params.get("experiment"), a.params.get("variant"))
             elif a.type == "tag":
                 name = a.params.get("name")
-                type_ = TAG_PREFIX + name if isinstance(name, str) and name else None
+                if isinstance(name, str) and name:
+                    day = a.at.astimezone(self._tz).date().isoformat()
+                    add_mark(marks, (a.community or "", a.member, TAG_PREFIX + name), day)
+                continue
             else:
                 continue
             if not isinstance(type_, str):

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 #: (community, member, local day ``YYYY-MM-DD``, event type, events): a store's activity.
 ActivityRow = tuple[str, str, str, str, int]
+#: (community, member, mark, first day): a member's mark (records.MemberMarks).
+MarkRow = tuple[str, str, str, str]
 #: (community, member, ``joined_at``, status): what a report needs of a member's state.
 MemberRow = tuple[str, str, datetime | None, str]
 
@@ -306,13 +308,8 @@ class _Member:
 
 
 def _member_days(
-    q: ReportQuery,
-    members: Iterable[MemberRow],
-    activity: Iterable[ActivityRow],
-    marks: dict[tuple[str, str, str], str],
+    q: ReportQuery, members: Iterable[MemberRow], activity: Iterable[ActivityRow]
 ) -> dict[tuple[str, str], _Member]:
-    """Each member's days, and into ``marks`` the first day (up to the period's end) of
-    each of their markers (DIMENSIONS): (community, member, type) -> day."""
     tz = zone(q.timezone)
     start, end = q.start.isoformat(), q.end.isoformat()
     first_monday = min(monday(q.start), month_start(q.start)).isoformat()
@@ -332,11 +329,6 @@ def _member_days(
             m = out[(community, member)] = _Member()
         if m.first is None or day < m.first:
             m.first = day
-        if ":" in event_type and dimension_of(event_type) is not None:
-            key = (community, member, event_type)
-            if day <= end and (key not in marks or day < marks[key]):
-                marks[key] = day
-            continue
         if event_type == "member.left":
             m.any_leave = True
         if day > end:
@@ -353,7 +345,10 @@ def _member_days(
 
 
 def tally_members(
-    q: ReportQuery, members: Iterable[MemberRow], activity: Iterable[ActivityRow]
+    q: ReportQuery,
+    members: Iterable[MemberRow],
+    activity: Iterable[ActivityRow],
+    marks: Iterable[MarkRow] = (),
 ) -> MemberTally:
     """:meth:`ReportSource.report_members` from a store's members and activity."""
     start, end = q.start.isoformat(), q.end.isoformat()
@@ -366,9 +361,8 @@ def tally_members(
     monthly: Counter[tuple[date, int]] = Counter()
     goal_events = converters = at_start = churned_in_period = 0
     before = (q.start - timedelta(days=1)).isoformat()
-    marks: dict[tuple[str, str, str], str] = {}
-    every = _member_days(q, members, activity, marks)
-    active_by_community, dimensions = _member_breakdowns(every, marks, start)
+    every = _member_days(q, members, activity)
+    active_by_community, dimensions = _member_breakdowns(q, every, marks)
     for m in every.values():
         if m.goal_events:
             goal_events += m.goal_events
@@ -421,18 +415,20 @@ def tally_members(
 
 
 def _member_breakdowns(
-    every: dict[tuple[str, str], _Member], marks: dict[tuple[str, str, str], str], start: str
+    q: ReportQuery, every: dict[tuple[str, str], _Member], marks: Iterable[MarkRow]
 ) -> tuple[dict[str, int], dict[tuple[str, str], tuple[int, int]]]:
-    """Members active in the period per community, and conversion by dimension."""
+    """Members active in the period per community, and conversion by dimension (the
+    members marked by the period's end)."""
+    start, end = q.start.isoformat(), q.end.isoformat()
     active: Counter[str] = Counter()
     for (community, _member), m in every.items():
         if m.last_active is not None and m.last_active >= start:
             active[community] += 1
     dimensions: dict[tuple[str, str], tuple[int, int]] = {}
-    for (community, member, event_type), day in marks.items():
+    for community, member, mark, day in marks:
         marked = every.get((community, member))
-        split = dimension_of(event_type)
-        if marked is None or split is None:
+        split = dimension_of(mark)
+        if marked is None or split is None or day > end or not q.wants(community):
             continue
         n, converted = dimensions.get(split, (0, 0))
         converted += marked.last_goal is not None and marked.last_goal >= day
@@ -628,7 +624,10 @@ class StoreReports:
 
     def report_members(self, query: ReportQuery) -> MemberTally:
         state, activity = self._read()
-        return tally_members(query, member_rows(state), activity)
+        marks = getattr(self.store, "member_marks", None)
+        return tally_members(
+            query, member_rows(state), activity, marks() if callable(marks) else ()
+        )
 
     def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
         return tally_daily_active(query, self._read()[1])

@@ -22,6 +22,7 @@ Layout (schema version 7)::
     audit(seq, json, ts, community, action, reason)
     activity(community, member, day, type, events)     daily activity, for reports (2)
     activity_totals(community, day, type, events)      its totals per day and type (8)
+    member_marks(community, member, mark, day)         members' sources and tags (8)
     traces(seq, event, cause, community, member, ts, json)   rule traces (2)
     replays(key, first_seq, last_seq)      outbox rows each run of a replay committed (3)
     processed_id, outbox_key               unique indexes: ids and keys are looked up (4)
@@ -215,6 +216,13 @@ CREATE TABLE IF NOT EXISTS activity_totals (
     type TEXT NOT NULL,
     events INTEGER NOT NULL,
     PRIMARY KEY (day, community, type)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS member_marks (
+    community TEXT NOT NULL,
+    member TEXT NOT NULL,
+    mark TEXT NOT NULL,
+    day TEXT NOT NULL,
+    PRIMARY KEY (community, member, mark)
 ) WITHOUT ROWID;
 """
 )
@@ -921,6 +929,12 @@ class SQLiteStore:
             rows.totals,
             " ON CONFLICT (day, community, type) DO UPDATE SET events = events + excluded.events",
         )
+        _insert_many(
+            db,
+            "INSERT INTO member_marks (community, member, mark, day)",
+            rows.marks,
+            " ON CONFLICT (community, member, mark) DO UPDATE SET day = min(day, excluded.day)",
+        )
         if rows.traces:
             _insert_many(
                 db, "INSERT INTO traces (event, cause, community, member, ts, json)", rows.traces
@@ -1049,6 +1063,14 @@ class SQLiteStore:
             return db.execute(
                 "SELECT community, day, type, events FROM activity_totals "
                 "ORDER BY community, day, type"
+            ).fetchall()
+
+    def member_marks(self) -> list[tuple[str, str, str, str]]:
+        """Each member's marks and their first day (records.MemberMarks)."""
+        with self._use() as db:
+            return db.execute(
+                "SELECT community, member, mark, day FROM member_marks "
+                "ORDER BY community, member, mark"
             ).fetchall()
 
     def keep_traces(self, seconds: float | None) -> None:

@@ -28,7 +28,6 @@ import orjson
 from .records import zone
 from .reports import (
     DAY_RETENTION,
-    DIMENSIONS,
     ActionTally,
     MemberTally,
     ReportQuery,
@@ -198,7 +197,6 @@ CREATE TEMP TABLE report_members (
     goal INTEGER,        -- goal events in the period
     last_goal TEXT,      -- the last day with a goal event in the period
     months INTEGER,      -- bit k: active in month k from the period's first month
-    marks TEXT,          -- the member's markers up to the period's end: [[type, day]...]
     joined TEXT,         -- the local day of the state's joined_at
     left_now INTEGER,    -- the state's status is "left"
     seen TEXT,           -- first seen
@@ -209,10 +207,6 @@ CREATE TEMP TABLE report_members (
     before_active TEXT,  -- the last active day before the period
     PRIMARY KEY (community, member)
 )"""
-
-
-#: SQL: a marker row (reports.DIMENSIONS), kept per member for conversion by dimension.
-MARKERS = " OR ".join(f"type GLOB '{prefix}?*'" for _, prefix in DIMENSIONS)
 
 
 #: CAST(julianday(day) AS INTEGER) - day.toordinal(): the Julian day number of a date at
@@ -228,7 +222,7 @@ def _week(day: str) -> str:
 #: Per member, from the activity: one sort by member, and aggregates...
 _MEMBERS_ACTIVITY = """
 INSERT INTO temp.report_members (community, member, first, last_leave, any_leave, last_join,
-    last_active, weeks, goal, before_move, before_active, last_goal, months, marks)
+    last_active, weeks, goal, before_move, before_active, last_goal, months)
 SELECT community, member, min(day),
     max(CASE WHEN type = 'member.left' AND day <= :end THEN day END),
     max(type = 'member.left'),
@@ -240,9 +234,7 @@ SELECT community, member, min(day),
         THEN day || type END),
     max(CASE WHEN day < :start AND {active} THEN day END),
     max(CASE WHEN type = :goal AND day BETWEEN :start AND :end THEN day END),
-    {months},
-    '[' || group_concat(CASE WHEN instr(type, ':') > 0 AND ({markers}) AND day <= :end
-        THEN json_array(type, day) END) || ']'
+    {months}
 FROM activity{where}
 GROUP BY community, member"""
 
@@ -338,14 +330,11 @@ GROUP BY cohort, month"""
 #: Conversion by dimension: per marker type, the members marked by the period's end and
 #: those of them with a goal event in the period on or after the day they were marked.
 _DIMENSIONS = """
-SELECT mark, count(*), count(CASE WHEN last_goal >= day THEN 1 END) FROM (
-    SELECT r.rowid, json_extract(j.value, '$[0]') AS mark,
-        min(json_extract(j.value, '$[1]')) AS day, r.last_goal AS last_goal
-    FROM temp.report_members AS r, json_each(r.marks) AS j
-    WHERE r.marks IS NOT NULL
-    GROUP BY r.rowid, mark
-)
-GROUP BY mark"""
+SELECT m.mark, count(*), count(CASE WHEN r.last_goal >= m.day THEN 1 END)
+FROM member_marks AS m JOIN temp.report_members AS r
+    ON r.community = m.community AND r.member = m.member
+WHERE m.day <= :end
+GROUP BY m.mark"""
 
 #: Churn: the members at the end of the day before the period (``:before``), and those
 #: of them not churned then who by the period's end have left or are churned.
@@ -416,7 +405,7 @@ def _member_breakdowns(
         )
     )
     dimensions = {}
-    for type_, n, converted in db.execute(_DIMENSIONS):
+    for type_, n, converted in db.execute(_DIMENSIONS, params):
         split = dimension_of(type_)
         if split is not None:
             dimensions[split] = (int(n), int(converted))
@@ -440,7 +429,6 @@ def _fill_members(db: sqlite3.Connection, q: ReportQuery, params: dict[str, obje
             where=where,
             weeks=weeks,
             months=months,
-            markers=MARKERS,
         ),
         params,
     )
