@@ -298,7 +298,7 @@ class ActivityCounter:
 
 def add_totals(activity: ActivityCounts, totals: DayTotals) -> DayTotals:
     """Add to ``totals`` the events of ``activity`` per (community, day, type), summed
-    over members (markers left out)."""
+    over members (exposures left out)."""
     for (community, _member, day, type_), n in activity.items():
         if ":" not in type_:
             key = (community, day, type_)

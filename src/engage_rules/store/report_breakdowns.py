@@ -82,7 +82,7 @@ def tally_breakdowns(q: PeriodQuery, totals: Iterable[TotalRow]) -> BreakdownTal
 
 def totals_of_activity(activity: Iterable[tuple[str, str, str, str, int]]) -> list[TotalRow]:
     """Day totals from member activity rows, for a store that keeps none (a plugin's):
-    every type but the markers, without replies or channels."""
+    every type but exposures, without replies or channels."""
     out: Counter[tuple[str, str, str]] = Counter()
     for community, _member, day, event_type, n in activity:
         if ":" not in event_type:

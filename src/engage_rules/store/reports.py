@@ -112,13 +112,13 @@ class MemberTally:
     dimensions: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
 
-#: The dimensions conversion is split by, and the marker (records.py) of each: a member
-#: is *in* ``(dimension, value)`` from the first day of a marker row of that type.
+#: The dimensions conversion is split by, and the prefix of their marks (records.py):
+#: a member is *in* ``(dimension, value)`` from the first day of that mark.
 DIMENSIONS = (("source", SOURCE_PREFIX), ("tag", TAG_PREFIX))
 
 
 def dimension_of(event_type: str) -> tuple[str, str] | None:
-    """(dimension, value) of a marker type, else None."""
+    """(dimension, value) of a mark, else None."""
     for dimension, prefix in DIMENSIONS:
         if event_type.startswith(prefix) and len(event_type) > len(prefix):
             return dimension, event_type[len(prefix) :]

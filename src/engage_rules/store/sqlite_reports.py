@@ -327,7 +327,7 @@ SELECT cohort, month, count(*) FROM (
 )
 GROUP BY cohort, month"""
 
-#: Conversion by dimension: per marker type, the members marked by the period's end and
+#: Conversion by dimension: per mark, the members marked by the period's end and
 #: those of them with a goal event in the period on or after the day they were marked.
 _DIMENSIONS = """
 SELECT m.mark, count(*), count(CASE WHEN r.last_goal >= m.day THEN 1 END)
