@@ -33,6 +33,7 @@ def _section(key: str, report: dict[str, Any], body: str) -> str:
 
 
 def _rows(headers: list[str], rows: list[list[Any]], bold_last: bool = False) -> str:
+    """A table; ``bold_last``: its last row (a total) in bold."""
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
     body = []
     for n, row in enumerate(rows):
@@ -80,10 +81,12 @@ def _volumes(report: dict[str, Any]) -> str:
             _("day"),
             _("events"),
         )
-    rows = [[shown[d], *(counts[k] for k in v["types"])] for d, counts in v["per_day"].items()]
-    rows.append([_("total"), *(v["total"][k] for k in v["types"])])
     headers = [_("day"), *(volume_label(k) for k in v["types"])]
-    return chart + _rows(headers, rows, bold_last=True)
+    total = _rows(headers, [[_("total"), *(v["total"][k] for k in v["types"])]])
+    rows = [[shown[d], *(counts[k] for k in v["types"])] for d, counts in v["per_day"].items()]
+    summary = escape(_("Per day"))
+    per_day = f'<details class="data"><summary>{summary}</summary>{_rows(headers, rows)}</details>'
+    return chart + total + per_day
 
 
 def _day_retention(report: dict[str, Any]) -> str:
