@@ -19,6 +19,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from ..i18n import _, ngettext
+
 #: Template -> the parts it is made of.
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "points": ("points",),
@@ -32,15 +34,17 @@ START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules init``."""
-    p.add_argument("dir", metavar="DIR", help="the folder to write into (created if missing)")
+    p.add_argument("dir", metavar="DIR", help=_("the folder to write into (created if missing)"))
     p.add_argument(
         "--template",
         choices=sorted(TEMPLATES),
         default="full",
-        help="which parts: points and check-ins, moderation, onboarding, or all of them "
-        "(default: full)",
+        help=_(
+            "which parts: points and check-ins, moderation, onboarding, or all of them "
+            "(default: full)"
+        ),
     )
-    p.add_argument("--community", default="我的社群", help="the community's display name")
+    p.add_argument("--community", default="我的社群", help=_("the community's display name"))
 
 
 def _scaffold(name: str) -> str:
@@ -109,17 +113,31 @@ def cmd_init(args: argparse.Namespace) -> int:
     taken = [p for p in wanted if p.exists()]
     if taken:
         for p in taken:
-            print(f"error: {p} exists; init never overwrites a file", file=sys.stderr)
+            print(
+                _("error: {path} exists; init never overwrites a file").format(path=p),
+                file=sys.stderr,
+            )
         return 1
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for path, text in wanted.items():
             path.write_text(text, encoding="utf-8")
     except OSError as err:
-        print(f"error: cannot write into {root}: {err.strerror or err}", file=sys.stderr)
+        print(
+            _("error: cannot write into {folder}: {reason}").format(
+                folder=root, reason=err.strerror or err
+            ),
+            file=sys.stderr,
+        )
         return 2
-    print(f"wrote {len(wanted)} files into {root} ({args.template}: {', '.join(parts)})")
-    print("next / 下一步:")
+    print(
+        ngettext(
+            "wrote {n} file into {folder} ({template}: {parts})",
+            "wrote {n} files into {folder} ({template}: {parts})",
+            len(wanted),
+        ).format(n=len(wanted), folder=root, template=args.template, parts=", ".join(parts))
+    )
+    print(_("next:"))
     print(f"  engage-rules validate {folder}")
     print(f"  engage-rules test {folder}")
     print(f"  engage-rules replay {folder} {events}")

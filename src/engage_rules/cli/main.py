@@ -44,8 +44,12 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, entry in registry.commands.items():
         builtin = entry.plugin.startswith("builtin")
+        summary = entry.help_text()
         p = sub.add_parser(
-            name, help=entry.help if builtin else f"{entry.help} [plugin {entry.plugin}]"
+            name,
+            help=summary
+            if builtin
+            else _("{help} [plugin {plugin}]").format(help=summary, plugin=entry.plugin),
         )
         entry.configure(p)
         p.set_defaults(func=entry.run)

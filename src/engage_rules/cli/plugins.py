@@ -7,19 +7,20 @@ import sys
 
 import orjson
 
+from ..i18n import N_, _
 from ..plugins.registry import KINDS, Registry
 
 _TITLES = {
-    "features": "features",
-    "adapters": "adapters",
-    "actions": "actions",
-    "functions": "functions",
-    "event_types": "event types",
-    "stores": "stores",
-    "commands": "commands",
-    "classifiers": "classifiers",
-    "timer_kinds": "timer kinds",
-    "sections": "playbook sections",
+    "features": N_("features"),
+    "adapters": N_("adapters"),
+    "actions": N_("actions"),
+    "functions": N_("functions"),
+    "event_types": N_("event types"),
+    "stores": N_("stores"),
+    "commands": N_("commands"),
+    "classifiers": N_("classifiers"),
+    "timer_kinds": N_("timer kinds"),
+    "sections": N_("playbook sections"),
 }
 
 
@@ -40,7 +41,7 @@ def _details(reg: Registry, kind: str, name: str) -> str:
     if kind == "stores":
         return f"--store {name}:..."
     if kind == "commands":
-        return reg.commands[name].help
+        return reg.commands[name].help_text()
     return ""
 
 
@@ -56,27 +57,27 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         out.append(f"{plugin['name']} ({plugin['source']})")
         registered = [k for k in KINDS if plugin[k]]
         if not registered:
-            out.append("  (registers nothing)")
+            out.append("  " + _("(registers nothing)"))
         for kind in registered:
             names: list[str] = plugin[kind]
             if args.verbose:
-                out.append(f"  {_TITLES[kind]}:")
+                out.append(f"  {_(_TITLES[kind])}:")
                 width = max(len(n) for n in names)
                 for name in names:
                     details = _details(reg, kind, name)
                     out.append(f"    {name:<{width}}  {details}".rstrip())
             else:
-                out.append(f"  {_TITLES[kind]} ({len(names)}): {', '.join(names)}")
+                out.append(f"  {_(_TITLES[kind])} ({len(names)}): {', '.join(names)}")
     sys.stdout.write("\n".join(out) + "\n")
     return 0
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     """``engage-rules plugins [--json] [-v]``."""
-    p.add_argument("--json", action="store_true", help="print JSON (one object per plugin)")
+    p.add_argument("--json", action="store_true", help=_("print JSON (one object per plugin)"))
     p.add_argument(
         "-v",
         "--verbose",
         action="store_true",
-        help="one line per registered item, with its description",
+        help=_("one line per registered item, with its description"),
     )

@@ -17,6 +17,7 @@ import orjson
 from .._util.durations import parse_duration
 from .._util.suggest import closest
 from ..errors import StoreError, UsageError
+from ..i18n import _
 from ..model.events import CANONICAL_TYPES, INTERNAL_TYPES
 
 if TYPE_CHECKING:
@@ -29,36 +30,38 @@ def configure(p: argparse.ArgumentParser) -> None:
         "--store",
         required=True,
         metavar="URL",
-        help="the store the engine wrote, e.g. sqlite:///state.db",
+        help=_("the store the engine wrote, e.g. sqlite:///state.db"),
     )
     p.add_argument(
         "--from",
         dest="start",
         metavar="DATE",
-        help="first day of the period, YYYY-MM-DD in the playbook's time zone "
-        "(default: the 30 days ending with --to, --to included)",
+        help=_(
+            "first day of the period, YYYY-MM-DD in the playbook's time zone "
+            "(default: the 30 days ending with --to, --to included)"
+        ),
     )
     p.add_argument(
         "--to",
         dest="end",
         metavar="DATE",
-        help="last day of the period, inclusive (default: the newest day with activity)",
+        help=_("last day of the period, inclusive (default: the newest day with activity)"),
     )
-    p.add_argument("--community", metavar="NAME", help="only this community (default: all)")
+    p.add_argument("--community", metavar="NAME", help=_("only this community (default: all)"))
     p.add_argument(
         "--goal",
         default="purchase",
         metavar="TYPE",
-        help="the event type that counts as a conversion (default: purchase)",
+        help=_("the event type that counts as a conversion (default: purchase)"),
     )
     p.add_argument(
         "--churn-after",
         default="30d",
         metavar="DURATION",
-        help="a member silent this long counts as churned (default: 30d)",
+        help=_("a member silent this long counts as churned (default: 30d)"),
     )
-    p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    p.add_argument("--html", metavar="FILE", help="also write an HTML report with charts")
+    p.add_argument("--json", action="store_true", help=_("print the figures as JSON"))
+    p.add_argument("--html", metavar="FILE", help=_("also write an HTML report with charts"))
 
 
 def _date(text: str | None, option: str) -> date | None:
@@ -67,17 +70,25 @@ def _date(text: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"{option} {text!r} is not a date; write it as YYYY-MM-DD") from None
+        raise UsageError(
+            _("{option} {text!r} is not a date; write it as YYYY-MM-DD").format(
+                option=option, text=text
+            )
+        ) from None
 
 
 def _churn_days(text: str) -> int:
     try:
         value = parse_duration(text)
     except ValueError as err:
-        raise UsageError(f"--churn-after: {err}") from None
+        raise UsageError(_("--churn-after: {reason}").format(reason=err)) from None
     seconds = int(value.total_seconds())
     if seconds <= 0 or seconds % 86400:
-        raise UsageError(f"--churn-after {text!r} must be a whole number of days, e.g. 30d or 4w")
+        raise UsageError(
+            _("--churn-after {text!r} must be a whole number of days, e.g. 30d or 4w").format(
+                text=text
+            )
+        )
     return seconds // 86400
 
 
@@ -102,10 +113,10 @@ def goal_typo(goal: str, data: ReportData, registry: Any) -> str | None:
     match = closest(goal, known, cutoff=GOAL_SIMILARITY)
     if match is None:
         return None
-    return (
-        f"--goal {goal!r} is no event type the playbook or its platforms use; "
-        f"did you mean {match!r}?"
-    )
+    return _(
+        "--goal {goal!r} is no event type the playbook or its platforms use; "
+        "did you mean {match!r}?"
+    ).format(goal=goal, match=match)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -118,29 +129,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         start, end = _date(args.start, "--from"), _date(args.end, "--to")
         if start is not None and end is not None and start > end:
-            raise UsageError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
+            raise UsageError(
+                _("--from {start} is after --to {end}").format(
+                    start=start.isoformat(), end=end.isoformat()
+                )
+            )
         churn_days = _churn_days(args.churn_after)
         store = open_persistent_store(args.store, args.registry)
     except (UsageError, StoreError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {message}").format(message=err), file=sys.stderr)
         return 2
     try:
         data = read_store(store, args.community)
         typo = goal_typo(args.goal, data, args.registry)
         if typo is not None:
-            print(f"error: {typo}", file=sys.stderr)
+            print(_("error: {message}").format(message=typo), file=sys.stderr)
             return 2
         period = choose_period(data, start, end)
         counts = read_period(store, data, period, args.goal)
     except (ReportDataError, PeriodError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {message}").format(message=err), file=sys.stderr)
         return 2
     finally:
         store.close()
     if not counts.members.goal_events:
         print(
-            f"note: no {args.goal!r} events in the period (--goal names the event type "
-            "that counts as a conversion)",
+            _(
+                "note: no {goal!r} events in the period (--goal names the event type "
+                "that counts as a conversion)"
+            ).format(goal=args.goal),
             file=sys.stderr,
         )
     report = build_report(data, counts, churn_days=churn_days)
@@ -150,7 +167,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         try:
             Path(args.html).write_text(render_html(report), encoding="utf-8")
         except OSError as err:
-            print(f"error: cannot write {args.html}: {err.strerror or err}", file=sys.stderr)
+            print(
+                _("error: cannot write {file}: {reason}").format(
+                    file=args.html, reason=err.strerror or err
+                ),
+                file=sys.stderr,
+            )
             return 2
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -159,5 +181,5 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         print_report(report, sys.stdout)
     if args.html:
-        print(f"wrote {args.html}", file=sys.stderr)
+        print(_("wrote {file}").format(file=args.html), file=sys.stderr)
     return 0
