@@ -44,6 +44,7 @@ from ..compile.compiler import load
 from ..compile.playbook import CompiledPlaybook
 from ..engine.core import Engine
 from ..errors import Problem, SetupError
+from ..i18n import _
 from ..model.decision import Decision
 from ..model.events import Event
 from ..plugins.manager import default_registry
@@ -97,8 +98,9 @@ def build_adapters(config: RuntimeConfig, registry: Registry) -> dict[str, Adapt
         entry = known.get(kind)
         if entry is None:
             problems.append(
-                f"adapter {name!r}: no adapter type {kind!r} is installed "
-                f"(installed: {', '.join(sorted(known)) or 'none'})"
+                _(
+                    "adapter {name!r}: no adapter type {kind!r} is installed (installed: {known})"
+                ).format(name=name, kind=kind, known=", ".join(sorted(known)) or _("none"))
             )
             continue
         try:
@@ -171,8 +173,10 @@ def check_capabilities(playbook: CompiledPlaybook, adapters: dict[str, Adapter])
                     file,
                     line,
                     col,
-                    f"action `{kind}` is not supported by any configured "
-                    f"adapter; configured: {configured}",
+                    _(
+                        "action `{kind}` is not supported by any configured adapter; "
+                        "configured: {configured}"
+                    ).format(kind=kind, configured=configured),
                 )
             )
         )
@@ -224,9 +228,11 @@ class Service:
         if not self.sources:
             raise SetupError(
                 [
-                    "nothing to read events from: the config lists no `sources` and no "
-                    "configured adapter connects to its platform by itself (configured: "
-                    f"{', '.join(sorted(adapters)) or 'none'}; docs/running.md)"
+                    _(
+                        "nothing to read events from: the config lists no `sources` and no "
+                        "configured adapter connects to its platform by itself (configured: "
+                        "{configured}; docs/running.md)"
+                    ).format(configured=", ".join(sorted(adapters)) or _("none"))
                 ]
             )
         self._stop = threading.Event()
@@ -530,7 +536,7 @@ class Service:
         if err is not None:
             log.error("commit failed: %s", err)
             self.failure = err
-            for sub, _ in outcomes:
+            for sub, _outcome in outcomes:
                 sub.future.set_exception(err)
             self.request_stop()
             return
