@@ -39,7 +39,7 @@ MISSING_DASK = N_("error: backtest needs Dask: pip install 'engage-rules[dask]'"
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules backtest``."""
-    p.add_argument("playbook", metavar="PLAYBOOK")
+    p.add_argument("playbook", metavar="PLAYBOOK", help=_("the playbook: a file or a folder"))
     p.add_argument(
         "events",
         metavar="EVENTS",

@@ -24,7 +24,12 @@ def configure(p: argparse.ArgumentParser) -> None:
         "a member's events.  Give --store (a store written with tracing on), "
         "or a playbook and an event file to replay here with tracing on."
     )
-    p.add_argument("playbook", nargs="?", metavar="PLAYBOOK")
+    p.add_argument(
+        "playbook",
+        nargs="?",
+        metavar="PLAYBOOK",
+        help=_("the playbook to replay: a file or a folder"),
+    )
     p.add_argument("events", nargs="?", metavar="EVENTS", help=_("JSON Lines file, or -"))
     p.add_argument("--store", metavar="URL", help=_("read traces from this store instead"))
     p.add_argument(

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules replay``."""
-    p.add_argument("playbook", metavar="PLAYBOOK")
+    p.add_argument("playbook", metavar="PLAYBOOK", help=_("the playbook: a file or a folder"))
     p.add_argument("events", metavar="EVENTS", help=_("JSON Lines file, or - for stdin"))
     p.add_argument(
         "--until",
