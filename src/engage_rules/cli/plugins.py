@@ -61,13 +61,16 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for kind in registered:
             names: list[str] = plugin[kind]
             if args.verbose:
-                out.append(f"  {_(_TITLES[kind])}:")
+                out.append("  " + _("{title}:").format(title=_(_TITLES[kind])))
                 width = max(len(n) for n in names)
                 for name in names:
                     details = _details(reg, kind, name)
                     out.append(f"    {name:<{width}}  {details}".rstrip())
             else:
-                out.append(f"  {_(_TITLES[kind])} ({len(names)}): {', '.join(names)}")
+                text = _("{title} ({n}): {names}").format(
+                    title=_(_TITLES[kind]), n=len(names), names=", ".join(names)
+                )
+                out.append(f"  {text}")
     sys.stdout.write("\n".join(out) + "\n")
     return 0
 

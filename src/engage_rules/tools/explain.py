@@ -73,10 +73,10 @@ def value_text(value: Any, *, truth: bool = False) -> str:
     if value is True or value is False:
         return "true" if value else "false"
     if value is None:
-        return "none " + _("(counts as false)") if truth else "none"
+        return "none" + _(" (counts as false)") if truth else "none"
     text = json.dumps(value, ensure_ascii=False)
     if truth:
-        text += " " + (_("(counts as true)") if value else _("(counts as false)"))
+        text += _(" (counts as true)") if value else _(" (counts as false)")
     return text
 
 
