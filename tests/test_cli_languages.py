@@ -249,7 +249,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "discord": ["heartbeat_ack", "thread_create"],
         "onebot": ["group_message_array", "heartbeat"],
     }.items():
-        lines = [json.dumps(json.loads((PLUGIN_DATA[name] / f"{f}.json").read_text())) for f in files]
+        lines = [
+            json.dumps(json.loads((PLUGIN_DATA[name] / f"{f}.json").read_text())) for f in files
+        ]
         payloads[name] = root / f"{name}.jsonl"
         payloads[name].write_text("\n".join([*lines, "{not json"]) + "\n", "utf-8")
     import distributed
