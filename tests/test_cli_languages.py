@@ -129,6 +129,8 @@ class World:
     events: Path
     store: str
     bad_config: Path
+    config: Path
+    roles_config: Path
     payloads: dict[str, Path]
 
     def fresh(self, lang: str) -> Path:
@@ -197,10 +199,22 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario(lambda w, lang: ["plugins", "-v"]),
         Scenario(lambda w, lang: ["plugins", "--json"], data="json"),
     ],
-    "run": [Scenario(lambda w, lang: ["run", "--config", w.bad_config], code=1)],
-    "ingest": [Scenario(lambda w, lang: ["ingest", "--config", w.bad_config], code=1)],
-    "worker": [Scenario(lambda w, lang: ["worker", "--config", w.bad_config], code=1)],
-    "dispatch": [Scenario(lambda w, lang: ["dispatch", "--config", w.bad_config], code=1)],
+    "run": [
+        Scenario(lambda w, lang: ["run", "--config", w.bad_config], code=1),
+        Scenario(lambda w, lang: ["run", "--config", w.config], code=1),
+    ],
+    "ingest": [
+        Scenario(lambda w, lang: ["ingest", "--config", w.bad_config], code=1),
+        Scenario(lambda w, lang: ["ingest", "--config", w.roles_config], code=1),
+    ],
+    "worker": [
+        Scenario(lambda w, lang: ["worker", "--config", w.bad_config], code=1),
+        Scenario(lambda w, lang: ["worker", "--config", w.roles_config], code=1),
+    ],
+    "dispatch": [
+        Scenario(lambda w, lang: ["dispatch", "--config", w.bad_config], code=1),
+        Scenario(lambda w, lang: ["dispatch", "--config", w.roles_config], code=1),
+    ],
     "telegram": [
         Scenario(
             lambda w, lang: ["telegram", "map", w.payloads["telegram"], "--chat=-1001=fans"],
@@ -243,6 +257,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "colour: blue\n",
         "utf-8",
     )
+    # Valid configs that cannot start: the console adapter's stream is wrong (run); there
+    # is no `kafka:` section (ingest, worker) or PostgreSQL store (dispatch).
+    valid = (
+        "playbook: community/playbook\n"
+        "store: sqlite:///state.db\n"
+        "sources: [{type: webhook, listen: '127.0.0.1:0', secret: 0123456789abcdef0123}]\n"
+    )
+    config, roles_config = root / "run-console.yaml", root / "roles.yaml"
+    config.write_text(valid + "adapters: {out: {type: console, stream: nowhere}}\n", "utf-8")
+    roles_config.write_text(valid + "adapters: {out: {type: console}}\n", "utf-8")
     payloads = {}
     for name, files in {
         "telegram": ["message_text_link", "pinned_service_message"],
@@ -260,7 +284,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         _scheduler[:] = [cluster.scheduler_address]
-        yield World(root, playbook, events, store, bad_config, payloads)
+        yield World(root, playbook, events, store, bad_config, config, roles_config, payloads)
 
 
 def _data(result: CliResult, kind: str | None) -> object:

@@ -107,7 +107,9 @@ def build_adapters(config: RuntimeConfig, registry: Registry) -> dict[str, Adapt
             with building_adapters(registry):
                 adapters[name] = entry(ac.settings(name))
         except (ValueError, TypeError, KeyError) as err:
-            problems.append(f"adapter {name!r} ({kind}): {err}")
+            problems.append(
+                _("adapter {name!r} ({kind}): {reason}").format(name=name, kind=kind, reason=err)
+            )
     if problems:
         for adapter in adapters.values():
             adapter.close()
