@@ -7,6 +7,8 @@ package data.  ``--template`` picks the parts (``full``: all of them).  Next to 
 sample events that exercise every part and the playbook language's JSON Schema for
 editors.  Everything written passes ``engage-rules test`` and ``replay`` as it is
 (tests/test_init.py checks each template); an existing file is never overwritten.
+In Chinese (``--lang zh_CN`` or the locale) the files come from ``cli/scaffold/zh_CN``:
+the same playbook, with Chinese comments, rule descriptions and test names.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from ..i18n import _, ngettext
+from ..i18n import _, current_language, ngettext
 
 #: Template -> the parts it is made of.
 TEMPLATES: dict[str, tuple[str, ...]] = {
@@ -48,7 +50,11 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def _scaffold(name: str) -> str:
-    return files("engage_rules.cli").joinpath("scaffold", name).read_text(encoding="utf-8")
+    """A scaffold file: its variant in the current language (``scaffold/zh_CN/``: Chinese
+    comments, descriptions and test names), else the bilingual one."""
+    folder = files("engage_rules.cli").joinpath("scaffold")
+    variant = folder.joinpath(current_language(), name)
+    return (variant if variant.is_file() else folder.joinpath(name)).read_text(encoding="utf-8")
 
 
 def _sample_events(parts: tuple[str, ...]) -> list[dict[str, Any]]:
