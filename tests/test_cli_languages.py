@@ -158,6 +158,9 @@ SCENARIOS: dict[str, list[Scenario]] = {
     "validate": [
         Scenario(lambda w, lang: ["validate", w.playbook]),
         Scenario(lambda w, lang: ["validate", w.playbook, "--platform", "nope"], code=2),
+        Scenario(
+            lambda w, lang: ["validate", ROOT / "rules" / "moderation", "--platform", "telegram"]
+        ),
     ],
     "replay": [
         Scenario(lambda w, lang: ["replay", w.playbook, w.events], data="jsonl"),
