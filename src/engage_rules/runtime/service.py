@@ -323,7 +323,10 @@ class Service:
     def source_failed(self, name: str, message: str) -> None:
         """A connected adapter cannot go on (:attr:`SourceContext.fail`): stop, with what
         was queued committed, and exit with an error."""
-        log.error("stopping: the source of adapter %s failed: %s", name, message)
+        log.error(
+            _("stopping: the source of adapter %(adapter)s failed: %(message)s"),
+            {"adapter": name, "message": message},
+        )
         self.source_failure = f"{name}: {message}"
         self.request_stop()
 
@@ -341,7 +344,9 @@ class Service:
                 self.step(subs)
                 if self.dispatcher.error is not None:  # nothing would be delivered
                     self.failure = self.dispatcher.error
-                    log.error("stopping: the dispatcher failed: %s", self.failure)
+                    log.error(
+                        _("stopping: the dispatcher failed: %(error)s"), {"error": self.failure}
+                    )
         finally:
             self.shutdown()
 
@@ -399,11 +404,12 @@ class Service:
         clock = self.engine.state.clock
         if clock is not None and clock.timestamp() > wall + self.config.max_clock_skew:
             log.warning(
-                "the stored engine clock (%s) is ahead of the wall clock (%s): an "
-                "event dated in the future moved it; timers due until then have "
-                "fired already",
-                clock.isoformat(),
-                now.isoformat(),
+                _(
+                    "the stored engine clock (%(clock)s) is ahead of the wall clock (%(now)s): "
+                    "an event dated in the future moved it; timers due until then have "
+                    "fired already"
+                ),
+                {"clock": clock.isoformat(), "now": now.isoformat()},
             )
         decisions = self.engine.resume(now)
         self.stats.timers_fired += sum(1 for d in decisions if d.is_timer)
@@ -526,7 +532,10 @@ class Service:
             actions += len(d.actions)
             for e in d.errors:
                 self.stats.rule_errors += 1
-                log.warning("rule %s failed on %s: %s", e.rule, e.cause, e.message)
+                log.warning(
+                    _("rule %(rule)s failed on %(cause)s: %(message)s"),
+                    {"rule": e.rule, "cause": e.cause, "message": e.message},
+                )
         return actions
 
     def _answer_when_durable(
@@ -536,7 +545,7 @@ class Service:
         if it queued actions; or, if the commit failed, fail them all and stop."""
         err = done.exception()
         if err is not None:
-            log.error("commit failed: %s", err)
+            log.error(_("commit failed: %(error)s"), {"error": err})
             self.failure = err
             for sub, _outcome in outcomes:
                 sub.future.set_exception(err)
