@@ -257,8 +257,10 @@ def print_summary(
     print(_("timers fired: {n}").format(n=s.timers_fired), file=err)
     total_a = sum(s.actions.values())
     by_type = ", ".join(f"{t}: {n}" for t, n in sorted(s.actions.items()))
-    line = _("actions: {n}").format(n=total_a)
-    print(line + (f" ({by_type})" if by_type else ""), file=err)
+    if by_type:
+        print(_("actions: {n} ({by_type})").format(n=total_a, by_type=by_type), file=err)
+    else:
+        print(_("actions: {n}").format(n=total_a), file=err)
     if s.shadow:  # rules in shadow mode: recorded with "shadow": true, never delivered
         shadow = ", ".join(f"{t}: {n}" for t, n in sorted(s.shadow.items()))
         text = _("shadow actions (not delivered): {n} ({by_type})")

@@ -8,6 +8,7 @@ zeros.  The same content, for machines, is ``compare.comparison_json``.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -79,11 +80,12 @@ def _rule_block(r: RuleDiff) -> list[str]:
     kinds = sorted(set(r.counts_a) | set(r.counts_b))
     if kinds:
         action, change = _("action"), _("change")
-        width = max(max(len(_kind(t, s)) for t, s in kinds), len(action))
-        lines.append(f"  {action:<{width}}  {'A':>7}  {'B':>7}  {change:>7}")
+        width = max(max(columns(_kind(t, s)) for t, s in kinds), columns(action))
+        lines.append(f"  {pad(action, width)}  {'A':>7}  {'B':>7}  {pad(change, 7, right=True)}")
         for t, s in kinds:
             na, nb = r.counts_a[(t, s)], r.counts_b[(t, s)]
-            lines.append(f"  {_kind(t, s):<{width}}  {na:>7,}  {nb:>7,}  {_delta(nb - na):>7}")
+            kind = pad(_kind(t, s), width)
+            lines.append(f"  {kind}  {na:>7,}  {nb:>7,}  {_delta(nb - na):>7}")
     parts = []
     if r.added:
         parts.append(_("{n} only in B").format(n=f"{r.added:,}"))
@@ -108,6 +110,17 @@ def _rule_block(r: RuleDiff) -> list[str]:
         lines.append("  " + _("for example, with B:"))
         lines += [f"    {example_sentence(e)}" for e in r.examples]
     return lines
+
+
+def columns(text: str) -> int:
+    """How many terminal columns ``text`` takes (a Chinese character takes two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` columns (on the left with ``right``)."""
+    fill = " " * max(0, width - columns(text))
+    return fill + text if right else text + fill
 
 
 def _members(n: int) -> str:
@@ -246,7 +259,7 @@ def _state_block(c: Comparison) -> list[str]:
         _("Final state: {n} of {members} end differently").format(
             n=f"{c.members_differing:,}", members=_members(c.members_compared)
         ),
-        f"  {field:<16}  {members:>7}  " + _("examples (A → B)"),
+        f"  {pad(field, 16)}  {pad(members, 7, right=True)}  " + _("examples (A → B)"),
     ]
     several = c.communities > 1
     for f in c.fields:
@@ -254,5 +267,5 @@ def _state_block(c: Comparison) -> list[str]:
             f"{f'{com}/' if several else ''}{mid}: {_value(va)} → {_value(vb)}"
             for com, mid, va, vb in f.examples
         )
-        lines.append(f"  {f.name:<16}  {f.members:>7,}  {examples}")
+        lines.append(f"  {pad(f.name, 16)}  {f.members:>7,}  {examples}")
     return lines
