@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from engage_rules import i18n
+from engage_rules._util.display import columns
 from engage_rules.cli.main import build_parser, choose_language
 from engage_rules.plugins.manager import default_registry
 from engage_rules.testing import CliResult, run_cli
@@ -108,13 +109,24 @@ def test_help_prints_chinese_in_chinese(command: str) -> None:
     assert english.stdout.startswith("usage: ") and chinese.stdout.startswith("用法：")
 
 
+def test_the_top_level_help_sentences_are_translated() -> None:
+    english = help_texts(parser_in("en"), "engage-rules")
+    chinese = help_texts(parser_in("zh_CN"), "engage-rules")
+    own = [k for k in english if k.startswith("engage-rules:")]
+    assert len(own) >= 4  # the description, --help, --version, --lang
+    assert [k for k in own if chinese[k] == english[k] or not cjk(chinese[k])] == []
+
+
 def test_the_top_level_help_lists_every_command_in_chinese() -> None:
-    chinese = run_cli("--lang", "zh_CN", "--help")
+    chinese = run_cli("--lang", "zh_CN", "--help", env={"COLUMNS": "80"})
     assert chinese.returncode == 0
     for command in COMMANDS:
         assert re.search(rf"^\s+{command}\b", chinese.stdout, re.M), command
     assert "[插件 telegram]" in chinese.stdout  # a plugin's command, its help translated
     assert "Telegram：" in chinese.stdout
+    assert "\n选项：\n" in chinese.stdout and "\noptions:\n" in run_cli("--help").stdout
+    widest = max(columns(line) for line in chinese.stdout.splitlines() if cjk(line))
+    assert widest <= 80  # Chinese lines are wrapped by terminal columns (COLUMNS: 80)
 
 
 # -- running each command ------------------------------------------------------------------
