@@ -48,3 +48,12 @@ def test_import_and_help_in_chinese(tmp_path: Path) -> None:
 def test_the_catalog_is_complete_and_compiled() -> None:
     pytest.importorskip("babel")  # the catalog tool's dev dependency
     assert catalog.check(catalog.Domain.plugin(PACKAGE)) == []
+
+
+def test_validate_names_the_field_telegram_never_fills_in_chinese() -> None:
+    playbook = Path(__file__).resolve().parents[3] / "rules" / "moderation"
+    english = run_cli("validate", playbook, "--platform", "telegram")
+    chinese = run_cli("--lang", "zh_CN", "validate", playbook, "--platform", "telegram")
+    assert english.returncode == chinese.returncode == 0
+    assert "(the Bot API gives no account creation time)" in english.stderr
+    assert "（Bot API 不提供账号的注册时间）" in chinese.stderr
