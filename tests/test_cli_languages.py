@@ -332,3 +332,18 @@ def test_the_command_runs_alike_in_both_languages_with_chinese_words(
         en_words, zh_words = _words(english, scenario.data), _words(chinese, scenario.data)
         if scenario.words and WORD.search(en_words):  # words to say: said in Chinese
             assert cjk(zh_words) > cjk(en_words), shown
+
+
+def test_the_state_and_the_store_are_the_same_in_both_languages(world: World) -> None:
+    written = {}
+    for lang in LANGS:
+        state, store = world.root / f"state-{lang}.json", f"sqlite:///{world.root}/{lang}.db"
+        args = ["replay", world.playbook, world.events, "--store", store, "--trace"]
+        args += ["--state-out", state]
+        replayed = run_cli("--lang", lang, *args)
+        assert replayed.returncode == 0, replayed.stderr
+        audit = run_cli("--lang", lang, "audit", "--store", store)
+        explained = run_cli("--lang", lang, "explain", "--store", store, "--event", "e3", "--json")
+        written[lang] = (state.read_bytes(), replayed.stdout, audit.stdout, explained.stdout)
+    assert written["en"] == written["zh_CN"]
+    assert json.loads(written["en"][3])[0]["rules"]  # the traces are there, the same
