@@ -73,9 +73,9 @@ def render(c: Comparison) -> str:
 def _rule_block(r: RuleDiff) -> list[str]:
     title = r.rule
     if r.in_a and not r.in_b:
-        title += " " + _("(only in A: removed in B)")
+        title += _(" (only in A: removed in B)")
     elif r.in_b and not r.in_a:
-        title += " " + _("(only in B: new)")
+        title += _(" (only in B: new)")
     lines = [title]
     kinds = sorted(set(r.counts_a) | set(r.counts_b))
     if kinds:
