@@ -123,6 +123,8 @@ def extract(domain: Domain = CORE) -> dict[MsgId, str]:
         str(domain.package_dir),
         method_map=[("**.py", "python")],
         keywords=KEYWORDS,
+        # Babel's default skips every folder whose name starts with "_" (``_util``).
+        directory_filter=lambda path: not Path(path).name.startswith((".", "__")),
     ):
         msgid: MsgId = (message[0], message[1]) if isinstance(message, tuple) else message
         if msgid and msgid not in found:
