@@ -211,7 +211,7 @@ SCENARIOS: dict[str, list[Scenario]] = {
     ],
     "completion": [Scenario(lambda w, lang: ["completion", "fish"])],
     "plugins": [
-        Scenario(lambda w, lang: ["plugins", "-v"]),
+        Scenario(lambda w, lang: ["plugins", "-v"]),  # the actions' descriptions too
         Scenario(lambda w, lang: ["plugins", "--json"], data="json"),
     ],
     "run": [
@@ -347,3 +347,12 @@ def test_the_state_and_the_store_are_the_same_in_both_languages(world: World) ->
         written[lang] = (state.read_bytes(), replayed.stdout, audit.stdout, explained.stdout)
     assert written["en"] == written["zh_CN"]
     assert json.loads(written["en"][3])[0]["rules"]  # the traces are there, the same
+
+
+def test_the_plugins_listing_describes_the_actions_in_chinese() -> None:
+    english = run_cli("plugins", "-v").stdout
+    chinese = run_cli("--lang", "zh_CN", "plugins", "-v").stdout
+    award = re.compile(r"^\s+award\s+(.*)$", re.M)
+    found_en, found_zh = award.search(english), award.search(chinese)
+    assert found_en is not None and found_zh is not None
+    assert found_en.group(1) == "credit a currency" and cjk(found_zh.group(1)) >= 4

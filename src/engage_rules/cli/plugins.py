@@ -33,7 +33,8 @@ def _details(reg: Registry, kind: str, name: str) -> str:
     if kind == "adapters":
         return reg.adapters[name].description
     if kind == "actions":
-        return reg.actions[name].spec.description
+        description = reg.actions[name].spec.description  # marked N_() where it is made
+        return _(description) if description else ""
     if kind == "functions":
         return reg.functions[name].doc
     if kind == "event_types":
