@@ -27,7 +27,7 @@ from engage_rules import i18n
 from engage_rules._util.display import columns
 from engage_rules.cli.main import build_parser, choose_language
 from engage_rules.plugins.manager import default_registry
-from engage_rules.testing import CliResult, run_cli
+from engage_rules.testing import CliResult, event_line, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DATA = {
@@ -144,6 +144,9 @@ class World:
     config: Path
     roles_config: Path
     payloads: dict[str, Path]
+    #: Per language: a store whose review queue holds one item, and that item's id.
+    flagged: dict[str, str]
+    item: str
 
     def fresh(self, lang: str) -> Path:
         """A folder that does not exist yet, one per language."""
@@ -197,6 +200,10 @@ SCENARIOS: dict[str, list[Scenario]] = {
     ],
     "review": [
         Scenario(lambda w, lang: ["review", "list", "--store", w.store]),
+        Scenario(lambda w, lang: ["review", "list", "--store", w.flagged[lang], "--json"], "jsonl"),
+        Scenario(lambda w, lang: ["review", "dismiss", w.item, "--store", w.flagged[lang]]),
+        Scenario(lambda w, lang: ["review", "dismiss", w.item, "--store", w.flagged[lang]]),
+        Scenario(lambda w, lang: ["review", "approve", w.item, "--store", w.flagged[lang]], code=1),
         Scenario(lambda w, lang: ["review", "approve", "--store", w.store], code=2),
     ],
     "audit": [Scenario(lambda w, lang: ["audit", "--store", w.store], data="jsonl")],
@@ -293,13 +300,28 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         ]
         payloads[name] = root / f"{name}.jsonl"
         payloads[name].write_text("\n".join([*lines, "{not json"]) + "\n", "utf-8")
+    review = root / "review.yaml"
+    review.write_text(
+        "engage_rules: 1\nname: review\nrules:\n  - id: links\n    on: message.posted\n"
+        "    if: \"'http' in event.data.text\"\n    do: [{flag_for_review: {reason: 可疑链接}}]\n",
+        "utf-8",
+    )
+    flagged = {}
+    for lang in LANGS:
+        flagged[lang] = f"sqlite:///{root / f'review-{lang}.db'}"
+        posted = event_line("message.posted", "u1", id="m1", text="see http://x.example")
+        made = run_cli("replay", review, "-", "--store", flagged[lang], stdin=posted + "\n")
+        assert made.returncode == 0, made.stderr
+    item = json.loads(run_cli("review", "--store", flagged["en"], "--json").stdout)["id"]
     import distributed
 
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         _scheduler[:] = [cluster.scheduler_address]
-        yield World(root, playbook, events, store, bad_config, config, roles_config, payloads)
+        yield World(
+            root, playbook, events, store, bad_config, config, roles_config, payloads, flagged, item
+        )
 
 
 def _data(result: CliResult, kind: str | None) -> object:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..errors import StoreError
-from ..i18n import _
+from ..i18n import N_, _
 from .args import parse_time
 from .common import load_or_report, open_persistent_store
 
@@ -53,6 +53,21 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help=_("`list` as JSON Lines"))
 
 
+#: The statuses of review items (and `--status all`), as the messages name them.
+_STATUS_WORDS = {
+    "open": N_("open"),
+    "approved": N_("approved"),
+    "dismissed": N_("dismissed"),
+    "all": N_("all"),
+}
+
+
+def status_word(status: str) -> str:
+    """A review status as the messages say it, in the current language (the listing
+    and the JSON keep the status itself)."""
+    return _(_STATUS_WORDS[status]) if status in _STATUS_WORDS else status
+
+
 def _review_line(item: dict[str, Any]) -> str:
     text = ""
     data = (item.get("event_json") or {}).get("data") or {}
@@ -91,7 +106,7 @@ def cmd_review(args: argparse.Namespace) -> int:
                 else:
                     print(_review_line(item))
             print(
-                _("{n} item(s) {status}").format(n=len(shown), status=args.status),
+                _("{n} item(s) {status}").format(n=len(shown), status=status_word(args.status)),
                 file=sys.stderr,
             )
             return 0
@@ -107,7 +122,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         if item.get("status") == status:
             print(
                 _("review item {id} is already {status}: nothing to do").format(
-                    id=item["id"][:12], status=status
+                    id=item["id"][:12], status=status_word(status)
                 ),
                 file=sys.stderr,
             )
@@ -157,7 +172,9 @@ def _apply_verdict(
     decision = decide_review(engine, item, verdict, args.actor, at)
     if store.is_processed(decision.cause):
         print(
-            _("review item {id} was already {verdict}").format(id=item["id"][:12], verdict=done),
+            _("review item {id} was already {verdict}").format(
+                id=item["id"][:12], verdict=status_word(done)
+            ),
             file=sys.stderr,
         )
         return 0
@@ -171,7 +188,7 @@ def _apply_verdict(
         print(f"  {text}", file=sys.stderr)
     print(
         _("review item {id} {verdict} by {actor}: {n} action(s)").format(
-            id=item["id"][:12], verdict=done, actor=args.actor, n=len(decision.actions)
+            id=item["id"][:12], verdict=status_word(done), actor=args.actor, n=len(decision.actions)
         ),
         file=sys.stderr,
     )
