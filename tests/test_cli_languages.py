@@ -147,6 +147,10 @@ class World:
     #: Per language: a store whose review queue holds one item, and that item's id.
     flagged: dict[str, str]
     item: str
+    #: A playbook test file whose cases fail.
+    failing_test: Path
+    #: The address of the module's in-process Dask scheduler (for backtest).
+    dask: str
 
     def fresh(self, lang: str) -> Path:
         """A folder that does not exist yet, one per language."""
@@ -156,9 +160,9 @@ class World:
 @dataclass(frozen=True)
 class Scenario:
     """One run of a command: its arguments, and which output is data that must be the
-    same in both languages (``"stdout"``, ``"json"``: stdout parsed as JSON, ``"jsonl"``:
-    as JSON Lines, ``"any-json"``: stdout is JSON in both, their words may differ, ``None``:
-    no data).  The other streams are the words."""
+    same in both languages (``"json"``: stdout parsed as JSON, ``"jsonl"``: as JSON Lines,
+    ``"any-json"``: stdout is JSON in both, their words may differ, ``None``: no data),
+    and the exit code.  The other streams are the words."""
 
     args: Callable[[World, str], list[str | Path]]
     data: str | None = None
@@ -187,8 +191,11 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario(lambda w, lang: ["replay", w.events, w.playbook], code=1),
     ],
     "backtest": [
-        Scenario(lambda w, lang: ["backtest", w.playbook, w.events, *dask(w)]),
-        Scenario(lambda w, lang: ["backtest", w.playbook, w.events, "--json", *dask(w)], "json"),
+        Scenario(lambda w, lang: ["backtest", w.playbook, w.events, "--scheduler", w.dask]),
+        Scenario(
+            lambda w, lang: ["backtest", w.playbook, w.events, "--json", "--scheduler", w.dask],
+            data="json",
+        ),
     ],
     "explain": [
         Scenario(lambda w, lang: ["explain", "--store", w.store, "--member", "小明"]),
@@ -209,9 +216,13 @@ SCENARIOS: dict[str, list[Scenario]] = {
     "audit": [Scenario(lambda w, lang: ["audit", "--store", w.store], data="jsonl")],
     "report": [
         Scenario(lambda w, lang: ["report", "--store", w.store, "--json"], data="json"),
+        Scenario(lambda w, lang: ["report", "--store", w.store]),
         Scenario(lambda w, lang: ["report", "--store", "memory:"], code=2),
     ],
-    "test": [Scenario(lambda w, lang: ["test", w.playbook])],
+    "test": [
+        Scenario(lambda w, lang: ["test", w.playbook]),
+        Scenario(lambda w, lang: ["test", w.failing_test], code=1),  # the failures told
+    ],
     "schema": [
         Scenario(lambda w, lang: ["schema"], data="any-json", words=False),
         Scenario(lambda w, lang: ["schema", "--strict"], code=2),
@@ -251,13 +262,6 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario(lambda w, lang: ["onebot", "import", w.payloads["onebot"]], code=2),
     ],
 }
-
-_scheduler: list[str] = []
-
-
-def dask(world: World) -> list[str]:
-    """The --scheduler option of the module's in-process Dask cluster."""
-    return ["--scheduler", _scheduler[0]]
 
 
 @pytest.fixture(scope="module")
@@ -313,14 +317,30 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         made = run_cli("replay", review, "-", "--store", flagged[lang], stdin=posted + "\n")
         assert made.returncode == 0, made.stderr
     item = json.loads(run_cli("review", "--store", flagged["en"], "--json").stdout)["id"]
+    failing_test = root / "wrong.test.yaml"
+    expected = (playbook / "points.test.yaml").read_text("utf-8")
+    wrong = expected.replace("amount: 2}", "amount: 3}").replace(
+        "playbook: .", "playbook: community/playbook"
+    )
+    failing_test.write_text(wrong, "utf-8")
     import distributed
 
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
-        _scheduler[:] = [cluster.scheduler_address]
         yield World(
-            root, playbook, events, store, bad_config, config, roles_config, payloads, flagged, item
+            root,
+            playbook,
+            events,
+            store,
+            bad_config,
+            config,
+            roles_config,
+            payloads,
+            flagged,
+            item,
+            failing_test,
+            cluster.scheduler_address,
         )
 
 
