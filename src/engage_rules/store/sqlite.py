@@ -92,6 +92,7 @@ from .batch_rows import (
 )
 from .batch_rows import Rows as _Rows
 from .lock import WriterLock
+from .member_lists import ListedMember, MemberListQuery
 from .records import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_TRACE_RETENTION,
@@ -99,6 +100,7 @@ from .records import (
     ReportContext,
 )
 from .reports import ActionTally, MemberTally, ReportQuery
+from .sqlite_member_lists import member_list
 from .sqlite_reports import (
     action_tally,
     audit_tally,
@@ -1065,6 +1067,11 @@ class SQLiteStore:
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
         with self._snapshot() as db:
             return points_tally(db, query)
+
+    def report_member_list(self, query: MemberListQuery) -> Iterator[ListedMember]:
+        """One member list (member_lists.py), sorted and cut in SQL, row by row."""
+        with self._snapshot() as db, self._decoding("activity"):
+            yield from member_list(db, query)
 
     def traces(
         self,
