@@ -18,7 +18,7 @@ from datetime import date
 from .member_lists import ListedMember, MemberListQuery
 from .records import zone
 from .reports import monday
-from .sqlite_reports import LocalDays, _active, _fill_members, _where
+from .sqlite_reports import LocalDays, _where, members_table
 
 #: The members of a silence list (the report table's rows, with their display names).
 _SILENCE = """
@@ -29,62 +29,62 @@ WHERE r.belongs AND r.last_active BETWEEN :low AND :high
 ORDER BY r.last_active {order}, r.community, r.member
 LIMIT :limit"""
 
-#: The top contributors: activity per member in the period, and their awards.
+#: The top contributors (the report table's activity in the period), with their awards.
 _TOP = """
-WITH act AS (
-    SELECT community, member, sum(events) AS events, count(DISTINCT day) AS days,
-        max(day) AS last
-    FROM activity{where}
-    GROUP BY community, member
+WITH top AS (
+    SELECT community, member, last_active, events, days FROM temp.report_members
+    WHERE events > 0
+    ORDER BY events DESC, days DESC, community, member
+    LIMIT :limit
 ), awards AS (
-    SELECT community, member, sum(abs(amount)) AS points
-    FROM ledger{awards}
-    GROUP BY community, member
+    SELECT l.community, l.member, sum(abs(l.amount)) AS points
+    FROM ledger AS l JOIN top ON top.community = l.community AND top.member = l.member
+    WHERE l.kind = 'award' AND {in_period}
+    GROUP BY l.community, l.member
 )
-SELECT act.community, act.member, json_extract(m.json, '$.name'), act.last, act.events,
-    act.days, coalesce(awards.points, 0)
-FROM act
-    LEFT JOIN awards ON awards.community = act.community AND awards.member = act.member
-    LEFT JOIN members AS m ON m.community = act.community AND m.id = act.member
-ORDER BY act.events DESC, act.days DESC, act.community, act.member
-LIMIT :limit"""
+SELECT top.community, top.member, json_extract(m.json, '$.name'), top.last_active,
+    top.events, top.days, coalesce(awards.points, 0)
+FROM top
+    LEFT JOIN awards ON awards.community = top.community AND awards.member = top.member
+    LEFT JOIN members AS m ON m.community = top.community AND m.id = top.member
+ORDER BY top.events DESC, top.days DESC, top.community, top.member"""
 
 
 def _name(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def member_list(db: sqlite3.Connection, q: MemberListQuery) -> Iterator[ListedMember]:
-    """:meth:`~.member_lists.MemberListSource.report_member_list` in SQL."""
+def member_list(
+    db: sqlite3.Connection, q: MemberListQuery, keep: str | None = None
+) -> Iterator[ListedMember]:
+    """:meth:`~.member_lists.MemberListSource.report_member_list` in SQL, from the
+    report's member table (kept by the report's member figures under ``keep``, else
+    filled here and dropped)."""
     r = q.report
-    limit = -1 if q.limit is None else q.limit  # SQLite: a negative LIMIT is none
-    if q.kind == "top":
-        where, params = _where(r, "day BETWEEN :start AND :end", _active(r))
-        days = LocalDays(zone(r.timezone), r.start, r.end)
-        awards, _awards_params = _where(r, "kind = 'award'", days.in_period("ts"))
-        params["limit"] = limit
-        for community, member, name, last, events, n_days, points in db.execute(
-            _TOP.format(where=where, awards=awards), params
-        ):
-            yield ListedMember(
-                community,
-                member,
-                _name(name),
-                date.fromisoformat(last),
-                int(events),
-                int(n_days),
-                int(points),
-            )
-        return
     _clause, params = _where(r)
     params["first_monday"] = monday(r.start).isoformat()
-    db.execute("DROP TABLE IF EXISTS temp.report_members")
+    params["limit"] = -1 if q.limit is None else q.limit  # SQLite: a negative LIMIT is none
     try:
-        _fill_members(db, r, params)
+        members_table(db, r, params, keep)
+        if q.kind == "top":
+            days = LocalDays(zone(r.timezone), r.start, r.end)
+            rows = db.execute(_TOP.format(in_period=days.in_period("l.ts")), params)
+            for community, member, name, last, events, n_days, points in rows:
+                yield ListedMember(
+                    community,
+                    member,
+                    _name(name),
+                    date.fromisoformat(last),
+                    int(events),
+                    int(n_days),
+                    int(points),
+                )
+            return
         low, high = q.last_active_range()
-        params.update(low=low.isoformat(), high=high.isoformat(), limit=limit)
+        params.update(low=low.isoformat(), high=high.isoformat())
         order = "ASC" if q.kind == "silent" else "DESC"
         for community, member, name, last in db.execute(_SILENCE.format(order=order), params):
             yield ListedMember(community, member, _name(name), date.fromisoformat(last))
     finally:
-        db.execute("DROP TABLE IF EXISTS temp.report_members")
+        if keep is None:
+            db.execute("DROP TABLE IF EXISTS temp.report_members")
