@@ -52,7 +52,7 @@ svg .axis-title{font-size:13px;fill:#1d2330}
 details.data summary{cursor:pointer;color:#3b6fb6}
 td.heat{min-width:56px}.empty{color:#6b7385;font-style:italic}
 .scroll,.chart-box{overflow-x:auto;max-width:100%}td.text{text-align:left}
-@media (max-width:600px){body{padding:12px}h1{font-size:1.35em}
+@media (max-width:600px){body{padding:12px}td{white-space:nowrap}h1{font-size:1.35em}
  .card{min-width:0;flex:1 1 40%}.chart-box svg{min-width:520px}
  svg text{font-size:17px}svg .axis-title{font-size:18px}}
 """
@@ -131,15 +131,15 @@ def _retention(report: dict[str, Any]) -> str:
     if not cohorts:
         return _empty(_("No members were first seen in the period."))
     weeks = max(len(c["percent"]) for c in cohorts)
-    head = "".join(
-        f'<th scope="col">{escape(_("week {n}").format(n=k))}</th>' for k in range(weeks)
-    )
+    week_n = _("week {n}")
+    head = "".join(f'<th scope="col">{escape(week_n.format(n=k))}</th>' for k in range(weeks))
+    n_of = _("{n} of {members}")
     rows = []
     for c in cohorts:
         cells = "".join(
             f'<td class="heat mark" style="background:rgba(59,111,182,{p / 100:.2f});'
             f'color:{"#fff" if p >= 55 else "#1d2330"}" title="'
-            f'{escape(_("{n} of {members}").format(n=n, members=c["members"]))}">'
+            f'{escape(n_of.format(n=n, members=c["members"]))}">'
             f"{p:.0f}%</td>"
             for p, n in zip(c["percent"], c["active"], strict=True)
         )
@@ -150,11 +150,12 @@ def _retention(report: dict[str, Any]) -> str:
         )
     marks = sum(len(c["percent"]) for c in cohorts)
     caption = _("Share of each week's new members active in each later week")
+    first_seen, members = _("first seen in week"), _("members")
     return (
         f'<figure class="chart" data-chart="retention" data-marks="{marks}">'
         f'<div class="scroll"><table><caption>{escape(caption)}</caption>'
-        f'<thead><tr><th scope="col">{escape(_("first seen in week"))}</th>'
-        f'<th scope="col">{escape(_("members"))}</th>'
+        f'<thead><tr><th scope="col">{escape(first_seen)}</th>'
+        f'<th scope="col">{escape(members)}</th>'
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></figure>"
     )
 
@@ -194,9 +195,10 @@ def _comparison(report: dict[str, Any]) -> list[str]:
     """The campaign comparison, when the report has one."""
     if not report.get("comparison"):
         return []
+    heading = _("Campaign: this period and the days before")
     return [
-        f'<section id="comparison"><h2>{escape(_("Campaign: this period and the days before"))}'
-        f'</h2><p class="explain">{escape(compare.caption(report))}</p>'
+        f'<section id="comparison"><h2>{escape(heading)}</h2>'
+        f'<p class="explain">{escape(compare.caption(report))}</p>'
         f"{_rows(compare.headings(), compare.display_rows(report['comparison']))}</section>"
     ]
 
@@ -249,8 +251,9 @@ def render_html(report: dict[str, Any]) -> str:
         timezone=report["timezone"],
     )
     stages = report["silence_stages"]
+    heading = _("Community report: {title}").format(title=report_title(report))
     parts = [
-        f"<h1>{escape(_('Community report: {title}').format(title=report_title(report)))}</h1>",
+        f"<h1>{escape(heading)}</h1>",
         f'<p class="meta">{escape(meta)}</p>',
         f'<p class="meta">{escape(note)}</p>' if note is not None else "",
         *_comparison(report),

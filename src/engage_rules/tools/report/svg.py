@@ -116,8 +116,9 @@ def _table(
         + "</tr>"
         for i, label in enumerate(labels)
     )
+    summary = _("Data table")
     return (
-        f'<details class="data"><summary>{escape(_("Data table"))}</summary>'
+        f'<details class="data"><summary>{escape(summary)}</summary>'
         f'<div class="scroll"><table><caption>{escape(caption)}</caption><thead><tr>'
         f'<th scope="col"></th>{head}</tr></thead><tbody>{rows}</tbody></table></div></details>'
     )
