@@ -92,7 +92,8 @@ _STYLES = (
     "</cellStyleXfs>"
     '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-    "</cellXfs></styleSheet>"
+    '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
+    "</cellStyles></styleSheet>"
 )
 _SHEET_START = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -115,8 +116,8 @@ def column_name(index: int) -> str:
 
 def _xlsx_cell(ref: str, value: Any, style: int) -> str:
     s = f' s="{style}"' if style else ""
-    if value is None:
-        return ""
+    if value is None or value == "":
+        return ""  # an empty cell
     if isinstance(value, bool):
         value = str(value).lower()
     if isinstance(value, int | float):
