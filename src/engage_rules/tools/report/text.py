@@ -202,16 +202,17 @@ def cohort_label(cohort: dict[str, Any], short: bool = False) -> str:
     return f"{cohort['week']} ({cohort['starts']})"
 
 
-def _retention_table(cohorts: list[dict[str, Any]], short: bool) -> Table:
-    weeks = max(len(c["percent"]) for c in cohorts)
+def _retention_table(cohorts: list[dict[str, Any]], short: bool, weeks: int) -> Table:
     t = _table(
         _("joined in week"),
         _("members"),
         *(_("week {n}").format(n=k) for k in range(weeks)),
     )
     for c in cohorts:
-        cells = [f"{p:.0f}%" for p in c["percent"]] + [""] * (weeks - len(c["percent"]))
-        t.add_row(cohort_label(c, short), str(c["members"]), *cells)
+        cells = [f"{p:.0f}%" for p in c["percent"][:weeks]]
+        t.add_row(
+            cohort_label(c, short), str(c["members"]), *cells, *[""] * (weeks - len(cells))
+        )
     return t
 
 
@@ -221,10 +222,28 @@ def _retention(console: Console, report: dict[str, Any]) -> None:
     if not cohorts:
         console.print(_("No members were first seen in the period."))
         return
-    t = _retention_table(cohorts, short=False)
-    if console.is_terminal and natural_width(console, t) > console.width:
-        t = _retention_table(cohorts, short=True)  # the week alone fits better
-    print_table(console, t)
+    weeks = max(len(c["percent"]) for c in cohorts)
+    t = _retention_table(cohorts, False, weeks)
+    if not console.is_terminal or natural_width(console, t) <= console.width:
+        print_table(console, t)
+        return
+    # On a terminal too narrow for it: the week alone as the label, and the weeks that fit.
+    shown = weeks
+    t = _retention_table(cohorts, True, shown)
+    while shown > 1 and natural_width(console, t) > console.width:
+        shown -= 1
+        t = _retention_table(cohorts, True, shown)
+    console.print(t)
+    if shown < weeks:
+        console.print(
+            Text(
+                _(
+                    "Weeks {first} to {last} do not fit in this terminal: see them with "
+                    "--html or --json, or in a wider window."
+                ).format(first=shown, last=weeks - 1),
+                style="dim",
+            )
+        )
 
 
 def _outcomes(console: Console, report: dict[str, Any]) -> None:
