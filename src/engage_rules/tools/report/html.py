@@ -5,7 +5,7 @@ and rule ids, community names) is escaped.
 A small inline script measures each chart once the page is laid out and writes what it
 found into the figure's ``data-rendered`` attribute, and on the body the smallest text of
 the charts as shown (``data-min-svg-text-px``) and how far the page is wider than the
-window (``data-page-overflow``): the browser test reads them back to check every chart
+window (``data-page-overflow``, and the window's width, ``data-viewport-width``): the browser test reads them back to check every chart
 really rendered, and that a phone 390 px wide shows it all legibly.  It changes nothing a
 reader sees.
 
@@ -70,8 +70,9 @@ var small=1e9;document.querySelectorAll('svg text').forEach(function(t){
 var m=t.ownerSVGElement.getScreenCTM();if(!m){return;}
 var px=parseFloat(getComputedStyle(t).fontSize)*m.a;if(px<small){small=px;}});
 document.body.setAttribute('data-min-svg-text-px',String(Math.round(small*10)/10));
-document.body.setAttribute('data-page-overflow',String(document.documentElement.scrollWidth
--document.documentElement.clientWidth));
+var root=document.documentElement;
+document.body.setAttribute('data-page-overflow',String(root.scrollWidth-root.clientWidth));
+document.body.setAttribute('data-viewport-width',String(root.clientWidth));
 document.body.setAttribute('data-charts-checked',String(figs.length));})();
 """
 
