@@ -4,10 +4,10 @@ and rule ids, community names) is escaped.
 
 A small inline script measures each chart once the page is laid out and writes what it
 found into the figure's ``data-rendered`` attribute, and on the body the smallest text of
-the charts as shown (``data-min-svg-text-px``) and how far the page is wider than the
-window (``data-page-overflow``, and the window's width, ``data-viewport-width``): the browser test reads them back to check every chart
-really rendered, and that a phone 390 px wide shows it all legibly.  It changes nothing a
-reader sees.
+the charts as shown (``data-min-svg-text-px``), how far the page is wider than the window
+(``data-page-overflow``) and the window's width (``data-viewport-width``): the browser
+test reads them back to check every chart really rendered, and that a phone 390 px wide
+shows it all legibly.  It changes nothing a reader sees.
 
 On a narrow screen (a phone) the charts keep a minimum width and bigger type, and scroll
 sideways in their box, as wide tables do: the page itself never gets wider than the

@@ -210,9 +210,7 @@ def _retention_table(cohorts: list[dict[str, Any]], short: bool, weeks: int) -> 
     )
     for c in cohorts:
         cells = [f"{p:.0f}%" for p in c["percent"][:weeks]]
-        t.add_row(
-            cohort_label(c, short), str(c["members"]), *cells, *[""] * (weeks - len(cells))
-        )
+        t.add_row(cohort_label(c, short), str(c["members"]), *cells, *[""] * (weeks - len(cells)))
     return t
 
 
