@@ -380,3 +380,20 @@ def test_in_chinese_the_lists_have_chinese_titles(
     out = capsys.readouterr().out
     assert "新近沉默的成员" in out and "已流失的成员" in out and "活跃贡献者" in out
     assert "沉默天数" in out
+
+
+@pytest.mark.parametrize("tz", ["America/Sao_Paulo", "UTC"])
+def test_postgresql_lists_equal_the_python_reference(tz: str, pg_url: str) -> None:
+    from engage_rules.store.postgres import PostgreSQLStore
+
+    memory, pg = MemoryStore(keep_history=True), PostgreSQLStore(pg_url)
+    try:
+        _replay(tz, random_log(7), memory)
+        _replay(tz, random_log(7), pg)
+        for q in _queries(tz)[::3]:
+            for churn in (7, 12, 30):
+                expected = _lists(memory, q, churn, None)
+                assert _lists(pg, q, churn, None) == expected, (q, churn)
+                assert _lists(pg, q, churn, 2) == [rows[:2] for rows in expected]
+    finally:
+        pg.close()
