@@ -180,3 +180,24 @@ def test_every_section_has_a_chinese_title_and_explanation(
             assert _(title) != title and _(explanation) != explanation, key
         if key != "experiments":  # the history has none
             assert f'<section id="{key}"><h2>' in page
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--community", "nope"], "错误：存储中没有社群 'nope'（已有的社群：club）"),
+        (
+            ["--from", "2026-04-01"],
+            "错误：--from 2026-04-01 晚于 --to 2026-03-23（最近一个有活动的日子）",
+        ),
+        (["--from", "2010-01-01", "--to", "2026-03-22"], "错误：统计期超过十年；请选短一些"),
+        (["--to", "2026-02-30"], "错误：--to '2026-02-30' 不是日期；请写成 YYYY-MM-DD"),
+        (["--churn-after", "36h"], "错误：--churn-after '36h' 必须是整数天，例如 30d 或 4w"),
+    ],
+)
+def test_report_mistakes_in_chinese(
+    store_url: str, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["--lang", "zh_CN", "report", "--store", store_url, *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.strip() == message

@@ -397,3 +397,17 @@ def test_postgresql_lists_equal_the_python_reference(tz: str, pg_url: str) -> No
                 assert _lists(pg, q, churn, 2) == [rows[:2] for rows in expected]
     finally:
         pg.close()
+
+
+def test_names_in_the_html_lists_are_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _named_history(tmp_path)
+    page = tmp_path / "names.html"
+    assert main(["report", "--store", url, "--html", str(page)]) == 0
+    capsys.readouterr()
+    html = page.read_text(encoding="utf-8")
+    top = html[html.index('<section id="list-top">') :]
+    top = top[: top.index("</section>")]
+    assert "<b>Ann" not in html and "&lt;b&gt;Ann &amp; co&lt;/b&gt;" in top
+    assert ">小明</td>" in top and "=HYPERLINK(&quot;x&quot;)" in top
