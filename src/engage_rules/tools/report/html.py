@@ -52,7 +52,7 @@ svg .axis-title{font-size:13px;fill:#1d2330}
 details.data summary{cursor:pointer;color:#3b6fb6}
 td.heat{min-width:56px}.empty{color:#6b7385;font-style:italic}
 .scroll,.chart-box{overflow-x:auto;max-width:100%}td.text{text-align:left}
-@media (max-width:600px){body{padding:12px}td{white-space:nowrap}h1{font-size:1.35em}
+@media (max-width:600px){body{padding:12px}th,td{white-space:nowrap}h1{font-size:1.35em}
  .card{min-width:0;flex:1 1 40%}.chart-box svg{min-width:520px}
  svg text{font-size:17px}svg .axis-title{font-size:18px}}
 """
