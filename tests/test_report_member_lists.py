@@ -334,7 +334,7 @@ def test_sql_and_python_lists_agree(tz: str) -> None:
     _assert_lists_agree(tz, random_log(3))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     tz=st.sampled_from(list(ZONES)),
     items=st.lists(
@@ -382,7 +382,7 @@ def test_in_chinese_the_lists_have_chinese_titles(
     assert "沉默天数" in out
 
 
-@pytest.mark.parametrize("tz", ["America/Sao_Paulo", "UTC"])
+@pytest.mark.parametrize("tz", ["America/Sao_Paulo"])
 def test_postgresql_lists_equal_the_python_reference(tz: str, pg_url: str) -> None:
     from engage_rules.store.postgres import PostgreSQLStore
 
