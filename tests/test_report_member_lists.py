@@ -27,7 +27,7 @@ from engage_rules.store.member_lists import (
     member_list_source,
 )
 from engage_rules.store.reports import ReportQuery
-from engage_rules.tools.report.export import column_name, write_xlsx
+from engage_rules.tools.report.export import column_name, write_csv, write_xlsx
 from engage_rules.tools.report.figures import Period, member_figures
 from report_helpers import replay_into_sqlite, report_json
 from test_report_sources import TYPES, ZONES, Item, _queries, _replay, random_log
@@ -411,3 +411,50 @@ def test_names_in_the_html_lists_are_escaped(
     top = top[: top.index("</section>")]
     assert "<b>Ann" not in html and "&lt;b&gt;Ann &amp; co&lt;/b&gt;" in top
     assert ">小明</td>" in top and "=HYPERLINK(&quot;x&quot;)" in top
+
+
+_CELLS = st.one_of(
+    st.none(),
+    st.integers(-(10**12), 10**12),
+    st.text(
+        st.characters(codec="utf-8", exclude_categories=["Cs"]) | st.sampled_from("=+-@\t\r\n小明"),
+        max_size=12,
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(st.lists(_CELLS, min_size=3, max_size=3), max_size=6))
+def test_any_cells_survive_csv_and_xlsx(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[list[Any]]
+) -> None:
+    """Whatever a member's name holds: the CSV reads back the same (a formula-like text
+    with a leading '), the workbook as the same text without the characters XML cannot
+    hold, and each file has one row per member."""
+    folder = tmp_path_factory.mktemp("cells")
+    headings = ["a", "b", "c"]
+    assert write_csv(folder / "x.csv", headings, rows) == len(rows)
+    with (folder / "x.csv").open(encoding="utf-8-sig", newline="") as f:
+        read = list(csv.reader(f))
+
+    def as_csv(v: Any) -> str:
+        if v is None:
+            return ""
+        text = str(v)
+        return (
+            "'" + text
+            if text.startswith(("=", "+", "-", "@", "\t", "\r")) and isinstance(v, str)
+            else text
+        )
+
+    assert read == [headings, *([as_csv(v) for v in row] for row in rows)]
+    assert write_xlsx(folder / "x.xlsx", "cells", headings, rows) == len(rows)
+    sheet = _sheet(folder / "x.xlsx")
+
+    def as_xlsx(v: Any) -> str:
+        if v is None:
+            return ""
+        return re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "", str(v))
+
+    expected = [[as_xlsx(v) for v in row] for row in rows]
+    assert [r + [""] * (3 - len(r)) for r in sheet[1:]] == expected

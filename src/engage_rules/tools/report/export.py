@@ -122,7 +122,8 @@ def _xlsx_cell(ref: str, value: Any, style: int) -> str:
         value = str(value).lower()
     if isinstance(value, int | float):
         return f'<c r="{ref}"{s}><v>{value}</v></c>'
-    text = escape(_NOT_XML.sub("", str(value)))
+    # (a carriage return as a reference: XML reads a bare one as a newline)
+    text = escape(_NOT_XML.sub("", str(value)), {"\r": "&#13;"})
     return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 
