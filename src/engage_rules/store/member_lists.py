@@ -4,10 +4,10 @@ went silent in the period, who churned, and the top contributors.
 A list is asked for with a :class:`MemberListQuery` (a report's query, the kind of list,
 ``--churn-after`` and how many members at most) and comes back as an iterator of
 :class:`ListedMember`, in the list's order, so an export writes it row by row.  The
-SQLite store answers in SQL, sorted and cut by the database (sqlite_member_lists.py);
-the memory store and any store without :class:`MemberListSource` (PostgreSQL's, a
-plugin's), with :func:`list_members` below, the reference the SQL must agree with
-(tests/test_report_member_lists.py).
+SQLite and PostgreSQL stores answer in SQL, sorted and cut by the database
+(sqlite_member_lists.py, postgres_member_lists.py); the memory store and any store
+without :class:`MemberListSource` (a plugin's), with :func:`list_members` below, the
+reference the SQL must agree with (tests/test_report_member_lists.py).
 
 The definitions (with :mod:`.reports`'s *belongs* and *active*):
 
