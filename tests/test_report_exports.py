@@ -165,6 +165,16 @@ def test_column_names_go_past_z() -> None:
         (["--members", "top", "--csv", "x.csv", "--limit", "0"], "--limit N (1 or more)"),
         (["--list-size", "-1"], "--list-size must be 0 or more"),
         (["--limit", "3"], "--limit N (1 or more) goes with --members"),
+        (["--members", "top", "--csv", "x.csv", "--json"], "leave out --json"),
+        (["--members", "top", "--csv", "x.csv", "--html", "x.html"], "leave out --html"),
+        (
+            ["--members", "top", "--xlsx", "x.xlsx", "--compare-before"],
+            "leave out --compare-before",
+        ),
+        (
+            ["--members", "silent", "--csv", "x.csv", "--campaign", "2026-03-09..2026-03-22"],
+            "leave out --campaign (give the period with --from and --to)",
+        ),
     ],
 )
 def test_export_mistakes_are_one_error_line(

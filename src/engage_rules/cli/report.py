@@ -202,6 +202,20 @@ def _choices(args: argparse.Namespace) -> Choices:
     exporting = args.csv is not None or args.xlsx is not None
     if args.members is not None and not exporting:
         raise UsageError(_("--members needs a file to write: --csv FILE and/or --xlsx FILE"))
+    if args.members is not None:
+        for option, given in (
+            ("--json", args.json),
+            ("--html", args.html is not None),
+            ("--campaign", args.campaign is not None),
+            ("--compare-before", args.compare_before),
+        ):
+            if given:
+                raise UsageError(
+                    _(
+                        "--members writes a member list instead of the report: leave out "
+                        "{option} (give the period with --from and --to)"
+                    ).format(option=option)
+                )
     if exporting and args.members is None:
         raise UsageError(
             _("--csv and --xlsx write a member list: add --members silent|churned|top")
