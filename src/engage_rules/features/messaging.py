@@ -48,6 +48,7 @@ from ..compile.feature import (
 )
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, EmptyTargeted, MessageParams
 from ..lang.loader import ActionCall
 from ..lang.spec import MessagingSpec
@@ -380,7 +381,9 @@ def check_template(
     if name is not None and name not in ctx.spec.templates:
         ctx.problem(
             (*call.path, call.name, "template"),
-            f"unknown template {name!r}{did_you_mean(name, ctx.spec.templates)}",
+            _("unknown template {name!r}{hint}").format(
+                name=name, hint=did_you_mean(name, ctx.spec.templates)
+            ),
         )
 
 
@@ -394,25 +397,45 @@ class MessagingFeature(BaseFeature):
         literal = frozenset({"template"})
         return [
             ActionDef(
-                ActionSpec("send", MessageParams, description="direct message to the member"),
+                ActionSpec(
+                    "send",
+                    MessageParams,
+                    description=N_("direct message to the member"),
+                    title=N_("Send"),
+                ),
                 do_send,
                 literal,
                 check_template,
             ),
             ActionDef(
-                ActionSpec("reply", MessageParams, description="reply in the event's channel"),
+                ActionSpec(
+                    "reply",
+                    MessageParams,
+                    description=N_("reply in the event's channel"),
+                    title=N_("Reply"),
+                ),
                 do_reply,
                 literal,
                 check_template,
             ),
             ActionDef(
-                ActionSpec("broadcast", MessageParams, description="community message"),
+                ActionSpec(
+                    "broadcast",
+                    MessageParams,
+                    description=N_("community message"),
+                    title=N_("Broadcast"),
+                ),
                 do_broadcast,
                 literal,
                 check_template,
             ),
             ActionDef(
-                ActionSpec("warn", MessageParams, description="warning to the member, recorded"),
+                ActionSpec(
+                    "warn",
+                    MessageParams,
+                    description=N_("warning to the member, recorded"),
+                    title=N_("Warn"),
+                ),
                 do_warn,
                 literal,
                 check_template,
@@ -420,12 +443,20 @@ class MessagingFeature(BaseFeature):
             ),
             ActionDef(
                 ActionSpec(
-                    "opt_out", EmptyTargeted, description="stop direct messages to the member"
+                    "opt_out",
+                    EmptyTargeted,
+                    description=N_("stop direct messages to the member"),
+                    title=N_("Opt out"),
                 ),
                 do_opt,
             ),
             ActionDef(
-                ActionSpec("opt_in", EmptyTargeted, description="allow direct messages again"),
+                ActionSpec(
+                    "opt_in",
+                    EmptyTargeted,
+                    description=N_("allow direct messages again"),
+                    title=N_("Opt in"),
+                ),
                 do_opt,
             ),
         ]

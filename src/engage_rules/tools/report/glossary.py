@@ -77,7 +77,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
         ),
     ),
     "messages": (
-        N_("Messages"),
+        N_("Messaging"),
         N_(
             "Messages sent in the period. Deferred: held back by quiet hours or the message "
             "cap and sent later. Suppressed: not sent at all (the member opted out, quiet "
