@@ -10,17 +10,18 @@ import orjson
 from ..i18n import N_, _
 from ..plugins.registry import KINDS, Registry
 
+#: Each kind's line in the listing (its count and names), and its heading with -v.
 _TITLES = {
-    "features": N_("features"),
-    "adapters": N_("adapters"),
-    "actions": N_("actions"),
-    "functions": N_("functions"),
-    "event_types": N_("event types"),
-    "stores": N_("stores"),
-    "commands": N_("commands"),
-    "classifiers": N_("classifiers"),
-    "timer_kinds": N_("timer kinds"),
-    "sections": N_("playbook sections"),
+    "features": (N_("features ({n}): {names}"), N_("features:")),
+    "adapters": (N_("adapters ({n}): {names}"), N_("adapters:")),
+    "actions": (N_("actions ({n}): {names}"), N_("actions:")),
+    "functions": (N_("functions ({n}): {names}"), N_("functions:")),
+    "event_types": (N_("event types ({n}): {names}"), N_("event types:")),
+    "stores": (N_("stores ({n}): {names}"), N_("stores:")),
+    "commands": (N_("commands ({n}): {names}"), N_("commands:")),
+    "classifiers": (N_("classifiers ({n}): {names}"), N_("classifiers:")),
+    "timer_kinds": (N_("timer kinds ({n}): {names}"), N_("timer kinds:")),
+    "sections": (N_("playbook sections ({n}): {names}"), N_("playbook sections:")),
 }
 
 
@@ -62,15 +63,13 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for kind in registered:
             names: list[str] = plugin[kind]
             if args.verbose:
-                out.append("  " + _("{title}:").format(title=_(_TITLES[kind])))
+                out.append("  " + _(_TITLES[kind][1]))
                 width = max(len(n) for n in names)
                 for name in names:
                     details = _details(reg, kind, name)
                     out.append(f"    {name:<{width}}  {details}".rstrip())
             else:
-                text = _("{title} ({n}): {names}").format(
-                    title=_(_TITLES[kind]), n=len(names), names=", ".join(names)
-                )
+                text = _(_TITLES[kind][0]).format(n=len(names), names=", ".join(names))
                 out.append(f"  {text}")
     sys.stdout.write("\n".join(out) + "\n")
     return 0

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,11 +19,13 @@ import orjson
 from .._util.durations import parse_duration
 from .._util.suggest import closest
 from ..errors import StoreError, UsageError
-from ..i18n import _
+from ..i18n import _, ngettext
 from ..model.events import CANONICAL_TYPES, INTERNAL_TYPES
+from ..store.member_lists import LIST_KINDS
 
 if TYPE_CHECKING:
     from ..tools.report.data import ReportData
+    from ..tools.report.figures import Period
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -47,6 +51,19 @@ def configure(p: argparse.ArgumentParser) -> None:
         metavar="DATE",
         help=_("last day of the period, inclusive (default: the newest day with activity)"),
     )
+    p.add_argument(
+        "--campaign",
+        metavar="FROM..TO",
+        help=_(
+            "evaluate a campaign: the period FROM..TO (YYYY-MM-DD..YYYY-MM-DD) next to the "
+            "same number of days just before it"
+        ),
+    )
+    p.add_argument(
+        "--compare-before",
+        action="store_true",
+        help=_("show the period's figures next to the same number of days just before it"),
+    )
     p.add_argument("--community", metavar="NAME", help=_("only this community (default: all)"))
     p.add_argument(
         "--goal",
@@ -60,8 +77,38 @@ def configure(p: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help=_("a member silent this long counts as churned (default: 30d)"),
     )
+    p.add_argument(
+        "--list-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help=_(
+            "how many members the report lists as newly silent, churned and top "
+            "contributors (default: 10; 0: no lists)"
+        ),
+    )
     p.add_argument("--json", action="store_true", help=_("print the figures as JSON"))
     p.add_argument("--html", metavar="FILE", help=_("also write an HTML report with charts"))
+    p.add_argument(
+        "--members",
+        choices=LIST_KINDS,
+        help=_(
+            "export one member list instead of the report: silent (newly silent), "
+            "churned or top (top contributors); with --csv and/or --xlsx"
+        ),
+    )
+    p.add_argument(
+        "--csv", metavar="FILE", help=_("write the --members list as CSV (UTF-8 with BOM)")
+    )
+    p.add_argument(
+        "--xlsx", metavar="FILE", help=_("write the --members list as an Excel workbook")
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help=_("export at most N members of the --members list (default: all)"),
+    )
 
 
 def _date(text: str | None, option: str) -> date | None:
@@ -71,8 +118,8 @@ def _date(text: str | None, option: str) -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(
-            _("{option} {text!r} is not a date; write it as YYYY-MM-DD").format(
-                option=option, text=text
+            _("{option} {value!r} is not a date; write it as YYYY-MM-DD").format(
+                option=option, value=text
             )
         ) from None
 
@@ -81,12 +128,12 @@ def _churn_days(text: str) -> int:
     try:
         value = parse_duration(text)
     except ValueError as err:
-        raise UsageError(_("--churn-after: {reason}").format(reason=err)) from None
+        raise UsageError(_("--churn-after: {problem}").format(problem=err)) from None
     seconds = int(value.total_seconds())
     if seconds <= 0 or seconds % 86400:
         raise UsageError(
-            _("--churn-after {text!r} must be a whole number of days, e.g. 30d or 4w").format(
-                text=text
+            _("--churn-after {value!r} must be a whole number of days, e.g. 30d or 4w").format(
+                value=text
             )
         )
     return seconds // 86400
@@ -119,22 +166,117 @@ def goal_typo(goal: str, data: ReportData, registry: Any) -> str | None:
     ).format(goal=goal, match=match)
 
 
+@dataclass(slots=True)
+class Choices:
+    """What the options ask for, checked: the period's days (None: the default), whether
+    to compare with the days before, the churn days, and the list sizes."""
+
+    start: date | None
+    end: date | None
+    compare: bool
+    churn_days: int
+    list_size: int
+
+
+def _choices(args: argparse.Namespace) -> Choices:
+    """The options, checked (UsageError: a mistake the user can fix)."""
+    from ..tools.report.compare import parse_campaign
+    from ..tools.report.lists import DEFAULT_LIST_SIZE
+
+    start, end = _date(args.start, "--from"), _date(args.end, "--to")
+    compare = args.compare_before
+    if args.campaign is not None:
+        if start is not None or end is not None:
+            raise UsageError(_("--campaign gives the period: leave out --from and --to"))
+        try:
+            start, end = parse_campaign(args.campaign)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        compare = True
+    if start is not None and end is not None and start > end:
+        raise UsageError(
+            _("--from {first} is after --to {last}").format(
+                first=start.isoformat(), last=end.isoformat()
+            )
+        )
+    exporting = args.csv is not None or args.xlsx is not None
+    if args.members is not None and not exporting:
+        raise UsageError(_("--members needs a file to write: --csv FILE and/or --xlsx FILE"))
+    if args.members is not None:
+        for option, given in (
+            ("--json", args.json),
+            ("--html", args.html is not None),
+            ("--campaign", args.campaign is not None),
+            ("--compare-before", args.compare_before),
+        ):
+            if given:
+                raise UsageError(
+                    _(
+                        "--members writes a member list instead of the report: leave out "
+                        "{option} (give the period with --from and --to)"
+                    ).format(option=option)
+                )
+    if exporting and args.members is None:
+        raise UsageError(
+            _("--csv and --xlsx write a member list: add --members silent|churned|top")
+        )
+    if args.limit is not None and (args.members is None or args.limit < 1):
+        raise UsageError(_("--limit N (1 or more) goes with --members"))
+    if args.list_size is not None and args.list_size < 0:
+        raise UsageError(_("--list-size must be 0 or more"))
+    size = DEFAULT_LIST_SIZE if args.list_size is None else args.list_size
+    return Choices(start, end, compare, _churn_days(args.churn_after), size)
+
+
+def _export(
+    args: argparse.Namespace, store: Any, data: ReportData, period: Period, c: Choices
+) -> int:
+    """Write the ``--members`` list to the ``--csv`` and ``--xlsx`` files."""
+    from ..tools.report.export import write_csv, write_xlsx
+    from ..tools.report.lists import cells, headings, list_title, member_rows
+
+    kind = args.members
+
+    def rows() -> Iterator[list[Any]]:
+        for row in member_rows(store, data, period, kind, c.churn_days, args.limit, args.goal):
+            yield cells(kind, row)
+
+    for path, write in ((args.csv, "csv"), (args.xlsx, "xlsx")):
+        if path is None:
+            continue
+        try:
+            if write == "csv":
+                n = write_csv(Path(path), headings(kind), rows())
+            else:
+                n = write_xlsx(Path(path), list_title(kind), headings(kind), rows())
+        except OSError as err:
+            print(
+                _("error: cannot write {file}: {problem}").format(
+                    file=path, problem=err.strerror or err
+                ),
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            ngettext("wrote {file} ({n} member)", "wrote {file} ({n} members)", n).format(
+                file=path, n=n
+            ),
+            file=sys.stderr,
+        )
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``engage-rules report``: a community report from what a store keeps."""
     from ..errors import PeriodError, ReportDataError
     from ..tools.report.build import build_report, choose_period
+    from ..tools.report.compare import before, comparison
     from ..tools.report.data import read_period, read_store
+    from ..tools.report.lists import read_member_lists
     from .common import open_persistent_store
 
     try:
-        start, end = _date(args.start, "--from"), _date(args.end, "--to")
-        if start is not None and end is not None and start > end:
-            raise UsageError(
-                _("--from {start} is after --to {end}").format(
-                    start=start.isoformat(), end=end.isoformat()
-                )
-            )
-        churn_days = _churn_days(args.churn_after)
+        c = _choices(args)
         store = open_persistent_store(args.store, args.registry)
     except (UsageError, StoreError) as err:
         print(_("error: {message}").format(message=err), file=sys.stderr)
@@ -145,8 +287,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         if typo is not None:
             print(_("error: {message}").format(message=typo), file=sys.stderr)
             return 2
-        period = choose_period(data, start, end)
+        period = choose_period(data, c.start, c.end)
+        if args.members is not None:
+            return _export(args, store, data, period, c)
         counts = read_period(store, data, period, args.goal)
+        earlier = read_period(store, data, before(period), args.goal) if c.compare else None
+        member_lists = (
+            read_member_lists(store, data, period, c.churn_days, c.list_size, args.goal)
+            if c.list_size
+            else None
+        )
     except (ReportDataError, PeriodError) as err:
         print(_("error: {message}").format(message=err), file=sys.stderr)
         return 2
@@ -160,7 +310,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             ).format(goal=args.goal),
             file=sys.stderr,
         )
-    report = build_report(data, counts, churn_days=churn_days)
+    report = build_report(data, counts, churn_days=c.churn_days)
+    if member_lists is not None:
+        report["member_lists"] = member_lists
+    if earlier is not None:
+        report["comparison"] = comparison(
+            report, build_report(data, earlier, churn_days=c.churn_days)
+        )
     if args.html:
         from ..tools.report.html import render_html
 
@@ -168,8 +324,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             Path(args.html).write_text(render_html(report), encoding="utf-8")
         except OSError as err:
             print(
-                _("error: cannot write {file}: {reason}").format(
-                    file=args.html, reason=err.strerror or err
+                _("error: cannot write {file}: {problem}").format(
+                    file=args.html, problem=err.strerror or err
                 ),
                 file=sys.stderr,
             )
