@@ -65,6 +65,7 @@ from typing import Any
 import orjson
 
 from ..errors import StoreError
+from ..i18n import _
 from ..model.decision import Decision, RuleFailure
 from ..model.state import (
     REVOCABLE_MAX,
@@ -208,6 +209,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS processed_id ON processed (id);
 CREATE UNIQUE INDEX IF NOT EXISTS outbox_key ON outbox (key);
 """
 )
+
+
+def cannot_open(path: str, err: Exception) -> str:
+    """Why a SQLite store file cannot be opened, for its :class:`StoreError`."""
+    return _("cannot open SQLite store {path}: {reason}").format(path=path, reason=err)
 
 
 def _upgrade_members(db: sqlite3.Connection) -> None:
@@ -411,13 +417,17 @@ class SQLiteStore:
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                raise StoreError(f"cannot create the directory of {self.path}: {err}") from err
+                raise StoreError(
+                    _("cannot create the directory of {path}: {reason}").format(
+                        path=self.path, reason=err
+                    )
+                ) from err
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=10.0
             )
         except sqlite3.Error as err:
-            raise StoreError(f"cannot open SQLite store {self.path}: {err}") from err
+            raise StoreError(cannot_open(self.path, err)) from err
         try:
             self._setup()
         except BaseException:
@@ -445,7 +455,7 @@ class SQLiteStore:
                 db.execute("ROLLBACK")
                 raise
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"cannot open SQLite store {self.path}: {err}") from err
+            raise StoreError(cannot_open(self.path, err)) from err
 
     def _check_or_create_schema(self) -> None:
         db = self._db
@@ -465,7 +475,9 @@ class SQLiteStore:
                 ],
             )
             return
-        not_ours = f"{self.path} is a SQLite database but not an engage_rules store"
+        not_ours = _("{path} is a SQLite database but not an engage_rules store").format(
+            path=self.path
+        )
         if "meta" not in tables:
             raise StoreError(not_ours)
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
@@ -481,8 +493,10 @@ class SQLiteStore:
             ) from None
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path} was written by a newer engage_rules (store schema {version}); "
-                f"this version reads schema {SCHEMA_VERSION}: upgrade engage_rules"
+                _(
+                    "{path} was written by a newer engage_rules (store schema {version}); "
+                    "this version reads schema {supported}: upgrade engage_rules"
+                ).format(path=self.path, version=version, supported=SCHEMA_VERSION)
             )
         if version < 1:
             raise StoreError(
@@ -805,7 +819,7 @@ class SQLiteStore:
             self._outbox_next = seq
             self._fresh_ids = set(rows.causes)
             fresh: dict[tuple[str, str], str | None] = {
-                (c, m): js for c, m, js, _, _ in rows.members
+                (c, m): js for c, m, js, _version, _hash in rows.members
             }
             fresh.update(dict.fromkeys(rows.members_gone))
             self._fresh_members = fresh
