@@ -67,6 +67,7 @@ from typing import Any
 import orjson
 
 from ..errors import StoreError
+from ..i18n import _
 from ..model.decision import Decision, RuleFailure
 from ..model.state import (
     REVOCABLE_MAX,
@@ -94,6 +95,7 @@ from .batch_rows import (
 )
 from .batch_rows import Rows as _Rows
 from .lock import WriterLock
+from .member_lists import ListedMember, MemberListQuery
 from .records import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_TRACE_RETENTION,
@@ -103,6 +105,7 @@ from .records import (
 from .report_breakdowns import BreakdownTally
 from .reports import ActionTally, MemberTally, ReportQuery
 from .sqlite_breakdowns import sqlite_breakdowns
+from .sqlite_member_lists import member_list
 from .sqlite_reports import (
     action_tally,
     audit_tally,
@@ -226,6 +229,11 @@ CREATE TABLE IF NOT EXISTS member_marks (
 ) WITHOUT ROWID;
 """
 )
+
+
+def cannot_open(path: str, err: Exception) -> str:
+    """Why a SQLite store file cannot be opened, for its :class:`StoreError`."""
+    return _("cannot open SQLite store {path}: {reason}").format(path=path, reason=err)
 
 
 def _upgrade_members(db: sqlite3.Connection) -> None:
@@ -405,6 +413,8 @@ class SQLiteStore:
         self._broken: str | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._inflight: Future[None] | None = None
+        #: Calls that wrote (the member table a report keeps is for one state: _report_key).
+        self._writes = 0
         #: What the batch in flight writes, for reads that do not wait for it: its
         #: causes, and its members' rows (None: deleted).  Replaced, never mutated.
         self._fresh_ids: set[str] = set()
@@ -437,13 +447,17 @@ class SQLiteStore:
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                raise StoreError(f"cannot create the directory of {self.path}: {err}") from err
+                raise StoreError(
+                    _("cannot create the directory of {path}: {reason}").format(
+                        path=self.path, reason=err
+                    )
+                ) from err
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=10.0
             )
         except sqlite3.Error as err:
-            raise StoreError(f"cannot open SQLite store {self.path}: {err}") from err
+            raise StoreError(cannot_open(self.path, err)) from err
         try:
             self._setup()
         except BaseException:
@@ -471,7 +485,7 @@ class SQLiteStore:
                 db.execute("ROLLBACK")
                 raise
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"cannot open SQLite store {self.path}: {err}") from err
+            raise StoreError(cannot_open(self.path, err)) from err
 
     def _check_or_create_schema(self) -> None:
         db = self._db
@@ -491,7 +505,9 @@ class SQLiteStore:
                 ],
             )
             return
-        not_ours = f"{self.path} is a SQLite database but not an engage_rules store"
+        not_ours = _("{path} is a SQLite database but not an engage_rules store").format(
+            path=self.path
+        )
         if "meta" not in tables:
             raise StoreError(not_ours)
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
@@ -507,8 +523,10 @@ class SQLiteStore:
             ) from None
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path} was written by a newer engage_rules (store schema {version}); "
-                f"this version reads schema {SCHEMA_VERSION}: upgrade engage_rules"
+                _(
+                    "{path} was written by a newer engage_rules (store schema {version}); "
+                    "this version reads schema {supported}: upgrade engage_rules"
+                ).format(path=self.path, version=version, supported=SCHEMA_VERSION)
             )
         if version < 1:
             raise StoreError(
@@ -543,6 +561,8 @@ class SQLiteStore:
                 raise StoreError(f"SQLite store {self.path} is closed")
             self._settle()
             try:
+                if write:
+                    self._writes += 1
                 if write and self._writer is not None and not self._writer.held:
                     self._writer.acquire()
                     self._writer_started()
@@ -829,7 +849,7 @@ class SQLiteStore:
             self._outbox_next = seq
             self._fresh_ids = set(rows.causes)
             fresh: dict[tuple[str, str], str | None] = {
-                (c, m): js for c, m, js, _, _ in rows.members
+                (c, m): js for c, m, js, _version, _hash in rows.members
             }
             fresh.update(dict.fromkeys(rows.members_gone))
             self._fresh_members = fresh
@@ -1100,9 +1120,15 @@ class SQLiteStore:
         with self._snapshot() as db, self._decoding("meta"):
             return store_clock(db)
 
+    def _report_key(self, db: sqlite3.Connection, query: ReportQuery) -> str:
+        """What the member table of a report was filled from: the query, and the state
+        of the store (its own writes, and the commits of other connections)."""
+        (version,) = db.execute("PRAGMA data_version").fetchone()
+        return f"{self._writes}:{version}:{query!r}"
+
     def report_members(self, query: ReportQuery) -> MemberTally:
         with self._snapshot() as db, self._decoding("activity"):
-            return member_tally(db, query)
+            return member_tally(db, query, keep=self._report_key(db, query))
 
     def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
         with self._snapshot() as db, self._decoding("activity"):
@@ -1127,6 +1153,11 @@ class SQLiteStore:
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
         with self._snapshot() as db:
             return points_tally(db, query)
+
+    def report_member_list(self, query: MemberListQuery) -> Iterator[ListedMember]:
+        """One member list (member_lists.py), sorted and cut in SQL, row by row."""
+        with self._snapshot() as db, self._decoding("activity"):
+            yield from member_list(db, query, keep=self._report_key(db, query.report))
 
     def traces(
         self,
