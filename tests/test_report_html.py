@@ -186,7 +186,7 @@ def test_the_page_reads_on_a_phone_390_px_wide(
     assert main(["--lang", lang, *args, "--html", str(page)]) == 0
     capsys.readouterr()
     phone = _page_facts(chromium, page, tmp_path / "phone", 390)
-    assert phone["viewport-width"] == "390" and phone["charts-checked"] == "5"
+    assert phone["viewport-width"] == "390" and phone["charts-checked"] == "6"
     assert float(phone["min-svg-text-px"]) >= 11, phone
     assert phone["page-overflow"] == "0", phone
     desktop = _page_facts(chromium, page, tmp_path / "desktop", 1024)

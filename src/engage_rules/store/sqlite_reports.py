@@ -465,6 +465,20 @@ def _retention(
     return out
 
 
+def member_params(q: ReportQuery) -> dict[str, object]:
+    """The parameters of the member table's statements (:func:`members_table`)."""
+    _, params = _where(q)
+    params["first_monday"] = monday(q.start).isoformat()
+    # CAST(julianday(day) AS INTEGER) of the first Monday: days since it, without a
+    # julianday() call per row for the constant.
+    params["first_monday_jd"] = monday(q.start).toordinal() + JULIAN_DAY_OFFSET
+    params["first_month"] = month_start(q.start).isoformat()
+    params["first_month_number"] = q.start.year * 12 + q.start.month
+    params["before"] = date.fromordinal(q.start.toordinal() - 1).isoformat()
+    params["churn"] = q.churn_days
+    return params
+
+
 def members_table(
     db: sqlite3.Connection, q: ReportQuery, params: dict[str, object], keep: str | None
 ) -> None:
@@ -488,15 +502,7 @@ def members_table(
 def member_tally(db: sqlite3.Connection, q: ReportQuery, keep: str | None = None) -> MemberTally:
     """:meth:`~.reports.ReportSource.report_members` in SQL (``keep``: see
     :func:`members_table`)."""
-    _, params = _where(q)
-    params["first_monday"] = monday(q.start).isoformat()
-    # CAST(julianday(day) AS INTEGER) of the first Monday: days since it, without a
-    # julianday() call per row for the constant.
-    params["first_monday_jd"] = monday(q.start).toordinal() + JULIAN_DAY_OFFSET
-    params["first_month"] = month_start(q.start).isoformat()
-    params["first_month_number"] = q.start.year * 12 + q.start.month
-    params["before"] = date.fromordinal(q.start.toordinal() - 1).isoformat()
-    params["churn"] = q.churn_days
+    params = member_params(q)
     table = "temp.report_members"
     try:
         members_table(db, q, params, keep)

@@ -33,7 +33,8 @@ def _section(key: str, report: dict[str, Any], body: str) -> str:
 
 
 def _rows(headers: list[str], rows: list[list[Any]], bold_last: bool = False) -> str:
-    """A table; ``bold_last``: its last row (a total) in bold."""
+    """A table, scrolling sideways when wider than the screen (html.py's ``.scroll``);
+    ``bold_last``: its last row (a total) in bold."""
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
     body = []
     for n, row in enumerate(rows):
@@ -43,7 +44,10 @@ def _rows(headers: list[str], rows: list[list[Any]], bold_last: bool = False) ->
         )
         strong = ' style="font-weight:bold"' if bold_last and n == len(rows) - 1 else ""
         body.append(f"<tr{strong}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def _empty(text: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -26,8 +27,23 @@ from .glossary import partial_days
 def _table(*columns: str, numeric_from: int = 1) -> Table:
     t = Table(show_header=True, header_style="bold", show_edge=True, pad_edge=True)
     for i, name in enumerate(columns):
-        t.add_column(name, justify="right" if i >= numeric_from else "left")
+        t.add_column(name, justify="right" if i >= numeric_from else "left", no_wrap=i == 0)
     return t
+
+
+def _print(console: Console, table: Table) -> None:
+    """Print ``table``; off a terminal, at its own width when wider than the page, so no
+    cell is cut (as text.print_table, which imports this module)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    width = console.width
+    natural = Measurement.get(console, console.options.update_width(10**5), table).maximum
+    console.width = max(width, natural)
+    try:
+        console.print(table)
+    finally:
+        console.width = width
 
 
 def _section(console: Console, report: dict[str, Any], key: str) -> None:
@@ -58,7 +74,7 @@ def _volumes(console: Console, report: dict[str, Any]) -> None:
         shown = f"{day} *" if partial is not None and day >= partial else day
         t.add_row(shown, *(str(counts[k]) for k in v["types"]))
     t.add_row(_("total"), *(str(v["total"][k]) for k in v["types"]), style="bold")
-    console.print(t)
+    _print(console, t)
 
 
 def _day_retention(console: Console, report: dict[str, Any]) -> None:
@@ -77,7 +93,7 @@ def _day_retention(console: Console, report: dict[str, Any]) -> None:
         *(share(r["overall"][n]["rate"]) for n in days),
         style="bold",
     )
-    console.print(t)
+    _print(console, t)
 
 
 def _monthly_retention(console: Console, report: dict[str, Any]) -> None:
@@ -93,7 +109,7 @@ def _monthly_retention(console: Console, report: dict[str, Any]) -> None:
     for c in cohorts:
         cells = [f"{p:.0f}%" for p in c["percent"]] + [""] * (months - len(c["percent"]))
         t.add_row(c["month"], str(c["members"]), *cells)
-    console.print(t)
+    _print(console, t)
 
 
 def _churn(console: Console, report: dict[str, Any]) -> None:
@@ -103,7 +119,7 @@ def _churn(console: Console, report: dict[str, Any]) -> None:
     t.add_row(_("members at the start"), str(c["members_at_start"]))
     t.add_row(_("churned in the period"), str(c["churned_in_period"]))
     t.add_row(_("churn rate"), share(c["rate"]))
-    console.print(t)
+    _print(console, t)
 
 
 def value_label(value: str) -> str:
@@ -128,7 +144,7 @@ def _conversion_by(console: Console, report: dict[str, Any]) -> None:
                 share(r["rate"]),
                 bounds(r["ci95"]),
             )
-        console.print(t)
+        _print(console, t)
 
 
 def _communities(console: Console, report: dict[str, Any]) -> None:
@@ -140,7 +156,7 @@ def _communities(console: Console, report: dict[str, Any]) -> None:
     t = _table(_("community"), _("events"), _("active members"))
     for r in rows:
         t.add_row(r["community"], str(r["events"]), str(r["active_members"]))
-    console.print(t)
+    _print(console, t)
     channels = [(r["community"], ch) for r in rows for ch in r["channels"]]
     if not channels:
         console.print(_("No event named a channel in the period."))
@@ -148,4 +164,4 @@ def _communities(console: Console, report: dict[str, Any]) -> None:
     t = _table(_("community"), _("channel"), _("events"), numeric_from=2)
     for community, ch in channels:
         t.add_row(community, ch["channel"], str(ch["events"]))
-    console.print(t)
+    _print(console, t)
