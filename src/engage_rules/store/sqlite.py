@@ -21,6 +21,8 @@ Layout (schema version 7)::
     errors(seq, json), review(seq, json)
     audit(seq, json, ts, community, action, reason)
     activity(community, member, day, type, events)     daily activity, for reports (2)
+    activity_totals(community, day, type, events)      its totals per day and type (8)
+    member_marks(community, member, mark, day)         members' sources and tags (8)
     traces(seq, event, cause, community, member, ts, json)   rule traces (2)
     replays(key, first_seq, last_seq)      outbox rows each run of a replay committed (3)
     processed_id, outbox_key               unique indexes: ids and keys are looked up (4)
@@ -100,7 +102,9 @@ from .records import (
     ActivityCounter,
     ReportContext,
 )
+from .report_breakdowns import BreakdownTally
 from .reports import ActionTally, MemberTally, ReportQuery
+from .sqlite_breakdowns import sqlite_breakdowns
 from .sqlite_member_lists import member_list
 from .sqlite_reports import (
     action_tally,
@@ -116,7 +120,7 @@ from .sqlite_reports import (
 )
 from .timer_pages import timer_page
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 FORMAT = "engage_rules"
 
 _SCHEMA = (
@@ -208,6 +212,22 @@ CREATE INDEX IF NOT EXISTS replays_key ON replays (key);
 CREATE UNIQUE INDEX IF NOT EXISTS processed_id ON processed (id);
 CREATE UNIQUE INDEX IF NOT EXISTS outbox_key ON outbox (key);
 """
+    + """
+CREATE TABLE IF NOT EXISTS activity_totals (
+    community TEXT NOT NULL,
+    day TEXT NOT NULL,
+    type TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (day, community, type)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS member_marks (
+    community TEXT NOT NULL,
+    member TEXT NOT NULL,
+    mark TEXT NOT NULL,
+    day TEXT NOT NULL,
+    PRIMARY KEY (community, member, mark)
+) WITHOUT ROWID;
+"""
 )
 
 
@@ -291,12 +311,22 @@ UPDATE processed SET ts = coalesce(
 DELETE FROM processed WHERE rowid NOT IN (SELECT min(rowid) FROM processed GROUP BY id);
 DELETE FROM outbox WHERE seq NOT IN (SELECT min(seq) FROM outbox GROUP BY key);
 """
-    + _SCHEMA[_SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS processed_id") :],
+    + _SCHEMA[
+        _SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS processed_id") : _SCHEMA.index(
+            "CREATE TABLE IF NOT EXISTS activity_totals"
+        )
+    ],
     5: _upgrade_members,
     6: report_columns_upgrade(),
     # An outbox row's JSON holds only what its columns do not (_outbox_body); rows
     # written before are read as they are (batch_rows.outbox_action): nothing to rewrite.
     7: "",
+    # Each day's events per (community, type), for a report's volumes (records.DayTotals),
+    # filled from the activity kept so far (replies and channels count from now on).
+    8: _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS activity_totals") :]
+    + "INSERT OR IGNORE INTO activity_totals (community, day, type, events) "
+    "SELECT community, day, type, sum(events) FROM activity WHERE instr(type, ':') = 0 "
+    "GROUP BY community, day, type;\n",
 }
 
 #: The most processed ids one commit forgets (see SQLiteStore._forget_processed).
@@ -913,6 +943,18 @@ class SQLiteStore:
             " ON CONFLICT (day, community, member, type) "
             "DO UPDATE SET events = events + excluded.events",
         )
+        _insert_many(
+            db,
+            "INSERT INTO activity_totals (community, day, type, events)",
+            rows.totals,
+            " ON CONFLICT (day, community, type) DO UPDATE SET events = events + excluded.events",
+        )
+        _insert_many(
+            db,
+            "INSERT INTO member_marks (community, member, mark, day)",
+            rows.marks,
+            " ON CONFLICT (community, member, mark) DO UPDATE SET day = min(day, excluded.day)",
+        )
         if rows.traces:
             _insert_many(
                 db, "INSERT INTO traces (event, cause, community, member, ts, json)", rows.traces
@@ -1035,6 +1077,22 @@ class SQLiteStore:
                 "ORDER BY community, member, day, type"
             ).fetchall()
 
+    def activity_totals(self) -> list[tuple[str, str, str, int]]:
+        """Events per (community, day, type) (records.DayTotals)."""
+        with self._use() as db:
+            return db.execute(
+                "SELECT community, day, type, events FROM activity_totals "
+                "ORDER BY community, day, type"
+            ).fetchall()
+
+    def member_marks(self) -> list[tuple[str, str, str, str]]:
+        """Each member's marks and their first day (records.MemberMarks)."""
+        with self._use() as db:
+            return db.execute(
+                "SELECT community, member, mark, day FROM member_marks "
+                "ORDER BY community, member, mark"
+            ).fetchall()
+
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds
         self._pruned_at = -1e18
@@ -1079,6 +1137,10 @@ class SQLiteStore:
     def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
         with self._snapshot() as db, self._decoding("activity"):
             return experiment_tally(db, query)
+
+    def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
+        with self._snapshot() as db, self._decoding("activity"):
+            return sqlite_breakdowns(db, query)
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         with self._snapshot() as db:
