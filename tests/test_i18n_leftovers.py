@@ -209,3 +209,39 @@ def test_a_runtime_configs_problems_are_worded_in_both_languages(tmp_path: Path)
         message = problem.split(": ", 2)[2]
         assert CJK.search(message) and not english_left(message), problem
     assert not any("short" in p for p in english + chinese)  # a secret is never echoed
+
+
+# -- plugins -v --------------------------------------------------------------------------------
+
+
+def test_the_feature_summaries_are_the_first_paragraphs_of_the_docstrings() -> None:
+    import inspect
+
+    from engage_rules.plugins.builtin import FEATURE_SUMMARIES
+    from engage_rules.plugins.manager import default_registry
+
+    registry = default_registry()
+    builtin = next(p for p in registry.describe() if p["name"] == "builtin")["features"]
+    assert sorted(FEATURE_SUMMARIES) == sorted(builtin)
+    for name, summary in FEATURE_SUMMARIES.items():
+        doc = inspect.cleandoc(type(registry.feature(name)).__doc__ or "")
+        assert " ".join(doc.split("\n\n")[0].split()) == summary, name
+
+
+def test_plugins_describes_the_builtin_features_functions_and_events_in_chinese() -> None:
+    english = run_cli("plugins", "-v").stdout
+    chinese = run_cli("--lang", "zh_CN", "plugins", "-v").stdout
+    assert (
+        "    points        Currencies: `award`, `spend`, `revoke`, and the expiry of credits.\n"
+        in english
+    )
+    assert "    points        货币：`award`、`spend`、`revoke`，以及入账的过期。\n" in chinese
+    # A feature's summary is its docstring's whole first paragraph, not its first line.
+    assert "and the `messaging:` policy: quiet hours and caps." in english
+    assert "    days          n 天的时长\n" in chinese
+    assert re.search(r"^    member\.joined +成员加入了社群$", chinese, re.M)
+    assert re.search(r"^    console +把每个动作作为一行 JSON 输出到标准输出$", chinese, re.M)
+    assert (
+        run_cli("plugins", "--json").stdout
+        == run_cli("--lang", "zh_CN", "plugins", "--json").stdout
+    )
