@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engage_rules.errors import EventError
-from engage_rules.i18n import _, use_language
+from engage_rules.i18n import _, current_language, set_language, use_language
 from engage_rules.model import event_problems
 from engage_rules.model.event_problems import TEMPLATES, in_words
 from engage_rules.model.events import parse_event
@@ -245,3 +245,33 @@ def test_plugins_describes_the_builtin_features_functions_and_events_in_chinese(
         run_cli("plugins", "--json").stdout
         == run_cli("--lang", "zh_CN", "plugins", "--json").stdout
     )
+
+
+def test_the_jsonl_source_logs_a_quarantined_line_in_the_operators_language(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from engage_rules.runtime.config import JsonlSource
+    from engage_rules.runtime.jsonl_source import JsonlReader
+
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"id":"a","type":"x.y","at":"2026-01-01T00:00:00"}\n', "utf-8")
+    logged = {}
+    previous = current_language()
+    for lang in ("en", "zh_CN"):
+        caplog.clear()
+        set_language(lang)  # the process's language: the reader speaks on its own thread
+        try:
+            with caplog.at_level("WARNING", "engage_rules.runtime.jsonl"):
+                source = JsonlSource(type="jsonl", path=str(events))
+                reader = JsonlReader(source, intake=None)  # type: ignore[arg-type]
+                reader.start()
+                assert reader._thread is not None
+                reader._thread.join(timeout=30)  # the file read to its end (follow: false)
+        finally:
+            set_language(previous)
+        assert reader.quarantined == {"bad_time": 1}
+        logged[lang] = [r.getMessage() for r in caplog.records]
+    assert logged["en"] == [
+        "jsonl source: line 1 quarantined: bad_time: `at` must carry a UTC offset (Z or ±HH:MM)"
+    ]
+    assert len(logged["zh_CN"]) == 1 and "`at` 必须带 UTC 偏移（Z 或 ±HH:MM）" in logged["zh_CN"][0]
