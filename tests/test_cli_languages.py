@@ -287,9 +287,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     bad_config.write_text(
         "playbook: community/playbook\n"
         "store: sqlite:///state.db\n"
-        "sources: [{type: webhook, listen: 'nowhere', secret_env: NO_SUCH_VARIABLE}]\n"
+        "sources: [{type: webhook, listen: 'nowhere', secret_env: NO_SUCH_VARIABLE},\n"
+        "  {type: webhook, listen: '127.0.0.1:0', secret: short}, {type: jsonl, follow: maybe}]\n"
         "adapters: {out: {type: console}}\n"
-        "dispatch: {default: elsewhere}\n"
+        "dispatch: {default: elsewhere, workers: 0}\n"
+        "max_batch: 1.5\n"
         "colour: blue\n",
         "utf-8",
     )
@@ -436,6 +438,16 @@ ALLOWED_ENGLISH = {
 OWN_WORDS = re.compile(
     r"^(?:telegram|discord|onebot) \(engage-rules-\w+ [^)]*\)\n(?:  .*\n)*", re.M
 )
+
+
+def test_the_english_sentence_heuristic_finds_sentences_not_code() -> None:
+    text = (
+        "第 3 行：bad_time：`at` must carry an offset\n"
+        "动作：1（award: 1）see the docs for more\n"
+        "文件 /tmp/some long path/x.yaml、选项 --store sqlite:///a b c.db、事件 message.posted\n"
+        "（engage-rules replay PLAYBOOK EVENTS）'quoted words stay here' \"and here too\"\n"
+    )
+    assert english_sentences(text) == ["must carry an offset", "see the docs for more"]
 
 
 def english_sentences(text: str) -> list[str]:
