@@ -131,6 +131,8 @@ def test_the_replay_summary_tells_quarantine_and_the_messaging_policy_in_chinese
     # A JSON decoder's own words stay as the library says them.
     assert "  第 121 行：bad_json：不是合法的 JSON：Input data was truncated\n" in chinese.stderr
     assert "\n消息：延后 29 条、压下 1 条（capped：超出消息上限）\n" in chinese.stderr
+    assert "  quarantined bad_time: 2 (lines 41, 81)\n" in english.stderr
+    assert "  隔离 bad_time：2 个（第 41、81 行）\n" in chinese.stderr
 
 
 # -- explain ---------------------------------------------------------------------------------

@@ -267,7 +267,7 @@ def print_summary(
         lines = [str(q.line) for q in quarantined if q.reason == reason][:LINES_SHOWN]
         if lines:  # none for the second run of a comparison: listed under the first
             text = _("quarantined {reason}: {n} (lines {lines})")
-            print("  " + text.format(reason=reason, n=n, lines=", ".join(lines)), file=err)
+            print("  " + text.format(reason=reason, n=n, lines=_(", ").join(lines)), file=err)
     for q in quarantined[:MAX_ERRORS_SHOWN]:
         text = _("line {line}: {reason}: {message}")
         print(
