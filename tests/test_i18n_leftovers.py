@@ -277,3 +277,31 @@ def test_the_jsonl_source_logs_a_quarantined_line_in_the_operators_language(
         "jsonl source: line 1 quarantined: bad_time: `at` must carry a UTC offset (Z or ±HH:MM)"
     ]
     assert len(logged["zh_CN"]) == 1 and "`at` 必须带 UTC 偏移（Z 或 ±HH:MM）" in logged["zh_CN"][0]
+
+
+@pytest.mark.e2e
+def test_the_webhook_logs_a_quarantined_delivery_in_chinese_and_answers_in_english(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from engage_rules.testing import RecordingPlatform, live_service
+    from runtime_helpers import ENV, PLATFORM_SECRET, write_setup
+
+    previous = current_language()
+    with RecordingPlatform(secret=PLATFORM_SECRET) as platform:
+        set_language("zh_CN")  # the process's: the server answers on its own threads
+        try:
+            with (
+                caplog.at_level("WARNING", "engage_rules"),
+                live_service(write_setup(tmp_path, platform.url), env=ENV) as live,
+            ):
+                event = {**live.event_obj("message.posted", id="e9"), "at": "2026-03-02T10:00:00"}
+                status, body = live.post(event)
+        finally:
+            set_language(previous)
+    english = "`at` must carry a UTC offset (Z or ±HH:MM)"
+    assert (status, body) == (
+        400,
+        {"status": "quarantined", "reason": "bad_time", "message": english},
+    )
+    logged = [r.getMessage() for r in caplog.records if "bad_time" in r.getMessage()]
+    assert len(logged) == 1 and "`at` 必须带 UTC 偏移（Z 或 ±HH:MM）" in logged[0], logged
