@@ -432,12 +432,6 @@ ALLOWED_ENGLISH = {
     # The first line of `completion fish`: a comment of the shell script, code as the rest.
     "completion for fish",
 }
-#: The plugins whose descriptions in `plugins -v` are their own words: the registry takes
-#: them as plain text (RegisterAdapter, RegisterEventType) and the listing cannot reach a
-#: plugin's catalog to translate them (the built-in plugins' are translated).
-OWN_WORDS = re.compile(
-    r"^(?:telegram|discord|onebot) \(engage-rules-\w+ [^)]*\)\n(?:  .*\n)*", re.M
-)
 
 
 def test_the_english_sentence_heuristic_finds_sentences_not_code() -> None:
@@ -455,7 +449,7 @@ def english_sentences(text: str) -> list[str]:
     (quoted, in backticks or brackets: the heuristic of test_i18n_validation; paths,
     options, dotted names, ids)."""
     found = []
-    for line in OWN_WORDS.sub("", text).splitlines():
+    for line in text.splitlines():
         kept = KEPT_AS_WRITTEN.sub(" ", line)
         found += [run for run in english_left(kept) if run not in ALLOWED_ENGLISH]
     return found

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -305,3 +306,46 @@ def test_the_webhook_logs_a_quarantined_delivery_in_chinese_and_answers_in_engli
     )
     logged = [r.getMessage() for r in caplog.records if "bad_time" in r.getMessage()]
     assert len(logged) == 1 and "`at` 必须带 UTC 偏移（Z 或 ±HH:MM）" in logged[0], logged
+
+
+def test_a_plugin_describes_its_adapters_and_event_types_in_the_current_language() -> None:
+    from engage_rules.plugin_api import hookimpl
+    from engage_rules.plugins import build_registry
+
+    def words(english: str, chinese: str) -> Callable[[], str]:
+        return lambda: chinese if current_language() == "zh_CN" else english
+
+    def adapters(self: object, register: Callable[..., None]) -> None:
+        register("pager", lambda settings: None, words("pages people", "呼叫大家"))
+
+    def event_types(self: object, register: Callable[..., None]) -> None:
+        register("pager.paged", words("someone was paged", "有人被呼叫了"))
+        register("pager.plain", "a member joined the community")  # the core's catalog
+
+    plugin = type(
+        "Pager",
+        (),
+        {"register_adapters": hookimpl(adapters), "register_event_types": hookimpl(event_types)},
+    )()
+    registry = build_registry([("pager", plugin)], installed=False)
+    told = {}
+    for lang in ("en", "zh_CN"):
+        with use_language(lang):
+            told[lang] = [
+                registry.adapters["pager"].description_text(),
+                registry.event_types["pager.paged"].description_text(),
+                registry.event_types["pager.plain"].description_text(),
+            ]
+    assert told["en"] == ["pages people", "someone was paged", "a member joined the community"]
+    assert told["zh_CN"] == ["呼叫大家", "有人被呼叫了", "成员加入了社群"]
+    listed = run_cli("--lang", "zh_CN", "plugins", "-v", registry=registry).stdout
+    assert re.search(r"^    pager\.paged +有人被呼叫了$", listed, re.M)
+
+
+def test_the_platform_plugins_describe_their_adapters_and_events_in_chinese() -> None:
+    chinese = run_cli("--lang", "zh_CN", "plugins", "-v").stdout
+    english = run_cli("plugins", "-v").stdout
+    assert re.search(r"^    telegram +Telegram Bot API：接收群消息", chinese, re.M)
+    assert re.search(r"^    discord +Discord：从网关接收消息", chinese, re.M)
+    assert re.search(r"^    onebot\.poke +成员在 QQ 群里戳了另一位成员（戳一戳）", chinese, re.M)
+    assert re.search(r"^    onebot\.poke +a member poked another in a QQ group", english, re.M)

@@ -189,16 +189,18 @@ def register_adapters(register: RegisterAdapter) -> None:
     register(
         "onebot",
         make_adapter,
-        "QQ groups through OneBot v11 (NapCat, go-cqhttp, Lagrange.OneBot, LLOneBot): "
-        "messages, recalls, joins, leaves and join requests in; messages, recalls, mutes, "
-        "kicks, titles, essence messages and join answers out",
+        lambda: _(
+            "QQ groups through OneBot v11 (NapCat, go-cqhttp, Lagrange.OneBot, LLOneBot): "
+            "messages, recalls, joins, leaves and join requests in; messages, recalls, mutes, "
+            "kicks, titles, essence messages and join answers out"
+        ),
     )
 
 
 @hookimpl
 def register_event_types(register: RegisterEventType) -> None:
     for name, description in EVENT_TYPES.items():
-        register(name, description)
+        register(name, lambda text=description: _(text))
 
 
 @hookimpl
