@@ -431,6 +431,8 @@ ALLOWED_ENGLISH = {
     "Expecting property name enclosed in double quotes",
     # The first line of `completion fish`: a comment of the shell script, code as the rest.
     "completion for fish",
+    # A product's name, as its maker writes it (the telegram adapter's description).
+    "Telegram Bot API",
 }
 
 

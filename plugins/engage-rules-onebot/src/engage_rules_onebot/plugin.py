@@ -200,7 +200,12 @@ def register_adapters(register: RegisterAdapter) -> None:
 @hookimpl
 def register_event_types(register: RegisterEventType) -> None:
     for name, description in EVENT_TYPES.items():
-        register(name, lambda text=description: _(text))
+        register(name, _in_current_language(description))
+
+
+def _in_current_language(text: str) -> Callable[[], str]:
+    """A function returning ``text`` (marked with ``_.N_``) in the current language."""
+    return lambda: _(text)
 
 
 @hookimpl
