@@ -99,6 +99,7 @@ class _Compiler:
             classifiers=dict(registry.classifiers),
             segment_names=frozenset(self._spec.segments),
             scales=self._spec.currency_scales(),
+            person_currencies=self._spec.person_currencies(),
             experiments={name: shares(e.variants) for name, e in self._spec.experiments.items()},
         )
         self._rules: list[CompiledRule] = []

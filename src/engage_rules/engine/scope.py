@@ -70,6 +70,8 @@ class ActionScope(EvalContext):
         self.rule = rule
         #: How deeply engine-run action sequences nest here (a flow starting a flow).
         self.depth = 0
+        if env.person_currencies:
+            self.persons = effects.state
 
     # -- reading --------------------------------------------------------------------------
     # Executors read these once or more per action: at run time they are properties over
@@ -125,6 +127,7 @@ class ActionScope(EvalContext):
         scope.match = self.match  # what the rule's detectors found, for `{{ match }}`
         scope.refusal = self.refusal
         scope.depth = self.depth
+        scope.persons = self.persons
         return scope
 
     def value(self, action: CompiledAction, name: str, default: Any = None) -> Any:

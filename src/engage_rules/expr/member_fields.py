@@ -33,6 +33,15 @@ def _units(scales: Mapping[str, int], balances: Mapping[str, int]) -> dict[str, 
     return {k: _unit(scales, k, v) for k, v in balances.items()}
 
 
+def _balances(c: Any, m: Any) -> dict[str, int]:
+    """Every balance of ``m``: its group currencies', and its person's person-wide ones."""
+    person = c.env.person_currencies
+    own = {k: v for k, v in m.balances.items() if k not in person}
+    held = c.wallet(m, next(iter(person)))
+    own.update((k, v) for k, v in held.balances.items() if k in person)
+    return dict(sorted(own.items()))
+
+
 #: Names the field expressions may use besides ``_m``, ``_now``, ``_cur`` and ``c``.
 FIELD_GLOBALS: dict[str, Any] = {
     "__builtins__": {},
@@ -42,6 +51,7 @@ FIELD_GLOBALS: dict[str, Any] = {
     "_ZERO": timedelta(0),
     "_unit": _unit,
     "_units": _units,
+    "_balances": _balances,
 }
 
 _LEVEL_FLOOR = "(c.env.level_floor or (None, None))"
@@ -52,9 +62,14 @@ MEMBER_FIELDS: dict[str, str] = {
     "name": "(_m.name or _m.id)",
     "roles": "list(_m.roles)",
     # Currencies with decimals are kept in minor units and read in units.
-    "points": "(_unit(c.env.scales, _cur, _m.balances.get(_cur, 0)) if c.env.scales "
-    "else _m.balances.get(_cur, 0))",
-    "balances": "(_units(c.env.scales, _m.balances) if c.env.scales else dict(_m.balances))",
+    # A person-wide currency (docs/reference.md §4.3) is held by the member's person.
+    "points": "(_unit(c.env.scales, _cur, (c.wallet(_m, _cur) if c.env.person_currencies "
+    "else _m).balances.get(_cur, 0)) if c.env.scales "
+    "else (c.wallet(_m, _cur) if c.env.person_currencies else _m).balances.get(_cur, 0))",
+    "balances": "(_units(c.env.scales, _balances(c, _m) if c.env.person_currencies "
+    "else _m.balances) if c.env.scales "
+    "else (_balances(c, _m) if c.env.person_currencies else dict(_m.balances)))",
+    "person": "_m.person",
     # A member not placed on the ladder yet (that happens once its first event is
     # decided): the rules of that event see the lowest step.
     "level": f"(_m.level if _m.level is not None else {_LEVEL_FLOOR}[0])",

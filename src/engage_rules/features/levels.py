@@ -52,6 +52,7 @@ from ..lang.action_params import ActionSpec, LockLevelParams, SetLevelParams
 from ..lang.loader import ActionCall
 from ..model.decision import Decision, RuleFailure
 from ..model.events import internal_event
+from ..model.persons import holder
 from ..model.state import EPOCH, MemberState, Timer, from_ts, ts
 
 if TYPE_CHECKING:
@@ -69,6 +70,14 @@ _EPS = 1e-6
 _TIMED_MEMBER_FIELDS = {"silent_for", "account_age", "strikes"}
 _TIMED_NAMES = {"now": "`now`", "event": "`event`", "match": "`match`"}
 _TIMED_FUNCTIONS = {"duplicates"}
+
+
+def _source(engine: Effects, m: MemberState, currency: str) -> MemberState:
+    """Who holds what ``m`` earned of ``currency``: its person for a person-wide currency
+    (docs/reference.md §4.3), else ``m``."""
+    if m.person is None or currency not in engine.playbook.env.person_currencies:
+        return m
+    return holder(engine.state, m)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +125,8 @@ class CompiledLevels:
         if currency is not None and not self.windows and not self.streaks:
             # A currency measure only changes with the member's ledger: the common case,
             # neither a promotion nor a demotion due, is settled with a few lookups.
-            held = m.earned.get(currency, 0) - m.forfeited.get(currency, 0)
+            src = _source(engine, m, currency)
+            held = src.earned.get(currency, 0) - src.forfeited.get(currency, 0)
             pos = self.positions.get(m.level)
             if pos is not None and (pos + 1 == len(steps) or held < steps[pos + 1].at):
                 below = self.below
@@ -177,7 +187,8 @@ class CompiledLevels:
     ) -> float | None:
         currency = self.currency
         if currency is not None:
-            return m.earned.get(currency, 0) - m.forfeited.get(currency, 0)
+            src = _source(engine, m, currency)
+            return src.earned.get(currency, 0) - src.forfeited.get(currency, 0)
         pb = engine.playbook
         c = EvalContext(
             self.idle(),
@@ -190,6 +201,8 @@ class CompiledLevels:
             pb.timezone,
             pb.env,
         )
+        if pb.env.person_currencies:
+            c.persons = engine.state
         try:
             value = self.fn(c)
         except Exception as err:

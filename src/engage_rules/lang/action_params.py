@@ -262,6 +262,33 @@ class RedeemParams(Targeted):
     reason: Templated | None = None
 
 
+class BindCodeParams(Targeted):
+    """Parameters of `bind_code`: issue a one-time code that links another account."""
+
+    expires: Duration = Field(
+        default=timedelta(minutes=10), description="How long the code is valid (default 10m)"
+    )
+    length: int = Field(default=6, ge=4, le=16, description="Characters of the code (4-16)")
+    secret: Templated | None = Field(
+        default=None,
+        description="Mixed into the code (a `vars` entry kept out of the playbook's "
+        "repository), so nobody can work a code out from the events",
+    )
+
+    @field_validator("expires")
+    @classmethod
+    def _expires(cls, v: timedelta) -> timedelta:
+        if not timedelta(seconds=10) <= v <= timedelta(days=30):
+            raise ValueError("`expires` must be between 10s and 30d")
+        return v
+
+
+class BindParams(Targeted):
+    """Parameters of `bind`: redeem a bind code."""
+
+    code: Templated = Field(description="The code (templated: `{{ event.data.code }}`)")
+
+
 class EnterDrawParams(Targeted):
     """Parameters of `enter_draw`: enter the member in a draw's current pool."""
 

@@ -395,6 +395,20 @@ class CurrencySpec(Strict):
         le=6,
         description="Decimal places of its amounts (2: 199.90); kept exactly, as whole minor units",
     )
+    scope: Literal["group", "person"] = Field(
+        default="group",
+        description="`group`: each group (community) keeps its own balance; `person`: one "
+        "balance shared by every linked account of a person, across groups and platforms",
+    )
+
+    @model_validator(mode="after")
+    def _person_scope(self) -> CurrencySpec:
+        if self.scope == "person" and self.expires_after is not None:
+            raise ValueError(
+                "a currency with `scope: person` cannot have `expires_after` "
+                "(person-wide credits do not expire)"
+            )
+        return self
 
 
 class ShopCodesSpec(Strict):
@@ -785,6 +799,12 @@ class PlaybookSpec(Strict):
             for c in self.currencies
             if isinstance(c, CurrencySpec) and c.decimals
         }
+
+    def person_currencies(self) -> frozenset[str]:
+        """The currencies declared ``scope: person`` (docs/reference.md §4.3)."""
+        return frozenset(
+            c.name for c in self.currencies if isinstance(c, CurrencySpec) and c.scope == "person"
+        )
 
     def currency_expiry(self) -> dict[str, float]:
         """Seconds after which credits of each expiring currency expire."""

@@ -23,6 +23,7 @@ from ..features.levels import LevelsFeature
 from ..features.lottery import LotteryFeature
 from ..features.messaging import MessagingFeature
 from ..features.moderation import ModerationFeature
+from ..features.persons import PersonsFeature
 from ..features.platform import PlatformFeature
 from ..features.points import PointsFeature
 from ..features.posts import PostsFeature
@@ -66,6 +67,7 @@ EVENT_TYPES: dict[str, str] = {
     "redeem.requested": "a member asked to redeem an item (data.item)",
     "member.opted_out": "a member stopped direct messages",
     "member.opted_in": "a member allowed direct messages again",
+    "member.linked": "the operator's system linked the member to a person (data.person)",
     # internal events (raised by the engine)
     "member.level_changed": "internal: level changed (data.from, data.to, data.direction)",
     "badge.granted": "internal: a badge was granted",
@@ -78,6 +80,9 @@ EVENT_TYPES: dict[str, str] = {
     "shop.redeemed": "internal: a member redeemed a shop item (data.item, data.code)",
     "member.silent": "internal: a member has been silent for a configured time",
     "post.reached": "internal: a post reached a post_reached rule's counts (its author)",
+    "person.code_issued": "internal: bind_code issued a code (data.code, data.expires)",
+    "person.linked": "internal: bind linked the member to a person (data.person, "
+    "data.community, data.member: the other account)",
 }
 
 
@@ -102,6 +107,7 @@ def register_features(register: RegisterFeature) -> None:
         LeaderboardsFeature(),
         ShopFeature(),
         DrawsFeature(),
+        PersonsFeature(),
         # Last: they read what every other feature's expressions use (CompileContext.used).
         PostsFeature(),
         SignalsFeature(),
