@@ -22,6 +22,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..features.persons import uses_persons
+from ..i18n import _
 from .args import duration_seconds, parse_time, positive_int
 from .compare import load_all, report_parts
 
@@ -131,6 +133,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     try:
         workers = sorted(client.scheduler_info()["workers"])
         count = args.partitions or len(workers)
+        persons = [pb.name for pb in playbooks if uses_persons(pb)]
+        if persons and count > 1:
+            print(
+                _(
+                    "error: {name} uses persons: person-wide state crosses communities, "
+                    "so it cannot be split by community; backtest it with --partitions 1"
+                ).format(name=persons[0]),
+                file=sys.stderr,
+            )
+            return 2
         loaded = [portable(pb) for pb in playbooks]
         actors = [
             client.submit(
@@ -224,7 +236,7 @@ def _send(paths: Sequence[str], actors: Sequence[Any], refused: Refused) -> None
     ticks = Ticks()
     count = len(actors)
     pending: list[Any] = [None] * count
-    buffers: list[list[tuple[int, bytes]]] = [[] for _ in actors]
+    buffers: list[list[tuple[int, bytes]]] = [[] for _actor in actors]
     read = 0
     for line, raw in _readable(stream_lines(paths)):
         item = parse_line(line, raw)

@@ -173,8 +173,10 @@ class ActionScope(EvalContext):
         member: str | None,
         params: dict[str, Any],
         at: datetime | None = None,
+        community: str | None = None,
     ) -> ActionRecord:
-        """Record that ``action`` took effect for ``member`` (its output line)."""
+        """Record that ``action`` took effect for ``member`` (its output line), in the
+        event's community unless ``community`` names another."""
         event = self.event
         record = ActionRecord(
             None,
@@ -184,7 +186,7 @@ class ActionScope(EvalContext):
             event.id,
             at or event.at,
             params,
-            event.community,
+            community or event.community,
             action.key_source,
         )
         self.d.actions.append(record)

@@ -32,8 +32,8 @@ import hashlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..compile.feature import ActionDef, BaseFeature, CompileContext, FeaturePlan
-from ..compile.playbook import CompiledAction
+from ..compile.feature import ActionDef, BaseFeature, CompileContext, FeatureKey, FeaturePlan
+from ..compile.playbook import CompiledAction, CompiledPlaybook
 from ..engine.scope import ActionScope
 from ..errors import ActionRefused
 from ..i18n import _
@@ -56,6 +56,32 @@ ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 KEEP_EXPIRED = 86400.0
 #: The longest person id.
 MAX_PERSON_ID = 256
+#: The actions that make a playbook use persons (with a person-wide currency).
+PERSON_ACTIONS = frozenset({"bind", "bind_code"})
+
+
+class PersonsPlan:
+    """Whether the playbook uses persons: found on first use (every action compiled)."""
+
+    used: bool | None = None
+
+
+PERSONS_PLAN: FeatureKey[PersonsPlan] = FeatureKey("persons")
+
+
+def uses_persons(playbook: CompiledPlaybook) -> bool:
+    """Whether ``playbook`` uses persons: it declares a currency ``scope: person`` or
+    has a `bind_code` or `bind` action.  Only then does ``member.linked`` link, and only
+    then is person-wide state in play (the Kafka worker refuses such a playbook)."""
+    plan = playbook.data(PERSONS_PLAN)
+    if plan is not None and plan.used is not None:
+        return plan.used
+    used = bool(playbook.env.person_currencies) or any(
+        a.name in PERSON_ACTIONS for a in playbook.actions
+    )
+    if plan is not None:
+        plan.used = used
+    return used
 
 
 def make_code(playbook: str, secret: str, m: MemberState, cause: str, length: int, n: int) -> str:
@@ -156,8 +182,9 @@ def do_bind(run: ActionScope, action: CompiledAction) -> None:
 def apply_linked(
     engine: Effects, ev: Event, m: MemberState | None, d: Decision, queue: Any
 ) -> None:
-    """``member.linked`` (before rules): link the member to ``data.person``."""
-    if m is None:
+    """``member.linked`` (before rules): link the member to ``data.person`` — in a
+    playbook that uses persons (:func:`uses_persons`)."""
+    if m is None or not uses_persons(engine.playbook):
         return
     person = ev.data.get("person")
     if not isinstance(person, str) or not 1 <= len(person) <= MAX_PERSON_ID:
@@ -207,4 +234,4 @@ class PersonsFeature(BaseFeature):
         ]
 
     def compile(self, ctx: CompileContext) -> FeaturePlan | None:
-        return FeaturePlan(before={"member.linked": (apply_linked,)})
+        return FeaturePlan(data=PersonsPlan(), before={"member.linked": (apply_linked,)})

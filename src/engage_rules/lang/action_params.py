@@ -173,6 +173,21 @@ class MessageParams(Targeted):
         return self
 
 
+class RoutedMessageParams(MessageParams):
+    """Parameters of `send` and `broadcast`: a message, and where it goes."""
+
+    community: Templated | None = Field(
+        default=None,
+        description="The group (community) to send to (templated): for `send`, the "
+        "member's account there, an account of the same person (docs/reference.md §4.3)",
+    )
+    platform: Templated | None = Field(
+        default=None,
+        description="The platform (adapter) to deliver through (templated; default: the "
+        "event's, else the group's)",
+    )
+
+
 class EmitParams(Params):
     """Parameters of `emit`: an event type and its data."""
 

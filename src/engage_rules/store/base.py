@@ -344,8 +344,7 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
         if d.actions:
             b.actions.extend(d.actions)
             event = d.event
-            if event is not None and event.platform is not None:
-                _collect_platforms(d.actions, event.platform, b.platforms)
+            _collect_platforms(d.actions, event.platform if event else None, b.platforms)
         if d.timers_added:
             for t in d.timers_added:
                 timers[t.id] = t
@@ -365,12 +364,29 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
     return b
 
 
+#: Actions that may name the platform they go through (`platform:`).
+ROUTED_ACTIONS = frozenset({"send", "broadcast"})
+
+
+def action_platform(action: ActionRecord, platform: str | None) -> str | None:
+    """The platform ``action`` is delivered through: the one a `send` or `broadcast`
+    names (its `platform:`), else ``platform``, that of the event that caused it."""
+    if action.type in ROUTED_ACTIONS:
+        chosen = action.params.get("platform")
+        if isinstance(chosen, str) and chosen:
+            return chosen
+    return platform
+
+
 def _collect_platforms(
-    actions: list[ActionRecord], platform: str, platforms: dict[str, str]
+    actions: list[ActionRecord], platform: str | None, platforms: dict[str, str]
 ) -> None:
-    """Note the platform of the event that caused ``actions`` (the first one noted wins)."""
+    """Note the platform of each of ``actions``: its own (:func:`action_platform`), else
+    that of the event that caused them (the first one noted wins)."""
     for a in actions:
-        platforms.setdefault(a.key, platform)
+        chosen = action_platform(a, platform)
+        if chosen is not None:
+            platforms.setdefault(a.key, chosen)
 
 
 def rule_error_from_json(d: dict[str, Any]) -> RuleFailure:

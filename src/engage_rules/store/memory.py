@@ -40,6 +40,7 @@ from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.state import LedgerEntry, MemberState, State, Timer, ts
 from .base import (
     OutboxItem,
+    action_platform,
     check_outbox_query,
     collect,
     completed,
@@ -207,10 +208,12 @@ class MemoryStore:
                 added.append(cause)
             if d.actions and keep_actions:
                 event = d.event
-                if event is not None and event.platform is not None:
-                    start = len(records)
-                    for i in range(start, start + len(d.actions)):
-                        self._platforms[i] = event.platform
+                platform = event.platform if event is not None else None
+                start = len(records)
+                for i, a in enumerate(d.actions, start):
+                    chosen = action_platform(a, platform)
+                    if chosen is not None:
+                        self._platforms[i] = chosen
                 records.extend(d.actions)
             if d.errors:
                 self._log(self._errors, d.errors)
