@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from .._util.durations import Duration, WrittenDurations
+from ..i18n import _
 from .names import check_name
 
 Templated = str
@@ -294,7 +295,7 @@ class BindCodeParams(Targeted):
     @classmethod
     def _expires(cls, v: timedelta) -> timedelta:
         if not timedelta(seconds=10) <= v <= timedelta(days=30):
-            raise ValueError("`expires` must be between 10s and 30d")
+            raise ValueError(_("`expires` must be between 10s and 30d"))
         return v
 
 

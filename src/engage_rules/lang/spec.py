@@ -27,6 +27,7 @@ from .._util.cron import check_cron
 from .._util.durations import Duration as Duration
 from .._util.durations import WrittenDurations
 from .._util.zones import zone, zone_problem
+from ..i18n import _
 from .names import EVENT_TYPE as _EVENT_TYPE
 from .names import MAX_NAME, NAME, check_name, event_type_problem
 
@@ -405,8 +406,10 @@ class CurrencySpec(Strict):
     def _person_scope(self) -> CurrencySpec:
         if self.scope == "person" and self.expires_after is not None:
             raise ValueError(
-                "a currency with `scope: person` cannot have `expires_after` "
-                "(person-wide credits do not expire)"
+                _(
+                    "a currency with `scope: person` cannot have `expires_after` "
+                    "(person-wide credits do not expire)"
+                )
             )
         return self
 
