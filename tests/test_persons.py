@@ -51,7 +51,8 @@ rules:
     do: [{reply: {text: "{{ member.points }} {{ member.balances }} {{ member.person }}"}}]
   - id: dm-in
     on: custom.dm
-    do: [{send: {text: hello, community: "{{ event.data.group }}", platform: "{{ event.data.platform }}"}}]
+    do:
+      - send: {text: hello, community: "{{ event.data.group }}", platform: "{{ event.data.platform }}"}
     refused: [{reply: {text: "no account: {{ refusal.community }}"}}]
   - id: shout
     on: custom.shout
@@ -128,7 +129,7 @@ def test_a_bind_code_links_two_accounts_and_their_points_add_up() -> None:
     assert len(code) == 6 and code.isalnum() and not set(code) & set("01OI")
     assert w.texts(issued) == [f"code {code}"]
     out = w("custom.bind", "a2", "qq", code=code)
-    bind = [a for a in out if a.type == "bind"][0]
+    bind = next(a for a in out if a.type == "bind")
     assert bind.params == {"code": code, "person": "tg/alice"}
     assert w.texts(out) == ["linked to tg/alice with alice"]
     person = w.member(PERSONS, "tg/alice")
@@ -163,7 +164,7 @@ def test_a_revoke_reverses_a_person_wide_award_made_in_the_group() -> None:
     w = _linked_world()
     w("message.posted", "alice", "tg", message_id="m9")
     out = w("message.deleted", "alice", "tg", message_id="m9")
-    revoke = [a for a in out if a.type == "revoke"][0]
+    revoke = next(a for a in out if a.type == "revoke")
     reversed_ = {(r["currency"], r["amount"]) for r in revoke.params["reversed"]}
     assert reversed_ == {("coins", 1), ("points", 5)}  # the group's coins, the person's points
     assert w.member(PERSONS, "tg/alice").balances["points"] == 10
