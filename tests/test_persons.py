@@ -52,7 +52,10 @@ rules:
   - id: dm-in
     on: custom.dm
     do:
-      - send: {text: hello, community: "{{ event.data.group }}", platform: "{{ event.data.platform }}"}
+      - send:
+          text: hello
+          community: "{{ event.data.group }}"
+          platform: "{{ event.data.platform }}"
     refused: [{reply: {text: "no account: {{ refusal.community }}"}}]
   - id: shout
     on: custom.shout
