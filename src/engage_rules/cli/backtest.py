@@ -120,6 +120,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     playbooks = load_all(paths, args.registry)
     if playbooks is None:
         return 1
+    if not _splittable(playbooks, args.partitions or 1):
+        return 2
     try:
         import distributed
     except ImportError:
@@ -133,15 +135,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     try:
         workers = sorted(client.scheduler_info()["workers"])
         count = args.partitions or len(workers)
-        persons = [pb.name for pb in playbooks if uses_persons(pb)]
-        if persons and count > 1:
-            print(
-                _(
-                    "error: {name} uses persons: person-wide state crosses communities, "
-                    "so it cannot be split by community; backtest it with --partitions 1"
-                ).format(name=persons[0]),
-                file=sys.stderr,
-            )
+        if not _splittable(playbooks, count):
             return 2
         loaded = [portable(pb) for pb in playbooks]
         actors = [
@@ -161,6 +155,22 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _splittable(playbooks: Sequence[CompiledPlaybook], parts: int) -> bool:
+    """Whether the playbooks can be backtested in ``parts`` parts: one that uses persons
+    (docs/reference.md §4.3) cannot be split by community.  Says why when not."""
+    persons = [pb.name for pb in playbooks if uses_persons(pb)]
+    if persons and parts > 1:
+        print(
+            _(
+                "error: {name} uses persons: person-wide state crosses communities, "
+                "so it cannot be split by community; backtest it with --partitions 1"
+            ).format(name=persons[0]),
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def run_parts(
