@@ -37,6 +37,7 @@ import orjson
 
 from ..errors import StoreError
 from ..model.decision import ActionRecord, Decision, RuleFailure
+from ..model.persons import PERSONS
 from ..model.state import LedgerEntry, MemberState, State, Timer, ts
 from .base import (
     OutboxItem,
@@ -63,6 +64,7 @@ from .reports import (
     ReportQuery,
     member_rows,
     newest_day,
+    points_entries,
     tally_actions,
     tally_audit,
     tally_daily_active,
@@ -470,7 +472,7 @@ class MemoryStore:
     # -- report aggregates (reports.py: the reference implementation) ------------------
     # A report reads history: without ``keep_history`` each of these raises StoreError.
     def report_communities(self) -> list[str]:
-        names = set(self.open().communities)
+        names = set(self.open().communities) - {PERSONS}  # (persons are not a group)
         names.update(row[0] for row in self._activity_rows())
         return sorted(names)
 
@@ -499,7 +501,7 @@ class MemoryStore:
         return tally_audit(query, self._audit)
 
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
-        return tally_points(query, ((c, e) for c, _, e in self.ledgers(query.community)))
+        return tally_points(query, points_entries(self.ledgers, query))
 
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds
