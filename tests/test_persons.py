@@ -336,3 +336,64 @@ def test_events_of_the_persons_community_are_quarantined() -> None:
     with pytest.raises(EventError) as err:
         parse_event(line)
     assert err.value.reason == "wrong_type"
+
+
+BADGES = """
+engage_rules: 1
+name: person-badges
+currencies: [{name: points, scope: person}]
+badges:
+  fan: {name: 铁杆粉丝, title: true, scope: person}
+  local: {name: 本群之星}
+rules:
+  - id: grant
+    on: custom.grant
+    do: [{grant_badge: fan}, {grant_badge: local}]
+  - id: take
+    on: custom.take
+    do: [{revoke_badge: fan}]
+  - id: show
+    on: custom.show
+    do: [{reply: {text: "{{ member.badges }} {{ member.titles }}"}}]
+"""
+
+
+def test_a_person_wide_badge_shows_in_every_group_of_the_person() -> None:
+    w = World(BADGES)
+    w("member.linked", "alice", "tg", person="P1")
+    w("member.linked", "a2", "qq", person="P1")
+    out = w("custom.grant", "alice", "tg")
+    assert [(a.type, a.member, a.community, a.params["badge"]) for a in out] == [
+        ("grant_badge", "alice", "tg", "fan"),
+        ("grant_badge", "alice", "tg", "local"),
+    ]
+    assert w.texts(w("custom.show", "a2", "qq")) == ['["fan"] ["fan"]']
+    assert w.texts(w("custom.show", "alice", "tg")) == ['["fan", "local"] ["fan"]']
+    assert w("custom.grant", "a2", "qq")[0].params["badge"] == "local"  # fan: held already
+    w("custom.take", "a2", "qq")
+    assert w.texts(w("custom.show", "alice", "tg")) == ['["local"] []']
+
+
+def test_badges_move_to_the_person_when_accounts_are_linked() -> None:
+    w = World(BADGES)
+    w("custom.grant", "alice", "tg")
+    w("custom.grant", "a2", "qq")
+    w("member.linked", "alice", "tg", person="P1")
+    w("member.linked", "a2", "qq", person="P1")
+    person = w.member(PERSONS, "P1")
+    assert person.badges["fan"]["count"] == 2 and person.titles == ["fan"]
+    assert person.badges["fan"]["granted_at"] == (T0 + timedelta(seconds=1)).isoformat()
+    assert w.member("tg", "alice").badges.keys() == {"local"}
+    assert w.member("qq", "a2").titles == []
+    assert w.texts(w("custom.show", "a2", "qq")) == ['["fan", "local"] ["fan"]']
+
+
+def test_a_person_wide_badge_cannot_have_tiers_or_expire() -> None:
+    text = BADGES.replace(
+        "fan: {name: 铁杆粉丝, title: true, scope: person}",
+        "fan: {name: 铁杆粉丝, scope: person, revoke_after: 30d}",
+    )
+    with pytest.raises(PlaybookError) as err:
+        playbook(text)
+    assert "test.yaml:6:" in str(err.value)
+    assert "`scope: person` cannot have `tiers` or `revoke_after`" in str(err.value)

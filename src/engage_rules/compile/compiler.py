@@ -100,6 +100,7 @@ class _Compiler:
             segment_names=frozenset(self._spec.segments),
             scales=self._spec.currency_scales(),
             person_currencies=self._spec.person_currencies(),
+            person_badges=self._spec.person_badges(),
             experiments={name: shares(e.variants) for name, e in self._spec.experiments.items()},
         )
         self._rules: list[CompiledRule] = []

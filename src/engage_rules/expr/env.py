@@ -58,6 +58,8 @@ class ExprEnv:
     #: The currencies declared ``scope: person``: held by the member's person, read
     #: through :meth:`EvalContext.wallet` (docs/reference.md §4.3).
     person_currencies: frozenset[str] = frozenset()
+    #: The badges declared ``scope: person``: held by the member's person.
+    person_badges: frozenset[str] = frozenset()
 
     def with_functions(self, extra: Mapping[str, FunctionSpec]) -> ExprEnv:
         """This environment with more functions (``extra`` wins over the same names)."""
@@ -70,4 +72,5 @@ class ExprEnv:
             self.experiments,
             self.scales,
             self.person_currencies,
+            self.person_badges,
         )

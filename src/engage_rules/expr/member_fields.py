@@ -33,6 +33,22 @@ def _units(scales: Mapping[str, int], balances: Mapping[str, int]) -> dict[str, 
     return {k: _unit(scales, k, v) for k, v in balances.items()}
 
 
+def _badges(c: Any, m: Any) -> list[str]:
+    """``m``'s badges: its own, and its person's person-wide ones (sorted)."""
+    held = c.badge_holder(m)
+    return sorted(set(m.badges) | set(held.badges)) if held is not m else sorted(m.badges)
+
+
+def _titles(c: Any, m: Any) -> list[str]:
+    """``m``'s titles in the order earned: its own, then its person's."""
+    held = c.badge_holder(m)
+    return (
+        [*m.titles, *(t for t in held.titles if t not in m.titles)]
+        if held is not m
+        else list(m.titles)
+    )
+
+
 def _balances(c: Any, m: Any) -> dict[str, int]:
     """Every balance of ``m``: its group currencies', and its person's person-wide ones."""
     person = c.env.person_currencies
@@ -52,6 +68,8 @@ FIELD_GLOBALS: dict[str, Any] = {
     "_unit": _unit,
     "_units": _units,
     "_balances": _balances,
+    "_badges": _badges,
+    "_titles": _titles,
 }
 
 _LEVEL_FLOOR = "(c.env.level_floor or (None, None))"
@@ -74,8 +92,9 @@ MEMBER_FIELDS: dict[str, str] = {
     # decided): the rules of that event see the lowest step.
     "level": f"(_m.level if _m.level is not None else {_LEVEL_FLOOR}[0])",
     "level_name": f"(_m.level_name if _m.level is not None else {_LEVEL_FLOOR}[1])",
-    "badges": "sorted(_m.badges)",
-    "titles": "list(_m.titles)",
+    # Person-wide badges (docs/reference.md §4.3) are held by the member's person.
+    "badges": "(_badges(c, _m) if c.env.person_badges else sorted(_m.badges))",
+    "titles": "(_titles(c, _m) if c.env.person_badges else list(_m.titles))",
     "tags": "_m.tag_names(_now)",
     "strikes": "_m.active_strikes(_now)",
     "status": "_m.status_at(_now)",

@@ -201,7 +201,7 @@ class CompiledLevels:
             pb.timezone,
             pb.env,
         )
-        if pb.env.person_currencies:
+        if pb.env.person_currencies or pb.env.person_badges:
             c.persons = engine.state
         try:
             value = self.fn(c)

@@ -70,13 +70,15 @@ PERSONS_PLAN: FeatureKey[PersonsPlan] = FeatureKey("persons")
 
 
 def uses_persons(playbook: CompiledPlaybook) -> bool:
-    """Whether ``playbook`` uses persons: it declares a currency ``scope: person`` or
-    has a `bind_code` or `bind` action.  Only then does ``member.linked`` link, and only
-    then is person-wide state in play (the Kafka worker refuses such a playbook)."""
+    """Whether ``playbook`` uses persons: it declares a currency or badge ``scope:
+    person``, or has a `bind_code` or `bind` action.  Only then does ``member.linked``
+    link, and only then is person-wide state in play (the Kafka worker refuses such a
+    playbook)."""
     plan = playbook.data(PERSONS_PLAN)
     if plan is not None and plan.used is not None:
         return plan.used
-    used = bool(playbook.env.person_currencies) or any(
+    env = playbook.env
+    used = bool(env.person_currencies or env.person_badges) or any(
         a.name in PERSON_ACTIONS for a in playbook.actions
     )
     if plan is not None:
@@ -171,8 +173,9 @@ def do_bind(run: ActionScope, action: CompiledAction) -> None:
     record = run.emit(action, m.id, {"code": code, "person": person})
     currencies = run.env.person_currencies
     d = run.d
+    badges = run.env.person_badges
     for account in (issuer, m):
-        link(state, d, account, person, currencies, record, run.at, run.rule)
+        link(state, d, account, person, currencies, record, run.at, run.rule, badges)
     rec["used_by"] = [m.community, m.id]
     d.touch_community(PERSONS)
     data = {"person": person, "community": issuer.community, "member": issuer.id}
@@ -196,8 +199,10 @@ def apply_linked(
     record = engine.engine_action(
         d, "link", ev.community, m.id, SECTION, {"person": person}, f"link:{m.id}", at=ev.at
     )
-    currencies = engine.playbook.env.person_currencies
-    linked = link(engine.state, d, m, person, currencies, record, ev.at, SECTION)
+    env = engine.playbook.env
+    linked = link(
+        engine.state, d, m, person, env.person_currencies, record, ev.at, SECTION, env.person_badges
+    )
     if linked is None:
         d.actions.remove(record)  # linked to it already: nothing to record
     else:

@@ -302,9 +302,21 @@ class BadgeSpec(Strict):
         default=None, description="Tiers granted and upgraded automatically as `counts` grows"
     )
     counts: str | None = Field(default=None, description="The expression tiers measure")
+    scope: Literal["group", "person"] = Field(
+        default="group",
+        description="`group`: each account holds it in its group; `person`: held by the "
+        "member's person, shown in every group of the person (docs/reference.md §4.3)",
+    )
 
     @model_validator(mode="after")
     def _tiered(self) -> BadgeSpec:
+        if self.scope == "person" and (self.tiers is not None or self.revoke_after is not None):
+            raise ValueError(
+                _(
+                    "a badge with `scope: person` cannot have `tiers` or `revoke_after` "
+                    "(it is granted and revoked by actions)"
+                )
+            )
         if self.tiers is not None:
             if not self.tiers:
                 raise ValueError("`tiers` needs at least one tier")
@@ -802,6 +814,10 @@ class PlaybookSpec(Strict):
             for c in self.currencies
             if isinstance(c, CurrencySpec) and c.decimals
         }
+
+    def person_badges(self) -> frozenset[str]:
+        """The badges declared ``scope: person`` (docs/reference.md §4.3)."""
+        return frozenset(b for b, spec in self.badges.items() if spec.scope == "person")
 
     def person_currencies(self) -> frozenset[str]:
         """The currencies declared ``scope: person`` (docs/reference.md §4.3)."""

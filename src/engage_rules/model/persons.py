@@ -113,6 +113,24 @@ def _move(
         source.revocable = [c for c in source.revocable if c[C_CURRENCY] not in currencies]
 
 
+def _move_badges(source: MemberState, target: MemberState, badges: frozenset[str]) -> None:
+    """Move ``source``'s person-wide ``badges`` (and titles) to ``target``: a badge both
+    hold keeps its first grant and the grants of both."""
+    for badge in sorted(badges & source.badges.keys()):
+        held = source.badges.pop(badge)
+        mine = target.badges.get(badge)
+        if mine is None:
+            target.badges[badge] = held
+        else:
+            first = min(mine["granted_at"], held["granted_at"], key=datetime.fromisoformat)
+            mine["granted_at"] = first
+            mine["count"] = mine.get("count", 1) + held.get("count", 1)
+        if badge in source.titles:
+            source.titles.remove(badge)
+            if badge not in target.titles:
+                target.titles.append(badge)
+
+
 def link(
     state: State,
     d: Decision,
@@ -122,10 +140,12 @@ def link(
     record: Any,
     at: datetime,
     rule: str,
+    badges: frozenset[str] = frozenset(),
 ) -> MemberState | None:
     """Link ``account`` to ``person`` (see the module docs): the person it belonged to,
-    if any, is merged into ``person`` with all its accounts.  Returns the person, or
-    None when the account was linked to it already."""
+    if any, is merged into ``person`` with all its accounts.  ``currencies`` and
+    ``badges`` are the person-wide ones, which move.  Returns the person, or None when
+    the account was linked to it already."""
     target = person_of(state, person)
     touched = d.touched
     touched.add((PERSONS, target.id))
@@ -136,6 +156,7 @@ def link(
         _move(
             d, account, target, currencies, record, cause, at, rule, (account.community, account.id)
         )
+        _move_badges(account, target, badges)
         account.person = target.id
         if key not in target.accounts:
             target.accounts.append(key)
@@ -151,6 +172,7 @@ def link(
         touched.add((c, mid))
         if [c, mid] not in target.accounts:
             target.accounts.append([c, mid])
+    _move_badges(old, target, badges)
     old.accounts = []
     old.person = target.id
     return target

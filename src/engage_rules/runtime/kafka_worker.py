@@ -102,8 +102,9 @@ class Worker:
             raise SetupError(
                 [
                     _(
-                        "the playbook {name} uses persons (a currency with `scope: person`, or "
-                        "`bind_code`/`bind`): person-wide state crosses communities, and the "
+                        "the playbook {name} uses persons (a currency or badge with "
+                        "`scope: person`, or `bind_code`/`bind`): person-wide state crosses "
+                        "communities, and the "
                         "Kafka worker decides each community's partition on its own; run it "
                         "with `engage-rules run` (one process) instead (docs/scaling.md, "
                         '"Persons")'
