@@ -397,3 +397,77 @@ def test_a_person_wide_badge_cannot_have_tiers_or_expire() -> None:
         playbook(text)
     assert "test.yaml:6:" in str(err.value)
     assert "`scope: person` cannot have `tiers` or `revoke_after`" in str(err.value)
+
+
+LADDER = """
+engage_rules: 1
+name: person-levels
+currencies: [{name: points, scope: person}, coins]
+levels:
+  by: points
+  scope: person
+  ladder:
+    - {level: 1, name: 新手, at: 0}
+    - {level: 2, name: 达人, at: 10}
+    - {level: 3, name: 元老, at: 100}
+rules:
+  - id: post
+    on: message.posted
+    do: [{award: {points: 5}}]
+  - id: promote
+    on: custom.promote
+    do: [{set_level: 3}, {lock_level: true}]
+  - id: show
+    on: custom.show
+    do: [{reply: {text: "{{ member.level }} {{ member.level_name }}"}}]
+"""
+
+
+def test_a_person_wide_level_is_earned_across_groups_and_shown_in_each() -> None:
+    w = World(LADDER)
+    w("member.linked", "alice", "tg", person="P1")
+    w("member.linked", "a2", "qq", person="P1")
+    assert w.texts(w("custom.show", "a2", "qq")) == ["1 新手"]
+    assert not [a for a in w("message.posted", "alice", "tg") if a.type == "level_changed"]
+    out = w("message.posted", "a2", "qq")  # the person's 10th point: announced in qq
+    changes = [(a.member, a.community, a.params["to"]) for a in out if a.type == "level_changed"]
+    assert changes == [("a2", "qq", 2)]
+    assert w.texts(w("custom.show", "alice", "tg")) == ["2 达人"]
+    assert w.member(PERSONS, "P1").level == 2 and w.member("tg", "alice").level in (None, 1)
+    promoted = w("custom.promote", "alice", "tg")
+    assert [(a.type, a.member, a.community) for a in promoted if a.rule == "promote"] == [
+        ("set_level", "alice", "tg"),
+        ("lock_level", "alice", "tg"),
+    ]
+    assert w.member(PERSONS, "P1").level_locked
+    assert w.texts(w("custom.show", "a2", "qq")) == ["3 元老"]
+
+
+def test_an_unlinked_account_of_a_person_wide_ladder_has_its_own_level() -> None:
+    w = World(LADDER)
+    w("message.posted", "bob", "tg")
+    out = w("message.posted", "bob", "tg")
+    assert [(a.type, a.member) for a in out if a.type == "level_changed"] == [
+        ("level_changed", "bob")
+    ]
+    assert w.member("tg", "bob").level == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("  scope: person\n", "cannot have `demotion`"),
+        ("  by: coins\n", "measured by a currency with `scope: person`, not 'coins'"),
+    ],
+)
+def test_a_person_wide_ladder_needs_a_person_wide_measure_and_no_demotion(
+    change: str, message: str
+) -> None:
+    text = LADDER
+    if "demotion" in message:
+        text = text.replace("  scope: person\n", "  scope: person\n  demotion: {below: 0.9}\n")
+    else:
+        text = text.replace("  by: points\n", change)
+    with pytest.raises(PlaybookError) as err:
+        playbook(text)
+    assert message in str(err.value) and "test.yaml:" in str(err.value)

@@ -70,7 +70,7 @@ class ActionScope(EvalContext):
         self.rule = rule
         #: How deeply engine-run action sequences nest here (a flow starting a flow).
         self.depth = 0
-        if env.person_currencies or env.person_badges:
+        if env.person_currencies or env.person_badges or env.person_levels:
             self.persons = effects.state
 
     # -- reading --------------------------------------------------------------------------

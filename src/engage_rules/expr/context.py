@@ -94,6 +94,14 @@ class EvalContext:
             return m
         return holder(state, m)
 
+    def level_holder(self, m: MemberState) -> MemberState:
+        """Who holds ``m``'s level: its person (when ``m`` is linked and the ladder is
+        person-wide), else ``m``."""
+        state = self.persons
+        if state is None or m.person is None or not self.env.person_levels:
+            return m
+        return holder(state, m)
+
     def badge_holder(self, m: MemberState) -> MemberState:
         """Who holds ``m``'s person-wide badges: its person (when ``m`` is linked and the
         playbook has such badges), else ``m``."""

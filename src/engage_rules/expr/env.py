@@ -60,6 +60,8 @@ class ExprEnv:
     person_currencies: frozenset[str] = frozenset()
     #: The badges declared ``scope: person``: held by the member's person.
     person_badges: frozenset[str] = frozenset()
+    #: The level ladder is person-wide (``levels: {scope: person}``).
+    person_levels: bool = False
 
     def with_functions(self, extra: Mapping[str, FunctionSpec]) -> ExprEnv:
         """This environment with more functions (``extra`` wins over the same names)."""
@@ -73,4 +75,5 @@ class ExprEnv:
             self.scales,
             self.person_currencies,
             self.person_badges,
+            self.person_levels,
         )

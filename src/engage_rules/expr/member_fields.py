@@ -49,6 +49,13 @@ def _titles(c: Any, m: Any) -> list[str]:
     )
 
 
+def _level(c: Any, m: Any, floor: tuple[Any, Any]) -> tuple[Any, Any]:
+    """``(level, level_name)`` of ``m``'s person-wide level (its person's, once linked):
+    the lowest step while not placed on the ladder."""
+    held = c.level_holder(m)
+    return (held.level, held.level_name) if held.level is not None else floor
+
+
 def _balances(c: Any, m: Any) -> dict[str, int]:
     """Every balance of ``m``: its group currencies', and its person's person-wide ones."""
     person = c.env.person_currencies
@@ -70,6 +77,7 @@ FIELD_GLOBALS: dict[str, Any] = {
     "_balances": _balances,
     "_badges": _badges,
     "_titles": _titles,
+    "_level": _level,
 }
 
 _LEVEL_FLOOR = "(c.env.level_floor or (None, None))"
@@ -90,8 +98,11 @@ MEMBER_FIELDS: dict[str, str] = {
     "person": "_m.person",
     # A member not placed on the ladder yet (that happens once its first event is
     # decided): the rules of that event see the lowest step.
-    "level": f"(_m.level if _m.level is not None else {_LEVEL_FLOOR}[0])",
-    "level_name": f"(_m.level_name if _m.level is not None else {_LEVEL_FLOOR}[1])",
+    # A person-wide ladder (docs/reference.md §4.3): the level is the person's.
+    "level": f"((_m.level if _m.level is not None else {_LEVEL_FLOOR}[0]) "
+    f"if not c.env.person_levels else _level(c, _m, {_LEVEL_FLOOR})[0])",
+    "level_name": f"((_m.level_name if _m.level is not None else {_LEVEL_FLOOR}[1]) "
+    f"if not c.env.person_levels else _level(c, _m, {_LEVEL_FLOOR})[1])",
     # Person-wide badges (docs/reference.md §4.3) are held by the member's person.
     "badges": "(_badges(c, _m) if c.env.person_badges else sorted(_m.badges))",
     "titles": "(_titles(c, _m) if c.env.person_badges else list(_m.titles))",

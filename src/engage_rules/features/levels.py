@@ -48,6 +48,7 @@ from ..errors import ActionError
 from ..expr.context import EvalContext
 from ..expr.expressions import ExprCompileError, parse_expression
 from ..expr.functions import window_seconds
+from ..i18n import _
 from ..lang.action_params import ActionSpec, LockLevelParams, SetLevelParams
 from ..lang.loader import ActionCall
 from ..model.decision import Decision, RuleFailure
@@ -110,6 +111,9 @@ class CompiledLevels:
     _idle: Any = None
     #: The ladder position of each level number.
     positions: dict[int, int] = field(default_factory=dict)
+    #: A person-wide ladder (``scope: person``): a linked account's level is its
+    #: person's (docs/reference.md §4.3).
+    person: bool = False
 
     def __post_init__(self) -> None:
         self.positions = {step.level: i for i, step in enumerate(self.steps)}
@@ -117,8 +121,13 @@ class CompiledLevels:
     # -- the member check ----------------------------------------------------------------
     def check(self, engine: Effects, d: Decision, m: MemberState, at: datetime) -> None:
         steps = self.steps
+        acct = m  # the account decided: what a level change is announced for
+        if self.person and m.person is not None:
+            m = holder(engine.state, m)
         if m.level is None:
             m.level, m.level_name = steps[0].level, steps[0].name
+            if m is not acct:
+                d.touched.add((m.community, m.id))
         if m.level_locked:
             return
         currency = self.currency
@@ -152,18 +161,18 @@ class CompiledLevels:
                 target -= 1
         if target != i:
             data = change_level(m, steps[target], at)
-            tag = f"level:{m.id}:{len(d.actions)}"
+            tag = f"level:{acct.id}:{len(d.actions)}"
             engine.engine_action(
                 d,
                 "level_changed",
-                m.community,
-                m.id,
+                acct.community,
+                acct.id,
                 SECTION,
                 dict(data),
                 tag,
                 at=at.astimezone(self.tz),
             )
-            engine.raise_event(d, "member.level_changed", m, data, tag)
+            engine.raise_event(d, "member.level_changed", acct, data, tag)
             d.touched.add((m.community, m.id))
             i = target
         if below is not None and i > 0:
@@ -201,7 +210,7 @@ class CompiledLevels:
             pb.timezone,
             pb.env,
         )
-        if pb.env.person_currencies or pb.env.person_badges:
+        if pb.env.person_currencies or pb.env.person_badges or pb.env.person_levels:
             c.persons = engine.state
         try:
             value = self.fn(c)
@@ -326,9 +335,10 @@ def _ladder(run: ActionScope) -> CompiledLevels:
 
 
 def do_set_level(run: ActionScope, action: CompiledAction) -> None:
-    """The ``set_level`` action."""
-    m = run.require_target(action)
+    """The ``set_level`` action (of the member's person, on a person-wide ladder)."""
+    acct = run.require_target(action)
     ladder = _ladder(run)
+    m = run.level_holder(acct)
     raw = run.value(action, "level")
     try:
         level = int(raw)
@@ -349,14 +359,15 @@ def do_set_level(run: ActionScope, action: CompiledAction) -> None:
         return
     data = change_level(m, step, run.at)
     run.d.touched.add((m.community, m.id))
-    run.emit(action, m.id, dict(data))
-    run.raise_event("member.level_changed", m, data, f"level:{m.id}:{len(run.d.actions)}")
+    run.emit(action, acct.id, dict(data))
+    run.raise_event("member.level_changed", acct, data, f"level:{acct.id}:{len(run.d.actions)}")
 
 
 def do_lock_level(run: ActionScope, action: CompiledAction) -> None:
-    """The ``lock_level`` action."""
-    m = run.require_target(action)
+    """The ``lock_level`` action (of the member's person, on a person-wide ladder)."""
+    acct = run.require_target(action)
     ladder = _ladder(run)
+    m = run.level_holder(acct)
     if m.level is None:
         first = ladder.steps[0]
         m.level, m.level_name = first.level, first.name
@@ -365,7 +376,7 @@ def do_lock_level(run: ActionScope, action: CompiledAction) -> None:
         return
     m.level_locked = locked
     run.d.touched.add((m.community, m.id))
-    run.emit(action, m.id, {"locked": locked, "level": m.level})
+    run.emit(action, acct.id, {"locked": locked, "level": m.level})
 
 
 # -- compiling -----------------------------------------------------------------------------
@@ -545,9 +556,18 @@ def compile_levels(compiler: CompileContext) -> CompiledLevels | None:
     grace = 0.0
     if demotion is not None and demotion.grace is not None:
         grace = demotion.grace.total_seconds()
+    person = spec.scope == "person"
+    if person and by not in compiler.spec.person_currencies():
+        compiler.problem(
+            ("levels", "by"),
+            _(
+                "a ladder with `scope: person` is measured by a currency with "
+                "`scope: person`, not {by!r}"
+            ).format(by=by),
+        )
     steps = tuple(Step(s.level, s.name, float(s.at)) for s in spec.ladder)
     return CompiledLevels(
-        steps, currency, fn, by, below, grace, windows, streaks, compiler.timezone
+        steps, currency, fn, by, below, grace, windows, streaks, compiler.timezone, person=person
     )
 
 

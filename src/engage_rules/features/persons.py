@@ -70,15 +70,15 @@ PERSONS_PLAN: FeatureKey[PersonsPlan] = FeatureKey("persons")
 
 
 def uses_persons(playbook: CompiledPlaybook) -> bool:
-    """Whether ``playbook`` uses persons: it declares a currency or badge ``scope:
-    person``, or has a `bind_code` or `bind` action.  Only then does ``member.linked``
+    """Whether ``playbook`` uses persons: it declares a currency, badge or ladder
+    ``scope: person``, or has a `bind_code` or `bind` action.  Only then does ``member.linked``
     link, and only then is person-wide state in play (the Kafka worker refuses such a
     playbook)."""
     plan = playbook.data(PERSONS_PLAN)
     if plan is not None and plan.used is not None:
         return plan.used
     env = playbook.env
-    used = bool(env.person_currencies or env.person_badges) or any(
+    used = bool(env.person_currencies or env.person_badges or env.person_levels) or any(
         a.name in PERSON_ACTIONS for a in playbook.actions
     )
     if plan is not None:

@@ -532,6 +532,19 @@ class LevelsSpec(Strict):
     )
     ladder: list[LevelStepSpec] = Field(min_length=1)
     demotion: DemotionSpec | None = None
+    scope: Literal["group", "person"] = Field(
+        default="group",
+        description="`group`: each account has its level in its group; `person`: one level "
+        "per person, measured by a person-wide currency (docs/reference.md §4.3)",
+    )
+
+    @model_validator(mode="after")
+    def _person_scope(self) -> LevelsSpec:
+        if self.scope == "person" and self.demotion is not None:
+            raise ValueError(
+                _("levels with `scope: person` cannot have `demotion` (they only go up)")
+            )
+        return self
 
 
 def _default_currencies() -> list[str | CurrencySpec]:

@@ -102,7 +102,7 @@ class Worker:
             raise SetupError(
                 [
                     _(
-                        "the playbook {name} uses persons (a currency or badge with "
+                        "the playbook {name} uses persons (a currency, badge or ladder with "
                         "`scope: person`, or `bind_code`/`bind`): person-wide state crosses "
                         "communities, and the "
                         "Kafka worker decides each community's partition on its own; run it "
