@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from ..i18n import _
+
 #: Macros accepted besides five-field expressions.
 CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 #: How far back of a time we start looking for the first slot after it: more than any
@@ -33,22 +35,28 @@ _CHECK_START = datetime(2026, 1, 1, tzinfo=UTC)
 def check_cron(expr: object) -> None:
     """Raise ValueError unless ``expr`` is a usable cron expression."""
     if not isinstance(expr, str) or not expr.strip():
-        raise ValueError('`cron` needs an expression such as "0 20 * * FRI"')
+        raise ValueError(_('`cron` needs an expression such as "0 20 * * FRI"'))
     text = expr.strip()
     if text.startswith("@"):
         if text.lower() not in CRON_MACROS:
-            raise ValueError(f"unknown cron macro {text!r} (use one of {', '.join(CRON_MACROS)})")
+            raise ValueError(
+                _("unknown cron macro {text!r} (use one of {macros})").format(
+                    text=text, macros=", ".join(CRON_MACROS)
+                )
+            )
     elif len(text.split()) != 5:
         raise ValueError(
-            f"cron expression {text!r} has {len(text.split())} fields; write five: "
-            'minute hour day-of-month month day-of-week, e.g. "0 20 * * FRI"'
+            _(
+                "cron expression {text!r} has {n} fields; write five: "
+                'minute hour day-of-month month day-of-week, e.g. "0 20 * * FRI"'
+            ).format(text=text, n=len(text.split()))
         )
     if not croniter.is_valid(text):
-        raise ValueError(f"{text!r} is not a valid cron expression")
+        raise ValueError(_("{text!r} is not a valid cron expression").format(text=text))
     try:
         croniter(text, _CHECK_START).get_next(datetime)
     except Exception:  # croniter raises its own errors for dates that never come
-        raise ValueError(f"cron expression {text!r} never fires") from None
+        raise ValueError(_("cron expression {text!r} never fires").format(text=text)) from None
 
 
 def to_instant(wall: datetime, tz: ZoneInfo) -> datetime:

@@ -18,6 +18,8 @@ from pydantic import (
 from pydantic_core import CoreSchema, core_schema
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
+from ..i18n import _
+
 _DURATION_RE = re.compile(r"^\s*([0-9]+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -32,18 +34,30 @@ _MAX_SECONDS = int(MAX_DURATION.total_seconds())
 def parse_duration(text: object) -> timedelta:
     """Parse ``30s`` / ``10m`` / ``2h`` / ``14d`` / ``2w``; raise ValueError otherwise."""
     if isinstance(text, bool) or not isinstance(text, str):
-        raise ValueError(f"expected a duration such as 30s, 10m, 2h, 14d or 2w, got {text!r}")
+        raise ValueError(
+            _("expected a duration such as 30s, 10m, 2h, 14d or 2w, got {text!r}").format(text=text)
+        )
     shown = text if len(text) <= 40 else text[:37] + "..."
     m = _DURATION_RE.match(text)
     if not m:
         if text.strip().isdigit():
             n = text.strip()
-            raise ValueError(f"{shown!r} has no unit: write {n}s, {n}m, {n}h or {n}d")
-        raise ValueError(f"{shown!r} is not a duration; write it like 30s, 10m, 2h, 14d or 2w")
+            raise ValueError(
+                _("{shown!r} has no unit: write {n}s, {n}m, {n}h or {n}d").format(shown=shown, n=n)
+            )
+        raise ValueError(
+            _("{shown!r} is not a duration; write it like 30s, 10m, 2h, 14d or 2w").format(
+                shown=shown
+            )
+        )
     digits = m.group(1).lstrip("0") or "0"
     # Compared before converting: a number of any length is an error, not a crash.
     if len(digits) > 9 or int(digits) * _UNIT_SECONDS[m.group(2)] > _MAX_SECONDS:
-        raise ValueError(f"duration {shown!r} is longer than the limit of 3660d (ten years)")
+        raise ValueError(
+            _("duration {shown!r} is longer than the limit of 3660d (ten years)").format(
+                shown=shown
+            )
+        )
     return timedelta(seconds=int(digits) * _UNIT_SECONDS[m.group(2)])
 
 
@@ -63,12 +77,16 @@ def _text_or_timedelta(value: Any, from_text: ValidatorFunctionWrapHandler) -> t
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value != value or value in (float("inf"), float("-inf")) or value != int(value):
             raise ValueError(
-                f"{value!r} is a number; a duration is a whole number with its unit, "
-                "like 30s, 10m, 2h, 14d or 2w"
+                _(
+                    "{value!r} is a number; a duration is a whole number with its unit, "
+                    "like 30s, 10m, 2h, 14d or 2w"
+                ).format(value=value)
             )
         n = int(value)
         raise ValueError(
-            f"{value!r} is a number; a duration needs its unit: {n}s, {n}m, {n}h or {n}d"
+            _("{value!r} is a number; a duration needs its unit: {n}s, {n}m, {n}h or {n}d").format(
+                value=value, n=n
+            )
         )
     return cast(timedelta, from_text(value))
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from difflib import get_close_matches
 
+from ..i18n import _
+
 #: How similar (difflib's ratio) a known name must be to be suggested.
 CUTOFF = 0.6
 
@@ -29,4 +31,6 @@ def did_you_mean(
     match = closest(word, choices, cutoff=cutoff)
     if match is None:
         return ""
-    return f"; did you mean `{match}`?" if code else f"; did you mean {match!r}?"
+    if code:
+        return _("; did you mean `{match}`?").format(match=match)
+    return _("; did you mean {match!r}?").format(match=match)

@@ -13,6 +13,8 @@ from functools import lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..i18n import _
+
 __all__ = ["zone", "zone_names", "zone_problem"]
 
 
@@ -26,7 +28,9 @@ def zone_names() -> frozenset[str]:
 def zone_problem(name: object) -> str | None:
     """Why ``name`` is not an acceptable time zone, or None when it is one."""
     if not isinstance(name, str):
-        return f"a time zone is an IANA name such as Asia/Shanghai, got {type(name).__name__}"
+        return _("a time zone is an IANA name such as Asia/Shanghai, got {type}").format(
+            type=type(name).__name__
+        )
     if name in zone_names():
         return None
     shown = name if len(name) <= 40 else name[:37] + "..."
@@ -35,11 +39,13 @@ def zone_problem(name: object) -> str | None:
         or name.startswith(("posix/", "right/", "/"))
         or (name == "posixrules")
     ):
-        return (
-            f"time zone {shown!r} depends on the machine that runs the playbook; "
+        return _(
+            "time zone {shown!r} depends on the machine that runs the playbook; "
             "use an IANA name such as Asia/Shanghai"
-        )
-    return f"unknown time zone {shown!r} (use an IANA name such as Asia/Shanghai)"
+        ).format(shown=shown)
+    return _("unknown time zone {shown!r} (use an IANA name such as Asia/Shanghai)").format(
+        shown=shown
+    )
 
 
 @lru_cache(maxsize=1024)

@@ -104,7 +104,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     wanted[events] = "".join(
         json.dumps(e, ensure_ascii=False) + "\n" for e in _sample_events(parts)
     )
-    schema = playbook_json_schema(args.registry)
+    # In the --lang language, else in English and Chinese (as `engage-rules schema`).
+    schema = playbook_json_schema(args.registry, language=getattr(args, "lang", None))
     wanted[root / "playbook.schema.json"] = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     taken = [p for p in wanted if p.exists()]
     if taken:

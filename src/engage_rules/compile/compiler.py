@@ -39,6 +39,7 @@ from ..expr.expressions import (
 )
 from ..expr.function_spec import FunctionSpec
 from ..expr.templates import TemplateCompileError, TemplateSet, ValueFn, compile_value
+from ..i18n import _
 from ..lang.loader import ActionCall, LoadedPlaybook, LoadRegistry, load_playbook, validate_actions
 from ..lang.spec import PlaybookSpec
 from ..lang.wordlists import is_file_ref, read_word_list
@@ -155,7 +156,9 @@ class _Compiler:
     def warn(self, path: Path, message: str) -> None:
         """A warning: the playbook loads, and `validate` prints it (exit code 0)."""
         file, line, col = self.loaded.source.pos(path)
-        self.loaded.warnings.append(Problem(file, line, col, f"warning: {message}"))
+        self.loaded.warnings.append(
+            Problem(file, line, col, _("warning: {message}").format(message=message))
+        )
 
     def where(self, path: Path) -> tuple[str, int, int]:
         return self.loaded.source.pos(path)
@@ -263,18 +266,22 @@ class _Compiler:
         if before <= MAX_PATTERNS < self.patterns:
             self.problems.add(
                 path,
-                f"the playbook uses more than {MAX_PATTERNS} regular expressions in "
-                "matches(); merge word lists into contains_any() instead",
+                _(
+                    "the playbook uses more than {n} regular expressions in "
+                    "matches(); merge word lists into contains_any() instead"
+                ).format(n=MAX_PATTERNS),
             )
         before = self.program_size
         self.program_size += uses.program_size
         if before <= MAX_PROGRAM_SIZE < self.program_size:
             self.problems.add(
                 path,
-                f"together the playbook's matches() patterns compile to RE2 programs of "
-                f"{self.program_size:,} instructions (so far); the limit is "
-                f"{MAX_PROGRAM_SIZE:,}, which bounds the pattern matching work per event "
-                "(simplify the patterns, or move literal words to contains_any())",
+                _(
+                    "together the playbook's matches() patterns compile to RE2 programs of "
+                    "{size} instructions (so far); the limit is "
+                    "{limit}, which bounds the pattern matching work per event "
+                    "(simplify the patterns, or move literal words to contains_any())"
+                ).format(size=f"{self.program_size:,}", limit=f"{MAX_PROGRAM_SIZE:,}"),
             )
 
     def action(self, call: ActionCall, label: str) -> CompiledAction | None:
@@ -304,7 +311,9 @@ class _Compiler:
         if currency is not None and currency not in names:
             self.problems.add(
                 (*call.path, call.name, "currency"),
-                f"unknown currency {currency!r}; the playbook's currencies are {', '.join(names)}",
+                _("unknown currency {name!r}; the playbook's currencies are {names}").format(
+                    name=currency, names=", ".join(names)
+                ),
             )
         consts = {k: fn(None) for k, fn in values.items() if fn.constant}  # type: ignore[arg-type]
         dynamic = {k: fn for k, fn in values.items() if not fn.constant}
@@ -360,7 +369,7 @@ class _Compiler:
         threshold = None
         if r.threshold is not None:
             threshold = (r.threshold.count, r.threshold.within.total_seconds())
-        _, line, _ = self.loaded.source.pos(path)
+        _file, line, _col = self.loaded.source.pos(path)
         do = tuple(self.actions(r.do, "do"))
         else_ = tuple(self.actions(r.else_ or [], "else"))
         types = self._with_edits(r, path, types, any(a.moderation for a in (*do, *else_)))
@@ -398,7 +407,7 @@ class _Compiler:
         if r.edits is not None and POSTED not in types:
             self.problems.add(
                 (*path, "edits"),
-                "`edits:` is for rules on message.posted (it adds message.edited to them)",
+                _("`edits:` is for rules on message.posted (it adds message.edited to them)"),
             )
             return types
         wanted = r.edits if r.edits is not None else moderates
@@ -458,7 +467,7 @@ class _Compiler:
         dispatch, source = build_dispatch({**ordered, **routes}, self.namespace.values, data_vars)
         observers: dict[str, list[Callable[..., None]]] = {}
         before: dict[str, list[Callable[..., None]]] = {}
-        for _, plan in plans:
+        for _name, plan in plans:
             for type_, hooks in plan.observers.items():
                 observers.setdefault(type_, []).extend(hooks)
             for type_, hooks in plan.before.items():
@@ -471,6 +480,7 @@ class _Compiler:
         return CompiledPlaybook(
             name=self.loaded.name,
             community_name=spec.community.name,
+            language=spec.community.language,
             timezone=self._timezone,
             vars=self._vars,
             currencies=self.currencies,
@@ -488,15 +498,15 @@ class _Compiler:
             count_windows=dict(self.counts),
             duplicates_window=self.dup,
             streak_types=frozenset(self.streaks),
-            track_gaps=self.gaps_used or any(p.track_gaps for _, p in plans),
+            track_gaps=self.gaps_used or any(p.track_gaps for _name, p in plans),
             actions=tuple(self._all_actions),
-            member_checks=tuple(c for _, plan in plans for c in plan.member_checks),
+            member_checks=tuple(c for _name, plan in plans for c in plan.member_checks),
             observers={t: tuple(hooks) for t, hooks in observers.items()},
             timer_kinds=timer_kinds,
-            start_hooks=tuple(p.on_start for _, p in plans if p.on_start is not None),
-            resume_hooks=tuple(p.on_resume for _, p in plans if p.on_resume is not None),
+            start_hooks=tuple(p.on_start for _name, p in plans if p.on_start is not None),
+            resume_hooks=tuple(p.on_resume for _name, p in plans if p.on_resume is not None),
             community_hooks=tuple(
-                p.on_new_community for _, p in plans if p.on_new_community is not None
+                p.on_new_community for _name, p in plans if p.on_new_community is not None
             ),
             features={f.name: p.data for f, p in plans if p.data is not None},
             notes=tuple(sorted(self.notes)),

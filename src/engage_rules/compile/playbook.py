@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from ..errors import Path, Problem
+from ..i18n import _, translate
 from ..lang.action_params import ActionSpec
 from ..lang.spec import ExemptSpec, Trigger
 from ..model.decision import Decision
@@ -103,12 +104,14 @@ def describe_exempt(spec: ExemptSpec | Exempt) -> str:
     """Who an exemption covers, in words (for `validate` notes)."""
     parts = []
     if spec.roles:
-        parts.append(f"members with role {', '.join(sorted(spec.roles))}")
+        parts.append(_("members with role {roles}").format(roles=", ".join(sorted(spec.roles))))
     if spec.members:
-        parts.append(f"members {', '.join(sorted(spec.members))}")
+        parts.append(_("members {ids}").format(ids=", ".join(sorted(spec.members))))
     if spec.channels:
-        parts.append(f"posts in channel {', '.join(sorted(spec.channels))}")
-    return "; ".join(parts) or "nobody"
+        parts.append(
+            _("posts in channel {channels}").format(channels=", ".join(sorted(spec.channels)))
+        )
+    return _("; ").join(parts) or _("nobody")
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,10 +223,19 @@ class CompiledPlaybook:
     #: Event type -> observers run before its rules (posts, group-wide signals): they
     #: keep what the rules read up to date, internal events included.
     before: Mapping[str, tuple[Observer, ...]] = field(default_factory=dict)
+    #: The community's language (`community.language`): the texts the engine writes
+    #: itself into actions (default reasons) are in it.
+    language: str = "en"
 
     @property
     def default_currency(self) -> str:
         return self.currencies[0]
+
+    def say(self, message: str) -> str:
+        """``message`` (English, marked with ``N_()``) in the community's language: for
+        the texts the engine writes when the operator gave none (docs/reference.md,
+        "community")."""
+        return translate(message, self.language)
 
     def data(self, key: FeatureKey[T]) -> T | None:
         """What the feature named by ``key`` compiled for this playbook, if anything."""

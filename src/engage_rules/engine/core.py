@@ -23,6 +23,7 @@ from typing import Any
 from ..compile.playbook import CompiledAction, CompiledPlaybook, CompiledRule
 from ..compile.rule_helpers import run_actions
 from ..errors import InternalLoopError
+from ..i18n import DEFAULT_LANGUAGE, current_language, use_language
 from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.events import Event, MemberRef, internal_event, member_ref
 from ..model.persons import PERSONS
@@ -131,6 +132,9 @@ class Engine:
     def start(self) -> list[Decision]:
         """Arm what a stored state lacks for this playbook (schedules added since the
         state was written).  Runners call it once, before the first event."""
+        if current_language() != DEFAULT_LANGUAGE:  # see process_into
+            with use_language(DEFAULT_LANGUAGE):
+                return self.start()
         out: list[Decision] = []
         for hook in self.playbook.start_hooks:
             out.extend(hook(self))
@@ -141,6 +145,9 @@ class Engine:
         timers, and apply each schedule's ``catch_up`` to the slots missed meanwhile
         (docs/reference.md §5.6).  For a live runtime, with the wall clock; replays just
         advance the clock, which fires every slot."""
+        if current_language() != DEFAULT_LANGUAGE:  # see process_into
+            with use_language(DEFAULT_LANGUAGE):
+                return self.resume(now)
         out = self.start()
         afterwards = []
         for hook in self.playbook.resume_hooks:
@@ -153,6 +160,9 @@ class Engine:
         return out
 
     def _fire(self, timer: Timer) -> Decision:
+        if current_language() != DEFAULT_LANGUAGE:  # see process_into
+            with use_language(DEFAULT_LANGUAGE):
+                return self._fire(timer)
         # The due time in the community time zone: what the timer's actions and the
         # internal events it raises carry as `at` (docs/reference.md §6).
         at = from_ts(timer.due).astimezone(self.playbook.timezone)
@@ -338,7 +348,15 @@ class Engine:
 
     def process_into(self, event: Event, out: list[Decision]) -> None:
         """Like :meth:`process`, appending the decisions to ``out`` (saves a list per
-        event on the hot path of runners)."""
+        event on the hot path of runners).
+
+        The engine speaks English whatever the operator's language: the texts it writes
+        into decisions (a failed rule's message, a refusal) are data, the same for the
+        same playbook and events (docs/reference.md §7); a community's own texts follow
+        its ``community.language``."""
+        if current_language() != DEFAULT_LANGUAGE:
+            with use_language(DEFAULT_LANGUAGE):
+                return self.process_into(event, out)
         state = self.state
         clock = state.clock
         if clock is None or event.at > clock:

@@ -24,6 +24,7 @@ from jinja2 import Undefined, nodes
 
 from .._util.suggest import did_you_mean
 from ..errors import ExprCompileError, ExpressionError
+from ..i18n import N_, _
 from . import runtime as rt
 from .context import (
     COMMUNITY_FIELDS,
@@ -226,10 +227,12 @@ class Translator:
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
-                raise self.error("the expression is nested too deeply")
+                raise self.error(_("the expression is nested too deeply"))
             method: Callable[[Any], Code] | None = getattr(self, f"v_{type(node).__name__}", None)
             if method is None:
-                raise self.error(f"{_describe(node)} is not supported in expressions")
+                raise self.error(
+                    _("{describe} is not supported in expressions").format(describe=_describe(node))
+                )
             return method(node)
         finally:
             self.depth -= 1
@@ -239,7 +242,7 @@ class Translator:
             return Code(repr(value), static=True, value=value)
         if isinstance(value, int):
             if value.bit_length() > rt.MAX_INT_BITS:
-                raise self.error(f"the number {value} is too large")
+                raise self.error(_("the number {value} is too large").format(value=value))
             return Code(repr(value), static=True, value=value)
         if isinstance(value, float) and math.isfinite(value):
             return Code(repr(value), static=True, value=value)
@@ -296,8 +299,10 @@ class Translator:
         if name == "match":
             if not self.allow_match:
                 raise self.error(
-                    "`match` is only available in a rule's actions (it holds what the "
-                    "detector functions in the rule's `if` found)",
+                    _(
+                        "`match` is only available in a rule's actions (it holds what the "
+                        "detector functions in the rule's `if` found)"
+                    ),
                     near=name,
                 )
             self.uses.uses_match = True
@@ -305,19 +310,25 @@ class Translator:
         if name == "refusal":
             if not self.allow_match:
                 raise self.error(
-                    "`refusal` is only available in a rule's actions (it holds why an "
-                    "action was refused, in the rule's `refused:` branch)",
+                    _(
+                        "`refusal` is only available in a rule's actions (it holds why an action "
+                        "was refused, in the rule's `refused:` branch)"
+                    ),
                     near=name,
                 )
             return Code("c.refusal")
         if name in self.functions:
-            raise self.error(f"`{name}` is a function: call it, e.g. {name}(...)", near=name)
+            raise self.error(
+                _("`{name}` is a function: call it, e.g. {name}(...)").format(name=name), near=name
+            )
         names = [
             n
             for n in (*ROOT_NAMES, *self.functions)
             if n not in ("match", "refusal") or self.allow_match
         ]
-        raise self.error(f"unknown name `{name}`{suggest(name, names)}", near=name)
+        raise self.error(
+            _("unknown name `{name}`{hint}").format(name=name, hint=suggest(name, names)), near=name
+        )
 
     def field(self, base: Code, name: str) -> Code:
         """``base.name`` where ``base`` may be statically known."""
@@ -350,8 +361,9 @@ class Translator:
         if kind == "vars":
             if name not in self.vars:
                 raise self.error(
-                    f"`vars.{name}` is not defined in the playbook's vars"
-                    f"{suggest(name, self.vars)}",
+                    _("`vars.{name}` is not defined in the playbook's vars{hint}").format(
+                        name=name, hint=suggest(name, self.vars)
+                    ),
                     near=name,
                     attr=True,
                 )
@@ -359,7 +371,9 @@ class Translator:
         if base.static and isinstance(base.value, dict):
             if name not in base.value:
                 raise self.error(
-                    f"the mapping has no key `{name}`{suggest(name, base.value)}",
+                    _("the mapping has no key `{name}`{hint}").format(
+                        name=name, hint=suggest(name, base.value)
+                    ),
                     near=name,
                     attr=True,
                 )
@@ -374,13 +388,17 @@ class Translator:
     def check_field(self, name: str, fields: tuple[str, ...], what: str) -> None:
         if name not in fields:
             raise self.error(
-                f"`{what}` has no attribute `{name}`{suggest(name, fields)}", near=name, attr=True
+                _("`{what}` has no attribute `{name}`{hint}").format(
+                    what=what, name=name, hint=suggest(name, fields)
+                ),
+                near=name,
+                attr=True,
             )
 
     def v_Getattr(self, node: nodes.Getattr) -> Code:
         if node.attr.startswith("_"):
             raise self.error(
-                f"attributes starting with `_` are not allowed (`{node.attr}`)",
+                _("attributes starting with `_` are not allowed (`{attr}`)").format(attr=node.attr),
                 near=node.attr,
                 attr=True,
             )
@@ -396,7 +414,9 @@ class Translator:
             return Code(f"_sl({base.src}, {', '.join(parts)})")
         key = self.visit(node.arg)
         if key.static and isinstance(key.value, str) and key.value.startswith("__"):
-            raise self.error(f"`[{key.value!r}]` is not allowed", near=key.value)
+            raise self.error(
+                _("`[{value!r}]` is not allowed").format(value=key.value), near=key.value
+            )
         if (
             key.static
             and isinstance(key.value, str)
@@ -443,7 +463,7 @@ class Translator:
             try:
                 return Code(src, static=True, value=rt.op_concat(*(p.value for p in parts)))
             except ExpressionError as err:
-                raise self.error(f"`~`: {err}") from None
+                raise self.error(_("`{symbol}`: {error}").format(symbol="~", error=err)) from None
         return Code(src)
 
     def v_Compare(self, node: nodes.Compare) -> Code:
@@ -482,7 +502,9 @@ class Translator:
         self, node: nodes.Call | nodes.Filter | nodes.Test, what: str
     ) -> tuple[list[Code], dict[str, Code]]:
         if node.dyn_args is not None or node.dyn_kwargs is not None:
-            raise self.error(f"`*args` and `**kwargs` are not supported in {what}")
+            raise self.error(
+                _("`*args` and `**kwargs` are not supported in {what}").format(what=_(what))
+            )
         kwargs = {str(k.key): self.visit(k.value) for k in node.kwargs}
         return [self.visit(a) for a in node.args], kwargs
 
@@ -494,11 +516,16 @@ class Translator:
     def v_Filter(self, node: nodes.Filter) -> Code:
         name = node.name
         if name not in rt.FILTERS:
-            raise self.error(f"unknown filter `{name}`{suggest(name, rt.FILTERS)}", near=name)
+            raise self.error(
+                _("unknown filter `{name}`{hint}").format(
+                    name=name, hint=suggest(name, rt.FILTERS)
+                ),
+                near=name,
+            )
         if node.node is None:
-            raise self.error("filter blocks are not supported in expressions")
+            raise self.error(_("filter blocks are not supported in expressions"))
         value = self.visit(node.node)
-        args, kwargs = self.arguments(node, "filters")
+        args, kwargs = self.arguments(node, N_("filters"))
         try:
             rt.check_filter_call(
                 name,
@@ -514,9 +541,12 @@ class Translator:
     def v_Test(self, node: nodes.Test) -> Code:
         name = node.name
         if name not in rt.TESTS:
-            raise self.error(f"unknown test `{name}`{suggest(name, rt.TESTS)}", near=name)
+            raise self.error(
+                _("unknown test `{name}`{hint}").format(name=name, hint=suggest(name, rt.TESTS)),
+                near=name,
+            )
         value = self.visit(node.node)
-        args, kwargs = self.arguments(node, "tests")
+        args, kwargs = self.arguments(node, N_("tests"))
         if not args and not kwargs:
             if name == "defined":
                 return Code(f"(not isinstance({value.src}, _U))")
@@ -533,18 +563,22 @@ class Translator:
             spec = self.functions.get(target.name)
             if spec is None:
                 if target.name in ROOT_NAMES:
-                    raise self.error(f"`{target.name}` is not a function", near=target.name)
+                    raise self.error(
+                        _("`{name}` is not a function").format(name=target.name), near=target.name
+                    )
                 raise self.error(
-                    f"unknown function `{target.name}`{suggest(target.name, self.functions)}",
+                    _("unknown function `{name}`{hint}").format(
+                        name=target.name, hint=suggest(target.name, self.functions)
+                    ),
                     near=target.name,
                 )
             return self.function(spec, node)
         if isinstance(target, nodes.Getattr):
             return self.method(target, node)
-        raise self.error("only functions and methods can be called")
+        raise self.error(_("only functions and methods can be called"))
 
     def function(self, spec: FunctionSpec, node: nodes.Call) -> Code:
-        args, kwargs = self.arguments(node, "function calls")
+        args, kwargs = self.arguments(node, N_("function calls"))
         site = CallSite(
             spec.name,
             [ArgInfo(a.static, a.value, a.literal) for a in args],
@@ -566,7 +600,9 @@ class Translator:
                     None, *(a.value for a in args), **{k: v.value for k, v in kwargs.items()}
                 )
             except ExpressionError as err:
-                raise self.error(f"{spec.name}(): {err}", near=spec.name) from None
+                raise self.error(
+                    _("{name}(): {error}").format(name=spec.name, error=err), near=spec.name
+                ) from None
             except Exception as err:  # a plugin's pure function failing: reported, not raised
                 raise self.error(
                     f"{spec.name}(): {type(err).__name__}: {err}", near=spec.name
@@ -592,14 +628,20 @@ class Translator:
             return self.function(COMMUNITY_METHODS[name], node)
         if name.startswith("_") or name not in rt.METHOD_NAMES:
             raise self.error(
-                f"`.{name}()` is not an allowed method{suggest(name, rt.METHOD_NAMES)}",
+                _("`.{name}()` is not an allowed method{hint}").format(
+                    name=name, hint=suggest(name, rt.METHOD_NAMES)
+                ),
                 near=name,
                 attr=True,
             )
         base = self.visit(target.node)
         if base.kind in ("event", "member", "event.member", "post"):
-            raise self.error(f"`{base.kind}` has no method `{name}()`", near=name, attr=True)
-        args, kwargs = self.arguments(node, "method calls")
+            raise self.error(
+                _("`{kind}` has no method `{name}()`").format(kind=base.kind, name=name),
+                near=name,
+                attr=True,
+            )
+        args, kwargs = self.arguments(node, N_("method calls"))
         try:
             rt.check_method_call(name, [(a.static, a.value) for a in args])
         except ExpressionError as err:
@@ -640,7 +682,7 @@ def check_bounded_op(
         if kind == "Mod" and left_static and isinstance(left, str):
             rt.check_format(left)
     except ExpressionError as err:
-        raise error(f"`{symbol}`: {err}") from None
+        raise error(_("`{symbol}`: {error}").format(symbol=symbol, error=err)) from None
     except Exception:  # a type error and the like: reported at run time
         pass
     return False, None
@@ -648,9 +690,10 @@ def check_bounded_op(
 
 def _describe(node: nodes.Node) -> str:
     names = {
-        "NSRef": "namespace assignment",
-        "Slice": "a slice outside of `[...]`",
-        "Keyword": "a keyword argument here",
-        "TemplateData": "template text",
+        "NSRef": N_("namespace assignment"),
+        "Slice": N_("a slice outside of `[...]`"),
+        "Keyword": N_("a keyword argument here"),
+        "TemplateData": N_("template text"),
     }
-    return names.get(type(node).__name__, f"`{type(node).__name__}`")
+    name = names.get(type(node).__name__)
+    return f"`{type(node).__name__}`" if name is None else _(name)

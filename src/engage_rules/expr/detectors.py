@@ -28,6 +28,7 @@ from jinja2 import Undefined
 
 from .._util.suggest import did_you_mean
 from ..errors import ExpressionError, ResourceLimitError
+from ..i18n import _
 from ..model.events import MAX_EVENT_BYTES
 from ..text import links as linkcheck
 from ..text import normalise as textnorm
@@ -36,6 +37,7 @@ from .context import EvalContext
 from .function_spec import ArgInfo, CallSite
 from .runtime import shown
 from .runtime import text_arg as _text
+from .syntax_words import re2_words
 
 __all__ = [
     "DEFAULT_CLASSIFIER",
@@ -80,12 +82,19 @@ def _re2(pattern: str, max_mem: int) -> Any:
 
 
 def _too_large(what: str, size: int | None = None) -> ValueError:
-    has = f"has {size:,} instructions" if size else "is too large"
+    """``what`` (translated: "the pattern") has too large a program."""
+    has = (
+        _("{what} has {size} instructions").format(what=what, size=f"{size:,}")
+        if size
+        else _("{what} is too large").format(what=what)
+    )
     return ValueError(
-        f"the RE2 program of {what} {has}; the limit is {MAX_PROGRAM_SIZE:,} (matching costs "
-        "up to the program size for every byte of text; simplify the pattern, e.g. fewer "
-        "or smaller counted repetitions such as {1,1000} and narrower classes than \\pL, "
-        "or move literal words to contains_any())"
+        _(
+            "the RE2 program of {what_has}; the limit is {limit} (matching costs "
+            "up to the program size for every byte of text; simplify the pattern, e.g. fewer "
+            "or smaller counted repetitions such as {{1,1000}} and narrower classes than \\pL, "
+            "or move literal words to contains_any())"
+        ).format(what_has=has, limit=f"{MAX_PROGRAM_SIZE:,}")
     )
 
 
@@ -93,12 +102,16 @@ def compile_pattern(pattern: str) -> Any:
     """Compile ``pattern`` with RE2, or raise ValueError with a clear message."""
     if "\b" in pattern:
         raise ValueError(
-            "the pattern contains a backspace character: inside a quoted string `\\b` "
-            "means backspace, so write a word boundary as `\\\\b`"
+            _(
+                "the pattern contains a backspace character: inside a quoted string `\\b` "
+                "means backspace, so write a word boundary as `\\\\b`"
+            )
         )
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise ValueError(
-            f"the pattern is {len(pattern)} characters long; the limit is {MAX_PATTERN_LENGTH}"
+            _("the pattern is {n} characters long; the limit is {limit}").format(
+                n=len(pattern), limit=MAX_PATTERN_LENGTH
+            )
         )
     try:
         # First with little memory, which stops RE2 early on an oversized program.
@@ -108,13 +121,16 @@ def compile_pattern(pattern: str) -> Any:
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
         if "too large" in str(reason):
-            raise _too_large("the pattern") from None
+            raise _too_large(_("the pattern")) from None
         raise ValueError(
-            f"the pattern {pattern!r} cannot be used: {reason} (patterns run on RE2, which "
-            "guarantees linear time and so has no look-arounds or back-references)"
+            _(
+                "the pattern {pattern!r} cannot be used: {reason} (patterns run on RE2, "
+                "which guarantees linear time and so has no look-arounds or "
+                "back-references)"
+            ).format(pattern=pattern, reason=re2_words(str(reason)))
         ) from None
     if probe.programsize > MAX_PROGRAM_SIZE:
-        raise _too_large("the pattern", probe.programsize)
+        raise _too_large(_("the pattern"), probe.programsize)
     return _re2(pattern, _PATTERN_MAX_MEM)
 
 
@@ -131,18 +147,22 @@ def compile_patterns(patterns: list[str] | tuple[str, ...]) -> Any:
     """One RE2 program matching any of ``patterns`` (each checked as by
     :func:`compile_pattern`), or raise ValueError naming the bad one."""
     if not patterns:
-        raise ValueError("the list of patterns is empty")
+        raise ValueError(_("the list of patterns is empty"))
     if len(patterns) > MAX_PATTERNS_PER_CALL:
         raise ValueError(
-            f"{len(patterns)} patterns in one call; the limit is {MAX_PATTERNS_PER_CALL}"
+            _("{n} patterns in one call; the limit is {limit}").format(
+                n=len(patterns), limit=MAX_PATTERNS_PER_CALL
+            )
         )
     for i, p in enumerate(patterns):
         if not isinstance(p, str):
-            raise ValueError(f"pattern #{i + 1} is not a string: {shown(p)}")
+            raise ValueError(
+                _("pattern #{value} is not a string: {got}").format(value=i + 1, got=shown(p))
+            )
         try:
             compile_pattern(p)
         except ValueError as err:
-            raise ValueError(f"pattern #{i + 1}: {err}") from None
+            raise ValueError(_("pattern #{value}: {err}").format(value=i + 1, err=err)) from None
     if len(patterns) == 1:
         return compile_pattern(patterns[0])
     try:
@@ -155,9 +175,9 @@ def compile_patterns(patterns: list[str] | tuple[str, ...]) -> Any:
             _PATTERN_MAX_MEM,
         )
     except re2.error:
-        raise _too_large(f"the {len(patterns)} patterns together") from None
+        raise _too_large(_("the {n} patterns together").format(n=len(patterns))) from None
     if regex.programsize > MAX_PROGRAM_SIZE:
-        raise _too_large(f"the {len(patterns)} patterns together", regex.programsize)
+        raise _too_large(_("the {n} patterns together").format(n=len(patterns)), regex.programsize)
     return regex
 
 
@@ -211,9 +231,13 @@ def _words(value: Any) -> tuple[str, ...]:
     if isinstance(value, list | tuple):
         for w in value:
             if not isinstance(w, str):
-                raise ValueError(f"contains_any(): the words must be strings, got {shown(w)}")
+                raise ValueError(
+                    _("contains_any(): the words must be strings, got {got}").format(got=shown(w))
+                )
         return tuple(value)
-    raise ValueError(f"contains_any(): the words must be a list of strings, got {shown(value)}")
+    raise ValueError(
+        _("contains_any(): the words must be a list of strings, got {got}").format(got=shown(value))
+    )
 
 
 def _runtime_matcher(value: Any) -> wordmatch.WordMatcher:
@@ -267,16 +291,18 @@ def check_matches(site: CallSite) -> Mapping[int | str, Any] | None:
     value = pattern[1].value if pattern is not None and pattern[1].static else None
     if pattern is None or not isinstance(value, str | list | tuple):
         raise ValueError(
-            "matches(): the pattern must be a quoted regular expression written in the "
-            "expression, e.g. matches(event.data.text, '(?i)free\\s+money'), or a list "
-            "of them (literal or from `vars`)"
+            _(
+                "matches(): the pattern must be a quoted regular expression written in "
+                "the expression, e.g. matches(event.data.text, '(?i)free\\s+money'), or a "
+                "list of them (literal or from `vars`)"
+            )
         )
     try:
         compiled = (
             compile_pattern(value) if isinstance(value, str) else compile_patterns(list(value))
         )
     except ValueError as err:
-        raise ValueError(f"matches(): {err}") from None
+        raise ValueError(_("{name}(): {error}").format(name="matches", error=err)) from None
     site.uses.patterns += 1 if isinstance(value, str) else len(value)
     site.uses.program_size += compiled.programsize
     return {pattern[0]: compiled}
@@ -385,7 +411,9 @@ def check_domain_lists(site: CallSite) -> Mapping[int | str, Any] | None:
             return (value,)
         if not isinstance(value, list | tuple):
             raise ValueError(
-                f"{site.name}(): `{arg[0]}` takes a list of domain names, got {shown(value)}"
+                _("{name}(): `{arg}` takes a list of domain names, got {got}").format(
+                    name=site.name, arg=arg[0], got=shown(value)
+                )
             )
         return tuple(value)
 
@@ -393,7 +421,7 @@ def check_domain_lists(site: CallSite) -> Mapping[int | str, Any] | None:
     try:
         compiled = linkcheck.domain_list(*lists)
     except ValueError as err:
-        raise ValueError(f"{site.name}(): {err}") from None
+        raise ValueError(_("{name}(): {error}").format(name=site.name, error=err)) from None
     out: dict[int | str, Any] = {given[0][0]: compiled}
     if len(given) == 2:
         out[given[1][0]] = None
@@ -431,16 +459,24 @@ def check_score(site: CallSite) -> Mapping[int | str, Any] | None:
     if which is not None:
         if not which[1].static or not isinstance(which[1].value, str):
             raise ValueError(
-                "score(): the classifier must be a quoted name, e.g. "
-                "score(event.data.text, 'toxicity', 'lexicon')"
+                _(
+                    "score(): the classifier must be a quoted name, e.g. "
+                    "score(event.data.text, 'toxicity', 'lexicon')"
+                )
             )
         name = which[1].value
     registered = site.env.classifiers if site.env is not None else {}
     scorer = registered.get(name)
     if scorer is None:
         known = sorted(registered)
-        extra = did_you_mean(name, known) or (f" (registered: {', '.join(known)})" if known else "")
-        raise ValueError(f"score(): no classifier named {name!r} is registered{extra}")
+        extra = did_you_mean(name, known) or (
+            _(" (registered: {names})").format(names=", ".join(known)) if known else ""
+        )
+        raise ValueError(
+            _("score(): no classifier named {name!r} is registered{extra}").format(
+                name=name, extra=extra
+            )
+        )
     label = site.arg(1, "label")
     labels = getattr(scorer, "labels", None)
     if (
@@ -451,8 +487,9 @@ def check_score(site: CallSite) -> Mapping[int | str, Any] | None:
     ):
         extra = did_you_mean(label[1].value, labels)
         raise ValueError(
-            f"score(): classifier {name!r} has no label {label[1].value!r}{extra} "
-            f"(its labels: {', '.join(sorted(labels))})"
+            _(
+                "score(): classifier {name!r} has no label {value!r}{extra} (its labels: {names})"
+            ).format(name=name, value=label[1].value, extra=extra, names=", ".join(sorted(labels)))
         )
     return None
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from .._util.suggest import did_you_mean
 from ..errors import ExpressionError
+from ..i18n import _
 from .context import EvalContext
 from .function_spec import CallSite
 
@@ -84,12 +85,16 @@ def check_variant(site: CallSite) -> Mapping[int | str, Any] | None:
     arg = site.arg(0, "name")
     if arg is None or not arg[1].literal or not isinstance(arg[1].value, str):
         raise ValueError(
-            "variant(): the experiment name must be quoted, e.g. variant('welcome-copy')"
+            _("variant(): the experiment name must be quoted, e.g. variant('welcome-copy')")
         )
     name = arg[1].value
     known = site.env.experiment_names if site.env is not None else frozenset()
     if name not in known:
         hint = did_you_mean(name, known)
-        listed = ", ".join(sorted(known)) or "none: the playbook has no `experiments:`"
-        raise ValueError(f"variant(): unknown experiment {name!r}{hint} (experiments: {listed})")
+        listed = ", ".join(sorted(known)) or _("none: the playbook has no `experiments:`")
+        raise ValueError(
+            _("variant(): unknown experiment {name!r}{hint} (experiments: {listed})").format(
+                name=name, hint=hint, listed=listed
+            )
+        )
     return None

@@ -35,11 +35,13 @@ from jinja2.parser import Parser
 
 from .._util.suggest import did_you_mean
 from ..errors import ConditionErrors, ExprCompileError
+from ..i18n import _
 from .codegen import PROLOGUE, Code, Namespace, Translator, compile_source
 from .context import EvalContext
 from .env import ExprEnv
 from .function_spec import FunctionSpec
 from .runtime import RelPath
+from .syntax_words import jinja_words
 from .uses import Uses
 
 __all__ = [
@@ -86,12 +88,12 @@ class StrictParser(Parser):
         left = self.parse_unary()
         if self.stream.current.type == "pow":
             if unary:
-                self.fail("`-a ** b` is ambiguous: write `(-a) ** b` or `-(a ** b)`", lineno)
+                self.fail(_("`-a ** b` is ambiguous: write `(-a) ** b` or `-(a ** b)`"), lineno)
             next(self.stream)
             right = self.parse_unary()
             if self.stream.current.type == "pow":
                 self.fail(
-                    "`a ** b ** c` is ambiguous: write `(a ** b) ** c` or `a ** (b ** c)`",
+                    _("`a ** b ** c` is ambiguous: write `(a ** b) ** c` or `a ** (b ** c)`"),
                     lineno,
                 )
             left = nodes.Pow(left, right, lineno=lineno)
@@ -104,13 +106,17 @@ _PARSE_ENV = Environment()
 def parse_expression(text: Any) -> nodes.Expr:
     """Parse one expression with Jinja2's parser; raise ExprCompileError if invalid."""
     if not isinstance(text, str):
-        raise ExprCompileError(f"an expression must be a string, got {type(text).__name__}")
+        raise ExprCompileError(
+            _("an expression must be a string, got {type}").format(type=type(text).__name__)
+        )
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExprCompileError(
-            f"the expression is {len(text)} characters long; the limit is {MAX_EXPRESSION_LENGTH}"
+            _("the expression is {n} characters long; the limit is {limit}").format(
+                n=len(text), limit=MAX_EXPRESSION_LENGTH
+            )
         )
     if not text.strip():
-        raise ExprCompileError("the expression is empty")
+        raise ExprCompileError(_("the expression is empty"))
     try:
         with warnings.catch_warnings():
             # Jinja2 decodes string escapes with "unicode-escape", which warns about
@@ -121,13 +127,18 @@ def parse_expression(text: Any) -> nodes.Expr:
         token = parser.stream.current
         if token.type != "eof":
             raise ExprCompileError(
-                f"syntax error: unexpected {describe_token(token)} after the expression",
+                _("syntax error: unexpected {describe_token} after the expression").format(
+                    describe_token=describe_token(token)
+                ),
                 line=token.lineno,
             )
     except TemplateSyntaxError as err:
-        raise ExprCompileError(f"syntax error: {err.message}", line=err.lineno) from None
+        raise ExprCompileError(
+            _("syntax error: {message}").format(message=jinja_words(err.message or "")),
+            line=err.lineno,
+        ) from None
     except RecursionError:
-        raise ExprCompileError("the expression is nested too deeply") from None
+        raise ExprCompileError(_("the expression is nested too deeply")) from None
     return node
 
 
@@ -309,18 +320,24 @@ class _ConditionCompiler:
             key, value = next(iter(cond.items()))
             if key in ("all", "any"):
                 if not isinstance(value, list):
-                    self.problem((*rel, key), f"`{key}:` takes a list of conditions")
+                    self.problem(
+                        (*rel, key), _("`{key}:` takes a list of conditions").format(key=key)
+                    )
                     return None
                 return self.composite(key, value, [(*rel, key, i) for i in range(len(value))])
             if key == "not":
                 return self.composite("not", [value], [(*rel, "not")])
             extra = did_you_mean(key, _COMBINATORS, code=True)
-            self.problem(rel, f"unknown condition combinator `{key}`{extra}")
+            self.problem(
+                rel, _("unknown condition combinator `{key}`{extra}").format(key=key, extra=extra)
+            )
             return None
         self.problem(
             rel,
-            "a condition is an expression (a string), a list of conditions that must all "
-            "hold, or one of {all: [...]}, {any: [...]}, {not: ...}",
+            _(
+                "a condition is an expression (a string), a list of conditions that must "
+                "all hold, or one of {all: [...]}, {any: [...]}, {not: ...}"
+            ),
         )
         return None
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .._util.suggest import did_you_mean
+from ..i18n import _, ngettext
 from .uses import Uses
 
 __all__ = ["ArgInfo", "CallEnv", "CallSite", "Checker", "FunctionSpec"]
@@ -100,15 +101,24 @@ class FunctionSpec:
             return
         if len(site.args) > len(params):
             raise ValueError(
-                f"{self.name}() takes at most {len(params)} argument"
-                f"{'' if len(params) == 1 else 's'} ({len(site.args)} given)"
+                ngettext(
+                    "{name}() takes at most {n} argument ({given} given)",
+                    "{name}() takes at most {n} arguments ({given} given)",
+                    len(params),
+                ).format(name=self.name, n=len(params), given=len(site.args))
             )
         for key in site.kwargs:
             if key not in params:
                 extra = did_you_mean(key, params, code=True)
-                raise ValueError(f"{self.name}() has no parameter `{key}`{extra}")
+                raise ValueError(
+                    _("{name}() has no parameter `{key}`{extra}").format(
+                        name=self.name, key=key, extra=extra
+                    )
+                )
             if params.index(key) < len(site.args):
-                raise ValueError(f"{self.name}() got `{key}` twice")
+                raise ValueError(_("{name}() got `{key}` twice").format(name=self.name, key=key))
         for i, name in enumerate(params[: self.required]):
             if i >= len(site.args) and name not in site.kwargs:
-                raise ValueError(f"{self.name}() needs the argument `{name}`")
+                raise ValueError(
+                    _("{name}() needs the argument `{param}`").format(name=self.name, param=name)
+                )

@@ -31,6 +31,7 @@ from typing import Any
 from .._util.durations import parse_duration
 from .._util.suggest import did_you_mean
 from ..errors import ExpressionError
+from ..i18n import _
 from ..text import normalise as textnorm
 from .context import ROOT_NAMES, EvalContext
 from .detectors import (
@@ -94,14 +95,16 @@ def window_seconds(window: Any) -> float:
 def _literal_window(site: CallSite, arg: ArgInfo) -> float:
     if not arg.literal or not isinstance(arg.value, str):
         raise ValueError(
-            f"{site.name}(): the window must be a quoted duration such as '7d' or '10m', "
-            "written in the expression (the engine keeps only the history that "
-            "literal windows need)"
+            _(
+                "{name}(): the window must be a quoted duration such as '7d' or '10m', "
+                "written in the expression (the engine keeps only the history that "
+                "literal windows need)"
+            ).format(name=site.name)
         )
     try:
         return _parse_window(arg.value)
     except ValueError as err:
-        raise ValueError(f"{site.name}(): {err}") from None
+        raise ValueError(_("{name}(): {error}").format(name=site.name, error=err)) from None
 
 
 #: A window written as a literal duration, in seconds (for checkers of other modules).
@@ -124,7 +127,7 @@ def check_count(site: CallSite) -> Mapping[int | str, Any] | None:
     type_arg = site.arg(0, "type")
     if type_arg is None or not type_arg[1].static or not isinstance(type_arg[1].value, str):
         raise ValueError(
-            "count(): the event type must be a quoted name, e.g. count('message.posted')"
+            _("count(): the event type must be a quoted name, e.g. count('message.posted')")
         )
     type_ = type_arg[1].value
     window = site.arg(1, "within")
@@ -149,7 +152,9 @@ def fn_streak(c: EvalContext, type_: Any) -> int:
 def check_streak(site: CallSite) -> Mapping[int | str, Any] | None:
     type_arg = site.arg(0, "type")
     if type_arg is None or not type_arg[1].static or not isinstance(type_arg[1].value, str):
-        raise ValueError("streak(): the event type must be a quoted name, e.g. streak('checkin')")
+        raise ValueError(
+            _("streak(): the event type must be a quoted name, e.g. streak('checkin')")
+        )
     site.uses.streaks.add(type_arg[1].value)
     return None
 
@@ -199,7 +204,7 @@ def fn_segment(c: EvalContext, name: Any) -> bool:
 def check_segment(site: CallSite) -> Mapping[int | str, Any] | None:
     arg = site.arg(0, "name")
     if arg is None or not arg[1].literal or not isinstance(arg[1].value, str):
-        raise ValueError("segment(): the segment name must be quoted, e.g. segment('core')")
+        raise ValueError(_("segment(): the segment name must be quoted, e.g. segment('core')"))
     name = arg[1].value
     known = site.env.segment_names if site.env is not None else frozenset()
     if name not in known:
@@ -207,10 +212,12 @@ def check_segment(site: CallSite) -> Mapping[int | str, Any] | None:
         if hint:
             extra = hint
         elif known:
-            extra = f" (segments: {', '.join(sorted(known))})"
+            extra = _(" (segments: {names})").format(names=", ".join(sorted(known)))
         else:
-            extra = " (the playbook has no `segments:` section)"
-        raise ValueError(f"segment(): unknown segment {name!r}{extra}")
+            extra = _(" (the playbook has no `segments:` section)")
+        raise ValueError(
+            _("segment(): unknown segment {name!r}{extra}").format(name=name, extra=extra)
+        )
     site.uses.segments.add(name)
     return None
 

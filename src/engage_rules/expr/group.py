@@ -24,6 +24,7 @@ from operator import itemgetter
 from typing import Any
 
 from ..errors import ExpressionError
+from ..i18n import _
 from .function_spec import CallSite, FunctionSpec
 from .functions import literal_window, window_seconds
 from .runtime import shown
@@ -83,16 +84,20 @@ def _check(site: CallSite, *, window_required: bool) -> Mapping[int | str, Any] 
     type_arg = site.arg(0, "type")
     if type_arg is None or not type_arg[1].static or not isinstance(type_arg[1].value, str):
         raise ValueError(
-            f"{site.name}(): the event type must be a quoted name, "
-            f"e.g. {site.name}('message.posted', within='1h')"
+            _(
+                "{name}(): the event type must be a quoted name, e.g. "
+                "{name}('message.posted', within='1h')"
+            ).format(name=site.name)
         )
     type_ = type_arg[1].value
     window = site.arg(1, "within")
     if window is None or (window[1].static and window[1].value is None):
         if window_required or site.arg(2, "channel") is not None:
             raise ValueError(
-                f"{site.name}(): give a window, e.g. within='30m' (the engine keeps only "
-                "the history that windows need)"
+                _(
+                    "{name}(): give a window, e.g. within='30m' (the engine keeps only the "
+                    "history that windows need)"
+                ).format(name=site.name)
             )
         site.uses.group_count(type_, None)
         return None

@@ -28,6 +28,7 @@ from .._util.reprs import shown as shown
 from ..errors import CompileErrors as CompileErrors
 from ..errors import ExprCompileError as ExprCompileError
 from ..errors import ExpressionError, ResourceLimitError
+from ..i18n import _, ngettext
 from .context import EVENT_FIELDS, MEMBER_FIELDS, EventView, MemberView
 from .uses import Uses as Uses
 
@@ -58,17 +59,25 @@ RelPath = tuple[str | int, ...]
 
 def too_long(size: int) -> NoReturn:
     """Raise the ResourceLimitError for a string of ``size`` characters."""
-    raise ResourceLimitError(f"a string of {size} characters is longer than the limit of {MAX_STR}")
+    raise ResourceLimitError(
+        _("a string of {size} characters is longer than the limit of {limit}").format(
+            size=size, limit=MAX_STR
+        )
+    )
 
 
 def too_many(size: int) -> NoReturn:
     """Raise the ResourceLimitError for a list of ``size`` items."""
-    raise ResourceLimitError(f"a list of {size} items is longer than the limit of {MAX_ITEMS}")
+    raise ResourceLimitError(
+        _("a list of {size} items is longer than the limit of {limit}").format(
+            size=size, limit=MAX_ITEMS
+        )
+    )
 
 
 def too_big() -> NoReturn:
     """Raise the ResourceLimitError for a number that is too large."""
-    raise ResourceLimitError(f"a number larger than {MAX_INT_BITS} bits")
+    raise ResourceLimitError(_("a number larger than {limit} bits").format(limit=MAX_INT_BITS))
 
 
 def fail(err: BaseException, source: str) -> ExpressionError:
@@ -104,14 +113,18 @@ def cannot_print(value: Any) -> NoReturn:
     """Refuse to turn ``value`` into text: it is not data (a function, a loop...)."""
     if isinstance(value, LoopContext):
         raise ExpressionError(
-            "`loop` cannot be printed; print one of its fields, e.g. `loop.index`"
+            _("`loop` cannot be printed; print one of its fields, e.g. `loop.index`")
         )
     if callable(value):
         raise ExpressionError(
-            "a function or method cannot be printed or used as a value; call it, "
-            "e.g. `count('checkin')` or `name.upper()`"
+            _(
+                "a function or method cannot be printed or used as a value; call it, "
+                "e.g. `count('checkin')` or `name.upper()`"
+            )
         )
-    raise ExpressionError(f"a value of type {type(value).__name__} cannot be printed")
+    raise ExpressionError(
+        _("a value of type {type} cannot be printed").format(type=type(value).__name__)
+    )
 
 
 def _json_scalar(value: Any) -> str | None:
@@ -157,7 +170,9 @@ class _Json:
             self.add(scalar)
             return
         if depth > MAX_NESTING:
-            raise ResourceLimitError(f"a value nested more than {MAX_NESTING} levels deep")
+            raise ResourceLimitError(
+                _("a value nested more than {limit} levels deep").format(limit=MAX_NESTING)
+            )
         if isinstance(value, EventView):
             value = event_data(value)
         if isinstance(value, dict):
@@ -297,11 +312,15 @@ def check_format(fmt: str) -> None:
     for m in _PERCENT.finditer(fmt):
         width, precision, kind = m.group(2), m.group(3), m.group(4)
         if kind not in _PERCENT_TYPES:
-            raise ExpressionError(f"unsupported format conversion {m.group(0)!r}")
+            raise ExpressionError(
+                _("unsupported format conversion {group!r}").format(group=m.group(0))
+            )
         for number in (width, precision):
             if number == "*" or (number and (len(number) > 3 or int(number) > MAX_FORMAT_WIDTH)):
                 raise ResourceLimitError(
-                    f"format widths and precisions are limited to {MAX_FORMAT_WIDTH}"
+                    _("format widths and precisions are limited to {limit}").format(
+                        limit=MAX_FORMAT_WIDTH
+                    )
                 )
 
 
@@ -342,17 +361,21 @@ def bounded_range(*args: Any) -> range:
     """``range()`` limited to :data:`MAX_RANGE` items."""
     for a in args:
         if not isinstance(a, int):
-            raise ExpressionError(f"range() needs whole numbers, got {type(a).__name__}")
+            raise ExpressionError(
+                _("range() needs whole numbers, got {type}").format(type=type(a).__name__)
+            )
     try:
         r = range(*args)
     except (TypeError, ValueError) as err:  # a zero step, too many arguments
+        if len(args) == 3 and args[2] == 0:  # (Python's own words, translated)
+            raise ExpressionError(_("range() arg 3 must not be zero")) from None
         raise ExpressionError(str(err)) from None
     try:
         n = len(r)
     except OverflowError:
         n = MAX_RANGE + 1
     if n > MAX_RANGE:
-        raise ResourceLimitError(f"range() of more than {MAX_RANGE} items")
+        raise ResourceLimitError(_("range() of more than {limit} items").format(limit=MAX_RANGE))
     return r
 
 
@@ -374,7 +397,7 @@ def get_attr(obj: Any, name: str) -> Any:
     if isinstance(obj, Undefined):
         undefined_fail(obj)
     if name.startswith("_"):
-        raise ExpressionError(f"access to attribute {name!r} is not allowed")
+        raise ExpressionError(_("access to attribute {name!r} is not allowed").format(name=name))
     if isinstance(obj, MemberView):
         if name in MEMBER_FIELDS:
             return getattr(obj, name)
@@ -402,7 +425,7 @@ def get_item(obj: Any, key: Any) -> Any:
     if isinstance(key, str) and key.startswith("_"):
         if isinstance(obj, Undefined):
             undefined_fail(obj)
-        raise ExpressionError(f"access to attribute {key!r} is not allowed")
+        raise ExpressionError(_("access to attribute {key!r} is not allowed").format(key=key))
     if isinstance(obj, list | tuple | str | range):
         if isinstance(key, int):
             try:
@@ -422,7 +445,7 @@ def get_slice(obj: Any, start: Any, stop: Any, step: Any) -> Any:
     if isinstance(obj, Undefined):
         undefined_fail(obj)
     if not isinstance(obj, list | tuple | str | range):
-        raise ExpressionError(f"a {type(obj).__name__} cannot be sliced")
+        raise ExpressionError(_("a {type} cannot be sliced").format(type=type(obj).__name__))
     return obj[start:stop:step]
 
 
@@ -457,11 +480,14 @@ def check_strip_chars(chars: Any) -> None:
     if chars is None or isinstance(chars, Undefined):
         return
     if not isinstance(chars, str):
-        raise ExpressionError(f"the characters to strip must be text, got {type(chars).__name__}")
+        raise ExpressionError(
+            _("the characters to strip must be text, got {type}").format(type=type(chars).__name__)
+        )
     if len(chars) > MAX_STRIP_CHARS:
         raise ResourceLimitError(
-            f"trim and strip() take at most {MAX_STRIP_CHARS} characters to remove, "
-            f"got {len(chars)}"
+            _("trim and strip() take at most {limit} characters to remove, got {n}").format(
+                limit=MAX_STRIP_CHARS, n=len(chars)
+            )
         )
 
 
@@ -566,10 +592,14 @@ def check_strftime_format(fmt: Any) -> None:
     outside :data:`STRFTIME_DIRECTIVES` (flags and widths such as ``%-d`` or ``%10Y``
     included)."""
     if not isinstance(fmt, str):
-        raise ExpressionError(f"strftime() takes a text format, got {type(fmt).__name__}")
+        raise ExpressionError(
+            _("strftime() takes a text format, got {type}").format(type=type(fmt).__name__)
+        )
     if len(fmt) > MAX_STRFTIME_FORMAT:
         raise ResourceLimitError(
-            f"strftime() formats are limited to {MAX_STRFTIME_FORMAT} characters"
+            _("strftime() formats are limited to {limit} characters").format(
+                limit=MAX_STRFTIME_FORMAT
+            )
         )
     i = fmt.find("%")
     while i >= 0:
@@ -577,9 +607,9 @@ def check_strftime_format(fmt: Any) -> None:
         if not code or code not in STRFTIME_DIRECTIVES:
             shown = fmt[i : i + 2] or "%"
             raise ExpressionError(
-                f"strftime(): unsupported directive {shown!r} (the directives are "
-                + ", ".join(f"%{c}" for c in STRFTIME_DIRECTIVES)
-                + ")"
+                _("strftime(): unsupported directive {shown!r} (the directives are {all})").format(
+                    shown=shown, all=", ".join(f"%{c}" for c in STRFTIME_DIRECTIVES)
+                )
             )
         i = fmt.find("%", i + 2)
 
@@ -604,7 +634,7 @@ def strftime(value: date, fmt: Any) -> str:
 
 def _timestamp(value: datetime) -> float:
     if value.tzinfo is None:  # would read the machine's time zone
-        raise ExpressionError("timestamp() needs a date-time with a time zone")
+        raise ExpressionError(_("timestamp() needs a date-time with a time zone"))
     return value.timestamp()
 
 
@@ -707,7 +737,9 @@ def call_method(obj: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     if impl is None:
         if isinstance(obj, Undefined):
             undefined_fail(obj)
-        raise ExpressionError(f"a {type(obj).__name__} value has no method {name}()")
+        raise ExpressionError(
+            _("a {type} value has no method {name}()").format(type=type(obj).__name__, name=name)
+        )
     return impl(obj, *args, **kwargs)
 
 
@@ -721,10 +753,14 @@ def check_attribute(attribute: Any) -> None:
         return
     if isinstance(attribute, bool) or not isinstance(attribute, str | int):
         raise ExpressionError(
-            f"attribute= takes a key such as 'name' or 'user.name', got {type(attribute).__name__}"
+            _("attribute= takes a key such as 'name' or 'user.name', got {type}").format(
+                type=type(attribute).__name__
+            )
         )
     if isinstance(attribute, str) and attribute.count(".") >= MAX_NESTING:
-        raise ResourceLimitError(f"attribute= paths are limited to {MAX_NESTING} keys")
+        raise ResourceLimitError(
+            _("attribute= paths are limited to {limit} keys").format(limit=MAX_NESTING)
+        )
 
 
 def _getter(attribute: Any) -> Callable[[Any], Any]:
@@ -761,7 +797,9 @@ def f_default(value: Any, default_value: Any = "", boolean: bool = False) -> Any
 def check_int_base(base: Any) -> None:
     """Check the base of the ``int`` filter (0, or 2 to 36)."""
     if isinstance(base, bool) or not isinstance(base, int) or not (base == 0 or 2 <= base <= 36):
-        raise ExpressionError(f"the base of `int` is 0 or from 2 to 36, got {shown(base)}")
+        raise ExpressionError(
+            _("the base of `int` is 0 or from 2 to 36, got {got}").format(got=shown(base))
+        )
 
 
 def f_int(value: Any, default: Any = 0, base: int = 10) -> Any:
@@ -857,7 +895,9 @@ def f_sum(iterable: Any, attribute: Any = None, start: Any = 0) -> Any:
     items = [get(x) for x in iterable]
     for item in (start, *items):
         if not isinstance(item, Number):
-            raise ExpressionError(f"sum() adds numbers, got {type(item).__name__}")
+            raise ExpressionError(
+                _("sum() adds numbers, got {type}").format(type=type(item).__name__)
+            )
     total = start
     for item in items:
         total = op_add(total, item)
@@ -873,7 +913,9 @@ def f_truncate(
     _check_length("leeway")(leeway)
     leeway = 5 if leeway is None else leeway
     if length < len(tail) or leeway < 0:
-        raise ExpressionError(f"truncate() needs length >= {len(tail)} and leeway >= 0")
+        raise ExpressionError(
+            _("truncate() needs length >= {n} and leeway >= 0").format(n=len(tail))
+        )
     if len(text) <= length + leeway:
         return text
     if killwords:
@@ -885,12 +927,15 @@ def check_round_precision(precision: Any) -> None:
     """Check the precision of the ``round`` filter."""
     if isinstance(precision, bool) or not isinstance(precision, int):
         raise ExpressionError(
-            f"the precision of `round` must be a whole number, got {type(precision).__name__}"
+            _("the precision of `round` must be a whole number, got {type}").format(
+                type=type(precision).__name__
+            )
         )
     if abs(precision) > MAX_ROUND_DIGITS:
         raise ResourceLimitError(
-            f"the precision of `round` is {precision}, beyond the limit of "
-            f"±{MAX_ROUND_DIGITS} digits"
+            _(
+                "the precision of `round` is {precision}, beyond the limit of ±{limit} digits"
+            ).format(precision=precision, limit=MAX_ROUND_DIGITS)
         )
 
 
@@ -898,7 +943,7 @@ def check_round_method(method: Any) -> None:
     """Check the method of the ``round`` filter (common, ceil or floor)."""
     if method not in ("common", "ceil", "floor"):
         raise ExpressionError(
-            f"the method of `round` is common, ceil or floor, got {shown(method)}"
+            _("the method of `round` is common, ceil or floor, got {got}").format(got=shown(method))
         )
 
 
@@ -907,7 +952,9 @@ def f_round(value: Any, precision: Any = 0, method: Any = "common") -> Any:
     check_round_precision(precision)
     check_round_method(method)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ExpressionError(f"`round` needs a number, got {type(value).__name__}")
+        raise ExpressionError(
+            _("`round` needs a number, got {type}").format(type=type(value).__name__)
+        )
     return do_round(value, precision, method)
 
 
@@ -923,7 +970,9 @@ def _check_length(what: str) -> Callable[[Any], None]:
             return
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ExpressionError(
-                f"the {what} of `truncate` must be a whole number >= 0, got {shown(value)}"
+                _("the {what} of `truncate` must be a whole number >= 0, got {got}").format(
+                    what=what, got=shown(value)
+                )
             )
 
     return check
@@ -931,7 +980,9 @@ def _check_length(what: str) -> Callable[[Any], None]:
 
 def _check_count(value: Any) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ExpressionError(f"the count of `replace` must be a whole number, got {shown(value)}")
+        raise ExpressionError(
+            _("the count of `replace` must be a whole number, got {got}").format(got=shown(value))
+        )
 
 
 _WORD = re.compile(r"\w+")
@@ -1020,18 +1071,25 @@ def check_filter_call(
     params = FILTER_PARAMS[name]
     if len(args) > len(params):
         raise ExpressionError(
-            f"the `{name}` filter takes at most {len(params)} argument"
-            f"{'' if len(params) == 1 else 's'} ({len(args)} given)"
+            ngettext(
+                "the `{name}` filter takes at most {n} argument ({given} given)",
+                "the `{name}` filter takes at most {n} arguments ({given} given)",
+                len(params),
+            ).format(name=name, n=len(params), given=len(args))
         )
     named = dict(zip(params, args, strict=False))
     for key, arg in kwargs.items():
         if key not in params:
             known = ", ".join(params) or "none"
             raise ExpressionError(
-                f"the `{name}` filter has no parameter `{key}` (its parameters: {known})"
+                _("the `{name}` filter has no parameter `{key}` (its parameters: {known})").format(
+                    name=name, key=key, known=known
+                )
             )
         if key in named:
-            raise ExpressionError(f"the `{name}` filter got `{key}` twice")
+            raise ExpressionError(
+                _("the `{name}` filter got `{key}` twice").format(name=name, key=key)
+            )
         named[key] = arg
     checks = FILTER_ARG_CHECKS.get(name, {})
     for key, (static, value) in named.items():
@@ -1104,7 +1162,9 @@ def plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str | int | float | bool | datetime | date | timedelta) or value is None:
         return value
     if depth > MAX_NESTING:
-        raise ResourceLimitError(f"a value nested more than {MAX_NESTING} levels deep")
+        raise ResourceLimitError(
+            _("a value nested more than {limit} levels deep").format(limit=MAX_NESTING)
+        )
     if isinstance(value, dict):
         return {k: plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, set | frozenset):

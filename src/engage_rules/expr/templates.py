@@ -44,6 +44,7 @@ from ..errors import (
     ResourceLimitError,
     TemplateCompileError,
 )
+from ..i18n import _
 from . import runtime as rt
 from .codegen import check_bounded_op, suggest
 from .context import (
@@ -60,6 +61,7 @@ from .function_spec import ArgInfo, CallSite, FunctionSpec
 from .group import COMMUNITY_METHODS
 from .posts import POST_FIELDS
 from .runtime import RelPath
+from .syntax_words import jinja_words
 from .uses import Uses
 
 __all__ = [
@@ -367,7 +369,7 @@ class _Checker:
         try:
             self.roots = _undeclared_names(ast)
         except TemplateSyntaxError as err:
-            self.add(err.message or "invalid template", err)
+            self.add(jinja_words(err.message or "") or _("invalid template"), err)
             return self.problems
         names = list(ast.find_all(nodes.Name))
         self.check_root_names(names)
@@ -393,10 +395,20 @@ class _Checker:
         """Unknown filters and tests (reported before anything else is looked at)."""
         for flt in self.ast.find_all(nodes.Filter):
             if flt.name not in rt.FILTERS:
-                self.add(f"unknown filter `{flt.name}`{suggest(flt.name, rt.FILTERS)}", flt)
+                self.add(
+                    _("unknown filter `{name}`{hint}").format(
+                        name=flt.name, hint=suggest(flt.name, rt.FILTERS)
+                    ),
+                    flt,
+                )
         for test in self.ast.find_all(nodes.Test):
             if test.name not in rt.TESTS:
-                self.add(f"unknown test `{test.name}`{suggest(test.name, rt.TESTS)}", test)
+                self.add(
+                    _("unknown test `{name}`{hint}").format(
+                        name=test.name, hint=suggest(test.name, rt.TESTS)
+                    ),
+                    test,
+                )
 
     def check_root_names(self, names: list[nodes.Name]) -> None:
         """Undeclared names must be known roots or functions; `self` is never allowed."""
@@ -404,26 +416,30 @@ class _Checker:
             if name not in self.allowed:
                 first = next((n for n in names if n.name == name), None)
                 options = sorted(self.allowed)
-                self.add(f"unknown name `{name}`{suggest(name, options)}", first)
+                self.add(
+                    _("unknown name `{name}`{hint}").format(name=name, hint=suggest(name, options)),
+                    first,
+                )
         if "match" in self.roots:
             self.uses.uses_match = True
         if "post" in self.roots:
             self.uses.posts = True
         for node in names:
             if node.name == "self":
-                self.add("unknown name `self`", node)
+                self.add(_("unknown name `self`"), node)
 
     def check_unsupported_statements(self) -> None:
         """Template inheritance, includes, imports and autoescape blocks are refused."""
         ast = self.ast
         for stmt in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
             self.add(
-                f"`{type(stmt).__name__.lower()}` is not supported: a message template "
-                "is self-contained",
+                _("`{lower}` is not supported: a message template is self-contained").format(
+                    lower=type(stmt).__name__.lower()
+                ),
                 stmt,
             )
         for stmt in ast.find_all((nodes.EvalContextModifier, nodes.ScopedEvalContextModifier)):
-            self.add("`autoescape` blocks are not supported: messages are plain text", stmt)
+            self.add(_("`autoescape` blocks are not supported: messages are plain text"), stmt)
 
     def check_item(self, node: nodes.Getitem) -> None:
         """A literal dunder key (`x['__class__']`) is refused."""
@@ -433,7 +449,7 @@ class _Checker:
             and isinstance(key.value, str)
             and (key.value.startswith("__"))
         ):
-            self.add(f"`[{key.value!r}]` is not allowed", node)
+            self.add(_("`[{value!r}]` is not allowed").format(value=key.value), node)
 
     def check_uncalled_functions(self, names: list[nodes.Name], callees: set[int]) -> None:
         """A function name used as a value rather than called."""
@@ -444,7 +460,10 @@ class _Checker:
                 and node.name in self.roots
                 and id(node) not in callees
             ):
-                self.add(f"`{node.name}` is a function: call it, e.g. {node.name}(...)", node)
+                self.add(
+                    _("`{name}` is a function: call it, e.g. {name}(...)").format(name=node.name),
+                    node,
+                )
 
     def check_bounded_op(self, node: nodes.BinExpr) -> None:
         """`+ * ** %` with operands known at load time are checked against the bounds."""
@@ -469,11 +488,16 @@ class _Checker:
             try:
                 rt.op_concat(*(p.value for p in parts))
             except ExpressionError as err:
-                self.add(f"`~`: {err}", node)
+                self.add(_("`{symbol}`: {error}").format(symbol="~", error=err), node)
 
     def check_filter(self, node: nodes.Filter) -> None:
         if node.dyn_args is not None or node.dyn_kwargs is not None:
-            self.add(f"the `{node.name}` filter: `*args` and `**kwargs` are not supported", node)
+            self.add(
+                _("the `{name}` filter: `*args` and `**kwargs` are not supported").format(
+                    name=node.name
+                ),
+                node,
+            )
             return
         args = [_static(a, self.vars, self.roots) for a in node.args]
         kwargs = {str(k.key): _static(k.value, self.vars, self.roots) for k in node.kwargs}
@@ -489,22 +513,33 @@ class _Checker:
     def check_attr(self, node: nodes.Getattr) -> None:
         attr = node.attr
         if attr.startswith("_"):
-            self.add(f"attributes starting with `_` are not allowed (`{attr}`)", node)
+            self.add(
+                _("attributes starting with `_` are not allowed (`{attr}`)").format(attr=attr), node
+            )
             return
         base = node.node
         if isinstance(base, nodes.Name) and base.name in self.roots:
             if base.name in self.functions:
-                self.add(f"`{base.name}` is a function: call it, e.g. {base.name}(...)", node)
+                self.add(
+                    _("`{name}` is a function: call it, e.g. {name}(...)").format(name=base.name),
+                    node,
+                )
             elif base.name == "vars":
                 if attr not in self.vars:
                     self.add(
-                        f"`vars.{attr}` is not defined in the playbook's vars"
-                        f"{suggest(attr, self.vars)}",
+                        _("`vars.{attr}` is not defined in the playbook's vars{hint}").format(
+                            attr=attr, hint=suggest(attr, self.vars)
+                        ),
                         node,
                     )
             elif base.name in _ROOT_FIELDS and attr not in _ROOT_FIELDS[base.name]:
                 fields = _ROOT_FIELDS[base.name]
-                self.add(f"`{base.name}` has no attribute `{attr}`{suggest(attr, fields)}", node)
+                self.add(
+                    _("`{name}` has no attribute `{attr}`{hint}").format(
+                        name=base.name, attr=attr, hint=suggest(attr, fields)
+                    ),
+                    node,
+                )
         elif (
             isinstance(base, nodes.Getattr)
             and base.attr == "member"
@@ -514,7 +549,9 @@ class _Checker:
             and attr not in EVENT_MEMBER_FIELDS
         ):
             self.add(
-                f"`event.member` has no attribute `{attr}`{suggest(attr, EVENT_MEMBER_FIELDS)}",
+                _("`event.member` has no attribute `{attr}`{hint}").format(
+                    attr=attr, hint=suggest(attr, EVENT_MEMBER_FIELDS)
+                ),
                 node,
             )
 
@@ -527,16 +564,19 @@ class _Checker:
             and target.attr in COMMUNITY_METHODS
         ):
             self.add(
-                f"`community.{target.attr}()` is for conditions (`if:`) and parameters "
-                "written as one `{{ ... }}` expression, not message templates",
+                _(
+                    "`community.{attr}()` is for conditions (`if:`) and parameters written "
+                    "as one `{{{{ ... }}}}` expression, not message templates"
+                ).format(attr=target.attr),
                 node,
             )
             return
         if isinstance(target, nodes.Getattr):
             if target.attr not in rt.METHOD_NAMES and target.attr not in ("cycle", "changed"):
                 self.add(
-                    f"`.{target.attr}()` is not an allowed method"
-                    f"{suggest(target.attr, rt.METHOD_NAMES)}",
+                    _("`.{attr}()` is not an allowed method{hint}").format(
+                        attr=target.attr, hint=suggest(target.attr, rt.METHOD_NAMES)
+                    ),
                     node,
                 )
                 return
@@ -552,7 +592,9 @@ class _Checker:
         if spec is None:
             return
         if node.dyn_args is not None or node.dyn_kwargs is not None:
-            self.add(f"{spec.name}(): `*args` and `**kwargs` are not supported", node)
+            self.add(
+                _("{name}(): `*args` and `**kwargs` are not supported").format(name=spec.name), node
+            )
             return
         site = CallSite(
             spec.name,
@@ -580,7 +622,7 @@ class _Checker:
         except ValueError as err:
             self.add(str(err), node)
         except ExpressionError as err:
-            self.add(f"{spec.name}(): {err}", node)
+            self.add(_("{name}(): {error}").format(name=spec.name, error=err), node)
         except Exception as err:  # a plugin's pure function failing: reported, not raised
             self.add(f"{spec.name}(): {type(err).__name__}: {err}", node)
         if spec.sets_match:
@@ -592,7 +634,9 @@ class _Checker:
 
 def _with_line(err: ExprCompileError, text: str) -> str:
     if err.line is not None and "\n" in text.strip():
-        return f"{err.message} (line {err.line} of the template)"
+        return _("{message} (line {line} of the template)").format(
+            message=err.message, line=err.line
+        )
     return err.message
 
 
@@ -639,11 +683,15 @@ def _nesting_problem(ast: nodes.Template) -> str | None:
     while stack:
         node, depth, loops = stack.pop()
         if depth > MAX_TEMPLATE_DEPTH:
-            return f"the template is nested more than {MAX_TEMPLATE_DEPTH} levels deep"
+            return _("the template is nested more than {limit} levels deep").format(
+                limit=MAX_TEMPLATE_DEPTH
+            )
         if isinstance(node, nodes.For):
             loops += 1
             if loops > MAX_LOOP_NESTING:
-                return f"the template nests more than {MAX_LOOP_NESTING} loops in one another"
+                return _("the template nests more than {limit} loops in one another").format(
+                    limit=MAX_LOOP_NESTING
+                )
         stack.extend((child, depth + 1, loops) for child in node.iter_child_nodes())
     return None
 
@@ -654,9 +702,12 @@ def _parse(text: str) -> nodes.Template:
             warnings.simplefilter("ignore", DeprecationWarning)  # see parse_expression()
             return StrictParser(_ENV, text).parse()
     except TemplateSyntaxError as err:
-        raise TemplateCompileError(f"syntax error: {err.message}", line=err.lineno) from None
+        raise TemplateCompileError(
+            _("syntax error: {message}").format(message=jinja_words(err.message or "")),
+            line=err.lineno,
+        ) from None
     except RecursionError:
-        raise TemplateCompileError("the template is nested too deeply") from None
+        raise TemplateCompileError(_("the template is nested too deeply")) from None
 
 
 def compile_template(
@@ -669,10 +720,14 @@ def compile_template(
 ) -> CompiledTemplate:
     """Compile one template (raise TemplateCompileError with every problem found)."""
     if not isinstance(text, str):
-        raise TemplateCompileError(f"a template must be text, got {type(text).__name__}")
+        raise TemplateCompileError(
+            _("a template must be text, got {type}").format(type=type(text).__name__)
+        )
     if len(text) > MAX_TEMPLATE_LENGTH:
         raise TemplateCompileError(
-            f"the template is {len(text)} characters long; the limit is {MAX_TEMPLATE_LENGTH}"
+            _("the template is {n} characters long; the limit is {limit}").format(
+                n=len(text), limit=MAX_TEMPLATE_LENGTH
+            )
         )
     if ast is None:
         try:
@@ -697,9 +752,11 @@ def compile_template(
             code = _ENV.compile(ast)
         template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None))
     except TemplateSyntaxError as err:
-        raise TemplateCompileError(err.message or "invalid template", line=err.lineno) from None
+        raise TemplateCompileError(
+            jinja_words(err.message or "") or _("invalid template"), line=err.lineno
+        ) from None
     except (SyntaxError, RecursionError):  # beyond what Python compiles (not expected)
-        raise TemplateCompileError("the template is too deeply nested to compile") from None
+        raise TemplateCompileError(_("the template is too deeply nested to compile")) from None
     return CompiledTemplate(text, template, uses, env)
 
 
@@ -727,7 +784,10 @@ class TemplateSet:
             self.uses.merge(compiled.uses)
         if errors:
             raise TemplateCompileError(
-                "; ".join(f"template {n!r}: {m}" for n, m in errors), errors=errors
+                _("; ").join(
+                    _("template {name!r}: {error}").format(name=n, error=m) for n, m in errors
+                ),
+                errors=errors,
             )
 
     def __contains__(self, name: object) -> bool:

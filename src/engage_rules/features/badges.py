@@ -36,6 +36,7 @@ from ..compile.feature import (
 from ..compile.measures import Measure, compile_measure
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, BadgeParams
 from ..lang.loader import ActionCall
 from ..model.decision import Decision
@@ -111,13 +112,17 @@ def check_badge_action(
     where = (*call.path, call.name, "badge")
     spec = badges.get(badge)
     if spec is None:
-        hint = did_you_mean(badge, badges) or f" (defined badges: {', '.join(sorted(badges))})"
-        ctx.problem(where, f"unknown badge {badge!r}{hint}")
+        hint = did_you_mean(badge, badges) or _(" (defined badges: {names})").format(
+            names=", ".join(sorted(badges))
+        )
+        ctx.problem(where, _("unknown badge {badge!r}{hint}").format(badge=badge, hint=hint))
     elif spec.tiers and call.name == "grant_badge":
         ctx.problem(
             where,
-            f"badge {badge!r} is tiered: the engine grants and upgrades it "
-            "from its `counts`; it cannot be granted by an action",
+            _(
+                "badge {badge!r} is tiered: the engine grants and upgrades it from its "
+                "`counts`; it cannot be granted by an action"
+            ).format(badge=badge),
         )
 
 
@@ -207,7 +212,7 @@ def revoke_expired(
         return
     _take(m, badge_id)
     d.touched.add((m.community, m.id))
-    params = {"badge": badge_id, "reason": "expired"}
+    params = {"badge": badge_id, "reason": engine.playbook.say(N_("expired"))}
     engine.engine_action(
         d, "revoke_badge", m.community, m.id, f"badges.{badge_id}", params, f"{m.id}/revoke", at=at
     )
@@ -286,12 +291,24 @@ class BadgesFeature(BaseFeature):
     def actions(self) -> list[ActionDef]:
         return [
             ActionDef(
-                ActionSpec("grant_badge", BadgeParams, "badge", "grant a badge"),
+                ActionSpec(
+                    "grant_badge",
+                    BadgeParams,
+                    "badge",
+                    N_("grant a badge"),
+                    title=N_("Grant badge"),
+                ),
                 do_grant_badge,
                 check=check_badge_action,
             ),
             ActionDef(
-                ActionSpec("revoke_badge", BadgeParams, "badge", "revoke a badge"),
+                ActionSpec(
+                    "revoke_badge",
+                    BadgeParams,
+                    "badge",
+                    N_("revoke a badge"),
+                    title=N_("Revoke badge"),
+                ),
                 do_revoke_badge,
                 check=check_badge_action,
             ),

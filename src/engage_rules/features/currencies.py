@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from ..expr.member_fields import in_units
+from ..i18n import N_, _
 from ..model.decision import ActionRecord, Decision
 from ..model.state import LedgerEntry, MemberState, Timer, from_ts, ts
 
@@ -157,7 +158,7 @@ def expire_lots(
         return  # everything was spent before it expired: nothing to write off
     rule = section(currency)
     total = sum(a for _, a in written)
-    reason = f"{currency} expired"
+    reason = engine.playbook.say(N_("{currency} expired")).format(currency=currency)
     record = engine.engine_action(
         d,
         "expire",
@@ -246,10 +247,12 @@ def to_minor(raw: Any, scale: int) -> int:
     try:
         value = Decimal(str(raw).strip()) * scale
     except InvalidOperation:
-        raise ValueError(f"amount {raw!r} is not a number") from None
+        raise ValueError(_("amount {raw!r} is not a number").format(raw=raw)) from None
     if not value.is_finite():
-        raise ValueError(f"amount {raw!r} is not a finite number")
+        raise ValueError(_("amount {raw!r} is not a finite number").format(raw=raw))
     if value != value.to_integral_value():
         places = len(str(scale)) - 1
-        raise ValueError(f"amount {raw} has more than {places} decimal places")
+        raise ValueError(
+            _("amount {raw} has more than {places} decimal places").format(raw=raw, places=places)
+        )
     return int(value)

@@ -47,6 +47,7 @@ from ..compile.feature import (
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
 from ..errors import ActionError, ActionRefused
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, EnterDrawParams, RunDrawParams
 from ..lang.loader import ActionCall
 from ..model.decision import Decision, RuleFailure
@@ -322,15 +323,20 @@ def check_draw(ctx: CompileContext, call: ActionCall, label: str, consts: dict[s
     """`enter_draw` and `run_draw` name a draw of `draws:`."""
     name = call.params.draw  # type: ignore[attr-defined]
     if name not in ctx.spec.draws:
-        known = ", ".join(sorted(ctx.spec.draws)) or "none: add a `draws:` section"
-        ctx.problem((*call.path, call.name, "draw"), f"unknown draw {name!r} (draws: {known})")
+        known = ", ".join(sorted(ctx.spec.draws)) or _("none: add a `draws:` section")
+        ctx.problem(
+            (*call.path, call.name, "draw"),
+            _("unknown draw {name!r} (draws: {known})").format(name=name, known=known),
+        )
     weight = consts.get("weight")
     if weight is not None and (
         not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= MAX_WEIGHT
     ):
         ctx.problem(
             (*call.path, call.name, "weight"),
-            f"weight must be a whole number from 1 to {MAX_WEIGHT}, got {weight!r}",
+            _("weight must be a whole number from 1 to {limit}, got {weight!r}").format(
+                limit=MAX_WEIGHT, weight=weight
+            ),
         )
 
 
@@ -346,7 +352,8 @@ class DrawsFeature(BaseFeature):
                     "enter_draw",
                     EnterDrawParams,
                     shorthand="draw",
-                    description="enter the member in a draw (once, or with a weight)",
+                    description=N_("enter the member in a draw (once, or with a weight)"),
+                    title=N_("Enter draw"),
                 ),
                 do_enter_draw,
                 literal=frozenset({"draw"}),
@@ -357,7 +364,8 @@ class DrawsFeature(BaseFeature):
                     "run_draw",
                     RunDrawParams,
                     shorthand="draw",
-                    description="draw a draw's open pool now; refused when it is empty",
+                    description=N_("draw a draw's open pool now; refused when it is empty"),
+                    title=N_("Run draw"),
                 ),
                 do_run_draw,
                 literal=frozenset({"draw"}),

@@ -11,6 +11,7 @@ from ..compile.feature import ActionDef, BaseFeature
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
 from ..errors import ActionError
+from ..i18n import N_
 from ..lang.action_params import ActionSpec, EmitParams
 from ..model.storable import json_value
 
@@ -34,7 +35,12 @@ class EmitFeature(BaseFeature):
     def actions(self) -> list[ActionDef]:
         return [
             ActionDef(
-                ActionSpec("emit", EmitParams, description="raise an internal event"),
+                ActionSpec(
+                    "emit",
+                    EmitParams,
+                    description=N_("raise an internal event"),
+                    title=N_("Emit event"),
+                ),
                 do_emit,
                 literal=frozenset({"type"}),
             )

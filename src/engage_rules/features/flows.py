@@ -38,6 +38,7 @@ from ..compile.feature import (
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
 from ..errors import ActionError, ActionRefused, InternalLoopError
+from ..i18n import N_, _
 from ..lang import flow_steps
 from ..lang.action_params import ActionSpec, ExitFlowParams, StartFlowParams
 from ..lang.loader import ActionCall
@@ -485,7 +486,9 @@ def check_flow(ctx: CompileContext, call: ActionCall, label: str, consts: dict[s
     if name not in ctx.spec.flows:
         ctx.problem(
             (*call.path, call.name, "flow"),
-            f"unknown flow {name!r}{did_you_mean(name, ctx.spec.flows)}",
+            _("unknown flow {name!r}{hint}").format(
+                name=name, hint=did_you_mean(name, ctx.spec.flows)
+            ),
         )
 
 
@@ -498,13 +501,25 @@ class FlowsFeature(BaseFeature):
         literal = frozenset({"flow", "restart"})
         return [
             ActionDef(
-                ActionSpec("start_flow", StartFlowParams, "flow", "start a flow for the member"),
+                ActionSpec(
+                    "start_flow",
+                    StartFlowParams,
+                    "flow",
+                    N_("start a flow for the member"),
+                    title=N_("Start flow"),
+                ),
                 do_start_flow,
                 literal,
                 check_flow,
             ),
             ActionDef(
-                ActionSpec("exit_flow", ExitFlowParams, "flow", "end the member's run of a flow"),
+                ActionSpec(
+                    "exit_flow",
+                    ExitFlowParams,
+                    "flow",
+                    N_("end the member's run of a flow"),
+                    title=N_("Exit flow"),
+                ),
                 do_exit_flow,
                 literal,
                 check_flow,

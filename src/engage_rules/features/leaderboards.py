@@ -43,6 +43,7 @@ from ..compile.feature import (
 from ..compile.measures import Measure, compile_measure
 from ..compile.playbook import CompiledAction
 from ..errors import ActionRefused
+from ..i18n import _
 from ..model.decision import Decision, RuleFailure
 from ..model.events import internal_event, member_ref
 from ..model.state import (
@@ -115,9 +116,10 @@ def compile_leaderboards(compiler: CompileContext, currencies: tuple[str, ...]) 
             if spec.measure.isidentifier():
                 compiler.problem(
                     (*path, "measure"),
-                    f"unknown currency {spec.measure!r}; the playbook's currencies are "
-                    f"{', '.join(currencies)} (or write an expression, such as "
-                    "\"count('message.posted')\")",
+                    _(
+                        "unknown currency {measure!r}; the playbook's currencies are {names} (or "
+                        "write an expression, such as \"count('message.posted')\")"
+                    ).format(measure=spec.measure, names=", ".join(currencies)),
                 )
             else:
                 measure = compile_measure(compiler, spec.measure, (*path, "measure"))
@@ -334,7 +336,7 @@ def rank(scores: dict[str, list[Any]], size: int) -> list[dict[str, Any]]:
     )
     return [
         {"rank": i + 1, "member": mid, "score": score}
-        for i, (score, _, _, mid) in enumerate(ordered[:size])
+        for i, (score, _tie, _seq, mid) in enumerate(ordered[:size])
     ]
 
 

@@ -48,7 +48,7 @@ from ..errors import ActionError
 from ..expr.context import EvalContext
 from ..expr.expressions import ExprCompileError, parse_expression
 from ..expr.functions import window_seconds
-from ..i18n import _
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, LockLevelParams, SetLevelParams
 from ..lang.loader import ActionCall
 from ..model.decision import Decision, RuleFailure
@@ -387,7 +387,7 @@ def check_set_level(
     spec = ctx.spec
     if spec.levels is None:
         ctx.problem(
-            (*call.path, call.name), "`set_level` needs a `levels:` section (a level ladder)"
+            (*call.path, call.name), _("`set_level` needs a `levels:` section (a level ladder)")
         )
         return
     raw = getattr(call.params, "level", None)
@@ -395,7 +395,9 @@ def check_set_level(
     if isinstance(raw, int) and raw not in levels:
         ctx.problem(
             (*call.path, call.name),
-            f"level {raw} is not in the ladder; its levels are {', '.join(map(str, levels))}",
+            _("level {raw} is not in the ladder; its levels are {names}").format(
+                raw=raw, names=", ".join(map(str, levels))
+            ),
         )
 
 
@@ -405,7 +407,7 @@ def check_lock_level(
     """Load-time check of ``lock_level``: the playbook needs a `levels:` section."""
     if ctx.spec.levels is None:
         ctx.problem(
-            (*call.path, call.name), "`lock_level` needs a `levels:` section (a level ladder)"
+            (*call.path, call.name), _("`lock_level` needs a `levels:` section (a level ladder)")
         )
 
 
@@ -420,7 +422,9 @@ def _ladder_problems(compiler: CompileContext) -> list[tuple[tuple[Any, ...], st
             out.append(
                 (
                     (*path, "level"),
-                    f"level {step.level} is in the ladder twice (also step {seen[step.level] + 1})",
+                    _("level {level} is in the ladder twice (also step {value})").format(
+                        level=step.level, value=seen[step.level] + 1
+                    ),
                 )
             )
         seen.setdefault(step.level, i)
@@ -429,8 +433,10 @@ def _ladder_problems(compiler: CompileContext) -> list[tuple[tuple[Any, ...], st
                 out.append(
                     (
                         (*path, "at"),
-                        f"the first step is where every member starts: its `at` must be 0, "
-                        f"not {step.at}",
+                        _(
+                            "the first step is where every member starts: its `at` must be 0, not "
+                            "{at}"
+                        ).format(at=step.at),
                     )
                 )
             continue
@@ -439,15 +445,18 @@ def _ladder_problems(compiler: CompileContext) -> list[tuple[tuple[Any, ...], st
             out.append(
                 (
                     (*path, "at"),
-                    f"`at` must increase up the ladder: {step.at} is not above "
-                    f"{prev.at} (level {prev.level})",
+                    _(
+                        "`at` must increase up the ladder: {at} is not above {at2} (level {level})"
+                    ).format(at=step.at, at2=prev.at, level=prev.level),
                 )
             )
         if step.level <= prev.level:
             out.append(
                 (
                     (*path, "level"),
-                    f"levels must increase up the ladder: {step.level} is not above {prev.level}",
+                    _("levels must increase up the ladder: {level} is not above {level2}").format(
+                        level=step.level, level2=prev.level
+                    ),
                 )
             )
     return out
@@ -465,26 +474,27 @@ def _time_dependence(tree: nodes.Node) -> str | None:
     alone), or None."""
     for node in _nodes(tree, (nodes.Name, nodes.Getattr, nodes.Call)):
         if isinstance(node, nodes.Name) and node.name in _TIMED_NAMES:
-            return (
-                f"a level measure cannot read {_TIMED_NAMES[node.name]}: it is "
-                "evaluated for members outside any event"
-            )
+            return _(
+                "a level measure cannot read {name}: it is evaluated for members outside any event"
+            ).format(name=_TIMED_NAMES[node.name])
         if (
             isinstance(node, nodes.Getattr)
             and isinstance(node.node, nodes.Name)
             and node.node.name == "member"
             and node.attr in _TIMED_MEMBER_FIELDS
         ):
-            return (
-                f"a level measure cannot read `member.{node.attr}`: it changes with "
-                "time alone, so the ladder could not demote on time"
-            )
+            return _(
+                "a level measure cannot read `member.{attr}`: it changes with time "
+                "alone, so the ladder could not demote on time"
+            ).format(attr=node.attr)
         if (
             isinstance(node, nodes.Call)
             and isinstance(node.node, nodes.Name)
             and node.node.name in _TIMED_FUNCTIONS
         ):
-            return f"a level measure cannot call {node.node.name}(): it reads the event's text"
+            return _("a level measure cannot call {name}(): it reads the event's text").format(
+                name=node.node.name
+            )
     return None
 
 
@@ -534,9 +544,10 @@ def compile_levels(compiler: CompileContext) -> CompiledLevels | None:
         hint = did_you_mean(by, names)
         compiler.problem(
             ("levels", "by"),
-            f"unknown currency {by!r}{hint} (`by:` is one of the currencies "
-            f"{', '.join(names)}, or an expression such as "
-            "\"count('message.posted', within='30d')\")",
+            _(
+                "unknown currency {by!r}{hint} (`by:` is one of the currencies {names}, "
+                "or an expression such as \"count('message.posted', within='30d')\")"
+            ).format(by=by, hint=hint, names=", ".join(names)),
         )
     else:
         try:
@@ -582,7 +593,13 @@ class LevelsFeature(BaseFeature):
     def actions(self) -> list[ActionDef]:
         return [
             ActionDef(
-                ActionSpec("set_level", SetLevelParams, "level", "set the member's level by hand"),
+                ActionSpec(
+                    "set_level",
+                    SetLevelParams,
+                    "level",
+                    N_("set the member's level by hand"),
+                    title=N_("Set level"),
+                ),
                 do_set_level,
                 check=check_set_level,
             ),
@@ -591,7 +608,8 @@ class LevelsFeature(BaseFeature):
                     "lock_level",
                     LockLevelParams,
                     "locked",
-                    "freeze (or unfreeze) the member's level against automatic changes",
+                    N_("freeze (or unfreeze) the member's level against automatic changes"),
+                    title=N_("Lock level"),
                 ),
                 do_lock_level,
                 check=check_lock_level,

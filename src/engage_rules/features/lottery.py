@@ -27,6 +27,7 @@ from ..compile.feature import ActionDef, BaseFeature, CompileContext
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
 from ..errors import ActionError, ActionRefused
+from ..i18n import N_
 from ..lang.action_params import ActionSpec, LotteryParams
 from ..lang.loader import ActionCall
 
@@ -132,7 +133,8 @@ class LotteryFeature(BaseFeature):
                 ActionSpec(
                     "lottery",
                     LotteryParams,
-                    description="a seeded, reproducible weighted draw; stock is never oversold",
+                    description=N_("a seeded, reproducible weighted draw; stock is never oversold"),
+                    title=N_("Lottery"),
                 ),
                 do_lottery,
                 literal=frozenset({"prizes"}),

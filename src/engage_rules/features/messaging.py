@@ -49,7 +49,7 @@ from ..compile.feature import (
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
 from ..errors import ActionError, ActionRefused
-from ..i18n import _
+from ..i18n import N_, _
 from ..lang.action_params import (
     ActionSpec,
     EmptyTargeted,
@@ -421,7 +421,9 @@ def check_template(
     if name is not None and name not in ctx.spec.templates:
         ctx.problem(
             (*call.path, call.name, "template"),
-            f"unknown template {name!r}{did_you_mean(name, ctx.spec.templates)}",
+            _("unknown template {name!r}{hint}").format(
+                name=name, hint=did_you_mean(name, ctx.spec.templates)
+            ),
         )
 
 
@@ -435,25 +437,45 @@ class MessagingFeature(BaseFeature):
         literal = frozenset({"template"})
         return [
             ActionDef(
-                ActionSpec("send", RoutedMessageParams, description="direct message to the member"),
+                ActionSpec(
+                    "send",
+                    RoutedMessageParams,
+                    description=N_("direct message to the member"),
+                    title=N_("Send"),
+                ),
                 do_send,
                 literal,
                 check_template,
             ),
             ActionDef(
-                ActionSpec("reply", MessageParams, description="reply in the event's channel"),
+                ActionSpec(
+                    "reply",
+                    MessageParams,
+                    description=N_("reply in the event's channel"),
+                    title=N_("Reply"),
+                ),
                 do_reply,
                 literal,
                 check_template,
             ),
             ActionDef(
-                ActionSpec("broadcast", RoutedMessageParams, description="community message"),
+                ActionSpec(
+                    "broadcast",
+                    RoutedMessageParams,
+                    description=N_("community message"),
+                    title=N_("Broadcast"),
+                ),
                 do_broadcast,
                 literal,
                 check_template,
             ),
             ActionDef(
-                ActionSpec("warn", MessageParams, description="warning to the member, recorded"),
+                ActionSpec(
+                    "warn",
+                    MessageParams,
+                    description=N_("warning to the member, recorded"),
+                    title=N_("Warn"),
+                ),
                 do_warn,
                 literal,
                 check_template,
@@ -461,12 +483,20 @@ class MessagingFeature(BaseFeature):
             ),
             ActionDef(
                 ActionSpec(
-                    "opt_out", EmptyTargeted, description="stop direct messages to the member"
+                    "opt_out",
+                    EmptyTargeted,
+                    description=N_("stop direct messages to the member"),
+                    title=N_("Opt out"),
                 ),
                 do_opt,
             ),
             ActionDef(
-                ActionSpec("opt_in", EmptyTargeted, description="allow direct messages again"),
+                ActionSpec(
+                    "opt_in",
+                    EmptyTargeted,
+                    description=N_("allow direct messages again"),
+                    title=N_("Opt in"),
+                ),
                 do_opt,
             ),
         ]

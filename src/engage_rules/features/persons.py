@@ -36,7 +36,7 @@ from ..compile.feature import ActionDef, BaseFeature, CompileContext, FeatureKey
 from ..compile.playbook import CompiledAction, CompiledPlaybook
 from ..engine.scope import ActionScope
 from ..errors import ActionRefused
-from ..i18n import _
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, BindCodeParams, BindParams
 from ..model.decision import Decision, RuleFailure
 from ..model.events import Event
@@ -221,8 +221,11 @@ class PersonsFeature(BaseFeature):
                     "bind_code",
                     BindCodeParams,
                     shorthand="expires",
-                    description="issue a one-time code that links another account of "
-                    "the member (raises person.code_issued)",
+                    description=N_(
+                        "issue a one-time code that links another account of the member "
+                        "(raises person.code_issued)"
+                    ),
+                    title=N_("Bind code"),
                 ),
                 do_bind_code,
             ),
@@ -231,8 +234,11 @@ class PersonsFeature(BaseFeature):
                     "bind",
                     BindParams,
                     shorthand="code",
-                    description="redeem a bind code: link this account to the code's "
-                    "person; refused with a reason otherwise",
+                    description=N_(
+                        "redeem a bind code: link this account to the code's person; refused "
+                        "with a reason otherwise"
+                    ),
+                    title=N_("Bind"),
                 ),
                 do_bind,
             ),

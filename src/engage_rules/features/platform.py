@@ -26,6 +26,7 @@ from ..compile.feature import ActionDef, BaseFeature
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
 from ..errors import ActionError
+from ..i18n import N_
 from ..lang.action_params import ActionSpec, PinParams, PollParams, ReasonParams, RoleParams
 
 #: The platform actions this feature registers.
@@ -107,35 +108,70 @@ class PlatformFeature(BaseFeature):
     def actions(self) -> list[ActionDef]:
         return [
             ActionDef(
-                ActionSpec("grant_role", RoleParams, "role", "give the member a platform role"),
+                ActionSpec(
+                    "grant_role",
+                    RoleParams,
+                    "role",
+                    N_("give the member a platform role"),
+                    title=N_("Grant role"),
+                ),
                 do_role,
             ),
             ActionDef(
-                ActionSpec("remove_role", RoleParams, "role", "take a platform role away"),
+                ActionSpec(
+                    "remove_role",
+                    RoleParams,
+                    "role",
+                    N_("take a platform role away"),
+                    title=N_("Remove role"),
+                ),
                 do_role,
             ),
             ActionDef(
-                ActionSpec("pin", PinParams, "message", "pin a message (default: the event's)"),
-                do_pin,
-            ),
-            ActionDef(
-                ActionSpec("unpin", PinParams, "message", "unpin a message (default: the event's)"),
+                ActionSpec(
+                    "pin",
+                    PinParams,
+                    "message",
+                    N_("pin a message (default: the event's)"),
+                    title=N_("Pin"),
+                ),
                 do_pin,
             ),
             ActionDef(
                 ActionSpec(
-                    "approve_join", ReasonParams, description="accept the member's join request"
+                    "unpin",
+                    PinParams,
+                    "message",
+                    N_("unpin a message (default: the event's)"),
+                    title=N_("Unpin"),
+                ),
+                do_pin,
+            ),
+            ActionDef(
+                ActionSpec(
+                    "approve_join",
+                    ReasonParams,
+                    description=N_("accept the member's join request"),
+                    title=N_("Approve join"),
                 ),
                 do_join,
             ),
             ActionDef(
                 ActionSpec(
-                    "decline_join", ReasonParams, description="refuse the member's join request"
+                    "decline_join",
+                    ReasonParams,
+                    description=N_("refuse the member's join request"),
+                    title=N_("Decline join"),
                 ),
                 do_join,
             ),
             ActionDef(
-                ActionSpec("poll", PollParams, description="post a poll (question, options)"),
+                ActionSpec(
+                    "poll",
+                    PollParams,
+                    description=N_("post a poll (question, options)"),
+                    title=N_("Poll"),
+                ),
                 do_poll,
             ),
         ]

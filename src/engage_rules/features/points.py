@@ -41,6 +41,7 @@ from ..compile.playbook import CompiledAction, CompiledPlaybook
 from ..engine.scope import ActionScope
 from ..errors import ActionError, ActionRefused
 from ..expr.member_fields import in_units
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, AwardParams, RevokeParams, SpendParams
 from ..lang.loader import ActionCall
 from ..model.decision import ActionRecord, Decision
@@ -182,18 +183,22 @@ def _amount(run: ActionScope, action: CompiledAction) -> tuple[str, int]:
         try:
             raw = float(raw) if "." in raw else int(raw)
         except ValueError:
-            raise ActionError(f"amount {raw!r} is not a number") from None
+            raise ActionError(_("amount {raw!r} is not a number").format(raw=raw)) from None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise ActionError(f"amount must be a number, got {type(raw).__name__}")
+        raise ActionError(_("amount must be a number, got {type}").format(type=type(raw).__name__))
     if isinstance(raw, float) and not math.isfinite(raw):
-        raise ActionError(f"amount must be a finite number, got {raw}")
+        raise ActionError(_("amount must be a finite number, got {raw}").format(raw=raw))
     if raw != int(raw):
-        raise ActionError(f"amount must be a whole number, got {raw}")
+        raise ActionError(_("amount must be a whole number, got {raw}").format(raw=raw))
     amount = int(raw)
     if amount < 0:
-        raise ActionError(f"amount must not be negative, got {amount}")
+        raise ActionError(_("amount must not be negative, got {amount}").format(amount=amount))
     if amount > MAX_AMOUNT:
-        raise ActionError(f"amount {too_big(amount)} is larger than the limit of {MAX_AMOUNT}")
+        raise ActionError(
+            _("amount {too_big} is larger than the limit of {limit}").format(
+                too_big=too_big(amount), limit=MAX_AMOUNT
+            )
+        )
     return currency, amount
 
 
@@ -364,7 +369,8 @@ def do_revoke(run: ActionScope, action: CompiledAction) -> None:
     acct = run.require_target(action)
     target = run.text(action, "event")
     only_rule = getattr(action.params, "rule", None)
-    reason = run.text(action, "reason", f"revoked: {target}")
+    default = run.playbook.say(N_("revoked: {event}")).format(event=target)
+    reason = run.text(action, "reason", default)
     holders = [acct]
     if acct.person is not None and run.env.person_currencies:
         holders.append(run.wallet(acct, next(iter(run.env.person_currencies))))
@@ -567,7 +573,10 @@ def check_amount(ctx: CompileContext, call: ActionCall, label: str, consts: dict
             try:
                 consts["amount"] = to_minor(raw, scale)
             except ValueError as err:
-                ctx.problem((*call.path, call.name, field), f"{err} ({currency})")
+                ctx.problem(
+                    (*call.path, call.name, field),
+                    _("{err} ({currency})").format(err=err, currency=currency),
+                )
 
 
 class PointsFeature(BaseFeature):
@@ -578,18 +587,30 @@ class PointsFeature(BaseFeature):
     def actions(self) -> list[ActionDef]:
         return [
             ActionDef(
-                ActionSpec("award", AwardParams, description="credit a currency"),
+                ActionSpec(
+                    "award", AwardParams, description=N_("credit a currency"), title=N_("Award")
+                ),
                 do_award,
                 check=check_amount,
                 specialise=specialise,
             ),
             ActionDef(
-                ActionSpec("spend", SpendParams, description="debit a currency; never below zero"),
+                ActionSpec(
+                    "spend",
+                    SpendParams,
+                    description=N_("debit a currency; never below zero"),
+                    title=N_("Spend"),
+                ),
                 do_spend,
                 check=check_amount,
             ),
             ActionDef(
-                ActionSpec("revoke", RevokeParams, description="reverse earlier ledger entries"),
+                ActionSpec(
+                    "revoke",
+                    RevokeParams,
+                    description=N_("reverse earlier ledger entries"),
+                    title=N_("Revoke"),
+                ),
                 do_revoke,
             ),
         ]
@@ -604,13 +625,15 @@ class PointsFeature(BaseFeature):
         if spec.levels is not None and spec.levels.by in scales:
             ctx.problem(
                 ("levels", "by"),
-                f"levels cannot be measured by {spec.levels.by!r}: it has decimals",
+                _("levels cannot be measured by {by!r}: it has decimals").format(by=spec.levels.by),
             )
         for bid, board in spec.leaderboards.items():
             if board.measure in scales:
                 ctx.problem(
                     ("leaderboards", bid, "measure"),
-                    f"a leaderboard cannot rank {board.measure!r}: it has decimals",
+                    _("a leaderboard cannot rank {measure!r}: it has decimals").format(
+                        measure=board.measure
+                    ),
                 )
         return FeaturePlan(data=plan, on_start=forget_final(plan))
 

@@ -45,6 +45,7 @@ from ..engine.effects import Effects
 from ..engine.scope import ActionScope
 from ..errors import ActionError
 from ..expr.posts import current_post
+from ..i18n import N_
 from ..lang.action_params import ActionSpec, PostTagParams
 from ..lang.loader import ActionCall
 from ..lang.spec import PostReachedTrigger
@@ -252,7 +253,13 @@ class PostsFeature(BaseFeature):
     def actions(self) -> list[ActionDef]:
         return [
             ActionDef(
-                ActionSpec("tag_post", PostTagParams, "name", "tag the post the event concerns"),
+                ActionSpec(
+                    "tag_post",
+                    PostTagParams,
+                    "name",
+                    N_("tag the post the event concerns"),
+                    title=N_("Tag post"),
+                ),
                 do_tag_post,
                 check=check_tag_post,
             )

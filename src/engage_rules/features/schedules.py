@@ -31,6 +31,7 @@ from .._util.cron import CronSchedule, parse_slot, slot_name
 from .._util.suggest import did_you_mean
 from ..compile.feature import BaseFeature, CompileContext, FeatureKey, FeaturePlan, TimerHandler
 from ..expr.context import EvalContext
+from ..i18n import _
 from ..lang.spec import CronTrigger
 from ..model.decision import Decision, RuleFailure
 from ..model.events import Event, internal_event, member_ref
@@ -311,9 +312,10 @@ class SchedulesFeature(BaseFeature):
             if trigger.audience is not None and trigger.audience not in segments:
                 ctx.problem(
                     (*rule.source, "on", "audience"),
-                    f"unknown segment {trigger.audience!r}"
+                    _("unknown segment {audience!r}").format(audience=trigger.audience)
                     + (
-                        did_you_mean(trigger.audience, segments) or " (define it under `segments:`)"
+                        did_you_mean(trigger.audience, segments)
+                        or _(" (define it under `segments:`)")
                     ),
                 )
             schedules.append(

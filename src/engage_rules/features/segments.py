@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..compile.feature import BaseFeature, CompileContext, FeaturePlan
 from ..expr.env import SegmentFn
 from ..expr.expressions import ConditionErrors, compile_condition
+from ..i18n import _
 
 
 class SegmentsFeature(BaseFeature):
@@ -43,8 +44,9 @@ class SegmentsFeature(BaseFeature):
             if cycle is not None:
                 ctx.problem(
                     ("segments", name),
-                    f"segment {name!r} refers to itself through "
-                    f"{' -> '.join(repr(n) for n in cycle)}",
+                    _("segment {name!r} refers to itself through {names}").format(
+                        name=name, names=" -> ".join(repr(n) for n in cycle)
+                    ),
                 )
         ctx.env.segments.update(compiled)
         return None

@@ -36,6 +36,7 @@ from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
 from ..errors import ActionRefused
 from ..expr.member_fields import in_units
+from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, RedeemParams
 from ..lang.loader import ActionCall
 from ..lang.spec import ShopItemSpec
@@ -98,14 +99,22 @@ def _codes(ctx: CompileContext, iid: str, spec: ShopItemSpec) -> tuple[str, ...]
     name = codes.var or ""
     value = ctx.vars.get(name)
     if value is None:
-        known = ", ".join(sorted(ctx.vars)) or "none"
-        ctx.problem((*path, "var"), f"no `vars` entry {name!r} (the playbook's vars: {known})")
+        known = ", ".join(sorted(ctx.vars)) or _("none")
+        ctx.problem(
+            (*path, "var"),
+            _("no `vars` entry {name!r} (the playbook's vars: {known})").format(
+                name=name, known=known
+            ),
+        )
         return None
     if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
-        ctx.problem((*path, "var"), f"`vars.{name}` must be a list of codes (strings)")
+        ctx.problem(
+            (*path, "var"),
+            _("`vars.{name}` must be a list of codes (strings)").format(name=name),
+        )
         return None
     if len(set(value)) != len(value):
-        ctx.problem((*path, "var"), f"`vars.{name}` lists a code twice")
+        ctx.problem((*path, "var"), _("`vars.{name}` lists a code twice").format(name=name))
         return None
     return tuple(codes.prefix + c for c in value)
 
@@ -124,8 +133,9 @@ def compile_shop(ctx: CompileContext) -> dict[str, Item]:
         if currency not in currencies:
             ctx.problem(
                 (*path, "currency"),
-                f"unknown currency {currency!r}; the playbook's currencies are "
-                f"{', '.join(currencies)}",
+                _("unknown currency {currency!r}; the playbook's currencies are {names}").format(
+                    currency=currency, names=", ".join(currencies)
+                ),
             )
             continue
         scale = ctx.spec.currency_scales().get(currency)
@@ -133,7 +143,11 @@ def compile_shop(ctx: CompileContext) -> dict[str, Item]:
             if scale is not None:
                 price = to_minor(spec.price, scale)
             elif spec.price != int(spec.price):
-                raise ValueError(f"price {spec.price} must be a whole number of {currency}")
+                raise ValueError(
+                    _("price {price} must be a whole number of {currency}").format(
+                        price=spec.price, currency=currency
+                    )
+                )
             else:
                 price = int(spec.price)
         except ValueError as err:
@@ -147,7 +161,9 @@ def compile_shop(ctx: CompileContext) -> dict[str, Item]:
             elif stock > len(codes):
                 ctx.problem(
                     (*path, "stock"),
-                    f"stock {stock} is more than the item's {len(codes)} codes",
+                    _("stock {stock} is more than the item's {n} codes").format(
+                        stock=stock, n=len(codes)
+                    ),
                 )
                 continue
         name = spec.name or iid
@@ -211,7 +227,8 @@ def do_redeem(run: ActionScope, action: CompiledAction) -> None:
         raise _refuse("insufficient balance", "insufficient_balance", details)
     # Every check passed: spend, count and hand out the code together.
     code = item.codes[sold] if item.codes is not None else None
-    reason = run.text(action, "reason", f"shop: {item.name}")
+    default = run.playbook.say(N_("shop: {item}")).format(item=item.name)
+    reason = run.text(action, "reason", default)
     params: dict[str, Any] = {
         "item": item.id,
         "name": item.name,
@@ -272,8 +289,11 @@ def check_item(ctx: CompileContext, call: ActionCall, label: str, consts: dict[s
         return  # templated: checked when it runs (unknown items are refused)
     items = ctx.spec.shop.items if ctx.spec.shop is not None else {}
     if item not in items:
-        known = ", ".join(sorted(items)) or "none: add a `shop:` section"
-        ctx.problem((*call.path, "redeem", "item"), f"unknown shop item {item!r} (items: {known})")
+        known = ", ".join(sorted(items)) or _("none: add a `shop:` section")
+        ctx.problem(
+            (*call.path, "redeem", "item"),
+            _("unknown shop item {item!r} (items: {known})").format(item=item, known=known),
+        )
 
 
 class ShopFeature(BaseFeature):
@@ -288,8 +308,11 @@ class ShopFeature(BaseFeature):
                     "redeem",
                     RedeemParams,
                     shorthand="item",
-                    description="buy a shop item: spend, stock, limit and code in one step; "
-                    "refused with a reason otherwise",
+                    description=N_(
+                        "buy a shop item: spend, stock, limit and code in one step; "
+                        "refused with a reason otherwise"
+                    ),
+                    title=N_("Redeem"),
                 ),
                 do_redeem,
                 check=check_item,

@@ -17,6 +17,7 @@ from ..engine.effects import Effects
 from ..engine.scope import ActionScope
 from ..engine.timers import same_instant, timer_action
 from ..errors import ActionError
+from ..i18n import N_
 from ..lang.action_params import ActionSpec, SetParams, TagParams, UntagParams
 from ..lang.names import is_name
 from ..model.decision import ActionRecord, Decision
@@ -111,7 +112,14 @@ def expire_tag(
         return
     del m.tags[name]
     d.touched.add((m.community, m.id))
-    timer_action(engine, d, timer, "untag", at, {"name": name, "reason": "tag expired"})
+    timer_action(
+        engine,
+        d,
+        timer,
+        "untag",
+        at,
+        {"name": name, "reason": engine.playbook.say(N_("tag expired"))},
+    )
 
 
 def specialise_tag(action: CompiledAction, tz: ZoneInfo) -> Executor | None:
@@ -133,13 +141,28 @@ class TagsFeature(BaseFeature):
     def actions(self) -> list[ActionDef]:
         return [
             ActionDef(
-                ActionSpec("tag", TagParams, "name", "add a tag, optionally expiring"),
+                ActionSpec(
+                    "tag",
+                    TagParams,
+                    "name",
+                    N_("add a tag, optionally expiring"),
+                    title=N_("Add tag"),
+                ),
                 do_tag,
                 specialise=specialise_tag,
             ),
-            ActionDef(ActionSpec("untag", UntagParams, "name", "remove a tag"), do_untag),
             ActionDef(
-                ActionSpec("set", SetParams, description="set custom member attributes"), do_set
+                ActionSpec("untag", UntagParams, "name", N_("remove a tag"), title=N_("Untag")),
+                do_untag,
+            ),
+            ActionDef(
+                ActionSpec(
+                    "set",
+                    SetParams,
+                    description=N_("set custom member attributes"),
+                    title=N_("Set"),
+                ),
+                do_set,
             ),
         ]
 

@@ -54,7 +54,15 @@ LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 LANGUAGES: Mapping[str, str] = {"en": "English", "zh_CN": "简体中文"}
 DEFAULT_LANGUAGE = "en"
 
-_state = threading.local()
+
+class _State(threading.local):
+    """This thread's language (None: the process's); a class attribute as the default,
+    so that reading it is cheap (the engine reads it per event: engine/core.py)."""
+
+    language: str | None = None
+
+
+_state = _State()
 _process_language = DEFAULT_LANGUAGE
 
 
@@ -103,7 +111,7 @@ def _catalog(lang: str) -> _gettext.NullTranslations:
 
 def current_language() -> str:
     """The language messages are made in now (this thread's, else the process's)."""
-    lang: str | None = getattr(_state, "language", None)
+    lang = _state.language
     return lang if lang is not None else _process_language
 
 
@@ -124,7 +132,7 @@ def use_language(code: str) -> Iterator[str]:
     lang = normalise_language(code)
     if lang is None:
         raise ValueError(code)
-    previous = getattr(_state, "language", None)
+    previous = _state.language
     _state.language = lang
     try:
         yield lang

@@ -90,6 +90,8 @@ def extract() -> dict[MsgId, str]:
         str(PACKAGE_DIR),
         method_map=[("**.py", "python")],
         keywords=KEYWORDS,
+        # Babel's default skips every folder whose name starts with "_" (``_util``).
+        directory_filter=lambda path: not Path(path).name.startswith((".", "__")),
     ):
         msgid: MsgId = (message[0], message[1]) if isinstance(message, tuple) else message
         if msgid and msgid not in found:

@@ -18,6 +18,7 @@ from typing import Any
 
 from .._util.suggest import closest
 from ..errors import Problem, SourceMap
+from ..i18n import _
 
 #: How similar (difflib ratio) an unknown type must be to a known one to be reported.
 SIMILARITY = 0.85
@@ -64,8 +65,10 @@ def event_type_warnings(
                     file,
                     line,
                     col,
-                    f"warning: rule {rule.get('id')!r}: no plugin registers the event type "
-                    f"{name!r}; did you mean {match!r}?",
+                    _(
+                        "warning: rule {id!r}: no plugin registers the event type "
+                        "{name!r}; did you mean {match!r}?"
+                    ).format(id=rule.get("id"), name=name, match=match),
                 )
             )
     return out

@@ -25,6 +25,7 @@ from pydantic import Field, ValidationError
 
 from .._util.durations import Duration, parse_duration
 from ..errors import Path
+from ..i18n import N_, _
 from .spec import EVENT_TYPE, Condition, Strict
 
 #: Keys that make a mapping a step rather than an action.
@@ -34,14 +35,22 @@ STEP_KEYS = ("wait", "wait_for", "if", "exit")
 class WaitForSpec(Strict):
     """A `wait_for` step: wait for an event, at most `timeout`."""
 
-    event: str = Field(pattern=EVENT_TYPE, description="The event type to wait for")
-    timeout: Duration = Field(description="How long to wait before `on_timeout` runs")
+    event: str = Field(
+        pattern=EVENT_TYPE, title=N_("Event type"), description=N_("The event type to wait for")
+    )
+    timeout: Duration = Field(
+        title=N_("Timeout"), description=N_("How long to wait before `on_timeout` runs")
+    )
 
 
 class ExitSpec(Strict):
     """An `exit` step: end the flow."""
 
-    reason: str | None = Field(default=None, description="Recorded in flow.exited")
+    reason: str | None = Field(
+        default=None,
+        title=N_("Reason"),
+        description=N_("Why the flow ends, recorded in flow.exited"),
+    )
 
 
 @dataclass
@@ -93,7 +102,7 @@ class StepProblems:
 def parse_steps(items: Any, path: Path, cb: StepProblems) -> list[Any]:
     """The steps of ``items`` (a list at ``path``); problems go to ``cb``."""
     if not isinstance(items, list):
-        cb.add(path, f"expected a list of steps, got {type(items).__name__}")
+        cb.add(path, _("expected a list of steps, got {type}").format(type=type(items).__name__))
         return []
     out = []
     for i, item in enumerate(items):
@@ -130,14 +139,18 @@ def _step(item: Any, path: Path, cb: StepProblems) -> Any:
         if not _only(item, path, cb, ("if", "then", "else")):
             return None
         if "then" not in item and "else" not in item:
-            cb.add((*path, "if"), "an `if:` step needs `then:` and/or `else:` steps", at_key=True)
+            cb.add(
+                (*path, "if"), _("an `if:` step needs `then:` and/or `else:` steps"), at_key=True
+            )
             return None
         cond = item["if"]
         if not isinstance(cond, str | list | dict):
             cb.add(
                 (*path, "if"),
-                "expected a condition (an expression, a list of them, "
-                f"or all/any/not), got {type(cond).__name__}",
+                _(
+                    "expected a condition (an expression, a list of them, "
+                    "or all/any/not), got {type}"
+                ).format(type=type(cond).__name__),
             )
             return None
         then = parse_steps(item.get("then", []), (*path, "then"), cb)
@@ -161,8 +174,9 @@ def _only(item: dict[str, Any], path: Path, cb: StepProblems, allowed: tuple[str
     if extra:
         cb.add(
             (*path, extra[0]),
-            f"unexpected key {extra[0]!r} in a `{allowed[0]}:` step "
-            f"(it takes {', '.join(f'`{a}`' for a in allowed)})",
+            _("unexpected key {key!r} in a `{step}:` step (it takes {keys})").format(
+                key=extra[0], step=allowed[0], keys=", ".join(f"`{a}`" for a in allowed)
+            ),
             at_key=True,
         )
         return False
@@ -176,6 +190,6 @@ def _wait(raw: Any, path: Path, cb: StepProblems) -> WaitStep | None:
         cb.add((*path, "wait"), str(err))
         return None
     if seconds <= 0:
-        cb.add((*path, "wait"), "`wait:` needs a duration longer than zero")
+        cb.add((*path, "wait"), _("`wait:` needs a duration longer than zero"))
         return None
     return WaitStep(seconds, path)

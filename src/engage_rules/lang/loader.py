@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from .._util.suggest import did_you_mean
 from ..errors import Path, PlaybookError, Problem, SourceMap
+from ..i18n import N_, _
 from .action_params import ActionSpec
 from .event_types import event_type_warnings
 from .flow_steps import StepProblems, parse_steps
@@ -132,7 +133,7 @@ def load_playbook(path: PathArg | Sequence[PathArg], *, registry: LoadRegistry) 
     actions, event types and sections ``registry`` knows."""
     items = [path] if isinstance(path, str | os.PathLike) else list(path)
     if not items:
-        raise PlaybookError([Problem("<playbook>", 0, 0, "no playbook path given")])
+        raise PlaybookError([Problem("<playbook>", 0, 0, _("no playbook path given"))])
     docs: list[YamlDocument] = []
     files: list[FsPath] = []
     seen: set[FsPath] = set()
@@ -142,12 +143,12 @@ def load_playbook(path: PathArg | Sequence[PathArg], *, registry: LoadRegistry) 
             found = playbook_files(item)
             if not found:
                 problems.append(
-                    Problem(str(item), 0, 0, "no playbook files (*.yaml, *.yml) in this folder")
+                    Problem(str(item), 0, 0, _("no playbook files (*.yaml, *.yml) in this folder"))
                 )
         elif item.exists():
             found = [item]
         else:
-            problems.append(Problem(str(item), 0, 0, "no such file or folder"))
+            problems.append(Problem(str(item), 0, 0, _("no such file or folder")))
             continue
         for f in found:
             if f.resolve() not in seen:
@@ -228,9 +229,10 @@ class _Loader:
                     doc.file,
                     line,
                     col,
-                    "a playbook file is a mapping of "
-                    f"sections such as `engage_rules:` and `rules:`, "
-                    f"got {show(data)}",
+                    _(
+                        "a playbook file is a mapping of sections such as "
+                        "`engage_rules:` and `rules:`, got {got}"
+                    ).format(got=show(data)),
                 )
             )
             return
@@ -238,14 +240,22 @@ class _Loader:
         for key, value in data.items():
             here = doc.key_positions[(key,)]
             if key not in self.top_level:
-                hint = did_you_mean(key, self.top_level) or (
-                    f" (expected one of: {', '.join(self.top_level)})"
+                hint = did_you_mean(key, self.top_level) or _(" (expected one of: {names})").format(
+                    names=", ".join(self.top_level)
                 )
-                self._at(doc, here, f"unknown top-level key {key!r}{hint}")
+                self._at(
+                    doc,
+                    here,
+                    _("unknown top-level key {key!r}{hint}").format(key=key, hint=hint),
+                )
             elif key in MERGED_SECTIONS and not isinstance(value, list if key == "rules" else dict):
                 line, col = doc.positions[(key,)]
                 self._at(
-                    doc, (line, col), f"{key!r}: expected {FIELD_EXPECTS[key]}, got {show(value)}"
+                    doc,
+                    (line, col),
+                    _("{name!r}: expected {expected}, got {got}").format(
+                        name=key, expected=_(FIELD_EXPECTS[key]), got=show(value)
+                    ),
                 )
             elif key == "rules":
                 rules = self.merged.setdefault("rules", [])
@@ -261,7 +271,9 @@ class _Loader:
                         self._at(
                             doc,
                             doc.key_positions[(key, name)],
-                            f"duplicate key {name!r} in `{key}:` (first defined at {first})",
+                            _(
+                                "duplicate key {name!r} in `{key}:` (first defined at {first})"
+                            ).format(name=name, key=key, first=first),
                         )
                         continue
                     section[name] = item
@@ -273,8 +285,10 @@ class _Loader:
                 self._at(
                     doc,
                     here,
-                    f"`{key}:` is already defined at {first}; "
-                    "a section may appear in only one file",
+                    _(
+                        "`{key}:` is already defined at {first}; "
+                        "a section may appear in only one file"
+                    ).format(key=key, first=first),
                 )
             else:
                 self.merged[key] = value
@@ -320,7 +334,7 @@ class _Loader:
             spec = PlaybookSpec.model_validate(core, **_STRICT)
         except ValidationError as exc:
             for p in validation_problems(exc, merged, PlaybookSpec, (), self._label, self._where):
-                if self.incomplete and not p.path and p.message.startswith("missing"):
+                if self.incomplete and not p.path and p.missing is not None:
                     continue  # the section may be in a file that could not be read
                 self._add_located(p)
             return None
@@ -360,9 +374,10 @@ class _Loader:
         return out
 
     def _add_located(self, p: Located) -> None:
-        if p.path == () and p.message.startswith("missing required key 'engage_rules'"):
+        if p.path == () and p.missing == "engage_rules":
             self.add(
-                (), "missing `engage_rules: 1` (the language version) at the top of the playbook"
+                (),
+                _("missing `engage_rules: 1` (the language version) at the top of the playbook"),
             )
             return
         self.add(p.path, p.message, at_key=p.at_key)
@@ -381,8 +396,9 @@ class _Loader:
                 if rid in seen:
                     self.add(
                         ("rules", i, "id"),
-                        f"duplicate rule id {rid!r} "
-                        f"(first defined at {self.source.where(seen[rid])})",
+                        _("duplicate rule id {id!r} (first defined at {first})").format(
+                            id=rid, first=self.source.where(seen[rid])
+                        ),
                     )
                 else:
                     seen[rid] = ("rules", i, "id")
@@ -391,12 +407,14 @@ class _Loader:
         """Check a trigger map (`on: {silent_for: 14d}`); False after reporting problems."""
         kinds = [k for k in on if k in TRIGGER_MODELS]
         if not kinds:
-            keys = ", ".join(map(repr, on)) or "no keys"
+            keys = ", ".join(map(repr, on)) or _("no keys")
             hint = did_you_mean(next(iter(on), ""), TRIGGER_MODELS)
             self.add(
                 path,
-                "`on:` takes an event type, a list of event types, or a trigger "
-                f"map ({', '.join(TRIGGER_MODELS)}), got a mapping with {keys}{hint}",
+                _(
+                    "`on:` takes an event type, a list of event types, or a trigger "
+                    "map ({triggers}), got a mapping with {keys}{hint}"
+                ).format(triggers=", ".join(TRIGGER_MODELS), keys=keys, hint=hint),
             )
             return False
         model = TRIGGER_MODELS[kinds[0]]
@@ -428,7 +446,7 @@ class _Loader:
         cb = StepProblems(self.add, self._action, self._validation)
         for name, flow in flows.items():
             try:
-                check_name("flow name", name)
+                check_name(N_("flow name"), name)
             except ValueError as err:
                 self.add(("flows", name), str(err), at_key=True)
                 continue
@@ -492,21 +510,29 @@ class _Loader:
         """True if the action is a mapping with one key, the action name."""
         if not isinstance(item, dict):
             if isinstance(item, str) and item in self.actions:
-                self.add(path, f"write the action as a mapping: `{item}: {{}}`")
+                self.add(path, _("write the action as a mapping: `{name}: {{}}`").format(name=item))
             else:
                 self.add(
                     path,
-                    "expected an action (a one-key mapping such as "
-                    f"`award: {{points: 5}}`), got {show(item)}",
+                    _(
+                        "expected an action (a one-key mapping such as "
+                        "`award: {{points: 5}}`), got {got}"
+                    ).format(got=show(item)),
                 )
             return False
         if len(item) != 1:
             known = [k for k in item if k in self.actions]
-            hint = f"; indent the parameters under `{known[0]}:`" if len(known) == 1 else ""
+            hint = (
+                _("; indent the parameters under `{name}:`").format(name=known[0])
+                if len(known) == 1
+                else ""
+            )
             self.add(
                 path,
-                "an action is a mapping with exactly one key, the action name, "
-                f"got {len(item)} keys ({', '.join(map(repr, item)) or 'none'}){hint}",
+                _(
+                    "an action is a mapping with exactly one key, the action name, "
+                    "got {n} keys ({keys}){hint}"
+                ).format(n=len(item), keys=", ".join(map(repr, item)) or _("none"), hint=hint),
             )
             return False
         return True
@@ -515,10 +541,11 @@ class _Loader:
         """The registered action called ``name``; None (the problem recorded) if none is."""
         spec = self.actions.get(name) if isinstance(name, str) else None
         if spec is None:
-            message = f"unknown action {name!r}"
             if "." in str(name):
-                message += " (no installed plugin registers it)"
-            message += did_you_mean(name, self.actions)
+                message = _("unknown action {name!r} (no installed plugin registers it){hint}")
+            else:
+                message = _("unknown action {name!r}{hint}")
+            message = message.format(name=name, hint=did_you_mean(name, self.actions))
             self.add(here, message, at_key=True)
         return spec
 
@@ -534,8 +561,10 @@ class _Loader:
         if isinstance(value, list) or spec.shorthand is None:
             self.add(
                 here,
-                f"action {name!r} takes a mapping of parameters, such as "
-                f"`{name}: {{...}}`, got {show(value)}",
+                _(
+                    "action {name!r} takes a mapping of parameters, such as "
+                    "`{name}: {{...}}`, got {got}"
+                ).format(name=name, got=show(value)),
             )
             return None
         return {spec.shorthand: value}
@@ -559,7 +588,7 @@ class _Loader:
             for k, sub in enumerate(nested):
                 where = (*here, "on_approve", k)
                 if isinstance(sub, dict) and "flag_for_review" in sub:
-                    self.add(where, "`on_approve` cannot flag for review again", at_key=False)
+                    self.add(where, _("`on_approve` cannot flag for review again"), at_key=False)
                     continue
                 call = self._action(sub, where)
                 if call is not None:
@@ -589,18 +618,28 @@ class _Loader:
     def _where(self, path: Path) -> str:
         scope = self._scope(path)
         if not path:
-            return "the playbook"
+            return _("the playbook")
         if scope > 2:  # inside an action
-            action = f"action {path[scope - 1]!r}"
-            return action if len(path) == scope else f"{self._label(path)!r} of {action}"
+            action = _("action {name!r}").format(name=path[scope - 1])
+            if len(path) == scope:
+                return action
+            return _("{label!r} of {action}").format(label=self._label(path), action=action)
         if path[0] == "rules" and len(path) >= 2 and isinstance(path[1], int):
             rule = self.merged["rules"][path[1]]
             rid = rule.get("id") if isinstance(rule, dict) else None
-            name = f"rule {rid!r}" if isinstance(rid, str) else f"rule #{path[1] + 1}"
-            return name if len(path) == 2 else f"{self._label(path)!r} in {name}"
+            name = (
+                _("rule {id!r}").format(id=rid)
+                if isinstance(rid, str)
+                else _("rule #{n}").format(n=path[1] + 1)
+            )
+            if len(path) == 2:
+                return name
+            return _("{label!r} in {name}").format(label=self._label(path), name=name)
         if path[0] == "flows" and len(path) >= 2:
-            name = f"flow {path[1]!r}"
-            return name if len(path) == 2 else f"{self._label(path[2:])!r} in {name}"
+            name = _("flow {name!r}").format(name=path[1])
+            if len(path) == 2:
+                return name
+            return _("{label!r} in {name}").format(label=self._label(path[2:]), name=name)
         return repr(self._label(path))
 
 
@@ -613,7 +652,7 @@ def validate_actions(
     loader = _Loader(source.default_file, registry)
     loader.source = source if isinstance(source, PlaybookSourceMap) else loader.source
     if not isinstance(items, list):
-        loader.add(path, f"expected a list of actions, got {show(items)}")
+        loader.add(path, _("expected a list of actions, got {got}").format(got=show(items)))
         return [], loader.problems
     calls = [loader._action(item, (*path, k)) for k, item in enumerate(items)]
     return [c for c in calls if c is not None], loader.problems

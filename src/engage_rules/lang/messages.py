@@ -19,42 +19,45 @@ from pydantic import BaseModel, ValidationError
 
 from .._util.suggest import did_you_mean
 from ..errors import Path
+from ..i18n import N_, _, ngettext
 from .names import NAME, check_name
 
 #: What a field holds, for "expected ..." messages, by field name.
 FIELD_EXPECTS: dict[str, str] = {
-    "on": "an event type or a list of event types",
-    "if": "a condition: an expression in quotes, a list of them, or "
-    "{all: [...]}, {any: [...]} or {not: ...}",
-    "do": "a list of actions",
-    "else": "a list of actions",
-    "rules": "a list of rules",
-    "currencies": "a list of currencies (names, or {name: ..., expires_after: ...})",
-    "roles": "a list of role names",
-    "members": "a list of member ids",
-    "channels": "a list of channel names",
-    "vars": "a mapping of names to values",
-    "templates": "a mapping of template names to template text",
-    "flows": "a mapping of flow names to flows",
-    "ladder": "a list of ladder steps ({at: N, do: [...]})",
+    "on": N_("an event type or a list of event types"),
+    "if": N_(
+        "a condition: an expression in quotes, a list of them, or "
+        "{all: [...]}, {any: [...]} or {not: ...}"
+    ),
+    "do": N_("a list of actions"),
+    "else": N_("a list of actions"),
+    "rules": N_("a list of rules"),
+    "currencies": N_("a list of currencies (names, or {name: ..., expires_after: ...})"),
+    "roles": N_("a list of role names"),
+    "members": N_("a list of member ids"),
+    "channels": N_("a list of channel names"),
+    "vars": N_("a mapping of names to values"),
+    "templates": N_("a mapping of template names to template text"),
+    "flows": N_("a mapping of flow names to flows"),
+    "ladder": N_("a list of ladder steps ({at: N, do: [...]})"),
 }
 #: What each item of a list field holds, by the list's field name.
 ITEM_EXPECTS: dict[str, str] = {
-    "rules": "a rule (a mapping with `id:`, `on:` and `do:`)",
-    "ladder": "a ladder step ({at: N, do: [...]})",
-    "currencies": "a currency name or {name: ..., expires_after: ...}",
-    "on": "an event type",
+    "rules": N_("a rule (a mapping with `id:`, `on:` and `do:`)"),
+    "ladder": N_("a ladder step ({at: N, do: [...]})"),
+    "currencies": N_("a currency name or {name: ..., expires_after: ...}"),
+    "on": N_("an event type"),
 }
 _TYPE_WORDS: dict[str, str] = {
-    "string_type": "a string",
-    "int_type": "a whole number",
-    "float_type": "a number",
-    "bool_type": "true or false",
-    "list_type": "a list",
-    "dict_type": "a mapping",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-    "none_required": "null",
+    "string_type": N_("a string"),
+    "int_type": N_("a whole number"),
+    "float_type": N_("a number"),
+    "bool_type": N_("true or false"),
+    "list_type": N_("a list"),
+    "dict_type": N_("a mapping"),
+    "model_type": N_("a mapping"),
+    "model_attributes_type": N_("a mapping"),
+    "none_required": N_("null"),
 }
 _YAML11_BOOLS = frozenset({"yes", "no", "on", "off", "y", "n"})
 
@@ -103,18 +106,18 @@ def key_text(key: Any) -> str:
 def show(value: Any) -> str:
     """A short description of a value as written, for "got ..." messages."""
     if value is None:
-        return "an empty value"
+        return _("an empty value")
     if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
+        return _("the boolean {value}").format(value=str(value).lower())
     if isinstance(value, int | float):
-        return f"the number {value}"
+        return _("the number {value}").format(value=value)
     if isinstance(value, str):
         text = value if len(value) <= 40 else value[:37] + "..."
-        return f"the string {text!r}"
+        return _("the string {text!r}").format(text=text)
     if isinstance(value, list):
-        return "a list"
+        return _("a list")
     if isinstance(value, dict):
-        return "a mapping"
+        return _("a mapping")
     return type(value).__name__
 
 
@@ -160,8 +163,8 @@ def _select(errors: list[_Err]) -> list[_Err]:
         elif checked:
             out.extend(replace(e, union=None) for e in checked)
         else:
-            words = [_TYPE_WORDS.get(e.type, "") for e in group]
-            expected = " or ".join(dict.fromkeys(w for w in words if w)) or "another value"
+            words = [_(_TYPE_WORDS[e.type]) for e in group if e.type in _TYPE_WORDS]
+            expected = _(" or ").join(dict.fromkeys(words)) or _("another value")
             out.append(_Err(point, None, "union", "", group[0].input, {"expected": expected}))
     return out
 
@@ -176,6 +179,8 @@ class Located:
     path: Path
     message: str
     at_key: bool = False
+    #: The key a "missing required key" problem is about.
+    missing: str | None = None
 
 
 def validation_problems(
@@ -210,9 +215,11 @@ def validation_problems(
 def _expects(model: type[BaseModel], rel: Path) -> str | None:
     """What the field (or list item) at ``rel`` holds, if it is one of ``model``'s fields."""
     if rel and isinstance(rel[-1], str) and model_at(model, rel[:-1]) is not None:
-        return FIELD_EXPECTS.get(rel[-1])
+        text = FIELD_EXPECTS.get(rel[-1])
+        return None if text is None else _(text)
     if len(rel) >= 2 and isinstance(rel[-2], str) and model_at(model, rel[:-2]) is not None:
-        return ITEM_EXPECTS.get(rel[-2])
+        item = ITEM_EXPECTS.get(rel[-2])
+        return None if item is None else _(item)
     return None
 
 
@@ -224,10 +231,10 @@ def _at(data: Any, path: Path) -> Any:
 
 #: The bound errors: the words for the bound, and the ctx key holding it.
 _BOUNDS = {
-    "greater_than_equal": ("at least", "ge"),
-    "less_than_equal": ("at most", "le"),
-    "greater_than": ("more than", "gt"),
-    "less_than": ("less than", "lt"),
+    "greater_than_equal": (N_("{name!r} must be at least {bound}, got {value!r}"), "ge"),
+    "less_than_equal": (N_("{name!r} must be at most {bound}, got {value!r}"), "le"),
+    "greater_than": (N_("{name!r} must be more than {bound}, got {value!r}"), "gt"),
+    "less_than": (N_("{name!r} must be less than {bound}, got {value!r}"), "lt"),
 }
 
 
@@ -242,7 +249,10 @@ def _word(
     if e.type in ("extra_forbidden", "invalid_key"):
         return _word_bad_key(e, full, parent, label, where)
     if e.type == "missing":
-        return Located(full[:-1], f"missing required key {e.path[-1]!r} in {where(full[:-1])}")
+        text = _("missing required key {key!r} in {where}").format(
+            key=e.path[-1], where=where(full[:-1])
+        )
+        return Located(full[:-1], text, missing=str(e.path[-1]))
     if e.type in ("value_error", "assertion_error"):
         return _word_failed_check(e, data, full, name, where)
     if e.type in _TYPE_WORDS or e.type == "union":
@@ -251,16 +261,39 @@ def _word(
         if full == ("engage_rules",):
             return Located(
                 full,
-                f"unsupported language version {e.input!r}; this version of "
-                "engage_rules reads `engage_rules: 1`",
+                _(
+                    "unsupported language version {value!r}; this version of "
+                    "engage_rules reads `engage_rules: 1`"
+                ).format(value=e.input),
             )
-        return Located(full, f"{name!r}: expected {e.ctx.get('expected')}, got {got}")
+        return Located(
+            full,
+            _("{name!r}: expected {expected}, got {got}").format(
+                name=name, expected=_literal_choices(e.ctx.get("expected")), got=got
+            ),
+        )
     if e.type in _BOUNDS:
-        words, key = _BOUNDS[e.type]
-        return Located(full, f"{name!r} must be {words} {e.ctx.get(key)}, got {e.input!r}")
+        text, key = _BOUNDS[e.type]
+        return Located(full, _(text).format(name=name, bound=e.ctx.get(key), value=e.input))
     if e.type in ("string_too_short", "string_too_long", "string_pattern_mismatch"):
         return _word_bad_string(e, full, name)
-    return Located(full, f"{name!r}: {e.msg[0].lower() + e.msg[1:] if e.msg else e.type}")
+    if e.type in ("too_short", "too_long") and e.ctx.get("field_type") in _COLLECTIONS:
+        return Located(full, _word_bad_length(e, name))
+    return Located(
+        full,
+        _("{name!r}: {error}").format(
+            name=name, error=e.msg[0].lower() + e.msg[1:] if e.msg else e.type
+        ),
+    )
+
+
+def _literal_choices(expected: Any) -> str:
+    """Pydantic's "'a', 'b' or 'c'" with "or" in the current language."""
+    text = str(expected)
+    head, sep, last = text.rpartition(" or ")
+    if not sep:
+        return text
+    return _(", ").join(head.split(", ")) + _(" or ") + last
 
 
 def _word_bad_key(
@@ -270,15 +303,23 @@ def _word_bad_key(
     if e.type == "invalid_key" and parent is None:
         return Located(
             full,
-            f"{label(full[:-1])!r}: key {key_text(e.path[-1])} must be a string (put it in quotes)",
+            _("{name!r}: key {key} must be a string (put it in quotes)").format(
+                name=label(full[:-1]), key=key_text(e.path[-1])
+            ),
             at_key=True,
         )
     key = e.path[-1]
     allowed = model_keys(parent) if parent else []
     hint = did_you_mean(key, allowed) if isinstance(key, str) else ""
     if not hint and allowed:
-        hint = f" (expected one of: {', '.join(allowed)})"
-    return Located(full, f"unknown key {key_text(key)} in {where(full[:-1])}{hint}", at_key=True)
+        hint = _(" (expected one of: {names})").format(names=", ".join(allowed))
+    return Located(
+        full,
+        _("unknown key {key} in {where}{hint}").format(
+            key=key_text(key), where=where(full[:-1]), hint=hint
+        ),
+        at_key=True,
+    )
 
 
 def _word_failed_check(e: _Err, data: Any, full: Path, name: str, where: Describe) -> Located:
@@ -286,36 +327,82 @@ def _word_failed_check(e: _Err, data: Any, full: Path, name: str, where: Describ
     text = str(e.ctx.get("error", e.msg))
     if isinstance(_at(data, e.path), dict):  # a check on a whole mapping
         context = where(full)
-        return Located(full, text if context in text else f"{context}: {text}")
-    return Located(full, text if f"`{name}`" in text else f"{name!r}: {text}")
+        if context in text:
+            return Located(full, text)
+        return Located(full, _("{where}: {error}").format(where=context, error=text))
+    if f"`{name}`" in text:
+        return Located(full, text)
+    return Located(full, _("{name!r}: {error}").format(name=name, error=text))
 
 
 def _word_wrong_type(e: _Err, model: type[BaseModel], full: Path, name: str, got: str) -> Located:
     """A value of the wrong type: what was expected, with a hint for YAML's surprises."""
-    expected = _expects(model, e.path) or e.ctx.get("expected") or _TYPE_WORDS[e.type]
+    expected = _expects(model, e.path) or e.ctx.get("expected") or _(_TYPE_WORDS[e.type])
     hint = ""
     if e.type == "bool_type" and isinstance(e.input, str) and e.input.lower() in _YAML11_BOOLS:
-        hint = " (only true and false are booleans)"
+        hint = _(" (only true and false are booleans)")
     elif e.type == "string_type" and isinstance(e.input, int | float | bool):
-        hint = " (put it in quotes to make it text)"
-    return Located(full, f"{name!r}: expected {expected}, got {got}{hint}")
+        hint = _(" (put it in quotes to make it text)")
+    return Located(
+        full,
+        _("{name!r}: expected {expected}, got {got}{hint}").format(
+            name=name, expected=expected, got=got, hint=hint
+        ),
+    )
+
+
+#: The collections whose length pydantic checks, in its words (``List should have...``).
+_COLLECTIONS = {"List": N_("list"), "Dictionary": N_("dictionary")}
+
+
+def _word_bad_length(e: _Err, name: str) -> str:
+    """A list or mapping with too few or too many items, in pydantic's English words."""
+    kind = _(_COLLECTIONS[str(e.ctx["field_type"])])
+    actual = e.ctx.get("actual_length")
+    if e.type == "too_short":
+        n = int(e.ctx.get("min_length", 0))
+        text = ngettext(
+            "{name!r}: {kind} should have at least {n} item after validation, not {actual}",
+            "{name!r}: {kind} should have at least {n} items after validation, not {actual}",
+            n,
+        )
+    else:
+        n = int(e.ctx.get("max_length", 0))
+        text = ngettext(
+            "{name!r}: {kind} should have at most {n} item after validation, not {actual}",
+            "{name!r}: {kind} should have at most {n} items after validation, not {actual}",
+            n,
+        )
+    return text.format(name=name, kind=kind, n=n, actual=actual)
 
 
 def _word_bad_string(e: _Err, full: Path, name: str) -> Located:
     """A string that is empty, too long, or does not match its pattern."""
     if e.type == "string_too_short":
-        return Located(full, f"{name!r} must not be empty")
+        return Located(full, _("{name!r} must not be empty").format(name=name))
     if e.type == "string_too_long":
-        return Located(full, f"{name!r} is longer than {e.ctx.get('max_length')} characters")
+        return Located(
+            full,
+            _("{name!r} is longer than {n} characters").format(
+                name=name, n=e.ctx.get("max_length")
+            ),
+        )
     if name in ("id", "name") and e.ctx.get("pattern") == NAME:
         try:
-            check_name("rule id" if name == "id" else "currency name", e.input)
+            check_name(N_("rule id") if name == "id" else N_("currency name"), e.input)
         except ValueError as err:
             return Located(full, str(err))
     if name == "type":
         return Located(
             full,
-            f"'type': {e.input!r} is not an event type name (lowercase "
-            "words joined by dots, such as custom.badge_earned)",
+            _(
+                "'type': {value!r} is not an event type name (lowercase "
+                "words joined by dots, such as custom.badge_earned)"
+            ).format(value=e.input),
         )
-    return Located(full, f"{name!r}: {e.input!r} does not match {e.ctx.get('pattern')}")
+    return Located(
+        full,
+        _("{name!r}: {value!r} does not match {pattern}").format(
+            name=name, value=e.input, pattern=e.ctx.get("pattern")
+        ),
+    )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from .._util.suggest import closest
+from ..i18n import _
 from ..model.events import CANONICAL_TYPES, INTERNAL_TYPES, TYPE_PATTERN
 
 __all__ = [
@@ -86,15 +87,22 @@ def is_name(name: object) -> bool:
 
 def check_name(kind: str, name: object) -> None:
     """Raise ValueError naming ``kind`` (``segment name``, ``rule id``...) unless ``name``
-    is a valid name."""
+    is a valid name.  ``kind`` is an English text marked with ``N_`` (one of
+    :data:`NAME_KINDS`), translated here."""
     if not isinstance(name, str) or not name:
-        raise ValueError(f"{kind} must be a non-empty string")
+        raise ValueError(_("{kind} must be a non-empty string").format(kind=_(kind)))
     if len(name) > MAX_NAME:
-        raise ValueError(f"{kind} {name!r} is longer than {MAX_NAME} characters")
+        raise ValueError(
+            _("{kind} {name!r} is longer than {n} characters").format(
+                kind=_(kind), name=name, n=MAX_NAME
+            )
+        )
     if not _NAME_RE.match(name):
         raise ValueError(
-            f"{kind} {name!r} must start with a letter or digit (any script: 积分, "
-            "core) and use only letters, digits, `_`, `-`, `.` and `:` (no spaces)"
+            _(
+                "{kind} {name!r} must start with a letter or digit (any script: 积分, "
+                "core) and use only letters, digits, `_`, `-`, `.` and `:` (no spaces)"
+            ).format(kind=_(kind), name=name)
         )
 
 
@@ -105,11 +113,11 @@ def event_type_problem(value: object) -> str | None:
         return None
     shown = repr(value)
     hint = _likely_type(value) if isinstance(value, str) else None
-    tail = f"; did you mean `{hint}`?" if hint else ""
-    return (
-        f"event type {shown} can never match an event: event types are lower-case "
-        f"dotted words such as `message.posted` or `checkin` (docs/reference.md §1){tail}"
-    )
+    tail = _("; did you mean `{match}`?").format(match=hint) if hint else ""
+    return _(
+        "event type {shown} can never match an event: event types are lower-case "
+        "dotted words such as `message.posted` or `checkin` (docs/reference.md §1){tail}"
+    ).format(shown=shown, tail=tail)
 
 
 def _likely_type(value: str) -> str | None:

@@ -9,6 +9,10 @@ plugin feature owns.  Point an editor at it with a first line such as::
 
 The schema checks structure only; the loader still checks what JSON Schema cannot say
 (duplicate rule ids, expressions, templates, time zones).
+
+Every section, key, action and parameter has a title and a description, written where it
+is defined (``Field(title=N_(...), description=N_(...))``, ``ActionSpec.title`` and
+``.description``) and shown in English, Chinese or both (:mod:`.schema_language`).
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+from pydantic_core import CoreSchema
 
 from .._util.durations import JSON_PATTERN
+from ..i18n import N_
 from .flow_steps import ExitSpec, WaitForSpec
 from .loader import LoadRegistry
 from .names import EVENT_TYPE, MAX_NAME, NAME
+from .schema_language import localise_schema, schema_language
 from .spec import PlaybookSpec
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -47,29 +54,34 @@ def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return list(schema.get("anyOf", [schema]))
 
 
-def _drop_titles(schema: Any) -> None:
-    """Remove the titles pydantic derives from class and field names (``AwardParams``,
-    ``Cooldown``): editors show them on hover instead of the descriptions.  Keys of a
-    ``properties`` mapping are names, not titles, and stay."""
-    if isinstance(schema, list):
-        for item in schema:
-            _drop_titles(item)
-        return
-    if not isinstance(schema, dict):
-        return
-    if isinstance(schema.get("title"), str):
-        del schema["title"]
-    for key, value in schema.items():
-        if key in ("properties", "$defs", "patternProperties") and isinstance(value, dict):
-            for child in value.values():
-                _drop_titles(child)
-        else:
-            _drop_titles(value)
+class _WrittenTitles(GenerateJsonSchema):
+    """Titles only where the language gives one (``Field(title=N_(...))``), never the
+    ones pydantic derives from a field's name (``Cooldown Per``)."""
+
+    def field_title_should_be_set(self, schema: CoreSchema | Any) -> bool:
+        """Never derive a title from a field's name."""
+        return False
+
+
+def _drop_model_texts(defs: dict[str, Any]) -> None:
+    """Remove what pydantic takes from the models' classes: the class name as a title
+    (``AwardParams``) and the docstring, written for programmers, as a description.  A
+    key's own title and description, on the property that uses the model, stay."""
+    for definition in defs.values():
+        definition.pop("title", None)
+        definition.pop("description", None)
 
 
 def _flow_steps(defs: dict[str, Any], refs: Any) -> None:
     """A flow's ``steps:`` items: an action or one of the step forms (flow_steps.py)."""
-    steps = {"type": "array", "items": {"$ref": "#/$defs/Step"}}
+
+    def steps(title: str, description: str) -> dict[str, Any]:
+        return {
+            "title": title,
+            "description": description,
+            "type": "array",
+            "items": {"$ref": "#/$defs/Step"},
+        }
 
     def form(key: str, value: dict[str, Any], **more: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -80,24 +92,66 @@ def _flow_steps(defs: dict[str, Any], refs: Any) -> None:
         }
 
     defs["Step"] = {
-        "description": "A flow step: an action, or `wait`, `wait_for` (with `on_timeout`), "
-        "`if` (with `then` and/or `else`) or `exit`",
+        "title": N_("Step"),
+        "description": N_(
+            "A flow step: an action, or `wait`, `wait_for` (with `on_timeout`), "
+            "`if` (with `then` and/or `else`) or `exit`"
+        ),
         "anyOf": [
             {"$ref": "#/$defs/Action"},
             form(
                 "wait",
                 {
+                    "title": N_("Wait"),
+                    "description": N_("Pause the flow for this long, like 1h or 2d"),
                     "type": "string",
                     "pattern": DURATION_PATTERN,
-                    "description": "Pause the flow for this long",
                 },
             ),
-            form("wait_for", dict(refs[(WaitForSpec, "validation")]), on_timeout=steps),
-            form("if", dict(defs["RuleSpec"]["properties"]["if"]), then=steps, **{"else": steps}),
-            form("exit", {"anyOf": [dict(refs[(ExitSpec, "validation")]), {"type": "null"}]}),
+            form(
+                "wait_for",
+                {
+                    "title": N_("Wait for"),
+                    "description": N_(
+                        "Pause the flow until the member's next event of a type, or until "
+                        "the timeout"
+                    ),
+                    **refs[(WaitForSpec, "validation")],
+                },
+                on_timeout=steps(
+                    N_("On timeout"), N_("The steps run when the wait times out instead")
+                ),
+            ),
+            form(
+                "if",
+                dict(defs["RuleSpec"]["properties"]["if"]),
+                then=steps(N_("Then"), N_("The steps run when the condition holds")),
+                **{"else": steps(N_("Else"), N_("The steps run when the condition does not hold"))},
+            ),
+            form(
+                "exit",
+                {
+                    "title": N_("Exit"),
+                    "description": N_("End the flow here, optionally with a reason"),
+                    "anyOf": [dict(refs[(ExitSpec, "validation")]), {"type": "null"}],
+                },
+            ),
         ],
     }
     defs["FlowSpec"]["properties"]["steps"]["items"] = {"$ref": "#/$defs/Step"}
+
+
+def _describe_empty(root: dict[str, Any], defs: dict[str, Any]) -> None:
+    """Say what an empty value means wherever a key may be left empty (``cooldown:``).
+
+    Also keeps hover readable in yaml-language-server, which shows a key's title once
+    per alternative of its ``anyOf`` when it cannot tell the alternatives apart (they
+    have neither title nor description): ``Cooldown || Cooldown``."""
+    for definition in (root, *defs.values()):
+        for schema in definition.get("properties", {}).values():
+            for branch in schema.get("anyOf", ()):
+                if branch == {"type": "null"}:
+                    branch["description"] = N_("Left empty: the default")
 
 
 #: Sections keyed by names operators give (lang/names.py).
@@ -130,9 +184,12 @@ def _names(root: dict[str, Any], defs: dict[str, Any]) -> None:
                     item.update(name)
 
 
-def playbook_json_schema(registry: LoadRegistry) -> dict[str, Any]:
+def playbook_json_schema(registry: LoadRegistry, language: str | None = None) -> dict[str, Any]:
     """A JSON Schema (draft 2020-12) of a playbook file, with every action and plugin
-    section ``registry`` knows."""
+    section ``registry`` knows; its titles and descriptions in ``language`` (``en``,
+    ``zh_CN``, as :func:`engage_rules.i18n.normalise_language` reads it), or in English
+    and Chinese together when None.  Raises ValueError for a language not spoken."""
+    lang = schema_language(language)
     action_specs = registry.action_specs
     param_models: list[type[BaseModel]] = []
     for spec in action_specs.values():
@@ -146,8 +203,11 @@ def playbook_json_schema(registry: LoadRegistry) -> dict[str, Any]:
         *param_models,
         *(m for m in sections.values() if m not in param_models),
     ]
-    refs, generated = models_json_schema([(m, "validation") for m in models], by_alias=True)
+    refs, generated = models_json_schema(
+        [(m, "validation") for m in models], by_alias=True, schema_generator=_WrittenTitles
+    )
     defs: dict[str, Any] = generated.get("$defs", {})
+    _drop_model_texts(defs)
     root_ref = refs[(PlaybookSpec, "validation")]["$ref"]
     root = defs.pop(root_ref.rsplit("/", 1)[-1])
 
@@ -165,10 +225,17 @@ def playbook_json_schema(registry: LoadRegistry) -> dict[str, Any]:
         if not params_def.get("required"):
             value.append({"type": "null"})
         body = value[0] if len(value) == 1 else {"anyOf": value}
-        properties[name] = {"description": spec.description, **body}
+        properties[name] = {
+            "title": spec.title or name,
+            "description": spec.description or name,
+            **body,
+        }
     defs["Action"] = {
-        "description": "An action: a mapping with one key, the action's name, whose value "
-        "holds its parameters (or, for some actions, a short form such as `tag: newcomer`)",
+        "title": N_("Action"),
+        "description": N_(
+            "An action: a mapping with one key, the action's name, whose value "
+            "holds its parameters (or, for some actions, a short form such as `tag: newcomer`)"
+        ),
         "type": "object",
         "properties": properties,
         "additionalProperties": False,
@@ -184,9 +251,12 @@ def playbook_json_schema(registry: LoadRegistry) -> dict[str, Any]:
     for definition in (root, *defs.values()):
         for schema in definition.get("properties", {}).values():
             if any(branch.get("pattern") == DURATION_PATTERN for branch in _branches(schema)):
-                schema.setdefault("description", "A duration, written like 30s, 10m, 2h, 14d or 2w")
+                schema.setdefault(
+                    "description", N_("A duration, written like 30s, 10m, 2h, 14d or 2w")
+                )
 
     _names(root, defs)
+    _describe_empty(root, defs)
     # A rule needs actions: `do:`, or at least `else:` (the loader says the same).
     defs["RuleSpec"]["anyOf"] = [{"required": ["do"]}, {"required": ["else"]}]
     for section, model in sections.items():
@@ -197,14 +267,16 @@ def playbook_json_schema(registry: LoadRegistry) -> dict[str, Any]:
     # Files of a folder playbook need not repeat `engage_rules:`; the loader checks that
     # the playbook as a whole has it.
     root.pop("required", None)
-    for definition in (root, *defs.values()):
-        _drop_titles(definition)
-    return {
+    schema = {
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": SCHEMA_ID,
-        "title": "engage_rules playbook",
-        "description": "A community engagement and moderation playbook (engage_rules "
-        "language version 1). One file, or one of a folder of files that are merged.",
+        "title": N_("engage_rules playbook"),
+        "description": N_(
+            "A community engagement and moderation playbook (engage_rules "
+            "language version 1). One file, or one of a folder of files that are merged."
+        ),
         **root,
         "$defs": dict(sorted(defs.items())),
     }
+    localise_schema(schema, lang)
+    return schema

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FileTooLarge, NotRegularFile
+from ..i18n import _
 from .yaml_source import read_limited
 
 __all__ = ["MAX_FILE_BYTES", "MAX_WORDS", "is_file_ref", "read_word_list"]
@@ -41,36 +42,52 @@ def read_word_list(declared_in: str | Path, ref: Any) -> list[str]:
     not acceptable.
     """
     if not isinstance(ref, str) or not ref.strip():
-        raise ValueError("`file:` takes the path of a word-list file, e.g. `file: banned.txt`")
+        raise ValueError(_("`file:` takes the path of a word-list file, e.g. `file: banned.txt`"))
     if "\x00" in ref:
-        raise ValueError("the word-list path contains a NUL character")
+        raise ValueError(_("the word-list path contains a NUL character"))
     rel = Path(ref)
     if rel.is_absolute() or ref.startswith(("/", "\\")) or (len(ref) > 1 and ref[1] == ":"):
         raise ValueError(
-            f"word-list path {ref!r} must be relative to the playbook file that names it"
+            _("word-list path {ref!r} must be relative to the playbook file that names it").format(
+                ref=ref
+            )
         )
     declared = Path(declared_in)
     folder = (declared.parent if not declared.is_dir() else declared).resolve()
     path = (folder / rel).resolve()
     if not path.is_relative_to(folder):
-        raise ValueError(f"word-list path {ref!r} leads outside the playbook's folder ({folder})")
+        raise ValueError(
+            _("word-list path {ref!r} leads outside the playbook's folder ({folder})").format(
+                ref=ref, folder=folder
+            )
+        )
     try:
         raw = read_limited(path, MAX_FILE_BYTES)
     except FileNotFoundError:
-        raise ValueError(f"word-list file {ref!r} not found (looked for {path})") from None
+        raise ValueError(
+            _("word-list file {ref!r} not found (looked for {path})").format(ref=ref, path=path)
+        ) from None
     except NotRegularFile:
-        raise ValueError(f"word-list path {ref!r} is not a file") from None
+        raise ValueError(_("word-list path {ref!r} is not a file").format(ref=ref)) from None
     except FileTooLarge as err:
         raise ValueError(
-            f"word-list file {ref!r} is {err.size:,} bytes; the limit is {MAX_FILE_BYTES:,}"
+            _("word-list file {ref!r} is {size} bytes; the limit is {limit}").format(
+                ref=ref, size=f"{err.size:,}", limit=f"{MAX_FILE_BYTES:,}"
+            )
         ) from None
     except OSError as err:
-        raise ValueError(f"word-list file {ref!r} cannot be read: {err.strerror or err}") from None
+        raise ValueError(
+            _("word-list file {ref!r} cannot be read: {reason}").format(
+                ref=ref, reason=err.strerror or err
+            )
+        ) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
-        raise ValueError(f"word-list file {ref!r}: line {line} is not valid UTF-8") from None
+        raise ValueError(
+            _("word-list file {ref!r}: line {line} is not valid UTF-8").format(ref=ref, line=line)
+        ) from None
     words: list[str] = []
     for row in text.splitlines():
         word = row.strip()
@@ -78,6 +95,8 @@ def read_word_list(declared_in: str | Path, ref: Any) -> list[str]:
             words.append(word)
     if len(words) > MAX_WORDS:
         raise ValueError(
-            f"word-list file {ref!r} holds {len(words):,} words; the limit is {MAX_WORDS:,}"
+            _("word-list file {ref!r} holds {n} words; the limit is {limit}").format(
+                ref=ref, n=f"{len(words):,}", limit=f"{MAX_WORDS:,}"
+            )
         )
     return words

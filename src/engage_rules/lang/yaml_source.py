@@ -38,6 +38,8 @@ from yaml.reader import ReaderError
 from ..errors import FileTooLarge as FileTooLarge
 from ..errors import NotRegularFile as NotRegularFile
 from ..errors import Path, PlaybookError, Problem
+from ..i18n import N_, _
+from .yaml_words import yaml_words
 
 #: The largest file read, in bytes, checked before parsing.
 MAX_FILE_BYTES = 1 << 20
@@ -164,8 +166,10 @@ class _Composer:
                     raise _Abort(
                         line,
                         col,
-                        "a playbook file holds one YAML document; found a "
-                        "second one here (split it into another file)",
+                        _(
+                            "a playbook file holds one YAML document; found a "
+                            "second one here (split it into another file)"
+                        ),
                     )
             elif isinstance(event, ev.AliasEvent):
                 self._alias(event)
@@ -179,7 +183,9 @@ class _Composer:
             elif isinstance(event, ev.CollectionStartEvent):
                 line, col = _pos(event)
                 if len(self.stack) >= MAX_DEPTH:
-                    raise _Abort(line, col, f"nesting is deeper than {MAX_DEPTH} levels")
+                    raise _Abort(
+                        line, col, _("nesting is deeper than {n} levels").format(n=MAX_DEPTH)
+                    )
                 kind = "seq" if isinstance(event, ev.SequenceStartEvent) else "map"
                 node = _Node(kind, event.tag, line, col)
                 node.flow = bool(event.flow_style)
@@ -202,21 +208,29 @@ class _Composer:
         target = self.anchors.get(event.anchor or "")
         if target is None:
             self.problems.append(
-                Problem(self.file, line, col, f"undefined alias '*{event.anchor}'")
+                Problem(
+                    self.file, line, col, _("undefined alias '*{name}'").format(name=event.anchor)
+                )
             )
             target = _Node("scalar", _NULL, line, col)
         elif not target.done:
-            raise _Abort(line, col, f"alias '*{event.anchor}' refers to a node that contains it")
+            raise _Abort(
+                line,
+                col,
+                _("alias '*{name}' refers to a node that contains it").format(name=event.anchor),
+            )
         self.alias_nodes += target.size
         if self.alias_nodes > MAX_ALIAS_NODES:
             raise _Abort(
                 line,
                 col,
-                f"aliases expand to more than {MAX_ALIAS_NODES} nodes; "
-                "write the repeated parts out or use fewer aliases",
+                _(
+                    "aliases expand to more than {n} nodes; "
+                    "write the repeated parts out or use fewer aliases"
+                ).format(n=MAX_ALIAS_NODES),
             )
         if len(self.stack) + target.depth > MAX_DEPTH:
-            raise _Abort(line, col, f"nesting is deeper than {MAX_DEPTH} levels")
+            raise _Abort(line, col, _("nesting is deeper than {n} levels").format(n=MAX_DEPTH))
         alias = _Node("alias", None, line, col)
         alias.items.append(target)
         alias.size, alias.depth = target.size, target.depth
@@ -263,15 +277,16 @@ class _Builder:
             key_node = key_ref.items[0] if key_ref.kind == "alias" else key_ref
             if key_node.kind != "scalar":
                 hint = (
-                    ' (a value that starts with `{{` must be quoted: "{{ ... }}")'
+                    _(' (a value that starts with `{{` must be quoted: "{{ ... }}")')
                     if key_node.kind == "map" and key_node.flow
                     else ""
                 )
-                self.problem(
-                    key_ref,
-                    "a mapping key must be a plain value, not a "
-                    f"{'mapping' if key_node.kind == 'map' else 'list'}{hint}",
+                text = (
+                    _("a mapping key must be a plain value, not a mapping{hint}")
+                    if key_node.kind == "map"
+                    else _("a mapping key must be a plain value, not a list{hint}")
                 )
+                self.problem(key_ref, text.format(hint=hint))
                 continue
             before = len(self.doc.problems)
             key = self.scalar(key_node)
@@ -279,13 +294,16 @@ class _Builder:
                 continue
             if key == "<<" and key_node.plain and key_node.tag is None:
                 self.problem(
-                    key_ref, "merge keys (`<<:`) are not part of YAML 1.2; write the keys out"
+                    key_ref, _("merge keys (`<<:`) are not part of YAML 1.2; write the keys out")
                 )
                 continue
             if key in first_line:  # (1 and true are the same key to Python)
                 shown = repr(key) if isinstance(key, str) else key_node.value
                 self.problem(
-                    key_ref, f"duplicate key {shown} (first defined at line {first_line[key]})"
+                    key_ref,
+                    _("duplicate key {key} (first defined at line {line})").format(
+                        key=shown, line=first_line[key]
+                    ),
                 )
                 continue
             first_line[key] = key_ref.line
@@ -298,14 +316,18 @@ class _Builder:
         if tag in (_SEQ, _MAP) or (tag in _SCALAR_TAGS and node.kind != "scalar"):
             self.problem(
                 node,
-                f"tag {_show_tag(tag)} does not fit this "
-                f"{ {'seq': 'list', 'map': 'mapping'}.get(node.kind, 'value') }",
+                {
+                    "seq": _("tag {tag} does not fit this list"),
+                    "map": _("tag {tag} does not fit this mapping"),
+                }.get(node.kind, _("tag {tag} does not fit this value")).format(tag=_show_tag(tag)),
             )
             return
         self.problem(
             node,
-            f"tag {_show_tag(tag)} is not allowed; only the YAML 1.2 core tags "
-            "!!str, !!int, !!float, !!bool, !!null, !!map and !!seq may be used",
+            _(
+                "tag {tag} is not allowed; only the YAML 1.2 core tags "
+                "!!str, !!int, !!float, !!bool, !!null, !!map and !!seq may be used"
+            ).format(tag=_show_tag(tag)),
         )
 
     def scalar(self, node: _Node) -> Any:
@@ -341,27 +363,31 @@ def _convert(tag: str, text: str) -> Any:
         return text
     if tag == _NULL:
         if not _NULL_RE.match(text):
-            raise ValueError(f"{text!r} is not a valid !!null (use null or ~)")
+            raise ValueError(_("{text!r} is not a valid !!null (use null or ~)").format(text=text))
         return None
     if tag == _BOOL:
         if not _BOOL_RE.match(text):
             hint = (
-                " (in YAML 1.2 only true and false are booleans)" if text in _BOOL_WORDS_11 else ""
+                _(" (in YAML 1.2 only true and false are booleans)")
+                if text in _BOOL_WORDS_11
+                else ""
             )
-            raise ValueError(f"{text!r} is not a valid !!bool{hint}")
+            raise ValueError(_("{text!r} is not a valid !!bool{hint}").format(text=text, hint=hint))
         return text.lower() == "true"
     if tag == _INT:
         if not _INT_RE.match(text):
-            raise ValueError(f"{text[:40]!r} is not a valid !!int")
+            raise ValueError(_("{text!r} is not a valid !!int").format(text=text[:40]))
         based = text.startswith(("0o", "0x"))
         digits = text[2:] if based else text.lstrip("+-")
         if len(digits) > MAX_INT_DIGITS:  # (checked here: not left to the interpreter)
             raise ValueError(
-                f"the number {text[:20]}… has too many digits (the limit is {MAX_INT_DIGITS})"
+                _("the number {text}… has too many digits (the limit is {n})").format(
+                    text=text[:20], n=MAX_INT_DIGITS
+                )
             )
         return int(digits, 8 if text[1] == "o" else 16) if based else int(text, 10)
     if not (_FLOAT_RE.match(text) or _INT_RE.match(text)):
-        raise ValueError(f"{text!r} is not a valid !!float")
+        raise ValueError(_("{text!r} is not a valid !!float").format(text=text))
     lowered = text.lower()
     if lowered.endswith(".inf"):
         return -math.inf if lowered.startswith("-") else math.inf
@@ -379,12 +405,15 @@ def _line_col(text: str, index: int) -> Pos:
 
 
 def _syntax_message(err: MarkedYAMLError) -> str:
-    message = f"YAML syntax error: {err.problem or err.context or 'invalid document'}"
+    what = yaml_words(err.problem or err.context or "") or _("invalid document")
     if err.problem and err.context:
-        where = err.context_mark
-        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        message += f" ({err.context}{at})"
-    return message
+        where, context = err.context_mark, yaml_words(err.context)
+        if where:
+            return _(
+                "YAML syntax error: {problem} ({context} at line {line}, column {col})"
+            ).format(problem=what, context=context, line=where.line + 1, col=where.column + 1)
+        return _("YAML syntax error: {problem} ({context})").format(problem=what, context=context)
+    return _("YAML syntax error: {problem}").format(problem=what)
 
 
 def parse_yaml_text(text: str, filename: str = "<string>") -> YamlDocument:
@@ -398,7 +427,9 @@ def parse_yaml_text(text: str, filename: str = "<string>") -> YamlDocument:
                 filename,
                 1,
                 1,
-                f"file is too large ({size} bytes; the limit is {MAX_FILE_BYTES} bytes)",
+                _("file is too large ({size} bytes; the limit is {limit} bytes)").format(
+                    size=size, limit=MAX_FILE_BYTES
+                ),
             )
         )
         doc.fatal = True
@@ -424,12 +455,14 @@ def parse_yaml_text(text: str, filename: str = "<string>") -> YamlDocument:
                 filename,
                 line,
                 col,
-                f"the file contains a character that YAML does not allow ({ord(char):#06x})",
+                _("the file contains a character that YAML does not allow ({code})").format(
+                    code=f"{ord(char):#06x}"
+                ),
             )
         )
     except YAMLError as err:  # any other parser failure
         root = None
-        doc.problems.append(Problem(filename, 1, 1, f"YAML error: {err}"))
+        doc.problems.append(Problem(filename, 1, 1, _("YAML error: {error}").format(error=err)))
     doc.problems.extend(composer.problems)
     if root is None:
         doc.fatal = bool(doc.problems)
@@ -439,11 +472,11 @@ def parse_yaml_text(text: str, filename: str = "<string>") -> YamlDocument:
 
 
 _KINDS = (
-    (stat.S_ISDIR, "a folder"),
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, N_("a folder")),
+    (stat.S_ISFIFO, N_("a named pipe (FIFO)")),
+    (stat.S_ISCHR, N_("a character device")),
+    (stat.S_ISBLK, N_("a block device")),
+    (stat.S_ISSOCK, N_("a socket")),
 )
 
 
@@ -451,8 +484,8 @@ def _not_regular(mode: int) -> str | None:
     """Why a file of this mode cannot be read as a playbook file, or None."""
     if stat.S_ISREG(mode):
         return None
-    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
-    return f"{kind}, not a regular file: refusing to read it"
+    kind = next((name for test, name in _KINDS if test(mode)), N_("not a regular file"))
+    return _("{kind}, not a regular file: refusing to read it").format(kind=_(kind))
 
 
 def read_limited(path: str | FsPath, limit: int) -> bytes:
@@ -494,16 +527,25 @@ def read_yaml_file(path: str | FsPath, filename: str | None = None) -> YamlDocum
     except NotRegularFile as exc:
         return _fatal(name, str(exc), 0, 0)
     except FileTooLarge as exc:
-        return _fatal(name, str(exc))
+        return _fatal(
+            name,
+            _("file is too large ({size} bytes; the limit is {limit} bytes)").format(
+                size=exc.size, limit=exc.limit
+            ),
+        )
     except OSError as exc:
-        return _fatal(name, f"cannot read file: {exc.strerror or exc}", 0, 0)
+        return _fatal(
+            name, _("cannot read file: {reason}").format(reason=exc.strerror or exc), 0, 0
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         bad = raw[exc.start : exc.start + 1].hex()
-        return _fatal(name, f"file is not valid UTF-8 (byte 0x{bad})", line, col)
+        return _fatal(
+            name, _("file is not valid UTF-8 (byte 0x{byte})").format(byte=bad), line, col
+        )
     return parse_yaml_text(text, name)
 
 

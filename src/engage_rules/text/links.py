@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import Any
 
 from .._util.reprs import shown
+from ..i18n import _
 from .wordmatch import CONFUSABLES
 
 __all__ = ["GROUPS", "SHORTENERS", "DomainList", "domain_list", "host_form", "skeleton"]
@@ -180,7 +181,11 @@ def _entries(items: Iterable[str], what: str) -> tuple[list[str], bool, bool]:
     shorteners = lookalikes = False
     for item in items:
         if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"the {what} list must hold domain names, got {shown(item)}")
+            raise ValueError(
+                _("the {what} list must hold domain names, got {got}").format(
+                    what=what, got=shown(item)
+                )
+            )
         item = item.strip()
         if item.startswith("@"):
             if item == "@shorteners":
@@ -189,18 +194,25 @@ def _entries(items: Iterable[str], what: str) -> tuple[list[str], bool, bool]:
                 lookalikes = True
             else:
                 raise ValueError(
-                    f"unknown domain group {item!r} in the {what} list; the groups are "
-                    f"{', '.join(GROUPS)}"
+                    _(
+                        "unknown domain group {item!r} in the {what} list; the groups are {names}"
+                    ).format(item=item, what=what, names=", ".join(GROUPS))
                 )
             continue
         if "/" in item or " " in item:
             raise ValueError(
-                f"{item!r} in the {what} list is not a domain name (write `example.com`, "
-                "without `https://` or a path)"
+                _(
+                    "{item!r} in the {what} list is not a domain name (write `example.com`, "
+                    "without `https://` or a path)"
+                ).format(item=item, what=what)
             )
         entries.append(item)
         if len(entries) > MAX_ENTRIES:
-            raise ValueError(f"the {what} list holds more than {MAX_ENTRIES:,} domains")
+            raise ValueError(
+                _("the {what} list holds more than {limit:,} domains").format(
+                    what=what, limit=MAX_ENTRIES
+                )
+            )
     return entries, shorteners, lookalikes
 
 
@@ -209,7 +221,11 @@ def domain_list(allow: tuple[Any, ...] | None, deny: tuple[Any, ...] | None) -> 
     for items, what in ((allow, "allow"), (deny, "deny")):
         for item in items or ():
             if not isinstance(item, str):  # (a list or mapping could not even be cached)
-                raise ValueError(f"the {what} list must hold domain names, got {shown(item)}")
+                raise ValueError(
+                    _("the {what} list must hold domain names, got {got}").format(
+                        what=what, got=shown(item)
+                    )
+                )
     return _domain_list(allow, deny)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from ...compile.feature import ActionDef, BaseFeature, CompileContext, FeaturePlan, TimerHandler
 from ...compile.playbook import CompiledAction, CompiledRule, Exempt, describe_exempt
+from ...i18n import N_, _, translate
 from ...lang.action_params import (
     ActionSpec,
     BanParams,
@@ -89,34 +90,68 @@ class ModerationFeature(BaseFeature):
         return [
             moderation(
                 ActionSpec(
-                    "delete_message", DeleteParams, description="remove the event's message"
+                    "delete_message",
+                    DeleteParams,
+                    description=N_("remove the event's message"),
+                    title=N_("Delete message"),
                 ),
                 do_delete_message,
             ),
             moderation(
-                ActionSpec("mute", MuteParams, description="mute, with automatic expiry"), do_mute
+                ActionSpec(
+                    "mute",
+                    MuteParams,
+                    description=N_("mute, with automatic expiry"),
+                    title=N_("Mute"),
+                ),
+                do_mute,
             ),
-            ActionDef(ActionSpec("unmute", ReasonParams, description="lift a mute"), do_unmute),
-            moderation(ActionSpec("kick", ReasonParams, description="remove the member"), do_kick),
-            moderation(
-                ActionSpec("ban", BanParams, description="ban, optionally for a time"), do_ban
+            ActionDef(
+                ActionSpec(
+                    "unmute", ReasonParams, description=N_("lift a mute"), title=N_("Unmute")
+                ),
+                do_unmute,
             ),
-            ActionDef(ActionSpec("unban", ReasonParams, description="lift a ban"), do_unban),
             moderation(
-                ActionSpec("strike", ReasonParams, description="add a strike and apply the ladder"),
+                ActionSpec(
+                    "kick", ReasonParams, description=N_("remove the member"), title=N_("Kick")
+                ),
+                do_kick,
+            ),
+            moderation(
+                ActionSpec(
+                    "ban", BanParams, description=N_("ban, optionally for a time"), title=N_("Ban")
+                ),
+                do_ban,
+            ),
+            ActionDef(
+                ActionSpec("unban", ReasonParams, description=N_("lift a ban"), title=N_("Unban")),
+                do_unban,
+            ),
+            moderation(
+                ActionSpec(
+                    "strike",
+                    ReasonParams,
+                    description=N_("add a strike and apply the ladder"),
+                    title=N_("Strike"),
+                ),
                 do_strike,
             ),
             ActionDef(
                 ActionSpec(
                     "reset_strikes",
                     ReasonParams,
-                    description="clear the member's active strikes (the ladder starts again)",
+                    description=N_("clear the member's active strikes (the ladder starts again)"),
+                    title=N_("Reset strikes"),
                 ),
                 do_reset_strikes,
             ),
             moderation(
                 ActionSpec(
-                    "flag_for_review", FlagParams, description="queue the event for human review"
+                    "flag_for_review",
+                    FlagParams,
+                    description=N_("queue the event for human review"),
+                    title=N_("Flag for review"),
                 ),
                 do_flag_for_review,
                 literal=frozenset({"on_approve"}),
@@ -160,28 +195,33 @@ class ModerationFeature(BaseFeature):
                 if any(a.moderation for a in actions):
                     ctx.note(
                         rule.source,
-                        f"rule {rule.id!r} takes moderation actions only on the members "
-                        "its `to:` names: moderation.exempt does not apply to it (it "
-                        "concerns who posted the event)",
+                        _(
+                            "rule {id!r} takes moderation actions only on the members its `to:` "
+                            "names: moderation.exempt does not apply to it (it concerns who posted "
+                            "the event)"
+                        ).format(id=rule.id),
                     )
                 continue
             ctx.note(
                 rule.source,
-                f"rule {rule.id!r} takes moderation actions: "
+                _("rule {id!r} takes moderation actions: ").format(id=rule.id)
                 + (
-                    f"{who} are exempt from it (moderation.exempt)"
+                    _("{who} are exempt from it (moderation.exempt)").format(who=who)
                     if who != "nobody"
-                    else "nobody is exempt from it (moderation.exempt is empty)"
+                    else _("nobody is exempt from it (moderation.exempt is empty)")
                 ),
             )
             others = _other_actions(actions)
             if others and who != "nobody":
                 ctx.warn(
                     rule.source,
-                    f"rule {rule.id!r} mixes moderation actions ({', '.join(on_poster)}) "
-                    f"with other actions ({', '.join(others)}): {who} are exempt from the "
-                    "whole rule, so for them none of its actions run; move the moderation "
-                    "actions into a rule of their own",
+                    _(
+                        "rule {id!r} mixes moderation actions ({names}) with other actions "
+                        "({names2}): {who} are exempt from the whole rule, so for them none of "
+                        "its actions run; move the moderation actions into a rule of their own"
+                    ).format(
+                        id=rule.id, names=", ".join(on_poster), names2=", ".join(others), who=who
+                    ),
                 )
             rules[i] = replace(rule, exempt=Exempt.of(rule.exempt, exempt))
 
@@ -197,7 +237,7 @@ class ModerationFeature(BaseFeature):
             if step.at in seen:
                 ctx.problem(
                     ("moderation", "strikes", "ladder", i, "at"),
-                    f"the strike ladder has two steps at {step.at}",
+                    _("the strike ladder has two steps at {at}").format(at=step.at),
                 )
             seen.add(step.at)
             step_actions = ctx.actions(step.do, f"ladder.{i}")
@@ -205,8 +245,10 @@ class ModerationFeature(BaseFeature):
                 if a.consts.get("on_approve"):
                     ctx.problem(
                         ("moderation", "strikes", "ladder", i, "do", j),
-                        "`on_approve` is for flags in rules; a ladder step's "
-                        "flag_for_review can only be approved or dismissed",
+                        _(
+                            "`on_approve` is for flags in rules; a ladder step's "
+                            "flag_for_review can only be approved or dismissed"
+                        ),
                     )
             ladder.append(LadderStep(step.at, tuple(step_actions)))
         ladder.sort(key=lambda s: s.at)
@@ -225,13 +267,17 @@ class ModerationFeature(BaseFeature):
         for i, r in enumerate(ctx.spec.rules):
             if r.id in MANUAL_RULES:
                 ctx.problem(
-                    ("rules", i, "id"), f"the rule id {r.id!r} is reserved for moderators' events"
+                    ("rules", i, "id"),
+                    _("the rule id {id!r} is reserved for moderators' events").format(id=r.id),
                 )
         first_index = len(ctx.rules)
+        language = ctx.spec.community.language
         for k, (type_, action_name, default_reason) in enumerate(MANUAL_RULES.values()):
+            # The moderator's reason, else a default in the community's language.
+            said = translate(default_reason, language).replace("\\", "").replace("'", "\\'")
             params = ReasonParams(
                 to="{{ event.data.member }}",
-                reason=f"{{{{ event.data.reason or '{default_reason}' }}}}",
+                reason=f"{{{{ event.data.reason or '{said}' }}}}",
             )
             actions = ctx.actions([ActionCall(action_name, params, ("moderation",))], "manual")
             ctx.add_rule(

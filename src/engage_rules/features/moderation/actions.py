@@ -17,6 +17,7 @@ from ...engine.scope import ActionScope
 from ...engine.timers import same_instant, timer_action, timer_audit
 from ...errors import ActionRefused
 from ...expr.runtime import to_str
+from ...i18n import N_
 from ...lang.spec import MODERATOR_EVENTS
 from ...model.decision import Decision
 from ...model.events import event_to_json
@@ -216,12 +217,12 @@ def _lifter(status: str, until_attr: str, action: str, reason: str) -> TimerHand
         m.status = "active"
         setattr(m, until_attr, None)
         d.touched.add((m.community, m.id))
-        timer_action(engine, d, timer, action, at, {"reason": reason})
+        timer_action(engine, d, timer, action, at, {"reason": engine.playbook.say(reason)})
         timer_audit(d, timer, action, at)
 
     return handler
 
 
 #: The timers that end mutes and bans.
-LIFT_MUTE = _lifter("muted", "muted_until", "unmute", "mute expired")
-LIFT_BAN = _lifter("banned", "banned_until", "unban", "ban expired")
+LIFT_MUTE = _lifter("muted", "muted_until", "unmute", N_("mute expired"))
+LIFT_BAN = _lifter("banned", "banned_until", "unban", N_("ban expired"))

@@ -21,14 +21,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ExpressionError
+from ...i18n import N_
 
 if TYPE_CHECKING:
     from ...compile.playbook import Exempt
 
 #: Built-in rule id -> (event type, action, default reason).
 MANUAL_RULES: dict[str, tuple[str, str, str]] = {
-    "moderation.strike": ("moderation.strike", "strike", "manual strike"),
-    "moderation.strike_reset": ("moderation.strike_reset", "reset_strikes", "strikes reset"),
+    "moderation.strike": ("moderation.strike", "strike", N_("manual strike")),
+    "moderation.strike_reset": ("moderation.strike_reset", "reset_strikes", N_("strikes reset")),
 }
 
 

@@ -27,6 +27,7 @@ import msgspec
 from ...compile.playbook import CompiledAction, CompiledRule
 from ...engine.core import Engine
 from ...errors import ReviewError
+from ...i18n import _
 from ...model.decision import Decision
 from ...model.events import event_from_obj
 
@@ -62,12 +63,16 @@ def find_item(items: list[dict[str, Any]], ref: str) -> dict[str, Any]:
     if exact:
         return exact[0]
     if len(ref) < 6:
-        raise ReviewError(f"no review item {ref!r} (give at least 6 characters of its id)")
+        raise ReviewError(
+            _("no review item {ref!r} (give at least 6 characters of its id)").format(ref=ref)
+        )
     found = [i for i in items if i["id"].startswith(ref)]
     if not found:
-        raise ReviewError(f"no review item {ref!r}")
+        raise ReviewError(_("no review item {ref!r}").format(ref=ref))
     if len(found) > 1:
-        raise ReviewError(f"{ref!r} matches {len(found)} review items; give more of the id")
+        raise ReviewError(
+            _("{ref!r} matches {n} review items; give more of the id").format(ref=ref, n=len(found))
+        )
     return found[0]
 
 
@@ -83,9 +88,15 @@ def decide_review(
 ) -> Decision:
     """The decision of a moderator's verdict on an open item (see the module docs)."""
     if verdict not in VERDICTS:
-        raise ReviewError(f"unknown verdict {verdict!r}; expected approve or dismiss")
+        raise ReviewError(
+            _("unknown verdict {verdict!r}; expected approve or dismiss").format(verdict=verdict)
+        )
     if item.get("status") != "open":
-        raise ReviewError(f"review item {item['id'][:12]} is already {item.get('status')}")
+        raise ReviewError(
+            _("review item {id} is already {status}").format(
+                id=item["id"][:12], status=item.get("status")
+            )
+        )
     cause = f"review:{item['id']}:{verdict}"
     d = Decision(cause, at)
     community = str(item.get("community") or "default")
@@ -97,8 +108,10 @@ def decide_review(
         rule = engine.playbook.rule_by_id.get(str(item.get("rule")))
         if rule is None:
             raise ReviewError(
-                f"the playbook has no rule {item.get('rule')!r}, which flagged this item; "
-                "approve it with the playbook that flagged it"
+                _(
+                    "the playbook has no rule {rule!r}, which flagged this item; approve it "
+                    "with the playbook that flagged it"
+                ).format(rule=item.get("rule"))
             )
         flag = _flag_action(rule, str(item.get("action", "")))
         actions: list[CompiledAction] = list(flag.consts.get("on_approve") or []) if flag else []
