@@ -240,12 +240,17 @@ def test_codes_are_lower_case_tolerant_and_forgotten_a_day_after_they_expire() -
     assert w.texts(w("custom.bind", "bob", "dc", code=old)) == ["refused unknown_code"]
 
 
-def test_a_refusals_message_is_in_the_operators_language() -> None:
-    w = World(MULTI.replace('"refused {{ refusal.reason }}"', '"{{ refusal.message }}"'))
-    with use_language("zh_CN"):
-        out = w("custom.bind", "bob", "qq", code="zzzzzz")
-    assert w.texts(out) == ["没有发出过绑定码 'ZZZZZZ'"]
-    assert w.texts(w("custom.bind", "bob", "qq", code="zzzzzz")) == ["no code 'ZZZZZZ' was issued"]
+def test_a_refusals_message_is_in_the_communitys_language() -> None:
+    text = MULTI.replace('"refused {{ refusal.reason }}"', '"{{ refusal.message }}"')
+    w = World(text)
+    with use_language("zh_CN"):  # (the process's language does not matter)
+        assert w.texts(w("custom.bind", "bob", "qq", code="zzzzzz")) == [
+            "no code 'ZZZZZZ' was issued"
+        ]
+    chinese = World(text.replace("name: multi\n", "name: multi\ncommunity: {language: zh-CN}\n"))
+    assert chinese.texts(chinese("custom.bind", "bob", "qq", code="zzzzzz")) == [
+        "没有发出过绑定码 'ZZZZZZ'"
+    ]
 
 
 def test_member_linked_from_the_operators_system_links_and_merges_persons() -> None:

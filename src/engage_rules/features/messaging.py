@@ -334,7 +334,7 @@ def do_send(run: ActionScope, action: CompiledAction) -> None:
         account = account_in(run.state, m, community)
         if account is None:
             raise ActionRefused(
-                _("{member} has no account in {community}").format(
+                run.playbook.say(N_("{member} has no account in {community}")).format(
                     member=m.id, community=community
                 ),
                 "no_account",

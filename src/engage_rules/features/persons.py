@@ -36,7 +36,7 @@ from ..compile.feature import ActionDef, BaseFeature, CompileContext, FeatureKey
 from ..compile.playbook import CompiledAction, CompiledPlaybook
 from ..engine.scope import ActionScope
 from ..errors import ActionRefused
-from ..i18n import N_, _
+from ..i18n import N_
 from ..lang.action_params import ActionSpec, BindCodeParams, BindParams
 from ..model.decision import Decision, RuleFailure
 from ..model.events import Event
@@ -134,23 +134,30 @@ def do_bind(run: ActionScope, action: CompiledAction) -> None:
     """The ``bind`` action: redeem a code, linking the member to the code's person."""
     m = run.require_target(action)
     code = run.text(action, "code").strip().upper()
+    say = run.playbook.say  # (refusals are in the community's language)
     details: dict[str, Any] = {"code": code}
     codes = run.state.community(PERSONS).data.get(CODES) or {}
     rec = codes.get(code)
     if rec is None:
-        raise _refuse(_("no code {code!r} was issued").format(code=code), "unknown_code", details)
+        raise _refuse(
+            say(N_("no code {code!r} was issued")).format(code=code), "unknown_code", details
+        )
     if rec["used_by"] is not None:
-        raise _refuse(_("the code {code} was used already").format(code=code), "used_code", details)
+        raise _refuse(
+            say(N_("the code {code} was used already")).format(code=code), "used_code", details
+        )
     if run.event.ts >= rec["expires"]:
-        raise _refuse(_("the code {code} has expired").format(code=code), "expired_code", details)
+        raise _refuse(
+            say(N_("the code {code} has expired")).format(code=code), "expired_code", details
+        )
     state = run.state
     issuer = state.community(rec["community"]).member(rec["member"])
     details.update({"community": issuer.community, "member": issuer.id})
     if issuer is m:
         raise _refuse(
-            _("the code {code} was issued to this account: send it from another group").format(
-                code=code
-            ),
+            say(
+                N_("the code {code} was issued to this account: send it from another group")
+            ).format(code=code),
             "own_code",
             details,
         )
@@ -160,7 +167,7 @@ def do_bind(run: ActionScope, action: CompiledAction) -> None:
         and holder(state, m) is holder(state, issuer)
     ):
         raise _refuse(
-            _("these accounts are one person already"),
+            say(N_("these accounts are one person already")),
             "already_linked",
             {**details, "person": holder(state, m).id},
         )
@@ -191,8 +198,8 @@ def apply_linked(
         return
     person = ev.data.get("person")
     if not isinstance(person, str) or not 1 <= len(person) <= MAX_PERSON_ID:
-        message = _(
-            "member.linked needs `data.person`: the person's id, text of 1 to {n} characters"
+        message = engine.playbook.say(
+            N_("member.linked needs `data.person`: the person's id, text of 1 to {n} characters")
         ).format(n=MAX_PERSON_ID)
         d.add_error(RuleFailure(SECTION, ev.id, message, ev.at))
         return
