@@ -38,3 +38,13 @@ def mock_cluster() -> Iterator[object]:
     from kafka_helpers import MockCluster
 
     yield MockCluster()
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test() -> Iterator[None]:
+    """``main(["--lang", "zh_CN", ...])`` sets the process's language: a test that calls
+    it leaves English behind for the next one."""
+    yield
+    from engage_rules.i18n import set_language
+
+    set_language(None)

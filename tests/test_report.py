@@ -222,7 +222,7 @@ def test_terminal_report_is_plain_text_with_every_section(
         "Conversion",
         "Top rules",
         "Moderation",
-        "Messages",
+        "Messaging",
         "Points",
         "Shadow rules",
     ):

@@ -130,6 +130,78 @@ def test_charts_render_in_headless_chromium(
     assert charts["points"]["marks"] == 4 and charts["points"]["shown"] == 2
 
 
+#: A page showing the report in a frame ``{width}`` px wide (a phone's screen), which
+#: copies what the report's script measured onto its own body once all is loaded.
+FRAME = """<!DOCTYPE html><html><body style="margin:0">
+<iframe id="f" src="{src}" style="width:{width}px;height:844px;border:0"></iframe>
+<script>window.addEventListener('load',function(){{
+var b=document.getElementById('f').contentDocument.body;
+for(var i=0;i<b.attributes.length;i++){{document.body.setAttribute(b.attributes[i].name,
+b.attributes[i].value);}}}});</script></body></html>"""
+
+
+def _page_facts(chromium: str, page: Path, profile: Path, width: int) -> dict[str, str]:
+    """What the page's script measured on the body, shown ``width`` px wide (in a frame:
+    headless Chromium's windows are never narrower than about 500 px; scroll bars
+    hidden, as a phone's are)."""
+    frame = page.with_name(f"frame-{width}-{page.name}")
+    frame.write_text(FRAME.format(src=page.name, width=width), encoding="utf-8")
+    result = subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            "--hide-scrollbars",
+            "--allow-file-access-from-files",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            frame.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    body = re.search(r"<body [^>]*>", result.stdout)
+    assert body is not None
+    return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group(0)))
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_the_page_reads_on_a_phone_390_px_wide(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lang: str
+) -> None:
+    """At 390 px (a phone), no text of a chart is smaller than 11 px and the page is no
+    wider than the screen (wide tables and charts scroll in their own box); on a desktop
+    the charts keep their size."""
+    chromium = _chromium()
+    url = replay_into_sqlite(tmp_path, capsys)
+    page = tmp_path / "report.html"
+    args = ["report", "--store", url, "--campaign", "2026-03-02..2026-03-22"]
+    assert main(["--lang", lang, *args, "--html", str(page)]) == 0
+    capsys.readouterr()
+    phone = _page_facts(chromium, page, tmp_path / "phone", 390)
+    assert phone["viewport-width"] == "390" and phone["charts-checked"] == "5"
+    assert float(phone["min-svg-text-px"]) >= 11, phone
+    assert phone["page-overflow"] == "0", phone
+    desktop = _page_facts(chromium, page, tmp_path / "desktop", 1024)
+    assert desktop["viewport-width"] == "1024"
+    assert float(desktop["min-svg-text-px"]) >= 11 and desktop["page-overflow"] == "0"
+    if lang == "en":  # the same page without its phone styles fails both checks
+        html = page.read_text(encoding="utf-8")
+        bare = page.with_name("bare.html")
+        bare.write_text(
+            re.sub(r"@media \(max-width:600px\)\{.*?\}\}", "", html, flags=re.S).replace(
+                ".scroll,.chart-box{overflow-x:auto;max-width:100%}", ""
+            ),
+            encoding="utf-8",
+        )
+        unstyled = _page_facts(chromium, bare, tmp_path / "bare", 390)
+        assert float(unstyled["min-svg-text-px"]) < 11 or unstyled["page-overflow"] != "0"
+
+
 def _hostile_report() -> dict[str, Any]:
     evil = '<script>alert("x")</script>'
     day = date(2026, 3, 2)

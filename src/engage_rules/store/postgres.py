@@ -64,6 +64,8 @@ from .batch_rows import (
     serialise,
 )
 from .lock import busy, writer_info
+from .member_lists import ListedMember, MemberListQuery
+from .postgres_member_lists import PostgresMemberLists
 from .postgres_reports import PostgresReports
 from .postgres_schema import lock_key, migrate
 from .postgres_text import use_escaped_text
@@ -132,6 +134,7 @@ class PostgreSQLStore:
             self._conn.close()
             raise
         self._reports = PostgresReports(self._snapshot, self._decoding)
+        self._member_lists = PostgresMemberLists(self._snapshot, self._decoding)
 
     def _connect(self, conninfo: str) -> psycopg.Connection:
         options: dict[str, Any] = {"application_name": "engage-rules", "client_encoding": "utf8"}
@@ -560,6 +563,9 @@ class PostgreSQLStore:
 
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
         return self._reports.points(query)
+
+    def report_member_list(self, query: MemberListQuery) -> Iterator[ListedMember]:
+        return self._member_lists.member_list(query)
 
     def traces(
         self,

@@ -92,6 +92,7 @@ from .batch_rows import (
 )
 from .batch_rows import Rows as _Rows
 from .lock import WriterLock
+from .member_lists import ListedMember, MemberListQuery
 from .records import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_TRACE_RETENTION,
@@ -99,6 +100,7 @@ from .records import (
     ReportContext,
 )
 from .reports import ActionTally, MemberTally, ReportQuery
+from .sqlite_member_lists import member_list
 from .sqlite_reports import (
     action_tally,
     audit_tally,
@@ -375,6 +377,8 @@ class SQLiteStore:
         self._broken: str | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._inflight: Future[None] | None = None
+        #: Calls that wrote (the member table a report keeps is for one state: _report_key).
+        self._writes = 0
         #: What the batch in flight writes, for reads that do not wait for it: its
         #: causes, and its members' rows (None: deleted).  Replaced, never mutated.
         self._fresh_ids: set[str] = set()
@@ -513,6 +517,8 @@ class SQLiteStore:
                 raise StoreError(f"SQLite store {self.path} is closed")
             self._settle()
             try:
+                if write:
+                    self._writes += 1
                 if write and self._writer is not None and not self._writer.held:
                     self._writer.acquire()
                     self._writer_started()
@@ -1042,9 +1048,15 @@ class SQLiteStore:
         with self._snapshot() as db, self._decoding("meta"):
             return store_clock(db)
 
+    def _report_key(self, db: sqlite3.Connection, query: ReportQuery) -> str:
+        """What the member table of a report was filled from: the query, and the state
+        of the store (its own writes, and the commits of other connections)."""
+        (version,) = db.execute("PRAGMA data_version").fetchone()
+        return f"{self._writes}:{version}:{query!r}"
+
     def report_members(self, query: ReportQuery) -> MemberTally:
         with self._snapshot() as db, self._decoding("activity"):
-            return member_tally(db, query)
+            return member_tally(db, query, keep=self._report_key(db, query))
 
     def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
         with self._snapshot() as db, self._decoding("activity"):
@@ -1065,6 +1077,11 @@ class SQLiteStore:
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
         with self._snapshot() as db:
             return points_tally(db, query)
+
+    def report_member_list(self, query: MemberListQuery) -> Iterator[ListedMember]:
+        """One member list (member_lists.py), sorted and cut in SQL, row by row."""
+        with self._snapshot() as db, self._decoding("activity"):
+            yield from member_list(db, query, keep=self._report_key(db, query.report))
 
     def traces(
         self,

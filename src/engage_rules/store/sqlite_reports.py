@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -193,6 +194,8 @@ CREATE TEMP TABLE report_members (
     cohort TEXT,         -- the Monday of ``seen``, when ``seen`` is in the period
     cohort_week INTEGER, -- its week from the period's first Monday
     belongs INTEGER,     -- a member at the period's end
+    events INTEGER,      -- activity events in the period (member lists: top)
+    days INTEGER,        -- days with activity in the period (member lists: top)
     PRIMARY KEY (community, member)
 )"""
 
@@ -205,14 +208,16 @@ def _week(day: str) -> str:
 #: Per member, from the activity: one sort by member, and aggregates...
 _MEMBERS_ACTIVITY = """
 INSERT INTO temp.report_members (community, member, first, last_leave, any_leave, last_join,
-    last_active, weeks, goal)
+    last_active, weeks, goal, events, days)
 SELECT community, member, min(day),
     max(CASE WHEN type = 'member.left' AND day <= :end THEN day END),
     max(type = 'member.left'),
     max(CASE WHEN type = 'member.joined' AND day <= :end THEN day END),
     max(CASE WHEN day <= :end AND {active} THEN day END),
     {weeks},
-    sum(CASE WHEN type = :goal AND day BETWEEN :start AND :end THEN events END)
+    sum(CASE WHEN type = :goal AND day BETWEEN :start AND :end THEN events END),
+    sum(CASE WHEN day BETWEEN :start AND :end AND {active} THEN events END),
+    count(DISTINCT CASE WHEN day BETWEEN :start AND :end AND {active} THEN day END)
 FROM activity{where}
 GROUP BY community, member"""
 
@@ -298,14 +303,34 @@ def _retention(
     return out
 
 
-def member_tally(db: sqlite3.Connection, q: ReportQuery) -> MemberTally:
-    """:meth:`~.reports.ReportSource.report_members` in SQL."""
+def members_table(
+    db: sqlite3.Connection, q: ReportQuery, params: dict[str, object], keep: str | None
+) -> None:
+    """Fill ``temp.report_members`` for ``q``.  With ``keep`` (a key naming the query and
+    the state of the store), the table is kept after use, and not filled again while the
+    kept one has the same key: the member lists of a report (sqlite_member_lists.py) read
+    the table its member figures filled."""
+    if keep is not None:
+        with suppress(sqlite3.OperationalError):  # no kept table
+            row = db.execute("SELECT key FROM temp.report_members_key").fetchone()
+            if row is not None and row[0] == keep:
+                return
+    db.execute("DROP TABLE IF EXISTS temp.report_members_key")
+    db.execute("DROP TABLE IF EXISTS temp.report_members")
+    _fill_members(db, q, params)
+    if keep is not None:
+        db.execute("CREATE TEMP TABLE report_members_key (key TEXT NOT NULL)")
+        db.execute("INSERT INTO temp.report_members_key VALUES (?)", (keep,))
+
+
+def member_tally(db: sqlite3.Connection, q: ReportQuery, keep: str | None = None) -> MemberTally:
+    """:meth:`~.reports.ReportSource.report_members` in SQL (``keep``: see
+    :func:`members_table`)."""
     _, params = _where(q)
     params["first_monday"] = monday(q.start).isoformat()
     table = "temp.report_members"
-    db.execute(f"DROP TABLE IF EXISTS {table}")
     try:
-        _fill_members(db, q, params)
+        members_table(db, q, params, keep)
         first_seen = {
             date.fromisoformat(day): n
             for day, n in db.execute(
@@ -333,7 +358,8 @@ def member_tally(db: sqlite3.Connection, q: ReportQuery) -> MemberTally:
         ).fetchone()
         retention = _retention(db, q, params)
     finally:
-        db.execute(f"DROP TABLE IF EXISTS {table}")
+        if keep is None:
+            db.execute(f"DROP TABLE IF EXISTS {table}")
     return MemberTally(
         first_seen, left, dict(by_last_active), retention, int(goal_events), int(converters)
     )

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ...errors import PeriodError as PeriodError
+from ...i18n import _
 from ...store.records import zone
 from .data import PeriodData, ReportData
 from .figures import (
@@ -33,20 +34,27 @@ def choose_period(data: ReportData, start: date | None, end: date | None) -> Per
     Without ``end``, it ends on the newest day the store has activity for (else the day
     of the store's clock); without ``start``, it is the :data:`DEFAULT_DAYS` days up to ``end``.
     """
-    implied = ""
+    implied = False
     if end is None:
         if data.newest_day is None:
             raise PeriodError(
-                "the store has no activity yet: replay or run events into it "
-                "first, or give --from and --to"
+                _(
+                    "the store has no activity yet: replay or run events into it "
+                    "first, or give --from and --to"
+                )
             )
-        end, implied = data.newest_day, " (the newest day with activity)"
+        end, implied = data.newest_day, True
     if start is None:
         start = end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
-        raise PeriodError(f"--from {start.isoformat()} is after --to {end.isoformat()}{implied}")
+        after = (
+            _("--from {first} is after --to {last} (the newest day with activity)")
+            if implied
+            else _("--from {first} is after --to {last}")
+        )
+        raise PeriodError(after.format(first=start.isoformat(), last=end.isoformat()))
     if (end - start).days >= 3660:
-        raise PeriodError("the period is longer than ten years; choose a shorter one")
+        raise PeriodError(_("the period is longer than ten years; choose a shorter one"))
     return Period(start, end)
 
 
@@ -87,7 +95,7 @@ def build_report(data: ReportData, counts: PeriodData, churn_days: int = 30) -> 
         "members": members,
         "activity": activity_figures(t, counts.daily_active, period, members["total"]),
         "retention": retention_cohorts(t, period),
-        "silence_stages": [{"key": k, "label": label} for k, _, label in SILENCE_STAGES]
+        "silence_stages": [{"key": k, "label": label} for k, _low, label in SILENCE_STAGES]
         + [{"key": "never_active", "label": "never active"}],
         "conversion": conversion(t, counts.goal),
         "experiments": experiments(data.experiments, counts.experiments, counts.goal),

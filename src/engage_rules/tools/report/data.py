@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from ...errors import ReportDataError as ReportDataError
+from ...i18n import _
 from ...store import Store
 from ...store.reports import (
     ActionTally,
@@ -88,9 +89,11 @@ def read_store(store: Store | ReportSource, community: str | None) -> ReportData
     if community is not None:
         known = source.report_communities()
         if community not in known:
-            listed = ", ".join(known) or "none yet"
+            listed = ", ".join(known) or _("none yet")
             raise ReportDataError(
-                f"the store has no community {community!r} (communities: {listed})"
+                _("the store has no community {name!r} (communities: {listed})").format(
+                    name=community, listed=listed
+                )
             )
     return ReportData(
         context.playbook,

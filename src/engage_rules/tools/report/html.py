@@ -3,8 +3,15 @@ fetch, so it can be mailed or opened offline.  Every string that comes from data
 and rule ids, community names) is escaped.
 
 A small inline script measures each chart once the page is laid out and writes what it
-found into the figure's ``data-rendered`` attribute: the browser test reads it back to
-check every chart really rendered.  It changes nothing a reader sees.
+found into the figure's ``data-rendered`` attribute, and on the body the smallest text of
+the charts as shown (``data-min-svg-text-px``), how far the page is wider than the window
+(``data-page-overflow``) and the window's width (``data-viewport-width``): the browser
+test reads them back to check every chart really rendered, and that a phone 390 px wide
+shows it all legibly.  It changes nothing a reader sees.
+
+On a narrow screen (a phone) the charts keep a minimum width and bigger type, and scroll
+sideways in their box, as wide tables do: the page itself never gets wider than the
+screen.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ...i18n import _, current_language
+from . import compare, lists
 from .glossary import (
-    REASONS,
     explain,
     interval,
     partial_days,
@@ -21,6 +29,7 @@ from .glossary import (
     percent,
     report_title,
     title,
+    words,
 )
 from .svg import bar_chart, line_chart
 
@@ -42,6 +51,10 @@ svg .axis-title{font-size:13px;fill:#1d2330}
  margin-right:6px;vertical-align:-1px}
 details.data summary{cursor:pointer;color:#3b6fb6}
 td.heat{min-width:56px}.empty{color:#6b7385;font-style:italic}
+.scroll,.chart-box{overflow-x:auto;max-width:100%}td.text{text-align:left}
+@media (max-width:600px){body{padding:12px}th,td{white-space:nowrap}h1{font-size:1.35em}
+ .card{min-width:0;flex:1 1 40%}.chart-box svg{min-width:520px}
+ svg text{font-size:17px}svg .axis-title{font-size:18px}}
 """
 
 #: Measures every chart after layout (see the module docstring).
@@ -53,6 +66,13 @@ marks.forEach(function(m){var b=m.getBBox?m.getBBox():m.getBoundingClientRect();
 if(b.width>0&&b.height>0){shown++;}});
 f.setAttribute('data-rendered',JSON.stringify({width:r.width,height:r.height,
 marks:marks.length,shown:shown}));});
+var small=1e9;document.querySelectorAll('svg text').forEach(function(t){
+var m=t.ownerSVGElement.getScreenCTM();if(!m){return;}
+var px=parseFloat(getComputedStyle(t).fontSize)*m.a;if(px<small){small=px;}});
+document.body.setAttribute('data-min-svg-text-px',String(Math.round(small*10)/10));
+var root=document.documentElement;
+document.body.setAttribute('data-page-overflow',String(root.scrollWidth-root.clientWidth));
+document.body.setAttribute('data-viewport-width',String(root.clientWidth));
 document.body.setAttribute('data-charts-checked',String(figs.length));})();
 """
 
@@ -64,18 +84,33 @@ def _section(key: str, report: dict[str, Any], body: str) -> str:
     )
 
 
-def _rows(headers: list[str], rows: list[list[Any]]) -> str:
+def _rows(headers: list[str], rows: list[list[Any]], text_columns: int = 1) -> str:
+    """A table (scrolling sideways when wider than the screen): the first column heads
+    each row; the first ``text_columns`` are text, aligned left."""
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
     body = "".join(
         "<tr>"
         + "".join(
-            (f'<th scope="row">{escape(str(c))}</th>' if i == 0 else f"<td>{escape(str(c))}</td>")
+            (
+                f'<th scope="row">{escape(str(c))}</th>'
+                if i == 0
+                else f'<td class="text">{escape(_cell(c))}</td>'
+                if i < text_columns
+                else f"<td>{escape(_cell(c))}</td>"
+            )
             for i, c in enumerate(row)
         )
         + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def _empty(text: str) -> str:
@@ -95,14 +130,17 @@ def _cards(items: list[tuple[str, Any]]) -> str:
 def _retention(report: dict[str, Any]) -> str:
     cohorts = report["retention"]
     if not cohorts:
-        return _empty("No members were first seen in the period.")
+        return _empty(_("No members were first seen in the period."))
     weeks = max(len(c["percent"]) for c in cohorts)
-    head = "".join(f'<th scope="col">week {k}</th>' for k in range(weeks))
+    week_n = _("week {n}")
+    head = "".join(f'<th scope="col">{escape(week_n.format(n=k))}</th>' for k in range(weeks))
+    n_of = _("{n} of {members}")
     rows = []
     for c in cohorts:
         cells = "".join(
             f'<td class="heat mark" style="background:rgba(59,111,182,{p / 100:.2f});'
-            f'color:{"#fff" if p >= 55 else "#1d2330"}" title="{n} of {c["members"]}">'
+            f'color:{"#fff" if p >= 55 else "#1d2330"}" title="'
+            f'{escape(n_of.format(n=n, members=c["members"]))}">'
             f"{p:.0f}%</td>"
             for p, n in zip(c["percent"], c["active"], strict=True)
         )
@@ -112,11 +150,14 @@ def _retention(report: dict[str, Any]) -> str:
             f"<td>{c['members']}</td>{cells}</tr>"
         )
     marks = sum(len(c["percent"]) for c in cohorts)
+    caption = _("Share of each week's new members active in each later week")
+    first_seen, members = _("first seen in week"), _("members")
     return (
-        f'<figure class="chart" data-chart="retention" data-marks="{marks}"><table>'
-        f"<caption>Share of each week's new members active in each later week</caption>"
-        f'<thead><tr><th scope="col">first seen in week</th><th scope="col">members</th>'
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></figure>"
+        f'<figure class="chart" data-chart="retention" data-marks="{marks}">'
+        f'<div class="scroll"><table><caption>{escape(caption)}</caption>'
+        f'<thead><tr><th scope="col">{escape(first_seen)}</th>'
+        f'<th scope="col">{escape(members)}</th>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></figure>"
     )
 
 
@@ -140,14 +181,60 @@ def _experiments(report: dict[str, Any]) -> list[str]:
         for e in report["experiments"]
         for v in e["variants"]
     ]
-    headers = ["experiment", "variant", "exposed", "converted", "rate", "95% interval"]
-    return [_section("experiments", report, _rows(headers, rows))]
+    headers = [
+        _("experiment"),
+        _("variant"),
+        _("exposed"),
+        _("converted"),
+        _("rate"),
+        _("95% interval"),
+    ]
+    return [_section("experiments", report, _rows(headers, rows, text_columns=2))]
+
+
+def _comparison(report: dict[str, Any]) -> list[str]:
+    """The campaign comparison, when the report has one."""
+    if not report.get("comparison"):
+        return []
+    heading = _("Campaign: this period and the days before")
+    return [
+        f'<section id="comparison"><h2>{escape(heading)}</h2>'
+        f'<p class="explain">{escape(compare.caption(report))}</p>'
+        f"{_rows(compare.headings(), compare.display_rows(report['comparison']))}</section>"
+    ]
+
+
+def _lists(report: dict[str, Any]) -> list[str]:
+    """The member lists, when the report has them."""
+    found = report.get("member_lists")
+    if not found:
+        return []
+    out = []
+    for kind in lists.KINDS:
+        rows = [lists.cells(kind, row) for row in found[kind]]
+        body = (
+            _rows(lists.headings(kind), rows, text_columns=3)
+            if rows
+            else _empty(_("Nobody in the period."))
+        )
+        out.append(
+            f'<section id="list-{kind}"><h2>{escape(lists.list_title(kind))}</h2>'
+            f'<p class="explain">'
+            f"{escape(lists.list_explain(kind, report['churn_after_days']))}</p>{body}</section>"
+        )
+    return out
+
+
+def html_language() -> str:
+    """The page's ``lang``: the language the report is written in (BCP 47)."""
+    return current_language().replace("_", "-")
 
 
 def render_html(report: dict[str, Any]) -> str:
-    """The whole page for ``report`` (:func:`~.build.build_report`)."""
+    """The whole page for ``report`` (:func:`~.build.build_report`), in the current
+    language."""
     m, a, c = report["members"], report["activity"], report["conversion"]
-    period, where = report["period"], report["community"] or "all communities"
+    period, where = report["period"], report["community"] or _("all communities")
     days = list(a["dau"])
     labels = _short_days(days)
     note = partial_note(period)
@@ -157,21 +244,29 @@ def render_html(report: dict[str, Any]) -> str:
             f"{label}*" if day >= partial else label
             for day, label in zip(days, labels, strict=True)
         ]
+    meta = _("{where} · {first} to {last} ({days} days) · time zone {timezone}").format(
+        where=where,
+        first=period["from"],
+        last=period["to"],
+        days=period["days"],
+        timezone=report["timezone"],
+    )
+    stages = report["silence_stages"]
+    heading = _("Community report: {title}").format(title=report_title(report))
     parts = [
-        f"<h1>Community report: {escape(report_title(report))}</h1>",
-        f'<p class="meta">{escape(where)} · {escape(period["from"])} to '
-        f"{escape(period['to'])} ({period['days']} days) · time zone "
-        f"{escape(report['timezone'])}</p>",
+        f"<h1>{escape(heading)}</h1>",
+        f'<p class="meta">{escape(meta)}</p>',
         f'<p class="meta">{escape(note)}</p>' if note is not None else "",
+        *_comparison(report),
         _section(
             "members",
             report,
             _cards(
                 [
-                    ("members at period end", m["total"]),
-                    ("new", m["new"]),
-                    ("left", m["left"]),
-                    ("churned", m["churned"]),
+                    (_("members at period end"), m["total"]),
+                    (_("new"), m["new"]),
+                    (_("left"), m["left"]),
+                    (_("churned"), m["churned"]),
                 ]
             ),
         ),
@@ -180,21 +275,21 @@ def render_html(report: dict[str, Any]) -> str:
             report,
             _cards(
                 [
-                    ("average DAU", f"{a['average_dau']:g}"),
-                    ("WAU", a["wau"]),
-                    ("MAU", a["mau"]),
-                    ("monthly activity rate", percent(a["monthly_active_rate"])),
-                    ("period activity rate", percent(a["period_active_rate"])),
+                    (_("average DAU"), f"{a['average_dau']:g}"),
+                    (_("WAU"), a["wau"]),
+                    (_("MAU"), a["mau"]),
+                    (_("monthly activity rate"), percent(a["monthly_active_rate"])),
+                    (_("period activity rate"), percent(a["period_active_rate"])),
                 ]
             )
             + line_chart(
                 "dau",
-                "Daily active members",
+                _("Daily active members"),
                 labels,
                 list(a["dau"].values()),
-                "day",
-                "active members",
-                "DAU",
+                _("day"),
+                _("active members"),
+                _("DAU"),
             ),
         ),
         _section(
@@ -202,12 +297,12 @@ def render_html(report: dict[str, Any]) -> str:
             report,
             bar_chart(
                 "growth",
-                "New and leaving members per day",
+                _("New and leaving members per day"),
                 labels,
-                ["new", "left"],
+                [_("new"), _("left")],
                 [list(m["new_per_day"].values()), list(m["left_per_day"].values())],
-                "day",
-                "members",
+                _("day"),
+                _("members"),
             ),
         ),
         _section("retention", report, _retention(report)),
@@ -216,24 +311,25 @@ def render_html(report: dict[str, Any]) -> str:
             report,
             bar_chart(
                 "silence",
-                "Members by silence stage at the end of the period",
-                [s["label"] for s in report["silence_stages"]],
-                ["members"],
-                [[m["silence"][s["key"]] for s in report["silence_stages"]]],
-                "days since last activity",
-                "members",
+                _("Members by silence stage at the end of the period"),
+                [words(s["label"]) for s in stages],
+                [_("members")],
+                [[m["silence"][s["key"]] for s in stages]],
+                _("days since last activity"),
+                _("members"),
             ),
         ),
+        *_lists(report),
         _section(
             "conversion",
             report,
             _cards(
                 [
-                    (f"'{c['goal']}' events", c["events"]),
-                    ("members who converted", c["converters"]),
-                    ("conversion rate", percent(c["rate"])),
+                    (_("'{goal}' events").format(goal=c["goal"]), c["events"]),
+                    (_("members who converted"), c["converters"]),
+                    (_("conversion rate"), percent(c["rate"])),
                     (
-                        "goal events per active member",
+                        _("goal events per active member"),
                         "–"
                         if c["events_per_active_member"] is None
                         else f"{c['events_per_active_member']:g}",
@@ -244,12 +340,13 @@ def render_html(report: dict[str, Any]) -> str:
         *_experiments(report),
         *_outcomes(report),
     ]
+    page_title = _("{title}: community report {first} to {last}").format(
+        title=report_title(report), first=period["from"], last=period["to"]
+    )
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{html_language()}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(report_title(report))}: community report {escape(period['from'])} "
-        f"to {escape(period['to'])}"
-        f"</title><style>{CSS}</style></head><body>{''.join(parts)}"
+        f"<title>{escape(page_title)}</title><style>{CSS}</style></head><body>{''.join(parts)}"
         f"<script>{CHECK_SCRIPT}</script></body></html>\n"
     )
 
@@ -258,31 +355,35 @@ def _outcomes(report: dict[str, Any]) -> list[str]:
     msg, pts = report["messages"], report["points"]
     kinds = ["issued", "spent", "expired", "revoked"]
     messages = (
-        _rows(["sent as", "messages"], [[k, n] for k, n in msg["sent"].items()])
+        _rows([_("sent as"), _("messages")], [[words(k), n] for k, n in msg["sent"].items()])
         if msg["sent"]
-        else _empty("No messages sent in the period.")
+        else _empty(_("No messages sent in the period."))
     )
-    policy = [[f"deferred: {REASONS.get(k, k)}", n] for k, n in msg["deferred"].items()]
-    policy += [[f"suppressed: {REASONS.get(k, k)}", n] for k, n in msg["suppressed"].items()]
+    policy = [
+        [_("deferred: {reason}").format(reason=words(k)), n] for k, n in msg["deferred"].items()
+    ]
+    policy += [
+        [_("suppressed: {reason}").format(reason=words(k)), n] for k, n in msg["suppressed"].items()
+    ]
     if policy:
-        messages += _rows(["held back", "messages"], policy)
+        messages += _rows([_("held back"), _("messages")], policy)
     return [
         _section(
             "rules",
             report,
             _rows(
-                ["rule", "times fired", "actions"],
+                [_("rule"), _("times fired"), _("actions")],
                 [[r["rule"], r["times"], r["actions"]] for r in report["rules"]],
             )
             if report["rules"]
-            else _empty("No rule acted in the period."),
+            else _empty(_("No rule acted in the period.")),
         ),
         _section(
             "moderation",
             report,
-            _rows(["action", "count"], [[k, n] for k, n in report["moderation"].items()])
+            _rows([_("action"), _("count")], [[k, n] for k, n in report["moderation"].items()])
             if report["moderation"]
-            else _empty("No moderation actions in the period."),
+            else _empty(_("No moderation actions in the period.")),
         ),
         _section("messages", report, messages),
         _section(
@@ -290,24 +391,25 @@ def _outcomes(report: dict[str, Any]) -> list[str]:
             report,
             bar_chart(
                 "points",
-                "Points issued, spent, expired and revoked",
+                _("Points issued, spent, expired and revoked"),
                 list(pts),
-                kinds,
+                [words(k) for k in kinds],
                 [[row.get(k, 0) for row in pts.values()] for k in kinds],
-                "currency",
-                "amount",
+                _("currency"),
+                _("amount"),
             )
             if pts
-            else _empty("No points moved in the period."),
+            else _empty(_("No points moved in the period.")),
         ),
         _section(
             "shadow",
             report,
             _rows(
-                ["rule", "would have done", "times", "members"],
+                [_("rule"), _("would have done"), _("times"), _("members")],
                 [[s["rule"], s["action"], s["actions"], s["members"]] for s in report["shadow"]],
+                text_columns=2,
             )
             if report["shadow"]
-            else _empty("No rule in shadow mode acted in the period."),
+            else _empty(_("No rule in shadow mode acted in the period.")),
         ),
     ]

@@ -13,8 +13,14 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from ...i18n import _
+
 WIDTH, HEIGHT = 760, 280
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 64
+#: The width (in the chart's units) an x label needs: 5 characters at 17px.
+LABEL_ROOM = 64
+#: The width of a character of an x label, roughly (17px type; CJK characters twice).
+CHAR_WIDTH = 9.5
 #: Colours of successive series (colour-blind safe: blue, orange, green, red).
 COLOURS = ("#3b6fb6", "#e08a1e", "#3a9a5b", "#c44e52")
 
@@ -49,15 +55,16 @@ def _axes(
             f'text-anchor="end">{_num(tick)}</text>'
         )
         tick += step
-    every = max(1, math.ceil(len(labels) * 48 / (WIDTH - LEFT - RIGHT)))
+    # Room for a label of 5 characters at the phone's larger type (html.CSS).
+    every = max(1, math.ceil(len(labels) * LABEL_ROOM / (WIDTH - LEFT - RIGHT)))
     base = TOP + plot_h
     for i, label in enumerate(labels):
         if i % every:
             continue
         x = LEFT + slot * (i + 0.5)
         out.append(
-            f'<text class="tick" x="{x:.1f}" y="{base + 16}" '
-            f'text-anchor="middle">{escape(label)}</text>'
+            f'<text class="tick" x="{x:.1f}" y="{base + 18}" '
+            f'text-anchor="middle">{_label_lines(label, slot * every, x)}</text>'
         )
     out.append(
         f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{base}" '
@@ -73,6 +80,19 @@ def _axes(
         f'rotate(-90)" text-anchor="middle">{escape(y_title)}</text>'
     )
     return out
+
+
+def _label_lines(label: str, room: float, x: float) -> str:
+    """An x label, on two lines (at its middle space) when one would not fit ``room``."""
+    width = sum(2 if ord(c) > 0x2E80 else 1 for c in label) * CHAR_WIDTH
+    if width <= room or " " not in label:
+        return escape(label)
+    spaces = [i for i, c in enumerate(label) if c == " "]
+    cut = min(spaces, key=lambda i: abs(i - len(label) / 2))
+    return (
+        f'<tspan x="{x:.1f}">{escape(label[:cut])}</tspan>'
+        f'<tspan x="{x:.1f}" dy="1.1em">{escape(label[cut + 1 :])}</tspan>'
+    )
 
 
 def _legend(series: Sequence[str]) -> str:
@@ -96,10 +116,11 @@ def _table(
         + "</tr>"
         for i, label in enumerate(labels)
     )
+    summary = _("Data table")
     return (
-        f'<details class="data"><summary>Data table</summary><table><caption>'
-        f'{escape(caption)}</caption><thead><tr><th scope="col"></th>{head}</tr></thead>'
-        f"<tbody>{rows}</tbody></table></details>"
+        f'<details class="data"><summary>{escape(summary)}</summary>'
+        f'<div class="scroll"><table><caption>{escape(caption)}</caption><thead><tr>'
+        f'<th scope="col"></th>{head}</tr></thead><tbody>{rows}</tbody></table></div></details>'
     )
 
 
@@ -107,9 +128,9 @@ def _figure(name: str, title: str, marks: int, body: list[str], legend: str, tab
     tid = f"chart-{escape(name)}-title"
     return (
         f'<figure class="chart" data-chart="{escape(name)}" data-marks="{marks}">'
-        f'<svg role="img" aria-labelledby="{tid}" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg">'
-        f'<title id="{tid}">{escape(title)}</title>{"".join(body)}</svg>'
+        f'<div class="chart-box"><svg role="img" aria-labelledby="{tid}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="{tid}">{escape(title)}</title>{"".join(body)}</svg></div>'
         f"{legend}{table}</figure>"
     )
 
