@@ -14,6 +14,7 @@ from engage_rules.features.persons import make_code
 from engage_rules.model.persons import PERSONS
 from engage_rules.model.state import MemberState
 from engage_rules.store import MemoryStore, SQLiteStore
+from engage_rules.store.member_lists import MemberListQuery, StoreMemberLists, member_list_source
 from engage_rules.store.reports import ReportQuery, StoreReports, report_source
 from engage_rules.testing import T0, event, open_store, playbook
 
@@ -107,5 +108,18 @@ def _check_reports(sql: Any) -> None:
         assert sum(all_members.by_last_active.values()) == accounts
         for source in (memory, sql, StoreReports(sql)):
             assert report_source(source).report_communities() == sorted(GROUPS)
+        # The top members list: accounts only, a person's awards counted for the account
+        # each was made in (every award of the log is someone's: 5 points a post).
+        for community in (None, *GROUPS):
+            q = ReportQuery("Asia/Shanghai", community, start, end)
+            lists = [
+                list(member_list_source(s).report_member_list(MemberListQuery(q, "top")))
+                for s in (memory, sql, StoreMemberLists(sql))
+            ]
+            assert lists[0] == lists[1] == lists[2], community
+            assert all(m.community != PERSONS for m in lists[0])
+            if community is None:
+                awarded = sum(m.points for m in lists[0])
+                assert awarded == all_points[("points", "award")] + all_points[("coins", "award")]
     finally:
         sql.close()
