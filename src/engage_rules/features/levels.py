@@ -134,7 +134,7 @@ class CompiledLevels:
         if currency is not None and not self.windows and not self.streaks:
             # A currency measure only changes with the member's ledger: the common case,
             # neither a promotion nor a demotion due, is settled with a few lookups.
-            src = _source(engine, m, currency)
+            src = m if m.person is None else _source(engine, m, currency)
             held = src.earned.get(currency, 0) - src.forfeited.get(currency, 0)
             pos = self.positions.get(m.level)
             if pos is not None and (pos + 1 == len(steps) or held < steps[pos + 1].at):
