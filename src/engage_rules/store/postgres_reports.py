@@ -44,7 +44,7 @@ WITH act AS (
 ), state AS (
     SELECT community, id AS member,
         DATE '1970-01-01' + CAST({joined_day} AS INTEGER) AS joined, status = 'left' AS left_now
-    FROM members{members_where}
+    FROM (SELECT * FROM members WHERE community <> '@persons') AS members{where}
 ), joined AS (
     SELECT coalesce(a.community, s.community) AS community,
         coalesce(a.member, s.member) AS member, a.first, a.last_leave,
@@ -164,11 +164,7 @@ class PostgresReports:
         with self._snapshot() as conn:
             conn.execute(
                 _MEMBERS.format(
-                    active=_active(q),
-                    where=where,
-                    # (persons are not members of a group: docs/reference.md §4.3)
-                    members_where=_where(q, "community <> '@persons'"),
-                    joined_day=days.sql("joined"),
+                    active=_active(q), where=where, joined_day=days.sql("joined")
                 ).encode(),
                 params,
             )
