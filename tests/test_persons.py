@@ -114,7 +114,10 @@ class World:
 
 
 def _linked_world() -> World:
-    w = World()
+    return _linked_world_of(World())
+
+
+def _linked_world_of(w: World) -> World:
     w("message.posted", "alice", "tg")
     w("message.posted", "a2", "qq")
     code = w.code("alice", "tg")
@@ -476,3 +479,21 @@ def test_a_person_wide_ladder_needs_a_person_wide_measure_and_no_demotion(
     with pytest.raises(PlaybookError) as err:
         playbook(text)
     assert message in str(err.value) and "test.yaml:" in str(err.value)
+
+
+def test_a_deferred_send_keeps_its_platform_when_released() -> None:
+    text = MULTI.replace(
+        "rules:\n",
+        'messaging: {quiet_hours: {from: "00:00", to: "12:00", mode: defer}}\nrules:\n',
+        1,
+    )
+    w = _linked_world_of(World(text))
+    out = w("custom.dm", "alice", "tg", group="qq", platform="onebot")
+    assert not [a for a in out if a.type == "send"]  # deferred by quiet hours
+    released = w("custom.show", "x", "tg", minutes=60 * 14)
+    sends = [a for a in released if a.type == "send" and a.rule == "dm-in"]
+    assert [(a.member, a.community, a.params["platform"]) for a in sends] == [
+        ("a2", "qq", "onebot")
+    ]
+    items = [i for i in w.store.outbox() if i.action.rule == "dm-in"]
+    assert [i.platform for i in items] == ["onebot"]

@@ -184,7 +184,7 @@ def deliver(
         or action.name != "send"
         or getattr(action.params, "transactional", False)
     ):
-        run.emit(action, m.id, params, community=m.community)
+        _routed(run.d, run.emit(action, m.id, params, community=m.community))
         return
     ev = run.event
     record = ActionRecord(
@@ -208,6 +208,7 @@ def apply_policy(
     if policy is None:
         record.at = at
         d.actions.append(record)
+        _routed(d, record)
         return
     quiet = policy.quiet
     if quiet is not None:
@@ -239,6 +240,16 @@ def apply_policy(
         d.touched.add((m.community, m.id))
     record.at = at
     d.actions.append(record)
+    _routed(d, record)
+
+
+def _routed(d: Decision, record: ActionRecord) -> None:
+    """Note in ``d`` a message that names the platform it goes through (`platform:`)."""
+    if "platform" in record.params:
+        routed = d.routed
+        if not isinstance(routed, list):
+            routed = d.routed = []
+        routed.append(record)
 
 
 def _audit(
@@ -387,7 +398,7 @@ def do_broadcast(run: ActionScope, action: CompiledAction) -> None:
     if platform is not None:
         params["platform"] = platform
     _channel_caps(run, "broadcast", params.get("channel"), community)
-    run.emit(action, None, params, community=community)
+    _routed(run.d, run.emit(action, None, params, community=community))
 
 
 def do_warn(run: ActionScope, action: CompiledAction) -> None:

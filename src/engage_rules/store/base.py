@@ -343,8 +343,7 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
                 members.add((community, member))
         if d.actions:
             b.actions.extend(d.actions)
-            event = d.event
-            _collect_platforms(d.actions, event.platform if event else None, b.platforms)
+            _collect_platforms(d, b.platforms)
         if d.timers_added:
             for t in d.timers_added:
                 timers[t.id] = t
@@ -364,29 +363,16 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
     return b
 
 
-#: Actions that may name the platform they go through (`platform:`).
-ROUTED_ACTIONS = frozenset({"send", "broadcast"})
-
-
-def action_platform(action: ActionRecord, platform: str | None) -> str | None:
-    """The platform ``action`` is delivered through: the one a `send` or `broadcast`
-    names (its `platform:`), else ``platform``, that of the event that caused it."""
-    if action.type in ROUTED_ACTIONS:
-        chosen = action.params.get("platform")
-        if isinstance(chosen, str) and chosen:
-            return chosen
-    return platform
-
-
-def _collect_platforms(
-    actions: list[ActionRecord], platform: str | None, platforms: dict[str, str]
-) -> None:
-    """Note the platform of each of ``actions``: its own (:func:`action_platform`), else
-    that of the event that caused them (the first one noted wins)."""
-    for a in actions:
-        chosen = action_platform(a, platform)
-        if chosen is not None:
-            platforms.setdefault(a.key, chosen)
+def _collect_platforms(d: Decision, platforms: dict[str, str]) -> None:
+    """Note the platform of each action of ``d``: the one it names (``Decision.routed``),
+    else that of the event that caused it (the first one noted wins)."""
+    for a in d.routed:
+        platforms.setdefault(a.key, a.params["platform"])
+    event = d.event
+    if event is not None and event.platform is not None:
+        platform = event.platform
+        for a in d.actions:
+            platforms.setdefault(a.key, platform)
 
 
 def rule_error_from_json(d: dict[str, Any]) -> RuleFailure:

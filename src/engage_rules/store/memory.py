@@ -41,7 +41,6 @@ from ..model.persons import PERSONS
 from ..model.state import LedgerEntry, MemberState, State, Timer, ts
 from .base import (
     OutboxItem,
-    action_platform,
     check_outbox_query,
     collect,
     completed,
@@ -188,6 +187,19 @@ class MemoryStore:
                 horizon = at
         self._horizon = horizon
 
+    def _note_platforms(self, d: Decision, start: int) -> None:
+        """Note the platform of each action of ``d`` (to be outbox items ``start``...):
+        the one it names (``Decision.routed``), else its event's."""
+        event = d.event
+        if event is not None and event.platform is not None:
+            for i in range(start, start + len(d.actions)):
+                self._platforms[i] = event.platform
+        if d.routed:
+            routed = {id(a) for a in d.routed}
+            for i, a in enumerate(d.actions, start):
+                if id(a) in routed:
+                    self._platforms[i] = a.params["platform"]
+
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
         if not decisions and not state.cursors_moved:
             return
@@ -209,13 +221,7 @@ class MemoryStore:
                 processed.add(cause)
                 added.append(cause)
             if d.actions and keep_actions:
-                event = d.event
-                platform = event.platform if event is not None else None
-                start = len(records)
-                for i, a in enumerate(d.actions, start):
-                    chosen = action_platform(a, platform)
-                    if chosen is not None:
-                        self._platforms[i] = chosen
+                self._note_platforms(d, len(records))
                 records.extend(d.actions)
             if d.errors:
                 self._log(self._errors, d.errors)

@@ -828,11 +828,14 @@ class StoreContract:
                 }
             ),
         )
-        action(d1, "k1", "send", text="hi", platform="onebot")
-        action(d1, "k2", "broadcast", None, text="all", platform="discord")
-        action(d1, "k3", "reply", text="re", platform="onebot")  # (only send, broadcast)
+        # The engine lists the actions that name their platform in `Decision.routed`.
+        d1.routed = [
+            action(d1, "k1", "send", text="hi", platform="onebot"),
+            action(d1, "k2", "broadcast", None, text="all", platform="discord"),
+        ]
+        action(d1, "k3", "reply", text="re")
         d2 = decision(2, cause="timer-1", timer=True)
-        action(d2, "k4", "send", text="later", platform="onebot")
+        d2.routed = [action(d2, "k4", "send", text="later", platform="onebot")]
         store.commit([d1, d2], state)
         assert [(i.action.key, i.platform) for i in store.outbox()] == [
             ("k1", "onebot"),
