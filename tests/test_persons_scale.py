@@ -26,7 +26,11 @@ MULTI = ROOT / "rules" / "multi-group" / "community.yaml"
     ],
 )
 def test_what_makes_a_playbook_use_persons(text: str, used: bool) -> None:
-    assert uses_persons(playbook("engage_rules: 1\nname: p\n" + text)) is used
+    pb = playbook("engage_rules: 1\nname: p\n" + text)
+    assert uses_persons(pb) is used
+    # Only a playbook that uses persons observes `member.linked` (every event of a
+    # playbook with an observer pays for a call).
+    assert ("member.linked" in pb.before) is used
 
 
 def _worker_config(tmp_path: Path) -> Path:

@@ -32,12 +32,15 @@ import hashlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from ..compile.feature import ActionDef, BaseFeature, CompileContext, FeatureKey, FeaturePlan
 from ..compile.playbook import CompiledAction, CompiledPlaybook
 from ..engine.scope import ActionScope
 from ..errors import ActionRefused
 from ..i18n import N_
 from ..lang.action_params import ActionSpec, BindCodeParams, BindParams
+from ..lang.loader import ActionCall
 from ..model.decision import Decision, RuleFailure
 from ..model.events import Event
 from ..model.persons import PERSONS, holder, link
@@ -252,4 +255,29 @@ class PersonsFeature(BaseFeature):
         ]
 
     def compile(self, ctx: CompileContext) -> FeaturePlan | None:
+        spec = ctx.spec
+        if not (
+            spec.person_currencies()
+            or spec.person_badges()
+            or (spec.levels is not None and spec.levels.scope == "person")
+            or _mentions(spec, PERSON_ACTIONS)
+            or _mentions(list(spec.sections.values()), PERSON_ACTIONS)
+        ):
+            # No persons: nothing to observe (an observer costs every event a call).
+            return FeaturePlan(data=PersonsPlan())
         return FeaturePlan(data=PersonsPlan(), before={"member.linked": (apply_linked,)})
+
+
+def _mentions(value: Any, keys: frozenset[str]) -> bool:
+    """Whether ``value`` (a playbook's data) holds an action named one of ``keys``
+    anywhere: a validated action (:class:`ActionCall`), or a mapping with such a key (an
+    action not validated yet) — erring on the side of yes."""
+    if isinstance(value, ActionCall):
+        return value.name in keys or _mentions(value.params, keys)
+    if isinstance(value, BaseModel):
+        return any(_mentions(getattr(value, f), keys) for f in type(value).model_fields)
+    if isinstance(value, dict):
+        return any(k in keys for k in value) or any(_mentions(v, keys) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_mentions(v, keys) for v in value)
+    return False
