@@ -110,9 +110,9 @@ def test_charts_render_in_headless_chromium(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     dom = result.stdout
-    assert 'data-charts-checked="5"' in dom  # the inline script ran over every chart
+    assert 'data-charts-checked="6"' in dom  # the inline script ran over every chart
     charts = _rendered(dom)
-    assert set(charts) == {"dau", "growth", "retention", "silence", "points"}
+    assert set(charts) == {"dau", "growth", "retention", "silence", "points", "volumes"}
     for name, c in charts.items():
         assert c["width"] > 100 and c["height"] > 100, (name, c)
         assert c["marks"] == c["expected"], (name, c)
@@ -128,6 +128,9 @@ def test_charts_render_in_headless_chromium(
     assert charts["silence"]["marks"] == 5 and charts["silence"]["shown"] == 3
     # Points: issued 55 and spent 9 drawn; nothing expired or revoked.
     assert charts["points"]["marks"] == 4 and charts["points"]["shown"] == 2
+    # Volumes: posts per day (the history has no replies, reactions or shares), drawn on
+    # the 9 days with posts (03-02, 04, 05, 10, 11, 12, 17, 19 and 22).
+    assert charts["volumes"]["marks"] == 21 and charts["volumes"]["shown"] == 9
 
 
 #: A page showing the report in a frame ``{width}`` px wide (a phone's screen), which
@@ -183,7 +186,7 @@ def test_the_page_reads_on_a_phone_390_px_wide(
     assert main(["--lang", lang, *args, "--html", str(page)]) == 0
     capsys.readouterr()
     phone = _page_facts(chromium, page, tmp_path / "phone", 390)
-    assert phone["viewport-width"] == "390" and phone["charts-checked"] == "5"
+    assert phone["viewport-width"] == "390" and phone["charts-checked"] == "6"
     assert float(phone["min-svg-text-px"]) >= 11, phone
     assert phone["page-overflow"] == "0", phone
     desktop = _page_facts(chromium, page, tmp_path / "desktop", 1024)

@@ -140,9 +140,16 @@ def _events(tz: str, items: list[Item]) -> list[Event]:
         data: dict[str, Any] = {}
         if type_ == "message.posted":
             data = {"text": "spam!" if n % 7 == 0 else "hello", "message_id": f"{member}-{n % 3}"}
+            if n % 4 == 1:  # a reply
+                data["reply_to"] = f"{member}-{(n + 1) % 3}"
         elif type_ == "message.deleted":  # one of the member's posts, often
             data = {"message_id": f"{member}-{n % 3}"}
-        out.append(event(type_, member, at, id=f"e{n}", community=community, data=data))
+        elif type_ == "member.joined" and n % 3:  # where they came from, often
+            data = {"invite_name": "poster"} if n % 3 == 1 else {"source": f"ad-{n % 2}"}
+        channel = ("general", "help", None)[n % 3]
+        out.append(
+            event(type_, member, at, id=f"e{n}", community=community, data=data, channel=channel)
+        )
     return out
 
 
@@ -198,8 +205,12 @@ def _queries(tz: str) -> list[ReportQuery]:
     for start, end in periods:
         for community in (None, "c1", "c2"):
             out.append(ReportQuery(tz, community, start, end, frozenset(), "purchase"))
+    # 66 months: monthly retention past the months that fit in one integer's bits.
+    out.append(ReportQuery(tz, None, first - timedelta(days=1975), first + timedelta(days=40)))
     activity = frozenset({"message.posted", "checkin"})
-    out.append(ReportQuery(tz, None, periods[1][0], periods[1][1], activity, "checkin"))
+    out.append(
+        ReportQuery(tz, None, periods[1][0], periods[1][1], activity, "checkin", churn_days=7)
+    )
     # The playbook's own events (emit): a goal, never activity.
     passive = frozenset({"spam.seen"})
     for start, end in periods[:2]:
@@ -216,6 +227,7 @@ def _tallies(store: Any, q: ReportQuery) -> tuple[Any, ...]:
         source.report_audit(q),
         source.report_points(q),
         source.report_experiments(q),
+        source.report_breakdowns(q),
     )
 
 
@@ -266,9 +278,20 @@ def test_the_logs_reach_every_figure() -> None:
     tz = "America/New_York"
     store = MemoryStore(keep_history=True)
     _replay(tz, random_log(1), store)
-    members, daily_active, actions, audit, points, experiments = _tallies(store, _queries(tz)[0])
+    members, daily_active, actions, audit, points, experiments, breakdowns = _tallies(
+        store, _queries(tz)[0]
+    )
     assert experiments
     assert members.first_seen and members.left and members.retention
+    assert {n for _, n in members.day_retention} == {1, 7, 30}
+    assert {k for _, k in members.monthly_retention} >= {0, 1}
+    late = _tallies(store, _queries(tz)[9])[0]  # a period with members before it
+    assert late.at_start and late.churned_in_period
+    assert {t for _, t in breakdowns.volumes} >= {"message.posted", "kind:reply", "checkin"}
+    assert set(breakdowns.communities) == set(members.active_by_community) == {"c1", "c2"}
+    assert {ch for _, ch in breakdowns.channels} == {"general", "help"}
+    assert {d for d, _ in members.dimensions} == {"source", "tag"}
+    assert any(converted for _, converted in members.dimensions.values())
     assert {belongs for _, belongs, _ in members.by_last_active} == {True, False}
     assert daily_active and members.goal_events and members.converters
     # The events the playbook emits itself are counted: a report's goal can name them,

@@ -29,6 +29,10 @@ this module is the promise to plugin authors: these names stay importable from
   ``import`` commands.
 * **Errors**: :class:`EngageRulesError` is the root of every error engage_rules raises
   (``engage_rules.errors`` draws the tree); a plugin's own errors may derive from it.
+* **Language**: :func:`translator` gives a plugin its own ``_`` over its own gettext
+  catalog, following the language engage_rules speaks (``--lang``, the locale);
+  :class:`Translator` is what it returns (docs/plugins.md, "Speaking the operator's
+  language").
 * **Durations**: :func:`parse_duration` / :data:`Duration` for section models;
   :func:`json_value` for what goes into action parameters and member state.
 """
@@ -56,6 +60,7 @@ from .engine.timers import timer_action
 from .errors import ActionError, EngageRulesError, ServiceStopping
 from .expr.context import EvalContext
 from .expr.function_spec import FunctionSpec
+from .i18n import Translator, translator
 from .lang.action_params import ActionSpec
 from .model.decision import ActionRecord, Decision
 from .model.events import Event, EventError, event_from_obj, event_to_json
@@ -113,6 +118,7 @@ __all__ = [
     "Source",
     "SourceContext",
     "Timer",
+    "Translator",
     "api_calls",
     "event_from_obj",
     "event_to_json",
@@ -124,5 +130,6 @@ __all__ = [
     "payload_fields",
     "reject_unknown",
     "timer_action",
+    "translator",
     "write_events",
 ]

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from ..i18n import _
+
 #: Built-in actions carried out on a platform.
 PLATFORM_ACTIONS = frozenset(
     {
@@ -104,8 +106,14 @@ def check_capabilities(
     known = action_types(settings)
     for name in names:
         if not isinstance(name, str) or name not in known:
-            raise ValueError(f"{adapter}: unknown action type {name!r} in capabilities")
+            raise ValueError(
+                _("{adapter}: unknown action type {name!r} in capabilities").format(
+                    adapter=adapter, name=name
+                )
+            )
         out.add(name)
     if not out:
-        raise ValueError(f"{adapter}: capabilities must name at least one action type")
+        raise ValueError(
+            _("{adapter}: capabilities must name at least one action type").format(adapter=adapter)
+        )
     return frozenset(out)

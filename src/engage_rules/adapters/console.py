@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import orjson
 
+from ..i18n import _
 from ..model.events import Event
 from .base import Delivery, DeliveryError
 from .capabilities import action_types
@@ -38,7 +39,9 @@ class ConsoleAdapter:
         reject_unknown(settings, ("stream",), "console")
         which = settings.get("stream", "stdout")
         if which not in ("stdout", "stderr"):
-            raise ValueError(f"console: stream must be stdout or stderr, not {which!r}")
+            raise ValueError(
+                _("console: stream must be stdout or stderr, not {stream!r}").format(stream=which)
+            )
         return cls(
             sys.stdout if which == "stdout" else sys.stderr,
             str(settings.get("platform") or "console"),

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..compile.playbook import CompiledPlaybook
 from ..errors import Problem
+from ..i18n import _
 
 
 def missing_fields(adapter_or_factory: Any) -> Mapping[str, str]:
@@ -63,9 +64,11 @@ def missing_field_warnings(
                         file,
                         line,
                         col,
-                        f"warning: rule {rule.id!r} reads {name}, which the {platform} adapter "
-                        f"never fills ({why}): on {platform} it is always none, so this "
-                        "condition cannot rely on it",
+                        _(
+                            "warning: rule {rule!r} reads {field}, which the {platform} adapter "
+                            "never fills ({why}): on {platform} it is always none, so this "
+                            "condition cannot rely on it"
+                        ).format(rule=rule.id, field=name, platform=platform, why=why),
                     )
                 )
     return sorted(out)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
+from ..i18n import _
 from .base import DeliveryError
 
 RETRYABLE_4XX = frozenset({408, 425, 429})
@@ -52,7 +53,7 @@ class HttpClient:
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{base_url!r} is not an http:// or https:// URL")
+            raise ValueError(_("{url!r} is not an http:// or https:// URL").format(url=base_url))
         self.scheme = parts.scheme
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import orjson
 
+from ..i18n import _
 from ..model.events import Event
 from .base import Delivery, DeliveryError
 from .capabilities import action_types
@@ -48,7 +49,7 @@ class JsonlAdapter:
         reject_unknown(settings, ("actions_out", "fsync"), "jsonl")
         out = settings.get("actions_out")
         if out is not None and not isinstance(out, str):
-            raise ValueError("jsonl: actions_out must be a file path")
+            raise ValueError(_("jsonl: actions_out must be a file path"))
         return cls(
             out,
             fsync=bool(settings.get("fsync", False)),

@@ -23,6 +23,7 @@ from typing import IO, Any, Protocol
 import orjson
 
 from ..errors import PayloadError
+from ..i18n import _
 from ..model.events import Event, event_to_json
 
 #: What an adapter's reading returns for one payload: its events, and why there are none.
@@ -45,7 +46,7 @@ def map_payload_file(
         with open(path, "rb") as f:
             lines = f.read().splitlines()
     except OSError as e:
-        print(f"{path}: cannot read: {e.strerror or e}", file=err)
+        print(f"{path}: " + _("cannot read: {reason}").format(reason=e.strerror or e), file=err)
         return 1
     produced = 0
     for n, raw in enumerate(lines, 1):
@@ -55,20 +56,23 @@ def map_payload_file(
         try:
             payload = orjson.loads(line)
         except orjson.JSONDecodeError as e:
-            print(f"{path}:{n}: not JSON: {e}", file=err)
+            print(f"{path}:{n}: " + _("not JSON: {reason}").format(reason=e), file=err)
             continue
         try:
             events, why = explain(payload)
         except PayloadError as e:
-            print(f"{path}:{n}: cannot read this payload: {e}", file=err)
+            text = _("cannot read this payload: {reason}").format(reason=e)
+            print(f"{path}:{n}: {text}", file=err)
             continue
         if not events:
-            print(f"{path}:{n}: no event: {why or 'nothing to map'}", file=err)
+            text = _("no event: {why}").format(why=why or _("nothing to map"))
+            print(f"{path}:{n}: {text}", file=err)
         for event in events:
             out.write(event_line(event))
             produced += 1
     out.flush()
-    print(f"{path}: {len(lines)} line(s), {produced} event(s)", file=err)
+    text = _("{lines} line(s), {events} event(s)").format(lines=len(lines), events=produced)
+    print(f"{path}: {text}", file=err)
     return 0
 
 
@@ -126,27 +130,31 @@ def import_export_file(
         with open(path, "rb") as f:
             export = orjson.loads(f.read())
     except OSError as err:
-        print(f"{path}: cannot read: {err.strerror or err}", file=sys.stderr)
+        reason = err.strerror or err
+        print(f"{path}: " + _("cannot read: {reason}").format(reason=reason), file=sys.stderr)
         return 1
     except orjson.JSONDecodeError as err:
-        print(f"{path}: not JSON: {err}", file=sys.stderr)
+        print(f"{path}: " + _("not JSON: {reason}").format(reason=err), file=sys.stderr)
         return 1
     notes: list[str] = []
     try:
         reader = read(export, notes.append)
     except PayloadError as err:
-        print(f"{path}: not {what}: {err}", file=sys.stderr)
+        text = _("not {what}: {reason}").format(what=what, reason=err)
+        print(f"{path}: {text}", file=sys.stderr)
         return 1
     try:
         count = write_events(reader.events(), output)
     except OSError as err:
-        print(f"{output}: cannot write: {err.strerror or err}", file=sys.stderr)
+        text = _("cannot write: {reason}").format(reason=err.strerror or err)
+        print(f"{output}: {text}", file=sys.stderr)
         return 1
     for note in notes:
         print(f"{path}: {note}", file=sys.stderr)
+    text = _("{messages} message(s), {events} event(s) for the community {community!r}")
     print(
-        f"{path}: {len(reader.messages)} message(s), {count} event(s) "
-        f"for the community {reader.community!r}",
+        f"{path}: "
+        + text.format(messages=len(reader.messages), events=count, community=reader.community),
         file=sys.stderr,
     )
     return 0

@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from .._util.suggest import did_you_mean
+from ..i18n import _
 
 #: Settings the runtime gives every adapter: the config key it is configured under.
 COMMON_SETTINGS = frozenset({"platform"})
@@ -18,6 +19,10 @@ def reject_unknown(settings: Mapping[str, Any], allowed: Collection[str], adapte
         if key not in known:
             shown = known
             raise ValueError(
-                f"{adapter}: unknown setting {key!r}{did_you_mean(key, shown)} "
-                f"(known: {', '.join(sorted(shown))})"
+                _("{adapter}: unknown setting {key!r}{hint} (known: {known})").format(
+                    adapter=adapter,
+                    key=key,
+                    hint=did_you_mean(key, shown),
+                    known=", ".join(sorted(shown)),
+                )
             )

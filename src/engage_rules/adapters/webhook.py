@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from ..i18n import _
 from ..model.events import Event
 from .base import Delivery
 from .capabilities import PLATFORM_ACTIONS, check_capabilities
@@ -70,11 +71,11 @@ class WebhookAdapter:
         reject_unknown(settings, SETTINGS, "webhook")
         url = settings.get("base_url") or settings.get("url")
         if not isinstance(url, str) or not url:
-            raise ValueError("webhook: base_url (the URL actions are POSTed to) is required")
+            raise ValueError(_("webhook: base_url (the URL actions are POSTed to) is required"))
         caps = settings.get("capabilities")
         secret = settings.get("secret")
         if secret is not None and not isinstance(secret, str):
-            raise ValueError("webhook: secret must be a string")
+            raise ValueError(_("webhook: secret must be a string"))
         signing = settings.get("signing", "v2")
         if signing not in SIGNING:
             raise ValueError(
@@ -82,7 +83,7 @@ class WebhookAdapter:
             )
         timeout = settings.get("timeout", 10.0)
         if not isinstance(timeout, int | float) or timeout <= 0:
-            raise ValueError("webhook: timeout must be a positive number of seconds")
+            raise ValueError(_("webhook: timeout must be a positive number of seconds"))
         return cls(
             url,
             path=str(settings.get("path", "/actions")),

@@ -5,15 +5,21 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
+from ..i18n import _
+
 
 def parse_time(text: str) -> datetime:
     """An ISO 8601 time with a UTC offset, within the event time range (argparse type)."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not an ISO 8601 time").format(text=text)
+        ) from None
     if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset (Z or ±HH:MM)")
+        raise argparse.ArgumentTypeError(
+            _("{text!r} needs a UTC offset (Z or ±HH:MM)").format(text=text)
+        )
     from ..model.events import MAX_TIME, MIN_TIME
 
     try:
@@ -22,8 +28,9 @@ def parse_time(text: str) -> datetime:
         inside = False
     if not inside:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is outside the times engage_rules handles "
-            f"({MIN_TIME.year} to {MAX_TIME.year - 1}, UTC)"
+            _("{text!r} is outside the times engage_rules handles ({first} to {last}, UTC)").format(
+                text=text, first=MIN_TIME.year, last=MAX_TIME.year - 1
+            )
         )
     return value
 
@@ -33,9 +40,11 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a whole number").format(text=text)
+        ) from None
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(_("must be at least 1"))
     return value
 
 

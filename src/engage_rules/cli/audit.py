@@ -9,15 +9,16 @@ from pathlib import Path
 import orjson
 
 from ..errors import StoreError
+from ..i18n import _, ngettext
 from .common import open_persistent_store
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules audit``."""
-    p.add_argument("--store", required=True, metavar="URL", help="e.g. sqlite:///state.db")
-    p.add_argument("--out", metavar="F", help="write to this file instead of stdout")
-    p.add_argument("--member", metavar="ID", help="only entries about this member")
-    p.add_argument("--rule", metavar="ID", help="only entries of this rule")
+    p.add_argument("--store", required=True, metavar="URL", help=_("e.g. sqlite:///state.db"))
+    p.add_argument("--out", metavar="F", help=_("write to this file instead of stdout"))
+    p.add_argument("--member", metavar="ID", help=_("only entries about this member"))
+    p.add_argument("--rule", metavar="ID", help=_("only entries of this rule"))
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -25,7 +26,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     try:
         store = open_persistent_store(args.store, args.registry)
     except StoreError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {message}").format(message=err), file=sys.stderr)
         return 2
     try:
         entries = [
@@ -42,5 +43,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
-    print(f"{len(entries)} audit entr{'y' if len(entries) == 1 else 'ies'}", file=sys.stderr)
+    count = len(entries)
+    print(ngettext("{n} audit entry", "{n} audit entries", count).format(n=count), file=sys.stderr)
     return 0

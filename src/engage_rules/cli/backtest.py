@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..features.persons import uses_persons
-from ..i18n import _
+from ..i18n import N_, _
 from .args import duration_seconds, parse_time, positive_int
 from .compare import load_all, report_parts
 
@@ -35,64 +35,66 @@ if TYPE_CHECKING:
 CHUNK_LINES = 20_000
 #: How long to wait for a --scheduler to answer.
 CONNECT_TIMEOUT = "10s"
-MISSING_DASK = "error: backtest needs Dask: pip install 'engage-rules[dask]'"
+MISSING_DASK = N_("error: backtest needs Dask: pip install 'engage-rules[dask]'")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules backtest``."""
-    p.add_argument("playbook", metavar="PLAYBOOK")
+    p.add_argument("playbook", metavar="PLAYBOOK", help=_("the playbook: a file or a folder"))
     p.add_argument(
         "events",
         metavar="EVENTS",
         nargs="+",
-        help="JSON Lines files, read one after the other as one stream (- for stdin)",
+        help=_("JSON Lines files, read one after the other as one stream (- for stdin)"),
     )
     p.add_argument(
         "--compare",
         metavar="OTHER",
-        help="also replay the events with playbook OTHER and print how its actions and "
-        "final state differ from PLAYBOOK's, as `replay --compare` does",
+        help=_(
+            "also replay the events with playbook OTHER and print how its actions and "
+            "final state differ from PLAYBOOK's, as `replay --compare` does"
+        ),
     )
     p.add_argument(
         "--until",
         type=parse_time,
         metavar="ISO",
-        help="advance the clock to this time at the end, firing due timers",
+        help=_("advance the clock to this time at the end, firing due timers"),
     )
-    p.add_argument("--json", action="store_true", help="the result as one JSON document")
+    p.add_argument("--json", action="store_true", help=_("the result as one JSON document"))
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",
         type=positive_int,
         default=2,
         metavar="N",
-        help="start a local Dask cluster of N worker processes (default 2)",
+        help=_("start a local Dask cluster of N worker processes (default 2)"),
     )
     where.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="use the Dask cluster of this scheduler (tcp://host:8786) instead",
+        help=_("use the Dask cluster of this scheduler (tcp://host:8786) instead"),
     )
     p.add_argument(
         "--partitions",
         type=positive_int,
         default=None,
         metavar="N",
-        help="split the communities into N parts (default: one per worker)",
+        help=_("split the communities into N parts (default: one per worker)"),
     )
     p.add_argument(
         "--batch-size",
         type=positive_int,
         default=None,
         metavar="N",
-        help="decisions per commit in each part's memory store",
+        help=_("decisions per commit in each part's memory store"),
     )
     p.add_argument(
         "--dedup-window",
         type=duration_seconds,
         default=30 * 86400.0,
         metavar="DURATION",
-        help="remember processed event ids this long in event time (default 30d; 0 = forever)",
+        help=_("remember processed event ids this long in event time (default 30d; 0 = forever)"),
     )
 
 
@@ -125,7 +127,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     try:
         import distributed
     except ImportError:
-        print(MISSING_DASK, file=sys.stderr)
+        print(_(MISSING_DASK), file=sys.stderr)
         return 2
     from .backtest_worker import PartActor, portable
 
@@ -188,11 +190,11 @@ def run_parts(
         _send(args.events, parts, refused)
         results = [f.result() for f in [part.finish(args.until, paths) for part in parts]]
     except _Unreadable as err:
-        print(f"error: cannot read events: {err}", file=sys.stderr)
+        print(_("error: cannot read events: {reason}").format(reason=err), file=sys.stderr)
         return 2
     except OSError as err:  # a worker lost, a connection closed
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(f"error: the Dask cluster failed: {reason}", file=sys.stderr)
+        print(_("error: the Dask cluster failed: {reason}").format(reason=reason), file=sys.stderr)
         return 2
     report_parts(args, paths, playbooks, results, refused)
     return 0
@@ -230,7 +232,9 @@ def _connect(distributed: Any, args: argparse.Namespace) -> tuple[Any, Any]:
     except (OSError, TimeoutError, ValueError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(
-            f"error: cannot reach the Dask scheduler at {args.scheduler}: {reason}",
+            _("error: cannot reach the Dask scheduler at {address}: {reason}").format(
+                address=args.scheduler, reason=reason
+            ),
             file=sys.stderr,
         )
         return None, None

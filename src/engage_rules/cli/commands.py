@@ -5,6 +5,7 @@ its arguments, ``cmd_<name>(args)`` runs it."""
 
 from __future__ import annotations
 
+from ..i18n import N_
 from ..plugins.hookspecs import RegisterCommand, hookimpl
 
 
@@ -33,87 +34,95 @@ def register_commands(register: RegisterCommand) -> None:
         "init",
         init.configure,
         init.cmd_init,
-        "write a playbook to start from, with its tests and sample events",
+        N_("write a playbook to start from, with its tests and sample events"),
     )
     register(
         "validate",
         validate.configure,
         validate.cmd_validate,
-        "check playbooks; print file:line:col problems",
+        N_("check playbooks; print file:line:col problems"),
     )
     register(
         "replay",
         replay.configure,
         replay.cmd_replay,
-        "process a JSONL event file with a virtual clock",
+        N_("process a JSONL event file with a virtual clock"),
     )
     register(
         "backtest",
         backtest.configure,
         backtest.cmd_backtest,
-        "replay (or compare two playbooks) split by community on Dask",
+        N_("replay (or compare two playbooks) split by community on Dask"),
     )
     register(
         "explain",
         explain.configure,
         explain.cmd_explain,
-        "why rules did or did not fire for an event or a member",
+        N_("why rules did or did not fire for an event or a member"),
     )
     register(
         "review",
         review.configure,
         review.cmd_review,
-        "list, approve or dismiss items flagged for review",
+        N_("list, approve or dismiss items flagged for review"),
     )
     register(
-        "audit", audit.configure, audit.cmd_audit, "export the moderation audit log as JSON Lines"
+        "audit",
+        audit.configure,
+        audit.cmd_audit,
+        N_("export the moderation audit log as JSON Lines"),
     )
     register(
         "report",
         report.configure,
         report.cmd_report,
-        "activity, growth, retention and conversion figures, as tables or an HTML "
-        "report with charts",
+        N_(
+            "activity, growth, retention and conversion figures, as tables or an HTML "
+            "report with charts"
+        ),
     )
     register(
-        "test", run_tests.configure, run_tests.cmd_test, "run playbook test files (*.test.yaml)"
+        "test", run_tests.configure, run_tests.cmd_test, N_("run playbook test files (*.test.yaml)")
     )
     register(
         "schema",
         schema.configure,
         schema.cmd_schema,
-        "print the JSON Schema of the playbook language",
+        N_("print the JSON Schema of the playbook language"),
     )
     register(
         "completion",
         completion.configure,
         completion.cmd_completion,
-        "print a shell completion script (bash, zsh or fish)",
+        N_("print a shell completion script (bash, zsh or fish)"),
     )
     register(
         "plugins",
         plugins.configure,
         plugins.cmd_plugins,
-        "list installed plugins and what each registers",
+        N_("list installed plugins and what each registers"),
     )
     register(
-        "run", run.configure, run.cmd_run, "the live runtime: sources → engine → store → adapters"
+        "run",
+        run.configure,
+        run.cmd_run,
+        N_("the live runtime: sources → engine → store → adapters"),
     )
     register(
         "ingest",
         scale_out.configure,
         scale_out.cmd_ingest,
-        "scaled out: verified webhook events onto a Kafka topic, keyed by community",
+        N_("scaled out: verified webhook events onto a Kafka topic, keyed by community"),
     )
     register(
         "worker",
         scale_out.configure,
         scale_out.cmd_worker,
-        "scaled out: decide a Kafka topic's events into a shared PostgreSQL store",
+        N_("scaled out: decide a Kafka topic's events into a shared PostgreSQL store"),
     )
     register(
         "dispatch",
         scale_out.configure,
         scale_out.cmd_dispatch,
-        "scaled out: deliver a shared PostgreSQL outbox (with other dispatchers)",
+        N_("scaled out: deliver a shared PostgreSQL outbox (with other dispatchers)"),
     )

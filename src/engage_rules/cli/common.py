@@ -13,6 +13,7 @@ from typing import IO, TYPE_CHECKING
 
 from .._util.suggest import did_you_mean
 from ..errors import PlaybookError, StoreError
+from ..i18n import _
 from ..shell.reader import LINES_SHOWN, MAX_ERRORS_SHOWN, keep_for_summary
 
 __all__ = ["LINES_SHOWN", "MAX_ERRORS_SHOWN"]
@@ -42,17 +43,23 @@ def load_or_report(path: str, registry: Registry) -> CompiledPlaybook | None:
         return load(path, registry=registry)
     except PlaybookError as err:
         if Path(path).suffix.lower() in EVENT_FILE_SUFFIXES:  # PLAYBOOK and EVENTS swapped?
-            print(
-                f"{path}:0:0: this looks like an events file, not a playbook: the playbook "
-                "comes first (engage-rules replay PLAYBOOK EVENTS)",
-                file=sys.stderr,
+            message = _(
+                "this looks like an events file, not a playbook: the playbook comes first "
+                "(engage-rules replay PLAYBOOK EVENTS)"
             )
+            print(f"{path}:0:0: {message}", file=sys.stderr)
             return None
         for problem in err.problems:
             print(problem, file=sys.stderr)
     except OSError as err:
-        print(f"{path}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
+        print(cannot_read(path, err), file=sys.stderr)
     return None
+
+
+def cannot_read(path: str, err: OSError) -> str:
+    """The problem line of a file that cannot be read (``path:0:0: cannot read: ...``)."""
+    reason = err.strerror or str(err)
+    return f"{path}:0:0: " + _("cannot read: {reason}").format(reason=reason)
 
 
 def open_persistent_store(url: str, registry: Registry) -> Store:
@@ -61,8 +68,10 @@ def open_persistent_store(url: str, registry: Registry) -> Store:
 
     if url.strip().lower().startswith("memory"):
         raise StoreError(
-            "a memory: store keeps nothing between commands; give the store "
-            "the engine wrote, e.g. --store sqlite:///state.db"
+            _(
+                "a memory: store keeps nothing between commands; give the store "
+                "the engine wrote, e.g. --store sqlite:///state.db"
+            )
         )
     if url.strip().lower().startswith("sqlite:"):
         _existing_sqlite_file(url)
@@ -80,10 +89,16 @@ def _existing_sqlite_file(url: str) -> None:
     folder = Path(path).parent
     nearby = sorted(p.name for p in folder.glob("*.db")) if folder.is_dir() else []
     hint = did_you_mean(Path(path).name, nearby)
-    listed = f" (SQLite stores in {folder}: {', '.join(nearby)})" if nearby and not hint else ""
+    listed = (
+        _(" (SQLite stores in {folder}: {names})").format(folder=folder, names=", ".join(nearby))
+        if nearby and not hint
+        else ""
+    )
     raise StoreError(
-        f"no store at {path}: give the store that `replay --store` or `run` wrote "
-        f"(e.g. --store sqlite:///state.db){hint}{listed}"
+        _(
+            "no store at {path}: give the store that `replay --store` or `run` wrote "
+            "(e.g. --store sqlite:///state.db){hint}{listed}"
+        ).format(path=path, hint=hint, listed=listed)
     )
 
 
@@ -104,7 +119,8 @@ class Progress:
             return
         self.last = now
         rate = count / max(now - self.started, 1e-9)
-        self.stream.write(f"\r  {count:,} events  {rate:,.0f}/s ")
+        line = _("{count} events  {rate}/s").format(count=f"{count:,}", rate=f"{rate:,.0f}")
+        self.stream.write(f"\r  {line} ")
         self.stream.flush()
 
     def done(self) -> None:
@@ -186,7 +202,7 @@ def _feed_chunk(
         else:
             events.append((line, item))
     for i, runner in enumerate(runners):
-        reasons = runner.feed_many([e for _, e in events])
+        reasons = runner.feed_many([e for _line, e in events])
         if i == 0:
             refused.extend(
                 Quarantined(line, reason, runner.refusal(e), "")
@@ -217,31 +233,45 @@ def print_summary(
     err = sys.stderr
     total_q = sum(s.quarantined.values())
     print(
-        f"events: {s.read + total_q} read, {s.processed} processed, "
-        f"{s.duplicates} duplicate, {total_q} quarantined",
+        _(
+            "events: {read} read, {processed} processed, {duplicates} duplicate, "
+            "{quarantined} quarantined"
+        ).format(
+            read=s.read + total_q,
+            processed=s.processed,
+            duplicates=s.duplicates,
+            quarantined=total_q,
+        ),
         file=err,
     )
     for reason, n in sorted(s.quarantined.items()):
         lines = [str(q.line) for q in quarantined if q.reason == reason][:LINES_SHOWN]
         if lines:  # none for the second run of a comparison: listed under the first
-            print(f"  quarantined {reason}: {n} (lines {', '.join(lines)})", file=err)
+            text = _("quarantined {reason}: {n} (lines {lines})")
+            print("  " + text.format(reason=reason, n=n, lines=", ".join(lines)), file=err)
     for q in quarantined[:MAX_ERRORS_SHOWN]:
-        print(f"  line {q.line}: {q.reason}: {q.message}", file=err)
+        text = _("line {line}: {reason}: {message}")
+        print("  " + text.format(line=q.line, reason=q.reason, message=q.message), file=err)
     if s.late:
-        print(f"late events (older than the clock): {s.late}", file=err)
-    print(f"timers fired: {s.timers_fired}", file=err)
+        print(_("late events (older than the clock): {n}").format(n=s.late), file=err)
+    print(_("timers fired: {n}").format(n=s.timers_fired), file=err)
     total_a = sum(s.actions.values())
     by_type = ", ".join(f"{t}: {n}" for t, n in sorted(s.actions.items()))
-    print(f"actions: {total_a}" + (f" ({by_type})" if by_type else ""), file=err)
+    if by_type:
+        print(_("actions: {n} ({by_type})").format(n=total_a, by_type=by_type), file=err)
+    else:
+        print(_("actions: {n}").format(n=total_a), file=err)
     if s.shadow:  # rules in shadow mode: recorded with "shadow": true, never delivered
         shadow = ", ".join(f"{t}: {n}" for t, n in sorted(s.shadow.items()))
-        print(f"shadow actions (not delivered): {sum(s.shadow.values())} ({shadow})", file=err)
+        text = _("shadow actions (not delivered): {n} ({by_type})")
+        print(text.format(n=sum(s.shadow.values()), by_type=shadow), file=err)
     if s.messages:  # the messaging policy at work (docs/reference.md §5.8)
         parts = ", ".join(f"{k}: {n}" for k, n in sorted(s.messages.items()))
-        print(f"messages: {parts}", file=err)
-    print(f"rule errors: {s.rule_errors}", file=err)
+        print(_("messages: {counts}").format(counts=parts), file=err)
+    print(_("rule errors: {n}").format(n=s.rule_errors), file=err)
     for e in errors[:MAX_ERRORS_SHOWN]:
-        print(f"  rule {e.rule} on {e.cause}: {e.message}", file=err)
+        text = _("rule {rule} on {cause}: {message}")
+        print("  " + text.format(rule=e.rule, cause=e.cause, message=e.message), file=err)
     shown = min(len(errors), MAX_ERRORS_SHOWN)
     if s.rule_errors > shown:
-        print(f"  ... and {s.rule_errors - shown} more", file=err)
+        print("  " + _("... and {n} more").format(n=s.rule_errors - shown), file=err)

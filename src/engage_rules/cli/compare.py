@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from ..compile.playbook import CompiledPlaybook
+from ..i18n import _
 from ..plugins.registry import Registry
 from .common import FEED_CHUNK, Progress, load_or_report, print_summary
 
@@ -52,8 +53,10 @@ def cmd_replay_compare(args: argparse.Namespace) -> int:
     for attribute, option in _ONE_RUN_OPTIONS:
         if getattr(args, attribute):
             print(
-                f"error: {option} cannot be used with --compare, which replays both "
-                f"playbooks in memory; run `replay` without --compare for {option}",
+                _(
+                    "error: {option} cannot be used with --compare, which replays both "
+                    "playbooks in memory; run `replay` without --compare for {option}"
+                ).format(option=option),
                 file=sys.stderr,
             )
             return 2
@@ -79,7 +82,8 @@ def cmd_replay_compare(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # our output's reader left (`| head`): main() ends quietly
         raise
     except OSError as err:
-        print(f"error: cannot read events: {err.strerror or err}", file=sys.stderr)
+        reason = err.strerror or err
+        print(_("error: cannot read events: {reason}").format(reason=reason), file=sys.stderr)
         return 2
     finally:
         progress.done()
@@ -121,7 +125,7 @@ def report_parts(
         if len(sides) > 1:
             print(f"{'AB'[i]}: {side.label} ({side.name})", file=sys.stderr)
         # The quarantined lines are listed once, under A: B read the same stream.
-        print_summary(stats, kept if i == 0 else [], [e for _, e in errors])
+        print_summary(stats, kept if i == 0 else [], [e for _line, e in errors])
     if len(sides) == 2:
         comparison = merge_parts(sides[0], sides[1], (p.comparison for p in parts if p.comparison))
         doc = comparison_json(comparison) if args.json else None

@@ -15,12 +15,14 @@ import argparse
 import shlex
 from collections.abc import Iterator
 
+from ..i18n import _
+
 SHELLS = ("bash", "zsh", "fish")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules completion``."""
-    p.add_argument("shell", choices=SHELLS, help="the shell to complete for")
+    p.add_argument("shell", choices=SHELLS, help=_("the shell to complete for"))
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -62,11 +64,11 @@ def bash_script(parser: argparse.ArgumentParser) -> str:
     commands = _subparsers(parser)
     cases = []
     for name, sub in commands.items():
-        opts = [o for spellings, _, _ in _options(sub) for o in spellings]
+        opts = [o for spellings, _choices, _help in _options(sub) for o in spellings]
         choice_cases = "".join(
             f"            {'|'.join(spellings)}) COMPREPLY=($(compgen -W "
             f'{shlex.quote(" ".join(choices))} -- "$cur")); return;;\n'
-            for spellings, choices, _ in _options(sub)
+            for spellings, choices, _help in _options(sub)
             if choices
         )
         positional = _positional_choices(sub)

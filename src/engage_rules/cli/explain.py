@@ -10,6 +10,7 @@ import orjson
 
 from .._util.suggest import did_you_mean
 from ..errors import StoreError
+from ..i18n import _
 from ..store import Store
 from ..tools.explain import explain_event, explain_member
 from .args import parse_time
@@ -18,35 +19,43 @@ from .common import feed_events, load_or_report, open_persistent_store
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules explain``."""
-    p.description = (
+    p.description = _(
         "Explain, from rule traces, what every rule made of an event, or of "
         "a member's events.  Give --store (a store written with tracing on), "
         "or a playbook and an event file to replay here with tracing on."
     )
-    p.add_argument("playbook", nargs="?", metavar="PLAYBOOK")
-    p.add_argument("events", nargs="?", metavar="EVENTS", help="JSON Lines file, or -")
-    p.add_argument("--store", metavar="URL", help="read traces from this store instead")
+    p.add_argument(
+        "playbook",
+        nargs="?",
+        metavar="PLAYBOOK",
+        help=_("the playbook to replay: a file or a folder"),
+    )
+    p.add_argument("events", nargs="?", metavar="EVENTS", help=_("JSON Lines file, or -"))
+    p.add_argument("--store", metavar="URL", help=_("read traces from this store instead"))
     p.add_argument(
         "--until",
         type=parse_time,
         metavar="ISO",
-        help="with a replay: advance the clock to this time at the end",
+        help=_("with a replay: advance the clock to this time at the end"),
     )
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--event", metavar="ID", help="explain one event (and what it raised)")
-    what.add_argument("--member", metavar="ID", help="explain a member's events")
-    p.add_argument("--rule", metavar="ID", help="only this rule")
-    p.add_argument("--community", metavar="NAME", help="the member's community")
-    p.add_argument("--json", action="store_true", help="print the traces as JSON")
+    what.add_argument("--event", metavar="ID", help=_("explain one event (and what it raised)"))
+    what.add_argument("--member", metavar="ID", help=_("explain a member's events"))
+    p.add_argument("--rule", metavar="ID", help=_("only this rule"))
+    p.add_argument("--community", metavar="NAME", help=_("the member's community"))
+    p.add_argument("--json", action="store_true", help=_("print the traces as JSON"))
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """``engage-rules explain``: what every rule made of an event, or of a member's events."""
     if args.store is not None and (args.playbook or args.events):
-        print("error: give either --store or a playbook and events, not both", file=sys.stderr)
+        print(_("error: give either --store or a playbook and events, not both"), file=sys.stderr)
         return 2
     if args.store is None and not (args.playbook and args.events):
-        print("error: give a playbook and an event file to replay, or --store URL", file=sys.stderr)
+        print(
+            _("error: give a playbook and an event file to replay, or --store URL"),
+            file=sys.stderr,
+        )
         return 2
     known: list[str] = []
     try:
@@ -59,13 +68,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
             store, known = replayed
         traces = _find(store, args)
     except StoreError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {message}").format(message=err), file=sys.stderr)
         return 2
     if args.rule is not None:
         named = set(known) | {r["rule"] for t in traces for r in t["rules"]}
         if args.rule not in named and (known or traces):
             print(
-                f"error: no rule is named {args.rule!r}{did_you_mean(args.rule, sorted(named))}",
+                _("error: no rule is named {rule!r}{hint}").format(
+                    rule=args.rule, hint=did_you_mean(args.rule, sorted(named))
+                ),
                 file=sys.stderr,
             )
             return 1
@@ -106,6 +117,6 @@ def _replay(args: argparse.Namespace) -> tuple[Store, list[str]] | int:
     except BrokenPipeError:  # our output's reader left (`| head`): main() ends quietly
         raise
     except OSError as err:
-        print(f"error: cannot read events: {err}", file=sys.stderr)
+        print(_("error: cannot read events: {reason}").format(reason=err), file=sys.stderr)
         return 2
     return store, [r.id for r in playbook.rules]

@@ -7,6 +7,8 @@ package data.  ``--template`` picks the parts (``full``: all of them).  Next to 
 sample events that exercise every part and the playbook language's JSON Schema for
 editors.  Everything written passes ``engage-rules test`` and ``replay`` as it is
 (tests/test_init.py checks each template); an existing file is never overwritten.
+In Chinese (``--lang zh_CN`` or the locale) the files come from ``cli/scaffold/zh_CN``:
+the same playbook, with Chinese comments, rule descriptions and test names.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+
+from ..i18n import _, current_language, ngettext
 
 #: Template -> the parts it is made of.
 TEMPLATES: dict[str, tuple[str, ...]] = {
@@ -32,19 +36,25 @@ START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules init``."""
-    p.add_argument("dir", metavar="DIR", help="the folder to write into (created if missing)")
+    p.add_argument("dir", metavar="DIR", help=_("the folder to write into (created if missing)"))
     p.add_argument(
         "--template",
         choices=sorted(TEMPLATES),
         default="full",
-        help="which parts: points and check-ins, moderation, onboarding, or all of them "
-        "(default: full)",
+        help=_(
+            "which parts: points and check-ins, moderation, onboarding, or all of them "
+            "(default: full)"
+        ),
     )
-    p.add_argument("--community", default="我的社群", help="the community's display name")
+    p.add_argument("--community", default="我的社群", help=_("the community's display name"))
 
 
 def _scaffold(name: str) -> str:
-    return files("engage_rules.cli").joinpath("scaffold", name).read_text(encoding="utf-8")
+    """A scaffold file: its variant in the current language (``scaffold/zh_CN/``: Chinese
+    comments, descriptions and test names), else the bilingual one."""
+    folder = files("engage_rules.cli").joinpath("scaffold")
+    variant = folder.joinpath(current_language(), name)
+    return (variant if variant.is_file() else folder.joinpath(name)).read_text(encoding="utf-8")
 
 
 def _sample_events(parts: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -110,17 +120,31 @@ def cmd_init(args: argparse.Namespace) -> int:
     taken = [p for p in wanted if p.exists()]
     if taken:
         for p in taken:
-            print(f"error: {p} exists; init never overwrites a file", file=sys.stderr)
+            print(
+                _("error: {path} exists; init never overwrites a file").format(path=p),
+                file=sys.stderr,
+            )
         return 1
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for path, text in wanted.items():
             path.write_text(text, encoding="utf-8")
     except OSError as err:
-        print(f"error: cannot write into {root}: {err.strerror or err}", file=sys.stderr)
+        print(
+            _("error: cannot write into {folder}: {reason}").format(
+                folder=root, reason=err.strerror or err
+            ),
+            file=sys.stderr,
+        )
         return 2
-    print(f"wrote {len(wanted)} files into {root} ({args.template}: {', '.join(parts)})")
-    print("next / 下一步:")
+    print(
+        ngettext(
+            "wrote {n} file into {folder} ({template}: {parts})",
+            "wrote {n} files into {folder} ({template}: {parts})",
+            len(wanted),
+        ).format(n=len(wanted), folder=root, template=args.template, parts=", ".join(parts))
+    )
+    print(_("next:"))
     print(f"  engage-rules validate {folder}")
     print(f"  engage-rules test {folder}")
     print(f"  engage-rules replay {folder} {events}")

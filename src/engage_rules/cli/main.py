@@ -22,6 +22,7 @@ from .. import i18n
 from ..errors import StoreError
 from ..i18n import _
 from .errors import DEBUG_ENV, internal
+from .help_format import lay_out_like, parser_options
 
 if TYPE_CHECKING:
     from ..plugins.registry import Registry
@@ -32,8 +33,14 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="engage-rules",
         description=_("Run a community's engagement and moderation playbook."),
+        **parser_options(),
     )
-    parser.add_argument("--version", action="version", version=f"engage-rules {version()}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"engage-rules {version()}",
+        help=_("show program's version number and exit"),
+    )
     parser.add_argument(
         "--lang",
         metavar="LANG",
@@ -44,10 +51,16 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, entry in registry.commands.items():
         builtin = entry.plugin.startswith("builtin")
+        summary = entry.help_text()
         p = sub.add_parser(
-            name, help=entry.help if builtin else f"{entry.help} [plugin {entry.plugin}]"
+            name,
+            help=summary
+            if builtin
+            else _("{help} [plugin {plugin}]").format(help=summary, plugin=entry.plugin),
+            **parser_options(),
         )
         entry.configure(p)
+        lay_out_like(p, parser)
         p.set_defaults(func=entry.run)
     return parser
 

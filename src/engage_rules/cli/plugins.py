@@ -7,19 +7,21 @@ import sys
 
 import orjson
 
+from ..i18n import N_, _
 from ..plugins.registry import KINDS, Registry
 
+#: Each kind's line in the listing (its count and names), and its heading with -v.
 _TITLES = {
-    "features": "features",
-    "adapters": "adapters",
-    "actions": "actions",
-    "functions": "functions",
-    "event_types": "event types",
-    "stores": "stores",
-    "commands": "commands",
-    "classifiers": "classifiers",
-    "timer_kinds": "timer kinds",
-    "sections": "playbook sections",
+    "features": (N_("features ({n}): {names}"), N_("features:")),
+    "adapters": (N_("adapters ({n}): {names}"), N_("adapters:")),
+    "actions": (N_("actions ({n}): {names}"), N_("actions:")),
+    "functions": (N_("functions ({n}): {names}"), N_("functions:")),
+    "event_types": (N_("event types ({n}): {names}"), N_("event types:")),
+    "stores": (N_("stores ({n}): {names}"), N_("stores:")),
+    "commands": (N_("commands ({n}): {names}"), N_("commands:")),
+    "classifiers": (N_("classifiers ({n}): {names}"), N_("classifiers:")),
+    "timer_kinds": (N_("timer kinds ({n}): {names}"), N_("timer kinds:")),
+    "sections": (N_("playbook sections ({n}): {names}"), N_("playbook sections:")),
 }
 
 
@@ -32,7 +34,8 @@ def _details(reg: Registry, kind: str, name: str) -> str:
     if kind == "adapters":
         return reg.adapters[name].description
     if kind == "actions":
-        return reg.actions[name].spec.description
+        description = reg.actions[name].spec.description  # marked N_() where it is made
+        return _(description) if description else ""
     if kind == "functions":
         return reg.functions[name].doc
     if kind == "event_types":
@@ -40,7 +43,7 @@ def _details(reg: Registry, kind: str, name: str) -> str:
     if kind == "stores":
         return f"--store {name}:..."
     if kind == "commands":
-        return reg.commands[name].help
+        return reg.commands[name].help_text()
     return ""
 
 
@@ -56,27 +59,28 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         out.append(f"{plugin['name']} ({plugin['source']})")
         registered = [k for k in KINDS if plugin[k]]
         if not registered:
-            out.append("  (registers nothing)")
+            out.append("  " + _("(registers nothing)"))
         for kind in registered:
             names: list[str] = plugin[kind]
             if args.verbose:
-                out.append(f"  {_TITLES[kind]}:")
+                out.append("  " + _(_TITLES[kind][1]))
                 width = max(len(n) for n in names)
                 for name in names:
                     details = _details(reg, kind, name)
                     out.append(f"    {name:<{width}}  {details}".rstrip())
             else:
-                out.append(f"  {_TITLES[kind]} ({len(names)}): {', '.join(names)}")
+                text = _(_TITLES[kind][0]).format(n=len(names), names=", ".join(names))
+                out.append(f"  {text}")
     sys.stdout.write("\n".join(out) + "\n")
     return 0
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     """``engage-rules plugins [--json] [-v]``."""
-    p.add_argument("--json", action="store_true", help="print JSON (one object per plugin)")
+    p.add_argument("--json", action="store_true", help=_("print JSON (one object per plugin)"))
     p.add_argument(
         "-v",
         "--verbose",
         action="store_true",
-        help="one line per registered item, with its description",
+        help=_("one line per registered item, with its description"),
     )

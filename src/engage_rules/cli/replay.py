@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from ..i18n import _
 from ..model.decision import RuleFailure
 from .args import duration_seconds, parse_time, positive_int
 from .common import feed_events, first_errors, load_or_report, print_summary
@@ -20,54 +21,63 @@ if TYPE_CHECKING:
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules replay``."""
-    p.add_argument("playbook", metavar="PLAYBOOK")
-    p.add_argument("events", metavar="EVENTS", help="JSON Lines file, or - for stdin")
+    p.add_argument("playbook", metavar="PLAYBOOK", help=_("the playbook: a file or a folder"))
+    p.add_argument("events", metavar="EVENTS", help=_("JSON Lines file, or - for stdin"))
     p.add_argument(
         "--until",
         type=parse_time,
         metavar="ISO",
-        help="advance the clock to this time at the end, firing due timers",
+        help=_("advance the clock to this time at the end, firing due timers"),
     )
-    p.add_argument("--actions-out", metavar="F", help="write actions here instead of stdout")
-    p.add_argument("--state-out", metavar="F", help="write the final state snapshot (JSON)")
+    p.add_argument("--actions-out", metavar="F", help=_("write actions here instead of stdout"))
+    p.add_argument("--state-out", metavar="F", help=_("write the final state snapshot (JSON)"))
     p.add_argument(
-        "--store", default=None, metavar="URL", help="memory: (default) or sqlite:///path/state.db"
+        "--store",
+        default=None,
+        metavar="URL",
+        help=_("memory: (default) or sqlite:///path/state.db"),
     )
     p.add_argument(
         "--batch-size",
         type=positive_int,
         default=None,
         metavar="N",
-        help="events per durable commit (default: 50000, or up to 2 s of "
-        "events, for SQLite); smaller batches redo less after a crash",
+        help=_(
+            "events per durable commit (default: 50000, or up to 2 s of "
+            "events, for SQLite); smaller batches redo less after a crash"
+        ),
     )
     p.add_argument(
-        "--trace", action="store_true", help="record rule traces in the store, for `explain`"
+        "--trace", action="store_true", help=_("record rule traces in the store, for `explain`")
     )
     p.add_argument(
         "--trace-keep",
         type=duration_seconds,
         default=30 * 86400.0,
         metavar="DURATION",
-        help="keep traces this long in event time (default 30d; 0 = forever)",
+        help=_("keep traces this long in event time (default 30d; 0 = forever)"),
     )
     p.add_argument(
         "--dedup-window",
         type=duration_seconds,
         default=30 * 86400.0,
         metavar="DURATION",
-        help="remember processed event ids this long in event time (default 30d; "
-        "0 = forever); an event dated before what was forgotten is quarantined "
-        "(beyond_dedup_window)",
+        help=_(
+            "remember processed event ids this long in event time (default 30d; "
+            "0 = forever); an event dated before what was forgotten is quarantined "
+            "(beyond_dedup_window)"
+        ),
     )
     p.add_argument(
         "--compare",
         metavar="OTHER",
-        help="also replay the events with playbook OTHER and print how its "
-        "actions and final state differ from PLAYBOOK's (a backtest)",
+        help=_(
+            "also replay the events with playbook OTHER and print how its "
+            "actions and final state differ from PLAYBOOK's (a backtest)"
+        ),
     )
     p.add_argument(
-        "--json", action="store_true", help="with --compare: the comparison as one JSON document"
+        "--json", action="store_true", help=_("with --compare: the comparison as one JSON document")
     )
 
 
@@ -85,7 +95,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return cmd_replay_compare(args)
     if args.json:
         print(
-            "error: --json is for --compare; a replay writes its actions as JSON Lines",
+            _("error: --json is for --compare; a replay writes its actions as JSON Lines"),
             file=sys.stderr,
         )
         return 2
@@ -95,7 +105,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:  # the input's first event names the replay (replay_output.py)
         first_id, items = first_event(read_events(args.events))
     except OSError as err:
-        print(f"error: cannot read events: {err.strerror or err}", file=sys.stderr)
+        reason = err.strerror or err
+        print(_("error: cannot read events: {reason}").format(reason=reason), file=sys.stderr)
         return 2
     store = open_store(args.store or "memory:", registry=args.registry)
     output = ActionOutput(args.actions_out, sys.stdout.buffer)
@@ -124,7 +135,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         except BrokenPipeError:  # our output's reader left (`| head`): main() ends quietly
             raise
         except OSError as err:
-            print(f"error: cannot read events: {err.strerror or err}", file=sys.stderr)
+            reason = err.strerror or err
+            print(_("error: cannot read events: {reason}").format(reason=reason), file=sys.stderr)
             return 2
         store.end_replay(key)
         if args.state_out:
@@ -140,12 +152,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
         runner.stats.actions[kind] += 1
     print_summary(runner.stats, quarantined, errors)
     if output.resumed:
-        where = f"already in {args.actions_out}" if args.actions_out else "printed again"
-        print(
-            f"resumed: {len(output.resumed)} action(s) committed by an earlier run of "
-            f"this replay were {where}",
-            file=sys.stderr,
-        )
+        if args.actions_out:
+            text = _(
+                "resumed: {n} action(s) committed by an earlier run of this replay were "
+                "already in {file}"
+            )
+        else:
+            text = _(
+                "resumed: {n} action(s) committed by an earlier run of this replay were "
+                "printed again"
+            )
+        print(text.format(n=len(output.resumed), file=args.actions_out), file=sys.stderr)
     if output.rewritten:
-        print(f"note: {output.rewritten}", file=sys.stderr)
+        print(_("note: {message}").format(message=output.rewritten), file=sys.stderr)
     return 0

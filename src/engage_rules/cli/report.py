@@ -290,8 +290,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         period = choose_period(data, c.start, c.end)
         if args.members is not None:
             return _export(args, store, data, period, c)
-        counts = read_period(store, data, period, args.goal)
-        earlier = read_period(store, data, before(period), args.goal) if c.compare else None
+        counts = read_period(store, data, period, args.goal, c.churn_days)
+        earlier = (
+            read_period(store, data, before(period), args.goal, c.churn_days) if c.compare else None
+        )
         member_lists = (
             read_member_lists(store, data, period, c.churn_days, c.list_size, args.goal)
             if c.list_size

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..errors import StoreError
+from ..i18n import N_, _
 from .args import parse_time
 from .common import load_or_report, open_persistent_store
 
@@ -19,31 +20,52 @@ if TYPE_CHECKING:
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules review``."""
-    p.add_argument("verb", nargs="?", default="list", choices=("list", "approve", "dismiss"))
     p.add_argument(
-        "item", nargs="?", metavar="ID", help="the item's id (or its first 6+ characters)"
+        "verb",
+        nargs="?",
+        default="list",
+        choices=("list", "approve", "dismiss"),
+        help=_("list the items (the default), or approve or dismiss one"),
     )
-    p.add_argument("--store", required=True, metavar="URL", help="e.g. sqlite:///state.db")
-    p.add_argument("--playbook", metavar="P", help="the playbook (needed to approve)")
+    p.add_argument(
+        "item", nargs="?", metavar="ID", help=_("the item's id (or its first 6+ characters)")
+    )
+    p.add_argument("--store", required=True, metavar="URL", help=_("e.g. sqlite:///state.db"))
+    p.add_argument("--playbook", metavar="P", help=_("the playbook (needed to approve)"))
     p.add_argument(
         "--actor",
         default="moderator",
         metavar="NAME",
-        help="who gives the verdict, for the audit log (default: moderator)",
+        help=_("who gives the verdict, for the audit log (default: moderator)"),
     )
     p.add_argument(
         "--at",
         type=parse_time,
         metavar="ISO",
-        help="when the verdict takes effect (default: now, or the store's clock if later)",
+        help=_("when the verdict takes effect (default: now, or the store's clock if later)"),
     )
     p.add_argument(
         "--status",
         default="open",
         choices=("open", "approved", "dismissed", "all"),
-        help="which items `list` shows (default: open)",
+        help=_("which items `list` shows (default: open)"),
     )
-    p.add_argument("--json", action="store_true", help="`list` as JSON Lines")
+    p.add_argument("--json", action="store_true", help=_("`list` as JSON Lines"))
+
+
+#: The statuses of review items (and `--status all`), as the messages name them.
+_STATUS_WORDS = {
+    "open": N_("open"),
+    "approved": N_("approved"),
+    "dismissed": N_("dismissed"),
+    "all": N_("all"),
+}
+
+
+def status_word(status: str) -> str:
+    """A review status as the messages say it, in the current language (the listing
+    and the JSON keep the status itself)."""
+    return _(_STATUS_WORDS[status]) if status in _STATUS_WORDS else status
 
 
 def _review_line(item: dict[str, Any]) -> str:
@@ -72,7 +94,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     try:
         store = open_persistent_store(args.store, args.registry)
     except StoreError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {message}").format(message=err), file=sys.stderr)
         return 2
     try:
         items = review_items(store.review_queue())
@@ -83,22 +105,31 @@ def cmd_review(args: argparse.Namespace) -> int:
                     sys.stdout.write(orjson.dumps(item).decode() + "\n")
                 else:
                     print(_review_line(item))
-            print(f"{len(shown)} item(s) {args.status}", file=sys.stderr)
+            print(
+                _("{n} item(s) {status}").format(n=len(shown), status=status_word(args.status)),
+                file=sys.stderr,
+            )
             return 0
         if not args.item:
-            print(f"error: `review {args.verb}` needs the item's id", file=sys.stderr)
+            print(
+                _("error: `review {verb}` needs the item's id").format(verb=args.verb),
+                file=sys.stderr,
+            )
             return 2
         item = find_item(items, args.item)
         verdict = args.verb
         status = "approved" if verdict == "approve" else "dismissed"
         if item.get("status") == status:
             print(
-                f"review item {item['id'][:12]} is already {status}: nothing to do", file=sys.stderr
+                _("review item {id} is already {status}: nothing to do").format(
+                    id=item["id"][:12], status=status_word(status)
+                ),
+                file=sys.stderr,
             )
             return 0
         return _apply_verdict(store, item, verdict, args)
     except ReviewError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {message}").format(message=err), file=sys.stderr)
         return 1
     finally:
         store.close()
@@ -113,8 +144,10 @@ def _apply_verdict(
     done = VERDICTS[verdict]
     if verdict == "approve" and not args.playbook:
         raise ReviewError(
-            "`review approve` needs --playbook, the playbook whose rule "
-            "flagged the item (its on_approve actions are applied)"
+            _(
+                "`review approve` needs --playbook, the playbook whose rule "
+                "flagged the item (its on_approve actions are applied)"
+            )
         )
     if args.playbook:
         loaded = load_or_report(args.playbook, args.registry)
@@ -138,7 +171,12 @@ def _apply_verdict(
     decisions = engine.advance_to(at)
     decision = decide_review(engine, item, verdict, args.actor, at)
     if store.is_processed(decision.cause):
-        print(f"review item {item['id'][:12]} was already {done}", file=sys.stderr)
+        print(
+            _("review item {id} was already {verdict}").format(
+                id=item["id"][:12], verdict=status_word(done)
+            ),
+            file=sys.stderr,
+        )
         return 0
     store.commit([*decisions, decision], state)
     out = sys.stdout.buffer
@@ -146,9 +184,12 @@ def _apply_verdict(
         out.write(b"".join(a.to_json_bytes() + b"\n" for a in d.actions))
     out.flush()
     for error in decision.errors:
-        print(f"  rule {error.rule}: {error.message}", file=sys.stderr)
+        text = _("rule {rule}: {message}").format(rule=error.rule, message=error.message)
+        print(f"  {text}", file=sys.stderr)
     print(
-        f"review item {item['id'][:12]} {done} by {args.actor}: {len(decision.actions)} action(s)",
+        _("review item {id} {verdict} by {actor}: {n} action(s)").format(
+            id=item["id"][:12], verdict=status_word(done), actor=args.actor, n=len(decision.actions)
+        ),
         file=sys.stderr,
     )
     return 0

@@ -17,6 +17,7 @@ from types import FrameType
 from typing import TypeVar
 
 from ..errors import ConfigError, PlaybookError, SetupError, StoreError
+from ..i18n import _
 
 T = TypeVar("T")
 
@@ -27,13 +28,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--config",
         required=True,
         metavar="FILE",
-        help="the runtime config (YAML): playbook, store, sources, adapters",
+        help=_("the runtime config (YAML): playbook, store, sources, adapters"),
     )
     parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log verbosity on stderr (default INFO)",
+        help=_("log verbosity on stderr (default INFO)"),
     )
 
 
@@ -60,10 +61,10 @@ def set_up(build: Callable[[], T]) -> T | int:
             print(line, file=sys.stderr)
         return 1
     except OSError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {message}").format(message=err), file=sys.stderr)
         return 1
     except StoreError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {message}").format(message=err), file=sys.stderr)
         return 2
 
 
@@ -95,6 +96,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         service.run()
     except StoreError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {message}").format(message=err), file=sys.stderr)
         return 2
     return 0 if service.failure is None and service.source_failure is None else 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..i18n import _
+
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules test``."""
@@ -11,12 +13,12 @@ def configure(p: argparse.ArgumentParser) -> None:
         "paths",
         nargs="+",
         metavar="PATH",
-        help="test files, or folders searched recursively for *.test.yaml",
+        help=_("test files, or folders searched recursively for *.test.yaml"),
     )
     p.add_argument(
         "--update",
         action="store_true",
-        help="also write each file's observed results to <name>.observed.test.yaml, for review",
+        help=_("also write each file's observed results to <name>.observed.test.yaml, for review"),
     )
 
 

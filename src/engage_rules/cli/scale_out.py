@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..errors import StoreError
+from ..i18n import _
 from .run import configure, set_up, start_logging, stop_on_signals
 
 __all__ = ["cmd_dispatch", "cmd_ingest", "cmd_worker", "configure"]
@@ -36,7 +37,7 @@ def _serve(args: argparse.Namespace, build: Callable[[argparse.Namespace], _Role
     try:
         role.run()
     except StoreError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {message}").format(message=err), file=sys.stderr)
         return 2
     return 0
 

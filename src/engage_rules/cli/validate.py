@@ -8,20 +8,29 @@ import sys
 from pathlib import Path
 
 from ..errors import PlaybookError
+from ..i18n import _
+from .common import cannot_read
 from .errors import DEBUG_ENV, internal
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules validate``."""
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing when valid")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=_("playbook files or folders (a folder of playbook folders checks each)"),
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help=_("print nothing when valid"))
     p.add_argument(
         "--platform",
         action="append",
         default=[],
         metavar="ADAPTER",
-        help="the playbook runs on this adapter (repeatable): warn about rules reading "
-        "fields it never fills (Telegram: member.account_age)",
+        help=_(
+            "the playbook runs on this adapter (repeatable): warn about rules reading "
+            "fields it never fills (Telegram: member.account_age)"
+        ),
     )
 
 
@@ -72,8 +81,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for name in args.platform:
         entry = registry.adapters.get(name)
         if entry is None:
-            known = ", ".join(sorted(registry.adapters)) or "none"
-            print(f"error: unknown adapter {name!r} (installed: {known})", file=sys.stderr)
+            known = ", ".join(sorted(registry.adapters)) or _("none")
+            print(
+                _("error: unknown adapter {name!r} (installed: {known})").format(
+                    name=name, known=known
+                ),
+                file=sys.stderr,
+            )
             return 2
         platforms[name] = missing_fields(entry.factory)
     failed = False
@@ -88,15 +102,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 print(problem, file=sys.stderr)
         except OSError as err:
             failed = True
-            print(f"{path}:0:0: cannot read: {err.strerror or err}", file=sys.stderr)
+            print(cannot_read(path, err), file=sys.stderr)
         except Exception as err:  # a bug: still one problem line, never a traceback
             if os.environ.get(DEBUG_ENV):
                 raise
             failed = True
-            print(
-                f"{path}:0:0: internal error while checking this playbook: {internal(err)}",
-                file=sys.stderr,
+            message = _("internal error while checking this playbook: {error}").format(
+                error=internal(err)
             )
+            print(f"{path}:0:0: {message}", file=sys.stderr)
         else:
             if compiled.loaded is not None:  # warnings do not fail validation
                 for warning in compiled.loaded.warnings:
@@ -105,11 +119,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 print(warning, file=sys.stderr)
             # Notes are not problems: never in the `file:line:col: message` form.
             notes += [
-                f"note: {n.file}, line {n.line}: {n.message.removeprefix('note: ')}"
+                _("note: {file}, line {line}: {message}").format(
+                    file=n.file, line=n.line, message=n.message.removeprefix("note: ")
+                )
                 for n in compiled.notes
             ]
     if not failed and not args.quiet:
         for note in notes:
             print(note, file=sys.stderr)
-        print(f"ok: {len(paths)} playbook(s) valid", file=sys.stderr)
+        print(_("ok: {n} playbook(s) valid").format(n=len(paths)), file=sys.stderr)
     return 1 if failed else 0

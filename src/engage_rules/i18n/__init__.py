@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
     "N_",
+    "Translator",
     "_",
     "current_language",
     "language_from_env",
@@ -43,6 +44,7 @@ __all__ = [
     "normalise_language",
     "set_language",
     "translate",
+    "translator",
     "use_language",
 ]
 
@@ -99,12 +101,16 @@ def language_from_env(environ: Mapping[str, str]) -> str:
     return DEFAULT_LANGUAGE
 
 
-@cache
 def _catalog(lang: str) -> _gettext.NullTranslations:
+    return _domain_catalog(DOMAIN, str(LOCALE_DIR), lang)
+
+
+@cache
+def _domain_catalog(domain: str, localedir: str, lang: str) -> _gettext.NullTranslations:
     if lang == DEFAULT_LANGUAGE:
         return _gettext.NullTranslations()
     try:
-        return _gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang])
+        return _gettext.translation(domain, localedir, languages=[lang])
     except OSError:  # a source tree whose catalog was not compiled: speak English
         return _gettext.NullTranslations()
 
@@ -160,3 +166,41 @@ def translate(message: str, language: str | None) -> str:
     """``message`` in ``language`` (a community's language), whatever the current one."""
     lang = normalise_language(language) if language else None
     return _catalog(lang or DEFAULT_LANGUAGE).gettext(message)
+
+
+class Translator:
+    """The ``_`` of a plugin: its own messages, from its own gettext catalog
+    (``<localedir>/<lang>/LC_MESSAGES/<domain>.mo``), in the language engage_rules speaks
+    now (``--lang``, the locale, :func:`set_language`, :func:`use_language`).
+
+    Call it as ``_("text {name}").format(name=...)``; :meth:`ngettext` for plural forms;
+    :meth:`N_` marks a text defined at import time.  A message the catalog lacks (or a
+    missing catalog) stays in English.  Made by :func:`translator`
+    (``engage_rules.plugin_api.translator``; docs/plugins.md, "Speaking the operator's
+    language")."""
+
+    def __init__(self, domain: str, localedir: str | Path) -> None:
+        self.domain = domain
+        self.localedir = str(Path(localedir).resolve())
+
+    def _catalog(self) -> _gettext.NullTranslations:
+        return _domain_catalog(self.domain, self.localedir, current_language())
+
+    def __call__(self, message: str) -> str:
+        """``message`` in the current language (English when it has no translation)."""
+        return self._catalog().gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The singular or plural form for ``n``, in the current language."""
+        return self._catalog().ngettext(singular, plural, n)
+
+    @staticmethod
+    def N_(message: str) -> str:
+        """Mark ``message`` for translation without translating it."""
+        return message
+
+
+def translator(domain: str, localedir: str | Path) -> Translator:
+    """A plugin's ``_``: its catalog ``domain`` compiled under ``localedir``, following
+    the core's current language (see :class:`Translator`)."""
+    return Translator(domain, localedir)

@@ -11,6 +11,14 @@ differ from its message's, translations of messages the source no longer has (bu
 translated differently by two part files, and a compiled catalog older than its parts.
 It exits 1 when it found any.  The test suite runs the same check
 (tests/test_i18n_catalog.py).
+
+``--package DIR`` does the same for a plugin's own catalog (docs/plugins.md, "Speaking
+the operator's language"): the package folder ``DIR`` (e.g.
+``plugins/engage-rules-telegram/src/engage_rules_telegram``) holds its part files in
+``po/<lang>/*.po`` and gets ``locale/<lang>/LC_MESSAGES/<domain>.mo``, the domain being
+the folder's name (``--domain`` to choose another); its messages are those marked in
+``DIR``'s source with ``_()``, ``N_()`` or ``ngettext()`` (the plugin's translator,
+``engage_rules.plugin_api.translator``, and its ``ngettext``/``N_`` methods).
 """
 
 from __future__ import annotations
@@ -20,15 +28,40 @@ import re
 import struct
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import DOMAIN, LOCALE_DIR
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 PO_DIR = Path(__file__).resolve().parent / "po"
-#: The marking functions: name → the argument positions of the message(s).
+#: The marking functions: name → the argument positions of the message(s) (a plugin's
+#: translator marks with ``_.ngettext``/``_.N_`` too: Babel matches the last name).
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One gettext catalog: the package whose source marks its messages, the folder of
+    its PO part files (``<po_dir>/<lang>/*.po``) and where its compiled catalogs go
+    (``<locale_dir>/<lang>/LC_MESSAGES/<name>.mo``)."""
+
+    name: str
+    package_dir: Path
+    po_dir: Path
+    locale_dir: Path
+    #: Part-file name prefixes whose messages need not be in the source.
+    foreign_prefixes: tuple[str, ...] = field(default=("stdlib-",))
+
+    @classmethod
+    def plugin(cls, package_dir: str | Path, name: str | None = None) -> Domain:
+        """A plugin's catalog: ``<package>/po`` compiled into ``<package>/locale``."""
+        folder = Path(package_dir).resolve()
+        return cls(name or folder.name, folder, folder / "po", folder / "locale", ())
+
+
+#: engage_rules' own catalog.
+CORE = Domain(DOMAIN, PACKAGE_DIR, PO_DIR, LOCALE_DIR)
 _FIELD = re.compile(r"\{([^{}!:]*)[^{}]*\}|%\((\w+)\)[sdrif]")
 
 #: A message id: the text, or (singular, plural) for a message with plural forms.
@@ -55,12 +88,12 @@ def placeholders(text: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def read_parts(lang: str) -> list[Entry]:
+def read_parts(lang: str, domain: Domain = CORE) -> list[Entry]:
     """Every translated entry of ``lang``'s part files (the header entry excluded)."""
     from babel.messages.pofile import read_po  # noqa: PLC0415 (a dev-only dependency)
 
     entries: list[Entry] = []
-    for path in sorted((PO_DIR / lang).glob("*.po")):
+    for path in sorted((domain.po_dir / lang).glob("*.po")):
         with path.open("rb") as fh:
             catalog = read_po(fh, locale=lang.replace("-", "_"))
         for message in catalog:
@@ -81,13 +114,13 @@ def read_parts(lang: str) -> list[Entry]:
     return entries
 
 
-def extract() -> dict[MsgId, str]:
+def extract(domain: Domain = CORE) -> dict[MsgId, str]:
     """Every message marked in the package's source → where it is first marked."""
     from babel.messages.extract import extract_from_dir  # noqa: PLC0415 (dev-only)
 
     found: dict[MsgId, str] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
-        str(PACKAGE_DIR),
+        str(domain.package_dir),
         method_map=[("**.py", "python")],
         keywords=KEYWORDS,
         # Babel's default skips every folder whose name starts with "_" (``_util``).
@@ -158,36 +191,41 @@ def mo_bytes(lang: str, table: dict[MsgId, MsgStr]) -> bytes:
     )
 
 
-def mo_path(lang: str) -> Path:
+def mo_path(lang: str, domain: Domain = CORE) -> Path:
     """Where ``lang``'s compiled catalog is."""
-    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    return domain.locale_dir / lang / "LC_MESSAGES" / f"{domain.name}.mo"
 
 
-def languages() -> list[str]:
+def languages(domain: Domain = CORE) -> list[str]:
     """The languages that have part files."""
-    return sorted(p.name for p in PO_DIR.iterdir() if p.is_dir())
+    if not domain.po_dir.is_dir():
+        return []
+    return sorted(p.name for p in domain.po_dir.iterdir() if p.is_dir())
 
 
-def compile_all() -> list[Path]:
+def compile_all(domain: Domain = CORE) -> list[Path]:
     """Compile every language's part files; returns the catalogs written."""
     written = []
-    for lang in languages():
-        table, conflicts = merged(read_parts(lang))
+    for lang in languages(domain):
+        table, conflicts = merged(read_parts(lang, domain))
         if conflicts:
             raise SystemExit("\n".join(conflicts))
-        path = mo_path(lang)
+        path = mo_path(lang, domain)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(mo_bytes(lang, table))
         written.append(path)
     return written
 
 
-def check() -> list[str]:
+def check(domain: Domain = CORE) -> list[str]:
     """Every problem of the catalogs against the source (empty: all is well)."""
     problems: list[str] = []
-    marked = extract()
-    for lang in languages():
-        entries = read_parts(lang)
+    marked = extract(domain)
+    langs = languages(domain)
+    if not langs:
+        return [f"{domain.po_dir}: no part files (<lang>/*.po)"]
+    for lang in langs:
+        entries = read_parts(lang, domain)
         table, conflicts = merged(entries)
         problems += conflicts
         for msgid, where in marked.items():
@@ -206,11 +244,12 @@ def check() -> list[str]:
                         f"{sorted(placeholders(text))}, the message {sorted(wanted)}"
                     )
         for entry in entries:
-            if entry.msgid not in marked and not entry.where.startswith("stdlib-"):
+            if entry.msgid not in marked and not entry.where.startswith(domain.foreign_prefixes):
                 problems.append(f"{lang}/{entry.where}: {entry.msgid!r} is no longer in the source")
-        path = mo_path(lang)
+        path = mo_path(lang, domain)
         if not path.exists() or path.read_bytes() != mo_bytes(lang, table):
-            problems.append(f"{path}: out of date; run python -m engage_rules.i18n.catalog")
+            again = "" if domain == CORE else f" --package {domain.package_dir}"
+            problems.append(f"{path}: out of date; run python -m engage_rules.i18n.catalog{again}")
     return problems
 
 
@@ -218,14 +257,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Compile the catalogs, or ``--check`` them."""
     parser = argparse.ArgumentParser(prog="python -m engage_rules.i18n.catalog")
     parser.add_argument("--check", action="store_true", help="check, compile nothing")
+    parser.add_argument(
+        "--package",
+        metavar="DIR",
+        help="a plugin's package folder: its po/<lang>/*.po compiled into its locale/",
+    )
+    parser.add_argument(
+        "--domain", metavar="NAME", help="with --package: the catalog's name (default: DIR's)"
+    )
     args = parser.parse_args(argv)
+    if args.domain and not args.package:
+        parser.error("--domain needs --package")
+    domain = CORE if args.package is None else Domain.plugin(args.package, args.domain)
+    if args.package is not None and not domain.package_dir.is_dir():
+        parser.error(f"--package {args.package}: no such folder")
     if args.check:
-        problems = check()
+        problems = check(domain)
         for problem in problems:
             print(problem)
         print(f"{len(problems)} problem(s)", file=sys.stderr)
         return 1 if problems else 0
-    for path in compile_all():
+    for path in compile_all(domain):
         print(f"wrote {path}")
     return 0
 

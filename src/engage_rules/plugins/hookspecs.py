@@ -102,7 +102,7 @@ class RegisterCommand(Protocol):
         name: str,
         configure: Callable[[argparse.ArgumentParser], None],
         run: Callable[[argparse.Namespace], int],
-        help: str,
+        help: str | Callable[[], str],
     ) -> None: ...
 
 
@@ -203,7 +203,11 @@ def register_commands(register: RegisterCommand) -> None:
 
     The command appears as ``engage-rules <name>``; ``configure(parser)`` adds its
     arguments to an :class:`argparse.ArgumentParser`, ``run(args)`` runs it and returns
-    the exit status; ``help`` is the one-line summary ``engage-rules --help`` shows.
+    the exit status; ``help`` is the one-line summary ``engage-rules --help`` shows: a
+    text, or a function returning it in the language of the moment (called each time
+    the parser is built, after ``--lang`` or the locale chose the language: a plugin
+    translates it with its own catalog, ``plugin_api.translator``).  ``configure`` is
+    called then too, so its help texts may be translated directly.
     """
 
 

@@ -313,7 +313,7 @@ class _Collector:
         name: str,
         configure: Callable[[argparse.ArgumentParser], None],
         run: Callable[[argparse.Namespace], int],
-        help: str,
+        help: str | Callable[[], str],
     ) -> None:
         if not isinstance(name, str) or not _COMMAND.match(name):
             raise self._fail(f"command name {name!r} must be a lower-case word")

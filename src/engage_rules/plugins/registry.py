@@ -86,8 +86,16 @@ class CommandEntry:
     name: str
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
-    help: str
+    #: The one-line help: a text (translated with engage_rules' catalog when it has the
+    #: text), or a function returning it in the current language (a plugin's own).
+    help: str | Callable[[], str]
     plugin: str
+
+    def help_text(self) -> str:
+        """The one-line help in the current language."""
+        from ..i18n import _  # noqa: PLC0415 (keeps `import engage_rules.plugins` light)
+
+        return self.help() if callable(self.help) else _(self.help)
 
 
 @dataclass

@@ -38,6 +38,7 @@ from pydantic_core import ErrorDetails
 from .._util.durations import parse_duration
 from ..errors import ConfigError as ConfigError
 from ..errors import Problem
+from ..i18n import _
 from ..lang.yaml_source import YamlDocument, read_yaml_file
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -100,7 +101,7 @@ class WebhookSource(BaseModel):
     def address(self) -> tuple[str, int]:
         host, sep, port = self.listen.rpartition(":")
         if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f"listen {self.listen!r} must be HOST:PORT")
+            raise ValueError(_("listen {listen!r} must be HOST:PORT").format(listen=self.listen))
         return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -248,7 +249,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> R
         raise ConfigError(doc.problems)
     name = str(path)
     if not isinstance(doc.data, dict):
-        raise ConfigError([Problem(name, 1, 1, "a runtime config must be a mapping")])
+        raise ConfigError([Problem(name, 1, 1, _("a runtime config must be a mapping"))])
     file = _ConfigFile(name, doc, env)
     data = file.resolve(doc.data, ())
     try:
@@ -317,10 +318,15 @@ class _ConfigFile:
         setting = key[:-4]
         self.unresolved.add((*loc, setting))
         if not isinstance(var, str) or not _ENV_NAME.match(var):
-            self.add(here, f"{key} must name an environment variable")
+            self.add(here, _("{key} must name an environment variable").format(key=key))
             return
         if var not in self.env:
-            self.add(here, f"environment variable {var} is not set (needed by {key})")
+            self.add(
+                here,
+                _("environment variable {variable} is not set (needed by {key})").format(
+                    variable=var, key=key
+                ),
+            )
             return
         self.unresolved.discard((*loc, setting))
         out[setting] = self.env[var]
@@ -331,7 +337,7 @@ class _ConfigFile:
         def sub(m: re.Match[str]) -> str:
             var = m.group(1)
             if var not in self.env:
-                self.add(loc, f"environment variable {var} is not set")
+                self.add(loc, _("environment variable {variable} is not set").format(variable=var))
                 return ""
             return self.env[var]
 
@@ -352,9 +358,9 @@ class _ConfigFile:
 def _validation_message(error: ErrorDetails, loc: _Loc) -> str:
     """The problem message for one pydantic error at ``loc`` (the source tags left out)."""
     if error["type"] == "extra_forbidden":
-        return f"unknown setting `{loc[-1]}`"
+        return _("unknown setting `{name}`").format(name=loc[-1])
     if error["type"] == "missing":
-        return f"missing required setting `{loc[-1]}`"
+        return _("missing required setting `{name}`").format(name=loc[-1])
     message = error["msg"].removeprefix("Value error, ")
     where = ".".join(str(x) for x in loc)
     return f"{where}: {message}" if where else message
@@ -372,14 +378,17 @@ def _cross_checks(config: RuntimeConfig, name: str, at: Any) -> list[Problem]:
     if d.default is not None and d.default not in config.adapters:
         add(
             ("dispatch", "default"),
-            f"dispatch.default names no configured adapter: {d.default!r} "
-            f"(configured: {', '.join(known)})",
+            _(
+                "dispatch.default names no configured adapter: {name!r} (configured: {known})"
+            ).format(name=d.default, known=", ".join(known)),
         )
     for community, adapter in d.communities.items():
         if adapter not in config.adapters:
             add(
                 ("dispatch", "communities", community),
-                f"community {community!r} routes to {adapter!r}, which is not configured",
+                _("community {community!r} routes to {adapter!r}, which is not configured").format(
+                    community=community, adapter=adapter
+                ),
             )
     listens: set[str] = set()
     for i, source in enumerate(config.sources):
@@ -389,11 +398,14 @@ def _cross_checks(config: RuntimeConfig, name: str, at: Any) -> list[Problem]:
             except ValueError as err:
                 add(("sources", i, "listen"), str(err))
             if source.listen in listens:
-                add(("sources", i, "listen"), f"two sources listen on {source.listen}")
+                add(
+                    ("sources", i, "listen"),
+                    _("two sources listen on {listen}").format(listen=source.listen),
+                )
             listens.add(source.listen)
             if source.parser is not None and source.parser not in config.adapters:
                 add(
                     ("sources", i, "parser"),
-                    f"parser names no configured adapter: {source.parser!r}",
+                    _("parser names no configured adapter: {name!r}").format(name=source.parser),
                 )
     return problems

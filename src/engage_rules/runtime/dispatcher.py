@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..adapters.base import Adapter, Delivery, DeliveryError
+from ..i18n import _
 from ..store.base import Outbox, OutboxItem
 from .config import DispatchConfig, RateLimit
 from .ratelimit import TokenBucket
@@ -171,12 +172,11 @@ class Dispatcher:
             self.stats.possible_duplicates += 1
             a = item.action
             log.warning(
-                "possible duplicate: action %s (%s to %s, rule %s) was being delivered "
-                "when the runtime stopped; delivering it again",
-                a.key,
-                a.type,
-                a.member or a.community,
-                a.rule,
+                _(
+                    "possible duplicate: action %(key)s (%(type)s to %(member)s, rule %(rule)s) "
+                    "was being delivered when the runtime stopped; delivering it again"
+                ),
+                {"key": a.key, "type": a.type, "member": a.member or a.community, "rule": a.rule},
             )
             self._enqueue(item)
 
@@ -372,13 +372,19 @@ class Dispatcher:
             job.attempts += 1
             total = job.item.attempts + job.attempts
             if result.permanent or total >= self.config.retry.max_attempts:
-                reason = "permanent" if result.permanent else f"gave up after {total} attempts"
+                reason = (
+                    _("permanent")
+                    if result.permanent
+                    else _("gave up after %(n)d attempts") % {"n": total}
+                )
                 log.error(
-                    "action %s (%s) failed (%s): %s",
-                    job.item.action.key,
-                    job.item.action.type,
-                    reason,
-                    result,
+                    _("action %(key)s (%(type)s) failed (%(reason)s): %(error)s"),
+                    {
+                        "key": job.item.action.key,
+                        "type": job.item.action.type,
+                        "reason": reason,
+                        "error": result,
+                    },
                 )
                 self.store.mark_failed(job.item.action.key, str(result), permanent=True)
                 self.stats.failed += 1

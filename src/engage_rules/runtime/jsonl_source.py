@@ -22,6 +22,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import IO
 
+from ..i18n import _
 from ..model.events import EventError, parse_event
 from .config import JsonlSource
 from .intake import Intake, Outcome
@@ -65,7 +66,10 @@ class JsonlReader:
         try:
             stream = self._open()
         except OSError as err:
-            log.error("jsonl source: cannot open %s: %s", self.config.path, err)
+            log.error(
+                _("jsonl source: cannot open %(path)s: %(error)s"),
+                {"path": self.config.path, "error": err},
+            )
             return
         line_no = 0
         partial = b""
@@ -95,7 +99,10 @@ class JsonlReader:
                     break  # the runtime is stopping
                 future.add_done_callback(self._outcome_of(line_no))
         except OSError as err:
-            log.error("jsonl source: cannot read %s: %s", self.config.path, err)
+            log.error(
+                _("jsonl source: cannot read %(path)s: %(error)s"),
+                {"path": self.config.path, "error": err},
+            )
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
@@ -103,7 +110,10 @@ class JsonlReader:
     def _quarantine(self, line_no: int, reason: str, message: str) -> None:
         with self._lock:
             self.quarantined[reason] += 1
-        log.warning("jsonl source: line %d quarantined: %s: %s", line_no, reason, message)
+        log.warning(
+            _("jsonl source: line %(line)d quarantined: %(reason)s: %(message)s"),
+            {"line": line_no, "reason": reason, "message": message},
+        )
 
     def _outcome_of(self, line_no: int) -> Callable[[Future[Outcome]], None]:
         def done(future: Future[Outcome]) -> None:

@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import SetupError
+from ..i18n import _
 from .config import KafkaConfig, RuntimeConfig
 
 #: The record header naming the delivery an event came in (``webhook-delivery:<id>``).
@@ -24,8 +25,10 @@ def confluent() -> ModuleType:
     except ImportError:
         raise SetupError(
             [
-                "the Kafka roles need confluent-kafka, which is not installed: "
-                "pip install 'engage-rules[kafka]'"
+                _(
+                    "the Kafka roles need confluent-kafka, which is not installed: "
+                    "pip install 'engage-rules[kafka]'"
+                )
             ]
         ) from None
     return confluent_kafka
@@ -36,8 +39,10 @@ def kafka_section(config: RuntimeConfig) -> KafkaConfig:
     if config.kafka is None:
         raise SetupError(
             [
-                "the Kafka roles need a `kafka:` section in the config "
-                "(bootstrap_servers, topic, group_id: docs/scaling.md)"
+                _(
+                    "the Kafka roles need a `kafka:` section in the config "
+                    "(bootstrap_servers, topic, group_id: docs/scaling.md)"
+                )
             ]
         )
     return config.kafka
@@ -49,8 +54,10 @@ def postgresql_store(config: RuntimeConfig) -> str:
     if config.store.split(":", 1)[0].lower() not in ("postgresql", "postgres"):
         raise SetupError(
             [
-                "the workers and dispatchers share a PostgreSQL store "
-                f"(store: postgresql://...), not {config.store!r}"
+                _(
+                    "the workers and dispatchers share a PostgreSQL store "
+                    "(store: postgresql://...), not {store!r}"
+                ).format(store=config.store)
             ]
         )
     return config.store

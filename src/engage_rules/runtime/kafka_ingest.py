@@ -27,6 +27,7 @@ import orjson
 
 from ..adapters.base import Adapter
 from ..errors import NotProduced, SetupError
+from ..i18n import _
 from ..model.events import event_to_json
 from ..plugins.registry import Registry
 from .config import KafkaConfig, RuntimeConfig, WebhookSource
@@ -63,7 +64,7 @@ class Ingest:
                 parser = adapters[sc.parser] if sc.parser is not None else None
                 self.servers.append(WebhookServer(sc, self.intake, parser=parser, clock=clock))
         if not self.servers:
-            raise SetupError(["ingest needs a webhook source (sources: - type: webhook)"])
+            raise SetupError([_("ingest needs a webhook source (sources: - type: webhook)")])
         self.window = max(s.config.window for s in self.servers)
         self.producer: Any = confluent().Producer(producer_settings(kafka))
         #: Delivery keys accepted, with when (oldest first), kept for the window.

@@ -44,6 +44,7 @@ from ..compile.compiler import load
 from ..compile.playbook import CompiledPlaybook
 from ..engine.core import Engine
 from ..errors import Problem, SetupError
+from ..i18n import _
 from ..model.decision import Decision
 from ..model.events import Event
 from ..plugins.manager import default_registry
@@ -97,15 +98,18 @@ def build_adapters(config: RuntimeConfig, registry: Registry) -> dict[str, Adapt
         entry = known.get(kind)
         if entry is None:
             problems.append(
-                f"adapter {name!r}: no adapter type {kind!r} is installed "
-                f"(installed: {', '.join(sorted(known)) or 'none'})"
+                _(
+                    "adapter {name!r}: no adapter type {kind!r} is installed (installed: {known})"
+                ).format(name=name, kind=kind, known=", ".join(sorted(known)) or _("none"))
             )
             continue
         try:
             with building_adapters(registry):
                 adapters[name] = entry(ac.settings(name))
         except (ValueError, TypeError, KeyError) as err:
-            problems.append(f"adapter {name!r} ({kind}): {err}")
+            problems.append(
+                _("adapter {name!r} ({kind}): {reason}").format(name=name, kind=kind, reason=err)
+            )
     if problems:
         for adapter in adapters.values():
             adapter.close()
@@ -171,8 +175,10 @@ def check_capabilities(playbook: CompiledPlaybook, adapters: dict[str, Adapter])
                     file,
                     line,
                     col,
-                    f"action `{kind}` is not supported by any configured "
-                    f"adapter; configured: {configured}",
+                    _(
+                        "action `{kind}` is not supported by any configured adapter; "
+                        "configured: {configured}"
+                    ).format(kind=kind, configured=configured),
                 )
             )
         )
@@ -224,9 +230,11 @@ class Service:
         if not self.sources:
             raise SetupError(
                 [
-                    "nothing to read events from: the config lists no `sources` and no "
-                    "configured adapter connects to its platform by itself (configured: "
-                    f"{', '.join(sorted(adapters)) or 'none'}; docs/running.md)"
+                    _(
+                        "nothing to read events from: the config lists no `sources` and no "
+                        "configured adapter connects to its platform by itself (configured: "
+                        "{configured}; docs/running.md)"
+                    ).format(configured=", ".join(sorted(adapters)) or _("none"))
                 ]
             )
         self._stop = threading.Event()
@@ -315,7 +323,10 @@ class Service:
     def source_failed(self, name: str, message: str) -> None:
         """A connected adapter cannot go on (:attr:`SourceContext.fail`): stop, with what
         was queued committed, and exit with an error."""
-        log.error("stopping: the source of adapter %s failed: %s", name, message)
+        log.error(
+            _("stopping: the source of adapter %(adapter)s failed: %(message)s"),
+            {"adapter": name, "message": message},
+        )
         self.source_failure = f"{name}: {message}"
         self.request_stop()
 
@@ -333,7 +344,9 @@ class Service:
                 self.step(subs)
                 if self.dispatcher.error is not None:  # nothing would be delivered
                     self.failure = self.dispatcher.error
-                    log.error("stopping: the dispatcher failed: %s", self.failure)
+                    log.error(
+                        _("stopping: the dispatcher failed: %(error)s"), {"error": self.failure}
+                    )
         finally:
             self.shutdown()
 
@@ -391,11 +404,12 @@ class Service:
         clock = self.engine.state.clock
         if clock is not None and clock.timestamp() > wall + self.config.max_clock_skew:
             log.warning(
-                "the stored engine clock (%s) is ahead of the wall clock (%s): an "
-                "event dated in the future moved it; timers due until then have "
-                "fired already",
-                clock.isoformat(),
-                now.isoformat(),
+                _(
+                    "the stored engine clock (%(clock)s) is ahead of the wall clock (%(now)s): "
+                    "an event dated in the future moved it; timers due until then have "
+                    "fired already"
+                ),
+                {"clock": clock.isoformat(), "now": now.isoformat()},
             )
         decisions = self.engine.resume(now)
         self.stats.timers_fired += sum(1 for d in decisions if d.is_timer)
@@ -518,7 +532,10 @@ class Service:
             actions += len(d.actions)
             for e in d.errors:
                 self.stats.rule_errors += 1
-                log.warning("rule %s failed on %s: %s", e.rule, e.cause, e.message)
+                log.warning(
+                    _("rule %(rule)s failed on %(cause)s: %(message)s"),
+                    {"rule": e.rule, "cause": e.cause, "message": e.message},
+                )
         return actions
 
     def _answer_when_durable(
@@ -528,9 +545,9 @@ class Service:
         if it queued actions; or, if the commit failed, fail them all and stop."""
         err = done.exception()
         if err is not None:
-            log.error("commit failed: %s", err)
+            log.error(_("commit failed: %(error)s"), {"error": err})
             self.failure = err
-            for sub, _ in outcomes:
+            for sub, _outcome in outcomes:
                 sub.future.set_exception(err)
             self.request_stop()
             return

@@ -75,6 +75,7 @@ from ..adapters.signing import (
     TIMESTAMP_HEADER,
     verify,
 )
+from ..i18n import _
 from ..model.events import Event, EventError, parse_event
 from .config import WebhookSource
 from .intake import Intake, IntakeFull, Outcome
@@ -172,17 +173,17 @@ class _Request:
 def connection_cap(requested: int) -> int:
     """``requested``, or less if the open-file limit (``ulimit -n``) less
     :data:`FD_RESERVE` leaves no room for that many connections."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or requested <= soft - FD_RESERVE:
         return requested
     cap = max(1, soft - FD_RESERVE)
     log.warning(
-        "webhook: max_connections %d is more than the open-file limit %d allows "
-        "(%d are kept for the rest of the process); at most %d connections",
-        requested,
-        soft,
-        FD_RESERVE,
-        cap,
+        _(
+            "webhook: max_connections %(requested)d is more than the open-file limit "
+            "%(limit)d allows (%(kept)d are kept for the rest of the process); at most "
+            "%(cap)d connections"
+        ),
+        {"requested": requested, "limit": soft, "kept": FD_RESERVE, "cap": cap},
     )
     return cap
 
@@ -284,7 +285,7 @@ class WebhookServer:
         version = verify(self.secret, timestamp, delivery, body, sig)
         if version is None:
             self.count("forged")
-            log.warning("webhook: rejected a request with a bad signature")
+            log.warning(_("webhook: rejected a request with a bad signature"))
             return 401, {"status": "rejected", "reason": "bad signature"}
         if version == "v1" and not self.config.legacy_signatures:
             self.count("legacy")
@@ -295,14 +296,18 @@ class WebhookServer:
             sent = math.nan
         if not abs(self.clock() - sent) <= self.config.window:
             self.count("stale")
-            log.warning("webhook: rejected a stale request (timestamp %.40s)", timestamp)
+            log.warning(
+                _("webhook: rejected a stale request (timestamp %(timestamp).40s)"),
+                {"timestamp": timestamp},
+            )
             return 401, {"status": "rejected", "reason": "stale timestamp"}
         try:
             events = self._parse(body)
         except EventError as err:
             self.count("quarantined")
             log.warning(
-                "webhook: quarantined delivery %s: %s: %s", delivery, err.reason, err.message
+                _("webhook: quarantined delivery %(delivery)s: %(reason)s: %(message)s"),
+                {"delivery": delivery, "reason": err.reason, "message": err.message},
             )
             return 400, {"status": "quarantined", "reason": err.reason, "message": err.message}
         # A legacy signature does not cover the delivery id: the request is known by its
@@ -318,16 +323,16 @@ class WebhookServer:
         """The (status, JSON body) for the outcome of a submitted request."""
         self.count(outcome.status)
         if outcome.status == "replayed":
-            log.warning("webhook: rejected replayed delivery %s", delivery)
+            log.warning(
+                _("webhook: rejected replayed delivery %(delivery)s"), {"delivery": delivery}
+            )
             return 409, {"status": "rejected", "reason": "replayed delivery"}
         if outcome.status == "duplicate":
             return 200, {"status": "duplicate", "events": outcome.event_ids}
         if outcome.status == "quarantined":
             log.warning(
-                "webhook: quarantined delivery %s: %s: %s",
-                delivery,
-                outcome.reason,
-                outcome.message,
+                _("webhook: quarantined delivery %(delivery)s: %(reason)s: %(message)s"),
+                {"delivery": delivery, "reason": outcome.reason, "message": outcome.message},
             )
             return 422, {
                 "status": "quarantined",
@@ -432,9 +437,9 @@ class WebhookServer:
         per turn of the loop, so that what is refused or evicted is closed before more
         is accepted)."""
         loop = asyncio.get_running_loop()
-        for _ in range(ACCEPT_BATCH):
+        for _attempt in range(ACCEPT_BATCH):
             try:
-                conn, _ = self._sock.accept()
+                conn, _peer = self._sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as err:
@@ -442,9 +447,8 @@ class WebhookServer:
                     # Out of descriptors (used elsewhere in the process): pause accepting
                     # rather than spin on a socket that stays readable.
                     log.error(
-                        "webhook: cannot accept connections (%s); pausing %g s",
-                        err.strerror,
-                        ACCEPT_PAUSE,
+                        _("webhook: cannot accept connections (%(reason)s); pausing %(pause)g s"),
+                        {"reason": err.strerror, "pause": ACCEPT_PAUSE},
                     )
                     fd = self._sock.fileno()
                     loop.remove_reader(fd)
@@ -494,7 +498,7 @@ class WebhookServer:
             loop = asyncio.get_running_loop()
             reader = asyncio.StreamReader(limit=self.config.max_header_bytes)
             protocol = asyncio.StreamReaderProtocol(reader)
-            transport, _ = await loop.connect_accepted_socket(lambda: protocol, conn)
+            transport, _protocol = await loop.connect_accepted_socket(lambda: protocol, conn)
             writer = asyncio.StreamWriter(transport, protocol, reader, loop)
             await self._serve_connection(reader, writer, task)
         except asyncio.CancelledError:

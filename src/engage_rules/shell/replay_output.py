@@ -29,6 +29,8 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING
 
+from ..i18n import _
+
 if TYPE_CHECKING:
     from ..model.decision import ActionRecord
     from ..store import Store
@@ -125,7 +127,9 @@ class ActionOutput:
             rest = f.readline()
             matches = not rest.endswith(b"\n")
         if not matches:
-            self.rewritten = f"{path} did not hold this replay's actions: written anew"
+            self.rewritten = _("{file} did not hold this replay's actions: written anew").format(
+                file=path
+            )
             self.resumed.clear()
             f.close()
             f = open(path, "wb")  # noqa: SIM115

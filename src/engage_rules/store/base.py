@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import orjson
 
 from ..errors import StoreError
+from ..i18n import _
 from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.state import LedgerEntry, MemberState, State, Timer
 from .records import ReportContext
@@ -339,7 +340,7 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
     for d in decisions:
         if d.ledger:
             ledger.extend(d.ledger)
-            for community, member, _ in d.ledger:
+            for community, member, _entry in d.ledger:
                 members.add((community, member))
         if d.actions:
             b.actions.extend(d.actions)
@@ -416,18 +417,24 @@ def sqlite_path(url: str) -> str:
     rest = url[len("sqlite:") :]
     if not rest.startswith("//"):
         raise StoreError(
-            f"invalid store URL {url!r}: write sqlite:///relative/path.db "
-            "or sqlite:////absolute/path.db"
+            _(
+                "invalid store URL {url!r}: write sqlite:///relative/path.db "
+                "or sqlite:////absolute/path.db"
+            ).format(url=url)
         )
     rest = rest[2:]
     if not rest.startswith("/"):
         raise StoreError(
-            f"invalid store URL {url!r}: a SQLite URL has no host; write "
-            "sqlite:///relative/path.db or sqlite:////absolute/path.db"
+            _(
+                "invalid store URL {url!r}: a SQLite URL has no host; write "
+                "sqlite:///relative/path.db or sqlite:////absolute/path.db"
+            ).format(url=url)
         )
     path = rest[1:]
     if not path:
-        raise StoreError(f"invalid store URL {url!r}: the database path is missing")
+        raise StoreError(
+            _("invalid store URL {url!r}: the database path is missing").format(url=url)
+        )
     return path
 
 
@@ -448,26 +455,35 @@ def open_store(url: str, *, registry: StoreRegistry) -> Store:
     """
     schemes = registry.stores
     if not isinstance(url, str) or not url.strip():
-        raise StoreError(f"missing store URL; supported: {_supported(schemes)}")
+        raise StoreError(
+            _("missing store URL; supported: {supported}").format(supported=_supported(schemes))
+        )
     url = url.strip()
-    scheme, sep, _ = url.partition(":")
+    scheme, sep, _rest = url.partition(":")
     scheme = scheme.lower()
     if not sep or not scheme:
         hint = ""
         if sep == "" and url.endswith((".db", ".sqlite", ".sqlite3")):
-            hint = f" (did you mean sqlite:///{url}?)"
-        raise StoreError(f"invalid store URL {url!r}{hint}; supported: {_supported(schemes)}")
+            hint = _(" (did you mean sqlite:///{path}?)").format(path=url)
+        raise StoreError(
+            _("invalid store URL {url!r}{hint}; supported: {supported}").format(
+                url=url, hint=hint, supported=_supported(schemes)
+            )
+        )
     factory = schemes.get(scheme)
     if factory is not None:
         return factory(url)
     base = scheme.split("+", 1)[0]
     if base != scheme and base in schemes:
         raise StoreError(
-            f"store URL {url!r}: write {base}:{url.partition(':')[2]} (no driver name); "
-            f"supported: {_supported(schemes)}"
+            _("store URL {url!r}: write {fixed} (no driver name); supported: {supported}").format(
+                url=url, fixed=f"{base}:{url.partition(':')[2]}", supported=_supported(schemes)
+            )
         )
     raise StoreError(
-        f"unsupported store URL scheme {scheme!r} in {url!r}; supported: {_supported(schemes)}"
+        _("unsupported store URL scheme {scheme!r} in {url!r}; supported: {supported}").format(
+            scheme=scheme, url=url, supported=_supported(schemes)
+        )
     )
 
 

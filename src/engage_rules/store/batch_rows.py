@@ -23,7 +23,7 @@ import orjson
 from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.state import LedgerEntry, MemberState, State, Strike, ts
 from .base import OutboxItem, collect, find_member
-from .records import ActivityCounter, trace_rows
+from .records import ActivityCounter, DayTotals, MemberMarks, add_totals, trace_rows
 from .reports import audit_fields, is_direct
 
 
@@ -148,6 +148,10 @@ class Rows:
     review: list[tuple[str]]
     meta: list[tuple[str, str]]
     activity: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+    #: community, day, type, events (records.DayTotals)
+    totals: list[tuple[str, str, str, int]] = field(default_factory=list)
+    #: community, member, mark, day (records.MemberMarks)
+    marks: list[tuple[str, str, str, str]] = field(default_factory=list)
     traces: list[tuple[str, str, str, str | None, float, str]] = field(default_factory=list)
     #: community, id, json, joined (Unix seconds), status
     members: list[tuple[str, str, str, int | None, str]] = field(default_factory=list)
@@ -433,9 +437,12 @@ def batch_rows(
             *cursor_rows(state),
         ],
     )
-    rows.activity = [
-        (c, m, day, t, n) for (c, m, day, t), n in counter.count(decisions, {}).items()
-    ]
+    totals: DayTotals = {}
+    marks: MemberMarks = {}
+    activity = counter.count(decisions, {}, totals, marks)
+    rows.marks = [(c, m, mark, day) for (c, m, mark), day in marks.items()]
+    rows.activity = [(c, m, day, t, n) for (c, m, day, t), n in activity.items()]
+    rows.totals = [(c, day, t, n) for (c, day, t), n in add_totals(activity, totals).items()]
     traces = trace_rows(decisions)
     if traces:
         rows.traces = [

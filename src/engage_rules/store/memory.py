@@ -52,10 +52,14 @@ from .records import (
     DEFAULT_TRACE_RETENTION,
     ActivityCounter,
     ActivityCounts,
+    DayTotals,
+    MemberMarks,
     ReportContext,
+    add_totals,
     trace_matches,
     trace_rows,
 )
+from .report_breakdowns import BreakdownTally, tally_breakdowns
 from .reports import (
     ActionTally,
     ActivityRow,
@@ -136,6 +140,8 @@ class MemoryStore:
         self._context = ReportContext()
         self._counter = ActivityCounter()
         self._activity: ActivityCounts = {}
+        self._totals: DayTotals = {}
+        self._marks: MemberMarks = {}
         #: (community, member) -> ledger entries, by seq (only with ``keep_history``).
         self._ledgers: dict[tuple[str, str], list[LedgerEntry]] = {}
         self._traces: list[dict[str, Any]] = []
@@ -261,7 +267,13 @@ class MemoryStore:
 
     def _keep_history(self, decisions: Sequence[Decision]) -> None:
         """Keep the batch's ledger entries and count its activity."""
-        self._counter.count(decisions, self._activity)
+        totals: DayTotals = {}
+        batch = self._counter.count(decisions, {}, totals, self._marks)
+        add_totals(batch, totals)
+        for key, n in batch.items():
+            self._activity[key] = self._activity.get(key, 0) + n
+        for total, n in totals.items():
+            self._totals[total] = self._totals.get(total, 0) + n
         ledgers = self._ledgers
         state = self._state
         assert state is not None
@@ -471,6 +483,17 @@ class MemoryStore:
         """Daily activity counts (only with ``keep_history``: else StoreError)."""
         return sorted(self._activity_rows())
 
+    def activity_totals(self) -> list[tuple[str, str, str, int]]:
+        """Events per (community, day, type) (records.DayTotals; with ``keep_history``)."""
+        self._history("activity counts")
+        return sorted((c, day, t, n) for (c, day, t), n in self._totals.items())
+
+    def member_marks(self) -> list[tuple[str, str, str, str]]:
+        """Each member's marks and their first day (records.MemberMarks; with
+        ``keep_history``)."""
+        self._history("activity counts")
+        return sorted((c, m, mark, day) for (c, m, mark), day in self._marks.items())
+
     def _activity_rows(self) -> Iterator[ActivityRow]:
         self._history("activity counts")
         return ((c, m, day, t, n) for (c, m, day, t), n in self._activity.items())
@@ -489,13 +512,18 @@ class MemoryStore:
         return self.open().clock
 
     def report_members(self, query: ReportQuery) -> MemberTally:
-        return tally_members(query, member_rows(self.open()), self._activity_rows())
+        return tally_members(
+            query, member_rows(self.open()), self._activity_rows(), self.member_marks()
+        )
 
     def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
         return tally_daily_active(query, self._activity_rows())
 
     def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
         return tally_experiments(query, self._activity_rows())
+
+    def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
+        return tally_breakdowns(query, self.activity_totals())
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         self._history("the outbox's history")

@@ -84,6 +84,7 @@ from .records import (
     ActivityCounter,
     ReportContext,
 )
+from .report_breakdowns import BreakdownTally
 from .reports import ActionTally, MemberTally, ReportQuery
 
 #: The most processed ids one commit forgets (a store opened after a long pause catches
@@ -533,6 +534,24 @@ class PostgreSQLStore:
             ).fetchall()
         return [(c, m, day.isoformat(), t, int(n)) for c, m, day, t, n in rows]
 
+    def activity_totals(self) -> list[tuple[str, str, str, int]]:
+        """Events per (community, day, type) (records.DayTotals)."""
+        with self._use() as conn:
+            rows = conn.execute(
+                "SELECT community, day, type, events FROM activity_totals "
+                "ORDER BY community, day, type"
+            ).fetchall()
+        return [(c, day.isoformat(), t, int(n)) for c, day, t, n in rows]
+
+    def member_marks(self) -> list[tuple[str, str, str, str]]:
+        """Each member's marks and their first day (records.MemberMarks)."""
+        with self._use() as conn:
+            rows = conn.execute(
+                "SELECT community, member, mark, day FROM member_marks "
+                "ORDER BY community, member, mark"
+            ).fetchall()
+        return [(c, m, mark, day.isoformat()) for c, m, mark, day in rows]
+
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds
         self._pruned_at = -1e18
@@ -554,6 +573,9 @@ class PostgreSQLStore:
 
     def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
         return self._reports.experiments(query)
+
+    def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
+        return self._reports.breakdowns(query)
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         return self._reports.actions(query)

@@ -21,7 +21,17 @@ import psycopg
 
 from ..model.persons import PERSONS
 from .records import zone
-from .reports import ActionTally, MemberTally, ReportQuery, local_day, split_exposure
+from .report_breakdowns import BreakdownTally, tally_breakdowns
+from .reports import (
+    DAY_RETENTION,
+    ActionTally,
+    MemberTally,
+    ReportQuery,
+    dimension_of,
+    local_day,
+    month_start,
+    split_exposure,
+)
 from .sqlite_reports import LocalDays
 
 Snapshot = Callable[[], AbstractContextManager[psycopg.Connection]]
@@ -38,7 +48,12 @@ WITH act AS (
         max(day) FILTER (WHERE type = 'member.joined' AND day <= %(end)s) AS last_join,
         max(day) FILTER (WHERE day <= %(end)s AND {active}) AS last_active,
         sum(events) FILTER (WHERE type = %(goal)s AND day BETWEEN %(start)s AND %(end)s)
-            AS goal
+            AS goal,
+        max(day) FILTER (WHERE type = 'member.left' AND day < %(start)s) AS before_leave,
+        max(day) FILTER (WHERE type = 'member.joined' AND day < %(start)s) AS before_join,
+        max(day) FILTER (WHERE day < %(start)s AND {active}) AS before_active,
+        max(day) FILTER (WHERE type = %(goal)s AND day BETWEEN %(start)s AND %(end)s)
+            AS last_goal
     FROM activity{where}
     GROUP BY community, member
 ), state AS (
@@ -49,7 +64,8 @@ WITH act AS (
     SELECT coalesce(a.community, s.community) AS community,
         coalesce(a.member, s.member) AS member, a.first, a.last_leave,
         coalesce(a.any_leave, false) AS any_leave, a.last_join, a.last_active, a.goal,
-        s.joined, coalesce(s.left_now, false) AS left_now
+        s.joined, coalesce(s.left_now, false) AS left_now, a.before_leave, a.before_join,
+        a.before_active, a.last_goal
     FROM act AS a FULL JOIN state AS s ON a.community = s.community AND a.member = s.member
 ), seen AS (
     SELECT *, CASE WHEN joined IS NULL OR first < joined THEN first ELSE joined END AS seen
@@ -60,8 +76,48 @@ SELECT community, member, last_leave, last_active, goal, seen,
         THEN seen - (CAST(extract(isodow FROM seen) AS INTEGER) - 1) END AS cohort,
     (seen IS NULL OR seen <= %(end)s) AND NOT CASE
         WHEN last_leave IS NULL THEN left_now AND NOT any_leave
-        ELSE last_join IS NULL OR last_join <= last_leave END AS belongs
+        ELSE last_join IS NULL OR last_join <= last_leave END AS belongs,
+    (seen IS NULL OR seen < %(start)s) AND NOT CASE
+        WHEN before_leave IS NULL THEN left_now AND NOT any_leave
+        ELSE before_join IS NULL OR before_join <= before_leave END AS at_start,
+    before_active, last_goal
 FROM seen"""
+
+#: Conversion by dimension (as in sqlite_reports.py).
+_DIMENSIONS = """
+SELECT m.mark, count(*), count(*) FILTER (WHERE r.last_goal >= m.day)
+FROM member_marks AS m JOIN report_members AS r
+    ON r.community = m.community AND r.member = m.member
+WHERE m.day <= %(end)s
+GROUP BY m.mark"""
+
+#: Day-N retention (as in sqlite_reports.py).
+_DAY_RETENTION = """
+SELECT r.seen, {n}, count(*) FROM report_members AS r
+WHERE r.cohort IS NOT NULL AND r.seen + {n} <= %(end)s AND EXISTS (
+    SELECT 1 FROM activity AS a WHERE a.day = r.seen + {n}
+        AND a.community = r.community AND a.member = r.member AND {active})
+GROUP BY r.seen"""
+
+#: Monthly retention (as in sqlite_reports.py).
+_MONTHLY_RETENTION = """
+SELECT cohort, month, count(*) FROM (
+    SELECT DISTINCT r.community, r.member, CAST(date_trunc('month', r.seen) AS DATE) AS cohort,
+        (extract(year FROM a.day) * 12 + extract(month FROM a.day))
+        - (extract(year FROM r.seen) * 12 + extract(month FROM r.seen)) AS month
+    FROM report_members AS r JOIN activity AS a
+        ON a.community = r.community AND a.member = r.member
+    WHERE r.cohort IS NOT NULL AND a.day >= date_trunc('month', r.seen)
+        AND a.day <= %(end)s AND {active}
+) AS months
+GROUP BY cohort, month"""
+
+#: Churn (as in sqlite_reports.py).
+_CHURN = """
+SELECT count(*), count(*) FILTER (WHERE NOT coalesce(
+        %(start)s - 1 - before_active >= %(churn)s, false)
+    AND (NOT belongs OR coalesce(%(end)s - last_active >= %(churn)s, false)))
+FROM report_members WHERE at_start"""
 
 #: The distinct (member, week since the cohort's Monday) pairs of the cohorts' activity.
 _RETENTION = """
@@ -82,6 +138,8 @@ def _params(q: ReportQuery) -> dict[str, Any]:
         "types": sorted(q.activity_events),
         "passive": sorted(q.passive),
         "community": q.community,
+        "churn": q.churn_days,
+        "first_month": month_start(q.start),
     }
 
 
@@ -164,7 +222,9 @@ class PostgresReports:
         with self._snapshot() as conn:
             conn.execute(
                 _MEMBERS.format(
-                    active=_active(q), where=where, joined_day=days.sql("joined")
+                    active=_active(q),
+                    where=where,
+                    joined_day=days.sql("joined"),
                 ).encode(),
                 params,
             )
@@ -197,9 +257,56 @@ class PostgresReports:
                     _RETENTION.format(active=_active(q, "a.type")).encode(), params
                 )
             }
+            active = _active(q, "a.type")
+            day_retention = {
+                (day, int(n)): int(count)
+                for k in DAY_RETENTION
+                for day, n, count in conn.execute(
+                    _DAY_RETENTION.format(n=k, active=active).encode(), params
+                )
+            }
+            monthly = {
+                (cohort, int(k)): int(count)
+                for cohort, k, count in conn.execute(
+                    _MONTHLY_RETENTION.format(active=active).encode(), params
+                )
+            }
+            at_start, churned = conn.execute(_CHURN.encode(), params).fetchone() or (0, 0)
+            active_by_community = {
+                c: int(n)
+                for c, n in conn.execute(
+                    "SELECT community, count(*) FROM report_members "
+                    "WHERE last_active >= %(start)s GROUP BY community",
+                    params,
+                )
+            }
+            dimensions = {}
+            for type_, n, converted in conn.execute(_DIMENSIONS.encode(), params):
+                split = dimension_of(type_)
+                if split is not None:
+                    dimensions[split] = (int(n), int(converted))
         return MemberTally(
-            first_seen, left, dict(by_last_active), retention, int(goal_events), int(converters)
+            first_seen,
+            left,
+            dict(by_last_active),
+            retention,
+            int(goal_events),
+            int(converters),
+            day_retention,
+            monthly,
+            int(at_start),
+            int(churned),
+            active_by_community,
+            dimensions,
         )
+
+    def breakdowns(self, q: ReportQuery) -> BreakdownTally:
+        """:meth:`~.reports.ReportSource.report_breakdowns` from the day totals."""
+        where = _where(q, "day BETWEEN %(start)s AND %(end)s")
+        rows = self._rows(
+            f"SELECT community, day, type, events FROM activity_totals{where}", _params(q)
+        )
+        return tally_breakdowns(q, ((c, day.isoformat(), t, int(n)) for c, day, t, n in rows))
 
     def daily_active(self, q: ReportQuery) -> dict[date, int]:
         """:meth:`~.reports.ReportSource.report_daily_active` in SQL."""

@@ -163,9 +163,32 @@ CREATE SEQUENCE outbox_seqs;
 SELECT setval('outbox_seqs', greatest(coalesce(max(seq), 0), 1), max(seq) IS NOT NULL) FROM outbox
 """
 
+#: Version 4: each day's events per (community, type), for a report's volumes
+#: (records.DayTotals), filled from the activity kept so far (replies and channels are
+#: counted from the upgrade on); the members' sources and tags (records.MemberMarks).
+_ACTIVITY_TOTALS = """
+CREATE TABLE activity_totals (
+    community TEXT COLLATE "C" NOT NULL,
+    day DATE NOT NULL,
+    type TEXT COLLATE "C" NOT NULL,
+    events BIGINT NOT NULL,
+    PRIMARY KEY (day, community, type)
+);
+INSERT INTO activity_totals (community, day, type, events)
+SELECT community, day, type, sum(events) FROM activity WHERE strpos(type, ':') = 0
+GROUP BY community, day, type;
+CREATE TABLE member_marks (
+    community TEXT COLLATE "C" NOT NULL,
+    member TEXT COLLATE "C" NOT NULL,
+    mark TEXT COLLATE "C" NOT NULL,
+    day DATE NOT NULL,
+    PRIMARY KEY (community, member, mark)
+)
+"""
+
 #: What each schema version adds to the one before: ``MIGRATIONS[n - 1]`` makes
 #: version ``n`` (SQL statements, or a function run in the migration's transaction).
-MIGRATIONS: tuple[Step, ...] = (_TABLES, _PERIOD_INDEXES, _PARTITIONS)
+MIGRATIONS: tuple[Step, ...] = (_TABLES, _PERIOD_INDEXES, _PARTITIONS, _ACTIVITY_TOTALS)
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -56,6 +56,22 @@ def _activity_and_traces(cur: psycopg.Cursor[Any], rows: Rows) -> None:
         "ON CONFLICT (day, community, member, type) "
         "DO UPDATE SET events = activity.events + excluded.events",
     )
+    _insert(
+        cur,
+        "activity_totals",
+        _TOTALS,
+        rows.totals,
+        "ON CONFLICT (day, community, type) "
+        "DO UPDATE SET events = activity_totals.events + excluded.events",
+    )
+    _insert(
+        cur,
+        "member_marks",
+        _MARKS,
+        rows.marks,
+        "ON CONFLICT (community, member, mark) "
+        "DO UPDATE SET day = least(member_marks.day, excluded.day)",
+    )
     _copy(cur, "traces", _TRACES, rows.traces)
 
 
@@ -138,6 +154,18 @@ _ACTIVITY = (
     ("day", "date"),
     ("type", "text"),
     ("events", "int8"),
+)
+_TOTALS = (
+    ("community", "text"),
+    ("day", "date"),
+    ("type", "text"),
+    ("events", "int8"),
+)
+_MARKS = (
+    ("community", "text"),
+    ("member", "text"),
+    ("mark", "text"),
+    ("day", "date"),
 )
 _TIMERS = (
     ("id", "text"),

@@ -6,6 +6,16 @@ event that names a member; the day is the calendar date in the playbook's time z
 which the runner tells the store with ``set_report_context``.  That is all a report
 needs for daily, weekly and monthly active members, joins, leaves, retention cohorts,
 silence and conversion — without keeping the events themselves.
+
+Beside each event's own type, the counter keeps ``experiment:<name>=<variant>`` rows for
+exposures (a type with a colon: no event type has one, so never activity); each member's
+*marks* (:data:`MemberMarks`: the first day of each) — ``source:<name>`` for a join that
+says where the member came from (:func:`join_source`), ``tag:<name>`` when the playbook
+tags the member; and the day's totals per (community, day, type) (:data:`DayTotals`): the events of
+each type summed over members, the replies (``kind:reply``, a ``message.posted`` with
+``data.reply_to``) and the events in each channel (``channel:<id>``, joins and leaves
+apart) — so a report reads a period's volumes without reading its members' rows
+(docs/reports.md, "What the store records").
 """
 
 from __future__ import annotations
@@ -24,6 +34,18 @@ if TYPE_CHECKING:
 
 #: (community, member, day, event type) -> events
 ActivityCounts = dict[tuple[str, str, str, str], int]
+#: (community, day, type) -> events: every member's, the replies, each channel's.
+DayTotals = dict[tuple[str, str, str], int]
+#: (community, member, mark) -> the first local day of it (``source:<name>``,
+#: ``tag:<name>``): where a member came from, the tags the playbook gave them.
+MemberMarks = dict[tuple[str, str, str], str]
+
+
+def add_mark(marks: MemberMarks, key: tuple[str, str, str], day: str) -> None:
+    """Keep the first day of a member's mark."""
+    if key not in marks or day < marks[key]:
+        marks[key] = day
+
 
 #: How long traces are kept by default, in seconds of event time (30 days).
 DEFAULT_TRACE_RETENTION = 30 * 86400.0
@@ -74,6 +96,8 @@ class ReportContext:
     experiments: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: The community's display name (``community.name`` of the playbook), for titles.
     community_name: str = ""
+    #: The playbook has ``tag`` actions (the counter then records who is tagged when).
+    tags: bool = False
 
     @classmethod
     def of(cls, playbook: CompiledPlaybook) -> ReportContext:
@@ -88,6 +112,7 @@ class ReportContext:
                 for name, table in playbook.env.experiments.items()
             ),
             playbook.community_name,
+            any(a.name == "tag" for a in playbook.actions),
         )
 
     @property
@@ -103,6 +128,7 @@ class ReportContext:
             "emitted": list(self.emitted),
             "experiments": [[name, list(variants)] for name, variants in self.experiments],
             "community_name": self.community_name,
+            "tags": self.tags,
         }
 
     @classmethod
@@ -114,6 +140,7 @@ class ReportContext:
             tuple(d.get("emitted", ())),
             tuple((str(e[0]), tuple(e[1])) for e in d.get("experiments", ())),
             str(d.get("community_name", "")),
+            bool(d.get("tags", False)),
         )
 
 
@@ -128,6 +155,36 @@ def zone(name: str) -> ZoneInfo:
 #: The activity type of an exposure to an experiment's variant: ``experiment:<name>=<v>``
 #: (names cannot hold ``=``).
 EXPOSURE_PREFIX = "experiment:"
+
+
+#: The bookkeeping type counting a member's replies (``message.posted`` with ``reply_to``).
+REPLY_TYPE = "kind:reply"
+#: Bookkeeping prefixes: events in a channel, where a member came from, tags given.
+CHANNEL_PREFIX = "channel:"
+SOURCE_PREFIX = "source:"
+TAG_PREFIX = "tag:"
+#: The ``member.joined`` data keys that say where a member came from, first found first:
+#: ``source`` (any event source may set it), then Telegram's invite link name and link.
+SOURCE_KEYS = ("source", "invite_name", "invite_link")
+
+
+def join_source(data: object) -> str | None:
+    """Where a joining member came from (:data:`SOURCE_KEYS`), or None."""
+    if not isinstance(data, dict):
+        return None
+    for key in SOURCE_KEYS:
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def is_reply(data: object) -> bool:
+    """A ``message.posted`` whose data names the message it replies to."""
+    if not isinstance(data, dict):
+        return False
+    reply_to = data.get("reply_to")
+    return reply_to is not None and reply_to != ""
 
 
 def exposure_type(experiment: object, variant: object) -> str | None:
@@ -164,14 +221,25 @@ class ActivityCounter:
     def use(self, context: ReportContext) -> None:
         """Count for the playbook ``context`` describes (its time zone, its emits)."""
         self.tz = zone(context.timezone)
-        self.emits = bool(context.emitted or context.experiments)
+        self.emits = bool(context.emitted or context.experiments or context.tags)
 
-    def count(self, decisions: Iterable[Decision], into: ActivityCounts) -> ActivityCounts:
+    def count(
+        self,
+        decisions: Iterable[Decision],
+        into: ActivityCounts,
+        totals: DayTotals | None = None,
+        marks: MemberMarks | None = None,
+    ) -> ActivityCounts:
+        """Count ``decisions`` into ``into`` per member, the replies and channels' events
+        into ``totals`` (:func:`add_totals` adds the rest of them), and the members'
+        sources and tags into ``marks``."""
         days = self._days
         get = into.get
+        extra: DayTotals = {} if totals is None else totals
+        marked: MemberMarks = {} if marks is None else marks
         for d in decisions:
             if self.emits and d.actions:
-                self._count_emits(d, into)
+                self._count_emits(d, into, marked)
             ev = d.event
             if ev is None:
                 continue
@@ -185,14 +253,27 @@ class ActivityCounter:
                 if len(days) > 4096:
                     days.clear()
                 day = days[bucket] = ev.at.astimezone(self._tz).date().isoformat()
-            key = (ev.community, ref.id, day, ev.type)
+            community, member, type_ = ev.community, ref.id, ev.type
+            key = (community, member, day, type_)
             into[key] = get(key, 0) + 1
+            if type_.startswith("member."):
+                if type_ == "member.joined":
+                    source = join_source(ev.data)
+                    if source is not None:
+                        add_mark(marked, (community, member, SOURCE_PREFIX + source), day)
+                continue
+            if ev.channel:
+                total = (community, day, CHANNEL_PREFIX + ev.channel)
+                extra[total] = extra.get(total, 0) + 1
+            if type_ == "message.posted" and is_reply(ev.data):
+                total = (community, day, REPLY_TYPE)
+                extra[total] = extra.get(total, 0) + 1
         return into
 
-    def _count_emits(self, d: Decision, into: ActivityCounts) -> None:
-        """Count the events ``d``'s ``emit`` actions raised (for their member), and the
+    def _count_emits(self, d: Decision, into: ActivityCounts, marks: MemberMarks) -> None:
+        """Count the events ``d``'s ``emit`` actions raised (for their member), the
         exposures to experiments (as ``experiment:<name>=<variant>``, a bookkeeping
-        type no event can have: never activity)."""
+        type no event can have: never activity), and mark the members tagged."""
         for a in d.actions:
             if a.member is None or a.shadow:
                 continue
@@ -200,6 +281,12 @@ class ActivityCounter:
                 type_ = a.params.get("type")
             elif a.type == "exposed":
                 type_ = exposure_type(a.params.get("experiment"), a.params.get("variant"))
+            elif a.type == "tag":
+                name = a.params.get("name")
+                if isinstance(name, str) and name:
+                    day = a.at.astimezone(self._tz).date().isoformat()
+                    add_mark(marks, (a.community or "", a.member, TAG_PREFIX + name), day)
+                continue
             else:
                 continue
             if not isinstance(type_, str):
@@ -207,6 +294,16 @@ class ActivityCounter:
             day = a.at.astimezone(self._tz).date().isoformat()
             key = (a.community or "", a.member, day, type_)
             into[key] = into.get(key, 0) + 1
+
+
+def add_totals(activity: ActivityCounts, totals: DayTotals) -> DayTotals:
+    """Add to ``totals`` the events of ``activity`` per (community, day, type), summed
+    over members (exposures left out)."""
+    for (community, _member, day, type_), n in activity.items():
+        if ":" not in type_:
+            key = (community, day, type_)
+            totals[key] = totals.get(key, 0) + n
+    return totals
 
 
 def trace_rows(decisions: Sequence[Decision]) -> list[dict[str, Any]]:

@@ -31,13 +31,16 @@ from zoneinfo import ZoneInfo
 from ..model.decision import ActionRecord
 from ..model.persons import PERSONS
 from ..model.state import LedgerEntry, State
-from .records import EXPOSURE_PREFIX, ReportContext, zone
+from .records import EXPOSURE_PREFIX, SOURCE_PREFIX, TAG_PREFIX, ReportContext, zone
+from .report_breakdowns import BreakdownTally, tally_breakdowns, totals_of_activity
 
 if TYPE_CHECKING:
     from .base import Store
 
 #: (community, member, local day ``YYYY-MM-DD``, event type, events): a store's activity.
 ActivityRow = tuple[str, str, str, str, int]
+#: (community, member, mark, first day): a member's mark (records.MemberMarks).
+MarkRow = tuple[str, str, str, str]
 #: (community, member, ``joined_at``, status): what a report needs of a member's state.
 MemberRow = tuple[str, str, datetime | None, str]
 
@@ -58,6 +61,8 @@ class ReportQuery:
     #: Counted event types that never make a member active: those the playbook raises
     #: itself (``emit``; ReportContext.passive_events).
     passive: frozenset[str] = frozenset()
+    #: Days without activity after which a member counts as churned (``--churn-after``).
+    churn_days: int = 30
 
     def is_activity(self, event_type: str) -> bool:
         """True when events of ``event_type`` make a member active."""
@@ -91,6 +96,49 @@ class MemberTally:
     #: Events of the goal type in the period, and the members who had one.
     goal_events: int = 0
     converters: int = 0
+    #: (day a member was first seen in the period, N of DAY_RETENTION) -> the members
+    #: first seen that day active on day + N, for the days with day + N in the period.
+    day_retention: dict[tuple[date, int], int] = field(default_factory=dict)
+    #: (first day of the month a member was first seen in the period, months since) ->
+    #: the members of that cohort active in that month, up to the period's end.
+    monthly_retention: dict[tuple[date, int], int] = field(default_factory=dict)
+    #: Members of the community at the end of the day before the period.
+    at_start: int = 0
+    #: Of them, those not churned then who, by the period's end, have left or are
+    #: churned (``ReportQuery.churn_days``).
+    churned_in_period: int = 0
+    #: community -> its members active in the period.
+    active_by_community: dict[str, int] = field(default_factory=dict)
+    #: (dimension, value) -> (members in it by the period's end, of them those with a
+    #: goal event in the period on or after the day they entered it): :data:`DIMENSIONS`.
+    dimensions: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+
+
+#: The dimensions conversion is split by, and the prefix of their marks (records.py):
+#: a member is *in* ``(dimension, value)`` from the first day of that mark.
+DIMENSIONS = (("source", SOURCE_PREFIX), ("tag", TAG_PREFIX))
+
+
+def dimension_of(event_type: str) -> tuple[str, str] | None:
+    """(dimension, value) of a mark, else None."""
+    for dimension, prefix in DIMENSIONS:
+        if event_type.startswith(prefix) and len(event_type) > len(prefix):
+            return dimension, event_type[len(prefix) :]
+    return None
+
+
+#: The N of day-N retention (次日 / 7日 / 30日留存).
+DAY_RETENTION = (1, 7, 30)
+
+
+def month_start(day: date) -> date:
+    """The first day of ``day``'s month."""
+    return day.replace(day=1)
+
+
+def months_between(first: date, later: date) -> int:
+    """Calendar months from ``first``'s month to ``later``'s."""
+    return (later.year - first.year) * 12 + later.month - first.month
 
 
 @dataclass(slots=True)
@@ -158,6 +206,11 @@ class ReportSource(Protocol):
         their exposure."""
         ...
 
+    def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
+        """Events per day and type (replies apart), and per community and channel
+        (store/report_breakdowns.py)."""
+        ...
+
 
 # -- the reference implementation, in Python ------------------------------------------------
 
@@ -205,9 +258,15 @@ class _Member:
     last_leave: str | None = None  # up to the period's end
     last_join: str | None = None  # up to the period's end
     last_active: str | None = None  # up to the period's end
-    #: Active days from the Monday of the period's first week to its end (retention).
+    #: Active days from the Monday of the period's first week (or the first day of its
+    #: first month, if earlier) to its end (retention).
     active_days: set[str] = field(default_factory=set)
     goal_events: int = 0  # in the period
+    last_goal: str | None = None  # the last day with a goal event in the period
+    #: The last leave, join and active day before the period (churn rate).
+    before_leave: str | None = None
+    before_join: str | None = None
+    before_active: str | None = None
 
     @property
     def seen(self) -> str | None:
@@ -215,22 +274,39 @@ class _Member:
             return self.first
         return self.joined
 
-    def note_in_period(self, event_type: str, day: str, active: bool, first_monday: str) -> None:
+    def note_in_period(
+        self, event_type: str, day: str, active: bool, first_monday: str, start: str
+    ) -> None:
         """Note a day of activity up to the period's end: joins, leaves, activity."""
-        if event_type == "member.left" and (self.last_leave is None or day > self.last_leave):
-            self.last_leave = day
-        elif event_type == "member.joined" and (self.last_join is None or day > self.last_join):
-            self.last_join = day
+        before = day < start
+        if event_type == "member.left":
+            if self.last_leave is None or day > self.last_leave:
+                self.last_leave = day
+            if before and (self.before_leave is None or day > self.before_leave):
+                self.before_leave = day
+        elif event_type == "member.joined":
+            if self.last_join is None or day > self.last_join:
+                self.last_join = day
+            if before and (self.before_join is None or day > self.before_join):
+                self.before_join = day
         if active:
             if self.last_active is None or day > self.last_active:
                 self.last_active = day
+            if before and (self.before_active is None or day > self.before_active):
+                self.before_active = day
             if day >= first_monday:
                 self.active_days.add(day)
 
     def left_by_end(self) -> bool:
-        if self.last_leave is None:
+        return self._left(self.last_leave, self.last_join)
+
+    def left_before_start(self) -> bool:
+        return self._left(self.before_leave, self.before_join)
+
+    def _left(self, leave: str | None, join: str | None) -> bool:
+        if leave is None:
             return self.left_now and not self.any_leave
-        return self.last_join is None or self.last_join <= self.last_leave
+        return join is None or join <= leave
 
 
 def _member_days(
@@ -238,7 +314,7 @@ def _member_days(
 ) -> dict[tuple[str, str], _Member]:
     tz = zone(q.timezone)
     start, end = q.start.isoformat(), q.end.isoformat()
-    first_monday = monday(q.start).isoformat()
+    first_monday = min(monday(q.start), month_start(q.start)).isoformat()
     out: dict[tuple[str, str], _Member] = {}
     for community, member, joined_at, status in members:
         if q.wants(community):
@@ -261,15 +337,20 @@ def _member_days(
             continue
         if event_type == q.goal and day >= start:
             m.goal_events += events
+            if m.last_goal is None or day > m.last_goal:
+                m.last_goal = day
         active = kinds.get(event_type)
         if active is None:
             active = kinds[event_type] = q.is_activity(event_type)
-        m.note_in_period(event_type, day, active, first_monday)
+        m.note_in_period(event_type, day, active, first_monday, start)
     return out
 
 
 def tally_members(
-    q: ReportQuery, members: Iterable[MemberRow], activity: Iterable[ActivityRow]
+    q: ReportQuery,
+    members: Iterable[MemberRow],
+    activity: Iterable[ActivityRow],
+    marks: Iterable[MarkRow] = (),
 ) -> MemberTally:
     """:meth:`ReportSource.report_members` from a store's members and activity."""
     start, end = q.start.isoformat(), q.end.isoformat()
@@ -278,12 +359,21 @@ def tally_members(
     left: Counter[date] = Counter()
     by_last_active: Counter[tuple[date | None, bool, bool]] = Counter()
     retention: Counter[tuple[date, int]] = Counter()
-    goal_events = converters = 0
-    for m in _member_days(q, members, activity).values():
+    day_retention: Counter[tuple[date, int]] = Counter()
+    monthly: Counter[tuple[date, int]] = Counter()
+    goal_events = converters = at_start = churned_in_period = 0
+    before = (q.start - timedelta(days=1)).isoformat()
+    every = _member_days(q, members, activity)
+    active_by_community, dimensions = _member_breakdowns(q, every, marks)
+    for m in every.values():
         if m.goal_events:
             goal_events += m.goal_events
             converters += 1
         seen = m.seen
+        if _member_at_start(m, before):
+            at_start += 1
+            if not _churned(m.before_active, before, q.churn_days):
+                churned_in_period += m.left_by_end() or _churned(m.last_active, end, q.churn_days)
         if m.last_leave is not None and m.last_leave >= start:  # the last leave in the period
             left[days(m.last_leave)] += 1
         belongs = (seen is None or seen <= end) and not m.left_by_end()
@@ -300,6 +390,16 @@ def tally_members(
         weeks = {(days(d) - cohort).days // 7 for d in m.active_days if d >= cohort_text}
         for week in weeks:
             retention[(cohort, week)] += 1
+        seen_day = days(seen)
+        for n in DAY_RETENTION:
+            later = (seen_day + timedelta(days=n)).isoformat()
+            if later <= end and later in m.active_days:
+                day_retention[(seen_day, n)] += 1
+        first_of_month = month_start(seen_day)
+        first_text = first_of_month.isoformat()
+        months = {months_between(first_of_month, days(d)) for d in m.active_days if d >= first_text}
+        for month in months:
+            monthly[(first_of_month, month)] += 1
     return MemberTally(
         dict(first_seen),
         dict(left),
@@ -307,7 +407,49 @@ def tally_members(
         dict(retention),
         goal_events,
         converters,
+        dict(day_retention),
+        dict(monthly),
+        at_start,
+        churned_in_period,
+        active_by_community,
+        dimensions,
     )
+
+
+def _member_breakdowns(
+    q: ReportQuery, every: dict[tuple[str, str], _Member], marks: Iterable[MarkRow]
+) -> tuple[dict[str, int], dict[tuple[str, str], tuple[int, int]]]:
+    """Members active in the period per community, and conversion by dimension (the
+    members marked by the period's end)."""
+    start, end = q.start.isoformat(), q.end.isoformat()
+    active: Counter[str] = Counter()
+    for (community, _member), m in every.items():
+        if m.last_active is not None and m.last_active >= start:
+            active[community] += 1
+    dimensions: dict[tuple[str, str], tuple[int, int]] = {}
+    for community, member, mark, day in marks:
+        marked = every.get((community, member))
+        split = dimension_of(mark)
+        if marked is None or split is None or day > end or not q.wants(community):
+            continue
+        n, converted = dimensions.get(split, (0, 0))
+        converted += marked.last_goal is not None and marked.last_goal >= day
+        dimensions[split] = (n + 1, converted)
+    return dict(active), dimensions
+
+
+def _churned(last_active: str | None, day: str, churn_days: int) -> bool:
+    """Active some time up to ``day`` but not in the ``churn_days`` days up to it."""
+    if last_active is None:
+        return False
+    idle = (date.fromisoformat(day) - date.fromisoformat(last_active)).days
+    return idle >= churn_days
+
+
+def _member_at_start(m: _Member, before: str) -> bool:
+    """A member at the end of the day before the period (``before``)."""
+    seen = m.seen
+    return (seen is None or seen <= before) and not m.left_before_start()
 
 
 def tally_daily_active(q: ReportQuery, activity: Iterable[ActivityRow]) -> dict[date, int]:
@@ -500,7 +642,10 @@ class StoreReports:
 
     def report_members(self, query: ReportQuery) -> MemberTally:
         state, activity = self._read()
-        return tally_members(query, member_rows(state), activity)
+        marks = getattr(self.store, "member_marks", None)
+        return tally_members(
+            query, member_rows(state), activity, marks() if callable(marks) else ()
+        )
 
     def report_daily_active(self, query: ReportQuery) -> dict[date, int]:
         return tally_daily_active(query, self._read()[1])
@@ -513,6 +658,12 @@ class StoreReports:
 
     def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
         return tally_experiments(query, self._read()[1])
+
+    def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
+        totals = getattr(self.store, "activity_totals", None)
+        if callable(totals):
+            return tally_breakdowns(query, totals())
+        return tally_breakdowns(query, totals_of_activity(self._read()[1]))
 
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
         return tally_points(query, points_entries(self.store.ledgers, query))

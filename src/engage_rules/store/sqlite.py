@@ -21,6 +21,8 @@ Layout (schema version 7)::
     errors(seq, json), review(seq, json)
     audit(seq, json, ts, community, action, reason)
     activity(community, member, day, type, events)     daily activity, for reports (2)
+    activity_totals(community, day, type, events)      its totals per day and type (8)
+    member_marks(community, member, mark, day)         members' sources and tags (8)
     traces(seq, event, cause, community, member, ts, json)   rule traces (2)
     replays(key, first_seq, last_seq)      outbox rows each run of a replay committed (3)
     processed_id, outbox_key               unique indexes: ids and keys are looked up (4)
@@ -65,6 +67,7 @@ from typing import Any
 import orjson
 
 from ..errors import StoreError
+from ..i18n import _
 from ..model.decision import Decision, RuleFailure
 from ..model.state import (
     REVOCABLE_MAX,
@@ -99,7 +102,9 @@ from .records import (
     ActivityCounter,
     ReportContext,
 )
+from .report_breakdowns import BreakdownTally
 from .reports import ActionTally, MemberTally, ReportQuery
+from .sqlite_breakdowns import sqlite_breakdowns
 from .sqlite_member_lists import member_list
 from .sqlite_reports import (
     action_tally,
@@ -115,7 +120,7 @@ from .sqlite_reports import (
 )
 from .timer_pages import timer_page
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 FORMAT = "engage_rules"
 
 _SCHEMA = (
@@ -207,7 +212,28 @@ CREATE INDEX IF NOT EXISTS replays_key ON replays (key);
 CREATE UNIQUE INDEX IF NOT EXISTS processed_id ON processed (id);
 CREATE UNIQUE INDEX IF NOT EXISTS outbox_key ON outbox (key);
 """
+    + """
+CREATE TABLE IF NOT EXISTS activity_totals (
+    community TEXT NOT NULL,
+    day TEXT NOT NULL,
+    type TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (day, community, type)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS member_marks (
+    community TEXT NOT NULL,
+    member TEXT NOT NULL,
+    mark TEXT NOT NULL,
+    day TEXT NOT NULL,
+    PRIMARY KEY (community, member, mark)
+) WITHOUT ROWID;
+"""
 )
+
+
+def cannot_open(path: str, err: Exception) -> str:
+    """Why a SQLite store file cannot be opened, for its :class:`StoreError`."""
+    return _("cannot open SQLite store {path}: {reason}").format(path=path, reason=err)
 
 
 def _upgrade_members(db: sqlite3.Connection) -> None:
@@ -285,12 +311,22 @@ UPDATE processed SET ts = coalesce(
 DELETE FROM processed WHERE rowid NOT IN (SELECT min(rowid) FROM processed GROUP BY id);
 DELETE FROM outbox WHERE seq NOT IN (SELECT min(seq) FROM outbox GROUP BY key);
 """
-    + _SCHEMA[_SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS processed_id") :],
+    + _SCHEMA[
+        _SCHEMA.index("CREATE UNIQUE INDEX IF NOT EXISTS processed_id") : _SCHEMA.index(
+            "CREATE TABLE IF NOT EXISTS activity_totals"
+        )
+    ],
     5: _upgrade_members,
     6: report_columns_upgrade(),
     # An outbox row's JSON holds only what its columns do not (_outbox_body); rows
     # written before are read as they are (batch_rows.outbox_action): nothing to rewrite.
     7: "",
+    # Each day's events per (community, type), for a report's volumes (records.DayTotals),
+    # filled from the activity kept so far (replies and channels count from now on).
+    8: _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS activity_totals") :]
+    + "INSERT OR IGNORE INTO activity_totals (community, day, type, events) "
+    "SELECT community, day, type, sum(events) FROM activity WHERE instr(type, ':') = 0 "
+    "GROUP BY community, day, type;\n",
 }
 
 #: The most processed ids one commit forgets (see SQLiteStore._forget_processed).
@@ -411,13 +447,17 @@ class SQLiteStore:
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                raise StoreError(f"cannot create the directory of {self.path}: {err}") from err
+                raise StoreError(
+                    _("cannot create the directory of {path}: {reason}").format(
+                        path=self.path, reason=err
+                    )
+                ) from err
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=10.0
             )
         except sqlite3.Error as err:
-            raise StoreError(f"cannot open SQLite store {self.path}: {err}") from err
+            raise StoreError(cannot_open(self.path, err)) from err
         try:
             self._setup()
         except BaseException:
@@ -445,7 +485,7 @@ class SQLiteStore:
                 db.execute("ROLLBACK")
                 raise
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"cannot open SQLite store {self.path}: {err}") from err
+            raise StoreError(cannot_open(self.path, err)) from err
 
     def _check_or_create_schema(self) -> None:
         db = self._db
@@ -465,7 +505,9 @@ class SQLiteStore:
                 ],
             )
             return
-        not_ours = f"{self.path} is a SQLite database but not an engage_rules store"
+        not_ours = _("{path} is a SQLite database but not an engage_rules store").format(
+            path=self.path
+        )
         if "meta" not in tables:
             raise StoreError(not_ours)
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
@@ -481,8 +523,10 @@ class SQLiteStore:
             ) from None
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path} was written by a newer engage_rules (store schema {version}); "
-                f"this version reads schema {SCHEMA_VERSION}: upgrade engage_rules"
+                _(
+                    "{path} was written by a newer engage_rules (store schema {version}); "
+                    "this version reads schema {supported}: upgrade engage_rules"
+                ).format(path=self.path, version=version, supported=SCHEMA_VERSION)
             )
         if version < 1:
             raise StoreError(
@@ -805,7 +849,7 @@ class SQLiteStore:
             self._outbox_next = seq
             self._fresh_ids = set(rows.causes)
             fresh: dict[tuple[str, str], str | None] = {
-                (c, m): js for c, m, js, _, _ in rows.members
+                (c, m): js for c, m, js, _version, _hash in rows.members
             }
             fresh.update(dict.fromkeys(rows.members_gone))
             self._fresh_members = fresh
@@ -898,6 +942,18 @@ class SQLiteStore:
             rows.activity,
             " ON CONFLICT (day, community, member, type) "
             "DO UPDATE SET events = events + excluded.events",
+        )
+        _insert_many(
+            db,
+            "INSERT INTO activity_totals (community, day, type, events)",
+            rows.totals,
+            " ON CONFLICT (day, community, type) DO UPDATE SET events = events + excluded.events",
+        )
+        _insert_many(
+            db,
+            "INSERT INTO member_marks (community, member, mark, day)",
+            rows.marks,
+            " ON CONFLICT (community, member, mark) DO UPDATE SET day = min(day, excluded.day)",
         )
         if rows.traces:
             _insert_many(
@@ -1021,6 +1077,22 @@ class SQLiteStore:
                 "ORDER BY community, member, day, type"
             ).fetchall()
 
+    def activity_totals(self) -> list[tuple[str, str, str, int]]:
+        """Events per (community, day, type) (records.DayTotals)."""
+        with self._use() as db:
+            return db.execute(
+                "SELECT community, day, type, events FROM activity_totals "
+                "ORDER BY community, day, type"
+            ).fetchall()
+
+    def member_marks(self) -> list[tuple[str, str, str, str]]:
+        """Each member's marks and their first day (records.MemberMarks)."""
+        with self._use() as db:
+            return db.execute(
+                "SELECT community, member, mark, day FROM member_marks "
+                "ORDER BY community, member, mark"
+            ).fetchall()
+
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds
         self._pruned_at = -1e18
@@ -1065,6 +1137,10 @@ class SQLiteStore:
     def report_experiments(self, query: ReportQuery) -> dict[tuple[str, str], tuple[int, int]]:
         with self._snapshot() as db, self._decoding("activity"):
             return experiment_tally(db, query)
+
+    def report_breakdowns(self, query: ReportQuery) -> BreakdownTally:
+        with self._snapshot() as db, self._decoding("activity"):
+            return sqlite_breakdowns(db, query)
 
     def report_actions(self, query: ReportQuery) -> ActionTally:
         with self._snapshot() as db:

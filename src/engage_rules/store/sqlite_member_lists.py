@@ -17,8 +17,7 @@ from datetime import date
 
 from .member_lists import ListedMember, MemberListQuery
 from .records import zone
-from .reports import monday
-from .sqlite_reports import LocalDays, _where, members_table
+from .sqlite_reports import LocalDays, member_params, members_table
 
 #: The members of a silence list (the report table's rows, with their display names).
 _SILENCE = """
@@ -68,8 +67,7 @@ def member_list(
     report's member table (kept by the report's member figures under ``keep``, else
     filled here and dropped)."""
     r = q.report
-    _clause, params = _where(r)
-    params["first_monday"] = monday(r.start).isoformat()
+    params = member_params(r)
     params["limit"] = -1 if q.limit is None else q.limit  # SQLite: a negative LIMIT is none
     try:
         members_table(db, r, params, keep)

@@ -29,7 +29,18 @@ import orjson
 
 from ..model.persons import PERSONS
 from .records import zone
-from .reports import ActionTally, MemberTally, ReportQuery, local_day, monday, split_exposure
+from .reports import (
+    DAY_RETENTION,
+    ActionTally,
+    MemberTally,
+    ReportQuery,
+    dimension_of,
+    local_day,
+    monday,
+    month_start,
+    months_between,
+    split_exposure,
+)
 
 DAY = 86400
 #: 1970-01-01, day 0 of the day numbers below.
@@ -188,27 +199,36 @@ CREATE TEMP TABLE report_members (
     last_active TEXT,    -- the last active day up to the period's end
     weeks INTEGER,       -- bit k: active in week k from the period's first Monday
     goal INTEGER,        -- goal events in the period
+    last_goal TEXT,      -- the last day with a goal event in the period
+    months INTEGER,      -- bit k: active in month k from the period's first month
     joined TEXT,         -- the local day of the state's joined_at
     left_now INTEGER,    -- the state's status is "left"
     seen TEXT,           -- first seen
     cohort TEXT,         -- the Monday of ``seen``, when ``seen`` is in the period
     cohort_week INTEGER, -- its week from the period's first Monday
     belongs INTEGER,     -- a member at the period's end
+    before_move TEXT,    -- the last join or leave before the period: day || type
+    before_active TEXT,  -- the last active day before the period
     events INTEGER,      -- activity events in the period (member lists: top)
     days INTEGER,        -- days with activity in the period (member lists: top)
     PRIMARY KEY (community, member)
 )"""
 
 
+#: CAST(julianday(day) AS INTEGER) - day.toordinal(): the Julian day number of a date at
+#: midnight is its proleptic ordinal + 1721424.5.
+JULIAN_DAY_OFFSET = 1721424
+
+
 def _week(day: str) -> str:
     """SQL: the week of ``day`` from the period's first Monday (days since it, over 7)."""
-    return f"(CAST(julianday({day}) AS INTEGER) - CAST(julianday(:first_monday) AS INTEGER)) / 7"
+    return f"(CAST(julianday({day}) AS INTEGER) - :first_monday_jd) / 7"
 
 
 #: Per member, from the activity: one sort by member, and aggregates...
 _MEMBERS_ACTIVITY = """
 INSERT INTO temp.report_members (community, member, first, last_leave, any_leave, last_join,
-    last_active, weeks, goal, events, days)
+    last_active, weeks, goal, before_move, before_active, last_goal, months, events, days)
 SELECT community, member, min(day),
     max(CASE WHEN type = 'member.left' AND day <= :end THEN day END),
     max(type = 'member.left'),
@@ -216,6 +236,11 @@ SELECT community, member, min(day),
     max(CASE WHEN day <= :end AND {active} THEN day END),
     {weeks},
     sum(CASE WHEN type = :goal AND day BETWEEN :start AND :end THEN events END),
+    max(CASE WHEN (type = 'member.left' OR type = 'member.joined') AND day < :start
+        THEN day || type END),
+    max(CASE WHEN day < :start AND {active} THEN day END),
+    max(CASE WHEN type = :goal AND day BETWEEN :start AND :end THEN day END),
+    {months},
     sum(CASE WHEN day BETWEEN :start AND :end AND {active} THEN events END),
     count(DISTINCT CASE WHEN day BETWEEN :start AND :end AND {active} THEN day END)
 FROM activity{where}
@@ -264,6 +289,137 @@ SELECT cohort, week - cohort_week, count(*) FROM (
 GROUP BY cohort, week"""
 
 
+#: Day-N retention: the members first seen on a day of the period active on day + N.
+_DAY_RETENTION = """
+SELECT r.seen, {n}, count(*) FROM temp.report_members AS r
+WHERE r.cohort IS NOT NULL AND date(r.seen, '+{n} days') <= :end AND EXISTS (
+    SELECT 1 FROM activity AS a WHERE a.day = date(r.seen, '+{n} days')
+        AND a.community = r.community AND a.member = r.member AND {active})
+GROUP BY r.seen"""
+
+
+def _month(day: str) -> str:
+    """SQL: months from year 0 to ``day``'s month."""
+    return f"(CAST(substr({day}, 1, 4) AS INTEGER) * 12 + CAST(substr({day}, 6, 2) AS INTEGER))"
+
+
+#: The distinct months (as bits) a member was active in, from the period's first month
+#: to its end.
+def _months_mask(q: ReportQuery, active: str) -> str:
+    """SQL: the months a member was active in, as bits (month k from the period's first),
+    the month found by comparing the day with each month's first day (text)."""
+    firsts = []
+    month = month_start(q.start)
+    while True:
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        if month > q.end:
+            break
+        firsts.append(month.isoformat())
+    bits = " ".join(f"WHEN day < '{first}' THEN {1 << k}" for k, first in enumerate(firsts))
+    return (
+        f"sum(DISTINCT CASE WHEN day < :first_month OR day > :end OR NOT ({active}) THEN NULL "
+        f"{bits} ELSE {1 << len(firsts)} END)"
+    )
+
+
+#: Long periods (over MASK_WEEKS months): the distinct (member, months since the month
+#: first seen) pairs of the cohorts' activity, counted per (cohort month, months since).
+_MONTHLY_RETENTION = f"""
+SELECT cohort, month, count(*) FROM (
+    SELECT DISTINCT r.rowid, date(r.seen, 'start of month') AS cohort,
+        {_month("a.day")} - {_month("r.seen")} AS month
+    FROM activity AS a CROSS JOIN temp.report_members AS r
+        ON r.community = a.community AND r.member = a.member
+    WHERE a.day >= :first_month AND a.day <= :end AND {{active}}
+        AND r.cohort IS NOT NULL AND a.day >= date(r.seen, 'start of month')
+)
+GROUP BY cohort, month"""
+
+#: Conversion by dimension: per mark, the members marked by the period's end and
+#: those of them with a goal event in the period on or after the day they were marked.
+_DIMENSIONS = """
+SELECT m.mark, count(*), count(CASE WHEN r.last_goal >= m.day THEN 1 END)
+FROM member_marks AS m JOIN temp.report_members AS r
+    ON r.community = m.community AND r.member = m.member
+WHERE m.day <= :end
+GROUP BY m.mark"""
+
+#: Churn: the members at the end of the day before the period (``:before``), and those
+#: of them not churned then who by the period's end have left or are churned.
+_CHURN = """
+SELECT count(*), coalesce(sum(CASE
+    WHEN before_active IS NOT NULL
+        AND julianday(:before) - julianday(before_active) >= :churn THEN 0
+    WHEN NOT belongs THEN 1
+    WHEN last_active IS NOT NULL AND julianday(:end) - julianday(last_active) >= :churn THEN 1
+    ELSE 0 END), 0)
+FROM temp.report_members
+WHERE (seen IS NULL OR seen <= :before) AND NOT CASE
+    WHEN before_move IS NULL THEN coalesce(left_now, 0) AND NOT coalesce(any_leave, 0)
+    ELSE substr(before_move, 11) = 'member.left' END"""
+
+
+def _cohort_figures(
+    db: sqlite3.Connection, q: ReportQuery, params: dict[str, object]
+) -> tuple[dict[tuple[date, int], int], dict[tuple[date, int], int], int, int]:
+    """Day-N and monthly retention, and the churn counts, from the members table."""
+    active = _active(q, "a.type")
+    days = {
+        (date.fromisoformat(day), int(n)): count
+        for k in DAY_RETENTION
+        for day, n, count in db.execute(_DAY_RETENTION.format(n=k, active=active), params)
+    }
+    if _months(q) > MASK_WEEKS:
+        months = {
+            (date.fromisoformat(cohort), int(k)): count
+            for cohort, k, count in db.execute(_MONTHLY_RETENTION.format(active=active), params)
+        }
+    else:
+        months = _monthly_from_masks(db, q)
+    at_start, churned = db.execute(_CHURN, params).fetchone()
+    return days, months, int(at_start), int(churned)
+
+
+def _months(q: ReportQuery) -> int:
+    """The calendar months the period touches."""
+    return months_between(q.start, q.end) + 1
+
+
+def _monthly_from_masks(db: sqlite3.Connection, q: ReportQuery) -> dict[tuple[date, int], int]:
+    """(cohort month, months since) -> the cohort's members active that month."""
+    n = _months(q)
+    columns = ", ".join(f"sum((months >> {k}) & 1)" for k in range(n))
+    out: dict[tuple[date, int], int] = {}
+    for cohort, *counts in db.execute(
+        f"SELECT date(seen, 'start of month') AS m, {columns} FROM temp.report_members "
+        "WHERE cohort IS NOT NULL GROUP BY m"
+    ):
+        first = months_between(q.start, date.fromisoformat(cohort))
+        for k in range(first, n):
+            if counts[k]:
+                out[(date.fromisoformat(cohort), k - first)] = counts[k]
+    return out
+
+
+def _member_breakdowns(
+    db: sqlite3.Connection, q: ReportQuery, params: dict[str, object]
+) -> tuple[dict[str, int], dict[tuple[str, str], tuple[int, int]]]:
+    """Members active in the period per community, and conversion by dimension."""
+    active = dict(
+        db.execute(
+            "SELECT community, count(*) FROM temp.report_members WHERE last_active >= :start "
+            "GROUP BY community",
+            params,
+        )
+    )
+    dimensions = {}
+    for type_, n, converted in db.execute(_DIMENSIONS, params):
+        split = dimension_of(type_)
+        if split is not None:
+            dimensions[split] = (int(n), int(converted))
+    return active, dimensions
+
+
 def _weeks(q: ReportQuery) -> int:
     """The ISO weeks the period touches."""
     return (monday(q.end) - monday(q.start)).days // 7 + 1
@@ -273,8 +429,17 @@ def _fill_members(db: sqlite3.Connection, q: ReportQuery, params: dict[str, obje
     days = LocalDays(zone(q.timezone), q.start, q.end)
     where, _ = _where(q)
     weeks = _WEEKS_MASK.format(active=_active(q)) if _weeks(q) <= MASK_WEEKS else "NULL"
+    months = _months_mask(q, _active(q)) if _months(q) <= MASK_WEEKS else "NULL"
     db.execute(_MEMBERS_TABLE)
-    db.execute(_MEMBERS_ACTIVITY.format(active=_active(q), where=where, weeks=weeks), params)
+    db.execute(
+        _MEMBERS_ACTIVITY.format(
+            active=_active(q),
+            where=where,
+            weeks=weeks,
+            months=months,
+        ),
+        params,
+    )
     db.execute(
         _MEMBERS_STATE.format(joined_day=days.sql("joined"), where=where or " WHERE true"),
         params,
@@ -303,6 +468,20 @@ def _retention(
     return out
 
 
+def member_params(q: ReportQuery) -> dict[str, object]:
+    """The parameters of the member table's statements (:func:`members_table`)."""
+    _, params = _where(q)
+    params["first_monday"] = monday(q.start).isoformat()
+    # CAST(julianday(day) AS INTEGER) of the first Monday: days since it, without a
+    # julianday() call per row for the constant.
+    params["first_monday_jd"] = monday(q.start).toordinal() + JULIAN_DAY_OFFSET
+    params["first_month"] = month_start(q.start).isoformat()
+    params["first_month_number"] = q.start.year * 12 + q.start.month
+    params["before"] = date.fromordinal(q.start.toordinal() - 1).isoformat()
+    params["churn"] = q.churn_days
+    return params
+
+
 def members_table(
     db: sqlite3.Connection, q: ReportQuery, params: dict[str, object], keep: str | None
 ) -> None:
@@ -326,8 +505,7 @@ def members_table(
 def member_tally(db: sqlite3.Connection, q: ReportQuery, keep: str | None = None) -> MemberTally:
     """:meth:`~.reports.ReportSource.report_members` in SQL (``keep``: see
     :func:`members_table`)."""
-    _, params = _where(q)
-    params["first_monday"] = monday(q.start).isoformat()
+    params = member_params(q)
     table = "temp.report_members"
     try:
         members_table(db, q, params, keep)
@@ -357,11 +535,24 @@ def member_tally(db: sqlite3.Connection, q: ReportQuery, keep: str | None = None
             f"SELECT coalesce(sum(goal), 0), count(goal) FROM {table}"
         ).fetchone()
         retention = _retention(db, q, params)
+        day_retention, monthly, at_start, churned = _cohort_figures(db, q, params)
+        active_by_community, dimensions = _member_breakdowns(db, q, params)
     finally:
         if keep is None:
             db.execute(f"DROP TABLE IF EXISTS {table}")
     return MemberTally(
-        first_seen, left, dict(by_last_active), retention, int(goal_events), int(converters)
+        first_seen,
+        left,
+        dict(by_last_active),
+        retention,
+        int(goal_events),
+        int(converters),
+        day_retention,
+        monthly,
+        at_start,
+        churned,
+        active_by_community,
+        dimensions,
     )
 
 

@@ -15,34 +15,44 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .._util.suggest import did_you_mean
+from ..i18n import N_, _
 
 #: What each outcome means, as the end of "<rule> ...".
 _OUTCOMES = {
-    "fired": "fired",
-    "else": "did not fire: its condition was false, so its `else:` actions ran",
-    "refused_else": "fired, but an action was refused (e.g. not enough points to "
-    "spend), so its `else:` actions ran",
-    "refused": "fired, but an action was refused (e.g. not enough points to spend); "
-    "the actions after it did not run",
-    "refused_branch": "fired, but an action was refused, so its `refused:` actions ran",
-    "condition_false": "did not fire: its condition was false",
-    "exempt": "does not apply to this member: they are exempt (`exempt:`)",
-    "once": "did not fire: it has `once: true` and already fired for this member",
-    "cooldown": "did not fire: it is cooling down",
-    "threshold": "did not fire: its threshold is not reached yet",
-    "error": "failed: its condition raised an error",
-    "not_reached": "was not evaluated: an earlier rule stopped the event",
+    "fired": N_("fired"),
+    "else": N_("did not fire: its condition was false, so its `else:` actions ran"),
+    "refused_else": N_(
+        "fired, but an action was refused (e.g. not enough points to "
+        "spend), so its `else:` actions ran"
+    ),
+    "refused": N_(
+        "fired, but an action was refused (e.g. not enough points to spend); "
+        "the actions after it did not run"
+    ),
+    "refused_branch": N_("fired, but an action was refused, so its `refused:` actions ran"),
+    "condition_false": N_("did not fire: its condition was false"),
+    "exempt": N_("does not apply to this member: they are exempt (`exempt:`)"),
+    "once": N_("did not fire: it has `once: true` and already fired for this member"),
+    "cooldown": N_("did not fire: it is cooling down"),
+    "threshold": N_("did not fire: its threshold is not reached yet"),
+    "error": N_("failed: its condition raised an error"),
+    "not_reached": N_("was not evaluated: an earlier rule stopped the event"),
 }
 #: The outcomes of a rule that fired (an action of it may have been refused).
 _FIRED = ("fired", "refused_else", "refused", "refused_branch")
 #: Short labels for the one-line-per-event member view and the final tally.
 _SHORT = {
-    "condition_false": "condition false",
-    "else": "condition false, else ran",
-    "refused_else": "refused, else ran",
-    "refused": "refused",
-    "refused_branch": "refused, refused ran",
-    "not_reached": "stopped earlier",
+    "condition_false": N_("condition false"),
+    "else": N_("condition false, else ran"),
+    "refused_else": N_("refused, else ran"),
+    "refused": N_("refused"),
+    "refused_branch": N_("refused, refused ran"),
+    "not_reached": N_("stopped earlier"),
+    "exempt": N_("exempt"),
+    "once": N_("once"),
+    "cooldown": N_("cooldown"),
+    "threshold": N_("threshold"),
+    "error": N_("error"),
 }
 
 
@@ -63,17 +73,17 @@ def value_text(value: Any, *, truth: bool = False) -> str:
     if value is True or value is False:
         return "true" if value else "false"
     if value is None:
-        return "none (counts as false)" if truth else "none"
+        return "none" + _(" (counts as false)") if truth else "none"
     text = json.dumps(value, ensure_ascii=False)
     if truth:
-        text += " (counts as true)" if value else " (counts as false)"
+        text += _(" (counts as true)") if value else _(" (counts as false)")
     return text
 
 
 def _condition_lines(cond: dict[str, Any], indent: str, top: bool = True) -> list[str]:
     text = cond.get("text", "")
     if "error" in cond:
-        head = f"{indent}{text}  →  error: {cond['error']}"
+        head = f"{indent}{text}  →  " + _("error: {message}").format(message=cond["error"])
     elif "value" in cond:
         truth = top or cond.get("kind") is not None
         head = f"{indent}{text}  →  {value_text(cond['value'], truth=truth)}"
@@ -99,63 +109,72 @@ def rule_lines(trace: dict[str, Any], r: dict[str, Any], indent: str = "  ") -> 
     """What one rule made of one event, in plain language."""
     outcome = r.get("outcome", "")
     mark = "✔" if outcome in _FIRED else "–" if outcome == "not_reached" else "✘"
-    where = f"{r.get('file', '')}:{r.get('line', 0)}" if r.get("file") else f"line {r.get('line')}"
-    shadow = " [shadow mode]" if r.get("shadow") else ""
-    lines = [f"{indent}{mark} {r['rule']} ({where}){shadow} {_OUTCOMES.get(outcome, outcome)}"]
+    where = (
+        f"{r.get('file', '')}:{r.get('line', 0)}"
+        if r.get("file")
+        else _("line {line}").format(line=r.get("line"))
+    )
+    shadow = " " + _("[shadow mode]") if r.get("shadow") else ""
+    meaning = _(_OUTCOMES[outcome]) if outcome in _OUTCOMES else outcome
+    lines = [f"{indent}{mark} {r['rule']} ({where}){shadow} {meaning}"]
     deeper = indent + "    "
     if outcome == "cooldown":
         last = _at(trace) - timedelta(seconds=trace["ts"] - r["last_fired_ts"])
-        lines.append(
-            f"{deeper}it last fired for this member at {_when(last)}; it waits "
-            f"{seconds(r['cooldown'])} between firings ({seconds(r['remaining'])} "
-            "to go)"
+        text = _(
+            "it last fired for this member at {when}; it waits {cooldown} between firings "
+            "({remaining} to go)"
+        ).format(
+            when=_when(last),
+            cooldown=seconds(r["cooldown"]),
+            remaining=seconds(r["remaining"]),
         )
+        lines.append(deeper + text)
     elif outcome == "threshold":
-        lines.append(
-            f"{deeper}{r['count']} of {r['needed']} matching events within "
-            f"{seconds(r['within'])} so far"
+        text = _("{count} of {needed} matching events within {within} so far").format(
+            count=r["count"], needed=r["needed"], within=seconds(r["within"])
         )
+        lines.append(deeper + text)
     elif outcome == "exempt":
-        roles = ", ".join(r.get("roles") or []) or "none"
-        lines.append(f"{deeper}the member's roles: {roles}")
+        roles = ", ".join(r.get("roles") or []) or _("none")
+        lines.append(deeper + _("the member's roles: {roles}").format(roles=roles))
     elif outcome == "not_reached":
-        lines.append(f"{deeper}rule {r.get('stopped_by')} fired first and has `stop: true`")
+        text = _("rule {rule} fired first and has `stop: true`").format(rule=r.get("stopped_by"))
+        lines.append(deeper + text)
     elif outcome == "error":
-        lines.append(f"{deeper}error: {r.get('error')}")
+        lines.append(deeper + _("error: {message}").format(message=r.get("error")))
     if "condition" in r:
         lines.append(f"{deeper}if:")
         lines.extend(_condition_lines(r["condition"], deeper + "  "))
     if "threshold_reached" in r:
-        lines.append(
-            f"{deeper}threshold reached: {r['threshold_reached']} matching events "
-            f"within {seconds(r['within'])}"
+        text = _("threshold reached: {count} matching events within {within}").format(
+            count=r["threshold_reached"], within=seconds(r["within"])
         )
+        lines.append(deeper + text)
     if r.get("match"):
-        lines.append(f"{deeper}matched: {json.dumps(r['match'], ensure_ascii=False)}")
+        matched = json.dumps(r["match"], ensure_ascii=False)
+        lines.append(deeper + _("matched: {match}").format(match=matched))
     for a in r.get("actions", ()):
-        who = f" to {a['member']}" if a.get("member") else ""
+        who = " " + _("to {member}").format(member=a["member"]) if a.get("member") else ""
         params = json.dumps(a.get("params", {}), ensure_ascii=False)
-        note = " (shadow: recorded, not delivered)" if a.get("shadow") else ""
+        note = " " + _("(shadow: recorded, not delivered)") if a.get("shadow") else ""
         lines.append(f"{deeper}→ {a['type']}{who} {params}{note}")
     for message in r.get("action_errors", ()):
-        lines.append(f"{deeper}action error: {message}")
+        lines.append(deeper + _("action error: {message}").format(message=message))
     return lines
 
 
 def event_header(trace: dict[str, Any]) -> str:
     """The header line of one traced event."""
-    who = f" · member {trace['member']}" if trace.get("member") else ""
-    internal = " (raised by the engine or a rule)" if trace.get("depth") else ""
-    return (
-        f"{trace['event']} · {trace['type']}{internal}{who} · "
-        f"{_when(_at(trace))} · community {trace['community']}"
-    )
+    who = " · " + _("member {member}").format(member=trace["member"]) if trace.get("member") else ""
+    internal = " " + _("(raised by the engine or a rule)") if trace.get("depth") else ""
+    community = _("community {community}").format(community=trace["community"])
+    return f"{trace['event']} · {trace['type']}{internal}{who} · {_when(_at(trace))} · {community}"
 
 
 def explain_event(traces: list[dict[str, Any]], event_id: str) -> str:
     """What every rule made of one event, from its traces."""
     if not traces:
-        return no_trace(f"event {event_id!r}")
+        return no_trace(_("event {event!r}").format(event=event_id))
     out: list[str] = []
     for trace in traces:
         if out:
@@ -163,9 +182,9 @@ def explain_event(traces: list[dict[str, Any]], event_id: str) -> str:
         out.append(event_header(trace))
         data = trace.get("data")
         if data:
-            out.append(f"  data: {json.dumps(data, ensure_ascii=False)}")
+            out.append("  " + _("data: {data}").format(data=json.dumps(data, ensure_ascii=False)))
         if not trace["rules"]:
-            out.append("  no rule listens to this event type")
+            out.append("  " + _("no rule listens to this event type"))
         for r in trace["rules"]:
             out.extend(rule_lines(trace, r))
     return "\n".join(out)
@@ -173,7 +192,7 @@ def explain_event(traces: list[dict[str, Any]], event_id: str) -> str:
 
 def _summary(r: dict[str, Any]) -> str:
     outcome = r.get("outcome", "")
-    label = _SHORT.get(outcome, outcome)
+    label = _short(outcome)
     if outcome == "threshold":
         label += f" {r['count']}/{r['needed']}"
     return f"{r['rule']} ({label})"
@@ -184,16 +203,18 @@ def explain_member(
 ) -> str:
     """What the rules made of a member's events (of one rule, when given)."""
     if not traces:
-        return no_trace(f"member {member!r}")
+        return no_trace(_("member {member!r}").format(member=member))
     if rule is None:
-        out = [f"member {member}: {len(traces)} traced events"]
+        out = [_("member {member}: {n} traced events").format(member=member, n=len(traces))]
         for t in traces:
             fired = [r["rule"] for r in t["rules"] if r.get("outcome") in _FIRED]
             other = [_summary(r) for r in t["rules"] if r.get("outcome") not in _FIRED]
             line = f"  {_when(_at(t))}  {t['event']}  {t['type']}: "
-            line += ("fired " + ", ".join(fired)) if fired else "no rule fired"
+            line += (
+                _("fired {rules}").format(rules=", ".join(fired)) if fired else _("no rule fired")
+            )
             if other:
-                line += "; not: " + ", ".join(other)
+                line += _("; not: {rules}").format(rules=", ".join(other))
             out.append(line)
         return "\n".join(out)
     seen = [(t, r) for t in traces for r in t["rules"] if r["rule"] == rule]
@@ -202,34 +223,48 @@ def explain_member(
         listed = ", ".join(f"{k} ×{n}" for k, n in sorted(types.items()))
         hint = ""
         if rule not in set(known_rules) | {r["rule"] for t in traces for r in t["rules"]}:
-            hint = f" (no rule is named {rule!r}{did_you_mean(rule, known_rules)})"
-        return (
-            f"rule {rule} never saw an event of member {member}{hint}: it listens to "
-            f"other event types than the {len(traces)} traced events of {member} "
-            f"({listed})."
+            hint = " " + _("(no rule is named {rule!r}{hint})").format(
+                rule=rule, hint=did_you_mean(rule, known_rules)
+            )
+        return _(
+            "rule {rule} never saw an event of member {member}{hint}: it listens to other "
+            "event types than the {n} traced events of {member} ({types})."
+        ).format(rule=rule, member=member, hint=hint, n=len(traces), types=listed)
+    out = [
+        _("rule {rule} for member {member}: {n} events").format(
+            rule=rule, member=member, n=len(seen)
         )
-    out = [f"rule {rule} for member {member}: {len(seen)} events"]
+    ]
     for t, r in seen:
         out.append("")
         out.append(event_header(t))
         if t.get("data") and "condition" in r:
-            out.append(f"  data: {json.dumps(t['data'], ensure_ascii=False)}")
+            data = json.dumps(t["data"], ensure_ascii=False)
+            out.append("  " + _("data: {data}").format(data=data))
         out.extend(rule_lines(t, r))
-    tally = Counter(r.get("outcome", "") for _, r in seen)
+    tally = Counter(r.get("outcome", "") for _trace, r in seen)
     times = sum(tally.pop(outcome, 0) for outcome in _FIRED)
-    reasons = ", ".join(f"{_SHORT.get(k, k)} ×{n}" for k, n in tally.most_common())
+    reasons = ", ".join(f"{_short(k)} ×{n}" for k, n in tally.most_common())
     out.append("")
+    because = _("; it did not fire because: {reasons}").format(reasons=reasons) if reasons else ""
     out.append(
-        f"in short: {rule} fired {times} of {len(seen)} times for {member}"
-        + (f"; it did not fire because: {reasons}" if reasons else "")
+        _("in short: {rule} fired {times} of {n} times for {member}").format(
+            rule=rule, times=times, n=len(seen), member=member
+        )
+        + because
     )
     return "\n".join(out)
 
 
+def _short(outcome: str) -> str:
+    """The short label of an outcome, in the current language."""
+    return _(_SHORT[outcome]) if outcome in _SHORT else outcome
+
+
 def no_trace(what: str) -> str:
     """The message when there is no trace of ``what``."""
-    return (
-        f"no trace of {what}: was the store written with tracing on (`replay --trace`, "
-        "or `traces: {enabled: true}` in the run config), and is it within the "
+    return _(
+        "no trace of {what}: was the store written with tracing on (`replay --trace`, "
+        "or `traces: {{enabled: true}}` in the run config), and is it within the "
         "traces' retention? Give the playbook and events instead to replay them here."
-    )
+    ).format(what=what)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from ..i18n import _
 from ..model.decision import ActionRecord, RuleFailure
 
 DEFAULT_CURRENCY = "points"
@@ -29,9 +30,9 @@ def aware(value: Any) -> Any:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not an ISO 8601 time") from None
+            raise ValueError(_("{text!r} is not an ISO 8601 time").format(text=value)) from None
     if isinstance(value, datetime) and value.tzinfo is None:
-        raise ValueError("the time needs a UTC offset (Z or ±HH:MM)")
+        raise ValueError(_("the time needs a UTC offset (Z or ±HH:MM)"))
     return value
 
 
@@ -96,12 +97,14 @@ def check_refusals(
             and (want.cause is None or cause == want.cause)
             for rule, member, cause in actual
         ):
-            seen = ", ".join(f"{r} ({m}, {c})" for r, m, c in actual) or "none"
+            seen = ", ".join(f"{r} ({m}, {c})" for r, m, c in actual) or _("none")
             out.append(
-                f"expected a refusal of rule {want.rule!r}"
-                + (f" for {want.member}" if want.member else "")
-                + (f" on {want.cause}" if want.cause else "")
-                + f"; refusals: {seen}"
+                _("expected a refusal of rule {rule!r}{member}{cause}; refusals: {seen}").format(
+                    rule=want.rule,
+                    member=_for_member(want.member),
+                    cause=_on_event(want.cause),
+                    seen=seen,
+                )
             )
     return out
 
@@ -120,18 +123,30 @@ def check_errors(expected: Sequence[ErrorExpect], actual: Sequence[RuleFailure])
 
     for want in expected:
         if not any(matches(want, e) for e in actual):
+            with_message = (
+                _(" with {message!r}").format(message=want.message) if want.message else ""
+            )
             out.append(
-                f"expected rule {want.rule!r} to fail"
-                + (f" on {want.cause}" if want.cause else "")
-                + (f" with {want.message!r}" if want.message else "")
-                + "; it did not"
+                _("expected rule {rule!r} to fail{cause}{message}; it did not").format(
+                    rule=want.rule, cause=_on_event(want.cause), message=with_message
+                )
             )
     out += [
-        f"rule {e.rule!r} failed on {e.cause}: {e.message}"
+        _("rule {rule!r} failed on {cause}: {message}").format(
+            rule=e.rule, cause=e.cause, message=e.message
+        )
         for e in actual
         if not any(matches(want, e) for want in expected)
     ]
     return out
+
+
+def _for_member(member: str | None) -> str:
+    return _(" for {member}").format(member=member) if member else ""
+
+
+def _on_event(cause: str | None) -> str:
+    return _(" on {cause}").format(cause=cause) if cause else ""
 
 
 class MemberExpect(BaseModel):
@@ -175,7 +190,7 @@ def _differences(expected: dict[str, Any], action: ActionRecord) -> list[str]:
             params: dict[str, Any] = action.params
             for pk, pv in v.items():
                 if pk not in params:
-                    out.append(f"params.{pk} (missing)")
+                    out.append(f"params.{pk} " + _("(missing)"))
                 elif not _subset(pv, params[pk]):
                     out.append(f"params.{pk}")
         elif not _subset(v, got):
@@ -214,13 +229,18 @@ def check_actions(expected: list[ActionExpect], actions: list[ActionRecord]) -> 
         if hit is not None:
             start = hit + 1
             continue
-        lines = [f"expected action #{n} not found: {{{_show_expected(given)}}}"]
+        lines = [
+            _("expected action #{n} not found: {expected}").format(
+                n=n, expected="{" + _show_expected(given) + "}"
+            )
+        ]
         earlier = next((i for i in range(start) if not _differences(given, actions[i])), None)
         if earlier is not None:
-            lines.append(
-                f"  it happened as actual action #{earlier + 1}, before the action "
-                f"that matched expected action #{n - 1} (expected in order)"
+            text = _(
+                "it happened as actual action #{actual}, before the action that matched "
+                "expected action #{previous} (expected in order)"
             )
+            lines.append("  " + text.format(actual=earlier + 1, previous=n - 1))
         near = [
             a
             for a in actions
@@ -229,11 +249,11 @@ def check_actions(expected: list[ActionExpect], actions: list[ActionRecord]) -> 
         if not near and "member" in given:
             near = [a for a in actions if a.member == given["member"]]
         if near:
-            lines.append("  nearest actual actions (differing fields between *stars*):")
+            lines.append("  " + _("nearest actual actions (differing fields between *stars*):"))
             lines += [f"    - {_show_action(a, _differences(given, a))}" for a in near[:8]]
         else:
-            types = ", ".join(f"{a.type}({a.member})" for a in actions) or "none"
-            lines.append(f"  actual actions: {types}")
+            types = ", ".join(f"{a.type}({a.member})" for a in actions) or _("none")
+            lines.append("  " + _("actual actions: {actions}").format(actions=types))
         failures.append("\n".join(lines))
     return failures
 
@@ -246,8 +266,11 @@ def check_not_actions(unwanted: list[ActionExpect], actions: list[ActionRecord])
         for i, a in enumerate(actions):
             if not _differences(given, a):
                 failures.append(
-                    f"unexpected action matching {{{_show_expected(given)}}}:\n"
-                    f"    actual action #{i + 1}: {_show_action(a)}"
+                    _("unexpected action matching {expected}:").format(
+                        expected="{" + _show_expected(given) + "}"
+                    )
+                    + "\n    "
+                    + _("actual action #{n}: {action}").format(n=i + 1, action=_show_action(a))
                 )
     return failures
 
@@ -260,7 +283,9 @@ def check_members(
     for mid, exp in expected.items():
         snap = members.get(mid)
         if snap is None:
-            failures.append(f"member {mid!r}: no state (no event was about this member)")
+            failures.append(
+                _("member {member!r}: no state (no event was about this member)").format(member=mid)
+            )
             continue
         diffs = []
         for k, want in exp.model_dump(exclude_unset=True).items():
@@ -278,7 +303,8 @@ def check_members(
                 got = snap[k]
                 ok = want == got
             if not ok:
-                diffs.append(f"    {k}: expected {want!r}, actual {got!r}")
+                text = _("{field}: expected {expected!r}, actual {actual!r}")
+                diffs.append("    " + text.format(field=k, expected=want, actual=got))
         if diffs:
-            failures.append(f"member {mid!r}:\n" + "\n".join(diffs))
+            failures.append(_("member {member!r}:").format(member=mid) + "\n" + "\n".join(diffs))
     return failures

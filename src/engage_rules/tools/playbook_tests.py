@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..compile.compiler import load
 from ..errors import PlaybookError, Problem
+from ..i18n import _
 from ..lang.messages import validation_problems
 from ..lang.yaml_source import read_yaml_file
 from ..model.decision import ActionRecord, RuleFailure
@@ -156,7 +157,7 @@ def load_test_file(path: str | Path) -> TestFile:
 
     if not isinstance(doc.data, dict):
         raise PlaybookError(
-            [Problem(name, 1, 1, "a test file must be a mapping with `playbook:` and `cases:`")]
+            [Problem(name, 1, 1, _("a test file must be a mapping with `playbook:` and `cases:`"))]
         )
     try:
         spec = TestFileSpec.model_validate(doc.data)
@@ -173,9 +174,10 @@ def load_test_file(path: str | Path) -> TestFile:
                 event_from_obj(_expand(raw, j, datetime(*DEFAULT_START, tzinfo=UTC)))
             except EventError as err:
                 line, col = pos(("cases", i, "events", j))
-                problems.append(
-                    Problem(name, line, col, f"event {j + 1} of case {case.name!r}: {err}")
+                message = _("event {n} of case {case!r}: {reason}").format(
+                    n=j + 1, case=case.name, reason=err
                 )
+                problems.append(Problem(name, line, col, message))
     if problems:
         raise PlaybookError(problems)
     return TestFile(Path(path), spec, doc.data["cases"], pos(("playbook",)))
@@ -294,9 +296,14 @@ def write_observed(test: TestFile, results: list[CaseResult]) -> Path:
         cases.append(case)
     data = {"playbook": test.spec.playbook, "cases": cases}
     out = observed_path(test.path)
-    header = (
-        f"# Observed results of {test.path.name} (engage-rules test --update).\n"
-        f"# Review, then adopt by renaming this file to {test.path.name}.\n"
+    header = "".join(
+        f"# {line}\n"
+        for line in _(
+            "Observed results of {file} (engage-rules test --update).\n"
+            "Review, then adopt by renaming this file to {file}."
+        )
+        .format(file=test.path.name)
+        .splitlines()
     )
     out.write_text(
         header + yaml.safe_dump(_plain(data), allow_unicode=True, sort_keys=False, width=100),
@@ -326,16 +333,17 @@ def _load(
             print(problem, file=err)
         return None
     except OSError as exc:
-        print(f"{path}:0:0: cannot read: {exc.strerror or exc}", file=err)
+        reason = exc.strerror or exc
+        print(f"{path}:0:0: " + _("cannot read: {reason}").format(reason=reason), file=err)
         return None
     target = path.parent / test.spec.playbook
     line, col = test.playbook_at
     if not target.exists():
-        print(
-            f"{path}:{line}:{col}: playbook {test.spec.playbook!r} not found "
-            f"(looked for {target}; the path is relative to the test file)",
-            file=err,
-        )
+        message = _(
+            "playbook {playbook!r} not found (looked for {target}; the path is relative to "
+            "the test file)"
+        ).format(playbook=test.spec.playbook, target=target)
+        print(f"{path}:{line}:{col}: {message}", file=err)
         return None
     try:
         return test, load(target, registry=registry)
@@ -343,11 +351,10 @@ def _load(
         for problem in exc.problems:
             print(problem, file=err)
     except OSError as exc:
-        print(
-            f"{path}:{line}:{col}: cannot read playbook {test.spec.playbook!r}: "
-            f"{exc.strerror or exc}",
-            file=err,
+        message = _("cannot read playbook {playbook!r}: {reason}").format(
+            playbook=test.spec.playbook, reason=exc.strerror or exc
         )
+        print(f"{path}:{line}:{col}: {message}", file=err)
     return None
 
 
@@ -380,12 +387,13 @@ def run_tests(
                 passed += 1
                 continue
             failed += 1
-            print(f"FAIL {path}: {result.name}", file=out)
+            print(_("FAIL {file}: {case}").format(file=path, case=result.name), file=out)
             for failure in result.failures:
                 print("  " + failure.replace("\n", "\n  "), file=out)
         if update:
-            print(f"observed results written to {write_observed(test, results)}", file=err)
-    print(f"{passed} passed, {failed} failed", file=out)
+            written = write_observed(test, results)
+            print(_("observed results written to {file}").format(file=written), file=err)
+    print(_("{passed} passed, {failed} failed").format(passed=passed, failed=failed), file=out)
     if passed + failed == 0 and not broken:
-        print("no test case found (test files are named *.test.yaml)", file=err)
+        print(_("no test case found (test files are named *.test.yaml)"), file=err)
     return 1 if failed or broken or passed + failed == 0 else 0

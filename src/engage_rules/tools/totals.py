@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..i18n import _, ngettext
 from .compare import RunResult, RunSide, rule_order
 
 
@@ -78,24 +79,30 @@ def render_totals(side: RunSide, t: RunTotals) -> str:
     """The totals as text, ending with a newline."""
     doc = totals_json(side, t)
     lines = [
-        f"Backtest of {side.label} ({side.name})",
+        _("Backtest of {label} ({name})").format(label=side.label, name=side.name),
         "",
-        f"{t.actions:,} actions; {t.members:,} members in {t.communities:,} "
-        f"communit{'y' if t.communities == 1 else 'ies'}",
+        ngettext(
+            "{actions} actions; {members} members in {n} community",
+            "{actions} actions; {members} members in {n} communities",
+            t.communities,
+        ).format(actions=f"{t.actions:,}", members=f"{t.members:,}", n=f"{t.communities:,}"),
     ]
     quiet = []
     for r in doc["rules"]:
         kinds = [(k, n) for k, n in r["actions"].items()]
-        kinds += [(f"{k} (shadow)", n) for k, n in r["shadow"].items()]
+        kinds += [(_("{type} (shadow)").format(type=k), n) for k, n in r["shadow"].items()]
         if not kinds and not r["ledger"]:
             quiet.append(r["rule"])
             continue
         lines += ["", r["rule"]]
         lines += [f"  {kind:<24} {n:>9,}" for kind, n in kinds]
         lines += [
-            f"  {currency} from this rule (net): {amount:,}"
+            "  "
+            + _("{currency} from this rule (net): {amount}").format(
+                currency=currency, amount=f"{amount:,}"
+            )
             for currency, amount in r["ledger"].items()
         ]
     if quiet:
-        lines += ["", f"Rules with no actions: {', '.join(quiet)}"]
+        lines += ["", _("Rules with no actions: {rules}").format(rules=", ".join(quiet))]
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ import argparse
 from engage_rules.plugin_api import import_export_file, map_payload_file
 
 from .export import ExportReader
+from .i18n import _
 from .mapping import MappingConfig
 from .parser import DispatchParser
 
@@ -24,19 +25,19 @@ from .parser import DispatchParser
 def _pair(value: str) -> tuple[str, str]:
     key, sep, name = value.partition("=")
     if not (key.isascii() and key.isdigit() and sep and name):
-        raise argparse.ArgumentTypeError(f"{value!r} is not ID=NAME")
+        raise argparse.ArgumentTypeError(_("{value!r} is not ID=NAME").format(value=value))
     return key, name
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="discord_command", required=True, metavar="COMMAND")
     m = sub.add_parser(
-        "map", help="map gateway dispatches (JSON Lines) to the events the adapter makes"
+        "map", help=_("map gateway dispatches (JSON Lines) to the events the adapter makes")
     )
     m.add_argument(
         "payloads",
         metavar="PAYLOADS.jsonl",
-        help='one gateway payload per line ({"op": 0, "t": ..., "d": ...}; op may be left out)',
+        help=_('one gateway payload per line ({"op": 0, "t": ..., "d": ...}; op may be left out)'),
     )
     for flag, setting in (("--guild", "guilds"), ("--channel", "channels"), ("--role", "roles")):
         m.add_argument(
@@ -45,12 +46,12 @@ def configure(p: argparse.ArgumentParser) -> None:
             type=_pair,
             default=[],
             metavar="ID=NAME",
-            help=f"the adapter's `{setting}` setting (repeatable)",
+            help=_("the adapter's `{setting}` setting (repeatable)").format(setting=setting),
         )
-    i = sub.add_parser("import", help="a DiscordChatExporter JSON export → events (JSON Lines)")
-    i.add_argument("export", metavar="EXPORT.json", help="a channel exported as JSON")
-    i.add_argument("--community", help="the community name (default: the server's name)")
-    i.add_argument("-o", "--output", help="write the events here (default: standard output)")
+    i = sub.add_parser("import", help=_("a DiscordChatExporter JSON export → events (JSON Lines)"))
+    i.add_argument("export", metavar="EXPORT.json", help=_("a channel exported as JSON"))
+    i.add_argument("--community", help=_("the community name (default: the server's name)"))
+    i.add_argument("-o", "--output", help=_("write the events here (default: standard output)"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,7 +68,7 @@ def _import(args: argparse.Namespace) -> int:
         args.export,
         args.output,
         lambda export, note: ExportReader(export, args.community, note),
-        "a DiscordChatExporter JSON export",
+        _("a DiscordChatExporter JSON export"),
     )
 
 

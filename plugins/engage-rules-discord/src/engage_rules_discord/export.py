@@ -27,6 +27,7 @@ from typing import Any
 from engage_rules.plugin_api import Event, PayloadError
 
 from .fields import event, iso_time, kind_of, obj, snowflake, snowflake_time, string
+from .i18n import _
 from .messages import visible_links
 
 PLATFORM = "discord"
@@ -99,7 +100,7 @@ class ExportReader:
             try:
                 yield from self._message(obj(m, path), path)
             except PayloadError as err:
-                self.note(f"{path}: left out: {err}")
+                self.note(f"{path}: " + _("left out: {reason}").format(reason=err))
 
     def _message(self, m: Mapping[str, Any], path: str) -> Iterator[Event]:
         kind = m.get("type")

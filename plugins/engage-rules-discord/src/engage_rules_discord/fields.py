@@ -11,6 +11,8 @@ from typing import Any
 
 from engage_rules.plugin_api import PayloadError, payload_fields
 
+from .i18n import _
+
 # The typed readers every adapter shares (engage_rules.adapters.payload_fields).
 kind_of = payload_fields.kind_of
 obj = payload_fields.obj
@@ -38,7 +40,9 @@ class Threads(Skip):
     id to its parent channel id (and ``names`` a thread id to its name)."""
 
     def __init__(self, parents: dict[str, str], names: dict[str, str]) -> None:
-        super().__init__(f"{len(parents)} thread(s) learned (messages in them get their parent)")
+        super().__init__(
+            _("{n} thread(s) learned (messages in them get their parent)").format(n=len(parents))
+        )
         self.parents = parents
         self.names = names
 

@@ -54,6 +54,7 @@ from .fields import (
     string,
     user,
 )
+from .i18n import _
 from .messages import message_data
 
 PLATFORM = "discord"
@@ -115,7 +116,7 @@ def map_dispatch(
     # recorders often keep them) is read as the dispatch it is.
     op = integer(p.get("op", 0 if "t" in p else None), "op")
     if op != 0:
-        raise Skip(f"opcode {op}: not a dispatch")
+        raise Skip(_("opcode {op}: not a dispatch").format(op=op))
     name = string(p.get("t"), "t")
     d = obj(p.get("d"), "d")
     if name in ("THREAD_CREATE", "THREAD_UPDATE"):
@@ -127,7 +128,7 @@ def map_dispatch(
         raise _threads(threads, "d.threads")
     handler = _HANDLERS.get(name)
     if handler is None:
-        raise Skip(f"a {name} dispatch: not read by this adapter")
+        raise Skip(_("a {name} dispatch: not read by this adapter").format(name=name))
     return handler(d, config, received_at, thread_of or _no_threads)
 
 
@@ -174,28 +175,32 @@ def _message(
     message_id = snowflake(d.get("id"), "d.id")
     channel_id = snowflake(d.get("channel_id"), "d.channel_id")
     if edit and any(d.get(k) is None for k in ("author", "content", "type", "timestamp")):
-        raise Skip("a partial MESSAGE_UPDATE without the message's author and text")
+        raise Skip(_("a partial MESSAGE_UPDATE without the message's author and text"))
     at = iso_time(d.get("timestamp"), "d.timestamp")
     kind = integer(d.get("type"), "d.type")
     author = user(d.get("author"), "d.author")
     string(d.get("content"), "d.content")
     if "guild_id" not in d:
-        raise Skip("a direct message to the bot")
+        raise Skip(_("a direct message to the bot"))
     guild_id = snowflake(d["guild_id"], "d.guild_id")
     community = config.community(guild_id)
     if community is None:
-        raise Skip(f"guild {guild_id} is not read by this adapter (see `guilds`)")
+        raise Skip(
+            _("guild {guild_id} is not read by this adapter (see `guilds`)").format(
+                guild_id=guild_id
+            )
+        )
     if author.bot or d.get("webhook_id") is not None:
-        raise Skip("a message from a bot or a webhook")
+        raise Skip(_("a message from a bot or a webhook"))
     if kind not in MEMBER_MESSAGE_TYPES:
-        raise Skip(f"a system message (type {kind})")
+        raise Skip(_("a system message (type {kind})").format(kind=kind))
     data = message_data(d, "d", kind)
     channel, extra = _where(channel_id, config, thread_of)
     data.update(extra)
     fields: dict[str, Any] = {"id": f"discord:{message_id}", "type": "message.posted"}
     if edit:
         if d.get("edited_timestamp") is None:
-            raise Skip("an update that is no edit (a link preview resolved, a pin...)")
+            raise Skip(_("an update that is no edit (a link preview resolved, a pin...)"))
         edited = iso_time(d["edited_timestamp"], "d.edited_timestamp")
         at = edited
         ms = int(edited.timestamp() * 1000)
@@ -235,9 +240,13 @@ def _member_add(
     at = iso_time(d.get("joined_at"), "d.joined_at")
     community = config.community(guild_id)
     if community is None:
-        raise Skip(f"guild {guild_id} is not read by this adapter (see `guilds`)")
+        raise Skip(
+            _("guild {guild_id} is not read by this adapter (see `guilds`)").format(
+                guild_id=guild_id
+            )
+        )
     if joined.bot:
-        raise Skip("a bot joined")
+        raise Skip(_("a bot joined"))
     data: dict[str, Any] = {}
     if d.get("pending") is True:
         data["pending"] = True  # has not passed membership screening yet
@@ -264,9 +273,13 @@ def _member_remove(
     gone = user(d.get("user"), "d.user")
     community = config.community(guild_id)
     if community is None:
-        raise Skip(f"guild {guild_id} is not read by this adapter (see `guilds`)")
+        raise Skip(
+            _("guild {guild_id} is not read by this adapter (see `guilds`)").format(
+                guild_id=guild_id
+            )
+        )
     if gone.bot:
-        raise Skip("a bot left")
+        raise Skip(_("a bot left"))
     ms = int(received_at.timestamp() * 1000)
     return [
         event(
@@ -302,11 +315,15 @@ def _reaction_add(
     message_id = snowflake(d.get("message_id"), "d.message_id")
     emoji = emoji_key(d.get("emoji"), "d.emoji")
     if "guild_id" not in d:
-        raise Skip("a reaction in a direct message")
+        raise Skip(_("a reaction in a direct message"))
     guild_id = snowflake(d["guild_id"], "d.guild_id")
     community = config.community(guild_id)
     if community is None:
-        raise Skip(f"guild {guild_id} is not read by this adapter (see `guilds`)")
+        raise Skip(
+            _("guild {guild_id} is not read by this adapter (see `guilds`)").format(
+                guild_id=guild_id
+            )
+        )
     member: dict[str, Any] = {"id": user_id, "created_at": snowflake_time(user_id).isoformat()}
     if d.get("member") is not None:
         m = obj(d["member"], "d.member")
@@ -316,7 +333,7 @@ def _reaction_add(
                 f"is {reactor.id}, not the reacting user {user_id}", "d.member.user.id"
             )
         if reactor.bot:
-            raise Skip("a bot's reaction")
+            raise Skip(_("a bot's reaction"))
         member = member_ref(reactor, m, "d.member", config.roles)
     data: dict[str, Any] = {"message_id": message_id, "emoji": emoji}
     if d.get("message_author_id") is not None:

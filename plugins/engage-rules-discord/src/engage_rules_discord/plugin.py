@@ -21,6 +21,7 @@ from engage_rules.plugin_api import (
 
 from . import commands
 from .client import CAPABILITIES, DEFAULT_BASE_URL, DiscordClient, Targets
+from .i18n import _
 from .mapping import PLATFORM, MappingConfig
 from .parser import DispatchParser
 from .source import GatewaySource
@@ -86,7 +87,7 @@ class DiscordSettings(BaseModel):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http:// or https:// URL")
-        _ = parts.port  # raises ValueError for a port that is not a number
+        _port = parts.port  # raises ValueError for a port that is not a number
         return value
 
     @field_validator("guilds", mode="before")
@@ -258,5 +259,7 @@ def register_commands(register: RegisterCommand) -> None:
         "discord",
         commands.configure,
         commands.run,
-        "Discord: `map` gateway dispatches to events, `import` a DiscordChatExporter export",
+        lambda: _(
+            "Discord: `map` gateway dispatches to events, `import` a DiscordChatExporter export"
+        ),
     )

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from engage_rules.plugin_api import Event, PayloadError
 
+from .i18n import _
 from .mapping import MappingConfig, parse_payload
 
 
@@ -46,24 +47,24 @@ def event_json(event: Event) -> dict[str, Any]:
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="onebot_command", required=True, metavar="COMMAND")
     for name, what, help_text in (
-        ("map", "PAYLOADS", "OneBot event payloads (JSON Lines) → engine events"),
-        ("import", "EXPORT", "a get_group_msg_history answer (JSON) → engine events"),
+        ("map", "PAYLOADS", _("OneBot event payloads (JSON Lines) → engine events")),
+        ("import", "EXPORT", _("a get_group_msg_history answer (JSON) → engine events")),
     ):
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("file", metavar=what, help="the file to read ('-': standard input)")
+        p.add_argument("file", metavar=what, help=_("the file to read ('-': standard input)"))
         p.add_argument(
             "--group",
             action="append",
             default=[],
             metavar="NUMBER=COMMUNITY",
-            help="name a group's community (repeat; when given, other groups are skipped)",
+            help=_("name a group's community (repeat; when given, other groups are skipped)"),
         )
         p.add_argument(
             "--private-community",
             metavar="NAME",
-            help="the community private messages count in (default: they are skipped)",
+            help=_("the community private messages count in (default: they are skipped)"),
         )
-        p.add_argument("--platform", default="onebot", help="the platform events carry")
+        p.add_argument("--platform", default="onebot", help=_("the platform events carry"))
 
 
 def _config(args: argparse.Namespace) -> MappingConfig:
@@ -71,7 +72,7 @@ def _config(args: argparse.Namespace) -> MappingConfig:
     for item in args.group:
         number, sep, name = str(item).partition("=")
         if not sep or not number.isdigit() or not name:
-            raise ValueError(f"--group {item!r}: expected NUMBER=COMMUNITY")
+            raise ValueError(_("--group {item!r}: expected NUMBER=COMMUNITY").format(item=item))
         groups[number] = name
     return MappingConfig(groups, args.private_community, args.platform)
 
@@ -89,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
             with open(args.file, encoding="utf-8") as f:
                 text = f.read()
     except (OSError, UnicodeDecodeError) as err:
-        print(f"engage-rules onebot: cannot read {args.file}: {err}", file=sys.stderr)
+        message = _("cannot read {file}: {reason}").format(file=args.file, reason=err)
+        print(f"engage-rules onebot: {message}", file=sys.stderr)
         return 2
     if args.onebot_command == "map":
         map_lines(text, config, sys.stdout, sys.stderr, args.file)
@@ -97,10 +99,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         messages = list(history_messages(json.loads(text)))
     except (ValueError, PayloadError) as err:
-        print(f"engage-rules onebot: {args.file}: not a message history: {err}", file=sys.stderr)
+        message = _("not a message history: {reason}").format(reason=err)
+        print(f"engage-rules onebot: {args.file}: {message}", file=sys.stderr)
         return 2
     for i, message in enumerate(messages):
-        _emit(message, config, sys.stdout, sys.stderr, f"{args.file}: message {i + 1}")
+        where = _("{file}: message {n}").format(file=args.file, n=i + 1)
+        _emit(message, config, sys.stdout, sys.stderr, where)
     return 0
 
 
@@ -112,7 +116,7 @@ def map_lines(text: str, config: MappingConfig, out: TextIO, err: TextIO, name: 
         try:
             payload = json.loads(line)
         except ValueError as error:
-            print(f"{where}: not JSON: {error}", file=err)
+            print(f"{where}: " + _("not JSON: {reason}").format(reason=error), file=err)
             continue
         _emit(payload, config, out, err, where)
 
@@ -125,7 +129,8 @@ def _emit(payload: Any, config: MappingConfig, out: TextIO, err: TextIO, where: 
         return
     if not events:
         kind = payload.get("post_type") if isinstance(payload, Mapping) else None
-        print(f"{where}: maps to no event ({kind or 'unknown'} payload)", file=err)
+        text = _("maps to no event ({kind} payload)").format(kind=kind or "unknown")
+        print(f"{where}: {text}", file=err)
     for event in events:
         out.write(json.dumps(event_json(event), ensure_ascii=False) + "\n")
 
@@ -140,10 +145,10 @@ def history_messages(value: Any) -> Iterator[Any]:
                 yield from history_messages(item)
         return
     if not isinstance(value, Mapping):
-        raise PayloadError("expected an object or an array")
+        raise PayloadError(_("expected an object or an array"))
     data = value.get("data", value)
     if not isinstance(data, Mapping) or not isinstance(data.get("messages"), list):
-        raise PayloadError("expected `data.messages`: an array of message events")
+        raise PayloadError(_("expected `data.messages`: an array of message events"))
     yield from data["messages"]
 
 

@@ -29,6 +29,7 @@ from .client import CAPABILITIES, Caller, HttpCaller, Targets
 from .commands import configure, run
 from .connection import ForwardSource, Intake, ReverseSource, WsApi
 from .http_source import HttpPostSource
+from .i18n import _
 from .mapping import EVENT_TYPES, PLATFORM, MappingConfig, parse_payload
 
 
@@ -82,7 +83,7 @@ class OneBotSettings(BaseModel):
         parts = urlsplit(value)
         if parts.scheme not in ("ws", "wss", "http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not a ws://, wss://, http:// or https:// URL")
-        _ = parts.port  # raises ValueError for a port that is not a number
+        _port = parts.port  # raises ValueError for a port that is not a number
         return value
 
     @model_validator(mode="after")
@@ -202,7 +203,9 @@ def register_event_types(register: RegisterEventType) -> None:
 
 @hookimpl
 def register_commands(register: RegisterCommand) -> None:
-    register("onebot", configure, run, "OneBot v11 payloads and QQ exports → engine events")
+    register(
+        "onebot", configure, run, lambda: _("OneBot v11 payloads and QQ exports → engine events")
+    )
 
 
 __all__ = ["OneBotAdapter", "OneBotSettings", "PayloadError", "make_adapter"]

@@ -16,6 +16,7 @@ import argparse
 from engage_rules.plugin_api import import_export_file, map_payload_file
 
 from .export import ExportReader
+from .i18n import _
 from .mapping import MappingConfig
 from .parser import UpdateParser
 
@@ -25,34 +26,38 @@ def _chat(value: str) -> tuple[str, str]:
     try:
         return str(int(chat)), name if sep and name else str(int(chat))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not CHAT_ID=COMMUNITY") from None
+        raise argparse.ArgumentTypeError(
+            _("{value!r} is not CHAT_ID=COMMUNITY").format(value=value)
+        ) from None
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="telegram_command", required=True, metavar="COMMAND")
     m = sub.add_parser(
-        "map", help="map Bot API updates (JSON Lines) to the events the adapter makes"
+        "map", help=_("map Bot API updates (JSON Lines) to the events the adapter makes")
     )
-    m.add_argument("payloads", metavar="PAYLOADS.jsonl", help="one Update object per line")
+    m.add_argument("payloads", metavar="PAYLOADS.jsonl", help=_("one Update object per line"))
     m.add_argument(
         "--chat",
         action="append",
         type=_chat,
         default=[],
         metavar="CHAT_ID=COMMUNITY",
-        help="the adapter's `chats` setting (repeatable; default: every group, its id "
-        "as the community)",
+        help=_(
+            "the adapter's `chats` setting (repeatable; default: every group, its id "
+            "as the community)"
+        ),
     )
     m.add_argument(
         "--member-updates",
         choices=("chat_member", "service_messages"),
         default="chat_member",
-        help="the adapter's `member_updates` setting",
+        help=_("the adapter's `member_updates` setting"),
     )
-    i = sub.add_parser("import", help="a Telegram Desktop chat export → events (JSON Lines)")
-    i.add_argument("export", metavar="EXPORT.json", help="result.json of an exported chat")
-    i.add_argument("--community", help="the community name (default: the chat's name)")
-    i.add_argument("-o", "--output", help="write the events here (default: standard output)")
+    i = sub.add_parser("import", help=_("a Telegram Desktop chat export → events (JSON Lines)"))
+    i.add_argument("export", metavar="EXPORT.json", help=_("result.json of an exported chat"))
+    i.add_argument("--community", help=_("the community name (default: the chat's name)"))
+    i.add_argument("-o", "--output", help=_("write the events here (default: standard output)"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +73,7 @@ def _import(args: argparse.Namespace) -> int:
         args.export,
         args.output,
         lambda export, note: ExportReader(export, args.community, note),
-        "a Telegram Desktop chat export",
+        _("a Telegram Desktop chat export"),
     )
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from engage_rules.plugin_api import Event, PayloadError
 
 from .fields import add_link, event, kind_of
+from .i18n import _
 
 PLATFORM = "telegram"
 #: ``media_type`` of the export → the ``data.kind`` the live adapter gives.
@@ -145,7 +146,7 @@ class ExportReader:
                 elif kind == "service":
                     yield from self._service(m, path)
             except PayloadError as err:
-                self.note(f"{path}: left out: {err}")
+                self.note(f"{path}: " + _("left out: {reason}").format(reason=err))
 
     def _base(self, at: datetime) -> dict[str, Any]:
         return {
@@ -253,7 +254,8 @@ class ExportReader:
             for name in names if isinstance(names, list) else []:
                 uid = self.by_name.get(name) if isinstance(name, str) else None
                 if uid is None:
-                    self.note(f"{path}: left out {name!r}: no single sender of that name")
+                    text = _("left out {name!r}: no single sender of that name").format(name=name)
+                    self.note(f"{path}: {text}")
                 else:
                     members.append(uid)
         kind = "left" if action == "remove_members" else "joined"

@@ -9,6 +9,8 @@ from typing import Any
 
 from engage_rules.plugin_api import PayloadError, payload_fields
 
+from .i18n import _
+
 # The typed readers every adapter shares (engage_rules.adapters.payload_fields).
 kind_of = payload_fields.kind_of
 obj = payload_fields.obj
@@ -35,7 +37,9 @@ class Migrated(Skip):
     ``migrate_to_chat_id`` / ``migrate_from_chat_id``)."""
 
     def __init__(self, old: int, new: int) -> None:
-        super().__init__(f"the group {old} was migrated to the supergroup {new}")
+        super().__init__(
+            _("the group {old} was migrated to the supergroup {new}").format(old=old, new=new)
+        )
         self.old = old
         self.new = new
 

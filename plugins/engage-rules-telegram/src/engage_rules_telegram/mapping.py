@@ -41,6 +41,7 @@ from engage_rules.plugin_api import Event, PayloadError
 
 from .fields import Migrated, Skip, array, boolean, integer, obj, string, unix_time, user
 from .fields import event as _event
+from .i18n import _
 from .messages import CONTENT_KINDS, content_kind, message_data
 
 PLATFORM = "telegram"
@@ -99,7 +100,11 @@ def _chat(value: Any, path: str, config: MappingConfig) -> tuple[int, str | None
     chat_id = integer(chat.get("id"), f"{path}.id")
     chat_type = string(chat.get("type"), f"{path}.type")
     if chat_type not in ("group", "supergroup"):
-        raise Skip(f"a {chat_type} chat: only groups and supergroups are read")
+        raise Skip(
+            _("a {chat_type} chat: only groups and supergroups are read").format(
+                chat_type=chat_type
+            )
+        )
     return chat_id, config.community(chat_id)
 
 
@@ -141,7 +146,11 @@ def map_update(
     if "message_reaction" in u:
         return _reaction(obj(u["message_reaction"], "message_reaction"), config, author_of)
     kinds = sorted(k for k in u if k != "update_id")
-    raise Skip(f"an update of kind {', '.join(kinds) or 'none'}: not read by this adapter")
+    raise Skip(
+        _("an update of kind {kinds}: not read by this adapter").format(
+            kinds=", ".join(kinds) or "none"
+        )
+    )
 
 
 def _message(
@@ -155,7 +164,11 @@ def _message(
     if "migrate_from_chat_id" in m:
         raise Migrated(integer(m["migrate_from_chat_id"], f"{path}.migrate_from_chat_id"), chat_id)
     if community is None:
-        raise Skip(f"chat {chat_id} is not a group read by this adapter (see `chats`)")
+        raise Skip(
+            _("chat {chat_id} is not a group read by this adapter (see `chats`)").format(
+                chat_id=chat_id
+            )
+        )
     base = {"at": at, "community": community, "platform": config.platform, "channel": str(chat_id)}
     actor = user(m["from"], f"{path}.from") if "from" in m else None
     if path == "message" and "new_chat_members" in m:
@@ -164,9 +177,9 @@ def _message(
         return _left(m, config, base, actor, chat_id, message_id)
     kind = content_kind(m)
     if kind is None:
-        raise Skip("a service message")
+        raise Skip(_("a service message"))
     if actor is None or actor.is_bot or "sender_chat" in m:
-        raise Skip("a message from a bot, a channel or an anonymous admin")
+        raise Skip(_("a message from a bot, a channel or an anonymous admin"))
     data = message_data(m, path, kind)
     if path == "edited_message":
         edited = integer(m.get("edit_date"), f"{path}.edit_date")
@@ -182,7 +195,11 @@ def _message(
             first = album_first(chat_id, group, message_id)
             if first != message_id:
                 if not data["text"] and "links" not in data:
-                    raise Skip(f"a later item of the album {group} (not a post of its own)")
+                    raise Skip(
+                        _("a later item of the album {group} (not a post of its own)").format(
+                            group=group
+                        )
+                    )
                 data["album_first"] = str(first)
                 fields = {"id": f"telegram:{chat_id}:{message_id}:album", "type": "message.edited"}
     return [_event({**base, **fields, "member": actor.ref(), "data": data})]
@@ -197,7 +214,7 @@ def _joined(
     message_id: int,
 ) -> list[Event]:
     if config.member_updates != "service_messages":
-        raise Skip("a join service message (joins are read from chat_member updates)")
+        raise Skip(_("a join service message (joins are read from chat_member updates)"))
     events = []
     for i, raw in enumerate(array(m["new_chat_members"], "message.new_chat_members")):
         joined = user(raw, f"message.new_chat_members[{i}]")
@@ -216,7 +233,7 @@ def _joined(
             )
         )
     if not events:
-        raise Skip("only bots joined")
+        raise Skip(_("only bots joined"))
     return events
 
 
@@ -229,10 +246,10 @@ def _left(
     message_id: int,
 ) -> list[Event]:
     if config.member_updates != "service_messages":
-        raise Skip("a leave service message (leaves are read from chat_member updates)")
+        raise Skip(_("a leave service message (leaves are read from chat_member updates)"))
     gone = user(m["left_chat_member"], "message.left_chat_member")
     if gone.is_bot:
-        raise Skip("a bot left")
+        raise Skip(_("a bot left"))
     removed = actor is not None and actor.id != gone.id
     return [
         _event(
@@ -262,18 +279,24 @@ def _chat_member(cmu: Mapping[str, Any], config: MappingConfig) -> list[Event]:
     chat_id, community = _chat(cmu.get("chat"), "chat_member.chat", config)
     at = unix_time(cmu.get("date"), "chat_member.date")
     actor = user(cmu.get("from"), "chat_member.from")
-    _, was_in = _status(cmu.get("old_chat_member"), "chat_member.old_chat_member")
+    _was, was_in = _status(cmu.get("old_chat_member"), "chat_member.old_chat_member")
     status, now_in = _status(cmu.get("new_chat_member"), "chat_member.new_chat_member")
     new = obj(cmu["new_chat_member"], "chat_member.new_chat_member")
     member = user(new.get("user"), "chat_member.new_chat_member.user")
     if community is None:
-        raise Skip(f"chat {chat_id} is not a group read by this adapter (see `chats`)")
+        raise Skip(
+            _("chat {chat_id} is not a group read by this adapter (see `chats`)").format(
+                chat_id=chat_id
+            )
+        )
     if config.member_updates != "chat_member":
-        raise Skip("a chat_member update (joins are read from service messages)")
+        raise Skip(_("a chat_member update (joins are read from service messages)"))
     if member.is_bot:
-        raise Skip("a bot's membership changed")
+        raise Skip(_("a bot's membership changed"))
     if was_in == now_in:
-        raise Skip(f"a change of status to {status!r}: not a join or a leave")
+        raise Skip(
+            _("a change of status to {status!r}: not a join or a leave").format(status=status)
+        )
     kind = "joined" if now_in else "left"
     data: dict[str, Any] = {}
     if now_in and actor.id != member.id:
@@ -345,12 +368,16 @@ def _reaction(
         for i, r in enumerate(array(mr.get("new_reaction"), "message_reaction.new_reaction"))
     ]
     if "user" not in mr:
-        raise Skip("an anonymous reaction, on behalf of a chat (actor_chat)")
+        raise Skip(_("an anonymous reaction, on behalf of a chat (actor_chat)"))
     reactor = user(mr["user"], "message_reaction.user")
     if community is None:
-        raise Skip(f"chat {chat_id} is not a group read by this adapter (see `chats`)")
+        raise Skip(
+            _("chat {chat_id} is not a group read by this adapter (see `chats`)").format(
+                chat_id=chat_id
+            )
+        )
     if reactor.is_bot:
-        raise Skip("a bot's reaction")
+        raise Skip(_("a bot's reaction"))
     channel = str(chat_id)
     author = author_of(channel, str(message_id)) if author_of is not None else None
     events = []
@@ -375,7 +402,7 @@ def _reaction(
             )
         )
     if not events:
-        raise Skip("no reaction was added (only removed or kept)")
+        raise Skip(_("no reaction was added (only removed or kept)"))
     return events
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from engage_rules.plugin_api import Event
 
 from .fields import Migrated, Skip
+from .i18n import _
 from .join_requests import join_request_events
 from .mapping import MappingConfig, map_update
 
@@ -78,7 +79,8 @@ class UpdateParser:
         try:
             requests = join_request_events(payload, self.config)
             if requests is not None:
-                return requests, None if requests else "a join request from a bot or an unread chat"
+                why = None if requests else _("a join request from a bot or an unread chat")
+                return requests, why
             events = map_update(payload, self.config, self._author_of, self._album_first)
         except Migrated as m:
             self._migrate(m)

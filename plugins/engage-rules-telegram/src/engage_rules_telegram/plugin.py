@@ -24,14 +24,17 @@ from . import commands
 from .client import CAPABILITIES, DEFAULT_BASE_URL, TelegramClient
 from .connect_settings import BotWebhookSettings, Mode, PollingSettings
 from .connection import make_source
+from .i18n import Translated, _
 from .mapping import PLATFORM, MappingConfig
 from .parser import UpdateParser
 
 #: The Bot API gives no account creation time, so events carry no ``member.created_at``.
-MISSING_FIELDS = {
-    "member.account_age": "the Bot API gives no account creation time",
-    "member.created_at": "the Bot API gives no account creation time",
-}
+MISSING_FIELDS = Translated(
+    {
+        "member.account_age": _.N_("the Bot API gives no account creation time"),
+        "member.created_at": _.N_("the Bot API gives no account creation time"),
+    }
+)
 
 
 class TelegramSettings(BaseModel):
@@ -76,7 +79,7 @@ class TelegramSettings(BaseModel):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http:// or https:// URL")
-        _ = parts.port  # raises ValueError for a port that is not a number
+        _port = parts.port  # raises ValueError for a port that is not a number
         return value
 
     @field_validator("chats", mode="before")
@@ -200,5 +203,5 @@ def register_commands(register: RegisterCommand) -> None:
         "telegram",
         commands.configure,
         commands.run,
-        "Telegram: `map` Bot API updates to events, `import` a Telegram Desktop export",
+        lambda: _("Telegram: `map` Bot API updates to events, `import` a Telegram Desktop export"),
     )

@@ -12,6 +12,8 @@ from typing import Any
 from ...errors import PeriodError as PeriodError
 from ...i18n import _
 from ...store.records import zone
+from .breakdowns import communities, conversion_by, volumes
+from .cohorts import churn_rate, day_retention, monthly_retention
 from .data import PeriodData, ReportData
 from .figures import (
     SILENCE_STAGES,
@@ -104,4 +106,10 @@ def build_report(data: ReportData, counts: PeriodData, churn_days: int = 30) -> 
         "messages": messages(counts.actions, counts.audit),
         "points": points(counts.points),
         "shadow": shadow(counts.actions),
+        "volumes": volumes(counts.breakdowns, period),
+        "day_retention": day_retention(t, period),
+        "monthly_retention": monthly_retention(t, period),
+        "churn": churn_rate(t),
+        "conversion_by": conversion_by(t, counts.goal),
+        "communities": communities(counts.breakdowns, t),
     }

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from ...errors import ReportDataError as ReportDataError
 from ...i18n import _
 from ...store import Store
+from ...store.report_breakdowns import BreakdownTally
 from ...store.reports import (
     ActionTally,
     MemberTally,
@@ -47,7 +48,7 @@ class ReportData:
     #: The engine clock the store holds: the day it falls on is not over yet.
     clock: datetime | None = None
 
-    def query(self, period: Period, goal: str) -> ReportQuery:
+    def query(self, period: Period, goal: str, churn_days: int = 30) -> ReportQuery:
         """The store query for ``period`` with the conversion ``goal``."""
         return ReportQuery(
             self.timezone,
@@ -57,6 +58,7 @@ class ReportData:
             self.activity_events,
             goal,
             self.passive,
+            churn_days,
         )
 
 
@@ -76,6 +78,8 @@ class PeriodData:
     points: dict[tuple[str, str], int] = field(default_factory=dict)
     #: (experiment, variant) -> (members exposed, of them converted).
     experiments: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    #: Events per day and type, per community and per channel.
+    breakdowns: BreakdownTally = field(default_factory=BreakdownTally)
 
 
 def read_store(store: Store | ReportSource, community: str | None) -> ReportData:
@@ -109,11 +113,15 @@ def read_store(store: Store | ReportSource, community: str | None) -> ReportData
 
 
 def read_period(
-    store: Store | ReportSource, data: ReportData, period: Period, goal: str = "purchase"
+    store: Store | ReportSource,
+    data: ReportData,
+    period: Period,
+    goal: str = "purchase",
+    churn_days: int = 30,
 ) -> PeriodData:
     """The aggregates of ``period`` from ``store`` (one query per kind of figure)."""
     source = report_source(store)
-    query = data.query(period, goal)
+    query = data.query(period, goal, churn_days)
     return PeriodData(
         period,
         goal,
@@ -123,4 +131,5 @@ def read_period(
         audit=source.report_audit(query),
         points=source.report_points(query),
         experiments=source.report_experiments(query),
+        breakdowns=source.report_breakdowns(query),
     )

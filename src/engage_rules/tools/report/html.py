@@ -31,6 +31,7 @@ from .glossary import (
     title,
     words,
 )
+from .html_figures import figure_sections
 from .svg import bar_chart, line_chart
 
 CSS = """
@@ -338,6 +339,7 @@ def render_html(report: dict[str, Any]) -> str:
             ),
         ),
         *_experiments(report),
+        *figure_sections(report),
         *_outcomes(report),
     ]
     page_title = _("{title}: community report {first} to {last}").format(

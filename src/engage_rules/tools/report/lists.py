@@ -111,7 +111,7 @@ def member_rows(
     goal: str = "purchase",
 ) -> Iterator[dict[str, Any]]:
     """One list's members as JSON rows, one at a time (``limit``: None for all)."""
-    query = MemberListQuery(data.query(period, goal), kind, churn_days, limit)
+    query = MemberListQuery(data.query(period, goal, churn_days), kind, churn_days, limit)
     for row in member_list_source(store).report_member_list(query):
         yield row_dict(kind, row, period)
 

@@ -28,6 +28,7 @@ from .glossary import (
     title,
     words,
 )
+from .text_figures import print_figures
 
 #: The widest the plain-text report's paragraphs get when not on a terminal.
 PLAIN_WIDTH = 100
@@ -191,6 +192,7 @@ def print_report(report: dict[str, Any], stream: IO[str], width: int | None = No
                 )
         print_table(console, t)
 
+    print_figures(console, report)
     _outcomes(console, report)
 
 
