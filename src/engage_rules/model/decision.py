@@ -192,6 +192,9 @@ class Decision(msgspec.Struct, gc=False, eq=False):
     #: What each rule made of each event decided (an engine with tracing on; see
     #: tracing.py): JSON-ready records the store keeps for `explain`.
     traces: list[dict[str, Any]] | tuple[()] = ()
+    #: The actions of the decision that name the platform they go through (a `send` or
+    #: `broadcast` with `platform:`, docs/reference.md §4.3), for the store's outbox.
+    routed: list[ActionRecord] | tuple[()] = ()
 
     def add_error(self, error: RuleFailure) -> None:
         errors = self.errors

@@ -22,6 +22,7 @@ CREATED_WITHOUT_OFFSET = N_("`member.created_at` must carry a UTC offset")
 AT_NOT_TEXT = N_("`at` must be an ISO 8601 string with an offset")
 TIME_OUT_OF_RANGE = N_("`{field}` {time} is outside the years 1970 through 2200 (UTC)")
 BAD_EVENT_TYPE = N_("`type` {type} is not a dotted lower-case name")
+RESERVED_COMMUNITY = N_("`community` {community} is reserved (it holds the persons)")
 TOO_DEEP = N_("the event nests objects and arrays more than {depth} levels deep")
 INTEGER_OUT_OF_RANGE = N_("`{path}` {number} is outside the signed 64-bit integer range")
 NOT_FINITE = N_("`{path}` {value} is not a finite number")
@@ -50,6 +51,7 @@ TEMPLATES = sorted(
         AT_NOT_TEXT,
         TIME_OUT_OF_RANGE,
         BAD_EVENT_TYPE,
+        RESERVED_COMMUNITY,
         TOO_DEEP,
         INTEGER_OUT_OF_RANGE,
         NOT_FINITE,

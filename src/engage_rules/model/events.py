@@ -79,6 +79,7 @@ CANONICAL_TYPES = (
     "redeem.requested",
     "member.opted_out",
     "member.opted_in",
+    "member.linked",
 )
 
 #: Events the engine raises itself; rules may react to them.
@@ -94,6 +95,8 @@ INTERNAL_TYPES = (
     "shop.redeemed",
     "member.silent",
     "post.reached",
+    "person.code_issued",
+    "person.linked",
 )
 
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
@@ -120,6 +123,8 @@ _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 _MemberId = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 _Type = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 _Community = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+#: The community that holds persons (model/persons.py): no event may be of it.
+RESERVED_COMMUNITY = "@persons"
 
 
 class MemberRef(msgspec.Struct, frozen=True, gc=False):
@@ -218,6 +223,10 @@ def _finish(event: Event) -> Event:
                 _check_time(created, "member.created_at")
     if not _TYPE_RE.match(event.type):
         raise EventError("bad_event_type", says.BAD_EVENT_TYPE.format(type=repr(event.type)))
+    if event.community == RESERVED_COMMUNITY:
+        raise EventError(
+            "wrong_type", says.RESERVED_COMMUNITY.format(community=repr(RESERVED_COMMUNITY))
+        )
     event.internal = False
     event.depth = 0
     event.ts = ts

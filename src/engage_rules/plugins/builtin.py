@@ -23,6 +23,7 @@ from ..features.levels import LevelsFeature
 from ..features.lottery import LotteryFeature
 from ..features.messaging import MessagingFeature
 from ..features.moderation import ModerationFeature
+from ..features.persons import PersonsFeature
 from ..features.platform import PlatformFeature
 from ..features.points import PointsFeature
 from ..features.posts import PostsFeature
@@ -68,6 +69,7 @@ EVENT_TYPES: dict[str, str] = {
     "redeem.requested": N_("a member asked to redeem an item (data.item)"),
     "member.opted_out": N_("a member stopped direct messages"),
     "member.opted_in": N_("a member allowed direct messages again"),
+    "member.linked": N_("the operator's system linked the member to a person (data.person)"),
     # internal events (raised by the engine)
     "member.level_changed": N_("internal: level changed (data.from, data.to, data.direction)"),
     "badge.granted": N_("internal: a badge was granted"),
@@ -80,6 +82,11 @@ EVENT_TYPES: dict[str, str] = {
     "shop.redeemed": N_("internal: a member redeemed a shop item (data.item, data.code)"),
     "member.silent": N_("internal: a member has been silent for a configured time"),
     "post.reached": N_("internal: a post reached a post_reached rule's counts (its author)"),
+    "person.code_issued": N_("internal: bind_code issued a code (data.code, data.expires)"),
+    "person.linked": N_(
+        "internal: bind linked the member to a person (data.person, "
+        "data.community, data.member: the other account)"
+    ),
 }
 
 
@@ -109,6 +116,7 @@ FEATURE_SUMMARIES: dict[str, str] = {
     "shop": N_("The points shop: items, stock, limits, codes and the `redeem` action."),
     "draws": N_("Fair, seeded draws among the members a playbook's rules enter."),
     "posts": N_("Posts as objects: ``post.*``, ``on: {post_reached: ...}`` and ``tag_post``."),
+    "persons": N_("Persons: `member.linked`, `bind_code` and `bind` (see the module docs)."),
     "signals": N_(
         "Keep the community-wide history ``community.count()`` and "
         "``community.members_count()`` read."
@@ -137,6 +145,7 @@ def register_features(register: RegisterFeature) -> None:
         LeaderboardsFeature(),
         ShopFeature(),
         DrawsFeature(),
+        PersonsFeature(),
         # Last: they read what every other feature's expressions use (CompileContext.used).
         PostsFeature(),
         SignalsFeature(),
