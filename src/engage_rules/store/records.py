@@ -148,9 +148,10 @@ class ActivityCounter:
         #: The playbook has ``emit`` actions or experiments (counted from the decisions'
         #: actions).
         self.emits = False
-        #: quarter hour of UTC -> local date: local midnight always falls on a quarter
-        #: hour, so one conversion per quarter hour serves every event in it.
-        self._days: dict[int, str] = {}
+        #: quarter hour of UTC (``ts // QUARTER_HOUR``) -> local date: local midnight
+        #: always falls on a quarter hour, so one conversion per quarter hour serves every
+        #: event in it.
+        self._days: dict[float, str] = {}
 
     @property
     def tz(self) -> ZoneInfo:
@@ -169,8 +170,12 @@ class ActivityCounter:
     def count(self, decisions: Iterable[Decision], into: ActivityCounts) -> ActivityCounts:
         days = self._days
         get = into.get
+        emits = self.emits
+        # The day of the latest quarter hour seen: the events of a batch come in time
+        # order, so most of them fall in the same quarter hour as the one before.
+        last_bucket, day = None, ""
         for d in decisions:
-            if self.emits and d.actions:
+            if emits and d.actions:
                 self._count_emits(d, into)
             ev = d.event
             if ev is None:
@@ -178,13 +183,15 @@ class ActivityCounter:
             ref = ev.member
             if ref is None or ev.internal:
                 continue
-            ts = ev.ts
-            bucket = int(ts // QUARTER_HOUR)
-            day = days.get(bucket)
-            if day is None:
-                if len(days) > 4096:
-                    days.clear()
-                day = days[bucket] = ev.at.astimezone(self._tz).date().isoformat()
+            bucket = ev.ts // QUARTER_HOUR
+            if bucket != last_bucket:
+                last_bucket = bucket
+                found = days.get(bucket)
+                if found is None:
+                    if len(days) > 4096:
+                        days.clear()
+                    found = days[bucket] = ev.at.astimezone(self._tz).date().isoformat()
+                day = found
             key = (ev.community, ref.id, day, ev.type)
             into[key] = get(key, 0) + 1
         return into

@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -304,6 +305,8 @@ WAL_AUTOCHECKPOINT = 16384
 _MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 _ROWS_PER_STATEMENT = 2000
 
+flatten = chain.from_iterable
+
 
 def _insert_many(
     db: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, ...]], tail: str = ""
@@ -313,6 +316,8 @@ def _insert_many(
     One statement per row (``executemany``) takes the GIL back after each row; on the
     writer thread, beside the engine's busy thread, each of those waits for a switch of
     threads.  A statement of many rows binds them in one go and runs without the GIL.
+    The rows are flattened into its parameters in C (``chain``), not by a Python loop:
+    the writer thread holds the GIL while it builds them, and the engine's thread waits.
     """
     if not rows:
         return
@@ -323,7 +328,7 @@ def _insert_many(
     for start in range(0, len(rows), per):
         part = rows[start : start + per]
         sql = full if len(part) == per else f"{head} VALUES {','.join([one] * len(part))}{tail}"
-        db.execute(sql, [v for row in part for v in row])
+        db.execute(sql, list(flatten(part)))
 
 
 def _latest_versions(versions: list[LedgerEntry]) -> list[LedgerEntry]:
