@@ -39,9 +39,9 @@ FAST = settings(max_examples=50, deadline=None)
 
 ZONES = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-3, minutes=-30))]
 instants = st.builds(
-    lambda seconds, micro, tz: datetime.fromtimestamp(seconds, UTC)
-    .replace(microsecond=micro)
-    .astimezone(tz),
+    lambda seconds, micro, tz: (
+        datetime.fromtimestamp(seconds, UTC).replace(microsecond=micro).astimezone(tz)
+    ),
     st.integers(1_700_000_000, 1_700_000_000 + 40 * 86400),
     st.sampled_from([0, 0, 123456]),
     st.sampled_from(ZONES),
@@ -127,9 +127,7 @@ def test_outbox_rows_flag_the_first_row_of_a_rule_and_cause() -> None:
 def actions(draw: st.DrawFn) -> ActionRecord:
     type_ = draw(st.sampled_from(["award", "tag", "send"]))
     params: dict[str, Any] = draw(
-        st.sampled_from(
-            [{"amount": 3}, {"text": "你好", "channel": "general"}, {"text": "hi"}, {}]
-        )
+        st.sampled_from([{"amount": 3}, {"text": "你好", "channel": "general"}, {"text": "hi"}, {}])
     )
     return ActionRecord(
         None,
