@@ -11,11 +11,13 @@ members gone.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +36,7 @@ from engage_rules.store.batch_rows import (
     unix_seconds,
 )
 from engage_rules.store.records import ActivityCounter
+from engage_rules.store.sqlite import _insert_many
 
 FAST = settings(max_examples=50, deadline=None)
 
@@ -275,3 +278,20 @@ def test_activity_counts_each_event_on_its_local_day(
     # counting again (the quarter hours remembered) adds the same again
     again = counter.count(decisions, {})
     assert again == expected
+
+
+# -- the writer's multi-row inserts (store/sqlite.py) ------------------------------------
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 7, 2000, 2001, 4095, 5000])
+def test_insert_many_writes_every_row_in_order(count: int) -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (n INTEGER, text TEXT)")
+    rows = [(i, f"r{i}") for i in range(count)]
+    _insert_many(db, "INSERT INTO t (n, text)", rows)
+    assert db.execute("SELECT n, text FROM t ORDER BY rowid").fetchall() == rows
+    # a conflict clause applies to every statement
+    db.execute("CREATE UNIQUE INDEX t_n ON t (n)")
+    _insert_many(db, "INSERT INTO t (n, text)", rows, " ON CONFLICT (n) DO UPDATE SET text = 'x'")
+    assert db.execute("SELECT count(*), count(*) FILTER (WHERE text = 'x') FROM t").fetchone() == (
+        count,
+        count,
+    )
