@@ -60,7 +60,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date, datetime
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -855,7 +855,7 @@ class SQLiteStore:
         with self._use(write=True) as db:
             self._indexes(db)
             clock = rows.clock
-            processed_rows = [(cause, clock) for cause in dict.fromkeys(rows.causes)]
+            processed_rows = list(zip(dict.fromkeys(rows.causes), repeat(clock)))
             outbox_rows, seq = self._new_outbox_rows(rows.actions, rows.causes)
             if processed_rows and self._oldest_ts is None:
                 self._oldest_ts = clock
