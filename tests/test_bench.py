@@ -9,6 +9,7 @@ hand-written baselines agree, so a run is also a check of the engine's results.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,36 @@ def test_scale_out_bench_prints_both_worker_counts(pg_database: str) -> None:
     assert set(figures) == {"events", "communities", "load_average", "ratio"} | fields
     assert figures["workers_1_eps"] > 0 and figures["workers_2_eps"] > 0
     assert "2 worker(s)" in progress
+
+
+@pytest.mark.subprocess
+def test_instructions_replay_path_replays_the_file_into_sqlite() -> None:
+    """The part of bench/instructions.py that callgrind counts (``--inner``; counting
+    itself needs valgrind): the replay path reads, parses and commits every event."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "instructions.py"),
+            "--inner",
+            "--path",
+            "replay",
+            "--events",
+            "600",
+            "--total",
+            "800",
+            "--members",
+            "30",
+            "--batch",
+            "250",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    processed, actions = map(
+        int, re.findall(r"replayed (\d+) events, (\d+) actions", proc.stderr)[0]
+    )
+    assert processed == 600
+    assert 100 <= actions <= 900  # about half an action per event early in the core stream

@@ -22,7 +22,7 @@ import orjson
 
 from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.state import LedgerEntry, MemberState, State, Strike, ts
-from .base import OutboxItem, collect, find_member
+from .base import OutboxItem, collect
 from .records import ActivityCounter, DayTotals, MemberMarks, add_totals, trace_rows
 from .reports import audit_fields, is_direct
 
@@ -173,41 +173,88 @@ def ledger_rows(
 ) -> list[tuple[Any, ...]]:
     """The batch's ledger rows, with the columns a report sums (``ts``, ``currency``,
     ``kind``, ``amount``).  Entries are written once (``reversed_by`` is derived when
-    the ledger is read), so each counts once."""
+    the ledger is read), so each counts once.
+
+    The JSON is ``LedgerEntry.to_json()`` written out, its time left to the encoder
+    (orjson writes an aware datetime as ``isoformat`` does, and :func:`storable` uses
+    ``isoformat``): no method call and no ``isoformat`` per entry on the commit path.
+    """
     out: list[tuple[Any, ...]] = []
+    append = out.append
     last_at, last_ts = None, None  # the entries of a decision share their instant
     for c, m, e in ledger:
-        js = dumps(e.to_json()).decode()
-        if e.at is not last_at:
-            last_at, last_ts = e.at, unix_seconds(e.at)
-        amount = e.amount if -AMOUNT_LIMIT < e.amount < AMOUNT_LIMIT else float(e.amount)
-        out.append((c, m, e.seq, js, last_ts, e.currency, e.kind, amount))
+        at = e.at
+        body = {
+            "seq": e.seq,
+            "currency": e.currency,
+            "amount": e.amount,
+            "kind": e.kind,
+            "reason": e.reason,
+            "rule": e.rule,
+            "cause": e.cause,
+            "key": e.key or e.action_key(),
+            "at": at,
+        }
+        if e.ref is not None:
+            body["ref"] = e.ref
+        if e.reverses is not None:
+            body["reverses"] = e.reverses
+        if e.reversed_by is not None:
+            body["reversed_by"] = e.reversed_by
+        if e.origin is not None:  # a person's entry: the account where it happened
+            body["community"], body["member"] = e.origin
+        if at is not last_at:
+            last_at, last_ts = at, unix_seconds(at)
+        amount: float = e.amount
+        if not -AMOUNT_LIMIT < amount < AMOUNT_LIMIT:
+            amount = float(amount)
+        append((c, m, e.seq, dumps(body).decode(), last_ts, e.currency, e.kind, amount))
     return out
 
 
 def action_rows(
     actions: list[ActionRecord],
     platforms: dict[str, str],
-    outbox_json: Callable[[ActionRecord, dict[str, str]], str],
+    outbox_json: Callable[[ActionRecord, dict[str, str]], str] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """The batch's outbox rows (without ``seq``), with the columns reports group by."""
+    """The batch's outbox rows (without ``seq``), with the columns reports group by.
+
+    ``outbox_json`` encodes a row's JSON; without it, :func:`outbox_json` is written
+    out in the loop (this runs for every action a commit writes)."""
     out: list[tuple[Any, ...]] = []
+    append = out.append
+    dumps = orjson.dumps
     last_at, last_ts = None, None  # the actions of a decision mostly share their instant
     for a in actions:
-        if a.at is not last_at:
-            last_at, last_ts = a.at, unix_seconds(a.at)
-        out.append(
+        at = a.at
+        if at is not last_at:
+            last_at, last_ts = at, unix_seconds(at)
+        key = a.key
+        shadow = a.shadow
+        type_ = a.type
+        if outbox_json is None:  # outbox_json(a, platforms), written out
+            body: dict[str, Any] = {"at": at, "params": a.params}
+            if shadow:
+                body["shadow"] = True
+            if platforms:
+                platform = platforms.get(key)
+                if platform is not None:
+                    body["platform"] = platform
+            js = dumps(body).decode()
+        else:
+            js = outbox_json(a, platforms)
+        append(
             (
-                a.key,
-                outbox_json(a, platforms),
-                "shadow" if a.shadow else "pending",
+                key,
+                js,
+                "shadow" if shadow else "pending",
                 last_ts,
                 a.community,
-                a.type,
+                type_,
                 a.rule,
                 a.cause,
                 a.member,
-                is_direct(a),
+                type_ == "send" and is_direct(a),
             )
         )
     return out
@@ -417,7 +464,7 @@ def batch_rows(
     b = collect(decisions, state)
     dumps: Callable[[Any], bytes] = orjson.dumps if lenient is None else lenient.dumps
     member_text = encode_member if lenient is None else lenient.member
-    action_json = outbox_json if lenient is None else lenient.outbox_json
+    action_json = None if lenient is None else lenient.outbox_json
     rows = Rows(
         causes=b.causes,
         clock=ts(state.clock) if state.clock is not None else 0.0,
@@ -441,7 +488,8 @@ def batch_rows(
     marks: MemberMarks = {}
     activity = counter.count(decisions, {}, totals, marks)
     rows.marks = [(c, m, mark, day) for (c, m, mark), day in marks.items()]
-    rows.activity = [(c, m, day, t, n) for (c, m, day, t), n in activity.items()]
+    # (tuple concatenation: one C call per row, where ``(*key, n)`` goes through a list)
+    rows.activity = [key + (n,) for key, n in activity.items()]  # noqa: RUF005
     rows.totals = [(c, day, t, n) for (c, day, t), n in add_totals(activity, totals).items()]
     traces = trace_rows(decisions)
     if traces:
@@ -456,14 +504,7 @@ def batch_rows(
             )
             for t in traces
         ]
-    for key in b.members:
-        m = find_member(state, key[0], key[1])
-        if m is None:
-            rows.members_gone.append(key)
-        else:
-            rows.members.append(
-                (key[0], key[1], member_text(m), unix_seconds(m.joined_at), m.status)
-            )
+    rows.members, rows.members_gone = member_rows(b.members, state, member_text)
     for name in b.communities:
         cs = state.communities.get(name)
         if cs is None:
@@ -474,6 +515,40 @@ def batch_rows(
     return rows
 
 
+def member_rows(
+    keys: set[tuple[str, str]], state: State, member_text: Callable[[MemberState], str]
+) -> tuple[list[tuple[str, str, str, int | None, str]], list[tuple[str, str]]]:
+    """The rows of the members a batch touched (community, id, JSON, joined, status),
+    and the keys of those no longer in ``state``.  The members of a batch are mostly of
+    one community: its members are looked up once per run of keys of the same one."""
+    out: list[tuple[str, str, str, int | None, str]] = []
+    gone: list[tuple[str, str]] = []
+    communities = state.communities
+    last: str | None = None
+    members: Any = {}
+    for key in keys:
+        community, member = key
+        if community != last:
+            last = community
+            cs = communities.get(community)
+            members = cs.members if cs is not None else {}
+        m = members.get(member)
+        if m is None:
+            gone.append(key)
+            continue
+        joined = m.joined_at
+        out.append(
+            (
+                community,
+                member,
+                member_text(m),
+                None if joined is None else unix_seconds(joined),
+                m.status,
+            )
+        )
+    return out, gone
+
+
 def number_outbox_rows(
     actions: list[tuple[Any, ...]], causes: list[str], first: int, *, flags: bool = True
 ) -> tuple[list[tuple[Any, ...]], int]:
@@ -482,21 +557,59 @@ def number_outbox_rows(
     :func:`first_flags`), and the next free sequence number.  A row whose key is in the
     outbox already is ignored when written (the unique index), leaving its sequence
     number unused."""
+    if flags:
+        return _flagged_outbox_rows(actions, causes, first)
     fresh: list[tuple[Any, ...]] = []
-    dropped: list[tuple[Any, ...]] = []
     new_keys: set[str] = set()
     for row in actions:
-        if row[0] in new_keys:
-            dropped.append(row)
-        else:
+        if row[0] not in new_keys:
             new_keys.add(row[0])
             fresh.append(row)
     seqs = range(first, first + len(fresh))
-    if not flags:
-        return [(n, *row) for n, row in zip(seqs, fresh, strict=True)], first + len(fresh)
-    marks = first_flags(fresh, dropped, causes) if fresh else []
-    rows = [(n, *row, flag) for n, row, flag in zip(seqs, fresh, marks, strict=True)]
-    return rows, first + len(fresh)
+    return [(n, *row) for n, row in zip(seqs, fresh, strict=True)], first + len(fresh)
+
+
+def _flagged_outbox_rows(
+    actions: list[tuple[Any, ...]], causes: list[str], first: int
+) -> tuple[list[tuple[Any, ...]], int]:
+    """:func:`number_outbox_rows` with the first flags, in one pass over the actions:
+    the rows :func:`first_flags` marks, numbered, with the flags it gives them (the
+    commit path of every SQLite batch, so one loop and one tuple per row)."""
+    decided = set(causes)
+    seen: set[str] = set()
+    out: list[tuple[Any, ...]] = []
+    append = out.append
+    #: (cause, rule) -> the index in ``out`` of its first row (shadow: rule after NUL)
+    firsts: dict[tuple[str, str], int] = {}
+    unsure: list[tuple[str, str]] = []
+    n = first
+    for row in actions:
+        rule = row[6] if row[2] != "shadow" else "\0" + row[6]
+        pair = (row[7], rule)
+        key = row[0]
+        if key in seen:  # dropped: its key is in the outbox already (from this batch)
+            unsure.append(pair)
+            continue
+        seen.add(key)
+        j = firsts.get(pair)
+        flag = 0
+        if j is None:
+            firsts[pair] = n - first
+            if row[7] in decided:
+                flag = 1
+            else:
+                unsure.append(pair)
+        elif out[j][4] != row[3]:  # another instant (ts) than its first row
+            unsure.append(pair)
+        append((n,) + row + (flag,))  # noqa: RUF005 (one C call, no list)
+        n += 1
+    if unsure:
+        pairs = set(unsure)
+        for i, numbered in enumerate(out):
+            rule = numbered[7] if numbered[3] != "shadow" else "\0" + numbered[7]
+            if (numbered[8], rule) in pairs:
+                out[i] = (*numbered[:-1], None)
+    return out, n
 
 
 def first_flags(

@@ -202,9 +202,10 @@ class ActivityCounter:
         #: The playbook has ``emit`` actions or experiments (counted from the decisions'
         #: actions).
         self.emits = False
-        #: quarter hour of UTC -> local date: local midnight always falls on a quarter
-        #: hour, so one conversion per quarter hour serves every event in it.
-        self._days: dict[int, str] = {}
+        #: quarter hour of UTC (``ts // QUARTER_HOUR``) -> local date: local midnight
+        #: always falls on a quarter hour, so one conversion per quarter hour serves every
+        #: event in it.
+        self._days: dict[float, str] = {}
 
     @property
     def tz(self) -> ZoneInfo:
@@ -234,8 +235,12 @@ class ActivityCounter:
         get = into.get
         extra: DayTotals = {} if totals is None else totals
         marked: MemberMarks = {} if marks is None else marks
+        emits = self.emits
+        # The day of the latest quarter hour seen: the events of a batch come in time
+        # order, so most of them fall in the same quarter hour as the one before.
+        last_bucket, day = None, ""
         for d in decisions:
-            if self.emits and d.actions:
+            if emits and d.actions:
                 self._count_emits(d, into, marked)
             ev = d.event
             if ev is None:
@@ -243,13 +248,15 @@ class ActivityCounter:
             ref = ev.member
             if ref is None or ev.internal:
                 continue
-            ts = ev.ts
-            bucket = int(ts // QUARTER_HOUR)
-            day = days.get(bucket)
-            if day is None:
-                if len(days) > 4096:
-                    days.clear()
-                day = days[bucket] = ev.at.astimezone(self._tz).date().isoformat()
+            bucket = ev.ts // QUARTER_HOUR
+            if bucket != last_bucket:
+                last_bucket = bucket
+                found = days.get(bucket)
+                if found is None:
+                    if len(days) > 4096:
+                        days.clear()
+                    found = days[bucket] = ev.at.astimezone(self._tz).date().isoformat()
+                day = found
             community, member, type_ = ev.community, ref.id, ev.type
             key = (community, member, day, type_)
             into[key] = get(key, 0) + 1

@@ -61,6 +61,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import date, datetime
+from functools import lru_cache
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -342,6 +344,8 @@ WAL_AUTOCHECKPOINT = 16384
 _MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 _ROWS_PER_STATEMENT = 2000
 
+flatten = chain.from_iterable
+
 
 def _insert_many(
     db: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, ...]], tail: str = ""
@@ -351,17 +355,61 @@ def _insert_many(
     One statement per row (``executemany``) takes the GIL back after each row; on the
     writer thread, beside the engine's busy thread, each of those waits for a switch of
     threads.  A statement of many rows binds them in one go and runs without the GIL.
+    The rows are flattened into its parameters in C (``chain``), not by a Python loop:
+    the writer thread holds the GIL while it builds them, and the engine's thread waits.
+
+    Statements hold a full number of rows, or (for the rest) a power of two of them
+    (:func:`_statement`): the same few texts every batch, which the connection's cache of
+    prepared statements keeps, so no statement of thousands of values is parsed again.
     """
     if not rows:
         return
     width = len(rows[0])
     per = max(1, min(_ROWS_PER_STATEMENT, _MAX_VARIABLES // width))
+    start, end = 0, len(rows)
+    while start < end:
+        left = end - start
+        size = per if left >= per else 1 << (left.bit_length() - 1)
+        db.execute(_statement(head, width, size, tail), list(flatten(rows[start : start + size])))
+        start += size
+
+
+@lru_cache(maxsize=256)
+def _statement(head: str, width: int, rows: int, tail: str) -> str:
+    """The text ``head VALUES (?, ...), ... tail`` of ``rows`` rows of ``width`` values
+    (one object per text: the statement cache finds it by identity)."""
     one = "(" + ",".join("?" * width) + ")"
-    full = f"{head} VALUES {','.join([one] * per)}{tail}" if len(rows) >= per else ""
-    for start in range(0, len(rows), per):
-        part = rows[start : start + per]
-        sql = full if len(part) == per else f"{head} VALUES {','.join([one] * len(part))}{tail}"
-        db.execute(sql, [v for row in part for v in row])
+    return f"{head} VALUES {','.join([one] * rows)}{tail}"
+
+
+#: Prepared statements a connection keeps (Python's default is 128): the multi-row
+#: inserts of :func:`_insert_many` come in up to a dozen sizes per table.
+_CACHED_STATEMENTS = 512
+
+
+def _delete_many(db: sqlite3.Connection, head: str, keys: Sequence[tuple[str, ...]]) -> None:
+    """``head IN (keys)`` in one statement (``head`` ends with the column, or a row of
+    columns, the keys match), the keys read from one JSON array; keys holding U+0000
+    (see :func:`_json_array`) one statement each."""
+    width = len(keys[0])
+    array = _json_array([key[0] for key in keys] if width == 1 else list(keys))
+    if array is None:
+        match = " = ?" if width == 1 else " = (" + ", ".join("?" * width) + ")"
+        for key in keys:
+            db.execute(head + match, key)
+        return
+    columns = (
+        "value" if width == 1 else ", ".join(f"json_extract(value, '$[{i}]')" for i in range(width))
+    )
+    db.execute(f"{head} IN (SELECT {columns} FROM json_each(?))", (array,))
+
+
+def _json_array(values: Sequence[Any]) -> str | None:
+    """``values`` as the JSON array a ``json_each(?)`` reads, or None when a text in it
+    holds U+0000: SQLite's JSON functions end a text there (3.40: ``"a\\u0000b"`` reads
+    as ``a``), so such values are bound one by one instead."""
+    text = orjson.dumps(values)
+    return None if b"\\u0000" in text else text.decode()
 
 
 def _latest_versions(versions: list[LedgerEntry]) -> list[LedgerEntry]:
@@ -454,7 +502,11 @@ class SQLiteStore:
                 ) from err
         try:
             self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=10.0,
+                cached_statements=_CACHED_STATEMENTS,
             )
         except sqlite3.Error as err:
             raise StoreError(cannot_open(self.path, err)) from err
@@ -744,14 +796,24 @@ class SQLiteStore:
             else:
                 ask.append(member)
         if ask:
+            wanted = _json_array(ask)
             with self._read() as db:
-                texts.update(
-                    db.execute(
-                        "SELECT id, json FROM members WHERE community = ? "
-                        "AND id IN (SELECT value FROM json_each(?))",
-                        (community, orjson.dumps(ask).decode()),
-                    ).fetchall()
-                )
+                if wanted is None:
+                    for member in ask:
+                        texts.update(
+                            db.execute(
+                                "SELECT id, json FROM members WHERE community = ? AND id = ?",
+                                (community, member),
+                            ).fetchall()
+                        )
+                else:
+                    texts.update(
+                        db.execute(
+                            "SELECT id, json FROM members WHERE community = ? "
+                            "AND id IN (SELECT value FROM json_each(?))",
+                            (community, wanted),
+                        ).fetchall()
+                    )
         with self._decoding("members"):
             return {
                 member: MemberState.from_json(orjson.loads(js))
@@ -772,11 +834,19 @@ class SQLiteStore:
         if not ids:
             return set()
         fresh = self._fresh_ids
+        ask = _json_array(list(ids))
         with self._read() as db:
-            rows = db.execute(
-                "SELECT id FROM processed WHERE id IN (SELECT value FROM json_each(?))",
-                (orjson.dumps(list(ids)).decode(),),
-            ).fetchall()
+            if ask is None:
+                rows = [
+                    row
+                    for i in dict.fromkeys(ids)
+                    for row in db.execute("SELECT id FROM processed WHERE id = ?", (i,))
+                ]
+            else:
+                rows = db.execute(
+                    "SELECT id FROM processed WHERE id IN (SELECT value FROM json_each(?))",
+                    (ask,),
+                ).fetchall()
         found = {r[0] for r in rows}
         if fresh:
             found.update(i for i in ids if i in fresh)
@@ -835,7 +905,7 @@ class SQLiteStore:
         with self._use(write=True) as db:
             self._indexes(db)
             clock = rows.clock
-            processed_rows = [(cause, clock) for cause in dict.fromkeys(rows.causes)]
+            processed_rows = list(zip(dict.fromkeys(rows.causes), repeat(clock)))
             outbox_rows, seq = self._new_outbox_rows(rows.actions, rows.causes)
             if processed_rows and self._oldest_ts is None:
                 self._oldest_ts = clock
@@ -965,10 +1035,7 @@ class SQLiteStore:
         """Write the timer changes and the error, audit and review logs."""
         _insert_many(db, "INSERT OR REPLACE INTO timers (id, due, json)", rows.timers_add)
         if rows.timers_del:
-            db.execute(
-                "DELETE FROM timers WHERE id IN (SELECT value FROM json_each(?))",
-                (orjson.dumps([tid for (tid,) in rows.timers_del]).decode(),),
-            )
+            _delete_many(db, "DELETE FROM timers WHERE id", rows.timers_del)
         _insert_many(db, "INSERT INTO errors (json)", rows.errors)
         _insert_many(db, "INSERT INTO audit (json, ts, community, action, reason)", rows.audit)
         _insert_many(db, "INSERT INTO review (json)", rows.review)
@@ -984,21 +1051,13 @@ class SQLiteStore:
             "joined = excluded.joined, status = excluded.status",
         )
         if rows.members_gone:
-            gone = (orjson.dumps(rows.members_gone).decode(),)
             for table, column in (("members", "id"), ("ledger", "member")):
-                db.execute(
-                    f"DELETE FROM {table} WHERE (community, {column}) IN "
-                    "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
-                    "FROM json_each(?))",
-                    gone,
-                )
+                head = f"DELETE FROM {table} WHERE (community, {column})"
+                _delete_many(db, head, rows.members_gone)
         _insert_many(db, "INSERT OR REPLACE INTO communities (name, json)", rows.communities)
         _insert_many(db, "INSERT OR IGNORE INTO communities (name, json)", rows.communities_seen)
         if rows.communities_gone:
-            db.execute(
-                "DELETE FROM communities WHERE name IN (SELECT value FROM json_each(?))",
-                (orjson.dumps([name for (name,) in rows.communities_gone]).decode(),),
-            )
+            _delete_many(db, "DELETE FROM communities WHERE name", rows.communities_gone)
 
     def _forget_processed(self, db: sqlite3.Connection, clock: float) -> None:
         """Delete processed ids committed more than the dedup window before ``clock``
