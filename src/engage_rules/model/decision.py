@@ -192,6 +192,12 @@ class Decision(msgspec.Struct, gc=False, eq=False):
     #: What each rule made of each event decided (an engine with tracing on; see
     #: tracing.py): JSON-ready records the store keeps for `explain`.
     traces: list[dict[str, Any]] | tuple[()] = ()
+    #: Report data only, never state or actions (features/segments.py, the daily segment
+    #: snapshot): day totals ``(community, local day, type, n)`` the store adds to its
+    #: ``activity_totals``, and member marks ``(community, member, mark, local day)`` it
+    #: keeps the first day of in ``member_marks`` (store/records.py).
+    report_totals: list[tuple[str, str, str, int]] | tuple[()] = ()
+    report_marks: list[tuple[str, str, str, str]] | tuple[()] = ()
 
     def add_error(self, error: RuleFailure) -> None:
         errors = self.errors
