@@ -207,7 +207,9 @@ def measure(
             try:
                 inside = bool(segment(c))
             except Exception as err:
-                d.add_error(RuleFailure(RULE, cause, f"segment {name!r} for member {mid}: {err}", at))
+                d.add_error(
+                    RuleFailure(RULE, cause, f"segment {name!r} for member {mid}: {err}", at)
+                )
                 continue
             if inside:
                 sizes[name] += 1
