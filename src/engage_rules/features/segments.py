@@ -20,7 +20,6 @@ from ..expr.expressions import ConditionErrors, compile_condition
 from ..i18n import _
 from .segment_snapshot import (
     MIDNIGHT,
-    SNAPSHOT,
     TIMER_KIND,
     SnapshotPlan,
     arm_community,

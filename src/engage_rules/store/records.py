@@ -13,8 +13,8 @@ exposures (a type with a colon: no event type has one, so never activity); each 
 says where the member came from (:func:`join_source`), ``tag:<name>`` when the playbook
 tags the member, ``segment:<name>`` from the first daily snapshot that found the member in
 that segment (a decision's ``report_marks``, with the segment's size per day in its
-``report_totals``); and the day's totals per (community, day, type) (:data:`DayTotals`): the events of
-each type summed over members, the replies (``kind:reply``, a ``message.posted`` with
+``report_totals``); and the day's totals per (community, day, type) (:data:`DayTotals`):
+the events of each type summed over members, the replies (``kind:reply``, a ``message.posted`` with
 ``data.reply_to``) and the events in each channel (``channel:<id>``, joins and leaves
 apart) — so a report reads a period's volumes without reading its members' rows
 (docs/reports.md, "What the store records").

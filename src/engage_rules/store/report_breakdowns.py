@@ -4,8 +4,9 @@ store answers with :meth:`ReportSource.report_breakdowns`.
 
 They read only the day totals the store keeps beside the members' activity
 (records.DayTotals: events per community, local day and type, with ``kind:reply``,
-``channel:<id>`` and the daily snapshot's ``segment:<name>``): a few rows per day, whatever the number of members or events, so
-every store fetches the period's totals and :func:`tally_breakdowns` sums them.
+``channel:<id>`` and the daily snapshot's ``segment:<name>``): a few rows per day, whatever
+the number of members or events, so every store fetches the period's totals and
+:func:`tally_breakdowns` sums them.
 """
 
 from __future__ import annotations

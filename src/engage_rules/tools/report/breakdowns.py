@@ -1,6 +1,7 @@
 """Breakdown figures: events per type (posts and replies apart) per day and in total,
 activity per community and per channel, segment sizes per day, and conversion by where
-members came from, by tag and by segment (docs/reports.md defines them) — pure functions of the store's tallies
+members came from, by tag and by segment (docs/reports.md defines them) — pure functions
+of the store's tallies
 (:class:`~engage_rules.store.report_breakdowns.BreakdownTally`,
 :class:`~engage_rules.store.reports.MemberTally`).
 """

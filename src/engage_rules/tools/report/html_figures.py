@@ -1,6 +1,7 @@
 """The handbook figures as HTML sections: charts of the volumes and the segment sizes per
 day, and tables of the volumes, day-N and monthly retention, churn rate, segment sizes,
-conversion by source, tag and segment, communities and channels (html.py lays out the page and calls :func:`figure_sections`).
+conversion by source, tag and segment, communities and channels (html.py lays out the
+page and calls :func:`figure_sections`).
 Every text from data (types, sources, tags, community and channel names) is escaped."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The handbook figures as terminal tables: volumes, day-N and monthly retention, churn
-rate, segment sizes, conversion by source, tag and segment, communities and channels (text.py prints the other
-sections and calls :func:`print_figures`)."""
+rate, segment sizes, conversion by source, tag and segment, communities and channels
+(text.py prints the other sections and calls :func:`print_figures`)."""
 
 from __future__ import annotations
 
