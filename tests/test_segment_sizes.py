@@ -73,7 +73,7 @@ UNTIL = "2026-05-07T12:00:00+08:00"
 PERIOD = ["--from", "2026-05-01", "--to", "2026-05-07"]
 
 #: Each day's sizes by hand: b is banned from 05-03, c left on 05-05; 05-07 is not over.
-SIZES = {
+SIZES: dict[str, dict[str, int | None]] = {
     "2026-05-01": {"everyone": 2, "posters": 0},
     "2026-05-02": {"everyone": 2, "posters": 1},
     "2026-05-03": {"everyone": 2, "posters": 1},
@@ -243,10 +243,10 @@ def test_a_segment_that_fails_for_a_member_does_not_count_them() -> None:
     engine = Engine(playbook(text))
     engine.process(event("member.joined", "a", "2026-05-01T10:00:00+08:00", community="c"))
     [d] = engine.advance_to(datetime.fromisoformat("2026-05-02T00:00:00+08:00"))
-    sizes = {t: n for _c, _d, t, n in d.report_totals}
+    sizes = {row[2]: row[3] for row in list(d.report_totals)}
     assert sizes == {"segment:posters": 0, "segment:odd": 0}
     assert [e.rule for e in d.errors] == ["segments"]
-    assert "segment 'odd' for member a" in d.errors[0].message
+    assert "segment 'odd' for member a" in next(iter(d.errors)).message
 
 
 @settings(max_examples=25, deadline=None)
