@@ -224,6 +224,33 @@ def test_replays_are_deterministic_and_a_restart_takes_no_snapshot_twice(tmp_pat
     again.close()
 
 
+def test_a_snapshot_lost_in_a_crash_is_taken_again_once(tmp_path: Path) -> None:
+    """A crash after the midnight of 05-03 but before its commit: the snapshot was never
+    stored, so the restarted replay takes it (and the next ones) exactly once."""
+    path = tmp_path / "state.db"
+    store = SQLiteStore(str(path))
+    runner = Runner(playbook(PLAYBOOK), store, batch_size=10_000)
+    objects = _objects()
+    for obj in objects[:3]:
+        runner.feed(parse_event(json.dumps(obj)))
+    runner.flush()  # durable up to 05-02 10:00
+    for obj in objects[3:5]:
+        runner.feed(parse_event(json.dumps(obj)))
+    runner.advance_to(datetime.fromisoformat("2026-05-04T01:00:00+08:00"))
+    assert any(d.report_totals for d in runner._pending)  # taken, never committed
+    store.close()  # the crash: what was pending is lost
+    again = SQLiteStore(str(path))
+    assert {day for _c, day, _t, _n in _segment_totals(again)} == {"2026-05-01"}
+    runner = Runner(playbook(PLAYBOOK), again, batch_size=3)
+    for obj in objects:
+        runner.feed(parse_event(json.dumps(obj)))
+    runner.advance_to(datetime.fromisoformat(UNTIL))
+    runner.flush()
+    assert sorted(_segment_totals(again)) == _expected_totals()
+    assert sorted(again.member_marks()) == sorted([*MARKS, ("c", "a", "source:ad", "2026-05-01")])
+    again.close()
+
+
 def test_after_downtime_the_missed_days_have_no_snapshot() -> None:
     engine = Engine(playbook(PLAYBOOK))
     for obj in _objects()[:3]:
