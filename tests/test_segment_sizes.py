@@ -15,6 +15,7 @@ earns 5, and ``everyone``):
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engage_rules.engine import Engine
-from engage_rules.features.segment_snapshot import SEGMENT_PREFIX, TIMER_KIND
+from engage_rules.features.segment_snapshot import SEGMENT_PREFIX, TIMER_KIND, members_in_pages
 from engage_rules.i18n import use_language
 from engage_rules.model.events import parse_event
+from engage_rules.model.state import MemberState
 from engage_rules.shell.runner import Runner
 from engage_rules.store import MemoryStore, SQLiteStore
 from engage_rules.store.records import SEGMENT_PREFIX as STORE_SEGMENT_PREFIX
@@ -424,3 +426,31 @@ def test_the_html_report_charts_the_sizes(store_url: str, tmp_path: Path) -> Non
     with use_language("zh_CN"):
         chinese = render_html(_report(store_url))
     assert "每天结束时各分群的成员人数" in chinese and "分群人数" in chinese
+
+
+def test_a_snapshot_reads_stored_members_a_page_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.db"
+    store = SQLiteStore(str(path))
+    _replay(store)
+    store.close()
+    again = SQLiteStore(str(path))
+    community = again.open().community("c")
+    assert not community.members  # members are read on demand
+    source = community.source
+    assert source is not None
+    pages: list[list[str]] = []
+    load = source.load_members
+
+    def spy(name: str, members: Sequence[str]) -> dict[str, MemberState]:
+        pages.append(list(members))
+        return load(name, members)
+
+    monkeypatch.setattr(source, "load_members", spy)
+    monkeypatch.setattr(source, "load_member", None)  # never one query per member
+    read = [m.id for m in members_in_pages(community, page=3)]
+    assert read == ["a", "b", "c", "d"]
+    assert pages == [["a", "b", "c"], ["d"]]
+    assert not community.members  # none kept
+    again.close()

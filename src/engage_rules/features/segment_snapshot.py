@@ -5,8 +5,9 @@ A store keeps no history of who was in a segment, and it cannot be rebuilt after
 segments depend on member state and on time.  So every community with segments has one
 pending community-level timer (kind ``segment_snapshot``) at its next local midnight.
 When it fires, every member of the community (left and banned members apart, as for a
-schedule's audience) is evaluated against every segment, read from the store one at a
-time (``CommunityState.peek``: no member is kept in memory for it), and the decision
+schedule's audience) is evaluated against every segment, read from the store a page at
+a time (:func:`members_in_pages`: one query per page, none kept in memory for it), and
+the decision
 carries report data only — never state, never actions:
 
 - ``report_totals``: ``(community, day, "segment:<name>", size)`` for every segment, the
@@ -27,7 +28,7 @@ state they ended with is gone — and the next midnight after the restart is arm
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -57,6 +58,8 @@ RULE = "segments"
 NOT_COUNTED = frozenset({"left", "banned"})
 #: Every local midnight.
 MIDNIGHT = "0 0 * * *"
+#: Members read from the store per query during a snapshot.
+PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,21 +201,37 @@ def measure(
     )
     sizes = dict.fromkeys(names, 0)
     marks: list[tuple[str, str, str, str]] = []
-    for mid in community.member_ids():
-        member = community.peek(mid)
-        if member is None or member.status_at(at) in NOT_COUNTED:
+    for member in members_in_pages(community):
+        if member.status_at(at) in NOT_COUNTED:
             continue
         c.m = member
         for name, segment in segments.items():
             try:
                 inside = bool(segment(c))
             except Exception as err:
-                d.add_error(
-                    RuleFailure(RULE, cause, f"segment {name!r} for member {mid}: {err}", at)
-                )
+                message = f"segment {name!r} for member {member.id}: {err}"
+                d.add_error(RuleFailure(RULE, cause, message, at))
                 continue
             if inside:
                 sizes[name] += 1
-                marks.append((community.name, mid, SEGMENT_PREFIX + name, day))
+                marks.append((community.name, member.id, SEGMENT_PREFIX + name, day))
     d.report_marks = marks
     return sizes
+
+
+def members_in_pages(community: CommunityState, page: int = PAGE) -> Iterator[MemberState]:
+    """Every member of ``community``, in id order: those in memory as they are, the
+    others read from the store a page at a time (one query per page) and not kept."""
+    ids = community.member_ids()
+    source = community.source
+    for start in range(0, len(ids), page):
+        chunk = ids[start : start + page]
+        stored: dict[str, MemberState] = {}
+        if source is not None:
+            missing = [m for m in chunk if m not in community.members and m not in community.absent]
+            if missing:
+                stored = source.load_members(community.name, missing)
+        for mid in chunk:
+            member = community.members.get(mid) or stored.get(mid)
+            if member is not None:
+                yield member
