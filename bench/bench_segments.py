@@ -70,7 +70,9 @@ def main() -> None:
     store.close()
     again = SQLiteStore(str(path))
     stored = _midnight(again, Runner(pb, again, batch_size=1000), 2)
-    sizes = {t: n for _c, day, t, n in again.activity_totals() if t.startswith("segment:")}
+    rows = [r for r in again.activity_totals() if r[2].startswith("segment:")]
+    newest = max(day for _c, day, _t, _n in rows)
+    sizes = {t: n for _c, day, t, n in rows if day == newest}
     again.close()
     folder.cleanup()
     print(f"(a) snapshot, members in memory: {in_memory:.2f} s")

@@ -15,6 +15,8 @@ earns 5, and ``everyone``):
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -454,3 +456,17 @@ def test_a_snapshot_reads_stored_members_a_page_at_a_time(
     assert pages == [["a", "b", "c"], ["d"]]
     assert not community.members  # none kept
     again.close()
+
+
+def test_the_snapshot_benchmark_runs() -> None:
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, str(root / "bench" / "bench_segments.py"), "--members", "40"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    figures = json.loads(result.stdout.splitlines()[-1])
+    assert figures["members"] == 40
+    assert figures["sizes"] == {"segment:posters": 20, "segment:quiet": 0}
