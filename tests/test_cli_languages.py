@@ -28,6 +28,7 @@ from engage_rules._util.display import columns
 from engage_rules.cli.main import build_parser, choose_language
 from engage_rules.plugins.manager import default_registry
 from engage_rules.testing import CliResult, event_line, run_cli
+from test_i18n_validation import english_left
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DATA = {
@@ -37,6 +38,11 @@ PLUGIN_DATA = {
 CJK = re.compile(r"[\u3400-\u9fff\uff01-\uff5e\u3000-\u303f]")
 WORD = re.compile(r"[A-Za-z]{2,}")
 LANGS = ("en", "zh_CN")
+#: The starter playbook and its example events (bad lines and the messaging policy at work).
+STARTER = (
+    ROOT / "rules" / "starter" / "community.yaml",
+    ROOT / "examples" / "starter-events.jsonl",
+)
 
 
 def cjk(text: str) -> int:
@@ -189,6 +195,10 @@ SCENARIOS: dict[str, list[Scenario]] = {
             data="json",
         ),
         Scenario(lambda w, lang: ["replay", w.events, w.playbook], code=1),
+        # Quarantined lines, deferred and suppressed messages in the summary.
+        Scenario(
+            lambda w, lang: ["replay", *STARTER, "--until", "2026-05-01T12:00+08:00"], "jsonl"
+        ),
     ],
     "backtest": [
         Scenario(lambda w, lang: ["backtest", w.playbook, w.events, "--scheduler", w.dask]),
@@ -277,9 +287,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     bad_config.write_text(
         "playbook: community/playbook\n"
         "store: sqlite:///state.db\n"
-        "sources: [{type: webhook, listen: 'nowhere', secret_env: NO_SUCH_VARIABLE}]\n"
+        "sources: [{type: webhook, listen: 'nowhere', secret_env: NO_SUCH_VARIABLE},\n"
+        "  {type: webhook, listen: '127.0.0.1:0', secret: short}, {type: jsonl, follow: maybe}]\n"
         "adapters: {out: {type: console}}\n"
-        "dispatch: {default: elsewhere}\n"
+        "dispatch: {default: elsewhere, workers: 0}\n"
+        "max_batch: 1.5\n"
         "colour: blue\n",
         "utf-8",
     )
@@ -398,3 +410,60 @@ def test_the_plugins_listing_describes_the_actions_in_chinese() -> None:
     found_en, found_zh = award.search(english), award.search(chinese)
     assert found_en is not None and found_zh is not None
     assert found_en.group(1) == "credit a currency" and cjk(found_zh.group(1)) >= 4
+
+
+# -- no English sentence left in Chinese -----------------------------------------------------
+
+#: What may stay as written in a Chinese line, taken out before looking for English:
+#: paths and URLs (a slash in them), option names (``--store``), dotted names (event types,
+#: YAML paths such as ``member.points``), ids and codes joined by ``_`` or ``-``, ISO times.
+KEPT_AS_WRITTEN = re.compile(
+    r"engage-rules [^（）()\n]*"  # a command line to type (in brackets, in Chinese ones too)
+    r"|\S*[/\\]\S*"  # paths, URLs, sqlite:///...
+    r"|(?<!\w)--?[A-Za-z][\w-]*"  # options
+    r"|\b\w+(?:[._-]\w+)+\b"  # event types, ids, reason codes, times
+)
+#: Words that stay English in a Chinese line, each for a reason:
+ALLOWED_ENGLISH = {
+    # A JSON decoder's own words, inside a quarantine message or a payload's problem: the
+    # library's (msgspec's, Python's json), as it says them.
+    "Input data was truncated",
+    "Expecting property name enclosed in double quotes",
+    # The first line of `completion fish`: a comment of the shell script, code as the rest.
+    "completion for fish",
+    # A product's name, as its maker writes it (the telegram adapter's description).
+    "Telegram Bot API",
+}
+
+
+def test_the_english_sentence_heuristic_finds_sentences_not_code() -> None:
+    text = (
+        "第 3 行：bad_time：`at` must carry an offset\n"
+        "动作：1（award: 1）see the docs for more\n"
+        "文件 /tmp/some long path/x.yaml、选项 --store sqlite:///a b c.db、事件 message.posted\n"
+        "（engage-rules replay PLAYBOOK EVENTS）'quoted words stay here' \"and here too\"\n"
+    )
+    assert english_sentences(text) == ["must carry an offset", "see the docs for more"]
+
+
+def english_sentences(text: str) -> list[str]:
+    """The runs of three or more English words in ``text``, outside what stays as written
+    (quoted, in backticks or brackets: the heuristic of test_i18n_validation; paths,
+    options, dotted names, ids)."""
+    found = []
+    for line in text.splitlines():
+        kept = KEPT_AS_WRITTEN.sub(" ", line)
+        found += [run for run in english_left(kept) if run not in ALLOWED_ENGLISH]
+    return found
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_no_english_sentence_is_left_in_chinese(command: str, world: World) -> None:
+    leftovers = []
+    for scenario in SCENARIOS.get(command, []):
+        if not scenario.words:
+            continue
+        chinese = run_cli("--lang", "zh_CN", *scenario.args(world, "zh_CN"), cwd=world.root)
+        for run in english_sentences(_words(chinese, scenario.data)):
+            leftovers.append(f"{chinese.args}: {run!r}")
+    assert leftovers == [], "\n".join(leftovers)

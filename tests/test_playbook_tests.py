@@ -340,7 +340,7 @@ def test_the_shipped_playbook_tests_pass(capsys: pytest.CaptureFixture[str]) -> 
     code, out, err = run(capsys, ROOT / "rules")
     assert code == 0, out + err
     assert out.endswith(" passed, 0 failed\n")
-    assert len(find_test_files([ROOT / "rules"])) == 9
+    assert len(find_test_files([ROOT / "rules"])) == 10
 
 
 _actions = st.lists(

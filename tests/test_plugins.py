@@ -590,7 +590,7 @@ def test_plugins_command_lists_what_each_plugin_registers(
     reg = isolated(("kudos", Kudos()), ("shout", Shout()), ("pins", Pins()), ("hello", Hello()))
     assert main(["plugins"], registry=reg) == 0
     out = capsys.readouterr().out
-    assert "builtin (engage_rules.plugins.builtin)\n  features (19): segments, points," in out
+    assert "builtin (engage_rules.plugins.builtin)\n  features (20): segments, points," in out
     assert "  stores (4): memory, sqlite, postgresql, postgres\n" in out
     assert (
         "builtin-adapters (engage_rules.plugins.builtin_adapters)\n"

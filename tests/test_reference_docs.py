@@ -160,6 +160,10 @@ rules:
       - redeem: mug
       - enter_draw: d1
       - run_draw: d1
+      - bind_code: {expires: 1h}
+  - id: bind
+    on: person.code_issued
+    do: [{bind: {code: "{{ event.data.code }}", to: u2}}]
   - id: cmd
     on: message.posted
     do:
@@ -226,6 +230,13 @@ EVENTS = [
         "at": "2026-03-02T12:01:00+08:00",
         "member": {"id": "u2"},
     },
+    {
+        "id": "e6",
+        "type": "member.linked",
+        "at": "2026-03-02T12:02:00+08:00",
+        "member": {"id": "u3"},
+        "data": {"person": "P9"},
+    },
 ]
 
 EXAMPLES = [
@@ -274,7 +285,7 @@ def test_every_action_emits_the_params_the_reference_lists(tmp_path: Path) -> No
     seen = check_params(actions)
     missing = {spec.name for spec in BUILTIN_ACTION_SPECS} - seen
     assert not missing, f"the playbook should emit every built-in action: {missing}"
-    bookkeeping = {"level_changed", "expire", "complete_flow"}
+    bookkeeping = {"level_changed", "expire", "complete_flow", "link"}
     assert bookkeeping <= seen, bookkeeping - seen
     timers = {str(a["cause"]).split(":")[0] for a in actions if ":" in str(a["cause"])}
     assert {"untag", "unban", "badge_revoke", "expire", "flow"} <= timers, timers

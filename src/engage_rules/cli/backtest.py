@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..features.persons import uses_persons
 from ..i18n import N_, _
 from .args import duration_seconds, parse_time, positive_int
 from .compare import load_all, report_parts
@@ -121,6 +122,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     playbooks = load_all(paths, args.registry)
     if playbooks is None:
         return 1
+    if not _splittable(playbooks, args.partitions or 1):
+        return 2
     try:
         import distributed
     except ImportError:
@@ -134,6 +137,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     try:
         workers = sorted(client.scheduler_info()["workers"])
         count = args.partitions or len(workers)
+        if not _splittable(playbooks, count):
+            return 2
         loaded = [portable(pb) for pb in playbooks]
         actors = [
             client.submit(
@@ -152,6 +157,22 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _splittable(playbooks: Sequence[CompiledPlaybook], parts: int) -> bool:
+    """Whether the playbooks can be backtested in ``parts`` parts: one that uses persons
+    (docs/reference.md §4.3) cannot be split by community.  Says why when not."""
+    persons = [pb.name for pb in playbooks if uses_persons(pb)]
+    if persons and parts > 1:
+        print(
+            _(
+                "error: {name} uses persons: person-wide state crosses communities, "
+                "so it cannot be split by community; backtest it with --partitions 1"
+            ).format(name=persons[0]),
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def run_parts(

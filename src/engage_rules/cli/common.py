@@ -13,7 +13,8 @@ from typing import IO, TYPE_CHECKING
 
 from .._util.suggest import did_you_mean
 from ..errors import PlaybookError, StoreError
-from ..i18n import _
+from ..i18n import N_, _
+from ..model.event_problems import in_words
 from ..shell.reader import LINES_SHOWN, MAX_ERRORS_SHOWN, keep_for_summary
 
 __all__ = ["LINES_SHOWN", "MAX_ERRORS_SHOWN"]
@@ -225,6 +226,24 @@ def first_errors(errors: list[RuleFailure]) -> Callable[[RuleFailure], None]:
     return keep
 
 
+#: What the messaging policy did to messages, as a replay's summary counts them (the
+#: runner's keys, shell/runner.py), in words; each sentence names its code for grep.
+POLICY_COUNTS = {
+    "deferred": N_("deferred: {n}"),
+    "suppressed: capped": N_("suppressed: capped: {n}"),
+    "suppressed: quiet_hours": N_("suppressed: quiet_hours: {n}"),
+    "suppressed: opted_out": N_("suppressed: opted_out: {n}"),
+}
+
+
+def policy_count(key: str, n: int) -> str:
+    """One count of the summary's ``messages:`` line, in the current language (a reason
+    a plugin invents is named by its code)."""
+    if key in POLICY_COUNTS:
+        return _(POLICY_COUNTS[key]).format(n=n)
+    return _("{kind}: {n}").format(kind=key, n=n)
+
+
 def print_summary(
     s: RunStats, quarantined: Sequence[Quarantined], errors: Sequence[RuleFailure]
 ) -> None:
@@ -248,10 +267,12 @@ def print_summary(
         lines = [str(q.line) for q in quarantined if q.reason == reason][:LINES_SHOWN]
         if lines:  # none for the second run of a comparison: listed under the first
             text = _("quarantined {reason}: {n} (lines {lines})")
-            print("  " + text.format(reason=reason, n=n, lines=", ".join(lines)), file=err)
+            print("  " + text.format(reason=reason, n=n, lines=_(", ").join(lines)), file=err)
     for q in quarantined[:MAX_ERRORS_SHOWN]:
         text = _("line {line}: {reason}: {message}")
-        print("  " + text.format(line=q.line, reason=q.reason, message=q.message), file=err)
+        print(
+            "  " + text.format(line=q.line, reason=q.reason, message=in_words(q.message)), file=err
+        )
     if s.late:
         print(_("late events (older than the clock): {n}").format(n=s.late), file=err)
     print(_("timers fired: {n}").format(n=s.timers_fired), file=err)
@@ -266,7 +287,7 @@ def print_summary(
         text = _("shadow actions (not delivered): {n} ({by_type})")
         print(text.format(n=sum(s.shadow.values()), by_type=shadow), file=err)
     if s.messages:  # the messaging policy at work (docs/reference.md §5.8)
-        parts = ", ".join(f"{k}: {n}" for k, n in sorted(s.messages.items()))
+        parts = _(", ").join(policy_count(k, n) for k, n in sorted(s.messages.items()))
         print(_("messages: {counts}").format(counts=parts), file=err)
     print(_("rule errors: {n}").format(n=s.rule_errors), file=err)
     for e in errors[:MAX_ERRORS_SHOWN]:

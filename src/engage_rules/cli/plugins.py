@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 
 import orjson
@@ -25,21 +26,27 @@ _TITLES = {
 }
 
 
+def _translated(description: str | None) -> str:
+    return _(description) if description else ""
+
+
 def _details(reg: Registry, kind: str, name: str) -> str:
     """A one-line description of a registered thing, for the text listing."""
+    # Descriptions are marked N_() where they are made (a feature's: the first paragraph
+    # of its docstring, translated in po/zh_CN/polish.po); a plugin gives a function
+    # returning its adapters' and event types' descriptions in the current language.
     if kind == "features":
         feature = reg.feature(name)
-        doc = (type(feature).__doc__ or "") if feature is not None else ""
-        return doc.strip().splitlines()[0] if doc.strip() else ""
+        doc = inspect.cleandoc(type(feature).__doc__ or "") if feature is not None else ""
+        return _(" ".join(doc.split("\n\n")[0].split())) if doc else ""
     if kind == "adapters":
-        return reg.adapters[name].description
+        return reg.adapters[name].description_text()
     if kind == "actions":
-        description = reg.actions[name].spec.description  # marked N_() where it is made
-        return _(description) if description else ""
+        return _translated(reg.actions[name].spec.description)
     if kind == "functions":
-        return reg.functions[name].doc
+        return _translated(reg.functions[name].doc)
     if kind == "event_types":
-        return reg.event_types[name].description
+        return reg.event_types[name].description_text()
     if kind == "stores":
         return f"--store {name}:..."
     if kind == "commands":

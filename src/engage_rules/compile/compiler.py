@@ -100,6 +100,9 @@ class _Compiler:
             classifiers=dict(registry.classifiers),
             segment_names=frozenset(self._spec.segments),
             scales=self._spec.currency_scales(),
+            person_currencies=self._spec.person_currencies(),
+            person_badges=self._spec.person_badges(),
+            person_levels=self._spec.levels is not None and self._spec.levels.scope == "person",
             experiments={name: shares(e.variants) for name, e in self._spec.experiments.items()},
         )
         self._rules: list[CompiledRule] = []

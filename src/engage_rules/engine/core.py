@@ -26,6 +26,7 @@ from ..errors import InternalLoopError
 from ..i18n import DEFAULT_LANGUAGE, current_language, use_language
 from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.events import Event, MemberRef, internal_event, member_ref
+from ..model.persons import PERSONS
 from ..model.state import EPOCH, MemberState, State, Timer, from_ts
 from ..text.normalise import fingerprint
 from .scope import ActionScope
@@ -390,6 +391,8 @@ class Engine:
         for _ in range(MAX_INTERNAL_DEPTH):
             touched = d.touched
             for community, mid in sorted(touched) if len(touched) > 1 else tuple(touched):
+                if community == PERSONS:  # a person: its accounts have the levels, badges
+                    continue
                 m = communities[community].find(mid)
                 if m is not None:
                     for check in checks:

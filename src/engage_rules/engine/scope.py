@@ -70,6 +70,8 @@ class ActionScope(EvalContext):
         self.rule = rule
         #: How deeply engine-run action sequences nest here (a flow starting a flow).
         self.depth = 0
+        if env.person_currencies or env.person_badges or env.person_levels:
+            self.persons = effects.state
 
     # -- reading --------------------------------------------------------------------------
     # Executors read these once or more per action: at run time they are properties over
@@ -125,6 +127,7 @@ class ActionScope(EvalContext):
         scope.match = self.match  # what the rule's detectors found, for `{{ match }}`
         scope.refusal = self.refusal
         scope.depth = self.depth
+        scope.persons = self.persons
         return scope
 
     def value(self, action: CompiledAction, name: str, default: Any = None) -> Any:
@@ -170,8 +173,10 @@ class ActionScope(EvalContext):
         member: str | None,
         params: dict[str, Any],
         at: datetime | None = None,
+        community: str | None = None,
     ) -> ActionRecord:
-        """Record that ``action`` took effect for ``member`` (its output line)."""
+        """Record that ``action`` took effect for ``member`` (its output line), in the
+        event's community unless ``community`` names another."""
         event = self.event
         record = ActionRecord(
             None,
@@ -181,7 +186,7 @@ class ActionScope(EvalContext):
             event.id,
             at or event.at,
             params,
-            event.community,
+            community or event.community,
             action.key_source,
         )
         self.d.actions.append(record)

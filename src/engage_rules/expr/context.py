@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..model.events import Event
-from ..model.state import MemberState
+from ..model.persons import holder
+from ..model.state import MemberState, State
 from .env import ExprEnv
 from .member_fields import ACCESSORS, MEMBER_FIELD_NAMES
 from .posts import post_view
@@ -48,6 +49,7 @@ class EvalContext:
         "match",
         "now",
         "now_ts",
+        "persons",
         "refusal",
         "tz",
         "vars",
@@ -80,6 +82,33 @@ class EvalContext:
         #: Why an action of the rule was refused, in its ``refused:`` branch (a mapping:
         #: reason, message, action and the refusing action's details), else None.
         self.refusal: Any = None
+        #: The state persons are found in (docs/reference.md §4.3), when the context
+        #: belongs to an engine; None: person-wide currencies read the member's own.
+        self.persons: State | None = None
+
+    def wallet(self, m: MemberState, currency: str) -> MemberState:
+        """Who holds ``m``'s balance of ``currency``: its person for a person-wide
+        currency (when ``m`` is linked), else ``m``."""
+        state = self.persons
+        if state is None or m.person is None or currency not in self.env.person_currencies:
+            return m
+        return holder(state, m)
+
+    def level_holder(self, m: MemberState) -> MemberState:
+        """Who holds ``m``'s level: its person (when ``m`` is linked and the ladder is
+        person-wide), else ``m``."""
+        state = self.persons
+        if state is None or m.person is None or not self.env.person_levels:
+            return m
+        return holder(state, m)
+
+    def badge_holder(self, m: MemberState) -> MemberState:
+        """Who holds ``m``'s person-wide badges: its person (when ``m`` is linked and the
+        playbook has such badges), else ``m``."""
+        state = self.persons
+        if state is None or m.person is None or not self.env.person_badges:
+            return m
+        return holder(state, m)
 
     def member_attr(self, name: str) -> Any:
         """``member.<name>`` (see member_fields.py); None when there is no member."""

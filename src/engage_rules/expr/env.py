@@ -55,6 +55,13 @@ class ExprEnv:
     #: Minor units per unit of each currency with decimals (``10 ** decimals``): balances
     #: are kept in minor units and read in units (``member.points``, ``member.balances``).
     scales: Mapping[str, int] = field(default_factory=dict)
+    #: The currencies declared ``scope: person``: held by the member's person, read
+    #: through :meth:`EvalContext.wallet` (docs/reference.md §4.3).
+    person_currencies: frozenset[str] = frozenset()
+    #: The badges declared ``scope: person``: held by the member's person.
+    person_badges: frozenset[str] = frozenset()
+    #: The level ladder is person-wide (``levels: {scope: person}``).
+    person_levels: bool = False
 
     def with_functions(self, extra: Mapping[str, FunctionSpec]) -> ExprEnv:
         """This environment with more functions (``extra`` wins over the same names)."""
@@ -66,4 +73,7 @@ class ExprEnv:
             self.level_floor,
             self.experiments,
             self.scales,
+            self.person_currencies,
+            self.person_badges,
+            self.person_levels,
         )

@@ -31,7 +31,7 @@ from typing import Any
 from .._util.durations import parse_duration
 from .._util.suggest import did_you_mean
 from ..errors import ExpressionError
-from ..i18n import _
+from ..i18n import N_, _
 from ..text import normalise as textnorm
 from .context import ROOT_NAMES, EvalContext
 from .detectors import (
@@ -242,7 +242,7 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             ("type", "within"),
             1,
             check=check_count,
-            doc="this member's events of a type, in a window or ever",
+            doc=N_("this member's events of a type, in a window or ever"),
         ),
         _spec(
             "streak",
@@ -250,8 +250,10 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             ("type",),
             1,
             check=check_streak,
-            doc="consecutive calendar days (community time zone) with an event of a "
-            "type, ending today or yesterday",
+            doc=N_(
+                "consecutive calendar days (community time zone) with an event of a "
+                "type, ending today or yesterday"
+            ),
         ),
         _spec(
             "duplicates",
@@ -259,7 +261,7 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             ("within",),
             0,
             check=check_duplicates,
-            doc="how often this member posted the current text in the window",
+            doc=N_("how often this member posted the current text in the window"),
         ),
         _spec(
             "contains_any",
@@ -268,7 +270,7 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             2,
             check=check_contains_any,
             sets_match=True,
-            doc="the first listed word found in the text, or ''",
+            doc=N_("the first listed word found in the text, or ''"),
         ),
         _spec(
             "matches",
@@ -277,7 +279,7 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             2,
             check=check_matches,
             sets_match=True,
-            doc="the text the RE2 pattern matched, or ''",
+            doc=N_("the text the RE2 pattern matched, or ''"),
         ),
         _spec(
             "links",
@@ -286,7 +288,7 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             1,
             sets_match=True,
             check=check_domain_lists,
-            doc="the URLs in the text (with allow/deny: those not allowed or denied)",
+            doc=N_("the URLs in the text (with allow/deny: those not allowed or denied)"),
         ),
         _spec(
             "domains",
@@ -295,11 +297,18 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             1,
             sets_match=True,
             check=check_domain_lists,
-            doc="the distinct host names linked from the text (with allow/deny: those "
-            "not allowed or denied)",
+            doc=N_(
+                "the distinct host names linked from the text (with allow/deny: those "
+                "not allowed or denied)"
+            ),
         ),
         _spec(
-            "mentions", fn_mentions, ("text",), 1, sets_match=True, doc="the @mentions in the text"
+            "mentions",
+            fn_mentions,
+            ("text",),
+            1,
+            sets_match=True,
+            doc=N_("the @mentions in the text"),
         ),
         _spec(
             "score",
@@ -307,8 +316,10 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             ("text", "label", "classifier"),
             2,
             check=check_score,
-            doc="a classifier's score in [0, 1] of the text for a label, e.g. "
-            "score(event.data.text, 'toxicity') (default classifier: lexicon)",
+            doc=N_(
+                "a classifier's score in [0, 1] of the text for a label, e.g. "
+                "score(event.data.text, 'toxicity') (default classifier: lexicon)"
+            ),
         ),
         _spec(
             "normalize",
@@ -316,8 +327,10 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             ("text",),
             1,
             pure=True,
-            doc="the text as words are matched: NFKC, case folded, invisible characters "
-            "removed, look-alike letters read as Latin",
+            doc=N_(
+                "the text as words are matched: NFKC, case folded, invisible characters "
+                "removed, look-alike letters read as Latin"
+            ),
         ),
         _spec(
             "squash",
@@ -325,26 +338,28 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             ("text",),
             1,
             pure=True,
-            doc="normalize(text) without spaces, punctuation, symbols or emoji (for "
-            "patterns that must see through inserted separators)",
+            doc=N_(
+                "normalize(text) without spaces, punctuation, symbols or emoji (for "
+                "patterns that must see through inserted separators)"
+            ),
         ),
         _spec(
             "caps_ratio",
             fn_caps_ratio,
             ("text",),
             1,
-            doc="the share of cased letters that are capitals",
+            doc=N_("the share of cased letters that are capitals"),
         ),
-        _spec("days", _span("days"), ("n",), 1, pure=True, doc="a duration of n days"),
-        _spec("hours", _span("hours"), ("n",), 1, pure=True, doc="a duration of n hours"),
-        _spec("minutes", _span("minutes"), ("n",), 1, pure=True, doc="a duration of n minutes"),
+        _spec("days", _span("days"), ("n",), 1, pure=True, doc=N_("a duration of n days")),
+        _spec("hours", _span("hours"), ("n",), 1, pure=True, doc=N_("a duration of n hours")),
+        _spec("minutes", _span("minutes"), ("n",), 1, pure=True, doc=N_("a duration of n minutes")),
         _spec(
             "range",
             fn_range,
             ("start", "stop", "step"),
             1,
             pure=True,
-            doc="a range of at most 10,000 whole numbers",
+            doc=N_("a range of at most 10,000 whole numbers"),
         ),
         _spec(
             "segment",
@@ -352,7 +367,7 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             ("name",),
             1,
             check=check_segment,
-            doc="whether the member is in the named segment (`segments:`)",
+            doc=N_("whether the member is in the named segment (`segments:`)"),
         ),
         _spec(
             "variant",
@@ -360,8 +375,10 @@ BUILTIN_FUNCTIONS: dict[str, FunctionSpec] = {
             ("name",),
             1,
             check=check_variant,
-            doc="the member's variant of the named experiment (`experiments:`); the "
-            "first read records the member's exposure",
+            doc=N_(
+                "the member's variant of the named experiment (`experiments:`); the "
+                "first read records the member's exposure"
+            ),
         ),
     )
 }

@@ -33,6 +33,38 @@ def _units(scales: Mapping[str, int], balances: Mapping[str, int]) -> dict[str, 
     return {k: _unit(scales, k, v) for k, v in balances.items()}
 
 
+def _badges(c: Any, m: Any) -> list[str]:
+    """``m``'s badges: its own, and its person's person-wide ones (sorted)."""
+    held = c.badge_holder(m)
+    return sorted(set(m.badges) | set(held.badges)) if held is not m else sorted(m.badges)
+
+
+def _titles(c: Any, m: Any) -> list[str]:
+    """``m``'s titles in the order earned: its own, then its person's."""
+    held = c.badge_holder(m)
+    return (
+        [*m.titles, *(t for t in held.titles if t not in m.titles)]
+        if held is not m
+        else list(m.titles)
+    )
+
+
+def _level(c: Any, m: Any, floor: tuple[Any, Any]) -> tuple[Any, Any]:
+    """``(level, level_name)`` of ``m``'s person-wide level (its person's, once linked):
+    the lowest step while not placed on the ladder."""
+    held = c.level_holder(m)
+    return (held.level, held.level_name) if held.level is not None else floor
+
+
+def _balances(c: Any, m: Any) -> dict[str, int]:
+    """Every balance of ``m``: its group currencies', and its person's person-wide ones."""
+    person = c.env.person_currencies
+    own = {k: v for k, v in m.balances.items() if k not in person}
+    held = c.wallet(m, next(iter(person)))
+    own.update((k, v) for k, v in held.balances.items() if k in person)
+    return dict(sorted(own.items()))
+
+
 #: Names the field expressions may use besides ``_m``, ``_now``, ``_cur`` and ``c``.
 FIELD_GLOBALS: dict[str, Any] = {
     "__builtins__": {},
@@ -42,6 +74,10 @@ FIELD_GLOBALS: dict[str, Any] = {
     "_ZERO": timedelta(0),
     "_unit": _unit,
     "_units": _units,
+    "_balances": _balances,
+    "_badges": _badges,
+    "_titles": _titles,
+    "_level": _level,
 }
 
 _LEVEL_FLOOR = "(c.env.level_floor or (None, None))"
@@ -52,15 +88,24 @@ MEMBER_FIELDS: dict[str, str] = {
     "name": "(_m.name or _m.id)",
     "roles": "list(_m.roles)",
     # Currencies with decimals are kept in minor units and read in units.
-    "points": "(_unit(c.env.scales, _cur, _m.balances.get(_cur, 0)) if c.env.scales "
-    "else _m.balances.get(_cur, 0))",
-    "balances": "(_units(c.env.scales, _m.balances) if c.env.scales else dict(_m.balances))",
+    # A person-wide currency (docs/reference.md §4.3) is held by the member's person.
+    "points": "(_unit(c.env.scales, _cur, (c.wallet(_m, _cur) if c.env.person_currencies "
+    "else _m).balances.get(_cur, 0)) if c.env.scales "
+    "else (c.wallet(_m, _cur) if c.env.person_currencies else _m).balances.get(_cur, 0))",
+    "balances": "(_units(c.env.scales, _balances(c, _m) if c.env.person_currencies "
+    "else _m.balances) if c.env.scales "
+    "else (_balances(c, _m) if c.env.person_currencies else dict(_m.balances)))",
+    "person": "_m.person",
     # A member not placed on the ladder yet (that happens once its first event is
     # decided): the rules of that event see the lowest step.
-    "level": f"(_m.level if _m.level is not None else {_LEVEL_FLOOR}[0])",
-    "level_name": f"(_m.level_name if _m.level is not None else {_LEVEL_FLOOR}[1])",
-    "badges": "sorted(_m.badges)",
-    "titles": "list(_m.titles)",
+    # A person-wide ladder (docs/reference.md §4.3): the level is the person's.
+    "level": f"((_m.level if _m.level is not None else {_LEVEL_FLOOR}[0]) "
+    f"if not c.env.person_levels else _level(c, _m, {_LEVEL_FLOOR})[0])",
+    "level_name": f"((_m.level_name if _m.level is not None else {_LEVEL_FLOOR}[1]) "
+    f"if not c.env.person_levels else _level(c, _m, {_LEVEL_FLOOR})[1])",
+    # Person-wide badges (docs/reference.md §4.3) are held by the member's person.
+    "badges": "(_badges(c, _m) if c.env.person_badges else sorted(_m.badges))",
+    "titles": "(_titles(c, _m) if c.env.person_badges else list(_m.titles))",
     "tags": "_m.tag_names(_now)",
     "strikes": "_m.active_strikes(_now)",
     "status": "_m.status_at(_now)",

@@ -134,11 +134,20 @@ def _title(m: MemberState, badge: BadgeDef | None) -> None:
         m.titles.append(badge.id)
 
 
+def _holder(run: ActionScope, m: MemberState, badge_id: str) -> MemberState:
+    """Who holds ``badge_id`` for ``m``: its person for a person-wide badge (docs/
+    reference.md §4.3), else ``m``."""
+    if badge_id in run.env.person_badges:
+        return run.badge_holder(m)
+    return m
+
+
 def do_grant_badge(run: ActionScope, action: CompiledAction) -> None:
-    """The `grant_badge` action."""
-    m = run.require_target(action)
+    """The `grant_badge` action (to the member's person, for a person-wide badge)."""
+    acct = run.require_target(action)
     badge_id = str(action.params.badge)  # type: ignore[attr-defined]
     badge = (run.playbook.data(BADGES) or {}).get(badge_id)
+    m = _holder(run, acct, badge_id)
     now = run.at
     now_iso = now.isoformat()
     held = m.badges.get(badge_id)
@@ -167,8 +176,8 @@ def do_grant_badge(run: ActionScope, action: CompiledAction) -> None:
             run.add_timer(REVOKE_TIMER, until, m.id, {"name": badge_id, "granted_at": now_iso})
     if renewed:
         params["renewed"] = data["renewed"] = True
-    run.emit(action, m.id, params)
-    run.raise_event("badge.granted", m, data, f"badge.granted:{badge_id}:{m.id}")
+    run.emit(action, acct.id, params)
+    run.raise_event("badge.granted", acct, data, f"badge.granted:{badge_id}:{acct.id}")
 
 
 def _take(m: MemberState, badge_id: str) -> bool:
@@ -180,14 +189,16 @@ def _take(m: MemberState, badge_id: str) -> bool:
 
 
 def do_revoke_badge(run: ActionScope, action: CompiledAction) -> None:
-    """The `revoke_badge` action."""
-    m = run.require_target(action)
+    """The `revoke_badge` action (from the member's person, for a person-wide badge)."""
+    acct = run.require_target(action)
     badge_id = str(action.params.badge)  # type: ignore[attr-defined]
+    m = _holder(run, acct, badge_id)
     if not _take(m, badge_id):
         return
     run.d.touched.add((m.community, m.id))
-    run.emit(action, m.id, {"badge": badge_id})
-    run.raise_event("badge.revoked", m, {"badge": badge_id}, f"badge.revoked:{badge_id}:{m.id}")
+    run.emit(action, acct.id, {"badge": badge_id})
+    tag = f"badge.revoked:{badge_id}:{acct.id}"
+    run.raise_event("badge.revoked", acct, {"badge": badge_id}, tag)
 
 
 def revoke_expired(

@@ -25,11 +25,14 @@ from ..errors import ActionRefused
 CAPS_KEY = "message_caps"
 
 
-def take_cap(run: Any, message: str, slot: str, cap: tuple[int, str]) -> None:
+def take_cap(
+    run: Any, message: str, slot: str, cap: tuple[int, str], community: str | None = None
+) -> None:
     """Count one channel message against ``cap`` (count, per) under ``slot``
-    (``broadcast`` or ``#<channel>``); beyond the cap, refuse it (ActionRefused)."""
+    (``broadcast`` or ``#<channel>``) in ``community`` (default: the event's); beyond
+    the cap, refuse it (ActionRefused)."""
     count, per = cap
-    community = run.event.community
+    community = community or run.event.community
     data = run.effects.state.community(community).data
     period = period_key(run.at.astimezone(run.playbook.timezone), per)
     caps: dict[str, list[Any]] = data.setdefault(CAPS_KEY, {})

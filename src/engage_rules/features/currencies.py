@@ -205,10 +205,12 @@ def debit(
     reason: str,
     record: ActionRecord,
     expiring: bool,
+    account: MemberState | None = None,
 ) -> LedgerEntry:
     """Take ``amount`` (> 0, no more than the balance) of ``currency`` from ``m`` with a
     ``spend`` ledger entry caused by ``run``'s event, as `spend` does: the balance stays
-    the sum of the ledger, and an expiring currency uses its oldest lots first."""
+    the sum of the ledger, and an expiring currency uses its oldest lots first.
+    ``account``: when ``m`` is a person (a person-wide currency), the account spending."""
     ev = run.event
     ref = ev.data.get("message_id")
     seq = m.ledger_seq = m.ledger_seq + 1
@@ -227,6 +229,8 @@ def debit(
         None,
         record,
     )
+    if account is not None and account is not m:
+        entry.origin = (account.community, account.id)
     m.balances[currency] = m.balances.get(currency, 0) - amount
     run.d.ledger.append((m.community, m.id, entry))
     run.d.touched.add((m.community, m.id))

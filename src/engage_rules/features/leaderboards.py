@@ -293,6 +293,8 @@ def _count(
             when, reached = orig[C_AT], ts(e.at)
         else:
             continue
+        if e.origin is not None:  # a person-wide currency: scored in the account's group
+            community, mid = e.origin
         c = communities[community]
         for board in boards:
             cached = board.cached

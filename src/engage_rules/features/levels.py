@@ -53,6 +53,7 @@ from ..lang.action_params import ActionSpec, LockLevelParams, SetLevelParams
 from ..lang.loader import ActionCall
 from ..model.decision import Decision, RuleFailure
 from ..model.events import internal_event
+from ..model.persons import holder
 from ..model.state import EPOCH, MemberState, Timer, from_ts, ts
 
 if TYPE_CHECKING:
@@ -70,6 +71,14 @@ _EPS = 1e-6
 _TIMED_MEMBER_FIELDS = {"silent_for", "account_age", "strikes"}
 _TIMED_NAMES = {"now": "`now`", "event": "`event`", "match": "`match`"}
 _TIMED_FUNCTIONS = {"duplicates"}
+
+
+def _source(engine: Effects, m: MemberState, currency: str) -> MemberState:
+    """Who holds what ``m`` earned of ``currency``: its person for a person-wide currency
+    (docs/reference.md §4.3), else ``m``."""
+    if m.person is None or currency not in engine.playbook.env.person_currencies:
+        return m
+    return holder(engine.state, m)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,9 @@ class CompiledLevels:
     _idle: Any = None
     #: The ladder position of each level number.
     positions: dict[int, int] = field(default_factory=dict)
+    #: A person-wide ladder (``scope: person``): a linked account's level is its
+    #: person's (docs/reference.md §4.3).
+    person: bool = False
 
     def __post_init__(self) -> None:
         self.positions = {step.level: i for i, step in enumerate(self.steps)}
@@ -109,15 +121,21 @@ class CompiledLevels:
     # -- the member check ----------------------------------------------------------------
     def check(self, engine: Effects, d: Decision, m: MemberState, at: datetime) -> None:
         steps = self.steps
+        acct = m  # the account decided: what a level change is announced for
+        if self.person and m.person is not None:
+            m = holder(engine.state, m)
         if m.level is None:
             m.level, m.level_name = steps[0].level, steps[0].name
+            if m is not acct:
+                d.touched.add((m.community, m.id))
         if m.level_locked:
             return
         currency = self.currency
         if currency is not None and not self.windows and not self.streaks:
             # A currency measure only changes with the member's ledger: the common case,
             # neither a promotion nor a demotion due, is settled with a few lookups.
-            held = m.earned.get(currency, 0) - m.forfeited.get(currency, 0)
+            src = m if m.person is None else _source(engine, m, currency)
+            held = src.earned.get(currency, 0) - src.forfeited.get(currency, 0)
             pos = self.positions.get(m.level)
             if pos is not None and (pos + 1 == len(steps) or held < steps[pos + 1].at):
                 below = self.below
@@ -143,18 +161,18 @@ class CompiledLevels:
                 target -= 1
         if target != i:
             data = change_level(m, steps[target], at)
-            tag = f"level:{m.id}:{len(d.actions)}"
+            tag = f"level:{acct.id}:{len(d.actions)}"
             engine.engine_action(
                 d,
                 "level_changed",
-                m.community,
-                m.id,
+                acct.community,
+                acct.id,
                 SECTION,
                 dict(data),
                 tag,
                 at=at.astimezone(self.tz),
             )
-            engine.raise_event(d, "member.level_changed", m, data, tag)
+            engine.raise_event(d, "member.level_changed", acct, data, tag)
             d.touched.add((m.community, m.id))
             i = target
         if below is not None and i > 0:
@@ -178,7 +196,8 @@ class CompiledLevels:
     ) -> float | None:
         currency = self.currency
         if currency is not None:
-            return m.earned.get(currency, 0) - m.forfeited.get(currency, 0)
+            src = _source(engine, m, currency)
+            return src.earned.get(currency, 0) - src.forfeited.get(currency, 0)
         pb = engine.playbook
         c = EvalContext(
             self.idle(),
@@ -191,6 +210,8 @@ class CompiledLevels:
             pb.timezone,
             pb.env,
         )
+        if pb.env.person_currencies or pb.env.person_badges or pb.env.person_levels:
+            c.persons = engine.state
         try:
             value = self.fn(c)
         except Exception as err:
@@ -314,9 +335,10 @@ def _ladder(run: ActionScope) -> CompiledLevels:
 
 
 def do_set_level(run: ActionScope, action: CompiledAction) -> None:
-    """The ``set_level`` action."""
-    m = run.require_target(action)
+    """The ``set_level`` action (of the member's person, on a person-wide ladder)."""
+    acct = run.require_target(action)
     ladder = _ladder(run)
+    m = run.level_holder(acct)
     raw = run.value(action, "level")
     try:
         level = int(raw)
@@ -337,14 +359,15 @@ def do_set_level(run: ActionScope, action: CompiledAction) -> None:
         return
     data = change_level(m, step, run.at)
     run.d.touched.add((m.community, m.id))
-    run.emit(action, m.id, dict(data))
-    run.raise_event("member.level_changed", m, data, f"level:{m.id}:{len(run.d.actions)}")
+    run.emit(action, acct.id, dict(data))
+    run.raise_event("member.level_changed", acct, data, f"level:{acct.id}:{len(run.d.actions)}")
 
 
 def do_lock_level(run: ActionScope, action: CompiledAction) -> None:
-    """The ``lock_level`` action."""
-    m = run.require_target(action)
+    """The ``lock_level`` action (of the member's person, on a person-wide ladder)."""
+    acct = run.require_target(action)
     ladder = _ladder(run)
+    m = run.level_holder(acct)
     if m.level is None:
         first = ladder.steps[0]
         m.level, m.level_name = first.level, first.name
@@ -353,7 +376,7 @@ def do_lock_level(run: ActionScope, action: CompiledAction) -> None:
         return
     m.level_locked = locked
     run.d.touched.add((m.community, m.id))
-    run.emit(action, m.id, {"locked": locked, "level": m.level})
+    run.emit(action, acct.id, {"locked": locked, "level": m.level})
 
 
 # -- compiling -----------------------------------------------------------------------------
@@ -544,9 +567,18 @@ def compile_levels(compiler: CompileContext) -> CompiledLevels | None:
     grace = 0.0
     if demotion is not None and demotion.grace is not None:
         grace = demotion.grace.total_seconds()
+    person = spec.scope == "person"
+    if person and by not in compiler.spec.person_currencies():
+        compiler.problem(
+            ("levels", "by"),
+            _(
+                "a ladder with `scope: person` is measured by a currency with "
+                "`scope: person`, not {by!r}"
+            ).format(by=by),
+        )
     steps = tuple(Step(s.level, s.name, float(s.at)) for s in spec.ladder)
     return CompiledLevels(
-        steps, currency, fn, by, below, grace, windows, streaks, compiler.timezone
+        steps, currency, fn, by, below, grace, windows, streaks, compiler.timezone, person=person
     )
 
 

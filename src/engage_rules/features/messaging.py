@@ -48,11 +48,18 @@ from ..compile.feature import (
 )
 from ..compile.playbook import CompiledAction
 from ..engine.scope import ActionScope
+from ..errors import ActionError, ActionRefused
 from ..i18n import N_, _
-from ..lang.action_params import ActionSpec, EmptyTargeted, MessageParams
+from ..lang.action_params import (
+    ActionSpec,
+    EmptyTargeted,
+    MessageParams,
+    RoutedMessageParams,
+)
 from ..lang.loader import ActionCall
 from ..lang.spec import MessagingSpec
 from ..model.decision import ActionRecord, Decision
+from ..model.persons import PERSONS, account_in
 from ..model.state import MemberState, Timer, ts
 from .channel_caps import take_cap
 
@@ -169,18 +176,19 @@ def _offset(key: str, spread: int) -> timedelta:
 def deliver(
     run: ActionScope, action: CompiledAction, m: MemberState, params: dict[str, Any]
 ) -> None:
-    """Send a message addressed to ``m`` (``send`` or ``warn``) under the policy."""
+    """Send a message addressed to ``m`` (``send`` or ``warn``) under the policy, in
+    ``m``'s community (the event's, or the group a `send` names)."""
     engine = run.effects
     if not m.opted_out and (
         engine.playbook.data(MESSAGING) is None
         or action.name != "send"
         or getattr(action.params, "transactional", False)
     ):
-        run.emit(action, m.id, params)
+        _routed(run.d, run.emit(action, m.id, params, community=m.community))
         return
     ev = run.event
     record = ActionRecord(
-        None, action.name, m.id, run.rule, ev.id, run.at, params, ev.community, action.key_source
+        None, action.name, m.id, run.rule, ev.id, run.at, params, m.community, action.key_source
     )
     if m.opted_out:
         _suppressed(run.d, record, "opted_out", run.at)
@@ -200,6 +208,7 @@ def apply_policy(
     if policy is None:
         record.at = at
         d.actions.append(record)
+        _routed(d, record)
         return
     quiet = policy.quiet
     if quiet is not None:
@@ -231,6 +240,16 @@ def apply_policy(
         d.touched.add((m.community, m.id))
     record.at = at
     d.actions.append(record)
+    _routed(d, record)
+
+
+def _routed(d: Decision, record: ActionRecord) -> None:
+    """Note in ``d`` a message that names the platform it goes through (`platform:`)."""
+    if "platform" in record.params:
+        routed = d.routed
+        if not isinstance(routed, list):
+            routed = d.routed = []
+        routed.append(record)
 
 
 def _audit(
@@ -309,23 +328,52 @@ def message_params(run: ActionScope, action: CompiledAction) -> dict[str, Any]:
     return {"text": run.text(action, "text")}
 
 
+def _route(run: ActionScope, action: CompiledAction) -> tuple[str | None, str | None]:
+    """The `community:` and `platform:` a `send` or `broadcast` names (None: not given)."""
+    community = run.text(action, "community") or None
+    if community == PERSONS:
+        raise ActionError(f"`community: {PERSONS}` is not a group: it holds the persons")
+    return community, run.text(action, "platform") or None
+
+
 def do_send(run: ActionScope, action: CompiledAction) -> None:
-    """The ``send`` action (a direct message, under the messaging policy)."""
+    """The ``send`` action (a direct message, under the messaging policy); with
+    `community:`, to the member's account in that group (the same person's)."""
     m = run.require_target(action)
+    community, platform = _route(run, action)
+    if community is not None:
+        account = account_in(run.state, m, community)
+        if account is None:
+            raise ActionRefused(
+                run.playbook.say(N_("{member} has no account in {community}")).format(
+                    member=m.id, community=community
+                ),
+                "no_account",
+                {"community": community},
+            )
+        if account is not m:
+            run.d.touched.add((account.community, account.id))
+        m = account
     # Opt-out, quiet hours and caps: the messaging policy (below).  Nothing is
     # rendered for an opted-out member: the message is suppressed whatever it says.
-    deliver(run, action, m, {} if m.opted_out else message_params(run, action))
+    params = {} if m.opted_out else message_params(run, action)
+    if platform is not None:
+        params["platform"] = platform
+    deliver(run, action, m, params)
 
 
-def _channel_caps(run: ActionScope, message: str, channel: Any) -> None:
-    """Count a channel message against `max_broadcasts` / `max_per_channel`."""
+def _channel_caps(
+    run: ActionScope, message: str, channel: Any, community: str | None = None
+) -> None:
+    """Count a channel message against `max_broadcasts` / `max_per_channel` (of
+    ``community``, default the event's)."""
     policy = run.playbook.data(MESSAGING)
     if policy is None:
         return
     if message == "broadcast" and policy.broadcasts is not None:
-        take_cap(run, message, "broadcast", policy.broadcasts)
+        take_cap(run, message, "broadcast", policy.broadcasts, community)
     if channel and policy.per_channel is not None:
-        take_cap(run, message, f"#{channel}", policy.per_channel)
+        take_cap(run, message, f"#{channel}", policy.per_channel, community)
 
 
 def do_reply(run: ActionScope, action: CompiledAction) -> None:
@@ -341,13 +389,16 @@ def do_reply(run: ActionScope, action: CompiledAction) -> None:
 
 
 def do_broadcast(run: ActionScope, action: CompiledAction) -> None:
-    """The ``broadcast`` action."""
+    """The ``broadcast`` action (to the event's group, or the `community:` named)."""
+    community, platform = _route(run, action)
     params = message_params(run, action)
     channel = run.value(action, "channel")
     if channel:
         params["channel"] = str(channel)
-    _channel_caps(run, "broadcast", params.get("channel"))
-    run.emit(action, None, params)
+    if platform is not None:
+        params["platform"] = platform
+    _channel_caps(run, "broadcast", params.get("channel"), community)
+    _routed(run.d, run.emit(action, None, params, community=community))
 
 
 def do_warn(run: ActionScope, action: CompiledAction) -> None:
@@ -399,7 +450,7 @@ class MessagingFeature(BaseFeature):
             ActionDef(
                 ActionSpec(
                     "send",
-                    MessageParams,
+                    RoutedMessageParams,
                     description=N_("direct message to the member"),
                     title=N_("Send"),
                 ),
@@ -421,7 +472,7 @@ class MessagingFeature(BaseFeature):
             ActionDef(
                 ActionSpec(
                     "broadcast",
-                    MessageParams,
+                    RoutedMessageParams,
                     description=N_("community message"),
                     title=N_("Broadcast"),
                 ),

@@ -221,10 +221,12 @@ def _ledger(
     action: ActionRecord,
     reverses: int | None = None,
     plan: PointsPlan | None = None,
+    account: MemberState | None = None,
 ) -> LedgerEntry:
     """Write a ledger entry: the balance, lifetime credits and (for an award a revoke
     of the playbook may reverse) the revocable credit follow.  ``plan``: the playbook's
-    points plan, if the caller has it at hand."""
+    points plan, if the caller has it at hand.  ``account``: for an entry of a person
+    (``m``, a person-wide currency), the account where it happens (its ``origin``)."""
     ev = run.event
     ref = ev.data.get("message_id")
     if ref is not None and not isinstance(ref, str):  # (isinstance is slow on None)
@@ -245,6 +247,8 @@ def _ledger(
         None,
         action,
     )
+    if account is not None and account is not m:
+        entry.origin = (account.community, account.id)
     balances = m.balances
     balances[currency] = balances.get(currency, 0) + amount
     if amount > 0 and kind == "award":
@@ -308,25 +312,26 @@ def _period(run: ActionScope, per: str) -> str:
 
 def do_award(run: ActionScope, action: CompiledAction) -> None:
     """The ``award`` action."""
-    m = run.require_target(action)
+    acct = run.require_target(action)
     currency, amount = _amount(run, action)
+    m = run.wallet(acct, currency)  # the person, for a person-wide currency
     _room(m, currency, amount)
     reason = run.text(action, "reason", run.rule)
     cap = getattr(action.params, "cap", None)
     if cap is not None:
         key = f"{run.rule}:{currency}:{cap.per}"
         period = _period(run, cap.per)
-        slot = m.caps.get(key)
+        slot = acct.caps.get(key)  # caps count per account (per group)
         used = _cap_used(slot, period)
         most = cap.max * _plan(run).scales.get(currency, 1)  # in minor units
         amount = 0 if used is None else min(amount, max(most - used, 0))
         if amount > 0:
-            m.caps[key] = _cap_record(slot, period, (used or 0) + amount)
+            acct.caps[key] = _cap_record(slot, period, (used or 0) + amount)
     if amount <= 0:
         return
     params = {"currency": currency, "amount": shown(run, currency, amount), "reason": reason}
-    record = run.emit(action, m.id, params)
-    entry = _ledger(run, m, currency, amount, "award", reason, record)
+    record = run.emit(action, acct.id, params)
+    entry = _ledger(run, m, currency, amount, "award", reason, record, account=acct)
     ttl = _expiry(run).get(currency)
     if ttl is not None:
         add_lot(run.effects, run.d, m, currency, entry, ttl)
@@ -334,10 +339,11 @@ def do_award(run: ActionScope, action: CompiledAction) -> None:
 
 def do_spend(run: ActionScope, action: CompiledAction) -> None:
     """The ``spend`` action (refused on a short balance)."""
-    m = run.require_target(action)
+    acct = run.require_target(action)
     currency, amount = _amount(run, action)
     if amount == 0:
         return
+    m = run.wallet(acct, currency)  # the person, for a person-wide currency
     balance = m.balances.get(currency, 0)
     if balance < amount:
         raise ActionRefused(
@@ -351,44 +357,50 @@ def do_spend(run: ActionScope, action: CompiledAction) -> None:
         )
     reason = run.text(action, "reason", run.rule)
     params = {"currency": currency, "amount": shown(run, currency, amount), "reason": reason}
-    record = run.emit(action, m.id, params)
-    _ledger(run, m, currency, -amount, "spend", reason, record)
+    record = run.emit(action, acct.id, params)
+    _ledger(run, m, currency, -amount, "spend", reason, record, account=acct)
     if currency in _expiry(run):
         debit_lots(m, currency, amount)
 
 
 def do_revoke(run: ActionScope, action: CompiledAction) -> None:
-    """The ``revoke`` action: reverse the ledger entries of an event."""
-    m = run.require_target(action)
+    """The ``revoke`` action: reverse the ledger entries of an event (of the member's
+    group currencies, and of its person's person-wide ones)."""
+    acct = run.require_target(action)
     target = run.text(action, "event")
     only_rule = getattr(action.params, "rule", None)
     default = run.playbook.say(N_("revoked: {event}")).format(event=target)
     reason = run.text(action, "reason", default)
-    credits = m.revocable
-    if not target or not credits:
+    holders = [acct]
+    if acct.person is not None and run.env.person_currencies:
+        holders.append(run.wallet(acct, next(iter(run.env.person_currencies))))
+    if not target or not any(h.revocable for h in holders):
         return
     plan = _plan(run)
     horizon = _horizon(run, plan)
     originals = [
-        c
-        for c in credits
+        (h, c)
+        for h in holders
+        for c in h.revocable
         if (c[C_CAUSE] == target or c[C_REF] == target)
         and c[C_AT] >= horizon
         and (only_rule is None or c[C_RULE] == only_rule)
     ]
     if not originals:
         return
-    record = run.emit(action, m.id, {})
+    record = run.emit(action, acct.id, {})
     reversed_: list[dict[str, Any]] = []
     expiring = plan.expiry
-    for orig in originals:
+    for m, orig in originals:
         # Balances never go below zero: reverse what is left of the credit (its amount
         # less what of it has expired already).
         seq, currency = orig[C_SEQ], orig[C_CURRENCY]
         amount = min(orig[C_AMOUNT], m.balances.get(currency, 0))
         if amount <= 0:
             continue
-        entry = _ledger(run, m, currency, -amount, "revoke", reason, record, reverses=seq)
+        entry = _ledger(
+            run, m, currency, -amount, "revoke", reason, record, reverses=seq, account=acct
+        )
         entry.original = orig
         m.revocable.remove(orig)
         lots = currency in expiring
@@ -526,7 +538,7 @@ def specialise(action: CompiledAction, tz: ZoneInfo) -> Executor | None:
     consts = action.consts
     if action.values or consts.get("to") is not None or "lots" in consts:
         return None
-    if "minor" in consts:  # a currency with decimals: amounts are shown in units
+    if "minor" in consts or "person" in consts:  # (units; a person's balance)
         return None
     amount = consts.get("amount")
     if type(amount) is int and 0 <= amount <= MAX_AMOUNT and "currency" in consts:
@@ -550,6 +562,8 @@ def check_amount(ctx: CompileContext, call: ActionCall, label: str, consts: dict
     currency = getattr(call.params, "currency", None) or names[0]
     if call.name == "award" and currency in ctx.spec.currency_expiry():
         consts["lots"] = True
+    if currency in ctx.spec.person_currencies():
+        consts["person"] = True  # held by the member's person: the general executor
     scale = ctx.spec.currency_scales().get(currency)
     if scale is not None:
         consts["minor"] = True

@@ -35,6 +35,7 @@ from ..i18n import _
 from ..lang.spec import CronTrigger
 from ..model.decision import Decision, RuleFailure
 from ..model.events import Event, internal_event, member_ref
+from ..model.persons import PERSONS
 from ..model.state import CommunityState, MemberState, Timer, ts
 
 if TYPE_CHECKING:
@@ -205,6 +206,8 @@ def start(engine: Effects) -> list[Decision]:
         return []
     out = []
     for name in sorted(engine.state.communities):
+        if name == PERSONS:  # persons are not a group: no schedule runs for them
+            continue
         d = Decision(cause=f"schedules:arm:{name}:{clock.isoformat()}", at=clock)
         arm_community(engine, d, engine.state.communities[name], clock)
         if d.timers_added:
@@ -224,6 +227,8 @@ def resume(engine: Effects, now: datetime) -> tuple[list[Decision], Callable[[],
     out: list[Decision] = []
     plans: list[tuple[CommunityState, CompiledSchedule, list[datetime]]] = []
     for name in sorted(engine.state.communities):
+        if name == PERSONS:
+            continue
         community = engine.state.communities[name]
         for sched in _schedules(engine):
             book = _book(community, sched.rule)

@@ -65,7 +65,7 @@ def do_shadow(run: ActionScope, action: CompiledAction) -> None:
         amount = params.get("points", params.get("amount", 0))
         currency = params.get("currency") or run.default_currency
         m = run.state.community(run.event.community).find(member or "")
-        balance = m.balances.get(currency, 0) if m is not None else 0
+        balance = run.wallet(m, currency).balances.get(currency, 0) if m is not None else 0
         scale = run.env.scales.get(currency)  # balances hold minor units (currencies.py)
         if scale is not None and not isinstance(amount, bool):
             try:

@@ -203,7 +203,8 @@ def do_redeem(run: ActionScope, action: CompiledAction) -> None:
     rec: dict[str, Any] = shop.get(item.id) or {"sold": 0, "by": {}}
     sold = int(rec["sold"])
     bought = int(rec["by"].get(m.id, 0))
-    balance = m.balances.get(item.currency, 0)
+    wallet = run.wallet(m, item.currency)  # the person, for a person-wide currency
+    balance = wallet.balances.get(item.currency, 0)
     details: dict[str, Any] = {
         "item": item.id,
         "name": item.name,
@@ -239,7 +240,7 @@ def do_redeem(run: ActionScope, action: CompiledAction) -> None:
         params["code"] = code
     record = run.emit(action, m.id, params)
     if item.price > 0:
-        debit(run, m, item.currency, item.price, reason, record, item.expiring)
+        debit(run, wallet, item.currency, item.price, reason, record, item.expiring, m)
     rec["sold"] = sold + 1
     rec["by"][m.id] = bought + 1
     community.data.setdefault(DATA_KEY, {})[item.id] = rec

@@ -250,6 +250,27 @@ class MessageParams(Targeted):
         return self
 
 
+class RoutedMessageParams(MessageParams):
+    """Parameters of `send` and `broadcast`: a message, and where it goes."""
+
+    community: Templated | None = Field(
+        default=None,
+        title=N_("Community"),
+        description=N_(
+            "The group (community) to send to (templated): for `send`, the member's account "
+            "there, an account of the same person (docs/reference.md §4.3)"
+        ),
+    )
+    platform: Templated | None = Field(
+        default=None,
+        title=N_("Platform"),
+        description=N_(
+            "The platform (adapter) to deliver through (templated; default: the event's, "
+            "else the group's)"
+        ),
+    )
+
+
 class EmitParams(Params):
     """Parameters of `emit`: an event type and its data."""
 
@@ -401,6 +422,42 @@ class RedeemParams(Targeted):
         default=None,
         title=N_("Reason"),
         description=N_('Why, as written in the ledger (default: "shop: " and the item\'s name)'),
+    )
+
+
+class BindCodeParams(Targeted):
+    """Parameters of `bind_code`: issue a one-time code that links another account."""
+
+    expires: Duration = Field(
+        default=timedelta(minutes=10),
+        title=N_("Expires"),
+        description=N_("How long the code is valid (default 10m, 10s to 30d)"),
+    )
+    length: int = Field(
+        default=6, ge=4, le=16, title=N_("Length"), description=N_("Characters of the code (4-16)")
+    )
+    secret: Templated | None = Field(
+        default=None,
+        title=N_("Secret"),
+        description=N_(
+            "Mixed into the code (a `vars` entry kept out of the playbook's repository), so "
+            "nobody can work a code out from the events"
+        ),
+    )
+
+    @field_validator("expires")
+    @classmethod
+    def _expires(cls, v: timedelta) -> timedelta:
+        if not timedelta(seconds=10) <= v <= timedelta(days=30):
+            raise ValueError(_("`expires` must be between 10s and 30d"))
+        return v
+
+
+class BindParams(Targeted):
+    """Parameters of `bind`: redeem a bind code."""
+
+    code: Templated = Field(
+        title=N_("Code"), description=N_("The code (templated: `{{ event.data.code }}`)")
     )
 
 

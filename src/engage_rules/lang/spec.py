@@ -490,9 +490,24 @@ class BadgeSpec(Strict):
     counts: str | None = Field(
         default=None, title=N_("Counts"), description=N_("The expression tiers measure")
     )
+    scope: Literal["group", "person"] = Field(
+        default="group",
+        title=N_("Scope"),
+        description=N_(
+            "`group`: each account holds it in its group; `person`: held by the member's "
+            "person, shown in every group of the person (docs/reference.md §4.3)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _tiered(self) -> BadgeSpec:
+        if self.scope == "person" and (self.tiers is not None or self.revoke_after is not None):
+            raise ValueError(
+                _(
+                    "a badge with `scope: person` cannot have `tiers` or `revoke_after` "
+                    "(it is granted and revoked by actions)"
+                )
+            )
         if self.tiers is not None:
             if not self.tiers:
                 raise ValueError(_("`tiers` needs at least one tier"))
@@ -626,6 +641,25 @@ class CurrencySpec(Strict):
             "Decimal places of its amounts (2: 199.90); kept exactly, as whole minor units"
         ),
     )
+    scope: Literal["group", "person"] = Field(
+        default="group",
+        title=N_("Scope"),
+        description=N_(
+            "`group`: each group (community) keeps its own balance; `person`: one balance "
+            "shared by every linked account of a person, across groups and platforms"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _person_scope(self) -> CurrencySpec:
+        if self.scope == "person" and self.expires_after is not None:
+            raise ValueError(
+                _(
+                    "a currency with `scope: person` cannot have `expires_after` "
+                    "(person-wide credits do not expire)"
+                )
+            )
+        return self
 
 
 class ShopCodesSpec(Strict):
@@ -784,6 +818,22 @@ class LevelsSpec(Strict):
         title=N_("Demotion"),
         description=N_("When members move down a level (default: never)"),
     )
+    scope: Literal["group", "person"] = Field(
+        default="group",
+        title=N_("Scope"),
+        description=N_(
+            "`group`: each account has its level in its group; `person`: one level per "
+            "person, measured by a person-wide currency (docs/reference.md §4.3)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _person_scope(self) -> LevelsSpec:
+        if self.scope == "person" and self.demotion is not None:
+            raise ValueError(
+                _("levels with `scope: person` cannot have `demotion` (they only go up)")
+            )
+        return self
 
 
 def _default_currencies() -> list[str | CurrencySpec]:
@@ -1199,6 +1249,16 @@ class PlaybookSpec(Strict):
             for c in self.currencies
             if isinstance(c, CurrencySpec) and c.decimals
         }
+
+    def person_badges(self) -> frozenset[str]:
+        """The badges declared ``scope: person`` (docs/reference.md §4.3)."""
+        return frozenset(b for b, spec in self.badges.items() if spec.scope == "person")
+
+    def person_currencies(self) -> frozenset[str]:
+        """The currencies declared ``scope: person`` (docs/reference.md §4.3)."""
+        return frozenset(
+            c.name for c in self.currencies if isinstance(c, CurrencySpec) and c.scope == "person"
+        )
 
     def currency_expiry(self) -> dict[str, float]:
         """Seconds after which credits of each expiring currency expire."""

@@ -192,8 +192,11 @@ class Decision(msgspec.Struct, gc=False, eq=False):
     #: What each rule made of each event decided (an engine with tracing on; see
     #: tracing.py): JSON-ready records the store keeps for `explain`.
     traces: list[dict[str, Any]] | tuple[()] = ()
-    #: Report data only, never state or actions (features/segments.py, the daily segment
-    #: snapshot): day totals ``(community, local day, type, n)`` the store adds to its
+    #: The actions of the decision that name the platform they go through (a `send` or
+    #: `broadcast` with `platform:`, docs/reference.md §4.3), for the store's outbox.
+    routed: list[ActionRecord] | tuple[()] = ()
+    #: Report data only, never state or actions (features/segment_snapshot.py, the daily
+    #: segment snapshot): day totals ``(community, local day, type, n)`` the store adds to its
     #: ``activity_totals``, and member marks ``(community, member, mark, local day)`` it
     #: keeps the first day of in ``member_marks`` (store/records.py).
     report_totals: list[tuple[str, str, str, int]] | tuple[()] = ()

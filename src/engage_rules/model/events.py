@@ -33,6 +33,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import EventError
+from . import event_problems as says
 
 if TYPE_CHECKING:
     from .state import MemberState
@@ -78,6 +79,7 @@ CANONICAL_TYPES = (
     "redeem.requested",
     "member.opted_out",
     "member.opted_in",
+    "member.linked",
 )
 
 #: Events the engine raises itself; rules may react to them.
@@ -93,6 +95,8 @@ INTERNAL_TYPES = (
     "shop.redeemed",
     "member.silent",
     "post.reached",
+    "person.code_issued",
+    "person.linked",
 )
 
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
@@ -119,6 +123,8 @@ _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 _MemberId = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 _Type = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 _Community = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+#: The community that holds persons (model/persons.py): no event may be of it.
+RESERVED_COMMUNITY = "@persons"
 
 
 class MemberRef(msgspec.Struct, frozen=True, gc=False):
@@ -180,11 +186,11 @@ def _reason_for(err: msgspec.ValidationError) -> tuple[str, str]:
     missing = re.match(r"Object missing required field `(.+)`", text)
     if missing:
         field = f"{path}.{missing.group(1)}" if path else missing.group(1)
-        return "missing_field", f"missing required field `{field}`"
+        return "missing_field", says.MISSING_FIELD.format(field=field)
     if path == "" and text.startswith("Expected `object`"):
-        return "not_object", "an event must be a JSON object"
+        return "not_object", says.NOT_OBJECT
     if path in ("at", "member.created_at"):
-        return "bad_time", f"`{path}` must be an ISO 8601 time with an offset (Z or ±HH:MM)"
+        return "bad_time", says.BAD_TIME.format(field=path)
     return "wrong_type", f"`{path or 'event'}`: {text}"
 
 
@@ -194,7 +200,7 @@ def _check_time(value: datetime, field: str) -> float:
     if not _MIN_TS <= t < _MAX_TS:
         raise EventError(
             "time_out_of_range",
-            f"`{field}` {value.isoformat()} is outside the years 1970 through 2200 (UTC)",
+            says.TIME_OUT_OF_RANGE.format(field=field, time=value.isoformat()),
         )
     return t
 
@@ -203,7 +209,7 @@ def _finish(event: Event) -> Event:
     """Checks msgspec cannot express, and the derived fields."""
     at = event.at
     if at.tzinfo is None:
-        raise EventError("bad_time", "`at` must carry a UTC offset (Z or ±HH:MM)")
+        raise EventError("bad_time", says.AT_WITHOUT_OFFSET)
     ts = at.timestamp()
     if not _MIN_TS <= ts < _MAX_TS:
         _check_time(at, "at")
@@ -212,11 +218,15 @@ def _finish(event: Event) -> Event:
         created = member.created_at
         if created is not None:
             if created.tzinfo is None:
-                raise EventError("bad_time", "`member.created_at` must carry a UTC offset")
+                raise EventError("bad_time", says.CREATED_WITHOUT_OFFSET)
             if not _MIN_TS <= created.timestamp() < _MAX_TS:
                 _check_time(created, "member.created_at")
     if not _TYPE_RE.match(event.type):
-        raise EventError("bad_event_type", f"`type` {event.type!r} is not a dotted lower-case name")
+        raise EventError("bad_event_type", says.BAD_EVENT_TYPE.format(type=repr(event.type)))
+    if event.community == RESERVED_COMMUNITY:
+        raise EventError(
+            "wrong_type", says.RESERVED_COMMUNITY.format(community=repr(RESERVED_COMMUNITY))
+        )
     event.internal = False
     event.depth = 0
     event.ts = ts
@@ -232,10 +242,7 @@ _DIGITS_SHOWN = 40
 
 
 def _too_deep() -> EventError:
-    return EventError(
-        "too_deep",
-        f"the event nests objects and arrays more than {MAX_EVENT_DEPTH} levels deep",
-    )
+    return EventError("too_deep", says.TOO_DEEP.format(depth=MAX_EVENT_DEPTH))
 
 
 def _out_of_range(path: str, value: object) -> EventError:
@@ -245,10 +252,9 @@ def _out_of_range(path: str, value: object) -> EventError:
         if len(text) > _DIGITS_SHOWN:
             text = text[:_DIGITS_SHOWN] + "..."
         return EventError(
-            "number_out_of_range",
-            f"`{path}` {text} is outside the signed 64-bit integer range",
+            "number_out_of_range", says.INTEGER_OUT_OF_RANGE.format(path=path, number=text)
         )
-    return EventError("number_out_of_range", f"`{path}` {value!r} is not a finite number")
+    return EventError("number_out_of_range", says.NOT_FINITE.format(path=path, value=repr(value)))
 
 
 def _check_data(value: Any, path: str, depth: int) -> None:
@@ -280,7 +286,7 @@ def _json_copy(value: Any, path: str, depth: int) -> Any:
             try:
                 value.encode()
             except UnicodeEncodeError:
-                raise EventError("bad_json", f"`{path}`: invalid text (a lone surrogate)") from None
+                raise EventError("bad_json", says.LONE_SURROGATE.format(path=path)) from None
         return value
     if isinstance(value, int):
         if not MIN_INT <= value <= MAX_INT:
@@ -298,14 +304,14 @@ def _json_copy(value: Any, path: str, depth: int) -> Any:
             for k, v in value.items():
                 if not isinstance(k, str):
                     raise EventError(
-                        "wrong_type", f"`{path}`: object keys must be strings, got {k!r:.40}"
+                        "wrong_type", says.KEY_NOT_TEXT.format(path=path, key=f"{k!r:.40}")
                     )
                 out[_json_copy(k, f"{path}.<key>", depth + 1)] = _json_copy(
                     v, f"{path}.{k}", depth + 1
                 )
             return out
         return [_json_copy(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
-    raise EventError("wrong_type", f"`{path}`: a {type(value).__name__} is not a JSON value")
+    raise EventError("wrong_type", says.NOT_JSON_VALUE.format(path=path, kind=type(value).__name__))
 
 
 def parse_event(line: bytes | str) -> Event:
@@ -316,11 +322,11 @@ def parse_event(line: bytes | str) -> Event:
         try:
             raw = line.encode()
         except UnicodeEncodeError as err:
-            raise EventError("bad_json", f"invalid text: {err.reason}") from None
+            raise EventError("bad_json", says.INVALID_TEXT.format(reason=err.reason)) from None
     else:
         raw = line
     if len(raw) > MAX_EVENT_BYTES:
-        raise EventError("oversized", f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
+        raise EventError("oversized", says.OVERSIZED.format(size=len(raw), limit=MAX_EVENT_BYTES))
     try:
         event = _DECODER.decode(raw)
     except RecursionError:  # nested hundreds of levels deep
@@ -334,7 +340,7 @@ def parse_event(line: bytes | str) -> Event:
     except msgspec.DecodeError as err:
         if raw[:3] == _BOM and raw[3:6] != _BOM:  # checked here, off the hot path
             return parse_event(raw[3:])
-        raise EventError("bad_json", f"invalid JSON: {err}") from None
+        raise EventError("bad_json", says.INVALID_JSON.format(error=err)) from None
     return _finish(event)
 
 
@@ -346,10 +352,8 @@ def _decode_any(raw: bytes) -> Any:
         raise _too_deep() from None
     except msgspec.DecodeError as bad:
         if "Number out of range" in str(bad):  # e.g. 1e400: no finite float
-            raise EventError(
-                "number_out_of_range", "a number is too large for a float (such as 1e400)"
-            ) from None
-        raise EventError("bad_json", f"invalid JSON: {bad}") from None
+            raise EventError("number_out_of_range", says.FLOAT_TOO_LARGE) from None
+        raise EventError("bad_json", says.INVALID_JSON.format(error=bad)) from None
 
 
 def _nested_wire_fields() -> list[tuple[Any, ...]]:
@@ -399,7 +403,7 @@ def _parse_nested(raw: bytes) -> Event:
         reason, message = _reason_for(err)
         raise EventError(reason, message) from None
     except msgspec.DecodeError as err:
-        raise EventError("bad_json", f"invalid JSON: {err}") from None
+        raise EventError("bad_json", says.INVALID_JSON.format(error=err)) from None
     data = wire.data
     if not _within(data, 2):
         _check_data(data, "data", 2)
@@ -421,9 +425,9 @@ def event_from_obj(obj: Any) -> Event:
     """Validate a decoded JSON value (dicts, lists, strings...) as an event, with the bounds
     :func:`parse_event` applies (nesting, integer width, finite numbers, time window)."""
     if not isinstance(obj, dict):
-        raise EventError("not_object", "an event must be a JSON object")
+        raise EventError("not_object", says.NOT_OBJECT)
     if "at" in obj and not isinstance(obj["at"], str):
-        raise EventError("bad_time", "`at` must be an ISO 8601 string with an offset")
+        raise EventError("bad_time", says.AT_NOT_TEXT)
     # Fields outside the envelope are ignored, as parse_event ignores them.
     wire = {k: _json_copy(v, k, 2) for k, v in obj.items() if k in _WIRE_FIELDS}
     data = wire.get("data")

@@ -96,6 +96,10 @@ class LedgerEntry(msgspec.Struct, gc=False, eq=False):
     #: For a revoke, while it is in memory: the revocable credit it reversed (a
     #: ``MemberState.revocable`` item), for leaderboards.  Never stored.
     original: Any = None
+    #: For an entry of a person-wide currency (docs/reference.md §4.3): the account
+    #: where it happened, ``(community, member)`` — the person's ledger is kept under
+    #: the person, each entry recording its group.  None for a group currency's entry.
+    origin: tuple[str, str] | None = None
 
     def _fields(self) -> tuple[Any, ...]:
         """What entries compare by (not ``action`` and ``original``)."""
@@ -112,6 +116,7 @@ class LedgerEntry(msgspec.Struct, gc=False, eq=False):
             self.ref,
             self.reverses,
             self.reversed_by,
+            self.origin,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -149,6 +154,8 @@ class LedgerEntry(msgspec.Struct, gc=False, eq=False):
             out["reverses"] = self.reverses
         if self.reversed_by is not None:
             out["reversed_by"] = self.reversed_by
+        if self.origin is not None:
+            out["community"], out["member"] = self.origin
         return out
 
     @classmethod
@@ -166,11 +173,12 @@ class LedgerEntry(msgspec.Struct, gc=False, eq=False):
             ref=d.get("ref"),
             reverses=d.get("reverses"),
             reversed_by=d.get("reversed_by"),
+            origin=(d["community"], d["member"]) if "community" in d else None,
         )
 
 
 #: The fields :class:`LedgerEntry` compares by and shows, in order.
-_LEDGER_FIELDS = LedgerEntry.__struct_fields__[:12]
+_LEDGER_FIELDS = (*LedgerEntry.__struct_fields__[:12], "origin")
 
 
 @dataclass(slots=True)
@@ -259,6 +267,12 @@ class MemberState:
     #: What the member bought (``purchase`` events): ``{"count": N, "last": epoch s,
     #: "totals": {currency: exact decimal text}}`` (member.total_spent, RFM segments).
     spending: dict[str, Any] = field(default_factory=dict)
+    #: For an account: the person it is linked to (docs/reference.md §4.3), or None (an
+    #: unlinked member is its own person).  For a person (a member of the community
+    #: ``model.persons.PERSONS``): the person it was merged into, or None.
+    person: str | None = None
+    #: For a person: its accounts, ``[community, member]`` pairs in the order linked.
+    accounts: list[list[str]] = field(default_factory=list)
 
     # -- purchases ----------------------------------------------------------------------
     def record_purchase(self, amount: Decimal | None, currency: str, at: float) -> None:
@@ -473,6 +487,8 @@ class MemberState:
             "silence": self.silence,
             "spending": self.spending,
             "variants": self.variants,
+            **({"person": self.person} if self.person is not None else {}),
+            **({"accounts": self.accounts} if self.accounts else {}),
         }
 
     @classmethod
@@ -518,13 +534,15 @@ class MemberState:
             silence=dict(d.get("silence", {})),
             spending=dict(d.get("spending", {})),
             variants=dict(d.get("variants", {})),
+            person=d.get("person"),
+            accounts=[list(a) for a in d.get("accounts", [])],
         )
 
     def snapshot(self, now: datetime | None) -> dict[str, Any]:
         """The member as docs/reference.md §6 shows it in a state snapshot (``variants``
         only for a member exposed to an experiment)."""
         at = now or EPOCH
-        out = {
+        out: dict[str, Any] = {
             "balances": dict(self.balances),
             "level": self.level,
             "level_name": self.level_name,
@@ -541,6 +559,10 @@ class MemberState:
         }
         if self.variants:
             out["variants"] = dict(self.variants)
+        if self.person is not None:
+            out["person"] = self.person
+        if self.accounts:
+            out["accounts"] = [list(a) for a in self.accounts]
         return out
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..adapters.base import Adapter
+from ..i18n import N_
 from .hookspecs import RegisterAdapter, hookimpl
 
 AdapterFactory = Callable[[Mapping[str, Any]], Adapter]
@@ -38,12 +39,14 @@ def _webhook(settings: Mapping[str, Any]) -> Adapter:
 @hookimpl
 def register_adapters(register: RegisterAdapter) -> None:
     """Register ``console``, ``jsonl`` and ``webhook``."""
-    register("console", _console, "prints every action as one JSON line on stdout")
+    register("console", _console, N_("prints every action as one JSON line on stdout"))
     register(
-        "jsonl", _jsonl, "reads events from a JSON-lines file or stdin; appends actions to a file"
+        "jsonl",
+        _jsonl,
+        N_("reads events from a JSON-lines file or stdin; appends actions to a file"),
     )
     register(
         "webhook",
         _webhook,
-        "receives signed events over HTTP (HMAC-SHA256); POSTs signed actions to a URL",
+        N_("receives signed events over HTTP (HMAC-SHA256); POSTs signed actions to a URL"),
     )

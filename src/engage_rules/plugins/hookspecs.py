@@ -58,7 +58,10 @@ class RegisterAdapter(Protocol):
     """``register(name, factory, description='')`` of ``register_adapters``."""
 
     def __call__(
-        self, name: str, factory: Callable[[Mapping[str, Any]], Adapter], description: str = ""
+        self,
+        name: str,
+        factory: Callable[[Mapping[str, Any]], Adapter],
+        description: str | Callable[[], str] = "",
     ) -> None: ...
 
 
@@ -85,7 +88,7 @@ class RegisterFunction(Protocol):
 class RegisterEventType(Protocol):
     """``register(name, description)`` of ``register_event_types``."""
 
-    def __call__(self, name: str, description: str) -> None: ...
+    def __call__(self, name: str, description: str | Callable[[], str]) -> None: ...
 
 
 class RegisterStore(Protocol):
@@ -141,7 +144,9 @@ def register_adapters(register: RegisterAdapter) -> None:
     events, pure), ``deliver`` (one action → the platform, I/O only), ``capabilities``
     and ``close``.  Every HTTP adapter takes a ``base_url`` setting so that tests run
     against a local server; :class:`engage_rules.testing.AdapterContract` is the suite
-    an adapter must pass.
+    an adapter must pass.  ``description`` (what ``engage-rules plugins -v`` shows) is a
+    text, or a function returning it in the language of the moment (a plugin translates
+    it with its own catalog, ``plugin_api.translator``).
     """
 
 
@@ -183,6 +188,8 @@ def register_event_types(register: RegisterEventType) -> None:
     registered type is listed by ``engage-rules plugins`` and is known to the loader,
     which warns about a rule's ``on:`` naming a type nobody registers and suggests the
     closest registered one (``on: mesage.posted`` → did you mean ``message.posted``?).
+    ``description`` is a text or a function returning it in the language of the moment,
+    as for :func:`register_adapters`.
     """
 
 

@@ -195,7 +195,10 @@ class _Collector:
         return PluginError(f"plugin {self.plugin!r}: {message}")
 
     def adapter(
-        self, name: str, factory: Callable[[Mapping[str, Any]], Adapter], description: str = ""
+        self,
+        name: str,
+        factory: Callable[[Mapping[str, Any]], Adapter],
+        description: str | Callable[[], str] = "",
     ) -> None:
         if not isinstance(name, str) or not _NAME.match(name):
             raise self._fail(f"adapter name {name!r} must be a lower-case word")
@@ -289,7 +292,7 @@ class _Collector:
         self._claim("functions", spec.name)
         self.reg.functions[spec.name] = spec
 
-    def event_type(self, name: str, description: str) -> None:
+    def event_type(self, name: str, description: str | Callable[[], str]) -> None:
         if not isinstance(name, str) or not _EVENT_TYPE.match(name):
             raise self._fail(f"event type {name!r} is not a dotted lower-case name")
         self._claim("event_types", name)

@@ -51,11 +51,17 @@ class AdapterEntry:
 
     name: str
     factory: Callable[[Mapping[str, Any]], Adapter]
-    description: str
+    #: What the adapter connects: a text (translated with engage_rules' catalog when it
+    #: has the text), or a function returning it in the current language (a plugin's own).
+    description: str | Callable[[], str]
     plugin: str
 
     def __call__(self, settings: Mapping[str, Any]) -> Adapter:
         return self.factory(settings)
+
+    def description_text(self) -> str:
+        """The description in the current language."""
+        return _in_current_language(self.description)
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,23 @@ class EventTypeEntry:
     """A registered event type."""
 
     name: str
-    description: str
+    #: What happened, as :attr:`AdapterEntry.description`: a text or a function.
+    description: str | Callable[[], str]
     plugin: str
+
+    def description_text(self) -> str:
+        """The description in the current language."""
+        return _in_current_language(self.description)
+
+
+def _in_current_language(text: str | Callable[[], str]) -> str:
+    """A registered text in the current language: a plugin's function called, a text
+    translated with engage_rules' catalog (unchanged when the catalog lacks it)."""
+    from ..i18n import _  # noqa: PLC0415 (keeps `import engage_rules.plugins` light)
+
+    if callable(text):
+        return text()
+    return _(text) if text else ""
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from .._util.durations import parse_duration
 from ..errors import ConfigError as ConfigError
 from ..errors import Problem
 from ..i18n import _
+from ..lang.setting_words import setting_error
 from ..lang.yaml_source import YamlDocument, read_yaml_file
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -361,7 +362,12 @@ def _validation_message(error: ErrorDetails, loc: _Loc) -> str:
         return _("unknown setting `{name}`").format(name=loc[-1])
     if error["type"] == "missing":
         return _("missing required setting `{name}`").format(name=loc[-1])
-    message = error["msg"].removeprefix("Value error, ")
+    message = setting_error(
+        error["type"],
+        error["msg"].removeprefix("Value error, "),
+        error.get("ctx") or {},
+        error.get("input"),
+    )
     where = ".".join(str(x) for x in loc)
     return f"{where}: {message}" if where else message
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from ..i18n import _
+from ..model.event_problems import in_words
 from ..model.events import EventError, parse_event
 from .config import JsonlSource
 from .intake import Intake, Outcome
@@ -112,7 +113,7 @@ class JsonlReader:
             self.quarantined[reason] += 1
         log.warning(
             _("jsonl source: line %(line)d quarantined: %(reason)s: %(message)s"),
-            {"line": line_no, "reason": reason, "message": message},
+            {"line": line_no, "reason": reason, "message": in_words(message)},
         )
 
     def _outcome_of(self, line_no: int) -> Callable[[Future[Outcome]], None]:

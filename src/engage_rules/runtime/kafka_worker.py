@@ -32,7 +32,9 @@ from typing import Any
 
 from ..compile.compiler import load
 from ..compile.playbook import CompiledPlaybook
-from ..errors import FencedError
+from ..errors import FencedError, SetupError
+from ..features.persons import uses_persons
+from ..i18n import _
 from ..model.events import Event, EventError, parse_event
 from ..plugins.registry import Registry
 from ..store.postgres import PostgreSQLStore
@@ -96,6 +98,19 @@ class Worker:
         kafka_section(config)
         postgresql_store(config)
         playbook = load(config.playbook_path(), registry=registry)
+        if uses_persons(playbook):
+            raise SetupError(
+                [
+                    _(
+                        "the playbook {name} uses persons (a currency, badge or ladder with "
+                        "`scope: person`, or `bind_code`/`bind`): person-wide state crosses "
+                        "communities, and the "
+                        "Kafka worker decides each community's partition on its own; run it "
+                        "with `engage-rules run` (one process) instead (docs/scaling.md, "
+                        '"Persons")'
+                    ).format(name=playbook.name)
+                ]
+            )
         store = open_postgresql(config.store, worker=True)
         try:
             return cls(config, playbook, store)

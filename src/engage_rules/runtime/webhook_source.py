@@ -76,6 +76,7 @@ from ..adapters.signing import (
     verify,
 )
 from ..i18n import _
+from ..model.event_problems import in_words
 from ..model.events import Event, EventError, parse_event
 from .config import WebhookSource
 from .intake import Intake, IntakeFull, Outcome
@@ -307,7 +308,7 @@ class WebhookServer:
             self.count("quarantined")
             log.warning(
                 _("webhook: quarantined delivery %(delivery)s: %(reason)s: %(message)s"),
-                {"delivery": delivery, "reason": err.reason, "message": err.message},
+                {"delivery": delivery, "reason": err.reason, "message": in_words(err.message)},
             )
             return 400, {"status": "quarantined", "reason": err.reason, "message": err.message}
         # A legacy signature does not cover the delivery id: the request is known by its
@@ -332,7 +333,11 @@ class WebhookServer:
         if outcome.status == "quarantined":
             log.warning(
                 _("webhook: quarantined delivery %(delivery)s: %(reason)s: %(message)s"),
-                {"delivery": delivery, "reason": outcome.reason, "message": outcome.message},
+                {
+                    "delivery": delivery,
+                    "reason": outcome.reason,
+                    "message": in_words(outcome.message or ""),
+                },
             )
             return 422, {
                 "status": "quarantined",

@@ -344,9 +344,7 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
                 members.add((community, member))
         if d.actions:
             b.actions.extend(d.actions)
-            event = d.event
-            if event is not None and event.platform is not None:
-                _collect_platforms(d.actions, event.platform, b.platforms)
+            _collect_platforms(d, b.platforms)
         if d.timers_added:
             for t in d.timers_added:
                 timers[t.id] = t
@@ -366,12 +364,16 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
     return b
 
 
-def _collect_platforms(
-    actions: list[ActionRecord], platform: str, platforms: dict[str, str]
-) -> None:
-    """Note the platform of the event that caused ``actions`` (the first one noted wins)."""
-    for a in actions:
-        platforms.setdefault(a.key, platform)
+def _collect_platforms(d: Decision, platforms: dict[str, str]) -> None:
+    """Note the platform of each action of ``d``: the one it names (``Decision.routed``),
+    else that of the event that caused it (the first one noted wins)."""
+    for a in d.routed:
+        platforms.setdefault(a.key, a.params["platform"])
+    event = d.event
+    if event is not None and event.platform is not None:
+        platform = event.platform
+        for a in d.actions:
+            platforms.setdefault(a.key, platform)
 
 
 def rule_error_from_json(d: dict[str, Any]) -> RuleFailure:

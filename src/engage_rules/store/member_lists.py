@@ -23,12 +23,14 @@ The definitions (with :mod:`.reports`'s *belongs* and *active*):
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from ..model.persons import PERSONS
 from ..model.state import LedgerEntry
 from .records import zone
 from .reports import ActivityRow, MemberRow, ReportQuery, _member_days, local_day, member_rows
@@ -187,7 +189,15 @@ class StoreMemberLists:
             if (m := cs.peek(mid)) is not None
         }
         community = query.report.community
-        awards = self.store.ledgers(community) if query.kind == "top" else ()
+        awards: Iterable[tuple[str, str, LedgerEntry]] = ()
+        if query.kind == "top":  # a person's awards count for the account of each
+            own = self.store.ledgers(community)
+            listed = community is not None and PERSONS in state.communities  # (else in own)
+            persons = self.store.ledgers(PERSONS) if listed else iter(())
+            awards = (
+                (*e.origin, e) if e.origin is not None else (c, m, e)
+                for c, m, e in itertools.chain(own, persons)
+            )
         return list_members(query, member_rows(state), self.store.activity(), names, awards)
 
 

@@ -37,6 +37,7 @@ import orjson
 
 from ..errors import StoreError
 from ..model.decision import ActionRecord, Decision, RuleFailure
+from ..model.persons import PERSONS
 from ..model.state import LedgerEntry, MemberState, State, Timer, ts
 from .base import (
     OutboxItem,
@@ -66,6 +67,7 @@ from .reports import (
     ReportQuery,
     member_rows,
     newest_day,
+    points_entries,
     tally_actions,
     tally_audit,
     tally_daily_active,
@@ -191,6 +193,19 @@ class MemoryStore:
                 horizon = at
         self._horizon = horizon
 
+    def _note_platforms(self, d: Decision, start: int) -> None:
+        """Note the platform of each action of ``d`` (to be outbox items ``start``...):
+        the one it names (``Decision.routed``), else its event's."""
+        event = d.event
+        if event is not None and event.platform is not None:
+            for i in range(start, start + len(d.actions)):
+                self._platforms[i] = event.platform
+        if d.routed:
+            routed = {id(a) for a in d.routed}
+            for i, a in enumerate(d.actions, start):
+                if id(a) in routed:
+                    self._platforms[i] = a.params["platform"]
+
     def commit(self, decisions: Sequence[Decision], state: State) -> None:
         if not decisions and not state.cursors_moved:
             return
@@ -212,11 +227,7 @@ class MemoryStore:
                 processed.add(cause)
                 added.append(cause)
             if d.actions and keep_actions:
-                event = d.event
-                if event is not None and event.platform is not None:
-                    start = len(records)
-                    for i in range(start, start + len(d.actions)):
-                        self._platforms[i] = event.platform
+                self._note_platforms(d, len(records))
                 records.extend(d.actions)
             if d.errors:
                 self._log(self._errors, d.errors)
@@ -490,7 +501,7 @@ class MemoryStore:
     # -- report aggregates (reports.py: the reference implementation) ------------------
     # A report reads history: without ``keep_history`` each of these raises StoreError.
     def report_communities(self) -> list[str]:
-        names = set(self.open().communities)
+        names = set(self.open().communities) - {PERSONS}  # (persons are not a group)
         names.update(row[0] for row in self._activity_rows())
         return sorted(names)
 
@@ -524,7 +535,7 @@ class MemoryStore:
         return tally_audit(query, self._audit)
 
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
-        return tally_points(query, ((c, e) for c, _, e in self.ledgers(query.community)))
+        return tally_points(query, points_entries(self.ledgers, query))
 
     def keep_traces(self, seconds: float | None) -> None:
         self._trace_retention = seconds

@@ -39,10 +39,16 @@ WITH top AS (
     ORDER BY events DESC, days DESC, community, member
     LIMIT %(limit)s
 ), awards AS (
-    SELECT l.community, l.member, sum(abs(l.amount)) AS points
-    FROM ledger AS l JOIN top ON top.community = l.community AND top.member = l.member
-    WHERE l.kind = 'award' AND {in_period}
-    GROUP BY l.community, l.member
+    SELECT community, member, sum(points) AS points FROM (
+        SELECT l.community, l.member, abs(l.amount) AS points
+        FROM ledger AS l JOIN top ON top.community = l.community AND top.member = l.member
+        WHERE l.kind = 'award' AND {in_period}
+        UNION ALL  -- a person's awards, to the account where each happened (reference §4.3)
+        SELECT l.json::jsonb ->> 'community', l.json::jsonb ->> 'member', abs(l.amount)
+        FROM ledger AS l
+        WHERE l.community = '@persons' AND l.kind = 'award' AND {in_period}
+    ) AS a
+    GROUP BY community, member
 )
 SELECT top.community, top.member, m.json::json ->> 'name', top.last, top.events, top.days,
     coalesce(awards.points, 0)

@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 import psycopg
 
+from ..model.persons import PERSONS
 from .records import zone
 from .report_breakdowns import BreakdownTally, tally_breakdowns
 from .reports import (
@@ -57,7 +59,7 @@ WITH act AS (
 ), state AS (
     SELECT community, id AS member,
         DATE '1970-01-01' + CAST({joined_day} AS INTEGER) AS joined, status = 'left' AS left_now
-    FROM members{where}
+    FROM (SELECT * FROM members WHERE community <> '@persons') AS members{where}
 ), joined AS (
     SELECT coalesce(a.community, s.community) AS community,
         coalesce(a.member, s.member) AS member, a.first, a.last_leave,
@@ -189,6 +191,7 @@ class PostgresReports:
                 "SELECT name FROM communities UNION SELECT community FROM members "
                 "UNION SELECT community FROM activity ORDER BY 1"
             )
+            if name != PERSONS  # (persons are not a group: docs/reference.md §4.3)
         ]
 
     def clock(self) -> datetime | None:
@@ -383,7 +386,13 @@ class PostgresReports:
     def points(self, q: ReportQuery) -> dict[tuple[str, str], int]:
         """:meth:`~.reports.ReportSource.report_points` in SQL."""
         days = LocalDays(zone(q.timezone), q.start, q.end)
-        where = _where(q, days.in_period("ts"))
+        # A person's entry counts in the group where it happened (docs/reference.md §4.3).
+        where = _where(replace(q, community=None), days.in_period("ts"))
+        if q.community is not None:
+            where += (
+                " AND (community = %(community)s OR (community = '@persons' "
+                "AND (json::jsonb ->> 'community') = %(community)s))"
+            )
         return {
             (currency, kind): int(total)
             for currency, kind, total in self._rows(

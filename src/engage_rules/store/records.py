@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .._util.periods import QUARTER_HOUR
 from ..model.decision import Decision
+from ..model.event_problems import BEYOND_DEDUP_WINDOW as BEYOND_DEDUP
 
 if TYPE_CHECKING:
     from ..compile.playbook import CompiledPlaybook
@@ -69,11 +70,7 @@ def beyond_horizon(event_ts: float, horizon: float | None) -> bool:
 
 def dedup_message(event_id: str, event_at: str, horizon: float) -> str:
     """The quarantine message of an event dated before the dedup horizon."""
-    return (
-        f"event {event_id!r} is dated {event_at}, before {from_epoch(horizon)}: the store "
-        "no longer remembers the ids of events that old (its dedup window), so it cannot "
-        "tell whether this one was processed; it is not processed again"
-    )
+    return BEYOND_DEDUP.format(id=repr(event_id), at=event_at, horizon=from_epoch(horizon))
 
 
 def from_epoch(ts: float) -> str:

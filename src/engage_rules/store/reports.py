@@ -20,14 +20,16 @@ with an event of an activity type that day.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from ..model.decision import ActionRecord
+from ..model.persons import PERSONS
 from ..model.state import LedgerEntry, State
 from .records import (
     EXPOSURE_PREFIX,
@@ -572,10 +574,24 @@ def tally_points(
     tz = zone(q.timezone)
     out: Counter[tuple[str, str]] = Counter()
     for community, e in entries:
+        if e.origin is not None:  # a person's entry: in the group where it happened
+            community = e.origin[0]
         day = local_day(e.at, tz)
         if day is not None and q.start <= day <= q.end and q.wants(community):
             out[(e.currency, e.kind)] += abs(e.amount)
     return dict(out)
+
+
+def points_entries(
+    ledgers: Callable[[str | None], Iterator[tuple[str, str, LedgerEntry]]], query: ReportQuery
+) -> Iterator[tuple[str, LedgerEntry]]:
+    """(community, entry) of every ledger entry a report of ``query.community`` counts:
+    ``ledgers(community)`` lists a store's entries (:meth:`Store.ledgers`); a person's
+    entries count in the group where they happened (docs/reference.md §4.3)."""
+    persons = ledgers(PERSONS) if query.community is not None else iter(())
+    for name, _, e in itertools.chain(ledgers(query.community), persons):
+        if query.wants(e.origin[0] if e.origin is not None else name):
+            yield name, e
 
 
 def newest_day(
@@ -593,6 +609,8 @@ def newest_day(
 def member_rows(state: State) -> Iterator[MemberRow]:
     """What a report needs of every member of ``state``."""
     for name, cs in state.communities.items():
+        if name == PERSONS:  # persons are not members of a group (docs/reference.md §4.3)
+            continue
         for mid in cs.member_ids():  # stored members too, read one at a time
             m = cs.peek(mid)
             if m is not None:
@@ -620,7 +638,7 @@ class StoreReports:
 
     def report_communities(self) -> list[str]:
         state, activity = self._read()
-        return sorted(set(state.communities) | {row[0] for row in activity})
+        return sorted((set(state.communities) - {PERSONS}) | {row[0] for row in activity})
 
     def report_newest_day(self, timezone: str, community: str | None) -> date | None:
         state, activity = self._read()
@@ -655,10 +673,7 @@ class StoreReports:
         return tally_breakdowns(query, totals_of_activity(self._read()[1]))
 
     def report_points(self, query: ReportQuery) -> dict[tuple[str, str], int]:
-        entries = (
-            (name, e) for name, _, e in self.store.ledgers(query.community) if query.wants(name)
-        )
-        return tally_points(query, entries)
+        return tally_points(query, points_entries(self.store.ledgers, query))
 
 
 def report_source(store: Store | ReportSource) -> ReportSource:

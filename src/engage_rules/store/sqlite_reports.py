@@ -20,12 +20,14 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from contextlib import suppress
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
+from ..model.persons import PERSONS
 from .records import zone
 from .reports import (
     DAY_RETENTION,
@@ -154,6 +156,7 @@ def communities(db: sqlite3.Connection) -> list[str]:
             "SELECT name FROM communities UNION SELECT community FROM members "
             "UNION SELECT community FROM activity ORDER BY 1"
         )
+        if name != PERSONS  # (persons are not a group: docs/reference.md §4.3)
     ]
 
 
@@ -254,7 +257,7 @@ _MEMBERS_STATE = """
 INSERT INTO temp.report_members (community, member, joined, left_now)
 SELECT community, id, CASE WHEN joined IS NOT NULL THEN date({joined_day} * 86400, 'unixepoch') END,
     status = 'left'
-FROM members{where}
+FROM members{where} AND community <> '@persons'
 ON CONFLICT (community, member) DO UPDATE SET joined = excluded.joined,
     left_now = excluded.left_now"""
 
@@ -712,7 +715,14 @@ def points_tally(db: sqlite3.Connection, q: ReportQuery) -> dict[tuple[str, str]
     """:meth:`~.reports.ReportSource.report_points` in SQL (the first version of each
     entry: later versions of a reversed entry have no ``ts``)."""
     days = LocalDays(zone(q.timezone), q.start, q.end)
-    where, params = _where(q, days.in_period("ts"))
+    # A person's entry counts in the group where it happened (docs/reference.md §4.3).
+    where, params = _where(replace(q, community=None), days.in_period("ts"))
+    if q.community is not None:
+        where += (
+            " AND (community = :community OR (community = '@persons' "
+            "AND json_extract(json, '$.community') = :community))"
+        )
+        params["community"] = q.community
     return {
         (currency, kind): int(total)
         for currency, kind, total in _sums(

@@ -38,6 +38,7 @@ import pytest
 from ..errors import StoreError
 from ..model.decision import ActionRecord, Decision, RuleError
 from ..model.events import event_from_obj
+from ..model.persons import PERSONS, link
 from ..model.state import LedgerEntry, MemberState, State, Strike, Timer
 from ..store.base import Store
 from ..store.records import ReportContext
@@ -768,6 +769,80 @@ class StoreContract:
         m = restored.community("default").member("u1")
         assert m.ledger_seq == 5
         assert m.balance("points") == sum(e.amount for e in again.ledger("default", "u1")) == 7
+
+    # persons (docs/reference.md §4.3) ----------------------------------------------------
+    def test_persons_round_trip_with_their_accounts_ledger_and_codes(
+        self, backend: StoreBackend, store: Store
+    ) -> None:
+        state = store.open()
+        d1 = decision(1)
+        award(state, d1, "u1", 5, community="tg")
+        award(state, d1, "u2", 3, community="qq")
+        store.commit([d1], state)
+        d2 = decision(2)
+        record = action(d2, "k-link", "link", "u2")
+        for community, member in (("tg", "u1"), ("qq", "u2")):
+            account = state.community(community).member(member)
+            link(state, d2, account, "P1", frozenset({"points"}), record, d2.at, "persons")
+        state.community(PERSONS).data = {
+            "bind_codes": {"ABC234": {"community": "tg", "member": "u1", "expires": 1.5e9}}
+        }
+        d2.touch_community(PERSONS)
+        store.commit([d2], state)
+        expected = state_json(state)
+        assert expected["communities"][PERSONS]["members"]["P1"]["accounts"] == [
+            ["tg", "u1"],
+            ["qq", "u2"],
+        ]
+        again = backend.again(store)
+        restored = again.open()
+        assert state_json(restored) == expected
+        person = restored.community(PERSONS).member("P1")
+        assert person.balance("points") == 8
+        assert restored.community("qq").member("u2").person == "P1"
+        if not self.keeps_history:
+            return
+        ledger = again.ledger(PERSONS, "P1")
+        assert [(e.kind, e.amount, e.origin) for e in ledger] == [
+            ("merge", 5, ("tg", "u1")),
+            ("merge", 3, ("qq", "u2")),
+        ]
+        assert sum(e.amount for e in ledger) == person.balance("points")
+        assert [(e.kind, e.amount, e.origin) for e in again.ledger("tg", "u1")] == [
+            ("award", 5, None),
+            ("merge", -5, None),
+        ]
+
+    def test_a_send_that_names_a_platform_is_delivered_through_it(self, store: Store) -> None:
+        state = store.open()
+        d1 = Decision(
+            "evt-1",
+            T0,
+            event_from_obj(
+                {
+                    "id": "evt-1",
+                    "type": "custom.dm",
+                    "at": T0.isoformat(),
+                    "platform": "telegram",
+                    "member": {"id": "u1"},
+                }
+            ),
+        )
+        # The engine lists the actions that name their platform in `Decision.routed`.
+        d1.routed = [
+            action(d1, "k1", "send", text="hi", platform="onebot"),
+            action(d1, "k2", "broadcast", None, text="all", platform="discord"),
+        ]
+        action(d1, "k3", "reply", text="re")
+        d2 = decision(2, cause="timer-1", timer=True)
+        d2.routed = [action(d2, "k4", "send", text="later", platform="onebot")]
+        store.commit([d1, d2], state)
+        assert [(i.action.key, i.platform) for i in store.outbox()] == [
+            ("k1", "onebot"),
+            ("k2", "discord"),
+            ("k3", "telegram"),
+            ("k4", "onebot"),
+        ]
 
     # logs --------------------------------------------------------------------------------
     def test_rule_errors_audit_and_review(self, backend: StoreBackend, store: Store) -> None:

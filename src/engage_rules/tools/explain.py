@@ -80,10 +80,27 @@ def value_text(value: Any, *, truth: bool = False) -> str:
     return text
 
 
+#: How a trace names the combinators of a condition (expr/condition_parts.py), by kind:
+#: stored in English, shown in the operator's language.
+_COMBINATORS = {"all": N_("all of"), "any": N_("any of"), "not": N_("not")}
+#: The error a trace records for a combinator one of whose parts failed.
+_PART_FAILED = N_("a part failed")
+
+
+def _condition_text(cond: dict[str, Any]) -> str:
+    """What a condition part says: an expression as written, a combinator in words."""
+    text = str(cond.get("text", ""))
+    kind = cond.get("kind")
+    if kind in _COMBINATORS and text == _COMBINATORS[kind]:
+        return _(text)
+    return text
+
+
 def _condition_lines(cond: dict[str, Any], indent: str, top: bool = True) -> list[str]:
-    text = cond.get("text", "")
+    text = _condition_text(cond)
     if "error" in cond:
-        head = f"{indent}{text}  →  " + _("error: {message}").format(message=cond["error"])
+        error = _(_PART_FAILED) if cond["error"] == _PART_FAILED else cond["error"]
+        head = f"{indent}{text}  →  " + _("error: {message}").format(message=error)
     elif "value" in cond:
         truth = top or cond.get("kind") is not None
         head = f"{indent}{text}  →  {value_text(cond['value'], truth=truth)}"

@@ -248,8 +248,10 @@ def register_adapters(register: Callable[..., None]) -> None:
     register(
         "discord",
         make_adapter,
-        "Discord: gateway messages, joins, leaves and reactions in; messages, "
-        "deletions, timeouts, kicks, bans, roles, pins and polls out over REST",
+        lambda: _(
+            "Discord: gateway messages, joins, leaves and reactions in; messages, "
+            "deletions, timeouts, kicks, bans, roles, pins and polls out over REST"
+        ),
     )
 
 

@@ -38,16 +38,19 @@ from typing import Any
 
 from engage_rules.plugin_api import Event, EventError, PayloadError, event_from_obj
 
+from .i18n import _
 from .segments import read_message
 
 PLATFORM = "onebot"
 
 #: Event types this plugin adds (registered through ``register_event_types``).
 EVENT_TYPES = {
-    "onebot.poke": "a member poked another in a QQ group (戳一戳); data.to_member",
-    "onebot.honor": "a QQ group honour changed hands (龙王 talkative, 群聊之火 performer, "
-    "快乐源泉 emotion); data.honor",
-    "onebot.file_uploaded": "a member uploaded a file to a QQ group; data.file, data.size",
+    "onebot.poke": _.N_("a member poked another in a QQ group (戳一戳); data.to_member"),
+    "onebot.honor": _.N_(
+        "a QQ group honour changed hands (龙王 talkative, 群聊之火 performer, "
+        "快乐源泉 emotion); data.honor"
+    ),
+    "onebot.file_uploaded": _.N_("a member uploaded a file to a QQ group; data.file, data.size"),
 }
 
 _ROLES = {"owner": ("owner", "admin"), "admin": ("admin",)}

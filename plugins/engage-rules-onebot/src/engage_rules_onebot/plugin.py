@@ -189,16 +189,23 @@ def register_adapters(register: RegisterAdapter) -> None:
     register(
         "onebot",
         make_adapter,
-        "QQ groups through OneBot v11 (NapCat, go-cqhttp, Lagrange.OneBot, LLOneBot): "
-        "messages, recalls, joins, leaves and join requests in; messages, recalls, mutes, "
-        "kicks, titles, essence messages and join answers out",
+        lambda: _(
+            "QQ groups through OneBot v11 (NapCat, go-cqhttp, Lagrange.OneBot, LLOneBot): "
+            "messages, recalls, joins, leaves and join requests in; messages, recalls, mutes, "
+            "kicks, titles, essence messages and join answers out"
+        ),
     )
 
 
 @hookimpl
 def register_event_types(register: RegisterEventType) -> None:
     for name, description in EVENT_TYPES.items():
-        register(name, description)
+        register(name, _in_current_language(description))
+
+
+def _in_current_language(text: str) -> Callable[[], str]:
+    """A function returning ``text`` (marked with ``_.N_``) in the current language."""
+    return lambda: _(text)
 
 
 @hookimpl

@@ -191,9 +191,11 @@ def register_adapters(register: Callable[..., None]) -> None:
     register(
         "telegram",
         TelegramAdapter,
-        "Telegram Bot API: group messages, edits, joins, join requests, leaves and "
-        "reactions in; messages, deletions, mutes, kicks, bans, member tags, pins, join "
-        "answers and polls out",
+        lambda: _(
+            "Telegram Bot API: group messages, edits, joins, join requests, leaves and "
+            "reactions in; messages, deletions, mutes, kicks, bans, member tags, pins, join "
+            "answers and polls out"
+        ),
     )
 
 
