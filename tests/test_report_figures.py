@@ -227,6 +227,7 @@ def test_conversion_by_source_and_tag(store_url: str) -> None:
         ],
         # d bought on 04-04, before being tagged on 04-05: not a conversion of the tag.
         "tag": [{"value": "regular", "members": 2, "converted": 1, "rate": 0.5, "ci95": half}],
+        "segment": [],  # the playbook has no segments (tests/test_segment_sizes.py)
     }
     assert half == [0.0945, 0.9055]
     club = _report(store_url, "--community", "club")["conversion_by"]["source"]
@@ -286,7 +287,7 @@ def test_the_terminal_report_prints_the_figures_in_english_and_chinese(store_url
         "Day-1, day-7 and day-30 retention",
         "Monthly retention",
         "Churn rate",
-        "Conversion by source and tag",
+        "Conversion by source, tag and segment",
         "Communities and channels",
         "poster",
         "regular",
@@ -296,7 +297,8 @@ def test_the_terminal_report_prints_the_figures_in_english_and_chinese(store_url
     assert "│ churn rate            │ 50.0% │" in out
     chinese = run_cli("--lang", "zh_CN", "report", "--store", store_url, *PERIOD)
     assert chinese.returncode == 0, chinese.stderr
-    for text in ("发帖与互动量", "次日、7日、30日留存", "月留存", "流失率", "按来源和标签的转化"):
+    titles = ("发帖与互动量", "次日、7日、30日留存", "月留存", "流失率", "按来源、标签和分群的转化")
+    for text in titles:
         assert text in chinese.stdout, text
     assert "回帖" in chinese.stdout and "第 30 天" in chinese.stdout
 

@@ -39,6 +39,9 @@ engage_rules: 1
 name: sources
 community: {{name: Sources, timezone: {tz}}}
 currencies: [points]
+segments:
+  pointy: "member.points >= 5"
+  everyone: "true"
 experiments:
   copy: {{variants: {{a: 1, b: 2}}}}
 messaging:
@@ -290,7 +293,8 @@ def test_the_logs_reach_every_figure() -> None:
     assert {t for _, t in breakdowns.volumes} >= {"message.posted", "kind:reply", "checkin"}
     assert set(breakdowns.communities) == set(members.active_by_community) == {"c1", "c2"}
     assert {ch for _, ch in breakdowns.channels} == {"general", "help"}
-    assert {d for d, _ in members.dimensions} == {"source", "tag"}
+    assert {d for d, _ in members.dimensions} == {"source", "tag", "segment"}
+    assert {name for _, name in breakdowns.segments} == {"pointy", "everyone"}
     assert any(converted for _, converted in members.dimensions.values())
     assert {belongs for _, belongs, _ in members.by_last_active} == {True, False}
     assert daily_active and members.goal_events and members.converters

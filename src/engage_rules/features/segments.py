@@ -7,21 +7,35 @@ that is not defined is rejected at load with a suggestion (the playbook's segmen
 are in its expression environment, ``ExprEnv.segment_names``) — and schedules use them
 as their ``audience``.  A segment may refer to other segments; a cycle is an error.
 The compiled segments are kept in the expression environment (``ExprEnv.segments``),
-where ``segment()`` finds them at run time.
+where ``segment()`` finds them at run time.  Every declared segment's size is recorded
+each local midnight for reports (:mod:`.segment_snapshot`).
 """
 
 from __future__ import annotations
 
-from ..compile.feature import BaseFeature, CompileContext, FeaturePlan
+from .._util.cron import CronSchedule
+from ..compile.feature import BaseFeature, CompileContext, FeaturePlan, TimerHandler
 from ..expr.env import SegmentFn
 from ..expr.expressions import ConditionErrors, compile_condition
 from ..i18n import _
+from .segment_snapshot import (
+    MIDNIGHT,
+    TIMER_KIND,
+    SnapshotPlan,
+    arm_community,
+    resume,
+    start,
+    take_snapshot,
+)
 
 
 class SegmentsFeature(BaseFeature):
     """Named member conditions: ``segment('name')`` and schedule audiences."""
 
     name = "segments"
+
+    def timer_kinds(self) -> dict[str, TimerHandler]:
+        return {TIMER_KIND: take_snapshot}
 
     def compile(self, ctx: CompileContext) -> FeaturePlan | None:
         segments = ctx.spec.segments
@@ -49,7 +63,12 @@ class SegmentsFeature(BaseFeature):
                     ),
                 )
         ctx.env.segments.update(compiled)
-        return None
+        if not compiled:
+            return None
+        plan = SnapshotPlan(tuple(compiled), CronSchedule(MIDNIGHT, ctx.timezone))
+        return FeaturePlan(
+            data=plan, on_start=start, on_resume=resume, on_new_community=arm_community
+        )
 
 
 def _cycle(start: str, refers: dict[str, set[str]]) -> list[str] | None:

@@ -195,6 +195,12 @@ class Decision(msgspec.Struct, gc=False, eq=False):
     #: The actions of the decision that name the platform they go through (a `send` or
     #: `broadcast` with `platform:`, docs/reference.md §4.3), for the store's outbox.
     routed: list[ActionRecord] | tuple[()] = ()
+    #: Report data only, never state or actions (features/segment_snapshot.py, the daily
+    #: segment snapshot): day totals ``(community, local day, type, n)`` the store adds to its
+    #: ``activity_totals``, and member marks ``(community, member, mark, local day)`` it
+    #: keeps the first day of in ``member_marks`` (store/records.py).
+    report_totals: list[tuple[str, str, str, int]] | tuple[()] = ()
+    report_marks: list[tuple[str, str, str, str]] | tuple[()] = ()
 
     def add_error(self, error: RuleFailure) -> None:
         errors = self.errors

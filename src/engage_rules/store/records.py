@@ -11,8 +11,10 @@ Beside each event's own type, the counter keeps ``experiment:<name>=<variant>`` 
 exposures (a type with a colon: no event type has one, so never activity); each member's
 *marks* (:data:`MemberMarks`: the first day of each) — ``source:<name>`` for a join that
 says where the member came from (:func:`join_source`), ``tag:<name>`` when the playbook
-tags the member; and the day's totals per (community, day, type) (:data:`DayTotals`): the events of
-each type summed over members, the replies (``kind:reply``, a ``message.posted`` with
+tags the member, ``segment:<name>`` from the first daily snapshot that found the member in
+that segment (a decision's ``report_marks``, with the segment's size per day in its
+``report_totals``); and the day's totals per (community, day, type) (:data:`DayTotals`):
+the events of each type summed over members, the replies (``kind:reply``, a ``message.posted`` with
 ``data.reply_to``) and the events in each channel (``channel:<id>``, joins and leaves
 apart) — so a report reads a period's volumes without reading its members' rows
 (docs/reports.md, "What the store records").
@@ -160,6 +162,9 @@ REPLY_TYPE = "kind:reply"
 CHANNEL_PREFIX = "channel:"
 SOURCE_PREFIX = "source:"
 TAG_PREFIX = "tag:"
+#: A segment's size at the end of a day (day totals) and the members seen in it (marks),
+#: recorded by the daily segment snapshot (features/segments.py).
+SEGMENT_PREFIX = "segment:"
 #: The ``member.joined`` data keys that say where a member came from, first found first:
 #: ``source`` (any event source may set it), then Telegram's invite link name and link.
 SOURCE_KEYS = ("source", "invite_name", "invite_link")
@@ -242,6 +247,8 @@ class ActivityCounter:
         for d in decisions:
             if emits and d.actions:
                 self._count_emits(d, into, marked)
+            if d.report_totals or d.report_marks:
+                _count_report_rows(d, extra, marked)
             ev = d.event
             if ev is None:
                 continue
@@ -298,6 +305,16 @@ class ActivityCounter:
             day = a.at.astimezone(self._tz).date().isoformat()
             key = (a.community or "", a.member, day, type_)
             into[key] = into.get(key, 0) + 1
+
+
+def _count_report_rows(d: Decision, totals: DayTotals, marks: MemberMarks) -> None:
+    """Add the report rows a decision carries (the daily segment snapshot's
+    ``segment:<name>`` sizes and marks) to the batch's day totals and marks."""
+    for community, day, type_, n in d.report_totals:
+        key = (community, day, type_)
+        totals[key] = totals.get(key, 0) + n
+    for community, member, mark, day in d.report_marks:
+        add_mark(marks, (community, member, mark), day)
 
 
 def add_totals(activity: ActivityCounts, totals: DayTotals) -> DayTotals:

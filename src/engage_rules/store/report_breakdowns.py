@@ -1,11 +1,12 @@
 """The report's breakdowns (docs/reports.md): events per type and day (replies apart from
-posts), and events per community and per channel — what a store answers with
-:meth:`ReportSource.report_breakdowns`.
+posts), events per community and per channel, and each segment's size per day — what a
+store answers with :meth:`ReportSource.report_breakdowns`.
 
 They read only the day totals the store keeps beside the members' activity
-(records.DayTotals: events per community, local day and type, with ``kind:reply`` and
-``channel:<id>``): a few rows per day, whatever the number of members or events, so
-every store fetches the period's totals and :func:`tally_breakdowns` sums them.
+(records.DayTotals: events per community, local day and type, with ``kind:reply``,
+``channel:<id>`` and the daily snapshot's ``segment:<name>``): a few rows per day, whatever
+the number of members or events, so every store fetches the period's totals and
+:func:`tally_breakdowns` sums them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
-from .records import CHANNEL_PREFIX, REPLY_TYPE
+from .records import CHANNEL_PREFIX, REPLY_TYPE, SEGMENT_PREFIX
 
 #: (community, local day, type, events): a row of a store's day totals.
 TotalRow = tuple[str, str, str, int]
@@ -46,6 +47,9 @@ class BreakdownTally:
     #: (community, channel) -> events in the channel in the period (joins and leaves
     #: apart).
     channels: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: (day, segment) -> its members at the end of that day, summed over the communities
+    #: (the daily snapshot, features/segment_snapshot.py); a day without one is absent.
+    segments: dict[tuple[date, str], int] = field(default_factory=dict)
 
 
 def is_volume_type(event_type: str) -> bool:
@@ -60,6 +64,7 @@ def tally_breakdowns(q: PeriodQuery, totals: Iterable[TotalRow]) -> BreakdownTal
     volumes: Counter[tuple[date, str]] = Counter()
     events: Counter[str] = Counter()
     channels: Counter[tuple[str, str]] = Counter()
+    segments: Counter[tuple[date, str]] = Counter()
     kinds: dict[str, bool] = {}
     days: dict[str, date] = {}
     for community, day, event_type, n in totals:
@@ -67,6 +72,11 @@ def tally_breakdowns(q: PeriodQuery, totals: Iterable[TotalRow]) -> BreakdownTal
             continue
         if event_type.startswith(CHANNEL_PREFIX):
             channels[(community, event_type[len(CHANNEL_PREFIX) :])] += int(n)
+            continue
+        if event_type.startswith(SEGMENT_PREFIX):
+            if day not in days:
+                days[day] = date.fromisoformat(day)
+            segments[(days[day], event_type[len(SEGMENT_PREFIX) :])] += int(n)
             continue
         if is_volume_type(event_type):
             if day not in days:
@@ -77,7 +87,7 @@ def tally_breakdowns(q: PeriodQuery, totals: Iterable[TotalRow]) -> BreakdownTal
             active = kinds[event_type] = q.is_activity(event_type)
         if active:
             events[community] += int(n)
-    return BreakdownTally(dict(volumes), dict(events), dict(channels))
+    return BreakdownTally(dict(volumes), dict(events), dict(channels), dict(segments))
 
 
 def totals_of_activity(activity: Iterable[tuple[str, str, str, str, int]]) -> list[TotalRow]:

@@ -31,7 +31,14 @@ from zoneinfo import ZoneInfo
 from ..model.decision import ActionRecord
 from ..model.persons import PERSONS
 from ..model.state import LedgerEntry, State
-from .records import EXPOSURE_PREFIX, SOURCE_PREFIX, TAG_PREFIX, ReportContext, zone
+from .records import (
+    EXPOSURE_PREFIX,
+    SEGMENT_PREFIX,
+    SOURCE_PREFIX,
+    TAG_PREFIX,
+    ReportContext,
+    zone,
+)
 from .report_breakdowns import BreakdownTally, tally_breakdowns, totals_of_activity
 
 if TYPE_CHECKING:
@@ -116,7 +123,7 @@ class MemberTally:
 
 #: The dimensions conversion is split by, and the prefix of their marks (records.py):
 #: a member is *in* ``(dimension, value)`` from the first day of that mark.
-DIMENSIONS = (("source", SOURCE_PREFIX), ("tag", TAG_PREFIX))
+DIMENSIONS = (("source", SOURCE_PREFIX), ("tag", TAG_PREFIX), ("segment", SEGMENT_PREFIX))
 
 
 def dimension_of(event_type: str) -> tuple[str, str] | None:

@@ -1,6 +1,7 @@
 """Breakdown figures: events per type (posts and replies apart) per day and in total,
-activity per community and per channel, and conversion by where members came from and
-by tag (docs/reports.md defines them) — pure functions of the store's tallies
+activity per community and per channel, segment sizes per day, and conversion by where
+members came from, by tag and by segment (docs/reports.md defines them) — pure functions
+of the store's tallies
 (:class:`~engage_rules.store.report_breakdowns.BreakdownTally`,
 :class:`~engage_rules.store.reports.MemberTally`).
 """
@@ -52,6 +53,21 @@ def volumes(tally: BreakdownTally, period: Period) -> dict[str, Any]:
     }
 
 
+def segment_sizes(tally: BreakdownTally, period: Period) -> dict[str, Any]:
+    """Each segment's members at the end of each day of the period (None on a day the
+    engine took no snapshot), and at the end of the newest day with one."""
+    names = sorted({name for day, name in tally.segments if day in period})
+    per_day = {
+        d.isoformat(): {name: tally.segments.get((d, name)) for name in names} for d in period.days
+    }
+    last: dict[str, int | None] = dict.fromkeys(names)
+    for counts in per_day.values():
+        for name, n in counts.items():
+            if n is not None:
+                last[name] = n
+    return {"segments": names, "per_day": per_day if names else {}, "last": last}
+
+
 def communities(tally: BreakdownTally, members: MemberTally) -> list[dict[str, Any]]:
     """Per community (the most events first): events of activity types, members active,
     and the events in each of its channels (the most first)."""
@@ -74,7 +90,7 @@ def communities(tally: BreakdownTally, members: MemberTally) -> list[dict[str, A
 
 
 def conversion_by(members: MemberTally, goal: str) -> dict[str, Any]:
-    """Per dimension (source, tag), per value: the members in it by the period's end,
+    """Per dimension (source, tag, segment), per value: the members in it by the period's end,
     those of them with a goal event in the period on or after the day they entered it,
     the rate and its 95% Wilson interval.  The :data:`TOP_VALUES` values with the most
     members are listed, the rest summed as :data:`OTHERS`."""

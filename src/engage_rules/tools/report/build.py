@@ -12,7 +12,7 @@ from typing import Any
 from ...errors import PeriodError as PeriodError
 from ...i18n import _
 from ...store.records import zone
-from .breakdowns import communities, conversion_by, volumes
+from .breakdowns import communities, conversion_by, segment_sizes, volumes
 from .cohorts import churn_rate, day_retention, monthly_retention
 from .data import PeriodData, ReportData
 from .figures import (
@@ -110,6 +110,7 @@ def build_report(data: ReportData, counts: PeriodData, churn_days: int = 30) -> 
         "day_retention": day_retention(t, period),
         "monthly_retention": monthly_retention(t, period),
         "churn": churn_rate(t),
+        "segment_sizes": segment_sizes(counts.breakdowns, period),
         "conversion_by": conversion_by(t, counts.goal),
         "communities": communities(counts.breakdowns, t),
     }

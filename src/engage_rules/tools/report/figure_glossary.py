@@ -1,6 +1,6 @@
 """The titles, explanations and labels of the report's handbook figures — volumes, day-N
-and monthly retention, churn rate, conversion by source and tag, communities and
-channels — shared by the terminal and HTML reports, in the operator's language
+and monthly retention, churn rate, segment sizes, conversion by source, tag and segment,
+communities and channels — shared by the terminal and HTML reports, in the operator's language
 (docs/reports.md is the long form; glossary.py holds the other sections').
 """
 
@@ -43,12 +43,21 @@ FIGURE_SECTIONS: dict[str, tuple[str, str]] = {
             "the members at the start."
         ),
     ),
-    "conversion_by": (
-        N_("Conversion by source and tag"),
+    "segment_sizes": (
+        N_("Segment sizes"),
         N_(
-            "Members by where they came from (the join's source or invite link) and by the "
-            "tags the playbook gave them: how many had a '{goal}' event in the period on "
-            "or after the day they joined or were tagged, the rate and its 95% interval."
+            "Each segment's members at the end of each day (the engine counts them at the "
+            "community's midnight; left and banned members are not counted). A day the "
+            "engine was not running has no count (–)."
+        ),
+    ),
+    "conversion_by": (
+        N_("Conversion by source, tag and segment"),
+        N_(
+            "Members by where they came from (the join's source or invite link), by the "
+            "tags the playbook gave them and by the segments they were counted in: how many "
+            "had a '{goal}' event in the period on or after the day they joined, were "
+            "tagged or were first counted in the segment, the rate and its 95% interval."
         ),
     ),
     "communities": (
@@ -73,7 +82,11 @@ VOLUME_LABELS: dict[str, str] = {
 }
 
 #: Conversion dimensions -> their heading.
-DIMENSION_LABELS: dict[str, str] = {"source": N_("source"), "tag": N_("tag")}
+DIMENSION_LABELS: dict[str, str] = {
+    "source": N_("source"),
+    "tag": N_("tag"),
+    "segment": N_("segment"),
+}
 
 
 def figure_title(section: str) -> str:

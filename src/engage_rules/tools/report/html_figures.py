@@ -1,6 +1,7 @@
-"""The handbook figures as HTML sections: a chart of the volumes per day, and tables of
-the volumes, day-N and monthly retention, churn rate, conversion by source and tag,
-communities and channels (html.py lays out the page and calls :func:`figure_sections`).
+"""The handbook figures as HTML sections: charts of the volumes and the segment sizes per
+day, and tables of the volumes, day-N and monthly retention, churn rate, segment sizes,
+conversion by source, tag and segment, communities and channels (html.py lays out the
+page and calls :func:`figure_sections`).
 Every text from data (types, sources, tags, community and channel names) is escaped."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .figure_glossary import (
 )
 from .glossary import partial_days
 from .svg import bar_chart
-from .text_figures import value_label
+from .text_figures import count_or_dash, value_label
 
 #: The volumes drawn per day (the table lists every type).
 CHARTED = ("posts", "replies", "reaction.added", "content.shared")
@@ -61,6 +62,7 @@ def figure_sections(report: dict[str, Any]) -> list[str]:
         _section("day_retention", report, _day_retention(report)),
         _section("monthly_retention", report, _monthly_retention(report)),
         _section("churn", report, _churn(report)),
+        _section("segment_sizes", report, _segment_sizes(report)),
         _section("conversion_by", report, _conversion_by(report)),
         _section("communities", report, _communities(report)),
     ]
@@ -136,6 +138,35 @@ def _churn(report: dict[str, Any]) -> str:
         [_("churn rate"), share(c["rate"])],
     ]
     return _rows([_("figure"), _("value")], rows)
+
+
+def _segment_sizes(report: dict[str, Any]) -> str:
+    """A chart of each segment's size on the days counted, and the table of every day."""
+    s = report["segment_sizes"]
+    names = s["segments"]
+    if not names:
+        return _empty(_("No segment was counted in the period."))
+    partial = partial_days(report["period"])  # the days not over are marked *
+    shown = {d: f"{d}*" if partial is not None and d >= partial else d for d in s["per_day"]}
+    counted = [
+        d for d, counts in s["per_day"].items() if any(v is not None for v in counts.values())
+    ]
+    chart = bar_chart(
+        "segment_sizes",
+        _("Members in each segment at the end of the day"),
+        [shown[d][5:] for d in counted],
+        names,
+        [[s["per_day"][d][name] or 0 for d in counted] for name in names],
+        _("day"),
+        _("members"),
+    )
+    rows = [
+        [shown[d], *(count_or_dash(counts[name]) for name in names)]
+        for d, counts in s["per_day"].items()
+    ]
+    summary = escape(_("Per day"))
+    table = _rows([_("day"), *names], rows)
+    return chart + f'<details class="data"><summary>{summary}</summary>{table}</details>'
 
 
 def _conversion_by(report: dict[str, Any]) -> str:

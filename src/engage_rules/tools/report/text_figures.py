@@ -1,6 +1,6 @@
 """The handbook figures as terminal tables: volumes, day-N and monthly retention, churn
-rate, conversion by source and tag, communities and channels (text.py prints the other
-sections and calls :func:`print_figures`)."""
+rate, segment sizes, conversion by source, tag and segment, communities and channels
+(text.py prints the other sections and calls :func:`print_figures`)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ def print_figures(console: Console, report: dict[str, Any]) -> None:
     _day_retention(console, report)
     _monthly_retention(console, report)
     _churn(console, report)
+    _segment_sizes(console, report)
     _conversion_by(console, report)
     _communities(console, report)
 
@@ -119,6 +120,25 @@ def _churn(console: Console, report: dict[str, Any]) -> None:
     t.add_row(_("members at the start"), str(c["members_at_start"]))
     t.add_row(_("churned in the period"), str(c["churned_in_period"]))
     t.add_row(_("churn rate"), share(c["rate"]))
+    _print(console, t)
+
+
+def count_or_dash(n: int | None) -> str:
+    """A count, or a dash for a day with none."""
+    return "–" if n is None else str(n)
+
+
+def _segment_sizes(console: Console, report: dict[str, Any]) -> None:
+    _section(console, report, "segment_sizes")
+    s = report["segment_sizes"]
+    if not s["segments"]:
+        console.print(_("No segment was counted in the period."))
+        return
+    t = _table(_("day"), *s["segments"])
+    partial = partial_days(report["period"])  # the days not over are marked *
+    for day, counts in s["per_day"].items():
+        shown = f"{day} *" if partial is not None and day >= partial else day
+        t.add_row(shown, *(count_or_dash(counts[name]) for name in s["segments"]))
     _print(console, t)
 
 
