@@ -47,6 +47,7 @@ from ..errors import Problem, SetupError
 from ..i18n import _
 from ..model.decision import Decision
 from ..model.events import Event
+from ..model.rule_problems import in_words as rule_in_words
 from ..plugins.manager import default_registry
 from ..plugins.registry import Registry
 from ..store import Store, open_store
@@ -534,7 +535,7 @@ class Service:
                 self.stats.rule_errors += 1
                 log.warning(
                     _("rule %(rule)s failed on %(cause)s: %(message)s"),
-                    {"rule": e.rule, "cause": e.cause, "message": e.message},
+                    {"rule": e.rule, "cause": e.cause, "message": rule_in_words(e.message)},
                 )
         return actions
 
