@@ -72,6 +72,9 @@ AUDIENCE_FAILED = N_("audience {audience} for member {member}: {error}")
 NOT_A_MODERATOR = N_(
     "{type} sent by {who}, who is not a moderator (moderation.moderators): ignored"
 )
+NO_MEMBER_NOT_A_MODERATOR = N_(
+    "{type} sent by no member, who is not a moderator (moderation.moderators): ignored"
+)
 NEEDS_TARGET_MEMBER = N_("{type} needs data.member, the id of the member")
 
 # -- loops the engine stops (engine/core.py) -----------------------------------------------

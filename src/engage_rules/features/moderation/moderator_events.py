@@ -43,8 +43,9 @@ def moderator_condition(moderators: Exempt) -> Callable[[Any], bool]:
         actor = ev.member
         roles = c.m.roles if c.m is not None else ()
         if actor is None or not moderators.applies(actor.id, roles, None):
-            who = actor.id if actor is not None else "no member"
-            raise ExpressionError(rp.english(rp.NOT_A_MODERATOR, type=ev.type, who=who))
+            if actor is None:
+                raise ExpressionError(rp.english(rp.NO_MEMBER_NOT_A_MODERATOR, type=ev.type))
+            raise ExpressionError(rp.english(rp.NOT_A_MODERATOR, type=ev.type, who=actor.id))
         target = ev.data.get("member")
         if not isinstance(target, str) or not target:
             raise ExpressionError(rp.english(rp.NEEDS_TARGET_MEMBER, type=ev.type))
