@@ -180,3 +180,25 @@ def test_the_service_logs_rule_errors_in_the_current_language(
     with caplog.at_level(logging.WARNING), use_language("zh_CN"):
         service._count_actions_and_errors([d])
     assert "award: 数量 'abc' 不是数字" in caplog.text
+
+
+def test_the_expression_templates_are_still_marked_where_they_are_made() -> None:
+    from babel.messages.extract import extract_from_file
+
+    runtime = ROOT / "src" / "engage_rules" / "expr" / "runtime.py"
+    marked = {found[1] for found in extract_from_file("python", str(runtime))}
+    assert set(rule_problems.EXPRESSION_TEMPLATES) <= marked
+    assert set(rule_problems.EXPRESSION_TEMPLATES) <= set(TEMPLATES)
+
+
+def test_an_expression_error_of_a_rule_is_told_in_chinese() -> None:
+    pb = playbook(
+        'rules:\n  - id: big\n    on: big.me\n    if: "range(0, 10, event.data.s) | length > 0"\n'
+        "    do: [{award: {amount: 1}}]\n"
+    )
+    with use_language("zh_CN"):
+        (d,) = run_decisions(pb, [event("big.me", id="b1", data={"s": 0})])
+        (failure,) = d.errors
+        told = in_words(failure.message)
+    assert "range() arg 3 must not be zero" in failure.message
+    assert not CJK.search(failure.message) and CJK.search(told), told

@@ -103,10 +103,63 @@ PATTERN_NOT_TEXT = N_("matches(): the pattern must be a string or a list of them
 CLASSIFIER_FAILED = N_("score(): classifier {name} failed: {error}")
 CLASSIFIER_OUT_OF_RANGE = N_("score(): classifier {name} returned {value}, not a number in [0, 1]")
 
+#: The run-time errors of expressions that expr/runtime.py makes with ``_()`` where it
+#: raises them: the engine decides in English (engine/core.py), so what it stores is the
+#: English text; validation, which may raise them too, prints them translated already.
+#: The same msgids, listed here so that a stored message is told again
+#: (tests/test_rule_problems.py checks that expr/runtime.py still marks each).
+EXPRESSION_TEMPLATES = (
+    N_("a string of {size} characters is longer than the limit of {limit}"),
+    N_("a list of {size} items is longer than the limit of {limit}"),
+    N_("a number larger than {limit} bits"),
+    N_("`loop` cannot be printed; print one of its fields, e.g. `loop.index`"),
+    N_(
+        "a function or method cannot be printed or used as a value; call it, "
+        "e.g. `count('checkin')` or `name.upper()`"
+    ),
+    N_("a value of type {type} cannot be printed"),
+    N_("a value nested more than {limit} levels deep"),
+    N_("unsupported format conversion {group!r}"),
+    N_("format widths and precisions are limited to {limit}"),
+    N_("range() needs whole numbers, got {type}"),
+    N_("range() arg 3 must not be zero"),
+    N_("range() of more than {limit} items"),
+    N_("access to attribute {name!r} is not allowed"),
+    N_("access to attribute {key!r} is not allowed"),
+    N_("a {type} cannot be sliced"),
+    N_("the characters to strip must be text, got {type}"),
+    N_("trim and strip() take at most {limit} characters to remove, got {n}"),
+    N_("strftime() takes a text format, got {type}"),
+    N_("strftime() formats are limited to {limit} characters"),
+    N_("strftime(): unsupported directive {shown!r} (the directives are {all})"),
+    N_("timestamp() needs a date-time with a time zone"),
+    N_("a {type} value has no method {name}()"),
+    N_("attribute= takes a key such as 'name' or 'user.name', got {type}"),
+    N_("attribute= paths are limited to {limit} keys"),
+    N_("the base of `int` is 0 or from 2 to 36, got {got}"),
+    N_("sum() adds numbers, got {type}"),
+    N_("truncate() needs length >= {n} and leeway >= 0"),
+    N_("the precision of `round` must be a whole number, got {type}"),
+    N_("the precision of `round` is {precision}, beyond the limit of ±{limit} digits"),
+    N_("the method of `round` is common, ceil or floor, got {got}"),
+    N_("`round` needs a number, got {type}"),
+    N_("the {what} of `truncate` must be a whole number >= 0, got {got}"),
+    N_("the count of `replace` must be a whole number, got {got}"),
+    N_("the `{name}` filter has no parameter `{key}` (its parameters: {known})"),
+    N_("the `{name}` filter got `{key}` twice"),
+)
+
 #: Every template a rule error's message is made from, the longest first (a message is
 #: matched against them in this order).
 TEMPLATES: list[str] = sorted(
-    (value for name, value in dict(globals()).items() if name.isupper() and isinstance(value, str)),
+    {
+        *(
+            value
+            for name, value in dict(globals()).items()
+            if name.isupper() and isinstance(value, str)
+        ),
+        *EXPRESSION_TEMPLATES,
+    },
     key=len,
     reverse=True,
 )
