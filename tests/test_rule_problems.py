@@ -182,13 +182,14 @@ def test_the_service_logs_rule_errors_in_the_current_language(
     assert "award: 数量 'abc' 不是数字" in caplog.text
 
 
-def test_the_expression_templates_are_still_marked_where_they_are_made() -> None:
+def test_the_templates_made_with_gettext_are_still_marked_where_they_are_made() -> None:
     from babel.messages.extract import extract_from_file
 
-    runtime = ROOT / "src" / "engage_rules" / "expr" / "runtime.py"
-    marked = {found[1] for found in extract_from_file("python", str(runtime))}
-    assert set(rule_problems.EXPRESSION_TEMPLATES) <= marked
-    assert set(rule_problems.EXPRESSION_TEMPLATES) <= set(TEMPLATES)
+    package = ROOT / "src" / "engage_rules"
+    for where, templates in rule_problems.MARKED_WHERE_MADE.items():
+        marked = {found[1] for found in extract_from_file("python", str(package / where))}
+        assert set(templates) <= marked, where
+        assert set(templates) <= set(TEMPLATES)
 
 
 def test_an_expression_error_of_a_rule_is_told_in_chinese() -> None:

@@ -149,6 +149,20 @@ EXPRESSION_TEMPLATES = (
     N_("the `{name}` filter got `{key}` twice"),
 )
 
+#: Amounts in a currency with decimals (features/currencies.py's ``to_minor``, made with
+#: ``_()`` there, in English while the engine decides), as an `award` or `spend` fails.
+CURRENCY_TEMPLATES = (
+    N_("amount {raw!r} is not a finite number"),
+    N_("amount {raw} has more than {places} decimal places"),
+)
+
+#: Where the templates made with ``_()`` are marked (a path relative to the
+#: package): a test checks that each is still marked there.
+MARKED_WHERE_MADE = {
+    "expr/runtime.py": EXPRESSION_TEMPLATES,
+    "features/currencies.py": CURRENCY_TEMPLATES,
+}
+
 #: Every template a rule error's message is made from, the longest first (a message is
 #: matched against them in this order).
 TEMPLATES: list[str] = sorted(
@@ -159,6 +173,7 @@ TEMPLATES: list[str] = sorted(
             if name.isupper() and isinstance(value, str)
         ),
         *EXPRESSION_TEMPLATES,
+        *CURRENCY_TEMPLATES,
     },
     key=len,
     reverse=True,
