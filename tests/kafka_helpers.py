@@ -114,12 +114,15 @@ class WorkerProcess:
     """``engage-rules worker --config`` (or another role) in a subprocess, its log in a
     file."""
 
-    def __init__(self, config: Path, log: Path, *, command: str = "worker") -> None:
+    def __init__(
+        self, config: Path, log: Path, *, command: str = "worker", lang: str = "en"
+    ) -> None:
         self.log = log
         env = {**os.environ, "ENGAGE_RULES_LOAD_PLUGINS": "", "PYTHONUNBUFFERED": "1"}
+        args = ["--lang", lang, command, "--config", str(config)]
         with log.open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "engage_rules", command, "--config", str(config)],
+                [sys.executable, "-m", "engage_rules", *args],
                 stdout=subprocess.DEVNULL,
                 stderr=out,
                 env=env,

@@ -178,6 +178,18 @@ class Scenario:
     words: bool = True
 
 
+def strikes(w: World) -> Path:
+    """Events that fail rules of rules/moderation: strikes sent by no moderator."""
+    path = w.root / "strikes.jsonl"
+    target = {"member": "u1"}
+    lines = [
+        event_line("moderation.strike", "troll", id="s1", data=target),
+        event_line("moderation.strike", None, id="s2", data=target),
+    ]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
 SCENARIOS: dict[str, list[Scenario]] = {
     "init": [Scenario(lambda w, lang: ["init", w.fresh(lang)])],
     "validate": [
@@ -199,6 +211,8 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario(
             lambda w, lang: ["replay", *STARTER, "--until", "2026-05-01T12:00+08:00"], "jsonl"
         ),
+        # Rule errors in the summary: moderators' commands sent by others.
+        Scenario(lambda w, lang: ["replay", ROOT / "rules" / "moderation", strikes(w)], "jsonl"),
     ],
     "backtest": [
         Scenario(lambda w, lang: ["backtest", w.playbook, w.events, "--scheduler", w.dask]),

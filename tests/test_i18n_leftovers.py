@@ -38,7 +38,7 @@ VALUE = st.text("abcdefghijklmnopqrstuvwxyz0123456789.-", min_size=1, max_size=1
 
 
 @settings(max_examples=50, deadline=None)
-@given(template=st.sampled_from(TEMPLATES), values=st.lists(VALUE, min_size=3, max_size=3))
+@given(template=st.sampled_from(TEMPLATES), values=st.lists(VALUE, min_size=5, max_size=5))
 def test_a_message_made_from_a_template_is_told_in_chinese_with_its_values(
     template: str, values: list[str]
 ) -> None:

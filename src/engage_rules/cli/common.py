@@ -15,6 +15,7 @@ from .._util.suggest import did_you_mean
 from ..errors import PlaybookError, StoreError
 from ..i18n import N_, _
 from ..model.event_problems import in_words
+from ..model.rule_problems import in_words as rule_in_words
 from ..shell.reader import LINES_SHOWN, MAX_ERRORS_SHOWN, keep_for_summary
 
 __all__ = ["LINES_SHOWN", "MAX_ERRORS_SHOWN"]
@@ -292,7 +293,8 @@ def print_summary(
     print(_("rule errors: {n}").format(n=s.rule_errors), file=err)
     for e in errors[:MAX_ERRORS_SHOWN]:
         text = _("rule {rule} on {cause}: {message}")
-        print("  " + text.format(rule=e.rule, cause=e.cause, message=e.message), file=err)
+        told = rule_in_words(e.message)
+        print("  " + text.format(rule=e.rule, cause=e.cause, message=told), file=err)
     shown = min(len(errors), MAX_ERRORS_SHOWN)
     if s.rule_errors > shown:
         print("  " + _("... and {n} more").format(n=s.rule_errors - shown), file=err)

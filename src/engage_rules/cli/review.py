@@ -11,6 +11,7 @@ import orjson
 
 from ..errors import StoreError
 from ..i18n import N_, _
+from ..model.rule_problems import in_words
 from .args import parse_time
 from .common import load_or_report, open_persistent_store
 
@@ -184,7 +185,7 @@ def _apply_verdict(
         out.write(b"".join(a.to_json_bytes() + b"\n" for a in d.actions))
     out.flush()
     for error in decision.errors:
-        text = _("rule {rule}: {message}").format(rule=error.rule, message=error.message)
+        text = _("rule {rule}: {message}").format(rule=error.rule, message=in_words(error.message))
         print(f"  {text}", file=sys.stderr)
     print(
         _("review item {id} {verdict} by {actor}: {n} action(s)").format(

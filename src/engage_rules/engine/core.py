@@ -24,6 +24,7 @@ from ..compile.playbook import CompiledAction, CompiledPlaybook, CompiledRule
 from ..compile.rule_helpers import run_actions
 from ..errors import InternalLoopError
 from ..i18n import DEFAULT_LANGUAGE, current_language, use_language
+from ..model import rule_problems as rp
 from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.events import Event, MemberRef, internal_event, member_ref
 from ..model.persons import PERSONS
@@ -404,12 +405,7 @@ class Engine:
             RuleFailure(
                 "engine",
                 d.cause,
-                str(
-                    InternalLoopError(
-                        "member checks kept raising events; level or badge rules are "
-                        "triggering each other in a loop"
-                    )
-                ),
+                str(InternalLoopError(rp.english(rp.MEMBER_CHECKS_LOOP))),
                 at,
             )
         )
@@ -420,8 +416,7 @@ class Engine:
             ev = queue.popleft()
             if ev.depth > MAX_INTERNAL_DEPTH:
                 loop = InternalLoopError(
-                    f"internal event {ev.type!r} nested deeper than {MAX_INTERNAL_DEPTH} hops; "
-                    "rules that emit events are triggering each other in a loop"
+                    rp.english(rp.INTERNAL_EVENTS_LOOP, type=repr(ev.type), hops=MAX_INTERNAL_DEPTH)
                 )
                 d.add_error(RuleFailure("engine", ev.id, str(loop), at))
                 continue

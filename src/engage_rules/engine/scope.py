@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import ActionError
 from ..expr.context import EvalContext
 from ..lang.spec import MODERATOR_EVENTS
+from ..model import rule_problems as rp
 from ..model.decision import ActionRecord, Decision
 from ..model.events import Event
 from ..model.state import MemberState, State, Timer, ts
@@ -155,7 +156,7 @@ class ActionScope(EvalContext):
         if to is None or to == "":
             return self.member
         if not isinstance(to, str | int):
-            raise ActionError(f"`to:` must be a member id, got {type(to).__name__}")
+            raise ActionError(rp.english(rp.TO_NOT_A_MEMBER, kind=type(to).__name__))
         m: MemberState = self.effects.state.community(self.event.community).member(str(to))
         self.d.touched.add((m.community, m.id))
         return m
@@ -163,7 +164,7 @@ class ActionScope(EvalContext):
     def require_target(self, action: CompiledAction) -> MemberState:
         m = self.target(action)
         if m is None:
-            raise ActionError(f"`{action.name}` needs a member: the event has none; give `to:`")
+            raise ActionError(rp.english(rp.NEEDS_A_MEMBER, action=action.name))
         return m
 
     # -- acting ---------------------------------------------------------------------------

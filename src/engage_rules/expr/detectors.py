@@ -29,6 +29,7 @@ from jinja2 import Undefined
 from .._util.suggest import did_you_mean
 from ..errors import ExpressionError, ResourceLimitError
 from ..i18n import _
+from ..model import rule_problems as rp
 from ..model.events import MAX_EVENT_BYTES
 from ..text import links as linkcheck
 from ..text import normalise as textnorm
@@ -215,12 +216,10 @@ def _pattern(pattern: Any) -> Any:
         try:
             return _runtime_pattern(tuple(pattern))
         except TypeError:  # unhashable items: not patterns
-            raise ExpressionError("matches(): the patterns must be strings") from None
+            raise ExpressionError(rp.english(rp.PATTERNS_NOT_TEXT)) from None
     if hasattr(pattern, "programsize") and hasattr(pattern, "search"):
         return pattern
-    raise ExpressionError(
-        f"matches(): the pattern must be a string or a list of them, got {type(pattern).__name__}"
-    )
+    raise ExpressionError(rp.english(rp.PATTERN_NOT_TEXT, kind=type(pattern).__name__))
 
 
 def _words(value: Any) -> tuple[str, ...]:
@@ -339,7 +338,7 @@ def _domain_list(allow: Any, deny: Any) -> linkcheck.DomainList | None:
             return (value,)
         if isinstance(value, list | tuple):
             return tuple(value)
-        raise ExpressionError(f"a domain list must be a list of domain names, got {shown(value)}")
+        raise ExpressionError(rp.english(rp.DOMAIN_LIST, value=shown(value)))
 
     try:
         return linkcheck.domain_list(entries(allow), entries(deny))
@@ -436,19 +435,19 @@ def fn_score(c: EvalContext, text: Any, label: Any, classifier: Any = DEFAULT_CL
     name = classifier if isinstance(classifier, str) else DEFAULT_CLASSIFIER
     scorer = c.env.classifiers.get(name)
     if scorer is None:
-        raise ExpressionError(f"score(): no classifier named {name!r} is registered")
+        raise ExpressionError(rp.english(rp.UNKNOWN_CLASSIFIER, name=repr(name)))
     if not isinstance(label, str):
-        raise ExpressionError(f"score(): the label must be a string, got {shown(label)}")
+        raise ExpressionError(rp.english(rp.LABEL_NOT_TEXT, value=shown(label)))
     body = _text(text)
     try:
         value = scorer(body, label)
     except Exception as err:  # a plugin's model failing fails the rule, not the stream
         raise ExpressionError(
-            f"score(): classifier {name!r} failed: {type(err).__name__}: {err}"
+            rp.english(rp.CLASSIFIER_FAILED, name=repr(name), error=f"{type(err).__name__}: {err}")
         ) from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not (0.0 <= value <= 1.0):
         raise ExpressionError(
-            f"score(): classifier {name!r} returned {value!r}, not a number in [0, 1]"
+            rp.english(rp.CLASSIFIER_OUT_OF_RANGE, name=repr(name), value=repr(value))
         )
     return float(value)
 

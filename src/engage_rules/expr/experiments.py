@@ -27,6 +27,7 @@ from typing import Any
 from .._util.suggest import did_you_mean
 from ..errors import ExpressionError
 from ..i18n import _
+from ..model import rule_problems as rp
 from .context import EvalContext
 from .function_spec import CallSite
 
@@ -66,10 +67,10 @@ def fn_variant(c: EvalContext, name: Any) -> str:
     """``variant('name')``: the member's variant, recording the first exposure."""
     table = c.env.experiments.get(name) if isinstance(name, str) else None
     if table is None:
-        raise ExpressionError(f"variant(): unknown experiment {name!r}")
+        raise ExpressionError(rp.english(rp.UNKNOWN_EXPERIMENT, name=repr(name)))
     m = c.m
     if m is None:
-        raise ExpressionError("variant(): the event has no member")
+        raise ExpressionError(rp.english(rp.VARIANT_WITHOUT_MEMBER))
     known = m.variants.get(name)
     if known is not None:
         return known

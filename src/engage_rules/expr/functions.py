@@ -32,6 +32,7 @@ from .._util.durations import parse_duration
 from .._util.suggest import did_you_mean
 from ..errors import ExpressionError
 from ..i18n import N_, _
+from ..model import rule_problems as rp
 from ..text import normalise as textnorm
 from .context import ROOT_NAMES, EvalContext
 from .detectors import (
@@ -89,7 +90,7 @@ def window_seconds(window: Any) -> float:
             return _parse_window(window)
         except ValueError as err:
             raise ExpressionError(str(err)) from None
-    raise ExpressionError(f"a window must be a duration such as '7d', got {shown(window)}")
+    raise ExpressionError(rp.english(rp.WINDOW_NOT_A_DURATION, value=shown(window)))
 
 
 def _literal_window(site: CallSite, arg: ArgInfo) -> float:
@@ -185,11 +186,13 @@ def check_duplicates(site: CallSite) -> Mapping[int | str, Any] | None:
 def _span(unit: str) -> Callable[[Any, Any], timedelta]:
     def span(c: Any, n: Any) -> timedelta:
         if isinstance(n, bool) or not isinstance(n, int | float):
-            raise ExpressionError(f"{unit}() needs a number, got {type(n).__name__}")
+            raise ExpressionError(
+                rp.english(rp.UNIT_NEEDS_A_NUMBER, unit=unit, kind=type(n).__name__)
+            )
         try:
             return timedelta(**{unit: n})
         except OverflowError:
-            raise ExpressionError(f"{unit}({n}) is out of range") from None
+            raise ExpressionError(rp.english(rp.UNIT_OUT_OF_RANGE, unit=unit, n=n)) from None
 
     return span
 
@@ -197,7 +200,7 @@ def _span(unit: str) -> Callable[[Any, Any], timedelta]:
 def fn_segment(c: EvalContext, name: Any) -> bool:
     fn = c.env.segments.get(name) if isinstance(name, str) else None
     if fn is None:
-        raise ExpressionError(f"segment(): unknown segment {name!r}")
+        raise ExpressionError(rp.english(rp.UNKNOWN_SEGMENT, name=repr(name)))
     return bool(fn(c))
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import ExpressionError
 from ..i18n import _
+from ..model import rule_problems as rp
 from .function_spec import CallSite, FunctionSpec
 from .functions import literal_window, window_seconds
 from .runtime import shown
@@ -51,7 +52,7 @@ def _history(c: Any, type_: Any) -> dict[str, Any] | None:
 
 def _window(c: Any, entry: dict[str, Any], within: Any, channel: Any) -> list[list[Any]]:
     if channel is not None and not isinstance(channel, str):
-        raise ExpressionError(f"`channel` must be a channel name, got {shown(channel)}")
+        raise ExpressionError(rp.english(rp.CHANNEL_NOT_A_NAME, value=shown(channel)))
     now = c.now_ts
     w: list[list[Any]] = entry["w"]
     first = bisect_right(w, now - window_seconds(within), key=_TS)

@@ -45,6 +45,7 @@ from ..errors import (
     TemplateCompileError,
 )
 from ..i18n import _
+from ..model import rule_problems as rp
 from . import runtime as rt
 from .codegen import check_bounded_op, suggest
 from .context import (
@@ -801,7 +802,7 @@ class TemplateSet:
         """Render template ``name``; raises ExpressionError (or ResourceLimitError)."""
         compiled = self._templates.get(name)
         if compiled is None:
-            raise ExpressionError(f"unknown template {name!r}")
+            raise ExpressionError(rp.english(rp.UNKNOWN_TEMPLATE, name=repr(name)))
         return compiled.render(c)
 
 

@@ -50,6 +50,7 @@ from ..errors import ActionError, ActionRefused
 from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, EnterDrawParams, RunDrawParams
 from ..lang.loader import ActionCall
+from ..model import rule_problems as rp
 from ..model.decision import Decision, RuleFailure
 from ..model.events import internal_event, member_ref
 from ..model.state import CommunityState, MemberState, Timer, from_ts, ts
@@ -166,7 +167,7 @@ def _draw_of(run: ActionScope, action: CompiledAction) -> Draw:
     draws = run.playbook.data(DRAWS) or {}
     draw = draws.get(str(action.params.draw))  # type: ignore[attr-defined]
     if draw is None:  # pragma: no cover - names are checked at load time
-        raise ActionError(f"unknown draw {action.params.draw!r}")  # type: ignore[attr-defined]
+        raise ActionError(rp.english(rp.UNKNOWN_DRAW, draw=repr(action.params.draw)))  # type: ignore[attr-defined]
     return draw
 
 
@@ -177,9 +178,9 @@ def _weight(run: ActionScope, action: CompiledAction) -> int | None:
     try:
         weight = int(str(raw).strip()) if not isinstance(raw, int) else raw
     except ValueError:
-        raise ActionError(f"weight must be a whole number, got {raw!r}") from None
+        raise ActionError(rp.english(rp.WEIGHT_NOT_WHOLE, weight=repr(raw))) from None
     if isinstance(weight, bool) or not 1 <= weight <= MAX_WEIGHT:
-        raise ActionError(f"weight must be a whole number from 1 to {MAX_WEIGHT}, got {raw!r}")
+        raise ActionError(rp.english(rp.WEIGHT_OUT_OF_RANGE, most=MAX_WEIGHT, weight=repr(raw)))
     return weight
 
 

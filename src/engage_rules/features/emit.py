@@ -13,6 +13,7 @@ from ..engine.scope import ActionScope
 from ..errors import ActionError
 from ..i18n import N_
 from ..lang.action_params import ActionSpec, EmitParams
+from ..model import rule_problems as rp
 from ..model.storable import json_value
 
 
@@ -21,7 +22,7 @@ def do_emit(run: ActionScope, action: CompiledAction) -> None:
     type_ = action.params.type  # type: ignore[attr-defined]
     data = run.value(action, "data", {}) or {}
     if not isinstance(data, dict):
-        raise ActionError("emit data must be a mapping")
+        raise ActionError(rp.english(rp.EMIT_DATA_NOT_MAPPING))
     data = json_value(data, "data")
     run.emit(action, run.member.id if run.member else None, {"type": type_, "data": data})
     run.raise_event(type_, run.member, dict(data), f"{run.rule}:{action.path}")

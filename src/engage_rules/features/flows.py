@@ -42,6 +42,7 @@ from ..i18n import N_, _
 from ..lang import flow_steps
 from ..lang.action_params import ActionSpec, ExitFlowParams, StartFlowParams
 from ..lang.loader import ActionCall
+from ..model import rule_problems as rp
 from ..model.decision import ActionRecord, RuleFailure, action_key
 from ..model.events import Event, internal_event, member_ref
 from ..model.state import MemberState, Timer
@@ -136,7 +137,7 @@ def _resolve(flow: CompiledFlow, path: StepPath) -> tuple[Any, StepPath] | None:
                 return steps[path[-1]], path
         except (IndexError, AttributeError, TypeError) as err:
             # A stored position that the playbook's flow no longer has.
-            raise ActionError(f"step {label(path)} no longer exists in the flow") from err
+            raise ActionError(rp.english(rp.FLOW_STEP_GONE, step=label(path))) from err
         if len(path) == 1:
             return None
         path = [*path[:-3], path[-3] + 1]
@@ -303,11 +304,7 @@ def start(
         _end(_child(run, m, flow), m, flow, fs, "exited", "restart")
     if run.depth >= MAX_FLOW_NESTING:
         raise ActionError(
-            str(
-                InternalLoopError(
-                    f"flows started each other more than {MAX_FLOW_NESTING} levels deep"
-                )
-            )
+            str(InternalLoopError(rp.english(rp.FLOWS_TOO_DEEP, depth=MAX_FLOW_NESTING)))
         )
     run_no = (fs["run"] if fs is not None else 0) + 1
     fs = m.flows[flow.name] = {

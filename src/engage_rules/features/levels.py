@@ -51,6 +51,7 @@ from ..expr.functions import window_seconds
 from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, LockLevelParams, SetLevelParams
 from ..lang.loader import ActionCall
+from ..model import rule_problems as rp
 from ..model.decision import Decision, RuleFailure
 from ..model.events import internal_event
 from ..model.persons import holder
@@ -222,7 +223,11 @@ class CompiledLevels:
                 RuleFailure(
                     SECTION,
                     d.cause,
-                    f"levels.by: {self.source!r} must give a number, got {type(value).__name__}",
+                    rp.english(
+                        rp.LEVELS_BY_NOT_A_NUMBER,
+                        source=repr(self.source),
+                        kind=type(value).__name__,
+                    ),
                     at,
                 )
             )
@@ -330,7 +335,7 @@ def change_level(m: MemberState, step: Step, at: datetime) -> dict[str, Any]:
 def _ladder(run: ActionScope) -> CompiledLevels:
     levels = run.playbook.data(LEVELS)
     if levels is None:  # pragma: no cover - rejected at load time
-        raise ActionError("the playbook has no `levels:` section")
+        raise ActionError(rp.english(rp.NO_LEVELS_SECTION))
     return levels
 
 
@@ -345,13 +350,11 @@ def do_set_level(run: ActionScope, action: CompiledAction) -> None:
         if isinstance(raw, bool) or level != float(raw):
             raise ValueError
     except (TypeError, ValueError):
-        raise ActionError(f"set_level: {raw!r} is not a level number") from None
+        raise ActionError(rp.english(rp.NOT_A_LEVEL_NUMBER, value=repr(raw))) from None
     step = next((s for s in ladder.steps if s.level == level), None)
     if step is None:
-        raise ActionError(
-            f"set_level: {level} is not a level of the ladder "
-            f"({', '.join(str(s.level) for s in ladder.steps)})"
-        )
+        levels = ", ".join(str(s.level) for s in ladder.steps)
+        raise ActionError(rp.english(rp.NOT_ON_THE_LADDER, level=level, levels=levels))
     if m.level is None:
         first = ladder.steps[0]
         m.level, m.level_name = first.level, first.name

@@ -30,6 +30,7 @@ from ..errors import ActionError, ActionRefused
 from ..i18n import N_
 from ..lang.action_params import ActionSpec, LotteryParams
 from ..lang.loader import ActionCall
+from ..model import rule_problems as rp
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ def do_lottery(run: ActionScope, action: CompiledAction) -> None:
     left = stock[won]
     if left is not None:
         if left <= 0:  # pragma: no cover - excluded from the draw above
-            raise ActionError("lottery stock would go below zero")
+            raise ActionError(rp.english(rp.LOTTERY_STOCK_BELOW_ZERO))
         stock[won] = left - 1
     run.d.touch_community(community.name)
     params: dict[str, Any] = {"prize": won, "name": prize.name, "remaining": stock[won]}

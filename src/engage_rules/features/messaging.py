@@ -58,6 +58,7 @@ from ..lang.action_params import (
 )
 from ..lang.loader import ActionCall
 from ..lang.spec import MessagingSpec
+from ..model import rule_problems as rp
 from ..model.decision import ActionRecord, Decision
 from ..model.persons import PERSONS, account_in
 from ..model.state import MemberState, Timer, ts
@@ -332,7 +333,7 @@ def _route(run: ActionScope, action: CompiledAction) -> tuple[str | None, str | 
     """The `community:` and `platform:` a `send` or `broadcast` names (None: not given)."""
     community = run.text(action, "community") or None
     if community == PERSONS:
-        raise ActionError(f"`community: {PERSONS}` is not a group: it holds the persons")
+        raise ActionError(rp.english(rp.PERSONS_NOT_A_GROUP, persons=PERSONS))
     return community, run.text(action, "platform") or None
 
 

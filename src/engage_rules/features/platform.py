@@ -28,6 +28,7 @@ from ..engine.scope import ActionScope
 from ..errors import ActionError
 from ..i18n import N_
 from ..lang.action_params import ActionSpec, PinParams, PollParams, ReasonParams, RoleParams
+from ..model import rule_problems as rp
 
 #: The platform actions this feature registers.
 PLATFORM_EXTRA_ACTIONS = frozenset(
@@ -46,7 +47,7 @@ def do_role(run: ActionScope, action: CompiledAction) -> None:
     m = run.require_target(action)
     role = run.text(action, "role").strip()
     if not role:
-        raise ActionError(f"`{action.name}`: the role is empty")
+        raise ActionError(rp.english(rp.ROLE_EMPTY, action=action.name))
     if action.name == "grant_role":
         if role not in m.roles:
             m.roles = (*m.roles, role)
@@ -63,9 +64,7 @@ def do_pin(run: ActionScope, action: CompiledAction) -> None:
     ev = run.event
     message = run.text(action, "message") or ev.data.get("message_id")
     if message in (None, ""):
-        raise ActionError(
-            f"`{action.name}` needs a message: the event has no data.message_id; give `message:`"
-        )
+        raise ActionError(rp.english(rp.NEEDS_A_MESSAGE, action=action.name))
     channel = run.text(action, "channel") or ev.channel
     params: dict[str, Any] = {"message_id": str(message), "channel": channel}
     _with_reason(run, action, params)
@@ -85,9 +84,9 @@ def do_poll(run: ActionScope, action: CompiledAction) -> None:
     question = run.text(action, "question").strip()
     options = [str(o).strip() for o in (run.value(action, "options") or [])]
     if not question or len(question) > 300:
-        raise ActionError("`poll`: the question must have 1 to 300 characters")
+        raise ActionError(rp.english(rp.POLL_QUESTION_LENGTH))
     if not all(0 < len(o) <= 55 for o in options) or len(set(options)) != len(options):
-        raise ActionError("`poll`: each option needs 1 to 55 characters, and they must differ")
+        raise ActionError(rp.english(rp.POLL_OPTIONS))
     params: dict[str, Any] = {
         "question": question,
         "options": options,

@@ -44,6 +44,7 @@ from ..expr.member_fields import in_units
 from ..i18n import N_, _
 from ..lang.action_params import ActionSpec, AwardParams, RevokeParams, SpendParams
 from ..lang.loader import ActionCall
+from ..model import rule_problems as rp
 from ..model.decision import ActionRecord, Decision
 from ..model.state import (
     C_AMOUNT,
@@ -183,21 +184,19 @@ def _amount(run: ActionScope, action: CompiledAction) -> tuple[str, int]:
         try:
             raw = float(raw) if "." in raw else int(raw)
         except ValueError:
-            raise ActionError(_("amount {raw!r} is not a number").format(raw=raw)) from None
+            raise ActionError(rp.english(rp.AMOUNT_NOT_A_NUMBER_TEXT, raw=raw)) from None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise ActionError(_("amount must be a number, got {type}").format(type=type(raw).__name__))
+        raise ActionError(rp.english(rp.AMOUNT_NOT_A_NUMBER, type=type(raw).__name__))
     if isinstance(raw, float) and not math.isfinite(raw):
-        raise ActionError(_("amount must be a finite number, got {raw}").format(raw=raw))
+        raise ActionError(rp.english(rp.AMOUNT_NOT_FINITE, raw=raw))
     if raw != int(raw):
-        raise ActionError(_("amount must be a whole number, got {raw}").format(raw=raw))
+        raise ActionError(rp.english(rp.AMOUNT_NOT_WHOLE, raw=raw))
     amount = int(raw)
     if amount < 0:
-        raise ActionError(_("amount must not be negative, got {amount}").format(amount=amount))
+        raise ActionError(rp.english(rp.AMOUNT_NEGATIVE, amount=amount))
     if amount > MAX_AMOUNT:
         raise ActionError(
-            _("amount {too_big} is larger than the limit of {limit}").format(
-                too_big=too_big(amount), limit=MAX_AMOUNT
-            )
+            rp.english(rp.AMOUNT_TOO_LARGE, too_big=too_big(amount), limit=MAX_AMOUNT)
         )
     return currency, amount
 
@@ -206,8 +205,14 @@ def _room(m: MemberState, currency: str, amount: int) -> None:
     """Refuse an award that would take the member's lifetime credits beyond MAX_EARNED."""
     if m.earned.get(currency, 0) > MAX_EARNED - amount:
         raise ActionError(
-            f"{m.id} has earned {m.earned.get(currency, 0)} {currency}; {amount} more "
-            f"would pass the limit of {MAX_EARNED}"
+            rp.english(
+                rp.EARNED_LIMIT,
+                member=m.id,
+                earned=m.earned.get(currency, 0),
+                currency=currency,
+                amount=amount,
+                limit=MAX_EARNED,
+            )
         )
 
 
@@ -435,7 +440,7 @@ def _fast_award(currency: str, amount: int, reason: str | None) -> Executor:
         nonlocal plan
         m = run.m  # the event's member (`run.member`, without the property's call)
         if m is None:
-            raise ActionError("`award` needs a member: the event has none; give `to:`")
+            raise ActionError(rp.english(rp.NEEDS_A_MEMBER, action="award"))
         if amount == 0:
             return
         if m.earned.get(currency, 0) > room:
@@ -477,7 +482,7 @@ def _fast_capped_award(
         nonlocal plan
         m = run.m  # the event's member (`run.member`, without the property's call)
         if m is None:
-            raise ActionError("`award` needs a member: the event has none; give `to:`")
+            raise ActionError(rp.english(rp.NEEDS_A_MEMBER, action="award"))
         if m.earned.get(currency, 0) > room:
             _room(m, currency, amount)
         ev = run.event

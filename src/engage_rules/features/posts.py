@@ -49,6 +49,7 @@ from ..i18n import N_
 from ..lang.action_params import ActionSpec, PostTagParams
 from ..lang.loader import ActionCall
 from ..lang.spec import PostReachedTrigger
+from ..model import rule_problems as rp
 from ..model.decision import Decision
 from ..model.events import Event, MemberRef, internal_event
 from ..model.posts import MAX_POST_TAGS, MAX_REACTORS, POSTS_KEY, event_post_id, post_key
@@ -231,15 +232,15 @@ def do_tag_post(run: ActionScope, action: CompiledAction) -> None:
     """The ``tag_post`` action."""
     item = current_post(run)
     if item is None:
-        raise ActionError("`tag_post` needs a post: the event concerns no followed post")
+        raise ActionError(rp.english(rp.NEEDS_A_POST))
     name = run.text(action, "name")
     if not name:
-        raise ActionError("tag name is empty")
+        raise ActionError(rp.english(rp.TAG_NAME_EMPTY))
     tags: list[str] = item["g"]
     if name in tags:
         return
     if len(tags) >= MAX_POST_TAGS:
-        raise ActionError(f"a post has at most {MAX_POST_TAGS} tags")
+        raise ActionError(rp.english(rp.POST_TAGS_LIMIT, most=MAX_POST_TAGS))
     tags.append(name)
     run.d.touch_community(run.event.community)
     run.emit(action, item["a"], {"name": name, "message_id": item["id"], "channel": item["ch"]})

@@ -33,6 +33,7 @@ from ..compile.feature import BaseFeature, CompileContext, FeatureKey, FeaturePl
 from ..expr.context import EvalContext
 from ..i18n import _
 from ..lang.spec import CronTrigger
+from ..model import rule_problems as rp
 from ..model.decision import Decision, RuleFailure
 from ..model.events import Event, internal_event, member_ref
 from ..model.persons import PERSONS
@@ -190,7 +191,15 @@ def run_slot(
         except Exception as err:
             d.add_error(
                 RuleFailure(
-                    sched.rule, timer.id, f"audience {sched.audience!r} for member {mid}: {err}", at
+                    sched.rule,
+                    timer.id,
+                    rp.english(
+                        rp.AUDIENCE_FAILED,
+                        audience=repr(sched.audience),
+                        member=mid,
+                        error=err,
+                    ),
+                    at,
                 )
             )
             continue

@@ -20,6 +20,7 @@ from ..errors import ActionError
 from ..i18n import N_
 from ..lang.action_params import ActionSpec, SetParams, TagParams, UntagParams
 from ..lang.names import is_name
+from ..model import rule_problems as rp
 from ..model.decision import ActionRecord, Decision
 from ..model.state import MemberState, Timer
 from ..model.storable import json_value
@@ -33,7 +34,7 @@ def do_tag(run: ActionScope, action: CompiledAction) -> None:
     m = run.require_target(action)
     name = run.text(action, "name")
     if "name" in action.values and not is_name(name):  # templated: checked now
-        raise ActionError(f'tag name {name!r} is not a name (docs/language.md, "Names")')
+        raise ActionError(rp.english(rp.TAG_NOT_A_NAME, name=repr(name)))
     delta = action.consts.get("expires_delta")
     expires = run.at + delta if delta is not None else None
     tags = m.tags
@@ -80,7 +81,7 @@ def _fast_tag(name: str) -> Executor:
     def tag(run: ActionScope, action: CompiledAction) -> None:
         m = run.m  # the event's member (`run.member`, without the property's call)
         if m is None:
-            raise ActionError("`tag` needs a member: the event has none; give `to:`")
+            raise ActionError(rp.english(rp.NEEDS_A_MEMBER, action="tag"))
         tags = m.tags
         if name in tags and tags[name] is None:
             return  # already tagged, without expiry: nothing changes

@@ -40,6 +40,15 @@ BEYOND_DEDUP_WINDOW = N_(
     "events that old (its dedup window), so it cannot tell whether this one was processed; "
     "it is not processed again"
 )
+FUTURE_DATED = N_(
+    "event {id} is dated {at}, {ahead} s ahead of the runtime's clock ({now}); "
+    "max_clock_skew is {skew} s"
+)
+EMPTY_RECORD = N_("the record has no value")
+WRONG_KEY = N_(
+    "the record's key {key} is not the community of its event ({community}): records are "
+    "keyed by community"
+)
 
 #: Every template a quarantine message is made from, the longest first (a message is
 #: matched against them in this order).
@@ -65,6 +74,9 @@ TEMPLATES = sorted(
         MISSING_FIELD,
         NOT_OBJECT,
         BEYOND_DEDUP_WINDOW,
+        FUTURE_DATED,
+        EMPTY_RECORD,
+        WRONG_KEY,
     ),
     key=len,
     reverse=True,

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import ActionError
+from . import rule_problems as rp
 from .events import MAX_EVENT_DEPTH, MAX_INT, MIN_INT
 
 __all__ = ["MAX_VALUE_DEPTH", "in_range", "json_value", "too_big"]
@@ -31,9 +32,7 @@ def too_big(value: int) -> str:
 
 
 def _too_deep(path: str) -> ActionError:
-    return ActionError(
-        f"`{path}`: the value nests lists and mappings more than {MAX_VALUE_DEPTH} levels deep"
-    )
+    return ActionError(rp.english(rp.VALUE_TOO_DEEP, path=path, depth=MAX_VALUE_DEPTH))
 
 
 def _items(value: Any, path: str) -> Any:
@@ -55,11 +54,11 @@ def in_range(value: Any, path: str, depth: int = 1) -> Any:
     if t is int:
         if not MIN_INT <= value <= MAX_INT:
             raise ActionError(
-                f"`{path}`: {too_big(value)} is outside the signed 64-bit integer range"
+                rp.english(rp.VALUE_INTEGER_OUT_OF_RANGE, path=path, number=too_big(value))
             )
     elif t is float:
         if not math.isfinite(value):
-            raise ActionError(f"`{path}`: {value} is not a finite number")
+            raise ActionError(rp.english(rp.VALUE_NOT_FINITE, path=path, value=value))
     elif t in _CONTAINERS:
         if depth > MAX_VALUE_DEPTH:
             raise _too_deep(path)
@@ -79,9 +78,7 @@ def json_value(value: Any, path: str, depth: int = 1) -> Any:
             try:
                 value.encode()
             except UnicodeEncodeError:
-                raise ActionError(
-                    f"`{path}`: the text is not valid Unicode (a lone surrogate)"
-                ) from None
+                raise ActionError(rp.english(rp.VALUE_LONE_SURROGATE, path=path)) from None
         return str(value)
     if isinstance(value, int):
         return in_range(int(value), path)
@@ -100,9 +97,9 @@ def json_value(value: Any, path: str, depth: int = 1) -> Any:
         for k, v in value.items():
             key = json_value(k, path, depth + 1)
             if isinstance(key, list | dict):
-                raise ActionError(f"`{path}`: a {type(k).__name__} cannot be a key")
+                raise ActionError(rp.english(rp.VALUE_BAD_KEY, path=path, kind=type(k).__name__))
             out[key if isinstance(key, str) else str(key)] = json_value(
                 v, f"{path}.{key}", depth + 1
             )
         return out
-    raise ActionError(f"`{path}`: cannot store a {type(value).__name__}")
+    raise ActionError(rp.english(rp.VALUE_CANNOT_STORE, path=path, kind=type(value).__name__))

@@ -14,6 +14,7 @@ batch and the offset consumed up to in one fenced transaction.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,11 +22,25 @@ from datetime import datetime
 
 from ..compile.playbook import CompiledPlaybook
 from ..engine.core import Engine
+from ..i18n import _
 from ..model.decision import Decision
 from ..model.events import Event
+from ..model.rule_problems import in_words
 from ..store.base import evict_committed
 from ..store.postgres_worker import PartitionStore
 from ..store.records import BEYOND_DEDUP_WINDOW, beyond_horizon, dedup_message
+
+log = logging.getLogger("engage_rules.runtime.worker")
+
+
+def log_rule_errors(d: Decision) -> None:
+    """Log the rule errors of a decision (a warning each, in the operator's language;
+    what is stored stays English)."""
+    for e in d.errors:
+        log.warning(
+            _("rule %(rule)s failed on %(cause)s: %(message)s"),
+            {"rule": e.rule, "cause": e.cause, "message": in_words(e.message)},
+        )
 
 
 @dataclass(slots=True)
@@ -85,6 +100,7 @@ class PartitionLoop:
             engine.process_into(event, pending)
             for d in pending[before:]:
                 ids.add(d.cause)
+                log_rule_errors(d)
                 if d.is_timer:
                     self.timers_fired += 1
             self.processed += 1
@@ -97,6 +113,7 @@ class PartitionLoop:
     def _add(self, decisions: Iterable[Decision]) -> None:
         for d in decisions:
             self._touch()
+            log_rule_errors(d)
             self.pending.append(d)
             self._pending_ids.add(d.cause)
             if d.is_timer:

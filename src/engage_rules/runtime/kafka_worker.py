@@ -35,6 +35,8 @@ from ..compile.playbook import CompiledPlaybook
 from ..errors import FencedError, SetupError
 from ..features.persons import uses_persons
 from ..i18n import _
+from ..model import event_problems
+from ..model.event_problems import in_words
 from ..model.events import Event, EventError, parse_event
 from ..plugins.registry import Registry
 from ..store.postgres import PostgreSQLStore
@@ -172,7 +174,7 @@ class Worker:
             err = record.error()
             if err is not None:
                 if err.code() != self._ck.KafkaError._PARTITION_EOF:
-                    log.warning("consumer: %s", err)
+                    log.warning(_("Kafka consumer: %(error)s"), {"error": err})
                 continue
             by_part[record.partition()].append(record)
         wall = self.clock()
@@ -211,16 +213,15 @@ class Worker:
         """The event of a record, or (reason, message) why it is quarantined."""
         value = record.value()
         if not value:
-            return EMPTY_RECORD, "the record has no value"
+            return EMPTY_RECORD, event_problems.EMPTY_RECORD
         try:
             event = parse_event(value)
         except EventError as err:
             return err.reason, err.message
         key = record.key()
         if key is None or key != event.community.encode():
-            return WRONG_KEY, (
-                f"the record's key {key!r} is not the community of its event "
-                f"({event.community!r}): records are keyed by community"
+            return WRONG_KEY, event_problems.WRONG_KEY.format(
+                key=repr(key), community=repr(event.community)
             )
         ahead = future_dated([event], wall, self.config.max_clock_skew)
         if ahead is not None:
@@ -230,7 +231,14 @@ class Worker:
     def _quarantine(self, part: int, offset: int, reason: str, message: str) -> None:
         self.stats.quarantined[reason] += 1
         log.warning(
-            "quarantined record %s[%d]@%d: %s: %s", self.kafka.topic, part, offset, reason, message
+            _("quarantined record %(topic)s[%(partition)d]@%(offset)d: %(reason)s: %(message)s"),
+            {
+                "topic": self.kafka.topic,
+                "partition": part,
+                "offset": offset,
+                "reason": reason,
+                "message": in_words(message),
+            },
         )
 
     def _commit(self, loop: PartitionLoop) -> bool:
@@ -241,7 +249,16 @@ class Worker:
             loop.commit()
         except FencedError as err:
             stats.fenced += 1
-            log.warning("commit refused: %s; dropping partition %d", err, loop.partition)
+            log.warning(
+                _(
+                    "commit refused: fenced: another worker owns %(partitions)s now; nothing was "
+                    "committed; dropping partition %(partition)d"
+                ),
+                {
+                    "partitions": ", ".join(f"{err.topic}[{p}]" for p in err.partitions),
+                    "partition": loop.partition,
+                },
+            )
             self.parts.pop(loop.partition, None)
             if self._consumer is not None:
                 self._consumer.pause([self._ck.TopicPartition(self.kafka.topic, loop.partition)])

@@ -45,8 +45,10 @@ from ..compile.playbook import CompiledPlaybook
 from ..engine.core import Engine
 from ..errors import Problem, SetupError
 from ..i18n import _
+from ..model import event_problems
 from ..model.decision import Decision
 from ..model.events import Event
+from ..model.rule_problems import in_words as rule_in_words
 from ..plugins.manager import default_registry
 from ..plugins.registry import Registry
 from ..store import Store, open_store
@@ -136,9 +138,13 @@ def future_dated(events: list[Event], wall: float, skew: float) -> Outcome | Non
         "quarantined",
         [e.id for e in events],
         FUTURE_TIME,
-        f"event {ahead.id!r} is dated {ahead.at.isoformat()}, "
-        f"{ahead.ts - wall:.0f} s ahead of the runtime's clock "
-        f"({now.isoformat()}); max_clock_skew is {skew:g} s",
+        event_problems.FUTURE_DATED.format(
+            id=repr(ahead.id),
+            at=ahead.at.isoformat(),
+            ahead=f"{ahead.ts - wall:.0f}",
+            now=now.isoformat(),
+            skew=f"{skew:g}",
+        ),
     )
 
 
@@ -534,7 +540,7 @@ class Service:
                 self.stats.rule_errors += 1
                 log.warning(
                     _("rule %(rule)s failed on %(cause)s: %(message)s"),
-                    {"rule": e.rule, "cause": e.cause, "message": e.message},
+                    {"rule": e.rule, "cause": e.cause, "message": rule_in_words(e.message)},
                 )
         return actions
 

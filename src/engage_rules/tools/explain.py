@@ -16,6 +16,7 @@ from typing import Any
 
 from .._util.suggest import did_you_mean
 from ..i18n import N_, _
+from ..model.rule_problems import in_words
 
 #: What each outcome means, as the end of "<rule> ...".
 _OUTCOMES = {
@@ -158,7 +159,7 @@ def rule_lines(trace: dict[str, Any], r: dict[str, Any], indent: str = "  ") -> 
         text = _("rule {rule} fired first and has `stop: true`").format(rule=r.get("stopped_by"))
         lines.append(deeper + text)
     elif outcome == "error":
-        lines.append(deeper + _("error: {message}").format(message=r.get("error")))
+        lines.append(deeper + _("error: {message}").format(message=in_words(str(r.get("error")))))
     if "condition" in r:
         lines.append(f"{deeper}if:")
         lines.extend(_condition_lines(r["condition"], deeper + "  "))
@@ -176,7 +177,7 @@ def rule_lines(trace: dict[str, Any], r: dict[str, Any], indent: str = "  ") -> 
         note = " " + _("(shadow: recorded, not delivered)") if a.get("shadow") else ""
         lines.append(f"{deeper}→ {a['type']}{who} {params}{note}")
     for message in r.get("action_errors", ()):
-        lines.append(deeper + _("action error: {message}").format(message=message))
+        lines.append(deeper + _("action error: {message}").format(message=in_words(message)))
     return lines
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..i18n import _
 from ..model.decision import ActionRecord, RuleFailure
+from ..model.rule_problems import in_words
 
 DEFAULT_CURRENCY = "points"
 #: Snapshot fields compared as sets (order in the snapshot is not meaningful to a test).
@@ -133,7 +134,7 @@ def check_errors(expected: Sequence[ErrorExpect], actual: Sequence[RuleFailure])
             )
     out += [
         _("rule {rule!r} failed on {cause}: {message}").format(
-            rule=e.rule, cause=e.cause, message=e.message
+            rule=e.rule, cause=e.cause, message=in_words(e.message)
         )
         for e in actual
         if not any(matches(want, e) for want in expected)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import ExpressionError
 from ...i18n import N_
+from ...model import rule_problems as rp
 
 if TYPE_CHECKING:
     from ...compile.playbook import Exempt
@@ -42,13 +43,12 @@ def moderator_condition(moderators: Exempt) -> Callable[[Any], bool]:
         actor = ev.member
         roles = c.m.roles if c.m is not None else ()
         if actor is None or not moderators.applies(actor.id, roles, None):
-            who = actor.id if actor is not None else "no member"
-            raise ExpressionError(
-                f"{ev.type} sent by {who}, who is not a moderator (moderation.moderators): ignored"
-            )
+            if actor is None:
+                raise ExpressionError(rp.english(rp.NO_MEMBER_NOT_A_MODERATOR, type=ev.type))
+            raise ExpressionError(rp.english(rp.NOT_A_MODERATOR, type=ev.type, who=actor.id))
         target = ev.data.get("member")
         if not isinstance(target, str) or not target:
-            raise ExpressionError(f"{ev.type} needs data.member, the id of the member")
+            raise ExpressionError(rp.english(rp.NEEDS_TARGET_MEMBER, type=ev.type))
         return True
 
     return from_moderator
