@@ -295,3 +295,21 @@ def test_insert_many_writes_every_row_in_order(count: int) -> None:
         count,
         count,
     )
+
+
+def test_member_rows_are_encoded_natively_and_the_check_sees_every_field() -> None:
+    """The member row's fast encoding (orjson over the dataclass's values) is on, and the
+    sample it is checked with sets every field of MemberState, so a field whose JSON
+    differs from ``to_json()``'s turns it off rather than writing a wrong row."""
+    from dataclasses import fields
+
+    from engage_rules.model.state import MemberState
+    from engage_rules.store import batch_rows
+
+    sample = batch_rows._member_sample()
+    stored = batch_rows._stored_fields(sample)
+    assert [f.name for f in fields(MemberState) if f.name not in stored] == []
+    assert batch_rows._NATIVE_MEMBER
+    assert orjson.loads(batch_rows.encode_member(sample)) == {
+        k: v for k, v in orjson.loads(orjson.dumps(sample.to_json())).items() if k in stored
+    }
