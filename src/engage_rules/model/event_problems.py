@@ -11,10 +11,8 @@ otherwise (a library's own words) is shown as it is.
 
 from __future__ import annotations
 
-import re
-from functools import cache
-
-from ..i18n import N_, _
+from ..i18n import N_
+from .message_templates import retell
 
 BAD_TIME = N_("`{field}` must be an ISO 8601 time with an offset (Z or ±HH:MM)")
 AT_WITHOUT_OFFSET = N_("`at` must carry a UTC offset (Z or ±HH:MM)")
@@ -82,25 +80,10 @@ TEMPLATES = sorted(
     reverse=True,
 )
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-@cache
-def _pattern(template: str) -> re.Pattern[str]:
-    """A pattern matching the messages ``template`` makes, a group per placeholder."""
-    parts = _PLACEHOLDER.split(template)  # text, name, text, name, ..., text
-    regex = "".join(
-        re.escape(part) if i % 2 == 0 else f"(?P<{part}>.*?)" for i, part in enumerate(parts)
-    )
-    return re.compile(regex, re.S)
-
 
 def in_words(message: str) -> str:
     """A quarantine message (English, as stored) in the current language: made from one
     of :data:`TEMPLATES`, it is told with that template translated and the same values;
     otherwise it is returned as it is."""
-    for template in TEMPLATES:
-        found = _pattern(template).fullmatch(message)
-        if found is not None:
-            return _(template).format(**found.groupdict())
-    return message
+    told = retell(message, TEMPLATES)
+    return message if told is None else told

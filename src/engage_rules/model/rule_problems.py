@@ -14,11 +14,10 @@ words, a playbook's text) is shown as it is.
 
 from __future__ import annotations
 
-import re
-from functools import cache
 from typing import Any
 
-from ..i18n import N_, _
+from ..i18n import N_
+from .message_templates import retell
 
 # -- values an action could not store (model/storable.py) --------------------------------
 VALUE_TOO_DEEP = N_("`{path}`: the value nests lists and mappings more than {depth} levels deep")
@@ -181,7 +180,6 @@ TEMPLATES: list[str] = sorted(
 
 #: Values that are themselves a message (``{error}``): told in words too.
 _NESTED = frozenset({"error"})
-_PLACEHOLDER = re.compile(r"\{(\w+)(![rsa])?\}")
 
 
 def english(template: str, **values: Any) -> str:
@@ -190,33 +188,12 @@ def english(template: str, **values: Any) -> str:
     return template.format(**values)
 
 
-@cache
-def _pattern(template: str) -> re.Pattern[str]:
-    """A pattern matching the messages ``template`` makes, a group per placeholder."""
-    regex, at = [], 0
-    for found in _PLACEHOLDER.finditer(template):
-        regex.append(re.escape(template[at : found.start()]))
-        regex.append(f"(?P<{found.group(1)}>.*?)")
-        at = found.end()
-    regex.append(re.escape(template[at:]))
-    return re.compile("".join(regex), re.S)
-
-
-def _fill(template: str, values: dict[str, str]) -> str:
-    """``template`` (translated) with the matched ``values`` put back as they were shown
-    (a ``{name!r}`` placeholder takes the text as it stands, quotes included)."""
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+def _nested(name: str, value: str) -> str:
+    return in_words(value) if name in _NESTED else value
 
 
 def _whole(message: str) -> str | None:
-    for template in TEMPLATES:
-        found = _pattern(template).fullmatch(message)
-        if found is not None:
-            values = found.groupdict()
-            for name in _NESTED & values.keys():
-                values[name] = in_words(values[name])
-            return _fill(_(template), values)
-    return None
+    return retell(message, TEMPLATES, _nested)
 
 
 def in_words(message: str) -> str:
