@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from .. import i18n
 from ..compile.playbook import CompiledAction, CompiledPlaybook, CompiledRule
 from ..compile.rule_helpers import run_actions
 from ..errors import InternalLoopError
@@ -133,7 +134,7 @@ class Engine:
     def start(self) -> list[Decision]:
         """Arm what a stored state lacks for this playbook (schedules added since the
         state was written).  Runners call it once, before the first event."""
-        if current_language() != DEFAULT_LANGUAGE:  # see process_into
+        if i18n.other_language_used and current_language() != DEFAULT_LANGUAGE:  # see process_into
             with use_language(DEFAULT_LANGUAGE):
                 return self.start()
         out: list[Decision] = []
@@ -146,7 +147,7 @@ class Engine:
         timers, and apply each schedule's ``catch_up`` to the slots missed meanwhile
         (docs/reference.md §5.6).  For a live runtime, with the wall clock; replays just
         advance the clock, which fires every slot."""
-        if current_language() != DEFAULT_LANGUAGE:  # see process_into
+        if i18n.other_language_used and current_language() != DEFAULT_LANGUAGE:  # see process_into
             with use_language(DEFAULT_LANGUAGE):
                 return self.resume(now)
         out = self.start()
@@ -161,7 +162,7 @@ class Engine:
         return out
 
     def _fire(self, timer: Timer) -> Decision:
-        if current_language() != DEFAULT_LANGUAGE:  # see process_into
+        if i18n.other_language_used and current_language() != DEFAULT_LANGUAGE:  # see process_into
             with use_language(DEFAULT_LANGUAGE):
                 return self._fire(timer)
         # The due time in the community time zone: what the timer's actions and the
@@ -355,7 +356,9 @@ class Engine:
         into decisions (a failed rule's message, a refusal) are data, the same for the
         same playbook and events (docs/reference.md §7); a community's own texts follow
         its ``community.language``."""
-        if current_language() != DEFAULT_LANGUAGE:
+        # (a module attribute first: the thread's language is asked only once another
+        # language than English was ever chosen in the process)
+        if i18n.other_language_used and current_language() != DEFAULT_LANGUAGE:
             with use_language(DEFAULT_LANGUAGE):
                 return self.process_into(event, out)
         state = self.state

@@ -66,6 +66,10 @@ class _State(threading.local):
 
 _state = _State()
 _process_language = DEFAULT_LANGUAGE
+#: Whether a language other than English was ever chosen in this process (by
+#: :func:`set_language` or :func:`use_language`): until then nothing can be in another
+#: language, and code on a hot path (the engine, per event) skips asking which it is.
+other_language_used = False
 
 
 def normalise_language(code: str) -> str | None:
@@ -124,20 +128,25 @@ def current_language() -> str:
 def set_language(code: str | None) -> str:
     """Speak ``code`` from now on in this process (None: English); returns the canonical
     code.  Raises ValueError for a language the product does not speak."""
-    global _process_language
+    global _process_language, other_language_used
     lang = DEFAULT_LANGUAGE if code is None else normalise_language(code)
     if lang is None:
         raise ValueError(code)
     _process_language = lang
+    if lang != DEFAULT_LANGUAGE:
+        other_language_used = True
     return lang
 
 
 @contextmanager
 def use_language(code: str) -> Iterator[str]:
     """Speak ``code`` in this thread inside the ``with`` block (tests, one request)."""
+    global other_language_used
     lang = normalise_language(code)
     if lang is None:
         raise ValueError(code)
+    if lang != DEFAULT_LANGUAGE:
+        other_language_used = True
     previous = _state.language
     _state.language = lang
     try:
