@@ -73,6 +73,10 @@ def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 def test_an_old_store_holds_what_a_fresh_replay_holds(old_store: Path, tmp_path: Path) -> None:
     fresh = tmp_path / "fresh.db"
     _replay(_events(tmp_path, "first.jsonl", EVENTS[:400]), fresh)
+    # Today's engine, started on the old store (a replay of no events), arms what the
+    # old release had no notion of (the daily segment snapshot's timer), as a fresh
+    # replay armed it when the community was first seen.
+    _replay(_events(tmp_path, "none.jsonl", []), old_store)
     assert _contents(old_store) == _contents(fresh)
     with sqlite3.connect(old_store) as conn:
         (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
