@@ -20,7 +20,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from .. import i18n
+import engage_rules.i18n as i18n
+
 from ..compile.playbook import CompiledAction, CompiledPlaybook, CompiledRule
 from ..compile.rule_helpers import run_actions
 from ..errors import InternalLoopError
