@@ -29,6 +29,7 @@ from engage_rules.lang.yaml_source import parse_yaml_text
 from engage_rules.model.events import CANONICAL_TYPES, INTERNAL_TYPES, REASONS
 from engage_rules.model.state import MemberState
 from engage_rules.plugins import build_registry
+from test_reference_docs import backticked, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -91,24 +92,6 @@ def literals(text: str) -> set[str]:
     """What ``text`` writes in backticks outside its fenced blocks."""
     spans = re.findall(r"`([^`]+)`", without_fences(text))
     return {" ".join(span.split()) for span in spans}
-
-
-def table_rows(text: str) -> dict[str, str]:
-    """The rows of the markdown tables in ``text`` whose first cell is one or more
-    backticked names (``| `opt_out`, `opt_in` | ... |``), by each name."""
-    rows: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.startswith("| `"):
-            continue
-        first, _, rest = line[2:].partition(" | ")
-        for name in re.findall(r"`([^`]+)`", first):
-            rows[name] = rest
-    return rows
-
-
-def backticked(text: str) -> set[str]:
-    """The backticked names in ``text``: `title: true` names `title`."""
-    return {name.split(":")[0].strip() for name in re.findall(r"`([^`]+)`", text)}
 
 
 def yaml_examples(text: str) -> list[str]:

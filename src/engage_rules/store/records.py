@@ -258,12 +258,7 @@ class ActivityCounter:
             bucket = ev.ts // QUARTER_HOUR
             if bucket != last_bucket:
                 last_bucket = bucket
-                found = days.get(bucket)
-                if found is None:
-                    if len(days) > 4096:
-                        days.clear()
-                    found = days[bucket] = ev.at.astimezone(self._tz).date().isoformat()
-                day = found
+                day = days.get(bucket) or self._new_day(bucket, ev.at)
             community, member, type_ = ev.community, ref.id, ev.type
             key = (community, member, day, type_)
             into[key] = get(key, 0) + 1
@@ -313,12 +308,14 @@ class ActivityCounter:
     def _day(self, at: datetime) -> str:
         """The local date of ``at``, from the quarter-hour cache when it has it."""
         bucket = at.timestamp() // QUARTER_HOUR
-        found = self._days.get(bucket)
-        if found is None:
-            if len(self._days) > 4096:
-                self._days.clear()
-            found = self._days[bucket] = at.astimezone(self._tz).date().isoformat()
-        return found
+        return self._days.get(bucket) or self._new_day(bucket, at)
+
+    def _new_day(self, bucket: float, at: datetime) -> str:
+        """The local date of ``at`` (in quarter hour ``bucket``), added to the cache."""
+        if len(self._days) > 4096:
+            self._days.clear()
+        day = self._days[bucket] = at.astimezone(self._tz).date().isoformat()
+        return day
 
 
 #: The actions ``_count_emits`` looks at.
