@@ -343,7 +343,7 @@ def test_posts_without_text_are_no_duplicates() -> None:
     engine = Engine(
         playbook(
             "rules:\n  - id: r\n    on: message.posted\n"
-            "    if: \"duplicates() >= 2\"\n    do: [{tag: repeated}]\n"
+            '    if: "duplicates() >= 2"\n    do: [{tag: repeated}]\n'
         )
     )
     for text in ("", " \u3000", "\u200b", "", "\n"):
