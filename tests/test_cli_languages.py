@@ -198,6 +198,9 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario(
             lambda w, lang: ["validate", ROOT / "rules" / "moderation", "--platform", "telegram"]
         ),
+        # A runtime config's playbook (its secrets unset, its other settings unchecked).
+        Scenario(lambda w, lang: ["validate", "--config", w.bad_config]),
+        Scenario(lambda w, lang: ["validate"], code=2),
     ],
     "replay": [
         Scenario(lambda w, lang: ["replay", w.playbook, w.events], data="jsonl"),

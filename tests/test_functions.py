@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from engage_rules import Engine
 from engage_rules.errors import ExpressionError
 from engage_rules.expr.context import EvalContext
 from engage_rules.expr.expressions import ExprCompileError, compile_expression
@@ -19,9 +20,11 @@ from engage_rules.expr.functions import (
     compile_pattern,
 )
 from engage_rules.model.state import MemberState, ts
-from engage_rules.testing import expr_env
+from engage_rules.testing import expr_env, message
 from engage_rules.text import normalise as textnorm
 from engage_rules.text import wordmatch
+from helpers import playbook
+from moderation_helpers import acts, kinds
 from test_expressions import make_context
 
 ENV = expr_env()
@@ -332,6 +335,22 @@ def test_word_matcher_symbols_and_phrases() -> None:
     assert len(wordmatch.WordMatcher([])) == 0 and wordmatch.WordMatcher([]).search("x") == ""
     with pytest.raises(TypeError):
         wordmatch.WordMatcher([3])  # type: ignore[list-item]
+
+
+def test_posts_without_text_are_no_duplicates() -> None:
+    """Photos, albums and stickers carry no text: three of them in ten minutes are not
+    the same text three times (the moderation playbook's repeated-text rule)."""
+    engine = Engine(
+        playbook(
+            "rules:\n  - id: r\n    on: message.posted\n"
+            '    if: "duplicates() >= 2"\n    do: [{tag: repeated}]\n'
+        )
+    )
+    for text in ("", " \u3000", "\u200b", "", "\n"):
+        assert acts(engine, message("u1", text)) == []
+    assert engine.state.communities["default"].members["u1"].texts == []
+    assert acts(engine, message("u1", "同一句话")) == []
+    assert kinds(acts(engine, message("u1", "同一句话!"))) == ["tag"]
 
 
 def test_fingerprint_used_by_engine_matches_duplicates() -> None:

@@ -73,12 +73,19 @@ def test_use_language_is_scoped_and_translate_ignores_it() -> None:
 
 
 def test_the_command_line_speaks_the_language_asked_for() -> None:
-    english = run_cli("validate")
+    english = run_cli("replay")
     assert "the following arguments are required" in english.stderr
-    chinese = run_cli("--lang", "zh_CN", "validate")
+    chinese = run_cli("--lang", "zh_CN", "replay")
     assert "缺少必需的参数" in chinese.stderr and chinese.returncode == 2
-    by_locale = run_cli("validate", env={"LANG": "zh_CN.UTF-8"})
+    by_locale = run_cli("replay", env={"LANG": "zh_CN.UTF-8"})
     assert "缺少必需的参数" in by_locale.stderr
+    # validate's own usage error (neither a PATH nor --config) in both languages.
+    assert run_cli("validate").stderr == (
+        "error: name a playbook (PATH) or a runtime config (--config)\n"
+    )
+    chinese = run_cli("--lang", "zh_CN", "validate")
+    assert chinese.stderr == "错误：请给出剧本（PATH）或运行时配置文件（--config）\n"
+    assert chinese.returncode == 2
     unknown = run_cli("--lang", "fr", "validate")
     assert unknown.returncode == 2 and "unknown language 'fr'" in unknown.stderr
     assert i18n.current_language() == "en"

@@ -117,6 +117,49 @@ def test_validate_warns_about_account_age_on_telegram() -> None:
     assert "warning:" not in run_cli("validate", EXAMPLE).stderr
 
 
+def test_validate_with_the_runtime_config_warns_for_the_adapters_it_configures(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "live.yaml"
+    config.write_text(
+        f"playbook: {EXAMPLE / 'community.yaml'}\nstore: sqlite:///x.db\n"
+        "adapters:\n  telegram: {token_env: NOT_SET_HERE}\n  qq: {type: console}\n",
+        "utf-8",
+    )
+    got = run_cli("validate", "--config", config, env={"NOT_SET_HERE": None})
+    assert got.returncode == 0, got.stderr
+    [warning] = [line for line in got.stderr.splitlines() if "warning:" in line]
+    assert warning.startswith(f"{EXAMPLE / 'community.yaml'}:")
+    assert "rule 'new-account-links' reads member.account_age, which the telegram" in warning
+    assert got.stderr.splitlines()[-1] == "ok: 1 playbook(s) valid"
+    # The playbook's path is read relative to the config file, as `run` reads it.
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "p.yaml").write_text(
+        (EXAMPLE / "community.yaml").read_text("utf-8"), "utf-8"
+    )
+    for name in ("ad-words.txt", "banned-words.txt"):
+        (tmp_path / "rules" / name).write_text((EXAMPLE / name).read_text("utf-8"), "utf-8")
+    config.write_text(
+        "playbook: rules/p.yaml\nadapters:\n  discord: {token_env: NOT_SET_HERE}\n", "utf-8"
+    )
+    got = run_cli("validate", "--config", config)
+    assert got.returncode == 0, got.stderr
+    assert "warning:" not in got.stderr
+
+
+def test_validate_without_a_playbook_or_a_usable_config(tmp_path: Path) -> None:
+    assert run_cli("validate").returncode == 2
+    config = tmp_path / "live.yaml"
+    config.write_text("store: sqlite:///x.db\nadapters: {telegram: {}}\n", "utf-8")
+    got = run_cli("validate", "--config", config)
+    assert got.returncode == 1
+    assert got.stderr.strip() == (
+        f"{config}:1:1: a runtime config names its playbook (`playbook: FILE`)"
+    )
+    got = run_cli("validate", "--config", tmp_path / "missing.yaml")
+    assert got.returncode == 1 and "missing.yaml" in got.stderr
+
+
 def test_validate_names_an_unknown_adapter(tmp_path: Path) -> None:
     got = run_cli("validate", EXAMPLE, "--platform", "telegarm")
     assert got.returncode == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import threading
 import time
 from concurrent.futures import Future
@@ -32,6 +33,7 @@ from engage_rules_discord.plugin import DiscordAdapter
 from engage_rules_discord.source import GatewaySource, IdentifyGate, cursor_value, read_cursor
 from pytest_httpserver import HTTPServer
 
+from engage_rules import i18n
 from engage_rules.plugin_api import Event, Outcome
 from engage_rules.testing import wait_for
 
@@ -216,6 +218,28 @@ def test_disallowed_intents_name_the_privileged_intents_to_enable(
     assert "MESSAGE_CONTENT (Message Content Intent, for message.posted)" in r.source.error
     assert "GUILD_MEMBERS" not in r.source.error  # the playbook does not use member events
     assert "Privileged Gateway Intents" in r.source.error
+
+
+def test_the_operator_is_told_what_to_fix_in_their_language(
+    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    context = CommittingContext(event_types=frozenset({"message.posted"}))
+    previous = i18n.current_language()
+    i18n.set_language("zh_CN")  # as `engage-rules --lang zh_CN run` (the shards' threads too)
+    try:
+        with fake_gateway(TOKEN) as gateway, caplog.at_level(logging.INFO):
+            gateway.identify_close = 4014
+            with rig(httpserver, context, gateway=gateway) as r:
+                wait_for(lambda: r.source.error is not None)
+    finally:
+        i18n.set_language(previous)
+    assert r.source.error == (
+        "Discord 关闭了 gateway 连接（4014）：intents 未获准：机器人请求了特权 intents "
+        "MESSAGE_CONTENT（开关 Message Content Intent，用于 message.posted）；请在开发者门户里"
+        "打开它们（Applications → 机器人的应用 → Bot → Privileged Gateway Intents）"
+    )
+    assert "discord gateway：应用 1301000000000000900，1 个分片，intents GUILDS" in caplog.text
+    assert "discord gateway 已停止：Discord 关闭了 gateway 连接（4014）" in caplog.text
 
 
 @pytest.mark.e2e

@@ -1,7 +1,7 @@
 """End to end: recorded Discord gateway payloads → the adapter → the shipped moderation
-playbook (rules/moderation) → the actions it takes.  An edit, a hidden link and a forward
-each reach the moderation rules (a Discord message holds all its attachments: an album is
-one message already)."""
+playbook (rules/moderation) → the actions it takes.  An edit, a hidden link, a forward
+and an album each reach the moderation rules (a Discord message holds all its
+attachments: an album is one message, so one post)."""
 
 from __future__ import annotations
 
@@ -63,4 +63,34 @@ def test_a_forwarded_ad_is_deleted() -> None:
     assert run(payload("message_forward"))[:2] == [
         ("delete_message", AMING, "ads", "1478003000000000001"),
         ("strike", AMING, "ads", ""),
+    ]
+
+
+def _album(message_id: int, photos: int, text: str) -> dict[str, Any]:
+    """The recorded album (one MESSAGE_CREATE with four photos) with ``photos`` photos."""
+    p = payload("message_album")
+    first = p["d"]["attachments"][0]
+    p["s"] += message_id
+    p["d"]["id"] = str(1478003000000000003 + message_id)
+    p["d"]["content"] = text
+    p["d"]["attachments"] = [{**first, "id": str(int(first["id"]) + i)} for i in range(photos)]
+    return p
+
+
+def test_an_album_with_an_ad_in_its_caption_is_deleted_once() -> None:
+    assert run(payload("message_album")) == [
+        ("delete_message", AMING, "ads", "1478003000000000003"),
+        ("strike", AMING, "ads", ""),
+        ("warn", AMING, "moderation.strikes", ""),
+    ]
+
+
+def test_an_album_counts_as_one_post_towards_a_flood() -> None:
+    # Ten photos (Discord's most in one message), sent at once: one post, no flood.
+    assert run(_album(0, 10, "")) == []
+    # Six messages of one photo each within thirty seconds are six posts: a flood.
+    flood = run(*(_album(i, 1, "") for i in range(6)))
+    assert [(kind, rule) for kind, _, rule, _ in flood][:2] == [
+        ("mute", "flood"),
+        ("strike", "flood"),
     ]

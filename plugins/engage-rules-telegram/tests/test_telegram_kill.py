@@ -47,11 +47,11 @@ rules:
 """
 
 
-def _start(config: Path, stderr: Path) -> subprocess.Popen[bytes]:
+def _start(config: Path, stderr: Path, *options: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, TELEGRAM_BOT_TOKEN=TOKEN)
     with stderr.open("ab") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "engage_rules", "run", "--config", str(config)],
+            [sys.executable, "-m", "engage_rules", *options, "run", "--config", str(config)],
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=env,
@@ -179,7 +179,16 @@ def test_kill_9_while_polling_loses_nothing_and_doubles_nothing(tmp_path: Path) 
         store.close()
 
 
-def test_engage_rules_run_exits_2_on_a_refused_token(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("options", "refused"),
+    [
+        ((), "Telegram refused the bot token (getMe: Unauthorized): check the token from"),
+        (("--lang", "zh_CN"), "Telegram 拒绝了机器人令牌（getMe: Unauthorized）：请检查"),
+    ],
+)
+def test_engage_rules_run_exits_2_on_a_refused_token(
+    tmp_path: Path, options: tuple[str, ...], refused: str
+) -> None:
     config = tmp_path / "run.yaml"
     (tmp_path / "community.yaml").write_text(PLAYBOOK, "utf-8")
     stderr = tmp_path / "stderr.log"
@@ -189,8 +198,8 @@ def test_engage_rules_run_exits_2_on_a_refused_token(tmp_path: Path) -> None:
             f"adapters:\n  telegram: {{token_env: TELEGRAM_BOT_TOKEN, base_url: '{api.url}'}}\n",
             "utf-8",
         )
-        proc = _start(config, stderr)  # with TOKEN, which this server does not know
+        proc = _start(config, stderr, *options)  # with TOKEN, which this server does not know
         assert proc.wait(60) == 2
     err = stderr.read_text("utf-8")
-    assert "Telegram refused the bot token (getMe: Unauthorized)" in err
+    assert refused in err
     assert TOKEN.split(":")[1] not in err  # the token's secret half is never logged

@@ -92,3 +92,21 @@ def test_an_album_counts_as_one_post_towards_a_flood() -> None:
         item["message"]["message_id"] = 4600 + i
         items.append(item)
     assert run(*items) == []
+
+
+def test_stickers_and_photo_albums_are_not_repeated_text() -> None:
+    # Three stickers and three captionless albums in a few minutes carry no text: the
+    # repeated-text rule (the same text three times in ten minutes) leaves them alone.
+    sent = []
+    for i in range(3):
+        sticker = update("message_sticker")
+        sticker["update_id"] += i
+        sticker["message"]["message_id"] += i
+        sticker["message"]["date"] += 60 * i
+        album = update("album_2")
+        album["update_id"] += 100 + i
+        album["message"]["message_id"] += 100 + i
+        album["message"]["media_group_id"] = f"1396244876543210{i}"
+        album["message"]["date"] += 60 * i
+        sent += [sticker, album]
+    assert run(*sent) == []

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tg_context import Context
 
+from engage_rules import i18n
 from engage_rules.testing import strategies as est
 from engage_rules.testing import wait_for
 
@@ -324,6 +325,24 @@ def test_privacy_mode_is_reported(fake: FakeBotApi, caplog: pytest.LogCaptureFix
         wait_for(lambda: len(fake.calls_of("getUpdates")) >= 1)
     assert "privacy mode is on" in caplog.text
     assert "connected as @fans_test_bot (id 123456)" in caplog.text
+
+
+def test_the_log_speaks_the_operators_language(
+    fake: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.bot["can_read_all_group_messages"] = False
+    previous = i18n.current_language()
+    i18n.set_language("zh_CN")  # as `engage-rules --lang zh_CN run` (the poller's threads too)
+    try:
+        one, two = Context(), Context()
+        with caplog.at_level(logging.INFO), running(poller(fake, one)), running(poller(fake, two)):
+            wait_for(lambda: "terminated by other getUpdates request" in caplog.text)
+    finally:
+        i18n.set_language(previous)
+    assert "telegram：已作为 @fans_test_bot（id 123456）连接" in caplog.text
+    assert "telegram：隐私模式开着：机器人在群里只能看到命令" in caplog.text
+    assert "（另一个程序正在用这个机器人令牌轮询：请停掉它）；" in caplog.text
+    assert "privacy mode is on" not in caplog.text
 
 
 _json = est.json_values(est.json_scalars(text=st.text(max_size=12)), max_leaves=12)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..errors import PlaybookError
 from ..i18n import _
@@ -17,9 +19,18 @@ def configure(p: argparse.ArgumentParser) -> None:
     """The options of ``engage-rules validate``."""
     p.add_argument(
         "paths",
-        nargs="+",
+        nargs="*",
         metavar="PATH",
         help=_("playbook files or folders (a folder of playbook folders checks each)"),
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help=_(
+            "a runtime config (engage-rules run --config): check its playbook for the "
+            "adapters it configures, as --platform does for each (no secret needs to be "
+            "in the environment)"
+        ),
     )
     p.add_argument("-q", "--quiet", action="store_true", help=_("print nothing when valid"))
     p.add_argument(
@@ -71,14 +82,33 @@ def _declares_version(folder: Path) -> bool:
     return False
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    """``engage-rules validate``: load and compile playbooks, printing every problem."""
-    from ..adapters.fields import missing_field_warnings, missing_fields
-    from ..compile.compiler import load
+def _configured(path: str) -> tuple[str, list[str]] | str:
+    """The playbook (resolved against the file's folder) and the adapter types the runtime
+    config at ``path`` names; or the problem line that says why it cannot tell.  Only the
+    file's structure is read: its ``NAME_env`` settings are not resolved."""
+    from ..lang.yaml_source import read_yaml_file
 
-    registry = args.registry
+    doc = read_yaml_file(path)
+    if doc.problems:
+        return str(doc.problems[0])
+    data = doc.data
+    playbook = data.get("playbook") if isinstance(data, dict) else None
+    if not isinstance(playbook, str) or not playbook:
+        return f"{path}:1:1: " + _("a runtime config names its playbook (`playbook: FILE`)")
+    adapters = data.get("adapters")
+    types = []
+    for name, entry in adapters.items() if isinstance(adapters, dict) else ():
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        types.append(kind if isinstance(kind, str) and kind else str(name))
+    return str(Path(path).resolve().parent / playbook), types
+
+
+def _platforms(names: list[str], registry: Any) -> dict[str, Mapping[str, str]] | None:
+    """What each adapter named never fills; None (after saying so) for an unknown one."""
+    from ..adapters.fields import missing_fields
+
     platforms = {}
-    for name in args.platform:
+    for name in names:
         entry = registry.adapters.get(name)
         if entry is None:
             known = ", ".join(sorted(registry.adapters)) or _("none")
@@ -88,11 +118,46 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 ),
                 file=sys.stderr,
             )
-            return 2
+            return None
         platforms[name] = missing_fields(entry.factory)
+    return platforms
+
+
+def _targets(args: argparse.Namespace) -> tuple[list[str], list[str]] | int:
+    """The playbooks to check and the adapters to check them for (PATHs and
+    ``--platform``, plus the runtime config's playbook and adapters); or the exit status
+    (after saying why) when there is nothing to check."""
+    given = list(args.paths)
+    wanted = list(args.platform)
+    if args.config is not None:
+        configured = _configured(args.config)
+        if isinstance(configured, str):
+            print(configured, file=sys.stderr)
+            return 1
+        given.append(configured[0])
+        wanted += [t for t in configured[1] if t not in wanted]
+    if not given:
+        print(_("error: name a playbook (PATH) or a runtime config (--config)"), file=sys.stderr)
+        return 2
+    return given, wanted
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``engage-rules validate``: load and compile playbooks, printing every problem."""
+    from ..adapters.fields import missing_field_warnings
+    from ..compile.compiler import load
+
+    registry = args.registry
+    targets = _targets(args)
+    if isinstance(targets, int):
+        return targets
+    given, wanted = targets
+    platforms = _platforms(wanted, registry)
+    if platforms is None:
+        return 2
     failed = False
     notes: list[str] = []
-    paths = [p for given in args.paths for p in playbooks_in(given)]
+    paths = [p for path in given for p in playbooks_in(path)]
     for path in paths:
         try:
             compiled = load(path, registry=registry)

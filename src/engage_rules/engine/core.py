@@ -31,7 +31,7 @@ from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.events import Event, MemberRef, internal_event, member_ref
 from ..model.persons import PERSONS
 from ..model.state import EPOCH, MemberState, State, Timer, from_ts
-from ..text.normalise import fingerprint
+from ..text.normalise import NO_TEXT, fingerprint
 from .scope import ActionScope
 from .timers import fire_timer
 
@@ -469,9 +469,9 @@ class Engine:
             m.note_day(t, ev.at.astimezone(pb.timezone).toordinal())
         if t == "message.posted" and pb.duplicates_window is not None:
             text = ev.data.get("text")
-            if isinstance(text, str):
+            if isinstance(text, str) and (fp := fingerprint(text)) != NO_TEXT:
                 texts = m.texts
-                texts.append((at_ts, fingerprint(text)))
+                texts.append((at_ts, fp))
                 horizon = at_ts - pb.duplicates_window
                 if texts[0][0] < horizon:
                     m.texts = [x for x in texts if x[0] >= horizon]

@@ -168,6 +168,8 @@ def fn_duplicates(c: EvalContext, within: Any = _DEFAULT_DUPLICATES_WINDOW) -> i
     if not isinstance(text, str):
         return 0
     fp = textnorm.fingerprint(text)
+    if fp == textnorm.NO_TEXT:  # a photo or a sticker alone: no text to repeat
+        return 0
     now = c.now_ts
     horizon = now - window_seconds(within)
     return sum(1 for at, f in m.texts if f == fp and horizon < at <= now)

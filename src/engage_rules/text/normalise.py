@@ -24,6 +24,7 @@ from typing import Any
 import re2
 
 __all__ = [
+    "NO_TEXT",
     "UNSPACED_RANGES",
     "caps_ratio",
     "domains",
@@ -202,6 +203,12 @@ def fingerprint(text: str) -> str:
     norm = normalise(text)
     core = strip_separators(norm) or "".join(norm.split())
     return hashlib.blake2b(core.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+#: The fingerprint of a message without text (a photo, an album, a sticker; or only
+#: spaces and invisible characters): there is no text to repeat, so ``duplicates()``
+#: neither remembers nor counts it.
+NO_TEXT = fingerprint("")
 
 
 # -- links, domains, mentions, capitals ----------------------------------------------------

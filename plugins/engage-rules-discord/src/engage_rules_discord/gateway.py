@@ -45,6 +45,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
 from .heartbeat import Heartbeat
+from .i18n import _
 
 GATEWAY_QUERY = "v=10&encoding=json"
 OP_DISPATCH, OP_HEARTBEAT, OP_IDENTIFY, OP_RESUME = 0, 1, 2, 6
@@ -53,15 +54,20 @@ OP_RECONNECT, OP_INVALID_SESSION, OP_HELLO, OP_HEARTBEAT_ACK = 7, 9, 10, 11
 RESUMABLE_CLOSE = 4000
 
 #: Close codes after which reconnecting cannot help → what to tell the operator.
+#: (Marked for translation: read through ``_`` when told.)
 FATAL_CLOSES: Mapping[int, str] = {
-    4004: "authentication failed: Discord refused the bot token (reset it in the "
-    "developer portal, Bot → Reset Token, and set the environment variable again)",
-    4010: "invalid shard: the shard id is not below the shard count",
-    4011: "sharding required: the bot is in too many guilds for one connection "
-    "(set `shards: auto` in the adapter's settings)",
-    4012: "invalid API version",
-    4013: "invalid intents",
-    4014: "disallowed intents",
+    4004: _.N_(
+        "authentication failed: Discord refused the bot token (reset it in the "
+        "developer portal, Bot → Reset Token, and set the environment variable again)"
+    ),
+    4010: _.N_("invalid shard: the shard id is not below the shard count"),
+    4011: _.N_(
+        "sharding required: the bot is in too many guilds for one connection "
+        "(set `shards: auto` in the adapter's settings)"
+    ),
+    4012: _.N_("invalid API version"),
+    4013: _.N_("invalid intents"),
+    4014: _.N_("disallowed intents"),
 }
 #: Close codes after which the session cannot be resumed: identify anew.
 NEW_SESSION_CLOSES = frozenset({4007, 4009})
@@ -197,7 +203,10 @@ class Shard:
                 user_agent_header="engage-rules-discord",
             )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as err:
-            self._log.warning("%s: could not connect to %s: %s", self.label, url, err)
+            self._log.warning(
+                _("%(shard)s: could not connect to %(url)s: %(error)s"),
+                {"shard": self.label, "url": url, "error": err},
+            )
             return "resume" if resume else "identify"
         with conn:  # (websockets 17.1 wants the context manager; it closes with 1000)
             return self._on_connection(conn, resume)
@@ -213,7 +222,7 @@ class Shard:
             if self._stopping.is_set():
                 return "stop"
             if hello is None or hello.get("op") != OP_HELLO:
-                self._log.warning("%s: the gateway sent no HELLO", self.label)
+                self._log.warning(_("%(shard)s: the gateway sent no HELLO"), {"shard": self.label})
                 return "resume" if resume else "identify"
             heartbeat = self._start_heartbeat(conn, hello)
             if heartbeat is None:
@@ -248,7 +257,9 @@ class Shard:
         d = hello.get("d")
         interval = d.get("heartbeat_interval") if isinstance(d, Mapping) else None
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
-            self._log.warning("%s: HELLO without a heartbeat_interval", self.label)
+            self._log.warning(
+                _("%(shard)s: HELLO without a heartbeat_interval"), {"shard": self.label}
+            )
             return None
         beat = Heartbeat(
             conn,
@@ -289,10 +300,14 @@ class Shard:
         try:
             frame = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            self._log.warning("%s: skipped a frame that is not JSON", self.label)
+            self._log.warning(
+                _("%(shard)s: skipped a frame that is not JSON"), {"shard": self.label}
+            )
             return None
         if not isinstance(frame, dict):
-            self._log.warning("%s: skipped a frame that is not an object", self.label)
+            self._log.warning(
+                _("%(shard)s: skipped a frame that is not an object"), {"shard": self.label}
+            )
             return None
         return frame
 
@@ -313,7 +328,9 @@ class Shard:
             elif op == OP_HEARTBEAT:
                 heartbeat.beat()
             elif op == OP_RECONNECT:
-                self._log.info("%s: the gateway asked to reconnect", self.label)
+                self._log.info(
+                    _("%(shard)s: the gateway asked to reconnect"), {"shard": self.label}
+                )
                 return "resume"
             elif op == OP_INVALID_SESSION:
                 return self._invalid_session(frame.get("d") is True)
@@ -324,20 +341,30 @@ class Shard:
     def _dispatch(self, frame: Mapping[str, Any]) -> bool:
         seq, name, d = frame.get("s"), frame.get("t"), frame.get("d")
         if isinstance(seq, bool) or not isinstance(seq, int) or not isinstance(name, str):
-            self._log.warning("%s: skipped a dispatch without `s` or `t`", self.label)
+            self._log.warning(
+                _("%(shard)s: skipped a dispatch without `s` or `t`"), {"shard": self.label}
+            )
             return True
         if name == "READY":
             sid = d.get("session_id") if isinstance(d, Mapping) else None
             resume_url = d.get("resume_gateway_url") if isinstance(d, Mapping) else None
             if not (isinstance(sid, str) and sid and isinstance(resume_url, str) and resume_url):
-                self._log.warning("%s: READY without session_id/resume_gateway_url", self.label)
+                self._log.warning(
+                    _("%(shard)s: READY without session_id/resume_gateway_url"),
+                    {"shard": self.label},
+                )
                 return True
             self._session_id, self._resume_url = sid, resume_url
             self._ready_seen = True
-            self._log.info("%s: ready, session %s", self.label, sid)
+            self._log.info(
+                _("%(shard)s: ready, session %(session)s"), {"shard": self.label, "session": sid}
+            )
         elif name == "RESUMED":
             self._ready_seen = True
-            self._log.info("%s: resumed session %s at %s", self.label, self._session_id, seq)
+            self._log.info(
+                _("%(shard)s: resumed session %(session)s at %(seq)s"),
+                {"shard": self.label, "session": self._session_id, "seq": seq},
+            )
         self._seq = seq
         session = self.session
         if session is None:  # a dispatch before READY: nothing to resume it with
@@ -350,15 +377,17 @@ class Shard:
 
     def _invalid_session(self, resumable: bool) -> Next:
         if resumable and self.session is not None:
-            self._log.info("%s: invalid session (resumable): resuming", self.label)
+            self._log.info(
+                _("%(shard)s: invalid session (resumable): resuming"), {"shard": self.label}
+            )
             return "resume"
         low, high = self._timing.invalid_session_wait
         self._log.warning(
-            "%s: the gateway invalidated session %s: identifying anew; dispatches "
-            "after sequence %s that were not received are lost",
-            self.label,
-            self._session_id,
-            self._seq,
+            _(
+                "%(shard)s: the gateway invalidated session %(session)s: identifying anew; "
+                "dispatches after sequence %(seq)s that were not received are lost"
+            ),
+            {"shard": self.label, "session": self._session_id, "seq": self._seq},
         )
         self._stopping.wait(self._rng.uniform(low, high))
         return "identify"
@@ -371,15 +400,20 @@ class Shard:
         code = closed.rcvd.code if closed.rcvd is not None else None
         reason = closed.rcvd.reason if closed.rcvd is not None else ""
         if code is not None and code in FATAL_CLOSES:
-            message = f"Discord closed the gateway connection ({code}): {FATAL_CLOSES[code]}"
+            message = _("Discord closed the gateway connection ({code}): {reason}").format(
+                code=code, reason=_(FATAL_CLOSES[code])
+            )
             if code == 4014:
-                message += (
-                    ": the bot asks for the privileged intents "
-                    f"{self._describe_intents()}; enable them in the developer portal "
-                    "(Applications → the bot's application → Bot → Privileged Gateway Intents)"
-                )
+                message += _(
+                    ": the bot asks for the privileged intents {intents}; enable them in the "
+                    "developer portal (Applications → the bot's application → Bot → "
+                    "Privileged Gateway Intents)"
+                ).format(intents=self._describe_intents())
             raise GatewayError(message)
-        self._log.info("%s: gateway closed (%s %s): reconnecting", self.label, code, reason)
+        self._log.info(
+            _("%(shard)s: gateway closed (%(code)s %(reason)s): reconnecting"),
+            {"shard": self.label, "code": code, "reason": reason},
+        )
         if code in NEW_SESSION_CLOSES:
             return "identify"
         return "resume" if self.session is not None else "identify"

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
+from .i18n import _
+
 OP_HEARTBEAT = 1
 ZOMBIE_CLOSE = 4000
 
@@ -78,7 +80,8 @@ class Heartbeat:
                 acked = self._acked
             if not acked and not self._busy():
                 self._log.warning(
-                    "discord gateway: no heartbeat ACK within %.1f s: reconnecting", self.interval
+                    _("discord gateway: no heartbeat ACK within %(seconds).1f s: reconnecting"),
+                    {"seconds": self.interval},
                 )
                 self.zombie = True
                 self._conn.close(ZOMBIE_CLOSE, "no heartbeat ack")

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from .i18n import _
+
 GUILDS = 1 << 0
 GUILD_MEMBERS = 1 << 1
 GUILD_MESSAGES = 1 << 9
@@ -75,10 +77,12 @@ class Intents:
         """The privileged intents asked for, with their portal switch and the event types
         that need them (for the error when Discord refuses them)."""
         parts = [
-            f"{NAMES[bit]} ({PRIVILEGED[bit]}, for {', '.join(types)})"
+            _("{intent} ({switch}, for {event_types})").format(
+                intent=NAMES[bit], switch=PRIVILEGED[bit], event_types=", ".join(types)
+            )
             for bit, types in self.reasons.items()
         ]
-        return "; ".join(parts) or "none"
+        return "; ".join(parts) or _("none")
 
 
 def intents_for(event_types: Iterable[str]) -> Intents:

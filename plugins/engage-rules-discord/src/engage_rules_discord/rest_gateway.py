@@ -17,6 +17,7 @@ from http.client import HTTPException
 from typing import Any
 
 from .client import USER_AGENT
+from .i18n import _
 
 
 class RestError(Exception):
@@ -49,20 +50,19 @@ def get_json(base_url: str, path: str, token: str, timeout: float) -> Any:
             raw = response.read()
     except urllib.error.HTTPError as err:
         if err.code == 401:
-            raise RestError(
-                f"GET {path}: Discord refused the bot token (401 Unauthorized): check the "
-                "token in the environment variable named by `token_env`",
-                fatal=True,
-            ) from None
+            refused = _(
+                "Discord refused the bot token (401 Unauthorized): check the token in the "
+                "environment variable named by `token_env`"
+            )
+            raise RestError(f"GET {path}: {refused}", fatal=True) from None
         raise RestError(f"GET {path}: HTTP {err.code}") from None
     except (urllib.error.URLError, HTTPException, OSError) as err:
-        raise RestError(
-            f"GET {path}: could not reach Discord: {getattr(err, 'reason', err)}"
-        ) from None
+        reason = _("could not reach Discord: {reason}").format(reason=getattr(err, "reason", err))
+        raise RestError(f"GET {path}: {reason}") from None
     try:
         return json.loads(raw)
     except ValueError:
-        raise RestError(f"GET {path}: the answer is not JSON") from None
+        raise RestError(f"GET {path}: " + _("the answer is not JSON")) from None
 
 
 def _positive_int(value: Any, default: int) -> int:
@@ -75,14 +75,14 @@ def application_id(base_url: str, token: str, timeout: float) -> str:
     body = get_json(base_url, "/applications/@me", token, timeout)
     raw = body.get("id") if isinstance(body, dict) else None
     if not (isinstance(raw, str) and raw.isascii() and raw.isdigit()):
-        raise RestError("GET /applications/@me: the answer has no application id")
+        raise RestError("GET /applications/@me: " + _("the answer has no application id"))
     return raw
 
 
 def gateway_bot(base_url: str, token: str, timeout: float) -> GatewayInfo:
     body = get_json(base_url, "/gateway/bot", token, timeout)
     if not isinstance(body, dict) or not isinstance(body.get("url"), str) or not body["url"]:
-        raise RestError("GET /gateway/bot: the answer has no gateway url")
+        raise RestError("GET /gateway/bot: " + _("the answer has no gateway url"))
     limit = body.get("session_start_limit")
     limit = limit if isinstance(limit, dict) else {}
     remaining = limit.get("remaining")

@@ -27,6 +27,7 @@ from engage_rules.plugin_api import Event, Outcome, PayloadError, ServiceStoppin
 
 from . import rest_gateway
 from .gateway import DEFAULT_TIMING, GatewayError, Session, Shard, Timing
+from .i18n import _
 from .intents import intents_for
 
 #: Discord allows one identify per ``max_concurrency`` bucket every 5 seconds.
@@ -164,9 +165,9 @@ class GatewaySource:
         """A fatal error (a refused token, intents not enabled...): stop the shards and
         the runtime (``context.fail``: ``engage-rules run`` exits 2 with the message)."""
         self.error = message
-        self._log.error("discord gateway stopped: %s", message)
+        self._log.error(_("discord gateway stopped: %(error)s"), {"error": message})
         self._stopping.set()
-        self._context.fail(f"discord gateway: {message}")
+        self._context.fail(_("discord gateway: {error}").format(error=message))
 
     def _setup(self) -> None:
         attempt = 0
@@ -182,7 +183,10 @@ class GatewaySource:
                     self._fail(str(err))
                     return
                 delay = SETUP_RETRY[min(attempt, len(SETUP_RETRY) - 1)]
-                self._log.warning("discord gateway: %s; trying again in %g s", err, delay)
+                self._log.warning(
+                    _("discord gateway: %(error)s; trying again in %(delay)g s"),
+                    {"error": err, "delay": delay},
+                )
                 attempt += 1
                 if self._stopping.wait(delay):
                     return
@@ -198,14 +202,22 @@ class GatewaySource:
         )
         if info.remaining <= 0:
             self._log.warning(
-                "discord gateway: the daily session start limit is spent; identifying in %.0f s",
-                info.reset_after,
+                _(
+                    "discord gateway: the daily session start limit is spent; identifying "
+                    "in %(seconds).0f s"
+                ),
+                {"seconds": info.reset_after},
             )
         self._log.info(
-            "discord gateway: application %s, %d shard(s), intents %s",
-            application,
-            count,
-            " | ".join(self.intents.names()),
+            _(
+                "discord gateway: application %(application)s, %(count)d shard(s), "
+                "intents %(intents)s"
+            ),
+            {
+                "application": application,
+                "count": count,
+                "intents": " | ".join(self.intents.names()),
+            },
         )
         for shard_id in range(count):
             self._start_shard(application, shard_id, count, info.url, gate)
@@ -217,10 +229,11 @@ class GatewaySource:
         session = read_cursor(self._context.cursor(name), count)
         if session is not None:
             self._log.info(
-                "discord gateway: shard %d resumes session %s after sequence %d",
-                shard_id,
-                session.session_id,
-                session.seq,
+                _(
+                    "discord gateway: shard %(shard)d resumes session %(session)s after "
+                    "sequence %(seq)d"
+                ),
+                {"shard": shard_id, "session": session.session_id, "seq": session.seq},
             )
         shard = Shard(
             token=self._token,
@@ -257,10 +270,8 @@ class GatewaySource:
             events = self._parse(frame)
         except PayloadError as err:
             self._log.warning(
-                "discord gateway: skipped dispatch %s (sequence %s): %s",
-                frame.get("t"),
-                session.seq,
-                err,
+                _("discord gateway: skipped dispatch %(name)s (sequence %(seq)s): %(error)s"),
+                {"name": frame.get("t"), "seq": session.seq, "error": err},
             )
             events = []
         try:
@@ -278,11 +289,14 @@ class GatewaySource:
             self._stopping.set()  # the shards see it within Timing.poll (never block here)
             return
         except Exception as err:  # a failed commit is logged; the shard goes on
-            self._log.error("discord gateway: a dispatch was not committed: %s", err)
+            self._log.error(
+                _("discord gateway: a dispatch was not committed: %(error)s"), {"error": err}
+            )
             return
         if outcome.status == "quarantined":
             self._log.warning(
-                "discord gateway: dispatch quarantined (%s): %s", outcome.reason, outcome.message
+                _("discord gateway: dispatch quarantined (%(reason)s): %(message)s"),
+                {"reason": outcome.reason, "message": outcome.message},
             )
 
 

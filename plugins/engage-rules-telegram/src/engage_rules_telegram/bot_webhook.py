@@ -49,6 +49,7 @@ from engage_rules.plugin_api import Event, Outcome, ServiceStopping, SourceConte
 
 from .botapi import BotApi
 from .connect_settings import BotWebhookSettings
+from .i18n import _
 from .retrying import Retrier, Stopped
 from .updates import check_bot
 
@@ -155,7 +156,7 @@ class BotWebhook:
         try:
             asyncio.run(self._serve())
         except Exception as err:  # pragma: no cover - the loop itself failed
-            self.retry.fatal(f"the Telegram webhook server failed: {err}")
+            self.retry.fatal(_("the Telegram webhook server failed: {error}").format(error=err))
         finally:
             self._ready.set()
             self._sock.close()
@@ -167,7 +168,8 @@ class BotWebhook:
         self._ready.set()
         host, port = self.address
         self.log.info(
-            "telegram: webhook listening on http://%s:%d%s", host, port, self.settings.path
+            _("telegram: webhook listening on %(url)s"),
+            {"url": f"http://{host}:{port}{self.settings.path}"},
         )
         setup = asyncio.create_task(asyncio.to_thread(self._set_up))
         await self._stopped.wait()
@@ -193,7 +195,7 @@ class BotWebhook:
                 self.retry.call(
                     lambda: self.api.call("setWebhook", params, timeout=self.call_timeout)
                 )
-                self.log.info("telegram: webhook set to %s", s.url)
+                self.log.info(_("telegram: webhook set to %(url)s"), {"url": s.url})
         except Stopped:
             pass
 
@@ -271,10 +273,10 @@ class BotWebhook:
             raise _Answer(405, "use POST")
         given = headers.get(SECRET_HEADER)
         if given is None:
-            self.log.warning("telegram: webhook request without a secret token, refused")
+            self.log.warning(_("telegram: webhook request without a secret token, refused"))
             raise _Answer(401, "missing X-Telegram-Bot-Api-Secret-Token")
         if not hmac.compare_digest(given.encode("latin-1"), self.secret):
-            self.log.warning("telegram: webhook request with a wrong secret token, refused")
+            self.log.warning(_("telegram: webhook request with a wrong secret token, refused"))
             raise _Answer(403, "wrong X-Telegram-Bot-Api-Secret-Token")
         if "transfer-encoding" in headers:
             raise _Answer(411, "Content-Length required (no Transfer-Encoding)")
@@ -301,7 +303,10 @@ class BotWebhook:
             events = self.parse(update)
         except Exception as err:  # PayloadError, or a parser that did not expect this
             self.count("unreadable")
-            self.log.warning("telegram: update %d could not be read, skipped: %s", uid, err)
+            self.log.warning(
+                _("telegram: update %(update)d could not be read, skipped: %(error)s"),
+                {"update": uid, "error": err},
+            )
             events = []
         key = f"telegram-update:{self.bot or self.context.platform}:{uid}"
         loop = asyncio.get_running_loop()
@@ -322,10 +327,8 @@ class BotWebhook:
         self.count(outcome.status)
         if outcome.status == "quarantined":
             self.log.warning(
-                "telegram: update %d was quarantined: %s: %s",
-                uid,
-                outcome.reason,
-                outcome.message,
+                _("telegram: update %(update)d was quarantined: %(reason)s: %(message)s"),
+                {"update": uid, "reason": outcome.reason, "message": outcome.message},
             )
         return 200, {"status": outcome.status}
 

@@ -118,24 +118,21 @@ class UpdateParser:
         if config.chats:
             name = config.chats.get(root)
             log.warning(
-                "telegram: the group %s was migrated to the supergroup %s; its messages now "
-                "count for the community %r.  Change its id in `chats` to %s: until then, "
-                "only this run remembers the migration",
-                old,
-                new,
-                name,
-                new,
+                _(
+                    "telegram: the group %(old)s was migrated to the supergroup %(new)s; its "
+                    "messages now count for the community %(name)r.  Change its id in `chats` "
+                    "to %(new)s: until then, only this run remembers the migration"
+                ),
+                {"old": old, "new": new, "name": name},
             )
         else:
             log.warning(
-                "telegram: the group %s was migrated to the supergroup %s; its messages keep "
-                'counting for the community %r.  Set `chats: {"%s": "%s"}` so that a restart '
-                "keeps it so",
-                old,
-                new,
-                root,
-                new,
-                root,
+                _(
+                    "telegram: the group %(old)s was migrated to the supergroup %(new)s; its "
+                    "messages keep counting for the community %(root)r.  Set "
+                    '`chats: {"%(new)s": "%(root)s"}` so that a restart keeps it so'
+                ),
+                {"old": old, "new": new, "root": root},
             )
 
 

@@ -28,6 +28,7 @@ from engage_rules.plugin_api import Event, Outcome, ServiceStopping, SourceConte
 
 from .botapi import BotApi
 from .connect_settings import PollingSettings
+from .i18n import _
 from .retrying import Retrier, Stopped
 from .updates import check_bot
 
@@ -112,7 +113,9 @@ class Poller:
         except Stopped:
             pass
         except Exception as err:  # a bug: say so rather than die silently
-            self.retry.fatal(f"Telegram polling failed: {type(err).__name__}: {err}")
+            self.retry.fatal(
+                _("Telegram polling failed: {error}").format(error=f"{type(err).__name__}: {err}")
+            )
 
     # -- steps -----------------------------------------------------------------------------
     @property
@@ -129,7 +132,7 @@ class Poller:
             self.retry.call(
                 lambda: self.api.call("deleteWebhook", params, timeout=self.call_timeout)
             )
-            self.log.info("telegram: deleted the bot's webhook before polling")
+            self.log.info(_("telegram: deleted the bot's webhook before polling"))
 
     def _start_offset(self) -> int | None:
         committed = self.context.cursor(self.cursor_name)
@@ -139,10 +142,11 @@ class Poller:
             return int(committed) + 1
         except ValueError:
             self.log.warning(
-                "telegram: the stored cursor %s is %r, not an update id; polling from "
-                "what Telegram kept",
-                self.cursor_name,
-                committed[:40],
+                _(
+                    "telegram: the stored cursor %(cursor)s is %(value)r, not an update id; "
+                    "polling from what Telegram kept"
+                ),
+                {"cursor": self.cursor_name, "value": committed[:40]},
             )
             return None
 
@@ -159,7 +163,9 @@ class Poller:
         result = self.retry.call(lambda: self.api.call("getUpdates", params, timeout=timeout))
         if not isinstance(result, list):
             self.retry.back_off(
-                f"getUpdates answered {type(result).__name__}, not a list of updates"
+                _("getUpdates answered {kind}, not a list of updates").format(
+                    kind=type(result).__name__
+                )
             )
             return offset
         futures: list[Future[Outcome]] = []
@@ -167,7 +173,7 @@ class Poller:
         for update in result:
             update_id = _update_id(update)
             if update_id is None:
-                self.log.warning("telegram: skipped an update without an integer update_id")
+                self.log.warning(_("telegram: skipped an update without an integer update_id"))
                 continue
             if last is not None and update_id < last:
                 continue  # below the offset: already committed
@@ -178,7 +184,7 @@ class Poller:
         if futures and not self._durable(futures):
             raise Stopped
         if last == offset and result:
-            self.retry.back_off("getUpdates returned no update that could be read")
+            self.retry.back_off(_("getUpdates returned no update that could be read"))
         return last
 
     def _submit(self, update: Any, update_id: int) -> Future[Outcome]:
@@ -186,7 +192,10 @@ class Poller:
             events = self.parse(update)
         except Exception as err:  # PayloadError, or a parser that did not expect this
             self.unreadable += 1
-            self.log.warning("telegram: update %d could not be read, skipped: %s", update_id, err)
+            self.log.warning(
+                _("telegram: update %(update)d could not be read, skipped: %(error)s"),
+                {"update": update_id, "error": err},
+            )
             events = []
         self.submitted += 1
         return self.context.submit(events, cursor=(self.cursor_name, str(update_id)))
@@ -203,13 +212,14 @@ class Poller:
                     outcome = future.result()
                     if outcome.status == "quarantined":
                         self.log.warning(
-                            "telegram: an update was quarantined: %s: %s",
-                            outcome.reason,
-                            outcome.message,
+                            _("telegram: an update was quarantined: %(reason)s: %(message)s"),
+                            {"reason": outcome.reason, "message": outcome.message},
                         )
                     continue
                 if not isinstance(err, ServiceStopping):
-                    self.log.error("telegram: an update was not committed: %s", err)
+                    self.log.error(
+                        _("telegram: an update was not committed: %(error)s"), {"error": err}
+                    )
                 return False
             if pending and self._stop.is_set():
                 return False

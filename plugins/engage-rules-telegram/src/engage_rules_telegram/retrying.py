@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .botapi import BotApiError
+from .i18n import _
 
 
 class Stopped(Exception):
@@ -56,30 +57,44 @@ class Retrier:
     def failed(self, err: BotApiError) -> None:
         """Wait as ``err`` requires (or raise :class:`Stopped` for a bad token)."""
         if err.kind == "unauthorized":
-            where = " and base_url" if err.status == 404 else ""
-            self.fatal(
-                f"Telegram refused the bot token ({err}): check the token from @BotFather "
-                f"(token_env){where}"
+            refused = (
+                _(
+                    "Telegram refused the bot token ({error}): check the token from "
+                    "@BotFather (token_env) and base_url"
+                )
+                if err.status == 404
+                else _(
+                    "Telegram refused the bot token ({error}): check the token from "
+                    "@BotFather (token_env)"
+                )
             )
+            self.fatal(refused.format(error=err))
             raise Stopped
         if err.kind == "rate_limited" and err.retry_after is not None:
-            self.log.warning("telegram: %s; retrying in %g s", err, err.retry_after)
+            self.log.warning(
+                _("telegram: %(error)s; retrying in %(delay)g s"),
+                {"error": err, "delay": err.retry_after},
+            )
             self.sleep(err.retry_after)
             return
         hint = ""
         if err.kind == "conflict":
-            hint = (
-                " (a webhook is set for this bot: set `polling: {delete_webhook: true}` "
-                "or use `mode: webhook`)"
+            hint = " " + (
+                _(
+                    "(a webhook is set for this bot: set `polling: {delete_webhook: true}` "
+                    "or use `mode: webhook`)"
+                )
                 if "webhook" in err.description.lower()
-                else " (another program is polling with this bot token: stop it)"
+                else _("(another program is polling with this bot token: stop it)")
             )
         self.back_off(f"{err}{hint}")
 
     def back_off(self, why: str) -> None:
         self.failures += 1
         delay = min(self.retry_max, self.retry_base * 2 ** (self.failures - 1))
-        self.log.warning("telegram: %s; retrying in %g s", why, delay)
+        self.log.warning(
+            _("telegram: %(error)s; retrying in %(delay)g s"), {"error": why, "delay": delay}
+        )
         self.sleep(delay)
 
     def sleep(self, seconds: float) -> None:

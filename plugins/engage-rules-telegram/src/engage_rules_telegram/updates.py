@@ -26,6 +26,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from .i18n import _
+
 #: Event type → the update types that carry it (``member.*`` is handled apart).
 _BY_EVENT: dict[str, tuple[str, ...]] = {
     "message.posted": ("message",),
@@ -67,17 +69,24 @@ def check_bot(me: Any, known: str | None, allowed: list[str], log: logging.Logge
     bot = known or (str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else None)
     if bot is None:
         raise ValueError("getMe did not say the bot's id")
-    log.info("telegram: connected as @%s (id %s), asking for %s", me.get("username"), bot, allowed)
+    log.info(
+        _("telegram: connected as @%(name)s (id %(id)s), asking for %(updates)s"),
+        {"name": me.get("username"), "id": bot, "updates": allowed},
+    )
     if "message" in allowed and me.get("can_read_all_group_messages") is False:
         log.warning(
-            "telegram: privacy mode is on: in groups the bot sees only commands, replies to "
-            "it and service messages; turn it off with @BotFather (/setprivacy → Disable), "
-            "then remove the bot from the group and add it again"
+            _(
+                "telegram: privacy mode is on: in groups the bot sees only commands, replies "
+                "to it and service messages; turn it off with @BotFather (/setprivacy → "
+                "Disable), then remove the bot from the group and add it again"
+            )
         )
     if "chat_member" in allowed:
         log.info(
-            "telegram: joins and leaves (chat_member updates) come only from groups where "
-            "the bot is an administrator"
+            _(
+                "telegram: joins and leaves (chat_member updates) come only from groups "
+                "where the bot is an administrator"
+            )
         )
     return bot
 
