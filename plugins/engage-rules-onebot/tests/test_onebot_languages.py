@@ -41,3 +41,37 @@ def test_map_notes_and_errors_in_chinese(tmp_path: Path) -> None:
 def test_the_catalog_is_complete_and_compiled() -> None:
     pytest.importorskip("babel")  # the catalog tool's dev dependency
     assert catalog.check(catalog.Domain.plugin(PACKAGE)) == []
+
+
+EDIT_RULES = """\
+engage_rules: 1
+currencies: [points]
+rules:
+  - id: thanks-for-fixing
+    on: message.edited
+    do: [{award: {points: 1}}]
+  - id: no-ads
+    on: message.posted
+    if: "contains_any(event.data.text, ['加微信'])"
+    do: [{delete_message: {}}]
+"""
+
+
+def test_validate_warns_that_qq_has_no_edits(tmp_path: Path) -> None:
+    playbook = tmp_path / "edits.yaml"
+    playbook.write_text(EDIT_RULES, "utf-8")
+    english = run_cli("validate", playbook, "--platform", "onebot")
+    chinese = run_cli("--lang", "zh_CN", "validate", playbook, "--platform", "onebot")
+    assert english.returncode == chinese.returncode == 0
+    [warning] = [w for w in english.stderr.splitlines() if "warning:" in w]
+    assert warning.startswith(f"{playbook}:5:9: warning: rule 'thanks-for-fixing' runs on ")
+    assert "message.edited, which the onebot adapter never produces (QQ has no message" in warning
+    [chinese_warning] = [w for w in chinese.stderr.splitlines() if "警告：" in w]
+    assert "onebot 适配器从不产生这种事件（QQ 没有消息编辑功能" in chinese_warning
+    # no-ads also checks edits (it moderates), but it does its work on posts: no warning;
+    # nor without --platform onebot.
+    assert "warning:" not in run_cli("validate", playbook).stderr
+    shipped = Path(__file__).resolve().parents[3] / "rules" / "moderation"
+    assert (
+        "runs on message.edited" not in run_cli("validate", shipped, "--platform", "onebot").stderr
+    )

@@ -73,11 +73,11 @@ def _declares_version(folder: Path) -> bool:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``engage-rules validate``: load and compile playbooks, printing every problem."""
-    from ..adapters.fields import missing_field_warnings, missing_fields
+    from ..adapters.fields import platform_warnings
     from ..compile.compiler import load
 
     registry = args.registry
-    platforms = {}
+    platforms: dict[str, object] = {}
     for name in args.platform:
         entry = registry.adapters.get(name)
         if entry is None:
@@ -89,7 +89,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        platforms[name] = missing_fields(entry.factory)
+        platforms[name] = entry.factory
     failed = False
     notes: list[str] = []
     paths = [p for given in args.paths for p in playbooks_in(given)]
@@ -115,7 +115,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             if compiled.loaded is not None:  # warnings do not fail validation
                 for warning in compiled.loaded.warnings:
                     print(warning, file=sys.stderr)
-            for warning in missing_field_warnings(compiled, platforms):
+            for warning in platform_warnings(compiled, platforms):
                 print(warning, file=sys.stderr)
             # Notes are not problems: never in the `file:line:col: message` form.
             notes += [

@@ -29,8 +29,15 @@ from .client import CAPABILITIES, Caller, HttpCaller, Targets
 from .commands import configure, run
 from .connection import ForwardSource, Intake, ReverseSource, WsApi
 from .http_source import HttpPostSource
-from .i18n import _
+from .i18n import Translated, _
 from .mapping import EVENT_TYPES, PLATFORM, MappingConfig, parse_payload
+
+
+#: QQ has no message edits, so no ``message.edited`` is ever produced: ``engage-rules
+#: validate --platform onebot`` (and ``run``) warn about rules that ask for one.
+MISSING_EVENTS = Translated(
+    {"message.edited": _.N_("QQ has no message edits: OneBot v11 reports none")}
+)
 
 
 class OneBotSettings(BaseModel):
@@ -105,6 +112,9 @@ class OneBotAdapter:
     """OneBot v11 adapter: events in over WebSocket or HTTP POST, API calls out."""
 
     capabilities = CAPABILITIES
+    #: Event types QQ never gives (``engage-rules validate --platform onebot`` warns about
+    #: rules that ask for them).
+    missing_events = MISSING_EVENTS
 
     def __init__(
         self,
@@ -188,7 +198,7 @@ def make_adapter(settings: Mapping[str, Any]) -> OneBotAdapter:
 def register_adapters(register: RegisterAdapter) -> None:
     register(
         "onebot",
-        make_adapter,
+        OneBotAdapter,
         lambda: _(
             "QQ groups through OneBot v11 (NapCat, go-cqhttp, Lagrange.OneBot, LLOneBot): "
             "messages, recalls, joins, leaves and join requests in; messages, recalls, mutes, "
