@@ -5,6 +5,7 @@ events it never produces."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -122,8 +123,8 @@ def test_validate_warns_about_account_age_on_telegram() -> None:
 class NoEdits:
     """An adapter class whose platform has no message edits (as QQ)."""
 
-    missing_events = {"message.edited": "no edits here"}
-    missing_fields = {"member.account_age": "no account ages here"}
+    missing_events: ClassVar[dict[str, str]] = {"message.edited": "no edits here"}
+    missing_fields: ClassVar[dict[str, str]] = {"member.account_age": "no account ages here"}
 
 
 def test_rules_asking_for_an_event_the_platform_never_produces_are_warned_about() -> None:

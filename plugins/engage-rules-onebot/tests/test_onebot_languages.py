@@ -72,6 +72,17 @@ def test_validate_warns_that_qq_has_no_edits(tmp_path: Path) -> None:
     # nor without --platform onebot.
     assert "warning:" not in run_cli("validate", playbook).stderr
     shipped = Path(__file__).resolve().parents[3] / "rules" / "moderation"
-    assert (
-        "runs on message.edited" not in run_cli("validate", shipped, "--platform", "onebot").stderr
-    )
+    got = run_cli("validate", shipped, "--platform", "onebot")
+    assert "runs on message.edited" not in got.stderr
+    # QQ gives no account age either: new-account-links can never fire there.
+    [age] = [w for w in got.stderr.splitlines() if "warning:" in w]
+    assert "rule 'new-account-links' reads member.account_age, which the onebot adapter" in age
+    assert "(OneBot v11 events carry no QQ account creation time)" in age
+
+
+def test_the_set_card_action_is_described_in_chinese() -> None:
+    english = run_cli("plugins", "-v")
+    chinese = run_cli("--lang", "zh_CN", "plugins", "-v")
+    assert "set the member's QQ group card (群名片)" in english.stdout
+    assert "onebot.set_card  设置成员的 QQ 群名片；为空时恢复为其昵称" in chinese.stdout
+    assert "设置群名片" in run_cli("--lang", "zh_CN", "schema").stdout

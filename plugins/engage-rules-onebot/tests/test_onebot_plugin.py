@@ -30,6 +30,12 @@ def test_entry_point_registers_the_adapter_event_types_and_command() -> None:
     assert reg.by_plugin["onebot"]["adapters"] == ["onebot"]
     assert {"onebot.poke", "onebot.honor", "onebot.file_uploaded"} <= set(reg.event_types)
     assert "onebot" in reg.commands
+    assert reg.by_plugin["onebot"]["actions"] == ["onebot.set_card"]
+    assert "onebot.set_card" in adapter.capabilities
+    # Badges reach the adapter only when some of them are QQ titles.
+    assert "grant_badge" not in adapter.capabilities
+    titled = reg.adapters["onebot"]({"url": "ws://h", "badge_titles": {"helper": "热心群友"}})
+    assert {"grant_badge", "revoke_badge"} <= titled.capabilities
 
 
 @pytest.mark.parametrize(
@@ -43,6 +49,7 @@ def test_entry_point_registers_the_adapter_event_types_and_command() -> None:
         ({"url": "ws://h", "mode": "websocket"}, "mode"),
         ({"url": "ws://h", "token": "x"}, "Extra inputs are not permitted"),
         ({"url": "ws://h", "api_url": "ws://h"}, "`api_url` must be an http"),
+        ({"url": "ws://h", "badge_titles": {"helper": " "}}, "give each badge the title"),
     ],
 )
 def test_bad_settings_are_refused(settings: dict[str, Any], message: str) -> None:
@@ -127,6 +134,9 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "unpin": {"message_id": "42", "channel": "123456"},
     "approve_join": {},
     "decline_join": {"reason": "no"},
+    "onebot.set_card": {"card": "【新人】小王"},
+    "grant_badge": {"badge": "helper", "name": "热心群友", "title": True},
+    "revoke_badge": {"badge": "helper"},
 }
 
 
@@ -140,7 +150,14 @@ class TestOneBotAdapterContract(AdapterContract):
     ]
 
     def make_adapter(self, base_url: str) -> OneBotAdapter:
-        return OneBotAdapter({"mode": "http", "api_url": base_url, "groups": {"123456": "fans"}})
+        return OneBotAdapter(
+            {
+                "mode": "http",
+                "api_url": base_url,
+                "groups": {"123456": "fans"},
+                "badge_titles": {"helper": "热心群友"},
+            }
+        )
 
     def sample_action(self, capability: str) -> dict[str, Any]:
         return {

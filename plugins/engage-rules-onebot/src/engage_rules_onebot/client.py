@@ -22,6 +22,10 @@ Action                 OneBot API calls
 ``pin``, ``unpin``     ``set_essence_msg`` / ``delete_essence_msg`` (精华消息)
 ``approve_join``,      ``set_group_add_request`` with the request's ``flag`` (read from
 ``decline_join``       the id of the ``member.join_requested`` event that caused it)
+``onebot.set_card``    ``set_group_card`` (群名片; an empty card: back to the nickname)
+``grant_badge``,       with ``badge_titles`` set: ``set_group_special_title`` to the
+``revoke_badge``       badge's title (专属头衔: the playbook's honour titles, shown on
+                       QQ); revoking sets it empty; other badges: nothing to send
 =====================  ============================================================
 
 Answers: ``retcode`` 0 (``ok``) and 1 (``async``) are delivered; 1400, 1401, 1403, 1404,
@@ -59,6 +63,7 @@ CAPABILITIES = frozenset(
         "unpin",
         "approve_join",
         "decline_join",
+        "onebot.set_card",
     }
 )
 MIN_MUTE = 60  # QQ's shortest mute, in seconds
@@ -90,6 +95,8 @@ class Targets:
     admin_role: str = "admin"
     #: (community, member) → the flag of their pending join request, if one was seen.
     flag_of: Callable[[str, str], str | None] = lambda community, member: None
+    #: badge id → the special title (专属头衔) that shows it on QQ.
+    badge_titles: Mapping[str, str] = field(default_factory=dict)
 
 
 def qq(value: Any, what: str) -> int:
@@ -123,8 +130,8 @@ def mute_seconds(params: Mapping[str, Any], now: float) -> int | None:
 
 def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[ApiCall]:
     """The API calls that carry out ``action``.  Raises a permanent DeliveryError for
-    an action that cannot be delivered; ``[]`` for one with nothing left to do (a mute
-    whose ``until`` has passed)."""
+    an action that cannot be delivered; ``[]`` for one with nothing to do (a mute whose
+    ``until`` has passed, a badge that is not in ``badge_titles``)."""
     kind = action.get("type")
     params = action.get("params") or {}
     if not isinstance(params, Mapping):
@@ -170,10 +177,10 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[ApiCal
         gid, uid = group(), user()
         body = {"group_id": gid, "user_id": uid, "reject_add_request": kind == "ban"}
         return [ApiCall("set_group_kick", body, _route(gid))]
-    if kind in ("grant_role", "remove_role"):
-        return [_role(str(kind), params, targets, group(), user())]
     if kind in ("approve_join", "decline_join"):
         return [_join_answer(str(kind), action, params, targets, community, user())]
+    if kind in ("grant_role", "remove_role", "grant_badge", "revoke_badge", "onebot.set_card"):
+        return _shown_name(str(kind), params, targets, group, user)
     raise permanent(f"the onebot adapter cannot deliver `{kind}` actions")
 
 
@@ -219,6 +226,34 @@ def _role(kind: str, params: Mapping[str, Any], targets: Targets, gid: int, uid:
     title = targets.titles.get(role, role) if kind == "grant_role" else ""
     body = {**target, "special_title": title, "duration": -1}
     return ApiCall("set_group_special_title", body, _route(gid))
+
+
+def _shown_name(
+    kind: str,
+    params: Mapping[str, Any],
+    targets: Targets,
+    group: Callable[[], int],
+    user: Callable[[], int],
+) -> list[ApiCall]:
+    """A member's standing in the group: a role (admin, or a special title), the group
+    card (``onebot.set_card``), or the special title of a badge listed in
+    ``badge_titles`` (``[]`` for other badges)."""
+    if kind in ("grant_role", "remove_role"):
+        return [_role(kind, params, targets, group(), user())]
+    if kind == "onebot.set_card":
+        card = params.get("card")
+        if not isinstance(card, str):
+            raise permanent("`onebot.set_card` has no card")
+        gid, uid = group(), user()
+        body: dict[str, Any] = {"group_id": gid, "user_id": uid, "card": card}
+        return [ApiCall("set_group_card", body, _route(gid))]
+    title = targets.badge_titles.get(str(params.get("badge")))
+    if title is None:
+        return []  # a badge that is no QQ title
+    gid, uid = group(), user()
+    shown = title if kind == "grant_badge" else ""
+    body = {"group_id": gid, "user_id": uid, "special_title": shown, "duration": -1}
+    return [ApiCall("set_group_special_title", body, _route(gid))]
 
 
 def _join_answer(
@@ -313,6 +348,8 @@ def deliver(action: Mapping[str, Any], targets: Targets, caller: Caller, now: fl
     """Plan ``action`` and make its calls in order; the last call's Delivery."""
     calls = plan(action, targets, now)
     if not calls:
+        if action.get("type") in ("grant_badge", "revoke_badge"):
+            return Delivery(details={"skipped": "the badge has no QQ title in `badge_titles`"})
         return Delivery(details={"skipped": "the action's `until` has already passed"})
     result = Delivery()
     for call in calls:

@@ -16,6 +16,7 @@ from engage_rules.plugin_api import (
     DeliveryError,
     Event,
     PayloadError,
+    RegisterAction,
     RegisterAdapter,
     RegisterCommand,
     RegisterEventType,
@@ -24,7 +25,7 @@ from engage_rules.plugin_api import (
     hookimpl,
 )
 
-from . import client
+from . import actions, client
 from .client import CAPABILITIES, Caller, HttpCaller, Targets
 from .commands import configure, run
 from .connection import ForwardSource, Intake, ReverseSource, WsApi
@@ -32,11 +33,18 @@ from .http_source import HttpPostSource
 from .i18n import Translated, _
 from .mapping import EVENT_TYPES, PLATFORM, MappingConfig, parse_payload
 
-
 #: QQ has no message edits, so no ``message.edited`` is ever produced: ``engage-rules
 #: validate --platform onebot`` (and ``run``) warn about rules that ask for one.
 MISSING_EVENTS = Translated(
     {"message.edited": _.N_("QQ has no message edits: OneBot v11 reports none")}
+)
+#: OneBot v11 events carry no account creation time, so events have no
+#: ``member.created_at`` and ``member.account_age`` is always none.
+MISSING_FIELDS = Translated(
+    {
+        "member.account_age": _.N_("OneBot v11 events carry no QQ account creation time"),
+        "member.created_at": _.N_("OneBot v11 events carry no QQ account creation time"),
+    }
 )
 
 
@@ -66,6 +74,10 @@ class OneBotSettings(BaseModel):
         default=None, description="the community private messages count in (else ignored)"
     )
     titles: dict[str, str] = Field(default_factory=dict, description="role → 专属头衔")
+    badge_titles: dict[str, str] = Field(
+        default_factory=dict,
+        description="badge id → 专属头衔 shown while the member holds the badge",
+    )
     admin_role: str = Field(default="admin", description="the role set_group_admin grants")
     timeout: float = Field(default=10.0, gt=0, description="seconds per API call")
 
@@ -81,6 +93,14 @@ class OneBotSettings(BaseModel):
                 raise ValueError(f"group {key!r} is not a QQ group number")
             out[text] = name
         return out
+
+    @field_validator("badge_titles")
+    @classmethod
+    def _titles_shown(cls, value: dict[str, str]) -> dict[str, str]:
+        empty = sorted(badge for badge, title in value.items() if not title.strip())
+        if empty:
+            raise ValueError(f"badge_titles: give each badge the title QQ shows: {empty}")
+        return value
 
     @field_validator("url", "api_url")
     @classmethod
@@ -115,6 +135,8 @@ class OneBotAdapter:
     #: Event types QQ never gives (``engage-rules validate --platform onebot`` warns about
     #: rules that ask for them).
     missing_events = MISSING_EVENTS
+    #: Fields QQ events never fill (the same commands warn about rules reading them).
+    missing_fields = MISSING_FIELDS
 
     def __init__(
         self,
@@ -136,7 +158,11 @@ class OneBotAdapter:
         self._group_ids = {name: int(gid) for gid, name in s.groups.items()}
         self._flags: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
-        self._targets = Targets(self.group_of, dict(s.titles), s.admin_role, self._flag_of)
+        self._targets = Targets(
+            self.group_of, dict(s.titles), s.admin_role, self._flag_of, dict(s.badge_titles)
+        )
+        if s.badge_titles:  # granting and revoking those badges sets the special title
+            self.capabilities = CAPABILITIES | {"grant_badge", "revoke_badge"}
         self.ws_api = WsApi(s.timeout)
         self._caller: Caller = (
             HttpCaller(s.api_url, s.access_token, s.timeout) if s.api_url else self.ws_api
@@ -205,6 +231,11 @@ def register_adapters(register: RegisterAdapter) -> None:
             "kicks, titles, essence messages and join answers out"
         ),
     )
+
+
+@hookimpl
+def register_actions(register: RegisterAction) -> None:
+    register(actions.SPEC, actions.do_set_card)
 
 
 @hookimpl
