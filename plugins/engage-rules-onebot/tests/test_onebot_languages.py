@@ -1,15 +1,23 @@
 """The plugin speaks the operator's language with its own catalog (engage_rules_onebot
-.i18n): ``map``'s notes and the command's help are Chinese with ``--lang zh_CN``, and
-the events are the same in both languages."""
+.i18n): ``map``'s notes and errors, the command's help, ``validate --platform onebot``'s
+warnings, the settings' and deliveries' errors and the ``onebot.set_card`` action's
+description are Chinese with ``--lang zh_CN``; the events are the same in both
+languages."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from engage_rules_onebot import OneBotAdapter
+from engage_rules_onebot.client import ApiCall, Targets, outcome, plan
+from pydantic import ValidationError
 
+from engage_rules import i18n
 from engage_rules.i18n import catalog
+from engage_rules.plugin_api import DeliveryError
 from engage_rules.testing import run_cli
 
 DATA = Path(__file__).parent / "data"
@@ -86,3 +94,30 @@ def test_the_set_card_action_is_described_in_chinese() -> None:
     assert "set the member's QQ group card (群名片)" in english.stdout
     assert "onebot.set_card  设置成员的 QQ 群名片；为空时恢复为其昵称" in chinese.stdout
     assert "设置群名片" in run_cli("--lang", "zh_CN", "schema").stdout
+
+
+def test_settings_delivery_and_payload_errors_in_chinese(tmp_path: Path) -> None:
+    kick: dict[str, Any] = {
+        "key": "k",
+        "type": "kick",
+        "member": None,
+        "community": "fans",
+        "params": {},
+    }
+    with i18n.use_language("zh_CN"):
+        with pytest.raises(ValidationError) as bad:
+            OneBotAdapter({"mode": "http"})
+        assert "mode http 需要 `api_url`：OneBot 实现的 HTTP API 地址" in str(bad.value)
+        with pytest.raises(DeliveryError) as no_member:
+            plan(kick, Targets(lambda community: 123456), 0.0)
+        assert str(no_member.value) == "`kick` 需要一个成员"
+        with pytest.raises(DeliveryError) as failed:
+            call = ApiCall("set_group_kick", {}, "onebot:123456")
+            outcome(call, {"retcode": 1403, "wording": "权限不足"})
+        assert failed.value.permanent
+        assert str(failed.value) == "set_group_kick：失败，retcode 为 1403 (权限不足)"
+    payloads = tmp_path / "bad.jsonl"
+    payload = {**json.loads(line("group_message_array")), "message_id": "x"}
+    payloads.write_text(json.dumps(payload) + "\n", "utf-8")
+    chinese = run_cli("--lang", "zh_CN", "onebot", "map", payloads)
+    assert chinese.stderr.strip() == f"{payloads}:1: message_id: 应为整数，实际是 str"

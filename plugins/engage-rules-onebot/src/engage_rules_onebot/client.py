@@ -41,6 +41,8 @@ from typing import Any, Protocol
 
 from engage_rules.plugin_api import Delivery, DeliveryError, api_calls
 
+from .i18n import _
+
 permanent = api_calls.permanent
 until = api_calls.until
 passed = api_calls.passed
@@ -105,7 +107,7 @@ def qq(value: Any, what: str) -> int:
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
         return int(value)
-    raise permanent(f"{what} {value!r} is not a QQ number")
+    raise permanent(_("{what} {value!r} is not a QQ number").format(what=what, value=value))
 
 
 def message_id(value: Any, what: str = "message_id") -> int:
@@ -135,13 +137,13 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[ApiCal
     kind = action.get("type")
     params = action.get("params") or {}
     if not isinstance(params, Mapping):
-        raise permanent("action params must be an object")
+        raise permanent(_("action params must be an object"))
     community = str(action.get("community") or "default")
     member = action.get("member")
 
     def user() -> int:
         if member is None:
-            raise permanent(f"`{kind}` needs a member")
+            raise permanent(_("`{kind}` needs a member").format(kind=kind))
         return qq(member, "member")
 
     def group() -> int:
@@ -159,7 +161,9 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[ApiCal
         return [_message(str(kind), params, channel(), group, user if member is not None else None)]
     if kind in ("delete_message", "pin", "unpin"):
         if params.get("message_id") in (None, ""):
-            raise permanent(f"`{kind}` has no message_id (the event carried none)")
+            raise permanent(
+                _("`{kind}` has no message_id (the event carried none)").format(kind=kind)
+            )
         name = {"delete_message": "delete_msg", "pin": "set_essence_msg"}.get(
             str(kind), "delete_essence_msg"
         )
@@ -181,7 +185,7 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[ApiCal
         return [_join_answer(str(kind), action, params, targets, community, user())]
     if kind in ("grant_role", "remove_role", "grant_badge", "revoke_badge", "onebot.set_card"):
         return _shown_name(str(kind), params, targets, group, user)
-    raise permanent(f"the onebot adapter cannot deliver `{kind}` actions")
+    raise permanent(_("the onebot adapter cannot deliver `{kind}` actions").format(kind=kind))
 
 
 def _message(
@@ -219,7 +223,7 @@ def _route(group_id: int) -> str:
 def _role(kind: str, params: Mapping[str, Any], targets: Targets, gid: int, uid: int) -> ApiCall:
     role = params.get("role")
     if not isinstance(role, str) or not role.strip():
-        raise permanent(f"`{kind}` has no role")
+        raise permanent(_("`{kind}` has no role").format(kind=kind))
     target = {"group_id": gid, "user_id": uid}
     if role == targets.admin_role:
         return ApiCall("set_group_admin", {**target, "enable": kind == "grant_role"}, _route(gid))
@@ -243,7 +247,7 @@ def _shown_name(
     if kind == "onebot.set_card":
         card = params.get("card")
         if not isinstance(card, str):
-            raise permanent("`onebot.set_card` has no card")
+            raise permanent(_("`onebot.set_card` has no card"))
         gid, uid = group(), user()
         body: dict[str, Any] = {"group_id": gid, "user_id": uid, "card": card}
         return [ApiCall("set_group_card", body, _route(gid))]
@@ -280,9 +284,11 @@ def _flag(action: Mapping[str, Any], targets: Targets, community: str, member: s
     flag = targets.flag_of(community, member)
     if flag is None:
         raise permanent(
-            "no pending QQ join request of this member is known (set_group_add_request "
-            "needs the request's flag: the action must be caused by its "
-            "member.join_requested event)"
+            _(
+                "no pending QQ join request of this member is known (set_group_add_request "
+                "needs the request's flag: the action must be caused by its "
+                "member.join_requested event)"
+            )
         )
     return flag
 
@@ -291,11 +297,16 @@ def outcome(call: ApiCall, answer: Any) -> Delivery:
     """An API answer → a Delivery, or raise DeliveryError (retcode not 0 or 1)."""
     what = call.action
     if not isinstance(answer, Mapping) or not isinstance(answer.get("retcode"), int):
-        raise DeliveryError(f"{what}: the answer has no retcode: {answer!r:.200}", route=call.route)
+        message = _("{action}: the answer has no retcode: {answer}").format(
+            action=what, answer=f"{answer!r:.200}"
+        )
+        raise DeliveryError(message, route=call.route)
     retcode = answer["retcode"]
     if retcode not in (0, 1):
         text = answer.get("wording") or answer.get("message") or answer.get("msg") or ""
-        message = f"{what}: failed with retcode {retcode}" + (f" ({text})" if text else "")
+        message = _("{action}: failed with retcode {retcode}").format(
+            action=what, retcode=retcode
+        ) + (f" ({text})" if text else "")
         raise DeliveryError(message, permanent=retcode in PERMANENT_RETCODES, route=call.route)
     data = answer.get("data")
     created = data.get("message_id") if isinstance(data, Mapping) else None

@@ -90,7 +90,7 @@ class OneBotSettings(BaseModel):
         for key, name in value.items():
             text = str(key)
             if not (text.isascii() and text.isdigit()):
-                raise ValueError(f"group {key!r} is not a QQ group number")
+                raise ValueError(_("group {key!r} is not a QQ group number").format(key=key))
             out[text] = name
         return out
 
@@ -99,7 +99,9 @@ class OneBotSettings(BaseModel):
     def _titles_shown(cls, value: dict[str, str]) -> dict[str, str]:
         empty = sorted(badge for badge, title in value.items() if not title.strip())
         if empty:
-            raise ValueError(f"badge_titles: give each badge the title QQ shows: {empty}")
+            raise ValueError(
+                _("badge_titles: give each badge the title QQ shows: {badges}").format(badges=empty)
+            )
         return value
 
     @field_validator("url", "api_url")
@@ -109,22 +111,26 @@ class OneBotSettings(BaseModel):
             return value
         parts = urlsplit(value)
         if parts.scheme not in ("ws", "wss", "http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not a ws://, wss://, http:// or https:// URL")
+            raise ValueError(
+                _("{url!r} is not a ws://, wss://, http:// or https:// URL").format(url=value)
+            )
         _port = parts.port  # raises ValueError for a port that is not a number
         return value
 
     @model_validator(mode="after")
     def _complete(self) -> OneBotSettings:
         if self.mode == "forward" and (self.url is None or not self.url.startswith("ws")):
-            raise ValueError("mode forward needs `url`: the implementation's ws:// address")
+            raise ValueError(_("mode forward needs `url`: the implementation's ws:// address"))
         if self.mode == "http" and self.api_url is None:
-            raise ValueError("mode http needs `api_url`: the implementation's HTTP API address")
+            raise ValueError(_("mode http needs `api_url`: the implementation's HTTP API address"))
         if self.api_url is not None and not self.api_url.startswith("http"):
-            raise ValueError("`api_url` must be an http:// or https:// URL")
+            raise ValueError(_("`api_url` must be an http:// or https:// URL"))
         names = list(self.groups.values())
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
-            raise ValueError(f"community names given to several groups: {twice}")
+            raise ValueError(
+                _("community names given to several groups: {names}").format(names=twice)
+            )
         return self
 
 
@@ -190,13 +196,15 @@ class OneBotAdapter:
         if community.isascii() and community.isdigit() and not self._group_ids:
             return int(community)
         raise DeliveryError(
-            f"community {community!r} has no QQ group: map its group number to it in `groups`",
+            _(
+                "community {community!r} has no QQ group: map its group number to it in `groups`"
+            ).format(community=community),
             permanent=True,
         )
 
     def deliver(self, action: Mapping[str, Any]) -> Delivery:
         if self._closed:
-            raise DeliveryError("the onebot adapter is closed")
+            raise DeliveryError(_("the onebot adapter is closed"))
         return client.deliver(action, self._targets, self._caller, self._clock())
 
     def connect(self, context: SourceContext) -> Source:
