@@ -12,6 +12,8 @@ from engage_rules_onebot import OneBotAdapter
 from pydantic import ValidationError
 
 from engage_rules.plugins import default_registry as registry
+from engage_rules.runtime.config import load_config
+from engage_rules.runtime.service import adapter_limits, build_adapters
 from engage_rules.testing import AdapterContract, PayloadSample
 
 DATA = Path(__file__).parent / "data"
@@ -56,6 +58,22 @@ def test_bad_settings_are_refused(settings: dict[str, Any], message: str) -> Non
     with pytest.raises(ValidationError) as err:
         OneBotAdapter(settings)
     assert message in str(err.value)
+
+
+def test_rate_limits_are_the_runtimes(tmp_path: Path) -> None:
+    path = tmp_path / "live.yaml"
+    path.write_text(
+        "playbook: rules\nstore: memory://\nadapters:\n  onebot:\n"
+        "    url: ws://127.0.0.1:3001\n    rate_limit: {rate: 5, burst: 10}\n"
+        "    route_rate_limit: {rate: 0.5, burst: 3}\n",
+        "utf-8",
+    )
+    config = load_config(path)
+    [adapter] = build_adapters(config, registry()).values()
+    assert isinstance(adapter, OneBotAdapter)  # the limits are not the adapter's settings
+    limits = adapter_limits(config)["onebot"]
+    assert limits.platform is not None and (limits.platform.rate, limits.platform.burst) == (5, 10)
+    assert limits.route is not None and (limits.route.rate, limits.route.burst) == (0.5, 3)
 
 
 def test_community_without_a_group_is_a_permanent_failure() -> None:
