@@ -91,7 +91,7 @@ def test_validate_warns_that_qq_has_no_edits(tmp_path: Path) -> None:
 def test_the_set_card_action_is_described_in_chinese() -> None:
     english = run_cli("plugins", "-v")
     chinese = run_cli("--lang", "zh_CN", "plugins", "-v")
-    assert "set the member's QQ group card (群名片)" in english.stdout
+    assert "set the member's QQ group card (the name the group shows)" in english.stdout
     assert "onebot.set_card  设置成员的 QQ 群名片；为空时恢复为其昵称" in chinese.stdout
     assert "设置群名片" in run_cli("--lang", "zh_CN", "schema").stdout
 

@@ -35,7 +35,8 @@ class SetCardParams(BaseModel):
         max_length=MAX_CARD_BYTES,
         title=_.N_("Group card"),
         description=_.N_(
-            "The member's group card (群名片; may use a template); empty: back to their QQ nickname"
+            "The member's group card, the name the group shows for them (may use a "
+            "template); empty: back to their QQ nickname"
         ),
     )
     to: str | None = Field(
@@ -69,7 +70,7 @@ SPEC = ActionSpec(
     SET_CARD,
     SetCardParams,
     "card",
-    _.N_("set the member's QQ group card (群名片); empty: back to their nickname"),
+    _.N_("set the member's QQ group card (the name the group shows); empty: their nickname"),
     title=_.N_("Set group card"),
 )
 
