@@ -91,6 +91,14 @@ def test_a_plugin_catalog_is_compiled_checked_and_read_in_the_current_language(
         assert _(_.N_("pinned")) == "已置顶"
         assert _("not in the catalog") == "not in the catalog"
     assert _.ngettext("{n} apple", "{n} apples", 1).format(n=1) == "1 apple"
+    # What the core shows of a plugin (an action's description marked with the plugin's
+    # N_) is found in the plugin's catalog after the core's, in the current language.
+    with i18n.use_language("zh_CN"):
+        assert i18n._("pinned") == "已置顶"
+        assert i18n.ngettext("{n} apple", "{n} apples", 2) == "{n} 个苹果"
+        assert i18n._("ok: {n} playbook(s) valid") == "通过：{n} 个剧本有效"  # the core's own
+        assert i18n._("not in any catalog") == "not in any catalog"
+    assert i18n._("pinned") == "pinned"
 
 
 def test_the_check_names_what_a_plugin_catalog_lacks(tmp_path: Path) -> None:

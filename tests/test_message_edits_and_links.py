@@ -1,13 +1,16 @@
 """Edits reach moderation rules (``edits:``), the link detectors read ``data.links``, and
-``validate --platform`` names rules reading fields a platform never fills."""
+``validate --platform`` names rules reading fields a platform never fills or asking for
+events it never produces."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from engage_rules import Engine, Event
+from engage_rules.adapters.fields import platform_warnings
 from engage_rules.errors import PlaybookError
 from engage_rules.testing import event, load, message, playbook, run_cli
 from moderation_helpers import EXAMPLE, acts, kinds
@@ -158,6 +161,41 @@ def test_validate_without_a_playbook_or_a_usable_config(tmp_path: Path) -> None:
     )
     got = run_cli("validate", "--config", tmp_path / "missing.yaml")
     assert got.returncode == 1 and "missing.yaml" in got.stderr
+
+
+class NoEdits:
+    """An adapter class whose platform has no message edits (as QQ)."""
+
+    missing_events: ClassVar[dict[str, str]] = {"message.edited": "no edits here"}
+    missing_fields: ClassVar[dict[str, str]] = {"member.account_age": "no account ages here"}
+
+
+def test_rules_asking_for_an_event_the_platform_never_produces_are_warned_about() -> None:
+    text = RULES + (
+        "  - id: thanks-for-fixing\n"
+        "    on: message.edited\n"
+        "    do: [{award: {points: 1}}]\n"
+        "  - id: reward-edits-too\n"
+        "    on: message.posted\n"
+        "    edits: true\n"
+        "    if: member.account_age is none\n"
+        "    do: [{award: {points: 1}}]\n"
+    )
+    compiled = playbook(text)
+    # no-ads also receives edits (it moderates), but only because the compiler adds them:
+    # it still does its work on posts, so it is not warned about.
+    assert "message.edited" in next(r for r in compiled.rules if r.id == "no-ads").types
+    got = [str(p) for p in platform_warnings(compiled, {"qq": NoEdits})]
+    edits = [w for w in got if "runs on message.edited" in w]
+    assert len(edits) == 2 and len(got) == 3
+    # positions: the `on:` of the first rule, the `edits:` of the second (the standard
+    # header puts the rules' lines after its own)
+    assert edits[0].startswith("test.yaml:14:9: warning: rule 'thanks-for-fixing' runs on ")
+    assert "the qq adapter never produces (no edits here)" in edits[0]
+    assert edits[1].startswith("test.yaml:18:12: warning: rule 'reward-edits-too' runs on ")
+    assert any("reads member.account_age" in w for w in got)
+    assert platform_warnings(compiled, {"console": object()}) == []
+    assert platform_warnings(playbook(RULES), {"qq": NoEdits}) == []
 
 
 def test_validate_names_an_unknown_adapter(tmp_path: Path) -> None:

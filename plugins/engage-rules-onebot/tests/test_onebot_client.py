@@ -127,6 +127,27 @@ def test_roles_pins_and_join_requests() -> None:
     }
 
 
+def test_group_cards_and_badge_titles() -> None:
+    target = {"group_id": 123456, "user_id": 20002000}
+    assert calls(action("onebot.set_card", card="【新人】小王")) == [
+        ("set_group_card", {**target, "card": "【新人】小王"})
+    ]
+    assert calls(action("onebot.set_card", card=""))[0][1]["card"] == ""
+    titled = Targets(group_of, badge_titles={"helper": "热心群友"})
+    grant = action("grant_badge", badge="helper", name="热心群友", title=True)
+    assert [(c.action, c.params) for c in plan(grant, titled, NOW)] == [
+        ("set_group_special_title", {**target, "special_title": "热心群友", "duration": -1})
+    ]
+    revoke = action("revoke_badge", badge="helper", reason="expired")
+    assert plan(revoke, titled, NOW)[0].params["special_title"] == ""
+    # A badge that is no QQ title: nothing is sent, and the delivery says why.
+    other = action("grant_badge", badge="first-post")
+    assert plan(other, titled, NOW) == []
+    sent: list[ApiCall] = []
+    skipped = deliver(other, titled, lambda c: sent.append(c), NOW)
+    assert sent == [] and "badge_titles" in skipped.details["skipped"]
+
+
 def test_join_answer_without_a_known_request_is_permanent() -> None:
     with pytest.raises(DeliveryError) as err:
         plan(action("approve_join"), TARGETS, NOW)
@@ -141,6 +162,8 @@ def test_join_answer_without_a_known_request_is_permanent() -> None:
     ("act", "message"),
     [
         (action("send", text=""), "no text"),
+        (action("onebot.set_card"), "has no card"),
+        (action("onebot.set_card", member=None, card="x"), "needs a member"),
         (action("send", member=None, text="x"), "needs a member"),
         (action("send", member="abc", text="x"), "not a QQ number"),
         (action("delete_message", message_id=None), "no message_id"),

@@ -93,6 +93,35 @@ def test_import_a_message_history(tmp_path: Path) -> None:
     assert "message 2: maps to no event" in result.stderr
 
 
+def test_import_a_history_as_go_cqhttp_answers_it(tmp_path: Path) -> None:
+    export = DATA / "history_gocqhttp.json"  # cites its source in `_source`
+    result = run_cli("onebot", "import", export, "--group", "123456=fans")
+    assert result.returncode == 0, result.stderr
+    [event] = result.jsonl()
+    assert event == {
+        "id": "onebot:123456:-1933705727",
+        "type": "message.posted",
+        "at": "2023-11-14T22:15:00+00:00",
+        "community": "fans",
+        "platform": "onebot",
+        "channel": "123456",
+        "member": {"id": "20002000", "name": "王同学", "roles": ["admin"]},
+        "data": {
+            "text": "同意，资料在 https://docs.example.cn/qq 里",
+            "message_id": "-1933705727",
+            "kind": "text",
+            "reply_to": "-1048576",
+            "links": ["https://docs.example.cn/qq"],
+        },
+    }
+    # The bot's own message and the anonymous one map to nothing, each with a note.
+    notes = result.stderr.splitlines()
+    assert notes == [
+        f"{export}: message 2: maps to no event (message_sent payload)",
+        f"{export}: message 3: maps to no event (message payload)",
+    ]
+
+
 def test_import_refuses_what_is_not_a_history(tmp_path: Path) -> None:
     export = tmp_path / "x.json"
     export.write_text(json.dumps({"data": {"msgs": []}}), "utf-8")

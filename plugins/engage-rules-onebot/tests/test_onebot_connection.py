@@ -187,6 +187,39 @@ def test_reverse_accepts_the_implementation_and_calls_back() -> None:
         stop(source)
 
 
+def test_reverse_survives_the_implementation_reconnecting() -> None:
+    adapter = reverse_adapter()
+    recorder = Recorder()
+    source = started(adapter, recorder)
+    host, port = source.address  # type: ignore[attr-defined]
+    url = f"ws://{host}:{port}/onebot/v11/ws"
+    headers = {
+        "Authorization": "Bearer tok",
+        "X-Self-ID": str(SELF_ID),
+        "X-Client-Role": "Universal",
+    }
+    first = ReverseClient(url, headers)
+    try:
+        first.push(group_message(7, "第一次连接"))
+        wait_for(lambda: recorder.ids() == ["onebot:123456:7"])
+        first.close()  # the implementation restarts: nobody to call until it is back
+        wait_for(lambda: adapter.ws_api._conn is None)
+        with pytest.raises(DeliveryError) as away:
+            adapter.deliver(SEND)
+        assert not away.value.permanent and "not connected" in str(away.value)
+        second = ReverseClient(url, headers)
+        try:
+            second.push(group_message(8, "又连上了"))
+            wait_for(lambda: recorder.ids() == ["onebot:123456:7", "onebot:123456:8"])
+            wait_for(lambda: adapter.ws_api._conn is not None)
+            adapter.deliver(SEND)  # the retried call goes over the new connection
+            assert second.actions() == ["send_group_msg"] and first.actions() == []
+        finally:
+            second.close()
+    finally:
+        stop(source)
+
+
 def handshake(token: str | None, self_id: str | None, role: str) -> dict[str, str]:
     out = {"X-Client-Role": role}
     if token is not None:

@@ -12,6 +12,8 @@ from engage_rules_onebot import OneBotAdapter
 from pydantic import ValidationError
 
 from engage_rules.plugins import default_registry as registry
+from engage_rules.runtime.config import load_config
+from engage_rules.runtime.service import adapter_limits, build_adapters
 from engage_rules.testing import AdapterContract, PayloadSample
 
 DATA = Path(__file__).parent / "data"
@@ -30,6 +32,12 @@ def test_entry_point_registers_the_adapter_event_types_and_command() -> None:
     assert reg.by_plugin["onebot"]["adapters"] == ["onebot"]
     assert {"onebot.poke", "onebot.honor", "onebot.file_uploaded"} <= set(reg.event_types)
     assert "onebot" in reg.commands
+    assert reg.by_plugin["onebot"]["actions"] == ["onebot.set_card"]
+    assert "onebot.set_card" in adapter.capabilities
+    # Badges reach the adapter only when some of them are QQ titles.
+    assert "grant_badge" not in adapter.capabilities
+    titled = reg.adapters["onebot"]({"url": "ws://h", "badge_titles": {"helper": "热心群友"}})
+    assert {"grant_badge", "revoke_badge"} <= titled.capabilities
 
 
 @pytest.mark.parametrize(
@@ -43,12 +51,29 @@ def test_entry_point_registers_the_adapter_event_types_and_command() -> None:
         ({"url": "ws://h", "mode": "websocket"}, "mode"),
         ({"url": "ws://h", "token": "x"}, "Extra inputs are not permitted"),
         ({"url": "ws://h", "api_url": "ws://h"}, "`api_url` must be an http"),
+        ({"url": "ws://h", "badge_titles": {"helper": " "}}, "give each badge the title"),
     ],
 )
 def test_bad_settings_are_refused(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError) as err:
         OneBotAdapter(settings)
     assert message in str(err.value)
+
+
+def test_rate_limits_are_the_runtimes(tmp_path: Path) -> None:
+    path = tmp_path / "live.yaml"
+    path.write_text(
+        "playbook: rules\nstore: memory://\nadapters:\n  onebot:\n"
+        "    url: ws://127.0.0.1:3001\n    rate_limit: {rate: 5, burst: 10}\n"
+        "    route_rate_limit: {rate: 0.5, burst: 3}\n",
+        "utf-8",
+    )
+    config = load_config(path)
+    [adapter] = build_adapters(config, registry()).values()
+    assert isinstance(adapter, OneBotAdapter)  # the limits are not the adapter's settings
+    limits = adapter_limits(config)["onebot"]
+    assert limits.platform is not None and (limits.platform.rate, limits.platform.burst) == (5, 10)
+    assert limits.route is not None and (limits.route.rate, limits.route.burst) == (0.5, 3)
 
 
 def test_community_without_a_group_is_a_permanent_failure() -> None:
@@ -127,6 +152,9 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "unpin": {"message_id": "42", "channel": "123456"},
     "approve_join": {},
     "decline_join": {"reason": "no"},
+    "onebot.set_card": {"card": "【新人】小王"},
+    "grant_badge": {"badge": "helper", "name": "热心群友", "title": True},
+    "revoke_badge": {"badge": "helper"},
 }
 
 
@@ -140,7 +168,14 @@ class TestOneBotAdapterContract(AdapterContract):
     ]
 
     def make_adapter(self, base_url: str) -> OneBotAdapter:
-        return OneBotAdapter({"mode": "http", "api_url": base_url, "groups": {"123456": "fans"}})
+        return OneBotAdapter(
+            {
+                "mode": "http",
+                "api_url": base_url,
+                "groups": {"123456": "fans"},
+                "badge_titles": {"helper": "热心群友"},
+            }
+        )
 
     def sample_action(self, capability: str) -> dict[str, Any]:
         return {

@@ -82,6 +82,44 @@ def test_a_group_message_is_moderated_end_to_end(tmp_path: Path, onebot: Forward
     assert all(590 <= d <= 600 for d in durations), durations
 
 
+TITLES = """\
+engage_rules: 1
+name: qq-titles
+community: {name: Fans, timezone: Asia/Shanghai}
+badges:
+  helper: {name: 热心群友, title: true}
+  first-post: {name: 第一次发言}
+rules:
+  - id: helpful
+    on: message.posted
+    if: "contains_any(event.data.text, ['已解决'])"
+    do:
+      - grant_badge: helper
+      - grant_badge: first-post
+      - onebot.set_card: "【热心】{{ event.data.text[:4] }}"
+"""
+
+
+def test_honour_titles_and_group_cards_reach_qq(tmp_path: Path, onebot: ForwardServer) -> None:
+    text = config(tmp_path, onebot.url).replace(
+        "    groups: {123456: fans}\n",
+        "    groups: {123456: fans}\n    badge_titles: {helper: 热心群友}\n",
+    )
+    with live_service(
+        text, playbook=TITLES, directory=tmp_path, env={"ONEBOT_TOKEN": "s3cret"}
+    ) as live:
+        wait_for(lambda: len(onebot.open()) == 1)
+        onebot.push(group_message(21, "问题已解决，谢谢"))
+        wait_for(lambda: len(onebot.calls) >= 2)
+        stats = live.service.dispatcher.stats
+        wait_for(lambda: stats.delivered >= 3)
+    target = {"group_id": 123456, "user_id": 20002000}
+    assert sorted(onebot.calls, key=lambda c: c[0]) == [
+        ("set_group_card", {**target, "card": "【热心】问题已解"}),
+        ("set_group_special_title", {**target, "special_title": "热心群友", "duration": -1}),
+    ]
+
+
 def test_reverse_websocket_in_the_runtime(tmp_path: Path) -> None:
     config = f"""\
 store: sqlite:///{tmp_path}/state.db

@@ -7,6 +7,13 @@ field behaves on that platform as if the field were always absent — the shippe
 ``new-account-links`` rule can never fire on Telegram — so ``engage-rules validate
 --platform NAME`` and ``engage-rules run`` report it as a warning naming the rule and
 where it is written (docs/plugins.md, "Adapters").
+
+It may likewise declare ``missing_events``: event types its platform never produces, each
+with why (``message.edited``: ``QQ has no message edits``).  A rule that asks for such an
+event — its ``on:`` names it, or ``edits: true`` asks for ``message.edited`` — never runs
+for it on that platform, and the same two commands warn about it.  A rule that only
+receives edits because it moderates posts (the compiler adds ``message.edited`` to those)
+is not warned about: it still does its work on the posts.
 """
 
 from __future__ import annotations
@@ -23,6 +30,14 @@ from ..i18n import _
 def missing_fields(adapter_or_factory: Any) -> Mapping[str, str]:
     """The ``missing_fields`` an adapter (or its factory, or its class) declares."""
     declared = getattr(adapter_or_factory, "missing_fields", None)
+    if not isinstance(declared, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in declared.items()}
+
+
+def missing_events(adapter_or_factory: Any) -> Mapping[str, str]:
+    """The ``missing_events`` an adapter (or its factory, or its class) declares."""
+    declared = getattr(adapter_or_factory, "missing_events", None)
     if not isinstance(declared, Mapping):
         return {}
     return {str(k): str(v) for k, v in declared.items()}
@@ -74,4 +89,69 @@ def missing_field_warnings(
     return sorted(out)
 
 
-__all__ = ["missing_field_warnings", "missing_fields"]
+def _asked_for(playbook: CompiledPlaybook, rule: Any) -> dict[str, tuple[Any, ...]]:
+    """The event types a rule asks for itself, each with where it asks (the path of its
+    ``on:`` or ``edits:``); not the ``message.edited`` the compiler adds to rules that
+    moderate posts."""
+    where = (*rule.source, "on")
+    spec_rules = playbook.loaded.spec.rules if playbook.loaded is not None else []
+    spec = spec_rules[rule.index] if rule.index < len(spec_rules) else None
+    if spec is None or spec.id != rule.id:  # no source: all but an added edit
+        added = "message.posted" in rule.types
+        return {t: where for t in rule.types if not (added and t == "message.edited")}
+    on = spec.on
+    asked = {
+        t: where for t in ([on] if isinstance(on, str) else on if isinstance(on, list) else [])
+    }
+    if spec.edits is True and "message.edited" not in asked:
+        asked["message.edited"] = (*rule.source, "edits")
+    return asked
+
+
+def missing_event_warnings(
+    playbook: CompiledPlaybook, platforms: Mapping[str, Mapping[str, str]]
+) -> list[Problem]:
+    """One warning per (rule, platform, event type) where a rule asks for an event type
+    the platform never produces.  ``platforms``: platform name → its ``missing_events``."""
+    source = playbook.loaded.source if playbook.loaded is not None else None
+    out: list[Problem] = []
+    for rule in playbook.rules:
+        asked = _asked_for(playbook, rule)
+        for platform, events in sorted(platforms.items()):
+            for name, why in sorted(events.items()):
+                if name not in asked:
+                    continue
+                file, line, col = (
+                    source.pos(asked[name]) if source is not None else ("<playbook>", 0, 0)
+                )
+                out.append(
+                    Problem(
+                        file,
+                        line,
+                        col,
+                        _(
+                            "warning: rule {rule!r} runs on {event}, which the {platform} "
+                            "adapter never produces ({why}): on {platform} the rule never "
+                            "runs for it"
+                        ).format(rule=rule.id, event=name, platform=platform, why=why),
+                    )
+                )
+    return sorted(out)
+
+
+def platform_warnings(playbook: CompiledPlaybook, adapters: Mapping[str, Any]) -> list[Problem]:
+    """The warnings of both kinds for ``adapters`` (name → adapter or its factory)."""
+    fields = {name: missing_fields(a) for name, a in adapters.items()}
+    events = {name: missing_events(a) for name, a in adapters.items()}
+    return sorted(
+        missing_field_warnings(playbook, fields) + missing_event_warnings(playbook, events)
+    )
+
+
+__all__ = [
+    "missing_event_warnings",
+    "missing_events",
+    "missing_field_warnings",
+    "missing_fields",
+    "platform_warnings",
+]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +102,9 @@ def _configured(path: str) -> tuple[str, list[str]] | str:
     return str(Path(path).resolve().parent / playbook), types
 
 
-def _platforms(names: list[str], registry: Any) -> dict[str, Mapping[str, str]] | None:
-    """What each adapter named never fills; None (after saying so) for an unknown one."""
-    from ..adapters.fields import missing_fields
-
+def _platforms(names: list[str], registry: Any) -> dict[str, Any] | None:
+    """The factory of each adapter named (what it never fills or produces: adapters.fields);
+    None (after saying so) for an unknown one."""
     platforms = {}
     for name in names:
         entry = registry.adapters.get(name)
@@ -119,7 +117,7 @@ def _platforms(names: list[str], registry: Any) -> dict[str, Mapping[str, str]] 
                 file=sys.stderr,
             )
             return None
-        platforms[name] = missing_fields(entry.factory)
+        platforms[name] = entry.factory
     return platforms
 
 
@@ -144,7 +142,7 @@ def _targets(args: argparse.Namespace) -> tuple[list[str], list[str]] | int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``engage-rules validate``: load and compile playbooks, printing every problem."""
-    from ..adapters.fields import missing_field_warnings
+    from ..adapters.fields import platform_warnings
     from ..compile.compiler import load
 
     registry = args.registry
@@ -180,7 +178,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             if compiled.loaded is not None:  # warnings do not fail validation
                 for warning in compiled.loaded.warnings:
                     print(warning, file=sys.stderr)
-            for warning in missing_field_warnings(compiled, platforms):
+            for warning in platform_warnings(compiled, platforms):
                 print(warning, file=sys.stderr)
             # Notes are not problems: never in the `file:line:col: message` form.
             notes += [

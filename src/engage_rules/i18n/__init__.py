@@ -105,8 +105,47 @@ def language_from_env(environ: Mapping[str, str]) -> str:
     return DEFAULT_LANGUAGE
 
 
+#: The catalogs of the plugins' translators (domain, locale folder), in the order they
+#: were made: a text a plugin marks with its ``_.N_`` and the core shows (a plugin
+#: action's description in ``engage-rules plugins``) is looked up there after the core's.
+_plugin_catalogs: list[tuple[str, str]] = []
+
+
+class _Chain(_gettext.NullTranslations):
+    """The core's catalog, then each plugin's, for a text the core shows."""
+
+    def __init__(self, catalogs: tuple[_gettext.NullTranslations, ...]) -> None:
+        super().__init__()
+        self._catalogs = catalogs
+
+    def gettext(self, message: str) -> str:
+        for catalog in self._catalogs:
+            text = catalog.gettext(message)
+            if text != message:
+                return text
+        return message
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        english = msgid1 if n == 1 else msgid2
+        for catalog in self._catalogs:
+            text = catalog.ngettext(msgid1, msgid2, n)
+            if text != english:
+                return text
+        return english
+
+
 def _catalog(lang: str) -> _gettext.NullTranslations:
-    return _domain_catalog(DOMAIN, str(LOCALE_DIR), lang)
+    core = _domain_catalog(DOMAIN, str(LOCALE_DIR), lang)
+    if lang == DEFAULT_LANGUAGE or not _plugin_catalogs:
+        return core
+    return _chain(lang, len(_plugin_catalogs))
+
+
+@cache
+def _chain(lang: str, plugins: int) -> _gettext.NullTranslations:
+    core = _domain_catalog(DOMAIN, str(LOCALE_DIR), lang)
+    others = (_domain_catalog(d, folder, lang) for d, folder in _plugin_catalogs[:plugins])
+    return _Chain((core, *others))
 
 
 @cache
@@ -184,13 +223,17 @@ class Translator:
 
     Call it as ``_("text {name}").format(name=...)``; :meth:`ngettext` for plural forms;
     :meth:`N_` marks a text defined at import time.  A message the catalog lacks (or a
-    missing catalog) stays in English.  Made by :func:`translator`
+    missing catalog) stays in English.  The core looks up what it shows in the plugins'
+    catalogs too, after its own: a plugin action's description marked with ``N_`` is
+    shown translated by ``engage-rules plugins``.  Made by :func:`translator`
     (``engage_rules.plugin_api.translator``; docs/plugins.md, "Speaking the operator's
     language")."""
 
     def __init__(self, domain: str, localedir: str | Path) -> None:
         self.domain = domain
         self.localedir = str(Path(localedir).resolve())
+        if (domain, self.localedir) not in _plugin_catalogs:
+            _plugin_catalogs.append((domain, self.localedir))
 
     def _catalog(self) -> _gettext.NullTranslations:
         return _domain_catalog(self.domain, self.localedir, current_language())

@@ -38,7 +38,7 @@ from typing import Protocol
 
 from ..adapters.base import Adapter
 from ..adapters.capabilities import building_adapters, is_platform_action
-from ..adapters.fields import missing_field_warnings, missing_fields
+from ..adapters.fields import platform_warnings
 from ..adapters.sources import SourceContext, connecting_adapters, playbook_event_types
 from ..compile.compiler import load
 from ..compile.playbook import CompiledPlaybook
@@ -266,8 +266,7 @@ class Service:
         adapters = build_adapters(config, registry)
         try:
             check_capabilities(playbook, adapters)
-            gaps = {name: missing_fields(a) for name, a in adapters.items()}
-            for warning in missing_field_warnings(playbook, gaps):
+            for warning in platform_warnings(playbook, adapters):
                 log.warning("%s", warning)
             store = open_store(config.store, registry=registry)
         except BaseException:

@@ -22,6 +22,10 @@ Action                 OneBot API calls
 ``pin``, ``unpin``     ``set_essence_msg`` / ``delete_essence_msg`` (精华消息)
 ``approve_join``,      ``set_group_add_request`` with the request's ``flag`` (read from
 ``decline_join``       the id of the ``member.join_requested`` event that caused it)
+``onebot.set_card``    ``set_group_card`` (群名片; an empty card: back to the nickname)
+``grant_badge``,       with ``badge_titles`` set: ``set_group_special_title`` to the
+``revoke_badge``       badge's title (专属头衔: the playbook's honour titles, shown on
+                       QQ); revoking sets it empty; other badges: nothing to send
 =====================  ============================================================
 
 Answers: ``retcode`` 0 (``ok``) and 1 (``async``) are delivered; 1400, 1401, 1403, 1404,
@@ -36,6 +40,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engage_rules.plugin_api import Delivery, DeliveryError, api_calls
+
+from .i18n import _
 
 permanent = api_calls.permanent
 until = api_calls.until
@@ -59,6 +65,7 @@ CAPABILITIES = frozenset(
         "unpin",
         "approve_join",
         "decline_join",
+        "onebot.set_card",
     }
 )
 MIN_MUTE = 60  # QQ's shortest mute, in seconds
@@ -90,6 +97,8 @@ class Targets:
     admin_role: str = "admin"
     #: (community, member) → the flag of their pending join request, if one was seen.
     flag_of: Callable[[str, str], str | None] = lambda community, member: None
+    #: badge id → the special title (专属头衔) that shows it on QQ.
+    badge_titles: Mapping[str, str] = field(default_factory=dict)
 
 
 def qq(value: Any, what: str) -> int:
@@ -98,7 +107,7 @@ def qq(value: Any, what: str) -> int:
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
         return int(value)
-    raise permanent(f"{what} {value!r} is not a QQ number")
+    raise permanent(_("{what} {value!r} is not a QQ number").format(what=what, value=value))
 
 
 def message_id(value: Any, what: str = "message_id") -> int:
@@ -123,18 +132,18 @@ def mute_seconds(params: Mapping[str, Any], now: float) -> int | None:
 
 def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[ApiCall]:
     """The API calls that carry out ``action``.  Raises a permanent DeliveryError for
-    an action that cannot be delivered; ``[]`` for one with nothing left to do (a mute
-    whose ``until`` has passed)."""
+    an action that cannot be delivered; ``[]`` for one with nothing to do (a mute whose
+    ``until`` has passed, a badge that is not in ``badge_titles``)."""
     kind = action.get("type")
     params = action.get("params") or {}
     if not isinstance(params, Mapping):
-        raise permanent("action params must be an object")
+        raise permanent(_("action params must be an object"))
     community = str(action.get("community") or "default")
     member = action.get("member")
 
     def user() -> int:
         if member is None:
-            raise permanent(f"`{kind}` needs a member")
+            raise permanent(_("`{kind}` needs a member").format(kind=kind))
         return qq(member, "member")
 
     def group() -> int:
@@ -152,7 +161,9 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[ApiCal
         return [_message(str(kind), params, channel(), group, user if member is not None else None)]
     if kind in ("delete_message", "pin", "unpin"):
         if params.get("message_id") in (None, ""):
-            raise permanent(f"`{kind}` has no message_id (the event carried none)")
+            raise permanent(
+                _("`{kind}` has no message_id (the event carried none)").format(kind=kind)
+            )
         name = {"delete_message": "delete_msg", "pin": "set_essence_msg"}.get(
             str(kind), "delete_essence_msg"
         )
@@ -170,11 +181,11 @@ def plan(action: Mapping[str, Any], targets: Targets, now: float) -> list[ApiCal
         gid, uid = group(), user()
         body = {"group_id": gid, "user_id": uid, "reject_add_request": kind == "ban"}
         return [ApiCall("set_group_kick", body, _route(gid))]
-    if kind in ("grant_role", "remove_role"):
-        return [_role(str(kind), params, targets, group(), user())]
     if kind in ("approve_join", "decline_join"):
         return [_join_answer(str(kind), action, params, targets, community, user())]
-    raise permanent(f"the onebot adapter cannot deliver `{kind}` actions")
+    if kind in ("grant_role", "remove_role", "grant_badge", "revoke_badge", "onebot.set_card"):
+        return _shown_name(str(kind), params, targets, group, user)
+    raise permanent(_("the onebot adapter cannot deliver `{kind}` actions").format(kind=kind))
 
 
 def _message(
@@ -212,13 +223,41 @@ def _route(group_id: int) -> str:
 def _role(kind: str, params: Mapping[str, Any], targets: Targets, gid: int, uid: int) -> ApiCall:
     role = params.get("role")
     if not isinstance(role, str) or not role.strip():
-        raise permanent(f"`{kind}` has no role")
+        raise permanent(_("`{kind}` has no role").format(kind=kind))
     target = {"group_id": gid, "user_id": uid}
     if role == targets.admin_role:
         return ApiCall("set_group_admin", {**target, "enable": kind == "grant_role"}, _route(gid))
     title = targets.titles.get(role, role) if kind == "grant_role" else ""
     body = {**target, "special_title": title, "duration": -1}
     return ApiCall("set_group_special_title", body, _route(gid))
+
+
+def _shown_name(
+    kind: str,
+    params: Mapping[str, Any],
+    targets: Targets,
+    group: Callable[[], int],
+    user: Callable[[], int],
+) -> list[ApiCall]:
+    """A member's standing in the group: a role (admin, or a special title), the group
+    card (``onebot.set_card``), or the special title of a badge listed in
+    ``badge_titles`` (``[]`` for other badges)."""
+    if kind in ("grant_role", "remove_role"):
+        return [_role(kind, params, targets, group(), user())]
+    if kind == "onebot.set_card":
+        card = params.get("card")
+        if not isinstance(card, str):
+            raise permanent(_("`onebot.set_card` has no card"))
+        gid, uid = group(), user()
+        body: dict[str, Any] = {"group_id": gid, "user_id": uid, "card": card}
+        return [ApiCall("set_group_card", body, _route(gid))]
+    title = targets.badge_titles.get(str(params.get("badge")))
+    if title is None:
+        return []  # a badge that is no QQ title
+    gid, uid = group(), user()
+    shown = title if kind == "grant_badge" else ""
+    body = {"group_id": gid, "user_id": uid, "special_title": shown, "duration": -1}
+    return [ApiCall("set_group_special_title", body, _route(gid))]
 
 
 def _join_answer(
@@ -245,9 +284,11 @@ def _flag(action: Mapping[str, Any], targets: Targets, community: str, member: s
     flag = targets.flag_of(community, member)
     if flag is None:
         raise permanent(
-            "no pending QQ join request of this member is known (set_group_add_request "
-            "needs the request's flag: the action must be caused by its "
-            "member.join_requested event)"
+            _(
+                "no pending QQ join request of this member is known (set_group_add_request "
+                "needs the request's flag: the action must be caused by its "
+                "member.join_requested event)"
+            )
         )
     return flag
 
@@ -256,11 +297,16 @@ def outcome(call: ApiCall, answer: Any) -> Delivery:
     """An API answer → a Delivery, or raise DeliveryError (retcode not 0 or 1)."""
     what = call.action
     if not isinstance(answer, Mapping) or not isinstance(answer.get("retcode"), int):
-        raise DeliveryError(f"{what}: the answer has no retcode: {answer!r:.200}", route=call.route)
+        message = _("{action}: the answer has no retcode: {answer}").format(
+            action=what, answer=f"{answer!r:.200}"
+        )
+        raise DeliveryError(message, route=call.route)
     retcode = answer["retcode"]
     if retcode not in (0, 1):
         text = answer.get("wording") or answer.get("message") or answer.get("msg") or ""
-        message = f"{what}: failed with retcode {retcode}" + (f" ({text})" if text else "")
+        message = _("{action}: failed with retcode {retcode}").format(
+            action=what, retcode=retcode
+        ) + (f" ({text})" if text else "")
         raise DeliveryError(message, permanent=retcode in PERMANENT_RETCODES, route=call.route)
     data = answer.get("data")
     created = data.get("message_id") if isinstance(data, Mapping) else None
@@ -313,6 +359,8 @@ def deliver(action: Mapping[str, Any], targets: Targets, caller: Caller, now: fl
     """Plan ``action`` and make its calls in order; the last call's Delivery."""
     calls = plan(action, targets, now)
     if not calls:
+        if action.get("type") in ("grant_badge", "revoke_badge"):
+            return Delivery(details={"skipped": "the badge has no QQ title in `badge_titles`"})
         return Delivery(details={"skipped": "the action's `until` has already passed"})
     result = Delivery()
     for call in calls:

@@ -37,6 +37,7 @@ from engage_rules.plugin_api import (
 )
 
 from .client import ApiCall
+from .i18n import _
 from .mapping import delivery_key
 
 Connection = ClientConnection | ServerConnection
@@ -60,7 +61,7 @@ class WsApi:
             self._conn = conn
             pending, self._pending = self._pending, {}
         for future in pending.values():
-            future.set_exception(DeliveryError("the OneBot connection was closed"))
+            future.set_exception(DeliveryError(_("the OneBot connection was closed")))
 
     def detach(self, conn: Connection) -> None:
         """Forget ``conn`` if it is the current connection (a newer one stays)."""
@@ -85,21 +86,20 @@ class WsApi:
         with self._lock:
             conn = self._conn
             if conn is None:
-                raise DeliveryError(
-                    f"{call.action}: not connected to the OneBot implementation", route=call.route
-                )
+                message = _("{action}: not connected to the OneBot implementation")
+                raise DeliveryError(message.format(action=call.action), route=call.route)
             self._pending[echo] = future
         try:
             conn.send(json.dumps({"action": call.action, "params": call.params, "echo": echo}))
             return future.result(self._timeout)
         except TimeoutError:
-            raise DeliveryError(
-                f"{call.action}: no answer within {self._timeout:g} s", route=call.route
-            ) from None
+            message = _("{action}: no answer within {seconds} s").format(
+                action=call.action, seconds=f"{self._timeout:g}"
+            )
+            raise DeliveryError(message, route=call.route) from None
         except ConnectionClosed:
-            raise DeliveryError(
-                f"{call.action}: the OneBot connection was closed", route=call.route
-            ) from None
+            message = _("{action}: the OneBot connection was closed").format(action=call.action)
+            raise DeliveryError(message, route=call.route) from None
         finally:
             with self._lock:
                 self._pending.pop(echo, None)
@@ -117,7 +117,7 @@ class Intake:
         try:
             events = self._parse(payload)
         except PayloadError as err:
-            self.context.log.warning("skipped a OneBot payload: %s", err)
+            self.context.log.warning(_("skipped a OneBot payload: %s"), err)
             return None
         if not events:
             return None
@@ -131,7 +131,7 @@ class Intake:
             try:
                 message = json.loads(raw)
             except ValueError:
-                self.context.log.warning("skipped a OneBot frame that is not JSON")
+                self.context.log.warning(_("skipped a OneBot frame that is not JSON"))
                 continue
             if isinstance(message, Mapping) and api.answer(message):
                 continue
@@ -172,19 +172,19 @@ class ForwardSource:
             except ConnectionClosed:
                 pass
             except Exception as err:  # any failure to connect: refused, 401, timeout
-                log.warning("OneBot at %s: %s; reconnecting", self._url, err)
+                log.warning(_("OneBot at %s: %s; reconnecting"), self._url, err)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
             if not self._stopping.is_set():
-                log.warning("the OneBot connection closed; reconnecting")
+                log.warning(_("the OneBot connection closed; reconnecting"))
                 self._stopping.wait(backoff)
 
     def _serve(self, conn: ClientConnection) -> None:
         self._conn = conn
         self.connections += 1
         self._api.attach(conn)
-        self._intake.context.log.info("connected to OneBot at %s", self._url)
+        self._intake.context.log.info(_("connected to OneBot at %s"), self._url)
         try:
             self._intake.read(conn, self._api, self._stopping)
         finally:
@@ -247,7 +247,7 @@ class ReverseSource:
 
     def _handle(self, conn: ServerConnection) -> None:
         self._api.attach(conn)
-        self._intake.context.log.info("OneBot connected from %s", conn.remote_address)
+        self._intake.context.log.info(_("OneBot connected from %s"), conn.remote_address)
         try:
             self._intake.read(conn, self._api, self._stopping)
         except ConnectionClosed:
@@ -259,7 +259,7 @@ class ReverseSource:
         self._thread.start()
         host, port = self.address
         self._intake.context.log.info(
-            "OneBot reverse WebSocket listening on ws://%s:%d%s", host, port, self._path
+            _("OneBot reverse WebSocket listening on ws://%s:%d%s"), host, port, self._path
         )
 
     def stop(self) -> None:

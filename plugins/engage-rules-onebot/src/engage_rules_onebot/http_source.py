@@ -22,6 +22,7 @@ from io import BufferedIOBase
 from engage_rules.plugin_api import ServiceStopping
 
 from .connection import Intake
+from .i18n import _
 
 MAX_BODY = 1024 * 1024
 #: How long a request waits for its events to be committed.
@@ -105,7 +106,7 @@ class HttpPostSource:
         self._thread.start()
         host, port = self.address
         self._intake.context.log.info(
-            "OneBot HTTP POST events on http://%s:%d%s", host, port, self._path
+            _("OneBot HTTP POST events on http://%s:%d%s"), host, port, self._path
         )
 
     def stop(self) -> None:

@@ -76,13 +76,16 @@ class MappingConfig:
 
 def _int(value: Any, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise PayloadError(f"expected an integer, got {type(value).__name__}", path)
+        raise PayloadError(
+            _("expected an integer, got {kind}").format(kind=type(value).__name__), path
+        )
     return value
 
 
 def _str(value: Any, path: str) -> str:
     if not isinstance(value, str):
-        raise PayloadError(f"expected a string, got {type(value).__name__}", path)
+        message = _("expected a string, got {kind}").format(kind=type(value).__name__)
+        raise PayloadError(message, path)
     return value
 
 
@@ -91,14 +94,16 @@ def _time(value: Any) -> str:
     try:
         return datetime.fromtimestamp(seconds, UTC).isoformat()
     except (OverflowError, OSError, ValueError):
-        raise PayloadError(f"{seconds} is not a valid Unix time", "time") from None
+        message = _("{seconds} is not a valid Unix time").format(seconds=seconds)
+        raise PayloadError(message, "time") from None
 
 
 def _event(obj: dict[str, Any]) -> Event:
     try:
         return event_from_obj(obj)
     except EventError as err:
-        raise PayloadError(f"cannot build a {obj['type']} event: {err.message}") from None
+        message = _("cannot build a {type} event: {reason}")
+        raise PayloadError(message.format(type=obj["type"], reason=err.message)) from None
 
 
 def delivery_key(payload: Mapping[str, Any]) -> str:
@@ -117,7 +122,7 @@ def delivery_key(payload: Mapping[str, Any]) -> str:
 def parse_payload(payload: Any, config: MappingConfig) -> list[Event]:
     """One OneBot v11 event payload → events.  Raises :class:`PayloadError`."""
     if not isinstance(payload, Mapping):
-        raise PayloadError("expected a OneBot event object")
+        raise PayloadError(_("expected a OneBot event object"))
     post_type = payload.get("post_type")
     if post_type is None and "retcode" in payload and "echo" in payload:
         return []  # an API answer on a WebSocket, not an event
@@ -276,7 +281,7 @@ def _notify(
     if notice_type == "group_upload":
         file = p.get("file")
         if not isinstance(file, Mapping):
-            raise PayloadError("expected an object", "file")
+            raise PayloadError(_("expected an object"), "file")
         file_id = _str(file.get("id"), "file.id")
         data: dict[str, Any] = {"file": _str(file.get("name"), "file.name"), "file_id": file_id}
         size = file.get("size")

@@ -16,6 +16,7 @@ from engage_rules.plugin_api import (
     DeliveryError,
     Event,
     PayloadError,
+    RegisterAction,
     RegisterAdapter,
     RegisterCommand,
     RegisterEventType,
@@ -24,13 +25,27 @@ from engage_rules.plugin_api import (
     hookimpl,
 )
 
-from . import client
+from . import actions, client
 from .client import CAPABILITIES, Caller, HttpCaller, Targets
 from .commands import configure, run
 from .connection import ForwardSource, Intake, ReverseSource, WsApi
 from .http_source import HttpPostSource
-from .i18n import _
+from .i18n import Translated, _
 from .mapping import EVENT_TYPES, PLATFORM, MappingConfig, parse_payload
+
+#: QQ has no message edits, so no ``message.edited`` is ever produced: ``engage-rules
+#: validate --platform onebot`` (and ``run``) warn about rules that ask for one.
+MISSING_EVENTS = Translated(
+    {"message.edited": _.N_("QQ has no message edits: OneBot v11 reports none")}
+)
+#: OneBot v11 events carry no account creation time, so events have no
+#: ``member.created_at`` and ``member.account_age`` is always none.
+MISSING_FIELDS = Translated(
+    {
+        "member.account_age": _.N_("OneBot v11 events carry no QQ account creation time"),
+        "member.created_at": _.N_("OneBot v11 events carry no QQ account creation time"),
+    }
+)
 
 
 class OneBotSettings(BaseModel):
@@ -59,6 +74,10 @@ class OneBotSettings(BaseModel):
         default=None, description="the community private messages count in (else ignored)"
     )
     titles: dict[str, str] = Field(default_factory=dict, description="role → 专属头衔")
+    badge_titles: dict[str, str] = Field(
+        default_factory=dict,
+        description="badge id → 专属头衔 shown while the member holds the badge",
+    )
     admin_role: str = Field(default="admin", description="the role set_group_admin grants")
     timeout: float = Field(default=10.0, gt=0, description="seconds per API call")
 
@@ -71,9 +90,19 @@ class OneBotSettings(BaseModel):
         for key, name in value.items():
             text = str(key)
             if not (text.isascii() and text.isdigit()):
-                raise ValueError(f"group {key!r} is not a QQ group number")
+                raise ValueError(_("group {key!r} is not a QQ group number").format(key=key))
             out[text] = name
         return out
+
+    @field_validator("badge_titles")
+    @classmethod
+    def _titles_shown(cls, value: dict[str, str]) -> dict[str, str]:
+        empty = sorted(badge for badge, title in value.items() if not title.strip())
+        if empty:
+            raise ValueError(
+                _("badge_titles: give each badge the title QQ shows: {badges}").format(badges=empty)
+            )
+        return value
 
     @field_validator("url", "api_url")
     @classmethod
@@ -82,22 +111,26 @@ class OneBotSettings(BaseModel):
             return value
         parts = urlsplit(value)
         if parts.scheme not in ("ws", "wss", "http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not a ws://, wss://, http:// or https:// URL")
+            raise ValueError(
+                _("{url!r} is not a ws://, wss://, http:// or https:// URL").format(url=value)
+            )
         _port = parts.port  # raises ValueError for a port that is not a number
         return value
 
     @model_validator(mode="after")
     def _complete(self) -> OneBotSettings:
         if self.mode == "forward" and (self.url is None or not self.url.startswith("ws")):
-            raise ValueError("mode forward needs `url`: the implementation's ws:// address")
+            raise ValueError(_("mode forward needs `url`: the implementation's ws:// address"))
         if self.mode == "http" and self.api_url is None:
-            raise ValueError("mode http needs `api_url`: the implementation's HTTP API address")
+            raise ValueError(_("mode http needs `api_url`: the implementation's HTTP API address"))
         if self.api_url is not None and not self.api_url.startswith("http"):
-            raise ValueError("`api_url` must be an http:// or https:// URL")
+            raise ValueError(_("`api_url` must be an http:// or https:// URL"))
         names = list(self.groups.values())
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
-            raise ValueError(f"community names given to several groups: {twice}")
+            raise ValueError(
+                _("community names given to several groups: {names}").format(names=twice)
+            )
         return self
 
 
@@ -105,6 +138,11 @@ class OneBotAdapter:
     """OneBot v11 adapter: events in over WebSocket or HTTP POST, API calls out."""
 
     capabilities = CAPABILITIES
+    #: Event types QQ never gives (``engage-rules validate --platform onebot`` warns about
+    #: rules that ask for them).
+    missing_events = MISSING_EVENTS
+    #: Fields QQ events never fill (the same commands warn about rules reading them).
+    missing_fields = MISSING_FIELDS
 
     def __init__(
         self,
@@ -126,7 +164,11 @@ class OneBotAdapter:
         self._group_ids = {name: int(gid) for gid, name in s.groups.items()}
         self._flags: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
-        self._targets = Targets(self.group_of, dict(s.titles), s.admin_role, self._flag_of)
+        self._targets = Targets(
+            self.group_of, dict(s.titles), s.admin_role, self._flag_of, dict(s.badge_titles)
+        )
+        if s.badge_titles:  # granting and revoking those badges sets the special title
+            self.capabilities = CAPABILITIES | {"grant_badge", "revoke_badge"}
         self.ws_api = WsApi(s.timeout)
         self._caller: Caller = (
             HttpCaller(s.api_url, s.access_token, s.timeout) if s.api_url else self.ws_api
@@ -154,13 +196,15 @@ class OneBotAdapter:
         if community.isascii() and community.isdigit() and not self._group_ids:
             return int(community)
         raise DeliveryError(
-            f"community {community!r} has no QQ group: map its group number to it in `groups`",
+            _(
+                "community {community!r} has no QQ group: map its group number to it in `groups`"
+            ).format(community=community),
             permanent=True,
         )
 
     def deliver(self, action: Mapping[str, Any]) -> Delivery:
         if self._closed:
-            raise DeliveryError("the onebot adapter is closed")
+            raise DeliveryError(_("the onebot adapter is closed"))
         return client.deliver(action, self._targets, self._caller, self._clock())
 
     def connect(self, context: SourceContext) -> Source:
@@ -188,13 +232,18 @@ def make_adapter(settings: Mapping[str, Any]) -> OneBotAdapter:
 def register_adapters(register: RegisterAdapter) -> None:
     register(
         "onebot",
-        make_adapter,
+        OneBotAdapter,
         lambda: _(
             "QQ groups through OneBot v11 (NapCat, go-cqhttp, Lagrange.OneBot, LLOneBot): "
             "messages, recalls, joins, leaves and join requests in; messages, recalls, mutes, "
             "kicks, titles, essence messages and join answers out"
         ),
     )
+
+
+@hookimpl
+def register_actions(register: RegisterAction) -> None:
+    register(actions.SPEC, actions.do_set_card)
 
 
 @hookimpl

@@ -22,6 +22,8 @@ from typing import Any
 
 from engage_rules.plugin_api import PayloadError
 
+from .i18n import _
+
 _CQ = re.compile(r"\[CQ:([A-Za-z0-9_.\-]+)((?:,[^\]]*)?)\]")
 _URL = re.compile(r"https?://[^\s\"'<>\[\]{}\\]+", re.IGNORECASE)
 #: What a link may end with that is punctuation around it rather than part of it.
@@ -130,7 +132,7 @@ def _card_links(value: Any, depth: int = 0) -> list[str]:
 
 def _scalar(value: Any, path: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise PayloadError("expected a string or an integer", path)
+        raise PayloadError(_("expected a string or an integer"), path)
     return str(value)
 
 
@@ -168,24 +170,24 @@ def read_message(message: Any, path: str = "message") -> Content:
     elif isinstance(message, list):
         segments = message
     else:
-        raise PayloadError("expected a message: an array of segments or a string", path)
+        raise PayloadError(_("expected a message: an array of segments or a string"), path)
     content = Content()
     text: list[str] = []
     links: list[str] = []
     for i, seg in enumerate(segments):
         where = f"{path}[{i}]"
         if not isinstance(seg, Mapping) or not isinstance(seg.get("type"), str):
-            raise PayloadError("expected a segment object with a string `type`", where)
+            raise PayloadError(_("expected a segment object with a string `type`"), where)
         data = seg.get("data")
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
-            raise PayloadError("expected an object", f"{where}.data")
+            raise PayloadError(_("expected an object"), f"{where}.data")
         kind = seg["type"]
         if kind == "text":
             value = data.get("text", "")
             if not isinstance(value, str):
-                raise PayloadError("expected a string", f"{where}.data.text")
+                raise PayloadError(_("expected a string"), f"{where}.data.text")
             text.append(value)
         else:
             _read_segment(kind, data, where, content, links)
