@@ -143,12 +143,6 @@ class Runner:
         self.stats = RunStats()
         self._pending: list[Decision] = []
         self._pending_ids: set[str] = set()
-        #: The store's ``stage`` (SQLite's: serialise a chunk of the batch while its
-        #: objects are hot), and how many of ``_pending`` it has been given.
-        self._stage: Callable[[Sequence[Decision], State], None] | None = getattr(
-            store, "stage", None
-        )
-        self._staged = 0
         self._batch_started = 0.0
         self._inflight: tuple[Future[None] | None, list[Decision]] | None = None
         #: The ids of the chunk :meth:`feed_many` is feeding known as processed.
@@ -189,16 +183,11 @@ class Runner:
         feed = self._feed
         self._chunk_done = done
         try:
-            out = [feed(e, e.id in done) for e in events]
+            return [feed(e, e.id in done) for e in events]
         finally:
             self._chunk_done = None
             if state.source is not None:
                 state.forget_absent()
-        stage = self._stage
-        if stage is not None and len(self._pending) > self._staged:
-            stage(self._pending[self._staged :], state)
-            self._staged = len(self._pending)
-        return out
 
     def refusal(self, event: Event) -> str:
         """The message of a refused event (:meth:`feed` returned its reason)."""
@@ -287,7 +276,6 @@ class Runner:
                 future = None
             evict_committed(self.store, self.engine.state, batch)
             self._pending = []
-            self._staged = 0
             if self._chunk_done is not None:
                 self._chunk_done |= self._pending_ids
             self._pending_ids = set()

@@ -327,14 +327,13 @@ def log_entries(texts: Iterable[str]) -> list[dict[str, Any]]:
     return out
 
 
-def collect(decisions: Sequence[Decision], state: State, into: Batch | None = None) -> Batch:
-    """Reduce ``decisions`` to what a store writes (added to ``into`` when given, whose
-    ``causes`` the caller sets).
+def collect(decisions: Sequence[Decision], state: State) -> Batch:
+    """Reduce ``decisions`` to what a store writes.
 
     Ledger entries are only ever appended: a reversal names its original (``reverses``)
     and :meth:`Store.ledger` derives the original's ``reversed_by`` from it.
     """
-    b = Batch(causes=[d.cause for d in decisions]) if into is None else into
+    b = Batch(causes=[d.cause for d in decisions])
     ledger = b.ledger
     timers = b.timers
     members = b.members

@@ -1,9 +1,9 @@
 """A batch of decisions as the rows a SQL store writes: serialisation shared by the
 SQLite and PostgreSQL stores (no SQL here, no dialect).
 
-:class:`Rows` are a batch as JSON texts and the columns reports aggregate (whole Unix
-seconds, community, type, rule...), one tuple per row; ``staged_rows.serialise`` builds
-them with the encoders here.  Serialising never fails a batch: a value JSON cannot
+:func:`serialise` reduces a batch (base.collect) to :class:`Rows`: JSON texts and the
+columns reports aggregate (whole Unix seconds, community, type, rule...), one tuple per
+row.  Serialising never fails a batch: a value JSON cannot
 hold is replaced (:func:`storable`) and the replacement recorded as a rule error of the
 ``store`` (:class:`Lenient`).  :func:`number_outbox_rows` gives the batch's outbox rows
 their sequence numbers, one per distinct key, and their ``first`` flags
@@ -20,9 +20,10 @@ from typing import Any
 
 import orjson
 
-from ..model.decision import ActionRecord, RuleFailure
-from ..model.state import LedgerEntry, MemberState, State, Strike
-from .base import OutboxItem
+from ..model.decision import ActionRecord, Decision, RuleFailure
+from ..model.state import LedgerEntry, MemberState, State, Strike, ts
+from .base import OutboxItem, collect
+from .records import ActivityCounter, DayTotals, MemberMarks, add_totals, trace_rows
 from .reports import audit_fields, is_direct
 
 
@@ -431,6 +432,24 @@ def audit_seconds(value: object) -> int | None:
     return unix_seconds(value) if isinstance(value, datetime) else None
 
 
+def serialise(decisions: Sequence[Decision], state: State, counter: ActivityCounter) -> Rows:
+    """Everything the batch writes, as rows (CPU only: no lock, no I/O).
+
+    Should a value reach the store that JSON cannot hold (the reader and the engine keep
+    them out; this is the last line), the batch is serialised again with such values
+    replaced (:func:`storable`), and each replacement is recorded as a rule error of the
+    ``store``.  The rows hold the state's cursors, so it is no longer ``cursors_moved``.
+    """
+    state.cursors_moved = False
+    try:
+        return batch_rows(decisions, state, counter, None)
+    except TypeError:  # orjson.JSONEncodeError
+        lenient = Lenient(state)
+        rows = batch_rows(decisions, state, counter, lenient)
+        rows.errors += [(orjson.dumps(e.to_json()).decode(),) for e in lenient.errors]
+        return rows
+
+
 #: The prefix of the ``meta`` keys that hold the sources' cursors (``State.cursors``).
 CURSOR_PREFIX = "cursor:"
 
@@ -444,6 +463,68 @@ def cursors_from_meta(meta: dict[str, str]) -> dict[str, str]:
     """The cursors among a store's ``meta`` rows."""
     n = len(CURSOR_PREFIX)
     return {k[n:]: v for k, v in meta.items() if k.startswith(CURSOR_PREFIX)}
+
+
+def batch_rows(
+    decisions: Sequence[Decision],
+    state: State,
+    counter: ActivityCounter,
+    lenient: Lenient | None,
+) -> Rows:
+    """The rows of a batch (``lenient``: with the encoders that replace what JSON cannot
+    hold; None: orjson's, which raise TypeError on such a value)."""
+    b = collect(decisions, state)
+    dumps: Callable[[Any], bytes] = orjson.dumps if lenient is None else lenient.dumps
+    member_text = encode_member if lenient is None else lenient.member
+    action_json = None if lenient is None else lenient.outbox_json
+    rows = Rows(
+        causes=b.causes,
+        clock=ts(state.clock) if state.clock is not None else 0.0,
+        ledger=ledger_rows(b.ledger, dumps),
+        actions=action_rows(b.actions, b.platforms, action_json),
+        timers_add=[
+            (t.id, t.due, dumps(t.to_json()).decode()) for t in b.timers.values() if t is not None
+        ],
+        timers_del=[(tid,) for tid, t in b.timers.items() if t is None],
+        timer_communities=[t.community for t in b.timers.values() if t is not None],
+        errors=[(dumps(e.to_json()).decode(),) for e in b.errors],
+        audit=audit_rows(b.audit, dumps),
+        review=[(dumps(r).decode(),) for r in b.review],
+        meta=[
+            ("clock", state.clock.isoformat() if state.clock is not None else ""),
+            ("timer_seq", str(state.timer_seq)),
+            *cursor_rows(state),
+        ],
+    )
+    totals: DayTotals = {}
+    marks: MemberMarks = {}
+    activity = counter.count(decisions, {}, totals, marks)
+    rows.marks = [(c, m, mark, day) for (c, m, mark), day in marks.items()]
+    # (tuple concatenation: one C call per row, where ``(*key, n)`` goes through a list)
+    rows.activity = [key + (n,) for key, n in activity.items()]  # noqa: RUF005
+    rows.totals = [(c, day, t, n) for (c, day, t), n in add_totals(activity, totals).items()]
+    traces = trace_rows(decisions)
+    if traces:
+        rows.traces = [
+            (
+                t["event"],
+                t.get("cause", t["event"]),
+                t["community"],
+                t.get("member"),
+                t["ts"],
+                dumps(t).decode(),
+            )
+            for t in traces
+        ]
+    rows.members, rows.members_gone = member_rows(b.members, state, member_text)
+    for name in b.communities:
+        cs = state.communities.get(name)
+        if cs is None:
+            rows.communities_gone.append((name,))
+        else:
+            rows.communities.append((name, dumps(cs.data).decode()))
+    rows.communities_seen = [(name, "{}") for name in {k[0] for k in rows.members} - b.communities]
+    return rows
 
 
 def member_rows(

@@ -61,6 +61,7 @@ from .batch_rows import (
     cursors_from_meta,
     number_outbox_rows,
     outbox_item,
+    serialise,
 )
 from .lock import busy, writer_info
 from .member_lists import ListedMember, MemberListQuery
@@ -85,7 +86,6 @@ from .records import (
 )
 from .report_breakdowns import BreakdownTally
 from .reports import ActionTally, MemberTally, ReportQuery
-from .staged_rows import serialise
 
 #: The most processed ids one commit forgets (a store opened after a long pause catches
 #: up over a few commits, none of them slow).

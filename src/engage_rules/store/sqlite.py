@@ -93,6 +93,7 @@ from .batch_rows import (
     cursors_from_meta,
     number_outbox_rows,
     outbox_item,
+    serialise,
 )
 from .batch_rows import Rows as _Rows
 from .lock import WriterLock
@@ -119,7 +120,6 @@ from .sqlite_reports import (
     report_columns_upgrade,
     store_clock,
 )
-from .staged_rows import StagedRows, serialise
 from .timer_pages import timer_page
 
 SCHEMA_VERSION = 8
@@ -486,8 +486,6 @@ class SQLiteStore:
         #: commit that will forget nothing is known as such before it is written.
         self._oldest_ts: float | None = None
         self._counter = ActivityCounter()
-        #: What :meth:`stage` serialised of the next batch to be committed.
-        self._staged: StagedRows | None = None
         self._trace_retention: float | None = DEFAULT_TRACE_RETENTION
         #: The newest trace time up to which older traces were pruned.
         self._pruned_at = -1e18
@@ -896,23 +894,10 @@ class SQLiteStore:
         assert future is not None
         return future
 
-    def stage(self, decisions: Sequence[Decision], state: State) -> None:
-        """Serialise ``decisions`` now, ahead of the commit of the batch they belong to:
-        the decided after those staged already, from the first of the next batch to be
-        committed.  The commit (:meth:`commit`, :meth:`commit_async`) serialises only
-        what it does not find staged, and a commit of other decisions drops what was
-        staged (staged_rows).  ``Runner`` stages each chunk it has decided, while its
-        objects are still in the processor's caches."""
-        staged = self._staged
-        if staged is None:
-            staged = self._staged = StagedRows()
-        staged.add(decisions, state, self._counter)
-
     def _serialise(self, decisions: Sequence[Decision], state: State) -> _Rows:
         """Everything the batch writes, as rows (CPU only: no lock, no I/O; never fails
-        a batch: staged_rows.serialise), with what :meth:`stage` prepared of it."""
-        staged, self._staged = self._staged, None
-        return serialise(decisions, state, self._counter, staged)
+        a batch: batch_rows.serialise)."""
+        return serialise(decisions, state, self._counter)
 
     def _write(self, rows: _Rows, *, pipelined: bool) -> Future[None] | None:
         """Write ``rows`` as one transaction: here (``pipelined`` false), or on the writer
