@@ -90,6 +90,14 @@ def test_a_plugin_catalog_is_compiled_checked_and_read_in_the_current_language(
         assert _.ngettext("{n} apple", "{n} apples", 3).format(n=3) == "3 个苹果"
         assert _(_.N_("pinned")) == "已置顶"
         assert _("not in the catalog") == "not in the catalog"
+    # A table made at import time reads each value in the language of the moment.
+    table = _.table({"pin": _.N_("pinned"), "x": _.N_("not in the catalog")})
+    assert dict(table) == {"pin": "pinned", "x": "not in the catalog"}
+    with i18n.use_language("zh_CN"):
+        assert table["pin"] == "已置顶" and list(table) == ["pin", "x"] and len(table) == 2
+        assert dict(table) == {"pin": "已置顶", "x": "not in the catalog"}
+    with pytest.raises(KeyError):
+        table["nope"]
     assert _.ngettext("{n} apple", "{n} apples", 1).format(n=1) == "1 apple"
     # What the core shows of a plugin (an action's description marked with the plugin's
     # N_) is found in the plugin's catalog after the core's, in the current language.

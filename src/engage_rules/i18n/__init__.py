@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -250,6 +250,29 @@ class Translator:
     def N_(message: str) -> str:
         """Mark ``message`` for translation without translating it."""
         return message
+
+    def table(self, texts: Mapping[str, str]) -> Mapping[str, str]:
+        """``texts`` (values marked with :meth:`N_`) as a mapping whose values are read
+        in the language of the moment: for a table defined at import time and shown
+        later, such as an adapter's ``missing_fields``."""
+        return TranslatedTable(texts, self)
+
+
+class TranslatedTable(Mapping[str, str]):
+    """A table of texts, each translated by ``translate`` when it is read."""
+
+    def __init__(self, texts: Mapping[str, str], translate: Callable[[str], str]) -> None:
+        self._texts = dict(texts)
+        self._translate = translate
+
+    def __getitem__(self, key: str) -> str:
+        return self._translate(self._texts[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
 
 
 def translator(domain: str, localedir: str | Path) -> Translator:

@@ -30,17 +30,17 @@ from .client import CAPABILITIES, Caller, HttpCaller, Targets
 from .commands import configure, run
 from .connection import ForwardSource, Intake, ReverseSource, WsApi
 from .http_source import HttpPostSource
-from .i18n import Translated, _
+from .i18n import _
 from .mapping import EVENT_TYPES, PLATFORM, MappingConfig, parse_payload
 
 #: QQ has no message edits, so no ``message.edited`` is ever produced: ``engage-rules
 #: validate --platform onebot`` (and ``run``) warn about rules that ask for one.
-MISSING_EVENTS = Translated(
+MISSING_EVENTS = _.table(
     {"message.edited": _.N_("QQ has no message edits: OneBot v11 reports none")}
 )
 #: OneBot v11 events carry no account creation time, so events have no
 #: ``member.created_at`` and ``member.account_age`` is always none.
-MISSING_FIELDS = Translated(
+MISSING_FIELDS = _.table(
     {
         "member.account_age": _.N_("OneBot v11 events carry no QQ account creation time"),
         "member.created_at": _.N_("OneBot v11 events carry no QQ account creation time"),

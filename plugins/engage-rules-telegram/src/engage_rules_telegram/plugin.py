@@ -24,12 +24,12 @@ from . import commands
 from .client import CAPABILITIES, DEFAULT_BASE_URL, TelegramClient
 from .connect_settings import BotWebhookSettings, Mode, PollingSettings
 from .connection import make_source
-from .i18n import Translated, _
+from .i18n import _
 from .mapping import PLATFORM, MappingConfig
 from .parser import UpdateParser
 
 #: The Bot API gives no account creation time, so events carry no ``member.created_at``.
-MISSING_FIELDS = Translated(
+MISSING_FIELDS = _.table(
     {
         "member.account_age": _.N_("the Bot API gives no account creation time"),
         "member.created_at": _.N_("the Bot API gives no account creation time"),
