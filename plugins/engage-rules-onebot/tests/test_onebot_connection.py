@@ -164,18 +164,23 @@ def reverse_adapter(**extra: Any) -> OneBotAdapter:
     )
 
 
-def test_reverse_accepts_the_implementation_and_calls_back() -> None:
-    adapter = reverse_adapter()
-    recorder = Recorder()
-    source = started(adapter, recorder)
-    host, port = source.address  # type: ignore[attr-defined]
-    url = f"ws://{host}:{port}/onebot/v11/ws"
+def reverse_endpoint(source: Any) -> tuple[str, dict[str, str]]:
+    """The URL and handshake headers with which the implementation connects to ``source``
+    (a started reverse WebSocket source)."""
+    host, port = source.address
     headers = {
         "Authorization": "Bearer tok",
         "X-Self-ID": str(SELF_ID),
         "X-Client-Role": "Universal",
     }
-    client = ReverseClient(url, headers)
+    return f"ws://{host}:{port}/onebot/v11/ws", headers
+
+
+def test_reverse_accepts_the_implementation_and_calls_back() -> None:
+    adapter = reverse_adapter()
+    recorder = Recorder()
+    source = started(adapter, recorder)
+    client = ReverseClient(*reverse_endpoint(source))
     try:
         client.push(group_message(5, "反向"))
         wait_for(lambda: recorder.ids() == ["onebot:123456:5"])
@@ -191,13 +196,7 @@ def test_reverse_survives_the_implementation_reconnecting() -> None:
     adapter = reverse_adapter()
     recorder = Recorder()
     source = started(adapter, recorder)
-    host, port = source.address  # type: ignore[attr-defined]
-    url = f"ws://{host}:{port}/onebot/v11/ws"
-    headers = {
-        "Authorization": "Bearer tok",
-        "X-Self-ID": str(SELF_ID),
-        "X-Client-Role": "Universal",
-    }
+    url, headers = reverse_endpoint(source)
     first = ReverseClient(url, headers)
     try:
         first.push(group_message(7, "第一次连接"))
