@@ -244,6 +244,9 @@ class Chat:
         if "drift" in self.flaws:
             return [event_from_obj({"id": "c-" + user, "type": "checkin", "at": AT,
                                     "member": {"id": user}, "data": {"n": id(self)}})]
+        if "links" in self.flaws and "note" in payload:  # a second payload: not a text
+            return [event_from_obj({"id": "c-" + user, "type": "checkin", "at": AT,
+                                    "member": {"id": user}, "data": {"links": [1]}})]
         return [event_from_obj({"id": "c-" + user, "type": "checkin", "at": AT,
                                 "member": {"id": user}})]
 
@@ -292,6 +295,11 @@ class TestCrash(Base):
 
 class TestDrift(Base):
     flaws = frozenset({"drift"})
+
+
+class TestBadLinks(Base):
+    flaws = frozenset({"links"})
+    fuzz_payloads = ({"user": {"id": "u1"}}, {"user": {"id": "u2"}, "note": "hi"})
 
 
 class TestIgnoresBaseUrl(Base):
@@ -343,6 +351,8 @@ def test_the_adapter_contract_fails_broken_adapters(pytester: pytest.Pytester) -
     assert failed == {
         "TestCrash::test_random_json_raises_only_payload_errors",
         "TestCrash::test_damaged_samples_raise_only_payload_errors",
+        "TestCrash::test_damaged_streams_map_or_raise_payload_errors",
+        "TestBadLinks::test_damaged_streams_map_or_raise_payload_errors",
         "TestCrash::test_rejects_malformed_payloads",
         "TestDrift::test_parses_samples",
         "TestIgnoresBaseUrl::test_delivers_each_capability",

@@ -209,6 +209,12 @@ ACTIONS: dict[str, dict[str, Any]] = {
 
 class TestTelegramAdapterContract(AdapterContract):
     samples: ClassVar[list[PayloadSample]] = SAMPLES
+    #: Every recorded payload (not the history export) for the stream fuzz test.
+    fuzz_payloads: ClassVar[list[dict[str, Any]]] = [
+        json.loads(p.read_text("utf-8"))
+        for p in sorted(DATA.glob("*.json"))
+        if p.name != "telegram_export.json"
+    ]
     malformed: ClassVar[list[Any]] = [
         [],
         {"message": {}},

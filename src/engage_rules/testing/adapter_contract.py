@@ -27,7 +27,10 @@ The contract then checks, for the adapter:
 * **parse**: every recorded sample maps to exactly its events, repeatably (parsing is
   pure); every ``malformed`` payload raises :class:`PayloadError`; random JSON, and the
   samples with random parts replaced or removed (hypothesis), never raise anything but
-  :class:`PayloadError`;
+  :class:`PayloadError`; streams of recorded payloads (``fuzz_payloads``, by default the
+  samples'), some damaged, fed in turn through one adapter — whatever it remembers of
+  earlier payloads included — map to events whose ``data.links`` are texts, at most
+  ``MAX_LINKS`` of them, or raise :class:`PayloadError`;
 * **deliver**, against a local HTTP server (``pytest-httpserver``'s ``httpserver``
   fixture; the adapter is built with its URL as ``base_url``): each capability is
   delivered and reaches the server; a 429 with ``Retry-After`` raises a retryable
@@ -56,11 +59,12 @@ from hypothesis import strategies as st
 
 from ..adapters.base import Adapter, Delivery, DeliveryError, PayloadError
 from ..adapters.capabilities import ENGINE_ACTIONS
+from ..adapters.payload_fields import MAX_LINKS
 from ..model.events import Event, event_from_obj, event_to_json
 from ..plugins.manager import default_registry
 from ..plugins.registry import Registry
 from .builders import action
-from .strategies import json_scalars, json_values
+from .strategies import damaged_payloads, json_scalars, json_values
 
 #: Action types the engine emits on its own (docs/reference.md §6.3), beyond the
 #: registered action types.
@@ -144,6 +148,9 @@ class AdapterContract:
     samples: ClassVar[Sequence[PayloadSample]] = ()
     #: Payloads the adapter must reject with :class:`PayloadError`.
     malformed: ClassVar[Sequence[Any]] = ()
+    #: Recorded payloads (no events expected) the stream fuzz test damages and feeds in
+    #: turn; empty: the samples' payloads.
+    fuzz_payloads: ClassVar[Sequence[Mapping[str, Any]]] = ()
     #: False for adapters that deliver without HTTP (the delivery checks are skipped).
     delivers_over_http: ClassVar[bool] = True
     #: The ``Retry-After`` value the rate-limit check sends, in seconds.
@@ -308,6 +315,29 @@ class AdapterContract:
         finally:
             adapter.close()
         assert all(isinstance(e, Event) for e in events)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=_SUPPRESSED)
+    @given(data=st.data())
+    def test_damaged_streams_map_or_raise_payload_errors(self, data: st.DataObject) -> None:
+        payloads = [dict(p) for p in self.fuzz_payloads] or [dict(s.payload) for s in self.samples]
+        if not payloads:
+            return
+        some = st.one_of(damaged_payloads(payloads), st.sampled_from(payloads))
+        stream = data.draw(st.lists(some, min_size=1, max_size=6), label="stream")
+        adapter = self._adapter()
+        try:
+            for payload in stream:
+                try:
+                    events = adapter.parse(payload)
+                except PayloadError:
+                    continue
+                assert all(isinstance(e, Event) for e in events)
+                for e in events:
+                    links = e.data.get("links", [])
+                    assert isinstance(links, list) and all(isinstance(u, str) for u in links)
+                    assert len(links) <= MAX_LINKS
+        finally:
+            adapter.close()
 
     def test_delivers_each_capability(self, httpserver: Any) -> None:
         adapter = self._http_adapter(httpserver)
