@@ -32,6 +32,7 @@ from engage_rules.store.batch_rows import (
     ledger_rows,
     member_rows,
     number_outbox_rows,
+    numbered_outbox_rows,
     outbox_json,
     unix_seconds,
 )
@@ -98,31 +99,37 @@ def outbox_batches(draw: st.DrawFn) -> tuple[list[tuple[Any, ...]], list[str]]:
 
 @FAST
 @given(outbox_batches(), st.integers(1, 1000))
-def test_numbered_outbox_rows_are_those_of_the_definition(
+def test_numbered_postgresql_outbox_rows_keep_the_first_row_of_each_key(
     batch: tuple[list[tuple[Any, ...]], list[str]], first: int
 ) -> None:
     actions, causes = batch
-    assert number_outbox_rows(actions, causes, first) == reference_outbox_rows(
-        actions, causes, first
-    )
+    rows, nxt = reference_outbox_rows(actions, causes, first)
+    assert number_outbox_rows(actions, causes, first) == ([r[:-1] for r in rows], nxt)
+
+
+def record(rule: str, cause: str, source: str, *, shadow: bool = False) -> ActionRecord:
+    at = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    return ActionRecord(
+        None, "tag", "u1", rule, cause, at, {"name": "x"}, community="c",
+        key_source=("pb", source), shadow=shadow,
+    )  # fmt: skip
 
 
 def test_outbox_rows_flag_the_first_row_of_a_rule_and_cause() -> None:
-    row = ("k1", "{}", "pending", 100, "c", "tag", "r1", "e1", "u1", False)
-    second = ("k2", *row[1:])
-    shadow = ("k3", "{}", "shadow", *row[3:])
-    other = ("k4", "{}", "pending", 100, "c", "tag", "r1", "e9", "u1", False)  # not decided
-    rows, nxt = number_outbox_rows([row, second, shadow, row, other], ["e1"], 7)
+    row = record("r1", "e1", "0")
+    second = record("r1", "e1", "1")
+    shadow = record("r1", "e1", "2", shadow=True)
+    other = record("r1", "e9", "0")  # not decided in the batch
+    rows, nxt = numbered_outbox_rows([row, second, shadow, row, other], {}, ["e1"], 7)
     assert [(r[0], r[1], r[-1]) for r in rows] == [
-        (7, "k1", None),  # k1 came twice: the pair (e1, r1) is unsure
-        (8, "k2", None),
-        (9, "k3", 1),  # shadow rows are counted apart
-        (10, "k4", None),  # e9 is no decision of this batch
+        (7, row.key, None),  # row came twice: the pair (e1, r1) is unsure
+        (8, second.key, None),
+        (9, shadow.key, 1),  # shadow rows are counted apart
+        (10, other.key, None),  # e9 is no decision of this batch
     ]
     assert nxt == 11
-    rows, nxt = number_outbox_rows([row, second, shadow], ["e1"], 1)
-    assert [r[-1] for r in rows] == [1, 0, 1]
-    assert number_outbox_rows([row, row], ["e1"], 1, flags=False) == ([(1, *row)], 2)
+    rows, nxt = numbered_outbox_rows([row, second, shadow], {}, ["e1"], 1)
+    assert [r[-1] for r in rows] == [1, 0, 1] and nxt == 4
 
 
 # -- action rows --------------------------------------------------------------------
@@ -162,6 +169,25 @@ def test_action_rows_written_out_equal_those_of_outbox_json(
         body = orjson.loads(row[1])
         assert body["at"] == a.at.isoformat()
         assert body.get("platform") == platforms.get(a.key)
+
+
+@FAST
+@given(
+    st.lists(actions(), max_size=12),
+    st.lists(st.sampled_from(["e1", "e2", "t1"]), max_size=3),
+    st.integers(1, 1000),
+    st.booleans(),
+)
+def test_sqlite_outbox_rows_are_the_action_rows_numbered_and_flagged(
+    records: list[ActionRecord], causes: list[str], first: int, with_platform: bool
+) -> None:
+    """numbered_outbox_rows (one pass) equals its definition: action_rows, the first row of
+    each key numbered, flagged by first_flags; with the lenient encoder too."""
+    platforms = {records[0].key: "telegram"} if with_platform and records else {}
+    expected = reference_outbox_rows(action_rows(records, platforms), causes, first)
+    assert numbered_outbox_rows(records, platforms, causes, first) == expected
+    lenient = Lenient(State())
+    assert numbered_outbox_rows(records, platforms, causes, first, lenient.outbox_json) == expected
 
 
 # -- ledger rows ---------------------------------------------------------------------

@@ -6,8 +6,8 @@ columns reports aggregate (whole Unix seconds, community, type, rule...), one tu
 row.  Serialising never fails a batch: a value JSON cannot
 hold is replaced (:func:`storable`) and the replacement recorded as a rule error of the
 ``store`` (:class:`Lenient`).  :func:`number_outbox_rows` gives the batch's outbox rows
-their sequence numbers, one per distinct key, and their ``first`` flags
-(:func:`first_flags`).
+their sequence numbers, one per distinct key; :func:`numbered_outbox_rows` (SQLite) also
+their ``first`` flags (:func:`first_flags`).
 """
 
 from __future__ import annotations
@@ -150,7 +150,8 @@ class Rows:
     clock: float
     #: community, member, seq, json, then the report columns (ledger_rows)
     ledger: list[tuple[Any, ...]]
-    #: key, json, status, then the report columns (action_rows)
+    #: key, json, status, then the report columns (action_rows); or, with ``next_seq``,
+    #: the numbered and flagged rows of numbered_outbox_rows
     actions: list[tuple[Any, ...]]
     timers_add: list[tuple[str, float, str]]
     timers_del: list[tuple[str]]
@@ -160,6 +161,8 @@ class Rows:
     review: list[tuple[str]]
     meta: list[tuple[str, str]]
     activity: list[tuple[str, str, str, str, int]] = field(default_factory=list)
+    #: The outbox's next sequence number after ``actions``, when they are numbered.
+    next_seq: int | None = None
     #: community, day, type, events (records.DayTotals)
     totals: list[tuple[str, str, str, int]] = field(default_factory=list)
     #: community, member, mark, day (records.MemberMarks)
@@ -432,8 +435,16 @@ def audit_seconds(value: object) -> int | None:
     return unix_seconds(value) if isinstance(value, datetime) else None
 
 
-def serialise(decisions: Sequence[Decision], state: State, counter: ActivityCounter) -> Rows:
-    """Everything the batch writes, as rows (CPU only: no lock, no I/O).
+def serialise(
+    decisions: Sequence[Decision],
+    state: State,
+    counter: ActivityCounter,
+    outbox_first: int | None = None,
+) -> Rows:
+    """Everything the batch writes, as rows (CPU only: no lock, no I/O).  With
+    ``outbox_first``, the outbox rows are numbered from it and flagged
+    (:func:`numbered_outbox_rows`, ``Rows.next_seq``); without, they are
+    :func:`action_rows`'s.
 
     Should a value reach the store that JSON cannot hold (the reader and the engine keep
     them out; this is the last line), the batch is serialised again with such values
@@ -442,10 +453,10 @@ def serialise(decisions: Sequence[Decision], state: State, counter: ActivityCoun
     """
     state.cursors_moved = False
     try:
-        return batch_rows(decisions, state, counter, None)
+        return batch_rows(decisions, state, counter, None, outbox_first)
     except TypeError:  # orjson.JSONEncodeError
         lenient = Lenient(state)
-        rows = batch_rows(decisions, state, counter, lenient)
+        rows = batch_rows(decisions, state, counter, lenient, outbox_first)
         rows.errors += [(orjson.dumps(e.to_json()).decode(),) for e in lenient.errors]
         return rows
 
@@ -470,6 +481,7 @@ def batch_rows(
     state: State,
     counter: ActivityCounter,
     lenient: Lenient | None,
+    outbox_first: int | None = None,
 ) -> Rows:
     """The rows of a batch (``lenient``: with the encoders that replace what JSON cannot
     hold; None: orjson's, which raise TypeError on such a value)."""
@@ -477,11 +489,19 @@ def batch_rows(
     dumps: Callable[[Any], bytes] = orjson.dumps if lenient is None else lenient.dumps
     member_text = encode_member if lenient is None else lenient.member
     action_json = None if lenient is None else lenient.outbox_json
+    next_seq: int | None = None
+    if outbox_first is None:
+        actions = action_rows(b.actions, b.platforms, action_json)
+    else:
+        actions, next_seq = numbered_outbox_rows(
+            b.actions, b.platforms, b.causes, outbox_first, action_json
+        )
     rows = Rows(
         causes=b.causes,
         clock=ts(state.clock) if state.clock is not None else 0.0,
         ledger=ledger_rows(b.ledger, dumps),
-        actions=action_rows(b.actions, b.platforms, action_json),
+        actions=actions,
+        next_seq=next_seq,
         timers_add=[
             (t.id, t.due, dumps(t.to_json()).decode()) for t in b.timers.values() if t is not None
         ],
@@ -562,15 +582,13 @@ def member_rows(
 
 
 def number_outbox_rows(
-    actions: list[tuple[Any, ...]], causes: list[str], first: int, *, flags: bool = True
+    actions: list[tuple[Any, ...]], causes: list[str], first: int
 ) -> tuple[list[tuple[Any, ...]], int]:
-    """The outbox rows of the batch's actions (the first of each key, numbered from
-    ``first``, with its report columns and — with ``flags`` — its first flag:
-    :func:`first_flags`), and the next free sequence number.  A row whose key is in the
-    outbox already is ignored when written (the unique index), leaving its sequence
-    number unused."""
-    if flags:
-        return _flagged_outbox_rows(actions, causes, first)
+    """The outbox rows of the batch's actions (:func:`action_rows`): the first of each
+    key, numbered from ``first``, and the next free sequence number (the PostgreSQL
+    stores; SQLite's rows also carry their first flags: :func:`numbered_outbox_rows`).
+    A row whose key is in the outbox already is ignored when written (the unique
+    index), leaving its sequence number unused."""
     fresh: list[tuple[Any, ...]] = []
     new_keys: set[str] = set()
     for row in actions:
@@ -581,46 +599,88 @@ def number_outbox_rows(
     return [(n, *row) for n, row in zip(seqs, fresh, strict=True)], first + len(fresh)
 
 
-def _flagged_outbox_rows(
-    actions: list[tuple[Any, ...]], causes: list[str], first: int
+def numbered_outbox_rows(
+    actions: list[ActionRecord],
+    platforms: dict[str, str],
+    causes: list[str],
+    first: int,
+    outbox_json: Callable[[ActionRecord, dict[str, str]], str] | None = None,
 ) -> tuple[list[tuple[Any, ...]], int]:
-    """:func:`number_outbox_rows` with the first flags, in one pass over the actions:
-    the rows :func:`first_flags` marks, numbered, with the flags it gives them (the
-    commit path of every SQLite batch, so one loop and one tuple per row)."""
+    """The SQLite outbox rows of the batch's actions and the next free sequence number:
+    the rows of :func:`action_rows`, the first of each key, numbered from ``first`` and
+    ended with the first flag :func:`first_flags` gives it — in one pass over the actions
+    and one tuple per row (the commit path of every SQLite batch).  An action whose key
+    came earlier in the batch is not encoded: it is dropped.
+
+    Row: seq, key, json, status, ts, community, type, rule, cause, member, direct, first.
+    """
     decided = set(causes)
     seen: set[str] = set()
     out: list[tuple[Any, ...]] = []
     append = out.append
+    dumps = orjson.dumps
     #: (cause, rule) -> the index in ``out`` of its first row (shadow: rule after NUL)
     firsts: dict[tuple[str, str], int] = {}
     unsure: list[tuple[str, str]] = []
     n = first
-    for row in actions:
-        rule = row[6] if row[2] != "shadow" else "\0" + row[6]
-        pair = (row[7], rule)
-        key = row[0]
+    last_at, last_ts = None, None  # the actions of a decision mostly share their instant
+    for a in actions:
+        key = a.key
+        shadow = a.shadow
+        rule = a.rule
+        cause = a.cause
+        pair = (cause, "\0" + rule if shadow else rule)
         if key in seen:  # dropped: its key is in the outbox already (from this batch)
             unsure.append(pair)
             continue
         seen.add(key)
+        at = a.at
+        if at is not last_at:
+            last_at, last_ts = at, unix_seconds(at)
         j = firsts.get(pair)
         flag = 0
         if j is None:
             firsts[pair] = n - first
-            if row[7] in decided:
+            if cause in decided:
                 flag = 1
             else:
                 unsure.append(pair)
-        elif out[j][4] != row[3]:  # another instant (ts) than its first row
+        elif out[j][4] != last_ts:  # another instant than its first row
             unsure.append(pair)
-        append((n,) + row + (flag,))  # noqa: RUF005 (one C call, no list)
+        if outbox_json is None:  # outbox_json(a, platforms), written out
+            body: dict[str, Any] = {"at": at, "params": a.params}
+            if shadow:
+                body["shadow"] = True
+            if platforms:
+                platform = platforms.get(key)
+                if platform is not None:
+                    body["platform"] = platform
+            js = dumps(body).decode()
+        else:
+            js = outbox_json(a, platforms)
+        type_ = a.type
+        append(
+            (
+                n,
+                key,
+                js,
+                "shadow" if shadow else "pending",
+                last_ts,
+                a.community,
+                type_,
+                rule,
+                cause,
+                a.member,
+                type_ == "send" and is_direct(a),
+                flag,
+            )
+        )
         n += 1
     if unsure:
         pairs = set(unsure)
-        for i, numbered in enumerate(out):
-            rule = numbered[7] if numbered[3] != "shadow" else "\0" + numbered[7]
-            if (numbered[8], rule) in pairs:
-                out[i] = (*numbered[:-1], None)
+        for i, row in enumerate(out):
+            if (row[8], row[7] if row[3] != "shadow" else "\0" + row[7]) in pairs:
+                out[i] = (*row[:-1], None)
     return out, n
 
 

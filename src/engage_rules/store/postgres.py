@@ -372,9 +372,7 @@ class PostgreSQLStore:
     def _write(self, rows: Rows) -> None:
         with self._use(write=True) as conn:
             self._indexes(conn)
-            outbox, seq = number_outbox_rows(
-                rows.actions, rows.causes, self._outbox_next, flags=False
-            )
+            outbox, seq = number_outbox_rows(rows.actions, rows.causes, self._outbox_next)
             with conn.transaction():
                 cur = conn.cursor()
                 write_rows(cur, rows, outbox, seq - 1)

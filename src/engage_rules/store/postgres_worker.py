@@ -163,7 +163,7 @@ def number_from_sequence(cur: psycopg.Cursor[Any], rows: Rows) -> list[tuple[Any
     """The batch's outbox rows numbered from the database sequence ``outbox_seqs``
     (workers commit at once: numbers increase within a batch and with commit order of
     one partition; across partitions they interleave)."""
-    outbox, end = number_outbox_rows(rows.actions, rows.causes, 0, flags=False)
+    outbox, end = number_outbox_rows(rows.actions, rows.causes, 0)
     if not end:
         return outbox
     seqs = [

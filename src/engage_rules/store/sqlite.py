@@ -91,7 +91,6 @@ from .base import (
 from .batch_rows import (
     OUTBOX_COLUMNS,
     cursors_from_meta,
-    number_outbox_rows,
     outbox_item,
     serialise,
 )
@@ -897,7 +896,7 @@ class SQLiteStore:
     def _serialise(self, decisions: Sequence[Decision], state: State) -> _Rows:
         """Everything the batch writes, as rows (CPU only: no lock, no I/O; never fails
         a batch: batch_rows.serialise)."""
-        return serialise(decisions, state, self._counter)
+        return serialise(decisions, state, self._counter, self._outbox_next)
 
     def _write(self, rows: _Rows, *, pipelined: bool) -> Future[None] | None:
         """Write ``rows`` as one transaction: here (``pipelined`` false), or on the writer
@@ -906,7 +905,9 @@ class SQLiteStore:
             self._indexes(db)
             clock = rows.clock
             processed_rows = list(zip(dict.fromkeys(rows.causes), repeat(clock)))
-            outbox_rows, seq = self._new_outbox_rows(rows.actions, rows.causes)
+            # (numbered and flagged from ``_outbox_next`` by ``_serialise``)
+            outbox_rows, seq = rows.actions, rows.next_seq
+            assert seq is not None
             if processed_rows and self._oldest_ts is None:
                 self._oldest_ts = clock
             if not pipelined:
@@ -975,13 +976,6 @@ class SQLiteStore:
         except BaseException as err:
             self._broken = f"SQLite store {self.path}: a commit failed ({err}); reopen the store"
             raise StoreError(self._broken) from err
-
-    def _new_outbox_rows(
-        self, actions: list[tuple[Any, ...]], causes: list[str]
-    ) -> tuple[list[tuple[Any, ...]], int]:
-        """The outbox rows of the batch's actions, numbered from the outbox's next seq,
-        and the next free one (batch_rows.number_outbox_rows)."""
-        return number_outbox_rows(actions, causes, self._outbox_next)
 
     def _write_event_rows(
         self,
