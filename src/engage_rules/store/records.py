@@ -181,14 +181,6 @@ def join_source(data: object) -> str | None:
     return None
 
 
-def is_reply(data: object) -> bool:
-    """A ``message.posted`` whose data names the message it replies to."""
-    if not isinstance(data, dict):
-        return False
-    reply_to = data.get("reply_to")
-    return reply_to is not None and reply_to != ""
-
-
 def exposure_type(experiment: object, variant: object) -> str | None:
     """The activity type that counts exposures to ``variant`` of ``experiment``."""
     if not isinstance(experiment, str) or not isinstance(variant, str):
@@ -200,7 +192,7 @@ class ActivityCounter:
     """Counts a batch's external events per member and local day, and the events the
     playbook raises itself (``emit`` actions)."""
 
-    __slots__ = ("_days", "_tz", "emits")
+    __slots__ = ("_channels", "_days", "_tags", "_tz", "emits")
 
     def __init__(self) -> None:
         self._tz = ZoneInfo("UTC")
@@ -211,6 +203,10 @@ class ActivityCounter:
         #: always falls on a quarter hour, so one conversion per quarter hour serves every
         #: event in it.
         self._days: dict[float, str] = {}
+        #: channel -> its day-total type (``_channel_type``)
+        self._channels: dict[str, str] = {}
+        #: tag name -> its mark (``_tag_mark``)
+        self._tags: dict[str, str] = {}
 
     @property
     def tz(self) -> ZoneInfo:
@@ -241,6 +237,7 @@ class ActivityCounter:
         extra: DayTotals = {} if totals is None else totals
         marked: MemberMarks = {} if marks is None else marks
         emits = self.emits
+        channels = self._channels
         # The day of the latest quarter hour seen: the events of a batch come in time
         # order, so most of them fall in the same quarter hour as the one before.
         last_bucket, day = None, ""
@@ -268,12 +265,19 @@ class ActivityCounter:
                     if source is not None:
                         add_mark(marked, (community, member, SOURCE_PREFIX + source), day)
                 continue
-            if ev.channel:
-                total = (community, day, CHANNEL_PREFIX + ev.channel)
+            channel = ev.channel
+            if channel:
+                kind = channels.get(channel)
+                if kind is None:
+                    kind = self._channel_type(channel)
+                total = (community, day, kind)
                 extra[total] = extra.get(total, 0) + 1
-            if type_ == "message.posted" and is_reply(ev.data):
-                total = (community, day, REPLY_TYPE)
-                extra[total] = extra.get(total, 0) + 1
+            if type_ == "message.posted":
+                # a reply: its data names the message it replies to
+                reply_to = ev.data.get("reply_to")
+                if reply_to is not None and reply_to != "":
+                    total = (community, day, REPLY_TYPE)
+                    extra[total] = extra.get(total, 0) + 1
         return into
 
     def _count_emits(self, d: Decision, into: ActivityCounts, marks: MemberMarks) -> None:
@@ -284,6 +288,7 @@ class ActivityCounter:
         # day is found once, through the quarter-hour cache ``count`` uses.
         last_at: Any = None
         day = ""
+        tags = self._tags
         for a in d.actions:
             kind = a.type
             if kind not in _COUNTED or a.member is None or a.shadow:
@@ -294,7 +299,12 @@ class ActivityCounter:
             if kind == "tag":
                 name = a.params.get("name")
                 if isinstance(name, str) and name:
-                    add_mark(marks, (a.community or "", a.member, TAG_PREFIX + name), day)
+                    mark = tags.get(name)
+                    if mark is None:
+                        mark = self._tag_mark(name)
+                    marked = (a.community or "", a.member, mark)
+                    if marked not in marks or day < marks[marked]:  # add_mark, written out
+                        marks[marked] = day
                 continue
             if kind == "emit":
                 type_ = a.params.get("type")
@@ -304,6 +314,23 @@ class ActivityCounter:
                 continue
             key = (a.community or "", a.member, day, type_)
             into[key] = into.get(key, 0) + 1
+
+    def _channel_type(self, channel: str) -> str:
+        """The day-total type of a channel's events (``channel:<name>``), kept for the
+        next events of the channel (a bounded cache: one text per channel, not per
+        event)."""
+        if len(self._channels) > 4096:
+            self._channels.clear()
+        kind = self._channels[channel] = CHANNEL_PREFIX + channel
+        return kind
+
+    def _tag_mark(self, name: str) -> str:
+        """The mark of members tagged ``name`` (``tag:<name>``), kept like
+        :meth:`_channel_type`'s."""
+        if len(self._tags) > 4096:
+            self._tags.clear()
+        mark = self._tags[name] = TAG_PREFIX + name
+        return mark
 
     def _day(self, at: datetime) -> str:
         """The local date of ``at``, from the quarter-hour cache when it has it."""
