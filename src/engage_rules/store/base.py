@@ -344,7 +344,9 @@ def collect(decisions: Sequence[Decision], state: State) -> Batch:
                 members.add((community, member))
         if d.actions:
             b.actions.extend(d.actions)
-            _collect_platforms(d, b.platforms)
+            event = d.event
+            if d.routed or (event is not None and event.platform is not None):
+                _collect_platforms(d, b.platforms)
         if d.timers_added:
             for t in d.timers_added:
                 timers[t.id] = t
