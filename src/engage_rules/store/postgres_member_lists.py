@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import date
 
 from .member_lists import ListedMember, MemberListQuery
-from .postgres_reports import _MEMBERS, Decoding, Snapshot, _active, _params, _where
+from .postgres_reports import Decoding, Snapshot, _active, _params, _where, report_members
 from .records import zone
 from .sqlite_reports import LocalDays
 
@@ -76,12 +76,7 @@ class PostgresMemberLists:
                 where = _where(r, "day BETWEEN %(start)s AND %(end)s", _active(r))
                 query = _TOP.format(where=where, in_period=days.in_period("l.ts"))
             else:
-                conn.execute(
-                    _MEMBERS.format(
-                        active=_active(r), where=_where(r), joined_day=days.sql("joined")
-                    ).encode(),
-                    params,
-                )
+                report_members(conn, r, days, params)
                 params["low"], params["high"] = q.last_active_range()
                 order = "ASC" if q.kind == "silent" else "DESC"
                 query = _SILENCE.format(order=order)

@@ -130,6 +130,25 @@ SELECT cohort, week, count(*) FROM (
 GROUP BY cohort, week"""
 
 
+#: Memory for the sorts and hashes of one report query (PostgreSQL's default, 4 MB, makes
+#: the retention joins of a million events spill to disk): this transaction only.
+REPORT_WORK_MEM = "64MB"
+
+
+def report_members(
+    conn: psycopg.Connection, q: ReportQuery, days: LocalDays, params: dict[str, Any]
+) -> None:
+    """Create the transaction's ``report_members`` table (:data:`_MEMBERS`) and analyse
+    it: a temporary table has no statistics until then (autovacuum never visits one),
+    and the joins with ``activity`` that read it were planned blind."""
+    conn.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'".encode())
+    conn.execute(
+        _MEMBERS.format(active=_active(q), where=_where(q), joined_day=days.sql("joined")).encode(),
+        params,
+    )
+    conn.execute(b"ANALYZE report_members")
+
+
 def _params(q: ReportQuery) -> dict[str, Any]:
     return {
         "start": q.start,
@@ -218,16 +237,8 @@ class PostgresReports:
         """:meth:`~.reports.ReportSource.report_members` in SQL."""
         days = LocalDays(zone(q.timezone), q.start, q.end)
         params = _params(q)
-        where = _where(q)
         with self._snapshot() as conn:
-            conn.execute(
-                _MEMBERS.format(
-                    active=_active(q),
-                    where=where,
-                    joined_day=days.sql("joined"),
-                ).encode(),
-                params,
-            )
+            report_members(conn, q, days, params)
             first_seen: dict[date, int] = dict(
                 conn.execute(
                     "SELECT seen, count(*) FROM report_members WHERE cohort IS NOT NULL "
