@@ -27,20 +27,28 @@ from ..errors import Problem
 from ..i18n import _
 
 
-def missing_fields(adapter_or_factory: Any) -> Mapping[str, str]:
-    """The ``missing_fields`` an adapter (or its factory, or its class) declares."""
-    declared = getattr(adapter_or_factory, "missing_fields", None)
+def _declared(adapter_or_factory: Any, attribute: str) -> Mapping[str, str]:
+    """The table ``attribute`` an adapter (or its factory, or its class) declares."""
+    declared = getattr(adapter_or_factory, attribute, None)
     if not isinstance(declared, Mapping):
         return {}
     return {str(k): str(v) for k, v in declared.items()}
+
+
+def missing_fields(adapter_or_factory: Any) -> Mapping[str, str]:
+    """The ``missing_fields`` an adapter (or its factory, or its class) declares."""
+    return _declared(adapter_or_factory, "missing_fields")
 
 
 def missing_events(adapter_or_factory: Any) -> Mapping[str, str]:
     """The ``missing_events`` an adapter (or its factory, or its class) declares."""
-    declared = getattr(adapter_or_factory, "missing_events", None)
-    if not isinstance(declared, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in declared.items()}
+    return _declared(adapter_or_factory, "missing_events")
+
+
+def _warning(source: Any, path: tuple[Any, ...], message: str) -> Problem:
+    """``message`` at ``path`` of the playbook's source (when it has one)."""
+    file, line, col = source.pos(path) if source is not None else ("<playbook>", 0, 0)
+    return Problem(file, line, col, message)
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -71,21 +79,12 @@ def missing_field_warnings(
                 pattern = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")
                 if not any(pattern.search(t) for t in texts):
                     continue
-                file, line, col = (
-                    source.pos((*rule.source, "if")) if source is not None else ("<playbook>", 0, 0)
-                )
-                out.append(
-                    Problem(
-                        file,
-                        line,
-                        col,
-                        _(
-                            "warning: rule {rule!r} reads {field}, which the {platform} adapter "
-                            "never fills ({why}): on {platform} it is always none, so this "
-                            "condition cannot rely on it"
-                        ).format(rule=rule.id, field=name, platform=platform, why=why),
-                    )
-                )
+                message = _(
+                    "warning: rule {rule!r} reads {field}, which the {platform} adapter "
+                    "never fills ({why}): on {platform} it is always none, so this "
+                    "condition cannot rely on it"
+                ).format(rule=rule.id, field=name, platform=platform, why=why)
+                out.append(_warning(source, (*rule.source, "if"), message))
     return sorted(out)
 
 
@@ -121,21 +120,12 @@ def missing_event_warnings(
             for name, why in sorted(events.items()):
                 if name not in asked:
                     continue
-                file, line, col = (
-                    source.pos(asked[name]) if source is not None else ("<playbook>", 0, 0)
-                )
-                out.append(
-                    Problem(
-                        file,
-                        line,
-                        col,
-                        _(
-                            "warning: rule {rule!r} runs on {event}, which the {platform} "
-                            "adapter never produces ({why}): on {platform} the rule never "
-                            "runs for it"
-                        ).format(rule=rule.id, event=name, platform=platform, why=why),
-                    )
-                )
+                message = _(
+                    "warning: rule {rule!r} runs on {event}, which the {platform} "
+                    "adapter never produces ({why}): on {platform} the rule never "
+                    "runs for it"
+                ).format(rule=rule.id, event=name, platform=platform, why=why)
+                out.append(_warning(source, asked[name], message))
     return sorted(out)
 
 
