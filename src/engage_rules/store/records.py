@@ -203,9 +203,9 @@ class ActivityCounter:
         #: always falls on a quarter hour, so one conversion per quarter hour serves every
         #: event in it.
         self._days: dict[float, str] = {}
-        #: channel -> its day-total type (``_channel_type``)
+        #: channel -> its day-total type, ``channel:<name>`` (``_kept``)
         self._channels: dict[str, str] = {}
-        #: tag name -> its mark (``_tag_mark``)
+        #: tag name -> its mark, ``tag:<name>`` (``_kept``)
         self._tags: dict[str, str] = {}
 
     @property
@@ -267,9 +267,7 @@ class ActivityCounter:
                 continue
             channel = ev.channel
             if channel:
-                kind = channels.get(channel)
-                if kind is None:
-                    kind = self._channel_type(channel)
+                kind = channels.get(channel) or _kept(channels, channel, CHANNEL_PREFIX)
                 total = (community, day, kind)
                 extra[total] = extra.get(total, 0) + 1
             if type_ == "message.posted":
@@ -299,9 +297,7 @@ class ActivityCounter:
             if kind == "tag":
                 name = a.params.get("name")
                 if isinstance(name, str) and name:
-                    mark = tags.get(name)
-                    if mark is None:
-                        mark = self._tag_mark(name)
+                    mark = tags.get(name) or _kept(tags, name, TAG_PREFIX)
                     marked = (a.community or "", a.member, mark)
                     if marked not in marks or day < marks[marked]:  # add_mark, written out
                         marks[marked] = day
@@ -315,23 +311,6 @@ class ActivityCounter:
             key = (a.community or "", a.member, day, type_)
             into[key] = into.get(key, 0) + 1
 
-    def _channel_type(self, channel: str) -> str:
-        """The day-total type of a channel's events (``channel:<name>``), kept for the
-        next events of the channel (a bounded cache: one text per channel, not per
-        event)."""
-        if len(self._channels) > 4096:
-            self._channels.clear()
-        kind = self._channels[channel] = CHANNEL_PREFIX + channel
-        return kind
-
-    def _tag_mark(self, name: str) -> str:
-        """The mark of members tagged ``name`` (``tag:<name>``), kept like
-        :meth:`_channel_type`'s."""
-        if len(self._tags) > 4096:
-            self._tags.clear()
-        mark = self._tags[name] = TAG_PREFIX + name
-        return mark
-
     def _day(self, at: datetime) -> str:
         """The local date of ``at``, from the quarter-hour cache when it has it."""
         bucket = at.timestamp() // QUARTER_HOUR
@@ -343,6 +322,15 @@ class ActivityCounter:
             self._days.clear()
         day = self._days[bucket] = at.astimezone(self._tz).date().isoformat()
         return day
+
+
+def _kept(cache: dict[str, str], name: str, prefix: str) -> str:
+    """``prefix + name``, kept in ``cache`` for the next events of that name: one text per
+    channel or tag, not one per event (bounded: cleared past 4,096 names)."""
+    if len(cache) > 4096:
+        cache.clear()
+    text = cache[name] = prefix + name
+    return text
 
 
 #: The actions ``_count_emits`` looks at.
