@@ -135,9 +135,8 @@ class _Chain(_gettext.NullTranslations):
 
 
 def _catalog(lang: str) -> _gettext.NullTranslations:
-    core = _domain_catalog(DOMAIN, str(LOCALE_DIR), lang)
     if lang == DEFAULT_LANGUAGE or not _plugin_catalogs:
-        return core
+        return _domain_catalog(DOMAIN, str(LOCALE_DIR), lang)
     return _chain(lang, len(_plugin_catalogs))
 
 
