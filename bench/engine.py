@@ -46,7 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from engage_rules import CompiledPlaybook, Event, compile_playbook, parse_event
 from engage_rules.shell.reader import Quarantined, read_events
-from engage_rules.shell.runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_gc
+from engage_rules.shell.runner import (
+    REPLAY_BATCH_SECONDS,
+    REPLAY_BATCH_SIZE,
+    Runner,
+    tune_interpreter,
+)
 from engage_rules.testing import load_playbook_text, open_store
 
 TYPES = ["message.posted", "reaction.added", "checkin", "content.shared", "purchase"]
@@ -466,8 +471,8 @@ def main() -> None:
     args = ap.parse_args()
 
     # Allocation-heavy workloads spend much of their time in the cyclic garbage collector;
-    # `engage-rules replay` and `run` tune it the same way (runner.tune_gc).
-    tune_gc()
+    # `engage-rules replay` and `run` tune it the same way (runner.tune_interpreter).
+    tune_interpreter()
     lines = make_events(args.events, args.members)
     events = [parse_event(line) for line in lines]
     print(f"workload: {len(events)} events, {args.members} members", file=sys.stderr)

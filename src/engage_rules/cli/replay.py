@@ -85,7 +85,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """``engage-rules replay``: run a playbook over an event file and print the actions."""
     from ..shell.reader import read_events
     from ..shell.replay_output import ActionOutput, replay_key
-    from ..shell.runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_gc
+    from ..shell.runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_interpreter
     from ..store import open_store
     from .common import first_event
 
@@ -111,7 +111,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     store = open_store(args.store or "memory:", registry=args.registry)
     output = ActionOutput(args.actions_out, sys.stdout.buffer)
     errors: list[RuleFailure] = []
-    tune_gc()
+    tune_interpreter()
     batch_size = (
         args.batch_size or getattr(store, "preferred_batch_size", None) or REPLAY_BATCH_SIZE
     )

@@ -76,9 +76,9 @@ def stop_on_signals(request_stop: Callable[[], None]) -> None:
         logging.getLogger("engage_rules.runtime").info("%s received", signal.Signals(signum).name)
         request_stop()
 
-    from ..shell.runner import tune_gc
+    from ..shell.runner import tune_interpreter
 
-    tune_gc()
+    tune_interpreter()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 

@@ -15,6 +15,7 @@ asks the store about a chunk of ids in one query.
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -59,6 +60,27 @@ def tune_gc() -> None:
     """
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+#: The interpreter's thread switch interval for replays and live runs (Python's default
+#: is 5 ms): see :func:`tune_interpreter`.
+SWITCH_INTERVAL = 0.0005
+
+
+def tune_interpreter() -> None:
+    """Tune the interpreter for long replays and live runs: the collector
+    (:func:`tune_gc`), and a shorter thread switch interval.
+
+    A store's writer thread (SQLite's pipelined commits) gives up the GIL while SQLite
+    writes each statement, then asks for it back to bind the next one; with Python's
+    default interval it waits up to 5 ms each time for the engine's busy thread to let
+    go.  A batch of 50,000 events writes about a hundred statements: its commit then
+    takes twice its work in wall time, and the engine ends up waiting for it at the
+    next flush (docs/performance.md).  A thread that no one is waiting for is never
+    interrupted, whatever the interval.  Called by the CLI, like :func:`tune_gc`.
+    """
+    tune_gc()
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 @dataclass
