@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from engage_rules import compile_playbook, parse_event
 from engage_rules.expr.detectors import compile_patterns
-from engage_rules.shell.runner import Runner, tune_gc
+from engage_rules.shell.interpreter import tune_gc
+from engage_rules.shell.runner import Runner
 from engage_rules.testing import load_playbook_text, open_store
 from engage_rules.text.wordmatch import WordMatcher, match_form
 

@@ -31,7 +31,8 @@ from engine import make_events, make_rules  # the core benchmark's workload
 
 from engage_rules import CompiledPlaybook, compile_playbook, parse_event
 from engage_rules.events import Event
-from engage_rules.shell.runner import Runner, tune_gc
+from engage_rules.shell.interpreter import tune_gc
+from engage_rules.shell.runner import Runner
 from engage_rules.testing import load_playbook_text, open_store
 
 REWARDS_PLAYBOOK = """

@@ -45,13 +45,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from engage_rules import CompiledPlaybook, Event, compile_playbook, parse_event
+from engage_rules.shell.interpreter import BatchCollector, tune_interpreter
 from engage_rules.shell.reader import Quarantined, read_events
-from engage_rules.shell.runner import (
-    REPLAY_BATCH_SECONDS,
-    REPLAY_BATCH_SIZE,
-    Runner,
-    tune_interpreter,
-)
+from engage_rules.shell.runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner
 from engage_rules.testing import load_playbook_text, open_store
 
 TYPES = ["message.posted", "reaction.added", "checkin", "content.shared", "purchase"]
@@ -322,11 +318,15 @@ def run_engine(playbook: CompiledPlaybook, events: list[Event]) -> tuple[float, 
     """The engine through ``Runner`` and the memory store: seconds, the runner, and the
     actions it reported as committed (``on_commit``)."""
     committed: list[Any] = []
-    runner = Runner(playbook, open_store("memory:"), on_commit=committed.extend)
+    collector = BatchCollector()  # run between batches, as `engage-rules replay` runs it
+    runner = Runner(
+        playbook, open_store("memory:"), on_commit=committed.extend, collector=collector
+    )
     t0 = time.perf_counter()
     for i in range(0, len(events), 512):  # as `engage-rules replay` feeds them
         runner.feed_many(events[i : i + 512])
     runner.flush()
+    collector.stop()
     return time.perf_counter() - t0, runner, committed
 
 
@@ -377,6 +377,7 @@ def replay_into(playbook: CompiledPlaybook, path: Path, url: str) -> float:
         open_store(url),
         batch_size=REPLAY_BATCH_SIZE,
         max_batch_seconds=REPLAY_BATCH_SECONDS,
+        collector=BatchCollector(),
     )
     chunk: list[Event] = []  # as `engage-rules replay` feeds them: ids checked per chunk
     for _, item in read_events(path):
@@ -471,7 +472,7 @@ def main() -> None:
     args = ap.parse_args()
 
     # Allocation-heavy workloads spend much of their time in the cyclic garbage collector;
-    # `engage-rules replay` and `run` tune it the same way (runner.tune_interpreter).
+    # `engage-rules replay` and `run` tune it the same way (interpreter.tune_interpreter).
     tune_interpreter()
     lines = make_events(args.events, args.members)
     events = [parse_event(line) for line in lines]

@@ -54,8 +54,9 @@ def workload(path: str, process: int, total: int, members: int, name: str, batch
     from engine import WORKLOADS, make_events
 
     from engage_rules import compile_playbook, parse_event
+    from engage_rules.shell.interpreter import BatchCollector, tune_gc
     from engage_rules.shell.reader import read_lines
-    from engage_rules.shell.runner import Runner, tune_gc
+    from engage_rules.shell.runner import Runner
     from engage_rules.testing import load_playbook_text, open_store
 
     tune_gc()
@@ -70,7 +71,8 @@ def workload(path: str, process: int, total: int, members: int, name: str, batch
             replay(playbook, raw[:process], Path(tmp), batch)
             return
         url = f"sqlite:///{Path(tmp) / 'state.db'}" if path == "sqlite" else "memory:"
-        runner = Runner(playbook, open_store(url))
+        # (the collector run between batches, as `engage-rules replay` runs it)
+        runner = Runner(playbook, open_store(url), collector=BatchCollector())
         if path == "parse":
             for _ in read_lines(raw[:process]):
                 pass
@@ -86,6 +88,7 @@ def workload(path: str, process: int, total: int, members: int, name: str, batch
 def replay(playbook: Any, lines: list[bytes], tmp: Path, batch: int) -> None:
     """``lines`` written to a JSON Lines file, read back and replayed into a new SQLite
     store as ``bench/engine.py`` does (chunks of 512 events), in groups of ``batch``."""
+    from engage_rules.shell.interpreter import BatchCollector
     from engage_rules.shell.reader import Quarantined, read_events
     from engage_rules.shell.runner import Runner
     from engage_rules.testing import open_store
@@ -97,6 +100,7 @@ def replay(playbook: Any, lines: list[bytes], tmp: Path, batch: int) -> None:
         open_store(f"sqlite:///{tmp / 'state.db'}"),
         batch_size=batch,
         max_batch_seconds=math.inf,
+        collector=BatchCollector(),
     )
     chunk = []
     for _, item in read_events(path):

@@ -1,6 +1,6 @@
 """The engine, its state and a run's decisions are freed by reference counting alone:
 no reference cycle holds them, so dropping them is immediate (and cheap at exit) even
-with the cyclic garbage collector off or frozen (runner.tune_gc)."""
+with the cyclic garbage collector off or frozen (interpreter.tune_gc)."""
 
 from __future__ import annotations
 

@@ -83,9 +83,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """``engage-rules replay``: run a playbook over an event file and print the actions."""
+    from ..shell.interpreter import BatchCollector, tune_interpreter
     from ..shell.reader import read_events
     from ..shell.replay_output import ActionOutput, replay_key
-    from ..shell.runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner, tune_interpreter
+    from ..shell.runner import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, Runner
     from ..store import open_store
     from .common import first_event
 
@@ -126,6 +127,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             trace=args.trace,
             trace_retention=args.trace_keep or None,
             dedup_window=args.dedup_window or None,
+            collector=BatchCollector(),
         )
         key = replay_key(playbook.name, first_id)
         output.start(store, key)

@@ -76,7 +76,7 @@ def stop_on_signals(request_stop: Callable[[], None]) -> None:
         logging.getLogger("engage_rules.runtime").info("%s received", signal.Signals(signum).name)
         request_stop()
 
-    from ..shell.runner import tune_interpreter
+    from ..shell.interpreter import tune_interpreter
 
     tune_interpreter()
     signal.signal(signal.SIGTERM, stop)

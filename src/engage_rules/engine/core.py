@@ -79,7 +79,7 @@ class Engine:
         # The scope every event reuses reaches the engine through a weak proxy: a strong
         # reference would make a cycle (engine -> scope -> engine), and the state, the
         # last decision and everything they hold would wait for the cyclic garbage
-        # collector (slow to free at exit, never freed once frozen by runner.tune_gc).
+        # collector (slow to free at exit, never freed once frozen by interpreter.tune_gc).
         self._run = ActionScope(
             internal_event(
                 id="",

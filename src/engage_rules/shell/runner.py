@@ -14,8 +14,6 @@ asks the store about a chunk of ids in one query.
 
 from __future__ import annotations
 
-import gc
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +38,7 @@ from ..store.records import (
     beyond_horizon,
     dedup_message,
 )
+from .interpreter import BatchCollector
 
 #: Batch bounds for offline replays: a replay has no one waiting on a single event, so it
 #: commits large groups — fewer fsyncs, and each busy member's row rewritten once per
@@ -47,40 +46,6 @@ from ..store.records import (
 #: crash redoes at most the group in progress (`replay --batch-size` makes it smaller).
 REPLAY_BATCH_SIZE = 50000
 REPLAY_BATCH_SECONDS = 2.0
-
-
-def tune_gc() -> None:
-    """Tune Python's cyclic garbage collector for long replays and live runs.
-
-    The engine allocates many small, long-lived objects (ledger entries, member state);
-    with the default thresholds the collector rescans them over and over, which costs
-    more than the rules themselves.  Objects that exist at start-up are frozen out of
-    collection, and young collections run less often.  Called by the CLI, not by the
-    library on import: embedding applications decide for themselves.
-    """
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-
-
-#: The interpreter's thread switch interval for replays and live runs (Python's default
-#: is 5 ms): see :func:`tune_interpreter`.
-SWITCH_INTERVAL = 0.0005
-
-
-def tune_interpreter() -> None:
-    """Tune the interpreter for long replays and live runs: the collector
-    (:func:`tune_gc`), and a shorter thread switch interval.
-
-    A store's writer thread (SQLite's pipelined commits) gives up the GIL while SQLite
-    writes each statement, then asks for it back to bind the next one; with Python's
-    default interval it waits up to 5 ms each time for the engine's busy thread to let
-    go.  A batch of 50,000 events writes about a hundred statements: its commit then
-    takes twice its work in wall time, and the engine ends up waiting for it at the
-    next flush (docs/performance.md).  A thread that no one is waiting for is never
-    interrupted, whatever the interval.  Called by the CLI, like :func:`tune_gc`.
-    """
-    tune_gc()
-    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 @dataclass
@@ -143,12 +108,15 @@ class Runner:
         trace: bool = False,
         trace_retention: float | None = DEFAULT_TRACE_RETENTION,
         dedup_window: float | None = DEFAULT_DEDUP_WINDOW,
+        collector: BatchCollector | None = None,
     ) -> None:
         """``trace``: record rule traces (tracing.py) for `explain`, kept in the store for
         ``trace_retention`` seconds of event time (None: forever).  ``dedup_window``: how
         long the store remembers processed ids, in seconds of its clock (None: forever).
         ``on_decisions``: called with each batch's decisions, in order, once durable
-        (before ``on_commit``), for a caller that needs to know which decision made what."""
+        (before ``on_commit``), for a caller that needs to know which decision made what.
+        ``collector``: run Python's cyclic garbage collector between batches, not during
+        them (interpreter.py; started here, stopped by :meth:`close`)."""
         self.store = store
         store.set_report_context(ReportContext.of(playbook))
         store.keep_processed(dedup_window)
@@ -163,6 +131,9 @@ class Runner:
         self.on_error = on_error
         self.on_decisions = on_decisions
         self.stats = RunStats()
+        self.collector = collector
+        if collector is not None:
+            collector.start()
         self._pending: list[Decision] = []
         self._pending_ids: set[str] = set()
         self._batch_started = 0.0
@@ -304,6 +275,8 @@ class Runner:
             self._horizon = self.store.dedup_horizon()
             self._report_inflight()
             self._inflight = (future, batch)
+            if self.collector is not None:
+                self.collector.committed(len(batch))
         if wait:
             self._report_inflight()
 
@@ -346,5 +319,9 @@ class Runner:
 
     def close(self) -> None:
         """Commit and report everything, then close the store."""
-        self.flush()
-        self.store.close()
+        try:
+            self.flush()
+            self.store.close()
+        finally:
+            if self.collector is not None:
+                self.collector.stop()

@@ -1,0 +1,105 @@
+"""The interpreter tuning of the CLI (shell/interpreter.py): the collector run between a
+runner's batches, and the switch interval."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from engage_rules import compile_playbook
+from engage_rules.shell.interpreter import SWITCH_INTERVAL, BatchCollector, tune_interpreter
+from engage_rules.shell.runner import Runner
+from engage_rules.testing import HEADER, event, load_playbook_text, open_store
+
+PLAYBOOK = (
+    HEADER
+    + """
+currencies: [points]
+rules:
+  - id: hello
+    on: message.posted
+    do:
+      - award: {points: 1}
+"""
+)
+
+
+class Node:
+    """An object that can sit in a reference cycle and be watched with a weak reference."""
+
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def cycle() -> weakref.ref[Node]:
+    """A reference cycle no one refers to: only the cyclic collector frees it."""
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    return weakref.ref(a)
+
+
+@pytest.fixture(autouse=True)
+def restore_gc() -> Iterator[None]:
+    enabled, interval = gc.isenabled(), sys.getswitchinterval()
+    yield
+    gc.unfreeze()
+    if enabled:
+        gc.enable()
+    sys.setswitchinterval(interval)
+
+
+def test_a_started_collector_leaves_cycles_to_its_full_collection() -> None:
+    collector = BatchCollector(every=10)
+    collector.start()
+    assert not gc.isenabled()
+    watched = cycle()
+    collector.committed(4)  # frozen, not collected
+    gc.collect()  # a collection does not look at frozen objects
+    assert watched() is not None
+    collector.committed(6)  # ten decisions since the last full collection
+    assert watched() is None
+    collector.stop()
+    assert gc.isenabled()
+
+
+def test_stop_restores_a_collector_that_was_off() -> None:
+    gc.disable()
+    collector = BatchCollector()
+    collector.start()
+    collector.stop()
+    assert not gc.isenabled()
+
+
+def test_objects_frozen_between_batches_are_still_freed_when_unused() -> None:
+    collector = BatchCollector(every=1_000_000)
+    collector.start()
+    kept = Node()
+    watched = weakref.ref(kept)
+    collector.committed(1)  # frozen while alive
+    del kept  # no cycle: reference counting frees it, frozen or not
+    assert watched() is None
+    collector.stop()
+
+
+def test_a_runner_runs_the_collector_between_its_batches_and_stops_it_on_close() -> None:
+    playbook = compile_playbook(load_playbook_text(PLAYBOOK, "test.yaml"))
+    collector = BatchCollector(every=25)
+    runner = Runner(playbook, open_store("memory:"), batch_size=10, collector=collector)
+    assert not gc.isenabled()
+    watched = cycle()
+    for i in range(30):
+        runner.feed(event("message.posted", f"u{i % 3}", i, id=f"e{i}"))
+    # three batches of ten: the full collection after the third freed the cycle
+    assert watched() is None
+    runner.close()
+    assert gc.isenabled()
+    assert runner.stats.actions["award"] == 30
+
+
+def test_tune_interpreter_shortens_the_switch_interval() -> None:
+    tune_interpreter()
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
