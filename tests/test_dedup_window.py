@@ -9,6 +9,7 @@ held in memory by the SQLite store, and the memory store keeps a bounded number.
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,9 +136,10 @@ def test_sqlite_deletes_forgotten_ids_and_holds_none_in_memory(tmp_path: Path) -
         for n in range(300):
             runner.feed(_post(n, days=n / 10, member=f"u{n % 7}"))
         runner.flush()
-        # The store's attributes hold nothing that grows with the events processed.
+        # The store's attributes hold nothing that grows with the events processed: at
+        # most the members (7) and the ids of the last batch committed (10).
         sizes = [len(v) for v in vars(store).values() if isinstance(v, set | dict | list)]
-        assert max(sizes, default=0) <= 7
+        assert max(sizes, default=0) <= 10
     with sqlite3.connect(db) as conn:
         (rows,) = conn.execute("SELECT count(*) FROM processed").fetchone()
     assert 10 <= rows <= 12 + 10 + 3  # a day of ids, plus at most 1/100 day, a batch
@@ -222,6 +224,53 @@ def test_no_event_is_processed_twice(
     if window is None and cap >= len(set(ids)):
         assert BEYOND_DEDUP_WINDOW not in outcomes
         assert stats.processed == len(set(ids))
+
+
+class _WaitingSQLiteStore(SQLiteStore):
+    """A SQLite store whose runner waits for every commit that may move the horizon (it
+    does not tell the runner how far: ``unsettled_dedup_horizon``)."""
+
+    unsettled_dedup_horizon = None  # type: ignore[assignment]
+
+
+def _sqlite_outcomes(
+    store: SQLiteStore, fed: list[Event], batch: int, window: float | None
+) -> tuple[list[str | None], list[str], int]:
+    causes: list[str] = []
+    runner = Runner(
+        PLAYBOOK,
+        store,
+        batch_size=batch,
+        dedup_window=window,
+        on_commit=lambda actions: causes.extend(a.cause for a in actions),
+    )
+    outcomes: list[str | None] = []
+    for i in range(0, len(fed), 4):
+        outcomes += runner.feed_many(fed[i : i + 4])
+    runner.close()
+    return outcomes, causes, runner.stats.duplicates
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    ids=st.lists(st.integers(0, 30), min_size=1, max_size=40),
+    window_days=st.sampled_from([0.5, 2.0, 10.0]),
+    batch=st.integers(1, 5),
+)
+def test_sqlite_refuses_the_same_events_without_waiting_for_its_commits(
+    ids: list[int], window_days: float, batch: int
+) -> None:
+    """The runner does not wait for a SQLite commit that forgets ids before reading on
+    (it asks how far the horizon may move, and waits only for an event dated before
+    that): every event has the outcome it has when the runner waits for every commit."""
+    fed = [event("message.posted", "u1", after(days=n / 3), id=f"evt-{n}") for n in ids]
+    with tempfile.TemporaryDirectory() as tmp:
+        fast = _sqlite_outcomes(SQLiteStore(Path(tmp) / "a.db"), fed, batch, window_days * DAY)
+        waiting = _WaitingSQLiteStore(Path(tmp) / "b.db")
+        assert fast == _sqlite_outcomes(waiting, fed, batch, window_days * DAY)
+    outcomes, causes, duplicates = fast
+    assert len(causes) == len(set(causes))
+    assert duplicates + len(causes) + outcomes.count(BEYOND_DEDUP_WINDOW) == len(fed)
 
 
 def test_replay_refuses_forgotten_events_with_their_line(tmp_path: Path) -> None:

@@ -142,6 +142,9 @@ class Runner:
         self._chunk_done: set[str] | None = None
         #: Events dated at or before this (epoch seconds) are refused: see the module doc.
         self._horizon = store.dedup_horizon()
+        #: While a commit in flight may move the horizon, the latest it may move it to:
+        #: an event dated at or before it waits for that commit (:meth:`_settle_horizon`).
+        self._horizon_bound: float | None = None
         # A stored state may lack what this playbook needs (a schedule added since).
         started = self.engine.start()
         if started:
@@ -193,6 +196,9 @@ class Runner:
             stats.read += 1
             stats.duplicates += 1
             return None
+        bound = self._horizon_bound
+        if bound is not None and event.ts <= bound:
+            self._settle_horizon()
         horizon = self._horizon
         if horizon is not None and beyond_horizon(event.ts, horizon):
             stats.quarantined[BEYOND_DEDUP_WINDOW] += 1
@@ -272,13 +278,27 @@ class Runner:
             if self._chunk_done is not None:
                 self._chunk_done |= self._pending_ids
             self._pending_ids = set()
-            self._horizon = self.store.dedup_horizon()
+            unsettled = getattr(self.store, "unsettled_dedup_horizon", None)
+            if unsettled is not None:  # no wait for the commit: see _settle_horizon
+                self._horizon, self._horizon_bound = unsettled()
+            else:
+                self._horizon = self.store.dedup_horizon()
             self._report_inflight()
             self._inflight = (future, batch)
             if self.collector is not None:
                 self.collector.committed(len(batch))
         if wait:
             self._report_inflight()
+
+    def _settle_horizon(self) -> None:
+        """The exact dedup horizon, once the commit that may move it is durable.
+
+        A store that commits in the background (SQLite) tells, without waiting, the
+        horizon it had and how far the commit in flight may move it
+        (``unsettled_dedup_horizon``); the runner waits for that commit only when an
+        event dated at or before the latter comes: in time order, none does."""
+        self._horizon = self.store.dedup_horizon()
+        self._horizon_bound = None
 
     def _report_inflight(self) -> None:
         """Wait for the batch in flight to be durable, then report it."""

@@ -468,6 +468,8 @@ class SQLiteStore:
         self._fresh_members: dict[tuple[str, str], str | None] = {}
         #: The batch in flight may forget processed ids: the horizon waits for it.
         self._horizon_moving = False
+        #: Then, the latest it may move the horizon to (its clock less the window).
+        self._horizon_bound: float | None = None
         #: A second connection for those reads (a file's store; WAL lets it read the
         #: last commit while the writer thread writes the next).
         self._reader: sqlite3.Connection | None = None
@@ -862,6 +864,22 @@ class SQLiteStore:
                 self._indexes(db)
         return self._horizon
 
+    def unsettled_dedup_horizon(self) -> tuple[float | None, float | None]:
+        """Without waiting for the commit in flight: the dedup horizon as last known,
+        and the latest time that commit may move it to (None: it forgets no id).
+
+        An event dated after both is not beyond the horizon, whatever the commit
+        forgets: it forgets only ids committed before its clock less the dedup window
+        (:meth:`_forget_processed`).  The runner asks :meth:`dedup_horizon`, which waits,
+        only for an event dated at or before that bound: a commit that forgets ids (a
+        store reopened after more than its window, say) then no longer stops the
+        engine until it is durable."""
+        if not self._loaded:
+            return self.dedup_horizon(), None
+        # (``_horizon`` is either value while the writer thread moves it: both are at
+        # most the bound, and an event dated after it is not beyond either.)
+        return self._horizon, self._horizon_bound if self._horizon_moving else None
+
     def _may_forget(self, clock: float) -> bool:
         """Whether a commit at ``clock`` may forget processed ids (``_forget_processed``
         decides with a ``_forgotten_to`` no older than the one read here)."""
@@ -925,6 +943,9 @@ class SQLiteStore:
             fresh.update(dict.fromkeys(rows.members_gone))
             self._fresh_members = fresh
             self._horizon_moving = bool(processed_rows) and self._may_forget(clock)
+            if self._horizon_moving:
+                assert self._dedup_window is not None
+                self._horizon_bound = clock - self._dedup_window
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="engage-rules-sqlite")
             future = self._executor.submit(
