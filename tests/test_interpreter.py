@@ -53,17 +53,28 @@ def restore_gc() -> Iterator[None]:
 
 
 def test_a_started_collector_leaves_cycles_to_its_full_collection() -> None:
-    collector = BatchCollector(every=10)
+    collector = BatchCollector(growth=10_000)
     collector.start()
     assert not gc.isenabled()
     watched = cycle()
-    collector.committed(4)  # frozen, not collected
+    collector.batch_done()  # frozen, not collected
     gc.collect()  # a collection does not look at frozen objects
     assert watched() is not None
-    collector.committed(6)  # ten decisions since the last full collection
+    kept = [{} for _ in range(10_000)]  # what is alive grows by 10,000 objects
+    collector.batch_done()
     assert watched() is None
+    assert len(kept) == 10_000
     collector.stop()
     assert gc.isenabled()
+
+
+def test_garbage_in_cycles_counts_towards_the_next_full_collection() -> None:
+    collector = BatchCollector(growth=1_000)
+    collector.start()
+    watched = [cycle() for _ in range(1_000)]  # two container objects each, at least
+    collector.batch_done()
+    assert all(w() is None for w in watched)
+    collector.stop()
 
 
 def test_stop_restores_a_collector_that_was_off() -> None:
@@ -75,11 +86,11 @@ def test_stop_restores_a_collector_that_was_off() -> None:
 
 
 def test_objects_frozen_between_batches_are_still_freed_when_unused() -> None:
-    collector = BatchCollector(every=1_000_000)
+    collector = BatchCollector(growth=1_000_000)
     collector.start()
     kept = Node()
     watched = weakref.ref(kept)
-    collector.committed(1)  # frozen while alive
+    collector.batch_done()  # frozen while alive
     del kept  # no cycle: reference counting frees it, frozen or not
     assert watched() is None
     collector.stop()
@@ -87,14 +98,13 @@ def test_objects_frozen_between_batches_are_still_freed_when_unused() -> None:
 
 def test_a_runner_runs_the_collector_between_its_batches_and_stops_it_on_close() -> None:
     playbook = compile_playbook(load_playbook_text(PLAYBOOK, "test.yaml"))
-    collector = BatchCollector(every=25)
+    collector = BatchCollector(growth=1)  # a full collection after each batch
     runner = Runner(playbook, open_store("memory:"), batch_size=10, collector=collector)
     assert not gc.isenabled()
     watched = cycle()
     for i in range(30):
         runner.feed(event("message.posted", f"u{i % 3}", i, id=f"e{i}"))
-    # three batches of ten: the full collection after the third freed the cycle
-    assert watched() is None
+    assert watched() is None  # freed by the collection after the first batch
     runner.close()
     assert gc.isenabled()
     assert runner.stats.actions["award"] == 30

@@ -14,8 +14,9 @@ import sys
 #: is 5 ms): see :func:`tune_interpreter`.
 SWITCH_INTERVAL = 0.0005
 
-#: Decisions committed between two full collections under a :class:`BatchCollector`.
-FULL_COLLECTION_EVERY = 100_000
+#: How many more container objects may be alive than after the last full collection
+#: before a :class:`BatchCollector` runs the next one.
+FULL_COLLECTION_GROWTH = 1_000_000
 
 
 def tune_gc() -> None:
@@ -59,15 +60,18 @@ class BatchCollector:
     From :meth:`start` to :meth:`stop` the collector is disabled.  After each batch,
     everything alive is frozen (``gc.freeze``: in constant time, moved where collections
     do not look; objects are still freed by reference counting when no longer used).
-    Once ``every`` decisions have been committed since the last full collection,
-    everything is unfrozen and collected.  A reference cycle that something does make
-    thus lives for at most that many decisions.  The runner's live service (`run`) does
-    not use this: network code makes cycles of its own.
+    Python counts the container objects made less those freed since the last freeze
+    (``gc.get_count()``); once their sum since the last full collection reaches
+    ``growth``, everything is unfrozen and collected.  Garbage in reference cycles is
+    never freed by reference counting, so it adds to that sum: at most ``growth``
+    objects of it wait for a collection.  A replay whose batches free what they make
+    (the engine's) seldom collects at all.  The runner's live service (`run`) does not
+    use this: network code makes cycles of its own.
     """
 
-    def __init__(self, every: int = FULL_COLLECTION_EVERY) -> None:
-        self.every = every
-        self._since = 0
+    def __init__(self, growth: int = FULL_COLLECTION_GROWTH) -> None:
+        self.growth = growth
+        self._grown = 0
         self._was_enabled: bool | None = None
 
     def start(self) -> None:
@@ -76,15 +80,15 @@ class BatchCollector:
             self._was_enabled = gc.isenabled()
         gc.disable()
 
-    def committed(self, decisions: int) -> None:
-        """A batch of ``decisions`` was handed to the store: freeze what is alive, and
-        collect everything once ``every`` decisions have gone by since the last time."""
-        self._since += decisions
-        if self._since >= self.every:
-            self._since = 0
+    def batch_done(self) -> None:
+        """A batch was handed to the store: freeze what is alive, or collect everything
+        once what is alive has grown by ``growth`` objects since the last time."""
+        self._grown += gc.get_count()[0]  # made less freed since the last freeze
+        if self._grown >= self.growth:
+            self._grown = 0
             gc.unfreeze()
             gc.collect()
-        gc.freeze()
+        gc.freeze()  # (which starts the count again)
 
     def stop(self) -> None:
         """Let the collector run by itself again, as it did before :meth:`start`.  What

@@ -286,7 +286,7 @@ class Runner:
             self._report_inflight()
             self._inflight = (future, batch)
             if self.collector is not None:
-                self.collector.committed(len(batch))
+                self.collector.batch_done()
         if wait:
             self._report_inflight()
 
