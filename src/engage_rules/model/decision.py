@@ -41,6 +41,8 @@ class _ActionFields(msgspec.Struct, gc=False, eq=False):
 
 #: The stored key (None until computed), under :attr:`ActionRecord.key`'s property.
 _stored_key = _ActionFields.__dict__["key"]
+#: Its reader, looked up once: a store reads the key of every action it writes.
+_read_key = _stored_key.__get__
 
 
 class ActionRecord(_ActionFields, gc=False, eq=False):
@@ -60,7 +62,7 @@ class ActionRecord(_ActionFields, gc=False, eq=False):
     # checker sees a field overridden by a read-only property, which is the intent.
     @property  # type: ignore[misc]
     def key(self) -> str:  # type: ignore[override]
-        key: str | None = _stored_key.__get__(self)
+        key: str | None = _read_key(self)
         if key is None:
             assert self.key_source is not None
             playbook, path = self.key_source

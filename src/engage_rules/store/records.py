@@ -22,7 +22,8 @@ apart) — so a report reads a period's volumes without reading its members' row
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -231,20 +232,32 @@ class ActivityCounter:
     ) -> ActivityCounts:
         """Count ``decisions`` into ``into`` per member, the replies and channels' events
         into ``totals`` (:func:`add_totals` adds the rest of them), and the members'
-        sources and tags into ``marks``."""
+        sources and tags into ``marks``.
+
+        Every event adds 1 to a per-member key and mostly to a channel's total: the keys
+        are listed, in order, and counted at the end by :class:`collections.Counter`
+        (a loop in C, one hash per key) rather than by a ``get`` and a store each.  The
+        counts come out in the order their keys were first seen, as one by one."""
         days = self._days
-        get = into.get
+        keys: list[tuple[str, str, str, str]] = []  # of ``into``: one per event counted
+        counted = keys.append
         extra: DayTotals = {} if totals is None else totals
+        extra_keys: list[tuple[str, str, str]] = []  # of ``extra``: one per event counted
+        added = extra_keys.append
         marked: MemberMarks = {} if marks is None else marks
         emits = self.emits
         channels = self._channels
-        # The day of the latest quarter hour seen: the events of a batch come in time
-        # order, so most of them fall in the same quarter hour as the one before.
-        last_bucket, day = None, ""
+        # The quarter hour of UTC [start, end) of the latest event and its day: the
+        # events of a batch come in time order, so most of them fall in the same quarter
+        # hour as the one before (a comparison, cheaper than finding its quarter hour).
+        start, end, day = 0.0, 0.0, ""
         for d in decisions:
             if emits and d.actions:
-                self._count_emits(d, into, marked)
+                self._count_emits(d, counted, marked)
             if d.report_totals or d.report_marks:
+                # its totals come after the events' counted so far, as they did
+                _add_counts(extra, Counter(extra_keys))
+                extra_keys.clear()
                 _count_report_rows(d, extra, marked)
             ev = d.event
             if ev is None:
@@ -252,13 +265,14 @@ class ActivityCounter:
             ref = ev.member
             if ref is None or ev.internal:
                 continue
-            bucket = ev.ts // QUARTER_HOUR
-            if bucket != last_bucket:
-                last_bucket = bucket
+            ts = ev.ts
+            if not start <= ts < end:
+                bucket = ts // QUARTER_HOUR
+                start = bucket * QUARTER_HOUR
+                end = start + QUARTER_HOUR
                 day = days.get(bucket) or self._new_day(bucket, ev.at)
             community, member, type_ = ev.community, ref.id, ev.type
-            key = (community, member, day, type_)
-            into[key] = get(key, 0) + 1
+            counted((community, member, day, type_))
             if type_.startswith("member."):
                 if type_ == "member.joined":
                     source = join_source(ev.data)
@@ -267,21 +281,32 @@ class ActivityCounter:
                 continue
             channel = ev.channel
             if channel:
-                kind = channels.get(channel) or _kept(channels, channel, CHANNEL_PREFIX)
-                total = (community, day, kind)
-                extra[total] = extra.get(total, 0) + 1
+                added(
+                    (
+                        community,
+                        day,
+                        channels.get(channel) or _kept(channels, channel, CHANNEL_PREFIX),
+                    )
+                )
             if type_ == "message.posted":
                 # a reply: its data names the message it replies to
                 reply_to = ev.data.get("reply_to")
                 if reply_to is not None and reply_to != "":
-                    total = (community, day, REPLY_TYPE)
-                    extra[total] = extra.get(total, 0) + 1
+                    added((community, day, REPLY_TYPE))
+        _add_counts(extra, Counter(extra_keys))
+        _add_counts(into, Counter(keys))
         return into
 
-    def _count_emits(self, d: Decision, into: ActivityCounts, marks: MemberMarks) -> None:
-        """Count the events ``d``'s ``emit`` actions raised (for their member), the
-        exposures to experiments (as ``experiment:<name>=<variant>``, a bookkeeping
-        type no event can have: never activity), and mark the members tagged."""
+    def _count_emits(
+        self,
+        d: Decision,
+        counted: Callable[[tuple[str, str, str, str]], None],
+        marks: MemberMarks,
+    ) -> None:
+        """Count (``counted``: the key of each) the events ``d``'s ``emit`` actions raised
+        (for their member), the exposures to experiments (as
+        ``experiment:<name>=<variant>``, a bookkeeping type no event can have: never
+        activity), and mark the members tagged."""
         # The actions of a decision mostly share their instant (the same object): its
         # day is found once, through the quarter-hour cache ``count`` uses.
         last_at: Any = None
@@ -308,8 +333,7 @@ class ActivityCounter:
                 type_ = exposure_type(a.params.get("experiment"), a.params.get("variant"))
             if not isinstance(type_, str):
                 continue
-            key = (a.community or "", a.member, day, type_)
-            into[key] = into.get(key, 0) + 1
+            counted((a.community or "", a.member, day, type_))
 
     def _day(self, at: datetime) -> str:
         """The local date of ``at``, from the quarter-hour cache when it has it."""
@@ -322,6 +346,16 @@ class ActivityCounter:
             self._days.clear()
         day = self._days[bucket] = at.astimezone(self._tz).date().isoformat()
         return day
+
+
+def _add_counts(into: dict[Any, int], counts: Counter[Any]) -> None:
+    """Add ``counts`` to ``into``: at once (in C) when ``into`` is empty, as it is for a
+    batch's own counts, else one by one."""
+    if not into:
+        into.update(counts)
+        return
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
 
 
 def _kept(cache: dict[str, str], name: str, prefix: str) -> str:
