@@ -101,6 +101,11 @@ INTERNAL_TYPES = (
 
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
 _TYPE_RE = re.compile(TYPE_PATTERN)
+#: Event types already found to match TYPE_PATTERN: a stream has few types, and looking
+#: one up here costs a tenth of matching the pattern again (see :func:`_good_type`).
+_GOOD_TYPES = set(CANONICAL_TYPES)
+#: At most this many types are remembered (a stream of ever new types is still checked).
+_GOOD_TYPES_KEPT = 1024
 
 #: Reason codes for quarantined events.
 REASONS = {
@@ -205,6 +210,15 @@ def _check_time(value: datetime, field: str) -> float:
     return t
 
 
+def _good_type(type_: str) -> bool:
+    """Whether ``type_`` matches TYPE_PATTERN (remembered in _GOOD_TYPES if it does)."""
+    if not _TYPE_RE.match(type_):
+        return False
+    if len(_GOOD_TYPES) < _GOOD_TYPES_KEPT:
+        _GOOD_TYPES.add(type_)
+    return True
+
+
 def _finish(event: Event) -> Event:
     """Checks msgspec cannot express, and the derived fields."""
     at = event.at
@@ -221,7 +235,7 @@ def _finish(event: Event) -> Event:
                 raise EventError("bad_time", says.CREATED_WITHOUT_OFFSET)
             if not _MIN_TS <= created.timestamp() < _MAX_TS:
                 _check_time(created, "member.created_at")
-    if not _TYPE_RE.match(event.type):
+    if event.type not in _GOOD_TYPES and not _good_type(event.type):
         raise EventError("bad_event_type", says.BAD_EVENT_TYPE.format(type=repr(event.type)))
     if event.community == RESERVED_COMMUNITY:
         raise EventError(
