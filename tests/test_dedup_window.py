@@ -251,7 +251,7 @@ def _sqlite_outcomes(
     return outcomes, causes, runner.stats.duplicates
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     ids=st.lists(st.integers(0, 30), min_size=1, max_size=40),
     window_days=st.sampled_from([0.5, 2.0, 10.0]),

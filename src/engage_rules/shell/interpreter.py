@@ -75,10 +75,12 @@ class BatchCollector:
         self._was_enabled: bool | None = None
 
     def start(self) -> None:
-        """Stop automatic collections (until :meth:`stop`)."""
+        """Stop automatic collections (until :meth:`stop`), and freeze what is alive
+        now, as after a batch (the count of objects made starts from here)."""
         if self._was_enabled is None:
             self._was_enabled = gc.isenabled()
         gc.disable()
+        gc.freeze()
 
     def batch_done(self) -> None:
         """A batch was handed to the store: freeze what is alive, or collect everything

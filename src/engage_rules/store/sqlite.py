@@ -832,22 +832,34 @@ class SQLiteStore:
         return bool(self.processed_among([cause_id]))
 
     def processed_among(self, ids: Sequence[str]) -> set[str]:
+        """The ids among ``ids`` that are processed: committed, or in the batch in
+        flight.  While that batch may forget ids, an id it may forget (committed before
+        its clock less the window) is answered once it is durable, so that the answer
+        does not depend on how far the writer thread has got."""
         if not ids:
             return set()
         fresh = self._fresh_ids
+        moving = self._horizon_moving
         ask = _json_array(list(ids))
         with self._read() as db:
             if ask is None:
                 rows = [
                     row
                     for i in dict.fromkeys(ids)
-                    for row in db.execute("SELECT id FROM processed WHERE id = ?", (i,))
+                    for row in db.execute("SELECT id, ts FROM processed WHERE id = ?", (i,))
                 ]
             else:
                 rows = db.execute(
-                    "SELECT id FROM processed WHERE id IN (SELECT value FROM json_each(?))",
+                    "SELECT id, ts FROM processed WHERE id IN (SELECT value FROM json_each(?))",
                     (ask,),
                 ).fetchall()
+        if moving and rows:
+            bound = self._horizon_bound
+            assert bound is not None
+            if any(ts < bound for _id, ts in rows):
+                with self._use():  # waits for the batch in flight
+                    pass
+                return self.processed_among(ids)
         found = {r[0] for r in rows}
         if fresh:
             found.update(i for i in ids if i in fresh)
