@@ -194,26 +194,29 @@ def _feed_chunk(
 
     if not chunk:
         return
-    events: list[tuple[int, Event]] = []
+    # Most chunks hold events only, and no runner refuses one: the lines are paired with
+    # the events only when something is quarantined or refused (a pass less per event).
+    events = [item for _line, item in chunk if not isinstance(item, Quarantined)]
     refused: list[Quarantined] = []
-    for line, item in chunk:
-        if isinstance(item, Quarantined):
-            refused.append(item)
-            for runner in runners:
-                runner.stats.quarantined[item.reason] += 1
-        else:
-            events.append((line, item))
+    if len(events) < len(chunk):
+        for _line, item in chunk:
+            if isinstance(item, Quarantined):
+                refused.append(item)
+                for runner in runners:
+                    runner.stats.quarantined[item.reason] += 1
     for i, runner in enumerate(runners):
-        reasons = runner.feed_many([e for _line, e in events])
-        if i == 0:
+        reasons = runner.feed_many(events)
+        if i == 0 and any(reasons):
+            lines = [line for line, item in chunk if not isinstance(item, Quarantined)]
             refused.extend(
                 Quarantined(line, reason, runner.refusal(e), "")
-                for (line, e), reason in zip(events, reasons, strict=True)
+                for line, e, reason in zip(lines, events, reasons, strict=True)
                 if reason is not None
             )
-    refused.sort(key=lambda q: q.line)
-    for q in refused:  # only what the summary shows: a run keeps no history of them
-        keep_for_summary(quarantined, q)
+    if refused:
+        refused.sort(key=lambda q: q.line)
+        for q in refused:  # only what the summary shows: a run keeps no history of them
+            keep_for_summary(quarantined, q)
 
 
 def first_errors(errors: list[RuleFailure]) -> Callable[[RuleFailure], None]:
