@@ -187,6 +187,26 @@ def test_a_chunk_with_a_duplicate_after_a_flush_inside_it(store: Store) -> None:
     assert runner.stats.duplicates == 1 and _points(runner) == 2
 
 
+def _feed_in_chunks(
+    store: Store, fed: list[Event], batch: int, window: float | None
+) -> tuple[Runner, list[str | None], list[str]]:
+    """``fed`` through a runner in chunks of four, flushed: the runner, each event's
+    outcome and the causes of the actions committed, in order."""
+    causes: list[str] = []
+    runner = Runner(
+        PLAYBOOK,
+        store,
+        batch_size=batch,
+        dedup_window=window,
+        on_commit=lambda actions: causes.extend(a.cause for a in actions),
+    )
+    outcomes: list[str | None] = []
+    for i in range(0, len(fed), 4):
+        outcomes += runner.feed_many(fed[i : i + 4])
+    runner.flush()
+    return runner, outcomes, causes
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -205,19 +225,8 @@ def test_no_event_is_processed_twice(
     store = MemoryStore()
     store.max_processed_ids = cap
     window = window_days * DAY if window_days is not None else None
-    causes: list[str] = []
-    runner = Runner(
-        PLAYBOOK,
-        store,
-        batch_size=batch,
-        dedup_window=window,
-        on_commit=lambda actions: causes.extend(a.cause for a in actions),
-    )
     fed = [event("message.posted", "u1", after(days=n / 3), id=f"evt-{n}") for n in ids]
-    outcomes: list[str | None] = []
-    for i in range(0, len(fed), 4):
-        outcomes += runner.feed_many(fed[i : i + 4])
-    runner.flush()
+    runner, outcomes, causes = _feed_in_chunks(store, fed, batch, window)
     stats = runner.stats
     assert len(causes) == len(set(causes)) == stats.processed == _points(runner)
     assert stats.duplicates + stats.processed + outcomes.count(BEYOND_DEDUP_WINDOW) == len(fed)
@@ -236,17 +245,7 @@ class _WaitingSQLiteStore(SQLiteStore):
 def _sqlite_outcomes(
     store: SQLiteStore, fed: list[Event], batch: int, window: float | None
 ) -> tuple[list[str | None], list[str], int]:
-    causes: list[str] = []
-    runner = Runner(
-        PLAYBOOK,
-        store,
-        batch_size=batch,
-        dedup_window=window,
-        on_commit=lambda actions: causes.extend(a.cause for a in actions),
-    )
-    outcomes: list[str | None] = []
-    for i in range(0, len(fed), 4):
-        outcomes += runner.feed_many(fed[i : i + 4])
+    runner, outcomes, causes = _feed_in_chunks(store, fed, batch, window)
     runner.close()
     return outcomes, causes, runner.stats.duplicates
 
