@@ -7,13 +7,14 @@ import gc
 import sys
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from engage_rules import compile_playbook
 from engage_rules.shell.interpreter import SWITCH_INTERVAL, BatchCollector, tune_interpreter
 from engage_rules.shell.runner import Runner
-from engage_rules.testing import HEADER, event, load_playbook_text, open_store
+from engage_rules.testing import HEADER, event, event_line, load_playbook_text, open_store, run_cli
 
 PLAYBOOK = (
     HEADER
@@ -45,6 +46,7 @@ def cycle() -> weakref.ref[Node]:
 @pytest.fixture(autouse=True)
 def restore_gc() -> Iterator[None]:
     enabled, interval = gc.isenabled(), sys.getswitchinterval()
+    gc.enable()
     yield
     gc.unfreeze()
     if enabled:
@@ -113,3 +115,17 @@ def test_a_runner_runs_the_collector_between_its_batches_and_stops_it_on_close()
 def test_tune_interpreter_shortens_the_switch_interval() -> None:
     tune_interpreter()
     assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+
+
+@pytest.mark.parametrize("state_out", [None, "missing-folder/state.json"])
+def test_replay_leaves_the_collector_as_it_found_it(tmp_path: Path, state_out: str | None) -> None:
+    """In a process that goes on after it (an application calling ``main``, a test), a
+    replay, finished or failed after its runner started, leaves the collector on."""
+    pb = tmp_path / "p.yaml"
+    pb.write_text(PLAYBOOK)
+    events = tmp_path / "e.jsonl"
+    events.write_text(event_line("message.posted", "u1", 0) + "\n")
+    extra = ["--state-out", str(tmp_path / state_out)] if state_out else []
+    result = run_cli("replay", pb, events, "--store", f"sqlite:///{tmp_path / 's.db'}", *extra)
+    assert (result.returncode == 0) == (state_out is None)
+    assert gc.isenabled()

@@ -113,6 +113,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     output = ActionOutput(args.actions_out, sys.stdout.buffer)
     errors: list[RuleFailure] = []
     tune_interpreter()
+    # (stopped below whatever happens: the process may go on, as main() in a test does)
+    collector = BatchCollector()
     batch_size = (
         args.batch_size or getattr(store, "preferred_batch_size", None) or REPLAY_BATCH_SIZE
     )
@@ -127,7 +129,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             trace=args.trace,
             trace_retention=args.trace_keep or None,
             dedup_window=args.dedup_window or None,
-            collector=BatchCollector(),
+            collector=collector,
         )
         key = replay_key(playbook.name, first_id)
         output.start(store, key)
@@ -150,6 +152,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         output.close()
         store.close()
+        collector.stop()
     for kind in output.resumed:
         runner.stats.actions[kind] += 1
     print_summary(runner.stats, quarantined, errors)
