@@ -466,9 +466,8 @@ class SQLiteStore:
         #: causes, and its members' rows (None: deleted).  Replaced, never mutated.
         self._fresh_ids: set[str] = set()
         self._fresh_members: dict[tuple[str, str], str | None] = {}
-        #: The batch in flight may forget processed ids: the horizon waits for it.
-        self._horizon_moving = False
-        #: Then, the latest it may move the horizon to (its clock less the window).
+        #: When the batch in flight may forget processed ids, the latest it may move the
+        #: horizon to (its clock less the window): the exact horizon waits for it.
         self._horizon_bound: float | None = None
         #: A second connection for those reads (a file's store; WAL lets it read the
         #: last commit while the writer thread writes the next).
@@ -634,7 +633,7 @@ class SQLiteStore:
             self._inflight = None
             self._fresh_ids = set()
             self._fresh_members = {}
-            self._horizon_moving = False
+            self._horizon_bound = None
         if self._broken is not None:
             raise StoreError(self._broken)
 
@@ -839,7 +838,7 @@ class SQLiteStore:
         if not ids:
             return set()
         fresh = self._fresh_ids
-        moving = self._horizon_moving
+        bound = self._horizon_bound
         ask = _json_array(list(ids))
         with self._read() as db:
             if ask is None:
@@ -853,13 +852,10 @@ class SQLiteStore:
                     "SELECT id, ts FROM processed WHERE id IN (SELECT value FROM json_each(?))",
                     (ask,),
                 ).fetchall()
-        if moving and rows:
-            bound = self._horizon_bound
-            assert bound is not None
-            if any(ts < bound for _id, ts in rows):
-                with self._use():  # waits for the batch in flight
-                    pass
-                return self.processed_among(ids)
+        if bound is not None and any(ts < bound for _id, ts in rows):
+            with self._use():  # waits for the batch in flight
+                pass
+            return self.processed_among(ids)
         found = {r[0] for r in rows}
         if fresh:
             found.update(i for i in ids if i in fresh)
@@ -869,7 +865,7 @@ class SQLiteStore:
         self._dedup_window = seconds
 
     def dedup_horizon(self) -> float | None:
-        if not self._loaded or self._horizon_moving:
+        if not self._loaded or self._horizon_bound is not None:
             # (Once loaded, kept up to date by each commit; one in flight that may
             # forget ids moves it when it completes.)
             with self._use() as db:
@@ -890,7 +886,7 @@ class SQLiteStore:
             return self.dedup_horizon(), None
         # (``_horizon`` is either value while the writer thread moves it: both are at
         # most the bound, and an event dated after it is not beyond either.)
-        return self._horizon, self._horizon_bound if self._horizon_moving else None
+        return self._horizon, self._horizon_bound
 
     def _may_forget(self, clock: float) -> bool:
         """Whether a commit at ``clock`` may forget processed ids (``_forget_processed``
@@ -954,8 +950,7 @@ class SQLiteStore:
             }
             fresh.update(dict.fromkeys(rows.members_gone))
             self._fresh_members = fresh
-            self._horizon_moving = bool(processed_rows) and self._may_forget(clock)
-            if self._horizon_moving:
+            if processed_rows and self._may_forget(clock):
                 assert self._dedup_window is not None
                 self._horizon_bound = clock - self._dedup_window
             if self._executor is None:
