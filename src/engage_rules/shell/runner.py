@@ -14,6 +14,7 @@ asks the store about a chunk of ids in one query.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -81,6 +82,7 @@ class RunStats:
 
 _TYPE = attrgetter("type")
 _SHADOW = attrgetter("shadow")
+_TS = attrgetter("ts")
 
 
 def _count_actions(stats: RunStats, actions: list[ActionRecord]) -> None:
@@ -176,14 +178,63 @@ class Runner:
             state.prefetch_members(
                 (e.community, e.member.id) for e in events if e.member is not None
             )
-        feed = self._feed
         self._chunk_done = done
         try:
+            if not done and len(set(ids)) == len(ids):
+                return self._feed_new(events, ids)
+            feed = self._feed  # duplicates among them: event by event
             return [feed(e, e.id in done) for e in events]
         finally:
             self._chunk_done = None
             if state.source is not None:
                 state.forget_absent()
+
+    def _feed_new(self, events: Sequence[Event], ids: list[str]) -> list[str | None]:
+        """:meth:`feed` each of ``events``, none of which is known as processed nor
+        repeats another (their ``ids``).
+
+        The events newer than the dedup horizon are decided by runs of
+        :meth:`Engine.process_run` up to the next check of the batch's size and age (every
+        64 decisions), their ids and counts added per run; an event out of time order,
+        or with timers due first, goes through :meth:`_feed`.  The outcome is the same
+        as feeding them one by one."""
+        results: list[str | None] = [None] * len(events)
+        engine, stats = self.engine, self.stats
+        oldest = min(map(_TS, events), default=math.inf)  # of those not decided yet
+        i, n = 0, len(events)
+        while i < n:
+            horizon, bound = self._horizon, self._horizon_bound
+            limit = bound if bound is not None else horizon
+            if limit is not None and oldest <= limit:
+                oldest = min(map(_TS, events[i:]))
+                if oldest <= limit:  # some are refused, or wait for the commit in flight
+                    feed = self._feed
+                    results[i:] = [feed(e, False) for e in events[i:]]
+                    return results
+            pending = self._pending
+            before = len(pending)
+            if not before:
+                self._batch_started = time.monotonic()
+            end = min(n, i + max(1, min(self.batch_size - before, 64 - before % 64)))
+            try:
+                engine.process_run(events[i:end], pending)
+            finally:
+                decided = len(pending) - before  # one decision per event
+                if decided:
+                    self._pending_ids.update(ids[i : i + decided])
+                    stats.read += decided
+                    stats.processed += decided
+                    i += decided
+            if i < end:  # late, or timers due first
+                results[i] = self._feed(events[i], False)
+                i += 1
+                continue
+            size = len(pending)
+            if size >= self.batch_size or (
+                size % 64 == 0 and time.monotonic() - self._batch_started >= self.max_batch_seconds
+            ):
+                self.flush(wait=False)
+        return results
 
     def refusal(self, event: Event) -> str:
         """The message of a refused event (:meth:`feed` returned its reason)."""
