@@ -6,7 +6,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -252,14 +251,3 @@ class Decision(msgspec.Struct, gc=False, eq=False):
             f"Decision(cause={self.cause!r}, actions={len(self.actions)}, "
             f"ledger={len(self.ledger)}, errors={len(self.errors)})"
         )
-
-
-#: Getters of a decision's parts, built in C: stores and runners scan a batch with them
-#: (``map``, ``filter``, ``any``) without a Python loop over its decisions, most of which
-#: have no actions, errors, audit entries nor traces.
-cause_of = attrgetter("cause")
-actions_of = attrgetter("actions")
-errors_of = attrgetter("errors")
-audit_of = attrgetter("audit")
-review_of = attrgetter("review")
-traces_of = attrgetter("traces")

@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain, filterfalse
+from itertools import filterfalse
 from operator import attrgetter
 
 from ..compile.playbook import CompiledPlaybook
 from ..engine.core import Engine
-from ..model.decision import ActionRecord, Decision, RuleFailure, actions_of, audit_of, errors_of
+from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.events import Event
 from ..model.state import State
 from ..store import Store
@@ -361,17 +361,18 @@ class Runner:
             future.result()  # raises StoreError if the commit failed: nothing is reported
         if self.on_decisions is not None:
             self.on_decisions(batch)
-        # Scans in C (map over attribute getters); most decisions have no errors nor
-        # audit entries, and a batch's actions are gathered without a Python loop.
+        actions: list[ActionRecord] = []
         stats = self.stats
-        for errors in filter(None, map(errors_of, batch)):
-            for err in errors:
-                stats.rule_errors += 1
-                if self.on_error is not None:
-                    self.on_error(err)
-        for audit in filter(None, map(audit_of, batch)):
-            self._count_audit(audit)
-        actions = list(chain.from_iterable(map(actions_of, batch)))
+        for d in batch:
+            if d.actions:
+                actions.extend(d.actions)
+            if d.errors:  # usually the empty tuple: no iterator for it
+                for err in d.errors:
+                    stats.rule_errors += 1
+                    if self.on_error is not None:
+                        self.on_error(err)
+            if d.audit:
+                self._count_audit(d.audit)
         if actions:
             _count_actions(stats, actions)
             if self.on_commit is not None:

@@ -29,23 +29,14 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import date, datetime
-from itertools import filterfalse, islice
+from itertools import islice
 from typing import Any
 
 import msgspec
 import orjson
 
 from ..errors import StoreError
-from ..model.decision import (
-    ActionRecord,
-    Decision,
-    RuleFailure,
-    actions_of,
-    audit_of,
-    cause_of,
-    errors_of,
-    review_of,
-)
+from ..model.decision import ActionRecord, Decision, RuleFailure
 from ..model.persons import PERSONS
 from ..model.state import LedgerEntry, MemberState, State, Timer, ts
 from .base import (
@@ -226,25 +217,24 @@ class MemoryStore:
             self._copy_from(state, batch.members, batch.communities, batch.timers)
         # The live state already holds members, community data, clock and timers.
         processed, records = self._processed, self._records
+        added: list[str] = []
         clock = ts(state.clock) if state.clock is not None else 0.0
-        # The batch is scanned in C (map, filter over attribute getters): the causes not
-        # processed yet, in order and once each; the few decisions with actions or logs.
-        added = list(dict.fromkeys(filterfalse(processed.__contains__, map(cause_of, decisions))))
-        processed.update(added)
         # Without history, a replay's actions are done once committed (it prints them).
-        if self.keep_history or self._replaying is None:
-            for d in filter(actions_of, decisions):
-                event = d.event
-                if d.routed or (event is not None and event.platform is not None):
-                    self._note_platforms(d, len(records))
+        keep_actions = self.keep_history or self._replaying is None
+        for d in decisions:
+            cause = d.cause
+            if cause not in processed:
+                processed.add(cause)
+                added.append(cause)
+            if d.actions and keep_actions:
+                self._note_platforms(d, len(records))
                 records.extend(d.actions)
-        for logged, log in (
-            (errors_of, self._errors),
-            (audit_of, self._audit),
-            (review_of, self._review),
-        ):
-            for entries in filter(None, map(logged, decisions)):
-                self._log(log, entries)
+            if d.errors:
+                self._log(self._errors, d.errors)
+            if d.audit:
+                self._log(self._audit, d.audit)
+            if d.review:
+                self._log(self._review, d.review)
         if added:
             self._generations.append((clock, added))
         self._forget_processed(clock)

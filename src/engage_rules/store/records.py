@@ -26,12 +26,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .._util.periods import QUARTER_HOUR
-from ..model.decision import Decision, traces_of
+from ..model.decision import Decision
 from ..model.event_problems import BEYOND_DEDUP_WINDOW as BEYOND_DEDUP
 
 if TYPE_CHECKING:
@@ -394,7 +393,11 @@ def add_totals(activity: ActivityCounts, totals: DayTotals) -> DayTotals:
 
 def trace_rows(decisions: Sequence[Decision]) -> list[dict[str, Any]]:
     """Every trace of a batch, in decision order."""
-    return list(chain.from_iterable(map(traces_of, decisions)))
+    out: list[dict[str, Any]] = []
+    for d in decisions:
+        if d.traces:
+            out.extend(d.traces)
+    return out
 
 
 def trace_matches(
