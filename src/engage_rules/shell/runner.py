@@ -14,7 +14,6 @@ asks the store about a chunk of ids in one query.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -82,7 +81,6 @@ class RunStats:
 
 _TYPE = attrgetter("type")
 _SHADOW = attrgetter("shadow")
-_TS = attrgetter("ts")
 
 
 def _count_actions(stats: RunStats, actions: list[ActionRecord]) -> None:
@@ -200,13 +198,13 @@ class Runner:
         as feeding them one by one."""
         results: list[str | None] = [None] * len(events)
         engine, stats = self.engine, self.stats
-        oldest = min(map(_TS, events), default=math.inf)  # of those not decided yet
+        oldest: float | None = None  # a bound on the times of those not decided yet
         i, n = 0, len(events)
         while i < n:
-            horizon, bound = self._horizon, self._horizon_bound
-            limit = bound if bound is not None else horizon
-            if limit is not None and oldest <= limit:
-                oldest = min(map(_TS, events[i:]))
+            bound = self._horizon_bound
+            limit = bound if bound is not None else self._horizon
+            if limit is not None and (oldest is None or oldest <= limit):
+                oldest = min([e.ts for e in events[i:]])
                 if oldest <= limit:  # some are refused, or wait for the commit in flight
                     feed = self._feed
                     results[i:] = [feed(e, False) for e in events[i:]]
