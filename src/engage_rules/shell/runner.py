@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import filterfalse
-from operator import attrgetter
 
 from ..compile.playbook import CompiledPlaybook
 from ..engine.core import Engine
@@ -79,17 +77,16 @@ class RunStats:
         self.shadow.update(other.shadow)
 
 
-_TYPE = attrgetter("type")
-_SHADOW = attrgetter("shadow")
-
-
 def _count_actions(stats: RunStats, actions: list[ActionRecord]) -> None:
-    """Count a batch's actions by type (shadow ones apart), in C loops."""
-    if any(map(_SHADOW, actions)):
-        stats.shadow.update(map(_TYPE, filter(_SHADOW, actions)))
-        stats.actions.update(map(_TYPE, filterfalse(_SHADOW, actions)))
+    """Count a batch's actions by type (shadow ones apart).  Comprehensions, whose
+    attribute reads are specialised to slot reads: an ``attrgetter`` on these structs
+    takes the generic path, several times dearer."""
+    shadow = [a.type for a in actions if a.shadow]
+    if shadow:
+        stats.shadow.update(shadow)
+        stats.actions.update([a.type for a in actions if not a.shadow])
     else:
-        stats.actions.update(map(_TYPE, actions))
+        stats.actions.update([a.type for a in actions])
 
 
 class Runner:
