@@ -196,3 +196,56 @@ rules:
     too_much = run(engine, event("checkin", "u1", 2, id="c2", data={"amount": 2.01}))
     assert [a.type for a in too_much] == ["tag"]
     assert engine.state.community("default").members["u1"].balances["cny"] == 200
+
+
+POINTS_READ = """
+currencies: [{name: cny, decimals: 2}]
+rules:
+  - id: tip
+    on: checkin
+    do: [{award: {currency: cny, amount: 0.25}}]
+  - id: rich
+    on: checkin
+    if: "member.points >= 0.5"
+    do: [{tag: {name: rich}}]
+  - id: show
+    on: checkin
+    if: "member.points > 0.7"
+    do: [{reply: {text: "{{ member.points }}"}}]
+"""
+
+
+def _checkins(pb_text: str, n: int) -> list[list[str]]:
+    """Each of ``n`` check-ins' actions: their types, and a reply's text."""
+    engine = Engine(playbook(pb_text))
+    return [
+        [a.type if a.type != "reply" else f"reply {a.params['text']}" for a in got]
+        for got in (run(engine, event("checkin", "u1", i, id=f"c{i}")) for i in range(n))
+    ]
+
+
+def test_member_points_of_a_decimal_default_currency_reads_units_between_rules() -> None:
+    """`member.points` in conditions (read once per event by the dispatch code, again
+    after each rule whose actions ran) is in units for a default currency with
+    decimals, as in templates; a playbook of whole currencies reads the balance as is
+    (its dispatch code reads it without the conversion)."""
+    assert "_unit(" in playbook(POINTS_READ).dispatch_source
+    assert _checkins(POINTS_READ, 4) == [
+        ["award"],
+        ["award", "tag"],  # 0.5 after this event's award
+        ["award", "reply 0.75"],
+        ["award", "reply 1"],
+    ]
+    whole = (
+        POINTS_READ.replace("{name: cny, decimals: 2}", "cny")
+        .replace("0.25", "25")
+        .replace("0.5", "50")
+        .replace("0.7", "70")
+    )
+    assert "_unit(" not in playbook(whole).dispatch_source
+    assert _checkins(whole, 4) == [
+        ["award"],
+        ["award", "tag"],
+        ["award", "reply 75"],
+        ["award", "reply 100"],
+    ]

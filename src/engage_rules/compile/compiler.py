@@ -464,7 +464,13 @@ class _Compiler:
             t: tuple(sorted(rs, key=lambda r: (-r.priority, r.index))) for t, rs in by_type.items()
         }
         data_vars = dict(self.namespace.data_vars)
-        dispatch, source = build_dispatch({**ordered, **routes}, self.namespace.values, data_vars)
+        env = self._env
+        dispatch, source = build_dispatch(
+            {**ordered, **routes},
+            self.namespace.values,
+            data_vars,
+            plain_points=not env.scales and not env.person_currencies,
+        )
         observers: dict[str, list[Callable[..., None]]] = {}
         before: dict[str, list[Callable[..., None]]] = {}
         for _name, plan in plans:

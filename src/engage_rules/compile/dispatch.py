@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..expr.codegen import BIND_POINTS, HOISTED_POINTS, compile_source
+from ..expr.codegen import BIND_PLAIN_POINTS, BIND_POINTS, HOISTED_POINTS, compile_source
 from .rule_helpers import HELPERS
 
 if TYPE_CHECKING:
@@ -57,9 +57,9 @@ def _run_lines(i: int, rule: CompiledRule, ns: dict[str, Any], done: str | None)
     return [f"{done} = {call}" if done else call]
 
 
-def _rule_block(i: int, rule: CompiledRule, ns: dict[str, Any], rebind: bool) -> list[str]:
-    """The rule's steps; ``rebind``: read `member.points` again after its actions ran
-    (a later rule of the type reads it)."""
+def _rule_block(i: int, rule: CompiledRule, ns: dict[str, Any], rebind: str | None) -> list[str]:
+    """The rule's steps; ``rebind``: the line that reads `member.points` again after its
+    actions ran (a later rule of the type reads it), or None."""
     ns[f"R{i}"] = rule
     ns[f"ID{i}"] = rule.id
     ns[f"DO{i}"] = rule.do
@@ -120,7 +120,7 @@ def _check_lines(i: int, rule: CompiledRule, ns: dict[str, Any]) -> tuple[list[s
     return lines, depth + 1
 
 
-def _fired_lines(i: int, rule: CompiledRule, ns: dict[str, Any], rebind: bool) -> list[str]:
+def _fired_lines(i: int, rule: CompiledRule, ns: dict[str, Any], rebind: str | None) -> list[str]:
     """What runs when the rule's checks pass: `threshold`, `once`, `cooldown`, the
     actions (and `else:` if one was refused), `stop`."""
     lines: list[str] = []
@@ -137,7 +137,7 @@ def _fired_lines(i: int, rule: CompiledRule, ns: dict[str, Any], rebind: bool) -
     done = "done" if rule.else_ or rule.refused else None
     lines.extend(pad + line for line in _run_lines(i, rule, ns, done))
     if rebind:
-        lines.append(pad + BIND_POINTS)
+        lines.append(pad + rebind)
     if done:
         # A refused action: the `refused:` branch, or `else:` when there is none.
         lines.append(f"{pad}if not done:")
@@ -147,8 +147,8 @@ def _fired_lines(i: int, rule: CompiledRule, ns: dict[str, Any], rebind: bool) -
     return lines
 
 
-def _else_lines(i: int, rebind: bool, branch: str = "ELSE") -> list[str]:
-    return [f"run_actions(R{i}, {branch}{i}, c)", *([BIND_POINTS] if rebind else [])]
+def _else_lines(i: int, rebind: str | None, branch: str = "ELSE") -> list[str]:
+    return [f"run_actions(R{i}, {branch}{i}, c)", *([rebind] if rebind else [])]
 
 
 def _reads_points(rule: CompiledRule) -> bool:
@@ -181,16 +181,20 @@ def build_dispatch(
     rules_by_type: dict[str, tuple[CompiledRule, ...]],
     namespace: dict[str, Any],
     data_vars: dict[str, tuple[str, str]] | None = None,
+    plain_points: bool = False,
 ) -> tuple[dict[str, Dispatch], str]:
     """Generate one dispatch function per event type.  Returns (functions, source).
 
     ``namespace`` is the one the playbook's conditions were compiled into (their
     constants and helpers); the dispatch functions are executed in it, with the rule
-    helpers of :mod:`.rule_helpers`.
+    helpers of :mod:`.rule_helpers`.  ``plain_points``: the playbook has no currency
+    with decimals nor held by persons, so `member.points` is read straight from the
+    member's balances (:data:`BIND_PLAIN_POINTS`), without testing for either per read.
     """
     ns = namespace
     ns.update(HELPERS)
     ns["Exception"] = Exception
+    bind = BIND_PLAIN_POINTS if plain_points else BIND_POINTS
     sources: list[str] = []
     names: dict[str, str] = {}
     for n, (type_, rules) in enumerate(sorted(rules_by_type.items())):
@@ -202,11 +206,11 @@ def build_dispatch(
         last_reader = readers[-1] if readers else -1
         body: list[str] = []
         for k, rule in enumerate(rules):
-            block = _rule_block(rule.index, rule, ns, rebind=k < last_reader)
+            block = _rule_block(rule.index, rule, ns, rebind=bind if k < last_reader else None)
             body.extend("    " + line for line in block)
         prologue = _PROLOGUE + _data_prologue(rules, data_vars or {})
         if readers:
-            prologue += f"\n    {BIND_POINTS}"
+            prologue += f"\n    {bind}"
         sources.append(
             f"def {fname}({_SIGNATURE}):  # {type_}\n{prologue}\n" + "\n".join(body) + "\n"
         )

@@ -536,12 +536,13 @@ class Engine:
                         m.last_active_at = ev.at
             d.touched.add((ev.community, mid))
         before = self._before
-        if before is not None and route is None:
+        if before is not None and route is None and ev.type in before:
             self._notify(before, ev, m, d, queue)
         dispatch = self._dispatch.get(route or ev.type)
         observers = self._observers
+        # (observed types only: most events have no observer, and no call for it)
         if dispatch is None:
-            if observers is not None and route is None:
+            if observers is not None and route is None and ev.type in observers:
                 self._notify(observers, ev, m, d, queue)
             return
         # One scope object serves every event in turn: events are decided one after
@@ -558,7 +559,7 @@ class Engine:
         run.match = ""
         run.refusal = None
         dispatch(self, ev, m, run, d, ev.ts, mid, m.roles if m is not None else (), ev.channel)
-        if observers is not None and route is None:
+        if observers is not None and route is None and ev.type in observers:
             self._notify(observers, ev, m, d, queue)
 
     def _notify(

@@ -68,6 +68,9 @@ _BOUNDED = {"Add": "_add", "Mul": "_mul", "Pow": "_pow", "Mod": "_mod"}
 #: member's balances).
 HOISTED_POINTS = "_mpts"
 BIND_POINTS = f"{HOISTED_POINTS} = _m and {MEMBER_FIELDS['points']}"
+#: The same for a playbook whose currencies are all whole and held by each member (no
+#: decimals, none person-wide): what :data:`BIND_POINTS` computes there, without its tests.
+BIND_PLAIN_POINTS = f"{HOISTED_POINTS} = _m and _m.balances.get(_cur, 0)"
 
 #: Binds the locals generated code reads.
 PROLOGUE = "_ev = c.event; _d = _ev.data; _m = c.m; _now = c.now; _cur = c.default_currency"

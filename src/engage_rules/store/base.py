@@ -255,11 +255,16 @@ def evict_committed(store: object, state: State, batch: Sequence[Decision]) -> i
     return state.evict(capacity * 3 // 4, keep)
 
 
+#: The one future :func:`completed` returns: a finished future never changes (a callback
+#: added to it runs at once), so every synchronous commit can share it.
+_COMPLETED: Future[None] = Future()
+_COMPLETED.set_result(None)
+
+
 def completed() -> Future[None]:
-    """A future that has already succeeded (for stores that commit synchronously)."""
-    done: Future[None] = Future()
-    done.set_result(None)
-    return done
+    """A future that has already succeeded (for stores that commit synchronously: the
+    memory store returns it for every batch, so it is made once, not per batch)."""
+    return _COMPLETED
 
 
 @dataclass(slots=True)
