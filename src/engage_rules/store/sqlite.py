@@ -858,7 +858,7 @@ class SQLiteStore:
             return self.processed_among(ids)
         found = {r[0] for r in rows}
         if fresh:
-            found.update(i for i in ids if i in fresh)
+            found |= fresh.intersection(ids)
         return found
 
     def keep_processed(self, seconds: float | None) -> None:
