@@ -794,9 +794,14 @@ class State:
         if source is None:
             return 0
         wanted: dict[str, dict[str, None]] = {}
+        communities = self.communities
+        name: str | None = None  # the community of the key before, and its members
+        known: dict[str, MemberState] | None = None
         for community, member in keys:
-            c = self.communities.get(community)
-            if c is None or member not in c.members:
+            if community != name:
+                c = communities.get(community)
+                name, known = community, (c.members if c is not None else None)
+            if known is None or member not in known:
                 wanted.setdefault(community, {})[member] = None
         loaded = 0
         for community, members in wanted.items():

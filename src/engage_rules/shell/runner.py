@@ -171,7 +171,7 @@ class Runner:
         state = self.engine.state
         if state.source is not None:  # the chunk's members, in one query per community
             state.prefetch_members(
-                (e.community, e.member.id) for e in events if e.member is not None
+                [(e.community, e.member.id) for e in events if e.member is not None]
             )
         self._chunk_done = done
         try:
