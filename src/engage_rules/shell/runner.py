@@ -77,6 +77,11 @@ class RunStats:
         self.shadow.update(other.shadow)
 
 
+#: How often (in decisions) a batch's age is checked against ``max_batch_seconds``:
+#: reading the clock per event would cost more than the check is worth.
+AGE_CHECKS = 64
+
+
 def _count_actions(stats: RunStats, actions: list[ActionRecord]) -> None:
     """Count a batch's actions by type (shadow ones apart).  Comprehensions, whose
     attribute reads are specialised to slot reads: an ``attrgetter`` on these structs
@@ -189,10 +194,10 @@ class Runner:
         repeats another (their ``ids``).
 
         The events newer than the dedup horizon are decided by runs of
-        :meth:`Engine.process_run` up to the next check of the batch's size and age (every
-        64 decisions), their ids and counts added per run; an event out of time order,
-        or with timers due first, goes through :meth:`_feed`.  The outcome is the same
-        as feeding them one by one."""
+        :meth:`Engine.process_run` up to the next check of the batch's size and age
+        (every :data:`AGE_CHECKS` decisions), their ids and counts added per run; an
+        event out of time order, or with timers due first, goes through :meth:`_feed`.
+        The outcome is the same as feeding them one by one."""
         results: list[str | None] = [None] * len(events)
         engine, stats = self.engine, self.stats
         oldest: float | None = None  # a bound on the times of those not decided yet
@@ -210,7 +215,9 @@ class Runner:
             before = len(pending)
             if not before:
                 self._batch_started = time.monotonic()
-            end = min(n, i + max(1, min(self.batch_size - before, 64 - before % 64)))
+            end = min(
+                n, i + max(1, min(self.batch_size - before, AGE_CHECKS - before % AGE_CHECKS))
+            )
             try:
                 engine.process_run(events[i:end], pending)
             finally:
@@ -224,11 +231,7 @@ class Runner:
                 results[i] = self._feed(events[i], False)
                 i += 1
                 continue
-            size = len(pending)
-            if size >= self.batch_size or (
-                size % 64 == 0 and time.monotonic() - self._batch_started >= self.max_batch_seconds
-            ):
-                self.flush(wait=False)
+            self._flush_if_due(len(pending))
         return results
 
     def refusal(self, event: Event) -> str:
@@ -273,11 +276,16 @@ class Runner:
                 self._pending_ids.add(d.cause)
                 if d.is_timer:
                     stats.timers_fired += 1
+        self._flush_if_due(n)
+        return None
+
+    def _flush_if_due(self, n: int) -> None:
+        """Flush, without waiting, a batch of ``n`` decisions that is full, or (asked
+        every :data:`AGE_CHECKS` decisions) older than ``max_batch_seconds``."""
         if n >= self.batch_size or (
-            n % 64 == 0 and time.monotonic() - self._batch_started >= self.max_batch_seconds
+            n % AGE_CHECKS == 0 and time.monotonic() - self._batch_started >= self.max_batch_seconds
         ):
             self.flush(wait=False)
-        return None
 
     def advance_to(self, at: datetime) -> None:
         """Fire every timer due by ``at`` and move the clock there."""
@@ -297,11 +305,7 @@ class Runner:
             ids.add(d.cause)
             if d.is_timer:
                 self.stats.timers_fired += 1
-        n = len(pending)
-        if n >= self.batch_size or (
-            n % 64 == 0 and time.monotonic() - self._batch_started >= self.max_batch_seconds
-        ):
-            self.flush(wait=False)
+        self._flush_if_due(len(pending))
 
     def flush(self, *, wait: bool = True) -> None:
         """Commit what is pending in one transaction, then report it once durable.
