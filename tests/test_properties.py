@@ -18,7 +18,7 @@ from engage_rules import Engine, Event, parse_event
 from engage_rules.shell.reader import Quarantined, read_lines
 from engage_rules.shell.runner import Runner
 from engage_rules.store import MemoryStore
-from engage_rules.testing import T0, event_obj, open_store
+from engage_rules.testing import T0, event_obj
 from engage_rules.testing import strategies as est
 from helpers import playbook
 
@@ -91,19 +91,39 @@ def _events(dicts: list[dict[str, Any]]) -> list[Event]:
     return [parse_event(orjson.dumps(d)) for d in dicts]
 
 
-def _run(events: list[Event]) -> tuple[list[dict[str, Any]], dict[str, Any], Runner]:
+def _fed(
+    events: list[Event],
+    chunk: int | None = None,
+    batch: int = 7,
+    ids_kept: int = MemoryStore.max_processed_ids,
+) -> tuple[list[str | None], list[dict[str, Any]], dict[str, Any], Runner]:
+    """``events`` through a runner, one by one (``chunk`` None) or ``chunk`` at a time
+    (``feed_many``), then 30 days on: each event's outcome, the actions committed, the
+    state and the runner."""
     actions: list[dict[str, Any]] = []
+    store = MemoryStore()
+    store.max_processed_ids = ids_kept
     runner = Runner(
         PLAYBOOK,
-        open_store("memory:"),
-        batch_size=7,
+        store,
+        batch_size=batch,
+        max_batch_seconds=math.inf,
         on_commit=lambda acts: actions.extend(a.to_json() for a in acts),
     )
-    for e in events:
-        runner.feed(e)
+    if chunk is None:
+        outcomes = [runner.feed(e) for e in events]
+    else:
+        outcomes = []
+        for i in range(0, len(events), chunk):
+            outcomes += runner.feed_many(events[i : i + chunk])
     runner.advance_to(T0 + timedelta(days=30))
     runner.flush()
-    return actions, runner.state.snapshot(), runner
+    return outcomes, actions, runner.state.snapshot(), runner
+
+
+def _run(events: list[Event]) -> tuple[list[dict[str, Any]], dict[str, Any], Runner]:
+    _outcomes, actions, snapshot, runner = _fed(events)
+    return actions, snapshot, runner
 
 
 @given(event_dicts())
@@ -159,31 +179,6 @@ def test_malformed_lines_never_stop_the_stream(
     assert [e.id for e in good] == [d["id"] for d in dicts]
     assert all(q.reason and q.line >= 1 for q in bad)
     assert _run(good)[0] == _run(_events(dicts))[0]
-
-
-def _fed(
-    events: list[Event], chunk: int | None, batch: int, ids_kept: int
-) -> tuple[list[str | None], list[dict[str, Any]], dict[str, Any], Runner]:
-    """``events`` through a runner: one by one (``chunk`` None) or ``chunk`` at a time
-    (``feed_many``).  Each event's outcome, the actions committed, the state, the runner."""
-    actions: list[dict[str, Any]] = []
-    store = MemoryStore()
-    store.max_processed_ids = ids_kept
-    runner = Runner(
-        PLAYBOOK,
-        store,
-        batch_size=batch,
-        max_batch_seconds=math.inf,
-        on_commit=lambda acts: actions.extend(a.to_json() for a in acts),
-    )
-    if chunk is None:
-        outcomes = [runner.feed(e) for e in events]
-    else:
-        outcomes = []
-        for i in range(0, len(events), chunk):
-            outcomes += runner.feed_many(events[i : i + chunk])
-    runner.flush()
-    return outcomes, actions, runner.state.snapshot(), runner
 
 
 @settings(max_examples=60, deadline=None)
